@@ -1,0 +1,93 @@
+// The D-Bus contract between pam_lwauth.so, lwauthctl and lwauthd.
+//
+// Every name that crosses the bus lives here, so the three programs cannot drift apart.
+// packaging/dbus/org.lwauth.Auth1.xml documents each method and error in one line, and
+// packaging/dbus/org.lwauth.Auth1.conf allows each method by name.
+#pragma once
+
+namespace lwauth::bus {
+
+inline constexpr const char* kServiceName = "org.lwauth.Auth1";
+inline constexpr const char* kObjectPath = "/org/lwauth/Auth1";
+
+// ---- org.lwauth.Auth1.Login: callers with effective UID 0 only ------------------------
+//
+// A login is a conversation of steps. Every step has the signature kStepSignature:
+//   s     id        the login's handle, passed back to Answer/Cancel
+//   a(ss) messages  lines to show before the prompt: ("info"|"error", text)
+//   s     prompt    the prompt to show; empty when the step carries a verdict
+//   b     echo      whether the answer may be echoed
+//   s     verdict   "" while the conversation goes on, else one of kVerdict*
+inline constexpr const char* kLoginInterface = "org.lwauth.Auth1.Login";
+inline constexpr const char* kLoginStart = "Start";    // (a{sv} context) -> step
+inline constexpr const char* kLoginAnswer = "Answer";  // (s id, s answer) -> step
+inline constexpr const char* kLoginCancel = "Cancel";  // (s id) -> ()
+inline constexpr const char* kStepSignature = "sa(ss)sbs";
+
+// Keys of the Start context (all "s").
+inline constexpr const char* kContextUser = "user";
+inline constexpr const char* kContextService = "service";
+inline constexpr const char* kContextRhost = "rhost";
+inline constexpr const char* kContextTty = "tty";
+inline constexpr const char* kContextMode = "mode";  // kModePrimary | kModeSecondFactor
+
+inline constexpr const char* kModePrimary = "primary";
+inline constexpr const char* kModeSecondFactor = "second_factor";
+
+inline constexpr const char* kMessageInfo = "info";
+inline constexpr const char* kMessageError = "error";
+
+inline constexpr const char* kVerdictContinue = "";
+inline constexpr const char* kVerdictSuccess = "success";
+inline constexpr const char* kVerdictDenied = "denied";
+inline constexpr const char* kVerdictMaxTries = "maxtries";
+inline constexpr const char* kVerdictIgnore = "ignore";
+inline constexpr const char* kVerdictUnavailable = "unavailable";
+
+// ---- org.lwauth.Auth1.Account: any local user, on their own account ------------------
+//
+// The account is always the caller's, taken from the EUID that the bus recorded for the
+// connection; no method takes a user name.
+inline constexpr const char* kAccountInterface = "org.lwauth.Auth1.Account";
+inline constexpr const char* kAccountStatus = "Status";                  // () -> a{sv}
+inline constexpr const char* kAccountAddContact = "AddContact";          // (s kind, s value)
+inline constexpr const char* kAccountConfirmContact = "ConfirmContact";  // (s kind, s code) -> b
+inline constexpr const char* kAccountRemoveContact = "RemoveContact";    // (s kind)
+inline constexpr const char* kAccountSetTwoStep = "SetTwoStep";          // (b enabled)
+inline constexpr const char* kAccountLinkLine = "LinkLine";              // () -> s url
+inline constexpr const char* kAccountUnlinkLine = "UnlinkLine";          // ()
+inline constexpr const char* kAccountSetPin = "SetPin";                  // (s pin)
+inline constexpr const char* kAccountRemovePin = "RemovePin";            // ()
+
+inline constexpr const char* kContactPhone = "phone";
+inline constexpr const char* kContactEmail = "email";
+
+// ---- org.lwauth.Auth1.Admin: UID 0 or members of the policy's admin group ---------------
+inline constexpr const char* kAdminInterface = "org.lwauth.Auth1.Admin";
+inline constexpr const char* kAdminListUsers = "ListUsers";          // () -> aa{sv}
+inline constexpr const char* kAdminShowUser = "ShowUser";            // (s user) -> a{sv}
+inline constexpr const char* kAdminSetContact = "SetContact";        // (s user, s kind, s value)
+inline constexpr const char* kAdminRemoveContact = "RemoveContact";  // (s user, s kind)
+inline constexpr const char* kAdminUnlock = "Unlock";                // (s user)
+inline constexpr const char* kAdminReset = "Reset";                  // (s user, s what)
+inline constexpr const char* kAdminReloadPolicy = "ReloadPolicy";    // ()
+
+// ---- Errors: org.lwauth.Auth1.Error.* ----------------------------------------------------
+inline constexpr const char* kErrorAccessDenied = "org.lwauth.Auth1.Error.AccessDenied";
+inline constexpr const char* kErrorInvalidArgument = "org.lwauth.Auth1.Error.InvalidArgument";
+inline constexpr const char* kErrorNotFound = "org.lwauth.Auth1.Error.NotFound";
+inline constexpr const char* kErrorNotEnabled = "org.lwauth.Auth1.Error.NotEnabled";
+inline constexpr const char* kErrorPolicyForbids = "org.lwauth.Auth1.Error.PolicyForbids";
+inline constexpr const char* kErrorManagedByAdmin = "org.lwauth.Auth1.Error.ManagedByAdmin";
+inline constexpr const char* kErrorRateLimited = "org.lwauth.Auth1.Error.RateLimited";
+inline constexpr const char* kErrorLockedOut = "org.lwauth.Auth1.Error.LockedOut";
+inline constexpr const char* kErrorInvalidCode = "org.lwauth.Auth1.Error.InvalidCode";
+inline constexpr const char* kErrorExpired = "org.lwauth.Auth1.Error.Expired";
+inline constexpr const char* kErrorNoSuchLogin = "org.lwauth.Auth1.Error.NoSuchLogin";
+inline constexpr const char* kErrorDeliveryFailed = "org.lwauth.Auth1.Error.DeliveryFailed";
+inline constexpr const char* kErrorUnavailable = "org.lwauth.Auth1.Error.Unavailable";
+inline constexpr const char* kErrorNotImplemented = "org.lwauth.Auth1.Error.NotImplemented";
+inline constexpr const char* kErrorBadPolicy = "org.lwauth.Auth1.Error.BadPolicy";
+inline constexpr const char* kErrorInternal = "org.lwauth.Auth1.Error.Internal";
+
+}  // namespace lwauth::bus

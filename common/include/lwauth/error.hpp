@@ -1,0 +1,53 @@
+// One error type for all of lwauth, and the two tables that map it out of the program:
+// to a PAM return code (pam_lwauth.so) and to a D-Bus error name (lwauthd, lwauthctl).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace lwauth {
+
+enum class Errc {
+    AccessDenied,     // caller may not do this
+    InvalidArgument,  // malformed input from the caller
+    NotFound,         // no such user, contact, login
+    NotEnabled,       // the policy does not enable this feature here
+    PolicyForbids,    // the policy forbids this change (e.g. 2-step is required)
+    ManagedByAdmin,   // contacts are managed by the administrator
+    RateLimited,      // a send or resend cap was hit
+    LockedOut,        // too many failures: locked for a while
+    InvalidCode,      // wrong or unknown confirmation code
+    Expired,          // code or login expired
+    NoSuchLogin,      // unknown login id, or one that belongs to another caller
+    DeliveryFailed,   // a channel could not deliver a code
+    Unavailable,      // lwauthd is not reachable (client side) or a backend is down
+    NotImplemented,   // a method of the contract that this build does not provide yet
+    BadPolicy,        // policy files do not parse
+    Internal,         // a bug or an unexpected system error
+};
+
+/// The single exception type thrown below lwauth's entry points.
+class Error : public std::runtime_error {
+public:
+    Error(Errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    [[nodiscard]] Errc code() const noexcept { return code_; }
+
+private:
+    Errc code_;
+};
+
+/// Maps an error to the PAM return code the module gives the stack. Never PAM_SUCCESS
+/// or PAM_IGNORE: an error must not let a login through.
+[[nodiscard]] int to_pam_code(Errc code) noexcept;
+
+/// Maps an error to its org.lwauth.Auth1.Error.* name.
+[[nodiscard]] const char* to_dbus_error(Errc code) noexcept;
+
+/// Maps a D-Bus error name back to an error (unknown names and the bus's own
+/// "no such service / no reply / disconnected" errors map to Unavailable or Internal).
+[[nodiscard]] Errc from_dbus_error(const char* name) noexcept;
+
+/// A short, stable, lower-case name of the error ("locked-out"), for logs and --json.
+[[nodiscard]] const char* errc_name(Errc code) noexcept;
+
+}  // namespace lwauth

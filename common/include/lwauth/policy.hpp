@@ -1,0 +1,222 @@
+// The administrator's policy: /etc/lwauth/lwauth.conf plus drop-ins in lwauth.conf.d/.
+//
+// Loading never throws for bad input: every problem in every file comes back as a
+// Diagnostic with file and line, so `lwauthctl policy check` can list them all at once
+// and lwauthd can refuse to start (or keep its running policy on reload) with reasons.
+// docs/lwauth.conf.5 is the reference for the format; etc/lwauth/lwauth.conf is the
+// shipped default and documents every key.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lwauth::policy {
+
+enum class TwoStep { Off, Optional, Required };
+enum class Contacts { Self, Admin };
+enum class Kind { Sms, Email, Notification };
+enum class IdTokenAlg { Hs256, Es256 };
+enum class StoreBackend { Sqlite, Postgresql };
+enum class DirectoryBackend { None, Ldap, Lineworks };
+
+/// The word used for the value in lwauth.conf ("optional").
+[[nodiscard]] const char* to_string(TwoStep value);
+/// The word used for the value in lwauth.conf ("self").
+[[nodiscard]] const char* to_string(Contacts value);
+/// The word used for the value in lwauth.conf ("sms").
+[[nodiscard]] const char* to_string(Kind value);
+/// The word used for the value in lwauth.conf ("HS256").
+[[nodiscard]] const char* to_string(IdTokenAlg value);
+/// The word used for the value in lwauth.conf ("sqlite").
+[[nodiscard]] const char* to_string(StoreBackend value);
+/// The word used for the value in lwauth.conf ("none").
+[[nodiscard]] const char* to_string(DirectoryBackend value);
+
+/// A duration the way lwauth.conf writes it: the largest of d, h, m, s that divides it
+/// exactly ("15m", "90s", "30d").
+[[nodiscard]] std::string format_duration(std::chrono::seconds value);
+
+struct CodePolicy {
+    int length = 6;
+    std::chrono::seconds lifetime{300};
+    int tries = 3;  // wrong answers allowed per code
+    std::chrono::seconds resend_interval{30};
+    int max_sends_per_hour = 5;  // per user
+    int max_sends_per_destination_per_hour = 5;
+    int max_sends_per_host_per_hour = 200;
+    std::vector<Kind> channels{Kind::Sms, Kind::Email};  // delivery kinds, in order of preference
+    std::vector<std::string> sms_country_prefixes;       // "+81"...; empty: any number
+    friend bool operator==(const CodePolicy&, const CodePolicy&) = default;
+};
+
+struct LockoutPolicy {
+    int max_failures = 5;
+    std::chrono::seconds duration{900};
+    friend bool operator==(const LockoutPolicy&, const LockoutPolicy&) = default;
+};
+
+/// The part of the policy that [group:NAME] and [user:NAME] sections can change.
+struct UserPolicy {
+    TwoStep two_step = TwoStep::Optional;
+    bool login_with_phone = false;
+    bool login_with_line = false;
+    bool quick_login = false;
+    bool totp = false;
+    CodePolicy code;
+    LockoutPolicy lockout;
+    friend bool operator==(const UserPolicy&, const UserPolicy&) = default;
+};
+
+struct QuickLoginPolicy {
+    int pin_min_length = 6;
+    std::chrono::seconds pin_max_age{30 * 24 * 3600};
+    bool fingerprint = false;
+    bool local_only = true;
+    friend bool operator==(const QuickLoginPolicy&, const QuickLoginPolicy&) = default;
+};
+
+struct TotpPolicy {
+    std::string issuer = "lwauth";
+    int digits = 6;
+    std::chrono::seconds period{30};
+    friend bool operator==(const TotpPolicy&, const TotpPolicy&) = default;
+};
+
+struct LinePolicy {
+    std::string channel_id;
+    std::filesystem::path channel_secret_file;
+    std::string callback_listen = "127.0.0.1:8741";
+    std::string callback_url;
+    std::string authorize_url = "https://access.line.me/oauth2/v2.1/authorize";
+    std::string token_url = "https://api.line.me/oauth2/v2.1/token";
+    std::string jwks_url = "https://api.line.me/oauth2/v2.1/certs";
+    std::string issuer = "https://access.line.me";
+    IdTokenAlg id_token_alg = IdTokenAlg::Hs256;
+    friend bool operator==(const LinePolicy&, const LinePolicy&) = default;
+};
+
+struct StorePolicy {
+    StoreBackend backend = StoreBackend::Sqlite;
+    std::filesystem::path path;  // empty: the daemon's default under its state directory
+    std::filesystem::path postgresql_conninfo_file;
+    friend bool operator==(const StorePolicy&, const StorePolicy&) = default;
+};
+
+struct DirectoryPolicy {
+    DirectoryBackend backend = DirectoryBackend::None;
+    std::string ldap_uri;
+    std::string ldap_base;
+    std::string ldap_bind_dn;
+    std::filesystem::path ldap_password_file;
+    std::string phone_attribute = "mobile";
+    std::string email_attribute = "mail";
+    friend bool operator==(const DirectoryPolicy&, const DirectoryPolicy&) = default;
+};
+
+/// One [channel.NAME] section, validated for its type.
+struct ChannelConfig {
+    std::string name;
+    std::string type;  // outbox, twilio, vonage, webhook, smtp, lineworks, line
+    std::vector<Kind> serves;
+    std::chrono::seconds timeout{10};
+    // Every other key of the section, validated, with the type's defaults filled in
+    // (e.g. base_url). Secret keys (*_file) hold the path, never the secret.
+    std::map<std::string, std::string> options;
+    std::string file;  // where the section was first opened
+    int line = 0;
+
+    /// The value of an option, or "" when it is not set and has no default.
+    [[nodiscard]] std::string option(const std::string& key) const;
+    friend bool operator==(const ChannelConfig&, const ChannelConfig&) = default;
+};
+
+/// One key = value line of a [group:NAME] or [user:NAME] section, already validated.
+/// Keys are those of [policy] ("two_step") or dotted ("code.length").
+struct Setting {
+    std::string key;
+    std::string value;
+    std::string file;
+    int line = 0;
+    friend bool operator==(const Setting&, const Setting&) = default;
+};
+
+/// One [group:NAME] or [user:NAME] section as it appeared in a file. Sections with the
+/// same name are kept apart and applied in the order they were read, so a later one wins.
+struct Override {
+    enum class Scope { Group, User };
+    Scope scope = Scope::Group;
+    std::string name;
+    std::vector<Setting> settings;  // in file order
+    std::string file;
+    int line = 0;
+    friend bool operator==(const Override&, const Override&) = default;
+};
+
+struct Policy {
+    UserPolicy base;
+    Contacts contacts = Contacts::Self;
+    std::string admin_group;  // empty: only root administers
+    std::chrono::seconds login_timeout{300};
+    QuickLoginPolicy quick_login;
+    TotpPolicy totp;
+    LinePolicy line;
+    StorePolicy store;
+    DirectoryPolicy directory;
+    std::vector<ChannelConfig> channels;  // in file order
+    std::vector<Override> overrides;      // in file order
+
+    /// The effective policy for a user who is in the given groups: the base sections,
+    /// then every [group:G] for the user's groups in file order, then [user:NAME].
+    [[nodiscard]] UserPolicy effective_for(const std::string& user,
+                                           const std::vector<std::string>& groups) const;
+
+    /// Channels (in file order) that serve a kind.
+    [[nodiscard]] std::vector<const ChannelConfig*> channels_for(Kind kind) const;
+
+    friend bool operator==(const Policy&, const Policy&) = default;
+};
+
+struct Diagnostic {
+    std::string file;
+    int line = 0;  // 0: about the file as a whole
+    std::string message;
+
+    /// "file:line: message", or "file: message" when line is 0.
+    [[nodiscard]] std::string to_string() const;
+    friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
+};
+
+struct LoadOptions {
+    uid_t secret_owner_uid = 0;  // the owner required of every *_file secret
+};
+
+struct LoadResult {
+    std::optional<Policy> policy;  // set only when errors is empty
+    std::vector<Diagnostic> errors;
+    // Legal but probably unintended (e.g. a delivery kind that no channel serves);
+    // they never stop a load.
+    std::vector<Diagnostic> warnings;
+};
+
+/// Reads DIR/lwauth.conf and DIR/lwauth.conf.d/*.conf (lexical order, later wins).
+[[nodiscard]] LoadResult load_directory(const std::filesystem::path& dir,
+                                        const LoadOptions& options = {});
+
+/// Parses files given as (name, text) pairs, layered in order as if they were lwauth.conf
+/// and its drop-ins; `name` is used in diagnostics.
+[[nodiscard]] LoadResult load_texts(
+    const std::vector<std::pair<std::string, std::string>>& named_texts,
+    const LoadOptions& options = {});
+
+/// Human-readable dump of an effective policy (key = value lines grouped by section, in
+/// lwauth.conf syntax), used by `lwauthctl policy check --user`.
+[[nodiscard]] std::string describe(const UserPolicy& user, const Policy& policy);
+
+}  // namespace lwauth::policy

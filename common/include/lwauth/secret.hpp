@@ -1,0 +1,48 @@
+// A string for codes, PINs, tokens and keys: fixed storage, wiped when it dies,
+// no stream operator and no implicit copy, so it cannot wander into a log by accident.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace lwauth {
+
+/// Overwrites memory in a way the optimizer cannot remove.
+void secure_wipe(void* data, size_t size) noexcept;
+
+class SecretString {
+public:
+    SecretString() = default;
+    explicit SecretString(std::string_view value);
+    ~SecretString() { clear(); }
+
+    SecretString(SecretString&& other) noexcept;
+    SecretString& operator=(SecretString&& other) noexcept;
+    SecretString(const SecretString&) = delete;
+    SecretString& operator=(const SecretString&) = delete;
+
+    /// An explicit copy, so every duplication of a secret is visible in the code.
+    [[nodiscard]] SecretString clone() const { return SecretString(view()); }
+
+    [[nodiscard]] std::string_view view() const noexcept { return {data_.get(), size_}; }
+    [[nodiscard]] const char* c_str() const noexcept { return data_ ? data_.get() : ""; }
+    [[nodiscard]] size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    /// Wipes and releases the value.
+    void clear() noexcept;
+
+private:
+    std::unique_ptr<char[]> data_;
+    size_t size_ = 0;
+};
+
+/// Wipes a std::string in place before it is dropped (for values that arrived in one,
+/// such as a D-Bus string argument copied out by a library).
+void wipe_string(std::string& value) noexcept;
+
+/// Compares two secrets in time that depends only on their lengths.
+[[nodiscard]] bool secret_equal(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace lwauth

@@ -1,0 +1,1590 @@
+// Loading lwauth.conf: a line reader that feeds libinih, a table of keys per section,
+// a table of channel types, and the checks that need the whole policy.
+//
+// libinih splits "key = value" lines; everything it cannot tell us (line numbers, empty
+// sections, malformed lines) comes from our own reader, which sees every line first.
+#include "lwauth/policy.hpp"
+
+#include <fcntl.h>
+#include <ini.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <set>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+namespace lwauth::policy {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::seconds;
+
+// ---- Words ------------------------------------------------------------------------------
+
+template <class T>
+struct Word {
+    std::string_view text;
+    T value;
+};
+
+constexpr Word<TwoStep> kTwoStepWords[] = {
+    {"off", TwoStep::Off}, {"optional", TwoStep::Optional}, {"required", TwoStep::Required}};
+constexpr Word<Contacts> kContactsWords[] = {{"self", Contacts::Self}, {"admin", Contacts::Admin}};
+constexpr Word<Kind> kKindWords[] = {
+    {"sms", Kind::Sms}, {"email", Kind::Email}, {"notification", Kind::Notification}};
+constexpr Word<IdTokenAlg> kIdTokenAlgWords[] = {{"HS256", IdTokenAlg::Hs256},
+                                                 {"ES256", IdTokenAlg::Es256}};
+constexpr Word<StoreBackend> kStoreBackendWords[] = {{"sqlite", StoreBackend::Sqlite},
+                                                     {"postgresql", StoreBackend::Postgresql}};
+constexpr Word<DirectoryBackend> kDirectoryBackendWords[] = {
+    {"none", DirectoryBackend::None},
+    {"ldap", DirectoryBackend::Ldap},
+    {"lineworks", DirectoryBackend::Lineworks}};
+constexpr Word<bool> kAllowedWords[] = {{"allowed", true}, {"disabled", false}};
+// The first word for each value is the one describe() prints.
+constexpr Word<bool> kBoolWords[] = {{"yes", true},    {"no", false}, {"true", true},
+                                     {"false", false}, {"on", true},  {"off", false},
+                                     {"1", true},      {"0", false}};
+
+template <class T, size_t N>
+const char* word_for(const Word<T> (&words)[N], T value) {
+    for (const auto& word : words) {
+        if (word.value == value) {
+            return word.text.data();  // every text is a string literal, so NUL-terminated
+        }
+    }
+    return "?";
+}
+
+// "a", "a or b", "a, b or c"
+std::string join_choices(const std::vector<std::string_view>& items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) {
+            out += i + 1 == items.size() ? " or " : ", ";
+        }
+        out += items[i];
+    }
+    return out;
+}
+
+template <class T, size_t N>
+std::string word_choices(const Word<T> (&words)[N]) {
+    std::vector<std::string_view> texts;
+    for (const auto& word : words) {
+        texts.push_back(word.text);
+    }
+    return join_choices(texts);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) {
+            out += separator;
+        }
+        out += item;
+    }
+    return out;
+}
+
+std::string kinds_text(const std::vector<Kind>& kinds) {
+    std::vector<std::string> words;
+    for (Kind kind : kinds) {
+        words.emplace_back(to_string(kind));
+    }
+    return join(words, ", ");
+}
+
+// ---- Text helpers -----------------------------------------------------------------------
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_space(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && is_space(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+bool has_space(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), is_space);
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+    std::vector<std::string_view> items;
+    if (trim(text).empty()) {
+        return items;
+    }
+    while (true) {
+        size_t comma = text.find(',');
+        items.push_back(trim(text.substr(0, comma)));
+        if (comma == std::string_view::npos) {
+            return items;
+        }
+        text.remove_prefix(comma + 1);
+    }
+}
+
+// ---- Value parsers ----------------------------------------------------------------------
+//
+// A parser turns the text of a value into a typed value, or says what it expected.
+
+template <class T>
+struct Parsed {
+    std::optional<T> value;
+    std::string expected;  // set when value is empty: "expected ..."
+};
+
+template <class T>
+Parsed<T> accept(T value) {
+    return {std::move(value), {}};
+}
+
+template <class T>
+Parsed<T> reject(std::string expected) {
+    return {std::nullopt, std::move(expected)};
+}
+
+template <class T, size_t N>
+auto word_parser(const Word<T> (&words)[N]) {
+    return [&words](std::string_view text) -> Parsed<T> {
+        for (const auto& word : words) {
+            if (word.text == text) {
+                return accept(word.value);
+            }
+        }
+        return reject<T>("expected " + word_choices(words));
+    };
+}
+
+std::optional<long long> parse_integer(std::string_view text) {
+    long long value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end || text.empty()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+auto integer_parser(int min, int max) {
+    return [min, max](std::string_view text) -> Parsed<int> {
+        auto value = parse_integer(text);
+        if (!value || *value < min || *value > max) {
+            return reject<int>("expected an integer from " + std::to_string(min) + " to " +
+                               std::to_string(max));
+        }
+        return accept(static_cast<int>(*value));
+    };
+}
+
+auto integer_choice_parser(std::vector<int> choices) {
+    return [choices = std::move(choices)](std::string_view text) -> Parsed<int> {
+        auto value = parse_integer(text);
+        if (value && std::find(choices.begin(), choices.end(), *value) != choices.end()) {
+            return accept(static_cast<int>(*value));
+        }
+        std::vector<std::string> words;
+        for (int choice : choices) {
+            words.push_back(std::to_string(choice));
+        }
+        std::vector<std::string_view> views(words.begin(), words.end());
+        return reject<int>("expected " + join_choices(views));
+    };
+}
+
+struct DurationUnit {
+    char suffix;
+    long long seconds;
+};
+constexpr DurationUnit kDurationUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+
+constexpr const char* kDurationShape = "expected a duration like 30s, 5m, 2h or 30d";
+
+// `note` says why the range is what it is, when that is not obvious.
+auto duration_parser(seconds min, seconds max, std::string note = {}) {
+    return [min, max, note = std::move(note)](std::string_view text) -> Parsed<seconds> {
+        std::string range = "expected a duration from " + format_duration(min) + " to " +
+                            format_duration(max) + note;
+        if (text.size() < 2) {
+            return reject<seconds>(kDurationShape);
+        }
+        const DurationUnit* unit = nullptr;
+        for (const auto& candidate : kDurationUnits) {
+            if (text.back() == candidate.suffix) {
+                unit = &candidate;
+            }
+        }
+        std::string_view digits = text.substr(0, text.size() - 1);
+        if (unit == nullptr || !std::all_of(digits.begin(), digits.end(),
+                                            [](char c) { return c >= '0' && c <= '9'; })) {
+            return reject<seconds>(kDurationShape);
+        }
+        unsigned long long count = 0;
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+        if (ec == std::errc::result_out_of_range ||
+            count > static_cast<unsigned long long>(max.count() / unit->seconds)) {
+            return reject<seconds>(range);  // also catches overflow before multiplying
+        }
+        seconds value{static_cast<long long>(count) * unit->seconds};
+        if (value < min) {
+            return reject<seconds>(range);
+        }
+        return accept(value);
+    };
+}
+
+// A list of kinds, each at most once.
+auto kinds_parser() {
+    return [](std::string_view text) -> Parsed<std::vector<Kind>> {
+        using Kinds = std::vector<Kind>;
+        std::string expected = "expected a list of " + word_choices(kKindWords);
+        auto items = split_list(text);
+        if (items.empty()) {
+            return reject<Kinds>(expected);
+        }
+        Kinds kinds;
+        for (auto item : items) {
+            if (item.empty()) {
+                return reject<Kinds>("empty item in list; " + expected);
+            }
+            auto parsed = word_parser(kKindWords)(item);
+            if (!parsed.value) {
+                return reject<Kinds>("unknown item '" + std::string(item) + "'; " + expected);
+            }
+            if (std::find(kinds.begin(), kinds.end(), *parsed.value) != kinds.end()) {
+                return reject<Kinds>("'" + std::string(item) + "' is listed twice");
+            }
+            kinds.push_back(*parsed.value);
+        }
+        return accept(std::move(kinds));
+    };
+}
+
+// A list of "+<digits>" (E.164 allows at most 15 digits); empty means no restriction.
+auto prefixes_parser() {
+    return [](std::string_view text) -> Parsed<std::vector<std::string>> {
+        using Prefixes = std::vector<std::string>;
+        Prefixes prefixes;
+        for (auto item : split_list(text)) {
+            if (item.empty()) {
+                return reject<Prefixes>("empty item in list");
+            }
+            std::string_view digits = item.substr(1);
+            bool shaped = item.front() == '+' && !digits.empty() && digits.size() <= 15 &&
+                          std::all_of(digits.begin(), digits.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+            if (!shaped) {
+                return reject<Prefixes>("item '" + std::string(item) +
+                                        "' is not a country prefix like +81");
+            }
+            if (std::find(prefixes.begin(), prefixes.end(), item) != prefixes.end()) {
+                return reject<Prefixes>("'" + std::string(item) + "' is listed twice");
+            }
+            prefixes.emplace_back(item);
+        }
+        return accept(std::move(prefixes));
+    };
+}
+
+enum class Empty { Allowed, Refused };
+
+auto text_parser(Empty empty) {
+    return [empty](std::string_view text) -> Parsed<std::string> {
+        if (text.empty() && empty == Empty::Refused) {
+            return reject<std::string>("expected a non-empty value");
+        }
+        return accept(std::string(text));
+    };
+}
+
+// A URL with one of the given schemes ("https://"), no spaces and something after the
+// scheme. Only the shape is checked; libcurl and the servers judge the rest.
+auto url_parser(std::vector<std::string_view> schemes, Empty empty) {
+    return [schemes = std::move(schemes), empty](std::string_view text) -> Parsed<std::string> {
+        if (text.empty() && empty == Empty::Allowed) {
+            return accept(std::string());
+        }
+        for (auto scheme : schemes) {
+            if (text.starts_with(scheme) && text.size() > scheme.size() && !has_space(text)) {
+                return accept(std::string(text));
+            }
+        }
+        return reject<std::string>("expected a URL starting with " + join_choices(schemes));
+    };
+}
+
+// Any "scheme://rest" URL (proxies may be http://, https://, socks5://...).
+auto any_url_parser() {
+    return [](std::string_view text) -> Parsed<std::string> {
+        size_t sep = text.find("://");
+        if (sep == std::string_view::npos || sep == 0 || sep + 3 == text.size() ||
+            has_space(text)) {
+            return reject<std::string>("expected a URL like http://proxy.example.com:3128");
+        }
+        return accept(std::string(text));
+    };
+}
+
+auto absolute_path_parser(Empty empty) {
+    return [empty](std::string_view text) -> Parsed<std::string> {
+        if (text.empty() && empty == Empty::Allowed) {
+            return accept(std::string());
+        }
+        if (!text.starts_with('/')) {
+            return reject<std::string>("expected an absolute path");
+        }
+        return accept(std::string(text));
+    };
+}
+
+auto host_port_parser() {
+    return [](std::string_view text) -> Parsed<std::string> {
+        constexpr const char* kShape = "expected host:port like 127.0.0.1:8741";
+        size_t colon = text.rfind(':');
+        if (colon == std::string_view::npos || colon == 0 || has_space(text)) {
+            return reject<std::string>(kShape);
+        }
+        std::string_view host = text.substr(0, colon);
+        if (host.find(':') != std::string_view::npos &&
+            !(host.starts_with('[') && host.ends_with(']'))) {
+            return reject<std::string>(kShape);  // an IPv6 address goes in brackets
+        }
+        auto port = parse_integer(text.substr(colon + 1));
+        if (!port || *port < 1 || *port > 65535) {
+            return reject<std::string>(kShape);
+        }
+        return accept(std::string(text));
+    };
+}
+
+// ---- Secret files -----------------------------------------------------------------------
+
+std::string owner_text(uid_t uid) {
+    return uid == 0 ? "root" : "uid " + std::to_string(uid);
+}
+
+std::string mode_text(mode_t mode) {
+    std::string digits(4, '0');
+    for (size_t i = 4; i-- > 0; mode >>= 3) {
+        digits[i] = static_cast<char>('0' + (mode & 07));
+    }
+    return digits;
+}
+
+// Secrets stay out of lwauth.conf, which is world-readable: a *_file key names a file
+// that only its owner (root, for lwauthd) can read. Anything looser is refused rather
+// than trusted, because a secret that others could read must be considered leaked.
+std::string check_secret_file(std::string_view key, std::string_view value, uid_t owner) {
+    std::string name(key);
+    std::string path(value);
+    if (!value.starts_with('/')) {
+        return "bad value '" + path + "' for " + name + ": expected an absolute path";
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return name + ": " + path + ": " + std::strerror(errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return name + ": " + path + " is not a regular file";
+    }
+    if (st.st_uid != owner || (st.st_mode & 077) != 0) {
+        return name + ": " + path + " must be owned by " + owner_text(owner) +
+               " and not readable by group or others (chmod 0600); it is owned by " +
+               owner_text(st.st_uid) + " with mode " + mode_text(st.st_mode);
+    }
+    return {};
+}
+
+// ---- Keys of the fixed sections ---------------------------------------------------------
+
+// What a key writes to: the whole policy, and the user policy (base or an override's).
+struct Target {
+    Policy& policy;
+    UserPolicy& user;
+};
+
+struct Input {
+    std::string_view key;  // as written ("length" in [code], "code.length" in an override)
+    std::string_view value;
+    const LoadOptions& options;
+};
+
+// Applies a value to a target; returns the error message, or "" on success.
+using Apply = std::function<std::string(Target&, const Input&)>;
+
+std::string bad_value(const Input& in, const std::string& expected) {
+    return "bad value '" + std::string(in.value) + "' for " + std::string(in.key) + ": " + expected;
+}
+
+template <class Parser, class Access>
+Apply assign(Parser parse, Access access) {
+    return [parse, access](Target& target, const Input& in) -> std::string {
+        auto parsed = parse(in.value);
+        if (!parsed.value) {
+            return bad_value(in, parsed.expected);
+        }
+        access(target) = std::move(*parsed.value);
+        return {};
+    };
+}
+
+template <class Access>
+Apply secret_file(Access access) {
+    return [access](Target& target, const Input& in) -> std::string {
+        if (!in.value.empty()) {
+            auto problem = check_secret_file(in.key, in.value, in.options.secret_owner_uid);
+            if (!problem.empty()) {
+                return problem;
+            }
+        }
+        access(target) = std::string(in.value);
+        return {};
+    };
+}
+
+enum class Scope { Global, Overridable };
+
+struct KeySpec {
+    std::string_view section;
+    std::string_view key;
+    Scope scope;
+    Apply apply;
+
+    // The key as [group:NAME] and [user:NAME] write it.
+    [[nodiscard]] std::string override_key() const {
+        return section == "policy" ? std::string(key)
+                                   : std::string(section) + "." + std::string(key);
+    }
+};
+
+// Accessors for the field a key writes: user_field(&UserPolicy::code, &CodePolicy::length)
+// is the user policy's code.length, policy_field(&Policy::totp, &TotpPolicy::period) the
+// policy's totp.period.
+template <class Field>
+auto user_field(Field UserPolicy::*field) {
+    return [field](Target& target) -> Field& { return target.user.*field; };
+}
+
+template <class Part, class Field>
+auto user_field(Part UserPolicy::*part, Field Part::*field) {
+    return [part, field](Target& target) -> Field& { return target.user.*part.*field; };
+}
+
+template <class Field>
+auto policy_field(Field Policy::*field) {
+    return [field](Target& target) -> Field& { return target.policy.*field; };
+}
+
+template <class Part, class Field>
+auto policy_field(Part Policy::*part, Field Part::*field) {
+    return [part, field](Target& target) -> Field& { return target.policy.*part.*field; };
+}
+
+const std::vector<KeySpec>& key_specs() {
+    using enum Scope;
+    using enum Empty;
+    using U = UserPolicy;
+    using C = CodePolicy;
+    using L = LockoutPolicy;
+    using P = Policy;
+    const auto allowed = word_parser(kAllowedWords);
+    const auto http_url = [](Empty empty) { return url_parser({"https://", "http://"}, empty); };
+    static const std::vector<KeySpec> specs = {
+        {"policy", "two_step", Overridable,
+         assign(word_parser(kTwoStepWords), user_field(&U::two_step))},
+        {"policy", "contacts", Global,
+         assign(word_parser(kContactsWords), policy_field(&P::contacts))},
+        {"policy", "admin_group", Global,
+         assign(text_parser(Allowed), policy_field(&P::admin_group))},
+        {"policy", "login_with_phone", Overridable,
+         assign(allowed, user_field(&U::login_with_phone))},
+        {"policy", "login_with_line", Overridable,
+         assign(allowed, user_field(&U::login_with_line))},
+        {"policy", "quick_login", Overridable, assign(allowed, user_field(&U::quick_login))},
+        {"policy", "totp", Overridable, assign(allowed, user_field(&U::totp))},
+
+        {"code", "length", Overridable,
+         assign(integer_parser(6, 10), user_field(&U::code, &C::length))},
+        {"code", "lifetime", Overridable,
+         assign(duration_parser(30s, 10min, " (NIST SP 800-63B: at most 10 minutes)"),
+                user_field(&U::code, &C::lifetime))},
+        {"code", "tries", Overridable,
+         assign(integer_parser(1, 10), user_field(&U::code, &C::tries))},
+        {"code", "resend_interval", Global,
+         assign(duration_parser(0s, 10min), user_field(&U::code, &C::resend_interval))},
+        {"code", "max_sends_per_hour", Global,
+         assign(integer_parser(1, 1000), user_field(&U::code, &C::max_sends_per_hour))},
+        {"code", "max_sends_per_destination_per_hour", Global,
+         assign(integer_parser(1, 1000),
+                user_field(&U::code, &C::max_sends_per_destination_per_hour))},
+        {"code", "max_sends_per_host_per_hour", Global,
+         assign(integer_parser(1, 100000), user_field(&U::code, &C::max_sends_per_host_per_hour))},
+        {"code", "channels", Overridable,
+         assign(kinds_parser(), user_field(&U::code, &C::channels))},
+        {"code", "sms_country_prefixes", Global,
+         assign(prefixes_parser(), user_field(&U::code, &C::sms_country_prefixes))},
+
+        {"lockout", "max_failures", Overridable,
+         assign(integer_parser(1, 1000), user_field(&U::lockout, &L::max_failures))},
+        {"lockout", "duration", Overridable,
+         assign(duration_parser(1min, 30 * 24h), user_field(&U::lockout, &L::duration))},
+
+        {"login", "timeout", Global,
+         assign(duration_parser(30s, 1h), policy_field(&P::login_timeout))},
+
+        {"quick_login", "pin_min_length", Global,
+         assign(integer_parser(4, 12),
+                policy_field(&P::quick_login, &QuickLoginPolicy::pin_min_length))},
+        {"quick_login", "pin_max_age", Global,
+         assign(duration_parser(1h, 3650 * 24h),
+                policy_field(&P::quick_login, &QuickLoginPolicy::pin_max_age))},
+        {"quick_login", "fingerprint", Global,
+         assign(allowed, policy_field(&P::quick_login, &QuickLoginPolicy::fingerprint))},
+        {"quick_login", "local_only", Global,
+         assign(word_parser(kBoolWords),
+                policy_field(&P::quick_login, &QuickLoginPolicy::local_only))},
+
+        {"totp", "issuer", Global,
+         assign(text_parser(Refused), policy_field(&P::totp, &TotpPolicy::issuer))},
+        {"totp", "digits", Global,
+         assign(integer_choice_parser({6, 8}), policy_field(&P::totp, &TotpPolicy::digits))},
+        {"totp", "period", Global,
+         assign(duration_parser(15s, 2min), policy_field(&P::totp, &TotpPolicy::period))},
+
+        {"line", "channel_id", Global,
+         assign(text_parser(Allowed), policy_field(&P::line, &LinePolicy::channel_id))},
+        {"line", "channel_secret_file", Global,
+         secret_file(policy_field(&P::line, &LinePolicy::channel_secret_file))},
+        {"line", "callback_listen", Global,
+         assign(host_port_parser(), policy_field(&P::line, &LinePolicy::callback_listen))},
+        {"line", "callback_url", Global,
+         assign(http_url(Allowed), policy_field(&P::line, &LinePolicy::callback_url))},
+        {"line", "authorize_url", Global,
+         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::authorize_url))},
+        {"line", "token_url", Global,
+         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::token_url))},
+        {"line", "jwks_url", Global,
+         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::jwks_url))},
+        {"line", "issuer", Global,
+         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::issuer))},
+        {"line", "id_token_alg", Global,
+         assign(word_parser(kIdTokenAlgWords), policy_field(&P::line, &LinePolicy::id_token_alg))},
+
+        {"store", "backend", Global,
+         assign(word_parser(kStoreBackendWords), policy_field(&P::store, &StorePolicy::backend))},
+        {"store", "path", Global,
+         assign(absolute_path_parser(Allowed), policy_field(&P::store, &StorePolicy::path))},
+        {"store", "postgresql_conninfo_file", Global,
+         secret_file(policy_field(&P::store, &StorePolicy::postgresql_conninfo_file))},
+
+        {"directory", "backend", Global,
+         assign(word_parser(kDirectoryBackendWords),
+                policy_field(&P::directory, &DirectoryPolicy::backend))},
+        {"directory", "ldap_uri", Global,
+         assign(url_parser({"ldap://", "ldaps://", "ldapi://"}, Allowed),
+                policy_field(&P::directory, &DirectoryPolicy::ldap_uri))},
+        {"directory", "ldap_base", Global,
+         assign(text_parser(Allowed), policy_field(&P::directory, &DirectoryPolicy::ldap_base))},
+        {"directory", "ldap_bind_dn", Global,
+         assign(text_parser(Allowed), policy_field(&P::directory, &DirectoryPolicy::ldap_bind_dn))},
+        {"directory", "ldap_password_file", Global,
+         secret_file(policy_field(&P::directory, &DirectoryPolicy::ldap_password_file))},
+        {"directory", "phone_attribute", Global,
+         assign(text_parser(Refused),
+                policy_field(&P::directory, &DirectoryPolicy::phone_attribute))},
+        {"directory", "email_attribute", Global,
+         assign(text_parser(Refused),
+                policy_field(&P::directory, &DirectoryPolicy::email_attribute))},
+    };
+    return specs;
+}
+
+bool is_fixed_section(std::string_view name) {
+    const auto& specs = key_specs();
+    return std::any_of(specs.begin(), specs.end(),
+                       [name](const KeySpec& spec) { return spec.section == name; });
+}
+
+const KeySpec* find_key(std::string_view section, std::string_view key) {
+    for (const auto& spec : key_specs()) {
+        if (spec.section == section && spec.key == key) {
+            return &spec;
+        }
+    }
+    return nullptr;
+}
+
+const KeySpec* find_override_key(std::string_view key) {
+    for (const auto& spec : key_specs()) {
+        if (spec.scope == Scope::Overridable && spec.override_key() == key) {
+            return &spec;
+        }
+    }
+    return nullptr;
+}
+
+std::string override_keys_text() {
+    std::vector<std::string> keys;
+    for (const auto& spec : key_specs()) {
+        if (spec.scope == Scope::Overridable) {
+            keys.push_back(spec.override_key());
+        }
+    }
+    return join(keys, ", ");
+}
+
+// ---- Channel types ----------------------------------------------------------------------
+
+enum class Check { Text, AbsolutePath, SecretFile, HttpUrl, SmtpUrl, AnyUrl };
+enum class Need { Optional, Required };
+
+struct OptionSpec {
+    std::string_view key;
+    Check check;
+    Need need = Need::Optional;
+    std::string_view default_value = {};
+};
+
+struct ChannelType {
+    std::string_view name;
+    std::vector<Kind> can_serve;
+    std::vector<Kind> serves_by_default;
+    std::vector<OptionSpec> options;
+    // Rules that tie keys together; returns the problem, or "".
+    std::string (*check)(const ChannelConfig&) = nullptr;
+};
+
+// Besides type, serves and timeout, which every channel has as typed fields.
+const OptionSpec kCommonOptions[] = {
+    {"ca_file", Check::AbsolutePath},
+    {"proxy", Check::AnyUrl},
+};
+
+const std::vector<ChannelType>& channel_types() {
+    using enum Check;
+    using enum Need;
+    const std::vector<Kind> all{Kind::Sms, Kind::Email, Kind::Notification};
+    const std::vector<Kind> sms{Kind::Sms};
+    const std::vector<Kind> email{Kind::Email};
+    const std::vector<Kind> notification{Kind::Notification};
+    static const std::vector<ChannelType> types = {
+        {"outbox", all, all, {{"path", AbsolutePath, Required}}},
+        {"twilio",
+         sms,
+         sms,
+         {{"account_sid", Text, Required},
+          {"auth_token_file", SecretFile, Required},
+          {"from", Text},
+          {"messaging_service_sid", Text},
+          {"base_url", HttpUrl, Optional, "https://api.twilio.com"}},
+         [](const ChannelConfig& c) -> std::string {
+             return c.option("from").empty() && c.option("messaging_service_sid").empty()
+                        ? "channel type twilio requires key 'from' or 'messaging_service_sid'"
+                        : "";
+         }},
+        {"vonage",
+         sms,
+         sms,
+         {{"api_key", Text, Required},
+          {"api_secret_file", SecretFile, Required},
+          {"from", Text, Required},
+          {"base_url", HttpUrl, Optional, "https://rest.nexmo.com"}}},
+        // A webhook is the site's own gateway, so it may carry any kind of message.
+        {"webhook", all, sms, {{"url", HttpUrl, Required}, {"hmac_secret_file", SecretFile}}},
+        {"smtp",
+         email,
+         email,
+         {{"url", SmtpUrl, Required},
+          {"username", Text},
+          {"password_file", SecretFile},
+          {"from", Text, Required},
+          {"subject", Text, Optional, "Your verification code"}},
+         [](const ChannelConfig& c) -> std::string {
+             return c.option("username").empty() != c.option("password_file").empty()
+                        ? "channel type smtp requires 'username' and 'password_file' together"
+                        : "";
+         }},
+        {"lineworks",
+         notification,
+         notification,
+         {{"client_id", Text, Required},
+          {"client_secret_file", SecretFile, Required},
+          {"service_account", Text, Required},
+          {"private_key_file", SecretFile, Required},
+          {"bot_id", Text, Required},
+          {"base_url", HttpUrl, Optional, "https://www.worksapis.com"},
+          {"auth_url", HttpUrl, Optional, "https://auth.worksmobile.com/oauth2/v2.0/token"}}},
+        {"line",
+         notification,
+         notification,
+         {{"channel_access_token_file", SecretFile, Required},
+          {"base_url", HttpUrl, Optional, "https://api.line.me"}}},
+    };
+    return types;
+}
+
+const ChannelType* find_channel_type(std::string_view name) {
+    for (const auto& type : channel_types()) {
+        if (type.name == name) {
+            return &type;
+        }
+    }
+    return nullptr;
+}
+
+std::string channel_type_choices() {
+    std::vector<std::string_view> names;
+    for (const auto& type : channel_types()) {
+        names.push_back(type.name);
+    }
+    return join_choices(names);
+}
+
+const OptionSpec* find_option(std::span<const OptionSpec> options, std::string_view key) {
+    for (const auto& option : options) {
+        if (option.key == key) {
+            return &option;
+        }
+    }
+    return nullptr;
+}
+
+const OptionSpec* find_channel_option(const ChannelType& type, std::string_view key) {
+    const OptionSpec* option = find_option(type.options, key);
+    return option != nullptr ? option : find_option(kCommonOptions, key);
+}
+
+// The types that know a key ("twilio, vonage or smtp"), or "" when none does.
+std::string types_with_option(std::string_view key) {
+    std::vector<std::string_view> names;
+    for (const auto& type : channel_types()) {
+        if (find_option(type.options, key) != nullptr) {
+            names.push_back(type.name);
+        }
+    }
+    return join_choices(names);
+}
+
+std::string check_option(Check check, const Input& in) {
+    auto problem = [&in](const auto& parsed) {
+        return parsed.value ? std::string() : bad_value(in, parsed.expected);
+    };
+    switch (check) {
+        case Check::Text:
+            return {};
+        case Check::AbsolutePath:
+            return problem(absolute_path_parser(Empty::Refused)(in.value));
+        case Check::SecretFile:
+            return check_secret_file(in.key, in.value, in.options.secret_owner_uid);
+        case Check::HttpUrl:
+            return problem(url_parser({"https://", "http://"}, Empty::Refused)(in.value));
+        case Check::SmtpUrl:
+            return problem(url_parser({"smtps://", "smtp://"}, Empty::Refused)(in.value));
+        case Check::AnyUrl:
+            return problem(any_url_parser()(in.value));
+    }
+    return {};
+}
+
+bool valid_channel_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+// ---- Reading files ----------------------------------------------------------------------
+
+constexpr off_t kMaxFileSize = 1 << 20;
+
+struct FileDescriptor {
+    explicit FileDescriptor(int descriptor) : fd(descriptor) {}
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+    int fd;
+};
+
+// The text of a regular file, or the reason it cannot be had.
+std::pair<std::optional<std::string>, std::string> read_text_file(
+    const std::filesystem::path& path) {
+    // O_NONBLOCK: a FIFO named *.conf must not hang the daemon; regular files ignore it.
+    FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    if (file.fd < 0) {
+        return {std::nullopt, errno == ENOENT ? "not found" : std::strerror(errno)};
+    }
+    struct stat st {};
+    if (::fstat(file.fd, &st) != 0) {
+        return {std::nullopt, std::strerror(errno)};
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return {std::nullopt, "not a regular file"};
+    }
+    if (st.st_size > kMaxFileSize) {
+        return {std::nullopt, "too large (more than 1 MiB)"};
+    }
+    std::string text;
+    char buffer[8192];
+    while (true) {
+        ssize_t n = ::read(file.fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return {std::nullopt, std::strerror(errno)};
+        }
+        if (n == 0) {
+            return {std::move(text), {}};
+        }
+        text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > static_cast<size_t>(kMaxFileSize)) {
+            return {std::nullopt, "too large (more than 1 MiB)"};
+        }
+    }
+}
+
+// ---- The loader -------------------------------------------------------------------------
+
+struct Location {
+    std::string file;
+    int line = 0;
+};
+
+// A [channel.NAME] as written: validated once every file is read, because a drop-in may
+// change a key of a channel defined earlier, and `type` may come after the other keys.
+struct RawChannel {
+    std::string name;
+    Location header;
+    std::map<std::string, Setting> settings;  // the last assignment of each key wins
+};
+
+enum class SectionKind { None, Fixed, Channel, Group, User, Invalid };
+
+// What the reader made of one line.
+struct Line {
+    enum class Shape { Blank, Section, KeyValue, Malformed } shape = Shape::Blank;
+    std::string_view text;  // without comments and surrounding whitespace
+    std::string problem;    // for Malformed
+};
+
+// Comments start a line with '#' or ';', or follow whitespace anywhere in it (" ;", " #").
+// Inline comments are handled here rather than by libinih, whose prefixes are a build
+// option (Debian's build knows only ';').
+Line classify_line(std::string_view raw) {
+    std::string_view text = trim(raw);
+    if (text.empty() || text.front() == '#' || text.front() == ';') {
+        return {};
+    }
+    for (size_t i = 1; i < text.size(); ++i) {
+        if ((text[i] == '#' || text[i] == ';') && is_space(text[i - 1])) {
+            text = trim(text.substr(0, i));
+            break;
+        }
+    }
+    if (text.find('\0') != std::string_view::npos) {
+        return {Line::Shape::Malformed, text, "line contains a NUL byte"};
+    }
+    if (text.front() == '[') {
+        std::string_view name = text.substr(1, text.size() - 1);
+        if (!text.ends_with(']') || text.size() < 2 ||
+            name.substr(0, name.size() - 1).find_first_of("[]") != std::string_view::npos) {
+            return {Line::Shape::Malformed, text, "expected a section header like [code]"};
+        }
+        return {Line::Shape::Section, text.substr(1, text.size() - 2), {}};
+    }
+    // libinih also splits at ':'; only '=' is part of lwauth.conf's syntax.
+    size_t equals = text.find('=');
+    if (equals == std::string_view::npos ||
+        text.substr(0, equals).find(':') != std::string_view::npos) {
+        return {Line::Shape::Malformed, text, "expected 'key = value' or a [section]"};
+    }
+    if (trim(text.substr(0, equals)).empty()) {
+        return {Line::Shape::Malformed, text, "missing key name before '='"};
+    }
+    return {Line::Shape::KeyValue, text, {}};
+}
+
+class Loader {
+  public:
+    explicit Loader(const LoadOptions& options) : options_(options) {}
+
+    // A file that could not be read: it still counts for the order of diagnostics.
+    void file_failed(const std::string& name, const std::string& reason) {
+        files_.push_back(name);
+        error({name, 0}, reason);
+    }
+
+    void parse(const std::string& name, const std::string& text) {
+        files_.push_back(name);
+        file_ = name;
+        text_ = text;
+        position_ = 0;
+        line_ = 0;
+        section_ = {};
+        seen_.clear();
+        size_t errors_before = errors_.size();
+
+        int result = ini_parse_stream(&Loader::read_line, this, &Loader::on_key, this);
+        if (pending_) {
+            std::rethrow_exception(std::exchange(pending_, nullptr));
+        }
+        if (result == -2) {
+            throw std::bad_alloc();
+        }
+        // The reader turns every line libinih could stumble on into a blank one, so this
+        // only fires if that promise is broken; the file must not pass silently then.
+        if (result != 0 && errors_.size() == errors_before) {
+            error({name, std::max(result, 0)}, "cannot parse this line");
+        }
+    }
+
+    LoadResult finish() {
+        for (const auto& raw : channels_) {
+            finish_channel(raw);
+        }
+        check_line_login();
+        check_store();
+        check_directory();
+        warn_unserved_kinds();
+
+        LoadResult result;
+        result.errors = sorted(std::move(errors_));
+        result.warnings = sorted(std::move(warnings_));
+        if (result.errors.empty()) {
+            result.policy = std::move(policy_);
+        }
+        return result;
+    }
+
+  private:
+    struct Section {
+        SectionKind kind = SectionKind::None;
+        std::string name;  // as written between the brackets
+        size_t index = 0;  // into channels_ or policy_.overrides
+    };
+
+    // ---- libinih callbacks: C code calls these, so nothing may be thrown through it.
+
+    static char* read_line(char* buffer, int size, void* self) noexcept {
+        auto* loader = static_cast<Loader*>(self);
+        try {
+            return loader->next_line(buffer, static_cast<size_t>(size)) ? buffer : nullptr;
+        } catch (...) {
+            loader->pending_ = std::current_exception();
+            return nullptr;
+        }
+    }
+
+    // libinih's section argument is not used: the reader already knows the section, with
+    // its header line and without libinih's 50-character truncation of names.
+    static int on_key(void* self, const char* /*section*/, const char* key,
+                      const char* value) noexcept {
+        auto* loader = static_cast<Loader*>(self);
+        try {
+            loader->set(key, value);
+        } catch (...) {
+            loader->pending_ = std::current_exception();
+        }
+        return 1;  // problems are recorded as diagnostics, not reported to libinih
+    }
+
+    // Hands libinih the next line, normalized: no indentation (so libinih never treats
+    // a line as the continuation of the previous value), no comments, and nothing that
+    // would not fit its line buffer. One call per line, so line_ is the line libinih is
+    // looking at when it calls on_key.
+    bool next_line(char* buffer, size_t size) {
+        if (position_ >= text_.size()) {
+            return false;
+        }
+        if (size < 2) {  // no room for even an empty line: libinih was built oddly
+            error({file_, line_ + 1}, "cannot read: libinih's line buffer is too small");
+            return false;
+        }
+        size_t end = text_.find('\n', position_);
+        if (end == std::string_view::npos) {
+            end = text_.size();
+        }
+        std::string_view raw = text_.substr(position_, end - position_);
+        position_ = end + 1;
+        ++line_;
+        if (line_ == 1 && raw.starts_with("\xEF\xBB\xBF")) {
+            raw.remove_prefix(3);  // UTF-8 byte order mark
+        }
+
+        Line line = classify_line(raw);
+        std::string_view feed;
+        switch (line.shape) {
+            case Line::Shape::Blank:
+                break;
+            case Line::Shape::Malformed:
+                error(here(), line.problem);
+                break;
+            case Line::Shape::Section:
+                open_section(line.text);
+                break;
+            case Line::Shape::KeyValue:
+                feed = line.text;
+                break;
+        }
+        // Room for the text, '\n' and '\0'.
+        if (feed.size() + 2 > size) {
+            error(here(), "line is too long (at most " + std::to_string(size - 2) +
+                              " characters after removing comments and indentation)");
+            feed = {};
+        }
+        std::copy(feed.begin(), feed.end(), buffer);
+        buffer[feed.size()] = '\n';
+        buffer[feed.size() + 1] = '\0';
+        return true;
+    }
+
+    void open_section(std::string_view name) {
+        section_ = {SectionKind::Invalid, std::string(name), 0};
+        if (is_fixed_section(name)) {
+            section_.kind = SectionKind::Fixed;
+        } else if (name.starts_with("channel.")) {
+            std::string_view channel = name.substr(8);
+            if (!valid_channel_name(channel)) {
+                error(here(), "bad channel name '" + std::string(channel) + "' in [" +
+                                  section_.name + "]: use letters, digits, '_' and '-'");
+                return;
+            }
+            section_.kind = SectionKind::Channel;
+            section_.index = channel_index(channel);
+        } else if (name.starts_with("group:") || name.starts_with("user:")) {
+            bool group = name.starts_with("group:");
+            std::string_view who = name.substr(group ? 6 : 5);
+            if (trim(who).empty() || who != trim(who)) {
+                error(here(), std::string("bad section [") + section_.name + "]: expected [" +
+                                  (group ? "group" : "user") + ":NAME]");
+                return;
+            }
+            section_.kind = group ? SectionKind::Group : SectionKind::User;
+            section_.index = policy_.overrides.size();
+            policy_.overrides.push_back({group ? Override::Scope::Group : Override::Scope::User,
+                                         std::string(who),
+                                         {},
+                                         file_,
+                                         line_});
+        } else {
+            error(here(), "unknown section [" + section_.name + "]");
+        }
+    }
+
+    size_t channel_index(std::string_view name) {
+        for (size_t i = 0; i < channels_.size(); ++i) {
+            if (channels_[i].name == name) {
+                return i;
+            }
+        }
+        channels_.push_back({std::string(name), here(), {}});
+        return channels_.size() - 1;
+    }
+
+    void set(const std::string& key, const std::string& value) {
+        switch (section_.kind) {
+            case SectionKind::None:
+                error(here(), "key '" + key + "' is not in any section");
+                return;
+            case SectionKind::Invalid:
+                return;  // the header was reported; its keys would only add noise
+            default:
+                break;
+        }
+        auto [first, inserted] = seen_.try_emplace({section_.name, key}, line_);
+        if (!inserted) {
+            error(here(), "duplicate key '" + key + "' in [" + section_.name +
+                              "] (first set on line " + std::to_string(first->second) + ")");
+            return;
+        }
+        Input in{key, value, options_};
+        switch (section_.kind) {
+            case SectionKind::Fixed:
+                set_fixed(in);
+                break;
+            case SectionKind::Channel:
+                channels_[section_.index].settings[key] = {key, value, file_, line_};
+                break;
+            case SectionKind::Group:
+            case SectionKind::User:
+                set_override(in);
+                break;
+            default:
+                break;
+        }
+    }
+
+    void set_fixed(const Input& in) {
+        const KeySpec* spec = find_key(section_.name, in.key);
+        if (spec == nullptr) {
+            error(here(), "unknown key '" + std::string(in.key) + "' in [" + section_.name + "]");
+            return;
+        }
+        Target target{policy_, policy_.base};
+        if (auto problem = spec->apply(target, in); !problem.empty()) {
+            error(here(), problem);
+            return;
+        }
+        set_at_[section_.name + "." + std::string(in.key)] = here();
+    }
+
+    void set_override(const Input& in) {
+        const KeySpec* spec = find_override_key(in.key);
+        if (spec == nullptr) {
+            error(here(), "unknown key '" + std::string(in.key) + "' in [" + section_.name +
+                              "]: expected one of " + override_keys_text());
+            return;
+        }
+        Policy scratch;
+        Target target{scratch, scratch.base};
+        if (auto problem = spec->apply(target, in); !problem.empty()) {
+            error(here(), problem);
+            return;
+        }
+        policy_.overrides[section_.index].settings.push_back(
+            {std::string(in.key), std::string(in.value), file_, line_});
+    }
+
+    // ---- Checks once every file is read.
+
+    void finish_channel(const RawChannel& raw) {
+        auto type_setting = raw.settings.find("type");
+        if (type_setting == raw.settings.end()) {
+            error(raw.header,
+                  "[channel." + raw.name + "] has no type; set type = " + channel_type_choices());
+            return;
+        }
+        const Setting& type_line = type_setting->second;
+        const ChannelType* type = find_channel_type(type_line.value);
+        if (type == nullptr) {
+            error(
+                {type_line.file, type_line.line},
+                "bad value '" + type_line.value + "' for type: expected " + channel_type_choices());
+            return;
+        }
+
+        ChannelConfig channel;
+        channel.name = raw.name;
+        channel.type = type->name;
+        channel.serves = type->serves_by_default;
+        channel.file = raw.header.file;
+        channel.line = raw.header.line;
+        size_t errors_before = errors_.size();
+
+        for (const auto& [key, setting] : raw.settings) {
+            Location at{setting.file, setting.line};
+            Input in{key, setting.value, options_};
+            if (key == "type") {
+                continue;
+            }
+            if (key == "serves") {
+                set_serves(channel, *type, in, at);
+            } else if (key == "timeout") {
+                auto parsed = duration_parser(1s, 2min)(in.value);
+                if (parsed.value) {
+                    channel.timeout = *parsed.value;
+                } else {
+                    error(at, bad_value(in, parsed.expected));
+                }
+            } else if (const OptionSpec* option = find_channel_option(*type, key)) {
+                if (setting.value.empty()) {
+                    continue;  // an empty value unsets the key
+                }
+                if (auto problem = check_option(option->check, in); !problem.empty()) {
+                    error(at, problem);
+                } else {
+                    channel.options[key] = setting.value;
+                }
+            } else if (auto owners = types_with_option(key); !owners.empty()) {
+                error(at, "key '" + key + "' is not valid for channel type " +
+                              std::string(type->name) + " (it is a key of " + owners + ")");
+            } else {
+                error(at, "unknown key '" + key + "' in [channel." + raw.name + "]");
+            }
+        }
+
+        for (const auto& option : type->options) {
+            std::string key(option.key);
+            if (channel.options.contains(key)) {
+                continue;
+            }
+            if (!option.default_value.empty()) {
+                channel.options[key] = option.default_value;
+            } else if (option.need == Need::Required && !raw.settings.contains(key)) {
+                error(raw.header, "[channel." + raw.name + "]: channel type " +
+                                      std::string(type->name) + " requires key '" + key + "'");
+            } else if (option.need == Need::Required && raw.settings.at(key).value.empty()) {
+                error({raw.settings.at(key).file, raw.settings.at(key).line},
+                      "empty value for required key '" + key + "'");
+            }
+        }
+        if (type->check != nullptr && errors_.size() == errors_before) {
+            if (auto problem = type->check(channel); !problem.empty()) {
+                error(raw.header, "[channel." + raw.name + "]: " + problem);
+            }
+        }
+        policy_.channels.push_back(std::move(channel));
+    }
+
+    void set_serves(ChannelConfig& channel, const ChannelType& type, const Input& in,
+                    const Location& at) {
+        auto parsed = kinds_parser()(in.value);
+        if (!parsed.value) {
+            error(at, bad_value(in, parsed.expected));
+            return;
+        }
+        for (Kind kind : *parsed.value) {
+            if (std::find(type.can_serve.begin(), type.can_serve.end(), kind) ==
+                type.can_serve.end()) {
+                error(at, "channel type " + std::string(type.name) + " cannot serve " +
+                              to_string(kind) + " (it serves " + kinds_text(type.can_serve) + ")");
+                return;
+            }
+        }
+        channel.serves = std::move(*parsed.value);
+    }
+
+    // Where a fixed-section key was last set, or the first file when it kept its default.
+    Location set_at(const std::string& dotted_key) const {
+        auto it = set_at_.find(dotted_key);
+        if (it != set_at_.end()) {
+            return it->second;
+        }
+        return {files_.empty() ? std::string() : files_.front(), 0};
+    }
+
+    // LINE login cannot work without the channel's credentials and a callback URL.
+    void check_line_login() {
+        std::optional<Location> enabled;
+        if (policy_.base.login_with_line) {
+            enabled = set_at("policy.login_with_line");
+        }
+        for (const auto& section : policy_.overrides) {
+            for (const auto& setting : section.settings) {
+                if (!enabled && setting.key == "login_with_line" && setting.value == "allowed") {
+                    enabled = Location{setting.file, setting.line};
+                }
+            }
+        }
+        if (!enabled) {
+            return;
+        }
+        std::vector<std::string> missing;
+        if (policy_.line.channel_id.empty()) {
+            missing.emplace_back("channel_id");
+        }
+        if (policy_.line.channel_secret_file.empty()) {
+            missing.emplace_back("channel_secret_file");
+        }
+        if (policy_.line.callback_url.empty()) {
+            missing.emplace_back("callback_url");
+        }
+        if (!missing.empty()) {
+            error(*enabled,
+                  "login_with_line = allowed requires " + join(missing, ", ") + " in [line]");
+        }
+    }
+
+    void check_store() {
+        if (policy_.store.backend == StoreBackend::Postgresql &&
+            policy_.store.postgresql_conninfo_file.empty()) {
+            error(set_at("store.backend"),
+                  "backend = postgresql requires postgresql_conninfo_file in [store]");
+        }
+    }
+
+    void check_directory() {
+        const auto& directory = policy_.directory;
+        if (directory.backend == DirectoryBackend::Ldap &&
+            (directory.ldap_uri.empty() || directory.ldap_base.empty())) {
+            error(set_at("directory.backend"),
+                  "backend = ldap requires ldap_uri and ldap_base in [directory]");
+        }
+        if (!directory.ldap_bind_dn.empty() && directory.ldap_password_file.empty()) {
+            error(set_at("directory.ldap_bind_dn"), "ldap_bind_dn requires ldap_password_file");
+        }
+    }
+
+    // A kind that no channel serves is skipped at delivery time; usually a forgotten
+    // channel, but legal (e.g. a site that sends no email).
+    void warn_unserved_kinds() {
+        auto check = [this](const std::vector<Kind>& kinds, const Location& at) {
+            for (Kind kind : kinds) {
+                if (policy_.channels_for(kind).empty()) {
+                    warnings_.push_back({at.file, at.line,
+                                         std::string("no [channel.*] section serves ") +
+                                             to_string(kind) + ", which channels lists"});
+                }
+            }
+        };
+        check(policy_.base.code.channels, set_at("code.channels"));
+        for (const auto& section : policy_.overrides) {
+            for (const auto& setting : section.settings) {
+                if (setting.key == "code.channels") {
+                    auto parsed = kinds_parser()(setting.value);
+                    check(parsed.value.value_or(std::vector<Kind>{}), {setting.file, setting.line});
+                }
+            }
+        }
+    }
+
+    // ---- Diagnostics.
+
+    Location here() const { return {file_, line_}; }
+
+    void error(const Location& at, std::string message) {
+        errors_.push_back({at.file, at.line, std::move(message)});
+    }
+
+    // In the order the files were read, then by line; stable, so messages about one line
+    // keep the order they were found in.
+    std::vector<Diagnostic> sorted(std::vector<Diagnostic> list) const {
+        auto rank = [this](const Diagnostic& d) {
+            auto it = std::find(files_.begin(), files_.end(), d.file);
+            return std::pair(it - files_.begin(), d.line);
+        };
+        std::stable_sort(list.begin(), list.end(),
+                         [&rank](const auto& a, const auto& b) { return rank(a) < rank(b); });
+        return list;
+    }
+
+    const LoadOptions& options_;
+    Policy policy_;
+    std::vector<RawChannel> channels_;
+    std::map<std::string, Location> set_at_;  // "section.key" -> last assignment
+    std::vector<std::string> files_;          // in the order read
+    std::vector<Diagnostic> errors_;
+    std::vector<Diagnostic> warnings_;
+    std::exception_ptr pending_;  // thrown inside a callback, rethrown after libinih returns
+
+    // The file being parsed.
+    std::string file_;
+    std::string_view text_;
+    size_t position_ = 0;
+    int line_ = 0;
+    Section section_;
+    std::map<std::pair<std::string, std::string>, int> seen_;  // (section, key) -> line
+};
+
+// Applies a validated override setting; it cannot fail.
+void apply_setting(UserPolicy& user, const Setting& setting) {
+    const KeySpec* spec = find_override_key(setting.key);
+    if (spec == nullptr) {
+        return;
+    }
+    Policy scratch;
+    Target target{scratch, user};
+    LoadOptions options;
+    (void)spec->apply(target, {setting.key, setting.value, options});
+}
+
+}  // namespace
+
+const char* to_string(TwoStep value) {
+    return word_for(kTwoStepWords, value);
+}
+
+const char* to_string(Contacts value) {
+    return word_for(kContactsWords, value);
+}
+
+const char* to_string(Kind value) {
+    return word_for(kKindWords, value);
+}
+
+const char* to_string(IdTokenAlg value) {
+    return word_for(kIdTokenAlgWords, value);
+}
+
+const char* to_string(StoreBackend value) {
+    return word_for(kStoreBackendWords, value);
+}
+
+const char* to_string(DirectoryBackend value) {
+    return word_for(kDirectoryBackendWords, value);
+}
+
+std::string format_duration(seconds value) {
+    long long count = value.count();
+    for (const auto& unit : kDurationUnits) {
+        if (count != 0 && count % unit.seconds == 0) {
+            return std::to_string(count / unit.seconds) + unit.suffix;
+        }
+    }
+    return std::to_string(count) + "s";
+}
+
+std::string ChannelConfig::option(const std::string& key) const {
+    auto it = options.find(key);
+    return it == options.end() ? std::string() : it->second;
+}
+
+UserPolicy Policy::effective_for(const std::string& user,
+                                 const std::vector<std::string>& groups) const {
+    UserPolicy effective = base;
+    for (const auto& section : overrides) {
+        if (section.scope == Override::Scope::Group &&
+            std::find(groups.begin(), groups.end(), section.name) != groups.end()) {
+            for (const auto& setting : section.settings) {
+                apply_setting(effective, setting);
+            }
+        }
+    }
+    for (const auto& section : overrides) {
+        if (section.scope == Override::Scope::User && section.name == user) {
+            for (const auto& setting : section.settings) {
+                apply_setting(effective, setting);
+            }
+        }
+    }
+    return effective;
+}
+
+std::vector<const ChannelConfig*> Policy::channels_for(Kind kind) const {
+    std::vector<const ChannelConfig*> found;
+    for (const auto& channel : channels) {
+        if (std::find(channel.serves.begin(), channel.serves.end(), kind) != channel.serves.end()) {
+            found.push_back(&channel);
+        }
+    }
+    return found;
+}
+
+std::string Diagnostic::to_string() const {
+    if (line == 0) {
+        return file + ": " + message;
+    }
+    return file + ":" + std::to_string(line) + ": " + message;
+}
+
+LoadResult load_directory(const std::filesystem::path& dir, const LoadOptions& options) {
+    namespace fs = std::filesystem;
+    Loader loader(options);
+    auto read = [&loader](const fs::path& path) {
+        auto [text, problem] = read_text_file(path);
+        if (text) {
+            loader.parse(path.string(), *text);
+        } else {
+            loader.file_failed(path.string(), problem);
+        }
+    };
+
+    read(dir / "lwauth.conf");
+
+    const fs::path dropins = dir / "lwauth.conf.d";
+    std::error_code ec;
+    if (!fs::exists(dropins, ec)) {
+        return loader.finish();
+    }
+    std::vector<fs::path> paths;
+    for (fs::directory_iterator it(dropins, ec), end; !ec && it != end; it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        // Hidden files are editors' and package managers' leftovers, as in systemd.
+        if (name.ends_with(".conf") && !name.starts_with('.')) {
+            paths.push_back(it->path());
+        }
+    }
+    if (ec) {
+        loader.file_failed(dropins.string(), "cannot list: " + ec.message());
+    }
+    std::sort(paths.begin(), paths.end(), [](const fs::path& a, const fs::path& b) {
+        return a.filename().string() < b.filename().string();
+    });
+    for (const auto& path : paths) {
+        read(path);
+    }
+    return loader.finish();
+}
+
+LoadResult load_texts(const std::vector<std::pair<std::string, std::string>>& named_texts,
+                      const LoadOptions& options) {
+    Loader loader(options);
+    for (const auto& [name, text] : named_texts) {
+        loader.parse(name, text);
+    }
+    return loader.finish();
+}
+
+std::string describe(const UserPolicy& user, const Policy& policy) {
+    std::string out;
+    auto section = [&out](std::string_view name) {
+        if (!out.empty()) {
+            out += '\n';
+        }
+        out += "[" + std::string(name) + "]\n";
+    };
+    auto line = [&out](std::string_view key, const std::string& value) {
+        out += std::string(key) + (value.empty() ? " =" : " = " + value) + "\n";
+    };
+    auto allowed = [](bool value) { return std::string(word_for(kAllowedWords, value)); };
+
+    section("policy");
+    line("two_step", to_string(user.two_step));
+    line("contacts", to_string(policy.contacts));
+    line("admin_group", policy.admin_group);
+    line("login_with_phone", allowed(user.login_with_phone));
+    line("login_with_line", allowed(user.login_with_line));
+    line("quick_login", allowed(user.quick_login));
+    line("totp", allowed(user.totp));
+
+    const CodePolicy& code = user.code;
+    section("code");
+    line("length", std::to_string(code.length));
+    line("lifetime", format_duration(code.lifetime));
+    line("tries", std::to_string(code.tries));
+    line("resend_interval", format_duration(code.resend_interval));
+    line("max_sends_per_hour", std::to_string(code.max_sends_per_hour));
+    line("max_sends_per_destination_per_hour",
+         std::to_string(code.max_sends_per_destination_per_hour));
+    line("max_sends_per_host_per_hour", std::to_string(code.max_sends_per_host_per_hour));
+    line("channels", kinds_text(code.channels));
+    line("sms_country_prefixes", join(code.sms_country_prefixes, ", "));
+    for (Kind kind : code.channels) {
+        std::vector<std::string> names;
+        for (const ChannelConfig* channel : policy.channels_for(kind)) {
+            names.push_back(channel->name);
+        }
+        out += std::string("# ") + to_string(kind) +
+               " is delivered by: " + (names.empty() ? "no channel" : join(names, ", ")) + "\n";
+    }
+
+    section("lockout");
+    line("max_failures", std::to_string(user.lockout.max_failures));
+    line("duration", format_duration(user.lockout.duration));
+
+    section("login");
+    line("timeout", format_duration(policy.login_timeout));
+
+    section("quick_login");
+    line("pin_min_length", std::to_string(policy.quick_login.pin_min_length));
+    line("pin_max_age", format_duration(policy.quick_login.pin_max_age));
+    line("fingerprint", allowed(policy.quick_login.fingerprint));
+    line("local_only", word_for(kBoolWords, policy.quick_login.local_only));
+
+    section("totp");
+    line("issuer", policy.totp.issuer);
+    line("digits", std::to_string(policy.totp.digits));
+    line("period", format_duration(policy.totp.period));
+    return out;
+}
+
+}  // namespace lwauth::policy

@@ -1,0 +1,372 @@
+// lwauthctl: manage your own lwauth login settings, and check the policy.
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "lwauth/bus_names.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/policy.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "lwauth/secret.hpp"
+
+#ifndef LWAUTH_VERSION
+#define LWAUTH_VERSION "unknown"
+#endif
+#ifndef LWAUTH_SYSCONFDIR
+#define LWAUTH_SYSCONFDIR "/etc/lwauth"
+#endif
+
+namespace lwauth {
+namespace {
+
+// Exit codes (documented in lwauthctl(1)).
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitDenied = 3;
+constexpr int kExitUnavailable = 4;
+constexpr int kExitBadPolicy = 5;
+
+using json = nlohmann::json;
+
+struct Global {
+    bool json_output = false;
+};
+
+class CommandError : public std::runtime_error {
+public:
+    CommandError(int exit_code, const std::string& message, std::string error_name)
+        : std::runtime_error(message), exit_code_(exit_code), error_name_(std::move(error_name)) {}
+    [[nodiscard]] int exit_code() const { return exit_code_; }
+    [[nodiscard]] const std::string& error_name() const { return error_name_; }
+
+private:
+    int exit_code_;
+    std::string error_name_;
+};
+
+std::string sentence(std::string text) {
+    if (!text.empty()) {
+        text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+        if (text.back() != '.') {
+            text += '.';
+        }
+    }
+    return text;
+}
+
+// One clear sentence for every error the bus or lwauthd can answer.
+[[noreturn]] void raise_bus_error(const BusError& error, int r) {
+    if (!error.is_set()) {
+        throw CommandError(kExitUnavailable,
+                           "Cannot reach lwauthd on the system bus (" + errno_string(r) +
+                               "). Is lwauthd running? Try: systemctl status lwauthd",
+                           "unavailable");
+    }
+    Errc code = from_dbus_error(error.name());
+    std::string detail = error.message();
+    switch (code) {
+        case Errc::Unavailable:
+            throw CommandError(kExitUnavailable,
+                               "lwauthd is not running or not answering on the system bus (" + detail +
+                                   "). Try: systemctl status lwauthd",
+                               errc_name(code));
+        case Errc::AccessDenied:
+            throw CommandError(kExitDenied, "Permission denied: " + sentence(detail), errc_name(code));
+        case Errc::BadPolicy:
+            throw CommandError(kExitBadPolicy, "The policy was not reloaded because it has errors: " + detail,
+                               errc_name(code));
+        case Errc::Internal:
+            throw CommandError(kExitFailed, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd",
+                               errc_name(code));
+        default:
+            throw CommandError(kExitFailed, sentence(detail), errc_name(code));
+    }
+}
+
+class Client {
+public:
+    Client() {
+        sd_bus* bus = nullptr;
+        int r = sd_bus_open_system(&bus);
+        if (r < 0) {
+            raise_bus_error(BusError(), r);
+        }
+        bus_.reset(bus);
+    }
+
+    template <typename... Args>
+    BusMessagePtr call(const char* interface, const char* method, const char* signature, Args... args) {
+        BusError error;
+        sd_bus_message* reply = nullptr;
+        int r = sd_bus_call_method(bus_.get(), bus::kServiceName, bus::kObjectPath, interface, method, error.get(),
+                                   &reply, signature, args...);
+        if (r < 0) {
+            raise_bus_error(error, r);
+        }
+        return BusMessagePtr(reply);
+    }
+
+private:
+    BusPtr bus_;
+};
+
+json read_vardict(sd_bus_message* m) {
+    json out = json::object();
+    if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0) {
+        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+    }
+    while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+        const char* key = nullptr;
+        const char* type = nullptr;
+        sd_bus_message_read(m, "s", &key);
+        sd_bus_message_peek_type(m, nullptr, &type);
+        std::string t = type ? type : "";
+        if (t == "s") {
+            const char* v = nullptr;
+            sd_bus_message_read(m, "v", "s", &v);
+            out[key] = v;
+        } else if (t == "b") {
+            int v = 0;
+            sd_bus_message_read(m, "v", "b", &v);
+            out[key] = v != 0;
+        } else if (t == "t") {
+            uint64_t v = 0;
+            sd_bus_message_read(m, "v", "t", &v);
+            out[key] = v;
+        } else {
+            sd_bus_message_skip(m, "v");
+        }
+        sd_bus_message_exit_container(m);
+    }
+    sd_bus_message_exit_container(m);
+    return out;
+}
+
+std::string local_time(uint64_t epoch) {
+    std::time_t t = static_cast<std::time_t>(epoch);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm);
+    return buf;
+}
+
+void print_result(const Global& g, const json& result, const std::string& human) {
+    if (g.json_output) {
+        std::cout << result.dump(2) << "\n";
+    } else if (!human.empty()) {
+        std::cout << human << "\n";
+    }
+}
+
+int cmd_status(const Global& g) {
+    Client client;
+    auto reply = client.call(bus::kAccountInterface, bus::kAccountStatus, "");
+    json s = read_vardict(reply.get());
+    if (g.json_output) {
+        std::cout << s.dump(2) << "\n";
+        return kExitOk;
+    }
+    auto str = [&](const char* key) { return s.contains(key) ? s[key].get<std::string>() : std::string(); };
+    std::printf("User:                  %s\n", str("user").c_str());
+    std::printf("2-step verification:   %s (policy: %s)\n", s.value("two_step", false) ? "on" : "off",
+                str("two_step_policy").c_str());
+    for (const char* kind : {"phone", "email"}) {
+        std::string value = str(kind);
+        std::string pending = str((std::string("pending_") + kind).c_str());
+        std::string line = value.empty() ? "none" : value + " (verified)";
+        if (!pending.empty()) {
+            line += ", " + pending + " waiting for its confirmation code";
+        }
+        std::printf("%-22s %s\n", (std::string(kind == std::string("phone") ? "Phone" : "Email") + ":").c_str(),
+                    line.c_str());
+    }
+    if (str("contacts_policy") == "admin") {
+        std::printf("Contacts:              managed by your administrator\n");
+    }
+    uint64_t locked = s.value("locked_until", uint64_t{0});
+    if (locked != 0) {
+        std::printf("Locked until:          %s (too many failed codes)\n", local_time(locked).c_str());
+    }
+    return kExitOk;
+}
+
+SecretString read_code_from_terminal(const std::string& kind) {
+    bool tty = isatty(STDIN_FILENO) != 0;
+    struct termios old {};
+    if (tty) {
+        std::fprintf(stderr, "Confirmation code sent to your %s: ", kind.c_str());
+        tcgetattr(STDIN_FILENO, &old);
+        struct termios quiet = old;
+        quiet.c_lflag &= static_cast<tcflag_t>(~ECHO);
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    std::string line;
+    std::getline(std::cin, line);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        std::fprintf(stderr, "\n");
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+        line.pop_back();
+    }
+    SecretString code(line);
+    wipe_string(line);
+    return code;
+}
+
+int cmd_contact_add(const Global& g, const std::string& kind, const std::string& value) {
+    Client client;
+    client.call(bus::kAccountInterface, bus::kAccountAddContact, "ss", kind.c_str(), value.c_str());
+    print_result(g, json{{"kind", kind}, {"status", "pending"}},
+                 "A confirmation code was sent to that " + kind +
+                     ". Run: lwauthctl contact confirm " + kind + " CODE");
+    return kExitOk;
+}
+
+int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& code_arg) {
+    SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
+    wipe_string(code_arg);
+    Client client;
+    auto reply = client.call(bus::kAccountInterface, bus::kAccountConfirmContact, "ss", kind.c_str(), code.c_str());
+    int on = 0;
+    sd_bus_message_read(reply.get(), "b", &on);
+    print_result(g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
+                 "Your " + kind + " is verified." +
+                     std::string(on ? " 2-step verification is on." : ""));
+    return kExitOk;
+}
+
+int cmd_contact_remove(const Global& g, const std::string& kind) {
+    Client client;
+    client.call(bus::kAccountInterface, bus::kAccountRemoveContact, "s", kind.c_str());
+    print_result(g, json{{"kind", kind}, {"status", "removed"}}, "Your " + kind + " was removed.");
+    return kExitOk;
+}
+
+int cmd_two_step(const Global& g, const std::string& state) {
+    bool on = state == "on";
+    Client client;
+    client.call(bus::kAccountInterface, bus::kAccountSetTwoStep, "b", static_cast<int>(on));
+    print_result(g, json{{"two_step", on}}, std::string("2-step verification is ") + (on ? "on." : "off."));
+    return kExitOk;
+}
+
+int cmd_policy_check(const Global& g, const std::string& dir, const std::string& user,
+                     const std::vector<std::string>& groups) {
+    auto loaded = policy::load_directory(dir);
+    if (g.json_output) {
+        json out = {{"directory", dir}, {"valid", loaded.policy.has_value()}};
+        out["errors"] = json::array();
+        for (const auto& d : loaded.errors) {
+            out["errors"].push_back({{"file", d.file}, {"line", d.line}, {"message", d.message}});
+        }
+        out["warnings"] = json::array();
+        for (const auto& d : loaded.warnings) {
+            out["warnings"].push_back({{"file", d.file}, {"line", d.line}, {"message", d.message}});
+        }
+        if (loaded.policy && !user.empty()) {
+            out["effective"] = policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
+        }
+        std::cout << out.dump(2) << "\n";
+        return loaded.policy ? kExitOk : kExitBadPolicy;
+    }
+    for (const auto& d : loaded.warnings) {
+        std::cerr << d.to_string() << " (warning)\n";
+    }
+    if (!loaded.policy) {
+        for (const auto& d : loaded.errors) {
+            std::cerr << d.to_string() << "\n";
+        }
+        std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors") << " in " << dir
+                  << "; lwauthd would refuse this policy.\n";
+        return kExitBadPolicy;
+    }
+    std::cout << "The policy in " << dir << " is valid.\n";
+    if (!user.empty()) {
+        std::cout << "\nEffective policy for " << user << ":\n"
+                  << policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
+    }
+    return kExitOk;
+}
+
+int cmd_policy_reload(const Global& g) {
+    Client client;
+    client.call(bus::kAdminInterface, bus::kAdminReloadPolicy, "");
+    print_result(g, json{{"reloaded", true}}, "The policy was reloaded.");
+    return kExitOk;
+}
+
+}  // namespace
+}  // namespace lwauth
+
+int main(int argc, char** argv) {
+    using namespace lwauth;
+    CLI::App app{"Manage your lwauth login settings: contacts, 2-step verification, policy checks."};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION);
+    Global g;
+    app.add_flag("--json", g.json_output, "Print machine-readable JSON");
+
+    int status = kExitOk;
+    auto* st = app.add_subcommand("status", "Show your login settings (contacts are masked)");
+    st->callback([&] { status = cmd_status(g); });
+
+    auto* contact = app.add_subcommand("contact", "Add, confirm or remove your phone number or email address");
+    contact->require_subcommand(1);
+    std::string kind;
+    std::string value;
+    std::string code;
+    auto* add = contact->add_subcommand("add", "Send a confirmation code to a new phone number or email address");
+    add->add_option("kind", kind, "phone or email")->required()->check(CLI::IsMember({"phone", "email"}));
+    add->add_option("value", value, "the number in international form (+81 90 ...) or the address")->required();
+    add->callback([&] { status = cmd_contact_add(g, kind, value); });
+    auto* confirm = contact->add_subcommand("confirm", "Confirm a new contact with the code it received");
+    confirm->add_option("kind", kind, "phone or email")->required()->check(CLI::IsMember({"phone", "email"}));
+    confirm->add_option("code", code, "the code (read from standard input when omitted)");
+    confirm->callback([&] { status = cmd_contact_confirm(g, kind, code); });
+    auto* remove = contact->add_subcommand("remove", "Remove a verified contact");
+    remove->add_option("kind", kind, "phone or email")->required()->check(CLI::IsMember({"phone", "email"}));
+    remove->callback([&] { status = cmd_contact_remove(g, kind); });
+
+    std::string state;
+    auto* two_step = app.add_subcommand("two-step", "Turn 2-step verification on or off for your account");
+    two_step->add_option("state", state, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+    two_step->callback([&] { status = cmd_two_step(g, state); });
+
+    auto* pol = app.add_subcommand("policy", "Check or reload the login policy");
+    pol->require_subcommand(1);
+    std::string dir = LWAUTH_SYSCONFDIR;
+    std::string user;
+    std::vector<std::string> groups;
+    auto* check = pol->add_subcommand("check", "Check a policy directory; report every error with file:line");
+    check->add_option("dir", dir, "policy directory")->capture_default_str();
+    check->add_option("--user", user, "also print the effective policy for this user");
+    check->add_option("--group", groups, "groups of --user (repeatable)");
+    check->callback([&] { status = cmd_policy_check(g, dir, user, groups); });
+    auto* reload = pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
+    reload->callback([&] { status = cmd_policy_reload(g); });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const CommandError& e) {
+        if (g.json_output) {
+            std::cout << nlohmann::json{{"error", e.error_name()}, {"message", e.what()}}.dump(2) << "\n";
+        }
+        std::cerr << "lwauthctl: " << e.what() << "\n";
+        return e.exit_code();
+    } catch (const std::exception& e) {
+        std::cerr << "lwauthctl: " << e.what() << "\n";
+        return kExitFailed;
+    }
+    return status;
+}

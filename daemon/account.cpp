@@ -1,0 +1,167 @@
+#include "account.hpp"
+
+#include "log.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/mask.hpp"
+
+namespace lwauth {
+namespace {
+
+std::string confirm_context(const std::string& user, const std::string& kind) {
+    return "confirm:" + user + ":" + kind;
+}
+
+void check_kind(const std::string& kind) {
+    if (kind != "phone" && kind != "email") {
+        throw Error(Errc::InvalidArgument, "the contact kind must be 'phone' or 'email'");
+    }
+}
+
+}  // namespace
+
+policy::UserPolicy AccountService::user_policy(const std::string& user) const {
+    return policy_->effective_for(user, users_.groups_of(user));
+}
+
+void AccountService::require_self_service() const {
+    if (policy_->contacts == policy::Contacts::Admin) {
+        throw Error(Errc::ManagedByAdmin,
+                    "your administrator manages phone numbers and email addresses on this host; "
+                    "ask them to change yours");
+    }
+}
+
+AccountStatus AccountService::status(const std::string& user) {
+    auto up = user_policy(user);
+    UserState state = store_.load_user(user);
+    AccountStatus s;
+    s.user = user;
+    s.two_step_policy = up.two_step;
+    s.contacts_policy = policy_->contacts;
+    s.two_step_enabled = up.two_step != policy::TwoStep::Off &&
+                         (state.two_step || up.two_step == policy::TwoStep::Required);
+    for (const auto& c : state.contacts) {
+        s.contacts[c.kind] = mask_contact(c.kind, c.value);
+    }
+    int64_t now = clock_.now();
+    for (const auto& [key, pending] : pending_) {
+        if (key.first == user && pending.expires_at > now) {
+            s.pending_contacts[key.second] = mask_contact(key.second, pending.value);
+        }
+    }
+    s.locked_until = state.locked_until > now ? state.locked_until : 0;
+    return s;
+}
+
+void AccountService::add_contact(const std::string& user, const std::string& kind, const std::string& value) {
+    check_kind(kind);
+    auto up = user_policy(user);
+    if (up.two_step == policy::TwoStep::Off) {
+        throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
+    }
+    require_self_service();
+    std::string normalized = kind == "phone" ? normalize_phone(value) : normalize_email(value);
+    if (normalized.empty()) {
+        throw Error(Errc::InvalidArgument,
+                    kind == "phone" ? "not a phone number in international form, such as +81 90 1234 5678"
+                                    : "not a valid email address");
+    }
+    if (kind == "phone" && !sms_prefix_allowed(up.code, normalized)) {
+        throw Error(Errc::PolicyForbids, "phone numbers of this country cannot be used on this host");
+    }
+    policy::Kind delivery = kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
+    if (policy_->channels_for(delivery).empty()) {
+        throw Error(Errc::NotEnabled, kind == "phone" ? "this host cannot send SMS" : "this host cannot send email");
+    }
+    SecretString code = generate_code(random_, up.code.length);
+    sender_.send_confirmation(user, *policy_, up, Contact{kind, normalized}, code);
+    PendingContact pending;
+    pending.value = normalized;
+    pending.code_hash = hasher_.keyed_hash(confirm_context(user, kind), code.view());
+    pending.expires_at = clock_.now() + up.code.lifetime.count();
+    pending.tries_left = up.code.tries;
+    pending_[{user, kind}] = std::move(pending);
+    log_event(LogLevel::Info, "contact-pending", "confirmation code sent for a new contact",
+              {{"USER", user}, {"KIND", kind}});
+}
+
+bool AccountService::confirm_contact(const std::string& user, const std::string& kind, const SecretString& code) {
+    check_kind(kind);
+    require_self_service();
+    auto it = pending_.find({user, kind});
+    if (it == pending_.end()) {
+        throw Error(Errc::NotFound, "no " + kind + " is waiting for confirmation; add it first");
+    }
+    if (clock_.now() >= it->second.expires_at) {
+        pending_.erase(it);
+        throw Error(Errc::Expired, "the confirmation code has expired; add the " + kind + " again");
+    }
+    auto up = user_policy(user);
+    bool right = looks_like_code(code.view(), up.code.length) &&
+                 digest_equal(hasher_.keyed_hash(confirm_context(user, kind), code.view()), it->second.code_hash);
+    if (!right) {
+        if (--it->second.tries_left <= 0) {
+            pending_.erase(it);
+            throw Error(Errc::InvalidCode, "wrong code, and no tries are left; add the " + kind + " again");
+        }
+        throw Error(Errc::InvalidCode, "wrong code; " + std::to_string(it->second.tries_left) +
+                                           (it->second.tries_left == 1 ? " try" : " tries") + " left");
+    }
+    store_.save_contact(user, Contact{kind, it->second.value});
+    pending_.erase(it);
+    UserState state = store_.load_user(user);
+    if (!state.two_step && up.two_step != policy::TwoStep::Off) {
+        // Saving a verified contact is what turns 2-step verification on.
+        store_.set_two_step(user, true);
+    }
+    log_event(LogLevel::Info, "contact-verified", "contact verified; 2-step verification on",
+              {{"USER", user}, {"KIND", kind}});
+    return up.two_step != policy::TwoStep::Off;
+}
+
+void AccountService::remove_contact(const std::string& user, const std::string& kind) {
+    check_kind(kind);
+    require_self_service();
+    UserState state = store_.load_user(user);
+    if (state.contact(kind) == nullptr) {
+        pending_.erase({user, kind});
+        throw Error(Errc::NotFound, "no verified " + kind + " is saved");
+    }
+    auto up = user_policy(user);
+    bool last = state.contacts.size() == 1;
+    if (last && up.two_step == policy::TwoStep::Required) {
+        throw Error(Errc::PolicyForbids,
+                    "2-step verification is required on this host; add another phone number or email "
+                    "address before removing this one");
+    }
+    store_.remove_contact(user, kind);
+    if (last) {
+        store_.set_two_step(user, false);
+    }
+    log_event(LogLevel::Info, "contact-removed", "contact removed", {{"USER", user}, {"KIND", kind}});
+}
+
+void AccountService::set_two_step(const std::string& user, bool enabled) {
+    auto up = user_policy(user);
+    if (up.two_step == policy::TwoStep::Off) {
+        throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
+    }
+    if (!enabled && up.two_step == policy::TwoStep::Required) {
+        throw Error(Errc::PolicyForbids, "your administrator requires 2-step verification on this host");
+    }
+    UserState state = store_.load_user(user);
+    if (enabled && state.contacts.empty()) {
+        throw Error(Errc::PolicyForbids,
+                    "add and confirm a phone number or email address first (lwauthctl contact add)");
+    }
+    store_.set_two_step(user, enabled);
+    log_event(LogLevel::Info, "two-step", enabled ? "2-step verification turned on" : "2-step verification turned off",
+              {{"USER", user}});
+}
+
+void AccountService::expire() {
+    int64_t now = clock_.now();
+    std::erase_if(pending_, [&](const auto& entry) { return now >= entry.second.expires_at; });
+}
+
+}  // namespace lwauth

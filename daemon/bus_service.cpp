@@ -1,0 +1,322 @@
+#include "bus_service.hpp"
+
+#include <cerrno>
+#include <new>
+
+#include "log.hpp"
+#include "lwauth/bus_names.hpp"
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+namespace {
+
+// Every handler runs through here: an lwauth::Error becomes its D-Bus error, anything
+// else an Internal error; nothing escapes into sd-bus.
+template <typename Fn>
+int guarded(sd_bus_message* m, sd_bus_error* ret_error, Fn&& fn) {
+    try {
+        return fn();
+    } catch (const Error& e) {
+        if (e.code() == Errc::Internal) {
+            log_event(LogLevel::Error, "internal-error", e.what(),
+                      {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
+        }
+        return sd_bus_error_set(ret_error, to_dbus_error(e.code()), e.what());
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    } catch (const std::exception& e) {
+        log_event(LogLevel::Error, "internal-error", e.what(),
+                  {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
+        return sd_bus_error_set(ret_error, bus::kErrorInternal, "internal error; see the lwauthd log");
+    }
+}
+
+void check(int r, const char* what) {
+    if (r < 0) {
+        throw Error(r == -ENOMEM ? Errc::Internal : Errc::InvalidArgument,
+                    std::string("bad message: ") + what + ": " + errno_string(r));
+    }
+}
+
+int send_step(sd_bus_message* m, const Step& step) {
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(m, &raw), "reply");
+    BusMessagePtr reply(raw);
+    check(sd_bus_message_append(raw, "s", step.id.c_str()), "append id");
+    check(sd_bus_message_open_container(raw, 'a', "(ss)"), "open messages");
+    for (const auto& [kind, text] : step.messages) {
+        check(sd_bus_message_append(raw, "(ss)", kind.c_str(), text.c_str()), "append message");
+    }
+    check(sd_bus_message_close_container(raw), "close messages");
+    check(sd_bus_message_append(raw, "sbs", step.prompt.c_str(), static_cast<int>(step.echo),
+                                step.verdict.c_str()),
+          "append step");
+    return sd_bus_send(nullptr, raw, nullptr);
+}
+
+#define LWAUTH_HANDLER(method)                                                           \
+    [](sd_bus_message* m, void* userdata, sd_bus_error* ret_error) -> int {               \
+        auto* self = static_cast<BusService*>(userdata);                                  \
+        return guarded(m, ret_error, [&] { return self->method(m); });                   \
+    }
+
+const sd_bus_vtable kLoginVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", context),
+                            SD_BUS_RESULT("s", id, "a(ss)", messages, "s", prompt, "b", echo, "s", verdict),
+                            LWAUTH_HANDLER(login_start), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Answer", SD_BUS_ARGS("s", id, "s", answer),
+                            SD_BUS_RESULT("s", id, "a(ss)", messages, "s", prompt, "b", echo, "s", verdict),
+                            LWAUTH_HANDLER(login_answer),
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, LWAUTH_HANDLER(login_cancel),
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END};
+
+const sd_bus_vtable kAccountVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("Status", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status),
+                            LWAUTH_HANDLER(account_status), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("AddContact", SD_BUS_ARGS("s", kind, "s", value), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_add_contact), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ConfirmContact", SD_BUS_ARGS("s", kind, "s", code),
+                            SD_BUS_RESULT("b", two_step_enabled), LWAUTH_HANDLER(account_confirm_contact),
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_ARGS("RemoveContact", SD_BUS_ARGS("s", kind), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_remove_contact), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetTwoStep", SD_BUS_ARGS("b", enabled), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_set_two_step), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END};
+
+const sd_bus_vtable kAdminVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(admin_reload_policy), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END};
+
+int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    try {
+        return static_cast<BusService*>(userdata)->name_owner_changed(m);
+    } catch (...) {
+        return 0;
+    }
+}
+
+}  // namespace
+
+void BusService::attach(sd_bus* bus) {
+    sd_bus_slot* slot = nullptr;
+    int r = sd_bus_add_object_vtable(bus, &slot, bus::kObjectPath, bus::kLoginInterface, kLoginVtable, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot register the Login interface: " + errno_string(r));
+    }
+    object_slot_.reset(slot);
+    // The slots of the other interfaces live as long as the bus (floating).
+    r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kAccountInterface, kAccountVtable, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot register the Account interface: " + errno_string(r));
+    }
+    r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kAdminInterface, kAdminVtable, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot register the Admin interface: " + errno_string(r));
+    }
+    // A PAM client that vanishes (sshd child killed, user hung up) must not leave its login
+    // pending: watch for unique names leaving the bus.
+    slot = nullptr;
+    r = sd_bus_match_signal(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot watch for clients leaving the bus: " + errno_string(r));
+    }
+    match_slot_.reset(slot);
+}
+
+uid_t BusService::caller_euid(sd_bus_message* m) const {
+    // The EUID the bus daemon recorded when the connection was made (SO_PEERCRED), never a
+    // /proc lookup by PID, which races (CVE-2021-3560).
+    sd_bus_creds* raw = nullptr;
+    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &raw);
+    BusCredsPtr creds(raw);
+    uid_t uid = 0;
+    if (r < 0 || sd_bus_creds_get_euid(raw, &uid) < 0) {
+        throw Error(Errc::AccessDenied, "cannot tell who is calling");
+    }
+    return uid;
+}
+
+void BusService::require_root(sd_bus_message* m) const {
+    if (caller_euid(m) != 0) {
+        log_event(LogLevel::Warning, "access-denied", "non-root caller refused on the Login interface",
+                  {{"SENDER", sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : ""}});
+        throw Error(Errc::AccessDenied, "only root may run logins");
+    }
+}
+
+std::string BusService::caller_user(sd_bus_message* m) const {
+    uid_t uid = caller_euid(m);
+    auto name = users_.name_of(uid);
+    if (!name) {
+        throw Error(Errc::NotFound, "user ID " + std::to_string(uid) + " has no user name on this host");
+    }
+    return *name;
+}
+
+void BusService::require_admin(sd_bus_message* m) const {
+    uid_t uid = caller_euid(m);
+    if (uid == 0) {
+        return;
+    }
+    const std::string& group = engine_.policy()->admin_group;
+    if (!group.empty()) {
+        if (auto name = users_.name_of(uid)) {
+            for (const auto& g : users_.groups_of(*name)) {
+                if (g == group) {
+                    return;
+                }
+            }
+        }
+    }
+    throw Error(Errc::AccessDenied, "only root or members of the policy's admin group may do this");
+}
+
+int BusService::login_start(sd_bus_message* m) {
+    require_root(m);
+    LoginContext context;
+    check(sd_bus_message_enter_container(m, 'a', "{sv}"), "context");
+    int r;
+    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+        const char* key = nullptr;
+        check(sd_bus_message_read(m, "s", &key), "context key");
+        std::string* field = nullptr;
+        std::string_view k = key;
+        if (k == bus::kContextUser) {
+            field = &context.user;
+        } else if (k == bus::kContextService) {
+            field = &context.service;
+        } else if (k == bus::kContextRhost) {
+            field = &context.rhost;
+        } else if (k == bus::kContextTty) {
+            field = &context.tty;
+        } else if (k == bus::kContextMode) {
+            field = &context.mode;
+        }
+        const char* contents = nullptr;
+        check(sd_bus_message_peek_type(m, nullptr, &contents), "context value");
+        if (field != nullptr && contents != nullptr && std::string_view(contents) == "s") {
+            const char* value = nullptr;
+            check(sd_bus_message_read(m, "v", "s", &value), "context value");
+            *field = value;
+        } else {
+            check(sd_bus_message_skip(m, "v"), "context value");
+        }
+        check(sd_bus_message_exit_container(m), "context entry");
+    }
+    check(r, "context entry");
+    check(sd_bus_message_exit_container(m), "context");
+    context.owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
+    return send_step(m, engine_.start(context));
+}
+
+int BusService::login_answer(sd_bus_message* m) {
+    require_root(m);
+    const char* id = nullptr;
+    const char* answer = nullptr;
+    check(sd_bus_message_read(m, "ss", &id, &answer), "arguments");
+    SecretString secret(answer);
+    std::string owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
+    return send_step(m, engine_.answer(id, owner, secret));
+}
+
+int BusService::login_cancel(sd_bus_message* m) {
+    require_root(m);
+    const char* id = nullptr;
+    check(sd_bus_message_read(m, "s", &id), "arguments");
+    engine_.cancel(id, sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "");
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::account_status(sd_bus_message* m) {
+    AccountStatus s = account_.status(caller_user(m));
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(m, &raw), "reply");
+    BusMessagePtr reply(raw);
+    check(sd_bus_message_open_container(raw, 'a', "{sv}"), "status");
+    auto add_string = [&](const char* key, const std::string& value) {
+        check(sd_bus_message_append(raw, "{sv}", key, "s", value.c_str()), key);
+    };
+    add_string("user", s.user);
+    check(sd_bus_message_append(raw, "{sv}", "two_step", "b", static_cast<int>(s.two_step_enabled)), "two_step");
+    add_string("two_step_policy", policy::to_string(s.two_step_policy));
+    add_string("contacts_policy", policy::to_string(s.contacts_policy));
+    for (const auto& [kind, masked] : s.contacts) {
+        add_string(kind.c_str(), masked);
+    }
+    for (const auto& [kind, masked] : s.pending_contacts) {
+        add_string(("pending_" + kind).c_str(), masked);
+    }
+    check(sd_bus_message_append(raw, "{sv}", "locked_until", "t", static_cast<uint64_t>(s.locked_until)),
+          "locked_until");
+    check(sd_bus_message_close_container(raw), "status");
+    return sd_bus_send(nullptr, raw, nullptr);
+}
+
+int BusService::account_add_contact(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* kind = nullptr;
+    const char* value = nullptr;
+    check(sd_bus_message_read(m, "ss", &kind, &value), "arguments");
+    account_.add_contact(user, kind, value);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::account_confirm_contact(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* kind = nullptr;
+    const char* code = nullptr;
+    check(sd_bus_message_read(m, "ss", &kind, &code), "arguments");
+    SecretString secret(code);
+    bool on = account_.confirm_contact(user, kind, secret);
+    return sd_bus_reply_method_return(m, "b", static_cast<int>(on));
+}
+
+int BusService::account_remove_contact(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* kind = nullptr;
+    check(sd_bus_message_read(m, "s", &kind), "arguments");
+    account_.remove_contact(user, kind);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::account_set_two_step(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    int enabled = 0;
+    check(sd_bus_message_read(m, "b", &enabled), "arguments");
+    account_.set_two_step(user, enabled != 0);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::admin_reload_policy(sd_bus_message* m) {
+    require_admin(m);
+    log_event(LogLevel::Notice, "reload-requested", "policy reload requested over the bus",
+              {{"CALLER_UID", std::to_string(caller_euid(m))}});
+    std::string why = reload_();
+    if (!why.empty()) {
+        throw Error(Errc::BadPolicy, why);
+    }
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::name_owner_changed(sd_bus_message* m) {
+    const char* name = nullptr;
+    const char* old_owner = nullptr;
+    const char* new_owner = nullptr;
+    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0) {
+        return 0;
+    }
+    if (name[0] == ':' && new_owner[0] == '\0') {
+        engine_.cancel_owner(name);
+    }
+    return 0;
+}
+
+}  // namespace lwauth

@@ -1,0 +1,52 @@
+// lwauthd on the bus: the Login, Account and Admin interfaces of org.lwauth.Auth1.
+// This layer only decodes, checks who is calling, and encodes; the decisions are in
+// LoginEngine and AccountService.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "account.hpp"
+#include "login/engine.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "users.hpp"
+
+namespace lwauth {
+
+class BusService {
+public:
+    /// reload: reloads the policy; returns "" on success or why it failed.
+    BusService(LoginEngine& engine, AccountService& account, const UserDirectory& users,
+               std::function<std::string()> reload)
+        : engine_(engine), account_(account), users_(users), reload_(std::move(reload)) {}
+
+    /// Registers the object, its interfaces and the client-gone watch on the bus.
+    void attach(sd_bus* bus);
+
+    // Method handlers (sd-bus C callbacks forward here).
+    int login_start(sd_bus_message* m);
+    int login_answer(sd_bus_message* m);
+    int login_cancel(sd_bus_message* m);
+    int account_status(sd_bus_message* m);
+    int account_add_contact(sd_bus_message* m);
+    int account_confirm_contact(sd_bus_message* m);
+    int account_remove_contact(sd_bus_message* m);
+    int account_set_two_step(sd_bus_message* m);
+    int admin_reload_policy(sd_bus_message* m);
+    int name_owner_changed(sd_bus_message* m);
+
+private:
+    [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
+    void require_root(sd_bus_message* m) const;
+    void require_admin(sd_bus_message* m) const;
+    [[nodiscard]] std::string caller_user(sd_bus_message* m) const;
+
+    LoginEngine& engine_;
+    AccountService& account_;
+    const UserDirectory& users_;
+    std::function<std::string()> reload_;
+    BusSlotPtr object_slot_;
+    BusSlotPtr match_slot_;
+};
+
+}  // namespace lwauth

@@ -1,0 +1,20 @@
+// The outbox channel: appends one JSON line per message to a file (mode 0600). It is for
+// the demo and tests, which read codes from it; it delivers to nobody.
+#pragma once
+
+#include "channel.hpp"
+
+namespace lwauth {
+
+class OutboxChannel final : public Channel {
+public:
+    OutboxChannel(std::string name, std::string path) : name_(std::move(name)), path_(std::move(path)) {}
+    [[nodiscard]] const std::string& name() const override { return name_; }
+    void send(const OutgoingMessage& message) override;
+
+private:
+    std::string name_;
+    std::string path_;
+};
+
+}  // namespace lwauth

@@ -1,0 +1,144 @@
+#include "codes.hpp"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+
+int64_t SystemClock::now() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void OpenSslRandom::fill(uint8_t* buf, size_t len) {
+    if (RAND_bytes(buf, static_cast<int>(len)) != 1) {
+        throw Error(Errc::Internal, "the random number generator failed");
+    }
+}
+
+SecretString generate_code(RandomSource& random, int length) {
+    if (length < 1 || length > 32) {
+        throw Error(Errc::InvalidArgument, "code length out of range");
+    }
+    char digits[33] = {};
+    int have = 0;
+    uint8_t pool[64];
+    while (have < length) {
+        random.fill(pool, sizeof pool);
+        for (size_t i = 0; i < sizeof pool && have < length; ++i) {
+            if (pool[i] < 250) {
+                digits[have++] = static_cast<char>('0' + pool[i] % 10);
+            }
+        }
+    }
+    SecretString code(std::string_view(digits, static_cast<size_t>(length)));
+    secure_wipe(digits, sizeof digits);
+    secure_wipe(pool, sizeof pool);
+    return code;
+}
+
+Digest Hasher::keyed_hash(std::string_view context, std::string_view value) const {
+    // context and value are joined with a NUL so that ("ab","c") and ("a","bc") differ.
+    std::string message;
+    message.reserve(context.size() + 1 + value.size());
+    message.append(context);
+    message.push_back('\0');
+    message.append(value);
+    Digest out{};
+    unsigned int out_len = 0;
+    const unsigned char* ok =
+        HMAC(EVP_sha256(), key_.c_str(), static_cast<int>(key_.size()),
+             reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(), &out_len);
+    wipe_string(message);
+    if (ok == nullptr || out_len != out.size()) {
+        throw Error(Errc::Internal, "HMAC-SHA256 failed");
+    }
+    return out;
+}
+
+std::string Hasher::keyed_hex(std::string_view context, std::string_view value) const {
+    static constexpr char kHex[] = "0123456789abcdef";
+    Digest d = keyed_hash(context, value);
+    std::string hex;
+    hex.reserve(d.size() * 2);
+    for (uint8_t b : d) {
+        hex += kHex[b >> 4];
+        hex += kHex[b & 0xf];
+    }
+    return hex;
+}
+
+bool digest_equal(const Digest& a, const Digest& b) noexcept {
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+SecretString load_or_create_key(const std::string& path, RandomSource& random) {
+    constexpr size_t kKeySize = 32;
+    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        uint8_t key[kKeySize];
+        random.fill(key, sizeof key);
+        std::string tmp = path + ".new";
+        int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0) {
+            throw Error(Errc::Internal, "cannot create key file " + tmp + ": " + std::strerror(errno));
+        }
+        bool ok = write(out, key, sizeof key) == static_cast<ssize_t>(sizeof key) && fsync(out) == 0;
+        close(out);
+        if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+            unlink(tmp.c_str());
+            secure_wipe(key, sizeof key);
+            throw Error(Errc::Internal, "cannot write key file " + path + ": " + std::strerror(errno));
+        }
+        SecretString secret(std::string_view(reinterpret_cast<char*>(key), sizeof key));
+        secure_wipe(key, sizeof key);
+        return secret;
+    }
+    if (fd < 0) {
+        throw Error(Errc::Internal, "cannot open key file " + path + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
+        st.st_uid != geteuid() || st.st_size != static_cast<off_t>(kKeySize)) {
+        close(fd);
+        throw Error(Errc::Internal, "key file " + path +
+                                        " must be a 32-byte regular file owned by the daemon's user "
+                                        "with mode 0600");
+    }
+    uint8_t key[kKeySize];
+    ssize_t n = read(fd, key, sizeof key);
+    close(fd);
+    if (n != static_cast<ssize_t>(kKeySize)) {
+        secure_wipe(key, sizeof key);
+        throw Error(Errc::Internal, "cannot read key file " + path);
+    }
+    SecretString secret(std::string_view(reinterpret_cast<char*>(key), sizeof key));
+    secure_wipe(key, sizeof key);
+    return secret;
+}
+
+bool looks_like_code(std::string_view answer, int length) {
+    if (answer.size() != static_cast<size_t>(length)) {
+        return false;
+    }
+    for (char c : answer) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace lwauth

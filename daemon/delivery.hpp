@@ -1,0 +1,72 @@
+// Sends codes: picks the channel by policy order, enforces the send caps, records sends.
+// Shared by logins (2-step) and contact confirmation.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "channels/channel.hpp"
+#include "clock.hpp"
+#include "codes.hpp"
+#include "lwauth/policy.hpp"
+#include "store/store.hpp"
+
+namespace lwauth {
+
+struct Delivered {
+    std::string channel;  // [channel.NAME] that took it
+    policy::Kind kind;
+    std::string shown_destination;  // masked, for the user's eyes
+};
+
+enum class CodePurpose { Login, ConfirmContact };
+
+class CodeSender {
+public:
+    CodeSender(const Clock& clock, Store& store, const Hasher& hasher)
+        : clock_(clock), store_(store), hasher_(hasher) {}
+
+    /// Replaces the channels (on start and on policy reload).
+    void set_channels(std::map<std::string, std::unique_ptr<Channel>> channels) {
+        channels_ = std::move(channels);
+    }
+
+    /// Sends a login code to the first of the user's verified contacts that the policy's
+    /// kind order and channels can reach, falling back on failure. Throws RateLimited when
+    /// a cap is reached, DeliveryFailed when nothing could deliver.
+    Delivered send_login_code(const std::string& user, const policy::Policy& policy,
+                              const policy::UserPolicy& user_policy, const UserState& state,
+                              const SecretString& code);
+
+    /// Sends a confirmation code to a contact being added (not yet verified).
+    Delivered send_confirmation(const std::string& user, const policy::Policy& policy,
+                                const policy::UserPolicy& user_policy, const Contact& contact,
+                                const SecretString& code);
+
+    /// Whether the contact kind can be reached at all under this policy.
+    [[nodiscard]] bool reachable(const policy::Policy& policy, const policy::UserPolicy& user_policy,
+                                 const UserState& state) const;
+
+private:
+    Delivered send_via_kind(const std::string& user, const policy::Policy& policy,
+                            const policy::UserPolicy& user_policy, policy::Kind kind,
+                            const std::string& destination, const SecretString& text,
+                            std::string* last_error);
+    void check_caps(const std::string& user, const std::string& destination_hash,
+                    const policy::CodePolicy& code_policy);
+
+    const Clock& clock_;
+    Store& store_;
+    const Hasher& hasher_;
+    std::map<std::string, std::unique_ptr<Channel>> channels_;
+};
+
+/// The contact kind ("phone", "email") a delivery kind sends to; "" for notifications,
+/// which go to the user's workplace account.
+[[nodiscard]] const char* contact_kind_for(policy::Kind kind);
+
+/// Whether an E.164 number is allowed by the policy's SMS country-prefix allow-list.
+[[nodiscard]] bool sms_prefix_allowed(const policy::CodePolicy& code_policy, const std::string& e164);
+
+}  // namespace lwauth

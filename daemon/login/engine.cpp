@@ -1,0 +1,152 @@
+#include "engine.hpp"
+
+#include "../log.hpp"
+#include "lwauth/error.hpp"
+#include "methods/code_method.hpp"
+
+namespace lwauth {
+namespace {
+
+std::string minutes_text(int64_t seconds) {
+    int64_t minutes = (seconds + 59) / 60;
+    return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+}
+
+}  // namespace
+
+std::string LoginEngine::new_id() {
+    uint8_t raw[16];
+    deps_.random.fill(raw, sizeof raw);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (uint8_t b : raw) {
+        id += kHex[b >> 4];
+        id += kHex[b & 0xf];
+    }
+    return id;
+}
+
+Step LoginEngine::start(const LoginContext& context) {
+    if (context.user.empty() || context.user.size() > 256) {
+        throw Error(Errc::InvalidArgument, "the login context needs a user name");
+    }
+    if (context.mode == bus::kModePrimary) {
+        // Passwordless methods arrive with their own issue; until then the password decides.
+        return Step::verdict_of(bus::kVerdictIgnore);
+    }
+    if (context.mode != bus::kModeSecondFactor) {
+        throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
+    }
+    expire();
+    auto user_policy = policy_->effective_for(context.user, deps_.users.groups_of(context.user));
+    return start_second_factor(context, user_policy);
+}
+
+Step LoginEngine::start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy) {
+    const std::string& user = context.user;
+    if (user_policy.two_step == policy::TwoStep::Off) {
+        return Step::verdict_of(bus::kVerdictIgnore);
+    }
+    UserState state = deps_.store.load_user(user);
+    bool applies = user_policy.two_step == policy::TwoStep::Required || state.two_step;
+    if (!applies) {
+        return Step::verdict_of(bus::kVerdictIgnore);
+    }
+    int64_t now = deps_.clock.now();
+    if (state.locked_until > now) {
+        log_event(LogLevel::Notice, "login-locked", "login refused: account locked",
+                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+        Step step = Step::verdict_of(bus::kVerdictMaxTries);
+        step.error("Too many failed verification attempts. Try again in " +
+                   minutes_text(state.locked_until - now) + ".");
+        return step;
+    }
+    if (!deps_.sender.reachable(*policy_, user_policy, state)) {
+        Step step = Step::verdict_of(bus::kVerdictDenied);
+        if (state.contacts.empty()) {
+            log_event(LogLevel::Notice, "login-no-contact",
+                      "login refused: 2-step verification required but no verified contact",
+                      {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+            step.error("2-step verification is required for this account, but it has no verified phone "
+                       "number or email address. Ask your administrator to register one for you.");
+        } else {
+            log_event(LogLevel::Error, "login-unreachable",
+                      "login refused: no configured channel reaches the user's contacts",
+                      {{"USER", user}, {"SERVICE", context.service}});
+            step.error("Your verification code cannot be delivered: no delivery channel on this host "
+                       "reaches your saved contacts. Ask your administrator.");
+        }
+        return step;
+    }
+    if (logins_.size() >= kMaxPendingLogins) {
+        throw Error(Errc::Unavailable, "too many logins are in progress");
+    }
+    std::string id = new_id();
+    Pending pending{context, policy_, user_policy, std::make_unique<CodeMethod>(), 0};
+    auto [it, inserted] = logins_.emplace(id, std::move(pending));
+    log_event(LogLevel::Info, "login-start", "2-step verification started",
+              {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    return run(id, it->second, true, {});
+}
+
+Step LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer) {
+    MethodEnv env{deps_.clock, deps_.random, deps_.store, deps_.sender, deps_.hasher,
+                  *pending.policy, pending.user_policy, pending.context, id};
+    Step step;
+    try {
+        step = first ? pending.method->begin(env) : pending.method->answer(env, answer);
+    } catch (...) {
+        logins_.erase(id);
+        throw;
+    }
+    if (step.finished()) {
+        log_event(step.verdict == bus::kVerdictSuccess ? LogLevel::Info : LogLevel::Notice, "login-end",
+                  "login finished: " + step.verdict,
+                  {{"USER", pending.context.user}, {"SERVICE", pending.context.service},
+                   {"RHOST", pending.context.rhost}, {"VERDICT", step.verdict}});
+        logins_.erase(id);
+        return step;
+    }
+    pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
+    step.id = id;
+    return step;
+}
+
+Step LoginEngine::answer(const std::string& id, const std::string& owner, const SecretString& answer) {
+    auto it = logins_.find(id);
+    if (it == logins_.end() || it->second.context.owner != owner) {
+        throw Error(Errc::NoSuchLogin, "no such login");
+    }
+    if (deps_.clock.now() >= it->second.expires_at) {
+        logins_.erase(it);
+        throw Error(Errc::NoSuchLogin, "the login has timed out");
+    }
+    return run(id, it->second, false, answer.view());
+}
+
+void LoginEngine::cancel(const std::string& id, const std::string& owner) {
+    auto it = logins_.find(id);
+    if (it != logins_.end() && it->second.context.owner == owner) {
+        log_event(LogLevel::Info, "login-cancel", "login cancelled by its client",
+                  {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+        logins_.erase(it);
+    }
+}
+
+void LoginEngine::cancel_owner(const std::string& owner) {
+    std::erase_if(logins_, [&](const auto& entry) {
+        if (entry.second.context.owner != owner) {
+            return false;
+        }
+        log_event(LogLevel::Notice, "login-abandoned", "login abandoned: its client left the bus",
+                  {{"USER", entry.second.context.user}, {"SERVICE", entry.second.context.service}});
+        return true;
+    });
+}
+
+size_t LoginEngine::expire() {
+    int64_t now = deps_.clock.now();
+    return std::erase_if(logins_, [&](const auto& entry) { return now >= entry.second.expires_at; });
+}
+
+}  // namespace lwauth

@@ -1,0 +1,174 @@
+#include "code_method.hpp"
+
+#include <cctype>
+#include <string>
+
+#include "../../log.hpp"
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+namespace {
+
+constexpr const char* kCodePrompt = "Verification code: ";
+
+std::string trim(std::string_view s) {
+    size_t b = 0;
+    size_t e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) {
+        ++b;
+    }
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) {
+        --e;
+    }
+    return std::string(s.substr(b, e - b));
+}
+
+std::string duration_text(int64_t seconds) {
+    if (seconds >= 120) {
+        int64_t minutes = (seconds + 59) / 60;
+        return std::to_string(minutes) + " minutes";
+    }
+    return std::to_string(seconds) + (seconds == 1 ? " second" : " seconds");
+}
+
+const char* kind_word(policy::Kind kind) {
+    switch (kind) {
+        case policy::Kind::Sms:
+            return "by SMS";
+        case policy::Kind::Email:
+            return "by email";
+        case policy::Kind::Notification:
+            return "as a service notification";
+    }
+    return "";
+}
+
+std::string code_context(const std::string& login_id) { return "login:" + login_id; }
+
+}  // namespace
+
+Step CodeMethod::prompt(Step step) const {
+    step.prompt = kCodePrompt;
+    step.echo = false;
+    return step;
+}
+
+CodeMethod::SendResult CodeMethod::send_new_code(const MethodEnv& env, Step& step) {
+    SecretString code = generate_code(env.random, env.user_policy.code.length);
+    UserState state = env.store.load_user(env.context.user);
+    try {
+        Delivered d = env.sender.send_login_code(env.context.user, env.policy, env.user_policy, state, code);
+        code_hash_ = env.hasher.keyed_hash(code_context(env.login_id), code.view());
+        has_code_ = true;
+        int64_t now = env.clock.now();
+        code_expires_ = now + env.user_policy.code.lifetime.count();
+        last_sent_ = now;
+        tries_left_ = env.user_policy.code.tries;
+        step.info("A verification code was sent " + std::string(kind_word(d.kind)) + " to " +
+                  d.shown_destination + ". Type r to get a new code.");
+        return SendResult::Sent;
+    } catch (const Error& e) {
+        if (e.code() == Errc::RateLimited) {
+            step.error("Too many codes were sent recently. Try again later.");
+            return SendResult::RateLimited;
+        }
+        if (e.code() == Errc::DeliveryFailed) {
+            step.error("The verification code could not be sent. Try again later, or ask your administrator.");
+            return SendResult::Failed;
+        }
+        throw;
+    }
+}
+
+Step CodeMethod::begin(const MethodEnv& env) {
+    Step step;
+    switch (send_new_code(env, step)) {
+        case SendResult::Sent:
+            return prompt(std::move(step));
+        case SendResult::RateLimited:
+            step.verdict = bus::kVerdictDenied;
+            return step;
+        case SendResult::Failed:
+            break;
+    }
+    step.verdict = bus::kVerdictUnavailable;
+    return step;
+}
+
+Step CodeMethod::wrong_code(const MethodEnv& env) {
+    Step step;
+    const std::string& user = env.context.user;
+    int failures = env.store.add_failure(user);
+    log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
+              {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost},
+               {"FAILURES", std::to_string(failures)}});
+    if (failures >= env.user_policy.lockout.max_failures) {
+        int64_t duration = env.user_policy.lockout.duration.count();
+        env.store.lock(user, env.clock.now() + duration);
+        log_event(LogLevel::Warning, "locked-out", "account locked after too many wrong codes",
+                  {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost},
+                   {"DURATION_S", std::to_string(duration)}});
+        step.error("Too many failed verification attempts. Logins to this account are locked for " +
+                   duration_text(duration) + ".");
+        step.verdict = bus::kVerdictMaxTries;
+        return step;
+    }
+    if (--tries_left_ <= 0) {
+        step.error("Wrong code. No tries are left for this code; log in again to get a new one.");
+        step.verdict = bus::kVerdictDenied;
+        return step;
+    }
+    step.error("Wrong code. " + std::to_string(tries_left_) + (tries_left_ == 1 ? " try" : " tries") +
+               " left.");
+    return prompt(std::move(step));
+}
+
+Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
+    std::string answer = trim(raw);
+    int64_t now = env.clock.now();
+
+    UserState state = env.store.load_user(env.context.user);
+    if (state.locked_until > now) {
+        wipe_string(answer);
+        Step step;
+        step.error("Too many failed verification attempts. Try again in " +
+                   duration_text(state.locked_until - now) + ".");
+        step.verdict = bus::kVerdictMaxTries;
+        return step;
+    }
+
+    if (answer == "r" || answer == "R") {
+        Step step;
+        int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - now;
+        if (wait > 0) {
+            step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
+            return prompt(std::move(step));
+        }
+        // On failure the code already sent stays valid: the user may still have it.
+        send_new_code(env, step);
+        return prompt(std::move(step));
+    }
+
+    if (!has_code_ || now >= code_expires_) {
+        wipe_string(answer);
+        has_code_ = false;
+        Step step;
+        step.error("The verification code has expired. Log in again to get a new one.");
+        step.verdict = bus::kVerdictDenied;
+        return step;
+    }
+
+    bool right = looks_like_code(answer, env.user_policy.code.length) &&
+                 digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
+    wipe_string(answer);
+    if (!right) {
+        return wrong_code(env);
+    }
+    // Single use: the code is gone the moment it is accepted.
+    has_code_ = false;
+    code_hash_.fill(0);
+    env.store.clear_failures(env.context.user);
+    return Step::verdict_of(bus::kVerdictSuccess);
+}
+
+}  // namespace lwauth

@@ -1,0 +1,325 @@
+// lwauthd: one sd-event loop that owns org.lwauth.Auth1 on the system bus.
+#include <getopt.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "account.hpp"
+#include "bus_service.hpp"
+#include "channels/channel.hpp"
+#include "log.hpp"
+#include "login/engine.hpp"
+#include "lwauth/bus_names.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/policy.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "store/sqlite_store.hpp"
+
+#ifndef LWAUTH_VERSION
+#define LWAUTH_VERSION "unknown"
+#endif
+#ifndef LWAUTH_SYSCONFDIR
+#define LWAUTH_SYSCONFDIR "/etc/lwauth"
+#endif
+#ifndef LWAUTH_STATEDIR
+#define LWAUTH_STATEDIR "/var/lib/lwauth"
+#endif
+
+namespace lwauth {
+namespace {
+
+constexpr uint64_t kSweepInterval = 10 * 1000 * 1000;  // µs
+
+struct Options {
+    std::string config_dir = LWAUTH_SYSCONFDIR;
+    std::string state_dir = LWAUTH_STATEDIR;
+    LogTarget log_target = LogTarget::Auto;
+    bool debug = false;
+};
+
+void usage(FILE* out) {
+    std::fprintf(out,
+                 "Usage: lwauthd [OPTIONS]\n"
+                 "\n"
+                 "The lwauth daemon: login policy, codes and state for pam_lwauth.so.\n"
+                 "\n"
+                 "  --config DIR       policy directory (default %s)\n"
+                 "  --state-dir DIR    state directory (default %s)\n"
+                 "  --log-target T     auto, journal or stderr (default auto)\n"
+                 "  --debug            log debug messages\n"
+                 "  --version          print the version\n"
+                 "  -h, --help         print this help\n",
+                 LWAUTH_SYSCONFDIR, LWAUTH_STATEDIR);
+}
+
+// Parses the command line; returns -1 to go on, else an exit status.
+int parse_options(int argc, char** argv, Options& options) {
+    enum { kConfig = 1000, kStateDir, kLogTarget, kDebug, kVersion };
+    static const struct option kLong[] = {
+        {"config", required_argument, nullptr, kConfig},
+        {"state-dir", required_argument, nullptr, kStateDir},
+        {"log-target", required_argument, nullptr, kLogTarget},
+        {"debug", no_argument, nullptr, kDebug},
+        {"version", no_argument, nullptr, kVersion},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
+        switch (c) {
+            case kConfig:
+                options.config_dir = optarg;
+                break;
+            case kStateDir:
+                options.state_dir = optarg;
+                break;
+            case kLogTarget:
+                if (std::strcmp(optarg, "auto") == 0) {
+                    options.log_target = LogTarget::Auto;
+                } else if (std::strcmp(optarg, "journal") == 0) {
+                    options.log_target = LogTarget::Journal;
+                } else if (std::strcmp(optarg, "stderr") == 0) {
+                    options.log_target = LogTarget::Stderr;
+                } else {
+                    std::fprintf(stderr, "lwauthd: --log-target must be auto, journal or stderr\n");
+                    return 2;
+                }
+                break;
+            case kDebug:
+                options.debug = true;
+                break;
+            case kVersion:
+                std::printf("lwauthd %s\n", LWAUTH_VERSION);
+                return 0;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                usage(stderr);
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        std::fprintf(stderr, "lwauthd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+std::map<std::string, std::unique_ptr<Channel>> build_channels(const policy::Policy& policy) {
+    std::map<std::string, std::unique_ptr<Channel>> channels;
+    for (const auto& config : policy.channels) {
+        if (config.type != "outbox") {
+            log_event(LogLevel::Warning, "channel-unavailable",
+                      "channel type '" + config.type + "' is not available in this build; sends through it fail",
+                      {{"CHANNEL", config.name}});
+        }
+        channels.emplace(config.name, make_channel(config));
+    }
+    return channels;
+}
+
+class Daemon {
+public:
+    explicit Daemon(Options options) : options_(std::move(options)) {}
+
+    int run() {
+        umask(077);
+        std::error_code ec;
+        std::filesystem::create_directories(options_.state_dir, ec);
+        if (ec) {
+            log_event(LogLevel::Error, "start-failed", "cannot create state directory " + options_.state_dir + ": " +
+                                                          ec.message());
+            return 1;
+        }
+
+        auto loaded = policy::load_directory(options_.config_dir);
+        if (!loaded.policy) {
+            for (const auto& d : loaded.errors) {
+                log_event(LogLevel::Error, "policy-error", d.to_string());
+            }
+            log_event(LogLevel::Error, "start-failed",
+                      "the policy in " + options_.config_dir + " has errors; refusing to start");
+            return 1;
+        }
+        for (const auto& d : loaded.warnings) {
+            log_event(LogLevel::Warning, "policy-warning", d.to_string());
+        }
+        policy_ = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
+        if (policy_->store.backend != policy::StoreBackend::Sqlite) {
+            log_event(LogLevel::Error, "start-failed",
+                      "[store] backend = postgresql is not available in this build; use sqlite");
+            return 1;
+        }
+
+        std::string key_path = options_.state_dir + "/code.key";
+        std::string contacts_key_path = options_.state_dir + "/contacts.key";
+        std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
+                                                          : policy_->store.path.string();
+        hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
+        store_ = std::make_unique<SqliteStore>(
+            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
+        sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
+        sender_->set_channels(build_channels(*policy_));
+        engine_ = std::make_unique<LoginEngine>(
+            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_}, policy_);
+        account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
+        account_->set_policy(policy_);
+        service_ = std::make_unique<BusService>(*engine_, *account_, users_, [this] { return reload(); });
+
+        sd_event* event = nullptr;
+        int r = sd_event_default(&event);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed", "cannot create the event loop: " + errno_string(r));
+            return 1;
+        }
+        event_.reset(event);
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, nullptr);
+        for (int sig : {SIGTERM, SIGINT}) {
+            sd_event_add_signal(event, nullptr, sig, on_stop_signal, this);
+        }
+        sd_event_add_signal(event, nullptr, SIGHUP, on_hup, this);
+
+        sd_bus* bus = nullptr;
+        // sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests use for a
+        // private bus.
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed", "cannot connect to the system bus: " + errno_string(r));
+            return 1;
+        }
+        bus_.reset(bus);
+        service_->attach(bus);
+        r = sd_bus_request_name(bus, bus::kServiceName, 0);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      std::string("cannot own ") + bus::kServiceName + " on the system bus: " + errno_string(r) +
+                          (r == -EEXIST ? " (another lwauthd is running)" : ""));
+            return 1;
+        }
+        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed", "cannot attach the bus to the loop: " + errno_string(r));
+            return 1;
+        }
+        sd_event_source* timer = nullptr;
+        r = sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, kSweepInterval, 1000 * 1000, on_sweep, this);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed", "cannot add the sweep timer: " + errno_string(r));
+            return 1;
+        }
+        sweep_timer_.reset(timer);
+
+        log_event(LogLevel::Notice, "started", std::string("lwauthd ") + LWAUTH_VERSION + " serving " +
+                                                   bus::kServiceName + " with policy " + options_.config_dir,
+                  {{"STATE_DIR", options_.state_dir}});
+        sd_notify(0, "READY=1\nSTATUS=Serving logins");
+        r = sd_event_loop(event);
+        sd_notify(0, "STOPPING=1");
+        log_event(LogLevel::Notice, "stopped", "lwauthd stopped");
+        return r < 0 ? 1 : 0;
+    }
+
+    // Returns "" on success, or why the new policy was refused (the old one stays).
+    std::string reload() {
+        sd_notify(0, "RELOADING=1");
+        auto loaded = policy::load_directory(options_.config_dir);
+        if (!loaded.policy) {
+            std::string why;
+            for (const auto& d : loaded.errors) {
+                log_event(LogLevel::Error, "policy-error", d.to_string());
+                why += (why.empty() ? "" : "; ") + d.to_string();
+            }
+            log_event(LogLevel::Error, "reload-refused",
+                      "the new policy has errors; keeping the policy that is running");
+            sd_notify(0, "READY=1");
+            return why;
+        }
+        for (const auto& d : loaded.warnings) {
+            log_event(LogLevel::Warning, "policy-warning", d.to_string());
+        }
+        auto next = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
+        if (!(next->store == policy_->store)) {
+            log_event(LogLevel::Warning, "reload-partial", "[store] changes take effect when lwauthd restarts");
+        }
+        policy_ = next;
+        sender_->set_channels(build_channels(*policy_));
+        engine_->set_policy(policy_);
+        account_->set_policy(policy_);
+        log_event(LogLevel::Notice, "reloaded", "policy reloaded from " + options_.config_dir);
+        sd_notify(0, "READY=1");
+        return "";
+    }
+
+private:
+    static int on_stop_signal(sd_event_source* s, const struct signalfd_siginfo* si, void*) {
+        log_event(LogLevel::Notice, "stopping", std::string("received ") + strsignal(static_cast<int>(si->ssi_signo)));
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+    }
+
+    static int on_hup(sd_event_source*, const struct signalfd_siginfo*, void* userdata) {
+        static_cast<Daemon*>(userdata)->reload();
+        return 0;
+    }
+
+    static int on_sweep(sd_event_source* s, uint64_t, void* userdata) {
+        auto* self = static_cast<Daemon*>(userdata);
+        try {
+            self->engine_->expire();
+            self->account_->expire();
+            self->store_->prune_sends(self->clock_.now() - 2 * 3600);
+        } catch (const std::exception& e) {
+            log_event(LogLevel::Error, "sweep-failed", e.what());
+        }
+        sd_event_source_set_time_relative(s, kSweepInterval);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+    }
+
+    Options options_;
+    SystemClock clock_;
+    OpenSslRandom random_;
+    SystemUserDirectory users_;
+    std::shared_ptr<const policy::Policy> policy_;
+    std::unique_ptr<Hasher> hasher_;
+    std::unique_ptr<SqliteStore> store_;
+    std::unique_ptr<CodeSender> sender_;
+    std::unique_ptr<LoginEngine> engine_;
+    std::unique_ptr<AccountService> account_;
+    std::unique_ptr<BusService> service_;
+    EventPtr event_;
+    BusPtr bus_;
+    EventSourcePtr sweep_timer_;
+};
+
+}  // namespace
+}  // namespace lwauth
+
+int main(int argc, char** argv) {
+    lwauth::Options options;
+    int status = lwauth::parse_options(argc, argv, options);
+    if (status >= 0) {
+        return status;
+    }
+    lwauth::log_setup(options.log_target, options.debug);
+    try {
+        lwauth::Daemon daemon(std::move(options));
+        return daemon.run();
+    } catch (const std::exception& e) {
+        lwauth::log_event(lwauth::LogLevel::Error, "start-failed", e.what());
+        return 1;
+    }
+}

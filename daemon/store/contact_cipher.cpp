@@ -1,0 +1,65 @@
+#include "contact_cipher.hpp"
+
+#include <openssl/evp.h>
+
+#include <memory>
+
+#include "../clock.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/sd_bus.hpp"
+
+namespace lwauth {
+namespace {
+
+constexpr size_t kNonceSize = 12;
+constexpr size_t kTagSize = 16;
+using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX_free>>;
+
+const unsigned char* bytes(std::string_view s) {
+    return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string ContactCipher::seal(std::string_view plaintext, std::string_view binding) const {
+    std::string out(kNonceSize + plaintext.size() + kTagSize, '\0');
+    auto* buf = reinterpret_cast<unsigned char*>(out.data());
+    random_.fill(buf, kNonceSize);
+    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    int len = 0;
+    if (!ctx ||
+        EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()), buf) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(binding), static_cast<int>(binding.size())) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), buf + kNonceSize, &len, bytes(plaintext),
+                          static_cast<int>(plaintext.size())) != 1 ||
+        EVP_EncryptFinal_ex(ctx.get(), buf + kNonceSize + len, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
+                            buf + kNonceSize + plaintext.size()) != 1) {
+        throw Error(Errc::Internal, "AES-256-GCM encryption failed");
+    }
+    return out;
+}
+
+std::string ContactCipher::open(std::string_view sealed, std::string_view binding) const {
+    if (sealed.size() < kNonceSize + kTagSize) {
+        throw Error(Errc::Internal, "a stored contact is damaged");
+    }
+    size_t text_size = sealed.size() - kNonceSize - kTagSize;
+    std::string out(text_size, '\0');
+    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    int len = 0;
+    std::string tag(sealed.substr(kNonceSize + text_size));
+    if (!ctx ||
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()), bytes(sealed)) != 1 ||
+        EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(binding), static_cast<int>(binding.size())) != 1 ||
+        EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                          bytes(sealed.substr(kNonceSize)), static_cast<int>(text_size)) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) != 1 ||
+        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1) {
+        wipe_string(out);
+        throw Error(Errc::Internal, "a stored contact failed authentication (wrong key or altered database)");
+    }
+    return out;
+}
+
+}  // namespace lwauth

@@ -1,0 +1,28 @@
+// Contacts at rest: AES-256-GCM under a key kept beside the database, so a copied
+// database file alone reveals no phone number or address.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "lwauth/secret.hpp"
+
+namespace lwauth {
+
+class RandomSource;
+
+class ContactCipher {
+public:
+    ContactCipher(SecretString key, RandomSource& random) : key_(std::move(key)), random_(random) {}
+    /// nonce(12) || ciphertext || tag(16); `binding` (user and kind) is authenticated, so a
+    /// value cannot be moved to another user's row.
+    [[nodiscard]] std::string seal(std::string_view plaintext, std::string_view binding) const;
+    /// Throws Error(Internal) when the value was altered or sealed under another key.
+    [[nodiscard]] std::string open(std::string_view sealed, std::string_view binding) const;
+
+private:
+    SecretString key_;
+    RandomSource& random_;
+};
+
+}  // namespace lwauth

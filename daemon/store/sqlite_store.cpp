@@ -1,0 +1,278 @@
+#include "sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <initializer_list>
+#include <variant>
+
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+namespace {
+
+using StatementPtr = std::unique_ptr<sqlite3_stmt, Deleter<sqlite3_finalize>>;
+
+// Numbered migrations: entry i brings the schema from version i to i + 1. Never edit a
+// shipped entry; append a new one.
+constexpr const char* kMigrations[] = {
+    // 1: users, verified contacts (sealed), send log for the caps.
+    R"sql(
+    CREATE TABLE users (
+        name          TEXT PRIMARY KEY NOT NULL,
+        two_step      INTEGER NOT NULL DEFAULT 0,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        locked_until  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE contacts (
+        user         TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        kind         TEXT NOT NULL CHECK (kind IN ('phone', 'email')),
+        sealed_value BLOB NOT NULL,
+        verified_at  INTEGER NOT NULL,
+        PRIMARY KEY (user, kind)
+    );
+    CREATE TABLE sends (
+        id          INTEGER PRIMARY KEY,
+        user        TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE INDEX sends_by_user ON sends (user, at);
+    CREATE INDEX sends_by_destination ON sends (destination, at);
+    CREATE INDEX sends_by_time ON sends (at);
+    )sql",
+};
+
+using Bind = std::variant<std::string_view, int64_t>;
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    int code = sqlite3_errcode(db);
+    std::string text = what + ": " + sqlite3_errmsg(db);
+    if (code == SQLITE_FULL) {
+        throw Error(Errc::Unavailable, "the state database's disk is full (" + text + ")");
+    }
+    throw Error(Errc::Internal, "state database: " + text);
+}
+
+StatementPtr prepare(sqlite3* db, const char* sql, std::initializer_list<Bind> binds) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+        fail(db, "prepare");
+    }
+    StatementPtr stmt(raw);
+    int index = 1;
+    for (const auto& b : binds) {
+        int rc = std::holds_alternative<int64_t>(b)
+                     ? sqlite3_bind_int64(raw, index, std::get<int64_t>(b))
+                     : sqlite3_bind_text(raw, index, std::get<std::string_view>(b).data(),
+                                         static_cast<int>(std::get<std::string_view>(b).size()),
+                                         SQLITE_TRANSIENT);
+        if (rc != SQLITE_OK) {
+            fail(db, "bind");
+        }
+        ++index;
+    }
+    return stmt;
+}
+
+void exec(sqlite3* db, const char* sql, std::initializer_list<Bind> binds = {}) {
+    auto stmt = prepare(db, sql, binds);
+    int rc;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) {
+        fail(db, "step");
+    }
+}
+
+int64_t query_int(sqlite3* db, const char* sql, std::initializer_list<Bind> binds) {
+    auto stmt = prepare(db, sql, binds);
+    int rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW) {
+        return sqlite3_column_int64(stmt.get(), 0);
+    }
+    if (rc != SQLITE_DONE) {
+        fail(db, "step");
+    }
+    return 0;
+}
+
+void exec_script(sqlite3* db, const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string text = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw Error(Errc::Internal, "state database: " + text);
+    }
+}
+
+std::string binding(const std::string& user, const std::string& kind) { return user + '\n' + kind; }
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
+    : cipher_(std::move(cipher)), path_(path) {
+    // Create the file ourselves so it is 0600 from its first byte; SQLite gives its -wal
+    // and -shm files the same mode.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        throw Error(Errc::Internal, "cannot open state database " + path + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw Error(Errc::Internal, "state database " + path + " is not a regular file");
+    }
+    if ((st.st_mode & 077) != 0) {
+        fchmod(fd, 0600);
+    }
+    ::close(fd);
+
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) {
+        throw Error(Errc::Internal, "cannot open state database " + path + ": " +
+                                        (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    }
+    sqlite3_busy_timeout(db_.get(), 5000);
+    exec_script(db_.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    migrate();
+}
+
+int SqliteStore::latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+int SqliteStore::schema_version() {
+    return static_cast<int>(query_int(db_.get(), "PRAGMA user_version", {}));
+}
+
+void SqliteStore::migrate() {
+    int version = schema_version();
+    if (version > latest_schema_version()) {
+        throw Error(Errc::Internal, "state database " + path_ + " has schema version " +
+                                        std::to_string(version) + ", newer than this lwauthd (" +
+                                        std::to_string(latest_schema_version()) + ")");
+    }
+    for (int v = version; v < latest_schema_version(); ++v) {
+        exec_script(db_.get(), "BEGIN IMMEDIATE");
+        try {
+            exec_script(db_.get(), kMigrations[v]);
+            exec_script(db_.get(), ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+            exec_script(db_.get(), "COMMIT");
+        } catch (...) {
+            sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+    }
+}
+
+void SqliteStore::ensure_user(const std::string& user) {
+    exec(db_.get(), "INSERT OR IGNORE INTO users (name) VALUES (?)", {user});
+}
+
+UserState SqliteStore::load_user(const std::string& user) {
+    UserState state;
+    {
+        auto stmt = prepare(db_.get(), "SELECT two_step, failures, locked_until FROM users WHERE name = ?",
+                            {user});
+        int rc = sqlite3_step(stmt.get());
+        if (rc == SQLITE_ROW) {
+            state.two_step = sqlite3_column_int(stmt.get(), 0) != 0;
+            state.failures = sqlite3_column_int(stmt.get(), 1);
+            state.locked_until = sqlite3_column_int64(stmt.get(), 2);
+        } else if (rc != SQLITE_DONE) {
+            fail(db_.get(), "load user");
+        }
+    }
+    auto stmt = prepare(db_.get(), "SELECT kind, sealed_value FROM contacts WHERE user = ? ORDER BY kind",
+                        {user});
+    int rc;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+        std::string kind = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+        std::string_view sealed(static_cast<const char*>(sqlite3_column_blob(stmt.get(), 1)),
+                                static_cast<size_t>(sqlite3_column_bytes(stmt.get(), 1)));
+        state.contacts.push_back({kind, cipher_.open(sealed, binding(user, kind))});
+    }
+    if (rc != SQLITE_DONE) {
+        fail(db_.get(), "load contacts");
+    }
+    return state;
+}
+
+std::vector<std::string> SqliteStore::list_users() {
+    std::vector<std::string> out;
+    auto stmt = prepare(db_.get(), "SELECT name FROM users ORDER BY name", {});
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+        out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0)));
+    }
+    return out;
+}
+
+void SqliteStore::save_contact(const std::string& user, const Contact& contact) {
+    ensure_user(user);
+    std::string sealed = cipher_.seal(contact.value, binding(user, contact.kind));
+    auto stmt = prepare(db_.get(),
+                        "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
+                        "VALUES (?, ?, ?, strftime('%s','now')) "
+                        "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value, "
+                        "verified_at = excluded.verified_at",
+                        {user, contact.kind});
+    if (sqlite3_bind_blob(stmt.get(), 3, sealed.data(), static_cast<int>(sealed.size()),
+                          SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(stmt.get()) != SQLITE_DONE) {
+        fail(db_.get(), "save contact");
+    }
+}
+
+void SqliteStore::remove_contact(const std::string& user, const std::string& kind) {
+    exec(db_.get(), "DELETE FROM contacts WHERE user = ? AND kind = ?", {user, kind});
+}
+
+void SqliteStore::set_two_step(const std::string& user, bool enabled) {
+    ensure_user(user);
+    exec(db_.get(), "UPDATE users SET two_step = ? WHERE name = ?", {int64_t{enabled ? 1 : 0}, user});
+}
+
+int SqliteStore::add_failure(const std::string& user) {
+    ensure_user(user);
+    return static_cast<int>(query_int(
+        db_.get(), "UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures", {user}));
+}
+
+void SqliteStore::lock(const std::string& user, int64_t until) {
+    ensure_user(user);
+    exec(db_.get(), "UPDATE users SET locked_until = ?, failures = 0 WHERE name = ?", {until, user});
+}
+
+void SqliteStore::clear_failures(const std::string& user) {
+    exec(db_.get(), "UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", {user});
+}
+
+void SqliteStore::record_send(const std::string& user, const std::string& destination_hash, int64_t at) {
+    exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
+         {user, destination_hash, at});
+}
+
+int SqliteStore::sends_by_user_since(const std::string& user, int64_t since) {
+    return static_cast<int>(
+        query_int(db_.get(), "SELECT count(*) FROM sends WHERE user = ? AND at >= ?", {user, since}));
+}
+
+int SqliteStore::sends_to_destination_since(const std::string& destination_hash, int64_t since) {
+    return static_cast<int>(query_int(db_.get(),
+                                      "SELECT count(*) FROM sends WHERE destination = ? AND at >= ?",
+                                      {destination_hash, since}));
+}
+
+int SqliteStore::sends_since(int64_t since) {
+    return static_cast<int>(query_int(db_.get(), "SELECT count(*) FROM sends WHERE at >= ?", {since}));
+}
+
+void SqliteStore::prune_sends(int64_t before) {
+    exec(db_.get(), "DELETE FROM sends WHERE at < ?", {before});
+}
+
+}  // namespace lwauth

@@ -1,0 +1,50 @@
+// The embedded Store: one SQLite file, WAL, synchronous=FULL, numbered migrations,
+// mode 0600. lwauthd is its only writer.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+
+#include "contact_cipher.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "store.hpp"
+
+namespace lwauth {
+
+using SqlitePtr = std::unique_ptr<sqlite3, Deleter<sqlite3_close_v2>>;
+
+class SqliteStore final : public Store {
+public:
+    /// Opens (creating with mode 0600) and migrates the database at path.
+    SqliteStore(const std::string& path, ContactCipher cipher);
+
+    /// The schema version this build migrates to.
+    static int latest_schema_version();
+    [[nodiscard]] int schema_version();
+
+    UserState load_user(const std::string& user) override;
+    std::vector<std::string> list_users() override;
+    void save_contact(const std::string& user, const Contact& contact) override;
+    void remove_contact(const std::string& user, const std::string& kind) override;
+    void set_two_step(const std::string& user, bool enabled) override;
+    int add_failure(const std::string& user) override;
+    void lock(const std::string& user, int64_t until) override;
+    void clear_failures(const std::string& user) override;
+    void record_send(const std::string& user, const std::string& destination_hash, int64_t at) override;
+    int sends_by_user_since(const std::string& user, int64_t since) override;
+    int sends_to_destination_since(const std::string& destination_hash, int64_t since) override;
+    int sends_since(int64_t since) override;
+    void prune_sends(int64_t before) override;
+
+private:
+    void migrate();
+    void ensure_user(const std::string& user);
+
+    SqlitePtr db_;
+    ContactCipher cipher_;
+    std::string path_;
+};
+
+}  // namespace lwauth

@@ -1,0 +1,332 @@
+// pam_lwauth.so: a thin relay between the PAM conversation and lwauthd.
+//
+// The module decides nothing: it passes the daemon's lines and prompts to the user, the
+// user's answers to the daemon, and maps the daemon's verdict to a PAM code. When the
+// daemon cannot be reached, failmode= decides, because that must be decided without it.
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <syslog.h>
+
+#include <charconv>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lwauth/bus_names.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "lwauth/secret.hpp"
+
+namespace lwauth {
+namespace {
+
+constexpr uint64_t kUsecPerSec = 1000 * 1000;
+
+struct Options {
+    const char* mode = bus::kModeSecondFactor;
+    bool failmode_safe = false;
+    uint64_t timeout_usec = 30 * kUsecPerSec;
+    bool debug = false;
+};
+
+struct Step {
+    std::string id;
+    std::vector<std::pair<std::string, std::string>> messages;
+    std::string prompt;
+    bool echo = false;
+    std::string verdict;
+};
+
+// Parses module arguments. A known option with a bad value fails closed; unknown
+// options are reported and ignored so that a typo does not lock everyone out.
+int parse_options(pam_handle_t* pamh, int argc, const char** argv, Options& options) {
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "debug") {
+            options.debug = true;
+        } else if (arg == "mode=primary") {
+            options.mode = bus::kModePrimary;
+        } else if (arg == "mode=second_factor") {
+            options.mode = bus::kModeSecondFactor;
+        } else if (arg == "failmode=secure") {
+            options.failmode_safe = false;
+        } else if (arg == "failmode=safe") {
+            options.failmode_safe = true;
+        } else if (arg.starts_with("timeout=")) {
+            std::string_view value = arg.substr(std::strlen("timeout="));
+            unsigned seconds = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+            if (ec != std::errc() || end != value.data() + value.size() || seconds < 1 || seconds > 3600) {
+                pam_syslog(pamh, LOG_ERR, "bad option '%s': timeout must be 1 to 3600 seconds", argv[i]);
+                return PAM_SERVICE_ERR;
+            }
+            options.timeout_usec = seconds * kUsecPerSec;
+        } else if (arg.starts_with("mode=") || arg.starts_with("failmode=")) {
+            pam_syslog(pamh, LOG_ERR, "bad option '%s'", argv[i]);
+            return PAM_SERVICE_ERR;
+        } else {
+            pam_syslog(pamh, LOG_WARNING, "unknown option '%s' ignored", argv[i]);
+        }
+    }
+    return PAM_SUCCESS;
+}
+
+// One place for the daemon's verdicts.
+int verdict_to_pam(std::string_view verdict) {
+    if (verdict == bus::kVerdictSuccess) {
+        return PAM_SUCCESS;
+    }
+    if (verdict == bus::kVerdictIgnore) {
+        return PAM_IGNORE;
+    }
+    if (verdict == bus::kVerdictDenied) {
+        return PAM_AUTH_ERR;
+    }
+    if (verdict == bus::kVerdictMaxTries) {
+        return PAM_MAXTRIES;
+    }
+    if (verdict == bus::kVerdictUnavailable) {
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    return PAM_SERVICE_ERR;
+}
+
+class Relay {
+public:
+    Relay(pam_handle_t* pamh, const Options& options) : pamh_(pamh), options_(options) {}
+
+    int run();
+
+private:
+    // A failed bus call: unreachable daemon → failmode; anything else → its PAM code.
+    int bus_failure(const BusError& error, int r, const char* what);
+    int unavailable(const std::string& why);
+    int call(const char* method, BusMessagePtr& request, Step& step, const char* what);
+    int read_step(sd_bus_message* reply, Step& step);
+    int show(const Step& step);
+    void cancel(const std::string& id);
+
+    pam_handle_t* pamh_;
+    const Options& options_;
+    BusPtr bus_;
+    std::string daemon_;  // unique name of the lwauthd that answered Start
+};
+
+int Relay::unavailable(const std::string& why) {
+    if (options_.failmode_safe) {
+        pam_syslog(pamh_, LOG_CRIT,
+                   "lwauthd is not available (%s); failmode=safe lets the login go on WITHOUT lwauth",
+                   why.c_str());
+        return PAM_IGNORE;
+    }
+    pam_syslog(pamh_, LOG_ERR, "lwauthd is not available (%s); login refused (failmode=secure)", why.c_str());
+    pam_error(pamh_, "The login verification service is not available. Try again later or contact your "
+                     "administrator.");
+    return PAM_AUTHINFO_UNAVAIL;
+}
+
+int Relay::bus_failure(const BusError& error, int r, const char* what) {
+    Errc code = error.is_set() ? from_dbus_error(error.name()) : Errc::Unavailable;
+    std::string why = std::string(what) + ": " + (error.is_set() ? error.message() : errno_string(r));
+    if (code == Errc::Unavailable) {
+        return unavailable(why);
+    }
+    pam_syslog(pamh_, LOG_ERR, "lwauthd refused the login (%s)", why.c_str());
+    return to_pam_code(code);
+}
+
+int Relay::read_step(sd_bus_message* reply, Step& step) {
+    const char* id = nullptr;
+    if (sd_bus_message_read(reply, "s", &id) < 0 || sd_bus_message_enter_container(reply, 'a', "(ss)") < 0) {
+        return PAM_SERVICE_ERR;
+    }
+    step.id = id;
+    const char* kind = nullptr;
+    const char* text = nullptr;
+    int r;
+    while ((r = sd_bus_message_read(reply, "(ss)", &kind, &text)) > 0) {
+        step.messages.emplace_back(kind, text);
+    }
+    const char* prompt = nullptr;
+    const char* verdict = nullptr;
+    int echo = 0;
+    if (r < 0 || sd_bus_message_exit_container(reply) < 0 ||
+        sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict) < 0) {
+        return PAM_SERVICE_ERR;
+    }
+    step.prompt = prompt;
+    step.echo = echo != 0;
+    step.verdict = verdict;
+    if (step.verdict.empty() && (step.prompt.empty() || step.id.empty())) {
+        return PAM_SERVICE_ERR;  // a step must either ask or decide
+    }
+    return PAM_SUCCESS;
+}
+
+int Relay::call(const char* method, BusMessagePtr& request, Step& step, const char* what) {
+    BusError error;
+    sd_bus_message* raw = nullptr;
+    int r = sd_bus_call(bus_.get(), request.get(), options_.timeout_usec, error.get(), &raw);
+    BusMessagePtr reply(raw);
+    if (r < 0) {
+        return bus_failure(error, r, what);
+    }
+    if (daemon_.empty()) {
+        const char* sender = sd_bus_message_get_sender(raw);
+        if (sender == nullptr) {
+            return PAM_SERVICE_ERR;
+        }
+        daemon_ = sender;
+    }
+    int rc = read_step(raw, step);
+    if (rc != PAM_SUCCESS) {
+        pam_syslog(pamh_, LOG_ERR, "malformed reply from lwauthd to %s", method);
+    }
+    return rc;
+}
+
+int Relay::show(const Step& step) {
+    for (const auto& [kind, text] : step.messages) {
+        int rc = kind == bus::kMessageError ? pam_error(pamh_, "%s", text.c_str())
+                                            : pam_info(pamh_, "%s", text.c_str());
+        if (rc != PAM_SUCCESS) {
+            return PAM_CONV_ERR;
+        }
+    }
+    return PAM_SUCCESS;
+}
+
+void Relay::cancel(const std::string& id) {
+    if (id.empty() || daemon_.empty()) {
+        return;
+    }
+    BusError error;
+    sd_bus_call_method(bus_.get(), daemon_.c_str(), bus::kObjectPath, bus::kLoginInterface, bus::kLoginCancel,
+                       error.get(), nullptr, "s", id.c_str());
+}
+
+int Relay::run() {
+    const char* user = nullptr;
+    int rc = pam_get_user(pamh_, &user, nullptr);
+    if (rc != PAM_SUCCESS || user == nullptr || *user == '\0') {
+        return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
+    }
+    auto item = [&](int type) -> const char* {
+        const void* value = nullptr;
+        if (pam_get_item(pamh_, type, &value) != PAM_SUCCESS || value == nullptr) {
+            return "";
+        }
+        return static_cast<const char*>(value);
+    };
+    const char* service = item(PAM_SERVICE);
+    const char* rhost = item(PAM_RHOST);
+    const char* tty = item(PAM_TTY);
+
+    // sd-bus reads DBUS_SYSTEM_BUS_ADDRESS with secure_getenv(), so a setuid caller (su,
+    // sudo) cannot point the module at a bus of the user's choosing.
+    sd_bus* bus = nullptr;
+    int r = sd_bus_open_system(&bus);
+    if (r < 0) {
+        return unavailable("cannot connect to the system bus: " + errno_string(r));
+    }
+    bus_.reset(bus);
+
+    sd_bus_message* raw = nullptr;
+    if (sd_bus_message_new_method_call(bus, &raw, bus::kServiceName, bus::kObjectPath, bus::kLoginInterface,
+                                       bus::kLoginStart) < 0) {
+        return PAM_BUF_ERR;
+    }
+    BusMessagePtr request(raw);
+    r = sd_bus_message_append(raw, "a{sv}", 5, bus::kContextUser, "s", user, bus::kContextService, "s", service,
+                              bus::kContextRhost, "s", rhost, bus::kContextTty, "s", tty, bus::kContextMode, "s",
+                              options_.mode);
+    if (r < 0) {
+        return PAM_BUF_ERR;
+    }
+    Step step;
+    rc = call(bus::kLoginStart, request, step, "Start");
+    if (rc != PAM_SUCCESS) {
+        return rc;
+    }
+
+    for (;;) {
+        if (options_.debug) {
+            pam_syslog(pamh_, LOG_DEBUG, "step: %zu message(s), %s, verdict '%s'", step.messages.size(),
+                       step.prompt.empty() ? "no prompt" : "prompt", step.verdict.c_str());
+        }
+        if (show(step) != PAM_SUCCESS) {
+            cancel(step.id);
+            return PAM_CONV_ERR;
+        }
+        if (!step.verdict.empty()) {
+            return verdict_to_pam(step.verdict);
+        }
+        char* response = nullptr;
+        rc = pam_prompt(pamh_, step.echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &response, "%s",
+                        step.prompt.c_str());
+        if (rc != PAM_SUCCESS || response == nullptr) {
+            if (response != nullptr) {
+                secure_wipe(response, std::strlen(response));
+                std::free(response);
+            }
+            pam_syslog(pamh_, LOG_NOTICE, "conversation failed; login cancelled");
+            cancel(step.id);
+            return PAM_CONV_ERR;
+        }
+        SecretString answer(response);
+        secure_wipe(response, std::strlen(response));
+        std::free(response);
+
+        // Later calls go to the unique name that started the login: if that lwauthd has
+        // gone, the bus says so at once instead of handing the login to a new instance.
+        raw = nullptr;
+        if (sd_bus_message_new_method_call(bus, &raw, daemon_.c_str(), bus::kObjectPath, bus::kLoginInterface,
+                                           bus::kLoginAnswer) < 0) {
+            return PAM_BUF_ERR;
+        }
+        BusMessagePtr next(raw);
+        sd_bus_message_sensitive(raw);
+        if (sd_bus_message_append(raw, "ss", step.id.c_str(), answer.c_str()) < 0) {
+            return PAM_BUF_ERR;
+        }
+        answer.clear();
+        Step following;
+        rc = call(bus::kLoginAnswer, next, following, "Answer");
+        if (rc != PAM_SUCCESS) {
+            return rc;
+        }
+        step = std::move(following);
+    }
+}
+
+int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
+    try {
+        Options options;
+        int rc = parse_options(pamh, argc, argv, options);
+        if (rc != PAM_SUCCESS) {
+            return rc;
+        }
+        Relay relay(pamh, options);
+        return relay.run();
+    } catch (const std::bad_alloc&) {
+        return PAM_BUF_ERR;
+    } catch (...) {
+        return PAM_SERVICE_ERR;
+    }
+}
+
+}  // namespace
+}  // namespace lwauth
+
+extern "C" {
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char** argv) {
+    return lwauth::authenticate(pamh, argc, argv);
+}
+
+PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**) { return PAM_SUCCESS; }
+
+}  // extern "C"

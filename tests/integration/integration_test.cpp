@@ -1,0 +1,271 @@
+// The real lwauthd on a private dbus-daemon that uses the shipped bus policy: who may
+// call what, reload and restart behaviour, what reaches disk and logs.
+#include <gtest/gtest.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+class Integration : public ::testing::Test {
+protected:
+    void SetUp() override { start(false); }
+
+    void start(bool permissive_bus) {
+        daemon_.reset();
+        bus_.reset();
+        bus_ = std::make_unique<PrivateBus>(dir_.path(), permissive_bus);
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), default_test_policy(dir_ / "outbox.jsonl"));
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+
+    // Calls a method as `uid` in a child process; returns the D-Bus error name, or "" on success.
+    std::string call_as(uid_t uid, const char* interface, const char* member, const char* signature = "",
+                        const char* arg = nullptr) {
+        int fds[2];
+        if (pipe(fds) != 0) {
+            return "pipe";
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            // The child must never return into the test framework: only _exit.
+            close(fds[0]);
+            if (uid != 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
+                             setresuid(uid, uid, uid) != 0)) {
+                _exit(3);
+            }
+            sd_bus* bus = nullptr;
+            if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, bus_->address().c_str()) < 0 ||
+                sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+                _exit(4);
+            }
+            sd_bus_error error = SD_BUS_ERROR_NULL;
+            sd_bus_message* m = nullptr;
+            sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1", interface, member);
+            if (std::string(signature) == "a{sv}") {
+                sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode", "s", "second_factor");
+            } else if (std::string(signature) == "ss") {
+                sd_bus_message_append(m, "ss", "0123456789abcdef", "123456");
+            } else if (arg != nullptr) {
+                sd_bus_message_append(m, signature, arg);
+            }
+            int r = sd_bus_call(bus, m, 5 * 1000 * 1000, &error, nullptr);
+            const char* name = r >= 0 ? "" : (error.name ? error.name : "errno");
+            ssize_t ignored = write(fds[1], name, strlen(name));
+            (void)ignored;
+            _exit(0);
+        }
+        close(fds[1]);
+        std::string result;
+        char buf[256];
+        ssize_t n;
+        while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+            result.append(buf, static_cast<size_t>(n));
+        }
+        close(fds[0]);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        return result;
+    }
+
+    TempDir dir_{"lwauth-integration"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(Integration, NonRootCannotStartLogin) {
+    // Refused by the bus policy before lwauthd sees it.
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
+              "org.freedesktop.DBus.Error.AccessDenied");
+    EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
+              "org.freedesktop.DBus.Error.AccessDenied");
+    // Root may.
+    EXPECT_EQ(call_as(0, "org.lwauth.Auth1.Login", "Start", "a{sv}"), "");
+}
+
+TEST_F(Integration, DaemonChecksCallersEvenWhenTheBusAllowsEverything) {
+    start(/*permissive_bus=*/true);
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Start", "a{sv}"), "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Answer", "ss"), "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Admin", "ReloadPolicy"), "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_NE(daemon_->log().find("non-root caller refused"), std::string::npos);
+}
+
+TEST_F(Integration, UnknownUidHasNoAccountAndNobodyCannotReload) {
+    // UID 40999 is in neither the bus's nor the daemon's user database.
+    EXPECT_NE(call_as(40999, "org.lwauth.Auth1.Account", "Status"), "");
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Account", "Status"), "");
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Admin", "ReloadPolicy"), "org.lwauth.Auth1.Error.AccessDenied");
+}
+
+TEST_F(Integration, UsersActOnlyOnTheirOwnAccount) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+    auto alice = daemon_->ctl("alice", {"--json", "status"});
+    ASSERT_EQ(alice.exit_code, 0) << alice.err;
+    EXPECT_NE(alice.out.find("\"user\": \"alice\""), std::string::npos);
+    EXPECT_NE(alice.out.find("a\u2022\u2022\u2022@example.com"), std::string::npos);
+    EXPECT_EQ(alice.out.find("alice@example.com"), std::string::npos) << "contacts are shown masked";
+
+    // bob sees his own (empty) account, and his changes cannot reach alice's.
+    auto bob = daemon_->ctl("bob", {"--json", "status"});
+    EXPECT_NE(bob.out.find("\"user\": \"bob\""), std::string::npos);
+    EXPECT_EQ(bob.out.find("example.com"), std::string::npos);
+    EXPECT_NE(daemon_->ctl("bob", {"contact", "remove", "email"}).exit_code, 0);
+    EXPECT_EQ(daemon_->ctl("bob", {"two-step", "off"}).exit_code, 0);
+    auto again = daemon_->ctl("alice", {"--json", "status"});
+    EXPECT_NE(again.out.find("\"two_step\": true"), std::string::npos);
+    EXPECT_NE(again.out.find("\"email\""), std::string::npos);
+}
+
+TEST_F(Integration, BrokenPolicyOnReloadKeepsServing) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "[code]\nlength = 99\n"));
+    auto reload = daemon_->ctl("root", {"policy", "reload"});
+    EXPECT_EQ(reload.exit_code, 5) << reload.err;
+    EXPECT_NE(reload.err.find("lwauth.conf:"), std::string::npos) << reload.err;
+    daemon_->reload();  // SIGHUP too
+    EXPECT_TRUE(daemon_->running());
+    auto status = daemon_->ctl("alice", {"status"});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_NE(daemon_->log().find("keeping the policy that is running"), std::string::npos) << daemon_->log();
+    // The old policy still runs: 6-digit codes.
+    EXPECT_EQ(daemon_->ctl("bob", {"contact", "add", "phone", "+81 90 1234 5678"}).exit_code, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 6u);
+}
+
+TEST_F(Integration, GoodPolicyOnReloadTakesEffect) {
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "[code]\nlength = 8\n"));
+    auto reload = daemon_->ctl("root", {"policy", "reload"});
+    ASSERT_EQ(reload.exit_code, 0) << reload.err;
+    ASSERT_EQ(daemon_->ctl("bob", {"contact", "add", "email", "bob@example.com"}).exit_code, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 8u);
+}
+
+TEST_F(Integration, AdminGroupMemberMayReload) {
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "") + "[policy]\nadmin_group = lwadmins\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    EXPECT_EQ(daemon_->ctl("frank", {"policy", "reload"}).exit_code, 0);
+    auto denied = daemon_->ctl("alice", {"policy", "reload"});
+    EXPECT_EQ(denied.exit_code, 3);
+    EXPECT_NE(denied.err.find("Permission denied"), std::string::npos);
+}
+
+TEST_F(Integration, BrokenPolicyAtStartRefusesToStart) {
+    daemon_->stop();
+    daemon_->write_policy("[policy]\ntwo_step = sometimes\n");
+    EXPECT_FALSE(daemon_->start());
+    EXPECT_NE(daemon_->log().find("lwauth.conf:2:"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("refusing to start"), std::string::npos);
+}
+
+TEST_F(Integration, SigtermStopsCleanly) { EXPECT_EQ(daemon_->stop(), 0); }
+
+TEST_F(Integration, RestartKeepsContactsAndLockouts) {
+    ASSERT_TRUE(daemon_->enroll("alice", "phone", "+81 90 1234 5678"));
+    ASSERT_EQ(daemon_->stop(), 0);
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    auto status = daemon_->ctl("alice", {"--json", "status"});
+    EXPECT_NE(status.out.find("\"phone\": \"+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678\""), std::string::npos)
+        << status.out;
+    EXPECT_NE(status.out.find("\"two_step\": true"), std::string::npos);
+}
+
+TEST_F(Integration, StateFilesArePrivateAndHoldNoSecrets) {
+    ASSERT_TRUE(daemon_->enroll("alice", "phone", "+819012345678"));
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    auto codes = read_outbox(daemon_->outbox());
+    ASSERT_EQ(codes.size(), 2u);
+    daemon_->stop();
+    for (const char* name : {"lwauth.db", "code.key", "contacts.key"}) {
+        struct stat st {};
+        ASSERT_EQ(stat((daemon_->state_dir() / name).c_str(), &st), 0) << name;
+        EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+    }
+    struct stat st {};
+    ASSERT_EQ(stat(daemon_->outbox().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::string everything = daemon_->log();
+    for (const auto& entry : fs::directory_iterator(daemon_->state_dir())) {
+        everything += read_file(entry.path());
+    }
+    for (const auto& m : codes) {
+        EXPECT_EQ(everything.find(m.code()), std::string::npos) << "a code reached the state or the log";
+    }
+    EXPECT_EQ(everything.find("9012345678"), std::string::npos) << "a phone number is stored or logged in clear";
+    EXPECT_EQ(everything.find("alice@example.com"), std::string::npos);
+}
+
+TEST_F(Integration, BadContactValuesAreRefusedClearly) {
+    auto phone = daemon_->ctl("alice", {"contact", "add", "phone", "090-1234-5678"});
+    EXPECT_EQ(phone.exit_code, 1);
+    EXPECT_NE(phone.err.find("international form"), std::string::npos) << phone.err;
+    auto email = daemon_->ctl("alice", {"contact", "add", "email", "not an address"});
+    EXPECT_EQ(email.exit_code, 1);
+    EXPECT_NE(email.err.find("valid email address"), std::string::npos) << email.err;
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+TEST_F(Integration, WrongConfirmationCodeSavesNothing) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"}).exit_code, 0);
+    std::string code = read_outbox(daemon_->outbox()).back().code();
+    std::string wrong = code;
+    wrong.back() = code.back() == '0' ? '1' : '0';
+    auto confirm = daemon_->ctl("alice", {"contact", "confirm", "email", wrong});
+    EXPECT_EQ(confirm.exit_code, 1);
+    EXPECT_NE(confirm.err.find("Wrong code"), std::string::npos) << confirm.err;
+    auto status = daemon_->ctl("alice", {"--json", "status"});
+    EXPECT_NE(status.out.find("\"two_step\": false"), std::string::npos) << status.out;
+    // The right code still works (tries are left), and only once.
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "email"}, code + "\n").exit_code, 0);
+    EXPECT_NE(daemon_->ctl("alice", {"contact", "confirm", "email", code}).exit_code, 0);
+}
+
+TEST_F(Integration, FullDiskOnTheOutboxFailsClearlyAndSavesNothing) {
+    daemon_->write_policy(default_test_policy("/dev/full"));
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    auto add = daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"});
+    EXPECT_NE(add.exit_code, 0);
+    EXPECT_NE(daemon_->log().find("No space left on device"), std::string::npos) << daemon_->log();
+    auto status = daemon_->ctl("alice", {"--json", "status"});
+    EXPECT_EQ(status.out.find("pending_email"), std::string::npos);
+}
+
+TEST_F(Integration, TwoStepTurnsOnWithTheFirstContactAndOffOnRequest) {
+    auto before = daemon_->ctl("alice", {"--json", "status"});
+    EXPECT_NE(before.out.find("\"two_step\": false"), std::string::npos);
+    EXPECT_NE(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0) << "needs a verified contact first";
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    EXPECT_NE(daemon_->ctl("alice", {"--json", "status"}).out.find("\"two_step\": true"), std::string::npos);
+    EXPECT_EQ(daemon_->ctl("alice", {"two-step", "off"}).exit_code, 0);
+    EXPECT_NE(daemon_->ctl("alice", {"--json", "status"}).out.find("\"two_step\": false"), std::string::npos);
+}
+
+TEST_F(Integration, RequiredTwoStepCannotBeTurnedOff) {
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\ntwo_step = required\n"));
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    auto off = daemon_->ctl("alice", {"two-step", "off"});
+    EXPECT_EQ(off.exit_code, 1);
+    EXPECT_NE(off.err.find("requires 2-step verification"), std::string::npos) << off.err;
+    auto remove = daemon_->ctl("alice", {"contact", "remove", "email"});
+    EXPECT_EQ(remove.exit_code, 1);
+    EXPECT_NE(remove.err.find("add another"), std::string::npos) << remove.err;
+}
+
+TEST_F(Integration, CtlSaysClearlyWhenTheDaemonIsNotRunning) {
+    daemon_->stop();
+    auto status = daemon_->ctl("alice", {"status"});
+    EXPECT_EQ(status.exit_code, 4);
+    EXPECT_NE(status.err.find("lwauthd is not running"), std::string::npos) << status.err;
+}
+
+}  // namespace
+}  // namespace lwauth::test

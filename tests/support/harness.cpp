@@ -1,0 +1,467 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace lwauth::test {
+
+TempDir::TempDir(const std::string& prefix) {
+    std::string tmpl = "/tmp/" + prefix + ".XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp: " + std::string(std::strerror(errno)));
+    }
+    path_ = tmpl;
+    // Traversable, so that test users (nobody, alice...) reach the bus socket in it.
+    fs::permissions(path_, fs::perms(0755));
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    if (std::getenv("LWAUTH_TEST_KEEP") == nullptr) {
+        fs::remove_all(path_, ec);
+    }
+}
+
+void write_file(const fs::path& path, const std::string& text, fs::perms mode) {
+    fs::create_directories(path.parent_path());
+    {
+        std::ofstream out(path, std::ios::trunc);
+        out << text;
+        if (!out) {
+            throw std::runtime_error("cannot write " + path.string());
+        }
+    }
+    fs::permissions(path, mode);
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+namespace {
+
+std::vector<char*> to_cstrings(std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    for (auto& s : strings) {
+        out.push_back(s.data());
+    }
+    out.push_back(nullptr);
+    return out;
+}
+
+[[noreturn]] void exec_child(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+                             std::optional<uid_t> uid) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (uid && *uid != 0) {
+        gid_t gid = *uid == 65534 ? 65534 : *uid;
+        if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(*uid, *uid, *uid) != 0) {
+            _exit(126);
+        }
+    }
+    std::vector<std::string> envs;
+    for (const auto& [k, v] : env) {
+        envs.push_back(k + "=" + v);
+    }
+    auto cargv = to_cstrings(argv);
+    auto cenv = to_cstrings(envs);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+}
+
+int decode_status(int status) {
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return -1;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> base_env() {
+    return {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+            {"LANG", "C.UTF-8"},
+            {"ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0"}};
+}
+
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const fs::path& log,
+                 std::optional<uid_t> uid) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw std::runtime_error("cannot open log " + log.string());
+    }
+    pid_ = fork();
+    if (pid_ < 0) {
+        close(fd);
+        throw std::runtime_error("fork failed");
+    }
+    if (pid_ == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        exec_child(std::move(argv), env, uid);
+    }
+    close(fd);
+}
+
+Process::~Process() {
+    if (pid_ > 0 && !status_) {
+        stop(SIGKILL);
+    }
+}
+
+Process::Process(Process&& other) noexcept : pid_(std::exchange(other.pid_, -1)), status_(other.status_) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+    if (this != &other) {
+        if (pid_ > 0 && !status_) {
+            stop(SIGKILL);
+        }
+        pid_ = std::exchange(other.pid_, -1);
+        status_ = other.status_;
+    }
+    return *this;
+}
+
+bool Process::running() {
+    if (pid_ <= 0 || status_) {
+        return false;
+    }
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+        status_ = decode_status(status);
+        return false;
+    }
+    return true;
+}
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (running()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return status_;
+}
+
+void Process::signal(int sig) {
+    if (running()) {
+        ::kill(pid_, sig);
+    }
+}
+
+int Process::stop(int sig, std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) {
+        return -1;
+    }
+    signal(sig);
+    if (auto status = wait(timeout)) {
+        return *status;
+    }
+    ::kill(pid_, SIGKILL);
+    return wait(std::chrono::seconds(10)).value_or(-1);
+}
+
+RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+              std::optional<uid_t> uid, const std::string& input) {
+    TempDir io("lwauth-run");
+    fs::path out = io / "out";
+    fs::path err = io / "err";
+    fs::path in = io / "in";
+    write_file(in, input);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int i = open(in.c_str(), O_RDONLY);
+        int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(i, 0);
+        dup2(o, 1);
+        dup2(e, 2);
+        exec_child(argv, env, uid);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {decode_status(status), read_file(out), read_file(err)};
+}
+
+PrivateBus::PrivateBus(const fs::path& dir, bool permissive) {
+    // dbus-daemon must know every UID that connects (it resolves groups for its policy),
+    // so it sees the same user database as lwauthd.
+    write_user_db(dir);
+    fs::path socket = dir / "system_bus_socket";
+    std::string policy;
+    if (permissive) {
+        policy = R"(
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>)";
+    } else {
+        // The same defaults as Debian's system.conf, then the shipped lwauth policy.
+        policy = R"(
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <include>)" + (source_dir() / "packaging/dbus/org.lwauth.Auth1.conf").string() +
+                 "</include>";
+    }
+    std::string config = R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=)" + socket.string() +
+                         R"(</listen>
+  <auth>EXTERNAL</auth>)" + policy +
+                         "\n</busconfig>\n";
+    write_file(dir / "bus.conf", config);
+    process_ = Process({"/usr/bin/dbus-daemon", "--config-file=" + (dir / "bus.conf").string(), "--nofork",
+                        "--nopidfile", "--nosyslog"},
+                       nss_wrapper_env(dir), dir / "dbus-daemon.log");
+    address_ = "unix:path=" + socket.string();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!wait_for_name(address_, "org.freedesktop.DBus", std::chrono::milliseconds(0))) {
+        if (std::chrono::steady_clock::now() > deadline || !process_.running()) {
+            throw std::runtime_error("dbus-daemon did not start: " + read_file(dir / "dbus-daemon.log"));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+PrivateBus::~PrivateBus() { process_.stop(SIGTERM); }
+
+bool wait_for_name(const std::string& address, const std::string& name, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+        sd_bus* bus = nullptr;
+        if (sd_bus_new(&bus) >= 0) {
+            bool owned = false;
+            if (sd_bus_set_address(bus, address.c_str()) >= 0 && sd_bus_set_bus_client(bus, 1) >= 0 &&
+                sd_bus_start(bus) >= 0) {
+                sd_bus_message* reply = nullptr;
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", nullptr, &reply, "s", name.c_str()) >= 0) {
+                    int has = 0;
+                    sd_bus_message_read(reply, "b", &has);
+                    owned = has != 0;
+                    sd_bus_message_unref(reply);
+                }
+            }
+            sd_bus_flush_close_unref(bus);
+            if (owned) {
+                return true;
+            }
+        }
+        if (timeout.count() == 0) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+}
+
+const std::vector<TestUser>& test_users() {
+    static const std::vector<TestUser> users = {
+        {"alice", 40001, {}}, {"bob", 40002, {}},  {"carol", 40003, {}},
+        {"dave", 40004, {"ops"}}, {"erin", 40005, {}}, {"frank", 40006, {"lwadmins"}},
+    };
+    return users;
+}
+
+uid_t uid_of(const std::string& name) {
+    if (name == "root") {
+        return 0;
+    }
+    if (name == "nobody") {
+        return 65534;
+    }
+    for (const auto& u : test_users()) {
+        if (u.name == name) {
+            return u.uid;
+        }
+    }
+    throw std::runtime_error("unknown test user " + name);
+}
+
+void write_user_db(const fs::path& dir) {
+    std::string passwd = "root:x:0:0:root:/root:/bin/sh\n"
+                         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                         "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n";
+    std::string group = "root:x:0:\nnogroup:x:65534:\n";
+    std::map<std::string, std::vector<std::string>> extra_groups;
+    for (const auto& u : test_users()) {
+        fs::path home = dir / "home" / u.name;
+        fs::create_directories(home);
+        chown(home.c_str(), u.uid, u.uid);
+        passwd += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.uid) + ":" + u.name + ":" +
+                  home.string() + ":/bin/sh\n";
+        group += u.name + ":x:" + std::to_string(u.uid) + ":\n";
+        for (const auto& g : u.groups) {
+            extra_groups[g].push_back(u.name);
+        }
+    }
+    gid_t next_gid = 41000;
+    for (const auto& [g, members] : extra_groups) {
+        group += g + ":x:" + std::to_string(next_gid++) + ":";
+        for (size_t i = 0; i < members.size(); ++i) {
+            group += (i ? "," : "") + members[i];
+        }
+        group += "\n";
+    }
+    write_file(dir / "passwd", passwd);
+    write_file(dir / "group", group);
+}
+
+std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir) {
+    auto env = base_env();
+    env["LD_PRELOAD"] = "libnss_wrapper.so";
+    env["NSS_WRAPPER_PASSWD"] = (dir / "passwd").string();
+    env["NSS_WRAPPER_GROUP"] = (dir / "group").string();
+    return env;
+}
+
+std::string default_test_policy(const fs::path& outbox, const std::string& extra) {
+    return "[policy]\n"
+           "two_step = optional\n"
+           "\n[code]\n"
+           "channels = sms, email\n"
+           "resend_interval = 0s\n"
+           "max_sends_per_hour = 100\n"
+           "max_sends_per_destination_per_hour = 100\n"
+           "max_sends_per_host_per_hour = 1000\n"
+           "\n[lockout]\n"
+           "max_failures = 5\n"
+           "duration = 15m\n"
+           "\n[channel.outbox]\n"
+           "type = outbox\n"
+           "path = " +
+           outbox.string() + "\n\n" + extra;
+}
+
+Daemon::Daemon(const fs::path& dir, const std::string& bus_address, const std::string& policy_text)
+    : dir_(dir), bus_address_(bus_address) {
+    fs::create_directories(config_dir());
+    write_policy(policy_text);
+    write_user_db(dir_);
+}
+
+Daemon::~Daemon() { process_.stop(SIGKILL); }
+
+void Daemon::write_policy(const std::string& text) const { write_file(config_dir() / "lwauth.conf", text); }
+
+std::map<std::string, std::string> Daemon::client_env() const {
+    auto env = base_env();
+    env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address_;
+    return env;
+}
+
+bool Daemon::start() {
+    auto env = nss_wrapper_env(dir_);
+    env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address_;
+    process_ = Process({lwauthd_path().string(), "--config", config_dir().string(), "--state-dir",
+                        state_dir().string(), "--log-target", "stderr"},
+                       env, log_path());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!process_.running()) {
+            return false;
+        }
+        if (wait_for_name(bus_address_, "org.lwauth.Auth1", std::chrono::milliseconds(0))) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+int Daemon::stop() { return process_.stop(SIGTERM); }
+
+void Daemon::kill() { process_.stop(SIGKILL); }
+
+void Daemon::reload() { process_.signal(SIGHUP); }
+
+std::string Daemon::log() const { return read_file(log_path()); }
+
+RunResult Daemon::ctl(const std::string& user, const std::vector<std::string>& args, const std::string& input) const {
+    std::vector<std::string> argv{lwauthctl_path().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, client_env(), uid_of(user), input);
+}
+
+bool Daemon::enroll(const std::string& user, const std::string& kind, const std::string& value) const {
+    auto added = ctl(user, {"contact", "add", kind, value});
+    if (added.exit_code != 0) {
+        return false;
+    }
+    auto messages = read_outbox(outbox());
+    if (messages.empty()) {
+        return false;
+    }
+    auto confirmed = ctl(user, {"contact", "confirm", kind, messages.back().code()});
+    return confirmed.exit_code == 0;
+}
+
+std::string OutboxMessage::code() const {
+    static const std::regex kCode("[0-9]{6,10}");
+    std::smatch m;
+    return std::regex_search(text, m, kCode) ? m.str() : "";
+}
+
+std::vector<OutboxMessage> read_outbox(const fs::path& path) {
+    std::vector<OutboxMessage> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty()) {
+            continue;
+        }
+        auto j = nlohmann::json::parse(line);
+        out.push_back({j.value("channel", ""), j.value("kind", ""), j.value("user", ""),
+                       j.value("destination", ""), j.value("text", "")});
+    }
+    return out;
+}
+
+fs::path lwauthd_path() { return LWAUTH_LWAUTHD_PATH; }
+fs::path lwauthctl_path() { return LWAUTH_LWAUTHCTL_PATH; }
+fs::path source_dir() { return LWAUTH_SOURCE_DIR; }
+
+}  // namespace lwauth::test

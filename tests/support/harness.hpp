@@ -1,0 +1,167 @@
+// Test harness: temporary directories, child processes, a private dbus-daemon using the
+// shipped D-Bus policy, the real lwauthd with users from nss_wrapper, the outbox, and
+// lwauthctl run as any UID. Nothing here touches the real /etc, users or system bus.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lwauth::test {
+
+namespace fs = std::filesystem;
+
+/// A directory under /tmp, removed with everything in it when this dies.
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "lwauth-test");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const fs::path& path() const { return path_; }
+    [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    fs::path path_;
+};
+
+void write_file(const fs::path& path, const std::string& text, fs::perms mode = fs::perms(0644));
+[[nodiscard]] std::string read_file(const fs::path& path);
+
+/// A child process with its own environment (not inherited from the test, which may
+/// carry pam_wrapper in LD_PRELOAD).
+class Process {
+public:
+    Process() = default;
+    Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const fs::path& log,
+            std::optional<uid_t> uid = std::nullopt);
+    ~Process();
+    Process(Process&& other) noexcept;
+    Process& operator=(Process&& other) noexcept;
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] bool running();
+    /// Sends a signal and waits for the exit; returns the exit status (or 128+signal).
+    int stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// Waits for the process to exit by itself.
+    std::optional<int> wait(std::chrono::milliseconds timeout);
+    void signal(int sig);
+
+private:
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+};
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+/// Runs a program to completion as `uid` (gid = uid, no supplementary groups).
+RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+              std::optional<uid_t> uid = std::nullopt, const std::string& input = "");
+
+/// The minimal environment for children: PATH and LANG.
+std::map<std::string, std::string> base_env();
+
+/// A private dbus-daemon of type "system" that includes the shipped lwauth bus policy
+/// (or, with permissive=true, a policy that allows every call, to prove that lwauthd
+/// checks callers itself).
+class PrivateBus {
+public:
+    PrivateBus(const fs::path& dir, bool permissive = false);
+    ~PrivateBus();
+    [[nodiscard]] const std::string& address() const { return address_; }
+
+private:
+    std::string address_;
+    Process process_;
+};
+
+struct TestUser {
+    std::string name;
+    uid_t uid;
+    std::vector<std::string> groups;
+};
+
+/// The users every test knows: alice, bob, carol, dave, erin, frank (uids 40001...),
+/// plus root, nobody and sshd; group "lwadmins" has frank.
+const std::vector<TestUser>& test_users();
+[[nodiscard]] uid_t uid_of(const std::string& name);
+
+/// Writes DIR/passwd and DIR/group for nss_wrapper with root, nobody, sshd and the test
+/// users, and a home directory for each test user under DIR/home.
+void write_user_db(const fs::path& dir);
+/// base_env() plus nss_wrapper over DIR/passwd and DIR/group.
+std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir);
+
+/// lwauthd with a policy directory, state directory and outbox in `dir`.
+class Daemon {
+public:
+    Daemon(const fs::path& dir, const std::string& bus_address, const std::string& policy_text);
+    ~Daemon();
+
+    /// Starts lwauthd and waits until it owns its bus name. Returns false (and leaves the
+    /// log) if it exited instead.
+    bool start();
+    /// SIGTERM, then wait; returns the exit status.
+    int stop();
+    /// SIGKILL, as a crash would.
+    void kill();
+    void reload();
+    [[nodiscard]] bool running() { return process_.running(); }
+
+    [[nodiscard]] fs::path config_dir() const { return dir_ / "etc"; }
+    [[nodiscard]] fs::path state_dir() const { return dir_ / "state"; }
+    [[nodiscard]] fs::path outbox() const { return dir_ / "outbox.jsonl"; }
+    [[nodiscard]] fs::path log_path() const { return dir_ / "lwauthd.log"; }
+    [[nodiscard]] std::string log() const;
+    void write_policy(const std::string& text) const;
+    [[nodiscard]] std::map<std::string, std::string> client_env() const;
+    [[nodiscard]] const std::string& bus_address() const { return bus_address_; }
+    [[nodiscard]] fs::path passwd_path() const { return dir_ / "passwd"; }
+    [[nodiscard]] fs::path group_path() const { return dir_ / "group"; }
+
+    /// lwauthctl as the given user.
+    RunResult ctl(const std::string& user, const std::vector<std::string>& args, const std::string& input = "") const;
+
+    /// Adds and confirms a contact for a user through lwauthctl, reading the code from the
+    /// outbox. Returns true on success.
+    bool enroll(const std::string& user, const std::string& kind, const std::string& value) const;
+
+private:
+    fs::path dir_;
+    std::string bus_address_;
+    Process process_;
+};
+
+struct OutboxMessage {
+    std::string channel;
+    std::string kind;
+    std::string user;
+    std::string destination;
+    std::string text;
+    [[nodiscard]] std::string code() const;  // the first run of 6-10 digits in text
+};
+
+/// All messages in the outbox file, oldest first.
+std::vector<OutboxMessage> read_outbox(const fs::path& path);
+
+/// Waits until `name` has an owner on the bus at `address`.
+bool wait_for_name(const std::string& address, const std::string& name, std::chrono::milliseconds timeout);
+
+/// A policy that the tests start from: outbox channel, generous caps, small lockouts.
+std::string default_test_policy(const fs::path& outbox, const std::string& extra = "");
+
+/// Paths of the built programs (from compile definitions).
+fs::path lwauthd_path();
+fs::path lwauthctl_path();
+fs::path source_dir();
+
+}  // namespace lwauth::test

@@ -1,0 +1,1013 @@
+#include "lwauth/policy.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#ifndef LWAUTH_SOURCE_DIR
+#define LWAUTH_SOURCE_DIR "."
+#endif
+
+namespace lwauth::policy {
+
+// Failures show policies in lwauth.conf syntax rather than as bytes.
+void PrintTo(const UserPolicy& user, std::ostream* out) {
+    *out << "\n" << describe(user, Policy{});
+}
+
+void PrintTo(const Policy& policy, std::ostream* out) {
+    *out << "\n"
+         << describe(policy.base, policy) << policy.channels.size() << " channel(s), "
+         << policy.overrides.size() << " override section(s)\n";
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+LoadResult load(const std::string& text, const LoadOptions& options = {}) {
+    return load_texts({{"lwauth.conf", text}}, options);
+}
+
+std::vector<std::string> messages(const std::vector<Diagnostic>& diagnostics) {
+    std::vector<std::string> out;
+    for (const auto& diagnostic : diagnostics) {
+        out.push_back(diagnostic.to_string());
+    }
+    return out;
+}
+
+std::string all_errors(const LoadResult& result) {
+    std::string out;
+    for (const auto& line : messages(result.errors)) {
+        out += line + "\n";
+    }
+    return out;
+}
+
+// The policy, failing the test with every error when there is none.
+Policy loaded(const std::string& text, const LoadOptions& options = {}) {
+    auto result = load(text, options);
+    EXPECT_TRUE(result.errors.empty()) << all_errors(result);
+    return result.policy.value_or(Policy{});
+}
+
+// The one error a text produces.
+std::string only_error(const std::string& text, const LoadOptions& options = {}) {
+    auto result = load(text, options);
+    EXPECT_EQ(result.errors.size(), 1u) << all_errors(result);
+    EXPECT_FALSE(result.policy.has_value());
+    return result.errors.empty() ? std::string() : result.errors.front().to_string();
+}
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "lwauth-policy-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    [[nodiscard]] const fs::path& path() const { return path_; }
+
+    fs::path write(const std::string& relative, const std::string& text, mode_t mode = 0600) const {
+        fs::path file = path_ / relative;
+        fs::create_directories(file.parent_path());
+        std::ofstream(file) << text;
+        ::chmod(file.c_str(), mode);
+        return file;
+    }
+
+  private:
+    fs::path path_;
+};
+
+LoadOptions owned_by_me() {
+    return LoadOptions{::geteuid()};
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// ---- Basics -----------------------------------------------------------------------------
+
+TEST(PolicyLoad, EmptyFileGivesBuiltInDefaults) {
+    auto result = load("");
+    ASSERT_TRUE(result.errors.empty()) << all_errors(result);
+    ASSERT_TRUE(result.policy.has_value());
+    EXPECT_EQ(*result.policy, Policy{});
+    EXPECT_EQ(result.policy->base.code.lifetime, 5min);
+    EXPECT_EQ(result.policy->base.lockout.duration, 15min);
+}
+
+TEST(PolicyLoad, ReadsEveryFixedSection) {
+    Policy policy = loaded(R"([policy]
+two_step = required
+contacts = admin
+admin_group = wheel
+login_with_phone = allowed
+quick_login = allowed
+totp = allowed
+
+[code]
+length = 8
+lifetime = 2m
+tries = 5
+resend_interval = 0s
+max_sends_per_hour = 10
+max_sends_per_destination_per_hour = 4
+max_sends_per_host_per_hour = 100000
+channels = email, notification, sms
+sms_country_prefixes = +81, +1
+
+[lockout]
+max_failures = 10
+duration = 1h
+
+[login]
+timeout = 1h
+
+[quick_login]
+pin_min_length = 4
+pin_max_age = 90d
+fingerprint = allowed
+local_only = no
+
+[totp]
+issuer = Example Corp
+digits = 8
+period = 1m
+
+[line]
+callback_listen = [::1]:9000
+id_token_alg = ES256
+
+[store]
+backend = sqlite
+path = /srv/lwauth/state.db
+
+[directory]
+backend = ldap
+ldap_uri = ldaps://ldap.example.com
+ldap_base = dc=example,dc=com
+phone_attribute = telephoneNumber
+)");
+    EXPECT_EQ(policy.base.two_step, TwoStep::Required);
+    EXPECT_EQ(policy.contacts, Contacts::Admin);
+    EXPECT_EQ(policy.admin_group, "wheel");
+    EXPECT_TRUE(policy.base.login_with_phone);
+    EXPECT_FALSE(policy.base.login_with_line);
+    EXPECT_TRUE(policy.base.quick_login);
+    EXPECT_TRUE(policy.base.totp);
+    EXPECT_EQ(policy.base.code.length, 8);
+    EXPECT_EQ(policy.base.code.lifetime, 2min);
+    EXPECT_EQ(policy.base.code.tries, 5);
+    EXPECT_EQ(policy.base.code.resend_interval, 0s);
+    EXPECT_EQ(policy.base.code.max_sends_per_hour, 10);
+    EXPECT_EQ(policy.base.code.max_sends_per_destination_per_hour, 4);
+    EXPECT_EQ(policy.base.code.max_sends_per_host_per_hour, 100000);
+    EXPECT_EQ(policy.base.code.channels,
+              (std::vector<Kind>{Kind::Email, Kind::Notification, Kind::Sms}));
+    EXPECT_EQ(policy.base.code.sms_country_prefixes, (std::vector<std::string>{"+81", "+1"}));
+    EXPECT_EQ(policy.base.lockout.max_failures, 10);
+    EXPECT_EQ(policy.base.lockout.duration, 1h);
+    EXPECT_EQ(policy.login_timeout, 1h);
+    EXPECT_EQ(policy.quick_login.pin_min_length, 4);
+    EXPECT_EQ(policy.quick_login.pin_max_age, 90 * 24h);
+    EXPECT_TRUE(policy.quick_login.fingerprint);
+    EXPECT_FALSE(policy.quick_login.local_only);
+    EXPECT_EQ(policy.totp.issuer, "Example Corp");
+    EXPECT_EQ(policy.totp.digits, 8);
+    EXPECT_EQ(policy.totp.period, 1min);
+    EXPECT_EQ(policy.line.callback_listen, "[::1]:9000");
+    EXPECT_EQ(policy.line.id_token_alg, IdTokenAlg::Es256);
+    EXPECT_EQ(policy.store.path, "/srv/lwauth/state.db");
+    EXPECT_EQ(policy.directory.backend, DirectoryBackend::Ldap);
+    EXPECT_EQ(policy.directory.ldap_base, "dc=example,dc=com");
+    EXPECT_EQ(policy.directory.phone_attribute, "telephoneNumber");
+    EXPECT_EQ(policy.directory.email_attribute, "mail");
+}
+
+TEST(PolicyLoad, DiagnosticWithoutLineOmitsIt) {
+    EXPECT_EQ((Diagnostic{"/etc/lwauth/lwauth.conf", 0, "not found"}).to_string(),
+              "/etc/lwauth/lwauth.conf: not found");
+    EXPECT_EQ((Diagnostic{"a.conf", 7, "oops"}).to_string(), "a.conf:7: oops");
+}
+
+TEST(PolicyLoad, NamesValuesWithTheWordsOfTheFile) {
+    EXPECT_STREQ(to_string(TwoStep::Optional), "optional");
+    EXPECT_STREQ(to_string(Contacts::Admin), "admin");
+    EXPECT_STREQ(to_string(Kind::Notification), "notification");
+    EXPECT_STREQ(to_string(IdTokenAlg::Hs256), "HS256");
+    EXPECT_STREQ(to_string(StoreBackend::Postgresql), "postgresql");
+    EXPECT_STREQ(to_string(DirectoryBackend::Lineworks), "lineworks");
+}
+
+TEST(PolicyLoad, FormatsDurationsWithTheLargestExactUnit) {
+    EXPECT_EQ(format_duration(0s), "0s");
+    EXPECT_EQ(format_duration(90s), "90s");
+    EXPECT_EQ(format_duration(15min), "15m");
+    EXPECT_EQ(format_duration(2h), "2h");
+    EXPECT_EQ(format_duration(30 * 24h), "30d");
+    EXPECT_EQ(format_duration(25h), "25h");
+}
+
+// ---- Syntax -----------------------------------------------------------------------------
+
+TEST(PolicySyntax, ReportsUnknownSectionWithFileAndLine) {
+    // Keys of an unknown section are not reported again.
+    EXPECT_EQ(only_error("[policy]\n\n[bogus]\nfoo = 1\nbar = 2\n"),
+              "lwauth.conf:3: unknown section [bogus]");
+}
+
+TEST(PolicySyntax, ReportsUnknownKeyWithFileAndLine) {
+    EXPECT_EQ(only_error("[code]\nlength = 6\nfoo = 1\n"),
+              "lwauth.conf:3: unknown key 'foo' in [code]");
+}
+
+TEST(PolicySyntax, RejectsKeyOutsideAnySection) {
+    EXPECT_EQ(only_error("two_step = required\n"),
+              "lwauth.conf:1: key 'two_step' is not in any section");
+}
+
+TEST(PolicySyntax, RejectsMalformedLines) {
+    EXPECT_EQ(only_error("[code]\njust some words\n"),
+              "lwauth.conf:2: expected 'key = value' or a [section]");
+    EXPECT_EQ(only_error("[code\n"), "lwauth.conf:1: expected a section header like [code]");
+    EXPECT_EQ(only_error("[code]\nlength: 6\n"),
+              "lwauth.conf:2: expected 'key = value' or a [section]");
+    EXPECT_EQ(only_error("[code]\n= 6\n"), "lwauth.conf:2: missing key name before '='");
+}
+
+TEST(PolicySyntax, DuplicateKeyInOneFileIsAnError) {
+    EXPECT_EQ(only_error("[code]\nlength = 6\ntries = 2\nlength = 7\n"),
+              "lwauth.conf:4: duplicate key 'length' in [code] (first set on line 2)");
+    // Also when the section is opened twice in the file.
+    EXPECT_EQ(only_error("[code]\nlength = 6\n[lockout]\n[code]\nlength = 7\n"),
+              "lwauth.conf:5: duplicate key 'length' in [code] (first set on line 2)");
+}
+
+TEST(PolicySyntax, AcceptsCommentsAtLineStartAndAfterWhitespace) {
+    Policy policy = loaded(
+        "# a comment\n; another\n[code] # section comment\nlength = 8 ; why eight\n"
+        "tries = 2 # two\n[totp]\nissuer = Example;Corp#1\n");
+    EXPECT_EQ(policy.base.code.length, 8);
+    EXPECT_EQ(policy.base.code.tries, 2);
+    EXPECT_EQ(policy.totp.issuer, "Example;Corp#1");  // no whitespace before: not comments
+}
+
+TEST(PolicySyntax, IndentedLinesAreReadAsTheirOwnKeys) {
+    auto result = load("[code]\nlength = 8\n    tries = 2\n  bogus = 1\n");
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{"lwauth.conf:4: unknown key 'bogus' in [code]"}));
+}
+
+TEST(PolicySyntax, CountsLinesWithCrLfAndByteOrderMark) {
+    EXPECT_EQ(only_error("\xEF\xBB\xBF[code]\r\nlength = 8\r\n\r\ntries = 0\r\n"),
+              "lwauth.conf:4: bad value '0' for tries: expected an integer from 1 to 10");
+}
+
+TEST(PolicySyntax, RejectsOverlongLineWithoutLosingCount) {
+    std::string text = "[totp]\nissuer = " + std::string(400, 'x') + "\n[code]\nlength = 99\n";
+    auto result = load(text);
+    ASSERT_EQ(result.errors.size(), 2u) << all_errors(result);
+    EXPECT_EQ(result.errors[0].line, 2);
+    EXPECT_NE(result.errors[0].message.find("line is too long"), std::string::npos);
+    EXPECT_EQ(result.errors[1].to_string(),
+              "lwauth.conf:4: bad value '99' for length: expected an integer from 6 to 10");
+}
+
+TEST(PolicySyntax, RejectsLongSectionNameWithoutTruncatingIt) {
+    std::string name(60, 'a');
+    EXPECT_EQ(only_error("[" + name + "]\nx = 1\n"),
+              "lwauth.conf:1: unknown section [" + name + "]");
+}
+
+TEST(PolicySyntax, ReportsSeveralErrorsAtOnceWithFileAndLine) {
+    auto result = load_texts({
+        {"/etc/lwauth/lwauth.conf",
+         "[policy]\n"
+         "two_step = sometimes\n"  // 2
+         "[code]\n"
+         "length = 5\n"      // 4
+         "lifetime = 300\n"  // 5
+         "[bogus]\n"         // 6
+         "[channel.sms]\n"   // 7
+         "from = +15005550006\n"},
+        {"/etc/lwauth/lwauth.conf.d/10-site.conf",
+         "[lockout]\n"
+         "\n"
+         "max_failures = 0\n"  // 3
+         "colour = blue\n"},   // 4
+    });
+    EXPECT_FALSE(result.policy.has_value());
+    EXPECT_EQ(
+        messages(result.errors),
+        (std::vector<std::string>{
+            "/etc/lwauth/lwauth.conf:2: bad value 'sometimes' for two_step: expected off, "
+            "optional or required",
+            "/etc/lwauth/lwauth.conf:4: bad value '5' for length: expected an integer from 6 to 10",
+            "/etc/lwauth/lwauth.conf:5: bad value '300' for lifetime: expected a duration like "
+            "30s, 5m, 2h or 30d",
+            "/etc/lwauth/lwauth.conf:6: unknown section [bogus]",
+            "/etc/lwauth/lwauth.conf:7: [channel.sms] has no type; set type = outbox, twilio, "
+            "vonage, webhook, smtp, lineworks or line",
+            "/etc/lwauth/lwauth.conf.d/10-site.conf:3: bad value '0' for max_failures: expected "
+            "an integer from 1 to 1000",
+            "/etc/lwauth/lwauth.conf.d/10-site.conf:4: unknown key 'colour' in [lockout]",
+        }));
+}
+
+// ---- Values -----------------------------------------------------------------------------
+
+TEST(PolicyValues, RejectsBadEnumListingAcceptedValues) {
+    EXPECT_EQ(only_error("[policy]\ntwo_step = sometimes\n"),
+              "lwauth.conf:2: bad value 'sometimes' for two_step: expected off, optional or "
+              "required");
+    EXPECT_EQ(only_error("[policy]\ntotp = yes\n"),
+              "lwauth.conf:2: bad value 'yes' for totp: expected allowed or disabled");
+}
+
+TEST(PolicyValues, EnumWordsAreExactAndLowerCase) {
+    EXPECT_EQ(only_error("[policy]\ntwo_step = Required\n"),
+              "lwauth.conf:2: bad value 'Required' for two_step: expected off, optional or "
+              "required");
+}
+
+TEST(PolicyValues, RejectsIntegerOutOfRangeNamingTheRange) {
+    EXPECT_EQ(only_error("[code]\nlength = 11\n"),
+              "lwauth.conf:2: bad value '11' for length: expected an integer from 6 to 10");
+    EXPECT_EQ(only_error("[code]\nmax_sends_per_host_per_hour = 100001\n"),
+              "lwauth.conf:2: bad value '100001' for max_sends_per_host_per_hour: expected an "
+              "integer from 1 to 100000");
+    EXPECT_EQ(only_error("[code]\ntries = -1\n"),
+              "lwauth.conf:2: bad value '-1' for tries: expected an integer from 1 to 10");
+}
+
+TEST(PolicyValues, RejectsNonNumericInteger) {
+    for (std::string value : {"six", "6x", "+6", "6.0", "0x6", "99999999999999999999999"}) {
+        EXPECT_EQ(only_error("[code]\nlength = " + value + "\n"),
+                  "lwauth.conf:2: bad value '" + value +
+                      "' for length: expected an integer from 6 to 10");
+    }
+}
+
+TEST(PolicyValues, AcceptsOnlySixOrEightTotpDigits) {
+    EXPECT_EQ(loaded("[totp]\ndigits = 8\n").totp.digits, 8);
+    EXPECT_EQ(only_error("[totp]\ndigits = 7\n"),
+              "lwauth.conf:2: bad value '7' for digits: expected 6 or 8");
+}
+
+TEST(PolicyValues, AcceptsDurationsInEachUnit) {
+    EXPECT_EQ(loaded("[code]\nlifetime = 45s\n").base.code.lifetime, 45s);
+    EXPECT_EQ(loaded("[code]\nlifetime = 10m\n").base.code.lifetime, 10min);
+    EXPECT_EQ(loaded("[lockout]\nduration = 2h\n").base.lockout.duration, 2h);
+    EXPECT_EQ(loaded("[lockout]\nduration = 30d\n").base.lockout.duration, 30 * 24h);
+}
+
+TEST(PolicyValues, RejectsDurationWithoutUnit) {
+    EXPECT_EQ(only_error("[code]\nlifetime = 300\n"),
+              "lwauth.conf:2: bad value '300' for lifetime: expected a duration like 30s, 5m, "
+              "2h or 30d");
+}
+
+TEST(PolicyValues, RejectsDurationWithUnknownUnit) {
+    for (std::string value : {"5w", "5ms", "5 m", "-5m", "m", "5M", "1h30m", "5min"}) {
+        auto result = load("[lockout]\nduration = " + value + "\n");
+        ASSERT_EQ(result.errors.size(), 1u) << value;
+        EXPECT_EQ(
+            result.errors[0].message,
+            "bad value '" + value + "' for duration: expected a duration like 30s, 5m, 2h or 30d");
+    }
+}
+
+TEST(PolicyValues, RejectsDurationThatOverflows) {
+    for (std::string value :
+         {"99999999999999999999999d", "9223372036854775807d", "18446744073709551615s"}) {
+        auto result = load("[lockout]\nduration = " + value + "\n");
+        ASSERT_EQ(result.errors.size(), 1u) << value;
+        EXPECT_EQ(result.errors[0].message,
+                  "bad value '" + value + "' for duration: expected a duration from 1m to 30d");
+    }
+}
+
+TEST(PolicyValues, RejectsCodeLifetimeAboveTenMinutes) {
+    EXPECT_EQ(only_error("[code]\nlifetime = 11m\n"),
+              "lwauth.conf:2: bad value '11m' for lifetime: expected a duration from 30s to 10m "
+              "(NIST SP 800-63B: at most 10 minutes)");
+    EXPECT_EQ(only_error("[code]\nlifetime = 1h\n").substr(0, 40),
+              "lwauth.conf:2: bad value '1h' for lifeti");
+}
+
+TEST(PolicyValues, RejectsDurationsBelowTheirMinimum) {
+    EXPECT_EQ(only_error("[login]\ntimeout = 10s\n"),
+              "lwauth.conf:2: bad value '10s' for timeout: expected a duration from 30s to 1h");
+    EXPECT_EQ(only_error("[totp]\nperiod = 0s\n"),
+              "lwauth.conf:2: bad value '0s' for period: expected a duration from 15s to 2m");
+}
+
+TEST(PolicyValues, ParsesListsTrimmingWhitespace) {
+    Policy policy = loaded("[code]\nchannels =  email ,sms\t\nsms_country_prefixes = +81 ,  +1\n");
+    EXPECT_EQ(policy.base.code.channels, (std::vector<Kind>{Kind::Email, Kind::Sms}));
+    EXPECT_EQ(policy.base.code.sms_country_prefixes, (std::vector<std::string>{"+81", "+1"}));
+    EXPECT_TRUE(loaded("[code]\nsms_country_prefixes =\n").base.code.sms_country_prefixes.empty());
+}
+
+TEST(PolicyValues, RejectsBadListItem) {
+    EXPECT_EQ(only_error("[code]\nchannels = sms, fax\n"),
+              "lwauth.conf:2: bad value 'sms, fax' for channels: unknown item 'fax'; expected a "
+              "list of sms, email or notification");
+    EXPECT_EQ(only_error("[code]\nchannels = sms,,email\n"),
+              "lwauth.conf:2: bad value 'sms,,email' for channels: empty item in list; expected a "
+              "list of sms, email or notification");
+    EXPECT_EQ(only_error("[code]\nchannels = sms, sms\n"),
+              "lwauth.conf:2: bad value 'sms, sms' for channels: 'sms' is listed twice");
+    EXPECT_EQ(only_error("[code]\nchannels =\n"),
+              "lwauth.conf:2: bad value '' for channels: expected a list of sms, email or "
+              "notification");
+    EXPECT_EQ(only_error("[code]\nsms_country_prefixes = +81, 44\n"),
+              "lwauth.conf:2: bad value '+81, 44' for sms_country_prefixes: item '44' is not a "
+              "country prefix like +81");
+    EXPECT_EQ(only_error("[code]\nsms_country_prefixes = +81,\n"),
+              "lwauth.conf:2: bad value '+81,' for sms_country_prefixes: empty item in list");
+}
+
+TEST(PolicyValues, AcceptsEveryBooleanSpelling) {
+    for (std::string word : {"yes", "true", "on", "1"}) {
+        EXPECT_TRUE(loaded("[quick_login]\nlocal_only = " + word + "\n").quick_login.local_only);
+    }
+    for (std::string word : {"no", "false", "off", "0"}) {
+        EXPECT_FALSE(loaded("[quick_login]\nlocal_only = " + word + "\n").quick_login.local_only);
+    }
+    EXPECT_EQ(only_error("[quick_login]\nlocal_only = maybe\n"),
+              "lwauth.conf:2: bad value 'maybe' for local_only: expected yes, no, true, false, "
+              "on, off, 1 or 0");
+}
+
+TEST(PolicyValues, RejectsMalformedAddressesAndPaths) {
+    EXPECT_EQ(only_error("[line]\ncallback_listen = 8741\n"),
+              "lwauth.conf:2: bad value '8741' for callback_listen: expected host:port like "
+              "127.0.0.1:8741");
+    EXPECT_EQ(only_error("[line]\ncallback_listen = localhost:70000\n"),
+              "lwauth.conf:2: bad value 'localhost:70000' for callback_listen: expected "
+              "host:port like 127.0.0.1:8741");
+    EXPECT_EQ(only_error("[line]\ntoken_url = ftp://example.com\n"),
+              "lwauth.conf:2: bad value 'ftp://example.com' for token_url: expected a URL "
+              "starting with https:// or http://");
+    EXPECT_EQ(only_error("[store]\npath = lwauth.db\n"),
+              "lwauth.conf:2: bad value 'lwauth.db' for path: expected an absolute path");
+    EXPECT_EQ(only_error("[directory]\nldap_uri = ldap.example.com\n"),
+              "lwauth.conf:2: bad value 'ldap.example.com' for ldap_uri: expected a URL "
+              "starting with ldap://, ldaps:// or ldapi://");
+}
+
+// ---- Secret files -----------------------------------------------------------------------
+
+TEST(PolicySecrets, AcceptsSecretFileOwnedByTheOwnerWithMode0600) {
+    TempDir dir;
+    fs::path secret = dir.write("line-secret", "s3cr3t-value\n", 0600);
+    Policy policy =
+        loaded("[line]\nchannel_secret_file = " + secret.string() + "\n", owned_by_me());
+    // Only the path is kept; the secret is read by whoever needs it, when it needs it.
+    EXPECT_EQ(policy.line.channel_secret_file, secret);
+    EXPECT_EQ(describe(policy.base, policy).find("s3cr3t"), std::string::npos);
+}
+
+TEST(PolicySecrets, RejectsSecretFileReadableByOthers) {
+    TempDir dir;
+    fs::path secret = dir.write("line-secret", "x", 0644);
+    EXPECT_EQ(only_error("[line]\nchannel_secret_file = " + secret.string() + "\n", owned_by_me()),
+              "lwauth.conf:2: channel_secret_file: " + secret.string() + " must be owned by " +
+                  (::geteuid() == 0 ? std::string("root") : "uid " + std::to_string(::geteuid())) +
+                  " and not readable by group or others (chmod 0600); it is owned by " +
+                  (::geteuid() == 0 ? std::string("root") : "uid " + std::to_string(::geteuid())) +
+                  " with mode 0644");
+}
+
+TEST(PolicySecrets, RejectsSecretFileWritableByGroup) {
+    TempDir dir;
+    fs::path secret = dir.write("pg", "x", 0620);
+    auto error =
+        only_error("[store]\npostgresql_conninfo_file = " + secret.string() + "\n", owned_by_me());
+    EXPECT_NE(error.find("chmod 0600"), std::string::npos) << error;
+}
+
+TEST(PolicySecrets, RejectsSecretFileOwnedBySomeoneElse) {
+    TempDir dir;
+    fs::path secret = dir.write("ldap", "x", 0600);
+    auto error = only_error("[directory]\nldap_password_file = " + secret.string() + "\n",
+                            LoadOptions{::geteuid() + 1});
+    EXPECT_NE(error.find("must be owned by uid " + std::to_string(::geteuid() + 1)),
+              std::string::npos)
+        << error;
+}
+
+TEST(PolicySecrets, RejectsRelativeSecretPath) {
+    EXPECT_EQ(only_error("[line]\nchannel_secret_file = secrets/line\n"),
+              "lwauth.conf:2: bad value 'secrets/line' for channel_secret_file: expected an "
+              "absolute path");
+}
+
+TEST(PolicySecrets, RejectsMissingSecretFile) {
+    EXPECT_EQ(only_error("[line]\nchannel_secret_file = /nonexistent/lwauth/secret\n"),
+              "lwauth.conf:2: channel_secret_file: /nonexistent/lwauth/secret: No such file or "
+              "directory");
+}
+
+TEST(PolicySecrets, RejectsSecretPathThatIsNotARegularFile) {
+    TempDir dir;
+    EXPECT_EQ(
+        only_error("[line]\nchannel_secret_file = " + dir.path().string() + "\n", owned_by_me()),
+        "lwauth.conf:2: channel_secret_file: " + dir.path().string() + " is not a regular file");
+}
+
+TEST(PolicySecrets, ChecksSecretFilesOfChannels) {
+    TempDir dir;
+    fs::path loose = dir.write("token", "x", 0640);
+    auto result =
+        load("[channel.line]\ntype = line\nchannel_access_token_file = " + loose.string() + "\n",
+             owned_by_me());
+    ASSERT_EQ(result.errors.size(), 1u) << all_errors(result);
+    EXPECT_EQ(result.errors[0].line, 3);
+    EXPECT_NE(result.errors[0].message.find("channel_access_token_file: " + loose.string() +
+                                            " must be owned by"),
+              std::string::npos);
+}
+
+// ---- Channels ---------------------------------------------------------------------------
+
+TEST(PolicyChannels, ReadsOutboxChannelWithDefaults) {
+    Policy policy =
+        loaded("[channel.outbox]\ntype = outbox\npath = /var/lib/lwauth/outbox.jsonl\n");
+    ASSERT_EQ(policy.channels.size(), 1u);
+    const ChannelConfig& channel = policy.channels[0];
+    EXPECT_EQ(channel.name, "outbox");
+    EXPECT_EQ(channel.type, "outbox");
+    EXPECT_EQ(channel.serves, (std::vector<Kind>{Kind::Sms, Kind::Email, Kind::Notification}));
+    EXPECT_EQ(channel.timeout, 10s);
+    EXPECT_EQ(channel.option("path"), "/var/lib/lwauth/outbox.jsonl");
+    EXPECT_EQ(channel.option("proxy"), "");
+    EXPECT_EQ(channel.file, "lwauth.conf");
+    EXPECT_EQ(channel.line, 1);
+}
+
+TEST(PolicyChannels, FillsDefaultsByType) {
+    TempDir dir;
+    fs::path token = dir.write("twilio", "x");
+    fs::path password = dir.write("smtp", "x");
+    Policy policy = loaded(
+        "[channel.sms]\ntype = twilio\naccount_sid = AC1\nauth_token_file = " + token.string() +
+            "\nfrom = +15005550006\ntimeout = 30s\n"
+            "[channel.mail]\ntype = smtp\nurl = smtps://mail.example.com\n"
+            "from = lwauth@example.com\nusername = lwauth\npassword_file = " +
+            password.string() + "\nproxy = http://proxy.example.com:3128\n",
+        owned_by_me());
+    ASSERT_EQ(policy.channels.size(), 2u);
+    EXPECT_EQ(policy.channels[0].serves, std::vector<Kind>{Kind::Sms});
+    EXPECT_EQ(policy.channels[0].timeout, 30s);
+    EXPECT_EQ(policy.channels[0].option("base_url"), "https://api.twilio.com");
+    EXPECT_EQ(policy.channels[0].option("auth_token_file"), token.string());
+    EXPECT_EQ(policy.channels[1].serves, std::vector<Kind>{Kind::Email});
+    EXPECT_EQ(policy.channels[1].option("subject"), "Your verification code");
+    EXPECT_EQ(policy.channels[1].option("proxy"), "http://proxy.example.com:3128");
+}
+
+TEST(PolicyChannels, TypeMayComeAfterOtherKeys) {
+    Policy policy = loaded("[channel.hook]\nurl = https://gw.example.com/send\ntype = webhook\n");
+    ASSERT_EQ(policy.channels.size(), 1u);
+    EXPECT_EQ(policy.channels[0].type, "webhook");
+    EXPECT_EQ(policy.channels[0].option("url"), "https://gw.example.com/send");
+}
+
+TEST(PolicyChannels, ReportsMissingTypeAtTheSectionHeader) {
+    EXPECT_EQ(only_error("[policy]\n\n[channel.sms]\npath = /tmp/x\n"),
+              "lwauth.conf:3: [channel.sms] has no type; set type = outbox, twilio, vonage, "
+              "webhook, smtp, lineworks or line");
+    EXPECT_EQ(only_error("[channel.empty]\n"),
+              "lwauth.conf:1: [channel.empty] has no type; set type = outbox, twilio, vonage, "
+              "webhook, smtp, lineworks or line");
+}
+
+TEST(PolicyChannels, RejectsUnknownType) {
+    EXPECT_EQ(only_error("[channel.x]\ntype = pigeon\n"),
+              "lwauth.conf:2: bad value 'pigeon' for type: expected outbox, twilio, vonage, "
+              "webhook, smtp, lineworks or line");
+}
+
+TEST(PolicyChannels, RejectsKeyOfAnotherChannelType) {
+    EXPECT_EQ(only_error("[channel.outbox]\ntype = outbox\npath = /tmp/o\nfrom = +15005550006\n"),
+              "lwauth.conf:4: key 'from' is not valid for channel type outbox (it is a key of "
+              "twilio, vonage or smtp)");
+}
+
+TEST(PolicyChannels, RejectsKeyNoChannelTypeKnows) {
+    EXPECT_EQ(only_error("[channel.outbox]\ntype = outbox\npath = /tmp/o\ncolour = red\n"),
+              "lwauth.conf:4: unknown key 'colour' in [channel.outbox]");
+}
+
+TEST(PolicyChannels, ReportsMissingRequiredKeyAtTheSectionHeader) {
+    EXPECT_EQ(only_error("[code]\n[channel.hook]\ntype = webhook\n"),
+              "lwauth.conf:2: [channel.hook]: channel type webhook requires key 'url'");
+    auto result = load("[channel.mail]\ntype = smtp\n");
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{
+                  "lwauth.conf:1: [channel.mail]: channel type smtp requires key 'url'",
+                  "lwauth.conf:1: [channel.mail]: channel type smtp requires key 'from'"}));
+    EXPECT_EQ(only_error("[channel.o]\ntype = outbox\npath =\n"),
+              "lwauth.conf:3: empty value for required key 'path'");
+}
+
+TEST(PolicyChannels, RequiresTwilioSenderOrMessagingService) {
+    TempDir dir;
+    fs::path token = dir.write("twilio", "x");
+    EXPECT_EQ(only_error("[channel.sms]\ntype = twilio\naccount_sid = AC1\nauth_token_file = " +
+                             token.string() + "\n",
+                         owned_by_me()),
+              "lwauth.conf:1: [channel.sms]: channel type twilio requires key 'from' or "
+              "'messaging_service_sid'");
+}
+
+TEST(PolicyChannels, ChecksValuesByType) {
+    EXPECT_EQ(only_error("[channel.o]\ntype = outbox\npath = outbox.jsonl\n"),
+              "lwauth.conf:3: bad value 'outbox.jsonl' for path: expected an absolute path");
+    EXPECT_EQ(only_error("[channel.m]\ntype = smtp\nurl = https://mail\nfrom = a@b.c\n"),
+              "lwauth.conf:3: bad value 'https://mail' for url: expected a URL starting with "
+              "smtps:// or smtp://");
+    EXPECT_EQ(only_error("[channel.h]\ntype = webhook\nurl = https://gw\ntimeout = 5m\n"),
+              "lwauth.conf:4: bad value '5m' for timeout: expected a duration from 1s to 2m");
+}
+
+TEST(PolicyChannels, RejectsKindTheTypeCannotServe) {
+    EXPECT_EQ(
+        only_error("[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = a@b.c\nserves = sms\n"),
+        "lwauth.conf:5: channel type smtp cannot serve sms (it serves email)");
+    Policy policy = loaded("[channel.o]\ntype = outbox\npath = /tmp/o\nserves = email\n");
+    EXPECT_EQ(policy.channels[0].serves, std::vector<Kind>{Kind::Email});
+}
+
+TEST(PolicyChannels, RejectsBadChannelName) {
+    EXPECT_EQ(only_error("[channel.my channel]\ntype = outbox\n"),
+              "lwauth.conf:1: bad channel name 'my channel' in [channel.my channel]: use "
+              "letters, digits, '_' and '-'");
+}
+
+TEST(PolicyChannels, ChannelsForListsServingChannelsInFileOrder) {
+    Policy policy = loaded(
+        "[channel.b]\ntype = outbox\npath = /tmp/b\nserves = email\n"
+        "[channel.a]\ntype = outbox\npath = /tmp/a\n"
+        "[channel.hook]\ntype = webhook\nurl = http://127.0.0.1:9/send\n");
+    auto names = [&policy](Kind kind) {
+        std::vector<std::string> out;
+        for (const auto* channel : policy.channels_for(kind)) {
+            out.push_back(channel->name);
+        }
+        return out;
+    };
+    EXPECT_EQ(names(Kind::Sms), (std::vector<std::string>{"a", "hook"}));
+    EXPECT_EQ(names(Kind::Email), (std::vector<std::string>{"b", "a"}));
+    EXPECT_EQ(names(Kind::Notification), (std::vector<std::string>{"a"}));
+}
+
+TEST(PolicyChannels, LaterFileChangesOneKeyOfAChannel) {
+    auto result = load_texts({{"lwauth.conf", "[channel.o]\ntype = outbox\npath = /tmp/a\n"},
+                              {"50-path.conf", "[channel.o]\npath = /tmp/b\n"}});
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    ASSERT_EQ(result.policy->channels.size(), 1u);
+    EXPECT_EQ(result.policy->channels[0].option("path"), "/tmp/b");
+    EXPECT_EQ(result.policy->channels[0].file, "lwauth.conf");
+}
+
+TEST(PolicyChannels, WarnsWhenNoChannelServesAListedKind) {
+    auto result = load(
+        "[code]\nchannels = sms, email\n[channel.m]\ntype = smtp\n"
+        "url = smtp://mail\nfrom = a@b.c\n");
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_EQ(messages(result.warnings),
+              (std::vector<std::string>{
+                  "lwauth.conf:2: no [channel.*] section serves sms, which channels lists"}));
+}
+
+// ---- Cross-section rules ----------------------------------------------------------------
+
+TEST(PolicyRules, LineLoginRequiresLineCredentials) {
+    EXPECT_EQ(only_error("[policy]\nlogin_with_line = allowed\n[line]\nchannel_id = 123\n"),
+              "lwauth.conf:2: login_with_line = allowed requires channel_secret_file, "
+              "callback_url in [line]");
+    EXPECT_EQ(only_error("[user:alice]\nlogin_with_line = allowed\n"),
+              "lwauth.conf:2: login_with_line = allowed requires channel_id, "
+              "channel_secret_file, callback_url in [line]");
+}
+
+TEST(PolicyRules, PostgresqlRequiresConninfoFile) {
+    EXPECT_EQ(only_error("[store]\nbackend = postgresql\n"),
+              "lwauth.conf:2: backend = postgresql requires postgresql_conninfo_file in [store]");
+}
+
+TEST(PolicyRules, LdapRequiresUriAndBase) {
+    EXPECT_EQ(only_error("[directory]\nbackend = ldap\nldap_uri = ldap://ldap\n"),
+              "lwauth.conf:2: backend = ldap requires ldap_uri and ldap_base in [directory]");
+}
+
+// ---- Files ------------------------------------------------------------------------------
+
+TEST(PolicyFiles, ReportsMissingLwauthConf) {
+    TempDir dir;
+    auto result = load_directory(dir.path());
+    EXPECT_FALSE(result.policy.has_value());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{(dir.path() / "lwauth.conf").string() + ": not found"}));
+}
+
+TEST(PolicyFiles, StillChecksDropInsWhenLwauthConfIsMissing) {
+    TempDir dir;
+    dir.write("lwauth.conf.d/10-a.conf", "[code]\nlength = 1\n", 0644);
+    auto result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{
+                  (dir.path() / "lwauth.conf").string() + ": not found",
+                  (dir.path() / "lwauth.conf.d/10-a.conf").string() +
+                      ":2: bad value '1' for length: expected an integer from 6 to 10"}));
+}
+
+TEST(PolicyFiles, ReportsUnreadableFileAsDiagnostic) {
+    TempDir dir;
+    fs::create_directories(dir.path() / "lwauth.conf");
+    fs::create_directories(dir.path() / "lwauth.conf.d/oops.conf");
+    auto result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{
+                  (dir.path() / "lwauth.conf").string() + ": not a regular file",
+                  (dir.path() / "lwauth.conf.d/oops.conf").string() + ": not a regular file"}));
+}
+
+TEST(PolicyFiles, DropInsApplyInLexicalOrderAndIgnoreOtherNames) {
+    TempDir dir;
+    dir.write("lwauth.conf", "[code]\nlength = 6\ntries = 2\n", 0644);
+    dir.write("lwauth.conf.d/20-b.conf", "[code]\nlength = 8\n", 0644);
+    dir.write("lwauth.conf.d/10-a.conf", "[code]\nlength = 7\nlifetime = 2m\n", 0644);
+    dir.write("lwauth.conf.d/30-c.conf.bak", "[code]\nlength = 9\n", 0644);
+    dir.write("lwauth.conf.d/README", "not ini at all\n", 0644);
+    dir.write("lwauth.conf.d/.hidden.conf", "[code]\nlength = 10\n", 0644);
+    auto result = load_directory(dir.path());
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_EQ(result.policy->base.code.length, 8);
+    EXPECT_EQ(result.policy->base.code.lifetime, 2min);
+    EXPECT_EQ(result.policy->base.code.tries, 2);
+}
+
+TEST(PolicyFiles, ErrorsInDropInsNameTheDropIn) {
+    TempDir dir;
+    dir.write("lwauth.conf", "[code]\n", 0644);
+    dir.write("lwauth.conf.d/50-site.conf", "[code]\n\nlength = 0\n", 0644);
+    auto result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{
+                  (dir.path() / "lwauth.conf.d/50-site.conf").string() +
+                  ":3: bad value '0' for length: expected an integer from 6 to 10"}));
+}
+
+TEST(PolicyFiles, SameKeyInALaterFileIsNotADuplicate) {
+    auto result = load_texts({{"lwauth.conf", "[policy]\ntwo_step = optional\n"},
+                              {"10-a.conf", "[policy]\ntwo_step = required\n"},
+                              {"20-b.conf", "[policy]\ntwo_step = off\n"}});
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_EQ(result.policy->base.two_step, TwoStep::Off);
+}
+
+// ---- Overrides --------------------------------------------------------------------------
+
+const char* const kOverrides = R"([policy]
+two_step = optional
+[code]
+length = 6
+[group:staff]
+two_step = required
+code.length = 8
+[group:contractors]
+two_step = off
+code.lifetime = 2m
+lockout.max_failures = 3
+[user:alice]
+code.length = 10
+[group:staff]
+lockout.duration = 1h
+)";
+
+TEST(PolicyOverrides, UsersInNoMatchingSectionGetTheBasePolicy) {
+    Policy policy = loaded(kOverrides);
+    EXPECT_EQ(policy.effective_for("bob", {"users"}), policy.base);
+}
+
+TEST(PolicyOverrides, GroupSectionsApplyInFileOrder) {
+    Policy policy = loaded(kOverrides);
+    UserPolicy both = policy.effective_for("carol", {"contractors", "staff"});
+    // [group:contractors] comes after the first [group:staff]: its two_step wins, whatever
+    // order the user's groups are listed in.
+    EXPECT_EQ(both.two_step, TwoStep::Off);
+    EXPECT_EQ(both.code.length, 8);
+    EXPECT_EQ(both.code.lifetime, 2min);
+    EXPECT_EQ(both.lockout.max_failures, 3);
+    EXPECT_EQ(both.lockout.duration, 1h);  // the second [group:staff] merges in
+    EXPECT_EQ(policy.effective_for("carol", {"staff", "contractors"}), both);
+}
+
+TEST(PolicyOverrides, UserSectionWinsOverGroups) {
+    Policy policy = loaded(kOverrides);
+    UserPolicy alice = policy.effective_for("alice", {"staff"});
+    EXPECT_EQ(alice.two_step, TwoStep::Required);
+    EXPECT_EQ(alice.code.length, 10);
+    EXPECT_EQ(alice.lockout.duration, 1h);
+    EXPECT_EQ(policy.effective_for("alice", {}).code.length, 10);
+    EXPECT_EQ(policy.effective_for("alice", {}).two_step, TwoStep::Optional);
+}
+
+TEST(PolicyOverrides, UserSectionWinsEvenWhenGroupSectionComesLater) {
+    auto result = load_texts({{"lwauth.conf", "[user:alice]\ntotp = allowed\n"},
+                              {"90-late.conf", "[group:staff]\ntotp = disabled\n"}});
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_TRUE(result.policy->effective_for("alice", {"staff"}).totp);
+    EXPECT_FALSE(result.policy->effective_for("bob", {"staff"}).totp);
+}
+
+TEST(PolicyOverrides, SectionsOfTheSameNameInLaterFilesWin) {
+    auto result = load_texts({{"lwauth.conf", "[group:staff]\ncode.tries = 2\n"},
+                              {"10-a.conf", "[group:staff]\ncode.tries = 5\n"}});
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_EQ(result.policy->effective_for("x", {"staff"}).code.tries, 5);
+}
+
+TEST(PolicyOverrides, RejectsKeysThatCannotBeOverridden) {
+    const std::string allowed =
+        "two_step, login_with_phone, login_with_line, quick_login, totp, code.length, "
+        "code.lifetime, code.tries, code.channels, lockout.max_failures, lockout.duration";
+    EXPECT_EQ(only_error("[group:staff]\ncontacts = admin\n"),
+              "lwauth.conf:2: unknown key 'contacts' in [group:staff]: expected one of " + allowed);
+    EXPECT_EQ(only_error("[user:bob]\ncode.resend_interval = 1m\n"),
+              "lwauth.conf:2: unknown key 'code.resend_interval' in [user:bob]: expected one of " +
+                  allowed);
+    EXPECT_EQ(only_error("[user:bob]\nlength = 8\n"),
+              "lwauth.conf:2: unknown key 'length' in [user:bob]: expected one of " + allowed);
+}
+
+TEST(PolicyOverrides, ValidatesOverrideValuesLikeTheirSections) {
+    EXPECT_EQ(only_error("[group:staff]\ncode.lifetime = 20m\n"),
+              "lwauth.conf:2: bad value '20m' for code.lifetime: expected a duration from 30s to "
+              "10m (NIST SP 800-63B: at most 10 minutes)");
+    EXPECT_EQ(only_error("[user:bob]\ncode.channels = fax\n"),
+              "lwauth.conf:2: bad value 'fax' for code.channels: unknown item 'fax'; expected a "
+              "list of sms, email or notification");
+}
+
+TEST(PolicyOverrides, RejectsSectionWithoutName) {
+    EXPECT_EQ(only_error("[group:]\ntwo_step = off\n"),
+              "lwauth.conf:1: bad section [group:]: expected [group:NAME]");
+}
+
+TEST(PolicyOverrides, KeepsSectionsWithTheirOrigin) {
+    Policy policy = loaded(kOverrides);
+    ASSERT_EQ(policy.overrides.size(), 4u);
+    EXPECT_EQ(policy.overrides[2].scope, Override::Scope::User);
+    EXPECT_EQ(policy.overrides[2].name, "alice");
+    EXPECT_EQ(policy.overrides[2].line, 12);
+    EXPECT_EQ(policy.overrides[2].settings,
+              (std::vector<Setting>{{"code.length", "10", "lwauth.conf", 13}}));
+}
+
+// ---- describe ---------------------------------------------------------------------------
+
+TEST(PolicyDescribe, ShowsEffectiveValuesAndDeliveringChannels) {
+    Policy policy = loaded(std::string(kOverrides) +
+                           "[channel.o]\ntype = outbox\npath = /tmp/o\nserves = sms\n");
+    std::string text = describe(policy.effective_for("alice", {"staff"}), policy);
+    EXPECT_NE(text.find("[policy]\ntwo_step = required\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("admin_group =\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("[code]\nlength = 10\nlifetime = 5m\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# sms is delivered by: o\n# email is delivered by: no channel\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("[lockout]\nmax_failures = 5\nduration = 1h\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("[quick_login]\npin_min_length = 6\npin_max_age = 30d\n"),
+              std::string::npos)
+        << text;
+}
+
+TEST(PolicyDescribe, OutputReadsBackAsTheSamePolicy) {
+    Policy policy = loaded(kOverrides);
+    UserPolicy carol = policy.effective_for("carol", {"staff", "contractors"});
+    auto reread = load(describe(carol, policy));
+    ASSERT_TRUE(reread.policy.has_value()) << all_errors(reread);
+    EXPECT_EQ(reread.policy->base, carol);
+}
+
+// ---- The shipped files ------------------------------------------------------------------
+
+const fs::path kShippedDir = fs::path(LWAUTH_SOURCE_DIR) / "etc/lwauth";
+
+TEST(ShippedPolicy, LoadsCleanly) {
+    auto result = load_directory(kShippedDir);
+    ASSERT_TRUE(result.errors.empty()) << all_errors(result);
+    EXPECT_TRUE(result.warnings.empty()) << messages(result.warnings).front();
+    ASSERT_TRUE(result.policy.has_value());
+    const Policy& policy = *result.policy;
+    EXPECT_EQ(policy.base, UserPolicy{});
+    EXPECT_EQ(policy.base.code.channels, (std::vector<Kind>{Kind::Sms, Kind::Email}));
+    ASSERT_EQ(policy.channels.size(), 1u);
+    EXPECT_EQ(policy.channels[0].name, "outbox");
+    EXPECT_EQ(policy.channels[0].type, "outbox");
+    EXPECT_EQ(policy.channels[0].option("path"), "/var/lib/lwauth/outbox.jsonl");
+    EXPECT_EQ(policy.channels_for(Kind::Sms).size(), 1u);
+    EXPECT_EQ(policy.channels_for(Kind::Email).size(), 1u);
+}
+
+// "#key = value" lines state the defaults: uncommented, they must change nothing.
+TEST(ShippedPolicy, CommentedValuesAreTheBuiltInDefaults) {
+    std::string text = read_file(kShippedDir / "lwauth.conf");
+    ASSERT_FALSE(text.empty());
+    std::string uncommented =
+        std::regex_replace(text, std::regex("^#([a-z])", std::regex::multiline), "$1");
+    ASSERT_NE(uncommented, text);
+    auto shipped = load_texts({{"lwauth.conf", text}});
+    auto defaults = load_texts({{"lwauth.conf (uncommented)", uncommented}});
+    ASSERT_TRUE(shipped.policy.has_value()) << all_errors(shipped);
+    ASSERT_TRUE(defaults.policy.has_value()) << all_errors(defaults);
+    Policy expected = *shipped.policy;
+    Policy actual = *defaults.policy;
+    actual.channels[0].file = expected.channels[0].file;
+    EXPECT_EQ(actual, expected);
+    EXPECT_EQ(actual.base, UserPolicy{});
+}
+
+// Every key appears in its section, as a default ("#key = ...") or an example ("# key = ...").
+TEST(ShippedPolicy, DocumentsEveryKey) {
+    const std::map<std::string, std::vector<std::string>> keys = {
+        {"policy",
+         {"two_step", "contacts", "admin_group", "login_with_phone", "login_with_line",
+          "quick_login", "totp"}},
+        {"code",
+         {"length", "lifetime", "tries", "resend_interval", "max_sends_per_hour",
+          "max_sends_per_destination_per_hour", "max_sends_per_host_per_hour", "channels",
+          "sms_country_prefixes"}},
+        {"lockout", {"max_failures", "duration"}},
+        {"login", {"timeout"}},
+        {"quick_login", {"pin_min_length", "pin_max_age", "fingerprint", "local_only"}},
+        {"totp", {"issuer", "digits", "period"}},
+        {"line",
+         {"channel_id", "channel_secret_file", "callback_listen", "callback_url", "authorize_url",
+          "token_url", "jwks_url", "issuer", "id_token_alg"}},
+        {"store", {"backend", "path", "postgresql_conninfo_file"}},
+        {"directory",
+         {"backend", "ldap_uri", "ldap_base", "ldap_bind_dn", "ldap_password_file",
+          "phone_attribute", "email_attribute"}},
+        {"channel.outbox", {"type", "path", "serves", "timeout", "ca_file", "proxy"}},
+        {"channel.twilio",
+         {"type", "account_sid", "auth_token_file", "from", "messaging_service_sid", "base_url"}},
+        {"channel.vonage", {"type", "api_key", "api_secret_file", "from", "base_url"}},
+        {"channel.webhook", {"type", "url", "hmac_secret_file"}},
+        {"channel.smtp", {"type", "url", "username", "password_file", "from", "subject"}},
+        {"channel.lineworks",
+         {"type", "client_id", "client_secret_file", "service_account", "private_key_file",
+          "bot_id", "base_url", "auth_url"}},
+        {"channel.line", {"type", "channel_access_token_file", "base_url"}},
+    };
+    std::set<std::pair<std::string, std::string>> documented;
+    std::istringstream text(read_file(kShippedDir / "lwauth.conf"));
+    const std::regex section(R"(^# ?\[([^\]]+)\]$|^\[([^\]]+)\]$)");
+    const std::regex key(R"(^(?:# ?)?([a-z_.]+) =)");
+    std::string current;
+    for (std::string line; std::getline(text, line);) {
+        std::smatch match;
+        if (std::regex_match(line, match, section)) {
+            current = match[1].matched ? match[1].str() : match[2].str();
+        } else if (std::regex_search(line, match, key)) {
+            documented.emplace(current, match[1].str());
+        }
+    }
+    for (const auto& [name, section_keys] : keys) {
+        for (const auto& k : section_keys) {
+            EXPECT_TRUE(documented.contains({name, k})) << "[" << name << "] " << k;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace lwauth::policy
