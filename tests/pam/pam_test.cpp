@@ -1,0 +1,386 @@
+// The real pam_lwauth.so, loaded by the real libpam (redirected by pam_wrapper to the
+// service files written here), driven by libpamtest against real stack layouts, with the
+// real lwauthd on a private bus. Codes are read from the outbox while the conversation
+// runs, as a person would read their phone.
+#include <gtest/gtest.h>
+extern "C" {
+#include <libpamtest.h>  // a C header without extern "C" of its own
+}
+#include <security/pam_appl.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
+constexpr const char* kPassword = "correct horse";
+
+// What the person at the keyboard does.
+struct Person {
+    std::string password = kPassword;
+    // Called for the code prompt; nullopt makes the conversation fail.
+    std::function<std::optional<std::string>(int turn)> answer_code;
+    std::vector<std::string> infos;
+    std::vector<std::string> errors;
+    int code_prompts = 0;
+    int password_prompts = 0;
+};
+
+int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+    auto* person = static_cast<Person*>(data);
+    auto* replies = static_cast<struct pam_response*>(calloc(static_cast<size_t>(n), sizeof(struct pam_response)));
+    if (replies == nullptr) {
+        return PAM_BUF_ERR;
+    }
+    for (int i = 0; i < n; ++i) {
+        std::string text = msg[i]->msg ? msg[i]->msg : "";
+        switch (msg[i]->msg_style) {
+            case PAM_TEXT_INFO:
+                person->infos.push_back(text);
+                break;
+            case PAM_ERROR_MSG:
+                person->errors.push_back(text);
+                break;
+            case PAM_PROMPT_ECHO_OFF:
+            case PAM_PROMPT_ECHO_ON: {
+                std::optional<std::string> answer;
+                if (text.find("assword") != std::string::npos) {
+                    ++person->password_prompts;
+                    answer = person->password;
+                } else if (text.find("code") != std::string::npos && person->answer_code) {
+                    answer = person->answer_code(person->code_prompts++);
+                }
+                if (!answer) {
+                    for (int j = 0; j < i; ++j) {
+                        free(replies[j].resp);
+                    }
+                    free(replies);
+                    return PAM_CONV_ERR;
+                }
+                replies[i].resp = strdup(answer->c_str());
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    *resp = replies;
+    return PAM_SUCCESS;
+}
+
+class Pam : public ::testing::Test {
+protected:
+    void SetUp() override {
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        // The module runs inside this process: point it at the private bus.
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
+    }
+
+    // pam_wrapper reads its service directory once per process, at the first pam_start():
+    // the service files and passdb are shared by every test and never change.
+    static void SetUpTestSuite() {
+        pam_dir_ = new TempDir("lwauth-pam-services");
+        setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
+        std::string passdb;
+        for (const auto& service : {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout"}) {
+            for (const auto& u : test_users()) {
+                passdb += u.name + ":" + kPassword + ":" + service + "\n";
+            }
+        }
+        write_file(pam_dir_->path() / "passdb", passdb);
+        std::string matrix = std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
+        std::string module = LWAUTH_PAM_MODULE_PATH;
+        write_service("two_step", "auth requisite " + matrix + "\nauth required " + module + " mode=second_factor\n");
+        write_service("full", "auth [success=done ignore=ignore default=die] " + module +
+                                  " mode=primary\nauth requisite " + matrix + "\nauth required " + module +
+                                  " mode=second_factor\n");
+        write_service("safe", "auth requisite " + matrix + "\nauth required " + module +
+                                  " mode=second_factor failmode=safe\n");
+        write_service("bad_timeout", "auth requisite " + matrix + "\nauth required " + module +
+                                         " mode=second_factor timeout=soon\n");
+        write_service("bad_mode", "auth requisite " + matrix + "\nauth required " + module +
+                                      " mode=sideways failmode=safe\n");
+        write_service("short_timeout", "auth requisite " + matrix + "\nauth required " + module +
+                                           " mode=second_factor timeout=2 nonsense_option\n");
+    }
+
+    static void TearDownTestSuite() {
+        delete pam_dir_;
+        pam_dir_ = nullptr;
+    }
+
+    virtual std::string policy() {
+        return default_test_policy(dir_ / "outbox.jsonl",
+                                   "[user:carol]\nlockout.max_failures = 3\ncode.tries = 10\n"
+                                   "[user:erin]\ntwo_step = required\n"
+                                   "[user:dave]\ncode.lifetime = 30s\n");
+    }
+
+    static void write_service(const std::string& name, const std::string& text) {
+        write_file(pam_dir_->path() / "pam.d" / name, text + "account required " + kPamMatrix + " passdb=" +
+                                                          (pam_dir_->path() / "passdb").string() + "\n");
+    }
+
+    // Runs pam_authenticate for user in service; returns what libpam returned.
+    int authenticate(const std::string& service, const std::string& user, Person& person) {
+        struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
+        _pamtest_conv(service.c_str(), user.c_str(), converse, &person, tests, 1, nullptr);
+        return tests[0].op_rv;
+    }
+
+    // The newest code sent to a destination.
+    std::string latest_code(const std::string& destination) {
+        auto messages = read_outbox(daemon_->outbox());
+        for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+            if (it->destination == destination) {
+                return it->code();
+            }
+        }
+        return "";
+    }
+
+    size_t sent() { return read_outbox(daemon_->outbox()).size(); }
+
+    static std::string wrong(const std::string& code) {
+        std::string w = code.empty() ? "000000" : code;
+        w.back() = w.back() == '0' ? '1' : '0';
+        return w;
+    }
+
+    static inline TempDir* pam_dir_ = nullptr;
+    TempDir dir_{"lwauth-pam"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(Pam, RightCodeSucceeds) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS);
+    EXPECT_EQ(alice.code_prompts, 1);
+    ASSERT_FALSE(alice.infos.empty());
+    EXPECT_NE(alice.infos[0].find("by email to a\u2022\u2022\u2022@example.com"), std::string::npos) << alice.infos[0];
+}
+
+TEST_F(Pam, WrongCodeIsDeniedAfterTheTriesForOneCode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) { return wrong(latest_code("alice@example.com")); };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_AUTH_ERR);
+    EXPECT_EQ(alice.code_prompts, 3);  // [code] tries = 3
+    ASSERT_FALSE(alice.errors.empty());
+    EXPECT_NE(alice.errors.back().find("No tries are left"), std::string::npos);
+}
+
+TEST_F(Pam, ReusedCodeIsDenied) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person first;
+    std::string used;
+    first.answer_code = [&](int) { return used = latest_code("alice@example.com"); };
+    ASSERT_EQ(authenticate("two_step", "alice", first), PAM_SUCCESS);
+    Person second;
+    second.answer_code = [&](int) {
+        // A new code was sent for this login; the old one must not open it.
+        EXPECT_NE(latest_code("alice@example.com"), used);
+        return used;
+    };
+    EXPECT_EQ(authenticate("two_step", "alice", second), PAM_AUTH_ERR);
+}
+
+TEST_F(Pam, ExpiredCodeIsDenied) {
+    ASSERT_TRUE(daemon_->enroll("dave", "email", "dave@example.com"));
+    Person dave;
+    dave.answer_code = [&](int) {
+        // dave's policy gives codes 30 s; wait them out as a slow person would.
+        sleep(31);
+        return latest_code("dave@example.com");
+    };
+    EXPECT_EQ(authenticate("two_step", "dave", dave), PAM_AUTH_ERR);
+    ASSERT_FALSE(dave.errors.empty());
+    EXPECT_NE(dave.errors.back().find("expired"), std::string::npos);
+}
+
+TEST_F(Pam, LocksOutAfterMaxFailuresAndStaysLocked) {
+    ASSERT_TRUE(daemon_->enroll("carol", "phone", "+819012345678"));
+    Person carol;
+    carol.answer_code = [&](int) { return wrong(latest_code("+819012345678")); };
+    EXPECT_EQ(authenticate("two_step", "carol", carol), PAM_MAXTRIES);
+    EXPECT_EQ(carol.code_prompts, 3);  // carol: lockout.max_failures = 3
+    EXPECT_NE(carol.errors.back().find("locked for 15 minutes"), std::string::npos) << carol.errors.back();
+
+    // Even the right code is refused while locked; no code is sent.
+    size_t before = sent();
+    Person again;
+    again.answer_code = [&](int) { return latest_code("+819012345678"); };
+    EXPECT_EQ(authenticate("two_step", "carol", again), PAM_MAXTRIES);
+    EXPECT_EQ(again.code_prompts, 0);
+    EXPECT_EQ(sent(), before);
+    EXPECT_NE(again.errors.back().find("Try again in 15 minutes"), std::string::npos);
+}
+
+TEST_F(Pam, ResendReplacesTheCode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    std::string first;
+    alice.answer_code = [&](int turn) -> std::optional<std::string> {
+        if (turn == 0) {
+            first = latest_code("alice@example.com");
+            return "r";
+        }
+        if (turn == 1) {
+            return first;  // replaced: wrong now (unless the new code happens to be equal)
+        }
+        return latest_code("alice@example.com");
+    };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS);
+    if (first != latest_code("alice@example.com")) {
+        EXPECT_EQ(alice.code_prompts, 3);
+        EXPECT_EQ(alice.errors.size(), 1u);
+    }
+    EXPECT_EQ(sent(), 3u);  // confirmation, first code, resent code
+}
+
+TEST_F(Pam, ConversationErrorIsNotSuccess) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [](int) { return std::nullopt; };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_CONV_ERR);
+}
+
+TEST_F(Pam, DaemonAbsentDeniesUnderSecureFailmode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    daemon_->stop();
+    Person alice;
+    alice.answer_code = [](int) { return std::string("123456"); };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+    ASSERT_FALSE(alice.errors.empty());
+    EXPECT_NE(alice.errors[0].find("not available"), std::string::npos);
+}
+
+TEST_F(Pam, DaemonAbsentPassesUnderSafeFailmode) {
+    daemon_->stop();
+    Person alice;
+    EXPECT_EQ(authenticate("safe", "alice", alice), PAM_SUCCESS);
+    EXPECT_EQ(alice.code_prompts, 0);
+    // ...but the password is still checked.
+    Person intruder;
+    intruder.password = "guess";
+    EXPECT_EQ(authenticate("safe", "alice", intruder), PAM_AUTH_ERR);
+}
+
+TEST_F(Pam, DaemonKilledMidConversationIsUnavailable) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) {
+        std::string code = latest_code("alice@example.com");
+        daemon_->kill();
+        return code;
+    };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+}
+
+TEST_F(Pam, RestartedDaemonDoesNotTakeOverALogin) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) {
+        std::string code = latest_code("alice@example.com");
+        daemon_->kill();
+        EXPECT_TRUE(daemon_->start());
+        return code;
+    };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+}
+
+TEST_F(Pam, UserWithoutTwoStepUnderOptionalPasses) {
+    Person bob;
+    bob.answer_code = [](int) { return std::string("000000"); };
+    EXPECT_EQ(authenticate("two_step", "bob", bob), PAM_SUCCESS);
+    EXPECT_EQ(bob.code_prompts, 0);
+    EXPECT_EQ(sent(), 0u);
+}
+
+TEST_F(Pam, RequiredWithoutContactIsDeniedWithWhatToDo) {
+    Person erin;
+    EXPECT_EQ(authenticate("two_step", "erin", erin), PAM_AUTH_ERR);
+    ASSERT_FALSE(erin.errors.empty());
+    EXPECT_NE(erin.errors[0].find("Ask your administrator"), std::string::npos) << erin.errors[0];
+}
+
+TEST_F(Pam, WrongPasswordStopsBeforeAnyCodeIsSent) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t before = sent();
+    Person intruder;
+    intruder.password = "guess";
+    intruder.answer_code = [](int) { return std::string("000000"); };
+    EXPECT_EQ(authenticate("two_step", "alice", intruder), PAM_AUTH_ERR);
+    EXPECT_EQ(intruder.code_prompts, 0);
+    EXPECT_EQ(sent(), before);
+}
+
+TEST_F(Pam, FullStackRunsPasswordThenCode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_SUCCESS);
+    EXPECT_EQ(alice.password_prompts, 1);
+    EXPECT_EQ(alice.code_prompts, 1);
+}
+
+TEST_F(Pam, FullStackDeniesAWrongCode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) { return wrong(latest_code("alice@example.com")); };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_AUTH_ERR);
+}
+
+TEST_F(Pam, FullStackWithoutTwoStepNeedsOnlyThePassword) {
+    Person bob;
+    EXPECT_EQ(authenticate("full", "bob", bob), PAM_SUCCESS);
+    EXPECT_EQ(bob.password_prompts, 1);
+    EXPECT_EQ(bob.code_prompts, 0);
+}
+
+TEST_F(Pam, FullStackWithDaemonAbsentDenies) {
+    daemon_->stop();
+    Person bob;
+    int rc = authenticate("full", "bob", bob);
+    EXPECT_NE(rc, PAM_SUCCESS);
+    EXPECT_NE(rc, PAM_IGNORE);
+}
+
+TEST_F(Pam, MalformedOptionsFailClosed) {
+    Person bob;
+    EXPECT_EQ(authenticate("bad_timeout", "bob", bob), PAM_SERVICE_ERR);
+    // failmode=safe does not rescue a malformed option.
+    EXPECT_EQ(authenticate("bad_mode", "bob", bob), PAM_SERVICE_ERR);
+}
+
+TEST_F(Pam, UnknownOptionsAreIgnored) {
+    Person bob;
+    EXPECT_EQ(authenticate("short_timeout", "bob", bob), PAM_SUCCESS);
+}
+
+TEST_F(Pam, StoppedDaemonIsNotWaitedForPastTheTimeout) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) {
+        // Freeze lwauthd: the module must give up after timeout=2 instead of hanging.
+        daemon_->freeze();
+        return latest_code("alice@example.com");
+    };
+    EXPECT_EQ(authenticate("short_timeout", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+}
+
+}  // namespace
+}  // namespace lwauth::test

@@ -418,6 +418,8 @@ void Daemon::kill() { process_.stop(SIGKILL); }
 
 void Daemon::reload() { process_.signal(SIGHUP); }
 
+void Daemon::freeze() { process_.signal(SIGSTOP); }
+
 std::string Daemon::log() const { return read_file(log_path()); }
 
 RunResult Daemon::ctl(const std::string& user, const std::vector<std::string>& args, const std::string& input) const {

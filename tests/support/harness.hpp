@@ -115,6 +115,8 @@ public:
     /// SIGKILL, as a crash would.
     void kill();
     void reload();
+    /// SIGSTOP: alive on the bus but answering nothing, as a hung daemon.
+    void freeze();
     [[nodiscard]] bool running() { return process_.running(); }
 
     [[nodiscard]] fs::path config_dir() const { return dir_ / "etc"; }
