@@ -114,7 +114,8 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
         // Saving a verified contact is what turns 2-step verification on.
         store_.set_two_step(user, true);
     }
-    log_event(LogLevel::Info, "contact-verified", "contact verified; 2-step verification on",
+    log_event(LogLevel::Info, "contact-verified",
+              up.two_step != policy::TwoStep::Off ? "contact verified; 2-step verification on" : "contact verified",
               {{"USER", user}, {"KIND", kind}});
     return up.two_step != policy::TwoStep::Off;
 }

@@ -129,12 +129,21 @@ int Relay::unavailable(const std::string& why) {
 }
 
 int Relay::bus_failure(const BusError& error, int r, const char* what) {
-    Errc code = error.is_set() ? from_dbus_error(error.name()) : Errc::Unavailable;
     std::string why = std::string(what) + ": " + (error.is_set() ? error.message() : errno_string(r));
-    if (code == Errc::Unavailable) {
+    // Only an lwauthd that cannot be reached is left to failmode=. An error that lwauthd
+    // itself answered (even its own "unavailable", such as a full disk) is a decision of
+    // the daemon and fails closed.
+    bool from_daemon = error.is_set() && std::string_view(error.name()).starts_with("org.lwauth.Auth1.Error.");
+    Errc code = error.is_set() ? from_dbus_error(error.name()) : Errc::Unavailable;
+    if (!from_daemon && code == Errc::Unavailable) {
         return unavailable(why);
     }
     pam_syslog(pamh_, LOG_ERR, "lwauthd refused the login (%s)", why.c_str());
+    if (code == Errc::NoSuchLogin) {
+        pam_error(pamh_, "This login has timed out. Please log in again.");
+    } else if (code == Errc::Unavailable) {
+        pam_error(pamh_, "The login verification service cannot serve this login right now. Try again later.");
+    }
     return to_pam_code(code);
 }
 

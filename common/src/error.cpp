@@ -69,7 +69,6 @@ Errc from_dbus_error(const char* name) noexcept {
     static constexpr const char* kUnavailableNames[] = {
         SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER, SD_BUS_ERROR_NO_REPLY,
         SD_BUS_ERROR_TIMEOUT,         SD_BUS_ERROR_DISCONNECTED,      SD_BUS_ERROR_NO_SERVER,
-        SD_BUS_ERROR_UNKNOWN_OBJECT,  SD_BUS_ERROR_UNKNOWN_INTERFACE, SD_BUS_ERROR_UNKNOWN_METHOD,
     };
     for (const char* unavailable : kUnavailableNames) {
         if (std::strcmp(unavailable, name) == 0) {

@@ -109,6 +109,8 @@ Step LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
     }
     pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
     step.id = id;
+    log_event(LogLevel::Debug, "login-step", "login asks: " + step.prompt,
+              {{"USER", pending.context.user}, {"MESSAGES", std::to_string(step.messages.size())}});
     return step;
 }
 

@@ -279,6 +279,20 @@ TEST_F(Pam, DaemonAbsentPassesUnderSafeFailmode) {
     EXPECT_EQ(authenticate("safe", "alice", intruder), PAM_AUTH_ERR);
 }
 
+TEST_F(Pam, DeliveryFailureFailsClosedEvenUnderSafeFailmode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    // A full disk under the outbox: lwauthd is up but cannot deliver. failmode=safe is
+    // only for an unreachable daemon; this is the daemon's decision, and it fails closed.
+    daemon_->write_policy(default_test_policy("/dev/full"));
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    Person alice;
+    alice.answer_code = [](int) { return std::string("123456"); };
+    EXPECT_EQ(authenticate("safe", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(alice.code_prompts, 0);
+    ASSERT_FALSE(alice.errors.empty());
+    EXPECT_NE(alice.errors[0].find("could not be sent"), std::string::npos) << alice.errors[0];
+}
+
 TEST_F(Pam, DaemonKilledMidConversationIsUnavailable) {
     ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
     Person alice;
