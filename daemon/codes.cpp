@@ -91,7 +91,9 @@ SecretString load_or_create_key(const std::string& path, RandomSource& random) {
         uint8_t key[kKeySize];
         random.fill(key, sizeof key);
         std::string tmp = path + ".new";
-        int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        // A leftover from a crash may have any mode: start from a fresh 0600 file.
+        unlink(tmp.c_str());
+        int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0) {
             throw Error(Errc::Internal, "cannot create key file " + tmp + ": " + std::strerror(errno));
         }

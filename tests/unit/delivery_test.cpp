@@ -1,0 +1,162 @@
+#include "delivery.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fakes.hpp"
+#include "lwauth/error.hpp"
+#include "store/memory_store.hpp"
+
+namespace lwauth {
+namespace {
+
+using test::code_in;
+using test::FakeChannel;
+using test::FakeClock;
+using test::load_policy;
+using test::SentMessage;
+
+constexpr const char* kPolicy = R"([code]
+channels = notification, sms, email
+
+[channel.works]
+type = outbox
+path = /nonexistent/lwauth-unit/works.jsonl
+serves = notification
+
+[channel.sms-missing]
+type = outbox
+path = /nonexistent/lwauth-unit/sms-missing.jsonl
+serves = sms
+
+[channel.sms]
+type = outbox
+path = /nonexistent/lwauth-unit/sms.jsonl
+serves = sms
+)";
+
+class CodeSenderTest : public ::testing::Test {
+  protected:
+    CodeSenderTest() {
+        // "sms-missing" is in the policy but was never built: it is passed over.
+        std::map<std::string, std::unique_ptr<Channel>> channels;
+        for (const char* name : {"works", "sms"}) {
+            auto channel = std::make_unique<FakeChannel>(name, sent_);
+            fakes_[name] = channel.get();
+            channels[name] = std::move(channel);
+        }
+        sender_.set_channels(std::move(channels));
+        state_.contacts.push_back({"phone", "+819012345678"});
+    }
+
+    policy::UserPolicy user_policy() const { return policy_->base; }
+
+    FakeClock clock_;
+    MemoryStore store_;
+    Hasher hasher_{SecretString(std::string(32, 'k'))};
+    CodeSender sender_{clock_, store_, hasher_};
+    std::vector<SentMessage> sent_;
+    std::map<std::string, FakeChannel*> fakes_;
+    std::shared_ptr<const policy::Policy> policy_ = load_policy({{"lwauth.conf", kPolicy}});
+    UserState state_;
+};
+
+TEST_F(CodeSenderTest, NotificationGoesToTheUsersWorkplaceAccount) {
+    Delivered d =
+        sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"));
+    EXPECT_EQ(d.channel, "works");
+    EXPECT_EQ(d.kind, policy::Kind::Notification);
+    EXPECT_EQ(d.shown_destination, "your workplace account");
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].destination, "taro");
+    EXPECT_EQ(code_in(sent_[0].text), "123456");
+}
+
+TEST_F(CodeSenderTest, AChannelThatWasNotBuiltIsPassedOver) {
+    fakes_.at("works")->set_failing(true);
+    Delivered d =
+        sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"));
+    EXPECT_EQ(d.channel, "sms");
+    EXPECT_EQ(d.shown_destination, "+81 •• •••• 5678");
+}
+
+TEST_F(CodeSenderTest, MessageSaysHowLongTheCodeLasts) {
+    auto policy =
+        load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nlifetime = 90s\n"}});
+    (void)sender_.send_login_code("taro", *policy, policy->base, state_, SecretString("123456"));
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].text,
+              "lwauth: your verification code is 123456. It expires in 90 seconds. Never share it "
+              "with anyone.");
+}
+
+TEST_F(CodeSenderTest, SendsAreRecordedAgainstUserAndHashedDestination) {
+    fakes_.at("works")->set_failing(true);
+    (void)sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"));
+    EXPECT_EQ(store_.sends_by_user_since("taro", 0), 1);
+    EXPECT_EQ(
+        store_.sends_to_destination_since(hasher_.keyed_hex("destination", "+819012345678"), 0), 1);
+    EXPECT_EQ(store_.sends_to_destination_since("+819012345678", 0), 0)
+        << "the number itself must not be the key";
+}
+
+TEST_F(CodeSenderTest, NothingToSendToIsDeliveryFailed) {
+    auto policy =
+        load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nchannels = email\n"}});
+    try {
+        (void)sender_.send_login_code("taro", *policy, policy->base, state_,
+                                      SecretString("123456"));
+        ADD_FAILURE() << "sent without an email address";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::DeliveryFailed);
+    }
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(CodeSenderTest, ReachableNeedsAChannelForAKindTheUserHasAContactFor) {
+    auto email_then_sms =
+        load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nchannels = email, sms\n"}});
+    EXPECT_TRUE(sender_.reachable(*email_then_sms, email_then_sms->base, state_));  // sms, by phone
+
+    auto no_sms_channel = load_policy({{"lwauth.conf", R"([code]
+channels = sms, email
+[channel.mail]
+type = outbox
+path = /nonexistent/lwauth-unit/mail.jsonl
+serves = email
+)"}});
+    EXPECT_FALSE(sender_.reachable(*no_sms_channel, no_sms_channel->base, state_));
+    UserState nobody;
+    EXPECT_FALSE(sender_.reachable(*no_sms_channel, no_sms_channel->base, nobody));
+
+    auto notification = load_policy({{"lwauth.conf", kPolicy}});
+    EXPECT_TRUE(sender_.reachable(*notification, notification->base, nobody))
+        << "a notification needs no saved contact";
+}
+
+TEST(SmsPrefixAllowed, EmptyListAllowsEveryNumber) {
+    policy::CodePolicy code;
+    EXPECT_TRUE(sms_prefix_allowed(code, "+819012345678"));
+}
+
+TEST(SmsPrefixAllowed, OnlyListedPrefixesAreAllowed) {
+    policy::CodePolicy code;
+    code.sms_country_prefixes = {"+81", "+1"};
+    EXPECT_TRUE(sms_prefix_allowed(code, "+819012345678"));
+    EXPECT_TRUE(sms_prefix_allowed(code, "+14155552671"));
+    EXPECT_FALSE(sms_prefix_allowed(code, "+447911123456"));
+    EXPECT_FALSE(sms_prefix_allowed(code, "819012345678"));
+}
+
+TEST(ContactKindFor, MapsDeliveryKindsToContactKinds) {
+    EXPECT_STREQ(contact_kind_for(policy::Kind::Sms), "phone");
+    EXPECT_STREQ(contact_kind_for(policy::Kind::Email), "email");
+    EXPECT_STREQ(contact_kind_for(policy::Kind::Notification), "");
+}
+
+}  // namespace
+}  // namespace lwauth

@@ -1,0 +1,671 @@
+#include "login/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "delivery.hpp"
+#include "fakes.hpp"
+#include "lwauth/bus_names.hpp"
+#include "lwauth/error.hpp"
+#include "store/memory_store.hpp"
+
+namespace lwauth {
+namespace {
+
+using test::code_in;
+using test::FakeChannel;
+using test::FakeClock;
+using test::FakeUsers;
+using test::load_policy;
+using test::SeededRandom;
+using test::SentMessage;
+
+constexpr const char* kUser = "taro";
+constexpr const char* kOwner = ":1.42";
+constexpr const char* kPhone = "+819012345678";
+constexpr const char* kEmail = "taro@example.com";
+
+// Two SMS channels (so one can fail over to the other) and one email channel. The outbox
+// paths are never written: the test installs FakeChannels under these names.
+constexpr const char* kBasePolicy = R"([policy]
+two_step = optional
+
+[code]
+channels = sms, email
+
+[channel.sms-primary]
+type = outbox
+path = /nonexistent/lwauth-unit/sms-primary.jsonl
+serves = sms
+
+[channel.sms-backup]
+type = outbox
+path = /nonexistent/lwauth-unit/sms-backup.jsonl
+serves = sms
+
+[channel.mail]
+type = outbox
+path = /nonexistent/lwauth-unit/mail.jsonl
+serves = email
+)";
+
+std::string texts_of(const Step& step, const char* type) {
+    std::string out;
+    for (const auto& [message_type, text] : step.messages) {
+        if (message_type == type) {
+            out += text + "\n";
+        }
+    }
+    return out;
+}
+
+std::string errors_of(const Step& step) {
+    return texts_of(step, bus::kMessageError);
+}
+std::string infos_of(const Step& step) {
+    return texts_of(step, bus::kMessageInfo);
+}
+
+// The same number of digits, every one different: never the right code.
+std::string wrong_code_for(const std::string& code) {
+    std::string wrong = code;
+    for (char& c : wrong) {
+        c = static_cast<char>('0' + (c - '0' + 1) % 10);
+    }
+    return wrong;
+}
+
+template <class F>
+Errc error_code_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    ADD_FAILURE() << "no Error was thrown";
+    return Errc::Internal;
+}
+
+class LoginEngineTest : public ::testing::Test {
+  protected:
+    LoginEngineTest() {
+        std::map<std::string, std::unique_ptr<Channel>> channels;
+        for (const char* name : {"sms-primary", "sms-backup", "mail"}) {
+            auto channel = std::make_unique<FakeChannel>(name, sent_);
+            fakes_[name] = channel.get();
+            channels[name] = std::move(channel);
+        }
+        sender_.set_channels(std::move(channels));
+        use_policy("");
+        store_.save_contact(kUser, {"phone", kPhone});
+        store_.set_two_step(kUser, true);
+    }
+
+    /// Loads the base policy with `drop_in` layered over it, and a fresh engine under it.
+    void use_policy(const std::string& drop_in) {
+        policy_ = load_policy({{"lwauth.conf", kBasePolicy}, {"lwauth.conf.d/test.conf", drop_in}});
+        engine_ = std::make_unique<LoginEngine>(
+            EngineDeps{clock_, random_, store_, sender_, hasher_, users_}, policy_);
+    }
+
+    Step start(const std::string& user = kUser, const std::string& owner = kOwner,
+               const char* mode = bus::kModeSecondFactor) {
+        Step step = engine_->start(LoginContext{user, "sshd", "192.0.2.7", "", mode, owner});
+        shown_.push_back(step);
+        return step;
+    }
+
+    Step answer(const Step& step, const std::string& text, const std::string& owner = kOwner) {
+        Step next = engine_->answer(step.id, owner, SecretString(text));
+        shown_.push_back(next);
+        return next;
+    }
+
+    [[nodiscard]] std::string last_code() const {
+        if (sent_.empty()) {
+            ADD_FAILURE() << "no code was sent";
+            return {};
+        }
+        return code_in(sent_.back().text);
+    }
+
+    FakeChannel& channel(const std::string& name) { return *fakes_.at(name); }
+
+    FakeClock clock_;
+    SeededRandom random_;
+    MemoryStore store_;
+    Hasher hasher_{SecretString(std::string(32, 'k'))};
+    CodeSender sender_{clock_, store_, hasher_};
+    FakeUsers users_;
+    std::vector<SentMessage> sent_;
+    std::map<std::string, FakeChannel*> fakes_;
+    std::vector<Step> shown_;  // every step the user was shown
+    std::shared_ptr<const policy::Policy> policy_;
+    std::unique_ptr<LoginEngine> engine_;
+};
+
+// ---- The happy path ---------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, StartSendsACodeAndSaysWhereWithoutShowingTheNumber) {
+    Step step = start();
+    EXPECT_FALSE(step.finished());
+    EXPECT_FALSE(step.id.empty());
+    EXPECT_EQ(step.prompt, "Verification code: ");
+    EXPECT_FALSE(step.echo);
+    EXPECT_EQ(
+        infos_of(step),
+        "A verification code was sent by SMS to +81 •• •••• 5678. Type r to get a new code.\n");
+    EXPECT_EQ(errors_of(step), "");
+
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].channel, "sms-primary");
+    EXPECT_EQ(sent_[0].kind, policy::Kind::Sms);
+    EXPECT_EQ(sent_[0].destination, kPhone);
+    EXPECT_EQ(sent_[0].user, kUser);
+    EXPECT_EQ(sent_[0].text, "lwauth: your verification code is " + last_code() +
+                                 ". It expires in 5 minutes. Never share it with anyone.");
+    EXPECT_EQ(last_code().size(), 6u);
+}
+
+TEST_F(LoginEngineTest, RightCodeSucceedsAndClearsEarlierFailures) {
+    (void)store_.add_failure(kUser);
+    (void)store_.add_failure(kUser);
+    Step step = start();
+    Step done = answer(step, last_code());
+    EXPECT_EQ(done.verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(done.messages.empty());
+    EXPECT_EQ(store_.load_user(kUser).failures, 0);
+    EXPECT_EQ(engine_->pending(), 0u);
+}
+
+TEST_F(LoginEngineTest, AcceptsTheCodeWithSurroundingWhitespace) {
+    Step step = start();
+    EXPECT_EQ(answer(step, "  " + last_code() + "\n").verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, RejectsReusedCode) {
+    Step step = start();
+    std::string code = last_code();
+    ASSERT_EQ(answer(step, code).verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(error_code_of([&] { (void)answer(step, code); }), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineTest, CodeLengthFollowsThePolicy) {
+    use_policy("[code]\nlength = 8\n");
+    Step step = start();
+    std::string code = last_code();
+    ASSERT_EQ(code.size(), 8u);
+    Step wrong = answer(step, code.substr(0, 6));
+    EXPECT_FALSE(wrong.finished());
+    EXPECT_NE(errors_of(wrong).find("Wrong code."), std::string::npos);
+    EXPECT_EQ(answer(wrong, code).verdict, bus::kVerdictSuccess);
+}
+
+// ---- Wrong and expired codes ------------------------------------------------------------
+
+TEST_F(LoginEngineTest, WrongCodeRepromptsUntilTheTriesAreUsedUp) {
+    use_policy("[code]\ntries = 3\n[lockout]\nmax_failures = 10\n");
+    Step step = start();
+    std::string wrong = wrong_code_for(last_code());
+
+    Step first = answer(step, wrong);
+    EXPECT_FALSE(first.finished());
+    EXPECT_EQ(first.id, step.id);
+    EXPECT_EQ(first.prompt, "Verification code: ");
+    EXPECT_EQ(errors_of(first), "Wrong code. 2 tries left.\n");
+
+    Step second = answer(first, wrong);
+    EXPECT_FALSE(second.finished());
+    EXPECT_EQ(errors_of(second), "Wrong code. 1 try left.\n");
+
+    Step third = answer(second, wrong);
+    EXPECT_EQ(third.verdict, bus::kVerdictDenied);
+    EXPECT_EQ(errors_of(third),
+              "Wrong code. No tries are left for this code; log in again to get a new one.\n");
+    EXPECT_EQ(store_.load_user(kUser).failures, 3);
+    EXPECT_EQ(error_code_of([&] { (void)answer(step, last_code()); }), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineTest, AnythingButDigitsCountsAsAWrongCode) {
+    use_policy("[lockout]\nmax_failures = 10\n");
+    Step step = start();
+    Step next = answer(step, "hello");
+    EXPECT_EQ(errors_of(next), "Wrong code. 2 tries left.\n");
+    EXPECT_EQ(store_.load_user(kUser).failures, 1);
+}
+
+TEST_F(LoginEngineTest, ExpiredCodeIsDenied) {
+    use_policy("[code]\nlifetime = 1m\n");
+    Step step = start();
+    clock_.advance(61);
+    Step done = answer(step, last_code());
+    EXPECT_EQ(done.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(done).find("expired"), std::string::npos) << errors_of(done);
+}
+
+TEST_F(LoginEngineTest, CodeIsStillGoodJustBeforeItExpires) {
+    use_policy("[code]\nlifetime = 1m\n");
+    Step step = start();
+    clock_.advance(59);
+    EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+// ---- Resend -----------------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, ResendTooSoonAsksToWaitAndSendsNothing) {
+    use_policy("[code]\nresend_interval = 30s\n");
+    Step step = start();
+    clock_.advance(10);
+    Step next = answer(step, "r");
+    EXPECT_FALSE(next.finished());
+    EXPECT_EQ(next.prompt, "Verification code: ");
+    EXPECT_EQ(errors_of(next), "Please wait 20 seconds before asking for a new code.\n");
+    EXPECT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(store_.load_user(kUser).failures, 0);
+    EXPECT_EQ(answer(next, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, ResendAfterTheIntervalSendsANewCodeAndRetiresTheOldOne) {
+    use_policy("[code]\nresend_interval = 30s\n[lockout]\nmax_failures = 10\n");
+    Step step = start();
+    std::string old_code = last_code();
+    clock_.advance(30);
+    Step next = answer(step, "R");
+    EXPECT_FALSE(next.finished());
+    EXPECT_EQ(
+        infos_of(next),
+        "A verification code was sent by SMS to +81 •• •••• 5678. Type r to get a new code.\n");
+    ASSERT_EQ(sent_.size(), 2u);
+    std::string new_code = last_code();
+    ASSERT_NE(new_code, old_code);
+
+    Step after_old = answer(next, old_code);
+    EXPECT_FALSE(after_old.finished());
+    EXPECT_EQ(errors_of(after_old), "Wrong code. 2 tries left.\n");
+    EXPECT_EQ(answer(after_old, new_code).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, ResendGivesTheNewCodeAFullLifetime) {
+    use_policy("[code]\nlifetime = 1m\nresend_interval = 30s\n");
+    Step step = start();
+    clock_.advance(50);
+    Step next = answer(step, "r");
+    clock_.advance(50);  // 100 s after the first code, 50 s after the second
+    EXPECT_EQ(answer(next, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, ResendRefusedByTheSendCapKeepsTheCodeAlreadySent) {
+    use_policy("[code]\nresend_interval = 30s\nmax_sends_per_hour = 1\n");
+    Step step = start();
+    std::string code = last_code();
+    clock_.advance(30);
+    Step next = answer(step, "r");
+    EXPECT_FALSE(next.finished());
+    EXPECT_EQ(errors_of(next), "Too many codes were sent recently. Try again later.\n");
+    EXPECT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(answer(next, code).verdict, bus::kVerdictSuccess);
+}
+
+// ---- Lockout ----------------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, LocksAfterMaxFailuresAcrossLoginsAndUnlocksWhenTheTimeIsUp) {
+    use_policy("[code]\ntries = 3\n[lockout]\nmax_failures = 5\nduration = 15m\n");
+
+    Step first = start();
+    std::string wrong = wrong_code_for(last_code());
+    Step s = answer(first, wrong);
+    s = answer(s, wrong);
+    s = answer(s, wrong);
+    ASSERT_EQ(s.verdict, bus::kVerdictDenied);  // out of tries for this code, not locked yet
+
+    Step second = start();
+    wrong = wrong_code_for(last_code());
+    s = answer(second, wrong);
+    EXPECT_EQ(errors_of(s), "Wrong code. 2 tries left.\n");
+    s = answer(s, wrong);
+    EXPECT_EQ(s.verdict, bus::kVerdictMaxTries);
+    EXPECT_EQ(errors_of(s),
+              "Too many failed verification attempts. Logins to this account are locked for "
+              "15 minutes.\n");
+
+    size_t sent_before = sent_.size();
+    Step locked = start();
+    EXPECT_EQ(locked.verdict, bus::kVerdictMaxTries);
+    EXPECT_EQ(errors_of(locked),
+              "Too many failed verification attempts. Try again in 15 minutes.\n");
+    EXPECT_EQ(sent_.size(), sent_before) << "a code was sent to a locked account";
+
+    clock_.advance(10 * 60);
+    Step still_locked = start();
+    EXPECT_EQ(still_locked.verdict, bus::kVerdictMaxTries);
+    EXPECT_NE(errors_of(still_locked).find("Try again in 5 minutes."), std::string::npos);
+
+    clock_.advance(5 * 60);
+    Step again = start();
+    ASSERT_FALSE(again.finished()) << errors_of(again);
+    EXPECT_EQ(answer(again, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, TheRightCodeDoesNotGetPastALockoutFromAnotherLogin) {
+    use_policy("[lockout]\nmax_failures = 2\n");
+    Step patient = start(kUser, ":1.1");
+    std::string patient_code = last_code();
+    Step guesser = start(kUser, ":1.2");
+    std::string wrong = wrong_code_for(last_code());
+    Step s = answer(guesser, wrong, ":1.2");
+    s = answer(s, wrong, ":1.2");
+    ASSERT_EQ(s.verdict, bus::kVerdictMaxTries);
+
+    Step done = answer(patient, patient_code, ":1.1");
+    EXPECT_EQ(done.verdict, bus::kVerdictMaxTries);
+    EXPECT_NE(errors_of(done).find("Try again in"), std::string::npos);
+}
+
+TEST_F(LoginEngineTest, SuccessResetsTheFailureCountSoLockoutNeedsFailuresInARow) {
+    use_policy("[lockout]\nmax_failures = 2\n");
+    Step step = start();
+    Step s = answer(step, wrong_code_for(last_code()));
+    ASSERT_EQ(answer(s, last_code()).verdict, bus::kVerdictSuccess);
+
+    Step next = start();
+    Step after_one = answer(next, wrong_code_for(last_code()));
+    EXPECT_FALSE(after_one.finished()) << errors_of(after_one);
+}
+
+// ---- Send caps --------------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, PerUserSendCapDeniesStartUntilAnHourHasPassed) {
+    use_policy("[code]\nmax_sends_per_hour = 2\n");
+    engine_->cancel(start().id, kOwner);
+    engine_->cancel(start().id, kOwner);
+    ASSERT_EQ(sent_.size(), 2u);
+
+    Step capped = start();
+    EXPECT_EQ(capped.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(capped).find("Too many codes"), std::string::npos) << errors_of(capped);
+    EXPECT_EQ(sent_.size(), 2u);
+    EXPECT_EQ(engine_->pending(), 0u);
+
+    clock_.advance(3601);
+    EXPECT_FALSE(start().finished());
+    EXPECT_EQ(sent_.size(), 3u);
+}
+
+TEST_F(LoginEngineTest, PerDestinationSendCapDeniesStart) {
+    use_policy("[code]\nmax_sends_per_destination_per_hour = 1\n");
+    engine_->cancel(start().id, kOwner);
+    Step capped = start();
+    EXPECT_EQ(capped.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(capped).find("Too many codes"), std::string::npos);
+    EXPECT_EQ(sent_.size(), 1u);
+}
+
+TEST_F(LoginEngineTest, PerHostSendCapDeniesEveryone) {
+    use_policy("[code]\nmax_sends_per_host_per_hour = 2\n");
+    for (const char* user : {"jiro", "saburo", "shiro"}) {
+        store_.save_contact(user, {"email", std::string(user) + "@example.com"});
+        store_.set_two_step(user, true);
+    }
+    EXPECT_FALSE(start("jiro").finished());
+    EXPECT_FALSE(start("saburo").finished());
+    Step capped = start("shiro");
+    EXPECT_EQ(capped.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(capped).find("Too many codes"), std::string::npos);
+}
+
+// ---- Channels ---------------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, FailingChannelFallsBackToTheNextChannelOfTheSameKind) {
+    channel("sms-primary").set_failing(true);
+    Step step = start();
+    ASSERT_FALSE(step.finished()) << errors_of(step);
+    EXPECT_EQ(channel("sms-primary").attempts(), 1);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].channel, "sms-backup");
+    EXPECT_EQ(sent_[0].destination, kPhone);
+    EXPECT_NE(infos_of(step).find("by SMS to +81 •• •••• 5678"), std::string::npos);
+    EXPECT_EQ(store_.sends_by_user_since(kUser, 0), 1) << "a failed send must not count";
+    EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, WhenNoSmsChannelDeliversTheCodeGoesByEmail) {
+    store_.save_contact(kUser, {"email", kEmail});
+    channel("sms-primary").set_failing(true);
+    channel("sms-backup").set_failing(true);
+    Step step = start();
+    ASSERT_FALSE(step.finished()) << errors_of(step);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].channel, "mail");
+    EXPECT_EQ(sent_[0].destination, kEmail);
+    EXPECT_EQ(infos_of(step),
+              "A verification code was sent by email to t•••@example.com. Type r to get a new "
+              "code.\n");
+}
+
+TEST_F(LoginEngineTest, WhenNothingDeliversTheVerdictIsUnavailable) {
+    store_.save_contact(kUser, {"email", kEmail});
+    for (const char* name : {"sms-primary", "sms-backup", "mail"}) {
+        channel(name).set_failing(true);
+    }
+    Step step = start();
+    EXPECT_EQ(step.verdict, bus::kVerdictUnavailable);
+    EXPECT_NE(errors_of(step).find("could not be sent"), std::string::npos) << errors_of(step);
+    EXPECT_EQ(engine_->pending(), 0u);
+    EXPECT_EQ(store_.sends_since(0), 0);
+}
+
+TEST_F(LoginEngineTest, KindsAreTriedInThePolicysOrder) {
+    use_policy("[code]\nchannels = email, sms\n");
+    store_.save_contact(kUser, {"email", kEmail});
+    Step step = start();
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].channel, "mail");
+    EXPECT_NE(infos_of(step).find("by email"), std::string::npos);
+}
+
+TEST_F(LoginEngineTest, SmsSkipsNumbersOutsideTheCountryAllowList) {
+    use_policy("[code]\nsms_country_prefixes = +1\n");
+    store_.save_contact(kUser, {"email", kEmail});
+    Step step = start();
+    ASSERT_FALSE(step.finished()) << errors_of(step);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].channel, "mail");
+}
+
+TEST_F(LoginEngineTest, ContactNoChannelCanReachIsDeniedWithoutSending) {
+    use_policy("[code]\nsms_country_prefixes = +1\n");
+    Step step = start();
+    EXPECT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(step).find("cannot be delivered"), std::string::npos) << errors_of(step);
+    EXPECT_TRUE(sent_.empty());
+}
+
+// ---- When 2-step applies ----------------------------------------------------------------
+
+TEST_F(LoginEngineTest, UserWithTwoStepOffUnderOptionalIsIgnored) {
+    store_.set_two_step(kUser, false);
+    Step step = start();
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(step.messages.empty());
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(LoginEngineTest, PolicyOffIgnoresEvenUsersWhoTurnedItOn) {
+    use_policy("[policy]\ntwo_step = off\n");
+    Step step = start();
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(LoginEngineTest, RequiredAppliesToUsersWhoDidNotTurnItOn) {
+    use_policy("[policy]\ntwo_step = required\n");
+    store_.set_two_step(kUser, false);
+    Step step = start();
+    EXPECT_FALSE(step.finished()) << errors_of(step);
+    EXPECT_EQ(sent_.size(), 1u);
+}
+
+TEST_F(LoginEngineTest, GroupOverrideRequiresTwoStepForItsMembers) {
+    use_policy("[group:contractors]\ntwo_step = required\n");
+    users_.groups["hanako"] = {"users", "contractors"};
+    store_.save_contact("hanako", {"phone", "+819087654321"});
+    Step step = start("hanako");
+    EXPECT_FALSE(step.finished()) << errors_of(step);
+    EXPECT_EQ(start("jiro").verdict, bus::kVerdictIgnore);
+}
+
+TEST_F(LoginEngineTest, RequiredWithoutAContactIsDeniedAndPointsToTheAdministrator) {
+    use_policy("[policy]\ntwo_step = required\n");
+    Step step = start("jiro");
+    EXPECT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(step).find("administrator"), std::string::npos) << errors_of(step);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(LoginEngineTest, PrimaryModeIsIgnored) {
+    Step step = start(kUser, kOwner, bus::kModePrimary);
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(LoginEngineTest, UnknownModeOrMissingUserIsAnInvalidArgument) {
+    EXPECT_EQ(error_code_of([&] { (void)start(kUser, kOwner, "third_factor"); }),
+              Errc::InvalidArgument);
+    EXPECT_EQ(error_code_of([&] { (void)start("", kOwner); }), Errc::InvalidArgument);
+    EXPECT_EQ(error_code_of([&] { (void)start(std::string(257, 'u'), kOwner); }),
+              Errc::InvalidArgument);
+    EXPECT_TRUE(sent_.empty());
+}
+
+// ---- Owners, cancel and timeouts --------------------------------------------------------
+
+TEST_F(LoginEngineTest, AnswerFromAnotherOwnerIsNoSuchLoginAndLeavesTheLoginAlone) {
+    Step step = start(kUser, ":1.1");
+    std::string code = last_code();
+    EXPECT_EQ(error_code_of([&] { (void)answer(step, code, ":1.2"); }), Errc::NoSuchLogin);
+    EXPECT_EQ(store_.load_user(kUser).failures, 0);
+    EXPECT_EQ(answer(step, code, ":1.1").verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, UnknownLoginIdIsNoSuchLogin) {
+    Step made_up;
+    made_up.id = "00000000000000000000000000000000";
+    EXPECT_EQ(error_code_of([&] { (void)answer(made_up, "123456"); }), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineTest, CancelEndsTheLoginButNotForAnotherOwner) {
+    Step step = start(kUser, ":1.1");
+    engine_->cancel(step.id, ":1.2");
+    EXPECT_EQ(engine_->pending(), 1u);
+    engine_->cancel(step.id, ":1.1");
+    EXPECT_EQ(engine_->pending(), 0u);
+    EXPECT_EQ(error_code_of([&] { (void)answer(step, last_code(), ":1.1"); }), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineTest, CancelOwnerEndsOnlyThatOwnersLogins) {
+    store_.save_contact("jiro", {"email", "jiro@example.com"});
+    store_.set_two_step("jiro", true);
+    Step gone_one = start(kUser, ":1.1");
+    Step gone_two = start("jiro", ":1.1");
+    Step kept = start(kUser, ":1.2");
+    std::string kept_code = last_code();
+    ASSERT_EQ(engine_->pending(), 3u);
+
+    engine_->cancel_owner(":1.1");
+    EXPECT_EQ(engine_->pending(), 1u);
+    EXPECT_EQ(error_code_of([&] { (void)answer(gone_one, "123456", ":1.1"); }), Errc::NoSuchLogin);
+    EXPECT_EQ(error_code_of([&] { (void)answer(gone_two, "123456", ":1.1"); }), Errc::NoSuchLogin);
+    EXPECT_EQ(answer(kept, kept_code, ":1.2").verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, ExpireRemovesLoginsIdleForTheLoginTimeout) {
+    use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n");
+    Step step = start();
+    clock_.advance(119);
+    EXPECT_EQ(engine_->expire(), 0u);
+    EXPECT_EQ(engine_->pending(), 1u);
+    clock_.advance(1);
+    EXPECT_EQ(engine_->expire(), 1u);
+    EXPECT_EQ(engine_->pending(), 0u);
+    EXPECT_EQ(error_code_of([&] { (void)answer(step, last_code()); }), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineTest, AnswerAfterTheLoginTimeoutIsNoSuchLogin) {
+    use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n");
+    Step step = start();
+    clock_.advance(120);
+    EXPECT_EQ(error_code_of([&] { (void)answer(step, last_code()); }), Errc::NoSuchLogin);
+    EXPECT_EQ(engine_->pending(), 0u);
+}
+
+TEST_F(LoginEngineTest, EachAnswerRestartsTheLoginTimeout) {
+    use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n[lockout]\nmax_failures = 10\n");
+    Step step = start();
+    clock_.advance(100);
+    Step next = answer(step, wrong_code_for(last_code()));
+    ASSERT_FALSE(next.finished());
+    clock_.advance(100);  // 200 s since start, 100 s since the last answer
+    EXPECT_EQ(answer(next, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, StartExpiresAbandonedLogins) {
+    use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n");
+    (void)start();
+    clock_.advance(120);
+    store_.save_contact("jiro", {"email", "jiro@example.com"});
+    store_.set_two_step("jiro", true);
+    (void)start("jiro");
+    EXPECT_EQ(engine_->pending(), 1u);
+}
+
+TEST_F(LoginEngineTest, RunningLoginKeepsThePolicyItStartedWith) {
+    use_policy("[code]\ntries = 3\n[lockout]\nmax_failures = 10\n");
+    Step step = start();
+    engine_->set_policy(load_policy(
+        {{"lwauth.conf", kBasePolicy}, {"lwauth.conf.d/test.conf", "[code]\ntries = 1\n"}}));
+    Step next = answer(step, wrong_code_for(last_code()));
+    EXPECT_FALSE(next.finished());
+    EXPECT_EQ(errors_of(next), "Wrong code. 2 tries left.\n");
+}
+
+// ---- Secrecy ----------------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, CodesNeverAppearInWhatTheUserIsShown) {
+    use_policy("[code]\nresend_interval = 30s\ntries = 3\n[lockout]\nmax_failures = 4\n");
+    store_.save_contact(kUser, {"email", kEmail});
+
+    Step step = start();
+    step = answer(step, wrong_code_for(last_code()));
+    step = answer(step, "r");  // too soon
+    clock_.advance(30);
+    channel("sms-primary").set_failing(true);
+    step = answer(step, "r");  // a new code, through the backup channel
+    step = answer(step, last_code());
+    ASSERT_EQ(step.verdict, bus::kVerdictSuccess);
+
+    Step other = start();
+    std::string wrong = wrong_code_for(last_code());
+    for (int i = 0; i < 3 && !other.finished(); ++i) {
+        other = answer(other, wrong);
+    }
+    Step last = start();
+    (void)answer(last, wrong_code_for(last_code()));  // the fourth failure: locked
+
+    ASSERT_GE(sent_.size(), 4u);
+    for (const auto& message : sent_) {
+        std::string code = code_in(message.text);
+        ASSERT_FALSE(code.empty());
+        for (const Step& shown : shown_) {
+            EXPECT_EQ(shown.prompt.find(code), std::string::npos) << shown.prompt;
+            for (const auto& [type, text] : shown.messages) {
+                EXPECT_EQ(text.find(code), std::string::npos) << type << ": " << text;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace lwauth

@@ -1,0 +1,199 @@
+// Test doubles shared by the unit tests: a settable clock, random sources that replay a
+// script or a fixed seed, a channel that records what it was asked to deliver, a user
+// directory, a temporary directory and a policy loader that fails the test loudly.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "channels/channel.hpp"
+#include "clock.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/policy.hpp"
+#include "users.hpp"
+
+namespace lwauth::test {
+
+/// A clock that only moves when the test says so.
+class FakeClock final : public Clock {
+  public:
+    explicit FakeClock(int64_t start = 1'700'000'000) : now_(start) {}
+    [[nodiscard]] int64_t now() const override { return now_; }
+    void advance(int64_t seconds) { now_ += seconds; }
+    void set(int64_t at) { now_ = at; }
+
+  private:
+    int64_t now_;
+};
+
+/// Hands out the scripted bytes first, then `filler` forever.
+class ScriptedRandom final : public RandomSource {
+  public:
+    explicit ScriptedRandom(std::vector<uint8_t> script, uint8_t filler = 0)
+        : script_(script.begin(), script.end()), filler_(filler) {}
+    void fill(uint8_t* buf, size_t len) override {
+        for (size_t i = 0; i < len; ++i) {
+            if (script_.empty()) {
+                buf[i] = filler_;
+            } else {
+                buf[i] = script_.front();
+                script_.pop_front();
+            }
+        }
+        ++calls_;
+    }
+    [[nodiscard]] size_t calls() const { return calls_; }
+    [[nodiscard]] size_t unused() const { return script_.size(); }
+
+  private:
+    std::deque<uint8_t> script_;
+    uint8_t filler_;
+    size_t calls_ = 0;
+};
+
+/// Random-looking but reproducible bytes (splitmix64 from a fixed seed), so tests that
+/// compare two codes or two login ids never depend on luck.
+class SeededRandom final : public RandomSource {
+  public:
+    explicit SeededRandom(uint64_t seed = 0x6c7761757468ULL) : state_(seed) {}
+    void fill(uint8_t* buf, size_t len) override {
+        for (size_t i = 0; i < len; ++i) {
+            if (left_ == 0) {
+                state_ += 0x9e3779b97f4a7c15ULL;
+                uint64_t z = state_;
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+                word_ = z ^ (z >> 31);
+                left_ = 8;
+            }
+            buf[i] = static_cast<uint8_t>(word_ & 0xff);
+            word_ >>= 8;
+            --left_;
+        }
+    }
+
+  private:
+    uint64_t state_;
+    uint64_t word_ = 0;
+    int left_ = 0;
+};
+
+/// One message a FakeChannel was asked to deliver, with its text in the clear.
+struct SentMessage {
+    std::string channel;
+    policy::Kind kind;
+    std::string destination;
+    std::string user;
+    std::string text;
+};
+
+/// Records every message in a log shared with the test; can be told to fail.
+class FakeChannel final : public Channel {
+  public:
+    FakeChannel(std::string name, std::vector<SentMessage>& log)
+        : name_(std::move(name)), log_(log) {}
+    [[nodiscard]] const std::string& name() const override { return name_; }
+    void send(const OutgoingMessage& message) override {
+        ++attempts_;
+        if (failing_) {
+            throw Error(Errc::DeliveryFailed, name_ + " is down");
+        }
+        log_.push_back({name_, message.kind, message.destination, message.user,
+                        std::string(message.text.view())});
+    }
+    void set_failing(bool failing) { failing_ = failing; }
+    [[nodiscard]] int attempts() const { return attempts_; }
+
+  private:
+    std::string name_;
+    std::vector<SentMessage>& log_;
+    bool failing_ = false;
+    int attempts_ = 0;
+};
+
+/// Group membership by table; nobody has a UID.
+class FakeUsers final : public UserDirectory {
+  public:
+    [[nodiscard]] std::optional<std::string> name_of(uid_t) const override { return std::nullopt; }
+    [[nodiscard]] std::vector<std::string> groups_of(const std::string& user) const override {
+        auto it = groups.find(user);
+        return it == groups.end() ? std::vector<std::string>{} : it->second;
+    }
+    std::map<std::string, std::vector<std::string>> groups;
+};
+
+/// A fresh directory under $TMPDIR, removed with everything in it.
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "lwauth-unit-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return (path_ / name).string();
+    }
+
+  private:
+    std::filesystem::path path_;
+};
+
+/// The whole content of a file, as bytes.
+inline std::string file_bytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Parses lwauth.conf texts layered in order; any error fails the calling test.
+inline std::shared_ptr<const policy::Policy> load_policy(
+    const std::vector<std::pair<std::string, std::string>>& named_texts) {
+    auto result = policy::load_texts(named_texts);
+    std::string errors;
+    for (const auto& diagnostic : result.errors) {
+        errors += diagnostic.to_string() + "\n";
+    }
+    EXPECT_TRUE(result.errors.empty()) << errors;
+    if (!result.policy) {
+        throw std::runtime_error("test policy does not load:\n" + errors);
+    }
+    return std::make_shared<const policy::Policy>(std::move(*result.policy));
+}
+
+/// The code inside a message composed by CodeSender ("...code is 123456. It expires...").
+inline std::string code_in(const std::string& text) {
+    static const std::regex kCode("code is ([0-9]+)\\.");
+    std::smatch match;
+    if (!std::regex_search(text, match, kCode)) {
+        ADD_FAILURE() << "no code in message: " << text;
+        return {};
+    }
+    return match[1].str();
+}
+
+}  // namespace lwauth::test

@@ -1,0 +1,335 @@
+#include "store/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "clock.hpp"
+#include "fakes.hpp"
+#include "lwauth/error.hpp"
+#include "store/contact_cipher.hpp"
+
+namespace lwauth {
+namespace {
+
+namespace fs = std::filesystem;
+using test::file_bytes;
+using test::TempDir;
+
+constexpr const char* kPhone = "+819012345678";
+constexpr const char* kEmail = "taro@example.com";
+
+SecretString key_of(char fill) {
+    return SecretString(std::string(32, fill));
+}
+
+mode_t mode_of(const fs::path& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+}
+
+// Runs SQL on the database behind the store's back, as someone with the file would.
+void tamper(const std::string& path, const char* sql) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    SqlitePtr db(raw);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db.get(), sql, nullptr, nullptr, &err);
+    std::string message = err ? err : "";
+    sqlite3_free(err);
+    ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+  protected:
+    std::unique_ptr<SqliteStore> open_store(char key_fill = 'c') {
+        return std::make_unique<SqliteStore>(path_, ContactCipher(key_of(key_fill), random_));
+    }
+
+    TempDir dir_;
+    std::string path_ = dir_.file("lwauth.db");
+    OpenSslRandom random_;
+};
+
+template <class F>
+Errc error_code_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    ADD_FAILURE() << "no Error was thrown";
+    return Errc::Internal;
+}
+
+// ---- The file ---------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, CreatesTheDatabaseReadableOnlyByItsOwner) {
+    auto store = open_store();
+    store->set_two_step("taro", true);
+    EXPECT_EQ(mode_of(path_), 0600u);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        if (fs::exists(path_ + suffix)) {
+            EXPECT_EQ(mode_of(path_ + suffix), 0600u) << suffix;
+        }
+    }
+}
+
+TEST_F(SqliteStoreTest, TightensAnExistingDatabaseFileReadableByOthers) {
+    std::ofstream(path_).close();
+    ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+    auto store = open_store();
+    EXPECT_EQ(mode_of(path_), 0600u);
+}
+
+TEST_F(SqliteStoreTest, MigratesANewDatabaseToTheLatestSchema) {
+    auto store = open_store();
+    EXPECT_GE(SqliteStore::latest_schema_version(), 1);
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerVersion) {
+    open_store().reset();
+    tamper(path_,
+           ("PRAGMA user_version = " + std::to_string(SqliteStore::latest_schema_version() + 1))
+               .c_str());
+    EXPECT_EQ(error_code_of([&] { open_store(); }), Errc::Internal);
+}
+
+// ---- Users and contacts -----------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, AnUnknownUserHasTheDefaultState) {
+    auto store = open_store();
+    UserState state = store->load_user("nobody");
+    EXPECT_FALSE(state.two_step);
+    EXPECT_TRUE(state.contacts.empty());
+    EXPECT_EQ(state.failures, 0);
+    EXPECT_EQ(state.locked_until, 0);
+    EXPECT_TRUE(store->list_users().empty());
+}
+
+TEST_F(SqliteStoreTest, ContactsRoundTrip) {
+    auto store = open_store();
+    store->save_contact("taro", {"phone", kPhone});
+    store->save_contact("taro", {"email", kEmail});
+    UserState state = store->load_user("taro");
+    ASSERT_EQ(state.contacts.size(), 2u);
+    ASSERT_NE(state.contact("phone"), nullptr);
+    ASSERT_NE(state.contact("email"), nullptr);
+    EXPECT_EQ(state.contact("phone")->value, kPhone);
+    EXPECT_EQ(state.contact("email")->value, kEmail);
+    EXPECT_EQ(store->list_users(), std::vector<std::string>{"taro"});
+}
+
+TEST_F(SqliteStoreTest, SavingAContactReplacesTheOneOfTheSameKind) {
+    auto store = open_store();
+    store->save_contact("taro", {"phone", kPhone});
+    store->save_contact("taro", {"phone", "+14155552671"});
+    UserState state = store->load_user("taro");
+    ASSERT_EQ(state.contacts.size(), 1u);
+    EXPECT_EQ(state.contacts[0].value, "+14155552671");
+}
+
+TEST_F(SqliteStoreTest, RemovesOneContactKind) {
+    auto store = open_store();
+    store->save_contact("taro", {"phone", kPhone});
+    store->save_contact("taro", {"email", kEmail});
+    store->remove_contact("taro", "phone");
+    UserState state = store->load_user("taro");
+    EXPECT_EQ(state.contact("phone"), nullptr);
+    ASSERT_NE(state.contact("email"), nullptr);
+}
+
+TEST_F(SqliteStoreTest, ContactsOfOneUserAreNotSeenByAnother) {
+    auto store = open_store();
+    store->save_contact("taro", {"phone", kPhone});
+    store->set_two_step("jiro", true);
+    EXPECT_TRUE(store->load_user("jiro").contacts.empty());
+}
+
+TEST_F(SqliteStoreTest, TheDatabaseFilesNeverHoldAContactInTheClear) {
+    {
+        auto store = open_store();
+        store->save_contact("taro", {"phone", kPhone});
+        store->save_contact("taro", {"email", kEmail});
+    }
+    std::string all_bytes;
+    for (const auto& entry : fs::directory_iterator(dir_.path())) {
+        all_bytes += file_bytes(entry.path());
+    }
+    // The user name is not sealed: finding it shows the scan sees what was written.
+    EXPECT_NE(all_bytes.find("taro"), std::string::npos);
+    EXPECT_EQ(all_bytes.find("9012345678"), std::string::npos);
+    EXPECT_EQ(all_bytes.find("taro@example"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, TwoStepFlagIsKept) {
+    auto store = open_store();
+    store->set_two_step("taro", true);
+    EXPECT_TRUE(store->load_user("taro").two_step);
+    store->set_two_step("taro", false);
+    EXPECT_FALSE(store->load_user("taro").two_step);
+}
+
+// ---- Failures and lockout ---------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, AddFailureReturnsTheNewCount) {
+    auto store = open_store();
+    EXPECT_EQ(store->add_failure("taro"), 1);
+    EXPECT_EQ(store->add_failure("taro"), 2);
+    EXPECT_EQ(store->add_failure("taro"), 3);
+    EXPECT_EQ(store->load_user("taro").failures, 3);
+    EXPECT_EQ(store->add_failure("jiro"), 1);
+}
+
+TEST_F(SqliteStoreTest, AddFailureCountsInTheDatabaseNotInTheConnection) {
+    // Two connections interleaving see one counter: the increment happens in SQL.
+    auto first = open_store();
+    auto second = open_store();
+    EXPECT_EQ(first->add_failure("taro"), 1);
+    EXPECT_EQ(second->add_failure("taro"), 2);
+    EXPECT_EQ(first->add_failure("taro"), 3);
+}
+
+TEST_F(SqliteStoreTest, LockSetsTheDeadlineAndResetsFailures) {
+    auto store = open_store();
+    (void)store->add_failure("taro");
+    (void)store->add_failure("taro");
+    store->lock("taro", 1'700'000'900);
+    UserState state = store->load_user("taro");
+    EXPECT_EQ(state.locked_until, 1'700'000'900);
+    EXPECT_EQ(state.failures, 0);
+}
+
+TEST_F(SqliteStoreTest, ClearFailuresUnlocks) {
+    auto store = open_store();
+    store->lock("taro", 1'700'000'900);
+    (void)store->add_failure("taro");
+    store->clear_failures("taro");
+    UserState state = store->load_user("taro");
+    EXPECT_EQ(state.locked_until, 0);
+    EXPECT_EQ(state.failures, 0);
+    store->clear_failures("never-seen");  // harmless
+    EXPECT_EQ(store->load_user("never-seen").failures, 0);
+}
+
+// ---- Send counters ----------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, CountsSendsByUserDestinationAndTime) {
+    auto store = open_store();
+    store->record_send("taro", "dest-a", 100);
+    store->record_send("taro", "dest-b", 200);
+    store->record_send("jiro", "dest-a", 300);
+
+    EXPECT_EQ(store->sends_by_user_since("taro", 0), 2);
+    EXPECT_EQ(store->sends_by_user_since("taro", 150), 1);
+    EXPECT_EQ(store->sends_by_user_since("taro", 201), 0);
+    EXPECT_EQ(store->sends_by_user_since("jiro", 0), 1);
+
+    EXPECT_EQ(store->sends_to_destination_since("dest-a", 0), 2);
+    EXPECT_EQ(store->sends_to_destination_since("dest-a", 101), 1);
+    EXPECT_EQ(store->sends_to_destination_since("dest-c", 0), 0);
+
+    EXPECT_EQ(store->sends_since(0), 3);
+    EXPECT_EQ(store->sends_since(200), 2);  // `since` is inclusive
+    EXPECT_EQ(store->sends_since(301), 0);
+}
+
+TEST_F(SqliteStoreTest, PruneForgetsOnlyOlderSends) {
+    auto store = open_store();
+    store->record_send("taro", "dest-a", 100);
+    store->record_send("taro", "dest-a", 200);
+    store->record_send("taro", "dest-a", 300);
+    store->prune_sends(200);
+    EXPECT_EQ(store->sends_since(0), 2);
+    EXPECT_EQ(store->sends_by_user_since("taro", 0), 2);
+    EXPECT_EQ(store->sends_to_destination_since("dest-a", 0), 2);
+}
+
+// ---- Persistence and the contacts key ---------------------------------------------------
+
+TEST_F(SqliteStoreTest, ReopeningKeepsEverything) {
+    {
+        auto store = open_store();
+        store->save_contact("taro", {"phone", kPhone});
+        store->set_two_step("taro", true);
+        (void)store->add_failure("taro");
+        store->record_send("taro", "dest-a", 100);
+    }
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    UserState state = store->load_user("taro");
+    EXPECT_TRUE(state.two_step);
+    EXPECT_EQ(state.failures, 1);
+    ASSERT_NE(state.contact("phone"), nullptr);
+    EXPECT_EQ(state.contact("phone")->value, kPhone);
+    EXPECT_EQ(store->sends_since(0), 1);
+}
+
+TEST_F(SqliteStoreTest, AnotherContactsKeyCannotReadTheContacts) {
+    open_store('c')->save_contact("taro", {"phone", kPhone});
+    auto store = open_store('X');
+    EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
+    // What is not sealed stays readable, so an administrator can still list accounts.
+    EXPECT_EQ(store->list_users(), std::vector<std::string>{"taro"});
+}
+
+TEST_F(SqliteStoreTest, AContactMovedToAnotherUsersRowIsRejected) {
+    open_store()->save_contact("taro", {"phone", kPhone});
+    tamper(path_,
+           "INSERT INTO users (name) VALUES ('mallory');"
+           "UPDATE contacts SET user = 'mallory' WHERE user = 'taro';");
+    auto store = open_store();
+    EXPECT_EQ(error_code_of([&] { (void)store->load_user("mallory"); }), Errc::Internal);
+}
+
+TEST_F(SqliteStoreTest, AnAlteredContactIsRejected) {
+    open_store()->save_contact("taro", {"phone", kPhone});
+    // Flip the last byte (part of the GCM tag).
+    tamper(path_,
+           "UPDATE contacts SET sealed_value = substr(sealed_value, 1, length(sealed_value) - 1) "
+           "|| CAST(X'00' AS BLOB) WHERE user = 'taro';");
+    auto store = open_store();
+    EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
+}
+
+// ---- ContactCipher on its own -----------------------------------------------------------
+
+TEST(ContactCipher, OpensWhatItSealed) {
+    OpenSslRandom random;
+    ContactCipher cipher(key_of('c'), random);
+    std::string sealed = cipher.seal(kPhone, "taro\nphone");
+    EXPECT_EQ(sealed.size(), 12 + std::string(kPhone).size() + 16);
+    EXPECT_EQ(sealed.find(kPhone), std::string::npos);
+    EXPECT_EQ(cipher.open(sealed, "taro\nphone"), kPhone);
+}
+
+TEST(ContactCipher, SealingTwiceGivesDifferentBytes) {
+    OpenSslRandom random;
+    ContactCipher cipher(key_of('c'), random);
+    EXPECT_NE(cipher.seal(kPhone, "taro\nphone"), cipher.seal(kPhone, "taro\nphone"));
+}
+
+TEST(ContactCipher, RefusesAnotherBindingAKeyOrADamagedValue) {
+    OpenSslRandom random;
+    ContactCipher cipher(key_of('c'), random);
+    ContactCipher other(key_of('d'), random);
+    std::string sealed = cipher.seal(kPhone, "taro\nphone");
+    EXPECT_EQ(error_code_of([&] { (void)cipher.open(sealed, "jiro\nphone"); }), Errc::Internal);
+    EXPECT_EQ(error_code_of([&] { (void)cipher.open(sealed, "taro\nemail"); }), Errc::Internal);
+    EXPECT_EQ(error_code_of([&] { (void)other.open(sealed, "taro\nphone"); }), Errc::Internal);
+    std::string flipped = sealed;
+    flipped[14] = static_cast<char>(flipped[14] ^ 1);
+    EXPECT_EQ(error_code_of([&] { (void)cipher.open(flipped, "taro\nphone"); }), Errc::Internal);
+    EXPECT_EQ(error_code_of([&] { (void)cipher.open(sealed.substr(0, 27), "taro\nphone"); }),
+              Errc::Internal);
+}
+
+}  // namespace
+}  // namespace lwauth
