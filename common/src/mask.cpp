@@ -53,6 +53,11 @@ std::string normalize_phone(std::string_view typed) {
     bool plus = false;
     for (size_t i = 0; i < typed.size(); ++i) {
         char c = typed[i];
+        // "+81 (0)90 ...": the national trunk prefix in brackets is not dialled from abroad.
+        if (typed.substr(i, 3) == "(0)" && plus) {
+            i += 2;
+            continue;
+        }
         if (c == '+' && !plus && digits.empty()) {
             plus = true;
         } else if (c >= '0' && c <= '9') {

@@ -147,3 +147,11 @@ TEST(NormalizeEmail, RefusesOverlongParts) {
 
 }  // namespace
 }  // namespace lwauth
+
+namespace {
+TEST(NormalizePhoneTrunk, DropsABracketedTrunkPrefix) {
+    EXPECT_EQ(lwauth::normalize_phone("+81 (0)90 1234 5678"), "+819012345678");
+    EXPECT_EQ(lwauth::normalize_phone("+44 (0)20 7946 0958"), "+442079460958");
+    EXPECT_EQ(lwauth::normalize_phone("(0)90 1234 5678"), "");
+}
+}  // namespace
