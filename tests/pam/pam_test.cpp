@@ -9,6 +9,7 @@ extern "C" {
 #include <security/pam_appl.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -79,6 +80,10 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 class Pam : public ::testing::Test {
 protected:
     void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer cannot run "
+                        "(google/sanitizers#611); the dev and release presets run these tests";
+#endif
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
@@ -398,3 +403,19 @@ TEST_F(Pam, StoppedDaemonIsNotWaitedForPastTheTimeout) {
 
 }  // namespace
 }  // namespace lwauth::test
+
+// libpam must be redirected by pam_wrapper from the first instruction, so the test
+// re-executes itself with the wrapper preloaded (the same whether run by ctest or by hand).
+int main(int argc, char** argv) {
+    if (std::getenv("PAM_WRAPPER") == nullptr) {
+        setenv("PAM_WRAPPER", "1", 1);
+        setenv("LD_PRELOAD", "libpam_wrapper.so", 1);
+        // pam_wrapper comes before the sanitizer runtime in the asan preset.
+        setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0", 0);
+        execv("/proc/self/exe", argv);
+        perror("execv /proc/self/exe");
+        return 127;
+    }
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}
