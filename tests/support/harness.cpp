@@ -330,7 +330,9 @@ void write_user_db(const fs::path& dir) {
     for (const auto& u : test_users()) {
         fs::path home = dir / "home" / u.name;
         fs::create_directories(home);
-        chown(home.c_str(), u.uid, u.uid);
+        if (chown(home.c_str(), u.uid, u.uid) != 0 && geteuid() == 0) {
+            throw std::runtime_error("cannot chown " + home.string());
+        }
         passwd += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.uid) + ":" + u.name + ":" +
                   home.string() + ":/bin/sh\n";
         group += u.name + ":x:" + std::to_string(u.uid) + ":\n";
