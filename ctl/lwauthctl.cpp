@@ -14,6 +14,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/sd_bus.hpp"
+#include "lwauth/users.hpp"
 #include "lwauth/secret.hpp"
 
 #ifndef LWAUTH_VERSION
@@ -29,6 +30,7 @@ namespace {
 // Exit codes (documented in lwauthctl(1)).
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
 constexpr int kExitDenied = 3;
 constexpr int kExitUnavailable = 4;
 constexpr int kExitBadPolicy = 5;
@@ -260,7 +262,10 @@ int cmd_two_step(const Global& g, const std::string& state) {
 }
 
 int cmd_policy_check(const Global& g, const std::string& dir, const std::string& user,
-                     const std::vector<std::string>& groups) {
+                     std::vector<std::string> groups) {
+    if (!user.empty() && groups.empty()) {
+        groups = SystemUserDirectory().groups_of(user);
+    }
     auto loaded = policy::load_directory(dir);
     if (g.json_output) {
         json out = {{"directory", dir}, {"valid", loaded.policy.has_value()}};
@@ -311,6 +316,8 @@ int main(int argc, char** argv) {
     using namespace lwauth;
     CLI::App app{"Manage your lwauth login settings: contacts, 2-step verification, policy checks."};
     app.require_subcommand(1);
+    // --json may come before or after the command ("lwauthctl status --json").
+    app.fallthrough();
     app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION);
     Global g;
     app.add_flag("--json", g.json_output, "Print machine-readable JSON");
@@ -349,7 +356,7 @@ int main(int argc, char** argv) {
     auto* check = pol->add_subcommand("check", "Check a policy directory; report every error with file:line");
     check->add_option("dir", dir, "policy directory")->capture_default_str();
     check->add_option("--user", user, "also print the effective policy for this user");
-    check->add_option("--group", groups, "groups of --user (repeatable)");
+    check->add_option("--group", groups, "groups of --user (repeatable; default: the user's groups on this host)");
     check->callback([&] { status = cmd_policy_check(g, dir, user, groups); });
     auto* reload = pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
     reload->callback([&] { status = cmd_policy_reload(g); });
@@ -357,7 +364,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; every usage error exits 2, whatever CLI11 numbers it.
+        return app.exit(e) == 0 ? kExitOk : kExitUsage;
     } catch (const CommandError& e) {
         if (g.json_output) {
             std::cout << nlohmann::json{{"error", e.error_name()}, {"message", e.what()}}.dump(2) << "\n";

@@ -12,7 +12,7 @@
 #include "lwauth/policy.hpp"
 #include "lwauth/secret.hpp"
 #include "store/store.hpp"
-#include "users.hpp"
+#include "lwauth/users.hpp"
 
 namespace lwauth {
 

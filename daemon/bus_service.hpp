@@ -9,7 +9,7 @@
 #include "account.hpp"
 #include "login/engine.hpp"
 #include "lwauth/sd_bus.hpp"
-#include "users.hpp"
+#include "lwauth/users.hpp"
 
 namespace lwauth {
 

@@ -11,7 +11,7 @@
 #include "../codes.hpp"
 #include "../delivery.hpp"
 #include "../store/store.hpp"
-#include "../users.hpp"
+#include "lwauth/users.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/secret.hpp"
 #include "method.hpp"

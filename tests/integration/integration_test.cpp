@@ -15,6 +15,61 @@
 namespace lwauth::test {
 namespace {
 
+
+// A root client of the Login interface, as the PAM module is: answers every prompt with
+// `answer` and returns the final verdict and the lines shown.
+struct LoginResult {
+    std::string verdict;
+    std::vector<std::string> lines;
+    int prompts = 0;
+};
+
+LoginResult login_as_root(const std::string& address, const std::string& user, const std::string& answer) {
+    LoginResult result;
+    sd_bus* bus = nullptr;
+    if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
+        sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+        result.verdict = "no-bus";
+        return result;
+    }
+    sd_bus_message* reply = nullptr;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login", "Start",
+                               &error, &reply, "a{sv}", 3, "user", "s", user.c_str(), "service", "s", "test",
+                               "mode", "s", "second_factor");
+    for (int turn = 0; r >= 0 && turn < 50; ++turn) {
+        const char* id = nullptr;
+        const char* prompt = nullptr;
+        const char* verdict = nullptr;
+        const char* kind = nullptr;
+        const char* text = nullptr;
+        int echo = 0;
+        sd_bus_message_read(reply, "s", &id);
+        std::string login_id = id;
+        sd_bus_message_enter_container(reply, 'a', "(ss)");
+        while (sd_bus_message_read(reply, "(ss)", &kind, &text) > 0) {
+            result.lines.emplace_back(text);
+        }
+        sd_bus_message_exit_container(reply);
+        sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict);
+        result.verdict = verdict;
+        sd_bus_message_unref(reply);
+        reply = nullptr;
+        if (!result.verdict.empty()) {
+            break;
+        }
+        ++result.prompts;
+        r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login", "Answer",
+                               &error, &reply, "ss", login_id.c_str(), answer.c_str());
+    }
+    if (r < 0) {
+        result.verdict = error.name ? error.name : "error";
+    }
+    sd_bus_error_free(&error);
+    sd_bus_flush_close_unref(bus);
+    return result;
+}
+
 class Integration : public ::testing::Test {
 protected:
     void SetUp() override { start(false); }
@@ -169,13 +224,75 @@ TEST_F(Integration, BrokenPolicyAtStartRefusesToStart) {
 TEST_F(Integration, SigtermStopsCleanly) { EXPECT_EQ(daemon_->stop(), 0); }
 
 TEST_F(Integration, RestartKeepsContactsAndLockouts) {
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\nlockout.max_failures = 2\n"));
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
     ASSERT_TRUE(daemon_->enroll("alice", "phone", "+81 90 1234 5678"));
+    LoginResult locked = login_as_root(bus_->address(), "alice", "000000x");
+    ASSERT_EQ(locked.verdict, "maxtries");
+    EXPECT_EQ(locked.prompts, 2);
+
     ASSERT_EQ(daemon_->stop(), 0);
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
     auto status = daemon_->ctl("alice", {"--json", "status"});
     EXPECT_NE(status.out.find("\"phone\": \"+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678\""), std::string::npos)
         << status.out;
     EXPECT_NE(status.out.find("\"two_step\": true"), std::string::npos);
+    EXPECT_EQ(status.out.find("\"locked_until\": 0"), std::string::npos) << "the lockout survives a restart";
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    LoginResult after = login_as_root(bus_->address(), "alice", "000000");
+    EXPECT_EQ(after.verdict, "maxtries");
+    EXPECT_EQ(after.prompts, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "no code is sent to a locked account";
+}
+
+TEST_F(Integration, ClientLeavingTheBusAbandonsItsLogin) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    // Start a login in a child process that then exits without answering.
+    pid_t pid = fork();
+    if (pid == 0) {
+        sd_bus* bus = nullptr;
+        sd_bus_new(&bus);
+        sd_bus_set_address(bus, bus_->address().c_str());
+        sd_bus_set_bus_client(bus, 1);
+        sd_bus_start(bus);
+        sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login", "Start", nullptr,
+                           nullptr, "a{sv}", 2, "user", "s", "alice", "mode", "s", "second_factor");
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    for (int i = 0; i < 200 && daemon_->log().find("login-abandoned") == std::string::npos; ++i) {
+        usleep(20 * 1000);
+    }
+    EXPECT_NE(daemon_->log().find("login abandoned: its client left the bus"), std::string::npos) << daemon_->log();
+}
+
+TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {
+    TempDir policy_dir("lwauth-policy");
+    write_file(policy_dir / "lwauth.conf", "[policy]\ntwo_step = sometimes\n\n[code]\nlength = 99\nbogus = 1\n");
+    write_file(policy_dir / "lwauth.conf.d/10-site.conf", "[lockout]\nduration = 5 minutes\n");
+    auto bad = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(bad.exit_code, 5);
+    for (const char* where : {"lwauth.conf:2:", "lwauth.conf:5:", "lwauth.conf:6:", "10-site.conf:2:"}) {
+        EXPECT_NE(bad.err.find(where), std::string::npos) << where << " in:\n" << bad.err;
+    }
+    EXPECT_NE(bad.err.find("4 errors"), std::string::npos) << bad.err;
+
+    auto json = daemon_->ctl("root", {"policy", "check", policy_dir.path().string(), "--json"});
+    EXPECT_EQ(json.exit_code, 5);
+    EXPECT_NE(json.out.find("\"valid\": false"), std::string::npos) << json.out;
+
+    auto good = daemon_->ctl("root", {"policy", "check", daemon_->config_dir().string(), "--user", "alice",
+                                      "--group", "ops"});
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_NE(good.out.find("is valid"), std::string::npos);
+    EXPECT_NE(good.out.find("two_step = optional"), std::string::npos) << good.out;
+}
+
+TEST_F(Integration, CtlUsageErrorsExitTwo) {
+    EXPECT_EQ(daemon_->ctl("alice", {"frobnicate"}).exit_code, 2);
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "add", "fax", "123"}).exit_code, 2);
+    EXPECT_EQ(daemon_->ctl("alice", {"status", "--json"}).exit_code, 0);
 }
 
 TEST_F(Integration, StateFilesArePrivateAndHoldNoSecrets) {

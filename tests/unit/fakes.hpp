@@ -25,7 +25,7 @@
 #include "clock.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
-#include "users.hpp"
+#include "lwauth/users.hpp"
 
 namespace lwauth::test {
 

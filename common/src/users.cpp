@@ -1,4 +1,4 @@
-#include "users.hpp"
+#include "lwauth/users.hpp"
 
 #include <grp.h>
 #include <pwd.h>
