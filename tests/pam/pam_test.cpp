@@ -9,7 +9,9 @@ extern "C" {
 #include <security/pam_appl.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <sstream>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -399,6 +401,26 @@ TEST_F(Pam, StoppedDaemonIsNotWaitedForPastTheTimeout) {
         return latest_code("alice@example.com");
     };
     EXPECT_EQ(authenticate("short_timeout", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+}
+
+// The module's ABI is the PAM entry points and nothing else (a version script hides the
+// rest, so nothing of lwauth can clash with the application that loads it).
+TEST(PamModule, ExportsOnlyThePamEntryPoints) {
+    auto nm = run({"/usr/bin/nm", "-D", "--defined-only", LWAUTH_PAM_MODULE_PATH}, base_env());
+    ASSERT_EQ(nm.exit_code, 0) << nm.err;
+    std::vector<std::string> exported;
+    std::istringstream lines(nm.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string address, type, name;
+        fields >> address >> type >> name;
+        if (type == "T" || type == "D" || type == "B" || type == "R") {
+            exported.push_back(name);
+        }
+    }
+    std::sort(exported.begin(), exported.end());
+    EXPECT_EQ(exported, (std::vector<std::string>{"pam_sm_authenticate", "pam_sm_setcred"}));
 }
 
 }  // namespace
