@@ -15,6 +15,7 @@
 namespace lwauth {
 namespace {
 
+using test::wrong_code_for;
 using test::code_in;
 using test::FakeChannel;
 using test::FakeClock;
@@ -104,13 +105,6 @@ class AccountServiceTest : public ::testing::Test {
     AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
 };
 
-std::string wrong_code_for(const std::string& code) {
-    std::string wrong = code;
-    for (char& c : wrong) {
-        c = static_cast<char>('0' + (c - '0' + 1) % 10);
-    }
-    return wrong;
-}
 
 // ---- Adding and confirming --------------------------------------------------------------
 

@@ -15,6 +15,8 @@
 namespace lwauth {
 namespace {
 
+using test::error_code_of;
+using test::wrong_code_for;
 using test::code_in;
 using test::FakeChannel;
 using test::FakeClock;
@@ -69,25 +71,7 @@ std::string infos_of(const Step& step) {
     return texts_of(step, bus::kMessageInfo);
 }
 
-// The same number of digits, every one different: never the right code.
-std::string wrong_code_for(const std::string& code) {
-    std::string wrong = code;
-    for (char& c : wrong) {
-        c = static_cast<char>('0' + (c - '0' + 1) % 10);
-    }
-    return wrong;
-}
 
-template <class F>
-Errc error_code_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no Error was thrown";
-    return Errc::Internal;
-}
 
 class LoginEngineTest : public ::testing::Test {
   protected:

@@ -186,6 +186,27 @@ inline std::shared_ptr<const policy::Policy> load_policy(
 }
 
 /// The code inside a message composed by CodeSender ("...code is 123456. It expires...").
+inline // The same number of digits, every one different: never the right code.
+std::string wrong_code_for(const std::string& code) {
+    std::string wrong = code;
+    for (char& c : wrong) {
+        c = static_cast<char>('0' + (c - '0' + 1) % 10);
+    }
+    return wrong;
+}
+
+/// The Errc of the lwauth::Error that f throws (a test failure if it throws none).
+template <class F>
+Errc error_code_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    ADD_FAILURE() << "no Error was thrown";
+    return Errc::Internal;
+}
+
 inline std::string code_in(const std::string& text) {
     static const std::regex kCode("code is ([0-9]+)\\.");
     std::smatch match;

@@ -17,6 +17,7 @@
 namespace lwauth {
 namespace {
 
+using test::error_code_of;
 namespace fs = std::filesystem;
 using test::file_bytes;
 using test::TempDir;
@@ -57,16 +58,6 @@ class SqliteStoreTest : public ::testing::Test {
     OpenSslRandom random_;
 };
 
-template <class F>
-Errc error_code_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no Error was thrown";
-    return Errc::Internal;
-}
 
 // ---- The file ---------------------------------------------------------------------------
 
