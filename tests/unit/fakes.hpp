@@ -186,8 +186,8 @@ inline std::shared_ptr<const policy::Policy> load_policy(
 }
 
 /// The code inside a message composed by CodeSender ("...code is 123456. It expires...").
-inline // The same number of digits, every one different: never the right code.
-std::string wrong_code_for(const std::string& code) {
+/// The same number of digits, every one different: never the right code.
+inline std::string wrong_code_for(const std::string& code) {
     std::string wrong = code;
     for (char& c : wrong) {
         c = static_cast<char>('0' + (c - '0' + 1) % 10);
