@@ -185,7 +185,6 @@ inline std::shared_ptr<const policy::Policy> load_policy(
     return std::make_shared<const policy::Policy>(std::move(*result.policy));
 }
 
-/// The code inside a message composed by CodeSender ("...code is 123456. It expires...").
 /// The same number of digits, every one different: never the right code.
 inline std::string wrong_code_for(const std::string& code) {
     std::string wrong = code;
@@ -207,6 +206,7 @@ Errc error_code_of(F&& f) {
     return Errc::Internal;
 }
 
+/// The code inside a message composed by CodeSender ("...code is 123456. It expires...").
 inline std::string code_in(const std::string& text) {
     static const std::regex kCode("code is ([0-9]+)\\.");
     std::smatch match;
