@@ -14,8 +14,8 @@
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/sd_bus.hpp"
-#include "lwauth/users.hpp"
 #include "lwauth/secret.hpp"
+#include "lwauth/users.hpp"
 
 #ifndef LWAUTH_VERSION
 #define LWAUTH_VERSION "unknown"
@@ -42,13 +42,13 @@ struct Global {
 };
 
 class CommandError : public std::runtime_error {
-public:
+  public:
     CommandError(int exit_code, const std::string& message, std::string error_name)
         : std::runtime_error(message), exit_code_(exit_code), error_name_(std::move(error_name)) {}
     [[nodiscard]] int exit_code() const { return exit_code_; }
     [[nodiscard]] const std::string& error_name() const { return error_name_; }
 
-private:
+  private:
     int exit_code_;
     std::string error_name_;
 };
@@ -76,24 +76,27 @@ std::string sentence(std::string text) {
     switch (code) {
         case Errc::Unavailable:
             throw CommandError(kExitUnavailable,
-                               "lwauthd is not running or not answering on the system bus (" + detail +
-                                   "). Try: systemctl status lwauthd",
+                               "lwauthd is not running or not answering on the system bus (" +
+                                   detail + "). Try: systemctl status lwauthd",
                                errc_name(code));
         case Errc::AccessDenied:
-            throw CommandError(kExitDenied, "Permission denied: " + sentence(detail), errc_name(code));
+            throw CommandError(kExitDenied, "Permission denied: " + sentence(detail),
+                               errc_name(code));
         case Errc::BadPolicy:
-            throw CommandError(kExitBadPolicy, "The policy was not reloaded because it has errors: " + detail,
+            throw CommandError(kExitBadPolicy,
+                               "The policy was not reloaded because it has errors: " + detail,
                                errc_name(code));
         case Errc::Internal:
-            throw CommandError(kExitFailed, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd",
-                               errc_name(code));
+            throw CommandError(
+                kExitFailed, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd",
+                errc_name(code));
         default:
             throw CommandError(kExitFailed, sentence(detail), errc_name(code));
     }
 }
 
 class Client {
-public:
+  public:
     Client() {
         sd_bus* bus = nullptr;
         int r = sd_bus_open_system(&bus);
@@ -104,18 +107,19 @@ public:
     }
 
     template <typename... Args>
-    BusMessagePtr call(const char* interface, const char* method, const char* signature, Args... args) {
+    BusMessagePtr call(const char* interface, const char* method, const char* signature,
+                       Args... args) {
         BusError error;
         sd_bus_message* reply = nullptr;
-        int r = sd_bus_call_method(bus_.get(), bus::kServiceName, bus::kObjectPath, interface, method, error.get(),
-                                   &reply, signature, args...);
+        int r = sd_bus_call_method(bus_.get(), bus::kServiceName, bus::kObjectPath, interface,
+                                   method, error.get(), &reply, signature, args...);
         if (r < 0) {
             raise_bus_error(error, r);
         }
         return BusMessagePtr(reply);
     }
 
-private:
+  private:
     BusPtr bus_;
 };
 
@@ -176,10 +180,12 @@ int cmd_status(const Global& g) {
         std::cout << s.dump(2) << "\n";
         return kExitOk;
     }
-    auto str = [&](const char* key) { return s.contains(key) ? s[key].get<std::string>() : std::string(); };
+    auto str = [&](const char* key) {
+        return s.contains(key) ? s[key].get<std::string>() : std::string();
+    };
     std::printf("User:                  %s\n", str("user").c_str());
-    std::printf("2-step verification:   %s (policy: %s)\n", s.value("two_step", false) ? "on" : "off",
-                str("two_step_policy").c_str());
+    std::printf("2-step verification:   %s (policy: %s)\n",
+                s.value("two_step", false) ? "on" : "off", str("two_step_policy").c_str());
     for (const char* kind : {"phone", "email"}) {
         std::string value = str(kind);
         std::string pending = str((std::string("pending_") + kind).c_str());
@@ -187,7 +193,8 @@ int cmd_status(const Global& g) {
         if (!pending.empty()) {
             line += ", " + pending + " waiting for its confirmation code";
         }
-        std::printf("%-22s %s\n", (std::string(kind == std::string("phone") ? "Phone" : "Email") + ":").c_str(),
+        std::printf("%-22s %s\n",
+                    (std::string(kind == std::string("phone") ? "Phone" : "Email") + ":").c_str(),
                     line.c_str());
     }
     if (str("contacts_policy") == "admin") {
@@ -195,7 +202,8 @@ int cmd_status(const Global& g) {
     }
     uint64_t locked = s.value("locked_until", uint64_t{0});
     if (locked != 0) {
-        std::printf("Locked until:          %s (too many failed codes)\n", local_time(locked).c_str());
+        std::printf("Locked until:          %s (too many failed codes)\n",
+                    local_time(locked).c_str());
     }
     return kExitOk;
 }
@@ -237,12 +245,13 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
     SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
     wipe_string(code_arg);
     Client client;
-    auto reply = client.call(bus::kAccountInterface, bus::kAccountConfirmContact, "ss", kind.c_str(), code.c_str());
+    auto reply = client.call(bus::kAccountInterface, bus::kAccountConfirmContact, "ss",
+                             kind.c_str(), code.c_str());
     int on = 0;
     sd_bus_message_read(reply.get(), "b", &on);
-    print_result(g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
-                 "Your " + kind + " is verified." +
-                     std::string(on ? " 2-step verification is on." : ""));
+    print_result(
+        g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
+        "Your " + kind + " is verified." + std::string(on ? " 2-step verification is on." : ""));
     return kExitOk;
 }
 
@@ -257,7 +266,8 @@ int cmd_two_step(const Global& g, const std::string& state) {
     bool on = state == "on";
     Client client;
     client.call(bus::kAccountInterface, bus::kAccountSetTwoStep, "b", static_cast<int>(on));
-    print_result(g, json{{"two_step", on}}, std::string("2-step verification is ") + (on ? "on." : "off."));
+    print_result(g, json{{"two_step", on}},
+                 std::string("2-step verification is ") + (on ? "on." : "off."));
     return kExitOk;
 }
 
@@ -278,7 +288,8 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
             out["warnings"].push_back({{"file", d.file}, {"line", d.line}, {"message", d.message}});
         }
         if (loaded.policy && !user.empty()) {
-            out["effective"] = policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
+            out["effective"] =
+                policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
         }
         std::cout << out.dump(2) << "\n";
         return loaded.policy ? kExitOk : kExitBadPolicy;
@@ -290,8 +301,8 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
         for (const auto& d : loaded.errors) {
             std::cerr << d.to_string() << "\n";
         }
-        std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors") << " in " << dir
-                  << "; lwauthd would refuse this policy.\n";
+        std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors")
+                  << " in " << dir << "; lwauthd would refuse this policy.\n";
         return kExitBadPolicy;
     }
     std::cout << "The policy in " << dir << " is valid.\n";
@@ -314,7 +325,8 @@ int cmd_policy_reload(const Global& g) {
 
 int main(int argc, char** argv) {
     using namespace lwauth;
-    CLI::App app{"Manage your lwauth login settings: contacts, 2-step verification, policy checks."};
+    CLI::App app{
+        "Manage your lwauth login settings: contacts, 2-step verification, policy checks."};
     app.require_subcommand(1);
     // --json may come before or after the command ("lwauthctl status --json").
     app.fallthrough();
@@ -326,26 +338,39 @@ int main(int argc, char** argv) {
     auto* st = app.add_subcommand("status", "Show your login settings (contacts are masked)");
     st->callback([&] { status = cmd_status(g); });
 
-    auto* contact = app.add_subcommand("contact", "Add, confirm or remove your phone number or email address");
+    auto* contact =
+        app.add_subcommand("contact", "Add, confirm or remove your phone number or email address");
     contact->require_subcommand(1);
     std::string kind;
     std::string value;
     std::string code;
-    auto* add = contact->add_subcommand("add", "Send a confirmation code to a new phone number or email address");
-    add->add_option("kind", kind, "phone or email")->required()->check(CLI::IsMember({"phone", "email"}));
-    add->add_option("value", value, "the number in international form (+81 90 ...) or the address")->required();
+    auto* add = contact->add_subcommand(
+        "add", "Send a confirmation code to a new phone number or email address");
+    add->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
+    add->add_option("value", value, "the number in international form (+81 90 ...) or the address")
+        ->required();
     add->callback([&] { status = cmd_contact_add(g, kind, value); });
-    auto* confirm = contact->add_subcommand("confirm", "Confirm a new contact with the code it received");
-    confirm->add_option("kind", kind, "phone or email")->required()->check(CLI::IsMember({"phone", "email"}));
+    auto* confirm =
+        contact->add_subcommand("confirm", "Confirm a new contact with the code it received");
+    confirm->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
     confirm->add_option("code", code, "the code (read from standard input when omitted)");
     confirm->callback([&] { status = cmd_contact_confirm(g, kind, code); });
     auto* remove = contact->add_subcommand("remove", "Remove a verified contact");
-    remove->add_option("kind", kind, "phone or email")->required()->check(CLI::IsMember({"phone", "email"}));
+    remove->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
     remove->callback([&] { status = cmd_contact_remove(g, kind); });
 
     std::string state;
-    auto* two_step = app.add_subcommand("two-step", "Turn 2-step verification on or off for your account");
-    two_step->add_option("state", state, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+    auto* two_step =
+        app.add_subcommand("two-step", "Turn 2-step verification on or off for your account");
+    two_step->add_option("state", state, "on or off")
+        ->required()
+        ->check(CLI::IsMember({"on", "off"}));
     two_step->callback([&] { status = cmd_two_step(g, state); });
 
     auto* pol = app.add_subcommand("policy", "Check or reload the login policy");
@@ -353,12 +378,15 @@ int main(int argc, char** argv) {
     std::string dir = LWAUTH_SYSCONFDIR;
     std::string user;
     std::vector<std::string> groups;
-    auto* check = pol->add_subcommand("check", "Check a policy directory; report every error with file:line");
+    auto* check =
+        pol->add_subcommand("check", "Check a policy directory; report every error with file:line");
     check->add_option("dir", dir, "policy directory")->capture_default_str();
     check->add_option("--user", user, "also print the effective policy for this user");
-    check->add_option("--group", groups, "groups of --user (repeatable; default: the user's groups on this host)");
+    check->add_option("--group", groups,
+                      "groups of --user (repeatable; default: the user's groups on this host)");
     check->callback([&] { status = cmd_policy_check(g, dir, user, groups); });
-    auto* reload = pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
+    auto* reload =
+        pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
     reload->callback([&] { status = cmd_policy_reload(g); });
 
     try {
@@ -368,7 +396,8 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? kExitOk : kExitUsage;
     } catch (const CommandError& e) {
         if (g.json_output) {
-            std::cout << nlohmann::json{{"error", e.error_name()}, {"message", e.what()}}.dump(2) << "\n";
+            std::cout << nlohmann::json{{"error", e.error_name()}, {"message", e.what()}}.dump(2)
+                      << "\n";
         }
         std::cerr << "lwauthctl: " << e.what() << "\n";
         return e.exit_code();

@@ -53,7 +53,8 @@ AccountStatus AccountService::status(const std::string& user) {
     return s;
 }
 
-void AccountService::add_contact(const std::string& user, const std::string& kind, const std::string& value) {
+void AccountService::add_contact(const std::string& user, const std::string& kind,
+                                 const std::string& value) {
     check_kind(kind);
     auto up = user_policy(user);
     if (up.two_step == policy::TwoStep::Off) {
@@ -63,15 +64,18 @@ void AccountService::add_contact(const std::string& user, const std::string& kin
     std::string normalized = kind == "phone" ? normalize_phone(value) : normalize_email(value);
     if (normalized.empty()) {
         throw Error(Errc::InvalidArgument,
-                    kind == "phone" ? "not a phone number in international form, such as +81 90 1234 5678"
-                                    : "not a valid email address");
+                    kind == "phone"
+                        ? "not a phone number in international form, such as +81 90 1234 5678"
+                        : "not a valid email address");
     }
     if (kind == "phone" && !sms_prefix_allowed(up.code, normalized)) {
-        throw Error(Errc::PolicyForbids, "phone numbers of this country cannot be used on this host");
+        throw Error(Errc::PolicyForbids,
+                    "phone numbers of this country cannot be used on this host");
     }
     policy::Kind delivery = kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
     if (policy_->channels_for(delivery).empty()) {
-        throw Error(Errc::NotEnabled, kind == "phone" ? "this host cannot send SMS" : "this host cannot send email");
+        throw Error(Errc::NotEnabled,
+                    kind == "phone" ? "this host cannot send SMS" : "this host cannot send email");
     }
     SecretString code = generate_code(random_, up.code.length);
     sender_.send_confirmation(user, *policy_, up, Contact{kind, normalized}, code);
@@ -85,7 +89,8 @@ void AccountService::add_contact(const std::string& user, const std::string& kin
               {{"USER", user}, {"KIND", kind}});
 }
 
-bool AccountService::confirm_contact(const std::string& user, const std::string& kind, const SecretString& code) {
+bool AccountService::confirm_contact(const std::string& user, const std::string& kind,
+                                     const SecretString& code) {
     check_kind(kind);
     require_self_service();
     auto it = pending_.find({user, kind});
@@ -98,14 +103,17 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
     }
     auto up = user_policy(user);
     bool right = looks_like_code(code.view(), up.code.length) &&
-                 digest_equal(hasher_.keyed_hash(confirm_context(user, kind), code.view()), it->second.code_hash);
+                 digest_equal(hasher_.keyed_hash(confirm_context(user, kind), code.view()),
+                              it->second.code_hash);
     if (!right) {
         if (--it->second.tries_left <= 0) {
             pending_.erase(it);
-            throw Error(Errc::InvalidCode, "wrong code, and no tries are left; add the " + kind + " again");
+            throw Error(Errc::InvalidCode,
+                        "wrong code, and no tries are left; add the " + kind + " again");
         }
         throw Error(Errc::InvalidCode, "wrong code; " + std::to_string(it->second.tries_left) +
-                                           (it->second.tries_left == 1 ? " try" : " tries") + " left");
+                                           (it->second.tries_left == 1 ? " try" : " tries") +
+                                           " left");
     }
     store_.save_contact(user, Contact{kind, it->second.value});
     pending_.erase(it);
@@ -115,7 +123,8 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
         store_.set_two_step(user, true);
     }
     log_event(LogLevel::Info, "contact-verified",
-              up.two_step != policy::TwoStep::Off ? "contact verified; 2-step verification on" : "contact verified",
+              up.two_step != policy::TwoStep::Off ? "contact verified; 2-step verification on"
+                                                  : "contact verified",
               {{"USER", user}, {"KIND", kind}});
     return up.two_step != policy::TwoStep::Off;
 }
@@ -131,15 +140,17 @@ void AccountService::remove_contact(const std::string& user, const std::string& 
     auto up = user_policy(user);
     bool last = state.contacts.size() == 1;
     if (last && up.two_step == policy::TwoStep::Required) {
-        throw Error(Errc::PolicyForbids,
-                    "2-step verification is required on this host; add another phone number or email "
-                    "address before removing this one");
+        throw Error(
+            Errc::PolicyForbids,
+            "2-step verification is required on this host; add another phone number or email "
+            "address before removing this one");
     }
     store_.remove_contact(user, kind);
     if (last) {
         store_.set_two_step(user, false);
     }
-    log_event(LogLevel::Info, "contact-removed", "contact removed", {{"USER", user}, {"KIND", kind}});
+    log_event(LogLevel::Info, "contact-removed", "contact removed",
+              {{"USER", user}, {"KIND", kind}});
 }
 
 void AccountService::set_two_step(const std::string& user, bool enabled) {
@@ -148,15 +159,18 @@ void AccountService::set_two_step(const std::string& user, bool enabled) {
         throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
     }
     if (!enabled && up.two_step == policy::TwoStep::Required) {
-        throw Error(Errc::PolicyForbids, "your administrator requires 2-step verification on this host");
+        throw Error(Errc::PolicyForbids,
+                    "your administrator requires 2-step verification on this host");
     }
     UserState state = store_.load_user(user);
     if (enabled && state.contacts.empty()) {
-        throw Error(Errc::PolicyForbids,
-                    "add and confirm a phone number or email address first (lwauthctl contact add)");
+        throw Error(
+            Errc::PolicyForbids,
+            "add and confirm a phone number or email address first (lwauthctl contact add)");
     }
     store_.set_two_step(user, enabled);
-    log_event(LogLevel::Info, "two-step", enabled ? "2-step verification turned on" : "2-step verification turned off",
+    log_event(LogLevel::Info, "two-step",
+              enabled ? "2-step verification turned on" : "2-step verification turned off",
               {{"USER", user}});
 }
 

@@ -11,8 +11,8 @@
 #include "delivery.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/secret.hpp"
-#include "store/store.hpp"
 #include "lwauth/users.hpp"
+#include "store/store.hpp"
 
 namespace lwauth {
 
@@ -20,17 +20,22 @@ struct AccountStatus {
     std::string user;
     policy::TwoStep two_step_policy = policy::TwoStep::Optional;
     policy::Contacts contacts_policy = policy::Contacts::Self;
-    bool two_step_enabled = false;  // in effect for this user's logins
+    bool two_step_enabled = false;                        // in effect for this user's logins
     std::map<std::string, std::string> contacts;          // kind -> masked value
     std::map<std::string, std::string> pending_contacts;  // kind -> masked value awaiting a code
     int64_t locked_until = 0;
 };
 
 class AccountService {
-public:
+  public:
     AccountService(const Clock& clock, RandomSource& random, Store& store, CodeSender& sender,
                    const Hasher& hasher, const UserDirectory& users)
-        : clock_(clock), random_(random), store_(store), sender_(sender), hasher_(hasher), users_(users) {}
+        : clock_(clock),
+          random_(random),
+          store_(store),
+          sender_(sender),
+          hasher_(hasher),
+          users_(users) {}
 
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
 
@@ -38,13 +43,14 @@ public:
     /// Sends a confirmation code to a new phone number or email address.
     void add_contact(const std::string& user, const std::string& kind, const std::string& value);
     /// Verifies the code; saves the contact. Returns whether 2-step is now on.
-    bool confirm_contact(const std::string& user, const std::string& kind, const SecretString& code);
+    bool confirm_contact(const std::string& user, const std::string& kind,
+                         const SecretString& code);
     void remove_contact(const std::string& user, const std::string& kind);
     void set_two_step(const std::string& user, bool enabled);
     /// Drops confirmations whose code has expired.
     void expire();
 
-private:
+  private:
     struct PendingContact {
         std::string value;
         Digest code_hash{};

@@ -18,8 +18,9 @@ int guarded(sd_bus_message* m, sd_bus_error* ret_error, Fn&& fn) {
         return fn();
     } catch (const Error& e) {
         if (e.code() == Errc::Internal) {
-            log_event(LogLevel::Error, "internal-error", e.what(),
-                      {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
+            log_event(
+                LogLevel::Error, "internal-error", e.what(),
+                {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
         }
         return sd_bus_error_set(ret_error, to_dbus_error(e.code()), e.what());
     } catch (const std::bad_alloc&) {
@@ -27,7 +28,8 @@ int guarded(sd_bus_message* m, sd_bus_error* ret_error, Fn&& fn) {
     } catch (const std::exception& e) {
         log_event(LogLevel::Error, "internal-error", e.what(),
                   {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
-        return sd_bus_error_set(ret_error, bus::kErrorInternal, "internal error; see the lwauthd log");
+        return sd_bus_error_set(ret_error, bus::kErrorInternal,
+                                "internal error; see the lwauthd log");
     }
 }
 
@@ -54,23 +56,24 @@ int send_step(sd_bus_message* m, const Step& step) {
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
-#define LWAUTH_HANDLER(method)                                                           \
-    [](sd_bus_message* m, void* userdata, sd_bus_error* ret_error) -> int {               \
-        auto* self = static_cast<BusService*>(userdata);                                  \
-        return guarded(m, ret_error, [&] { return self->method(m); });                   \
+#define LWAUTH_HANDLER(method)                                              \
+    [](sd_bus_message* m, void* userdata, sd_bus_error* ret_error) -> int { \
+        auto* self = static_cast<BusService*>(userdata);                    \
+        return guarded(m, ret_error, [&] { return self->method(m); });      \
     }
 
 const sd_bus_vtable kLoginVtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", context),
-                            SD_BUS_RESULT("s", id, "a(ss)", messages, "s", prompt, "b", echo, "s", verdict),
-                            LWAUTH_HANDLER(login_start), SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("Answer", SD_BUS_ARGS("s", id, "s", answer),
-                            SD_BUS_RESULT("s", id, "a(ss)", messages, "s", prompt, "b", echo, "s", verdict),
-                            LWAUTH_HANDLER(login_answer),
-                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
-    SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, LWAUTH_HANDLER(login_cancel),
-                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS(
+        "Start", SD_BUS_ARGS("a{sv}", context),
+        SD_BUS_RESULT("s", id, "a(ss)", messages, "s", prompt, "b", echo, "s", verdict),
+        LWAUTH_HANDLER(login_start), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS(
+        "Answer", SD_BUS_ARGS("s", id, "s", answer),
+        SD_BUS_RESULT("s", id, "a(ss)", messages, "s", prompt, "b", echo, "s", verdict),
+        LWAUTH_HANDLER(login_answer), SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(login_cancel), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAccountVtable[] = {
@@ -80,7 +83,8 @@ const sd_bus_vtable kAccountVtable[] = {
     SD_BUS_METHOD_WITH_ARGS("AddContact", SD_BUS_ARGS("s", kind, "s", value), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_add_contact), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ConfirmContact", SD_BUS_ARGS("s", kind, "s", code),
-                            SD_BUS_RESULT("b", two_step_enabled), LWAUTH_HANDLER(account_confirm_contact),
+                            SD_BUS_RESULT("b", two_step_enabled),
+                            LWAUTH_HANDLER(account_confirm_contact),
                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_ARGS("RemoveContact", SD_BUS_ARGS("s", kind), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_remove_contact), SD_BUS_VTABLE_UNPRIVILEGED),
@@ -106,17 +110,20 @@ int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
 
 void BusService::attach(sd_bus* bus) {
     sd_bus_slot* slot = nullptr;
-    int r = sd_bus_add_object_vtable(bus, &slot, bus::kObjectPath, bus::kLoginInterface, kLoginVtable, this);
+    int r = sd_bus_add_object_vtable(bus, &slot, bus::kObjectPath, bus::kLoginInterface,
+                                     kLoginVtable, this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot register the Login interface: " + errno_string(r));
     }
     object_slot_.reset(slot);
     // The slots of the other interfaces live as long as the bus (floating).
-    r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kAccountInterface, kAccountVtable, this);
+    r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kAccountInterface,
+                                 kAccountVtable, this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot register the Account interface: " + errno_string(r));
     }
-    r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kAdminInterface, kAdminVtable, this);
+    r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kAdminInterface, kAdminVtable,
+                                 this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot register the Admin interface: " + errno_string(r));
     }
@@ -124,7 +131,8 @@ void BusService::attach(sd_bus* bus) {
     // pending: watch for unique names leaving the bus.
     slot = nullptr;
     r = sd_bus_match_signal(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, this);
+                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
+                            this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot watch for clients leaving the bus: " + errno_string(r));
     }
@@ -146,7 +154,8 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
 
 void BusService::require_root(sd_bus_message* m) const {
     if (caller_euid(m) != 0) {
-        log_event(LogLevel::Warning, "access-denied", "non-root caller refused on the Login interface",
+        log_event(LogLevel::Warning, "access-denied",
+                  "non-root caller refused on the Login interface",
                   {{"SENDER", sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : ""}});
         throw Error(Errc::AccessDenied, "only root may run logins");
     }
@@ -156,7 +165,8 @@ std::string BusService::caller_user(sd_bus_message* m) const {
     uid_t uid = caller_euid(m);
     auto name = users_.name_of(uid);
     if (!name) {
-        throw Error(Errc::NotFound, "user ID " + std::to_string(uid) + " has no user name on this host");
+        throw Error(Errc::NotFound,
+                    "user ID " + std::to_string(uid) + " has no user name on this host");
     }
     return *name;
 }
@@ -245,7 +255,8 @@ int BusService::account_status(sd_bus_message* m) {
         check(sd_bus_message_append(raw, "{sv}", key, "s", value.c_str()), key);
     };
     add_string("user", s.user);
-    check(sd_bus_message_append(raw, "{sv}", "two_step", "b", static_cast<int>(s.two_step_enabled)), "two_step");
+    check(sd_bus_message_append(raw, "{sv}", "two_step", "b", static_cast<int>(s.two_step_enabled)),
+          "two_step");
     add_string("two_step_policy", policy::to_string(s.two_step_policy));
     add_string("contacts_policy", policy::to_string(s.contacts_policy));
     for (const auto& [kind, masked] : s.contacts) {
@@ -254,7 +265,8 @@ int BusService::account_status(sd_bus_message* m) {
     for (const auto& [kind, masked] : s.pending_contacts) {
         add_string(("pending_" + kind).c_str(), masked);
     }
-    check(sd_bus_message_append(raw, "{sv}", "locked_until", "t", static_cast<uint64_t>(s.locked_until)),
+    check(sd_bus_message_append(raw, "{sv}", "locked_until", "t",
+                                static_cast<uint64_t>(s.locked_until)),
           "locked_until");
     check(sd_bus_message_close_container(raw), "status");
     return sd_bus_send(nullptr, raw, nullptr);

@@ -14,7 +14,7 @@
 namespace lwauth {
 
 class BusService {
-public:
+  public:
     /// reload: reloads the policy; returns "" on success or why it failed.
     BusService(LoginEngine& engine, AccountService& account, const UserDirectory& users,
                std::function<std::string()> reload)
@@ -35,7 +35,7 @@ public:
     int admin_reload_policy(sd_bus_message* m);
     int name_owner_changed(sd_bus_message* m);
 
-private:
+  private:
     [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
     void require_root(sd_bus_message* m) const;
     void require_admin(sd_bus_message* m) const;

@@ -8,7 +8,7 @@
 namespace lwauth {
 
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     /// Seconds since the epoch (CLOCK_REALTIME): lockouts and send counters outlive the
     /// process, so they are kept in wall-clock time.
@@ -16,12 +16,12 @@ public:
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     [[nodiscard]] int64_t now() const override;
 };
 
 class RandomSource {
-public:
+  public:
     virtual ~RandomSource() = default;
     /// Fills buf with cryptographically strong random bytes; throws Error on failure.
     virtual void fill(uint8_t* buf, size_t len) = 0;
@@ -29,7 +29,7 @@ public:
 
 /// RAND_bytes from OpenSSL 3 (seeded from getrandom()).
 class OpenSslRandom final : public RandomSource {
-public:
+  public:
     void fill(uint8_t* buf, size_t len) override;
 };
 

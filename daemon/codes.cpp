@@ -58,9 +58,9 @@ Digest Hasher::keyed_hash(std::string_view context, std::string_view value) cons
     message.append(value);
     Digest out{};
     unsigned int out_len = 0;
-    const unsigned char* ok =
-        HMAC(EVP_sha256(), key_.c_str(), static_cast<int>(key_.size()),
-             reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(), &out_len);
+    const unsigned char* ok = HMAC(EVP_sha256(), key_.c_str(), static_cast<int>(key_.size()),
+                                   reinterpret_cast<const unsigned char*>(message.data()),
+                                   message.size(), out.data(), &out_len);
     wipe_string(message);
     if (ok == nullptr || out_len != out.size()) {
         throw Error(Errc::Internal, "HMAC-SHA256 failed");
@@ -95,14 +95,17 @@ SecretString load_or_create_key(const std::string& path, RandomSource& random) {
         unlink(tmp.c_str());
         int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0) {
-            throw Error(Errc::Internal, "cannot create key file " + tmp + ": " + std::strerror(errno));
+            throw Error(Errc::Internal,
+                        "cannot create key file " + tmp + ": " + std::strerror(errno));
         }
-        bool ok = write(out, key, sizeof key) == static_cast<ssize_t>(sizeof key) && fsync(out) == 0;
+        bool ok =
+            write(out, key, sizeof key) == static_cast<ssize_t>(sizeof key) && fsync(out) == 0;
         close(out);
         if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
             unlink(tmp.c_str());
             secure_wipe(key, sizeof key);
-            throw Error(Errc::Internal, "cannot write key file " + path + ": " + std::strerror(errno));
+            throw Error(Errc::Internal,
+                        "cannot write key file " + path + ": " + std::strerror(errno));
         }
         SecretString secret(std::string_view(reinterpret_cast<char*>(key), sizeof key));
         secure_wipe(key, sizeof key);
@@ -115,9 +118,10 @@ SecretString load_or_create_key(const std::string& path, RandomSource& random) {
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
         st.st_uid != geteuid() || st.st_size != static_cast<off_t>(kKeySize)) {
         close(fd);
-        throw Error(Errc::Internal, "key file " + path +
-                                        " must be a 32-byte regular file owned by the daemon's user "
-                                        "with mode 0600");
+        throw Error(Errc::Internal,
+                    "key file " + path +
+                        " must be a 32-byte regular file owned by the daemon's user "
+                        "with mode 0600");
     }
     uint8_t key[kKeySize];
     ssize_t n = read(fd, key, sizeof key);

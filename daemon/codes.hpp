@@ -22,13 +22,13 @@ using Digest = std::array<uint8_t, 32>;
 /// neither memory dumps of pending logins nor the database reveal a code, and a code for
 /// one purpose (context) cannot be replayed for another.
 class Hasher {
-public:
+  public:
     explicit Hasher(SecretString key) : key_(std::move(key)) {}
     [[nodiscard]] Digest keyed_hash(std::string_view context, std::string_view value) const;
     /// Hex of keyed_hash, for values kept as lookup keys in the store (destinations).
     [[nodiscard]] std::string keyed_hex(std::string_view context, std::string_view value) const;
 
-private:
+  private:
     SecretString key_;
 };
 

@@ -17,11 +17,13 @@ std::string minutes_text(std::chrono::seconds lifetime) {
     return std::to_string(lifetime.count()) + " seconds";
 }
 
-SecretString compose(CodePurpose purpose, const SecretString& code, const policy::CodePolicy& code_policy) {
+SecretString compose(CodePurpose purpose, const SecretString& code,
+                     const policy::CodePolicy& code_policy) {
     std::string text = purpose == CodePurpose::Login ? "lwauth: your verification code is "
                                                      : "lwauth: your confirmation code is ";
     text.append(code.view());
-    text += ". It expires in " + minutes_text(code_policy.lifetime) + ". Never share it with anyone.";
+    text +=
+        ". It expires in " + minutes_text(code_policy.lifetime) + ". Never share it with anyone.";
     SecretString secret(text);
     wipe_string(text);
     return secret;
@@ -62,7 +64,8 @@ void CodeSender::check_caps(const std::string& user, const std::string& destinat
     }
     if (store_.sends_to_destination_since(destination_hash, since) >=
         code_policy.max_sends_per_destination_per_hour) {
-        log_event(LogLevel::Warning, "send-capped", "per-destination send cap reached", {{"USER", user}});
+        log_event(LogLevel::Warning, "send-capped", "per-destination send cap reached",
+                  {{"USER", user}});
         throw Error(Errc::RateLimited, "too many codes were sent recently");
     }
     if (store_.sends_since(since) >= code_policy.max_sends_per_host_per_hour) {
@@ -87,8 +90,9 @@ Delivered CodeSender::send_via_kind(const std::string& user, const policy::Polic
             it->second->send(message);
         } catch (const Error& e) {
             *last_error = e.what();
-            log_event(LogLevel::Error, "delivery-failed", "channel could not deliver: " + *last_error,
-                      {{"USER", user}, {"CHANNEL", config->name}, {"KIND", policy::to_string(kind)}});
+            log_event(
+                LogLevel::Error, "delivery-failed", "channel could not deliver: " + *last_error,
+                {{"USER", user}, {"CHANNEL", config->name}, {"KIND", policy::to_string(kind)}});
             continue;
         }
         store_.record_send(user, destination_hash, clock_.now());
@@ -117,7 +121,8 @@ Delivered CodeSender::send_login_code(const std::string& user, const policy::Pol
             if (contact == nullptr) {
                 continue;
             }
-            if (kind == policy::Kind::Sms && !sms_prefix_allowed(user_policy.code, contact->value)) {
+            if (kind == policy::Kind::Sms &&
+                !sms_prefix_allowed(user_policy.code, contact->value)) {
                 continue;
             }
             destination = contact->value;
@@ -137,12 +142,13 @@ Delivered CodeSender::send_login_code(const std::string& user, const policy::Pol
     if (rate_limited) {
         throw Error(Errc::RateLimited, "too many codes were sent recently");
     }
-    throw Error(Errc::DeliveryFailed, last_error.empty() ? "no channel can reach this user" : last_error);
+    throw Error(Errc::DeliveryFailed,
+                last_error.empty() ? "no channel can reach this user" : last_error);
 }
 
 Delivered CodeSender::send_confirmation(const std::string& user, const policy::Policy& policy,
-                                        const policy::UserPolicy& user_policy, const Contact& contact,
-                                        const SecretString& code) {
+                                        const policy::UserPolicy& user_policy,
+                                        const Contact& contact, const SecretString& code) {
     SecretString text = compose(CodePurpose::ConfirmContact, code, user_policy.code);
     policy::Kind kind = contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
     std::string last_error;

@@ -23,7 +23,7 @@ struct Delivered {
 enum class CodePurpose { Login, ConfirmContact };
 
 class CodeSender {
-public:
+  public:
     CodeSender(const Clock& clock, Store& store, const Hasher& hasher)
         : clock_(clock), store_(store), hasher_(hasher) {}
 
@@ -45,10 +45,11 @@ public:
                                 const SecretString& code);
 
     /// Whether the contact kind can be reached at all under this policy.
-    [[nodiscard]] bool reachable(const policy::Policy& policy, const policy::UserPolicy& user_policy,
+    [[nodiscard]] bool reachable(const policy::Policy& policy,
+                                 const policy::UserPolicy& user_policy,
                                  const UserState& state) const;
 
-private:
+  private:
     Delivered send_via_kind(const std::string& user, const policy::Policy& policy,
                             const policy::UserPolicy& user_policy, policy::Kind kind,
                             const std::string& destination, const SecretString& text,
@@ -67,6 +68,7 @@ private:
 [[nodiscard]] const char* contact_kind_for(policy::Kind kind);
 
 /// Whether an E.164 number is allowed by the policy's SMS country-prefix allow-list.
-[[nodiscard]] bool sms_prefix_allowed(const policy::CodePolicy& code_policy, const std::string& e164);
+[[nodiscard]] bool sms_prefix_allowed(const policy::CodePolicy& code_policy,
+                                      const std::string& e164);
 
 }  // namespace lwauth

@@ -70,7 +70,8 @@ void log_event(LogLevel level, const char* event, const std::string& message,
             return;
         }
     }
-    std::string line = std::string("lwauthd: ") + level_name(level) + ": " + message + " [event=" + event;
+    std::string line =
+        std::string("lwauthd: ") + level_name(level) + ": " + message + " [event=" + event;
     for (const auto& [key, value] : fields) {
         line += " ";
         for (const char* p = key; *p; ++p) {

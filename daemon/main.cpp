@@ -118,7 +118,8 @@ std::map<std::string, std::unique_ptr<Channel>> build_channels(const policy::Pol
     for (const auto& config : policy.channels) {
         if (config.type != "outbox") {
             log_event(LogLevel::Warning, "channel-unavailable",
-                      "channel type '" + config.type + "' is not available in this build; sends through it fail",
+                      "channel type '" + config.type +
+                          "' is not available in this build; sends through it fail",
                       {{"CHANNEL", config.name}});
         }
         channels.emplace(config.name, make_channel(config));
@@ -127,7 +128,7 @@ std::map<std::string, std::unique_ptr<Channel>> build_channels(const policy::Pol
 }
 
 class Daemon {
-public:
+  public:
     explicit Daemon(Options options) : options_(std::move(options)) {}
 
     int run() {
@@ -135,8 +136,8 @@ public:
         std::error_code ec;
         std::filesystem::create_directories(options_.state_dir, ec);
         if (ec) {
-            log_event(LogLevel::Error, "start-failed", "cannot create state directory " + options_.state_dir + ": " +
-                                                          ec.message());
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot create state directory " + options_.state_dir + ": " + ec.message());
             return 1;
         }
 
@@ -170,14 +171,17 @@ public:
         sender_->set_channels(build_channels(*policy_));
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_}, policy_);
-        account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
+        account_ =
+            std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);
-        service_ = std::make_unique<BusService>(*engine_, *account_, users_, [this] { return reload(); });
+        service_ =
+            std::make_unique<BusService>(*engine_, *account_, users_, [this] { return reload(); });
 
         sd_event* event = nullptr;
         int r = sd_event_default(&event);
         if (r < 0) {
-            log_event(LogLevel::Error, "start-failed", "cannot create the event loop: " + errno_string(r));
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot create the event loop: " + errno_string(r));
             return 1;
         }
         event_.reset(event);
@@ -198,7 +202,8 @@ public:
         // private bus.
         r = sd_bus_open_system(&bus);
         if (r < 0) {
-            log_event(LogLevel::Error, "start-failed", "cannot connect to the system bus: " + errno_string(r));
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot connect to the system bus: " + errno_string(r));
             return 1;
         }
         bus_.reset(bus);
@@ -206,25 +211,29 @@ public:
         r = sd_bus_request_name(bus, bus::kServiceName, 0);
         if (r < 0) {
             log_event(LogLevel::Error, "start-failed",
-                      std::string("cannot own ") + bus::kServiceName + " on the system bus: " + errno_string(r) +
-                          (r == -EEXIST ? " (another lwauthd is running)" : ""));
+                      std::string("cannot own ") + bus::kServiceName + " on the system bus: " +
+                          errno_string(r) + (r == -EEXIST ? " (another lwauthd is running)" : ""));
             return 1;
         }
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0) {
-            log_event(LogLevel::Error, "start-failed", "cannot attach the bus to the loop: " + errno_string(r));
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot attach the bus to the loop: " + errno_string(r));
             return 1;
         }
         sd_event_source* timer = nullptr;
-        r = sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, kSweepInterval, 1000 * 1000, on_sweep, this);
+        r = sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, kSweepInterval, 1000 * 1000,
+                                       on_sweep, this);
         if (r < 0) {
-            log_event(LogLevel::Error, "start-failed", "cannot add the sweep timer: " + errno_string(r));
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot add the sweep timer: " + errno_string(r));
             return 1;
         }
         sweep_timer_.reset(timer);
 
-        log_event(LogLevel::Notice, "started", std::string("lwauthd ") + LWAUTH_VERSION + " serving " +
-                                                   bus::kServiceName + " with policy " + options_.config_dir,
+        log_event(LogLevel::Notice, "started",
+                  std::string("lwauthd ") + LWAUTH_VERSION + " serving " + bus::kServiceName +
+                      " with policy " + options_.config_dir,
                   {{"STATE_DIR", options_.state_dir}});
         sd_notify(0, "READY=1\nSTATUS=Serving logins");
         r = sd_event_loop(event);
@@ -253,7 +262,8 @@ public:
         }
         auto next = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
         if (!(next->store == policy_->store)) {
-            log_event(LogLevel::Warning, "reload-partial", "[store] changes take effect when lwauthd restarts");
+            log_event(LogLevel::Warning, "reload-partial",
+                      "[store] changes take effect when lwauthd restarts");
         }
         policy_ = next;
         sender_->set_channels(build_channels(*policy_));
@@ -264,9 +274,10 @@ public:
         return "";
     }
 
-private:
+  private:
     static int on_stop_signal(sd_event_source* s, const struct signalfd_siginfo* si, void*) {
-        log_event(LogLevel::Notice, "stopping", std::string("received ") + strsignal(static_cast<int>(si->ssi_signo)));
+        log_event(LogLevel::Notice, "stopping",
+                  std::string("received ") + strsignal(static_cast<int>(si->ssi_signo)));
         return sd_event_exit(sd_event_source_get_event(s), 0);
     }
 

@@ -59,8 +59,10 @@ int parse_options(pam_handle_t* pamh, int argc, const char** argv, Options& opti
             std::string_view value = arg.substr(std::strlen("timeout="));
             unsigned seconds = 0;
             auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-            if (ec != std::errc() || end != value.data() + value.size() || seconds < 1 || seconds > 3600) {
-                pam_syslog(pamh, LOG_ERR, "bad option '%s': timeout must be 1 to 3600 seconds", argv[i]);
+            if (ec != std::errc() || end != value.data() + value.size() || seconds < 1 ||
+                seconds > 3600) {
+                pam_syslog(pamh, LOG_ERR, "bad option '%s': timeout must be 1 to 3600 seconds",
+                           argv[i]);
                 return PAM_SERVICE_ERR;
             }
             options.timeout_usec = seconds * kUsecPerSec;
@@ -95,12 +97,12 @@ int verdict_to_pam(std::string_view verdict) {
 }
 
 class Relay {
-public:
+  public:
     Relay(pam_handle_t* pamh, const Options& options) : pamh_(pamh), options_(options) {}
 
     int run();
 
-private:
+  private:
     // A failed bus call: unreachable daemon → failmode; anything else → its PAM code.
     int bus_failure(const BusError& error, int r, const char* what);
     int unavailable(const std::string& why);
@@ -117,23 +119,28 @@ private:
 
 int Relay::unavailable(const std::string& why) {
     if (options_.failmode_safe) {
-        pam_syslog(pamh_, LOG_CRIT,
-                   "lwauthd is not available (%s); failmode=safe lets the login go on WITHOUT lwauth",
-                   why.c_str());
+        pam_syslog(
+            pamh_, LOG_CRIT,
+            "lwauthd is not available (%s); failmode=safe lets the login go on WITHOUT lwauth",
+            why.c_str());
         return PAM_IGNORE;
     }
-    pam_syslog(pamh_, LOG_ERR, "lwauthd is not available (%s); login refused (failmode=secure)", why.c_str());
-    pam_error(pamh_, "The login verification service is not available. Try again later or contact your "
-                     "administrator.");
+    pam_syslog(pamh_, LOG_ERR, "lwauthd is not available (%s); login refused (failmode=secure)",
+               why.c_str());
+    pam_error(pamh_,
+              "The login verification service is not available. Try again later or contact your "
+              "administrator.");
     return PAM_AUTHINFO_UNAVAIL;
 }
 
 int Relay::bus_failure(const BusError& error, int r, const char* what) {
-    std::string why = std::string(what) + ": " + (error.is_set() ? error.message() : errno_string(r));
+    std::string why =
+        std::string(what) + ": " + (error.is_set() ? error.message() : errno_string(r));
     // Only an lwauthd that cannot be reached is left to failmode=. An error that lwauthd
     // itself answered (even its own "unavailable", such as a full disk) is a decision of
     // the daemon and fails closed.
-    bool from_daemon = error.is_set() && std::string_view(error.name()).starts_with("org.lwauth.Auth1.Error.");
+    bool from_daemon =
+        error.is_set() && std::string_view(error.name()).starts_with("org.lwauth.Auth1.Error.");
     Errc code = error.is_set() ? from_dbus_error(error.name()) : Errc::Unavailable;
     if (!from_daemon && code == Errc::Unavailable) {
         return unavailable(why);
@@ -142,14 +149,17 @@ int Relay::bus_failure(const BusError& error, int r, const char* what) {
     if (code == Errc::NoSuchLogin) {
         pam_error(pamh_, "This login has timed out. Please log in again.");
     } else if (code == Errc::Unavailable) {
-        pam_error(pamh_, "The login verification service cannot serve this login right now. Try again later.");
+        pam_error(
+            pamh_,
+            "The login verification service cannot serve this login right now. Try again later.");
     }
     return to_pam_code(code);
 }
 
 int Relay::read_step(sd_bus_message* reply, Step& step) {
     const char* id = nullptr;
-    if (sd_bus_message_read(reply, "s", &id) < 0 || sd_bus_message_enter_container(reply, 'a', "(ss)") < 0) {
+    if (sd_bus_message_read(reply, "s", &id) < 0 ||
+        sd_bus_message_enter_container(reply, 'a', "(ss)") < 0) {
         return PAM_SERVICE_ERR;
     }
     step.id = id;
@@ -213,8 +223,8 @@ void Relay::cancel(const std::string& id) {
         return;
     }
     BusError error;
-    sd_bus_call_method(bus_.get(), daemon_.c_str(), bus::kObjectPath, bus::kLoginInterface, bus::kLoginCancel,
-                       error.get(), nullptr, "s", id.c_str());
+    sd_bus_call_method(bus_.get(), daemon_.c_str(), bus::kObjectPath, bus::kLoginInterface,
+                       bus::kLoginCancel, error.get(), nullptr, "s", id.c_str());
 }
 
 int Relay::run() {
@@ -244,14 +254,14 @@ int Relay::run() {
     bus_.reset(bus);
 
     sd_bus_message* raw = nullptr;
-    if (sd_bus_message_new_method_call(bus, &raw, bus::kServiceName, bus::kObjectPath, bus::kLoginInterface,
-                                       bus::kLoginStart) < 0) {
+    if (sd_bus_message_new_method_call(bus, &raw, bus::kServiceName, bus::kObjectPath,
+                                       bus::kLoginInterface, bus::kLoginStart) < 0) {
         return PAM_BUF_ERR;
     }
     BusMessagePtr request(raw);
-    r = sd_bus_message_append(raw, "a{sv}", 5, bus::kContextUser, "s", user, bus::kContextService, "s", service,
-                              bus::kContextRhost, "s", rhost, bus::kContextTty, "s", tty, bus::kContextMode, "s",
-                              options_.mode);
+    r = sd_bus_message_append(raw, "a{sv}", 5, bus::kContextUser, "s", user, bus::kContextService,
+                              "s", service, bus::kContextRhost, "s", rhost, bus::kContextTty, "s",
+                              tty, bus::kContextMode, "s", options_.mode);
     if (r < 0) {
         return PAM_BUF_ERR;
     }
@@ -263,8 +273,9 @@ int Relay::run() {
 
     for (;;) {
         if (options_.debug) {
-            pam_syslog(pamh_, LOG_DEBUG, "step: %zu message(s), %s, verdict '%s'", step.messages.size(),
-                       step.prompt.empty() ? "no prompt" : "prompt", step.verdict.c_str());
+            pam_syslog(pamh_, LOG_DEBUG, "step: %zu message(s), %s, verdict '%s'",
+                       step.messages.size(), step.prompt.empty() ? "no prompt" : "prompt",
+                       step.verdict.c_str());
         }
         if (show(step) != PAM_SUCCESS) {
             cancel(step.id);
@@ -274,8 +285,8 @@ int Relay::run() {
             return verdict_to_pam(step.verdict);
         }
         char* response = nullptr;
-        rc = pam_prompt(pamh_, step.echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &response, "%s",
-                        step.prompt.c_str());
+        rc = pam_prompt(pamh_, step.echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &response,
+                        "%s", step.prompt.c_str());
         if (rc != PAM_SUCCESS || response == nullptr) {
             if (response != nullptr) {
                 secure_wipe(response, std::strlen(response));
@@ -292,8 +303,8 @@ int Relay::run() {
         // Later calls go to the unique name that started the login: if that lwauthd has
         // gone, the bus says so at once instead of handing the login to a new instance.
         raw = nullptr;
-        if (sd_bus_message_new_method_call(bus, &raw, daemon_.c_str(), bus::kObjectPath, bus::kLoginInterface,
-                                           bus::kLoginAnswer) < 0) {
+        if (sd_bus_message_new_method_call(bus, &raw, daemon_.c_str(), bus::kObjectPath,
+                                           bus::kLoginInterface, bus::kLoginAnswer) < 0) {
             return PAM_BUF_ERR;
         }
         BusMessagePtr next(raw);
@@ -336,6 +347,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char
     return lwauth::authenticate(pamh, argc, argv);
 }
 
-PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**) { return PAM_SUCCESS; }
+PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
+    return PAM_SUCCESS;
+}
 
 }  // extern "C"

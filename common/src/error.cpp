@@ -50,11 +50,17 @@ const ErrorRow& row_for(Errc code) noexcept {
 
 }  // namespace
 
-int to_pam_code(Errc code) noexcept { return row_for(code).pam; }
+int to_pam_code(Errc code) noexcept {
+    return row_for(code).pam;
+}
 
-const char* to_dbus_error(Errc code) noexcept { return row_for(code).dbus; }
+const char* to_dbus_error(Errc code) noexcept {
+    return row_for(code).dbus;
+}
 
-const char* errc_name(Errc code) noexcept { return row_for(code).name; }
+const char* errc_name(Errc code) noexcept {
+    return row_for(code).name;
+}
 
 Errc from_dbus_error(const char* name) noexcept {
     if (name == nullptr) {

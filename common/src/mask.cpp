@@ -19,7 +19,8 @@ std::string dots(size_t count) {
 }
 
 bool all_digits(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -34,10 +35,9 @@ size_t country_code_length(std::string_view digits) {
         return 1;
     }
     static constexpr std::string_view kTwoDigit[] = {
-        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
-        "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61",
-        "62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94",
-        "95", "98"};
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
     if (digits.size() >= 2) {
         for (auto code : kTwoDigit) {
             if (digits.substr(0, 2) == code) {
@@ -80,13 +80,15 @@ std::string normalize_email(std::string_view typed) {
         return "";
     }
     auto at = typed.find('@');
-    if (at == std::string_view::npos || at == 0 || typed.find('@', at + 1) != std::string_view::npos) {
+    if (at == std::string_view::npos || at == 0 ||
+        typed.find('@', at + 1) != std::string_view::npos) {
         return "";
     }
     std::string_view local = typed.substr(0, at);
     std::string_view domain = typed.substr(at + 1);
     if (local.size() > 64 || domain.size() < 3 || domain.find('.') == std::string_view::npos ||
-        domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos) {
+        domain.front() == '.' || domain.back() == '.' ||
+        domain.find("..") != std::string_view::npos) {
         return "";
     }
     for (char c : typed) {

@@ -17,7 +17,7 @@ struct OutgoingMessage {
 };
 
 class Channel {
-public:
+  public:
     virtual ~Channel() = default;
     /// The [channel.NAME] this came from.
     [[nodiscard]] virtual const std::string& name() const = 0;

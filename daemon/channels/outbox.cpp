@@ -26,7 +26,7 @@ std::string utc_now_iso8601() {
 }
 
 class FdGuard {
-public:
+  public:
     explicit FdGuard(int fd) : fd_(fd) {}
     ~FdGuard() {
         if (fd_ >= 0) {
@@ -37,7 +37,7 @@ public:
     FdGuard& operator=(const FdGuard&) = delete;
     [[nodiscard]] int get() const { return fd_; }
 
-private:
+  private:
     int fd_;
 };
 
@@ -80,14 +80,16 @@ void OutboxChannel::send(const OutgoingMessage& message) {
 namespace {
 
 class UnsupportedChannel final : public Channel {
-public:
-    UnsupportedChannel(std::string name, std::string type) : name_(std::move(name)), type_(std::move(type)) {}
+  public:
+    UnsupportedChannel(std::string name, std::string type)
+        : name_(std::move(name)), type_(std::move(type)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
     void send(const OutgoingMessage&) override {
-        throw Error(Errc::DeliveryFailed, "channel type '" + type_ + "' is not available in this build");
+        throw Error(Errc::DeliveryFailed,
+                    "channel type '" + type_ + "' is not available in this build");
     }
 
-private:
+  private:
     std::string name_;
     std::string type_;
 };
@@ -97,7 +99,8 @@ private:
 std::unique_ptr<Channel> make_channel(const policy::ChannelConfig& config) {
     if (config.type == "outbox") {
         auto it = config.options.find("path");
-        return std::make_unique<OutboxChannel>(config.name, it == config.options.end() ? "" : it->second);
+        return std::make_unique<OutboxChannel>(config.name,
+                                               it == config.options.end() ? "" : it->second);
     }
     return std::make_unique<UnsupportedChannel>(config.name, config.type);
 }

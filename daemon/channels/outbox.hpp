@@ -7,12 +7,13 @@
 namespace lwauth {
 
 class OutboxChannel final : public Channel {
-public:
-    OutboxChannel(std::string name, std::string path) : name_(std::move(name)), path_(std::move(path)) {}
+  public:
+    OutboxChannel(std::string name, std::string path)
+        : name_(std::move(name)), path_(std::move(path)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
     void send(const OutgoingMessage& message) override;
 
-private:
+  private:
     std::string name_;
     std::string path_;
 };

@@ -42,7 +42,8 @@ Step LoginEngine::start(const LoginContext& context) {
     return start_second_factor(context, user_policy);
 }
 
-Step LoginEngine::start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy) {
+Step LoginEngine::start_second_factor(const LoginContext& context,
+                                      const policy::UserPolicy& user_policy) {
     const std::string& user = context.user;
     if (user_policy.two_step == policy::TwoStep::Off) {
         return Step::verdict_of(bus::kVerdictIgnore);
@@ -67,14 +68,16 @@ Step LoginEngine::start_second_factor(const LoginContext& context, const policy:
             log_event(LogLevel::Notice, "login-no-contact",
                       "login refused: 2-step verification required but no verified contact",
                       {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-            step.error("2-step verification is required for this account, but it has no verified phone "
-                       "number or email address. Ask your administrator to register one for you.");
+            step.error(
+                "2-step verification is required for this account, but it has no verified phone "
+                "number or email address. Ask your administrator to register one for you.");
         } else {
             log_event(LogLevel::Error, "login-unreachable",
                       "login refused: no configured channel reaches the user's contacts",
                       {{"USER", user}, {"SERVICE", context.service}});
-            step.error("Your verification code cannot be delivered: no delivery channel on this host "
-                       "reaches your saved contacts. Ask your administrator.");
+            step.error(
+                "Your verification code cannot be delivered: no delivery channel on this host "
+                "reaches your saved contacts. Ask your administrator.");
         }
         return step;
     }
@@ -89,9 +92,11 @@ Step LoginEngine::start_second_factor(const LoginContext& context, const policy:
     return run(id, it->second, true, {});
 }
 
-Step LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer) {
-    MethodEnv env{deps_.clock, deps_.random, deps_.store, deps_.sender, deps_.hasher,
-                  *pending.policy, pending.user_policy, pending.context, id};
+Step LoginEngine::run(const std::string& id, Pending& pending, bool first,
+                      std::string_view answer) {
+    MethodEnv env{deps_.clock,         deps_.random,    deps_.store,
+                  deps_.sender,        deps_.hasher,    *pending.policy,
+                  pending.user_policy, pending.context, id};
     Step step;
     try {
         step = first ? pending.method->begin(env) : pending.method->answer(env, answer);
@@ -100,10 +105,12 @@ Step LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
         throw;
     }
     if (step.finished()) {
-        log_event(step.verdict == bus::kVerdictSuccess ? LogLevel::Info : LogLevel::Notice, "login-end",
-                  "login finished: " + step.verdict,
-                  {{"USER", pending.context.user}, {"SERVICE", pending.context.service},
-                   {"RHOST", pending.context.rhost}, {"VERDICT", step.verdict}});
+        log_event(step.verdict == bus::kVerdictSuccess ? LogLevel::Info : LogLevel::Notice,
+                  "login-end", "login finished: " + step.verdict,
+                  {{"USER", pending.context.user},
+                   {"SERVICE", pending.context.service},
+                   {"RHOST", pending.context.rhost},
+                   {"VERDICT", step.verdict}});
         logins_.erase(id);
         return step;
     }
@@ -114,7 +121,8 @@ Step LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
     return step;
 }
 
-Step LoginEngine::answer(const std::string& id, const std::string& owner, const SecretString& answer) {
+Step LoginEngine::answer(const std::string& id, const std::string& owner,
+                         const SecretString& answer) {
     auto it = logins_.find(id);
     if (it == logins_.end() || it->second.context.owner != owner) {
         throw Error(Errc::NoSuchLogin, "no such login");
@@ -148,7 +156,8 @@ void LoginEngine::cancel_owner(const std::string& owner) {
 
 size_t LoginEngine::expire() {
     int64_t now = deps_.clock.now();
-    return std::erase_if(logins_, [&](const auto& entry) { return now >= entry.second.expires_at; });
+    return std::erase_if(logins_,
+                         [&](const auto& entry) { return now >= entry.second.expires_at; });
 }
 
 }  // namespace lwauth

@@ -11,9 +11,9 @@
 #include "../codes.hpp"
 #include "../delivery.hpp"
 #include "../store/store.hpp"
-#include "lwauth/users.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/secret.hpp"
+#include "lwauth/users.hpp"
 #include "method.hpp"
 #include "step.hpp"
 
@@ -29,7 +29,7 @@ struct EngineDeps {
 };
 
 class LoginEngine {
-public:
+  public:
     static constexpr size_t kMaxPendingLogins = 4096;
 
     LoginEngine(EngineDeps deps, std::shared_ptr<const policy::Policy> policy)
@@ -53,7 +53,7 @@ public:
 
     [[nodiscard]] size_t pending() const { return logins_.size(); }
 
-private:
+  private:
     struct Pending {
         LoginContext context;
         std::shared_ptr<const policy::Policy> policy;

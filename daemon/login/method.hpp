@@ -27,7 +27,7 @@ struct MethodEnv {
 };
 
 class LoginMethod {
-public:
+  public:
     virtual ~LoginMethod() = default;
     /// The first step: send whatever must be sent, ask the first question.
     virtual Step begin(const MethodEnv& env) = 0;

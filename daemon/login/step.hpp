@@ -11,7 +11,8 @@ namespace lwauth {
 
 struct Step {
     std::string id;
-    std::vector<std::pair<std::string, std::string>> messages;  // (kMessageInfo|kMessageError, text)
+    std::vector<std::pair<std::string, std::string>>
+        messages;  // (kMessageInfo|kMessageError, text)
     std::string prompt;
     bool echo = false;
     std::string verdict;  // bus::kVerdict*

@@ -29,7 +29,8 @@ std::string ContactCipher::seal(std::string_view plaintext, std::string_view bin
     int len = 0;
     if (!ctx ||
         EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()), buf) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(binding), static_cast<int>(binding.size())) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(binding),
+                          static_cast<int>(binding.size())) != 1 ||
         EVP_EncryptUpdate(ctx.get(), buf + kNonceSize, &len, bytes(plaintext),
                           static_cast<int>(plaintext.size())) != 1 ||
         EVP_EncryptFinal_ex(ctx.get(), buf + kNonceSize + len, &len) != 1 ||
@@ -50,14 +51,18 @@ std::string ContactCipher::open(std::string_view sealed, std::string_view bindin
     int len = 0;
     std::string tag(sealed.substr(kNonceSize + text_size));
     if (!ctx ||
-        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()), bytes(sealed)) != 1 ||
-        EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(binding), static_cast<int>(binding.size())) != 1 ||
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()),
+                           bytes(sealed)) != 1 ||
+        EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(binding),
+                          static_cast<int>(binding.size())) != 1 ||
         EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
                           bytes(sealed.substr(kNonceSize)), static_cast<int>(text_size)) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) != 1 ||
-        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1) {
+        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) !=
+            1) {
         wipe_string(out);
-        throw Error(Errc::Internal, "a stored contact failed authentication (wrong key or altered database)");
+        throw Error(Errc::Internal,
+                    "a stored contact failed authentication (wrong key or altered database)");
     }
     return out;
 }

@@ -12,7 +12,7 @@ namespace lwauth {
 class RandomSource;
 
 class ContactCipher {
-public:
+  public:
     ContactCipher(SecretString key, RandomSource& random) : key_(std::move(key)), random_(random) {}
     /// nonce(12) || ciphertext || tag(16); `binding` (user and kind) is authenticated, so a
     /// value cannot be moved to another user's row.
@@ -20,7 +20,7 @@ public:
     /// Throws Error(Internal) when the value was altered or sealed under another key.
     [[nodiscard]] std::string open(std::string_view sealed, std::string_view binding) const;
 
-private:
+  private:
     SecretString key_;
     RandomSource& random_;
 };

@@ -9,7 +9,7 @@
 namespace lwauth {
 
 class MemoryStore final : public Store {
-public:
+  public:
     UserState load_user(const std::string& user) override {
         auto it = users_.find(user);
         return it == users_.end() ? UserState{} : it->second;
@@ -70,7 +70,7 @@ public:
         std::erase_if(sends_, [&](const auto& s) { return std::get<2>(s) < before; });
     }
 
-private:
+  private:
     std::map<std::string, UserState> users_;
     std::vector<std::tuple<std::string, std::string, int64_t>> sends_;
 };

@@ -109,7 +109,9 @@ void exec_script(sqlite3* db, const char* sql) {
     }
 }
 
-std::string binding(const std::string& user, const std::string& kind) { return user + '\n' + kind; }
+std::string binding(const std::string& user, const std::string& kind) {
+    return user + '\n' + kind;
+}
 
 }  // namespace
 
@@ -119,7 +121,8 @@ SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
     // and -shm files the same mode.
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        throw Error(Errc::Internal, "cannot open state database " + path + ": " + std::strerror(errno));
+        throw Error(Errc::Internal,
+                    "cannot open state database " + path + ": " + std::strerror(errno));
     }
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -132,18 +135,22 @@ SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
     ::close(fd);
 
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) {
         throw Error(Errc::Internal, "cannot open state database " + path + ": " +
                                         (raw ? sqlite3_errmsg(raw) : "out of memory"));
     }
     sqlite3_busy_timeout(db_.get(), 5000);
-    exec_script(db_.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    exec_script(db_.get(),
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     migrate();
 }
 
-int SqliteStore::latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+int SqliteStore::latest_schema_version() {
+    return static_cast<int>(std::size(kMigrations));
+}
 
 int SqliteStore::schema_version() {
     return static_cast<int>(query_int(db_.get(), "PRAGMA user_version", {}));
@@ -176,8 +183,8 @@ void SqliteStore::ensure_user(const std::string& user) {
 UserState SqliteStore::load_user(const std::string& user) {
     UserState state;
     {
-        auto stmt = prepare(db_.get(), "SELECT two_step, failures, locked_until FROM users WHERE name = ?",
-                            {user});
+        auto stmt = prepare(
+            db_.get(), "SELECT two_step, failures, locked_until FROM users WHERE name = ?", {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
             state.two_step = sqlite3_column_int(stmt.get(), 0) != 0;
@@ -187,8 +194,8 @@ UserState SqliteStore::load_user(const std::string& user) {
             fail(db_.get(), "load user");
         }
     }
-    auto stmt = prepare(db_.get(), "SELECT kind, sealed_value FROM contacts WHERE user = ? ORDER BY kind",
-                        {user});
+    auto stmt = prepare(
+        db_.get(), "SELECT kind, sealed_value FROM contacts WHERE user = ? ORDER BY kind", {user});
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
         std::string kind = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
@@ -214,12 +221,13 @@ std::vector<std::string> SqliteStore::list_users() {
 void SqliteStore::save_contact(const std::string& user, const Contact& contact) {
     ensure_user(user);
     std::string sealed = cipher_.seal(contact.value, binding(user, contact.kind));
-    auto stmt = prepare(db_.get(),
-                        "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
-                        "VALUES (?, ?, ?, strftime('%s','now')) "
-                        "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value, "
-                        "verified_at = excluded.verified_at",
-                        {user, contact.kind});
+    auto stmt =
+        prepare(db_.get(),
+                "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
+                "VALUES (?, ?, ?, strftime('%s','now')) "
+                "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value, "
+                "verified_at = excluded.verified_at",
+                {user, contact.kind});
     if (sqlite3_bind_blob(stmt.get(), 3, sealed.data(), static_cast<int>(sealed.size()),
                           SQLITE_TRANSIENT) != SQLITE_OK ||
         sqlite3_step(stmt.get()) != SQLITE_DONE) {
@@ -233,42 +241,47 @@ void SqliteStore::remove_contact(const std::string& user, const std::string& kin
 
 void SqliteStore::set_two_step(const std::string& user, bool enabled) {
     ensure_user(user);
-    exec(db_.get(), "UPDATE users SET two_step = ? WHERE name = ?", {int64_t{enabled ? 1 : 0}, user});
+    exec(db_.get(), "UPDATE users SET two_step = ? WHERE name = ?",
+         {int64_t{enabled ? 1 : 0}, user});
 }
 
 int SqliteStore::add_failure(const std::string& user) {
     ensure_user(user);
     return static_cast<int>(query_int(
-        db_.get(), "UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures", {user}));
+        db_.get(), "UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures",
+        {user}));
 }
 
 void SqliteStore::lock(const std::string& user, int64_t until) {
     ensure_user(user);
-    exec(db_.get(), "UPDATE users SET locked_until = ?, failures = 0 WHERE name = ?", {until, user});
+    exec(db_.get(), "UPDATE users SET locked_until = ?, failures = 0 WHERE name = ?",
+         {until, user});
 }
 
 void SqliteStore::clear_failures(const std::string& user) {
     exec(db_.get(), "UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", {user});
 }
 
-void SqliteStore::record_send(const std::string& user, const std::string& destination_hash, int64_t at) {
+void SqliteStore::record_send(const std::string& user, const std::string& destination_hash,
+                              int64_t at) {
     exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
          {user, destination_hash, at});
 }
 
 int SqliteStore::sends_by_user_since(const std::string& user, int64_t since) {
-    return static_cast<int>(
-        query_int(db_.get(), "SELECT count(*) FROM sends WHERE user = ? AND at >= ?", {user, since}));
+    return static_cast<int>(query_int(
+        db_.get(), "SELECT count(*) FROM sends WHERE user = ? AND at >= ?", {user, since}));
 }
 
 int SqliteStore::sends_to_destination_since(const std::string& destination_hash, int64_t since) {
-    return static_cast<int>(query_int(db_.get(),
-                                      "SELECT count(*) FROM sends WHERE destination = ? AND at >= ?",
-                                      {destination_hash, since}));
+    return static_cast<int>(
+        query_int(db_.get(), "SELECT count(*) FROM sends WHERE destination = ? AND at >= ?",
+                  {destination_hash, since}));
 }
 
 int SqliteStore::sends_since(int64_t since) {
-    return static_cast<int>(query_int(db_.get(), "SELECT count(*) FROM sends WHERE at >= ?", {since}));
+    return static_cast<int>(
+        query_int(db_.get(), "SELECT count(*) FROM sends WHERE at >= ?", {since}));
 }
 
 void SqliteStore::prune_sends(int64_t before) {

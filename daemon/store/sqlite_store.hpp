@@ -16,7 +16,7 @@ namespace lwauth {
 using SqlitePtr = std::unique_ptr<sqlite3, Deleter<sqlite3_close_v2>>;
 
 class SqliteStore final : public Store {
-public:
+  public:
     /// Opens (creating with mode 0600) and migrates the database at path.
     SqliteStore(const std::string& path, ContactCipher cipher);
 
@@ -32,13 +32,14 @@ public:
     int add_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;
     void clear_failures(const std::string& user) override;
-    void record_send(const std::string& user, const std::string& destination_hash, int64_t at) override;
+    void record_send(const std::string& user, const std::string& destination_hash,
+                     int64_t at) override;
     int sends_by_user_since(const std::string& user, int64_t since) override;
     int sends_to_destination_since(const std::string& destination_hash, int64_t since) override;
     int sends_since(int64_t since) override;
     void prune_sends(int64_t before) override;
 
-private:
+  private:
     void migrate();
     void ensure_user(const std::string& user);
 

@@ -32,7 +32,7 @@ struct UserState {
 };
 
 class Store {
-public:
+  public:
     virtual ~Store() = default;
 
     /// The user's state; a user never seen has the default state.

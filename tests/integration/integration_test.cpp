@@ -1,7 +1,7 @@
 // The real lwauthd on a private dbus-daemon that uses the shipped bus policy: who may
 // call what, reload and restart behaviour, what reaches disk and logs.
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
@@ -15,7 +15,6 @@
 namespace lwauth::test {
 namespace {
 
-
 // A root client of the Login interface, as the PAM module is: answers every prompt with
 // `answer` and returns the final verdict and the lines shown.
 struct LoginResult {
@@ -24,7 +23,8 @@ struct LoginResult {
     int prompts = 0;
 };
 
-LoginResult login_as_root(const std::string& address, const std::string& user, const std::string& answer) {
+LoginResult login_as_root(const std::string& address, const std::string& user,
+                          const std::string& answer) {
     LoginResult result;
     sd_bus* bus = nullptr;
     if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
@@ -34,9 +34,10 @@ LoginResult login_as_root(const std::string& address, const std::string& user, c
     }
     sd_bus_message* reply = nullptr;
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    int r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login", "Start",
-                               &error, &reply, "a{sv}", 3, "user", "s", user.c_str(), "service", "s", "test",
-                               "mode", "s", "second_factor");
+    int r =
+        sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login",
+                           "Start", &error, &reply, "a{sv}", 3, "user", "s", user.c_str(),
+                           "service", "s", "test", "mode", "s", "second_factor");
     for (int turn = 0; r >= 0 && turn < 50; ++turn) {
         const char* id = nullptr;
         const char* prompt = nullptr;
@@ -59,8 +60,9 @@ LoginResult login_as_root(const std::string& address, const std::string& user, c
             break;
         }
         ++result.prompts;
-        r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login", "Answer",
-                               &error, &reply, "ss", login_id.c_str(), answer.c_str());
+        r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                               "org.lwauth.Auth1.Login", "Answer", &error, &reply, "ss",
+                               login_id.c_str(), answer.c_str());
     }
     if (r < 0) {
         result.verdict = error.name ? error.name : "error";
@@ -71,20 +73,21 @@ LoginResult login_as_root(const std::string& address, const std::string& user, c
 }
 
 class Integration : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { start(false); }
 
     void start(bool permissive_bus) {
         daemon_.reset();
         bus_.reset();
         bus_ = std::make_unique<PrivateBus>(dir_.path(), permissive_bus);
-        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), default_test_policy(dir_ / "outbox.jsonl"));
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(),
+                                           default_test_policy(dir_ / "outbox.jsonl"));
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
 
     // Calls a method as `uid` in a child process; returns the D-Bus error name, or "" on success.
-    std::string call_as(uid_t uid, const char* interface, const char* member, const char* signature = "",
-                        const char* arg = nullptr) {
+    std::string call_as(uid_t uid, const char* interface, const char* member,
+                        const char* signature = "", const char* arg = nullptr) {
         int fds[2];
         if (pipe(fds) != 0) {
             return "pipe";
@@ -104,9 +107,11 @@ protected:
             }
             sd_bus_error error = SD_BUS_ERROR_NULL;
             sd_bus_message* m = nullptr;
-            sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1", interface, member);
+            sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                           interface, member);
             if (std::string(signature) == "a{sv}") {
-                sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode", "s", "second_factor");
+                sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode", "s",
+                                      "second_factor");
             } else if (std::string(signature) == "ss") {
                 sd_bus_message_append(m, "ss", "0123456789abcdef", "123456");
             } else if (arg != nullptr) {
@@ -148,9 +153,12 @@ TEST_F(Integration, NonRootCannotStartLogin) {
 
 TEST_F(Integration, DaemonChecksCallersEvenWhenTheBusAllowsEverything) {
     start(/*permissive_bus=*/true);
-    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Start", "a{sv}"), "org.lwauth.Auth1.Error.AccessDenied");
-    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Answer", "ss"), "org.lwauth.Auth1.Error.AccessDenied");
-    EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Admin", "ReloadPolicy"), "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
+              "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Answer", "ss"),
+              "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Admin", "ReloadPolicy"),
+              "org.lwauth.Auth1.Error.AccessDenied");
     EXPECT_NE(daemon_->log().find("non-root caller refused"), std::string::npos);
 }
 
@@ -158,7 +166,8 @@ TEST_F(Integration, UnknownUidHasNoAccountAndNobodyCannotReload) {
     // UID 40999 is in neither the bus's nor the daemon's user database.
     EXPECT_NE(call_as(40999, "org.lwauth.Auth1.Account", "Status"), "");
     EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Account", "Status"), "");
-    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Admin", "ReloadPolicy"), "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Admin", "ReloadPolicy"),
+              "org.lwauth.Auth1.Error.AccessDenied");
 }
 
 TEST_F(Integration, UsersActOnlyOnTheirOwnAccount) {
@@ -167,7 +176,8 @@ TEST_F(Integration, UsersActOnlyOnTheirOwnAccount) {
     ASSERT_EQ(alice.exit_code, 0) << alice.err;
     EXPECT_NE(alice.out.find("\"user\": \"alice\""), std::string::npos);
     EXPECT_NE(alice.out.find("a\u2022\u2022\u2022@example.com"), std::string::npos);
-    EXPECT_EQ(alice.out.find("alice@example.com"), std::string::npos) << "contacts are shown masked";
+    EXPECT_EQ(alice.out.find("alice@example.com"), std::string::npos)
+        << "contacts are shown masked";
 
     // bob sees his own (empty) account, and his changes cannot reach alice's.
     auto bob = daemon_->ctl("bob", {"--json", "status"});
@@ -190,7 +200,8 @@ TEST_F(Integration, BrokenPolicyOnReloadKeepsServing) {
     EXPECT_TRUE(daemon_->running());
     auto status = daemon_->ctl("alice", {"status"});
     EXPECT_EQ(status.exit_code, 0) << status.err;
-    EXPECT_NE(daemon_->log().find("keeping the policy that is running"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("keeping the policy that is running"), std::string::npos)
+        << daemon_->log();
     // The old policy still runs: 6-digit codes.
     EXPECT_EQ(daemon_->ctl("bob", {"contact", "add", "phone", "+81 90 1234 5678"}).exit_code, 0);
     EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 6u);
@@ -205,7 +216,8 @@ TEST_F(Integration, GoodPolicyOnReloadTakesEffect) {
 }
 
 TEST_F(Integration, AdminGroupMemberMayReload) {
-    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "") + "[policy]\nadmin_group = lwadmins\n");
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "") +
+                          "[policy]\nadmin_group = lwadmins\n");
     ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
     EXPECT_EQ(daemon_->ctl("frank", {"policy", "reload"}).exit_code, 0);
     auto denied = daemon_->ctl("alice", {"policy", "reload"});
@@ -221,10 +233,13 @@ TEST_F(Integration, BrokenPolicyAtStartRefusesToStart) {
     EXPECT_NE(daemon_->log().find("refusing to start"), std::string::npos);
 }
 
-TEST_F(Integration, SigtermStopsCleanly) { EXPECT_EQ(daemon_->stop(), 0); }
+TEST_F(Integration, SigtermStopsCleanly) {
+    EXPECT_EQ(daemon_->stop(), 0);
+}
 
 TEST_F(Integration, RestartKeepsContactsAndLockouts) {
-    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\nlockout.max_failures = 2\n"));
+    daemon_->write_policy(
+        default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\nlockout.max_failures = 2\n"));
     ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
     ASSERT_TRUE(daemon_->enroll("alice", "phone", "+81 90 1234 5678"));
     LoginResult locked = login_as_root(bus_->address(), "alice", "000000x");
@@ -234,10 +249,12 @@ TEST_F(Integration, RestartKeepsContactsAndLockouts) {
     ASSERT_EQ(daemon_->stop(), 0);
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
     auto status = daemon_->ctl("alice", {"--json", "status"});
-    EXPECT_NE(status.out.find("\"phone\": \"+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678\""), std::string::npos)
+    EXPECT_NE(status.out.find("\"phone\": \"+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678\""),
+              std::string::npos)
         << status.out;
     EXPECT_NE(status.out.find("\"two_step\": true"), std::string::npos);
-    EXPECT_EQ(status.out.find("\"locked_until\": 0"), std::string::npos) << "the lockout survives a restart";
+    EXPECT_EQ(status.out.find("\"locked_until\": 0"), std::string::npos)
+        << "the lockout survives a restart";
     size_t sent = read_outbox(daemon_->outbox()).size();
     LoginResult after = login_as_root(bus_->address(), "alice", "000000");
     EXPECT_EQ(after.verdict, "maxtries");
@@ -255,8 +272,9 @@ TEST_F(Integration, ClientLeavingTheBusAbandonsItsLogin) {
         sd_bus_set_address(bus, bus_->address().c_str());
         sd_bus_set_bus_client(bus, 1);
         sd_bus_start(bus);
-        sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login", "Start", nullptr,
-                           nullptr, "a{sv}", 2, "user", "s", "alice", "mode", "s", "second_factor");
+        sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login",
+                           "Start", nullptr, nullptr, "a{sv}", 2, "user", "s", "alice", "mode", "s",
+                           "second_factor");
         _exit(0);
     }
     int status = 0;
@@ -264,16 +282,19 @@ TEST_F(Integration, ClientLeavingTheBusAbandonsItsLogin) {
     for (int i = 0; i < 200 && daemon_->log().find("login-abandoned") == std::string::npos; ++i) {
         usleep(20 * 1000);
     }
-    EXPECT_NE(daemon_->log().find("login abandoned: its client left the bus"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("login abandoned: its client left the bus"), std::string::npos)
+        << daemon_->log();
 }
 
 TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {
     TempDir policy_dir("lwauth-policy");
-    write_file(policy_dir / "lwauth.conf", "[policy]\ntwo_step = sometimes\n\n[code]\nlength = 99\nbogus = 1\n");
+    write_file(policy_dir / "lwauth.conf",
+               "[policy]\ntwo_step = sometimes\n\n[code]\nlength = 99\nbogus = 1\n");
     write_file(policy_dir / "lwauth.conf.d/10-site.conf", "[lockout]\nduration = 5 minutes\n");
     auto bad = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
     EXPECT_EQ(bad.exit_code, 5);
-    for (const char* where : {"lwauth.conf:2:", "lwauth.conf:5:", "lwauth.conf:6:", "10-site.conf:2:"}) {
+    for (const char* where :
+         {"lwauth.conf:2:", "lwauth.conf:5:", "lwauth.conf:6:", "10-site.conf:2:"}) {
         EXPECT_NE(bad.err.find(where), std::string::npos) << where << " in:\n" << bad.err;
     }
     EXPECT_NE(bad.err.find("4 errors"), std::string::npos) << bad.err;
@@ -282,8 +303,8 @@ TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {
     EXPECT_EQ(json.exit_code, 5);
     EXPECT_NE(json.out.find("\"valid\": false"), std::string::npos) << json.out;
 
-    auto good = daemon_->ctl("root", {"policy", "check", daemon_->config_dir().string(), "--user", "alice",
-                                      "--group", "ops"});
+    auto good = daemon_->ctl("root", {"policy", "check", daemon_->config_dir().string(), "--user",
+                                      "alice", "--group", "ops"});
     EXPECT_EQ(good.exit_code, 0) << good.err;
     EXPECT_NE(good.out.find("is valid"), std::string::npos);
     EXPECT_NE(good.out.find("two_step = optional"), std::string::npos) << good.out;
@@ -314,9 +335,11 @@ TEST_F(Integration, StateFilesArePrivateAndHoldNoSecrets) {
         everything += read_file(entry.path());
     }
     for (const auto& m : codes) {
-        EXPECT_EQ(everything.find(m.code()), std::string::npos) << "a code reached the state or the log";
+        EXPECT_EQ(everything.find(m.code()), std::string::npos)
+            << "a code reached the state or the log";
     }
-    EXPECT_EQ(everything.find("9012345678"), std::string::npos) << "a phone number is stored or logged in clear";
+    EXPECT_EQ(everything.find("9012345678"), std::string::npos)
+        << "a phone number is stored or logged in clear";
     EXPECT_EQ(everything.find("alice@example.com"), std::string::npos);
 }
 
@@ -358,15 +381,19 @@ TEST_F(Integration, FullDiskOnTheOutboxFailsClearlyAndSavesNothing) {
 TEST_F(Integration, TwoStepTurnsOnWithTheFirstContactAndOffOnRequest) {
     auto before = daemon_->ctl("alice", {"--json", "status"});
     EXPECT_NE(before.out.find("\"two_step\": false"), std::string::npos);
-    EXPECT_NE(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0) << "needs a verified contact first";
+    EXPECT_NE(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0)
+        << "needs a verified contact first";
     ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
-    EXPECT_NE(daemon_->ctl("alice", {"--json", "status"}).out.find("\"two_step\": true"), std::string::npos);
+    EXPECT_NE(daemon_->ctl("alice", {"--json", "status"}).out.find("\"two_step\": true"),
+              std::string::npos);
     EXPECT_EQ(daemon_->ctl("alice", {"two-step", "off"}).exit_code, 0);
-    EXPECT_NE(daemon_->ctl("alice", {"--json", "status"}).out.find("\"two_step\": false"), std::string::npos);
+    EXPECT_NE(daemon_->ctl("alice", {"--json", "status"}).out.find("\"two_step\": false"),
+              std::string::npos);
 }
 
 TEST_F(Integration, RequiredTwoStepCannotBeTurnedOff) {
-    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\ntwo_step = required\n"));
+    daemon_->write_policy(
+        default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\ntwo_step = required\n"));
     ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
     ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
     auto off = daemon_->ctl("alice", {"two-step", "off"});

@@ -11,12 +11,12 @@ extern "C" {
 
 #include <algorithm>
 #include <cstdio>
-#include <sstream>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "harness.hpp"
 
@@ -39,7 +39,8 @@ struct Person {
 
 int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* person = static_cast<Person*>(data);
-    auto* replies = static_cast<struct pam_response*>(calloc(static_cast<size_t>(n), sizeof(struct pam_response)));
+    auto* replies = static_cast<struct pam_response*>(
+        calloc(static_cast<size_t>(n), sizeof(struct pam_response)));
     if (replies == nullptr) {
         return PAM_BUF_ERR;
     }
@@ -80,11 +81,12 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 }
 
 class Pam : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
 #ifdef __SANITIZE_ADDRESS__
-        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer cannot run "
-                        "(google/sanitizers#611); the dev and release presets run these tests";
+        GTEST_SKIP()
+            << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer cannot run "
+               "(google/sanitizers#611); the dev and release presets run these tests";
 #endif
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
@@ -99,18 +101,21 @@ protected:
         pam_dir_ = new TempDir("lwauth-pam-services");
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
-        for (const auto& service : {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout"}) {
+        for (const auto& service :
+             {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout"}) {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
         }
         write_file(pam_dir_->path() / "passdb", passdb);
-        std::string matrix = std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
+        std::string matrix =
+            std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
         std::string module = LWAUTH_PAM_MODULE_PATH;
-        write_service("two_step", "auth requisite " + matrix + "\nauth required " + module + " mode=second_factor\n");
+        write_service("two_step", "auth requisite " + matrix + "\nauth required " + module +
+                                      " mode=second_factor\n");
         write_service("full", "auth [success=done ignore=ignore default=die] " + module +
-                                  " mode=primary\nauth requisite " + matrix + "\nauth required " + module +
-                                  " mode=second_factor\n");
+                                  " mode=primary\nauth requisite " + matrix + "\nauth required " +
+                                  module + " mode=second_factor\n");
         write_service("safe", "auth requisite " + matrix + "\nauth required " + module +
                                   " mode=second_factor failmode=safe\n");
         write_service("bad_timeout", "auth requisite " + matrix + "\nauth required " + module +
@@ -134,8 +139,9 @@ protected:
     }
 
     static void write_service(const std::string& name, const std::string& text) {
-        write_file(pam_dir_->path() / "pam.d" / name, text + "account required " + kPamMatrix + " passdb=" +
-                                                          (pam_dir_->path() / "passdb").string() + "\n");
+        write_file(pam_dir_->path() / "pam.d" / name,
+                   text + "account required " + kPamMatrix +
+                       " passdb=" + (pam_dir_->path() / "passdb").string() + "\n");
     }
 
     // Runs pam_authenticate for user in service; returns what libpam returned.
@@ -156,7 +162,9 @@ protected:
         return "";
     }
 
-    size_t sent() { return read_outbox(daemon_->outbox()).size(); }
+    size_t sent() {
+        return read_outbox(daemon_->outbox()).size();
+    }
 
     static std::string wrong(const std::string& code) {
         std::string w = code.empty() ? "000000" : code;
@@ -177,7 +185,8 @@ TEST_F(Pam, RightCodeSucceeds) {
     EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS);
     EXPECT_EQ(alice.code_prompts, 1);
     ASSERT_FALSE(alice.infos.empty());
-    EXPECT_NE(alice.infos[0].find("by email to a\u2022\u2022\u2022@example.com"), std::string::npos) << alice.infos[0];
+    EXPECT_NE(alice.infos[0].find("by email to a\u2022\u2022\u2022@example.com"), std::string::npos)
+        << alice.infos[0];
 }
 
 TEST_F(Pam, WrongCodeIsDeniedAfterTheTriesForOneCode) {
@@ -224,7 +233,8 @@ TEST_F(Pam, LocksOutAfterMaxFailuresAndStaysLocked) {
     carol.answer_code = [&](int) { return wrong(latest_code("+819012345678")); };
     EXPECT_EQ(authenticate("two_step", "carol", carol), PAM_MAXTRIES);
     EXPECT_EQ(carol.code_prompts, 3);  // carol: lockout.max_failures = 3
-    EXPECT_NE(carol.errors.back().find("locked for 15 minutes"), std::string::npos) << carol.errors.back();
+    EXPECT_NE(carol.errors.back().find("locked for 15 minutes"), std::string::npos)
+        << carol.errors.back();
 
     // Even the right code is refused while locked; no code is sent.
     size_t before = sent();

@@ -66,7 +66,8 @@ std::vector<char*> to_cstrings(std::vector<std::string>& strings) {
     return out;
 }
 
-[[noreturn]] void exec_child(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+[[noreturn]] void exec_child(std::vector<std::string> argv,
+                             const std::map<std::string, std::string>& env,
                              std::optional<uid_t> uid) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     sigset_t none;
@@ -74,7 +75,8 @@ std::vector<char*> to_cstrings(std::vector<std::string>& strings) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (uid && *uid != 0) {
         gid_t gid = *uid == 65534 ? 65534 : *uid;
-        if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(*uid, *uid, *uid) != 0) {
+        if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
+            setresuid(*uid, *uid, *uid) != 0) {
             _exit(126);
         }
     }
@@ -106,8 +108,8 @@ std::map<std::string, std::string> base_env() {
             {"ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0"}};
 }
 
-Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const fs::path& log,
-                 std::optional<uid_t> uid) {
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 const fs::path& log, std::optional<uid_t> uid) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         throw std::runtime_error("cannot open log " + log.string());
@@ -133,7 +135,8 @@ Process::~Process() {
     }
 }
 
-Process::Process(Process&& other) noexcept : pid_(std::exchange(other.pid_, -1)), status_(other.status_) {}
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), status_(other.status_) {}
 
 Process& Process::operator=(Process&& other) noexcept {
     if (this != &other) {
@@ -244,41 +247,48 @@ PrivateBus::PrivateBus(const fs::path& dir, bool permissive) {
   <include>)" + (source_dir() / "packaging/dbus/org.lwauth.Auth1.conf").string() +
                  "</include>";
     }
-    std::string config = R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+    std::string config =
+        R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path=)" + socket.string() +
-                         R"(</listen>
-  <auth>EXTERNAL</auth>)" + policy +
-                         "\n</busconfig>\n";
+  <listen>unix:path=)" +
+        socket.string() +
+        R"(</listen>
+  <auth>EXTERNAL</auth>)" +
+        policy + "\n</busconfig>\n";
     write_file(dir / "bus.conf", config);
-    process_ = Process({"/usr/bin/dbus-daemon", "--config-file=" + (dir / "bus.conf").string(), "--nofork",
-                        "--nopidfile", "--nosyslog"},
+    process_ = Process({"/usr/bin/dbus-daemon", "--config-file=" + (dir / "bus.conf").string(),
+                        "--nofork", "--nopidfile", "--nosyslog"},
                        nss_wrapper_env(dir), dir / "dbus-daemon.log");
     address_ = "unix:path=" + socket.string();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!wait_for_name(address_, "org.freedesktop.DBus", std::chrono::milliseconds(0))) {
         if (std::chrono::steady_clock::now() > deadline || !process_.running()) {
-            throw std::runtime_error("dbus-daemon did not start: " + read_file(dir / "dbus-daemon.log"));
+            throw std::runtime_error("dbus-daemon did not start: " +
+                                     read_file(dir / "dbus-daemon.log"));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }
 
-PrivateBus::~PrivateBus() { process_.stop(SIGTERM); }
+PrivateBus::~PrivateBus() {
+    process_.stop(SIGTERM);
+}
 
-bool wait_for_name(const std::string& address, const std::string& name, std::chrono::milliseconds timeout) {
+bool wait_for_name(const std::string& address, const std::string& name,
+                   std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     do {
         sd_bus* bus = nullptr;
         if (sd_bus_new(&bus) >= 0) {
             bool owned = false;
-            if (sd_bus_set_address(bus, address.c_str()) >= 0 && sd_bus_set_bus_client(bus, 1) >= 0 &&
-                sd_bus_start(bus) >= 0) {
+            if (sd_bus_set_address(bus, address.c_str()) >= 0 &&
+                sd_bus_set_bus_client(bus, 1) >= 0 && sd_bus_start(bus) >= 0) {
                 sd_bus_message* reply = nullptr;
-                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "NameHasOwner", nullptr, &reply, "s", name.c_str()) >= 0) {
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner", nullptr, &reply, "s",
+                                       name.c_str()) >= 0) {
                     int has = 0;
                     sd_bus_message_read(reply, "b", &has);
                     owned = has != 0;
@@ -300,7 +310,7 @@ bool wait_for_name(const std::string& address, const std::string& name, std::chr
 
 const std::vector<TestUser>& test_users() {
     static const std::vector<TestUser> users = {
-        {"alice", 40001, {}}, {"bob", 40002, {}},  {"carol", 40003, {}},
+        {"alice", 40001, {}},     {"bob", 40002, {}},  {"carol", 40003, {}},
         {"dave", 40004, {"ops"}}, {"erin", 40005, {}}, {"frank", 40006, {"lwadmins"}},
     };
     return users;
@@ -322,9 +332,10 @@ uid_t uid_of(const std::string& name) {
 }
 
 void write_user_db(const fs::path& dir) {
-    std::string passwd = "root:x:0:0:root:/root:/bin/sh\n"
-                         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-                         "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n";
+    std::string passwd =
+        "root:x:0:0:root:/root:/bin/sh\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n";
     std::string group = "root:x:0:\nnogroup:x:65534:\n";
     std::map<std::string, std::vector<std::string>> extra_groups;
     for (const auto& u : test_users()) {
@@ -333,8 +344,8 @@ void write_user_db(const fs::path& dir) {
         if (chown(home.c_str(), u.uid, u.uid) != 0 && geteuid() == 0) {
             throw std::runtime_error("cannot chown " + home.string());
         }
-        passwd += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.uid) + ":" + u.name + ":" +
-                  home.string() + ":/bin/sh\n";
+        passwd += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.uid) + ":" +
+                  u.name + ":" + home.string() + ":/bin/sh\n";
         group += u.name + ":x:" + std::to_string(u.uid) + ":\n";
         for (const auto& g : u.groups) {
             extra_groups[g].push_back(u.name);
@@ -385,9 +396,13 @@ Daemon::Daemon(const fs::path& dir, const std::string& bus_address, const std::s
     write_user_db(dir_);
 }
 
-Daemon::~Daemon() { process_.stop(SIGKILL); }
+Daemon::~Daemon() {
+    process_.stop(SIGKILL);
+}
 
-void Daemon::write_policy(const std::string& text) const { write_file(config_dir() / "lwauth.conf", text); }
+void Daemon::write_policy(const std::string& text) const {
+    write_file(config_dir() / "lwauth.conf", text);
+}
 
 std::map<std::string, std::string> Daemon::client_env() const {
     auto env = base_env();
@@ -414,23 +429,35 @@ bool Daemon::start() {
     return false;
 }
 
-int Daemon::stop() { return process_.stop(SIGTERM); }
+int Daemon::stop() {
+    return process_.stop(SIGTERM);
+}
 
-void Daemon::kill() { process_.stop(SIGKILL); }
+void Daemon::kill() {
+    process_.stop(SIGKILL);
+}
 
-void Daemon::reload() { process_.signal(SIGHUP); }
+void Daemon::reload() {
+    process_.signal(SIGHUP);
+}
 
-void Daemon::freeze() { process_.signal(SIGSTOP); }
+void Daemon::freeze() {
+    process_.signal(SIGSTOP);
+}
 
-std::string Daemon::log() const { return read_file(log_path()); }
+std::string Daemon::log() const {
+    return read_file(log_path());
+}
 
-RunResult Daemon::ctl(const std::string& user, const std::vector<std::string>& args, const std::string& input) const {
+RunResult Daemon::ctl(const std::string& user, const std::vector<std::string>& args,
+                      const std::string& input) const {
     std::vector<std::string> argv{lwauthctl_path().string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, client_env(), uid_of(user), input);
 }
 
-bool Daemon::enroll(const std::string& user, const std::string& kind, const std::string& value) const {
+bool Daemon::enroll(const std::string& user, const std::string& kind,
+                    const std::string& value) const {
     auto added = ctl(user, {"contact", "add", kind, value});
     if (added.exit_code != 0) {
         return false;
@@ -464,8 +491,14 @@ std::vector<OutboxMessage> read_outbox(const fs::path& path) {
     return out;
 }
 
-fs::path lwauthd_path() { return LWAUTH_LWAUTHD_PATH; }
-fs::path lwauthctl_path() { return LWAUTH_LWAUTHCTL_PATH; }
-fs::path source_dir() { return LWAUTH_SOURCE_DIR; }
+fs::path lwauthd_path() {
+    return LWAUTH_LWAUTHD_PATH;
+}
+fs::path lwauthctl_path() {
+    return LWAUTH_LWAUTHCTL_PATH;
+}
+fs::path source_dir() {
+    return LWAUTH_SOURCE_DIR;
+}
 
 }  // namespace lwauth::test

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 /// A directory under /tmp, removed with everything in it when this dies.
 class TempDir {
-public:
+  public:
     explicit TempDir(const std::string& prefix = "lwauth-test");
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -26,7 +26,7 @@ public:
     [[nodiscard]] const fs::path& path() const { return path_; }
     [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -36,10 +36,10 @@ void write_file(const fs::path& path, const std::string& text, fs::perms mode = 
 /// A child process with its own environment (not inherited from the test, which may
 /// carry pam_wrapper in LD_PRELOAD).
 class Process {
-public:
+  public:
     Process() = default;
-    Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const fs::path& log,
-            std::optional<uid_t> uid = std::nullopt);
+    Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+            const fs::path& log, std::optional<uid_t> uid = std::nullopt);
     ~Process();
     Process(Process&& other) noexcept;
     Process& operator=(Process&& other) noexcept;
@@ -52,7 +52,7 @@ public:
     std::optional<int> wait(std::chrono::milliseconds timeout);
     void signal(int sig);
 
-private:
+  private:
     pid_t pid_ = -1;
     std::optional<int> status_;
 };
@@ -74,12 +74,12 @@ std::map<std::string, std::string> base_env();
 /// (or, with permissive=true, a policy that allows every call, to prove that lwauthd
 /// checks callers itself).
 class PrivateBus {
-public:
+  public:
     PrivateBus(const fs::path& dir, bool permissive = false);
     ~PrivateBus();
     [[nodiscard]] const std::string& address() const { return address_; }
 
-private:
+  private:
     std::string address_;
     Process process_;
 };
@@ -103,7 +103,7 @@ std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir);
 
 /// lwauthd with a policy directory, state directory and outbox in `dir`.
 class Daemon {
-public:
+  public:
     Daemon(const fs::path& dir, const std::string& bus_address, const std::string& policy_text);
     ~Daemon();
 
@@ -131,13 +131,14 @@ public:
     [[nodiscard]] fs::path group_path() const { return dir_ / "group"; }
 
     /// lwauthctl as the given user.
-    RunResult ctl(const std::string& user, const std::vector<std::string>& args, const std::string& input = "") const;
+    RunResult ctl(const std::string& user, const std::vector<std::string>& args,
+                  const std::string& input = "") const;
 
     /// Adds and confirms a contact for a user through lwauthctl, reading the code from the
     /// outbox. Returns true on success.
     bool enroll(const std::string& user, const std::string& kind, const std::string& value) const;
 
-private:
+  private:
     fs::path dir_;
     std::string bus_address_;
     Process process_;
@@ -156,7 +157,8 @@ struct OutboxMessage {
 std::vector<OutboxMessage> read_outbox(const fs::path& path);
 
 /// Waits until `name` has an owner on the bus at `address`.
-bool wait_for_name(const std::string& address, const std::string& name, std::chrono::milliseconds timeout);
+bool wait_for_name(const std::string& address, const std::string& name,
+                   std::chrono::milliseconds timeout);
 
 /// A policy that the tests start from: outbox channel, generous caps, small lockouts.
 std::string default_test_policy(const fs::path& outbox, const std::string& extra = "");

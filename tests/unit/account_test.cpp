@@ -15,7 +15,6 @@
 namespace lwauth {
 namespace {
 
-using test::wrong_code_for;
 using test::code_in;
 using test::FakeChannel;
 using test::FakeClock;
@@ -23,6 +22,7 @@ using test::FakeUsers;
 using test::load_policy;
 using test::SeededRandom;
 using test::SentMessage;
+using test::wrong_code_for;
 
 constexpr const char* kUser = "taro";
 constexpr const char* kPhone = "+819012345678";
@@ -104,7 +104,6 @@ class AccountServiceTest : public ::testing::Test {
     std::vector<SentMessage> sent_;
     AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
 };
-
 
 // ---- Adding and confirming --------------------------------------------------------------
 

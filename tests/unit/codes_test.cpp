@@ -90,7 +90,8 @@ TEST(GenerateCode, DigitsFromRandBytesAreUniform) {
             ++counts[static_cast<size_t>(c - '0')];
         }
     }
-    EXPECT_LT(chi_square(counts, kDraws / 6 * 6), kChiSquareCriticalOneInAMillion) << describe(counts);
+    EXPECT_LT(chi_square(counts, kDraws / 6 * 6), kChiSquareCriticalOneInAMillion)
+        << describe(counts);
 }
 
 // ---- Rejection sampling -----------------------------------------------------------------

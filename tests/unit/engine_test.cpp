@@ -15,15 +15,15 @@
 namespace lwauth {
 namespace {
 
-using test::error_code_of;
-using test::wrong_code_for;
 using test::code_in;
+using test::error_code_of;
 using test::FakeChannel;
 using test::FakeClock;
 using test::FakeUsers;
 using test::load_policy;
 using test::SeededRandom;
 using test::SentMessage;
+using test::wrong_code_for;
 
 constexpr const char* kUser = "taro";
 constexpr const char* kOwner = ":1.42";
@@ -70,8 +70,6 @@ std::string errors_of(const Step& step) {
 std::string infos_of(const Step& step) {
     return texts_of(step, bus::kMessageInfo);
 }
-
-
 
 class LoginEngineTest : public ::testing::Test {
   protected:

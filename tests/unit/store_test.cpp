@@ -58,7 +58,6 @@ class SqliteStoreTest : public ::testing::Test {
     OpenSslRandom random_;
 };
 
-
 // ---- The file ---------------------------------------------------------------------------
 
 TEST_F(SqliteStoreTest, CreatesTheDatabaseReadableOnlyByItsOwner) {

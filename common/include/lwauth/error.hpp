@@ -28,11 +28,11 @@ enum class Errc {
 
 /// The single exception type thrown below lwauth's entry points.
 class Error : public std::runtime_error {
-public:
+  public:
     Error(Errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
     [[nodiscard]] Errc code() const noexcept { return code_; }
 
-private:
+  private:
     Errc code_;
 };
 

@@ -26,7 +26,7 @@ using EventSourcePtr = std::unique_ptr<sd_event_source, Deleter<sd_event_source_
 
 /// Owns an sd_bus_error and frees it; pass get() to sd-bus calls.
 class BusError {
-public:
+  public:
     BusError() = default;
     ~BusError() { sd_bus_error_free(&error_); }
     BusError(const BusError&) = delete;
@@ -39,7 +39,7 @@ public:
         return error_.message ? error_.message : "";
     }
 
-private:
+  private:
     sd_bus_error error_ = SD_BUS_ERROR_NULL;
 };
 

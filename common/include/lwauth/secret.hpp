@@ -12,7 +12,7 @@ namespace lwauth {
 void secure_wipe(void* data, size_t size) noexcept;
 
 class SecretString {
-public:
+  public:
     SecretString() = default;
     explicit SecretString(std::string_view value);
     ~SecretString() { clear(); }
@@ -33,7 +33,7 @@ public:
     /// Wipes and releases the value.
     void clear() noexcept;
 
-private:
+  private:
     std::unique_ptr<char[]> data_;
     size_t size_ = 0;
 };

@@ -10,7 +10,7 @@
 namespace lwauth {
 
 class UserDirectory {
-public:
+  public:
     virtual ~UserDirectory() = default;
     [[nodiscard]] virtual std::optional<std::string> name_of(uid_t uid) const = 0;
     /// Names of the groups the user is in (primary group included); empty if unknown.
@@ -18,7 +18,7 @@ public:
 };
 
 class SystemUserDirectory final : public UserDirectory {
-public:
+  public:
     [[nodiscard]] std::optional<std::string> name_of(uid_t uid) const override;
     [[nodiscard]] std::vector<std::string> groups_of(const std::string& user) const override;
 };

@@ -43,7 +43,9 @@ const char* kind_word(policy::Kind kind) {
     return "";
 }
 
-std::string code_context(const std::string& login_id) { return "login:" + login_id; }
+std::string code_context(const std::string& login_id) {
+    return "login:" + login_id;
+}
 
 }  // namespace
 
@@ -57,7 +59,8 @@ CodeMethod::SendResult CodeMethod::send_new_code(const MethodEnv& env, Step& ste
     SecretString code = generate_code(env.random, env.user_policy.code.length);
     UserState state = env.store.load_user(env.context.user);
     try {
-        Delivered d = env.sender.send_login_code(env.context.user, env.policy, env.user_policy, state, code);
+        Delivered d =
+            env.sender.send_login_code(env.context.user, env.policy, env.user_policy, state, code);
         code_hash_ = env.hasher.keyed_hash(code_context(env.login_id), code.view());
         has_code_ = true;
         int64_t now = env.clock.now();
@@ -73,7 +76,9 @@ CodeMethod::SendResult CodeMethod::send_new_code(const MethodEnv& env, Step& ste
             return SendResult::RateLimited;
         }
         if (e.code() == Errc::DeliveryFailed) {
-            step.error("The verification code could not be sent. Try again later, or ask your administrator.");
+            step.error(
+                "The verification code could not be sent. Try again later, or ask your "
+                "administrator.");
             return SendResult::Failed;
         }
         throw;
@@ -100,13 +105,17 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
     const std::string& user = env.context.user;
     int failures = env.store.add_failure(user);
     log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
-              {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost},
+              {{"USER", user},
+               {"SERVICE", env.context.service},
+               {"RHOST", env.context.rhost},
                {"FAILURES", std::to_string(failures)}});
     if (failures >= env.user_policy.lockout.max_failures) {
         int64_t duration = env.user_policy.lockout.duration.count();
         env.store.lock(user, env.clock.now() + duration);
         log_event(LogLevel::Warning, "locked-out", "account locked after too many wrong codes",
-                  {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost},
+                  {{"USER", user},
+                   {"SERVICE", env.context.service},
+                   {"RHOST", env.context.rhost},
                    {"DURATION_S", std::to_string(duration)}});
         step.error("Too many failed verification attempts. Logins to this account are locked for " +
                    duration_text(duration) + ".");
@@ -118,8 +127,8 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         step.verdict = bus::kVerdictDenied;
         return step;
     }
-    step.error("Wrong code. " + std::to_string(tries_left_) + (tries_left_ == 1 ? " try" : " tries") +
-               " left.");
+    step.error("Wrong code. " + std::to_string(tries_left_) +
+               (tries_left_ == 1 ? " try" : " tries") + " left.");
     return prompt(std::move(step));
 }
 
@@ -158,8 +167,9 @@ Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
         return step;
     }
 
-    bool right = looks_like_code(answer, env.user_policy.code.length) &&
-                 digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
+    bool right =
+        looks_like_code(answer, env.user_policy.code.length) &&
+        digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
     wipe_string(answer);
     if (!right) {
         return wrong_code(env);

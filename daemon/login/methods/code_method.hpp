@@ -7,11 +7,11 @@
 namespace lwauth {
 
 class CodeMethod final : public LoginMethod {
-public:
+  public:
     Step begin(const MethodEnv& env) override;
     Step answer(const MethodEnv& env, std::string_view answer) override;
 
-private:
+  private:
     enum class SendResult { Sent, RateLimited, Failed };
     /// Draws and sends a new code, adding to step the line that tells the user what
     /// happened. The previous code stays valid unless the new one was sent.
