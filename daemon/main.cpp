@@ -221,6 +221,14 @@ class Daemon {
                       "cannot attach the bus to the loop: " + errno_string(r));
             return 1;
         }
+        // Without the bus lwauthd can serve nobody: leave the loop with a failure, so that
+        // systemd restarts it (Restart=on-failure) once the bus is back.
+        r = sd_bus_set_exit_on_disconnect(bus, 1);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot watch the bus connection: " + errno_string(r));
+            return 1;
+        }
         sd_event_source* timer = nullptr;
         r = sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, kSweepInterval, 1000 * 1000,
                                        on_sweep, this);
@@ -238,8 +246,15 @@ class Daemon {
         sd_notify(0, "READY=1\nSTATUS=Serving logins");
         r = sd_event_loop(event);
         sd_notify(0, "STOPPING=1");
+        if (r != 0) {
+            log_event(
+                LogLevel::Error, "stopped",
+                "lwauthd stopped: " +
+                    std::string(r < 0 ? errno_string(r) : "the system bus connection was lost"));
+            return 1;
+        }
         log_event(LogLevel::Notice, "stopped", "lwauthd stopped");
-        return r < 0 ? 1 : 0;
+        return 0;
     }
 
     // Returns "" on success, or why the new policy was refused (the old one stays).

@@ -237,6 +237,12 @@ TEST_F(Integration, SigtermStopsCleanly) {
     EXPECT_EQ(daemon_->stop(), 0);
 }
 
+TEST_F(Integration, LosingTheBusStopsWithAFailureForSystemdToRestart) {
+    bus_->kill();
+    EXPECT_EQ(daemon_->wait_exit(std::chrono::seconds(20)), 1);
+    EXPECT_NE(daemon_->log().find("connection was lost"), std::string::npos) << daemon_->log();
+}
+
 TEST_F(Integration, RestartKeepsContactsAndLockouts) {
     daemon_->write_policy(
         default_test_policy(dir_ / "outbox.jsonl", "[user:alice]\nlockout.max_failures = 2\n"));

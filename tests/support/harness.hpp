@@ -3,6 +3,7 @@
 // lwauthctl run as any UID. Nothing here touches the real /etc, users or system bus.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -78,6 +79,8 @@ class PrivateBus {
     PrivateBus(const fs::path& dir, bool permissive = false);
     ~PrivateBus();
     [[nodiscard]] const std::string& address() const { return address_; }
+    /// Kills the bus daemon, as a crash of the system bus would.
+    void kill() { process_.stop(SIGKILL); }
 
   private:
     std::string address_;
@@ -118,6 +121,10 @@ class Daemon {
     /// SIGSTOP: alive on the bus but answering nothing, as a hung daemon.
     void freeze();
     [[nodiscard]] bool running() { return process_.running(); }
+    /// Waits for lwauthd to exit by itself; its exit status, or nullopt on timeout.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+        return process_.wait(timeout);
+    }
 
     [[nodiscard]] fs::path config_dir() const { return dir_ / "etc"; }
     [[nodiscard]] fs::path state_dir() const { return dir_ / "state"; }
