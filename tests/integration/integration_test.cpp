@@ -162,6 +162,20 @@ TEST_F(Integration, DaemonChecksCallersEvenWhenTheBusAllowsEverything) {
     EXPECT_NE(daemon_->log().find("non-root caller refused"), std::string::npos);
 }
 
+TEST_F(Integration, MalformedLoginCallsAreRefusedAndServiceGoesOn) {
+    // Wrong signature: refused by sd-bus before any lwauth code runs.
+    EXPECT_EQ(call_as(0, "org.lwauth.Auth1.Login", "Start", "s", "alice"),
+              "org.freedesktop.DBus.Error.InvalidArgs");
+    // An id that no login has.
+    EXPECT_EQ(call_as(0, "org.lwauth.Auth1.Login", "Answer", "ss"),
+              "org.lwauth.Auth1.Error.NoSuchLogin");
+    // A login for nobody in particular.
+    LoginResult empty = login_as_root(bus_->address(), "", "123456");
+    EXPECT_EQ(empty.verdict, "org.lwauth.Auth1.Error.InvalidArgument");
+    EXPECT_TRUE(daemon_->running());
+    EXPECT_EQ(daemon_->ctl("alice", {"status"}).exit_code, 0);
+}
+
 TEST_F(Integration, UnknownUidHasNoAccountAndNobodyCannotReload) {
     // UID 40999 is in neither the bus's nor the daemon's user database.
     EXPECT_NE(call_as(40999, "org.lwauth.Auth1.Account", "Status"), "");
