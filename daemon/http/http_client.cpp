@@ -1,0 +1,241 @@
+#include "http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <mutex>
+
+#include "lwauth/error.hpp"
+
+namespace lwauth::http {
+namespace {
+
+using EasyPtr = std::unique_ptr<CURL, Deleter<curl_easy_cleanup>>;
+using SlistPtr = std::unique_ptr<curl_slist, Deleter<curl_slist_free_all>>;
+
+CURLM* as_multi(void* multi) {
+    return static_cast<CURLM*>(multi);
+}
+
+void global_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+struct Client::Transfer {
+    EasyPtr easy;
+    SlistPtr headers;
+    Request request;
+    Callback done;
+    std::string body;
+    bool too_big = false;
+    char error[CURL_ERROR_SIZE] = {};
+
+    static size_t on_write(char* data, size_t size, size_t count, void* userp) {
+        auto* self = static_cast<Transfer*>(userp);
+        size_t n = size * count;
+        if (self->body.size() + n > kMaxBody) {
+            self->too_big = true;
+            return 0;  // aborts the transfer
+        }
+        self->body.append(data, n);
+        return n;
+    }
+};
+
+Client::Client(sd_event* event) : event_(event) {
+    global_init();
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) {
+        throw Error(Errc::Internal, "curl_multi_init failed");
+    }
+    curl_multi_setopt(as_multi(multi_), CURLMOPT_SOCKETFUNCTION, &Client::on_socket);
+    curl_multi_setopt(as_multi(multi_), CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(as_multi(multi_), CURLMOPT_TIMERFUNCTION, &Client::on_timer);
+    curl_multi_setopt(as_multi(multi_), CURLMOPT_TIMERDATA, this);
+}
+
+Client::~Client() {
+    for (auto& [easy, transfer] : transfers_) {
+        curl_multi_remove_handle(as_multi(multi_), transfer->easy.get());
+    }
+    transfers_.clear();
+    curl_multi_cleanup(as_multi(multi_));
+}
+
+void Client::perform(Request request, Callback done) {
+    auto transfer = std::make_unique<Transfer>();
+    transfer->easy.reset(curl_easy_init());
+    if (!transfer->easy) {
+        throw Error(Errc::Internal, "curl_easy_init failed");
+    }
+    transfer->request = std::move(request);
+    transfer->done = std::move(done);
+    CURL* easy = transfer->easy.get();
+    const Request& r = transfer->request;
+    for (const auto& header : r.headers) {
+        curl_slist* next = curl_slist_append(transfer->headers.get(), header.c_str());
+        if (next == nullptr) {
+            throw Error(Errc::Internal, "out of memory for HTTP headers");
+        }
+        transfer->headers.release();
+        transfer->headers.reset(next);
+    }
+    bool ok =
+        curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str()) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, r.protocols.c_str()) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, r.protocols.c_str()) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count())) ==
+            CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+        // An empty proxy string makes libcurl ignore http_proxy & co. in the
+        // environment: proxies come from the policy only.
+        curl_easy_setopt(easy, CURLOPT_PROXY, r.proxy.c_str()) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_USERAGENT, "lwauth") == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers.get()) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::on_write) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get()) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error) == CURLE_OK &&
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get()) == CURLE_OK;
+    if (ok && !r.ca_file.empty()) {
+        ok = curl_easy_setopt(easy, CURLOPT_CAINFO, r.ca_file.c_str()) == CURLE_OK;
+    }
+    if (ok && !r.username.empty()) {
+        ok = curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) ==
+                 CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_USERNAME, r.username.c_str()) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_PASSWORD, r.password.c_str()) == CURLE_OK;
+    }
+    if (ok && r.method == "POST") {
+        ok = curl_easy_setopt(easy, CURLOPT_POST, 1L) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size())) ==
+                 CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data()) == CURLE_OK;
+    } else if (ok && r.method != "GET") {
+        ok = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str()) == CURLE_OK;
+    }
+    if (!ok) {
+        throw Error(Errc::Internal, "cannot set up an HTTP request for " + r.url);
+    }
+    transfers_.emplace(easy, std::move(transfer));
+    if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
+        transfers_.erase(easy);
+        throw Error(Errc::Internal, "cannot start an HTTP request");
+    }
+}
+
+int Client::on_socket(void* /*easy*/, int fd, int what, void* userp, void* socketp) {
+    auto* self = static_cast<Client*>(userp);
+    auto* source = static_cast<sd_event_source*>(socketp);
+    if (what == CURL_POLL_REMOVE) {
+        if (source != nullptr) {
+            sd_event_source_disable_unref(source);
+            curl_multi_assign(as_multi(self->multi_), fd, nullptr);
+        }
+        return 0;
+    }
+    uint32_t events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) {
+        events |= EPOLLIN;
+    }
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) {
+        events |= EPOLLOUT;
+    }
+    if (source == nullptr) {
+        if (sd_event_add_io(self->event_, &source, fd, events, &Client::on_io, self) < 0) {
+            return -1;
+        }
+        curl_multi_assign(as_multi(self->multi_), fd, source);
+        return 0;
+    }
+    return sd_event_source_set_io_events(source, events) < 0 ? -1 : 0;
+}
+
+int Client::on_timer(void* /*multi*/, long timeout_ms, void* userp) {
+    auto* self = static_cast<Client*>(userp);
+    if (timeout_ms < 0) {
+        if (self->timer_) {
+            sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_OFF);
+        }
+        return 0;
+    }
+    uint64_t usec = static_cast<uint64_t>(timeout_ms) * 1000;
+    if (!self->timer_) {
+        sd_event_source* source = nullptr;
+        if (sd_event_add_time_relative(self->event_, &source, CLOCK_MONOTONIC, usec, 0,
+                                       &Client::on_time, self) < 0) {
+            return -1;
+        }
+        self->timer_.reset(source);
+        return 0;
+    }
+    if (sd_event_source_set_time_relative(self->timer_.get(), usec) < 0 ||
+        sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_ONESHOT) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int Client::on_io(sd_event_source*, int fd, uint32_t revents, void* userdata) {
+    int flags = 0;
+    if (revents & EPOLLIN) {
+        flags |= CURL_CSELECT_IN;
+    }
+    if (revents & EPOLLOUT) {
+        flags |= CURL_CSELECT_OUT;
+    }
+    if (revents & (EPOLLERR | EPOLLHUP)) {
+        flags |= CURL_CSELECT_ERR;
+    }
+    static_cast<Client*>(userdata)->socket_action(fd, flags);
+    return 0;
+}
+
+int Client::on_time(sd_event_source*, uint64_t, void* userdata) {
+    static_cast<Client*>(userdata)->socket_action(CURL_SOCKET_TIMEOUT, 0);
+    return 0;
+}
+
+void Client::socket_action(int fd, int flags) {
+    int running = 0;
+    curl_multi_socket_action(as_multi(multi_), fd, flags, &running);
+    finish_completed();
+}
+
+void Client::finish_completed() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(as_multi(multi_), &left)) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        CURL* easy = msg->easy_handle;
+        CURLcode result = msg->data.result;
+        curl_multi_remove_handle(as_multi(multi_), easy);
+        auto it = transfers_.find(easy);
+        if (it == transfers_.end()) {
+            continue;
+        }
+        std::unique_ptr<Transfer> transfer = std::move(it->second);
+        transfers_.erase(it);
+        Response response;
+        if (result == CURLE_OK) {
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+            response.body = std::move(transfer->body);
+        } else {
+            response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+            response.error = transfer->too_big            ? "the answer is larger than 1 MiB"
+                             : transfer->error[0] != '\0' ? transfer->error
+                                                          : curl_easy_strerror(result);
+        }
+        // The callback may start new requests: it runs after this transfer is gone.
+        if (transfer->done) {
+            transfer->done(std::move(response));
+        }
+    }
+}
+
+}  // namespace lwauth::http

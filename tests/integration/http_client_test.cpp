@@ -1,0 +1,248 @@
+// lwauthd's HTTPS client on a real sd-event loop against a real TLS server on loopback:
+// answers, server errors, timeouts, refused connections, certificate checks, the
+// proxy environment, and many requests in flight at once.
+#include "http/http_client.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using http::Client;
+using http::Request;
+using http::Response;
+
+// A test CA, a server certificate for 127.0.0.1 signed by it, a self-signed one, and one
+// signed by the CA for another host name.
+void make_pki(const fs::path& dir) {
+    std::string script = R"(set -e
+cd ")" + dir.string() + R"("
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=lwauth test CA" 2>/dev/null
+for name in good wrong; do
+  openssl req -newkey rsa:2048 -nodes -keyout $name.key -out $name.csr -subj "/CN=$name" 2>/dev/null
+done
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > good.ext
+printf 'subjectAltName=DNS:wrong.example\n' > wrong.ext
+for name in good wrong; do
+  openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $name.pem -days 2 -extfile $name.ext 2>/dev/null
+done
+openssl req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+)";
+    auto r = run({"/bin/sh", "-c", script}, base_env());
+    if (r.exit_code != 0) {
+        throw std::runtime_error("cannot make the test PKI: " + r.err);
+    }
+}
+
+class Server {
+  public:
+    Server(const fs::path& dir, const std::string& name) {
+        fs::path log = dir / (name + ".log");
+        process_ = Process(
+            {"/usr/bin/python3", (source_dir() / "tests/integration/https_test_server.py").string(),
+             (dir / (name + ".pem")).string(), (dir / (name + ".key")).string()},
+            base_env(), log);
+        for (int i = 0; i < 500 && port_ == 0; ++i) {
+            std::string text = read_file(log);
+            auto at = text.find("LISTENING ");
+            if (at != std::string::npos) {
+                port_ = std::stoi(text.substr(at + 10));
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+        if (port_ == 0) {
+            throw std::runtime_error("the test HTTPS server did not start: " + read_file(log));
+        }
+    }
+    [[nodiscard]] std::string url(const std::string& path) const {
+        return "https://127.0.0.1:" + std::to_string(port_) + path;
+    }
+
+  private:
+    Process process_;
+    int port_ = 0;
+};
+
+class HttpClientTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        pki_ = new TempDir("lwauth-pki");
+        make_pki(pki_->path());
+        good_ = new Server(pki_->path(), "good");
+    }
+    static void TearDownTestSuite() {
+        delete good_;
+        delete pki_;
+    }
+
+    void SetUp() override {
+        sd_event* e = nullptr;
+        ASSERT_GE(sd_event_new(&e), 0);
+        event_.reset(e);
+        client_ = std::make_unique<Client>(event_.get());
+    }
+
+    Request request(const std::string& url) {
+        Request r;
+        r.url = url;
+        r.ca_file = (pki_->path() / "ca.pem").string();
+        r.timeout = std::chrono::seconds(20);
+        return r;
+    }
+
+    // Runs the loop until every started request has called back (or 60 s pass).
+    void run_loop() {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (client_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+            sd_event_run(event_.get(), 100 * 1000);
+            max_in_flight_ = std::max(max_in_flight_, client_->in_flight());
+        }
+    }
+
+    Response fetch(Request r) {
+        std::optional<Response> out;
+        client_->perform(std::move(r), [&](Response response) { out = std::move(response); });
+        run_loop();
+        EXPECT_TRUE(out.has_value()) << "the request never called back";
+        return out.value_or(Response{});
+    }
+
+    static inline TempDir* pki_ = nullptr;
+    static inline Server* good_ = nullptr;
+    EventPtr event_;
+    std::unique_ptr<Client> client_;
+    size_t max_in_flight_ = 0;
+};
+
+TEST_F(HttpClientTest, CompletesWithTheStatusAndBody) {
+    Response r = fetch(request(good_->url("/status/201")));
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["status"], 201);
+    EXPECT_TRUE(r.error.empty());
+}
+
+TEST_F(HttpClientTest, HandsServerErrorsToTheCaller) {
+    Response r = fetch(request(good_->url("/status/503")));
+    EXPECT_EQ(r.status, 503);
+    Response garbage = fetch(request(good_->url("/garbage")));
+    EXPECT_EQ(garbage.status, 200);
+    EXPECT_FALSE(nlohmann::json::accept(garbage.body));
+}
+
+TEST_F(HttpClientTest, SendsTheBodyHeadersAndBasicAuthentication) {
+    Request r = request(good_->url("/echo"));
+    r.headers = {"Content-Type: application/x-www-form-urlencoded"};
+    r.body = "To=%2B819012345678&Body=hello";
+    r.username = "AC123";
+    r.password = SecretString("token");
+    Response response = fetch(std::move(r));
+    ASSERT_EQ(response.status, 200) << response.error;
+    auto echo = nlohmann::json::parse(response.body);
+    EXPECT_EQ(echo["method"], "POST");
+    EXPECT_EQ(echo["body"], "To=%2B819012345678&Body=hello");
+    EXPECT_EQ(echo["content_type"], "application/x-www-form-urlencoded");
+    EXPECT_EQ(echo["authorization"], "Basic QUMxMjM6dG9rZW4=");  // AC123:token
+}
+
+TEST_F(HttpClientTest, TimesOut) {
+    Request r = request(good_->url("/slow/5000"));
+    r.timeout = std::chrono::milliseconds(300);
+    Response response = fetch(std::move(r));
+    EXPECT_EQ(response.status, 0);
+    EXPECT_TRUE(response.timed_out);
+    EXPECT_FALSE(response.error.empty());
+}
+
+TEST_F(HttpClientTest, ReportsARefusedConnection) {
+    Response r = fetch(request("https://127.0.0.1:1/status/200"));
+    EXPECT_EQ(r.status, 0);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_FALSE(r.error.empty());
+}
+
+TEST_F(HttpClientTest, RejectsASelfSignedCertificate) {
+    Server self(pki_->path(), "self");
+    Response r = fetch(request(self.url("/status/200")));
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.error.find("certificate"), std::string::npos) << r.error;
+}
+
+TEST_F(HttpClientTest, RejectsACertificateForAnotherHost) {
+    Server wrong(pki_->path(), "wrong");
+    Response r = fetch(request(wrong.url("/status/200")));
+    EXPECT_EQ(r.status, 0);
+    EXPECT_FALSE(r.error.empty());
+}
+
+TEST_F(HttpClientTest, RefusesPlainHttp) {
+    Response r = fetch(request("http://127.0.0.1:1/status/200"));
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.error.find("http"), std::string::npos) << r.error;
+}
+
+TEST_F(HttpClientTest, IgnoresProxiesFromTheEnvironment) {
+    setenv("https_proxy", "http://127.0.0.1:1", 1);
+    setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+    setenv("ALL_PROXY", "http://127.0.0.1:1", 1);
+    Response r = fetch(request(good_->url("/status/200")));
+    unsetenv("https_proxy");
+    unsetenv("HTTPS_PROXY");
+    unsetenv("ALL_PROXY");
+    EXPECT_EQ(r.status, 200) << r.error;
+}
+
+TEST_F(HttpClientTest, CapsTheAnswerSize) {
+    Response r = fetch(request(good_->url("/big")));
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.error.find("1 MiB"), std::string::npos) << r.error;
+}
+
+TEST_F(HttpClientTest, RunsManyRequestsAtOnceOnOneLoop) {
+    constexpr int kRequests = 40;
+    int done = 0;
+    int ok = 0;
+    for (int i = 0; i < kRequests; ++i) {
+        client_->perform(request(good_->url("/slow/300")), [&](Response r) {
+            ++done;
+            ok += r.status == 200 ? 1 : 0;
+        });
+    }
+    EXPECT_EQ(client_->in_flight(), static_cast<size_t>(kRequests));
+    run_loop();
+    EXPECT_EQ(done, kRequests);
+    EXPECT_EQ(ok, kRequests);
+    EXPECT_EQ(max_in_flight_, static_cast<size_t>(kRequests));
+}
+
+TEST_F(HttpClientTest, ACallbackMayStartTheNextRequest) {
+    std::optional<Response> second;
+    client_->perform(request(good_->url("/status/429")), [&](Response first) {
+        EXPECT_EQ(first.status, 429);
+        client_->perform(request(good_->url("/status/201")),
+                         [&](Response r) { second = std::move(r); });
+    });
+    run_loop();
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(second->status, 201);
+}
+
+TEST_F(HttpClientTest, DestroyingTheClientDropsRequestsInFlight) {
+    bool called = false;
+    client_->perform(request(good_->url("/slow/2000")), [&](Response) { called = true; });
+    sd_event_run(event_.get(), 50 * 1000);
+    client_.reset();
+    EXPECT_FALSE(called);
+}
+
+}  // namespace
+}  // namespace lwauth::test
