@@ -54,7 +54,8 @@ AccountStatus AccountService::status(const std::string& user) {
 }
 
 void AccountService::add_contact(const std::string& user, const std::string& kind,
-                                 const std::string& value) {
+                                 const std::string& value,
+                                 std::function<void(std::optional<Error>)> done) {
     check_kind(kind);
     auto up = user_policy(user);
     if (up.two_step == policy::TwoStep::Off) {
@@ -78,15 +79,28 @@ void AccountService::add_contact(const std::string& user, const std::string& kin
                     kind == "phone" ? "this host cannot send SMS" : "this host cannot send email");
     }
     SecretString code = generate_code(random_, up.code.length);
-    sender_.send_confirmation(user, *policy_, up, Contact{kind, normalized}, code);
     PendingContact pending;
     pending.value = normalized;
     pending.code_hash = hasher_.keyed_hash(confirm_context(user, kind), code.view());
-    pending.expires_at = clock_.now() + up.code.lifetime.count();
     pending.tries_left = up.code.tries;
-    pending_[{user, kind}] = std::move(pending);
-    log_event(LogLevel::Info, "contact-pending", "confirmation code sent for a new contact",
-              {{"USER", user}, {"KIND", kind}});
+    auto lifetime = up.code.lifetime.count();
+    sender_.send_confirmation(
+        user, *policy_, up, Contact{kind, normalized}, code,
+        [this, user, kind, lifetime, pending = std::move(pending),
+         done = std::move(done)](SendOutcome outcome) mutable {
+            if (!outcome.delivered) {
+                done(Error(outcome.error, outcome.error == Errc::RateLimited
+                                              ? "too many codes were sent recently; try again later"
+                                              : "the confirmation code could not be sent; try "
+                                                "again later or ask your administrator"));
+                return;
+            }
+            pending.expires_at = clock_.now() + lifetime;
+            pending_[{user, kind}] = std::move(pending);
+            log_event(LogLevel::Info, "contact-pending", "confirmation code sent for a new contact",
+                      {{"USER", user}, {"KIND", kind}});
+            done(std::nullopt);
+        });
 }
 
 bool AccountService::confirm_contact(const std::string& user, const std::string& kind,

@@ -2,13 +2,16 @@
 // the login engine; the bus layer decides who the caller is.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "clock.hpp"
 #include "codes.hpp"
 #include "delivery.hpp"
+#include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
@@ -41,7 +44,10 @@ class AccountService {
 
     [[nodiscard]] AccountStatus status(const std::string& user);
     /// Sends a confirmation code to a new phone number or email address.
-    void add_contact(const std::string& user, const std::string& kind, const std::string& value);
+    /// `done` gets nullopt once the code is on its way, or the error that stopped it
+    /// (RateLimited, DeliveryFailed). Bad input throws at once, without calling `done`.
+    void add_contact(const std::string& user, const std::string& kind, const std::string& value,
+                     std::function<void(std::optional<Error>)> done);
     /// Verifies the code; saves the contact. Returns whether 2-step is now on.
     bool confirm_contact(const std::string& user, const std::string& kind,
                          const SecretString& code);

@@ -56,6 +56,31 @@ int send_step(sd_bus_message* m, const Step& step) {
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
+// A method call kept for a reply that comes later (after a gateway answers).
+using CallRef = std::shared_ptr<sd_bus_message>;
+
+CallRef keep_call(sd_bus_message* m) {
+    return CallRef(sd_bus_message_ref(m), sd_bus_message_unref);
+}
+
+void reply_error(sd_bus_message* m, const Error& e) {
+    sd_bus_reply_method_errorf(m, to_dbus_error(e.code()), "%s", e.what());
+}
+
+// Replies to a login call with its step or error. Runs from the event loop, so nothing
+// may escape; a client that has gone simply gets no reply.
+void reply_step(sd_bus_message* m, const StepResult& result) noexcept {
+    try {
+        if (result.error) {
+            reply_error(m, *result.error);
+        } else {
+            send_step(m, *result.step);
+        }
+    } catch (...) {
+        sd_bus_reply_method_errorf(m, bus::kErrorInternal, "internal error; see the lwauthd log");
+    }
+}
+
 #define LWAUTH_HANDLER(method)                                              \
     [](sd_bus_message* m, void* userdata, sd_bus_error* ret_error) -> int { \
         auto* self = static_cast<BusService*>(userdata);                    \
@@ -224,7 +249,9 @@ int BusService::login_start(sd_bus_message* m) {
     check(r, "context entry");
     check(sd_bus_message_exit_container(m), "context");
     context.owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
-    return send_step(m, engine_.start(context));
+    engine_.start(context,
+                  [call = keep_call(m)](StepResult result) { reply_step(call.get(), result); });
+    return 1;
 }
 
 int BusService::login_answer(sd_bus_message* m) {
@@ -234,7 +261,9 @@ int BusService::login_answer(sd_bus_message* m) {
     check(sd_bus_message_read(m, "ss", &id, &answer), "arguments");
     SecretString secret(answer);
     std::string owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
-    return send_step(m, engine_.answer(id, owner, secret));
+    engine_.answer(id, owner, secret,
+                   [call = keep_call(m)](StepResult result) { reply_step(call.get(), result); });
+    return 1;
 }
 
 int BusService::login_cancel(sd_bus_message* m) {
@@ -277,8 +306,14 @@ int BusService::account_add_contact(sd_bus_message* m) {
     const char* kind = nullptr;
     const char* value = nullptr;
     check(sd_bus_message_read(m, "ss", &kind, &value), "arguments");
-    account_.add_contact(user, kind, value);
-    return sd_bus_reply_method_return(m, nullptr);
+    account_.add_contact(user, kind, value, [call = keep_call(m)](std::optional<Error> error) {
+        if (error) {
+            reply_error(call.get(), *error);
+        } else {
+            sd_bus_reply_method_return(call.get(), nullptr);
+        }
+    });
+    return 1;
 }
 
 int BusService::account_confirm_contact(sd_bus_message* m) {

@@ -55,104 +55,126 @@ bool sms_prefix_allowed(const policy::CodePolicy& code_policy, const std::string
     return false;
 }
 
-void CodeSender::check_caps(const std::string& user, const std::string& destination_hash,
-                            const policy::CodePolicy& code_policy) {
+struct CodeSender::Attempt {
+    std::string user;
+    policy::CodePolicy code_policy;
+    SecretString text;
+    std::vector<Target> targets;
+    size_t next = 0;
+    std::string last_error;
+    SendOutcomeDone done;
+};
+
+bool CodeSender::within_caps(const std::string& user, const std::string& destination_hash,
+                             const policy::CodePolicy& code_policy) {
     int64_t since = clock_.now() - kHour;
+    const char* which = nullptr;
     if (store_.sends_by_user_since(user, since) >= code_policy.max_sends_per_hour) {
-        log_event(LogLevel::Warning, "send-capped", "per-user send cap reached", {{"USER", user}});
-        throw Error(Errc::RateLimited, "too many codes were sent recently");
+        which = "per-user send cap reached";
+    } else if (store_.sends_to_destination_since(destination_hash, since) >=
+               code_policy.max_sends_per_destination_per_hour) {
+        which = "per-destination send cap reached";
+    } else if (store_.sends_since(since) >= code_policy.max_sends_per_host_per_hour) {
+        which = "per-host send cap reached";
     }
-    if (store_.sends_to_destination_since(destination_hash, since) >=
-        code_policy.max_sends_per_destination_per_hour) {
-        log_event(LogLevel::Warning, "send-capped", "per-destination send cap reached",
-                  {{"USER", user}});
-        throw Error(Errc::RateLimited, "too many codes were sent recently");
+    if (which != nullptr) {
+        log_event(LogLevel::Warning, "send-capped", which, {{"USER", user}});
+        return false;
     }
-    if (store_.sends_since(since) >= code_policy.max_sends_per_host_per_hour) {
-        log_event(LogLevel::Warning, "send-capped", "per-host send cap reached", {{"USER", user}});
-        throw Error(Errc::RateLimited, "too many codes were sent recently");
-    }
+    return true;
 }
 
-Delivered CodeSender::send_via_kind(const std::string& user, const policy::Policy& policy,
-                                    const policy::UserPolicy& user_policy, policy::Kind kind,
-                                    const std::string& destination, const SecretString& text,
-                                    std::string* last_error) {
-    std::string destination_hash = hasher_.keyed_hex("destination", destination);
-    check_caps(user, destination_hash, user_policy.code);
+void CodeSender::add_targets(Attempt& attempt, const policy::Policy& policy, policy::Kind kind,
+                             const std::string& destination) const {
     for (const policy::ChannelConfig* config : policy.channels_for(kind)) {
         auto it = channels_.find(config->name);
-        if (it == channels_.end()) {
-            continue;
+        if (it != channels_.end()) {
+            attempt.targets.push_back({kind, destination, config->name, it->second});
         }
-        OutgoingMessage message{kind, destination, user, text.clone()};
-        try {
-            it->second->send(message);
-        } catch (const Error& e) {
-            *last_error = e.what();
-            log_event(
-                LogLevel::Error, "delivery-failed", "channel could not deliver: " + *last_error,
-                {{"USER", user}, {"CHANNEL", config->name}, {"KIND", policy::to_string(kind)}});
-            continue;
-        }
-        store_.record_send(user, destination_hash, clock_.now());
-        std::string shown = kind == policy::Kind::Notification
-                                ? std::string("your workplace account")
-                                : mask_contact(contact_kind_for(kind), destination);
-        log_event(LogLevel::Info, "code-sent", "code sent",
-                  {{"USER", user}, {"CHANNEL", config->name}, {"KIND", policy::to_string(kind)}});
-        return {config->name, kind, shown};
     }
-    throw Error(Errc::DeliveryFailed, "no channel could deliver");
 }
 
-Delivered CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,
-                                      const policy::UserPolicy& user_policy, const UserState& state,
-                                      const SecretString& code) {
-    SecretString text = compose(CodePurpose::Login, code, user_policy.code);
-    std::string last_error;
-    bool rate_limited = false;
+void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
+    if (attempt->next >= attempt->targets.size()) {
+        SendOutcome outcome;
+        outcome.error = Errc::DeliveryFailed;
+        outcome.reason =
+            attempt->last_error.empty() ? "no channel can reach this user" : attempt->last_error;
+        attempt->done(std::move(outcome));
+        return;
+    }
+    const Target& target = attempt->targets[attempt->next++];
+    std::string destination_hash = hasher_.keyed_hex("destination", target.destination);
+    if (!within_caps(attempt->user, destination_hash, attempt->code_policy)) {
+        // A cap ends the send: falling back to another contact would defeat the cap.
+        attempt->done(
+            SendOutcome{std::nullopt, Errc::RateLimited, "too many codes were sent recently"});
+        return;
+    }
+    OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone()};
+    // `target` stays valid: targets never change once the attempt has started.
+    target.channel->send(message, [this, attempt, &target, destination_hash](SendResult result) {
+        on_sent(attempt, target, destination_hash, result);
+    });
+}
+
+void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
+                         const std::string& destination_hash, const SendResult& result) {
+    const char* kind = policy::to_string(target.kind);
+    if (!result.delivered) {
+        attempt->last_error = result.reason;
+        log_event(LogLevel::Error, "delivery-failed", "channel could not deliver: " + result.reason,
+                  {{"USER", attempt->user},
+                   {"CHANNEL", target.channel_name},
+                   {"KIND", kind},
+                   {"RETRYABLE", result.retryable ? "yes" : "no"}});
+        advance(attempt);
+        return;
+    }
+    store_.record_send(attempt->user, destination_hash, clock_.now());
+    log_event(LogLevel::Info, "code-sent", "code sent",
+              {{"USER", attempt->user}, {"CHANNEL", target.channel_name}, {"KIND", kind}});
+    std::string shown = target.kind == policy::Kind::Notification
+                            ? std::string("your workplace account")
+                            : mask_contact(contact_kind_for(target.kind), target.destination);
+    attempt->done(
+        SendOutcome{Delivered{target.channel_name, target.kind, shown}, Errc::Internal, {}});
+}
+
+void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,
+                                 const policy::UserPolicy& user_policy, const UserState& state,
+                                 const SecretString& code, SendOutcomeDone done) {
+    auto attempt = std::make_shared<Attempt>();
+    attempt->user = user;
+    attempt->code_policy = user_policy.code;
+    attempt->text = compose(CodePurpose::Login, code, user_policy.code);
+    attempt->done = std::move(done);
     for (policy::Kind kind : user_policy.code.channels) {
-        std::string destination;
         if (kind == policy::Kind::Notification) {
-            destination = user;
-        } else {
-            const Contact* contact = state.contact(contact_kind_for(kind));
-            if (contact == nullptr) {
-                continue;
-            }
-            if (kind == policy::Kind::Sms &&
-                !sms_prefix_allowed(user_policy.code, contact->value)) {
-                continue;
-            }
-            destination = contact->value;
+            add_targets(*attempt, policy, kind, user);
+            continue;
         }
-        try {
-            return send_via_kind(user, policy, user_policy, kind, destination, text, &last_error);
-        } catch (const Error& e) {
-            if (e.code() == Errc::RateLimited) {
-                rate_limited = true;
-                break;
-            }
-            if (e.code() != Errc::DeliveryFailed) {
-                throw;
-            }
+        const Contact* contact = state.contact(contact_kind_for(kind));
+        if (contact == nullptr ||
+            (kind == policy::Kind::Sms && !sms_prefix_allowed(user_policy.code, contact->value))) {
+            continue;
         }
+        add_targets(*attempt, policy, kind, contact->value);
     }
-    if (rate_limited) {
-        throw Error(Errc::RateLimited, "too many codes were sent recently");
-    }
-    throw Error(Errc::DeliveryFailed,
-                last_error.empty() ? "no channel can reach this user" : last_error);
+    advance(attempt);
 }
 
-Delivered CodeSender::send_confirmation(const std::string& user, const policy::Policy& policy,
-                                        const policy::UserPolicy& user_policy,
-                                        const Contact& contact, const SecretString& code) {
-    SecretString text = compose(CodePurpose::ConfirmContact, code, user_policy.code);
-    policy::Kind kind = contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
-    std::string last_error;
-    return send_via_kind(user, policy, user_policy, kind, contact.value, text, &last_error);
+void CodeSender::send_confirmation(const std::string& user, const policy::Policy& policy,
+                                   const policy::UserPolicy& user_policy, const Contact& contact,
+                                   const SecretString& code, SendOutcomeDone done) {
+    auto attempt = std::make_shared<Attempt>();
+    attempt->user = user;
+    attempt->code_policy = user_policy.code;
+    attempt->text = compose(CodePurpose::ConfirmContact, code, user_policy.code);
+    attempt->done = std::move(done);
+    add_targets(*attempt, policy, contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email,
+                contact.value);
+    advance(attempt);
 }
 
 bool CodeSender::reachable(const policy::Policy& policy, const policy::UserPolicy& user_policy,

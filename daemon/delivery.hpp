@@ -2,13 +2,16 @@
 // Shared by logins (2-step) and contact confirmation.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "channels/channel.hpp"
 #include "clock.hpp"
 #include "codes.hpp"
+#include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "store/store.hpp"
 
@@ -22,27 +25,39 @@ struct Delivered {
 
 enum class CodePurpose { Login, ConfirmContact };
 
+/// How a send ended: delivered, or the error (RateLimited, DeliveryFailed) and why.
+struct SendOutcome {
+    std::optional<Delivered> delivered;
+    Errc error = Errc::DeliveryFailed;
+    std::string reason;
+};
+
+using SendOutcomeDone = std::function<void(SendOutcome)>;
+
 class CodeSender {
   public:
     CodeSender(const Clock& clock, Store& store, const Hasher& hasher)
         : clock_(clock), store_(store), hasher_(hasher) {}
 
-    /// Replaces the channels (on start and on policy reload).
-    void set_channels(std::map<std::string, std::unique_ptr<Channel>> channels) {
+    /// Replaces the channels (on start and on policy reload). Sends in flight keep the
+    /// channel they are using.
+    void set_channels(std::map<std::string, std::shared_ptr<Channel>> channels) {
         channels_ = std::move(channels);
     }
 
     /// Sends a login code to the first of the user's verified contacts that the policy's
-    /// kind order and channels can reach, falling back on failure. Throws RateLimited when
-    /// a cap is reached, DeliveryFailed when nothing could deliver.
-    Delivered send_login_code(const std::string& user, const policy::Policy& policy,
-                              const policy::UserPolicy& user_policy, const UserState& state,
-                              const SecretString& code);
+    /// kind order and channels can reach, falling back to the next channel and kind when
+    /// one fails. `done` runs exactly once: before returning when every channel answers
+    /// at once, else later from the event loop. A cap that is reached stops the send
+    /// (RateLimited); nothing delivered ends in DeliveryFailed.
+    void send_login_code(const std::string& user, const policy::Policy& policy,
+                         const policy::UserPolicy& user_policy, const UserState& state,
+                         const SecretString& code, SendOutcomeDone done);
 
     /// Sends a confirmation code to a contact being added (not yet verified).
-    Delivered send_confirmation(const std::string& user, const policy::Policy& policy,
-                                const policy::UserPolicy& user_policy, const Contact& contact,
-                                const SecretString& code);
+    void send_confirmation(const std::string& user, const policy::Policy& policy,
+                           const policy::UserPolicy& user_policy, const Contact& contact,
+                           const SecretString& code, SendOutcomeDone done);
 
     /// Whether the contact kind can be reached at all under this policy.
     [[nodiscard]] bool reachable(const policy::Policy& policy,
@@ -50,17 +65,27 @@ class CodeSender {
                                  const UserState& state) const;
 
   private:
-    Delivered send_via_kind(const std::string& user, const policy::Policy& policy,
-                            const policy::UserPolicy& user_policy, policy::Kind kind,
-                            const std::string& destination, const SecretString& text,
-                            std::string* last_error);
-    void check_caps(const std::string& user, const std::string& destination_hash,
-                    const policy::CodePolicy& code_policy);
+    struct Target {
+        policy::Kind kind;
+        std::string destination;
+        std::string channel_name;
+        std::shared_ptr<Channel> channel;
+    };
+    struct Attempt;
+
+    void add_targets(Attempt& attempt, const policy::Policy& policy, policy::Kind kind,
+                     const std::string& destination) const;
+    void advance(const std::shared_ptr<Attempt>& attempt);
+    void on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
+                 const std::string& destination_hash, const SendResult& result);
+    /// Returns false (and logs which) when a cap is reached.
+    bool within_caps(const std::string& user, const std::string& destination_hash,
+                     const policy::CodePolicy& code_policy);
 
     const Clock& clock_;
     Store& store_;
     const Hasher& hasher_;
-    std::map<std::string, std::unique_ptr<Channel>> channels_;
+    std::map<std::string, std::shared_ptr<Channel>> channels_;
 };
 
 /// The contact kind ("phone", "email") a delivery kind sends to; "" for notifications,

@@ -113,8 +113,8 @@ int parse_options(int argc, char** argv, Options& options) {
     return -1;
 }
 
-std::map<std::string, std::unique_ptr<Channel>> build_channels(const policy::Policy& policy) {
-    std::map<std::string, std::unique_ptr<Channel>> channels;
+std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Policy& policy) {
+    std::map<std::string, std::shared_ptr<Channel>> channels;
     for (const auto& config : policy.channels) {
         if (config.type != "outbox") {
             log_event(LogLevel::Warning, "channel-unavailable",

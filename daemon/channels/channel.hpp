@@ -1,6 +1,7 @@
 // A delivery channel: something that can put a short text in front of a person.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,18 +17,34 @@ struct OutgoingMessage {
     SecretString text;        // holds the code
 };
 
+/// How a send ended. `reason` explains a failure for the log; it never holds the text.
+struct SendResult {
+    bool delivered = false;
+    bool retryable = false;  // the gateway may take it later (throttled, 5xx, timeout)
+    std::string reason;
+
+    static SendResult ok() { return {true, false, {}}; }
+    static SendResult failed(std::string why, bool may_retry = false) {
+        return {false, may_retry, std::move(why)};
+    }
+};
+
+using SendDone = std::function<void(SendResult)>;
+
 class Channel {
   public:
     virtual ~Channel() = default;
     /// The [channel.NAME] this came from.
     [[nodiscard]] virtual const std::string& name() const = 0;
-    /// Delivers the message or throws Error(DeliveryFailed) saying why (without the text).
-    virtual void send(const OutgoingMessage& message) = 0;
+    /// Starts delivering the message and calls `done` exactly once, from the event loop
+    /// or before returning. A channel copies what it needs of the message: the message
+    /// may be gone when `done` runs. Never throws for a delivery failure.
+    virtual void send(const OutgoingMessage& message, SendDone done) = 0;
 };
 
 /// Builds the channel for a [channel.NAME] section. Types that this build cannot deliver
 /// through yet give a channel whose every send fails with a clear reason, so policy order
 /// and fallback stay as the administrator wrote them.
-[[nodiscard]] std::unique_ptr<Channel> make_channel(const policy::ChannelConfig& config);
+[[nodiscard]] std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config);
 
 }  // namespace lwauth

@@ -43,7 +43,7 @@ class FdGuard {
 
 }  // namespace
 
-void OutboxChannel::send(const OutgoingMessage& message) {
+void OutboxChannel::append(const OutgoingMessage& message) {
     nlohmann::json line = {
         {"time", utc_now_iso8601()},
         {"channel", name_},
@@ -77,6 +77,17 @@ void OutboxChannel::send(const OutgoingMessage& message) {
     }
 }
 
+void OutboxChannel::send(const OutgoingMessage& message, SendDone done) {
+    // A local file write: done at once, before returning.
+    try {
+        append(message);
+    } catch (const Error& e) {
+        done(SendResult::failed(e.what()));
+        return;
+    }
+    done(SendResult::ok());
+}
+
 namespace {
 
 class UnsupportedChannel final : public Channel {
@@ -84,9 +95,8 @@ class UnsupportedChannel final : public Channel {
     UnsupportedChannel(std::string name, std::string type)
         : name_(std::move(name)), type_(std::move(type)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage&) override {
-        throw Error(Errc::DeliveryFailed,
-                    "channel type '" + type_ + "' is not available in this build");
+    void send(const OutgoingMessage&, SendDone done) override {
+        done(SendResult::failed("channel type '" + type_ + "' is not available in this build"));
     }
 
   private:
@@ -96,13 +106,13 @@ class UnsupportedChannel final : public Channel {
 
 }  // namespace
 
-std::unique_ptr<Channel> make_channel(const policy::ChannelConfig& config) {
+std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config) {
     if (config.type == "outbox") {
         auto it = config.options.find("path");
-        return std::make_unique<OutboxChannel>(config.name,
+        return std::make_shared<OutboxChannel>(config.name,
                                                it == config.options.end() ? "" : it->second);
     }
-    return std::make_unique<UnsupportedChannel>(config.name, config.type);
+    return std::make_shared<UnsupportedChannel>(config.name, config.type);
 }
 
 }  // namespace lwauth

@@ -11,9 +11,12 @@ class OutboxChannel final : public Channel {
     OutboxChannel(std::string name, std::string path)
         : name_(std::move(name)), path_(std::move(path)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message) override;
+    void send(const OutgoingMessage& message, SendDone done) override;
 
   private:
+    /// Appends the line; throws Error(DeliveryFailed) saying why.
+    void append(const OutgoingMessage& message);
+
     std::string name_;
     std::string path_;
 };

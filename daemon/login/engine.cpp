@@ -26,32 +26,35 @@ std::string LoginEngine::new_id() {
     return id;
 }
 
-Step LoginEngine::start(const LoginContext& context) {
+void LoginEngine::start(const LoginContext& context, StepDone done) {
     if (context.user.empty() || context.user.size() > 256) {
         throw Error(Errc::InvalidArgument, "the login context needs a user name");
     }
     if (context.mode == bus::kModePrimary) {
         // Passwordless methods arrive with their own issue; until then the password decides.
-        return Step::verdict_of(bus::kVerdictIgnore);
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
     }
     if (context.mode != bus::kModeSecondFactor) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
     expire();
     auto user_policy = policy_->effective_for(context.user, deps_.users.groups_of(context.user));
-    return start_second_factor(context, user_policy);
+    start_second_factor(context, user_policy, std::move(done));
 }
 
-Step LoginEngine::start_second_factor(const LoginContext& context,
-                                      const policy::UserPolicy& user_policy) {
+void LoginEngine::start_second_factor(const LoginContext& context,
+                                      const policy::UserPolicy& user_policy, StepDone done) {
     const std::string& user = context.user;
     if (user_policy.two_step == policy::TwoStep::Off) {
-        return Step::verdict_of(bus::kVerdictIgnore);
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
     }
     UserState state = deps_.store.load_user(user);
     bool applies = user_policy.two_step == policy::TwoStep::Required || state.two_step;
     if (!applies) {
-        return Step::verdict_of(bus::kVerdictIgnore);
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
     }
     int64_t now = deps_.clock.now();
     if (state.locked_until > now) {
@@ -60,7 +63,8 @@ Step LoginEngine::start_second_factor(const LoginContext& context,
         Step step = Step::verdict_of(bus::kVerdictMaxTries);
         step.error("Too many failed verification attempts. Try again in " +
                    minutes_text(state.locked_until - now) + ".");
-        return step;
+        done(StepResult::of(std::move(step)));
+        return;
     }
     if (!deps_.sender.reachable(*policy_, user_policy, state)) {
         Step step = Step::verdict_of(bus::kVerdictDenied);
@@ -79,31 +83,59 @@ Step LoginEngine::start_second_factor(const LoginContext& context,
                 "Your verification code cannot be delivered: no delivery channel on this host "
                 "reaches your saved contacts. Ask your administrator.");
         }
-        return step;
+        done(StepResult::of(std::move(step)));
+        return;
     }
     if (logins_.size() >= kMaxPendingLogins) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
     std::string id = new_id();
-    Pending pending{context, policy_, user_policy, std::make_unique<CodeMethod>(), 0};
+    Pending pending{context, policy_, user_policy, std::make_shared<CodeMethod>(),
+                    now + policy_->login_timeout.count()};
     auto [it, inserted] = logins_.emplace(id, std::move(pending));
     log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    return run(id, it->second, true, {});
+    run(id, it->second, true, {}, std::move(done));
 }
 
-Step LoginEngine::run(const std::string& id, Pending& pending, bool first,
-                      std::string_view answer) {
+void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,
+                      StepDone done) {
     MethodEnv env{deps_.clock,         deps_.random,    deps_.store,
-                  deps_.sender,        deps_.hasher,    *pending.policy,
+                  deps_.sender,        deps_.hasher,    pending.policy,
                   pending.user_policy, pending.context, id};
-    Step step;
+    std::shared_ptr<LoginMethod> method = pending.method;
+    pending.busy = true;
+    // The method may answer at once or later; either way `finish` looks the login up
+    // again by id, since it may have been cancelled or expired meanwhile.
+    auto on_step = [this, id, done = std::move(done)](StepResult result) {
+        finish(id, std::move(result), done);
+    };
     try {
-        step = first ? pending.method->begin(env) : pending.method->answer(env, answer);
+        if (first) {
+            method->begin(env, on_step);
+        } else {
+            method->answer(env, answer, on_step);
+        }
     } catch (...) {
         logins_.erase(id);
         throw;
     }
+}
+
+void LoginEngine::finish(const std::string& id, StepResult result, const StepDone& done) {
+    auto it = logins_.find(id);
+    if (it == logins_.end()) {
+        done(StepResult::failure(Error(Errc::NoSuchLogin, "the login ended while it was waiting")));
+        return;
+    }
+    Pending& pending = it->second;
+    pending.busy = false;
+    if (result.error) {
+        logins_.erase(it);
+        done(std::move(result));
+        return;
+    }
+    Step& step = *result.step;
     if (step.finished()) {
         log_event(step.verdict == bus::kVerdictSuccess ? LogLevel::Info : LogLevel::Notice,
                   "login-end", "login finished: " + step.verdict,
@@ -111,18 +143,19 @@ Step LoginEngine::run(const std::string& id, Pending& pending, bool first,
                    {"SERVICE", pending.context.service},
                    {"RHOST", pending.context.rhost},
                    {"VERDICT", step.verdict}});
-        logins_.erase(id);
-        return step;
+        logins_.erase(it);
+        done(std::move(result));
+        return;
     }
     pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
     step.id = id;
     log_event(LogLevel::Debug, "login-step", "login asks: " + step.prompt,
               {{"USER", pending.context.user}, {"MESSAGES", std::to_string(step.messages.size())}});
-    return step;
+    done(std::move(result));
 }
 
-Step LoginEngine::answer(const std::string& id, const std::string& owner,
-                         const SecretString& answer) {
+void LoginEngine::answer(const std::string& id, const std::string& owner,
+                         const SecretString& answer, StepDone done) {
     auto it = logins_.find(id);
     if (it == logins_.end() || it->second.context.owner != owner) {
         throw Error(Errc::NoSuchLogin, "no such login");
@@ -131,7 +164,11 @@ Step LoginEngine::answer(const std::string& id, const std::string& owner,
         logins_.erase(it);
         throw Error(Errc::NoSuchLogin, "the login has timed out");
     }
-    return run(id, it->second, false, answer.view());
+    if (it->second.busy) {
+        throw Error(Errc::InvalidArgument,
+                    "the previous answer of this login is still being handled");
+    }
+    run(id, it->second, false, answer.view(), std::move(done));
 }
 
 void LoginEngine::cancel(const std::string& id, const std::string& owner) {

@@ -39,11 +39,15 @@ class LoginEngine {
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
     [[nodiscard]] const std::shared_ptr<const policy::Policy>& policy() const { return policy_; }
 
-    /// Starts a login. A step without a verdict carries the login's id.
-    Step start(const LoginContext& context);
-    /// Answers the current prompt of login `id` started by `owner`.
-    /// Throws Error(NoSuchLogin) for an unknown, finished or expired id, or another owner's.
-    Step answer(const std::string& id, const std::string& owner, const SecretString& answer);
+    /// Starts a login; `done` gets the first step (one without a verdict carries the
+    /// login's id), before returning or later from the event loop. Throws, without
+    /// calling `done`, for a bad context or when too many logins are pending.
+    void start(const LoginContext& context, StepDone done);
+    /// Answers the current prompt of login `id` started by `owner`; `done` gets the next
+    /// step. Throws Error(NoSuchLogin), without calling `done`, for an unknown, finished
+    /// or expired id, or another owner's.
+    void answer(const std::string& id, const std::string& owner, const SecretString& answer,
+                StepDone done);
     /// Ends a login without a verdict. Unknown ids are ignored.
     void cancel(const std::string& id, const std::string& owner);
     /// Ends every login of a bus client that has gone away.
@@ -58,12 +62,16 @@ class LoginEngine {
         LoginContext context;
         std::shared_ptr<const policy::Policy> policy;
         policy::UserPolicy user_policy;
-        std::unique_ptr<LoginMethod> method;
+        std::shared_ptr<LoginMethod> method;
         int64_t expires_at = 0;
+        bool busy = false;  // waiting for the method (a gateway, say) to answer
     };
 
-    Step start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy);
-    Step run(const std::string& id, Pending& pending, bool first, std::string_view answer);
+    void start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy,
+                             StepDone done);
+    void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
+             StepDone done);
+    void finish(const std::string& id, StepResult result, const StepDone& done);
     std::string new_id();
 
     EngineDeps deps_;

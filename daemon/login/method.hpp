@@ -2,37 +2,58 @@
 // PIN...). The engine owns the conversation; a method owns what is asked and checked.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string_view>
 
 #include "../clock.hpp"
 #include "../codes.hpp"
 #include "../delivery.hpp"
 #include "../store/store.hpp"
+#include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "step.hpp"
 
 namespace lwauth {
 
-/// What a method may use; all of it is owned by the engine and outlives the method.
+/// What a method may use. The services are owned by the daemon and outlive every login;
+/// the login's own data is copied in, so that an environment captured by a callback
+/// stays valid after the login has ended.
 struct MethodEnv {
     const Clock& clock;
     RandomSource& random;
     Store& store;
     CodeSender& sender;
     const Hasher& hasher;
-    const policy::Policy& policy;
-    const policy::UserPolicy& user_policy;
-    const LoginContext& context;
-    const std::string& login_id;
+    std::shared_ptr<const policy::Policy> policy;
+    policy::UserPolicy user_policy;
+    LoginContext context;
+    std::string login_id;
 };
 
-class LoginMethod {
+/// A step, or the error that ended the login instead.
+struct StepResult {
+    std::optional<Step> step;
+    std::optional<Error> error;
+
+    static StepResult of(Step s) { return {std::move(s), std::nullopt}; }
+    static StepResult failure(Error e) { return {std::nullopt, std::move(e)}; }
+};
+
+using StepDone = std::function<void(StepResult)>;
+
+/// A method may have to wait (for a gateway, say), so it answers through `done`, exactly
+/// once: before returning or later from the event loop. It is held by a shared_ptr and
+/// keeps itself alive (shared_from_this) while it waits; the engine ignores an answer
+/// for a login that ended meanwhile.
+class LoginMethod : public std::enable_shared_from_this<LoginMethod> {
   public:
     virtual ~LoginMethod() = default;
     /// The first step: send whatever must be sent, ask the first question.
-    virtual Step begin(const MethodEnv& env) = 0;
+    virtual void begin(const MethodEnv& env, StepDone done) = 0;
     /// The next step for an answer. A verdict ends the login.
-    virtual Step answer(const MethodEnv& env, std::string_view answer) = 0;
+    virtual void answer(const MethodEnv& env, std::string_view answer, StepDone done) = 0;
 };
 
 }  // namespace lwauth

@@ -15,6 +15,7 @@
 namespace lwauth {
 namespace {
 
+using test::add_contact_now;
 using test::code_in;
 using test::FakeChannel;
 using test::FakeClock;
@@ -65,9 +66,9 @@ Failure failure_of(F&& f) {
 class AccountServiceTest : public ::testing::Test {
   protected:
     AccountServiceTest() {
-        std::map<std::string, std::unique_ptr<Channel>> channels;
-        channels["sms"] = std::make_unique<FakeChannel>("sms", sent_);
-        channels["mail"] = std::make_unique<FakeChannel>("mail", sent_);
+        std::map<std::string, std::shared_ptr<Channel>> channels;
+        channels["sms"] = std::make_shared<FakeChannel>("sms", sent_);
+        channels["mail"] = std::make_shared<FakeChannel>("mail", sent_);
         sender_.set_channels(std::move(channels));
         use_policy("");
     }
@@ -91,7 +92,7 @@ class AccountServiceTest : public ::testing::Test {
 
     /// A contact added and confirmed through the service, as a user would.
     void add_verified(const std::string& kind, const std::string& value) {
-        account_.add_contact(kUser, kind, value);
+        add_contact_now(account_, kUser, kind, value);
         ASSERT_TRUE(confirm(kind, last_code()));
     }
 
@@ -108,7 +109,7 @@ class AccountServiceTest : public ::testing::Test {
 // ---- Adding and confirming --------------------------------------------------------------
 
 TEST_F(AccountServiceTest, AddContactSendsAConfirmationCodeToThatNumber) {
-    account_.add_contact(kUser, "phone", "+81 90-1234-5678");
+    add_contact_now(account_, kUser, "phone", "+81 90-1234-5678");
     ASSERT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_[0].channel, "sms");
     EXPECT_EQ(sent_[0].kind, policy::Kind::Sms);
@@ -125,14 +126,14 @@ TEST_F(AccountServiceTest, AddContactSendsAConfirmationCodeToThatNumber) {
 }
 
 TEST_F(AccountServiceTest, AddEmailSendsToTheNormalizedAddress) {
-    account_.add_contact(kUser, "email", "taro@Example.COM");
+    add_contact_now(account_, kUser, "email", "taro@Example.COM");
     ASSERT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_[0].channel, "mail");
     EXPECT_EQ(sent_[0].destination, kEmail);
 }
 
 TEST_F(AccountServiceTest, ConfirmWithTheRightCodeSavesTheContactAndTurnsTwoStepOn) {
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     EXPECT_TRUE(confirm("phone", last_code()));
 
     UserState state = store_.load_user(kUser);
@@ -147,7 +148,7 @@ TEST_F(AccountServiceTest, ConfirmWithTheRightCodeSavesTheContactAndTurnsTwoStep
 }
 
 TEST_F(AccountServiceTest, AConfirmationCodeWorksOnlyOnce) {
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     std::string code = last_code();
     ASSERT_TRUE(confirm("phone", code));
     EXPECT_EQ(failure_of([&] { confirm("phone", code); }).code, Errc::NotFound);
@@ -155,7 +156,7 @@ TEST_F(AccountServiceTest, AConfirmationCodeWorksOnlyOnce) {
 
 TEST_F(AccountServiceTest, WrongCodeIsInvalidCodeAndSaysHowManyTriesAreLeft) {
     use_policy("[code]\ntries = 3\n");
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     std::string wrong = wrong_code_for(last_code());
 
     Failure first = failure_of([&] { confirm("phone", wrong); });
@@ -168,7 +169,7 @@ TEST_F(AccountServiceTest, WrongCodeIsInvalidCodeAndSaysHowManyTriesAreLeft) {
 
 TEST_F(AccountServiceTest, WhenTheTriesAreUsedUpTheNumberMustBeAddedAgain) {
     use_policy("[code]\ntries = 3\n");
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     std::string code = last_code();
     std::string wrong = wrong_code_for(code);
     (void)failure_of([&] { confirm("phone", wrong); });
@@ -184,7 +185,7 @@ TEST_F(AccountServiceTest, WhenTheTriesAreUsedUpTheNumberMustBeAddedAgain) {
 
 TEST_F(AccountServiceTest, ExpiredConfirmationIsExpired) {
     use_policy("[code]\nlifetime = 2m\n");
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     std::string code = last_code();
     clock_.advance(120);
     EXPECT_EQ(failure_of([&] { confirm("phone", code); }).code, Errc::Expired);
@@ -194,7 +195,7 @@ TEST_F(AccountServiceTest, ExpiredConfirmationIsExpired) {
 
 TEST_F(AccountServiceTest, ExpireDropsConfirmationsPastTheirLifetime) {
     use_policy("[code]\nlifetime = 2m\n");
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     clock_.advance(119);
     account_.expire();
     EXPECT_EQ(account_.status(kUser).pending_contacts.size(), 1u);
@@ -204,9 +205,9 @@ TEST_F(AccountServiceTest, ExpireDropsConfirmationsPastTheirLifetime) {
 }
 
 TEST_F(AccountServiceTest, ACodeSentToThePhoneDoesNotConfirmTheEmail) {
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     std::string phone_code = last_code();
-    account_.add_contact(kUser, "email", kEmail);
+    add_contact_now(account_, kUser, "email", kEmail);
     std::string email_code = last_code();
     ASSERT_NE(phone_code, email_code);
     EXPECT_EQ(failure_of([&] { confirm("email", phone_code); }).code, Errc::InvalidCode);
@@ -214,9 +215,9 @@ TEST_F(AccountServiceTest, ACodeSentToThePhoneDoesNotConfirmTheEmail) {
 }
 
 TEST_F(AccountServiceTest, AddingAgainReplacesThePendingNumberAndItsCode) {
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     std::string first_code = last_code();
-    account_.add_contact(kUser, "phone", "+14155552671");
+    add_contact_now(account_, kUser, "phone", "+14155552671");
     std::string second_code = last_code();
     ASSERT_NE(first_code, second_code);
     EXPECT_EQ(failure_of([&] { confirm("phone", first_code); }).code, Errc::InvalidCode);
@@ -226,8 +227,8 @@ TEST_F(AccountServiceTest, AddingAgainReplacesThePendingNumberAndItsCode) {
 
 TEST_F(AccountServiceTest, ConfirmationsCountAgainstTheSendCaps) {
     use_policy("[code]\nmax_sends_per_hour = 1\n");
-    account_.add_contact(kUser, "phone", kPhone);
-    EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "email", kEmail); }).code,
+    add_contact_now(account_, kUser, "phone", kPhone);
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "email", kEmail); }).code,
               Errc::RateLimited);
     EXPECT_EQ(sent_.size(), 1u);
 }
@@ -236,12 +237,12 @@ TEST_F(AccountServiceTest, ConfirmationsCountAgainstTheSendCaps) {
 
 TEST_F(AccountServiceTest, BadPhoneNumberOrEmailIsAnInvalidArgumentAndSendsNothing) {
     for (const char* phone : {"090-1234-5678", "+81 90 1234 567x", "+1234", ""}) {
-        EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "phone", phone); }).code,
+        EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", phone); }).code,
                   Errc::InvalidArgument)
             << phone;
     }
     for (const char* email : {"taro", "taro@example", "taro @example.com", ""}) {
-        EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "email", email); }).code,
+        EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "email", email); }).code,
                   Errc::InvalidArgument)
             << email;
     }
@@ -249,7 +250,7 @@ TEST_F(AccountServiceTest, BadPhoneNumberOrEmailIsAnInvalidArgumentAndSendsNothi
 }
 
 TEST_F(AccountServiceTest, UnknownContactKindIsAnInvalidArgument) {
-    EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "fax", "+819012345678"); }).code,
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "fax", "+819012345678"); }).code,
               Errc::InvalidArgument);
     EXPECT_EQ(failure_of([&] { confirm("fax", "123456"); }).code, Errc::InvalidArgument);
     EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, "fax"); }).code,
@@ -258,16 +259,16 @@ TEST_F(AccountServiceTest, UnknownContactKindIsAnInvalidArgument) {
 
 TEST_F(AccountServiceTest, PhoneOutsideTheCountryAllowListIsForbidden) {
     use_policy("[code]\nsms_country_prefixes = +81\n");
-    EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "phone", "+14155552671"); }).code,
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", "+14155552671"); }).code,
               Errc::PolicyForbids);
     EXPECT_TRUE(sent_.empty());
-    account_.add_contact(kUser, "phone", kPhone);
+    add_contact_now(account_, kUser, "phone", kPhone);
     EXPECT_EQ(sent_.size(), 1u);
 }
 
 TEST_F(AccountServiceTest, ContactsManagedByTheAdministratorCannotBeChangedHere) {
     use_policy("[policy]\ncontacts = admin\n");
-    EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "phone", kPhone); }).code,
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", kPhone); }).code,
               Errc::ManagedByAdmin);
     EXPECT_EQ(failure_of([&] { confirm("phone", "123456"); }).code, Errc::ManagedByAdmin);
     store_.save_contact(kUser, {"phone", kPhone});
@@ -279,7 +280,7 @@ TEST_F(AccountServiceTest, ContactsManagedByTheAdministratorCannotBeChangedHere)
 
 TEST_F(AccountServiceTest, NothingCanBeAddedWhenTwoStepIsOffOnThisHost) {
     use_policy("[policy]\ntwo_step = off\n");
-    EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "phone", kPhone); }).code,
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", kPhone); }).code,
               Errc::NotEnabled);
     EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, true); }).code, Errc::NotEnabled);
     EXPECT_TRUE(sent_.empty());
@@ -294,7 +295,7 @@ path = /nonexistent/lwauth-unit/mail.jsonl
 serves = email
 )";
     use_policy("", kEmailOnly);
-    EXPECT_EQ(failure_of([&] { account_.add_contact(kUser, "phone", kPhone); }).code,
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", kPhone); }).code,
               Errc::NotEnabled);
     EXPECT_TRUE(sent_.empty());
 }

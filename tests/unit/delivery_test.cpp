@@ -18,6 +18,7 @@ using test::code_in;
 using test::FakeChannel;
 using test::FakeClock;
 using test::load_policy;
+using test::send_login_code_now;
 using test::SentMessage;
 
 constexpr const char* kPolicy = R"([code]
@@ -43,9 +44,9 @@ class CodeSenderTest : public ::testing::Test {
   protected:
     CodeSenderTest() {
         // "sms-missing" is in the policy but was never built: it is passed over.
-        std::map<std::string, std::unique_ptr<Channel>> channels;
+        std::map<std::string, std::shared_ptr<Channel>> channels;
         for (const char* name : {"works", "sms"}) {
-            auto channel = std::make_unique<FakeChannel>(name, sent_);
+            auto channel = std::make_shared<FakeChannel>(name, sent_);
             fakes_[name] = channel.get();
             channels[name] = std::move(channel);
         }
@@ -66,8 +67,8 @@ class CodeSenderTest : public ::testing::Test {
 };
 
 TEST_F(CodeSenderTest, NotificationGoesToTheUsersWorkplaceAccount) {
-    Delivered d =
-        sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"));
+    Delivered d = send_login_code_now(sender_, "taro", *policy_, user_policy(), state_,
+                                      SecretString("123456"));
     EXPECT_EQ(d.channel, "works");
     EXPECT_EQ(d.kind, policy::Kind::Notification);
     EXPECT_EQ(d.shown_destination, "your workplace account");
@@ -78,8 +79,8 @@ TEST_F(CodeSenderTest, NotificationGoesToTheUsersWorkplaceAccount) {
 
 TEST_F(CodeSenderTest, AChannelThatWasNotBuiltIsPassedOver) {
     fakes_.at("works")->set_failing(true);
-    Delivered d =
-        sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"));
+    Delivered d = send_login_code_now(sender_, "taro", *policy_, user_policy(), state_,
+                                      SecretString("123456"));
     EXPECT_EQ(d.channel, "sms");
     EXPECT_EQ(d.shown_destination, "+81 •• •••• 5678");
 }
@@ -87,7 +88,8 @@ TEST_F(CodeSenderTest, AChannelThatWasNotBuiltIsPassedOver) {
 TEST_F(CodeSenderTest, MessageSaysHowLongTheCodeLasts) {
     auto policy =
         load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nlifetime = 90s\n"}});
-    (void)sender_.send_login_code("taro", *policy, policy->base, state_, SecretString("123456"));
+    (void)send_login_code_now(sender_, "taro", *policy, policy->base, state_,
+                              SecretString("123456"));
     ASSERT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_[0].text,
               "lwauth: your verification code is 123456. It expires in 90 seconds. Never share it "
@@ -96,7 +98,8 @@ TEST_F(CodeSenderTest, MessageSaysHowLongTheCodeLasts) {
 
 TEST_F(CodeSenderTest, SendsAreRecordedAgainstUserAndHashedDestination) {
     fakes_.at("works")->set_failing(true);
-    (void)sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"));
+    (void)send_login_code_now(sender_, "taro", *policy_, user_policy(), state_,
+                              SecretString("123456"));
     EXPECT_EQ(store_.sends_by_user_since("taro", 0), 1);
     EXPECT_EQ(
         store_.sends_to_destination_since(hasher_.keyed_hex("destination", "+819012345678"), 0), 1);
@@ -108,8 +111,8 @@ TEST_F(CodeSenderTest, NothingToSendToIsDeliveryFailed) {
     auto policy =
         load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nchannels = email\n"}});
     try {
-        (void)sender_.send_login_code("taro", *policy, policy->base, state_,
-                                      SecretString("123456"));
+        (void)send_login_code_now(sender_, "taro", *policy, policy->base, state_,
+                                  SecretString("123456"));
         ADD_FAILURE() << "sent without an email address";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::DeliveryFailed);

@@ -23,6 +23,7 @@ using test::FakeUsers;
 using test::load_policy;
 using test::SeededRandom;
 using test::SentMessage;
+using test::step_now;
 using test::wrong_code_for;
 
 constexpr const char* kUser = "taro";
@@ -74,9 +75,9 @@ std::string infos_of(const Step& step) {
 class LoginEngineTest : public ::testing::Test {
   protected:
     LoginEngineTest() {
-        std::map<std::string, std::unique_ptr<Channel>> channels;
+        std::map<std::string, std::shared_ptr<Channel>> channels;
         for (const char* name : {"sms-primary", "sms-backup", "mail"}) {
-            auto channel = std::make_unique<FakeChannel>(name, sent_);
+            auto channel = std::make_shared<FakeChannel>(name, sent_);
             fakes_[name] = channel.get();
             channels[name] = std::move(channel);
         }
@@ -95,13 +96,18 @@ class LoginEngineTest : public ::testing::Test {
 
     Step start(const std::string& user = kUser, const std::string& owner = kOwner,
                const char* mode = bus::kModeSecondFactor) {
-        Step step = engine_->start(LoginContext{user, "sshd", "192.0.2.7", "", mode, owner});
+        Step step = step_now([&](StepDone done) {
+            engine_->start(LoginContext{user, "sshd", "192.0.2.7", "", mode, owner},
+                           std::move(done));
+        });
         shown_.push_back(step);
         return step;
     }
 
     Step answer(const Step& step, const std::string& text, const std::string& owner = kOwner) {
-        Step next = engine_->answer(step.id, owner, SecretString(text));
+        Step next = step_now([&](StepDone done) {
+            engine_->answer(step.id, owner, SecretString(text), std::move(done));
+        });
         shown_.push_back(next);
         return next;
     }
@@ -647,6 +653,87 @@ TEST_F(LoginEngineTest, CodesNeverAppearInWhatTheUserIsShown) {
             }
         }
     }
+}
+
+}  // namespace
+}  // namespace lwauth
+
+// ---- Waiting for a gateway --------------------------------------------------------------
+
+namespace lwauth {
+namespace {
+
+class LoginEngineAsyncTest : public LoginEngineTest {
+  protected:
+    LoginContext context(const std::string& owner = kOwner) {
+        return LoginContext{kUser, "sshd", "192.0.2.7", "", bus::kModeSecondFactor, owner};
+    }
+};
+
+TEST_F(LoginEngineAsyncTest, TheFirstStepWaitsForTheGatewayToAnswer) {
+    channel("sms-primary").set_deferred(true);
+    std::optional<StepResult> got;
+    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    EXPECT_FALSE(got.has_value()) << "no step before the gateway has answered";
+    EXPECT_EQ(engine_->pending(), 1u);
+    channel("sms-primary").complete_next();
+    ASSERT_TRUE(got.has_value());
+    ASSERT_TRUE(got->step.has_value());
+    EXPECT_EQ(got->step->prompt, "Verification code: ");
+    EXPECT_FALSE(got->step->id.empty());
+}
+
+TEST_F(LoginEngineAsyncTest, AGatewayFailureLaterFallsBackToTheNextChannel) {
+    channel("sms-primary").set_deferred(true);
+    channel("sms-primary").set_failing(true);
+    std::optional<StepResult> got;
+    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    ASSERT_FALSE(got.has_value());
+    channel("sms-primary").complete_next();
+    ASSERT_TRUE(got.has_value() && got->step.has_value());
+    EXPECT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_.back().channel, "sms-backup");
+    EXPECT_EQ(got->step->prompt, "Verification code: ");
+}
+
+TEST_F(LoginEngineAsyncTest, ALoginCancelledWhileWaitingEndsWithoutAStep) {
+    channel("sms-primary").set_deferred(true);
+    std::optional<StepResult> got;
+    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    engine_->cancel_owner(kOwner);
+    EXPECT_EQ(engine_->pending(), 0u);
+    channel("sms-primary").complete_next();
+    ASSERT_TRUE(got.has_value());
+    ASSERT_TRUE(got->error.has_value());
+    EXPECT_EQ(got->error->code(), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineAsyncTest, ALoginExpiredWhileWaitingEndsWithoutAStep) {
+    channel("sms-primary").set_deferred(true);
+    std::optional<StepResult> got;
+    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    clock_.advance(3600);
+    EXPECT_EQ(engine_->expire(), 1u);
+    channel("sms-primary").complete_next();
+    ASSERT_TRUE(got.has_value() && got->error.has_value());
+    EXPECT_EQ(got->error->code(), Errc::NoSuchLogin);
+}
+
+TEST_F(LoginEngineAsyncTest, ASecondAnswerWhileTheFirstWaitsIsRefused) {
+    Step step = start();
+    clock_.advance(60);  // past the resend interval
+    channel("sms-primary").set_deferred(true);
+    std::optional<StepResult> resent;
+    engine_->answer(step.id, kOwner, SecretString("r"),
+                    [&](StepResult r) { resent = std::move(r); });
+    EXPECT_FALSE(resent.has_value());
+    EXPECT_EQ(error_code_of([&] {
+                  engine_->answer(step.id, kOwner, SecretString("123456"), [](StepResult) {});
+              }),
+              Errc::InvalidArgument);
+    channel("sms-primary").complete_next();
+    ASSERT_TRUE(resent.has_value() && resent->step.has_value());
+    EXPECT_NE(infos_of(*resent->step).find("A verification code was sent"), std::string::npos);
 }
 
 }  // namespace

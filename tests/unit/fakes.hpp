@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -21,8 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include "account.hpp"
 #include "channels/channel.hpp"
 #include "clock.hpp"
+#include "delivery.hpp"
+#include "login/method.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/users.hpp"
@@ -108,22 +112,45 @@ class FakeChannel final : public Channel {
     FakeChannel(std::string name, std::vector<SentMessage>& log)
         : name_(std::move(name)), log_(log) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message) override {
+    void send(const OutgoingMessage& message, SendDone done) override {
         ++attempts_;
-        if (failing_) {
-            throw Error(Errc::DeliveryFailed, name_ + " is down");
+        SentMessage sent{name_, message.kind, message.destination, message.user,
+                         std::string(message.text.view())};
+        if (deferred_) {
+            // As a gateway that answers later: the send completes in complete_next().
+            waiting_.emplace_back(std::move(sent), std::move(done));
+            return;
         }
-        log_.push_back({name_, message.kind, message.destination, message.user,
-                        std::string(message.text.view())});
+        finish(std::move(sent), done);
     }
     void set_failing(bool failing) { failing_ = failing; }
+    /// Sends wait until complete_next() instead of completing at once.
+    void set_deferred(bool deferred) { deferred_ = deferred; }
+    [[nodiscard]] size_t waiting() const { return waiting_.size(); }
+    /// Completes the oldest waiting send (delivered unless the channel is failing).
+    void complete_next() {
+        auto [sent, done] = std::move(waiting_.front());
+        waiting_.erase(waiting_.begin());
+        finish(std::move(sent), done);
+    }
     [[nodiscard]] int attempts() const { return attempts_; }
 
   private:
+    void finish(SentMessage sent, const SendDone& done) {
+        if (failing_) {
+            done(SendResult::failed(name_ + " is down", true));
+            return;
+        }
+        log_.push_back(std::move(sent));
+        done(SendResult::ok());
+    }
+
     std::string name_;
     std::vector<SentMessage>& log_;
     bool failing_ = false;
+    bool deferred_ = false;
     int attempts_ = 0;
+    std::vector<std::pair<SentMessage, SendDone>> waiting_;
 };
 
 /// Group membership by table; nobody has a UID.
@@ -192,6 +219,51 @@ inline std::string wrong_code_for(const std::string& code) {
         c = static_cast<char>('0' + (c - '0' + 1) % 10);
     }
     return wrong;
+}
+
+/// Runs an asynchronous call whose callback must have run by the time it returns (every
+/// fake channel answers at once unless deferred) and gives back what the callback got;
+/// an error is rethrown, as the synchronous API did.
+inline Step step_now(const std::function<void(StepDone)>& call) {
+    std::optional<StepResult> got;
+    call([&](StepResult r) { got = std::move(r); });
+    if (!got) {
+        throw std::logic_error("the step did not complete at once");
+    }
+    if (got->error) {
+        throw *got->error;
+    }
+    return std::move(*got->step);
+}
+
+/// AccountService::add_contact, waiting for the (immediate) confirmation send.
+inline void add_contact_now(AccountService& account, const std::string& user,
+                            const std::string& kind, const std::string& value) {
+    std::optional<std::optional<Error>> got;
+    account.add_contact(user, kind, value, [&](std::optional<Error> e) { got = std::move(e); });
+    if (!got) {
+        throw std::logic_error("add_contact did not complete at once");
+    }
+    if (*got) {
+        throw **got;
+    }
+}
+
+/// CodeSender::send_login_code, waiting for the (immediate) outcome; throws its error.
+inline Delivered send_login_code_now(CodeSender& sender, const std::string& user,
+                                     const policy::Policy& policy,
+                                     const policy::UserPolicy& user_policy, const UserState& state,
+                                     const SecretString& code) {
+    std::optional<SendOutcome> got;
+    sender.send_login_code(user, policy, user_policy, state, code,
+                           [&](SendOutcome o) { got = std::move(o); });
+    if (!got) {
+        throw std::logic_error("the send did not complete at once");
+    }
+    if (!got->delivered) {
+        throw Error(got->error, got->reason);
+    }
+    return *got->delivered;
 }
 
 /// The Errc of the lwauth::Error that f throws (a test failure if it throws none).

@@ -55,49 +55,53 @@ Step CodeMethod::prompt(Step step) const {
     return step;
 }
 
-CodeMethod::SendResult CodeMethod::send_new_code(const MethodEnv& env, Step& step) {
+void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     SecretString code = generate_code(env.random, env.user_policy.code.length);
+    Digest hash = env.hasher.keyed_hash(code_context(env.login_id), code.view());
     UserState state = env.store.load_user(env.context.user);
-    try {
-        Delivered d =
-            env.sender.send_login_code(env.context.user, env.policy, env.user_policy, state, code);
-        code_hash_ = env.hasher.keyed_hash(code_context(env.login_id), code.view());
-        has_code_ = true;
-        int64_t now = env.clock.now();
-        code_expires_ = now + env.user_policy.code.lifetime.count();
-        last_sent_ = now;
-        tries_left_ = env.user_policy.code.tries;
-        step.info("A verification code was sent " + std::string(kind_word(d.kind)) + " to " +
-                  d.shown_destination + ". Type r to get a new code.");
-        return SendResult::Sent;
-    } catch (const Error& e) {
-        if (e.code() == Errc::RateLimited) {
-            step.error("Too many codes were sent recently. Try again later.");
-            return SendResult::RateLimited;
-        }
-        if (e.code() == Errc::DeliveryFailed) {
-            step.error(
-                "The verification code could not be sent. Try again later, or ask your "
-                "administrator.");
-            return SendResult::Failed;
-        }
-        throw;
-    }
+    auto self = std::static_pointer_cast<CodeMethod>(shared_from_this());
+    env.sender.send_login_code(
+        env.context.user, *env.policy, env.user_policy, state, code,
+        [self, env, hash, step = std::move(step),
+         then = std::move(then)](SendOutcome outcome) mutable {
+            if (outcome.delivered) {
+                self->code_hash_ = hash;
+                self->has_code_ = true;
+                int64_t now = env.clock.now();
+                self->code_expires_ = now + env.user_policy.code.lifetime.count();
+                self->last_sent_ = now;
+                self->tries_left_ = env.user_policy.code.tries;
+                step.info("A verification code was sent " +
+                          std::string(kind_word(outcome.delivered->kind)) + " to " +
+                          outcome.delivered->shown_destination + ". Type r to get a new code.");
+                then(SendState::Sent, std::move(step));
+            } else if (outcome.error == Errc::RateLimited) {
+                step.error("Too many codes were sent recently. Try again later.");
+                then(SendState::RateLimited, std::move(step));
+            } else {
+                step.error(
+                    "The verification code could not be sent. Try again later, or ask your "
+                    "administrator.");
+                then(SendState::Failed, std::move(step));
+            }
+        });
 }
 
-Step CodeMethod::begin(const MethodEnv& env) {
-    Step step;
-    switch (send_new_code(env, step)) {
-        case SendResult::Sent:
-            return prompt(std::move(step));
-        case SendResult::RateLimited:
-            step.verdict = bus::kVerdictDenied;
-            return step;
-        case SendResult::Failed:
-            break;
-    }
-    step.verdict = bus::kVerdictUnavailable;
-    return step;
+void CodeMethod::begin(const MethodEnv& env, StepDone done) {
+    send_new_code(env, Step{}, [this, done](SendState state, Step step) {
+        switch (state) {
+            case SendState::Sent:
+                done(StepResult::of(prompt(std::move(step))));
+                return;
+            case SendState::RateLimited:
+                step.verdict = bus::kVerdictDenied;
+                break;
+            case SendState::Failed:
+                step.verdict = bus::kVerdictUnavailable;
+                break;
+        }
+        done(StepResult::of(std::move(step)));
+    });
 }
 
 Step CodeMethod::wrong_code(const MethodEnv& env) {
@@ -132,7 +136,7 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
     return prompt(std::move(step));
 }
 
-Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
+void CodeMethod::answer(const MethodEnv& env, std::string_view raw, StepDone done) {
     std::string answer = trim(raw);
     int64_t now = env.clock.now();
 
@@ -143,7 +147,8 @@ Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
         step.error("Too many failed verification attempts. Try again in " +
                    duration_text(state.locked_until - now) + ".");
         step.verdict = bus::kVerdictMaxTries;
-        return step;
+        done(StepResult::of(std::move(step)));
+        return;
     }
 
     if (answer == "r" || answer == "R") {
@@ -151,11 +156,14 @@ Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
         int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - now;
         if (wait > 0) {
             step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
-            return prompt(std::move(step));
+            done(StepResult::of(prompt(std::move(step))));
+            return;
         }
         // On failure the code already sent stays valid: the user may still have it.
-        send_new_code(env, step);
-        return prompt(std::move(step));
+        send_new_code(env, std::move(step), [this, done](SendState, Step sent) {
+            done(StepResult::of(prompt(std::move(sent))));
+        });
+        return;
     }
 
     if (!has_code_ || now >= code_expires_) {
@@ -164,7 +172,8 @@ Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
         Step step;
         step.error("The verification code has expired. Log in again to get a new one.");
         step.verdict = bus::kVerdictDenied;
-        return step;
+        done(StepResult::of(std::move(step)));
+        return;
     }
 
     bool right =
@@ -172,13 +181,14 @@ Step CodeMethod::answer(const MethodEnv& env, std::string_view raw) {
         digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
     wipe_string(answer);
     if (!right) {
-        return wrong_code(env);
+        done(StepResult::of(wrong_code(env)));
+        return;
     }
     // Single use: the code is gone the moment it is accepted.
     has_code_ = false;
     code_hash_.fill(0);
     env.store.clear_failures(env.context.user);
-    return Step::verdict_of(bus::kVerdictSuccess);
+    done(StepResult::of(Step::verdict_of(bus::kVerdictSuccess)));
 }
 
 }  // namespace lwauth

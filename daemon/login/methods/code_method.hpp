@@ -2,20 +2,24 @@
 // Typing `r` asks for a new code (after the resend interval, within the send caps).
 #pragma once
 
+#include <functional>
+
 #include "../method.hpp"
 
 namespace lwauth {
 
 class CodeMethod final : public LoginMethod {
   public:
-    Step begin(const MethodEnv& env) override;
-    Step answer(const MethodEnv& env, std::string_view answer) override;
+    void begin(const MethodEnv& env, StepDone done) override;
+    void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
 
   private:
-    enum class SendResult { Sent, RateLimited, Failed };
-    /// Draws and sends a new code, adding to step the line that tells the user what
-    /// happened. The previous code stays valid unless the new one was sent.
-    SendResult send_new_code(const MethodEnv& env, Step& step);
+    enum class SendState { Sent, RateLimited, Failed };
+    using Sent = std::function<void(SendState, Step)>;
+    /// Draws and sends a new code, then calls `then` with the step plus the line that
+    /// tells the user what happened. The previous code stays valid unless the new one
+    /// was delivered.
+    void send_new_code(const MethodEnv& env, Step step, Sent then);
     [[nodiscard]] Step prompt(Step step) const;
     Step wrong_code(const MethodEnv& env);
 
