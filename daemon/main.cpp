@@ -14,6 +14,7 @@
 #include "account.hpp"
 #include "bus_service.hpp"
 #include "channels/channel.hpp"
+#include "http/http_client.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
 #include "lwauth/bus_names.hpp"
@@ -113,16 +114,17 @@ int parse_options(int argc, char** argv, Options& options) {
     return -1;
 }
 
-std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Policy& policy) {
+std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Policy& policy,
+                                                               http::Client& client) {
     std::map<std::string, std::shared_ptr<Channel>> channels;
     for (const auto& config : policy.channels) {
-        if (config.type != "outbox") {
+        if (config.type != "outbox" && config.type != "webhook") {
             log_event(LogLevel::Warning, "channel-unavailable",
                       "channel type '" + config.type +
                           "' is not available in this build; sends through it fail",
                       {{"CHANNEL", config.name}});
         }
-        channels.emplace(config.name, make_channel(config));
+        channels.emplace(config.name, make_channel(config, client));
     }
     return channels;
 }
@@ -160,23 +162,6 @@ class Daemon {
             return 1;
         }
 
-        std::string key_path = options_.state_dir + "/code.key";
-        std::string contacts_key_path = options_.state_dir + "/contacts.key";
-        std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
-                                                          : policy_->store.path.string();
-        hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
-        store_ = std::make_unique<SqliteStore>(
-            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
-        sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
-        sender_->set_channels(build_channels(*policy_));
-        engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_}, policy_);
-        account_ =
-            std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
-        account_->set_policy(policy_);
-        service_ =
-            std::make_unique<BusService>(*engine_, *account_, users_, [this] { return reload(); });
-
         sd_event* event = nullptr;
         int r = sd_event_default(&event);
         if (r < 0) {
@@ -185,6 +170,24 @@ class Daemon {
             return 1;
         }
         event_.reset(event);
+        http_ = std::make_unique<http::Client>(event);
+
+        std::string key_path = options_.state_dir + "/code.key";
+        std::string contacts_key_path = options_.state_dir + "/contacts.key";
+        std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
+                                                          : policy_->store.path.string();
+        hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
+        store_ = std::make_unique<SqliteStore>(
+            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
+        sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
+        sender_->set_channels(build_channels(*policy_, *http_));
+        engine_ = std::make_unique<LoginEngine>(
+            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_}, policy_);
+        account_ =
+            std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
+        account_->set_policy(policy_);
+        service_ =
+            std::make_unique<BusService>(*engine_, *account_, users_, [this] { return reload(); });
 
         sigset_t mask;
         sigemptyset(&mask);
@@ -281,7 +284,7 @@ class Daemon {
                       "[store] changes take effect when lwauthd restarts");
         }
         policy_ = next;
-        sender_->set_channels(build_channels(*policy_));
+        sender_->set_channels(build_channels(*policy_, *http_));
         engine_->set_policy(policy_);
         account_->set_policy(policy_);
         log_event(LogLevel::Notice, "reloaded", "policy reloaded from " + options_.config_dir);
@@ -327,6 +330,7 @@ class Daemon {
     std::unique_ptr<AccountService> account_;
     std::unique_ptr<BusService> service_;
     EventPtr event_;
+    std::unique_ptr<http::Client> http_;  // declared after event_: destroyed before the loop
     BusPtr bus_;
     EventSourcePtr sweep_timer_;
 };

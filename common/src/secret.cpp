@@ -1,10 +1,16 @@
 #include "lwauth/secret.hpp"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstring>
 #include <string>
 #include <utility>
+
+#include "lwauth/error.hpp"
 
 namespace lwauth {
 
@@ -44,6 +50,34 @@ void wipe_string(std::string& value) noexcept {
     // Wipe the whole buffer, including spare capacity left by earlier, longer contents.
     secure_wipe(value.data(), value.capacity());
     value.clear();
+}
+
+SecretString read_secret_file(const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        throw Error(Errc::Internal,
+                    "cannot read secret file " + path + ": " + std::strerror(errno));
+    }
+    constexpr size_t kMax = 64 * 1024;
+    auto buf = std::make_unique<char[]>(kMax);
+    size_t size = 0;
+    ssize_t n;
+    while (size < kMax && (n = read(fd, buf.get() + size, kMax - size)) > 0) {
+        size += static_cast<size_t>(n);
+    }
+    int err = errno;
+    close(fd);
+    if (n < 0 || size == kMax) {
+        secure_wipe(buf.get(), kMax);
+        throw Error(Errc::Internal, "cannot read secret file " + path + ": " +
+                                        (size == kMax ? "larger than 64 KiB" : std::strerror(err)));
+    }
+    if (size > 0 && buf[size - 1] == '\n') {
+        --size;
+    }
+    SecretString secret(std::string_view(buf.get(), size));
+    secure_wipe(buf.get(), kMax);
+    return secret;
 }
 
 bool secret_equal(std::string_view a, std::string_view b) noexcept {

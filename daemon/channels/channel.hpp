@@ -42,9 +42,15 @@ class Channel {
     virtual void send(const OutgoingMessage& message, SendDone done) = 0;
 };
 
-/// Builds the channel for a [channel.NAME] section. Types that this build cannot deliver
-/// through yet give a channel whose every send fails with a clear reason, so policy order
-/// and fallback stay as the administrator wrote them.
-[[nodiscard]] std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config);
+namespace http {
+class Client;
+}
+
+/// Builds the channel for a [channel.NAME] section; HTTP gateways send through `client`.
+/// A channel that cannot work (a type this build cannot deliver through yet, a secret file
+/// that cannot be read) is still built, and fails every send with the reason, so policy
+/// order and fallback stay as the administrator wrote them.
+[[nodiscard]] std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config,
+                                                    http::Client& client);
 
 }  // namespace lwauth

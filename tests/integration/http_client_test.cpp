@@ -21,23 +21,12 @@ using http::Client;
 using http::Request;
 using http::Response;
 
-// A test CA, a server certificate for 127.0.0.1 signed by it, a self-signed one, and one
-// signed by the CA for another host name.
+// The gateway fakes' test PKI: a CA, a server certificate for 127.0.0.1 signed by it, a
+// self-signed one, and one signed by the CA for another host name.
 void make_pki(const fs::path& dir) {
-    std::string script = R"(set -e
-cd ")" + dir.string() + R"("
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=lwauth test CA" 2>/dev/null
-for name in good wrong; do
-  openssl req -newkey rsa:2048 -nodes -keyout $name.key -out $name.csr -subj "/CN=$name" 2>/dev/null
-done
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > good.ext
-printf 'subjectAltName=DNS:wrong.example\n' > wrong.ext
-for name in good wrong; do
-  openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $name.pem -days 2 -extfile $name.ext 2>/dev/null
-done
-openssl req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-)";
-    auto r = run({"/bin/sh", "-c", script}, base_env());
+    auto r =
+        run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(), dir.string()},
+            base_env());
     if (r.exit_code != 0) {
         throw std::runtime_error("cannot make the test PKI: " + r.err);
     }
@@ -78,7 +67,7 @@ class HttpClientTest : public ::testing::Test {
     static void SetUpTestSuite() {
         pki_ = new TempDir("lwauth-pki");
         make_pki(pki_->path());
-        good_ = new Server(pki_->path(), "good");
+        good_ = new Server(pki_->path(), "server");
     }
     static void TearDownTestSuite() {
         delete good_;
@@ -171,14 +160,14 @@ TEST_F(HttpClientTest, ReportsARefusedConnection) {
 }
 
 TEST_F(HttpClientTest, RejectsASelfSignedCertificate) {
-    Server self(pki_->path(), "self");
+    Server self(pki_->path(), "selfsigned");
     Response r = fetch(request(self.url("/status/200")));
     EXPECT_EQ(r.status, 0);
     EXPECT_NE(r.error.find("certificate"), std::string::npos) << r.error;
 }
 
 TEST_F(HttpClientTest, RejectsACertificateForAnotherHost) {
-    Server wrong(pki_->path(), "wrong");
+    Server wrong(pki_->path(), "wronghost");
     Response r = fetch(request(wrong.url("/status/200")));
     EXPECT_EQ(r.status, 0);
     EXPECT_FALSE(r.error.empty());

@@ -7,8 +7,13 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -23,8 +28,8 @@ struct LoginResult {
     int prompts = 0;
 };
 
-LoginResult login_as_root(const std::string& address, const std::string& user,
-                          const std::string& answer) {
+LoginResult login_as_root_with(const std::string& address, const std::string& user,
+                               const std::function<std::string()>& answer_of) {
     LoginResult result;
     sd_bus* bus = nullptr;
     if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
@@ -62,7 +67,7 @@ LoginResult login_as_root(const std::string& address, const std::string& user,
         ++result.prompts;
         r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
                                "org.lwauth.Auth1.Login", "Answer", &error, &reply, "ss",
-                               login_id.c_str(), answer.c_str());
+                               login_id.c_str(), answer_of().c_str());
     }
     if (r < 0) {
         result.verdict = error.name ? error.name : "error";
@@ -70,6 +75,11 @@ LoginResult login_as_root(const std::string& address, const std::string& user,
     sd_bus_error_free(&error);
     sd_bus_flush_close_unref(bus);
     return result;
+}
+
+LoginResult login_as_root(const std::string& address, const std::string& user,
+                          const std::string& answer) {
+    return login_as_root_with(address, user, [&] { return answer; });
 }
 
 class Integration : public ::testing::Test {
@@ -429,6 +439,153 @@ TEST_F(Integration, CtlSaysClearlyWhenTheDaemonIsNotRunning) {
     auto status = daemon_->ctl("alice", {"status"});
     EXPECT_EQ(status.exit_code, 4);
     EXPECT_NE(status.err.find("lwauthd is not running"), std::string::npos) << status.err;
+}
+
+// ---- Codes through an HTTPS gateway (the webhook channel and its fake) -----------------
+
+class WebhookDelivery : public Integration {
+  protected:
+    void SetUp() override {
+        auto pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
+                        (dir_ / "pki").string()},
+                       base_env());
+        ASSERT_EQ(pki.exit_code, 0) << pki.err;
+        fs::create_directories(dir_ / "gateway");
+        gateway_ = Process(
+            {"/usr/bin/python3", (source_dir() / "tests/fakes/gateways.py").string(), "--cert",
+             (dir_ / "pki/server.pem").string(), "--key", (dir_ / "pki/server.key").string(),
+             "--state-dir", (dir_ / "gateway").string(), "--webhook-secret", "s3cret"},
+            base_env(), dir_ / "gateway.log");
+        for (int i = 0; i < 500 && port_ == 0; ++i) {
+            std::string log = read_file(dir_ / "gateway.log");
+            auto at = log.find("LISTENING ");
+            if (at != std::string::npos) {
+                port_ = std::stoi(log.substr(at + 10));
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+        ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
+        write_file(dir_ / "webhook.secret", "s3cret\n", fs::perms(0600));
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+
+    std::string policy() const {
+        std::string base = "https://127.0.0.1:" + std::to_string(port_);
+        return "[code]\nchannels = sms, email\nresend_interval = 0s\nmax_sends_per_hour = 100\n"
+               "max_sends_per_destination_per_hour = 100\n"
+               "\n[channel.gateway]\ntype = webhook\nserves = sms\nurl = " +
+               base +
+               "/webhook\n"
+               "hmac_secret_file = " +
+               (dir_ / "webhook.secret").string() +
+               "\n"
+               "ca_file = " +
+               (dir_ / "pki/ca.pem").string() +
+               "\ntimeout = 2s\n"
+               "\n[channel.outbox]\ntype = outbox\npath = " +
+               (dir_ / "outbox.jsonl").string() + "\n";
+    }
+
+    // Texts the gateway accepted, oldest first.
+    std::vector<nlohmann::json> delivered() const {
+        std::vector<nlohmann::json> out;
+        std::ifstream in(dir_ / "gateway/requests.jsonl");
+        std::string line;
+        while (std::getline(in, line)) {
+            auto entry = nlohmann::json::parse(line);
+            if (entry.value("service", "") == "webhook" && entry.value("delivered", false)) {
+                out.push_back(entry["params"]);
+            }
+        }
+        return out;
+    }
+
+    std::string code_from_gateway() const {
+        auto texts = delivered();
+        if (texts.empty()) {
+            return "";
+        }
+        OutboxMessage m;
+        m.text = texts.back().value("text", "");
+        return m.code();
+    }
+
+    void control(const std::string& json) {
+        auto r = run({"/usr/bin/python3", "-c",
+                      "import json,ssl,sys,urllib.request as u\n"
+                      "c=ssl.create_default_context(cafile=sys.argv[2])\n"
+                      "r=u.Request(sys.argv[1],data=sys.argv[3].encode(),"
+                      "headers={'Content-Type':'application/json'})\n"
+                      "u.urlopen(r,context=c).read()\n",
+                      "https://127.0.0.1:" + std::to_string(port_) + "/_control",
+                      (dir_ / "pki/ca.pem").string(), json},
+                     base_env());
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+
+    Process gateway_;
+    int port_ = 0;
+};
+
+TEST_F(WebhookDelivery, CodesTravelSignedThroughTheGateway) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+81 90 1234 5678"}).exit_code, 0)
+        << daemon_->log();
+    auto texts = delivered();
+    ASSERT_EQ(texts.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(texts[0]["to"], "+819012345678");
+    EXPECT_EQ(texts[0]["kind"], "sms");
+    EXPECT_EQ(texts[0]["user"], "alice");
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", code_from_gateway()}).exit_code,
+              0);
+
+    LoginResult login =
+        login_as_root_with(bus_->address(), "alice", [&] { return code_from_gateway(); });
+    EXPECT_EQ(login.verdict, "success");
+    EXPECT_EQ(delivered().size(), 2u);
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << "the gateway took every message";
+}
+
+TEST_F(WebhookDelivery, AGatewayErrorFallsBackToTheNextChannel) {
+    control(R"({"service": "webhook", "mode": "500", "count": 1})");
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
+    EXPECT_TRUE(delivered().empty());
+    auto outbox = read_outbox(daemon_->outbox());
+    ASSERT_EQ(outbox.size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("answered HTTP 500"), std::string::npos) << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("9012345678"), std::string::npos) << "no number in the log";
+}
+
+TEST_F(WebhookDelivery, AHangingGatewayDoesNotHoldUpTheDaemon) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", code_from_gateway()}).exit_code,
+              0);
+    control(R"({"service": "webhook", "mode": "timeout", "count": 1})");
+    std::atomic<bool> finished{false};
+    LoginResult login;
+    std::thread user([&] {
+        login = login_as_root_with(bus_->address(), "alice", [&] {
+            auto outbox = read_outbox(daemon_->outbox());
+            return outbox.empty() ? std::string("000000") : outbox.back().code();
+        });
+        finished = true;
+    });
+    // Wait until the login is waiting on the gateway, then ask lwauthd something else.
+    for (int i = 0;
+         i < 500 &&
+         read_file(dir_ / "gateway/requests.jsonl").find("\"status\": null") == std::string::npos;
+         ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto status = daemon_->ctl("bob", {"status"});
+    bool answered_while_waiting = !finished;
+    user.join();
+    EXPECT_EQ(status.exit_code, 0);
+    EXPECT_TRUE(answered_while_waiting) << "Status waited for the login's gateway call";
+    EXPECT_EQ(login.verdict, "success") << "the code fell back to the outbox after the timeout";
+    EXPECT_NE(daemon_->log().find("no answer in time"), std::string::npos) << daemon_->log();
 }
 
 }  // namespace

@@ -281,10 +281,11 @@ TEST_F(SqliteStoreTest, AContactMovedToAnotherUsersRowIsRejected) {
 
 TEST_F(SqliteStoreTest, AnAlteredContactIsRejected) {
     open_store()->save_contact("taro", {"phone", kPhone});
-    // Flip the last byte (part of the GCM tag).
+    // Change the last byte (part of the GCM tag) to another value, whatever it was.
     tamper(path_,
            "UPDATE contacts SET sealed_value = substr(sealed_value, 1, length(sealed_value) - 1) "
-           "|| CAST(X'00' AS BLOB) WHERE user = 'taro';");
+           "|| CASE WHEN substr(sealed_value, -1) = X'00' THEN X'01' ELSE X'00' END "
+           "WHERE user = 'taro';");
     auto store = open_store();
     EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
 }

@@ -42,6 +42,10 @@ class SecretString {
 /// such as a D-Bus string argument copied out by a library).
 void wipe_string(std::string& value) noexcept;
 
+/// Reads a secret file named by the policy (*_file keys): its whole content, less one
+/// trailing newline. Throws Error(Internal) saying why it cannot be read.
+[[nodiscard]] SecretString read_secret_file(const std::string& path);
+
 /// Compares two secrets in time that depends only on their lengths.
 [[nodiscard]] bool secret_equal(std::string_view a, std::string_view b) noexcept;
 

@@ -1,0 +1,76 @@
+#include "webhook.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <nlohmann/json.hpp>
+
+namespace lwauth {
+
+WebhookChannel::WebhookChannel(const policy::ChannelConfig& config, http::Client& client,
+                               SecretString secret)
+    : name_(config.name),
+      url_(config.option("url")),
+      ca_file_(config.option("ca_file")),
+      proxy_(config.option("proxy")),
+      timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
+      client_(client),
+      secret_(std::move(secret)) {}
+
+std::string WebhookChannel::signature_header(std::string_view secret, std::string_view body) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string header = "X-Lwauth-Signature: sha256=";
+    for (unsigned int i = 0; i < len; ++i) {
+        header += kHex[mac[i] >> 4];
+        header += kHex[mac[i] & 0xf];
+    }
+    return header;
+}
+
+void WebhookChannel::send(const OutgoingMessage& message, SendDone done) {
+    if (secret_.empty()) {
+        done(SendResult::failed("webhook " + name_ + ": no signing secret (hmac_secret_file)"));
+        return;
+    }
+    nlohmann::json document = {
+        {"kind", policy::to_string(message.kind)},
+        {"to", message.destination},
+        {"user", message.user},
+        {"text", std::string(message.text.view())},
+    };
+    http::Request request;
+    request.url = url_;
+    request.body = document.dump();
+    request.headers = {"Content-Type: application/json",
+                       signature_header(secret_.view(), request.body)};
+    request.timeout = timeout_;
+    request.ca_file = ca_file_;
+    request.proxy = proxy_;
+    std::string channel = name_;
+    try {
+        client_.perform(std::move(request), [channel, done](http::Response response) {
+            done(classify_http("webhook " + channel, response));
+        });
+    } catch (const std::exception& e) {
+        done(SendResult::failed("webhook " + channel + ": " + e.what()));
+    }
+}
+
+SendResult classify_http(const std::string& channel, const http::Response& response) {
+    if (response.status == 0) {
+        return SendResult::failed(
+            channel + ": " + (response.timed_out ? "no answer in time" : response.error), true);
+    }
+    if (response.status >= 200 && response.status < 300) {
+        return SendResult::ok();
+    }
+    bool retryable = response.status == 408 || response.status == 429 || response.status >= 500;
+    return SendResult::failed(channel + ": answered HTTP " + std::to_string(response.status),
+                              retryable);
+}
+
+}  // namespace lwauth

@@ -1,0 +1,62 @@
+// The webhook channel's signature and the HTTP answer classification shared by gateways.
+#include "channels/webhook.hpp"
+
+#include <gtest/gtest.h>
+
+namespace lwauth {
+namespace {
+
+// RFC 4231, test case 2: HMAC-SHA256 with key "Jefe".
+TEST(WebhookSignature, MatchesThePublishedHmacSha256Vector) {
+    EXPECT_EQ(WebhookChannel::signature_header("Jefe", "what do ya want for nothing?"),
+              "X-Lwauth-Signature: "
+              "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+http::Response answer(long status) {
+    http::Response r;
+    r.status = status;
+    r.body = R"({"message": "The 'To' number +819012345678 is not a valid phone number."})";
+    return r;
+}
+
+TEST(ClassifyHttp, TwoHundredsAreDelivered) {
+    EXPECT_TRUE(classify_http("gw", answer(200)).delivered);
+    EXPECT_TRUE(classify_http("gw", answer(201)).delivered);
+    EXPECT_TRUE(classify_http("gw", answer(204)).delivered);
+}
+
+TEST(ClassifyHttp, ThrottlingAndServerErrorsAreRetryable) {
+    for (long status : {408L, 429L, 500L, 502L, 503L}) {
+        SendResult r = classify_http("gw", answer(status));
+        EXPECT_FALSE(r.delivered) << status;
+        EXPECT_TRUE(r.retryable) << status;
+        EXPECT_NE(r.reason.find("HTTP " + std::to_string(status)), std::string::npos);
+    }
+}
+
+TEST(ClassifyHttp, OtherRefusalsArePermanent) {
+    for (long status : {400L, 401L, 403L, 404L}) {
+        SendResult r = classify_http("gw", answer(status));
+        EXPECT_FALSE(r.delivered);
+        EXPECT_FALSE(r.retryable) << status;
+    }
+}
+
+TEST(ClassifyHttp, NeverEchoesTheGatewaysBody) {
+    SendResult r = classify_http("gw", answer(400));
+    EXPECT_EQ(r.reason.find("9012345678"), std::string::npos) << r.reason;
+}
+
+TEST(ClassifyHttp, NoAnswerIsRetryableAndSaysWhy) {
+    http::Response timed_out;
+    timed_out.timed_out = true;
+    timed_out.error = "Operation timed out";
+    SendResult r = classify_http("gw", timed_out);
+    EXPECT_FALSE(r.delivered);
+    EXPECT_TRUE(r.retryable);
+    EXPECT_NE(r.reason.find("no answer in time"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lwauth
