@@ -705,7 +705,10 @@ const std::vector<ChannelType>& channel_types() {
           {"from", Text, Required},
           {"base_url", HttpUrl, Optional, "https://rest.nexmo.com"}}},
         // A webhook is the site's own gateway, so it may carry any kind of message.
-        {"webhook", all, sms, {{"url", HttpUrl, Required}, {"hmac_secret_file", SecretFile}}},
+        {"webhook",
+         all,
+         sms,
+         {{"url", HttpUrl, Required}, {"hmac_secret_file", SecretFile, Required}}},
         {"smtp",
          email,
          email,
@@ -792,7 +795,9 @@ std::string check_option(Check check, const Input& in) {
         case Check::SecretFile:
             return check_secret_file(in.key, in.value, in.options.secret_owner_uid);
         case Check::HttpUrl:
-            return problem(url_parser({"https://", "http://"}, Empty::Refused)(in.value));
+            // Gateways are reached over verified TLS only: lwauthd's HTTP client refuses
+            // anything else, so the policy says so first.
+            return problem(url_parser({"https://"}, Empty::Refused)(in.value));
         case Check::SmtpUrl:
             return problem(url_parser({"smtps://", "smtp://"}, Empty::Refused)(in.value));
         case Check::AnyUrl:

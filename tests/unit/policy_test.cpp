@@ -593,10 +593,26 @@ TEST(PolicyChannels, FillsDefaultsByType) {
 }
 
 TEST(PolicyChannels, TypeMayComeAfterOtherKeys) {
-    Policy policy = loaded("[channel.hook]\nurl = https://gw.example.com/send\ntype = webhook\n");
+    TempDir dir;
+    fs::path secret = dir.write("hmac", "x");
+    Policy policy = loaded(
+        "[channel.hook]\nurl = https://gw.example.com/send\nhmac_secret_file = " + secret.string() +
+            "\ntype = webhook\n",
+        owned_by_me());
     ASSERT_EQ(policy.channels.size(), 1u);
     EXPECT_EQ(policy.channels[0].type, "webhook");
     EXPECT_EQ(policy.channels[0].option("url"), "https://gw.example.com/send");
+}
+
+TEST(PolicyChannels, GatewaysAreReachedOverHttpsOnly) {
+    TempDir dir;
+    fs::path secret = dir.write("hmac", "x");
+    EXPECT_EQ(only_error("[channel.hook]\ntype = webhook\nurl = http://gw.example.com/send\n"
+                         "hmac_secret_file = " +
+                             secret.string() + "\n",
+                         owned_by_me()),
+              "lwauth.conf:3: bad value 'http://gw.example.com/send' for url: expected a URL "
+              "starting with https://");
 }
 
 TEST(PolicyChannels, ReportsMissingTypeAtTheSectionHeader) {
@@ -626,8 +642,8 @@ TEST(PolicyChannels, RejectsKeyNoChannelTypeKnows) {
 }
 
 TEST(PolicyChannels, ReportsMissingRequiredKeyAtTheSectionHeader) {
-    EXPECT_EQ(only_error("[code]\n[channel.hook]\ntype = webhook\n"),
-              "lwauth.conf:2: [channel.hook]: channel type webhook requires key 'url'");
+    EXPECT_EQ(only_error("[code]\n[channel.mail]\ntype = smtp\nfrom = a@b.c\n"),
+              "lwauth.conf:2: [channel.mail]: channel type smtp requires key 'url'");
     auto result = load("[channel.mail]\ntype = smtp\n");
     EXPECT_EQ(messages(result.errors),
               (std::vector<std::string>{
@@ -653,7 +669,7 @@ TEST(PolicyChannels, ChecksValuesByType) {
     EXPECT_EQ(only_error("[channel.m]\ntype = smtp\nurl = https://mail\nfrom = a@b.c\n"),
               "lwauth.conf:3: bad value 'https://mail' for url: expected a URL starting with "
               "smtps:// or smtp://");
-    EXPECT_EQ(only_error("[channel.h]\ntype = webhook\nurl = https://gw\ntimeout = 5m\n"),
+    EXPECT_EQ(only_error("[channel.o]\ntype = outbox\npath = /tmp/o\ntimeout = 5m\n"),
               "lwauth.conf:4: bad value '5m' for timeout: expected a duration from 1s to 2m");
 }
 
@@ -675,7 +691,7 @@ TEST(PolicyChannels, ChannelsForListsServingChannelsInFileOrder) {
     Policy policy = loaded(
         "[channel.b]\ntype = outbox\npath = /tmp/b\nserves = email\n"
         "[channel.a]\ntype = outbox\npath = /tmp/a\n"
-        "[channel.hook]\ntype = webhook\nurl = http://127.0.0.1:9/send\n");
+        "[channel.hook]\ntype = outbox\npath = /tmp/hook\nserves = sms\n");
     auto names = [&policy](Kind kind) {
         std::vector<std::string> out;
         for (const auto* channel : policy.channels_for(kind)) {
