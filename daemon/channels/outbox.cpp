@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lwauth/error.hpp"
+#include "twilio.hpp"
 #include "webhook.hpp"
 
 namespace lwauth {
@@ -121,6 +122,14 @@ std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config, http:
         }
         try {
             return std::make_shared<WebhookChannel>(config, client, read_secret_file(secret_file));
+        } catch (const Error& e) {
+            return std::make_shared<BrokenChannel>(config.name, e.what());
+        }
+    }
+    if (config.type == "twilio") {
+        try {
+            return std::make_shared<TwilioChannel>(
+                config, client, read_secret_file(config.option("auth_token_file")));
         } catch (const Error& e) {
             return std::make_shared<BrokenChannel>(config.name, e.what());
         }

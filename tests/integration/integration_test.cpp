@@ -467,12 +467,13 @@ class WebhookDelivery : public Integration {
         }
         ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
         write_file(dir_ / "webhook.secret", "s3cret\n", fs::perms(0600));
+        write_file(dir_ / "twilio.token", "twilio-test-token\n", fs::perms(0600));
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
 
-    std::string policy() const {
+    virtual std::string policy() const {
         std::string base = "https://127.0.0.1:" + std::to_string(port_);
         return "[code]\nchannels = sms, email\nresend_interval = 0s\nmax_sends_per_hour = 100\n"
                "max_sends_per_destination_per_hour = 100\n"
@@ -490,13 +491,13 @@ class WebhookDelivery : public Integration {
     }
 
     // Texts the gateway accepted, oldest first.
-    std::vector<nlohmann::json> delivered() const {
+    std::vector<nlohmann::json> delivered(const std::string& service = "webhook") const {
         std::vector<nlohmann::json> out;
         std::ifstream in(dir_ / "gateway/requests.jsonl");
         std::string line;
         while (std::getline(in, line)) {
             auto entry = nlohmann::json::parse(line);
-            if (entry.value("service", "") == "webhook" && entry.value("delivered", false)) {
+            if (entry.value("service", "") == service && entry.value("delivered", false)) {
                 out.push_back(entry["params"]);
             }
         }
@@ -586,6 +587,70 @@ TEST_F(WebhookDelivery, AHangingGatewayDoesNotHoldUpTheDaemon) {
     EXPECT_TRUE(answered_while_waiting) << "Status waited for the login's gateway call";
     EXPECT_EQ(login.verdict, "success") << "the code fell back to the outbox after the timeout";
     EXPECT_NE(daemon_->log().find("no answer in time"), std::string::npos) << daemon_->log();
+}
+
+// Twilio first for SMS, the outbox behind it.
+class TwilioDelivery : public WebhookDelivery {
+  protected:
+    std::string policy() const override {
+        return "[code]\nchannels = sms, email\nresend_interval = 0s\nmax_sends_per_hour = 100\n"
+               "max_sends_per_destination_per_hour = 100\n"
+               "\n[channel.twilio]\ntype = twilio\naccount_sid = "
+               "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+               "auth_token_file = " +
+               (dir_ / "twilio.token").string() +
+               "\nfrom = +15005550006\nbase_url = https://127.0.0.1:" + std::to_string(port_) +
+               "\nca_file = " + (dir_ / "pki/ca.pem").string() + "\ntimeout = 2s\n" +
+               "\n[channel.outbox]\ntype = outbox\npath = " + (dir_ / "outbox.jsonl").string() +
+               "\n";
+    }
+};
+
+TEST_F(TwilioDelivery, SendsTheCodeThroughTwilio) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+81 90 1234 5678"}).exit_code, 0)
+        << daemon_->log();
+    auto sent = delivered("twilio");
+    ASSERT_EQ(sent.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(sent[0]["To"], "+819012345678");
+    EXPECT_EQ(sent[0]["From"], "+15005550006");
+    OutboxMessage m;
+    m.text = sent[0].value("Body", "");
+    ASSERT_FALSE(m.code().empty());
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", m.code()}).exit_code, 0);
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+TEST_F(TwilioDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {
+    control(R"({"service": "twilio", "mode": "permanent:21614", "count": 1})");
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("not a mobile number (Twilio error 21614)"), std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("9012345678"), std::string::npos) << "no number in the log";
+}
+
+TEST_F(TwilioDelivery, ThrottlingIsRetryableAndFallsBack) {
+    control(R"({"service": "twilio", "mode": "429", "count": 1})");
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
+    EXPECT_NE(daemon_->log().find("(Twilio error 20429)"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+TEST_F(TwilioDelivery, AServerErrorFallsBack) {
+    control(R"({"service": "twilio", "mode": "500", "count": 1})");
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
+    EXPECT_NE(daemon_->log().find("answered HTTP 500"), std::string::npos) << daemon_->log();
+}
+
+TEST_F(TwilioDelivery, AnUnreadableSuccessIsNotSentTwice) {
+    control(R"({"service": "twilio", "mode": "garbage", "count": 1})");
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << "no second message for the same code";
+    EXPECT_NE(daemon_->log().find("counting the message as accepted"), std::string::npos)
+        << daemon_->log();
 }
 
 }  // namespace

@@ -60,3 +60,61 @@ TEST(ClassifyHttp, NoAnswerIsRetryableAndSaysWhy) {
 
 }  // namespace
 }  // namespace lwauth
+
+#include "channels/twilio.hpp"
+
+namespace lwauth {
+namespace {
+
+http::Response twilio(long status, const std::string& body) {
+    http::Response r;
+    r.status = status;
+    r.body = body;
+    return r;
+}
+
+TEST(FormEscape, KeepsUnreservedAndEscapesTheRest) {
+    EXPECT_EQ(form_escape("+819012345678"), "%2B819012345678");
+    EXPECT_EQ(form_escape("a b&c=d~_.-"), "a%20b%26c%3Dd~_.-");
+    EXPECT_EQ(form_escape("\u2022"), "%E2%80%A2");
+}
+
+TEST(ClassifyTwilio, CreatedIsDelivered) {
+    EXPECT_TRUE(
+        classify_twilio("t", twilio(201, R"({"sid": "SM0123", "status": "queued"})")).delivered);
+}
+
+TEST(ClassifyTwilio, KnownPermanentCodesSayWhy) {
+    SendResult r = classify_twilio(
+        "t",
+        twilio(400, R"({"code": 21211, "message": "The 'To' number +819012345678 is not a valid )"
+                    R"(phone number.", "more_info": "https://www.twilio.com/docs/errors/21211", )"
+                    R"("status": 400})"));
+    EXPECT_FALSE(r.delivered);
+    EXPECT_FALSE(r.retryable);
+    EXPECT_EQ(r.reason, "t: the destination is not a valid phone number (Twilio error 21211)");
+    for (int code : {21408, 21610, 21612, 21614}) {
+        SendResult p = classify_twilio(
+            "t", twilio(400, R"({"code": )" + std::to_string(code) + R"(, "status": 400})"));
+        EXPECT_FALSE(p.retryable) << code;
+        EXPECT_NE(p.reason.find(std::to_string(code)), std::string::npos);
+    }
+}
+
+TEST(ClassifyTwilio, ThrottlingAndServerErrorsAreRetryable) {
+    EXPECT_TRUE(classify_twilio("t", twilio(429, R"({"code": 20429, "status": 429})")).retryable);
+    EXPECT_TRUE(classify_twilio("t", twilio(503, "<html>down</html>")).retryable);
+}
+
+TEST(ClassifyTwilio, BadCredentialsArePermanent) {
+    SendResult r = classify_twilio("t", twilio(401, R"({"code": 20003, "status": 401})"));
+    EXPECT_FALSE(r.retryable);
+    EXPECT_NE(r.reason.find("authentication failed"), std::string::npos);
+}
+
+TEST(ClassifyTwilio, AnUnreadableCreatedAnswerCountsAsDeliveredSoNoSecondMessageGoesOut) {
+    EXPECT_TRUE(classify_twilio("t", twilio(201, "not json")).delivered);
+}
+
+}  // namespace
+}  // namespace lwauth
