@@ -118,7 +118,7 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
                                                                http::Client& client) {
     std::map<std::string, std::shared_ptr<Channel>> channels;
     for (const auto& config : policy.channels) {
-        if (config.type != "outbox" && config.type != "webhook" && config.type != "twilio") {
+        if (!channel_type_available(config.type)) {
             log_event(LogLevel::Warning, "channel-unavailable",
                       "channel type '" + config.type +
                           "' is not available in this build; sends through it fail",

@@ -53,4 +53,7 @@ class Client;
 [[nodiscard]] std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config,
                                                     http::Client& client);
 
+/// Whether this build can send through a channel type.
+[[nodiscard]] bool channel_type_available(const std::string& type);
+
 }  // namespace lwauth

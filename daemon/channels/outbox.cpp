@@ -11,8 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "lwauth/error.hpp"
-#include "twilio.hpp"
-#include "webhook.hpp"
 
 namespace lwauth {
 namespace {
@@ -88,54 +86,6 @@ void OutboxChannel::send(const OutgoingMessage& message, SendDone done) {
         return;
     }
     done(SendResult::ok());
-}
-
-namespace {
-
-// A channel that cannot send, and says why each time.
-class BrokenChannel final : public Channel {
-  public:
-    BrokenChannel(std::string name, std::string why)
-        : name_(std::move(name)), why_(std::move(why)) {}
-    [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage&, SendDone done) override {
-        done(SendResult::failed(name_ + ": " + why_));
-    }
-
-  private:
-    std::string name_;
-    std::string why_;
-};
-
-}  // namespace
-
-std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config, http::Client& client) {
-    if (config.type == "outbox") {
-        auto it = config.options.find("path");
-        return std::make_shared<OutboxChannel>(config.name,
-                                               it == config.options.end() ? "" : it->second);
-    }
-    if (config.type == "webhook") {
-        std::string secret_file = config.option("hmac_secret_file");
-        if (secret_file.empty()) {
-            return std::make_shared<BrokenChannel>(config.name, "hmac_secret_file is not set");
-        }
-        try {
-            return std::make_shared<WebhookChannel>(config, client, read_secret_file(secret_file));
-        } catch (const Error& e) {
-            return std::make_shared<BrokenChannel>(config.name, e.what());
-        }
-    }
-    if (config.type == "twilio") {
-        try {
-            return std::make_shared<TwilioChannel>(
-                config, client, read_secret_file(config.option("auth_token_file")));
-        } catch (const Error& e) {
-            return std::make_shared<BrokenChannel>(config.name, e.what());
-        }
-    }
-    return std::make_shared<BrokenChannel>(
-        config.name, "channel type '" + config.type + "' is not available in this build");
 }
 
 }  // namespace lwauth

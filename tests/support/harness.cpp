@@ -491,6 +491,60 @@ std::vector<OutboxMessage> read_outbox(const fs::path& path) {
     return out;
 }
 
+LoginResult login_as_root_with(const std::string& address, const std::string& user,
+                               const std::function<std::string()>& answer_of) {
+    LoginResult result;
+    sd_bus* bus = nullptr;
+    if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
+        sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+        result.verdict = "no-bus";
+        return result;
+    }
+    sd_bus_message* reply = nullptr;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r =
+        sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login",
+                           "Start", &error, &reply, "a{sv}", 3, "user", "s", user.c_str(),
+                           "service", "s", "test", "mode", "s", "second_factor");
+    for (int turn = 0; r >= 0 && turn < 50; ++turn) {
+        const char* id = nullptr;
+        const char* prompt = nullptr;
+        const char* verdict = nullptr;
+        const char* kind = nullptr;
+        const char* text = nullptr;
+        int echo = 0;
+        sd_bus_message_read(reply, "s", &id);
+        std::string login_id = id;
+        sd_bus_message_enter_container(reply, 'a', "(ss)");
+        while (sd_bus_message_read(reply, "(ss)", &kind, &text) > 0) {
+            result.lines.emplace_back(text);
+        }
+        sd_bus_message_exit_container(reply);
+        sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict);
+        result.verdict = verdict;
+        sd_bus_message_unref(reply);
+        reply = nullptr;
+        if (!result.verdict.empty()) {
+            break;
+        }
+        ++result.prompts;
+        r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                               "org.lwauth.Auth1.Login", "Answer", &error, &reply, "ss",
+                               login_id.c_str(), answer_of().c_str());
+    }
+    if (r < 0) {
+        result.verdict = error.name ? error.name : "error";
+    }
+    sd_bus_error_free(&error);
+    sd_bus_flush_close_unref(bus);
+    return result;
+}
+
+LoginResult login_as_root(const std::string& address, const std::string& user,
+                          const std::string& answer) {
+    return login_as_root_with(address, user, [&] { return answer; });
+}
+
 fs::path lwauthd_path() {
     return LWAUTH_LWAUTHD_PATH;
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -169,6 +170,22 @@ bool wait_for_name(const std::string& address, const std::string& name,
 
 /// A policy that the tests start from: outbox channel, generous caps, small lockouts.
 std::string default_test_policy(const fs::path& outbox, const std::string& extra = "");
+
+/// A root client of the Login interface, as the PAM module is: the final verdict (or the
+/// D-Bus error name), the lines shown, and how many prompts were answered.
+struct LoginResult {
+    std::string verdict;
+    std::vector<std::string> lines;
+    int prompts = 0;
+};
+
+/// Runs a second_factor login for `user` on the bus at `address`, answering every prompt
+/// with answer_of().
+LoginResult login_as_root_with(const std::string& address, const std::string& user,
+                               const std::function<std::string()>& answer_of);
+/// The same, answering every prompt with `answer`.
+LoginResult login_as_root(const std::string& address, const std::string& user,
+                          const std::string& answer);
 
 /// Paths of the built programs (from compile definitions).
 fs::path lwauthd_path();

@@ -1,0 +1,126 @@
+// The real lwauthd delivering through a gateway fake (tests/fakes/gateways.py) over TLS
+// with a test CA, with an outbox channel behind the gateway for fallback.
+//
+// A test fixture derives from GatewayTest and returns its [channel.*] sections from
+// gateway_channels(); they come before the outbox, so they are tried first.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+
+class GatewayTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        auto pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
+                        (dir_ / "pki").string()},
+                       base_env());
+        ASSERT_EQ(pki.exit_code, 0) << pki.err;
+        fs::create_directories(dir_ / "gateway");
+        std::vector<std::string> argv = {"/usr/bin/python3",
+                                         (source_dir() / "tests/fakes/gateways.py").string(),
+                                         "--cert",
+                                         (dir_ / "pki/server.pem").string(),
+                                         "--key",
+                                         (dir_ / "pki/server.key").string(),
+                                         "--state-dir",
+                                         (dir_ / "gateway").string(),
+                                         "--webhook-secret",
+                                         "s3cret",
+                                         "--lineworks-public-key",
+                                         (dir_ / "pki/lineworks.pub.pem").string()};
+        gateway_ = Process(argv, base_env(), dir_ / "gateway.log");
+        for (int i = 0; i < 500 && port_ == 0; ++i) {
+            std::string log = read_file(dir_ / "gateway.log");
+            auto at = log.find("LISTENING ");
+            if (at != std::string::npos) {
+                port_ = std::stoi(log.substr(at + 10));
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+        ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+
+    /// The [channel.*] sections of the gateway(s) under test.
+    [[nodiscard]] virtual std::string gateway_channels() = 0;
+
+    [[nodiscard]] std::string policy() {
+        return "[code]\nchannels = sms, email, notification\nresend_interval = 0s\n"
+               "max_sends_per_hour = 100\nmax_sends_per_destination_per_hour = 100\n\n" +
+               gateway_channels() +
+               "\n[channel.outbox]\ntype = outbox\npath = " + (dir_ / "outbox.jsonl").string() +
+               "\n";
+    }
+
+    /// https://127.0.0.1:PORT
+    [[nodiscard]] std::string base_url() const {
+        return "https://127.0.0.1:" + std::to_string(port_);
+    }
+    /// The ca_file line every gateway channel needs.
+    [[nodiscard]] std::string ca_line() const {
+        return "ca_file = " + (dir_ / "pki/ca.pem").string() + "\n";
+    }
+
+    /// Writes a root-owned 0600 secret file and returns its path.
+    std::string secret_file(const std::string& name, const std::string& content) {
+        fs::path path = dir_ / "secrets" / name;
+        write_file(path, content + "\n", fs::perms(0600));
+        return path.string();
+    }
+
+    /// The requests a gateway service accepted as deliveries, oldest first (their
+    /// parsed form or JSON parameters).
+    [[nodiscard]] std::vector<nlohmann::json> delivered(const std::string& service) const {
+        std::vector<nlohmann::json> out;
+        std::ifstream in(dir_ / "gateway/requests.jsonl");
+        std::string line;
+        while (std::getline(in, line)) {
+            auto entry = nlohmann::json::parse(line);
+            if (entry.value("service", "") == service && entry.value("delivered", false)) {
+                out.push_back(entry["params"]);
+            }
+        }
+        return out;
+    }
+
+    /// The first run of 6-10 digits in a text.
+    [[nodiscard]] static std::string code_in(const std::string& text) {
+        OutboxMessage m;
+        m.text = text;
+        return m.code();
+    }
+
+    /// Injects a fault: POST /_control with the given JSON.
+    void control(const std::string& json) {
+        auto r = run({"/usr/bin/python3", "-c",
+                      "import ssl,sys,urllib.request as u\n"
+                      "c=ssl.create_default_context(cafile=sys.argv[2])\n"
+                      "r=u.Request(sys.argv[1],data=sys.argv[3].encode(),"
+                      "headers={'Content-Type':'application/json'})\n"
+                      "u.urlopen(r,context=c).read()\n",
+                      base_url() + "/_control", (dir_ / "pki/ca.pem").string(), json},
+                     base_env());
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+
+    TempDir dir_{"lwauth-gateway"};
+    Process gateway_;
+    int port_ = 0;
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+}  // namespace lwauth::test
