@@ -137,8 +137,12 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
     std::string shown = target.kind == policy::Kind::Notification
                             ? std::string("your workplace account")
                             : mask_contact(contact_kind_for(target.kind), target.destination);
-    attempt->done(
-        SendOutcome{Delivered{target.channel_name, target.kind, shown}, Errc::Internal, {}});
+    std::optional<policy::Kind> instead_of;
+    if (attempt->targets.front().kind != target.kind) {
+        instead_of = attempt->targets.front().kind;
+    }
+    attempt->done(SendOutcome{
+        Delivered{target.channel_name, target.kind, shown, instead_of}, Errc::Internal, {}});
 }
 
 void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,

@@ -21,6 +21,8 @@ struct Delivered {
     std::string channel;  // [channel.NAME] that took it
     policy::Kind kind;
     std::string shown_destination;  // masked, for the user's eyes
+    // The kind tried first when it could not deliver and another kind did (fallback).
+    std::optional<policy::Kind> instead_of;
 };
 
 enum class CodePurpose { Login, ConfirmContact };

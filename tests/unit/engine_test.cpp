@@ -738,3 +738,75 @@ TEST_F(LoginEngineAsyncTest, ASecondAnswerWhileTheFirstWaitsIsRefused) {
 
 }  // namespace
 }  // namespace lwauth
+
+// ---- Service notifications: fallback and `n` --------------------------------------------
+
+namespace lwauth {
+namespace {
+
+class NotificationTest : public LoginEngineTest {
+  protected:
+    NotificationTest() {
+        std::map<std::string, std::shared_ptr<Channel>> channels;
+        for (const char* name : {"sms-primary", "sms-backup", "mail", "works"}) {
+            auto channel = std::make_shared<FakeChannel>(name, sent_);
+            fakes_[name] = channel.get();
+            channels[name] = std::move(channel);
+        }
+        sender_.set_channels(std::move(channels));
+        use_policy(
+            "[code]\nchannels = sms, notification\n"
+            "[channel.works]\ntype = outbox\npath = /nonexistent/works.jsonl\nserves = "
+            "notification\n");
+    }
+};
+
+TEST_F(NotificationTest, WhenSmsCannotBeSentTheCodeGoesAsANotificationAndTheUserIsTold) {
+    channel("sms-primary").set_failing(true);
+    channel("sms-backup").set_failing(true);
+    Step step = start();
+    ASSERT_EQ(step.prompt, "Verification code: ");
+    EXPECT_NE(
+        infos_of(step).find("SMS could not be sent; the code was sent as a service notification."),
+        std::string::npos)
+        << infos_of(step);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_.back().channel, "works");
+    EXPECT_EQ(sent_.back().destination, kUser);
+    EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(NotificationTest, TypingNSendsTheCodeAsANotificationInstead) {
+    Step step = start();
+    EXPECT_NE(infos_of(step).find("or n to get it as a service notification"), std::string::npos);
+    ASSERT_EQ(sent_.back().channel, "sms-primary");
+    clock_.advance(60);  // past the resend interval
+    Step again = answer(step, "n");
+    ASSERT_EQ(again.prompt, "Verification code: ");
+    EXPECT_NE(infos_of(again).find("as a service notification to your workplace account"),
+              std::string::npos)
+        << infos_of(again);
+    EXPECT_EQ(sent_.back().channel, "works");
+    EXPECT_EQ(answer(again, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(NotificationTest, TypingNRespectsTheResendInterval) {
+    Step step = start();
+    Step again = answer(step, "n");
+    EXPECT_NE(errors_of(again).find("Please wait"), std::string::npos);
+    EXPECT_EQ(sent_.size(), 1u);
+}
+
+TEST_F(LoginEngineTest, TypingNWithoutNotificationChannelsSaysSo) {
+    Step step = start();
+    EXPECT_EQ(infos_of(step).find("service notification"), std::string::npos)
+        << "n is not offered where it cannot work";
+    Step again = answer(step, "n");
+    EXPECT_NE(errors_of(again).find("Service notifications are not available on this host."),
+              std::string::npos);
+    EXPECT_EQ(again.prompt, "Verification code: ");
+    EXPECT_EQ(sent_.size(), 1u);
+}
+
+}  // namespace
+}  // namespace lwauth

@@ -43,6 +43,14 @@ const char* kind_word(policy::Kind kind) {
     return "";
 }
 
+// "SMS could not be sent; the code was sent as a service notification."
+std::string fallback_line(policy::Kind failed, policy::Kind used) {
+    const char* what = failed == policy::Kind::Sms     ? "SMS"
+                       : failed == policy::Kind::Email ? "The email"
+                                                       : "The service notification";
+    return std::string(what) + " could not be sent; the code was sent " + kind_word(used) + ".";
+}
+
 std::string code_context(const std::string& login_id) {
     return "login:" + login_id;
 }
@@ -71,9 +79,16 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                 self->code_expires_ = now + env.user_policy.code.lifetime.count();
                 self->last_sent_ = now;
                 self->tries_left_ = env.user_policy.code.tries;
+                if (outcome.delivered->instead_of) {
+                    step.info(
+                        fallback_line(*outcome.delivered->instead_of, outcome.delivered->kind));
+                }
+                bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
+                              outcome.delivered->kind != policy::Kind::Notification;
                 step.info("A verification code was sent " +
                           std::string(kind_word(outcome.delivered->kind)) + " to " +
-                          outcome.delivered->shown_destination + ". Type r to get a new code.");
+                          outcome.delivered->shown_destination + ". Type r to get a new code" +
+                          (notify ? ", or n to get it as a service notification." : "."));
                 then(SendState::Sent, std::move(step));
             } else if (outcome.error == Errc::RateLimited) {
                 step.error("Too many codes were sent recently. Try again later.");
@@ -151,16 +166,28 @@ void CodeMethod::answer(const MethodEnv& env, std::string_view raw, StepDone don
         return;
     }
 
-    if (answer == "r" || answer == "R") {
+    bool resend = answer == "r" || answer == "R";
+    bool notify = answer == "n" || answer == "N";
+    if (resend || notify) {
         Step step;
+        if (notify && env.policy->channels_for(policy::Kind::Notification).empty()) {
+            step.error("Service notifications are not available on this host.");
+            done(StepResult::of(prompt(std::move(step))));
+            return;
+        }
         int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - now;
         if (wait > 0) {
             step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
             done(StepResult::of(prompt(std::move(step))));
             return;
         }
+        MethodEnv send_env = env;
+        if (notify) {
+            // The user asks for the code in the workplace's messenger (SMS cannot arrive).
+            send_env.user_policy.code.channels = {policy::Kind::Notification};
+        }
         // On failure the code already sent stays valid: the user may still have it.
-        send_new_code(env, std::move(step), [this, done](SendState, Step sent) {
+        send_new_code(send_env, std::move(step), [this, done](SendState, Step sent) {
             done(StepResult::of(prompt(std::move(sent))));
         });
         return;
