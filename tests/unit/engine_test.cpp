@@ -429,6 +429,7 @@ TEST_F(LoginEngineTest, WhenNoSmsChannelDeliversTheCodeGoesByEmail) {
     EXPECT_EQ(sent_[0].channel, "mail");
     EXPECT_EQ(sent_[0].destination, kEmail);
     EXPECT_EQ(infos_of(step),
+              "SMS could not be sent; the code was sent by email.\n"
               "A verification code was sent by email to t•••@example.com. Type r to get a new "
               "code.\n");
 }
