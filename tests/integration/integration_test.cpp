@@ -379,5 +379,65 @@ TEST_F(Integration, CtlSaysClearlyWhenTheDaemonIsNotRunning) {
     EXPECT_NE(status.err.find("lwauthd is not running"), std::string::npos) << status.err;
 }
 
+// ---- SMS pumping: however many sends are asked for, at most the caps go out --------------
+
+TEST_F(Integration, PumpingOneAccountSendsAtMostItsHourlyCap) {
+    // A drop-in, as a site would add one: later files win.
+    write_file(daemon_->config_dir() / "lwauth.conf.d/50-caps.conf",
+               "[code]\nmax_sends_per_hour = 4\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    int refused = 0;
+    for (int i = 0; i < 30; ++i) {
+        // A different number each time: the per-destination cap alone would not stop this.
+        auto r = daemon_->ctl("alice",
+                              {"contact", "add", "phone", "+8190000000" + std::to_string(10 + i)});
+        if (r.exit_code != 0) {
+            ++refused;
+            EXPECT_NE(r.err.find("Too many codes were sent recently"), std::string::npos) << r.err;
+        }
+    }
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 4u);
+    EXPECT_EQ(refused, 26);
+}
+
+TEST_F(Integration, PumpingOneNumberFromManyAccountsSendsAtMostItsCap) {
+    // A drop-in, as a site would add one: later files win.
+    write_file(daemon_->config_dir() / "lwauth.conf.d/50-caps.conf",
+               "[code]\nmax_sends_per_destination_per_hour = 3\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    for (const auto& user : test_users()) {
+        for (int i = 0; i < 3; ++i) {
+            (void)daemon_->ctl(user.name, {"contact", "add", "phone", "+819012345678"});
+        }
+    }
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 3u);
+}
+
+TEST_F(Integration, PumpingTheHostSendsAtMostTheHostCap) {
+    // A drop-in, as a site would add one: later files win.
+    write_file(daemon_->config_dir() / "lwauth.conf.d/50-caps.conf",
+               "[code]\nmax_sends_per_host_per_hour = 5\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    int i = 0;
+    for (const auto& user : test_users()) {
+        for (int j = 0; j < 4; ++j, ++i) {
+            (void)daemon_->ctl(user.name, {"contact", "add", "email",
+                                           "pump" + std::to_string(i) + "@example.com"});
+        }
+    }
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 5u);
+}
+
+TEST_F(Integration, ACountryOutsideTheAllowListIsRefused) {
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl") +
+                          "[code]\nsms_country_prefixes = +81\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    auto r = daemon_->ctl("alice", {"contact", "add", "phone", "+44 20 7946 0958"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot be used on this host"), std::string::npos) << r.err;
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+81 90 1234 5678"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace lwauth::test
