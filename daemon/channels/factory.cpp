@@ -2,9 +2,13 @@
 #include <functional>
 
 #include "channel.hpp"
+#include "line_push.hpp"
+#include "lineworks.hpp"
 #include "lwauth/error.hpp"
 #include "outbox.hpp"
+#include "smtp.hpp"
 #include "twilio.hpp"
+#include "vonage.hpp"
 #include "webhook.hpp"
 
 namespace lwauth {
@@ -40,6 +44,11 @@ SecretString secret_of(const policy::ChannelConfig& config, const char* key) {
 
 const std::map<std::string, Builder>& builders() {
     static const std::map<std::string, Builder> table = {
+        {"lineworks",
+         [](const policy::ChannelConfig& c, http::Client& client) {
+             return std::make_shared<LineWorksChannel>(
+                 c, client, secret_of(c, "client_secret_file"), secret_of(c, "private_key_file"));
+         }},
         {"outbox",
          [](const policy::ChannelConfig& c, http::Client&) {
              return std::make_shared<OutboxChannel>(c.name, c.option("path"));
@@ -48,9 +57,25 @@ const std::map<std::string, Builder>& builders() {
          [](const policy::ChannelConfig& c, http::Client& client) {
              return std::make_shared<WebhookChannel>(c, client, secret_of(c, "hmac_secret_file"));
          }},
+        {"smtp",
+         [](const policy::ChannelConfig& c, http::Client& client) {
+             // The policy requires username and password_file together.
+             return std::make_shared<SmtpChannel>(
+                 c, client,
+                 c.option("username").empty() ? SecretString() : secret_of(c, "password_file"));
+         }},
         {"twilio",
          [](const policy::ChannelConfig& c, http::Client& client) {
              return std::make_shared<TwilioChannel>(c, client, secret_of(c, "auth_token_file"));
+         }},
+        {"vonage",
+         [](const policy::ChannelConfig& c, http::Client& client) {
+             return std::make_shared<VonageChannel>(c, client, secret_of(c, "api_secret_file"));
+         }},
+        {"line",
+         [](const policy::ChannelConfig& c, http::Client& client) {
+             return std::make_shared<LinePushChannel>(c, client,
+                                                      secret_of(c, "channel_access_token_file"));
          }},
     };
     return table;

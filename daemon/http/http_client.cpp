@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "lwauth/error.hpp"
@@ -11,6 +13,20 @@ namespace {
 
 using EasyPtr = std::unique_ptr<CURL, Deleter<curl_easy_cleanup>>;
 using SlistPtr = std::unique_ptr<curl_slist, Deleter<curl_slist_free_all>>;
+
+// Appends to a libcurl string list; throws when out of memory.
+void append(SlistPtr& list, const std::string& value) {
+    curl_slist* next = curl_slist_append(list.get(), value.c_str());
+    if (next == nullptr) {
+        throw Error(Errc::Internal, "out of memory for a request");
+    }
+    list.release();
+    list.reset(next);
+}
+
+bool has_line_break(const std::string& value) {
+    return value.find_first_of("\r\n") != std::string::npos;
+}
 
 CURLM* as_multi(void* multi) {
     return static_cast<CURLM*>(multi);
@@ -26,9 +42,11 @@ void global_init() {
 struct Client::Transfer {
     EasyPtr easy;
     SlistPtr headers;
+    SlistPtr recipients;  // CURLOPT_MAIL_RCPT
     Request request;
     Callback done;
     std::string body;
+    size_t uploaded = 0;  // how much of request.body a mail upload has read
     bool too_big = false;
     char error[CURL_ERROR_SIZE] = {};
 
@@ -42,6 +60,17 @@ struct Client::Transfer {
         self->body.append(data, n);
         return n;
     }
+
+    static size_t on_read(char* buffer, size_t size, size_t count, void* userp) {
+        auto* self = static_cast<Transfer*>(userp);
+        const std::string& message = self->request.body;
+        size_t n = std::min(size * count, message.size() - self->uploaded);
+        std::memcpy(buffer, message.data() + self->uploaded, n);
+        self->uploaded += n;
+        return n;
+    }
+
+    [[nodiscard]] bool is_mail() const { return !request.mail_rcpt.empty(); }
 };
 
 Client::Client(sd_event* event) : event_(event) {
@@ -75,12 +104,15 @@ void Client::perform(Request request, Callback done) {
     CURL* easy = transfer->easy.get();
     const Request& r = transfer->request;
     for (const auto& header : r.headers) {
-        curl_slist* next = curl_slist_append(transfer->headers.get(), header.c_str());
-        if (next == nullptr) {
-            throw Error(Errc::Internal, "out of memory for HTTP headers");
-        }
-        transfer->headers.release();
-        transfer->headers.reset(next);
+        append(transfer->headers, header);
+    }
+    for (const auto& recipient : r.mail_rcpt) {
+        append(transfer->recipients, recipient);
+    }
+    if (transfer->is_mail() && (has_line_break(r.mail_from) ||
+                                std::any_of(r.mail_rcpt.begin(), r.mail_rcpt.end(),
+                                            [](const auto& a) { return has_line_break(a); }))) {
+        throw Error(Errc::Internal, "a mail address holds a line break");
     }
     bool ok =
         curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str()) == CURLE_OK &&
@@ -92,6 +124,8 @@ void Client::perform(Request request, Callback done) {
             CURLE_OK &&
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+        // Protocols that can upgrade (SMTP's STARTTLS) must, or fail: never in clear.
+        curl_easy_setopt(easy, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL)) == CURLE_OK &&
         // An empty proxy string makes libcurl ignore http_proxy & co. in the
         // environment: proxies come from the policy only.
         curl_easy_setopt(easy, CURLOPT_PROXY, r.proxy.c_str()) == CURLE_OK &&
@@ -105,12 +139,21 @@ void Client::perform(Request request, Callback done) {
         ok = curl_easy_setopt(easy, CURLOPT_CAINFO, r.ca_file.c_str()) == CURLE_OK;
     }
     if (ok && !r.username.empty()) {
-        ok = curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) ==
-                 CURLE_OK &&
+        ok = (transfer->is_mail() ||
+              curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) ==
+                  CURLE_OK) &&
              curl_easy_setopt(easy, CURLOPT_USERNAME, r.username.c_str()) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_PASSWORD, r.password.c_str()) == CURLE_OK;
     }
-    if (ok && r.method == "POST") {
+    if (ok && transfer->is_mail()) {
+        ok = curl_easy_setopt(easy, CURLOPT_MAIL_FROM, r.mail_from.c_str()) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, transfer->recipients.get()) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
+                              static_cast<curl_off_t>(r.body.size())) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Transfer::on_read) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_READDATA, transfer.get()) == CURLE_OK;
+    } else if (ok && r.method == "POST") {
         ok = curl_easy_setopt(easy, CURLOPT_POST, 1L) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size())) ==
                  CURLE_OK &&
@@ -119,12 +162,12 @@ void Client::perform(Request request, Callback done) {
         ok = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str()) == CURLE_OK;
     }
     if (!ok) {
-        throw Error(Errc::Internal, "cannot set up an HTTP request for " + r.url);
+        throw Error(Errc::Internal, "cannot set up a request for " + r.url);
     }
     transfers_.emplace(easy, std::move(transfer));
     if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
         transfers_.erase(easy);
-        throw Error(Errc::Internal, "cannot start an HTTP request");
+        throw Error(Errc::Internal, "cannot start a request");
     }
 }
 
@@ -226,6 +269,9 @@ void Client::finish_completed() {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
             response.body = std::move(transfer->body);
         } else {
+            if (transfer->is_mail()) {
+                curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+            }
             response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
             response.error = transfer->too_big            ? "the answer is larger than 1 MiB"
                              : transfer->error[0] != '\0' ? transfer->error

@@ -1,6 +1,6 @@
-// HTTPS requests on lwauthd's sd-event loop: libcurl multi driven by socket and timer
-// callbacks, so that no gateway call ever blocks the loop. A request completes by
-// calling its callback from the loop.
+// HTTPS requests, and mail through SMTP, on lwauthd's sd-event loop: libcurl multi driven
+// by socket and timer callbacks, so that no gateway call ever blocks the loop. A request
+// completes by calling its callback from the loop.
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -25,14 +25,26 @@ struct Request {
     std::chrono::milliseconds timeout{10000};
     std::string ca_file;   // empty: the system's CA store
     std::string proxy;     // empty: no proxy; the environment's *_proxy is never used
-    std::string username;  // HTTP Basic authentication when not empty
+    std::string username;  // HTTP Basic (or SMTP AUTH) authentication when not empty
     SecretString password;
     // Schemes the URL may use. TLS is always verified; plain http is for nothing.
     std::string protocols = "https";
+
+    // A mail request when mail_rcpt is not empty (protocols "smtp,smtps"): `body` is the
+    // whole RFC 5322 message with CRLF line endings, uploaded after MAIL FROM / RCPT TO;
+    // `method` and `headers` are not used. TLS is required: smtp:// must upgrade with
+    // STARTTLS and fails, sending nothing, when the server does not offer it; smtps:// is
+    // TLS from the start. Addresses holding CR or LF are refused.
+    std::string mail_from;               // the envelope sender, "<addr>" (may be "<>")
+    std::vector<std::string> mail_rcpt;  // the envelope recipients, "<addr>"
 };
 
 struct Response {
-    long status = 0;    // the HTTP status; 0 when no answer arrived (see error)
+    // The HTTP status; 0 when no answer arrived (see error). For a mail request: the last
+    // SMTP reply code (250 once the message is accepted), also when `error` is set (550
+    // for a refused recipient, 535 for refused credentials); 0 when the server never
+    // answered.
+    long status = 0;
     std::string body;   // at most kMaxBody bytes
     std::string error;  // why no answer arrived: DNS, connect, TLS, timeout, too big
     bool timed_out = false;

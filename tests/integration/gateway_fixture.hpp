@@ -57,8 +57,12 @@ class GatewayTest : public ::testing::Test {
     /// The [channel.*] sections of the gateway(s) under test.
     [[nodiscard]] virtual std::string gateway_channels() = 0;
 
+    /// The [code] channels line: the kinds a code goes to, in order.
+    [[nodiscard]] virtual std::string code_channels() const { return "sms, email, notification"; }
+
     [[nodiscard]] std::string policy() {
-        return "[code]\nchannels = sms, email, notification\nresend_interval = 0s\n"
+        return "[code]\nchannels = " + code_channels() +
+               "\nresend_interval = 0s\n"
                "max_sends_per_hour = 100\nmax_sends_per_destination_per_hour = 100\n\n" +
                gateway_channels() +
                "\n[channel.outbox]\ntype = outbox\npath = " + (dir_ / "outbox.jsonl").string() +

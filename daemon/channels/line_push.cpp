@@ -1,0 +1,139 @@
+#include "line_push.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "../clock.hpp"
+#include "../log.hpp"
+
+namespace lwauth {
+
+std::string line_push_body(const std::string& to, std::string_view text) {
+    nlohmann::json body = {
+        {"to", to},
+        {"messages", nlohmann::json::array({{{"type", "text"}, {"text", std::string(text)}}})}};
+    std::string out = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // The copy of the text inside the JSON value goes with it; wipe it first.
+    wipe_string(body["messages"][0]["text"].get_ref<std::string&>());
+    return out;
+}
+
+std::string line_retry_key(RandomSource& random) {
+    uint8_t bytes[16];
+    random.fill(bytes, sizeof bytes);
+    bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
+    bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (size_t i = 0; i < sizeof bytes; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out += '-';
+        }
+        out += kHex[bytes[i] >> 4];
+        out += kHex[bytes[i] & 0xf];
+    }
+    return out;
+}
+
+LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Client& client,
+                                 SecretString channel_access_token)
+    : name_(config.name),
+      base_url_(config.option("base_url")),
+      ca_file_(config.option("ca_file")),
+      proxy_(config.option("proxy")),
+      timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
+      client_(client),
+      token_(std::move(channel_access_token)) {
+    if (base_url_.empty()) {
+        base_url_ = "https://api.line.me";
+    }
+    while (!base_url_.empty() && base_url_.back() == '/') {
+        base_url_.pop_back();
+    }
+}
+
+void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
+    std::string channel = "line " + name_;
+    try {
+        OpenSslRandom random;
+        http::Request request;
+        request.url = base_url_ + "/v2/bot/message/push";
+        request.headers = {"Content-Type: application/json", "Accept: application/json",
+                           "Authorization: Bearer " + std::string(token_.view()),
+                           "X-Line-Retry-Key: " + line_retry_key(random)};
+        // For now the LINE user ID is the destination itself (see the header).
+        request.body = line_push_body(message.destination, message.text.view());
+        request.timeout = timeout_;
+        request.ca_file = ca_file_;
+        request.proxy = proxy_;
+        client_.perform(std::move(request), [channel, done](http::Response response) {
+            done(classify_line(channel, response));
+        });
+    } catch (const std::exception& e) {
+        done(SendResult::failed(channel + ": " + e.what()));
+    }
+}
+
+SendResult classify_line(const std::string& channel, const http::Response& response) {
+    if (response.status == 0) {
+        return SendResult::failed(
+            channel + ": " + (response.timed_out ? "no answer in time" : response.error), true);
+    }
+    auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    std::string http = " (HTTP " + std::to_string(response.status) + ")";
+    if (response.status >= 200 && response.status < 300) {
+        if (!body.is_object()) {
+            // LINE said yes but the answer is unreadable. Sending again could deliver the
+            // code twice, so this counts as delivered, and the oddity is logged.
+            log_event(LogLevel::Warning, "gateway-odd-answer",
+                      channel + ": HTTP " + std::to_string(response.status) +
+                          " with a body that is not JSON; counting the message as accepted");
+        }
+        return SendResult::ok();
+    }
+    switch (response.status) {
+        case 409:
+            // The same X-Line-Retry-Key was accepted before: the message is out.
+            log_event(LogLevel::Warning, "gateway-odd-answer",
+                      channel +
+                          ": the retry key was already accepted; counting the message "
+                          "as accepted");
+            return SendResult::ok();
+        case 400:
+            return SendResult::failed(channel +
+                                      ": LINE refused the message: the destination is not a "
+                                      "LINE user ID this channel can reach, or the request is "
+                                      "invalid" +
+                                      http);
+        case 401:
+            return SendResult::failed(
+                channel + ": invalid channel access token: check channel_access_token_file" + http);
+        case 403:
+            return SendResult::failed(
+                channel +
+                ": the LINE channel is not allowed to use the push API (plan or "
+                "permissions)" +
+                http);
+        case 429: {
+            std::string what =
+                body.is_object() && body.contains("message") && body["message"].is_string()
+                    ? body["message"].get<std::string>()
+                    : std::string();
+            if (what.find("monthly limit") != std::string::npos) {
+                return SendResult::failed(
+                    channel + ": the LINE channel has reached its monthly message limit" + http);
+            }
+            return SendResult::failed(channel + ": rate limited by LINE" + http, true);
+        }
+        default:
+            break;
+    }
+    bool retryable = response.status == 408 || response.status >= 500;
+    std::string what = channel + ": answered HTTP " + std::to_string(response.status);
+    if (!body.is_object()) {
+        what += " with a body that is not LINE's JSON";
+    }
+    return SendResult::failed(what, retryable);
+}
+
+}  // namespace lwauth

@@ -1,0 +1,55 @@
+// Notifications through the LINE Messaging API (push message):
+//
+//   POST {base_url}/v2/bot/message/push
+//   Authorization: Bearer {channel access token}
+//   Content-Type: application/json
+//   X-Line-Retry-Key: {a random UUID per message}
+//
+//   {"to": "U0123...", "messages": [{"type": "text", "text": "..."}]}
+//
+// 200 carries {"sentMessages": [...]} (older versions of the API answered {}). 409 means
+// the retry key was already accepted: the message went out before, so it counts as
+// delivered. 429 and 5xx are worth another try, except 429 "monthly limit", which no retry
+// within the month fixes; 400, 401 and 403 are permanent, each with its reason. LINE's own
+// "message" is never logged.
+//
+// Limitation: a notification's destination is the lwauth user name, and this channel
+// pushes to it as if it were the LINE user ID. Mapping a user to their LINE user ID comes
+// with the LINE-link work; until then only users whose name is their LINE user ID (U +
+// 32 hex digits) can be reached, and LINE refuses the others with 400.
+#pragma once
+
+#include "channel.hpp"
+#include "http/http_client.hpp"
+
+namespace lwauth {
+
+class RandomSource;
+
+class LinePushChannel final : public Channel {
+  public:
+    LinePushChannel(const policy::ChannelConfig& config, http::Client& client,
+                    SecretString channel_access_token);
+    [[nodiscard]] const std::string& name() const override { return name_; }
+    void send(const OutgoingMessage& message, SendDone done) override;
+
+  private:
+    std::string name_;
+    std::string base_url_;
+    std::string ca_file_;
+    std::string proxy_;
+    std::chrono::milliseconds timeout_;
+    http::Client& client_;
+    SecretString token_;
+};
+
+/// The JSON body of a push of one text message.
+[[nodiscard]] std::string line_push_body(const std::string& to, std::string_view text);
+
+/// A random (version 4) UUID for X-Line-Retry-Key, lower-case hex with dashes.
+[[nodiscard]] std::string line_retry_key(RandomSource& random);
+
+/// What a LINE answer means for the message. Never echoes LINE's "message".
+[[nodiscard]] SendResult classify_line(const std::string& channel, const http::Response& response);
+
+}  // namespace lwauth

@@ -1,0 +1,111 @@
+// Service notifications through a LINE WORKS bot (LINE WORKS API 2.0).
+//
+// The channel authenticates as a service account (JWT bearer grant, RFC 7523):
+//
+//   POST {auth_url} (https://auth.worksmobile.com/oauth2/v2.0/token) Content-Type:
+//   application/x-www-form-urlencoded
+//
+//   assertion=<RS256 JWT: iss=client_id, sub=service_account, iat, exp=iat+3600>
+//   &grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer
+//   &client_id=...&client_secret=...&scope=bot
+//
+// 200 carries {"access_token", "expires_in": "86400", ...} (expires_in is a string in
+// LINE WORKS' answers; a number is accepted too); errors carry {"error",
+// "error_description"}. The token is kept until 60 s before it expires, and only one token
+// request runs at a time: sends that arrive meanwhile wait for its answer.
+//
+//   POST {base_url}/v1.0/bots/{bot_id}/users/{userId}/messages
+//   Authorization: Bearer <access token>
+//   Content-Type: application/json
+//
+//   {"content": {"type": "text", "text": "..."}}
+//
+// 201 means delivered. Errors carry {"code", "description"}. 401, and 403 with code
+// UNAUTHORIZED, mean the token is no longer good: the channel drops it, gets a new one
+// once and sends once more; a second refusal is final. Other 403s, 400 and 404 are
+// permanent; 429 and 5xx are worth another try.
+//
+// The userId is the message's destination, which for a notification is the lwauth user
+// name as it is. Mapping a local user to their LINE WORKS user ID (e.g. `user@domain`,
+// or the directory's ID) is a later step.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "channel.hpp"
+#include "http/http_client.hpp"
+#include "jwt.hpp"
+
+namespace lwauth {
+
+class LineWorksChannel final : public Channel,
+                               public std::enable_shared_from_this<LineWorksChannel> {
+  public:
+    /// Throws Error(Internal) when the private key cannot be read. Must be owned by a
+    /// std::shared_ptr: requests in flight keep the channel alive.
+    LineWorksChannel(const policy::ChannelConfig& config, http::Client& client,
+                     SecretString client_secret, const SecretString& private_key_pem);
+    [[nodiscard]] const std::string& name() const override { return name_; }
+    void send(const OutgoingMessage& message, SendDone done) override;
+
+  private:
+    struct Job {
+        std::string user_id;
+        SecretString text;
+        SendDone done;
+        bool refreshed = false;  // a token was refused once already
+    };
+    using Clock = std::chrono::steady_clock;
+
+    [[nodiscard]] bool have_token() const;
+    void request_token();
+    void on_token(const http::Response& response);
+    void post_message(const std::shared_ptr<Job>& job);
+    void on_message(const std::shared_ptr<Job>& job, const std::string& token_used,
+                    const http::Response& response);
+    void wait_for_token(std::shared_ptr<Job> job);
+    [[nodiscard]] std::string label() const { return "lineworks " + name_; }
+
+    std::string name_;
+    std::string client_id_;
+    std::string service_account_;
+    std::string bot_id_;
+    std::string base_url_;
+    std::string auth_url_;
+    std::string ca_file_;
+    std::string proxy_;
+    std::chrono::milliseconds timeout_;
+    http::Client& client_;
+    SecretString client_secret_;
+    EvpPkeyPtr private_key_;
+
+    SecretString access_token_;
+    Clock::time_point token_expires_{};
+    bool token_in_flight_ = false;
+    std::deque<std::shared_ptr<Job>> waiting_;  // for the token request in flight
+};
+
+/// What the token endpoint answered.
+struct LineWorksToken {
+    bool ok = false;
+    SecretString access_token;
+    std::chrono::seconds expires_in{0};
+    SendResult failure;  // when !ok: why, and whether a later try may work
+};
+[[nodiscard]] LineWorksToken parse_lineworks_token(const std::string& channel,
+                                                   const http::Response& response);
+
+/// What a bot message answer means. `token_refused` asks for a new token and one more try
+/// (401, or 403 with code UNAUTHORIZED); `result` then holds the reason to give if that
+/// try was already made. Never echoes the service's description.
+struct LineWorksVerdict {
+    SendResult result;
+    bool token_refused = false;
+};
+[[nodiscard]] LineWorksVerdict classify_lineworks(const std::string& channel,
+                                                  const http::Response& response);
+
+}  // namespace lwauth

@@ -1,0 +1,286 @@
+#include "smtp.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
+#include <ctime>
+
+#include "../clock.hpp"
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+
+bool is_control(unsigned char c) {
+    return c < 0x20 || c == 0x7f;
+}
+
+// A header value must stay on its line: no CR, LF or other control character (a tab is
+// fine), so nothing can add a header or end the header block.
+void check_header_value(std::string_view header, std::string_view value) {
+    for (unsigned char c : value) {
+        if (is_control(c) && c != '\t') {
+            throw Error(Errc::InvalidArgument,
+                        "the email " + std::string(header) + " holds a control character");
+        }
+    }
+}
+
+std::string base64(std::string_view in) {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
+                     uint32_t(uint8_t(in[i + 2]));
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += kAlphabet[(n >> 6) & 63];
+        out += kAlphabet[n & 63];
+    }
+    if (i < in.size()) {
+        uint32_t n = uint32_t(uint8_t(in[i])) << 16;
+        if (i + 1 < in.size()) {
+            n |= uint32_t(uint8_t(in[i + 1])) << 8;
+        }
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+// RFC 5322 section 3.3, in UTC: "Wed, 25 Nov 2026 18:50:10 +0000". Names are spelled out
+// so that the locale cannot change them.
+std::string rfc5322_date(std::chrono::system_clock::time_point now) {
+    static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                         "Thu", "Fri", "Sat"};
+    static constexpr std::array<const char*, 12> kMonths = {
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday],
+                  tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec);
+    return buf;
+}
+
+// The text with every line break (CRLF, LF or a lone CR) made CRLF, ending with one.
+std::string crlf_lines(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 16 + 2);
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '\r') {
+            if (i + 1 < text.size() && text[i + 1] == '\n') {
+                ++i;
+            }
+            out += kCrlf;
+        } else if (c == '\n') {
+            out += kCrlf;
+        } else {
+            out += c;
+        }
+    }
+    if (out.size() < 2 || out.compare(out.size() - 2, 2, kCrlf) != 0) {
+        out += kCrlf;
+    }
+    return out;
+}
+
+// "<hex@lwauth.HOST>", HOST being this machine's name kept to what a domain may hold.
+std::string new_message_id() {
+    uint8_t random[16];
+    OpenSslRandom().fill(random, sizeof random);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id = "<";
+    for (uint8_t b : random) {
+        id += kHex[b >> 4];
+        id += kHex[b & 0xf];
+    }
+    char host[256] = {};
+    std::string domain;
+    if (gethostname(host, sizeof host - 1) == 0) {
+        for (const char* p = host; *p != '\0'; ++p) {
+            char c = *p;
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.') {
+                domain += c;
+            }
+        }
+    }
+    return id + "@lwauth." + (domain.empty() ? "localhost" : domain) + ">";
+}
+
+// What a 5xx reply means, for the administrator reading the log.
+std::string permanent_reason(long code) {
+    switch (code) {
+        case 530:
+        case 534:
+        case 535:
+        case 538:
+            return "the server refused the credentials: check username and password_file";
+        case 550:
+        case 551:
+        case 553:
+            return "the server refused the recipient mailbox";
+        case 552:
+            return "the server refused the message: mailbox full or message too large";
+        case 554:
+            return "the server refused the transaction";
+        default:
+            return "the server refused the message";
+    }
+}
+
+}  // namespace
+
+std::string encode_header_text(std::string_view value) {
+    bool plain = true;
+    for (unsigned char c : value) {
+        if (c >= 0x80 || (is_control(c) && c != '\t')) {
+            plain = false;
+            break;
+        }
+    }
+    if (plain) {
+        return std::string(value);
+    }
+    // At most 39 bytes a word: "=?UTF-8?B?" + 52 base64 characters + "?=" is 64 long, so
+    // "Subject: " and the word stay within 78 characters. A word never splits a UTF-8
+    // character (RFC 2047 section 5).
+    constexpr size_t kMaxChunk = 39;
+    std::string out;
+    size_t at = 0;
+    while (at < value.size()) {
+        size_t end = std::min(value.size(), at + kMaxChunk);
+        while (end < value.size() && end > at + 1 && (uint8_t(value[end]) & 0xc0) == 0x80) {
+            --end;  // back to the start of a character
+        }
+        if (!out.empty()) {
+            out += "\r\n ";
+        }
+        out += "=?UTF-8?B?" + base64(value.substr(at, end - at)) + "?=";
+        at = end;
+    }
+    return out;
+}
+
+std::string envelope_address(std::string_view from) {
+    auto open = from.rfind('<');
+    auto close = from.rfind('>');
+    if (open != std::string_view::npos && close != std::string_view::npos && close > open) {
+        from = from.substr(open + 1, close - open - 1);
+    }
+    while (!from.empty() && (from.front() == ' ' || from.front() == '\t')) {
+        from.remove_prefix(1);
+    }
+    while (!from.empty() && (from.back() == ' ' || from.back() == '\t')) {
+        from.remove_suffix(1);
+    }
+    return "<" + std::string(from) + ">";
+}
+
+std::string build_email(std::string_view from, std::string_view to, std::string_view subject,
+                        std::string_view text, std::chrono::system_clock::time_point now,
+                        std::string_view message_id) {
+    check_header_value("From", from);
+    check_header_value("To", to);
+    check_header_value("Subject", subject);
+    check_header_value("Message-ID", message_id);
+    if (from.empty() || to.empty()) {
+        throw Error(Errc::InvalidArgument, "an email needs a sender and a recipient");
+    }
+    std::string message;
+    auto header = [&message](std::string_view name, std::string_view value) {
+        message.append(name).append(": ").append(value).append(kCrlf);
+    };
+    header("Date", rfc5322_date(now));
+    header("Message-ID", message_id);
+    header("From", from);
+    header("To", to);
+    header("Subject", encode_header_text(subject));
+    header("MIME-Version", "1.0");
+    header("Content-Type", "text/plain; charset=UTF-8");
+    header("Content-Transfer-Encoding", "8bit");
+    message += kCrlf;
+    message += crlf_lines(text);
+    return message;
+}
+
+SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& client,
+                         SecretString password)
+    : name_(config.name),
+      url_(config.option("url")),
+      username_(config.option("username")),
+      from_(config.option("from")),
+      subject_(config.option("subject")),
+      ca_file_(config.option("ca_file")),
+      proxy_(config.option("proxy")),
+      timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
+      client_(client),
+      password_(std::move(password)) {}
+
+void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
+    std::string channel = "smtp " + name_;
+    http::Request request;
+    try {
+        request.body = build_email(from_, message.destination, subject_, message.text.view(),
+                                   std::chrono::system_clock::now(), new_message_id());
+    } catch (const Error& e) {
+        // The reason names the header, never its value (the address).
+        done(SendResult::failed(channel + ": " + e.what()));
+        return;
+    }
+    request.url = url_;
+    request.protocols = "smtp,smtps";
+    request.mail_from = envelope_address(from_);
+    request.mail_rcpt = {envelope_address(message.destination)};
+    if (!username_.empty()) {
+        request.username = username_;
+        request.password = password_.clone();
+    }
+    request.timeout = timeout_;
+    request.ca_file = ca_file_;
+    request.proxy = proxy_;
+    try {
+        client_.perform(std::move(request), [channel, done](http::Response response) {
+            done(classify_smtp(channel, response));
+        });
+    } catch (const std::exception& e) {
+        done(SendResult::failed(channel + ": " + e.what()));
+    }
+}
+
+SendResult classify_smtp(const std::string& channel, const http::Response& response) {
+    if (response.error.empty()) {
+        // libcurl ends a mail transfer without error only once the server accepted the
+        // message (250 after the final dot).
+        return SendResult::ok();
+    }
+    if (response.timed_out) {
+        return SendResult::failed(channel + ": no answer in time", true);
+    }
+    std::string code = std::to_string(response.status);
+    if (response.status >= 500 && response.status < 600) {
+        return SendResult::failed(channel + ": " + permanent_reason(response.status) + " (SMTP " +
+                                  code + ")");
+    }
+    if (response.status >= 400 && response.status < 500) {
+        return SendResult::failed(channel + ": the server deferred the message (SMTP " + code + ")",
+                                  true);
+    }
+    // No SMTP refusal: the connection, TLS (a server without STARTTLS included, which gets
+    // nothing in clear) or the protocol broke down.
+    return SendResult::failed(channel + ": " + response.error, true);
+}
+
+}  // namespace lwauth

@@ -1,0 +1,67 @@
+// Email through an SMTP server (the site's relay or a mail provider's submission port):
+//
+//   smtp://host:587   plain connection upgraded with STARTTLS; a server that does not offer
+//                     STARTTLS gets nothing (no fallback to clear text)
+//   smtps://host:465  TLS from the first byte
+//
+// The certificate is always verified (ca_file, else the system's CA store). With
+// `username`, the channel authenticates (AUTH PLAIN/LOGIN...) with the password from
+// password_file, only ever over TLS. Each code is one RFC 5322 message, text/plain in
+// UTF-8, sent on lwauthd's libcurl multi so that the loop never blocks.
+//
+// An accepted message (250 after DATA) is delivered. A broken connection, a TLS failure,
+// a timeout or a 4xx reply is worth another try; a 5xx reply (550 unknown mailbox, 535
+// refused credentials...) is permanent. Reasons never name the address.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "channel.hpp"
+#include "http/http_client.hpp"
+
+namespace lwauth {
+
+class SmtpChannel final : public Channel {
+  public:
+    /// `password` is used only when the policy sets `username`.
+    SmtpChannel(const policy::ChannelConfig& config, http::Client& client, SecretString password);
+    [[nodiscard]] const std::string& name() const override { return name_; }
+    void send(const OutgoingMessage& message, SendDone done) override;
+
+  private:
+    std::string name_;
+    std::string url_;
+    std::string username_;
+    std::string from_;
+    std::string subject_;
+    std::string ca_file_;
+    std::string proxy_;
+    std::chrono::milliseconds timeout_;
+    http::Client& client_;
+    SecretString password_;
+};
+
+/// The whole message, as handed to the server: Date (UTC), Message-ID, From, To, Subject
+/// (RFC 2047 encoded-words when not ASCII), MIME-Version, Content-Type text/plain UTF-8,
+/// Content-Transfer-Encoding 8bit, a blank line and `text`; every line ends with CRLF.
+/// `message_id` is the header's value, with its angle brackets. Throws
+/// Error(InvalidArgument) when a header value holds CR, LF or another control character,
+/// so no header can be injected.
+[[nodiscard]] std::string build_email(std::string_view from, std::string_view to,
+                                      std::string_view subject, std::string_view text,
+                                      std::chrono::system_clock::time_point now,
+                                      std::string_view message_id);
+
+/// An unstructured header value as RFC 5322 wants it: unchanged when printable ASCII, else
+/// RFC 2047 "=?UTF-8?B?...?=" words (whole UTF-8 characters each) folded with CRLF SP.
+[[nodiscard]] std::string encode_header_text(std::string_view value);
+
+/// The envelope address of a From value: "Name <a@b>" and "a@b" both give "<a@b>".
+[[nodiscard]] std::string envelope_address(std::string_view from);
+
+/// What the end of an SMTP transaction means for the message (see http::Response::status).
+[[nodiscard]] SendResult classify_smtp(const std::string& channel, const http::Response& response);
+
+}  // namespace lwauth

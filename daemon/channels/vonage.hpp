@@ -1,0 +1,48 @@
+// SMS through the Vonage (formerly Nexmo) SMS API:
+//
+//   POST {base_url}/sms/json
+//   Content-Type: application/x-www-form-urlencoded
+//
+//   api_key=abcd1234&api_secret=...&from=lwauth&to=819012345678&text=...
+//
+// `to` is the E.164 number without its '+'. Vonage answers HTTP 200 whatever happened;
+// the outcome is the per-part "status" in {"message-count": "1", "messages": [{"status":
+// "0", ...}]}: "0" is accepted, "1" (Throttled) and "5" (Internal Error) are worth another
+// try, every other status is permanent, each with its reason. HTTP 429 and 5xx are worth
+// another try too. Vonage's "error-text" is never logged: it may quote the number.
+#pragma once
+
+#include "channel.hpp"
+#include "http/http_client.hpp"
+
+namespace lwauth {
+
+class VonageChannel final : public Channel {
+  public:
+    VonageChannel(const policy::ChannelConfig& config, http::Client& client,
+                  SecretString api_secret);
+    [[nodiscard]] const std::string& name() const override { return name_; }
+    void send(const OutgoingMessage& message, SendDone done) override;
+
+  private:
+    std::string name_;
+    std::string api_key_;
+    std::string from_;
+    std::string base_url_;
+    std::string ca_file_;
+    std::string proxy_;
+    std::chrono::milliseconds timeout_;
+    http::Client& client_;
+    SecretString api_secret_;
+};
+
+/// The form body of one SMS: `destination` is E.164 (its '+' is dropped).
+[[nodiscard]] std::string vonage_form(const std::string& api_key, std::string_view api_secret,
+                                      const std::string& from, const std::string& destination,
+                                      std::string_view text);
+
+/// What a Vonage answer means for the message. Never echoes Vonage's "error-text".
+[[nodiscard]] SendResult classify_vonage(const std::string& channel,
+                                         const http::Response& response);
+
+}  // namespace lwauth

@@ -1,0 +1,150 @@
+// Notifications through the LINE Messaging API (push), against the LINE fake.
+//
+// A login code goes out as a notification when the user has no phone or email: the
+// [code] channels of GatewayTest end with notification, the line channel comes before
+// the outbox, and the users here have 2-step required without any contact. The channel pushes to
+// the user name as the LINE user ID for now (see daemon/channels/line_push.hpp), so the user that
+// LINE reaches is named like one.
+#include "gateway_fixture.hpp"
+
+namespace lwauth::test {
+namespace {
+
+const std::string kLineUser = "U0123456789abcdef0123456789abcdef";
+
+class LineDelivery : public GatewayTest {
+  protected:
+    std::string gateway_channels() override {
+        return "[channel.line]\ntype = line\nchannel_access_token_file = " +
+               secret_file("line", token()) + "\nbase_url = " + base_url() + "\n" + ca_line() +
+               "timeout = 2s\n"
+               // Neither user has a phone or an email: the code can only be a notification.
+               "\n[user:" +
+               kLineUser + "]\ntwo_step = required\n\n[user:alice]\ntwo_step = required\n";
+    }
+    virtual std::string token() { return "line-test-channel-token"; }
+
+    /// The journal entries of the LINE service, oldest first.
+    [[nodiscard]] std::vector<nlohmann::json> line_requests() const {
+        std::vector<nlohmann::json> out;
+        std::ifstream in(dir_ / "gateway/requests.jsonl");
+        std::string line;
+        while (std::getline(in, line)) {
+            auto entry = nlohmann::json::parse(line);
+            if (entry.value("service", "") == "line") {
+                out.push_back(entry);
+            }
+        }
+        return out;
+    }
+
+    /// Logs `user` in, answering with the latest code LINE took, else the outbox's.
+    LoginResult login(const std::string& user) {
+        return login_as_root_with(bus_->address(), user, [&] {
+            auto sent = delivered("line");
+            if (!sent.empty()) {
+                return code_in(sent.back()["messages"][0].value("text", ""));
+            }
+            auto outbox = read_outbox(daemon_->outbox());
+            return outbox.empty() ? std::string("000000") : outbox.back().code();
+        });
+    }
+};
+
+TEST_F(LineDelivery, PushesTheLoginCodeThroughLine) {
+    LoginResult result = login(kLineUser);
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    auto sent = delivered("line");
+    ASSERT_EQ(sent.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(sent[0]["to"], kLineUser);
+    ASSERT_EQ(sent[0]["messages"].size(), 1u);
+    EXPECT_EQ(sent[0]["messages"][0]["type"], "text");
+    EXPECT_FALSE(code_in(sent[0]["messages"][0].value("text", "")).empty());
+    auto requests = line_requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0]["headers"]["Authorization"], "Bearer line-test-channel-token");
+    EXPECT_EQ(requests[0]["headers"]["Content-Type"], "application/json");
+    EXPECT_EQ(requests[0]["headers"].value("X-Line-Retry-Key", "").size(), 36u);
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+TEST_F(LineDelivery, EveryMessageHasItsOwnRetryKey) {
+    EXPECT_EQ(login(kLineUser).verdict, "success");
+    EXPECT_EQ(login(kLineUser).verdict, "success");
+    auto requests = line_requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_NE(requests[0]["headers"]["X-Line-Retry-Key"],
+              requests[1]["headers"]["X-Line-Retry-Key"]);
+    EXPECT_EQ(delivered("line").size(), 2u) << "no 409: the keys differ";
+}
+
+TEST_F(LineDelivery, AUserWithoutALineIdIsRefusedAndFallsBack) {
+    // "alice" is not a LINE user ID (the user-to-LINE-ID mapping is not there yet).
+    LoginResult result = login("alice");
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(delivered("line").empty());
+    EXPECT_EQ(line_requests().size(), 1u);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("not a LINE user ID this channel can reach"), std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("Failed to send messages"), std::string::npos)
+        << "LINE's own message is not logged";
+}
+
+TEST_F(LineDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {
+    control(R"({"service": "line", "mode": "permanent:403", "count": 1})");
+    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_TRUE(delivered("line").empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(
+        daemon_->log().find("not allowed to use the push API (plan or permissions) (HTTP 403)"),
+        std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+}
+
+TEST_F(LineDelivery, TheMonthlyLimitIsPermanent) {
+    control(R"({"service": "line", "mode": "permanent:429", "count": 1})");
+    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
+    EXPECT_NE(daemon_->log().find("monthly message limit"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+}
+
+TEST_F(LineDelivery, ThrottlingIsRetryableAndFallsBack) {
+    control(R"({"service": "line", "mode": "429", "count": 1})");
+    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_TRUE(delivered("line").empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("rate limited by LINE (HTTP 429)"), std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+TEST_F(LineDelivery, AServerErrorFallsBack) {
+    control(R"({"service": "line", "mode": "500", "count": 1})");
+    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
+    EXPECT_NE(daemon_->log().find("answered HTTP 500"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+class LineWrongToken : public LineDelivery {
+  protected:
+    std::string token() override { return "not-the-channel-token"; }
+};
+
+TEST_F(LineWrongToken, AnInvalidTokenIsPermanentAndFallsBack) {
+    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_TRUE(delivered("line").empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
+    EXPECT_NE(daemon_->log().find("invalid channel access token: check channel_access_token_file"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("not-the-channel-token"), std::string::npos)
+        << "no token in the log";
+}
+
+}  // namespace
+}  // namespace lwauth::test

@@ -1,0 +1,147 @@
+// Service notifications through a LINE WORKS bot, against the LINE WORKS fake: a token
+// from a service-account JWT, then a bot message to the user.
+#include "gateway_fixture.hpp"
+
+namespace lwauth::test {
+namespace {
+
+class LineWorksDelivery : public GatewayTest {
+  protected:
+    std::string code_channels() const override { return "notification, email"; }
+
+    std::string gateway_channels() override {
+        return "[channel.lineworks]\ntype = lineworks\nclient_id = lw-test-client-id\n"
+               "client_secret_file = " +
+               secret_file("lineworks-client-secret", "lw-test-client-secret") +
+               "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
+               secret_file("lineworks-key", read_file(dir_ / "pki/lineworks.key")) +
+               "\nbot_id = 2000001\nbase_url = " + base_url() + "\nauth_url = " + base_url() +
+               "/oauth2/v2.0/token\n" + ca_line() + "timeout = 2s\n";
+    }
+
+    /// Every request a service got (delivered or not), oldest first.
+    [[nodiscard]] std::vector<nlohmann::json> requests(const std::string& service) const {
+        std::vector<nlohmann::json> out;
+        std::ifstream in(dir_ / "gateway/requests.jsonl");
+        std::string line;
+        while (std::getline(in, line)) {
+            auto entry = nlohmann::json::parse(line);
+            if (entry.value("service", "") == service) {
+                out.push_back(entry);
+            }
+        }
+        return out;
+    }
+
+    /// The code in the last bot message the fake accepted.
+    [[nodiscard]] std::string last_lineworks_code() const {
+        auto sent = delivered("lineworks");
+        return sent.empty() ? std::string("000000")
+                            : code_in(sent.back()["content"].value("text", ""));
+    }
+
+    /// Turns on 2-step for alice: her email, confirmed through the outbox.
+    void enroll_alice() {
+        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+        ASSERT_TRUE(delivered("lineworks").empty()) << "a confirmation goes to the address";
+    }
+
+    void login_through_lineworks() {
+        LoginResult login =
+            login_as_root_with(bus_->address(), "alice", [&] { return last_lineworks_code(); });
+        EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    }
+
+    void expect_no_secrets_in_log() {
+        std::string log = daemon_->log();
+        EXPECT_EQ(log.find("kr1AAA"), std::string::npos) << "no access token in the log";
+        EXPECT_EQ(log.find("lw-test-client-secret"), std::string::npos);
+        EXPECT_EQ(log.find("eyJ"), std::string::npos) << "no assertion in the log";
+    }
+};
+
+TEST_F(LineWorksDelivery, TheLoginCodeGoesAsABotMessage) {
+    enroll_alice();
+    size_t outbox_before = read_outbox(daemon_->outbox()).size();
+    login_through_lineworks();
+
+    auto tokens = requests("lineworks-auth");
+    ASSERT_EQ(tokens.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(tokens[0]["status"], 200) << "the fake verified the JWT";
+    EXPECT_EQ(tokens[0]["params"]["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    EXPECT_EQ(tokens[0]["params"]["client_id"], "lw-test-client-id");
+    EXPECT_EQ(tokens[0]["params"]["scope"], "bot");
+
+    auto messages = requests("lineworks");
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0]["status"], 201);
+    EXPECT_EQ(messages[0]["path"], "/v1.0/bots/2000001/users/alice/messages");
+    EXPECT_EQ(messages[0]["params"]["content"]["type"], "text");
+    std::string auth = messages[0]["headers"].value("Authorization", "");
+    EXPECT_EQ(auth.rfind("Bearer kr1AAA", 0), 0u) << auth;
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before) << "nothing fell back";
+    expect_no_secrets_in_log();
+}
+
+TEST_F(LineWorksDelivery, OneTokenServesManyMessages) {
+    enroll_alice();
+    login_through_lineworks();
+    login_through_lineworks();
+    EXPECT_EQ(delivered("lineworks").size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(requests("lineworks-auth").size(), 1u) << "the token was reused";
+}
+
+TEST_F(LineWorksDelivery, AnExpiredTokenIsRefreshedOnceAndTheMessageSent) {
+    enroll_alice();
+    login_through_lineworks();
+    control(R"({"service": "lineworks", "action": "expire_tokens"})");
+    size_t outbox_before = read_outbox(daemon_->outbox()).size();
+    login_through_lineworks();
+
+    auto messages = requests("lineworks");
+    ASSERT_EQ(messages.size(), 3u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(messages[1]["status"], 403) << "the expired token was refused";
+    EXPECT_EQ(messages[2]["status"], 201) << "the message went with a new token";
+    EXPECT_NE(messages[1]["headers"]["Authorization"], messages[2]["headers"]["Authorization"]);
+    EXPECT_EQ(requests("lineworks-auth").size(), 2u);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before) << "nothing fell back";
+    expect_no_secrets_in_log();
+}
+
+TEST_F(LineWorksDelivery, ARefusedRefreshIsFinalAndFallsBack) {
+    enroll_alice();
+    login_through_lineworks();
+    control(R"({"service": "lineworks", "action": "expire_tokens"})");
+    control(R"({"service": "lineworks-auth", "mode": "permanent:invalid_grant", "count": 1})");
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] {
+        auto outbox = read_outbox(daemon_->outbox());
+        return outbox.empty() ? std::string("000000") : outbox.back().code();
+    });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(delivered("lineworks").size(), 1u);
+    EXPECT_EQ(requests("lineworks-auth").size(), 2u) << "one refresh, no more";
+    EXPECT_NE(daemon_->log().find("token request answered HTTP 400 (invalid_grant)"),
+              std::string::npos)
+        << daemon_->log();
+}
+
+TEST_F(LineWorksDelivery, ThrottlingFallsBackToTheOutbox) {
+    enroll_alice();
+    control(R"({"service": "lineworks", "mode": "429", "count": 1})");
+    size_t outbox_before = read_outbox(daemon_->outbox()).size();
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] {
+        auto outbox = read_outbox(daemon_->outbox());
+        return outbox.empty() ? std::string("000000") : outbox.back().code();
+    });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(delivered("lineworks").empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before + 1) << "one message, one code";
+    EXPECT_NE(daemon_->log().find("answered HTTP 429 (TOO_MANY_REQUESTS): rate limited"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+    expect_no_secrets_in_log();
+}
+
+}  // namespace
+}  // namespace lwauth::test

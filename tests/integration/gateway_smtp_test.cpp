@@ -1,0 +1,195 @@
+// Email through a real SMTP server (aiosmtpd, tests/integration/smtp_server.py) with the
+// test PKI: STARTTLS, implicit TLS, AUTH, and the refusals that must fall back to the
+// outbox without sending anything in clear.
+#include "gateway_fixture.hpp"
+
+namespace lwauth::test {
+namespace {
+
+class SmtpTest : public GatewayTest {
+  protected:
+    // Starts the SMTP server as the fixture asks for the policy, before lwauthd starts.
+    std::string gateway_channels() override {
+        std::vector<std::string> argv = {
+            "/usr/bin/python3",
+            (source_dir() / "tests/integration/smtp_server.py").string(),
+            "--mode",
+            mode_,
+            "--cert",
+            (dir_ / "pki" / (cert_ + ".pem")).string(),
+            "--key",
+            (dir_ / "pki" / (cert_ + ".key")).string(),
+            "--out",
+            (dir_ / "smtp.jsonl").string(),
+            "--auth",
+            "lwauth:smtp-test-password"};
+        if (refuse_rcpt_) {
+            argv.emplace_back("--refuse-rcpt");
+        }
+        smtp_ = Process(argv, base_env(), dir_ / "smtp.log");
+        int port = 0;
+        for (int i = 0; i < 500 && port == 0; ++i) {
+            std::string log = read_file(dir_ / "smtp.log");
+            auto at = log.find("LISTENING ");
+            if (at != std::string::npos) {
+                port = std::stoi(log.substr(at + 10));
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+        EXPECT_NE(port, 0) << read_file(dir_ / "smtp.log");
+        std::string scheme = mode_ == "smtps" ? "smtps" : "smtp";
+        return "[channel.mail]\ntype = smtp\nurl = " + scheme +
+               "://127.0.0.1:" + std::to_string(port) +
+               "\nusername = lwauth\npassword_file = " + secret_file("smtp", password_) +
+               "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + ca_line() +
+               "timeout = 2s\n";
+    }
+
+    /// The messages the server accepted, oldest first.
+    [[nodiscard]] std::vector<nlohmann::json> received() const {
+        std::vector<nlohmann::json> out;
+        std::ifstream in(dir_ / "smtp.jsonl");
+        std::string line;
+        while (std::getline(in, line)) {
+            out.push_back(nlohmann::json::parse(line));
+        }
+        return out;
+    }
+
+    [[nodiscard]] int add_alice() {
+        return daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"}).exit_code;
+    }
+
+    std::string mode_ = "starttls";
+    std::string cert_ = "server";
+    std::string subject_line_;
+    std::string password_ = "smtp-test-password";  // what lwauthd sends
+    bool refuse_rcpt_ = false;
+    Process smtp_;
+};
+
+// Every line break of a message is CRLF.
+void expect_crlf_only(const std::string& message) {
+    for (size_t i = 0; i < message.size(); ++i) {
+        if (message[i] == '\n') {
+            ASSERT_TRUE(i > 0 && message[i - 1] == '\r') << "bare LF at " << i << ":\n" << message;
+        } else if (message[i] == '\r') {
+            ASSERT_TRUE(i + 1 < message.size() && message[i + 1] == '\n') << "bare CR at " << i;
+        }
+    }
+}
+
+class SmtpStarttls : public SmtpTest {};
+
+TEST_F(SmtpStarttls, DeliversAWellFormedMessageWhoseCodeConfirms) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << read_file(dir_ / "smtp.log") << daemon_->log();
+    EXPECT_EQ(mail[0]["mail_from"], "noreply@example.com");
+    EXPECT_EQ(mail[0]["rcpt_tos"], nlohmann::json::array({"alice@example.com"}));
+    EXPECT_EQ(mail[0]["tls"], true) << "upgraded with STARTTLS";
+    EXPECT_EQ(mail[0]["login"], "lwauth") << "authenticated";
+    std::string message = mail[0]["content"];
+    expect_crlf_only(message);
+    auto end = message.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << message;
+    std::string headers = "\r\n" + message.substr(0, end + 2);
+    for (const char* header :
+         {"\r\nDate: ", "\r\nMessage-ID: <", "\r\nFrom: LWAuth <noreply@example.com>\r\n",
+          "\r\nTo: alice@example.com\r\n", "\r\nSubject: Your verification code\r\n",
+          "\r\nMIME-Version: 1.0\r\n", "\r\nContent-Type: text/plain; charset=UTF-8\r\n",
+          "\r\nContent-Transfer-Encoding: 8bit\r\n"}) {
+        EXPECT_NE(headers.find(header), std::string::npos) << header << " in\n" << headers;
+    }
+    EXPECT_NE(headers.find("@lwauth."), std::string::npos) << headers;
+    EXPECT_NE(headers.find(" +0000\r\n"), std::string::npos) << "a UTC date";
+    std::string code = code_in(message.substr(end + 4));
+    ASSERT_FALSE(code.empty()) << message;
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "email", code}).exit_code, 0)
+        << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+class SmtpImplicitTls : public SmtpTest {
+  protected:
+    SmtpImplicitTls() {
+        mode_ = "smtps";
+        subject_line_ = "subject = 確認コード\n";
+    }
+};
+
+TEST_F(SmtpImplicitTls, DeliversOverSmtpsWithAnEncodedSubject) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << read_file(dir_ / "smtp.log") << daemon_->log();
+    EXPECT_EQ(mail[0]["tls"], true);
+    std::string message = mail[0]["content"];
+    EXPECT_NE(message.find("\r\nSubject: =?UTF-8?B?56K66KqN44Kz44O844OJ?=\r\n"), std::string::npos)
+        << message;
+    EXPECT_FALSE(code_in(message.substr(message.find("\r\n\r\n"))).empty());
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+class SmtpWithoutStarttls : public SmtpTest {
+  protected:
+    SmtpWithoutStarttls() { mode_ = "plain"; }
+};
+
+TEST_F(SmtpWithoutStarttls, SendsNothingInClearAndFallsBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_TRUE(received().empty()) << "nothing sent without TLS";
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("STARTTLS"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos) << daemon_->log();
+}
+
+class SmtpRefusingTheRecipient : public SmtpTest {
+  protected:
+    SmtpRefusingTheRecipient() { refuse_rcpt_ = true; }
+};
+
+TEST_F(SmtpRefusingTheRecipient, IsPermanentWithItsReasonAndFallsBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_TRUE(received().empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("the server refused the recipient mailbox (SMTP 550)"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("alice@example.com"), std::string::npos)
+        << "no address in the log";
+}
+
+class SmtpWithAWrongPassword : public SmtpTest {
+  protected:
+    SmtpWithAWrongPassword() { password_ = "not-the-password"; }
+};
+
+TEST_F(SmtpWithAWrongPassword, IsPermanentWithItsReasonAndFallsBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_TRUE(received().empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("refused the credentials: check username and password_file "
+                                  "(SMTP 535)"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("not-the-password"), std::string::npos);
+}
+
+class SmtpSelfSigned : public SmtpTest {
+  protected:
+    SmtpSelfSigned() { cert_ = "selfsigned"; }
+};
+
+TEST_F(SmtpSelfSigned, RefusesTheCertificateAndFallsBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_TRUE(received().empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("certificate"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lwauth::test

@@ -1,0 +1,162 @@
+// The smtp channel's message builder and the classification of SMTP transactions.
+#include "channels/smtp.hpp"
+
+#include <gtest/gtest.h>
+
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+namespace {
+
+// 2026-11-25 18:50:10 UTC, a Wednesday.
+const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1795632610));
+
+std::string email(std::string_view subject = "Your verification code",
+                  std::string_view text = "lwauth: your code is 123456") {
+    return build_email("LWAuth <noreply@example.com>", "alice@example.com", subject, text, kNow,
+                       "<0123abcd@lwauth.host.example>");
+}
+
+// The header block: everything before the first empty line.
+std::string headers_of(const std::string& message) {
+    return message.substr(0, message.find("\r\n\r\n") + 2);
+}
+
+TEST(BuildEmail, HasEveryHeaderThenTheText) {
+    EXPECT_EQ(email(),
+              "Date: Wed, 25 Nov 2026 18:50:10 +0000\r\n"
+              "Message-ID: <0123abcd@lwauth.host.example>\r\n"
+              "From: LWAuth <noreply@example.com>\r\n"
+              "To: alice@example.com\r\n"
+              "Subject: Your verification code\r\n"
+              "MIME-Version: 1.0\r\n"
+              "Content-Type: text/plain; charset=UTF-8\r\n"
+              "Content-Transfer-Encoding: 8bit\r\n"
+              "\r\n"
+              "lwauth: your code is 123456\r\n");
+}
+
+TEST(BuildEmail, EveryLineEndsWithCrlf) {
+    std::string message = email("Code", "line one\nline two\r\nline three\rline four\n\n.");
+    for (size_t i = 0; i < message.size(); ++i) {
+        if (message[i] == '\n') {
+            ASSERT_GT(i, 0u);
+            EXPECT_EQ(message[i - 1], '\r') << "bare LF at " << i;
+        }
+        if (message[i] == '\r') {
+            ASSERT_LT(i + 1, message.size());
+            EXPECT_EQ(message[i + 1], '\n') << "bare CR at " << i;
+        }
+    }
+    EXPECT_NE(message.find("\r\n\r\nline one\r\nline two\r\nline three\r\nline four\r\n\r\n.\r\n"),
+              std::string::npos)
+        << message;
+    EXPECT_TRUE(message.ends_with("\r\n"));
+}
+
+TEST(BuildEmail, RefusesLineBreaksInHeaderValues) {
+    for (const char* evil :
+         {"alice@example.com\r\nBcc: eve@example.com", "alice@example.com\nBcc: eve@example.com",
+          "alice@example.com\r", "alice@example.com\x7f"}) {
+        std::string to(evil);
+        EXPECT_THROW((void)build_email("noreply@example.com", to, "Code", "123456", kNow, "<a@b>"),
+                     Error)
+            << to;
+        EXPECT_THROW((void)build_email("noreply@example.com", "bob@example.com", to, "123456", kNow,
+                                       "<a@b>"),
+                     Error);
+        EXPECT_THROW((void)build_email(to, "bob@example.com", "Code", "123456", kNow, "<a@b>"),
+                     Error);
+    }
+    std::string with_nul("alice@example.com\0Bcc", 21);
+    EXPECT_THROW((void)build_email("noreply@example.com", with_nul, "Code", "1", kNow, "<a@b>"),
+                 Error);
+}
+
+TEST(BuildEmail, TheErrorDoesNotQuoteTheAddress) {
+    try {
+        (void)build_email("noreply@example.com", "alice@example.com\r\nBcc: x", "Code", "1", kNow,
+                          "<a@b>");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()).find("alice"), std::string::npos) << e.what();
+    }
+}
+
+TEST(BuildEmail, EncodesANonAsciiSubjectWithRfc2047) {
+    std::string headers = headers_of(email("確認コード"));
+    // base64("確認コード") in UTF-8
+    EXPECT_NE(headers.find("Subject: =?UTF-8?B?56K66KqN44Kz44O844OJ?=\r\n"), std::string::npos)
+        << headers;
+    for (unsigned char c : headers) {
+        EXPECT_LT(c, 0x80) << "the headers are ASCII";
+    }
+}
+
+TEST(BuildEmail, SplitsALongSubjectIntoWholeCharacterWords) {
+    std::string subject;
+    for (int i = 0; i < 30; ++i) {
+        subject += "é";  // two bytes each
+    }
+    std::string encoded = encode_header_text(subject);
+    size_t words = 0;
+    size_t at = 0;
+    while (at < encoded.size()) {
+        size_t end = encoded.find("\r\n ", at);
+        std::string word = encoded.substr(at, end == std::string::npos ? end : end - at);
+        ++words;
+        EXPECT_TRUE(word.starts_with("=?UTF-8?B?") && word.ends_with("?=")) << word;
+        EXPECT_LE(word.size(), 75u);
+        at = end == std::string::npos ? encoded.size() : end + 3;
+    }
+    EXPECT_EQ(words, 2u) << encoded;
+    EXPECT_NE(encoded.find("=?UTF-8?B?w6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6k=?="),
+              std::string::npos)
+        << encoded;
+}
+
+TEST(BuildEmail, KeepsAnAsciiSubjectAsItIs) {
+    EXPECT_EQ(encode_header_text("Your code"), "Your code");
+}
+
+TEST(EnvelopeAddress, TakesTheAddressOutOfAMailbox) {
+    EXPECT_EQ(envelope_address("LWAuth <noreply@example.com>"), "<noreply@example.com>");
+    EXPECT_EQ(envelope_address("noreply@example.com"), "<noreply@example.com>");
+    EXPECT_EQ(envelope_address(" noreply@example.com "), "<noreply@example.com>");
+}
+
+http::Response reply(long status, std::string error = {}) {
+    http::Response r;
+    r.status = status;
+    r.error = std::move(error);
+    return r;
+}
+
+TEST(ClassifySmtp, AnAcceptedMessageIsDelivered) {
+    EXPECT_TRUE(classify_smtp("smtp mail", reply(250)).delivered);
+}
+
+TEST(ClassifySmtp, FiveHundredsArePermanentWithTheirReason) {
+    auto refused = classify_smtp("smtp mail", reply(550, "RCPT failed: 550"));
+    EXPECT_FALSE(refused.delivered);
+    EXPECT_FALSE(refused.retryable);
+    EXPECT_EQ(refused.reason, "smtp mail: the server refused the recipient mailbox (SMTP 550)");
+    auto auth = classify_smtp("smtp mail", reply(535, "Login denied"));
+    EXPECT_FALSE(auth.retryable);
+    EXPECT_NE(auth.reason.find("credentials"), std::string::npos);
+}
+
+TEST(ClassifySmtp, FourHundredsAndBrokenConnectionsAreRetryable) {
+    EXPECT_TRUE(classify_smtp("smtp mail", reply(451, "RCPT failed: 451")).retryable);
+    EXPECT_TRUE(classify_smtp("smtp mail", reply(0, "Couldn't connect to server")).retryable);
+    auto clear = classify_smtp("smtp mail", reply(250, "STARTTLS not supported."));
+    EXPECT_FALSE(clear.delivered);
+    EXPECT_TRUE(clear.retryable);
+    EXPECT_NE(clear.reason.find("STARTTLS"), std::string::npos);
+    auto slow = reply(0, "Operation timed out");
+    slow.timed_out = true;
+    EXPECT_TRUE(classify_smtp("smtp mail", slow).retryable);
+}
+
+}  // namespace
+}  // namespace lwauth
