@@ -62,7 +62,20 @@ struct StatusProbe {
     sd_bus* bus;
     Steady::time_point sent;
     bool waiting = false;  // one Status call at a time, so each latency is its own
+    Daemon* daemon = nullptr;
+    bool all_waiting = false;  // every login has reached the gateway
 };
+
+// How many logins lwauthd has started (and so handed to the gateway), from its log.
+int logins_started(Daemon& daemon) {
+    std::string log = daemon.log();
+    int n = 0;
+    for (size_t at = log.find("event=login-start"); at != std::string::npos;
+         at = log.find("event=login-start", at + 1)) {
+        ++n;
+    }
+    return n;
+}
 
 int on_status_reply(sd_bus_message* m, void* userdata, sd_bus_error*) {
     auto* probe = static_cast<StatusProbe*>(userdata);
@@ -75,7 +88,13 @@ int on_status_reply(sd_bus_message* m, void* userdata, sd_bus_error*) {
 
 int on_status_timer(sd_event_source* source, uint64_t, void* userdata) {
     auto* probe = static_cast<StatusProbe*>(userdata);
-    if (!probe->waiting) {
+    // Probe only while every login is waiting on the gateway: that is when a daemon that
+    // blocked on its gateway calls would keep other callers waiting. (Before that, Status
+    // queues behind the burst of Start calls in the bus, whatever the daemon does.)
+    if (!probe->all_waiting) {
+        probe->all_waiting = logins_started(*probe->daemon) >= probe->bench->logins;
+    }
+    if (probe->all_waiting && !probe->waiting) {
         probe->waiting = true;
         probe->sent = Steady::now();
         sd_bus_call_method_async(probe->bus, nullptr, "org.lwauth.Auth1", "/org/lwauth/Auth1",
@@ -190,7 +209,7 @@ int main(int argc, char** argv) {
         connections.push_back(connect());
     }
     sd_bus* status = connect();
-    StatusProbe probe{&b, status, {}, false};
+    StatusProbe probe{&b, status, {}, false, &daemon, false};
 
     auto t0 = Steady::now();
     for (int i = 0; i < b.logins; ++i) {
@@ -224,7 +243,8 @@ int main(int argc, char** argv) {
         return b.status_ms[i];
     };
     std::printf(
-        "| logins | gateway delay | wall time | wall / delay (target <= 1.5) | Status calls | "
+        "| logins | gateway delay | wall time | wall / delay (target <= 1.5) | Status calls while "
+        "all wait | "
         "Status p50 | Status p99 (target <= 10 ms) | Status max |\n");
     std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     std::printf(

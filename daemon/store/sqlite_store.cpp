@@ -264,27 +264,65 @@ void SqliteStore::clear_failures(const std::string& user) {
 
 void SqliteStore::record_send(const std::string& user, const std::string& destination_hash,
                               int64_t at) {
-    exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
-         {user, destination_hash, at});
+    if (!schedule_flush_) {
+        exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
+             {user, destination_hash, at});
+        return;
+    }
+    pending_sends_.push_back({user, destination_hash, at});
+    if (pending_sends_.size() == 1) {
+        schedule_flush_();
+    }
+}
+
+void SqliteStore::flush() {
+    if (pending_sends_.empty()) {
+        return;
+    }
+    exec_script(db_.get(), "BEGIN IMMEDIATE");
+    try {
+        for (const auto& send : pending_sends_) {
+            exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
+                 {send.user, send.destination_hash, send.at});
+        }
+        exec_script(db_.get(), "COMMIT");
+    } catch (...) {
+        // Kept for the next flush: a full disk must not lose the counts the caps need.
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    pending_sends_.clear();
+}
+
+SqliteStore::~SqliteStore() {
+    try {
+        flush();
+    } catch (...) {
+        // Nothing more can be done at exit; the daemon has logged earlier failures.
+    }
 }
 
 int SqliteStore::sends_by_user_since(const std::string& user, int64_t since) {
+    flush();
     return static_cast<int>(query_int(
         db_.get(), "SELECT count(*) FROM sends WHERE user = ? AND at >= ?", {user, since}));
 }
 
 int SqliteStore::sends_to_destination_since(const std::string& destination_hash, int64_t since) {
+    flush();
     return static_cast<int>(
         query_int(db_.get(), "SELECT count(*) FROM sends WHERE destination = ? AND at >= ?",
                   {destination_hash, since}));
 }
 
 int SqliteStore::sends_since(int64_t since) {
+    flush();
     return static_cast<int>(
         query_int(db_.get(), "SELECT count(*) FROM sends WHERE at >= ?", {since}));
 }
 
 void SqliteStore::prune_sends(int64_t before) {
+    flush();
     exec(db_.get(), "DELETE FROM sends WHERE at < ?", {before});
 }
 

@@ -4,8 +4,10 @@
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "contact_cipher.hpp"
 #include "lwauth/sd_bus.hpp"
@@ -38,6 +40,16 @@ class SqliteStore final : public Store {
     int sends_to_destination_since(const std::string& destination_hash, int64_t since) override;
     int sends_since(int64_t since) override;
     void prune_sends(int64_t before) override;
+    void flush() override;
+
+    /// Keeps sends back and writes them in one transaction (one fsync) when flush() runs;
+    /// `schedule` is called when the first send is kept back, for the daemon to arrange a
+    /// flush shortly after. A burst of deliveries then costs one fsync, not one each,
+    /// while counting (which flushes first) stays exact. Without it, each send is written
+    /// at once.
+    void set_write_behind(std::function<void()> schedule) { schedule_flush_ = std::move(schedule); }
+
+    ~SqliteStore() override;
 
   private:
     void migrate();
@@ -46,6 +58,13 @@ class SqliteStore final : public Store {
     SqlitePtr db_;
     ContactCipher cipher_;
     std::string path_;
+    struct Send {
+        std::string user;
+        std::string destination_hash;
+        int64_t at;
+    };
+    std::vector<Send> pending_sends_;
+    std::function<void()> schedule_flush_;
 };
 
 }  // namespace lwauth

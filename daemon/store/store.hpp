@@ -61,6 +61,9 @@ class Store {
     [[nodiscard]] virtual int sends_since(int64_t since) = 0;
     /// Forgets sends older than `before` (counters only look back one hour).
     virtual void prune_sends(int64_t before) = 0;
+    /// Writes what a store keeps back to write in one go (the send log); a store that
+    /// writes at once has nothing to do. Counting sends always flushes first.
+    virtual void flush() {}
 };
 
 }  // namespace lwauth

@@ -324,3 +324,52 @@ TEST(ContactCipher, RefusesAnotherBindingAKeyOrADamagedValue) {
 
 }  // namespace
 }  // namespace lwauth
+
+namespace lwauth {
+namespace {
+
+class SqliteWriteBehindTest : public ::testing::Test {
+  protected:
+    TempDir dir_;
+    std::string path_ = dir_.file("lwauth.db");
+    OpenSslRandom random_;
+    std::unique_ptr<SqliteStore> open() {
+        return std::make_unique<SqliteStore>(path_, ContactCipher(SecretString(std::string(32, 'k')), random_));
+    }
+};
+
+TEST_F(SqliteWriteBehindTest, KeepsSendsBackUntilFlushedAndAsksForOneFlush) {
+    auto store = open();
+    int scheduled = 0;
+    store->set_write_behind([&] { ++scheduled; });
+    store->record_send("taro", "d1", 100);
+    store->record_send("taro", "d2", 101);
+    EXPECT_EQ(scheduled, 1) << "one flush for a burst";
+    // Another connection does not see them yet: nothing was written.
+    EXPECT_EQ(open()->sends_since(0), 0);
+    store->flush();
+    EXPECT_EQ(open()->sends_since(0), 2);
+    store->record_send("taro", "d3", 102);
+    EXPECT_EQ(scheduled, 2);
+}
+
+TEST_F(SqliteWriteBehindTest, CountingFlushesFirstSoCapsStayExact) {
+    auto store = open();
+    store->set_write_behind([] {});
+    store->record_send("taro", "d1", 100);
+    EXPECT_EQ(store->sends_by_user_since("taro", 0), 1);
+    EXPECT_EQ(store->sends_to_destination_since("d1", 0), 1);
+    EXPECT_EQ(store->sends_since(0), 1);
+}
+
+TEST_F(SqliteWriteBehindTest, ClosingTheStoreWritesWhatWasKeptBack) {
+    {
+        auto store = open();
+        store->set_write_behind([] {});
+        store->record_send("taro", "d1", 100);
+    }
+    EXPECT_EQ(open()->sends_since(0), 1);
+}
+
+}  // namespace
+}  // namespace lwauth
