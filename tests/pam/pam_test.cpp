@@ -8,13 +8,16 @@ extern "C" {
 }
 #include <security/pam_appl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
@@ -95,10 +98,15 @@ class Pam : public ::testing::Test {
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
     }
 
-    // pam_wrapper reads its service directory once per process, at the first pam_start():
-    // the service files and passdb are shared by every test and never change.
+    // pam_wrapper reads its service directory once per process, at the first pam_start(),
+    // and keeps its copy: every suite of this process shares one directory, made once, and
+    // the service files and passdb never change.
     static void SetUpTestSuite() {
-        pam_dir_ = new TempDir("lwauth-pam-services");
+        if (pam_dir_ != nullptr) {
+            return;
+        }
+        static TempDir services("lwauth-pam-services");
+        pam_dir_ = &services;
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
         for (const auto& service :
@@ -124,11 +132,6 @@ class Pam : public ::testing::Test {
                                       " mode=sideways failmode=safe\n");
         write_service("short_timeout", "auth requisite " + matrix + "\nauth required " + module +
                                            " mode=second_factor timeout=2 nonsense_option\n");
-    }
-
-    static void TearDownTestSuite() {
-        delete pam_dir_;
-        pam_dir_ = nullptr;
     }
 
     virtual std::string policy() {
@@ -411,6 +414,169 @@ TEST_F(Pam, StoppedDaemonIsNotWaitedForPastTheTimeout) {
         return latest_code("alice@example.com");
     };
     EXPECT_EQ(authenticate("short_timeout", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+}
+
+// ---- 2-step through PAM with each gateway channel -----------------------------------------
+
+// The same stack, with codes travelling through a gateway fake over TLS instead of the
+// outbox: the PAM conversation reads each code from what the gateway received.
+class PamThroughGateway : public Pam {
+  protected:
+    void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "see Pam::SetUp";
+#endif
+        auto pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
+                        (dir_ / "pki").string()},
+                       base_env());
+        ASSERT_EQ(pki.exit_code, 0) << pki.err;
+        fs::create_directories(dir_ / "gateway");
+        gateway_ = Process(
+            {"/usr/bin/python3", (source_dir() / "tests/fakes/gateways.py").string(), "--cert",
+             (dir_ / "pki/server.pem").string(), "--key", (dir_ / "pki/server.key").string(),
+             "--state-dir", (dir_ / "gateway").string(), "--webhook-secret", "s3cret",
+             "--lineworks-public-key", (dir_ / "pki/lineworks.pub.pem").string()},
+            base_env(), dir_ / "gateway.log");
+        for (int i = 0; i < 500 && port_ == 0; ++i) {
+            std::string log = read_file(dir_ / "gateway.log");
+            auto at = log.find("LISTENING ");
+            if (at != std::string::npos) {
+                port_ = std::stoi(log.substr(at + 10));
+            } else {
+                usleep(20 * 1000);
+            }
+        }
+        ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
+        Pam::SetUp();
+    }
+
+    std::string secret(const std::string& name, const std::string& content) {
+        fs::path path = dir_ / "secrets" / name;
+        write_file(path, content + "\n", fs::perms(0600));
+        return path.string();
+    }
+
+    std::string common() const {
+        return "base_url = https://127.0.0.1:" + std::to_string(port_) +
+               "\nca_file = " + (dir_ / "pki/ca.pem").string() + "\ntimeout = 5s\n";
+    }
+
+    // The gateway's [channel.*] section, and the [code] channels order.
+    virtual std::string section() = 0;
+    virtual std::string kinds() {
+        return "sms, email";
+    }
+
+    std::string policy() override {
+        return "[code]\nchannels = " + kinds() +
+               "\nresend_interval = 0s\nmax_sends_per_hour = 100\n"
+               "max_sends_per_destination_per_hour = 100\n\n" +
+               section() +
+               "\n[channel.outbox]\ntype = outbox\npath = " + (dir_ / "outbox.jsonl").string() +
+               "\n";
+    }
+
+    // The code in the newest message the gateway's `service` accepted.
+    std::string gateway_code(const std::string& service) {
+        std::ifstream in(dir_ / "gateway/requests.jsonl");
+        std::string line;
+        std::string text;
+        while (std::getline(in, line)) {
+            auto entry = nlohmann::json::parse(line);
+            if (entry.value("service", "") != service || !entry.value("delivered", false)) {
+                continue;
+            }
+            const auto& params = entry["params"];
+            for (const char* key : {"Body", "text"}) {
+                if (params.contains(key)) {
+                    text = params[key].get<std::string>();
+                }
+            }
+            if (params.contains("content")) {
+                text = params["content"].value("text", "");
+            }
+        }
+        OutboxMessage m;
+        m.text = text;
+        return m.code();
+    }
+
+    // Enrolls alice's phone through the gateway, then logs her in through PAM with the
+    // code the gateway received.
+    void phone_login_through(const std::string& service) {
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+            << daemon_->log();
+        ASSERT_EQ(
+            daemon_->ctl("alice", {"contact", "confirm", "phone", gateway_code(service)}).exit_code,
+            0);
+        Person alice;
+        alice.answer_code = [&](int) { return gateway_code(service); };
+        EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS) << daemon_->log();
+        EXPECT_EQ(alice.code_prompts, 1);
+        EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << "every code went by the gateway";
+    }
+
+    Process gateway_;
+    int port_ = 0;
+};
+
+class PamThroughTwilio : public PamThroughGateway {
+    std::string section() override {
+        return "[channel.twilio]\ntype = twilio\naccount_sid = ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+               "auth_token_file = " +
+               secret("twilio", "twilio-test-token") + "\nfrom = +15005550006\n" + common();
+    }
+};
+
+class PamThroughVonage : public PamThroughGateway {
+    std::string section() override {
+        return "[channel.vonage]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
+               secret("vonage", "abcdef0123456789") + "\nfrom = lwauth\n" + common();
+    }
+};
+
+class PamThroughWebhook : public PamThroughGateway {
+    std::string section() override {
+        return "[channel.hook]\ntype = webhook\nserves = sms\nurl = https://127.0.0.1:" +
+               std::to_string(port_) + "/webhook\nhmac_secret_file = " + secret("hook", "s3cret") +
+               "\nca_file = " + (dir_ / "pki/ca.pem").string() + "\n";
+    }
+};
+
+class PamThroughLineWorks : public PamThroughGateway {
+    std::string section() override {
+        return "[channel.works]\ntype = lineworks\nclient_id = lw-test-client-id\n"
+               "client_secret_file = " +
+               secret("lw-secret", "lw-test-client-secret") +
+               "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
+               secret("lw-key", read_file(dir_ / "pki/lineworks.key")) +
+               "\nbot_id = 2000001\nauth_url = https://127.0.0.1:" + std::to_string(port_) +
+               "/oauth2/v2.0/token\n" + common();
+    }
+    std::string kinds() override { return "notification, email"; }
+};
+
+TEST_F(PamThroughTwilio, TwoStepWithACodeByTwilio) {
+    phone_login_through("twilio");
+}
+
+TEST_F(PamThroughVonage, TwoStepWithACodeByVonage) {
+    phone_login_through("vonage");
+}
+
+TEST_F(PamThroughWebhook, TwoStepWithACodeByTheSitesGateway) {
+    phone_login_through("webhook");
+}
+
+TEST_F(PamThroughLineWorks, TwoStepWithACodeAsALineWorksNotification) {
+    // The email is confirmed through the outbox; the login code goes as a notification.
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+    Person alice;
+    alice.answer_code = [&](int) { return gateway_code("lineworks"); };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS) << daemon_->log();
+    ASSERT_FALSE(alice.infos.empty());
+    EXPECT_NE(alice.infos.back().find("as a service notification"), std::string::npos)
+        << alice.infos.back();
 }
 
 // The module's ABI is the PAM entry points and nothing else (a version script hides the
