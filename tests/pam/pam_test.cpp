@@ -114,6 +114,9 @@ class Pam : public ::testing::Test {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
+            // A user named by a LINE user ID, for the LINE push test.
+            passdb += std::string("U0123456789abcdef0123456789abcdef:") + kPassword + ":" +
+                      service + "\n";
         }
         write_file(pam_dir_->path() / "passdb", passdb);
         std::string matrix =
@@ -495,6 +498,9 @@ class PamThroughGateway : public Pam {
             if (params.contains("content")) {
                 text = params["content"].value("text", "");
             }
+            if (params.contains("messages") && !params["messages"].empty()) {
+                text = params["messages"][0].value("text", "");
+            }
         }
         OutboxMessage m;
         m.text = text;
@@ -555,6 +561,80 @@ class PamThroughLineWorks : public PamThroughGateway {
     }
     std::string kinds() override { return "notification, email"; }
 };
+
+// Email through a real SMTP server (aiosmtpd) with STARTTLS under the test CA.
+class PamThroughSmtp : public PamThroughGateway {
+    std::string section() override {
+        smtp_ = Process(
+            {"/usr/bin/python3", (source_dir() / "tests/integration/smtp_server.py").string(),
+             "--mode", "starttls", "--cert", (dir_ / "pki/server.pem").string(), "--key",
+             (dir_ / "pki/server.key").string(), "--out", (dir_ / "smtp.jsonl").string(), "--auth",
+             "lwauth:smtp-test-password"},
+            base_env(), dir_ / "smtp.log");
+        int port = 0;
+        for (int i = 0; i < 500 && port == 0; ++i) {
+            std::string log = read_file(dir_ / "smtp.log");
+            auto at = log.find("LISTENING ");
+            if (at != std::string::npos) {
+                port = std::stoi(log.substr(at + 10));
+            } else {
+                usleep(20 * 1000);
+            }
+        }
+        EXPECT_NE(port, 0) << read_file(dir_ / "smtp.log");
+        return "[channel.mail]\ntype = smtp\nurl = smtp://127.0.0.1:" + std::to_string(port) +
+               "\nusername = lwauth\npassword_file = " + secret("smtp", "smtp-test-password") +
+               "\nfrom = lwauth <noreply@example.com>\nca_file = " +
+               (dir_ / "pki/ca.pem").string() + "\ntimeout = 5s\n";
+    }
+    std::string kinds() override { return "email"; }
+
+  protected:
+    std::string mailed_code() {
+        std::ifstream in(dir_ / "smtp.jsonl");
+        std::string line;
+        std::string content;
+        while (std::getline(in, line)) {
+            content = nlohmann::json::parse(line).value("content", "");
+        }
+        OutboxMessage m;
+        m.text = content.substr(std::min(content.size(), content.find("\r\n\r\n")));
+        return m.code();
+    }
+
+    Process smtp_;
+};
+
+// LINE push to a user whose name is a LINE user ID (user-to-LINE links come later).
+class PamThroughLine : public PamThroughGateway {
+    std::string section() override {
+        return "[channel.line]\ntype = line\nchannel_access_token_file = " +
+               secret("line", "line-test-channel-token") + "\n" + common() +
+               "\n[user:" + kLineUser + "]\ntwo_step = required\n";
+    }
+    std::string kinds() override { return "notification"; }
+
+  protected:
+    static constexpr const char* kLineUser = "U0123456789abcdef0123456789abcdef";
+};
+
+TEST_F(PamThroughSmtp, TwoStepWithACodeByEmail) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"}).exit_code, 0)
+        << daemon_->log();
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "confirm", "email", mailed_code()}).exit_code, 0);
+    Person alice;
+    alice.answer_code = [&](int) { return mailed_code(); };
+    EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS) << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << "every code went by email";
+}
+
+TEST_F(PamThroughLine, TwoStepWithACodeAsALineMessage) {
+    Person user;
+    user.answer_code = [&](int) { return gateway_code("line"); };
+    EXPECT_EQ(authenticate("two_step", kLineUser, user), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(user.code_prompts, 1);
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
 
 TEST_F(PamThroughTwilio, TwoStepWithACodeByTwilio) {
     phone_login_through("twilio");
