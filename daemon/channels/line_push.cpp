@@ -1,5 +1,7 @@
 #include "line_push.hpp"
 
+#include "gateway.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "../clock.hpp"
@@ -75,9 +77,8 @@ void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
 }
 
 SendResult classify_line(const std::string& channel, const http::Response& response) {
-    if (response.status == 0) {
-        return SendResult::failed(
-            channel + ": " + (response.timed_out ? "no answer in time" : response.error), true);
+    if (auto no_answer = unanswered(channel, response)) {
+        return *no_answer;
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     std::string http = " (HTTP " + std::to_string(response.status) + ")";

@@ -1,5 +1,7 @@
 #include "twilio.hpp"
 
+#include "gateway.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "../log.hpp"
@@ -74,20 +76,13 @@ void TwilioChannel::send(const OutgoingMessage& message, SendDone done) {
     request.timeout = timeout_;
     request.ca_file = ca_file_;
     request.proxy = proxy_;
-    std::string channel = name_;
-    try {
-        client_.perform(std::move(request), [channel, done](http::Response response) {
-            done(classify_twilio("twilio " + channel, response));
-        });
-    } catch (const std::exception& e) {
-        done(SendResult::failed("twilio " + channel + ": " + e.what()));
-    }
+    send_classified(client_, std::move(request), "twilio " + name_, classify_twilio,
+                    std::move(done));
 }
 
 SendResult classify_twilio(const std::string& channel, const http::Response& response) {
-    if (response.status == 0) {
-        return SendResult::failed(
-            channel + ": " + (response.timed_out ? "no answer in time" : response.error), true);
+    if (auto no_answer = unanswered(channel, response)) {
+        return *no_answer;
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (response.status >= 200 && response.status < 300) {

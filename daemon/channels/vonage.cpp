@@ -1,5 +1,7 @@
 #include "vonage.hpp"
 
+#include "gateway.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "../log.hpp"
@@ -101,20 +103,13 @@ void VonageChannel::send(const OutgoingMessage& message, SendDone done) {
     request.timeout = timeout_;
     request.ca_file = ca_file_;
     request.proxy = proxy_;
-    std::string channel = name_;
-    try {
-        client_.perform(std::move(request), [channel, done](http::Response response) {
-            done(classify_vonage("vonage " + channel, response));
-        });
-    } catch (const std::exception& e) {
-        done(SendResult::failed("vonage " + channel + ": " + e.what()));
-    }
+    send_classified(client_, std::move(request), "vonage " + name_, classify_vonage,
+                    std::move(done));
 }
 
 SendResult classify_vonage(const std::string& channel, const http::Response& response) {
-    if (response.status == 0) {
-        return SendResult::failed(
-            channel + ": " + (response.timed_out ? "no answer in time" : response.error), true);
+    if (auto no_answer = unanswered(channel, response)) {
+        return *no_answer;
     }
     if (response.status < 200 || response.status >= 300) {
         bool retryable = response.status == 429 || response.status >= 500;

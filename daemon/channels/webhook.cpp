@@ -1,5 +1,7 @@
 #include "webhook.hpp"
 
+#include "gateway.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -50,20 +52,13 @@ void WebhookChannel::send(const OutgoingMessage& message, SendDone done) {
     request.timeout = timeout_;
     request.ca_file = ca_file_;
     request.proxy = proxy_;
-    std::string channel = name_;
-    try {
-        client_.perform(std::move(request), [channel, done](http::Response response) {
-            done(classify_http("webhook " + channel, response));
-        });
-    } catch (const std::exception& e) {
-        done(SendResult::failed("webhook " + channel + ": " + e.what()));
-    }
+    send_classified(client_, std::move(request), "webhook " + name_, classify_http,
+                    std::move(done));
 }
 
 SendResult classify_http(const std::string& channel, const http::Response& response) {
-    if (response.status == 0) {
-        return SendResult::failed(
-            channel + ": " + (response.timed_out ? "no answer in time" : response.error), true);
+    if (auto no_answer = unanswered(channel, response)) {
+        return *no_answer;
     }
     if (response.status >= 200 && response.status < 300) {
         return SendResult::ok();
