@@ -129,15 +129,7 @@ int main(int argc, char** argv) {
                      (dir / "pki/server.key").string(), "--state-dir", (dir / "gateway").string()},
                     base_env(), dir / "gateway.log");
     int port = 0;
-    for (int i = 0; i < 500 && port == 0; ++i) {
-        std::string log = read_file(dir / "gateway.log");
-        auto at = log.find("LISTENING ");
-        if (at != std::string::npos) {
-            port = std::stoi(log.substr(at + 10));
-        } else {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-    }
+    port = wait_for_listening_port(dir / "gateway.log");
     if (port == 0) {
         std::fprintf(stderr, "the gateway fake did not start\n");
         return 1;

@@ -39,15 +39,7 @@ class GatewayTest : public ::testing::Test {
                                          "--lineworks-public-key",
                                          (dir_ / "pki/lineworks.pub.pem").string()};
         gateway_ = Process(argv, base_env(), dir_ / "gateway.log");
-        for (int i = 0; i < 500 && port_ == 0; ++i) {
-            std::string log = read_file(dir_ / "gateway.log");
-            auto at = log.find("LISTENING ");
-            if (at != std::string::npos) {
-                port_ = std::stoi(log.substr(at + 10));
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
-        }
+        port_ = wait_for_listening_port(dir_ / "gateway.log");
         ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());

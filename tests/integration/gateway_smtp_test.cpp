@@ -28,15 +28,7 @@ class SmtpTest : public GatewayTest {
         }
         smtp_ = Process(argv, base_env(), dir_ / "smtp.log");
         int port = 0;
-        for (int i = 0; i < 500 && port == 0; ++i) {
-            std::string log = read_file(dir_ / "smtp.log");
-            auto at = log.find("LISTENING ");
-            if (at != std::string::npos) {
-                port = std::stoi(log.substr(at + 10));
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
-        }
+        port = wait_for_listening_port(dir_ / "smtp.log");
         EXPECT_NE(port, 0) << read_file(dir_ / "smtp.log");
         std::string scheme = mode_ == "smtps" ? "smtps" : "smtp";
         return "[channel.mail]\ntype = smtp\nurl = " + scheme +

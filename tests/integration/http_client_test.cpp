@@ -40,15 +40,7 @@ class Server {
             {"/usr/bin/python3", (source_dir() / "tests/integration/https_test_server.py").string(),
              (dir / (name + ".pem")).string(), (dir / (name + ".key")).string()},
             base_env(), log);
-        for (int i = 0; i < 500 && port_ == 0; ++i) {
-            std::string text = read_file(log);
-            auto at = text.find("LISTENING ");
-            if (at != std::string::npos) {
-                port_ = std::stoi(text.substr(at + 10));
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
-        }
+        port_ = wait_for_listening_port(log);
         if (port_ == 0) {
             throw std::runtime_error("the test HTTPS server did not start: " + read_file(log));
         }

@@ -440,15 +440,7 @@ class PamThroughGateway : public Pam {
              "--state-dir", (dir_ / "gateway").string(), "--webhook-secret", "s3cret",
              "--lineworks-public-key", (dir_ / "pki/lineworks.pub.pem").string()},
             base_env(), dir_ / "gateway.log");
-        for (int i = 0; i < 500 && port_ == 0; ++i) {
-            std::string log = read_file(dir_ / "gateway.log");
-            auto at = log.find("LISTENING ");
-            if (at != std::string::npos) {
-                port_ = std::stoi(log.substr(at + 10));
-            } else {
-                usleep(20 * 1000);
-            }
-        }
+        port_ = wait_for_listening_port(dir_ / "gateway.log");
         ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
         Pam::SetUp();
     }
@@ -572,15 +564,7 @@ class PamThroughSmtp : public PamThroughGateway {
              "lwauth:smtp-test-password"},
             base_env(), dir_ / "smtp.log");
         int port = 0;
-        for (int i = 0; i < 500 && port == 0; ++i) {
-            std::string log = read_file(dir_ / "smtp.log");
-            auto at = log.find("LISTENING ");
-            if (at != std::string::npos) {
-                port = std::stoi(log.substr(at + 10));
-            } else {
-                usleep(20 * 1000);
-            }
-        }
+        port = wait_for_listening_port(dir_ / "smtp.log");
         EXPECT_NE(port, 0) << read_file(dir_ / "smtp.log");
         return "[channel.mail]\ntype = smtp\nurl = smtp://127.0.0.1:" + std::to_string(port) +
                "\nusername = lwauth\npassword_file = " + secret("smtp", "smtp-test-password") +

@@ -550,6 +550,18 @@ LoginResult login_as_root(const std::string& address, const std::string& user,
     return login_as_root_with(address, user, [&] { return answer; });
 }
 
+int wait_for_listening_port(const fs::path& log) {
+    for (int i = 0; i < 500; ++i) {
+        std::string text = read_file(log);
+        auto at = text.find("LISTENING ");
+        if (at != std::string::npos) {
+            return std::stoi(text.substr(at + 10));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return 0;
+}
+
 fs::path lwauthd_path() {
     return LWAUTH_LWAUTHD_PATH;
 }

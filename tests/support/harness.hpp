@@ -171,6 +171,10 @@ bool wait_for_name(const std::string& address, const std::string& name,
 /// A policy that the tests start from: outbox channel, generous caps, small lockouts.
 std::string default_test_policy(const fs::path& outbox, const std::string& extra = "");
 
+/// Waits for a test server to print "LISTENING <port>" to its log (the gateway fakes, the
+/// SMTP and HTTPS test servers do); the port, or 0 when none appeared within 10 s.
+int wait_for_listening_port(const fs::path& log);
+
 /// A root client of the Login interface, as the PAM module is: the final verdict (or the
 /// D-Bus error name), the lines shown, and how many prompts were answered.
 struct LoginResult {
