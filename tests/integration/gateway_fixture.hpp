@@ -29,9 +29,9 @@ class GatewayTest : public ::testing::Test {
         std::vector<std::string> argv = {"/usr/bin/python3",
                                          (source_dir() / "tests/fakes/gateways.py").string(),
                                          "--cert",
-                                         (dir_ / "pki/server.pem").string(),
+                                         (dir_ / "pki" / (server_cert() + ".pem")).string(),
                                          "--key",
-                                         (dir_ / "pki/server.key").string(),
+                                         (dir_ / "pki" / (server_cert() + ".key")).string(),
                                          "--state-dir",
                                          (dir_ / "gateway").string(),
                                          "--webhook-secret",
@@ -45,6 +45,9 @@ class GatewayTest : public ::testing::Test {
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
+
+    /// The certificate the fake presents, by its name in make_test_pki.sh.
+    [[nodiscard]] virtual std::string server_cert() const { return "server"; }
 
     /// The [channel.*] sections of the gateway(s) under test.
     [[nodiscard]] virtual std::string gateway_channels() = 0;

@@ -1,12 +1,19 @@
-// The failure matrix every HTTP gateway channel shares: the gateway down, an untrusted
-// certificate, no answer in time. Each must fall back to the next channel with one
+// The failure matrix every HTTP gateway channel shares: the gateway down, a certificate
+// from a CA the channel does not trust, a self-signed certificate, a certificate for
+// another host, no answer in time. Each must fall back to the next channel with one
 // message per code and a reason in the log that names neither number nor secret.
+//
+// A malformed body in a success answer is the other half: the gateway may well have
+// sent the message, so it counts as accepted and nothing goes a second time — except
+// from the LINE WORKS token endpoint, where no token means no message was sent.
+#include <algorithm>
+
 #include "gateway_fixture.hpp"
 
 namespace lwauth::test {
 namespace {
 
-enum class Fault { Down, UntrustedCertificate, Timeout };
+enum class Fault { None, Down, UntrustedCertificate, SelfSigned, WrongHost, Timeout };
 
 struct Case {
     const char* type;
@@ -15,26 +22,34 @@ struct Case {
 };
 
 std::string PrintCase(const ::testing::TestParamInfo<Case>& info) {
-    const char* fault = info.param.fault == Fault::Down                   ? "Down"
-                        : info.param.fault == Fault::UntrustedCertificate ? "UntrustedCertificate"
-                                                                          : "Timeout";
-    return std::string(info.param.type) + "_" + fault;
+    static constexpr const char* kNames[] = {"None",       "Down",      "UntrustedCertificate",
+                                             "SelfSigned", "WrongHost", "Timeout"};
+    return std::string(info.param.type) + "_" + kNames[static_cast<int>(info.param.fault)];
 }
 
-class GatewayFailureMatrix : public GatewayTest, public ::testing::WithParamInterface<Case> {
+// The [channel.gw] section of each gateway type, with the fault's URL and CA.
+class GatewayCase : public GatewayTest {
   protected:
+    GatewayCase(const char* type, bool notification, Fault fault)
+        : type_(type), notification_(notification), fault_(fault) {}
+
     std::string code_channels() const override {
-        return GetParam().notification ? "notification, email" : "sms, email";
+        return notification_ ? "notification, email" : "sms, email";
+    }
+
+    std::string server_cert() const override {
+        return fault_ == Fault::SelfSigned  ? "selfsigned"
+               : fault_ == Fault::WrongHost ? "wronghost"
+                                            : "server";
     }
 
     std::string gateway_channels() override {
-        const Case& c = GetParam();
-        std::string base = c.fault == Fault::Down ? "https://127.0.0.1:1" : base_url();
-        std::string ca = c.fault == Fault::UntrustedCertificate
+        std::string base = fault_ == Fault::Down ? "https://127.0.0.1:1" : base_url();
+        std::string ca = fault_ == Fault::UntrustedCertificate
                              ? "ca_file = " + (dir_ / "pki/selfsigned.pem").string() + "\n"
                              : ca_line();
         std::string timeout = "timeout = 1s\n";
-        std::string type = c.type;
+        std::string type = type_;
         if (type == "twilio") {
             return "[channel.gw]\ntype = twilio\naccount_sid = ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
                    "auth_token_file = " +
@@ -66,9 +81,28 @@ class GatewayFailureMatrix : public GatewayTest, public ::testing::WithParamInte
     }
 
     std::string fake_service() const {
-        std::string type = GetParam().type;
+        std::string type = type_;
         return type == "lineworks" ? "lineworks-auth" : type;
     }
+
+    void expect_nothing_secret_in_log() {
+        std::string log = daemon_->log();
+        EXPECT_EQ(log.find("9012345678"), std::string::npos) << "no number in the log";
+        for (const char* secret : {"twilio-test-token", "abcdef0123456789", "s3cret",
+                                   "line-test-channel-token", "lw-test-client-secret", "kr1AAA"}) {
+            EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the log";
+        }
+    }
+
+    std::string type_;
+    bool notification_;
+    Fault fault_;
+};
+
+class GatewayFailureMatrix : public GatewayCase, public ::testing::WithParamInterface<Case> {
+  protected:
+    GatewayFailureMatrix()
+        : GatewayCase(GetParam().type, GetParam().notification, GetParam().fault) {}
 };
 
 TEST_P(GatewayFailureMatrix, FallsBackWithOneMessageAndAReason) {
@@ -91,11 +125,10 @@ TEST_P(GatewayFailureMatrix, FallsBackWithOneMessageAndAReason) {
     std::string log = daemon_->log();
     EXPECT_NE(log.find("event=delivery-failed"), std::string::npos) << log;
     EXPECT_NE(log.find("retryable=yes"), std::string::npos) << log;
-    EXPECT_EQ(log.find("9012345678"), std::string::npos) << "no number in the log";
-    for (const char* secret : {"twilio-test-token", "abcdef0123456789", "s3cret",
-                               "line-test-channel-token", "lw-test-client-secret"}) {
-        EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the log";
+    if (c.fault == Fault::WrongHost) {
+        EXPECT_NE(log.find("127.0.0.1"), std::string::npos) << "the name that did not match";
     }
+    expect_nothing_secret_in_log();
 }
 
 std::vector<Case> all_cases() {
@@ -106,7 +139,8 @@ std::vector<Case> all_cases() {
                                                    {"webhook", false},
                                                    {"line", true},
                                                    {"lineworks", true}}) {
-        for (Fault fault : {Fault::Down, Fault::UntrustedCertificate, Fault::Timeout}) {
+        for (Fault fault : {Fault::Down, Fault::UntrustedCertificate, Fault::SelfSigned,
+                            Fault::WrongHost, Fault::Timeout}) {
             cases.push_back({type, notification, fault});
         }
     }
@@ -115,6 +149,62 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(EveryHttpGateway, GatewayFailureMatrix, ::testing::ValuesIn(all_cases()),
                          PrintCase);
+
+// A 2xx answer whose body is not what the service documents.
+struct MalformedCase {
+    const char* type;
+    bool notification;
+    const char* service;  // the fake endpoint that answers garbage
+    bool falls_back;      // else: counted as accepted, nothing sent again
+    const char* log_line;
+};
+
+class MalformedSuccessBody : public GatewayCase,
+                             public ::testing::WithParamInterface<MalformedCase> {
+  protected:
+    MalformedSuccessBody() : GatewayCase(GetParam().type, GetParam().notification, Fault::None) {}
+};
+
+TEST_P(MalformedSuccessBody, IsNeverSentTwice) {
+    const MalformedCase& c = GetParam();
+    control(std::string(R"({"service": ")") + c.service + R"(", "mode": "garbage", "count": 1})");
+    size_t outbox_before = 0;
+    if (c.notification) {
+        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+        outbox_before = read_outbox(daemon_->outbox()).size();
+        LoginResult login = login_as_root_with(bus_->address(), "alice", [&] {
+            auto outbox = read_outbox(daemon_->outbox());
+            return outbox.size() > outbox_before ? outbox.back().code() : std::string("000000");
+        });
+        EXPECT_EQ(login.verdict, c.falls_back ? "success" : "denied") << daemon_->log();
+    } else {
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+            << daemon_->log();
+    }
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before + (c.falls_back ? 1 : 0))
+        << "one message for one code";
+    EXPECT_NE(daemon_->log().find(c.log_line), std::string::npos) << daemon_->log();
+    expect_nothing_secret_in_log();
+}
+
+std::string PrintMalformed(const ::testing::TestParamInfo<MalformedCase>& info) {
+    std::string name = info.param.service;
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryHttpGateway, MalformedSuccessBody,
+    ::testing::Values(
+        MalformedCase{"twilio", false, "twilio", false, "counting the message as accepted"},
+        MalformedCase{"vonage", false, "vonage", false, "counting the message as accepted"},
+        MalformedCase{"webhook", false, "webhook", false, "event=code-sent user=alice channel=gw"},
+        MalformedCase{"line", true, "line", false, "counting the message as accepted"},
+        MalformedCase{"lineworks", true, "lineworks", false,
+                      "event=code-sent user=alice channel=gw"},
+        MalformedCase{"lineworks", true, "lineworks-auth", true,
+                      "token request answered HTTP 200"}),
+    PrintMalformed);
 
 }  // namespace
 }  // namespace lwauth::test

@@ -10,6 +10,9 @@ class SmtpTest : public GatewayTest {
   protected:
     // Starts the SMTP server as the fixture asks for the policy, before lwauthd starts.
     std::string gateway_channels() override {
+        if (mode_ == "down") {
+            return channel_section("smtp://127.0.0.1:1");
+        }
         std::vector<std::string> argv = {
             "/usr/bin/python3",
             (source_dir() / "tests/integration/smtp_server.py").string(),
@@ -31,8 +34,11 @@ class SmtpTest : public GatewayTest {
         port = wait_for_listening_port(dir_ / "smtp.log");
         EXPECT_NE(port, 0) << read_file(dir_ / "smtp.log");
         std::string scheme = mode_ == "smtps" ? "smtps" : "smtp";
-        return "[channel.mail]\ntype = smtp\nurl = " + scheme +
-               "://127.0.0.1:" + std::to_string(port) +
+        return channel_section(scheme + "://127.0.0.1:" + std::to_string(port));
+    }
+
+    std::string channel_section(const std::string& url) {
+        return "[channel.mail]\ntype = smtp\nurl = " + url +
                "\nusername = lwauth\npassword_file = " + secret_file("smtp", password_) +
                "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + ca_line() +
                "timeout = 2s\n";
@@ -180,6 +186,45 @@ TEST_F(SmtpSelfSigned, RefusesTheCertificateAndFallsBack) {
     EXPECT_TRUE(received().empty());
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
     EXPECT_NE(daemon_->log().find("certificate"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+class SmtpForAnotherHost : public SmtpTest {
+  protected:
+    SmtpForAnotherHost() { cert_ = "wronghost"; }
+};
+
+TEST_F(SmtpForAnotherHost, RefusesTheCertificateAndFallsBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_TRUE(received().empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("127.0.0.1"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("smtp-test-password"), std::string::npos);
+}
+
+class SmtpDown : public SmtpTest {
+  protected:
+    SmtpDown() { mode_ = "down"; }
+};
+
+TEST_F(SmtpDown, FallsBackWithARetryableReason) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("event=delivery-failed"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("alice@example.com"), std::string::npos);
+}
+
+class SmtpSilent : public SmtpTest {
+  protected:
+    SmtpSilent() { mode_ = "silent"; }
+};
+
+TEST_F(SmtpSilent, TimesOutAndFallsBackWithOneMessage) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("event=delivery-failed"), std::string::npos) << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
 }
 

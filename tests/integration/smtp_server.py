@@ -8,6 +8,7 @@ Modes:
   starttls   plain connection that offers STARTTLS and requires it before MAIL
   smtps      TLS from the first byte (smtps://)
   plain      no STARTTLS offered at all: a client that insists on TLS must send nothing
+  silent     accepts connections and never says a word (no greeting): a client must time out
 Options:
   --auth USER:PASSWORD   require AUTH (PLAIN/LOGIN) with these credentials, over TLS only
   --refuse-rcpt          answer every RCPT TO with 550
@@ -64,15 +65,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+def serve_silently():
+    """Accepts connections and holds them open without a greeting until killed."""
+    held = []
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        print(f"LISTENING {s.getsockname()[1]}", flush=True)
+        try:
+            while True:
+                conn, _ = s.accept()
+                held.append(conn)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["starttls", "smtps", "plain"], default="starttls")
+    parser.add_argument("--mode", choices=["starttls", "smtps", "plain", "silent"], default="starttls")
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--out", required=True)
     parser.add_argument("--auth", help="USER:PASSWORD")
     parser.add_argument("--refuse-rcpt", action="store_true")
     args = parser.parse_args()
+    if args.mode == "silent":
+        return serve_silently()
 
     context = None
     if args.mode != "plain":

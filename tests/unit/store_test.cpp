@@ -334,7 +334,8 @@ class SqliteWriteBehindTest : public ::testing::Test {
     std::string path_ = dir_.file("lwauth.db");
     OpenSslRandom random_;
     std::unique_ptr<SqliteStore> open() {
-        return std::make_unique<SqliteStore>(path_, ContactCipher(SecretString(std::string(32, 'k')), random_));
+        return std::make_unique<SqliteStore>(
+            path_, ContactCipher(SecretString(std::string(32, 'k')), random_));
     }
 };
 
