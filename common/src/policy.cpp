@@ -650,7 +650,7 @@ std::string override_keys_text() {
 
 // ---- Channel types ----------------------------------------------------------------------
 
-enum class Check { Text, AbsolutePath, SecretFile, HttpUrl, SmtpUrl, AnyUrl };
+enum class Check { Text, AbsolutePath, SecretFile, HttpUrl, SmtpUrl, AnyUrl, UserIdTemplate };
 enum class Need { Optional, Required };
 
 struct OptionSpec {
@@ -731,12 +731,16 @@ const std::vector<ChannelType>& channel_types() {
           {"private_key_file", SecretFile, Required},
           {"bot_id", Text, Required},
           {"base_url", HttpUrl, Optional, "https://www.worksapis.com"},
-          {"auth_url", HttpUrl, Optional, "https://auth.worksmobile.com/oauth2/v2.0/token"}}},
+          {"auth_url", HttpUrl, Optional, "https://auth.worksmobile.com/oauth2/v2.0/token"},
+          {"user_id", UserIdTemplate},
+          {"user_map_file", SecretFile}}},
         {"line",
          notification,
          notification,
          {{"channel_access_token_file", SecretFile, Required},
-          {"base_url", HttpUrl, Optional, "https://api.line.me"}}},
+          {"base_url", HttpUrl, Optional, "https://api.line.me"},
+          {"user_id", UserIdTemplate},
+          {"user_map_file", SecretFile}}},
     };
     return types;
 }
@@ -802,6 +806,12 @@ std::string check_option(Check check, const Input& in) {
             return problem(url_parser({"smtps://", "smtp://"}, Empty::Refused)(in.value));
         case Check::AnyUrl:
             return problem(any_url_parser()(in.value));
+        case Check::UserIdTemplate:
+            return user_id_template_valid(in.value)
+                       ? std::string()
+                       : bad_value(in,
+                                   "an ID with no spaces, where {user} stands for the user "
+                                   "name (e.g. {user}@example.com)");
     }
     return {};
 }
@@ -1527,6 +1537,38 @@ LoadResult load_texts(const std::vector<std::pair<std::string, std::string>>& na
         loader.parse(name, text);
     }
     return loader.finish();
+}
+
+bool user_id_template_valid(std::string_view user_id_template) {
+    constexpr std::string_view kUser = "{user}";
+    if (user_id_template.empty()) {
+        return false;
+    }
+    for (size_t i = 0; i < user_id_template.size(); ++i) {
+        if (user_id_template.substr(i, kUser.size()) == kUser) {
+            i += kUser.size() - 1;
+            continue;
+        }
+        auto c = static_cast<unsigned char>(user_id_template[i]);
+        if (c <= ' ' || c == 0x7f || c == '{' || c == '}') {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string expand_user_id(std::string_view user_id_template, std::string_view user) {
+    constexpr std::string_view kUser = "{user}";
+    std::string out;
+    for (size_t i = 0; i < user_id_template.size();) {
+        if (user_id_template.substr(i, kUser.size()) == kUser) {
+            out += user;
+            i += kUser.size();
+        } else {
+            out += user_id_template[i++];
+        }
+    }
+    return out;
 }
 
 std::string describe(const UserPolicy& user, const Policy& policy) {

@@ -45,7 +45,8 @@ LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Clie
       proxy_(config.option("proxy")),
       timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
       client_(client),
-      token_(std::move(channel_access_token)) {
+      token_(std::move(channel_access_token)),
+      ids_(config) {
     if (base_url_.empty()) {
         base_url_ = "https://api.line.me";
     }
@@ -56,6 +57,11 @@ LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Clie
 
 void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
     std::string channel = "line " + name_;
+    std::optional<std::string> to = ids_.id_for(message.user);
+    if (!to) {
+        done(SendResult::failed(channel + ": the user has no LINE user ID in user_map_file"));
+        return;
+    }
     try {
         OpenSslRandom random;
         http::Request request;
@@ -63,8 +69,7 @@ void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
         request.headers = {"Content-Type: application/json", "Accept: application/json",
                            "Authorization: Bearer " + std::string(token_.view()),
                            "X-Line-Retry-Key: " + line_retry_key(random)};
-        // For now the LINE user ID is the destination itself (see the header).
-        request.body = line_push_body(message.destination, message.text.view());
+        request.body = line_push_body(*to, message.text.view());
         request.timeout = timeout_;
         request.ca_file = ca_file_;
         request.proxy = proxy_;

@@ -13,14 +13,14 @@
 // within the month fixes; 400, 401 and 403 are permanent, each with its reason. LINE's own
 // "message" is never logged.
 //
-// Limitation: a notification's destination is the lwauth user name, and this channel
-// pushes to it as if it were the LINE user ID. Mapping a user to their LINE user ID comes
-// with the LINE-link work; until then only users whose name is their LINE user ID (U +
-// 32 hex digits) can be reached, and LINE refuses the others with 400.
+// The "to" is the user's LINE user ID (U + 32 hex digits) for this channel's provider,
+// from the channel's user_map_file (or user_id template; see messenger_ids.hpp). A user
+// with no ID is not served; the next channel is tried.
 #pragma once
 
 #include "channel.hpp"
 #include "http/http_client.hpp"
+#include "messenger_ids.hpp"
 
 namespace lwauth {
 
@@ -41,6 +41,7 @@ class LinePushChannel final : public Channel {
     std::chrono::milliseconds timeout_;
     http::Client& client_;
     SecretString token_;
+    MessengerIds ids_;
 };
 
 /// The JSON body of a push of one text message.

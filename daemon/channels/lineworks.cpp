@@ -49,6 +49,25 @@ std::string oauth_hint(const std::string& error) {
     return "";
 }
 
+// A path segment (RFC 3986 segment): unreserved characters and '@' stay, so a login ID
+// such as user@example.com reaches the service as written; the rest is %-encoded.
+std::string path_segment(std::string_view value) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char c : value) {
+        auto u = static_cast<unsigned char>(c);
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || c == '@') {
+            out += c;
+        } else {
+            out += '%';
+            out += kHex[u >> 4];
+            out += kHex[u & 0xf];
+        }
+    }
+    return out;
+}
+
 std::string no_answer(const std::string& channel, const std::string& what,
                       const http::Response& response) {
     return channel + ": " + what + (response.timed_out ? "no answer in time" : response.error);
@@ -69,15 +88,21 @@ LineWorksChannel::LineWorksChannel(const policy::ChannelConfig& config, http::Cl
       timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
       client_(client),
       client_secret_(std::move(client_secret)),
-      private_key_(load_rsa_private_key(private_key_pem)) {
+      private_key_(load_rsa_private_key(private_key_pem)),
+      ids_(config) {
     while (!base_url_.empty() && base_url_.back() == '/') {
         base_url_.pop_back();
     }
 }
 
 void LineWorksChannel::send(const OutgoingMessage& message, SendDone done) {
+    std::optional<std::string> user_id = ids_.id_for(message.user);
+    if (!user_id) {
+        done(SendResult::failed(label() + ": the user has no LINE WORKS user ID in user_map_file"));
+        return;
+    }
     auto job = std::make_shared<Job>();
-    job->user_id = message.destination.empty() ? message.user : message.destination;
+    job->user_id = std::move(*user_id);
     job->text = message.text.clone();
     job->done = std::move(done);
     if (have_token()) {
@@ -156,8 +181,8 @@ void LineWorksChannel::on_token(const http::Response& response) {
 
 void LineWorksChannel::post_message(const std::shared_ptr<Job>& job) {
     http::Request request;
-    request.url = base_url_ + "/v1.0/bots/" + form_escape(bot_id_) + "/users/" +
-                  form_escape(job->user_id) + "/messages";
+    request.url = base_url_ + "/v1.0/bots/" + path_segment(bot_id_) + "/users/" +
+                  path_segment(job->user_id) + "/messages";
     std::string token(access_token_.view());
     request.headers = {"Authorization: Bearer " + token, "Content-Type: application/json",
                        "Accept: application/json"};

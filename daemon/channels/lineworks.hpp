@@ -25,9 +25,9 @@
 // once and sends once more; a second refusal is final. Other 403s, 400 and 404 are
 // permanent; 429 and 5xx are worth another try.
 //
-// The userId is the message's destination, which for a notification is the lwauth user
-// name as it is. Mapping a local user to their LINE WORKS user ID (e.g. `user@domain`,
-// or the directory's ID) is a later step.
+// The userId comes from the channel's user_id template or user_map_file (see
+// messenger_ids.hpp): LINE WORKS takes its own user ID or the member's login ID
+// ("user@domain") there. A user with no ID is not served; the next channel is tried.
 #pragma once
 
 #include <chrono>
@@ -38,6 +38,7 @@
 #include "channel.hpp"
 #include "http/http_client.hpp"
 #include "jwt.hpp"
+#include "messenger_ids.hpp"
 
 namespace lwauth {
 
@@ -81,6 +82,7 @@ class LineWorksChannel final : public Channel,
     http::Client& client_;
     SecretString client_secret_;
     EvpPkeyPtr private_key_;
+    MessengerIds ids_;
 
     SecretString access_token_;
     Clock::time_point token_expires_{};

@@ -2,9 +2,8 @@
 //
 // A login code goes out as a notification when the user has no phone or email: the
 // [code] channels of GatewayTest end with notification, the line channel comes before
-// the outbox, and the users here have 2-step required without any contact. The channel pushes to
-// the user name as the LINE user ID for now (see daemon/channels/line_push.hpp), so the user that
-// LINE reaches is named like one.
+// the outbox, and the users here have 2-step required without any contact. The channel's
+// user_map_file gives bob a LINE user ID, carol an ID that LINE refuses, and alice none.
 #include "gateway_fixture.hpp"
 
 namespace lwauth::test {
@@ -17,10 +16,12 @@ class LineDelivery : public GatewayTest {
     std::string gateway_channels() override {
         return "[channel.line]\ntype = line\nchannel_access_token_file = " +
                secret_file("line", token()) + "\nbase_url = " + base_url() + "\n" + ca_line() +
-               "timeout = 2s\n"
-               // Neither user has a phone or an email: the code can only be a notification.
-               "\n[user:" +
-               kLineUser + "]\ntwo_step = required\n\n[user:alice]\ntwo_step = required\n";
+               "timeout = 2s\nuser_map_file = " +
+               secret_file("line-users", "# user  LINE user ID\nbob " + kLineUser +
+                                             "\n\ncarol\tnot-a-line-user-id\n") +
+               // No user has a phone or an email: the code can only be a notification.
+               "\n[user:bob]\ntwo_step = required\n\n[user:alice]\ntwo_step = required\n"
+               "\n[user:carol]\ntwo_step = required\n";
     }
     virtual std::string token() { return "line-test-channel-token"; }
 
@@ -52,7 +53,7 @@ class LineDelivery : public GatewayTest {
 };
 
 TEST_F(LineDelivery, PushesTheLoginCodeThroughLine) {
-    LoginResult result = login(kLineUser);
+    LoginResult result = login("bob");
     EXPECT_EQ(result.verdict, "success") << daemon_->log();
     auto sent = delivered("line");
     ASSERT_EQ(sent.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
@@ -66,11 +67,12 @@ TEST_F(LineDelivery, PushesTheLoginCodeThroughLine) {
     EXPECT_EQ(requests[0]["headers"]["Content-Type"], "application/json");
     EXPECT_EQ(requests[0]["headers"].value("X-Line-Retry-Key", "").size(), 36u);
     EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+    EXPECT_EQ(daemon_->log().find(kLineUser), std::string::npos) << "the LINE ID is not logged";
 }
 
 TEST_F(LineDelivery, EveryMessageHasItsOwnRetryKey) {
-    EXPECT_EQ(login(kLineUser).verdict, "success");
-    EXPECT_EQ(login(kLineUser).verdict, "success");
+    EXPECT_EQ(login("bob").verdict, "success");
+    EXPECT_EQ(login("bob").verdict, "success");
     auto requests = line_requests();
     ASSERT_EQ(requests.size(), 2u);
     EXPECT_NE(requests[0]["headers"]["X-Line-Retry-Key"],
@@ -78,9 +80,19 @@ TEST_F(LineDelivery, EveryMessageHasItsOwnRetryKey) {
     EXPECT_EQ(delivered("line").size(), 2u) << "no 409: the keys differ";
 }
 
-TEST_F(LineDelivery, AUserWithoutALineIdIsRefusedAndFallsBack) {
-    // "alice" is not a LINE user ID (the user-to-LINE-ID mapping is not there yet).
+TEST_F(LineDelivery, AUserWithoutALineIdFallsBackWithoutAsking) {
     LoginResult result = login("alice");
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(line_requests().empty()) << "LINE was not asked";
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("the user has no LINE user ID in user_map_file"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+}
+
+TEST_F(LineDelivery, AnIdLineRefusesIsPermanentAndFallsBack) {
+    LoginResult result = login("carol");
     EXPECT_EQ(result.verdict, "success") << daemon_->log();
     EXPECT_TRUE(delivered("line").empty());
     EXPECT_EQ(line_requests().size(), 1u);
@@ -90,11 +102,12 @@ TEST_F(LineDelivery, AUserWithoutALineIdIsRefusedAndFallsBack) {
     EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
     EXPECT_EQ(daemon_->log().find("Failed to send messages"), std::string::npos)
         << "LINE's own message is not logged";
+    EXPECT_EQ(daemon_->log().find("not-a-line-user-id"), std::string::npos);
 }
 
 TEST_F(LineDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {
     control(R"({"service": "line", "mode": "permanent:403", "count": 1})");
-    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
     EXPECT_TRUE(delivered("line").empty());
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
     EXPECT_NE(
@@ -106,7 +119,7 @@ TEST_F(LineDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {
 
 TEST_F(LineDelivery, TheMonthlyLimitIsPermanent) {
     control(R"({"service": "line", "mode": "permanent:429", "count": 1})");
-    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
     EXPECT_NE(daemon_->log().find("monthly message limit"), std::string::npos) << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
@@ -114,7 +127,7 @@ TEST_F(LineDelivery, TheMonthlyLimitIsPermanent) {
 
 TEST_F(LineDelivery, ThrottlingIsRetryableAndFallsBack) {
     control(R"({"service": "line", "mode": "429", "count": 1})");
-    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
     EXPECT_TRUE(delivered("line").empty());
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
     EXPECT_NE(daemon_->log().find("rate limited by LINE (HTTP 429)"), std::string::npos)
@@ -124,7 +137,7 @@ TEST_F(LineDelivery, ThrottlingIsRetryableAndFallsBack) {
 
 TEST_F(LineDelivery, AServerErrorFallsBack) {
     control(R"({"service": "line", "mode": "500", "count": 1})");
-    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
     EXPECT_NE(daemon_->log().find("answered HTTP 500"), std::string::npos) << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
@@ -136,7 +149,7 @@ class LineWrongToken : public LineDelivery {
 };
 
 TEST_F(LineWrongToken, AnInvalidTokenIsPermanentAndFallsBack) {
-    EXPECT_EQ(login(kLineUser).verdict, "success") << daemon_->log();
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
     EXPECT_TRUE(delivered("line").empty());
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
     EXPECT_NE(daemon_->log().find("invalid channel access token: check channel_access_token_file"),

@@ -16,8 +16,9 @@ class LineWorksDelivery : public GatewayTest {
                "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
                secret_file("lineworks-key", read_file(dir_ / "pki/lineworks.key")) +
                "\nbot_id = 2000001\nbase_url = " + base_url() + "\nauth_url = " + base_url() +
-               "/oauth2/v2.0/token\n" + ca_line() + "timeout = 2s\n";
+               "/oauth2/v2.0/token\n" + ca_line() + "timeout = 2s\n" + user_id_lines();
     }
+    virtual std::string user_id_lines() { return ""; }
 
     /// Every request a service got (delivered or not), oldest first.
     [[nodiscard]] std::vector<nlohmann::json> requests(const std::string& service) const {
@@ -91,6 +92,46 @@ TEST_F(LineWorksDelivery, OneTokenServesManyMessages) {
     EXPECT_EQ(requests("lineworks-auth").size(), 1u) << "the token was reused";
 }
 
+TEST_F(LineWorksDelivery, SendsWaitForTheTokenRequestInFlight) {
+    enroll_alice();
+    ASSERT_TRUE(daemon_->enroll("bob", "email", "bob@example.com")) << daemon_->log();
+    // The token endpoint holds its answer, so the second login's message is asked for
+    // while the first login's token request is still in flight.
+    control(R"({"service": "lineworks-auth", "mode": "slow:1500", "count": 1})");
+    auto code_for = [&](const std::string& user) {
+        std::string code = "000000";
+        for (const auto& request : requests("lineworks")) {
+            if (request["delivered"] == true &&
+                request["path"] == "/v1.0/bots/2000001/users/" + user + "/messages") {
+                code = code_in(request["params"]["content"].value("text", ""));
+            }
+        }
+        return code;
+    };
+    LoginResult bob;
+    std::thread second([&] {
+        // Bob starts once alice's login is under way and her token request has gone out.
+        for (int i = 0;
+             i < 500 && daemon_->log().find("login-start user=alice") == std::string::npos; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        bob = login_as_root_with(bus_->address(), "bob", [&] { return code_for("bob"); });
+    });
+    LoginResult alice =
+        login_as_root_with(bus_->address(), "alice", [&] { return code_for("alice"); });
+    second.join();
+    EXPECT_EQ(alice.verdict, "success") << daemon_->log();
+    EXPECT_EQ(bob.verdict, "success") << daemon_->log();
+
+    auto tokens = requests("lineworks-auth");
+    ASSERT_EQ(tokens.size(), 1u) << "one token request served both messages";
+    EXPECT_EQ(tokens[0]["fault"], "slow:1500");
+    auto messages = requests("lineworks");
+    ASSERT_EQ(messages.size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(messages[0]["headers"]["Authorization"], messages[1]["headers"]["Authorization"]);
+    expect_no_secrets_in_log();
+}
+
 TEST_F(LineWorksDelivery, AnExpiredTokenIsRefreshedOnceAndTheMessageSent) {
     enroll_alice();
     login_through_lineworks();
@@ -141,6 +182,31 @@ TEST_F(LineWorksDelivery, ThrottlingFallsBackToTheOutbox) {
         << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
     expect_no_secrets_in_log();
+}
+
+// The site's LINE WORKS members log in as NAME@example.com; bob's ID is in a map.
+class LineWorksWithUserIds : public LineWorksDelivery {
+  protected:
+    std::string user_id_lines() override {
+        return "user_id = {user}@example.com\nuser_map_file = " +
+               secret_file("lineworks-users", "bob 110002509000000\n") + "\n";
+    }
+};
+
+TEST_F(LineWorksWithUserIds, MessagesGoToTheMappedIds) {
+    enroll_alice();
+    login_through_lineworks();
+    ASSERT_TRUE(daemon_->enroll("bob", "email", "bob@example.com")) << daemon_->log();
+    LoginResult bob =
+        login_as_root_with(bus_->address(), "bob", [&] { return last_lineworks_code(); });
+    EXPECT_EQ(bob.verdict, "success") << daemon_->log();
+
+    auto messages = requests("lineworks");
+    ASSERT_EQ(messages.size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(messages[0]["path"], "/v1.0/bots/2000001/users/alice@example.com/messages");
+    EXPECT_EQ(messages[1]["path"], "/v1.0/bots/2000001/users/110002509000000/messages");
+    EXPECT_EQ(daemon_->log().find("110002509000000"), std::string::npos) << "no ID in the log";
+    EXPECT_EQ(daemon_->log().find("alice@example.com/"), std::string::npos);
 }
 
 }  // namespace

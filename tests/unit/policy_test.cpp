@@ -615,6 +615,22 @@ TEST(PolicyChannels, GatewaysAreReachedOverHttpsOnly) {
               "starting with https://");
 }
 
+TEST(PolicyChannels, MessengerUserIdsAreATemplateAndAMapFile) {
+    TempDir dir;
+    fs::path token = dir.write("token", "t");
+    fs::path map = dir.write("users", "bob U0\n");
+    std::string section =
+        "[channel.line]\ntype = line\nchannel_access_token_file = " + token.string() + "\n";
+    Policy policy =
+        loaded(section + "user_id = {user}@example.com\nuser_map_file = " + map.string() + "\n",
+               owned_by_me());
+    EXPECT_EQ(policy.channels[0].option("user_id"), "{user}@example.com");
+    EXPECT_EQ(policy.channels[0].option("user_map_file"), map.string());
+    EXPECT_EQ(only_error(section + "user_id = {uid}@example.com\n", owned_by_me()),
+              "lwauth.conf:4: bad value '{uid}@example.com' for user_id: an ID with no spaces, "
+              "where {user} stands for the user name (e.g. {user}@example.com)");
+}
+
 TEST(PolicyChannels, ReportsMissingTypeAtTheSectionHeader) {
     EXPECT_EQ(only_error("[policy]\n\n[channel.sms]\npath = /tmp/x\n"),
               "lwauth.conf:3: [channel.sms] has no type; set type = outbox, twilio, vonage, "

@@ -215,6 +215,12 @@ struct LoadResult {
     const std::vector<std::pair<std::string, std::string>>& named_texts,
     const LoadOptions& options = {});
 
+/// A messenger channel's `user_id` template ("{user}@example.com"): `{user}` stands for
+/// the user name; no other brace, space or control character may appear.
+[[nodiscard]] bool user_id_template_valid(std::string_view user_id_template);
+/// The template with every `{user}` replaced by `user`. The template must be valid.
+[[nodiscard]] std::string expand_user_id(std::string_view user_id_template, std::string_view user);
+
 /// Human-readable dump of an effective policy (key = value lines grouped by section, in
 /// lwauth.conf syntax), used by `lwauthctl policy check --user`.
 [[nodiscard]] std::string describe(const UserPolicy& user, const Policy& policy);
