@@ -716,7 +716,8 @@ const std::vector<ChannelType>& channel_types() {
           {"username", Text},
           {"password_file", SecretFile},
           {"from", Text, Required},
-          {"subject", Text, Optional, "Your verification code"}},
+          {"subject", Text, Optional, "Your verification code"},
+          {"body_file", AbsolutePath}},
          [](const ChannelConfig& c) -> std::string {
              return c.option("username").empty() != c.option("password_file").empty()
                         ? "channel type smtp requires 'username' and 'password_file' together"

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 
 #include "../clock.hpp"
 #include "lwauth/error.hpp"
@@ -216,6 +218,58 @@ std::string build_email(std::string_view from, std::string_view to, std::string_
     return message;
 }
 
+std::string fill_email_body(std::string_view body_template, std::string_view message,
+                            std::string_view user, std::string_view hostname) {
+    const std::pair<std::string_view, std::string_view> fields[] = {
+        {"{message}", message}, {"{user}", user}, {"{hostname}", hostname}};
+    std::string out;
+    for (size_t i = 0; i < body_template.size();) {
+        bool replaced = false;
+        for (const auto& [name, value] : fields) {
+            if (body_template.substr(i, name.size()) == name) {
+                out += value;
+                i += name.size();
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) {
+            out += body_template[i++];
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::string read_body_template(const std::string& path) {
+    if (path.empty()) {
+        return {};
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in.is_open()) {
+        throw Error(Errc::Internal, "cannot read body_file " + path);
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) {
+        throw Error(Errc::Internal, "cannot read body_file " + path);
+    }
+    if (text.find("{message}") == std::string::npos) {
+        throw Error(Errc::Internal, "body_file " + path + " has no {message}, so no code");
+    }
+    return text;
+}
+
+std::string local_hostname() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) {
+        return "localhost";
+    }
+    return name;
+}
+
+}  // namespace
+
 SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& client,
                          SecretString password)
     : name_(config.name),
@@ -223,6 +277,7 @@ SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& clie
       username_(config.option("username")),
       from_(config.option("from")),
       subject_(config.option("subject")),
+      body_template_(read_body_template(config.option("body_file"))),
       ca_file_(config.option("ca_file")),
       proxy_(config.option("proxy")),
       timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
@@ -233,8 +288,13 @@ void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
     std::string channel = "smtp " + name_;
     http::Request request;
     try {
-        request.body = build_email(from_, message.destination, subject_, message.text.view(),
+        std::string body = body_template_.empty()
+                               ? std::string(message.text.view())
+                               : fill_email_body(body_template_, message.text.view(), message.user,
+                                                 local_hostname());
+        request.body = build_email(from_, message.destination, subject_, body,
                                    std::chrono::system_clock::now(), new_message_id());
+        wipe_string(body);
     } catch (const Error& e) {
         // The reason names the header, never its value (the address).
         done(SendResult::failed(channel + ": " + e.what()));

@@ -9,6 +9,9 @@
 // password_file, only ever over TLS. Each code is one RFC 5322 message, text/plain in
 // UTF-8, sent on lwauthd's libcurl multi so that the loop never blocks.
 //
+// The body is the code's message line, or, with `body_file`, that file's text with
+// {message} (required), {user} and {hostname} filled in; the subject is `subject`.
+//
 // An accepted message (250 after DATA) is delivered. A broken connection, a TLS failure,
 // a timeout or a 4xx reply is worth another try; a 5xx reply (550 unknown mailbox, 535
 // refused credentials...) is permanent. Reasons never name the address.
@@ -25,7 +28,8 @@ namespace lwauth {
 
 class SmtpChannel final : public Channel {
   public:
-    /// `password` is used only when the policy sets `username`.
+    /// `password` is used only when the policy sets `username`. Throws Error(Internal)
+    /// when body_file cannot be read or has no {message}.
     SmtpChannel(const policy::ChannelConfig& config, http::Client& client, SecretString password);
     [[nodiscard]] const std::string& name() const override { return name_; }
     void send(const OutgoingMessage& message, SendDone done) override;
@@ -36,6 +40,7 @@ class SmtpChannel final : public Channel {
     std::string username_;
     std::string from_;
     std::string subject_;
+    std::string body_template_;  // empty: the message line alone
     std::string ca_file_;
     std::string proxy_;
     std::chrono::milliseconds timeout_;
@@ -53,6 +58,11 @@ class SmtpChannel final : public Channel {
                                       std::string_view subject, std::string_view text,
                                       std::chrono::system_clock::time_point now,
                                       std::string_view message_id);
+
+/// A body template with {message}, {user} and {hostname} replaced; other text, braces
+/// included, stays as written.
+[[nodiscard]] std::string fill_email_body(std::string_view body_template, std::string_view message,
+                                          std::string_view user, std::string_view hostname);
 
 /// An unstructured header value as RFC 5322 wants it: unchanged when printable ASCII, else
 /// RFC 2047 "=?UTF-8?B?...?=" words (whole UTF-8 characters each) folded with CRLF SP.

@@ -40,7 +40,7 @@ class SmtpTest : public GatewayTest {
     std::string channel_section(const std::string& url) {
         return "[channel.mail]\ntype = smtp\nurl = " + url +
                "\nusername = lwauth\npassword_file = " + secret_file("smtp", password_) +
-               "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + ca_line() +
+               "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + body_line_ + ca_line() +
                "timeout = 2s\n";
     }
 
@@ -62,6 +62,7 @@ class SmtpTest : public GatewayTest {
     std::string mode_ = "starttls";
     std::string cert_ = "server";
     std::string subject_line_;
+    std::string body_line_;
     std::string password_ = "smtp-test-password";  // what lwauthd sends
     bool refuse_rcpt_ = false;
     Process smtp_;
@@ -127,6 +128,45 @@ TEST_F(SmtpImplicitTls, DeliversOverSmtpsWithAnEncodedSubject) {
         << message;
     EXPECT_FALSE(code_in(message.substr(message.find("\r\n\r\n"))).empty());
     EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+class SmtpWithABodyTemplate : public SmtpTest {
+  protected:
+    SmtpWithABodyTemplate() {
+        write_file(dir_ / "mail-body.txt",
+                   "Hello {user},\n\n{message}\n\nSent by lwauth on {hostname}.\n");
+        body_line_ = "body_file = " + (dir_ / "mail-body.txt").string() + "\n";
+    }
+};
+
+TEST_F(SmtpWithABodyTemplate, FillsTheTemplate) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto messages = received();
+    ASSERT_EQ(messages.size(), 1u) << daemon_->log();
+    std::string message = messages[0]["content"];
+    size_t body = message.find("\r\n\r\n");
+    ASSERT_NE(body, std::string::npos);
+    std::string text = message.substr(body + 4);
+    EXPECT_EQ(text.rfind("Hello alice,\r\n\r\nlwauth: your confirmation code is ", 0), 0u) << text;
+    EXPECT_NE(text.find("\r\n\r\nSent by lwauth on "), std::string::npos) << text;
+    EXPECT_EQ(text.find("{hostname}"), std::string::npos) << text;
+    EXPECT_FALSE(code_in(text).empty());
+}
+
+class SmtpWithATemplateWithoutTheCode : public SmtpTest {
+  protected:
+    SmtpWithATemplateWithoutTheCode() {
+        write_file(dir_ / "mail-body.txt", "Hello {user}, here is nothing.\n");
+        body_line_ = "body_file = " + (dir_ / "mail-body.txt").string() + "\n";
+    }
+};
+
+TEST_F(SmtpWithATemplateWithoutTheCode, SendsNothingAndFallsBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_TRUE(received().empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("has no {message}, so no code"), std::string::npos)
+        << daemon_->log();
 }
 
 class SmtpWithoutStarttls : public SmtpTest {

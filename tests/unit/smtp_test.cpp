@@ -119,6 +119,13 @@ TEST(BuildEmail, KeepsAnAsciiSubjectAsItIs) {
     EXPECT_EQ(encode_header_text("Your code"), "Your code");
 }
 
+TEST(FillEmailBody, FillsTheKnownFieldsAndKeepsTheRest) {
+    EXPECT_EQ(fill_email_body("Hello {user},\n\n{message}\n\n-- {hostname} {other} {", "CODE",
+                              "alice", "web1"),
+              "Hello alice,\n\nCODE\n\n-- web1 {other} {");
+    EXPECT_EQ(fill_email_body("{message}{message}", "x", "u", "h"), "xx");
+}
+
 TEST(EnvelopeAddress, TakesTheAddressOutOfAMailbox) {
     EXPECT_EQ(envelope_address("LWAuth <noreply@example.com>"), "<noreply@example.com>");
     EXPECT_EQ(envelope_address("noreply@example.com"), "<noreply@example.com>");
