@@ -7,6 +7,7 @@
 // sent the message, so it counts as accepted and nothing goes a second time — except
 // from the LINE WORKS token endpoint, where no token means no message was sent.
 #include <algorithm>
+#include <tuple>
 
 #include "gateway_fixture.hpp"
 
@@ -149,6 +150,69 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(EveryHttpGateway, GatewayFailureMatrix, ::testing::ValuesIn(all_cases()),
                          PrintCase);
+
+// A server error or throttling, from every service (and the LINE WORKS token endpoint):
+// worth another try later, so the code goes by the next channel now, once.
+struct RefusalCase {
+    const char* type;
+    bool notification;
+    const char* service;
+    const char* mode;  // the fake's fault mode: "500" or "429"
+};
+
+class RetryableRefusal : public GatewayCase, public ::testing::WithParamInterface<RefusalCase> {
+  protected:
+    RetryableRefusal() : GatewayCase(GetParam().type, GetParam().notification, Fault::None) {}
+};
+
+TEST_P(RetryableRefusal, FallsBackWithOneMessage) {
+    const RefusalCase& c = GetParam();
+    control(std::string(R"({"service": ")") + c.service + R"(", "mode": ")" + c.mode +
+            R"(", "count": 1})");
+    if (c.notification) {
+        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+        size_t before = read_outbox(daemon_->outbox()).size();
+        LoginResult login = login_as_root_with(
+            bus_->address(), "alice", [&] { return read_outbox(daemon_->outbox()).back().code(); });
+        EXPECT_EQ(login.verdict, "success") << daemon_->log();
+        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), before + 1) << "one message for one code";
+    } else {
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+            << daemon_->log();
+        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    }
+    EXPECT_TRUE(delivered(c.service).empty());
+    std::string log = daemon_->log();
+    EXPECT_NE(log.find("event=delivery-failed"), std::string::npos) << log;
+    EXPECT_NE(log.find("retryable=yes"), std::string::npos) << log;
+    expect_nothing_secret_in_log();
+}
+
+std::vector<RefusalCase> refusal_cases() {
+    std::vector<RefusalCase> cases;
+    for (auto [type, notification, service] :
+         std::vector<std::tuple<const char*, bool, const char*>>{
+             {"twilio", false, "twilio"},
+             {"vonage", false, "vonage"},
+             {"webhook", false, "webhook"},
+             {"line", true, "line"},
+             {"lineworks", true, "lineworks"},
+             {"lineworks", true, "lineworks-auth"}}) {
+        for (const char* mode : {"500", "429"}) {
+            cases.push_back({type, notification, service, mode});
+        }
+    }
+    return cases;
+}
+
+std::string PrintRefusal(const ::testing::TestParamInfo<RefusalCase>& info) {
+    std::string name = std::string(info.param.service) + "_" + info.param.mode;
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryHttpGateway, RetryableRefusal, ::testing::ValuesIn(refusal_cases()),
+                         PrintRefusal);
 
 // A 2xx answer whose body is not what the service documents.
 struct MalformedCase {
