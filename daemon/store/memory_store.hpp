@@ -32,6 +32,19 @@ class MemoryStore final : public Store {
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
     }
+    void set_profile_contact(const std::string& user, const Contact& contact) override {
+        remove_profile_contact(user, contact.kind);
+        users_[user].profile.push_back({contact.kind, contact.value, "admin"});
+    }
+    void remove_profile_contact(const std::string& user, const std::string& kind) override {
+        std::erase_if(users_[user].profile, [&](const Contact& c) { return c.kind == kind; });
+    }
+    void set_line_link(const std::string& user, const std::string& subject_hash) override {
+        users_[user].line_linked = !subject_hash.empty();
+    }
+    void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
+        users_[user].pin_set = !encoded_hash.empty();
+    }
     int add_failure(const std::string& user) override { return ++users_[user].failures; }
     void lock(const std::string& user, int64_t until) override {
         users_[user].locked_until = until;

@@ -44,6 +44,20 @@ constexpr const char* kMigrations[] = {
     CREATE INDEX sends_by_destination ON sends (destination, at);
     CREATE INDEX sends_by_time ON sends (at);
     )sql",
+    // 2: where a login contact came from, the profile's contacts (sealed), the LINE link
+    //    (a keyed hash) and the quick-login PIN (an Argon2id hash).
+    R"sql(
+    ALTER TABLE contacts ADD COLUMN source TEXT NOT NULL DEFAULT 'self'
+        CHECK (source IN ('self', 'profile', 'admin'));
+    CREATE TABLE profile_contacts (
+        user         TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        kind         TEXT NOT NULL CHECK (kind IN ('phone', 'email')),
+        sealed_value BLOB NOT NULL,
+        PRIMARY KEY (user, kind)
+    );
+    ALTER TABLE users ADD COLUMN line_link TEXT;
+    ALTER TABLE users ADD COLUMN pin_hash TEXT;
+    )sql",
 };
 
 using Bind = std::variant<std::string_view, int64_t>;
@@ -109,8 +123,18 @@ void exec_script(sqlite3* db, const char* sql) {
     }
 }
 
+// What a sealed value is bound to (the AEAD's associated data), so that a sealed value
+// moved to another user, kind or table no longer opens.
 std::string binding(const std::string& user, const std::string& kind) {
     return user + '\n' + kind;
+}
+std::string profile_binding(const std::string& user, const std::string& kind) {
+    return "profile\n" + user + '\n' + kind;
+}
+
+std::string column_text(sqlite3_stmt* stmt, int column) {
+    const unsigned char* text = sqlite3_column_text(stmt, column);
+    return text != nullptr ? reinterpret_cast<const char*>(text) : "";
 }
 
 }  // namespace
@@ -183,28 +207,49 @@ void SqliteStore::ensure_user(const std::string& user) {
 UserState SqliteStore::load_user(const std::string& user) {
     UserState state;
     {
-        auto stmt = prepare(
-            db_.get(), "SELECT two_step, failures, locked_until FROM users WHERE name = ?", {user});
+        auto stmt = prepare(db_.get(),
+                            "SELECT two_step, failures, locked_until, line_link IS NOT NULL, "
+                            "pin_hash IS NOT NULL FROM users WHERE name = ?",
+                            {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
             state.two_step = sqlite3_column_int(stmt.get(), 0) != 0;
             state.failures = sqlite3_column_int(stmt.get(), 1);
             state.locked_until = sqlite3_column_int64(stmt.get(), 2);
+            state.line_linked = sqlite3_column_int(stmt.get(), 3) != 0;
+            state.pin_set = sqlite3_column_int(stmt.get(), 4) != 0;
         } else if (rc != SQLITE_DONE) {
             fail(db_.get(), "load user");
         }
     }
+    {
+        auto stmt = prepare(
+            db_.get(),
+            "SELECT kind, sealed_value, source FROM contacts WHERE user = ? ORDER BY kind", {user});
+        int rc;
+        while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+            std::string kind = column_text(stmt.get(), 0);
+            std::string_view sealed(static_cast<const char*>(sqlite3_column_blob(stmt.get(), 1)),
+                                    static_cast<size_t>(sqlite3_column_bytes(stmt.get(), 1)));
+            state.contacts.push_back(
+                {kind, cipher_.open(sealed, binding(user, kind)), column_text(stmt.get(), 2)});
+        }
+        if (rc != SQLITE_DONE) {
+            fail(db_.get(), "load contacts");
+        }
+    }
     auto stmt = prepare(
-        db_.get(), "SELECT kind, sealed_value FROM contacts WHERE user = ? ORDER BY kind", {user});
+        db_.get(), "SELECT kind, sealed_value FROM profile_contacts WHERE user = ? ORDER BY kind",
+        {user});
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-        std::string kind = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+        std::string kind = column_text(stmt.get(), 0);
         std::string_view sealed(static_cast<const char*>(sqlite3_column_blob(stmt.get(), 1)),
                                 static_cast<size_t>(sqlite3_column_bytes(stmt.get(), 1)));
-        state.contacts.push_back({kind, cipher_.open(sealed, binding(user, kind))});
+        state.profile.push_back({kind, cipher_.open(sealed, profile_binding(user, kind)), "admin"});
     }
     if (rc != SQLITE_DONE) {
-        fail(db_.get(), "load contacts");
+        fail(db_.get(), "load profile");
     }
     return state;
 }
@@ -223,15 +268,52 @@ void SqliteStore::save_contact(const std::string& user, const Contact& contact) 
     std::string sealed = cipher_.seal(contact.value, binding(user, contact.kind));
     auto stmt =
         prepare(db_.get(),
-                "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
-                "VALUES (?, ?, ?, strftime('%s','now')) "
+                "INSERT INTO contacts (user, kind, source, sealed_value, verified_at) "
+                "VALUES (?, ?, ?, ?, strftime('%s','now')) "
                 "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value, "
-                "verified_at = excluded.verified_at",
+                "source = excluded.source, verified_at = excluded.verified_at",
+                {user, contact.kind, contact.source});
+    if (sqlite3_bind_blob(stmt.get(), 4, sealed.data(), static_cast<int>(sealed.size()),
+                          SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(stmt.get()) != SQLITE_DONE) {
+        fail(db_.get(), "save contact");
+    }
+}
+
+void SqliteStore::set_profile_contact(const std::string& user, const Contact& contact) {
+    ensure_user(user);
+    std::string sealed = cipher_.seal(contact.value, profile_binding(user, contact.kind));
+    auto stmt =
+        prepare(db_.get(),
+                "INSERT INTO profile_contacts (user, kind, sealed_value) VALUES (?, ?, ?) "
+                "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value",
                 {user, contact.kind});
     if (sqlite3_bind_blob(stmt.get(), 3, sealed.data(), static_cast<int>(sealed.size()),
                           SQLITE_TRANSIENT) != SQLITE_OK ||
         sqlite3_step(stmt.get()) != SQLITE_DONE) {
-        fail(db_.get(), "save contact");
+        fail(db_.get(), "save profile contact");
+    }
+}
+
+void SqliteStore::remove_profile_contact(const std::string& user, const std::string& kind) {
+    exec(db_.get(), "DELETE FROM profile_contacts WHERE user = ? AND kind = ?", {user, kind});
+}
+
+void SqliteStore::set_line_link(const std::string& user, const std::string& subject_hash) {
+    ensure_user(user);
+    if (subject_hash.empty()) {
+        exec(db_.get(), "UPDATE users SET line_link = NULL WHERE name = ?", {user});
+    } else {
+        exec(db_.get(), "UPDATE users SET line_link = ? WHERE name = ?", {subject_hash, user});
+    }
+}
+
+void SqliteStore::set_pin_hash(const std::string& user, const std::string& encoded_hash) {
+    ensure_user(user);
+    if (encoded_hash.empty()) {
+        exec(db_.get(), "UPDATE users SET pin_hash = NULL WHERE name = ?", {user});
+    } else {
+        exec(db_.get(), "UPDATE users SET pin_hash = ? WHERE name = ?", {encoded_hash, user});
     }
 }
 

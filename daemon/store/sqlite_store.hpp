@@ -31,6 +31,10 @@ class SqliteStore final : public Store {
     void save_contact(const std::string& user, const Contact& contact) override;
     void remove_contact(const std::string& user, const std::string& kind) override;
     void set_two_step(const std::string& user, bool enabled) override;
+    void set_profile_contact(const std::string& user, const Contact& contact) override;
+    void remove_profile_contact(const std::string& user, const std::string& kind) override;
+    void set_line_link(const std::string& user, const std::string& subject_hash) override;
+    void set_pin_hash(const std::string& user, const std::string& encoded_hash) override;
     int add_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;
     void clear_failures(const std::string& user) override;

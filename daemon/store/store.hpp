@@ -9,20 +9,45 @@
 
 namespace lwauth {
 
-/// A verified contact: kind is "phone" or "email"; value is E.164 or an address.
+/// A contact: kind is "phone" or "email"; value is E.164 or an address.
+///
+/// Where a login contact came from (`source`):
+///   self     the user added and confirmed it; a phone of this kind is the "login-only
+///            number", used for nothing but login codes
+///   profile  the user confirmed the number or address of their profile (set by the
+///            administrator) for logging in
+///   admin    set by the administrator under `contacts = admin`, without confirmation
 struct Contact {
     std::string kind;
     std::string value;
+    std::string source = "self";
 };
 
 struct UserState {
     bool two_step = false;
-    std::vector<Contact> contacts;  // verified only
+    std::vector<Contact> contacts;  // for login codes: verified, or set by the administrator
+    std::vector<Contact> profile;   // the profile's phone / email, set by the administrator
     int failures = 0;               // consecutive failed codes
     int64_t locked_until = 0;       // epoch seconds; 0 when not locked
+    bool line_linked = false;       // a LINE account is linked (kept as a keyed hash only)
+    bool pin_set = false;           // a quick-login PIN is set (kept as an Argon2id hash)
 
     [[nodiscard]] const Contact* contact(const std::string& kind) const {
-        for (const auto& c : contacts) {
+        return find(contacts, kind);
+    }
+    [[nodiscard]] const Contact* profile_contact(const std::string& kind) const {
+        return find(profile, kind);
+    }
+
+    /// Whether the store holds anything about the user.
+    [[nodiscard]] bool empty() const {
+        return !two_step && contacts.empty() && profile.empty() && failures == 0 &&
+               locked_until == 0 && !line_linked && !pin_set;
+    }
+
+  private:
+    static const Contact* find(const std::vector<Contact>& list, const std::string& kind) {
+        for (const auto& c : list) {
             if (c.kind == kind) {
                 return &c;
             }
@@ -44,6 +69,15 @@ class Store {
     virtual void save_contact(const std::string& user, const Contact& contact) = 0;
     virtual void remove_contact(const std::string& user, const std::string& kind) = 0;
     virtual void set_two_step(const std::string& user, bool enabled) = 0;
+
+    /// The profile's contact of a kind (the administrator's directory data).
+    virtual void set_profile_contact(const std::string& user, const Contact& contact) = 0;
+    virtual void remove_profile_contact(const std::string& user, const std::string& kind) = 0;
+
+    /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
+    virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
+    /// The quick-login PIN as an encoded Argon2id hash; "" removes it.
+    virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
 
     /// Counts one more failed code and returns the new count (atomically).
     virtual int add_failure(const std::string& user) = 0;

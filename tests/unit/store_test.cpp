@@ -290,6 +290,74 @@ TEST_F(SqliteStoreTest, AnAlteredContactIsRejected) {
     EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
 }
 
+// ---- Schema 2: sources, profile, LINE link, PIN ------------------------------------------
+
+TEST_F(SqliteStoreTest, KeepsWhereALoginContactCameFrom) {
+    auto store = open_store();
+    store->save_contact("taro", {"phone", kPhone, "profile"});
+    store->save_contact("taro", {"email", kEmail});
+    UserState state = store->load_user("taro");
+    EXPECT_EQ(state.contact("phone")->source, "profile");
+    EXPECT_EQ(state.contact("email")->source, "self");
+    store->save_contact("taro", {"phone", kPhone, "admin"});
+    EXPECT_EQ(store->load_user("taro").contact("phone")->source, "admin");
+}
+
+TEST_F(SqliteStoreTest, TheProfileIsSealedAndApartFromLoginContacts) {
+    {
+        auto store = open_store();
+        store->set_profile_contact("taro", {"phone", kPhone, "admin"});
+        UserState state = store->load_user("taro");
+        ASSERT_NE(state.profile_contact("phone"), nullptr);
+        EXPECT_EQ(state.profile_contact("phone")->value, kPhone);
+        EXPECT_TRUE(state.contacts.empty());
+        store->remove_profile_contact("taro", "phone");
+        EXPECT_TRUE(store->load_user("taro").profile.empty());
+        store->set_profile_contact("taro", {"email", kEmail, "admin"});
+    }
+    for (const char* suffix : {"", "-wal"}) {
+        std::string bytes = file_bytes(path_ + suffix);
+        EXPECT_EQ(bytes.find(kEmail), std::string::npos) << suffix;
+    }
+    // A profile value copied into the login contacts does not open there.
+    tamper(path_,
+           "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
+           "SELECT user, kind, sealed_value, 0 FROM profile_contacts;");
+    auto store = open_store();
+    EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
+}
+
+TEST_F(SqliteStoreTest, KeepsOnlyWhetherALineLinkAndAPinAreSet) {
+    auto store = open_store();
+    EXPECT_FALSE(store->load_user("taro").line_linked);
+    store->set_line_link("taro", "hmac-of-the-subject");
+    store->set_pin_hash("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    UserState state = store->load_user("taro");
+    EXPECT_TRUE(state.line_linked);
+    EXPECT_TRUE(state.pin_set);
+    store->set_line_link("taro", "");
+    store->set_pin_hash("taro", "");
+    state = store->load_user("taro");
+    EXPECT_FALSE(state.line_linked);
+    EXPECT_FALSE(state.pin_set);
+}
+
+TEST_F(SqliteStoreTest, MigratesASchemaOneDatabaseKeepingItsContacts) {
+    open_store()->save_contact("taro", {"phone", kPhone});
+    // Back to what schema 1 was, as a database written by the first release.
+    tamper(path_,
+           "DROP TABLE profile_contacts; ALTER TABLE contacts DROP COLUMN source;"
+           "ALTER TABLE users DROP COLUMN line_link; ALTER TABLE users DROP COLUMN pin_hash;"
+           "PRAGMA user_version = 1;");
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    UserState state = store->load_user("taro");
+    ASSERT_NE(state.contact("phone"), nullptr);
+    EXPECT_EQ(state.contact("phone")->value, kPhone);
+    EXPECT_EQ(state.contact("phone")->source, "self");
+    EXPECT_FALSE(state.line_linked);
+}
+
 // ---- ContactCipher on its own -----------------------------------------------------------
 
 TEST(ContactCipher, OpensWhatItSealed) {
