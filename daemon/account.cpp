@@ -17,7 +17,25 @@ void check_kind(const std::string& kind) {
     }
 }
 
+void require_two_step_available(const policy::UserPolicy& up) {
+    if (up.two_step == policy::TwoStep::Off) {
+        throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
+    }
+}
+
 }  // namespace
+
+std::string normalized_contact(const std::string& kind, const std::string& value) {
+    check_kind(kind);
+    std::string normalized = kind == "phone" ? normalize_phone(value) : normalize_email(value);
+    if (normalized.empty()) {
+        throw Error(Errc::InvalidArgument,
+                    kind == "phone"
+                        ? "not a phone number in international form, such as +81 90 1234 5678"
+                        : "not a valid email address");
+    }
+    return normalized;
+}
 
 policy::UserPolicy AccountService::user_policy(const std::string& user) const {
     return policy_->effective_for(user, users_.groups_of(user));
@@ -25,9 +43,12 @@ policy::UserPolicy AccountService::user_policy(const std::string& user) const {
 
 void AccountService::require_self_service() const {
     if (policy_->contacts == policy::Contacts::Admin) {
-        throw Error(Errc::ManagedByAdmin,
-                    "your administrator manages phone numbers and email addresses on this host; "
-                    "ask them to change yours");
+        std::string how = policy_->admin_contact.empty()
+                              ? "ask them to change yours"
+                              : "to change yours, contact " + policy_->admin_contact;
+        throw Error(
+            Errc::ManagedByAdmin,
+            "your administrator manages phone numbers and email addresses on this host; " + how);
     }
 }
 
@@ -38,11 +59,33 @@ AccountStatus AccountService::status(const std::string& user) {
     s.user = user;
     s.two_step_policy = up.two_step;
     s.contacts_policy = policy_->contacts;
+    s.admin_contact = policy_->admin_contact;
     s.two_step_enabled = up.two_step != policy::TwoStep::Off &&
                          (state.two_step || up.two_step == policy::TwoStep::Required);
+    if (up.two_step != policy::TwoStep::Off) {
+        s.methods.emplace_back("two_step");
+    }
+    if (up.login_with_phone) {
+        s.methods.emplace_back("login_with_phone");
+    }
+    if (up.login_with_line && !policy_->line.channel_id.empty()) {
+        s.methods.emplace_back("login_with_line");
+    }
+    if (up.quick_login) {
+        s.methods.emplace_back("quick_login");
+    }
+    if (up.totp) {
+        s.methods.emplace_back("totp");
+    }
     for (const auto& c : state.contacts) {
         s.contacts[c.kind] = mask_contact(c.kind, c.value);
+        s.contact_sources[c.kind] = c.source;
     }
+    for (const auto& c : state.profile) {
+        s.profile[c.kind] = mask_contact(c.kind, c.value);
+    }
+    s.line_linked = state.line_linked;
+    s.pin_set = state.pin_set;
     int64_t now = clock_.now();
     for (const auto& [key, pending] : pending_) {
         if (key.first == user && pending.expires_at > now) {
@@ -58,21 +101,41 @@ void AccountService::add_contact(const std::string& user, const std::string& kin
                                  std::function<void(std::optional<Error>)> done) {
     check_kind(kind);
     auto up = user_policy(user);
-    if (up.two_step == policy::TwoStep::Off) {
-        throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
-    }
+    require_two_step_available(up);
     require_self_service();
-    std::string normalized = kind == "phone" ? normalize_phone(value) : normalize_email(value);
-    if (normalized.empty()) {
-        throw Error(Errc::InvalidArgument,
-                    kind == "phone"
-                        ? "not a phone number in international form, such as +81 90 1234 5678"
-                        : "not a valid email address");
-    }
+    std::string normalized = normalized_contact(kind, value);
     if (kind == "phone" && !sms_prefix_allowed(up.code, normalized)) {
         throw Error(Errc::PolicyForbids,
                     "phone numbers of this country cannot be used on this host");
     }
+    send_confirmation(user, kind, normalized, "self", std::move(done));
+}
+
+void AccountService::use_profile_contact(const std::string& user, const std::string& kind,
+                                         std::function<void(std::optional<Error>)> done) {
+    check_kind(kind);
+    auto up = user_policy(user);
+    require_two_step_available(up);
+    require_self_service();
+    UserState state = store_.load_user(user);
+    const Contact* profile = state.profile_contact(kind);
+    if (profile == nullptr) {
+        throw Error(Errc::NotFound, "your profile has no " + kind +
+                                        "; your administrator sets it, or add your own with "
+                                        "lwauthctl contact add " +
+                                        kind);
+    }
+    if (kind == "phone" && !sms_prefix_allowed(up.code, profile->value)) {
+        throw Error(Errc::PolicyForbids,
+                    "phone numbers of this country cannot be used on this host");
+    }
+    send_confirmation(user, kind, profile->value, "profile", std::move(done));
+}
+
+void AccountService::send_confirmation(const std::string& user, const std::string& kind,
+                                       const std::string& value, const std::string& source,
+                                       std::function<void(std::optional<Error>)> done) {
+    auto up = user_policy(user);
     policy::Kind delivery = kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
     if (policy_->channels_for(delivery).empty()) {
         throw Error(Errc::NotEnabled,
@@ -80,12 +143,13 @@ void AccountService::add_contact(const std::string& user, const std::string& kin
     }
     SecretString code = generate_code(random_, up.code.length);
     PendingContact pending;
-    pending.value = normalized;
+    pending.value = value;
+    pending.source = source;
     pending.code_hash = hasher_.keyed_hash(confirm_context(user, kind), code.view());
     pending.tries_left = up.code.tries;
     auto lifetime = up.code.lifetime.count();
     sender_.send_confirmation(
-        user, *policy_, up, Contact{kind, normalized}, code,
+        user, *policy_, up, Contact{kind, value, source}, code,
         [this, user, kind, lifetime, pending = std::move(pending),
          done = std::move(done)](SendOutcome outcome) mutable {
             if (!outcome.delivered) {
@@ -129,7 +193,7 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
                                            (it->second.tries_left == 1 ? " try" : " tries") +
                                            " left");
     }
-    store_.save_contact(user, Contact{kind, it->second.value});
+    store_.save_contact(user, Contact{kind, it->second.value, it->second.source});
     pending_.erase(it);
     UserState state = store_.load_user(user);
     if (!state.two_step && up.two_step != policy::TwoStep::Off) {
@@ -186,6 +250,12 @@ void AccountService::set_two_step(const std::string& user, bool enabled) {
     log_event(LogLevel::Info, "two-step",
               enabled ? "2-step verification turned on" : "2-step verification turned off",
               {{"USER", user}});
+}
+
+void AccountService::forget_pending(const std::string& user, const std::string& kind) {
+    std::erase_if(pending_, [&](const auto& entry) {
+        return entry.first.first == user && (kind.empty() || entry.first.second == kind);
+    });
 }
 
 void AccountService::expire() {

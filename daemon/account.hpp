@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "clock.hpp"
 #include "codes.hpp"
@@ -19,13 +20,25 @@
 
 namespace lwauth {
 
+/// A contact in canonical form (E.164; an address with a lower-case domain). Throws
+/// Error(InvalidArgument) saying what is wrong with it.
+[[nodiscard]] std::string normalized_contact(const std::string& kind, const std::string& value);
+
+/// A user's login settings as Account.Status and Admin.ShowUser give them. Contact
+/// values are masked; nothing here is ever a full number or address.
 struct AccountStatus {
     std::string user;
     policy::TwoStep two_step_policy = policy::TwoStep::Optional;
     policy::Contacts contacts_policy = policy::Contacts::Self;
+    std::string admin_contact;                            // how to reach the administrator
     bool two_step_enabled = false;                        // in effect for this user's logins
+    std::vector<std::string> methods;                     // what the policy offers this user
     std::map<std::string, std::string> contacts;          // kind -> masked value
+    std::map<std::string, std::string> contact_sources;   // kind -> self | profile | admin
     std::map<std::string, std::string> pending_contacts;  // kind -> masked value awaiting a code
+    std::map<std::string, std::string> profile;           // kind -> masked profile value
+    bool line_linked = false;
+    bool pin_set = false;
     int64_t locked_until = 0;
 };
 
@@ -48,6 +61,10 @@ class AccountService {
     /// (RateLimited, DeliveryFailed). Bad input throws at once, without calling `done`.
     void add_contact(const std::string& user, const std::string& kind, const std::string& value,
                      std::function<void(std::optional<Error>)> done);
+    /// Sends a confirmation code to the phone number or address of the user's profile
+    /// (set by the administrator), to use it for logging in. As add_contact otherwise.
+    void use_profile_contact(const std::string& user, const std::string& kind,
+                             std::function<void(std::optional<Error>)> done);
     /// Verifies the code; saves the contact. Returns whether 2-step is now on.
     bool confirm_contact(const std::string& user, const std::string& kind,
                          const SecretString& code);
@@ -55,17 +72,25 @@ class AccountService {
     void set_two_step(const std::string& user, bool enabled);
     /// Drops confirmations whose code has expired.
     void expire();
+    /// Drops a user's confirmations in progress (of one kind, or all when kind is "").
+    void forget_pending(const std::string& user, const std::string& kind = "");
+    /// The effective policy for a user.
+    [[nodiscard]] policy::UserPolicy user_policy(const std::string& user) const;
+    [[nodiscard]] const policy::Policy& policy() const { return *policy_; }
 
   private:
     struct PendingContact {
         std::string value;
+        std::string source;  // what it is saved as once confirmed
         Digest code_hash{};
         int64_t expires_at = 0;
         int tries_left = 0;
     };
 
-    [[nodiscard]] policy::UserPolicy user_policy(const std::string& user) const;
     void require_self_service() const;
+    void send_confirmation(const std::string& user, const std::string& kind,
+                           const std::string& value, const std::string& source,
+                           std::function<void(std::optional<Error>)> done);
 
     const Clock& clock_;
     RandomSource& random_;

@@ -107,6 +107,9 @@ const sd_bus_vtable kAccountVtable[] = {
                             LWAUTH_HANDLER(account_status), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("AddContact", SD_BUS_ARGS("s", kind, "s", value), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_add_contact), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("UseProfileContact", SD_BUS_ARGS("s", kind), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_use_profile_contact),
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ConfirmContact", SD_BUS_ARGS("s", kind, "s", code),
                             SD_BUS_RESULT("b", two_step_enabled),
                             LWAUTH_HANDLER(account_confirm_contact),
@@ -119,9 +122,70 @@ const sd_bus_vtable kAccountVtable[] = {
 
 const sd_bus_vtable kAdminVtable[] = {
     SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("ListUsers", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", users),
+                            LWAUTH_HANDLER(admin_list_users), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ShowUser", SD_BUS_ARGS("s", user), SD_BUS_RESULT("a{sv}", status),
+                            LWAUTH_HANDLER(admin_show_user), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ShowPolicy", SD_BUS_ARGS("s", user), SD_BUS_RESULT("s", text),
+                            LWAUTH_HANDLER(admin_show_policy), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetContact", SD_BUS_ARGS("s", user, "s", kind, "s", value),
+                            SD_BUS_NO_RESULT, LWAUTH_HANDLER(admin_set_contact),
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("RemoveContact", SD_BUS_ARGS("s", user, "s", kind), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(admin_remove_contact), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Unlock", SD_BUS_ARGS("s", user), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(admin_unlock), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("s", user, "s", what), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(admin_reset), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(admin_reload_policy), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
+
+// One user's settings as the a{sv} that bus_names.hpp documents.
+void append_status(sd_bus_message* m, const AccountStatus& s) {
+    check(sd_bus_message_open_container(m, 'a', "{sv}"), "status");
+    auto add_string = [&](const std::string& key, const std::string& value) {
+        if (!value.empty()) {
+            check(sd_bus_message_append(m, "{sv}", key.c_str(), "s", value.c_str()), "status");
+        }
+    };
+    auto add_bool = [&](const char* key, bool value) {
+        check(sd_bus_message_append(m, "{sv}", key, "b", static_cast<int>(value)), key);
+    };
+    add_string("user", s.user);
+    add_bool("two_step", s.two_step_enabled);
+    add_string("two_step_policy", policy::to_string(s.two_step_policy));
+    add_string("contacts_policy", policy::to_string(s.contacts_policy));
+    add_string("admin_contact", s.admin_contact);
+    check(sd_bus_message_open_container(m, 'e', "sv"), "methods");
+    check(sd_bus_message_append(m, "s", "methods"), "methods");
+    check(sd_bus_message_open_container(m, 'v', "as"), "methods");
+    check(sd_bus_message_open_container(m, 'a', "s"), "methods");
+    for (const auto& method : s.methods) {
+        check(sd_bus_message_append(m, "s", method.c_str()), "methods");
+    }
+    check(sd_bus_message_close_container(m), "methods");
+    check(sd_bus_message_close_container(m), "methods");
+    check(sd_bus_message_close_container(m), "methods");
+    for (const auto& [kind, masked] : s.contacts) {
+        add_string(kind, masked);
+    }
+    for (const auto& [kind, source] : s.contact_sources) {
+        add_string(kind + "_source", source);
+    }
+    for (const auto& [kind, masked] : s.pending_contacts) {
+        add_string("pending_" + kind, masked);
+    }
+    for (const auto& [kind, masked] : s.profile) {
+        add_string("profile_" + kind, masked);
+    }
+    add_bool("line_linked", s.line_linked);
+    add_bool("pin_set", s.pin_set);
+    check(sd_bus_message_append(m, "{sv}", "locked_until", "t",
+                                static_cast<uint64_t>(s.locked_until)),
+          "locked_until");
+    check(sd_bus_message_close_container(m), "status");
+}
 
 int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
     try {
@@ -196,21 +260,24 @@ std::string BusService::caller_user(sd_bus_message* m) const {
     return *name;
 }
 
-void BusService::require_admin(sd_bus_message* m) const {
+uid_t BusService::require_admin(sd_bus_message* m) const {
     uid_t uid = caller_euid(m);
     if (uid == 0) {
-        return;
+        return uid;
     }
     const std::string& group = engine_.policy()->admin_group;
     if (!group.empty()) {
         if (auto name = users_.name_of(uid)) {
             for (const auto& g : users_.groups_of(*name)) {
                 if (g == group) {
-                    return;
+                    return uid;
                 }
             }
         }
     }
+    log_event(LogLevel::Warning, "access-denied", "caller refused on the Admin interface",
+              {{"CALLER_UID", std::to_string(uid)},
+               {"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
     throw Error(Errc::AccessDenied, "only root or members of the policy's admin group may do this");
 }
 
@@ -279,25 +346,7 @@ int BusService::account_status(sd_bus_message* m) {
     sd_bus_message* raw = nullptr;
     check(sd_bus_message_new_method_return(m, &raw), "reply");
     BusMessagePtr reply(raw);
-    check(sd_bus_message_open_container(raw, 'a', "{sv}"), "status");
-    auto add_string = [&](const char* key, const std::string& value) {
-        check(sd_bus_message_append(raw, "{sv}", key, "s", value.c_str()), key);
-    };
-    add_string("user", s.user);
-    check(sd_bus_message_append(raw, "{sv}", "two_step", "b", static_cast<int>(s.two_step_enabled)),
-          "two_step");
-    add_string("two_step_policy", policy::to_string(s.two_step_policy));
-    add_string("contacts_policy", policy::to_string(s.contacts_policy));
-    for (const auto& [kind, masked] : s.contacts) {
-        add_string(kind.c_str(), masked);
-    }
-    for (const auto& [kind, masked] : s.pending_contacts) {
-        add_string(("pending_" + kind).c_str(), masked);
-    }
-    check(sd_bus_message_append(raw, "{sv}", "locked_until", "t",
-                                static_cast<uint64_t>(s.locked_until)),
-          "locked_until");
-    check(sd_bus_message_close_container(raw), "status");
+    append_status(raw, s);
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
@@ -307,6 +356,20 @@ int BusService::account_add_contact(sd_bus_message* m) {
     const char* value = nullptr;
     check(sd_bus_message_read(m, "ss", &kind, &value), "arguments");
     account_.add_contact(user, kind, value, [call = keep_call(m)](std::optional<Error> error) {
+        if (error) {
+            reply_error(call.get(), *error);
+        } else {
+            sd_bus_reply_method_return(call.get(), nullptr);
+        }
+    });
+    return 1;
+}
+
+int BusService::account_use_profile_contact(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* kind = nullptr;
+    check(sd_bus_message_read(m, "s", &kind), "arguments");
+    account_.use_profile_contact(user, kind, [call = keep_call(m)](std::optional<Error> error) {
         if (error) {
             reply_error(call.get(), *error);
         } else {
@@ -343,13 +406,83 @@ int BusService::account_set_two_step(sd_bus_message* m) {
 }
 
 int BusService::admin_reload_policy(sd_bus_message* m) {
-    require_admin(m);
+    uid_t admin = require_admin(m);
     log_event(LogLevel::Notice, "reload-requested", "policy reload requested over the bus",
-              {{"CALLER_UID", std::to_string(caller_euid(m))}});
+              {{"ADMIN_UID", std::to_string(admin)}});
     std::string why = reload_();
     if (!why.empty()) {
         throw Error(Errc::BadPolicy, why);
     }
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::admin_list_users(sd_bus_message* m) {
+    require_admin(m);
+    std::vector<AccountStatus> users = admin_.list_users();
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(m, &raw), "reply");
+    BusMessagePtr reply(raw);
+    check(sd_bus_message_open_container(raw, 'a', "a{sv}"), "users");
+    for (const auto& s : users) {
+        append_status(raw, s);
+    }
+    check(sd_bus_message_close_container(raw), "users");
+    return sd_bus_send(nullptr, raw, nullptr);
+}
+
+int BusService::admin_show_user(sd_bus_message* m) {
+    require_admin(m);
+    const char* user = nullptr;
+    check(sd_bus_message_read(m, "s", &user), "arguments");
+    AccountStatus s = admin_.show_user(user);
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(m, &raw), "reply");
+    BusMessagePtr reply(raw);
+    append_status(raw, s);
+    return sd_bus_send(nullptr, raw, nullptr);
+}
+
+int BusService::admin_show_policy(sd_bus_message* m) {
+    require_admin(m);
+    const char* user = nullptr;
+    check(sd_bus_message_read(m, "s", &user), "arguments");
+    std::string text = admin_.show_policy(user);
+    return sd_bus_reply_method_return(m, "s", text.c_str());
+}
+
+int BusService::admin_set_contact(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    const char* user = nullptr;
+    const char* kind = nullptr;
+    const char* value = nullptr;
+    check(sd_bus_message_read(m, "sss", &user, &kind, &value), "arguments");
+    admin_.set_contact(admin, user, kind, value);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::admin_remove_contact(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    const char* user = nullptr;
+    const char* kind = nullptr;
+    check(sd_bus_message_read(m, "ss", &user, &kind), "arguments");
+    admin_.remove_contact(admin, user, kind);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::admin_unlock(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    const char* user = nullptr;
+    check(sd_bus_message_read(m, "s", &user), "arguments");
+    admin_.unlock(admin, user);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::admin_reset(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    const char* user = nullptr;
+    const char* what = nullptr;
+    check(sd_bus_message_read(m, "ss", &user, &what), "arguments");
+    admin_.reset(admin, user, what);
     return sd_bus_reply_method_return(m, nullptr);
 }
 

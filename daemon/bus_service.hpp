@@ -7,6 +7,7 @@
 #include <string>
 
 #include "account.hpp"
+#include "admin.hpp"
 #include "login/engine.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/users.hpp"
@@ -16,9 +17,13 @@ namespace lwauth {
 class BusService {
   public:
     /// reload: reloads the policy; returns "" on success or why it failed.
-    BusService(LoginEngine& engine, AccountService& account, const UserDirectory& users,
-               std::function<std::string()> reload)
-        : engine_(engine), account_(account), users_(users), reload_(std::move(reload)) {}
+    BusService(LoginEngine& engine, AccountService& account, AdminService& admin,
+               const UserDirectory& users, std::function<std::string()> reload)
+        : engine_(engine),
+          account_(account),
+          admin_(admin),
+          users_(users),
+          reload_(std::move(reload)) {}
 
     /// Registers the object, its interfaces and the client-gone watch on the bus.
     void attach(sd_bus* bus);
@@ -29,20 +34,30 @@ class BusService {
     int login_cancel(sd_bus_message* m);
     int account_status(sd_bus_message* m);
     int account_add_contact(sd_bus_message* m);
+    int account_use_profile_contact(sd_bus_message* m);
     int account_confirm_contact(sd_bus_message* m);
     int account_remove_contact(sd_bus_message* m);
     int account_set_two_step(sd_bus_message* m);
+    int admin_list_users(sd_bus_message* m);
+    int admin_show_user(sd_bus_message* m);
+    int admin_show_policy(sd_bus_message* m);
+    int admin_set_contact(sd_bus_message* m);
+    int admin_remove_contact(sd_bus_message* m);
+    int admin_unlock(sd_bus_message* m);
+    int admin_reset(sd_bus_message* m);
     int admin_reload_policy(sd_bus_message* m);
     int name_owner_changed(sd_bus_message* m);
 
   private:
     [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
     void require_root(sd_bus_message* m) const;
-    void require_admin(sd_bus_message* m) const;
+    /// The caller's UID when it is root or in the admin group; else AccessDenied.
+    uid_t require_admin(sd_bus_message* m) const;
     [[nodiscard]] std::string caller_user(sd_bus_message* m) const;
 
     LoginEngine& engine_;
     AccountService& account_;
+    AdminService& admin_;
     const UserDirectory& users_;
     std::function<std::string()> reload_;
     BusSlotPtr object_slot_;

@@ -189,8 +189,9 @@ class Daemon {
         account_ =
             std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);
-        service_ =
-            std::make_unique<BusService>(*engine_, *account_, users_, [this] { return reload(); });
+        admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
+        service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
+                                                [this] { return reload(); });
 
         sigset_t mask;
         sigemptyset(&mask);
@@ -364,6 +365,7 @@ class Daemon {
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
     std::unique_ptr<AccountService> account_;
+    std::unique_ptr<AdminService> admin_;
     std::unique_ptr<BusService> service_;
     EventPtr event_;
     EventSourcePtr flush_timer_;

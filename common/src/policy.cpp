@@ -511,6 +511,8 @@ const std::vector<KeySpec>& key_specs() {
          assign(word_parser(kContactsWords), policy_field(&P::contacts))},
         {"policy", "admin_group", Global,
          assign(text_parser(Allowed), policy_field(&P::admin_group))},
+        {"policy", "admin_contact", Global,
+         assign(text_parser(Allowed), policy_field(&P::admin_contact))},
         {"policy", "login_with_phone", Overridable,
          assign(allowed, user_field(&U::login_with_phone))},
         {"policy", "login_with_line", Overridable,
@@ -1492,7 +1494,12 @@ std::string Diagnostic::to_string() const {
     return file + ":" + std::to_string(line) + ": " + message;
 }
 
-LoadResult load_directory(const std::filesystem::path& dir, const LoadOptions& options) {
+namespace {
+
+// load_directory, with `main_text` (when set) read in place of DIR/lwauth.conf.
+LoadResult load_directory_as(const std::filesystem::path& dir,
+                             const std::optional<std::string_view>& main_text,
+                             const LoadOptions& options) {
     namespace fs = std::filesystem;
     Loader loader(options);
     auto read = [&loader](const fs::path& path) {
@@ -1504,7 +1511,13 @@ LoadResult load_directory(const std::filesystem::path& dir, const LoadOptions& o
         }
     };
 
-    read(dir / "lwauth.conf");
+    if (!main_text) {
+        read(dir / "lwauth.conf");
+    } else if (main_text->size() > static_cast<size_t>(kMaxFileSize)) {
+        loader.file_failed((dir / "lwauth.conf").string(), "too large (more than 1 MiB)");
+    } else {
+        loader.parse((dir / "lwauth.conf").string(), std::string(*main_text));
+    }
 
     const fs::path dropins = dir / "lwauth.conf.d";
     std::error_code ec;
@@ -1529,6 +1542,17 @@ LoadResult load_directory(const std::filesystem::path& dir, const LoadOptions& o
         read(path);
     }
     return loader.finish();
+}
+
+}  // namespace
+
+LoadResult load_directory(const std::filesystem::path& dir, const LoadOptions& options) {
+    return load_directory_as(dir, std::nullopt, options);
+}
+
+LoadResult load_directory_with(const std::filesystem::path& dir, std::string_view main_text,
+                               const LoadOptions& options) {
+    return load_directory_as(dir, main_text, options);
 }
 
 LoadResult load_texts(const std::vector<std::pair<std::string, std::string>>& named_texts,
@@ -1589,6 +1613,7 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
     line("two_step", to_string(user.two_step));
     line("contacts", to_string(policy.contacts));
     line("admin_group", policy.admin_group);
+    line("admin_contact", policy.admin_contact);
     line("login_with_phone", allowed(user.login_with_phone));
     line("login_with_line", allowed(user.login_with_line));
     line("quick_login", allowed(user.quick_login));

@@ -46,4 +46,11 @@ std::vector<std::string> SystemUserDirectory::groups_of(const std::string& user)
     return names;
 }
 
+bool SystemUserDirectory::exists(const std::string& user) const {
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* result = nullptr;
+    return getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr;
+}
+
 }  // namespace lwauth

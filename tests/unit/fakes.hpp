@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -161,7 +162,12 @@ class FakeUsers final : public UserDirectory {
         auto it = groups.find(user);
         return it == groups.end() ? std::vector<std::string>{} : it->second;
     }
+    /// Every user exists unless named in `missing`.
+    [[nodiscard]] bool exists(const std::string& user) const override {
+        return !missing.contains(user);
+    }
     std::map<std::string, std::vector<std::string>> groups;
+    std::set<std::string> missing;
 };
 
 /// A fresh directory under $TMPDIR, removed with everything in it.

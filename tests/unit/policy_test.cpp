@@ -125,6 +125,7 @@ TEST(PolicyLoad, ReadsEveryFixedSection) {
 two_step = required
 contacts = admin
 admin_group = wheel
+admin_contact = the IT desk, extension 1234
 login_with_phone = allowed
 quick_login = allowed
 totp = allowed
@@ -175,6 +176,7 @@ phone_attribute = telephoneNumber
     EXPECT_EQ(policy.base.two_step, TwoStep::Required);
     EXPECT_EQ(policy.contacts, Contacts::Admin);
     EXPECT_EQ(policy.admin_group, "wheel");
+    EXPECT_EQ(policy.admin_contact, "the IT desk, extension 1234");
     EXPECT_TRUE(policy.base.login_with_phone);
     EXPECT_FALSE(policy.base.login_with_line);
     EXPECT_TRUE(policy.base.quick_login);
@@ -993,8 +995,8 @@ TEST(ShippedPolicy, CommentedValuesAreTheBuiltInDefaults) {
 TEST(ShippedPolicy, DocumentsEveryKey) {
     const std::map<std::string, std::vector<std::string>> keys = {
         {"policy",
-         {"two_step", "contacts", "admin_group", "login_with_phone", "login_with_line",
-          "quick_login", "totp"}},
+         {"two_step", "contacts", "admin_group", "admin_contact", "login_with_phone",
+          "login_with_line", "quick_login", "totp"}},
         {"code",
          {"length", "lifetime", "tries", "resend_interval", "max_sends_per_hour",
           "max_sends_per_destination_per_hour", "max_sends_per_host_per_hour", "channels",

@@ -49,8 +49,9 @@ inline constexpr const char* kVerdictUnavailable = "unavailable";
 // The account is always the caller's, taken from the EUID that the bus recorded for the
 // connection; no method takes a user name.
 inline constexpr const char* kAccountInterface = "org.lwauth.Auth1.Account";
-inline constexpr const char* kAccountStatus = "Status";                  // () -> a{sv}
-inline constexpr const char* kAccountAddContact = "AddContact";          // (s kind, s value)
+inline constexpr const char* kAccountStatus = "Status";                        // () -> a{sv}
+inline constexpr const char* kAccountAddContact = "AddContact";                // (s kind, s value)
+inline constexpr const char* kAccountUseProfileContact = "UseProfileContact";  // (s kind)
 inline constexpr const char* kAccountConfirmContact = "ConfirmContact";  // (s kind, s code) -> b
 inline constexpr const char* kAccountRemoveContact = "RemoveContact";    // (s kind)
 inline constexpr const char* kAccountSetTwoStep = "SetTwoStep";          // (b enabled)
@@ -62,6 +63,15 @@ inline constexpr const char* kAccountRemovePin = "RemovePin";            // ()
 inline constexpr const char* kContactPhone = "phone";
 inline constexpr const char* kContactEmail = "email";
 
+// The a{sv} of Account.Status, Admin.ShowUser and each element of Admin.ListUsers:
+//   user s, two_step b (in effect), two_step_policy s, contacts_policy s, admin_contact s,
+//   methods as (two_step, login_with_phone, login_with_line, quick_login, totp: what the
+//   policy offers), phone s / email s (masked login contacts), phone_source s /
+//   email_source s (self | profile | admin), pending_phone s / pending_email s (masked,
+//   awaiting a code), profile_phone s / profile_email s (masked), line_linked b,
+//   pin_set b, locked_until t (epoch seconds, 0 when not locked).
+// Keys whose value is absent are left out.
+
 // ---- org.lwauth.Auth1.Admin: UID 0 or members of the policy's admin group ---------------
 inline constexpr const char* kAdminInterface = "org.lwauth.Auth1.Admin";
 inline constexpr const char* kAdminListUsers = "ListUsers";          // () -> aa{sv}
@@ -71,6 +81,7 @@ inline constexpr const char* kAdminRemoveContact = "RemoveContact";  // (s user,
 inline constexpr const char* kAdminUnlock = "Unlock";                // (s user)
 inline constexpr const char* kAdminReset = "Reset";                  // (s user, s what)
 inline constexpr const char* kAdminReloadPolicy = "ReloadPolicy";    // ()
+inline constexpr const char* kAdminShowPolicy = "ShowPolicy";        // (s user) -> s text
 
 // ---- Errors: org.lwauth.Auth1.Error.* ----------------------------------------------------
 inline constexpr const char* kErrorAccessDenied = "org.lwauth.Auth1.Error.AccessDenied";

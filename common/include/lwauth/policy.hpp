@@ -162,7 +162,8 @@ struct Override {
 struct Policy {
     UserPolicy base;
     Contacts contacts = Contacts::Self;
-    std::string admin_group;  // empty: only root administers
+    std::string admin_group;    // empty: only root administers
+    std::string admin_contact;  // how users reach their administrator ("IT desk, ext. 1234")
     std::chrono::seconds login_timeout{300};
     QuickLoginPolicy quick_login;
     TotpPolicy totp;
@@ -208,6 +209,12 @@ struct LoadResult {
 /// Reads DIR/lwauth.conf and DIR/lwauth.conf.d/*.conf (lexical order, later wins).
 [[nodiscard]] LoadResult load_directory(const std::filesystem::path& dir,
                                         const LoadOptions& options = {});
+
+/// As load_directory, with `main_text` read in place of DIR/lwauth.conf (an edit that
+/// is not installed yet).
+[[nodiscard]] LoadResult load_directory_with(const std::filesystem::path& dir,
+                                             std::string_view main_text,
+                                             const LoadOptions& options = {});
 
 /// Parses files given as (name, text) pairs, layered in order as if they were lwauth.conf
 /// and its drop-ins; `name` is used in diagnostics.

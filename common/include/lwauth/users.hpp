@@ -15,12 +15,15 @@ class UserDirectory {
     [[nodiscard]] virtual std::optional<std::string> name_of(uid_t uid) const = 0;
     /// Names of the groups the user is in (primary group included); empty if unknown.
     [[nodiscard]] virtual std::vector<std::string> groups_of(const std::string& user) const = 0;
+    /// Whether the host knows a user of this name.
+    [[nodiscard]] virtual bool exists(const std::string& user) const = 0;
 };
 
 class SystemUserDirectory final : public UserDirectory {
   public:
     [[nodiscard]] std::optional<std::string> name_of(uid_t uid) const override;
     [[nodiscard]] std::vector<std::string> groups_of(const std::string& user) const override;
+    [[nodiscard]] bool exists(const std::string& user) const override;
 };
 
 }  // namespace lwauth

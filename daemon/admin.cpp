@@ -1,0 +1,136 @@
+#include "admin.hpp"
+
+#include "log.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/mask.hpp"
+
+namespace lwauth {
+namespace {
+
+void check_kind(const std::string& kind) {
+    if (kind != "phone" && kind != "email") {
+        throw Error(Errc::InvalidArgument, "the contact kind must be 'phone' or 'email'");
+    }
+}
+
+void log_admin(uid_t admin, const std::string& user, const std::string& action,
+               const std::string& message, const std::string& detail = "") {
+    if (detail.empty()) {
+        log_event(LogLevel::Notice, "admin-action", message,
+                  {{"ADMIN_UID", std::to_string(admin)}, {"USER", user}, {"ACTION", action}});
+    } else {
+        log_event(LogLevel::Notice, "admin-action", message,
+                  {{"ADMIN_UID", std::to_string(admin)},
+                   {"USER", user},
+                   {"ACTION", action},
+                   {"DETAIL", detail}});
+    }
+}
+
+}  // namespace
+
+void AdminService::require_known(const std::string& user) const {
+    if (user.empty() || !users_.exists(user)) {
+        throw Error(Errc::NotFound, "there is no user '" + user + "' on this host");
+    }
+}
+
+std::vector<AccountStatus> AdminService::list_users() {
+    std::vector<AccountStatus> out;
+    for (const auto& name : store_.list_users()) {
+        out.push_back(account_.status(name));
+    }
+    return out;
+}
+
+AccountStatus AdminService::show_user(const std::string& user) {
+    require_known(user);
+    return account_.status(user);
+}
+
+std::string AdminService::show_policy(const std::string& user) {
+    require_known(user);
+    return policy::describe(account_.user_policy(user), account_.policy());
+}
+
+void AdminService::set_contact(uid_t admin, const std::string& user, const std::string& kind,
+                               const std::string& value) {
+    check_kind(kind);
+    require_known(user);
+    std::string normalized = normalized_contact(kind, value);
+    UserState state = store_.load_user(user);
+    store_.set_profile_contact(user, Contact{kind, normalized, "admin"});
+    if (account_.policy().contacts == policy::Contacts::Admin) {
+        // The directory is the truth: the profile's value is the login contact.
+        store_.save_contact(user, Contact{kind, normalized, "admin"});
+        account_.forget_pending(user, kind);
+        log_admin(admin, user, "contact-set", "administrator set a contact for login codes", kind);
+        return;
+    }
+    const Contact* login = state.contact(kind);
+    if (login != nullptr && login->source != "self" && login->value != normalized) {
+        // The user confirmed the old profile value; the new one needs its own confirmation.
+        store_.remove_contact(user, kind);
+        if (state.contacts.size() == 1) {
+            store_.set_two_step(user, false);
+        }
+        log_admin(admin, user, "contact-set",
+                  "administrator changed a profile contact; the user must confirm it again", kind);
+        return;
+    }
+    log_admin(admin, user, "contact-set", "administrator set a profile contact", kind);
+}
+
+void AdminService::remove_contact(uid_t admin, const std::string& user, const std::string& kind) {
+    check_kind(kind);
+    require_known(user);
+    UserState state = store_.load_user(user);
+    const Contact* login = state.contact(kind);
+    bool from_profile = login != nullptr && login->source != "self";
+    if (state.profile_contact(kind) == nullptr && !from_profile) {
+        throw Error(Errc::NotFound, "user '" + user + "' has no " + kind +
+                                        " set by an administrator (a number or address the user "
+                                        "added is theirs: use admin reset to clear it)");
+    }
+    store_.remove_profile_contact(user, kind);
+    if (from_profile) {
+        store_.remove_contact(user, kind);
+        if (state.contacts.size() == 1) {
+            store_.set_two_step(user, false);
+        }
+    }
+    log_admin(admin, user, "contact-remove", "administrator removed a contact", kind);
+}
+
+void AdminService::unlock(uid_t admin, const std::string& user) {
+    require_known(user);
+    store_.clear_failures(user);
+    log_admin(admin, user, "unlock", "administrator unlocked the user");
+}
+
+void AdminService::reset(uid_t admin, const std::string& user, const std::string& what) {
+    if (what != "pin" && what != "line" && what != "contacts" && what != "all") {
+        throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts or all");
+    }
+    require_known(user);
+    bool all = what == "all";
+    if (all || what == "pin") {
+        store_.set_pin_hash(user, "");
+    }
+    if (all || what == "line") {
+        store_.set_line_link(user, "");
+    }
+    if (all || what == "contacts") {
+        for (const auto& c : store_.load_user(user).contacts) {
+            store_.remove_contact(user, c.kind);
+        }
+        account_.forget_pending(user);
+        store_.set_two_step(user, false);
+    }
+    if (all) {
+        store_.clear_failures(user);
+    }
+    log_admin(admin, user, "reset", "administrator reset the user's settings", what);
+}
+
+}  // namespace lwauth

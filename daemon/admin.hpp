@@ -1,0 +1,51 @@
+// Administration of other users' login settings (the Admin interface): pure logic like
+// AccountService. The bus layer has already checked that the caller is root or in the
+// policy's admin group; every action here is logged with the caller's UID.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "account.hpp"
+#include "lwauth/users.hpp"
+#include "store/store.hpp"
+
+namespace lwauth {
+
+class AdminService {
+  public:
+    AdminService(Store& store, AccountService& account, const UserDirectory& users)
+        : store_(store), account_(account), users_(users) {}
+
+    /// Everyone the store knows, by name, as Account.Status shows them (masked).
+    [[nodiscard]] std::vector<AccountStatus> list_users();
+    /// One user; NotFound for a name this host does not know.
+    [[nodiscard]] AccountStatus show_user(const std::string& user);
+    /// The user's effective policy in lwauth.conf syntax (after group and user sections).
+    [[nodiscard]] std::string show_policy(const std::string& user);
+
+    /// Sets the phone or email of the user's profile. Under `contacts = admin` it is also
+    /// the contact that login codes go to, at once; under `contacts = self` the user
+    /// chooses to use it (`lwauthctl contact use-profile`) and confirms it by code.
+    void set_contact(uid_t admin, const std::string& user, const std::string& kind,
+                     const std::string& value);
+    /// Removes the profile's phone or email and a login contact that came from it (never
+    /// the user's own login-only number).
+    void remove_contact(uid_t admin, const std::string& user, const std::string& kind);
+    /// Ends a lockout and clears the count of failed codes.
+    void unlock(uid_t admin, const std::string& user);
+    /// what: pin, line, contacts (every login contact; 2-step goes off with them) or all
+    /// (those three and the lockout). The profile stays.
+    void reset(uid_t admin, const std::string& user, const std::string& what);
+
+  private:
+    void require_known(const std::string& user) const;
+
+    Store& store_;
+    AccountService& account_;
+    const UserDirectory& users_;
+};
+
+}  // namespace lwauth

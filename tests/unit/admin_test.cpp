@@ -1,0 +1,185 @@
+// AdminService: an administrator's changes to other users' settings, on a MemoryStore.
+#include "admin.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <optional>
+
+#include "account.hpp"
+#include "delivery.hpp"
+#include "fakes.hpp"
+#include "lwauth/error.hpp"
+#include "store/memory_store.hpp"
+
+namespace lwauth {
+namespace {
+
+using test::add_contact_now;
+using test::code_in;
+using test::FakeChannel;
+using test::FakeClock;
+using test::FakeUsers;
+using test::load_policy;
+using test::SeededRandom;
+using test::SentMessage;
+
+constexpr uid_t kAdmin = 40006;
+constexpr const char* kPhone = "+819012345678";
+constexpr const char* kProfilePhone = "+819087654321";
+
+std::string policy_text(const std::string& contacts) {
+    return "[policy]\ncontacts = " + contacts +
+           "\n\n[code]\nchannels = sms, email\nresend_interval = 0s\n\n"
+           "[channel.sms]\ntype = outbox\npath = /nonexistent/sms.jsonl\nserves = sms\n\n"
+           "[channel.mail]\ntype = outbox\npath = /nonexistent/mail.jsonl\nserves = email\n"
+           "\n[group:ops]\ntwo_step = required\n";
+}
+
+class AdminServiceTest : public ::testing::Test {
+  protected:
+    AdminServiceTest() {
+        std::map<std::string, std::shared_ptr<Channel>> channels;
+        channels["sms"] = std::make_shared<FakeChannel>("sms", sent_);
+        channels["mail"] = std::make_shared<FakeChannel>("mail", sent_);
+        sender_.set_channels(std::move(channels));
+        use("self");
+        users_.missing.insert("ghost");
+        users_.groups["dave"] = {"ops"};
+    }
+
+    void use(const std::string& contacts) {
+        account_.set_policy(load_policy({{"lwauth.conf", policy_text(contacts)}}));
+    }
+
+    void enroll(const std::string& user, const std::string& kind, const std::string& value) {
+        add_contact_now(account_, user, kind, value);
+        ASSERT_TRUE(account_.confirm_contact(user, kind, SecretString(code_in(sent_.back().text))));
+    }
+
+    FakeClock clock_;
+    SeededRandom random_;
+    MemoryStore store_;
+    Hasher hasher_{SecretString(std::string(32, 'k'))};
+    CodeSender sender_{clock_, store_, hasher_};
+    FakeUsers users_;
+    std::vector<SentMessage> sent_;
+    AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
+    AdminService admin_{store_, account_, users_};
+};
+
+TEST_F(AdminServiceTest, UnknownUsersAreNotFound) {
+    for (auto action : std::vector<std::function<void()>>{
+             [&] { (void)admin_.show_user("ghost"); }, [&] { (void)admin_.show_policy("ghost"); },
+             [&] { admin_.set_contact(kAdmin, "ghost", "phone", kPhone); },
+             [&] { admin_.unlock(kAdmin, "ghost"); },
+             [&] { admin_.reset(kAdmin, "ghost", "all"); }}) {
+        EXPECT_EQ(test::error_code_of(action), Errc::NotFound);
+    }
+    EXPECT_TRUE(store_.list_users().empty()) << "nothing was created for them";
+}
+
+TEST_F(AdminServiceTest, BadInputIsRefused) {
+    EXPECT_EQ(test::error_code_of([&] { admin_.set_contact(kAdmin, "taro", "fax", kPhone); }),
+              Errc::InvalidArgument);
+    EXPECT_EQ(test::error_code_of([&] { admin_.set_contact(kAdmin, "taro", "phone", "12"); }),
+              Errc::InvalidArgument);
+    EXPECT_EQ(test::error_code_of([&] { admin_.reset(kAdmin, "taro", "everything"); }),
+              Errc::InvalidArgument);
+}
+
+TEST_F(AdminServiceTest, UnderSelfTheProfileWaitsForTheUsersConfirmation) {
+    admin_.set_contact(kAdmin, "taro", "phone", "+81 90 8765 4321");
+    UserState state = store_.load_user("taro");
+    EXPECT_EQ(state.profile_contact("phone")->value, kProfilePhone);
+    EXPECT_TRUE(state.contacts.empty());
+    EXPECT_TRUE(sent_.empty());
+
+    std::optional<std::optional<Error>> got;
+    account_.use_profile_contact("taro", "phone",
+                                 [&](std::optional<Error> e) { got = std::move(e); });
+    ASSERT_TRUE(got.has_value() && !got->has_value());
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].destination, kProfilePhone);
+    ASSERT_TRUE(account_.confirm_contact("taro", "phone", SecretString(code_in(sent_[0].text))));
+    EXPECT_EQ(store_.load_user("taro").contact("phone")->source, "profile");
+    EXPECT_EQ(account_.status("taro").contact_sources.at("phone"), "profile");
+}
+
+TEST_F(AdminServiceTest, UnderAdminTheProfileIsTheLoginContactAtOnce) {
+    use("admin");
+    admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
+    const Contact* login = store_.load_user("taro").contact("phone");
+    ASSERT_NE(login, nullptr);
+    EXPECT_EQ(login->source, "admin");
+    EXPECT_TRUE(sent_.empty());
+    admin_.remove_contact(kAdmin, "taro", "phone");
+    EXPECT_TRUE(store_.load_user("taro").empty());
+}
+
+TEST_F(AdminServiceTest, TheUsersOwnNumberIsNeverTheAdministrators) {
+    enroll("taro", "phone", kPhone);
+    admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
+    EXPECT_EQ(store_.load_user("taro").contact("phone")->value, kPhone) << "set leaves it";
+    admin_.remove_contact(kAdmin, "taro", "phone");
+    EXPECT_EQ(store_.load_user("taro").contact("phone")->value, kPhone) << "remove leaves it";
+    EXPECT_EQ(test::error_code_of([&] { admin_.remove_contact(kAdmin, "taro", "phone"); }),
+              Errc::NotFound);
+}
+
+TEST_F(AdminServiceTest, ResetClearsEachPartAndAllOfIt) {
+    enroll("taro", "phone", kPhone);
+    store_.set_pin_hash("taro", "$argon2id$...");
+    store_.set_line_link("taro", "hash");
+    store_.lock("taro", clock_.now() + 600);
+    admin_.set_contact(kAdmin, "taro", "email", "taro@example.com");
+
+    admin_.reset(kAdmin, "taro", "pin");
+    EXPECT_FALSE(store_.load_user("taro").pin_set);
+    EXPECT_TRUE(store_.load_user("taro").line_linked);
+    admin_.reset(kAdmin, "taro", "line");
+    EXPECT_FALSE(store_.load_user("taro").line_linked);
+    admin_.reset(kAdmin, "taro", "contacts");
+    UserState state = store_.load_user("taro");
+    EXPECT_TRUE(state.contacts.empty());
+    EXPECT_FALSE(state.two_step);
+    EXPECT_NE(state.locked_until, 0) << "contacts only";
+    admin_.reset(kAdmin, "taro", "all");
+    state = store_.load_user("taro");
+    EXPECT_EQ(state.locked_until, 0);
+    EXPECT_NE(state.profile_contact("email"), nullptr) << "the profile is the administrator's";
+}
+
+TEST_F(AdminServiceTest, ResetDropsAConfirmationInProgress) {
+    add_contact_now(account_, "taro", "email", "taro@example.com");
+    std::string code = code_in(sent_.back().text);
+    admin_.reset(kAdmin, "taro", "contacts");
+    EXPECT_EQ(test::error_code_of(
+                  [&] { (void)account_.confirm_contact("taro", "email", SecretString(code)); }),
+              Errc::NotFound);
+}
+
+TEST_F(AdminServiceTest, UnlockEndsTheLockout) {
+    store_.lock("taro", clock_.now() + 600);
+    EXPECT_NE(account_.status("taro").locked_until, 0);
+    admin_.unlock(kAdmin, "taro");
+    EXPECT_EQ(account_.status("taro").locked_until, 0);
+}
+
+TEST_F(AdminServiceTest, ShowPolicyAppliesGroupSections) {
+    EXPECT_NE(admin_.show_policy("dave").find("two_step = required"), std::string::npos);
+    EXPECT_NE(admin_.show_policy("taro").find("two_step = optional"), std::string::npos);
+}
+
+TEST_F(AdminServiceTest, ListsEveryStoredUserMasked) {
+    enroll("taro", "phone", kPhone);
+    admin_.set_contact(kAdmin, "hanako", "phone", kProfilePhone);
+    auto users = admin_.list_users();
+    ASSERT_EQ(users.size(), 2u);
+    EXPECT_EQ(users[0].user, "hanako");
+    EXPECT_EQ(users[0].profile.at("phone"), "+81 •• •••• 4321");
+    EXPECT_EQ(users[1].contacts.at("phone"), "+81 •• •••• 5678");
+}
+
+}  // namespace
+}  // namespace lwauth
