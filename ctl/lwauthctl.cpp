@@ -16,6 +16,7 @@
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
+#include "policy_edit.hpp"
 
 #ifndef LWAUTH_VERSION
 #define LWAUTH_VERSION "unknown"
@@ -146,6 +147,17 @@ json read_vardict(sd_bus_message* m) {
             uint64_t v = 0;
             sd_bus_message_read(m, "v", "t", &v);
             out[key] = v;
+        } else if (t == "as") {
+            json list = json::array();
+            sd_bus_message_enter_container(m, 'v', "as");
+            sd_bus_message_enter_container(m, 'a', "s");
+            const char* item = nullptr;
+            while (sd_bus_message_read(m, "s", &item) > 0) {
+                list.push_back(item);
+            }
+            sd_bus_message_exit_container(m);
+            sd_bus_message_exit_container(m);
+            out[key] = list;
         } else {
             sd_bus_message_skip(m, "v");
         }
@@ -172,6 +184,96 @@ void print_result(const Global& g, const json& result, const std::string& human)
     }
 }
 
+const char* method_name(const std::string& method) {
+    if (method == "two_step") {
+        return "2-step verification";
+    }
+    if (method == "login_with_phone") {
+        return "log in with phone number";
+    }
+    if (method == "login_with_line") {
+        return "log in with LINE";
+    }
+    if (method == "quick_login") {
+        return "quick login (PIN)";
+    }
+    if (method == "totp") {
+        return "authenticator app";
+    }
+    return "";
+}
+
+// One user's settings (Account.Status / Admin.ShowUser) as lines of "Label: value".
+// `own` says whether they are the caller's own (the hints are for them).
+void print_settings(const json& s, bool own) {
+    auto str = [&](const std::string& key) {
+        return s.contains(key) && s[key].is_string() ? s[key].get<std::string>() : std::string();
+    };
+    auto row = [](const std::string& label, const std::string& value) {
+        std::printf("%-22s %s\n", (label + ":").c_str(), value.c_str());
+    };
+    row("User", str("user"));
+    std::vector<std::string> methods;
+    for (const auto& m : s.value("methods", json::array())) {
+        methods.push_back(method_name(m.get<std::string>()));
+    }
+    auto has_method = [&](const char* name) {
+        for (const auto& m : s.value("methods", json::array())) {
+            if (m == name) {
+                return true;
+            }
+        }
+        return false;
+    };
+    std::string offered;
+    for (const auto& m : methods) {
+        offered += (offered.empty() ? "" : ", ") + m;
+    }
+    row("Methods offered", offered.empty() ? "the password only" : offered);
+    row("2-step verification", std::string(s.value("two_step", false) ? "on" : "off") +
+                                   " (policy: " + str("two_step_policy") + ")");
+    for (const char* kind : {"phone", "email"}) {
+        std::string k = kind;
+        std::string label = k == "phone" ? "Phone" : "Email";
+        std::string value = str(k);
+        std::string line = "none";
+        if (!value.empty()) {
+            std::string source = str(k + "_source");
+            line = value + (source == "profile" ? " (the profile's, verified)"
+                            : source == "admin" ? " (set by the administrator)"
+                            : k == "phone"      ? " (login-only number, verified)"
+                                                : " (verified)");
+        }
+        std::string pending = str("pending_" + k);
+        if (!pending.empty()) {
+            line += "; " + pending + " is waiting for its confirmation code";
+        }
+        row(label, line);
+        std::string profile = str("profile_" + k);
+        if (!profile.empty()) {
+            std::string hint;
+            if (own && str(k + "_source") != "profile" && str("contacts_policy") == "self") {
+                hint = " (to log in with it: lwauthctl contact use-profile " + k + ")";
+            }
+            row("Profile " + k, profile + hint);
+        }
+    }
+    if (has_method("login_with_line") || s.value("line_linked", false)) {
+        row("LINE", s.value("line_linked", false) ? "linked" : "not linked");
+    }
+    if (has_method("quick_login") || s.value("pin_set", false)) {
+        row("Quick-login PIN", s.value("pin_set", false) ? "set" : "not set");
+    }
+    if (str("contacts_policy") == "admin") {
+        std::string who = str("admin_contact");
+        row("Contacts", "managed by the administrator" + (who.empty() ? "" : " (" + who + ")"));
+    }
+    uint64_t locked = s.value("locked_until", uint64_t{0});
+    if (locked != 0) {
+        row("Locked until", local_time(locked) + " (too many failed codes)");
+    }
+}
+
 int cmd_status(const Global& g) {
     Client client;
     auto reply = client.call(bus::kAccountInterface, bus::kAccountStatus, "");
@@ -180,31 +282,7 @@ int cmd_status(const Global& g) {
         std::cout << s.dump(2) << "\n";
         return kExitOk;
     }
-    auto str = [&](const char* key) {
-        return s.contains(key) ? s[key].get<std::string>() : std::string();
-    };
-    std::printf("User:                  %s\n", str("user").c_str());
-    std::printf("2-step verification:   %s (policy: %s)\n",
-                s.value("two_step", false) ? "on" : "off", str("two_step_policy").c_str());
-    for (const char* kind : {"phone", "email"}) {
-        std::string value = str(kind);
-        std::string pending = str((std::string("pending_") + kind).c_str());
-        std::string line = value.empty() ? "none" : value + " (verified)";
-        if (!pending.empty()) {
-            line += ", " + pending + " waiting for its confirmation code";
-        }
-        std::printf("%-22s %s\n",
-                    (std::string(kind == std::string("phone") ? "Phone" : "Email") + ":").c_str(),
-                    line.c_str());
-    }
-    if (str("contacts_policy") == "admin") {
-        std::printf("Contacts:              managed by your administrator\n");
-    }
-    uint64_t locked = s.value("locked_until", uint64_t{0});
-    if (locked != 0) {
-        std::printf("Locked until:          %s (too many failed codes)\n",
-                    local_time(locked).c_str());
-    }
+    print_settings(s, true);
     return kExitOk;
 }
 
@@ -241,6 +319,15 @@ int cmd_contact_add(const Global& g, const std::string& kind, const std::string&
     return kExitOk;
 }
 
+int cmd_contact_use_profile(const Global& g, const std::string& kind) {
+    Client client;
+    client.call(bus::kAccountInterface, bus::kAccountUseProfileContact, "s", kind.c_str());
+    print_result(g, json{{"kind", kind}, {"status", "pending"}},
+                 "A confirmation code was sent to the " + kind +
+                     " of your profile. Run: lwauthctl contact confirm " + kind + " CODE");
+    return kExitOk;
+}
+
 int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& code_arg) {
     SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
     wipe_string(code_arg);
@@ -268,6 +355,137 @@ int cmd_two_step(const Global& g, const std::string& state) {
     client.call(bus::kAccountInterface, bus::kAccountSetTwoStep, "b", static_cast<int>(on));
     print_result(g, json{{"two_step", on}},
                  std::string("2-step verification is ") + (on ? "on." : "off."));
+    return kExitOk;
+}
+
+// ---- Administration (the Admin interface) ------------------------------------------------
+
+std::vector<json> read_status_list(sd_bus_message* m) {
+    std::vector<json> out;
+    if (sd_bus_message_enter_container(m, 'a', "a{sv}") < 0) {
+        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+    }
+    while (sd_bus_message_at_end(m, false) == 0) {
+        out.push_back(read_vardict(m));
+    }
+    sd_bus_message_exit_container(m);
+    return out;
+}
+
+int cmd_admin_users(const Global& g) {
+    Client client;
+    auto reply = client.call(bus::kAdminInterface, bus::kAdminListUsers, "");
+    std::vector<json> users = read_status_list(reply.get());
+    if (g.json_output) {
+        std::cout << json{{"users", users}}.dump(2) << "\n";
+        return kExitOk;
+    }
+    if (users.empty()) {
+        std::cout << "No user has set up anything yet.\n";
+        return kExitOk;
+    }
+    auto str = [](const json& u, const char* key) {
+        return u.contains(key) && u[key].is_string() ? u[key].get<std::string>() : std::string("-");
+    };
+    auto yes_no = [](const json& u, const char* key) {
+        return std::string(u.value(key, false) ? "yes" : "no");
+    };
+    std::vector<std::vector<std::string>> rows = {
+        {"USER", "2-STEP", "PHONE", "EMAIL", "LINE", "PIN", "LOCKED"}};
+    for (const auto& u : users) {
+        uint64_t locked = u.value("locked_until", uint64_t{0});
+        rows.push_back({str(u, "user"), u.value("two_step", false) ? "on" : "off", str(u, "phone"),
+                        str(u, "email"), yes_no(u, "line_linked"), yes_no(u, "pin_set"),
+                        locked != 0 ? "until " + local_time(locked) : "no"});
+    }
+    // Column widths in characters, not bytes: masked values hold multi-byte dots.
+    auto width = [](const std::string& text) {
+        size_t n = 0;
+        for (unsigned char c : text) {
+            n += (c & 0xc0) != 0x80 ? 1 : 0;
+        }
+        return n;
+    };
+    std::vector<size_t> widths(rows[0].size(), 0);
+    for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i) {
+            widths[i] = std::max(widths[i], width(row[i]));
+        }
+    }
+    for (const auto& row : rows) {
+        std::string line;
+        for (size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) {
+                line += std::string(widths[i] - width(row[i]) + 2, ' ');
+            }
+        }
+        std::cout << line << "\n";
+    }
+    return kExitOk;
+}
+
+int cmd_admin_show(const Global& g, const std::string& user) {
+    Client client;
+    auto reply = client.call(bus::kAdminInterface, bus::kAdminShowUser, "s", user.c_str());
+    json s = read_vardict(reply.get());
+    if (g.json_output) {
+        std::cout << s.dump(2) << "\n";
+        return kExitOk;
+    }
+    print_settings(s, false);
+    return kExitOk;
+}
+
+int cmd_admin_contact_set(const Global& g, const std::string& user, const std::string& kind,
+                          const std::string& value) {
+    Client client;
+    client.call(bus::kAdminInterface, bus::kAdminSetContact, "sss", user.c_str(), kind.c_str(),
+                value.c_str());
+    print_result(g, json{{"user", user}, {"kind", kind}, {"action", "contact-set"}},
+                 "The " + kind + " of " + user + "'s profile was set.");
+    return kExitOk;
+}
+
+int cmd_admin_contact_remove(const Global& g, const std::string& user, const std::string& kind) {
+    Client client;
+    client.call(bus::kAdminInterface, bus::kAdminRemoveContact, "ss", user.c_str(), kind.c_str());
+    print_result(g, json{{"user", user}, {"kind", kind}, {"action", "contact-remove"}},
+                 "The " + kind + " of " + user + "'s profile was removed.");
+    return kExitOk;
+}
+
+int cmd_admin_unlock(const Global& g, const std::string& user) {
+    Client client;
+    client.call(bus::kAdminInterface, bus::kAdminUnlock, "s", user.c_str());
+    print_result(g, json{{"user", user}, {"action", "unlock"}}, user + " is unlocked.");
+    return kExitOk;
+}
+
+int cmd_admin_reset(const Global& g, const std::string& user, const std::string& what) {
+    Client client;
+    client.call(bus::kAdminInterface, bus::kAdminReset, "ss", user.c_str(), what.c_str());
+    const char* done = what == "pin"        ? "quick-login PIN was removed"
+                       : what == "line"     ? "LINE link was removed"
+                       : what == "contacts" ? "login contacts were removed; 2-step is off"
+                                            : "login settings were reset";
+    print_result(g, json{{"user", user}, {"reset", what}, {"action", "reset"}},
+                 user + "'s " + done + ".");
+    return kExitOk;
+}
+
+int cmd_policy_show(const Global& g, const std::string& user) {
+    Client client;
+    auto reply = client.call(bus::kAdminInterface, bus::kAdminShowPolicy, "s", user.c_str());
+    const char* text = nullptr;
+    if (sd_bus_message_read(reply.get(), "s", &text) < 0 || text == nullptr) {
+        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+    }
+    if (g.json_output) {
+        std::cout << json{{"user", user}, {"effective", text}}.dump(2) << "\n";
+    } else {
+        std::cout << "Effective policy for " << user << " (as lwauthd runs it):\n" << text;
+    }
     return kExitOk;
 }
 
@@ -313,6 +531,22 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
     return kExitOk;
 }
 
+int cmd_policy_edit(const Global& g, const std::string& dir) {
+    PolicyEditOptions options;
+    options.dir = dir;
+    options.json_output = g.json_output;
+    options.reload = []() -> ReloadOutcome {
+        try {
+            Client client;
+            client.call(bus::kAdminInterface, bus::kAdminReloadPolicy, "");
+            return {};
+        } catch (const CommandError& e) {
+            return {e.exit_code(), e.what()};
+        }
+    };
+    return policy_edit(options, std::cin, std::cout, std::cerr);
+}
+
 int cmd_policy_reload(const Global& g) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminReloadPolicy, "");
@@ -326,7 +560,8 @@ int cmd_policy_reload(const Global& g) {
 int main(int argc, char** argv) {
     using namespace lwauth;
     CLI::App app{
-        "Manage your lwauth login settings: contacts, 2-step verification, policy checks."};
+        "Manage lwauth login settings: your own contacts and 2-step verification; other "
+        "users' as an administrator; the login policy."};
     app.require_subcommand(1);
     // --json may come before or after the command ("lwauthctl status --json").
     app.fallthrough();
@@ -359,6 +594,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"phone", "email"}));
     confirm->add_option("code", code, "the code (read from standard input when omitted)");
     confirm->callback([&] { status = cmd_contact_confirm(g, kind, code); });
+    auto* use_profile = contact->add_subcommand(
+        "use-profile", "Log in with the phone number or email address of your profile");
+    use_profile->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
+    use_profile->callback([&] { status = cmd_contact_use_profile(g, kind); });
     auto* remove = contact->add_subcommand("remove", "Remove a verified contact");
     remove->add_option("kind", kind, "phone or email")
         ->required()
@@ -373,7 +614,44 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"on", "off"}));
     two_step->callback([&] { status = cmd_two_step(g, state); });
 
-    auto* pol = app.add_subcommand("policy", "Check or reload the login policy");
+    auto* admin = app.add_subcommand(
+        "admin", "Manage other users' login settings (root or the policy's admin group)");
+    admin->require_subcommand(1);
+    std::string target;
+    auto* users = admin->add_subcommand("users", "List the users lwauth knows (contacts masked)");
+    users->callback([&] { status = cmd_admin_users(g); });
+    auto* show = admin->add_subcommand("show", "Show one user's login settings (masked)");
+    show->add_option("user", target, "user name")->required();
+    show->callback([&] { status = cmd_admin_show(g, target); });
+    auto* admin_contact =
+        admin->add_subcommand("contact", "Set or remove the phone or email of a user's profile");
+    admin_contact->require_subcommand(1);
+    auto* admin_set = admin_contact->add_subcommand("set", "Set a profile phone number or email");
+    admin_set->add_option("user", target, "user name")->required();
+    admin_set->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
+    admin_set->add_option("value", value, "the number (+81 90 ...) or the address")->required();
+    admin_set->callback([&] { status = cmd_admin_contact_set(g, target, kind, value); });
+    auto* admin_remove =
+        admin_contact->add_subcommand("remove", "Remove a profile phone number or email");
+    admin_remove->add_option("user", target, "user name")->required();
+    admin_remove->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
+    admin_remove->callback([&] { status = cmd_admin_contact_remove(g, target, kind); });
+    auto* unlock = admin->add_subcommand("unlock", "End a user's lockout after failed codes");
+    unlock->add_option("user", target, "user name")->required();
+    unlock->callback([&] { status = cmd_admin_unlock(g, target); });
+    std::string what = "all";
+    auto* reset = admin->add_subcommand("reset", "Clear what a user has set up");
+    reset->add_option("user", target, "user name")->required();
+    reset->add_option("what", what, "pin, line, contacts or all")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"pin", "line", "contacts", "all"}));
+    reset->callback([&] { status = cmd_admin_reset(g, target, what); });
+
+    auto* pol = app.add_subcommand("policy", "Check, show, edit or reload the login policy");
     pol->require_subcommand(1);
     std::string dir = LWAUTH_SYSCONFDIR;
     std::string user;
@@ -385,6 +663,16 @@ int main(int argc, char** argv) {
     check->add_option("--group", groups,
                       "groups of --user (repeatable; default: the user's groups on this host)");
     check->callback([&] { status = cmd_policy_check(g, dir, user, groups); });
+    std::string edit_dir = LWAUTH_SYSCONFDIR;
+    auto* edit = pol->add_subcommand(
+        "edit", "Edit lwauth.conf safely: locked, checked before it is installed, then reloaded");
+    edit->add_option("dir", edit_dir, "policy directory")->capture_default_str();
+    edit->callback([&] { status = cmd_policy_edit(g, edit_dir); });
+    std::string show_user;
+    auto* pshow = pol->add_subcommand(
+        "show", "Show the effective policy lwauthd applies to a user (root or admin group)");
+    pshow->add_option("user", show_user, "user name")->required();
+    pshow->callback([&] { status = cmd_policy_show(g, show_user); });
     auto* reload =
         pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
     reload->callback([&] { status = cmd_policy_reload(g); });

@@ -33,55 +33,20 @@ class Integration : public ::testing::Test {
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
 
-    // Calls a method as `uid` in a child process; returns the D-Bus error name, or "" on success.
+    // Calls a method as `uid`; returns the D-Bus error name, or "" on success.
     std::string call_as(uid_t uid, const char* interface, const char* member,
                         const char* signature = "", const char* arg = nullptr) {
-        int fds[2];
-        if (pipe(fds) != 0) {
-            return "pipe";
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            // The child must never return into the test framework: only _exit.
-            close(fds[0]);
-            if (uid != 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
-                             setresuid(uid, uid, uid) != 0)) {
-                _exit(3);
-            }
-            sd_bus* bus = nullptr;
-            if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, bus_->address().c_str()) < 0 ||
-                sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
-                _exit(4);
-            }
-            sd_bus_error error = SD_BUS_ERROR_NULL;
-            sd_bus_message* m = nullptr;
-            sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1",
-                                           interface, member);
-            if (std::string(signature) == "a{sv}") {
+        std::string sig = signature;
+        return test::call_as(bus_->address(), uid, interface, member, [&](sd_bus_message* m) {
+            if (sig == "a{sv}") {
                 sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode", "s",
                                       "second_factor");
-            } else if (std::string(signature) == "ss") {
+            } else if (sig == "ss") {
                 sd_bus_message_append(m, "ss", "0123456789abcdef", "123456");
             } else if (arg != nullptr) {
                 sd_bus_message_append(m, signature, arg);
             }
-            int r = sd_bus_call(bus, m, 5 * 1000 * 1000, &error, nullptr);
-            const char* name = r >= 0 ? "" : (error.name ? error.name : "errno");
-            ssize_t ignored = write(fds[1], name, strlen(name));
-            (void)ignored;
-            _exit(0);
-        }
-        close(fds[1]);
-        std::string result;
-        char buf[256];
-        ssize_t n;
-        while ((n = read(fds[0], buf, sizeof buf)) > 0) {
-            result.append(buf, static_cast<size_t>(n));
-        }
-        close(fds[0]);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        return result;
+        });
     }
 
     TempDir dir_{"lwauth-integration"};

@@ -562,6 +562,51 @@ int wait_for_listening_port(const fs::path& log) {
     return 0;
 }
 
+std::string call_as(const std::string& address, uid_t uid, const char* interface,
+                    const char* member, const std::function<void(sd_bus_message*)>& append) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        return "pipe";
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        // The child must never return into the test framework: only _exit.
+        close(fds[0]);
+        if (uid != 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
+                         setresuid(uid, uid, uid) != 0)) {
+            _exit(3);
+        }
+        sd_bus* bus = nullptr;
+        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
+            sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+            _exit(4);
+        }
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message* m = nullptr;
+        sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1", interface,
+                                       member);
+        if (append) {
+            append(m);
+        }
+        int r = sd_bus_call(bus, m, 10 * 1000 * 1000, &error, nullptr);
+        const char* name = r >= 0 ? "" : (error.name ? error.name : "errno");
+        ssize_t ignored = write(fds[1], name, strlen(name));
+        (void)ignored;
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string result;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+        result.append(buf, static_cast<size_t>(n));
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return result;
+}
+
 fs::path lwauthd_path() {
     return LWAUTH_LWAUTHD_PATH;
 }

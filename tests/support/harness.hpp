@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include <chrono>
 #include <filesystem>
@@ -190,6 +191,12 @@ LoginResult login_as_root_with(const std::string& address, const std::string& us
 /// The same, answering every prompt with `answer`.
 LoginResult login_as_root(const std::string& address, const std::string& user,
                           const std::string& answer);
+
+/// Calls a method of lwauthd on the bus at `address` as `uid` (gid = uid, no
+/// supplementary groups) from a child process; `append` adds the arguments. Returns the
+/// D-Bus error name, or "" when the call succeeded.
+std::string call_as(const std::string& address, uid_t uid, const char* interface,
+                    const char* member, const std::function<void(sd_bus_message*)>& append = {});
 
 /// Paths of the built programs (from compile definitions).
 fs::path lwauthd_path();

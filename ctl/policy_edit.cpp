@@ -1,0 +1,451 @@
+// `lwauthctl policy edit`: visudo for lwauth.conf. The administrator edits a private
+// copy; it is checked with the drop-ins exactly as lwauthd will load it, and only a
+// policy without errors replaces the file, atomically, before lwauthd is asked to reload.
+#include "policy_edit.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <istream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lwauth/policy.hpp"
+
+namespace lwauth {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// Exit codes (documented in lwauthctl(1)).
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadPolicy = 5;
+
+// lwauthd refuses policy files larger than this (common/src/policy.cpp).
+
+// The edit cannot go on (lock held, editor failed, I/O error); what() is one sentence.
+class EditFailed : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+std::string errno_text(int error) {
+    return std::strerror(error);
+}
+
+class FileDescriptor {
+  public:
+    explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+    ~FileDescriptor() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    [[nodiscard]] int get() const { return fd_; }
+
+    // Closes now and reports close's own error, which is where some file systems
+    // report a failed write.
+    int close() { return ::close(std::exchange(fd_, -1)); }
+
+  private:
+    int fd_;
+};
+
+// A file removed when this goes out of scope, unless it was released.
+class TemporaryFile {
+  public:
+    explicit TemporaryFile(std::string path) : path_(std::move(path)) {}
+    ~TemporaryFile() {
+        if (!path_.empty()) {
+            ::unlink(path_.c_str());
+        }
+    }
+    TemporaryFile(TemporaryFile&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+    TemporaryFile(const TemporaryFile&) = delete;
+    TemporaryFile& operator=(const TemporaryFile&) = delete;
+    [[nodiscard]] const std::string& path() const { return path_; }
+    void release() { path_.clear(); }
+
+  private:
+    std::string path_;
+};
+
+// Returns 0, or the errno of the first failing write.
+int write_all(int fd, const std::string& text) {
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        done += static_cast<size_t>(n);
+    }
+    return 0;
+}
+
+// Returns 0, or the errno of the first failing read.
+int read_all(int fd, std::string& text) {
+    char buffer[8192];
+    while (true) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        text.append(buffer, static_cast<size_t>(n));
+    }
+}
+
+// Held for the whole edit, so that two administrators never overwrite each other.
+FileDescriptor lock_policy(const std::string& lock_path, const std::string& file) {
+    FileDescriptor lock{
+        ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600)};
+    if (lock.get() < 0) {
+        throw EditFailed("cannot open the lock " + lock_path + ": " + errno_text(errno));
+    }
+    while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EWOULDBLOCK) {
+            throw EditFailed(file + " is being edited by someone else (lock " + lock_path +
+                             "); try again later.");
+        }
+        throw EditFailed("cannot lock " + lock_path + ": " + errno_text(errno));
+    }
+    return lock;
+}
+
+// Why a file could not be read, in the words lwauthd's loader uses.
+constexpr const char* kNotFound = "not found";
+
+// The text of a regular file and its stat, or the reason it cannot be had.
+std::string read_regular_file(const std::string& path, std::string& text, struct stat& st) {
+    // O_NONBLOCK: a FIFO in its place must not hang us; fstat then refuses it.
+    FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    if (fd.get() < 0) {
+        return errno == ENOENT ? kNotFound : errno_text(errno);
+    }
+    if (::fstat(fd.get(), &st) != 0) {
+        return errno_text(errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return "not a regular file";
+    }
+    if (int error = read_all(fd.get(), text)) {
+        return errno_text(error);
+    }
+    return "";
+}
+
+struct Original {
+    std::string text;
+    // A new file is root's and world-readable, like the shipped one.
+    uid_t uid = 0;
+    gid_t gid = 0;
+    mode_t mode = 0644;
+};
+
+Original read_original(const std::string& file) {
+    Original original;
+    struct stat st {};
+    std::string problem = read_regular_file(file, original.text, st);
+    if (problem == kNotFound) {
+        return original;
+    }
+    if (!problem.empty()) {
+        throw EditFailed("cannot read " + file + ": " + problem);
+    }
+    original.uid = st.st_uid;
+    original.gid = st.st_gid;
+    original.mode = st.st_mode & 07777;
+    return original;
+}
+
+// The private copy the editor works on: mkstemps creates it 0600 with O_EXCL, so no
+// planted symlink is followed. The .conf ending lets editors pick their highlighting.
+TemporaryFile make_scratch_copy(const std::string& text) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string dir = tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir : "/tmp";
+    std::string path = dir + "/lwauth.XXXXXX.conf";
+    FileDescriptor fd{::mkostemps(path.data(), 5, O_CLOEXEC)};
+    if (fd.get() < 0) {
+        throw EditFailed("cannot create a temporary file in " + dir + ": " + errno_text(errno));
+    }
+    TemporaryFile scratch(path);
+    int error = write_all(fd.get(), text);
+    if (error == 0 && fd.close() != 0) {
+        error = errno;
+    }
+    if (error != 0) {
+        throw EditFailed("cannot write " + path + ": " + errno_text(error));
+    }
+    return scratch;
+}
+
+std::string read_scratch(const std::string& path) {
+    // By name, not by the descriptor we wrote: many editors save by writing a new file
+    // and renaming it over the old one.
+    FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)};
+    std::string text;
+    int error = fd.get() < 0 ? errno : read_all(fd.get(), text);
+    if (error != 0) {
+        throw EditFailed("cannot read the edited copy " + path + ": " + errno_text(error));
+    }
+    return text;
+}
+
+bool on_path(const std::string& program) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+        size_t end = dirs.find(':', start);
+        if (end == std::string::npos) {
+            end = dirs.size();
+        }
+        std::string dir = dirs.substr(start, end - start);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+            return true;
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
+// $VISUAL, $EDITOR, then Debian's `editor` alternative, then vi, as visudo and crontab -e.
+std::string editor_command() {
+    for (const char* name : {"VISUAL", "EDITOR"}) {
+        const char* value = std::getenv(name);
+        if (value != nullptr && value[0] != '\0') {
+            return value;
+        }
+    }
+    return on_path("editor") ? "editor" : "vi";
+}
+
+// Runs the editor on `path` through the shell, so that "vim -n" or "code --wait" work;
+// the path goes in as $1 and is never parsed by the shell.
+void run_editor(const std::string& editor, const std::string& path, const std::string& file) {
+    std::string sh = "sh";
+    std::string dash_c = "-c";
+    std::string script = editor + " \"$1\"";
+    std::string dollar_0 = "sh";
+    std::string dollar_1 = path;
+    std::vector<char*> argv{sh.data(),       dash_c.data(),   script.data(),
+                            dollar_0.data(), dollar_1.data(), nullptr};
+    // Ctrl-C and Ctrl-\ belong to the editor: we wait for it, then clean up.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    struct sigaction old_int {};
+    struct sigaction old_quit {};
+    ::sigaction(SIGINT, &ignore, &old_int);
+    ::sigaction(SIGQUIT, &ignore, &old_quit);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::sigaction(SIGINT, &old_int, nullptr);
+        ::sigaction(SIGQUIT, &old_quit, nullptr);
+        ::execv("/bin/sh", argv.data());
+        _exit(127);
+    }
+    int error = pid < 0 ? errno : 0;
+    int status = 0;
+    if (pid > 0) {
+        while (::waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) {
+                error = errno;
+                break;
+            }
+        }
+    }
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGQUIT, &old_quit, nullptr);
+    if (error != 0) {
+        throw EditFailed("cannot run the editor (" + editor + "): " + errno_text(error) + "; " +
+                         file + " was not changed.");
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return;
+    }
+    std::string how = WIFSIGNALED(status)
+                          ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                          : "exited with status " + std::to_string(WEXITSTATUS(status));
+    throw EditFailed("the editor (" + editor + ") " + how + "; " + file + " was not changed.");
+}
+
+// Replaces `file` with `text` so that readers see either the old or the new file, even
+// after a crash: a sibling temporary file with the old owner and mode, written and synced,
+// renamed over it, then the directory synced. Returns a warning, or "".
+std::string install(const fs::path& dir, const std::string& file, const std::string& text,
+                    const Original& original) {
+    std::string path = (dir / ".lwauth.conf.XXXXXX").string();
+    FileDescriptor fd{::mkostemp(path.data(), O_CLOEXEC)};
+    if (fd.get() < 0) {
+        throw EditFailed("cannot create a file in " + dir.string() + ": " + errno_text(errno) +
+                         "; " + file + " was not changed.");
+    }
+    TemporaryFile staged(path);
+    auto fail = [&](const std::string& what, int error) {
+        throw EditFailed("cannot " + what + " " + path + ": " + errno_text(error) + "; " + file +
+                         " was not changed.");
+    };
+    // fchown before fchmod: changing the owner clears set-id bits.
+    if (::fchown(fd.get(), original.uid, original.gid) != 0) {
+        fail("set the owner of", errno);
+    }
+    if (::fchmod(fd.get(), original.mode) != 0) {
+        fail("set the mode of", errno);
+    }
+    if (int error = write_all(fd.get(), text)) {
+        fail("write", error);
+    }
+    if (::fsync(fd.get()) != 0) {
+        fail("sync", errno);
+    }
+    if (fd.close() != 0) {
+        fail("write", errno);
+    }
+    if (::rename(path.c_str(), file.c_str()) != 0) {
+        fail("rename", errno);
+    }
+    staged.release();
+    // The new file is in place; a failed directory sync only risks losing it in a crash.
+    FileDescriptor directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (directory.get() < 0 || ::fsync(directory.get()) != 0) {
+        return "cannot sync " + dir.string() + ": " + errno_text(errno) + "; " + file +
+               " was installed but may not survive a crash.";
+    }
+    return "";
+}
+
+// Asks what to do with a policy that has errors: true to edit again. No answer at all
+// (end of input, as with a script) means exit without saving.
+bool edit_again(std::istream& in, std::ostream& err) {
+    std::string answer;
+    while (true) {
+        err << "What now? (e)dit again, e(x)it without saving: " << std::flush;
+        if (!std::getline(in, answer)) {
+            err << "\n";
+            return false;
+        }
+        answer.erase(0, answer.find_first_not_of(" \t\r"));
+        answer.erase(answer.find_last_not_of(" \t\r") + 1);
+        if (answer == "e") {
+            return true;
+        }
+        if (answer == "x") {
+            return false;
+        }
+    }
+}
+
+json to_json(const std::vector<policy::Diagnostic>& diagnostics) {
+    json list = json::array();
+    for (const auto& d : diagnostics) {
+        list.push_back({{"file", d.file}, {"line", d.line}, {"message", d.message}});
+    }
+    return list;
+}
+
+}  // namespace
+
+int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream& out,
+                std::ostream& err) {
+    const fs::path dir = options.dir;
+    const std::string file = (dir / "lwauth.conf").string();
+    const std::string lock_path = (dir / ".lwauth.conf.lock").string();
+    json report = {
+        {"file", file}, {"installed", false}, {"reloaded", false}, {"errors", json::array()}};
+    auto finish = [&](int code, const std::string& human) {
+        if (options.json_output) {
+            out << report.dump(2) << "\n";
+        } else if (!human.empty()) {
+            out << human << "\n";
+        }
+        return code;
+    };
+
+    try {
+        FileDescriptor lock = lock_policy(lock_path, file);
+        Original original = read_original(file);
+        TemporaryFile scratch = make_scratch_copy(original.text);
+        const std::string editor = editor_command();
+        std::string edited;
+        while (true) {
+            out.flush();
+            err.flush();
+            run_editor(editor, scratch.path(), file);
+            edited = read_scratch(scratch.path());
+            if (edited == original.text) {
+                return finish(kExitOk, "No changes; " + file + " was left as it was.");
+            }
+            // With the drop-ins, as lwauthd reads them; secret files must be root's, as
+            // lwauthd requires.
+            policy::LoadResult checked = policy::load_directory_with(dir, edited);
+            for (const auto& d : checked.warnings) {
+                err << d.to_string() << " (warning)\n";
+            }
+            if (checked.errors.empty()) {
+                break;
+            }
+            for (const auto& d : checked.errors) {
+                err << d.to_string() << "\n";
+            }
+            err << checked.errors.size() << (checked.errors.size() == 1 ? " error" : " errors")
+                << "; " << file << " was not changed.\n";
+            if (!edit_again(in, err)) {
+                report["errors"] = to_json(checked.errors);
+                return finish(kExitBadPolicy, "");
+            }
+        }
+
+        std::string warning = install(dir, file, edited, original);
+        report["installed"] = true;
+        if (!warning.empty()) {
+            err << "lwauthctl: " << warning << "\n";
+        }
+        ReloadOutcome reloaded = options.reload();
+        if (reloaded.exit_code == kExitOk) {
+            report["reloaded"] = true;
+            return finish(kExitOk, file + " was installed and lwauthd reloaded it.");
+        }
+        report["message"] = reloaded.message;
+        err << "lwauthctl: " << file
+            << " was installed, but lwauthd did not reload it: " << reloaded.message << "\n";
+        return finish(reloaded.exit_code, "");
+    } catch (const EditFailed& e) {
+        report["message"] = e.what();
+        err << "lwauthctl: " << e.what() << "\n";
+        return finish(kExitFailed, "");
+    }
+}
+
+}  // namespace lwauth
