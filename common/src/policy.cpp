@@ -275,6 +275,29 @@ auto kinds_parser() {
     };
 }
 
+// A list of PAM service names (sshd, login, gdm-password...); empty means any service.
+auto services_parser() {
+    return [](std::string_view text) -> Parsed<std::vector<std::string>> {
+        using Names = std::vector<std::string>;
+        Names names;
+        for (auto item : split_list(text)) {
+            bool shaped = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_' || c == '.' || c == '+';
+            });
+            if (!shaped) {
+                return reject<Names>("item '" + std::string(item) +
+                                     "' is not a PAM service name like sshd");
+            }
+            if (std::find(names.begin(), names.end(), item) != names.end()) {
+                return reject<Names>("'" + std::string(item) + "' is listed twice");
+            }
+            names.emplace_back(item);
+        }
+        return accept(std::move(names));
+    };
+}
+
 // A list of "+<digits>" (E.164 allows at most 15 digits); empty means no restriction.
 auto prefixes_parser() {
     return [](std::string_view text) -> Parsed<std::vector<std::string>> {
@@ -548,6 +571,10 @@ const std::vector<KeySpec>& key_specs() {
 
         {"login", "timeout", Global,
          assign(duration_parser(30s, 1h), policy_field(&P::login_timeout))},
+        {"login", "phone_local_only", Global,
+         assign(word_parser(kBoolWords), policy_field(&P::phone_login, &MethodLimits::local_only))},
+        {"login", "phone_services", Global,
+         assign(services_parser(), policy_field(&P::phone_login, &MethodLimits::services))},
 
         {"quick_login", "pin_min_length", Global,
          assign(integer_parser(4, 12),
@@ -1451,6 +1478,14 @@ std::string format_duration(seconds value) {
     return std::to_string(count) + "s";
 }
 
+bool MethodLimits::allow(const std::string& service, const std::string& rhost) const {
+    if (local_only && !rhost.empty()) {
+        return false;
+    }
+    return services.empty() ||
+           std::find(services.begin(), services.end(), service) != services.end();
+}
+
 std::string ChannelConfig::option(const std::string& key) const {
     auto it = options.find(key);
     return it == options.end() ? std::string() : it->second;
@@ -1646,6 +1681,8 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
 
     section("login");
     line("timeout", format_duration(policy.login_timeout));
+    line("phone_local_only", word_for(kBoolWords, policy.phone_login.local_only));
+    line("phone_services", join(policy.phone_login.services, ", "));
 
     section("quick_login");
     line("pin_min_length", std::to_string(policy.quick_login.pin_min_length));

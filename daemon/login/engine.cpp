@@ -30,17 +30,72 @@ void LoginEngine::start(const LoginContext& context, StepDone done) {
     if (context.user.empty() || context.user.size() > 256) {
         throw Error(Errc::InvalidArgument, "the login context needs a user name");
     }
-    if (context.mode == bus::kModePrimary) {
-        // Passwordless methods arrive with their own issue; until then the password decides.
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
-        return;
-    }
-    if (context.mode != bus::kModeSecondFactor) {
+    if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
     expire();
     auto user_policy = policy_->effective_for(context.user, deps_.users.groups_of(context.user));
-    start_second_factor(context, user_policy, std::move(done));
+    if (context.mode == bus::kModePrimary) {
+        start_primary(context, user_policy, std::move(done));
+    } else {
+        start_second_factor(context, user_policy, std::move(done));
+    }
+}
+
+void LoginEngine::start_primary(const LoginContext& context, const policy::UserPolicy& user_policy,
+                                StepDone done) {
+    // An unknown user, and a user without a passwordless method, get exactly what a
+    // user with only a password gets: no prompt, the password decides.
+    UserState state = deps_.store.load_user(context.user);
+    std::vector<PrimaryMenu::Choice> offered;
+    for (const auto& type : primary_types_) {
+        if (type->offered(*policy_, user_policy, state, context)) {
+            offered.push_back({type, type->label(state)});
+        }
+    }
+    if (offered.empty()) {
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
+    }
+    int64_t now = deps_.clock.now();
+    if (state.locked_until > now) {
+        done(StepResult::of(locked_step(context, state.locked_until - now)));
+        return;
+    }
+    std::shared_ptr<LoginMethod> method = offered.size() == 1
+                                              ? offered.front().type->create()
+                                              : std::make_shared<PrimaryMenu>(offered);
+    std::string ids;
+    for (const auto& choice : offered) {
+        ids += (ids.empty() ? "" : ",") + choice.type->id();
+    }
+    log_event(LogLevel::Info, "login-start", "passwordless login started",
+              {{"USER", context.user},
+               {"SERVICE", context.service},
+               {"RHOST", context.rhost},
+               {"METHOD", ids}});
+    add_login(context, user_policy, std::move(method), std::move(done));
+}
+
+Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
+    log_event(LogLevel::Notice, "login-locked", "login refused: account locked",
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    Step step = Step::verdict_of(bus::kVerdictMaxTries);
+    step.error("Too many failed verification attempts. Try again in " + minutes_text(remaining) +
+               ".");
+    return step;
+}
+
+void LoginEngine::add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
+                            std::shared_ptr<LoginMethod> method, StepDone done) {
+    if (logins_.size() >= kMaxPendingLogins) {
+        throw Error(Errc::Unavailable, "too many logins are in progress");
+    }
+    std::string id = new_id();
+    Pending pending{context, policy_, user_policy, std::move(method),
+                    deps_.clock.now() + policy_->login_timeout.count()};
+    auto [it, inserted] = logins_.emplace(id, std::move(pending));
+    run(id, it->second, true, {}, std::move(done));
 }
 
 void LoginEngine::start_second_factor(const LoginContext& context,
@@ -58,12 +113,7 @@ void LoginEngine::start_second_factor(const LoginContext& context,
     }
     int64_t now = deps_.clock.now();
     if (state.locked_until > now) {
-        log_event(LogLevel::Notice, "login-locked", "login refused: account locked",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-        Step step = Step::verdict_of(bus::kVerdictMaxTries);
-        step.error("Too many failed verification attempts. Try again in " +
-                   minutes_text(state.locked_until - now) + ".");
-        done(StepResult::of(std::move(step)));
+        done(StepResult::of(locked_step(context, state.locked_until - now)));
         return;
     }
     if (!deps_.sender.reachable(*policy_, user_policy, state)) {
@@ -89,13 +139,9 @@ void LoginEngine::start_second_factor(const LoginContext& context,
     if (logins_.size() >= kMaxPendingLogins) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
-    std::string id = new_id();
-    Pending pending{context, policy_, user_policy, std::make_shared<CodeMethod>(),
-                    now + policy_->login_timeout.count()};
-    auto [it, inserted] = logins_.emplace(id, std::move(pending));
     log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    run(id, it->second, true, {}, std::move(done));
+    add_login(context, user_policy, std::make_shared<CodeMethod>(), std::move(done));
 }
 
 void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,

@@ -15,6 +15,7 @@
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
 #include "method.hpp"
+#include "primary.hpp"
 #include "step.hpp"
 
 namespace lwauth {
@@ -38,6 +39,9 @@ class LoginEngine {
     /// Replaces the policy for logins started from now on; running logins keep theirs.
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
     [[nodiscard]] const std::shared_ptr<const policy::Policy>& policy() const { return policy_; }
+    /// The passwordless methods mode=primary may offer (builtin_primary_methods() unless
+    /// a test replaces them).
+    void set_primary_methods(PrimaryMethodTypes types) { primary_types_ = std::move(types); }
 
     /// Starts a login; `done` gets the first step (one without a verdict carries the
     /// login's id), before returning or later from the event loop. Throws, without
@@ -69,6 +73,12 @@ class LoginEngine {
 
     void start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy,
                              StepDone done);
+    void start_primary(const LoginContext& context, const policy::UserPolicy& user_policy,
+                       StepDone done);
+    /// Registers a login running `method` and asks it for the first step.
+    void add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
+                   std::shared_ptr<LoginMethod> method, StepDone done);
+    static Step locked_step(const LoginContext& context, int64_t remaining);
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
              StepDone done);
     void finish(const std::string& id, StepResult result, const StepDone& done);
@@ -77,6 +87,7 @@ class LoginEngine {
     EngineDeps deps_;
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::string, Pending> logins_;
+    PrimaryMethodTypes primary_types_ = builtin_primary_methods();
 };
 
 }  // namespace lwauth

@@ -165,8 +165,7 @@ class SshdE2E : public ::testing::Test {
         }
 
         bus_ = std::make_unique<PrivateBus>(dir_.path());
-        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(),
-                                           default_test_policy(outbox(), "[code]\ntries = 3\n"));
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
         // A confirmed contact turns 2-step on for alice; bob has none (two_step = optional).
         ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
@@ -190,6 +189,12 @@ class SshdE2E : public ::testing::Test {
         daemon_.reset();
         bus_.reset();
     }
+
+    [[nodiscard]] virtual std::string policy() const {
+        return default_test_policy(outbox(), "[code]\ntries = 3\n");
+    }
+    /// Whether sshd's stack starts with pam_lwauth mode=primary (DESIGN.md's full stack).
+    [[nodiscard]] virtual bool full_stack() const { return false; }
 
     [[nodiscard]] fs::path outbox() const { return dir_ / "outbox.jsonl"; }
     [[nodiscard]] fs::path sshd_log_path() const { return dir_ / "sshd.log"; }
@@ -223,8 +228,13 @@ class SshdE2E : public ::testing::Test {
         write_file(dir / "passdb",
                    std::string("alice:") + kPassword + ":sshd\nbob:" + kPassword + ":sshd\n");
         // pam_matrix checks the password; only if it is right does pam_lwauth ask for a code.
-        std::string service = "auth     requisite " + kPamMatrix.string() +
-                              " passdb=" + (dir / "passdb").string() + "\n";
+        std::string service;
+        if (full_stack()) {
+            service += std::string("auth     [success=done ignore=ignore default=die] ") +
+                       LWAUTH_PAM_MODULE_PATH + " mode=primary\n";
+        }
+        service += "auth     requisite " + kPamMatrix.string() +
+                   " passdb=" + (dir / "passdb").string() + "\n";
         service +=
             std::string("auth     required  ") + LWAUTH_PAM_MODULE_PATH + " mode=second_factor\n";
         service += "account  required " + kPamPermit.string() + "\n";
@@ -460,6 +470,69 @@ TEST_F(SshdE2E, DaemonDownDeniesUnderSecureFailmode) {
     EXPECT_TRUE(contains(l.err, "The login verification service is not available")) << explain(l);
     EXPECT_EQ(read_outbox(outbox()).size(), sent_before);
     EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for alice")) << explain(l);
+}
+
+// DESIGN.md's full stack: mode=primary first. Alice may log in with her phone number.
+class SshdPhoneLogin : public SshdE2E {
+  protected:
+    std::string policy() const override {
+        return SshdE2E::policy() + "\n[policy]\nlogin_with_phone = allowed\n" + extra_policy();
+    }
+    virtual std::string extra_policy() const { return ""; }
+    bool full_stack() const override { return true; }
+
+    void SetUp() override {
+        SshdE2E::SetUp();
+        if (IsSkipped() || HasFatalFailure()) {
+            return;
+        }
+        ASSERT_TRUE(daemon_->enroll("alice", "phone", kAlicePhone)) << daemon_->log();
+    }
+
+    static constexpr const char* kAlicePhone = "+819012345678";
+};
+
+TEST_F(SshdPhoneLogin, AliceLogsInWithACodeToHerPhoneAndNoPassword) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login("alice", "never-asked", "right");
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_FALSE(contains(l.err, "assword:")) << "no password prompt\n" << explain(l);
+    EXPECT_TRUE(contains(l.err, "A verification code was sent by SMS to +81")) << explain(l);
+    EXPECT_TRUE(contains(l.err, "Type p to log in with your password instead.")) << explain(l);
+    auto messages = read_outbox(outbox());
+    ASSERT_EQ(messages.size(), sent_before + 1) << "one code: no second factor after it";
+    EXPECT_EQ(messages.back().destination, kAlicePhone);
+    EXPECT_EQ(messages.back().kind, "sms");
+    EXPECT_TRUE(sshd_logged("Accepted keyboard-interactive/pam for alice")) << explain(l);
+}
+
+TEST_F(SshdPhoneLogin, AWrongCodeDeniesWithoutAskingForThePassword) {
+    Login l = login("alice", kPassword, "wrong");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_FALSE(contains(l.err, "assword:")) << explain(l);
+    EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for alice")) << explain(l);
+}
+
+TEST_F(SshdPhoneLogin, BobWithoutAPhoneGetsThePasswordAsBefore) {
+    Login l = login("bob", kPassword, "none");
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.err, "assword")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "Verification code")) << explain(l);
+}
+
+class SshdPhoneLoginLocalOnly : public SshdPhoneLogin {
+  protected:
+    std::string extra_policy() const override { return "[login]\nphone_local_only = yes\n"; }
+};
+
+TEST_F(SshdPhoneLoginLocalOnly, ARemoteSessionGetsThePasswordAndTwoStep) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login("alice", kPassword, "right");
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.err, "assword")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "Type p to log in with your password")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before + 1) << "only 2-step's code";
 }
 
 }  // namespace

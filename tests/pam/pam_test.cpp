@@ -643,6 +643,102 @@ TEST_F(PamThroughLineWorks, TwoStepWithACodeAsALineWorksNotification) {
         << alice.infos.back();
 }
 
+// ---- mode=primary: log in with phone number, on the full stack ---------------------------
+
+class PamPhoneLogin : public Pam {
+  protected:
+    std::string policy() override {
+        return Pam::policy() +
+               "\n[policy]\nlogin_with_phone = allowed\n[user:dave]\nlogin_with_phone = "
+               "disabled\n";
+    }
+
+    void SetUp() override {
+        Pam::SetUp();
+        if (IsSkipped()) {
+            return;
+        }
+        ASSERT_TRUE(daemon_->enroll("alice", "phone", kPhone)) << daemon_->log();
+    }
+
+    static constexpr const char* kPhone = "+819012345678";
+};
+
+TEST_F(PamPhoneLogin, APhoneCodeLogsInWithoutThePasswordOrASecondCode) {
+    size_t before = sent();
+    Person alice;
+    alice.password = "never asked";
+    alice.answer_code = [&](int) { return latest_code(kPhone); };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(alice.password_prompts, 0);
+    EXPECT_EQ(alice.code_prompts, 1);
+    EXPECT_EQ(sent(), before + 1) << "one code, by SMS";
+    ASSERT_FALSE(alice.infos.empty());
+    EXPECT_NE(alice.infos[0].find("by SMS to +81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678"),
+              std::string::npos)
+        << alice.infos[0];
+}
+
+TEST_F(PamPhoneLogin, ChoosingThePasswordRunsThePasswordThen2Step) {
+    Person alice;
+    alice.answer_code = [&](int turn) -> std::optional<std::string> {
+        return turn == 0 ? std::string("p") : latest_code(kPhone);
+    };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(alice.password_prompts, 1);
+    EXPECT_EQ(alice.code_prompts, 2) << "the phone login's prompt, then 2-step's";
+}
+
+TEST_F(PamPhoneLogin, AWrongCodeDeniesTheWholeStack) {
+    Person alice;
+    alice.answer_code = [&](int) { return wrong(latest_code(kPhone)); };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_AUTH_ERR);
+    EXPECT_EQ(alice.password_prompts, 0) << "a failed method never falls to the password";
+}
+
+TEST_F(PamPhoneLogin, AMethodDisabledForTheUserIsNotOffered) {
+    ASSERT_TRUE(daemon_->enroll("dave", "phone", "+819011112222"));
+    Person dave;
+    dave.answer_code = [&](int) { return latest_code("+819011112222"); };
+    EXPECT_EQ(authenticate("full", "dave", dave), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(dave.password_prompts, 1);
+    EXPECT_EQ(dave.code_prompts, 1) << "only 2-step's";
+}
+
+TEST_F(PamPhoneLogin, AnUnknownUserIsTreatedLikeAUserWithOnlyAPassword) {
+    size_t before = sent();
+    Person unknown;
+    unknown.password = "guess";
+    Person bob;
+    bob.password = "guess";
+    int unknown_rc = authenticate("full", "nosuchuser", unknown);
+    int bob_rc = authenticate("full", "bob", bob);
+    EXPECT_NE(unknown_rc, PAM_SUCCESS);
+    EXPECT_NE(bob_rc, PAM_SUCCESS);
+    for (const Person* p : {&unknown, &bob}) {
+        EXPECT_EQ(p->password_prompts, 1);
+        EXPECT_EQ(p->code_prompts, 0);
+        EXPECT_TRUE(p->infos.empty());
+        EXPECT_TRUE(p->errors.empty());
+    }
+    EXPECT_EQ(sent(), before);
+}
+
+class PamPhoneLoginElsewhere : public PamPhoneLogin {
+  protected:
+    std::string policy() override {
+        return PamPhoneLogin::policy() + "\n[login]\nphone_services = sshd\n";
+    }
+};
+
+TEST_F(PamPhoneLoginElsewhere, AMethodLimitedToAnotherServiceIsNotOffered) {
+    Person alice;
+    alice.answer_code = [&](int) { return latest_code(kPhone); };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(alice.password_prompts, 1);
+    EXPECT_EQ(alice.code_prompts, 1) << "only 2-step's";
+}
+
 // The module's ABI is the PAM entry points and nothing else (a version script hides the
 // rest, so nothing of lwauth can clash with the application that loads it).
 TEST(PamModule, ExportsOnlyThePamEntryPoints) {

@@ -514,9 +514,10 @@ TEST_F(LoginEngineTest, RequiredWithoutAContactIsDeniedAndPointsToTheAdministrat
     EXPECT_TRUE(sent_.empty());
 }
 
-TEST_F(LoginEngineTest, PrimaryModeIsIgnored) {
+TEST_F(LoginEngineTest, PrimaryModeWithoutPhoneLoginLeavesItToThePassword) {
     Step step = start(kUser, kOwner, bus::kModePrimary);
     EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(step.messages.empty());
     EXPECT_TRUE(sent_.empty());
 }
 
@@ -807,6 +808,186 @@ TEST_F(LoginEngineTest, TypingNWithoutNotificationChannelsSaysSo) {
               std::string::npos);
     EXPECT_EQ(again.prompt, "Verification code: ");
     EXPECT_EQ(sent_.size(), 1u);
+}
+
+}  // namespace
+}  // namespace lwauth
+
+// ---- mode=primary: log in with phone number, the menu -----------------------------------
+
+namespace lwauth {
+namespace {
+
+class PrimaryTest : public LoginEngineTest {
+  protected:
+    PrimaryTest() { use_policy("[policy]\nlogin_with_phone = allowed\n"); }
+
+    Step primary(const std::string& user = kUser) { return start(user, kOwner, bus::kModePrimary); }
+};
+
+TEST_F(PrimaryTest, APhoneCodeLogsInWithoutThePassword) {
+    Step step = primary();
+    ASSERT_EQ(step.prompt, "Verification code: ") << errors_of(step);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].destination, kPhone);
+    EXPECT_EQ(sent_[0].kind, policy::Kind::Sms);
+    EXPECT_NE(infos_of(step).find("Type p to log in with your password instead."),
+              std::string::npos)
+        << infos_of(step);
+    EXPECT_EQ(infos_of(step).find("9012345678"), std::string::npos);
+    EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(PrimaryTest, TypingPChoosesThePassword) {
+    Step step = primary();
+    Step next = answer(step, "p");
+    EXPECT_EQ(next.verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(engine_->pending(), 0u);
+}
+
+TEST_F(PrimaryTest, AfterAWrongCodeThePasswordIsNoLongerAnEscape) {
+    Step step = primary();
+    Step wrong = answer(step, wrong_code_for(last_code()));
+    ASSERT_EQ(wrong.prompt, "Verification code: ");
+    EXPECT_EQ(infos_of(wrong).find("Type p"), std::string::npos);
+    Step p = answer(wrong, "p");
+    EXPECT_NE(p.verdict, bus::kVerdictIgnore) << "a failing method never falls to the password";
+}
+
+TEST_F(PrimaryTest, WrongCodesDenyAndCountTowardsTheLockout) {
+    Step step = primary();
+    for (int i = 0; i < 3; ++i) {
+        step = answer(step, wrong_code_for(last_code()));
+    }
+    EXPECT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_EQ(store_.load_user(kUser).failures, 3);
+}
+
+TEST_F(PrimaryTest, ALockedUserIsToldAndNothingIsSent) {
+    store_.lock(kUser, clock_.now() + 600);
+    Step step = primary();
+    EXPECT_EQ(step.verdict, bus::kVerdictMaxTries);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(PrimaryTest, NothingIsOfferedWhenThePolicyDisablesIt) {
+    use_policy("[policy]\nlogin_with_phone = disabled\n");
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore);
+    use_policy("[policy]\nlogin_with_phone = allowed\n[user:taro]\nlogin_with_phone = disabled\n");
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(PrimaryTest, LimitsToLocalSessionsAndServicesAreKept) {
+    // The test sessions come from sshd with a remote host.
+    use_policy("[policy]\nlogin_with_phone = allowed\n[login]\nphone_local_only = yes\n");
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore);
+    use_policy("[policy]\nlogin_with_phone = allowed\n[login]\nphone_services = login, gdm\n");
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(sent_.empty());
+    use_policy("[policy]\nlogin_with_phone = allowed\n[login]\nphone_services = login, sshd\n");
+    EXPECT_EQ(primary().prompt, "Verification code: ");
+}
+
+TEST_F(PrimaryTest, AnUnknownUserAndAUserWithoutAPhoneLookTheSame) {
+    store_.save_contact("hanako", {"email", kEmail});
+    Step unknown = primary("nobody-here");
+    Step email_only = primary("hanako");
+    for (const Step& step : {unknown, email_only}) {
+        EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+        EXPECT_TRUE(step.messages.empty());
+        EXPECT_TRUE(step.prompt.empty());
+    }
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(PrimaryTest, ACodeThatCannotBeSentLeavesThePasswordToTheUser) {
+    channel("sms-primary").set_failing(true);
+    channel("sms-backup").set_failing(true);
+    Step step = primary();
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_NE(errors_of(step).find("could not be sent"), std::string::npos);
+    EXPECT_NE(infos_of(step).find("Log in with your password instead."), std::string::npos);
+}
+
+TEST_F(PrimaryTest, TheCodeGoesOnlyToThePhoneNeverToTheEmail) {
+    store_.save_contact(kUser, {"email", kEmail});
+    use_policy("[policy]\nlogin_with_phone = allowed\n[code]\nchannels = email, sms\n");
+    Step step = primary();
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].destination, kPhone);
+    channel("sms-primary").set_failing(true);
+    channel("sms-backup").set_failing(true);
+    clock_.advance(60);
+    Step again = answer(step, "r");
+    EXPECT_EQ(sent_.size(), 1u) << "no email fallback for phone login";
+    EXPECT_EQ(again.prompt, "Verification code: ");
+}
+
+// A second passwordless method, to drive the menu.
+class FakeMethodType final : public PrimaryMethodType {
+  public:
+    std::string id() const override { return "fake"; }
+    std::string label(const UserState&) const override { return "a fake approval"; }
+    bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
+                 const LoginContext&) const override {
+        return true;
+    }
+    std::shared_ptr<LoginMethod> create() const override { return std::make_shared<Method>(); }
+
+  private:
+    class Method final : public LoginMethod {
+        void begin(const MethodEnv&, StepDone done) override {
+            done(StepResult::of(Step::ask("Approve: ", true)));
+        }
+        void answer(const MethodEnv&, std::string_view answer, StepDone done) override {
+            done(StepResult::of(
+                Step::verdict_of(answer == "yes" ? bus::kVerdictSuccess : bus::kVerdictDenied)));
+        }
+    };
+};
+
+class PrimaryMenuTest : public PrimaryTest {
+  protected:
+    PrimaryMenuTest() {
+        engine_->set_primary_methods(
+            {builtin_primary_methods().front(), std::make_shared<FakeMethodType>()});
+    }
+};
+
+TEST_F(PrimaryMenuTest, SeveralMethodsAreAMenu) {
+    Step menu = primary();
+    EXPECT_EQ(menu.prompt, "Choice (1-2 or p): ");
+    EXPECT_TRUE(menu.echo);
+    std::string lines = infos_of(menu);
+    EXPECT_NE(
+        lines.find("1  a code sent to your phone (+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678)"),
+        std::string::npos)
+        << lines;
+    EXPECT_NE(lines.find("2  a fake approval"), std::string::npos);
+    EXPECT_NE(lines.find("p  your password"), std::string::npos);
+    EXPECT_TRUE(sent_.empty()) << "nothing is sent before the user chooses";
+
+    Step code = answer(menu, "1");
+    ASSERT_EQ(code.prompt, "Verification code: ");
+    EXPECT_EQ(answer(code, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(PrimaryMenuTest, TheOtherChoiceAndThePassword) {
+    Step approve = answer(primary(), " 2 ");
+    ASSERT_EQ(approve.prompt, "Approve: ");
+    EXPECT_EQ(answer(approve, "no").verdict, bus::kVerdictDenied);
+    EXPECT_EQ(answer(primary(), "P").verdict, bus::kVerdictIgnore);
+}
+
+TEST_F(PrimaryMenuTest, AnAnswerNotInTheListAsksAgain) {
+    Step menu = primary();
+    for (const char* bad : {"3", "0", "", "phone", "12"}) {
+        Step again = answer(menu, bad);
+        EXPECT_EQ(again.prompt, "Choice (1-2 or p): ") << bad;
+        EXPECT_NE(errors_of(again).find("Type a number from the list"), std::string::npos);
+        menu = again;
+    }
 }
 
 }  // namespace

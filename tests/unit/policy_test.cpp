@@ -633,6 +633,21 @@ TEST(PolicyChannels, MessengerUserIdsAreATemplateAndAMapFile) {
               "where {user} stands for the user name (e.g. {user}@example.com)");
 }
 
+TEST(PolicyLogin, PhoneLoginLimits) {
+    Policy policy = loaded("[login]\nphone_local_only = yes\nphone_services = sshd, login\n");
+    EXPECT_TRUE(policy.phone_login.local_only);
+    EXPECT_EQ(policy.phone_login.services, (std::vector<std::string>{"sshd", "login"}));
+    EXPECT_FALSE(policy.phone_login.allow("sshd", "192.0.2.7")) << "remote";
+    EXPECT_TRUE(policy.phone_login.allow("login", ""));
+    EXPECT_FALSE(policy.phone_login.allow("gdm-password", ""));
+    EXPECT_TRUE(Policy{}.phone_login.allow("anything", "192.0.2.7")) << "no limits by default";
+    EXPECT_EQ(only_error("[login]\nphone_services = sshd, ssh d\n"),
+              "lwauth.conf:2: bad value 'sshd, ssh d' for phone_services: item 'ssh d' is not a "
+              "PAM service name like sshd");
+    EXPECT_EQ(only_error("[login]\nphone_services = sshd, sshd\n"),
+              "lwauth.conf:2: bad value 'sshd, sshd' for phone_services: 'sshd' is listed twice");
+}
+
 TEST(PolicyChannels, ReportsMissingTypeAtTheSectionHeader) {
     EXPECT_EQ(only_error("[policy]\n\n[channel.sms]\npath = /tmp/x\n"),
               "lwauth.conf:3: [channel.sms] has no type; set type = outbox, twilio, vonage, "
@@ -1002,7 +1017,7 @@ TEST(ShippedPolicy, DocumentsEveryKey) {
           "max_sends_per_destination_per_hour", "max_sends_per_host_per_hour", "channels",
           "sms_country_prefixes"}},
         {"lockout", {"max_failures", "duration"}},
-        {"login", {"timeout"}},
+        {"login", {"timeout", "phone_local_only", "phone_services"}},
         {"quick_login", {"pin_min_length", "pin_max_age", "fingerprint", "local_only"}},
         {"totp", {"issuer", "digits", "period"}},
         {"line",

@@ -74,6 +74,16 @@ struct UserPolicy {
     friend bool operator==(const UserPolicy&, const UserPolicy&) = default;
 };
 
+/// Where a passwordless method may be offered.
+struct MethodLimits {
+    bool local_only = false;            // only to sessions without a remote host
+    std::vector<std::string> services;  // PAM services it is offered to; empty: any
+
+    /// Whether a session of `service` from `rhost` ("" when local) may use the method.
+    [[nodiscard]] bool allow(const std::string& service, const std::string& rhost) const;
+    friend bool operator==(const MethodLimits&, const MethodLimits&) = default;
+};
+
 struct QuickLoginPolicy {
     int pin_min_length = 6;
     std::chrono::seconds pin_max_age{30 * 24 * 3600};
@@ -165,6 +175,7 @@ struct Policy {
     std::string admin_group;    // empty: only root administers
     std::string admin_contact;  // how users reach their administrator ("IT desk, ext. 1234")
     std::chrono::seconds login_timeout{300};
+    MethodLimits phone_login;  // [login] phone_local_only, phone_services
     QuickLoginPolicy quick_login;
     TotpPolicy totp;
     LinePolicy line;

@@ -1,5 +1,6 @@
 #include "code_method.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -57,6 +58,27 @@ std::string code_context(const std::string& login_id) {
 
 }  // namespace
 
+MethodEnv CodeMethod::scoped(const MethodEnv& env) const {
+    if (options_.kinds.empty()) {
+        return env;
+    }
+    MethodEnv out = env;
+    std::vector<policy::Kind> kinds;
+    for (policy::Kind kind : env.user_policy.code.channels) {
+        if (std::find(options_.kinds.begin(), options_.kinds.end(), kind) != options_.kinds.end()) {
+            kinds.push_back(kind);
+        }
+    }
+    for (policy::Kind kind : options_.kinds) {
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end() &&
+            !env.policy->channels_for(kind).empty()) {
+            kinds.push_back(kind);
+        }
+    }
+    out.user_policy.code.channels = std::move(kinds);
+    return out;
+}
+
 Step CodeMethod::prompt(Step step) const {
     step.prompt = kCodePrompt;
     step.echo = false;
@@ -89,6 +111,9 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                           std::string(kind_word(outcome.delivered->kind)) + " to " +
                           outcome.delivered->shown_destination + ". Type r to get a new code" +
                           (notify ? ", or n to get it as a service notification." : "."));
+                if (self->options_.password_instead && !self->checked_) {
+                    step.info("Type p to log in with your password instead.");
+                }
                 then(SendState::Sent, std::move(step));
             } else if (outcome.error == Errc::RateLimited) {
                 step.error("Too many codes were sent recently. Try again later.");
@@ -103,7 +128,7 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
 }
 
 void CodeMethod::begin(const MethodEnv& env, StepDone done) {
-    send_new_code(env, Step{}, [this, done](SendState state, Step step) {
+    send_new_code(scoped(env), Step{}, [this, done](SendState state, Step step) {
         switch (state) {
             case SendState::Sent:
                 done(StepResult::of(prompt(std::move(step))));
@@ -114,6 +139,11 @@ void CodeMethod::begin(const MethodEnv& env, StepDone done) {
             case SendState::Failed:
                 step.verdict = bus::kVerdictUnavailable;
                 break;
+        }
+        if (options_.password_instead) {
+            // Nothing was checked: the password (and 2-step after it) still decides.
+            step.info("Log in with your password instead.");
+            step.verdict = bus::kVerdictIgnore;
         }
         done(StepResult::of(std::move(step)));
     });
@@ -151,9 +181,15 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
     return prompt(std::move(step));
 }
 
-void CodeMethod::answer(const MethodEnv& env, std::string_view raw, StepDone done) {
+void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDone done) {
+    MethodEnv env = scoped(unscoped);
     std::string answer = trim(raw);
     int64_t now = env.clock.now();
+
+    if (options_.password_instead && !checked_ && (answer == "p" || answer == "P")) {
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
+    }
 
     UserState state = env.store.load_user(env.context.user);
     if (state.locked_until > now) {
@@ -203,6 +239,7 @@ void CodeMethod::answer(const MethodEnv& env, std::string_view raw, StepDone don
         return;
     }
 
+    checked_ = true;  // from here on, only this method decides
     bool right =
         looks_like_code(answer, env.user_policy.code.length) &&
         digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "../method.hpp"
 
@@ -10,6 +11,18 @@ namespace lwauth {
 
 class CodeMethod final : public LoginMethod {
   public:
+    struct Options {
+        /// Only these kinds, in the policy's order of [code] channels (the ones missing
+        /// there go last); empty: the policy's channels as they are.
+        std::vector<policy::Kind> kinds;
+        /// mode=primary: `p` chooses the password (PAM_IGNORE) until a code has been
+        /// checked, and a first code that cannot be sent leaves the password to the user.
+        bool password_instead = false;
+    };
+
+    CodeMethod() = default;
+    explicit CodeMethod(Options options) : options_(std::move(options)) {}
+
     void begin(const MethodEnv& env, StepDone done) override;
     void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
 
@@ -22,6 +35,11 @@ class CodeMethod final : public LoginMethod {
     void send_new_code(const MethodEnv& env, Step step, Sent then);
     [[nodiscard]] Step prompt(Step step) const;
     Step wrong_code(const MethodEnv& env);
+    /// The environment with the code channels this method may use.
+    [[nodiscard]] MethodEnv scoped(const MethodEnv& env) const;
+
+    Options options_;
+    bool checked_ = false;  // an answer has been checked as a code
 
     Digest code_hash_{};
     bool has_code_ = false;

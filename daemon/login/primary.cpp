@@ -1,0 +1,71 @@
+#include "primary.hpp"
+
+#include <cctype>
+
+#include "methods/phone_method.hpp"
+
+namespace lwauth {
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+}  // namespace
+
+PrimaryMethodTypes builtin_primary_methods() {
+    return {std::make_shared<PhoneMethodType>()};
+}
+
+bool chooses_password(std::string_view answer) {
+    answer = trimmed(answer);
+    return answer == "p" || answer == "P";
+}
+
+Step PrimaryMenu::menu(Step step) const {
+    step.info("How do you want to log in?");
+    for (size_t i = 0; i < choices_.size(); ++i) {
+        step.info("  " + std::to_string(i + 1) + "  " + choices_[i].label);
+    }
+    step.info("  p  your password");
+    step.prompt = "Choice (1-" + std::to_string(choices_.size()) + " or p): ";
+    step.echo = true;
+    return step;
+}
+
+void PrimaryMenu::begin(const MethodEnv&, StepDone done) {
+    done(StepResult::of(menu(Step{})));
+}
+
+void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, StepDone done) {
+    if (chosen_) {
+        chosen_->answer(env, answer, std::move(done));
+        return;
+    }
+    if (chooses_password(answer)) {
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
+    }
+    std::string_view choice = trimmed(answer);
+    size_t index = 0;
+    bool number = choice.size() == 1 && choice[0] >= '1' && choice[0] <= '9';
+    if (number) {
+        index = static_cast<size_t>(choice[0] - '1');
+    }
+    if (!number || index >= choices_.size()) {
+        Step step;
+        step.error("Type a number from the list, or p for your password.");
+        done(StepResult::of(menu(std::move(step))));
+        return;
+    }
+    chosen_ = choices_[index].type->create();
+    chosen_->begin(env, std::move(done));
+}
+
+}  // namespace lwauth
