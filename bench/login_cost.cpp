@@ -1,0 +1,894 @@
+// Login cost: what one login through pam_lwauth.so costs, next to the PAM modules people
+// would otherwise use for a second factor, and what it is made of.
+//
+//   login_cost [--seconds N] [--concurrency 1,8,64,256] [--syscalls]   (as root)
+//
+// 1. Cost per login: pam_start / pam_authenticate / pam_end in a loop, through the real
+//    libpam (redirected by pam_wrapper to service files written here), for
+//      lwauth   pam_lwauth.so mode=second_factor, the real lwauthd on a private bus, the
+//               code read from the outbox (2-step on, an enrolled email)
+//      google   pam_google_authenticator.so (TOTP, computed here from the secret)
+//      oath     pam_oath.so (HOTP, the next counter's code computed here)
+//      permit   pam_permit.so, the floor of libpam itself
+// 2. lwauth's floor: a connection to the bus, an empty D-Bus round trip, one SQLite commit
+//    (WAL, synchronous=FULL) and one append + fsync on the filesystem of lwauthd's state
+//    directory; and, counted on the bus, the messages one lwauth login takes.
+// 3. Concurrency: lwauth with 1, 8, 64, 256 conversations at once (a thread and a user
+//    each), with lwauthd's and dbus-daemon's CPU time per login.
+//
+// Prints Markdown tables; nothing asserts a time. Exits 2 when a login failed.
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <security/pam_appl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "codes.hpp"
+#include "harness.hpp"
+#include "store/sqlite_store.hpp"
+
+using namespace lwauth;
+using namespace lwauth::test;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kModuleDir = "/lib/x86_64-linux-gnu/security";
+
+double us_between(Steady::time_point a, Steady::time_point b) {
+    return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+double pct(std::vector<double>& v, double p) {
+    if (v.empty()) {
+        return 0.0;
+    }
+    std::sort(v.begin(), v.end());
+    size_t i = std::min(v.size() - 1,
+                        static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+    return v[i];
+}
+
+std::string fmt_us(double us) {
+    char buf[64];
+    if (us >= 10000) {
+        std::snprintf(buf, sizeof buf, "%.1f ms", us / 1000);
+    } else if (us >= 1000) {
+        std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.0f µs", us);
+    }
+    return buf;
+}
+
+// ---- one-time codes (RFC 4226 / RFC 6238) ----------------------------------------------
+
+std::string hotp(const std::vector<unsigned char>& key, uint64_t counter) {
+    unsigned char msg[8];
+    for (int i = 7; i >= 0; --i) {
+        msg[i] = static_cast<unsigned char>(counter & 0xff);
+        counter >>= 8;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), msg, sizeof msg, mac, &len);
+    unsigned offset = mac[len - 1] & 0x0f;
+    uint32_t bin = (static_cast<uint32_t>(mac[offset] & 0x7f) << 24) |
+                   (static_cast<uint32_t>(mac[offset + 1]) << 16) |
+                   (static_cast<uint32_t>(mac[offset + 2]) << 8) |
+                   static_cast<uint32_t>(mac[offset + 3]);
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%06u", bin % 1000000u);
+    return buf;
+}
+
+std::string totp(const std::vector<unsigned char>& key) {
+    return hotp(key, static_cast<uint64_t>(std::time(nullptr)) / 30);
+}
+
+std::string base32(const std::vector<unsigned char>& data) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    std::string out;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (unsigned char c : data) {
+        buffer = (buffer << 8) | c;
+        bits += 8;
+        while (bits >= 5) {
+            out += kAlphabet[(buffer >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0) {
+        out += kAlphabet[(buffer << (5 - bits)) & 31];
+    }
+    return out;
+}
+
+std::string hex(const std::vector<unsigned char>& data) {
+    std::string out;
+    char buf[3];
+    for (unsigned char c : data) {
+        std::snprintf(buf, sizeof buf, "%02x", c);
+        out += buf;
+    }
+    return out;
+}
+
+// ---- the outbox, read from where it was left -----------------------------------------
+
+// The first run of 6-10 digits, as OutboxMessage::code() finds it (without std::regex).
+std::string first_code(const std::string& text) {
+    for (size_t i = 0; i < text.size();) {
+        if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) {
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) != 0) {
+            ++j;
+        }
+        if (j - i >= 6 && j - i <= 10) {
+            return text.substr(i, j - i);
+        }
+        i = j;
+    }
+    return "";
+}
+
+class OutboxTail {
+  public:
+    explicit OutboxTail(fs::path path) : path_(std::move(path)) {}
+    ~OutboxTail() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+
+    // The newest code sent to `user`: reads only what was appended since the last call.
+    std::string code_for(const std::string& user) {
+        std::lock_guard lock(mutex_);
+        if (fd_ < 0) {
+            fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        }
+        if (fd_ >= 0) {
+            char buf[65536];
+            ssize_t n;
+            while ((n = ::pread(fd_, buf, sizeof buf, offset_)) > 0) {
+                offset_ += n;
+                partial_.append(buf, static_cast<size_t>(n));
+            }
+            size_t start = 0;
+            for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos;
+                 start = nl + 1) {
+                if (nl == start) {
+                    continue;
+                }
+                auto j = nlohmann::json::parse(partial_.begin() + static_cast<long>(start),
+                                               partial_.begin() + static_cast<long>(nl));
+                latest_[j.value("user", "")] = first_code(j.value("text", ""));
+            }
+            partial_.erase(0, start);
+        }
+        auto it = latest_.find(user);
+        return it == latest_.end() ? "" : it->second;
+    }
+
+  private:
+    fs::path path_;
+    std::mutex mutex_;
+    int fd_ = -1;
+    off_t offset_ = 0;
+    std::string partial_;
+    std::unordered_map<std::string, std::string> latest_;
+};
+
+// ---- PAM ---------------------------------------------------------------------------
+
+struct Person {
+    std::function<std::string()> answer;  // the answer to every prompt
+    int prompts = 0;
+};
+
+int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+    auto* person = static_cast<Person*>(data);
+    auto* replies = static_cast<struct pam_response*>(
+        calloc(static_cast<size_t>(n), sizeof(struct pam_response)));
+    if (replies == nullptr) {
+        return PAM_BUF_ERR;
+    }
+    for (int i = 0; i < n; ++i) {
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+            ++person->prompts;
+            replies[i].resp = strdup(person->answer().c_str());
+        }
+    }
+    *resp = replies;
+    return PAM_SUCCESS;
+}
+
+int one_login(const char* service, const char* user, Person& person) {
+    struct pam_conv conv {
+        converse, &person
+    };
+    pam_handle_t* pamh = nullptr;
+    int rc = pam_start(service, user, &conv, &pamh);
+    if (rc != PAM_SUCCESS) {
+        return rc;
+    }
+    rc = pam_authenticate(pamh, 0);
+    pam_end(pamh, rc);
+    return rc;
+}
+
+struct RunStats {
+    std::vector<double> us;  // each login that started and ended inside the window
+    long failures = 0;
+    std::map<int, long> failure_codes;
+    double window_s = 0;
+    long cpu_daemon_ticks = 0;
+    long cpu_bus_ticks = 0;
+    [[nodiscard]] double rate() const {
+        return window_s > 0 ? static_cast<double>(us.size()) / window_s : 0.0;
+    }
+};
+
+// /proc/PID/stat utime + stime, in clock ticks.
+long cpu_ticks(pid_t pid) {
+    if (pid <= 0) {
+        return 0;
+    }
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) {
+        return 0;
+    }
+    std::istringstream in(stat.substr(close + 2));
+    std::string field;
+    long utime = 0;
+    long stime = 0;
+    // Fields from 3 (state); utime is 14, stime 15.
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+        if (i == 14) {
+            utime = std::stol(field);
+        } else if (i == 15) {
+            stime = std::stol(field);
+        }
+    }
+    return utime + stime;
+}
+
+// The process whose command line contains `needle`.
+pid_t find_process(const std::string& needle) {
+    DIR* proc = opendir("/proc");
+    pid_t found = -1;
+    while (dirent* e = proc != nullptr ? readdir(proc) : nullptr) {
+        pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid <= 0 || pid == getpid()) {
+            continue;
+        }
+        std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        if (cmdline.find(needle) != std::string::npos) {
+            found = pid;
+            break;
+        }
+    }
+    if (proc != nullptr) {
+        closedir(proc);
+    }
+    return found;
+}
+
+// `threads` conversations at once, each its own loop of logins as users[i]; a warm-up,
+// then `seconds` measured.
+// Each thread logs its users in by turns (users[thread]).
+RunStats run_logins(const std::string& service,
+                    const std::vector<std::vector<std::string>>& users,
+                    const std::function<std::string(const std::string& user)>& answer,
+                    double warmup_s, double seconds, pid_t daemon_pid = -1, pid_t bus_pid = -1) {
+    size_t threads = users.size();
+    std::atomic<bool> stop{false};
+    std::vector<RunStats> per(threads);
+    auto t0 = Steady::now();
+    auto begin = t0 + std::chrono::microseconds(static_cast<long>(warmup_s * 1e6));
+    auto end = begin + std::chrono::microseconds(static_cast<long>(seconds * 1e6));
+    std::vector<std::thread> pool;
+    for (size_t i = 0; i < threads; ++i) {
+        pool.emplace_back([&, i] {
+            Person person;
+            const std::string* user = nullptr;
+            person.answer = [&] { return answer(*user); };
+            for (size_t turn = 0; !stop.load(std::memory_order_relaxed); ++turn) {
+                user = &users[i][turn % users[i].size()];
+                auto a = Steady::now();
+                int rc = one_login(service.c_str(), user->c_str(), person);
+                auto b = Steady::now();
+                if (a >= begin && b <= end) {
+                    if (rc == PAM_SUCCESS) {
+                        per[i].us.push_back(us_between(a, b));
+                    }
+                }
+                if (a >= begin && a <= end && rc != PAM_SUCCESS) {
+                    ++per[i].failures;
+                    ++per[i].failure_codes[rc];
+                }
+                if (b > end) {
+                    break;
+                }
+            }
+        });
+    }
+    std::this_thread::sleep_until(begin);
+    long d0 = cpu_ticks(daemon_pid);
+    long b0 = cpu_ticks(bus_pid);
+    std::this_thread::sleep_until(end);
+    long d1 = cpu_ticks(daemon_pid);
+    long b1 = cpu_ticks(bus_pid);
+    for (auto& t : pool) {
+        t.join();
+    }
+    RunStats all;
+    for (auto& p : per) {
+        all.us.insert(all.us.end(), p.us.begin(), p.us.end());
+        all.failures += p.failures;
+        for (auto [code, count] : p.failure_codes) {
+            all.failure_codes[code] += count;
+        }
+    }
+    all.window_s = seconds;
+    all.cpu_daemon_ticks = d1 - d0;
+    all.cpu_bus_ticks = b1 - b0;
+    return all;
+}
+
+std::string failures_text(const RunStats& s) {
+    std::string out = std::to_string(s.failures);
+    if (s.failures > 0) {
+        out += " (";
+        bool first = true;
+        for (auto [code, count] : s.failure_codes) {
+            out += (first ? "" : ", ") + std::to_string(count) + "× " + pam_strerror(nullptr, code);
+            first = false;
+        }
+        out += ")";
+    }
+    return out;
+}
+
+// ---- floors ------------------------------------------------------------------------
+
+sd_bus* connect_bus(const std::string& address) {
+    sd_bus* bus = nullptr;
+    sd_bus_new(&bus);
+    sd_bus_set_address(bus, address.c_str());
+    sd_bus_set_bus_client(bus, 1);
+    if (sd_bus_start(bus) < 0) {
+        sd_bus_flush_close_unref(bus);
+        return nullptr;
+    }
+    return bus;
+}
+
+struct Floor {
+    std::string what;
+    std::vector<double> us;
+    std::string note;
+};
+
+template <typename F>
+Floor time_n(const std::string& what, int n, F&& f) {
+    Floor out{what, {}, ""};
+    for (int i = 0; i < n / 10; ++i) {
+        f();  // warm-up
+    }
+    for (int i = 0; i < n; ++i) {
+        auto a = Steady::now();
+        f();
+        out.us.push_back(us_between(a, Steady::now()));
+    }
+    return out;
+}
+
+Floor connect_floor(const std::string& address, int n) {
+    return time_n("connect to the bus + Hello + close (sd-bus, as the module does per login)", n,
+                  [&] {
+                      sd_bus* bus = connect_bus(address);
+                      const char* unique = nullptr;
+                      sd_bus_get_unique_name(bus, &unique);  // waits for Hello's reply
+                      sd_bus_flush_close_unref(bus);
+                  });
+}
+
+Floor call_floor(sd_bus* bus, const std::string& what, const char* dest, const char* path,
+                 const char* iface, const char* member, int n) {
+    int errors = 0;
+    std::string error_name;
+    Floor f = time_n(what, n, [&] {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message* reply = nullptr;
+        if (sd_bus_call_method(bus, dest, path, iface, member, &error, &reply, "") < 0) {
+            ++errors;
+            error_name = error.name ? error.name : "?";
+        }
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+    });
+    if (errors > 0) {
+        f.note = std::to_string(errors) + " calls failed: " + error_name;
+    }
+    return f;
+}
+
+Floor sqlite_floor(const fs::path& dir, int n) {
+    fs::path path = dir / "floor.db";
+    sqlite3* db = nullptr;
+    sqlite3_open(path.c_str(), &db);
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL, "
+                 "destination TEXT NOT NULL, at INTEGER NOT NULL);",
+                 nullptr, nullptr, nullptr);
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO sends (user, destination, at) VALUES ('alice', ?, ?)", -1,
+                       &insert, nullptr);
+    long i = 0;
+    Floor f = time_n("SQLite commit: one INSERT, own transaction (WAL, synchronous=FULL)", n, [&] {
+        sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+        sqlite3_bind_text(insert, 1, "0123456789abcdef0123456789abcdef", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 2, ++i);
+        sqlite3_step(insert);
+        sqlite3_reset(insert);
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    });
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    return f;
+}
+
+Floor fsync_floor(const fs::path& dir, int n) {
+    fs::path path = dir / "floor.jsonl";
+    std::string line(240, 'x');
+    line += "\n";
+    return time_n("open + append a 240-byte line + fsync + close (the outbox channel's write)", n,
+                  [&] {
+                      int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                                      0600);
+                      ssize_t w = ::write(fd, line.data(), line.size());
+                      (void)w;
+                      ::fsync(fd);
+                      ::close(fd);
+                  });
+}
+
+// ---- messages on the bus for one login -----------------------------------------------
+
+// A monitor connection (BecomeMonitor) that counts every message the bus routes.
+class BusCounter {
+  public:
+    explicit BusCounter(const std::string& address) {
+        sd_bus_new(&bus_);
+        sd_bus_set_address(bus_, address.c_str());
+        sd_bus_set_bus_client(bus_, 1);
+        sd_bus_set_monitor(bus_, 1);
+        if (sd_bus_start(bus_) < 0) {
+            error_ = "cannot connect";
+            return;
+        }
+        sd_bus_message* m = nullptr;
+        sd_bus_message_new_method_call(bus_, &m, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus.Monitoring", "BecomeMonitor");
+        sd_bus_message_append(m, "asu", 0, 0u);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        if (sd_bus_call(bus_, m, 5 * 1000 * 1000, &error, nullptr) < 0) {
+            error_ = error.name ? error.name : "BecomeMonitor failed";
+        }
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(m);
+        if (error_.empty()) {
+            thread_ = std::thread([this] { loop(); });
+        }
+    }
+    ~BusCounter() {
+        stop_ = true;
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+        sd_bus_flush_close_unref(bus_);
+    }
+    [[nodiscard]] const std::string& error() const { return error_; }
+    void reset() {
+        std::lock_guard lock(mutex_);
+        counts_.clear();
+    }
+    std::map<std::string, int> counts() {
+        std::lock_guard lock(mutex_);
+        return counts_;
+    }
+
+  private:
+    void loop() {
+        while (!stop_) {
+            sd_bus_message* m = nullptr;
+            int r = sd_bus_process(bus_, &m);
+            if (r < 0) {
+                break;
+            }
+            if (m != nullptr) {
+                uint8_t type = 0;
+                sd_bus_message_get_type(m, &type);
+                const char* member = sd_bus_message_get_member(m);
+                const char* iface = sd_bus_message_get_interface(m);
+                std::string key;
+                switch (type) {
+                    case SD_BUS_MESSAGE_METHOD_CALL:
+                        key = std::string("call ") + (iface ? iface : "") + "." +
+                              (member ? member : "");
+                        break;
+                    case SD_BUS_MESSAGE_METHOD_RETURN:
+                        key = "reply";
+                        break;
+                    case SD_BUS_MESSAGE_METHOD_ERROR:
+                        key = "error";
+                        break;
+                    default:
+                        key = std::string("signal ") + (member ? member : "");
+                        break;
+                }
+                std::lock_guard lock(mutex_);
+                ++counts_[key];
+                sd_bus_message_unref(m);
+                continue;
+            }
+            if (r == 0) {
+                sd_bus_wait(bus_, 50 * 1000);
+            }
+        }
+    }
+
+    sd_bus* bus_ = nullptr;
+    std::string error_;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::map<std::string, int> counts_;
+};
+
+// ---- syscalls of lwauthd for N logins (--syscalls), with strace ------------------------
+
+std::string strace_counts(pid_t pid, const fs::path& out, const std::function<void()>& work) {
+    pid_t child = fork();
+    if (child == 0) {
+        execl("/usr/bin/strace", "strace", "-f", "-c", "-e",
+              "trace=fsync,fdatasync,sendmsg,recvmsg,pwrite64,openat", "-o", out.c_str(), "-p",
+              std::to_string(pid).c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // attached
+    work();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the write-behind flush
+    kill(child, SIGINT);
+    int status = 0;
+    waitpid(child, &status, 0);
+    return read_file(out);
+}
+
+struct Args {
+    double seconds = 5;
+    std::vector<int> concurrency{1, 8, 64, 256};
+    bool syscalls = false;
+};
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--seconds" && i + 1 < argc) {
+            a.seconds = std::stod(argv[++i]);
+        } else if (arg == "--concurrency" && i + 1 < argc) {
+            a.concurrency.clear();
+            std::stringstream list(argv[++i]);
+            std::string item;
+            while (std::getline(list, item, ',')) {
+                a.concurrency.push_back(std::stoi(item));
+            }
+        } else if (arg == "--syscalls") {
+            a.syscalls = true;
+        } else {
+            std::fprintf(stderr,
+                         "usage: login_cost [--seconds N] [--concurrency 1,8,64,256] "
+                         "[--syscalls]\n");
+            std::exit(64);
+        }
+    }
+    return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // libpam must be redirected by pam_wrapper from the start: re-execute with it preloaded.
+    if (std::getenv("PAM_WRAPPER") == nullptr) {
+        setenv("PAM_WRAPPER", "1", 1);
+        setenv("LD_PRELOAD", "libpam_wrapper.so", 1);
+        execv("/proc/self/exe", argv);
+        perror("execv /proc/self/exe");
+        return 127;
+    }
+    Args args = parse_args(argc, argv);
+    if (geteuid() != 0) {
+        std::fprintf(stderr, "login_cost: run as root\n");
+        return 1;
+    }
+    // lwauth's policy allows at most 1000 codes per user (and per destination) an hour and
+    // 100000 per host: the logins go round a pool of users, each with 2-step on and an email,
+    // so that no cap is reached (a few dozen codes per user in a run).
+    int max_threads = 1;
+    for (int c : args.concurrency) {
+        max_threads = std::max(max_threads, c);
+    }
+    const int pool_size = std::max(1024, max_threads);
+    std::vector<std::string> pool;
+    for (int i = 0; i < pool_size; ++i) {
+        pool.push_back("user" + std::to_string(i));
+    }
+    const double warmup = std::min(1.0, args.seconds / 5);
+
+    TempDir dir("lwauth-login-cost");
+    std::string policy =
+        "[policy]\ntwo_step = optional\n"
+        "\n[code]\nchannels = email\nresend_interval = 0s\nmax_sends_per_hour = 1000\n"
+        "max_sends_per_destination_per_hour = 1000\nmax_sends_per_host_per_hour = 100000\n"
+        "\n[lockout]\nmax_failures = 1000\nduration = 15m\n"
+        "\n[channel.outbox]\ntype = outbox\npath = " +
+        (dir / "outbox.jsonl").string() + "\n";
+    PrivateBus bus(dir.path());
+    Daemon daemon(dir.path(), bus.address(), policy);
+    // Users user0... for the concurrent runs, in the user database of lwauthd and the bus
+    // (the Daemon has written the harness's users; these are added to them).
+    {
+        std::string passwd = read_file(daemon.passwd_path());
+        std::string group = read_file(daemon.group_path());
+        for (int i = 0; i < pool_size; ++i) {
+            std::string name = "user" + std::to_string(i);
+            std::string id = std::to_string(50000 + i);
+            passwd += name + ":x:" + id + ":" + id + ":" + name + ":/nonexistent:/bin/sh\n";
+            group += name + ":x:" + id + ":\n";
+        }
+        write_file(daemon.passwd_path(), passwd);
+        write_file(daemon.group_path(), group);
+    }
+    // Their 2-step and email, written through the real store before lwauthd opens it.
+    fs::create_directories(daemon.state_dir());
+    {
+        OpenSslRandom random;
+        SqliteStore store(
+            (daemon.state_dir() / "lwauth.db").string(),
+            ContactCipher(load_or_create_key((daemon.state_dir() / "contacts.key").string(),
+                                             random),
+                          random));
+        for (int i = 0; i < pool_size; ++i) {
+            std::string name = "user" + std::to_string(i);
+            store.save_contact(name, {"email", name + "@example.com"});
+            store.set_two_step(name, true);
+        }
+    }
+    if (!daemon.start()) {
+        std::fprintf(stderr, "lwauthd did not start:\n%s\n", daemon.log().c_str());
+        return 1;
+    }
+    if (!daemon.enroll("alice", "email", "alice@example.com")) {
+        std::fprintf(stderr, "cannot enroll alice:\n%s\n", daemon.log().c_str());
+        return 1;
+    }
+    pid_t daemon_pid = find_process(daemon.state_dir().string());
+    pid_t bus_pid = find_process((dir / "bus.conf").string());
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
+
+    // The peers' secrets.
+    std::vector<unsigned char> ga_key(20);
+    std::vector<unsigned char> oath_key(20);
+    RAND_bytes(ga_key.data(), static_cast<int>(ga_key.size()));
+    RAND_bytes(oath_key.data(), static_cast<int>(oath_key.size()));
+    // No DISALLOW_REUSE and no RATE_LIMIT: the same TOTP may log in again and again within
+    // its 30 s (as a person cannot, but a benchmark must), and the file is never rewritten.
+    write_file(dir / "ga/root.ga",
+               base32(ga_key) + "\n\" WINDOW_SIZE 17\n\" TOTP_AUTH\n", fs::perms(0400));
+    // HOTP: pam_oath refuses a code at or below the last counter it accepted (and rewrites
+    // the file with the new counter on each login), so each login answers the next one.
+    write_file(dir / "oath/users.oath", "HOTP root - " + hex(oath_key) + "\n", fs::perms(0600));
+
+    TempDir services("lwauth-login-cost-pam");
+    setenv("PAM_WRAPPER_SERVICE_DIR", (services / "pam.d").c_str(), 1);
+    std::string permit = std::string(kModuleDir) + "/pam_permit.so";
+    auto service = [&](const std::string& name, const std::string& auth) {
+        write_file(services / "pam.d" / name,
+                   "auth required " + auth + "\naccount required " + permit + "\n");
+    };
+    service("lwauth", std::string(LWAUTH_PAM_MODULE_PATH) + " mode=second_factor");
+    service("google", std::string(kModuleDir) + "/pam_google_authenticator.so secret=" +
+                          (dir / "ga").string() + "/${USER}.ga user=root");
+    service("oath", std::string(kModuleDir) + "/pam_oath.so usersfile=" +
+                        (dir / "oath/users.oath").string() + " window=20");
+    service("permit", permit);
+    // libpam reads "other" as the default of every service.
+    write_file(services / "pam.d/other",
+               "auth required " + std::string(kModuleDir) + "/pam_deny.so\n");
+
+    OutboxTail outbox(daemon.outbox());
+    int failed_total = 0;
+
+    // ---- 1. cost per login ----
+    uint64_t oath_counter = 0;
+    struct Row {
+        std::string stack;
+        RunStats stats;
+    };
+    std::vector<Row> rows;
+    rows.push_back({"lwauth: pam_lwauth.so mode=second_factor (lwauthd, outbox channel)",
+                    run_logins("lwauth", {pool},
+                               [&](const std::string& u) { return outbox.code_for(u); }, warmup,
+                               args.seconds)});
+    rows.push_back({"google: pam_google_authenticator.so (TOTP)",
+                    run_logins("google", {{"root"}}, [&](const std::string&) { return totp(ga_key); }, warmup,
+                               args.seconds)});
+    rows.push_back({"oath: pam_oath.so window=20 (HOTP)",
+                    run_logins("oath", {{"root"}},
+                               [&](const std::string&) { return hotp(oath_key, oath_counter++); }, warmup,
+                               args.seconds)});
+    rows.push_back({"permit: pam_permit.so (libpam's floor)",
+                    run_logins("permit", {{"root"}}, [&](const std::string&) { return std::string(); }, warmup,
+                               args.seconds)});
+
+    std::printf("### Cost per login (one conversation at a time, %.0f s each after %.1f s warm-up)\n\n",
+                args.seconds, warmup);
+    std::printf("| stack | logins | failures | logins/s | p50 | p99 | lwauth ÷ this (throughput) |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+    double lwauth_rate = rows[0].stats.rate();
+    double lwauth_p50 = 0;
+    for (auto& row : rows) {
+        double p50 = pct(row.stats.us, 0.5);
+        double p99 = pct(row.stats.us, 0.99);
+        if (&row == &rows[0]) {
+            lwauth_p50 = p50;
+        }
+        failed_total += static_cast<int>(row.stats.failures);
+        std::printf("| %s | %zu | %s | %.0f | %s | %s | %.3f |\n", row.stack.c_str(),
+                    row.stats.us.size(), failures_text(row.stats).c_str(), row.stats.rate(),
+                    fmt_us(p50).c_str(), fmt_us(p99).c_str(),
+                    row.stats.rate() > 0 ? lwauth_rate / row.stats.rate() : 0.0);
+    }
+
+    // ---- 2. lwauth's floor ----
+    std::vector<Floor> floors;
+    floors.push_back(connect_floor(bus.address(), 2000));
+    sd_bus* probe = connect_bus(bus.address());
+    floors.push_back(call_floor(probe, "D-Bus round trip to the bus itself (org.freedesktop.DBus.GetId)",
+                                "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "GetId", 5000));
+    floors.push_back(call_floor(probe,
+                                "D-Bus round trip to lwauthd through the bus (org.freedesktop.DBus.Peer.Ping)",
+                                "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                "org.freedesktop.DBus.Peer", "Ping", 5000));
+    fs::path floor_dir = dir / "floor";  // next to state/: the same filesystem
+    fs::create_directories(floor_dir);
+    floors.push_back(sqlite_floor(floor_dir, 1000));
+    floors.push_back(fsync_floor(floor_dir, 1000));
+
+    // Messages on the bus for one lwauth login (sequential), seen by a monitor.
+    std::map<std::string, int> per_login;
+    std::string monitor_error;
+    {
+        BusCounter counter(bus.address());
+        monitor_error = counter.error();
+        if (monitor_error.empty()) {
+            Person alice;
+            alice.answer = [&] { return outbox.code_for("alice"); };
+            one_login("lwauth", "alice", alice);  // warm
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            counter.reset();
+            constexpr int kLogins = 20;
+            for (int i = 0; i < kLogins; ++i) {
+                if (one_login("lwauth", "alice", alice) != PAM_SUCCESS) {
+                    ++failed_total;
+                }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            for (auto& [what, count] : counter.counts()) {
+                per_login[what] = (count + kLogins / 2) / kLogins;
+            }
+        }
+    }
+
+    std::printf("\n### lwauth's floor (on this machine, this filesystem: %s)\n\n",
+                floor_dir.c_str());
+    std::printf("| operation | samples | p50 | p99 | note |\n| --- | --- | --- | --- | --- |\n");
+    for (auto& f : floors) {
+        std::printf("| %s | %zu | %s | %s | %s |\n", f.what.c_str(), f.us.size(),
+                    fmt_us(pct(f.us, 0.5)).c_str(), fmt_us(pct(f.us, 0.99)).c_str(),
+                    f.note.c_str());
+    }
+    std::printf("| one lwauth login (from the table above) | %zu | %s | %s | |\n",
+                rows[0].stats.us.size(), fmt_us(lwauth_p50).c_str(),
+                fmt_us(pct(rows[0].stats.us, 0.99)).c_str());
+
+    std::printf("\n### Messages the bus routes for one lwauth login (a monitor, mean of 20 logins)\n\n");
+    if (!monitor_error.empty()) {
+        std::printf("(no monitor: BecomeMonitor answered %s; the bus runs the shipped policy, "
+                    "which allows only the org.freedesktop.DBus interface of the bus. Run with "
+                    "--syscalls for lwauthd's messages counted by strace.)\n",
+                    monitor_error.c_str());
+    } else {
+        std::printf("| message | per login |\n| --- | --- |\n");
+        for (auto& [what, count] : per_login) {
+            std::printf("| %s | %d |\n", what.c_str(), count);
+        }
+    }
+
+    if (args.syscalls && daemon_pid > 0) {
+        constexpr int kLogins = 200;
+        std::string report = strace_counts(daemon_pid, dir / "strace.txt", [&] {
+            Person alice;
+            alice.answer = [&] { return outbox.code_for("alice"); };
+            for (int i = 0; i < kLogins; ++i) {
+                one_login("lwauth", "alice", alice);
+            }
+        });
+        std::printf("\n### lwauthd's system calls for %d sequential logins (strace -c -f)\n\n```\n%s```\n",
+                    kLogins, report.c_str());
+    }
+
+    // ---- 3. concurrency ----
+    std::printf("\n### lwauth with parallel conversations (%.0f s each; a thread, a PAM handle "
+                "and a bus connection per conversation; a user per thread)\n\n",
+                args.seconds);
+    std::printf(
+        "| conversations | logins | failures | logins/s | p50 | p99 | lwauthd CPU per login | "
+        "dbus-daemon CPU per login |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    for (int c : args.concurrency) {
+        // Thread i takes users i, i + c, i + 2c... of the pool: no two threads share one.
+        std::vector<std::vector<std::string>> users(static_cast<size_t>(c));
+        for (size_t u = 0; u < pool.size(); ++u) {
+            users[u % users.size()].push_back(pool[u]);
+        }
+        RunStats s = run_logins(
+            "lwauth", users, [&](const std::string& u) { return outbox.code_for(u); }, warmup,
+            args.seconds, daemon_pid, bus_pid);
+        failed_total += static_cast<int>(s.failures);
+        double n = static_cast<double>(std::max<size_t>(1, s.us.size()));
+        std::printf("| %d | %zu | %s | %.0f | %s | %s | %.3f ms | %.3f ms |\n", c, s.us.size(),
+                    failures_text(s).c_str(), s.rate(), fmt_us(pct(s.us, 0.5)).c_str(),
+                    fmt_us(pct(s.us, 0.99)).c_str(),
+                    static_cast<double>(s.cpu_daemon_ticks) * tick_ms / n,
+                    static_cast<double>(s.cpu_bus_ticks) * tick_ms / n);
+    }
+    std::printf("\n(lwauthd pid %d, dbus-daemon pid %d; CPU from /proc/PID/stat, %ld ticks/s)\n",
+                static_cast<int>(daemon_pid), static_cast<int>(bus_pid),
+                sysconf(_SC_CLK_TCK));
+    sd_bus_flush_close_unref(probe);
+    daemon.stop();
+    return failed_total == 0 ? 0 : 2;
+}
