@@ -230,13 +230,28 @@ void BusService::attach(sd_bus* bus) {
 
 uid_t BusService::caller_euid(sd_bus_message* m) const {
     // The EUID the bus daemon recorded when the connection was made (SO_PEERCRED), never a
-    // /proc lookup by PID, which races (CVE-2021-3560).
+    // /proc lookup by PID, which races (CVE-2021-3560). Asking the bus is a round trip
+    // that holds up the loop, so the answer is kept per unique name: a connection's
+    // credentials never change, a unique name is never given to another connection, and
+    // the entry goes when the name leaves the bus.
+    const char* sender = sd_bus_message_get_sender(m);
+    if (sender != nullptr) {
+        if (auto it = euid_of_sender_.find(sender); it != euid_of_sender_.end()) {
+            return it->second;
+        }
+    }
     sd_bus_creds* raw = nullptr;
     int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &raw);
     BusCredsPtr creds(raw);
     uid_t uid = 0;
     if (r < 0 || sd_bus_creds_get_euid(raw, &uid) < 0) {
         throw Error(Errc::AccessDenied, "cannot tell who is calling");
+    }
+    if (sender != nullptr && sender[0] == ':') {
+        if (euid_of_sender_.size() >= kMaxKnownSenders) {
+            euid_of_sender_.clear();  // only if departures went unseen: start afresh
+        }
+        euid_of_sender_.emplace(sender, uid);
     }
     return uid;
 }
@@ -494,6 +509,7 @@ int BusService::name_owner_changed(sd_bus_message* m) {
         return 0;
     }
     if (name[0] == ':' && new_owner[0] == '\0') {
+        euid_of_sender_.erase(name);
         engine_.cancel_owner(name);
     }
     return 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "account.hpp"
@@ -60,6 +61,9 @@ class BusService {
     AdminService& admin_;
     const UserDirectory& users_;
     std::function<std::string()> reload_;
+    static constexpr size_t kMaxKnownSenders = 65536;
+    // The EUID of each unique name that has called, until it leaves the bus.
+    mutable std::map<std::string, uid_t, std::less<>> euid_of_sender_;
     BusSlotPtr object_slot_;
     BusSlotPtr match_slot_;
 };

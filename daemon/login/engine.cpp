@@ -33,7 +33,6 @@ void LoginEngine::start(const LoginContext& context, StepDone done) {
     if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
-    expire();
     auto user_policy = policy_->effective_for(context.user, deps_.users.groups_of(context.user));
     if (context.mode == bus::kModePrimary) {
         start_primary(context, user_policy, std::move(done));
@@ -88,7 +87,7 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
 
 void LoginEngine::add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
                             std::shared_ptr<LoginMethod> method, StepDone done) {
-    if (logins_.size() >= kMaxPendingLogins) {
+    if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
     std::string id = new_id();
@@ -136,7 +135,7 @@ void LoginEngine::start_second_factor(const LoginContext& context,
         done(StepResult::of(std::move(step)));
         return;
     }
-    if (logins_.size() >= kMaxPendingLogins) {
+    if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
     log_event(LogLevel::Info, "login-start", "2-step verification started",
@@ -235,6 +234,12 @@ void LoginEngine::cancel_owner(const std::string& owner) {
                   {{"USER", entry.second.context.user}, {"SERVICE", entry.second.context.service}});
         return true;
     });
+}
+
+bool LoginEngine::have_room() {
+    // The sweep timer drops expired logins every few seconds; walking all of them on
+    // every Start would cost time in proportion to the logins waiting. Only when full.
+    return logins_.size() < max_pending_ || (expire() > 0 && logins_.size() < max_pending_);
 }
 
 size_t LoginEngine::expire() {

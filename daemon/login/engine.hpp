@@ -31,7 +31,9 @@ struct EngineDeps {
 
 class LoginEngine {
   public:
-    static constexpr size_t kMaxPendingLogins = 4096;
+    /// Logins waiting at once (about 1.2 KiB each): a bound against a flood, well above
+    /// what a host's PAM stacks start.
+    static constexpr size_t kMaxPendingLogins = 16384;
 
     LoginEngine(EngineDeps deps, std::shared_ptr<const policy::Policy> policy)
         : deps_(deps), policy_(std::move(policy)) {}
@@ -39,6 +41,8 @@ class LoginEngine {
     /// Replaces the policy for logins started from now on; running logins keep theirs.
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
     [[nodiscard]] const std::shared_ptr<const policy::Policy>& policy() const { return policy_; }
+    /// Another bound than kMaxPendingLogins (tests).
+    void set_max_pending(size_t max) { max_pending_ = max; }
     /// The passwordless methods mode=primary may offer (builtin_primary_methods() unless
     /// a test replaces them).
     void set_primary_methods(PrimaryMethodTypes types) { primary_types_ = std::move(types); }
@@ -79,6 +83,8 @@ class LoginEngine {
     void add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
                    std::shared_ptr<LoginMethod> method, StepDone done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
+    /// Whether another login fits, after dropping expired ones if it is full.
+    bool have_room();
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
              StepDone done);
     void finish(const std::string& id, StepResult result, const StepDone& done);
@@ -88,6 +94,7 @@ class LoginEngine {
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::string, Pending> logins_;
     PrimaryMethodTypes primary_types_ = builtin_primary_methods();
+    size_t max_pending_ = kMaxPendingLogins;
 };
 
 }  // namespace lwauth

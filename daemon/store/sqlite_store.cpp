@@ -7,14 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
+#include <map>
+#include <utility>
 #include <variant>
 
 #include "lwauth/error.hpp"
 
 namespace lwauth {
 namespace {
-
-using StatementPtr = std::unique_ptr<sqlite3_stmt, Deleter<sqlite3_finalize>>;
 
 // Numbered migrations: entry i brings the schema from version i to i + 1. Never edit a
 // shipped entry; append a new one.
@@ -71,12 +71,82 @@ using Bind = std::variant<std::string_view, int64_t>;
     throw Error(Errc::Internal, "state database: " + text);
 }
 
-StatementPtr prepare(sqlite3* db, const char* sql, std::initializer_list<Bind> binds) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
-        fail(db, "prepare");
+}  // namespace
+
+// Statements prepared once and kept: parsing SQL is a good part of a small query's cost.
+class SqliteStore::Statements {
+  public:
+    explicit Statements(sqlite3* db) : db_(db) {}
+    ~Statements() {
+        for (auto& [sql, stmt] : cache_) {
+            sqlite3_finalize(stmt);
+        }
     }
-    StatementPtr stmt(raw);
+    Statements(const Statements&) = delete;
+    Statements& operator=(const Statements&) = delete;
+
+    [[nodiscard]] sqlite3* db() const { return db_; }
+
+    /// The statement for `sql`, ready to step; nullptr-owned when cached. A statement
+    /// still in use (a nested call) gets a fresh one of its own.
+    sqlite3_stmt* get(const char* sql, bool& owned) {
+        owned = false;
+        if (auto it = cache_.find(std::string_view(sql)); it != cache_.end()) {
+            if (sqlite3_stmt_busy(it->second) == 0) {
+                return it->second;
+            }
+            owned = true;
+        }
+        sqlite3_stmt* raw = nullptr;
+        if (sqlite3_prepare_v3(db_, sql, -1, owned ? 0 : SQLITE_PREPARE_PERSISTENT, &raw,
+                               nullptr) != SQLITE_OK) {
+            fail(db_, "prepare");
+        }
+        if (!owned) {
+            cache_.emplace(sql, raw);
+        }
+        return raw;
+    }
+
+  private:
+    sqlite3* db_;
+    std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+namespace {
+
+// A statement in use: reset (and its bindings cleared) for the next use when it goes.
+class Statement {
+  public:
+    Statement(sqlite3_stmt* stmt, bool owned) : stmt_(stmt), owned_(owned) {}
+    ~Statement() {
+        if (stmt_ == nullptr) {
+            return;
+        }
+        if (owned_) {
+            sqlite3_finalize(stmt_);
+        } else {
+            sqlite3_reset(stmt_);
+            sqlite3_clear_bindings(stmt_);
+        }
+    }
+    Statement(Statement&& other) noexcept
+        : stmt_(std::exchange(other.stmt_, nullptr)), owned_(other.owned_) {}
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    Statement& operator=(Statement&&) = delete;
+    [[nodiscard]] sqlite3_stmt* get() const { return stmt_; }
+
+  private:
+    sqlite3_stmt* stmt_;
+    bool owned_;
+};
+
+Statement prepare(SqliteStore::Statements& statements, const char* sql,
+                  std::initializer_list<Bind> binds) {
+    bool owned = false;
+    sqlite3_stmt* raw = statements.get(sql, owned);
+    Statement stmt(raw, owned);
     int index = 1;
     for (const auto& b : binds) {
         int rc = std::holds_alternative<int64_t>(b)
@@ -85,31 +155,33 @@ StatementPtr prepare(sqlite3* db, const char* sql, std::initializer_list<Bind> b
                                          static_cast<int>(std::get<std::string_view>(b).size()),
                                          SQLITE_TRANSIENT);
         if (rc != SQLITE_OK) {
-            fail(db, "bind");
+            fail(statements.db(), "bind");
         }
         ++index;
     }
     return stmt;
 }
 
-void exec(sqlite3* db, const char* sql, std::initializer_list<Bind> binds = {}) {
-    auto stmt = prepare(db, sql, binds);
+void exec(SqliteStore::Statements& statements, const char* sql,
+          std::initializer_list<Bind> binds = {}) {
+    auto stmt = prepare(statements, sql, binds);
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     }
     if (rc != SQLITE_DONE) {
-        fail(db, "step");
+        fail(statements.db(), "step");
     }
 }
 
-int64_t query_int(sqlite3* db, const char* sql, std::initializer_list<Bind> binds) {
-    auto stmt = prepare(db, sql, binds);
+int64_t query_int(SqliteStore::Statements& statements, const char* sql,
+                  std::initializer_list<Bind> binds) {
+    auto stmt = prepare(statements, sql, binds);
     int rc = sqlite3_step(stmt.get());
     if (rc == SQLITE_ROW) {
         return sqlite3_column_int64(stmt.get(), 0);
     }
     if (rc != SQLITE_DONE) {
-        fail(db, "step");
+        fail(statements.db(), "step");
     }
     return 0;
 }
@@ -166,6 +238,7 @@ SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
         throw Error(Errc::Internal, "cannot open state database " + path + ": " +
                                         (raw ? sqlite3_errmsg(raw) : "out of memory"));
     }
+    statements_ = std::make_unique<Statements>(db_.get());
     sqlite3_busy_timeout(db_.get(), 5000);
     exec_script(db_.get(),
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
@@ -177,7 +250,7 @@ int SqliteStore::latest_schema_version() {
 }
 
 int SqliteStore::schema_version() {
-    return static_cast<int>(query_int(db_.get(), "PRAGMA user_version", {}));
+    return static_cast<int>(query_int(*statements_, "PRAGMA user_version", {}));
 }
 
 void SqliteStore::migrate() {
@@ -201,13 +274,13 @@ void SqliteStore::migrate() {
 }
 
 void SqliteStore::ensure_user(const std::string& user) {
-    exec(db_.get(), "INSERT OR IGNORE INTO users (name) VALUES (?)", {user});
+    exec(*statements_, "INSERT OR IGNORE INTO users (name) VALUES (?)", {user});
 }
 
 UserState SqliteStore::load_user(const std::string& user) {
     UserState state;
     {
-        auto stmt = prepare(db_.get(),
+        auto stmt = prepare(*statements_,
                             "SELECT two_step, failures, locked_until, line_link IS NOT NULL, "
                             "pin_hash IS NOT NULL FROM users WHERE name = ?",
                             {user});
@@ -224,7 +297,7 @@ UserState SqliteStore::load_user(const std::string& user) {
     }
     {
         auto stmt = prepare(
-            db_.get(),
+            *statements_,
             "SELECT kind, sealed_value, source FROM contacts WHERE user = ? ORDER BY kind", {user});
         int rc;
         while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
@@ -239,8 +312,8 @@ UserState SqliteStore::load_user(const std::string& user) {
         }
     }
     auto stmt = prepare(
-        db_.get(), "SELECT kind, sealed_value FROM profile_contacts WHERE user = ? ORDER BY kind",
-        {user});
+        *statements_,
+        "SELECT kind, sealed_value FROM profile_contacts WHERE user = ? ORDER BY kind", {user});
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
         std::string kind = column_text(stmt.get(), 0);
@@ -256,7 +329,7 @@ UserState SqliteStore::load_user(const std::string& user) {
 
 std::vector<std::string> SqliteStore::list_users() {
     std::vector<std::string> out;
-    auto stmt = prepare(db_.get(), "SELECT name FROM users ORDER BY name", {});
+    auto stmt = prepare(*statements_, "SELECT name FROM users ORDER BY name", {});
     while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
         out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0)));
     }
@@ -267,7 +340,7 @@ void SqliteStore::save_contact(const std::string& user, const Contact& contact) 
     ensure_user(user);
     std::string sealed = cipher_.seal(contact.value, binding(user, contact.kind));
     auto stmt =
-        prepare(db_.get(),
+        prepare(*statements_,
                 "INSERT INTO contacts (user, kind, source, sealed_value, verified_at) "
                 "VALUES (?, ?, ?, ?, strftime('%s','now')) "
                 "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value, "
@@ -284,7 +357,7 @@ void SqliteStore::set_profile_contact(const std::string& user, const Contact& co
     ensure_user(user);
     std::string sealed = cipher_.seal(contact.value, profile_binding(user, contact.kind));
     auto stmt =
-        prepare(db_.get(),
+        prepare(*statements_,
                 "INSERT INTO profile_contacts (user, kind, sealed_value) VALUES (?, ?, ?) "
                 "ON CONFLICT (user, kind) DO UPDATE SET sealed_value = excluded.sealed_value",
                 {user, contact.kind});
@@ -296,58 +369,58 @@ void SqliteStore::set_profile_contact(const std::string& user, const Contact& co
 }
 
 void SqliteStore::remove_profile_contact(const std::string& user, const std::string& kind) {
-    exec(db_.get(), "DELETE FROM profile_contacts WHERE user = ? AND kind = ?", {user, kind});
+    exec(*statements_, "DELETE FROM profile_contacts WHERE user = ? AND kind = ?", {user, kind});
 }
 
 void SqliteStore::set_line_link(const std::string& user, const std::string& subject_hash) {
     ensure_user(user);
     if (subject_hash.empty()) {
-        exec(db_.get(), "UPDATE users SET line_link = NULL WHERE name = ?", {user});
+        exec(*statements_, "UPDATE users SET line_link = NULL WHERE name = ?", {user});
     } else {
-        exec(db_.get(), "UPDATE users SET line_link = ? WHERE name = ?", {subject_hash, user});
+        exec(*statements_, "UPDATE users SET line_link = ? WHERE name = ?", {subject_hash, user});
     }
 }
 
 void SqliteStore::set_pin_hash(const std::string& user, const std::string& encoded_hash) {
     ensure_user(user);
     if (encoded_hash.empty()) {
-        exec(db_.get(), "UPDATE users SET pin_hash = NULL WHERE name = ?", {user});
+        exec(*statements_, "UPDATE users SET pin_hash = NULL WHERE name = ?", {user});
     } else {
-        exec(db_.get(), "UPDATE users SET pin_hash = ? WHERE name = ?", {encoded_hash, user});
+        exec(*statements_, "UPDATE users SET pin_hash = ? WHERE name = ?", {encoded_hash, user});
     }
 }
 
 void SqliteStore::remove_contact(const std::string& user, const std::string& kind) {
-    exec(db_.get(), "DELETE FROM contacts WHERE user = ? AND kind = ?", {user, kind});
+    exec(*statements_, "DELETE FROM contacts WHERE user = ? AND kind = ?", {user, kind});
 }
 
 void SqliteStore::set_two_step(const std::string& user, bool enabled) {
     ensure_user(user);
-    exec(db_.get(), "UPDATE users SET two_step = ? WHERE name = ?",
+    exec(*statements_, "UPDATE users SET two_step = ? WHERE name = ?",
          {int64_t{enabled ? 1 : 0}, user});
 }
 
 int SqliteStore::add_failure(const std::string& user) {
     ensure_user(user);
     return static_cast<int>(query_int(
-        db_.get(), "UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures",
+        *statements_, "UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures",
         {user}));
 }
 
 void SqliteStore::lock(const std::string& user, int64_t until) {
     ensure_user(user);
-    exec(db_.get(), "UPDATE users SET locked_until = ?, failures = 0 WHERE name = ?",
+    exec(*statements_, "UPDATE users SET locked_until = ?, failures = 0 WHERE name = ?",
          {until, user});
 }
 
 void SqliteStore::clear_failures(const std::string& user) {
-    exec(db_.get(), "UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", {user});
+    exec(*statements_, "UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", {user});
 }
 
 void SqliteStore::record_send(const std::string& user, const std::string& destination_hash,
                               int64_t at) {
     if (!schedule_flush_) {
-        exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
+        exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
              {user, destination_hash, at});
         return;
     }
@@ -364,7 +437,7 @@ void SqliteStore::flush() {
     exec_script(db_.get(), "BEGIN IMMEDIATE");
     try {
         for (const auto& send : pending_sends_) {
-            exec(db_.get(), "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
+            exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
                  {send.user, send.destination_hash, send.at});
         }
         exec_script(db_.get(), "COMMIT");
@@ -384,28 +457,43 @@ SqliteStore::~SqliteStore() {
     }
 }
 
+// The counts add the sends kept back to those written, so the caps stay exact without a
+// commit (and its fsync) for every check.
+int SqliteStore::kept_back_since(int64_t since, const std::string* user,
+                                 const std::string* destination_hash) const {
+    int n = 0;
+    for (const auto& send : pending_sends_) {
+        n += send.at >= since && (user == nullptr || send.user == *user) &&
+                     (destination_hash == nullptr || send.destination_hash == *destination_hash)
+                 ? 1
+                 : 0;
+    }
+    return n;
+}
+
 int SqliteStore::sends_by_user_since(const std::string& user, int64_t since) {
-    flush();
-    return static_cast<int>(query_int(
-        db_.get(), "SELECT count(*) FROM sends WHERE user = ? AND at >= ?", {user, since}));
+    return static_cast<int>(query_int(*statements_,
+                                      "SELECT count(*) FROM sends WHERE user = ? AND at >= ?",
+                                      {user, since})) +
+           kept_back_since(since, &user, nullptr);
 }
 
 int SqliteStore::sends_to_destination_since(const std::string& destination_hash, int64_t since) {
-    flush();
-    return static_cast<int>(
-        query_int(db_.get(), "SELECT count(*) FROM sends WHERE destination = ? AND at >= ?",
-                  {destination_hash, since}));
+    return static_cast<int>(query_int(
+               *statements_, "SELECT count(*) FROM sends WHERE destination = ? AND at >= ?",
+               {destination_hash, since})) +
+           kept_back_since(since, nullptr, &destination_hash);
 }
 
 int SqliteStore::sends_since(int64_t since) {
-    flush();
     return static_cast<int>(
-        query_int(db_.get(), "SELECT count(*) FROM sends WHERE at >= ?", {since}));
+               query_int(*statements_, "SELECT count(*) FROM sends WHERE at >= ?", {since})) +
+           kept_back_since(since, nullptr, nullptr);
 }
 
 void SqliteStore::prune_sends(int64_t before) {
     flush();
-    exec(db_.get(), "DELETE FROM sends WHERE at < ?", {before});
+    exec(*statements_, "DELETE FROM sends WHERE at < ?", {before});
 }
 
 }  // namespace lwauth

@@ -49,17 +49,22 @@ class SqliteStore final : public Store {
     /// Keeps sends back and writes them in one transaction (one fsync) when flush() runs;
     /// `schedule` is called when the first send is kept back, for the daemon to arrange a
     /// flush shortly after. A burst of deliveries then costs one fsync, not one each,
-    /// while counting (which flushes first) stays exact. Without it, each send is written
-    /// at once.
+    /// while counting (which adds the sends kept back) stays exact. Without it, each send
+    /// is written at once.
     void set_write_behind(std::function<void()> schedule) { schedule_flush_ = std::move(schedule); }
 
     ~SqliteStore() override;
 
+    class Statements;  // prepared statements kept for reuse (sqlite_store.cpp)
+
   private:
     void migrate();
     void ensure_user(const std::string& user);
+    [[nodiscard]] int kept_back_since(int64_t since, const std::string* user,
+                                      const std::string* destination_hash) const;
 
     SqlitePtr db_;
+    std::unique_ptr<Statements> statements_;  // after db_: finalized before it closes
     ContactCipher cipher_;
     std::string path_;
     struct Send {

@@ -583,6 +583,24 @@ TEST_F(LoginEngineTest, ExpireRemovesLoginsIdleForTheLoginTimeout) {
     EXPECT_EQ(error_code_of([&] { (void)answer(step, last_code()); }), Errc::NoSuchLogin);
 }
 
+TEST_F(LoginEngineTest, AFullEngineRefusesUntilExpiredLoginsMakeRoom) {
+    use_policy("[policy]\ntwo_step = required\n[login]\ntimeout = 2m\n");
+    engine_->set_max_pending(8);
+    for (size_t i = 0; i < 8; ++i) {
+        std::string user = "u" + std::to_string(i);
+        store_.save_contact(user, {"email", user + "@example.com"});
+        Step step = step_now([&](StepDone done) {
+            engine_->start(LoginContext{user, "sshd", "", "", bus::kModeSecondFactor, kOwner},
+                           std::move(done));
+        });
+        ASSERT_FALSE(step.finished()) << i;
+    }
+    EXPECT_EQ(error_code_of([&] { (void)start(); }), Errc::Unavailable);
+    clock_.advance(120);
+    EXPECT_EQ(start().prompt, "Verification code: ") << "the expired ones made room";
+    EXPECT_EQ(engine_->pending(), 1u);
+}
+
 TEST_F(LoginEngineTest, AnswerAfterTheLoginTimeoutIsNoSuchLogin) {
     use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n");
     Step step = start();
@@ -601,14 +619,16 @@ TEST_F(LoginEngineTest, EachAnswerRestartsTheLoginTimeout) {
     EXPECT_EQ(answer(next, last_code()).verdict, bus::kVerdictSuccess);
 }
 
-TEST_F(LoginEngineTest, StartExpiresAbandonedLogins) {
+TEST_F(LoginEngineTest, AbandonedLoginsAreLeftToTheSweepWhileThereIsRoom) {
     use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n");
-    (void)start();
+    Step abandoned = start();
     clock_.advance(120);
     store_.save_contact("jiro", {"email", "jiro@example.com"});
     store_.set_two_step("jiro", true);
     (void)start("jiro");
-    EXPECT_EQ(engine_->pending(), 1u);
+    EXPECT_EQ(engine_->pending(), 2u) << "no walk over every login on each Start";
+    EXPECT_EQ(error_code_of([&] { (void)answer(abandoned, "123456"); }), Errc::NoSuchLogin);
+    EXPECT_EQ(engine_->expire(), 0u) << "answering it dropped it";
 }
 
 TEST_F(LoginEngineTest, RunningLoginKeepsThePolicyItStartedWith) {

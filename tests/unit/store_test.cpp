@@ -422,13 +422,21 @@ TEST_F(SqliteWriteBehindTest, KeepsSendsBackUntilFlushedAndAsksForOneFlush) {
     EXPECT_EQ(scheduled, 2);
 }
 
-TEST_F(SqliteWriteBehindTest, CountingFlushesFirstSoCapsStayExact) {
+TEST_F(SqliteWriteBehindTest, CountsIncludeWhatIsKeptBackSoCapsStayExact) {
     auto store = open();
     store->set_write_behind([] {});
     store->record_send("taro", "d1", 100);
-    EXPECT_EQ(store->sends_by_user_since("taro", 0), 1);
-    EXPECT_EQ(store->sends_to_destination_since("d1", 0), 1);
-    EXPECT_EQ(store->sends_since(0), 1);
+    store->flush();
+    store->record_send("taro", "d1", 200);
+    store->record_send("hanako", "d2", 300);
+    EXPECT_EQ(store->sends_by_user_since("taro", 0), 2);
+    EXPECT_EQ(store->sends_by_user_since("taro", 150), 1) << "only the kept-back one is recent";
+    EXPECT_EQ(store->sends_to_destination_since("d1", 0), 2);
+    EXPECT_EQ(store->sends_to_destination_since("d2", 0), 1);
+    EXPECT_EQ(store->sends_since(0), 3);
+    EXPECT_EQ(store->sends_since(250), 1);
+    // Counting wrote nothing: what was kept back is still only in memory.
+    EXPECT_EQ(open()->sends_since(0), 1);
 }
 
 TEST_F(SqliteWriteBehindTest, ClosingTheStoreWritesWhatWasKeptBack) {

@@ -251,7 +251,10 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     // Single use: the code is gone the moment it is accepted.
     has_code_ = false;
     code_hash_.fill(0);
-    env.store.clear_failures(env.context.user);
+    if (state.failures != 0 || state.locked_until != 0) {
+        // A write (and its fsync) only when there is something to clear.
+        env.store.clear_failures(env.context.user);
+    }
     done(StepResult::of(Step::verdict_of(bus::kVerdictSuccess)));
 }
 
