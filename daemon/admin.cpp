@@ -121,7 +121,8 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         store_.set_line_link(user, "");
     }
     if (all || what == "contacts") {
-        for (const auto& c : store_.load_user(user).contacts) {
+        UserState state = store_.load_user(user);
+        for (const auto& c : state.contacts) {
             store_.remove_contact(user, c.kind);
         }
         account_.forget_pending(user);

@@ -109,7 +109,8 @@ TEST_F(AdminServiceTest, UnderSelfTheProfileWaitsForTheUsersConfirmation) {
 TEST_F(AdminServiceTest, UnderAdminTheProfileIsTheLoginContactAtOnce) {
     use("admin");
     admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
-    const Contact* login = store_.load_user("taro").contact("phone");
+    UserState state = store_.load_user("taro");
+    const Contact* login = state.contact("phone");
     ASSERT_NE(login, nullptr);
     EXPECT_EQ(login->source, "admin");
     EXPECT_TRUE(sent_.empty());
