@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,8 +67,8 @@ double pct(std::vector<double>& v, double p) {
         return 0.0;
     }
     std::sort(v.begin(), v.end());
-    size_t i = std::min(v.size() - 1,
-                        static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+    size_t i =
+        std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
     return v[i];
 }
 
@@ -285,8 +286,10 @@ pid_t find_process(const std::string& needle) {
     DIR* proc = opendir("/proc");
     pid_t found = -1;
     while (dirent* e = proc != nullptr ? readdir(proc) : nullptr) {
-        pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-        if (pid <= 0 || pid == getpid()) {
+        std::string_view name = e->d_name;
+        pid_t pid = 0;
+        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+        if (ec != std::errc() || end != name.data() + name.size() || pid <= 0 || pid == getpid()) {
             continue;
         }
         std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
@@ -305,8 +308,7 @@ pid_t find_process(const std::string& needle) {
 // `threads` conversations at once, each its own loop of logins as users[i]; a warm-up,
 // then `seconds` measured.
 // Each thread logs its users in by turns (users[thread]).
-RunStats run_logins(const std::string& service,
-                    const std::vector<std::vector<std::string>>& users,
+RunStats run_logins(const std::string& service, const std::vector<std::vector<std::string>>& users,
                     const std::function<std::string(const std::string& user)>& answer,
                     double warmup_s, double seconds, pid_t daemon_pid = -1, pid_t bus_pid = -1) {
     size_t threads = users.size();
@@ -472,15 +474,14 @@ Floor fsync_floor(const fs::path& dir, int n) {
     fs::path path = dir / "floor.jsonl";
     std::string line(240, 'x');
     line += "\n";
-    return time_n("open + append a 240-byte line + fsync + close (the outbox channel's write)", n,
-                  [&] {
-                      int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                                      0600);
-                      ssize_t w = ::write(fd, line.data(), line.size());
-                      (void)w;
-                      ::fsync(fd);
-                      ::close(fd);
-                  });
+    return time_n(
+        "open + append a 240-byte line + fsync + close (the outbox channel's write)", n, [&] {
+            int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+            ssize_t w = ::write(fd, line.data(), line.size());
+            (void)w;
+            ::fsync(fd);
+            ::close(fd);
+        });
 }
 
 // ---- messages on the bus for one login -----------------------------------------------
@@ -684,11 +685,10 @@ int main(int argc, char** argv) {
     fs::create_directories(daemon.state_dir());
     {
         OpenSslRandom random;
-        SqliteStore store(
-            (daemon.state_dir() / "lwauth.db").string(),
-            ContactCipher(load_or_create_key((daemon.state_dir() / "contacts.key").string(),
-                                             random),
-                          random));
+        SqliteStore store((daemon.state_dir() / "lwauth.db").string(),
+                          ContactCipher(load_or_create_key(
+                                            (daemon.state_dir() / "contacts.key").string(), random),
+                                        random));
         for (int i = 0; i < pool_size; ++i) {
             std::string name = "user" + std::to_string(i);
             store.save_contact(name, {"email", name + "@example.com"});
@@ -714,8 +714,8 @@ int main(int argc, char** argv) {
     RAND_bytes(oath_key.data(), static_cast<int>(oath_key.size()));
     // No DISALLOW_REUSE and no RATE_LIMIT: the same TOTP may log in again and again within
     // its 30 s (as a person cannot, but a benchmark must), and the file is never rewritten.
-    write_file(dir / "ga/root.ga",
-               base32(ga_key) + "\n\" WINDOW_SIZE 17\n\" TOTP_AUTH\n", fs::perms(0400));
+    write_file(dir / "ga/root.ga", base32(ga_key) + "\n\" WINDOW_SIZE 17\n\" TOTP_AUTH\n",
+               fs::perms(0400));
     // HOTP: pam_oath refuses a code at or below the last counter it accepted (and rewrites
     // the file with the new counter on each login), so each login answers the next one.
     write_file(dir / "oath/users.oath", "HOTP root - " + hex(oath_key) + "\n", fs::perms(0600));
@@ -748,23 +748,28 @@ int main(int argc, char** argv) {
     };
     std::vector<Row> rows;
     rows.push_back({"lwauth: pam_lwauth.so mode=second_factor (lwauthd, outbox channel)",
-                    run_logins("lwauth", {pool},
-                               [&](const std::string& u) { return outbox.code_for(u); }, warmup,
-                               args.seconds)});
+                    run_logins(
+                        "lwauth", {pool}, [&](const std::string& u) { return outbox.code_for(u); },
+                        warmup, args.seconds)});
     rows.push_back({"google: pam_google_authenticator.so (TOTP)",
-                    run_logins("google", {{"root"}}, [&](const std::string&) { return totp(ga_key); }, warmup,
-                               args.seconds)});
-    rows.push_back({"oath: pam_oath.so window=20 (HOTP)",
-                    run_logins("oath", {{"root"}},
-                               [&](const std::string&) { return hotp(oath_key, oath_counter++); }, warmup,
-                               args.seconds)});
+                    run_logins(
+                        "google", {{"root"}}, [&](const std::string&) { return totp(ga_key); },
+                        warmup, args.seconds)});
+    rows.push_back(
+        {"oath: pam_oath.so window=20 (HOTP)",
+         run_logins(
+             "oath", {{"root"}}, [&](const std::string&) { return hotp(oath_key, oath_counter++); },
+             warmup, args.seconds)});
     rows.push_back({"permit: pam_permit.so (libpam's floor)",
-                    run_logins("permit", {{"root"}}, [&](const std::string&) { return std::string(); }, warmup,
-                               args.seconds)});
+                    run_logins(
+                        "permit", {{"root"}}, [&](const std::string&) { return std::string(); },
+                        warmup, args.seconds)});
 
-    std::printf("### Cost per login (one conversation at a time, %.0f s each after %.1f s warm-up)\n\n",
-                args.seconds, warmup);
-    std::printf("| stack | logins | failures | logins/s | p50 | p99 | lwauth ÷ this (throughput) |\n");
+    std::printf(
+        "### Cost per login (one conversation at a time, %.0f s each after %.1f s warm-up)\n\n",
+        args.seconds, warmup);
+    std::printf(
+        "| stack | logins | failures | logins/s | p50 | p99 | lwauth ÷ this (throughput) |\n");
     std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
     double lwauth_rate = rows[0].stats.rate();
     double lwauth_p50 = 0;
@@ -785,13 +790,12 @@ int main(int argc, char** argv) {
     std::vector<Floor> floors;
     floors.push_back(connect_floor(bus.address(), 2000));
     sd_bus* probe = connect_bus(bus.address());
-    floors.push_back(call_floor(probe, "D-Bus round trip to the bus itself (org.freedesktop.DBus.GetId)",
-                                "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                "org.freedesktop.DBus", "GetId", 5000));
-    floors.push_back(call_floor(probe,
-                                "D-Bus round trip to lwauthd through the bus (org.freedesktop.DBus.Peer.Ping)",
-                                "org.lwauth.Auth1", "/org/lwauth/Auth1",
-                                "org.freedesktop.DBus.Peer", "Ping", 5000));
+    floors.push_back(call_floor(
+        probe, "D-Bus round trip to the bus itself (org.freedesktop.DBus.GetId)",
+        "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId", 5000));
+    floors.push_back(call_floor(
+        probe, "D-Bus round trip to lwauthd through the bus (org.freedesktop.DBus.Peer.Ping)",
+        "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.freedesktop.DBus.Peer", "Ping", 5000));
     fs::path floor_dir = dir / "floor";  // next to state/: the same filesystem
     fs::create_directories(floor_dir);
     floors.push_back(sqlite_floor(floor_dir, 1000));
@@ -834,12 +838,14 @@ int main(int argc, char** argv) {
                 rows[0].stats.us.size(), fmt_us(lwauth_p50).c_str(),
                 fmt_us(pct(rows[0].stats.us, 0.99)).c_str());
 
-    std::printf("\n### Messages the bus routes for one lwauth login (a monitor, mean of 20 logins)\n\n");
+    std::printf(
+        "\n### Messages the bus routes for one lwauth login (a monitor, mean of 20 logins)\n\n");
     if (!monitor_error.empty()) {
-        std::printf("(no monitor: BecomeMonitor answered %s; the bus runs the shipped policy, "
-                    "which allows only the org.freedesktop.DBus interface of the bus. Run with "
-                    "--syscalls for lwauthd's messages counted by strace.)\n",
-                    monitor_error.c_str());
+        std::printf(
+            "(no monitor: BecomeMonitor answered %s; the bus runs the shipped policy, "
+            "which allows only the org.freedesktop.DBus interface of the bus. Run with "
+            "--syscalls for lwauthd's messages counted by strace.)\n",
+            monitor_error.c_str());
     } else {
         std::printf("| message | per login |\n| --- | --- |\n");
         for (auto& [what, count] : per_login) {
@@ -856,14 +862,16 @@ int main(int argc, char** argv) {
                 one_login("lwauth", "alice", alice);
             }
         });
-        std::printf("\n### lwauthd's system calls for %d sequential logins (strace -c -f)\n\n```\n%s```\n",
-                    kLogins, report.c_str());
+        std::printf(
+            "\n### lwauthd's system calls for %d sequential logins (strace -c -f)\n\n```\n%s```\n",
+            kLogins, report.c_str());
     }
 
     // ---- 3. concurrency ----
-    std::printf("\n### lwauth with parallel conversations (%.0f s each; a thread, a PAM handle "
-                "and a bus connection per conversation; a user per thread)\n\n",
-                args.seconds);
+    std::printf(
+        "\n### lwauth with parallel conversations (%.0f s each; a thread, a PAM handle "
+        "and a bus connection per conversation; a user per thread)\n\n",
+        args.seconds);
     std::printf(
         "| conversations | logins | failures | logins/s | p50 | p99 | lwauthd CPU per login | "
         "dbus-daemon CPU per login |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -886,8 +894,7 @@ int main(int argc, char** argv) {
                     static_cast<double>(s.cpu_bus_ticks) * tick_ms / n);
     }
     std::printf("\n(lwauthd pid %d, dbus-daemon pid %d; CPU from /proc/PID/stat, %ld ticks/s)\n",
-                static_cast<int>(daemon_pid), static_cast<int>(bus_pid),
-                sysconf(_SC_CLK_TCK));
+                static_cast<int>(daemon_pid), static_cast<int>(bus_pid), sysconf(_SC_CLK_TCK));
     sd_bus_flush_close_unref(probe);
     daemon.stop();
     return failed_total == 0 ? 0 : 2;

@@ -11,12 +11,6 @@ std::string confirm_context(const std::string& user, const std::string& kind) {
     return "confirm:" + user + ":" + kind;
 }
 
-void check_kind(const std::string& kind) {
-    if (kind != "phone" && kind != "email") {
-        throw Error(Errc::InvalidArgument, "the contact kind must be 'phone' or 'email'");
-    }
-}
-
 void require_two_step_available(const policy::UserPolicy& up) {
     if (up.two_step == policy::TwoStep::Off) {
         throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
@@ -25,8 +19,14 @@ void require_two_step_available(const policy::UserPolicy& up) {
 
 }  // namespace
 
+void check_contact_kind(const std::string& kind) {
+    if (kind != "phone" && kind != "email") {
+        throw Error(Errc::InvalidArgument, "the contact kind must be 'phone' or 'email'");
+    }
+}
+
 std::string normalized_contact(const std::string& kind, const std::string& value) {
-    check_kind(kind);
+    check_contact_kind(kind);
     std::string normalized = kind == "phone" ? normalize_phone(value) : normalize_email(value);
     if (normalized.empty()) {
         throw Error(Errc::InvalidArgument,
@@ -99,7 +99,7 @@ AccountStatus AccountService::status(const std::string& user) {
 void AccountService::add_contact(const std::string& user, const std::string& kind,
                                  const std::string& value,
                                  std::function<void(std::optional<Error>)> done) {
-    check_kind(kind);
+    check_contact_kind(kind);
     auto up = user_policy(user);
     require_two_step_available(up);
     require_self_service();
@@ -113,7 +113,7 @@ void AccountService::add_contact(const std::string& user, const std::string& kin
 
 void AccountService::use_profile_contact(const std::string& user, const std::string& kind,
                                          std::function<void(std::optional<Error>)> done) {
-    check_kind(kind);
+    check_contact_kind(kind);
     auto up = user_policy(user);
     require_two_step_available(up);
     require_self_service();
@@ -169,7 +169,7 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
 
 bool AccountService::confirm_contact(const std::string& user, const std::string& kind,
                                      const SecretString& code) {
-    check_kind(kind);
+    check_contact_kind(kind);
     require_self_service();
     auto it = pending_.find({user, kind});
     if (it == pending_.end()) {
@@ -208,7 +208,7 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
 }
 
 void AccountService::remove_contact(const std::string& user, const std::string& kind) {
-    check_kind(kind);
+    check_contact_kind(kind);
     require_self_service();
     UserState state = store_.load_user(user);
     if (state.contact(kind) == nullptr) {

@@ -20,6 +20,9 @@
 
 namespace lwauth {
 
+/// Throws Error(InvalidArgument) unless kind is "phone" or "email".
+void check_contact_kind(const std::string& kind);
+
 /// A contact in canonical form (E.164; an address with a lower-case domain). Throws
 /// Error(InvalidArgument) saying what is wrong with it.
 [[nodiscard]] std::string normalized_contact(const std::string& kind, const std::string& value);

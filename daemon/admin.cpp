@@ -7,12 +7,6 @@
 namespace lwauth {
 namespace {
 
-void check_kind(const std::string& kind) {
-    if (kind != "phone" && kind != "email") {
-        throw Error(Errc::InvalidArgument, "the contact kind must be 'phone' or 'email'");
-    }
-}
-
 void log_admin(uid_t admin, const std::string& user, const std::string& action,
                const std::string& message, const std::string& detail = "") {
     if (detail.empty()) {
@@ -55,7 +49,7 @@ std::string AdminService::show_policy(const std::string& user) {
 
 void AdminService::set_contact(uid_t admin, const std::string& user, const std::string& kind,
                                const std::string& value) {
-    check_kind(kind);
+    check_contact_kind(kind);
     require_known(user);
     std::string normalized = normalized_contact(kind, value);
     UserState state = store_.load_user(user);
@@ -82,7 +76,7 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
 }
 
 void AdminService::remove_contact(uid_t admin, const std::string& user, const std::string& kind) {
-    check_kind(kind);
+    check_contact_kind(kind);
     require_known(user);
     UserState state = store_.load_user(user);
     const Contact* login = state.contact(kind);

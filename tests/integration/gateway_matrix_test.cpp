@@ -86,6 +86,27 @@ class GatewayCase : public GatewayTest {
         return type == "lineworks" ? "lineworks-auth" : type;
     }
 
+    /// Has one code sent through the gateway (a login's code for a notification gateway,
+    /// a phone's confirmation code for an SMS one), expecting it to arrive by the outbox,
+    /// in one message.
+    void send_one_code_that_falls_back() {
+        if (notification_) {
+            ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+            size_t before = read_outbox(daemon_->outbox()).size();
+            LoginResult login = login_as_root_with(bus_->address(), "alice", [&] {
+                return read_outbox(daemon_->outbox()).back().code();
+            });
+            EXPECT_EQ(login.verdict, "success") << daemon_->log();
+            EXPECT_EQ(read_outbox(daemon_->outbox()).size(), before + 1)
+                << "one message for one code";
+        } else {
+            ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code,
+                      0)
+                << daemon_->log();
+            EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+        }
+    }
+
     void expect_nothing_secret_in_log() {
         std::string log = daemon_->log();
         EXPECT_EQ(log.find("9012345678"), std::string::npos) << "no number in the log";
@@ -111,18 +132,7 @@ TEST_P(GatewayFailureMatrix, FallsBackWithOneMessageAndAReason) {
     if (c.fault == Fault::Timeout) {
         control(R"({"service": ")" + fake_service() + R"(", "mode": "timeout", "count": 0})");
     }
-    if (c.notification) {
-        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
-        size_t before = read_outbox(daemon_->outbox()).size();
-        LoginResult login = login_as_root_with(
-            bus_->address(), "alice", [&] { return read_outbox(daemon_->outbox()).back().code(); });
-        EXPECT_EQ(login.verdict, "success") << daemon_->log();
-        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), before + 1) << "one message for one code";
-    } else {
-        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
-            << daemon_->log();
-        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
-    }
+    send_one_code_that_falls_back();
     std::string log = daemon_->log();
     EXPECT_NE(log.find("event=delivery-failed"), std::string::npos) << log;
     EXPECT_NE(log.find("retryable=yes"), std::string::npos) << log;
@@ -169,18 +179,7 @@ TEST_P(RetryableRefusal, FallsBackWithOneMessage) {
     const RefusalCase& c = GetParam();
     control(std::string(R"({"service": ")") + c.service + R"(", "mode": ")" + c.mode +
             R"(", "count": 1})");
-    if (c.notification) {
-        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
-        size_t before = read_outbox(daemon_->outbox()).size();
-        LoginResult login = login_as_root_with(
-            bus_->address(), "alice", [&] { return read_outbox(daemon_->outbox()).back().code(); });
-        EXPECT_EQ(login.verdict, "success") << daemon_->log();
-        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), before + 1) << "one message for one code";
-    } else {
-        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
-            << daemon_->log();
-        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
-    }
+    send_one_code_that_falls_back();
     EXPECT_TRUE(delivered(c.service).empty());
     std::string log = daemon_->log();
     EXPECT_NE(log.find("event=delivery-failed"), std::string::npos) << log;
