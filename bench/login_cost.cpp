@@ -1,10 +1,11 @@
 // Login cost: what one login through pam_lwauth.so costs, next to the PAM modules people
 // would otherwise use for a second factor, and what it is made of.
 //
-//   login_cost [--seconds N] [--concurrency 1,8,64,256] [--syscalls]   (as root)
+//   login_cost [--seconds N] [--rounds N] [--concurrency 1,8,64,256] [--syscalls]  (as root)
 //
 // 1. Cost per login: pam_start / pam_authenticate / pam_end in a loop, through the real
-//    libpam (redirected by pam_wrapper to service files written here), for
+//    libpam (redirected by pam_wrapper to service files written here), the stacks taking
+//    turns for --rounds rounds, for
 //      lwauth   pam_lwauth.so mode=second_factor, the real lwauthd on a private bus, the
 //               code read from the outbox (2-step on, an enrolled email)
 //      google   pam_google_authenticator.so (TOTP, computed here from the secret)
@@ -598,6 +599,7 @@ std::string strace_counts(pid_t pid, const fs::path& out, const std::function<vo
 
 struct Args {
     double seconds = 5;
+    int rounds = 5;
     std::vector<int> concurrency{1, 8, 64, 256};
     bool syscalls = false;
 };
@@ -615,11 +617,13 @@ Args parse_args(int argc, char** argv) {
             while (std::getline(list, item, ',')) {
                 a.concurrency.push_back(std::stoi(item));
             }
+        } else if (arg == "--rounds" && i + 1 < argc) {
+            a.rounds = std::max(1, std::stoi(argv[++i]));
         } else if (arg == "--syscalls") {
             a.syscalls = true;
         } else {
             std::fprintf(stderr,
-                         "usage: login_cost [--seconds N] [--concurrency 1,8,64,256] "
+                         "usage: login_cost [--seconds N] [--rounds N] [--concurrency 1,8,64,256] "
                          "[--syscalls]\n");
             std::exit(64);
         }
@@ -741,36 +745,72 @@ int main(int argc, char** argv) {
     int failed_total = 0;
 
     // ---- 1. cost per login ----
+    // The stacks take turns, `rounds` times, each for seconds/rounds: whatever else the
+    // machine does (another VM, a cron job) then weighs on every stack alike, and the
+    // ratios compare logins measured minutes apart no more than seconds apart.
     uint64_t oath_counter = 0;
     struct Row {
         std::string stack;
+        std::function<RunStats(double warmup_s, double seconds)> run;
         RunStats stats;
+        std::vector<double> round_rates;
     };
     std::vector<Row> rows;
     rows.push_back({"lwauth: pam_lwauth.so mode=second_factor (lwauthd, outbox channel)",
-                    run_logins(
-                        "lwauth", {pool}, [&](const std::string& u) { return outbox.code_for(u); },
-                        warmup, args.seconds)});
+                    [&](double w, double t) {
+                        return run_logins(
+                            "lwauth", {pool},
+                            [&](const std::string& u) { return outbox.code_for(u); }, w, t);
+                    },
+                    {},
+                    {}});
     rows.push_back({"google: pam_google_authenticator.so (TOTP)",
-                    run_logins(
-                        "google", {{"root"}}, [&](const std::string&) { return totp(ga_key); },
-                        warmup, args.seconds)});
-    rows.push_back(
-        {"oath: pam_oath.so window=20 (HOTP)",
-         run_logins(
-             "oath", {{"root"}}, [&](const std::string&) { return hotp(oath_key, oath_counter++); },
-             warmup, args.seconds)});
+                    [&](double w, double t) {
+                        return run_logins(
+                            "google", {{"root"}}, [&](const std::string&) { return totp(ga_key); },
+                            w, t);
+                    },
+                    {},
+                    {}});
+    rows.push_back({"oath: pam_oath.so window=20 (HOTP)",
+                    [&](double w, double t) {
+                        return run_logins(
+                            "oath", {{"root"}},
+                            [&](const std::string&) { return hotp(oath_key, oath_counter++); }, w,
+                            t);
+                    },
+                    {},
+                    {}});
     rows.push_back({"permit: pam_permit.so (libpam's floor)",
-                    run_logins(
-                        "permit", {{"root"}}, [&](const std::string&) { return std::string(); },
-                        warmup, args.seconds)});
+                    [&](double w, double t) {
+                        return run_logins(
+                            "permit", {{"root"}}, [&](const std::string&) { return std::string(); },
+                            w, t);
+                    },
+                    {},
+                    {}});
+    const double slice = args.seconds / args.rounds;
+    for (int round = 0; round < args.rounds; ++round) {
+        for (auto& row : rows) {
+            RunStats part = row.run(round == 0 ? warmup : std::min(0.2, warmup), slice);
+            row.round_rates.push_back(part.rate());
+            row.stats.us.insert(row.stats.us.end(), part.us.begin(), part.us.end());
+            row.stats.failures += part.failures;
+            for (auto [code, count] : part.failure_codes) {
+                row.stats.failure_codes[code] += count;
+            }
+            row.stats.window_s += part.window_s;
+        }
+    }
 
     std::printf(
-        "### Cost per login (one conversation at a time, %.0f s each after %.1f s warm-up)\n\n",
-        args.seconds, warmup);
+        "### Cost per login (one conversation at a time; the stacks take turns, %d rounds of "
+        "%.1f s each, %.0f s in all per stack)\n\n",
+        args.rounds, slice, args.seconds);
     std::printf(
-        "| stack | logins | failures | logins/s | p50 | p99 | lwauth ÷ this (throughput) |\n");
-    std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+        "| stack | logins | failures | logins/s | p50 | p99 | lwauth ÷ this (throughput) | "
+        "lwauth ÷ this, rounds (min–max) |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     double lwauth_rate = rows[0].stats.rate();
     double lwauth_p50 = 0;
     for (auto& row : rows) {
@@ -779,11 +819,18 @@ int main(int argc, char** argv) {
         if (&row == &rows[0]) {
             lwauth_p50 = p50;
         }
+        double lo = 0;
+        double hi = 0;
+        for (size_t i = 0; i < row.round_rates.size(); ++i) {
+            double ratio = row.round_rates[i] > 0 ? rows[0].round_rates[i] / row.round_rates[i] : 0;
+            lo = i == 0 ? ratio : std::min(lo, ratio);
+            hi = i == 0 ? ratio : std::max(hi, ratio);
+        }
         failed_total += static_cast<int>(row.stats.failures);
-        std::printf("| %s | %zu | %s | %.0f | %s | %s | %.3f |\n", row.stack.c_str(),
+        std::printf("| %s | %zu | %s | %.0f | %s | %s | %.3f | %.2f–%.2f |\n", row.stack.c_str(),
                     row.stats.us.size(), failures_text(row.stats).c_str(), row.stats.rate(),
                     fmt_us(p50).c_str(), fmt_us(p99).c_str(),
-                    row.stats.rate() > 0 ? lwauth_rate / row.stats.rate() : 0.0);
+                    row.stats.rate() > 0 ? lwauth_rate / row.stats.rate() : 0.0, lo, hi);
     }
 
     // ---- 2. lwauth's floor ----

@@ -38,7 +38,7 @@ std::string normalized_contact(const std::string& kind, const std::string& value
 }
 
 policy::UserPolicy AccountService::user_policy(const std::string& user) const {
-    return policy_->effective_for(user, users_.groups_of(user));
+    return policy_->effective_for_lazy(user, [&] { return users_.groups_of(user); });
 }
 
 void AccountService::require_self_service() const {

@@ -217,11 +217,13 @@ void BusService::attach(sd_bus* bus) {
         throw Error(Errc::Internal, "cannot register the Admin interface: " + errno_string(r));
     }
     // A PAM client that vanishes (sshd child killed, user hung up) must not leave its login
-    // pending: watch for unique names leaving the bus.
+    // pending: watch for names leaving the bus. arg2='' (no new owner) spares the bus and
+    // lwauthd the other half of the signals, one for every connection that arrives.
     slot = nullptr;
-    r = sd_bus_match_signal(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
-                            this);
+    r = sd_bus_add_match(bus, &slot,
+                         "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                         "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
+                         on_name_owner_changed, this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot watch for clients leaving the bus: " + errno_string(r));
     }
@@ -240,13 +242,22 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
             return it->second;
         }
     }
-    sd_bus_creds* raw = nullptr;
-    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &raw);
-    BusCredsPtr creds(raw);
-    uid_t uid = 0;
-    if (r < 0 || sd_bus_creds_get_euid(raw, &uid) < 0) {
+    // GetConnectionUnixUser is the UID the bus took from SO_PEERCRED when the connection
+    // was made (the effective UID), the one fact needed here; the bus builds and lwauthd
+    // parses less than for GetConnectionCredentials.
+    if (sender == nullptr) {
         throw Error(Errc::AccessDenied, "cannot tell who is calling");
     }
+    sd_bus_message* raw = nullptr;
+    int r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
+                               "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "GetConnectionUnixUser", nullptr, &raw, "s", sender);
+    BusMessagePtr reply(raw);
+    uint32_t bus_uid = 0;
+    if (r < 0 || sd_bus_message_read(raw, "u", &bus_uid) < 0) {
+        throw Error(Errc::AccessDenied, "cannot tell who is calling");
+    }
+    auto uid = static_cast<uid_t>(bus_uid);
     if (sender != nullptr && sender[0] == ':') {
         if (euid_of_sender_.size() >= kMaxKnownSenders) {
             euid_of_sender_.clear();  // only if departures went unseen: start afresh

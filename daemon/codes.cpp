@@ -1,9 +1,10 @@
 #include "codes.hpp"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,20 +50,35 @@ SecretString generate_code(RandomSource& random, int length) {
     return code;
 }
 
+Hasher::Hasher(const SecretString& key) {
+    std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+                                                          &EVP_MAC_free);
+    keyed_.reset(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr, &EVP_MAC_CTX_free);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!keyed_ || EVP_MAC_init(keyed_.get(), reinterpret_cast<const unsigned char*>(key.c_str()),
+                                key.size(), params) != 1) {
+        throw Error(Errc::Internal, "cannot set up HMAC-SHA256");
+    }
+}
+
 Digest Hasher::keyed_hash(std::string_view context, std::string_view value) const {
+    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(keyed_.get()),
+                                                                  &EVP_MAC_CTX_free);
     // context and value are joined with a NUL so that ("ab","c") and ("a","bc") differ.
-    std::string message;
-    message.reserve(context.size() + 1 + value.size());
-    message.append(context);
-    message.push_back('\0');
-    message.append(value);
+    static constexpr unsigned char kNul = 0;
     Digest out{};
-    unsigned int out_len = 0;
-    const unsigned char* ok = HMAC(EVP_sha256(), key_.c_str(), static_cast<int>(key_.size()),
-                                   reinterpret_cast<const unsigned char*>(message.data()),
-                                   message.size(), out.data(), &out_len);
-    wipe_string(message);
-    if (ok == nullptr || out_len != out.size()) {
+    size_t out_len = 0;
+    if (!ctx ||
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(context.data()),
+                       context.size()) != 1 ||
+        EVP_MAC_update(ctx.get(), &kNul, 1) != 1 ||
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                       value.size()) != 1 ||
+        EVP_MAC_final(ctx.get(), out.data(), &out_len, out.size()) != 1 || out_len != out.size()) {
         throw Error(Errc::Internal, "HMAC-SHA256 failed");
     }
     return out;

@@ -3,9 +3,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <openssl/types.h>
 
 #include "clock.hpp"
 #include "lwauth/secret.hpp"
@@ -23,13 +26,15 @@ using Digest = std::array<uint8_t, 32>;
 /// one purpose (context) cannot be replayed for another.
 class Hasher {
   public:
-    explicit Hasher(SecretString key) : key_(std::move(key)) {}
+    explicit Hasher(const SecretString& key);
     [[nodiscard]] Digest keyed_hash(std::string_view context, std::string_view value) const;
     /// Hex of keyed_hash, for values kept as lookup keys in the store (destinations).
     [[nodiscard]] std::string keyed_hex(std::string_view context, std::string_view value) const;
 
   private:
-    SecretString key_;
+    // HMAC keyed once: each hash copies it rather than fetching the algorithm and
+    // deriving the inner and outer pads again (most of a short HMAC's cost in OpenSSL 3).
+    std::shared_ptr<evp_mac_ctx_st> keyed_;
 };
 
 /// Constant-time digest comparison (CRYPTO_memcmp).

@@ -7,8 +7,10 @@
 #include <security/pam_modules.h>
 #include <syslog.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <string>
 #include <string_view>
@@ -107,6 +109,7 @@ class Relay {
     int bus_failure(const BusError& error, int r, const char* what);
     int unavailable(const std::string& why);
     int call(const char* method, BusMessagePtr& request, Step& step, const char* what);
+    int send_and_wait(sd_bus_message* request, BusError& error, BusMessagePtr& reply);
     int read_step(sd_bus_message* reply, Step& step);
     int show(const Step& step);
     void cancel(const std::string& id);
@@ -185,14 +188,69 @@ int Relay::read_step(sd_bus_message* reply, Step& step) {
     return PAM_SUCCESS;
 }
 
+uint64_t monotonic_usec() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * kUsecPerSec +
+           static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// sd_bus_call() sends nothing until the bus has answered Hello. A call sent
+// asynchronously follows Hello on the wire instead (the bus handles a connection's
+// messages in order): Start then costs no round trip of its own for the connection.
+// A connection that closes gets an error reply from sd-bus itself; the timeout is kept
+// here.
+int Relay::send_and_wait(sd_bus_message* request, BusError& error, BusMessagePtr& reply) {
+    struct Wait {
+        BusMessagePtr reply;
+    } wait;
+    sd_bus_slot* raw_slot = nullptr;
+    int r = sd_bus_call_async(
+        bus_.get(), &raw_slot, request,
+        [](sd_bus_message* m, void* userdata, sd_bus_error*) {
+            static_cast<Wait*>(userdata)->reply.reset(sd_bus_message_ref(m));
+            return 0;
+        },
+        &wait, options_.timeout_usec);
+    if (r < 0) {
+        return r;
+    }
+    BusSlotPtr slot(raw_slot);
+    const uint64_t deadline = monotonic_usec() + options_.timeout_usec;
+    while (!wait.reply) {
+        r = sd_bus_process(bus_.get(), nullptr);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
+        uint64_t now = monotonic_usec();
+        if (now >= deadline) {
+            return -ETIMEDOUT;
+        }
+        r = sd_bus_wait(bus_.get(), deadline - now);
+        if (r < 0 && r != -EINTR) {
+            return r;
+        }
+    }
+    if (const sd_bus_error* e = sd_bus_message_get_error(wait.reply.get())) {
+        sd_bus_error_copy(error.get(), e);
+        int errno_value = sd_bus_message_get_errno(wait.reply.get());
+        return errno_value > 0 ? -errno_value : -EIO;
+    }
+    reply = std::move(wait.reply);
+    return 1;
+}
+
 int Relay::call(const char* method, BusMessagePtr& request, Step& step, const char* what) {
     BusError error;
-    sd_bus_message* raw = nullptr;
-    int r = sd_bus_call(bus_.get(), request.get(), options_.timeout_usec, error.get(), &raw);
-    BusMessagePtr reply(raw);
+    BusMessagePtr reply;
+    int r = send_and_wait(request.get(), error, reply);
     if (r < 0) {
         return bus_failure(error, r, what);
     }
+    sd_bus_message* raw = reply.get();
     if (daemon_.empty()) {
         const char* sender = sd_bus_message_get_sender(raw);
         if (sender == nullptr) {

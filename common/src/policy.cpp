@@ -1491,6 +1491,11 @@ std::string ChannelConfig::option(const std::string& key) const {
     return it == options.end() ? std::string() : it->second;
 }
 
+bool Policy::has_group_sections() const {
+    return std::any_of(overrides.begin(), overrides.end(),
+                       [](const Override& o) { return o.scope == Override::Scope::Group; });
+}
+
 UserPolicy Policy::effective_for(const std::string& user,
                                  const std::vector<std::string>& groups) const {
     UserPolicy effective = base;

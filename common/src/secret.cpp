@@ -1,7 +1,6 @@
 #include "lwauth/secret.hpp"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,7 +15,9 @@ namespace lwauth {
 
 void secure_wipe(void* data, size_t size) noexcept {
     if (data != nullptr && size > 0) {
-        OPENSSL_cleanse(data, size);
+        // glibc's explicit_bzero, which the compiler may not drop: the PAM module uses
+        // this file, and must not load libcrypto into every su, sudo and login for it.
+        explicit_bzero(data, size);
     }
 }
 
@@ -78,13 +79,6 @@ SecretString read_secret_file(const std::string& path) {
     SecretString secret(std::string_view(buf.get(), size));
     secure_wipe(buf.get(), kMax);
     return secret;
-}
-
-bool secret_equal(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace lwauth

@@ -33,7 +33,8 @@ void LoginEngine::start(const LoginContext& context, StepDone done) {
     if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
-    auto user_policy = policy_->effective_for(context.user, deps_.users.groups_of(context.user));
+    auto user_policy = policy_->effective_for_lazy(
+        context.user, [&] { return deps_.users.groups_of(context.user); });
     if (context.mode == bus::kModePrimary) {
         start_primary(context, user_policy, std::move(done));
     } else {
@@ -45,7 +46,8 @@ void LoginEngine::start_primary(const LoginContext& context, const policy::UserP
                                 StepDone done) {
     // An unknown user, and a user without a passwordless method, get exactly what a
     // user with only a password gets: no prompt, the password decides.
-    UserState state = deps_.store.load_user(context.user);
+    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(context.user));
+    const UserState& state = *loaded;
     std::vector<PrimaryMenu::Choice> offered;
     for (const auto& type : primary_types_) {
         if (type->offered(*policy_, user_policy, state, context)) {
@@ -73,7 +75,7 @@ void LoginEngine::start_primary(const LoginContext& context, const policy::UserP
                {"SERVICE", context.service},
                {"RHOST", context.rhost},
                {"METHOD", ids}});
-    add_login(context, user_policy, std::move(method), std::move(done));
+    add_login(context, user_policy, std::move(method), std::move(loaded), std::move(done));
 }
 
 Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
@@ -86,7 +88,8 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
 }
 
 void LoginEngine::add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
-                            std::shared_ptr<LoginMethod> method, StepDone done) {
+                            std::shared_ptr<LoginMethod> method,
+                            std::shared_ptr<const UserState> loaded, StepDone done) {
     if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
@@ -94,7 +97,7 @@ void LoginEngine::add_login(const LoginContext& context, const policy::UserPolic
     Pending pending{context, policy_, user_policy, std::move(method),
                     deps_.clock.now() + policy_->login_timeout.count()};
     auto [it, inserted] = logins_.emplace(id, std::move(pending));
-    run(id, it->second, true, {}, std::move(done));
+    run(id, it->second, true, {}, std::move(done), std::move(loaded));
 }
 
 void LoginEngine::start_second_factor(const LoginContext& context,
@@ -104,7 +107,8 @@ void LoginEngine::start_second_factor(const LoginContext& context,
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
-    UserState state = deps_.store.load_user(user);
+    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(user));
+    const UserState& state = *loaded;
     bool applies = user_policy.two_step == policy::TwoStep::Required || state.two_step;
     if (!applies) {
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
@@ -140,14 +144,15 @@ void LoginEngine::start_second_factor(const LoginContext& context,
     }
     log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    add_login(context, user_policy, std::make_shared<CodeMethod>(), std::move(done));
+    add_login(context, user_policy, std::make_shared<CodeMethod>(), std::move(loaded),
+              std::move(done));
 }
 
 void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,
-                      StepDone done) {
-    MethodEnv env{deps_.clock,         deps_.random,    deps_.store,
-                  deps_.sender,        deps_.hasher,    pending.policy,
-                  pending.user_policy, pending.context, id};
+                      StepDone done, std::shared_ptr<const UserState> loaded) {
+    MethodEnv env{deps_.clock,  deps_.random,     deps_.store,         deps_.sender,
+                  deps_.hasher, pending.policy,   pending.user_policy, pending.context,
+                  id,           std::move(loaded)};
     std::shared_ptr<LoginMethod> method = pending.method;
     pending.busy = true;
     // The method may answer at once or later; either way `finish` looks the login up

@@ -81,12 +81,13 @@ class LoginEngine {
                        StepDone done);
     /// Registers a login running `method` and asks it for the first step.
     void add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
-                   std::shared_ptr<LoginMethod> method, StepDone done);
+                   std::shared_ptr<LoginMethod> method, std::shared_ptr<const UserState> loaded,
+                   StepDone done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
     /// Whether another login fits, after dropping expired ones if it is full.
     bool have_room();
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
-             StepDone done);
+             StepDone done, std::shared_ptr<const UserState> loaded = nullptr);
     void finish(const std::string& id, StepResult result, const StepDone& done);
     std::string new_id();
 

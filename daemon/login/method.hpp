@@ -30,6 +30,9 @@ struct MethodEnv {
     policy::UserPolicy user_policy;
     LoginContext context;
     std::string login_id;
+    /// The user's state as the engine read it to start the login (first step only), so
+    /// a method need not read it (and unseal the contacts) again; null: read it.
+    std::shared_ptr<const UserState> loaded;
 };
 
 /// A step, or the error that ended the login instead.

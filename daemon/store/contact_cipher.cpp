@@ -21,6 +21,15 @@ const unsigned char* bytes(std::string_view s) {
 
 }  // namespace
 
+ContactCipher::ContactCipher(SecretString key, RandomSource& random)
+    : key_(std::move(key)),
+      random_(random),
+      cipher_(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), &EVP_CIPHER_free) {
+    if (!cipher_) {
+        throw Error(Errc::Internal, "AES-256-GCM is not available from OpenSSL");
+    }
+}
+
 std::string ContactCipher::seal(std::string_view plaintext, std::string_view binding) const {
     std::string out(kNonceSize + plaintext.size() + kTagSize, '\0');
     auto* buf = reinterpret_cast<unsigned char*>(out.data());
@@ -28,7 +37,7 @@ std::string ContactCipher::seal(std::string_view plaintext, std::string_view bin
     CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     int len = 0;
     if (!ctx ||
-        EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()), buf) != 1 ||
+        EVP_EncryptInit_ex(ctx.get(), cipher_.get(), nullptr, bytes(key_.view()), buf) != 1 ||
         EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(binding),
                           static_cast<int>(binding.size())) != 1 ||
         EVP_EncryptUpdate(ctx.get(), buf + kNonceSize, &len, bytes(plaintext),
@@ -51,8 +60,8 @@ std::string ContactCipher::open(std::string_view sealed, std::string_view bindin
     int len = 0;
     std::string tag(sealed.substr(kNonceSize + text_size));
     if (!ctx ||
-        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key_.view()),
-                           bytes(sealed)) != 1 ||
+        EVP_DecryptInit_ex(ctx.get(), cipher_.get(), nullptr, bytes(key_.view()), bytes(sealed)) !=
+            1 ||
         EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(binding),
                           static_cast<int>(binding.size())) != 1 ||
         EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,

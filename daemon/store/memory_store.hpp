@@ -14,6 +14,10 @@ class MemoryStore final : public Store {
         auto it = users_.find(user);
         return it == users_.end() ? UserState{} : it->second;
     }
+    LockState lock_state(const std::string& user) override {
+        UserState state = load_user(user);
+        return {state.failures, state.locked_until};
+    }
     std::vector<std::string> list_users() override {
         std::vector<std::string> out;
         for (const auto& [name, state] : users_) {

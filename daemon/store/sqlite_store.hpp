@@ -11,6 +11,7 @@
 
 #include "contact_cipher.hpp"
 #include "lwauth/sd_bus.hpp"
+#include "send_index.hpp"
 #include "store.hpp"
 
 namespace lwauth {
@@ -27,6 +28,7 @@ class SqliteStore final : public Store {
     [[nodiscard]] int schema_version();
 
     UserState load_user(const std::string& user) override;
+    LockState lock_state(const std::string& user) override;
     std::vector<std::string> list_users() override;
     void save_contact(const std::string& user, const Contact& contact) override;
     void remove_contact(const std::string& user, const std::string& kind) override;
@@ -49,8 +51,8 @@ class SqliteStore final : public Store {
     /// Keeps sends back and writes them in one transaction (one fsync) when flush() runs;
     /// `schedule` is called when the first send is kept back, for the daemon to arrange a
     /// flush shortly after. A burst of deliveries then costs one fsync, not one each,
-    /// while counting (which adds the sends kept back) stays exact. Without it, each send
-    /// is written at once.
+    /// while counting (from the index in memory, which has every send) stays exact.
+    /// Without it, each send is written at once.
     void set_write_behind(std::function<void()> schedule) { schedule_flush_ = std::move(schedule); }
 
     ~SqliteStore() override;
@@ -60,8 +62,7 @@ class SqliteStore final : public Store {
   private:
     void migrate();
     void ensure_user(const std::string& user);
-    [[nodiscard]] int kept_back_since(int64_t since, const std::string* user,
-                                      const std::string* destination_hash) const;
+    void load_sends();
 
     SqlitePtr db_;
     std::unique_ptr<Statements> statements_;  // after db_: finalized before it closes
@@ -72,7 +73,8 @@ class SqliteStore final : public Store {
         std::string destination_hash;
         int64_t at;
     };
-    std::vector<Send> pending_sends_;
+    std::vector<Send> pending_sends_;  // recorded, not yet written
+    SendIndex sends_;                  // every send in the database or pending, for the caps
     std::function<void()> schedule_flush_;
 };
 

@@ -56,12 +56,20 @@ struct UserState {
     }
 };
 
+struct LockState {
+    int failures = 0;          // consecutive failed codes
+    int64_t locked_until = 0;  // epoch seconds; 0 when not locked
+};
+
 class Store {
   public:
     virtual ~Store() = default;
 
     /// The user's state; a user never seen has the default state.
     [[nodiscard]] virtual UserState load_user(const std::string& user) = 0;
+    /// The failure count and lockout alone, without reading (and unsealing) the rest of
+    /// the state: what every code answer checks.
+    [[nodiscard]] virtual LockState lock_state(const std::string& user) = 0;
     /// Users that have any state.
     [[nodiscard]] virtual std::vector<std::string> list_users() = 0;
 

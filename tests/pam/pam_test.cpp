@@ -19,6 +19,7 @@ extern "C" {
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "harness.hpp"
@@ -757,6 +758,31 @@ TEST(PamModule, ExportsOnlyThePamEntryPoints) {
     }
     std::sort(exported.begin(), exported.end());
     EXPECT_EQ(exported, (std::vector<std::string>{"pam_sm_authenticate", "pam_sm_setcred"}));
+}
+
+// Every library the module names is loaded into su, sudo or login at each pam_start: it
+// names only libc, libstdc++, libpam and libsystemd (sd-bus), never libcrypto or SQLite.
+TEST(PamModule, NeedsOnlyTheLibrariesItCalls) {
+    auto readelf = run({"/usr/bin/readelf", "-d", LWAUTH_PAM_MODULE_PATH}, base_env());
+    ASSERT_EQ(readelf.exit_code, 0) << readelf.err;
+    std::set<std::string> allowed = {"libc.so.6", "libstdc++.so.6", "libgcc_s.so.1",
+                                     "libm.so.6", "libpam.so.0",    "libsystemd.so.0"};
+    std::istringstream lines(readelf.out);
+    std::string line;
+    int needed = 0;
+    while (std::getline(lines, line)) {
+        size_t open = line.find("(NEEDED)");
+        if (open == std::string::npos) {
+            continue;
+        }
+        size_t from = line.find('[');
+        size_t to = line.find(']', from);
+        ASSERT_NE(to, std::string::npos) << line;
+        std::string library = line.substr(from + 1, to - from - 1);
+        EXPECT_TRUE(allowed.contains(library)) << "pam_lwauth.so needs " << library;
+        ++needed;
+    }
+    EXPECT_GE(needed, 3) << readelf.out;
 }
 
 }  // namespace

@@ -220,6 +220,17 @@ TEST(Hasher, IsHmacSha256OfContextNulValue) {
     EXPECT_TRUE(digest_equal(jefe.keyed_hash("login:abc", "123456"), expected));
 }
 
+TEST(Hasher, RepeatedCallsAndCopiesGiveTheSameDigest) {
+    // Each hash starts from the keyed state made once: none may leave it changed.
+    Hasher hasher = hasher_with_key('k');
+    Digest first = hasher.keyed_hash("login:1", "123456");
+    (void)hasher.keyed_hash("login:2", "654321");
+    Hasher copy = hasher;
+    EXPECT_TRUE(digest_equal(hasher.keyed_hash("login:1", "123456"), first));
+    EXPECT_TRUE(digest_equal(copy.keyed_hash("login:1", "123456"), first));
+    EXPECT_TRUE(digest_equal(hasher_with_key('k').keyed_hash("login:1", "123456"), first));
+}
+
 TEST(DigestEqual, ComparesEveryByte) {
     Digest a{};
     Digest b{};

@@ -506,6 +506,21 @@ TEST_F(LoginEngineTest, GroupOverrideRequiresTwoStepForItsMembers) {
     EXPECT_EQ(start("jiro").verdict, bus::kVerdictIgnore);
 }
 
+TEST_F(LoginEngineTest, GroupsAreLookedUpOnlyWhenAGroupSectionExists) {
+    // A group lookup goes through NSS (sssd, LDAP): a policy without [group:] sections
+    // must not pay for one on every login.
+    use_policy("[user:hanako]\ntwo_step = required\n");
+    store_.save_contact("hanako", {"phone", "+819087654321"});
+    users_.group_lookups = 0;
+    EXPECT_FALSE(start("hanako").finished());
+    EXPECT_EQ(users_.group_lookups, 0);
+
+    use_policy("[group:contractors]\ntwo_step = required\n");
+    users_.groups["hanako"] = {"contractors"};
+    EXPECT_FALSE(start("hanako").finished());
+    EXPECT_EQ(users_.group_lookups, 1);
+}
+
 TEST_F(LoginEngineTest, RequiredWithoutAContactIsDeniedAndPointsToTheAdministrator) {
     use_policy("[policy]\ntwo_step = required\n");
     Step step = start("jiro");

@@ -159,6 +159,7 @@ class FakeUsers final : public UserDirectory {
   public:
     [[nodiscard]] std::optional<std::string> name_of(uid_t) const override { return std::nullopt; }
     [[nodiscard]] std::vector<std::string> groups_of(const std::string& user) const override {
+        ++group_lookups;
         auto it = groups.find(user);
         return it == groups.end() ? std::vector<std::string>{} : it->second;
     }
@@ -168,6 +169,7 @@ class FakeUsers final : public UserDirectory {
     }
     std::map<std::string, std::vector<std::string>> groups;
     std::set<std::string> missing;
+    mutable int group_lookups = 0;
 };
 
 /// A fresh directory under $TMPDIR, removed with everything in it.

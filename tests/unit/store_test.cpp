@@ -242,6 +242,50 @@ TEST_F(SqliteStoreTest, PruneForgetsOnlyOlderSends) {
     EXPECT_EQ(store->sends_to_destination_since("dest-a", 0), 2);
 }
 
+TEST_F(SqliteStoreTest, CountsSendsRecordedOutOfTimeOrder) {
+    // A wall clock stepped back records a send before the newest one.
+    auto store = open_store();
+    store->record_send("taro", "dest-a", 300);
+    store->record_send("taro", "dest-a", 100);
+    store->record_send("taro", "dest-a", 200);
+    EXPECT_EQ(store->sends_since(150), 2);
+    EXPECT_EQ(store->sends_by_user_since("taro", 250), 1);
+    EXPECT_EQ(store->sends_to_destination_since("dest-a", 100), 3);
+    store->prune_sends(150);
+    EXPECT_EQ(store->sends_since(0), 2);
+}
+
+TEST_F(SqliteStoreTest, CountsAfterReopeningAreTheDatabaseRows) {
+    // The counts are kept in memory, loaded from the database when it opens: they must
+    // agree with the rows, pruned ones gone.
+    {
+        auto store = open_store();
+        for (int i = 0; i < 50; ++i) {
+            store->record_send(i % 2 == 0 ? "taro" : "jiro", "dest-" + std::to_string(i % 5),
+                               1000 + i);
+        }
+        store->prune_sends(1010);
+    }
+    auto store = open_store();
+    EXPECT_EQ(store->sends_since(0), 40);
+    EXPECT_EQ(store->sends_since(1040), 10);
+    EXPECT_EQ(store->sends_by_user_since("taro", 0), 20);
+    EXPECT_EQ(store->sends_to_destination_since("dest-0", 0), 8);
+    EXPECT_EQ(store->sends_to_destination_since("dest-0", 1045), 1);
+}
+
+TEST_F(SqliteStoreTest, LockStateIsTheFailuresAndTheLockout) {
+    auto store = open_store();
+    EXPECT_EQ(store->lock_state("never-seen").failures, 0);
+    EXPECT_EQ(store->lock_state("never-seen").locked_until, 0);
+    (void)store->add_failure("taro");
+    (void)store->add_failure("taro");
+    EXPECT_EQ(store->lock_state("taro").failures, 2);
+    store->lock("taro", 5000);
+    EXPECT_EQ(store->lock_state("taro").locked_until, 5000);
+    EXPECT_EQ(store->lock_state("taro").failures, 0);
+}
+
 // ---- Persistence and the contacts key ---------------------------------------------------
 
 TEST_F(SqliteStoreTest, ReopeningKeepsEverything) {

@@ -189,6 +189,19 @@ struct Policy {
     [[nodiscard]] UserPolicy effective_for(const std::string& user,
                                            const std::vector<std::string>& groups) const;
 
+    /// The same, asking `groups_of` for the user's groups only when a [group:] section
+    /// exists: a group lookup goes through NSS (files, sssd, LDAP) and costs more than the
+    /// rest of a login's policy, while most policies name no group.
+    template <class GroupsOf>
+    [[nodiscard]] UserPolicy effective_for_lazy(const std::string& user,
+                                                GroupsOf&& groups_of) const {
+        return has_group_sections() ? effective_for(user, groups_of())
+                                    : effective_for(user, std::vector<std::string>{});
+    }
+
+    /// Whether any [group:] section exists.
+    [[nodiscard]] bool has_group_sections() const;
+
     /// Channels (in file order) that serve a kind.
     [[nodiscard]] std::vector<const ChannelConfig*> channels_for(Kind kind) const;
 

@@ -88,11 +88,15 @@ Step CodeMethod::prompt(Step step) const {
 void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     SecretString code = generate_code(env.random, env.user_policy.code.length);
     Digest hash = env.hasher.keyed_hash(code_context(env.login_id), code.view());
-    UserState state = env.store.load_user(env.context.user);
+    std::shared_ptr<const UserState> state =
+        env.loaded ? env.loaded
+                   : std::make_shared<const UserState>(env.store.load_user(env.context.user));
     auto self = std::static_pointer_cast<CodeMethod>(shared_from_this());
+    MethodEnv kept = env;
+    kept.loaded.reset();  // the contacts need not outlive the send
     env.sender.send_login_code(
-        env.context.user, *env.policy, env.user_policy, state, code,
-        [self, env, hash, step = std::move(step),
+        env.context.user, *env.policy, env.user_policy, *state, code,
+        [self, env = std::move(kept), hash, step = std::move(step),
          then = std::move(then)](SendOutcome outcome) mutable {
             if (outcome.delivered) {
                 self->code_hash_ = hash;
@@ -191,7 +195,7 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
         return;
     }
 
-    UserState state = env.store.load_user(env.context.user);
+    LockState state = env.store.lock_state(env.context.user);
     if (state.locked_until > now) {
         wipe_string(answer);
         Step step;
