@@ -6,9 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace lwauth {
 
@@ -27,7 +27,9 @@ class SendIndex {
     [[nodiscard]] size_t size() const { return all_.size(); }
 
   private:
-    using Times = std::deque<int64_t>;  // ascending
+    // Ascending. A vector, not a deque: most users and destinations have a send or two,
+    // and a deque allocates a 512-byte block for its first element.
+    using Times = std::vector<int64_t>;
 
     static void insert(Times& times, int64_t at);
     static int count_since(const Times& times, int64_t since);
