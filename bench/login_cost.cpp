@@ -598,8 +598,8 @@ std::string strace_counts(pid_t pid, const fs::path& out, const std::function<vo
 }
 
 struct Args {
-    double seconds = 5;
-    int rounds = 5;
+    double seconds = 10;
+    int rounds = 10;
     std::vector<int> concurrency{1, 8, 64, 256};
     bool syscalls = false;
 };
@@ -669,7 +669,10 @@ int main(int argc, char** argv) {
         "\n[lockout]\nmax_failures = 1000\nduration = 15m\n"
         "\n[channel.outbox]\ntype = outbox\npath = " +
         (dir / "outbox.jsonl").string() + "\n";
-    PrivateBus bus(dir.path());
+    // dbus-daemon allows 256 connections per UID by default; the 256-conversation row
+    // needs that many for root alone (plus lwauthd's and this program's own), as a host
+    // expecting that many simultaneous logins would configure.
+    PrivateBus bus(dir.path(), false, R"(<limit name="max_connections_per_user">1024</limit>)");
     Daemon daemon(dir.path(), bus.address(), policy);
     // Users user0... for the concurrent runs, in the user database of lwauthd and the bus
     // (the Daemon has written the harness's users; these are added to them).

@@ -213,7 +213,7 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
     return {decode_status(status), read_file(out), read_file(err)};
 }
 
-PrivateBus::PrivateBus(const fs::path& dir, bool permissive) {
+PrivateBus::PrivateBus(const fs::path& dir, bool permissive, const std::string& extra_config) {
     // dbus-daemon must know every UID that connects (it resolves groups for its policy),
     // so it sees the same user database as lwauthd.
     write_user_db(dir);
@@ -256,7 +256,7 @@ PrivateBus::PrivateBus(const fs::path& dir, bool permissive) {
         socket.string() +
         R"(</listen>
   <auth>EXTERNAL</auth>)" +
-        policy + "\n</busconfig>\n";
+        policy + "\n" + extra_config + "\n</busconfig>\n";
     write_file(dir / "bus.conf", config);
     process_ = Process({"/usr/bin/dbus-daemon", "--config-file=" + (dir / "bus.conf").string(),
                         "--nofork", "--nopidfile", "--nosyslog"},

@@ -75,10 +75,11 @@ std::map<std::string, std::string> base_env();
 
 /// A private dbus-daemon of type "system" that includes the shipped lwauth bus policy
 /// (or, with permissive=true, a policy that allows every call, to prove that lwauthd
-/// checks callers itself).
+/// checks callers itself). `extra_config` goes into <busconfig> as it is (limits, say).
 class PrivateBus {
   public:
-    PrivateBus(const fs::path& dir, bool permissive = false);
+    explicit PrivateBus(const fs::path& dir, bool permissive = false,
+                        const std::string& extra_config = "");
     ~PrivateBus();
     [[nodiscard]] const std::string& address() const { return address_; }
     /// Kills the bus daemon, as a crash of the system bus would.
