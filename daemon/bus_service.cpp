@@ -217,13 +217,13 @@ void BusService::attach(sd_bus* bus) {
         throw Error(Errc::Internal, "cannot register the Admin interface: " + errno_string(r));
     }
     // A PAM client that vanishes (sshd child killed, user hung up) must not leave its login
-    // pending: watch for names leaving the bus. arg2='' (no new owner) spares the bus and
-    // lwauthd the other half of the signals, one for every connection that arrives.
+    // pending: watch for unique names leaving the bus. (Narrowing the match to departures
+    // with arg2='' was tried: channel_isolation then showed one Status call held up for
+    // ~0.45 s while 200 logins waited on the gateway, for no measurable gain per login.)
     slot = nullptr;
-    r = sd_bus_add_match(bus, &slot,
-                         "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                         "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
-                         on_name_owner_changed, this);
+    r = sd_bus_match_signal(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
+                            this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot watch for clients leaving the bus: " + errno_string(r));
     }
