@@ -752,50 +752,45 @@ int main(int argc, char** argv) {
     // machine does (another VM, a cron job) then weighs on every stack alike, and the
     // ratios compare logins measured minutes apart no more than seconds apart.
     uint64_t oath_counter = 0;
+    struct Stack {
+        std::string name;
+        std::string service;
+        std::vector<std::vector<std::string>> users;
+        std::function<std::string(const std::string& user)> answer;
+    };
+    const std::vector<Stack> stacks = {
+        {"lwauth: pam_lwauth.so mode=second_factor (lwauthd, outbox channel)",
+         "lwauth",
+         {pool},
+         [&](const std::string& u) { return outbox.code_for(u); }},
+        {"google: pam_google_authenticator.so (TOTP)",
+         "google",
+         {{"root"}},
+         [&](const std::string&) { return totp(ga_key); }},
+        {"oath: pam_oath.so window=20 (HOTP)",
+         "oath",
+         {{"root"}},
+         [&](const std::string&) { return hotp(oath_key, oath_counter++); }},
+        {"permit: pam_permit.so (libpam's floor)",
+         "permit",
+         {{"root"}},
+         [&](const std::string&) { return std::string(); }},
+    };
     struct Row {
         std::string stack;
-        std::function<RunStats(double warmup_s, double seconds)> run;
         RunStats stats;
         std::vector<double> round_rates;
     };
     std::vector<Row> rows;
-    rows.push_back({"lwauth: pam_lwauth.so mode=second_factor (lwauthd, outbox channel)",
-                    [&](double w, double t) {
-                        return run_logins(
-                            "lwauth", {pool},
-                            [&](const std::string& u) { return outbox.code_for(u); }, w, t);
-                    },
-                    {},
-                    {}});
-    rows.push_back({"google: pam_google_authenticator.so (TOTP)",
-                    [&](double w, double t) {
-                        return run_logins(
-                            "google", {{"root"}}, [&](const std::string&) { return totp(ga_key); },
-                            w, t);
-                    },
-                    {},
-                    {}});
-    rows.push_back({"oath: pam_oath.so window=20 (HOTP)",
-                    [&](double w, double t) {
-                        return run_logins(
-                            "oath", {{"root"}},
-                            [&](const std::string&) { return hotp(oath_key, oath_counter++); }, w,
-                            t);
-                    },
-                    {},
-                    {}});
-    rows.push_back({"permit: pam_permit.so (libpam's floor)",
-                    [&](double w, double t) {
-                        return run_logins(
-                            "permit", {{"root"}}, [&](const std::string&) { return std::string(); },
-                            w, t);
-                    },
-                    {},
-                    {}});
+    for (const auto& stack : stacks) {
+        rows.push_back({stack.name, {}, {}});
+    }
     const double slice = args.seconds / args.rounds;
     for (int round = 0; round < args.rounds; ++round) {
-        for (auto& row : rows) {
-            RunStats part = row.run(round == 0 ? warmup : std::min(0.2, warmup), slice);
+        for (size_t i = 0; i < stacks.size(); ++i) {
+            RunStats part = run_logins(stacks[i].service, stacks[i].users, stacks[i].answer,
+                                       round == 0 ? warmup : std::min(0.2, warmup), slice);
+            Row& row = rows[i];
             row.round_rates.push_back(part.rate());
             row.stats.us.insert(row.stats.us.end(), part.us.begin(), part.us.end());
             row.stats.failures += part.failures;

@@ -237,17 +237,15 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
     // credentials never change, a unique name is never given to another connection, and
     // the entry goes when the name leaves the bus.
     const char* sender = sd_bus_message_get_sender(m);
-    if (sender != nullptr) {
-        if (auto it = euid_of_sender_.find(sender); it != euid_of_sender_.end()) {
-            return it->second;
-        }
+    if (sender == nullptr) {
+        throw Error(Errc::AccessDenied, "cannot tell who is calling");
+    }
+    if (auto it = euid_of_sender_.find(sender); it != euid_of_sender_.end()) {
+        return it->second;
     }
     // GetConnectionUnixUser is the UID the bus took from SO_PEERCRED when the connection
     // was made (the effective UID), the one fact needed here; the bus builds and lwauthd
     // parses less than for GetConnectionCredentials.
-    if (sender == nullptr) {
-        throw Error(Errc::AccessDenied, "cannot tell who is calling");
-    }
     sd_bus_message* raw = nullptr;
     int r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
                                "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -258,7 +256,7 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
         throw Error(Errc::AccessDenied, "cannot tell who is calling");
     }
     auto uid = static_cast<uid_t>(bus_uid);
-    if (sender != nullptr && sender[0] == ':') {
+    if (sender[0] == ':') {
         if (euid_of_sender_.size() >= kMaxKnownSenders) {
             euid_of_sender_.clear();  // only if departures went unseen: start afresh
         }

@@ -13,6 +13,10 @@ void SendIndex::insert(Times& times, int64_t at) {
     }
 }
 
+void SendIndex::drop_before(Times& times, int64_t before) {
+    times.erase(times.begin(), std::lower_bound(times.begin(), times.end(), before));
+}
+
 int SendIndex::count_since(const Times& times, int64_t since) {
     return static_cast<int>(times.end() - std::lower_bound(times.begin(), times.end(), since));
 }
@@ -39,16 +43,15 @@ int SendIndex::since(int64_t since) const {
 
 void SendIndex::prune(std::unordered_map<std::string, Times>& by_key, int64_t before) {
     for (auto it = by_key.begin(); it != by_key.end();) {
-        Times& times = it->second;
-        times.erase(times.begin(), std::lower_bound(times.begin(), times.end(), before));
-        it = times.empty() ? by_key.erase(it) : std::next(it);
+        drop_before(it->second, before);
+        it = it->second.empty() ? by_key.erase(it) : std::next(it);
     }
 }
 
 void SendIndex::prune(int64_t before) {
     prune(by_user_, before);
     prune(by_destination_, before);
-    all_.erase(all_.begin(), std::lower_bound(all_.begin(), all_.end(), before));
+    drop_before(all_, before);
 }
 
 }  // namespace lwauth

@@ -33,6 +33,7 @@ class SendIndex {
 
     static void insert(Times& times, int64_t at);
     static int count_since(const Times& times, int64_t since);
+    static void drop_before(Times& times, int64_t before);
     static void prune(std::unordered_map<std::string, Times>& by_key, int64_t before);
 
     std::unordered_map<std::string, Times> by_user_;

@@ -448,14 +448,13 @@ void SqliteStore::clear_failures(const std::string& user) {
 
 void SqliteStore::record_send(const std::string& user, const std::string& destination_hash,
                               int64_t at) {
+    sends_.add(user, destination_hash, at);
     if (!schedule_flush_) {
-        sends_.add(user, destination_hash, at);
         exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
              {user, destination_hash, at});
         return;
     }
     pending_sends_.push_back({user, destination_hash, at});
-    sends_.add(user, destination_hash, at);
     if (pending_sends_.size() == 1) {
         schedule_flush_();
     }
@@ -471,24 +470,22 @@ void SqliteStore::flush() {
     // hourly count. Everything else (contacts, failures, lockouts) keeps synchronous=FULL.
     // An fsync here would hold up every login waiting on the event loop.
     exec_script(db_.get(), "PRAGMA synchronous=NORMAL");
+    struct BackToFull {  // setting the flag does no I/O: it cannot fail
+        sqlite3* db;
+        ~BackToFull() { sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
+    } back_to_full{db_.get()};
+    exec_script(db_.get(), "BEGIN IMMEDIATE");
     try {
-        exec_script(db_.get(), "BEGIN IMMEDIATE");
-        try {
-            for (const auto& send : pending_sends_) {
-                exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
-                     {send.user, send.destination_hash, send.at});
-            }
-            exec_script(db_.get(), "COMMIT");
-        } catch (...) {
-            // Kept for the next flush: a full disk must not lose the counts the caps need.
-            sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-            throw;
+        for (const auto& send : pending_sends_) {
+            exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
+                 {send.user, send.destination_hash, send.at});
         }
+        exec_script(db_.get(), "COMMIT");
     } catch (...) {
-        sqlite3_exec(db_.get(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+        // Kept for the next flush: a full disk must not lose the counts the caps need.
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
     }
-    exec_script(db_.get(), "PRAGMA synchronous=FULL");
     pending_sends_.clear();
 }
 
