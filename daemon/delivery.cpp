@@ -57,6 +57,7 @@ bool sms_prefix_allowed(const policy::CodePolicy& code_policy, const std::string
 
 struct CodeSender::Attempt {
     std::string user;
+    CodePurpose purpose = CodePurpose::Login;
     policy::CodePolicy code_policy;
     SecretString text;
     std::vector<Target> targets;
@@ -65,24 +66,37 @@ struct CodeSender::Attempt {
     SendOutcomeDone done;
 };
 
-bool CodeSender::within_caps(const std::string& user, const std::string& destination_hash,
-                             const policy::CodePolicy& code_policy) {
-    int64_t since = clock_.now() - kHour;
-    const char* which = nullptr;
-    if (store_.sends_by_user_since(user, since) >= code_policy.max_sends_per_hour) {
-        which = "per-user send cap reached";
-    } else if (store_.sends_to_destination_since(destination_hash, since) >=
-               code_policy.max_sends_per_destination_per_hour) {
-        which = "per-destination send cap reached";
-    } else if (store_.sends_since(since) >= code_policy.max_sends_per_host_per_hour) {
-        which = "per-host send cap reached";
-    }
-    if (which != nullptr) {
-        log_event(LogLevel::Warning, "send-capped", which, {{"USER", user}});
-        return false;
-    }
-    return true;
+namespace {
+
+std::vector<SendCap> send_caps(CodePurpose purpose, const std::string& user,
+                               const std::string& destination_hash,
+                               const policy::CodePolicy& code_policy) {
+    // Login codes and contact confirmations are counted apart: confirmations to a number
+    // that is not yet verified must not use up that number's login codes (anyone may type
+    // anyone's number into `contact add`), nor the user's own login codes. The host cap
+    // counts every send of this lwauthd.
+    const char* scope = purpose == CodePurpose::Login ? "" : "confirm-";
+    return {
+        {std::string(scope) + "user:" + user, code_policy.max_sends_per_hour},
+        {std::string(scope) + "destination:" + destination_hash,
+         code_policy.max_sends_per_destination_per_hour},
+        {"host", code_policy.max_sends_per_host_per_hour},
+    };
 }
+
+// What the log says of the cap send_caps() put at an index.
+const char* cap_reached_text(int index) {
+    switch (index) {
+        case 0:
+            return "per-user send cap reached";
+        case 1:
+            return "per-destination send cap reached";
+        default:
+            return "per-host send cap reached";
+    }
+}
+
+}  // namespace
 
 void CodeSender::add_targets(Attempt& attempt, const policy::Policy& policy, policy::Kind kind,
                              const std::string& destination) const {
@@ -105,7 +119,15 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     }
     const Target& target = attempt->targets[attempt->next++];
     std::string destination_hash = hasher_.keyed_hex("destination", target.destination);
-    if (!within_caps(attempt->user, destination_hash, attempt->code_policy)) {
+    // Counted before it leaves, against every cap at once: sends in flight count, so
+    // parallel requests cannot slip past a cap while the gateway is slow to answer.
+    int64_t now = clock_.now();
+    SendReservation reservation = store_.reserve_send(
+        send_caps(attempt->purpose, attempt->user, destination_hash, attempt->code_policy),
+        now - kHour, now);
+    if (!reservation.reserved()) {
+        log_event(LogLevel::Warning, "send-capped", cap_reached_text(reservation.capped),
+                  {{"USER", attempt->user}});
         // A cap ends the send: falling back to another contact would defeat the cap.
         attempt->done(
             SendOutcome{std::nullopt, Errc::RateLimited, "too many codes were sent recently"});
@@ -113,15 +135,18 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     }
     OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone()};
     // `target` stays valid: targets never change once the attempt has started.
-    target.channel->send(message, [this, attempt, &target, destination_hash](SendResult result) {
-        on_sent(attempt, target, destination_hash, result);
+    target.channel->send(message, [this, attempt, &target,
+                                   reservation = std::move(reservation)](SendResult result) {
+        on_sent(attempt, target, reservation, result);
     });
 }
 
 void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
-                         const std::string& destination_hash, const SendResult& result) {
+                         const SendReservation& reservation, const SendResult& result) {
     const char* kind = policy::to_string(target.kind);
     if (!result.delivered) {
+        // Not sent: the reservation goes back before the next channel reserves its own.
+        release(reservation);
         attempt->last_error = result.reason;
         log_event(LogLevel::Error, "delivery-failed", "channel could not deliver: " + result.reason,
                   {{"USER", attempt->user},
@@ -131,7 +156,6 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
         advance(attempt);
         return;
     }
-    store_.record_send(attempt->user, destination_hash, clock_.now());
     log_event(LogLevel::Info, "code-sent", "code sent",
               {{"USER", attempt->user}, {"CHANNEL", target.channel_name}, {"KIND", kind}});
     std::string shown = target.kind == policy::Kind::Notification
@@ -143,6 +167,16 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
     }
     attempt->done(SendOutcome{
         Delivered{target.channel_name, target.kind, shown, instead_of}, Errc::Internal, {}});
+}
+
+void CodeSender::release(const SendReservation& reservation) noexcept {
+    try {
+        store_.release_send(reservation);
+    } catch (const std::exception& e) {
+        // Kept counted: a send that cannot be given back errs towards the cap.
+        log_event(LogLevel::Error, "store-failed",
+                  std::string("cannot give back a send that failed: ") + e.what());
+    }
 }
 
 void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,
@@ -173,6 +207,7 @@ void CodeSender::send_confirmation(const std::string& user, const policy::Policy
                                    const SecretString& code, SendOutcomeDone done) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
+    attempt->purpose = CodePurpose::ConfirmContact;
     attempt->code_policy = user_policy.code;
     attempt->text = compose(CodePurpose::ConfirmContact, code, user_policy.code);
     attempt->done = std::move(done);

@@ -1,4 +1,5 @@
-// Sends codes: picks the channel by policy order, enforces the send caps, records sends.
+// Sends codes: picks the channel by policy order, and counts each send against the caps
+// before it leaves (a failed one is given back).
 // Shared by logins (2-step) and contact confirmation.
 #pragma once
 
@@ -79,10 +80,8 @@ class CodeSender {
                      const std::string& destination) const;
     void advance(const std::shared_ptr<Attempt>& attempt);
     void on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
-                 const std::string& destination_hash, const SendResult& result);
-    /// Returns false (and logs which) when a cap is reached.
-    bool within_caps(const std::string& user, const std::string& destination_hash,
-                     const policy::CodePolicy& code_policy);
+                 const SendReservation& reservation, const SendResult& result);
+    void release(const SendReservation& reservation) noexcept;
 
     const Clock& clock_;
     Store& store_;

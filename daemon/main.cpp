@@ -179,9 +179,6 @@ class Daemon {
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
         store_ = std::make_unique<SqliteStore>(
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
-        // The send log is written behind, in one transaction a few milliseconds after a
-        // burst of deliveries, instead of one fsync per message on the loop.
-        store_->set_write_behind([this] { schedule_flush(); });
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_ = std::make_unique<LoginEngine>(
@@ -297,39 +294,6 @@ class Daemon {
     }
 
   private:
-    static constexpr uint64_t kFlushDelay = 20 * 1000;  // µs
-
-    void schedule_flush() {
-        if (!flush_timer_) {
-            sd_event_source* source = nullptr;
-            if (sd_event_add_time_relative(event_.get(), &source, CLOCK_MONOTONIC, kFlushDelay, 0,
-                                           on_flush, this) < 0) {
-                flush_now();  // no timer: write at once rather than not at all
-                return;
-            }
-            flush_timer_.reset(source);
-            return;
-        }
-        sd_event_source_set_time_relative(flush_timer_.get(), kFlushDelay);
-        sd_event_source_set_enabled(flush_timer_.get(), SD_EVENT_ONESHOT);
-    }
-
-    void flush_now() {
-        try {
-            store_->flush();
-        } catch (const std::exception& e) {
-            log_event(
-                LogLevel::Error, "store-flush-failed",
-                std::string("cannot write the send log (kept for the next try): ") + e.what());
-            schedule_flush();
-        }
-    }
-
-    static int on_flush(sd_event_source*, uint64_t, void* userdata) {
-        static_cast<Daemon*>(userdata)->flush_now();
-        return 0;
-    }
-
     static int on_stop_signal(sd_event_source* s, const struct signalfd_siginfo* si, void*) {
         log_event(LogLevel::Notice, "stopping",
                   std::string("received ") + strsignal(static_cast<int>(si->ssi_signo)));
@@ -368,7 +332,6 @@ class Daemon {
     std::unique_ptr<AdminService> admin_;
     std::unique_ptr<BusService> service_;
     EventPtr event_;
-    EventSourcePtr flush_timer_;
     std::unique_ptr<http::Client> http_;  // declared after event_: destroyed before the loop
     BusPtr bus_;
     EventSourcePtr sweep_timer_;

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <map>
-#include <tuple>
 
+#include "send_index.hpp"
 #include "store.hpp"
 
 namespace lwauth {
@@ -58,38 +58,32 @@ class MemoryStore final : public Store {
         users_[user].failures = 0;
         users_[user].locked_until = 0;
     }
-    void record_send(const std::string& user, const std::string& destination_hash,
-                     int64_t at) override {
-        sends_.emplace_back(user, destination_hash, at);
-    }
-    int sends_by_user_since(const std::string& user, int64_t since) override {
-        int n = 0;
-        for (const auto& [u, d, at] : sends_) {
-            n += (u == user && at >= since) ? 1 : 0;
+    SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
+                                 int64_t at) override {
+        SendReservation r;
+        r.capped = sends_.first_reached(caps, since);
+        if (r.capped < 0) {
+            r.id = ++last_send_id_;
+            r.at = at;
+            for (const auto& cap : caps) {
+                r.keys.push_back(cap.key);
+            }
+            sends_.add(r.keys, at);
         }
-        return n;
+        return r;
     }
-    int sends_to_destination_since(const std::string& destination_hash, int64_t since) override {
-        int n = 0;
-        for (const auto& [u, d, at] : sends_) {
-            n += (d == destination_hash && at >= since) ? 1 : 0;
-        }
-        return n;
+    void release_send(const SendReservation& reservation) override {
+        sends_.remove(reservation.keys, reservation.at);
     }
-    int sends_since(int64_t since) override {
-        int n = 0;
-        for (const auto& [u, d, at] : sends_) {
-            n += at >= since ? 1 : 0;
-        }
-        return n;
+    int sends_since(const std::string& key, int64_t since) override {
+        return sends_.count_since(key, since);
     }
-    void prune_sends(int64_t before) override {
-        std::erase_if(sends_, [&](const auto& s) { return std::get<2>(s) < before; });
-    }
+    void prune_sends(int64_t before) override { sends_.prune(before); }
 
   private:
     std::map<std::string, UserState> users_;
-    std::vector<std::tuple<std::string, std::string, int64_t>> sends_;
+    SendIndex sends_;
+    int64_t last_send_id_ = 0;
 };
 
 }  // namespace lwauth

@@ -4,54 +4,59 @@
 
 namespace lwauth {
 
-void SendIndex::insert(Times& times, int64_t at) {
-    // Sends come in time order; a clock stepped back puts one before the newest.
-    if (times.empty() || times.back() <= at) {
-        times.push_back(at);
-    } else {
-        times.insert(std::upper_bound(times.begin(), times.end(), at), at);
+void SendIndex::add(const std::vector<std::string>& keys, int64_t at) {
+    for (const auto& key : keys) {
+        Times& times = by_key_[key];
+        // Sends come in time order; a clock stepped back puts one before the newest.
+        if (times.empty() || times.back() <= at) {
+            times.push_back(at);
+        } else {
+            times.insert(std::upper_bound(times.begin(), times.end(), at), at);
+        }
     }
 }
 
-void SendIndex::drop_before(Times& times, int64_t before) {
-    times.erase(times.begin(), std::lower_bound(times.begin(), times.end(), before));
+void SendIndex::remove(const std::vector<std::string>& keys, int64_t at) {
+    for (const auto& key : keys) {
+        auto it = by_key_.find(key);
+        if (it == by_key_.end()) {
+            continue;
+        }
+        Times& times = it->second;
+        auto pos = std::lower_bound(times.begin(), times.end(), at);
+        if (pos != times.end() && *pos == at) {
+            times.erase(pos);
+        }
+        if (times.empty()) {
+            by_key_.erase(it);
+        }
+    }
 }
 
-int SendIndex::count_since(const Times& times, int64_t since) {
+int SendIndex::count_since(const std::string& key, int64_t since) const {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) {
+        return 0;
+    }
+    const Times& times = it->second;
     return static_cast<int>(times.end() - std::lower_bound(times.begin(), times.end(), since));
 }
 
-void SendIndex::add(const std::string& user, const std::string& destination_hash, int64_t at) {
-    insert(by_user_[user], at);
-    insert(by_destination_[destination_hash], at);
-    insert(all_, at);
-}
-
-int SendIndex::by_user_since(const std::string& user, int64_t since) const {
-    auto it = by_user_.find(user);
-    return it == by_user_.end() ? 0 : count_since(it->second, since);
-}
-
-int SendIndex::to_destination_since(const std::string& destination_hash, int64_t since) const {
-    auto it = by_destination_.find(destination_hash);
-    return it == by_destination_.end() ? 0 : count_since(it->second, since);
-}
-
-int SendIndex::since(int64_t since) const {
-    return count_since(all_, since);
-}
-
-void SendIndex::prune(std::unordered_map<std::string, Times>& by_key, int64_t before) {
-    for (auto it = by_key.begin(); it != by_key.end();) {
-        drop_before(it->second, before);
-        it = it->second.empty() ? by_key.erase(it) : std::next(it);
+int SendIndex::first_reached(const std::vector<SendCap>& caps, int64_t since) const {
+    for (size_t i = 0; i < caps.size(); ++i) {
+        if (count_since(caps[i].key, since) >= caps[i].limit) {
+            return static_cast<int>(i);
+        }
     }
+    return -1;
 }
 
 void SendIndex::prune(int64_t before) {
-    prune(by_user_, before);
-    prune(by_destination_, before);
-    drop_before(all_, before);
+    for (auto it = by_key_.begin(); it != by_key_.end();) {
+        Times& times = it->second;
+        times.erase(times.begin(), std::lower_bound(times.begin(), times.end(), before));
+        it = times.empty() ? by_key_.erase(it) : std::next(it);
+    }
 }
 
 }  // namespace lwauth

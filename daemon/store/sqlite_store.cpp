@@ -13,6 +13,8 @@
 #include <utility>
 #include <variant>
 
+#include <nlohmann/json.hpp>
+
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -59,6 +61,22 @@ constexpr const char* kMigrations[] = {
     );
     ALTER TABLE users ADD COLUMN line_link TEXT;
     ALTER TABLE users ADD COLUMN pin_hash TEXT;
+    )sql",
+    // 3: the send log counts each send under the keys of the caps it was reserved
+    //    against (a JSON array of strings), so that a send is counted before it leaves
+    //    and budgets other than user / destination / host can be kept. The hour's sends
+    //    of schema 2 carry over under the login budget's keys (delivery.cpp).
+    R"sql(
+    CREATE TABLE send_log (
+        id   INTEGER PRIMARY KEY,
+        at   INTEGER NOT NULL,
+        keys TEXT NOT NULL
+    );
+    CREATE INDEX send_log_by_time ON send_log (at);
+    INSERT INTO send_log (at, keys)
+        SELECT at, json_array('user:' || user, 'destination:' || destination, 'host')
+        FROM sends;
+    DROP TABLE sends;
     )sql",
 };
 
@@ -249,11 +267,20 @@ SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
 }
 
 void SqliteStore::load_sends() {
-    auto stmt = prepare(*statements_, "SELECT user, destination, at FROM sends", {});
+    auto stmt = prepare(*statements_, "SELECT at, keys FROM send_log", {});
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-        sends_.add(column_text(stmt.get(), 0), column_text(stmt.get(), 1),
-                   sqlite3_column_int64(stmt.get(), 2));
+        auto keys = nlohmann::json::parse(column_text(stmt.get(), 1), nullptr, false);
+        if (!keys.is_array()) {
+            throw Error(Errc::Internal, "state database: a send_log row has no key list");
+        }
+        std::vector<std::string> names;
+        for (const auto& key : keys) {
+            if (key.is_string()) {
+                names.push_back(key.get<std::string>());
+            }
+        }
+        sends_.add(names, sqlite3_column_int64(stmt.get(), 0));
     }
     if (rc != SQLITE_DONE) {
         fail(db_.get(), "load sends");
@@ -446,72 +473,52 @@ void SqliteStore::clear_failures(const std::string& user) {
     exec(*statements_, "UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", {user});
 }
 
-void SqliteStore::record_send(const std::string& user, const std::string& destination_hash,
-                              int64_t at) {
-    sends_.add(user, destination_hash, at);
-    if (!schedule_flush_) {
-        exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
-             {user, destination_hash, at});
-        return;
-    }
-    pending_sends_.push_back({user, destination_hash, at});
-    if (pending_sends_.size() == 1) {
-        schedule_flush_();
-    }
-}
+SqliteStore::~SqliteStore() = default;
 
-void SqliteStore::flush() {
-    if (pending_sends_.empty()) {
-        return;
+SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int64_t since,
+                                          int64_t at) {
+    SendReservation r;
+    r.capped = sends_.first_reached(caps, since);
+    if (r.capped >= 0) {
+        return r;
     }
-    // The send log is committed without waiting for the disk (synchronous=NORMAL for this
-    // transaction): it is in the kernel's hands at COMMIT, so lwauthd crashing loses
-    // nothing, and a power cut in the moment after loses only the latest sends of an
-    // hourly count. Everything else (contacts, failures, lockouts) keeps synchronous=FULL.
-    // An fsync here would hold up every login waiting on the event loop.
+    nlohmann::json keys = nlohmann::json::array();
+    for (const auto& cap : caps) {
+        r.keys.push_back(cap.key);
+        keys.push_back(cap.key);
+    }
+    // Written before the message leaves, and committed without waiting for the disk
+    // (synchronous=NORMAL for this statement): at COMMIT it is in the kernel's hands, so
+    // lwauthd killed at any moment after still counts it; only a power cut in the moment
+    // after can lose the latest sends of an hourly count. An fsync here would hold up
+    // every login waiting on the event loop. Everything else (contacts, failures,
+    // lockouts) keeps synchronous=FULL.
     exec_script(db_.get(), "PRAGMA synchronous=NORMAL");
     struct BackToFull {  // setting the flag does no I/O: it cannot fail
         sqlite3* db;
         ~BackToFull() { sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
     } back_to_full{db_.get()};
-    exec_script(db_.get(), "BEGIN IMMEDIATE");
-    try {
-        for (const auto& send : pending_sends_) {
-            exec(*statements_, "INSERT INTO sends (user, destination, at) VALUES (?, ?, ?)",
-                 {send.user, send.destination_hash, send.at});
-        }
-        exec_script(db_.get(), "COMMIT");
-    } catch (...) {
-        // Kept for the next flush: a full disk must not lose the counts the caps need.
-        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
+    exec(*statements_, "INSERT INTO send_log (at, keys) VALUES (?, ?)", {at, keys.dump()});
+    r.id = sqlite3_last_insert_rowid(db_.get());
+    r.at = at;
+    sends_.add(r.keys, at);
+    return r;
+}
+
+void SqliteStore::release_send(const SendReservation& reservation) {
+    if (!reservation.reserved()) {
+        return;
     }
-    pending_sends_.clear();
+    exec(*statements_, "DELETE FROM send_log WHERE id = ?", {reservation.id});
+    sends_.remove(reservation.keys, reservation.at);
 }
 
-SqliteStore::~SqliteStore() {
-    try {
-        flush();
-    } catch (...) {
-        // Nothing more can be done at exit; the daemon has logged earlier failures.
-    }
-}
-
-int SqliteStore::sends_by_user_since(const std::string& user, int64_t since) {
-    return sends_.by_user_since(user, since);
-}
-
-int SqliteStore::sends_to_destination_since(const std::string& destination_hash, int64_t since) {
-    return sends_.to_destination_since(destination_hash, since);
-}
-
-int SqliteStore::sends_since(int64_t since) {
-    return sends_.since(since);
+int SqliteStore::sends_since(const std::string& key, int64_t since) {
+    return sends_.count_since(key, since);
 }
 
 void SqliteStore::prune_sends(int64_t before) {
-    flush();
-    exec(*statements_, "DELETE FROM sends WHERE at < ?", {before});
+    exec(*statements_, "DELETE FROM send_log WHERE at < ?", {before});
     sends_.prune(before);
 }
 

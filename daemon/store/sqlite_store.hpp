@@ -4,7 +4,6 @@
 
 #include <sqlite3.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,22 +39,14 @@ class SqliteStore final : public Store {
     int add_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;
     void clear_failures(const std::string& user) override;
-    void record_send(const std::string& user, const std::string& destination_hash,
-                     int64_t at) override;
-    int sends_by_user_since(const std::string& user, int64_t since) override;
-    int sends_to_destination_since(const std::string& destination_hash, int64_t since) override;
-    int sends_since(int64_t since) override;
+    SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
+                                 int64_t at) override;
+    void release_send(const SendReservation& reservation) override;
+    int sends_since(const std::string& key, int64_t since) override;
     void prune_sends(int64_t before) override;
-    void flush() override;
-
-    /// Keeps sends back and writes them in one transaction (one fsync) when flush() runs;
-    /// `schedule` is called when the first send is kept back, for the daemon to arrange a
-    /// flush shortly after. A burst of deliveries then costs one fsync, not one each,
-    /// while counting (from the index in memory, which has every send) stays exact.
-    /// Without it, each send is written at once.
-    void set_write_behind(std::function<void()> schedule) { schedule_flush_ = std::move(schedule); }
 
     ~SqliteStore() override;
+
 
     class Statements;  // prepared statements kept for reuse (sqlite_store.cpp)
 
@@ -68,14 +59,7 @@ class SqliteStore final : public Store {
     std::unique_ptr<Statements> statements_;  // after db_: finalized before it closes
     ContactCipher cipher_;
     std::string path_;
-    struct Send {
-        std::string user;
-        std::string destination_hash;
-        int64_t at;
-    };
-    std::vector<Send> pending_sends_;  // recorded, not yet written
-    SendIndex sends_;                  // every send in the database or pending, for the caps
-    std::function<void()> schedule_flush_;
+    SendIndex sends_;  // every send in the send log, for the caps
 };
 
 }  // namespace lwauth

@@ -61,6 +61,24 @@ struct LockState {
     int64_t locked_until = 0;  // epoch seconds; 0 when not locked
 };
 
+/// One limit a send is counted against: at most `limit` sends under `key` (a user, a
+/// destination hash, the host...; CodeSender names them) in the window.
+struct SendCap {
+    std::string key;
+    int limit = 0;
+};
+
+/// A send counted before it left. `id` names it in the send log, so that a delivery that
+/// failed can give it back.
+struct SendReservation {
+    int64_t id = 0;  // 0 when not reserved
+    int64_t at = 0;
+    std::vector<std::string> keys;
+    int capped = -1;  // when not reserved: the index of the cap that was reached
+
+    [[nodiscard]] bool reserved() const { return id != 0; }
+};
+
 class Store {
   public:
     virtual ~Store() = default;
@@ -94,18 +112,20 @@ class Store {
     /// Clears the failure count and any lockout.
     virtual void clear_failures(const std::string& user) = 0;
 
-    /// Records one message sent to a destination (kept only as a keyed hash).
-    virtual void record_send(const std::string& user, const std::string& destination_hash,
-                             int64_t at) = 0;
-    [[nodiscard]] virtual int sends_by_user_since(const std::string& user, int64_t since) = 0;
-    [[nodiscard]] virtual int sends_to_destination_since(const std::string& destination_hash,
-                                                         int64_t since) = 0;
-    [[nodiscard]] virtual int sends_since(int64_t since) = 0;
+    /// Counts one send against every cap at once, or against none: when each cap's key
+    /// has fewer than its limit of sends at or after `since`, the send is recorded at `at`
+    /// under every key, durably (lwauthd killed the moment after still counts it), and
+    /// returned reserved; otherwise nothing is recorded and `capped` names the first cap
+    /// reached. Reserving before the message leaves is what keeps sends in flight inside
+    /// the caps.
+    [[nodiscard]] virtual SendReservation reserve_send(const std::vector<SendCap>& caps,
+                                                       int64_t since, int64_t at) = 0;
+    /// Gives back a reservation whose message did not go out.
+    virtual void release_send(const SendReservation& reservation) = 0;
+    /// The sends counted under a key at or after `since`.
+    [[nodiscard]] virtual int sends_since(const std::string& key, int64_t since) = 0;
     /// Forgets sends older than `before` (counters only look back one hour).
     virtual void prune_sends(int64_t before) = 0;
-    /// Writes what a store keeps back to write in one go (the send log); a store that
-    /// writes at once has nothing to do. Counting sends always flushes first.
-    virtual void flush() {}
 };
 
 }  // namespace lwauth

@@ -393,6 +393,34 @@ TEST_F(Integration, PumpingTheHostSendsAtMostTheHostCap) {
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 5u);
 }
 
+TEST_F(Integration, SendsCountedBeforeACrashStillCountAfterTheRestart) {
+    write_file(daemon_->config_dir() / "lwauth.conf.d/50-caps.conf",
+               "[code]\nmax_sends_per_hour = 3\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    ASSERT_TRUE(daemon_->enroll("alice", "phone", "+81 90 1234 5678"));
+    size_t enrolled = read_outbox(daemon_->outbox()).size();
+    CallRound start{"org.lwauth.Auth1.Login", "Start", [](const std::vector<CallReply>&) {
+                        return std::vector<Append>{[](sd_bus_message* m) {
+                            sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode",
+                                                  "s", "second_factor");
+                        }};
+                    }};
+    // A code goes out, lwauthd is killed some milliseconds later and started again.
+    std::vector<std::string> verdicts;
+    for (int delay_ms : {0, 10, 50, 100}) {
+        auto rounds = call_rounds_as(bus_->address(), 0, {start});
+        ASSERT_EQ(rounds.size(), 1u);
+        ASSERT_EQ(rounds[0].size(), 1u);
+        verdicts.push_back(rounds[0][0].error + rounds[0][0].verdict);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        daemon_->kill();
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+    EXPECT_EQ(verdicts, (std::vector<std::string>{"", "", "", "denied"}))
+        << "the fourth login finds the cap of 3 reached";
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size() - enrolled, 3u);
+}
+
 TEST_F(Integration, ACountryOutsideTheAllowListIsRefused) {
     daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl") +
                           "[code]\nsms_country_prefixes = +81\n");

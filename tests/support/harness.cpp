@@ -562,11 +562,90 @@ int wait_for_listening_port(const fs::path& log) {
     return 0;
 }
 
-std::string call_as(const std::string& address, uid_t uid, const char* interface,
-                    const char* member, const std::function<void(sd_bus_message*)>& append) {
+namespace {
+
+// In the child of call_rounds_as: sends each round's calls at once on one connection and
+// waits for all their replies before the next round. One line per reply on `out`.
+void run_rounds(sd_bus* bus, const std::vector<CallRound>& rounds, int out) {
+    std::vector<CallReply> previous;
+    for (const auto& round : rounds) {
+        std::vector<CallReply> replies;
+        std::vector<sd_bus_slot*> slots;
+        std::vector<Append> calls = round.calls(previous);
+        struct Pending {
+            CallReply* reply;
+            int* left;
+        };
+        replies.resize(calls.size());
+        std::vector<Pending> pending(calls.size());
+        int left = static_cast<int>(calls.size());
+        for (size_t i = 0; i < calls.size(); ++i) {
+            sd_bus_message* m = nullptr;
+            sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                           round.interface, round.member);
+            if (calls[i]) {
+                calls[i](m);
+            }
+            pending[i] = {&replies[i], &left};
+            sd_bus_slot* slot = nullptr;
+            auto on_reply = [](sd_bus_message* reply, void* userdata, sd_bus_error*) -> int {
+                auto* p = static_cast<Pending*>(userdata);
+                const sd_bus_error* e = sd_bus_message_get_error(reply);
+                if (e != nullptr) {
+                    p->reply->error = e->name ? e->name : "error";
+                } else if (const char* sig = sd_bus_message_get_signature(reply, 1);
+                           sig != nullptr && std::string_view(sig) == "sa(ss)sbs") {
+                    const char* id = nullptr;
+                    const char* prompt = nullptr;
+                    const char* verdict = nullptr;
+                    int echo = 0;
+                    sd_bus_message_read(reply, "s", &id);
+                    sd_bus_message_skip(reply, "a(ss)");
+                    sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict);
+                    p->reply->id = id ? id : "";
+                    p->reply->verdict = verdict ? verdict : "";
+                }
+                --*p->left;
+                return 0;
+            };
+            if (sd_bus_call_async(bus, &slot, m, on_reply, &pending[i], 30 * 1000 * 1000) < 0) {
+                replies[i].error = "send-failed";
+                --left;
+            }
+            slots.push_back(slot);
+            sd_bus_message_unref(m);
+        }
+        while (left > 0) {
+            int r = sd_bus_process(bus, nullptr);
+            if (r < 0) {
+                break;
+            }
+            if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0) {
+                break;
+            }
+        }
+        for (auto* slot : slots) {
+            sd_bus_slot_unref(slot);
+        }
+        for (const auto& reply : replies) {
+            std::string line = reply.error + "\t" + reply.id + "\t" + reply.verdict + "\n";
+            ssize_t ignored = write(out, line.data(), line.size());
+            (void)ignored;
+        }
+        ssize_t ignored = write(out, "\n", 1);  // the end of a round
+        (void)ignored;
+        previous = std::move(replies);
+    }
+}
+
+}  // namespace
+
+std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, uid_t uid,
+                                                   const std::vector<CallRound>& rounds) {
+    std::vector<std::vector<CallReply>> out;
     int fds[2];
     if (pipe(fds) != 0) {
-        return "pipe";
+        return out;
     }
     pid_t pid = fork();
     if (pid == 0) {
@@ -581,30 +660,48 @@ std::string call_as(const std::string& address, uid_t uid, const char* interface
             sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
             _exit(4);
         }
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message* m = nullptr;
-        sd_bus_message_new_method_call(bus, &m, "org.lwauth.Auth1", "/org/lwauth/Auth1", interface,
-                                       member);
-        if (append) {
-            append(m);
-        }
-        int r = sd_bus_call(bus, m, 10 * 1000 * 1000, &error, nullptr);
-        const char* name = r >= 0 ? "" : (error.name ? error.name : "errno");
-        ssize_t ignored = write(fds[1], name, strlen(name));
-        (void)ignored;
+        run_rounds(bus, rounds, fds[1]);
+        sd_bus_flush_close_unref(bus);
         _exit(0);
     }
     close(fds[1]);
-    std::string result;
-    char buf[256];
+    std::string text;
+    char buf[4096];
     ssize_t n;
     while ((n = read(fds[0], buf, sizeof buf)) > 0) {
-        result.append(buf, static_cast<size_t>(n));
+        text.append(buf, static_cast<size_t>(n));
     }
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    return result;
+    std::istringstream lines(text);
+    std::string line;
+    out.emplace_back();
+    while (std::getline(lines, line)) {
+        if (line.empty()) {
+            out.emplace_back();
+            continue;
+        }
+        CallReply reply;
+        std::istringstream fields(line);
+        std::getline(fields, reply.error, '\t');
+        std::getline(fields, reply.id, '\t');
+        std::getline(fields, reply.verdict, '\t');
+        out.back().push_back(std::move(reply));
+    }
+    out.pop_back();  // after the last round's end
+    return out;
+}
+
+std::string call_as(const std::string& address, uid_t uid, const char* interface,
+                    const char* member, const std::function<void(sd_bus_message*)>& append) {
+    auto rounds = call_rounds_as(
+        address, uid,
+        {{interface, member, [&](const std::vector<CallReply>&) { return std::vector{append}; }}});
+    if (rounds.size() != 1 || rounds[0].size() != 1) {
+        return "no-reply";
+    }
+    return rounds[0][0].error;
 }
 
 fs::path lwauthd_path() {

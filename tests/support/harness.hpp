@@ -199,6 +199,27 @@ LoginResult login_as_root(const std::string& address, const std::string& user,
 std::string call_as(const std::string& address, uid_t uid, const char* interface,
                     const char* member, const std::function<void(sd_bus_message*)>& append = {});
 
+/// How one call of call_rounds_as ended: the D-Bus error name ("" on success) and, for
+/// a login step, its id and verdict.
+struct CallReply {
+    std::string error;
+    std::string id;
+    std::string verdict;
+};
+using Append = std::function<void(sd_bus_message*)>;
+/// One round of calls to one method, all sent at once; `calls` gives one Append per call
+/// (its arguments) from the replies of the round before.
+struct CallRound {
+    const char* interface;
+    const char* member;
+    std::function<std::vector<Append>(const std::vector<CallReply>& previous)> calls;
+};
+/// Runs the rounds on one connection as `uid` from a child process, as many clients
+/// calling at the same moment would; each round waits for all its replies. Returns the
+/// replies of each round, in the order of its calls.
+std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, uid_t uid,
+                                                   const std::vector<CallRound>& rounds);
+
 /// Paths of the built programs (from compile definitions).
 fs::path lwauthd_path();
 fs::path lwauthctl_path();

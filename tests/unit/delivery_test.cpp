@@ -100,10 +100,11 @@ TEST_F(CodeSenderTest, SendsAreRecordedAgainstUserAndHashedDestination) {
     fakes_.at("works")->set_failing(true);
     (void)send_login_code_now(sender_, "taro", *policy_, user_policy(), state_,
                               SecretString("123456"));
-    EXPECT_EQ(store_.sends_by_user_since("taro", 0), 1);
+    EXPECT_EQ(store_.sends_since("user:taro", 0), 1);
     EXPECT_EQ(
-        store_.sends_to_destination_since(hasher_.keyed_hex("destination", "+819012345678"), 0), 1);
-    EXPECT_EQ(store_.sends_to_destination_since("+819012345678", 0), 0)
+        store_.sends_since("destination:" + hasher_.keyed_hex("destination", "+819012345678"), 0),
+        1);
+    EXPECT_EQ(store_.sends_since("destination:+819012345678", 0), 0)
         << "the number itself must not be the key";
 }
 

@@ -415,7 +415,7 @@ TEST_F(LoginEngineTest, FailingChannelFallsBackToTheNextChannelOfTheSameKind) {
     EXPECT_EQ(sent_[0].channel, "sms-backup");
     EXPECT_EQ(sent_[0].destination, kPhone);
     EXPECT_NE(infos_of(step).find("by SMS to +81 •• •••• 5678"), std::string::npos);
-    EXPECT_EQ(store_.sends_by_user_since(kUser, 0), 1) << "a failed send must not count";
+    EXPECT_EQ(store_.sends_since(std::string("user:") + kUser, 0), 1) << "a failed send must not count";
     EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
 }
 
@@ -443,7 +443,7 @@ TEST_F(LoginEngineTest, WhenNothingDeliversTheVerdictIsUnavailable) {
     EXPECT_EQ(step.verdict, bus::kVerdictUnavailable);
     EXPECT_NE(errors_of(step).find("could not be sent"), std::string::npos) << errors_of(step);
     EXPECT_EQ(engine_->pending(), 0u);
-    EXPECT_EQ(store_.sends_since(0), 0);
+    EXPECT_EQ(store_.sends_since("host", 0), 0);
 }
 
 TEST_F(LoginEngineTest, KindsAreTriedInThePolicysOrder) {

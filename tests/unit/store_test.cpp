@@ -211,48 +211,99 @@ TEST_F(SqliteStoreTest, ClearFailuresUnlocks) {
 
 // ---- Send counters ----------------------------------------------------------------------
 
-TEST_F(SqliteStoreTest, CountsSendsByUserDestinationAndTime) {
+// A reservation under a user's, a destination's and the host's key, with room to spare.
+SendReservation record(Store& store, const std::string& user, const std::string& destination,
+                       int64_t at) {
+    SendReservation r = store.reserve_send(
+        {{"user:" + user, 1000}, {"destination:" + destination, 1000}, {"host", 1000}}, 0, at);
+    EXPECT_TRUE(r.reserved());
+    return r;
+}
+
+TEST_F(SqliteStoreTest, CountsSendsUnderEachKeyAndTime) {
     auto store = open_store();
-    store->record_send("taro", "dest-a", 100);
-    store->record_send("taro", "dest-b", 200);
-    store->record_send("jiro", "dest-a", 300);
+    record(*store, "taro", "dest-a", 100);
+    record(*store, "taro", "dest-b", 200);
+    record(*store, "jiro", "dest-a", 300);
 
-    EXPECT_EQ(store->sends_by_user_since("taro", 0), 2);
-    EXPECT_EQ(store->sends_by_user_since("taro", 150), 1);
-    EXPECT_EQ(store->sends_by_user_since("taro", 201), 0);
-    EXPECT_EQ(store->sends_by_user_since("jiro", 0), 1);
+    EXPECT_EQ(store->sends_since("user:taro", 0), 2);
+    EXPECT_EQ(store->sends_since("user:taro", 150), 1);
+    EXPECT_EQ(store->sends_since("user:taro", 201), 0);
+    EXPECT_EQ(store->sends_since("user:jiro", 0), 1);
 
-    EXPECT_EQ(store->sends_to_destination_since("dest-a", 0), 2);
-    EXPECT_EQ(store->sends_to_destination_since("dest-a", 101), 1);
-    EXPECT_EQ(store->sends_to_destination_since("dest-c", 0), 0);
+    EXPECT_EQ(store->sends_since("destination:dest-a", 0), 2);
+    EXPECT_EQ(store->sends_since("destination:dest-a", 101), 1);
+    EXPECT_EQ(store->sends_since("destination:dest-c", 0), 0);
 
-    EXPECT_EQ(store->sends_since(0), 3);
-    EXPECT_EQ(store->sends_since(200), 2);  // `since` is inclusive
-    EXPECT_EQ(store->sends_since(301), 0);
+    EXPECT_EQ(store->sends_since("host", 0), 3);
+    EXPECT_EQ(store->sends_since("host", 200), 2);  // `since` is inclusive
+    EXPECT_EQ(store->sends_since("host", 301), 0);
+}
+
+TEST_F(SqliteStoreTest, AReservationChecksEveryCapAtOnceOrRecordsNothing) {
+    auto store = open_store();
+    std::vector<SendCap> caps = {{"user:taro", 3}, {"destination:d", 2}, {"host", 10}};
+    EXPECT_TRUE(store->reserve_send(caps, 0, 100).reserved());
+    EXPECT_TRUE(store->reserve_send(caps, 0, 101).reserved());
+    SendReservation third = store->reserve_send(caps, 0, 102);
+    EXPECT_FALSE(third.reserved());
+    EXPECT_EQ(third.capped, 1) << "the destination's cap is the one reached";
+    EXPECT_EQ(store->sends_since("user:taro", 0), 2) << "a capped send counts nowhere";
+    EXPECT_EQ(store->sends_since("host", 0), 2);
+    // The window: sends before `since` do not count.
+    EXPECT_TRUE(store->reserve_send(caps, 101, 103).reserved());
+}
+
+TEST_F(SqliteStoreTest, AReleasedReservationNoLongerCountsNorSurvivesReopening) {
+    {
+        auto store = open_store();
+        std::vector<SendCap> caps = {{"user:taro", 1}, {"host", 10}};
+        SendReservation first = store->reserve_send(caps, 0, 100);
+        ASSERT_TRUE(first.reserved());
+        EXPECT_FALSE(store->reserve_send(caps, 0, 101).reserved());
+        store->release_send(first);
+        EXPECT_EQ(store->sends_since("user:taro", 0), 0);
+        EXPECT_EQ(store->sends_since("host", 0), 0);
+        EXPECT_TRUE(store->reserve_send(caps, 0, 102).reserved());
+    }
+    auto store = open_store();
+    EXPECT_EQ(store->sends_since("user:taro", 0), 1);
+    EXPECT_EQ(store->sends_since("user:taro", 102), 1) << "the kept one, not the released one";
+}
+
+TEST_F(SqliteStoreTest, AReservationIsInTheDatabaseBeforeItReturns) {
+    // What is counted must survive lwauthd being killed the moment after: another
+    // connection sees the row at once.
+    auto store = open_store();
+    record(*store, "taro", "d1", 100);
+    record(*store, "taro", "d2", 101);
+    EXPECT_EQ(open_store()->sends_since("user:taro", 0), 2);
 }
 
 TEST_F(SqliteStoreTest, PruneForgetsOnlyOlderSends) {
     auto store = open_store();
-    store->record_send("taro", "dest-a", 100);
-    store->record_send("taro", "dest-a", 200);
-    store->record_send("taro", "dest-a", 300);
+    record(*store, "taro", "dest-a", 100);
+    record(*store, "taro", "dest-a", 200);
+    record(*store, "taro", "dest-a", 300);
     store->prune_sends(200);
-    EXPECT_EQ(store->sends_since(0), 2);
-    EXPECT_EQ(store->sends_by_user_since("taro", 0), 2);
-    EXPECT_EQ(store->sends_to_destination_since("dest-a", 0), 2);
+    EXPECT_EQ(store->sends_since("host", 0), 2);
+    EXPECT_EQ(store->sends_since("user:taro", 0), 2);
+    EXPECT_EQ(store->sends_since("destination:dest-a", 0), 2);
 }
 
 TEST_F(SqliteStoreTest, CountsSendsRecordedOutOfTimeOrder) {
     // A wall clock stepped back records a send before the newest one.
     auto store = open_store();
-    store->record_send("taro", "dest-a", 300);
-    store->record_send("taro", "dest-a", 100);
-    store->record_send("taro", "dest-a", 200);
-    EXPECT_EQ(store->sends_since(150), 2);
-    EXPECT_EQ(store->sends_by_user_since("taro", 250), 1);
-    EXPECT_EQ(store->sends_to_destination_since("dest-a", 100), 3);
-    store->prune_sends(150);
-    EXPECT_EQ(store->sends_since(0), 2);
+    record(*store, "taro", "dest-a", 300);
+    SendReservation early = record(*store, "taro", "dest-a", 100);
+    record(*store, "taro", "dest-a", 200);
+    EXPECT_EQ(store->sends_since("host", 150), 2);
+    EXPECT_EQ(store->sends_since("user:taro", 250), 1);
+    EXPECT_EQ(store->sends_since("destination:dest-a", 100), 3);
+    store->release_send(early);
+    EXPECT_EQ(store->sends_since("host", 0), 2);
+    store->prune_sends(250);
+    EXPECT_EQ(store->sends_since("host", 0), 1);
 }
 
 TEST_F(SqliteStoreTest, CountsAfterReopeningAreTheDatabaseRows) {
@@ -261,17 +312,17 @@ TEST_F(SqliteStoreTest, CountsAfterReopeningAreTheDatabaseRows) {
     {
         auto store = open_store();
         for (int i = 0; i < 50; ++i) {
-            store->record_send(i % 2 == 0 ? "taro" : "jiro", "dest-" + std::to_string(i % 5),
-                               1000 + i);
+            record(*store, i % 2 == 0 ? "taro" : "jiro", "dest-" + std::to_string(i % 5),
+                   1000 + i);
         }
         store->prune_sends(1010);
     }
     auto store = open_store();
-    EXPECT_EQ(store->sends_since(0), 40);
-    EXPECT_EQ(store->sends_since(1040), 10);
-    EXPECT_EQ(store->sends_by_user_since("taro", 0), 20);
-    EXPECT_EQ(store->sends_to_destination_since("dest-0", 0), 8);
-    EXPECT_EQ(store->sends_to_destination_since("dest-0", 1045), 1);
+    EXPECT_EQ(store->sends_since("host", 0), 40);
+    EXPECT_EQ(store->sends_since("host", 1040), 10);
+    EXPECT_EQ(store->sends_since("user:taro", 0), 20);
+    EXPECT_EQ(store->sends_since("destination:dest-0", 0), 8);
+    EXPECT_EQ(store->sends_since("destination:dest-0", 1045), 1);
 }
 
 TEST_F(SqliteStoreTest, LockStateIsTheFailuresAndTheLockout) {
@@ -294,7 +345,7 @@ TEST_F(SqliteStoreTest, ReopeningKeepsEverything) {
         store->save_contact("taro", {"phone", kPhone});
         store->set_two_step("taro", true);
         (void)store->add_failure("taro");
-        store->record_send("taro", "dest-a", 100);
+        record(*store, "taro", "dest-a", 100);
     }
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
@@ -303,7 +354,7 @@ TEST_F(SqliteStoreTest, ReopeningKeepsEverything) {
     EXPECT_EQ(state.failures, 1);
     ASSERT_NE(state.contact("phone"), nullptr);
     EXPECT_EQ(state.contact("phone")->value, kPhone);
-    EXPECT_EQ(store->sends_since(0), 1);
+    EXPECT_EQ(store->sends_since("host", 0), 1);
 }
 
 TEST_F(SqliteStoreTest, AnotherContactsKeyCannotReadTheContacts) {
@@ -392,6 +443,8 @@ TEST_F(SqliteStoreTest, MigratesASchemaOneDatabaseKeepingItsContacts) {
     tamper(path_,
            "DROP TABLE profile_contacts; ALTER TABLE contacts DROP COLUMN source;"
            "ALTER TABLE users DROP COLUMN line_link; ALTER TABLE users DROP COLUMN pin_hash;"
+           "DROP TABLE send_log; CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"
+           " destination TEXT NOT NULL, at INTEGER NOT NULL);"
            "PRAGMA user_version = 1;");
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
@@ -400,6 +453,22 @@ TEST_F(SqliteStoreTest, MigratesASchemaOneDatabaseKeepingItsContacts) {
     EXPECT_EQ(state.contact("phone")->value, kPhone);
     EXPECT_EQ(state.contact("phone")->source, "self");
     EXPECT_FALSE(state.line_linked);
+}
+
+TEST_F(SqliteStoreTest, MigratesASchemaTwoSendLogUnderTheLoginBudgetsKeys) {
+    open_store().reset();
+    // The send log as schema 2 kept it: one row per send, user and destination hash.
+    tamper(path_,
+           "DROP TABLE send_log; CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"
+           " destination TEXT NOT NULL, at INTEGER NOT NULL);"
+           "INSERT INTO sends (user, destination, at) VALUES ('taro', 'dh1', 100),"
+           " ('taro', 'dh2', 200), ('jiro', 'dh1', 300);"
+           "PRAGMA user_version = 2;");
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    EXPECT_EQ(store->sends_since("user:taro", 0), 2);
+    EXPECT_EQ(store->sends_since("destination:dh1", 0), 2);
+    EXPECT_EQ(store->sends_since("host", 150), 2);
 }
 
 // ---- ContactCipher on its own -----------------------------------------------------------
@@ -432,64 +501,6 @@ TEST(ContactCipher, RefusesAnotherBindingAKeyOrADamagedValue) {
     EXPECT_EQ(error_code_of([&] { (void)cipher.open(flipped, "taro\nphone"); }), Errc::Internal);
     EXPECT_EQ(error_code_of([&] { (void)cipher.open(sealed.substr(0, 27), "taro\nphone"); }),
               Errc::Internal);
-}
-
-}  // namespace
-}  // namespace lwauth
-
-namespace lwauth {
-namespace {
-
-class SqliteWriteBehindTest : public ::testing::Test {
-  protected:
-    TempDir dir_;
-    std::string path_ = dir_.file("lwauth.db");
-    OpenSslRandom random_;
-    std::unique_ptr<SqliteStore> open() {
-        return std::make_unique<SqliteStore>(
-            path_, ContactCipher(SecretString(std::string(32, 'k')), random_));
-    }
-};
-
-TEST_F(SqliteWriteBehindTest, KeepsSendsBackUntilFlushedAndAsksForOneFlush) {
-    auto store = open();
-    int scheduled = 0;
-    store->set_write_behind([&] { ++scheduled; });
-    store->record_send("taro", "d1", 100);
-    store->record_send("taro", "d2", 101);
-    EXPECT_EQ(scheduled, 1) << "one flush for a burst";
-    // Another connection does not see them yet: nothing was written.
-    EXPECT_EQ(open()->sends_since(0), 0);
-    store->flush();
-    EXPECT_EQ(open()->sends_since(0), 2);
-    store->record_send("taro", "d3", 102);
-    EXPECT_EQ(scheduled, 2);
-}
-
-TEST_F(SqliteWriteBehindTest, CountsIncludeWhatIsKeptBackSoCapsStayExact) {
-    auto store = open();
-    store->set_write_behind([] {});
-    store->record_send("taro", "d1", 100);
-    store->flush();
-    store->record_send("taro", "d1", 200);
-    store->record_send("hanako", "d2", 300);
-    EXPECT_EQ(store->sends_by_user_since("taro", 0), 2);
-    EXPECT_EQ(store->sends_by_user_since("taro", 150), 1) << "only the kept-back one is recent";
-    EXPECT_EQ(store->sends_to_destination_since("d1", 0), 2);
-    EXPECT_EQ(store->sends_to_destination_since("d2", 0), 1);
-    EXPECT_EQ(store->sends_since(0), 3);
-    EXPECT_EQ(store->sends_since(250), 1);
-    // Counting wrote nothing: what was kept back is still only in memory.
-    EXPECT_EQ(open()->sends_since(0), 1);
-}
-
-TEST_F(SqliteWriteBehindTest, ClosingTheStoreWritesWhatWasKeptBack) {
-    {
-        auto store = open();
-        store->set_write_behind([] {});
-        store->record_send("taro", "d1", 100);
-    }
-    EXPECT_EQ(open()->sends_since(0), 1);
 }
 
 }  // namespace
