@@ -1,6 +1,10 @@
 #include "bus_service.hpp"
 
+#include <systemd/sd-event.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <new>
 
 #include "log.hpp"
@@ -80,6 +84,91 @@ void reply_step(sd_bus_message* m, const StepResult& result) noexcept {
         sd_bus_reply_method_errorf(m, bus::kErrorInternal, "internal error; see the lwauthd log");
     }
 }
+
+// How long before the client gives up lwauthd answers for itself: a quarter of the
+// client's wait, at most one second, so that the answer is on the wire in time.
+uint64_t answer_by_usec(uint64_t reply_timeout_usec) {
+    return reply_timeout_usec - std::min<uint64_t>(reply_timeout_usec / 4, 1000 * 1000);
+}
+
+}  // namespace
+
+// One login call (Start or Answer) that must be answered before its client gives up
+// waiting: by the engine's step, or, when a gateway holds the step past the client's
+// deadline, by lwauthd itself with the verdict `unavailable`. Without it the client's
+// own timeout would leave the decision to its failmode, and failmode=safe would let a
+// slow gateway open the login.
+class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineReply> {
+  public:
+    DeadlineReply(BusService& service, sd_bus_message* call, std::string owner, std::string id)
+        : service_(service),
+          call_(keep_call(call)),
+          owner_(std::move(owner)),
+          id_(std::move(id)) {}
+
+    /// The engine's answer. When lwauthd has already answered, a login that goes on is
+    /// dropped: its client has been told it is over.
+    void done(const StepResult& result) {
+        timer_.reset();
+        if (!replied_) {
+            replied_ = true;
+            reply_step(call_.get(), result);
+        } else if (result.step && !result.step->id.empty()) {
+            service_.engine_.cancel(result.step->id, owner_);
+        }
+    }
+
+    /// Arms the deadline, unless the engine has answered already.
+    void arm(uint64_t reply_timeout_usec) {
+        if (replied_ || reply_timeout_usec == 0) {
+            return;
+        }
+        sd_event* event = sd_bus_get_event(sd_bus_message_get_bus(call_.get()));
+        sd_event_source* source = nullptr;
+        if (event == nullptr ||
+            sd_event_add_time_relative(event, &source, CLOCK_MONOTONIC,
+                                       answer_by_usec(reply_timeout_usec), 10 * 1000, on_time,
+                                       this) < 0) {
+            return;  // no timer: the client's own timeout stays the only one
+        }
+        timer_.reset(source);
+        self_ = shared_from_this();  // alive while the timer is armed
+    }
+
+  private:
+    static int on_time(sd_event_source*, uint64_t, void* userdata) {
+        auto* self = static_cast<DeadlineReply*>(userdata);
+        auto keep = std::move(self->self_);
+        self->timer_.reset();
+        if (self->replied_) {
+            return 0;
+        }
+        self->replied_ = true;
+        log_event(LogLevel::Error, "reply-deadline",
+                  "no answer from the delivery channel before the client's timeout; the login "
+                  "ends as unavailable");
+        if (!self->id_.empty()) {
+            self->service_.engine_.cancel(self->id_, self->owner_);
+        }
+        Step step;
+        step.messages.emplace_back(bus::kMessageError,
+                                   "The verification code could not be sent in time. Try again "
+                                   "later.");
+        step.verdict = bus::kVerdictUnavailable;
+        reply_step(self->call_.get(), StepResult{step, std::nullopt});
+        return 0;
+    }
+
+    BusService& service_;
+    CallRef call_;
+    std::string owner_;
+    std::string id_;  // the login's, for Answer; "" for Start
+    bool replied_ = false;
+    EventSourcePtr timer_;
+    std::shared_ptr<DeadlineReply> self_;
+};
+
+namespace {
 
 #define LWAUTH_HANDLER(method)                                              \
     [](sd_bus_message* m, void* userdata, sd_bus_error* ret_error) -> int { \
@@ -328,7 +417,12 @@ int BusService::login_start(sd_bus_message* m) {
         }
         const char* contents = nullptr;
         check(sd_bus_message_peek_type(m, nullptr, &contents), "context value");
-        if (field != nullptr && contents != nullptr && std::string_view(contents) == "s") {
+        if (k == bus::kContextReplyTimeout && contents != nullptr &&
+            std::string_view(contents) == "t") {
+            uint64_t usec = 0;
+            check(sd_bus_message_read(m, "v", "t", &usec), "context value");
+            context.reply_timeout_usec = usec;
+        } else if (field != nullptr && contents != nullptr && std::string_view(contents) == "s") {
             const char* value = nullptr;
             check(sd_bus_message_read(m, "v", "s", &value), "context value");
             *field = value;
@@ -340,8 +434,9 @@ int BusService::login_start(sd_bus_message* m) {
     check(r, "context entry");
     check(sd_bus_message_exit_container(m), "context");
     context.owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
-    engine_.start(context,
-                  [call = keep_call(m)](StepResult result) { reply_step(call.get(), result); });
+    auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
+    engine_.start(context, [reply](StepResult result) { reply->done(result); });
+    reply->arm(context.reply_timeout_usec);
     return 1;
 }
 
@@ -352,8 +447,10 @@ int BusService::login_answer(sd_bus_message* m) {
     check(sd_bus_message_read(m, "ss", &id, &answer), "arguments");
     SecretString secret(answer);
     std::string owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
-    engine_.answer(id, owner, secret,
-                   [call = keep_call(m)](StepResult result) { reply_step(call.get(), result); });
+    uint64_t reply_timeout = engine_.reply_timeout_usec(id);
+    auto reply = std::make_shared<DeadlineReply>(*this, m, owner, id);
+    engine_.answer(id, owner, secret, [reply](StepResult result) { reply->done(result); });
+    reply->arm(reply_timeout);
     return 1;
 }
 

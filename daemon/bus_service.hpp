@@ -50,6 +50,8 @@ class BusService {
     int name_owner_changed(sd_bus_message* m);
 
   private:
+    class DeadlineReply;
+
     [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
     void require_root(sd_bus_message* m) const;
     /// The caller's UID when it is root or in the admin group; else AccessDenied.

@@ -30,7 +30,7 @@ constexpr uint64_t kUsecPerSec = 1000 * 1000;
 struct Options {
     const char* mode = bus::kModeSecondFactor;
     bool failmode_safe = false;
-    uint64_t timeout_usec = 30 * kUsecPerSec;
+    uint64_t timeout_usec = bus::kModuleDefaultTimeoutSeconds * kUsecPerSec;
     bool debug = false;
 };
 
@@ -317,9 +317,12 @@ int Relay::run() {
         return PAM_BUF_ERR;
     }
     BusMessagePtr request(raw);
-    r = sd_bus_message_append(raw, "a{sv}", 5, bus::kContextUser, "s", user, bus::kContextService,
+    // The module's own wait goes with it, so that lwauthd answers (as unavailable, which
+    // fails closed) before this module would give up and leave the login to failmode=.
+    r = sd_bus_message_append(raw, "a{sv}", 6, bus::kContextUser, "s", user, bus::kContextService,
                               "s", service, bus::kContextRhost, "s", rhost, bus::kContextTty, "s",
-                              tty, bus::kContextMode, "s", options_.mode);
+                              tty, bus::kContextMode, "s", options_.mode,
+                              bus::kContextReplyTimeout, "t", options_.timeout_usec);
     if (r < 0) {
         return PAM_BUF_ERR;
     }

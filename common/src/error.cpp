@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include <cstring>
+#include <string_view>
 #include <iterator>
 
 #include "lwauth/bus_names.hpp"
@@ -80,6 +81,15 @@ Errc from_dbus_error(const char* name) noexcept {
         if (std::strcmp(unavailable, name) == 0) {
             return Errc::Unavailable;
         }
+    }
+    // The bus could not start lwauthd for the call (bus activation): the unit is masked
+    // or failed (systemd's errors, passed on by the bus), the spawn failed, or the
+    // activation timed out. lwauthd cannot be reached, the same as when it is not there.
+    std::string_view n = name;
+    if (n.starts_with("org.freedesktop.systemd1.") ||
+        n.starts_with("org.freedesktop.DBus.Error.Spawn.") ||
+        n == "org.freedesktop.DBus.Error.TimedOut") {  // dbus-daemon's activation timeout
+        return Errc::Unavailable;
     }
     if (std::strcmp(name, SD_BUS_ERROR_ACCESS_DENIED) == 0 ||
         std::strcmp(name, SD_BUS_ERROR_AUTH_FAILED) == 0) {

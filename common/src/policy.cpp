@@ -21,6 +21,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "lwauth/bus_names.hpp"
+
 namespace lwauth::policy {
 namespace {
 
@@ -1247,6 +1249,15 @@ class Loader {
                 auto parsed = duration_parser(1s, 2min)(in.value);
                 if (parsed.value) {
                     channel.timeout = *parsed.value;
+                    if (channel.timeout > std::chrono::seconds(bus::kModuleDefaultTimeoutSeconds)) {
+                        warnings_.push_back(
+                            {at.file, at.line,
+                             "timeout " + format_duration(channel.timeout) +
+                                 " is longer than pam_lwauth's default timeout=" +
+                                 std::to_string(bus::kModuleDefaultTimeoutSeconds) +
+                                 ": a login waiting on this channel ends as unavailable when the "
+                                 "module stops waiting; lower it, or raise the module's timeout="});
+                    }
                 } else {
                     error(at, bad_value(in, parsed.expected));
                 }

@@ -64,6 +64,12 @@ class LoginEngine {
     size_t expire();
 
     [[nodiscard]] size_t pending() const { return logins_.size(); }
+    /// How long the client of login `id` waits for each reply (Start's context); 0 when
+    /// it did not say or the login is unknown.
+    [[nodiscard]] uint64_t reply_timeout_usec(const std::string& id) const {
+        auto it = logins_.find(id);
+        return it == logins_.end() ? 0 : it->second.context.reply_timeout_usec;
+    }
 
   private:
     struct Pending {

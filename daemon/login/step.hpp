@@ -1,6 +1,7 @@
 // What a login conversation says at each turn, and who it is for.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,7 @@ struct LoginContext {
     std::string tty;
     std::string mode;
     std::string owner;  // unique bus name of the caller that started the login
+    uint64_t reply_timeout_usec = 0;  // how long the caller waits for each reply; 0: not said
 };
 
 }  // namespace lwauth

@@ -104,14 +104,7 @@ class GatewayTest : public ::testing::Test {
 
     /// Injects a fault: POST /_control with the given JSON.
     void control(const std::string& json) {
-        auto r = run({"/usr/bin/python3", "-c",
-                      "import ssl,sys,urllib.request as u\n"
-                      "c=ssl.create_default_context(cafile=sys.argv[2])\n"
-                      "r=u.Request(sys.argv[1],data=sys.argv[3].encode(),"
-                      "headers={'Content-Type':'application/json'})\n"
-                      "u.urlopen(r,context=c).read()\n",
-                      base_url() + "/_control", (dir_ / "pki/ca.pem").string(), json},
-                     base_env());
+        auto r = gateway_control(base_url(), dir_ / "pki/ca.pem", json);
         ASSERT_EQ(r.exit_code, 0) << r.err;
     }
 

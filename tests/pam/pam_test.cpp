@@ -111,7 +111,8 @@ class Pam : public ::testing::Test {
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
         for (const auto& service :
-             {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout"}) {
+             {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout",
+              "safe_short_timeout"}) {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
@@ -136,6 +137,9 @@ class Pam : public ::testing::Test {
                                       " mode=sideways failmode=safe\n");
         write_service("short_timeout", "auth requisite " + matrix + "\nauth required " + module +
                                            " mode=second_factor timeout=2 nonsense_option\n");
+        write_service("safe_short_timeout", "auth requisite " + matrix + "\nauth required " +
+                                                module +
+                                                " mode=second_factor failmode=safe timeout=3\n");
     }
 
     virtual std::string policy() {
@@ -420,6 +424,61 @@ TEST_F(Pam, StoppedDaemonIsNotWaitedForPastTheTimeout) {
     EXPECT_EQ(authenticate("short_timeout", "alice", alice), PAM_AUTHINFO_UNAVAIL);
 }
 
+// ---- lwauthd that the bus cannot start ----------------------------------------------------
+
+// No lwauthd on the bus, only the shipped activation file: the bus tries to start lwauthd
+// for the call and answers with why it could not. That is lwauthd out of reach, so
+// failmode= decides, and the user is told the service is not available.
+class PamActivation : public Pam {
+  protected:
+    void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "see Pam::SetUp";
+#endif
+        fs::create_directories(dir_ / "services");
+        fs::copy_file(source_dir() / "packaging/dbus/org.lwauth.Auth1.service",
+                      dir_ / "services/org.lwauth.Auth1.service");
+        bus_ = std::make_unique<PrivateBus>(
+            dir_.path(), false,
+            "<servicedir>" + (dir_ / "services").string() +
+                "</servicedir>\n<policy user=\"root\"><allow own=\"org.freedesktop.systemd1\"/>"
+                "</policy>",
+            systemd_activation());
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
+    }
+    virtual bool systemd_activation() { return false; }
+
+    void expect_unavailable_then_safe_passes() {
+        Person alice;
+        alice.answer_code = [](int) { return std::string("123456"); };
+        EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_AUTHINFO_UNAVAIL);
+        ASSERT_FALSE(alice.errors.empty());
+        EXPECT_NE(alice.errors.back().find("not available"), std::string::npos)
+            << alice.errors.back();
+        Person again;
+        EXPECT_EQ(authenticate("safe", "alice", again), PAM_SUCCESS)
+            << "failmode=safe applies: lwauthd cannot be reached";
+        EXPECT_EQ(again.code_prompts, 0);
+    }
+};
+
+TEST_F(PamActivation, AFailedSpawnIsUnavailable) {
+    // Without systemd the shipped file's Exec=/bin/false fails the spawn.
+    expect_unavailable_then_safe_passes();
+}
+
+class PamSystemdActivation : public PamActivation {
+  protected:
+    bool systemd_activation() override { return true; }
+};
+
+TEST_F(PamSystemdActivation, AMaskedUnitIsUnavailable) {
+    FakeSystemd systemd(bus_->address(), "org.freedesktop.systemd1.UnitMasked",
+                        "Unit lwauthd.service is masked.");
+    ASSERT_TRUE(systemd.ready());
+    expect_unavailable_then_safe_passes();
+}
+
 // ---- 2-step through PAM with each gateway channel -----------------------------------------
 
 // The same stack, with codes travelling through a gateway fake over TLS instead of the
@@ -642,6 +701,40 @@ TEST_F(PamThroughLineWorks, TwoStepWithACodeAsALineWorksNotification) {
     ASSERT_FALSE(alice.infos.empty());
     EXPECT_NE(alice.infos.back().find("as a service notification"), std::string::npos)
         << alice.infos.back();
+}
+
+// A gateway that holds every request longer than the module waits: lwauthd answers
+// `unavailable` itself before the module's timeout=, so failmode=safe (which only
+// applies when lwauthd cannot be reached) does not let the login through.
+class PamThroughAHangingGateway : public PamThroughGateway {
+    std::string section() override {
+        return "[channel.hook]\ntype = webhook\nserves = sms\nurl = https://127.0.0.1:" +
+               std::to_string(port_) + "/webhook\nhmac_secret_file = " + secret("hook", "s3cret") +
+               "\nca_file = " + (dir_ / "pki/ca.pem").string() + "\ntimeout = 60s\n";
+    }
+};
+
+TEST_F(PamThroughAHangingGateway, ASlowGatewayFailsClosedEvenUnderSafeFailmode) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+        << daemon_->log();
+    ASSERT_EQ(
+        daemon_->ctl("alice", {"contact", "confirm", "phone", gateway_code("webhook")}).exit_code,
+        0);
+    auto r = gateway_control("https://127.0.0.1:" + std::to_string(port_), dir_ / "pki/ca.pem",
+                             R"({"service": "webhook", "mode": "slow:60000", "count": 0})");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Person alice;
+    alice.answer_code = [&](int) { return gateway_code("webhook"); };
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(authenticate("safe_short_timeout", "alice", alice), PAM_AUTHINFO_UNAVAIL)
+        << daemon_->log();
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_LT(took, std::chrono::seconds(10)) << "answered before the gateway did";
+    EXPECT_EQ(alice.code_prompts, 0);
+    ASSERT_FALSE(alice.errors.empty());
+    EXPECT_NE(alice.errors.back().find("could not be sent in time"), std::string::npos)
+        << alice.errors.back();
+    EXPECT_NE(daemon_->log().find("reply-deadline"), std::string::npos) << daemon_->log();
 }
 
 // ---- mode=primary: log in with phone number, on the full stack ---------------------------

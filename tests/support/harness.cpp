@@ -213,7 +213,8 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
     return {decode_status(status), read_file(out), read_file(err)};
 }
 
-PrivateBus::PrivateBus(const fs::path& dir, bool permissive, const std::string& extra_config) {
+PrivateBus::PrivateBus(const fs::path& dir, bool permissive, const std::string& extra_config,
+                       bool systemd_activation) {
     // dbus-daemon must know every UID that connects (it resolves groups for its policy),
     // so it sees the same user database as lwauthd.
     write_user_db(dir);
@@ -258,9 +259,13 @@ PrivateBus::PrivateBus(const fs::path& dir, bool permissive, const std::string& 
   <auth>EXTERNAL</auth>)" +
         policy + "\n" + extra_config + "\n</busconfig>\n";
     write_file(dir / "bus.conf", config);
-    process_ = Process({"/usr/bin/dbus-daemon", "--config-file=" + (dir / "bus.conf").string(),
-                        "--nofork", "--nopidfile", "--nosyslog"},
-                       nss_wrapper_env(dir), dir / "dbus-daemon.log");
+    std::vector<std::string> argv = {"/usr/bin/dbus-daemon",
+                                     "--config-file=" + (dir / "bus.conf").string(), "--nofork",
+                                     "--nopidfile", "--nosyslog"};
+    if (systemd_activation) {
+        argv.emplace_back("--systemd-activation");
+    }
+    process_ = Process(argv, nss_wrapper_env(dir), dir / "dbus-daemon.log");
     address_ = "unix:path=" + socket.string();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!wait_for_name(address_, "org.freedesktop.DBus", std::chrono::milliseconds(0))) {
@@ -274,6 +279,60 @@ PrivateBus::PrivateBus(const fs::path& dir, bool permissive, const std::string& 
 
 PrivateBus::~PrivateBus() {
     process_.stop(SIGTERM);
+}
+
+FakeSystemd::FakeSystemd(const std::string& bus_address, const std::string& error_name,
+                         const std::string& error_message) {
+    // A child of its own, so that its loop runs beside the test. Only _exit there.
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        sd_bus* bus = nullptr;
+        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, bus_address.c_str()) < 0 ||
+            sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+            _exit(4);
+        }
+        struct Answer {
+            std::string name, message;
+        } answer{error_name, error_message};
+        auto on_request = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
+            auto* a = static_cast<Answer*>(userdata);
+            const char* unit = nullptr;
+            if (sd_bus_message_read(m, "s", &unit) < 0) {
+                return 0;
+            }
+            sd_bus_message* signal = nullptr;
+            sd_bus* b = sd_bus_message_get_bus(m);
+            if (sd_bus_message_new_signal(b, &signal, "/org/freedesktop/systemd1",
+                                          "org.freedesktop.systemd1.Activator",
+                                          "ActivationFailure") >= 0 &&
+                sd_bus_message_set_destination(signal, "org.freedesktop.DBus") >= 0 &&
+                sd_bus_message_append(signal, "sss", unit, a->name.c_str(),
+                                      a->message.c_str()) >= 0) {
+                sd_bus_send(b, signal, nullptr);
+            }
+            sd_bus_message_unref(signal);
+            return 0;
+        };
+        if (sd_bus_match_signal(bus, nullptr, nullptr, "/org/freedesktop/DBus",
+                                "org.freedesktop.systemd1.Activator", "ActivationRequest",
+                                on_request, &answer) < 0 ||
+            sd_bus_request_name(bus, "org.freedesktop.systemd1", 0) < 0) {
+            _exit(5);
+        }
+        for (;;) {
+            int r = sd_bus_process(bus, nullptr);
+            if (r < 0) {
+                _exit(0);
+            }
+            if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0) {
+                _exit(0);
+            }
+        }
+    }
+    process_ = Process::adopt(pid);
+    ready_ = pid > 0 && wait_for_name(bus_address, "org.freedesktop.systemd1",
+                                      std::chrono::seconds(10));
 }
 
 bool wait_for_name(const std::string& address, const std::string& name,
@@ -702,6 +761,18 @@ std::string call_as(const std::string& address, uid_t uid, const char* interface
         return "no-reply";
     }
     return rounds[0][0].error;
+}
+
+RunResult gateway_control(const std::string& base_url, const fs::path& ca,
+                          const std::string& json) {
+    return run({"/usr/bin/python3", "-c",
+                "import ssl,sys,urllib.request as u\n"
+                "c=ssl.create_default_context(cafile=sys.argv[2])\n"
+                "r=u.Request(sys.argv[1],data=sys.argv[3].encode(),"
+                "headers={'Content-Type':'application/json'})\n"
+                "u.urlopen(r,context=c).read()\n",
+                base_url + "/_control", ca.string(), json},
+               base_env());
 }
 
 fs::path lwauthd_path() {

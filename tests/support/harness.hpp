@@ -45,6 +45,12 @@ class Process {
             const fs::path& log, std::optional<uid_t> uid = std::nullopt);
     ~Process();
     Process(Process&& other) noexcept;
+    /// Takes charge of a child forked by the caller.
+    static Process adopt(pid_t pid) {
+        Process p;
+        p.pid_ = pid;
+        return p;
+    }
     Process& operator=(Process&& other) noexcept;
 
     [[nodiscard]] pid_t pid() const { return pid_; }
@@ -78,8 +84,11 @@ std::map<std::string, std::string> base_env();
 /// checks callers itself). `extra_config` goes into <busconfig> as it is (limits, say).
 class PrivateBus {
   public:
+    /// With `systemd_activation`, the bus hands activation of services that name a
+    /// SystemdService to whoever owns org.freedesktop.systemd1 (FakeSystemd), as
+    /// Debian's system bus does.
     explicit PrivateBus(const fs::path& dir, bool permissive = false,
-                        const std::string& extra_config = "");
+                        const std::string& extra_config = "", bool systemd_activation = false);
     ~PrivateBus();
     [[nodiscard]] const std::string& address() const { return address_; }
     /// Kills the bus daemon, as a crash of the system bus would.
@@ -88,6 +97,22 @@ class PrivateBus {
   private:
     std::string address_;
     Process process_;
+};
+
+/// A stand-in for systemd's side of bus activation: owns org.freedesktop.systemd1 on the
+/// bus and answers every ActivationRequest with an ActivationFailure carrying
+/// `error_name` (org.freedesktop.systemd1.UnitMasked, say), as systemd does for a unit
+/// it will not start.
+class FakeSystemd {
+  public:
+    FakeSystemd(const std::string& bus_address, const std::string& error_name,
+                const std::string& error_message);
+    /// Whether it owns its name (it is ready).
+    [[nodiscard]] bool ready() const { return ready_; }
+
+  private:
+    Process process_;
+    bool ready_ = false;
 };
 
 struct TestUser {
@@ -219,6 +244,11 @@ struct CallRound {
 /// replies of each round, in the order of its calls.
 std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, uid_t uid,
                                                    const std::vector<CallRound>& rounds);
+
+/// Injects a fault into the gateway fakes (tests/fakes/gateways.py) at `base_url`
+/// (https://127.0.0.1:PORT): POST /_control with the given JSON, trusting `ca`.
+RunResult gateway_control(const std::string& base_url, const fs::path& ca,
+                          const std::string& json);
 
 /// Paths of the built programs (from compile definitions).
 fs::path lwauthd_path();

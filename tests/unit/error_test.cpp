@@ -65,6 +65,19 @@ TEST(FromDbusError, DaemonGoneOrSilentMeansUnavailable) {
     }
 }
 
+TEST(FromDbusError, AFailedBusActivationMeansUnavailable) {
+    // What the bus answers when it cannot start lwauthd for a call: systemd's refusal
+    // passed on (a masked or broken unit), a failed spawn, an activation timeout.
+    for (const char* name :
+         {"org.freedesktop.systemd1.UnitMasked", "org.freedesktop.systemd1.NoSuchUnit",
+          "org.freedesktop.systemd1.LoadFailed", "org.freedesktop.DBus.Error.Spawn.ChildExited",
+          "org.freedesktop.DBus.Error.Spawn.ExecFailed",
+          "org.freedesktop.DBus.Error.Spawn.ServiceNotFound",
+          "org.freedesktop.DBus.Error.TimedOut"}) {
+        EXPECT_EQ(from_dbus_error(name), Errc::Unavailable) << name;
+    }
+}
+
 TEST(FromDbusError, BusAccessDeniedAndInvalidArgsKeepTheirMeaning) {
     EXPECT_EQ(from_dbus_error(SD_BUS_ERROR_ACCESS_DENIED), Errc::AccessDenied);
     EXPECT_EQ(from_dbus_error(SD_BUS_ERROR_AUTH_FAILED), Errc::AccessDenied);

@@ -756,6 +756,21 @@ TEST(PolicyChannels, WarnsWhenNoChannelServesAListedKind) {
                   "lwauth.conf:2: no [channel.*] section serves sms, which channels lists"}));
 }
 
+TEST(PolicyChannels, WarnsWhenAChannelWaitsLongerThanTheModule) {
+    auto result = load(
+        "[code]\nchannels = email\n[channel.m]\ntype = smtp\n"
+        "url = smtp://mail\nfrom = a@b.c\ntimeout = 45s\n");
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_EQ(messages(result.warnings),
+              (std::vector<std::string>{
+                  "lwauth.conf:7: timeout 45s is longer than pam_lwauth's default timeout=30: a "
+                  "login waiting on this channel ends as unavailable when the module stops "
+                  "waiting; lower it, or raise the module's timeout="}));
+    EXPECT_TRUE(load("[code]\nchannels = email\n[channel.m]\ntype = smtp\n"
+                     "url = smtp://mail\nfrom = a@b.c\ntimeout = 30s\n")
+                    .warnings.empty());
+}
+
 // ---- Cross-section rules ----------------------------------------------------------------
 
 TEST(PolicyRules, LineLoginRequiresLineCredentials) {

@@ -24,12 +24,18 @@ inline constexpr const char* kLoginAnswer = "Answer";  // (s id, s answer) -> st
 inline constexpr const char* kLoginCancel = "Cancel";  // (s id) -> ()
 inline constexpr const char* kStepSignature = "sa(ss)sbs";
 
-// Keys of the Start context (all "s").
+// Keys of the Start context ("s" unless said otherwise).
 inline constexpr const char* kContextUser = "user";
 inline constexpr const char* kContextService = "service";
 inline constexpr const char* kContextRhost = "rhost";
 inline constexpr const char* kContextTty = "tty";
 inline constexpr const char* kContextMode = "mode";  // kModePrimary | kModeSecondFactor
+// "t": how long the caller waits for each reply of the login, in microseconds (the
+// module's timeout=). lwauthd answers every call of the login before that, with the
+// verdict kVerdictUnavailable when a gateway has not answered by then.
+inline constexpr const char* kContextReplyTimeout = "reply_timeout_usec";
+// pam_lwauth's timeout= when none is given, in seconds.
+inline constexpr int kModuleDefaultTimeoutSeconds = 30;
 
 inline constexpr const char* kModePrimary = "primary";
 inline constexpr const char* kModeSecondFactor = "second_factor";
