@@ -19,8 +19,9 @@ std::string minutes_text(std::chrono::seconds lifetime) {
 
 SecretString compose(CodePurpose purpose, const SecretString& code,
                      const policy::CodePolicy& code_policy) {
-    std::string text = purpose == CodePurpose::Login ? "lwauth: your verification code is "
-                                                     : "lwauth: your confirmation code is ";
+    std::string text = purpose == CodePurpose::ConfirmContact
+                           ? "lwauth: your confirmation code is "
+                           : "lwauth: your verification code is ";
     text.append(code.view());
     text +=
         ". It expires in " + minutes_text(code_policy.lifetime) + ". Never share it with anyone.";
@@ -57,6 +58,7 @@ bool sms_prefix_allowed(const policy::CodePolicy& code_policy, const std::string
 
 struct CodeSender::Attempt {
     std::string user;
+    std::string rhost;
     CodePurpose purpose = CodePurpose::Login;
     policy::CodePolicy code_policy;
     SecretString text;
@@ -68,32 +70,55 @@ struct CodeSender::Attempt {
 
 namespace {
 
-std::vector<SendCap> send_caps(CodePurpose purpose, const std::string& user,
-                               const std::string& destination_hash,
-                               const policy::CodePolicy& code_policy) {
-    // Login codes and contact confirmations are counted apart: confirmations to a number
-    // that is not yet verified must not use up that number's login codes (anyone may type
-    // anyone's number into `contact add`), nor the user's own login codes. The host cap
-    // counts every send of this lwauthd.
-    const char* scope = purpose == CodePurpose::Login ? "" : "confirm-";
-    return {
-        {std::string(scope) + "user:" + user, code_policy.max_sends_per_hour},
-        {std::string(scope) + "destination:" + destination_hash,
-         code_policy.max_sends_per_destination_per_hour},
-        {"host", code_policy.max_sends_per_host_per_hour},
-    };
-}
+// One cap of a send: what it counts, and what the log says when it is reached.
+struct NamedCap {
+    SendCap cap;
+    const char* reached;
+};
 
-// What the log says of the cap send_caps() put at an index.
-const char* cap_reached_text(int index) {
-    switch (index) {
-        case 0:
-            return "per-user send cap reached";
-        case 1:
-            return "per-destination send cap reached";
-        default:
-            return "per-host send cap reached";
+std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
+                                const std::string& rhost, const std::string& destination_hash,
+                                const policy::CodePolicy& code_policy) {
+    const int per_destination = code_policy.max_sends_per_destination_per_hour;
+    const int per_host = code_policy.max_sends_per_host_per_hour;
+    switch (purpose) {
+        case CodePurpose::PasswordlessLogin: {
+            // Before any password: a budget of its own, per user and per remote host, so
+            // that unauthenticated logins cannot use up the codes of the user's 2-step
+            // verification, nor the host's.
+            std::vector<NamedCap> caps = {
+                {{"passwordless-user:" + user, code_policy.max_passwordless_sends_per_hour},
+                 "passwordless per-user send cap reached"},
+                {{"passwordless-destination:" + destination_hash, per_destination},
+                 "passwordless per-destination send cap reached"},
+                {{"passwordless-host", per_host}, "passwordless per-host send cap reached"},
+            };
+            if (!rhost.empty()) {
+                caps.push_back({{"passwordless-rhost:" + rhost,
+                                 code_policy.max_passwordless_sends_per_rhost_per_hour},
+                                "passwordless per-remote-host send cap reached"});
+            }
+            return caps;
+        }
+        case CodePurpose::ConfirmContact:
+            // Confirmations to a number that is not yet verified must not use up that
+            // number's login codes (anyone may type anyone's number into `contact add`),
+            // nor the user's own login codes. The host cap counts them with logins.
+            return {
+                {{"confirm-user:" + user, code_policy.max_sends_per_hour},
+                 "per-user confirmation send cap reached"},
+                {{"confirm-destination:" + destination_hash, per_destination},
+                 "per-destination confirmation send cap reached"},
+                {{"host", per_host}, "per-host send cap reached"},
+            };
+        case CodePurpose::Login:
+            break;
     }
+    return {
+        {{"user:" + user, code_policy.max_sends_per_hour}, "per-user send cap reached"},
+        {{"destination:" + destination_hash, per_destination}, "per-destination send cap reached"},
+        {{"host", per_host}, "per-host send cap reached"},
+    };
 }
 
 }  // namespace
@@ -122,12 +147,17 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     // Counted before it leaves, against every cap at once: sends in flight count, so
     // parallel requests cannot slip past a cap while the gateway is slow to answer.
     int64_t now = clock_.now();
-    SendReservation reservation = store_.reserve_send(
-        send_caps(attempt->purpose, attempt->user, destination_hash, attempt->code_policy),
-        now - kHour, now);
+    std::vector<NamedCap> named = send_caps(attempt->purpose, attempt->user, attempt->rhost,
+                                            destination_hash, attempt->code_policy);
+    std::vector<SendCap> caps;
+    for (const auto& n : named) {
+        caps.push_back(n.cap);
+    }
+    SendReservation reservation = store_.reserve_send(caps, now - kHour, now);
     if (!reservation.reserved()) {
-        log_event(LogLevel::Warning, "send-capped", cap_reached_text(reservation.capped),
-                  {{"USER", attempt->user}});
+        log_event(LogLevel::Warning, "send-capped",
+                  named[static_cast<size_t>(reservation.capped)].reached,
+                  {{"USER", attempt->user}, {"RHOST", attempt->rhost}});
         // A cap ends the send: falling back to another contact would defeat the cap.
         attempt->done(
             SendOutcome{std::nullopt, Errc::RateLimited, "too many codes were sent recently"});
@@ -181,11 +211,14 @@ void CodeSender::release(const SendReservation& reservation) noexcept {
 
 void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,
                                  const policy::UserPolicy& user_policy, const UserState& state,
-                                 const SecretString& code, SendOutcomeDone done) {
+                                 const SecretString& code, SendOutcomeDone done,
+                                 CodePurpose purpose, const std::string& rhost) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
+    attempt->rhost = rhost;
+    attempt->purpose = purpose;
     attempt->code_policy = user_policy.code;
-    attempt->text = compose(CodePurpose::Login, code, user_policy.code);
+    attempt->text = compose(purpose, code, user_policy.code);
     attempt->done = std::move(done);
     for (policy::Kind kind : user_policy.code.channels) {
         if (kind == policy::Kind::Notification) {

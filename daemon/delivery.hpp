@@ -26,7 +26,10 @@ struct Delivered {
     std::optional<policy::Kind> instead_of;
 };
 
-enum class CodePurpose { Login, ConfirmContact };
+/// What a code is for, and so which budget its send counts against: a login after the
+/// password (2-step), a login before any password (mode=primary: anyone who knows the
+/// user name can ask), or a contact confirmation.
+enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact };
 
 /// How a send ended: delivered, or the error (RateLimited, DeliveryFailed) and why.
 struct SendOutcome {
@@ -53,9 +56,12 @@ class CodeSender {
     /// one fails. `done` runs exactly once: before returning when every channel answers
     /// at once, else later from the event loop. A cap that is reached stops the send
     /// (RateLimited); nothing delivered ends in DeliveryFailed.
+    /// `purpose` is Login or PasswordlessLogin; `rhost` is the login's remote host ("" for
+    /// a local session), which the passwordless budget counts per.
     void send_login_code(const std::string& user, const policy::Policy& policy,
                          const policy::UserPolicy& user_policy, const UserState& state,
-                         const SecretString& code, SendOutcomeDone done);
+                         const SecretString& code, SendOutcomeDone done,
+                         CodePurpose purpose = CodePurpose::Login, const std::string& rhost = "");
 
     /// Sends a confirmation code to a contact being added (not yet verified).
     void send_confirmation(const std::string& user, const policy::Policy& policy,

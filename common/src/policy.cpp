@@ -561,6 +561,12 @@ const std::vector<KeySpec>& key_specs() {
                 user_field(&U::code, &C::max_sends_per_destination_per_hour))},
         {"code", "max_sends_per_host_per_hour", Global,
          assign(integer_parser(1, 100000), user_field(&U::code, &C::max_sends_per_host_per_hour))},
+        {"code", "max_passwordless_sends_per_hour", Global,
+         assign(integer_parser(1, 1000),
+                user_field(&U::code, &C::max_passwordless_sends_per_hour))},
+        {"code", "max_passwordless_sends_per_rhost_per_hour", Global,
+         assign(integer_parser(1, 100000),
+                user_field(&U::code, &C::max_passwordless_sends_per_rhost_per_hour))},
         {"code", "channels", Overridable,
          assign(kinds_parser(), user_field(&U::code, &C::channels))},
         {"code", "sms_country_prefixes", Global,
@@ -570,6 +576,10 @@ const std::vector<KeySpec>& key_specs() {
          assign(integer_parser(1, 1000), user_field(&U::lockout, &L::max_failures))},
         {"lockout", "duration", Overridable,
          assign(duration_parser(1min, 30 * 24h), user_field(&U::lockout, &L::duration))},
+        {"lockout", "passwordless_max_failures", Global,
+         assign(integer_parser(1, 100), user_field(&U::lockout, &L::passwordless_max_failures))},
+        {"lockout", "passwordless_duration", Global,
+         assign(duration_parser(1min, 1h), user_field(&U::lockout, &L::passwordless_duration))},
 
         {"login", "timeout", Global,
          assign(duration_parser(30s, 1h), policy_field(&P::login_timeout))},
@@ -1680,6 +1690,9 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
     line("max_sends_per_destination_per_hour",
          std::to_string(code.max_sends_per_destination_per_hour));
     line("max_sends_per_host_per_hour", std::to_string(code.max_sends_per_host_per_hour));
+    line("max_passwordless_sends_per_hour", std::to_string(code.max_passwordless_sends_per_hour));
+    line("max_passwordless_sends_per_rhost_per_hour",
+         std::to_string(code.max_passwordless_sends_per_rhost_per_hour));
     line("channels", kinds_text(code.channels));
     line("sms_country_prefixes", join(code.sms_country_prefixes, ", "));
     for (Kind kind : code.channels) {
@@ -1694,6 +1707,8 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
     section("lockout");
     line("max_failures", std::to_string(user.lockout.max_failures));
     line("duration", format_duration(user.lockout.duration));
+    line("passwordless_max_failures", std::to_string(user.lockout.passwordless_max_failures));
+    line("passwordless_duration", format_duration(user.lockout.passwordless_duration));
 
     section("login");
     line("timeout", format_duration(policy.login_timeout));

@@ -3,6 +3,7 @@
 #include "../log.hpp"
 #include "lwauth/error.hpp"
 #include "methods/code_method.hpp"
+#include "passwordless.hpp"
 
 namespace lwauth {
 namespace {
@@ -48,6 +49,19 @@ void LoginEngine::start_primary(const LoginContext& context, const policy::UserP
     // user with only a password gets: no prompt, the password decides.
     auto loaded = std::make_shared<const UserState>(deps_.store.load_user(context.user));
     const UserState& state = *loaded;
+    // Too many wrong codes before a password, for this user or from this remote host:
+    // the passwordless methods are not offered for a while, and the password and 2-step
+    // decide, with their own lockout and caps. Nothing is said: an unknown user gets the
+    // same.
+    if (std::string why = passwordless::suspended(deps_.store, deps_.clock, user_policy, context,
+                                                  state.passwordless_failures);
+        !why.empty()) {
+        log_event(LogLevel::Notice, "passwordless-suspended",
+                  "passwordless methods not offered: " + why,
+                  {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        return;
+    }
     std::vector<PrimaryMenu::Choice> offered;
     for (const auto& type : primary_types_) {
         if (type->offered(*policy_, user_policy, state, context)) {
@@ -82,8 +96,10 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
     log_event(LogLevel::Notice, "login-locked", "login refused: account locked",
               {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
     Step step = Step::verdict_of(bus::kVerdictMaxTries);
-    step.error("Too many failed verification attempts. Try again in " + minutes_text(remaining) +
-               ".");
+    step.error(remaining >= kLockedUntilUnlocked / 2
+                   ? locked_text(kLockedUntilUnlocked, 0)
+                   : "Too many failed verification attempts. Try again in " +
+                         minutes_text(remaining) + ".");
     return step;
 }
 

@@ -16,7 +16,7 @@ class MemoryStore final : public Store {
     }
     LockState lock_state(const std::string& user) override {
         UserState state = load_user(user);
-        return {state.failures, state.locked_until};
+        return {state.failures, state.locked_until, state.passwordless_failures};
     }
     std::vector<std::string> list_users() override {
         std::vector<std::string> out;
@@ -49,13 +49,20 @@ class MemoryStore final : public Store {
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
         users_[user].pin_set = !encoded_hash.empty();
     }
-    int add_failure(const std::string& user) override { return ++users_[user].failures; }
+    FailureCount add_failure(const std::string& user) override {
+        return {++users_[user].failures, ++in_a_row_[user]};
+    }
+    int add_passwordless_failure(const std::string& user) override {
+        return ++users_[user].passwordless_failures;
+    }
     void lock(const std::string& user, int64_t until) override {
         users_[user].locked_until = until;
         users_[user].failures = 0;
     }
     void clear_failures(const std::string& user) override {
         users_[user].failures = 0;
+        users_[user].passwordless_failures = 0;
+        in_a_row_[user] = 0;
         users_[user].locked_until = 0;
     }
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
@@ -82,6 +89,7 @@ class MemoryStore final : public Store {
 
   private:
     std::map<std::string, UserState> users_;
+    std::map<std::string, int> in_a_row_;
     SendIndex sends_;
     int64_t last_send_id_ = 0;
 };

@@ -77,6 +77,10 @@ constexpr const char* kMigrations[] = {
         SELECT at, json_array('user:' || user, 'destination:' || destination, 'host')
         FROM sends;
     DROP TABLE sends;
+    -- Wrong codes in a row: after the password, not reset by a lock (the 100 limit of
+    -- NIST SP 800-63B); before any password (mode=primary), which never lock.
+    ALTER TABLE users ADD COLUMN failures_in_a_row INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN passwordless_failures INTEGER NOT NULL DEFAULT 0;
     )sql",
 };
 
@@ -324,7 +328,7 @@ UserState SqliteStore::load_user(const std::string& user) {
     {
         auto stmt = prepare(*statements_,
                             "SELECT two_step, failures, locked_until, line_link IS NOT NULL, "
-                            "pin_hash IS NOT NULL FROM users WHERE name = ?",
+                            "pin_hash IS NOT NULL, passwordless_failures FROM users WHERE name = ?",
                             {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
@@ -333,6 +337,7 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.locked_until = sqlite3_column_int64(stmt.get(), 2);
             state.line_linked = sqlite3_column_int(stmt.get(), 3) != 0;
             state.pin_set = sqlite3_column_int(stmt.get(), 4) != 0;
+            state.passwordless_failures = sqlite3_column_int(stmt.get(), 5);
         } else if (rc != SQLITE_DONE) {
             fail(db_.get(), "load user");
         }
@@ -372,11 +377,14 @@ UserState SqliteStore::load_user(const std::string& user) {
 LockState SqliteStore::lock_state(const std::string& user) {
     LockState state;
     auto stmt =
-        prepare(*statements_, "SELECT failures, locked_until FROM users WHERE name = ?", {user});
+        prepare(*statements_,
+                "SELECT failures, locked_until, passwordless_failures FROM users WHERE name = ?",
+                {user});
     int rc = sqlite3_step(stmt.get());
     if (rc == SQLITE_ROW) {
         state.failures = sqlite3_column_int(stmt.get(), 0);
         state.locked_until = sqlite3_column_int64(stmt.get(), 1);
+        state.passwordless_failures = sqlite3_column_int(stmt.get(), 2);
     } else if (rc != SQLITE_DONE) {
         fail(db_.get(), "load lockout");
     }
@@ -456,11 +464,26 @@ void SqliteStore::set_two_step(const std::string& user, bool enabled) {
          {int64_t{enabled ? 1 : 0}, user});
 }
 
-int SqliteStore::add_failure(const std::string& user) {
+FailureCount SqliteStore::add_failure(const std::string& user) {
     ensure_user(user);
-    return static_cast<int>(query_int(
-        *statements_, "UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures",
-        {user}));
+    auto stmt = prepare(*statements_,
+                        "UPDATE users SET failures = failures + 1, "
+                        "failures_in_a_row = failures_in_a_row + 1 WHERE name = ? "
+                        "RETURNING failures, failures_in_a_row",
+                        {user});
+    if (sqlite3_step(stmt.get()) != SQLITE_ROW) {
+        fail(db_.get(), "count a failure");
+    }
+    return {sqlite3_column_int(stmt.get(), 0), sqlite3_column_int(stmt.get(), 1)};
+}
+
+int SqliteStore::add_passwordless_failure(const std::string& user) {
+    ensure_user(user);
+    return static_cast<int>(query_int(*statements_,
+                                      "UPDATE users SET passwordless_failures = "
+                                      "passwordless_failures + 1 WHERE name = ? "
+                                      "RETURNING passwordless_failures",
+                                      {user}));
 }
 
 void SqliteStore::lock(const std::string& user, int64_t until) {
@@ -470,7 +493,10 @@ void SqliteStore::lock(const std::string& user, int64_t until) {
 }
 
 void SqliteStore::clear_failures(const std::string& user) {
-    exec(*statements_, "UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", {user});
+    exec(*statements_,
+         "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
+         "locked_until = 0 WHERE name = ?",
+         {user});
 }
 
 SqliteStore::~SqliteStore() = default;

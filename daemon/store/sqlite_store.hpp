@@ -36,7 +36,8 @@ class SqliteStore final : public Store {
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override;
-    int add_failure(const std::string& user) override;
+    FailureCount add_failure(const std::string& user) override;
+    int add_passwordless_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;
     void clear_failures(const std::string& user) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct UserState {
     std::vector<Contact> profile;   // the profile's phone / email, set by the administrator
     int failures = 0;               // consecutive failed codes
     int64_t locked_until = 0;       // epoch seconds; 0 when not locked
+    int passwordless_failures = 0;  // wrong codes in a row before any password
     bool line_linked = false;       // a LINE account is linked (kept as a keyed hash only)
     bool pin_set = false;           // a quick-login PIN is set (kept as an Argon2id hash)
 
@@ -42,7 +44,7 @@ struct UserState {
     /// Whether the store holds anything about the user.
     [[nodiscard]] bool empty() const {
         return !two_step && contacts.empty() && profile.empty() && failures == 0 &&
-               locked_until == 0 && !line_linked && !pin_set;
+               locked_until == 0 && passwordless_failures == 0 && !line_linked && !pin_set;
     }
 
   private:
@@ -57,9 +59,22 @@ struct UserState {
 };
 
 struct LockState {
-    int failures = 0;          // consecutive failed codes
-    int64_t locked_until = 0;  // epoch seconds; 0 when not locked
+    int failures = 0;               // consecutive failed codes
+    int64_t locked_until = 0;       // epoch seconds; 0 when not locked
+    int passwordless_failures = 0;  // wrong codes in a row before any password
 };
+
+/// The failure counts after one more wrong code after the password.
+struct FailureCount {
+    int failures = 0;  // since the last lock: what [lockout] max_failures counts
+    int in_a_row = 0;  // since the last right code or unlock: locks count too (the 100 limit)
+};
+
+/// NIST SP 800-63B: no account takes more than this many wrong codes in a row, on either
+/// path, before a right code or an administrator's unlock.
+inline constexpr int kMaxFailuresInARow = 100;
+/// `locked_until` of an account locked until an administrator unlocks it (9999-12-31).
+inline constexpr int64_t kLockedUntilUnlocked = 253402300799;
 
 /// One limit a send is counted against: at most `limit` sends under `key` (a user, a
 /// destination hash, the host...; CodeSender names them) in the window.
@@ -105,11 +120,16 @@ class Store {
     /// The quick-login PIN as an encoded Argon2id hash; "" removes it.
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
 
-    /// Counts one more failed code and returns the new count (atomically).
-    virtual int add_failure(const std::string& user) = 0;
-    /// Locks the user until `until` and resets the failure count.
+    /// Counts one more wrong code after the password and returns the new counts
+    /// (atomically).
+    virtual FailureCount add_failure(const std::string& user) = 0;
+    /// Counts one more wrong code typed before any password (mode=primary) and returns
+    /// how many there have been in a row (atomically). Apart from add_failure's counts:
+    /// these never lock the account.
+    virtual int add_passwordless_failure(const std::string& user) = 0;
+    /// Locks the user until `until` and resets the failure count (not the count in a row).
     virtual void lock(const std::string& user, int64_t until) = 0;
-    /// Clears the failure count and any lockout.
+    /// Clears every failure count and any lockout (a right code, an unlock).
     virtual void clear_failures(const std::string& user) = 0;
 
     /// Counts one send against every cap at once, or against none: when each cap's key
@@ -122,6 +142,15 @@ class Store {
                                                        int64_t since, int64_t at) = 0;
     /// Gives back a reservation whose message did not go out.
     virtual void release_send(const SendReservation& reservation) = 0;
+    /// Counts an event other than a send (a wrong code before any password, say) under
+    /// the keys, in the same log and window as the sends.
+    void count_event(const std::vector<std::string>& keys, int64_t at) {
+        std::vector<SendCap> caps;
+        for (const auto& key : keys) {
+            caps.push_back({key, std::numeric_limits<int>::max()});
+        }
+        (void)reserve_send(caps, at, at);
+    }
     /// The sends counted under a key at or after `since`.
     [[nodiscard]] virtual int sends_since(const std::string& key, int64_t since) = 0;
     /// Forgets sends older than `before` (counters only look back one hour).

@@ -20,7 +20,7 @@ class CapsUnderLoad : public GatewayTest {
         write_file(daemon_->config_dir() / "lwauth.conf.d/50-caps.conf",
                    "[policy]\nlogin_with_phone = allowed\n"
                    "[code]\nmax_sends_per_hour = 3\nmax_sends_per_destination_per_hour = 3\n"
-                   "max_sends_per_host_per_hour = 10\n");
+                   "max_sends_per_host_per_hour = 10\nmax_passwordless_sends_per_hour = 3\n");
         ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0) << daemon_->log();
     }
 
@@ -140,6 +140,21 @@ TEST_F(CapsUnderLoad, TwentyParallelPhoneLoginsSendTheCap) {
     ASSERT_EQ(rounds.size(), 1u);
     EXPECT_EQ(rounds[0].size(), 20u);
     EXPECT_EQ(at_gateway() - before, 3u) << daemon_->log();
+}
+
+TEST_F(CapsUnderLoad, PhoneLoginsBeforeThePasswordLeaveTheUsersTwoStepCodes) {
+    enroll("alice", kVictim);
+    slow_gateway();
+    auto flood = call_rounds_as(bus_->address(), 0, {starts("alice", "primary", 20)});
+    ASSERT_EQ(flood.size(), 1u);
+    size_t before = at_gateway();
+    // The real user, after the password: 2-step's own caps are untouched.
+    auto rounds = call_rounds_as(bus_->address(), 0, {starts("alice", "second_factor", 1)});
+    ASSERT_EQ(rounds.size(), 1u);
+    ASSERT_EQ(rounds[0].size(), 1u);
+    EXPECT_TRUE(rounds[0][0].error.empty() && rounds[0][0].verdict.empty())
+        << rounds[0][0].error << rounds[0][0].verdict << daemon_->log();
+    EXPECT_EQ(at_gateway(), before + 1);
 }
 
 TEST_F(CapsUnderLoad, ParallelResendsSendOnlyWhatIsLeftOfTheCap) {

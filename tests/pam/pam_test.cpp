@@ -818,6 +818,59 @@ TEST_F(PamPhoneLogin, AnUnknownUserIsTreatedLikeAUserWithOnlyAPassword) {
     EXPECT_EQ(sent(), before);
 }
 
+// Anybody who knows a user name can start a phone login through sshd. What they do
+// there is counted apart from the user's password + 2-step login, which keeps its own
+// lockout and caps: the shipped defaults (5 codes an hour per user and per number).
+class PamPhoneLoginUnderAttack : public PamPhoneLogin {
+  protected:
+    std::string policy() override {
+        return "[policy]\ntwo_step = optional\nlogin_with_phone = allowed\n"
+               "[code]\nchannels = sms, email\nresend_interval = 0s\n"
+               "[lockout]\nmax_failures = 5\nduration = 15m\n"
+               "[channel.outbox]\ntype = outbox\npath = " +
+               (dir_ / "outbox.jsonl").string() + "\n";
+    }
+
+    // The real alice: the password instead of the phone (or no phone login offered),
+    // then the 2-step code.
+    int real_user_logs_in(Person& alice) {
+        alice.answer_code = [&](int) -> std::optional<std::string> {
+            if (!alice.password_prompts) {
+                return std::string("p");
+            }
+            return latest_code(kPhone);
+        };
+        return authenticate("full", "alice", alice);
+    }
+};
+
+TEST_F(PamPhoneLoginUnderAttack, WrongCodesBeforeThePasswordNeverLockTheUserOut) {
+    for (int connection = 0; connection < 2; ++connection) {
+        Person attacker;
+        attacker.password = "not known";
+        attacker.answer_code = [&](int) { return wrong(latest_code(kPhone)); };
+        EXPECT_NE(authenticate("full", "alice", attacker), PAM_SUCCESS);
+        EXPECT_EQ(attacker.password_prompts, 0);
+    }
+    Person alice;
+    EXPECT_EQ(real_user_logs_in(alice), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(alice.password_prompts, 1);
+}
+
+TEST_F(PamPhoneLoginUnderAttack, ConnectionsThatTurnToAWrongPasswordLeaveTheUsersCodes) {
+    for (int connection = 0; connection < 4; ++connection) {
+        Person attacker;
+        attacker.password = "not known";
+        attacker.answer_code = [](int) { return std::string("p"); };
+        EXPECT_EQ(authenticate("full", "alice", attacker), PAM_AUTH_ERR);
+    }
+    Person alice;
+    EXPECT_EQ(real_user_logs_in(alice), PAM_SUCCESS) << daemon_->log();
+    for (const auto& e : alice.errors) {
+        EXPECT_EQ(e.find("Too many codes"), std::string::npos) << e;
+    }
+}
+
 class PamPhoneLoginElsewhere : public PamPhoneLogin {
   protected:
     std::string policy() override {

@@ -858,6 +858,20 @@ class PrimaryTest : public LoginEngineTest {
     PrimaryTest() { use_policy("[policy]\nlogin_with_phone = allowed\n"); }
 
     Step primary(const std::string& user = kUser) { return start(user, kOwner, bus::kModePrimary); }
+    /// A passwordless login of `user` from `rhost`.
+    Step primary_from(const std::string& rhost, const std::string& user = kUser) {
+        return step_now([&](StepDone done) {
+            engine_->start(LoginContext{user, "sshd", rhost, "", bus::kModePrimary, kOwner},
+                           std::move(done));
+        });
+    }
+    /// A passwordless login whose three tries are all wrong.
+    Step three_wrong(Step step) {
+        for (int i = 0; i < 3 && step.verdict.empty(); ++i) {
+            step = answer(step, wrong_code_for(last_code()));
+        }
+        return step;
+    }
 };
 
 TEST_F(PrimaryTest, APhoneCodeLogsInWithoutThePassword) {
@@ -889,13 +903,73 @@ TEST_F(PrimaryTest, AfterAWrongCodeThePasswordIsNoLongerAnEscape) {
     EXPECT_NE(p.verdict, bus::kVerdictIgnore) << "a failing method never falls to the password";
 }
 
-TEST_F(PrimaryTest, WrongCodesDenyAndCountTowardsTheLockout) {
-    Step step = primary();
-    for (int i = 0; i < 3; ++i) {
-        step = answer(step, wrong_code_for(last_code()));
-    }
+TEST_F(PrimaryTest, WrongCodesDenyAndCountApartFromTheLockout) {
+    Step step = three_wrong(primary());
     EXPECT_EQ(step.verdict, bus::kVerdictDenied);
-    EXPECT_EQ(store_.load_user(kUser).failures, 3);
+    EXPECT_EQ(store_.load_user(kUser).failures, 0) << "the 2-step lockout is not touched";
+    EXPECT_EQ(store_.load_user(kUser).passwordless_failures, 3);
+}
+
+TEST_F(PrimaryTest, TooManyWrongCodesSuspendThePasswordlessPathNeverTheAccount) {
+    // What anyone who knows the user name can do from sshd: two connections of wrong
+    // codes (the budget is 5 by default).
+    EXPECT_EQ(three_wrong(primary()).verdict, bus::kVerdictDenied);
+    Step second = three_wrong(primary());
+    EXPECT_EQ(second.verdict, bus::kVerdictMaxTries);
+    EXPECT_NE(errors_of(second).find("Log in with your password"), std::string::npos);
+    EXPECT_EQ(store_.load_user(kUser).locked_until, 0) << "the account is not locked";
+    size_t sent = sent_.size();
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore) << "the password decides";
+    EXPECT_EQ(sent_.size(), sent) << "no code is sent while suspended";
+    // The real user, with the password: 2-step verification as always.
+    Step two_step = start();
+    ASSERT_EQ(two_step.prompt, "Verification code: ") << errors_of(two_step);
+    EXPECT_EQ(answer(two_step, last_code()).verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(store_.load_user(kUser).passwordless_failures, 0) << "a right code ends the run";
+    // The wrong codes of the window still suspend until they age out.
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore);
+    clock_.advance(15 * 60 + 1);
+    EXPECT_EQ(primary().prompt, "Verification code: ");
+}
+
+TEST_F(PrimaryTest, ARemoteHostsWrongCodesSuspendItForEveryUser) {
+    store_.save_contact("jiro", {"phone", "+819011112222"});
+    use_policy("[policy]\nlogin_with_phone = allowed\n[lockout]\npasswordless_max_failures = 4\n");
+    EXPECT_EQ(three_wrong(primary_from("198.51.100.9")).verdict, bus::kVerdictDenied);
+    Step other_user = primary_from("198.51.100.9", "jiro");
+    other_user = answer(other_user, wrong_code_for(last_code()));
+    EXPECT_EQ(other_user.verdict, bus::kVerdictMaxTries) << "the 4th from that host";
+    EXPECT_EQ(primary_from("198.51.100.9", "jiro").verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(primary_from("203.0.113.4", "jiro").prompt, "Verification code: ")
+        << "another host is not suspended";
+}
+
+TEST_F(PrimaryTest, AHundredWrongCodesInARowSuspendUntilARightCode) {
+    for (int i = 0; i < kMaxFailuresInARow; ++i) {
+        (void)store_.add_passwordless_failure(kUser);
+    }
+    clock_.advance(24 * 3600);  // long after any window
+    EXPECT_EQ(primary().verdict, bus::kVerdictIgnore);
+    store_.clear_failures(kUser);  // a right code after the password, or an unlock
+    EXPECT_EQ(primary().prompt, "Verification code: ");
+}
+
+TEST_F(LoginEngineTest, AHundredWrongCodesInARowLockUntilAnAdministratorUnlocks) {
+    // However the lockouts are spaced, no more than 100 in a row (NIST SP 800-63B).
+    use_policy("[lockout]\nmax_failures = 1000\n");
+    for (int i = 0; i < kMaxFailuresInARow - 1; ++i) {
+        (void)store_.add_failure(kUser);
+    }
+    Step step = start();
+    Step last = answer(step, wrong_code_for(last_code()));
+    EXPECT_EQ(last.verdict, bus::kVerdictMaxTries);
+    EXPECT_NE(errors_of(last).find("until an administrator unlocks it"), std::string::npos)
+        << errors_of(last);
+    clock_.advance(365 * 24 * 3600);
+    Step later = start();
+    EXPECT_EQ(later.verdict, bus::kVerdictMaxTries);
+    EXPECT_NE(errors_of(later).find("until an administrator unlocks it"), std::string::npos)
+        << errors_of(later);
 }
 
 TEST_F(PrimaryTest, ALockedUserIsToldAndNothingIsSent) {

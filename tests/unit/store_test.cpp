@@ -171,20 +171,36 @@ TEST_F(SqliteStoreTest, TwoStepFlagIsKept) {
 
 TEST_F(SqliteStoreTest, AddFailureReturnsTheNewCount) {
     auto store = open_store();
-    EXPECT_EQ(store->add_failure("taro"), 1);
-    EXPECT_EQ(store->add_failure("taro"), 2);
-    EXPECT_EQ(store->add_failure("taro"), 3);
+    EXPECT_EQ(store->add_failure("taro").failures, 1);
+    EXPECT_EQ(store->add_failure("taro").failures, 2);
+    EXPECT_EQ(store->add_failure("taro").failures, 3);
     EXPECT_EQ(store->load_user("taro").failures, 3);
-    EXPECT_EQ(store->add_failure("jiro"), 1);
+    EXPECT_EQ(store->add_failure("jiro").failures, 1);
 }
 
 TEST_F(SqliteStoreTest, AddFailureCountsInTheDatabaseNotInTheConnection) {
     // Two connections interleaving see one counter: the increment happens in SQL.
     auto first = open_store();
     auto second = open_store();
-    EXPECT_EQ(first->add_failure("taro"), 1);
-    EXPECT_EQ(second->add_failure("taro"), 2);
-    EXPECT_EQ(first->add_failure("taro"), 3);
+    EXPECT_EQ(first->add_failure("taro").failures, 1);
+    EXPECT_EQ(second->add_failure("taro").failures, 2);
+    EXPECT_EQ(first->add_failure("taro").failures, 3);
+}
+
+TEST_F(SqliteStoreTest, FailuresInARowOutliveALockAndPasswordlessOnesAreApart) {
+    auto store = open_store();
+    (void)store->add_failure("taro");
+    store->lock("taro", 5000);
+    FailureCount count = store->add_failure("taro");
+    EXPECT_EQ(count.failures, 1) << "a lock starts the lockout's count again";
+    EXPECT_EQ(count.in_a_row, 2) << "...but not the count in a row";
+    EXPECT_EQ(store->add_passwordless_failure("taro"), 1);
+    EXPECT_EQ(store->add_passwordless_failure("taro"), 2);
+    EXPECT_EQ(store->lock_state("taro").passwordless_failures, 2);
+    EXPECT_EQ(store->load_user("taro").failures, 1) << "passwordless ones are counted apart";
+    store->clear_failures("taro");
+    EXPECT_EQ(store->add_failure("taro").in_a_row, 1);
+    EXPECT_EQ(store->load_user("taro").passwordless_failures, 0);
 }
 
 TEST_F(SqliteStoreTest, LockSetsTheDeadlineAndResetsFailures) {
@@ -443,6 +459,8 @@ TEST_F(SqliteStoreTest, MigratesASchemaOneDatabaseKeepingItsContacts) {
     tamper(path_,
            "DROP TABLE profile_contacts; ALTER TABLE contacts DROP COLUMN source;"
            "ALTER TABLE users DROP COLUMN line_link; ALTER TABLE users DROP COLUMN pin_hash;"
+           "ALTER TABLE users DROP COLUMN failures_in_a_row;"
+           "ALTER TABLE users DROP COLUMN passwordless_failures;"
            "DROP TABLE send_log; CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"
            " destination TEXT NOT NULL, at INTEGER NOT NULL);"
            "PRAGMA user_version = 1;");
@@ -459,6 +477,8 @@ TEST_F(SqliteStoreTest, MigratesASchemaTwoSendLogUnderTheLoginBudgetsKeys) {
     open_store().reset();
     // The send log as schema 2 kept it: one row per send, user and destination hash.
     tamper(path_,
+           "ALTER TABLE users DROP COLUMN failures_in_a_row;"
+           "ALTER TABLE users DROP COLUMN passwordless_failures;"
            "DROP TABLE send_log; CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"
            " destination TEXT NOT NULL, at INTEGER NOT NULL);"
            "INSERT INTO sends (user, destination, at) VALUES ('taro', 'dh1', 100),"

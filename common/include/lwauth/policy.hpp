@@ -51,6 +51,10 @@ struct CodePolicy {
     int max_sends_per_hour = 5;  // per user
     int max_sends_per_destination_per_hour = 5;
     int max_sends_per_host_per_hour = 200;
+    // Before any password (mode=primary), a budget of its own: per user, and per remote
+    // host; the per-destination and host limits above apply to it apart.
+    int max_passwordless_sends_per_hour = 5;
+    int max_passwordless_sends_per_rhost_per_hour = 10;
     std::vector<Kind> channels{Kind::Sms, Kind::Email};  // delivery kinds, in order of preference
     std::vector<std::string> sms_country_prefixes;       // "+81"...; empty: any number
     friend bool operator==(const CodePolicy&, const CodePolicy&) = default;
@@ -59,6 +63,10 @@ struct CodePolicy {
 struct LockoutPolicy {
     int max_failures = 5;
     std::chrono::seconds duration{900};
+    // Wrong codes before any password, per user and per remote host, within
+    // passwordless_duration, that suspend the passwordless methods (for that long).
+    int passwordless_max_failures = 5;
+    std::chrono::seconds passwordless_duration{900};
     friend bool operator==(const LockoutPolicy&, const LockoutPolicy&) = default;
 };
 

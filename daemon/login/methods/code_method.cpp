@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../../log.hpp"
+#include "../passwordless.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -31,6 +32,19 @@ std::string duration_text(int64_t seconds) {
     }
     return std::to_string(seconds) + (seconds == 1 ? " second" : " seconds");
 }
+
+}  // namespace
+
+std::string locked_text(int64_t locked_until, int64_t now) {
+    if (locked_until >= kLockedUntilUnlocked) {
+        return "Too many failed verification attempts. This account is locked until an "
+               "administrator unlocks it.";
+    }
+    return "Too many failed verification attempts. Try again in " +
+           duration_text(locked_until - now) + ".";
+}
+
+namespace {
 
 const char* kind_word(policy::Kind kind) {
     switch (kind) {
@@ -94,6 +108,8 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     auto self = std::static_pointer_cast<CodeMethod>(shared_from_this());
     MethodEnv kept = env;
     kept.loaded.reset();  // the contacts need not outlive the send
+    CodePurpose purpose =
+        options_.password_instead ? CodePurpose::PasswordlessLogin : CodePurpose::Login;
     env.sender.send_login_code(
         env.context.user, *env.policy, env.user_policy, *state, code,
         [self, env = std::move(kept), hash, step = std::move(step),
@@ -128,7 +144,8 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                     "administrator.");
                 then(SendState::Failed, std::move(step));
             }
-        });
+        },
+        purpose, env.context.rhost);
 }
 
 void CodeMethod::begin(const MethodEnv& env, StepDone done) {
@@ -156,12 +173,36 @@ void CodeMethod::begin(const MethodEnv& env, StepDone done) {
 Step CodeMethod::wrong_code(const MethodEnv& env) {
     Step step;
     const std::string& user = env.context.user;
-    int failures = env.store.add_failure(user);
+    if (options_.password_instead) {
+        // Before any password: counted apart, and never a lock of the account.
+        log_event(LogLevel::Notice, "code-wrong", "wrong verification code before a password",
+                  {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
+        if (passwordless::count_failure(env.store, env.clock, env.user_policy, env.context)) {
+            step.error(
+                "Too many wrong codes. Log in with your password and verification code instead.");
+            step.verdict = bus::kVerdictMaxTries;
+            return step;
+        }
+        return another_try(std::move(step));
+    }
+    FailureCount count = env.store.add_failure(user);
+    int failures = count.failures;
     log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
               {{"USER", user},
                {"SERVICE", env.context.service},
                {"RHOST", env.context.rhost},
                {"FAILURES", std::to_string(failures)}});
+    if (count.in_a_row >= kMaxFailuresInARow) {
+        // NIST SP 800-63B: no more than 100 in a row, however the lockouts are spaced.
+        env.store.lock(user, kLockedUntilUnlocked);
+        log_event(LogLevel::Warning, "locked-out",
+                  "account locked until an administrator unlocks it: " +
+                      std::to_string(kMaxFailuresInARow) + " wrong codes in a row",
+                  {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
+        step.error(locked_text(kLockedUntilUnlocked, 0));
+        step.verdict = bus::kVerdictMaxTries;
+        return step;
+    }
     if (failures >= env.user_policy.lockout.max_failures) {
         int64_t duration = env.user_policy.lockout.duration.count();
         env.store.lock(user, env.clock.now() + duration);
@@ -175,6 +216,10 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         step.verdict = bus::kVerdictMaxTries;
         return step;
     }
+    return another_try(std::move(step));
+}
+
+Step CodeMethod::another_try(Step step) {
     if (--tries_left_ <= 0) {
         step.error("Wrong code. No tries are left for this code; log in again to get a new one.");
         step.verdict = bus::kVerdictDenied;
@@ -199,8 +244,7 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     if (state.locked_until > now) {
         wipe_string(answer);
         Step step;
-        step.error("Too many failed verification attempts. Try again in " +
-                   duration_text(state.locked_until - now) + ".");
+        step.error(locked_text(state.locked_until, now));
         step.verdict = bus::kVerdictMaxTries;
         done(StepResult::of(std::move(step)));
         return;
@@ -255,7 +299,7 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     // Single use: the code is gone the moment it is accepted.
     has_code_ = false;
     code_hash_.fill(0);
-    if (state.failures != 0 || state.locked_until != 0) {
+    if (state.failures != 0 || state.locked_until != 0 || state.passwordless_failures != 0) {
         // A write (and its fsync) only when there is something to clear.
         env.store.clear_failures(env.context.user);
     }

@@ -9,6 +9,9 @@
 
 namespace lwauth {
 
+/// What a user is told of a lock: how long it lasts, or that an administrator must end it.
+[[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now);
+
 class CodeMethod final : public LoginMethod {
   public:
     struct Options {
@@ -35,6 +38,8 @@ class CodeMethod final : public LoginMethod {
     void send_new_code(const MethodEnv& env, Step step, Sent then);
     [[nodiscard]] Step prompt(Step step) const;
     Step wrong_code(const MethodEnv& env);
+    /// One try of the code used up: the prompt again, or `denied` with none left.
+    Step another_try(Step step);
     /// The environment with the code channels this method may use.
     [[nodiscard]] MethodEnv scoped(const MethodEnv& env) const;
 
