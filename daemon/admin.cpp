@@ -61,6 +61,8 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
         log_admin(admin, user, "contact-set", "administrator set a contact for login codes", kind);
         return;
     }
+    // A confirmation of the old value must not make it the login contact later.
+    account_.forget_pending_profile(user, kind);
     const Contact* login = state.contact(kind);
     if (login != nullptr && login->source != "self" && login->value != normalized) {
         // The user confirmed the old profile value; the new one needs its own confirmation.
@@ -87,6 +89,7 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
                                         "added is theirs: use admin reset to clear it)");
     }
     store_.remove_profile_contact(user, kind);
+    account_.forget_pending_profile(user, kind);
     if (from_profile) {
         store_.remove_contact(user, kind);
         if (state.contacts.size() == 1) {

@@ -146,6 +146,42 @@ TEST_F(AdminTest, TheProfilePhoneIsUsedForLoginOnlyOnceConfirmed) {
     EXPECT_EQ(changed["two_step"], false);
 }
 
+TEST_F(AdminTest, AnAdministratorsChangeCancelsTheConfirmationOfTheOldProfileValue) {
+    enroll("alice", "phone", kAlicePhone);
+    const json before = ctl_json("alice", {"status"});
+    for (const std::string change : {"set", "remove"}) {
+        ASSERT_EQ(
+            ctl("root", {"admin", "contact", "set", "alice", "phone", kProfilePhone}).exit_code, 0);
+        ASSERT_EQ(ctl("alice", {"contact", "use-profile", "phone"}).exit_code, 0);
+        const std::string old_code = last_code();
+        ASSERT_TRUE(ctl_json("alice", {"status"}).contains("pending_phone"));
+
+        std::vector<std::string> args{"admin", "contact", change, "alice", "phone"};
+        if (change == "set") {
+            args.emplace_back("+819011112222");
+        }
+        ASSERT_EQ(ctl("frank", args).exit_code, 0) << change;
+        EXPECT_FALSE(ctl_json("alice", {"status"}).contains("pending_phone")) << change;
+
+        RunResult confirm = ctl("alice", {"contact", "confirm", "phone", old_code});
+        EXPECT_EQ(confirm.exit_code, 1) << change;
+        EXPECT_NE(confirm.err.find("No phone is waiting for confirmation"), std::string::npos)
+            << change << ": " << confirm.err;
+        json after = ctl_json("alice", {"status"});
+        EXPECT_EQ(after["phone_source"], "self") << change;
+        EXPECT_EQ(after["phone"], before["phone"]) << change << ": the old profile number won";
+    }
+
+    // A number of her own waiting for its code is not the administrator's to cancel.
+    ASSERT_EQ(ctl("alice", {"contact", "add", "phone", "+819033334444"}).exit_code, 0);
+    const std::string own_code = last_code();
+    ASSERT_EQ(ctl("frank", {"admin", "contact", "set", "alice", "phone", kProfilePhone}).exit_code,
+              0);
+    ASSERT_EQ(ctl("alice", {"contact", "confirm", "phone", own_code}).exit_code, 0);
+    EXPECT_EQ(ctl_json("alice", {"status"})["phone"],
+              "+81 \u2022\u2022 \u2022\u2022\u2022\u2022 4444");
+}
+
 TEST_F(AdminTest, UseProfileWithoutAProfileSaysWhatToDo) {
     RunResult r = ctl("alice", {"contact", "use-profile", "phone"});
     EXPECT_EQ(r.exit_code, 1);

@@ -40,7 +40,7 @@ class AdminServiceTest : public ::testing::Test {
   protected:
     AdminServiceTest() {
         std::map<std::string, std::shared_ptr<Channel>> channels;
-        channels["sms"] = std::make_shared<FakeChannel>("sms", sent_);
+        channels["sms"] = sms_;
         channels["mail"] = std::make_shared<FakeChannel>("mail", sent_);
         sender_.set_channels(std::move(channels));
         use("self");
@@ -64,6 +64,7 @@ class AdminServiceTest : public ::testing::Test {
     CodeSender sender_{clock_, store_, hasher_};
     FakeUsers users_;
     std::vector<SentMessage> sent_;
+    std::shared_ptr<FakeChannel> sms_ = std::make_shared<FakeChannel>("sms", sent_);
     AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
     AdminService admin_{store_, account_, users_};
 };
@@ -158,6 +159,25 @@ TEST_F(AdminServiceTest, ResetDropsAConfirmationInProgress) {
     EXPECT_EQ(test::error_code_of(
                   [&] { (void)account_.confirm_contact("taro", "email", SecretString(code)); }),
               Errc::NotFound);
+}
+
+TEST_F(AdminServiceTest, AProfileChangedWhileItsCodeIsOnItsWayIsNotConfirmed) {
+    admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
+    sms_->set_deferred(true);
+    std::optional<std::optional<Error>> got;
+    account_.use_profile_contact("taro", "phone",
+                                 [&](std::optional<Error> e) { got = std::move(e); });
+    admin_.set_contact(kAdmin, "taro", "phone", kPhone);
+    sms_->complete_next();
+    ASSERT_TRUE(got.has_value() && !got->has_value());
+    ASSERT_EQ(sent_.back().destination, kProfilePhone);
+    EXPECT_EQ(test::error_code_of([&] {
+                  (void)account_.confirm_contact("taro", "phone",
+                                                 SecretString(code_in(sent_.back().text)));
+              }),
+              Errc::NotFound);
+    EXPECT_EQ(store_.load_user("taro").contact("phone"), nullptr);
+    EXPECT_TRUE(account_.status("taro").pending_contacts.empty()) << "the stale one is gone";
 }
 
 TEST_F(AdminServiceTest, UnlockEndsTheLockout) {
