@@ -310,8 +310,9 @@ bool wait_for_name(const std::string& address, const std::string& name,
 
 const std::vector<TestUser>& test_users() {
     static const std::vector<TestUser> users = {
-        {"alice", 40001, {}},     {"bob", 40002, {}},  {"carol", 40003, {}},
-        {"dave", 40004, {"ops"}}, {"erin", 40005, {}}, {"frank", 40006, {"lwadmins"}},
+        {"alice", 40001, {}},           {"bob", 40002, {}},  {"carol", 40003, {}},
+        {"dave", 40004, {"ops"}},       {"erin", 40005, {}}, {"frank", 40006, {"lwadmins"}},
+        {"grace", 40007, {"lwadmins"}},
     };
     return users;
 }

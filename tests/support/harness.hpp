@@ -96,8 +96,8 @@ struct TestUser {
     std::vector<std::string> groups;
 };
 
-/// The users every test knows: alice, bob, carol, dave, erin, frank (uids 40001...),
-/// plus root, nobody and sshd; group "lwadmins" has frank.
+/// The users every test knows: alice, bob, carol, dave, erin, frank, grace (uids
+/// 40001...), plus root, nobody and sshd; group "lwadmins" has frank and grace.
 const std::vector<TestUser>& test_users();
 [[nodiscard]] uid_t uid_of(const std::string& name);
 

@@ -29,7 +29,7 @@ constexpr const char* kPhone = "+819012345678";
 constexpr const char* kProfilePhone = "+819087654321";
 
 std::string policy_text(const std::string& contacts) {
-    return "[policy]\ncontacts = " + contacts +
+    return "[policy]\nadmin_group = lwadmins\ncontacts = " + contacts +
            "\n\n[code]\nchannels = sms, email\nresend_interval = 0s\n\n"
            "[channel.sms]\ntype = outbox\npath = /nonexistent/sms.jsonl\nserves = sms\n\n"
            "[channel.mail]\ntype = outbox\npath = /nonexistent/mail.jsonl\nserves = email\n"
@@ -178,6 +178,38 @@ TEST_F(AdminServiceTest, AProfileChangedWhileItsCodeIsOnItsWayIsNotConfirmed) {
               Errc::NotFound);
     EXPECT_EQ(store_.load_user("taro").contact("phone"), nullptr);
     EXPECT_TRUE(account_.status("taro").pending_contacts.empty()) << "the stale one is gone";
+}
+
+TEST_F(AdminServiceTest, RootAndAdministratorsAreChangedByRootAlone) {
+    users_.uids["toor"] = 0;
+    users_.groups["hana"] = {"hana", "lwadmins"};
+    users_.groups["lost"] = {};  // the group lookup failed
+    auto changes = [&](uid_t admin, const std::string& user) {
+        return std::vector<std::function<void()>>{
+            [=, this] { admin_.set_contact(admin, user, "phone", kProfilePhone); },
+            [=, this] { admin_.remove_contact(admin, user, "phone"); },
+            [=, this] { admin_.unlock(admin, user); },
+            [=, this] { admin_.reset(admin, user, "all"); }};
+    };
+    for (const std::string contacts : {"self", "admin"}) {
+        use(contacts);
+        for (const char* user : {"root", "toor", "hana", "lost"}) {
+            store_.lock(user, clock_.now() + 600);
+            for (const auto& change : changes(kAdmin, user)) {
+                EXPECT_EQ(test::error_code_of(change), Errc::AccessDenied) << user;
+            }
+            UserState state = store_.load_user(user);
+            EXPECT_TRUE(state.profile.empty() && state.contacts.empty()) << user;
+            EXPECT_NE(state.locked_until, 0) << user;
+            for (const auto& change : changes(0, user)) {
+                EXPECT_NO_THROW(change()) << user;
+            }
+            EXPECT_EQ(store_.load_user(user).locked_until, 0) << user;
+        }
+    }
+    for (const auto& change : changes(kAdmin, "taro")) {
+        EXPECT_NO_THROW(change()) << "an ordinary user";
+    }
 }
 
 TEST_F(AdminServiceTest, UnlockEndsTheLockout) {
