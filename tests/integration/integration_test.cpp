@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "login/engine.hpp"
 
 namespace lwauth::test {
 namespace {
@@ -255,6 +256,36 @@ TEST_F(Integration, OnlyTheBusDriverSaysThatAClientLeft) {
     // The EUID lwauthd took for root's connection at Start still served the Answer.
     auto calls = asked.calls();
     EXPECT_EQ(std::count(calls.begin(), calls.end(), client), 1) << "asked the bus again";
+}
+
+TEST_F(Integration, TheShippedIntrospectionIsWhatLwauthdServes) {
+    sd_bus* bus = nullptr;
+    sd_bus_message* reply = nullptr;
+    const char* xml = nullptr;
+    ASSERT_GE(sd_bus_new(&bus), 0);
+    std::unique_ptr<sd_bus, decltype(&sd_bus_flush_close_unref)> owned(bus,
+                                                                       sd_bus_flush_close_unref);
+    ASSERT_GE(sd_bus_set_address(bus, bus_->address().c_str()), 0);
+    ASSERT_GE(sd_bus_set_bus_client(bus, 1), 0);
+    ASSERT_GE(sd_bus_start(bus), 0);
+    ASSERT_GE(sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                 "org.freedesktop.DBus.Introspectable", "Introspect", nullptr,
+                                 &reply, ""),
+              0);
+    std::unique_ptr<sd_bus_message, decltype(&sd_bus_message_unref)> answer(reply,
+                                                                            sd_bus_message_unref);
+    ASSERT_GE(sd_bus_message_read(reply, "s", &xml), 0);
+    write_file(dir_ / "live.xml", xml);
+
+    RunResult check = run(
+        {"/usr/bin/python3", (source_dir() / "tests/integration/introspection_check.py").string(),
+         (source_dir() / "packaging/dbus/org.lwauth.Auth1.xml").string(),
+         (dir_ / "live.xml").string(),
+         (source_dir() / "common/include/lwauth/bus_names.hpp").string(),
+         std::to_string(LoginEngine::kMaxPendingLogins)},
+        base_env());
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    EXPECT_EQ(check.out, "");
 }
 
 TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {
