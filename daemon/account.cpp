@@ -179,6 +179,20 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
         pending_.erase(it);
         throw Error(Errc::Expired, "the confirmation code has expired; add the " + kind + " again");
     }
+    if (it->second.source == "profile") {
+        // An administrator's change cancels the confirmation, but one made while the code
+        // was on its way came before the confirmation was recorded: the value confirmed must
+        // still be the profile's.
+        UserState state = store_.load_user(user);
+        const Contact* profile = state.profile_contact(kind);
+        if (profile == nullptr || profile->value != it->second.value) {
+            pending_.erase(it);
+            throw Error(Errc::NotFound, "your profile's " + kind +
+                                            " was changed after the code was sent; use it again "
+                                            "with lwauthctl contact use-profile " +
+                                            kind);
+        }
+    }
     auto up = user_policy(user);
     bool right = looks_like_code(code.view(), up.code.length) &&
                  digest_equal(hasher_.keyed_hash(confirm_context(user, kind), code.view()),
@@ -256,6 +270,13 @@ void AccountService::forget_pending(const std::string& user, const std::string& 
     std::erase_if(pending_, [&](const auto& entry) {
         return entry.first.first == user && (kind.empty() || entry.first.second == kind);
     });
+}
+
+void AccountService::forget_pending_profile(const std::string& user, const std::string& kind) {
+    auto it = pending_.find({user, kind});
+    if (it != pending_.end() && it->second.source == "profile") {
+        pending_.erase(it);
+    }
 }
 
 void AccountService::expire() {

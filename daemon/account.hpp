@@ -77,6 +77,10 @@ class AccountService {
     void expire();
     /// Drops a user's confirmations in progress (of one kind, or all when kind is "").
     void forget_pending(const std::string& user, const std::string& kind = "");
+    /// Drops a confirmation in progress of the profile's phone or email (`kind`), because
+    /// the administrator changed or removed it; a number or address of the user's own that
+    /// waits for its code stays.
+    void forget_pending_profile(const std::string& user, const std::string& kind);
     /// The effective policy for a user.
     [[nodiscard]] policy::UserPolicy user_policy(const std::string& user) const;
     [[nodiscard]] const policy::Policy& policy() const { return *policy_; }

@@ -1,5 +1,7 @@
 #include "admin.hpp"
 
+#include <algorithm>
+
 #include "log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
@@ -29,6 +31,34 @@ void AdminService::require_known(const std::string& user) const {
     }
 }
 
+bool AdminService::for_root_alone(const std::string& user) const {
+    std::optional<uid_t> uid = users_.uid_of(user);
+    if (user == "root" || !uid || *uid == 0) {
+        return true;
+    }
+    const std::string& group = account_.policy().admin_group;
+    if (group.empty()) {
+        return false;  // nobody but root administers
+    }
+    // Every user is at least in their primary group: no groups at all means the lookup
+    // failed, and an administrator must not pass for an ordinary user.
+    std::vector<std::string> groups = users_.groups_of(user);
+    return groups.empty() || std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+void AdminService::require_may_change(uid_t admin, const std::string& user,
+                                      const std::string& action) const {
+    if (admin == 0 || !for_root_alone(user)) {
+        return;
+    }
+    log_event(LogLevel::Warning, "access-denied",
+              "administrator refused: root and the admin group are changed by root alone",
+              {{"ADMIN_UID", std::to_string(admin)}, {"USER", user}, {"ACTION", action}});
+    throw Error(Errc::AccessDenied,
+                "only root may change the login settings of root or of a member of the admin "
+                "group");
+}
+
 std::vector<AccountStatus> AdminService::list_users() {
     std::vector<AccountStatus> out;
     for (const auto& name : store_.list_users()) {
@@ -51,6 +81,7 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
                                const std::string& value) {
     check_contact_kind(kind);
     require_known(user);
+    require_may_change(admin, user, "contact-set");
     std::string normalized = normalized_contact(kind, value);
     UserState state = store_.load_user(user);
     store_.set_profile_contact(user, Contact{kind, normalized, "admin"});
@@ -61,6 +92,8 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
         log_admin(admin, user, "contact-set", "administrator set a contact for login codes", kind);
         return;
     }
+    // A confirmation of the old value must not make it the login contact later.
+    account_.forget_pending_profile(user, kind);
     const Contact* login = state.contact(kind);
     if (login != nullptr && login->source != "self" && login->value != normalized) {
         // The user confirmed the old profile value; the new one needs its own confirmation.
@@ -78,6 +111,7 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
 void AdminService::remove_contact(uid_t admin, const std::string& user, const std::string& kind) {
     check_contact_kind(kind);
     require_known(user);
+    require_may_change(admin, user, "contact-remove");
     UserState state = store_.load_user(user);
     const Contact* login = state.contact(kind);
     bool from_profile = login != nullptr && login->source != "self";
@@ -87,6 +121,7 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
                                         "added is theirs: use admin reset to clear it)");
     }
     store_.remove_profile_contact(user, kind);
+    account_.forget_pending_profile(user, kind);
     if (from_profile) {
         store_.remove_contact(user, kind);
         if (state.contacts.size() == 1) {
@@ -98,6 +133,7 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
 
 void AdminService::unlock(uid_t admin, const std::string& user) {
     require_known(user);
+    require_may_change(admin, user, "unlock");
     store_.clear_failures(user);
     log_admin(admin, user, "unlock", "administrator unlocked the user");
 }
@@ -107,6 +143,7 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts or all");
     }
     require_known(user);
+    require_may_change(admin, user, "reset");
     bool all = what == "all";
     if (all || what == "pin") {
         store_.set_pin_hash(user, "");

@@ -1,6 +1,7 @@
 // Administration of other users' login settings (the Admin interface): pure logic like
 // AccountService. The bus layer has already checked that the caller is root or in the
-// policy's admin group; every action here is logged with the caller's UID.
+// policy's admin group; every action here is logged with the caller's UID. Changes to
+// root (UID 0) or to a member of the admin group are root's alone.
 #pragma once
 
 #include <sys/types.h>
@@ -42,6 +43,12 @@ class AdminService {
 
   private:
     void require_known(const std::string& user) const;
+    /// Throws AccessDenied (and logs it) unless `admin` is root or `user` is neither root
+    /// nor in the admin group: a member of the group must not weaken root's 2-step
+    /// verification, nor another member's (or their own: that is the Account interface).
+    void require_may_change(uid_t admin, const std::string& user, const std::string& action) const;
+    /// Whether changes to `user` are for root alone; true when that cannot be told.
+    [[nodiscard]] bool for_root_alone(const std::string& user) const;
 
     Store& store_;
     AccountService& account_;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <memory>
 #include <new>
+#include <string_view>
 
 #include "log.hpp"
 #include "lwauth/bus_names.hpp"
@@ -13,6 +14,9 @@
 
 namespace lwauth {
 namespace {
+
+// The bus driver's name: the sender of its signals, the destination of questions to it.
+constexpr const char* kBusDriver = "org.freedesktop.DBus";
 
 // Every handler runs through here: an lwauth::Error becomes its D-Bus error, anything
 // else an Internal error; nothing escapes into sd-bus.
@@ -310,9 +314,8 @@ void BusService::attach(sd_bus* bus) {
     // with arg2='' was tried: channel_isolation then showed one Status call held up for
     // ~0.45 s while 200 logins waited on the gateway, for no measurable gain per login.)
     slot = nullptr;
-    r = sd_bus_match_signal(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
-                            this);
+    r = sd_bus_match_signal(bus, &slot, kBusDriver, "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                            "NameOwnerChanged", on_name_owner_changed, this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot watch for clients leaving the bus: " + errno_string(r));
     }
@@ -336,9 +339,9 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
     // was made (the effective UID), the one fact needed here; the bus builds and lwauthd
     // parses less than for GetConnectionCredentials.
     sd_bus_message* raw = nullptr;
-    int r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
-                               "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                               "GetConnectionUnixUser", nullptr, &raw, "s", sender);
+    int r = sd_bus_call_method(sd_bus_message_get_bus(m), kBusDriver, "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionUnixUser", nullptr, &raw, "s",
+                               sender);
     BusMessagePtr reply(raw);
     uint32_t bus_uid = 0;
     if (r < 0 || sd_bus_message_read(raw, "u", &bus_uid) < 0) {
@@ -608,6 +611,17 @@ int BusService::admin_reset(sd_bus_message* m) {
 }
 
 int BusService::name_owner_changed(sd_bus_message* m) {
+    // The match names the bus driver as sender, but sd-bus compares a match's sender only
+    // when it is a unique name, and a bus may let any peer send lwauthd a signal of this
+    // name: believed, it would cancel another client's login. Only the driver, whose name
+    // no connection can own, says who has left.
+    const char* sender = sd_bus_message_get_sender(m);
+    if (sender == nullptr || std::string_view(sender) != kBusDriver) {
+        log_event(LogLevel::Warning, "access-denied",
+                  "NameOwnerChanged not sent by the bus driver ignored",
+                  {{"SENDER", sender ? sender : ""}});
+        return 0;
+    }
     const char* name = nullptr;
     const char* old_owner = nullptr;
     const char* new_owner = nullptr;

@@ -47,10 +47,17 @@ std::vector<std::string> SystemUserDirectory::groups_of(const std::string& user)
 }
 
 bool SystemUserDirectory::exists(const std::string& user) const {
+    return uid_of(user).has_value();
+}
+
+std::optional<uid_t> SystemUserDirectory::uid_of(const std::string& user) const {
     std::vector<char> buf(16384);
     struct passwd pw {};
     struct passwd* result = nullptr;
-    return getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr;
+    if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result) != 0 || result == nullptr) {
+        return std::nullopt;
+    }
+    return pw.pw_uid;
 }
 
 }  // namespace lwauth

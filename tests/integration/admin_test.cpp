@@ -146,6 +146,42 @@ TEST_F(AdminTest, TheProfilePhoneIsUsedForLoginOnlyOnceConfirmed) {
     EXPECT_EQ(changed["two_step"], false);
 }
 
+TEST_F(AdminTest, AnAdministratorsChangeCancelsTheConfirmationOfTheOldProfileValue) {
+    enroll("alice", "phone", kAlicePhone);
+    const json before = ctl_json("alice", {"status"});
+    for (const std::string change : {"set", "remove"}) {
+        ASSERT_EQ(
+            ctl("root", {"admin", "contact", "set", "alice", "phone", kProfilePhone}).exit_code, 0);
+        ASSERT_EQ(ctl("alice", {"contact", "use-profile", "phone"}).exit_code, 0);
+        const std::string old_code = last_code();
+        ASSERT_TRUE(ctl_json("alice", {"status"}).contains("pending_phone"));
+
+        std::vector<std::string> args{"admin", "contact", change, "alice", "phone"};
+        if (change == "set") {
+            args.emplace_back("+819011112222");
+        }
+        ASSERT_EQ(ctl("frank", args).exit_code, 0) << change;
+        EXPECT_FALSE(ctl_json("alice", {"status"}).contains("pending_phone")) << change;
+
+        RunResult confirm = ctl("alice", {"contact", "confirm", "phone", old_code});
+        EXPECT_EQ(confirm.exit_code, 1) << change;
+        EXPECT_NE(confirm.err.find("No phone is waiting for confirmation"), std::string::npos)
+            << change << ": " << confirm.err;
+        json after = ctl_json("alice", {"status"});
+        EXPECT_EQ(after["phone_source"], "self") << change;
+        EXPECT_EQ(after["phone"], before["phone"]) << change << ": the old profile number won";
+    }
+
+    // A number of her own waiting for its code is not the administrator's to cancel.
+    ASSERT_EQ(ctl("alice", {"contact", "add", "phone", "+819033334444"}).exit_code, 0);
+    const std::string own_code = last_code();
+    ASSERT_EQ(ctl("frank", {"admin", "contact", "set", "alice", "phone", kProfilePhone}).exit_code,
+              0);
+    ASSERT_EQ(ctl("alice", {"contact", "confirm", "phone", own_code}).exit_code, 0);
+    EXPECT_EQ(ctl_json("alice", {"status"})["phone"],
+              "+81 \u2022\u2022 \u2022\u2022\u2022\u2022 4444");
+}
+
 TEST_F(AdminTest, UseProfileWithoutAProfileSaysWhatToDo) {
     RunResult r = ctl("alice", {"contact", "use-profile", "phone"});
     EXPECT_EQ(r.exit_code, 1);
@@ -311,6 +347,23 @@ std::vector<Method> account_methods() {
     };
 }
 
+/// The Admin methods that change a user, aimed at `user`, in an order that root can call
+/// them in (RemoveContact needs the profile SetContact gave).
+std::vector<Method> admin_changes(const std::string& user) {
+    return {
+        {"org.lwauth.Auth1.Admin", "SetContact",
+         [user](sd_bus_message* m) {
+             sd_bus_message_append(m, "sss", user.c_str(), "phone", kProfilePhone);
+         }},
+        {"org.lwauth.Auth1.Admin", "RemoveContact",
+         [user](sd_bus_message* m) { sd_bus_message_append(m, "ss", user.c_str(), "phone"); }},
+        {"org.lwauth.Auth1.Admin", "Unlock",
+         [user](sd_bus_message* m) { sd_bus_message_append(m, "s", user.c_str()); }},
+        {"org.lwauth.Auth1.Admin", "Reset",
+         [user](sd_bus_message* m) { sd_bus_message_append(m, "ss", user.c_str(), "all"); }},
+    };
+}
+
 std::vector<Method> admin_methods() {
     return {
         {"org.lwauth.Auth1.Admin", "ListUsers", [](sd_bus_message*) {}},
@@ -391,6 +444,60 @@ TEST_P(Authorization, AdminMethodsAreForRootAndTheAdminGroup) {
             std::string error = call_as(uid_of(caller), method);
             EXPECT_EQ(error, "") << caller << " " << method.member;
         }
+    }
+}
+
+TEST_P(Authorization, ChangesToRootAndToAdministratorsAreForRootAlone) {
+    // root and grace (an administrator) have 2-step on and are locked out.
+    for (const char* user : {"root", "grace"}) {
+        enroll(user, "email", std::string(user) + "@example.com");
+        for (int i = 0; i < 2; ++i) {
+            login_as_root(bus_->address(), user, "000000");
+        }
+    }
+    const json root_before = ctl_json("root", {"status"});
+    const json grace_before = ctl_json("grace", {"status"});
+    ASSERT_NE(root_before["locked_until"], 0) << daemon_->log();
+    ASSERT_NE(grace_before["locked_until"], 0);
+
+    // frank (another administrator) may change neither, nor himself; grace not frank.
+    const std::vector<std::pair<const char*, const char*>> refused = {
+        {"frank", "root"}, {"frank", "grace"}, {"frank", "frank"}, {"grace", "frank"}};
+    for (const auto& [admin, user] : refused) {
+        for (const Method& method : admin_changes(user)) {
+            EXPECT_EQ(call_as(uid_of(admin), method), "org.lwauth.Auth1.Error.AccessDenied")
+                << admin << " " << method.member << " " << user;
+        }
+    }
+    EXPECT_EQ(ctl_json("root", {"status"}), root_before) << "nothing changed";
+    EXPECT_EQ(ctl_json("grace", {"status"}), grace_before) << "nothing changed";
+    RunResult said = ctl("frank", {"admin", "reset", "root"});
+    EXPECT_EQ(said.exit_code, 3);
+    EXPECT_NE(said.err.find("Only root may change the login settings of root or of a member of "
+                            "the admin group"),
+              std::string::npos)
+        << said.err;
+    EXPECT_NE(daemon_->log().find("event=access-denied admin_uid=" +
+                                  std::to_string(uid_of("frank")) + " user=root action=reset"),
+              std::string::npos)
+        << daemon_->log();
+    // Reading them stays open to the group.
+    Method show{"org.lwauth.Auth1.Admin", "ShowUser",
+                [](sd_bus_message* m) { sd_bus_message_append(m, "s", "root"); }};
+    EXPECT_EQ(call_as(uid_of("frank"), show), "");
+
+    // Root may change them all, and an administrator an ordinary user.
+    for (const auto& [admin, user] : std::vector<std::pair<const char*, const char*>>{
+             {"root", "root"}, {"root", "grace"}, {"root", "frank"}, {"frank", "alice"}}) {
+        for (const Method& method : admin_changes(user)) {
+            EXPECT_EQ(call_as(uid_of(admin), method), "")
+                << admin << " " << method.member << " " << user;
+        }
+    }
+    for (const char* user : {"root", "grace"}) {
+        json after = ctl_json(user, {"status"});
+        EXPECT_EQ(after["locked_until"], 0) << user;
+        EXPECT_EQ(after["two_step"], false) << user << ": reset all by root";
     }
 }
 

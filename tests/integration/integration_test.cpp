@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "login/engine.hpp"
 
 namespace lwauth::test {
 namespace {
@@ -217,6 +219,73 @@ TEST_F(Integration, ClientLeavingTheBusAbandonsItsLogin) {
     }
     EXPECT_NE(daemon_->log().find("login abandoned: its client left the bus"), std::string::npos)
         << daemon_->log();
+}
+
+TEST_F(Integration, OnlyTheBusDriverSaysThatAClientLeft) {
+    // A bus that lets anyone send anyone a signal: lwauthd alone must tell a forged
+    // NameOwnerChanged from the bus driver's.
+    start(/*permissive_bus=*/true);
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    BusMonitor asked(bus_->address(), "GetConnectionUnixUser");
+    std::string client;
+    LoginResult login = login_as_root_named(bus_->address(), "alice", [&](const std::string& name) {
+        client = name;
+        // bob says root's PAM client has left the bus.
+        RunResult forged = run({"/usr/bin/dbus-send", "--bus=" + bus_->address(), "--type=signal",
+                                "--dest=org.lwauth.Auth1", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus.NameOwnerChanged", "string:" + name,
+                                "string:" + name, "string:"},
+                               base_env(), uid_of("bob"));
+        EXPECT_EQ(forged.exit_code, 0) << forged.err;
+        // Until lwauthd has handled it: ignored it, or believed it and dropped the login.
+        for (int i = 0; i < 500; ++i) {
+            std::string log = daemon_->log();
+            if (log.find("not sent by the bus driver") != std::string::npos ||
+                log.find("login-abandoned") != std::string::npos) {
+                break;
+            }
+            usleep(20 * 1000);
+        }
+        return read_outbox(daemon_->outbox()).back().code();
+    });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(login.prompts, 1);
+    EXPECT_EQ(daemon_->log().find("login-abandoned"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("NameOwnerChanged not sent by the bus driver ignored"),
+              std::string::npos);
+    // The EUID lwauthd took for root's connection at Start still served the Answer.
+    auto calls = asked.calls();
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), client), 1) << "asked the bus again";
+}
+
+TEST_F(Integration, TheShippedIntrospectionIsWhatLwauthdServes) {
+    sd_bus* bus = nullptr;
+    sd_bus_message* reply = nullptr;
+    const char* xml = nullptr;
+    ASSERT_GE(sd_bus_new(&bus), 0);
+    std::unique_ptr<sd_bus, decltype(&sd_bus_flush_close_unref)> owned(bus,
+                                                                       sd_bus_flush_close_unref);
+    ASSERT_GE(sd_bus_set_address(bus, bus_->address().c_str()), 0);
+    ASSERT_GE(sd_bus_set_bus_client(bus, 1), 0);
+    ASSERT_GE(sd_bus_start(bus), 0);
+    ASSERT_GE(sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                 "org.freedesktop.DBus.Introspectable", "Introspect", nullptr,
+                                 &reply, ""),
+              0);
+    std::unique_ptr<sd_bus_message, decltype(&sd_bus_message_unref)> answer(reply,
+                                                                            sd_bus_message_unref);
+    ASSERT_GE(sd_bus_message_read(reply, "s", &xml), 0);
+    write_file(dir_ / "live.xml", xml);
+
+    RunResult check = run(
+        {"/usr/bin/python3", (source_dir() / "tests/integration/introspection_check.py").string(),
+         (source_dir() / "packaging/dbus/org.lwauth.Auth1.xml").string(),
+         (dir_ / "live.xml").string(),
+         (source_dir() / "common/include/lwauth/bus_names.hpp").string(),
+         std::to_string(LoginEngine::kMaxPendingLogins)},
+        base_env());
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    EXPECT_EQ(check.out, "");
 }
 
 TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {

@@ -369,8 +369,9 @@ bool wait_for_name(const std::string& address, const std::string& name,
 
 const std::vector<TestUser>& test_users() {
     static const std::vector<TestUser> users = {
-        {"alice", 40001, {}},     {"bob", 40002, {}},  {"carol", 40003, {}},
-        {"dave", 40004, {"ops"}}, {"erin", 40005, {}}, {"frank", 40006, {"lwadmins"}},
+        {"alice", 40001, {}},           {"bob", 40002, {}},  {"carol", 40003, {}},
+        {"dave", 40004, {"ops"}},       {"erin", 40005, {}}, {"frank", 40006, {"lwadmins"}},
+        {"grace", 40007, {"lwadmins"}},
     };
     return users;
 }
@@ -557,13 +558,22 @@ std::vector<OutboxMessage> read_outbox(const fs::path& path) {
 
 LoginResult login_as_root_with(const std::string& address, const std::string& user,
                                const std::function<std::string()>& answer_of) {
+    return login_as_root_named(address, user, [&](const std::string&) { return answer_of(); });
+}
+
+LoginResult login_as_root_named(const std::string& address, const std::string& user,
+                                const std::function<std::string(const std::string&)>& answer_of) {
     LoginResult result;
     sd_bus* bus = nullptr;
+    const char* unique_name = nullptr;
     if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
-        sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+        sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0 ||
+        sd_bus_get_unique_name(bus, &unique_name) < 0) {
+        sd_bus_flush_close_unref(bus);
         result.verdict = "no-bus";
         return result;
     }
+    const std::string client = unique_name;
     sd_bus_message* reply = nullptr;
     sd_bus_error error = SD_BUS_ERROR_NULL;
     int r =
@@ -594,7 +604,7 @@ LoginResult login_as_root_with(const std::string& address, const std::string& us
         ++result.prompts;
         r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
                                "org.lwauth.Auth1.Login", "Answer", &error, &reply, "ss",
-                               login_id.c_str(), answer_of().c_str());
+                               login_id.c_str(), answer_of(client).c_str());
     }
     if (r < 0) {
         result.verdict = error.name ? error.name : "error";
@@ -607,6 +617,75 @@ LoginResult login_as_root_with(const std::string& address, const std::string& us
 LoginResult login_as_root(const std::string& address, const std::string& user,
                           const std::string& answer) {
     return login_as_root_with(address, user, [&] { return answer; });
+}
+
+BusMonitor::BusMonitor(const std::string& address, const std::string& driver_member)
+    : address_(address), member_(driver_member) {
+    std::string rule =
+        "type='method_call',destination='org.freedesktop.DBus',member='" + member_ + "'";
+    sd_bus_message* m = nullptr;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    if (sd_bus_new(&bus_) < 0 || sd_bus_set_monitor(bus_, 1) < 0 ||
+        sd_bus_set_address(bus_, address.c_str()) < 0 || sd_bus_set_bus_client(bus_, 1) < 0 ||
+        sd_bus_start(bus_) < 0 ||
+        sd_bus_message_new_method_call(bus_, &m, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus.Monitoring", "BecomeMonitor") < 0 ||
+        sd_bus_message_append(m, "asu", 1, rule.c_str(), 0u) < 0 ||
+        sd_bus_call(bus_, m, 10 * 1000 * 1000, &error, nullptr) < 0) {
+        std::string why = error.message ? error.message : "cannot connect";
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(m);
+        sd_bus_flush_close_unref(bus_);
+        throw std::runtime_error("cannot monitor the bus: " + why);
+    }
+    sd_bus_message_unref(m);
+}
+
+BusMonitor::~BusMonitor() {
+    sd_bus_flush_close_unref(bus_);
+}
+
+std::vector<std::string> BusMonitor::calls() {
+    // One more such call, about the monitor itself: the bus passes calls on in the order it
+    // takes them, so once this one has come, every call made before it has too.
+    const char* self = nullptr;
+    sd_bus_get_unique_name(bus_, &self);
+    const std::string sentinel = self ? self : "";
+    sd_bus* caller = nullptr;
+    if (sd_bus_new(&caller) >= 0 && sd_bus_set_address(caller, address_.c_str()) >= 0 &&
+        sd_bus_set_bus_client(caller, 1) >= 0 && sd_bus_start(caller) >= 0) {
+        sd_bus_call_method(caller, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                           "org.freedesktop.DBus", member_.c_str(), nullptr, nullptr, "s",
+                           sentinel.c_str());
+    }
+    sd_bus_flush_close_unref(caller);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+        sd_bus_message* m = nullptr;
+        int r = sd_bus_process(bus_, &m);
+        if (r < 0) {
+            break;
+        }
+        if (m != nullptr) {
+            const char* arg = nullptr;
+            bool ours =
+                sd_bus_message_is_method_call(m, "org.freedesktop.DBus", member_.c_str()) > 0 &&
+                sd_bus_message_read(m, "s", &arg) > 0;
+            std::string name = ours ? arg : "";
+            sd_bus_message_unref(m);
+            if (ours && name == sentinel) {
+                return seen_;
+            }
+            if (ours) {
+                seen_.push_back(name);
+            }
+            continue;
+        }
+        if (r == 0) {
+            sd_bus_wait(bus_, 100 * 1000);
+        }
+    }
+    throw std::runtime_error("the bus monitor did not see its own " + member_ + " call");
 }
 
 int wait_for_listening_port(const fs::path& log) {

@@ -121,8 +121,8 @@ struct TestUser {
     std::vector<std::string> groups;
 };
 
-/// The users every test knows: alice, bob, carol, dave, erin, frank (uids 40001...),
-/// plus root, nobody and sshd; group "lwadmins" has frank.
+/// The users every test knows: alice, bob, carol, dave, erin, frank, grace (uids
+/// 40001...), plus root, nobody and sshd; group "lwadmins" has frank and grace.
 const std::vector<TestUser>& test_users();
 [[nodiscard]] uid_t uid_of(const std::string& name);
 
@@ -217,6 +217,29 @@ LoginResult login_as_root_with(const std::string& address, const std::string& us
 /// The same, answering every prompt with `answer`.
 LoginResult login_as_root(const std::string& address, const std::string& user,
                           const std::string& answer);
+/// As login_as_root_with, answer_of() being given the client's unique bus name, to act on
+/// it mid-login.
+LoginResult login_as_root_named(const std::string& address, const std::string& user,
+                                const std::function<std::string(const std::string&)>& answer_of);
+
+/// A monitor on the bus (org.freedesktop.DBus.Monitoring.BecomeMonitor, so root only):
+/// it records the method calls to the bus driver of one member, such as lwauthd asking
+/// GetConnectionUnixUser about a caller.
+class BusMonitor {
+  public:
+    BusMonitor(const std::string& address, const std::string& driver_member);
+    ~BusMonitor();
+    BusMonitor(const BusMonitor&) = delete;
+    BusMonitor& operator=(const BusMonitor&) = delete;
+    /// The first string argument of every such call made so far, oldest first.
+    std::vector<std::string> calls();
+
+  private:
+    std::string address_;
+    std::string member_;
+    sd_bus* bus_ = nullptr;
+    std::vector<std::string> seen_;
+};
 
 /// Calls a method of lwauthd on the bus at `address` as `uid` (gid = uid, no
 /// supplementary groups) from a child process; `append` adds the arguments. Returns the

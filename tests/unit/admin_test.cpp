@@ -29,7 +29,7 @@ constexpr const char* kPhone = "+819012345678";
 constexpr const char* kProfilePhone = "+819087654321";
 
 std::string policy_text(const std::string& contacts) {
-    return "[policy]\ncontacts = " + contacts +
+    return "[policy]\nadmin_group = lwadmins\ncontacts = " + contacts +
            "\n\n[code]\nchannels = sms, email\nresend_interval = 0s\n\n"
            "[channel.sms]\ntype = outbox\npath = /nonexistent/sms.jsonl\nserves = sms\n\n"
            "[channel.mail]\ntype = outbox\npath = /nonexistent/mail.jsonl\nserves = email\n"
@@ -40,7 +40,7 @@ class AdminServiceTest : public ::testing::Test {
   protected:
     AdminServiceTest() {
         std::map<std::string, std::shared_ptr<Channel>> channels;
-        channels["sms"] = std::make_shared<FakeChannel>("sms", sent_);
+        channels["sms"] = sms_;
         channels["mail"] = std::make_shared<FakeChannel>("mail", sent_);
         sender_.set_channels(std::move(channels));
         use("self");
@@ -64,6 +64,7 @@ class AdminServiceTest : public ::testing::Test {
     CodeSender sender_{clock_, store_, hasher_};
     FakeUsers users_;
     std::vector<SentMessage> sent_;
+    std::shared_ptr<FakeChannel> sms_ = std::make_shared<FakeChannel>("sms", sent_);
     AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
     AdminService admin_{store_, account_, users_};
 };
@@ -158,6 +159,57 @@ TEST_F(AdminServiceTest, ResetDropsAConfirmationInProgress) {
     EXPECT_EQ(test::error_code_of(
                   [&] { (void)account_.confirm_contact("taro", "email", SecretString(code)); }),
               Errc::NotFound);
+}
+
+TEST_F(AdminServiceTest, AProfileChangedWhileItsCodeIsOnItsWayIsNotConfirmed) {
+    admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
+    sms_->set_deferred(true);
+    std::optional<std::optional<Error>> got;
+    account_.use_profile_contact("taro", "phone",
+                                 [&](std::optional<Error> e) { got = std::move(e); });
+    admin_.set_contact(kAdmin, "taro", "phone", kPhone);
+    sms_->complete_next();
+    ASSERT_TRUE(got.has_value() && !got->has_value());
+    ASSERT_EQ(sent_.back().destination, kProfilePhone);
+    EXPECT_EQ(test::error_code_of([&] {
+                  (void)account_.confirm_contact("taro", "phone",
+                                                 SecretString(code_in(sent_.back().text)));
+              }),
+              Errc::NotFound);
+    EXPECT_EQ(store_.load_user("taro").contact("phone"), nullptr);
+    EXPECT_TRUE(account_.status("taro").pending_contacts.empty()) << "the stale one is gone";
+}
+
+TEST_F(AdminServiceTest, RootAndAdministratorsAreChangedByRootAlone) {
+    users_.uids["toor"] = 0;
+    users_.groups["hana"] = {"hana", "lwadmins"};
+    users_.groups["lost"] = {};  // the group lookup failed
+    auto changes = [&](uid_t admin, const std::string& user) {
+        return std::vector<std::function<void()>>{
+            [=, this] { admin_.set_contact(admin, user, "phone", kProfilePhone); },
+            [=, this] { admin_.remove_contact(admin, user, "phone"); },
+            [=, this] { admin_.unlock(admin, user); },
+            [=, this] { admin_.reset(admin, user, "all"); }};
+    };
+    for (const std::string contacts : {"self", "admin"}) {
+        use(contacts);
+        for (const char* user : {"root", "toor", "hana", "lost"}) {
+            store_.lock(user, clock_.now() + 600);
+            for (const auto& change : changes(kAdmin, user)) {
+                EXPECT_EQ(test::error_code_of(change), Errc::AccessDenied) << user;
+            }
+            UserState state = store_.load_user(user);
+            EXPECT_TRUE(state.profile.empty() && state.contacts.empty()) << user;
+            EXPECT_NE(state.locked_until, 0) << user;
+            for (const auto& change : changes(0, user)) {
+                EXPECT_NO_THROW(change()) << user;
+            }
+            EXPECT_EQ(store_.load_user(user).locked_until, 0) << user;
+        }
+    }
+    for (const auto& change : changes(kAdmin, "taro")) {
+        EXPECT_NO_THROW(change()) << "an ordinary user";
+    }
 }
 
 TEST_F(AdminServiceTest, UnlockEndsTheLockout) {

@@ -154,20 +154,30 @@ class FakeChannel final : public Channel {
     std::vector<std::pair<SentMessage, SendDone>> waiting_;
 };
 
-/// Group membership by table; nobody has a UID.
+/// Group membership and user names' UIDs by table (a user not in `groups` is in a group
+/// of their own name alone); no UID has a name.
 class FakeUsers final : public UserDirectory {
   public:
     [[nodiscard]] std::optional<std::string> name_of(uid_t) const override { return std::nullopt; }
     [[nodiscard]] std::vector<std::string> groups_of(const std::string& user) const override {
         ++group_lookups;
         auto it = groups.find(user);
-        return it == groups.end() ? std::vector<std::string>{} : it->second;
+        return it == groups.end() ? std::vector<std::string>{user} : it->second;
     }
     /// Every user exists unless named in `missing`.
     [[nodiscard]] bool exists(const std::string& user) const override {
         return !missing.contains(user);
     }
+    /// Users' UIDs: those in `uids`, 40000 for every other user that exists.
+    [[nodiscard]] std::optional<uid_t> uid_of(const std::string& user) const override {
+        if (!exists(user)) {
+            return std::nullopt;
+        }
+        auto it = uids.find(user);
+        return it == uids.end() ? uid_t{40000} : it->second;
+    }
     std::map<std::string, std::vector<std::string>> groups;
+    std::map<std::string, uid_t> uids;
     std::set<std::string> missing;
     mutable int group_lookups = 0;
 };

@@ -79,6 +79,9 @@ inline constexpr const char* kContactEmail = "email";
 // Keys whose value is absent are left out.
 
 // ---- org.lwauth.Auth1.Admin: UID 0 or members of the policy's admin group ---------------
+//
+// SetContact, RemoveContact, Unlock and Reset of root (any UID 0 name) or of a member of
+// the admin group are for UID 0 alone.
 inline constexpr const char* kAdminInterface = "org.lwauth.Auth1.Admin";
 inline constexpr const char* kAdminListUsers = "ListUsers";          // () -> aa{sv}
 inline constexpr const char* kAdminShowUser = "ShowUser";            // (s user) -> a{sv}

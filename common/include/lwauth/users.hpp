@@ -17,6 +17,8 @@ class UserDirectory {
     [[nodiscard]] virtual std::vector<std::string> groups_of(const std::string& user) const = 0;
     /// Whether the host knows a user of this name.
     [[nodiscard]] virtual bool exists(const std::string& user) const = 0;
+    /// The UID of a user name; nullopt when the host does not know it (or NSS failed).
+    [[nodiscard]] virtual std::optional<uid_t> uid_of(const std::string& user) const = 0;
 };
 
 class SystemUserDirectory final : public UserDirectory {
@@ -24,6 +26,7 @@ class SystemUserDirectory final : public UserDirectory {
     [[nodiscard]] std::optional<std::string> name_of(uid_t uid) const override;
     [[nodiscard]] std::vector<std::string> groups_of(const std::string& user) const override;
     [[nodiscard]] bool exists(const std::string& user) const override;
+    [[nodiscard]] std::optional<uid_t> uid_of(const std::string& user) const override;
 };
 
 }  // namespace lwauth
