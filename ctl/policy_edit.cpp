@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <istream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
 
 namespace lwauth {
@@ -47,27 +49,6 @@ class EditFailed : public std::runtime_error {
 std::string errno_text(int error) {
     return std::strerror(error);
 }
-
-class FileDescriptor {
-  public:
-    explicit FileDescriptor(int fd = -1) : fd_(fd) {}
-    ~FileDescriptor() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    [[nodiscard]] int get() const { return fd_; }
-
-    // Closes now and reports close's own error, which is where some file systems
-    // report a failed write.
-    int close() { return ::close(std::exchange(fd_, -1)); }
-
-  private:
-    int fd_;
-};
 
 // A file removed when this goes out of scope, unless it was released.
 class TemporaryFile {
@@ -106,25 +87,12 @@ int write_all(int fd, const std::string& text) {
 
 // Returns 0, or the errno of the first failing read.
 int read_all(int fd, std::string& text) {
-    char buffer[8192];
-    while (true) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return errno;
-        }
-        if (n == 0) {
-            return 0;
-        }
-        text.append(buffer, static_cast<size_t>(n));
-    }
+    return read_to_end(fd, text, std::numeric_limits<size_t>::max());
 }
 
 // Held for the whole edit, so that two administrators never overwrite each other.
-FileDescriptor lock_policy(const std::string& lock_path, const std::string& file) {
-    FileDescriptor lock{
+UniqueFd lock_policy(const std::string& lock_path, const std::string& file) {
+    UniqueFd lock{
         ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600)};
     if (lock.get() < 0) {
         throw EditFailed("cannot open the lock " + lock_path + ": " + errno_text(errno));
@@ -148,8 +116,13 @@ constexpr const char* kNotFound = "not found";
 // The text of a regular file and its stat, or the reason it cannot be had.
 std::string read_regular_file(const std::string& path, std::string& text, struct stat& st) {
     // O_NONBLOCK: a FIFO in its place must not hang us; fstat then refuses it.
-    FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    // O_NOFOLLOW: lwauthd does not read lwauth.conf through a link, so neither do we.
+    UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)};
     if (fd.get() < 0) {
+        if (errno == ELOOP) {
+            return "is a symbolic link, which lwauthd does not follow; replace it with the "
+                   "file itself";
+        }
         return errno == ENOENT ? kNotFound : errno_text(errno);
     }
     if (::fstat(fd.get(), &st) != 0) {
@@ -170,6 +143,9 @@ struct Original {
     uid_t uid = 0;
     gid_t gid = 0;
     mode_t mode = 0644;
+    // The old file was not root's, or was writable by others: the new one is installed
+    // with root as owner and those bits cleared.
+    bool repaired = false;
 };
 
 Original read_original(const std::string& file) {
@@ -182,9 +158,12 @@ Original read_original(const std::string& file) {
     if (!problem.empty()) {
         throw EditFailed("cannot read " + file + ": " + problem);
     }
-    original.uid = st.st_uid;
+    // lwauthd reads only a file of root's that nobody else may write: the edit is
+    // installed so, whatever the old file was.
+    original.uid = 0;
     original.gid = st.st_gid;
-    original.mode = st.st_mode & 07777;
+    original.mode = st.st_mode & 0755;
+    original.repaired = st.st_uid != 0 || (st.st_mode & 07777) != original.mode;
     return original;
 }
 
@@ -194,13 +173,13 @@ TemporaryFile make_scratch_copy(const std::string& text) {
     const char* tmpdir = std::getenv("TMPDIR");
     std::string dir = tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir : "/tmp";
     std::string path = dir + "/lwauth.XXXXXX.conf";
-    FileDescriptor fd{::mkostemps(path.data(), 5, O_CLOEXEC)};
+    UniqueFd fd{::mkostemps(path.data(), 5, O_CLOEXEC)};
     if (fd.get() < 0) {
         throw EditFailed("cannot create a temporary file in " + dir + ": " + errno_text(errno));
     }
     TemporaryFile scratch(path);
     int error = write_all(fd.get(), text);
-    if (error == 0 && fd.close() != 0) {
+    if (error == 0 && fd.reset() != 0) {
         error = errno;
     }
     if (error != 0) {
@@ -212,7 +191,7 @@ TemporaryFile make_scratch_copy(const std::string& text) {
 std::string read_scratch(const std::string& path) {
     // By name, not by the descriptor we wrote: many editors save by writing a new file
     // and renaming it over the old one.
-    FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)};
+    UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)};
     std::string text;
     int error = fd.get() < 0 ? errno : read_all(fd.get(), text);
     if (error != 0) {
@@ -307,7 +286,7 @@ void run_editor(const std::string& editor, const std::string& path, const std::s
 std::string install(const fs::path& dir, const std::string& file, const std::string& text,
                     const Original& original) {
     std::string path = (dir / ".lwauth.conf.XXXXXX").string();
-    FileDescriptor fd{::mkostemp(path.data(), O_CLOEXEC)};
+    UniqueFd fd{::mkostemp(path.data(), O_CLOEXEC)};
     if (fd.get() < 0) {
         throw EditFailed("cannot create a file in " + dir.string() + ": " + errno_text(errno) +
                          "; " + file + " was not changed.");
@@ -330,7 +309,7 @@ std::string install(const fs::path& dir, const std::string& file, const std::str
     if (::fsync(fd.get()) != 0) {
         fail("sync", errno);
     }
-    if (fd.close() != 0) {
+    if (fd.reset() != 0) {
         fail("write", errno);
     }
     if (::rename(path.c_str(), file.c_str()) != 0) {
@@ -338,7 +317,7 @@ std::string install(const fs::path& dir, const std::string& file, const std::str
     }
     staged.release();
     // The new file is in place; a failed directory sync only risks losing it in a crash.
-    FileDescriptor directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    UniqueFd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (directory.get() < 0 || ::fsync(directory.get()) != 0) {
         return "cannot sync " + dir.string() + ": " + errno_text(errno) + "; " + file +
                " was installed but may not survive a crash.";
@@ -394,7 +373,7 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
     };
 
     try {
-        FileDescriptor lock = lock_policy(lock_path, file);
+        UniqueFd lock = lock_policy(lock_path, file);
         Original original = read_original(file);
         TemporaryFile scratch = make_scratch_copy(original.text);
         const std::string editor = editor_command();
@@ -429,6 +408,10 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
 
         std::string warning = install(dir, file, edited, original);
         report["installed"] = true;
+        if (original.repaired) {
+            err << "lwauthctl: " << file << " is now owned by root with mode "
+                << mode_text(original.mode) << ", as lwauthd requires.\n";
+        }
         if (!warning.empty()) {
             err << "lwauthctl: " << warning << "\n";
         }

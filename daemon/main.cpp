@@ -1,4 +1,5 @@
 // lwauthd: one sd-event loop that owns org.lwauth.Auth1 on the system bus.
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "login/engine.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "store/sqlite_store.hpp"
@@ -129,6 +131,22 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
     return channels;
 }
 
+// The state directory holds the keys, the database and the outbox. Another user who
+// could write in it could replace the outbox with a FIFO (every login would hang) or move
+// the database away (2-step verification off after a restart): lwauthd starts only on a
+// real directory (not a link) of its own user, with no group or other permissions.
+bool state_directory_ok(const std::string& path) {
+    OpenedFile dir =
+        open_checked(AT_FDCWD, path, O_RDONLY, FileType::Directory, private_file_rule(::geteuid()));
+    if (dir.ok()) {
+        return true;
+    }
+    log_event(LogLevel::Error, "start-failed",
+              "state directory " + dir.describe(path) + "; refusing to start",
+              {{"STATE_DIR", path}});
+    return false;
+}
+
 class Daemon {
   public:
     explicit Daemon(Options options) : options_(std::move(options)) {}
@@ -140,6 +158,9 @@ class Daemon {
         if (ec) {
             log_event(LogLevel::Error, "start-failed",
                       "cannot create state directory " + options_.state_dir + ": " + ec.message());
+            return 1;
+        }
+        if (!state_directory_ok(options_.state_dir)) {
             return 1;
         }
 
@@ -176,6 +197,12 @@ class Daemon {
         std::string contacts_key_path = options_.state_dir + "/contacts.key";
         std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
                                                           : policy_->store.path.string();
+        // Whoever may rename files in the database's directory may take the database
+        // away, and with it every user's 2-step verification.
+        if (!policy_->store.path.empty() &&
+            !state_directory_ok(policy_->store.path.parent_path().string())) {
+            return 1;
+        }
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
         store_ = std::make_unique<SqliteStore>(
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));

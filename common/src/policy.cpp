@@ -5,6 +5,7 @@
 // sections, malformed lines) comes from our own reader, which sees every line first.
 #include "lwauth/policy.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ini.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include <system_error>
 
 #include "lwauth/bus_names.hpp"
+#include "lwauth/files.hpp"
 
 namespace lwauth::policy {
 namespace {
@@ -399,18 +401,6 @@ auto host_port_parser() {
 
 // ---- Secret files -----------------------------------------------------------------------
 
-std::string owner_text(uid_t uid) {
-    return uid == 0 ? "root" : "uid " + std::to_string(uid);
-}
-
-std::string mode_text(mode_t mode) {
-    std::string digits(4, '0');
-    for (size_t i = 4; i-- > 0; mode >>= 3) {
-        digits[i] = static_cast<char>('0' + (mode & 07));
-    }
-    return digits;
-}
-
 // Secrets stay out of lwauth.conf, which is world-readable: a *_file key names a file
 // that only its owner (root, for lwauthd) can read. Anything looser is refused rather
 // than trusted, because a secret that others could read must be considered leaked.
@@ -420,17 +410,12 @@ std::string check_secret_file(std::string_view key, std::string_view value, uid_
     if (!value.starts_with('/')) {
         return "bad value '" + path + "' for " + name + ": expected an absolute path";
     }
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        return name + ": " + path + ": " + std::strerror(errno);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return name + ": " + path + " is not a regular file";
-    }
-    if (st.st_uid != owner || (st.st_mode & 077) != 0) {
-        return name + ": " + path + " must be owned by " + owner_text(owner) +
-               " and not readable by group or others (chmod 0600); it is owned by " +
-               owner_text(st.st_uid) + " with mode " + mode_text(st.st_mode);
+    // O_PATH: `policy check` may run as a user who cannot read the secret; the owner and
+    // mode are judged on the descriptor, as read_secret_file() does when lwauthd reads it.
+    OpenedFile file =
+        open_checked(AT_FDCWD, path, O_PATH, FileType::Regular, private_file_rule(owner));
+    if (!file.ok()) {
+        return name + ": " + file.describe(path);
     }
     return {};
 }
@@ -869,54 +854,32 @@ bool valid_channel_name(std::string_view name) {
 
 constexpr off_t kMaxFileSize = 1 << 20;
 
-struct FileDescriptor {
-    explicit FileDescriptor(int descriptor) : fd(descriptor) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    ~FileDescriptor() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
+// The text of a policy file in the directory `dir_fd`, or the reason it cannot be had.
+// A policy file decides who may administer lwauth and whether a login needs a second
+// factor: it must be root's and writable by root alone, and is never reached through a
+// symbolic link. The checks are made on the descriptor that is read.
+std::pair<std::optional<std::string>, std::string> read_policy_file(int dir_fd,
+                                                                    const std::string& name,
+                                                                    const FileRule& rule) {
+    OpenedFile file = open_checked(dir_fd, name, O_RDONLY, FileType::Regular, rule);
+    if (!file.ok()) {
+        return {std::nullopt, file.open_errno == ENOENT ? "not found" : file.problem};
     }
-    int fd;
-};
-
-// The text of a regular file, or the reason it cannot be had.
-std::pair<std::optional<std::string>, std::string> read_text_file(
-    const std::filesystem::path& path) {
-    // O_NONBLOCK: a FIFO named *.conf must not hang the daemon; regular files ignore it.
-    FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
-    if (file.fd < 0) {
-        return {std::nullopt, errno == ENOENT ? "not found" : std::strerror(errno)};
-    }
-    struct stat st {};
-    if (::fstat(file.fd, &st) != 0) {
-        return {std::nullopt, std::strerror(errno)};
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return {std::nullopt, "not a regular file"};
-    }
-    if (st.st_size > kMaxFileSize) {
+    if (file.st.st_size > kMaxFileSize) {
         return {std::nullopt, "too large (more than 1 MiB)"};
     }
     std::string text;
-    char buffer[8192];
-    while (true) {
-        ssize_t n = ::read(file.fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return {std::nullopt, std::strerror(errno)};
-        }
-        if (n == 0) {
-            return {std::move(text), {}};
-        }
-        text.append(buffer, static_cast<size_t>(n));
-        if (text.size() > static_cast<size_t>(kMaxFileSize)) {
-            return {std::nullopt, "too large (more than 1 MiB)"};
-        }
+    if (int error = read_to_end(file.fd.get(), text, static_cast<size_t>(kMaxFileSize))) {
+        return {std::nullopt,
+                error == EFBIG ? "too large (more than 1 MiB)" : std::strerror(error)};
     }
+    return {std::move(text), {}};
+}
+
+// A policy directory (DIR, DIR/lwauth.conf.d), opened for reading its entries. The
+// administrator may point DIR elsewhere with a link; what it leads to is judged.
+OpenedFile open_policy_directory(int dir_fd, const std::string& name, const FileRule& rule) {
+    return open_checked(dir_fd, name, O_RDONLY, FileType::Directory, rule, 0, /*follow=*/true);
 }
 
 // ---- The loader -------------------------------------------------------------------------
@@ -1563,8 +1526,14 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
                              const LoadOptions& options) {
     namespace fs = std::filesystem;
     Loader loader(options);
-    auto read = [&loader](const fs::path& path) {
-        auto [text, problem] = read_text_file(path);
+    const FileRule rule{options.policy_owner_uid, 022};
+    OpenedFile top = open_policy_directory(AT_FDCWD, dir.string(), rule);
+    if (!top.ok()) {
+        loader.file_failed(dir.string(), top.open_errno == ENOENT ? "not found" : top.problem);
+        return loader.finish();
+    }
+    auto read = [&](int dir_fd, const fs::path& path) {
+        auto [text, problem] = read_policy_file(dir_fd, path.filename().string(), rule);
         if (text) {
             loader.parse(path.string(), *text);
         } else {
@@ -1573,7 +1542,7 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
     };
 
     if (!main_text) {
-        read(dir / "lwauth.conf");
+        read(top.fd.get(), dir / "lwauth.conf");
     } else if (main_text->size() > static_cast<size_t>(kMaxFileSize)) {
         loader.file_failed((dir / "lwauth.conf").string(), "too large (more than 1 MiB)");
     } else {
@@ -1581,26 +1550,43 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
     }
 
     const fs::path dropins = dir / "lwauth.conf.d";
-    std::error_code ec;
-    if (!fs::exists(dropins, ec)) {
+    OpenedFile sub = open_policy_directory(top.fd.get(), "lwauth.conf.d", rule);
+    if (!sub.ok()) {
+        if (sub.open_errno != ENOENT) {
+            loader.file_failed(dropins.string(), sub.problem);
+        }
         return loader.finish();
     }
-    std::vector<fs::path> paths;
-    for (fs::directory_iterator it(dropins, ec), end; !ec && it != end; it.increment(ec)) {
-        std::string name = it->path().filename().string();
+    // fdopendir() takes a descriptor of its own, so that `sub` still closes its one.
+    int list_fd = ::fcntl(sub.fd.get(), F_DUPFD_CLOEXEC, 0);
+    DIR* listing = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr;
+    if (listing == nullptr) {
+        int error = errno;
+        if (list_fd >= 0) {
+            ::close(list_fd);
+        }
+        loader.file_failed(dropins.string(), std::string("cannot list: ") + std::strerror(error));
+        return loader.finish();
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (const struct dirent* entry = ::readdir(listing)) {
+        std::string name = entry->d_name;
         // Hidden files are editors' and package managers' leftovers, as in systemd.
         if (name.ends_with(".conf") && !name.starts_with('.')) {
-            paths.push_back(it->path());
+            names.push_back(std::move(name));
         }
+        errno = 0;
     }
-    if (ec) {
-        loader.file_failed(dropins.string(), "cannot list: " + ec.message());
+    int list_error = errno;
+    ::closedir(listing);
+    if (list_error != 0) {
+        loader.file_failed(dropins.string(),
+                           std::string("cannot list: ") + std::strerror(list_error));
     }
-    std::sort(paths.begin(), paths.end(), [](const fs::path& a, const fs::path& b) {
-        return a.filename().string() < b.filename().string();
-    });
-    for (const auto& path : paths) {
-        read(path);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+        read(sub.fd.get(), dropins / name);
     }
     return loader.finish();
 }

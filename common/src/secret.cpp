@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
 
 namespace lwauth {
 
@@ -53,12 +54,15 @@ void wipe_string(std::string& value) noexcept {
     value.clear();
 }
 
-SecretString read_secret_file(const std::string& path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        throw Error(Errc::Internal,
-                    "cannot read secret file " + path + ": " + std::strerror(errno));
+SecretString read_secret_file(const std::string& path, uid_t owner) {
+    // The checks are made on the descriptor that is read: a link or a file swapped in
+    // after `policy check` is refused here too.
+    OpenedFile file =
+        open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, private_file_rule(owner));
+    if (!file.ok()) {
+        throw Error(Errc::Internal, "cannot read secret file " + path + ": " + file.problem);
     }
+    int fd = file.fd.get();
     constexpr size_t kMax = 64 * 1024;
     auto buf = std::make_unique<char[]>(kMax);
     size_t size = 0;
@@ -67,7 +71,7 @@ SecretString read_secret_file(const std::string& path) {
         size += static_cast<size_t>(n);
     }
     int err = errno;
-    close(fd);
+    file.fd.reset();
     if (n < 0 || size == kMax) {
         secure_wipe(buf.get(), kMax);
         throw Error(Errc::Internal, "cannot read secret file " + path + ": " +

@@ -1,4 +1,6 @@
 // make_channel: one table from a [channel.NAME] type to the class that sends through it.
+#include <unistd.h>
+
 #include <functional>
 
 #include "channel.hpp"
@@ -39,7 +41,7 @@ SecretString secret_of(const policy::ChannelConfig& config, const char* key) {
     if (path.empty()) {
         throw Error(Errc::Internal, std::string(key) + " is not set");
     }
-    return read_secret_file(path);
+    return read_secret_file(path, ::geteuid());
 }
 
 const std::map<std::string, Builder>& builders() {

@@ -1,5 +1,7 @@
 #include "messenger_ids.hpp"
 
+#include <unistd.h>
+
 #include "lwauth/error.hpp"
 #include "lwauth/secret.hpp"
 
@@ -56,7 +58,7 @@ MessengerIds::MessengerIds(const policy::ChannelConfig& config)
     : template_(config.option("user_id")) {
     std::string map_file = config.option("user_map_file");
     if (!map_file.empty()) {
-        SecretString text = read_secret_file(map_file);
+        SecretString text = read_secret_file(map_file, ::geteuid());
         map_ = parse_user_map(text.view(), map_file);
     } else if (template_.empty()) {
         template_ = "{user}";

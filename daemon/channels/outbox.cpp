@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
 
 namespace lwauth {
 namespace {
@@ -25,22 +26,6 @@ std::string utc_now_iso8601() {
     return buf;
 }
 
-class FdGuard {
-  public:
-    explicit FdGuard(int fd) : fd_(fd) {}
-    ~FdGuard() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-    [[nodiscard]] int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
 }  // namespace
 
 void OutboxChannel::append(const OutgoingMessage& message) {
@@ -53,16 +38,17 @@ void OutboxChannel::append(const OutgoingMessage& message) {
         {"text", std::string(message.text.view())},
     };
     std::string out = line.dump() + "\n";
-    FdGuard fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (fd.get() < 0) {
-        int err = errno;
+    // Not through a link, and never a FIFO or a device: O_NONBLOCK keeps a FIFO put in
+    // its place from hanging the daemon (and every login with it), and the checks on the
+    // opened descriptor refuse anything but a regular file of lwauthd's own user that
+    // only that user can read.
+    OpenedFile file = open_checked(AT_FDCWD, path_, O_WRONLY | O_APPEND | O_CREAT,
+                                   FileType::Regular, private_file_rule(::geteuid()), 0600);
+    if (!file.ok()) {
         wipe_string(out);
-        throw Error(Errc::DeliveryFailed, "outbox " + path_ + ": " + std::strerror(err));
+        throw Error(Errc::DeliveryFailed, "outbox " + file.describe(path_));
     }
-    struct stat st {};
-    if (fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
-        fchmod(fd.get(), 0600);
-    }
+    const UniqueFd& fd = file.fd;
     // One write() of the whole line: O_APPEND keeps concurrent lines whole.
     ssize_t written = ::write(fd.get(), out.data(), out.size());
     int err = errno;

@@ -2,6 +2,7 @@
 // call what, reload and restart behaviour, what reaches disk and logs.
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
@@ -370,8 +371,34 @@ TEST_F(Integration, WrongConfirmationCodeSavesNothing) {
     EXPECT_NE(daemon_->ctl("alice", {"contact", "confirm", "email", code}).exit_code, 0);
 }
 
+// A small tmpfs, filled up: writes there fail with ENOSPC. Unmounted when it dies.
+class FullFilesystem {
+  public:
+    explicit FullFilesystem(const fs::path& where) : where_(where) {
+        fs::create_directories(where_);
+        if (::mount("tmpfs", where_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") !=
+            0) {
+            throw std::runtime_error("mount tmpfs on " + where_.string() + ": " +
+                                     std::strerror(errno));
+        }
+        std::ofstream filler(where_ / "filler");
+        std::string block(4096, 'x');
+        while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+            filler.flush();
+        }
+    }
+    ~FullFilesystem() { ::umount2(where_.c_str(), MNT_DETACH); }
+    FullFilesystem(const FullFilesystem&) = delete;
+    FullFilesystem& operator=(const FullFilesystem&) = delete;
+
+  private:
+    fs::path where_;
+};
+
 TEST_F(Integration, FullDiskOnTheOutboxFailsClearlyAndSavesNothing) {
-    daemon_->write_policy(default_test_policy("/dev/full"));
+    // A real file on a full filesystem (the outbox refuses /dev/full: not a regular file).
+    FullFilesystem full(dir_ / "full");
+    daemon_->write_policy(default_test_policy(dir_ / "full/outbox.jsonl"));
     ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
     auto add = daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"});
     EXPECT_NE(add.exit_code, 0);
@@ -470,8 +497,8 @@ TEST_F(Integration, SendsCountedBeforeACrashStillCountAfterTheRestart) {
     size_t enrolled = read_outbox(daemon_->outbox()).size();
     CallRound start{"org.lwauth.Auth1.Login", "Start", [](const std::vector<CallReply>&) {
                         return std::vector<Append>{[](sd_bus_message* m) {
-                            sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode",
-                                                  "s", "second_factor");
+                            sd_bus_message_append(m, "a{sv}", 2, "user", "s", "alice", "mode", "s",
+                                                  "second_factor");
                         }};
                     }};
     // A code goes out, lwauthd is killed some milliseconds later and started again.

@@ -139,6 +139,39 @@ TEST_F(PolicyEdit, GoodEditIsInstalledWithItsOwnerAndModeAndReloaded) {
     EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 8u);
 }
 
+// lwauthd refuses a lwauth.conf that is not root's or that others may write; the edit
+// installs one it will read, and says so.
+TEST_F(PolicyEdit, AFileLwauthdWouldRefuseIsInstalledAsRootsWithoutWriteForOthers) {
+    ASSERT_EQ(chown(conf().c_str(), 40001, 40001), 0);
+    ASSERT_EQ(chmod(conf().c_str(), 0666), 0);
+    auto refused = daemon_->ctl("root", {"policy", "reload"});
+    ASSERT_EQ(refused.exit_code, 5) << refused.err;
+
+    auto result = edit({{"EDITOR", appending_editor(kGoodEdit)}});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.err.find(conf().string() + " is now owned by root with mode 0644"),
+              std::string::npos)
+        << result.err;
+    struct stat st {};
+    ASSERT_EQ(lstat(conf().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644u);
+    EXPECT_EQ(st.st_uid, 0u);
+    ASSERT_EQ(daemon_->ctl("bob", {"contact", "add", "email", "bob@example.com"}).exit_code, 0);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 8u);
+}
+
+TEST_F(PolicyEdit, ALinkInPlaceOfLwauthConfIsNotEdited) {
+    fs::path real = dir_ / "real.conf";
+    fs::copy_file(conf(), real);
+    fs::remove(conf());
+    fs::create_symlink(real, conf());
+    auto result = edit({{"EDITOR", appending_editor(kGoodEdit)}});
+    EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+    EXPECT_NE(result.err.find("is a symbolic link"), std::string::npos) << result.err;
+    EXPECT_EQ(editor_runs(), 0);
+    EXPECT_TRUE(fs::is_symlink(conf()));
+}
+
 TEST_F(PolicyEdit, BrokenEditIsNotInstalled) {
     size_t before = reloads();
     auto result = edit({{"EDITOR", appending_editor(kBrokenEdit)}}, "x\n");

@@ -99,7 +99,7 @@ class TempDir {
 };
 
 LoadOptions owned_by_me() {
-    return LoadOptions{::geteuid()};
+    return LoadOptions{::geteuid(), ::geteuid()};
 }
 
 std::string read_file(const fs::path& path) {
@@ -543,6 +543,24 @@ TEST(PolicySecrets, RejectsSecretPathThatIsNotARegularFile) {
         "lwauth.conf:2: channel_secret_file: " + dir.path().string() + " is not a regular file");
 }
 
+TEST(PolicySecrets, RejectsASymbolicLinkToAGoodSecretFile) {
+    TempDir dir;
+    fs::path secret = dir.write("line-secret", "x", 0600);
+    fs::create_symlink(secret, dir.path() / "link");
+    EXPECT_EQ(only_error("[line]\nchannel_secret_file = " + (dir.path() / "link").string() + "\n",
+                         owned_by_me()),
+              "lwauth.conf:2: channel_secret_file: " + (dir.path() / "link").string() +
+                  " is a symbolic link, which lwauth does not follow here");
+}
+
+TEST(PolicySecrets, AFifoInPlaceOfASecretFileDoesNotHang) {
+    TempDir dir;
+    fs::path fifo = dir.path() / "fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(only_error("[line]\nchannel_secret_file = " + fifo.string() + "\n", owned_by_me()),
+              "lwauth.conf:2: channel_secret_file: " + fifo.string() + " is not a regular file");
+}
+
 TEST(PolicySecrets, ChecksSecretFilesOfChannels) {
     TempDir dir;
     fs::path loose = dir.write("token", "x", 0640);
@@ -820,8 +838,8 @@ TEST(PolicyFiles, ReportsUnreadableFileAsDiagnostic) {
     auto result = load_directory(dir.path());
     EXPECT_EQ(messages(result.errors),
               (std::vector<std::string>{
-                  (dir.path() / "lwauth.conf").string() + ": not a regular file",
-                  (dir.path() / "lwauth.conf.d/oops.conf").string() + ": not a regular file"}));
+                  (dir.path() / "lwauth.conf").string() + ": is not a regular file",
+                  (dir.path() / "lwauth.conf.d/oops.conf").string() + ": is not a regular file"}));
 }
 
 TEST(PolicyFiles, DropInsApplyInLexicalOrderAndIgnoreOtherNames) {
@@ -848,6 +866,117 @@ TEST(PolicyFiles, ErrorsInDropInsNameTheDropIn) {
               (std::vector<std::string>{
                   (dir.path() / "lwauth.conf.d/50-site.conf").string() +
                   ":3: bad value '0' for length: expected an integer from 6 to 10"}));
+}
+
+// A policy file decides who administers lwauth: only root may have written it.
+std::string must_be_roots(const std::string& owner, const std::string& mode) {
+    return "must be owned by root and not writable by group or others (chmod go-w); it is "
+           "owned by " +
+           owner + " with mode " + mode;
+}
+
+TEST(PolicyFiles, RefusesALwauthConfThatOthersMayWrite) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "policy files must be root's: needs root";
+    }
+    TempDir dir;
+    fs::path conf = dir.write("lwauth.conf", "[policy]\ntwo_step = off\n", 0666);
+    auto result = load_directory(dir.path());
+    EXPECT_FALSE(result.policy.has_value());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{conf.string() + ": " + must_be_roots("root", "0666")}));
+    ::chmod(conf.c_str(), 0620);
+    EXPECT_EQ(load_directory(dir.path()).errors.size(), 1u) << "group-writable";
+    ::chmod(conf.c_str(), 0644);
+    EXPECT_TRUE(load_directory(dir.path()).errors.empty());
+}
+
+TEST(PolicyFiles, RefusesADropInOfAnotherUser) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "chown to another user: needs root";
+    }
+    TempDir dir;
+    dir.write("lwauth.conf", "", 0644);
+    fs::path dropin = dir.write("lwauth.conf.d/50-mine.conf",
+                                "[policy]\ntwo_step = off\nadmin_group = users\n", 0644);
+    ASSERT_EQ(::chown(dropin.c_str(), 1004, 1004), 0);
+    auto result = load_directory(dir.path());
+    EXPECT_FALSE(result.policy.has_value());
+    ASSERT_EQ(result.errors.size(), 1u) << all_errors(result);
+    EXPECT_EQ(result.errors[0].to_string(),
+              dropin.string() + ": " + must_be_roots("uid 1004", "0644"));
+}
+
+TEST(PolicyFiles, RefusesPolicyFilesReachedThroughASymbolicLink) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "policy files must be root's: needs root";
+    }
+    TempDir dir;
+    TempDir elsewhere;
+    fs::path target = elsewhere.write("user.conf", "[policy]\ntwo_step = off\n", 0644);
+    fs::create_symlink(target, dir.path() / "lwauth.conf");
+    fs::create_directories(dir.path() / "lwauth.conf.d");
+    fs::create_symlink(target, dir.path() / "lwauth.conf.d/50-link.conf");
+    auto result = load_directory(dir.path());
+    EXPECT_FALSE(result.policy.has_value());
+    EXPECT_EQ(
+        messages(result.errors),
+        (std::vector<std::string>{(dir.path() / "lwauth.conf").string() +
+                                      ": is a symbolic link, which lwauth does not follow here",
+                                  (dir.path() / "lwauth.conf.d/50-link.conf").string() +
+                                      ": is a symbolic link, which lwauth does not follow here"}));
+}
+
+TEST(PolicyFiles, RefusesPolicyDirectoriesThatOthersMayWrite) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "policy files must be root's: needs root";
+    }
+    TempDir dir;
+    dir.write("lwauth.conf", "", 0644);
+    dir.write("lwauth.conf.d/10-a.conf", "", 0644);
+    ::chmod(dir.path().c_str(), 0777);
+    auto result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors), (std::vector<std::string>{dir.path().string() + ": " +
+                                                                 must_be_roots("root", "0777")}));
+
+    ::chmod(dir.path().c_str(), 0755);
+    ::chmod((dir.path() / "lwauth.conf.d").c_str(), 0775);
+    result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{(dir.path() / "lwauth.conf.d").string() + ": " +
+                                        must_be_roots("root", "0775")}));
+    // The edit path (lwauthctl policy edit) checks the same directories and drop-ins.
+    EXPECT_EQ(load_directory_with(dir.path(), "").errors.size(), 1u);
+}
+
+TEST(PolicyFiles, TheOwnerRequiredCanBeNamed) {
+    TempDir dir;
+    dir.write("lwauth.conf", "[code]\nlength = 8\n", 0644);
+    LoadOptions options;
+    options.policy_owner_uid = ::geteuid();
+    auto mine = load_directory(dir.path(), options);
+    ASSERT_TRUE(mine.policy.has_value()) << all_errors(mine);
+    options.policy_owner_uid = ::geteuid() + 1;
+    auto theirs = load_directory(dir.path(), options);
+    ASSERT_EQ(theirs.errors.size(), 1u);
+    EXPECT_NE(
+        theirs.errors[0].message.find("must be owned by uid " + std::to_string(::geteuid() + 1)),
+        std::string::npos)
+        << theirs.errors[0].message;
+}
+
+TEST(PolicyFiles, AFifoInPlaceOfADropInDoesNotHang) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "policy files must be root's: needs root";
+    }
+    TempDir dir;
+    dir.write("lwauth.conf", "", 0644);
+    fs::create_directories(dir.path() / "lwauth.conf.d");
+    ASSERT_EQ(::mkfifo((dir.path() / "lwauth.conf.d/10-fifo.conf").c_str(), 0644), 0);
+    auto result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{(dir.path() / "lwauth.conf.d/10-fifo.conf").string() +
+                                        ": is not a regular file"}));
 }
 
 TEST(PolicyFiles, SameKeyInALaterFileIsNotADuplicate) {

@@ -1,12 +1,19 @@
 #include "lwauth/secret.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <cstring>
 #include <ostream>
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include "lwauth/error.hpp"
 
 namespace lwauth {
 namespace {
@@ -116,6 +123,73 @@ TEST(SecretEqual, IsTrueOnlyForIdenticalBytes) {
     EXPECT_FALSE(secret_equal("123456", "12345"));
     EXPECT_FALSE(secret_equal("", "1"));
     EXPECT_FALSE(secret_equal(std::string_view("12\0", 3), std::string_view("12\1", 3)));
+}
+
+// A secret file as lwauthd reads it at use: checked on the descriptor that is read.
+class SecretFile : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "lwauth-secret-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::string write(const std::string& name, const std::string& text, mode_t mode) {
+        std::string path = (dir_ / name).string();
+        std::ofstream(path) << text;
+        ::chmod(path.c_str(), mode);
+        return path;
+    }
+
+    // The reason read_secret_file gives, or "" when it reads the file.
+    static std::string refusal(const std::string& path, uid_t owner = ::geteuid()) {
+        try {
+            (void)read_secret_file(path, owner);
+            return "";
+        } catch (const Error& e) {
+            return e.what();
+        }
+    }
+
+    std::filesystem::path dir_;
+};
+
+TEST_F(SecretFile, ReadsAPrivateFileLessOneTrailingNewline) {
+    std::string path = write("token", "s3cret\n", 0600);
+    EXPECT_EQ(read_secret_file(path, ::geteuid()).view(), "s3cret");
+}
+
+TEST_F(SecretFile, RefusesAFileOthersMayRead) {
+    std::string path = write("token", "s3cret", 0640);
+    std::string why = refusal(path);
+    EXPECT_NE(why.find("cannot read secret file " + path + ": must be owned by"), std::string::npos)
+        << why;
+    EXPECT_NE(why.find("with mode 0640"), std::string::npos) << why;
+    EXPECT_EQ(why.find("s3cret"), std::string::npos);
+}
+
+TEST_F(SecretFile, RefusesAFileOfAnotherOwner) {
+    std::string path = write("token", "s3cret", 0600);
+    std::string why = refusal(path, ::geteuid() + 1);
+    EXPECT_NE(why.find("must be owned by uid " + std::to_string(::geteuid() + 1)),
+              std::string::npos)
+        << why;
+}
+
+TEST_F(SecretFile, RefusesASymbolicLinkEvenToAGoodFile) {
+    std::string path = write("token", "s3cret", 0600);
+    std::filesystem::create_symlink(path, dir_ / "link");
+    EXPECT_EQ(refusal((dir_ / "link").string()),
+              "cannot read secret file " + (dir_ / "link").string() +
+                  ": is a symbolic link, which lwauth does not follow here");
+}
+
+TEST_F(SecretFile, AFifoIsRefusedWithoutHanging) {
+    std::string path = (dir_ / "fifo").string();
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    EXPECT_EQ(refusal(path), "cannot read secret file " + path + ": is not a regular file");
 }
 
 }  // namespace

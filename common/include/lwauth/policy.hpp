@@ -228,6 +228,10 @@ struct Diagnostic {
 
 struct LoadOptions {
     uid_t secret_owner_uid = 0;  // the owner required of every *_file secret
+    // The owner required of the policy directory, lwauth.conf.d and every file read;
+    // none of them may be writable by group or others. lwauthd and lwauthctl keep root;
+    // the unit tests, which may run unprivileged, name their own user.
+    uid_t policy_owner_uid = 0;
 };
 
 struct LoadResult {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <sys/types.h>
 
 namespace lwauth {
 
@@ -43,8 +44,10 @@ class SecretString {
 void wipe_string(std::string& value) noexcept;
 
 /// Reads a secret file named by the policy (*_file keys): its whole content, less one
-/// trailing newline. Throws Error(Internal) saying why it cannot be read.
-[[nodiscard]] SecretString read_secret_file(const std::string& path);
+/// trailing newline. The file must be a regular file (not a link to one) owned by
+/// `owner`, with no group or other permissions, as fstat() on the descriptor read shows.
+/// Throws Error(Internal) saying why it cannot be read.
+[[nodiscard]] SecretString read_secret_file(const std::string& path, uid_t owner);
 
 /// Compares two secrets in time that depends only on their lengths.
 [[nodiscard]] bool secret_equal(std::string_view a, std::string_view b) noexcept;

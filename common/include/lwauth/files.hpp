@@ -1,0 +1,102 @@
+// Files lwauth trusts: the policy, the secrets it names, the state directory and what is
+// in it. Each is opened without following a symbolic link in its last component and
+// without blocking on a FIFO, and is judged by fstat() on the descriptor that is then
+// used, so that what was checked is what is read.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+
+namespace lwauth {
+
+/// A file descriptor, closed when it dies.
+class UniqueFd {
+  public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+    ~UniqueFd() { reset(); }
+    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
+        if (this != &other) {
+            reset(std::exchange(other.fd_, -1));
+        }
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+    [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+    /// Closes the descriptor now; returns close()'s result (0 when there was none).
+    int reset(int fd = -1) noexcept;
+
+  private:
+    int fd_ = -1;
+};
+
+/// What a trusted file must be. `forbidden` are the permission bits that must be clear:
+/// 022 for the policy (nobody but the owner may write it), 077 for secrets and state
+/// (nobody but the owner may read or write them).
+struct FileRule {
+    uid_t owner = 0;
+    mode_t forbidden = 022;
+};
+
+/// The rule for policy files and directories: root's, writable by root alone.
+[[nodiscard]] inline FileRule policy_file_rule() {
+    return FileRule{0, 022};
+}
+
+/// The rule for secrets and state: `owner`'s, and nobody else's to read or write.
+[[nodiscard]] inline FileRule private_file_rule(uid_t owner) {
+    return FileRule{owner, 077};
+}
+
+enum class FileType { Regular, Directory };
+
+struct OpenedFile {
+    UniqueFd fd;
+    struct stat st {};
+    /// Why the file cannot be used ("is a symbolic link", "must be owned by root and
+    /// not writable by group or others; it is owned by uid 1004 with mode 0666"), or ""
+    /// when `fd` is open and the file satisfies the rule. The path is not part of it.
+    std::string problem;
+    /// errno of a failed open(), or 0: ENOENT lets a caller treat a missing file apart.
+    int open_errno = 0;
+
+    [[nodiscard]] bool ok() const noexcept { return problem.empty(); }
+
+    /// `path` and the problem as one phrase: "/x: No such file or directory",
+    /// "/x is not a regular file", "/x must be owned by root and ...".
+    [[nodiscard]] std::string describe(const std::string& path) const;
+};
+
+/// Opens `path` (relative to `dir_fd`, or AT_FDCWD) with `flags` | O_NOFOLLOW | O_CLOEXEC
+/// | O_NOCTTY | O_NONBLOCK (O_NONBLOCK is cleared again once the file is known to be
+/// regular), then checks on the descriptor that it is of `type` and satisfies `rule`.
+/// `flags` is the access (O_RDONLY, O_PATH, O_WRONLY | O_APPEND | O_CREAT, ...);
+/// `create_mode` is used with O_CREAT. With `follow` a symbolic link in the last
+/// component is followed (for a directory an administrator may point elsewhere), and the
+/// file it leads to is judged.
+[[nodiscard]] OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType type,
+                                      const FileRule& rule, mode_t create_mode = 0600,
+                                      bool follow = false);
+
+/// The reason a stat does not satisfy `rule`, or "".
+[[nodiscard]] std::string rule_problem(const struct stat& st, const FileRule& rule);
+
+/// "root" or "uid N".
+[[nodiscard]] std::string owner_text(uid_t uid);
+
+/// The permission bits as four octal digits ("0644").
+[[nodiscard]] std::string mode_text(mode_t mode);
+
+/// Reads what is left of `fd` into `text`, at most `max` bytes. Returns 0, EFBIG when
+/// the file holds more than `max` bytes, or the errno of a failed read.
+[[nodiscard]] int read_to_end(int fd, std::string& text, size_t max);
+
+}  // namespace lwauth

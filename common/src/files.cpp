@@ -1,0 +1,126 @@
+#include "lwauth/files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lwauth {
+
+int UniqueFd::reset(int fd) noexcept {
+    int result = 0;
+    if (fd_ >= 0) {
+        result = ::close(fd_);
+    }
+    fd_ = fd;
+    return result;
+}
+
+std::string owner_text(uid_t uid) {
+    return uid == 0 ? "root" : "uid " + std::to_string(uid);
+}
+
+std::string mode_text(mode_t mode) {
+    std::string digits(4, '0');
+    for (size_t i = 4; i-- > 0; mode >>= 3) {
+        digits[i] = static_cast<char>('0' + (mode & 07));
+    }
+    return digits;
+}
+
+std::string rule_problem(const struct stat& st, const FileRule& rule) {
+    if (st.st_uid == rule.owner && (st.st_mode & rule.forbidden) == 0) {
+        return {};
+    }
+    bool dir = S_ISDIR(st.st_mode);
+    std::string what =
+        (rule.forbidden & 044) != 0
+            ? std::string("not readable by group or others (chmod ") + (dir ? "0700" : "0600") + ")"
+            : std::string("not writable by group or others (chmod go-w)");
+    return "must be owned by " + owner_text(rule.owner) + " and " + what + "; it is owned by " +
+           owner_text(st.st_uid) + " with mode " + mode_text(st.st_mode & 07777);
+}
+
+OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType type,
+                        const FileRule& rule, mode_t create_mode, bool follow) {
+    OpenedFile file;
+    int all = flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
+    if (type == FileType::Directory) {
+        all |= O_DIRECTORY;
+    }
+    file.fd.reset(::openat(dir_fd, path.c_str(), all, create_mode));
+    if (!file.fd.valid()) {
+        file.open_errno = errno;
+        // O_NOFOLLOW reports a link as ELOOP; with O_DIRECTORY, a link to a directory
+        // can come back as ENOTDIR.
+        struct stat link {};
+        if (!follow && (errno == ELOOP || errno == ENOTDIR || errno == EMLINK) &&
+            ::fstatat(dir_fd, path.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(link.st_mode)) {
+            file.problem = "is a symbolic link, which lwauth does not follow here";
+        } else if (errno == ENXIO) {
+            // O_WRONLY | O_NONBLOCK on a FIFO that nobody reads.
+            file.problem = "is not a regular file";
+        } else if (errno == ENOTDIR && type == FileType::Directory) {
+            file.problem = "is not a directory";
+        } else {
+            file.problem = std::strerror(errno);
+        }
+        return file;
+    }
+    if (::fstat(file.fd.get(), &file.st) != 0) {
+        file.problem = std::strerror(errno);
+        file.fd.reset();
+        return file;
+    }
+    if (S_ISLNK(file.st.st_mode)) {  // O_PATH | O_NOFOLLOW opens the link itself
+        file.problem = "is a symbolic link, which lwauth does not follow here";
+    } else if (type == FileType::Regular && !S_ISREG(file.st.st_mode)) {
+        file.problem = "is not a regular file";
+    } else if (type == FileType::Directory && !S_ISDIR(file.st.st_mode)) {
+        file.problem = "is not a directory";
+    } else {
+        file.problem = rule_problem(file.st, rule);
+    }
+    if (!file.problem.empty()) {
+        file.fd.reset();
+        return file;
+    }
+    if ((flags & O_PATH) == 0 && type == FileType::Regular) {
+        // Regular files ignore O_NONBLOCK, but leave no surprise for the caller.
+        int fl = ::fcntl(file.fd.get(), F_GETFL);
+        if (fl >= 0) {
+            (void)::fcntl(file.fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+        }
+    }
+    return file;
+}
+
+std::string OpenedFile::describe(const std::string& path) const {
+    // Our own phrases read on from the path; strerror()'s text follows a colon.
+    bool os_error = open_errno != 0 && problem == std::strerror(open_errno);
+    return path + (os_error ? ": " : " ") + problem;
+}
+
+int read_to_end(int fd, std::string& text, size_t max) {
+    char buffer[8192];
+    while (true) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > max) {
+            return EFBIG;
+        }
+    }
+}
+
+}  // namespace lwauth
