@@ -8,7 +8,9 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
@@ -286,21 +288,27 @@ int cmd_status(const Global& g) {
     return kExitOk;
 }
 
-SecretString read_code_from_terminal(const std::string& kind) {
+// Reads a code from standard input, without echo on a terminal; `prompt` goes to stderr
+// (on a terminal only). Returns nullopt at end of input.
+std::optional<SecretString> read_code(const std::string& prompt) {
     bool tty = isatty(STDIN_FILENO) != 0;
     struct termios old {};
     if (tty) {
-        std::fprintf(stderr, "Confirmation code sent to your %s: ", kind.c_str());
+        std::fprintf(stderr, "%s", prompt.c_str());
         tcgetattr(STDIN_FILENO, &old);
         struct termios quiet = old;
         quiet.c_lflag &= static_cast<tcflag_t>(~ECHO);
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
     std::string line;
-    std::getline(std::cin, line);
+    bool got = static_cast<bool>(std::getline(std::cin, line));
     if (tty) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
         std::fprintf(stderr, "\n");
+    }
+    if (!got) {
+        wipe_string(line);
+        return std::nullopt;
     }
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
         line.pop_back();
@@ -310,9 +318,64 @@ SecretString read_code_from_terminal(const std::string& kind) {
     return code;
 }
 
+SecretString read_code_from_terminal(const std::string& kind) {
+    auto code = read_code("Confirmation code sent to your " + kind + ": ");
+    return code ? std::move(*code) : SecretString();
+}
+
+// A change that weakens the login (2-step off, a contact removed or replaced) needs proof
+// that it is the user (self_service_reauth = code): a code to a verified contact, typed
+// here, proves this bus connection, on which the change is then made. Never on the
+// command line, where other users could read it.
+void reauthenticate(Client& client) {
+    auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
+    const char* shown = nullptr;
+    if (sd_bus_message_read(reply.get(), "s", &shown) < 0 || shown == nullptr) {
+        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+    }
+    std::fprintf(stderr, "To confirm it is you, a code was sent to %s.\n", shown);
+    while (true) {
+        auto code = read_code("Code: ");
+        if (!code || code->empty()) {
+            throw CommandError(kExitFailed, "No code was entered; nothing was changed.",
+                               errc_name(Errc::ReauthRequired));
+        }
+        try {
+            client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());
+            return;
+        } catch (const CommandError& e) {
+            // A wrong code with tries left ("Wrong code; 2 tries left."): ask again. The
+            // last wrong code ("Wrong code, and no tries are left"), and anything else,
+            // ends the command.
+            if (e.error_name() != errc_name(Errc::InvalidCode) ||
+                !std::string_view(e.what()).starts_with("Wrong code;")) {
+                throw;
+            }
+            std::fprintf(stderr, "%s\n", e.what());
+        }
+    }
+}
+
+// A call that lwauthd may refuse until the caller has reauthenticated: then once more,
+// on the same connection, after the code.
+template <typename... Args>
+BusMessagePtr call_reauthenticated(Client& client, const char* interface, const char* method,
+                                   const char* signature, Args... args) {
+    try {
+        return client.call(interface, method, signature, args...);
+    } catch (const CommandError& e) {
+        if (e.error_name() != errc_name(Errc::ReauthRequired)) {
+            throw;
+        }
+    }
+    reauthenticate(client);
+    return client.call(interface, method, signature, args...);
+}
+
 int cmd_contact_add(const Global& g, const std::string& kind, const std::string& value) {
     Client client;
-    client.call(bus::kAccountInterface, bus::kAccountAddContact, "ss", kind.c_str(), value.c_str());
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountAddContact, "ss",
+                         kind.c_str(), value.c_str());
     print_result(g, json{{"kind", kind}, {"status", "pending"}},
                  "A confirmation code was sent to that " + kind +
                      ". Run: lwauthctl contact confirm " + kind + " CODE");
@@ -321,7 +384,8 @@ int cmd_contact_add(const Global& g, const std::string& kind, const std::string&
 
 int cmd_contact_use_profile(const Global& g, const std::string& kind) {
     Client client;
-    client.call(bus::kAccountInterface, bus::kAccountUseProfileContact, "s", kind.c_str());
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountUseProfileContact, "s",
+                         kind.c_str());
     print_result(g, json{{"kind", kind}, {"status", "pending"}},
                  "A confirmation code was sent to the " + kind +
                      " of your profile. Run: lwauthctl contact confirm " + kind + " CODE");
@@ -332,8 +396,9 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
     SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
     wipe_string(code_arg);
     Client client;
-    auto reply = client.call(bus::kAccountInterface, bus::kAccountConfirmContact, "ss",
-                             kind.c_str(), code.c_str());
+    auto reply = call_reauthenticated(client, bus::kAccountInterface,
+                                      bus::kAccountConfirmContact, "ss", kind.c_str(),
+                                      code.c_str());
     int on = 0;
     sd_bus_message_read(reply.get(), "b", &on);
     print_result(
@@ -344,7 +409,8 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
 
 int cmd_contact_remove(const Global& g, const std::string& kind) {
     Client client;
-    client.call(bus::kAccountInterface, bus::kAccountRemoveContact, "s", kind.c_str());
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountRemoveContact, "s",
+                         kind.c_str());
     print_result(g, json{{"kind", kind}, {"status", "removed"}}, "Your " + kind + " was removed.");
     return kExitOk;
 }
@@ -352,7 +418,8 @@ int cmd_contact_remove(const Global& g, const std::string& kind) {
 int cmd_two_step(const Global& g, const std::string& state) {
     bool on = state == "on";
     Client client;
-    client.call(bus::kAccountInterface, bus::kAccountSetTwoStep, "b", static_cast<int>(on));
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountSetTwoStep, "b",
+                         static_cast<int>(on));
     print_result(g, json{{"two_step", on}},
                  std::string("2-step verification is ") + (on ? "on." : "off."));
     return kExitOk;

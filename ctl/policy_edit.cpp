@@ -119,11 +119,13 @@ std::string read_regular_file(const std::string& path, std::string& text, struct
     // O_NOFOLLOW: lwauthd does not read lwauth.conf through a link, so neither do we.
     UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)};
     if (fd.get() < 0) {
-        if (errno == ELOOP) {
+        const int error = errno;
+        struct stat link {};
+        if (error == ELOOP && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
             return "is a symbolic link, which lwauthd does not follow; replace it with the "
                    "file itself";
         }
-        return errno == ENOENT ? kNotFound : errno_text(errno);
+        return error == ENOENT ? kNotFound : errno_text(error);
     }
     if (::fstat(fd.get(), &st) != 0) {
         return errno_text(errno);
@@ -383,7 +385,9 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
             err.flush();
             run_editor(editor, scratch.path(), file);
             edited = read_scratch(scratch.path());
-            if (edited == original.text) {
+            // An unchanged text is still installed when that repairs the owner or mode,
+            // which lwauthd would refuse.
+            if (edited == original.text && !original.repaired) {
                 return finish(kExitOk, "No changes; " + file + " was left as it was.");
             }
             // With the drop-ins, as lwauthd reads them; secret files must be root's, as

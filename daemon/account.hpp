@@ -62,17 +62,37 @@ class AccountService {
     /// Sends a confirmation code to a new phone number or email address.
     /// `done` gets nullopt once the code is on its way, or the error that stopped it
     /// (RateLimited, DeliveryFailed). Bad input throws at once, without calling `done`.
-    void add_contact(const std::string& user, const std::string& kind, const std::string& value,
-                     std::function<void(std::optional<Error>)> done);
+    /// `owner` is the caller's bus connection: with a verified contact saved, the change
+    /// needs a reauthentication of that connection first (ReauthRequired).
+    void add_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                     const std::string& value, std::function<void(std::optional<Error>)> done);
     /// Sends a confirmation code to the phone number or address of the user's profile
     /// (set by the administrator), to use it for logging in. As add_contact otherwise.
-    void use_profile_contact(const std::string& user, const std::string& kind,
+    void use_profile_contact(const std::string& user, const std::string& owner,
+                             const std::string& kind,
                              std::function<void(std::optional<Error>)> done);
-    /// Verifies the code; saves the contact. Returns whether 2-step is now on.
-    bool confirm_contact(const std::string& user, const std::string& kind,
-                         const SecretString& code);
-    void remove_contact(const std::string& user, const std::string& kind);
-    void set_two_step(const std::string& user, bool enabled);
+    /// Verifies the code; saves the contact. Returns whether 2-step is now on. A
+    /// confirmation sent while the user had no verified contact, who has one now, needs a
+    /// reauthentication of `owner` too: it would add a contact without proof otherwise.
+    bool confirm_contact(const std::string& user, const std::string& owner,
+                         const std::string& kind, const SecretString& code);
+    /// Removes a verified contact; needs a reauthentication of `owner` (see add_contact).
+    void remove_contact(const std::string& user, const std::string& owner, const std::string& kind);
+    /// Turning 2-step off while it is on needs a reauthentication of `owner`.
+    void set_two_step(const std::string& user, const std::string& owner, bool enabled);
+
+    /// Sends a code to the user's verified contacts (as a login code goes) so that the
+    /// connection `owner` can prove it is the user before a change that weakens the
+    /// login. `done` gets the masked destination, or the error that stopped the send.
+    void start_reauth(const std::string& user, const std::string& owner,
+                      std::function<void(std::optional<Error>, std::string shown)> done);
+    /// Checks the code of start_reauth; on success `owner` may make such changes for
+    /// kReauthGrantSeconds. Throws NotFound, Expired or InvalidCode.
+    void reauth(const std::string& user, const std::string& owner, const SecretString& code);
+    /// Drops what a bus connection that has left was granted or was waiting for.
+    void forget_owner(const std::string& owner);
+
+    static constexpr int64_t kReauthGrantSeconds = 300;
     /// Drops confirmations whose code has expired.
     void expire();
     /// Drops a user's confirmations in progress (of one kind, or all when kind is "").
@@ -92,11 +112,24 @@ class AccountService {
         Digest code_hash{};
         int64_t expires_at = 0;
         int tries_left = 0;
+        bool unproved = false;  // sent while the user had no verified contact to prove with
+    };
+
+    struct PendingReauth {
+        Digest code_hash{};
+        int64_t expires_at = 0;
+        int tries_left = 0;
     };
 
     void require_self_service() const;
+    /// Throws ReauthRequired unless `owner` has proved it is `user` within the grant's
+    /// time, or the policy (self_service_reauth = none) or the lack of a verified contact
+    /// leaves nothing to prove it with.
+    void require_reauth(const std::string& user, const std::string& owner,
+                        const policy::UserPolicy& up, const UserState& state,
+                        const std::string& change) const;
     void send_confirmation(const std::string& user, const std::string& kind,
-                           const std::string& value, const std::string& source,
+                           const std::string& value, const std::string& source, bool unproved,
                            std::function<void(std::optional<Error>)> done);
 
     const Clock& clock_;
@@ -107,6 +140,9 @@ class AccountService {
     const UserDirectory& users_;
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::pair<std::string, std::string>, PendingContact> pending_;  // (user, kind)
+    // Keyed by (user, bus connection): a proof is good for that connection alone.
+    std::map<std::pair<std::string, std::string>, PendingReauth> pending_reauth_;
+    std::map<std::pair<std::string, std::string>, int64_t> reauth_until_;
 };
 
 }  // namespace lwauth

@@ -64,6 +64,12 @@ int send_step(sd_bus_message* m, const Step& step) {
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
+// The caller's unique bus name: what a login or a reauthentication belongs to.
+std::string sender_of(sd_bus_message* m) {
+    const char* sender = sd_bus_message_get_sender(m);
+    return sender != nullptr ? sender : "";
+}
+
 // A method call kept for a reply that comes later (after a gateway answers).
 using CallRef = std::shared_ptr<sd_bus_message>;
 
@@ -105,10 +111,7 @@ uint64_t answer_by_usec(uint64_t reply_timeout_usec) {
 class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineReply> {
   public:
     DeadlineReply(BusService& service, sd_bus_message* call, std::string owner, std::string id)
-        : service_(service),
-          call_(keep_call(call)),
-          owner_(std::move(owner)),
-          id_(std::move(id)) {}
+        : service_(service), call_(keep_call(call)), owner_(std::move(owner)), id_(std::move(id)) {}
 
     /// The engine's answer. When lwauthd has already answered, a login that goes on is
     /// dropped: its client has been told it is over.
@@ -129,10 +132,9 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
         }
         sd_event* event = sd_bus_get_event(sd_bus_message_get_bus(call_.get()));
         sd_event_source* source = nullptr;
-        if (event == nullptr ||
-            sd_event_add_time_relative(event, &source, CLOCK_MONOTONIC,
-                                       answer_by_usec(reply_timeout_usec), 10 * 1000, on_time,
-                                       this) < 0) {
+        if (event == nullptr || sd_event_add_time_relative(event, &source, CLOCK_MONOTONIC,
+                                                           answer_by_usec(reply_timeout_usec),
+                                                           10 * 1000, on_time, this) < 0) {
             return;  // no timer: the client's own timeout stays the only one
         }
         timer_.reset(source);
@@ -211,6 +213,11 @@ const sd_bus_vtable kAccountVtable[] = {
                             LWAUTH_HANDLER(account_remove_contact), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetTwoStep", SD_BUS_ARGS("b", enabled), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_set_two_step), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("StartReauth", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", shown),
+                            LWAUTH_HANDLER(account_start_reauth), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Reauth", SD_BUS_ARGS("s", code), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_reauth),
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAdminVtable[] = {
@@ -479,13 +486,14 @@ int BusService::account_add_contact(sd_bus_message* m) {
     const char* kind = nullptr;
     const char* value = nullptr;
     check(sd_bus_message_read(m, "ss", &kind, &value), "arguments");
-    account_.add_contact(user, kind, value, [call = keep_call(m)](std::optional<Error> error) {
-        if (error) {
-            reply_error(call.get(), *error);
-        } else {
-            sd_bus_reply_method_return(call.get(), nullptr);
-        }
-    });
+    account_.add_contact(user, sender_of(m), kind, value,
+                         [call = keep_call(m)](std::optional<Error> error) {
+                             if (error) {
+                                 reply_error(call.get(), *error);
+                             } else {
+                                 sd_bus_reply_method_return(call.get(), nullptr);
+                             }
+                         });
     return 1;
 }
 
@@ -493,13 +501,14 @@ int BusService::account_use_profile_contact(sd_bus_message* m) {
     std::string user = caller_user(m);
     const char* kind = nullptr;
     check(sd_bus_message_read(m, "s", &kind), "arguments");
-    account_.use_profile_contact(user, kind, [call = keep_call(m)](std::optional<Error> error) {
-        if (error) {
-            reply_error(call.get(), *error);
-        } else {
-            sd_bus_reply_method_return(call.get(), nullptr);
-        }
-    });
+    account_.use_profile_contact(user, sender_of(m), kind,
+                                 [call = keep_call(m)](std::optional<Error> error) {
+                                     if (error) {
+                                         reply_error(call.get(), *error);
+                                     } else {
+                                         sd_bus_reply_method_return(call.get(), nullptr);
+                                     }
+                                 });
     return 1;
 }
 
@@ -509,7 +518,7 @@ int BusService::account_confirm_contact(sd_bus_message* m) {
     const char* code = nullptr;
     check(sd_bus_message_read(m, "ss", &kind, &code), "arguments");
     SecretString secret(code);
-    bool on = account_.confirm_contact(user, kind, secret);
+    bool on = account_.confirm_contact(user, sender_of(m), kind, secret);
     return sd_bus_reply_method_return(m, "b", static_cast<int>(on));
 }
 
@@ -517,7 +526,7 @@ int BusService::account_remove_contact(sd_bus_message* m) {
     std::string user = caller_user(m);
     const char* kind = nullptr;
     check(sd_bus_message_read(m, "s", &kind), "arguments");
-    account_.remove_contact(user, kind);
+    account_.remove_contact(user, sender_of(m), kind);
     return sd_bus_reply_method_return(m, nullptr);
 }
 
@@ -525,7 +534,29 @@ int BusService::account_set_two_step(sd_bus_message* m) {
     std::string user = caller_user(m);
     int enabled = 0;
     check(sd_bus_message_read(m, "b", &enabled), "arguments");
-    account_.set_two_step(user, enabled != 0);
+    account_.set_two_step(user, sender_of(m), enabled != 0);
+    return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::account_start_reauth(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    account_.start_reauth(user, sender_of(m),
+                          [call = keep_call(m)](std::optional<Error> error, std::string shown) {
+                              if (error) {
+                                  reply_error(call.get(), *error);
+                              } else {
+                                  sd_bus_reply_method_return(call.get(), "s", shown.c_str());
+                              }
+                          });
+    return 1;
+}
+
+int BusService::account_reauth(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* code = nullptr;
+    check(sd_bus_message_read(m, "s", &code), "arguments");
+    SecretString secret(code);
+    account_.reauth(user, sender_of(m), secret);
     return sd_bus_reply_method_return(m, nullptr);
 }
 
@@ -631,6 +662,7 @@ int BusService::name_owner_changed(sd_bus_message* m) {
     if (name[0] == ':' && new_owner[0] == '\0') {
         euid_of_sender_.erase(name);
         engine_.cancel_owner(name);
+        account_.forget_owner(name);
     }
     return 0;
 }

@@ -19,12 +19,15 @@ std::string minutes_text(std::chrono::seconds lifetime) {
 
 SecretString compose(CodePurpose purpose, const SecretString& code,
                      const policy::CodePolicy& code_policy) {
-    std::string text = purpose == CodePurpose::ConfirmContact
-                           ? "lwauth: your confirmation code is "
-                           : "lwauth: your verification code is ";
+    // Kept short: one SMS holds 160 characters.
+    const bool reauth = purpose == CodePurpose::Reauth;
+    std::string text = purpose == CodePurpose::ConfirmContact ? "lwauth: your confirmation code is "
+                       : reauth ? "lwauth: your code to change your login settings is "
+                                : "lwauth: your verification code is ";
     text.append(code.view());
-    text +=
-        ". It expires in " + minutes_text(code_policy.lifetime) + ". Never share it with anyone.";
+    text += ". It expires in " + minutes_text(code_policy.lifetime) +
+            (reauth ? ". Never share it; if you did not ask for it, tell your administrator."
+                    : ". Never share it with anyone.");
     SecretString secret(text);
     wipe_string(text);
     return secret;
@@ -100,6 +103,16 @@ std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
             }
             return caps;
         }
+        case CodePurpose::Reauth:
+            // A budget of its own, to the user's own verified contacts: confirmations that
+            // someone else aims at the same number, and the user's login codes, are apart.
+            return {
+                {{"reauth-user:" + user, code_policy.max_sends_per_hour},
+                 "per-user reauthentication send cap reached"},
+                {{"reauth-destination:" + destination_hash, per_destination},
+                 "per-destination reauthentication send cap reached"},
+                {{"host", per_host}, "per-host send cap reached"},
+            };
         case CodePurpose::ConfirmContact:
             // Confirmations to a number that is not yet verified must not use up that
             // number's login codes (anyone may type anyone's number into `contact add`),
@@ -165,10 +178,10 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     }
     OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone()};
     // `target` stays valid: targets never change once the attempt has started.
-    target.channel->send(message, [this, attempt, &target,
-                                   reservation = std::move(reservation)](SendResult result) {
-        on_sent(attempt, target, reservation, result);
-    });
+    target.channel->send(
+        message, [this, attempt, &target, reservation = std::move(reservation)](SendResult result) {
+            on_sent(attempt, target, reservation, result);
+        });
 }
 
 void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,

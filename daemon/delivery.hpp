@@ -28,8 +28,10 @@ struct Delivered {
 
 /// What a code is for, and so which budget its send counts against: a login after the
 /// password (2-step), a login before any password (mode=primary: anyone who knows the
-/// user name can ask), or a contact confirmation.
-enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact };
+/// user name can ask), a contact confirmation, or a user's proof before a change to their
+/// own login settings (self_service_reauth; a budget of its own, so that it cannot use up
+/// the user's login codes, nor be used up by confirmations aimed at the same number).
+enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact, Reauth };
 
 /// How a send ended: delivered, or the error (RateLimited, DeliveryFailed) and why.
 struct SendOutcome {

@@ -28,6 +28,7 @@ constexpr ErrorRow kErrorTable[] = {
     {Errc::NotEnabled, PAM_AUTH_ERR, bus::kErrorNotEnabled, "not-enabled"},
     {Errc::PolicyForbids, PAM_AUTH_ERR, bus::kErrorPolicyForbids, "policy-forbids"},
     {Errc::ManagedByAdmin, PAM_AUTH_ERR, bus::kErrorManagedByAdmin, "managed-by-admin"},
+    {Errc::ReauthRequired, PAM_AUTH_ERR, bus::kErrorReauthRequired, "reauth-required"},
     {Errc::RateLimited, PAM_AUTH_ERR, bus::kErrorRateLimited, "rate-limited"},
     {Errc::LockedOut, PAM_MAXTRIES, bus::kErrorLockedOut, "locked-out"},
     {Errc::InvalidCode, PAM_AUTH_ERR, bus::kErrorInvalidCode, "invalid-code"},

@@ -49,23 +49,30 @@ OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType
     if (type == FileType::Directory) {
         all |= O_DIRECTORY;
     }
-    file.fd.reset(::openat(dir_fd, path.c_str(), all, create_mode));
+    // O_NOFOLLOW does not hold for a path that ends in "/": the kernel then follows a last
+    // link to a directory. Such a path is judged without its trailing slashes.
+    std::string name = path;
+    while (!follow && name.size() > 1 && name.back() == '/') {
+        name.pop_back();
+    }
+    file.fd.reset(::openat(dir_fd, name.c_str(), all, create_mode));
     if (!file.fd.valid()) {
-        file.open_errno = errno;
+        const int error = errno;
+        file.open_errno = error;
         // O_NOFOLLOW reports a link as ELOOP; with O_DIRECTORY, a link to a directory
-        // can come back as ENOTDIR.
+        // can come back as ENOTDIR. A loop earlier in the path is ELOOP too: look.
         struct stat link {};
-        if (!follow && (errno == ELOOP || errno == ENOTDIR || errno == EMLINK) &&
-            ::fstatat(dir_fd, path.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
+        if (!follow && (error == ELOOP || error == ENOTDIR || error == EMLINK) &&
+            ::fstatat(dir_fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISLNK(link.st_mode)) {
             file.problem = "is a symbolic link, which lwauth does not follow here";
-        } else if (errno == ENXIO) {
+        } else if (error == ENXIO) {
             // O_WRONLY | O_NONBLOCK on a FIFO that nobody reads.
             file.problem = "is not a regular file";
-        } else if (errno == ENOTDIR && type == FileType::Directory) {
+        } else if (error == ENOTDIR && type == FileType::Directory) {
             file.problem = "is not a directory";
         } else {
-            file.problem = std::strerror(errno);
+            file.problem = std::strerror(error);
         }
         return file;
     }

@@ -41,6 +41,7 @@ struct Word {
 
 constexpr Word<TwoStep> kTwoStepWords[] = {
     {"off", TwoStep::Off}, {"optional", TwoStep::Optional}, {"required", TwoStep::Required}};
+constexpr Word<Reauth> kReauthWords[] = {{"code", Reauth::Code}, {"none", Reauth::None}};
 constexpr Word<Contacts> kContactsWords[] = {{"self", Contacts::Self}, {"admin", Contacts::Admin}};
 constexpr Word<Kind> kKindWords[] = {
     {"sms", Kind::Sms}, {"email", Kind::Email}, {"notification", Kind::Notification}};
@@ -519,6 +520,8 @@ const std::vector<KeySpec>& key_specs() {
          assign(word_parser(kTwoStepWords), user_field(&U::two_step))},
         {"policy", "contacts", Global,
          assign(word_parser(kContactsWords), policy_field(&P::contacts))},
+        {"policy", "self_service_reauth", Overridable,
+         assign(word_parser(kReauthWords), user_field(&U::self_service_reauth))},
         {"policy", "admin_group", Global,
          assign(text_parser(Allowed), policy_field(&P::admin_group))},
         {"policy", "admin_contact", Global,
@@ -1432,6 +1435,10 @@ const char* to_string(TwoStep value) {
     return word_for(kTwoStepWords, value);
 }
 
+const char* to_string(Reauth value) {
+    return word_for(kReauthWords, value);
+}
+
 const char* to_string(Contacts value) {
     return word_for(kContactsWords, value);
 }
@@ -1659,6 +1666,7 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
     section("policy");
     line("two_step", to_string(user.two_step));
     line("contacts", to_string(policy.contacts));
+    line("self_service_reauth", to_string(user.self_service_reauth));
     line("admin_group", policy.admin_group);
     line("admin_contact", policy.admin_contact);
     line("login_with_phone", allowed(user.login_with_phone));

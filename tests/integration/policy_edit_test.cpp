@@ -158,6 +158,16 @@ TEST_F(PolicyEdit, AFileLwauthdWouldRefuseIsInstalledAsRootsWithoutWriteForOther
     EXPECT_EQ(st.st_uid, 0u);
     ASSERT_EQ(daemon_->ctl("bob", {"contact", "add", "email", "bob@example.com"}).exit_code, 0);
     EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 8u);
+
+    // Without a change to the text, the repair alone is installed.
+    ASSERT_EQ(chmod(conf().c_str(), 0664), 0);
+    auto unchanged = edit({{"EDITOR", "true"}});
+    ASSERT_EQ(unchanged.exit_code, 0) << unchanged.out << unchanged.err;
+    EXPECT_NE(unchanged.err.find("is now owned by root with mode 0644"), std::string::npos)
+        << unchanged.err;
+    ASSERT_EQ(lstat(conf().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644u);
+    EXPECT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
 }
 
 TEST_F(PolicyEdit, ALinkInPlaceOfLwauthConfIsNotEdited) {

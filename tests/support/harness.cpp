@@ -213,6 +213,53 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
     return {decode_status(status), read_file(out), read_file(err)};
 }
 
+RunResult run_with_late_input(
+    const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+    std::optional<uid_t> uid, const std::string& early,
+    const std::function<std::string(const std::function<bool()>& child_runs)>& input) {
+    TempDir io("lwauth-run");
+    fs::path out = io / "out";
+    fs::path err = io / "err";
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(pipe_fds[0], 0);
+        dup2(o, 1);
+        dup2(e, 2);
+        exec_child(argv, env, uid);
+    }
+    close(pipe_fds[0]);
+    // A child that has exited must not kill the test with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    // WNOWAIT: look without reaping, so that the waitpid below still gets the status.
+    auto child_runs = [pid] {
+        siginfo_t info{};
+        return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+               info.si_pid == 0;
+    };
+    auto send = [&](const std::string& text) {
+        size_t done = 0;
+        while (done < text.size()) {
+            ssize_t n = write(pipe_fds[1], text.data() + done, text.size() - done);
+            if (n <= 0) {
+                break;
+            }
+            done += static_cast<size_t>(n);
+        }
+    };
+    send(early);
+    send(input(child_runs));
+    close(pipe_fds[1]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {decode_status(status), read_file(out), read_file(err)};
+}
+
 PrivateBus::PrivateBus(const fs::path& dir, bool permissive, const std::string& extra_config,
                        bool systemd_activation) {
     // dbus-daemon must know every UID that connects (it resolves groups for its policy),
@@ -307,8 +354,8 @@ FakeSystemd::FakeSystemd(const std::string& bus_address, const std::string& erro
                                           "org.freedesktop.systemd1.Activator",
                                           "ActivationFailure") >= 0 &&
                 sd_bus_message_set_destination(signal, "org.freedesktop.DBus") >= 0 &&
-                sd_bus_message_append(signal, "sss", unit, a->name.c_str(),
-                                      a->message.c_str()) >= 0) {
+                sd_bus_message_append(signal, "sss", unit, a->name.c_str(), a->message.c_str()) >=
+                    0) {
                 sd_bus_send(b, signal, nullptr);
             }
             sd_bus_message_unref(signal);
@@ -331,8 +378,8 @@ FakeSystemd::FakeSystemd(const std::string& bus_address, const std::string& erro
         }
     }
     process_ = Process::adopt(pid);
-    ready_ = pid > 0 && wait_for_name(bus_address, "org.freedesktop.systemd1",
-                                      std::chrono::seconds(10));
+    ready_ =
+        pid > 0 && wait_for_name(bus_address, "org.freedesktop.systemd1", std::chrono::seconds(10));
 }
 
 bool wait_for_name(const std::string& address, const std::string& name,
@@ -521,9 +568,31 @@ RunResult Daemon::ctl(const std::string& user, const std::vector<std::string>& a
     return run(argv, client_env(), uid_of(user), input);
 }
 
+RunResult Daemon::ctl_with_code(const std::string& user, const std::vector<std::string>& args,
+                                const std::string& before) const {
+    std::vector<std::string> argv{lwauthctl_path().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    size_t sent = read_outbox(outbox()).size();
+    return run_with_late_input(
+        argv, client_env(), uid_of(user), before,
+        [&](const std::function<bool()>& child_runs) -> std::string {
+            // Up to 20 s for the code; without one, end of input (lwauthctl gives up).
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (child_runs() && std::chrono::steady_clock::now() < deadline) {
+                auto messages = read_outbox(outbox());
+                if (messages.size() > sent) {
+                    return messages.back().code() + "\n";
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            return "";
+        });
+}
+
 bool Daemon::enroll(const std::string& user, const std::string& kind,
                     const std::string& value) const {
-    auto added = ctl(user, {"contact", "add", kind, value});
+    // With a contact verified already, lwauthctl asks for a code to it first.
+    auto added = ctl_with_code(user, {"contact", "add", kind, value});
     if (added.exit_code != 0) {
         return false;
     }

@@ -76,6 +76,15 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
               std::optional<uid_t> uid = std::nullopt, const std::string& input = "");
 
+/// As run(), with standard input a pipe: `early` is written to it at once; then `input`
+/// is called (it may wait for what the child causes, such as a code in the outbox, as
+/// long as the function it is given says the child still runs) and what it returns is
+/// written too, before standard input is closed.
+RunResult run_with_late_input(
+    const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+    std::optional<uid_t> uid, const std::string& early,
+    const std::function<std::string(const std::function<bool()>& child_runs)>& input);
+
 /// The minimal environment for children: PATH and LANG.
 std::map<std::string, std::string> base_env();
 
@@ -168,6 +177,12 @@ class Daemon {
     /// lwauthctl as the given user.
     RunResult ctl(const std::string& user, const std::vector<std::string>& args,
                   const std::string& input = "") const;
+
+    /// lwauthctl as the given user, answering the code it asks for on standard input with
+    /// the next code that reaches the outbox (as a user reads it off their phone), after
+    /// the lines in `before` (wrong codes, say), which it is given at once.
+    RunResult ctl_with_code(const std::string& user, const std::vector<std::string>& args,
+                            const std::string& before = "") const;
 
     /// Adds and confirms a contact for a user through lwauthctl, reading the code from the
     /// outbox. Returns true on success.
@@ -270,8 +285,7 @@ std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, u
 
 /// Injects a fault into the gateway fakes (tests/fakes/gateways.py) at `base_url`
 /// (https://127.0.0.1:PORT): POST /_control with the given JSON, trusting `ca`.
-RunResult gateway_control(const std::string& base_url, const fs::path& ca,
-                          const std::string& json);
+RunResult gateway_control(const std::string& base_url, const fs::path& ca, const std::string& json);
 
 /// Paths of the built programs (from compile definitions).
 fs::path lwauthd_path();

@@ -28,6 +28,7 @@ using test::wrong_code_for;
 constexpr const char* kUser = "taro";
 constexpr const char* kPhone = "+819012345678";
 constexpr const char* kEmail = "taro@example.com";
+constexpr const char* kOwner = ":1.1";  // the caller's bus connection
 
 constexpr const char* kBasePolicy = R"([policy]
 two_step = optional
@@ -87,13 +88,39 @@ class AccountServiceTest : public ::testing::Test {
     }
 
     bool confirm(const std::string& kind, const std::string& code) {
-        return account_.confirm_contact(kUser, kind, SecretString(code));
+        return account_.confirm_contact(kUser, kOwner, kind, SecretString(code));
     }
 
-    /// A contact added and confirmed through the service, as a user would.
+    /// A contact added and confirmed through the service, as a user would (proving it is
+    /// them first when a contact is already verified).
     void add_verified(const std::string& kind, const std::string& value) {
+        if (!store_.load_user(kUser).contacts.empty()) {
+            prove();
+        }
         add_contact_now(account_, kUser, kind, value);
         ASSERT_TRUE(confirm(kind, last_code()));
+    }
+
+    /// StartReauth as `owner`, waiting for the (immediate) send; the masked destination.
+    std::string start_reauth(const std::string& owner = kOwner) {
+        std::optional<std::optional<Error>> got;
+        std::string shown;
+        account_.start_reauth(kUser, owner, [&](std::optional<Error> e, std::string where) {
+            got = std::move(e);
+            shown = std::move(where);
+        });
+        if (!got) {
+            ADD_FAILURE() << "start_reauth did not complete at once";
+        } else if (*got) {
+            throw **got;
+        }
+        return shown;
+    }
+
+    /// The connection `owner` proves it is the user, with the code that reached them.
+    void prove(const std::string& owner = kOwner) {
+        start_reauth(owner);
+        account_.reauth(kUser, owner, SecretString(last_code()));
     }
 
     FakeClock clock_;
@@ -253,7 +280,7 @@ TEST_F(AccountServiceTest, UnknownContactKindIsAnInvalidArgument) {
     EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "fax", "+819012345678"); }).code,
               Errc::InvalidArgument);
     EXPECT_EQ(failure_of([&] { confirm("fax", "123456"); }).code, Errc::InvalidArgument);
-    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, "fax"); }).code,
+    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, kOwner, "fax"); }).code,
               Errc::InvalidArgument);
 }
 
@@ -272,7 +299,7 @@ TEST_F(AccountServiceTest, ContactsManagedByTheAdministratorCannotBeChangedHere)
               Errc::ManagedByAdmin);
     EXPECT_EQ(failure_of([&] { confirm("phone", "123456"); }).code, Errc::ManagedByAdmin);
     store_.save_contact(kUser, {"phone", kPhone});
-    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, "phone"); }).code,
+    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, kOwner, "phone"); }).code,
               Errc::ManagedByAdmin);
     EXPECT_NE(store_.load_user(kUser).contact("phone"), nullptr);
     EXPECT_TRUE(sent_.empty());
@@ -282,7 +309,8 @@ TEST_F(AccountServiceTest, NothingCanBeAddedWhenTwoStepIsOffOnThisHost) {
     use_policy("[policy]\ntwo_step = off\n");
     EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", kPhone); }).code,
               Errc::NotEnabled);
-    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, true); }).code, Errc::NotEnabled);
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, true); }).code,
+              Errc::NotEnabled);
     EXPECT_TRUE(sent_.empty());
 }
 
@@ -305,28 +333,31 @@ serves = email
 TEST_F(AccountServiceTest, TwoStepCannotBeTurnedOffWhenRequired) {
     add_verified("phone", kPhone);
     use_policy("[policy]\ntwo_step = required\n");
-    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, false); }).code, Errc::PolicyForbids);
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
+              Errc::PolicyForbids);
     EXPECT_TRUE(store_.load_user(kUser).two_step);
 }
 
 TEST_F(AccountServiceTest, TwoStepCanBeTurnedOffAndOnWhenOptional) {
     add_verified("phone", kPhone);
-    account_.set_two_step(kUser, false);
+    prove();
+    account_.set_two_step(kUser, kOwner, false);
     EXPECT_FALSE(store_.load_user(kUser).two_step);
     EXPECT_FALSE(account_.status(kUser).two_step_enabled);
-    account_.set_two_step(kUser, true);
+    account_.set_two_step(kUser, kOwner, true);
     EXPECT_TRUE(account_.status(kUser).two_step_enabled);
 }
 
 TEST_F(AccountServiceTest, TwoStepCannotBeTurnedOnWithoutAContact) {
-    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, true); }).code, Errc::PolicyForbids);
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, true); }).code,
+              Errc::PolicyForbids);
     EXPECT_FALSE(store_.load_user(kUser).two_step);
 }
 
 TEST_F(AccountServiceTest, TheLastContactCannotBeRemovedWhenTwoStepIsRequired) {
     add_verified("phone", kPhone);
     use_policy("[policy]\ntwo_step = required\n");
-    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, "phone"); }).code,
+    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, kOwner, "phone"); }).code,
               Errc::PolicyForbids);
     EXPECT_NE(store_.load_user(kUser).contact("phone"), nullptr);
 }
@@ -335,7 +366,8 @@ TEST_F(AccountServiceTest, OneOfTwoContactsCanBeRemovedWhenTwoStepIsRequired) {
     add_verified("phone", kPhone);
     add_verified("email", kEmail);
     use_policy("[policy]\ntwo_step = required\n");
-    account_.remove_contact(kUser, "phone");
+    prove();
+    account_.remove_contact(kUser, kOwner, "phone");
     UserState state = store_.load_user(kUser);
     EXPECT_EQ(state.contact("phone"), nullptr);
     EXPECT_NE(state.contact("email"), nullptr);
@@ -344,14 +376,175 @@ TEST_F(AccountServiceTest, OneOfTwoContactsCanBeRemovedWhenTwoStepIsRequired) {
 
 TEST_F(AccountServiceTest, RemovingTheLastContactTurnsTwoStepOffWhenOptional) {
     add_verified("phone", kPhone);
-    account_.remove_contact(kUser, "phone");
+    prove();
+    account_.remove_contact(kUser, kOwner, "phone");
     UserState state = store_.load_user(kUser);
     EXPECT_TRUE(state.contacts.empty());
     EXPECT_FALSE(state.two_step);
 }
 
 TEST_F(AccountServiceTest, RemovingAContactThatIsNotSavedIsNotFound) {
-    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, "email"); }).code, Errc::NotFound);
+    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, kOwner, "email"); }).code,
+              Errc::NotFound);
+}
+
+// ---- Proof before a change that weakens the login (self_service_reauth) -----------------
+
+TEST_F(AccountServiceTest, TurningTwoStepOffNeedsProofFirst) {
+    add_verified("phone", kPhone);
+    size_t sent = sent_.size();
+    Failure refused = failure_of([&] { account_.set_two_step(kUser, kOwner, false); });
+    EXPECT_EQ(refused.code, Errc::ReauthRequired);
+    EXPECT_NE(refused.message.find("turning 2-step verification off needs proof that it is you"),
+              std::string::npos)
+        << refused.message;
+    EXPECT_TRUE(store_.load_user(kUser).two_step);
+    EXPECT_EQ(sent_.size(), sent) << "a refusal sends nothing by itself";
+
+    EXPECT_EQ(start_reauth(), "+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678");
+    ASSERT_EQ(sent_.size(), sent + 1);
+    EXPECT_EQ(sent_.back().destination, kPhone) << "to the verified contact";
+    EXPECT_EQ(sent_.back().text.rfind("lwauth: your code to change your login settings is ", 0), 0u)
+        << sent_.back().text;
+    EXPECT_LE(sent_.back().text.size(), 160u) << "one SMS";
+    account_.reauth(kUser, kOwner, SecretString(last_code()));
+    account_.set_two_step(kUser, kOwner, false);
+    EXPECT_FALSE(store_.load_user(kUser).two_step);
+    // Turning it on again needs nothing.
+    account_.set_two_step(kUser, ":1.9", true);
+    EXPECT_TRUE(store_.load_user(kUser).two_step);
+}
+
+TEST_F(AccountServiceTest, RemovingOrAddingAContactNeedsProofOnceOneIsVerified) {
+    add_verified("phone", kPhone);
+    size_t sent = sent_.size();
+    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, kOwner, "phone"); }).code,
+              Errc::ReauthRequired);
+    EXPECT_NE(store_.load_user(kUser).contact("phone"), nullptr);
+    // Another number, or a first email: either would decide where login codes go.
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "phone", "+819099998888"); }).code,
+              Errc::ReauthRequired);
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, kUser, "email", kEmail); }).code,
+              Errc::ReauthRequired);
+    EXPECT_EQ(sent_.size(), sent) << "checked before any code leaves";
+
+    prove();
+    add_contact_now(account_, kUser, "phone", "+819099998888");
+    ASSERT_TRUE(confirm("phone", last_code()));
+    EXPECT_EQ(store_.load_user(kUser).contact("phone")->value, "+819099998888");
+}
+
+TEST_F(AccountServiceTest, AProofIsForItsConnectionAloneAndForFiveMinutes) {
+    add_verified("phone", kPhone);
+    prove(":1.1");
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, ":1.2", false); }).code,
+              Errc::ReauthRequired);
+    clock_.advance(AccountService::kReauthGrantSeconds);
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, ":1.1", false); }).code,
+              Errc::ReauthRequired);
+
+    prove(":1.1");
+    account_.forget_owner(":1.1");  // the connection left the bus
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, ":1.1", false); }).code,
+              Errc::ReauthRequired);
+}
+
+TEST_F(AccountServiceTest, AReauthCodeWorksOnlyForTheConnectionThatAskedAndOnlyOnce) {
+    add_verified("phone", kPhone);
+    start_reauth(":1.1");
+    std::string code = last_code();
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, ":1.2", SecretString(code)); }).code,
+              Errc::NotFound);
+    EXPECT_EQ(failure_of([&] { confirm("phone", code); }).code, Errc::NotFound)
+        << "it confirms no contact";
+    account_.reauth(kUser, ":1.1", SecretString(code));
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, ":1.1", SecretString(code)); }).code,
+              Errc::NotFound);
+}
+
+TEST_F(AccountServiceTest, WrongReauthCodesUseUpTheTriesAndExpiredOnesAreRefused) {
+    add_verified("phone", kPhone);
+    start_reauth();
+    std::string wrong = wrong_code_for(last_code());
+    Failure first = failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    EXPECT_EQ(first.code, Errc::InvalidCode);
+    EXPECT_EQ(first.message, "wrong code; 2 tries left");
+    (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); }).message,
+              "wrong code, and no tries are left; ask for a new one");
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
+              Errc::NotFound);
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
+              Errc::ReauthRequired);
+
+    start_reauth();
+    clock_.advance(300);
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
+              Errc::Expired);
+}
+
+TEST_F(AccountServiceTest, ReauthCodesHaveABudgetOfTheirOwn) {
+    add_verified("phone", kPhone);
+    use_policy("[code]\nmax_sends_per_hour = 3\nmax_sends_per_destination_per_hour = 2\n");
+    // Another user aims confirmations at taro's number up to its cap...
+    add_contact_now(account_, "jiro", "phone", kPhone);
+    EXPECT_EQ(failure_of([&] { add_contact_now(account_, "jiro", "phone", kPhone); }).code,
+              Errc::RateLimited);
+    // ...and taro's proof still reaches it, up to a cap of its own.
+    start_reauth();
+    start_reauth();
+    EXPECT_EQ(failure_of([&] { start_reauth(); }).code, Errc::RateLimited);
+    // Taro's login codes are apart too.
+    auto up = account_.user_policy(kUser);
+    (void)test::send_login_code_now(sender_, kUser, account_.policy(), up, store_.load_user(kUser),
+                                    SecretString("123456"));
+}
+
+TEST_F(AccountServiceTest, AConfirmationSentBeforeAnyContactNeedsProofOnceOneIsVerified) {
+    // Another process of the user's starts an address of its own while there is nothing to
+    // prove with; the user then verifies a phone.
+    add_contact_now(account_, kUser, "email", "mallory@example.com");
+    std::string mallory_code = last_code();
+    add_verified("phone", kPhone);
+    EXPECT_EQ(failure_of([&] { confirm("email", mallory_code); }).code, Errc::ReauthRequired);
+    EXPECT_EQ(store_.load_user(kUser).contact("email"), nullptr);
+    // With proof (the user's own), the code is still good.
+    prove();
+    EXPECT_TRUE(confirm("email", mallory_code));
+}
+
+TEST_F(AccountServiceTest, CancellingAConfirmationStartedWithProofNeedsProofToo) {
+    add_verified("phone", kPhone);
+    prove(":1.1");
+    add_contact_now(account_, kUser, "email", kEmail, ":1.1");
+    EXPECT_EQ(failure_of([&] { account_.remove_contact(kUser, ":1.2", "email"); }).code,
+              Errc::ReauthRequired);
+    EXPECT_EQ(account_.status(kUser).pending_contacts.count("email"), 1u);
+}
+
+TEST_F(AccountServiceTest, ContactsNoChannelReachesCannotBeProvedWithAndSaySo) {
+    add_verified("phone", kPhone);
+    use_policy("[code]\nchannels = email\n[policy]\nadmin_contact = the IT desk\n");
+    Failure refused = failure_of([&] { account_.set_two_step(kUser, kOwner, false); });
+    EXPECT_EQ(refused.code, Errc::NotEnabled);
+    EXPECT_NE(refused.message.find("no channel on this host reaches them; ask your administrator "
+                                   "(the IT desk)"),
+              std::string::npos)
+        << refused.message;
+    EXPECT_TRUE(store_.load_user(kUser).two_step);
+}
+
+TEST_F(AccountServiceTest, WithoutAVerifiedContactThereIsNothingToProveWith) {
+    EXPECT_EQ(failure_of([&] { start_reauth(); }).code, Errc::NotFound);
+    add_contact_now(account_, kUser, "email", kEmail);  // the first needs no proof
+}
+
+TEST_F(AccountServiceTest, SelfServiceReauthNoneKeepsTheChangesFree) {
+    add_verified("phone", kPhone);
+    use_policy("[user:taro]\nself_service_reauth = none\n");
+    account_.set_two_step(kUser, kOwner, false);
+    account_.remove_contact(kUser, kOwner, "phone");
+    EXPECT_TRUE(store_.load_user(kUser).contacts.empty());
 }
 
 // ---- Status -----------------------------------------------------------------------------

@@ -54,7 +54,8 @@ class AdminServiceTest : public ::testing::Test {
 
     void enroll(const std::string& user, const std::string& kind, const std::string& value) {
         add_contact_now(account_, user, kind, value);
-        ASSERT_TRUE(account_.confirm_contact(user, kind, SecretString(code_in(sent_.back().text))));
+        ASSERT_TRUE(
+            account_.confirm_contact(user, ":1.1", kind, SecretString(code_in(sent_.back().text))));
     }
 
     FakeClock clock_;
@@ -97,12 +98,13 @@ TEST_F(AdminServiceTest, UnderSelfTheProfileWaitsForTheUsersConfirmation) {
     EXPECT_TRUE(sent_.empty());
 
     std::optional<std::optional<Error>> got;
-    account_.use_profile_contact("taro", "phone",
+    account_.use_profile_contact("taro", ":1.1", "phone",
                                  [&](std::optional<Error> e) { got = std::move(e); });
     ASSERT_TRUE(got.has_value() && !got->has_value());
     ASSERT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_[0].destination, kProfilePhone);
-    ASSERT_TRUE(account_.confirm_contact("taro", "phone", SecretString(code_in(sent_[0].text))));
+    ASSERT_TRUE(
+        account_.confirm_contact("taro", ":1.1", "phone", SecretString(code_in(sent_[0].text))));
     EXPECT_EQ(store_.load_user("taro").contact("phone")->source, "profile");
     EXPECT_EQ(account_.status("taro").contact_sources.at("phone"), "profile");
 }
@@ -156,8 +158,9 @@ TEST_F(AdminServiceTest, ResetDropsAConfirmationInProgress) {
     add_contact_now(account_, "taro", "email", "taro@example.com");
     std::string code = code_in(sent_.back().text);
     admin_.reset(kAdmin, "taro", "contacts");
-    EXPECT_EQ(test::error_code_of(
-                  [&] { (void)account_.confirm_contact("taro", "email", SecretString(code)); }),
+    EXPECT_EQ(test::error_code_of([&] {
+                  (void)account_.confirm_contact("taro", ":1.1", "email", SecretString(code));
+              }),
               Errc::NotFound);
 }
 
@@ -165,14 +168,14 @@ TEST_F(AdminServiceTest, AProfileChangedWhileItsCodeIsOnItsWayIsNotConfirmed) {
     admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
     sms_->set_deferred(true);
     std::optional<std::optional<Error>> got;
-    account_.use_profile_contact("taro", "phone",
+    account_.use_profile_contact("taro", ":1.1", "phone",
                                  [&](std::optional<Error> e) { got = std::move(e); });
     admin_.set_contact(kAdmin, "taro", "phone", kPhone);
     sms_->complete_next();
     ASSERT_TRUE(got.has_value() && !got->has_value());
     ASSERT_EQ(sent_.back().destination, kProfilePhone);
     EXPECT_EQ(test::error_code_of([&] {
-                  (void)account_.confirm_contact("taro", "phone",
+                  (void)account_.confirm_contact("taro", ":1.1", "phone",
                                                  SecretString(code_in(sent_.back().text)));
               }),
               Errc::NotFound);

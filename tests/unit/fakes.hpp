@@ -254,11 +254,14 @@ inline Step step_now(const std::function<void(StepDone)>& call) {
     return std::move(*got->step);
 }
 
-/// AccountService::add_contact, waiting for the (immediate) confirmation send.
+/// AccountService::add_contact, waiting for the (immediate) confirmation send. `owner` is
+/// the caller's bus connection.
 inline void add_contact_now(AccountService& account, const std::string& user,
-                            const std::string& kind, const std::string& value) {
+                            const std::string& kind, const std::string& value,
+                            const std::string& owner = ":1.1") {
     std::optional<std::optional<Error>> got;
-    account.add_contact(user, kind, value, [&](std::optional<Error> e) { got = std::move(e); });
+    account.add_contact(user, owner, kind, value,
+                        [&](std::optional<Error> e) { got = std::move(e); });
     if (!got) {
         throw std::logic_error("add_contact did not complete at once");
     }
@@ -298,7 +301,7 @@ Errc error_code_of(F&& f) {
 
 /// The code inside a message composed by CodeSender ("...code is 123456. It expires...").
 inline std::string code_in(const std::string& text) {
-    static const std::regex kCode("code is ([0-9]+)\\.");
+    static const std::regex kCode(" is ([0-9]{6,10})\\.");
     std::smatch match;
     if (!std::regex_search(text, match, kCode)) {
         ADD_FAILURE() << "no code in message: " << text;

@@ -1051,8 +1051,9 @@ TEST(PolicyOverrides, SectionsOfTheSameNameInLaterFilesWin) {
 
 TEST(PolicyOverrides, RejectsKeysThatCannotBeOverridden) {
     const std::string allowed =
-        "two_step, login_with_phone, login_with_line, quick_login, totp, code.length, "
-        "code.lifetime, code.tries, code.channels, lockout.max_failures, lockout.duration";
+        "two_step, self_service_reauth, login_with_phone, login_with_line, quick_login, totp, "
+        "code.length, code.lifetime, code.tries, code.channels, lockout.max_failures, "
+        "lockout.duration";
     EXPECT_EQ(only_error("[group:staff]\ncontacts = admin\n"),
               "lwauth.conf:2: unknown key 'contacts' in [group:staff]: expected one of " + allowed);
     EXPECT_EQ(only_error("[user:bob]\ncode.resend_interval = 1m\n"),

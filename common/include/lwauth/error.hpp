@@ -14,6 +14,7 @@ enum class Errc {
     NotEnabled,       // the policy does not enable this feature here
     PolicyForbids,    // the policy forbids this change (e.g. 2-step is required)
     ManagedByAdmin,   // contacts are managed by the administrator
+    ReauthRequired,   // the change needs proof that it is the user (Account.Reauth) first
     RateLimited,      // a send or resend cap was hit
     LockedOut,        // too many failures: locked for a while
     InvalidCode,      // wrong or unknown confirmation code

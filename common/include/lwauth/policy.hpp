@@ -21,6 +21,9 @@ namespace lwauth::policy {
 
 enum class TwoStep { Off, Optional, Required };
 enum class Contacts { Self, Admin };
+// Whether a user's own change that weakens their login (2-step off, a verified contact
+// removed or replaced) must first be confirmed with a code to a verified contact.
+enum class Reauth { Code, None };
 enum class Kind { Sms, Email, Notification };
 enum class IdTokenAlg { Hs256, Es256 };
 enum class StoreBackend { Sqlite, Postgresql };
@@ -30,6 +33,8 @@ enum class DirectoryBackend { None, Ldap, Lineworks };
 [[nodiscard]] const char* to_string(TwoStep value);
 /// The word used for the value in lwauth.conf ("self").
 [[nodiscard]] const char* to_string(Contacts value);
+/// The word used for the value in lwauth.conf ("code").
+[[nodiscard]] const char* to_string(Reauth value);
 /// The word used for the value in lwauth.conf ("sms").
 [[nodiscard]] const char* to_string(Kind value);
 /// The word used for the value in lwauth.conf ("HS256").
@@ -73,6 +78,7 @@ struct LockoutPolicy {
 /// The part of the policy that [group:NAME] and [user:NAME] sections can change.
 struct UserPolicy {
     TwoStep two_step = TwoStep::Optional;
+    Reauth self_service_reauth = Reauth::Code;
     bool login_with_phone = false;
     bool login_with_line = false;
     bool quick_login = false;
