@@ -948,7 +948,8 @@ Line classify_line(std::string_view raw) {
 
 class Loader {
   public:
-    explicit Loader(const LoadOptions& options) : options_(options) {}
+    explicit Loader(const LoadOptions& options, std::filesystem::path directory = {})
+        : options_(options), directory_(std::move(directory)) {}
 
     // A file that could not be read: it still counts for the order of diagnostics.
     void file_failed(const std::string& name, const std::string& reason) {
@@ -984,6 +985,11 @@ class Loader {
         for (const auto& raw : channels_) {
             finish_channel(raw);
         }
+        // A kind's channels are tried by `order`, then in the order they were defined.
+        std::stable_sort(
+            policy_.channels.begin(), policy_.channels.end(),
+            [](const ChannelConfig& a, const ChannelConfig& b) { return a.order < b.order; });
+        warn_outbox();
         check_line_login();
         check_store();
         check_directory();
@@ -1190,6 +1196,19 @@ class Loader {
     // ---- Checks once every file is read.
 
     void finish_channel(const RawChannel& raw) {
+        // enabled = no: the channel is left out, unchecked (it may be off because it is
+        // broken), so a drop-in can turn off a channel that lwauth.conf defines.
+        if (auto enabled = raw.settings.find("enabled"); enabled != raw.settings.end()) {
+            auto parsed = word_parser(kBoolWords)(enabled->second.value);
+            if (!parsed.value) {
+                error({enabled->second.file, enabled->second.line},
+                      "bad value '" + enabled->second.value + "' for enabled: " + parsed.expected);
+                return;
+            }
+            if (!*parsed.value) {
+                return;
+            }
+        }
         auto type_setting = raw.settings.find("type");
         if (type_setting == raw.settings.end()) {
             error(raw.header,
@@ -1216,10 +1235,17 @@ class Loader {
         for (const auto& [key, setting] : raw.settings) {
             Location at{setting.file, setting.line};
             Input in{key, setting.value, options_};
-            if (key == "type") {
+            if (key == "type" || key == "enabled") {
                 continue;
             }
-            if (key == "serves") {
+            if (key == "order") {
+                auto parsed = integer_parser(0, 100)(in.value);
+                if (parsed.value) {
+                    channel.order = *parsed.value;
+                } else {
+                    error(at, bad_value(in, parsed.expected));
+                }
+            } else if (key == "serves") {
                 set_serves(channel, *type, in, at);
             } else if (key == "timeout") {
                 auto parsed = duration_parser(1s, 2min)(in.value);
@@ -1356,9 +1382,59 @@ class Loader {
         }
     }
 
+    // An outbox writes each code in clear to a file where no user receives it: for tests
+    // and demos, whose policies live in temporary directories. Anywhere else it is almost
+    // certainly a mistake that would keep every code from its user.
+    void warn_outbox() {
+        if (directory_.empty() || in_temporary_directory(directory_, options_.test_directories)) {
+            return;
+        }
+        for (const auto& channel : policy_.channels) {
+            if (channel.type == "outbox") {
+                warnings_.push_back(
+                    {channel.file, channel.line,
+                     "[channel." + channel.name + "] is an outbox: every code it serves (" +
+                         kinds_text(channel.serves) + ") is written to " + channel.option("path") +
+                         " and reaches no user; use it only for tests and demos, or set "
+                         "enabled = no"});
+            }
+        }
+    }
+
+    static bool in_temporary_directory(const std::filesystem::path& dir,
+                                       const std::vector<std::string>& temporary) {
+        std::error_code ec;
+        std::filesystem::path real = std::filesystem::weakly_canonical(dir, ec);
+        std::string text = (ec ? dir : real).string() + "/";
+        for (const auto& tmp : temporary) {
+            if (text.starts_with(tmp)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     // A kind that no channel serves is skipped at delivery time; usually a forgotten
-    // channel, but legal (e.g. a site that sends no email).
+    // channel, but legal (e.g. a site that sends no email). Where 2-step verification is
+    // off for everyone, nothing is sent anyway.
     void warn_unserved_kinds() {
+        bool two_step_somewhere = policy_.base.two_step != TwoStep::Off;
+        for (const auto& section : policy_.overrides) {
+            for (const auto& setting : section.settings) {
+                two_step_somewhere |= setting.key == "two_step" && setting.value != "off";
+            }
+        }
+        if (!two_step_somewhere) {
+            return;
+        }
+        if (policy_.channels.empty()) {
+            warnings_.push_back(
+                {files_.empty() ? std::string() : files_.front(), 0,
+                 "no delivery channel configured: lwauthd sends no code, so nobody can add a "
+                 "contact or pass 2-step verification, until a [channel.NAME] section names "
+                 "one (see lwauth.conf(5))"});
+            return;
+        }
         auto check = [this](const std::vector<Kind>& kinds, const Location& at) {
             for (Kind kind : kinds) {
                 if (policy_.channels_for(kind).empty()) {
@@ -1400,6 +1476,7 @@ class Loader {
     }
 
     const LoadOptions& options_;
+    std::filesystem::path directory_;  // the policy directory, when read from one
     Policy policy_;
     std::vector<RawChannel> channels_;
     std::map<std::string, Location> set_at_;  // "section.key" -> last assignment
@@ -1532,7 +1609,7 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
                              const std::optional<std::string_view>& main_text,
                              const LoadOptions& options) {
     namespace fs = std::filesystem;
-    Loader loader(options);
+    Loader loader(options, dir);
     const FileRule rule{options.policy_owner_uid, 022};
     OpenedFile top = open_policy_directory(AT_FDCWD, dir.string(), rule);
     if (!top.ok()) {
@@ -1607,6 +1684,26 @@ LoadResult load_directory(const std::filesystem::path& dir, const LoadOptions& o
 LoadResult load_directory_with(const std::filesystem::path& dir, std::string_view main_text,
                                const LoadOptions& options) {
     return load_directory_as(dir, main_text, options);
+}
+
+std::vector<std::pair<std::string, std::string>> known_keys() {
+    std::vector<std::pair<std::string, std::string>> keys;
+    for (const auto& spec : key_specs()) {
+        keys.emplace_back(spec.section, spec.key);
+    }
+    for (const auto& type : channel_types()) {
+        std::string section = "channel." + std::string(type.name);
+        for (const char* common : {"type", "serves", "timeout", "order", "enabled"}) {
+            keys.emplace_back(section, common);
+        }
+        for (const auto& option : kCommonOptions) {
+            keys.emplace_back(section, option.key);
+        }
+        for (const auto& option : type.options) {
+            keys.emplace_back(section, option.key);
+        }
+    }
+    return keys;
 }
 
 LoadResult load_texts(const std::vector<std::pair<std::string, std::string>>& named_texts,

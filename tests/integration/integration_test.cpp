@@ -15,6 +15,8 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -311,6 +313,96 @@ TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {
     EXPECT_EQ(good.exit_code, 0) << good.err;
     EXPECT_NE(good.out.find("is valid"), std::string::npos);
     EXPECT_NE(good.out.find("two_step = optional"), std::string::npos) << good.out;
+}
+
+// The shipped policy configures no delivery channel: policy check says so, and nothing
+// else is wrong with it.
+TEST_F(Integration, TheShippedPolicyDeliversNothingAndPolicyCheckSaysSo) {
+    // A copy, root's as lwauth requires, whoever owns the source tree.
+    TempDir shipped("lwauth-shipped");
+    fs::copy(source_dir() / "etc/lwauth", shipped.path(), fs::copy_options::recursive);
+    auto check = daemon_->ctl("root", {"policy", "check", shipped.path().string()});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    EXPECT_NE(check.out.find("is valid"), std::string::npos) << check.out;
+    EXPECT_NE(check.err.find("no delivery channel configured"), std::string::npos) << check.err;
+    EXPECT_EQ(std::count(check.err.begin(), check.err.end(), '\n'), 1) << check.err;
+}
+
+// A drop-in turns off the outbox that lwauth.conf defines: lwauthd then has nothing to send
+// email with, and says so instead of writing the code to the file.
+TEST_F(Integration, ADropInTurnsOffAChannelOfLwauthConf) {
+    write_file(daemon_->config_dir() / "lwauth.conf.d/50-off.conf",
+               "[channel.outbox]\nenabled = no\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0) << daemon_->log();
+    auto add = daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"});
+    EXPECT_EQ(add.exit_code, 1) << add.out << add.err;
+    EXPECT_NE(add.err.find("This host cannot send email."), std::string::npos) << add.err;
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+// The subcommands `lwauthctl [PATH...] --help` lists, as full paths ("admin contact set").
+std::vector<std::string> ctl_commands(const std::vector<std::string>& path = {}) {
+    std::vector<std::string> argv{lwauthctl_path().string()};
+    argv.insert(argv.end(), path.begin(), path.end());
+    argv.emplace_back("--help");
+    RunResult help = run(argv, base_env());
+    std::vector<std::string> found;
+    std::istringstream lines(help.out);
+    bool listing = false;
+    for (std::string line; std::getline(lines, line);) {
+        if (line == "Subcommands:") {
+            listing = true;
+            continue;
+        }
+        std::smatch match;
+        static const std::regex entry(R"(^  ([a-z][a-z-]*) )");
+        if (listing && std::regex_search(line, match, entry)) {
+            std::vector<std::string> sub = path;
+            sub.push_back(match[1].str());
+            std::string name;
+            for (const auto& word : sub) {
+                name += (name.empty() ? "" : " ") + word;
+            }
+            auto deeper = ctl_commands(sub);
+            if (deeper.empty()) {
+                found.push_back(name);
+            }
+            found.insert(found.end(), deeper.begin(), deeper.end());
+        } else if (listing && line.empty()) {
+            listing = false;
+        }
+    }
+    return found;
+}
+
+// Each command lwauthctl has is a term of lwauthctl(1)'s COMMANDS (a line after .TP).
+TEST_F(Integration, EveryLwauthctlCommandIsInItsManPage) {
+    std::vector<std::string> terms;
+    std::istringstream man(read_file(source_dir() / "docs/lwauthctl.1"));
+    bool after_tp = false;
+    bool in_commands = false;
+    for (std::string line; std::getline(man, line);) {
+        if (line.starts_with(".SH")) {
+            in_commands = line == ".SH COMMANDS";
+        }
+        if (after_tp && in_commands) {
+            // ".BI "contact add " "KIND VALUE"" -> "contact add KIND VALUE"
+            std::string plain =
+                std::regex_replace(line, std::regex(R"(^\.[A-Z]+ |\\f[A-Z]|")"), "");
+            plain = std::regex_replace(plain, std::regex(R"(\\-)"), "-");
+            terms.push_back(std::regex_replace(plain, std::regex(" +"), " "));
+        }
+        after_tp = line == ".TP";
+    }
+    std::vector<std::string> commands = ctl_commands();
+    ASSERT_GE(commands.size(), 15u) << "the help lists the commands";
+    for (const auto& command : commands) {
+        bool found = std::any_of(terms.begin(), terms.end(), [&](const std::string& term) {
+            return term == command || term.starts_with(command + " ") ||
+                   term.starts_with(command + "|");
+        });
+        EXPECT_TRUE(found) << "lwauthctl(1) has no term for: lwauthctl " << command;
+    }
 }
 
 TEST_F(Integration, CtlUsageErrorsExitTwo) {

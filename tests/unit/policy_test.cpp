@@ -1113,24 +1113,114 @@ TEST(PolicyDescribe, OutputReadsBackAsTheSamePolicy) {
     EXPECT_EQ(reread.policy->base, carol);
 }
 
+// ---- Turning channels off and ordering them ---------------------------------------------
+
+constexpr const char* kTwoOutboxes = R"([channel.a]
+type = outbox
+path = /nonexistent/a.jsonl
+serves = sms, email
+
+[channel.b]
+type = outbox
+path = /nonexistent/b.jsonl
+serves = sms
+)";
+
+std::vector<std::string> names_for(const Policy& policy, Kind kind) {
+    std::vector<std::string> names;
+    for (const ChannelConfig* channel : policy.channels_for(kind)) {
+        names.push_back(channel->name);
+    }
+    return names;
+}
+
+TEST(PolicyChannels, ADropInCanTurnOffAChannelOfLwauthConf) {
+    auto result =
+        load_texts({{"lwauth.conf", kTwoOutboxes}, {"10-a.conf", "[channel.a]\nenabled = no\n"}});
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_EQ(names_for(*result.policy, Kind::Sms), (std::vector<std::string>{"b"}));
+    EXPECT_TRUE(names_for(*result.policy, Kind::Email).empty());
+}
+
+TEST(PolicyChannels, ADisabledChannelIsNotChecked) {
+    auto result = load("[channel.broken]\ntype = twilio\nenabled = no\n");
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    EXPECT_TRUE(result.policy->channels.empty());
+    EXPECT_EQ(only_error("[channel.x]\ntype = outbox\npath = /x\nenabled = perhaps\n"),
+              "lwauth.conf:4: bad value 'perhaps' for enabled: expected yes, no, true, false, "
+              "on, off, 1 or 0");
+}
+
+TEST(PolicyChannels, OrderDecidesWhichChannelIsTriedFirst) {
+    Policy defined = loaded(kTwoOutboxes);
+    EXPECT_EQ(names_for(defined, Kind::Sms), (std::vector<std::string>{"a", "b"}));
+    auto reordered =
+        load_texts({{"lwauth.conf", kTwoOutboxes}, {"10-b.conf", "[channel.b]\norder = 10\n"}});
+    ASSERT_TRUE(reordered.policy.has_value()) << all_errors(reordered);
+    EXPECT_EQ(names_for(*reordered.policy, Kind::Sms), (std::vector<std::string>{"b", "a"}));
+    EXPECT_EQ(only_error(std::string(kTwoOutboxes) + "order = 101\n"),
+              "lwauth.conf:10: bad value '101' for order: expected an integer from 0 to 100");
+}
+
+TEST(PolicyChannels, AnOutboxOutsideATestDirectoryIsWarnedAbout) {
+    TempDir dir;
+    dir.write("lwauth.conf", kTwoOutboxes, 0644);
+    auto quiet = load_directory(dir.path(), owned_by_me());
+    EXPECT_TRUE(quiet.warnings.empty()) << messages(quiet.warnings).front();
+    LoadOptions options = owned_by_me();
+    options.test_directories.clear();
+    auto warned = load_directory(dir.path(), options);
+    ASSERT_TRUE(warned.policy.has_value()) << all_errors(warned);
+    EXPECT_EQ(messages(warned.warnings),
+              (std::vector<std::string>{
+                  (dir.path() / "lwauth.conf").string() +
+                      ":1: [channel.a] is an outbox: every code it serves (sms, email) is written "
+                      "to /nonexistent/a.jsonl and reaches no user; use it only for tests and "
+                      "demos, or set enabled = no",
+                  (dir.path() / "lwauth.conf").string() +
+                      ":6: [channel.b] is an outbox: every code it serves (sms) is written to "
+                      "/nonexistent/b.jsonl and reaches no user; use it only for tests and demos, "
+                      "or set enabled = no"}));
+}
+
+TEST(PolicyChannels, NoChannelAtAllIsOneWarningUnlessTwoStepIsOffEverywhere) {
+    auto none = load("[policy]\ntwo_step = required\n");
+    ASSERT_EQ(none.warnings.size(), 1u);
+    EXPECT_NE(none.warnings[0].message.find("no delivery channel configured"), std::string::npos);
+    EXPECT_TRUE(load("[policy]\ntwo_step = off\n").warnings.empty());
+    EXPECT_EQ(load("[policy]\ntwo_step = off\n[group:ops]\ntwo_step = required\n").warnings.size(),
+              1u);
+}
+
 // ---- The shipped files ------------------------------------------------------------------
 
 const fs::path kShippedDir = fs::path(LWAUTH_SOURCE_DIR) / "etc/lwauth";
 
-TEST(ShippedPolicy, LoadsCleanly) {
-    auto result = load_directory(kShippedDir);
+// The shipped policy delivers nothing until the administrator names a channel: a code
+// that goes to a file reaches no user. The one warning says so.
+// The source tree's owner stands in for root, who owns the installed files.
+LoadOptions owned_like_the_source_tree() {
+    struct stat st {};
+    ::stat(kShippedDir.c_str(), &st);
+    LoadOptions options;
+    options.policy_owner_uid = st.st_uid;
+    return options;
+}
+
+TEST(ShippedPolicy, LoadsCleanlyAndConfiguresNoDeliveryChannel) {
+    auto result = load_directory(kShippedDir, owned_like_the_source_tree());
     ASSERT_TRUE(result.errors.empty()) << all_errors(result);
-    EXPECT_TRUE(result.warnings.empty()) << messages(result.warnings).front();
+    ASSERT_EQ(result.warnings.size(), 1u) << all_errors(result);
+    EXPECT_EQ(result.warnings[0].to_string(),
+              (kShippedDir / "lwauth.conf").string() +
+                  ": no delivery channel configured: lwauthd sends no code, so nobody can add a "
+                  "contact or pass 2-step verification, until a [channel.NAME] section names "
+                  "one (see lwauth.conf(5))");
     ASSERT_TRUE(result.policy.has_value());
     const Policy& policy = *result.policy;
     EXPECT_EQ(policy.base, UserPolicy{});
     EXPECT_EQ(policy.base.code.channels, (std::vector<Kind>{Kind::Sms, Kind::Email}));
-    ASSERT_EQ(policy.channels.size(), 1u);
-    EXPECT_EQ(policy.channels[0].name, "outbox");
-    EXPECT_EQ(policy.channels[0].type, "outbox");
-    EXPECT_EQ(policy.channels[0].option("path"), "/var/lib/lwauth/outbox.jsonl");
-    EXPECT_EQ(policy.channels_for(Kind::Sms).size(), 1u);
-    EXPECT_EQ(policy.channels_for(Kind::Email).size(), 1u);
+    EXPECT_TRUE(policy.channels.empty());
 }
 
 // "#key = value" lines state the defaults: uncommented, they must change nothing.
@@ -1146,60 +1236,77 @@ TEST(ShippedPolicy, CommentedValuesAreTheBuiltInDefaults) {
     ASSERT_TRUE(defaults.policy.has_value()) << all_errors(defaults);
     Policy expected = *shipped.policy;
     Policy actual = *defaults.policy;
-    actual.channels[0].file = expected.channels[0].file;
     EXPECT_EQ(actual, expected);
     EXPECT_EQ(actual.base, UserPolicy{});
 }
 
-// Every key appears in its section, as a default ("#key = ...") or an example ("# key = ...").
-TEST(ShippedPolicy, DocumentsEveryKey) {
-    const std::map<std::string, std::vector<std::string>> keys = {
-        {"policy",
-         {"two_step", "contacts", "admin_group", "admin_contact", "login_with_phone",
-          "login_with_line", "quick_login", "totp"}},
-        {"code",
-         {"length", "lifetime", "tries", "resend_interval", "max_sends_per_hour",
-          "max_sends_per_destination_per_hour", "max_sends_per_host_per_hour", "channels",
-          "sms_country_prefixes"}},
-        {"lockout", {"max_failures", "duration"}},
-        {"login", {"timeout", "phone_local_only", "phone_services"}},
-        {"quick_login", {"pin_min_length", "pin_max_age", "fingerprint", "local_only"}},
-        {"totp", {"issuer", "digits", "period"}},
-        {"line",
-         {"channel_id", "channel_secret_file", "callback_listen", "callback_url", "authorize_url",
-          "token_url", "jwks_url", "issuer", "id_token_alg"}},
-        {"store", {"backend", "path", "postgresql_conninfo_file"}},
-        {"directory",
-         {"backend", "ldap_uri", "ldap_base", "ldap_bind_dn", "ldap_password_file",
-          "phone_attribute", "email_attribute"}},
-        {"channel.outbox", {"type", "path", "serves", "timeout", "ca_file", "proxy"}},
-        {"channel.twilio",
-         {"type", "account_sid", "auth_token_file", "from", "messaging_service_sid", "base_url"}},
-        {"channel.vonage", {"type", "api_key", "api_secret_file", "from", "base_url"}},
-        {"channel.webhook", {"type", "url", "hmac_secret_file"}},
-        {"channel.smtp", {"type", "url", "username", "password_file", "from", "subject"}},
-        {"channel.lineworks",
-         {"type", "client_id", "client_secret_file", "service_account", "private_key_file",
-          "bot_id", "base_url", "auth_url"}},
-        {"channel.line", {"type", "channel_access_token_file", "base_url"}},
-    };
+// The keys every channel has, documented once in the shipped file's channel comment.
+bool common_channel_key(const std::string& key) {
+    static const std::set<std::string> common = {"serves",  "timeout", "order",
+                                                 "enabled", "ca_file", "proxy"};
+    return common.contains(key);
+}
+
+// Every key the loader accepts appears in its section of the shipped lwauth.conf, as a
+// default ("#key = ...") or an example ("# key = ..."); the keys every channel has appear
+// in the comment on channels ("#   timeout = ...").
+TEST(ShippedPolicy, DocumentsEveryKeyTheLoaderAccepts) {
     std::set<std::pair<std::string, std::string>> documented;
+    std::set<std::string> common_documented;
     std::istringstream text(read_file(kShippedDir / "lwauth.conf"));
     const std::regex section(R"(^# ?\[([^\]]+)\]$|^\[([^\]]+)\]$)");
     const std::regex key(R"(^(?:# ?)?([a-z_.]+) =)");
+    const std::regex common(R"(^#   ([a-z_]+) +=)");
     std::string current;
     for (std::string line; std::getline(text, line);) {
         std::smatch match;
         if (std::regex_match(line, match, section)) {
             current = match[1].matched ? match[1].str() : match[2].str();
+        } else if (std::regex_search(line, match, common)) {
+            common_documented.insert(match[1].str());
         } else if (std::regex_search(line, match, key)) {
             documented.emplace(current, match[1].str());
         }
     }
-    for (const auto& [name, section_keys] : keys) {
-        for (const auto& k : section_keys) {
+    for (const auto& [name, k] : known_keys()) {
+        if (name.starts_with("channel.") && common_channel_key(k)) {
+            EXPECT_TRUE(common_documented.contains(k)) << "channels' " << k;
+        } else {
             EXPECT_TRUE(documented.contains({name, k})) << "[" << name << "] " << k;
         }
+    }
+}
+
+// Every key the loader accepts is a term of lwauth.conf(5) (a line after .TP), in the
+// section of its own or, for a channel, of its type ("type = twilio") or of every channel.
+TEST(ManPage, LwauthConfDocumentsEveryKeyTheLoaderAccepts) {
+    std::istringstream text(read_file(fs::path(LWAUTH_SOURCE_DIR) / "docs/lwauth.conf.5"));
+    std::set<std::pair<std::string, std::string>> terms;
+    const std::regex heading(R"re(^\.S[HS] "?([^"]*)"?$)re");
+    const std::regex term(R"re(^\.(?:B|BR|BI|I|IR) "?([a-z_]+))re");
+    std::string current;
+    bool after_tp = false;
+    for (std::string line; std::getline(text, line);) {
+        std::smatch match;
+        if (std::regex_match(line, match, heading)) {
+            current = match[1].str();
+        } else if (after_tp && std::regex_search(line, match, term)) {
+            terms.emplace(current, match[1].str());
+        }
+        after_tp = line == ".TP";
+    }
+    auto heading_of = [](const std::string& section) {
+        if (section.starts_with("channel.")) {
+            return "type = " + section.substr(8);
+        }
+        return "[" + section + "] SECTION";
+    };
+    for (const auto& [name, k] : known_keys()) {
+        bool found = terms.contains({heading_of(name), k});
+        if (!found && name.starts_with("channel.")) {
+            found = terms.contains({"[channel.NAME] SECTIONS", k});
+        }
+        EXPECT_TRUE(found) << "lwauth.conf(5) has no term for [" << name << "] " << k;
     }
 }
 

@@ -150,6 +150,7 @@ struct ChannelConfig {
     std::string type;  // outbox, twilio, vonage, webhook, smtp, lineworks, line
     std::vector<Kind> serves;
     std::chrono::seconds timeout{10};
+    int order = 50;  // a kind's channels are tried by order (0-100), then as defined
     // Every other key of the section, validated, with the type's defaults filled in
     // (e.g. base_url). Secret keys (*_file) hold the path, never the secret.
     std::map<std::string, std::string> options;
@@ -238,6 +239,9 @@ struct LoadOptions {
     // none of them may be writable by group or others. lwauthd and lwauthctl keep root;
     // the unit tests, which may run unprivileged, name their own user.
     uid_t policy_owner_uid = 0;
+    // Policy directories below these (tests', demos') may use an outbox channel without
+    // the warning that it keeps every code from its user.
+    std::vector<std::string> test_directories{"/tmp/", "/var/tmp/"};
 };
 
 struct LoadResult {
@@ -257,6 +261,11 @@ struct LoadResult {
 [[nodiscard]] LoadResult load_directory_with(const std::filesystem::path& dir,
                                              std::string_view main_text,
                                              const LoadOptions& options = {});
+
+/// Every key the loader accepts, as (section, key): the fixed sections ("code",
+/// "length"), and for each channel type a section "channel.TYPE" with the keys every
+/// channel has and the type's own. For the tests that hold the documentation to it.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> known_keys();
 
 /// Parses files given as (name, text) pairs, layered in order as if they were lwauth.conf
 /// and its drop-ins; `name` is used in diagnostics.
