@@ -378,7 +378,7 @@ int cmd_contact_add(const Global& g, const std::string& kind, const std::string&
                          kind.c_str(), value.c_str());
     print_result(g, json{{"kind", kind}, {"status", "pending"}},
                  "A confirmation code was sent to that " + kind +
-                     ". Run: lwauthctl contact confirm " + kind + " CODE");
+                     ". Run: lwauthctl contact confirm " + kind + ", and type the code.");
     return kExitOk;
 }
 
@@ -388,17 +388,29 @@ int cmd_contact_use_profile(const Global& g, const std::string& kind) {
                          kind.c_str());
     print_result(g, json{{"kind", kind}, {"status", "pending"}},
                  "A confirmation code was sent to the " + kind +
-                     " of your profile. Run: lwauthctl contact confirm " + kind + " CODE");
+                     " of your profile. Run: lwauthctl contact confirm " + kind +
+                     ", and type the code.");
     return kExitOk;
 }
 
 int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& code_arg) {
+    Client client;
+    if (code_arg.empty()) {
+        // Say there is nothing to confirm before asking for a code.
+        auto reply = client.call(bus::kAccountInterface, bus::kAccountStatus, "");
+        if (!read_vardict(reply.get()).contains("pending_" + kind)) {
+            throw CommandError(kExitFailed,
+                               "No " + kind +
+                                   " is waiting for confirmation; add it first: "
+                                   "lwauthctl contact add " +
+                                   kind + " " + (kind == "phone" ? "NUMBER" : "ADDRESS"),
+                               errc_name(Errc::NotFound));
+        }
+    }
     SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
     wipe_string(code_arg);
-    Client client;
-    auto reply = call_reauthenticated(client, bus::kAccountInterface,
-                                      bus::kAccountConfirmContact, "ss", kind.c_str(),
-                                      code.c_str());
+    auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountConfirmContact,
+                                      "ss", kind.c_str(), code.c_str());
     int on = 0;
     sd_bus_message_read(reply.get(), "b", &on);
     print_result(
@@ -409,9 +421,18 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
 
 int cmd_contact_remove(const Global& g, const std::string& kind) {
     Client client;
+    bool was_on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
+                      .value("two_step", false);
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountRemoveContact, "s",
                          kind.c_str());
-    print_result(g, json{{"kind", kind}, {"status", "removed"}}, "Your " + kind + " was removed.");
+    bool on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
+                  .value("two_step", false);
+    // Removing the last contact turns 2-step verification off: say so.
+    print_result(g, json{{"kind", kind}, {"status", "removed"}, {"two_step", on}},
+                 "Your " + kind + " was removed." +
+                     (was_on && !on ? std::string(" 2-step verification is now off: you have no "
+                                                  "verified contact left.")
+                                    : std::string()));
     return kExitOk;
 }
 
@@ -624,6 +645,51 @@ int cmd_policy_reload(const Global& g) {
 }  // namespace
 }  // namespace lwauth
 
+namespace lwauth {
+namespace {
+
+// What is wrong with a command line, in words that name the command: CLI11 says "A
+// subcommand is required" both for a missing command and for a misspelt one.
+std::string usage_problem(const CLI::App& app, int argc, char** argv, const std::string& what) {
+    const CLI::App* level = &app;
+    std::string path = "lwauthctl";
+    for (int i = 1; i < argc; ++i) {
+        std::string word = argv[i];
+        if (word.starts_with("-")) {
+            continue;
+        }
+        const CLI::App* sub = nullptr;
+        for (const CLI::App* candidate : level->get_subcommands({})) {
+            if (candidate->get_name() == word) {
+                sub = candidate;
+            }
+        }
+        if (sub == nullptr) {
+            if (level->get_subcommands({}).empty()) {
+                break;  // an argument of a command: CLI11's message names it
+            }
+            std::string names;
+            for (const CLI::App* candidate : level->get_subcommands({})) {
+                names += (names.empty() ? "" : ", ") + candidate->get_name();
+            }
+            return "unknown command '" + word + "' for " + path + "; expected one of " + names;
+        }
+        level = sub;
+        path += " " + word;
+    }
+    if (what == "A subcommand is required" && !level->get_subcommands({}).empty()) {
+        std::string names;
+        for (const CLI::App* candidate : level->get_subcommands({})) {
+            names += (names.empty() ? "" : ", ") + candidate->get_name();
+        }
+        return path + " needs a command: one of " + names;
+    }
+    return what;
+}
+
+}  // namespace
+}  // namespace lwauth
+
 int main(int argc, char** argv) {
     using namespace lwauth;
     CLI::App app{
@@ -748,7 +814,19 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         // --help and --version exit 0; every usage error exits 2, whatever CLI11 numbers it.
-        return app.exit(e) == 0 ? kExitOk : kExitUsage;
+        if (e.get_exit_code() == 0) {
+            return app.exit(e);
+        }
+        std::string message = usage_problem(app, argc, argv, e.what());
+        bool json_output = false;
+        for (int i = 1; i < argc; ++i) {
+            json_output |= std::string_view(argv[i]) == "--json";
+        }
+        if (json_output) {
+            std::cout << nlohmann::json{{"error", "usage"}, {"message", message}}.dump(2) << "\n";
+        }
+        std::cerr << "lwauthctl: " << message << "\nRun lwauthctl --help for the commands.\n";
+        return kExitUsage;
     } catch (const CommandError& e) {
         if (g.json_output) {
             std::cout << nlohmann::json{{"error", e.error_name()}, {"message", e.what()}}.dump(2)

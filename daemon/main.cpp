@@ -153,16 +153,6 @@ class Daemon {
 
     int run() {
         umask(077);
-        std::error_code ec;
-        std::filesystem::create_directories(options_.state_dir, ec);
-        if (ec) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot create state directory " + options_.state_dir + ": " + ec.message());
-            return 1;
-        }
-        if (!state_directory_ok(options_.state_dir)) {
-            return 1;
-        }
 
         auto loaded = policy::load_directory(options_.config_dir);
         if (!loaded.policy) {
@@ -177,6 +167,17 @@ class Daemon {
             log_event(LogLevel::Warning, "policy-warning", d.to_string());
         }
         policy_ = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
+        // Only once the policy is good: a refused start leaves nothing behind.
+        std::error_code ec;
+        std::filesystem::create_directories(options_.state_dir, ec);
+        if (ec) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot create state directory " + options_.state_dir + ": " + ec.message());
+            return 1;
+        }
+        if (!state_directory_ok(options_.state_dir)) {
+            return 1;
+        }
         if (policy_->store.backend != policy::StoreBackend::Sqlite) {
             log_event(LogLevel::Error, "start-failed",
                       "[store] backend = postgresql is not available in this build; use sqlite");

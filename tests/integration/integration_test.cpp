@@ -160,7 +160,9 @@ TEST_F(Integration, AdminGroupMemberMayReload) {
 TEST_F(Integration, BrokenPolicyAtStartRefusesToStart) {
     daemon_->stop();
     daemon_->write_policy("[policy]\ntwo_step = sometimes\n");
+    fs::remove_all(daemon_->state_dir());
     EXPECT_FALSE(daemon_->start());
+    EXPECT_FALSE(fs::exists(daemon_->state_dir())) << "a refused start leaves nothing behind";
     EXPECT_NE(daemon_->log().find("lwauth.conf:2:"), std::string::npos) << daemon_->log();
     EXPECT_NE(daemon_->log().find("refusing to start"), std::string::npos);
 }
@@ -403,6 +405,55 @@ TEST_F(Integration, EveryLwauthctlCommandIsInItsManPage) {
         });
         EXPECT_TRUE(found) << "lwauthctl(1) has no term for: lwauthctl " << command;
     }
+}
+
+TEST_F(Integration, TheCliSaysWhatToDoWithoutPuttingCodesOnTheCommandLine) {
+    auto add = daemon_->ctl("alice", {"contact", "add", "email", "alice@example.com"});
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+    EXPECT_NE(add.out.find("Run: lwauthctl contact confirm email, and type the code."),
+              std::string::npos)
+        << add.out;
+    EXPECT_EQ(add.out.find("CODE"), std::string::npos) << add.out;
+
+    // Nothing pending: said before any code is asked for (or read).
+    auto none = daemon_->ctl("alice", {"contact", "confirm", "phone"}, "123456\n");
+    EXPECT_EQ(none.exit_code, 1);
+    EXPECT_NE(none.err.find("No phone is waiting for confirmation; add it first: lwauthctl "
+                            "contact add phone NUMBER"),
+              std::string::npos)
+        << none.err;
+
+    ASSERT_EQ(daemon_
+                  ->ctl("alice", {"contact", "confirm", "email"},
+                        read_outbox(daemon_->outbox()).back().code() + "\n")
+                  .exit_code,
+              0);
+    // Removing the last contact turns 2-step off, and says so.
+    auto removed = daemon_->ctl_with_code("alice", {"contact", "remove", "email"});
+    ASSERT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_NE(removed.out.find("Your email was removed. 2-step verification is now off"),
+              std::string::npos)
+        << removed.out;
+}
+
+TEST_F(Integration, CtlUsageErrorsNameTheCommandAndStayJsonUnderJson) {
+    auto bogus = daemon_->ctl("alice", {"bogus"});
+    EXPECT_EQ(bogus.exit_code, 2);
+    EXPECT_NE(bogus.err.find("unknown command 'bogus' for lwauthctl; expected one of status, "
+                             "contact, two-step, admin, policy"),
+              std::string::npos)
+        << bogus.err;
+    auto missing = daemon_->ctl("alice", {"contact"});
+    EXPECT_NE(missing.err.find("lwauthctl contact needs a command: one of add, confirm"),
+              std::string::npos)
+        << missing.err;
+    auto json = daemon_->ctl("alice", {"--json", "contact", "frob"});
+    EXPECT_EQ(json.exit_code, 2);
+    auto parsed = nlohmann::json::parse(json.out, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << json.out;
+    EXPECT_EQ(parsed["error"], "usage");
+    EXPECT_NE(parsed["message"].get<std::string>().find("unknown command 'frob'"),
+              std::string::npos);
 }
 
 TEST_F(Integration, CtlUsageErrorsExitTwo) {
