@@ -220,6 +220,38 @@ constexpr DurationUnit kDurationUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60},
 
 constexpr const char* kDurationShape = "expected a duration like 30s, 5m, 2h or 30d";
 
+// "1h30m" as one duration, when the text is made of number-unit pairs; for the
+// suggestion of a single unit ("90m").
+std::optional<seconds> compound_duration(std::string_view text) {
+    long long total = 0;
+    size_t i = 0;
+    int parts = 0;
+    while (i < text.size()) {
+        size_t start = i;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+            ++i;
+        }
+        if (i == start || i == text.size() || i - start > 9) {
+            return std::nullopt;
+        }
+        const DurationUnit* unit = nullptr;
+        for (const auto& candidate : kDurationUnits) {
+            if (text[i] == candidate.suffix) {
+                unit = &candidate;
+            }
+        }
+        if (unit == nullptr) {
+            return std::nullopt;
+        }
+        long long count = 0;
+        std::from_chars(text.data() + start, text.data() + i, count);
+        total += count * unit->seconds;
+        ++i;
+        ++parts;
+    }
+    return parts > 1 ? std::optional<seconds>(seconds{total}) : std::nullopt;
+}
+
 // `note` says why the range is what it is, when that is not obvious.
 auto duration_parser(seconds min, seconds max, std::string note = {}) {
     return [min, max, note = std::move(note)](std::string_view text) -> Parsed<seconds> {
@@ -237,6 +269,11 @@ auto duration_parser(seconds min, seconds max, std::string note = {}) {
         std::string_view digits = text.substr(0, text.size() - 1);
         if (unit == nullptr || !std::all_of(digits.begin(), digits.end(),
                                             [](char c) { return c >= '0' && c <= '9'; })) {
+            if (auto total = compound_duration(text)) {
+                return reject<seconds>(std::string(kDurationShape) +
+                                       ", one number and one unit: write " + std::string(text) +
+                                       " as " + format_duration(*total));
+            }
             return reject<seconds>(kDurationShape);
         }
         unsigned long long count = 0;
