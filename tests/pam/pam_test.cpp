@@ -110,9 +110,8 @@ class Pam : public ::testing::Test {
         pam_dir_ = &services;
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
-        for (const auto& service :
-             {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout",
-              "safe_short_timeout"}) {
+        for (const auto& service : {"two_step", "full", "safe", "bad_timeout", "bad_mode",
+                                    "short_timeout", "safe_short_timeout"}) {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
@@ -446,7 +445,9 @@ class PamActivation : public Pam {
             systemd_activation());
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
     }
-    virtual bool systemd_activation() { return false; }
+    virtual bool systemd_activation() {
+        return false;
+    }
 
     void expect_unavailable_then_safe_passes() {
         Person alice;
@@ -678,6 +679,10 @@ TEST_F(PamThroughLine, TwoStepWithACodeAsALineMessage) {
     EXPECT_EQ(authenticate("two_step", kLineUser, user), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(user.code_prompts, 1);
     EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+    ASSERT_FALSE(user.infos.empty());
+    EXPECT_NE(user.infos.back().find("A verification code was sent as a LINE message"),
+              std::string::npos)
+        << user.infos.back();
 }
 
 TEST_F(PamThroughTwilio, TwoStepWithACodeByTwilio) {
@@ -699,7 +704,9 @@ TEST_F(PamThroughLineWorks, TwoStepWithACodeAsALineWorksNotification) {
     alice.answer_code = [&](int) { return gateway_code("lineworks"); };
     EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS) << daemon_->log();
     ASSERT_FALSE(alice.infos.empty());
-    EXPECT_NE(alice.infos.back().find("as a service notification"), std::string::npos)
+    // Named by the messenger the user knows, not as a "service notification".
+    EXPECT_NE(alice.infos.back().find("A verification code was sent as a LINE WORKS message"),
+              std::string::npos)
         << alice.infos.back();
 }
 

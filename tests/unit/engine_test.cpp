@@ -415,7 +415,8 @@ TEST_F(LoginEngineTest, FailingChannelFallsBackToTheNextChannelOfTheSameKind) {
     EXPECT_EQ(sent_[0].channel, "sms-backup");
     EXPECT_EQ(sent_[0].destination, kPhone);
     EXPECT_NE(infos_of(step).find("by SMS to +81 •• •••• 5678"), std::string::npos);
-    EXPECT_EQ(store_.sends_since(std::string("user:") + kUser, 0), 1) << "a failed send must not count";
+    EXPECT_EQ(store_.sends_since(std::string("user:") + kUser, 0), 1)
+        << "a failed send must not count";
     EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
 }
 
@@ -803,9 +804,8 @@ TEST_F(NotificationTest, WhenSmsCannotBeSentTheCodeGoesAsANotificationAndTheUser
     channel("sms-backup").set_failing(true);
     Step step = start();
     ASSERT_EQ(step.prompt, "Verification code: ");
-    EXPECT_NE(
-        infos_of(step).find("SMS could not be sent; the code was sent as a service notification."),
-        std::string::npos)
+    EXPECT_NE(infos_of(step).find("SMS could not be sent; the code was sent as a notification."),
+              std::string::npos)
         << infos_of(step);
     ASSERT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_.back().channel, "works");
@@ -815,12 +815,12 @@ TEST_F(NotificationTest, WhenSmsCannotBeSentTheCodeGoesAsANotificationAndTheUser
 
 TEST_F(NotificationTest, TypingNSendsTheCodeAsANotificationInstead) {
     Step step = start();
-    EXPECT_NE(infos_of(step).find("or n to get it as a service notification"), std::string::npos);
+    EXPECT_NE(infos_of(step).find("or n to get it as a notification."), std::string::npos);
     ASSERT_EQ(sent_.back().channel, "sms-primary");
     clock_.advance(60);  // past the resend interval
     Step again = answer(step, "n");
     ASSERT_EQ(again.prompt, "Verification code: ");
-    EXPECT_NE(infos_of(again).find("as a service notification to your workplace account"),
+    EXPECT_NE(infos_of(again).find("as a notification to your workplace account"),
               std::string::npos)
         << infos_of(again);
     EXPECT_EQ(sent_.back().channel, "works");
@@ -836,7 +836,7 @@ TEST_F(NotificationTest, TypingNRespectsTheResendInterval) {
 
 TEST_F(LoginEngineTest, TypingNWithoutNotificationChannelsSaysSo) {
     Step step = start();
-    EXPECT_EQ(infos_of(step).find("service notification"), std::string::npos)
+    EXPECT_EQ(infos_of(step).find("or n to get it"), std::string::npos)
         << "n is not offered where it cannot work";
     Step again = answer(step, "n");
     EXPECT_NE(errors_of(again).find("Service notifications are not available on this host."),

@@ -46,24 +46,47 @@ std::string locked_text(int64_t locked_until, int64_t now) {
 
 namespace {
 
-const char* kind_word(policy::Kind kind) {
+// A notification named by the messenger that carries it, as its user knows it.
+const char* notification_word(const policy::Policy& policy, const std::string& channel) {
+    for (const auto& config : policy.channels) {
+        if (config.name == channel) {
+            if (config.type == "lineworks") {
+                return "as a LINE WORKS message";
+            }
+            if (config.type == "line") {
+                return "as a LINE message";
+            }
+        }
+    }
+    return "as a notification";
+}
+
+// How a code of `kind` went, through `channel` ("" for the first that serves the kind).
+std::string kind_word(const policy::Policy& policy, policy::Kind kind, std::string channel = "") {
     switch (kind) {
         case policy::Kind::Sms:
             return "by SMS";
         case policy::Kind::Email:
             return "by email";
-        case policy::Kind::Notification:
-            return "as a service notification";
+        case policy::Kind::Notification: {
+            if (channel.empty()) {
+                auto serving = policy.channels_for(policy::Kind::Notification);
+                channel = serving.empty() ? "" : serving.front()->name;
+            }
+            return notification_word(policy, channel);
+        }
     }
     return "";
 }
 
-// "SMS could not be sent; the code was sent as a service notification."
-std::string fallback_line(policy::Kind failed, policy::Kind used) {
+// "SMS could not be sent; the code was sent as a LINE WORKS message."
+std::string fallback_line(const policy::Policy& policy, policy::Kind failed, policy::Kind used,
+                          const std::string& channel) {
     const char* what = failed == policy::Kind::Sms     ? "SMS"
                        : failed == policy::Kind::Email ? "The email"
-                                                       : "The service notification";
-    return std::string(what) + " could not be sent; the code was sent " + kind_word(used) + ".";
+                                                       : "The notification";
+    return std::string(what) + " could not be sent; the code was sent " +
+           kind_word(policy, used, channel) + ".";
 }
 
 std::string code_context(const std::string& login_id) {
@@ -122,15 +145,18 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                 self->last_sent_ = now;
                 self->tries_left_ = env.user_policy.code.tries;
                 if (outcome.delivered->instead_of) {
-                    step.info(
-                        fallback_line(*outcome.delivered->instead_of, outcome.delivered->kind));
+                    step.info(fallback_line(*env.policy, *outcome.delivered->instead_of,
+                                            outcome.delivered->kind, outcome.delivered->channel));
                 }
                 bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
                               outcome.delivered->kind != policy::Kind::Notification;
-                step.info("A verification code was sent " +
-                          std::string(kind_word(outcome.delivered->kind)) + " to " +
-                          outcome.delivered->shown_destination + ". Type r to get a new code" +
-                          (notify ? ", or n to get it as a service notification." : "."));
+                step.info(
+                    "A verification code was sent " +
+                    kind_word(*env.policy, outcome.delivered->kind, outcome.delivered->channel) +
+                    " to " + outcome.delivered->shown_destination + ". Type r to get a new code" +
+                    (notify ? ", or n to get it " +
+                                  kind_word(*env.policy, policy::Kind::Notification) + "."
+                            : "."));
                 if (self->options_.password_instead && !self->checked_) {
                     step.info("Type p to log in with your password instead.");
                 }
