@@ -1,6 +1,7 @@
 #include "account.hpp"
 
 #include "log.hpp"
+#include "login/methods/code_method.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
 
@@ -182,7 +183,7 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
          done = std::move(done)](SendOutcome outcome) mutable {
             if (!outcome.delivered) {
                 done(Error(outcome.error, outcome.error == Errc::RateLimited
-                                              ? "too many codes were sent recently; try again later"
+                                              ? rate_limited_text(outcome.retry_at, clock_.now())
                                               : "the confirmation code could not be sent; try "
                                                 "again later or ask your administrator"));
                 return;
@@ -317,8 +318,9 @@ void AccountService::require_reauth(const std::string& user, const std::string& 
     if (!sender_.reachable(*policy_, up, state)) {
         // No code can reach the user to prove it: fail closed, and say who can help.
         throw Error(Errc::NotEnabled,
-                    change + " needs a code to your verified phone number or email address, "
-                             "and no channel on this host reaches them; " +
+                    change +
+                        " needs a code to your verified phone number or email address, "
+                        "and no channel on this host reaches them; " +
                         (policy_->admin_contact.empty()
                              ? std::string("ask your administrator")
                              : "ask your administrator (" + policy_->admin_contact + ")"));
@@ -355,7 +357,7 @@ void AccountService::start_reauth(
          done = std::move(done)](SendOutcome outcome) mutable {
             if (!outcome.delivered) {
                 done(Error(outcome.error, outcome.error == Errc::RateLimited
-                                              ? "too many codes were sent recently; try again later"
+                                              ? rate_limited_text(outcome.retry_at, clock_.now())
                                               : "the code could not be sent; try again later or "
                                                 "ask your administrator"),
                      "");

@@ -172,8 +172,8 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
                   named[static_cast<size_t>(reservation.capped)].reached,
                   {{"USER", attempt->user}, {"RHOST", attempt->rhost}});
         // A cap ends the send: falling back to another contact would defeat the cap.
-        attempt->done(
-            SendOutcome{std::nullopt, Errc::RateLimited, "too many codes were sent recently"});
+        attempt->done(SendOutcome{std::nullopt, Errc::RateLimited,
+                                  "too many codes were sent recently", reservation.room_at});
         return;
     }
     OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone()};

@@ -38,6 +38,7 @@ struct SendOutcome {
     std::optional<Delivered> delivered;
     Errc error = Errc::DeliveryFailed;
     std::string reason;
+    int64_t retry_at = 0;  // RateLimited: when the cap that was reached has room again
 };
 
 using SendOutcomeDone = std::function<void(SendOutcome)>;

@@ -69,7 +69,10 @@ class MemoryStore final : public Store {
                                  int64_t at) override {
         SendReservation r;
         r.capped = sends_.first_reached(caps, since);
-        if (r.capped < 0) {
+        if (r.capped >= 0) {
+            const SendCap& cap = caps[static_cast<size_t>(r.capped)];
+            r.room_at = sends_.blocking_send_at(cap.key, cap.limit, since) + (at - since);
+        } else {
             r.id = ++last_send_id_;
             r.at = at;
             for (const auto& cap : caps) {

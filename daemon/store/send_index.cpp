@@ -51,6 +51,21 @@ int SendIndex::first_reached(const std::vector<SendCap>& caps, int64_t since) co
     return -1;
 }
 
+int64_t SendIndex::blocking_send_at(const std::string& key, int limit, int64_t since) const {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end() || limit <= 0) {
+        return 0;
+    }
+    const Times& times = it->second;
+    auto first = std::lower_bound(times.begin(), times.end(), since);
+    auto in_window = times.end() - first;
+    if (in_window < limit) {
+        return 0;
+    }
+    // Ascending: once the oldest (in_window - limit + 1) have left, there is room.
+    return *(first + (in_window - limit));
+}
+
 void SendIndex::prune(int64_t before) {
     for (auto it = by_key_.begin(); it != by_key_.end();) {
         Times& times = it->second;

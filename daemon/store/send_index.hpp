@@ -29,6 +29,10 @@ class SendIndex {
     /// `since`, or -1 when every cap has room.
     [[nodiscard]] int first_reached(const std::vector<SendCap>& caps, int64_t since) const;
 
+    /// When a cap that is reached has room again: the time of the send whose leaving the
+    /// window (that starts at `since`) brings `key` below `limit`. 0 when it has room.
+    [[nodiscard]] int64_t blocking_send_at(const std::string& key, int limit, int64_t since) const;
+
     /// Forgets the sends before `before`.
     void prune(int64_t before);
 

@@ -376,10 +376,9 @@ UserState SqliteStore::load_user(const std::string& user) {
 
 LockState SqliteStore::lock_state(const std::string& user) {
     LockState state;
-    auto stmt =
-        prepare(*statements_,
-                "SELECT failures, locked_until, passwordless_failures FROM users WHERE name = ?",
-                {user});
+    auto stmt = prepare(
+        *statements_,
+        "SELECT failures, locked_until, passwordless_failures FROM users WHERE name = ?", {user});
     int rc = sqlite3_step(stmt.get());
     if (rc == SQLITE_ROW) {
         state.failures = sqlite3_column_int(stmt.get(), 0);
@@ -506,6 +505,8 @@ SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int6
     SendReservation r;
     r.capped = sends_.first_reached(caps, since);
     if (r.capped >= 0) {
+        const SendCap& cap = caps[static_cast<size_t>(r.capped)];
+        r.room_at = sends_.blocking_send_at(cap.key, cap.limit, since) + (at - since);
         return r;
     }
     nlohmann::json keys = nlohmann::json::array();

@@ -48,7 +48,6 @@ class SqliteStore final : public Store {
 
     ~SqliteStore() override;
 
-
     class Statements;  // prepared statements kept for reuse (sqlite_store.cpp)
 
   private:

@@ -89,7 +89,8 @@ struct SendReservation {
     int64_t id = 0;  // 0 when not reserved
     int64_t at = 0;
     std::vector<std::string> keys;
-    int capped = -1;  // when not reserved: the index of the cap that was reached
+    int capped = -1;      // when not reserved: the index of the cap that was reached
+    int64_t room_at = 0;  // when not reserved: when that cap has room again
 
     [[nodiscard]] bool reserved() const { return id != 0; }
 };

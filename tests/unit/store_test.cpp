@@ -264,10 +264,29 @@ TEST_F(SqliteStoreTest, AReservationChecksEveryCapAtOnceOrRecordsNothing) {
     SendReservation third = store->reserve_send(caps, 0, 102);
     EXPECT_FALSE(third.reserved());
     EXPECT_EQ(third.capped, 1) << "the destination's cap is the one reached";
+    // Window [0, 102]: 102 s long. The send at 100 leaves it at 202, leaving room.
+    EXPECT_EQ(third.room_at, 100 + 102);
     EXPECT_EQ(store->sends_since("user:taro", 0), 2) << "a capped send counts nowhere";
     EXPECT_EQ(store->sends_since("host", 0), 2);
     // The window: sends before `since` do not count.
     EXPECT_TRUE(store->reserve_send(caps, 101, 103).reserved());
+}
+
+TEST_F(SqliteStoreTest, ACappedReservationSaysWhenTheCapHasRoomAgain) {
+    auto store = open_store();
+    std::vector<SendCap> caps = {{"user:taro", 2}};
+    const int64_t hour = 3600;
+    for (int64_t at : {1000, 1500, 2000}) {
+        (void)store->reserve_send(caps, at - hour, at);
+    }
+    // Sends at 1000 and 1500 fill the cap; the oldest of the two leaves at 4600.
+    SendReservation capped = store->reserve_send(caps, 3000 - hour, 3000);
+    ASSERT_FALSE(capped.reserved());
+    EXPECT_EQ(capped.room_at, 1000 + hour);
+    // Past 4600 only the send at 1500 is in the window, and there is room.
+    EXPECT_TRUE(store->reserve_send(caps, 4601 - hour, 4601).reserved());
+    SendReservation again = store->reserve_send(caps, 4602 - hour, 4602);
+    EXPECT_EQ(again.room_at, 1500 + hour);
 }
 
 TEST_F(SqliteStoreTest, AReleasedReservationNoLongerCountsNorSurvivesReopening) {
@@ -328,8 +347,7 @@ TEST_F(SqliteStoreTest, CountsAfterReopeningAreTheDatabaseRows) {
     {
         auto store = open_store();
         for (int i = 0; i < 50; ++i) {
-            record(*store, i % 2 == 0 ? "taro" : "jiro", "dest-" + std::to_string(i % 5),
-                   1000 + i);
+            record(*store, i % 2 == 0 ? "taro" : "jiro", "dest-" + std::to_string(i % 5), 1000 + i);
         }
         store->prune_sends(1010);
     }

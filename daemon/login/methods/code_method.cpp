@@ -35,6 +35,14 @@ std::string duration_text(int64_t seconds) {
 
 }  // namespace
 
+std::string rate_limited_text(int64_t retry_at, int64_t now) {
+    if (retry_at <= now) {
+        return "Too many codes were sent recently. Try again later.";
+    }
+    return "Too many codes were sent recently. The next code can be sent in " +
+           duration_text(retry_at - now) + ".";
+}
+
 std::string locked_text(int64_t locked_until, int64_t now) {
     if (locked_until >= kLockedUntilUnlocked) {
         return "Too many failed verification attempts. This account is locked until an "
@@ -162,7 +170,7 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                 }
                 then(SendState::Sent, std::move(step));
             } else if (outcome.error == Errc::RateLimited) {
-                step.error("Too many codes were sent recently. Try again later.");
+                step.error(rate_limited_text(outcome.retry_at, env.clock.now()));
                 then(SendState::RateLimited, std::move(step));
             } else {
                 step.error(

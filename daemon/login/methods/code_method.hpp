@@ -11,6 +11,9 @@ namespace lwauth {
 
 /// What a user is told of a lock: how long it lasts, or that an administrator must end it.
 [[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now);
+/// What a user is told when a send cap is reached: when the next code can be sent
+/// (`retry_at`), or "later" when that is not known.
+[[nodiscard]] std::string rate_limited_text(int64_t retry_at, int64_t now);
 
 class CodeMethod final : public LoginMethod {
   public:
