@@ -367,8 +367,7 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
 void BusService::require_root(sd_bus_message* m) const {
     if (caller_euid(m) != 0) {
         log_event(LogLevel::Warning, "access-denied",
-                  "non-root caller refused on the Login interface",
-                  {{"SENDER", sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : ""}});
+                  "non-root caller refused on the Login interface", {{"SENDER", sender_of(m)}});
         throw Error(Errc::AccessDenied, "only root may run logins");
     }
 }
@@ -443,7 +442,7 @@ int BusService::login_start(sd_bus_message* m) {
     }
     check(r, "context entry");
     check(sd_bus_message_exit_container(m), "context");
-    context.owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
+    context.owner = sender_of(m);
     auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
     engine_.start(context, [reply](StepResult result) { reply->done(result); });
     reply->arm(context.reply_timeout_usec);
@@ -456,7 +455,7 @@ int BusService::login_answer(sd_bus_message* m) {
     const char* answer = nullptr;
     check(sd_bus_message_read(m, "ss", &id, &answer), "arguments");
     SecretString secret(answer);
-    std::string owner = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
+    std::string owner = sender_of(m);
     uint64_t reply_timeout = engine_.reply_timeout_usec(id);
     auto reply = std::make_shared<DeadlineReply>(*this, m, owner, id);
     engine_.answer(id, owner, secret, [reply](StepResult result) { reply->done(result); });
@@ -468,7 +467,7 @@ int BusService::login_cancel(sd_bus_message* m) {
     require_root(m);
     const char* id = nullptr;
     check(sd_bus_message_read(m, "s", &id), "arguments");
-    engine_.cancel(id, sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "");
+    engine_.cancel(id, sender_of(m));
     return sd_bus_reply_method_return(m, nullptr);
 }
 
