@@ -569,6 +569,10 @@ const std::vector<KeySpec>& key_specs() {
          assign(allowed, user_field(&U::login_with_line))},
         {"policy", "quick_login", Overridable, assign(allowed, user_field(&U::quick_login))},
         {"policy", "totp", Overridable, assign(allowed, user_field(&U::totp))},
+        {"policy", "enroll_grace", Overridable,
+         assign(duration_parser(0s, 90 * 24h), user_field(&U::enroll_grace))},
+        {"policy", "remember_host", Overridable,
+         assign(duration_parser(0s, 30 * 24h), user_field(&U::remember_host))},
 
         {"code", "length", Overridable,
          assign(integer_parser(6, 10), user_field(&U::code, &C::length))},
@@ -1807,6 +1811,8 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
     line("login_with_line", allowed(user.login_with_line));
     line("quick_login", allowed(user.quick_login));
     line("totp", allowed(user.totp));
+    line("enroll_grace", format_duration(user.enroll_grace));
+    line("remember_host", format_duration(user.remember_host));
 
     const CodePolicy& code = user.code;
     section("code");

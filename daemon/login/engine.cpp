@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include <ctime>
+
 #include "../log.hpp"
 #include "lwauth/error.hpp"
 #include "methods/code_method.hpp"
@@ -7,6 +9,30 @@
 
 namespace lwauth {
 namespace {
+
+// A moment for a user to read: local time of the host, with its zone.
+std::string time_text(int64_t epoch) {
+    time_t t = static_cast<time_t>(epoch);
+    struct tm tm {};
+    char text[64];
+    if (localtime_r(&t, &tm) == nullptr ||
+        strftime(text, sizeof text, "%Y-%m-%d %H:%M %Z", &tm) == 0) {
+        return std::to_string(epoch);
+    }
+    return text;
+}
+
+// "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
+std::string enroll_grace_text(const policy::Policy& policy, int64_t until) {
+    std::string how =
+        policy.contacts == policy::Contacts::Admin
+            ? "Ask your administrator to register your phone number or email address"
+            : "Set up your phone number or email address now: lwauthctl contact add phone "
+              "NUMBER (or email ADDRESS)";
+    return "2-step verification is required for this account, which has no phone number or "
+           "email address for verification codes yet. You may log in without a code until " +
+           time_text(until) + ". " + how + ".";
+}
 
 std::string minutes_text(int64_t seconds) {
     int64_t minutes = (seconds + 59) / 60;
@@ -135,33 +161,104 @@ void LoginEngine::start_second_factor(const LoginContext& context,
         done(StepResult::of(locked_step(context, state.locked_until - now)));
         return;
     }
-    if (!deps_.sender.reachable(*policy_, user_policy, state)) {
-        Step step = Step::verdict_of(bus::kVerdictDenied);
-        if (state.contacts.empty()) {
-            log_event(LogLevel::Notice, "login-no-contact",
-                      "login refused: 2-step verification required but no verified contact",
-                      {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-            step.error(
-                "2-step verification is required for this account, but it has no verified phone "
-                "number or email address. Ask your administrator to register one for you.");
-        } else {
-            log_event(LogLevel::Error, "login-unreachable",
-                      "login refused: no configured channel reaches the user's contacts",
-                      {{"USER", user}, {"SERVICE", context.service}});
-            step.error(
-                "Your verification code cannot be delivered: no delivery channel on this host "
-                "reaches your saved contacts. Ask your administrator.");
-        }
-        done(StepResult::of(std::move(step)));
+    if (std::optional<Step> step = remembered_step(context, user_policy)) {
+        done(StepResult::of(std::move(*step)));
+        return;
+    }
+    CodeMethod::Options options;
+    if (state.contacts.empty() && !state.profile.empty()) {
+        // No login contact yet, but the administrator's profile has one: the code goes
+        // there, and a right code makes it the login contact (as LINE WORKS uses a
+        // profile number once its user accepts it).
+        UserState view = state;
+        view.contacts = state.profile;
+        options.profile_contacts = deps_.sender.reachable(*policy_, user_policy, view);
+    }
+    if (!options.profile_contacts && !deps_.sender.reachable(*policy_, user_policy, state)) {
+        done(StepResult::of(unreachable_step(context, user_policy, state)));
         return;
     }
     if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
-    log_event(LogLevel::Info, "login-start", "2-step verification started",
+    log_event(LogLevel::Info, "login-start",
+              options.profile_contacts
+                  ? "2-step verification started, to the profile's contacts"
+                  : "2-step verification started",
               {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    add_login(context, user_policy, std::make_shared<CodeMethod>(), std::move(loaded),
+    add_login(context, user_policy, std::make_shared<CodeMethod>(options), std::move(loaded),
               std::move(done));
+}
+
+std::optional<Step> LoginEngine::remembered_step(const LoginContext& context,
+                                                 const policy::UserPolicy& user_policy) {
+    if (user_policy.remember_host.count() <= 0) {
+        return std::nullopt;
+    }
+    int64_t verified_at =
+        deps_.store.host_verified_at(context.user, context.service, context.origin());
+    int64_t now = deps_.clock.now();
+    if (verified_at == 0 || verified_at > now ||
+        now >= verified_at + user_policy.remember_host.count()) {
+        return std::nullopt;
+    }
+    log_event(LogLevel::Info, "login-remembered",
+              "login finished: success, 2-step verification remembered from this host",
+              {{"USER", context.user},
+               {"SERVICE", context.service},
+               {"RHOST", context.rhost},
+               {"VERDICT", bus::kVerdictSuccess}});
+    Step step = Step::verdict_of(bus::kVerdictSuccess);
+    step.info("No verification code needed: you verified from this host within the last " +
+              policy::format_duration(user_policy.remember_host) + " (lwauthctl forget ends it).");
+    return step;
+}
+
+Step LoginEngine::unreachable_step(const LoginContext& context,
+                                   const policy::UserPolicy& user_policy, const UserState& state) {
+    const std::string& user = context.user;
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    if (!state.contacts.empty()) {
+        log_event(LogLevel::Error, "login-unreachable",
+                  "login refused: no configured channel reaches the user's contacts",
+                  {{"USER", user}, {"SERVICE", context.service}});
+        step.error(
+            "Your verification code cannot be delivered: no delivery channel on this host "
+            "reaches your saved contacts. Ask your administrator.");
+        return step;
+    }
+    if (user_policy.enroll_grace.count() > 0) {
+        // Rolling 2-step out: a user who has not enrolled yet is let in after the password
+        // for a while, counted from their first such login, and told how to enroll.
+        int64_t now = deps_.clock.now();
+        int64_t started = state.enroll_grace_started != 0
+                              ? state.enroll_grace_started
+                              : deps_.store.start_enroll_grace(user, now);
+        int64_t until = started + user_policy.enroll_grace.count();
+        if (now < until) {
+            log_event(LogLevel::Notice, "login-enroll-grace",
+                      "login let in without a code: no contact yet, within enroll_grace",
+                      {{"USER", user},
+                       {"SERVICE", context.service},
+                       {"RHOST", context.rhost},
+                       {"VERDICT", bus::kVerdictSuccess},
+                       {"DURATION_S", std::to_string(until - now)}});
+            Step grace = Step::verdict_of(bus::kVerdictSuccess);
+            grace.info(enroll_grace_text(*policy_, until));
+            return grace;
+        }
+        log_event(LogLevel::Notice, "login-enroll-grace-over",
+                  "login refused: no contact, and enroll_grace has ended",
+                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    } else {
+        log_event(LogLevel::Notice, "login-no-contact",
+                  "login refused: 2-step verification required but no verified contact",
+                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    }
+    step.error(
+        "2-step verification is required for this account, but it has no verified phone "
+        "number or email address. Ask your administrator to register one for you.");
+    return step;
 }
 
 void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,

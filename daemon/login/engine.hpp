@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "../clock.hpp"
@@ -90,6 +91,12 @@ class LoginEngine {
                    std::shared_ptr<LoginMethod> method, std::shared_ptr<const UserState> loaded,
                    StepDone done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
+    /// Success without a code when [policy] remember_host holds this place; else nullopt.
+    std::optional<Step> remembered_step(const LoginContext& context,
+                                        const policy::UserPolicy& user_policy);
+    /// What a user whose codes reach nobody gets: the enrolment grace, or a refusal.
+    Step unreachable_step(const LoginContext& context, const policy::UserPolicy& user_policy,
+                          const UserState& state);
     /// Whether another login fits, after dropping expired ones if it is full.
     bool have_room();
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,

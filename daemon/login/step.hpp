@@ -43,6 +43,10 @@ struct LoginContext {
     std::string mode;
     std::string owner;  // unique bus name of the caller that started the login
     uint64_t reply_timeout_usec = 0;  // how long the caller waits for each reply; 0: not said
+
+    /// Where the login comes from, as [policy] remember_host keeps it: the remote host,
+    /// or "local:" and the terminal for a session without one.
+    [[nodiscard]] std::string origin() const { return rhost.empty() ? "local:" + tty : rhost; }
 };
 
 }  // namespace lwauth

@@ -49,6 +49,40 @@ class MemoryStore final : public Store {
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
         users_[user].pin_set = !encoded_hash.empty();
     }
+    int64_t start_enroll_grace(const std::string& user, int64_t now) override {
+        int64_t& started = users_[user].enroll_grace_started;
+        if (started == 0) {
+            started = now;
+        }
+        return started;
+    }
+    void clear_enroll_grace(const std::string& user) override {
+        users_[user].enroll_grace_started = 0;
+    }
+    void remember_host(const std::string& user, const RememberedHost& host) override {
+        auto& hosts = hosts_[user];
+        std::erase_if(hosts, [&](const RememberedHost& h) {
+            return h.service == host.service && h.origin == host.origin;
+        });
+        hosts.push_back(host);
+    }
+    int64_t host_verified_at(const std::string& user, const std::string& service,
+                             const std::string& origin) override {
+        for (const auto& h : hosts_[user]) {
+            if (h.service == service && h.origin == origin) {
+                return h.verified_at;
+            }
+        }
+        return 0;
+    }
+    std::vector<RememberedHost> remembered_hosts(const std::string& user) override {
+        return hosts_[user];
+    }
+    int forget_hosts(const std::string& user, int64_t before = 0) override {
+        return static_cast<int>(std::erase_if(hosts_[user], [&](const RememberedHost& h) {
+            return before <= 0 || h.verified_at < before;
+        }));
+    }
     FailureCount add_failure(const std::string& user) override {
         return {++users_[user].failures, ++in_a_row_[user]};
     }
@@ -93,6 +127,7 @@ class MemoryStore final : public Store {
   private:
     std::map<std::string, UserState> users_;
     std::map<std::string, int> in_a_row_;
+    std::map<std::string, std::vector<RememberedHost>> hosts_;
     SendIndex sends_;
     int64_t last_send_id_ = 0;
 };

@@ -82,6 +82,18 @@ constexpr const char* kMigrations[] = {
     ALTER TABLE users ADD COLUMN failures_in_a_row INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN passwordless_failures INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 4: the start of a user's enrolment grace ([policy] enroll_grace), and the places a
+    //    user finished a full 2-step login from ([policy] remember_host).
+    R"sql(
+    ALTER TABLE users ADD COLUMN enroll_grace_started INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE remembered_hosts (
+        user        TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        service     TEXT NOT NULL,
+        origin      TEXT NOT NULL,
+        verified_at INTEGER NOT NULL,
+        PRIMARY KEY (user, service, origin)
+    );
+    )sql",
 };
 
 using Bind = std::variant<std::string_view, int64_t>;
@@ -328,7 +340,8 @@ UserState SqliteStore::load_user(const std::string& user) {
     {
         auto stmt = prepare(*statements_,
                             "SELECT two_step, failures, locked_until, line_link IS NOT NULL, "
-                            "pin_hash IS NOT NULL, passwordless_failures FROM users WHERE name = ?",
+                            "pin_hash IS NOT NULL, passwordless_failures, enroll_grace_started "
+                            "FROM users WHERE name = ?",
                             {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
@@ -338,6 +351,7 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.line_linked = sqlite3_column_int(stmt.get(), 3) != 0;
             state.pin_set = sqlite3_column_int(stmt.get(), 4) != 0;
             state.passwordless_failures = sqlite3_column_int(stmt.get(), 5);
+            state.enroll_grace_started = sqlite3_column_int64(stmt.get(), 6);
         } else if (rc != SQLITE_DONE) {
             fail(db_.get(), "load user");
         }
@@ -461,6 +475,62 @@ void SqliteStore::set_two_step(const std::string& user, bool enabled) {
     ensure_user(user);
     exec(*statements_, "UPDATE users SET two_step = ? WHERE name = ?",
          {int64_t{enabled ? 1 : 0}, user});
+}
+
+int64_t SqliteStore::start_enroll_grace(const std::string& user, int64_t now) {
+    ensure_user(user);
+    return query_int(*statements_,
+                     "UPDATE users SET enroll_grace_started = CASE WHEN enroll_grace_started = 0 "
+                     "THEN ? ELSE enroll_grace_started END WHERE name = ? "
+                     "RETURNING enroll_grace_started",
+                     {now, user});
+}
+
+void SqliteStore::clear_enroll_grace(const std::string& user) {
+    exec(*statements_, "UPDATE users SET enroll_grace_started = 0 WHERE name = ?", {user});
+}
+
+void SqliteStore::remember_host(const std::string& user, const RememberedHost& host) {
+    ensure_user(user);
+    exec(*statements_,
+         "INSERT INTO remembered_hosts (user, service, origin, verified_at) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT (user, service, origin) DO UPDATE SET verified_at = excluded.verified_at",
+         {user, host.service, host.origin, host.verified_at});
+}
+
+int64_t SqliteStore::host_verified_at(const std::string& user, const std::string& service,
+                                      const std::string& origin) {
+    return query_int(*statements_,
+                     "SELECT verified_at FROM remembered_hosts "
+                     "WHERE user = ? AND service = ? AND origin = ?",
+                     {user, service, origin});
+}
+
+std::vector<RememberedHost> SqliteStore::remembered_hosts(const std::string& user) {
+    std::vector<RememberedHost> out;
+    auto stmt = prepare(*statements_,
+                        "SELECT service, origin, verified_at FROM remembered_hosts "
+                        "WHERE user = ? ORDER BY verified_at, service, origin",
+                        {user});
+    int rc;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+        out.push_back({column_text(stmt.get(), 0), column_text(stmt.get(), 1),
+                       sqlite3_column_int64(stmt.get(), 2)});
+    }
+    if (rc != SQLITE_DONE) {
+        fail(db_.get(), "load remembered hosts");
+    }
+    return out;
+}
+
+int SqliteStore::forget_hosts(const std::string& user, int64_t before) {
+    if (before > 0) {
+        exec(*statements_, "DELETE FROM remembered_hosts WHERE user = ? AND verified_at < ?",
+             {user, before});
+    } else {
+        exec(*statements_, "DELETE FROM remembered_hosts WHERE user = ?", {user});
+    }
+    return sqlite3_changes(db_.get());
 }
 
 FailureCount SqliteStore::add_failure(const std::string& user) {

@@ -36,6 +36,13 @@ class SqliteStore final : public Store {
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override;
+    int64_t start_enroll_grace(const std::string& user, int64_t now) override;
+    void clear_enroll_grace(const std::string& user) override;
+    void remember_host(const std::string& user, const RememberedHost& host) override;
+    int64_t host_verified_at(const std::string& user, const std::string& service,
+                             const std::string& origin) override;
+    std::vector<RememberedHost> remembered_hosts(const std::string& user) override;
+    int forget_hosts(const std::string& user, int64_t before = 0) override;
     FailureCount add_failure(const std::string& user) override;
     int add_passwordless_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;

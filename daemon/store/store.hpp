@@ -33,6 +33,7 @@ struct UserState {
     int passwordless_failures = 0;  // wrong codes in a row before any password
     bool line_linked = false;       // a LINE account is linked (kept as a keyed hash only)
     bool pin_set = false;           // a quick-login PIN is set (kept as an Argon2id hash)
+    int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
 
     [[nodiscard]] const Contact* contact(const std::string& kind) const {
         return find(contacts, kind);
@@ -44,7 +45,8 @@ struct UserState {
     /// Whether the store holds anything about the user.
     [[nodiscard]] bool empty() const {
         return !two_step && contacts.empty() && profile.empty() && failures == 0 &&
-               locked_until == 0 && passwordless_failures == 0 && !line_linked && !pin_set;
+               locked_until == 0 && passwordless_failures == 0 && !line_linked && !pin_set &&
+               enroll_grace_started == 0;
     }
 
   private:
@@ -56,6 +58,15 @@ struct UserState {
         }
         return nullptr;
     }
+};
+
+/// A place a user finished a full 2-step login from ([policy] remember_host): the PAM
+/// service and the remote host, or "local:TTY" for a session without one.
+struct RememberedHost {
+    std::string service;
+    std::string origin;
+    int64_t verified_at = 0;  // epoch seconds of that login
+    friend bool operator==(const RememberedHost&, const RememberedHost&) = default;
 };
 
 struct LockState {
@@ -120,6 +131,26 @@ class Store {
     virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
     /// The quick-login PIN as an encoded Argon2id hash; "" removes it.
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
+
+    /// The start of the user's enrolment grace ([policy] enroll_grace): the time of the
+    /// first login it let in, recorded as `now` by the first call (atomically).
+    virtual int64_t start_enroll_grace(const std::string& user, int64_t now) = 0;
+    /// Clears the enrolment grace's start (an administrator's reset).
+    virtual void clear_enroll_grace(const std::string& user) = 0;
+
+    /// Records a full 2-step login of `user` through `service` from `origin` at `at`,
+    /// replacing an earlier one from the same place.
+    virtual void remember_host(const std::string& user, const RememberedHost& host) = 0;
+    /// When the user last finished a full 2-step login from that service and origin; 0
+    /// when never (or forgotten).
+    [[nodiscard]] virtual int64_t host_verified_at(const std::string& user,
+                                                   const std::string& service,
+                                                   const std::string& origin) = 0;
+    /// The places the user is remembered at, oldest first.
+    [[nodiscard]] virtual std::vector<RememberedHost> remembered_hosts(const std::string& user) = 0;
+    /// Forgets every place of the user, or only those verified before `before` (> 0);
+    /// returns how many were forgotten.
+    virtual int forget_hosts(const std::string& user, int64_t before = 0) = 0;
 
     /// Counts one more wrong code after the password and returns the new counts
     /// (atomically).

@@ -104,6 +104,17 @@ class LoginEngineTest : public ::testing::Test {
         return step;
     }
 
+    /// Starts a 2-step login of `user` from another place than start()'s.
+    Step start_from(const std::string& user, const std::string& service, const std::string& rhost,
+                    const std::string& tty = "") {
+        Step step = step_now([&](StepDone done) {
+            engine_->start(LoginContext{user, service, rhost, tty, bus::kModeSecondFactor, kOwner},
+                           std::move(done));
+        });
+        shown_.push_back(step);
+        return step;
+    }
+
     Step answer(const Step& step, const std::string& text, const std::string& owner = kOwner) {
         Step next = step_now([&](StepDone done) {
             engine_->answer(step.id, owner, SecretString(text), std::move(done));
@@ -530,6 +541,154 @@ TEST_F(LoginEngineTest, RequiredWithoutAContactIsDeniedAndPointsToTheAdministrat
     EXPECT_EQ(step.verdict, bus::kVerdictDenied);
     EXPECT_NE(errors_of(step).find("administrator"), std::string::npos) << errors_of(step);
     EXPECT_TRUE(sent_.empty());
+}
+
+// ---- A way in for users who have not enrolled --------------------------------------------
+
+TEST_F(LoginEngineTest, AProfileContactReceivesTheCodeAndARightCodeMakesItTheLoginContact) {
+    use_policy("[policy]\ntwo_step = required\n");
+    store_.set_profile_contact("jiro", {"phone", "+819087654321", "admin"});
+    Step step = start("jiro");
+    ASSERT_FALSE(step.finished()) << errors_of(step);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].destination, "+819087654321");
+    EXPECT_NE(infos_of(step).find("the code went to the one in your profile"), std::string::npos)
+        << infos_of(step);
+    EXPECT_NE(infos_of(step).find("+81 •• •••• 4321"), std::string::npos) << infos_of(step);
+    EXPECT_EQ(infos_of(step).find("+819087654321"), std::string::npos);
+
+    Step done = answer(step, last_code());
+    EXPECT_EQ(done.verdict, bus::kVerdictSuccess);
+    EXPECT_NE(infos_of(done).find("now receives your verification codes"), std::string::npos)
+        << infos_of(done);
+    UserState state = store_.load_user("jiro");
+    ASSERT_NE(state.contact("phone"), nullptr);
+    EXPECT_EQ(state.contact("phone")->value, "+819087654321");
+    EXPECT_EQ(state.contact("phone")->source, "profile");
+    EXPECT_TRUE(state.two_step);
+
+    // The next login goes to the login contact as any other.
+    Step next = start("jiro");
+    EXPECT_EQ(infos_of(next).find("in your profile"), std::string::npos) << infos_of(next);
+    EXPECT_EQ(answer(next, last_code()).verdict, bus::kVerdictSuccess);
+}
+
+TEST_F(LoginEngineTest, AWrongCodeToTheProfileContactAdoptsNothing) {
+    use_policy("[policy]\ntwo_step = required\n[code]\ntries = 1\n");
+    store_.set_profile_contact("jiro", {"email", "jiro@example.com", "admin"});
+    Step step = start("jiro");
+    ASSERT_FALSE(step.finished()) << errors_of(step);
+    EXPECT_EQ(sent_.back().destination, "jiro@example.com");
+    EXPECT_EQ(answer(step, wrong_code_for(last_code())).verdict, bus::kVerdictDenied);
+    EXPECT_TRUE(store_.load_user("jiro").contacts.empty());
+}
+
+TEST_F(LoginEngineTest, AProfileChangedDuringTheLoginIsNotAdopted) {
+    use_policy("[policy]\ntwo_step = required\n");
+    store_.set_profile_contact("jiro", {"phone", "+819087654321", "admin"});
+    Step step = start("jiro");
+    store_.set_profile_contact("jiro", {"phone", "+819011112222", "admin"});
+    EXPECT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(store_.load_user("jiro").contacts.empty());
+}
+
+TEST_F(LoginEngineTest, AProfileContactUnderOptionalTwoStepTurnedOffIsNotUsed) {
+    store_.set_profile_contact("jiro", {"phone", "+819087654321", "admin"});
+    EXPECT_EQ(start("jiro").verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(LoginEngineTest, EnrollGraceLetsAUserWithNoContactInUntilItEnds) {
+    use_policy("[policy]\ntwo_step = required\nenroll_grace = 7d\n");
+    int64_t first = clock_.now();
+    Step step = start("jiro");
+    EXPECT_EQ(step.verdict, bus::kVerdictSuccess);
+    EXPECT_NE(infos_of(step).find("You may log in without a code until"), std::string::npos)
+        << infos_of(step);
+    EXPECT_NE(infos_of(step).find("lwauthctl contact add phone"), std::string::npos);
+    EXPECT_TRUE(sent_.empty());
+    EXPECT_EQ(store_.load_user("jiro").enroll_grace_started, first);
+
+    // Counted from the first such login, not the latest.
+    clock_.advance(6 * 86400);
+    EXPECT_EQ(start("jiro").verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(store_.load_user("jiro").enroll_grace_started, first);
+    clock_.advance(86400);
+    Step over = start("jiro");
+    EXPECT_EQ(over.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(over).find("Ask your administrator to register one for you"),
+              std::string::npos)
+        << errors_of(over);
+}
+
+TEST_F(LoginEngineTest, EnrollGraceUnderAdministratorContactsPointsToTheAdministrator) {
+    use_policy("[policy]\ntwo_step = required\ncontacts = admin\nenroll_grace = 1d\n");
+    Step step = start("jiro");
+    EXPECT_EQ(step.verdict, bus::kVerdictSuccess);
+    EXPECT_NE(infos_of(step).find("Ask your administrator to register"), std::string::npos)
+        << infos_of(step);
+}
+
+TEST_F(LoginEngineTest, EnrollGraceIsNotForAUserWhoseContactsCannotBeReached) {
+    use_policy("[policy]\ntwo_step = required\nenroll_grace = 7d\n[code]\nchannels = email\n");
+    Step step = start();  // taro has a phone; only email is sent
+    EXPECT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(step).find("cannot be delivered"), std::string::npos) << errors_of(step);
+    EXPECT_EQ(store_.load_user(kUser).enroll_grace_started, 0);
+}
+
+// ---- remember_host ------------------------------------------------------------------------
+
+TEST_F(LoginEngineTest, RememberHostSkipsTheCodeFromTheSamePlaceForItsDuration) {
+    use_policy("[policy]\nremember_host = 8h\n");
+    Step step = start_from(kUser, "sshd", "192.0.2.7");
+    ASSERT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+    size_t sent = sent_.size();
+
+    clock_.advance(8 * 3600 - 1);
+    Step again = start_from(kUser, "sshd", "192.0.2.7");
+    EXPECT_EQ(again.verdict, bus::kVerdictSuccess);
+    EXPECT_NE(infos_of(again).find("No verification code needed"), std::string::npos);
+    EXPECT_EQ(sent_.size(), sent);
+
+    // Another remote host, another service, a local terminal: a code each.
+    EXPECT_FALSE(start_from(kUser, "sshd", "192.0.2.8").finished());
+    EXPECT_FALSE(start_from(kUser, "sudo", "192.0.2.7").finished());
+    EXPECT_FALSE(start_from(kUser, "sshd", "", "tty1").finished());
+    EXPECT_EQ(sent_.size(), sent + 3);
+
+    // A remembered login does not extend the time; after it a code is asked again.
+    clock_.advance(1);
+    EXPECT_FALSE(start_from(kUser, "sshd", "192.0.2.7").finished());
+}
+
+TEST_F(LoginEngineTest, RememberHostKeepsLocalTerminalsApartAndNeverOutlastsAPolicyChange) {
+    use_policy("[policy]\nremember_host = 1d\n");
+    Step step = start_from(kUser, "login", "", "tty1");
+    ASSERT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(start_from(kUser, "login", "", "tty1").verdict, bus::kVerdictSuccess);
+    EXPECT_FALSE(start_from(kUser, "login", "", "tty2").finished());
+
+    use_policy("[policy]\nremember_host = 0s\n");
+    EXPECT_FALSE(start_from(kUser, "login", "", "tty1").finished());
+    use_policy("[policy]\nremember_host = 1h\n");
+    clock_.advance(3600);
+    EXPECT_FALSE(start_from(kUser, "login", "", "tty1").finished());
+}
+
+TEST_F(LoginEngineTest, RememberHostNeverOpensALockedAccount) {
+    use_policy("[policy]\nremember_host = 1d\n");
+    Step step = start_from(kUser, "sshd", "192.0.2.7");
+    ASSERT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+    store_.lock(kUser, clock_.now() + 600);
+    EXPECT_EQ(start_from(kUser, "sshd", "192.0.2.7").verdict, bus::kVerdictMaxTries);
+}
+
+TEST_F(LoginEngineTest, RememberHostIsOffByDefault) {
+    Step step = start_from(kUser, "sshd", "192.0.2.7");
+    ASSERT_EQ(answer(step, last_code()).verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(store_.remembered_hosts(kUser).empty());
+    EXPECT_FALSE(start_from(kUser, "sshd", "192.0.2.7").finished());
 }
 
 TEST_F(LoginEngineTest, PrimaryModeWithoutPhoneLoginLeavesItToThePassword) {

@@ -1052,6 +1052,7 @@ TEST(PolicyOverrides, SectionsOfTheSameNameInLaterFilesWin) {
 TEST(PolicyOverrides, RejectsKeysThatCannotBeOverridden) {
     const std::string allowed =
         "two_step, self_service_reauth, login_with_phone, login_with_line, quick_login, totp, "
+        "enroll_grace, remember_host, "
         "code.length, code.lifetime, code.tries, code.channels, lockout.max_failures, "
         "lockout.duration";
     EXPECT_EQ(only_error("[group:staff]\ncontacts = admin\n"),

@@ -36,12 +36,12 @@ mode_t mode_of(const fs::path& path) {
 }
 
 // Runs SQL on the database behind the store's back, as someone with the file would.
-void tamper(const std::string& path, const char* sql) {
+void tamper(const std::string& path, const std::string& sql) {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
     SqlitePtr db(raw);
     char* err = nullptr;
-    int rc = sqlite3_exec(db.get(), sql, nullptr, nullptr, &err);
+    int rc = sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &err);
     std::string message = err ? err : "";
     sqlite3_free(err);
     ASSERT_EQ(rc, SQLITE_OK) << message;
@@ -471,10 +471,57 @@ TEST_F(SqliteStoreTest, KeepsOnlyWhetherALineLinkAndAPinAreSet) {
     EXPECT_FALSE(state.pin_set);
 }
 
+TEST_F(SqliteStoreTest, TheEnrolmentGraceStartsOnceAndSurvivesReopening) {
+    auto store = open_store();
+    EXPECT_EQ(store->start_enroll_grace("jiro", 1000), 1000);
+    EXPECT_EQ(store->start_enroll_grace("jiro", 2000), 1000);
+    store.reset();
+    store = open_store();
+    EXPECT_EQ(store->load_user("jiro").enroll_grace_started, 1000);
+    store->clear_enroll_grace("jiro");
+    EXPECT_EQ(store->load_user("jiro").enroll_grace_started, 0);
+    EXPECT_EQ(store->start_enroll_grace("jiro", 3000), 3000);
+}
+
+TEST_F(SqliteStoreTest, RemembersHostsPerServiceAndOriginUntilForgotten) {
+    auto store = open_store();
+    store->remember_host("taro", {"sshd", "192.0.2.7", 100});
+    store->remember_host("taro", {"sshd", "192.0.2.7", 300});  // replaces
+    store->remember_host("taro", {"login", "local:tty1", 200});
+    store->remember_host("jiro", {"sshd", "192.0.2.7", 400});
+    EXPECT_EQ(store->host_verified_at("taro", "sshd", "192.0.2.7"), 300);
+    EXPECT_EQ(store->host_verified_at("taro", "sudo", "192.0.2.7"), 0);
+    store.reset();
+    store = open_store();
+    EXPECT_EQ(store->remembered_hosts("taro"),
+              (std::vector<RememberedHost>{{"login", "local:tty1", 200}, {"sshd", "192.0.2.7", 300}}));
+    EXPECT_EQ(store->forget_hosts("taro", 250), 1);
+    EXPECT_EQ(store->remembered_hosts("taro").size(), 1u);
+    EXPECT_EQ(store->forget_hosts("taro"), 1);
+    EXPECT_TRUE(store->remembered_hosts("taro").empty());
+    EXPECT_EQ(store->host_verified_at("jiro", "sshd", "192.0.2.7"), 400);
+}
+
+// What schema 4 added, taken away again: a database of schema 3.
+constexpr const char* kBackToSchemaThree =
+    "DROP TABLE remembered_hosts; ALTER TABLE users DROP COLUMN enroll_grace_started;";
+
+TEST_F(SqliteStoreTest, MigratesASchemaThreeDatabaseKeepingItsUsers) {
+    open_store()->save_contact("taro", {"phone", kPhone});
+    tamper(path_, std::string(kBackToSchemaThree) + "PRAGMA user_version = 3;");
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    UserState state = store->load_user("taro");
+    ASSERT_NE(state.contact("phone"), nullptr);
+    EXPECT_EQ(state.enroll_grace_started, 0);
+    EXPECT_TRUE(store->remembered_hosts("taro").empty());
+}
+
 TEST_F(SqliteStoreTest, MigratesASchemaOneDatabaseKeepingItsContacts) {
     open_store()->save_contact("taro", {"phone", kPhone});
     // Back to what schema 1 was, as a database written by the first release.
     tamper(path_,
+           std::string(kBackToSchemaThree) +
            "DROP TABLE profile_contacts; ALTER TABLE contacts DROP COLUMN source;"
            "ALTER TABLE users DROP COLUMN line_link; ALTER TABLE users DROP COLUMN pin_hash;"
            "ALTER TABLE users DROP COLUMN failures_in_a_row;"
@@ -495,6 +542,7 @@ TEST_F(SqliteStoreTest, MigratesASchemaTwoSendLogUnderTheLoginBudgetsKeys) {
     open_store().reset();
     // The send log as schema 2 kept it: one row per send, user and destination hash.
     tamper(path_,
+           std::string(kBackToSchemaThree) +
            "ALTER TABLE users DROP COLUMN failures_in_a_row;"
            "ALTER TABLE users DROP COLUMN passwordless_failures;"
            "DROP TABLE send_log; CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"

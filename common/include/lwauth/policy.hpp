@@ -53,13 +53,16 @@ struct CodePolicy {
     std::chrono::seconds lifetime{300};
     int tries = 3;  // wrong answers allowed per code
     std::chrono::seconds resend_interval{30};
-    int max_sends_per_hour = 5;  // per user
-    int max_sends_per_destination_per_hour = 5;
-    int max_sends_per_host_per_hour = 200;
+    // Sized so that someone who opens a few dozen sessions an hour never meets them,
+    // while a stolen password cannot run up more than that in SMS (lwauth.conf(5)).
+    int max_sends_per_hour = 30;  // per user
+    int max_sends_per_destination_per_hour = 30;
+    int max_sends_per_host_per_hour = 1000;
     // Before any password (mode=primary), a budget of its own: per user, and per remote
-    // host; the per-destination and host limits above apply to it apart.
-    int max_passwordless_sends_per_hour = 5;
-    int max_passwordless_sends_per_rhost_per_hour = 10;
+    // host; the per-destination and host limits above apply to it apart. Anyone who
+    // knows a user name can spend it, so it is smaller.
+    int max_passwordless_sends_per_hour = 15;
+    int max_passwordless_sends_per_rhost_per_hour = 30;
     std::vector<Kind> channels{Kind::Sms, Kind::Email};  // delivery kinds, in order of preference
     std::vector<std::string> sms_country_prefixes;       // "+81"...; empty: any number
     friend bool operator==(const CodePolicy&, const CodePolicy&) = default;
@@ -83,6 +86,12 @@ struct UserPolicy {
     bool login_with_line = false;
     bool quick_login = false;
     bool totp = false;
+    // A user with no contact a code can reach logs in without a code for this long from
+    // their first such login (0: refused at once).
+    std::chrono::seconds enroll_grace{0};
+    // After a full 2-step login, the same user from the same remote host (or local
+    // terminal) and PAM service is not asked for a code again for this long (0: off).
+    std::chrono::seconds remember_host{0};
     CodePolicy code;
     LockoutPolicy lockout;
     friend bool operator==(const UserPolicy&, const UserPolicy&) = default;

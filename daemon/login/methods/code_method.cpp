@@ -7,6 +7,7 @@
 #include "../../log.hpp"
 #include "../passwordless.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/mask.hpp"
 
 namespace lwauth {
 namespace {
@@ -101,6 +102,20 @@ std::string code_context(const std::string& login_id) {
     return "login:" + login_id;
 }
 
+const char* contact_word(const std::string& kind) {
+    return kind == "phone" ? "phone number" : "email address";
+}
+
+// The user's state with the profile's phone and email standing in for login contacts.
+std::shared_ptr<const UserState> with_profile_contacts(const UserState& state) {
+    auto view = std::make_shared<UserState>(state);
+    view->contacts = state.profile;
+    for (Contact& contact : view->contacts) {
+        contact.source = "profile";
+    }
+    return view;
+}
+
 }  // namespace
 
 MethodEnv CodeMethod::scoped(const MethodEnv& env) const {
@@ -136,6 +151,11 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     std::shared_ptr<const UserState> state =
         env.loaded ? env.loaded
                    : std::make_shared<const UserState>(env.store.load_user(env.context.user));
+    std::vector<Contact> profile;  // the contacts a right code may adopt
+    if (options_.profile_contacts && state->contacts.empty()) {
+        state = with_profile_contacts(*state);
+        profile = state->contacts;
+    }
     auto self = std::static_pointer_cast<CodeMethod>(shared_from_this());
     MethodEnv kept = env;
     kept.loaded.reset();  // the contacts need not outlive the send
@@ -143,9 +163,19 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
         options_.password_instead ? CodePurpose::PasswordlessLogin : CodePurpose::Login;
     env.sender.send_login_code(
         env.context.user, *env.policy, env.user_policy, *state, code,
-        [self, env = std::move(kept), hash, step = std::move(step),
-         then = std::move(then)](SendOutcome outcome) mutable {
+        [self, env = std::move(kept), hash, step = std::move(step), then = std::move(then),
+         profile = std::move(profile)](SendOutcome outcome) mutable {
             if (outcome.delivered) {
+                self->adopt_.reset();
+                for (const Contact& contact : profile) {
+                    if (contact.kind == contact_kind_for(outcome.delivered->kind)) {
+                        self->adopt_ = contact;
+                        step.info(std::string("You have no ") + contact_word(contact.kind) +
+                                  " for verification codes yet, so the code went to the one in "
+                                  "your profile. Typing it makes that " +
+                                  contact_word(contact.kind) + " yours for verification codes.");
+                    }
+                }
                 self->code_hash_ = hash;
                 self->has_code_ = true;
                 int64_t now = env.clock.now();
@@ -337,7 +367,51 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
         // A write (and its fsync) only when there is something to clear.
         env.store.clear_failures(env.context.user);
     }
-    done(StepResult::of(Step::verdict_of(bus::kVerdictSuccess)));
+    Step step = Step::verdict_of(bus::kVerdictSuccess);
+    if (adopt_) {
+        adopt_profile_contact(env, step);
+    }
+    if (!options_.password_instead && env.user_policy.remember_host.count() > 0) {
+        // A full 2-step login: this place need not ask for a code for a while.
+        env.store.remember_host(env.context.user,
+                                {env.context.service, env.context.origin(), now});
+        log_event(LogLevel::Info, "host-remembered",
+                  "2-step verification will not be asked again from this host for " +
+                      policy::format_duration(env.user_policy.remember_host),
+                  {{"USER", env.context.user},
+                   {"SERVICE", env.context.service},
+                   {"RHOST", env.context.rhost}});
+    }
+    done(StepResult::of(std::move(step)));
+}
+
+void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step& step) {
+    const std::string& user = env.context.user;
+    const Contact contact = *std::exchange(adopt_, std::nullopt);
+    UserState state = env.store.load_user(user);
+    const Contact* profile = state.profile_contact(contact.kind);
+    if (profile == nullptr || profile->value != contact.value ||
+        state.contact(contact.kind) != nullptr) {
+        // The administrator changed the profile, or the user saved a contact of that
+        // kind, while the code was on its way: the login stands, the adoption does not.
+        log_event(LogLevel::Notice, "contact-not-adopted",
+                  "profile contact not made the login contact: it changed during the login",
+                  {{"USER", user}, {"KIND", contact.kind}});
+        return;
+    }
+    env.store.save_contact(user, Contact{contact.kind, contact.value, "profile"});
+    if (!state.two_step && env.user_policy.two_step != policy::TwoStep::Off) {
+        env.store.set_two_step(user, true);
+    }
+    log_event(LogLevel::Info, "contact-adopted",
+              "the profile's contact that received the login code is now the login contact",
+              {{"USER", user},
+               {"KIND", contact.kind},
+               {"SERVICE", env.context.service},
+               {"RHOST", env.context.rhost}});
+    step.info(std::string("Your profile's ") + contact_word(contact.kind) + " " +
+              mask_contact(contact.kind, contact.value) +
+              " now receives your verification codes.");
 }
 
 }  // namespace lwauth

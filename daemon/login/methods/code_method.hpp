@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "../method.hpp"
@@ -24,6 +25,10 @@ class CodeMethod final : public LoginMethod {
         /// mode=primary: `p` chooses the password (PAM_IGNORE) until a code has been
         /// checked, and a first code that cannot be sent leaves the password to the user.
         bool password_instead = false;
+        /// 2-step for a user with no login contact: codes go to the profile's phone and
+        /// email, and a right code makes the one it reached the user's login contact
+        /// (source `profile`), as a confirmation would.
+        bool profile_contacts = false;
     };
 
     CodeMethod() = default;
@@ -41,6 +46,8 @@ class CodeMethod final : public LoginMethod {
     void send_new_code(const MethodEnv& env, Step step, Sent then);
     [[nodiscard]] Step prompt(Step step) const;
     Step wrong_code(const MethodEnv& env);
+    /// Saves the profile contact the right code reached as the login contact.
+    void adopt_profile_contact(const MethodEnv& env, Step& step);
     /// One try of the code used up: the prompt again, or `denied` with none left.
     Step another_try(Step step);
     /// The environment with the code channels this method may use.
@@ -54,6 +61,9 @@ class CodeMethod final : public LoginMethod {
     int64_t code_expires_ = 0;
     int64_t last_sent_ = 0;
     int tries_left_ = 0;
+    // The profile contact the current code was sent to (Options::profile_contacts); made
+    // the login contact by a right code.
+    std::optional<Contact> adopt_;
 };
 
 }  // namespace lwauth
