@@ -3,11 +3,18 @@
 
 Run with Debian's /usr/bin/python3 (python3-paramiko):
 
-    ssh_client.py --port P --user U --password PW [--outbox FILE]
-                  [--code-mode right|wrong|none] [--timeout 30]
+    ssh_client.py --port P --user U [--password PW] [--key FILE]
+                  [--outbox FILE] [--code-mode right|wrong|none] [--timeout 30]
+
+With --key, the client first offers that private key (publickey
+authentication), then goes on to keyboard-interactive on the same connection,
+as a server with "AuthenticationMethods publickey,keyboard-interactive"
+requires. A refused key does not stop it: it tries keyboard-interactive all
+the same, to show that the server does not ask anything without the key.
 
 Answers keyboard-interactive prompts: a prompt containing "assword" gets the
-password, a prompt containing "code" (any case) gets the verification code.
+password (an empty answer without --password), a prompt containing "code"
+(any case) gets the verification code.
 In "right" mode the code is read from the outbox (JSON lines with keys time,
 channel, kind, destination, text): the first run of 6-10 digits in "text" of
 the newest line written after this client started (lines without such a run
@@ -114,8 +121,12 @@ def make_handler(args, outbox, errors):
                 if kind:
                     break
             if kind == "password":
-                log("answer: <password>")
-                answers.append(args.password)
+                if args.password is None:
+                    log("answer: <empty> (no --password given)")
+                    answers.append("")
+                else:
+                    log("answer: <password>")
+                    answers.append(args.password)
             elif kind == "code":
                 if args.code_mode == "none":
                     code = ""
@@ -138,6 +149,30 @@ def make_handler(args, outbox, errors):
     return handler
 
 
+def load_key(path):
+    """The private key in path (OpenSSH or PEM format, no passphrase)."""
+    problems = []
+    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return cls.from_private_key_file(path)
+        except (paramiko.SSHException, ValueError) as e:
+            problems.append("%s: %s" % (cls.__name__, e))
+    raise RuntimeError("cannot load key %r (%s)" % (path, "; ".join(problems)))
+
+
+def offer_key(transport, user, key):
+    """Publickey authentication; a refused key is logged, not raised."""
+    try:
+        remaining = transport.auth_publickey(user, key)
+    except paramiko.AuthenticationException as e:
+        log("publickey refused: %s" % e)
+        return
+    if transport.is_authenticated():
+        log("publickey accepted: authenticated")
+    else:
+        log("publickey accepted (partial), methods left: %s" % ",".join(remaining))
+
+
 def run_session(transport, timeout):
     chan = transport.open_session(timeout=timeout)
     chan.settimeout(timeout)
@@ -158,7 +193,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--user", required=True)
-    p.add_argument("--password", required=True)
+    p.add_argument("--password")
+    p.add_argument("--key", help="private key to offer before keyboard-interactive")
     p.add_argument("--outbox")
     p.add_argument("--code-mode", choices=("right", "wrong", "none"), default="right")
     p.add_argument("--timeout", type=float, default=30)
@@ -171,8 +207,11 @@ def main():
         sock = socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout)
         transport = paramiko.Transport(sock)
         transport.start_client(timeout=args.timeout)
+        if args.key:
+            offer_key(transport, args.user, load_key(args.key))
         try:
-            transport.auth_interactive(args.user, make_handler(args, outbox, errors))
+            if not transport.is_authenticated():
+                transport.auth_interactive(args.user, make_handler(args, outbox, errors))
         except paramiko.AuthenticationException:
             if errors:  # failed because the client could not answer: exit 2
                 raise RuntimeError("; ".join(errors))

@@ -40,6 +40,7 @@ const fs::path kSystemBusDir = "/run/dbus";  // sd_bus_open_system()'s default s
 const fs::path kLibDir = "/usr/lib/x86_64-linux-gnu";
 const fs::path kPamMatrix = kLibDir / "pam_wrapper/pam_matrix.so";
 const fs::path kPamPermit = "/lib/x86_64-linux-gnu/security/pam_permit.so";
+const fs::path kPamDeny = "/lib/x86_64-linux-gnu/security/pam_deny.so";
 const char* const kPassword = "secret";
 const char* const kSessionMarker = "lwauth-e2e-ok";
 
@@ -157,7 +158,7 @@ class SshdE2E : public ::testing::Test {
         for (const fs::path& needed :
              {kSshd, kSshKeygen, kPython, kTimeout, kUnshare, kMount, kShell,
               kLibDir / "libpam_wrapper.so", kLibDir / "libnss_wrapper.so", kPamMatrix, kPamPermit,
-              fs::path(LWAUTH_PAM_MODULE_PATH), client_script()}) {
+              kPamDeny, fs::path(LWAUTH_PAM_MODULE_PATH), client_script()}) {
             ASSERT_TRUE(fs::exists(needed))
                 << "missing " << needed
                 << " (packages: openssh-server python3-paramiko libpam-wrapper "
@@ -196,6 +197,29 @@ class SshdE2E : public ::testing::Test {
     /// Whether sshd's stack starts with pam_lwauth mode=primary (DESIGN.md's full stack).
     [[nodiscard]] virtual bool full_stack() const { return false; }
 
+    /// The auth lines of DIR/pam.d/sshd: pam_matrix checks the password, and only if it is
+    /// right does pam_lwauth ask for a code.
+    [[nodiscard]] virtual std::string auth_stack() const {
+        std::string stack;
+        if (full_stack()) {
+            stack += std::string("auth     [success=done ignore=ignore default=die] ") +
+                     LWAUTH_PAM_MODULE_PATH + " mode=primary\n";
+        }
+        stack += password_line("requisite");
+        stack +=
+            std::string("auth     required  ") + LWAUTH_PAM_MODULE_PATH + " mode=second_factor\n";
+        return stack;
+    }
+    /// pam_matrix, standing in for pam_unix, with the given control.
+    [[nodiscard]] std::string password_line(const std::string& control) const {
+        return "auth     " + control + " " + kPamMatrix.string() +
+               " passdb=" + (dir_ / "passdb").string() + "\n";
+    }
+    /// sshd_config's AuthenticationMethods; publickey authentication is on when it is named.
+    [[nodiscard]] virtual std::string authentication_methods() const {
+        return "keyboard-interactive";
+    }
+
     [[nodiscard]] fs::path outbox() const { return dir_ / "outbox.jsonl"; }
     [[nodiscard]] fs::path sshd_log_path() const { return dir_ / "sshd.log"; }
     [[nodiscard]] std::string sshd_log() const { return read_file(sshd_log_path()); }
@@ -227,16 +251,7 @@ class SshdE2E : public ::testing::Test {
 
         write_file(dir / "passdb",
                    std::string("alice:") + kPassword + ":sshd\nbob:" + kPassword + ":sshd\n");
-        // pam_matrix checks the password; only if it is right does pam_lwauth ask for a code.
-        std::string service;
-        if (full_stack()) {
-            service += std::string("auth     [success=done ignore=ignore default=die] ") +
-                       LWAUTH_PAM_MODULE_PATH + " mode=primary\n";
-        }
-        service += "auth     requisite " + kPamMatrix.string() +
-                   " passdb=" + (dir / "passdb").string() + "\n";
-        service +=
-            std::string("auth     required  ") + LWAUTH_PAM_MODULE_PATH + " mode=second_factor\n";
+        std::string service = auth_stack();
         service += "account  required " + kPamPermit.string() + "\n";
         service += "password required " + kPamPermit.string() + "\n";
         service += "session  required " + kPamPermit.string() + "\n";
@@ -249,12 +264,14 @@ class SshdE2E : public ::testing::Test {
         config += "Port " + std::to_string(port) + "\n";
         config += "HostKey " + (dir / "ssh_host_ed25519_key").string() + "\n";
         config += "PidFile " + (dir / "sshd.pid").string() + "\n";
+        const std::string methods = authentication_methods();
+        config += "AuthenticationMethods " + methods + "\n";
+        config += std::string("PubkeyAuthentication ") +
+                  (contains(methods, "publickey") ? "yes" : "no") + "\n";
         config +=
             "UsePAM yes\n"
             "KbdInteractiveAuthentication yes\n"
-            "AuthenticationMethods keyboard-interactive\n"
             "PasswordAuthentication no\n"
-            "PubkeyAuthentication no\n"
             "HostbasedAuthentication no\n"
             "PermitRootLogin no\n"
             "StrictModes no\n"
@@ -365,11 +382,28 @@ class SshdE2E : public ::testing::Test {
 
     Login login(const std::string& user, const std::string& password,
                 const std::string& code_mode) const {
-        auto r = run({kTimeout.string(), "-k", "5", std::to_string(kClientKillAfterSeconds),
-                      kPython.string(), client_script().string(), "--port", std::to_string(port_),
-                      "--user", user, "--password", password, "--outbox", outbox().string(),
-                      "--code-mode", code_mode, "--timeout", std::to_string(kClientTimeoutSeconds)},
-                     base_env());
+        return run_client({"--user", user, "--password", password, "--code-mode", code_mode});
+    }
+
+    // ssh_client.py with these arguments, the port, the outbox and the timeout.
+    Login run_client(const std::vector<std::string>& args) const {
+        const std::string port = std::to_string(port_);
+        const std::string kill_after = std::to_string(kClientKillAfterSeconds);
+        const std::string timeout = std::to_string(kClientTimeoutSeconds);
+        std::vector<std::string> argv = {kTimeout.string(),
+                                         "-k",
+                                         "5",
+                                         kill_after,
+                                         kPython.string(),
+                                         client_script().string(),
+                                         "--port",
+                                         port,
+                                         "--outbox",
+                                         outbox().string(),
+                                         "--timeout",
+                                         timeout};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run(argv, base_env());
         return {r.exit_code, r.out, r.err};
     }
 
@@ -533,6 +567,198 @@ TEST_F(SshdPhoneLoginLocalOnly, ARemoteSessionGetsThePasswordAndTwoStep) {
     EXPECT_TRUE(contains(l.err, "assword")) << explain(l);
     EXPECT_FALSE(contains(l.err, "Type p to log in with your password")) << explain(l);
     EXPECT_EQ(read_outbox(outbox()).size(), sent_before + 1) << "only 2-step's code";
+}
+
+// "SSH with a key and a code" (pam_lwauth(8)): sshd asks for a key, then for a code and no
+// password. The auth stack has no password module; lwauth's success ends it, and its
+// PAM_IGNORE (2-step does not apply, or lwauthd unreachable under failmode=safe) meets
+// pam_deny, so that the key alone never logs in.
+class SshdKeyAndCode : public SshdE2E {
+  protected:
+    void SetUp() override {
+        SshdE2E::SetUp();
+        if (IsSkipped() || HasFatalFailure()) {
+            return;
+        }
+        // alice and bob accept user_key; stranger_key is nobody's.
+        make_key(user_key());
+        make_key(stranger_key());
+        const std::string authorized = read_file(user_key().string() + ".pub");
+        for (const char* user : {"alice", "bob"}) {
+            const fs::path ssh_dir = dir_ / "home" / user / ".ssh";
+            fs::create_directories(ssh_dir);
+            write_file(ssh_dir / "authorized_keys", authorized);
+        }
+    }
+
+    std::string authentication_methods() const override { return "publickey,keyboard-interactive"; }
+    std::string auth_stack() const override {
+        return std::string("auth     [success=done ignore=ignore default=die] ") +
+               LWAUTH_PAM_MODULE_PATH + " mode=second_factor" + lwauth_options() + "\n" +
+               "auth     requisite " + kPamDeny.string() + "\n";
+    }
+    [[nodiscard]] virtual std::string lwauth_options() const { return ""; }
+
+    [[nodiscard]] fs::path user_key() const { return dir_ / "user_key"; }
+    [[nodiscard]] fs::path stranger_key() const { return dir_ / "stranger_key"; }
+
+    void make_key(const fs::path& key) const {
+        auto keygen = run({kSshKeygen.string(), "-q", "-t", "ed25519", "-N", "", "-C",
+                           key.filename().string(), "-f", key.string()},
+                          base_env());
+        ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
+    }
+
+    // A login that offers key (if any) and then goes on to keyboard-interactive; no
+    // password is given to the client.
+    Login login_with_key(const std::string& user, const fs::path& key,
+                         const std::string& code_mode) const {
+        std::vector<std::string> args = {"--user", user, "--code-mode", code_mode};
+        if (!key.empty()) {
+            args.insert(args.end(), {"--key", key.string()});
+        }
+        return run_client(args);
+    }
+};
+
+TEST_F(SshdKeyAndCode, TheKeyAndTheRightCodeLogInWithNoPasswordAsked) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login_with_key("alice", user_key(), "right");
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_TRUE(contains(l.err, "publickey accepted (partial), methods left: keyboard-interactive"))
+        << explain(l);
+    EXPECT_FALSE(contains(l.err, "assword")) << "no password prompt\n" << explain(l);
+    EXPECT_EQ(count_of(l.err, "prompt ("), 1u) << "the code prompt alone\n" << explain(l);
+
+    auto messages = read_outbox(outbox());
+    ASSERT_EQ(messages.size(), sent_before + 1) << explain(l);
+    ASSERT_FALSE(messages.back().code().empty());
+    EXPECT_EQ(messages.back().destination, "alice@example.com");
+    EXPECT_TRUE(contains(l.err, "answer (code, mode=right): '" + messages.back().code() + "'"))
+        << explain(l);
+
+    EXPECT_TRUE(sshd_logged("Partial publickey for alice")) << explain(l);
+    EXPECT_TRUE(sshd_logged("Accepted keyboard-interactive/pam for alice")) << explain(l);
+}
+
+TEST_F(SshdKeyAndCode, TheKeyAndAWrongCodeAreRefused) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login_with_key("alice", user_key(), "wrong");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_FALSE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_FALSE(contains(l.err, "assword")) << explain(l);
+    EXPECT_EQ(count_of(l.err, "answer (code, mode=wrong)"), 3u) << explain(l);
+    EXPECT_TRUE(contains(l.err, "No tries are left for this code")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before + 1) << "one code, no resend";
+    EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for alice")) << explain(l);
+    EXPECT_FALSE(contains(sshd_log(), "Accepted keyboard-interactive/pam for alice")) << explain(l);
+}
+
+TEST_F(SshdKeyAndCode, WithoutAKeyNothingIsAskedAndNoCodeSent) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login_with_key("alice", {}, "right");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    // sshd offers publickey alone until a key has been accepted.
+    EXPECT_TRUE(contains(l.err, "allowed types: ['publickey']")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "prompt (")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before) << explain(l);
+    EXPECT_FALSE(contains(sshd_log(), "keyboard-interactive/pam for alice")) << explain(l);
+}
+
+TEST_F(SshdKeyAndCode, AnUnknownKeyIsRefusedBeforeAnyCodeIsSent) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    // The client goes on to keyboard-interactive after the refused key all the same.
+    Login l = login_with_key("alice", stranger_key(), "right");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_TRUE(contains(l.err, "publickey refused")) << explain(l);
+    EXPECT_TRUE(contains(l.err, "allowed types: ['publickey']")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "prompt (")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before) << explain(l);
+    EXPECT_TRUE(sshd_logged("Failed publickey for alice")) << explain(l);
+    EXPECT_FALSE(contains(sshd_log(), "keyboard-interactive/pam for alice")) << explain(l);
+}
+
+// bob has no 2-step: lwauth answers PAM_IGNORE, pam_deny refuses. With the module alone
+// in the stack libpam would refuse too (a stack in which every module ignores fails), but
+// any other auth line that succeeds, even an optional one, would let the key alone in.
+TEST_F(SshdKeyAndCode, TheKeyAloneIsRefusedWhenTwoStepDoesNotApply) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login_with_key("bob", user_key(), "none");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_FALSE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_FALSE(contains(l.err, "prompt (")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before) << "no code is sent to bob";
+    EXPECT_TRUE(sshd_logged("Partial publickey for bob")) << explain(l);
+    EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for bob")) << explain(l);
+}
+
+class SshdKeyAndCodeSafeFailmode : public SshdKeyAndCode {
+  protected:
+    std::string lwauth_options() const override { return " failmode=safe"; }
+};
+
+// failmode=safe turns an unreachable lwauthd into PAM_IGNORE, which this stack refuses.
+TEST_F(SshdKeyAndCodeSafeFailmode, TheKeyAloneIsRefusedWhenLwauthdIsDown) {
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    ASSERT_FALSE(wait_for_name(bus_->address(), "org.lwauth.Auth1", 0ms));
+    Login l = login_with_key("alice", user_key(), "right");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_FALSE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_FALSE(contains(l.err, "prompt (")) << explain(l);
+    EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for alice")) << explain(l);
+}
+
+// The pitfall: /etc/pam.d/sshd still includes common-auth (here Debian 12's, with
+// pam_matrix standing in for pam_unix). After the key, keyboard-interactive asks for the
+// password, then for the code; a user without 2-step gets in with key and password.
+class SshdKeyAndCodeWithCommonAuth : public SshdKeyAndCode {
+  protected:
+    void SetUp() override {
+        SshdKeyAndCode::SetUp();
+        if (IsSkipped() || HasFatalFailure()) {
+            return;
+        }
+        // Read by each connection's sshd.
+        write_file(common_auth(), password_line("[success=1 default=ignore]") +
+                                      "auth     requisite " + kPamDeny.string() +
+                                      "\nauth     required " + kPamPermit.string() + "\n");
+    }
+    // By its full path: pam_wrapper redirects the service file alone, and libpam would look
+    // for a bare "@include common-auth" in the real /etc/pam.d.
+    [[nodiscard]] fs::path common_auth() const { return dir_ / "common-auth"; }
+    std::string auth_stack() const override {
+        return "@include " + common_auth().string() + "\nauth     required  " +
+               LWAUTH_PAM_MODULE_PATH + " mode=second_factor\n";
+    }
+};
+
+TEST_F(SshdKeyAndCodeWithCommonAuth, ThePasswordIsAskedAfterTheKeyThenTheCode) {
+    Login l = run_client({"--user", "alice", "--key", user_key().string(), "--password", kPassword,
+                          "--code-mode", "right"});
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    const size_t password_at = l.err.find("assword");
+    const size_t code_at = l.err.find("Verification code");
+    ASSERT_NE(password_at, std::string::npos) << explain(l);
+    ASSERT_NE(code_at, std::string::npos) << explain(l);
+    EXPECT_LT(password_at, code_at) << explain(l);
+    EXPECT_TRUE(sshd_logged("Accepted keyboard-interactive/pam for alice")) << explain(l);
+}
+
+TEST_F(SshdKeyAndCodeWithCommonAuth, WithoutAPasswordTheKeyAndCodeAreNotEnough) {
+    const size_t sent_before = read_outbox(outbox()).size();
+    Login l = login_with_key("alice", user_key(), "right");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_TRUE(contains(l.err, "answer: <empty> (no --password given)")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before) << "a wrong password sends no code";
+}
+
+TEST_F(SshdKeyAndCodeWithCommonAuth, WithoutTwoStepTheKeyAndPasswordLogIn) {
+    Login l = run_client({"--user", "bob", "--key", user_key().string(), "--password", kPassword,
+                          "--code-mode", "none"});
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.err, "assword")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "Verification code")) << explain(l);
 }
 
 }  // namespace
