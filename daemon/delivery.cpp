@@ -1,5 +1,7 @@
 #include "delivery.hpp"
 
+#include <algorithm>
+
 #include "log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
@@ -136,14 +138,54 @@ std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
 
 }  // namespace
 
-void CodeSender::add_targets(Attempt& attempt, const policy::Policy& policy, policy::Kind kind,
-                             const std::string& destination) const {
+void CodeSender::add_targets(std::vector<Target>& targets, const policy::Policy& policy,
+                             policy::Kind kind, const std::string& destination) const {
     for (const policy::ChannelConfig* config : policy.channels_for(kind)) {
         auto it = channels_.find(config->name);
         if (it != channels_.end()) {
-            attempt.targets.push_back({kind, destination, config->name, it->second});
+            targets.push_back({kind, destination, config->name, it->second});
         }
     }
+}
+
+std::vector<CodeSender::Target> CodeSender::login_targets(const std::string& user,
+                                                          const policy::Policy& policy,
+                                                          const policy::UserPolicy& user_policy,
+                                                          const UserState& state) const {
+    std::vector<Target> targets;
+    for (policy::Kind kind : user_policy.code.channels) {
+        if (kind == policy::Kind::Notification) {
+            add_targets(targets, policy, kind, user);
+            continue;
+        }
+        const Contact* contact = state.contact(contact_kind_for(kind));
+        if (contact == nullptr ||
+            (kind == policy::Kind::Sms && !sms_prefix_allowed(user_policy.code, contact->value))) {
+            continue;
+        }
+        add_targets(targets, policy, kind, contact->value);
+    }
+    return targets;
+}
+
+int64_t CodeSender::login_capped_until(const std::string& user, const policy::Policy& policy,
+                                       const policy::UserPolicy& user_policy,
+                                       const UserState& state, const std::string& rhost) const {
+    std::vector<Target> targets = login_targets(user, policy, user_policy, state);
+    if (targets.empty()) {
+        return 0;
+    }
+    // The first target is the one a send reserves against; a cap reached there ends it.
+    std::vector<SendCap> caps;
+    for (const auto& named :
+         send_caps(CodePurpose::Login, user, rhost,
+                   hasher_.keyed_hex("destination", targets.front().destination),
+                   user_policy.code)) {
+        caps.push_back(named.cap);
+    }
+    int64_t now = clock_.now();
+    SendReservation check = store_.check_send(caps, now - kHour, now);
+    return check.capped >= 0 ? std::max(check.room_at, now + 1) : 0;
 }
 
 void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
@@ -233,18 +275,7 @@ void CodeSender::send_login_code(const std::string& user, const policy::Policy& 
     attempt->code_policy = user_policy.code;
     attempt->text = compose(purpose, code, user_policy.code);
     attempt->done = std::move(done);
-    for (policy::Kind kind : user_policy.code.channels) {
-        if (kind == policy::Kind::Notification) {
-            add_targets(*attempt, policy, kind, user);
-            continue;
-        }
-        const Contact* contact = state.contact(contact_kind_for(kind));
-        if (contact == nullptr ||
-            (kind == policy::Kind::Sms && !sms_prefix_allowed(user_policy.code, contact->value))) {
-            continue;
-        }
-        add_targets(*attempt, policy, kind, contact->value);
-    }
+    attempt->targets = login_targets(user, policy, user_policy, state);
     advance(attempt);
 }
 
@@ -257,8 +288,8 @@ void CodeSender::send_confirmation(const std::string& user, const policy::Policy
     attempt->code_policy = user_policy.code;
     attempt->text = compose(CodePurpose::ConfirmContact, code, user_policy.code);
     attempt->done = std::move(done);
-    add_targets(*attempt, policy, contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email,
-                contact.value);
+    add_targets(attempt->targets, policy,
+                contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email, contact.value);
     advance(attempt);
 }
 

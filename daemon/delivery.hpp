@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "channels/channel.hpp"
 #include "clock.hpp"
@@ -76,6 +77,15 @@ class CodeSender {
                                  const policy::UserPolicy& user_policy,
                                  const UserState& state) const;
 
+    /// When a login code after the password (CodePurpose::Login) could be sent to the
+    /// user: 0 when it could be now (or no channel reaches the user), else the time the
+    /// cap it would meet has room again. Counts nothing.
+    [[nodiscard]] int64_t login_capped_until(const std::string& user,
+                                             const policy::Policy& policy,
+                                             const policy::UserPolicy& user_policy,
+                                             const UserState& state,
+                                             const std::string& rhost) const;
+
   private:
     struct Target {
         policy::Kind kind;
@@ -85,8 +95,13 @@ class CodeSender {
     };
     struct Attempt;
 
-    void add_targets(Attempt& attempt, const policy::Policy& policy, policy::Kind kind,
-                     const std::string& destination) const;
+    void add_targets(std::vector<Target>& targets, const policy::Policy& policy,
+                     policy::Kind kind, const std::string& destination) const;
+    /// Where a login code for the user goes, in the order it is tried.
+    [[nodiscard]] std::vector<Target> login_targets(const std::string& user,
+                                                    const policy::Policy& policy,
+                                                    const policy::UserPolicy& user_policy,
+                                                    const UserState& state) const;
     void advance(const std::shared_ptr<Attempt>& attempt);
     void on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
                  const SendReservation& reservation, const SendResult& result);

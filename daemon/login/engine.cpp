@@ -6,6 +6,7 @@
 #include "lwauth/error.hpp"
 #include "methods/code_method.hpp"
 #include "passwordless.hpp"
+#include "remember.hpp"
 
 namespace lwauth {
 namespace {
@@ -192,14 +193,7 @@ void LoginEngine::start_second_factor(const LoginContext& context,
 
 std::optional<Step> LoginEngine::remembered_step(const LoginContext& context,
                                                  const policy::UserPolicy& user_policy) {
-    if (user_policy.remember_host.count() <= 0) {
-        return std::nullopt;
-    }
-    int64_t verified_at =
-        deps_.store.host_verified_at(context.user, context.service, context.origin());
-    int64_t now = deps_.clock.now();
-    if (verified_at == 0 || verified_at > now ||
-        now >= verified_at + user_policy.remember_host.count()) {
+    if (!host_remembered(deps_.store, deps_.clock, user_policy, context)) {
         return std::nullopt;
     }
     log_event(LogLevel::Info, "login-remembered",

@@ -101,12 +101,8 @@ class MemoryStore final : public Store {
     }
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override {
-        SendReservation r;
-        r.capped = sends_.first_reached(caps, since);
-        if (r.capped >= 0) {
-            const SendCap& cap = caps[static_cast<size_t>(r.capped)];
-            r.room_at = sends_.blocking_send_at(cap.key, cap.limit, since) + (at - since);
-        } else {
+        SendReservation r = sends_.check(caps, since, at);
+        if (r.capped < 0) {
             r.id = ++last_send_id_;
             r.at = at;
             for (const auto& cap : caps) {
@@ -115,6 +111,10 @@ class MemoryStore final : public Store {
             sends_.add(r.keys, at);
         }
         return r;
+    }
+    SendReservation check_send(const std::vector<SendCap>& caps, int64_t since,
+                               int64_t at) override {
+        return sends_.check(caps, since, at);
     }
     void release_send(const SendReservation& reservation) override {
         sends_.remove(reservation.keys, reservation.at);

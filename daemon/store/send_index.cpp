@@ -74,4 +74,15 @@ void SendIndex::prune(int64_t before) {
     }
 }
 
+SendReservation SendIndex::check(const std::vector<SendCap>& caps, int64_t since,
+                                 int64_t at) const {
+    SendReservation r;
+    r.capped = first_reached(caps, since);
+    if (r.capped >= 0) {
+        const SendCap& cap = caps[static_cast<size_t>(r.capped)];
+        r.room_at = blocking_send_at(cap.key, cap.limit, since) + (at - since);
+    }
+    return r;
+}
+
 }  // namespace lwauth

@@ -33,6 +33,12 @@ class SendIndex {
     /// window (that starts at `since`) brings `key` below `limit`. 0 when it has room.
     [[nodiscard]] int64_t blocking_send_at(const std::string& key, int limit, int64_t since) const;
 
+    /// Whether a send at `at` fits every cap counted from `since`: a reservation that is
+    /// not reserved, with `capped` (-1: it fits) and, when capped, `room_at`. Records
+    /// nothing.
+    [[nodiscard]] SendReservation check(const std::vector<SendCap>& caps, int64_t since,
+                                        int64_t at) const;
+
     /// Forgets the sends before `before`.
     void prune(int64_t before);
 

@@ -572,11 +572,8 @@ SqliteStore::~SqliteStore() = default;
 
 SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                           int64_t at) {
-    SendReservation r;
-    r.capped = sends_.first_reached(caps, since);
+    SendReservation r = sends_.check(caps, since, at);
     if (r.capped >= 0) {
-        const SendCap& cap = caps[static_cast<size_t>(r.capped)];
-        r.room_at = sends_.blocking_send_at(cap.key, cap.limit, since) + (at - since);
         return r;
     }
     nlohmann::json keys = nlohmann::json::array();
@@ -608,6 +605,11 @@ void SqliteStore::release_send(const SendReservation& reservation) {
     }
     exec(*statements_, "DELETE FROM send_log WHERE id = ?", {reservation.id});
     sends_.remove(reservation.keys, reservation.at);
+}
+
+SendReservation SqliteStore::check_send(const std::vector<SendCap>& caps, int64_t since,
+                                        int64_t at) {
+    return sends_.check(caps, since, at);
 }
 
 int SqliteStore::sends_since(const std::string& key, int64_t since) {

@@ -50,6 +50,8 @@ class SqliteStore final : public Store {
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;
     void release_send(const SendReservation& reservation) override;
+    SendReservation check_send(const std::vector<SendCap>& caps, int64_t since,
+                               int64_t at) override;
     int sends_since(const std::string& key, int64_t since) override;
     void prune_sends(int64_t before) override;
 

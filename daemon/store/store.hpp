@@ -172,6 +172,10 @@ class Store {
     /// the caps.
     [[nodiscard]] virtual SendReservation reserve_send(const std::vector<SendCap>& caps,
                                                        int64_t since, int64_t at) = 0;
+    /// What reserve_send would answer, without recording anything: `capped` (-1 when
+    /// the send fits) and `room_at`.
+    [[nodiscard]] virtual SendReservation check_send(const std::vector<SendCap>& caps,
+                                                     int64_t since, int64_t at) = 0;
     /// Gives back a reservation whose message did not go out.
     virtual void release_send(const SendReservation& reservation) = 0;
     /// Counts an event other than a send (a wrong code before any password, say) under

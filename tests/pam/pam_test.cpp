@@ -358,6 +358,34 @@ TEST_F(Pam, RequiredWithoutContactIsDeniedWithWhatToDo) {
     EXPECT_NE(erin.errors[0].find("Ask your administrator"), std::string::npos) << erin.errors[0];
 }
 
+TEST_F(Pam, RequiredWithOnlyAProfileContactSendsTheCodeThereAndKeepsIt) {
+    constexpr const char* kProfilePhone = "+819055556666";
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "contact", "set", "erin", "phone", kProfilePhone})
+                  .exit_code,
+              0);
+    Person erin;
+    erin.answer_code = [&](int) { return latest_code(kProfilePhone); };
+    EXPECT_EQ(authenticate("two_step", "erin", erin), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(erin.code_prompts, 1);
+    std::string infos;
+    for (const auto& line : erin.infos) {
+        infos += line + "\n";
+    }
+    EXPECT_NE(infos.find("the code went to the one in your profile"), std::string::npos) << infos;
+    EXPECT_NE(infos.find("+81 \u2022\u2022 \u2022\u2022\u2022\u2022 6666 now receives your "
+                         "verification codes"),
+              std::string::npos)
+        << infos;
+    EXPECT_EQ(infos.find(kProfilePhone), std::string::npos);
+
+    // It is erin's login contact now, from the profile.
+    auto status = daemon_->ctl("erin", {"--json", "status"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    auto json = nlohmann::json::parse(status.out);
+    EXPECT_EQ(json.value("phone_source", ""), "profile") << status.out;
+    EXPECT_EQ(json.value("two_step", false), true) << status.out;
+}
+
 TEST_F(Pam, WrongPasswordStopsBeforeAnyCodeIsSent) {
     ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
     size_t before = sent();
@@ -828,6 +856,27 @@ TEST_F(PamPhoneLogin, AnUnknownUserIsTreatedLikeAUserWithOnlyAPassword) {
 // Anybody who knows a user name can start a phone login through sshd. What they do
 // there is counted apart from the user's password + 2-step login, which keeps its own
 // lockout and caps: the shipped defaults (5 codes an hour per user and per number).
+TEST_F(PamPhoneLogin, ThePasswordIsNotAskedWhenTheCodeAfterItCannotBeSent) {
+    fs::create_directories(daemon_->config_dir() / "lwauth.conf.d");
+    write_file(daemon_->config_dir() / "lwauth.conf.d" / "50-cap.conf",
+               "[code]\nmax_sends_per_hour = 1\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0) << daemon_->log();
+    Person first;
+    first.answer_code = [&](int) { return latest_code(kPhone); };
+    ASSERT_EQ(authenticate("two_step", "alice", first), PAM_SUCCESS) << daemon_->log();
+
+    // The hour's 2-step code is spent: choosing the password would end in a refusal.
+    Person alice;
+    alice.answer_code = [&](int) -> std::optional<std::string> { return std::string("p"); };
+    EXPECT_EQ(authenticate("full", "alice", alice), PAM_AUTH_ERR);
+    EXPECT_EQ(alice.password_prompts, 0);
+    ASSERT_FALSE(alice.errors.empty());
+    EXPECT_NE(alice.errors.back().find("password would not help now"), std::string::npos)
+        << alice.errors.back();
+    EXPECT_NE(alice.errors.back().find("The next code can be sent in"), std::string::npos)
+        << alice.errors.back();
+}
+
 class PamPhoneLoginUnderAttack : public PamPhoneLogin {
   protected:
     std::string policy() override {
@@ -936,6 +985,66 @@ TEST(PamModule, NeedsOnlyTheLibrariesItCalls) {
         ++needed;
     }
     EXPECT_GE(needed, 3) << readelf.out;
+}
+
+class PamEnrollGrace : public Pam {
+  protected:
+    std::string policy() override { return Pam::policy() + "\n[policy]\nenroll_grace = 3s\n"; }
+};
+
+TEST_F(PamEnrollGrace, AUserWithNoContactIsLetInUntilTheGraceEnds) {
+    Person erin;
+    EXPECT_EQ(authenticate("two_step", "erin", erin), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(erin.code_prompts, 0);
+    EXPECT_EQ(sent(), 0u);
+    ASSERT_FALSE(erin.infos.empty());
+    EXPECT_NE(erin.infos[0].find("You may log in without a code until"), std::string::npos)
+        << erin.infos[0];
+    EXPECT_NE(erin.infos[0].find("lwauthctl contact add phone"), std::string::npos);
+    // The password is still checked during the grace.
+    Person intruder;
+    intruder.password = "guess";
+    EXPECT_EQ(authenticate("two_step", "erin", intruder), PAM_AUTH_ERR);
+
+    // Counted from that first login: once it is over, the refusal of old.
+    sleep(4);
+    Person later;
+    EXPECT_EQ(authenticate("two_step", "erin", later), PAM_AUTH_ERR);
+    ASSERT_FALSE(later.errors.empty());
+    EXPECT_NE(later.errors[0].find("Ask your administrator to register one for you"),
+              std::string::npos)
+        << later.errors[0];
+}
+
+class PamRememberHost : public Pam {
+  protected:
+    std::string policy() override { return Pam::policy() + "\n[policy]\nremember_host = 1h\n"; }
+};
+
+TEST_F(PamRememberHost, ASecondLoginFromTheSamePlaceAndServiceNeedsNoCode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person first;
+    first.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    ASSERT_EQ(authenticate("two_step", "alice", first), PAM_SUCCESS);
+    size_t before = sent();
+
+    Person again;
+    again.answer_code = [](int) { return std::nullopt; };
+    EXPECT_EQ(authenticate("two_step", "alice", again), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(again.code_prompts, 0);
+    EXPECT_EQ(sent(), before);
+    ASSERT_FALSE(again.infos.empty());
+    EXPECT_NE(again.infos[0].find("No verification code needed"), std::string::npos);
+    // ...but the password still is.
+    Person intruder;
+    intruder.password = "guess";
+    EXPECT_EQ(authenticate("two_step", "alice", intruder), PAM_AUTH_ERR);
+
+    // Another PAM service asks for a code.
+    Person other;
+    other.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    EXPECT_EQ(authenticate("full", "alice", other), PAM_SUCCESS);
+    EXPECT_EQ(other.code_prompts, 1);
 }
 
 }  // namespace

@@ -123,6 +123,9 @@ class LoginEngineTest : public ::testing::Test {
         return next;
     }
 
+    /// Answers a step with the latest code sent.
+    Step answer_code(const Step& step) { return answer(step, last_code()); }
+
     [[nodiscard]] std::string last_code() const {
         if (sent_.empty()) {
             ADD_FAILURE() << "no code was sent";
@@ -1178,6 +1181,69 @@ TEST_F(PrimaryTest, ACodeThatCannotBeSentLeavesThePasswordToTheUser) {
     EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
     EXPECT_NE(errors_of(step).find("could not be sent"), std::string::npos);
     EXPECT_NE(infos_of(step).find("Log in with your password instead."), std::string::npos);
+}
+
+TEST_F(PrimaryTest, ThePasswordIsNotOfferedWhenTheCodeAfterItCouldNotBeSent) {
+    use_policy("[policy]\nlogin_with_phone = allowed\n[code]\nmax_sends_per_hour = 1\n");
+    // One 2-step login uses up the hour's codes after the password.
+    ASSERT_EQ(answer_code(start()).verdict, bus::kVerdictSuccess);
+    clock_.advance(600);
+
+    Step step = primary();
+    ASSERT_FALSE(step.finished()) << errors_of(step);
+    Step next = answer(step, "p");
+    EXPECT_EQ(next.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(next).find("password would not help now"), std::string::npos)
+        << errors_of(next);
+    EXPECT_NE(errors_of(next).find("The next code can be sent in 50 minutes."), std::string::npos)
+        << errors_of(next);
+
+    // Once the hour has room again, p leads to the password as before.
+    clock_.advance(3001);
+    EXPECT_EQ(answer(primary(), "p").verdict, bus::kVerdictIgnore);
+}
+
+TEST_F(PrimaryTest, APhoneCodeAtItsCapDoesNotOfferAPasswordThatLeadsNowhere) {
+    use_policy(
+        "[policy]\nlogin_with_phone = allowed\n[code]\nmax_sends_per_hour = 1\n"
+        "max_passwordless_sends_per_hour = 1\n");
+    ASSERT_EQ(answer_code(start()).verdict, bus::kVerdictSuccess);
+    ASSERT_EQ(answer_code(primary()).verdict, bus::kVerdictSuccess);
+
+    Step step = primary();
+    EXPECT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(step).find("Too many codes were sent recently."), std::string::npos)
+        << errors_of(step);
+    EXPECT_NE(errors_of(step).find("password would not help now"), std::string::npos);
+    EXPECT_EQ(infos_of(step).find("Log in with your password instead."), std::string::npos)
+        << infos_of(step);
+}
+
+TEST_F(PrimaryTest, APhoneCodeAtItsCapStillOffersThePasswordWhen2StepCanFollow) {
+    use_policy("[policy]\nlogin_with_phone = allowed\n[code]\nmax_passwordless_sends_per_hour = 1\n");
+    ASSERT_EQ(answer_code(primary()).verdict, bus::kVerdictSuccess);
+    Step step = primary();
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_NE(infos_of(step).find("Log in with your password instead."), std::string::npos);
+}
+
+TEST_F(PrimaryTest, ARememberedHostNeedsNoCodeSoThePasswordIsStillOffered) {
+    use_policy(
+        "[policy]\nlogin_with_phone = allowed\nremember_host = 1d\n"
+        "[code]\nmax_sends_per_hour = 1\n");
+    ASSERT_EQ(answer_code(start()).verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(answer(primary(), "p").verdict, bus::kVerdictIgnore);
+}
+
+TEST_F(PrimaryTest, PhoneLoginIsNeverRememberedAndNeverSkipped) {
+    use_policy("[policy]\nlogin_with_phone = allowed\nremember_host = 1d\n");
+    ASSERT_EQ(answer_code(primary()).verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(store_.remembered_hosts(kUser).empty());
+    ASSERT_EQ(answer_code(start()).verdict, bus::kVerdictSuccess);
+    ASSERT_EQ(store_.remembered_hosts(kUser).size(), 1u);
+    // A remembered host does not make the phone login succeed without its code.
+    Step step = primary();
+    EXPECT_EQ(step.prompt, "Verification code: ");
 }
 
 TEST_F(PrimaryTest, TheCodeGoesOnlyToThePhoneNeverToTheEmail) {

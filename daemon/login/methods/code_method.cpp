@@ -6,6 +6,7 @@
 
 #include "../../log.hpp"
 #include "../passwordless.hpp"
+#include "../remember.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
 
@@ -36,12 +37,20 @@ std::string duration_text(int64_t seconds) {
 
 }  // namespace
 
-std::string rate_limited_text(int64_t retry_at, int64_t now) {
+namespace {
+
+// "The next code can be sent in 12 minutes.", or "Try again later." when not known.
+std::string next_code_text(int64_t retry_at, int64_t now) {
     if (retry_at <= now) {
-        return "Too many codes were sent recently. Try again later.";
+        return "Try again later.";
     }
-    return "Too many codes were sent recently. The next code can be sent in " +
-           duration_text(retry_at - now) + ".";
+    return "The next code can be sent in " + duration_text(retry_at - now) + ".";
+}
+
+}  // namespace
+
+std::string rate_limited_text(int64_t retry_at, int64_t now) {
+    return "Too many codes were sent recently. " + next_code_text(retry_at, now);
 }
 
 std::string locked_text(int64_t locked_until, int64_t now) {
@@ -213,7 +222,7 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
 }
 
 void CodeMethod::begin(const MethodEnv& env, StepDone done) {
-    send_new_code(scoped(env), Step{}, [this, done](SendState state, Step step) {
+    send_new_code(scoped(env), Step{}, [this, env, done](SendState state, Step step) {
         switch (state) {
             case SendState::Sent:
                 done(StepResult::of(prompt(std::move(step))));
@@ -226,12 +235,47 @@ void CodeMethod::begin(const MethodEnv& env, StepDone done) {
                 break;
         }
         if (options_.password_instead) {
-            // Nothing was checked: the password (and 2-step after it) still decides.
-            step.info("Log in with your password instead.");
-            step.verdict = bus::kVerdictIgnore;
+            // Nothing was checked: the password (and 2-step after it) still decides,
+            // unless 2-step would refuse anyway.
+            if (!refused_after_password(env, step)) {
+                step.info("Log in with your password instead.");
+                step.verdict = bus::kVerdictIgnore;
+            }
         }
         done(StepResult::of(std::move(step)));
     });
+}
+
+bool CodeMethod::refused_after_password(const MethodEnv& unscoped, Step& step) const {
+    const policy::UserPolicy& up = unscoped.user_policy;
+    if (up.two_step == policy::TwoStep::Off) {
+        return false;
+    }
+    std::shared_ptr<const UserState> state =
+        unscoped.loaded
+            ? unscoped.loaded
+            : std::make_shared<const UserState>(unscoped.store.load_user(unscoped.context.user));
+    if ((up.two_step != policy::TwoStep::Required && !state->two_step) ||
+        host_remembered(unscoped.store, unscoped.clock, up, unscoped.context)) {
+        return false;
+    }
+    int64_t until = unscoped.sender.login_capped_until(unscoped.context.user, *unscoped.policy, up,
+                                                       *state, unscoped.context.rhost);
+    if (until == 0) {
+        return false;
+    }
+    // The password would lead to a code that cannot be sent: not asked for.
+    log_event(LogLevel::Notice, "login-capped",
+              "password not offered: the 2-step code after it would exceed a send cap",
+              {{"USER", unscoped.context.user},
+               {"SERVICE", unscoped.context.service},
+               {"RHOST", unscoped.context.rhost}});
+    step.error(
+        "Logging in with your password would not help now: the verification code after it "
+        "cannot be sent either. " +
+        next_code_text(until, unscoped.clock.now()));
+    step.verdict = bus::kVerdictDenied;
+    return true;
 }
 
 Step CodeMethod::wrong_code(const MethodEnv& env) {
@@ -300,7 +344,11 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     int64_t now = env.clock.now();
 
     if (options_.password_instead && !checked_ && (answer == "p" || answer == "P")) {
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        Step step;
+        if (!refused_after_password(unscoped, step)) {
+            step.verdict = bus::kVerdictIgnore;
+        }
+        done(StepResult::of(std::move(step)));
         return;
     }
 

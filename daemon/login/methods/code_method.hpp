@@ -46,6 +46,10 @@ class CodeMethod final : public LoginMethod {
     void send_new_code(const MethodEnv& env, Step step, Sent then);
     [[nodiscard]] Step prompt(Step step) const;
     Step wrong_code(const MethodEnv& env);
+    /// mode=primary, before the password is offered instead: when 2-step after it would
+    /// refuse anyway (its send cap is reached), says so in `step`, sets `denied` and
+    /// returns true. `unscoped`: the login's environment with every kind of the policy.
+    bool refused_after_password(const MethodEnv& unscoped, Step& step) const;
     /// Saves the profile contact the right code reached as the login contact.
     void adopt_profile_contact(const MethodEnv& env, Step& step);
     /// One try of the code used up: the prompt again, or `denied` with none left.
