@@ -720,7 +720,17 @@ std::string override_keys_text() {
 
 // ---- Channel types ----------------------------------------------------------------------
 
-enum class Check { Text, AbsolutePath, SecretFile, HttpUrl, SmtpUrl, AnyUrl, UserIdTemplate };
+enum class Check {
+    Text,
+    AbsolutePath,
+    SecretFile,
+    HttpUrl,
+    SmtpUrl,
+    AnyUrl,
+    LineUserId,
+    LineWorksUserId,
+    LineWorksScope
+};
 enum class Need { Optional, Required };
 
 struct OptionSpec {
@@ -738,6 +748,15 @@ struct ChannelType {
     // Rules that tie keys together; returns the problem, or "".
     std::string (*check)(const ChannelConfig&) = nullptr;
 };
+
+// A messenger channel that knows nobody's ID there would pass every user on unserved.
+std::string no_recipients(const ChannelConfig& c, std::string_view what_to_set) {
+    if (!c.option("user_id").empty() || !c.option("user_map_file").empty()) {
+        return "";
+    }
+    return "channel type " + c.type +
+           " has no user's ID on the messenger: " + std::string(what_to_set);
+}
 
 // Besides type, serves and timeout, which every channel has as typed fields.
 const OptionSpec kCommonOptions[] = {
@@ -803,15 +822,26 @@ const std::vector<ChannelType>& channel_types() {
           {"bot_id", Text, Required},
           {"base_url", HttpUrl, Optional, "https://www.worksapis.com"},
           {"auth_url", HttpUrl, Optional, "https://auth.worksmobile.com/oauth2/v2.0/token"},
-          {"user_id", UserIdTemplate},
-          {"user_map_file", SecretFile}}},
+          {"scope", LineWorksScope, Optional, "bot.message"},
+          {"user_id", LineWorksUserId},
+          {"user_map_file", SecretFile}},
+         [](const ChannelConfig& c) -> std::string {
+             return no_recipients(c,
+                                  "set user_id = {user}@example.com (the members' login ID "
+                                  "domain) or user_map_file (lines 'USER ID')");
+         }},
         {"line",
          notification,
          notification,
          {{"channel_access_token_file", SecretFile, Required},
           {"base_url", HttpUrl, Optional, "https://api.line.me"},
-          {"user_id", UserIdTemplate},
-          {"user_map_file", SecretFile}}},
+          {"user_id", LineUserId},
+          {"user_map_file", SecretFile}},
+         [](const ChannelConfig& c) -> std::string {
+             return no_recipients(c,
+                                  "set user_map_file (lines 'USER U...' with the LINE user ID "
+                                  "LINE gives each user)");
+         }},
     };
     return types;
 }
@@ -858,6 +888,62 @@ std::string types_with_option(std::string_view key) {
     return join_choices(names);
 }
 
+// A messenger's user_id: a template that can give each user an ID the service takes.
+std::string check_user_id(Check check, const Input& in) {
+    if (!user_id_template_valid(in.value)) {
+        return bad_value(in,
+                         "an ID with no spaces, where {user} stands for the user name (e.g. "
+                         "{user}@example.com)");
+    }
+    bool per_user = in.value.find("{user}") != std::string_view::npos;
+    if (check == Check::LineUserId) {
+        // LINE issues its user IDs; none can be made from a user name.
+        if (per_user) {
+            return bad_value(in,
+                             "a LINE user ID is issued by LINE (U and 32 hex digits) and cannot "
+                             "be made from the user name; list each user's ID in user_map_file");
+        }
+        return is_line_user_id(in.value)
+                   ? std::string()
+                   : bad_value(in,
+                               "expected a LINE user ID (U and 32 hex digits); list each "
+                               "user's ID in user_map_file");
+    }
+    // LINE WORKS takes its user ID or the member's login ID; a template can only make the
+    // latter, so it needs the login ID's @domain.
+    std::string sample = per_user ? expand_user_id(in.value, "name") : std::string(in.value);
+    if (is_lineworks_user_id(sample)) {
+        return {};
+    }
+    return bad_value(in, per_user ? "LINE WORKS takes a login ID (name@domain) or a user ID, "
+                                    "never a bare user name; set e.g. user_id = "
+                                    "{user}@example.com, or list IDs in user_map_file"
+                                  : "expected a LINE WORKS login ID (name@domain) or user ID "
+                                    "(8-4-4-4-12 letters and digits)");
+}
+
+// OAuth scopes (RFC 6749 section 3.3): words separated by spaces. Sending a bot message
+// needs bot.message or bot.
+std::string check_lineworks_scope(const Input& in) {
+    bool can_send = false;
+    bool words = !in.value.empty();
+    for (std::string_view rest = in.value; words && !rest.empty();) {
+        size_t end = std::min(rest.find(' '), rest.size());
+        std::string_view word = rest.substr(0, end);
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+        words = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+        });
+        can_send = can_send || word == "bot" || word == "bot.message";
+    }
+    if (!words) {
+        return bad_value(in, "expected scopes separated by single spaces, like bot.message");
+    }
+    return can_send ? std::string()
+                    : bad_value(in, "sending a bot message needs the scope bot.message (or bot)");
+}
+
 std::string check_option(Check check, const Input& in) {
     auto problem = [&in](const auto& parsed) {
         return parsed.value ? std::string() : bad_value(in, parsed.expected);
@@ -877,12 +963,11 @@ std::string check_option(Check check, const Input& in) {
             return problem(url_parser({"smtps://", "smtp://"}, Empty::Refused)(in.value));
         case Check::AnyUrl:
             return problem(any_url_parser()(in.value));
-        case Check::UserIdTemplate:
-            return user_id_template_valid(in.value)
-                       ? std::string()
-                       : bad_value(in,
-                                   "an ID with no spaces, where {user} stands for the user "
-                                   "name (e.g. {user}@example.com)");
+        case Check::LineUserId:
+        case Check::LineWorksUserId:
+            return check_user_id(check, in);
+        case Check::LineWorksScope:
+            return check_lineworks_scope(in);
     }
     return {};
 }
@@ -1786,6 +1871,40 @@ std::string expand_user_id(std::string_view user_id_template, std::string_view u
         }
     }
     return out;
+}
+
+bool is_line_user_id(std::string_view id) {
+    return id.size() == 33 && id.front() == 'U' &&
+           std::all_of(id.begin() + 1, id.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool is_lineworks_user_id(std::string_view id) {
+    auto alnum = [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    };
+    auto made_of = [](std::string_view part, auto allowed) {
+        return !part.empty() && std::all_of(part.begin(), part.end(), allowed);
+    };
+    if (size_t at = id.find('@'); at != std::string_view::npos) {
+        // A login ID. Only what a LINE WORKS login ID and domain may hold: the ID goes
+        // into a URL path as it is.
+        return made_of(id.substr(0, at),
+                       [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; }) &&
+               made_of(id.substr(at + 1), [&](char c) { return alnum(c) || c == '.' || c == '-'; });
+    }
+    static constexpr size_t kGroups[] = {8, 4, 4, 4, 12};
+    size_t pos = 0;
+    for (size_t group : kGroups) {
+        if (pos != 0 && (pos >= id.size() || id[pos++] != '-')) {
+            return false;
+        }
+        if (id.size() < pos + group || !made_of(id.substr(pos, group), alnum)) {
+            return false;
+        }
+        pos += group;
+    }
+    return pos == id.size();
 }
 
 std::string describe(const UserPolicy& user, const Policy& policy) {

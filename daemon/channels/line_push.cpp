@@ -46,7 +46,7 @@ LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Clie
       timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
       client_(client),
       token_(std::move(channel_access_token)),
-      ids_(config) {
+      ids_(config, kLineIdForm) {
     if (base_url_.empty()) {
         base_url_ = "https://api.line.me";
     }
@@ -57,9 +57,9 @@ LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Clie
 
 void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
     std::string channel = "line " + name_;
-    std::optional<std::string> to = ids_.id_for(message.user);
-    if (!to) {
-        done(SendResult::failed(channel + ": the user has no LINE user ID in user_map_file"));
+    MessengerIds::Lookup to = ids_.lookup(message.user);
+    if (!to.id) {
+        done(SendResult::failed(channel + ": " + to.problem));
         return;
     }
     try {
@@ -69,7 +69,7 @@ void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
         request.headers = {"Content-Type: application/json", "Accept: application/json",
                            "Authorization: Bearer " + std::string(token_.view()),
                            "X-Line-Retry-Key: " + line_retry_key(random)};
-        request.body = line_push_body(*to, message.text.view());
+        request.body = line_push_body(*to.id, message.text.view());
         request.timeout = timeout_;
         request.ca_file = ca_file_;
         request.proxy = proxy_;
@@ -80,6 +80,17 @@ void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
         done(SendResult::failed(channel + ": " + e.what()));
     }
 }
+
+namespace {
+
+// LINE's "message" in an error answer, or "".
+std::string message_of(const nlohmann::json& body) {
+    return body.is_object() && body.contains("message") && body["message"].is_string()
+               ? body["message"].get<std::string>()
+               : std::string();
+}
+
+}  // namespace
 
 SendResult classify_line(const std::string& channel, const http::Response& response) {
     if (auto no_answer = unanswered(channel, response)) {
@@ -106,6 +117,13 @@ SendResult classify_line(const std::string& channel, const http::Response& respo
                           "as accepted");
             return SendResult::ok();
         case 400:
+            // LINE's "message" tells the cases apart; it is read, never logged.
+            if (message_of(body) == "Failed to send messages") {
+                return SendResult::failed(channel +
+                                          ": LINE has no such user for this channel's provider: "
+                                          "check the user's LINE user ID in user_map_file" +
+                                          http);
+            }
             return SendResult::failed(channel +
                                       ": LINE refused the message: the destination is not a "
                                       "LINE user ID this channel can reach, or the request is "
@@ -121,11 +139,7 @@ SendResult classify_line(const std::string& channel, const http::Response& respo
                 "permissions)" +
                 http);
         case 429: {
-            std::string what =
-                body.is_object() && body.contains("message") && body["message"].is_string()
-                    ? body["message"].get<std::string>()
-                    : std::string();
-            if (what.find("monthly limit") != std::string::npos) {
+            if (message_of(body).find("monthly limit") != std::string::npos) {
                 return SendResult::failed(
                     channel + ": the LINE channel has reached its monthly message limit" + http);
             }

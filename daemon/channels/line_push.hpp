@@ -14,8 +14,10 @@
 // "message" is never logged.
 //
 // The "to" is the user's LINE user ID (U + 32 hex digits) for this channel's provider,
-// from the channel's user_map_file (or user_id template; see messenger_ids.hpp). A user
-// with no ID is not served; the next channel is tried.
+// from the channel's user_map_file (or a literal user_id; see messenger_ids.hpp). A user
+// with no ID, or one that is not of that form, is not served; the next channel is tried.
+// A well-formed ID LINE does not know (another provider's, or no such user) is answered
+// 400 "Failed to send messages": permanent.
 #pragma once
 
 #include "channel.hpp"

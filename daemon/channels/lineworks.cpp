@@ -32,7 +32,7 @@ std::string code_of(const nlohmann::json& body, const char* key) {
 }
 
 // What an OAuth error means for an administrator (RFC 6749 §5.2, RFC 7523 §3.1).
-std::string oauth_hint(const std::string& error) {
+std::string oauth_hint(const std::string& error, const std::string& scope) {
     if (error == "invalid_client") {
         return ": check client_id and client_secret_file";
     }
@@ -41,7 +41,8 @@ std::string oauth_hint(const std::string& error) {
                "private_key_file and the system clock";
     }
     if (error == "invalid_scope") {
-        return ": the app may not use the bot scope";
+        return ": the app is not granted the scope '" + scope +
+               "'; add it to the app's OAuth scopes in the Developer Console, or set scope";
     }
     if (error == "unauthorized_client") {
         return ": the app may not use the JWT grant";
@@ -83,26 +84,27 @@ LineWorksChannel::LineWorksChannel(const policy::ChannelConfig& config, http::Cl
       bot_id_(config.option("bot_id")),
       base_url_(config.option("base_url")),
       auth_url_(config.option("auth_url")),
+      scope_(config.option("scope")),
       ca_file_(config.option("ca_file")),
       proxy_(config.option("proxy")),
       timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
       client_(client),
       client_secret_(std::move(client_secret)),
       private_key_(load_rsa_private_key(private_key_pem)),
-      ids_(config) {
+      ids_(config, kLineWorksIdForm) {
     while (!base_url_.empty() && base_url_.back() == '/') {
         base_url_.pop_back();
     }
 }
 
 void LineWorksChannel::send(const OutgoingMessage& message, SendDone done) {
-    std::optional<std::string> user_id = ids_.id_for(message.user);
-    if (!user_id) {
-        done(SendResult::failed(label() + ": the user has no LINE WORKS user ID in user_map_file"));
+    MessengerIds::Lookup user_id = ids_.lookup(message.user);
+    if (!user_id.id) {
+        done(SendResult::failed(label() + ": " + user_id.problem));
         return;
     }
     auto job = std::make_shared<Job>();
-    job->user_id = std::move(*user_id);
+    job->user_id = std::move(*user_id.id);
     job->text = message.text.clone();
     job->done = std::move(done);
     if (have_token()) {
@@ -144,7 +146,8 @@ void LineWorksChannel::request_token() {
         request.body = "assertion=" + form_escape(assertion) +
                        "&grant_type=" + form_escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
                        "&client_id=" + form_escape(client_id_) +
-                       "&client_secret=" + form_escape(client_secret_.view()) + "&scope=bot";
+                       "&client_secret=" + form_escape(client_secret_.view()) +
+                       "&scope=" + form_escape(scope_);
         wipe_string(assertion);
         client_.perform(std::move(request), [self = shared_from_this()](http::Response response) {
             self->on_token(response);
@@ -163,7 +166,7 @@ void LineWorksChannel::request_token() {
 
 void LineWorksChannel::on_token(const http::Response& response) {
     token_in_flight_ = false;
-    LineWorksToken token = parse_lineworks_token(label(), response);
+    LineWorksToken token = parse_lineworks_token(label(), response, scope_);
     std::deque<std::shared_ptr<Job>> jobs;
     jobs.swap(waiting_);
     if (!token.ok) {
@@ -228,7 +231,8 @@ void LineWorksChannel::on_message(const std::shared_ptr<Job>& job, const std::st
     }
 }
 
-LineWorksToken parse_lineworks_token(const std::string& channel, const http::Response& response) {
+LineWorksToken parse_lineworks_token(const std::string& channel, const http::Response& response,
+                                     const std::string& scope) {
     LineWorksToken out;
     if (response.status == 0) {
         out.failure = SendResult::failed(no_answer(channel, "token request: ", response), true);
@@ -261,7 +265,7 @@ LineWorksToken parse_lineworks_token(const std::string& channel, const http::Res
     std::string error = code_of(body, "error");
     std::string code = code_of(body, "code");
     if (!error.empty()) {
-        what += " (" + error + ")" + oauth_hint(error);
+        what += " (" + error + ")" + oauth_hint(error, scope);
     } else if (!code.empty()) {
         what += " (" + code + ")";
     } else if (response.status == 200) {

@@ -7,7 +7,12 @@
 //
 //   assertion=<RS256 JWT: iss=client_id, sub=service_account, iat, exp=iat+3600>
 //   &grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer
-//   &client_id=...&client_secret=...&scope=bot
+//   &client_id=...&client_secret=...&scope=bot.message
+//
+// The scope is the channel's `scope` key (default bot.message, all that sending a bot
+// message needs; the policy loader requires bot.message or bot in it), so an app granted
+// only bot.message is not refused. A scope the app is not granted is refused with
+// invalid_scope (RFC 6749 §5.2): a permanent failure that names the scope.
 //
 // 200 carries {"access_token", "expires_in": "86400", ...} (expires_in is a string in
 // LINE WORKS' answers; a number is accepted too); errors carry {"error",
@@ -27,7 +32,8 @@
 //
 // The userId comes from the channel's user_id template or user_map_file (see
 // messenger_ids.hpp): LINE WORKS takes its own user ID or the member's login ID
-// ("user@domain") there. A user with no ID is not served; the next channel is tried.
+// ("user@domain") there. A user with no ID, or one of another form, is not served; the
+// next channel is tried. An ID LINE WORKS does not know is answered 404: permanent.
 #pragma once
 
 #include <chrono>
@@ -76,6 +82,7 @@ class LineWorksChannel final : public Channel,
     std::string bot_id_;
     std::string base_url_;
     std::string auth_url_;
+    std::string scope_;
     std::string ca_file_;
     std::string proxy_;
     std::chrono::milliseconds timeout_;
@@ -97,8 +104,10 @@ struct LineWorksToken {
     std::chrono::seconds expires_in{0};
     SendResult failure;  // when !ok: why, and whether a later try may work
 };
+/// `scope` is the scope asked for, named when the service refuses it.
 [[nodiscard]] LineWorksToken parse_lineworks_token(const std::string& channel,
-                                                   const http::Response& response);
+                                                   const http::Response& response,
+                                                   const std::string& scope = {});
 
 /// What a bot message answer means. `token_refused` asks for a new token and one more try
 /// (401, or 403 with code UNAUTHORIZED); `result` then holds the reason to give if that

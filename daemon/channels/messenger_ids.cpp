@@ -54,25 +54,38 @@ std::map<std::string, std::string, std::less<>> parse_user_map(std::string_view 
     return map;
 }
 
-MessengerIds::MessengerIds(const policy::ChannelConfig& config)
-    : template_(config.option("user_id")) {
+const MessengerIdForm kLineIdForm{"LINE user ID", "a LINE user ID (U and 32 hex digits)",
+                                  &policy::is_line_user_id};
+const MessengerIdForm kLineWorksIdForm{"LINE WORKS user ID",
+                                       "a LINE WORKS user ID or login ID (name@domain)",
+                                       &policy::is_lineworks_user_id};
+
+MessengerIds::MessengerIds(const policy::ChannelConfig& config, const MessengerIdForm& form)
+    : form_(form), template_(config.option("user_id")) {
     std::string map_file = config.option("user_map_file");
     if (!map_file.empty()) {
         SecretString text = read_secret_file(map_file, ::geteuid());
         map_ = parse_user_map(text.view(), map_file);
-    } else if (template_.empty()) {
-        template_ = "{user}";
     }
 }
 
-std::optional<std::string> MessengerIds::id_for(const std::string& user) const {
+MessengerIds::Lookup MessengerIds::lookup(const std::string& user) const {
+    std::string where;
+    std::string id;
     if (auto it = map_.find(user); it != map_.end()) {
-        return it->second;
+        where = "the user's ID in user_map_file";
+        id = it->second;
+    } else if (!template_.empty()) {
+        where = "the ID user_id gives the user";
+        id = policy::expand_user_id(template_, user);
+    } else {
+        return {std::nullopt,
+                "the user has no " + std::string(form_.id_name) + " in user_map_file"};
     }
-    if (template_.empty()) {
-        return std::nullopt;
+    if (!form_.valid(id)) {
+        return {std::nullopt, where + " is not " + std::string(form_.form) + "; not sent"};
     }
-    return policy::expand_user_id(template_, user);
+    return {std::move(id), {}};
 }
 
 }  // namespace lwauth

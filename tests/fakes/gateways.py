@@ -142,7 +142,7 @@ VONAGE_STATUS = {  # https://developer.vonage.com/en/api-errors/sms
 }
 
 LINE_MESSAGES = {
-    400: "Failed to send messages",
+    400: "Failed to send messages",  # also the answer for a user ID the provider has not
     401: "Authentication failed. Confirm that the access token in the authorization header is valid.",
     403: "Access to this API is not available for your account",
     429: "You have reached your monthly limit.",
@@ -347,6 +347,8 @@ class Gateways:
             raise lineworks_error(403, "The access token has expired", "UNAUTHORIZED")
         if bot_id != self.args.lineworks_bot_id:
             raise lineworks_error(404, f"Bot {bot_id} not found")
+        if urllib.parse.unquote(user_id) not in self.args.lineworks_users.split(","):
+            raise lineworks_error(404, "User not found")
         content = req.json().get("content")
         if not isinstance(content, dict) or content.get("type") != "text" \
                 or not isinstance(content.get("text"), str) or not content["text"]:
@@ -386,8 +388,11 @@ class Gateways:
                     details.append({"message": "May not be empty", "property": f"messages[{i}].text"})
         if details:
             raise line_error(400, f"The request body has {len(details)} error(s)", details)
-        if not re.fullmatch(r"[UCR][0-9a-f]{32}", body["to"]):
-            raise line_error(400)  # "Failed to send messages", e.g. no such user
+        if not isinstance(body["to"], str) or not re.fullmatch(r"[UCR][0-9a-f]{32}", body["to"]):
+            raise line_error(400, "The property, 'to', in the request body is invalid "
+                                  "(line: -, column: -)")
+        if body["to"] not in self.args.line_user_ids.split(","):
+            raise line_error(400)  # "Failed to send messages": no such user for this provider
         sent = [{"id": str(secrets.randbelow(9 * 10**17) + 10**17),
                  "quoteToken": secrets.token_urlsafe(48)} for _ in messages]
         if key:
@@ -601,8 +606,14 @@ def main():
     ap.add_argument("--lineworks-scope", default="bot,bot.message",
                     help="comma-separated scopes a token may be asked for")
     ap.add_argument("--lineworks-bot-id", default="2000001")
+    ap.add_argument("--lineworks-users",
+                    default="alice@example.com,bob@example.com,"
+                            "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10",
+                    help="comma-separated user IDs and login IDs of the domain's members")
     ap.add_argument("--lineworks-expires-in", type=int, default=86400)
     ap.add_argument("--line-channel-token", default="line-test-channel-token")
+    ap.add_argument("--line-user-ids", default="U0123456789abcdef0123456789abcdef",
+                    help="comma-separated user IDs the channel's provider has")
     ap.add_argument("--webhook-secret", default="webhook-test-secret")
     ap.add_argument("--webhook-path", default="/webhook")
     ap.add_argument("--verbose", action="store_true", help="log each request on stderr")

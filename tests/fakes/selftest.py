@@ -30,10 +30,11 @@ VONAGE_KEY, VONAGE_SECRET = "abcd1234", "abcdef0123456789"
 LW_ID, LW_SECRET, LW_SA, LW_BOT = ("lw-test-client-id", "lw-test-client-secret",
                                    "test.serviceaccount@example", "2000001")
 LINE_TOKEN, WEBHOOK_SECRET = "line-test-channel-token", "webhook-test-secret"
-LINE_USER = "U" + "4af4980629" * 3 + "12"
+LINE_USER = "U0123456789abcdef0123456789abcdef"
+LW_USER_ID = "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10"
 
 TWILIO_PATH = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-LW_MSG_PATH = f"/v1.0/bots/{LW_BOT}/users/user1%40example.com/messages"
+LW_MSG_PATH = f"/v1.0/bots/{LW_BOT}/users/alice%40example.com/messages"
 
 passed, failures = 0, []
 
@@ -253,6 +254,10 @@ def test_lineworks(f, pki):
     grant_error("lineworks wrong secret", token(good, client_secret="nope"), "invalid_client", 401)
     grant_error("lineworks wrong client", token(good, client_id="nope"), "invalid_client", 401)
     grant_error("lineworks wrong scope", token(good, scope="mail"), "invalid_scope")
+    grant_error("lineworks a scope beyond the grant", token(good, scope="bot.message user.read"),
+                "invalid_scope")
+    r = token(good, scope="bot.message")
+    check("lineworks least scope", r.status == 200 and r.json.get("scope") == "bot.message", r)
     grant_error("lineworks grant type", token(good, grant_type="client_credentials"),
                 "unsupported_grant_type")
     f.fault("lineworks-auth", "500")
@@ -274,6 +279,14 @@ def test_lineworks(f, pki):
                                              headers=bearer), 400, "INVALID_PARAMETER")
     lw_error("lineworks other bot", f.call(LW_MSG_PATH.replace(LW_BOT, "42"), js=text,
                                            headers=bearer), 404, "NOT_FOUND")
+    by_id = LW_MSG_PATH.replace("alice%40example.com", LW_USER_ID)
+    check("lineworks message by user ID", f.call(by_id, js=text, headers=bearer).status == 201)
+    check("lineworks login ID with a plain @",
+          f.call(LW_MSG_PATH.replace("%40", "@"), js=text, headers=bearer).status == 201)
+    for who in ("carol%40example.com", "alice", "4f6e1a52-0c1b-4d7e-9a3f-000000000000"):
+        lw_error(f"lineworks unknown user {who}",
+                 f.call(LW_MSG_PATH.replace("alice%40example.com", who), js=text, headers=bearer),
+                 404, "NOT_FOUND")
     f.fault("lineworks", "429")
     r = f.call(LW_MSG_PATH, js=text, headers=bearer)
     lw_error("lineworks injected 429", r, 429, "TOO_MANY_REQUESTS")
@@ -304,7 +317,11 @@ def test_line(f):
     check("line empty text", r.status == 400 and r.json.get("message")
           == "The request body has 1 error(s)" and r.json.get("details")
           == [{"message": "May not be empty", "property": "messages[0].text"}], r)
-    r = f.call("/v2/bot/message/push", js={**push, "to": "Unobody"}, headers=bearer)
+    for bad in ("Unobody", "alice", "U0123456789ABCDEF0123456789ABCDEF"):
+        r = f.call("/v2/bot/message/push", js={**push, "to": bad}, headers=bearer)
+        check(f"line malformed to {bad}", r.status == 400 and r.json == {
+            "message": "The property, 'to', in the request body is invalid (line: -, column: -)"}, r)
+    r = f.call("/v2/bot/message/push", js={**push, "to": "U" + "f" * 32}, headers=bearer)
     check("line unknown user", r.status == 400 and r.json == {"message": "Failed to send messages"}, r)
     retry = {**bearer, "X-Line-Retry-Key": "123e4567-e89b-12d3-a456-426614174000"}
     first = f.call("/v2/bot/message/push", js=push, headers=retry)
@@ -409,6 +426,38 @@ def test_shutdown_during_hang(pki, state):
           f"rc={rc} after {time.monotonic() - t0:.1f}s")
 
 
+# An app granted less (--lineworks-scope) and a provider and domain of other members
+# (--line-user-ids, --lineworks-users).
+def test_grants_and_members(pki, state):
+    other_line_user = "U" + "9" * 32
+    f = Fake(pki, state, "server", "--lineworks-scope", "bot.message", "--line-user-ids",
+             other_line_user, "--lineworks-users", "carol@example.com")
+    try:
+        form = {"assertion": make_jwt(f"{pki}/lineworks.key", claims()), "client_id": LW_ID,
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "client_secret": LW_SECRET}
+        r = f.call("/oauth2/v2.0/token", {**form, "scope": "bot"})
+        check("lineworks scope outside the grant", r.status == 400
+              and r.json.get("error") == "invalid_scope", r)
+        r = f.call("/oauth2/v2.0/token", {**form, "scope": "bot.message"})
+        check("lineworks scope inside the grant", r.status == 200, r)
+        bearer = {"Authorization": f"Bearer {(r.json or {}).get('access_token')}"}
+        text = {"content": {"type": "text", "text": "Your code is 123456"}}
+        r = f.call(LW_MSG_PATH, js=text, headers=bearer)
+        check("lineworks other members", r.status == 404 and r.json.get("code") == "NOT_FOUND", r)
+        r = f.call(LW_MSG_PATH.replace("alice", "carol"), js=text, headers=bearer)
+        check("lineworks a listed member", r.status == 201, r)
+        line = {"Authorization": f"Bearer {LINE_TOKEN}"}
+        push = {"to": LINE_USER, "messages": [{"type": "text", "text": "Your code is 123456"}]}
+        r = f.call("/v2/bot/message/push", js=push, headers=line)
+        check("line other provider's users", r.status == 400
+              and r.json == {"message": "Failed to send messages"}, r)
+        r = f.call("/v2/bot/message/push", js={**push, "to": other_line_user}, headers=line)
+        check("line a listed user", r.status == 200, r)
+    finally:
+        f.stop()
+
+
 def _ignore(fn, *args, **kw):
     try:
         fn(*args, **kw)
@@ -430,6 +479,7 @@ def main():
             test_control_and_journal(f, state)
         finally:
             check("clean exit", f.stop() == 0)
+        test_grants_and_members(pki, Path(tmp) / "state-grants")
         test_tls(pki, Path(tmp) / "state-tls")
         test_shutdown_during_hang(pki, Path(tmp) / "state-hang")
     print(f"{passed} passed, {len(failures)} failed")

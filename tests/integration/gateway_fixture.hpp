@@ -38,6 +38,9 @@ class GatewayTest : public ::testing::Test {
                                          "s3cret",
                                          "--lineworks-public-key",
                                          (dir_ / "pki/lineworks.pub.pem").string()};
+        for (auto& arg : gateway_args()) {
+            argv.push_back(std::move(arg));
+        }
         gateway_ = Process(argv, base_env(), dir_ / "gateway.log");
         port_ = wait_for_listening_port(dir_ / "gateway.log");
         ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
@@ -48,6 +51,9 @@ class GatewayTest : public ::testing::Test {
 
     /// The certificate the fake presents, by its name in make_test_pki.sh.
     [[nodiscard]] virtual std::string server_cert() const { return "server"; }
+
+    /// More options of gateways.py (what the services' accounts are like).
+    [[nodiscard]] virtual std::vector<std::string> gateway_args() const { return {}; }
 
     /// The [channel.*] sections of the gateway(s) under test.
     [[nodiscard]] virtual std::string gateway_channels() = 0;

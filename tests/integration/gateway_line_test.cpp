@@ -3,13 +3,15 @@
 // A login code goes out as a notification when the user has no phone or email: the
 // [code] channels of GatewayTest end with notification, the line channel comes before
 // the outbox, and the users here have 2-step required without any contact. The channel's
-// user_map_file gives bob a LINE user ID, carol an ID that LINE refuses, and alice none.
+// user_map_file gives bob a LINE user ID, carol something that is no LINE user ID, dave a
+// well-formed ID that this provider has no user for, and alice none.
 #include "gateway_fixture.hpp"
 
 namespace lwauth::test {
 namespace {
 
 const std::string kLineUser = "U0123456789abcdef0123456789abcdef";
+const std::string kOtherProvidersUser = "Ufedcba9876543210fedcba9876543210";
 
 class LineDelivery : public GatewayTest {
   protected:
@@ -18,10 +20,11 @@ class LineDelivery : public GatewayTest {
                secret_file("line", token()) + "\nbase_url = " + base_url() + "\n" + ca_line() +
                "timeout = 2s\nuser_map_file = " +
                secret_file("line-users", "# user  LINE user ID\nbob " + kLineUser +
-                                             "\n\ncarol\tnot-a-line-user-id\n") +
+                                             "\n\ncarol\tnot-a-line-user-id\ndave " +
+                                             kOtherProvidersUser + "\n") +
                // No user has a phone or an email: the code can only be a notification.
                "\n[user:bob]\ntwo_step = required\n\n[user:alice]\ntwo_step = required\n"
-               "\n[user:carol]\ntwo_step = required\n";
+               "\n[user:carol]\ntwo_step = required\n\n[user:dave]\ntwo_step = required\n";
     }
     virtual std::string token() { return "line-test-channel-token"; }
 
@@ -91,18 +94,67 @@ TEST_F(LineDelivery, AUserWithoutALineIdFallsBackWithoutAsking) {
     EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
 }
 
-TEST_F(LineDelivery, AnIdLineRefusesIsPermanentAndFallsBack) {
+// A mistake in the map file: LINE would refuse it, so it is not sent at all.
+TEST_F(LineDelivery, AnIdThatIsNoLineUserIdIsNotSentAndFallsBack) {
     LoginResult result = login("carol");
     EXPECT_EQ(result.verdict, "success") << daemon_->log();
-    EXPECT_TRUE(delivered("line").empty());
-    EXPECT_EQ(line_requests().size(), 1u);
+    EXPECT_TRUE(line_requests().empty()) << "LINE was not asked";
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
-    EXPECT_NE(daemon_->log().find("not a LINE user ID this channel can reach"), std::string::npos)
+    EXPECT_NE(daemon_->log().find("line line: the user's ID in user_map_file is not a LINE user "
+                                  "ID (U and 32 hex digits); not sent"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find("not-a-line-user-id"), std::string::npos) << "no ID in the log";
+}
+
+// LINE answers a user ID it has no user for (another provider's) 400 "Failed to send
+// messages": permanent, with a reason for the administrator, and the outbox gets the code.
+TEST_F(LineDelivery, AUserLineDoesNotKnowIsPermanentAndFallsBack) {
+    LoginResult result = login("dave");
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(delivered("line").empty());
+    auto requests = line_requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0]["status"], 400);
+    EXPECT_EQ(requests[0]["params"]["to"], kOtherProvidersUser);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "one message for one code";
+    EXPECT_NE(daemon_->log().find("line line: LINE has no such user for this channel's provider: "
+                                  "check the user's LINE user ID in user_map_file (HTTP 400)"),
+              std::string::npos)
         << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
     EXPECT_EQ(daemon_->log().find("Failed to send messages"), std::string::npos)
         << "LINE's own message is not logged";
-    EXPECT_EQ(daemon_->log().find("not-a-line-user-id"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find(kOtherProvidersUser), std::string::npos) << "no ID in the log";
+}
+
+// policy check (the loader lwauthd uses) refuses a line channel that can reach nobody.
+TEST_F(LineDelivery, PolicyCheckRefusesALineChannelWithoutLineUserIds) {
+    TempDir policy_dir("lwauth-policy");
+    std::string section =
+        "[channel.line]\ntype = line\nchannel_access_token_file = " + secret_file("line", token()) +
+        "\n";
+    write_file(policy_dir / "lwauth.conf", section);
+    auto check = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(check.exit_code, 5) << check.out << check.err;
+    EXPECT_NE(check.err.find("lwauth.conf:1: [channel.line]: channel type line has no user's ID "
+                             "on the messenger: set user_map_file"),
+              std::string::npos)
+        << check.err;
+
+    write_file(policy_dir / "lwauth.conf", section + "user_id = {user}\n");
+    check = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(check.exit_code, 5) << check.out << check.err;
+    EXPECT_NE(check.err.find("lwauth.conf:4: bad value '{user}' for user_id: a LINE user ID is "
+                             "issued by LINE"),
+              std::string::npos)
+        << check.err;
+
+    write_file(policy_dir / "lwauth.conf",
+               section + "user_map_file = " + secret_file("map", "bob " + kLineUser) + "\n");
+    check = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 TEST_F(LineDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {

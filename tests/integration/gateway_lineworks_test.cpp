@@ -1,5 +1,6 @@
 // Service notifications through a LINE WORKS bot, against the LINE WORKS fake: a token
-// from a service-account JWT, then a bot message to the user.
+// from a service-account JWT, then a bot message to the user. The members log in to LINE
+// WORKS as NAME@example.com; the fake's domain has alice, bob and one user ID.
 #include "gateway_fixture.hpp"
 
 namespace lwauth::test {
@@ -18,7 +19,7 @@ class LineWorksDelivery : public GatewayTest {
                "\nbot_id = 2000001\nbase_url = " + base_url() + "\nauth_url = " + base_url() +
                "/oauth2/v2.0/token\n" + ca_line() + "timeout = 2s\n" + user_id_lines();
     }
-    virtual std::string user_id_lines() { return ""; }
+    virtual std::string user_id_lines() { return "user_id = {user}@example.com\n"; }
 
     /// Every request a service got (delivered or not), oldest first.
     [[nodiscard]] std::vector<nlohmann::json> requests(const std::string& service) const {
@@ -71,12 +72,12 @@ TEST_F(LineWorksDelivery, TheLoginCodeGoesAsABotMessage) {
     EXPECT_EQ(tokens[0]["status"], 200) << "the fake verified the JWT";
     EXPECT_EQ(tokens[0]["params"]["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
     EXPECT_EQ(tokens[0]["params"]["client_id"], "lw-test-client-id");
-    EXPECT_EQ(tokens[0]["params"]["scope"], "bot");
+    EXPECT_EQ(tokens[0]["params"]["scope"], "bot.message") << "all that sending needs";
 
     auto messages = requests("lineworks");
     ASSERT_EQ(messages.size(), 1u);
     EXPECT_EQ(messages[0]["status"], 201);
-    EXPECT_EQ(messages[0]["path"], "/v1.0/bots/2000001/users/alice/messages");
+    EXPECT_EQ(messages[0]["path"], "/v1.0/bots/2000001/users/alice@example.com/messages");
     EXPECT_EQ(messages[0]["params"]["content"]["type"], "text");
     std::string auth = messages[0]["headers"].value("Authorization", "");
     EXPECT_EQ(auth.rfind("Bearer kr1AAA", 0), 0u) << auth;
@@ -102,7 +103,7 @@ TEST_F(LineWorksDelivery, SendsWaitForTheTokenRequestInFlight) {
         std::string code = "000000";
         for (const auto& request : requests("lineworks")) {
             if (request["delivered"] == true &&
-                request["path"] == "/v1.0/bots/2000001/users/" + user + "/messages") {
+                request["path"] == "/v1.0/bots/2000001/users/" + user + "@example.com/messages") {
                 code = code_in(request["params"]["content"].value("text", ""));
             }
         }
@@ -184,12 +185,27 @@ TEST_F(LineWorksDelivery, ThrottlingFallsBackToTheOutbox) {
     expect_no_secrets_in_log();
 }
 
-// The site's LINE WORKS members log in as NAME@example.com; bob's ID is in a map.
+// Bob's user ID, carol's (which the domain does not have) and dave's (a mistake: a bare
+// name) are in a map; everyone else gets the template.
+const std::string kBobsUserId = "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10";
+const std::string kUnknownUserId = "0b7d3c1e-5a2f-4e8b-9c6d-1f0e2d3c4b5a";
+
 class LineWorksWithUserIds : public LineWorksDelivery {
   protected:
     std::string user_id_lines() override {
         return "user_id = {user}@example.com\nuser_map_file = " +
-               secret_file("lineworks-users", "bob 110002509000000\n") + "\n";
+               secret_file("lineworks-users",
+                           "bob " + kBobsUserId + "\ncarol " + kUnknownUserId + "\ndave dave\n") +
+               "\n";
+    }
+
+    /// Has `user` log in with an email contact, the code read from the outbox.
+    LoginResult login_through_the_outbox(const std::string& user) {
+        EXPECT_TRUE(daemon_->enroll(user, "email", user + "@example.com")) << daemon_->log();
+        return login_as_root_with(bus_->address(), user, [&] {
+            auto outbox = read_outbox(daemon_->outbox());
+            return outbox.empty() ? std::string("000000") : outbox.back().code();
+        });
     }
 };
 
@@ -204,9 +220,122 @@ TEST_F(LineWorksWithUserIds, MessagesGoToTheMappedIds) {
     auto messages = requests("lineworks");
     ASSERT_EQ(messages.size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
     EXPECT_EQ(messages[0]["path"], "/v1.0/bots/2000001/users/alice@example.com/messages");
-    EXPECT_EQ(messages[1]["path"], "/v1.0/bots/2000001/users/110002509000000/messages");
-    EXPECT_EQ(daemon_->log().find("110002509000000"), std::string::npos) << "no ID in the log";
+    EXPECT_EQ(messages[1]["path"], "/v1.0/bots/2000001/users/" + kBobsUserId + "/messages");
+    EXPECT_EQ(daemon_->log().find(kBobsUserId), std::string::npos) << "no ID in the log";
     EXPECT_EQ(daemon_->log().find("alice@example.com/"), std::string::npos);
+}
+
+// LINE WORKS answers an ID its domain does not have with 404: permanent, and the code
+// goes to the next channel.
+TEST_F(LineWorksWithUserIds, AUserLineWorksDoesNotKnowIsPermanentAndFallsBack) {
+    size_t outbox_before = read_outbox(daemon_->outbox()).size();
+    LoginResult carol = login_through_the_outbox("carol");
+    EXPECT_EQ(carol.verdict, "success") << daemon_->log();
+    auto messages = requests("lineworks");
+    ASSERT_EQ(messages.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(messages[0]["status"], 404);
+    EXPECT_EQ(messages[0]["path"], "/v1.0/bots/2000001/users/" + kUnknownUserId + "/messages");
+    EXPECT_TRUE(delivered("lineworks").empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before + 2)
+        << "the confirmation and one message for the login code";
+    EXPECT_NE(daemon_->log().find("answered HTTP 404 (NOT_FOUND): no such bot or user; check "
+                                  "bot_id and the user's LINE WORKS ID"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    EXPECT_EQ(daemon_->log().find(kUnknownUserId), std::string::npos) << "no ID in the log";
+}
+
+// A bare name in the map is neither a user ID nor a login ID: it is not sent.
+TEST_F(LineWorksWithUserIds, AnIdOfNeitherFormIsNotSentAndFallsBack) {
+    LoginResult dave = login_through_the_outbox("dave");
+    EXPECT_EQ(dave.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(requests("lineworks").empty()) << "LINE WORKS was not asked";
+    EXPECT_TRUE(requests("lineworks-auth").empty()) << "not even for a token";
+    EXPECT_NE(daemon_->log().find("lineworks lineworks: the user's ID in user_map_file is not a "
+                                  "LINE WORKS user ID or login ID (name@domain); not sent"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+}
+
+// An app granted only bot.message (least privilege) gets its token: lwauthd asks for no
+// more than the channel's scope, bot.message by default.
+class LineWorksLeastPrivilegeApp : public LineWorksDelivery {
+  protected:
+    std::vector<std::string> gateway_args() const override {
+        return {"--lineworks-scope", "bot.message"};
+    }
+};
+
+TEST_F(LineWorksLeastPrivilegeApp, TheDefaultScopeIsGranted) {
+    enroll_alice();
+    size_t outbox_before = read_outbox(daemon_->outbox()).size();
+    login_through_lineworks();
+    auto tokens = requests("lineworks-auth");
+    ASSERT_EQ(tokens.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(tokens[0]["status"], 200);
+    EXPECT_EQ(tokens[0]["params"]["scope"], "bot.message");
+    EXPECT_EQ(delivered("lineworks").size(), 1u);
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before) << "nothing fell back";
+}
+
+// The scope key is what the token request asks for; a scope the app is not granted is
+// refused (invalid_scope): a permanent failure that says what to change, and the code
+// goes to the next channel.
+class LineWorksScopeBeyondTheGrant : public LineWorksLeastPrivilegeApp {
+  protected:
+    std::string user_id_lines() override {
+        return "user_id = {user}@example.com\nscope = bot.message user.read\n";
+    }
+};
+
+TEST_F(LineWorksScopeBeyondTheGrant, IsPermanentSaysWhyAndFallsBack) {
+    enroll_alice();
+    size_t outbox_before = read_outbox(daemon_->outbox()).size();
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] {
+        auto outbox = read_outbox(daemon_->outbox());
+        return outbox.empty() ? std::string("000000") : outbox.back().code();
+    });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    auto tokens = requests("lineworks-auth");
+    ASSERT_EQ(tokens.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(tokens[0]["params"]["scope"], "bot.message user.read");
+    EXPECT_EQ(tokens[0]["status"], 400);
+    EXPECT_TRUE(requests("lineworks").empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), outbox_before + 1) << "one message, one code";
+    EXPECT_NE(daemon_->log().find("token request answered HTTP 400 (invalid_scope): the app is not "
+                                  "granted the scope 'bot.message user.read'; add it to the app's "
+                                  "OAuth scopes in the Developer Console, or set scope"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=no"), std::string::npos);
+    expect_no_secrets_in_log();
+}
+
+// policy check (the loader lwauthd uses) refuses a lineworks channel whose IDs cannot work.
+TEST_F(LineWorksDelivery, PolicyCheckRefusesBareUserNamesAsLineWorksIds) {
+    TempDir policy_dir("lwauth-policy");
+    std::string section = gateway_channels();
+    section = section.substr(0, section.find("user_id = "));
+    for (const auto& [ids, expected] : std::vector<std::pair<std::string, std::string>>{
+             {"",
+              "[channel.lineworks]: channel type lineworks has no user's ID on the messenger: "
+              "set user_id = {user}@example.com"},
+             {"user_id = {user}\n",
+              "bad value '{user}' for user_id: LINE WORKS takes a login ID (name@domain) or a "
+              "user ID, never a bare user name"},
+             {"user_id = {user}@example.com\nscope = user.read\n",
+              "bad value 'user.read' for scope: sending a bot message needs the scope "
+              "bot.message (or bot)"}}) {
+        write_file(policy_dir / "lwauth.conf", section + ids);
+        auto check = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+        EXPECT_EQ(check.exit_code, 5) << check.out << check.err;
+        EXPECT_NE(check.err.find(expected), std::string::npos) << check.err;
+    }
+    write_file(policy_dir / "lwauth.conf", section + "user_id = {user}@example.com\n");
+    auto check = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 }  // namespace

@@ -70,7 +70,8 @@ class GatewayCase : public GatewayTest {
         if (type == "line") {
             return "[channel.gw]\ntype = line\nchannel_access_token_file = " +
                    secret_file("line", "line-test-channel-token") + "\nbase_url = " + base + "\n" +
-                   ca + timeout;
+                   ca + timeout + "user_map_file = " +
+                   secret_file("line-users", "alice U0123456789abcdef0123456789abcdef") + "\n";
         }
         return "[channel.gw]\ntype = lineworks\nclient_id = lw-test-client-id\nclient_secret_file "
                "= " +
@@ -78,7 +79,7 @@ class GatewayCase : public GatewayTest {
                "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
                secret_file("lw-key", read_file(dir_ / "pki/lineworks.key")) +
                "\nbot_id = 2000001\nbase_url = " + base + "\nauth_url = " + base +
-               "/oauth2/v2.0/token\n" + ca + timeout;
+               "/oauth2/v2.0/token\n" + ca + timeout + "user_id = {user}@example.com\n";
     }
 
     std::string fake_service() const {

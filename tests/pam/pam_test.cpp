@@ -638,7 +638,7 @@ class PamThroughLineWorks : public PamThroughGateway {
                "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
                secret("lw-key", read_file(dir_ / "pki/lineworks.key")) +
                "\nbot_id = 2000001\nauth_url = https://127.0.0.1:" + std::to_string(port_) +
-               "/oauth2/v2.0/token\n" + common();
+               "/oauth2/v2.0/token\nuser_id = {user}@example.com\n" + common();
     }
     std::string kinds() override { return "notification, email"; }
 };
@@ -678,11 +678,12 @@ class PamThroughSmtp : public PamThroughGateway {
     Process smtp_;
 };
 
-// LINE push to a user whose name is a LINE user ID (user-to-LINE links come later).
+// LINE push to a user whose name happens to be a LINE user ID, mapped to it.
 class PamThroughLine : public PamThroughGateway {
     std::string section() override {
         return "[channel.line]\ntype = line\nchannel_access_token_file = " +
-               secret("line", "line-test-channel-token") + "\n" + common() +
+               secret("line", "line-test-channel-token") + "\nuser_map_file = " +
+               secret("line-users", std::string(kLineUser) + " " + kLineUser) + "\n" + common() +
                "\n[user:" + kLineUser + "]\ntwo_step = required\n";
     }
     std::string kinds() override { return "notification"; }

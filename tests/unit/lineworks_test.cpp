@@ -60,6 +60,18 @@ TEST(LineWorksToken, AnOAuthErrorGivesItsCodeAndAHint) {
         << t.failure.reason;
 }
 
+TEST(LineWorksToken, ARefusedScopeIsPermanentAndNamed) {
+    auto t = parse_lineworks_token(
+        "lw", answer(400, R"({"error": "invalid_scope", "error_description": "not allowed"})"),
+        "bot.message user.read");
+    EXPECT_FALSE(t.ok);
+    EXPECT_FALSE(t.failure.retryable);
+    EXPECT_EQ(t.failure.reason,
+              "lw: token request answered HTTP 400 (invalid_scope): the app is not granted the "
+              "scope 'bot.message user.read'; add it to the app's OAuth scopes in the Developer "
+              "Console, or set scope");
+}
+
 TEST(LineWorksToken, ServerTroubleIsRetryable) {
     auto t = parse_lineworks_token("lw", answer(500, R"({"error": "server_error"})"));
     EXPECT_FALSE(t.ok);

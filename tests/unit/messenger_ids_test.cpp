@@ -38,34 +38,90 @@ std::string error_of(std::string_view text) {
     return "";
 }
 
-TEST(MessengerIds, WithoutKeysTheUserNameIsTheId) {
-    MessengerIds ids(config({}));
-    EXPECT_EQ(ids.id_for("alice"), "alice");
+constexpr const char* kLineId = "U0123456789abcdef0123456789abcdef";
+constexpr const char* kWorksId = "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10";
+
+TEST(MessengerIds, WithoutKeysNobodyHasAnId) {
+    MessengerIds ids(config({}), kLineWorksIdForm);
+    auto alice = ids.lookup("alice");
+    EXPECT_EQ(alice.id, std::nullopt) << "the user name is never the ID";
+    EXPECT_EQ(alice.problem, "the user has no LINE WORKS user ID in user_map_file");
 }
 
 TEST(MessengerIds, TheTemplateStandsForEveryUser) {
-    MessengerIds ids(config({{"user_id", "{user}@example.com"}}));
-    EXPECT_EQ(ids.id_for("alice"), "alice@example.com");
+    MessengerIds ids(config({{"user_id", "{user}@example.com"}}), kLineWorksIdForm);
+    EXPECT_EQ(ids.lookup("alice").id, "alice@example.com");
     EXPECT_EQ(policy::expand_user_id("{user}.{user}", "b"), "b.b");
 }
 
 TEST(MessengerIds, TheMapWinsOverTheTemplate) {
     TempDir dir;
     MessengerIds ids(config({{"user_id", "{user}@example.com"},
-                             {"user_map_file", write_map(dir, "bob 110002509000000\n")}}));
-    EXPECT_EQ(ids.id_for("bob"), "110002509000000");
-    EXPECT_EQ(ids.id_for("alice"), "alice@example.com");
+                             {"user_map_file", write_map(dir, std::string("bob ") + kWorksId)}}),
+                     kLineWorksIdForm);
+    EXPECT_EQ(ids.lookup("bob").id, kWorksId);
+    EXPECT_EQ(ids.lookup("alice").id, "alice@example.com");
 }
 
 TEST(MessengerIds, WithOnlyAMapOthersHaveNoId) {
     TempDir dir;
-    MessengerIds ids(config({{"user_map_file", write_map(dir, "bob Ub\n")}}));
-    EXPECT_EQ(ids.id_for("bob"), "Ub");
-    EXPECT_EQ(ids.id_for("alice"), std::nullopt);
+    MessengerIds ids(config({{"user_map_file", write_map(dir, std::string("bob ") + kLineId)}}),
+                     kLineIdForm);
+    EXPECT_EQ(ids.lookup("bob").id, kLineId);
+    EXPECT_EQ(ids.lookup("alice").id, std::nullopt);
+    EXPECT_EQ(ids.lookup("alice").problem, "the user has no LINE user ID in user_map_file");
+}
+
+// An ID of the wrong form is not handed to the channel, and the reason does not carry it.
+TEST(MessengerIds, AnIdOfTheWrongFormIsNotGiven) {
+    TempDir dir;
+    MessengerIds line(config({{"user_map_file", write_map(dir, "bob Ub-typo\ncarol carol\n")}}),
+                      kLineIdForm);
+    auto bob = line.lookup("bob");
+    EXPECT_EQ(bob.id, std::nullopt);
+    EXPECT_EQ(bob.problem,
+              "the user's ID in user_map_file is not a LINE user ID (U and 32 hex digits); not "
+              "sent");
+    EXPECT_EQ(line.lookup("carol").id, std::nullopt) << "a user name is no LINE user ID";
+
+    MessengerIds works(config({{"user_id", "{user}@example.com"}}), kLineWorksIdForm);
+    auto odd = works.lookup("a/b");
+    EXPECT_EQ(odd.id, std::nullopt);
+    EXPECT_EQ(odd.problem,
+              "the ID user_id gives the user is not a LINE WORKS user ID or login ID "
+              "(name@domain); not sent");
+}
+
+TEST(MessengerIdForms, LineTakesUAnd32LowerCaseHexDigits) {
+    EXPECT_TRUE(policy::is_line_user_id(kLineId));
+    EXPECT_FALSE(policy::is_line_user_id("U0123456789ABCDEF0123456789abcdef"));
+    EXPECT_FALSE(policy::is_line_user_id("C0123456789abcdef0123456789abcdef")) << "a group";
+    EXPECT_FALSE(policy::is_line_user_id("U0123456789abcdef0123456789abcde"));
+    EXPECT_FALSE(policy::is_line_user_id("alice"));
+    EXPECT_FALSE(policy::is_line_user_id(""));
+}
+
+TEST(MessengerIdForms, LineWorksTakesAUserIdOrALoginId) {
+    EXPECT_TRUE(policy::is_lineworks_user_id(kWorksId));
+    EXPECT_TRUE(policy::is_lineworks_user_id("userf7da-f82c-4284-13e7-030f3b4c756x"))
+        << "the form of the API reference's example";
+    EXPECT_TRUE(policy::is_lineworks_user_id("alice@example.com"));
+    EXPECT_TRUE(policy::is_lineworks_user_id("a.b_c-d@works-123"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("alice")) << "a bare user name";
+    EXPECT_FALSE(policy::is_lineworks_user_id("110002509000000"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f1"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f100"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("4f6e1a52_0c1b-4d7e-9a3f-2b8c5d7e9f10"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("a@b@example.com"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("@example.com"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("alice@"));
+    EXPECT_FALSE(policy::is_lineworks_user_id("a/b@example.com"));
+    EXPECT_FALSE(policy::is_lineworks_user_id(""));
 }
 
 TEST(MessengerIds, AnUnreadableMapThrows) {
-    EXPECT_THROW(MessengerIds(config({{"user_map_file", "/nonexistent/users"}})), Error);
+    EXPECT_THROW(MessengerIds(config({{"user_map_file", "/nonexistent/users"}}), kLineWorksIdForm),
+                 Error);
 }
 
 TEST(UserMap, SkipsCommentsBlankLinesAndExtraSpace) {

@@ -635,20 +635,100 @@ TEST(PolicyChannels, GatewaysAreReachedOverHttpsOnly) {
               "starting with https://");
 }
 
+// A lineworks channel with every required key; `secret` stands for both secret files.
+std::string lineworks_section(const fs::path& secret) {
+    return "[channel.works]\ntype = lineworks\nclient_id = c\nclient_secret_file = " +
+           secret.string() + "\nservice_account = s\nprivate_key_file = " + secret.string() +
+           "\nbot_id = 1\n";
+}
+
 TEST(PolicyChannels, MessengerUserIdsAreATemplateAndAMapFile) {
     TempDir dir;
-    fs::path token = dir.write("token", "t");
+    fs::path secret = dir.write("secret", "t");
     fs::path map = dir.write("users", "bob U0\n");
-    std::string section =
-        "[channel.line]\ntype = line\nchannel_access_token_file = " + token.string() + "\n";
+    std::string section = lineworks_section(secret);
     Policy policy =
         loaded(section + "user_id = {user}@example.com\nuser_map_file = " + map.string() + "\n",
                owned_by_me());
     EXPECT_EQ(policy.channels[0].option("user_id"), "{user}@example.com");
     EXPECT_EQ(policy.channels[0].option("user_map_file"), map.string());
     EXPECT_EQ(only_error(section + "user_id = {uid}@example.com\n", owned_by_me()),
-              "lwauth.conf:4: bad value '{uid}@example.com' for user_id: an ID with no spaces, "
+              "lwauth.conf:8: bad value '{uid}@example.com' for user_id: an ID with no spaces, "
               "where {user} stands for the user name (e.g. {user}@example.com)");
+}
+
+// The LINE Messaging API takes only the user IDs LINE issues (U and 32 hex digits), never
+// the user name: a line channel needs user_map_file, or one literal ID.
+TEST(PolicyChannels, ALineChannelNeedsLineUserIds) {
+    TempDir dir;
+    fs::path token = dir.write("token", "t");
+    fs::path map = dir.write("users", "bob U0\n");
+    std::string section =
+        "[channel.line]\ntype = line\nchannel_access_token_file = " + token.string() + "\n";
+    EXPECT_EQ(only_error(section, owned_by_me()),
+              "lwauth.conf:1: [channel.line]: channel type line has no user's ID on the "
+              "messenger: set user_map_file (lines 'USER U...' with the LINE user ID LINE gives "
+              "each user)");
+    EXPECT_EQ(only_error(section + "user_id = {user}\n", owned_by_me()),
+              "lwauth.conf:4: bad value '{user}' for user_id: a LINE user ID is issued by LINE (U "
+              "and 32 hex digits) and cannot be made from the user name; list each user's ID in "
+              "user_map_file");
+    EXPECT_EQ(only_error(section + "user_id = alice\n", owned_by_me()),
+              "lwauth.conf:4: bad value 'alice' for user_id: expected a LINE user ID (U and 32 hex "
+              "digits); list each user's ID in user_map_file");
+    EXPECT_TRUE(
+        load(section + "user_map_file = " + map.string() + "\n", owned_by_me()).errors.empty());
+    EXPECT_TRUE(load(section + "user_id = U0123456789abcdef0123456789abcdef\n", owned_by_me())
+                    .errors.empty());
+}
+
+// LINE WORKS takes its user ID or a login ID (name@domain), never a bare user name; its
+// token scope is a key, bot.message by default.
+TEST(PolicyChannels, ALineWorksChannelNeedsLoginIdsOrUserIds) {
+    TempDir dir;
+    fs::path secret = dir.write("secret", "t");
+    fs::path map = dir.write("users", "bob x\n");
+    std::string section = lineworks_section(secret);
+    EXPECT_EQ(only_error(section, owned_by_me()),
+              "lwauth.conf:1: [channel.works]: channel type lineworks has no user's ID on the "
+              "messenger: set user_id = {user}@example.com (the members' login ID domain) or "
+              "user_map_file (lines 'USER ID')");
+    for (const char* bare : {"{user}", "{user}.example.com", "works-{user}"}) {
+        EXPECT_EQ(only_error(section + "user_id = " + bare + "\n", owned_by_me()),
+                  "lwauth.conf:8: bad value '" + std::string(bare) +
+                      "' for user_id: LINE WORKS takes a login ID (name@domain) or a user ID, "
+                      "never a bare user name; set e.g. user_id = {user}@example.com, or list "
+                      "IDs in user_map_file");
+    }
+    EXPECT_EQ(only_error(section + "user_id = alice\n", owned_by_me()),
+              "lwauth.conf:8: bad value 'alice' for user_id: expected a LINE WORKS login ID "
+              "(name@domain) or user ID (8-4-4-4-12 letters and digits)");
+    for (const char* good : {"{user}@example.com", "{user}.ops@works-123", "admin@example.com",
+                             "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10"}) {
+        EXPECT_TRUE(load(section + "user_id = " + good + "\n", owned_by_me()).errors.empty())
+            << good;
+    }
+    Policy policy = loaded(section + "user_map_file = " + map.string() + "\n", owned_by_me());
+    EXPECT_EQ(policy.channels[0].option("scope"), "bot.message") << "enough to send";
+}
+
+TEST(PolicyChannels, ALineWorksScopeIsScopeWordsThatCanSend) {
+    TempDir dir;
+    fs::path secret = dir.write("secret", "t");
+    std::string section = lineworks_section(secret) + "user_id = {user}@example.com\n";
+    EXPECT_EQ(loaded(section + "scope = bot\n", owned_by_me()).channels[0].option("scope"), "bot");
+    EXPECT_EQ(loaded(section + "scope = bot.message user.read\n", owned_by_me())
+                  .channels[0]
+                  .option("scope"),
+              "bot.message user.read");
+    for (const char* bad : {"bot,user.read", "bot.message  user.read", "bot/message"}) {
+        EXPECT_EQ(only_error(section + "scope = " + bad + "\n", owned_by_me()),
+                  "lwauth.conf:9: bad value '" + std::string(bad) +
+                      "' for scope: expected scopes separated by single spaces, like bot.message");
+    }
+    EXPECT_EQ(only_error(section + "scope = user.read\n", owned_by_me()),
+              "lwauth.conf:9: bad value 'user.read' for scope: sending a bot message needs the "
+              "scope bot.message (or bot)");
 }
 
 TEST(PolicyLogin, PhoneLoginLimits) {

@@ -173,10 +173,17 @@ TEST(ClassifyLine, RefusalsArePermanentAndSayWhy) {
     SendResult forbidden = classify_line("l", answer(403, R"({"message": "Access denied"})"));
     EXPECT_FALSE(forbidden.retryable);
     EXPECT_NE(forbidden.reason.find("not allowed"), std::string::npos);
-    SendResult refused =
+    SendResult unknown =
         classify_line("l", answer(400, R"({"message": "Failed to send messages"})"));
+    EXPECT_FALSE(unknown.retryable);
+    EXPECT_EQ(unknown.reason,
+              "l: LINE has no such user for this channel's provider: check the user's LINE user "
+              "ID in user_map_file (HTTP 400)");
+    SendResult refused = classify_line(
+        "l", answer(400, R"x({"message": "The property, 'to', in the request body is )x"
+                         R"x(invalid (line: -, column: -)"})x"));
     EXPECT_FALSE(refused.retryable);
-    EXPECT_NE(refused.reason.find("not a LINE user ID"), std::string::npos);
+    EXPECT_NE(refused.reason.find("not a LINE user ID"), std::string::npos) << refused.reason;
     EXPECT_FALSE(classify_line("l", answer(404, "")).retryable);
 }
 

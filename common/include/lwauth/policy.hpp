@@ -288,6 +288,14 @@ struct LoadResult {
 /// The template with every `{user}` replaced by `user`. The template must be valid.
 [[nodiscard]] std::string expand_user_id(std::string_view user_id_template, std::string_view user);
 
+/// A LINE user ID as the Messaging API takes it in "to": "U" and 32 lower-case hex
+/// digits, issued by LINE per provider (never the user's name or LINE ID).
+[[nodiscard]] bool is_line_user_id(std::string_view id);
+/// An ID LINE WORKS API 2.0 takes for a member in a bot message's path: a user ID (five
+/// groups of 8-4-4-4-12 letters and digits, as the Directory API issues them) or a login
+/// ID ("name@domain").
+[[nodiscard]] bool is_lineworks_user_id(std::string_view id);
+
 /// Human-readable dump of an effective policy (key = value lines grouped by section, in
 /// lwauth.conf syntax), used by `lwauthctl policy check --user`.
 [[nodiscard]] std::string describe(const UserPolicy& user, const Policy& policy);
