@@ -1116,6 +1116,7 @@ class Loader {
             policy_.channels.begin(), policy_.channels.end(),
             [](const ChannelConfig& a, const ChannelConfig& b) { return a.order < b.order; });
         warn_outbox();
+        warn_one_recipient();
         check_line_login();
         check_store();
         check_directory();
@@ -1523,6 +1524,26 @@ class Loader {
                          kinds_text(channel.serves) + ") is written to " + channel.option("path") +
                          " and reaches no user; use it only for tests and demos, or set "
                          "enabled = no"});
+            }
+        }
+    }
+
+    // A messenger's user_id without {user} names one account: every user without an
+    // entry in user_map_file would have their codes sent there.
+    void warn_one_recipient() {
+        for (const auto& channel : policy_.channels) {
+            const std::string& user_id = channel.option("user_id");
+            if ((channel.type == "line" || channel.type == "lineworks") && !user_id.empty() &&
+                user_id.find("{user}") == std::string::npos) {
+                warnings_.push_back(
+                    {channel.file, channel.line,
+                     "[channel." + channel.name + "] user_id names one account: every user " +
+                         (channel.option("user_map_file").empty()
+                              ? std::string("has their codes sent to it")
+                              : std::string("missing from user_map_file has their codes sent "
+                                            "to it")) +
+                         "; whoever holds it can pass anyone's 2-step verification. List "
+                         "each user's ID in user_map_file instead"});
             }
         }
     }

@@ -712,6 +712,34 @@ TEST(PolicyChannels, ALineWorksChannelNeedsLoginIdsOrUserIds) {
     EXPECT_EQ(policy.channels[0].option("scope"), "bot.message") << "enough to send";
 }
 
+// A user_id without {user} names one account, which would get every user's codes.
+TEST(PolicyChannels, AUserIdNamingOneAccountIsWarnedAbout) {
+    TempDir dir;
+    fs::path secret = dir.write("secret", "t");
+    fs::path map = dir.write("users", "bob x\n");
+    std::string section = lineworks_section(secret);
+    auto one_account = [](const LoadResult& result) {
+        std::vector<std::string> out;
+        for (const auto& w : result.warnings) {
+            if (w.message.find("user_id names one account") != std::string::npos) {
+                out.push_back(w.message);
+            }
+        }
+        return out;
+    };
+    LoadResult one = load(section + "user_id = admin@example.com\n", owned_by_me());
+    ASSERT_TRUE(one.errors.empty());
+    ASSERT_EQ(one_account(one).size(), 1u);
+    EXPECT_NE(one_account(one)[0].find("every user has their codes sent to it"), std::string::npos)
+        << one_account(one)[0];
+    LoadResult mapped = load(
+        section + "user_id = admin@example.com\nuser_map_file = " + map.string() + "\n",
+        owned_by_me());
+    ASSERT_EQ(one_account(mapped).size(), 1u);
+    EXPECT_NE(one_account(mapped)[0].find("missing from user_map_file"), std::string::npos);
+    EXPECT_TRUE(one_account(load(section + "user_id = {user}@example.com\n", owned_by_me())).empty());
+}
+
 TEST(PolicyChannels, ALineWorksScopeIsScopeWordsThatCanSend) {
     TempDir dir;
     fs::path secret = dir.write("secret", "t");
