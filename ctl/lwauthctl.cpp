@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -160,6 +161,20 @@ json read_vardict(sd_bus_message* m) {
             sd_bus_message_exit_container(m);
             sd_bus_message_exit_container(m);
             out[key] = list;
+        } else if (t == "a(sst)") {
+            // remembered_hosts, the one array of structures in the schema (bus_names.hpp).
+            json list = json::array();
+            sd_bus_message_enter_container(m, 'v', "a(sst)");
+            sd_bus_message_enter_container(m, 'a', "(sst)");
+            const char* service = nullptr;
+            const char* origin = nullptr;
+            uint64_t until = 0;
+            while (sd_bus_message_read(m, "(sst)", &service, &origin, &until) > 0) {
+                list.push_back({{"service", service}, {"origin", origin}, {"until", until}});
+            }
+            sd_bus_message_exit_container(m);
+            sd_bus_message_exit_container(m);
+            out[key] = list;
         } else {
             sd_bus_message_skip(m, "v");
         }
@@ -205,6 +220,52 @@ const char* method_name(const std::string& method) {
     return "";
 }
 
+// A remembered place as a person reads it: "sshd from 192.0.2.7", "login on tty1".
+std::string place_text(const json& place) {
+    std::string service = place.value("service", "");
+    std::string origin = place.value("origin", "");
+    if (service.empty()) {
+        service = "a login";
+    }
+    if (!origin.starts_with("local:")) {
+        return service + " from " + origin;
+    }
+    std::string tty = origin.substr(6);
+    return service + (tty.empty() ? " on this host" : " on " + tty);
+}
+
+// The places where no code is asked ([policy] remember_host) and the enrolment grace.
+void print_remembered(const json& s, bool own,
+                      const std::function<void(const std::string&, const std::string&)>& row) {
+    const json places = s.value("remembered_hosts", json::array());
+    for (size_t i = 0; i < places.size(); ++i) {
+        row(i == 0 ? "Remembered" : "",
+            place_text(places[i]) + " until " + local_time(places[i].value("until", uint64_t{0})));
+    }
+    if (!places.empty()) {
+        row("", std::string("(no code is asked there until then; ") +
+                    (own ? "lwauthctl forget"
+                         : "lwauthctl admin reset " + s.value("user", "USER") + " hosts") +
+                    " ends it)");
+    }
+    uint64_t grace = s.value("enroll_grace_until", uint64_t{0});
+    if (grace == 0) {
+        return;
+    }
+    if (static_cast<int64_t>(grace) <= static_cast<int64_t>(std::time(nullptr))) {
+        row("Enrolment grace", "ended on " + local_time(grace) +
+                                   "; logins are refused until a phone number or email "
+                                   "address is added");
+        return;
+    }
+    std::string how = !own ? "a phone number or email address must be added before then"
+                      : s.value("contacts_policy", "") == "admin"
+                          ? "ask your administrator to add a phone number or email address "
+                            "before then"
+                          : "add a phone number or email before then (lwauthctl contact add)";
+    row("Enrolment grace", "no code is asked until " + local_time(grace) + "; " + how);
+}
+
 // One user's settings (Account.Status / Admin.ShowUser) as lines of "Label: value".
 // `own` says whether they are the caller's own (the hints are for them).
 void print_settings(const json& s, bool own) {
@@ -212,7 +273,7 @@ void print_settings(const json& s, bool own) {
         return s.contains(key) && s[key].is_string() ? s[key].get<std::string>() : std::string();
     };
     auto row = [](const std::string& label, const std::string& value) {
-        std::printf("%-22s %s\n", (label + ":").c_str(), value.c_str());
+        std::printf("%-22s %s\n", label.empty() ? "" : (label + ":").c_str(), value.c_str());
     };
     row("User", str("user"));
     std::vector<std::string> methods;
@@ -274,6 +335,7 @@ void print_settings(const json& s, bool own) {
     if (locked != 0) {
         row("Locked until", local_time(locked) + " (too many failed codes)");
     }
+    print_remembered(s, own, row);
 }
 
 int cmd_status(const Global& g) {
@@ -446,6 +508,22 @@ int cmd_two_step(const Global& g, const std::string& state) {
     return kExitOk;
 }
 
+int cmd_forget(const Global& g) {
+    Client client;
+    auto reply = client.call(bus::kAccountInterface, bus::kAccountForget, "");
+    uint32_t forgotten = 0;
+    if (sd_bus_message_read(reply.get(), "u", &forgotten) < 0) {
+        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+    }
+    print_result(g, json{{"forgotten", forgotten}},
+                 forgotten == 0
+                     ? std::string("No remembered places.")
+                     : "Forgot " + std::to_string(forgotten) +
+                           (forgotten == 1 ? " remembered place" : " remembered places") +
+                           "; the next login from there asks for a code.");
+    return kExitOk;
+}
+
 // ---- Administration (the Admin interface) ------------------------------------------------
 
 std::vector<json> read_status_list(sd_bus_message* m) {
@@ -556,6 +634,8 @@ int cmd_admin_reset(const Global& g, const std::string& user, const std::string&
     const char* done = what == "pin"        ? "quick-login PIN was removed"
                        : what == "line"     ? "LINE link was removed"
                        : what == "contacts" ? "login contacts were removed; 2-step is off"
+                       : what == "hosts"    ? "remembered places were forgotten; the next login "
+                                              "from each asks for a code"
                                             : "login settings were reset";
     print_result(g, json{{"user", user}, {"reset", what}, {"action", "reset"}},
                  user + "'s " + done + ".");
@@ -747,6 +827,10 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"on", "off"}));
     two_step->callback([&] { status = cmd_two_step(g, state); });
 
+    auto* forget = app.add_subcommand(
+        "forget", "Forget the places where no code is asked (remember_host): ask there again");
+    forget->callback([&] { status = cmd_forget(g); });
+
     auto* admin = app.add_subcommand(
         "admin", "Manage other users' login settings (root or the policy's admin group)");
     admin->require_subcommand(1);
@@ -779,9 +863,9 @@ int main(int argc, char** argv) {
     std::string what = "all";
     auto* reset = admin->add_subcommand("reset", "Clear what a user has set up");
     reset->add_option("user", target, "user name")->required();
-    reset->add_option("what", what, "pin, line, contacts or all")
+    reset->add_option("what", what, "pin, line, contacts, hosts or all")
         ->capture_default_str()
-        ->check(CLI::IsMember({"pin", "line", "contacts", "all"}));
+        ->check(CLI::IsMember({"pin", "line", "contacts", "hosts", "all"}));
     reset->callback([&] { status = cmd_admin_reset(g, target, what); });
 
     auto* pol = app.add_subcommand("policy", "Check, show, edit or reload the login policy");

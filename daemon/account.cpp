@@ -114,7 +114,28 @@ AccountStatus AccountService::status(const std::string& user) {
         }
     }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
+    if (up.remember_host.count() > 0) {
+        // As the engine judges a place (LoginEngine::remembered_step).
+        for (const auto& host : store_.remembered_hosts(user)) {
+            int64_t until = host.verified_at + up.remember_host.count();
+            if (host.verified_at <= now && now < until) {
+                s.remembered_hosts.push_back({host.service, host.origin, until});
+            }
+        }
+    }
+    if (state.contacts.empty() && s.two_step_enabled && up.enroll_grace.count() > 0 &&
+        state.enroll_grace_started != 0) {
+        s.enroll_grace_until = state.enroll_grace_started + up.enroll_grace.count();
+    }
     return s;
+}
+
+int AccountService::forget_hosts(const std::string& user) {
+    int forgotten = store_.forget_hosts(user);
+    log_event(LogLevel::Notice, "hosts-forgotten",
+              "the user's remembered places were forgotten; codes are asked there again",
+              {{"USER", user}, {"COUNT", std::to_string(forgotten)}});
+    return forgotten;
 }
 
 void AccountService::add_contact(const std::string& user, const std::string& owner,

@@ -27,6 +27,15 @@ void check_contact_kind(const std::string& kind);
 /// Error(InvalidArgument) saying what is wrong with it.
 [[nodiscard]] std::string normalized_contact(const std::string& kind, const std::string& value);
 
+/// A place where the user is not asked for a code ([policy] remember_host), as status
+/// shows it: the PAM service, the remote host or "local:TTY", and until when.
+struct RememberedPlace {
+    std::string service;
+    std::string origin;
+    int64_t until = 0;  // epoch seconds: the login there + the user's remember_host
+    friend bool operator==(const RememberedPlace&, const RememberedPlace&) = default;
+};
+
 /// A user's login settings as Account.Status and Admin.ShowUser give them. Contact
 /// values are masked; nothing here is ever a full number or address.
 struct AccountStatus {
@@ -43,6 +52,10 @@ struct AccountStatus {
     bool line_linked = false;
     bool pin_set = false;
     int64_t locked_until = 0;
+    std::vector<RememberedPlace> remembered_hosts;  // only those still within remember_host
+    // With no login contact, 2-step in effect and [policy] enroll_grace: the end of the
+    // grace once it has started (also when past); 0 otherwise.
+    int64_t enroll_grace_until = 0;
 };
 
 class AccountService {
@@ -80,6 +93,11 @@ class AccountService {
     void remove_contact(const std::string& user, const std::string& owner, const std::string& kind);
     /// Turning 2-step off while it is on needs a reauthentication of `owner`.
     void set_two_step(const std::string& user, const std::string& owner, bool enabled);
+
+    /// Forgets every place the user is remembered at ([policy] remember_host), so that
+    /// the next login from each asks for a code; returns how many. Needs no proof: it
+    /// only makes the login stricter.
+    int forget_hosts(const std::string& user);
 
     /// Sends a code to the user's verified contacts (as a login code goes) so that the
     /// connection `owner` can prove it is the user before a change that weakens the

@@ -139,8 +139,8 @@ void AdminService::unlock(uid_t admin, const std::string& user) {
 }
 
 void AdminService::reset(uid_t admin, const std::string& user, const std::string& what) {
-    if (what != "pin" && what != "line" && what != "contacts" && what != "all") {
-        throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts or all");
+    if (what != "pin" && what != "line" && what != "contacts" && what != "hosts" && what != "all") {
+        throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts, hosts or all");
     }
     require_known(user);
     require_may_change(admin, user, "reset");
@@ -159,8 +159,13 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         account_.forget_pending(user);
         store_.set_two_step(user, false);
     }
+    if (all || what == "hosts") {
+        store_.forget_hosts(user);
+    }
     if (all) {
         store_.clear_failures(user);
+        // The next login without a contact starts the enrolment grace afresh.
+        store_.clear_enroll_grace(user);
     }
     log_admin(admin, user, "reset", "administrator reset the user's settings", what);
 }

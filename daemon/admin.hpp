@@ -37,8 +37,9 @@ class AdminService {
     void remove_contact(uid_t admin, const std::string& user, const std::string& kind);
     /// Ends a lockout and clears the count of failed codes.
     void unlock(uid_t admin, const std::string& user);
-    /// what: pin, line, contacts (every login contact; 2-step goes off with them) or all
-    /// (those three and the lockout). The profile stays.
+    /// what: pin, line, contacts (every login contact; 2-step goes off with them), hosts
+    /// (the places remember_host skips the code at) or all (those four, the lockout and
+    /// the start of the enrolment grace). The profile stays.
     void reset(uid_t admin, const std::string& user, const std::string& what);
 
   private:

@@ -218,6 +218,8 @@ const sd_bus_vtable kAccountVtable[] = {
     SD_BUS_METHOD_WITH_ARGS("Reauth", SD_BUS_ARGS("s", code), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_reauth),
                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_ARGS("Forget", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", forgotten),
+                            LWAUTH_HANDLER(account_forget), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAdminVtable[] = {
@@ -257,16 +259,23 @@ void append_status(sd_bus_message* m, const AccountStatus& s) {
     add_string("two_step_policy", policy::to_string(s.two_step_policy));
     add_string("contacts_policy", policy::to_string(s.contacts_policy));
     add_string("admin_contact", s.admin_contact);
-    check(sd_bus_message_open_container(m, 'e', "sv"), "methods");
-    check(sd_bus_message_append(m, "s", "methods"), "methods");
-    check(sd_bus_message_open_container(m, 'v', "as"), "methods");
-    check(sd_bus_message_open_container(m, 'a', "s"), "methods");
-    for (const auto& method : s.methods) {
-        check(sd_bus_message_append(m, "s", method.c_str()), "methods");
-    }
-    check(sd_bus_message_close_container(m), "methods");
-    check(sd_bus_message_close_container(m), "methods");
-    check(sd_bus_message_close_container(m), "methods");
+    // {key: variant of array}, the array's elements appended by `append_elements`.
+    auto add_array = [&](const char* key, const char* element, auto&& append_elements) {
+        std::string array = std::string("a") + element;
+        check(sd_bus_message_open_container(m, 'e', "sv"), key);
+        check(sd_bus_message_append(m, "s", key), key);
+        check(sd_bus_message_open_container(m, 'v', array.c_str()), key);
+        check(sd_bus_message_open_container(m, 'a', element), key);
+        append_elements();
+        check(sd_bus_message_close_container(m), key);
+        check(sd_bus_message_close_container(m), key);
+        check(sd_bus_message_close_container(m), key);
+    };
+    add_array("methods", "s", [&] {
+        for (const auto& method : s.methods) {
+            check(sd_bus_message_append(m, "s", method.c_str()), "methods");
+        }
+    });
     for (const auto& [kind, masked] : s.contacts) {
         add_string(kind, masked);
     }
@@ -284,6 +293,20 @@ void append_status(sd_bus_message* m, const AccountStatus& s) {
     check(sd_bus_message_append(m, "{sv}", "locked_until", "t",
                                 static_cast<uint64_t>(s.locked_until)),
           "locked_until");
+    if (!s.remembered_hosts.empty()) {
+        add_array("remembered_hosts", "(sst)", [&] {
+            for (const auto& place : s.remembered_hosts) {
+                check(sd_bus_message_append(m, "(sst)", place.service.c_str(), place.origin.c_str(),
+                                            static_cast<uint64_t>(place.until)),
+                      "remembered_hosts");
+            }
+        });
+    }
+    if (s.enroll_grace_until != 0) {
+        check(sd_bus_message_append(m, "{sv}", "enroll_grace_until", "t",
+                                    static_cast<uint64_t>(s.enroll_grace_until)),
+              "enroll_grace_until");
+    }
     check(sd_bus_message_close_container(m), "status");
 }
 
@@ -557,6 +580,11 @@ int BusService::account_reauth(sd_bus_message* m) {
     SecretString secret(code);
     account_.reauth(user, sender_of(m), secret);
     return sd_bus_reply_method_return(m, nullptr);
+}
+
+int BusService::account_forget(sd_bus_message* m) {
+    int forgotten = account_.forget_hosts(caller_user(m));
+    return sd_bus_reply_method_return(m, "u", static_cast<uint32_t>(forgotten));
 }
 
 int BusService::admin_reload_policy(sd_bus_message* m) {

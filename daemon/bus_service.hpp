@@ -41,6 +41,7 @@ class BusService {
     int account_set_two_step(sd_bus_message* m);
     int account_start_reauth(sd_bus_message* m);
     int account_reauth(sd_bus_message* m);
+    int account_forget(sd_bus_message* m);
     int admin_list_users(sd_bus_message* m);
     int admin_show_user(sd_bus_message* m);
     int admin_show_policy(sd_bus_message* m);

@@ -351,6 +351,7 @@ std::vector<Method> account_methods() {
         {"org.lwauth.Auth1.Account", "StartReauth", [](sd_bus_message*) {}},
         {"org.lwauth.Auth1.Account", "Reauth",
          [](sd_bus_message* m) { sd_bus_message_append(m, "s", "000000"); }},
+        {"org.lwauth.Auth1.Account", "Forget", [](sd_bus_message*) {}},
     };
 }
 

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -630,8 +631,42 @@ LoginResult login_as_root_with(const std::string& address, const std::string& us
     return login_as_root_named(address, user, [&](const std::string&) { return answer_of(); });
 }
 
-LoginResult login_as_root_named(const std::string& address, const std::string& user,
-                                const std::function<std::string(const std::string&)>& answer_of) {
+namespace {
+
+// Calls Login.Start for `user` from `place` on `bus`.
+int start_login(sd_bus* bus, const std::string& user, const LoginPlace& place, sd_bus_error* error,
+                sd_bus_message** reply) {
+    sd_bus_message* raw = nullptr;
+    int r = sd_bus_message_new_method_call(bus, &raw, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                           "org.lwauth.Auth1.Login", "Start");
+    std::unique_ptr<sd_bus_message, decltype(&sd_bus_message_unref)> call(raw,
+                                                                          sd_bus_message_unref);
+    if (r < 0) {
+        return r;
+    }
+    std::vector<std::pair<const char*, std::string>> context = {
+        {"user", user}, {"service", place.service}, {"mode", "second_factor"}};
+    if (!place.rhost.empty()) {
+        context.emplace_back("rhost", place.rhost);
+    }
+    if (!place.tty.empty()) {
+        context.emplace_back("tty", place.tty);
+    }
+    r = sd_bus_message_open_container(raw, 'a', "{sv}");
+    for (const auto& [key, value] : context) {
+        if (r >= 0) {
+            r = sd_bus_message_append(raw, "{sv}", key, "s", value.c_str());
+        }
+    }
+    if (r >= 0) {
+        r = sd_bus_message_close_container(raw);
+    }
+    return r < 0 ? r : sd_bus_call(bus, raw, 0, error, reply);
+}
+
+LoginResult login_as_root_at(const std::string& address, const std::string& user,
+                             const LoginPlace& place,
+                             const std::function<std::string(const std::string&)>& answer_of) {
     LoginResult result;
     sd_bus* bus = nullptr;
     const char* unique_name = nullptr;
@@ -645,10 +680,7 @@ LoginResult login_as_root_named(const std::string& address, const std::string& u
     const std::string client = unique_name;
     sd_bus_message* reply = nullptr;
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    int r =
-        sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login",
-                           "Start", &error, &reply, "a{sv}", 3, "user", "s", user.c_str(),
-                           "service", "s", "test", "mode", "s", "second_factor");
+    int r = start_login(bus, user, place, &error, &reply);
     for (int turn = 0; r >= 0 && turn < 50; ++turn) {
         const char* id = nullptr;
         const char* prompt = nullptr;
@@ -681,6 +713,19 @@ LoginResult login_as_root_named(const std::string& address, const std::string& u
     sd_bus_error_free(&error);
     sd_bus_flush_close_unref(bus);
     return result;
+}
+
+}  // namespace
+
+LoginResult login_as_root_named(const std::string& address, const std::string& user,
+                                const std::function<std::string(const std::string&)>& answer_of) {
+    return login_as_root_at(address, user, LoginPlace{}, answer_of);
+}
+
+LoginResult login_as_root_from(const std::string& address, const std::string& user,
+                               const LoginPlace& place,
+                               const std::function<std::string()>& answer_of) {
+    return login_as_root_at(address, user, place, [&](const std::string&) { return answer_of(); });
 }
 
 LoginResult login_as_root(const std::string& address, const std::string& user,

@@ -237,6 +237,18 @@ LoginResult login_as_root(const std::string& address, const std::string& user,
 LoginResult login_as_root_named(const std::string& address, const std::string& user,
                                 const std::function<std::string(const std::string&)>& answer_of);
 
+/// Where a login comes from, as the module passes it in Start: the PAM service, and the
+/// remote host or terminal when set.
+struct LoginPlace {
+    std::string service = "test";
+    std::string rhost;
+    std::string tty;
+};
+/// As login_as_root_with, from `place`.
+LoginResult login_as_root_from(const std::string& address, const std::string& user,
+                               const LoginPlace& place,
+                               const std::function<std::string()>& answer_of);
+
 /// A monitor on the bus (org.freedesktop.DBus.Monitoring.BecomeMonitor, so root only):
 /// it records the method calls to the bus driver of one member, such as lwauthd asking
 /// GetConnectionUnixUser about a caller.

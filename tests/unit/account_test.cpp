@@ -556,6 +556,53 @@ TEST_F(AccountServiceTest, StatusShowsTheLockoutOnlyWhileItLasts) {
     EXPECT_EQ(account_.status(kUser).locked_until, 0);
 }
 
+TEST_F(AccountServiceTest, StatusListsTheRememberedPlacesWhileTheyLast) {
+    use_policy("[policy]\nremember_host = 1h\n");
+    int64_t t0 = clock_.now();
+    store_.remember_host(kUser, {"sshd", "192.0.2.7", t0});
+    clock_.advance(1800);
+    store_.remember_host(kUser, {"login", "local:tty1", clock_.now()});
+    EXPECT_EQ(account_.status(kUser).remembered_hosts,
+              (std::vector<RememberedPlace>{{"sshd", "192.0.2.7", t0 + 3600},
+                                            {"login", "local:tty1", t0 + 1800 + 3600}}));
+    clock_.advance(1800);
+    EXPECT_EQ(account_.status(kUser).remembered_hosts,
+              (std::vector<RememberedPlace>{{"login", "local:tty1", t0 + 5400}}))
+        << "a place past remember_host is not shown";
+    use_policy("[policy]\nremember_host = 10m\n");
+    EXPECT_TRUE(account_.status(kUser).remembered_hosts.empty())
+        << "a shorter remember_host applies to places already remembered";
+    use_policy("");
+    EXPECT_TRUE(account_.status(kUser).remembered_hosts.empty()) << "remember_host = 0s";
+}
+
+TEST_F(AccountServiceTest, ForgetForgetsEveryPlaceOfTheUserAndCountsThem) {
+    use_policy("[policy]\nremember_host = 1h\n");
+    store_.remember_host(kUser, {"sshd", "192.0.2.7", clock_.now()});
+    store_.remember_host(kUser, {"sudo", "local:pts/0", clock_.now()});
+    store_.remember_host("jiro", {"sshd", "192.0.2.7", clock_.now()});
+    EXPECT_EQ(account_.forget_hosts(kUser), 2);
+    EXPECT_TRUE(account_.status(kUser).remembered_hosts.empty());
+    EXPECT_EQ(account_.forget_hosts(kUser), 0);
+    EXPECT_EQ(account_.status("jiro").remembered_hosts.size(), 1u);
+}
+
+TEST_F(AccountServiceTest, StatusGivesTheEnrolmentGraceOnceStartedAndAfterItEnds) {
+    use_policy("[policy]\ntwo_step = required\nenroll_grace = 1d\n");
+    EXPECT_EQ(account_.status(kUser).enroll_grace_until, 0) << "not started";
+    int64_t started = store_.start_enroll_grace(kUser, clock_.now());
+    EXPECT_EQ(account_.status(kUser).enroll_grace_until, started + 86400);
+    clock_.advance(2 * 86400);
+    EXPECT_EQ(account_.status(kUser).enroll_grace_until, started + 86400) << "also when past";
+    use_policy("[policy]\ntwo_step = required\n");
+    EXPECT_EQ(account_.status(kUser).enroll_grace_until, 0) << "enroll_grace = 0s";
+    use_policy("[policy]\ntwo_step = optional\nenroll_grace = 1d\n");
+    EXPECT_EQ(account_.status(kUser).enroll_grace_until, 0) << "2-step not in effect";
+    use_policy("[policy]\ntwo_step = required\nenroll_grace = 1d\n");
+    add_verified("email", kEmail);
+    EXPECT_EQ(account_.status(kUser).enroll_grace_until, 0) << "a login contact ends it";
+}
+
 TEST_F(AccountServiceTest, StatusReportsThePolicyThatApplies) {
     use_policy("[policy]\ncontacts = admin\n[group:staff]\ntwo_step = required\n");
     users_.groups[kUser] = {"staff"};

@@ -154,6 +154,41 @@ TEST_F(AdminServiceTest, ResetClearsEachPartAndAllOfIt) {
     EXPECT_NE(state.profile_contact("email"), nullptr) << "the profile is the administrator's";
 }
 
+TEST_F(AdminServiceTest, ResetHostsForgetsTheRememberedPlacesAlone) {
+    enroll("taro", "phone", kPhone);
+    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now()});
+    store_.remember_host("taro", {"login", "local:tty1", clock_.now()});
+    store_.remember_host("jiro", {"sshd", "192.0.2.7", clock_.now()});
+    admin_.reset(kAdmin, "taro", "hosts");
+    EXPECT_TRUE(store_.remembered_hosts("taro").empty());
+    EXPECT_EQ(store_.remembered_hosts("jiro").size(), 1u) << "another user's stay";
+    EXPECT_NE(store_.load_user("taro").contact("phone"), nullptr) << "hosts only";
+    EXPECT_TRUE(store_.load_user("taro").two_step);
+}
+
+TEST_F(AdminServiceTest, ResetAllForgetsThePlacesAndRestartsTheEnrolmentGrace) {
+    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now()});
+    store_.start_enroll_grace("taro", clock_.now() - 100);
+    admin_.reset(kAdmin, "taro", "contacts");
+    EXPECT_NE(store_.load_user("taro").enroll_grace_started, 0) << "contacts only";
+    EXPECT_EQ(store_.remembered_hosts("taro").size(), 1u) << "contacts only";
+    admin_.reset(kAdmin, "taro", "all");
+    EXPECT_EQ(store_.load_user("taro").enroll_grace_started, 0);
+    EXPECT_TRUE(store_.remembered_hosts("taro").empty());
+    EXPECT_EQ(store_.start_enroll_grace("taro", clock_.now()), clock_.now())
+        << "the next login starts it afresh";
+}
+
+TEST_F(AdminServiceTest, ABadResetWordNamesTheWords) {
+    try {
+        admin_.reset(kAdmin, "taro", "places");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument);
+        EXPECT_STREQ(e.what(), "reset what: pin, line, contacts, hosts or all");
+    }
+}
+
 TEST_F(AdminServiceTest, ResetDropsAConfirmationInProgress) {
     add_contact_now(account_, "taro", "email", "taro@example.com");
     std::string code = code_in(sent_.back().text);

@@ -63,6 +63,7 @@ inline constexpr const char* kAccountRemoveContact = "RemoveContact";    // (s k
 inline constexpr const char* kAccountSetTwoStep = "SetTwoStep";          // (b enabled)
 inline constexpr const char* kAccountStartReauth = "StartReauth";        // () -> s shown
 inline constexpr const char* kAccountReauth = "Reauth";                  // (s code)
+inline constexpr const char* kAccountForget = "Forget";                  // () -> u forgotten
 inline constexpr const char* kAccountLinkLine = "LinkLine";              // () -> s url
 inline constexpr const char* kAccountUnlinkLine = "UnlinkLine";          // ()
 inline constexpr const char* kAccountSetPin = "SetPin";                  // (s pin)
@@ -77,7 +78,11 @@ inline constexpr const char* kContactEmail = "email";
 //   policy offers), phone s / email s (masked login contacts), phone_source s /
 //   email_source s (self | profile | admin), pending_phone s / pending_email s (masked,
 //   awaiting a code), profile_phone s / profile_email s (masked), line_linked b,
-//   pin_set b, locked_until t (epoch seconds, 0 when not locked).
+//   pin_set b, locked_until t (epoch seconds, 0 when not locked), remembered_hosts
+//   a(sst) (service, origin: the remote host or "local:TTY", until: epoch seconds; the
+//   places [policy] remember_host asks no code at, while it lasts), enroll_grace_until t
+//   (with no login contact and 2-step in effect: the end of the [policy] enroll_grace
+//   once started, also when past).
 // Keys whose value is absent are left out.
 
 // ---- org.lwauth.Auth1.Admin: UID 0 or members of the policy's admin group ---------------
