@@ -218,7 +218,8 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
                                   "too many codes were sent recently", reservation.room_at});
         return;
     }
-    OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone()};
+    OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone(),
+                            attempt->code_policy.lifetime};
     // `target` stays valid: targets never change once the attempt has started.
     target.channel->send(
         message, [this, attempt, &target, reservation = std::move(reservation)](SendResult result) {

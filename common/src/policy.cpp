@@ -806,11 +806,20 @@ const std::vector<ChannelType>& channel_types() {
           {"password_file", SecretFile},
           {"from", Text, Required},
           {"subject", Text, Optional, "Your verification code"},
-          {"body_file", AbsolutePath}},
+          {"body_file", AbsolutePath},
+          {"ehlo_name", Text}},
          [](const ChannelConfig& c) -> std::string {
-             return c.option("username").empty() != c.option("password_file").empty()
-                        ? "channel type smtp requires 'username' and 'password_file' together"
-                        : "";
+             if (c.option("username").empty() != c.option("password_file").empty()) {
+                 return "channel type smtp requires 'username' and 'password_file' together";
+             }
+             // RFC 5321 section 4.1.1.1: a domain name, or an address literal in brackets.
+             const std::string ehlo = c.option("ehlo_name");
+             bool literal = ehlo.size() > 2 && ehlo.front() == '[' && ehlo.back() == ']';
+             bool ok = ehlo.find_first_not_of(literal ? "[]0123456789abcdefABCDEF.:IPv6"
+                                                      : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL"
+                                                        "MNOPQRSTUVWXYZ0123456789.-") ==
+                       std::string::npos;
+             return ok ? "" : "ehlo_name must be a domain name or an address literal in brackets";
          }},
         {"lineworks",
          notification,

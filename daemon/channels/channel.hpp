@@ -1,6 +1,7 @@
 // A delivery channel: something that can put a short text in front of a person.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +16,9 @@ struct OutgoingMessage {
     std::string destination;  // E.164 number or address, in full: only a channel sees it
     std::string user;         // the account it is for (a notification's addressee)
     SecretString text;        // holds the code
+    // How long the code stays good; a gateway that queues may drop it after that. 0: not
+    // said.
+    std::chrono::seconds lifetime{0};
 };
 
 /// How a send ended. `reason` explains a failure for the log; it never holds the text.

@@ -1,5 +1,7 @@
 #include "gateway.hpp"
 
+#include "../log.hpp"
+
 namespace lwauth {
 
 std::optional<SendResult> unanswered(const std::string& channel, const http::Response& response) {
@@ -16,6 +18,31 @@ void send_classified(http::Client& client, http::Request request, const std::str
         client.perform(std::move(request), [channel, classify, done](http::Response response) {
             done(classify(channel, response));
         });
+    } catch (const std::exception& e) {
+        done(SendResult::failed(channel + ": " + e.what()));
+    }
+}
+
+void send_idempotent(http::Client& client, const RequestMaker& make,
+                     std::chrono::milliseconds budget, const std::string& channel,
+                     Classifier classify, SendDone done) {
+    using SteadyClock = std::chrono::steady_clock;
+    auto started = SteadyClock::now();
+    auto repeat = [&client, make, budget, started, channel, classify,
+                   done](http::Response response) {
+        auto left = budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 SteadyClock::now() - started);
+        if (!(response.timed_out || response.status >= 500) || left < budget / 4) {
+            done(classify(channel, response));
+            return;
+        }
+        log_event(LogLevel::Warning, "gateway-repeat",
+                  classify(channel, response).reason +
+                      "; sending the same request once more, with the same idempotency key");
+        send_classified(client, make(left), channel, classify, done);
+    };
+    try {
+        client.perform(make(budget * 2 / 3), std::move(repeat));
     } catch (const std::exception& e) {
         done(SendResult::failed(channel + ": " + e.what()));
     }

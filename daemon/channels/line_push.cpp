@@ -62,23 +62,34 @@ void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
         done(SendResult::failed(channel + ": " + to.problem));
         return;
     }
+    http::Request request;
     try {
         OpenSslRandom random;
-        http::Request request;
         request.url = base_url_ + "/v2/bot/message/push";
+        // One retry key per message: a repeat after a timeout or a 5xx carries the same,
+        // and LINE answers it 409 if it took the first.
         request.headers = {"Content-Type: application/json", "Accept: application/json",
                            "Authorization: Bearer " + std::string(token_.view()),
                            "X-Line-Retry-Key: " + line_retry_key(random)};
         request.body = line_push_body(*to.id, message.text.view());
-        request.timeout = timeout_;
         request.ca_file = ca_file_;
         request.proxy = proxy_;
-        client_.perform(std::move(request), [channel, done](http::Response response) {
-            done(classify_line(channel, response));
-        });
     } catch (const std::exception& e) {
         done(SendResult::failed(channel + ": " + e.what()));
+        return;
     }
+    auto make = [request = std::make_shared<const http::Request>(std::move(request))](
+                    std::chrono::milliseconds timeout) {
+        http::Request copy;
+        copy.url = request->url;
+        copy.headers = request->headers;
+        copy.body = request->body;
+        copy.ca_file = request->ca_file;
+        copy.proxy = request->proxy;
+        copy.timeout = timeout;
+        return copy;
+    };
+    send_idempotent(client_, make, timeout_, channel, classify_line, std::move(done));
 }
 
 namespace {

@@ -8,8 +8,13 @@
 #include <fstream>
 #include <iterator>
 
+#include <netdb.h>
+
 #include "../clock.hpp"
+#include "../log.hpp"
 #include "lwauth/error.hpp"
+#include "gateway.hpp"
+#include "twilio.hpp"
 
 namespace lwauth {
 namespace {
@@ -268,7 +273,37 @@ std::string local_hostname() {
     return name;
 }
 
+// This host's fully qualified name, as `hostname --fqdn` finds it (the resolver's
+// canonical name for the host name); the host name itself when it has none.
+std::string host_fqdn() {
+    std::string name = local_hostname();
+    if (name.find('.') != std::string::npos) {
+        return name;
+    }
+    addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(name.c_str(), nullptr, &hints, &found) == 0) {
+        if (found->ai_canonname != nullptr) {
+            name = found->ai_canonname;
+        }
+        ::freeaddrinfo(found);
+    }
+    return name;
+}
+
 }  // namespace
+
+std::string smtp_url_with_ehlo(std::string_view url, std::string_view ehlo_name) {
+    size_t authority = url.find("://");
+    authority = authority == std::string_view::npos ? 0 : authority + 3;
+    size_t path = url.find_first_of("/?#", authority);
+    return std::string(url.substr(0, path)) + "/" + form_escape(ehlo_name);
+}
+
+SmtpLimits smtp_limits(std::chrono::seconds reply) {
+    return {reply * 3 / 2, reply, reply, reply * 2};
+}
 
 SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& client,
                          SecretString password)
@@ -280,9 +315,14 @@ SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& clie
       body_template_(read_body_template(config.option("body_file"))),
       ca_file_(config.option("ca_file")),
       proxy_(config.option("proxy")),
-      timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout)),
+      limits_(smtp_limits(config.timeout)),
       client_(client),
-      password_(std::move(password)) {}
+      password_(std::move(password)) {
+    // libcurl says EHLO with the URL's path, or with the short host name without one; a
+    // relay may refuse a name that is not fully qualified (RFC 5321 section 4.1.1.1).
+    std::string ehlo_name = config.option("ehlo_name");
+    url_ = smtp_url_with_ehlo(url_, ehlo_name.empty() ? host_fqdn() : ehlo_name);
+}
 
 void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
     std::string channel = "smtp " + name_;
@@ -308,22 +348,29 @@ void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
         request.username = username_;
         request.password = password_.clone();
     }
-    request.timeout = timeout_;
+    request.connect_timeout = limits_.connect;
+    request.reply_timeout = limits_.reply;
+    request.stall_timeout = limits_.stall;
+    request.timeout = limits_.transaction;
     request.ca_file = ca_file_;
     request.proxy = proxy_;
-    try {
-        client_.perform(std::move(request), [channel, done](http::Response response) {
-            done(classify_smtp(channel, response));
-        });
-    } catch (const std::exception& e) {
-        done(SendResult::failed(channel + ": " + e.what()));
-    }
+    send_classified(client_, std::move(request), channel, classify_smtp, std::move(done));
 }
 
 SendResult classify_smtp(const std::string& channel, const http::Response& response) {
     if (response.error.empty()) {
         // libcurl ends a mail transfer without error only once the server accepted the
         // message (250 after the final dot).
+        return SendResult::ok();
+    }
+    bool refused = response.status >= 400 && response.status < 600;
+    if (response.mail_data_sent && !refused) {
+        // The final "." went out and no refusal came back: the server may well have
+        // accepted the message (RFC 5321 section 6.1 keeps it from then on). Another
+        // channel now would send the code twice, so this counts as delivered.
+        log_event(LogLevel::Warning, "gateway-odd-answer",
+                  channel + ": no reply after the end of the message (" + response.error +
+                      "); counting the message as delivered");
         return SendResult::ok();
     }
     if (response.timed_out) {

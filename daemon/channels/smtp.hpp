@@ -12,9 +12,15 @@
 // The body is the code's message line, or, with `body_file`, that file's text with
 // {message} (required), {user} and {hostname} filled in; the subject is `subject`.
 //
+// Each stage has its own limit (RFC 5321 section 4.5.3.2, scaled to a login that waits):
+// see smtp_limits. EHLO names this host by its FQDN, or `ehlo_name`.
+//
 // An accepted message (250 after DATA) is delivered. A broken connection, a TLS failure,
 // a timeout or a 4xx reply is worth another try; a 5xx reply (550 unknown mailbox, 535
-// refused credentials...) is permanent. Reasons never name the address.
+// refused credentials...) is permanent. Once the final "." has gone out, only a refusal
+// of the message (4xx/5xx) fails it: a timeout or a broken connection then counts as
+// delivered, with a warning, because the server may have taken it and a fallback would
+// send the code twice. Reasons never name the address.
 #pragma once
 
 #include <chrono>
@@ -25,6 +31,23 @@
 #include "http/http_client.hpp"
 
 namespace lwauth {
+
+/// How long each stage of a mail transaction may take, from the channel's `timeout` (the
+/// wait for each reply): connecting (DNS, TCP, TLS, the 220 greeting, EHLO, STARTTLS,
+/// AUTH) 1.5 x, each reply (greeting, MAIL, RCPT, DATA's 354, the reply to the final ".")
+/// 1 x, the message upload stalled (no byte taken) 1 x, the whole transaction 2 x; with
+/// the default 10 s: 15 s, 10 s, 10 s and 20 s, inside pam_lwauth's default timeout=30.
+struct SmtpLimits {
+    std::chrono::milliseconds connect;
+    std::chrono::seconds reply;
+    std::chrono::seconds stall;
+    std::chrono::milliseconds transaction;
+};
+[[nodiscard]] SmtpLimits smtp_limits(std::chrono::seconds reply);
+
+/// The smtp:// or smtps:// URL with its path (which libcurl says EHLO with) set to
+/// `ehlo_name`, percent-encoded.
+[[nodiscard]] std::string smtp_url_with_ehlo(std::string_view url, std::string_view ehlo_name);
 
 class SmtpChannel final : public Channel {
   public:
@@ -43,7 +66,7 @@ class SmtpChannel final : public Channel {
     std::string body_template_;  // empty: the message line alone
     std::string ca_file_;
     std::string proxy_;
-    std::chrono::milliseconds timeout_;
+    SmtpLimits limits_;
     http::Client& client_;
     SecretString password_;
 };

@@ -2,6 +2,7 @@
 
 #include "gateway.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "../log.hpp"
@@ -43,6 +44,10 @@ std::string form_escape(std::string_view value) {
     return out;
 }
 
+long twilio_validity_period(std::chrono::seconds lifetime) {
+    return std::clamp<long>(static_cast<long>(lifetime.count()), 1, 36000);
+}
+
 TwilioChannel::TwilioChannel(const policy::ChannelConfig& config, http::Client& client,
                              SecretString auth_token)
     : name_(config.name),
@@ -71,6 +76,10 @@ void TwilioChannel::send(const OutgoingMessage& message, SendDone done) {
                         ? "&From=" + form_escape(from_)
                         : "&MessagingServiceSid=" + form_escape(messaging_service_sid_)) +
                    "&Body=" + form_escape(message.text.view());
+    if (message.lifetime.count() > 0) {
+        // Twilio drops a message still queued after this, rather than send a dead code.
+        request.body += "&ValidityPeriod=" + std::to_string(twilio_validity_period(message.lifetime));
+    }
     request.username = account_sid_;
     request.password = auth_token_.clone();
     request.timeout = timeout_;

@@ -5,6 +5,8 @@
 //   Content-Type: application/x-www-form-urlencoded
 //
 //   To=%2B819012345678&From=%2B15005550006&Body=...      (or MessagingServiceSid=MG...)
+//   &ValidityPeriod=300                    (the code's lifetime: Twilio drops the message
+//                                           if it is still queued then)
 //
 // 201 carries the message resource ({"sid": "SM...", "status": "queued", ...}). Errors
 // carry {"code", "message", "more_info", "status"}: 429 / 20429 and 5xx are worth another
@@ -40,6 +42,10 @@ class TwilioChannel final : public Channel {
 /// quotes the destination number.
 [[nodiscard]] SendResult classify_twilio(const std::string& channel,
                                          const http::Response& response);
+
+/// Twilio's ValidityPeriod for a code that stays good for `lifetime`: whole seconds,
+/// clamped to the 1-36000 Twilio accepts (error 21624 outside it).
+[[nodiscard]] long twilio_validity_period(std::chrono::seconds lifetime);
 
 /// application/x-www-form-urlencoded escaping (RFC 3986 unreserved characters kept).
 [[nodiscard]] std::string form_escape(std::string_view value);

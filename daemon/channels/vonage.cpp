@@ -63,6 +63,17 @@ int status_of(const nlohmann::json& part) {
 
 }  // namespace
 
+std::string vonage_sender(std::string_view from) {
+    std::string_view digits = from;
+    if (digits.starts_with('+')) {
+        digits.remove_prefix(1);
+    } else if (digits.starts_with("00")) {
+        digits.remove_prefix(2);
+    }
+    bool numeric = !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
+    return std::string(numeric ? digits : from);
+}
+
 std::string vonage_form(const std::string& api_key, std::string_view api_secret,
                         const std::string& from, const std::string& destination,
                         std::string_view text) {
@@ -71,7 +82,7 @@ std::string vonage_form(const std::string& api_key, std::string_view api_secret,
         to.remove_prefix(1);
     }
     return "api_key=" + form_escape(api_key) + "&api_secret=" + form_escape(api_secret) +
-           "&from=" + form_escape(from) + "&to=" + form_escape(to) + "&text=" + form_escape(text);
+           "&from=" + form_escape(vonage_sender(from)) + "&to=" + form_escape(to) + "&text=" + form_escape(text);
 }
 
 VonageChannel::VonageChannel(const policy::ChannelConfig& config, http::Client& client,

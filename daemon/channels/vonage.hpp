@@ -36,7 +36,12 @@ class VonageChannel final : public Channel {
     SecretString api_secret_;
 };
 
-/// The form body of one SMS: `destination` is E.164 (its '+' is dropped).
+/// The `from` Vonage wants: a number in E.164 without its leading "+" (or "00"), an
+/// alphanumeric sender ID as it is.
+[[nodiscard]] std::string vonage_sender(std::string_view from);
+
+/// The form body of one SMS: `destination` is E.164 (its '+' is dropped), `from` as
+/// vonage_sender gives it.
 [[nodiscard]] std::string vonage_form(const std::string& api_key, std::string_view api_secret,
                                       const std::string& from, const std::string& destination,
                                       std::string_view text);

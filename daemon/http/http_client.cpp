@@ -32,6 +32,32 @@ CURLM* as_multi(void* multi) {
     return static_cast<CURLM*>(multi);
 }
 
+long whole_seconds(std::chrono::milliseconds limit) {
+    return static_cast<long>((limit.count() + 999) / 1000);
+}
+
+// RFC 5321 section 4.5.3.2 times each stage of a mail transaction on its own; libcurl has
+// one option per kind of wait. Zero leaves libcurl's default.
+bool set_mail_limits(CURL* easy, const Request& r) {
+    bool ok = true;
+    if (r.connect_timeout.count() > 0) {
+        // libcurl counts the greeting, EHLO, STARTTLS and AUTH as part of connecting.
+        ok = ok && curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                                    static_cast<long>(r.connect_timeout.count())) == CURLE_OK;
+    }
+    if (r.reply_timeout.count() > 0) {
+        ok = ok && curl_easy_setopt(easy, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+                                    static_cast<long>(r.reply_timeout.count())) == CURLE_OK;
+    }
+    if (r.stall_timeout.count() > 0) {
+        // Less than a byte a second for this long: the server stopped taking the message.
+        ok = ok && curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, whole_seconds(r.stall_timeout)) ==
+                 CURLE_OK;
+    }
+    return ok;
+}
+
 void global_init() {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -40,6 +66,7 @@ void global_init() {
 }  // namespace
 
 struct Client::Transfer {
+    Client* client = nullptr;
     EasyPtr easy;
     SlistPtr headers;
     SlistPtr recipients;  // CURLOPT_MAIL_RCPT
@@ -47,6 +74,9 @@ struct Client::Transfer {
     Callback done;
     std::string body;
     size_t uploaded = 0;  // how much of request.body a mail upload has read
+    size_t data_out = 0;    // message bytes written to the connection (dot-stuffed)
+    int fd = -1;            // the connection's socket, once libcurl names it
+    EventSourcePtr reply_check;  // see Client::arm_reply_check
     bool too_big = false;
     char error[CURL_ERROR_SIZE] = {};
 
@@ -68,6 +98,23 @@ struct Client::Transfer {
         std::memcpy(buffer, message.data() + self->uploaded, n);
         self->uploaded += n;
         return n;
+    }
+
+    // Mail only: counts the message bytes sent, and starts the wait for the reply to each
+    // command. Nothing is kept of what the data holds (credentials, the code).
+    static int on_debug(CURL*, curl_infotype type, char*, size_t size, void* userp) {
+        auto* self = static_cast<Transfer*>(userp);
+        if (type == CURLINFO_DATA_OUT) {
+            self->data_out += size;
+        } else if (type == CURLINFO_HEADER_OUT) {
+            self->client->arm_reply_check(*self, self->request.reply_timeout);
+        }
+        return 0;
+    }
+
+    // The whole message is on the connection: libcurl writes the final "." right after it.
+    [[nodiscard]] bool mail_data_sent() const {
+        return is_mail() && uploaded == request.body.size() && data_out >= request.body.size();
     }
 
     [[nodiscard]] bool is_mail() const { return !request.mail_rcpt.empty(); }
@@ -99,6 +146,7 @@ void Client::perform(Request request, Callback done) {
     if (!transfer->easy) {
         throw Error(Errc::Internal, "curl_easy_init failed");
     }
+    transfer->client = this;
     transfer->request = std::move(request);
     transfer->done = std::move(done);
     CURL* easy = transfer->easy.get();
@@ -146,7 +194,11 @@ void Client::perform(Request request, Callback done) {
              curl_easy_setopt(easy, CURLOPT_PASSWORD, r.password.c_str()) == CURLE_OK;
     }
     if (ok && transfer->is_mail()) {
-        ok = curl_easy_setopt(easy, CURLOPT_MAIL_FROM, r.mail_from.c_str()) == CURLE_OK &&
+        ok = set_mail_limits(easy, r) &&
+             curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, &Transfer::on_debug) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_DEBUGDATA, transfer.get()) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L) == CURLE_OK &&
+             curl_easy_setopt(easy, CURLOPT_MAIL_FROM, r.mail_from.c_str()) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, transfer->recipients.get()) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
@@ -164,15 +216,56 @@ void Client::perform(Request request, Callback done) {
     if (!ok) {
         throw Error(Errc::Internal, "cannot set up a request for " + r.url);
     }
+    Transfer& started = *transfer;
     transfers_.emplace(easy, std::move(transfer));
     if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
         transfers_.erase(easy);
         throw Error(Errc::Internal, "cannot start a request");
     }
+    if (started.is_mail()) {
+        arm_reply_check(started, r.reply_timeout);  // the greeting
+    }
 }
 
-int Client::on_socket(void* /*easy*/, int fd, int what, void* userp, void* socketp) {
+// libcurl 7.88 checks CURLOPT_SERVER_RESPONSE_TIMEOUT only when it runs the transfer, and
+// on a multi handle nothing runs a transfer whose server stays silent (no timer is set
+// for it). So a timer of our own runs it on its socket when a reply is due, and every
+// quarter second after, until the reply arrives or libcurl ends the transfer.
+void Client::arm_reply_check(Transfer& transfer, std::chrono::milliseconds after) {
+    if (after.count() <= 0) {
+        return;
+    }
+    uint64_t usec = static_cast<uint64_t>(after.count()) * 1000 + 50 * 1000;
+    if (!transfer.reply_check) {
+        sd_event_source* source = nullptr;
+        if (sd_event_add_time_relative(event_, &source, CLOCK_MONOTONIC, usec, 0,
+                                       &Client::on_reply_due, &transfer) < 0) {
+            return;  // the transaction's own limit still ends it
+        }
+        transfer.reply_check.reset(source);
+        return;
+    }
+    sd_event_source_set_time_relative(transfer.reply_check.get(), usec);
+    sd_event_source_set_enabled(transfer.reply_check.get(), SD_EVENT_ONESHOT);
+}
+
+int Client::on_reply_due(sd_event_source*, uint64_t, void* userdata) {
+    auto& transfer = *static_cast<Transfer*>(userdata);
+    Client& client = *transfer.client;
+    int fd = transfer.fd;
+    // Again in a quarter second unless the transfer ends now (which destroys the timer).
+    client.arm_reply_check(transfer, std::chrono::milliseconds(200));
+    if (fd >= 0) {
+        client.socket_action(fd, 0);
+    }
+    return 0;
+}
+
+int Client::on_socket(void* easy, int fd, int what, void* userp, void* socketp) {
     auto* self = static_cast<Client*>(userp);
+    if (auto it = self->transfers_.find(easy); it != self->transfers_.end()) {
+        it->second->fd = what == CURL_POLL_REMOVE ? -1 : fd;
+    }
     auto* source = static_cast<sd_event_source*>(socketp);
     if (what == CURL_POLL_REMOVE) {
         if (source != nullptr) {
@@ -273,6 +366,7 @@ void Client::finish_completed() {
                 curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
             }
             response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+            response.mail_data_sent = transfer->mail_data_sent();
             response.error = transfer->too_big            ? "the answer is larger than 1 MiB"
                              : transfer->error[0] != '\0' ? transfer->error
                                                           : curl_easy_strerror(result);

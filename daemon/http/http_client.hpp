@@ -37,6 +37,11 @@ struct Request {
     // TLS from the start. Addresses holding CR or LF are refused.
     std::string mail_from;               // the envelope sender, "<addr>" (may be "<>")
     std::vector<std::string> mail_rcpt;  // the envelope recipients, "<addr>"
+    // Per-stage limits of a mail transaction (RFC 5321 section 4.5.3.2), each 0 for none.
+    // `timeout` stays the limit of the whole transaction.
+    std::chrono::milliseconds connect_timeout{0};  // DNS, TCP, TLS, greeting ... AUTH
+    std::chrono::seconds reply_timeout{0};         // each reply, the greeting included
+    std::chrono::seconds stall_timeout{0};         // the message upload with no byte taken
 };
 
 struct Response {
@@ -48,6 +53,9 @@ struct Response {
     std::string body;   // at most kMaxBody bytes
     std::string error;  // why no answer arrived: DNS, connect, TLS, timeout, too big
     bool timed_out = false;
+    // A mail request: the whole message went out, so the final "." followed it and the
+    // server may have accepted the message even when no reply to it arrived.
+    bool mail_data_sent = false;
 };
 
 using Callback = std::function<void(Response)>;
@@ -76,8 +84,10 @@ class Client {
     static int on_timer(void* multi, long timeout_ms, void* userp);
     static int on_io(sd_event_source* source, int fd, uint32_t revents, void* userdata);
     static int on_time(sd_event_source* source, uint64_t usec, void* userdata);
+    static int on_reply_due(sd_event_source* source, uint64_t usec, void* userdata);
     void socket_action(int fd, int flags);
     void finish_completed();
+    void arm_reply_check(Transfer& transfer, std::chrono::milliseconds after);
 
     sd_event* event_;
     void* multi_;  // CURLM*, kept opaque so that this header does not need curl.h

@@ -53,6 +53,8 @@ def parse_mode(service, mode):
     kind, _, arg = str(mode).partition(":")
     if mode in ("ok", "500", "429", "timeout", "garbage") or (kind == "slow" and arg.isdigit()):
         return mode
+    if kind == "taken" and arg in ("500", "timeout"):
+        return mode
     if kind == "permanent" and (arg.isdigit() or service == "lineworks-auth" and arg):
         return mode
     raise ValueError(f"unknown mode {mode!r} for {service}")
@@ -131,6 +133,7 @@ TWILIO_ERRORS = {
     21604: (400, "A 'To' phone number is required."),
     21610: (400, "Attempt to send to unsubscribed recipient"),
     21614: (400, "'To' number is not a valid mobile number"),
+    21624: (400, "Validity period can only be set to integers between 1 and 36,000 seconds."),
 }
 
 VONAGE_STATUS = {  # https://developer.vonage.com/en/api-errors/sms
@@ -250,6 +253,9 @@ class Gateways:
             raise twilio_error(21602)
         if not re.fullmatch(r"\+[1-9]\d{6,14}", to):
             raise twilio_error(21211, to=to)
+        validity = p.get("ValidityPeriod")
+        if validity is not None and not (validity.isdigit() and 1 <= int(validity) <= 36000):
+            raise twilio_error(21624)
         sid = "SM" + secrets.token_hex(16)
         base = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}"
         stamp = now_rfc2822()
@@ -274,6 +280,10 @@ class Gateways:
             raise vonage_error(4, "Bad Credentials")
         if not re.fullmatch(r"\d{7,15}", str(p["to"])):
             raise vonage_error(3, "Invalid to param")
+        if re.fullmatch(r"(\+|00)\d+", str(p["from"])):
+            # A number is one of the account's in E.164 without "+": "+44..." is no sender
+            # the account has.
+            raise vonage_error(15, "Illegal Sender Address - rejected")
         parts = [{"to": p["to"], "message-id": secrets.token_hex(8).upper(), "status": "0",
                   "remaining-balance": "15.53590000", "message-price": "0.03330000",
                   "network": "23410"} for _ in range(sms_parts(p["text"]))]
@@ -520,6 +530,18 @@ class Handler(BaseHTTPRequestHandler):
         if mode and mode.startswith("slow:"):
             gw.stopping.wait(int(mode[5:]) / 1000)
             mode = None
+        if mode and mode.startswith("taken:"):
+            # The service takes the request, and its answer is lost: a 500 instead, or none.
+            method = getattr(gw, service.replace("-", "_"))
+            status, _, _, delivered = self.run(lambda r: method(r, *groups))
+            entry.update(status=status, delivered=delivered, params=self.parsed)
+            gw.record(entry)
+            if mode == "taken:timeout":
+                gw.stopping.wait(gw.args.hang_seconds)
+                self.close_connection = True
+                return
+            e = injected_error(service, "500", self)
+            return self.answer(e.status, e.body, e.headers)
         delivered = False
         if mode == "garbage":
             status, body, headers = 200, b"<html><body>upstream hiccup</body></html>", \

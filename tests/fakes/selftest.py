@@ -12,6 +12,7 @@ import hmac
 import json
 import select
 import signal
+import smtplib
 import ssl
 import subprocess
 import sys
@@ -60,21 +61,25 @@ class Resp:
         return f"{self.status} {self.body[:300]!r}"
 
 
+def start_listening(argv):
+    """Starts a server that prints "LISTENING <port>"; returns the process and the port."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 15)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("LISTENING "):
+        proc.kill()
+        raise RuntimeError(f"{Path(argv[1]).name} did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
 class Fake:
     """gateways.py running in a child process."""
 
     def __init__(self, pki, state, cert="server", *extra):
-        self.proc = subprocess.Popen(
+        self.proc, self.port = start_listening(
             [sys.executable, str(HERE / "gateways.py"), "--cert", f"{pki}/{cert}.pem",
              "--key", f"{pki}/{cert}.key", "--state-dir", str(state),
-             "--lineworks-public-key", f"{pki}/lineworks.pub.pem", *extra],
-            stdout=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("LISTENING "):
-            self.proc.kill()
-            raise RuntimeError(f"gateways.py did not start: {line!r}")
-        self.port = int(line.split()[1])
+             "--lineworks-public-key", f"{pki}/lineworks.pub.pem", *extra])
         self.ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
 
     def call(self, path, form=None, js=None, raw=None, headers=None, method="POST",
@@ -157,6 +162,12 @@ def test_twilio(f):
         400, 21603)
     err("twilio no Body", f.call(TWILIO_PATH, {**msg, "Body": ""}, headers=auth), 400, 21602)
     err("twilio bad To", f.call(TWILIO_PATH, {**msg, "To": "08012345678"}, headers=auth), 400, 21211)
+    for bad in ("0", "36001", "300s", ""):
+        err(f"twilio ValidityPeriod {bad!r}", f.call(TWILIO_PATH, {**msg, "ValidityPeriod": bad},
+                                                      headers=auth), 400, 21624)
+    for good in ("1", "300", "36000"):
+        check(f"twilio ValidityPeriod {good}", f.call(TWILIO_PATH, {**msg, "ValidityPeriod": good},
+                                                      headers=auth).status == 201)
 
     f.fault("twilio", "429")
     err("twilio injected 429", f.call(TWILIO_PATH, msg, headers=auth), 429, 20429)
@@ -205,6 +216,12 @@ def test_vonage(f):
     check("vonage missing text", status(r)[:3] == (200, "1", "2") and "text" in status(r)[3], r)
     r = f.call("/sms/json", {**msg, "to": "+818012345678"})
     check("vonage to with plus", status(r)[:3] == (200, "1", "3"), r)
+    for sender in ("+15005550006", "0015005550006"):
+        r = f.call("/sms/json", {**msg, "from": sender})
+        check(f"vonage from {sender[:2]}", status(r) == (200, "1", "15",
+                                                          "Illegal Sender Address - rejected"), r)
+    r = f.call("/sms/json", {**msg, "from": "15005550006"})
+    check("vonage numeric from", status(r)[2] == "0", r)
     f.fault("vonage", "429")
     check("vonage injected throttle", status(f.call("/sms/json", msg)) == (200, "1", "1", "Throttled"))
     f.fault("vonage", "permanent:9")
@@ -344,6 +361,24 @@ def test_line(f):
     check("line injected 400", r.status == 400 and r.json["message"] == "Failed to send messages", r)
     f.fault("line", "500")
     check("line injected 500", f.call("/v2/bot/message/push", js=push, headers=bearer).status == 500)
+    # The message is taken and the answer lost: the same retry key is then answered 409.
+    retry = {**bearer, "X-Line-Retry-Key": "9b2c3f1e-0d4a-4c5b-8e6f-7a8b9c0d1e2f"}
+    f.fault("line", "taken:500")
+    first = f.call("/v2/bot/message/push", js=push, headers=retry)
+    again = f.call("/v2/bot/message/push", js=push, headers=retry)
+    check("line taken 500", first.status == 500 and first.json
+          == {"message": "Internal server error"}, first)
+    check("line taken then 409", again.status == 409 and again.headers.get(
+        "x-line-accepted-request-id"), again)
+    f.fault("line", "taken:timeout")
+    lost = {**bearer, "X-Line-Retry-Key": "0c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f"}
+    try:
+        f.call("/v2/bot/message/push", js=push, headers=lost, timeout=1)
+        check("line taken timeout", False, "answered")
+    except (TimeoutError, urllib.error.URLError):
+        check("line taken timeout", True)
+    again = f.call("/v2/bot/message/push", js=push, headers=lost)
+    check("line taken timeout then 409", again.status == 409, again)
 
 
 def test_webhook(f):
@@ -387,6 +422,7 @@ def test_control_and_journal(f, state):
           ok[:1])
     check("journal faults", any(e["fault"] == "timeout" and e["status"] is None for e in entries)
           and any(e["fault"] == "429" and not e["delivered"] for e in entries))
+    check("journal taken", any(e["fault"] == "taken:500" and e["delivered"] for e in entries))
     wh = [e for e in entries if e["service"] == "webhook" and e["delivered"]]
     check("journal webhook json", wh and wh[0]["params"]["kind"] == "sms"
           and wh[0]["headers"]["X-Lwauth-Signature"].startswith("sha256="), wh[:1])
@@ -458,6 +494,62 @@ def test_grants_and_members(pki, state):
         f.stop()
 
 
+# ------------------------------------------------------------------ SMTP (smtp_server.py)
+
+class Smtp:
+    """smtp_server.py in plain mode (no TLS offered), with its fault options."""
+
+    def __init__(self, out, *options):
+        self.proc, self.port = start_listening(
+            [sys.executable, str(HERE.parent / "integration/smtp_server.py"), "--mode", "plain",
+             "--out", str(out), *options])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def smtp_send(port, timeout=5):
+    """Sends one message; returns (seconds to the greeting, the reply to the '.')."""
+    t0 = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org",
+                      timeout=timeout) as s:
+        greeted = time.monotonic() - t0
+        s.ehlo("client.example.org")
+        s.mail("<noreply@example.com>")
+        s.rcpt("<alice@example.com>")
+        return greeted, s.data(b"Subject: x\r\n\r\ncode 123456\r\n")
+
+
+def test_smtp(tmp):
+    out = Path(tmp) / "smtp.jsonl"
+    server = Smtp(out, "--greet-delay", "0.8", "--dot-delay", "0.5")
+    try:
+        t0 = time.monotonic()
+        greeted, reply = smtp_send(server.port)
+        check("smtp greet delay", greeted >= 0.7, greeted)
+        check("smtp dot delay", reply[0] == 250 and time.monotonic() - t0 >= 1.2, reply)
+        entry = json.loads(out.read_text().splitlines()[-1])
+        check("smtp ehlo recorded", entry.get("ehlo") == "client.example.org", entry)
+    finally:
+        server.stop()
+    for stall, recorded in (("data", 0), ("dot", 1)):
+        out.write_text("")
+        server = Smtp(out, "--stall", stall)
+        try:
+            smtp_send(server.port, timeout=1)
+            check(f"smtp stall {stall}", False, "answered")
+        except (TimeoutError, OSError):
+            check(f"smtp stall {stall}", True)
+        finally:
+            server.stop()
+        check(f"smtp stall {stall} recorded", len(out.read_text().splitlines()) == recorded)
+
+
 def _ignore(fn, *args, **kw):
     try:
         fn(*args, **kw)
@@ -482,6 +574,7 @@ def main():
         test_grants_and_members(pki, Path(tmp) / "state-grants")
         test_tls(pki, Path(tmp) / "state-tls")
         test_shutdown_during_hang(pki, Path(tmp) / "state-hang")
+        test_smtp(tmp)
     print(f"{passed} passed, {len(failures)} failed")
     return 1 if failures else 0
 

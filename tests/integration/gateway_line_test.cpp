@@ -18,7 +18,7 @@ class LineDelivery : public GatewayTest {
     std::string gateway_channels() override {
         return "[channel.line]\ntype = line\nchannel_access_token_file = " +
                secret_file("line", token()) + "\nbase_url = " + base_url() + "\n" + ca_line() +
-               "timeout = 2s\nuser_map_file = " +
+               "timeout = " + timeout_ + "\nuser_map_file = " +
                secret_file("line-users", "# user  LINE user ID\nbob " + kLineUser +
                                              "\n\ncarol\tnot-a-line-user-id\ndave " +
                                              kOtherProvidersUser + "\n") +
@@ -27,6 +27,7 @@ class LineDelivery : public GatewayTest {
                "\n[user:carol]\ntwo_step = required\n\n[user:dave]\ntwo_step = required\n";
     }
     virtual std::string token() { return "line-test-channel-token"; }
+    std::string timeout_ = "2s";
 
     /// The journal entries of the LINE service, oldest first.
     [[nodiscard]] std::vector<nlohmann::json> line_requests() const {
@@ -187,12 +188,57 @@ TEST_F(LineDelivery, ThrottlingIsRetryableAndFallsBack) {
     EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
 }
 
-TEST_F(LineDelivery, AServerErrorFallsBack) {
+TEST_F(LineDelivery, AServerErrorIsAskedOnceMoreWithTheSameRetryKey) {
     control(R"({"service": "line", "mode": "500", "count": 1})");
     EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << daemon_->log();
+    auto requests = line_requests();
+    ASSERT_EQ(requests.size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(requests[0]["status"], 500);
+    EXPECT_EQ(requests[1]["status"], 200);
+    EXPECT_EQ(requests[0]["headers"]["X-Line-Retry-Key"], requests[1]["headers"]["X-Line-Retry-Key"]);
+    EXPECT_NE(daemon_->log().find("event=gateway-repeat"), std::string::npos) << daemon_->log();
+}
+
+TEST_F(LineDelivery, TwoServerErrorsFallBack) {
+    control(R"({"service": "line", "mode": "500", "count": 2})");
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u);
+    EXPECT_EQ(line_requests().size(), 2u) << "asked once more, not more";
     EXPECT_NE(daemon_->log().find("answered HTTP 500"), std::string::npos) << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+// LINE took the message and answered 500: the repeat with the same key gets 409, which
+// counts as delivered. Without the repeat the outbox would send the code a second time.
+TEST_F(LineDelivery, ATakenMessageWhoseAnswerWasLostIsSentOnce) {
+    control(R"({"service": "line", "mode": "taken:500", "count": 1})");
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << daemon_->log();
+    EXPECT_EQ(delivered("line").size(), 1u);
+    auto requests = line_requests();
+    ASSERT_EQ(requests.size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(requests[1]["status"], 409);
+    EXPECT_NE(daemon_->log().find("the retry key was already accepted"), std::string::npos)
+        << daemon_->log();
+}
+
+class LineSlowToAnswer : public LineDelivery {
+  protected:
+    LineSlowToAnswer() { timeout_ = "4s"; }
+};
+
+// The first request gets two thirds of the channel's timeout; the repeat what is left.
+TEST_F(LineSlowToAnswer, ATakenMessageThatTimedOutIsSentOnce) {
+    control(R"({"service": "line", "mode": "taken:timeout", "count": 1})");
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(login("bob").verdict, "success") << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << daemon_->log();
+    auto requests = line_requests();
+    ASSERT_EQ(requests.size(), 2u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(requests[1]["status"], 409);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(6))
+        << "within the channel's timeout, and the login's";
 }
 
 class LineWrongToken : public LineDelivery {

@@ -70,8 +70,9 @@ class GatewayCase : public GatewayTest {
         if (type == "line") {
             return "[channel.gw]\ntype = line\nchannel_access_token_file = " +
                    secret_file("line", "line-test-channel-token") + "\nbase_url = " + base + "\n" +
-                   ca + timeout + "user_map_file = " +
-                   secret_file("line-users", "alice U0123456789abcdef0123456789abcdef") + "\n";
+                   "user_map_file = " +
+                   secret_file("line-users", "alice U0123456789abcdef0123456789abcdef") + "\n" +
+                   ca + timeout;
         }
         return "[channel.gw]\ntype = lineworks\nclient_id = lw-test-client-id\nclient_secret_file "
                "= " +
@@ -178,8 +179,9 @@ class RetryableRefusal : public GatewayCase, public ::testing::WithParamInterfac
 
 TEST_P(RetryableRefusal, FallsBackWithOneMessage) {
     const RefusalCase& c = GetParam();
+    // Every request: a service with an idempotency key (LINE) is asked twice.
     control(std::string(R"({"service": ")") + c.service + R"(", "mode": ")" + c.mode +
-            R"(", "count": 1})");
+            R"(", "count": 0})");
     send_one_code_that_falls_back();
     EXPECT_TRUE(delivered(c.service).empty());
     std::string log = daemon_->log();
@@ -213,6 +215,53 @@ std::string PrintRefusal(const ::testing::TestParamInfo<RefusalCase>& info) {
 
 INSTANTIATE_TEST_SUITE_P(EveryHttpGateway, RetryableRefusal, ::testing::ValuesIn(refusal_cases()),
                          PrintRefusal);
+
+// The service took the message and its answer was lost (a 500 came back instead). LINE
+// knows the repeat by its X-Line-Retry-Key and answers 409: one message. The others have
+// no idempotency key: the code goes by the next channel too, and reaches the user twice.
+class TakenButAnswered500 : public GatewayCase, public ::testing::WithParamInterface<Case> {
+  protected:
+    TakenButAnswered500() : GatewayCase(GetParam().type, GetParam().notification, Fault::None) {}
+};
+
+TEST_P(TakenButAnswered500, IsRepeatedWithItsKeyOrFallsBack) {
+    const bool idempotent = std::string(GetParam().type) == "line";
+    control(R"({"service": ")" + fake_service() + R"(", "mode": "taken:500", "count": 1})");
+    if (GetParam().notification) {
+        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+        size_t before = read_outbox(daemon_->outbox()).size();
+        LoginResult login = login_as_root_with(bus_->address(), "alice", [&] {
+            auto outbox = read_outbox(daemon_->outbox());
+            if (outbox.size() > before) {
+                return outbox.back().code();
+            }
+            auto sent = delivered(fake_service());
+            return sent.empty() ? std::string("000000")
+                                : code_in(sent.back()["messages"][0].value("text", ""));
+        });
+        EXPECT_EQ(login.verdict, "success") << daemon_->log();
+        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), before + (idempotent ? 0 : 1))
+            << daemon_->log();
+    } else {
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code,
+                  0)
+            << daemon_->log();
+        EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "sent again by the next channel";
+    }
+    EXPECT_EQ(delivered(fake_service()).size(), 1u) << "the service took the first";
+    if (idempotent) {
+        EXPECT_NE(daemon_->log().find("event=gateway-repeat"), std::string::npos)
+            << daemon_->log();
+    }
+    expect_nothing_secret_in_log();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryHttpGateway, TakenButAnswered500,
+                         ::testing::Values(Case{"twilio", false, Fault::None},
+                                           Case{"vonage", false, Fault::None},
+                                           Case{"webhook", false, Fault::None},
+                                           Case{"line", true, Fault::None}),
+                         PrintCase);
 
 // A 2xx answer whose body is not what the service documents.
 struct MalformedCase {

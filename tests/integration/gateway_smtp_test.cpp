@@ -29,6 +29,7 @@ class SmtpTest : public GatewayTest {
         if (refuse_rcpt_) {
             argv.emplace_back("--refuse-rcpt");
         }
+        argv.insert(argv.end(), faults_.begin(), faults_.end());
         smtp_ = Process(argv, base_env(), dir_ / "smtp.log");
         int port = 0;
         port = wait_for_listening_port(dir_ / "smtp.log");
@@ -40,8 +41,8 @@ class SmtpTest : public GatewayTest {
     std::string channel_section(const std::string& url) {
         return "[channel.mail]\ntype = smtp\nurl = " + url +
                "\nusername = lwauth\npassword_file = " + secret_file("smtp", password_) +
-               "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + body_line_ + ca_line() +
-               "timeout = 2s\n";
+               "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + body_line_ +
+               ehlo_line_ + ca_line() + "timeout = 2s\n";
     }
 
     /// The messages the server accepted, oldest first.
@@ -64,7 +65,9 @@ class SmtpTest : public GatewayTest {
     std::string subject_line_;
     std::string body_line_;
     std::string password_ = "smtp-test-password";  // what lwauthd sends
+    std::string ehlo_line_;
     bool refuse_rcpt_ = false;
+    std::vector<std::string> faults_;  // smtp_server.py's --greet-delay, --stall...
     Process smtp_;
 };
 
@@ -266,6 +269,72 @@ TEST_F(SmtpSilent, TimesOutAndFallsBackWithOneMessage) {
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
     EXPECT_NE(daemon_->log().find("event=delivery-failed"), std::string::npos) << daemon_->log();
     EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos);
+}
+
+// `timeout = 2s` is the wait for each reply: a greeting and a reply to the "." that take
+// 1.5 s each make a transaction longer than 2 s, which is fine.
+class SmtpSlowToGreet : public SmtpTest {
+  protected:
+    SmtpSlowToGreet() { faults_ = {"--greet-delay", "1.5", "--dot-delay", "1.5"}; }
+};
+
+TEST_F(SmtpSlowToGreet, DeliversWithinEachStagesLimit) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_EQ(received().size(), 1u) << read_file(dir_ / "smtp.log") << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("event=code-sent user=alice channel=mail"), std::string::npos)
+        << daemon_->log();
+}
+
+class SmtpStallingAfterData : public SmtpTest {
+  protected:
+    SmtpStallingAfterData() { faults_ = {"--stall", "data"}; }
+};
+
+TEST_F(SmtpStallingAfterData, NothingWasSentSoItFallsBack) {
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "one reply's wait";
+    EXPECT_TRUE(received().empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("retryable=yes"), std::string::npos) << daemon_->log();
+}
+
+// The server has the message and never answers the final ".": it may have accepted it, so
+// no other channel sends the code again.
+class SmtpStallingAfterTheDot : public SmtpTest {
+  protected:
+    SmtpStallingAfterTheDot() { faults_ = {"--stall", "dot"}; }
+};
+
+TEST_F(SmtpStallingAfterTheDot, CountsAsDeliveredAndNeverSendsTwice) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    EXPECT_EQ(received().size(), 1u) << read_file(dir_ / "smtp.log");
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty()) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("no reply after the end of the message"), std::string::npos)
+        << daemon_->log();
+    EXPECT_NE(daemon_->log().find("event=code-sent user=alice channel=mail"), std::string::npos);
+}
+
+TEST_F(SmtpStarttls, SaysEhloWithTheHostsFullName) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << daemon_->log();
+    auto fqdn = run({"/usr/bin/hostname", "--fqdn"}, base_env());
+    ASSERT_EQ(fqdn.exit_code, 0) << fqdn.err;
+    EXPECT_EQ(mail[0]["ehlo"].get<std::string>() + "\n", fqdn.out);
+}
+
+class SmtpWithAnEhloName : public SmtpTest {
+  protected:
+    SmtpWithAnEhloName() { ehlo_line_ = "ehlo_name = mail-client.example.org\n"; }
+};
+
+TEST_F(SmtpWithAnEhloName, SaysEhloWithIt) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << daemon_->log();
+    EXPECT_EQ(mail[0]["ehlo"], "mail-client.example.org");
 }
 
 }  // namespace

@@ -29,6 +29,15 @@ TEST_F(TwilioDelivery, SendsTheCodeThroughTwilio) {
     EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
 }
 
+TEST_F(TwilioDelivery, AsksTwilioToDropTheSmsWhenTheCodeExpires) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+        << daemon_->log();
+    auto sent = delivered("twilio");
+    ASSERT_EQ(sent.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl");
+    EXPECT_EQ(sent[0]["ValidityPeriod"], "300") << "the code's default lifetime, 5 minutes";
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
 TEST_F(TwilioDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {
     control(R"({"service": "twilio", "mode": "permanent:21614", "count": 1})");
     ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);

@@ -9,9 +9,27 @@ class VonageDelivery : public GatewayTest {
     std::string gateway_channels() override {
         return "[channel.vonage]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
                secret_file("vonage", "abcdef0123456789") +
-               "\nfrom = lwauth\nbase_url = " + base_url() + "\n" + ca_line() + "timeout = 2s\n";
+               "\nfrom = " + from_ + "\nbase_url = " + base_url() + "\n" + ca_line() +
+               "timeout = 2s\n";
     }
+    std::string from_ = "lwauth";
 };
+
+class VonageNumericSender : public VonageDelivery {
+  protected:
+    VonageNumericSender() { from_ = "+15005550006"; }
+};
+
+// Vonage takes a number in E.164 without its "+", and refuses "+1500..." as a sender the
+// account does not have (status 15).
+TEST_F(VonageNumericSender, SendsTheNumberWithoutItsPlus) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+        << daemon_->log();
+    auto sent = delivered("vonage");
+    ASSERT_EQ(sent.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl") << daemon_->log();
+    EXPECT_EQ(sent[0]["from"], "15005550006");
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
 
 TEST_F(VonageDelivery, SendsTheCodeThroughVonage) {
     ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+81 90 1234 5678"}).exit_code, 0)

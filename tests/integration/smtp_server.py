@@ -2,7 +2,8 @@
 """A real SMTP server (aiosmtpd) for lwauthd's smtp channel tests.
 
 Every accepted message is appended to --out as one JSON line:
-{"mail_from": ..., "rcpt_tos": [...], "content": <the message as received>, "login": ...}.
+{"mail_from": ..., "rcpt_tos": [...], "content": <the message as received>, "login": ...,
+ "ehlo": <the name the client gave with EHLO>}.
 
 Modes:
   starttls   plain connection that offers STARTTLS and requires it before MAIL
@@ -12,11 +13,17 @@ Modes:
 Options:
   --auth USER:PASSWORD   require AUTH (PLAIN/LOGIN) with these credentials, over TLS only
   --refuse-rcpt          answer every RCPT TO with 550
+  --greet-delay SECONDS  wait this long before the 220 greeting (a greeting delay, as
+                         Postfix postscreen's greet pause or sendmail's GreetPause)
+  --dot-delay SECONDS    take the message, then wait this long before answering the "."
+  --stall data|dot       data: never answer the DATA command (no 354); dot: take the message
+                         (it is recorded) and never answer the final "."
 
 Prints "LISTENING <port>" once the server accepts connections.
 """
 
 import argparse
+import asyncio
 import json
 import socket
 import ssl
@@ -24,13 +31,17 @@ import sys
 import threading
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+HOUR = 3600
 
 
 class Recorder:
-    def __init__(self, out, refuse_rcpt):
+    def __init__(self, out, refuse_rcpt, dot_delay=0.0, stall_dot=False):
         self.out = out
         self.refuse_rcpt = refuse_rcpt
+        self.dot_delay = dot_delay
+        self.stall_dot = stall_dot
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -53,10 +64,44 @@ class Recorder:
             "tls": session.ssl is not None
             or server.transport.get_extra_info("ssl_object") is not None,
             "login": login,
+            "ehlo": session.host_name,
         }
         with self.lock, open(self.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
+        # The message is taken; the reply to the "." is late, or never comes.
+        await asyncio.sleep(HOUR if self.stall_dot else self.dot_delay)
         return "250 2.0.0 Message accepted"
+
+
+class FaultySMTP(SMTP):
+    """aiosmtpd's server, with a late greeting or a DATA command left unanswered."""
+
+    def __init__(self, handler, greet_delay=0.0, stall_data=False, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.greet_delay = greet_delay
+        self.stall_data = stall_data
+        self.greeted = False
+
+    async def push(self, status):
+        if not self.greeted:  # the first line a client gets is the 220 greeting
+            self.greeted = True
+            await asyncio.sleep(self.greet_delay)
+        return await super().push(status)
+
+    async def smtp_DATA(self, arg):
+        if self.stall_data:
+            await asyncio.sleep(HOUR)
+            return None
+        return await super().smtp_DATA(arg)
+
+
+class FaultyController(Controller):
+    def __init__(self, handler, faults, **kwargs):
+        self.faults = faults
+        super().__init__(handler, **kwargs)
+
+    def factory(self):
+        return FaultySMTP(self.handler, **self.faults, **self.SMTP_kwargs)
 
 
 def free_port():
@@ -89,6 +134,9 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--auth", help="USER:PASSWORD")
     parser.add_argument("--refuse-rcpt", action="store_true")
+    parser.add_argument("--greet-delay", type=float, default=0.0)
+    parser.add_argument("--dot-delay", type=float, default=0.0)
+    parser.add_argument("--stall", choices=["data", "dot"])
     args = parser.parse_args()
     if args.mode == "silent":
         return serve_silently()
@@ -122,7 +170,9 @@ def main():
             auth_require_tls=args.mode != "smtps",
         )
 
-    controller = Controller(Recorder(args.out, args.refuse_rcpt), **kwargs)
+    recorder = Recorder(args.out, args.refuse_rcpt, args.dot_delay, args.stall == "dot")
+    faults = {"greet_delay": args.greet_delay, "stall_data": args.stall == "data"}
+    controller = FaultyController(recorder, faults, **kwargs)
     controller.start()
     print(f"LISTENING {controller.port}", flush=True)
     try:

@@ -832,6 +832,19 @@ TEST(PolicyChannels, ChecksValuesByType) {
               "lwauth.conf:4: bad value '5m' for timeout: expected a duration from 1s to 2m");
 }
 
+TEST(PolicyChannels, AnEhloNameIsADomainOrAnAddressLiteral) {
+    const std::string mail = "[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = a@b.c\n";
+    for (const char* good : {"host.example.org", "[192.0.2.1]", "[IPv6:2001:db8::1]"}) {
+        EXPECT_TRUE(load(mail + "ehlo_name = " + good + "\n").errors.empty()) << good;
+    }
+    for (const char* bad : {"host name", "host/x", "h%2f"}) {
+        EXPECT_NE(only_error(mail + "ehlo_name = " + bad + "\n")
+                      .find("ehlo_name must be a domain name or an address literal"),
+                  std::string::npos)
+            << bad;
+    }
+}
+
 TEST(PolicyChannels, RejectsKindTheTypeCannotServe) {
     EXPECT_EQ(
         only_error("[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = a@b.c\nserves = sms\n"),

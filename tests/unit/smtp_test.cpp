@@ -165,5 +165,43 @@ TEST(ClassifySmtp, FourHundredsAndBrokenConnectionsAreRetryable) {
     EXPECT_TRUE(classify_smtp("smtp mail", slow).retryable);
 }
 
+TEST(ClassifySmtp, NoReplyAfterTheWholeMessageCountsAsDelivered) {
+    auto stalled = reply(354, "server response timeout");
+    stalled.timed_out = true;
+    stalled.mail_data_sent = true;
+    EXPECT_TRUE(classify_smtp("smtp mail", stalled).delivered);
+    auto broken = reply(354, "Connection reset by peer");
+    broken.mail_data_sent = true;
+    EXPECT_TRUE(classify_smtp("smtp mail", broken).delivered);
+}
+
+TEST(ClassifySmtp, ARefusalOfTheMessageAfterItsEndStillFails) {
+    auto refused = reply(554, "DATA failed: 554");
+    refused.mail_data_sent = true;
+    EXPECT_FALSE(classify_smtp("smtp mail", refused).delivered);
+    auto deferred = reply(451, "DATA failed: 451");
+    deferred.mail_data_sent = true;
+    EXPECT_FALSE(classify_smtp("smtp mail", deferred).delivered);
+    EXPECT_TRUE(classify_smtp("smtp mail", deferred).retryable);
+}
+
+TEST(SmtpUrlWithEhlo, SetsThePathLibcurlSaysEhloWith) {
+    EXPECT_EQ(smtp_url_with_ehlo("smtp://mail.example.com:587", "host.example.org"),
+              "smtp://mail.example.com:587/host.example.org");
+    EXPECT_EQ(smtp_url_with_ehlo("smtps://mail.example.com/old.name", "h.example.org"),
+              "smtps://mail.example.com/h.example.org");
+    EXPECT_EQ(smtp_url_with_ehlo("smtp://[2001:db8::1]:25", "[192.0.2.1]"),
+              "smtp://[2001:db8::1]:25/%5B192.0.2.1%5D");
+}
+
+TEST(SmtpLimits, EachStageFromTheReplyTimeout) {
+    SmtpLimits limits = smtp_limits(std::chrono::seconds(10));
+    EXPECT_EQ(limits.connect, std::chrono::seconds(15));
+    EXPECT_EQ(limits.reply, std::chrono::seconds(10));
+    EXPECT_EQ(limits.stall, std::chrono::seconds(10));
+    EXPECT_EQ(limits.transaction, std::chrono::seconds(20));
+    EXPECT_LT(limits.transaction, std::chrono::seconds(29)) << "pam_lwauth's default, less 1 s";
+}
+
 }  // namespace
 }  // namespace lwauth

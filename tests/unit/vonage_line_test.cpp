@@ -26,8 +26,18 @@ TEST(VonageForm, DropsThePlusAndEscapesEveryField) {
     EXPECT_EQ(vonage_form("abcd1234", "s&cret", "lwauth", "+819012345678", "code 123456. Bye"),
               "api_key=abcd1234&api_secret=s%26cret&from=lwauth&to=819012345678"
               "&text=code%20123456.%20Bye");
+}
+
+TEST(VonageSender, ANumberLosesItsPlusOrZeroZeroAndANameStays) {
+    EXPECT_EQ(vonage_sender("+15005550006"), "15005550006");
+    EXPECT_EQ(vonage_sender("0015005550006"), "15005550006");
+    EXPECT_EQ(vonage_sender("15005550006"), "15005550006");
+    EXPECT_EQ(vonage_sender("Acme"), "Acme");
+    EXPECT_EQ(vonage_sender("+Acme"), "+Acme");
+    EXPECT_EQ(vonage_sender("00Acme"), "00Acme");
+    EXPECT_EQ(vonage_sender("+"), "+");
     EXPECT_EQ(vonage_form("k", "s", "+15005550006", "819012345678", "x"),
-              "api_key=k&api_secret=s&from=%2B15005550006&to=819012345678&text=x");
+              "api_key=k&api_secret=s&from=15005550006&to=819012345678&text=x");
 }
 
 TEST(ClassifyVonage, StatusZeroIsDelivered) {

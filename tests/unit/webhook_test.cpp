@@ -79,6 +79,13 @@ TEST(FormEscape, KeepsUnreservedAndEscapesTheRest) {
     EXPECT_EQ(form_escape("\u2022"), "%E2%80%A2");
 }
 
+TEST(TwilioValidityPeriod, IsTheCodesLifetimeWithinWhatTwilioAccepts) {
+    EXPECT_EQ(twilio_validity_period(std::chrono::seconds(300)), 300);
+    EXPECT_EQ(twilio_validity_period(std::chrono::seconds(0)), 1);
+    EXPECT_EQ(twilio_validity_period(std::chrono::seconds(36000)), 36000);
+    EXPECT_EQ(twilio_validity_period(std::chrono::hours(11)), 36000);
+}
+
 TEST(ClassifyTwilio, CreatedIsDelivered) {
     EXPECT_TRUE(
         classify_twilio("t", twilio(201, R"({"sid": "SM0123", "status": "queued"})")).delivered);
