@@ -1,5 +1,6 @@
 #include "account.hpp"
 
+#include "login/remember.hpp"
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
 #include "lwauth/error.hpp"
@@ -115,16 +116,16 @@ AccountStatus AccountService::status(const std::string& user) {
     }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
     if (up.remember_host.count() > 0) {
-        // As the engine judges a place (LoginEngine::remembered_step).
+        // As the engine judges a place (login/remember.hpp).
         for (const auto& host : store_.remembered_hosts(user)) {
-            int64_t until = host.verified_at + up.remember_host.count();
+            int64_t until = remembered_until(host, up);
             if (host.verified_at <= now && now < until) {
                 s.remembered_hosts.push_back({host.service, host.origin, until});
             }
         }
     }
-    if (state.contacts.empty() && s.two_step_enabled && up.enroll_grace.count() > 0 &&
-        state.enroll_grace_started != 0) {
+    if (state.contacts.empty() && !state.enrolled && s.two_step_enabled &&
+        up.enroll_grace.count() > 0 && state.enroll_grace_started != 0) {
         s.enroll_grace_until = state.enroll_grace_started + up.enroll_grace.count();
     }
     return s;

@@ -159,7 +159,9 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         account_.forget_pending(user);
         store_.set_two_step(user, false);
     }
-    if (all || what == "hosts") {
+    // A reset of the contacts (a lost phone, say) forgets the places too: a code is asked
+    // again everywhere.
+    if (all || what == "contacts" || what == "hosts") {
         store_.forget_hosts(user);
     }
     if (all) {

@@ -339,6 +339,7 @@ class Daemon {
             self->engine_->expire();
             self->account_->expire();
             self->store_->prune_sends(self->clock_.now() - 2 * 3600);
+            self->store_->prune_hosts(self->clock_.now());
         } catch (const std::exception& e) {
             log_event(LogLevel::Error, "sweep-failed", e.what());
         }

@@ -1126,6 +1126,7 @@ class Loader {
             [](const ChannelConfig& a, const ChannelConfig& b) { return a.order < b.order; });
         warn_outbox();
         warn_one_recipient();
+        warn_slow_channels();
         check_line_login();
         check_store();
         check_directory();
@@ -1387,15 +1388,7 @@ class Loader {
                 auto parsed = duration_parser(1s, 2min)(in.value);
                 if (parsed.value) {
                     channel.timeout = *parsed.value;
-                    if (channel.timeout > std::chrono::seconds(bus::kModuleDefaultTimeoutSeconds)) {
-                        warnings_.push_back(
-                            {at.file, at.line,
-                             "timeout " + format_duration(channel.timeout) +
-                                 " is longer than pam_lwauth's default timeout=" +
-                                 std::to_string(bus::kModuleDefaultTimeoutSeconds) +
-                                 ": a login waiting on this channel ends as unavailable when the "
-                                 "module stops waiting; lower it, or raise the module's timeout="});
-                    }
+                    set_at_["channel." + channel.name + ".timeout"] = at;  // warn_slow_channels
                 } else {
                     error(at, bad_value(in, parsed.expected));
                 }
@@ -1534,6 +1527,29 @@ class Loader {
                          " and reaches no user; use it only for tests and demos, or set "
                          "enabled = no"});
             }
+        }
+    }
+
+    // A channel that may take longer than the module waits ends its logins as unavailable.
+    // SMTP's whole transaction may take twice its timeout (one per reply, channels/smtp).
+    void warn_slow_channels() {
+        const std::chrono::seconds module_waits{bus::kModuleDefaultTimeoutSeconds};
+        for (const auto& channel : policy_.channels) {
+            auto longest = channel.type == "smtp" ? channel.timeout * 2 : channel.timeout;
+            auto at = set_at_.find("channel." + channel.name + ".timeout");
+            if (longest <= module_waits || at == set_at_.end()) {
+                continue;
+            }
+            warnings_.push_back(
+                {at->second.file, at->second.line,
+                 "timeout " + format_duration(channel.timeout) +
+                     (longest != channel.timeout ? " (a whole SMTP transaction: up to " +
+                                                       format_duration(longest) + ")"
+                                                 : std::string()) +
+                     " is longer than pam_lwauth's default timeout=" +
+                     std::to_string(bus::kModuleDefaultTimeoutSeconds) +
+                     ": a login waiting on this channel ends as unavailable when the module "
+                     "stops waiting; lower it, or raise the module's timeout="});
         }
     }
 

@@ -301,8 +301,16 @@ std::string smtp_url_with_ehlo(std::string_view url, std::string_view ehlo_name)
     return std::string(url.substr(0, path)) + "/" + form_escape(ehlo_name);
 }
 
+bool smtp_url_names_ehlo(std::string_view url) {
+    size_t authority = url.find("://");
+    authority = authority == std::string_view::npos ? 0 : authority + 3;
+    size_t path = url.find('/', authority);
+    return path != std::string_view::npos && path + 1 < url.size() && url[path + 1] != '?' &&
+           url[path + 1] != '#';
+}
+
 SmtpLimits smtp_limits(std::chrono::seconds reply) {
-    return {reply * 3 / 2, reply, reply, reply * 2};
+    return {std::chrono::milliseconds(reply) * 3 / 2, reply, reply, reply * 2};
 }
 
 SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& client,
@@ -321,7 +329,9 @@ SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& clie
     // libcurl says EHLO with the URL's path, or with the short host name without one; a
     // relay may refuse a name that is not fully qualified (RFC 5321 section 4.1.1.1).
     std::string ehlo_name = config.option("ehlo_name");
-    url_ = smtp_url_with_ehlo(url_, ehlo_name.empty() ? host_fqdn() : ehlo_name);
+    if (!ehlo_name.empty() || !smtp_url_names_ehlo(url_)) {
+        url_ = smtp_url_with_ehlo(url_, ehlo_name.empty() ? host_fqdn() : ehlo_name);
+    }
 }
 
 void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {

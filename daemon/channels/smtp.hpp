@@ -45,6 +45,10 @@ struct SmtpLimits {
 };
 [[nodiscard]] SmtpLimits smtp_limits(std::chrono::seconds reply);
 
+/// Whether an smtp:// or smtps:// URL has a path, which libcurl says EHLO with: kept, as
+/// the administrator's choice, unless ehlo_name is set.
+[[nodiscard]] bool smtp_url_names_ehlo(std::string_view url);
+
 /// The smtp:// or smtps:// URL with its path (which libcurl says EHLO with) set to
 /// `ehlo_name`, percent-encoded.
 [[nodiscard]] std::string smtp_url_with_ehlo(std::string_view url, std::string_view ehlo_name);

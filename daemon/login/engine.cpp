@@ -221,7 +221,7 @@ Step LoginEngine::unreachable_step(const LoginContext& context,
             "reaches your saved contacts. Ask your administrator.");
         return step;
     }
-    if (user_policy.enroll_grace.count() > 0) {
+    if (user_policy.enroll_grace.count() > 0 && !state.enrolled) {
         // Rolling 2-step out: a user who has not enrolled yet is let in after the password
         // for a while, counted from their first such login, and told how to enroll.
         int64_t now = deps_.clock.now();

@@ -1,6 +1,8 @@
 // [policy] remember_host: a place a user finished a full 2-step login from recently.
 #pragma once
 
+#include <algorithm>
+
 #include "../clock.hpp"
 #include "../store/store.hpp"
 #include "lwauth/policy.hpp"
@@ -8,19 +10,30 @@
 
 namespace lwauth {
 
+/// Until when a remembered place holds: the end its own login was given, and never later
+/// than that login plus the policy's remember_host as it is now (so that lowering it
+/// applies to places already remembered, and raising it brings none back). 0 when
+/// remember_host is off.
+[[nodiscard]] inline int64_t remembered_until(const RememberedHost& host,
+                                              const policy::UserPolicy& user_policy) {
+    if (user_policy.remember_host.count() <= 0) {
+        return 0;
+    }
+    return std::min(host.until, host.verified_at + user_policy.remember_host.count());
+}
+
 /// Whether the user finished a full 2-step login through the same PAM service from the
-/// same origin within the policy's remember_host (as it is now, so that lowering it
-/// applies to places already remembered).
+/// same origin recently enough (remembered_until). A login with no origin never is.
 [[nodiscard]] inline bool host_remembered(Store& store, const Clock& clock,
                                           const policy::UserPolicy& user_policy,
                                           const LoginContext& context) {
-    if (user_policy.remember_host.count() <= 0) {
+    std::string origin = context.origin();
+    if (user_policy.remember_host.count() <= 0 || origin.empty()) {
         return false;
     }
-    int64_t verified_at = store.host_verified_at(context.user, context.service, context.origin());
+    std::optional<RememberedHost> host = store.remembered_host(context.user, context.service, origin);
     int64_t now = clock.now();
-    return verified_at != 0 && verified_at <= now &&
-           now < verified_at + user_policy.remember_host.count();
+    return host && host->verified_at <= now && now < remembered_until(*host, user_policy);
 }
 
 }  // namespace lwauth

@@ -28,6 +28,7 @@ class MemoryStore final : public Store {
     void save_contact(const std::string& user, const Contact& contact) override {
         remove_contact(user, contact.kind);
         users_[user].contacts.push_back(contact);
+        users_[user].enrolled = true;
     }
     void remove_contact(const std::string& user, const std::string& kind) override {
         auto& contacts = users_[user].contacts;
@@ -58,6 +59,7 @@ class MemoryStore final : public Store {
     }
     void clear_enroll_grace(const std::string& user) override {
         users_[user].enroll_grace_started = 0;
+        users_[user].enrolled = false;
     }
     void remember_host(const std::string& user, const RememberedHost& host) override {
         auto& hosts = hosts_[user];
@@ -66,14 +68,15 @@ class MemoryStore final : public Store {
         });
         hosts.push_back(host);
     }
-    int64_t host_verified_at(const std::string& user, const std::string& service,
-                             const std::string& origin) override {
+    std::optional<RememberedHost> remembered_host(const std::string& user,
+                                                  const std::string& service,
+                                                  const std::string& origin) override {
         for (const auto& h : hosts_[user]) {
             if (h.service == service && h.origin == origin) {
-                return h.verified_at;
+                return h;
             }
         }
-        return 0;
+        return std::nullopt;
     }
     std::vector<RememberedHost> remembered_hosts(const std::string& user) override {
         return hosts_[user];
@@ -82,6 +85,11 @@ class MemoryStore final : public Store {
         return static_cast<int>(std::erase_if(hosts_[user], [&](const RememberedHost& h) {
             return before <= 0 || h.verified_at < before;
         }));
+    }
+    void prune_hosts(int64_t now) override {
+        for (auto& [user, hosts] : hosts_) {
+            std::erase_if(hosts, [&](const RememberedHost& h) { return h.until <= now; });
+        }
     }
     FailureCount add_failure(const std::string& user) override {
         return {++users_[user].failures, ++in_a_row_[user]};

@@ -82,17 +82,23 @@ constexpr const char* kMigrations[] = {
     ALTER TABLE users ADD COLUMN failures_in_a_row INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN passwordless_failures INTEGER NOT NULL DEFAULT 0;
     )sql",
-    // 4: the start of a user's enrolment grace ([policy] enroll_grace), and the places a
-    //    user finished a full 2-step login from ([policy] remember_host).
+    // 4: the start of a user's enrolment grace ([policy] enroll_grace) and whether the
+    //    user ever had a login contact (no grace then), and the places a user finished a
+    //    full 2-step login from ([policy] remember_host), with the end the policy of that
+    //    login gave them.
     R"sql(
     ALTER TABLE users ADD COLUMN enroll_grace_started INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN enrolled INTEGER NOT NULL DEFAULT 0;
+    UPDATE users SET enrolled = 1 WHERE name IN (SELECT user FROM contacts);
     CREATE TABLE remembered_hosts (
         user        TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
         service     TEXT NOT NULL,
         origin      TEXT NOT NULL,
         verified_at INTEGER NOT NULL,
+        until       INTEGER NOT NULL,
         PRIMARY KEY (user, service, origin)
     );
+    CREATE INDEX remembered_hosts_by_until ON remembered_hosts (until);
     )sql",
 };
 
@@ -340,8 +346,8 @@ UserState SqliteStore::load_user(const std::string& user) {
     {
         auto stmt = prepare(*statements_,
                             "SELECT two_step, failures, locked_until, line_link IS NOT NULL, "
-                            "pin_hash IS NOT NULL, passwordless_failures, enroll_grace_started "
-                            "FROM users WHERE name = ?",
+                            "pin_hash IS NOT NULL, passwordless_failures, enroll_grace_started, "
+                            "enrolled FROM users WHERE name = ?",
                             {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
@@ -352,6 +358,7 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.pin_set = sqlite3_column_int(stmt.get(), 4) != 0;
             state.passwordless_failures = sqlite3_column_int(stmt.get(), 5);
             state.enroll_grace_started = sqlite3_column_int64(stmt.get(), 6);
+            state.enrolled = sqlite3_column_int(stmt.get(), 7) != 0;
         } else if (rc != SQLITE_DONE) {
             fail(db_.get(), "load user");
         }
@@ -428,6 +435,7 @@ void SqliteStore::save_contact(const std::string& user, const Contact& contact) 
         sqlite3_step(stmt.get()) != SQLITE_DONE) {
         fail(db_.get(), "save contact");
     }
+    exec(*statements_, "UPDATE users SET enrolled = 1 WHERE name = ? AND enrolled = 0", {user});
 }
 
 void SqliteStore::set_profile_contact(const std::string& user, const Contact& contact) {
@@ -487,35 +495,51 @@ int64_t SqliteStore::start_enroll_grace(const std::string& user, int64_t now) {
 }
 
 void SqliteStore::clear_enroll_grace(const std::string& user) {
-    exec(*statements_, "UPDATE users SET enroll_grace_started = 0 WHERE name = ?", {user});
+    exec(*statements_, "UPDATE users SET enroll_grace_started = 0, enrolled = 0 WHERE name = ?",
+         {user});
 }
 
 void SqliteStore::remember_host(const std::string& user, const RememberedHost& host) {
     ensure_user(user);
     exec(*statements_,
-         "INSERT INTO remembered_hosts (user, service, origin, verified_at) VALUES (?, ?, ?, ?) "
-         "ON CONFLICT (user, service, origin) DO UPDATE SET verified_at = excluded.verified_at",
-         {user, host.service, host.origin, host.verified_at});
+         "INSERT INTO remembered_hosts (user, service, origin, verified_at, until) "
+         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user, service, origin) DO UPDATE SET "
+         "verified_at = excluded.verified_at, until = excluded.until",
+         {user, host.service, host.origin, host.verified_at, host.until});
 }
 
-int64_t SqliteStore::host_verified_at(const std::string& user, const std::string& service,
-                                      const std::string& origin) {
-    return query_int(*statements_,
-                     "SELECT verified_at FROM remembered_hosts "
-                     "WHERE user = ? AND service = ? AND origin = ?",
-                     {user, service, origin});
+std::optional<RememberedHost> SqliteStore::remembered_host(const std::string& user,
+                                                           const std::string& service,
+                                                           const std::string& origin) {
+    auto stmt = prepare(*statements_,
+                        "SELECT verified_at, until FROM remembered_hosts "
+                        "WHERE user = ? AND service = ? AND origin = ?",
+                        {user, service, origin});
+    int rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW) {
+        return RememberedHost{service, origin, sqlite3_column_int64(stmt.get(), 0),
+                              sqlite3_column_int64(stmt.get(), 1)};
+    }
+    if (rc != SQLITE_DONE) {
+        fail(db_.get(), "load a remembered host");
+    }
+    return std::nullopt;
+}
+
+void SqliteStore::prune_hosts(int64_t now) {
+    exec(*statements_, "DELETE FROM remembered_hosts WHERE until <= ?", {now});
 }
 
 std::vector<RememberedHost> SqliteStore::remembered_hosts(const std::string& user) {
     std::vector<RememberedHost> out;
     auto stmt = prepare(*statements_,
-                        "SELECT service, origin, verified_at FROM remembered_hosts "
+                        "SELECT service, origin, verified_at, until FROM remembered_hosts "
                         "WHERE user = ? ORDER BY verified_at, service, origin",
                         {user});
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
         out.push_back({column_text(stmt.get(), 0), column_text(stmt.get(), 1),
-                       sqlite3_column_int64(stmt.get(), 2)});
+                       sqlite3_column_int64(stmt.get(), 2), sqlite3_column_int64(stmt.get(), 3)});
     }
     if (rc != SQLITE_DONE) {
         fail(db_.get(), "load remembered hosts");

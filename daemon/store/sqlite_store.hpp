@@ -39,8 +39,10 @@ class SqliteStore final : public Store {
     int64_t start_enroll_grace(const std::string& user, int64_t now) override;
     void clear_enroll_grace(const std::string& user) override;
     void remember_host(const std::string& user, const RememberedHost& host) override;
-    int64_t host_verified_at(const std::string& user, const std::string& service,
-                             const std::string& origin) override;
+    std::optional<RememberedHost> remembered_host(const std::string& user,
+                                                  const std::string& service,
+                                                  const std::string& origin) override;
+    void prune_hosts(int64_t now) override;
     std::vector<RememberedHost> remembered_hosts(const std::string& user) override;
     int forget_hosts(const std::string& user, int64_t before = 0) override;
     FailureCount add_failure(const std::string& user) override;

@@ -34,6 +34,7 @@ struct UserState {
     bool line_linked = false;       // a LINE account is linked (kept as a keyed hash only)
     bool pin_set = false;           // a quick-login PIN is set (kept as an Argon2id hash)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
+    bool enrolled = false;  // has ever had a login contact saved: no enroll_grace any more
 
     [[nodiscard]] const Contact* contact(const std::string& kind) const {
         return find(contacts, kind);
@@ -66,6 +67,7 @@ struct RememberedHost {
     std::string service;
     std::string origin;
     int64_t verified_at = 0;  // epoch seconds of that login
+    int64_t until = 0;        // verified_at + the remember_host in force then: never later
     friend bool operator==(const RememberedHost&, const RememberedHost&) = default;
 };
 
@@ -135,22 +137,25 @@ class Store {
     /// The start of the user's enrolment grace ([policy] enroll_grace): the time of the
     /// first login it let in, recorded as `now` by the first call (atomically).
     virtual int64_t start_enroll_grace(const std::string& user, int64_t now) = 0;
-    /// Clears the enrolment grace's start (an administrator's reset).
+    /// Clears the enrolment grace's start and the mark that the user enrolled (an
+    /// administrator's reset of everything): the next login without a contact starts a
+    /// grace afresh. Saving a login contact sets the mark.
     virtual void clear_enroll_grace(const std::string& user) = 0;
 
     /// Records a full 2-step login of `user` through `service` from `origin` at `at`,
     /// replacing an earlier one from the same place.
     virtual void remember_host(const std::string& user, const RememberedHost& host) = 0;
-    /// When the user last finished a full 2-step login from that service and origin; 0
-    /// when never (or forgotten).
-    [[nodiscard]] virtual int64_t host_verified_at(const std::string& user,
-                                                   const std::string& service,
-                                                   const std::string& origin) = 0;
+    /// The user's last full 2-step login from that service and origin; nullopt when
+    /// never (or forgotten).
+    [[nodiscard]] virtual std::optional<RememberedHost> remembered_host(
+        const std::string& user, const std::string& service, const std::string& origin) = 0;
     /// The places the user is remembered at, oldest first.
     [[nodiscard]] virtual std::vector<RememberedHost> remembered_hosts(const std::string& user) = 0;
     /// Forgets every place of the user, or only those verified before `before` (> 0);
     /// returns how many were forgotten.
     virtual int forget_hosts(const std::string& user, int64_t before = 0) = 0;
+    /// Forgets every user's places whose `until` is at or before `now` (the sweep).
+    virtual void prune_hosts(int64_t now) = 0;
 
     /// Counts one more wrong code after the password and returns the new counts
     /// (atomically).

@@ -28,6 +28,7 @@ namespace lwauth::test {
 namespace {
 
 constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
+constexpr const char* kPamSetItems = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
 constexpr const char* kPassword = "correct horse";
 
 // What the person at the keyboard does.
@@ -111,7 +112,7 @@ class Pam : public ::testing::Test {
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
         for (const auto& service : {"two_step", "full", "safe", "bad_timeout", "bad_mode",
-                                    "short_timeout", "safe_short_timeout"}) {
+                                    "short_timeout", "safe_short_timeout", "two_step_from"}) {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
@@ -125,6 +126,11 @@ class Pam : public ::testing::Test {
         std::string module = LWAUTH_PAM_MODULE_PATH;
         write_service("two_step", "auth requisite " + matrix + "\nauth required " + module +
                                       " mode=second_factor\n");
+        // PAM_RHOST and PAM_TTY from the test's environment (pam_wrapper's pam_set_items),
+        // as sshd and login set them.
+        write_service("two_step_from", "auth optional " + std::string(kPamSetItems) +
+                                           "\nauth requisite " + matrix + "\nauth required " +
+                                           module + " mode=second_factor\n");
         write_service("full", "auth [success=done ignore=ignore default=die] " + module +
                                   " mode=primary\nauth requisite " + matrix + "\nauth required " +
                                   module + " mode=second_factor\n");
@@ -854,9 +860,6 @@ TEST_F(PamPhoneLogin, AnUnknownUserIsTreatedLikeAUserWithOnlyAPassword) {
     EXPECT_EQ(sent(), before);
 }
 
-// Anybody who knows a user name can start a phone login through sshd. What they do
-// there is counted apart from the user's password + 2-step login, which keeps its own
-// lockout and caps: the shipped defaults (5 codes an hour per user and per number).
 TEST_F(PamPhoneLogin, ThePasswordIsNotAskedWhenTheCodeAfterItCannotBeSent) {
     fs::create_directories(daemon_->config_dir() / "lwauth.conf.d");
     write_file(daemon_->config_dir() / "lwauth.conf.d" / "50-cap.conf",
@@ -878,6 +881,9 @@ TEST_F(PamPhoneLogin, ThePasswordIsNotAskedWhenTheCodeAfterItCannotBeSent) {
         << alice.errors.back();
 }
 
+// Anybody who knows a user name can start a phone login through sshd. What they do
+// there is counted apart from the user's password + 2-step login, which keeps its own
+// lockout and caps: the shipped defaults of both budgets.
 class PamPhoneLoginUnderAttack : public PamPhoneLogin {
   protected:
     std::string policy() override {
@@ -1022,16 +1028,17 @@ class PamRememberHost : public Pam {
     std::string policy() override { return Pam::policy() + "\n[policy]\nremember_host = 1h\n"; }
 };
 
-TEST_F(PamRememberHost, ASecondLoginFromTheSamePlaceAndServiceNeedsNoCode) {
+TEST_F(PamRememberHost, ASecondLoginFromTheSameHostAndServiceNeedsNoCode) {
     ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    setenv("PAM_RHOST", "192.0.2.7", 1);
     Person first;
     first.answer_code = [&](int) { return latest_code("alice@example.com"); };
-    ASSERT_EQ(authenticate("two_step", "alice", first), PAM_SUCCESS);
+    ASSERT_EQ(authenticate("two_step_from", "alice", first), PAM_SUCCESS) << daemon_->log();
     size_t before = sent();
 
     Person again;
     again.answer_code = [](int) { return std::nullopt; };
-    EXPECT_EQ(authenticate("two_step", "alice", again), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(authenticate("two_step_from", "alice", again), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(again.code_prompts, 0);
     EXPECT_EQ(sent(), before);
     ASSERT_FALSE(again.infos.empty());
@@ -1039,13 +1046,25 @@ TEST_F(PamRememberHost, ASecondLoginFromTheSamePlaceAndServiceNeedsNoCode) {
     // ...but the password still is.
     Person intruder;
     intruder.password = "guess";
-    EXPECT_EQ(authenticate("two_step", "alice", intruder), PAM_AUTH_ERR);
+    EXPECT_EQ(authenticate("two_step_from", "alice", intruder), PAM_AUTH_ERR);
 
-    // Another PAM service asks for a code.
-    Person other;
-    other.answer_code = [&](int) { return latest_code("alice@example.com"); };
-    EXPECT_EQ(authenticate("full", "alice", other), PAM_SUCCESS);
-    EXPECT_EQ(other.code_prompts, 1);
+    // Another remote host asks for a code.
+    setenv("PAM_RHOST", "192.0.2.8", 1);
+    Person elsewhere;
+    elsewhere.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    EXPECT_EQ(authenticate("two_step_from", "alice", elsewhere), PAM_SUCCESS);
+    EXPECT_EQ(elsewhere.code_prompts, 1);
+    unsetenv("PAM_RHOST");
+}
+
+TEST_F(PamRememberHost, AServiceThatSaysNeitherHostNorTerminalIsNeverRemembered) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    for (int login = 0; login < 2; ++login) {
+        Person alice;
+        alice.answer_code = [&](int) { return latest_code("alice@example.com"); };
+        EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS);
+        EXPECT_EQ(alice.code_prompts, 1) << "login " << login;
+    }
 }
 
 }  // namespace

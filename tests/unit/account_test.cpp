@@ -559,9 +559,9 @@ TEST_F(AccountServiceTest, StatusShowsTheLockoutOnlyWhileItLasts) {
 TEST_F(AccountServiceTest, StatusListsTheRememberedPlacesWhileTheyLast) {
     use_policy("[policy]\nremember_host = 1h\n");
     int64_t t0 = clock_.now();
-    store_.remember_host(kUser, {"sshd", "192.0.2.7", t0});
+    store_.remember_host(kUser, {"sshd", "192.0.2.7", t0, t0 + 3600});
     clock_.advance(1800);
-    store_.remember_host(kUser, {"login", "local:tty1", clock_.now()});
+    store_.remember_host(kUser, {"login", "local:tty1", clock_.now(), clock_.now() + 3600});
     EXPECT_EQ(account_.status(kUser).remembered_hosts,
               (std::vector<RememberedPlace>{{"sshd", "192.0.2.7", t0 + 3600},
                                             {"login", "local:tty1", t0 + 1800 + 3600}}));
@@ -578,9 +578,9 @@ TEST_F(AccountServiceTest, StatusListsTheRememberedPlacesWhileTheyLast) {
 
 TEST_F(AccountServiceTest, ForgetForgetsEveryPlaceOfTheUserAndCountsThem) {
     use_policy("[policy]\nremember_host = 1h\n");
-    store_.remember_host(kUser, {"sshd", "192.0.2.7", clock_.now()});
-    store_.remember_host(kUser, {"sudo", "local:pts/0", clock_.now()});
-    store_.remember_host("jiro", {"sshd", "192.0.2.7", clock_.now()});
+    store_.remember_host(kUser, {"sshd", "192.0.2.7", clock_.now(), clock_.now() + 3600});
+    store_.remember_host(kUser, {"sudo", "local:pts/0", clock_.now(), clock_.now() + 3600});
+    store_.remember_host("jiro", {"sshd", "192.0.2.7", clock_.now(), clock_.now() + 3600});
     EXPECT_EQ(account_.forget_hosts(kUser), 2);
     EXPECT_TRUE(account_.status(kUser).remembered_hosts.empty());
     EXPECT_EQ(account_.forget_hosts(kUser), 0);

@@ -154,11 +154,18 @@ TEST_F(AdminServiceTest, ResetClearsEachPartAndAllOfIt) {
     EXPECT_NE(state.profile_contact("email"), nullptr) << "the profile is the administrator's";
 }
 
+TEST_F(AdminServiceTest, ResetContactsForgetsTheRememberedPlacesToo) {
+    enroll("taro", "phone", kPhone);
+    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now(), clock_.now() + 3600});
+    admin_.reset(kAdmin, "taro", "contacts");
+    EXPECT_TRUE(store_.remembered_hosts("taro").empty()) << "a lost phone: codes everywhere again";
+}
+
 TEST_F(AdminServiceTest, ResetHostsForgetsTheRememberedPlacesAlone) {
     enroll("taro", "phone", kPhone);
-    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now()});
-    store_.remember_host("taro", {"login", "local:tty1", clock_.now()});
-    store_.remember_host("jiro", {"sshd", "192.0.2.7", clock_.now()});
+    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now(), clock_.now() + 3600});
+    store_.remember_host("taro", {"login", "local:tty1", clock_.now(), clock_.now() + 3600});
+    store_.remember_host("jiro", {"sshd", "192.0.2.7", clock_.now(), clock_.now() + 3600});
     admin_.reset(kAdmin, "taro", "hosts");
     EXPECT_TRUE(store_.remembered_hosts("taro").empty());
     EXPECT_EQ(store_.remembered_hosts("jiro").size(), 1u) << "another user's stay";
@@ -167,13 +174,15 @@ TEST_F(AdminServiceTest, ResetHostsForgetsTheRememberedPlacesAlone) {
 }
 
 TEST_F(AdminServiceTest, ResetAllForgetsThePlacesAndRestartsTheEnrolmentGrace) {
-    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now()});
+    enroll("taro", "phone", kPhone);
+    store_.remember_host("taro", {"sshd", "192.0.2.7", clock_.now(), clock_.now() + 3600});
     store_.start_enroll_grace("taro", clock_.now() - 100);
     admin_.reset(kAdmin, "taro", "contacts");
     EXPECT_NE(store_.load_user("taro").enroll_grace_started, 0) << "contacts only";
-    EXPECT_EQ(store_.remembered_hosts("taro").size(), 1u) << "contacts only";
+    EXPECT_TRUE(store_.load_user("taro").enrolled) << "contacts only: no fresh grace";
     admin_.reset(kAdmin, "taro", "all");
     EXPECT_EQ(store_.load_user("taro").enroll_grace_started, 0);
+    EXPECT_FALSE(store_.load_user("taro").enrolled);
     EXPECT_TRUE(store_.remembered_hosts("taro").empty());
     EXPECT_EQ(store_.start_enroll_grace("taro", clock_.now()), clock_.now())
         << "the next login starts it afresh";

@@ -624,6 +624,18 @@ TEST_F(LoginEngineTest, EnrollGraceLetsAUserWithNoContactInUntilItEnds) {
         << errors_of(over);
 }
 
+TEST_F(LoginEngineTest, EnrollGraceIsNotForAUserWhoHadAContactBefore) {
+    // A lost phone, its contact removed: the user must not get a password-only window.
+    use_policy("[policy]\ntwo_step = required\nenroll_grace = 7d\n");
+    store_.remove_contact(kUser, "phone");
+    Step step = start();
+    EXPECT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(step).find("Ask your administrator"), std::string::npos);
+    // An administrator's reset of everything grants it again, on purpose.
+    store_.clear_enroll_grace(kUser);
+    EXPECT_EQ(start().verdict, bus::kVerdictSuccess);
+}
+
 TEST_F(LoginEngineTest, EnrollGraceUnderAdministratorContactsPointsToTheAdministrator) {
     use_policy("[policy]\ntwo_step = required\ncontacts = admin\nenroll_grace = 1d\n");
     Step step = start("jiro");
@@ -677,6 +689,26 @@ TEST_F(LoginEngineTest, RememberHostKeepsLocalTerminalsApartAndNeverOutlastsAPol
     use_policy("[policy]\nremember_host = 1h\n");
     clock_.advance(3600);
     EXPECT_FALSE(start_from(kUser, "login", "", "tty1").finished());
+}
+
+TEST_F(LoginEngineTest, RememberHostNeverRaisedOverPlacesAlreadyRemembered) {
+    use_policy("[policy]\nremember_host = 1h\n");
+    ASSERT_EQ(answer_code(start_from(kUser, "sshd", "192.0.2.7")).verdict, bus::kVerdictSuccess);
+    clock_.advance(2 * 3600);
+    // A longer remember_host now does not bring back a place its own login gave an hour.
+    use_policy("[policy]\nremember_host = 30d\n");
+    EXPECT_FALSE(start_from(kUser, "sshd", "192.0.2.7").finished());
+}
+
+TEST_F(LoginEngineTest, ALoginThatSaysNeitherRemoteHostNorTerminalIsNeverRemembered) {
+    // Every client of such a service (a VPN plugin, a web application) would share it.
+    use_policy("[policy]\nremember_host = 1d\n");
+    ASSERT_EQ(answer_code(start_from(kUser, "openvpn", "")).verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(store_.remembered_hosts(kUser).empty());
+    EXPECT_FALSE(start_from(kUser, "openvpn", "").finished());
+    // Nor a remote host that reads as a local origin.
+    ASSERT_EQ(answer_code(start_from(kUser, "login", "", "tty1")).verdict, bus::kVerdictSuccess);
+    EXPECT_FALSE(start_from(kUser, "login", "local:tty1").finished());
 }
 
 TEST_F(LoginEngineTest, RememberHostNeverOpensALockedAccount) {

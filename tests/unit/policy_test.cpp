@@ -897,16 +897,26 @@ TEST(PolicyChannels, WarnsWhenNoChannelServesAListedKind) {
 
 TEST(PolicyChannels, WarnsWhenAChannelWaitsLongerThanTheModule) {
     auto result = load(
-        "[code]\nchannels = email\n[channel.m]\ntype = smtp\n"
-        "url = smtp://mail\nfrom = a@b.c\ntimeout = 45s\n");
-    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+        "[code]\nchannels = sms\n[channel.w]\ntimeout = 45s\ntype = webhook\nserves = sms\n"
+        "url = https://gw.example.com/hook\n");
     EXPECT_EQ(messages(result.warnings),
               (std::vector<std::string>{
-                  "lwauth.conf:7: timeout 45s is longer than pam_lwauth's default timeout=30: a "
+                  "lwauth.conf:4: timeout 45s is longer than pam_lwauth's default timeout=30: a "
                   "login waiting on this channel ends as unavailable when the module stops "
                   "waiting; lower it, or raise the module's timeout="}));
+    // An SMTP transaction may take twice its timeout.
+    auto smtp = load(
+        "[code]\nchannels = email\n[channel.m]\ntype = smtp\n"
+        "url = smtp://mail\nfrom = a@b.c\ntimeout = 20s\n");
+    ASSERT_TRUE(smtp.policy.has_value()) << all_errors(smtp);
+    EXPECT_EQ(messages(smtp.warnings),
+              (std::vector<std::string>{
+                  "lwauth.conf:7: timeout 20s (a whole SMTP transaction: up to 40s) is longer "
+                  "than pam_lwauth's default timeout=30: a login waiting on this channel ends as "
+                  "unavailable when the module stops waiting; lower it, or raise the module's "
+                  "timeout="}));
     EXPECT_TRUE(load("[code]\nchannels = email\n[channel.m]\ntype = smtp\n"
-                     "url = smtp://mail\nfrom = a@b.c\ntimeout = 30s\n")
+                     "url = smtp://mail\nfrom = a@b.c\ntimeout = 15s\n")
                     .warnings.empty());
 }
 

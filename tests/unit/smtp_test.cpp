@@ -203,5 +203,17 @@ TEST(SmtpLimits, EachStageFromTheReplyTimeout) {
     EXPECT_LT(limits.transaction, std::chrono::seconds(29)) << "pam_lwauth's default, less 1 s";
 }
 
+TEST(SmtpUrl, APathNamesTheEhloName) {
+    EXPECT_TRUE(smtp_url_names_ehlo("smtp://mail.example.com:587/client.example.com"));
+    EXPECT_FALSE(smtp_url_names_ehlo("smtp://mail.example.com:587"));
+    EXPECT_FALSE(smtp_url_names_ehlo("smtp://mail.example.com/"));
+    EXPECT_FALSE(smtp_url_names_ehlo("smtps://mail.example.com/?x"));
+}
+
+TEST(SmtpLimits, HalfSecondsOfTheConnectLimitAreKept) {
+    EXPECT_EQ(smtp_limits(std::chrono::seconds(1)).connect, std::chrono::milliseconds(1500));
+    EXPECT_EQ(smtp_limits(std::chrono::seconds(5)).connect, std::chrono::milliseconds(7500));
+}
+
 }  // namespace
 }  // namespace lwauth

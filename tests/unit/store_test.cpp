@@ -485,35 +485,60 @@ TEST_F(SqliteStoreTest, TheEnrolmentGraceStartsOnceAndSurvivesReopening) {
 
 TEST_F(SqliteStoreTest, RemembersHostsPerServiceAndOriginUntilForgotten) {
     auto store = open_store();
-    store->remember_host("taro", {"sshd", "192.0.2.7", 100});
-    store->remember_host("taro", {"sshd", "192.0.2.7", 300});  // replaces
-    store->remember_host("taro", {"login", "local:tty1", 200});
-    store->remember_host("jiro", {"sshd", "192.0.2.7", 400});
-    EXPECT_EQ(store->host_verified_at("taro", "sshd", "192.0.2.7"), 300);
-    EXPECT_EQ(store->host_verified_at("taro", "sudo", "192.0.2.7"), 0);
+    store->remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
+    store->remember_host("taro", {"sshd", "192.0.2.7", 300, 1300});  // replaces
+    store->remember_host("taro", {"login", "local:tty1", 200, 1200});
+    store->remember_host("jiro", {"sshd", "192.0.2.7", 400, 1400});
+    EXPECT_EQ(store->remembered_host("taro", "sshd", "192.0.2.7"),
+              (RememberedHost{"sshd", "192.0.2.7", 300, 1300}));
+    EXPECT_EQ(store->remembered_host("taro", "sudo", "192.0.2.7"), std::nullopt);
     store.reset();
     store = open_store();
     EXPECT_EQ(store->remembered_hosts("taro"),
-              (std::vector<RememberedHost>{{"login", "local:tty1", 200}, {"sshd", "192.0.2.7", 300}}));
+              (std::vector<RememberedHost>{{"login", "local:tty1", 200, 1200},
+                                           {"sshd", "192.0.2.7", 300, 1300}}));
     EXPECT_EQ(store->forget_hosts("taro", 250), 1);
     EXPECT_EQ(store->remembered_hosts("taro").size(), 1u);
     EXPECT_EQ(store->forget_hosts("taro"), 1);
     EXPECT_TRUE(store->remembered_hosts("taro").empty());
-    EXPECT_EQ(store->host_verified_at("jiro", "sshd", "192.0.2.7"), 400);
+    EXPECT_EQ(store->remembered_host("jiro", "sshd", "192.0.2.7")->verified_at, 400);
+}
+
+TEST_F(SqliteStoreTest, PruningForgetsPlacesPastTheirEndForEveryUser) {
+    auto store = open_store();
+    store->remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
+    store->remember_host("jiro", {"sshd", "192.0.2.7", 100, 2000});
+    store->prune_hosts(1100);
+    EXPECT_TRUE(store->remembered_hosts("taro").empty());
+    EXPECT_EQ(store->remembered_hosts("jiro").size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, SavingAContactMarksTheUserEnrolledUntilAResetOfEverything) {
+    auto store = open_store();
+    EXPECT_FALSE(store->load_user("taro").enrolled);
+    store->save_contact("taro", {"phone", kPhone});
+    store->remove_contact("taro", "phone");
+    EXPECT_TRUE(store->load_user("taro").enrolled) << "once enrolled, no grace";
+    store->clear_enroll_grace("taro");
+    EXPECT_FALSE(store->load_user("taro").enrolled);
 }
 
 // What schema 4 added, taken away again: a database of schema 3.
 constexpr const char* kBackToSchemaThree =
-    "DROP TABLE remembered_hosts; ALTER TABLE users DROP COLUMN enroll_grace_started;";
+    "DROP TABLE remembered_hosts; ALTER TABLE users DROP COLUMN enroll_grace_started;"
+    "ALTER TABLE users DROP COLUMN enrolled;";
 
 TEST_F(SqliteStoreTest, MigratesASchemaThreeDatabaseKeepingItsUsers) {
     open_store()->save_contact("taro", {"phone", kPhone});
+    open_store()->set_two_step("jiro", true);
     tamper(path_, std::string(kBackToSchemaThree) + "PRAGMA user_version = 3;");
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
     UserState state = store->load_user("taro");
     ASSERT_NE(state.contact("phone"), nullptr);
     EXPECT_EQ(state.enroll_grace_started, 0);
+    EXPECT_TRUE(state.enrolled) << "a user with a contact has enrolled";
+    EXPECT_FALSE(store->load_user("jiro").enrolled);
     EXPECT_TRUE(store->remembered_hosts("taro").empty());
 }
 

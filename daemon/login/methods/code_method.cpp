@@ -222,7 +222,9 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
 }
 
 void CodeMethod::begin(const MethodEnv& env, StepDone done) {
-    send_new_code(scoped(env), Step{}, [this, env, done](SendState state, Step step) {
+    MethodEnv unscoped = env;
+    unscoped.loaded.reset();  // the contacts need not outlive the send
+    send_new_code(scoped(env), Step{}, [this, unscoped, done](SendState state, Step step) {
         switch (state) {
             case SendState::Sent:
                 done(StepResult::of(prompt(std::move(step))));
@@ -237,7 +239,7 @@ void CodeMethod::begin(const MethodEnv& env, StepDone done) {
         if (options_.password_instead) {
             // Nothing was checked: the password (and 2-step after it) still decides,
             // unless 2-step would refuse anyway.
-            if (!refused_after_password(env, step)) {
+            if (!refused_after_password(unscoped, step)) {
                 step.info("Log in with your password instead.");
                 step.verdict = bus::kVerdictIgnore;
             }
@@ -419,10 +421,12 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     if (adopt_) {
         adopt_profile_contact(env, step);
     }
-    if (!options_.password_instead && env.user_policy.remember_host.count() > 0) {
+    if (!options_.password_instead && env.user_policy.remember_host.count() > 0 &&
+        !env.context.origin().empty()) {
         // A full 2-step login: this place need not ask for a code for a while.
         env.store.remember_host(env.context.user,
-                                {env.context.service, env.context.origin(), now});
+                                {env.context.service, env.context.origin(), now,
+                                 now + env.user_policy.remember_host.count()});
         log_event(LogLevel::Info, "host-remembered",
                   "2-step verification will not be asked again from this host for " +
                       policy::format_duration(env.user_policy.remember_host),
