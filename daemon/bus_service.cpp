@@ -8,6 +8,7 @@
 #include <new>
 #include <string_view>
 
+#include "barrier.hpp"
 #include "log.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
@@ -36,6 +37,11 @@ int guarded(sd_bus_message* m, sd_bus_error* ret_error, Fn&& fn) {
     } catch (const std::exception& e) {
         log_event(LogLevel::Error, "internal-error", e.what(),
                   {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
+        return sd_bus_error_set(ret_error, bus::kErrorInternal,
+                                "internal error; see the lwauthd log");
+    } catch (...) {
+        log_callback_error(sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : "",
+                           "an exception that is not a std::exception");
         return sd_bus_error_set(ret_error, bus::kErrorInternal,
                                 "internal error; see the lwauthd log");
     }
@@ -145,23 +151,28 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
     static int on_time(sd_event_source*, uint64_t, void* userdata) {
         auto* self = static_cast<DeadlineReply*>(userdata);
         auto keep = std::move(self->self_);
-        self->timer_.reset();
-        if (self->replied_) {
+        return c_barrier("deadline-timer", 0, [self] { return self->answer_unavailable(); });
+    }
+
+    // The client's deadline is near and the engine has not answered: lwauthd does.
+    int answer_unavailable() {
+        timer_.reset();
+        if (replied_) {
             return 0;
         }
-        self->replied_ = true;
+        replied_ = true;
         log_event(LogLevel::Error, "reply-deadline",
                   "no answer from the delivery channel before the client's timeout; the login "
                   "ends as unavailable");
-        if (!self->id_.empty()) {
-            self->service_.engine_.cancel(self->id_, self->owner_);
+        if (!id_.empty()) {
+            service_.engine_.cancel(id_, owner_);
         }
         Step step;
         step.messages.emplace_back(bus::kMessageError,
                                    "The verification code could not be sent in time. Try again "
                                    "later.");
         step.verdict = bus::kVerdictUnavailable;
-        reply_step(self->call_.get(), StepResult{step, std::nullopt});
+        reply_step(call_.get(), StepResult{step, std::nullopt});
         return 0;
     }
 
@@ -311,11 +322,8 @@ void append_status(sd_bus_message* m, const AccountStatus& s) {
 }
 
 int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
-    try {
-        return static_cast<BusService*>(userdata)->name_owner_changed(m);
-    } catch (...) {
-        return 0;
-    }
+    return c_barrier("NameOwnerChanged", 0,
+                     [&] { return static_cast<BusService*>(userdata)->name_owner_changed(m); });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "account.hpp"
+#include "barrier.hpp"
 #include "bus_service.hpp"
 #include "channels/channel.hpp"
 #include "http/http_client.hpp"
@@ -218,16 +219,9 @@ class Daemon {
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
 
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, nullptr);
-        for (int sig : {SIGTERM, SIGINT}) {
-            sd_event_add_signal(event, nullptr, sig, on_stop_signal, this);
+        if (!watch_signals(event)) {
+            return 1;
         }
-        sd_event_add_signal(event, nullptr, SIGHUP, on_hup, this);
 
         sd_bus* bus = nullptr;
         // sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests use for a
@@ -322,27 +316,63 @@ class Daemon {
     }
 
   private:
+    // SIGTERM and SIGINT stop the loop, SIGHUP reloads; without them lwauthd could be
+    // neither stopped cleanly nor reloaded, so it does not start.
+    bool watch_signals(sd_event* event) {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        int r = sigprocmask(SIG_BLOCK, &mask, nullptr) < 0 ? -errno : 0;
+        for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+            if (r >= 0) {
+                r = sd_event_add_signal(event, nullptr, sig,
+                                        sig == SIGHUP ? on_hup : on_stop_signal, this);
+            }
+            if (r < 0) {
+                log_event(LogLevel::Error, "start-failed",
+                          std::string("cannot watch for SIG") + sigabbrev_np(sig) + ": " +
+                              errno_string(r));
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Each handler below is called by sd-event: c_barrier keeps exceptions out of it.
     static int on_stop_signal(sd_event_source* s, const struct signalfd_siginfo* si, void*) {
-        log_event(LogLevel::Notice, "stopping",
-                  std::string("received ") + strsignal(static_cast<int>(si->ssi_signo)));
-        return sd_event_exit(sd_event_source_get_event(s), 0);
+        return c_barrier("stop-signal", 0, [&] {
+            log_event(LogLevel::Notice, "stopping",
+                      std::string("received ") + strsignal(static_cast<int>(si->ssi_signo)));
+            return sd_event_exit(sd_event_source_get_event(s), 0);
+        });
     }
 
     static int on_hup(sd_event_source*, const struct signalfd_siginfo*, void* userdata) {
-        static_cast<Daemon*>(userdata)->reload();
+        int r = c_barrier("reload-signal", -1, [&] {
+            static_cast<Daemon*>(userdata)->reload();
+            return 0;
+        });
+        if (r < 0) {
+            sd_notify(0, "READY=1");  // systemd waits for it after RELOADING=1
+        }
         return 0;
     }
 
     static int on_sweep(sd_event_source* s, uint64_t, void* userdata) {
         auto* self = static_cast<Daemon*>(userdata);
-        try {
-            self->engine_->expire();
-            self->account_->expire();
-            self->store_->prune_sends(self->clock_.now() - 2 * 3600);
-            self->store_->prune_hosts(self->clock_.now());
-        } catch (const std::exception& e) {
-            log_event(LogLevel::Error, "sweep-failed", e.what());
-        }
+        c_barrier("sweep", 0, [&] {
+            try {
+                self->engine_->expire();
+                self->account_->expire();
+                self->store_->prune_sends(self->clock_.now() - 2 * 3600);
+                self->store_->prune_hosts(self->clock_.now());
+            } catch (const std::exception& e) {
+                log_event(LogLevel::Error, "sweep-failed", e.what());
+            }
+            return 0;
+        });
         sd_event_source_set_time_relative(s, kSweepInterval);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "barrier.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth::http {
@@ -80,36 +81,45 @@ struct Client::Transfer {
     bool too_big = false;
     char error[CURL_ERROR_SIZE] = {};
 
+    // Every callback libcurl or sd-event calls runs behind c_barrier; the value it answers
+    // when an exception was caught ends the transfer (or, for the loop's callbacks,
+    // leaves the event source on).
     static size_t on_write(char* data, size_t size, size_t count, void* userp) {
-        auto* self = static_cast<Transfer*>(userp);
-        size_t n = size * count;
-        if (self->body.size() + n > kMaxBody) {
-            self->too_big = true;
-            return 0;  // aborts the transfer
-        }
-        self->body.append(data, n);
-        return n;
+        return c_barrier("http-write", size_t{0}, [&] {
+            auto* self = static_cast<Transfer*>(userp);
+            size_t n = size * count;
+            if (self->body.size() + n > kMaxBody) {
+                self->too_big = true;
+                return size_t{0};  // aborts the transfer
+            }
+            self->body.append(data, n);
+            return n;
+        });
     }
 
     static size_t on_read(char* buffer, size_t size, size_t count, void* userp) {
-        auto* self = static_cast<Transfer*>(userp);
-        const std::string& message = self->request.body;
-        size_t n = std::min(size * count, message.size() - self->uploaded);
-        std::memcpy(buffer, message.data() + self->uploaded, n);
-        self->uploaded += n;
-        return n;
+        return c_barrier("mail-read", size_t{CURL_READFUNC_ABORT}, [&] {
+            auto* self = static_cast<Transfer*>(userp);
+            const std::string& message = self->request.body;
+            size_t n = std::min(size * count, message.size() - self->uploaded);
+            std::memcpy(buffer, message.data() + self->uploaded, n);
+            self->uploaded += n;
+            return n;
+        });
     }
 
     // Mail only: counts the message bytes sent, and starts the wait for the reply to each
     // command. Nothing is kept of what the data holds (credentials, the code).
     static int on_debug(CURL*, curl_infotype type, char*, size_t size, void* userp) {
-        auto* self = static_cast<Transfer*>(userp);
-        if (type == CURLINFO_DATA_OUT) {
-            self->data_out += size;
-        } else if (type == CURLINFO_HEADER_OUT) {
-            self->client->arm_reply_check(*self, self->request.reply_timeout);
-        }
-        return 0;
+        return c_barrier("mail-progress", 0, [&] {
+            auto* self = static_cast<Transfer*>(userp);
+            if (type == CURLINFO_DATA_OUT) {
+                self->data_out += size;
+            } else if (type == CURLINFO_HEADER_OUT) {
+                self->client->arm_reply_check(*self, self->request.reply_timeout);
+            }
+            return 0;
+        });
     }
 
     // The whole message is on the connection: libcurl writes the final "." right after it.
@@ -250,27 +260,35 @@ void Client::arm_reply_check(Transfer& transfer, std::chrono::milliseconds after
 }
 
 int Client::on_reply_due(sd_event_source*, uint64_t, void* userdata) {
-    auto& transfer = *static_cast<Transfer*>(userdata);
-    Client& client = *transfer.client;
-    int fd = transfer.fd;
-    // Again in a quarter second unless the transfer ends now (which destroys the timer).
-    client.arm_reply_check(transfer, std::chrono::milliseconds(200));
-    if (fd >= 0) {
-        client.socket_action(fd, 0);
-    }
-    return 0;
+    return c_barrier("mail-reply-timer", 0, [&] {
+        auto& transfer = *static_cast<Transfer*>(userdata);
+        Client& client = *transfer.client;
+        int fd = transfer.fd;
+        // Again in a quarter second unless the transfer ends now (which destroys the timer).
+        client.arm_reply_check(transfer, std::chrono::milliseconds(200));
+        if (fd >= 0) {
+            client.socket_action(fd, 0);
+        }
+        return 0;
+    });
 }
 
+// -1 tells libcurl the socket cannot be watched: it fails the transfers on it.
 int Client::on_socket(void* easy, int fd, int what, void* userp, void* socketp) {
-    auto* self = static_cast<Client*>(userp);
-    if (auto it = self->transfers_.find(easy); it != self->transfers_.end()) {
+    return c_barrier("http-socket", -1, [&] {
+        return static_cast<Client*>(userp)->watch_socket(easy, fd, what, socketp);
+    });
+}
+
+int Client::watch_socket(void* easy, int fd, int what, void* socketp) {
+    if (auto it = transfers_.find(easy); it != transfers_.end()) {
         it->second->fd = what == CURL_POLL_REMOVE ? -1 : fd;
     }
     auto* source = static_cast<sd_event_source*>(socketp);
     if (what == CURL_POLL_REMOVE) {
         if (source != nullptr) {
             sd_event_source_disable_unref(source);
-            curl_multi_assign(as_multi(self->multi_), fd, nullptr);
+            curl_multi_assign(as_multi(multi_), fd, nullptr);
         }
         return 0;
     }
@@ -282,35 +300,39 @@ int Client::on_socket(void* easy, int fd, int what, void* userp, void* socketp) 
         events |= EPOLLOUT;
     }
     if (source == nullptr) {
-        if (sd_event_add_io(self->event_, &source, fd, events, &Client::on_io, self) < 0) {
+        if (sd_event_add_io(event_, &source, fd, events, &Client::on_io, this) < 0) {
             return -1;
         }
-        curl_multi_assign(as_multi(self->multi_), fd, source);
+        curl_multi_assign(as_multi(multi_), fd, source);
         return 0;
     }
     return sd_event_source_set_io_events(source, events) < 0 ? -1 : 0;
 }
 
 int Client::on_timer(void* /*multi*/, long timeout_ms, void* userp) {
-    auto* self = static_cast<Client*>(userp);
+    return c_barrier("http-timer", -1,
+                     [&] { return static_cast<Client*>(userp)->set_timer(timeout_ms); });
+}
+
+int Client::set_timer(long timeout_ms) {
     if (timeout_ms < 0) {
-        if (self->timer_) {
-            sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_OFF);
+        if (timer_) {
+            sd_event_source_set_enabled(timer_.get(), SD_EVENT_OFF);
         }
         return 0;
     }
     uint64_t usec = static_cast<uint64_t>(timeout_ms) * 1000;
-    if (!self->timer_) {
+    if (!timer_) {
         sd_event_source* source = nullptr;
-        if (sd_event_add_time_relative(self->event_, &source, CLOCK_MONOTONIC, usec, 0,
-                                       &Client::on_time, self) < 0) {
+        if (sd_event_add_time_relative(event_, &source, CLOCK_MONOTONIC, usec, 0, &Client::on_time,
+                                       this) < 0) {
             return -1;
         }
-        self->timer_.reset(source);
+        timer_.reset(source);
         return 0;
     }
-    if (sd_event_source_set_time_relative(self->timer_.get(), usec) < 0 ||
-        sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_ONESHOT) < 0) {
+    if (sd_event_source_set_time_relative(timer_.get(), usec) < 0 ||
+        sd_event_source_set_enabled(timer_.get(), SD_EVENT_ONESHOT) < 0) {
         return -1;
     }
     return 0;
@@ -327,13 +349,17 @@ int Client::on_io(sd_event_source*, int fd, uint32_t revents, void* userdata) {
     if (revents & (EPOLLERR | EPOLLHUP)) {
         flags |= CURL_CSELECT_ERR;
     }
-    static_cast<Client*>(userdata)->socket_action(fd, flags);
-    return 0;
+    return c_barrier("http-io", 0, [&] {
+        static_cast<Client*>(userdata)->socket_action(fd, flags);
+        return 0;
+    });
 }
 
 int Client::on_time(sd_event_source*, uint64_t, void* userdata) {
-    static_cast<Client*>(userdata)->socket_action(CURL_SOCKET_TIMEOUT, 0);
-    return 0;
+    return c_barrier("http-timeout", 0, [&] {
+        static_cast<Client*>(userdata)->socket_action(CURL_SOCKET_TIMEOUT, 0);
+        return 0;
+    });
 }
 
 void Client::socket_action(int fd, int flags) {
@@ -371,9 +397,13 @@ void Client::finish_completed() {
                              : transfer->error[0] != '\0' ? transfer->error
                                                           : curl_easy_strerror(result);
         }
-        // The callback may start new requests: it runs after this transfer is gone.
+        // The callback may start new requests: it runs after this transfer is gone. Its
+        // exception stops neither the loop nor the completions still to read.
         if (transfer->done) {
-            transfer->done(std::move(response));
+            c_barrier("http-completion", 0, [&] {
+                transfer->done(std::move(response));
+                return 0;
+            });
         }
     }
 }

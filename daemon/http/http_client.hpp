@@ -85,6 +85,8 @@ class Client {
     static int on_io(sd_event_source* source, int fd, uint32_t revents, void* userdata);
     static int on_time(sd_event_source* source, uint64_t usec, void* userdata);
     static int on_reply_due(sd_event_source* source, uint64_t usec, void* userdata);
+    int watch_socket(void* easy, int fd, int what, void* socketp);
+    int set_timer(long timeout_ms);
     void socket_action(int fd, int flags);
     void finish_completed();
     void arm_reply_check(Transfer& transfer, std::chrono::milliseconds after);

@@ -562,5 +562,45 @@ TEST_F(AdminTest, NoFullNumberOrAddressOutsideTheMessagesThatDeliverCodes) {
     EXPECT_NE(read_file(daemon_->outbox()).find(kAlicePhone), std::string::npos);
 }
 
+// A directory group of thousands of members does not fit the 16 KiB a group lookup was
+// once given: getgrgid_r answered ERANGE, and the group silently did not count.
+class LargeDirectoryGroup : public AdminTest {
+  protected:
+    static constexpr int kMembers = 2000;
+
+    void SetUp() override {
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(),
+                                           default_test_policy(dir_ / "outbox.jsonl") +
+                                               "[policy]\nadmin_group = staff\n\n"
+                                               "[group:staff]\ntwo_step = required\n");
+        std::string members = "alice,frank,grace";
+        for (int i = 3; i < kMembers; ++i) {
+            members += ",member" + std::to_string(i);
+        }
+        std::string group = read_file(daemon_->group_path());
+        write_file(daemon_->group_path(), group + "staff:x:42000:" + members + "\n");
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+};
+
+TEST_F(LargeDirectoryGroup, ItsGroupSectionApplies) {
+    RunResult alice = ctl("root", {"policy", "show", "alice"});
+    ASSERT_EQ(alice.exit_code, 0) << alice.err;
+    EXPECT_NE(alice.out.find("two_step = required"), std::string::npos) << alice.out;
+    RunResult bob = ctl("root", {"policy", "show", "bob"});
+    EXPECT_NE(bob.out.find("two_step = optional"), std::string::npos) << bob.out;
+}
+
+TEST_F(LargeDirectoryGroup, ItsMembersAreAdministrators) {
+    RunResult users = ctl("frank", {"admin", "users"});
+    EXPECT_EQ(users.exit_code, 0) << users.err << daemon_->log();
+    EXPECT_EQ(ctl("bob", {"admin", "users"}).exit_code, 3);
+    // And a fellow member is changed by root alone.
+    RunResult unlock = ctl("frank", {"admin", "unlock", "grace"});
+    EXPECT_EQ(unlock.exit_code, 3) << unlock.err;
+    EXPECT_EQ(ctl("frank", {"admin", "unlock", "bob"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace lwauth::test

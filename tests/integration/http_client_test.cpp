@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -215,6 +216,26 @@ TEST_F(HttpClientTest, ACallbackMayStartTheNextRequest) {
     run_loop();
     ASSERT_TRUE(second.has_value());
     EXPECT_EQ(second->status, 201);
+}
+
+// An exception from a completion must not cross sd-event (its loop would stay "running"
+// for good) nor end lwauthd: the other requests complete and the loop serves on.
+TEST_F(HttpClientTest, ACallbackThatThrowsLeavesTheLoopServing) {
+    constexpr int kRequests = 10;
+    int answered = 0;
+    for (int i = 0; i < kRequests; ++i) {
+        client_->perform(request(good_->url("/slow/300")), [&answered, i](Response r) {
+            if (i % 2 == 0) {
+                throw std::runtime_error("a completion handler failed");
+            }
+            answered += r.status == 200 ? 1 : 0;
+        });
+    }
+    EXPECT_NO_THROW(run_loop());
+    EXPECT_EQ(client_->in_flight(), 0U);
+    EXPECT_EQ(answered, kRequests / 2);
+    Response next = fetch(request(good_->url("/status/201")));
+    EXPECT_EQ(next.status, 201) << next.error;
 }
 
 TEST_F(HttpClientTest, DestroyingTheClientDropsRequestsInFlight) {
