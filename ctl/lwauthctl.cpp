@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
@@ -127,61 +128,57 @@ class Client {
     BusPtr bus_;
 };
 
-json read_vardict(sd_bus_message* m) {
-    json out = json::object();
-    if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0) {
-        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
-    }
-    while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
-        const char* key = nullptr;
-        const char* type = nullptr;
-        sd_bus_message_read(m, "s", &key);
-        sd_bus_message_peek_type(m, nullptr, &type);
-        std::string t = type ? type : "";
-        if (t == "s") {
-            const char* v = nullptr;
-            sd_bus_message_read(m, "v", "s", &v);
-            out[key] = v;
-        } else if (t == "b") {
-            int v = 0;
-            sd_bus_message_read(m, "v", "b", &v);
-            out[key] = v != 0;
-        } else if (t == "t") {
-            uint64_t v = 0;
-            sd_bus_message_read(m, "v", "t", &v);
-            out[key] = v;
-        } else if (t == "as") {
-            json list = json::array();
-            sd_bus_message_enter_container(m, 'v', "as");
-            sd_bus_message_enter_container(m, 'a', "s");
-            const char* item = nullptr;
-            while (sd_bus_message_read(m, "s", &item) > 0) {
-                list.push_back(item);
-            }
-            sd_bus_message_exit_container(m);
-            sd_bus_message_exit_container(m);
-            out[key] = list;
-        } else if (t == "a(sst)") {
-            // remembered_hosts, the one array of structures in the schema (bus_names.hpp).
-            json list = json::array();
-            sd_bus_message_enter_container(m, 'v', "a(sst)");
-            sd_bus_message_enter_container(m, 'a', "(sst)");
-            const char* service = nullptr;
-            const char* origin = nullptr;
-            uint64_t until = 0;
-            while (sd_bus_message_read(m, "(sst)", &service, &origin, &until) > 0) {
-                list.push_back({{"service", service}, {"origin", origin}, {"until", until}});
-            }
-            sd_bus_message_exit_container(m);
-            sd_bus_message_exit_container(m);
-            out[key] = list;
-        } else {
-            sd_bus_message_skip(m, "v");
+// One user's settings (bus_names.hpp) as the JSON that --json prints: the keys of the
+// a{sv}, those absent there left out.
+json status_to_json(const bus::Status& s) {
+    json out = {{"user", s.user},
+                {"two_step", s.two_step},
+                {"two_step_policy", s.two_step_policy},
+                {"contacts_policy", s.contacts_policy},
+                {"methods", s.methods},
+                {"line_linked", s.line_linked},
+                {"pin_set", s.pin_set},
+                {"locked_until", s.locked_until}};
+    auto add = [&](const std::string& key, const std::string& value) {
+        if (!value.empty()) {
+            out[key] = value;
         }
-        sd_bus_message_exit_container(m);
+    };
+    add("admin_contact", s.admin_contact);
+    for (const auto& [kind, contact] : s.contacts) {
+        add(kind, contact.login);
+        add(kind + "_source", contact.source);
+        add("pending_" + kind, contact.pending);
+        add("profile_" + kind, contact.profile);
     }
-    sd_bus_message_exit_container(m);
+    if (!s.remembered_hosts.empty()) {
+        json places = json::array();
+        for (const auto& place : s.remembered_hosts) {
+            places.push_back(
+                {{"service", place.service}, {"origin", place.origin}, {"until", place.until}});
+        }
+        out["remembered_hosts"] = places;
+    }
+    if (s.enroll_grace_until != 0) {
+        out["enroll_grace_until"] = s.enroll_grace_until;
+    }
     return out;
+}
+
+// Runs a codec's reader on a reply; a reply that breaks the contract is a failure.
+template <typename Read>
+auto read_reply(Read read, sd_bus_message* m) {
+    try {
+        return read(m);
+    } catch (const Error& e) {
+        throw CommandError(kExitFailed,
+                           std::string("lwauthd sent a malformed reply (") + e.what() + ")",
+                           errc_name(Errc::Internal));
+    }
+}
+
+json read_vardict(sd_bus_message* m) {
+    return status_to_json(read_reply(bus::read_status, m));
 }
 
 std::string local_time(uint64_t epoch) {
@@ -528,13 +525,9 @@ int cmd_forget(const Global& g) {
 
 std::vector<json> read_status_list(sd_bus_message* m) {
     std::vector<json> out;
-    if (sd_bus_message_enter_container(m, 'a', "a{sv}") < 0) {
-        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+    for (const auto& s : read_reply(bus::read_status_list, m)) {
+        out.push_back(status_to_json(s));
     }
-    while (sd_bus_message_at_end(m, false) == 0) {
-        out.push_back(read_vardict(m));
-    }
-    sd_bus_message_exit_container(m);
     return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "barrier.hpp"
 #include "log.hpp"
+#include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 
@@ -58,15 +59,7 @@ int send_step(sd_bus_message* m, const Step& step) {
     sd_bus_message* raw = nullptr;
     check(sd_bus_message_new_method_return(m, &raw), "reply");
     BusMessagePtr reply(raw);
-    check(sd_bus_message_append(raw, "s", step.id.c_str()), "append id");
-    check(sd_bus_message_open_container(raw, 'a', "(ss)"), "open messages");
-    for (const auto& [kind, text] : step.messages) {
-        check(sd_bus_message_append(raw, "(ss)", kind.c_str(), text.c_str()), "append message");
-    }
-    check(sd_bus_message_close_container(raw), "close messages");
-    check(sd_bus_message_append(raw, "sbs", step.prompt.c_str(), static_cast<int>(step.echo),
-                                step.verdict.c_str()),
-          "append step");
+    bus::append_step(raw, step);
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
@@ -254,71 +247,36 @@ const sd_bus_vtable kAdminVtable[] = {
                             LWAUTH_HANDLER(admin_reload_policy), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
-// One user's settings as the a{sv} that bus_names.hpp documents.
-void append_status(sd_bus_message* m, const AccountStatus& s) {
-    check(sd_bus_message_open_container(m, 'a', "{sv}"), "status");
-    auto add_string = [&](const std::string& key, const std::string& value) {
-        if (!value.empty()) {
-            check(sd_bus_message_append(m, "{sv}", key.c_str(), "s", value.c_str()), "status");
-        }
-    };
-    auto add_bool = [&](const char* key, bool value) {
-        check(sd_bus_message_append(m, "{sv}", key, "b", static_cast<int>(value)), key);
-    };
-    add_string("user", s.user);
-    add_bool("two_step", s.two_step_enabled);
-    add_string("two_step_policy", policy::to_string(s.two_step_policy));
-    add_string("contacts_policy", policy::to_string(s.contacts_policy));
-    add_string("admin_contact", s.admin_contact);
-    // {key: variant of array}, the array's elements appended by `append_elements`.
-    auto add_array = [&](const char* key, const char* element, auto&& append_elements) {
-        std::string array = std::string("a") + element;
-        check(sd_bus_message_open_container(m, 'e', "sv"), key);
-        check(sd_bus_message_append(m, "s", key), key);
-        check(sd_bus_message_open_container(m, 'v', array.c_str()), key);
-        check(sd_bus_message_open_container(m, 'a', element), key);
-        append_elements();
-        check(sd_bus_message_close_container(m), key);
-        check(sd_bus_message_close_container(m), key);
-        check(sd_bus_message_close_container(m), key);
-    };
-    add_array("methods", "s", [&] {
-        for (const auto& method : s.methods) {
-            check(sd_bus_message_append(m, "s", method.c_str()), "methods");
-        }
-    });
+// One user's settings as the bus carries them (bus_names.hpp).
+bus::Status to_bus_status(const AccountStatus& s) {
+    bus::Status out;
+    out.user = s.user;
+    out.two_step = s.two_step_enabled;
+    out.two_step_policy = policy::to_string(s.two_step_policy);
+    out.contacts_policy = policy::to_string(s.contacts_policy);
+    out.admin_contact = s.admin_contact;
+    out.methods = s.methods;
     for (const auto& [kind, masked] : s.contacts) {
-        add_string(kind, masked);
+        out.contacts[kind].login = masked;
     }
     for (const auto& [kind, source] : s.contact_sources) {
-        add_string(kind + "_source", source);
+        out.contacts[kind].source = source;
     }
     for (const auto& [kind, masked] : s.pending_contacts) {
-        add_string("pending_" + kind, masked);
+        out.contacts[kind].pending = masked;
     }
     for (const auto& [kind, masked] : s.profile) {
-        add_string("profile_" + kind, masked);
+        out.contacts[kind].profile = masked;
     }
-    add_bool("line_linked", s.line_linked);
-    add_bool("pin_set", s.pin_set);
-    check(sd_bus_message_append(m, "{sv}", "locked_until", "t",
-                                static_cast<uint64_t>(s.locked_until)),
-          "locked_until");
-    if (!s.remembered_hosts.empty()) {
-        add_array("remembered_hosts", "(sst)", [&] {
-            for (const auto& place : s.remembered_hosts) {
-                check(sd_bus_message_append(m, "(sst)", place.service.c_str(), place.origin.c_str(),
-                                            static_cast<uint64_t>(place.until)),
-                      "remembered_hosts");
-            }
-        });
+    out.line_linked = s.line_linked;
+    out.pin_set = s.pin_set;
+    out.locked_until = static_cast<uint64_t>(s.locked_until);
+    for (const auto& place : s.remembered_hosts) {
+        out.remembered_hosts.push_back(
+            {place.service, place.origin, static_cast<uint64_t>(place.until)});
     }
-    if (s.enroll_grace_until != 0) {
-        check(sd_bus_message_append(m, "{sv}", "enroll_grace_until", "t",
-                                    static_cast<uint64_t>(s.enroll_grace_until)),
-              "enroll_grace_until");
-    }
-    check(sd_bus_message_close_container(m), "status");
+    out.enroll_grace_until = static_cast<uint64_t>(s.enroll_grace_until);
+    return out;
 }
 
 int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -507,7 +465,7 @@ int BusService::account_status(sd_bus_message* m) {
     sd_bus_message* raw = nullptr;
     check(sd_bus_message_new_method_return(m, &raw), "reply");
     BusMessagePtr reply(raw);
-    append_status(raw, s);
+    bus::append_status(raw, to_bus_status(s));
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
@@ -612,11 +570,12 @@ int BusService::admin_list_users(sd_bus_message* m) {
     sd_bus_message* raw = nullptr;
     check(sd_bus_message_new_method_return(m, &raw), "reply");
     BusMessagePtr reply(raw);
-    check(sd_bus_message_open_container(raw, 'a', "a{sv}"), "users");
+    std::vector<bus::Status> statuses;
+    statuses.reserve(users.size());
     for (const auto& s : users) {
-        append_status(raw, s);
+        statuses.push_back(to_bus_status(s));
     }
-    check(sd_bus_message_close_container(raw), "users");
+    bus::append_status_list(raw, statuses);
     return sd_bus_send(nullptr, raw, nullptr);
 }
 
@@ -628,7 +587,7 @@ int BusService::admin_show_user(sd_bus_message* m) {
     sd_bus_message* raw = nullptr;
     check(sd_bus_message_new_method_return(m, &raw), "reply");
     BusMessagePtr reply(raw);
-    append_status(raw, s);
+    bus::append_status(raw, to_bus_status(s));
     return sd_bus_send(nullptr, raw, nullptr);
 }
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
+#include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/sd_bus.hpp"
@@ -32,14 +32,6 @@ struct Options {
     bool failmode_safe = false;
     uint64_t timeout_usec = bus::kModuleDefaultTimeoutSeconds * kUsecPerSec;
     bool debug = false;
-};
-
-struct Step {
-    std::string id;
-    std::vector<std::pair<std::string, std::string>> messages;
-    std::string prompt;
-    bool echo = false;
-    std::string verdict;
 };
 
 // Parses module arguments. A known option with a bad value fails closed; unknown
@@ -110,7 +102,6 @@ class Relay {
     int unavailable(const std::string& why);
     int call(const char* method, BusMessagePtr& request, Step& step, const char* what);
     int send_and_wait(sd_bus_message* request, BusError& error, BusMessagePtr& reply);
-    int read_step(sd_bus_message* reply, Step& step);
     int show(const Step& step);
     void cancel(const std::string& id);
 
@@ -157,35 +148,6 @@ int Relay::bus_failure(const BusError& error, int r, const char* what) {
             "The login verification service cannot serve this login right now. Try again later.");
     }
     return to_pam_code(code);
-}
-
-int Relay::read_step(sd_bus_message* reply, Step& step) {
-    const char* id = nullptr;
-    if (sd_bus_message_read(reply, "s", &id) < 0 ||
-        sd_bus_message_enter_container(reply, 'a', "(ss)") < 0) {
-        return PAM_SERVICE_ERR;
-    }
-    step.id = id;
-    const char* kind = nullptr;
-    const char* text = nullptr;
-    int r;
-    while ((r = sd_bus_message_read(reply, "(ss)", &kind, &text)) > 0) {
-        step.messages.emplace_back(kind, text);
-    }
-    const char* prompt = nullptr;
-    const char* verdict = nullptr;
-    int echo = 0;
-    if (r < 0 || sd_bus_message_exit_container(reply) < 0 ||
-        sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict) < 0) {
-        return PAM_SERVICE_ERR;
-    }
-    step.prompt = prompt;
-    step.echo = echo != 0;
-    step.verdict = verdict;
-    if (step.verdict.empty() && (step.prompt.empty() || step.id.empty())) {
-        return PAM_SERVICE_ERR;  // a step must either ask or decide
-    }
-    return PAM_SUCCESS;
 }
 
 uint64_t monotonic_usec() {
@@ -258,11 +220,13 @@ int Relay::call(const char* method, BusMessagePtr& request, Step& step, const ch
         }
         daemon_ = sender;
     }
-    int rc = read_step(raw, step);
-    if (rc != PAM_SUCCESS) {
-        pam_syslog(pamh_, LOG_ERR, "malformed reply from lwauthd to %s", method);
+    try {
+        step = bus::read_step(raw);
+    } catch (const Error& e) {
+        pam_syslog(pamh_, LOG_ERR, "malformed reply from lwauthd to %s: %s", method, e.what());
+        return PAM_SERVICE_ERR;
     }
-    return rc;
+    return PAM_SUCCESS;
 }
 
 int Relay::show(const Step& step) {

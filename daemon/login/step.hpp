@@ -3,37 +3,10 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "lwauth/bus_names.hpp"
+#include "lwauth/bus_codec.hpp"  // Step
 
 namespace lwauth {
-
-struct Step {
-    std::string id;
-    std::vector<std::pair<std::string, std::string>>
-        messages;  // (kMessageInfo|kMessageError, text)
-    std::string prompt;
-    bool echo = false;
-    std::string verdict;  // bus::kVerdict*
-
-    void info(std::string text) { messages.emplace_back(bus::kMessageInfo, std::move(text)); }
-    void error(std::string text) { messages.emplace_back(bus::kMessageError, std::move(text)); }
-    [[nodiscard]] bool finished() const { return !verdict.empty(); }
-
-    static Step ask(std::string prompt_text, bool echo_answer = false) {
-        Step s;
-        s.prompt = std::move(prompt_text);
-        s.echo = echo_answer;
-        return s;
-    }
-    static Step verdict_of(const char* v) {
-        Step s;
-        s.verdict = v;
-        return s;
-    }
-};
 
 struct LoginContext {
     std::string user;

@@ -18,6 +18,8 @@ inline constexpr const char* kObjectPath = "/org/lwauth/Auth1";
 //   s     prompt    the prompt to show; empty when the step carries a verdict
 //   b     echo      whether the answer may be echoed
 //   s     verdict   "" while the conversation goes on, else one of kVerdict*
+// A step asks (id and prompt set, no verdict) or decides (verdict set, no id, no prompt).
+// bus_codec.hpp writes and reads it.
 inline constexpr const char* kLoginInterface = "org.lwauth.Auth1.Login";
 inline constexpr const char* kLoginStart = "Start";    // (a{sv} context) -> step
 inline constexpr const char* kLoginAnswer = "Answer";  // (s id, s answer) -> step
@@ -83,7 +85,9 @@ inline constexpr const char* kContactEmail = "email";
 //   places [policy] remember_host asks no code at, while it lasts), enroll_grace_until t
 //   (with no login contact and 2-step in effect: the end of the [policy] enroll_grace
 //   once started, also when past).
-// Keys whose value is absent are left out.
+// user, two_step, two_step_policy, contacts_policy, methods, line_linked, pin_set and
+// locked_until are always sent; other keys whose value is absent are left out, and a
+// reader skips keys it does not know. bus_codec.hpp writes and reads it (bus::Status).
 
 // ---- org.lwauth.Auth1.Admin: UID 0 or members of the policy's admin group ---------------
 //

@@ -1,0 +1,124 @@
+// The two structured values of the D-Bus contract (bus_names.hpp), encoded and decoded in
+// one place for pam_lwauth.so, lwauthd and lwauthctl: the login step (kStepSignature) and
+// the account status a{sv} (Account.Status, Admin.ShowUser, Admin.ListUsers).
+//
+// Both directions check what they handle: a value that breaks the contract (a step that
+// neither asks nor decides, or both; an unknown message type; a wrong signature; a status
+// without a required key or with a key of the wrong type) throws Error(Errc::Internal)
+// saying what is wrong, and a decoder never reads past what the message holds. Status
+// keys a decoder does not know are skipped, so an older lwauthctl reads a newer lwauthd.
+//
+// The step (step_codec.cpp) and the status (status_codec.cpp) are separate objects of
+// liblwauth-common so that the module, which reads steps only, links no status code.
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lwauth/bus_names.hpp"
+
+namespace lwauth {
+
+/// One turn of a login, as Start and Answer return it.
+struct Step {
+    std::string id;  // the login's handle; empty once a verdict is set
+    std::vector<std::pair<std::string, std::string>>
+        messages;        // (kMessageInfo|kMessageError, text), shown first
+    std::string prompt;  // what to ask; empty once a verdict is set
+    bool echo = false;
+    std::string verdict;  // bus::kVerdict*; kVerdictContinue while the login goes on
+
+    void info(std::string text) { messages.emplace_back(bus::kMessageInfo, std::move(text)); }
+    void error(std::string text) { messages.emplace_back(bus::kMessageError, std::move(text)); }
+    [[nodiscard]] bool finished() const { return !verdict.empty(); }
+
+    static Step ask(std::string prompt_text, bool echo_answer = false) {
+        Step s;
+        s.prompt = std::move(prompt_text);
+        s.echo = echo_answer;
+        return s;
+    }
+    static Step verdict_of(const char* v) {
+        Step s;
+        s.verdict = v;
+        return s;
+    }
+
+    bool operator==(const Step&) const = default;
+};
+
+namespace bus {
+
+/// Appends `step` to a reply of Start or Answer. Throws Error(Internal) when the step
+/// breaks the contract: it must either ask (id and prompt set, no verdict) or decide
+/// (verdict set, no prompt, no id), and each message type must be info or error.
+void append_step(sd_bus_message* m, const Step& step);
+
+/// Reads a reply of Start or Answer. Throws Error(Internal) when its signature is not
+/// kStepSignature or the step breaks the contract as append_step says. A verdict the
+/// reader does not know passes: the caller maps it (the module fails closed).
+[[nodiscard]] Step read_step(sd_bus_message* m);
+
+/// A remembered place in a status (remembered_hosts, a(sst)).
+struct StatusPlace {
+    std::string service;
+    std::string origin;  // the remote host, or "local:" and the terminal
+    uint64_t until = 0;  // epoch seconds
+
+    bool operator==(const StatusPlace&) const = default;
+};
+
+/// One kind of contact in a status (the keys KIND, KIND_source, pending_KIND,
+/// profile_KIND); every value masked, empty when the key is absent.
+struct StatusContact {
+    std::string login;    // the login contact
+    std::string source;   // self | profile | admin
+    std::string pending;  // awaiting its confirmation code
+    std::string profile;  // the administrator's profile value
+
+    bool operator==(const StatusContact&) const = default;
+};
+
+/// The a{sv} of Account.Status, Admin.ShowUser and each element of Admin.ListUsers, as
+/// bus_names.hpp documents it. user, two_step, two_step_policy, contacts_policy, methods,
+/// line_linked, pin_set and locked_until are always sent; an empty string, an empty
+/// remembered_hosts and a zero enroll_grace_until are left out.
+struct Status {
+    std::string user;
+    bool two_step = false;  // in effect for the user's logins
+    std::string two_step_policy;
+    std::string contacts_policy;
+    std::string admin_contact;
+    std::vector<std::string> methods;
+    std::map<std::string, StatusContact> contacts;  // by kind: kContactPhone, kContactEmail
+    bool line_linked = false;
+    bool pin_set = false;
+    uint64_t locked_until = 0;  // epoch seconds, 0 when not locked
+    std::vector<StatusPlace> remembered_hosts;
+    uint64_t enroll_grace_until = 0;  // epoch seconds, 0 when none
+
+    bool operator==(const Status&) const = default;
+};
+
+/// Appends `status` as an a{sv}. Throws Error(Internal) for a contact kind the contract
+/// does not name.
+void append_status(sd_bus_message* m, const Status& status);
+
+/// Appends `statuses` as an aa{sv} (Admin.ListUsers).
+void append_status_list(sd_bus_message* m, const std::vector<Status>& statuses);
+
+/// Reads an a{sv} status. Throws Error(Internal) when it is not an a{sv}, lacks a
+/// required key, or holds a known key with a value of another type; unknown keys are
+/// skipped.
+[[nodiscard]] Status read_status(sd_bus_message* m);
+
+/// Reads an aa{sv} (Admin.ListUsers), each element as read_status does.
+[[nodiscard]] std::vector<Status> read_status_list(sd_bus_message* m);
+
+}  // namespace bus
+}  // namespace lwauth
