@@ -25,6 +25,7 @@
 #include "lwauth/policy.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "store/sqlite_store.hpp"
+#include "workers.hpp"
 
 #ifndef LWAUTH_VERSION
 #define LWAUTH_VERSION "unknown"
@@ -194,6 +195,8 @@ class Daemon {
         }
         event_.reset(event);
         http_ = std::make_unique<http::Client>(event);
+        workers_ =
+            std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
 
         std::string key_path = options_.state_dir + "/code.key";
         std::string contacts_key_path = options_.state_dir + "/contacts.key";
@@ -211,7 +214,8 @@ class Daemon {
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_}, policy_);
+            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get()},
+            policy_);
         account_ =
             std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);
@@ -272,6 +276,7 @@ class Daemon {
         sd_notify(0, "READY=1\nSTATUS=Serving logins");
         r = sd_event_loop(event);
         sd_notify(0, "STOPPING=1");
+        workers_.reset();  // jobs not started are dropped; running ones are waited for
         if (r != 0) {
             log_event(
                 LogLevel::Error, "stopped",
@@ -305,6 +310,10 @@ class Daemon {
         if (!(next->store == policy_->store)) {
             log_event(LogLevel::Warning, "reload-partial",
                       "[store] changes take effect when lwauthd restarts");
+        }
+        if (!(next->daemon == policy_->daemon)) {
+            log_event(LogLevel::Warning, "reload-partial",
+                      "[daemon] changes take effect when lwauthd restarts");
         }
         policy_ = next;
         sender_->set_channels(build_channels(*policy_, *http_));
@@ -392,6 +401,7 @@ class Daemon {
     std::unique_ptr<BusService> service_;
     EventPtr event_;
     std::unique_ptr<http::Client> http_;  // declared after event_: destroyed before the loop
+    std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
     BusPtr bus_;
     EventSourcePtr sweep_timer_;
 };

@@ -662,6 +662,9 @@ const std::vector<KeySpec>& key_specs() {
         {"store", "postgresql_conninfo_file", Global,
          secret_file(policy_field(&P::store, &StorePolicy::postgresql_conninfo_file))},
 
+        {"daemon", "workers", Global,
+         assign(integer_parser(1, 16), policy_field(&P::daemon, &DaemonPolicy::workers))},
+
         {"directory", "backend", Global,
          assign(word_parser(kDirectoryBackendWords),
                 policy_field(&P::directory, &DirectoryPolicy::backend))},

@@ -21,6 +21,8 @@
 
 namespace lwauth {
 
+class WorkerPool;
+
 struct EngineDeps {
     const Clock& clock;
     RandomSource& random;
@@ -28,6 +30,9 @@ struct EngineDeps {
     CodeSender& sender;
     const Hasher& hasher;
     const UserDirectory& users;
+    // CPU-heavy work off the loop (workers.hpp), for the methods that need it; none does
+    // yet. Null where nothing may run on a worker (unit tests without a loop).
+    WorkerPool* workers = nullptr;
 };
 
 class LoginEngine {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -145,6 +146,28 @@ TEST_F(Integration, GoodPolicyOnReloadTakesEffect) {
     ASSERT_EQ(reload.exit_code, 0) << reload.err;
     ASSERT_EQ(daemon_->ctl("bob", {"contact", "add", "email", "bob@example.com"}).exit_code, 0);
     EXPECT_EQ(read_outbox(daemon_->outbox()).back().code().size(), 8u);
+}
+
+// Threads of a running process: /proc/PID/task holds one entry each.
+size_t thread_count(pid_t pid) {
+    auto tasks = fs::directory_iterator(fs::path("/proc") / std::to_string(pid) / "task");
+    return static_cast<size_t>(std::distance(tasks, fs::directory_iterator()));
+}
+
+// The event loop's thread and [daemon] workers threads; a reload does not change them.
+TEST_F(Integration, RunsTheWorkerThreadsThePolicyAsksForUntilRestarted) {
+    EXPECT_EQ(thread_count(daemon_->pid()), 1u + 2u) << "the default: 2 workers";
+    daemon_->write_policy(default_test_policy(dir_ / "outbox.jsonl", "") +
+                          "[daemon]\nworkers = 5\n");
+    ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0);
+    EXPECT_NE(daemon_->log().find("[daemon] changes take effect when lwauthd restarts"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_EQ(thread_count(daemon_->pid()), 1u + 2u);
+
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    EXPECT_EQ(thread_count(daemon_->pid()), 1u + 5u);
 }
 
 TEST_F(Integration, AdminGroupMemberMayReload) {

@@ -158,6 +158,7 @@ class Daemon {
     /// SIGSTOP: alive on the bus but answering nothing, as a hung daemon.
     void freeze();
     [[nodiscard]] bool running() { return process_.running(); }
+    [[nodiscard]] pid_t pid() const { return process_.pid(); }
     /// Waits for lwauthd to exit by itself; its exit status, or nullopt on timeout.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
         return process_.wait(timeout);

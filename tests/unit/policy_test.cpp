@@ -380,6 +380,16 @@ TEST(PolicyValues, AcceptsOnlySixOrEightTotpDigits) {
               "lwauth.conf:2: bad value '7' for digits: expected 6 or 8");
 }
 
+TEST(PolicyValues, DaemonWorkersDefaultToTwoAndRangeFromOneToSixteen) {
+    EXPECT_EQ(loaded("").daemon.workers, 2);
+    EXPECT_EQ(loaded("[daemon]\nworkers = 1\n").daemon.workers, 1);
+    EXPECT_EQ(loaded("[daemon]\nworkers = 16\n").daemon.workers, 16);
+    EXPECT_EQ(only_error("[daemon]\nworkers = 0\n"),
+              "lwauth.conf:2: bad value '0' for workers: expected an integer from 1 to 16");
+    EXPECT_EQ(only_error("[daemon]\nworkers = 17\n"),
+              "lwauth.conf:2: bad value '17' for workers: expected an integer from 1 to 16");
+}
+
 TEST(PolicyValues, AcceptsDurationsInEachUnit) {
     EXPECT_EQ(loaded("[code]\nlifetime = 45s\n").base.code.lifetime, 45s);
     EXPECT_EQ(loaded("[code]\nlifetime = 10m\n").base.code.lifetime, 10min);

@@ -142,6 +142,12 @@ struct StorePolicy {
     friend bool operator==(const StorePolicy&, const StorePolicy&) = default;
 };
 
+/// How lwauthd itself runs. Read at start only: a reload that changes it says so.
+struct DaemonPolicy {
+    int workers = 2;  // threads for CPU-heavy work (PIN hashing), 1-16
+    friend bool operator==(const DaemonPolicy&, const DaemonPolicy&) = default;
+};
+
 struct DirectoryPolicy {
     DirectoryBackend backend = DirectoryBackend::None;
     std::string ldap_uri;
@@ -204,6 +210,7 @@ struct Policy {
     TotpPolicy totp;
     LinePolicy line;
     StorePolicy store;
+    DaemonPolicy daemon;
     DirectoryPolicy directory;
     std::vector<ChannelConfig> channels;  // in file order
     std::vector<Override> overrides;      // in file order
