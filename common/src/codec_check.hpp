@@ -1,9 +1,10 @@
-// What step_codec.cpp and status_codec.cpp share: turning a failed sd-bus call into the
+// What the codec's files share: turning a failed sd-bus call into the
 // codec's one error.
 #pragma once
 
 #include <string>
 
+#include "lwauth/bus_codec.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/sd_bus.hpp"
 
@@ -24,6 +25,31 @@ inline void enter(sd_bus_message* m, char type, const char* contents, const std:
     if (r == 0) {
         throw Error(Errc::Internal, what + ": the message ends early");
     }
+}
+
+// Why `step` is not a step of the contract, or "" when it is one.
+inline std::string contract_breach(const Step& step) {
+    for (const auto& message : step.messages) {
+        if (message.first != kMessageInfo && message.first != kMessageError) {
+            return "unknown message type '" + message.first + "'";
+        }
+    }
+    if (step.verdict.empty()) {
+        if (step.prompt.empty()) {
+            return "it neither asks nor decides (no prompt, no verdict)";
+        }
+        if (step.id.empty()) {
+            return "it asks without a login id";
+        }
+    } else {
+        if (!step.prompt.empty()) {
+            return "it both asks and decides (prompt and verdict '" + step.verdict + "')";
+        }
+        if (!step.id.empty()) {
+            return "it decides but keeps a login id";
+        }
+    }
+    return "";
 }
 
 }  // namespace lwauth::bus::detail

@@ -1,4 +1,5 @@
-// The login step on the bus (kStepSignature): lwauthd writes it, pam_lwauth.so reads it.
+// The login step on the bus (kStepSignature), read: pam_lwauth.so. Writing it is in
+// step_encode.cpp, so that the module does not link what only lwauthd calls.
 #include <string_view>
 
 #include "codec_check.hpp"
@@ -8,50 +9,10 @@ namespace lwauth::bus {
 namespace {
 
 using detail::check;
+using detail::contract_breach;
 using detail::enter;
 
-// Why `step` is not a step of the contract, or "" when it is one.
-std::string contract_breach(const Step& step) {
-    for (const auto& message : step.messages) {
-        if (message.first != kMessageInfo && message.first != kMessageError) {
-            return "unknown message type '" + message.first + "'";
-        }
-    }
-    if (step.verdict.empty()) {
-        if (step.prompt.empty()) {
-            return "it neither asks nor decides (no prompt, no verdict)";
-        }
-        if (step.id.empty()) {
-            return "it asks without a login id";
-        }
-    } else {
-        if (!step.prompt.empty()) {
-            return "it both asks and decides (prompt and verdict '" + step.verdict + "')";
-        }
-        if (!step.id.empty()) {
-            return "it decides but keeps a login id";
-        }
-    }
-    return "";
-}
-
 }  // namespace
-
-void append_step(sd_bus_message* m, const Step& step) {
-    if (std::string why = contract_breach(step); !why.empty()) {
-        throw Error(Errc::Internal, "cannot send a step: " + why);
-    }
-    const std::string what = "cannot write the step";
-    check(sd_bus_message_append(m, "s", step.id.c_str()), what);
-    check(sd_bus_message_open_container(m, 'a', "(ss)"), what);
-    for (const auto& [type, text] : step.messages) {
-        check(sd_bus_message_append(m, "(ss)", type.c_str(), text.c_str()), what);
-    }
-    check(sd_bus_message_close_container(m), what);
-    check(sd_bus_message_append(m, "sbs", step.prompt.c_str(), static_cast<int>(step.echo),
-                                step.verdict.c_str()),
-          what);
-}
 
 Step read_step(sd_bus_message* m) {
     if (sd_bus_message_has_signature(m, kStepSignature) <= 0) {
