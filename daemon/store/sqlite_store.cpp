@@ -104,13 +104,17 @@ constexpr const char* kMigrations[] = {
 
 using Bind = std::variant<std::string_view, int64_t>;
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-    int code = sqlite3_errcode(db);
-    std::string text = what + ": " + sqlite3_errmsg(db);
-    if (code == SQLITE_FULL) {
+// The one mapping of SQLite's result codes to errors, for every call that can fail: a full
+// disk is Unavailable (a backend that is down, as for a gateway), anything else Internal.
+[[noreturn]] void throw_sqlite(int code, const std::string& text) {
+    if ((code & 0xff) == SQLITE_FULL) {
         throw Error(Errc::Unavailable, "the state database's disk is full (" + text + ")");
     }
     throw Error(Errc::Internal, "state database: " + text);
+}
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    throw_sqlite(sqlite3_extended_errcode(db), what + ": " + sqlite3_errmsg(db));
 }
 
 }  // namespace
@@ -230,10 +234,10 @@ int64_t query_int(SqliteStore::Statements& statements, const char* sql,
 
 void exec_script(sqlite3* db, const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string text = err ? err : "unknown error";
+    if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
+        std::string text = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        throw Error(Errc::Internal, "state database: " + text);
+        throw_sqlite(rc, text);
     }
 }
 
@@ -277,8 +281,8 @@ SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
         sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) {
-        throw Error(Errc::Internal, "cannot open state database " + path + ": " +
-                                        (raw ? sqlite3_errmsg(raw) : "out of memory"));
+        throw_sqlite(rc,
+                     "cannot open " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
     }
     statements_ = std::make_unique<Statements>(db_.get());
     sqlite3_busy_timeout(db_.get(), 5000);

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -580,6 +583,42 @@ TEST_F(SqliteStoreTest, MigratesASchemaTwoSendLogUnderTheLoginBudgetsKeys) {
     EXPECT_EQ(store->sends_since("user:taro", 0), 2);
     EXPECT_EQ(store->sends_since("destination:dh1", 0), 2);
     EXPECT_EQ(store->sends_since("host", 150), 2);
+}
+
+// A tmpfs holding a copy of `file` and `room` bytes more: writes past that fail with
+// ENOSPC. Unmounted when it goes.
+class SmallTmpfs {
+  public:
+    SmallTmpfs(const fs::path& where, const fs::path& file, uintmax_t room) : where_(where) {
+        fs::create_directories(where_);
+        std::string size = "size=" + std::to_string(fs::file_size(file) + room) + ",mode=0700";
+        if (::mount("tmpfs", where_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, size.c_str()) != 0) {
+            throw std::runtime_error("mount tmpfs: " + std::string(std::strerror(errno)));
+        }
+        fs::copy_file(file, where_ / file.filename());
+    }
+    ~SmallTmpfs() { ::umount2(where_.c_str(), MNT_DETACH); }
+    SmallTmpfs(const SmallTmpfs&) = delete;
+    SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+
+  private:
+    fs::path where_;
+};
+
+TEST_F(SqliteStoreTest, AFullDiskDuringAMigrationIsUnavailable) {
+    open_store().reset();
+    // A schema 3 database whose migration rewrites every row of a large users table.
+    tamper(path_, std::string(kBackToSchemaThree) +
+                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < "
+                      "20000) INSERT INTO users (name) SELECT 'user' || i FROM n;"
+                      "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
+                      "SELECT name, 'email', x'00', 0 FROM users;"
+                      "PRAGMA user_version = 3;");
+    // Room for SQLite's shared memory and the start of the log, not for the migration.
+    SmallTmpfs small(dir_.path() / "small", path_, 64 * 1024);
+    std::string small_path = (dir_.path() / "small/lwauth.db").string();
+    auto open_small = [&] { SqliteStore(small_path, ContactCipher(key_of('c'), random_)); };
+    EXPECT_EQ(error_code_of(open_small), Errc::Unavailable);
 }
 
 // ---- ContactCipher on its own -----------------------------------------------------------
