@@ -34,11 +34,9 @@ namespace {
 
 // Exit codes (documented in lwauthctl(1)).
 constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
+// The exit statuses of errors are in the table of Errc (ctl_exit_status); a usage error is
+// found before any error can be.
 constexpr int kExitUsage = 2;
-constexpr int kExitDenied = 3;
-constexpr int kExitUnavailable = 4;
-constexpr int kExitBadPolicy = 5;
 
 using json = nlohmann::json;
 
@@ -48,14 +46,13 @@ struct Global {
 
 class CommandError : public std::runtime_error {
   public:
-    CommandError(int exit_code, const std::string& message, std::string error_name)
-        : std::runtime_error(message), exit_code_(exit_code), error_name_(std::move(error_name)) {}
-    [[nodiscard]] int exit_code() const { return exit_code_; }
-    [[nodiscard]] const std::string& error_name() const { return error_name_; }
+    CommandError(Errc code, const std::string& message)
+        : std::runtime_error(message), code_(code) {}
+    [[nodiscard]] Errc code() const { return code_; }
+    [[nodiscard]] int exit_code() const { return ctl_exit_status(code_); }
 
   private:
-    int exit_code_;
-    std::string error_name_;
+    Errc code_;
 };
 
 std::string sentence(std::string text) {
@@ -71,32 +68,26 @@ std::string sentence(std::string text) {
 // One clear sentence for every error the bus or lwauthd can answer.
 [[noreturn]] void raise_bus_error(const BusError& error, int r) {
     if (!error.is_set()) {
-        throw CommandError(kExitUnavailable,
+        throw CommandError(Errc::Unavailable,
                            "Cannot reach lwauthd on the system bus (" + errno_string(r) +
-                               "). Is lwauthd running? Try: systemctl status lwauthd",
-                           "unavailable");
+                               "). Is lwauthd running? Try: systemctl status lwauthd");
     }
     Errc code = from_dbus_error(error.name());
     std::string detail = error.message();
     switch (code) {
         case Errc::Unavailable:
-            throw CommandError(kExitUnavailable,
-                               "lwauthd is not running or not answering on the system bus (" +
-                                   detail + "). Try: systemctl status lwauthd",
-                               errc_name(code));
+            throw CommandError(code, "lwauthd is not running or not answering on the system bus (" +
+                                         detail + "). Try: systemctl status lwauthd");
         case Errc::AccessDenied:
-            throw CommandError(kExitDenied, "Permission denied: " + sentence(detail),
-                               errc_name(code));
+            throw CommandError(code, "Permission denied: " + sentence(detail));
         case Errc::BadPolicy:
-            throw CommandError(kExitBadPolicy,
-                               "The policy was not reloaded because it has errors: " + detail,
-                               errc_name(code));
+            throw CommandError(code,
+                               "The policy was not reloaded because it has errors: " + detail);
         case Errc::Internal:
             throw CommandError(
-                kExitFailed, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd",
-                errc_name(code));
+                code, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd");
         default:
-            throw CommandError(kExitFailed, sentence(detail), errc_name(code));
+            throw CommandError(code, sentence(detail));
     }
 }
 
@@ -171,9 +162,8 @@ auto read_reply(Read read, sd_bus_message* m) {
     try {
         return read(m);
     } catch (const Error& e) {
-        throw CommandError(kExitFailed,
-                           std::string("lwauthd sent a malformed reply (") + e.what() + ")",
-                           errc_name(Errc::Internal));
+        throw CommandError(Errc::Internal,
+                           std::string("lwauthd sent a malformed reply (") + e.what() + ")");
     }
 }
 
@@ -390,14 +380,13 @@ void reauthenticate(Client& client) {
     auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
     const char* shown = nullptr;
     if (sd_bus_message_read(reply.get(), "s", &shown) < 0 || shown == nullptr) {
-        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
     }
     std::fprintf(stderr, "To confirm it is you, a code was sent to %s.\n", shown);
     while (true) {
         auto code = read_code("Code: ");
         if (!code || code->empty()) {
-            throw CommandError(kExitFailed, "No code was entered; nothing was changed.",
-                               errc_name(Errc::ReauthRequired));
+            throw CommandError(Errc::ReauthRequired, "No code was entered; nothing was changed.");
         }
         try {
             client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());
@@ -406,7 +395,7 @@ void reauthenticate(Client& client) {
             // A wrong code with tries left ("Wrong code; 2 tries left."): ask again. The
             // last wrong code ("Wrong code, and no tries are left"), and anything else,
             // ends the command.
-            if (e.error_name() != errc_name(Errc::InvalidCode) ||
+            if (e.code() != Errc::InvalidCode ||
                 !std::string_view(e.what()).starts_with("Wrong code;")) {
                 throw;
             }
@@ -423,7 +412,7 @@ BusMessagePtr call_reauthenticated(Client& client, const char* interface, const 
     try {
         return client.call(interface, method, signature, args...);
     } catch (const CommandError& e) {
-        if (e.error_name() != errc_name(Errc::ReauthRequired)) {
+        if (e.code() != Errc::ReauthRequired) {
             throw;
         }
     }
@@ -458,12 +447,11 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
         // Say there is nothing to confirm before asking for a code.
         auto reply = client.call(bus::kAccountInterface, bus::kAccountStatus, "");
         if (!read_vardict(reply.get()).contains("pending_" + kind)) {
-            throw CommandError(kExitFailed,
-                               "No " + kind +
-                                   " is waiting for confirmation; add it first: "
-                                   "lwauthctl contact add " +
-                                   kind + " " + (kind == "phone" ? "NUMBER" : "ADDRESS"),
-                               errc_name(Errc::NotFound));
+            throw CommandError(Errc::NotFound, "No " + kind +
+                                                   " is waiting for confirmation; add it first: "
+                                                   "lwauthctl contact add " +
+                                                   kind + " " +
+                                                   (kind == "phone" ? "NUMBER" : "ADDRESS"));
         }
     }
     SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
@@ -510,7 +498,7 @@ int cmd_forget(const Global& g) {
     auto reply = client.call(bus::kAccountInterface, bus::kAccountForget, "");
     uint32_t forgotten = 0;
     if (sd_bus_message_read(reply.get(), "u", &forgotten) < 0) {
-        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
     }
     print_result(g, json{{"forgotten", forgotten}},
                  forgotten == 0
@@ -640,7 +628,7 @@ int cmd_policy_show(const Global& g, const std::string& user) {
     auto reply = client.call(bus::kAdminInterface, bus::kAdminShowPolicy, "s", user.c_str());
     const char* text = nullptr;
     if (sd_bus_message_read(reply.get(), "s", &text) < 0 || text == nullptr) {
-        throw CommandError(kExitFailed, "lwauthd sent a malformed reply", "internal");
+        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
     }
     if (g.json_output) {
         std::cout << json{{"user", user}, {"effective", text}}.dump(2) << "\n";
@@ -671,7 +659,7 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
                 policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
         }
         std::cout << out.dump(2) << "\n";
-        return loaded.policy ? kExitOk : kExitBadPolicy;
+        return loaded.policy ? kExitOk : ctl_exit_status(Errc::BadPolicy);
     }
     for (const auto& d : loaded.warnings) {
         std::cerr << d.to_string() << " (warning)\n";
@@ -682,7 +670,7 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
         }
         std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors")
                   << " in " << dir << "; lwauthd would refuse this policy.\n";
-        return kExitBadPolicy;
+        return ctl_exit_status(Errc::BadPolicy);
     }
     std::cout << "The policy in " << dir << " is valid.\n";
     if (!user.empty()) {
@@ -906,14 +894,15 @@ int main(int argc, char** argv) {
         return kExitUsage;
     } catch (const CommandError& e) {
         if (g.json_output) {
-            std::cout << nlohmann::json{{"error", e.error_name()}, {"message", e.what()}}.dump(2)
+            std::cout << nlohmann::json{{"error", errc_name(e.code())}, {"message", e.what()}}.dump(
+                             2)
                       << "\n";
         }
         std::cerr << "lwauthctl: " << e.what() << "\n";
         return e.exit_code();
     } catch (const std::exception& e) {
         std::cerr << "lwauthctl: " << e.what() << "\n";
-        return kExitFailed;
+        return ctl_exit_status(Errc::Internal);
     }
     return status;
 }

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
 
@@ -36,7 +37,6 @@ using json = nlohmann::json;
 // Exit codes (documented in lwauthctl(1)).
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
-constexpr int kExitBadPolicy = 5;
 
 // lwauthd refuses policy files larger than this (common/src/policy.cpp).
 
@@ -406,7 +406,7 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
                 << "; " << file << " was not changed.\n";
             if (!edit_again(in, err)) {
                 report["errors"] = to_json(checked.errors);
-                return finish(kExitBadPolicy, "");
+                return finish(ctl_exit_status(Errc::BadPolicy), "");
             }
         }
 

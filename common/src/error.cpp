@@ -4,8 +4,8 @@
 #include <systemd/sd-bus.h>
 
 #include <cstring>
-#include <string_view>
 #include <iterator>
+#include <string_view>
 
 #include "lwauth/bus_names.hpp"
 
@@ -17,28 +17,30 @@ struct ErrorRow {
     int pam;
     const char* dbus;
     const char* name;
+    int exit;  // lwauthctl's exit status (lwauthctl.1, EXIT STATUS)
 };
 
-// The one table: each error, the PAM code the module returns for it, its D-Bus name.
-// No row maps to PAM_SUCCESS or PAM_IGNORE.
+// The one table: each error, the PAM code the module returns for it, its D-Bus name, its
+// short name and the exit status of lwauthctl. No row maps to PAM_SUCCESS or PAM_IGNORE,
+// nor to exit status 0 (success) or 2 (a usage error, found before any call).
 constexpr ErrorRow kErrorTable[] = {
-    {Errc::AccessDenied, PAM_AUTH_ERR, bus::kErrorAccessDenied, "access-denied"},
-    {Errc::InvalidArgument, PAM_SERVICE_ERR, bus::kErrorInvalidArgument, "invalid-argument"},
-    {Errc::NotFound, PAM_AUTH_ERR, bus::kErrorNotFound, "not-found"},
-    {Errc::NotEnabled, PAM_AUTH_ERR, bus::kErrorNotEnabled, "not-enabled"},
-    {Errc::PolicyForbids, PAM_AUTH_ERR, bus::kErrorPolicyForbids, "policy-forbids"},
-    {Errc::ManagedByAdmin, PAM_AUTH_ERR, bus::kErrorManagedByAdmin, "managed-by-admin"},
-    {Errc::ReauthRequired, PAM_AUTH_ERR, bus::kErrorReauthRequired, "reauth-required"},
-    {Errc::RateLimited, PAM_AUTH_ERR, bus::kErrorRateLimited, "rate-limited"},
-    {Errc::LockedOut, PAM_MAXTRIES, bus::kErrorLockedOut, "locked-out"},
-    {Errc::InvalidCode, PAM_AUTH_ERR, bus::kErrorInvalidCode, "invalid-code"},
-    {Errc::Expired, PAM_AUTH_ERR, bus::kErrorExpired, "expired"},
-    {Errc::NoSuchLogin, PAM_AUTH_ERR, bus::kErrorNoSuchLogin, "no-such-login"},
-    {Errc::DeliveryFailed, PAM_AUTHINFO_UNAVAIL, bus::kErrorDeliveryFailed, "delivery-failed"},
-    {Errc::Unavailable, PAM_AUTHINFO_UNAVAIL, bus::kErrorUnavailable, "unavailable"},
-    {Errc::NotImplemented, PAM_SERVICE_ERR, bus::kErrorNotImplemented, "not-implemented"},
-    {Errc::BadPolicy, PAM_SERVICE_ERR, bus::kErrorBadPolicy, "bad-policy"},
-    {Errc::Internal, PAM_SERVICE_ERR, bus::kErrorInternal, "internal"},
+    {Errc::AccessDenied, PAM_AUTH_ERR, bus::kErrorAccessDenied, "access-denied", 3},
+    {Errc::InvalidArgument, PAM_SERVICE_ERR, bus::kErrorInvalidArgument, "invalid-argument", 1},
+    {Errc::NotFound, PAM_AUTH_ERR, bus::kErrorNotFound, "not-found", 1},
+    {Errc::NotEnabled, PAM_AUTH_ERR, bus::kErrorNotEnabled, "not-enabled", 1},
+    {Errc::PolicyForbids, PAM_AUTH_ERR, bus::kErrorPolicyForbids, "policy-forbids", 1},
+    {Errc::ManagedByAdmin, PAM_AUTH_ERR, bus::kErrorManagedByAdmin, "managed-by-admin", 1},
+    {Errc::ReauthRequired, PAM_AUTH_ERR, bus::kErrorReauthRequired, "reauth-required", 1},
+    {Errc::RateLimited, PAM_AUTH_ERR, bus::kErrorRateLimited, "rate-limited", 1},
+    {Errc::LockedOut, PAM_MAXTRIES, bus::kErrorLockedOut, "locked-out", 1},
+    {Errc::InvalidCode, PAM_AUTH_ERR, bus::kErrorInvalidCode, "invalid-code", 1},
+    {Errc::Expired, PAM_AUTH_ERR, bus::kErrorExpired, "expired", 1},
+    {Errc::NoSuchLogin, PAM_AUTH_ERR, bus::kErrorNoSuchLogin, "no-such-login", 1},
+    {Errc::DeliveryFailed, PAM_AUTHINFO_UNAVAIL, bus::kErrorDeliveryFailed, "delivery-failed", 1},
+    {Errc::Unavailable, PAM_AUTHINFO_UNAVAIL, bus::kErrorUnavailable, "unavailable", 4},
+    {Errc::NotImplemented, PAM_SERVICE_ERR, bus::kErrorNotImplemented, "not-implemented", 1},
+    {Errc::BadPolicy, PAM_SERVICE_ERR, bus::kErrorBadPolicy, "bad-policy", 5},
+    {Errc::Internal, PAM_SERVICE_ERR, bus::kErrorInternal, "internal", 1},
 };
 
 const ErrorRow& row_for(Errc code) noexcept {
@@ -62,6 +64,10 @@ const char* to_dbus_error(Errc code) noexcept {
 
 const char* errc_name(Errc code) noexcept {
     return row_for(code).name;
+}
+
+int ctl_exit_status(Errc code) noexcept {
+    return row_for(code).exit;
 }
 
 Errc from_dbus_error(const char* name) noexcept {

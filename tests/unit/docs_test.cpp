@@ -1,5 +1,6 @@
 // The documentation held to the program: every event lwauthd logs is listed in
-// lwauthd(8), where administrators look up what to search the journal for.
+// lwauthd(8), where administrators look up what to search the journal for, and lwauthctl(1)
+// lists the exit statuses of the table of errors.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +9,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+
+#include "lwauth/error.hpp"
 
 namespace lwauth {
 namespace {
@@ -63,6 +66,32 @@ TEST(ManPage, LwauthdListsEveryEventItLogs) {
     for (const auto& name : logged) {
         EXPECT_TRUE(documented.contains(name)) << "lwauthd(8) does not list the event " << name;
     }
+}
+
+// The statuses under lwauthctl(1)'s EXIT STATUS (".TP" then ".B N").
+std::set<int> documented_exit_statuses() {
+    std::string page = read_text(fs::path(LWAUTH_SOURCE_DIR) / "docs/lwauthctl.1");
+    size_t begin = page.find(".SH EXIT STATUS\n");
+    size_t end = page.find("\n.SH ", begin + 1);
+    std::set<int> statuses;
+    if (begin == std::string::npos) {
+        return statuses;
+    }
+    std::string block = page.substr(begin, end - begin);
+    const std::regex term(R"re(\.TP\n\.B (\d+)\n)re");
+    for (std::sregex_iterator it(block.begin(), block.end(), term), stop; it != stop; ++it) {
+        statuses.insert(std::stoi((*it)[1]));
+    }
+    return statuses;
+}
+
+TEST(ManPage, LwauthctlListsTheExitStatusOfEveryError) {
+    // 0 (success) and 2 (a usage error) come before any error can; Internal is the last Errc.
+    std::set<int> from_table = {0, 2};
+    for (int i = 0; i <= static_cast<int>(Errc::Internal); ++i) {
+        from_table.insert(ctl_exit_status(static_cast<Errc>(i)));
+    }
+    EXPECT_EQ(documented_exit_statuses(), from_table);
 }
 
 }  // namespace

@@ -108,5 +108,17 @@ TEST(Error, CarriesItsCodeAndMessage) {
     EXPECT_STREQ(error.what(), "too many codes were sent recently");
 }
 
+TEST(ErrorToExitStatus, LwauthctlsStatusesAreThoseOfItsManPage) {
+    EXPECT_EQ(ctl_exit_status(Errc::AccessDenied), 3);
+    EXPECT_EQ(ctl_exit_status(Errc::Unavailable), 4);
+    EXPECT_EQ(ctl_exit_status(Errc::BadPolicy), 5);
+    for (Errc code : kEveryErrc) {
+        if (code != Errc::AccessDenied && code != Errc::Unavailable && code != Errc::BadPolicy) {
+            EXPECT_EQ(ctl_exit_status(code), 1) << errc_name(code);
+        }
+    }
+    EXPECT_EQ(ctl_exit_status(Errc::ReauthRequired), 1);
+}
+
 }  // namespace
 }  // namespace lwauth

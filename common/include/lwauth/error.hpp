@@ -1,5 +1,6 @@
-// One error type for all of lwauth, and the two tables that map it out of the program:
-// to a PAM return code (pam_lwauth.so) and to a D-Bus error name (lwauthd, lwauthctl).
+// One error type for all of lwauth, and the one table that maps it out of the program:
+// to a PAM return code (pam_lwauth.so), a D-Bus error name (lwauthd, lwauthctl) and
+// lwauthctl's exit status.
 #pragma once
 
 #include <stdexcept>
@@ -50,5 +51,8 @@ class Error : public std::runtime_error {
 
 /// A short, stable, lower-case name of the error ("locked-out"), for logs and --json.
 [[nodiscard]] const char* errc_name(Errc code) noexcept;
+
+/// The exit status lwauthctl ends with for the error (1, 3, 4 or 5; lwauthctl.1).
+[[nodiscard]] int ctl_exit_status(Errc code) noexcept;
 
 }  // namespace lwauth
