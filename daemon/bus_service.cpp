@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string_view>
 
 #include "barrier.hpp"
@@ -20,31 +22,42 @@ namespace {
 // The bus driver's name: the sender of its signals, the destination of questions to it.
 constexpr const char* kBusDriver = "org.freedesktop.DBus";
 
+// What the caller is told of an internal error (a bug, an unexpected system error): its
+// detail, which can name files, keys or the database, goes to the log alone, and only root
+// (the PAM module, root's lwauthctl) is told it as well.
+constexpr const char* kInternalErrorText = "internal error; see lwauthd's log";
+
+std::string method_of(sd_bus_message* m) {
+    const char* member = sd_bus_message_get_member(m);
+    return member != nullptr ? member : "";
+}
+
+// The text of an error reply; an internal error is logged here.
+std::string reply_text(sd_bus_message* m, const Error& e, bool root) {
+    if (e.code() != Errc::Internal) {
+        return e.what();
+    }
+    log_event(LogLevel::Error, "internal-error", e.what(), {{"METHOD", method_of(m)}});
+    return root ? e.what() : kInternalErrorText;
+}
+
 // Every handler runs through here: an lwauth::Error becomes its D-Bus error, anything
-// else an Internal error; nothing escapes into sd-bus.
-template <typename Fn>
-int guarded(sd_bus_message* m, sd_bus_error* ret_error, Fn&& fn) {
+// else an Internal error; nothing escapes into sd-bus. root: whether the caller is root.
+template <typename Fn, typename Root>
+int guarded(sd_bus_message* m, sd_bus_error* ret_error, Fn&& fn, Root&& root) {
     try {
         return fn();
     } catch (const Error& e) {
-        if (e.code() == Errc::Internal) {
-            log_event(
-                LogLevel::Error, "internal-error", e.what(),
-                {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
-        }
-        return sd_bus_error_set(ret_error, to_dbus_error(e.code()), e.what());
+        return sd_bus_error_set(ret_error, to_dbus_error(e.code()),
+                                reply_text(m, e, e.code() == Errc::Internal && root()).c_str());
     } catch (const std::bad_alloc&) {
         return -ENOMEM;
     } catch (const std::exception& e) {
-        log_event(LogLevel::Error, "internal-error", e.what(),
-                  {{"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
-        return sd_bus_error_set(ret_error, bus::kErrorInternal,
-                                "internal error; see the lwauthd log");
+        log_event(LogLevel::Error, "internal-error", e.what(), {{"METHOD", method_of(m)}});
+        return sd_bus_error_set(ret_error, bus::kErrorInternal, kInternalErrorText);
     } catch (...) {
-        log_callback_error(sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : "",
-                           "an exception that is not a std::exception");
-        return sd_bus_error_set(ret_error, bus::kErrorInternal,
-                                "internal error; see the lwauthd log");
+        log_callback_error(method_of(m).c_str(), "an exception that is not a std::exception");
+        return sd_bus_error_set(ret_error, bus::kErrorInternal, kInternalErrorText);
     }
 }
 
@@ -76,8 +89,20 @@ CallRef keep_call(sd_bus_message* m) {
     return CallRef(sd_bus_message_ref(m), sd_bus_message_unref);
 }
 
-void reply_error(sd_bus_message* m, const Error& e) {
-    sd_bus_reply_method_errorf(m, to_dbus_error(e.code()), "%s", e.what());
+// root: whether the caller is root (an internal error's detail is for root alone).
+void reply_error(sd_bus_message* m, const Error& e, bool root) {
+    sd_bus_reply_method_errorf(m, to_dbus_error(e.code()), "%s", reply_text(m, e, root).c_str());
+}
+
+// The reply, when it comes, to a method that answers nothing but success or an error.
+std::function<void(std::optional<Error>)> later_reply(sd_bus_message* m, bool root) {
+    return [call = keep_call(m), root](std::optional<Error> error) {
+        if (error) {
+            reply_error(call.get(), *error, root);
+        } else {
+            sd_bus_reply_method_return(call.get(), nullptr);
+        }
+    };
 }
 
 // Replies to a login call with its step or error. Runs from the event loop, so nothing
@@ -85,12 +110,12 @@ void reply_error(sd_bus_message* m, const Error& e) {
 void reply_step(sd_bus_message* m, const StepResult& result) noexcept {
     try {
         if (result.error) {
-            reply_error(m, *result.error);
+            reply_error(m, *result.error, true);  // only root may call the Login interface
         } else {
             send_step(m, *result.step);
         }
     } catch (...) {
-        sd_bus_reply_method_errorf(m, bus::kErrorInternal, "internal error; see the lwauthd log");
+        sd_bus_reply_method_errorf(m, bus::kErrorInternal, "%s", kInternalErrorText);
     }
 }
 
@@ -183,7 +208,9 @@ namespace {
 #define LWAUTH_HANDLER(method)                                              \
     [](sd_bus_message* m, void* userdata, sd_bus_error* ret_error) -> int { \
         auto* self = static_cast<BusService*>(userdata);                    \
-        return guarded(m, ret_error, [&] { return self->method(m); });      \
+        return guarded(                                                     \
+            m, ret_error, [&] { return self->method(m); },                  \
+            [&] { return self->caller_is_root(m); });                       \
     }
 
 const sd_bus_vtable kLoginVtable[] = {
@@ -353,6 +380,14 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
     return uid;
 }
 
+bool BusService::caller_is_root(sd_bus_message* m) const noexcept {
+    try {
+        return caller_euid(m) == 0;
+    } catch (...) {
+        return false;
+    }
+}
+
 void BusService::require_root(sd_bus_message* m) const {
     if (caller_euid(m) != 0) {
         log_event(LogLevel::Warning, "access-denied",
@@ -474,14 +509,7 @@ int BusService::account_add_contact(sd_bus_message* m) {
     const char* kind = nullptr;
     const char* value = nullptr;
     check(sd_bus_message_read(m, "ss", &kind, &value), "arguments");
-    account_.add_contact(user, sender_of(m), kind, value,
-                         [call = keep_call(m)](std::optional<Error> error) {
-                             if (error) {
-                                 reply_error(call.get(), *error);
-                             } else {
-                                 sd_bus_reply_method_return(call.get(), nullptr);
-                             }
-                         });
+    account_.add_contact(user, sender_of(m), kind, value, later_reply(m, caller_is_root(m)));
     return 1;
 }
 
@@ -489,14 +517,7 @@ int BusService::account_use_profile_contact(sd_bus_message* m) {
     std::string user = caller_user(m);
     const char* kind = nullptr;
     check(sd_bus_message_read(m, "s", &kind), "arguments");
-    account_.use_profile_contact(user, sender_of(m), kind,
-                                 [call = keep_call(m)](std::optional<Error> error) {
-                                     if (error) {
-                                         reply_error(call.get(), *error);
-                                     } else {
-                                         sd_bus_reply_method_return(call.get(), nullptr);
-                                     }
-                                 });
+    account_.use_profile_contact(user, sender_of(m), kind, later_reply(m, caller_is_root(m)));
     return 1;
 }
 
@@ -529,9 +550,10 @@ int BusService::account_set_two_step(sd_bus_message* m) {
 int BusService::account_start_reauth(sd_bus_message* m) {
     std::string user = caller_user(m);
     account_.start_reauth(user, sender_of(m),
-                          [call = keep_call(m)](std::optional<Error> error, std::string shown) {
+                          [call = keep_call(m), root = caller_is_root(m)](
+                              std::optional<Error> error, std::string shown) {
                               if (error) {
-                                  reply_error(call.get(), *error);
+                                  reply_error(call.get(), *error, root);
                               } else {
                                   sd_bus_reply_method_return(call.get(), "s", shown.c_str());
                               }

@@ -52,6 +52,10 @@ class BusService {
     int admin_reload_policy(sd_bus_message* m);
     int name_owner_changed(sd_bus_message* m);
 
+    /// Whether the caller's EUID is root (false when it cannot be told): root is told the
+    /// detail of an internal error, other callers a generic text.
+    [[nodiscard]] bool caller_is_root(sd_bus_message* m) const noexcept;
+
   private:
     class DeadlineReply;
 

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sqlite3.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -571,6 +572,29 @@ TEST_F(Integration, FullDiskOnTheOutboxFailsClearlyAndSavesNothing) {
     EXPECT_NE(daemon_->log().find("No space left on device"), std::string::npos) << daemon_->log();
     auto status = daemon_->ctl("alice", {"--json", "status"});
     EXPECT_EQ(status.out.find("pending_email"), std::string::npos);
+}
+
+TEST_F(Integration, AnInternalErrorIsToldInDetailToRootAlone) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    // alice's contact damaged in the database under the running lwauthd.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((daemon_->state_dir() / "lwauth.db").c_str(), &db), SQLITE_OK);
+    int rc = sqlite3_exec(db, "UPDATE contacts SET sealed_value = x'00' WHERE user = 'alice'",
+                          nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK);
+    const std::string detail = "tored contact is damaged";  // lwauthctl capitalises
+
+    auto status = daemon_->ctl("alice", {"status"});
+    EXPECT_EQ(status.exit_code, 1);
+    EXPECT_NE(status.err.find("Internal error; see lwauthd's log"), std::string::npos)
+        << status.err;
+    EXPECT_EQ(status.err.find(detail), std::string::npos) << status.err;
+    EXPECT_NE(daemon_->log().find(detail), std::string::npos) << daemon_->log();
+
+    auto shown = daemon_->ctl("root", {"admin", "show", "alice"});
+    EXPECT_EQ(shown.exit_code, 1);
+    EXPECT_NE(shown.err.find(detail), std::string::npos) << shown.err;
 }
 
 TEST_F(Integration, TwoStepTurnsOnWithTheFirstContactAndOffOnRequest) {
