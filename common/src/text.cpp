@@ -36,9 +36,6 @@ std::string_view trim(std::string_view text) {
 }
 
 std::string duration_text(int64_t seconds) {
-    if (seconds >= 60 && seconds % 60 == 0) {
-        return counted(seconds / 60, "minute");
-    }
     if (seconds >= 120) {
         return counted((seconds + 59) / 60, "minute");
     }

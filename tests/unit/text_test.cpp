@@ -87,7 +87,7 @@ TEST(Trim, DropsAsciiWhiteSpaceAtBothEnds) {
 TEST(DurationText, ReadsInSecondsUnderTwoMinutesAndInWholeMinutesAbove) {
     EXPECT_EQ(duration_text(1), "1 second");
     EXPECT_EQ(duration_text(30), "30 seconds");
-    EXPECT_EQ(duration_text(60), "1 minute");
+    EXPECT_EQ(duration_text(60), "60 seconds");
     EXPECT_EQ(duration_text(90), "90 seconds");
     EXPECT_EQ(duration_text(119), "119 seconds");
     EXPECT_EQ(duration_text(120), "2 minutes");

@@ -21,9 +21,9 @@ namespace lwauth {
 /// `text` less leading and trailing ASCII white space (" \t\r\n\v\f").
 [[nodiscard]] std::string_view trim(std::string_view text);
 
-/// How long a wait lasts, for a user to read: "1 second", "90 seconds", "1 minute",
-/// "15 minutes". Whole minutes read as minutes; other waits of two minutes or more are
-/// rounded up to the minute, so that whoever waits that long is not refused again.
+/// How long a wait lasts, for a user to read: "1 second", "90 seconds" under two minutes,
+/// else whole minutes rounded up ("3 minutes" for 121 s), so that whoever waits that long
+/// is not refused again.
 [[nodiscard]] std::string duration_text(int64_t seconds);
 
 }  // namespace lwauth
