@@ -350,21 +350,19 @@ std::optional<SecretString> read_code(const std::string& prompt) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
     std::string line;
+    ScopedWipe wipe(line);
     bool got = static_cast<bool>(std::getline(std::cin, line));
     if (tty) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
         std::fprintf(stderr, "\n");
     }
     if (!got) {
-        wipe_string(line);
         return std::nullopt;
     }
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
         line.pop_back();
     }
-    SecretString code(line);
-    wipe_string(line);
-    return code;
+    return SecretString(line);
 }
 
 SecretString read_code_from_terminal(const std::string& kind) {

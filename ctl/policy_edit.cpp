@@ -27,6 +27,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth {
 namespace {
@@ -337,12 +338,11 @@ bool edit_again(std::istream& in, std::ostream& err) {
             err << "\n";
             return false;
         }
-        answer.erase(0, answer.find_first_not_of(" \t\r"));
-        answer.erase(answer.find_last_not_of(" \t\r") + 1);
-        if (answer == "e") {
+        std::string_view choice = trim(answer);
+        if (choice == "e") {
             return true;
         }
-        if (answer == "x") {
+        if (choice == "x") {
             return false;
         }
     }

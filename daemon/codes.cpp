@@ -14,6 +14,8 @@
 #include <cstring>
 
 #include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth {
 
@@ -85,15 +87,8 @@ Digest Hasher::keyed_hash(std::string_view context, std::string_view value) cons
 }
 
 std::string Hasher::keyed_hex(std::string_view context, std::string_view value) const {
-    static constexpr char kHex[] = "0123456789abcdef";
     Digest d = keyed_hash(context, value);
-    std::string hex;
-    hex.reserve(d.size() * 2);
-    for (uint8_t b : d) {
-        hex += kHex[b >> 4];
-        hex += kHex[b & 0xf];
-    }
-    return hex;
+    return hex_encode(d.data(), d.size());
 }
 
 bool digest_equal(const Digest& a, const Digest& b) noexcept {
@@ -102,21 +97,21 @@ bool digest_equal(const Digest& a, const Digest& b) noexcept {
 
 SecretString load_or_create_key(const std::string& path, RandomSource& random) {
     constexpr size_t kKeySize = 32;
-    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid() && errno == ENOENT) {
         uint8_t key[kKeySize];
         random.fill(key, sizeof key);
         std::string tmp = path + ".new";
         // A leftover from a crash may have any mode: start from a fresh 0600 file.
         unlink(tmp.c_str());
-        int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (out < 0) {
+        UniqueFd out(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!out.valid()) {
             throw Error(Errc::Internal,
                         "cannot create key file " + tmp + ": " + std::strerror(errno));
         }
-        bool ok =
-            write(out, key, sizeof key) == static_cast<ssize_t>(sizeof key) && fsync(out) == 0;
-        close(out);
+        bool ok = write(out.get(), key, sizeof key) == static_cast<ssize_t>(sizeof key) &&
+                  fsync(out.get()) == 0;
+        out.reset();
         if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
             unlink(tmp.c_str());
             secure_wipe(key, sizeof key);
@@ -127,21 +122,20 @@ SecretString load_or_create_key(const std::string& path, RandomSource& random) {
         secure_wipe(key, sizeof key);
         return secret;
     }
-    if (fd < 0) {
+    if (!fd.valid()) {
         throw Error(Errc::Internal, "cannot open key file " + path + ": " + std::strerror(errno));
     }
     struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
+    if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
         st.st_uid != geteuid() || st.st_size != static_cast<off_t>(kKeySize)) {
-        close(fd);
         throw Error(Errc::Internal,
                     "key file " + path +
                         " must be a 32-byte regular file owned by the daemon's user "
                         "with mode 0600");
     }
     uint8_t key[kKeySize];
-    ssize_t n = read(fd, key, sizeof key);
-    close(fd);
+    ssize_t n = read(fd.get(), key, sizeof key);
+    fd.reset();
     if (n != static_cast<ssize_t>(kKeySize)) {
         secure_wipe(key, sizeof key);
         throw Error(Errc::Internal, "cannot read key file " + path);

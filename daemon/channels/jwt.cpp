@@ -25,36 +25,6 @@ int no_passphrase(char*, int, int, void*) {
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                     static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-                     static_cast<unsigned char>(bytes[i + 2]);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += kAlphabet[n & 63];
-    }
-    size_t rest = bytes.size() - i;
-    if (rest > 0) {
-        uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-        if (rest == 2) {
-            n |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-        }
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        if (rest == 2) {
-            out += kAlphabet[(n >> 6) & 63];
-        }
-    }
-    return out;
-}
-
 EvpPkeyPtr load_rsa_private_key(const SecretString& pem) {
     // PEM wants its last line ended; a secret file read back loses its final newline.
     // Reserved up front so that the one buffer holding the key is the one wiped.
@@ -62,10 +32,7 @@ EvpPkeyPtr load_rsa_private_key(const SecretString& pem) {
     text.reserve(pem.size() + 1);
     text.append(pem.view());
     text += '\n';
-    struct Wipe {
-        std::string& s;
-        ~Wipe() { wipe_string(s); }
-    } wipe{text};
+    ScopedWipe wipe(text);
     std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
     if (!bio) {
         throw Error(Errc::Internal, "out of memory reading the private key");

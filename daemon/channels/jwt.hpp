@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "lwauth/secret.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth {
 
@@ -17,9 +18,6 @@ struct EvpPkeyFree {
     void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
 };
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
-
-/// base64url without padding (RFC 4648 §5, as JWS uses it).
-[[nodiscard]] std::string base64url_encode(std::string_view bytes);
 
 /// The RSA private key in a PEM text: PKCS#8 ("PRIVATE KEY") or PKCS#1 ("RSA PRIVATE
 /// KEY"), unencrypted. Throws Error(Internal) saying why, never quoting the text.

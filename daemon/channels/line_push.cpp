@@ -6,6 +6,7 @@
 
 #include "../clock.hpp"
 #include "../log.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth {
 
@@ -24,17 +25,10 @@ std::string line_retry_key(RandomSource& random) {
     random.fill(bytes, sizeof bytes);
     bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
     bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
-    for (size_t i = 0; i < sizeof bytes; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            out += '-';
-        }
-        out += kHex[bytes[i] >> 4];
-        out += kHex[bytes[i] & 0xf];
-    }
-    return out;
+    std::string hex = hex_encode(bytes, sizeof bytes);
+    // 8-4-4-4-12 hex digits (RFC 4122 section 3).
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
 LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Client& client,

@@ -3,8 +3,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "../http/url.hpp"
 #include "lwauth/error.hpp"
-#include "twilio.hpp"
 
 namespace lwauth {
 namespace {
@@ -53,18 +53,9 @@ std::string oauth_hint(const std::string& error, const std::string& scope) {
 // A path segment (RFC 3986 segment): unreserved characters and '@' stay, so a login ID
 // such as user@example.com reaches the service as written; the rest is %-encoded.
 std::string path_segment(std::string_view value) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : value) {
-        auto u = static_cast<unsigned char>(c);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || c == '@') {
-            out += c;
-        } else {
-            out += '%';
-            out += kHex[u >> 4];
-            out += kHex[u & 0xf];
-        }
+    std::string out = http::percent_encode(value);
+    for (size_t at = out.find("%40"); at != std::string::npos; at = out.find("%40", at + 1)) {
+        out.replace(at, 3, "@");
     }
     return out;
 }
@@ -143,12 +134,12 @@ void LineWorksChannel::request_token() {
                                  {"iat", now},
                                  {"exp", now + kAssertionLifetime.count()}};
         std::string assertion = sign_rs256_jwt(claims, private_key_.get());
-        request.body = "assertion=" + form_escape(assertion) +
-                       "&grant_type=" + form_escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
-                       "&client_id=" + form_escape(client_id_) +
-                       "&client_secret=" + form_escape(client_secret_.view()) +
-                       "&scope=" + form_escape(scope_);
-        wipe_string(assertion);
+        ScopedWipe wipe_assertion(assertion);
+        request.body = "assertion=" + http::percent_encode(assertion) + "&grant_type=" +
+                       http::percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+                       "&client_id=" + http::percent_encode(client_id_) +
+                       "&client_secret=" + http::percent_encode(client_secret_.view()) +
+                       "&scope=" + http::percent_encode(scope_);
         client_.perform(std::move(request), [self = shared_from_this()](http::Response response) {
             self->on_token(response);
         });
@@ -187,6 +178,7 @@ void LineWorksChannel::post_message(const std::shared_ptr<Job>& job) {
     request.url = base_url_ + "/v1.0/bots/" + path_segment(bot_id_) + "/users/" +
                   path_segment(job->user_id) + "/messages";
     std::string token(access_token_.view());
+    ScopedWipe wipe_token(token);
     request.headers = {"Authorization: Bearer " + token, "Content-Type: application/json",
                        "Accept: application/json"};
     nlohmann::json body = {
@@ -206,7 +198,6 @@ void LineWorksChannel::post_message(const std::shared_ptr<Job>& job) {
         wipe_string(request.body);
         job->done(SendResult::failed(label() + ": " + e.what()));
     }
-    wipe_string(token);
 }
 
 void LineWorksChannel::on_message(const std::shared_ptr<Job>& job, const std::string& token_used,

@@ -11,10 +11,11 @@
 #include <netdb.h>
 
 #include "../clock.hpp"
+#include "../http/url.hpp"
 #include "../log.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/text.hpp"
 #include "gateway.hpp"
-#include "twilio.hpp"
 
 namespace lwauth {
 namespace {
@@ -34,33 +35,6 @@ void check_header_value(std::string_view header, std::string_view value) {
                         "the email " + std::string(header) + " holds a control character");
         }
     }
-}
-
-std::string base64(std::string_view in) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                     uint32_t(uint8_t(in[i + 2]));
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += kAlphabet[n & 63];
-    }
-    if (i < in.size()) {
-        uint32_t n = uint32_t(uint8_t(in[i])) << 16;
-        if (i + 1 < in.size()) {
-            n |= uint32_t(uint8_t(in[i + 1])) << 8;
-        }
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
 }
 
 // RFC 5322 section 3.3, in UTC: "Wed, 25 Nov 2026 18:50:10 +0000". Names are spelled out
@@ -107,12 +81,7 @@ std::string crlf_lines(std::string_view text) {
 std::string new_message_id() {
     uint8_t random[16];
     OpenSslRandom().fill(random, sizeof random);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id = "<";
-    for (uint8_t b : random) {
-        id += kHex[b >> 4];
-        id += kHex[b & 0xf];
-    }
+    std::string id = "<" + hex_encode(random, sizeof random);
     char host[256] = {};
     std::string domain;
     if (gethostname(host, sizeof host - 1) == 0) {
@@ -175,7 +144,7 @@ std::string encode_header_text(std::string_view value) {
         if (!out.empty()) {
             out += "\r\n ";
         }
-        out += "=?UTF-8?B?" + base64(value.substr(at, end - at)) + "?=";
+        out += "=?UTF-8?B?" + base64_encode(value.substr(at, end - at)) + "?=";
         at = end;
     }
     return out;
@@ -298,7 +267,7 @@ std::string smtp_url_with_ehlo(std::string_view url, std::string_view ehlo_name)
     size_t authority = url.find("://");
     authority = authority == std::string_view::npos ? 0 : authority + 3;
     size_t path = url.find_first_of("/?#", authority);
-    return std::string(url.substr(0, path)) + "/" + form_escape(ehlo_name);
+    return std::string(url.substr(0, path)) + "/" + http::percent_encode(ehlo_name);
 }
 
 bool smtp_url_names_ehlo(std::string_view url) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "../http/url.hpp"
 #include "../log.hpp"
 
 namespace lwauth {
@@ -26,23 +27,6 @@ constexpr PermanentError kPermanent[] = {
 };
 
 }  // namespace
-
-std::string form_escape(std::string_view value) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(value.size() * 3);
-    for (unsigned char c : value) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 0xf];
-        }
-    }
-    return out;
-}
 
 long twilio_validity_period(std::chrono::seconds lifetime) {
     return std::clamp<long>(static_cast<long>(lifetime.count()), 1, 36000);
@@ -68,14 +52,14 @@ TwilioChannel::TwilioChannel(const policy::ChannelConfig& config, http::Client& 
 void TwilioChannel::send(const OutgoingMessage& message, SendDone done) {
     http::Request request;
     request.url =
-        base_url_ + "/2010-04-01/Accounts/" + form_escape(account_sid_) + "/Messages.json";
+        base_url_ + "/2010-04-01/Accounts/" + http::percent_encode(account_sid_) + "/Messages.json";
     request.headers = {"Content-Type: application/x-www-form-urlencoded",
                        "Accept: application/json"};
-    request.body = "To=" + form_escape(message.destination) +
+    request.body = "To=" + http::percent_encode(message.destination) +
                    (messaging_service_sid_.empty()
-                        ? "&From=" + form_escape(from_)
-                        : "&MessagingServiceSid=" + form_escape(messaging_service_sid_)) +
-                   "&Body=" + form_escape(message.text.view());
+                        ? "&From=" + http::percent_encode(from_)
+                        : "&MessagingServiceSid=" + http::percent_encode(messaging_service_sid_)) +
+                   "&Body=" + http::percent_encode(message.text.view());
     if (message.lifetime.count() > 0) {
         // Twilio drops a message still queued after this, rather than send a dead code.
         request.body += "&ValidityPeriod=" + std::to_string(twilio_validity_period(message.lifetime));

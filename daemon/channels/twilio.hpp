@@ -47,7 +47,4 @@ class TwilioChannel final : public Channel {
 /// clamped to the 1-36000 Twilio accepts (error 21624 outside it).
 [[nodiscard]] long twilio_validity_period(std::chrono::seconds lifetime);
 
-/// application/x-www-form-urlencoded escaping (RFC 3986 unreserved characters kept).
-[[nodiscard]] std::string form_escape(std::string_view value);
-
 }  // namespace lwauth

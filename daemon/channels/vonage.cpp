@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../http/url.hpp"
 #include "../log.hpp"
-#include "twilio.hpp"
 
 namespace lwauth {
 namespace {
@@ -81,8 +81,10 @@ std::string vonage_form(const std::string& api_key, std::string_view api_secret,
     if (!to.empty() && to.front() == '+') {
         to.remove_prefix(1);
     }
-    return "api_key=" + form_escape(api_key) + "&api_secret=" + form_escape(api_secret) +
-           "&from=" + form_escape(vonage_sender(from)) + "&to=" + form_escape(to) + "&text=" + form_escape(text);
+    return "api_key=" + http::percent_encode(api_key) +
+           "&api_secret=" + http::percent_encode(api_secret) +
+           "&from=" + http::percent_encode(vonage_sender(from)) +
+           "&to=" + http::percent_encode(to) + "&text=" + http::percent_encode(text);
 }
 
 VonageChannel::VonageChannel(const policy::ChannelConfig& config, http::Client& client,

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lwauth/text.hpp"
+
 namespace lwauth {
 
 WebhookChannel::WebhookChannel(const policy::ChannelConfig& config, http::Client& client,
@@ -24,13 +26,7 @@ std::string WebhookChannel::signature_header(std::string_view secret, std::strin
     unsigned int len = 0;
     HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
          reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string header = "X-Lwauth-Signature: sha256=";
-    for (unsigned int i = 0; i < len; ++i) {
-        header += kHex[mac[i] >> 4];
-        header += kHex[mac[i] & 0xf];
-    }
-    return header;
+    return "X-Lwauth-Signature: sha256=" + hex_encode(mac, len);
 }
 
 void WebhookChannel::send(const OutgoingMessage& message, SendDone done) {

@@ -4,6 +4,7 @@
 
 #include "../log.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/text.hpp"
 #include "methods/code_method.hpp"
 #include "passwordless.hpp"
 #include "remember.hpp"
@@ -35,23 +36,12 @@ std::string enroll_grace_text(const policy::Policy& policy, int64_t until) {
            time_text(until) + ". " + how + ".";
 }
 
-std::string minutes_text(int64_t seconds) {
-    int64_t minutes = (seconds + 59) / 60;
-    return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
-}
-
 }  // namespace
 
 std::string LoginEngine::new_id() {
     uint8_t raw[16];
     deps_.random.fill(raw, sizeof raw);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id;
-    for (uint8_t b : raw) {
-        id += kHex[b >> 4];
-        id += kHex[b & 0xf];
-    }
-    return id;
+    return hex_encode(raw, sizeof raw);
 }
 
 void LoginEngine::start(const LoginContext& context, StepDone done) {
@@ -123,10 +113,8 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
     log_event(LogLevel::Notice, "login-locked", "login refused: account locked",
               {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
     Step step = Step::verdict_of(bus::kVerdictMaxTries);
-    step.error(remaining >= kLockedUntilUnlocked / 2
-                   ? locked_text(kLockedUntilUnlocked, 0)
-                   : "Too many failed verification attempts. Try again in " +
-                         minutes_text(remaining) + ".");
+    step.error(
+        locked_text(remaining >= kLockedUntilUnlocked / 2 ? kLockedUntilUnlocked : remaining, 0));
     return step;
 }
 

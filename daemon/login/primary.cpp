@@ -1,30 +1,16 @@
 #include "primary.hpp"
 
-#include <cctype>
-
+#include "lwauth/text.hpp"
 #include "methods/phone_method.hpp"
 
 namespace lwauth {
-namespace {
-
-std::string_view trimmed(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-}  // namespace
 
 PrimaryMethodTypes builtin_primary_methods() {
     return {std::make_shared<PhoneMethodType>()};
 }
 
 bool chooses_password(std::string_view answer) {
-    answer = trimmed(answer);
+    answer = trim(answer);
     return answer == "p" || answer == "P";
 }
 
@@ -52,7 +38,7 @@ void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, StepDone
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
-    std::string_view choice = trimmed(answer);
+    std::string_view choice = trim(answer);
     size_t index = 0;
     bool number = choice.size() == 1 && choice[0] >= '1' && choice[0] <= '9';
     if (number) {

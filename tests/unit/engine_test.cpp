@@ -368,6 +368,24 @@ TEST_F(LoginEngineTest, TheRightCodeDoesNotGetPastALockoutFromAnotherLogin) {
     EXPECT_NE(errors_of(done).find("Try again in"), std::string::npos);
 }
 
+TEST_F(LoginEngineTest, TheLockoutMessageReadsTheSameFromANewLoginAndFromAnOpenOne) {
+    use_policy("[lockout]\nmax_failures = 2\nduration = 2m\n");
+    Step open = start(kUser, ":1.1");
+    std::string open_code = last_code();
+    Step guesser = start(kUser, ":1.2");
+    std::string wrong = wrong_code_for(last_code());
+    Step s = answer(guesser, wrong, ":1.2");
+    ASSERT_EQ(answer(s, wrong, ":1.2").verdict, bus::kVerdictMaxTries);
+
+    clock_.advance(90);
+    const std::string expected =
+        "Too many failed verification attempts. Try again in 30 seconds.\n";
+    EXPECT_EQ(errors_of(answer(open, open_code, ":1.1")), expected);
+    Step fresh = start(kUser, ":1.3");
+    EXPECT_EQ(fresh.verdict, bus::kVerdictMaxTries);
+    EXPECT_EQ(errors_of(fresh), expected);
+}
+
 TEST_F(LoginEngineTest, SuccessResetsTheFailureCountSoLockoutNeedsFailuresInARow) {
     use_policy("[lockout]\nmax_failures = 2\n");
     Step step = start();

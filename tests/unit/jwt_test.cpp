@@ -1,4 +1,4 @@
-// RS256 JWTs: base64url, signing, and loading service-account keys.
+// RS256 JWTs: signing, and loading service-account keys.
 #include "channels/jwt.hpp"
 
 #include <gtest/gtest.h>
@@ -84,23 +84,6 @@ EvpPkeyPtr public_of(EVP_PKEY* key) {
     BIO_free(bio);
     EXPECT_TRUE(pub);
     return pub;
-}
-
-TEST(Base64Url, Rfc4648TestVectorsWithoutPadding) {
-    EXPECT_EQ(base64url_encode(""), "");
-    EXPECT_EQ(base64url_encode("f"), "Zg");
-    EXPECT_EQ(base64url_encode("fo"), "Zm8");
-    EXPECT_EQ(base64url_encode("foo"), "Zm9v");
-    EXPECT_EQ(base64url_encode("foob"), "Zm9vYg");
-    EXPECT_EQ(base64url_encode("fooba"), "Zm9vYmE");
-    EXPECT_EQ(base64url_encode("foobar"), "Zm9vYmFy");
-}
-
-TEST(Base64Url, UsesTheUrlSafeAlphabet) {
-    EXPECT_EQ(base64url_encode(std::string("\xfb\xff", 2)), "-_8");  // "+/8=" in base64
-    EXPECT_EQ(base64url_encode(std::string("\xff\xff\xff", 3)), "____");
-    EXPECT_EQ(base64url_encode(std::string("\xf8", 1)), "-A");
-    EXPECT_EQ(base64url_encode(std::string("\0\0\0", 3)), "AAAA");
 }
 
 TEST(Jwt, SignsRs256ThatVerifiesWithThePublicKey) {

@@ -73,12 +73,6 @@ http::Response twilio(long status, const std::string& body) {
     return r;
 }
 
-TEST(FormEscape, KeepsUnreservedAndEscapesTheRest) {
-    EXPECT_EQ(form_escape("+819012345678"), "%2B819012345678");
-    EXPECT_EQ(form_escape("a b&c=d~_.-"), "a%20b%26c%3Dd~_.-");
-    EXPECT_EQ(form_escape("\u2022"), "%E2%80%A2");
-}
-
 TEST(TwilioValidityPeriod, IsTheCodesLifetimeWithinWhatTwilioAccepts) {
     EXPECT_EQ(twilio_validity_period(std::chrono::seconds(300)), 300);
     EXPECT_EQ(twilio_validity_period(std::chrono::seconds(0)), 1);

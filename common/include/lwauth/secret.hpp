@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <sys/types.h>
 
@@ -42,6 +43,18 @@ class SecretString {
 /// Wipes a std::string in place before it is dropped (for values that arrived in one,
 /// such as a D-Bus string argument copied out by a library).
 void wipe_string(std::string& value) noexcept;
+
+/// Wipes a std::string when the scope ends, on every way out of it (returns and throws).
+class ScopedWipe {
+  public:
+    explicit ScopedWipe(std::string& value) noexcept : value_(value) {}
+    ~ScopedWipe() { wipe_string(value_); }
+    ScopedWipe(const ScopedWipe&) = delete;
+    ScopedWipe& operator=(const ScopedWipe&) = delete;
+
+  private:
+    std::string& value_;
+};
 
 /// Reads a secret file named by the policy (*_file keys): its whole content, less one
 /// trailing newline. The file must be a regular file (not a link to one) owned by

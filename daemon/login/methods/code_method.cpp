@@ -1,7 +1,6 @@
 #include "code_method.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <string>
 
 #include "../../log.hpp"
@@ -9,35 +8,12 @@
 #include "../remember.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth {
 namespace {
 
 constexpr const char* kCodePrompt = "Verification code: ";
-
-std::string trim(std::string_view s) {
-    size_t b = 0;
-    size_t e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) {
-        ++b;
-    }
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) {
-        --e;
-    }
-    return std::string(s.substr(b, e - b));
-}
-
-std::string duration_text(int64_t seconds) {
-    if (seconds >= 120) {
-        int64_t minutes = (seconds + 59) / 60;
-        return std::to_string(minutes) + " minutes";
-    }
-    return std::to_string(seconds) + (seconds == 1 ? " second" : " seconds");
-}
-
-}  // namespace
-
-namespace {
 
 // "The next code can be sent in 12 minutes.", or "Try again later." when not known.
 std::string next_code_text(int64_t retry_at, int64_t now) {
@@ -342,7 +318,8 @@ Step CodeMethod::another_try(Step step) {
 
 void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDone done) {
     MethodEnv env = scoped(unscoped);
-    std::string answer = trim(raw);
+    std::string answer(trim(raw));
+    ScopedWipe wipe(answer);
     int64_t now = env.clock.now();
 
     if (options_.password_instead && !checked_ && (answer == "p" || answer == "P")) {
@@ -356,7 +333,6 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
 
     LockState state = env.store.lock_state(env.context.user);
     if (state.locked_until > now) {
-        wipe_string(answer);
         Step step;
         step.error(locked_text(state.locked_until, now));
         step.verdict = bus::kVerdictMaxTries;
@@ -392,7 +368,6 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     }
 
     if (!has_code_ || now >= code_expires_) {
-        wipe_string(answer);
         has_code_ = false;
         Step step;
         step.error("The verification code has expired. Log in again to get a new one.");
@@ -405,7 +380,6 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     bool right =
         looks_like_code(answer, env.user_policy.code.length) &&
         digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
-    wipe_string(answer);
     if (!right) {
         done(StepResult::of(wrong_code(env)));
         return;

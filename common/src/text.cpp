@@ -1,0 +1,45 @@
+#include "lwauth/text.hpp"
+
+namespace lwauth {
+namespace {
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+std::string counted(int64_t count, const char* unit) {
+    return std::to_string(count) + " " + unit + (count == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string hex_encode(const void* data, size_t size) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    std::string out;
+    out.reserve(size * 2);
+    for (size_t i = 0; i < size; ++i) {
+        out += kHex[bytes[i] >> 4];
+        out += kHex[bytes[i] & 0xf];
+    }
+    return out;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_space(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && is_space(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+std::string duration_text(int64_t seconds) {
+    if (seconds >= 120) {
+        return counted((seconds + 59) / 60, "minute");
+    }
+    return counted(seconds, "second");
+}
+
+}  // namespace lwauth
