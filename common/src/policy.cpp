@@ -24,6 +24,7 @@
 
 #include "lwauth/bus_names.hpp"
 #include "lwauth/files.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth::policy {
 namespace {
@@ -113,16 +114,6 @@ std::string kinds_text(const std::vector<Kind>& kinds) {
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_space(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 bool has_space(std::string_view text) {
