@@ -1,7 +1,9 @@
 // A Store in memory: for unit tests of the login logic, and nothing else.
 #pragma once
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "send_index.hpp"
 #include "store.hpp"
@@ -12,7 +14,15 @@ class MemoryStore final : public Store {
   public:
     UserState load_user(const std::string& user) override {
         auto it = users_.find(user);
-        return it == users_.end() ? UserState{} : it->second;
+        if (it == users_.end()) {
+            return {};
+        }
+        UserState state = it->second;
+        // In kind order, as SqliteStore reads them.
+        auto by_kind = [](const Contact& a, const Contact& b) { return a.kind < b.kind; };
+        std::sort(state.contacts.begin(), state.contacts.end(), by_kind);
+        std::sort(state.profile.begin(), state.profile.end(), by_kind);
+        return state;
     }
     LockState lock_state(const std::string& user) override {
         UserState state = load_user(user);
@@ -31,8 +41,9 @@ class MemoryStore final : public Store {
         users_[user].enrolled = true;
     }
     void remove_contact(const std::string& user, const std::string& kind) override {
-        auto& contacts = users_[user].contacts;
-        std::erase_if(contacts, [&](const Contact& c) { return c.kind == kind; });
+        if (UserState* state = existing(user)) {
+            std::erase_if(state->contacts, [&](const Contact& c) { return c.kind == kind; });
+        }
     }
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
@@ -42,7 +53,9 @@ class MemoryStore final : public Store {
         users_[user].profile.push_back({contact.kind, contact.value, "admin"});
     }
     void remove_profile_contact(const std::string& user, const std::string& kind) override {
-        std::erase_if(users_[user].profile, [&](const Contact& c) { return c.kind == kind; });
+        if (UserState* state = existing(user)) {
+            std::erase_if(state->profile, [&](const Contact& c) { return c.kind == kind; });
+        }
     }
     void set_line_link(const std::string& user, const std::string& subject_hash) override {
         users_[user].line_linked = !subject_hash.empty();
@@ -58,8 +71,10 @@ class MemoryStore final : public Store {
         return started;
     }
     void clear_enroll_grace(const std::string& user) override {
-        users_[user].enroll_grace_started = 0;
-        users_[user].enrolled = false;
+        if (UserState* state = existing(user)) {
+            state->enroll_grace_started = 0;
+            state->enrolled = false;
+        }
     }
     void remember_host(const std::string& user, const RememberedHost& host) override {
         auto& hosts = hosts_[user];
@@ -67,11 +82,21 @@ class MemoryStore final : public Store {
             return h.service == host.service && h.origin == host.origin;
         });
         hosts.push_back(host);
+        // Oldest first, as SqliteStore lists them.
+        std::sort(hosts.begin(), hosts.end(), [](const RememberedHost& a, const RememberedHost& b) {
+            return std::tie(a.verified_at, a.service, a.origin) <
+                   std::tie(b.verified_at, b.service, b.origin);
+        });
+        users_[user];  // a remembered place makes a user, as in SqliteStore
     }
     std::optional<RememberedHost> remembered_host(const std::string& user,
                                                   const std::string& service,
                                                   const std::string& origin) override {
-        for (const auto& h : hosts_[user]) {
+        auto it = hosts_.find(user);
+        if (it == hosts_.end()) {
+            return std::nullopt;
+        }
+        for (const auto& h : it->second) {
             if (h.service == service && h.origin == origin) {
                 return h;
             }
@@ -79,10 +104,15 @@ class MemoryStore final : public Store {
         return std::nullopt;
     }
     std::vector<RememberedHost> remembered_hosts(const std::string& user) override {
-        return hosts_[user];
+        auto it = hosts_.find(user);
+        return it == hosts_.end() ? std::vector<RememberedHost>{} : it->second;
     }
     int forget_hosts(const std::string& user, int64_t before = 0) override {
-        return static_cast<int>(std::erase_if(hosts_[user], [&](const RememberedHost& h) {
+        auto it = hosts_.find(user);
+        if (it == hosts_.end()) {
+            return 0;
+        }
+        return static_cast<int>(std::erase_if(it->second, [&](const RememberedHost& h) {
             return before <= 0 || h.verified_at < before;
         }));
     }
@@ -102,10 +132,12 @@ class MemoryStore final : public Store {
         users_[user].failures = 0;
     }
     void clear_failures(const std::string& user) override {
-        users_[user].failures = 0;
-        users_[user].passwordless_failures = 0;
-        in_a_row_[user] = 0;
-        users_[user].locked_until = 0;
+        if (UserState* state = existing(user)) {
+            state->failures = 0;
+            state->passwordless_failures = 0;
+            state->locked_until = 0;
+            in_a_row_[user] = 0;
+        }
     }
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override {
@@ -133,6 +165,12 @@ class MemoryStore final : public Store {
     void prune_sends(int64_t before) override { sends_.prune(before); }
 
   private:
+    // The user's state when the user has any, without making one.
+    UserState* existing(const std::string& user) {
+        auto it = users_.find(user);
+        return it == users_.end() ? nullptr : &it->second;
+    }
+
     std::map<std::string, UserState> users_;
     std::map<std::string, int> in_a_row_;
     std::map<std::string, std::vector<RememberedHost>> hosts_;

@@ -31,6 +31,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/users.hpp"
+#include "store/store.hpp"
 
 namespace lwauth::test {
 
@@ -308,6 +309,15 @@ inline std::string code_in(const std::string& text) {
         return {};
     }
     return match[1].str();
+}
+
+/// A send reserved under a user's, a destination's and the host's key, with room to spare.
+inline SendReservation record_send(Store& store, const std::string& user,
+                                   const std::string& destination, int64_t at) {
+    SendReservation r = store.reserve_send(
+        {{"user:" + user, 1000}, {"destination:" + destination, 1000}, {"host", 1000}}, 0, at);
+    EXPECT_TRUE(r.reserved());
+    return r;
 }
 
 }  // namespace lwauth::test

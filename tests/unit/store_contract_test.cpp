@@ -1,0 +1,472 @@
+// The Store contract: the same cases against every backend, through the Store interface
+// alone. A new backend plugs in as one more entry of `Backends` below: a type whose
+// open() returns a fresh, empty store (and another handle on the same data, for the
+// concurrency cases, when the backend can be shared).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fakes.hpp"
+#include "store/contact_cipher.hpp"
+#include "store/memory_store.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store.hpp"
+
+namespace lwauth {
+namespace {
+
+using test::record_send;
+
+constexpr const char* kPhone = "+819012345678";
+constexpr const char* kEmail = "taro@example.com";
+
+// ---- The backends -----------------------------------------------------------------------
+
+struct MemoryBackend {
+    static constexpr const char* kName = "Memory";
+    // One MemoryStore is one set of data: there is no second handle on it.
+    static constexpr bool kShared = false;
+    std::unique_ptr<Store> open() { return std::make_unique<MemoryStore>(); }
+};
+
+struct SqliteBackend {
+    static constexpr const char* kName = "Sqlite";
+    // Every open() is another connection to the same file, as a second lwauthd would be.
+    static constexpr bool kShared = true;
+    std::unique_ptr<Store> open() {
+        return std::make_unique<SqliteStore>(
+            path_, ContactCipher(SecretString(std::string(32, 'c')), random_));
+    }
+
+  private:
+    test::TempDir dir_;
+    std::string path_ = dir_.file("lwauth.db");
+    OpenSslRandom random_;
+};
+
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+
+struct BackendName {
+    template <class B>
+    static std::string GetName(int) {
+        return B::kName;
+    }
+};
+
+template <class B>
+class StoreContract : public ::testing::Test {
+  protected:
+    Store& store() { return *store_; }
+
+    B backend_;
+    std::unique_ptr<Store> store_ = backend_.open();
+};
+
+TYPED_TEST_SUITE(StoreContract, Backends, BackendName);
+
+// ---- Users and contacts -----------------------------------------------------------------
+
+TYPED_TEST(StoreContract, AnUnknownUserHasTheDefaultState) {
+    Store& store = this->store();
+    UserState state = store.load_user("nobody");
+    EXPECT_TRUE(state.empty());
+    EXPECT_FALSE(state.enrolled);
+    EXPECT_EQ(store.lock_state("nobody").failures, 0);
+    EXPECT_EQ(store.lock_state("nobody").locked_until, 0);
+    EXPECT_TRUE(store.list_users().empty());
+}
+
+TYPED_TEST(StoreContract, UserStateRoundTrips) {
+    Store& store = this->store();
+    store.save_contact("taro", {"phone", kPhone, "profile"});
+    store.save_contact("taro", {"email", kEmail});
+    store.set_profile_contact("taro", {"phone", "+14155552671", "self"});
+    store.set_two_step("taro", true);
+    store.set_line_link("taro", "hmac-of-the-subject");
+    store.set_pin_hash("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    UserState state = store.load_user("taro");
+    EXPECT_TRUE(state.two_step);
+    EXPECT_TRUE(state.line_linked);
+    EXPECT_TRUE(state.pin_set);
+    EXPECT_TRUE(state.enrolled);
+    ASSERT_EQ(state.contacts.size(), 2u);
+    EXPECT_EQ(state.contacts[0].kind, "email") << "in kind order";
+    EXPECT_EQ(state.contacts[0].value, kEmail);
+    EXPECT_EQ(state.contacts[0].source, "self");
+    EXPECT_EQ(state.contacts[1].value, kPhone);
+    EXPECT_EQ(state.contacts[1].source, "profile");
+    ASSERT_EQ(state.profile.size(), 1u);
+    EXPECT_EQ(state.profile[0].value, "+14155552671");
+    EXPECT_EQ(state.profile[0].source, "admin") << "a profile contact is the administrator's";
+
+    store.set_two_step("taro", false);
+    store.set_line_link("taro", "");
+    store.set_pin_hash("taro", "");
+    state = store.load_user("taro");
+    EXPECT_FALSE(state.two_step);
+    EXPECT_FALSE(state.line_linked);
+    EXPECT_FALSE(state.pin_set);
+    EXPECT_TRUE(store.load_user("jiro").contacts.empty()) << "one user's contacts are theirs";
+}
+
+TYPED_TEST(StoreContract, SavingAContactReplacesTheOneOfTheSameKind) {
+    Store& store = this->store();
+    store.save_contact("taro", {"phone", kPhone});
+    store.save_contact("taro", {"phone", "+14155552671", "admin"});
+    UserState state = store.load_user("taro");
+    ASSERT_EQ(state.contacts.size(), 1u);
+    EXPECT_EQ(state.contacts[0].value, "+14155552671");
+    EXPECT_EQ(state.contacts[0].source, "admin");
+}
+
+TYPED_TEST(StoreContract, RemovesOneContactKindOfLoginOrProfile) {
+    Store& store = this->store();
+    store.save_contact("taro", {"phone", kPhone});
+    store.save_contact("taro", {"email", kEmail});
+    store.set_profile_contact("taro", {"phone", kPhone, "admin"});
+    store.set_profile_contact("taro", {"email", kEmail, "admin"});
+    store.set_profile_contact("taro", {"email", "hanako@example.com", "admin"});  // replaces
+    store.remove_contact("taro", "phone");
+    store.remove_profile_contact("taro", "phone");
+    UserState state = store.load_user("taro");
+    EXPECT_EQ(state.contact("phone"), nullptr);
+    ASSERT_NE(state.contact("email"), nullptr);
+    EXPECT_EQ(state.profile_contact("phone"), nullptr);
+    ASSERT_EQ(state.profile.size(), 1u);
+    EXPECT_EQ(state.profile[0].value, "hanako@example.com");
+    store.remove_profile_contact("taro", "email");
+    EXPECT_TRUE(store.load_user("taro").profile.empty());
+}
+
+TYPED_TEST(StoreContract, ListsTheUsersWithStateOnlyInNameOrder) {
+    Store& store = this->store();
+    store.set_two_step("taro", true);
+    store.save_contact("jiro", {"email", kEmail});
+    (void)store.add_failure("hanako");
+    store.remember_host("kenji", {"sshd", "192.0.2.7", 100, 1100});
+    // What only takes away makes no one a user.
+    store.remove_contact("ghost", "phone");
+    store.remove_profile_contact("ghost", "email");
+    store.clear_failures("ghost");
+    store.clear_enroll_grace("ghost");
+    (void)store.forget_hosts("ghost");
+    (void)store.load_user("ghost");
+    (void)store.lock_state("ghost");
+    (void)store.remembered_hosts("ghost");
+    EXPECT_EQ(store.list_users(), (std::vector<std::string>{"hanako", "jiro", "kenji", "taro"}));
+}
+
+// ---- Failures and lockout ---------------------------------------------------------------
+
+TYPED_TEST(StoreContract, AddFailureCountsAndCountsInARow) {
+    Store& store = this->store();
+    for (int i = 1; i <= 3; ++i) {
+        FailureCount count = store.add_failure("taro");
+        EXPECT_EQ(count.failures, i);
+        EXPECT_EQ(count.in_a_row, i);
+    }
+    EXPECT_EQ(store.load_user("taro").failures, 3);
+    EXPECT_EQ(store.lock_state("taro").failures, 3);
+    EXPECT_EQ(store.add_failure("jiro").failures, 1) << "counted per user";
+}
+
+TYPED_TEST(StoreContract, ALockResetsTheFailuresButNotTheCountInARow) {
+    Store& store = this->store();
+    (void)store.add_failure("taro");
+    (void)store.add_failure("taro");
+    store.lock("taro", 1'700'000'900);
+    LockState lock = store.lock_state("taro");
+    EXPECT_EQ(lock.locked_until, 1'700'000'900);
+    EXPECT_EQ(lock.failures, 0);
+    EXPECT_EQ(store.load_user("taro").locked_until, 1'700'000'900);
+    FailureCount count = store.add_failure("taro");
+    EXPECT_EQ(count.failures, 1) << "a lock starts the lockout's count again";
+    EXPECT_EQ(count.in_a_row, 3) << "...but not the count in a row";
+    store.lock("jiro", kLockedUntilUnlocked);
+    EXPECT_EQ(store.lock_state("jiro").locked_until, kLockedUntilUnlocked);
+}
+
+TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {
+    Store& store = this->store();
+    (void)store.add_failure("taro");
+    store.lock("taro", 5000);
+    (void)store.add_failure("taro");
+    (void)store.add_passwordless_failure("taro");
+    store.clear_failures("taro");
+    LockState lock = store.lock_state("taro");
+    EXPECT_EQ(lock.failures, 0);
+    EXPECT_EQ(lock.locked_until, 0);
+    EXPECT_EQ(lock.passwordless_failures, 0);
+    FailureCount count = store.add_failure("taro");
+    EXPECT_EQ(count.failures, 1);
+    EXPECT_EQ(count.in_a_row, 1) << "the count in a row starts again too";
+    EXPECT_EQ(store.add_passwordless_failure("taro"), 1);
+    store.clear_failures("never-seen");  // harmless
+    EXPECT_TRUE(store.load_user("never-seen").empty());
+}
+
+TYPED_TEST(StoreContract, PasswordlessFailuresAreCountedApartAndNeverLock) {
+    Store& store = this->store();
+    EXPECT_EQ(store.add_passwordless_failure("taro"), 1);
+    EXPECT_EQ(store.add_passwordless_failure("taro"), 2);
+    LockState lock = store.lock_state("taro");
+    EXPECT_EQ(lock.passwordless_failures, 2);
+    EXPECT_EQ(lock.failures, 0);
+    EXPECT_EQ(lock.locked_until, 0);
+    EXPECT_EQ(store.load_user("taro").passwordless_failures, 2);
+    EXPECT_EQ(store.add_failure("taro").in_a_row, 1) << "apart from the count in a row";
+    store.lock("taro", 5000);
+    EXPECT_EQ(store.lock_state("taro").passwordless_failures, 2) << "a lock keeps them";
+}
+
+// ---- Send counters ----------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, CountsSendsUnderEachKeyAndTime) {
+    Store& store = this->store();
+    SendReservation first = record_send(store, "taro", "dest-a", 100);
+    EXPECT_EQ(first.at, 100);
+    EXPECT_EQ(first.keys, (std::vector<std::string>{"user:taro", "destination:dest-a", "host"}));
+    EXPECT_NE(record_send(store, "taro", "dest-b", 200).id, first.id);
+    record_send(store, "jiro", "dest-a", 300);
+
+    EXPECT_EQ(store.sends_since("user:taro", 0), 2);
+    EXPECT_EQ(store.sends_since("user:taro", 150), 1);
+    EXPECT_EQ(store.sends_since("user:taro", 201), 0);
+    EXPECT_EQ(store.sends_since("user:jiro", 0), 1);
+    EXPECT_EQ(store.sends_since("destination:dest-a", 0), 2);
+    EXPECT_EQ(store.sends_since("destination:dest-a", 101), 1);
+    EXPECT_EQ(store.sends_since("destination:dest-c", 0), 0);
+    EXPECT_EQ(store.sends_since("host", 0), 3);
+    EXPECT_EQ(store.sends_since("host", 200), 2) << "`since` is inclusive";
+    EXPECT_EQ(store.sends_since("host", 301), 0);
+}
+
+TYPED_TEST(StoreContract, AReservationChecksEveryCapAtOnceOrRecordsNothing) {
+    Store& store = this->store();
+    std::vector<SendCap> caps = {{"user:taro", 3}, {"destination:d", 2}, {"host", 10}};
+    EXPECT_EQ(store.check_send(caps, 0, 100).capped, -1);
+    EXPECT_TRUE(store.reserve_send(caps, 0, 100).reserved());
+    EXPECT_TRUE(store.reserve_send(caps, 0, 101).reserved());
+
+    SendReservation checked = store.check_send(caps, 0, 102);
+    SendReservation third = store.reserve_send(caps, 0, 102);
+    for (const SendReservation& r : {checked, third}) {
+        EXPECT_FALSE(r.reserved());
+        EXPECT_EQ(r.capped, 1) << "the destination's cap is the one reached";
+        // Window [0, 102]: 102 s long. The send at 100 leaves it at 202, leaving room.
+        EXPECT_EQ(r.room_at, 100 + 102);
+    }
+    EXPECT_EQ(store.sends_since("user:taro", 0), 2) << "a capped send counts nowhere";
+    EXPECT_EQ(store.sends_since("host", 0), 2);
+    // The window: sends before `since` do not count.
+    EXPECT_TRUE(store.reserve_send(caps, 101, 103).reserved());
+    // The first cap reached is named, whichever comes first.
+    SendReservation user_capped = store.reserve_send({{"host", 3}, {"user:taro", 3}}, 0, 104);
+    EXPECT_EQ(user_capped.capped, 0);
+}
+
+TYPED_TEST(StoreContract, ACappedReservationSaysWhenTheCapHasRoomAgain) {
+    Store& store = this->store();
+    std::vector<SendCap> caps = {{"host", 100}, {"user:taro", 2}};
+    const int64_t hour = 3600;
+    for (int64_t at : {1000, 1500, 2000}) {
+        (void)store.reserve_send(caps, at - hour, at);
+    }
+    // Sends at 1000 and 1500 fill the cap; the oldest of the two leaves at 4600.
+    SendReservation capped = store.reserve_send(caps, 3000 - hour, 3000);
+    ASSERT_FALSE(capped.reserved());
+    EXPECT_EQ(capped.capped, 1);
+    EXPECT_EQ(capped.room_at, 1000 + hour);
+    EXPECT_EQ(store.check_send(caps, 3000 - hour, 3000).room_at, 1000 + hour);
+    // Past 4600 only the send at 1500 is in the window, and there is room.
+    EXPECT_TRUE(store.reserve_send(caps, 4601 - hour, 4601).reserved());
+    SendReservation again = store.reserve_send(caps, 4602 - hour, 4602);
+    EXPECT_EQ(again.capped, 1);
+    EXPECT_EQ(again.room_at, 1500 + hour);
+}
+
+TYPED_TEST(StoreContract, AReleasedReservationNoLongerCounts) {
+    Store& store = this->store();
+    std::vector<SendCap> caps = {{"user:taro", 1}, {"host", 10}};
+    SendReservation first = store.reserve_send(caps, 0, 100);
+    ASSERT_TRUE(first.reserved());
+    SendReservation refused = store.reserve_send(caps, 0, 101);
+    EXPECT_FALSE(refused.reserved());
+    store.release_send(refused);  // nothing to give back: harmless
+    EXPECT_EQ(store.sends_since("host", 0), 1);
+    store.release_send(first);
+    EXPECT_EQ(store.sends_since("user:taro", 0), 0);
+    EXPECT_EQ(store.sends_since("host", 0), 0);
+    SendReservation second = store.reserve_send(caps, 0, 102);
+    EXPECT_TRUE(second.reserved());
+    EXPECT_EQ(store.sends_since("user:taro", 102), 1);
+}
+
+TYPED_TEST(StoreContract, CountsEventsInTheSendLogWithoutACap) {
+    Store& store = this->store();
+    for (int64_t at = 100; at < 110; ++at) {
+        store.count_event({"passwordless:taro", "host"}, at);
+    }
+    EXPECT_EQ(store.sends_since("passwordless:taro", 0), 10);
+    EXPECT_EQ(store.sends_since("passwordless:taro", 105), 5);
+    EXPECT_EQ(store.sends_since("host", 0), 10);
+    EXPECT_EQ(store.check_send({{"host", 10}}, 0, 110).capped, 0) << "events count in caps";
+}
+
+TYPED_TEST(StoreContract, PruneForgetsOnlyOlderSends) {
+    Store& store = this->store();
+    record_send(store, "taro", "dest-a", 100);
+    record_send(store, "taro", "dest-a", 200);
+    record_send(store, "taro", "dest-a", 300);
+    store.prune_sends(200);
+    EXPECT_EQ(store.sends_since("host", 0), 2);
+    EXPECT_EQ(store.sends_since("user:taro", 0), 2);
+    EXPECT_EQ(store.sends_since("destination:dest-a", 0), 2);
+}
+
+TYPED_TEST(StoreContract, CountsSendsRecordedOutOfTimeOrder) {
+    // A wall clock stepped back records a send before the newest one.
+    Store& store = this->store();
+    record_send(store, "taro", "dest-a", 300);
+    SendReservation early = record_send(store, "taro", "dest-a", 100);
+    record_send(store, "taro", "dest-a", 200);
+    EXPECT_EQ(store.sends_since("host", 150), 2);
+    EXPECT_EQ(store.sends_since("user:taro", 250), 1);
+    EXPECT_EQ(store.sends_since("destination:dest-a", 100), 3);
+    store.release_send(early);
+    EXPECT_EQ(store.sends_since("host", 0), 2);
+    store.prune_sends(250);
+    EXPECT_EQ(store.sends_since("host", 0), 1);
+}
+
+// ---- Enrolment grace --------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, TheEnrolmentGraceStartsOnceUntilCleared) {
+    Store& store = this->store();
+    EXPECT_EQ(store.start_enroll_grace("jiro", 1000), 1000);
+    EXPECT_EQ(store.start_enroll_grace("jiro", 2000), 1000);
+    EXPECT_EQ(store.load_user("jiro").enroll_grace_started, 1000);
+    EXPECT_FALSE(store.load_user("jiro").empty());
+    store.clear_enroll_grace("jiro");
+    EXPECT_EQ(store.load_user("jiro").enroll_grace_started, 0);
+    EXPECT_EQ(store.start_enroll_grace("jiro", 3000), 3000);
+}
+
+TYPED_TEST(StoreContract, SavingAContactMarksTheUserEnrolledUntilAResetOfEverything) {
+    Store& store = this->store();
+    EXPECT_FALSE(store.load_user("taro").enrolled);
+    store.set_profile_contact("taro", {"phone", kPhone, "admin"});
+    EXPECT_FALSE(store.load_user("taro").enrolled) << "a profile contact is no enrolment";
+    store.save_contact("taro", {"phone", kPhone});
+    store.remove_contact("taro", "phone");
+    EXPECT_TRUE(store.load_user("taro").enrolled) << "once enrolled, no grace";
+    store.clear_enroll_grace("taro");
+    EXPECT_FALSE(store.load_user("taro").enrolled);
+}
+
+// ---- Remembered hosts -------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, RemembersHostsPerServiceAndOriginOldestFirst) {
+    Store& store = this->store();
+    store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
+    store.remember_host("taro", {"login", "local:tty1", 200, 1200});
+    store.remember_host("taro", {"sshd", "192.0.2.7", 300, 1300});   // replaces
+    store.remember_host("taro", {"sudo", "local:tty2", 150, 1150});  // a clock stepped back
+    store.remember_host("jiro", {"sshd", "192.0.2.7", 400, 1400});
+    EXPECT_EQ(store.remembered_host("taro", "sshd", "192.0.2.7"),
+              (RememberedHost{"sshd", "192.0.2.7", 300, 1300}));
+    EXPECT_EQ(store.remembered_host("taro", "sudo", "192.0.2.7"), std::nullopt);
+    EXPECT_EQ(store.remembered_host("taro", "sshd", "192.0.2.8"), std::nullopt);
+    EXPECT_EQ(store.remembered_hosts("taro"),
+              (std::vector<RememberedHost>{{"sudo", "local:tty2", 150, 1150},
+                                           {"login", "local:tty1", 200, 1200},
+                                           {"sshd", "192.0.2.7", 300, 1300}}));
+    EXPECT_TRUE(store.remembered_hosts("hanako").empty());
+}
+
+TYPED_TEST(StoreContract, ForgetsHostsAllOrThoseVerifiedBefore) {
+    Store& store = this->store();
+    store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
+    store.remember_host("taro", {"login", "local:tty1", 200, 1200});
+    store.remember_host("taro", {"sudo", "local:tty1", 300, 1300});
+    store.remember_host("jiro", {"sshd", "192.0.2.7", 100, 1100});
+    EXPECT_EQ(store.forget_hosts("taro", 200), 1) << "strictly before";
+    EXPECT_EQ(store.remembered_hosts("taro").size(), 2u);
+    EXPECT_EQ(store.forget_hosts("taro", 200), 0);
+    EXPECT_EQ(store.forget_hosts("taro"), 2);
+    EXPECT_TRUE(store.remembered_hosts("taro").empty());
+    EXPECT_EQ(store.forget_hosts("taro"), 0);
+    EXPECT_EQ(store.remembered_host("jiro", "sshd", "192.0.2.7")->verified_at, 100);
+}
+
+TYPED_TEST(StoreContract, PruningForgetsPlacesPastTheirEndForEveryUser) {
+    Store& store = this->store();
+    store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
+    store.remember_host("taro", {"login", "local:tty1", 100, 1101});
+    store.remember_host("jiro", {"sshd", "192.0.2.7", 100, 2000});
+    store.prune_hosts(1100);
+    EXPECT_EQ(store.remembered_hosts("taro"),
+              (std::vector<RememberedHost>{{"login", "local:tty1", 100, 1101}}));
+    EXPECT_EQ(store.remembered_hosts("jiro").size(), 1u);
+}
+
+// ---- Concurrency ------------------------------------------------------------------------
+// Two handles on the same data, each used by a thread of its own, as two lwauthd processes
+// (or hosts) sharing one store would use it. Backends whose data has one handle skip these.
+
+// Runs `work(store, thread)` on two threads, each with its own handle, and fails the test
+// with what a thread threw.
+template <class B, class Work>
+void on_two_handles(B& backend, Work work) {
+    std::vector<std::unique_ptr<Store>> handles;
+    handles.push_back(backend.open());
+    handles.push_back(backend.open());
+    std::mutex mutex;
+    std::vector<std::string> errors;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            try {
+                work(*handles[static_cast<size_t>(t)], t);
+            } catch (const std::exception& e) {
+                std::lock_guard lock(mutex);
+                errors.emplace_back(e.what());
+            }
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    EXPECT_TRUE(errors.empty()) << errors.front();
+}
+
+TYPED_TEST(StoreContract, FailuresFromTwoHandlesAreEachCounted) {
+    if (!TypeParam::kShared) {
+        GTEST_SKIP() << "one handle on the data";
+    }
+    constexpr int kEach = 100;
+    std::vector<std::vector<int>> seen(2);
+    on_two_handles(this->backend_, [&](Store& store, int t) {
+        for (int i = 0; i < kEach; ++i) {
+            seen[static_cast<size_t>(t)].push_back(store.add_failure("taro").in_a_row);
+            (void)store.add_passwordless_failure("taro");
+        }
+    });
+    std::vector<int> all = seen[0];
+    all.insert(all.end(), seen[1].begin(), seen[1].end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "no count given twice";
+    LockState lock = this->store().lock_state("taro");
+    EXPECT_EQ(lock.failures, 2 * kEach);
+    EXPECT_EQ(lock.passwordless_failures, 2 * kEach);
+    EXPECT_EQ(this->store().add_failure("taro").in_a_row, 2 * kEach + 1);
+}
+
+}  // namespace
+}  // namespace lwauth
