@@ -289,7 +289,7 @@ SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
     exec_script(db_.get(),
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     migrate();
-    load_sends();
+    refresh_sends();
 }
 
 void SqliteStore::load_sends() {
@@ -310,6 +310,18 @@ void SqliteStore::load_sends() {
     }
     if (rc != SQLITE_DONE) {
         fail(db_.get(), "load sends");
+    }
+}
+
+// Another connection to the file (a second lwauthd) may have written the send log since
+// the index was loaded: PRAGMA data_version changes only then, and the index is loaded
+// again.
+void SqliteStore::refresh_sends() {
+    int64_t version = query_int(*statements_, "PRAGMA data_version", {});
+    if (version != sends_version_ || sends_version_ == 0) {
+        sends_ = SendIndex();
+        load_sends();
+        sends_version_ = version;
     }
 }
 
@@ -600,15 +612,6 @@ SqliteStore::~SqliteStore() = default;
 
 SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                           int64_t at) {
-    SendReservation r = sends_.check(caps, since, at);
-    if (r.capped >= 0) {
-        return r;
-    }
-    nlohmann::json keys = nlohmann::json::array();
-    for (const auto& cap : caps) {
-        r.keys.push_back(cap.key);
-        keys.push_back(cap.key);
-    }
     // Written before the message leaves, and committed without waiting for the disk
     // (synchronous=NORMAL for this statement): at COMMIT it is in the kernel's hands, so
     // lwauthd killed at any moment after still counts it; only a power cut in the moment
@@ -620,10 +623,31 @@ SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int6
         sqlite3* db;
         ~BackToFull() { sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
     } back_to_full{db_.get()};
-    exec(*statements_, "INSERT INTO send_log (at, keys) VALUES (?, ?)", {at, keys.dump()});
-    r.id = sqlite3_last_insert_rowid(db_.get());
-    r.at = at;
-    sends_.add(r.keys, at);
+    // Check and insert under the database's write lock, against the send log as it is
+    // then: a second connection reserving at the same time waits, and sees this send.
+    exec_script(db_.get(), "BEGIN IMMEDIATE");
+    SendReservation r;
+    try {
+        refresh_sends();
+        r = sends_.check(caps, since, at);
+        if (r.capped < 0) {
+            nlohmann::json keys = nlohmann::json::array();
+            for (const auto& cap : caps) {
+                r.keys.push_back(cap.key);
+                keys.push_back(cap.key);
+            }
+            exec(*statements_, "INSERT INTO send_log (at, keys) VALUES (?, ?)", {at, keys.dump()});
+            r.id = sqlite3_last_insert_rowid(db_.get());
+            r.at = at;
+        }
+        exec_script(db_.get(), "COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    if (r.reserved()) {
+        sends_.add(r.keys, at);
+    }
     return r;
 }
 
@@ -637,10 +661,12 @@ void SqliteStore::release_send(const SendReservation& reservation) {
 
 SendReservation SqliteStore::check_send(const std::vector<SendCap>& caps, int64_t since,
                                         int64_t at) {
+    refresh_sends();
     return sends_.check(caps, since, at);
 }
 
 int SqliteStore::sends_since(const std::string& key, int64_t since) {
+    refresh_sends();
     return sends_.count_since(key, since);
 }
 

@@ -1,5 +1,6 @@
 // The embedded Store: one SQLite file, WAL, synchronous=FULL, numbered migrations,
-// mode 0600. lwauthd is its only writer.
+// mode 0600. lwauthd is its writer; the send caps also see what another connection to the
+// file (a second lwauthd) recorded.
 #pragma once
 
 #include <sqlite3.h>
@@ -65,12 +66,14 @@ class SqliteStore final : public Store {
     void migrate();
     void ensure_user(const std::string& user);
     void load_sends();
+    void refresh_sends();
 
     SqlitePtr db_;
     std::unique_ptr<Statements> statements_;  // after db_: finalized before it closes
     ContactCipher cipher_;
     std::string path_;
-    SendIndex sends_;  // every send in the send log, for the caps
+    SendIndex sends_;            // every send in the send log, for the caps
+    int64_t sends_version_ = 0;  // PRAGMA data_version when sends_ was loaded
 };
 
 }  // namespace lwauth

@@ -174,7 +174,7 @@ class Store {
     /// under every key, durably (lwauthd killed the moment after still counts it), and
     /// returned reserved; otherwise nothing is recorded and `capped` names the first cap
     /// reached. Reserving before the message leaves is what keeps sends in flight inside
-    /// the caps.
+    /// the caps. Atomic also against other handles on the same data (another lwauthd).
     [[nodiscard]] virtual SendReservation reserve_send(const std::vector<SendCap>& caps,
                                                        int64_t since, int64_t at) = 0;
     /// What reserve_send would answer, without recording anything: `capped` (-1 when

@@ -446,6 +446,27 @@ void on_two_handles(B& backend, Work work) {
     EXPECT_TRUE(errors.empty()) << errors.front();
 }
 
+TYPED_TEST(StoreContract, ReservationsFromTwoHandlesNeverExceedACap) {
+    if (!TypeParam::kShared) {
+        GTEST_SKIP() << "one handle on the data";
+    }
+    constexpr int kLimit = 40;
+    std::vector<int> reserved(2, 0);
+    on_two_handles(this->backend_, [&](Store& store, int t) {
+        for (int i = 0; i < 2 * kLimit; ++i) {
+            std::vector<SendCap> caps = {{"user:t" + std::to_string(t), 1000}, {"host", kLimit}};
+            if (store.reserve_send(caps, 0, 100 + i).reserved()) {
+                ++reserved[static_cast<size_t>(t)];
+            }
+        }
+    });
+    EXPECT_EQ(reserved[0] + reserved[1], kLimit);
+    Store& store = this->store();
+    EXPECT_EQ(store.sends_since("host", 0), kLimit);
+    EXPECT_EQ(store.sends_since("user:t0", 0), reserved[0]);
+    EXPECT_EQ(store.check_send({{"host", kLimit}}, 0, 200).capped, 0);
+}
+
 TYPED_TEST(StoreContract, FailuresFromTwoHandlesAreEachCounted) {
     if (!TypeParam::kShared) {
         GTEST_SKIP() << "one handle on the data";
