@@ -467,6 +467,23 @@ TYPED_TEST(SharedStoreContract, ReservationsFromTwoHandlesNeverExceedACap) {
     EXPECT_EQ(store.check_send({{"host", kLimit}}, 0, 200).capped, 0);
 }
 
+TYPED_TEST(SharedStoreContract, EachHandleSeesTheOthersSendsReleasesAndPrunes) {
+    auto first = this->backend_.open();
+    auto second = this->backend_.open();
+    std::vector<SendCap> caps = {{"host", 2}};
+    SendReservation kept = first->reserve_send(caps, 0, 100);
+    SendReservation released = second->reserve_send(caps, 0, 200);
+    ASSERT_TRUE(kept.reserved() && released.reserved());
+    EXPECT_EQ(first->sends_since("host", 0), 2);
+    EXPECT_EQ(first->check_send(caps, 0, 300).capped, 0);
+    second->release_send(released);
+    EXPECT_EQ(first->sends_since("host", 0), 1);
+    EXPECT_TRUE(first->reserve_send(caps, 0, 300).reserved());
+    first->prune_sends(150);
+    EXPECT_EQ(second->sends_since("host", 0), 1);
+    EXPECT_EQ(second->sends_since("host", 300), 1);
+}
+
 TYPED_TEST(SharedStoreContract, FailuresFromTwoHandlesAreEachCounted) {
     constexpr int kEach = 100;
     std::vector<std::vector<int>> seen(2);

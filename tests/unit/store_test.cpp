@@ -96,7 +96,7 @@ TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerVersion) {
     EXPECT_EQ(error_code_of([&] { open_store(); }), Errc::Internal);
 }
 
-// ---- Sealing and persistence --------------------------------------------------------------
+// ---- Sealing and persistence ------------------------------------------------------------
 
 TEST_F(SqliteStoreTest, TheDatabaseFilesNeverHoldAContactInTheClear) {
     {
