@@ -304,34 +304,10 @@ class Loader {
     // ---- Checks once every file is read.
 
     void finish_channel(const RawChannel& raw) {
-        // enabled = no: the channel is left out, unchecked (it may be off because it is
-        // broken), so a drop-in can turn off a channel that lwauth.conf defines.
-        if (auto enabled = raw.settings.find("enabled"); enabled != raw.settings.end()) {
-            auto parsed = word_parser(kBoolWords)(enabled->second.value);
-            if (!parsed.value) {
-                error({enabled->second.file, enabled->second.line},
-                      "bad value '" + enabled->second.value + "' for enabled: " + parsed.expected);
-                return;
-            }
-            if (!*parsed.value) {
-                return;
-            }
-        }
-        auto type_setting = raw.settings.find("type");
-        if (type_setting == raw.settings.end()) {
-            error(raw.header,
-                  "[channel." + raw.name + "] has no type; set type = " + channel_type_choices());
-            return;
-        }
-        const Setting& type_line = type_setting->second;
-        const ChannelType* type = find_channel_type(type_line.value);
+        const ChannelType* type = channel_enabled(raw) ? channel_type(raw) : nullptr;
         if (type == nullptr) {
-            error(
-                {type_line.file, type_line.line},
-                "bad value '" + type_line.value + "' for type: expected " + channel_type_choices());
             return;
         }
-
         ChannelConfig channel;
         channel.name = raw.name;
         channel.type = type->name;
@@ -341,46 +317,97 @@ class Loader {
         size_t errors_before = errors_.size();
 
         for (const auto& [key, setting] : raw.settings) {
-            Location at{setting.file, setting.line};
-            Input in{key, setting.value, options_};
-            if (key == "type" || key == "enabled") {
-                continue;
-            }
-            if (key == "order") {
-                auto parsed = integer_parser(0, 100)(in.value);
-                if (parsed.value) {
-                    channel.order = *parsed.value;
-                } else {
-                    error(at, bad_value(in, parsed.expected));
-                }
-            } else if (key == "serves") {
-                set_serves(channel, *type, in, at);
-            } else if (key == "timeout") {
-                auto parsed = duration_parser(1s, 2min)(in.value);
-                if (parsed.value) {
-                    channel.timeout = *parsed.value;
-                    set_at_["channel." + channel.name + ".timeout"] = at;  // warn_slow_channels
-                } else {
-                    error(at, bad_value(in, parsed.expected));
-                }
-            } else if (const OptionSpec* option = find_channel_option(*type, key)) {
-                if (setting.value.empty()) {
-                    continue;  // an empty value unsets the key
-                }
-                if (auto problem = check_option(option->check, in); !problem.empty()) {
-                    error(at, problem);
-                } else {
-                    channel.options[key] = setting.value;
-                }
-            } else if (auto owners = types_with_option(key); !owners.empty()) {
-                error(at, "key '" + key + "' is not valid for channel type " +
-                              std::string(type->name) + " (it is a key of " + owners + ")");
-            } else {
-                error(at, "unknown key '" + key + "' in [channel." + raw.name + "]");
+            set_channel_key(channel, *type, raw, key, setting);
+        }
+        fill_channel_options(channel, *type, raw);
+        if (type->check != nullptr && errors_.size() == errors_before) {
+            if (auto problem = type->check(channel); !problem.empty()) {
+                error(raw.header, "[channel." + raw.name + "]: " + problem);
             }
         }
+        policy_.channels.push_back(std::move(channel));
+    }
 
-        for (const auto& option : type->options) {
+    // enabled = no: the channel is left out, unchecked (it may be off because it is
+    // broken), so a drop-in can turn off a channel that lwauth.conf defines.
+    bool channel_enabled(const RawChannel& raw) {
+        if (auto enabled = raw.settings.find("enabled"); enabled != raw.settings.end()) {
+            auto parsed = word_parser(kBoolWords)(enabled->second.value);
+            if (!parsed.value) {
+                error({enabled->second.file, enabled->second.line},
+                      "bad value '" + enabled->second.value + "' for enabled: " + parsed.expected);
+                return false;
+            }
+            if (!*parsed.value) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // The channel's type, or nullptr when it has none or an unknown one (reported).
+    const ChannelType* channel_type(const RawChannel& raw) {
+        auto type_setting = raw.settings.find("type");
+        if (type_setting == raw.settings.end()) {
+            error(raw.header,
+                  "[channel." + raw.name + "] has no type; set type = " + channel_type_choices());
+            return nullptr;
+        }
+        const Setting& type_line = type_setting->second;
+        const ChannelType* type = find_channel_type(type_line.value);
+        if (type == nullptr) {
+            error(
+                {type_line.file, type_line.line},
+                "bad value '" + type_line.value + "' for type: expected " + channel_type_choices());
+        }
+        return type;
+    }
+
+    void set_channel_key(ChannelConfig& channel, const ChannelType& type, const RawChannel& raw,
+                         const std::string& key, const Setting& setting) {
+        Location at{setting.file, setting.line};
+        Input in{key, setting.value, options_};
+        if (key == "type" || key == "enabled") {
+            return;
+        }
+        if (key == "order") {
+            auto parsed = integer_parser(0, 100)(in.value);
+            if (parsed.value) {
+                channel.order = *parsed.value;
+            } else {
+                error(at, bad_value(in, parsed.expected));
+            }
+        } else if (key == "serves") {
+            set_serves(channel, type, in, at);
+        } else if (key == "timeout") {
+            auto parsed = duration_parser(1s, 2min)(in.value);
+            if (parsed.value) {
+                channel.timeout = *parsed.value;
+                set_at_["channel." + channel.name + ".timeout"] = at;  // warn_slow_channels
+            } else {
+                error(at, bad_value(in, parsed.expected));
+            }
+        } else if (const OptionSpec* option = find_channel_option(type, key)) {
+            if (setting.value.empty()) {
+                return;  // an empty value unsets the key
+            }
+            if (auto problem = check_option(option->check, in); !problem.empty()) {
+                error(at, problem);
+            } else {
+                channel.options[key] = setting.value;
+            }
+        } else if (auto owners = types_with_option(key); !owners.empty()) {
+            error(at, "key '" + key + "' is not valid for channel type " + std::string(type.name) +
+                          " (it is a key of " + owners + ")");
+        } else {
+            error(at, "unknown key '" + key + "' in [channel." + raw.name + "]");
+        }
+    }
+
+    // The type's defaults for the keys not set; a required key missing or empty is an error.
+    void fill_channel_options(ChannelConfig& channel, const ChannelType& type,
+                              const RawChannel& raw) {
+        for (const auto& option : type.options) {
             std::string key(option.key);
             if (channel.options.contains(key)) {
                 continue;
@@ -389,18 +416,12 @@ class Loader {
                 channel.options[key] = option.default_value;
             } else if (option.need == Need::Required && !raw.settings.contains(key)) {
                 error(raw.header, "[channel." + raw.name + "]: channel type " +
-                                      std::string(type->name) + " requires key '" + key + "'");
+                                      std::string(type.name) + " requires key '" + key + "'");
             } else if (option.need == Need::Required && raw.settings.at(key).value.empty()) {
                 error({raw.settings.at(key).file, raw.settings.at(key).line},
                       "empty value for required key '" + key + "'");
             }
         }
-        if (type->check != nullptr && errors_.size() == errors_before) {
-            if (auto problem = type->check(channel); !problem.empty()) {
-                error(raw.header, "[channel." + raw.name + "]: " + problem);
-            }
-        }
-        policy_.channels.push_back(std::move(channel));
     }
 
     void set_serves(ChannelConfig& channel, const ChannelType& type, const Input& in,
