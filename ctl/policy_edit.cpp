@@ -39,8 +39,6 @@ using json = nlohmann::json;
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 
-// lwauthd refuses policy files larger than this (common/src/policy.cpp).
-
 // The edit cannot go on (lock held, editor failed, I/O error); what() is one sentence.
 class EditFailed : public std::runtime_error {
   public:

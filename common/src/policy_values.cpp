@@ -1,0 +1,377 @@
+// The value parsers of lwauth.conf, and the words the policy prints its values with.
+#include "policy_values.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <system_error>
+
+#include "lwauth/text.hpp"
+
+namespace lwauth::policy::detail {
+
+using std::chrono::seconds;
+
+namespace {
+
+struct DurationUnit {
+    char suffix;
+    long long seconds;
+};
+constexpr DurationUnit kDurationUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+
+constexpr const char* kDurationShape = "expected a duration like 30s, 5m, 2h or 30d";
+
+// "1h30m" as one duration, when the text is made of number-unit pairs; for the
+// suggestion of a single unit ("90m").
+std::optional<seconds> compound_duration(std::string_view text) {
+    long long total = 0;
+    size_t i = 0;
+    int parts = 0;
+    while (i < text.size()) {
+        size_t start = i;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+            ++i;
+        }
+        if (i == start || i == text.size() || i - start > 9) {
+            return std::nullopt;
+        }
+        const DurationUnit* unit = nullptr;
+        for (const auto& candidate : kDurationUnits) {
+            if (text[i] == candidate.suffix) {
+                unit = &candidate;
+            }
+        }
+        if (unit == nullptr) {
+            return std::nullopt;
+        }
+        long long count = 0;
+        std::from_chars(text.data() + start, text.data() + i, count);
+        total += count * unit->seconds;
+        ++i;
+        ++parts;
+    }
+    return parts > 1 ? std::optional<seconds>(seconds{total}) : std::nullopt;
+}
+
+}  // namespace
+
+// "a", "a or b", "a, b or c"
+std::string join_choices(const std::vector<std::string_view>& items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) {
+            out += i + 1 == items.size() ? " or " : ", ";
+        }
+        out += items[i];
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) {
+            out += separator;
+        }
+        out += item;
+    }
+    return out;
+}
+
+std::string kinds_text(const std::vector<Kind>& kinds) {
+    std::vector<std::string> words;
+    for (Kind kind : kinds) {
+        words.emplace_back(to_string(kind));
+    }
+    return join(words, ", ");
+}
+
+// ---- Text helpers -----------------------------------------------------------------------
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+bool has_space(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), is_space);
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+    std::vector<std::string_view> items;
+    if (trim(text).empty()) {
+        return items;
+    }
+    while (true) {
+        size_t comma = text.find(',');
+        items.push_back(trim(text.substr(0, comma)));
+        if (comma == std::string_view::npos) {
+            return items;
+        }
+        text.remove_prefix(comma + 1);
+    }
+}
+
+std::optional<long long> parse_integer(std::string_view text) {
+    long long value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end || text.empty()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+Parser<int> integer_parser(int min, int max) {
+    return [min, max](std::string_view text) -> Parsed<int> {
+        auto value = parse_integer(text);
+        if (!value || *value < min || *value > max) {
+            return reject<int>("expected an integer from " + std::to_string(min) + " to " +
+                               std::to_string(max));
+        }
+        return accept(static_cast<int>(*value));
+    };
+}
+
+Parser<int> integer_choice_parser(std::vector<int> choices) {
+    return [choices = std::move(choices)](std::string_view text) -> Parsed<int> {
+        auto value = parse_integer(text);
+        if (value && std::find(choices.begin(), choices.end(), *value) != choices.end()) {
+            return accept(static_cast<int>(*value));
+        }
+        std::vector<std::string> words;
+        for (int choice : choices) {
+            words.push_back(std::to_string(choice));
+        }
+        std::vector<std::string_view> views(words.begin(), words.end());
+        return reject<int>("expected " + join_choices(views));
+    };
+}
+
+// `note` says why the range is what it is, when that is not obvious.
+Parser<seconds> duration_parser(seconds min, seconds max, std::string note) {
+    return [min, max, note = std::move(note)](std::string_view text) -> Parsed<seconds> {
+        std::string range = "expected a duration from " + format_duration(min) + " to " +
+                            format_duration(max) + note;
+        if (text.size() < 2) {
+            return reject<seconds>(kDurationShape);
+        }
+        const DurationUnit* unit = nullptr;
+        for (const auto& candidate : kDurationUnits) {
+            if (text.back() == candidate.suffix) {
+                unit = &candidate;
+            }
+        }
+        std::string_view digits = text.substr(0, text.size() - 1);
+        if (unit == nullptr || !std::all_of(digits.begin(), digits.end(),
+                                            [](char c) { return c >= '0' && c <= '9'; })) {
+            if (auto total = compound_duration(text)) {
+                return reject<seconds>(std::string(kDurationShape) +
+                                       ", one number and one unit: write " + std::string(text) +
+                                       " as " + format_duration(*total));
+            }
+            return reject<seconds>(kDurationShape);
+        }
+        unsigned long long count = 0;
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+        if (ec == std::errc::result_out_of_range ||
+            count > static_cast<unsigned long long>(max.count() / unit->seconds)) {
+            return reject<seconds>(range);  // also catches overflow before multiplying
+        }
+        seconds value{static_cast<long long>(count) * unit->seconds};
+        if (value < min) {
+            return reject<seconds>(range);
+        }
+        return accept(value);
+    };
+}
+
+// A list of kinds, each at most once.
+Parser<std::vector<Kind>> kinds_parser() {
+    return [](std::string_view text) -> Parsed<std::vector<Kind>> {
+        using Kinds = std::vector<Kind>;
+        std::string expected = "expected a list of " + word_choices(kKindWords);
+        auto items = split_list(text);
+        if (items.empty()) {
+            return reject<Kinds>(expected);
+        }
+        Kinds kinds;
+        for (auto item : items) {
+            if (item.empty()) {
+                return reject<Kinds>("empty item in list; " + expected);
+            }
+            auto parsed = word_parser(kKindWords)(item);
+            if (!parsed.value) {
+                return reject<Kinds>("unknown item '" + std::string(item) + "'; " + expected);
+            }
+            if (std::find(kinds.begin(), kinds.end(), *parsed.value) != kinds.end()) {
+                return reject<Kinds>("'" + std::string(item) + "' is listed twice");
+            }
+            kinds.push_back(*parsed.value);
+        }
+        return accept(std::move(kinds));
+    };
+}
+
+// A list of PAM service names (sshd, login, gdm-password...); empty means any service.
+Parser<std::vector<std::string>> services_parser() {
+    return [](std::string_view text) -> Parsed<std::vector<std::string>> {
+        using Names = std::vector<std::string>;
+        Names names;
+        for (auto item : split_list(text)) {
+            bool shaped = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_' || c == '.' || c == '+';
+            });
+            if (!shaped) {
+                return reject<Names>("item '" + std::string(item) +
+                                     "' is not a PAM service name like sshd");
+            }
+            if (std::find(names.begin(), names.end(), item) != names.end()) {
+                return reject<Names>("'" + std::string(item) + "' is listed twice");
+            }
+            names.emplace_back(item);
+        }
+        return accept(std::move(names));
+    };
+}
+
+// A list of "+<digits>" (E.164 allows at most 15 digits); empty means no restriction.
+Parser<std::vector<std::string>> prefixes_parser() {
+    return [](std::string_view text) -> Parsed<std::vector<std::string>> {
+        using Prefixes = std::vector<std::string>;
+        Prefixes prefixes;
+        for (auto item : split_list(text)) {
+            if (item.empty()) {
+                return reject<Prefixes>("empty item in list");
+            }
+            std::string_view digits = item.substr(1);
+            bool shaped = item.front() == '+' && !digits.empty() && digits.size() <= 15 &&
+                          std::all_of(digits.begin(), digits.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+            if (!shaped) {
+                return reject<Prefixes>("item '" + std::string(item) +
+                                        "' is not a country prefix like +81");
+            }
+            if (std::find(prefixes.begin(), prefixes.end(), item) != prefixes.end()) {
+                return reject<Prefixes>("'" + std::string(item) + "' is listed twice");
+            }
+            prefixes.emplace_back(item);
+        }
+        return accept(std::move(prefixes));
+    };
+}
+
+Parser<std::string> text_parser(Empty empty) {
+    return [empty](std::string_view text) -> Parsed<std::string> {
+        if (text.empty() && empty == Empty::Refused) {
+            return reject<std::string>("expected a non-empty value");
+        }
+        return accept(std::string(text));
+    };
+}
+
+// A URL with one of the given schemes ("https://"), no spaces and something after the
+// scheme. Only the shape is checked; libcurl and the servers judge the rest.
+Parser<std::string> url_parser(std::vector<std::string_view> schemes, Empty empty) {
+    return [schemes = std::move(schemes), empty](std::string_view text) -> Parsed<std::string> {
+        if (text.empty() && empty == Empty::Allowed) {
+            return accept(std::string());
+        }
+        for (auto scheme : schemes) {
+            if (text.starts_with(scheme) && text.size() > scheme.size() && !has_space(text)) {
+                return accept(std::string(text));
+            }
+        }
+        return reject<std::string>("expected a URL starting with " + join_choices(schemes));
+    };
+}
+
+// Any "scheme://rest" URL (proxies may be http://, https://, socks5://...).
+Parser<std::string> any_url_parser() {
+    return [](std::string_view text) -> Parsed<std::string> {
+        size_t sep = text.find("://");
+        if (sep == std::string_view::npos || sep == 0 || sep + 3 == text.size() ||
+            has_space(text)) {
+            return reject<std::string>("expected a URL like http://proxy.example.com:3128");
+        }
+        return accept(std::string(text));
+    };
+}
+
+Parser<std::string> absolute_path_parser(Empty empty) {
+    return [empty](std::string_view text) -> Parsed<std::string> {
+        if (text.empty() && empty == Empty::Allowed) {
+            return accept(std::string());
+        }
+        if (!text.starts_with('/')) {
+            return reject<std::string>("expected an absolute path");
+        }
+        return accept(std::string(text));
+    };
+}
+
+Parser<std::string> host_port_parser() {
+    return [](std::string_view text) -> Parsed<std::string> {
+        constexpr const char* kShape = "expected host:port like 127.0.0.1:8741";
+        size_t colon = text.rfind(':');
+        if (colon == std::string_view::npos || colon == 0 || has_space(text)) {
+            return reject<std::string>(kShape);
+        }
+        std::string_view host = text.substr(0, colon);
+        if (host.find(':') != std::string_view::npos &&
+            !(host.starts_with('[') && host.ends_with(']'))) {
+            return reject<std::string>(kShape);  // an IPv6 address goes in brackets
+        }
+        auto port = parse_integer(text.substr(colon + 1));
+        if (!port || *port < 1 || *port > 65535) {
+            return reject<std::string>(kShape);
+        }
+        return accept(std::string(text));
+    };
+}
+
+}  // namespace lwauth::policy::detail
+
+namespace lwauth::policy {
+
+using namespace detail;
+
+const char* to_string(TwoStep value) {
+    return word_for(kTwoStepWords, value);
+}
+
+const char* to_string(Reauth value) {
+    return word_for(kReauthWords, value);
+}
+
+const char* to_string(Contacts value) {
+    return word_for(kContactsWords, value);
+}
+
+const char* to_string(Kind value) {
+    return word_for(kKindWords, value);
+}
+
+const char* to_string(IdTokenAlg value) {
+    return word_for(kIdTokenAlgWords, value);
+}
+
+const char* to_string(StoreBackend value) {
+    return word_for(kStoreBackendWords, value);
+}
+
+const char* to_string(DirectoryBackend value) {
+    return word_for(kDirectoryBackendWords, value);
+}
+
+std::string format_duration(seconds value) {
+    long long count = value.count();
+    for (const auto& unit : kDurationUnits) {
+        if (count != 0 && count % unit.seconds == 0) {
+            return std::to_string(count / unit.seconds) + unit.suffix;
+        }
+    }
+    return std::to_string(count) + "s";
+}
+
+}  // namespace lwauth::policy

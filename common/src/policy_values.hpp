@@ -1,0 +1,150 @@
+// The words and values of lwauth.conf: the words each setting takes, the small text jobs
+// of the loader, and the value parsers that turn a value's text into a typed value.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lwauth/policy.hpp"
+
+namespace lwauth::policy::detail {
+
+// ---- Words ------------------------------------------------------------------------------
+
+template <class T>
+struct Word {
+    std::string_view text;
+    T value;
+};
+
+inline constexpr Word<TwoStep> kTwoStepWords[] = {
+    {"off", TwoStep::Off}, {"optional", TwoStep::Optional}, {"required", TwoStep::Required}};
+inline constexpr Word<Reauth> kReauthWords[] = {{"code", Reauth::Code}, {"none", Reauth::None}};
+inline constexpr Word<Contacts> kContactsWords[] = {{"self", Contacts::Self},
+                                                    {"admin", Contacts::Admin}};
+inline constexpr Word<Kind> kKindWords[] = {
+    {"sms", Kind::Sms}, {"email", Kind::Email}, {"notification", Kind::Notification}};
+inline constexpr Word<IdTokenAlg> kIdTokenAlgWords[] = {{"HS256", IdTokenAlg::Hs256},
+                                                        {"ES256", IdTokenAlg::Es256}};
+inline constexpr Word<StoreBackend> kStoreBackendWords[] = {
+    {"sqlite", StoreBackend::Sqlite}, {"postgresql", StoreBackend::Postgresql}};
+inline constexpr Word<DirectoryBackend> kDirectoryBackendWords[] = {
+    {"none", DirectoryBackend::None},
+    {"ldap", DirectoryBackend::Ldap},
+    {"lineworks", DirectoryBackend::Lineworks}};
+inline constexpr Word<bool> kAllowedWords[] = {{"allowed", true}, {"disabled", false}};
+// The first word for each value is the one describe() prints.
+inline constexpr Word<bool> kBoolWords[] = {{"yes", true},    {"no", false}, {"true", true},
+                                            {"false", false}, {"on", true},  {"off", false},
+                                            {"1", true},      {"0", false}};
+
+template <class T, size_t N>
+const char* word_for(const Word<T> (&words)[N], T value) {
+    for (const auto& word : words) {
+        if (word.value == value) {
+            return word.text.data();  // every text is a string literal, so NUL-terminated
+        }
+    }
+    return "?";
+}
+
+// "a", "a or b", "a, b or c"
+std::string join_choices(const std::vector<std::string_view>& items);
+
+template <class T, size_t N>
+std::string word_choices(const Word<T> (&words)[N]) {
+    std::vector<std::string_view> texts;
+    for (const auto& word : words) {
+        texts.push_back(word.text);
+    }
+    return join_choices(texts);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator);
+
+std::string kinds_text(const std::vector<Kind>& kinds);
+
+// ---- Text helpers -----------------------------------------------------------------------
+
+bool is_space(char c);
+
+bool has_space(std::string_view text);
+
+// The trimmed items of a comma-separated list; none for an empty text.
+std::vector<std::string_view> split_list(std::string_view text);
+
+// ---- Value parsers ----------------------------------------------------------------------
+//
+// A parser turns the text of a value into a typed value, or says what it expected.
+
+template <class T>
+struct Parsed {
+    std::optional<T> value;
+    std::string expected;  // set when value is empty: "expected ..."
+};
+
+template <class T>
+Parsed<T> accept(T value) {
+    return {std::move(value), {}};
+}
+
+template <class T>
+Parsed<T> reject(std::string expected) {
+    return {std::nullopt, std::move(expected)};
+}
+
+template <class T, size_t N>
+auto word_parser(const Word<T> (&words)[N]) {
+    return [&words](std::string_view text) -> Parsed<T> {
+        for (const auto& word : words) {
+            if (word.text == text) {
+                return accept(word.value);
+            }
+        }
+        return reject<T>("expected " + word_choices(words));
+    };
+}
+
+template <class T>
+using Parser = std::function<Parsed<T>(std::string_view)>;
+
+std::optional<long long> parse_integer(std::string_view text);
+
+Parser<int> integer_parser(int min, int max);
+
+Parser<int> integer_choice_parser(std::vector<int> choices);
+
+// `note` says why the range is what it is, when that is not obvious.
+Parser<std::chrono::seconds> duration_parser(std::chrono::seconds min, std::chrono::seconds max,
+                                             std::string note = {});
+
+// A list of kinds, each at most once.
+Parser<std::vector<Kind>> kinds_parser();
+
+// A list of PAM service names (sshd, login, gdm-password...); empty means any service.
+Parser<std::vector<std::string>> services_parser();
+
+// A list of "+<digits>" (E.164 allows at most 15 digits); empty means no restriction.
+Parser<std::vector<std::string>> prefixes_parser();
+
+enum class Empty { Allowed, Refused };
+
+Parser<std::string> text_parser(Empty empty);
+
+// A URL with one of the given schemes ("https://"), no spaces and something after the
+// scheme. Only the shape is checked; libcurl and the servers judge the rest.
+Parser<std::string> url_parser(std::vector<std::string_view> schemes, Empty empty);
+
+// Any "scheme://rest" URL (proxies may be http://, https://, socks5://...).
+Parser<std::string> any_url_parser();
+
+Parser<std::string> absolute_path_parser(Empty empty);
+
+Parser<std::string> host_port_parser();
+
+}  // namespace lwauth::policy::detail
