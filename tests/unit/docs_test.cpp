@@ -94,5 +94,32 @@ TEST(ManPage, LwauthctlListsTheExitStatusOfEveryError) {
     EXPECT_EQ(documented_exit_statuses(), from_table);
 }
 
+// The field keys daemon/ logs with ({"KEY", value} in a log_event call's list).
+std::set<std::string> logged_fields() {
+    const std::regex field(R"re(\{"([A-Z][A-Z_]*)", )re");
+    std::set<std::string> keys;
+    for (const auto& entry :
+         fs::recursive_directory_iterator(fs::path(LWAUTH_SOURCE_DIR) / "daemon")) {
+        if (entry.path().extension() != ".cpp") {
+            continue;
+        }
+        std::string text = read_text(entry.path());
+        for (std::sregex_iterator it(text.begin(), text.end(), field), end; it != end; ++it) {
+            keys.insert((*it)[1]);
+        }
+    }
+    return keys;
+}
+
+TEST(ManPage, LwauthdDescribesEveryFieldItLogs) {
+    std::set<std::string> keys = logged_fields();
+    ASSERT_GT(keys.size(), 10u) << "the pattern no longer finds log fields";
+    std::string page = read_text(fs::path(LWAUTH_SOURCE_DIR) / "docs/lwauthd.8");
+    for (const auto& key : keys) {
+        EXPECT_TRUE(std::regex_search(page, std::regex("LWAUTH_" + key + "[^A-Z_]")))
+            << "lwauthd(8) does not describe LWAUTH_" << key;
+    }
+}
+
 }  // namespace
 }  // namespace lwauth
