@@ -82,8 +82,7 @@ AccountStatus AccountService::status(const std::string& user) {
     s.two_step_policy = up.two_step;
     s.contacts_policy = policy_->contacts;
     s.admin_contact = policy_->admin_contact;
-    s.two_step_enabled = up.two_step != policy::TwoStep::Off &&
-                         (state.two_step || up.two_step == policy::TwoStep::Required);
+    s.two_step_enabled = two_step_applies(up, state);
     if (up.two_step != policy::TwoStep::Off) {
         s.methods.emplace_back("two_step");
     }

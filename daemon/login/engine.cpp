@@ -140,8 +140,7 @@ void LoginEngine::start_second_factor(const LoginContext& context,
     }
     auto loaded = std::make_shared<const UserState>(deps_.store.load_user(user));
     const UserState& state = *loaded;
-    bool applies = user_policy.two_step == policy::TwoStep::Required || state.two_step;
-    if (!applies) {
+    if (!two_step_applies(user_policy, state)) {
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
@@ -159,9 +158,8 @@ void LoginEngine::start_second_factor(const LoginContext& context,
         // No login contact yet, but the administrator's profile has one: the code goes
         // there, and a right code makes it the login contact (as LINE WORKS uses a
         // profile number once its user accepts it).
-        UserState view = state;
-        view.contacts = state.profile;
-        options.profile_contacts = deps_.sender.reachable(*policy_, user_policy, view);
+        options.profile_contacts =
+            deps_.sender.reachable(*policy_, user_policy, *with_profile_contacts(state));
     }
     if (!options.profile_contacts && !deps_.sender.reachable(*policy_, user_policy, state)) {
         done(StepResult::of(unreachable_step(context, user_policy, state)));

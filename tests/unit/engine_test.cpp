@@ -123,6 +123,15 @@ class LoginEngineTest : public ::testing::Test {
         return next;
     }
 
+    /// Another connection (":1.2") types a wrong code twice: the account locks under
+    /// [lockout] max_failures = 2.
+    void guess_until_locked() {
+        Step guesser = start(kUser, ":1.2");
+        std::string wrong = wrong_code_for(last_code());
+        Step s = answer(guesser, wrong, ":1.2");
+        ASSERT_EQ(answer(s, wrong, ":1.2").verdict, bus::kVerdictMaxTries);
+    }
+
     /// Answers a step with the latest code sent.
     Step answer_code(const Step& step) { return answer(step, last_code()); }
 
@@ -357,11 +366,7 @@ TEST_F(LoginEngineTest, TheRightCodeDoesNotGetPastALockoutFromAnotherLogin) {
     use_policy("[lockout]\nmax_failures = 2\n");
     Step patient = start(kUser, ":1.1");
     std::string patient_code = last_code();
-    Step guesser = start(kUser, ":1.2");
-    std::string wrong = wrong_code_for(last_code());
-    Step s = answer(guesser, wrong, ":1.2");
-    s = answer(s, wrong, ":1.2");
-    ASSERT_EQ(s.verdict, bus::kVerdictMaxTries);
+    ASSERT_NO_FATAL_FAILURE(guess_until_locked());
 
     Step done = answer(patient, patient_code, ":1.1");
     EXPECT_EQ(done.verdict, bus::kVerdictMaxTries);
@@ -372,10 +377,7 @@ TEST_F(LoginEngineTest, TheLockoutMessageReadsTheSameFromANewLoginAndFromAnOpenO
     use_policy("[lockout]\nmax_failures = 2\nduration = 2m\n");
     Step open = start(kUser, ":1.1");
     std::string open_code = last_code();
-    Step guesser = start(kUser, ":1.2");
-    std::string wrong = wrong_code_for(last_code());
-    Step s = answer(guesser, wrong, ":1.2");
-    ASSERT_EQ(answer(s, wrong, ":1.2").verdict, bus::kVerdictMaxTries);
+    ASSERT_NO_FATAL_FAILURE(guess_until_locked());
 
     clock_.advance(90);
     const std::string expected =

@@ -91,7 +91,9 @@ const char* contact_word(const std::string& kind) {
     return kind == "phone" ? "phone number" : "email address";
 }
 
-// The user's state with the profile's phone and email standing in for login contacts.
+
+}  // namespace
+
 std::shared_ptr<const UserState> with_profile_contacts(const UserState& state) {
     auto view = std::make_shared<UserState>(state);
     view->contacts = state.profile;
@@ -100,8 +102,6 @@ std::shared_ptr<const UserState> with_profile_contacts(const UserState& state) {
     }
     return view;
 }
-
-}  // namespace
 
 MethodEnv CodeMethod::scoped(const MethodEnv& env) const {
     if (options_.kinds.empty()) {
@@ -233,7 +233,7 @@ bool CodeMethod::refused_after_password(const MethodEnv& unscoped, Step& step) c
         unscoped.loaded
             ? unscoped.loaded
             : std::make_shared<const UserState>(unscoped.store.load_user(unscoped.context.user));
-    if ((up.two_step != policy::TwoStep::Required && !state->two_step) ||
+    if (!two_step_applies(up, *state) ||
         host_remembered(unscoped.store, unscoped.clock, up, unscoped.context)) {
         return false;
     }

@@ -16,6 +16,18 @@ namespace lwauth {
 /// (`retry_at`), or "later" when that is not known.
 [[nodiscard]] std::string rate_limited_text(int64_t retry_at, int64_t now);
 
+/// Whether 2-step verification applies to the user's logins: required by the policy, or
+/// optional and turned on by the user; never under two_step = off.
+[[nodiscard]] inline bool two_step_applies(const policy::UserPolicy& user_policy,
+                                           const UserState& state) {
+    return user_policy.two_step == policy::TwoStep::Required ||
+           (user_policy.two_step == policy::TwoStep::Optional && state.two_step);
+}
+
+/// The user's state with the profile's phone and email standing in for login contacts
+/// (source `profile`): where 2-step sends a user who has no login contact yet.
+[[nodiscard]] std::shared_ptr<const UserState> with_profile_contacts(const UserState& state);
+
 class CodeMethod final : public LoginMethod {
   public:
     struct Options {
