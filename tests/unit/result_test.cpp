@@ -1,0 +1,81 @@
+#include "lwauth/result.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+namespace lwauth {
+namespace {
+
+Result<int> half(int n) {
+    if (n % 2 != 0) {
+        return Error(Errc::InvalidArgument, "odd");
+    }
+    return n / 2;
+}
+
+TEST(Result, HoldsAValueOrAnError) {
+    auto good = half(4);
+    ASSERT_TRUE(good.ok());
+    EXPECT_EQ(*good, 2);
+    auto bad = half(3);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), Errc::InvalidArgument);
+    EXPECT_STREQ(bad.error().what(), "odd");
+}
+
+TEST(Result, ValueOfAnErrorThrowsTheError) {
+    auto bad = half(3);
+    try {
+        (void)bad.value();
+        FAIL() << "no throw";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument);
+    }
+}
+
+TEST(Result, MovesAValueOut) {
+    Result<std::unique_ptr<int>> r(std::make_unique<int>(7));
+    auto p = std::move(r).value();
+    ASSERT_TRUE(p);
+    EXPECT_EQ(*p, 7);
+}
+
+TEST(Result, VoidIsSuccessOrTheError) {
+    Result<void> ok = Result<void>::success();
+    EXPECT_TRUE(ok.ok());
+    EXPECT_NO_THROW(ok.value());
+    auto bad = Result<void>::failure(Errc::Unavailable, "down");
+    EXPECT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code(), Errc::Unavailable);
+    EXPECT_THROW(bad.value(), Error);
+}
+
+TEST(Result, CaptureTurnsAThrownErrorIntoTheResult) {
+    auto r = capture([]() -> std::string { throw Error(Errc::NotFound, "gone"); });
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code(), Errc::NotFound);
+    auto v = capture([] { return std::string("x"); });
+    EXPECT_EQ(*v, "x");
+    int calls = 0;
+    auto none = capture([&] { ++calls; });
+    EXPECT_TRUE(none.ok());
+    EXPECT_EQ(calls, 1);
+}
+
+TEST(Result, CaptureLetsOtherExceptionsThrough) {
+    EXPECT_THROW((void)capture([]() -> int { throw std::logic_error("bug"); }), std::logic_error);
+}
+
+TEST(Result, DoneIsCalledWithTheResult) {
+    int seen = 0;
+    Done<int> done = [&](Result<int> r) { seen = r.ok() ? *r : -1; };
+    done(half(10));
+    EXPECT_EQ(seen, 5);
+    done(half(1));
+    EXPECT_EQ(seen, -1);
+}
+
+}  // namespace
+}  // namespace lwauth
