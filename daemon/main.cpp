@@ -24,6 +24,7 @@
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/sd_bus.hpp"
+#include "store/async_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "workers.hpp"
 
@@ -211,15 +212,16 @@ class Daemon {
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
         store_ = std::make_unique<SqliteStore>(
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
+        async_store_ = std::make_unique<ImmediateStore>(*store_);
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get()},
             policy_);
-        account_ =
-            std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
+        account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
+                                                    *hasher_, users_);
         account_->set_policy(policy_);
-        admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
+        admin_ = std::make_unique<AdminService>(*async_store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
 
@@ -394,13 +396,16 @@ class Daemon {
     std::shared_ptr<const policy::Policy> policy_;
     std::unique_ptr<Hasher> hasher_;
     std::unique_ptr<SqliteStore> store_;
+    // The store for the services that take its answers through callbacks (the account and
+    // admin services); the engine and CodeSender still call store_ directly.
+    std::unique_ptr<ImmediateStore> async_store_;
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
     std::unique_ptr<AccountService> account_;
     std::unique_ptr<AdminService> admin_;
     std::unique_ptr<BusService> service_;
     EventPtr event_;
-    std::unique_ptr<http::Client> http_;  // declared after event_: destroyed before the loop
+    std::unique_ptr<http::Client> http_;   // declared after event_: destroyed before the loop
     std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
     BusPtr bus_;
     EventSourcePtr sweep_timer_;

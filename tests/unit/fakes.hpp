@@ -24,12 +24,14 @@
 #include <vector>
 
 #include "account.hpp"
+#include "admin.hpp"
 #include "channels/channel.hpp"
 #include "clock.hpp"
 #include "delivery.hpp"
 #include "login/method.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/users.hpp"
 #include "store/store.hpp"
 
@@ -255,20 +257,118 @@ inline Step step_now(const std::function<void(StepDone)>& call) {
     return std::move(*got->step);
 }
 
+/// The value of an asynchronous operation that answers at once (the stores below it are
+/// ImmediateStores, the channels record): `start(done)` starts it. Throws its error;
+/// fails the test unless `done` was called exactly once.
+template <class T, class Start>
+T answer_now(Start&& start) {
+    std::optional<Result<T>> got;
+    int calls = 0;
+    start([&](Result<T> result) {
+        ++calls;
+        got.emplace(std::move(result));
+    });
+    EXPECT_EQ(calls, 1) << "an operation's done is called exactly once";
+    if (!got) {
+        throw std::logic_error("the operation did not complete at once");
+    }
+    return std::move(*got).value();
+}
+
+/// AccountService with its operations waited for (answer_now), so that a test reads as
+/// the calls it makes.
+class AccountNow {
+  public:
+    explicit AccountNow(AccountService& service) : service_(service) {}
+
+    AccountStatus status(const std::string& user) {
+        return answer_now<AccountStatus>([&](auto done) { service_.status(user, done); });
+    }
+    void add_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                     const std::string& value) {
+        answer_now<void>([&](auto done) { service_.add_contact(user, owner, kind, value, done); });
+    }
+    void use_profile_contact(const std::string& user, const std::string& owner,
+                             const std::string& kind) {
+        answer_now<void>([&](auto done) { service_.use_profile_contact(user, owner, kind, done); });
+    }
+    bool confirm_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                         const SecretString& code) {
+        return answer_now<bool>(
+            [&](auto done) { service_.confirm_contact(user, owner, kind, code, done); });
+    }
+    void remove_contact(const std::string& user, const std::string& owner,
+                        const std::string& kind) {
+        answer_now<void>([&](auto done) { service_.remove_contact(user, owner, kind, done); });
+    }
+    void set_two_step(const std::string& user, const std::string& owner, bool enabled) {
+        answer_now<void>([&](auto done) { service_.set_two_step(user, owner, enabled, done); });
+    }
+    int forget_hosts(const std::string& user) {
+        return answer_now<int>([&](auto done) { service_.forget_hosts(user, done); });
+    }
+    std::string start_reauth(const std::string& user, const std::string& owner) {
+        return answer_now<std::string>(
+            [&](auto done) { service_.start_reauth(user, owner, done); });
+    }
+
+    // What answers without the store, as it is.
+    void set_policy(std::shared_ptr<const policy::Policy> policy) {
+        service_.set_policy(std::move(policy));
+    }
+    void reauth(const std::string& user, const std::string& owner, const SecretString& code) {
+        service_.reauth(user, owner, code);
+    }
+    void forget_owner(const std::string& owner) { service_.forget_owner(owner); }
+    void expire() { service_.expire(); }
+    void forget_pending(const std::string& user, const std::string& kind = "") {
+        service_.forget_pending(user, kind);
+    }
+    [[nodiscard]] policy::UserPolicy user_policy(const std::string& user) const {
+        return service_.user_policy(user);
+    }
+    [[nodiscard]] const policy::Policy& policy() const { return service_.policy(); }
+
+  private:
+    AccountService& service_;
+};
+
+/// AdminService with its operations waited for, as AccountNow.
+class AdminNow {
+  public:
+    explicit AdminNow(AdminService& service) : service_(service) {}
+
+    std::vector<AccountStatus> list_users() {
+        return answer_now<std::vector<AccountStatus>>(
+            [&](auto done) { service_.list_users(done); });
+    }
+    AccountStatus show_user(const std::string& user) {
+        return answer_now<AccountStatus>([&](auto done) { service_.show_user(user, done); });
+    }
+    std::string show_policy(const std::string& user) { return service_.show_policy(user); }
+    void set_contact(uid_t admin, const std::string& user, const std::string& kind,
+                     const std::string& value) {
+        answer_now<void>([&](auto done) { service_.set_contact(admin, user, kind, value, done); });
+    }
+    void remove_contact(uid_t admin, const std::string& user, const std::string& kind) {
+        answer_now<void>([&](auto done) { service_.remove_contact(admin, user, kind, done); });
+    }
+    void unlock(uid_t admin, const std::string& user) {
+        answer_now<void>([&](auto done) { service_.unlock(admin, user, done); });
+    }
+    void reset(uid_t admin, const std::string& user, const std::string& what) {
+        answer_now<void>([&](auto done) { service_.reset(admin, user, what, done); });
+    }
+
+  private:
+    AdminService& service_;
+};
+
 /// AccountService::add_contact, waiting for the (immediate) confirmation send. `owner` is
 /// the caller's bus connection.
-inline void add_contact_now(AccountService& account, const std::string& user,
-                            const std::string& kind, const std::string& value,
-                            const std::string& owner = ":1.1") {
-    std::optional<std::optional<Error>> got;
-    account.add_contact(user, owner, kind, value,
-                        [&](std::optional<Error> e) { got = std::move(e); });
-    if (!got) {
-        throw std::logic_error("add_contact did not complete at once");
-    }
-    if (*got) {
-        throw **got;
-    }
+inline void add_contact_now(AccountNow& account, const std::string& user, const std::string& kind,
+                            const std::string& value, const std::string& owner = ":1.1") {
+    account.add_contact(user, owner, kind, value);
 }
 
 /// CodeSender::send_login_code, waiting for the (immediate) outcome; throws its error.

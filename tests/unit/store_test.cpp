@@ -15,6 +15,8 @@
 #include "clock.hpp"
 #include "fakes.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/result.hpp"
+#include "store/async_store.hpp"
 #include "store/contact_cipher.hpp"
 
 namespace lwauth {
@@ -351,6 +353,41 @@ TEST_F(SqliteStoreTest, AFullDiskDuringAMigrationIsUnavailable) {
     std::string small_path = (dir_.path() / "small/lwauth.db").string();
     auto open_small = [&] { SqliteStore(small_path, ContactCipher(key_of('c'), random_)); };
     EXPECT_EQ(error_code_of(open_small), Errc::Unavailable);
+}
+
+// ---- ImmediateStore over SqliteStore ----------------------------------------------------
+
+TEST_F(SqliteStoreTest, ABackendErrorBecomesTheResultsErrorOnce) {
+    {
+        auto store = open_store();
+        store->save_contact("taro", {"phone", kPhone});
+    }
+    tamper(path_, "UPDATE contacts SET sealed_value = x'00112233'");
+    ImmediateStore async(open_store());
+    int calls = 0;
+    std::optional<Result<UserState>> got;
+    async.load_user("taro", [&](Result<UserState> r) {
+        ++calls;
+        got.emplace(std::move(r));
+    });
+    EXPECT_EQ(calls, 1);
+    ASSERT_TRUE(got.has_value());
+    ASSERT_FALSE(got->ok());
+    EXPECT_EQ(got->error().code(), Errc::Internal);
+}
+
+TEST_F(SqliteStoreTest, WhatDoneThrowsIsNotTakenForTheStoresError) {
+    ImmediateStore async(open_store());
+    int calls = 0;
+    auto call = [&] {
+        async.set_two_step("taro", true, [&](Result<void> r) {
+            ++calls;
+            r.value();
+            throw Error(Errc::NotFound, "thrown by the caller's callback");
+        });
+    };
+    EXPECT_EQ(error_code_of(call), Errc::NotFound);
+    EXPECT_EQ(calls, 1) << "done is not called again with its own error";
 }
 
 // ---- ContactCipher on its own -----------------------------------------------------------

@@ -271,7 +271,11 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         }
         return another_try(std::move(step));
     }
-    FailureCount count = env.store.add_failure(user);
+    int64_t duration = env.user_policy.lockout.duration.count();
+    // Counted and, at a limit, locked in one step: another lwauthd on the same store
+    // cannot slip a code in between.
+    FailureCount count = env.store.add_failure(
+        user, {env.user_policy.lockout.max_failures, env.clock.now() + duration, kMaxFailuresInARow});
     int failures = count.failures;
     log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
               {{"USER", user},
@@ -280,7 +284,6 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
                {"FAILURES", std::to_string(failures)}});
     if (count.in_a_row >= kMaxFailuresInARow) {
         // NIST SP 800-63B: no more than 100 in a row, however the lockouts are spaced.
-        env.store.lock(user, kLockedUntilUnlocked);
         log_event(LogLevel::Warning, "locked-out",
                   "account locked until an administrator unlocks it: " +
                       std::to_string(kMaxFailuresInARow) + " wrong codes in a row",
@@ -290,8 +293,6 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         return step;
     }
     if (failures >= env.user_policy.lockout.max_failures) {
-        int64_t duration = env.user_policy.lockout.duration.count();
-        env.store.lock(user, env.clock.now() + duration);
         log_event(LogLevel::Warning, "locked-out", "account locked after too many wrong codes",
                   {{"USER", user},
                    {"SERVICE", env.context.service},
