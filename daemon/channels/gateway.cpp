@@ -32,12 +32,13 @@ void send_idempotent(http::Client& client, const RequestMaker& make,
                    done](http::Response response) {
         auto left = budget - std::chrono::duration_cast<std::chrono::milliseconds>(
                                  SteadyClock::now() - started);
-        if (!(response.timed_out || response.status >= 500) || left < budget / 4) {
-            done(classify(channel, response));
+        Result<void> first = classify(channel, response);
+        if (first.ok() || !(response.timed_out || response.status >= 500) || left < budget / 4) {
+            done(std::move(first));
             return;
         }
         log_event(LogLevel::Warning, "gateway-repeat",
-                  std::string(classify(channel, response).error().what()) +
+                  std::string(first.error().what()) +
                       "; sending the same request once more, with the same idempotency key");
         send_classified(client, make(left), channel, classify, done);
     };
