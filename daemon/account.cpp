@@ -228,12 +228,13 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
     sender_.send_confirmation(
         user, *policy_, up, Contact{kind, value, source}, code,
         [this, user, kind, lifetime, pending = std::move(pending),
-         done = std::move(done)](SendOutcome outcome) mutable {
-            if (!outcome.delivered) {
-                done(Error(outcome.error, outcome.error == Errc::RateLimited
-                                              ? rate_limited_text(outcome.retry_at, clock_.now())
-                                              : "the confirmation code could not be sent; try "
-                                                "again later or ask your administrator"));
+         done = std::move(done)](Result<Delivered> outcome) mutable {
+            if (!outcome) {
+                const Error& e = outcome.error();
+                done(Error(e.code(), e.code() == Errc::RateLimited
+                                         ? rate_limited_text(e.retry_at(), clock_.now())
+                                         : "the confirmation code could not be sent; try "
+                                           "again later or ask your administrator"));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
@@ -444,20 +445,21 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
     sender_.send_login_code(
         user, *policy_, up, state, code,
         [this, user, owner, lifetime, pending = std::move(pending),
-         done = std::move(done)](SendOutcome outcome) mutable {
-            if (!outcome.delivered) {
-                done(Error(outcome.error, outcome.error == Errc::RateLimited
-                                              ? rate_limited_text(outcome.retry_at, clock_.now())
-                                              : "the code could not be sent; try again later or "
-                                                "ask your administrator"));
+         done = std::move(done)](Result<Delivered> outcome) mutable {
+            if (!outcome) {
+                const Error& e = outcome.error();
+                done(Error(e.code(), e.code() == Errc::RateLimited
+                                         ? rate_limited_text(e.retry_at(), clock_.now())
+                                         : "the code could not be sent; try again later or "
+                                           "ask your administrator"));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
             pending_reauth_[{user, owner}] = std::move(pending);
             log_event(LogLevel::Info, "reauth-pending",
                       "code sent to confirm a change to the user's login settings",
-                      {{"USER", user}, {"CHANNEL", outcome.delivered->channel}});
-            done(outcome.delivered->shown_destination);
+                      {{"USER", user}, {"CHANNEL", outcome->channel}});
+            done(outcome->shown_destination);
         },
         CodePurpose::Reauth);
 }

@@ -23,6 +23,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "store/async_store.hpp"
 #include "store/sqlite_store.hpp"
@@ -290,8 +291,8 @@ class Daemon {
         return 0;
     }
 
-    // Returns "" on success, or why the new policy was refused (the old one stays).
-    std::string reload() {
+    // Error(BadPolicy) saying why the new policy was refused (the old one stays).
+    Result<void> reload() {
         sd_notify(0, "RELOADING=1");
         auto loaded = policy::load_directory(options_.config_dir);
         if (!loaded.policy) {
@@ -303,7 +304,7 @@ class Daemon {
             log_event(LogLevel::Error, "reload-refused",
                       "the new policy has errors; keeping the policy that is running");
             sd_notify(0, "READY=1");
-            return why;
+            return Error(Errc::BadPolicy, why);
         }
         for (const auto& d : loaded.warnings) {
             log_event(LogLevel::Warning, "policy-warning", d.to_string());
@@ -323,7 +324,7 @@ class Daemon {
         account_->set_policy(policy_);
         log_event(LogLevel::Notice, "reloaded", "policy reloaded from " + options_.config_dir);
         sd_notify(0, "READY=1");
-        return "";
+        return {};
     }
 
   private:
@@ -362,7 +363,7 @@ class Daemon {
 
     static int on_hup(sd_event_source*, const struct signalfd_siginfo*, void* userdata) {
         int r = c_barrier("reload-signal", -1, [&] {
-            static_cast<Daemon*>(userdata)->reload();
+            (void)static_cast<Daemon*>(userdata)->reload();  // logged; the old policy stays
             return 0;
         });
         if (r < 0) {

@@ -23,8 +23,8 @@ class BrokenChannel final : public Channel {
     BrokenChannel(std::string name, std::string why)
         : name_(std::move(name)), why_(std::move(why)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage&, SendDone done) override {
-        done(SendResult::failed(name_ + ": " + why_));
+    void send(const OutgoingMessage&, Done<void> done) override {
+        done(send_failure(name_ + ": " + why_));
     }
 
   private:

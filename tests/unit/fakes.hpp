@@ -116,7 +116,7 @@ class FakeChannel final : public Channel {
     FakeChannel(std::string name, std::vector<SentMessage>& log)
         : name_(std::move(name)), log_(log) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override {
+    void send(const OutgoingMessage& message, Done<void> done) override {
         ++attempts_;
         SentMessage sent{name_, message.kind, message.destination, message.user,
                          std::string(message.text.view())};
@@ -140,13 +140,13 @@ class FakeChannel final : public Channel {
     [[nodiscard]] int attempts() const { return attempts_; }
 
   private:
-    void finish(SentMessage sent, const SendDone& done) {
+    void finish(SentMessage sent, const Done<void>& done) {
         if (failing_) {
-            done(SendResult::failed(name_ + " is down", true));
+            done(send_failure(name_ + " is down", true));
             return;
         }
         log_.push_back(std::move(sent));
-        done(SendResult::ok());
+        done({});
     }
 
     std::string name_;
@@ -154,7 +154,7 @@ class FakeChannel final : public Channel {
     bool failing_ = false;
     bool deferred_ = false;
     int attempts_ = 0;
-    std::vector<std::pair<SentMessage, SendDone>> waiting_;
+    std::vector<std::pair<SentMessage, Done<void>>> waiting_;
 };
 
 /// Group membership and user names' UIDs by table (a user not in `groups` is in a group
@@ -376,16 +376,13 @@ inline Delivered send_login_code_now(CodeSender& sender, const std::string& user
                                      const policy::Policy& policy,
                                      const policy::UserPolicy& user_policy, const UserState& state,
                                      const SecretString& code) {
-    std::optional<SendOutcome> got;
+    std::optional<Result<Delivered>> got;
     sender.send_login_code(user, policy, user_policy, state, code,
-                           [&](SendOutcome o) { got = std::move(o); });
+                           [&](Result<Delivered> r) { got = std::move(r); });
     if (!got) {
         throw std::logic_error("the send did not complete at once");
     }
-    if (!got->delivered) {
-        throw Error(got->error, got->reason);
-    }
-    return *got->delivered;
+    return std::move(*got).value();
 }
 
 /// The Errc of the lwauth::Error that f throws (a test failure if it throws none).

@@ -110,5 +110,25 @@ TEST(Result, ThenRunsTheNextStepWithTheValueOrPassesTheErrorOn) {
     EXPECT_EQ(calls, 1) << "the next step ran; it did not call done";
 }
 
+TEST(Result, AnErrorCarriesWhenTryingAgainMaySucceed) {
+    EXPECT_EQ(Error(Errc::DeliveryFailed, "down").retry_at(), 0);
+    Done<void> done;
+    int64_t seen = -1;
+    done = [&](Result<void> r) { seen = r.error().retry_at(); };
+    done(Error(Errc::RateLimited, "too many", 1700000060));
+    EXPECT_EQ(seen, 1700000060);
+    // Thrown and caught again, as capture() and Result::value() do, it keeps the time.
+    auto r = capture([] { throw Error(Errc::RateLimited, "too many", 42); });
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().retry_at(), 42);
+    try {
+        r.value();
+        FAIL() << "no throw";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::RateLimited);
+        EXPECT_EQ(e.retry_at(), 42);
+    }
+}
+
 }  // namespace
 }  // namespace lwauth

@@ -390,6 +390,21 @@ TEST_F(SqliteStoreTest, WhatDoneThrowsIsNotTakenForTheStoresError) {
     EXPECT_EQ(calls, 1) << "done is not called again with its own error";
 }
 
+// Past the migration too: a write that finds the disk full is Unavailable, as every call
+// that fails with SQLITE_FULL.
+TEST_F(SqliteStoreTest, AFullDiskOnAWriteIsUnavailable) {
+    open_store().reset();
+    SmallTmpfs small(dir_.path() / "small", path_, 64 * 1024);
+    std::string small_path = (dir_.path() / "small/lwauth.db").string();
+    SqliteStore store(small_path, ContactCipher(key_of('c'), random_));
+    auto fill = [&] {
+        for (int i = 0; i < 100000; ++i) {
+            store.save_contact("user" + std::to_string(i), Contact{"email", "someone@example.com"});
+        }
+    };
+    EXPECT_EQ(error_code_of(fill), Errc::Unavailable);
+}
+
 // ---- ContactCipher on its own -----------------------------------------------------------
 
 TEST(ContactCipher, OpensWhatItSealed) {

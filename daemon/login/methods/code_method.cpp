@@ -149,11 +149,11 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     env.sender.send_login_code(
         env.context.user, *env.policy, env.user_policy, *state, code,
         [self, env = std::move(kept), hash, step = std::move(step), then = std::move(then),
-         profile = std::move(profile)](SendOutcome outcome) mutable {
-            if (outcome.delivered) {
+         profile = std::move(profile)](Result<Delivered> outcome) mutable {
+            if (outcome) {
                 self->adopt_.reset();
                 for (const Contact& contact : profile) {
-                    if (contact.kind == contact_kind_for(outcome.delivered->kind)) {
+                    if (contact.kind == contact_kind_for(outcome->kind)) {
                         self->adopt_ = contact;
                         step.info(std::string("You have no ") + contact_word(contact.kind) +
                                   " for verification codes yet, so the code went to the one in "
@@ -167,25 +167,24 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                 self->code_expires_ = now + env.user_policy.code.lifetime.count();
                 self->last_sent_ = now;
                 self->tries_left_ = env.user_policy.code.tries;
-                if (outcome.delivered->instead_of) {
-                    step.info(fallback_line(*env.policy, *outcome.delivered->instead_of,
-                                            outcome.delivered->kind, outcome.delivered->channel));
+                if (outcome->instead_of) {
+                    step.info(fallback_line(*env.policy, *outcome->instead_of, outcome->kind,
+                                            outcome->channel));
                 }
                 bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
-                              outcome.delivered->kind != policy::Kind::Notification;
-                step.info(
-                    "A verification code was sent " +
-                    kind_word(*env.policy, outcome.delivered->kind, outcome.delivered->channel) +
-                    " to " + outcome.delivered->shown_destination + ". Type r to get a new code" +
-                    (notify ? ", or n to get it " +
-                                  kind_word(*env.policy, policy::Kind::Notification) + "."
-                            : "."));
+                              outcome->kind != policy::Kind::Notification;
+                step.info("A verification code was sent " +
+                          kind_word(*env.policy, outcome->kind, outcome->channel) + " to " +
+                          outcome->shown_destination + ". Type r to get a new code" +
+                          (notify ? ", or n to get it " +
+                                        kind_word(*env.policy, policy::Kind::Notification) + "."
+                                  : "."));
                 if (self->options_.password_instead && !self->checked_) {
                     step.info("Type p to log in with your password instead.");
                 }
                 then(SendState::Sent, std::move(step));
-            } else if (outcome.error == Errc::RateLimited) {
-                step.error(rate_limited_text(outcome.retry_at, env.clock.now()));
+            } else if (outcome.error().code() == Errc::RateLimited) {
+                step.error(rate_limited_text(outcome.error().retry_at(), env.clock.now()));
                 then(SendState::RateLimited, std::move(step));
             } else {
                 step.error(
