@@ -25,6 +25,7 @@
 #include "lwauth/policy.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "store/sqlite_store.hpp"
+#include "timers.hpp"
 #include "workers.hpp"
 
 #ifndef LWAUTH_VERSION
@@ -197,6 +198,7 @@ class Daemon {
         http_ = std::make_unique<http::Client>(event);
         workers_ =
             std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
+        timers_ = std::make_unique<EventTimers>(event);
 
         std::string key_path = options_.state_dir + "/code.key";
         std::string contacts_key_path = options_.state_dir + "/contacts.key";
@@ -214,7 +216,8 @@ class Daemon {
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get()},
+            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get(),
+                       timers_.get()},
             policy_);
         account_ =
             std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
@@ -402,6 +405,7 @@ class Daemon {
     EventPtr event_;
     std::unique_ptr<http::Client> http_;  // declared after event_: destroyed before the loop
     std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
+    std::unique_ptr<EventTimers> timers_;
     BusPtr bus_;
     EventSourcePtr sweep_timer_;
 };
