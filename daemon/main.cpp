@@ -16,6 +16,7 @@
 #include "barrier.hpp"
 #include "bus_service.hpp"
 #include "channels/channel.hpp"
+#include "extensions.hpp"
 #include "http/http_client.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
@@ -271,6 +272,7 @@ class Daemon {
             return 1;
         }
         sweep_timer_.reset(timer);
+        extensions_ = add_extensions({event, bus, *engine_, *timers_});
 
         log_event(LogLevel::Notice, "started",
                   std::string("lwauthd ") + LWAUTH_VERSION + " serving " + bus::kServiceName +
@@ -408,6 +410,7 @@ class Daemon {
     std::unique_ptr<EventTimers> timers_;
     BusPtr bus_;
     EventSourcePtr sweep_timer_;
+    std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
 };
 
 }  // namespace
