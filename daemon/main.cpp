@@ -216,10 +216,10 @@ class Daemon {
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
-        engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get(),
-                       timers_.get()},
-            policy_);
+        engine_ =
+            std::make_unique<LoginEngine>(EngineDeps{clock_, random_, *store_, *sender_, *hasher_,
+                                                     users_, workers_.get(), timers_.get()},
+                                          policy_);
         account_ =
             std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);

@@ -155,8 +155,12 @@ class Pam : public ::testing::Test {
     }
 
     // What the private bus allows beyond the shipped policy, and the lwauthd to run.
-    virtual std::string bus_config() { return ""; }
-    virtual fs::path daemon_program() { return lwauthd_path(); }
+    virtual std::string bus_config() {
+        return "";
+    }
+    virtual fs::path daemon_program() {
+        return lwauthd_path();
+    }
 
     virtual std::string policy() {
         return default_test_policy(dir_ / "outbox.jsonl",
@@ -1124,12 +1128,14 @@ class PamWaitingMethod : public Pam {
     // pam_authenticate on a thread of its own, `answer` typed at the method's prompt.
     std::future<int> log_in(const std::string& service, Person& person, const std::string& answer) {
         person.answer_code = [answer](int) { return answer; };
-        return std::async(std::launch::async,
-                          [this, service, &person] { return authenticate(service, "alice", person); });
+        return std::async(std::launch::async, [this, service, &person] {
+            return authenticate(service, "alice", person);
+        });
     }
 
     // How long a login of alice in `service` took, and what it returned.
-    std::pair<int, std::chrono::milliseconds> timed_login(const std::string& service, Person& person,
+    std::pair<int, std::chrono::milliseconds> timed_login(const std::string& service,
+                                                          Person& person,
                                                           const std::string& answer) {
         auto begin = std::chrono::steady_clock::now();
         int rc = log_in(service, person, answer).get();
@@ -1234,10 +1240,10 @@ TEST_F(PamWaitingMethod, ACancelEndsTheWaitAndALateSignalDoesNothing) {
               0);
     ASSERT_GE(sd_bus_flush(raw), 0);
     ASSERT_TRUE(log_shows("event=test-wait")) << daemon_->log();
-    ASSERT_GE(sd_bus_call_method(raw, "org.lwauth.Auth1", "/org/lwauth/Auth1",
-                                 "org.lwauth.Auth1.Login", "Cancel", nullptr, nullptr, "s",
-                                 login_id.c_str()),
-              0);
+    ASSERT_GE(
+        sd_bus_call_method(raw, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login",
+                           "Cancel", nullptr, nullptr, "s", login_id.c_str()),
+        0);
     for (int i = 0; i < 100 && !answered; ++i) {
         if (sd_bus_process(raw, nullptr) == 0) {
             sd_bus_wait(raw, 50 * 1000);

@@ -60,9 +60,7 @@ class WaitMethodType final : public PrimaryMethodType,
         : engine(the_engine), timers(the_timers) {}
 
     [[nodiscard]] std::string id() const override { return "test-wait"; }
-    [[nodiscard]] std::string label(const UserState&) const override {
-        return "a test of waiting";
-    }
+    [[nodiscard]] std::string label(const UserState&) const override { return "a test of waiting"; }
     [[nodiscard]] bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
                                const LoginContext&) const override {
         return true;
@@ -75,9 +73,10 @@ class WaitMethodType final : public PrimaryMethodType,
     /// Hands an event to login `id` and logs what the engine answered.
     void deliver(const std::string& id, const std::string& user, const LoginEvent& event) {
         Result<void> r = engine.notify(id, event);
-        log_event(LogLevel::Notice, r.ok() ? "test-event-delivered" : "test-event-refused",
-                  event.kind + (r.ok() ? " delivered" : " refused: " + std::string(r.error().what())),
-                  {{"USER", user}});
+        log_event(
+            LogLevel::Notice, r.ok() ? "test-event-delivered" : "test-event-refused",
+            event.kind + (r.ok() ? " delivered" : " refused: " + std::string(r.error().what())),
+            {{"USER", user}});
     }
 
     /// A Decided signal: to the login the user waited in last, even one that has ended
@@ -115,10 +114,10 @@ void WaitMethod::answer(const MethodEnv& env, std::string_view answer, StepDone 
     held_ = std::move(done);
     type_->last_wait[env.context.user] = env.login_id;
     if (timer) {
-        timer_ = type_->timers.after(ms * 1000, [type = type_, id = env.login_id,
-                                                 user = env.context.user] {
-            type->deliver(id, user, LoginEvent{"test.timer", {}});
-        });
+        timer_ = type_->timers.after(ms * 1000,
+                                     [type = type_, id = env.login_id, user = env.context.user] {
+                                         type->deliver(id, user, LoginEvent{"test.timer", {}});
+                                     });
     }
     log_event(LogLevel::Notice, "test-wait",
               std::string("waiting for ") + (timer ? "a timer" : "a signal") + ", at most " +
@@ -131,7 +130,8 @@ Result<void> WaitMethod::notify(const LoginEvent& event) {
         return LoginMethod::notify(event);
     }
     auto it = event.data.find("verdict");
-    bool success = event.kind == "test.timer" || (it != event.data.end() && it->second == "success");
+    bool success =
+        event.kind == "test.timer" || (it != event.data.end() && it->second == "success");
     timer_.reset();
     std::exchange(held_, nullptr)(
         StepResult::of(Step::verdict_of(success ? bus::kVerdictSuccess : bus::kVerdictDenied)));

@@ -104,8 +104,8 @@ class NotifyTest : public ::testing::Test {
 
     // Starts a passwordless login whose client waits `reply_timeout` for each reply.
     void start(uint64_t reply_timeout = 30 * kSecond, const std::string& owner = kOwner) {
-        LoginContext context{kUser, "sshd", "192.0.2.7", "", bus::kModePrimary, owner,
-                             reply_timeout};
+        LoginContext context{kUser, "sshd",       "192.0.2.7", "", bus::kModePrimary,
+                             owner, reply_timeout};
         engine_->start(context, [this](StepResult r) { got_ = std::move(r); });
         if (got_ && got_->step) {
             id_ = got_->step->id;
@@ -267,8 +267,8 @@ TEST_F(NotifyTest, AWaitNoTimerCanBoundFailsClosed) {
 }
 
 TEST_F(NotifyTest, TheMenuPassesTheEventToTheChosenMethod) {
-    engine_->set_primary_methods({std::make_shared<WaitingType>(seen_, true),
-                                  std::make_shared<WaitingType>(seen_, false)});
+    engine_->set_primary_methods(
+        {std::make_shared<WaitingType>(seen_, true), std::make_shared<WaitingType>(seen_, false)});
     start();
     ASSERT_TRUE(got_ && got_->step);
     EXPECT_EQ(got_->step->prompt, "Choice (1-2 or p): ");
