@@ -140,7 +140,7 @@ void reply_step(sd_bus_message* m, const StepResult& result) noexcept {
 // How long before the client gives up lwauthd answers for itself: a quarter of the
 // client's wait, at most one second, so that the answer is on the wire in time.
 uint64_t answer_by_usec(uint64_t reply_timeout_usec) {
-    return reply_timeout_usec - std::min<uint64_t>(reply_timeout_usec / 4, 1000 * 1000);
+    return reply_timeout_usec - reply_margin_usec(reply_timeout_usec);
 }
 
 }  // namespace

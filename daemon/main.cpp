@@ -16,6 +16,7 @@
 #include "barrier.hpp"
 #include "bus_service.hpp"
 #include "channels/channel.hpp"
+#include "extensions.hpp"
 #include "http/http_client.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
@@ -27,6 +28,7 @@
 #include "lwauth/sd_bus.hpp"
 #include "store/async_store.hpp"
 #include "store/sqlite_store.hpp"
+#include "timers.hpp"
 #include "workers.hpp"
 
 #ifndef LWAUTH_VERSION
@@ -199,6 +201,7 @@ class Daemon {
         http_ = std::make_unique<http::Client>(event);
         workers_ =
             std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
+        timers_ = std::make_unique<EventTimers>(event);
 
         std::string key_path = options_.state_dir + "/code.key";
         std::string contacts_key_path = options_.state_dir + "/contacts.key";
@@ -216,9 +219,10 @@ class Daemon {
         async_store_ = std::make_unique<ImmediateStore>(*store_);
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
-        engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get()},
-            policy_);
+        engine_ =
+            std::make_unique<LoginEngine>(EngineDeps{clock_, random_, *store_, *sender_, *hasher_,
+                                                     users_, workers_.get(), timers_.get()},
+                                          policy_);
         account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);
@@ -271,6 +275,7 @@ class Daemon {
             return 1;
         }
         sweep_timer_.reset(timer);
+        extensions_ = add_extensions({event, bus, *engine_, *timers_});
 
         log_event(LogLevel::Notice, "started",
                   std::string("lwauthd ") + LWAUTH_VERSION + " serving " + bus::kServiceName +
@@ -408,8 +413,10 @@ class Daemon {
     EventPtr event_;
     std::unique_ptr<http::Client> http_;   // declared after event_: destroyed before the loop
     std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
+    std::unique_ptr<EventTimers> timers_;
     BusPtr bus_;
     EventSourcePtr sweep_timer_;
+    std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include <ctime>
+#include <utility>
 
 #include "../log.hpp"
 #include "lwauth/error.hpp"
@@ -246,12 +247,17 @@ void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
     MethodEnv env{deps_.clock,  deps_.random,     deps_.store,         deps_.sender,
                   deps_.hasher, pending.policy,   pending.user_policy, pending.context,
                   id,           std::move(loaded)};
+    env.event_wait_usec = event_wait_usec(pending);
     std::shared_ptr<LoginMethod> method = pending.method;
     pending.busy = true;
     // The method may answer at once or later; either way `finish` looks the login up
-    // again by id, since it may have been cancelled or expired meanwhile.
-    auto on_step = [this, id, done = std::move(done)](StepResult result) {
-        finish(id, std::move(result), done);
+    // again by id, since it may have been cancelled or expired meanwhile. The reply is
+    // taken once: a wait that ended (its deadline, a Cancel) has answered it already.
+    auto reply = std::make_shared<StepDone>(std::move(done));
+    auto on_step = [this, id, reply](StepResult result) {
+        if (StepDone taken = std::exchange(*reply, nullptr)) {
+            finish(id, std::move(result), taken);
+        }
     };
     try {
         if (first) {
@@ -260,9 +266,94 @@ void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
             method->answer(env, answer, on_step);
         }
     } catch (...) {
+        *reply = nullptr;
         logins_.erase(id);
         throw;
     }
+    watch_wait(id, *method, std::move(reply), env.event_wait_usec);
+}
+
+uint64_t LoginEngine::event_wait_usec(const Pending& pending) {
+    auto bound = static_cast<uint64_t>(pending.policy->login_timeout.count()) * 1000 * 1000;
+    uint64_t client = pending.context.reply_timeout_usec;
+    if (client > 0) {
+        bound = std::min(bound, client - 2 * reply_margin_usec(client));
+    }
+    return bound;
+}
+
+void LoginEngine::watch_wait(const std::string& id, const LoginMethod& method,
+                             std::shared_ptr<StepDone> reply, uint64_t wait_usec) {
+    auto it = logins_.find(id);
+    if (it == logins_.end() || !*reply || !method.awaits_event()) {
+        return;  // answered already, or waiting for something else (a gateway)
+    }
+    Pending& pending = it->second;
+    // The wait is the client's turn: the sweep must not drop the login before its end.
+    pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
+    pending.wait = std::make_unique<Pending::EventWait>();
+    pending.wait->reply = std::move(reply);
+    try {
+        if (deps_.timers == nullptr) {
+            throw Error(Errc::Internal, "no timer can bound the wait of the login's method");
+        }
+        pending.wait->deadline = deps_.timers->after(wait_usec, [this, id] { wait_timed_out(id); });
+    } catch (...) {
+        *pending.wait->reply = nullptr;  // the caller answers with the error
+        logins_.erase(it);
+        throw;
+    }
+}
+
+void LoginEngine::wait_timed_out(const std::string& id) {
+    auto it = logins_.find(id);
+    if (it == logins_.end()) {
+        return;
+    }
+    StepDone reply = take_wait(it->second);
+    if (!reply) {
+        return;
+    }
+    const LoginContext& context = it->second.context;
+    log_event(LogLevel::Notice, "login-wait-timeout",
+              "login denied: nothing came from outside before the wait's deadline",
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    // Denied, not unavailable: nothing failed, the confirmation did not come; the stack
+    // must not take it for an outage that failmode= or an `ignore` rule would let pass.
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error("The login was not confirmed in time. Please log in again.");
+    finish(id, StepResult::of(std::move(step)), reply);
+}
+
+StepDone LoginEngine::take_wait(Pending& pending) {
+    if (!pending.wait) {
+        return nullptr;
+    }
+    auto wait = std::move(pending.wait);  // its timer goes with it
+    return std::exchange(*wait->reply, nullptr);
+}
+
+void LoginEngine::end_waits(std::vector<StepDone> replies, const std::string& why) {
+    for (auto& reply : replies) {
+        if (reply) {
+            reply(StepResult::failure(Error(Errc::NoSuchLogin, why)));
+        }
+    }
+}
+
+Result<void> LoginEngine::notify(const std::string& id, const LoginEvent& event) {
+    auto it = logins_.find(id);
+    if (it == logins_.end()) {
+        return Error(Errc::NoSuchLogin, "no such login: it has ended, or never was");
+    }
+    if (!it->second.wait) {
+        return Error(Errc::InvalidArgument, "the login waits for no outside event now");
+    }
+    log_event(LogLevel::Debug, "login-event", "outside event for a waiting login: " + event.kind,
+              {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+    // Held here: the method may end the login, and with it the engine's hold on it.
+    std::shared_ptr<LoginMethod> method = it->second.method;
+    return method->notify(event);
 }
 
 void LoginEngine::finish(const std::string& id, StepResult result, const StepDone& done) {
@@ -273,6 +364,7 @@ void LoginEngine::finish(const std::string& id, StepResult result, const StepDon
     }
     Pending& pending = it->second;
     pending.busy = false;
+    pending.wait.reset();
     if (result.error) {
         logins_.erase(it);
         done(std::move(result));
@@ -319,19 +411,41 @@ void LoginEngine::cancel(const std::string& id, const std::string& owner) {
     if (it != logins_.end() && it->second.context.owner == owner) {
         log_event(LogLevel::Info, "login-cancel", "login cancelled by its client",
                   {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+        StepDone reply = take_wait(it->second);
         logins_.erase(it);
+        end_waits({std::move(reply)}, "the login was cancelled");
     }
 }
 
 void LoginEngine::cancel_owner(const std::string& owner) {
-    std::erase_if(logins_, [&](const auto& entry) {
-        if (entry.second.context.owner != owner) {
-            return false;
+    drop_logins(
+        [&](const Pending& pending) {
+            if (pending.context.owner != owner) {
+                return false;
+            }
+            log_event(LogLevel::Notice, "login-abandoned",
+                      "login abandoned: its client left the bus",
+                      {{"USER", pending.context.user}, {"SERVICE", pending.context.service}});
+            return true;
+        },
+        "the login's client left the bus");
+}
+
+size_t LoginEngine::drop_logins(const std::function<bool(const Pending&)>& drop,
+                                const std::string& why) {
+    std::vector<StepDone> replies;
+    size_t dropped = 0;
+    for (auto it = logins_.begin(); it != logins_.end();) {
+        if (!drop(it->second)) {
+            ++it;
+            continue;
         }
-        log_event(LogLevel::Notice, "login-abandoned", "login abandoned: its client left the bus",
-                  {{"USER", entry.second.context.user}, {"SERVICE", entry.second.context.service}});
-        return true;
-    });
+        replies.push_back(take_wait(it->second));
+        it = logins_.erase(it);
+        ++dropped;
+    }
+    end_waits(std::move(replies), why);
+    return dropped;
 }
 
 bool LoginEngine::have_room() {
@@ -342,8 +456,8 @@ bool LoginEngine::have_room() {
 
 size_t LoginEngine::expire() {
     int64_t now = deps_.clock.now();
-    return std::erase_if(logins_,
-                         [&](const auto& entry) { return now >= entry.second.expires_at; });
+    return drop_logins([&](const Pending& pending) { return now >= pending.expires_at; },
+                       "the login has timed out");
 }
 
 }  // namespace lwauth

@@ -3,16 +3,21 @@
 // tests drive every branch under a fake clock.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../clock.hpp"
 #include "../codes.hpp"
 #include "../delivery.hpp"
 #include "../store/store.hpp"
+#include "../timers.hpp"
+#include "event.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
 #include "method.hpp"
@@ -33,6 +38,9 @@ struct EngineDeps {
     // CPU-heavy work off the loop (workers.hpp), for the methods that need it; none does
     // yet. Null where nothing may run on a worker (unit tests without a loop).
     WorkerPool* workers = nullptr;
+    // The loop's timers, which bound a method's wait for an outside event. Null where no
+    // method waits (unit tests without one): a method that would is ended as Internal.
+    Timers* timers = nullptr;
 };
 
 class LoginEngine {
@@ -68,6 +76,11 @@ class LoginEngine {
     void cancel_owner(const std::string& owner);
     /// Ends logins idle for longer than the policy's login timeout. Returns how many.
     size_t expire();
+    /// Hands an event from outside (event.hpp) to the method of login `id`, which holds a
+    /// step until it comes (LoginMethod::awaits_event); the method answers that step.
+    /// Errors: NoSuchLogin for an unknown or ended login (a late event is dropped so),
+    /// InvalidArgument when the login waits for no event or for another kind.
+    Result<void> notify(const std::string& id, const LoginEvent& event);
 
     [[nodiscard]] size_t pending() const { return logins_.size(); }
     /// How long the client of login `id` waits for each reply (Start's context); 0 when
@@ -85,6 +98,13 @@ class LoginEngine {
         std::shared_ptr<LoginMethod> method;
         int64_t expires_at = 0;
         bool busy = false;  // waiting for the method (a gateway, say) to answer
+        // While the method holds its step for an outside event: the reply it holds, and
+        // the timer that ends the login at the wait's deadline.
+        struct EventWait {
+            std::shared_ptr<StepDone> reply;
+            std::unique_ptr<Timer> deadline;
+        };
+        std::unique_ptr<EventWait> wait{};
     };
 
     void start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy,
@@ -107,6 +127,19 @@ class LoginEngine {
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
              StepDone done, std::shared_ptr<const UserState> loaded = nullptr);
     void finish(const std::string& id, StepResult result, const StepDone& done);
+    /// How long a step of this login may be held for an outside event.
+    [[nodiscard]] static uint64_t event_wait_usec(const Pending& pending);
+    /// After the method was called: if it holds its step for an outside event, bounds
+    /// the wait with a timer.
+    void watch_wait(const std::string& id, const LoginMethod& method,
+                    std::shared_ptr<StepDone> reply, uint64_t wait_usec);
+    void wait_timed_out(const std::string& id);
+    /// The reply a waiting login holds, taken from it (empty when it is not waiting).
+    static StepDone take_wait(Pending& pending);
+    /// Drops the logins `drop` picks, answering their waits' replies with `why`.
+    size_t drop_logins(const std::function<bool(const Pending&)>& drop, const std::string& why);
+    /// Answers the replies of waits that ended with their login (Cancel, a client gone).
+    static void end_waits(std::vector<StepDone> replies, const std::string& why);
     std::string new_id();
 
     EngineDeps deps_;

@@ -54,4 +54,12 @@ void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, StepDone
     chosen_->begin(env, std::move(done));
 }
 
+bool PrimaryMenu::awaits_event() const {
+    return chosen_ && chosen_->awaits_event();
+}
+
+Result<void> PrimaryMenu::notify(const LoginEvent& event) {
+    return chosen_ ? chosen_->notify(event) : LoginMethod::notify(event);
+}
+
 }  // namespace lwauth

@@ -53,6 +53,9 @@ class PrimaryMenu final : public LoginMethod {
 
     void begin(const MethodEnv& env, StepDone done) override;
     void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
+    /// The chosen method's, which may wait for an outside event.
+    [[nodiscard]] bool awaits_event() const override;
+    Result<void> notify(const LoginEvent& event) override;
 
   private:
     [[nodiscard]] Step menu(Step step) const;

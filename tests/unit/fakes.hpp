@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -33,7 +34,9 @@
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/users.hpp"
+#include "store/memory_store.hpp"
 #include "store/store.hpp"
+#include "timers.hpp"
 
 namespace lwauth::test {
 
@@ -183,6 +186,72 @@ class FakeUsers final : public UserDirectory {
     std::map<std::string, uid_t> uids;
     std::set<std::string> missing;
     mutable int group_lookups = 0;
+};
+
+/// What the engine and the services are built from in a unit test: a fake clock, a seeded
+/// random source, an in-memory store, a hasher under a fixed key, a code sender with no
+/// channel yet and a user directory.
+struct Services {
+    FakeClock clock;
+    SeededRandom random;
+    MemoryStore store;
+    Hasher hasher{SecretString(std::string(32, 'k'))};
+    CodeSender sender{clock, store, hasher};
+    FakeUsers users;
+};
+
+/// Timers on a clock of their own that moves only when the test says so.
+class FakeTimers final : public Timers {
+  public:
+    std::unique_ptr<Timer> after(uint64_t usec, std::function<void()> fire) override {
+        auto entry = std::make_shared<Entry>(Entry{now_ + usec, std::move(fire), true});
+        entries_.push_back(entry);
+        return std::make_unique<Handle>(entry);
+    }
+
+    /// Moves the timers' clock on by `usec`, firing each armed timer that falls due,
+    /// earliest first (one may arm or drop others).
+    void advance(uint64_t usec) {
+        uint64_t until = now_ + usec;
+        for (;;) {
+            std::shared_ptr<Entry> next;
+            for (const auto& entry : entries_) {
+                if (entry->armed && entry->due <= until && (!next || entry->due < next->due)) {
+                    next = entry;
+                }
+            }
+            if (!next) {
+                break;
+            }
+            now_ = next->due;
+            next->armed = false;
+            auto fire = next->fire;
+            fire();
+        }
+        now_ = until;
+        std::erase_if(entries_, [](const auto& entry) { return !entry->armed; });
+    }
+
+    /// Timers armed and neither fired nor dropped.
+    [[nodiscard]] size_t armed() const {
+        return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                 [](const auto& entry) { return entry->armed; }));
+    }
+
+  private:
+    struct Entry {
+        uint64_t due;
+        std::function<void()> fire;
+        bool armed;
+    };
+    struct Handle final : Timer {
+        explicit Handle(std::shared_ptr<Entry> e) : entry(std::move(e)) {}
+        ~Handle() override { entry->armed = false; }
+        std::shared_ptr<Entry> entry;
+    };
+
+    uint64_t now_ = 0;
+    std::vector<std::shared_ptr<Entry>> entries_;
 };
 
 /// A fresh directory under $TMPDIR, removed with everything in it.
