@@ -19,6 +19,8 @@
 #include "http/http_client.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
+#include "login/methods/code_method.hpp"
+#include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
@@ -213,9 +215,13 @@ class Daemon {
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
+        // Every login method, with the services it uses: a method that needs the worker
+        // pool (workers_) takes it here too.
+        CodeDeps codes{clock_, random_, *store_, *sender_, *hasher_};
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get()},
-            policy_);
+            EngineDeps{clock_, random_, *store_, users_}, policy_,
+            LoginMethodTypes{{std::make_shared<PhoneMethodType>(codes)},
+                             {std::make_shared<CodeMethodType>(codes)}});
         account_ =
             std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);
