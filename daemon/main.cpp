@@ -135,6 +135,12 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
     return channels;
 }
 
+// Every login method lwauthd runs, each with the services it uses (one that needs the
+// worker pool takes it here too). The engine knows none of them by name.
+LoginMethodTypes login_methods(const CodeDeps& codes) {
+    return {{std::make_shared<PhoneMethodType>(codes)}, {std::make_shared<CodeMethodType>(codes)}};
+}
+
 // The state directory holds the keys, the database and the outbox. Another user who
 // could write in it could replace the outbox with a FIFO (every login would hang) or move
 // the database away (2-step verification off after a restart): lwauthd starts only on a
@@ -215,13 +221,9 @@ class Daemon {
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
-        // Every login method, with the services it uses: a method that needs the worker
-        // pool (workers_) takes it here too.
-        CodeDeps codes{clock_, random_, *store_, *sender_, *hasher_};
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_}, policy_,
-            LoginMethodTypes{{std::make_shared<PhoneMethodType>(codes)},
-                             {std::make_shared<CodeMethodType>(codes)}});
+            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
         account_ =
             std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);
