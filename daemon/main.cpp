@@ -20,6 +20,8 @@
 #include "http/http_client.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
+#include "login/methods/code_method.hpp"
+#include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
@@ -137,6 +139,12 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
     return channels;
 }
 
+// Every login method lwauthd runs, each with the services it uses (one that needs the
+// worker pool takes it here too). The engine knows none of them by name.
+LoginMethodTypes login_methods(const CodeDeps& codes) {
+    return {{std::make_shared<PhoneMethodType>(codes)}, {std::make_shared<CodeMethodType>(codes)}};
+}
+
 // The state directory holds the keys, the database and the outbox. Another user who
 // could write in it could replace the outbox with a FIFO (every login would hang) or move
 // the database away (2-step verification off after a restart): lwauthd starts only on a
@@ -219,10 +227,9 @@ class Daemon {
         async_store_ = std::make_unique<ImmediateStore>(*store_);
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
-        engine_ =
-            std::make_unique<LoginEngine>(EngineDeps{clock_, random_, *store_, *sender_, *hasher_,
-                                                     users_, workers_.get(), timers_.get()},
-                                          policy_);
+        engine_ = std::make_unique<LoginEngine>(
+            EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
+            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
         account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);

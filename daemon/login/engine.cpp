@@ -6,39 +6,10 @@
 #include "../log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/text.hpp"
-#include "methods/code_method.hpp"
 #include "passwordless.hpp"
-#include "remember.hpp"
+#include "two_step.hpp"
 
 namespace lwauth {
-namespace {
-
-// A moment for a user to read: local time of the host, with its zone.
-std::string time_text(int64_t epoch) {
-    time_t t = static_cast<time_t>(epoch);
-    struct tm tm {};
-    char text[64];
-    if (localtime_r(&t, &tm) == nullptr ||
-        strftime(text, sizeof text, "%Y-%m-%d %H:%M %Z", &tm) == 0) {
-        return std::to_string(epoch);
-    }
-    return text;
-}
-
-// "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
-std::string enroll_grace_text(const policy::Policy& policy, int64_t until) {
-    std::string how =
-        policy.contacts == policy::Contacts::Admin
-            ? "Ask your administrator to register your phone number or email address"
-            : "Set up your phone number or email address now: lwauthctl contact add phone "
-              "NUMBER (or email ADDRESS)";
-    return "2-step verification is required for this account, which has no phone number or "
-           "email address for verification codes yet. You may log in without a code until " +
-           time_text(until) + ". " + how + ".";
-}
-
-}  // namespace
-
 std::string LoginEngine::new_id() {
     uint8_t raw[16];
     deps_.random.fill(raw, sizeof raw);
@@ -81,7 +52,7 @@ void LoginEngine::start_primary(const LoginContext& context, const policy::UserP
         return;
     }
     std::vector<PrimaryMenu::Choice> offered;
-    for (const auto& type : primary_types_) {
+    for (const auto& type : types_.primary) {
         if (type->offered(*policy_, user_policy, state, context)) {
             offered.push_back({type, type->label(state)});
         }
@@ -132,121 +103,72 @@ void LoginEngine::add_login(const LoginContext& context, const policy::UserPolic
     run(id, it->second, true, {}, std::move(done), std::move(loaded));
 }
 
+std::optional<Step> LoginEngine::second_factor_verdict(const LoginContext& context,
+                                                       const policy::UserPolicy& user_policy,
+                                                       const UserState& state) {
+    if (!two_step_applies(user_policy, state)) {
+        return Step::verdict_of(bus::kVerdictIgnore);
+    }
+    int64_t now = deps_.clock.now();
+    if (state.locked_until > now) {
+        return locked_step(context, state.locked_until - now);
+    }
+    return two_step::remembered_step(deps_.store, deps_.clock, user_policy, context);
+}
+
 void LoginEngine::start_second_factor(const LoginContext& context,
                                       const policy::UserPolicy& user_policy, StepDone done) {
-    const std::string& user = context.user;
     if (user_policy.two_step == policy::TwoStep::Off) {
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
-    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(user));
+    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(context.user));
     const UserState& state = *loaded;
-    if (!two_step_applies(user_policy, state)) {
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
-        return;
-    }
-    int64_t now = deps_.clock.now();
-    if (state.locked_until > now) {
-        done(StepResult::of(locked_step(context, state.locked_until - now)));
-        return;
-    }
-    if (std::optional<Step> step = remembered_step(context, user_policy)) {
+    if (std::optional<Step> step = second_factor_verdict(context, user_policy, state)) {
         done(StepResult::of(std::move(*step)));
         return;
     }
-    CodeMethod::Options options;
-    if (state.contacts.empty() && !state.profile.empty()) {
-        // No login contact yet, but the administrator's profile has one: the code goes
-        // there, and a right code makes it the login contact (as LINE WORKS uses a
-        // profile number once its user accepts it).
-        options.profile_contacts =
-            deps_.sender.reachable(*policy_, user_policy, *with_profile_contacts(state));
+    SecondFactorTypes applying;
+    const SecondFactorType* unavailable = nullptr;  // set up, but cannot run now
+    for (const auto& type : types_.second_factor) {
+        SecondFactorType::Fit fit = type->fit(*policy_, user_policy, state, context);
+        if (fit == SecondFactorType::Fit::Applies) {
+            applying.push_back(type);
+        } else if (fit == SecondFactorType::Fit::Unavailable && unavailable == nullptr) {
+            unavailable = type.get();
+        }
     }
-    if (!options.profile_contacts && !deps_.sender.reachable(*policy_, user_policy, state)) {
-        done(StepResult::of(unreachable_step(context, user_policy, state)));
+    if (applying.empty()) {
+        done(StepResult::of(unavailable != nullptr
+                                ? unavailable->unavailable(context)
+                                : two_step::unenrolled_step(deps_.store, deps_.clock, *policy_,
+                                                            user_policy, context, state)));
         return;
     }
     if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
-    log_event(LogLevel::Info, "login-start",
-              options.profile_contacts
-                  ? "2-step verification started, to the profile's contacts"
-                  : "2-step verification started",
-              {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    add_login(context, user_policy, std::make_shared<CodeMethod>(options), std::move(loaded),
-              std::move(done));
-}
-
-std::optional<Step> LoginEngine::remembered_step(const LoginContext& context,
-                                                 const policy::UserPolicy& user_policy) {
-    if (!host_remembered(deps_.store, deps_.clock, user_policy, context)) {
-        return std::nullopt;
+    std::vector<SecondFactorLogin::Choice> choices;
+    std::string ids;
+    for (const auto& type : applying) {
+        // The menu's lines only when there is a choice: one method begins at once.
+        choices.push_back({applying.size() > 1 ? type->label(*policy_, user_policy, state) : "",
+                           type->create(*policy_, user_policy, state, context)});
+        ids += (ids.empty() ? "" : ",") + type->id();
     }
-    log_event(LogLevel::Info, "login-remembered",
-              "login finished: success, 2-step verification remembered from this host",
+    log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", context.user},
                {"SERVICE", context.service},
                {"RHOST", context.rhost},
-               {"VERDICT", bus::kVerdictSuccess}});
-    Step step = Step::verdict_of(bus::kVerdictSuccess);
-    step.info("No verification code needed: you verified from this host within the last " +
-              policy::format_duration(user_policy.remember_host) + " (lwauthctl forget ends it).");
-    return step;
-}
-
-Step LoginEngine::unreachable_step(const LoginContext& context,
-                                   const policy::UserPolicy& user_policy, const UserState& state) {
-    const std::string& user = context.user;
-    Step step = Step::verdict_of(bus::kVerdictDenied);
-    if (!state.contacts.empty()) {
-        log_event(LogLevel::Error, "login-unreachable",
-                  "login refused: no configured channel reaches the user's contacts",
-                  {{"USER", user}, {"SERVICE", context.service}});
-        step.error(
-            "Your verification code cannot be delivered: no delivery channel on this host "
-            "reaches your saved contacts. Ask your administrator.");
-        return step;
-    }
-    if (user_policy.enroll_grace.count() > 0 && !state.enrolled) {
-        // Rolling 2-step out: a user who has not enrolled yet is let in after the password
-        // for a while, counted from their first such login, and told how to enroll.
-        int64_t now = deps_.clock.now();
-        int64_t started = state.enroll_grace_started != 0
-                              ? state.enroll_grace_started
-                              : deps_.store.start_enroll_grace(user, now);
-        int64_t until = started + user_policy.enroll_grace.count();
-        if (now < until) {
-            log_event(LogLevel::Notice, "login-enroll-grace",
-                      "login let in without a code: no contact yet, within enroll_grace",
-                      {{"USER", user},
-                       {"SERVICE", context.service},
-                       {"RHOST", context.rhost},
-                       {"VERDICT", bus::kVerdictSuccess},
-                       {"DURATION_S", std::to_string(until - now)}});
-            Step grace = Step::verdict_of(bus::kVerdictSuccess);
-            grace.info(enroll_grace_text(*policy_, until));
-            return grace;
-        }
-        log_event(LogLevel::Notice, "login-enroll-grace-over",
-                  "login refused: no contact, and enroll_grace has ended",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    } else {
-        log_event(LogLevel::Notice, "login-no-contact",
-                  "login refused: 2-step verification required but no verified contact",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    }
-    step.error(
-        "2-step verification is required for this account, but it has no verified phone "
-        "number or email address. Ask your administrator to register one for you.");
-    return step;
+               {"METHOD", ids}});
+    add_login(context, user_policy,
+              std::make_shared<SecondFactorLogin>(deps_.store, deps_.clock, std::move(choices)),
+              std::move(loaded), std::move(done));
 }
 
 void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,
                       StepDone done, std::shared_ptr<const UserState> loaded) {
-    MethodEnv env{deps_.clock,  deps_.random,     deps_.store,         deps_.sender,
-                  deps_.hasher, pending.policy,   pending.user_policy, pending.context,
-                  id,           std::move(loaded)};
+    MethodEnv env{pending.policy, pending.user_policy, pending.context, id, std::move(loaded)};
     env.event_wait_usec = event_wait_usec(pending);
     std::shared_ptr<LoginMethod> method = pending.method;
     pending.busy = true;

@@ -7,9 +7,6 @@
 #include <optional>
 #include <string_view>
 
-#include "../clock.hpp"
-#include "../codes.hpp"
-#include "../delivery.hpp"
 #include "../store/store.hpp"
 #include "event.hpp"
 #include "lwauth/error.hpp"
@@ -19,15 +16,10 @@
 
 namespace lwauth {
 
-/// What a method may use. The services are owned by the daemon and outlive every login;
-/// the login's own data is copied in, so that an environment captured by a callback
-/// stays valid after the login has ended.
+/// The login a method runs for: per-login data only, copied in, so that an environment
+/// captured by a callback stays valid after the login has ended. The services a method
+/// uses (clock, store, sender...) come through its type's constructor from main.cpp.
 struct MethodEnv {
-    const Clock& clock;
-    RandomSource& random;
-    Store& store;
-    CodeSender& sender;
-    const Hasher& hasher;
     std::shared_ptr<const policy::Policy> policy;
     policy::UserPolicy user_policy;
     LoginContext context;

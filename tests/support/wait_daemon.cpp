@@ -159,9 +159,7 @@ struct Extension {
 std::shared_ptr<void> add_extensions(const DaemonParts& parts) {
     auto extension = std::make_shared<Extension>();
     extension->type = std::make_shared<WaitMethodType>(parts.engine, parts.timers);
-    PrimaryMethodTypes types = builtin_primary_methods();
-    types.push_back(extension->type);
-    parts.engine.set_primary_methods(std::move(types));
+    parts.engine.add_method_types({{extension->type}, {}});
     // The bus routes to this match only the signals its sender rule allows: those of the
     // name's owner (sd-bus does not compare a well-known sender again itself).
     sd_bus_slot* slot = nullptr;

@@ -94,12 +94,14 @@ class NotifyTest : public ::testing::Test {
   protected:
     NotifyTest() { make_engine(&timers_); }
 
-    void make_engine(Timers* timers, bool wait_in_begin = false) {
+    void make_engine(Timers* timers, bool wait_in_begin = false, PrimaryMethodTypes types = {}) {
+        if (types.empty()) {
+            types = {std::make_shared<WaitingType>(seen_, wait_in_begin)};
+        }
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{s_.clock, s_.random, s_.store, s_.sender, s_.hasher, s_.users, nullptr,
-                       timers},
-            test::load_policy({{"lwauth.conf", "[policy]\ntwo_step = optional\n"}}));
-        engine_->set_primary_methods({std::make_shared<WaitingType>(seen_, wait_in_begin)});
+            EngineDeps{s_.clock, s_.random, s_.store, s_.users, timers},
+            test::load_policy({{"lwauth.conf", "[policy]\ntwo_step = optional\n"}}),
+            LoginMethodTypes{std::move(types), {}});
     }
 
     // Starts a passwordless login whose client waits `reply_timeout` for each reply.
@@ -267,8 +269,9 @@ TEST_F(NotifyTest, AWaitNoTimerCanBoundFailsClosed) {
 }
 
 TEST_F(NotifyTest, TheMenuPassesTheEventToTheChosenMethod) {
-    engine_->set_primary_methods(
-        {std::make_shared<WaitingType>(seen_, true), std::make_shared<WaitingType>(seen_, false)});
+    make_engine(&timers_, false,
+                {std::make_shared<WaitingType>(seen_, true),
+                 std::make_shared<WaitingType>(seen_, false)});
     start();
     ASSERT_TRUE(got_ && got_->step);
     EXPECT_EQ(got_->step->prompt, "Choice (1-2 or p): ");
