@@ -27,6 +27,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/text.hpp"
 
 namespace lwauth {
@@ -109,11 +110,16 @@ UniqueFd lock_policy(const std::string& lock_path, const std::string& file) {
     return lock;
 }
 
-// Why a file could not be read, in the words lwauthd's loader uses.
-constexpr const char* kNotFound = "not found";
+// A regular file's text and its stat.
+struct FileRead {
+    std::string text;
+    struct stat st {};
+};
 
-// The text of a regular file and its stat, or the reason it cannot be had.
-std::string read_regular_file(const std::string& path, std::string& text, struct stat& st) {
+// The file, or why it cannot be had: Error(NotFound) when there is none, else
+// Error(Internal) with the reason.
+Result<FileRead> read_regular_file(const std::string& path) {
+    auto problem = [](const std::string& why) { return Error(Errc::Internal, why); };
     // O_NONBLOCK: a FIFO in its place must not hang us; fstat then refuses it.
     // O_NOFOLLOW: lwauthd does not read lwauth.conf through a link, so neither do we.
     UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)};
@@ -121,21 +127,23 @@ std::string read_regular_file(const std::string& path, std::string& text, struct
         const int error = errno;
         struct stat link {};
         if (error == ELOOP && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
-            return "is a symbolic link, which lwauthd does not follow; replace it with the "
-                   "file itself";
+            return problem(
+                "is a symbolic link, which lwauthd does not follow; replace it with the "
+                "file itself");
         }
-        return error == ENOENT ? kNotFound : errno_text(error);
+        return error == ENOENT ? Error(Errc::NotFound, "not found") : problem(errno_text(error));
     }
-    if (::fstat(fd.get(), &st) != 0) {
-        return errno_text(errno);
+    FileRead read;
+    if (::fstat(fd.get(), &read.st) != 0) {
+        return problem(errno_text(errno));
     }
-    if (!S_ISREG(st.st_mode)) {
-        return "not a regular file";
+    if (!S_ISREG(read.st.st_mode)) {
+        return problem("not a regular file");
     }
-    if (int error = read_all(fd.get(), text)) {
-        return errno_text(error);
+    if (int error = read_all(fd.get(), read.text)) {
+        return problem(errno_text(error));
     }
-    return "";
+    return read;
 }
 
 struct Original {
@@ -151,14 +159,15 @@ struct Original {
 
 Original read_original(const std::string& file) {
     Original original;
-    struct stat st {};
-    std::string problem = read_regular_file(file, original.text, st);
-    if (problem == kNotFound) {
+    Result<FileRead> read = read_regular_file(file);
+    if (!read && read.error().code() == Errc::NotFound) {
         return original;
     }
-    if (!problem.empty()) {
-        throw EditFailed("cannot read " + file + ": " + problem);
+    if (!read) {
+        throw EditFailed("cannot read " + file + ": " + read.error().what());
     }
+    original.text = std::move(read->text);
+    const struct stat& st = read->st;
     // lwauthd reads only a file of root's that nobody else may write: the edit is
     // installed so, whatever the old file was.
     original.uid = 0;

@@ -1,8 +1,8 @@
 #include "account.hpp"
 
-#include "login/remember.hpp"
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
+#include "login/remember.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
 
@@ -74,9 +74,8 @@ void AccountService::require_self_service() const {
     }
 }
 
-AccountStatus AccountService::status(const std::string& user) {
-    auto up = user_policy(user);
-    UserState state = store_.load_user(user);
+AccountStatus AccountService::status_of(const std::string& user, const policy::UserPolicy& up,
+                                        const UserState& state) const {
     AccountStatus s;
     s.user = user;
     s.two_step_policy = up.two_step;
@@ -114,15 +113,6 @@ AccountStatus AccountService::status(const std::string& user) {
         }
     }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
-    if (up.remember_host.count() > 0) {
-        // As the engine judges a place (login/remember.hpp).
-        for (const auto& host : store_.remembered_hosts(user)) {
-            int64_t until = remembered_until(host, up);
-            if (host.verified_at <= now && now < until) {
-                s.remembered_hosts.push_back({host.service, host.origin, until});
-            }
-        }
-    }
     if (state.contacts.empty() && !state.enrolled && s.two_step_enabled &&
         up.enroll_grace.count() > 0 && state.enroll_grace_started != 0) {
         s.enroll_grace_until = state.enroll_grace_started + up.enroll_grace.count();
@@ -130,60 +120,97 @@ AccountStatus AccountService::status(const std::string& user) {
     return s;
 }
 
-int AccountService::forget_hosts(const std::string& user) {
-    int forgotten = store_.forget_hosts(user);
-    log_event(LogLevel::Notice, "hosts-forgotten",
-              "the user's remembered places were forgotten; codes are asked there again",
-              {{"USER", user}, {"COUNT", std::to_string(forgotten)}});
-    return forgotten;
+void AccountService::status(const std::string& user, Done<AccountStatus> done) {
+    settle(done, [&] {
+        auto up = user_policy(user);
+        store_.load_user(
+            user, then<UserState>(done, [this, user, up, done](UserState state) {
+                AccountStatus s = status_of(user, up, state);
+                if (up.remember_host.count() <= 0) {
+                    done(std::move(s));
+                    return;
+                }
+                store_.remembered_hosts(
+                    user,
+                    then<std::vector<RememberedHost>>(done, [this, up, s = std::move(s), done](
+                                                                const std::vector<RememberedHost>&
+                                                                    hosts) mutable {
+                        // As the engine judges a place (login/remember.hpp).
+                        int64_t now = clock_.now();
+                        for (const auto& host : hosts) {
+                            int64_t until = remembered_until(host, up);
+                            if (host.verified_at <= now && now < until) {
+                                s.remembered_hosts.push_back({host.service, host.origin, until});
+                            }
+                        }
+                        done(std::move(s));
+                    }));
+            }));
+    });
+}
+
+void AccountService::forget_hosts(const std::string& user, Done<int> done) {
+    store_.forget_hosts(
+        user, 0, then<int>(done, [user, done](int forgotten) {
+            log_event(LogLevel::Notice, "hosts-forgotten",
+                      "the user's remembered places were forgotten; codes are asked there again",
+                      {{"USER", user}, {"COUNT", std::to_string(forgotten)}});
+            done(forgotten);
+        }));
 }
 
 void AccountService::add_contact(const std::string& user, const std::string& owner,
                                  const std::string& kind, const std::string& value,
-                                 std::function<void(std::optional<Error>)> done) {
-    check_contact_kind(kind);
-    auto up = user_policy(user);
-    require_two_step_available(up);
-    require_self_service();
-    std::string normalized = normalized_contact(kind, value);
-    if (kind == "phone" && !sms_prefix_allowed(up.code, normalized)) {
-        throw Error(Errc::PolicyForbids,
-                    "phone numbers of this country cannot be used on this host");
-    }
-    // Before any code leaves: a new contact decides where login codes go.
-    UserState state = store_.load_user(user);
-    require_reauth(user, owner, up, state, "adding a " + kind);
-    send_confirmation(user, kind, normalized, "self", state.contacts.empty(), std::move(done));
+                                 Done<void> done) {
+    settle(done, [&] {
+        check_contact_kind(kind);
+        auto up = user_policy(user);
+        require_two_step_available(up);
+        require_self_service();
+        std::string normalized = normalized_contact(kind, value);
+        if (kind == "phone" && !sms_prefix_allowed(up.code, normalized)) {
+            throw Error(Errc::PolicyForbids,
+                        "phone numbers of this country cannot be used on this host");
+        }
+        // Before any code leaves: a new contact decides where login codes go.
+        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                             require_reauth(user, owner, up, state, "adding a " + kind);
+                             send_confirmation(user, kind, normalized, "self",
+                                               state.contacts.empty(), done);
+                         }));
+    });
 }
 
 void AccountService::use_profile_contact(const std::string& user, const std::string& owner,
-                                         const std::string& kind,
-                                         std::function<void(std::optional<Error>)> done) {
-    check_contact_kind(kind);
-    auto up = user_policy(user);
-    require_two_step_available(up);
-    require_self_service();
-    UserState state = store_.load_user(user);
-    const Contact* profile = state.profile_contact(kind);
-    if (profile == nullptr) {
-        throw Error(Errc::NotFound, "your profile has no " + kind +
-                                        "; your administrator sets it, or add your own with "
-                                        "lwauthctl contact add " +
-                                        kind);
-    }
-    if (kind == "phone" && !sms_prefix_allowed(up.code, profile->value)) {
-        throw Error(Errc::PolicyForbids,
-                    "phone numbers of this country cannot be used on this host");
-    }
-    require_reauth(user, owner, up, state, "using the profile's " + kind);
-    send_confirmation(user, kind, profile->value, "profile", state.contacts.empty(),
-                      std::move(done));
+                                         const std::string& kind, Done<void> done) {
+    settle(done, [&] {
+        check_contact_kind(kind);
+        auto up = user_policy(user);
+        require_two_step_available(up);
+        require_self_service();
+        store_.load_user(
+            user, then<UserState>(done, [=, this](const UserState& state) {
+                const Contact* profile = state.profile_contact(kind);
+                if (profile == nullptr) {
+                    throw Error(Errc::NotFound, "your profile has no " + kind +
+                                                    "; your administrator sets it, or add your own "
+                                                    "with lwauthctl contact add " +
+                                                    kind);
+                }
+                if (kind == "phone" && !sms_prefix_allowed(up.code, profile->value)) {
+                    throw Error(Errc::PolicyForbids,
+                                "phone numbers of this country cannot be used on this host");
+                }
+                require_reauth(user, owner, up, state, "using the profile's " + kind);
+                send_confirmation(user, kind, profile->value, "profile", state.contacts.empty(),
+                                  done);
+            }));
+    });
 }
 
 void AccountService::send_confirmation(const std::string& user, const std::string& kind,
                                        const std::string& value, const std::string& source,
-                                       bool unproved,
-                                       std::function<void(std::optional<Error>)> done) {
+                                       bool unproved, Done<void> done) {
     auto up = user_policy(user);
     policy::Kind delivery = kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
     if (policy_->channels_for(delivery).empty()) {
@@ -201,47 +228,67 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
     sender_.send_confirmation(
         user, *policy_, up, Contact{kind, value, source}, code,
         [this, user, kind, lifetime, pending = std::move(pending),
-         done = std::move(done)](SendOutcome outcome) mutable {
-            if (!outcome.delivered) {
-                done(Error(outcome.error, outcome.error == Errc::RateLimited
-                                              ? rate_limited_text(outcome.retry_at, clock_.now())
-                                              : "the confirmation code could not be sent; try "
-                                                "again later or ask your administrator"));
+         done = std::move(done)](Result<Delivered> outcome) mutable {
+            if (!outcome) {
+                const Error& e = outcome.error();
+                done(Error(e.code(), e.code() == Errc::RateLimited
+                                         ? rate_limited_text(e.retry_at(), clock_.now())
+                                         : "the confirmation code could not be sent; try "
+                                           "again later or ask your administrator"));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
             pending_[{user, kind}] = std::move(pending);
             log_event(LogLevel::Info, "contact-pending", "confirmation code sent for a new contact",
                       {{"USER", user}, {"KIND", kind}});
-            done(std::nullopt);
+            done(Result<void>::success());
         });
 }
 
-bool AccountService::confirm_contact(const std::string& user, const std::string& owner,
-                                     const std::string& kind, const SecretString& code) {
-    check_contact_kind(kind);
-    require_self_service();
+void AccountService::confirm_contact(const std::string& user, const std::string& owner,
+                                     const std::string& kind, const SecretString& code,
+                                     Done<bool> done) {
+    settle(done, [&] {
+        check_contact_kind(kind);
+        require_self_service();
+        auto it = pending_.find({user, kind});
+        if (it == pending_.end()) {
+            throw Error(Errc::NotFound,
+                        "no " + kind + " is waiting for confirmation; add it first");
+        }
+        if (clock_.now() >= it->second.expires_at) {
+            pending_.erase(it);
+            throw Error(Errc::Expired,
+                        "the confirmation code has expired; add the " + kind + " again");
+        }
+        auto up = user_policy(user);
+        // Compared now, while the caller's code is at hand; what it means is applied after
+        // the checks that need the user's state.
+        bool right = code_matches(hasher_, confirm_context(user, kind), code, up.code.length,
+                                  it->second.code_hash);
+        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                             finish_confirmation(user, owner, kind, up, state, right, done);
+                         }));
+    });
+}
+
+void AccountService::finish_confirmation(const std::string& user, const std::string& owner,
+                                         const std::string& kind, const policy::UserPolicy& up,
+                                         const UserState& state, bool right, Done<bool> done) {
     auto it = pending_.find({user, kind});
     if (it == pending_.end()) {
         throw Error(Errc::NotFound, "no " + kind + " is waiting for confirmation; add it first");
     }
-    if (clock_.now() >= it->second.expires_at) {
-        pending_.erase(it);
-        throw Error(Errc::Expired, "the confirmation code has expired; add the " + kind + " again");
-    }
-    auto up = user_policy(user);
     if (it->second.unproved) {
         // Sent when there was nothing to prove with; a contact verified since then (the
         // user's, or one another process of theirs slipped in first) is what proves it
         // now. Checked before the code is, so that the code is still good afterwards.
-        UserState state = store_.load_user(user);
         require_reauth(user, owner, up, state, "saving the " + kind);
     }
     if (it->second.source == "profile") {
         // An administrator's change cancels the confirmation, but one made while the code
         // was on its way came before the confirmation was recorded: the value confirmed must
         // still be the profile's.
-        UserState state = store_.load_user(user);
         const Contact* profile = state.profile_contact(kind);
         if (profile == nullptr || profile->value != it->second.value) {
             pending_.erase(it);
@@ -251,8 +298,7 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
                                             kind);
         }
     }
-    if (!code_matches(hasher_, confirm_context(user, kind), code, up.code.length,
-                      it->second.code_hash)) {
+    if (!right) {
         if (--it->second.tries_left <= 0) {
             pending_.erase(it);
             throw Error(Errc::InvalidCode,
@@ -260,70 +306,86 @@ bool AccountService::confirm_contact(const std::string& user, const std::string&
         }
         throw wrong_code(it->second.tries_left);
     }
-    store_.save_contact(user, Contact{kind, it->second.value, it->second.source});
-    pending_.erase(it);
-    UserState state = store_.load_user(user);
-    if (!state.two_step && up.two_step != policy::TwoStep::Off) {
-        // Saving a verified contact is what turns 2-step verification on.
-        store_.set_two_step(user, true);
-    }
-    log_event(LogLevel::Info, "contact-verified",
-              up.two_step != policy::TwoStep::Off ? "contact verified; 2-step verification on"
-                                                  : "contact verified",
-              {{"USER", user}, {"KIND", kind}});
-    return up.two_step != policy::TwoStep::Off;
+    bool two_step = up.two_step != policy::TwoStep::Off;
+    auto saved = [this, user, kind, two_step, done] {
+        log_event(LogLevel::Info, "contact-verified",
+                  two_step ? "contact verified; 2-step verification on" : "contact verified",
+                  {{"USER", user}, {"KIND", kind}});
+        done(two_step);
+    };
+    store_.save_contact(user, Contact{kind, it->second.value, it->second.source},
+                        then<void>(done, [this, user, kind, two_step, saved, done] {
+                            pending_.erase({user, kind});
+                            if (!two_step) {
+                                saved();
+                                return;
+                            }
+                            // Saving a verified contact is what turns 2-step verification on.
+                            store_.set_two_step(user, true, then<void>(done, saved));
+                        }));
 }
 
 void AccountService::remove_contact(const std::string& user, const std::string& owner,
-                                    const std::string& kind) {
-    check_contact_kind(kind);
-    require_self_service();
-    UserState state = store_.load_user(user);
-    auto up = user_policy(user);
-    if (state.contact(kind) == nullptr) {
-        // Cancels a confirmation in progress, which may have been started with proof.
-        require_reauth(user, owner, up, state, "cancelling the " + kind + " being added");
-        pending_.erase({user, kind});
-        throw Error(Errc::NotFound, "no verified " + kind + " is saved");
-    }
-    bool last = state.contacts.size() == 1;
-    if (last && up.two_step == policy::TwoStep::Required) {
-        throw Error(
-            Errc::PolicyForbids,
-            "2-step verification is required on this host; add another phone number or email "
-            "address before removing this one");
-    }
-    require_reauth(user, owner, up, state, "removing your " + kind);
-    store_.remove_contact(user, kind);
-    if (last) {
-        store_.set_two_step(user, false);
-    }
-    log_event(LogLevel::Info, "contact-removed", "contact removed",
-              {{"USER", user}, {"KIND", kind}});
+                                    const std::string& kind, Done<void> done) {
+    settle(done, [&] {
+        check_contact_kind(kind);
+        require_self_service();
+        auto up = user_policy(user);
+        store_.load_user(
+            user, then<UserState>(done, [=, this](const UserState& state) {
+                if (state.contact(kind) == nullptr) {
+                    // Cancels a confirmation in progress, which may have been started with proof.
+                    require_reauth(user, owner, up, state,
+                                   "cancelling the " + kind + " being added");
+                    pending_.erase({user, kind});
+                    throw Error(Errc::NotFound, "no verified " + kind + " is saved");
+                }
+                if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required) {
+                    throw Error(Errc::PolicyForbids,
+                                "2-step verification is required on this host; add another phone "
+                                "number or email address before removing this one");
+                }
+                require_reauth(user, owner, up, state, "removing your " + kind);
+                store_.remove_contact_and_two_step(user, kind, then<bool>(done, [=](bool) {
+                                                       log_event(LogLevel::Info, "contact-removed",
+                                                                 "contact removed",
+                                                                 {{"USER", user}, {"KIND", kind}});
+                                                       done(Result<void>::success());
+                                                   }));
+            }));
+    });
 }
 
-void AccountService::set_two_step(const std::string& user, const std::string& owner, bool enabled) {
-    auto up = user_policy(user);
-    if (up.two_step == policy::TwoStep::Off) {
-        throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
-    }
-    if (!enabled && up.two_step == policy::TwoStep::Required) {
-        throw Error(Errc::PolicyForbids,
-                    "your administrator requires 2-step verification on this host");
-    }
-    UserState state = store_.load_user(user);
-    if (enabled && state.contacts.empty()) {
-        throw Error(
-            Errc::PolicyForbids,
-            "add and confirm a phone number or email address first (lwauthctl contact add)");
-    }
-    if (!enabled && state.two_step) {
-        require_reauth(user, owner, up, state, "turning 2-step verification off");
-    }
-    store_.set_two_step(user, enabled);
-    log_event(LogLevel::Info, "two-step",
-              enabled ? "2-step verification turned on" : "2-step verification turned off",
-              {{"USER", user}});
+void AccountService::set_two_step(const std::string& user, const std::string& owner, bool enabled,
+                                  Done<void> done) {
+    settle(done, [&] {
+        auto up = user_policy(user);
+        if (up.two_step == policy::TwoStep::Off) {
+            throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
+        }
+        if (!enabled && up.two_step == policy::TwoStep::Required) {
+            throw Error(Errc::PolicyForbids,
+                        "your administrator requires 2-step verification on this host");
+        }
+        store_.load_user(
+            user, then<UserState>(done, [=, this](const UserState& state) {
+                if (enabled && state.contacts.empty()) {
+                    throw Error(Errc::PolicyForbids,
+                                "add and confirm a phone number or email address first (lwauthctl "
+                                "contact add)");
+                }
+                if (!enabled && state.two_step) {
+                    require_reauth(user, owner, up, state, "turning 2-step verification off");
+                }
+                store_.set_two_step(user, enabled, then<void>(done, [user, enabled, done] {
+                                        log_event(LogLevel::Info, "two-step",
+                                                  enabled ? "2-step verification turned on"
+                                                          : "2-step verification turned off",
+                                                  {{"USER", user}});
+                                        done(Result<void>::success());
+                                    }));
+            }));
+    });
 }
 
 void AccountService::require_reauth(const std::string& user, const std::string& owner,
@@ -352,11 +414,19 @@ void AccountService::require_reauth(const std::string& user, const std::string& 
                     "phone number or email address first");
 }
 
-void AccountService::start_reauth(
-    const std::string& user, const std::string& owner,
-    std::function<void(std::optional<Error>, std::string shown)> done) {
-    auto up = user_policy(user);
-    UserState state = store_.load_user(user);
+void AccountService::start_reauth(const std::string& user, const std::string& owner,
+                                  Done<std::string> done) {
+    settle(done, [&] {
+        auto up = user_policy(user);
+        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                             send_reauth(user, owner, up, state, done);
+                         }));
+    });
+}
+
+void AccountService::send_reauth(const std::string& user, const std::string& owner,
+                                 const policy::UserPolicy& up, const UserState& state,
+                                 Done<std::string> done) {
     if (state.contacts.empty()) {
         throw Error(Errc::NotFound,
                     "no verified phone number or email address is saved to send a code to");
@@ -375,21 +445,21 @@ void AccountService::start_reauth(
     sender_.send_login_code(
         user, *policy_, up, state, code,
         [this, user, owner, lifetime, pending = std::move(pending),
-         done = std::move(done)](SendOutcome outcome) mutable {
-            if (!outcome.delivered) {
-                done(Error(outcome.error, outcome.error == Errc::RateLimited
-                                              ? rate_limited_text(outcome.retry_at, clock_.now())
-                                              : "the code could not be sent; try again later or "
-                                                "ask your administrator"),
-                     "");
+         done = std::move(done)](Result<Delivered> outcome) mutable {
+            if (!outcome) {
+                const Error& e = outcome.error();
+                done(Error(e.code(), e.code() == Errc::RateLimited
+                                         ? rate_limited_text(e.retry_at(), clock_.now())
+                                         : "the code could not be sent; try again later or "
+                                           "ask your administrator"));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
             pending_reauth_[{user, owner}] = std::move(pending);
             log_event(LogLevel::Info, "reauth-pending",
                       "code sent to confirm a change to the user's login settings",
-                      {{"USER", user}, {"CHANNEL", outcome.delivered->channel}});
-            done(std::nullopt, outcome.delivered->shown_destination);
+                      {{"USER", user}, {"CHANNEL", outcome->channel}});
+            done(outcome->shown_destination);
         },
         CodePurpose::Reauth);
 }

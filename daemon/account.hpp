@@ -1,5 +1,7 @@
 // Self-service on one's own account: contacts and 2-step verification. Pure logic like
-// the login engine; the bus layer decides who the caller is.
+// the login engine; the bus layer decides who the caller is. Every operation that reads or
+// writes the store answers through its `done` (called exactly once, with the value or the
+// error, bad input included), so that a store that answers later holds up nothing.
 #pragma once
 
 #include <functional>
@@ -14,9 +16,10 @@
 #include "delivery.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
-#include "store/store.hpp"
+#include "store/async_store.hpp"
 
 namespace lwauth {
 
@@ -60,7 +63,7 @@ struct AccountStatus {
 
 class AccountService {
   public:
-    AccountService(const Clock& clock, RandomSource& random, Store& store, CodeSender& sender,
+    AccountService(const Clock& clock, RandomSource& random, AsyncStore& store, CodeSender& sender,
                    const Hasher& hasher, const UserDirectory& users)
         : clock_(clock),
           random_(random),
@@ -71,39 +74,41 @@ class AccountService {
 
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
 
-    [[nodiscard]] AccountStatus status(const std::string& user);
-    /// Sends a confirmation code to a new phone number or email address.
-    /// `done` gets nullopt once the code is on its way, or the error that stopped it
-    /// (RateLimited, DeliveryFailed). Bad input throws at once, without calling `done`.
-    /// `owner` is the caller's bus connection: with a verified contact saved, the change
-    /// needs a reauthentication of that connection first (ReauthRequired).
+    void status(const std::string& user, Done<AccountStatus> done);
+    /// Sends a confirmation code to a new phone number or email address. `done` succeeds
+    /// once the code is on its way, or gets the error that stopped it (bad input,
+    /// RateLimited, DeliveryFailed...). `owner` is the caller's bus connection: with a
+    /// verified contact saved, the change needs a reauthentication of that connection
+    /// first (ReauthRequired).
     void add_contact(const std::string& user, const std::string& owner, const std::string& kind,
-                     const std::string& value, std::function<void(std::optional<Error>)> done);
+                     const std::string& value, Done<void> done);
     /// Sends a confirmation code to the phone number or address of the user's profile
     /// (set by the administrator), to use it for logging in. As add_contact otherwise.
     void use_profile_contact(const std::string& user, const std::string& owner,
-                             const std::string& kind,
-                             std::function<void(std::optional<Error>)> done);
-    /// Verifies the code; saves the contact. Returns whether 2-step is now on. A
+                             const std::string& kind, Done<void> done);
+    /// Verifies the code; saves the contact. `done` gets whether 2-step is now on. A
     /// confirmation sent while the user had no verified contact, who has one now, needs a
     /// reauthentication of `owner` too: it would add a contact without proof otherwise.
-    bool confirm_contact(const std::string& user, const std::string& owner,
-                         const std::string& kind, const SecretString& code);
-    /// Removes a verified contact; needs a reauthentication of `owner` (see add_contact).
-    void remove_contact(const std::string& user, const std::string& owner, const std::string& kind);
+    /// The code is read before this returns.
+    void confirm_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                         const SecretString& code, Done<bool> done);
+    /// Removes a verified contact (and 2-step with the last, in one store operation);
+    /// needs a reauthentication of `owner` (see add_contact).
+    void remove_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                        Done<void> done);
     /// Turning 2-step off while it is on needs a reauthentication of `owner`.
-    void set_two_step(const std::string& user, const std::string& owner, bool enabled);
+    void set_two_step(const std::string& user, const std::string& owner, bool enabled,
+                      Done<void> done);
 
     /// Forgets every place the user is remembered at ([policy] remember_host), so that
-    /// the next login from each asks for a code; returns how many. Needs no proof: it
+    /// the next login from each asks for a code; `done` gets how many. Needs no proof: it
     /// only makes the login stricter.
-    int forget_hosts(const std::string& user);
+    void forget_hosts(const std::string& user, Done<int> done);
 
     /// Sends a code to the user's verified contacts (as a login code goes) so that the
     /// connection `owner` can prove it is the user before a change that weakens the
     /// login. `done` gets the masked destination, or the error that stopped the send.
-    void start_reauth(const std::string& user, const std::string& owner,
-                      std::function<void(std::optional<Error>, std::string shown)> done);
+    void start_reauth(const std::string& user, const std::string& owner, Done<std::string> done);
     /// Checks the code of start_reauth; on success `owner` may make such changes for
     /// kReauthGrantSeconds. Throws NotFound, Expired or InvalidCode.
     void reauth(const std::string& user, const std::string& owner, const SecretString& code);
@@ -148,11 +153,21 @@ class AccountService {
                         const std::string& change) const;
     void send_confirmation(const std::string& user, const std::string& kind,
                            const std::string& value, const std::string& source, bool unproved,
-                           std::function<void(std::optional<Error>)> done);
+                           Done<void> done);
+    /// What status() says before the remembered places are read.
+    [[nodiscard]] AccountStatus status_of(const std::string& user, const policy::UserPolicy& up,
+                                          const UserState& state) const;
+    /// The end of confirm_contact, once the store has read the user: `right` is whether
+    /// the code matched.
+    void finish_confirmation(const std::string& user, const std::string& owner,
+                             const std::string& kind, const policy::UserPolicy& up,
+                             const UserState& state, bool right, Done<bool> done);
+    void send_reauth(const std::string& user, const std::string& owner,
+                     const policy::UserPolicy& up, const UserState& state, Done<std::string> done);
 
     const Clock& clock_;
     RandomSource& random_;
-    Store& store_;
+    AsyncStore& store_;
     CodeSender& sender_;
     const Hasher& hasher_;
     const UserDirectory& users_;

@@ -59,17 +59,47 @@ void AdminService::require_may_change(uid_t admin, const std::string& user,
                 "group");
 }
 
-std::vector<AccountStatus> AdminService::list_users() {
-    std::vector<AccountStatus> out;
-    for (const auto& name : store_.list_users()) {
-        out.push_back(account_.status(name));
-    }
-    return out;
+void AdminService::list_users(Done<std::vector<AccountStatus>> done) {
+    store_.list_users(
+        then<std::vector<std::string>>(done, [this, done](std::vector<std::string> names) {
+            if (names.empty()) {
+                done(std::vector<AccountStatus>{});
+                return;
+            }
+            // Every user's status asked at once; the answer goes when the last arrives, or with
+            // the first error.
+            struct Gather {
+                std::vector<AccountStatus> statuses;
+                size_t waiting = 0;
+                bool failed = false;
+            };
+            auto gather = std::make_shared<Gather>();
+            gather->statuses.resize(names.size());
+            gather->waiting = names.size();
+            for (size_t i = 0; i < names.size(); ++i) {
+                account_.status(names[i], [gather, i, done](Result<AccountStatus> status) {
+                    if (gather->failed) {
+                        return;
+                    }
+                    if (!status.ok()) {
+                        gather->failed = true;
+                        done(status.error());
+                        return;
+                    }
+                    gather->statuses[i] = std::move(status).value();
+                    if (--gather->waiting == 0) {
+                        done(std::move(gather->statuses));
+                    }
+                });
+            }
+        }));
 }
 
-AccountStatus AdminService::show_user(const std::string& user) {
-    require_known(user);
-    return account_.status(user);
+void AdminService::show_user(const std::string& user, Done<AccountStatus> done) {
+    settle(done, [&] {
+        require_known(user);
+        account_.status(user, done);
+    });
 }
 
 std::string AdminService::show_policy(const std::string& user) {
@@ -78,98 +108,127 @@ std::string AdminService::show_policy(const std::string& user) {
 }
 
 void AdminService::set_contact(uid_t admin, const std::string& user, const std::string& kind,
-                               const std::string& value) {
-    check_contact_kind(kind);
-    require_known(user);
-    require_may_change(admin, user, "contact-set");
-    std::string normalized = normalized_contact(kind, value);
-    UserState state = store_.load_user(user);
-    store_.set_profile_contact(user, Contact{kind, normalized, "admin"});
+                               const std::string& value, Done<void> done) {
+    settle(done, [&] {
+        check_contact_kind(kind);
+        require_known(user);
+        require_may_change(admin, user, "contact-set");
+        Contact profile{kind, normalized_contact(kind, value), "admin"};
+        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                             store_.set_profile_contact(user, profile, then<void>(done, [=, this] {
+                                                            set_login_contact(admin, user, profile,
+                                                                              state, done);
+                                                        }));
+                         }));
+    });
+}
+
+void AdminService::set_login_contact(uid_t admin, const std::string& user, const Contact& profile,
+                                     const UserState& state, Done<void> done) {
+    const std::string& kind = profile.kind;
     if (account_.policy().contacts == policy::Contacts::Admin) {
         // The directory is the truth: the profile's value is the login contact.
-        store_.save_contact(user, Contact{kind, normalized, "admin"});
-        account_.forget_pending(user, kind);
-        log_admin(admin, user, "contact-set", "administrator set a contact for login codes", kind);
+        store_.save_contact(user, profile, then<void>(done, [=, this] {
+                                account_.forget_pending(user, kind);
+                                log_admin(admin, user, "contact-set",
+                                          "administrator set a contact for login codes", kind);
+                                done(Result<void>::success());
+                            }));
         return;
     }
     // A confirmation of the old value must not make it the login contact later.
     account_.forget_pending_profile(user, kind);
     const Contact* login = state.contact(kind);
-    if (login != nullptr && login->source != "self" && login->value != normalized) {
+    if (login != nullptr && login->source != "self" && login->value != profile.value) {
         // The user confirmed the old profile value; the new one needs its own confirmation.
-        store_.remove_contact(user, kind);
-        if (state.contacts.size() == 1) {
-            store_.set_two_step(user, false);
-        }
-        log_admin(admin, user, "contact-set",
-                  "administrator changed a profile contact; the user must confirm it again", kind);
+        store_.remove_contact_and_two_step(
+            user, kind, then<bool>(done, [=](bool) {
+                log_admin(admin, user, "contact-set",
+                          "administrator changed a profile contact; the user must confirm it again",
+                          kind);
+                done(Result<void>::success());
+            }));
         return;
     }
     log_admin(admin, user, "contact-set", "administrator set a profile contact", kind);
+    done(Result<void>::success());
 }
 
-void AdminService::remove_contact(uid_t admin, const std::string& user, const std::string& kind) {
-    check_contact_kind(kind);
-    require_known(user);
-    require_may_change(admin, user, "contact-remove");
-    UserState state = store_.load_user(user);
-    const Contact* login = state.contact(kind);
-    bool from_profile = login != nullptr && login->source != "self";
-    if (state.profile_contact(kind) == nullptr && !from_profile) {
-        throw Error(Errc::NotFound, "user '" + user + "' has no " + kind +
-                                        " set by an administrator (a number or address the user "
-                                        "added is theirs: use admin reset to clear it)");
-    }
-    store_.remove_profile_contact(user, kind);
-    account_.forget_pending_profile(user, kind);
-    if (from_profile) {
-        store_.remove_contact(user, kind);
-        if (state.contacts.size() == 1) {
-            store_.set_two_step(user, false);
+void AdminService::remove_contact(uid_t admin, const std::string& user, const std::string& kind,
+                                  Done<void> done) {
+    settle(done, [&] {
+        check_contact_kind(kind);
+        require_known(user);
+        require_may_change(admin, user, "contact-remove");
+        store_.load_user(
+            user, then<UserState>(done, [=, this](const UserState& state) {
+                const Contact* login = state.contact(kind);
+                bool from_profile = login != nullptr && login->source != "self";
+                if (state.profile_contact(kind) == nullptr && !from_profile) {
+                    throw Error(Errc::NotFound, "user '" + user + "' has no " + kind +
+                                                    " set by an administrator (a number or address "
+                                                    "the user added is theirs: use admin reset to "
+                                                    "clear it)");
+                }
+                auto removed = [=](bool) {
+                    log_admin(admin, user, "contact-remove", "administrator removed a contact",
+                              kind);
+                    done(Result<void>::success());
+                };
+                store_.remove_profile_contact(user, kind, then<void>(done, [=, this] {
+                                                  account_.forget_pending_profile(user, kind);
+                                                  if (!from_profile) {
+                                                      removed(false);
+                                                      return;
+                                                  }
+                                                  store_.remove_contact_and_two_step(
+                                                      user, kind, then<bool>(done, removed));
+                                              }));
+            }));
+    });
+}
+
+void AdminService::unlock(uid_t admin, const std::string& user, Done<void> done) {
+    settle(done, [&] {
+        require_known(user);
+        require_may_change(admin, user, "unlock");
+        store_.clear_failures(user, then<void>(done, [=] {
+                                  log_admin(admin, user, "unlock",
+                                            "administrator unlocked the user");
+                                  done(Result<void>::success());
+                              }));
+    });
+}
+
+void AdminService::reset(uid_t admin, const std::string& user, const std::string& what,
+                         Done<void> done) {
+    settle(done, [&] {
+        if (what != "pin" && what != "line" && what != "contacts" && what != "hosts" &&
+            what != "all") {
+            throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts, hosts or all");
         }
-    }
-    log_admin(admin, user, "contact-remove", "administrator removed a contact", kind);
-}
-
-void AdminService::unlock(uid_t admin, const std::string& user) {
-    require_known(user);
-    require_may_change(admin, user, "unlock");
-    store_.clear_failures(user);
-    log_admin(admin, user, "unlock", "administrator unlocked the user");
-}
-
-void AdminService::reset(uid_t admin, const std::string& user, const std::string& what) {
-    if (what != "pin" && what != "line" && what != "contacts" && what != "hosts" && what != "all") {
-        throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts, hosts or all");
-    }
-    require_known(user);
-    require_may_change(admin, user, "reset");
-    bool all = what == "all";
-    if (all || what == "pin") {
-        store_.set_pin_hash(user, "");
-    }
-    if (all || what == "line") {
-        store_.set_line_link(user, "");
-    }
-    if (all || what == "contacts") {
-        UserState state = store_.load_user(user);
-        for (const auto& c : state.contacts) {
-            store_.remove_contact(user, c.kind);
-        }
-        account_.forget_pending(user);
-        store_.set_two_step(user, false);
-    }
-    // A reset of the contacts (a lost phone, say) forgets the places too: a code is asked
-    // again everywhere.
-    if (all || what == "contacts" || what == "hosts") {
-        store_.forget_hosts(user);
-    }
-    if (all) {
-        store_.clear_failures(user);
+        require_known(user);
+        require_may_change(admin, user, "reset");
+        bool all = what == "all";
+        ResetScope scope;
+        scope.pin = all || what == "pin";
+        scope.line = all || what == "line";
+        scope.contacts = all || what == "contacts";
+        // A reset of the contacts (a lost phone, say) forgets the places too: a code is
+        // asked again everywhere.
+        scope.hosts = scope.contacts || what == "hosts";
+        scope.failures = all;
         // The next login without a contact starts the enrolment grace afresh.
-        store_.clear_enroll_grace(user);
-    }
-    log_admin(admin, user, "reset", "administrator reset the user's settings", what);
+        scope.enroll_grace = all;
+        if (scope.contacts) {
+            account_.forget_pending(user);
+        }
+        store_.reset(user, scope, then<void>(done, [=] {
+                         log_admin(admin, user, "reset", "administrator reset the user's settings",
+                                   what);
+                         done(Result<void>::success());
+                     }));
+    });
 }
 
 }  // namespace lwauth

@@ -9,6 +9,8 @@
 #include <new>
 #include <optional>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "barrier.hpp"
 #include "log.hpp"
@@ -94,15 +96,31 @@ void reply_error(sd_bus_message* m, const Error& e, bool root) {
     sd_bus_reply_method_errorf(m, to_dbus_error(e.code()), "%s", reply_text(m, e, root).c_str());
 }
 
-// The reply, when it comes, to a method that answers nothing but success or an error.
-std::function<void(std::optional<Error>)> later_reply(sd_bus_message* m, bool root) {
-    return [call = keep_call(m), root](std::optional<Error> error) {
-        if (error) {
-            reply_error(call.get(), *error, root);
-        } else {
-            sd_bus_reply_method_return(call.get(), nullptr);
+// The reply to a method, when its result comes (at once, or later from the loop): the
+// error, or what `send` replies with the value (nothing but success for Result<void>).
+// Nothing escapes: an error while replying becomes the reply.
+template <class T, class Send>
+Done<T> later_reply(sd_bus_message* m, bool root, Send send) {
+    return [call = keep_call(m), root, send = std::move(send)](Result<T> result) {
+        try {
+            if (!result.ok()) {
+                reply_error(call.get(), result.error(), root);
+            } else if constexpr (std::is_void_v<T>) {
+                sd_bus_reply_method_return(call.get(), nullptr);
+            } else {
+                send(call.get(), result.value());
+            }
+        } catch (const Error& e) {
+            reply_error(call.get(), e, root);
+        } catch (...) {
+            log_callback_error(method_of(call.get()).c_str(), "an exception while replying");
+            sd_bus_reply_method_errorf(call.get(), bus::kErrorInternal, "%s", kInternalErrorText);
         }
     };
+}
+
+Done<void> later_reply(sd_bus_message* m, bool root) {
+    return later_reply<void>(m, root, [](sd_bus_message*) {});
 }
 
 // Replies to a login call with its step or error. Runs from the event loop, so nothing
@@ -122,7 +140,7 @@ void reply_step(sd_bus_message* m, const StepResult& result) noexcept {
 // How long before the client gives up lwauthd answers for itself: a quarter of the
 // client's wait, at most one second, so that the answer is on the wire in time.
 uint64_t answer_by_usec(uint64_t reply_timeout_usec) {
-    return reply_timeout_usec - std::min<uint64_t>(reply_timeout_usec / 4, 1000 * 1000);
+    return reply_timeout_usec - reply_margin_usec(reply_timeout_usec);
 }
 
 }  // namespace
@@ -304,6 +322,28 @@ bus::Status to_bus_status(const AccountStatus& s) {
     }
     out.enroll_grace_until = static_cast<uint64_t>(s.enroll_grace_until);
     return out;
+}
+
+// Replies to `call` with one user's status, or with a list of them.
+void send_status(sd_bus_message* call, const AccountStatus& status) {
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(call, &raw), "reply");
+    BusMessagePtr reply(raw);
+    bus::append_status(raw, to_bus_status(status));
+    sd_bus_send(nullptr, raw, nullptr);
+}
+
+void send_status_list(sd_bus_message* call, const std::vector<AccountStatus>& users) {
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(call, &raw), "reply");
+    BusMessagePtr reply(raw);
+    std::vector<bus::Status> statuses;
+    statuses.reserve(users.size());
+    for (const auto& s : users) {
+        statuses.push_back(to_bus_status(s));
+    }
+    bus::append_status_list(raw, statuses);
+    sd_bus_send(nullptr, raw, nullptr);
 }
 
 int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -496,12 +536,8 @@ int BusService::login_cancel(sd_bus_message* m) {
 }
 
 int BusService::account_status(sd_bus_message* m) {
-    AccountStatus s = account_.status(caller_user(m));
-    sd_bus_message* raw = nullptr;
-    check(sd_bus_message_new_method_return(m, &raw), "reply");
-    BusMessagePtr reply(raw);
-    bus::append_status(raw, to_bus_status(s));
-    return sd_bus_send(nullptr, raw, nullptr);
+    account_.status(caller_user(m), later_reply<AccountStatus>(m, caller_is_root(m), send_status));
+    return 1;
 }
 
 int BusService::account_add_contact(sd_bus_message* m) {
@@ -527,37 +563,38 @@ int BusService::account_confirm_contact(sd_bus_message* m) {
     const char* code = nullptr;
     check(sd_bus_message_read(m, "ss", &kind, &code), "arguments");
     SecretString secret(code);
-    bool on = account_.confirm_contact(user, sender_of(m), kind, secret);
-    return sd_bus_reply_method_return(m, "b", static_cast<int>(on));
+    account_.confirm_contact(
+        user, sender_of(m), kind, secret,
+        later_reply<bool>(m, caller_is_root(m), [](sd_bus_message* call, bool on) {
+            sd_bus_reply_method_return(call, "b", static_cast<int>(on));
+        }));
+    return 1;
 }
 
 int BusService::account_remove_contact(sd_bus_message* m) {
     std::string user = caller_user(m);
     const char* kind = nullptr;
     check(sd_bus_message_read(m, "s", &kind), "arguments");
-    account_.remove_contact(user, sender_of(m), kind);
-    return sd_bus_reply_method_return(m, nullptr);
+    account_.remove_contact(user, sender_of(m), kind, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::account_set_two_step(sd_bus_message* m) {
     std::string user = caller_user(m);
     int enabled = 0;
     check(sd_bus_message_read(m, "b", &enabled), "arguments");
-    account_.set_two_step(user, sender_of(m), enabled != 0);
-    return sd_bus_reply_method_return(m, nullptr);
+    account_.set_two_step(user, sender_of(m), enabled != 0, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::account_start_reauth(sd_bus_message* m) {
     std::string user = caller_user(m);
-    account_.start_reauth(user, sender_of(m),
-                          [call = keep_call(m), root = caller_is_root(m)](
-                              std::optional<Error> error, std::string shown) {
-                              if (error) {
-                                  reply_error(call.get(), *error, root);
-                              } else {
-                                  sd_bus_reply_method_return(call.get(), "s", shown.c_str());
-                              }
-                          });
+    account_.start_reauth(
+        user, sender_of(m),
+        later_reply<std::string>(m, caller_is_root(m),
+                                 [](sd_bus_message* call, const std::string& shown) {
+                                     sd_bus_reply_method_return(call, "s", shown.c_str());
+                                 }));
     return 1;
 }
 
@@ -571,46 +608,34 @@ int BusService::account_reauth(sd_bus_message* m) {
 }
 
 int BusService::account_forget(sd_bus_message* m) {
-    int forgotten = account_.forget_hosts(caller_user(m));
-    return sd_bus_reply_method_return(m, "u", static_cast<uint32_t>(forgotten));
+    account_.forget_hosts(caller_user(m),
+                          later_reply<int>(m, caller_is_root(m), [](sd_bus_message* call, int n) {
+                              sd_bus_reply_method_return(call, "u", static_cast<uint32_t>(n));
+                          }));
+    return 1;
 }
 
 int BusService::admin_reload_policy(sd_bus_message* m) {
     uid_t admin = require_admin(m);
     log_event(LogLevel::Notice, "reload-requested", "policy reload requested over the bus",
               {{"ADMIN_UID", std::to_string(admin)}});
-    std::string why = reload_();
-    if (!why.empty()) {
-        throw Error(Errc::BadPolicy, why);
-    }
+    reload_().value();
     return sd_bus_reply_method_return(m, nullptr);
 }
 
 int BusService::admin_list_users(sd_bus_message* m) {
     require_admin(m);
-    std::vector<AccountStatus> users = admin_.list_users();
-    sd_bus_message* raw = nullptr;
-    check(sd_bus_message_new_method_return(m, &raw), "reply");
-    BusMessagePtr reply(raw);
-    std::vector<bus::Status> statuses;
-    statuses.reserve(users.size());
-    for (const auto& s : users) {
-        statuses.push_back(to_bus_status(s));
-    }
-    bus::append_status_list(raw, statuses);
-    return sd_bus_send(nullptr, raw, nullptr);
+    admin_.list_users(
+        later_reply<std::vector<AccountStatus>>(m, caller_is_root(m), send_status_list));
+    return 1;
 }
 
 int BusService::admin_show_user(sd_bus_message* m) {
     require_admin(m);
     const char* user = nullptr;
     check(sd_bus_message_read(m, "s", &user), "arguments");
-    AccountStatus s = admin_.show_user(user);
-    sd_bus_message* raw = nullptr;
-    check(sd_bus_message_new_method_return(m, &raw), "reply");
-    BusMessagePtr reply(raw);
-    bus::append_status(raw, to_bus_status(s));
-    return sd_bus_send(nullptr, raw, nullptr);
+    admin_.show_user(user, later_reply<AccountStatus>(m, caller_is_root(m), send_status));
+    return 1;
 }
 
 int BusService::admin_show_policy(sd_bus_message* m) {
@@ -627,8 +652,8 @@ int BusService::admin_set_contact(sd_bus_message* m) {
     const char* kind = nullptr;
     const char* value = nullptr;
     check(sd_bus_message_read(m, "sss", &user, &kind, &value), "arguments");
-    admin_.set_contact(admin, user, kind, value);
-    return sd_bus_reply_method_return(m, nullptr);
+    admin_.set_contact(admin, user, kind, value, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::admin_remove_contact(sd_bus_message* m) {
@@ -636,16 +661,16 @@ int BusService::admin_remove_contact(sd_bus_message* m) {
     const char* user = nullptr;
     const char* kind = nullptr;
     check(sd_bus_message_read(m, "ss", &user, &kind), "arguments");
-    admin_.remove_contact(admin, user, kind);
-    return sd_bus_reply_method_return(m, nullptr);
+    admin_.remove_contact(admin, user, kind, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::admin_unlock(sd_bus_message* m) {
     uid_t admin = require_admin(m);
     const char* user = nullptr;
     check(sd_bus_message_read(m, "s", &user), "arguments");
-    admin_.unlock(admin, user);
-    return sd_bus_reply_method_return(m, nullptr);
+    admin_.unlock(admin, user, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::admin_reset(sd_bus_message* m) {
@@ -653,8 +678,8 @@ int BusService::admin_reset(sd_bus_message* m) {
     const char* user = nullptr;
     const char* what = nullptr;
     check(sd_bus_message_read(m, "ss", &user, &what), "arguments");
-    admin_.reset(admin, user, what);
-    return sd_bus_reply_method_return(m, nullptr);
+    admin_.reset(admin, user, what, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::name_owner_changed(sd_bus_message* m) {

@@ -10,6 +10,7 @@
 #include "account.hpp"
 #include "admin.hpp"
 #include "login/engine.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/users.hpp"
 
@@ -17,9 +18,9 @@ namespace lwauth {
 
 class BusService {
   public:
-    /// reload: reloads the policy; returns "" on success or why it failed.
+    /// reload: reloads the policy; Error(BadPolicy) saying why when the new one is refused.
     BusService(LoginEngine& engine, AccountService& account, AdminService& admin,
-               const UserDirectory& users, std::function<std::string()> reload)
+               const UserDirectory& users, std::function<Result<void>()> reload)
         : engine_(engine),
           account_(account),
           admin_(admin),
@@ -69,7 +70,7 @@ class BusService {
     AccountService& account_;
     AdminService& admin_;
     const UserDirectory& users_;
-    std::function<std::string()> reload_;
+    std::function<Result<void>()> reload_;
     static constexpr size_t kMaxKnownSenders = 65536;
     // The EUID of each unique name that has called, until it leaves the bus.
     mutable std::map<std::string, uid_t, std::less<>> euid_of_sender_;

@@ -70,7 +70,7 @@ struct CodeSender::Attempt {
     std::vector<Target> targets;
     size_t next = 0;
     std::string last_error;
-    SendOutcomeDone done;
+    Done<Delivered> done;
 };
 
 namespace {
@@ -190,11 +190,9 @@ int64_t CodeSender::login_capped_until(const std::string& user, const policy::Po
 
 void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     if (attempt->next >= attempt->targets.size()) {
-        SendOutcome outcome;
-        outcome.error = Errc::DeliveryFailed;
-        outcome.reason =
-            attempt->last_error.empty() ? "no channel can reach this user" : attempt->last_error;
-        attempt->done(std::move(outcome));
+        attempt->done(Error(Errc::DeliveryFailed, attempt->last_error.empty()
+                                                      ? "no channel can reach this user"
+                                                      : attempt->last_error));
         return;
     }
     const Target& target = attempt->targets[attempt->next++];
@@ -214,31 +212,32 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
                   named[static_cast<size_t>(reservation.capped)].reached,
                   {{"USER", attempt->user}, {"RHOST", attempt->rhost}});
         // A cap ends the send: falling back to another contact would defeat the cap.
-        attempt->done(SendOutcome{std::nullopt, Errc::RateLimited,
-                                  "too many codes were sent recently", reservation.room_at});
+        attempt->done(
+            Error(Errc::RateLimited, "too many codes were sent recently", reservation.room_at));
         return;
     }
     OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone(),
                             attempt->code_policy.lifetime};
     // `target` stays valid: targets never change once the attempt has started.
     target.channel->send(
-        message, [this, attempt, &target, reservation = std::move(reservation)](SendResult result) {
-            on_sent(attempt, target, reservation, result);
+        message, [this, attempt, &target, reservation = std::move(reservation)](Result<void> sent) {
+            on_sent(attempt, target, reservation, sent);
         });
 }
 
 void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
-                         const SendReservation& reservation, const SendResult& result) {
+                         const SendReservation& reservation, const Result<void>& sent) {
     const char* kind = policy::to_string(target.kind);
-    if (!result.delivered) {
+    if (!sent) {
         // Not sent: the reservation goes back before the next channel reserves its own.
         release(reservation);
-        attempt->last_error = result.reason;
-        log_event(LogLevel::Error, "delivery-failed", "channel could not deliver: " + result.reason,
+        attempt->last_error = sent.error().what();
+        log_event(LogLevel::Error, "delivery-failed",
+                  "channel could not deliver: " + attempt->last_error,
                   {{"USER", attempt->user},
                    {"CHANNEL", target.channel_name},
                    {"KIND", kind},
-                   {"RETRYABLE", result.retryable ? "yes" : "no"}});
+                   {"RETRYABLE", retryable(sent.error()) ? "yes" : "no"}});
         advance(attempt);
         return;
     }
@@ -251,8 +250,7 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
     if (attempt->targets.front().kind != target.kind) {
         instead_of = attempt->targets.front().kind;
     }
-    attempt->done(SendOutcome{
-        Delivered{target.channel_name, target.kind, shown, instead_of}, Errc::Internal, {}});
+    attempt->done(Delivered{target.channel_name, target.kind, shown, instead_of});
 }
 
 void CodeSender::release(const SendReservation& reservation) noexcept {
@@ -267,7 +265,7 @@ void CodeSender::release(const SendReservation& reservation) noexcept {
 
 void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,
                                  const policy::UserPolicy& user_policy, const UserState& state,
-                                 const SecretString& code, SendOutcomeDone done,
+                                 const SecretString& code, Done<Delivered> done,
                                  CodePurpose purpose, const std::string& rhost) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
@@ -282,7 +280,7 @@ void CodeSender::send_login_code(const std::string& user, const policy::Policy& 
 
 void CodeSender::send_confirmation(const std::string& user, const policy::Policy& policy,
                                    const policy::UserPolicy& user_policy, const Contact& contact,
-                                   const SecretString& code, SendOutcomeDone done) {
+                                   const SecretString& code, Done<Delivered> done) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
     attempt->purpose = CodePurpose::ConfirmContact;

@@ -3,7 +3,6 @@
 // Shared by logins (2-step) and contact confirmation.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "codes.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "store/store.hpp"
 
 namespace lwauth {
@@ -34,16 +34,6 @@ struct Delivered {
 /// the user's login codes, nor be used up by confirmations aimed at the same number).
 enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact, Reauth };
 
-/// How a send ended: delivered, or the error (RateLimited, DeliveryFailed) and why.
-struct SendOutcome {
-    std::optional<Delivered> delivered;
-    Errc error = Errc::DeliveryFailed;
-    std::string reason;
-    int64_t retry_at = 0;  // RateLimited: when the cap that was reached has room again
-};
-
-using SendOutcomeDone = std::function<void(SendOutcome)>;
-
 class CodeSender {
   public:
     CodeSender(const Clock& clock, Store& store, const Hasher& hasher)
@@ -58,19 +48,21 @@ class CodeSender {
     /// Sends a login code to the first of the user's verified contacts that the policy's
     /// kind order and channels can reach, falling back to the next channel and kind when
     /// one fails. `done` runs exactly once: before returning when every channel answers
-    /// at once, else later from the event loop. A cap that is reached stops the send
-    /// (RateLimited); nothing delivered ends in DeliveryFailed.
+    /// at once, else later from the event loop, with where the code went or the error. A
+    /// cap that is reached stops the send: Error(RateLimited) whose retry_at() is when the
+    /// cap has room again. Nothing delivered ends in Error(DeliveryFailed) with the last
+    /// channel's reason (for the log, not for the user).
     /// `purpose` is Login or PasswordlessLogin; `rhost` is the login's remote host ("" for
     /// a local session), which the passwordless budget counts per.
     void send_login_code(const std::string& user, const policy::Policy& policy,
                          const policy::UserPolicy& user_policy, const UserState& state,
-                         const SecretString& code, SendOutcomeDone done,
+                         const SecretString& code, Done<Delivered> done,
                          CodePurpose purpose = CodePurpose::Login, const std::string& rhost = "");
 
     /// Sends a confirmation code to a contact being added (not yet verified).
     void send_confirmation(const std::string& user, const policy::Policy& policy,
                            const policy::UserPolicy& user_policy, const Contact& contact,
-                           const SecretString& code, SendOutcomeDone done);
+                           const SecretString& code, Done<Delivered> done);
 
     /// Whether the contact kind can be reached at all under this policy.
     [[nodiscard]] bool reachable(const policy::Policy& policy,
@@ -104,7 +96,7 @@ class CodeSender {
                                                     const UserState& state) const;
     void advance(const std::shared_ptr<Attempt>& attempt);
     void on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
-                 const SendReservation& reservation, const SendResult& result);
+                 const SendReservation& reservation, const Result<void>& sent);
     void release(const SendReservation& reservation) noexcept;
 
     const Clock& clock_;

@@ -16,15 +16,21 @@
 #include "barrier.hpp"
 #include "bus_service.hpp"
 #include "channels/channel.hpp"
+#include "extensions.hpp"
 #include "http/http_client.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
+#include "login/methods/code_method.hpp"
+#include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/sd_bus.hpp"
+#include "store/async_store.hpp"
 #include "store/sqlite_store.hpp"
+#include "timers.hpp"
 #include "workers.hpp"
 
 #ifndef LWAUTH_VERSION
@@ -133,6 +139,12 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
     return channels;
 }
 
+// Every login method lwauthd runs, each with the services it uses (one that needs the
+// worker pool takes it here too). The engine knows none of them by name.
+LoginMethodTypes login_methods(const CodeDeps& codes) {
+    return {{std::make_shared<PhoneMethodType>(codes)}, {std::make_shared<CodeMethodType>(codes)}};
+}
+
 // The state directory holds the keys, the database and the outbox. Another user who
 // could write in it could replace the outbox with a FIFO (every login would hang) or move
 // the database away (2-step verification off after a restart): lwauthd starts only on a
@@ -162,11 +174,12 @@ class Daemon {
         if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
             return 1;
         }
+        extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_});
         return serve();
     }
 
-    // Returns "" on success, or why the new policy was refused (the old one stays).
-    std::string reload() {
+    // Error(BadPolicy) saying why the new policy was refused (the old one stays).
+    Result<void> reload() {
         sd_notify(0, "RELOADING=1");
         auto loaded = policy::load_directory(options_.config_dir);
         if (!loaded.policy) {
@@ -178,7 +191,7 @@ class Daemon {
             log_event(LogLevel::Error, "reload-refused",
                       "the new policy has errors; keeping the policy that is running");
             sd_notify(0, "READY=1");
-            return why;
+            return Error(Errc::BadPolicy, why);
         }
         log_warnings(loaded);
         auto next = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
@@ -196,7 +209,7 @@ class Daemon {
         account_->set_policy(policy_);
         log_event(LogLevel::Notice, "reloaded", "policy reloaded from " + options_.config_dir);
         sd_notify(0, "READY=1");
-        return "";
+        return {};
     }
 
   private:
@@ -252,6 +265,7 @@ class Daemon {
         http_ = std::make_unique<http::Client>(event);
         workers_ =
             std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
+        timers_ = std::make_unique<EventTimers>(event);
         return true;
     }
 
@@ -264,15 +278,16 @@ class Daemon {
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
         store_ = std::make_unique<SqliteStore>(
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
+        async_store_ = std::make_unique<ImmediateStore>(*store_);
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, *sender_, *hasher_, users_, workers_.get()},
-            policy_);
-        account_ =
-            std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
+            EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
+            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
+        account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
+                                                    *hasher_, users_);
         account_->set_policy(policy_);
-        admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
+        admin_ = std::make_unique<AdminService>(*async_store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
     }
@@ -389,7 +404,7 @@ class Daemon {
 
     static int on_hup(sd_event_source*, const struct signalfd_siginfo*, void* userdata) {
         int r = c_barrier("reload-signal", -1, [&] {
-            static_cast<Daemon*>(userdata)->reload();
+            (void)static_cast<Daemon*>(userdata)->reload();  // logged; the old policy stays
             return 0;
         });
         if (r < 0) {
@@ -423,16 +438,21 @@ class Daemon {
     std::shared_ptr<const policy::Policy> policy_;
     std::unique_ptr<Hasher> hasher_;
     std::unique_ptr<SqliteStore> store_;
+    // The store for the services that take its answers through callbacks (the account and
+    // admin services); the engine and CodeSender still call store_ directly.
+    std::unique_ptr<ImmediateStore> async_store_;
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
     std::unique_ptr<AccountService> account_;
     std::unique_ptr<AdminService> admin_;
     std::unique_ptr<BusService> service_;
     EventPtr event_;
-    std::unique_ptr<http::Client> http_;  // declared after event_: destroyed before the loop
+    std::unique_ptr<http::Client> http_;   // declared after event_: destroyed before the loop
     std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
+    std::unique_ptr<EventTimers> timers_;
     BusPtr bus_;
     EventSourcePtr sweep_timer_;
+    std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
 };
 
 }  // namespace

@@ -11,32 +11,13 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <type_traits>
 #include <utility>
 
 #include "lwauth/error.hpp"
+#include "lwauth/result.hpp"
 
 namespace lwauth {
-
-/// A job's outcome as its completion sees it: the value its work returned, or the error
-/// its work threw (an exception that is not an lwauth Error becomes Errc::Internal).
-template <class T>
-class JobResult {
-  public:
-    explicit JobResult(T value) : value_(std::move(value)) {}
-    explicit JobResult(Error error) : error_(std::move(error)) {}
-
-    [[nodiscard]] bool ok() const noexcept { return value_.has_value(); }
-    /// The value; only when ok().
-    [[nodiscard]] T& value() { return *value_; }
-    /// The error; only when !ok().
-    [[nodiscard]] const Error& error() const { return *error_; }
-
-  private:
-    std::optional<T> value_;
-    std::optional<Error> error_;
-};
 
 namespace worker_detail {
 
@@ -110,11 +91,12 @@ class WorkerPool {
     WorkerPool& operator=(const WorkerPool&) = delete;
 
     /// Queues `work` (a callable returning a value) to run on a worker; `done` then runs
-    /// on the loop with a JobResult of that value, unless the Job was dropped first.
-    /// Throws Error(Unavailable), at once and without queueing, when `queue_limit` jobs
-    /// are already waiting for a worker.
-    template <class Work, class Done>
-    [[nodiscard]] Job submit(Work work, Done done) {
+    /// on the loop with the Result: that value, or the error its work threw (an exception
+    /// that is not an lwauth Error becomes Errc::Internal), unless the Job was dropped
+    /// first. Throws Error(Unavailable), at once and without queueing, when `queue_limit`
+    /// jobs are already waiting for a worker.
+    template <class Work, class OnDone>
+    [[nodiscard]] Job submit(Work work, OnDone done) {
         using T = std::invoke_result_t<Work&>;
         static_assert(!std::is_void_v<T>, "a job's work returns its result");
         auto run = [work = std::move(work)]() mutable -> std::unique_ptr<worker_detail::Box> {
@@ -123,9 +105,9 @@ class WorkerPool {
         auto complete = [done = std::move(done)](std::unique_ptr<worker_detail::Box> box,
                                                  std::exception_ptr failure) mutable {
             if (failure) {
-                done(JobResult<T>(worker_detail::to_error(failure)));
+                done(Result<T>(worker_detail::to_error(failure)));
             } else {
-                done(JobResult<T>(std::move(static_cast<worker_detail::TypedBox<T>&>(*box).value)));
+                done(Result<T>(std::move(static_cast<worker_detail::TypedBox<T>&>(*box).value)));
             }
         };
         return submit_erased(std::move(run), std::move(complete));

@@ -6,6 +6,7 @@
 
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/sd_bus.hpp"
 
 namespace lwauth::bus::detail {
@@ -27,29 +28,30 @@ inline void enter(sd_bus_message* m, char type, const char* contents, const std:
     }
 }
 
-// Why `step` is not a step of the contract, or "" when it is one.
-inline std::string contract_breach(const Step& step) {
+/// Success when `step` is a step of the contract, else Error(Internal) saying why not.
+inline Result<void> contract_check(const Step& step) {
+    auto breach = [](const std::string& why) { return Error(Errc::Internal, why); };
     for (const auto& message : step.messages) {
         if (message.first != kMessageInfo && message.first != kMessageError) {
-            return "unknown message type '" + message.first + "'";
+            return breach("unknown message type '" + message.first + "'");
         }
     }
     if (step.verdict.empty()) {
         if (step.prompt.empty()) {
-            return "it neither asks nor decides (no prompt, no verdict)";
+            return breach("it neither asks nor decides (no prompt, no verdict)");
         }
         if (step.id.empty()) {
-            return "it asks without a login id";
+            return breach("it asks without a login id");
         }
     } else {
         if (!step.prompt.empty()) {
-            return "it both asks and decides (prompt and verdict '" + step.verdict + "')";
+            return breach("it both asks and decides (prompt and verdict '" + step.verdict + "')");
         }
         if (!step.id.empty()) {
-            return "it decides but keeps a login id";
+            return breach("it decides but keeps a login id");
         }
     }
-    return "";
+    return {};
 }
 
 }  // namespace lwauth::bus::detail

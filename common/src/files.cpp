@@ -29,7 +29,7 @@ std::string mode_text(mode_t mode) {
     return digits;
 }
 
-std::string rule_problem(const struct stat& st, const FileRule& rule) {
+Result<void> check_rule(const struct stat& st, const FileRule& rule) {
     if (st.st_uid == rule.owner && (st.st_mode & rule.forbidden) == 0) {
         return {};
     }
@@ -38,8 +38,9 @@ std::string rule_problem(const struct stat& st, const FileRule& rule) {
         (rule.forbidden & 044) != 0
             ? std::string("not readable by group or others (chmod ") + (dir ? "0700" : "0600") + ")"
             : std::string("not writable by group or others (chmod go-w)");
-    return "must be owned by " + owner_text(rule.owner) + " and " + what + "; it is owned by " +
-           owner_text(st.st_uid) + " with mode " + mode_text(st.st_mode & 07777);
+    return Error(Errc::Internal, "must be owned by " + owner_text(rule.owner) + " and " + what +
+                                     "; it is owned by " + owner_text(st.st_uid) + " with mode " +
+                                     mode_text(st.st_mode & 07777));
 }
 
 OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType type,
@@ -87,8 +88,8 @@ OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType
         file.problem = "is not a regular file";
     } else if (type == FileType::Directory && !S_ISDIR(file.st.st_mode)) {
         file.problem = "is not a directory";
-    } else {
-        file.problem = rule_problem(file.st, rule);
+    } else if (auto kept = check_rule(file.st, rule); !kept) {
+        file.problem = kept.error().what();
     }
     if (!file.problem.empty()) {
         file.fd.reset();

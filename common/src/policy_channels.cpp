@@ -216,7 +216,7 @@ std::string check_lineworks_scope(const Input& in) {
 
 std::string check_option(Check check, const Input& in) {
     auto problem = [&in](const auto& parsed) {
-        return parsed.value ? std::string() : bad_value(in, parsed.expected);
+        return parsed ? std::string() : bad_value(in, parsed.error().what());
     };
     switch (check) {
         case Check::Text:
@@ -252,6 +252,21 @@ bool valid_channel_name(std::string_view name) {
 }  // namespace lwauth::policy::detail
 
 namespace lwauth::policy {
+
+std::vector<std::string_view> channel_type_names() {
+    std::vector<std::string_view> names;
+    for (const auto& type : detail::channel_types()) {
+        names.push_back(type.name);
+    }
+    return names;
+}
+
+bool is_channel_secret_key(std::string_view type, std::string_view key) {
+    const detail::ChannelType* found = detail::find_channel_type(type);
+    const detail::OptionSpec* option =
+        found != nullptr ? detail::find_channel_option(*found, key) : nullptr;
+    return option != nullptr && option->check == detail::Check::SecretFile;
+}
 
 bool user_id_template_valid(std::string_view user_id_template) {
     constexpr std::string_view kUser = "{user}";

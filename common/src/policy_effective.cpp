@@ -1,6 +1,8 @@
 // The effective policy of one user (the base, then the overrides that apply), and
 // describe(), which prints it.
 #include <algorithm>
+#include <iterator>
+#include <string_view>
 
 #include "lwauth/policy.hpp"
 #include "policy_keys.hpp"
@@ -9,22 +11,6 @@
 namespace lwauth::policy {
 
 using namespace detail;
-
-namespace {
-
-// Applies a validated override setting; it cannot fail.
-void apply_setting(UserPolicy& user, const Setting& setting) {
-    const KeySpec* spec = find_override_key(setting.key);
-    if (spec == nullptr) {
-        return;
-    }
-    Policy scratch;
-    Target target{scratch, user};
-    LoadOptions options;
-    (void)spec->apply(target, {setting.key, setting.value, options});
-}
-
-}  // namespace
 
 bool MethodLimits::allow(const std::string& service, const std::string& rhost) const {
     if (local_only && !rhost.empty()) {
@@ -51,14 +37,14 @@ UserPolicy Policy::effective_for(const std::string& user,
         if (section.scope == Override::Scope::Group &&
             std::find(groups.begin(), groups.end(), section.name) != groups.end()) {
             for (const auto& setting : section.settings) {
-                apply_setting(effective, setting);
+                setting.patch.apply(effective);
             }
         }
     }
     for (const auto& section : overrides) {
         if (section.scope == Override::Scope::User && section.name == user) {
             for (const auto& setting : section.settings) {
-                apply_setting(effective, setting);
+                setting.patch.apply(effective);
             }
         }
     }
@@ -82,48 +68,22 @@ std::string Diagnostic::to_string() const {
     return file + ":" + std::to_string(line) + ": " + message;
 }
 
-std::string describe(const UserPolicy& user, const Policy& policy) {
+namespace {
+
+// The sections describe() prints: those that shape a user's logins. [line], [store],
+// [daemon] and [directory] say how lwauthd reaches the outside world.
+constexpr std::string_view kDescribedSections[] = {"policy", "code",        "lockout",
+                                                   "login",  "quick_login", "totp"};
+
+bool described(std::string_view section) {
+    return std::find(std::begin(kDescribedSections), std::end(kDescribedSections), section) !=
+           std::end(kDescribedSections);
+}
+
+// "# sms is delivered by: o", for each kind the user's codes may go by.
+std::string delivered_by(const UserPolicy& user, const Policy& policy) {
     std::string out;
-    auto section = [&out](std::string_view name) {
-        if (!out.empty()) {
-            out += '\n';
-        }
-        out += "[" + std::string(name) + "]\n";
-    };
-    auto line = [&out](std::string_view key, const std::string& value) {
-        out += std::string(key) + (value.empty() ? " =" : " = " + value) + "\n";
-    };
-    auto allowed = [](bool value) { return std::string(word_for(kAllowedWords, value)); };
-
-    section("policy");
-    line("two_step", to_string(user.two_step));
-    line("contacts", to_string(policy.contacts));
-    line("self_service_reauth", to_string(user.self_service_reauth));
-    line("admin_group", policy.admin_group);
-    line("admin_contact", policy.admin_contact);
-    line("login_with_phone", allowed(user.login_with_phone));
-    line("login_with_line", allowed(user.login_with_line));
-    line("quick_login", allowed(user.quick_login));
-    line("totp", allowed(user.totp));
-    line("enroll_grace", format_duration(user.enroll_grace));
-    line("remember_host", format_duration(user.remember_host));
-
-    const CodePolicy& code = user.code;
-    section("code");
-    line("length", std::to_string(code.length));
-    line("lifetime", format_duration(code.lifetime));
-    line("tries", std::to_string(code.tries));
-    line("resend_interval", format_duration(code.resend_interval));
-    line("max_sends_per_hour", std::to_string(code.max_sends_per_hour));
-    line("max_sends_per_destination_per_hour",
-         std::to_string(code.max_sends_per_destination_per_hour));
-    line("max_sends_per_host_per_hour", std::to_string(code.max_sends_per_host_per_hour));
-    line("max_passwordless_sends_per_hour", std::to_string(code.max_passwordless_sends_per_hour));
-    line("max_passwordless_sends_per_rhost_per_hour",
-         std::to_string(code.max_passwordless_sends_per_rhost_per_hour));
-    line("channels", kinds_text(code.channels));
-    line("sms_country_prefixes", join(code.sms_country_prefixes, ", "));
-    for (Kind kind : code.channels) {
+    for (Kind kind : user.code.channels) {
         std::vector<std::string> names;
         for (const ChannelConfig* channel : policy.channels_for(kind)) {
             names.push_back(channel->name);
@@ -131,28 +91,34 @@ std::string describe(const UserPolicy& user, const Policy& policy) {
         out += std::string("# ") + to_string(kind) +
                " is delivered by: " + (names.empty() ? "no channel" : join(names, ", ")) + "\n";
     }
+    return out;
+}
 
-    section("lockout");
-    line("max_failures", std::to_string(user.lockout.max_failures));
-    line("duration", format_duration(user.lockout.duration));
-    line("passwordless_max_failures", std::to_string(user.lockout.passwordless_max_failures));
-    line("passwordless_duration", format_duration(user.lockout.passwordless_duration));
+}  // namespace
 
-    section("login");
-    line("timeout", format_duration(policy.login_timeout));
-    line("phone_local_only", word_for(kBoolWords, policy.phone_login.local_only));
-    line("phone_services", join(policy.phone_login.services, ", "));
-
-    section("quick_login");
-    line("pin_min_length", std::to_string(policy.quick_login.pin_min_length));
-    line("pin_max_age", format_duration(policy.quick_login.pin_max_age));
-    line("fingerprint", allowed(policy.quick_login.fingerprint));
-    line("local_only", word_for(kBoolWords, policy.quick_login.local_only));
-
-    section("totp");
-    line("issuer", policy.totp.issuer);
-    line("digits", std::to_string(policy.totp.digits));
-    line("period", format_duration(policy.totp.period));
+// Every key of the described sections, in the order of the key table, printed by the
+// key's own rule; [code] ends with the channels that deliver each kind.
+std::string describe(const UserPolicy& user, const Policy& policy) {
+    std::string out;
+    std::string_view section;
+    auto end_section = [&] {
+        if (section == "code") {
+            out += delivered_by(user, policy);
+        }
+    };
+    for (const auto& spec : key_specs()) {
+        if (!described(spec.section)) {
+            continue;
+        }
+        if (spec.section != section) {
+            end_section();
+            out += (out.empty() ? "[" : "\n[") + std::string(spec.section) + "]\n";
+            section = spec.section;
+        }
+        std::string value = spec.rule.show(policy, user);
+        out += std::string(spec.key) + (value.empty() ? " =" : " = " + value) + "\n";
+    }
+    end_section();
     return out;
 }
 

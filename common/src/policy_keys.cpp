@@ -2,6 +2,9 @@
 #include "policy_keys.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <type_traits>
+#include <variant>
 
 #include "policy_channels.hpp"
 #include "policy_files.hpp"
@@ -15,199 +18,269 @@ std::string bad_value(const Input& in, const std::string& expected) {
     return "bad value '" + std::string(in.value) + "' for " + std::string(in.key) + ": " + expected;
 }
 
+Error bad_value(const Input& in, const Error& expected) {
+    return {Errc::BadPolicy, bad_value(in, std::string(expected.what()))};
+}
+
 namespace {
 
-template <class Parser, class Access>
-Apply assign(Parser parse, Access access) {
-    return [parse, access](Target& target, const Input& in) -> std::string {
-        auto parsed = parse(in.value);
-        if (!parsed.value) {
-            return bad_value(in, parsed.expected);
-        }
-        access(target) = std::move(*parsed.value);
-        return {};
+// ---- How a value is read and printed ----------------------------------------------------
+
+std::string text_of(int value) {
+    return std::to_string(value);
+}
+std::string text_of(std::chrono::seconds value) {
+    return format_duration(value);
+}
+std::string text_of(const std::string& value) {
+    return value;
+}
+std::string text_of(const std::vector<Kind>& kinds) {
+    return kinds_text(kinds);
+}
+std::string text_of(const std::vector<std::string>& items) {
+    return join(items, ", ");
+}
+
+// A value's parser and the printer that writes it back the way the parser reads it.
+template <class T>
+struct Format {
+    Parser<T> parse;
+    std::function<std::string(const T&)> print;
+};
+
+template <class T>
+Format<T> as(Parser<T> parse) {
+    return {std::move(parse), [](const T& value) { return text_of(value); }};
+}
+
+// A value written as one of a list of words; printed as the first word for it.
+template <class T, size_t N>
+Format<T> words(const Word<T> (&list)[N]) {
+    return {word_parser(list),
+            [&list](const T& value) { return std::string(word_for(list, value)); }};
+}
+
+// ---- The field a key writes -------------------------------------------------------------
+//
+// A key names its field by a path of member pointers: <&UserPolicy::code,
+// &CodePolicy::length> is the user policy's code.length, <&Policy::totp,
+// &TotpPolicy::period> the policy's totp.period.
+
+template <class Member>
+struct owner_of;
+template <class Field, class Owner>
+struct owner_of<Field Owner::*> {
+    using type = Owner;
+};
+
+template <auto First>
+constexpr bool kInUserPolicy = std::is_same_v<typename owner_of<decltype(First)>::type, UserPolicy>;
+
+template <auto... Members, class Object>
+decltype(auto) member(Object& object) {
+    return (object.*....*Members);
+}
+
+// The user policy or the policy, whichever the path starts from.
+template <auto First>
+auto& owner(Target& target) {
+    if constexpr (kInUserPolicy<First>) {
+        return target.user;
+    } else {
+        return target.policy;
+    }
+}
+
+template <auto First>
+const auto& owner(const Policy& policy, const UserPolicy& user) {
+    if constexpr (kInUserPolicy<First>) {
+        return user;
+    } else {
+        return policy;
+    }
+}
+
+template <auto First, auto... Rest, class Print>
+Show show(Print print) {
+    return [print](const Policy& policy, const UserPolicy& user) -> std::string {
+        return print(member<First, Rest...>(owner<First>(policy, user)));
     };
 }
 
-template <class Access>
-Apply secret_file(Access access) {
-    return [access](Target& target, const Input& in) -> std::string {
+// What a patch does: writes its value to one field of the user policy.
+template <auto... Members>
+void write_user(UserPolicy& user, const Patch::Value& value) {
+    auto& field = member<Members...>(user);
+    field = std::get<std::decay_t<decltype(field)>>(value);
+}
+
+// ---- Rules ------------------------------------------------------------------------------
+
+// A key that only the fixed sections set.
+template <auto First, auto... Rest, class T>
+KeyRule global(Format<T> format) {
+    Apply apply = [parse = format.parse](Target& target, const Input& in) -> Result<void> {
+        auto parsed = parse(in.value);
+        if (!parsed) {
+            return bad_value(in, parsed.error());
+        }
+        member<First, Rest...>(owner<First>(target)) = std::move(*parsed);
+        return {};
+    };
+    return {apply, nullptr, show<First, Rest...>(format.print)};
+}
+
+// A key of the user policy that [group:] and [user:] may set too: the value is compiled
+// into a patch, which the base applies at once and an override at each login.
+template <auto First, auto... Rest, class T>
+KeyRule overridable(Format<T> format) {
+    static_assert(kInUserPolicy<First>, "only the user policy is overridden");
+    Compile compile = [parse = format.parse](const Input& in) -> Result<Patch> {
+        auto parsed = parse(in.value);
+        if (!parsed) {
+            return bad_value(in, parsed.error());
+        }
+        return Patch{&write_user<First, Rest...>,
+                     Patch::Value(std::in_place_type<T>, std::move(*parsed))};
+    };
+    Apply apply = [compile](Target& target, const Input& in) -> Result<void> {
+        auto patch = compile(in);
+        if (!patch) {
+            return patch.error();
+        }
+        patch->apply(target.user);
+        return {};
+    };
+    return {apply, compile, show<First, Rest...>(format.print)};
+}
+
+// A *_file key naming a secret: the file is checked, the path kept.
+template <auto First, auto... Rest>
+KeyRule secret_file() {
+    Apply apply = [](Target& target, const Input& in) -> Result<void> {
         if (!in.value.empty()) {
             auto problem = check_secret_file(in.key, in.value, in.options.secret_owner_uid);
             if (!problem.empty()) {
-                return problem;
+                return Error(Errc::BadPolicy, problem);
             }
         }
-        access(target) = std::string(in.value);
+        member<First, Rest...>(owner<First>(target)) = std::string(in.value);
         return {};
     };
-}
-
-// Accessors for the field a key writes: user_field(&UserPolicy::code, &CodePolicy::length)
-// is the user policy's code.length, policy_field(&Policy::totp, &TotpPolicy::period) the
-// policy's totp.period.
-template <class Field>
-auto user_field(Field UserPolicy::*field) {
-    return [field](Target& target) -> Field& { return target.user.*field; };
-}
-
-template <class Part, class Field>
-auto user_field(Part UserPolicy::*part, Field Part::*field) {
-    return [part, field](Target& target) -> Field& { return target.user.*part.*field; };
-}
-
-template <class Field>
-auto policy_field(Field Policy::*field) {
-    return [field](Target& target) -> Field& { return target.policy.*field; };
-}
-
-template <class Part, class Field>
-auto policy_field(Part Policy::*part, Field Part::*field) {
-    return [part, field](Target& target) -> Field& { return target.policy.*part.*field; };
+    return {apply, nullptr,
+            show<First, Rest...>([](const std::filesystem::path& path) { return path.string(); })};
 }
 
 }  // namespace
 
 const std::vector<KeySpec>& key_specs() {
-    using enum Scope;
     using enum Empty;
     using U = UserPolicy;
     using C = CodePolicy;
     using L = LockoutPolicy;
     using P = Policy;
-    const auto allowed = word_parser(kAllowedWords);
-    const auto http_url = [](Empty empty) { return url_parser({"https://", "http://"}, empty); };
+    using Q = QuickLoginPolicy;
+    using T = TotpPolicy;
+    using Li = LinePolicy;
+    using S = StorePolicy;
+    using D = DirectoryPolicy;
+    const auto allowed = words(kAllowedWords);
+    const auto http_url = [](Empty empty) {
+        return as(url_parser({"https://", "http://"}, empty));
+    };
+    const auto text = [](Empty empty) { return as(text_parser(empty)); };
     static const std::vector<KeySpec> specs = {
-        {"policy", "two_step", Overridable,
-         assign(word_parser(kTwoStepWords), user_field(&U::two_step))},
-        {"policy", "contacts", Global,
-         assign(word_parser(kContactsWords), policy_field(&P::contacts))},
-        {"policy", "self_service_reauth", Overridable,
-         assign(word_parser(kReauthWords), user_field(&U::self_service_reauth))},
-        {"policy", "admin_group", Global,
-         assign(text_parser(Allowed), policy_field(&P::admin_group))},
-        {"policy", "admin_contact", Global,
-         assign(text_parser(Allowed), policy_field(&P::admin_contact))},
-        {"policy", "login_with_phone", Overridable,
-         assign(allowed, user_field(&U::login_with_phone))},
-        {"policy", "login_with_line", Overridable,
-         assign(allowed, user_field(&U::login_with_line))},
-        {"policy", "quick_login", Overridable, assign(allowed, user_field(&U::quick_login))},
-        {"policy", "totp", Overridable, assign(allowed, user_field(&U::totp))},
-        {"policy", "enroll_grace", Overridable,
-         assign(duration_parser(0s, 90 * 24h), user_field(&U::enroll_grace))},
-        {"policy", "remember_host", Overridable,
-         assign(duration_parser(0s, 30 * 24h), user_field(&U::remember_host))},
+        {"policy", "two_step", overridable<&U::two_step>(words(kTwoStepWords))},
+        {"policy", "contacts", global<&P::contacts>(words(kContactsWords))},
+        {"policy", "self_service_reauth",
+         overridable<&U::self_service_reauth>(words(kReauthWords))},
+        {"policy", "admin_group", global<&P::admin_group>(text(Allowed))},
+        {"policy", "admin_contact", global<&P::admin_contact>(text(Allowed))},
+        {"policy", "login_with_phone", overridable<&U::login_with_phone>(allowed)},
+        {"policy", "login_with_line", overridable<&U::login_with_line>(allowed)},
+        {"policy", "quick_login", overridable<&U::quick_login>(allowed)},
+        {"policy", "totp", overridable<&U::totp>(allowed)},
+        {"policy", "enroll_grace",
+         overridable<&U::enroll_grace>(as(duration_parser(0s, 90 * 24h)))},
+        {"policy", "remember_host",
+         overridable<&U::remember_host>(as(duration_parser(0s, 30 * 24h)))},
 
-        {"code", "length", Overridable,
-         assign(integer_parser(6, 10), user_field(&U::code, &C::length))},
-        {"code", "lifetime", Overridable,
-         assign(duration_parser(30s, 10min, " (NIST SP 800-63B: at most 10 minutes)"),
-                user_field(&U::code, &C::lifetime))},
-        {"code", "tries", Overridable,
-         assign(integer_parser(1, 10), user_field(&U::code, &C::tries))},
-        {"code", "resend_interval", Global,
-         assign(duration_parser(0s, 10min), user_field(&U::code, &C::resend_interval))},
-        {"code", "max_sends_per_hour", Global,
-         assign(integer_parser(1, 1000), user_field(&U::code, &C::max_sends_per_hour))},
-        {"code", "max_sends_per_destination_per_hour", Global,
-         assign(integer_parser(1, 1000),
-                user_field(&U::code, &C::max_sends_per_destination_per_hour))},
-        {"code", "max_sends_per_host_per_hour", Global,
-         assign(integer_parser(1, 100000), user_field(&U::code, &C::max_sends_per_host_per_hour))},
-        {"code", "max_passwordless_sends_per_hour", Global,
-         assign(integer_parser(1, 1000),
-                user_field(&U::code, &C::max_passwordless_sends_per_hour))},
-        {"code", "max_passwordless_sends_per_rhost_per_hour", Global,
-         assign(integer_parser(1, 100000),
-                user_field(&U::code, &C::max_passwordless_sends_per_rhost_per_hour))},
-        {"code", "channels", Overridable,
-         assign(kinds_parser(), user_field(&U::code, &C::channels))},
-        {"code", "sms_country_prefixes", Global,
-         assign(prefixes_parser(), user_field(&U::code, &C::sms_country_prefixes))},
+        {"code", "length", overridable<&U::code, &C::length>(as(integer_parser(6, 10)))},
+        {"code", "lifetime",
+         overridable<&U::code, &C::lifetime>(
+             as(duration_parser(30s, 10min, " (NIST SP 800-63B: at most 10 minutes)")))},
+        {"code", "tries", overridable<&U::code, &C::tries>(as(integer_parser(1, 10)))},
+        {"code", "resend_interval",
+         global<&U::code, &C::resend_interval>(as(duration_parser(0s, 10min)))},
+        {"code", "max_sends_per_hour",
+         global<&U::code, &C::max_sends_per_hour>(as(integer_parser(1, 1000)))},
+        {"code", "max_sends_per_destination_per_hour",
+         global<&U::code, &C::max_sends_per_destination_per_hour>(as(integer_parser(1, 1000)))},
+        {"code", "max_sends_per_host_per_hour",
+         global<&U::code, &C::max_sends_per_host_per_hour>(as(integer_parser(1, 100000)))},
+        {"code", "max_passwordless_sends_per_hour",
+         global<&U::code, &C::max_passwordless_sends_per_hour>(as(integer_parser(1, 1000)))},
+        {"code", "max_passwordless_sends_per_rhost_per_hour",
+         global<&U::code, &C::max_passwordless_sends_per_rhost_per_hour>(
+             as(integer_parser(1, 100000)))},
+        {"code", "channels", overridable<&U::code, &C::channels>(as(kinds_parser()))},
+        {"code", "sms_country_prefixes",
+         global<&U::code, &C::sms_country_prefixes>(as(prefixes_parser()))},
 
-        {"lockout", "max_failures", Overridable,
-         assign(integer_parser(1, 1000), user_field(&U::lockout, &L::max_failures))},
-        {"lockout", "duration", Overridable,
-         assign(duration_parser(1min, 30 * 24h), user_field(&U::lockout, &L::duration))},
-        {"lockout", "passwordless_max_failures", Global,
-         assign(integer_parser(1, 100), user_field(&U::lockout, &L::passwordless_max_failures))},
-        {"lockout", "passwordless_duration", Global,
-         assign(duration_parser(1min, 1h), user_field(&U::lockout, &L::passwordless_duration))},
+        {"lockout", "max_failures",
+         overridable<&U::lockout, &L::max_failures>(as(integer_parser(1, 1000)))},
+        {"lockout", "duration",
+         overridable<&U::lockout, &L::duration>(as(duration_parser(1min, 30 * 24h)))},
+        {"lockout", "passwordless_max_failures",
+         global<&U::lockout, &L::passwordless_max_failures>(as(integer_parser(1, 100)))},
+        {"lockout", "passwordless_duration",
+         global<&U::lockout, &L::passwordless_duration>(as(duration_parser(1min, 1h)))},
 
-        {"login", "timeout", Global,
-         assign(duration_parser(30s, 1h), policy_field(&P::login_timeout))},
-        {"login", "phone_local_only", Global,
-         assign(word_parser(kBoolWords), policy_field(&P::phone_login, &MethodLimits::local_only))},
-        {"login", "phone_services", Global,
-         assign(services_parser(), policy_field(&P::phone_login, &MethodLimits::services))},
+        {"login", "timeout", global<&P::login_timeout>(as(duration_parser(30s, 1h)))},
+        {"login", "phone_local_only",
+         global<&P::phone_login, &MethodLimits::local_only>(words(kBoolWords))},
+        {"login", "phone_services",
+         global<&P::phone_login, &MethodLimits::services>(as(services_parser()))},
 
-        {"quick_login", "pin_min_length", Global,
-         assign(integer_parser(4, 12),
-                policy_field(&P::quick_login, &QuickLoginPolicy::pin_min_length))},
-        {"quick_login", "pin_max_age", Global,
-         assign(duration_parser(1h, 3650 * 24h),
-                policy_field(&P::quick_login, &QuickLoginPolicy::pin_max_age))},
-        {"quick_login", "fingerprint", Global,
-         assign(allowed, policy_field(&P::quick_login, &QuickLoginPolicy::fingerprint))},
-        {"quick_login", "local_only", Global,
-         assign(word_parser(kBoolWords),
-                policy_field(&P::quick_login, &QuickLoginPolicy::local_only))},
+        {"quick_login", "pin_min_length",
+         global<&P::quick_login, &Q::pin_min_length>(as(integer_parser(4, 12)))},
+        {"quick_login", "pin_max_age",
+         global<&P::quick_login, &Q::pin_max_age>(as(duration_parser(1h, 3650 * 24h)))},
+        {"quick_login", "fingerprint", global<&P::quick_login, &Q::fingerprint>(allowed)},
+        {"quick_login", "local_only", global<&P::quick_login, &Q::local_only>(words(kBoolWords))},
 
-        {"totp", "issuer", Global,
-         assign(text_parser(Refused), policy_field(&P::totp, &TotpPolicy::issuer))},
-        {"totp", "digits", Global,
-         assign(integer_choice_parser({6, 8}), policy_field(&P::totp, &TotpPolicy::digits))},
-        {"totp", "period", Global,
-         assign(duration_parser(15s, 2min), policy_field(&P::totp, &TotpPolicy::period))},
+        {"totp", "issuer", global<&P::totp, &T::issuer>(text(Refused))},
+        {"totp", "digits", global<&P::totp, &T::digits>(as(integer_choice_parser({6, 8})))},
+        {"totp", "period", global<&P::totp, &T::period>(as(duration_parser(15s, 2min)))},
 
-        {"line", "channel_id", Global,
-         assign(text_parser(Allowed), policy_field(&P::line, &LinePolicy::channel_id))},
-        {"line", "channel_secret_file", Global,
-         secret_file(policy_field(&P::line, &LinePolicy::channel_secret_file))},
-        {"line", "callback_listen", Global,
-         assign(host_port_parser(), policy_field(&P::line, &LinePolicy::callback_listen))},
-        {"line", "callback_url", Global,
-         assign(http_url(Allowed), policy_field(&P::line, &LinePolicy::callback_url))},
-        {"line", "authorize_url", Global,
-         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::authorize_url))},
-        {"line", "token_url", Global,
-         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::token_url))},
-        {"line", "jwks_url", Global,
-         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::jwks_url))},
-        {"line", "issuer", Global,
-         assign(http_url(Refused), policy_field(&P::line, &LinePolicy::issuer))},
-        {"line", "id_token_alg", Global,
-         assign(word_parser(kIdTokenAlgWords), policy_field(&P::line, &LinePolicy::id_token_alg))},
+        {"line", "channel_id", global<&P::line, &Li::channel_id>(text(Allowed))},
+        {"line", "channel_secret_file", secret_file<&P::line, &Li::channel_secret_file>()},
+        {"line", "callback_listen", global<&P::line, &Li::callback_listen>(as(host_port_parser()))},
+        {"line", "callback_url", global<&P::line, &Li::callback_url>(http_url(Allowed))},
+        {"line", "authorize_url", global<&P::line, &Li::authorize_url>(http_url(Refused))},
+        {"line", "token_url", global<&P::line, &Li::token_url>(http_url(Refused))},
+        {"line", "jwks_url", global<&P::line, &Li::jwks_url>(http_url(Refused))},
+        {"line", "issuer", global<&P::line, &Li::issuer>(http_url(Refused))},
+        {"line", "id_token_alg", global<&P::line, &Li::id_token_alg>(words(kIdTokenAlgWords))},
 
-        {"store", "backend", Global,
-         assign(word_parser(kStoreBackendWords), policy_field(&P::store, &StorePolicy::backend))},
-        {"store", "path", Global,
-         assign(absolute_path_parser(Allowed), policy_field(&P::store, &StorePolicy::path))},
-        {"store", "postgresql_conninfo_file", Global,
-         secret_file(policy_field(&P::store, &StorePolicy::postgresql_conninfo_file))},
+        {"store", "backend", global<&P::store, &S::backend>(words(kStoreBackendWords))},
+        {"store", "path", global<&P::store, &S::path>(as(absolute_path_parser(Allowed)))},
+        {"store", "postgresql_conninfo_file",
+         secret_file<&P::store, &S::postgresql_conninfo_file>()},
 
-        {"daemon", "workers", Global,
-         assign(integer_parser(1, 16), policy_field(&P::daemon, &DaemonPolicy::workers))},
+        {"daemon", "workers",
+         global<&P::daemon, &DaemonPolicy::workers>(as(integer_parser(1, 16)))},
 
-        {"directory", "backend", Global,
-         assign(word_parser(kDirectoryBackendWords),
-                policy_field(&P::directory, &DirectoryPolicy::backend))},
-        {"directory", "ldap_uri", Global,
-         assign(url_parser({"ldap://", "ldaps://", "ldapi://"}, Allowed),
-                policy_field(&P::directory, &DirectoryPolicy::ldap_uri))},
-        {"directory", "ldap_base", Global,
-         assign(text_parser(Allowed), policy_field(&P::directory, &DirectoryPolicy::ldap_base))},
-        {"directory", "ldap_bind_dn", Global,
-         assign(text_parser(Allowed), policy_field(&P::directory, &DirectoryPolicy::ldap_bind_dn))},
-        {"directory", "ldap_password_file", Global,
-         secret_file(policy_field(&P::directory, &DirectoryPolicy::ldap_password_file))},
-        {"directory", "phone_attribute", Global,
-         assign(text_parser(Refused),
-                policy_field(&P::directory, &DirectoryPolicy::phone_attribute))},
-        {"directory", "email_attribute", Global,
-         assign(text_parser(Refused),
-                policy_field(&P::directory, &DirectoryPolicy::email_attribute))},
+        {"directory", "backend", global<&P::directory, &D::backend>(words(kDirectoryBackendWords))},
+        {"directory", "ldap_uri",
+         global<&P::directory, &D::ldap_uri>(
+             as(url_parser({"ldap://", "ldaps://", "ldapi://"}, Allowed)))},
+        {"directory", "ldap_base", global<&P::directory, &D::ldap_base>(text(Allowed))},
+        {"directory", "ldap_bind_dn", global<&P::directory, &D::ldap_bind_dn>(text(Allowed))},
+        {"directory", "ldap_password_file", secret_file<&P::directory, &D::ldap_password_file>()},
+        {"directory", "phone_attribute", global<&P::directory, &D::phone_attribute>(text(Refused))},
+        {"directory", "email_attribute", global<&P::directory, &D::email_attribute>(text(Refused))},
     };
     return specs;
 }
@@ -229,7 +302,7 @@ const KeySpec* find_key(std::string_view section, std::string_view key) {
 
 const KeySpec* find_override_key(std::string_view key) {
     for (const auto& spec : key_specs()) {
-        if (spec.scope == Scope::Overridable && spec.override_key() == key) {
+        if (spec.overridable() && spec.override_key() == key) {
             return &spec;
         }
     }
@@ -239,7 +312,7 @@ const KeySpec* find_override_key(std::string_view key) {
 std::string override_keys_text() {
     std::vector<std::string> keys;
     for (const auto& spec : key_specs()) {
-        if (spec.scope == Scope::Overridable) {
+        if (spec.overridable()) {
             keys.push_back(spec.override_key());
         }
     }

@@ -1,6 +1,7 @@
 // The table of the keys of lwauth.conf's fixed sections ([policy], [code], [lockout]...):
-// for each, its section, whether [group:] and [user:] may override it, and how its value
-// is parsed and applied.
+// for each, its section, how its value is parsed and applied, whether [group:] and
+// [user:] may override it (and then how a line is compiled into a Patch), and how
+// describe() prints its value.
 #pragma once
 
 #include <functional>
@@ -9,10 +10,11 @@
 #include <vector>
 
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 
 namespace lwauth::policy::detail {
 
-// What a key writes to: the whole policy, and the user policy (base or an override's).
+// What a key writes to: the whole policy, and the user policy (the base).
 struct Target {
     Policy& policy;
     UserPolicy& user;
@@ -24,18 +26,29 @@ struct Input {
     const LoadOptions& options;
 };
 
-// Applies a value to a target; returns the error message, or "" on success.
-using Apply = std::function<std::string(Target&, const Input&)>;
-
+// "bad value 'V' for KEY: " and what the parser expected.
 std::string bad_value(const Input& in, const std::string& expected);
+Error bad_value(const Input& in, const Error& expected);
 
-enum class Scope { Global, Overridable };
+// Parses a value and writes it to the target.
+using Apply = std::function<Result<void>(Target&, const Input&)>;
+// Parses a value into the patch an override line applies.
+using Compile = std::function<Result<Patch>(const Input&)>;
+// The value as lwauth.conf writes it, for describe().
+using Show = std::function<std::string(const Policy&, const UserPolicy&)>;
+
+struct KeyRule {
+    Apply apply;
+    Compile compile;  // empty: [group:] and [user:] may not set the key
+    Show show;
+};
 
 struct KeySpec {
     std::string_view section;
     std::string_view key;
-    Scope scope;
-    Apply apply;
+    KeyRule rule;
+
+    [[nodiscard]] bool overridable() const { return static_cast<bool>(rule.compile); }
 
     // The key as [group:NAME] and [user:NAME] write it.
     [[nodiscard]] std::string override_key() const {

@@ -18,26 +18,28 @@ Line classify_line(std::string_view raw) {
         }
     }
     if (text.find('\0') != std::string_view::npos) {
-        return {Line::Shape::Malformed, text, "line contains a NUL byte"};
+        return {Line::Shape::Malformed, text, {}, {}, "line contains a NUL byte"};
     }
     if (text.front() == '[') {
         std::string_view name = text.substr(1, text.size() - 1);
         if (!text.ends_with(']') || text.size() < 2 ||
             name.substr(0, name.size() - 1).find_first_of("[]") != std::string_view::npos) {
-            return {Line::Shape::Malformed, text, "expected a section header like [code]"};
+            return {Line::Shape::Malformed, text, {}, {}, "expected a section header like [code]"};
         }
-        return {Line::Shape::Section, text.substr(1, text.size() - 2), {}};
+        return {Line::Shape::Section, text.substr(1, text.size() - 2), {}, {}, {}};
     }
-    // libinih also splits at ':'; only '=' is part of lwauth.conf's syntax.
+    // A ':' before the '=' is refused: INI readers that split at ':' would read the line
+    // another way.
     size_t equals = text.find('=');
     if (equals == std::string_view::npos ||
         text.substr(0, equals).find(':') != std::string_view::npos) {
-        return {Line::Shape::Malformed, text, "expected 'key = value' or a [section]"};
+        return {Line::Shape::Malformed, text, {}, {}, "expected 'key = value' or a [section]"};
     }
-    if (trim(text.substr(0, equals)).empty()) {
-        return {Line::Shape::Malformed, text, "missing key name before '='"};
+    std::string_view key = trim(text.substr(0, equals));
+    if (key.empty()) {
+        return {Line::Shape::Malformed, text, {}, {}, "missing key name before '='"};
     }
-    return {Line::Shape::KeyValue, text, {}};
+    return {Line::Shape::KeyValue, text, key, trim(text.substr(equals + 1)), {}};
 }
 
 }  // namespace lwauth::policy::detail

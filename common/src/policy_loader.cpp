@@ -1,24 +1,21 @@
-// Loading lwauth.conf: the files of a policy directory, each fed to libinih through the
-// line reader, the sections and keys as read, and the checks that need the whole policy.
-//
-// libinih splits "key = value" lines; everything it cannot tell us (line numbers, empty
-// sections, malformed lines) comes from our own reader, which sees every line first.
+// Loading lwauth.conf: the files of a policy directory, each read line by line (every line
+// parsed once, by the line reader), the sections and keys as read, and the checks that need
+// the whole policy.
 //
 // The pieces live beside this file: policy_lines (the line reader), policy_values (the value
 // parsers), policy_keys (the key table), policy_channels (the channel schemas) and
 // policy_files (reading files); the effective policy and describe() are in policy_effective.
 #include <dirent.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <map>
 #include <system_error>
+#include <variant>
 
 #include "lwauth/bus_names.hpp"
 #include "lwauth/policy.hpp"
@@ -66,24 +63,19 @@ class Loader {
     void parse(const std::string& name, const std::string& text) {
         files_.push_back(name);
         file_ = name;
-        text_ = text;
-        position_ = 0;
         line_ = 0;
         section_ = {};
         seen_.clear();
-        size_t errors_before = errors_.size();
-
-        int result = ini_parse_stream(&Loader::read_line, this, &Loader::on_key, this);
-        if (pending_) {
-            std::rethrow_exception(std::exchange(pending_, nullptr));
-        }
-        if (result == -2) {
-            throw std::bad_alloc();
-        }
-        // The reader turns every line libinih could stumble on into a blank one, so this
-        // only fires if that promise is broken; the file must not pass silently then.
-        if (result != 0 && errors_.size() == errors_before) {
-            error({name, std::max(result, 0)}, "cannot parse this line");
+        std::string_view rest = text;
+        while (!rest.empty()) {
+            size_t end = std::min(rest.find('\n'), rest.size());
+            std::string_view raw = rest.substr(0, end);
+            rest.remove_prefix(std::min(end + 1, rest.size()));
+            ++line_;
+            if (line_ == 1 && raw.starts_with("\xEF\xBB\xBF")) {
+                raw.remove_prefix(3);  // UTF-8 byte order mark
+            }
+            read_line(raw);
         }
     }
 
@@ -119,56 +111,9 @@ class Loader {
         size_t index = 0;  // into channels_ or policy_.overrides
     };
 
-    // ---- libinih callbacks: C code calls these, so nothing may be thrown through it.
-
-    static char* read_line(char* buffer, int size, void* self) noexcept {
-        auto* loader = static_cast<Loader*>(self);
-        try {
-            return loader->next_line(buffer, static_cast<size_t>(size)) ? buffer : nullptr;
-        } catch (...) {
-            loader->pending_ = std::current_exception();
-            return nullptr;
-        }
-    }
-
-    // libinih's section argument is not used: the reader already knows the section, with
-    // its header line and without libinih's 50-character truncation of names.
-    static int on_key(void* self, const char* /*section*/, const char* key,
-                      const char* value) noexcept {
-        auto* loader = static_cast<Loader*>(self);
-        try {
-            loader->set(key, value);
-        } catch (...) {
-            loader->pending_ = std::current_exception();
-        }
-        return 1;  // problems are recorded as diagnostics, not reported to libinih
-    }
-
-    // Hands libinih the next line, normalized: no indentation (so libinih never treats
-    // a line as the continuation of the previous value), no comments, and nothing that
-    // would not fit its line buffer. One call per line, so line_ is the line libinih is
-    // looking at when it calls on_key.
-    bool next_line(char* buffer, size_t size) {
-        if (position_ >= text_.size()) {
-            return false;
-        }
-        if (size < 2) {  // no room for even an empty line: libinih was built oddly
-            error({file_, line_ + 1}, "cannot read: libinih's line buffer is too small");
-            return false;
-        }
-        size_t end = text_.find('\n', position_);
-        if (end == std::string_view::npos) {
-            end = text_.size();
-        }
-        std::string_view raw = text_.substr(position_, end - position_);
-        position_ = end + 1;
-        ++line_;
-        if (line_ == 1 && raw.starts_with("\xEF\xBB\xBF")) {
-            raw.remove_prefix(3);  // UTF-8 byte order mark
-        }
-
+    // One line, read once: its shape, and for a setting its key and value.
+    void read_line(std::string_view raw) {
         Line line = classify_line(raw);
-        std::string_view feed;
         switch (line.shape) {
             case Line::Shape::Blank:
                 break;
@@ -179,19 +124,14 @@ class Loader {
                 open_section(line.text);
                 break;
             case Line::Shape::KeyValue:
-                feed = line.text;
+                if (line.text.size() > kMaxLineLength) {
+                    error(here(), "line is too long (at most " + std::to_string(kMaxLineLength) +
+                                      " characters after removing comments and indentation)");
+                } else {
+                    set(std::string(line.key), std::string(line.value));
+                }
                 break;
         }
-        // Room for the text, '\n' and '\0'.
-        if (feed.size() + 2 > size) {
-            error(here(), "line is too long (at most " + std::to_string(size - 2) +
-                              " characters after removing comments and indentation)");
-            feed = {};
-        }
-        std::copy(feed.begin(), feed.end(), buffer);
-        buffer[feed.size()] = '\n';
-        buffer[feed.size() + 1] = '\0';
-        return true;
     }
 
     void open_section(std::string_view name) {
@@ -259,7 +199,7 @@ class Loader {
                 set_fixed(in);
                 break;
             case SectionKind::Channel:
-                channels_[section_.index].settings[key] = {key, value, file_, line_};
+                channels_[section_.index].settings[key] = {key, value, file_, line_, {}};
                 break;
             case SectionKind::Group:
             case SectionKind::User:
@@ -277,8 +217,8 @@ class Loader {
             return;
         }
         Target target{policy_, policy_.base};
-        if (auto problem = spec->apply(target, in); !problem.empty()) {
-            error(here(), problem);
+        if (auto applied = spec->rule.apply(target, in); !applied) {
+            error(here(), applied.error().what());
             return;
         }
         set_at_[section_.name + "." + std::string(in.key)] = here();
@@ -291,14 +231,13 @@ class Loader {
                               "]: expected one of " + override_keys_text());
             return;
         }
-        Policy scratch;
-        Target target{scratch, scratch.base};
-        if (auto problem = spec->apply(target, in); !problem.empty()) {
-            error(here(), problem);
+        auto patch = spec->rule.compile(in);
+        if (!patch) {
+            error(here(), patch.error().what());
             return;
         }
         policy_.overrides[section_.index].settings.push_back(
-            {std::string(in.key), std::string(in.value), file_, line_});
+            {std::string(in.key), std::string(in.value), file_, line_, std::move(*patch)});
     }
 
     // ---- Checks once every file is read.
@@ -333,12 +272,13 @@ class Loader {
     bool channel_enabled(const RawChannel& raw) {
         if (auto enabled = raw.settings.find("enabled"); enabled != raw.settings.end()) {
             auto parsed = word_parser(kBoolWords)(enabled->second.value);
-            if (!parsed.value) {
+            if (!parsed) {
                 error({enabled->second.file, enabled->second.line},
-                      "bad value '" + enabled->second.value + "' for enabled: " + parsed.expected);
+                      "bad value '" + enabled->second.value +
+                          "' for enabled: " + parsed.error().what());
                 return false;
             }
-            if (!*parsed.value) {
+            if (!*parsed) {
                 return false;
             }
         }
@@ -372,20 +312,20 @@ class Loader {
         }
         if (key == "order") {
             auto parsed = integer_parser(0, 100)(in.value);
-            if (parsed.value) {
-                channel.order = *parsed.value;
+            if (parsed) {
+                channel.order = *parsed;
             } else {
-                error(at, bad_value(in, parsed.expected));
+                error(at, bad_value(in, parsed.error()).what());
             }
         } else if (key == "serves") {
             set_serves(channel, type, in, at);
         } else if (key == "timeout") {
             auto parsed = duration_parser(1s, 2min)(in.value);
-            if (parsed.value) {
-                channel.timeout = *parsed.value;
+            if (parsed) {
+                channel.timeout = *parsed;
                 set_at_["channel." + channel.name + ".timeout"] = at;  // warn_slow_channels
             } else {
-                error(at, bad_value(in, parsed.expected));
+                error(at, bad_value(in, parsed.error()).what());
             }
         } else if (const OptionSpec* option = find_channel_option(type, key)) {
             if (setting.value.empty()) {
@@ -427,11 +367,11 @@ class Loader {
     void set_serves(ChannelConfig& channel, const ChannelType& type, const Input& in,
                     const Location& at) {
         auto parsed = kinds_parser()(in.value);
-        if (!parsed.value) {
-            error(at, bad_value(in, parsed.expected));
+        if (!parsed) {
+            error(at, bad_value(in, parsed.error()).what());
             return;
         }
-        for (Kind kind : *parsed.value) {
+        for (Kind kind : *parsed) {
             if (std::find(type.can_serve.begin(), type.can_serve.end(), kind) ==
                 type.can_serve.end()) {
                 error(at, "channel type " + std::string(type.name) + " cannot serve " +
@@ -439,7 +379,7 @@ class Loader {
                 return;
             }
         }
-        channel.serves = std::move(*parsed.value);
+        channel.serves = std::move(*parsed);
     }
 
     // Where a fixed-section key was last set, or the first file when it kept its default.
@@ -459,7 +399,8 @@ class Loader {
         }
         for (const auto& section : policy_.overrides) {
             for (const auto& setting : section.settings) {
-                if (!enabled && setting.key == "login_with_line" && setting.value == "allowed") {
+                if (!enabled && setting.key == "login_with_line" &&
+                    std::get<bool>(setting.patch.value)) {
                     enabled = Location{setting.file, setting.line};
                 }
             }
@@ -585,7 +526,8 @@ class Loader {
         bool two_step_somewhere = policy_.base.two_step != TwoStep::Off;
         for (const auto& section : policy_.overrides) {
             for (const auto& setting : section.settings) {
-                two_step_somewhere |= setting.key == "two_step" && setting.value != "off";
+                two_step_somewhere |= setting.key == "two_step" &&
+                                      std::get<TwoStep>(setting.patch.value) != TwoStep::Off;
             }
         }
         if (!two_step_somewhere) {
@@ -612,8 +554,8 @@ class Loader {
         for (const auto& section : policy_.overrides) {
             for (const auto& setting : section.settings) {
                 if (setting.key == "code.channels") {
-                    auto parsed = kinds_parser()(setting.value);
-                    check(parsed.value.value_or(std::vector<Kind>{}), {setting.file, setting.line});
+                    check(std::get<std::vector<Kind>>(setting.patch.value),
+                          {setting.file, setting.line});
                 }
             }
         }
@@ -647,12 +589,9 @@ class Loader {
     std::vector<std::string> files_;          // in the order read
     std::vector<Diagnostic> errors_;
     std::vector<Diagnostic> warnings_;
-    std::exception_ptr pending_;  // thrown inside a callback, rethrown after libinih returns
 
     // The file being parsed.
     std::string file_;
-    std::string_view text_;
-    size_t position_ = 0;
     int line_ = 0;
     Section section_;
     std::map<std::pair<std::string, std::string>, int> seen_;  // (section, key) -> line

@@ -122,21 +122,21 @@ std::optional<long long> parse_integer(std::string_view text) {
 }
 
 Parser<int> integer_parser(int min, int max) {
-    return [min, max](std::string_view text) -> Parsed<int> {
+    return [min, max](std::string_view text) -> Result<int> {
         auto value = parse_integer(text);
         if (!value || *value < min || *value > max) {
             return reject<int>("expected an integer from " + std::to_string(min) + " to " +
                                std::to_string(max));
         }
-        return accept(static_cast<int>(*value));
+        return static_cast<int>(*value);
     };
 }
 
 Parser<int> integer_choice_parser(std::vector<int> choices) {
-    return [choices = std::move(choices)](std::string_view text) -> Parsed<int> {
+    return [choices = std::move(choices)](std::string_view text) -> Result<int> {
         auto value = parse_integer(text);
         if (value && std::find(choices.begin(), choices.end(), *value) != choices.end()) {
-            return accept(static_cast<int>(*value));
+            return static_cast<int>(*value);
         }
         std::vector<std::string> words;
         for (int choice : choices) {
@@ -149,7 +149,7 @@ Parser<int> integer_choice_parser(std::vector<int> choices) {
 
 // `note` says why the range is what it is, when that is not obvious.
 Parser<seconds> duration_parser(seconds min, seconds max, std::string note) {
-    return [min, max, note = std::move(note)](std::string_view text) -> Parsed<seconds> {
+    return [min, max, note = std::move(note)](std::string_view text) -> Result<seconds> {
         std::string range = "expected a duration from " + format_duration(min) + " to " +
                             format_duration(max) + note;
         if (text.size() < 2) {
@@ -181,13 +181,13 @@ Parser<seconds> duration_parser(seconds min, seconds max, std::string note) {
         if (value < min) {
             return reject<seconds>(range);
         }
-        return accept(value);
+        return value;
     };
 }
 
 // A list of kinds, each at most once.
 Parser<std::vector<Kind>> kinds_parser() {
-    return [](std::string_view text) -> Parsed<std::vector<Kind>> {
+    return [](std::string_view text) -> Result<std::vector<Kind>> {
         using Kinds = std::vector<Kind>;
         std::string expected = "expected a list of " + word_choices(kKindWords);
         auto items = split_list(text);
@@ -200,21 +200,21 @@ Parser<std::vector<Kind>> kinds_parser() {
                 return reject<Kinds>("empty item in list; " + expected);
             }
             auto parsed = word_parser(kKindWords)(item);
-            if (!parsed.value) {
+            if (!parsed) {
                 return reject<Kinds>("unknown item '" + std::string(item) + "'; " + expected);
             }
-            if (std::find(kinds.begin(), kinds.end(), *parsed.value) != kinds.end()) {
+            if (std::find(kinds.begin(), kinds.end(), *parsed) != kinds.end()) {
                 return reject<Kinds>("'" + std::string(item) + "' is listed twice");
             }
-            kinds.push_back(*parsed.value);
+            kinds.push_back(*parsed);
         }
-        return accept(std::move(kinds));
+        return kinds;
     };
 }
 
 // A list of PAM service names (sshd, login, gdm-password...); empty means any service.
 Parser<std::vector<std::string>> services_parser() {
-    return [](std::string_view text) -> Parsed<std::vector<std::string>> {
+    return [](std::string_view text) -> Result<std::vector<std::string>> {
         using Names = std::vector<std::string>;
         Names names;
         for (auto item : split_list(text)) {
@@ -231,13 +231,13 @@ Parser<std::vector<std::string>> services_parser() {
             }
             names.emplace_back(item);
         }
-        return accept(std::move(names));
+        return names;
     };
 }
 
 // A list of "+<digits>" (E.164 allows at most 15 digits); empty means no restriction.
 Parser<std::vector<std::string>> prefixes_parser() {
-    return [](std::string_view text) -> Parsed<std::vector<std::string>> {
+    return [](std::string_view text) -> Result<std::vector<std::string>> {
         using Prefixes = std::vector<std::string>;
         Prefixes prefixes;
         for (auto item : split_list(text)) {
@@ -257,29 +257,29 @@ Parser<std::vector<std::string>> prefixes_parser() {
             }
             prefixes.emplace_back(item);
         }
-        return accept(std::move(prefixes));
+        return prefixes;
     };
 }
 
 Parser<std::string> text_parser(Empty empty) {
-    return [empty](std::string_view text) -> Parsed<std::string> {
+    return [empty](std::string_view text) -> Result<std::string> {
         if (text.empty() && empty == Empty::Refused) {
             return reject<std::string>("expected a non-empty value");
         }
-        return accept(std::string(text));
+        return std::string(text);
     };
 }
 
 // A URL with one of the given schemes ("https://"), no spaces and something after the
 // scheme. Only the shape is checked; libcurl and the servers judge the rest.
 Parser<std::string> url_parser(std::vector<std::string_view> schemes, Empty empty) {
-    return [schemes = std::move(schemes), empty](std::string_view text) -> Parsed<std::string> {
+    return [schemes = std::move(schemes), empty](std::string_view text) -> Result<std::string> {
         if (text.empty() && empty == Empty::Allowed) {
-            return accept(std::string());
+            return std::string();
         }
         for (auto scheme : schemes) {
             if (text.starts_with(scheme) && text.size() > scheme.size() && !has_space(text)) {
-                return accept(std::string(text));
+                return std::string(text);
             }
         }
         return reject<std::string>("expected a URL starting with " + join_choices(schemes));
@@ -288,30 +288,30 @@ Parser<std::string> url_parser(std::vector<std::string_view> schemes, Empty empt
 
 // Any "scheme://rest" URL (proxies may be http://, https://, socks5://...).
 Parser<std::string> any_url_parser() {
-    return [](std::string_view text) -> Parsed<std::string> {
+    return [](std::string_view text) -> Result<std::string> {
         size_t sep = text.find("://");
         if (sep == std::string_view::npos || sep == 0 || sep + 3 == text.size() ||
             has_space(text)) {
             return reject<std::string>("expected a URL like http://proxy.example.com:3128");
         }
-        return accept(std::string(text));
+        return std::string(text);
     };
 }
 
 Parser<std::string> absolute_path_parser(Empty empty) {
-    return [empty](std::string_view text) -> Parsed<std::string> {
+    return [empty](std::string_view text) -> Result<std::string> {
         if (text.empty() && empty == Empty::Allowed) {
-            return accept(std::string());
+            return std::string();
         }
         if (!text.starts_with('/')) {
             return reject<std::string>("expected an absolute path");
         }
-        return accept(std::string(text));
+        return std::string(text);
     };
 }
 
 Parser<std::string> host_port_parser() {
-    return [](std::string_view text) -> Parsed<std::string> {
+    return [](std::string_view text) -> Result<std::string> {
         constexpr const char* kShape = "expected host:port like 127.0.0.1:8741";
         size_t colon = text.rfind(':');
         if (colon == std::string_view::npos || colon == 0 || has_space(text)) {
@@ -326,7 +326,7 @@ Parser<std::string> host_port_parser() {
         if (!port || *port < 1 || *port > 65535) {
             return reject<std::string>(kShape);
         }
-        return accept(std::string(text));
+        return std::string(text);
     };
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 
 namespace lwauth::policy::detail {
 
@@ -80,30 +81,20 @@ std::vector<std::string_view> split_list(std::string_view text);
 
 // ---- Value parsers ----------------------------------------------------------------------
 //
-// A parser turns the text of a value into a typed value, or says what it expected.
+// A parser turns the text of a value into a typed value, or an Error (BadPolicy) whose
+// message says what it expected ("expected an integer from 6 to 10").
 
 template <class T>
-struct Parsed {
-    std::optional<T> value;
-    std::string expected;  // set when value is empty: "expected ..."
-};
-
-template <class T>
-Parsed<T> accept(T value) {
-    return {std::move(value), {}};
-}
-
-template <class T>
-Parsed<T> reject(std::string expected) {
-    return {std::nullopt, std::move(expected)};
+Result<T> reject(const std::string& expected) {
+    return Result<T>::failure(Errc::BadPolicy, expected);
 }
 
 template <class T, size_t N>
 auto word_parser(const Word<T> (&words)[N]) {
-    return [&words](std::string_view text) -> Parsed<T> {
+    return [&words](std::string_view text) -> Result<T> {
         for (const auto& word : words) {
             if (word.text == text) {
-                return accept(word.value);
+                return word.value;
             }
         }
         return reject<T>("expected " + word_choices(words));
@@ -111,7 +102,7 @@ auto word_parser(const Word<T> (&words)[N]) {
 }
 
 template <class T>
-using Parser = std::function<Parsed<T>(std::string_view)>;
+using Parser = std::function<Result<T>(std::string_view)>;
 
 std::optional<long long> parse_integer(std::string_view text);
 

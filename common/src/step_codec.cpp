@@ -9,7 +9,7 @@ namespace lwauth::bus {
 namespace {
 
 using detail::check;
-using detail::contract_breach;
+using detail::contract_check;
 using detail::enter;
 
 }  // namespace
@@ -42,8 +42,8 @@ Step read_step(sd_bus_message* m) {
     step.prompt = prompt;
     step.echo = echo != 0;
     step.verdict = verdict;
-    if (std::string why = contract_breach(step); !why.empty()) {
-        throw Error(Errc::Internal, what + ": " + why);
+    if (auto kept = contract_check(step); !kept) {
+        throw Error(Errc::Internal, what + ": " + kept.error().what());
     }
     return step;
 }

@@ -6,11 +6,11 @@
 namespace lwauth::bus {
 
 using detail::check;
-using detail::contract_breach;
+using detail::contract_check;
 
 void append_step(sd_bus_message* m, const Step& step) {
-    if (std::string why = contract_breach(step); !why.empty()) {
-        throw Error(Errc::Internal, "cannot send a step: " + why);
+    if (auto kept = contract_check(step); !kept) {
+        throw Error(Errc::Internal, std::string("cannot send a step: ") + kept.error().what());
     }
     const std::string what = "cannot write the step";
     check(sd_bus_message_append(m, "s", step.id.c_str()), what);

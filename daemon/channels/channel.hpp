@@ -2,11 +2,12 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 
+#include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
 
 namespace lwauth {
@@ -21,19 +22,16 @@ struct OutgoingMessage {
     std::chrono::seconds lifetime{0};
 };
 
-/// How a send ended. `reason` explains a failure for the log; it never holds the text.
-struct SendResult {
-    bool delivered = false;
-    bool retryable = false;  // the gateway may take it later (throttled, 5xx, timeout)
-    std::string reason;
+/// A failed send: DeliveryFailed, or Unavailable when the gateway may take it later
+/// (throttled, 5xx, timeout). `why` explains it for the log; it never holds the text.
+[[nodiscard]] inline Error send_failure(const std::string& why, bool may_retry = false) {
+    return Error(may_retry ? Errc::Unavailable : Errc::DeliveryFailed, why);
+}
 
-    static SendResult ok() { return {true, false, {}}; }
-    static SendResult failed(std::string why, bool may_retry = false) {
-        return {false, may_retry, std::move(why)};
-    }
-};
-
-using SendDone = std::function<void(SendResult)>;
+/// Whether a later try of a failed send may work (see send_failure).
+[[nodiscard]] inline bool retryable(const Error& failure) noexcept {
+    return failure.code() == Errc::Unavailable;
+}
 
 class Channel {
   public:
@@ -41,9 +39,10 @@ class Channel {
     /// The [channel.NAME] this came from.
     [[nodiscard]] virtual const std::string& name() const = 0;
     /// Starts delivering the message and calls `done` exactly once, from the event loop
-    /// or before returning. A channel copies what it needs of the message: the message
-    /// may be gone when `done` runs. Never throws for a delivery failure.
-    virtual void send(const OutgoingMessage& message, SendDone done) = 0;
+    /// or before returning: success when the gateway took it, else a send_failure(). A
+    /// channel copies what it needs of the message: the message may be gone when `done`
+    /// runs. Never throws for a delivery failure.
+    virtual void send(const OutgoingMessage& message, Done<void> done) = 0;
 };
 
 namespace http {

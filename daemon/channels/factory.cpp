@@ -1,6 +1,9 @@
 // make_channel: one table from a [channel.NAME] type to the class that sends through it.
+// The types and their keys are the policy's channel schemas (lwauth/policy.hpp,
+// channel_type_names() and is_channel_secret_key()); this file only adds the classes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "channel.hpp"
@@ -23,8 +26,8 @@ class BrokenChannel final : public Channel {
     BrokenChannel(std::string name, std::string why)
         : name_(std::move(name)), why_(std::move(why)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage&, SendDone done) override {
-        done(SendResult::failed(name_ + ": " + why_));
+    void send(const OutgoingMessage&, Done<void> done) override {
+        done(send_failure(name_ + ": " + why_));
     }
 
   private:
@@ -35,8 +38,13 @@ class BrokenChannel final : public Channel {
 using Builder =
     std::function<std::shared_ptr<Channel>(const policy::ChannelConfig&, http::Client&)>;
 
-// The secret a gateway authenticates with, from the policy's *_file key.
+// The secret a gateway authenticates with, from the policy's *_file key: one the channel
+// schema (policy_channels.cpp) declares a secret file of the type, and so checked at load.
 SecretString secret_of(const policy::ChannelConfig& config, const char* key) {
+    if (!policy::is_channel_secret_key(config.type, key)) {
+        throw Error(Errc::Internal,
+                    std::string(key) + " is not a secret file of channel type " + config.type);
+    }
     std::string path = config.option(key);
     if (path.empty()) {
         throw Error(Errc::Internal, std::string(key) + " is not set");
@@ -85,8 +93,11 @@ const std::map<std::string, Builder>& builders() {
 
 }  // namespace
 
+// The types come from the policy's channel schemas: a type is available when this build
+// has a class for it (tests/unit/channel_factory_test.cpp: every one does).
 bool channel_type_available(const std::string& type) {
-    return builders().contains(type);
+    auto names = policy::channel_type_names();
+    return builders().contains(type) && std::find(names.begin(), names.end(), type) != names.end();
 }
 
 std::shared_ptr<Channel> make_channel(const policy::ChannelConfig& config, http::Client& client) {

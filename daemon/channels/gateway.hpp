@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <functional>
-#include <optional>
 #include <string>
 
 #include "channel.hpp"
@@ -13,17 +12,16 @@
 namespace lwauth {
 
 /// How a gateway's answer reads, by channel type.
-using Classifier = SendResult (*)(const std::string& channel, const http::Response& response);
+using Classifier = Result<void> (*)(const std::string& channel, const http::Response& response);
 
-/// The result for a request that got no answer, retryable, with curl's reason; nullopt
-/// when an answer arrived and the classifier must read it.
-[[nodiscard]] std::optional<SendResult> unanswered(const std::string& channel,
-                                                   const http::Response& response);
+/// Success when an answer arrived and the classifier must read it; for a request that got
+/// none, the retryable failure with curl's reason.
+[[nodiscard]] Result<void> answered(const std::string& channel, const http::Response& response);
 
 /// Starts `request` and hands `classify`'s reading of the answer to `done`. A request
 /// that cannot even start fails at once, with the reason.
 void send_classified(http::Client& client, http::Request request, const std::string& channel,
-                     Classifier classify, SendDone done);
+                     Classifier classify, Done<void> done);
 
 /// Builds the request, the same each time (its idempotency key included), with the time
 /// it may take.
@@ -37,6 +35,6 @@ using RequestMaker = std::function<http::Request(std::chrono::milliseconds timeo
 /// is at least a quarter. It is one send for the caps.
 void send_idempotent(http::Client& client, const RequestMaker& make,
                      std::chrono::milliseconds budget, const std::string& channel,
-                     Classifier classify, SendDone done);
+                     Classifier classify, Done<void> done);
 
 }  // namespace lwauth

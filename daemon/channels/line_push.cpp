@@ -49,11 +49,11 @@ LinePushChannel::LinePushChannel(const policy::ChannelConfig& config, http::Clie
     }
 }
 
-void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
+void LinePushChannel::send(const OutgoingMessage& message, Done<void> done) {
     std::string channel = "line " + name_;
-    MessengerIds::Lookup to = ids_.lookup(message.user);
-    if (!to.id) {
-        done(SendResult::failed(channel + ": " + to.problem));
+    Result<std::string> to = ids_.lookup(message.user);
+    if (!to) {
+        done(send_failure(channel + ": " + to.error().what()));
         return;
     }
     http::Request request;
@@ -65,11 +65,11 @@ void LinePushChannel::send(const OutgoingMessage& message, SendDone done) {
         request.headers = {"Content-Type: application/json", "Accept: application/json",
                            "Authorization: Bearer " + std::string(token_.view()),
                            "X-Line-Retry-Key: " + line_retry_key(random)};
-        request.body = line_push_body(*to.id, message.text.view());
+        request.body = line_push_body(*to, message.text.view());
         request.ca_file = ca_file_;
         request.proxy = proxy_;
     } catch (const std::exception& e) {
-        done(SendResult::failed(channel + ": " + e.what()));
+        done(send_failure(channel + ": " + e.what()));
         return;
     }
     auto make = [request = std::make_shared<const http::Request>(std::move(request))](
@@ -97,9 +97,9 @@ std::string message_of(const nlohmann::json& body) {
 
 }  // namespace
 
-SendResult classify_line(const std::string& channel, const http::Response& response) {
-    if (auto no_answer = unanswered(channel, response)) {
-        return *no_answer;
+Result<void> classify_line(const std::string& channel, const http::Response& response) {
+    if (auto got = answered(channel, response); !got) {
+        return got;
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     std::string http = " (HTTP " + std::to_string(response.status) + ")";
@@ -111,7 +111,7 @@ SendResult classify_line(const std::string& channel, const http::Response& respo
                       channel + ": HTTP " + std::to_string(response.status) +
                           " with a body that is not JSON; counting the message as accepted");
         }
-        return SendResult::ok();
+        return {};
     }
     switch (response.status) {
         case 409:
@@ -120,35 +120,34 @@ SendResult classify_line(const std::string& channel, const http::Response& respo
                       channel +
                           ": the retry key was already accepted; counting the message "
                           "as accepted");
-            return SendResult::ok();
+            return {};
         case 400:
             // LINE's "message" tells the cases apart; it is read, never logged.
             if (message_of(body) == "Failed to send messages") {
-                return SendResult::failed(channel +
-                                          ": LINE has no such user for this channel's provider: "
-                                          "check the user's LINE user ID in user_map_file" +
-                                          http);
+                return send_failure(channel +
+                                    ": LINE has no such user for this channel's provider: "
+                                    "check the user's LINE user ID in user_map_file" +
+                                    http);
             }
-            return SendResult::failed(channel +
-                                      ": LINE refused the message: the destination is not a "
-                                      "LINE user ID this channel can reach, or the request is "
-                                      "invalid" +
-                                      http);
+            return send_failure(channel +
+                                ": LINE refused the message: the destination is not a "
+                                "LINE user ID this channel can reach, or the request is "
+                                "invalid" +
+                                http);
         case 401:
-            return SendResult::failed(
+            return send_failure(
                 channel + ": invalid channel access token: check channel_access_token_file" + http);
         case 403:
-            return SendResult::failed(
-                channel +
-                ": the LINE channel is not allowed to use the push API (plan or "
-                "permissions)" +
-                http);
+            return send_failure(channel +
+                                ": the LINE channel is not allowed to use the push API (plan or "
+                                "permissions)" +
+                                http);
         case 429: {
             if (message_of(body).find("monthly limit") != std::string::npos) {
-                return SendResult::failed(
+                return send_failure(
                     channel + ": the LINE channel has reached its monthly message limit" + http);
             }
-            return SendResult::failed(channel + ": rate limited by LINE" + http, true);
+            return send_failure(channel + ": rate limited by LINE" + http, true);
         }
         default:
             break;
@@ -158,7 +157,7 @@ SendResult classify_line(const std::string& channel, const http::Response& respo
     if (!body.is_object()) {
         what += " with a body that is not LINE's JSON";
     }
-    return SendResult::failed(what, retryable);
+    return send_failure(what, retryable);
 }
 
 }  // namespace lwauth

@@ -33,7 +33,7 @@ class LinePushChannel final : public Channel {
     LinePushChannel(const policy::ChannelConfig& config, http::Client& client,
                     SecretString channel_access_token);
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
   private:
     std::string name_;
@@ -53,6 +53,7 @@ class LinePushChannel final : public Channel {
 [[nodiscard]] std::string line_retry_key(RandomSource& random);
 
 /// What a LINE answer means for the message. Never echoes LINE's "message".
-[[nodiscard]] SendResult classify_line(const std::string& channel, const http::Response& response);
+[[nodiscard]] Result<void> classify_line(const std::string& channel,
+                                         const http::Response& response);
 
 }  // namespace lwauth

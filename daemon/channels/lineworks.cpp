@@ -88,14 +88,14 @@ LineWorksChannel::LineWorksChannel(const policy::ChannelConfig& config, http::Cl
     }
 }
 
-void LineWorksChannel::send(const OutgoingMessage& message, SendDone done) {
-    MessengerIds::Lookup user_id = ids_.lookup(message.user);
-    if (!user_id.id) {
-        done(SendResult::failed(label() + ": " + user_id.problem));
+void LineWorksChannel::send(const OutgoingMessage& message, Done<void> done) {
+    Result<std::string> user_id = ids_.lookup(message.user);
+    if (!user_id) {
+        done(send_failure(label() + ": " + user_id.error().what()));
         return;
     }
     auto job = std::make_shared<Job>();
-    job->user_id = std::move(*user_id.id);
+    job->user_id = std::move(*user_id);
     job->text = message.text.clone();
     job->done = std::move(done);
     if (have_token()) {
@@ -150,24 +150,24 @@ void LineWorksChannel::request_token() {
         std::deque<std::shared_ptr<Job>> jobs;
         jobs.swap(waiting_);
         for (const auto& job : jobs) {
-            job->done(SendResult::failed(label() + ": token request: " + e.what()));
+            job->done(send_failure(label() + ": token request: " + e.what()));
         }
     }
 }
 
 void LineWorksChannel::on_token(const http::Response& response) {
     token_in_flight_ = false;
-    LineWorksToken token = parse_lineworks_token(label(), response, scope_);
+    Result<LineWorksToken> token = parse_lineworks_token(label(), response, scope_);
     std::deque<std::shared_ptr<Job>> jobs;
     jobs.swap(waiting_);
-    if (!token.ok) {
+    if (!token) {
         for (const auto& job : jobs) {
-            job->done(token.failure);
+            job->done(token.error());
         }
         return;
     }
-    access_token_ = std::move(token.access_token);
-    token_expires_ = Clock::now() + token.expires_in;
+    access_token_ = std::move(token->access_token);
+    token_expires_ = Clock::now() + token->expires_in;
     for (const auto& job : jobs) {
         post_message(job);
     }
@@ -196,7 +196,7 @@ void LineWorksChannel::post_message(const std::shared_ptr<Job>& job) {
                         });
     } catch (const std::exception& e) {
         wipe_string(request.body);
-        job->done(SendResult::failed(label() + ": " + e.what()));
+        job->done(send_failure(label() + ": " + e.what()));
     }
 }
 
@@ -222,17 +222,16 @@ void LineWorksChannel::on_message(const std::shared_ptr<Job>& job, const std::st
     }
 }
 
-LineWorksToken parse_lineworks_token(const std::string& channel, const http::Response& response,
-                                     const std::string& scope) {
-    LineWorksToken out;
+Result<LineWorksToken> parse_lineworks_token(const std::string& channel,
+                                             const http::Response& response,
+                                             const std::string& scope) {
     if (response.status == 0) {
-        out.failure = SendResult::failed(no_answer(channel, "token request: ", response), true);
-        return out;
+        return send_failure(no_answer(channel, "token request: ", response), true);
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (response.status == 200 && body.is_object() && body.contains("access_token") &&
         body["access_token"].is_string() && !body["access_token"].get_ref<std::string&>().empty()) {
-        out.ok = true;
+        LineWorksToken out;
         out.access_token = SecretString(body["access_token"].get_ref<std::string&>());
         wipe_string(body["access_token"].get_ref<std::string&>());
         if (body.contains("refresh_token") && body["refresh_token"].is_string()) {
@@ -266,16 +265,15 @@ LineWorksToken parse_lineworks_token(const std::string& channel, const http::Res
     }
     bool retryable = response.status == 429 || response.status >= 500 || error == "server_error" ||
                      error == "temporarily_unavailable";
-    out.failure = SendResult::failed(what, retryable);
-    return out;
+    return send_failure(what, retryable);
 }
 
 LineWorksVerdict classify_lineworks(const std::string& channel, const http::Response& response) {
     if (response.status == 0) {
-        return {SendResult::failed(no_answer(channel, "", response), true), false};
+        return {send_failure(no_answer(channel, "", response), true), false};
     }
     if (response.status >= 200 && response.status < 300) {
-        return {SendResult::ok(), false};
+        return {Result<void>(), false};
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     std::string code = code_of(body, "code");
@@ -286,26 +284,25 @@ LineWorksVerdict classify_lineworks(const std::string& channel, const http::Resp
         what += " with a body that is not LINE WORKS' JSON";
     }
     if (response.status == 401 || (response.status == 403 && code == "UNAUTHORIZED")) {
-        return {SendResult::failed(what + ": the access token was refused again after a refresh"),
-                true};
+        return {send_failure(what + ": the access token was refused again after a refresh"), true};
     }
     switch (response.status) {
         case 400:
-            return {SendResult::failed(what + ": the message was refused as invalid"), false};
+            return {send_failure(what + ": the message was refused as invalid"), false};
         case 403:
-            return {SendResult::failed(what + ": the bot may not send this message; check the "
-                                              "bot's permissions and bot_id"),
+            return {send_failure(what + ": the bot may not send this message; check the "
+                                        "bot's permissions and bot_id"),
                     false};
         case 404:
-            return {SendResult::failed(what + ": no such bot or user; check bot_id and the "
-                                              "user's LINE WORKS ID"),
+            return {send_failure(what + ": no such bot or user; check bot_id and the "
+                                        "user's LINE WORKS ID"),
                     false};
         case 429:
-            return {SendResult::failed(what + ": rate limited", true), false};
+            return {send_failure(what + ": rate limited", true), false};
         default:
             break;
     }
-    return {SendResult::failed(what, response.status >= 500), false};
+    return {send_failure(what, response.status >= 500), false};
 }
 
 }  // namespace lwauth

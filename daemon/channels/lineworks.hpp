@@ -56,13 +56,13 @@ class LineWorksChannel final : public Channel,
     LineWorksChannel(const policy::ChannelConfig& config, http::Client& client,
                      SecretString client_secret, const SecretString& private_key_pem);
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
   private:
     struct Job {
         std::string user_id;
         SecretString text;
-        SendDone done;
+        Done<void> done;
         bool refreshed = false;  // a token was refused once already
     };
     using Clock = std::chrono::steady_clock;
@@ -97,23 +97,22 @@ class LineWorksChannel final : public Channel,
     std::deque<std::shared_ptr<Job>> waiting_;  // for the token request in flight
 };
 
-/// What the token endpoint answered.
+/// A token the token endpoint gave.
 struct LineWorksToken {
-    bool ok = false;
     SecretString access_token;
     std::chrono::seconds expires_in{0};
-    SendResult failure;  // when !ok: why, and whether a later try may work
 };
-/// `scope` is the scope asked for, named when the service refuses it.
-[[nodiscard]] LineWorksToken parse_lineworks_token(const std::string& channel,
-                                                   const http::Response& response,
-                                                   const std::string& scope = {});
+/// The token, or a send_failure() saying why there is none and whether a later try may
+/// work. `scope` is the scope asked for, named when the service refuses it.
+[[nodiscard]] Result<LineWorksToken> parse_lineworks_token(const std::string& channel,
+                                                           const http::Response& response,
+                                                           const std::string& scope = {});
 
 /// What a bot message answer means. `token_refused` asks for a new token and one more try
 /// (401, or 403 with code UNAUTHORIZED); `result` then holds the reason to give if that
 /// try was already made. Never echoes the service's description.
 struct LineWorksVerdict {
-    SendResult result;
+    Result<void> result;
     bool token_refused = false;
 };
 [[nodiscard]] LineWorksVerdict classify_lineworks(const std::string& channel,

@@ -69,7 +69,7 @@ MessengerIds::MessengerIds(const policy::ChannelConfig& config, const MessengerI
     }
 }
 
-MessengerIds::Lookup MessengerIds::lookup(const std::string& user) const {
+Result<std::string> MessengerIds::lookup(const std::string& user) const {
     std::string where;
     std::string id;
     if (auto it = map_.find(user); it != map_.end()) {
@@ -79,13 +79,14 @@ MessengerIds::Lookup MessengerIds::lookup(const std::string& user) const {
         where = "the ID user_id gives the user";
         id = policy::expand_user_id(template_, user);
     } else {
-        return {std::nullopt,
-                "the user has no " + std::string(form_.id_name) + " in user_map_file"};
+        return Error(Errc::DeliveryFailed,
+                     "the user has no " + std::string(form_.id_name) + " in user_map_file");
     }
     if (!form_.valid(id)) {
-        return {std::nullopt, where + " is not " + std::string(form_.form) + "; not sent"};
+        return Error(Errc::DeliveryFailed,
+                     where + " is not " + std::string(form_.form) + "; not sent");
     }
-    return {std::move(id), {}};
+    return id;
 }
 
 }  // namespace lwauth

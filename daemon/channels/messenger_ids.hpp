@@ -17,10 +17,10 @@
 #pragma once
 
 #include <map>
-#include <optional>
 #include <string>
 
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 
 namespace lwauth {
 
@@ -38,12 +38,9 @@ class MessengerIds {
     /// Throws Error(Internal) naming the file and line when the map cannot be read.
     MessengerIds(const policy::ChannelConfig& config, const MessengerIdForm& form);
 
-    struct Lookup {
-        std::optional<std::string> id;  // set when it may be sent
-        std::string problem;            // otherwise why not, without the ID
-    };
-    /// The user's ID on the messenger if there is one of the messenger's form.
-    [[nodiscard]] Lookup lookup(const std::string& user) const;
+    /// The user's ID on the messenger if there is one of the messenger's form, else
+    /// Error(DeliveryFailed) saying why not, without the ID.
+    [[nodiscard]] Result<std::string> lookup(const std::string& user) const;
 
   private:
     const MessengerIdForm& form_;

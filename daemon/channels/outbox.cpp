@@ -62,15 +62,15 @@ void OutboxChannel::append(const OutgoingMessage& message) {
     // a sync on the event loop would hold up every login for a durability nobody uses.
 }
 
-void OutboxChannel::send(const OutgoingMessage& message, SendDone done) {
+void OutboxChannel::send(const OutgoingMessage& message, Done<void> done) {
     // A local file write: done at once, before returning.
     try {
         append(message);
     } catch (const Error& e) {
-        done(SendResult::failed(e.what()));
+        done(send_failure(e.what()));
         return;
     }
-    done(SendResult::ok());
+    done({});
 }
 
 }  // namespace lwauth

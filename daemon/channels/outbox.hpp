@@ -11,7 +11,7 @@ class OutboxChannel final : public Channel {
     OutboxChannel(std::string name, std::string path)
         : name_(std::move(name)), path_(std::move(path)) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
   private:
     /// Appends the line; throws Error(DeliveryFailed) saying why.

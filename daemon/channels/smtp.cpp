@@ -303,7 +303,7 @@ SmtpChannel::SmtpChannel(const policy::ChannelConfig& config, http::Client& clie
     }
 }
 
-void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
+void SmtpChannel::send(const OutgoingMessage& message, Done<void> done) {
     std::string channel = "smtp " + name_;
     http::Request request;
     try {
@@ -316,7 +316,7 @@ void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
         wipe_string(body);
     } catch (const Error& e) {
         // The reason names the header, never its value (the address).
-        done(SendResult::failed(channel + ": " + e.what()));
+        done(send_failure(channel + ": " + e.what()));
         return;
     }
     request.url = url_;
@@ -336,11 +336,11 @@ void SmtpChannel::send(const OutgoingMessage& message, SendDone done) {
     send_classified(client_, std::move(request), channel, classify_smtp, std::move(done));
 }
 
-SendResult classify_smtp(const std::string& channel, const http::Response& response) {
+Result<void> classify_smtp(const std::string& channel, const http::Response& response) {
     if (response.error.empty()) {
         // libcurl ends a mail transfer without error only once the server accepted the
         // message (250 after the final dot).
-        return SendResult::ok();
+        return {};
     }
     bool refused = response.status >= 400 && response.status < 600;
     if (response.mail_data_sent && !refused) {
@@ -350,23 +350,23 @@ SendResult classify_smtp(const std::string& channel, const http::Response& respo
         log_event(LogLevel::Warning, "gateway-odd-answer",
                   channel + ": no reply after the end of the message (" + response.error +
                       "); counting the message as delivered");
-        return SendResult::ok();
+        return {};
     }
     if (response.timed_out) {
-        return SendResult::failed(channel + ": no answer in time", true);
+        return send_failure(channel + ": no answer in time", true);
     }
     std::string code = std::to_string(response.status);
     if (response.status >= 500 && response.status < 600) {
-        return SendResult::failed(channel + ": " + permanent_reason(response.status) + " (SMTP " +
-                                  code + ")");
+        return send_failure(channel + ": " + permanent_reason(response.status) + " (SMTP " + code +
+                            ")");
     }
     if (response.status >= 400 && response.status < 500) {
-        return SendResult::failed(channel + ": the server deferred the message (SMTP " + code + ")",
-                                  true);
+        return send_failure(channel + ": the server deferred the message (SMTP " + code + ")",
+                            true);
     }
     // No SMTP refusal: the connection, TLS (a server without STARTTLS included, which gets
     // nothing in clear) or the protocol broke down.
-    return SendResult::failed(channel + ": " + response.error, true);
+    return send_failure(channel + ": " + response.error, true);
 }
 
 }  // namespace lwauth

@@ -59,7 +59,7 @@ class SmtpChannel final : public Channel {
     /// when body_file cannot be read or has no {message}.
     SmtpChannel(const policy::ChannelConfig& config, http::Client& client, SecretString password);
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
   private:
     std::string name_;
@@ -99,6 +99,7 @@ class SmtpChannel final : public Channel {
 [[nodiscard]] std::string envelope_address(std::string_view from);
 
 /// What the end of an SMTP transaction means for the message (see http::Response::status).
-[[nodiscard]] SendResult classify_smtp(const std::string& channel, const http::Response& response);
+[[nodiscard]] Result<void> classify_smtp(const std::string& channel,
+                                         const http::Response& response);
 
 }  // namespace lwauth

@@ -49,7 +49,7 @@ TwilioChannel::TwilioChannel(const policy::ChannelConfig& config, http::Client& 
     }
 }
 
-void TwilioChannel::send(const OutgoingMessage& message, SendDone done) {
+void TwilioChannel::send(const OutgoingMessage& message, Done<void> done) {
     http::Request request;
     request.url =
         base_url_ + "/2010-04-01/Accounts/" + http::percent_encode(account_sid_) + "/Messages.json";
@@ -73,9 +73,9 @@ void TwilioChannel::send(const OutgoingMessage& message, SendDone done) {
                     std::move(done));
 }
 
-SendResult classify_twilio(const std::string& channel, const http::Response& response) {
-    if (auto no_answer = unanswered(channel, response)) {
-        return *no_answer;
+Result<void> classify_twilio(const std::string& channel, const http::Response& response) {
+    if (auto got = answered(channel, response); !got) {
+        return got;
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (response.status >= 200 && response.status < 300) {
@@ -86,15 +86,15 @@ SendResult classify_twilio(const std::string& channel, const http::Response& res
                       channel + ": HTTP " + std::to_string(response.status) +
                           " without a message resource; counting the message as accepted");
         }
-        return SendResult::ok();
+        return {};
     }
     int code = body.is_object() && body.contains("code") && body["code"].is_number_integer()
                    ? body["code"].get<int>()
                    : 0;
     for (const auto& permanent : kPermanent) {
         if (permanent.code == code) {
-            return SendResult::failed(channel + ": " + permanent.reason + " (Twilio error " +
-                                      std::to_string(code) + ")");
+            return send_failure(channel + ": " + permanent.reason + " (Twilio error " +
+                                std::to_string(code) + ")");
         }
     }
     bool retryable = response.status == 429 || code == 20429 || response.status >= 500;
@@ -104,7 +104,7 @@ SendResult classify_twilio(const std::string& channel, const http::Response& res
     } else if (!body.is_object()) {
         what += " with a body that is not Twilio's JSON";
     }
-    return SendResult::failed(what, retryable);
+    return send_failure(what, retryable);
 }
 
 }  // namespace lwauth

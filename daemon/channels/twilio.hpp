@@ -23,7 +23,7 @@ class TwilioChannel final : public Channel {
     TwilioChannel(const policy::ChannelConfig& config, http::Client& client,
                   SecretString auth_token);
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
   private:
     std::string name_;
@@ -40,8 +40,8 @@ class TwilioChannel final : public Channel {
 
 /// What a Twilio answer means for the message. Never echoes Twilio's `message`, which
 /// quotes the destination number.
-[[nodiscard]] SendResult classify_twilio(const std::string& channel,
-                                         const http::Response& response);
+[[nodiscard]] Result<void> classify_twilio(const std::string& channel,
+                                           const http::Response& response);
 
 /// Twilio's ValidityPeriod for a code that stays good for `lifetime`: whole seconds,
 /// clamped to the 1-36000 Twilio accepts (error 21624 outside it).

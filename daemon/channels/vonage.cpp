@@ -106,7 +106,7 @@ VonageChannel::VonageChannel(const policy::ChannelConfig& config, http::Client& 
     }
 }
 
-void VonageChannel::send(const OutgoingMessage& message, SendDone done) {
+void VonageChannel::send(const OutgoingMessage& message, Done<void> done) {
     http::Request request;
     request.url = base_url_ + "/sms/json";
     request.headers = {"Content-Type: application/x-www-form-urlencoded",
@@ -120,14 +120,14 @@ void VonageChannel::send(const OutgoingMessage& message, SendDone done) {
                     std::move(done));
 }
 
-SendResult classify_vonage(const std::string& channel, const http::Response& response) {
-    if (auto no_answer = unanswered(channel, response)) {
-        return *no_answer;
+Result<void> classify_vonage(const std::string& channel, const http::Response& response) {
+    if (auto got = answered(channel, response); !got) {
+        return got;
     }
     if (response.status < 200 || response.status >= 300) {
         bool retryable = response.status == 429 || response.status >= 500;
-        return SendResult::failed(channel + ": answered HTTP " + std::to_string(response.status),
-                                  retryable);
+        return send_failure(channel + ": answered HTTP " + std::to_string(response.status),
+                            retryable);
     }
     auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     const nlohmann::json* parts = nullptr;
@@ -141,7 +141,7 @@ SendResult classify_vonage(const std::string& channel, const http::Response& res
         log_event(LogLevel::Warning, "gateway-odd-answer",
                   channel + ": HTTP " + std::to_string(response.status) +
                       " without message statuses; counting the message as accepted");
-        return SendResult::ok();
+        return {};
     }
     int accepted = 0;
     int refused = -1;  // the first status other than 0
@@ -154,7 +154,7 @@ SendResult classify_vonage(const std::string& channel, const http::Response& res
         }
     }
     if (refused == -1) {
-        return SendResult::ok();
+        return {};
     }
     if (accepted > 0) {
         // Part of the text went out: sending it again would repeat it.
@@ -162,20 +162,20 @@ SendResult classify_vonage(const std::string& channel, const http::Response& res
                   channel +
                       ": Vonage accepted only some parts of the message; counting it "
                       "as accepted");
-        return SendResult::ok();
+        return {};
     }
     if (refused == -2) {
-        return SendResult::failed(channel + ": answered without a readable message status");
+        return send_failure(channel + ": answered without a readable message status");
     }
     for (const auto& known : kStatuses) {
         if (known.status == refused) {
-            return SendResult::failed(
+            return send_failure(
                 channel + ": " + known.reason + " (Vonage status " + std::to_string(refused) + ")",
                 known.retryable);
         }
     }
-    return SendResult::failed(channel + ": refused the message (Vonage status " +
-                              std::to_string(refused) + ")");
+    return send_failure(channel + ": refused the message (Vonage status " +
+                        std::to_string(refused) + ")");
 }
 
 }  // namespace lwauth

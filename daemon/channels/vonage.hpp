@@ -22,7 +22,7 @@ class VonageChannel final : public Channel {
     VonageChannel(const policy::ChannelConfig& config, http::Client& client,
                   SecretString api_secret);
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
   private:
     std::string name_;
@@ -47,7 +47,7 @@ class VonageChannel final : public Channel {
                                       std::string_view text);
 
 /// What a Vonage answer means for the message. Never echoes Vonage's "error-text".
-[[nodiscard]] SendResult classify_vonage(const std::string& channel,
-                                         const http::Response& response);
+[[nodiscard]] Result<void> classify_vonage(const std::string& channel,
+                                           const http::Response& response);
 
 }  // namespace lwauth

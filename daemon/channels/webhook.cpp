@@ -29,9 +29,9 @@ std::string WebhookChannel::signature_header(std::string_view secret, std::strin
     return "X-Lwauth-Signature: sha256=" + hex_encode(mac, len);
 }
 
-void WebhookChannel::send(const OutgoingMessage& message, SendDone done) {
+void WebhookChannel::send(const OutgoingMessage& message, Done<void> done) {
     if (secret_.empty()) {
-        done(SendResult::failed("webhook " + name_ + ": no signing secret (hmac_secret_file)"));
+        done(send_failure("webhook " + name_ + ": no signing secret (hmac_secret_file)"));
         return;
     }
     nlohmann::json document = {
@@ -52,16 +52,15 @@ void WebhookChannel::send(const OutgoingMessage& message, SendDone done) {
                     std::move(done));
 }
 
-SendResult classify_http(const std::string& channel, const http::Response& response) {
-    if (auto no_answer = unanswered(channel, response)) {
-        return *no_answer;
+Result<void> classify_http(const std::string& channel, const http::Response& response) {
+    if (auto got = answered(channel, response); !got) {
+        return got;
     }
     if (response.status >= 200 && response.status < 300) {
-        return SendResult::ok();
+        return {};
     }
     bool retryable = response.status == 408 || response.status == 429 || response.status >= 500;
-    return SendResult::failed(channel + ": answered HTTP " + std::to_string(response.status),
-                              retryable);
+    return send_failure(channel + ": answered HTTP " + std::to_string(response.status), retryable);
 }
 
 }  // namespace lwauth

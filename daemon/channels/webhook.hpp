@@ -22,7 +22,7 @@ class WebhookChannel final : public Channel {
     /// `secret` signs every body; an empty secret makes every send fail (fail closed).
     WebhookChannel(const policy::ChannelConfig& config, http::Client& client, SecretString secret);
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override;
+    void send(const OutgoingMessage& message, Done<void> done) override;
 
     /// The body and its signature header, as sent (for tests and receivers).
     [[nodiscard]] static std::string signature_header(std::string_view secret,
@@ -41,6 +41,7 @@ class WebhookChannel final : public Channel {
 /// Classifies an HTTP answer of a gateway: delivered, retryable or permanent, with a
 /// reason that names the status but never echoes the gateway's body (it may quote the
 /// destination).
-[[nodiscard]] SendResult classify_http(const std::string& channel, const http::Response& response);
+[[nodiscard]] Result<void> classify_http(const std::string& channel,
+                                         const http::Response& response);
 
 }  // namespace lwauth

@@ -1,43 +1,15 @@
 #include "engine.hpp"
 
 #include <ctime>
+#include <utility>
 
 #include "../log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/text.hpp"
-#include "methods/code_method.hpp"
 #include "passwordless.hpp"
-#include "remember.hpp"
+#include "two_step.hpp"
 
 namespace lwauth {
-namespace {
-
-// A moment for a user to read: local time of the host, with its zone.
-std::string time_text(int64_t epoch) {
-    time_t t = static_cast<time_t>(epoch);
-    struct tm tm {};
-    char text[64];
-    if (localtime_r(&t, &tm) == nullptr ||
-        strftime(text, sizeof text, "%Y-%m-%d %H:%M %Z", &tm) == 0) {
-        return std::to_string(epoch);
-    }
-    return text;
-}
-
-// "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
-std::string enroll_grace_text(const policy::Policy& policy, int64_t until) {
-    std::string how =
-        policy.contacts == policy::Contacts::Admin
-            ? "Ask your administrator to register your phone number or email address"
-            : "Set up your phone number or email address now: lwauthctl contact add phone "
-              "NUMBER (or email ADDRESS)";
-    return "2-step verification is required for this account, which has no phone number or "
-           "email address for verification codes yet. You may log in without a code until " +
-           time_text(until) + ". " + how + ".";
-}
-
-}  // namespace
-
 std::string LoginEngine::new_id() {
     uint8_t raw[16];
     deps_.random.fill(raw, sizeof raw);
@@ -80,7 +52,7 @@ void LoginEngine::start_primary(const LoginContext& context, const policy::UserP
         return;
     }
     std::vector<PrimaryMenu::Choice> offered;
-    for (const auto& type : primary_types_) {
+    for (const auto& type : types_.primary) {
         if (type->offered(*policy_, user_policy, state, context)) {
             offered.push_back({type, type->label(state)});
         }
@@ -131,127 +103,83 @@ void LoginEngine::add_login(const LoginContext& context, const policy::UserPolic
     run(id, it->second, true, {}, std::move(done), std::move(loaded));
 }
 
+std::optional<Step> LoginEngine::second_factor_verdict(const LoginContext& context,
+                                                       const policy::UserPolicy& user_policy,
+                                                       const UserState& state) {
+    if (!two_step_applies(user_policy, state)) {
+        return Step::verdict_of(bus::kVerdictIgnore);
+    }
+    int64_t now = deps_.clock.now();
+    if (state.locked_until > now) {
+        return locked_step(context, state.locked_until - now);
+    }
+    return two_step::remembered_step(deps_.store, deps_.clock, user_policy, context);
+}
+
 void LoginEngine::start_second_factor(const LoginContext& context,
                                       const policy::UserPolicy& user_policy, StepDone done) {
-    const std::string& user = context.user;
     if (user_policy.two_step == policy::TwoStep::Off) {
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
-    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(user));
+    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(context.user));
     const UserState& state = *loaded;
-    if (!two_step_applies(user_policy, state)) {
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
-        return;
-    }
-    int64_t now = deps_.clock.now();
-    if (state.locked_until > now) {
-        done(StepResult::of(locked_step(context, state.locked_until - now)));
-        return;
-    }
-    if (std::optional<Step> step = remembered_step(context, user_policy)) {
+    if (std::optional<Step> step = second_factor_verdict(context, user_policy, state)) {
         done(StepResult::of(std::move(*step)));
         return;
     }
-    CodeMethod::Options options;
-    if (state.contacts.empty() && !state.profile.empty()) {
-        // No login contact yet, but the administrator's profile has one: the code goes
-        // there, and a right code makes it the login contact (as LINE WORKS uses a
-        // profile number once its user accepts it).
-        options.profile_contacts =
-            deps_.sender.reachable(*policy_, user_policy, *with_profile_contacts(state));
+    SecondFactorTypes applying;
+    const SecondFactorType* unavailable = nullptr;  // set up, but cannot run now
+    for (const auto& type : types_.second_factor) {
+        SecondFactorType::Fit fit = type->fit(*policy_, user_policy, state, context);
+        if (fit == SecondFactorType::Fit::Applies) {
+            applying.push_back(type);
+        } else if (fit == SecondFactorType::Fit::Unavailable && unavailable == nullptr) {
+            unavailable = type.get();
+        }
     }
-    if (!options.profile_contacts && !deps_.sender.reachable(*policy_, user_policy, state)) {
-        done(StepResult::of(unreachable_step(context, user_policy, state)));
+    if (applying.empty()) {
+        done(StepResult::of(unavailable != nullptr
+                                ? unavailable->unavailable(context)
+                                : two_step::unenrolled_step(deps_.store, deps_.clock, *policy_,
+                                                            user_policy, context, state)));
         return;
     }
     if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
-    log_event(LogLevel::Info, "login-start",
-              options.profile_contacts
-                  ? "2-step verification started, to the profile's contacts"
-                  : "2-step verification started",
-              {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    add_login(context, user_policy, std::make_shared<CodeMethod>(options), std::move(loaded),
-              std::move(done));
-}
-
-std::optional<Step> LoginEngine::remembered_step(const LoginContext& context,
-                                                 const policy::UserPolicy& user_policy) {
-    if (!host_remembered(deps_.store, deps_.clock, user_policy, context)) {
-        return std::nullopt;
+    std::vector<SecondFactorLogin::Choice> choices;
+    std::string ids;
+    for (const auto& type : applying) {
+        // The menu's lines only when there is a choice: one method begins at once.
+        choices.push_back({applying.size() > 1 ? type->label(*policy_, user_policy, state) : "",
+                           type->create(*policy_, user_policy, state, context)});
+        ids += (ids.empty() ? "" : ",") + type->id();
     }
-    log_event(LogLevel::Info, "login-remembered",
-              "login finished: success, 2-step verification remembered from this host",
+    log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", context.user},
                {"SERVICE", context.service},
                {"RHOST", context.rhost},
-               {"VERDICT", bus::kVerdictSuccess}});
-    Step step = Step::verdict_of(bus::kVerdictSuccess);
-    step.info("No verification code needed: you verified from this host within the last " +
-              policy::format_duration(user_policy.remember_host) + " (lwauthctl forget ends it).");
-    return step;
-}
-
-Step LoginEngine::unreachable_step(const LoginContext& context,
-                                   const policy::UserPolicy& user_policy, const UserState& state) {
-    const std::string& user = context.user;
-    Step step = Step::verdict_of(bus::kVerdictDenied);
-    if (!state.contacts.empty()) {
-        log_event(LogLevel::Error, "login-unreachable",
-                  "login refused: no configured channel reaches the user's contacts",
-                  {{"USER", user}, {"SERVICE", context.service}});
-        step.error(
-            "Your verification code cannot be delivered: no delivery channel on this host "
-            "reaches your saved contacts. Ask your administrator.");
-        return step;
-    }
-    if (user_policy.enroll_grace.count() > 0 && !state.enrolled) {
-        // Rolling 2-step out: a user who has not enrolled yet is let in after the password
-        // for a while, counted from their first such login, and told how to enroll.
-        int64_t now = deps_.clock.now();
-        int64_t started = state.enroll_grace_started != 0
-                              ? state.enroll_grace_started
-                              : deps_.store.start_enroll_grace(user, now);
-        int64_t until = started + user_policy.enroll_grace.count();
-        if (now < until) {
-            log_event(LogLevel::Notice, "login-enroll-grace",
-                      "login let in without a code: no contact yet, within enroll_grace",
-                      {{"USER", user},
-                       {"SERVICE", context.service},
-                       {"RHOST", context.rhost},
-                       {"VERDICT", bus::kVerdictSuccess},
-                       {"DURATION_S", std::to_string(until - now)}});
-            Step grace = Step::verdict_of(bus::kVerdictSuccess);
-            grace.info(enroll_grace_text(*policy_, until));
-            return grace;
-        }
-        log_event(LogLevel::Notice, "login-enroll-grace-over",
-                  "login refused: no contact, and enroll_grace has ended",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    } else {
-        log_event(LogLevel::Notice, "login-no-contact",
-                  "login refused: 2-step verification required but no verified contact",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    }
-    step.error(
-        "2-step verification is required for this account, but it has no verified phone "
-        "number or email address. Ask your administrator to register one for you.");
-    return step;
+               {"METHOD", ids}});
+    add_login(context, user_policy,
+              std::make_shared<SecondFactorLogin>(deps_.store, deps_.clock, std::move(choices)),
+              std::move(loaded), std::move(done));
 }
 
 void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,
                       StepDone done, std::shared_ptr<const UserState> loaded) {
-    MethodEnv env{deps_.clock,  deps_.random,     deps_.store,         deps_.sender,
-                  deps_.hasher, pending.policy,   pending.user_policy, pending.context,
-                  id,           std::move(loaded)};
+    MethodEnv env{pending.policy, pending.user_policy, pending.context, id, std::move(loaded)};
+    env.event_wait_usec = event_wait_usec(pending);
     std::shared_ptr<LoginMethod> method = pending.method;
     pending.busy = true;
     // The method may answer at once or later; either way `finish` looks the login up
-    // again by id, since it may have been cancelled or expired meanwhile.
-    auto on_step = [this, id, done = std::move(done)](StepResult result) {
-        finish(id, std::move(result), done);
+    // again by id, since it may have been cancelled or expired meanwhile. The reply is
+    // taken once: a wait that ended (its deadline, a Cancel) has answered it already.
+    auto reply = std::make_shared<StepDone>(std::move(done));
+    auto on_step = [this, id, reply](StepResult result) {
+        if (StepDone taken = std::exchange(*reply, nullptr)) {
+            finish(id, std::move(result), taken);
+        }
     };
     try {
         if (first) {
@@ -260,9 +188,94 @@ void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
             method->answer(env, answer, on_step);
         }
     } catch (...) {
+        *reply = nullptr;
         logins_.erase(id);
         throw;
     }
+    watch_wait(id, *method, std::move(reply), env.event_wait_usec);
+}
+
+uint64_t LoginEngine::event_wait_usec(const Pending& pending) {
+    auto bound = static_cast<uint64_t>(pending.policy->login_timeout.count()) * 1000 * 1000;
+    uint64_t client = pending.context.reply_timeout_usec;
+    if (client > 0) {
+        bound = std::min(bound, client - 2 * reply_margin_usec(client));
+    }
+    return bound;
+}
+
+void LoginEngine::watch_wait(const std::string& id, const LoginMethod& method,
+                             std::shared_ptr<StepDone> reply, uint64_t wait_usec) {
+    auto it = logins_.find(id);
+    if (it == logins_.end() || !*reply || !method.awaits_event()) {
+        return;  // answered already, or waiting for something else (a gateway)
+    }
+    Pending& pending = it->second;
+    // The wait is the client's turn: the sweep must not drop the login before its end.
+    pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
+    pending.wait = std::make_unique<Pending::EventWait>();
+    pending.wait->reply = std::move(reply);
+    try {
+        if (deps_.timers == nullptr) {
+            throw Error(Errc::Internal, "no timer can bound the wait of the login's method");
+        }
+        pending.wait->deadline = deps_.timers->after(wait_usec, [this, id] { wait_timed_out(id); });
+    } catch (...) {
+        *pending.wait->reply = nullptr;  // the caller answers with the error
+        logins_.erase(it);
+        throw;
+    }
+}
+
+void LoginEngine::wait_timed_out(const std::string& id) {
+    auto it = logins_.find(id);
+    if (it == logins_.end()) {
+        return;
+    }
+    StepDone reply = take_wait(it->second);
+    if (!reply) {
+        return;
+    }
+    const LoginContext& context = it->second.context;
+    log_event(LogLevel::Notice, "login-wait-timeout",
+              "login denied: nothing came from outside before the wait's deadline",
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    // Denied, not unavailable: nothing failed, the confirmation did not come; the stack
+    // must not take it for an outage that failmode= or an `ignore` rule would let pass.
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error("The login was not confirmed in time. Please log in again.");
+    finish(id, StepResult::of(std::move(step)), reply);
+}
+
+StepDone LoginEngine::take_wait(Pending& pending) {
+    if (!pending.wait) {
+        return nullptr;
+    }
+    auto wait = std::move(pending.wait);  // its timer goes with it
+    return std::exchange(*wait->reply, nullptr);
+}
+
+void LoginEngine::end_waits(std::vector<StepDone> replies, const std::string& why) {
+    for (auto& reply : replies) {
+        if (reply) {
+            reply(StepResult::failure(Error(Errc::NoSuchLogin, why)));
+        }
+    }
+}
+
+Result<void> LoginEngine::notify(const std::string& id, const LoginEvent& event) {
+    auto it = logins_.find(id);
+    if (it == logins_.end()) {
+        return Error(Errc::NoSuchLogin, "no such login: it has ended, or never was");
+    }
+    if (!it->second.wait) {
+        return Error(Errc::InvalidArgument, "the login waits for no outside event now");
+    }
+    log_event(LogLevel::Debug, "login-event", "outside event for a waiting login: " + event.kind,
+              {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+    // Held here: the method may end the login, and with it the engine's hold on it.
+    std::shared_ptr<LoginMethod> method = it->second.method;
+    return method->notify(event);
 }
 
 void LoginEngine::finish(const std::string& id, StepResult result, const StepDone& done) {
@@ -273,6 +286,7 @@ void LoginEngine::finish(const std::string& id, StepResult result, const StepDon
     }
     Pending& pending = it->second;
     pending.busy = false;
+    pending.wait.reset();
     if (result.error) {
         logins_.erase(it);
         done(std::move(result));
@@ -319,19 +333,41 @@ void LoginEngine::cancel(const std::string& id, const std::string& owner) {
     if (it != logins_.end() && it->second.context.owner == owner) {
         log_event(LogLevel::Info, "login-cancel", "login cancelled by its client",
                   {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+        StepDone reply = take_wait(it->second);
         logins_.erase(it);
+        end_waits({std::move(reply)}, "the login was cancelled");
     }
 }
 
 void LoginEngine::cancel_owner(const std::string& owner) {
-    std::erase_if(logins_, [&](const auto& entry) {
-        if (entry.second.context.owner != owner) {
-            return false;
+    drop_logins(
+        [&](const Pending& pending) {
+            if (pending.context.owner != owner) {
+                return false;
+            }
+            log_event(LogLevel::Notice, "login-abandoned",
+                      "login abandoned: its client left the bus",
+                      {{"USER", pending.context.user}, {"SERVICE", pending.context.service}});
+            return true;
+        },
+        "the login's client left the bus");
+}
+
+size_t LoginEngine::drop_logins(const std::function<bool(const Pending&)>& drop,
+                                const std::string& why) {
+    std::vector<StepDone> replies;
+    size_t dropped = 0;
+    for (auto it = logins_.begin(); it != logins_.end();) {
+        if (!drop(it->second)) {
+            ++it;
+            continue;
         }
-        log_event(LogLevel::Notice, "login-abandoned", "login abandoned: its client left the bus",
-                  {{"USER", entry.second.context.user}, {"SERVICE", entry.second.context.service}});
-        return true;
-    });
+        replies.push_back(take_wait(it->second));
+        it = logins_.erase(it);
+        ++dropped;
+    }
+    end_waits(std::move(replies), why);
+    return dropped;
 }
 
 bool LoginEngine::have_room() {
@@ -342,8 +378,8 @@ bool LoginEngine::have_room() {
 
 size_t LoginEngine::expire() {
     int64_t now = deps_.clock.now();
-    return std::erase_if(logins_,
-                         [&](const auto& entry) { return now >= entry.second.expires_at; });
+    return drop_logins([&](const Pending& pending) { return now >= pending.expires_at; },
+                       "the login has timed out");
 }
 
 }  // namespace lwauth

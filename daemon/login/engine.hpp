@@ -1,38 +1,45 @@
 // The login conversation state machine: pure logic, no I/O of its own. It takes a clock,
-// a random source, a store, a code sender and a user directory as interfaces, so unit
-// tests drive every branch under a fake clock.
+// a random source, a store and a user directory as interfaces, and the login methods as
+// plug-ins (LoginMethodTypes), so unit tests drive every branch under a fake clock.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../clock.hpp"
-#include "../codes.hpp"
-#include "../delivery.hpp"
 #include "../store/store.hpp"
+#include "../timers.hpp"
+#include "event.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
 #include "method.hpp"
 #include "primary.hpp"
+#include "second_factor.hpp"
 #include "step.hpp"
 
 namespace lwauth {
 
-class WorkerPool;
-
 struct EngineDeps {
     const Clock& clock;
-    RandomSource& random;
+    RandomSource& random;  // login ids
     Store& store;
-    CodeSender& sender;
-    const Hasher& hasher;
     const UserDirectory& users;
-    // CPU-heavy work off the loop (workers.hpp), for the methods that need it; none does
-    // yet. Null where nothing may run on a worker (unit tests without a loop).
-    WorkerPool* workers = nullptr;
+    // The loop's timers, which bound a method's wait for an outside event. Null where no
+    // method waits (unit tests without one): a method that would is ended as Internal.
+    Timers* timers = nullptr;
+};
+
+/// The methods a login may run, built by main.cpp with the services each uses; the
+/// engine knows none of them by name.
+struct LoginMethodTypes {
+    PrimaryMethodTypes primary;       // mode=primary, the passwordless methods
+    SecondFactorTypes second_factor;  // mode=second_factor, 2-step verification
 };
 
 class LoginEngine {
@@ -41,17 +48,23 @@ class LoginEngine {
     /// what a host's PAM stacks start.
     static constexpr size_t kMaxPendingLogins = 16384;
 
-    LoginEngine(EngineDeps deps, std::shared_ptr<const policy::Policy> policy)
-        : deps_(deps), policy_(std::move(policy)) {}
+    LoginEngine(EngineDeps deps, std::shared_ptr<const policy::Policy> policy,
+                LoginMethodTypes types)
+        : deps_(deps), policy_(std::move(policy)), types_(std::move(types)) {}
 
     /// Replaces the policy for logins started from now on; running logins keep theirs.
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
     [[nodiscard]] const std::shared_ptr<const policy::Policy>& policy() const { return policy_; }
     /// Another bound than kMaxPendingLogins (tests).
     void set_max_pending(size_t max) { max_pending_ = max; }
-    /// The passwordless methods mode=primary may offer (builtin_primary_methods() unless
-    /// a test replaces them).
-    void set_primary_methods(PrimaryMethodTypes types) { primary_types_ = std::move(types); }
+    /// Adds method types after those the engine was built with (a build's extensions,
+    /// extensions.hpp, which need the engine to notify their logins). For logins started
+    /// from now on.
+    void add_method_types(const LoginMethodTypes& more) {
+        types_.primary.insert(types_.primary.end(), more.primary.begin(), more.primary.end());
+        types_.second_factor.insert(types_.second_factor.end(), more.second_factor.begin(),
+                                    more.second_factor.end());
+    }
 
     /// Starts a login; `done` gets the first step (one without a verdict carries the
     /// login's id), before returning or later from the event loop. Throws, without
@@ -68,6 +81,11 @@ class LoginEngine {
     void cancel_owner(const std::string& owner);
     /// Ends logins idle for longer than the policy's login timeout. Returns how many.
     size_t expire();
+    /// Hands an event from outside (event.hpp) to the method of login `id`, which holds a
+    /// step until it comes (LoginMethod::awaits_event); the method answers that step.
+    /// Errors: NoSuchLogin for an unknown or ended login (a late event is dropped so),
+    /// InvalidArgument when the login waits for no event or for another kind.
+    Result<void> notify(const std::string& id, const LoginEvent& event);
 
     [[nodiscard]] size_t pending() const { return logins_.size(); }
     /// How long the client of login `id` waits for each reply (Start's context); 0 when
@@ -85,6 +103,13 @@ class LoginEngine {
         std::shared_ptr<LoginMethod> method;
         int64_t expires_at = 0;
         bool busy = false;  // waiting for the method (a gateway, say) to answer
+        // While the method holds its step for an outside event: the reply it holds, and
+        // the timer that ends the login at the wait's deadline.
+        struct EventWait {
+            std::shared_ptr<StepDone> reply;
+            std::unique_ptr<Timer> deadline;
+        };
+        std::unique_ptr<EventWait> wait{};
     };
 
     void start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy,
@@ -96,23 +121,35 @@ class LoginEngine {
                    std::shared_ptr<LoginMethod> method, std::shared_ptr<const UserState> loaded,
                    StepDone done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
-    /// Success without a code when [policy] remember_host holds this place; else nullopt.
-    std::optional<Step> remembered_step(const LoginContext& context,
-                                        const policy::UserPolicy& user_policy);
-    /// What a user whose codes reach nobody gets: the enrolment grace, or a refusal.
-    Step unreachable_step(const LoginContext& context, const policy::UserPolicy& user_policy,
-                          const UserState& state);
+    /// The verdict of a 2-step login before any method runs (two_step = off, 2-step not
+    /// applying, a lock, a remembered place), or nullopt when a method must decide.
+    std::optional<Step> second_factor_verdict(const LoginContext& context,
+                                              const policy::UserPolicy& user_policy,
+                                              const UserState& state);
     /// Whether another login fits, after dropping expired ones if it is full.
     bool have_room();
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
              StepDone done, std::shared_ptr<const UserState> loaded = nullptr);
     void finish(const std::string& id, StepResult result, const StepDone& done);
+    /// How long a step of this login may be held for an outside event.
+    [[nodiscard]] static uint64_t event_wait_usec(const Pending& pending);
+    /// After the method was called: if it holds its step for an outside event, bounds
+    /// the wait with a timer.
+    void watch_wait(const std::string& id, const LoginMethod& method,
+                    std::shared_ptr<StepDone> reply, uint64_t wait_usec);
+    void wait_timed_out(const std::string& id);
+    /// The reply a waiting login holds, taken from it (empty when it is not waiting).
+    static StepDone take_wait(Pending& pending);
+    /// Drops the logins `drop` picks, answering their waits' replies with `why`.
+    size_t drop_logins(const std::function<bool(const Pending&)>& drop, const std::string& why);
+    /// Answers the replies of waits that ended with their login (Cancel, a client gone).
+    static void end_waits(std::vector<StepDone> replies, const std::string& why);
     std::string new_id();
 
     EngineDeps deps_;
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::string, Pending> logins_;
-    PrimaryMethodTypes primary_types_ = builtin_primary_methods();
+    LoginMethodTypes types_;
     size_t max_pending_ = kMaxPendingLogins;
 };
 

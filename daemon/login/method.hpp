@@ -7,25 +7,19 @@
 #include <optional>
 #include <string_view>
 
-#include "../clock.hpp"
-#include "../codes.hpp"
-#include "../delivery.hpp"
 #include "../store/store.hpp"
+#include "event.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "step.hpp"
 
 namespace lwauth {
 
-/// What a method may use. The services are owned by the daemon and outlive every login;
-/// the login's own data is copied in, so that an environment captured by a callback
-/// stays valid after the login has ended.
+/// The login a method runs for: per-login data only, copied in, so that an environment
+/// captured by a callback stays valid after the login has ended. The services a method
+/// uses (clock, store, sender...) come through its type's constructor from main.cpp.
 struct MethodEnv {
-    const Clock& clock;
-    RandomSource& random;
-    Store& store;
-    CodeSender& sender;
-    const Hasher& hasher;
     std::shared_ptr<const policy::Policy> policy;
     policy::UserPolicy user_policy;
     LoginContext context;
@@ -33,6 +27,9 @@ struct MethodEnv {
     /// The user's state as the engine read it to start the login (first step only), so
     /// a method need not read it (and unseal the contacts) again; null: read it.
     std::shared_ptr<const UserState> loaded;
+    /// How long this step may be held for an outside event (awaits_event): the engine
+    /// ends the login as denied when it has passed, before the client stops waiting.
+    uint64_t event_wait_usec = 0;
 };
 
 /// A step, or the error that ended the login instead.
@@ -57,6 +54,19 @@ class LoginMethod : public std::enable_shared_from_this<LoginMethod> {
     virtual void begin(const MethodEnv& env, StepDone done) = 0;
     /// The next step for an answer. A verdict ends the login.
     virtual void answer(const MethodEnv& env, std::string_view answer, StepDone done) = 0;
+
+    /// Whether the method holds its step until an event from outside (notify) comes.
+    /// Asked when begin() or answer() has returned without answering: the engine then
+    /// ends the login as denied at MethodEnv::event_wait_usec, and a Cancel or a client
+    /// that leaves the bus ends it too, dropping the method.
+    [[nodiscard]] virtual bool awaits_event() const { return false; }
+    /// An event from outside for the step the method holds: the method answers that step
+    /// through the StepDone it holds (now or later), or returns an error (InvalidArgument)
+    /// for an event it does not wait for.
+    virtual Result<void> notify(const LoginEvent& event) {
+        return Error(Errc::InvalidArgument,
+                     "the login's method waits for no event such as '" + event.kind + "'");
+    }
 };
 
 }  // namespace lwauth

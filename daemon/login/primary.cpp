@@ -1,13 +1,9 @@
 #include "primary.hpp"
 
 #include "lwauth/text.hpp"
-#include "methods/phone_method.hpp"
+#include "menu.hpp"
 
 namespace lwauth {
-
-PrimaryMethodTypes builtin_primary_methods() {
-    return {std::make_shared<PhoneMethodType>()};
-}
 
 bool chooses_password(std::string_view answer) {
     answer = trim(answer);
@@ -17,7 +13,7 @@ bool chooses_password(std::string_view answer) {
 Step PrimaryMenu::menu(Step step) const {
     step.info("How do you want to log in?");
     for (size_t i = 0; i < choices_.size(); ++i) {
-        step.info("  " + std::to_string(i + 1) + "  " + choices_[i].label);
+        add_menu_line(step, i, choices_[i].label);
     }
     step.info("  p  your password");
     step.prompt = "Choice (1-" + std::to_string(choices_.size()) + " or p): ";
@@ -38,20 +34,23 @@ void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, StepDone
         done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
-    std::string_view choice = trim(answer);
-    size_t index = 0;
-    bool number = choice.size() == 1 && choice[0] >= '1' && choice[0] <= '9';
-    if (number) {
-        index = static_cast<size_t>(choice[0] - '1');
-    }
-    if (!number || index >= choices_.size()) {
+    std::optional<size_t> index = menu_choice(answer, choices_.size());
+    if (!index) {
         Step step;
         step.error("Type a number from the list, or p for your password.");
         done(StepResult::of(menu(std::move(step))));
         return;
     }
-    chosen_ = choices_[index].type->create();
+    chosen_ = choices_[*index].type->create();
     chosen_->begin(env, std::move(done));
+}
+
+bool PrimaryMenu::awaits_event() const {
+    return chosen_ && chosen_->awaits_event();
+}
+
+Result<void> PrimaryMenu::notify(const LoginEvent& event) {
+    return chosen_ ? chosen_->notify(event) : LoginMethod::notify(event);
 }
 
 }  // namespace lwauth

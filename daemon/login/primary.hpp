@@ -1,7 +1,8 @@
 // mode=primary: the passwordless methods. Each is a PrimaryMethodType that says whether
-// it is offered to a session and makes the LoginMethod that runs it; the engine asks
-// every type and knows none of them. Several offered → PrimaryMenu; one → that method
-// at once, with `p` for the password; none → the password alone (PAM_IGNORE).
+// it is offered to a session and makes the LoginMethod that runs it; main.cpp builds
+// them with the services they use, and the engine asks every type and knows none of
+// them. Several offered → PrimaryMenu; one → that method at once, with `p` for the
+// password; none → the password alone (PAM_IGNORE).
 #pragma once
 
 #include <memory>
@@ -35,9 +36,6 @@ class PrimaryMethodType {
 
 using PrimaryMethodTypes = std::vector<std::shared_ptr<const PrimaryMethodType>>;
 
-/// The passwordless methods this build has.
-[[nodiscard]] PrimaryMethodTypes builtin_primary_methods();
-
 /// The answer that chooses the password instead of a passwordless method.
 [[nodiscard]] bool chooses_password(std::string_view answer);
 
@@ -53,6 +51,9 @@ class PrimaryMenu final : public LoginMethod {
 
     void begin(const MethodEnv& env, StepDone done) override;
     void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
+    /// The chosen method's, which may wait for an outside event.
+    [[nodiscard]] bool awaits_event() const override;
+    Result<void> notify(const LoginEvent& event) override;
 
   private:
     [[nodiscard]] Step menu(Step step) const;

@@ -1,6 +1,7 @@
 // What a login conversation says at each turn, and who it is for.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -28,5 +29,13 @@ struct LoginContext {
         return tty.empty() ? std::string() : "local:" + tty;
     }
 };
+
+/// How much of the client's wait for each reply (reply_timeout_usec) lwauthd keeps for
+/// itself: a quarter, at most one second. BusService answers that much before the client
+/// gives up; a method's wait for an outside event ends that much earlier again, so that
+/// the method's verdict, not BusService's, is the one sent.
+inline uint64_t reply_margin_usec(uint64_t reply_timeout_usec) {
+    return std::min<uint64_t>(reply_timeout_usec / 4, 1000 * 1000);
+}
 
 }  // namespace lwauth

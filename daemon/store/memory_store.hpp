@@ -45,6 +45,9 @@ class MemoryStore final : public Store {
             std::erase_if(state->contacts, [&](const Contact& c) { return c.kind == kind; });
         }
     }
+    bool remove_contact_and_two_step(const std::string& user, const std::string& kind) override {
+        return remove_contact_and_two_step_steps(user, kind);
+    }
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
     }
@@ -121,8 +124,13 @@ class MemoryStore final : public Store {
             std::erase_if(hosts, [&](const RememberedHost& h) { return h.until <= now; });
         }
     }
-    FailureCount add_failure(const std::string& user) override {
-        return {++users_[user].failures, ++in_a_row_[user]};
+    FailureCount add_failure(const std::string& user, const LockRule& rule = {}) override {
+        FailureCount count{++users_[user].failures, ++in_a_row_[user]};
+        count.locked_until = lock_for(count, rule);
+        if (count.locked_until != 0) {
+            lock(user, count.locked_until);
+        }
+        return count;
     }
     int add_passwordless_failure(const std::string& user) override {
         return ++users_[user].passwordless_failures;
@@ -138,6 +146,9 @@ class MemoryStore final : public Store {
             state->locked_until = 0;
             in_a_row_[user] = 0;
         }
+    }
+    void reset(const std::string& user, const ResetScope& scope) override {
+        reset_steps(user, scope);
     }
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override {

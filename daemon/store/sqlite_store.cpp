@@ -10,6 +10,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <map>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -241,6 +242,27 @@ void exec_script(sqlite3* db, const char* sql) {
     }
 }
 
+// Runs `work` in one BEGIN IMMEDIATE transaction: under the database's write lock from
+// its start, so that what it reads still holds when it writes, also against another
+// connection (a second lwauthd), which waits; rolled back when it throws.
+template <class F>
+auto in_transaction(sqlite3* db, F&& work) -> decltype(work()) {
+    exec_script(db, "BEGIN IMMEDIATE");
+    try {
+        if constexpr (std::is_void_v<decltype(work())>) {
+            work();
+            exec_script(db, "COMMIT");
+        } else {
+            auto result = work();
+            exec_script(db, "COMMIT");
+            return result;
+        }
+    } catch (...) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
 // What a sealed value is bound to (the AEAD's associated data), so that a sealed value
 // moved to another user, kind or table no longer opens.
 std::string binding(const std::string& user, const std::string& kind) {
@@ -341,15 +363,10 @@ void SqliteStore::migrate() {
                                         std::to_string(latest_schema_version()) + ")");
     }
     for (int v = version; v < latest_schema_version(); ++v) {
-        exec_script(db_.get(), "BEGIN IMMEDIATE");
-        try {
+        in_transaction(db_.get(), [&] {
             exec_script(db_.get(), kMigrations[v]);
             exec_script(db_.get(), ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
-            exec_script(db_.get(), "COMMIT");
-        } catch (...) {
-            sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-            throw;
-        }
+        });
     }
 }
 
@@ -495,6 +512,10 @@ void SqliteStore::remove_contact(const std::string& user, const std::string& kin
     exec(*statements_, "DELETE FROM contacts WHERE user = ? AND kind = ?", {user, kind});
 }
 
+bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std::string& kind) {
+    return in_transaction(db_.get(), [&] { return remove_contact_and_two_step_steps(user, kind); });
+}
+
 void SqliteStore::set_two_step(const std::string& user, bool enabled) {
     ensure_user(user);
     exec(*statements_, "UPDATE users SET two_step = ? WHERE name = ?",
@@ -573,17 +594,27 @@ int SqliteStore::forget_hosts(const std::string& user, int64_t before) {
     return sqlite3_changes(db_.get());
 }
 
-FailureCount SqliteStore::add_failure(const std::string& user) {
-    ensure_user(user);
-    auto stmt = prepare(*statements_,
-                        "UPDATE users SET failures = failures + 1, "
-                        "failures_in_a_row = failures_in_a_row + 1 WHERE name = ? "
-                        "RETURNING failures, failures_in_a_row",
-                        {user});
-    if (sqlite3_step(stmt.get()) != SQLITE_ROW) {
-        fail(db_.get(), "count a failure");
-    }
-    return {sqlite3_column_int(stmt.get(), 0), sqlite3_column_int(stmt.get(), 1)};
+FailureCount SqliteStore::add_failure(const std::string& user, const LockRule& rule) {
+    return in_transaction(db_.get(), [&] {
+        ensure_user(user);
+        FailureCount count;
+        {
+            auto stmt = prepare(*statements_,
+                                "UPDATE users SET failures = failures + 1, "
+                                "failures_in_a_row = failures_in_a_row + 1 WHERE name = ? "
+                                "RETURNING failures, failures_in_a_row",
+                                {user});
+            if (sqlite3_step(stmt.get()) != SQLITE_ROW) {
+                fail(db_.get(), "count a failure");
+            }
+            count = {sqlite3_column_int(stmt.get(), 0), sqlite3_column_int(stmt.get(), 1)};
+        }
+        count.locked_until = lock_for(count, rule);
+        if (count.locked_until != 0) {
+            lock(user, count.locked_until);
+        }
+        return count;
+    });
 }
 
 int SqliteStore::add_passwordless_failure(const std::string& user) {
@@ -608,6 +639,10 @@ void SqliteStore::clear_failures(const std::string& user) {
          {user});
 }
 
+void SqliteStore::reset(const std::string& user, const ResetScope& scope) {
+    in_transaction(db_.get(), [&] { reset_steps(user, scope); });
+}
+
 SqliteStore::~SqliteStore() = default;
 
 SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int64_t since,
@@ -625,26 +660,21 @@ SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int6
     } back_to_full{db_.get()};
     // Check and insert under the database's write lock, against the send log as it is
     // then: a second connection reserving at the same time waits, and sees this send.
-    exec_script(db_.get(), "BEGIN IMMEDIATE");
-    SendReservation r;
-    try {
+    SendReservation r = in_transaction(db_.get(), [&] {
         refresh_sends();
-        r = sends_.check(caps, since, at);
-        if (r.capped < 0) {
+        SendReservation checked = sends_.check(caps, since, at);
+        if (checked.capped < 0) {
             nlohmann::json keys = nlohmann::json::array();
             for (const auto& cap : caps) {
-                r.keys.push_back(cap.key);
+                checked.keys.push_back(cap.key);
                 keys.push_back(cap.key);
             }
             exec(*statements_, "INSERT INTO send_log (at, keys) VALUES (?, ?)", {at, keys.dump()});
-            r.id = sqlite3_last_insert_rowid(db_.get());
-            r.at = at;
+            checked.id = sqlite3_last_insert_rowid(db_.get());
+            checked.at = at;
         }
-        exec_script(db_.get(), "COMMIT");
-    } catch (...) {
-        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-    }
+        return checked;
+    });
     if (r.reserved()) {
         sends_.add(r.keys, at);
     }

@@ -32,6 +32,7 @@ class SqliteStore final : public Store {
     std::vector<std::string> list_users() override;
     void save_contact(const std::string& user, const Contact& contact) override;
     void remove_contact(const std::string& user, const std::string& kind) override;
+    bool remove_contact_and_two_step(const std::string& user, const std::string& kind) override;
     void set_two_step(const std::string& user, bool enabled) override;
     void set_profile_contact(const std::string& user, const Contact& contact) override;
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
@@ -46,10 +47,11 @@ class SqliteStore final : public Store {
     void prune_hosts(int64_t now) override;
     std::vector<RememberedHost> remembered_hosts(const std::string& user) override;
     int forget_hosts(const std::string& user, int64_t before = 0) override;
-    FailureCount add_failure(const std::string& user) override;
+    FailureCount add_failure(const std::string& user, const LockRule& rule = {}) override;
     int add_passwordless_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;
     void clear_failures(const std::string& user) override;
+    void reset(const std::string& user, const ResetScope& scope) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;
     void release_send(const SendReservation& reservation) override;

@@ -1,5 +1,6 @@
-// What lwauthd remembers between logins, behind one interface. SQLite is the embedded
-// default (sqlite_store); unit tests use MemoryStore.
+// What lwauthd remembers between logins, behind one interface that answers at once. SQLite
+// is the embedded default (sqlite_store); unit tests use MemoryStore. async_store.hpp puts
+// the same operations behind callbacks, for a backend that answers later.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +27,13 @@ struct Contact {
 
 struct UserState {
     bool two_step = false;
-    std::vector<Contact> contacts;  // for login codes: verified, or set by the administrator
-    std::vector<Contact> profile;   // the profile's phone / email, set by the administrator
-    int failures = 0;               // consecutive failed codes
-    int64_t locked_until = 0;       // epoch seconds; 0 when not locked
-    int passwordless_failures = 0;  // wrong codes in a row before any password
-    bool line_linked = false;       // a LINE account is linked (kept as a keyed hash only)
-    bool pin_set = false;           // a quick-login PIN is set (kept as an Argon2id hash)
+    std::vector<Contact> contacts;     // for login codes: verified, or set by the administrator
+    std::vector<Contact> profile;      // the profile's phone / email, set by the administrator
+    int failures = 0;                  // wrong codes since the last lock, right code or unlock
+    int64_t locked_until = 0;          // epoch seconds; 0 when not locked
+    int passwordless_failures = 0;     // wrong codes in a row before any password
+    bool line_linked = false;          // a LINE account is linked (kept as a keyed hash only)
+    bool pin_set = false;              // a quick-login PIN is set (kept as an Argon2id hash)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
     bool enrolled = false;  // has ever had a login contact saved: no enroll_grace any more
 
@@ -72,7 +73,7 @@ struct RememberedHost {
 };
 
 struct LockState {
-    int failures = 0;               // consecutive failed codes
+    int failures = 0;               // wrong codes since the last lock, right code or unlock
     int64_t locked_until = 0;       // epoch seconds; 0 when not locked
     int passwordless_failures = 0;  // wrong codes in a row before any password
 };
@@ -81,6 +82,24 @@ struct LockState {
 struct FailureCount {
     int failures = 0;  // since the last lock: what [lockout] max_failures counts
     int in_a_row = 0;  // since the last right code or unlock: locks count too (the 100 limit)
+    int64_t locked_until = 0;  // when this wrong code locked the account: until when; else 0
+};
+
+/// When one more wrong code after the password locks the account. A limit of 0 never locks.
+struct LockRule {
+    int max_failures = 0;  // failures since the last lock that lock until `until`
+    int64_t until = 0;
+    int max_in_a_row = 0;  // failures in a row that lock until kLockedUntilUnlocked
+};
+
+/// What an administrator's reset clears (the profile always stays).
+struct ResetScope {
+    bool pin = false;           // the quick-login PIN
+    bool line = false;          // the LINE link
+    bool contacts = false;      // every login contact, and 2-step with them
+    bool hosts = false;         // the places remember_host skips the code at
+    bool failures = false;      // every failure count and the lockout
+    bool enroll_grace = false;  // the grace's start and the mark that the user enrolled
 };
 
 /// NIST SP 800-63B: no account takes more than this many wrong codes in a row, on either
@@ -117,12 +136,17 @@ class Store {
     /// The failure count and lockout alone, without reading (and unsealing) the rest of
     /// the state: what every code answer checks.
     [[nodiscard]] virtual LockState lock_state(const std::string& user) = 0;
-    /// Users that have any state.
+    /// Users the store has a record of, in name order: an operation that sets or counts
+    /// something makes one, one that only takes away does not.
     [[nodiscard]] virtual std::vector<std::string> list_users() = 0;
 
-    /// Saves a verified contact, replacing one of the same kind.
+    /// Saves a login contact, replacing one of the same kind, and marks the user enrolled.
     virtual void save_contact(const std::string& user, const Contact& contact) = 0;
     virtual void remove_contact(const std::string& user, const std::string& kind) = 0;
+    /// Removes the login contact of a kind and, when it was the user's last, turns 2-step
+    /// off with it, in one step (no other handle sees one without the other); returns
+    /// whether 2-step went off.
+    virtual bool remove_contact_and_two_step(const std::string& user, const std::string& kind) = 0;
     virtual void set_two_step(const std::string& user, bool enabled) = 0;
 
     /// The profile's contact of a kind (the administrator's directory data).
@@ -142,8 +166,8 @@ class Store {
     /// grace afresh. Saving a login contact sets the mark.
     virtual void clear_enroll_grace(const std::string& user) = 0;
 
-    /// Records a full 2-step login of `user` through `service` from `origin` at `at`,
-    /// replacing an earlier one from the same place.
+    /// Records a full 2-step login of `user` (the place and time in `host`), replacing an
+    /// earlier one from the same service and origin.
     virtual void remember_host(const std::string& user, const RememberedHost& host) = 0;
     /// The user's last full 2-step login from that service and origin; nullopt when
     /// never (or forgotten).
@@ -157,9 +181,13 @@ class Store {
     /// Forgets every user's places whose `until` is at or before `now` (the sweep).
     virtual void prune_hosts(int64_t now) = 0;
 
-    /// Counts one more wrong code after the password and returns the new counts
-    /// (atomically).
-    virtual FailureCount add_failure(const std::string& user) = 0;
+    /// Counts one more wrong code after the password and, in the same step, locks the
+    /// account when the count reaches a limit of `rule`: until kLockedUntilUnlocked at
+    /// `max_in_a_row` (first), else until `until` at `max_failures`, which starts that count
+    /// again. Returns the counts including this code, and the lock it set. Atomic also
+    /// against other handles on the same data: each code is counted once, and the code that
+    /// reaches a limit is the one that locks.
+    virtual FailureCount add_failure(const std::string& user, const LockRule& rule = {}) = 0;
     /// Counts one more wrong code typed before any password (mode=primary) and returns
     /// how many there have been in a row (atomically). Apart from add_failure's counts:
     /// these never lock the account.
@@ -168,6 +196,9 @@ class Store {
     virtual void lock(const std::string& user, int64_t until) = 0;
     /// Clears every failure count and any lockout (a right code, an unlock).
     virtual void clear_failures(const std::string& user) = 0;
+    /// An administrator's reset: clears what `scope` names of the user's state, in one
+    /// transaction.
+    virtual void reset(const std::string& user, const ResetScope& scope) = 0;
 
     /// Counts one send against every cap at once, or against none: when each cap's key
     /// has fewer than its limit of sends at or after `since`, the send is recorded at `at`
@@ -184,18 +215,32 @@ class Store {
     /// Gives back a reservation whose message did not go out.
     virtual void release_send(const SendReservation& reservation) = 0;
     /// Counts an event other than a send (a wrong code before any password, say) under
-    /// the keys, in the same log and window as the sends.
+    /// the keys, in the same log and window as the sends: a reservation against no limit.
     void count_event(const std::vector<std::string>& keys, int64_t at) {
+        (void)reserve_send(uncapped(keys), at, at);
+    }
+    /// Caps that no count reaches, one per key: what count_event reserves against.
+    static std::vector<SendCap> uncapped(const std::vector<std::string>& keys) {
         std::vector<SendCap> caps;
         for (const auto& key : keys) {
             caps.push_back({key, std::numeric_limits<int>::max()});
         }
-        (void)reserve_send(caps, at, at);
+        return caps;
     }
     /// The sends counted under a key at or after `since`.
     [[nodiscard]] virtual int sends_since(const std::string& key, int64_t since) = 0;
-    /// Forgets sends older than `before` (counters only look back one hour).
+    /// Forgets sends older than `before` (the sweep keeps two hours; the caps look back
+    /// one).
     virtual void prune_sends(int64_t before) = 0;
+
+  protected:
+    /// The steps of reset() and of remove_contact_and_two_step() through the operations
+    /// above, for a backend that runs them inside a transaction of its own.
+    void reset_steps(const std::string& user, const ResetScope& scope);
+    bool remove_contact_and_two_step_steps(const std::string& user, const std::string& kind);
+    /// The lock that one more wrong code sets under `rule`, given the counts with it; 0
+    /// when none.
+    static int64_t lock_for(const FailureCount& count, const LockRule& rule);
 };
 
 }  // namespace lwauth

@@ -11,16 +11,19 @@ extern "C" {
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -93,8 +96,9 @@ class Pam : public ::testing::Test {
             << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer cannot run "
                "(google/sanitizers#611); the dev and release presets run these tests";
 #endif
-        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        bus_ = std::make_unique<PrivateBus>(dir_.path(), false, bus_config());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        daemon_->set_program(daemon_program());
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
         // The module runs inside this process: point it at the private bus.
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
@@ -142,9 +146,20 @@ class Pam : public ::testing::Test {
                                       " mode=sideways failmode=safe\n");
         write_service("short_timeout", "auth requisite " + matrix + "\nauth required " + module +
                                            " mode=second_factor timeout=2 nonsense_option\n");
+        // The passwordless stage alone, for the test daemon's method that waits.
+        write_service("wait", "auth required " + module + " mode=primary timeout=4\n");
+        write_service("wait_short", "auth required " + module + " mode=primary timeout=2\n");
         write_service("safe_short_timeout", "auth requisite " + matrix + "\nauth required " +
                                                 module +
                                                 " mode=second_factor failmode=safe timeout=3\n");
+    }
+
+    // What the private bus allows beyond the shipped policy, and the lwauthd to run.
+    virtual std::string bus_config() {
+        return "";
+    }
+    virtual fs::path daemon_program() {
+        return lwauthd_path();
     }
 
     virtual std::string policy() {
@@ -1065,6 +1080,180 @@ TEST_F(PamRememberHost, AServiceThatSaysNeitherHostNorTerminalIsNeverRemembered)
         EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS);
         EXPECT_EQ(alice.code_prompts, 1) << "login " << login;
     }
+}
+
+// ---- A method that waits for an outside event ---------------------------------------------
+
+using namespace std::chrono_literals;
+
+// The test daemon (lwauthd-wait-test, tests/support/wait_daemon.cpp) offers its method
+// "test-wait" to everyone in mode=primary: after "Test wait code (timer MS or signal): "
+// it holds the reply to Answer until its timer fires or org.lwauth.Test1.Decided(user,
+// verdict) arrives, each through LoginEngine::notify.
+class PamWaitingMethod : public Pam {
+  protected:
+    // The shipped policy denies all that is sent to lwauthd's name, broadcast signals
+    // included: a source of signals needs its own allow rule, as fprintd's will.
+    std::string bus_config() override {
+        return R"(<policy user="root"><allow own="org.lwauth.Test1"/>
+            <allow send_destination="org.lwauth.Auth1" send_type="signal"
+                   send_interface="org.lwauth.Test1" send_member="Decided"/></policy>)";
+    }
+    fs::path daemon_program() override { return wait_daemon_path(); }
+
+    // Decided(user, verdict), sent by the owner of org.lwauth.Test1.
+    bool decide(const std::string& user, const std::string& verdict) {
+        return emit_signal_as(bus_->address(), "org.lwauth.Test1", "/org/lwauth/Test1",
+                              "org.lwauth.Test1", "Decided", [&](sd_bus_message* m) {
+                                  sd_bus_message_append(m, "ss", user.c_str(), verdict.c_str());
+                              });
+    }
+
+    // Waits up to 10 s for lwauthd's log to hold `text` at least `count` times.
+    bool log_shows(const std::string& text, size_t count = 1) {
+        for (int i = 0; i < 500; ++i) {
+            std::string log = daemon_->log();
+            size_t seen = 0;
+            for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+                ++seen;
+            }
+            if (seen >= count) {
+                return true;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+
+    // pam_authenticate on a thread of its own, `answer` typed at the method's prompt.
+    std::future<int> log_in(const std::string& service, Person& person, const std::string& answer) {
+        person.answer_code = [answer](int) { return answer; };
+        return std::async(std::launch::async, [this, service, &person] {
+            return authenticate(service, "alice", person);
+        });
+    }
+
+    // How long a login of alice in `service` took, and what it returned.
+    std::pair<int, std::chrono::milliseconds> timed_login(const std::string& service,
+                                                          Person& person,
+                                                          const std::string& answer) {
+        auto begin = std::chrono::steady_clock::now();
+        int rc = log_in(service, person, answer).get();
+        return {rc, std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - begin)};
+    }
+};
+
+TEST_F(PamWaitingMethod, TheConversationWaitsForTheSignalThenSucceeds) {
+    Person alice;
+    auto login = log_in("wait", alice, "signal");
+    ASSERT_TRUE(log_shows("event=test-wait")) << daemon_->log();
+    // Told how long it may wait: timeout=4 less twice the reply margin of 1 s.
+    EXPECT_NE(daemon_->log().find("waiting for a signal, at most 2000 ms"), std::string::npos);
+    EXPECT_EQ(login.wait_for(500ms), std::future_status::timeout) << "pam_authenticate waits";
+    ASSERT_TRUE(decide("alice", "success"));
+    ASSERT_EQ(login.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(login.get(), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(alice.code_prompts, 1);
+    EXPECT_TRUE(log_shows("event=test-event-delivered"));
+}
+
+TEST_F(PamWaitingMethod, TheSignalCanDeny) {
+    Person alice;
+    auto login = log_in("wait", alice, "signal");
+    ASSERT_TRUE(log_shows("event=test-wait")) << daemon_->log();
+    ASSERT_TRUE(decide("alice", "denied"));
+    ASSERT_EQ(login.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(login.get(), PAM_AUTH_ERR) << daemon_->log();
+    EXPECT_TRUE(log_shows("event=test-event-delivered"));
+    EXPECT_EQ(daemon_->log().find("event=login-wait-timeout"), std::string::npos)
+        << "denied by the signal, not by the deadline";
+}
+
+TEST_F(PamWaitingMethod, TheMethodsTimerEndsTheWait) {
+    Person alice;
+    auto [rc, took] = timed_login("wait", alice, "timer 400");
+    EXPECT_EQ(rc, PAM_SUCCESS) << daemon_->log();
+    EXPECT_GE(took, 400ms);
+    EXPECT_TRUE(log_shows("event=test-event-delivered"));
+}
+
+TEST_F(PamWaitingMethod, TheDeadlineDeniesBeforeTheModuleGivesUp) {
+    Person alice;
+    auto [rc, took] = timed_login("wait_short", alice, "timer 60000");
+    EXPECT_EQ(rc, PAM_AUTH_ERR) << daemon_->log();
+    // timeout=2: the wait is 2 s less twice the reply margin of 0.5 s.
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 1900ms);
+    ASSERT_FALSE(alice.errors.empty());
+    EXPECT_EQ(alice.errors.back(), "The login was not confirmed in time. Please log in again.");
+    EXPECT_TRUE(log_shows("event=login-wait-timeout"));
+    EXPECT_EQ(daemon_->log().find("event=reply-deadline"), std::string::npos)
+        << "the method's verdict, not BusService's unavailable";
+}
+
+TEST_F(PamWaitingMethod, AKilledClientEndsTheWaitAndALateSignalDoesNothing) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        Person alice;
+        alice.answer_code = [](int) { return std::string("signal"); };
+        _exit(authenticate("wait", "alice", alice) == PAM_SUCCESS ? 0 : 1);
+    }
+    ASSERT_GT(pid, 0);
+    Process client = Process::adopt(pid);
+    ASSERT_TRUE(log_shows("event=test-wait")) << daemon_->log();
+    client.stop(SIGKILL);
+    ASSERT_TRUE(log_shows("event=login-abandoned")) << daemon_->log();
+    ASSERT_TRUE(decide("alice", "success"));
+    ASSERT_TRUE(log_shows("event=test-event-refused")) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("refused: no such login"), std::string::npos) << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("event=login-end"), std::string::npos);
+}
+
+// The module never cancels while it waits for a reply: a client of the bus does it here,
+// on the connection that started the login, as the Login interface allows.
+TEST_F(PamWaitingMethod, ACancelEndsTheWaitAndALateSignalDoesNothing) {
+    sd_bus* raw = nullptr;
+    ASSERT_GE(sd_bus_new(&raw), 0);
+    std::unique_ptr<sd_bus, decltype(&sd_bus_flush_close_unref)> bus(raw, sd_bus_flush_close_unref);
+    ASSERT_GE(sd_bus_set_address(raw, bus_->address().c_str()), 0);
+    ASSERT_GE(sd_bus_set_bus_client(raw, 1), 0);
+    ASSERT_GE(sd_bus_start(raw), 0);
+    sd_bus_message* reply = nullptr;
+    ASSERT_GE(sd_bus_call_method(raw, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                 "org.lwauth.Auth1.Login", "Start", nullptr, &reply, "a{sv}", 2,
+                                 "user", "s", "alice", "mode", "s", "primary"),
+              0);
+    const char* id = nullptr;
+    ASSERT_GE(sd_bus_message_read(reply, "s", &id), 0);
+    std::string login_id = id;
+    sd_bus_message_unref(reply);
+    std::optional<std::string> answered;  // the Answer's error name, "" for a step
+    auto on_answer = [](sd_bus_message* m, void* userdata, sd_bus_error*) {
+        const sd_bus_error* e = sd_bus_message_get_error(m);
+        *static_cast<std::optional<std::string>*>(userdata) = e != nullptr ? e->name : "";
+        return 0;
+    };
+    ASSERT_GE(sd_bus_call_method_async(raw, nullptr, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                                       "org.lwauth.Auth1.Login", "Answer", on_answer, &answered,
+                                       "ss", login_id.c_str(), "signal"),
+              0);
+    ASSERT_GE(sd_bus_flush(raw), 0);
+    ASSERT_TRUE(log_shows("event=test-wait")) << daemon_->log();
+    ASSERT_GE(
+        sd_bus_call_method(raw, "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.lwauth.Auth1.Login",
+                           "Cancel", nullptr, nullptr, "s", login_id.c_str()),
+        0);
+    for (int i = 0; i < 100 && !answered; ++i) {
+        if (sd_bus_process(raw, nullptr) == 0) {
+            sd_bus_wait(raw, 50 * 1000);
+        }
+    }
+    EXPECT_EQ(answered, std::optional<std::string>("org.lwauth.Auth1.Error.NoSuchLogin"));
+    EXPECT_TRUE(log_shows("event=login-cancel"));
+    ASSERT_TRUE(decide("alice", "success"));
+    ASSERT_TRUE(log_shows("event=test-event-refused")) << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("event=login-end"), std::string::npos);
 }
 
 }  // namespace

@@ -526,9 +526,10 @@ std::map<std::string, std::string> Daemon::client_env() const {
 bool Daemon::start() {
     auto env = nss_wrapper_env(dir_);
     env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address_;
-    process_ = Process({lwauthd_path().string(), "--config", config_dir().string(), "--state-dir",
-                        state_dir().string(), "--log-target", "stderr"},
-                       env, log_path());
+    process_ = Process(
+        {(program_.empty() ? lwauthd_path() : program_).string(), "--config", config_dir().string(),
+         "--state-dir", state_dir().string(), "--log-target", "stderr"},
+        env, log_path());
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
         if (!process_.running()) {
@@ -968,8 +969,28 @@ RunResult gateway_control(const std::string& base_url, const fs::path& ca,
                base_env());
 }
 
+bool emit_signal_as(const std::string& address, const char* name, const char* path,
+                    const char* interface, const char* member, const Append& append) {
+    sd_bus* bus = nullptr;
+    sd_bus_message* signal = nullptr;
+    bool sent = sd_bus_new(&bus) >= 0 && sd_bus_set_address(bus, address.c_str()) >= 0 &&
+                sd_bus_set_bus_client(bus, 1) >= 0 && sd_bus_start(bus) >= 0 &&
+                sd_bus_request_name(bus, name, 0) >= 0 &&
+                sd_bus_message_new_signal(bus, &signal, path, interface, member) >= 0;
+    if (sent) {
+        append(signal);
+        sent = sd_bus_send(bus, signal, nullptr) >= 0 && sd_bus_flush(bus) >= 0;
+    }
+    sd_bus_message_unref(signal);
+    sd_bus_flush_close_unref(bus);
+    return sent;
+}
+
 fs::path lwauthd_path() {
     return LWAUTH_LWAUTHD_PATH;
+}
+fs::path wait_daemon_path() {
+    return LWAUTH_WAIT_DAEMON_PATH;
 }
 fs::path lwauthctl_path() {
     return LWAUTH_LWAUTHCTL_PATH;

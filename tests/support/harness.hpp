@@ -147,6 +147,8 @@ class Daemon {
     Daemon(const fs::path& dir, const std::string& bus_address, const std::string& policy_text);
     ~Daemon();
 
+    /// Runs another build of lwauthd from the next start() on (wait_daemon_path()).
+    void set_program(fs::path program) { program_ = std::move(program); }
     /// Starts lwauthd and waits until it owns its bus name. Returns false (and leaves the
     /// log) if it exited instead.
     bool start();
@@ -192,6 +194,7 @@ class Daemon {
   private:
     fs::path dir_;
     std::string bus_address_;
+    fs::path program_;
     Process process_;
 };
 
@@ -300,8 +303,16 @@ std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, u
 /// (https://127.0.0.1:PORT): POST /_control with the given JSON, trusting `ca`.
 RunResult gateway_control(const std::string& base_url, const fs::path& ca, const std::string& json);
 
-/// Paths of the built programs (from compile definitions).
+/// Emits a signal on the bus at `address` from a connection that owns `name` (the bus
+/// policy must let root own it), so that a match on that sender receives it; `append`
+/// adds its arguments. Returns false when any step failed.
+bool emit_signal_as(const std::string& address, const char* name, const char* path,
+                    const char* interface, const char* member, const Append& append);
+
+/// Paths of the built programs (from compile definitions); wait_daemon_path() is
+/// lwauthd with the test method "test-wait" (tests/support/wait_daemon.cpp).
 fs::path lwauthd_path();
+fs::path wait_daemon_path();
 fs::path lwauthctl_path();
 fs::path source_dir();
 

@@ -103,18 +103,7 @@ class AccountServiceTest : public ::testing::Test {
 
     /// StartReauth as `owner`, waiting for the (immediate) send; the masked destination.
     std::string start_reauth(const std::string& owner = kOwner) {
-        std::optional<std::optional<Error>> got;
-        std::string shown;
-        account_.start_reauth(kUser, owner, [&](std::optional<Error> e, std::string where) {
-            got = std::move(e);
-            shown = std::move(where);
-        });
-        if (!got) {
-            ADD_FAILURE() << "start_reauth did not complete at once";
-        } else if (*got) {
-            throw **got;
-        }
-        return shown;
+        return account_.start_reauth(kUser, owner);
     }
 
     /// The connection `owner` proves it is the user, with the code that reached them.
@@ -130,7 +119,9 @@ class AccountServiceTest : public ::testing::Test {
     CodeSender sender_{clock_, store_, hasher_};
     FakeUsers users_;
     std::vector<SentMessage> sent_;
-    AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
+    ImmediateStore async_store_{store_};
+    AccountService account_service_{clock_, random_, async_store_, sender_, hasher_, users_};
+    test::AccountNow account_{account_service_};
 };
 
 // ---- Adding and confirming --------------------------------------------------------------

@@ -66,8 +66,11 @@ class AdminServiceTest : public ::testing::Test {
     FakeUsers users_;
     std::vector<SentMessage> sent_;
     std::shared_ptr<FakeChannel> sms_ = std::make_shared<FakeChannel>("sms", sent_);
-    AccountService account_{clock_, random_, store_, sender_, hasher_, users_};
-    AdminService admin_{store_, account_, users_};
+    ImmediateStore async_store_{store_};
+    AccountService account_service_{clock_, random_, async_store_, sender_, hasher_, users_};
+    test::AccountNow account_{account_service_};
+    AdminService admin_service_{async_store_, account_service_, users_};
+    test::AdminNow admin_{admin_service_};
 };
 
 TEST_F(AdminServiceTest, UnknownUsersAreNotFound) {
@@ -97,10 +100,7 @@ TEST_F(AdminServiceTest, UnderSelfTheProfileWaitsForTheUsersConfirmation) {
     EXPECT_TRUE(state.contacts.empty());
     EXPECT_TRUE(sent_.empty());
 
-    std::optional<std::optional<Error>> got;
-    account_.use_profile_contact("taro", ":1.1", "phone",
-                                 [&](std::optional<Error> e) { got = std::move(e); });
-    ASSERT_TRUE(got.has_value() && !got->has_value());
+    account_.use_profile_contact("taro", ":1.1", "phone");
     ASSERT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_[0].destination, kProfilePhone);
     ASSERT_TRUE(
@@ -211,12 +211,12 @@ TEST_F(AdminServiceTest, ResetDropsAConfirmationInProgress) {
 TEST_F(AdminServiceTest, AProfileChangedWhileItsCodeIsOnItsWayIsNotConfirmed) {
     admin_.set_contact(kAdmin, "taro", "phone", kProfilePhone);
     sms_->set_deferred(true);
-    std::optional<std::optional<Error>> got;
-    account_.use_profile_contact("taro", ":1.1", "phone",
-                                 [&](std::optional<Error> e) { got = std::move(e); });
+    std::optional<Result<void>> got;
+    account_service_.use_profile_contact("taro", ":1.1", "phone",
+                                         [&](Result<void> r) { got.emplace(std::move(r)); });
     admin_.set_contact(kAdmin, "taro", "phone", kPhone);
     sms_->complete_next();
-    ASSERT_TRUE(got.has_value() && !got->has_value());
+    ASSERT_TRUE(got.has_value() && got->ok());
     ASSERT_EQ(sent_.back().destination, kProfilePhone);
     EXPECT_EQ(test::error_code_of([&] {
                   (void)account_.confirm_contact("taro", ":1.1", "phone",

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,43 @@ TEST_F(CodeSenderTest, NothingToSendToIsDeliveryFailed) {
         EXPECT_EQ(e.code(), Errc::DeliveryFailed);
     }
     EXPECT_TRUE(sent_.empty());
+}
+
+// The last channel's reason is for the log; a channel's "may take it later" (Unavailable)
+// does not leak out: nothing delivered is DeliveryFailed.
+TEST_F(CodeSenderTest, EveryChannelFailingIsDeliveryFailedWithTheLastReason) {
+    fakes_.at("works")->set_failing(true);
+    fakes_.at("sms")->set_failing(true);
+    std::optional<Result<Delivered>> got;
+    sender_.send_login_code("taro", *policy_, user_policy(), state_, SecretString("123456"),
+                            [&](Result<Delivered> r) { got = std::move(r); });
+    ASSERT_TRUE(got.has_value());
+    ASSERT_FALSE(got->ok());
+    EXPECT_EQ(got->error().code(), Errc::DeliveryFailed);
+    EXPECT_STREQ(got->error().what(), "sms is down");
+    EXPECT_EQ(got->error().retry_at(), 0);
+    EXPECT_EQ(store_.sends_since("user:taro", 0), 0) << "failed sends are given back";
+}
+
+// A cap ends the send with the time it has room again, the time login_capped_until gives.
+TEST_F(CodeSenderTest, ACapReachedIsRateLimitedUntilItHasRoom) {
+    auto policy =
+        load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nmax_sends_per_hour = 1\n"}});
+    const int64_t first = clock_.now();
+    (void)send_login_code_now(sender_, "taro", *policy, policy->base, state_,
+                              SecretString("123456"));
+    clock_.advance(600);
+    std::optional<Result<Delivered>> got;
+    sender_.send_login_code("taro", *policy, policy->base, state_, SecretString("654321"),
+                            [&](Result<Delivered> r) { got = std::move(r); });
+    ASSERT_TRUE(got.has_value());
+    ASSERT_FALSE(got->ok());
+    EXPECT_EQ(got->error().code(), Errc::RateLimited);
+    EXPECT_GT(got->error().retry_at(), clock_.now());
+    EXPECT_LE(got->error().retry_at(), first + 3600 + 1);
+    EXPECT_EQ(got->error().retry_at(),
+              sender_.login_capped_until("taro", *policy, policy->base, state_, ""));
+    EXPECT_EQ(sent_.size(), 1u);
 }
 
 TEST_F(CodeSenderTest, ReachableNeedsAChannelForAKindTheUserHasAContactFor) {

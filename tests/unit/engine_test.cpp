@@ -8,6 +8,8 @@
 
 #include "delivery.hpp"
 #include "fakes.hpp"
+#include "login/methods/code_method.hpp"
+#include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "store/memory_store.hpp"
@@ -90,8 +92,13 @@ class LoginEngineTest : public ::testing::Test {
     /// Loads the base policy with `drop_in` layered over it, and a fresh engine under it.
     void use_policy(const std::string& drop_in) {
         policy_ = load_policy({{"lwauth.conf", kBasePolicy}, {"lwauth.conf.d/test.conf", drop_in}});
-        engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, store_, sender_, hasher_, users_}, policy_);
+        new_engine();
+    }
+
+    /// A fresh engine under the current policy, running types_.
+    void new_engine() {
+        engine_ = std::make_unique<LoginEngine>(EngineDeps{clock_, random_, store_, users_},
+                                                policy_, types_);
     }
 
     Step start(const std::string& user = kUser, const std::string& owner = kOwner,
@@ -150,6 +157,10 @@ class LoginEngineTest : public ::testing::Test {
     MemoryStore store_;
     Hasher hasher_{SecretString(std::string(32, 'k'))};
     CodeSender sender_{clock_, store_, hasher_};
+    CodeDeps codes_{clock_, random_, store_, sender_, hasher_};
+    /// The methods lwauthd runs, as main.cpp builds them; a test may add its own.
+    LoginMethodTypes types_{{std::make_shared<PhoneMethodType>(codes_)},
+                            {std::make_shared<CodeMethodType>(codes_)}};
     FakeUsers users_;
     std::vector<SentMessage> sent_;
     std::map<std::string, FakeChannel*> fakes_;
@@ -1050,6 +1061,19 @@ TEST_F(NotificationTest, TypingNRespectsTheResendInterval) {
     EXPECT_EQ(sent_.size(), 1u);
 }
 
+TEST_F(NotificationTest, AUserWithNoContactIsReachedByNotificationUnderTheirUserName) {
+    use_policy(
+        "[policy]\ntwo_step = required\n[code]\nchannels = sms, notification\n"
+        "[channel.works]\ntype = outbox\npath = /nonexistent/works.jsonl\nserves = "
+        "notification\n");
+    Step step = start("jiro");
+    ASSERT_EQ(step.prompt, "Verification code: ") << errors_of(step);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_.back().channel, "works");
+    EXPECT_EQ(sent_.back().destination, "jiro");
+    EXPECT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
+}
+
 TEST_F(LoginEngineTest, TypingNWithoutNotificationChannelsSaysSo) {
     Step step = start();
     EXPECT_EQ(infos_of(step).find("or n to get it"), std::string::npos)
@@ -1312,6 +1336,17 @@ TEST_F(PrimaryTest, TheCodeGoesOnlyToThePhoneNeverToTheEmail) {
     EXPECT_EQ(again.prompt, "Verification code: ");
 }
 
+// A test-only method: an approval, answered yes (success) or anything else (denied).
+class ApprovalMethod final : public LoginMethod {
+    void begin(const MethodEnv&, StepDone done) override {
+        done(StepResult::of(Step::ask("Approve: ", true)));
+    }
+    void answer(const MethodEnv&, std::string_view answer, StepDone done) override {
+        done(StepResult::of(
+            Step::verdict_of(answer == "yes" ? bus::kVerdictSuccess : bus::kVerdictDenied)));
+    }
+};
+
 // A second passwordless method, to drive the menu.
 class FakeMethodType final : public PrimaryMethodType {
   public:
@@ -1321,25 +1356,16 @@ class FakeMethodType final : public PrimaryMethodType {
                  const LoginContext&) const override {
         return true;
     }
-    std::shared_ptr<LoginMethod> create() const override { return std::make_shared<Method>(); }
-
-  private:
-    class Method final : public LoginMethod {
-        void begin(const MethodEnv&, StepDone done) override {
-            done(StepResult::of(Step::ask("Approve: ", true)));
-        }
-        void answer(const MethodEnv&, std::string_view answer, StepDone done) override {
-            done(StepResult::of(
-                Step::verdict_of(answer == "yes" ? bus::kVerdictSuccess : bus::kVerdictDenied)));
-        }
-    };
+    std::shared_ptr<LoginMethod> create() const override {
+        return std::make_shared<ApprovalMethod>();
+    }
 };
 
 class PrimaryMenuTest : public PrimaryTest {
   protected:
     PrimaryMenuTest() {
-        engine_->set_primary_methods(
-            {builtin_primary_methods().front(), std::make_shared<FakeMethodType>()});
+        types_.primary.push_back(std::make_shared<FakeMethodType>());
+        new_engine();
     }
 };
 
@@ -1376,6 +1402,144 @@ TEST_F(PrimaryMenuTest, AnAnswerNotInTheListAsksAgain) {
         EXPECT_NE(errors_of(again).find("Type a number from the list"), std::string::npos);
         menu = again;
     }
+}
+
+// ---- mode=second_factor: more than one method, the choice ------------------------------
+
+// A second 2-step method beside the code, to drive the choice.
+class FakeSecondFactor final : public SecondFactorType {
+  public:
+    explicit FakeSecondFactor(Fit fit) : fit_(fit) {}
+    std::string id() const override { return "approval"; }
+    std::string label(const policy::Policy&, const policy::UserPolicy&,
+                      const UserState&) const override {
+        return "an approval on your watch";
+    }
+    Fit fit(const policy::Policy&, const policy::UserPolicy&, const UserState&,
+            const LoginContext&) const override {
+        return fit_;
+    }
+    Step unavailable(const LoginContext&) const override {
+        Step step = Step::verdict_of(bus::kVerdictDenied);
+        step.error("Your watch cannot be reached.");
+        return step;
+    }
+    std::shared_ptr<LoginMethod> create(const policy::Policy&, const policy::UserPolicy&,
+                                        const UserState&, const LoginContext&) const override {
+        return std::make_shared<ApprovalMethod>();
+    }
+
+  private:
+    Fit fit_;
+};
+
+class SecondFactorChoiceTest : public LoginEngineTest {
+  protected:
+    SecondFactorChoiceTest() { also_offer(SecondFactorType::Fit::Applies); }
+
+    /// The approval as a second method after the code, fitting as said.
+    void also_offer(SecondFactorType::Fit fit) {
+        types_.second_factor = {types_.second_factor.front(),
+                                std::make_shared<FakeSecondFactor>(fit)};
+        new_engine();
+    }
+};
+
+TEST_F(SecondFactorChoiceTest, SeveralMethodsAreOneChoiceAndNothingIsSentBeforeIt) {
+    Step choice = start();
+    EXPECT_FALSE(choice.finished());
+    EXPECT_EQ(choice.prompt, "Choice (1-2): ");
+    EXPECT_TRUE(choice.echo);
+    std::string lines = infos_of(choice);
+    EXPECT_NE(
+        lines.find(
+            "How do you want to verify your login?\n"
+            "  1  a verification code sent to +81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678\n"
+            "  2  an approval on your watch\n"),
+        std::string::npos)
+        << lines;
+    EXPECT_EQ(lines.find("9012345678"), std::string::npos);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(SecondFactorChoiceTest, EachChoiceBeginsItsMethod) {
+    Step code = answer(start(), "1");
+    ASSERT_EQ(code.prompt, "Verification code: ") << errors_of(code);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(answer_code(code).verdict, bus::kVerdictSuccess);
+
+    Step approve = answer(start(), " 2 ");
+    ASSERT_EQ(approve.prompt, "Approve: ");
+    EXPECT_EQ(sent_.size(), 1u) << "no code for the other method";
+    EXPECT_EQ(answer(approve, "yes").verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(answer(start(), "2").prompt, "Approve: ");
+}
+
+TEST_F(SecondFactorChoiceTest, AChoiceNotInTheListIsAskedOnceMoreThenDenied) {
+    Step choice = start();
+    Step again = answer(choice, "3");
+    EXPECT_EQ(again.prompt, "Choice (1-2): ");
+    EXPECT_NE(errors_of(again).find("Type a number from the list."), std::string::npos);
+    EXPECT_NE(infos_of(again).find("2  an approval on your watch"), std::string::npos);
+    Step denied = answer(again, "approval");
+    EXPECT_EQ(denied.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(denied).find("not one of the choices"), std::string::npos);
+    EXPECT_EQ(engine_->pending(), 0u);
+    EXPECT_TRUE(sent_.empty());
+    EXPECT_EQ(store_.load_user(kUser).failures, 0) << "no secret was checked";
+
+    // One slip, then a good choice: the method runs.
+    Step slip = answer(start(), "");
+    EXPECT_EQ(answer(slip, "2").prompt, "Approve: ");
+}
+
+TEST_F(SecondFactorChoiceTest, OneMethodThatAppliesBeginsAtOnce) {
+    also_offer(SecondFactorType::Fit::NotSetUp);
+    EXPECT_EQ(start().prompt, "Verification code: ");
+    also_offer(SecondFactorType::Fit::Unavailable);
+    EXPECT_EQ(start().prompt, "Verification code: ");
+
+    // jiro has no contact: the approval alone applies.
+    store_.set_two_step("jiro", true);
+    also_offer(SecondFactorType::Fit::Applies);
+    Step approve = start("jiro");
+    EXPECT_EQ(approve.prompt, "Approve: ");
+    EXPECT_EQ(answer(approve, "no").verdict, bus::kVerdictDenied);
+}
+
+TEST_F(SecondFactorChoiceTest, NoMethodThatAppliesIsRefusedAsWithTheCodeAlone) {
+    use_policy("[policy]\ntwo_step = required\n");
+    also_offer(SecondFactorType::Fit::NotSetUp);
+    Step refused = start("jiro");  // nothing set up: the enrolment rules
+    EXPECT_EQ(refused.verdict, bus::kVerdictDenied);
+    EXPECT_NE(errors_of(refused).find("no verified phone number or email address"),
+              std::string::npos)
+        << errors_of(refused);
+
+    also_offer(SecondFactorType::Fit::Unavailable);  // set up but out of reach: it says why
+    Step unreachable = start("jiro");
+    EXPECT_EQ(unreachable.verdict, bus::kVerdictDenied);
+    EXPECT_EQ(errors_of(unreachable), "Your watch cannot be reached.\n");
+
+    use_policy("[policy]\ntwo_step = required\n[code]\nsms_country_prefixes = +1\n");
+    also_offer(SecondFactorType::Fit::NotSetUp);  // the code's contacts are out of reach
+    EXPECT_NE(errors_of(start()).find("cannot be delivered"), std::string::npos);
+    EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(SecondFactorChoiceTest, EveryMethodsSuccessRemembersThePlace) {
+    use_policy("[policy]\nremember_host = 8h\n");
+    also_offer(SecondFactorType::Fit::Applies);
+    Step approve = answer(start(), "2");
+    ASSERT_EQ(answer(approve, "yes").verdict, bus::kVerdictSuccess);
+    Step again = start();
+    EXPECT_EQ(again.verdict, bus::kVerdictSuccess);
+    EXPECT_NE(infos_of(again).find("No verification code needed"), std::string::npos);
+
+    // A denial remembers nothing.
+    Step elsewhere = answer(start_from(kUser, "sudo", "192.0.2.7"), "2");
+    ASSERT_EQ(answer(elsewhere, "no").verdict, bus::kVerdictDenied);
+    EXPECT_EQ(start_from(kUser, "sudo", "192.0.2.7").prompt, "Choice (1-2): ");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -24,14 +25,18 @@
 #include <vector>
 
 #include "account.hpp"
+#include "admin.hpp"
 #include "channels/channel.hpp"
 #include "clock.hpp"
 #include "delivery.hpp"
 #include "login/method.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/result.hpp"
 #include "lwauth/users.hpp"
+#include "store/memory_store.hpp"
 #include "store/store.hpp"
+#include "timers.hpp"
 
 namespace lwauth::test {
 
@@ -114,7 +119,7 @@ class FakeChannel final : public Channel {
     FakeChannel(std::string name, std::vector<SentMessage>& log)
         : name_(std::move(name)), log_(log) {}
     [[nodiscard]] const std::string& name() const override { return name_; }
-    void send(const OutgoingMessage& message, SendDone done) override {
+    void send(const OutgoingMessage& message, Done<void> done) override {
         ++attempts_;
         SentMessage sent{name_, message.kind, message.destination, message.user,
                          std::string(message.text.view())};
@@ -138,13 +143,13 @@ class FakeChannel final : public Channel {
     [[nodiscard]] int attempts() const { return attempts_; }
 
   private:
-    void finish(SentMessage sent, const SendDone& done) {
+    void finish(SentMessage sent, const Done<void>& done) {
         if (failing_) {
-            done(SendResult::failed(name_ + " is down", true));
+            done(send_failure(name_ + " is down", true));
             return;
         }
         log_.push_back(std::move(sent));
-        done(SendResult::ok());
+        done({});
     }
 
     std::string name_;
@@ -152,7 +157,7 @@ class FakeChannel final : public Channel {
     bool failing_ = false;
     bool deferred_ = false;
     int attempts_ = 0;
-    std::vector<std::pair<SentMessage, SendDone>> waiting_;
+    std::vector<std::pair<SentMessage, Done<void>>> waiting_;
 };
 
 /// Group membership and user names' UIDs by table (a user not in `groups` is in a group
@@ -181,6 +186,72 @@ class FakeUsers final : public UserDirectory {
     std::map<std::string, uid_t> uids;
     std::set<std::string> missing;
     mutable int group_lookups = 0;
+};
+
+/// What the engine and the services are built from in a unit test: a fake clock, a seeded
+/// random source, an in-memory store, a hasher under a fixed key, a code sender with no
+/// channel yet and a user directory.
+struct Services {
+    FakeClock clock;
+    SeededRandom random;
+    MemoryStore store;
+    Hasher hasher{SecretString(std::string(32, 'k'))};
+    CodeSender sender{clock, store, hasher};
+    FakeUsers users;
+};
+
+/// Timers on a clock of their own that moves only when the test says so.
+class FakeTimers final : public Timers {
+  public:
+    std::unique_ptr<Timer> after(uint64_t usec, std::function<void()> fire) override {
+        auto entry = std::make_shared<Entry>(Entry{now_ + usec, std::move(fire), true});
+        entries_.push_back(entry);
+        return std::make_unique<Handle>(entry);
+    }
+
+    /// Moves the timers' clock on by `usec`, firing each armed timer that falls due,
+    /// earliest first (one may arm or drop others).
+    void advance(uint64_t usec) {
+        uint64_t until = now_ + usec;
+        for (;;) {
+            std::shared_ptr<Entry> next;
+            for (const auto& entry : entries_) {
+                if (entry->armed && entry->due <= until && (!next || entry->due < next->due)) {
+                    next = entry;
+                }
+            }
+            if (!next) {
+                break;
+            }
+            now_ = next->due;
+            next->armed = false;
+            auto fire = next->fire;
+            fire();
+        }
+        now_ = until;
+        std::erase_if(entries_, [](const auto& entry) { return !entry->armed; });
+    }
+
+    /// Timers armed and neither fired nor dropped.
+    [[nodiscard]] size_t armed() const {
+        return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                 [](const auto& entry) { return entry->armed; }));
+    }
+
+  private:
+    struct Entry {
+        uint64_t due;
+        std::function<void()> fire;
+        bool armed;
+    };
+    struct Handle final : Timer {
+        explicit Handle(std::shared_ptr<Entry> e) : entry(std::move(e)) {}
+        ~Handle() override { entry->armed = false; }
+        std::shared_ptr<Entry> entry;
+    };
+
+    uint64_t now_ = 0;
+    std::vector<std::shared_ptr<Entry>> entries_;
 };
 
 /// A fresh directory under $TMPDIR, removed with everything in it.
@@ -255,20 +326,118 @@ inline Step step_now(const std::function<void(StepDone)>& call) {
     return std::move(*got->step);
 }
 
+/// The value of an asynchronous operation that answers at once (the stores below it are
+/// ImmediateStores, the channels record): `start(done)` starts it. Throws its error;
+/// fails the test unless `done` was called exactly once.
+template <class T, class Start>
+T answer_now(Start&& start) {
+    std::optional<Result<T>> got;
+    int calls = 0;
+    start([&](Result<T> result) {
+        ++calls;
+        got.emplace(std::move(result));
+    });
+    EXPECT_EQ(calls, 1) << "an operation's done is called exactly once";
+    if (!got) {
+        throw std::logic_error("the operation did not complete at once");
+    }
+    return std::move(*got).value();
+}
+
+/// AccountService with its operations waited for (answer_now), so that a test reads as
+/// the calls it makes.
+class AccountNow {
+  public:
+    explicit AccountNow(AccountService& service) : service_(service) {}
+
+    AccountStatus status(const std::string& user) {
+        return answer_now<AccountStatus>([&](auto done) { service_.status(user, done); });
+    }
+    void add_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                     const std::string& value) {
+        answer_now<void>([&](auto done) { service_.add_contact(user, owner, kind, value, done); });
+    }
+    void use_profile_contact(const std::string& user, const std::string& owner,
+                             const std::string& kind) {
+        answer_now<void>([&](auto done) { service_.use_profile_contact(user, owner, kind, done); });
+    }
+    bool confirm_contact(const std::string& user, const std::string& owner, const std::string& kind,
+                         const SecretString& code) {
+        return answer_now<bool>(
+            [&](auto done) { service_.confirm_contact(user, owner, kind, code, done); });
+    }
+    void remove_contact(const std::string& user, const std::string& owner,
+                        const std::string& kind) {
+        answer_now<void>([&](auto done) { service_.remove_contact(user, owner, kind, done); });
+    }
+    void set_two_step(const std::string& user, const std::string& owner, bool enabled) {
+        answer_now<void>([&](auto done) { service_.set_two_step(user, owner, enabled, done); });
+    }
+    int forget_hosts(const std::string& user) {
+        return answer_now<int>([&](auto done) { service_.forget_hosts(user, done); });
+    }
+    std::string start_reauth(const std::string& user, const std::string& owner) {
+        return answer_now<std::string>(
+            [&](auto done) { service_.start_reauth(user, owner, done); });
+    }
+
+    // What answers without the store, as it is.
+    void set_policy(std::shared_ptr<const policy::Policy> policy) {
+        service_.set_policy(std::move(policy));
+    }
+    void reauth(const std::string& user, const std::string& owner, const SecretString& code) {
+        service_.reauth(user, owner, code);
+    }
+    void forget_owner(const std::string& owner) { service_.forget_owner(owner); }
+    void expire() { service_.expire(); }
+    void forget_pending(const std::string& user, const std::string& kind = "") {
+        service_.forget_pending(user, kind);
+    }
+    [[nodiscard]] policy::UserPolicy user_policy(const std::string& user) const {
+        return service_.user_policy(user);
+    }
+    [[nodiscard]] const policy::Policy& policy() const { return service_.policy(); }
+
+  private:
+    AccountService& service_;
+};
+
+/// AdminService with its operations waited for, as AccountNow.
+class AdminNow {
+  public:
+    explicit AdminNow(AdminService& service) : service_(service) {}
+
+    std::vector<AccountStatus> list_users() {
+        return answer_now<std::vector<AccountStatus>>(
+            [&](auto done) { service_.list_users(done); });
+    }
+    AccountStatus show_user(const std::string& user) {
+        return answer_now<AccountStatus>([&](auto done) { service_.show_user(user, done); });
+    }
+    std::string show_policy(const std::string& user) { return service_.show_policy(user); }
+    void set_contact(uid_t admin, const std::string& user, const std::string& kind,
+                     const std::string& value) {
+        answer_now<void>([&](auto done) { service_.set_contact(admin, user, kind, value, done); });
+    }
+    void remove_contact(uid_t admin, const std::string& user, const std::string& kind) {
+        answer_now<void>([&](auto done) { service_.remove_contact(admin, user, kind, done); });
+    }
+    void unlock(uid_t admin, const std::string& user) {
+        answer_now<void>([&](auto done) { service_.unlock(admin, user, done); });
+    }
+    void reset(uid_t admin, const std::string& user, const std::string& what) {
+        answer_now<void>([&](auto done) { service_.reset(admin, user, what, done); });
+    }
+
+  private:
+    AdminService& service_;
+};
+
 /// AccountService::add_contact, waiting for the (immediate) confirmation send. `owner` is
 /// the caller's bus connection.
-inline void add_contact_now(AccountService& account, const std::string& user,
-                            const std::string& kind, const std::string& value,
-                            const std::string& owner = ":1.1") {
-    std::optional<std::optional<Error>> got;
-    account.add_contact(user, owner, kind, value,
-                        [&](std::optional<Error> e) { got = std::move(e); });
-    if (!got) {
-        throw std::logic_error("add_contact did not complete at once");
-    }
-    if (*got) {
-        throw **got;
-    }
+inline void add_contact_now(AccountNow& account, const std::string& user, const std::string& kind,
+                            const std::string& value, const std::string& owner = ":1.1") {
+    account.add_contact(user, owner, kind, value);
 }
 
 /// CodeSender::send_login_code, waiting for the (immediate) outcome; throws its error.
@@ -276,16 +445,13 @@ inline Delivered send_login_code_now(CodeSender& sender, const std::string& user
                                      const policy::Policy& policy,
                                      const policy::UserPolicy& user_policy, const UserState& state,
                                      const SecretString& code) {
-    std::optional<SendOutcome> got;
+    std::optional<Result<Delivered>> got;
     sender.send_login_code(user, policy, user_policy, state, code,
-                           [&](SendOutcome o) { got = std::move(o); });
+                           [&](Result<Delivered> r) { got = std::move(r); });
     if (!got) {
         throw std::logic_error("the send did not complete at once");
     }
-    if (!got->delivered) {
-        throw Error(got->error, got->reason);
-    }
-    return *got->delivered;
+    return std::move(*got).value();
 }
 
 /// The Errc of the lwauth::Error that f throws (a test failure if it throws none).

@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <variant>
 
 #ifndef LWAUTH_SOURCE_DIR
 #define LWAUTH_SOURCE_DIR "."
@@ -1225,8 +1226,76 @@ TEST(PolicyOverrides, KeepsSectionsWithTheirOrigin) {
     EXPECT_EQ(policy.overrides[2].scope, Override::Scope::User);
     EXPECT_EQ(policy.overrides[2].name, "alice");
     EXPECT_EQ(policy.overrides[2].line, 12);
-    EXPECT_EQ(policy.overrides[2].settings,
-              (std::vector<Setting>{{"code.length", "10", "lwauth.conf", 13}}));
+    ASSERT_EQ(policy.overrides[2].settings.size(), 1u);
+    const Setting& setting = policy.overrides[2].settings[0];
+    EXPECT_EQ(setting.key, "code.length");
+    EXPECT_EQ(setting.value, "10");
+    EXPECT_EQ(setting.file, "lwauth.conf");
+    EXPECT_EQ(setting.line, 13);
+}
+
+TEST(PolicyOverrides, EachLineIsCompiledAtLoadIntoATypedPatch) {
+    Policy policy = loaded(kOverrides);
+    const Patch& length = policy.overrides[2].settings[0].patch;  // [user:alice] code.length
+    ASSERT_TRUE(std::holds_alternative<int>(length.value));
+    EXPECT_EQ(std::get<int>(length.value), 10);
+    const Patch& lifetime = policy.overrides[1].settings[1].patch;  // code.lifetime = 2m
+    ASSERT_TRUE(std::holds_alternative<std::chrono::seconds>(lifetime.value));
+    EXPECT_EQ(std::get<std::chrono::seconds>(lifetime.value), 2min);
+
+    UserPolicy user;
+    length.apply(user);
+    lifetime.apply(user);
+    EXPECT_EQ(user.code.length, 10);
+    EXPECT_EQ(user.code.lifetime, 2min);
+    UserPolicy only_those;
+    only_those.code.length = 10;
+    only_those.code.lifetime = 2min;
+    EXPECT_EQ(user, only_those);
+}
+
+// The effective policy comes from the patches alone: with the text of every override
+// line made meaningless after the load, every user still gets what the lines said.
+TEST(PolicyOverrides, EffectivePolicyParsesNoText) {
+    Policy policy = loaded(kOverrides);
+    UserPolicy carol = policy.effective_for("carol", {"contractors", "staff"});
+    UserPolicy alice = policy.effective_for("alice", {"staff"});
+    for (auto& section : policy.overrides) {
+        for (auto& setting : section.settings) {
+            setting.key = "not a key";
+            setting.value = "not a value";
+        }
+    }
+    EXPECT_EQ(policy.effective_for("carol", {"contractors", "staff"}), carol);
+    EXPECT_EQ(policy.effective_for("alice", {"staff"}), alice);
+    EXPECT_EQ(alice.code.length, 10);
+    EXPECT_EQ(carol.two_step, TwoStep::Off);
+}
+
+TEST(PolicyOverrides, EveryOverridableKeyTakesItsValueFromTheLoad) {
+    auto result = load(
+        "[user:alice]\ntwo_step = required\nself_service_reauth = none\n"
+        "login_with_phone = allowed\nlogin_with_line = disabled\nquick_login = allowed\n"
+        "totp = allowed\nenroll_grace = 2d\nremember_host = 12h\ncode.length = 8\n"
+        "code.lifetime = 4m\ncode.tries = 2\ncode.channels = email, sms\n"
+        "lockout.max_failures = 7\nlockout.duration = 2h\n");
+    ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
+    UserPolicy expected;
+    expected.two_step = TwoStep::Required;
+    expected.self_service_reauth = Reauth::None;
+    expected.login_with_phone = true;
+    expected.quick_login = true;
+    expected.totp = true;
+    expected.enroll_grace = 48h;
+    expected.remember_host = 12h;
+    expected.code.length = 8;
+    expected.code.lifetime = 4min;
+    expected.code.tries = 2;
+    expected.code.channels = {Kind::Email, Kind::Sms};
+    expected.lockout.max_failures = 7;
+    expected.lockout.duration = 2h;
+    EXPECT_EQ(result.policy->effective_for("alice", {}), expected);
+    EXPECT_EQ(result.policy->effective_for("bob", {}), UserPolicy{});
 }
 
 // ---- describe ---------------------------------------------------------------------------
@@ -1245,6 +1314,84 @@ TEST(PolicyDescribe, ShowsEffectiveValuesAndDeliveringChannels) {
     EXPECT_NE(text.find("[quick_login]\npin_min_length = 6\npin_max_age = 30d\n"),
               std::string::npos)
         << text;
+}
+
+// Generated from the key table: every key of the sections that shape a login, in the
+// table's order, each printed the way the loader reads it.
+TEST(PolicyDescribe, PrintsTheDefaultPolicyKeyByKey) {
+    const Policy policy;
+    EXPECT_EQ(describe(policy.base, policy), R"([policy]
+two_step = optional
+contacts = self
+self_service_reauth = code
+admin_group =
+admin_contact =
+login_with_phone = disabled
+login_with_line = disabled
+quick_login = disabled
+totp = disabled
+enroll_grace = 0s
+remember_host = 0s
+
+[code]
+length = 6
+lifetime = 5m
+tries = 3
+resend_interval = 30s
+max_sends_per_hour = 30
+max_sends_per_destination_per_hour = 30
+max_sends_per_host_per_hour = 1000
+max_passwordless_sends_per_hour = 15
+max_passwordless_sends_per_rhost_per_hour = 30
+channels = sms, email
+sms_country_prefixes =
+# sms is delivered by: no channel
+# email is delivered by: no channel
+
+[lockout]
+max_failures = 5
+duration = 15m
+passwordless_max_failures = 5
+passwordless_duration = 15m
+
+[login]
+timeout = 5m
+phone_local_only = no
+phone_services =
+
+[quick_login]
+pin_min_length = 6
+pin_max_age = 30d
+fingerprint = disabled
+local_only = yes
+
+[totp]
+issuer = lwauth
+digits = 6
+period = 30s
+)");
+}
+
+TEST(PolicyDescribe, PrintsEveryKeyOfItsSections) {
+    const Policy policy;
+    std::string text = describe(policy.base, policy);
+    const std::set<std::string> described{"policy", "code",        "lockout",
+                                          "login",  "quick_login", "totp"};
+    std::string section;
+    size_t at = 0;
+    for (const auto& [name, key] : known_keys()) {
+        if (!described.contains(name)) {
+            continue;
+        }
+        if (name != section) {
+            section = name;
+            at = text.find("[" + name + "]\n");
+            ASSERT_NE(at, std::string::npos) << name;
+        }
+        at = text.find("\n" + key + " =", at);
+        EXPECT_NE(at, std::string::npos)
+            << "[" << name << "] " << key << " missing or out of order";
+    }
 }
 
 TEST(PolicyDescribe, OutputReadsBackAsTheSamePolicy) {

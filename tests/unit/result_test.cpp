@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace lwauth {
 namespace {
@@ -75,6 +76,58 @@ TEST(Result, DoneIsCalledWithTheResult) {
     EXPECT_EQ(seen, 5);
     done(half(1));
     EXPECT_EQ(seen, -1);
+}
+
+TEST(Result, SettlePassesAThrownErrorToDoneOnce) {
+    std::vector<Result<int>> seen;
+    Done<int> done = [&](Result<int> r) { seen.push_back(std::move(r)); };
+    settle(done, [] { throw Error(Errc::NotFound, "gone"); });
+    settle(done, [&] { done(3); });
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].error().code(), Errc::NotFound);
+    EXPECT_EQ(*seen[1], 3);
+}
+
+TEST(Result, ThenRunsTheNextStepWithTheValueOrPassesTheErrorOn) {
+    std::vector<Result<std::string>> seen;
+    Done<std::string> done = [&](Result<std::string> r) { seen.push_back(std::move(r)); };
+    auto next = then<int>(done, [&](int v) {
+        if (v < 0) {
+            throw Error(Errc::InvalidArgument, "negative");
+        }
+        done(std::to_string(v));
+    });
+    next(half(10));
+    next(half(1));
+    next(Result<int>(-1));
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(*seen[0], "5");
+    EXPECT_FALSE(seen[1].ok()) << "the first operation's error";
+    EXPECT_EQ(seen[2].error().code(), Errc::InvalidArgument) << "what the next step threw";
+    int calls = 0;
+    then<void>(Done<void>([&](Result<void> r) { calls += r.ok() ? 1 : 100; }),
+               [&] { ++calls; })(Result<void>::success());
+    EXPECT_EQ(calls, 1) << "the next step ran; it did not call done";
+}
+
+TEST(Result, AnErrorCarriesWhenTryingAgainMaySucceed) {
+    EXPECT_EQ(Error(Errc::DeliveryFailed, "down").retry_at(), 0);
+    Done<void> done;
+    int64_t seen = -1;
+    done = [&](Result<void> r) { seen = r.error().retry_at(); };
+    done(Error(Errc::RateLimited, "too many", 1700000060));
+    EXPECT_EQ(seen, 1700000060);
+    // Thrown and caught again, as capture() and Result::value() do, it keeps the time.
+    auto r = capture([] { throw Error(Errc::RateLimited, "too many", 42); });
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().retry_at(), 42);
+    try {
+        r.value();
+        FAIL() << "no throw";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::RateLimited);
+        EXPECT_EQ(e.retry_at(), 42);
+    }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "lwauth/error.hpp"
+#include "sent.hpp"
 
 namespace lwauth {
 namespace {
@@ -140,49 +141,49 @@ http::Response reply(long status, std::string error = {}) {
 }
 
 TEST(ClassifySmtp, AnAcceptedMessageIsDelivered) {
-    EXPECT_TRUE(classify_smtp("smtp mail", reply(250)).delivered);
+    EXPECT_TRUE(classify_smtp("smtp mail", reply(250)).ok());
 }
 
 TEST(ClassifySmtp, FiveHundredsArePermanentWithTheirReason) {
     auto refused = classify_smtp("smtp mail", reply(550, "RCPT failed: 550"));
-    EXPECT_FALSE(refused.delivered);
-    EXPECT_FALSE(refused.retryable);
-    EXPECT_EQ(refused.reason, "smtp mail: the server refused the recipient mailbox (SMTP 550)");
+    EXPECT_FALSE(refused.ok());
+    EXPECT_FALSE(retryable(refused));
+    EXPECT_EQ(reason_of(refused), "smtp mail: the server refused the recipient mailbox (SMTP 550)");
     auto auth = classify_smtp("smtp mail", reply(535, "Login denied"));
-    EXPECT_FALSE(auth.retryable);
-    EXPECT_NE(auth.reason.find("credentials"), std::string::npos);
+    EXPECT_FALSE(retryable(auth));
+    EXPECT_NE(reason_of(auth).find("credentials"), std::string::npos);
 }
 
 TEST(ClassifySmtp, FourHundredsAndBrokenConnectionsAreRetryable) {
-    EXPECT_TRUE(classify_smtp("smtp mail", reply(451, "RCPT failed: 451")).retryable);
-    EXPECT_TRUE(classify_smtp("smtp mail", reply(0, "Couldn't connect to server")).retryable);
+    EXPECT_TRUE(retryable(classify_smtp("smtp mail", reply(451, "RCPT failed: 451"))));
+    EXPECT_TRUE(retryable(classify_smtp("smtp mail", reply(0, "Couldn't connect to server"))));
     auto clear = classify_smtp("smtp mail", reply(250, "STARTTLS not supported."));
-    EXPECT_FALSE(clear.delivered);
-    EXPECT_TRUE(clear.retryable);
-    EXPECT_NE(clear.reason.find("STARTTLS"), std::string::npos);
+    EXPECT_FALSE(clear.ok());
+    EXPECT_TRUE(retryable(clear));
+    EXPECT_NE(reason_of(clear).find("STARTTLS"), std::string::npos);
     auto slow = reply(0, "Operation timed out");
     slow.timed_out = true;
-    EXPECT_TRUE(classify_smtp("smtp mail", slow).retryable);
+    EXPECT_TRUE(retryable(classify_smtp("smtp mail", slow)));
 }
 
 TEST(ClassifySmtp, NoReplyAfterTheWholeMessageCountsAsDelivered) {
     auto stalled = reply(354, "server response timeout");
     stalled.timed_out = true;
     stalled.mail_data_sent = true;
-    EXPECT_TRUE(classify_smtp("smtp mail", stalled).delivered);
+    EXPECT_TRUE(classify_smtp("smtp mail", stalled).ok());
     auto broken = reply(354, "Connection reset by peer");
     broken.mail_data_sent = true;
-    EXPECT_TRUE(classify_smtp("smtp mail", broken).delivered);
+    EXPECT_TRUE(classify_smtp("smtp mail", broken).ok());
 }
 
 TEST(ClassifySmtp, ARefusalOfTheMessageAfterItsEndStillFails) {
     auto refused = reply(554, "DATA failed: 554");
     refused.mail_data_sent = true;
-    EXPECT_FALSE(classify_smtp("smtp mail", refused).delivered);
+    EXPECT_FALSE(classify_smtp("smtp mail", refused).ok());
     auto deferred = reply(451, "DATA failed: 451");
     deferred.mail_data_sent = true;
-    EXPECT_FALSE(classify_smtp("smtp mail", deferred).delivered);
-    EXPECT_TRUE(classify_smtp("smtp mail", deferred).retryable);
+    EXPECT_FALSE(classify_smtp("smtp mail", deferred).ok());
+    EXPECT_TRUE(retryable(classify_smtp("smtp mail", deferred)));
 }
 
 TEST(SmtpUrlWithEhlo, SetsThePathLibcurlSaysEhloWith) {

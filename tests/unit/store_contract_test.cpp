@@ -1,8 +1,11 @@
-// The Store contract: the same cases against every backend, through the Store interface
-// alone. A new backend plugs in as one more entry of `Backends` below: a type whose
-// open() returns a handle on one set of data, empty at first. A backend whose data two
-// handles can share (a file, a server) goes in `SharedBackends` too, for the concurrency
-// cases: there each open() is another handle on the same data.
+// The store contract: the same cases against every backend, through the asynchronous
+// interface (AsyncStore) alone, each call checked to answer exactly once. A new backend
+// plugs in as one more entry of `Backends` below: a type whose open() returns a handle on
+// one set of data, empty at first, and whose run_until(answered) runs whatever the
+// backend answers from (its event loop) until answered() is true; a backend that answers
+// at once (through ImmediateStore) has nothing to run. A backend whose data two handles
+// can share (a file, a server) goes in `SharedBackends` too, for the concurrency cases:
+// there each open() is another handle on the same data.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +17,8 @@
 #include <vector>
 
 #include "fakes.hpp"
+#include "lwauth/result.hpp"
+#include "store/async_store.hpp"
 #include "store/contact_cipher.hpp"
 #include "store/memory_store.hpp"
 #include "store/sqlite_store.hpp"
@@ -22,8 +27,6 @@
 namespace lwauth {
 namespace {
 
-using test::record_send;
-
 constexpr const char* kPhone = "+819012345678";
 constexpr const char* kEmail = "taro@example.com";
 
@@ -31,16 +34,20 @@ constexpr const char* kEmail = "taro@example.com";
 
 struct MemoryBackend {
     static constexpr const char* kName = "Memory";
-    std::unique_ptr<Store> open() { return std::make_unique<MemoryStore>(); }
+    std::unique_ptr<AsyncStore> open() {
+        return std::make_unique<ImmediateStore>(std::make_unique<MemoryStore>());
+    }
+    void run_until(const std::function<bool()>& /*answered*/) {}
 };
 
 struct SqliteBackend {
     static constexpr const char* kName = "Sqlite";
     // Every open() is another connection to the same file, as a second lwauthd would be.
-    std::unique_ptr<Store> open() {
-        return std::make_unique<SqliteStore>(
-            path_, ContactCipher(SecretString(std::string(32, 'c')), random_));
+    std::unique_ptr<AsyncStore> open() {
+        return std::make_unique<ImmediateStore>(std::make_unique<SqliteStore>(
+            path_, ContactCipher(SecretString(std::string(32, 'c')), random_)));
     }
+    void run_until(const std::function<bool()>& /*answered*/) {}
 
   private:
     test::TempDir dir_;
@@ -57,13 +64,130 @@ struct BackendName {
     }
 };
 
+// A handle of the asynchronous interface, each operation waited for: started, the backend
+// run until it answers, its result checked to come exactly once, its error thrown.
+class Awaited {
+  public:
+    Awaited(AsyncStore& store, std::function<void(const std::function<bool()>&)> run_until)
+        : store_(store), run_until_(std::move(run_until)) {}
+
+    UserState load_user(const std::string& u) { return get<UserState>(&AsyncStore::load_user, u); }
+    LockState lock_state(const std::string& u) {
+        return get<LockState>(&AsyncStore::lock_state, u);
+    }
+    std::vector<std::string> list_users() {
+        return get<std::vector<std::string>>(&AsyncStore::list_users);
+    }
+    void save_contact(const std::string& u, const Contact& c) {
+        get<void>(&AsyncStore::save_contact, u, c);
+    }
+    void remove_contact(const std::string& u, const std::string& kind) {
+        get<void>(&AsyncStore::remove_contact, u, kind);
+    }
+    bool remove_contact_and_two_step(const std::string& u, const std::string& kind) {
+        return get<bool>(&AsyncStore::remove_contact_and_two_step, u, kind);
+    }
+    void set_two_step(const std::string& u, bool on) {
+        get<void>(&AsyncStore::set_two_step, u, on);
+    }
+    void set_profile_contact(const std::string& u, const Contact& c) {
+        get<void>(&AsyncStore::set_profile_contact, u, c);
+    }
+    void remove_profile_contact(const std::string& u, const std::string& kind) {
+        get<void>(&AsyncStore::remove_profile_contact, u, kind);
+    }
+    void set_line_link(const std::string& u, const std::string& h) {
+        get<void>(&AsyncStore::set_line_link, u, h);
+    }
+    void set_pin_hash(const std::string& u, const std::string& h) {
+        get<void>(&AsyncStore::set_pin_hash, u, h);
+    }
+    int64_t start_enroll_grace(const std::string& u, int64_t now) {
+        return get<int64_t>(&AsyncStore::start_enroll_grace, u, now);
+    }
+    void clear_enroll_grace(const std::string& u) { get<void>(&AsyncStore::clear_enroll_grace, u); }
+    void remember_host(const std::string& u, const RememberedHost& h) {
+        get<void>(&AsyncStore::remember_host, u, h);
+    }
+    std::optional<RememberedHost> remembered_host(const std::string& u, const std::string& service,
+                                                  const std::string& origin) {
+        return get<std::optional<RememberedHost>>(&AsyncStore::remembered_host, u, service, origin);
+    }
+    std::vector<RememberedHost> remembered_hosts(const std::string& u) {
+        return get<std::vector<RememberedHost>>(&AsyncStore::remembered_hosts, u);
+    }
+    int forget_hosts(const std::string& u, int64_t before = 0) {
+        return get<int>(&AsyncStore::forget_hosts, u, before);
+    }
+    void prune_hosts(int64_t now) { get<void>(&AsyncStore::prune_hosts, now); }
+    FailureCount add_failure(const std::string& u, const LockRule& rule = {}) {
+        return get<FailureCount>(&AsyncStore::add_failure, u, rule);
+    }
+    int add_passwordless_failure(const std::string& u) {
+        return get<int>(&AsyncStore::add_passwordless_failure, u);
+    }
+    void lock(const std::string& u, int64_t until) { get<void>(&AsyncStore::lock, u, until); }
+    void clear_failures(const std::string& u) { get<void>(&AsyncStore::clear_failures, u); }
+    void reset(const std::string& u, const ResetScope& scope) {
+        get<void>(&AsyncStore::reset, u, scope);
+    }
+    SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at) {
+        return get<SendReservation>(&AsyncStore::reserve_send, caps, since, at);
+    }
+    SendReservation check_send(const std::vector<SendCap>& caps, int64_t since, int64_t at) {
+        return get<SendReservation>(&AsyncStore::check_send, caps, since, at);
+    }
+    void release_send(const SendReservation& r) { get<void>(&AsyncStore::release_send, r); }
+    void count_event(const std::vector<std::string>& keys, int64_t at) {
+        get<void>(&AsyncStore::count_event, keys, at);
+    }
+    int sends_since(const std::string& key, int64_t since) {
+        return get<int>(&AsyncStore::sends_since, key, since);
+    }
+    void prune_sends(int64_t before) { get<void>(&AsyncStore::prune_sends, before); }
+
+  private:
+    template <class T, class Op, class... Args>
+    T get(Op op, const Args&... args) {
+        std::optional<Result<T>> result;
+        int calls = 0;
+        (store_.*op)(args..., [&](Result<T> r) {
+            ++calls;
+            result.emplace(std::move(r));
+        });
+        run_until_([&] { return calls > 0; });
+        EXPECT_EQ(calls, 1) << "an operation's done is called exactly once";
+        if (!result) {
+            throw std::logic_error("the store never answered");
+        }
+        return std::move(*result).value();
+    }
+
+    AsyncStore& store_;
+    std::function<void(const std::function<bool()>&)> run_until_;
+};
+
+// A send of `user` to `destination` at `at`, reserved against caps it cannot reach.
+SendReservation record_send(Awaited& store, const std::string& user, const std::string& destination,
+                            int64_t at) {
+    SendReservation r = store.reserve_send(
+        {{"user:" + user, 1000}, {"destination:" + destination, 1000}, {"host", 1000}}, 0, at);
+    EXPECT_TRUE(r.reserved());
+    return r;
+}
+
 template <class B>
 class StoreContract : public ::testing::Test {
-  protected:
-    Store& store() { return *store_; }
+  public:
+    Awaited& store() { return store_; }
+    /// Another handle, waited for as store() is.
+    Awaited awaited(AsyncStore& handle) {
+        return Awaited(handle, [this](const auto& answered) { backend_.run_until(answered); });
+    }
 
     B backend_;
-    std::unique_ptr<Store> store_ = backend_.open();
+    std::unique_ptr<AsyncStore> handle_ = backend_.open();
+    Awaited store_ = awaited(*handle_);
 };
 
 TYPED_TEST_SUITE(StoreContract, Backends, BackendName);
@@ -71,7 +195,7 @@ TYPED_TEST_SUITE(StoreContract, Backends, BackendName);
 // ---- Users and contacts -----------------------------------------------------------------
 
 TYPED_TEST(StoreContract, AnUnknownUserHasTheDefaultState) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     UserState state = store.load_user("nobody");
     EXPECT_TRUE(state.empty());
     EXPECT_FALSE(state.enrolled);
@@ -81,7 +205,7 @@ TYPED_TEST(StoreContract, AnUnknownUserHasTheDefaultState) {
 }
 
 TYPED_TEST(StoreContract, UserStateRoundTrips) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.save_contact("taro", {"phone", kPhone, "profile"});
     store.save_contact("taro", {"email", kEmail});
     store.set_profile_contact("taro", {"phone", "+14155552671", "self"});
@@ -114,7 +238,7 @@ TYPED_TEST(StoreContract, UserStateRoundTrips) {
 }
 
 TYPED_TEST(StoreContract, SavingAContactReplacesTheOneOfTheSameKind) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.save_contact("taro", {"phone", kPhone});
     store.save_contact("taro", {"phone", "+14155552671", "admin"});
     UserState state = store.load_user("taro");
@@ -124,7 +248,7 @@ TYPED_TEST(StoreContract, SavingAContactReplacesTheOneOfTheSameKind) {
 }
 
 TYPED_TEST(StoreContract, RemovesOneContactKindOfLoginOrProfile) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.save_contact("taro", {"phone", kPhone});
     store.save_contact("taro", {"email", kEmail});
     store.set_profile_contact("taro", {"phone", kPhone, "admin"});
@@ -143,7 +267,7 @@ TYPED_TEST(StoreContract, RemovesOneContactKindOfLoginOrProfile) {
 }
 
 TYPED_TEST(StoreContract, ListsTheUsersWithStateOnlyInNameOrder) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.set_two_step("taro", true);
     store.save_contact("jiro", {"email", kEmail});
     (void)store.add_failure("hanako");
@@ -163,7 +287,7 @@ TYPED_TEST(StoreContract, ListsTheUsersWithStateOnlyInNameOrder) {
 // ---- Failures and lockout ---------------------------------------------------------------
 
 TYPED_TEST(StoreContract, AddFailureCountsAndCountsInARow) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     for (int i = 1; i <= 3; ++i) {
         FailureCount count = store.add_failure("taro");
         EXPECT_EQ(count.failures, i);
@@ -175,7 +299,7 @@ TYPED_TEST(StoreContract, AddFailureCountsAndCountsInARow) {
 }
 
 TYPED_TEST(StoreContract, ALockResetsTheFailuresButNotTheCountInARow) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     (void)store.add_failure("taro");
     (void)store.add_failure("taro");
     store.lock("taro", 1'700'000'900);
@@ -191,7 +315,7 @@ TYPED_TEST(StoreContract, ALockResetsTheFailuresButNotTheCountInARow) {
 }
 
 TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     (void)store.add_failure("taro");
     store.lock("taro", 5000);
     (void)store.add_failure("taro");
@@ -210,7 +334,7 @@ TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {
 }
 
 TYPED_TEST(StoreContract, PasswordlessFailuresAreCountedApartAndNeverLock) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     EXPECT_EQ(store.add_passwordless_failure("taro"), 1);
     EXPECT_EQ(store.add_passwordless_failure("taro"), 2);
     LockState lock = store.lock_state("taro");
@@ -223,10 +347,109 @@ TYPED_TEST(StoreContract, PasswordlessFailuresAreCountedApartAndNeverLock) {
     EXPECT_EQ(store.lock_state("taro").passwordless_failures, 2) << "a lock keeps them";
 }
 
+TYPED_TEST(StoreContract, AFailureAtTheLimitLocksInTheSameStep) {
+    Awaited& store = this->store();
+    const LockRule rule{3, 5000, kMaxFailuresInARow};
+    EXPECT_EQ(store.add_failure("taro", rule).locked_until, 0);
+    EXPECT_EQ(store.add_failure("taro", rule).locked_until, 0);
+    FailureCount third = store.add_failure("taro", rule);
+    EXPECT_EQ(third.failures, 3) << "the count with this code, before the lock starts it again";
+    EXPECT_EQ(third.locked_until, 5000);
+    LockState lock = store.lock_state("taro");
+    EXPECT_EQ(lock.locked_until, 5000);
+    EXPECT_EQ(lock.failures, 0);
+    FailureCount next = store.add_failure("taro", rule);
+    EXPECT_EQ(next.failures, 1);
+    EXPECT_EQ(next.in_a_row, 4);
+    EXPECT_EQ(store.add_failure("jiro").locked_until, 0) << "no rule, no lock";
+}
+
+TYPED_TEST(StoreContract, FailuresInARowLockUntilAnUnlockBeforeTheOtherLimit) {
+    Awaited& store = this->store();
+    const LockRule rule{4, 5000, 4};
+    for (int i = 0; i < 3; ++i) {
+        (void)store.add_failure("taro", rule);
+    }
+    FailureCount fourth = store.add_failure("taro", rule);
+    EXPECT_EQ(fourth.locked_until, kLockedUntilUnlocked);
+    EXPECT_EQ(store.lock_state("taro").locked_until, kLockedUntilUnlocked);
+}
+
+// ---- Removing the last contact and resets -----------------------------------------------
+
+TYPED_TEST(StoreContract, RemovingTheLastLoginContactTurnsTwoStepOffWithIt) {
+    Awaited& store = this->store();
+    store.save_contact("taro", {"phone", kPhone});
+    store.save_contact("taro", {"email", kEmail});
+    store.set_two_step("taro", true);
+    EXPECT_FALSE(store.remove_contact_and_two_step("taro", "phone"));
+    EXPECT_TRUE(store.load_user("taro").two_step) << "the email is left";
+    EXPECT_FALSE(store.remove_contact_and_two_step("taro", "phone")) << "nothing to remove";
+    EXPECT_TRUE(store.remove_contact_and_two_step("taro", "email"));
+    UserState state = store.load_user("taro");
+    EXPECT_TRUE(state.contacts.empty());
+    EXPECT_FALSE(state.two_step);
+    EXPECT_FALSE(store.remove_contact_and_two_step("ghost", "phone"));
+    EXPECT_EQ(store.list_users(), std::vector<std::string>{"taro"}) << "no record of the ghost";
+}
+
+// taro with a little of everything a reset can clear.
+void give_everything(Awaited& store) {
+    store.save_contact("taro", {"phone", kPhone});
+    store.set_profile_contact("taro", {"email", kEmail, "admin"});
+    store.set_two_step("taro", true);
+    store.set_line_link("taro", "hmac");
+    store.set_pin_hash("taro", "$argon2id$x");
+    store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
+    (void)store.add_failure("taro", {1, 5000, kMaxFailuresInARow});
+    (void)store.start_enroll_grace("taro", 50);
+}
+
+TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
+    Awaited& store = this->store();
+    give_everything(store);
+    store.reset("taro", ResetScope{.pin = true});
+    UserState state = store.load_user("taro");
+    EXPECT_FALSE(state.pin_set);
+    EXPECT_TRUE(state.line_linked);
+    store.reset("taro", ResetScope{.line = true, .hosts = true});
+    state = store.load_user("taro");
+    EXPECT_FALSE(state.line_linked);
+    EXPECT_TRUE(store.remembered_hosts("taro").empty());
+    EXPECT_EQ(state.contacts.size(), 1u);
+    store.reset("taro", ResetScope{.contacts = true});
+    state = store.load_user("taro");
+    EXPECT_TRUE(state.contacts.empty());
+    EXPECT_FALSE(state.two_step) << "2-step goes off with the contacts";
+    EXPECT_EQ(state.locked_until, 5000);
+    EXPECT_TRUE(state.enrolled);
+    store.reset("taro", ResetScope{.failures = true, .enroll_grace = true});
+    state = store.load_user("taro");
+    EXPECT_EQ(state.locked_until, 0);
+    EXPECT_EQ(state.enroll_grace_started, 0);
+    EXPECT_FALSE(state.enrolled);
+    ASSERT_EQ(state.profile.size(), 1u) << "the profile is the directory's";
+    store.reset("ghost", ResetScope{.hosts = true, .failures = true});
+    EXPECT_EQ(store.list_users(), std::vector<std::string>{"taro"}) << "no record of the ghost";
+}
+
+TYPED_TEST(StoreContract, AResetOfEverythingLeavesOnlyTheProfile) {
+    Awaited& store = this->store();
+    give_everything(store);
+    store.reset("taro", ResetScope{true, true, true, true, true, true});
+    UserState state = store.load_user("taro");
+    ASSERT_EQ(state.profile.size(), 1u);
+    state.profile.clear();
+    EXPECT_TRUE(state.empty());
+    EXPECT_FALSE(state.enrolled);
+    EXPECT_TRUE(store.remembered_hosts("taro").empty());
+    EXPECT_EQ(store.add_failure("taro").in_a_row, 1);
+}
+
 // ---- Send counters ----------------------------------------------------------------------
 
 TYPED_TEST(StoreContract, CountsSendsUnderEachKeyAndTime) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     SendReservation first = record_send(store, "taro", "dest-a", 100);
     EXPECT_EQ(first.at, 100);
     EXPECT_EQ(first.keys, (std::vector<std::string>{"user:taro", "destination:dest-a", "host"}));
@@ -246,7 +469,7 @@ TYPED_TEST(StoreContract, CountsSendsUnderEachKeyAndTime) {
 }
 
 TYPED_TEST(StoreContract, AReservationChecksEveryCapAtOnceOrRecordsNothing) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     std::vector<SendCap> caps = {{"user:taro", 3}, {"destination:d", 2}, {"host", 10}};
     EXPECT_EQ(store.check_send(caps, 0, 100).capped, -1);
     EXPECT_TRUE(store.reserve_send(caps, 0, 100).reserved());
@@ -270,7 +493,7 @@ TYPED_TEST(StoreContract, AReservationChecksEveryCapAtOnceOrRecordsNothing) {
 }
 
 TYPED_TEST(StoreContract, ACappedReservationSaysWhenTheCapHasRoomAgain) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     std::vector<SendCap> caps = {{"host", 100}, {"user:taro", 2}};
     const int64_t hour = 3600;
     for (int64_t at : {1000, 1500, 2000}) {
@@ -290,7 +513,7 @@ TYPED_TEST(StoreContract, ACappedReservationSaysWhenTheCapHasRoomAgain) {
 }
 
 TYPED_TEST(StoreContract, AReleasedReservationNoLongerCounts) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     std::vector<SendCap> caps = {{"user:taro", 1}, {"host", 10}};
     SendReservation first = store.reserve_send(caps, 0, 100);
     ASSERT_TRUE(first.reserved());
@@ -307,7 +530,7 @@ TYPED_TEST(StoreContract, AReleasedReservationNoLongerCounts) {
 }
 
 TYPED_TEST(StoreContract, CountsEventsInTheSendLogWithoutACap) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     for (int64_t at = 100; at < 110; ++at) {
         store.count_event({"passwordless:taro", "host"}, at);
     }
@@ -318,7 +541,7 @@ TYPED_TEST(StoreContract, CountsEventsInTheSendLogWithoutACap) {
 }
 
 TYPED_TEST(StoreContract, PruneForgetsOnlyOlderSends) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     record_send(store, "taro", "dest-a", 100);
     record_send(store, "taro", "dest-a", 200);
     record_send(store, "taro", "dest-a", 300);
@@ -330,7 +553,7 @@ TYPED_TEST(StoreContract, PruneForgetsOnlyOlderSends) {
 
 TYPED_TEST(StoreContract, CountsSendsRecordedOutOfTimeOrder) {
     // A wall clock stepped back records a send before the newest one.
-    Store& store = this->store();
+    Awaited& store = this->store();
     record_send(store, "taro", "dest-a", 300);
     SendReservation early = record_send(store, "taro", "dest-a", 100);
     record_send(store, "taro", "dest-a", 200);
@@ -346,7 +569,7 @@ TYPED_TEST(StoreContract, CountsSendsRecordedOutOfTimeOrder) {
 // ---- Enrolment grace --------------------------------------------------------------------
 
 TYPED_TEST(StoreContract, TheEnrolmentGraceStartsOnceUntilCleared) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     EXPECT_EQ(store.start_enroll_grace("jiro", 1000), 1000);
     EXPECT_EQ(store.start_enroll_grace("jiro", 2000), 1000);
     EXPECT_EQ(store.load_user("jiro").enroll_grace_started, 1000);
@@ -357,7 +580,7 @@ TYPED_TEST(StoreContract, TheEnrolmentGraceStartsOnceUntilCleared) {
 }
 
 TYPED_TEST(StoreContract, SavingAContactMarksTheUserEnrolledUntilAResetOfEverything) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     EXPECT_FALSE(store.load_user("taro").enrolled);
     store.set_profile_contact("taro", {"phone", kPhone, "admin"});
     EXPECT_FALSE(store.load_user("taro").enrolled) << "a profile contact is no enrolment";
@@ -371,7 +594,7 @@ TYPED_TEST(StoreContract, SavingAContactMarksTheUserEnrolledUntilAResetOfEveryth
 // ---- Remembered hosts -------------------------------------------------------------------
 
 TYPED_TEST(StoreContract, RemembersHostsPerServiceAndOriginOldestFirst) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
     store.remember_host("taro", {"login", "local:tty1", 200, 1200});
     store.remember_host("taro", {"sshd", "192.0.2.7", 300, 1300});   // replaces
@@ -389,7 +612,7 @@ TYPED_TEST(StoreContract, RemembersHostsPerServiceAndOriginOldestFirst) {
 }
 
 TYPED_TEST(StoreContract, ForgetsHostsAllOrThoseVerifiedBefore) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
     store.remember_host("taro", {"login", "local:tty1", 200, 1200});
     store.remember_host("taro", {"sudo", "local:tty1", 300, 1300});
@@ -404,7 +627,7 @@ TYPED_TEST(StoreContract, ForgetsHostsAllOrThoseVerifiedBefore) {
 }
 
 TYPED_TEST(StoreContract, PruningForgetsPlacesPastTheirEndForEveryUser) {
-    Store& store = this->store();
+    Awaited& store = this->store();
     store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
     store.remember_host("taro", {"login", "local:tty1", 100, 1101});
     store.remember_host("jiro", {"sshd", "192.0.2.7", 100, 2000});
@@ -426,17 +649,18 @@ TYPED_TEST_SUITE(SharedStoreContract, SharedBackends, BackendName);
 // Runs `work(store, thread)` on two threads, each with its own handle, and fails the test
 // with what a thread threw.
 template <class B, class Work>
-void on_two_handles(B& backend, Work work) {
-    std::vector<std::unique_ptr<Store>> handles;
-    handles.push_back(backend.open());
-    handles.push_back(backend.open());
+void on_two_handles(StoreContract<B>& test, Work work) {
+    std::vector<std::unique_ptr<AsyncStore>> handles;
+    handles.push_back(test.backend_.open());
+    handles.push_back(test.backend_.open());
     std::mutex mutex;
     std::vector<std::string> errors;
     std::vector<std::thread> threads;
     for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&, t] {
             try {
-                work(*handles[static_cast<size_t>(t)], t);
+                Awaited store = test.awaited(*handles[static_cast<size_t>(t)]);
+                work(store, t);
             } catch (const std::exception& e) {
                 std::lock_guard lock(mutex);
                 errors.emplace_back(e.what());
@@ -452,7 +676,7 @@ void on_two_handles(B& backend, Work work) {
 TYPED_TEST(SharedStoreContract, ReservationsFromTwoHandlesNeverExceedACap) {
     constexpr int kLimit = 40;
     std::vector<int> reserved(2, 0);
-    on_two_handles(this->backend_, [&](Store& store, int t) {
+    on_two_handles(*this, [&](Awaited& store, int t) {
         for (int i = 0; i < 2 * kLimit; ++i) {
             std::vector<SendCap> caps = {{"user:t" + std::to_string(t), 1000}, {"host", kLimit}};
             if (store.reserve_send(caps, 0, 100 + i).reserved()) {
@@ -461,15 +685,19 @@ TYPED_TEST(SharedStoreContract, ReservationsFromTwoHandlesNeverExceedACap) {
         }
     });
     EXPECT_EQ(reserved[0] + reserved[1], kLimit);
-    Store& store = this->store();
+    Awaited& store = this->store();
     EXPECT_EQ(store.sends_since("host", 0), kLimit);
     EXPECT_EQ(store.sends_since("user:t0", 0), reserved[0]);
     EXPECT_EQ(store.check_send({{"host", kLimit}}, 0, 200).capped, 0);
 }
 
 TYPED_TEST(SharedStoreContract, EachHandleSeesTheOthersSendsReleasesAndPrunes) {
-    auto first = this->backend_.open();
-    auto second = this->backend_.open();
+    auto first_handle = this->backend_.open();
+    auto second_handle = this->backend_.open();
+    Awaited first_store = this->awaited(*first_handle);
+    Awaited second_store = this->awaited(*second_handle);
+    Awaited* first = &first_store;
+    Awaited* second = &second_store;
     std::vector<SendCap> caps = {{"host", 2}};
     SendReservation kept = first->reserve_send(caps, 0, 100);
     SendReservation released = second->reserve_send(caps, 0, 200);
@@ -487,7 +715,7 @@ TYPED_TEST(SharedStoreContract, EachHandleSeesTheOthersSendsReleasesAndPrunes) {
 TYPED_TEST(SharedStoreContract, FailuresFromTwoHandlesAreEachCounted) {
     constexpr int kEach = 100;
     std::vector<std::vector<int>> seen(2);
-    on_two_handles(this->backend_, [&](Store& store, int t) {
+    on_two_handles(*this, [&](Awaited& store, int t) {
         for (int i = 0; i < kEach; ++i) {
             seen[static_cast<size_t>(t)].push_back(store.add_failure("taro").in_a_row);
             (void)store.add_passwordless_failure("taro");
@@ -501,6 +729,69 @@ TYPED_TEST(SharedStoreContract, FailuresFromTwoHandlesAreEachCounted) {
     EXPECT_EQ(lock.failures, 2 * kEach);
     EXPECT_EQ(lock.passwordless_failures, 2 * kEach);
     EXPECT_EQ(this->store().add_failure("taro").in_a_row, 2 * kEach + 1);
+}
+
+TYPED_TEST(SharedStoreContract, FailuresFromTwoHandlesLockOncePerLimit) {
+    // Each lock takes exactly max_failures codes, whichever handle counted them: no code is
+    // counted after a lock it should have started again, and no limit locks twice.
+    constexpr int kEach = 60;
+    constexpr int kMax = 5;
+    std::vector<int> locks(2, 0);
+    on_two_handles(*this, [&](Awaited& store, int t) {
+        for (int i = 0; i < kEach; ++i) {
+            if (store.add_failure("taro", {kMax, 9000, 1000}).locked_until != 0) {
+                ++locks[static_cast<size_t>(t)];
+            }
+        }
+    });
+    EXPECT_EQ(locks[0] + locks[1], 2 * kEach / kMax);
+    LockState lock = this->store().lock_state("taro");
+    EXPECT_EQ(lock.failures, 0);
+    EXPECT_EQ(lock.locked_until, 9000);
+    EXPECT_EQ(this->store().add_failure("taro").in_a_row, 2 * kEach + 1);
+}
+
+TYPED_TEST(SharedStoreContract, TwoHandlesRemovingTheLastTwoContactsTurnTwoStepOff) {
+    // Each removes one of the two contacts at once: whichever goes second leaves none, and
+    // 2-step must not stay on without a contact.
+    for (int round = 0; round < 20; ++round) {
+        std::string user = "user" + std::to_string(round);
+        this->store().save_contact(user, {"phone", kPhone});
+        this->store().save_contact(user, {"email", kEmail});
+        this->store().set_two_step(user, true);
+        std::vector<int> off(2, 0);
+        on_two_handles(*this, [&](Awaited& store, int t) {
+            off[static_cast<size_t>(t)] =
+                store.remove_contact_and_two_step(user, t == 0 ? "phone" : "email") ? 1 : 0;
+        });
+        EXPECT_EQ(off[0] + off[1], 1) << "exactly one removal was the last";
+        UserState state = this->store().load_user(user);
+        EXPECT_TRUE(state.contacts.empty());
+        EXPECT_FALSE(state.two_step);
+    }
+}
+
+TYPED_TEST(SharedStoreContract, AResetRacingFailuresLeavesNoHalfReset) {
+    // A reset of everything is one transaction: a failure counted on the other handle lands
+    // wholly before it (and is cleared) or wholly after it (and is counted from nothing).
+    constexpr int kRounds = 40;
+    std::vector<FailureCount> last(2);
+    on_two_handles(*this, [&](Awaited& store, int t) {
+        for (int i = 0; i < kRounds; ++i) {
+            if (t == 0) {
+                store.reset("taro", ResetScope{true, true, true, true, true, true});
+            } else {
+                last[1] = store.add_failure("taro", {3, 9000, 1000});
+            }
+        }
+    });
+    LockState lock = this->store().lock_state("taro");
+    EXPECT_LT(lock.failures, 3) << "the limit locked and started the count again";
+    EXPECT_LE(last[1].in_a_row, kRounds);
+    int in_a_row = this->store().add_failure("taro").in_a_row - 1;
+    EXPECT_GE(in_a_row, lock.failures) << "both counts were cleared together";
+    EXPECT_TRUE(in_a_row == 0 || in_a_row == last[1].in_a_row)
+        << "cleared by the last reset, or counted up to the last failure";
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include "clock.hpp"
 #include "fakes.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/result.hpp"
+#include "store/async_store.hpp"
 #include "store/contact_cipher.hpp"
 
 namespace lwauth {
@@ -351,6 +353,56 @@ TEST_F(SqliteStoreTest, AFullDiskDuringAMigrationIsUnavailable) {
     std::string small_path = (dir_.path() / "small/lwauth.db").string();
     auto open_small = [&] { SqliteStore(small_path, ContactCipher(key_of('c'), random_)); };
     EXPECT_EQ(error_code_of(open_small), Errc::Unavailable);
+}
+
+// ---- ImmediateStore over SqliteStore ----------------------------------------------------
+
+TEST_F(SqliteStoreTest, ABackendErrorBecomesTheResultsErrorOnce) {
+    {
+        auto store = open_store();
+        store->save_contact("taro", {"phone", kPhone});
+    }
+    tamper(path_, "UPDATE contacts SET sealed_value = x'00112233'");
+    ImmediateStore async(open_store());
+    int calls = 0;
+    std::optional<Result<UserState>> got;
+    async.load_user("taro", [&](Result<UserState> r) {
+        ++calls;
+        got.emplace(std::move(r));
+    });
+    EXPECT_EQ(calls, 1);
+    ASSERT_TRUE(got.has_value());
+    ASSERT_FALSE(got->ok());
+    EXPECT_EQ(got->error().code(), Errc::Internal);
+}
+
+TEST_F(SqliteStoreTest, WhatDoneThrowsIsNotTakenForTheStoresError) {
+    ImmediateStore async(open_store());
+    int calls = 0;
+    auto call = [&] {
+        async.set_two_step("taro", true, [&](Result<void> r) {
+            ++calls;
+            r.value();
+            throw Error(Errc::NotFound, "thrown by the caller's callback");
+        });
+    };
+    EXPECT_EQ(error_code_of(call), Errc::NotFound);
+    EXPECT_EQ(calls, 1) << "done is not called again with its own error";
+}
+
+// Past the migration too: a write that finds the disk full is Unavailable, as every call
+// that fails with SQLITE_FULL.
+TEST_F(SqliteStoreTest, AFullDiskOnAWriteIsUnavailable) {
+    open_store().reset();
+    SmallTmpfs small(dir_.path() / "small", path_, 64 * 1024);
+    std::string small_path = (dir_.path() / "small/lwauth.db").string();
+    SqliteStore store(small_path, ContactCipher(key_of('c'), random_));
+    auto fill = [&] {
+        for (int i = 0; i < 100000; ++i) {
+            store.save_contact("user" + std::to_string(i), Contact{"email", "someone@example.com"});
+        }
+    };
+    EXPECT_EQ(error_code_of(fill), Errc::Unavailable);
 }
 
 // ---- ContactCipher on its own -----------------------------------------------------------

@@ -6,6 +6,7 @@
 #include "channels/line_push.hpp"
 #include "channels/vonage.hpp"
 #include "clock.hpp"
+#include "sent.hpp"
 
 namespace lwauth {
 namespace {
@@ -44,66 +45,68 @@ TEST(ClassifyVonage, StatusZeroIsDelivered) {
     EXPECT_TRUE(classify_vonage(
                     "v", answer(200, R"({"message-count": "1", "messages": [{"to": "819012345678",)"
                                      R"( "message-id": "0A", "status": "0"}]})"))
-                    .delivered);
+                    .ok());
     EXPECT_TRUE(classify_vonage("v", answer(200, R"({"message-count": "2", "messages": [)"
                                                  R"({"status": "0"}, {"status": "0"}]})"))
-                    .delivered);
+                    .ok());
 }
 
 TEST(ClassifyVonage, ThrottledAndInternalErrorsAreRetryable) {
-    SendResult throttled = classify_vonage("v", answer(200, vonage_status(1, "Throttled")));
-    EXPECT_FALSE(throttled.delivered);
-    EXPECT_TRUE(throttled.retryable);
-    EXPECT_NE(throttled.reason.find("(Vonage status 1)"), std::string::npos) << throttled.reason;
-    EXPECT_TRUE(classify_vonage("v", answer(200, vonage_status(5, "Internal Error"))).retryable);
+    Result<void> throttled = classify_vonage("v", answer(200, vonage_status(1, "Throttled")));
+    EXPECT_FALSE(throttled.ok());
+    EXPECT_TRUE(retryable(throttled));
+    EXPECT_NE(reason_of(throttled).find("(Vonage status 1)"), std::string::npos)
+        << reason_of(throttled);
+    EXPECT_TRUE(retryable(classify_vonage("v", answer(200, vonage_status(5, "Internal Error")))));
 }
 
 TEST(ClassifyVonage, OtherStatusesArePermanentAndSayWhy) {
-    SendResult r = classify_vonage("v", answer(200, vonage_status(4, "Bad Credentials")));
-    EXPECT_FALSE(r.delivered);
-    EXPECT_FALSE(r.retryable);
-    EXPECT_EQ(r.reason,
+    Result<void> r = classify_vonage("v", answer(200, vonage_status(4, "Bad Credentials")));
+    EXPECT_FALSE(r.ok());
+    EXPECT_FALSE(retryable(r));
+    EXPECT_EQ(reason_of(r),
               "v: invalid credentials: check api_key and api_secret_file (Vonage status 4)");
     for (int status : {2, 3, 6, 7, 8, 9, 11, 12, 14, 15, 29, 99}) {
-        SendResult p = classify_vonage("v", answer(200, vonage_status(status, "Error")));
-        EXPECT_FALSE(p.delivered) << status;
-        EXPECT_FALSE(p.retryable) << status;
-        EXPECT_NE(p.reason.find("(Vonage status " + std::to_string(status) + ")"),
+        Result<void> p = classify_vonage("v", answer(200, vonage_status(status, "Error")));
+        EXPECT_FALSE(p.ok()) << status;
+        EXPECT_FALSE(retryable(p)) << status;
+        EXPECT_NE(reason_of(p).find("(Vonage status " + std::to_string(status) + ")"),
                   std::string::npos)
-            << p.reason;
+            << reason_of(p);
     }
-    EXPECT_NE(classify_vonage("v", answer(200, vonage_status(7, "x"))).reason.find("barred"),
+    EXPECT_NE(reason_of(classify_vonage("v", answer(200, vonage_status(7, "x")))).find("barred"),
               std::string::npos);
-    EXPECT_NE(classify_vonage("v", answer(200, vonage_status(29, "x"))).reason.find("whitelisted"),
-              std::string::npos);
+    EXPECT_NE(
+        reason_of(classify_vonage("v", answer(200, vonage_status(29, "x")))).find("whitelisted"),
+        std::string::npos);
 }
 
 TEST(ClassifyVonage, NeverEchoesTheErrorText) {
-    SendResult r = classify_vonage(
+    Result<void> r = classify_vonage(
         "v", answer(200, vonage_status(3, "Invalid to param: +819012345678 is not valid")));
-    EXPECT_FALSE(r.retryable);
-    EXPECT_EQ(r.reason.find("9012345678"), std::string::npos) << r.reason;
-    EXPECT_EQ(r.reason.find("Invalid to param"), std::string::npos) << r.reason;
+    EXPECT_FALSE(retryable(r));
+    EXPECT_EQ(reason_of(r).find("9012345678"), std::string::npos) << reason_of(r);
+    EXPECT_EQ(reason_of(r).find("Invalid to param"), std::string::npos) << reason_of(r);
 }
 
 TEST(ClassifyVonage, HttpThrottlingAndServerErrorsAreRetryable) {
     for (long status : {429L, 500L, 503L}) {
-        SendResult r = classify_vonage("v", answer(status, "Internal Server Error"));
-        EXPECT_FALSE(r.delivered) << status;
-        EXPECT_TRUE(r.retryable) << status;
-        EXPECT_NE(r.reason.find("answered HTTP " + std::to_string(status)), std::string::npos);
+        Result<void> r = classify_vonage("v", answer(status, "Internal Server Error"));
+        EXPECT_FALSE(r.ok()) << status;
+        EXPECT_TRUE(retryable(r)) << status;
+        EXPECT_NE(reason_of(r).find("answered HTTP " + std::to_string(status)), std::string::npos);
     }
-    EXPECT_FALSE(classify_vonage("v", answer(401, "")).retryable);
+    EXPECT_FALSE(retryable(classify_vonage("v", answer(401, ""))));
     http::Response none;
     none.timed_out = true;
-    SendResult r = classify_vonage("v", none);
-    EXPECT_TRUE(r.retryable);
-    EXPECT_NE(r.reason.find("no answer in time"), std::string::npos);
+    Result<void> r = classify_vonage("v", none);
+    EXPECT_TRUE(retryable(r));
+    EXPECT_NE(reason_of(r).find("no answer in time"), std::string::npos);
 }
 
 TEST(ClassifyVonage, AnUnreadableSuccessCountsAsDeliveredSoNoSecondMessageGoesOut) {
-    EXPECT_TRUE(classify_vonage("v", answer(200, "<html>ok</html>")).delivered);
-    EXPECT_TRUE(classify_vonage("v", answer(200, R"({"message-count": "0"})")).delivered);
+    EXPECT_TRUE(classify_vonage("v", answer(200, "<html>ok</html>")).ok());
+    EXPECT_TRUE(classify_vonage("v", answer(200, R"({"message-count": "0"})")).ok());
 }
 
 TEST(LinePushBody, IsOneTextMessageToTheDestination) {
@@ -143,67 +146,68 @@ TEST(LineRetryKey, IsAVersion4Uuid) {
 TEST(ClassifyLine, TwoHundredIsDelivered) {
     EXPECT_TRUE(
         classify_line("l", answer(200, R"({"sentMessages": [{"id": "1", "quoteToken": "q"}]})"))
-            .delivered);
-    EXPECT_TRUE(classify_line("l", answer(200, "{}")).delivered);
-    EXPECT_TRUE(classify_line("l", answer(200, "not json")).delivered) << "never sent twice";
+            .ok());
+    EXPECT_TRUE(classify_line("l", answer(200, "{}")).ok());
+    EXPECT_TRUE(classify_line("l", answer(200, "not json")).ok()) << "never sent twice";
 }
 
 TEST(ClassifyLine, AnAcceptedRetryKeyIsDelivered) {
     EXPECT_TRUE(classify_line("l", answer(409, R"({"message": "The retry key is already )"
                                                R"(accepted", "sentMessages": []})"))
-                    .delivered);
+                    .ok());
 }
 
 TEST(ClassifyLine, RateLimitsAndServerErrorsAreRetryable) {
-    SendResult r = classify_line(
+    Result<void> r = classify_line(
         "l",
         answer(429, R"({"message": "The API rate limit has been exceeded. Try again later."})"));
-    EXPECT_FALSE(r.delivered);
-    EXPECT_TRUE(r.retryable);
-    EXPECT_NE(r.reason.find("rate limited"), std::string::npos);
+    EXPECT_FALSE(r.ok());
+    EXPECT_TRUE(retryable(r));
+    EXPECT_NE(reason_of(r).find("rate limited"), std::string::npos);
     EXPECT_TRUE(
-        classify_line("l", answer(500, R"({"message": "Internal server error"})")).retryable);
-    EXPECT_TRUE(classify_line("l", answer(503, "<html></html>")).retryable);
+        retryable(classify_line("l", answer(500, R"({"message": "Internal server error"})"))));
+    EXPECT_TRUE(retryable(classify_line("l", answer(503, "<html></html>"))));
 }
 
 TEST(ClassifyLine, TheMonthlyLimitIsPermanent) {
-    SendResult r =
+    Result<void> r =
         classify_line("l", answer(429, R"({"message": "You have reached your monthly limit."})"));
-    EXPECT_FALSE(r.retryable);
-    EXPECT_NE(r.reason.find("monthly message limit"), std::string::npos);
+    EXPECT_FALSE(retryable(r));
+    EXPECT_NE(reason_of(r).find("monthly message limit"), std::string::npos);
 }
 
 TEST(ClassifyLine, RefusalsArePermanentAndSayWhy) {
-    SendResult bad_token = classify_line(
+    Result<void> bad_token = classify_line(
         "l", answer(401, R"({"message": "Authentication failed. Confirm that the access token )"
                          R"(in the authorization header is valid."})"));
-    EXPECT_FALSE(bad_token.retryable);
-    EXPECT_EQ(bad_token.reason,
+    EXPECT_FALSE(retryable(bad_token));
+    EXPECT_EQ(reason_of(bad_token),
               "l: invalid channel access token: check channel_access_token_file (HTTP 401)");
-    SendResult forbidden = classify_line("l", answer(403, R"({"message": "Access denied"})"));
-    EXPECT_FALSE(forbidden.retryable);
-    EXPECT_NE(forbidden.reason.find("not allowed"), std::string::npos);
-    SendResult unknown =
+    Result<void> forbidden = classify_line("l", answer(403, R"({"message": "Access denied"})"));
+    EXPECT_FALSE(retryable(forbidden));
+    EXPECT_NE(reason_of(forbidden).find("not allowed"), std::string::npos);
+    Result<void> unknown =
         classify_line("l", answer(400, R"({"message": "Failed to send messages"})"));
-    EXPECT_FALSE(unknown.retryable);
-    EXPECT_EQ(unknown.reason,
+    EXPECT_FALSE(retryable(unknown));
+    EXPECT_EQ(reason_of(unknown),
               "l: LINE has no such user for this channel's provider: check the user's LINE user "
               "ID in user_map_file (HTTP 400)");
-    SendResult refused = classify_line(
+    Result<void> refused = classify_line(
         "l", answer(400, R"x({"message": "The property, 'to', in the request body is )x"
                          R"x(invalid (line: -, column: -)"})x"));
-    EXPECT_FALSE(refused.retryable);
-    EXPECT_NE(refused.reason.find("not a LINE user ID"), std::string::npos) << refused.reason;
-    EXPECT_FALSE(classify_line("l", answer(404, "")).retryable);
+    EXPECT_FALSE(retryable(refused));
+    EXPECT_NE(reason_of(refused).find("not a LINE user ID"), std::string::npos)
+        << reason_of(refused);
+    EXPECT_FALSE(retryable(classify_line("l", answer(404, ""))));
 }
 
 TEST(ClassifyLine, NeverEchoesLinesMessage) {
-    SendResult r = classify_line(
+    Result<void> r = classify_line(
         "l", answer(400, R"x({"message": "The request body has 1 error(s)", "details": [)x"
                          R"x({"message": "Invalid to U0123456789abcdef0123456789abcdef", )x"
                          R"x("property": "to"}]})x"));
-    EXPECT_EQ(r.reason.find("U0123456789abcdef"), std::string::npos) << r.reason;
-    EXPECT_EQ(r.reason.find("request body has"), std::string::npos) << r.reason;
+    EXPECT_EQ(reason_of(r).find("U0123456789abcdef"), std::string::npos) << reason_of(r);
+    EXPECT_EQ(reason_of(r).find("request body has"), std::string::npos) << reason_of(r);
 }
 
 }  // namespace

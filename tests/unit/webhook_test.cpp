@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sent.hpp"
+
 namespace lwauth {
 namespace {
 
@@ -21,41 +23,41 @@ http::Response answer(long status) {
 }
 
 TEST(ClassifyHttp, TwoHundredsAreDelivered) {
-    EXPECT_TRUE(classify_http("gw", answer(200)).delivered);
-    EXPECT_TRUE(classify_http("gw", answer(201)).delivered);
-    EXPECT_TRUE(classify_http("gw", answer(204)).delivered);
+    EXPECT_TRUE(classify_http("gw", answer(200)).ok());
+    EXPECT_TRUE(classify_http("gw", answer(201)).ok());
+    EXPECT_TRUE(classify_http("gw", answer(204)).ok());
 }
 
 TEST(ClassifyHttp, ThrottlingAndServerErrorsAreRetryable) {
     for (long status : {408L, 429L, 500L, 502L, 503L}) {
-        SendResult r = classify_http("gw", answer(status));
-        EXPECT_FALSE(r.delivered) << status;
-        EXPECT_TRUE(r.retryable) << status;
-        EXPECT_NE(r.reason.find("HTTP " + std::to_string(status)), std::string::npos);
+        Result<void> r = classify_http("gw", answer(status));
+        EXPECT_FALSE(r.ok()) << status;
+        EXPECT_TRUE(retryable(r)) << status;
+        EXPECT_NE(reason_of(r).find("HTTP " + std::to_string(status)), std::string::npos);
     }
 }
 
 TEST(ClassifyHttp, OtherRefusalsArePermanent) {
     for (long status : {400L, 401L, 403L, 404L}) {
-        SendResult r = classify_http("gw", answer(status));
-        EXPECT_FALSE(r.delivered);
-        EXPECT_FALSE(r.retryable) << status;
+        Result<void> r = classify_http("gw", answer(status));
+        EXPECT_FALSE(r.ok());
+        EXPECT_FALSE(retryable(r)) << status;
     }
 }
 
 TEST(ClassifyHttp, NeverEchoesTheGatewaysBody) {
-    SendResult r = classify_http("gw", answer(400));
-    EXPECT_EQ(r.reason.find("9012345678"), std::string::npos) << r.reason;
+    Result<void> r = classify_http("gw", answer(400));
+    EXPECT_EQ(reason_of(r).find("9012345678"), std::string::npos) << reason_of(r);
 }
 
 TEST(ClassifyHttp, NoAnswerIsRetryableAndSaysWhy) {
     http::Response timed_out;
     timed_out.timed_out = true;
     timed_out.error = "Operation timed out";
-    SendResult r = classify_http("gw", timed_out);
-    EXPECT_FALSE(r.delivered);
-    EXPECT_TRUE(r.retryable);
-    EXPECT_NE(r.reason.find("no answer in time"), std::string::npos);
+    Result<void> r = classify_http("gw", timed_out);
+    EXPECT_FALSE(r.ok());
+    EXPECT_TRUE(retryable(r));
+    EXPECT_NE(reason_of(r).find("no answer in time"), std::string::npos);
 }
 
 }  // namespace
@@ -81,40 +83,39 @@ TEST(TwilioValidityPeriod, IsTheCodesLifetimeWithinWhatTwilioAccepts) {
 }
 
 TEST(ClassifyTwilio, CreatedIsDelivered) {
-    EXPECT_TRUE(
-        classify_twilio("t", twilio(201, R"({"sid": "SM0123", "status": "queued"})")).delivered);
+    EXPECT_TRUE(classify_twilio("t", twilio(201, R"({"sid": "SM0123", "status": "queued"})")).ok());
 }
 
 TEST(ClassifyTwilio, KnownPermanentCodesSayWhy) {
-    SendResult r = classify_twilio(
+    Result<void> r = classify_twilio(
         "t",
         twilio(400, R"({"code": 21211, "message": "The 'To' number +819012345678 is not a valid )"
                     R"(phone number.", "more_info": "https://www.twilio.com/docs/errors/21211", )"
                     R"("status": 400})"));
-    EXPECT_FALSE(r.delivered);
-    EXPECT_FALSE(r.retryable);
-    EXPECT_EQ(r.reason, "t: the destination is not a valid phone number (Twilio error 21211)");
+    EXPECT_FALSE(r.ok());
+    EXPECT_FALSE(retryable(r));
+    EXPECT_EQ(reason_of(r), "t: the destination is not a valid phone number (Twilio error 21211)");
     for (int code : {21408, 21610, 21612, 21614}) {
-        SendResult p = classify_twilio(
+        Result<void> p = classify_twilio(
             "t", twilio(400, R"({"code": )" + std::to_string(code) + R"(, "status": 400})"));
-        EXPECT_FALSE(p.retryable) << code;
-        EXPECT_NE(p.reason.find(std::to_string(code)), std::string::npos);
+        EXPECT_FALSE(retryable(p)) << code;
+        EXPECT_NE(reason_of(p).find(std::to_string(code)), std::string::npos);
     }
 }
 
 TEST(ClassifyTwilio, ThrottlingAndServerErrorsAreRetryable) {
-    EXPECT_TRUE(classify_twilio("t", twilio(429, R"({"code": 20429, "status": 429})")).retryable);
-    EXPECT_TRUE(classify_twilio("t", twilio(503, "<html>down</html>")).retryable);
+    EXPECT_TRUE(retryable(classify_twilio("t", twilio(429, R"({"code": 20429, "status": 429})"))));
+    EXPECT_TRUE(retryable(classify_twilio("t", twilio(503, "<html>down</html>"))));
 }
 
 TEST(ClassifyTwilio, BadCredentialsArePermanent) {
-    SendResult r = classify_twilio("t", twilio(401, R"({"code": 20003, "status": 401})"));
-    EXPECT_FALSE(r.retryable);
-    EXPECT_NE(r.reason.find("authentication failed"), std::string::npos);
+    Result<void> r = classify_twilio("t", twilio(401, R"({"code": 20003, "status": 401})"));
+    EXPECT_FALSE(retryable(r));
+    EXPECT_NE(reason_of(r).find("authentication failed"), std::string::npos);
 }
 
 TEST(ClassifyTwilio, AnUnreadableCreatedAnswerCountsAsDeliveredSoNoSecondMessageGoesOut) {
-    EXPECT_TRUE(classify_twilio("t", twilio(201, "not json")).delivered);
+    EXPECT_TRUE(classify_twilio("t", twilio(201, "not json")).ok());
 }
 
 }  // namespace

@@ -146,7 +146,7 @@ TEST_F(WorkerPoolTest, WorkRunsOnWorkersAndCompletionsOnTheLoopThread) {
                 work_threads.insert(std::this_thread::get_id());
                 return 0;
             },
-            [&](JobResult<int> result) {
+            [&](Result<int> result) {
                 EXPECT_TRUE(result.ok());
                 completion_threads.push_back(std::this_thread::get_id());
             }));
@@ -165,7 +165,7 @@ TEST_F(WorkerPoolTest, ManyJobsEachCompleteOnceWithTheirOwnResult) {
     std::vector<Job> jobs;
     for (int i = 0; i < kJobs; ++i) {
         jobs.push_back(pool.submit([i] { return std::to_string(i * 7); },
-                                   [&, i](JobResult<std::string> result) {
+                                   [&, i](Result<std::string> result) {
                                        ASSERT_TRUE(result.ok());
                                        EXPECT_EQ(results[i], -1) << "job " << i << " twice";
                                        results[i] = std::stoi(result.value());
@@ -182,7 +182,7 @@ TEST_F(WorkerPoolTest, ManyJobsEachCompleteOnceWithTheirOwnResult) {
 TEST_F(WorkerPoolTest, AJobCancelledBeforeItStartsNeverRuns) {
     WorkerPool& pool = make_pool(1);
     std::vector<int> delivered;
-    auto record = [&](JobResult<int> result) { delivered.push_back(result.value()); };
+    auto record = [&](Result<int> result) { delivered.push_back(result.value()); };
     Job first = pool.submit(held(1), record);
     ASSERT_TRUE(started_.wait_for(1));  // the one worker is busy: the next job waits
     Job second = pool.submit(held(2), record);
@@ -200,7 +200,7 @@ TEST_F(WorkerPoolTest, AJobDroppedWhileRunningFinishesButIsNotDelivered) {
     WorkerPool& pool = make_pool(1);
     Counter finished;
     std::vector<int> delivered;
-    auto record = [&](JobResult<int> result) { delivered.push_back(result.value()); };
+    auto record = [&](Result<int> result) { delivered.push_back(result.value()); };
     auto job = std::make_unique<Job>(pool.submit(
         [&] {
             started_.add();
@@ -223,7 +223,7 @@ TEST_F(WorkerPoolTest, AJobDroppedWhileRunningFinishesButIsNotDelivered) {
 TEST_F(WorkerPoolTest, AFullQueueAnswersUnavailableAtOnce) {
     WorkerPool& pool = make_pool(1, 2);
     int completions = 0;
-    auto count = [&](JobResult<int>) { ++completions; };
+    auto count = [&](Result<int>) { ++completions; };
     std::vector<Job> jobs;
     jobs.push_back(pool.submit(held(0), count));
     ASSERT_TRUE(started_.wait_for(1));
@@ -248,7 +248,7 @@ TEST_F(WorkerPoolTest, AnExceptionInAJobBecomesAnErrorResult) {
     WorkerPool& pool = make_pool(2);
     std::vector<Errc> codes;
     std::vector<Job> jobs;
-    auto record = [&](JobResult<int> result) {
+    auto record = [&](Result<int> result) {
         EXPECT_FALSE(result.ok());
         codes.push_back(result.error().code());
     };
@@ -264,7 +264,7 @@ TEST_F(WorkerPoolTest, AnExceptionInAJobBecomesAnErrorResult) {
 
     // The workers survive it.
     int value = 0;
-    jobs.push_back(pool.submit([] { return 5; }, [&](JobResult<int> r) { value = r.value(); }));
+    jobs.push_back(pool.submit([] { return 5; }, [&](Result<int> r) { value = r.value(); }));
     ASSERT_TRUE(run_until([&] { return value == 5; }));
 }
 
@@ -272,11 +272,11 @@ TEST_F(WorkerPoolTest, ACompletionThatThrowsDoesNotStopTheOthers) {
     WorkerPool& pool = make_pool(1);
     int delivered = 0;
     std::vector<Job> jobs;
-    jobs.push_back(pool.submit(held(0), [&](JobResult<int>) {
+    jobs.push_back(pool.submit(held(0), [&](Result<int>) {
         ++delivered;
         throw std::runtime_error("a completion failed");
     }));
-    jobs.push_back(pool.submit(held(0), [&](JobResult<int>) { ++delivered; }));
+    jobs.push_back(pool.submit(held(0), [&](Result<int>) { ++delivered; }));
     gate_.open();
     ASSERT_TRUE(run_until([&] { return delivered == 2; }));
 }
@@ -289,7 +289,7 @@ TEST_F(WorkerPoolTest, DestructionDropsWaitingJobsAndWaitsForRunningOnes) {
     WorkerPool* pool = &make_pool(2);
     Counter dropped;
     int completions = 0;
-    auto count = [&](JobResult<int>) { ++completions; };
+    auto count = [&](Result<int>) { ++completions; };
     std::vector<Job> jobs;
     for (int i = 0; i < 2; ++i) {
         jobs.push_back(pool->submit(held(0), count));

@@ -3,6 +3,7 @@
 // lwauthctl's exit status.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -28,14 +29,23 @@ enum class Errc {
     Internal,         // a bug or an unexpected system error
 };
 
-/// The single exception type thrown below lwauth's entry points.
+/// The single exception type thrown below lwauth's entry points, and the error of a
+/// Result. The message is for the log and for root; what an unprivileged caller reads of
+/// an Internal error is decided where it leaves lwauthd (bus_service.cpp).
 class Error : public std::runtime_error {
   public:
     Error(Errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    /// An error that ends at a known time (seconds since the epoch): RateLimited when
+    /// the cap that was reached has room again.
+    Error(Errc code, const std::string& message, int64_t retry_at)
+        : std::runtime_error(message), code_(code), retry_at_(retry_at) {}
     [[nodiscard]] Errc code() const noexcept { return code_; }
+    /// When trying again may succeed; 0 when that is not known.
+    [[nodiscard]] int64_t retry_at() const noexcept { return retry_at_; }
 
   private:
     Errc code_;
+    int64_t retry_at_ = 0;
 };
 
 /// Maps an error to the PAM return code the module gives the stack. Never PAM_SUCCESS

@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "lwauth/result.hpp"
+
 namespace lwauth {
 
 /// A file descriptor, closed when it dies.
@@ -86,8 +88,9 @@ struct OpenedFile {
                                       const FileRule& rule, mode_t create_mode = 0600,
                                       bool follow = false);
 
-/// The reason a stat does not satisfy `rule`, or "".
-[[nodiscard]] std::string rule_problem(const struct stat& st, const FileRule& rule);
+/// Success when a stat satisfies `rule`, else Error(Internal) with the reason ("must be
+/// owned by root and ...").
+[[nodiscard]] Result<void> check_rule(const struct stat& st, const FileRule& rule);
 
 /// "root" or "uid N".
 [[nodiscard]] std::string owner_text(uid_t uid);

@@ -14,7 +14,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace lwauth::policy {
@@ -177,13 +179,27 @@ struct ChannelConfig {
     friend bool operator==(const ChannelConfig&, const ChannelConfig&) = default;
 };
 
-/// One key = value line of a [group:NAME] or [user:NAME] section, already validated.
-/// Keys are those of [policy] ("two_step") or dotted ("code.length").
+/// What one line of a [group:NAME] or [user:NAME] section does to a user's policy,
+/// compiled when the policy is loaded: the value, already parsed and typed, and the
+/// UserPolicy field it is written to. Applying it parses nothing.
+struct Patch {
+    using Value = std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, std::vector<Kind>>;
+    void (*write)(UserPolicy&, const Value&) = nullptr;
+    Value value;
+
+    void apply(UserPolicy& user) const { write(user, value); }
+    friend bool operator==(const Patch&, const Patch&) = default;
+};
+
+/// One key = value line of a [group:NAME] or [user:NAME] section, validated and compiled.
+/// Keys are those of [policy] ("two_step") or dotted ("code.length"); key and value are
+/// kept as written for diagnostics, the patch is what the line does.
 struct Setting {
     std::string key;
     std::string value;
     std::string file;
     int line = 0;
+    Patch patch;
     friend bool operator==(const Setting&, const Setting&) = default;
 };
 
@@ -216,7 +232,8 @@ struct Policy {
     std::vector<Override> overrides;      // in file order
 
     /// The effective policy for a user who is in the given groups: the base sections,
-    /// then every [group:G] for the user's groups in file order, then [user:NAME].
+    /// then every [group:G] for the user's groups in file order, then [user:NAME], each
+    /// applied from its compiled patches.
     [[nodiscard]] UserPolicy effective_for(const std::string& user,
                                            const std::vector<std::string>& groups) const;
 
@@ -288,6 +305,13 @@ struct LoadResult {
 [[nodiscard]] LoadResult load_texts(
     const std::vector<std::pair<std::string, std::string>>& named_texts,
     const LoadOptions& options = {});
+
+/// The [channel.NAME] types the loader accepts ("outbox", "twilio", "smtp"...): the one
+/// list of them, which lwauthd's channel factory builds from.
+[[nodiscard]] std::vector<std::string_view> channel_type_names();
+/// Whether `key` of a channel of `type` names a secret file (auth_token_file...): the keys
+/// the loader checks as secrets are the only ones lwauthd reads secrets from.
+[[nodiscard]] bool is_channel_secret_key(std::string_view type, std::string_view key);
 
 /// A messenger channel's `user_id` template ("{user}@example.com"): `{user}` stands for
 /// the user name; no other brace, space or control character may appear.

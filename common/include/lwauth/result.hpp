@@ -21,7 +21,7 @@ class [[nodiscard]] Result {
     using value_type = T;
 
     // Implicit on purpose: `return value;` and `return Error(...);` both read naturally.
-    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
     Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
     static Result failure(Errc code, const std::string& message) {
@@ -109,6 +109,37 @@ auto capture(F&& f) -> Result<std::invoke_result_t<F>> {
     } catch (const Error& e) {
         return Result<T>(e);
     }
+}
+
+/// Runs `step`, an asynchronous step that ends by calling `done` (now or later); an Error
+/// it throws before that goes to `done` instead. `done` must be the last thing `step`
+/// calls: then `done` is called exactly once either way.
+template <class T, class F>
+void settle(const Done<T>& done, F&& step) {
+    Result<void> started = capture(std::forward<F>(step));
+    if (!started.ok()) {
+        done(started.error());
+    }
+}
+
+/// The callback of an operation whose value the next step needs: with the value it runs
+/// `next(value)` (or `next()` for Result<void>) as settle() runs a step; with an error it
+/// passes the error on to `done`.
+template <class T, class U, class F>
+Done<T> then(Done<U> done, F next) {
+    return [done = std::move(done), next = std::move(next)](Result<T> result) mutable {
+        if (!result.ok()) {
+            done(result.error());
+            return;
+        }
+        settle(done, [&] {
+            if constexpr (std::is_void_v<T>) {
+                next();
+            } else {
+                next(std::move(result).value());
+            }
+        });
+    };
 }
 
 }  // namespace lwauth

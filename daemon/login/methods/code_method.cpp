@@ -29,15 +29,6 @@ std::string rate_limited_text(int64_t retry_at, int64_t now) {
     return "Too many codes were sent recently. " + next_code_text(retry_at, now);
 }
 
-std::string locked_text(int64_t locked_until, int64_t now) {
-    if (locked_until >= kLockedUntilUnlocked) {
-        return "Too many failed verification attempts. This account is locked until an "
-               "administrator unlocks it.";
-    }
-    return "Too many failed verification attempts. Try again in " +
-           duration_text(locked_until - now) + ".";
-}
-
 namespace {
 
 // A notification named by the messenger that carries it, as its user knows it.
@@ -131,11 +122,11 @@ Step CodeMethod::prompt(Step step) const {
 }
 
 void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
-    SecretString code = generate_code(env.random, env.user_policy.code.length);
-    Digest hash = env.hasher.keyed_hash(code_context(env.login_id), code.view());
+    SecretString code = generate_code(deps_.random, env.user_policy.code.length);
+    Digest hash = deps_.hasher.keyed_hash(code_context(env.login_id), code.view());
     std::shared_ptr<const UserState> state =
         env.loaded ? env.loaded
-                   : std::make_shared<const UserState>(env.store.load_user(env.context.user));
+                   : std::make_shared<const UserState>(deps_.store.load_user(env.context.user));
     std::vector<Contact> profile;  // the contacts a right code may adopt
     if (options_.profile_contacts && state->contacts.empty()) {
         state = with_profile_contacts(*state);
@@ -146,14 +137,14 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     kept.loaded.reset();  // the contacts need not outlive the send
     CodePurpose purpose =
         options_.password_instead ? CodePurpose::PasswordlessLogin : CodePurpose::Login;
-    env.sender.send_login_code(
+    deps_.sender.send_login_code(
         env.context.user, *env.policy, env.user_policy, *state, code,
         [self, env = std::move(kept), hash, step = std::move(step), then = std::move(then),
-         profile = std::move(profile)](SendOutcome outcome) mutable {
-            if (outcome.delivered) {
+         profile = std::move(profile)](Result<Delivered> outcome) mutable {
+            if (outcome) {
                 self->adopt_.reset();
                 for (const Contact& contact : profile) {
-                    if (contact.kind == contact_kind_for(outcome.delivered->kind)) {
+                    if (contact.kind == contact_kind_for(outcome->kind)) {
                         self->adopt_ = contact;
                         step.info(std::string("You have no ") + contact_word(contact.kind) +
                                   " for verification codes yet, so the code went to the one in "
@@ -163,29 +154,28 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
                 }
                 self->code_hash_ = hash;
                 self->has_code_ = true;
-                int64_t now = env.clock.now();
+                int64_t now = self->deps_.clock.now();
                 self->code_expires_ = now + env.user_policy.code.lifetime.count();
                 self->last_sent_ = now;
                 self->tries_left_ = env.user_policy.code.tries;
-                if (outcome.delivered->instead_of) {
-                    step.info(fallback_line(*env.policy, *outcome.delivered->instead_of,
-                                            outcome.delivered->kind, outcome.delivered->channel));
+                if (outcome->instead_of) {
+                    step.info(fallback_line(*env.policy, *outcome->instead_of, outcome->kind,
+                                            outcome->channel));
                 }
                 bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
-                              outcome.delivered->kind != policy::Kind::Notification;
-                step.info(
-                    "A verification code was sent " +
-                    kind_word(*env.policy, outcome.delivered->kind, outcome.delivered->channel) +
-                    " to " + outcome.delivered->shown_destination + ". Type r to get a new code" +
-                    (notify ? ", or n to get it " +
-                                  kind_word(*env.policy, policy::Kind::Notification) + "."
-                            : "."));
+                              outcome->kind != policy::Kind::Notification;
+                step.info("A verification code was sent " +
+                          kind_word(*env.policy, outcome->kind, outcome->channel) + " to " +
+                          outcome->shown_destination + ". Type r to get a new code" +
+                          (notify ? ", or n to get it " +
+                                        kind_word(*env.policy, policy::Kind::Notification) + "."
+                                  : "."));
                 if (self->options_.password_instead && !self->checked_) {
                     step.info("Type p to log in with your password instead.");
                 }
                 then(SendState::Sent, std::move(step));
-            } else if (outcome.error == Errc::RateLimited) {
-                step.error(rate_limited_text(outcome.retry_at, env.clock.now()));
+            } else if (outcome.error().code() == Errc::RateLimited) {
+                step.error(rate_limited_text(outcome.error().retry_at(), self->deps_.clock.now()));
                 then(SendState::RateLimited, std::move(step));
             } else {
                 step.error(
@@ -232,13 +222,13 @@ bool CodeMethod::refused_after_password(const MethodEnv& unscoped, Step& step) c
     std::shared_ptr<const UserState> state =
         unscoped.loaded
             ? unscoped.loaded
-            : std::make_shared<const UserState>(unscoped.store.load_user(unscoped.context.user));
+            : std::make_shared<const UserState>(deps_.store.load_user(unscoped.context.user));
     if (!two_step_applies(up, *state) ||
-        host_remembered(unscoped.store, unscoped.clock, up, unscoped.context)) {
+        host_remembered(deps_.store, deps_.clock, up, unscoped.context)) {
         return false;
     }
-    int64_t until = unscoped.sender.login_capped_until(unscoped.context.user, *unscoped.policy, up,
-                                                       *state, unscoped.context.rhost);
+    int64_t until = deps_.sender.login_capped_until(unscoped.context.user, *unscoped.policy, up,
+                                                    *state, unscoped.context.rhost);
     if (until == 0) {
         return false;
     }
@@ -251,7 +241,7 @@ bool CodeMethod::refused_after_password(const MethodEnv& unscoped, Step& step) c
     step.error(
         "Logging in with your password would not help now: the verification code after it "
         "cannot be sent either. " +
-        next_code_text(until, unscoped.clock.now()));
+        next_code_text(until, deps_.clock.now()));
     step.verdict = bus::kVerdictDenied;
     return true;
 }
@@ -263,7 +253,7 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         // Before any password: counted apart, and never a lock of the account.
         log_event(LogLevel::Notice, "code-wrong", "wrong verification code before a password",
                   {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
-        if (passwordless::count_failure(env.store, env.clock, env.user_policy, env.context)) {
+        if (passwordless::count_failure(deps_.store, deps_.clock, env.user_policy, env.context)) {
             step.error(
                 "Too many wrong codes. Log in with your password and verification code instead.");
             step.verdict = bus::kVerdictMaxTries;
@@ -271,7 +261,11 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         }
         return another_try(std::move(step));
     }
-    FailureCount count = env.store.add_failure(user);
+    int64_t duration = env.user_policy.lockout.duration.count();
+    // Counted and, at a limit, locked in one step: another lwauthd on the same store
+    // cannot slip a code in between.
+    FailureCount count = deps_.store.add_failure(
+        user, {env.user_policy.lockout.max_failures, deps_.clock.now() + duration, kMaxFailuresInARow});
     int failures = count.failures;
     log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
               {{"USER", user},
@@ -280,7 +274,6 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
                {"FAILURES", std::to_string(failures)}});
     if (count.in_a_row >= kMaxFailuresInARow) {
         // NIST SP 800-63B: no more than 100 in a row, however the lockouts are spaced.
-        env.store.lock(user, kLockedUntilUnlocked);
         log_event(LogLevel::Warning, "locked-out",
                   "account locked until an administrator unlocks it: " +
                       std::to_string(kMaxFailuresInARow) + " wrong codes in a row",
@@ -290,8 +283,6 @@ Step CodeMethod::wrong_code(const MethodEnv& env) {
         return step;
     }
     if (failures >= env.user_policy.lockout.max_failures) {
-        int64_t duration = env.user_policy.lockout.duration.count();
-        env.store.lock(user, env.clock.now() + duration);
         log_event(LogLevel::Warning, "locked-out", "account locked after too many wrong codes",
                   {{"USER", user},
                    {"SERVICE", env.context.service},
@@ -320,7 +311,7 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     MethodEnv env = scoped(unscoped);
     std::string answer(trim(raw));
     ScopedWipe wipe(answer);
-    int64_t now = env.clock.now();
+    int64_t now = deps_.clock.now();
 
     if (options_.password_instead && !checked_ && (answer == "p" || answer == "P")) {
         Step step;
@@ -331,7 +322,7 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
         return;
     }
 
-    LockState state = env.store.lock_state(env.context.user);
+    LockState state = deps_.store.lock_state(env.context.user);
     if (state.locked_until > now) {
         Step step;
         step.error(locked_text(state.locked_until, now));
@@ -343,78 +334,69 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDon
     bool resend = answer == "r" || answer == "R";
     bool notify = answer == "n" || answer == "N";
     if (resend || notify) {
-        Step step;
-        if (notify && env.policy->channels_for(policy::Kind::Notification).empty()) {
-            step.error("Service notifications are not available on this host.");
-            done(StepResult::of(prompt(std::move(step))));
-            return;
-        }
-        int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - now;
-        if (wait > 0) {
-            step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
-            done(StepResult::of(prompt(std::move(step))));
-            return;
-        }
-        MethodEnv send_env = env;
-        if (notify) {
-            // The user asks for the code in the workplace's messenger (SMS cannot arrive).
-            send_env.user_policy.code.channels = {policy::Kind::Notification};
-        }
-        // On failure the code already sent stays valid: the user may still have it.
-        send_new_code(send_env, std::move(step), [this, done](SendState, Step sent) {
-            done(StepResult::of(prompt(std::move(sent))));
-        });
+        new_code_asked(env, notify, std::move(done));
         return;
     }
+    done(StepResult::of(check_code(env, answer, state)));
+}
 
-    if (!has_code_ || now >= code_expires_) {
+void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, StepDone done) {
+    Step step;
+    if (notify && env.policy->channels_for(policy::Kind::Notification).empty()) {
+        step.error("Service notifications are not available on this host.");
+        done(StepResult::of(prompt(std::move(step))));
+        return;
+    }
+    int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - deps_.clock.now();
+    if (wait > 0) {
+        step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
+        done(StepResult::of(prompt(std::move(step))));
+        return;
+    }
+    MethodEnv send_env = env;
+    if (notify) {
+        // The user asks for the code in the workplace's messenger (SMS cannot arrive).
+        send_env.user_policy.code.channels = {policy::Kind::Notification};
+    }
+    // On failure the code already sent stays valid: the user may still have it.
+    send_new_code(send_env, std::move(step), [this, done](SendState, Step sent) {
+        done(StepResult::of(prompt(std::move(sent))));
+    });
+}
+
+Step CodeMethod::check_code(const MethodEnv& env, std::string_view answer, const LockState& state) {
+    if (!has_code_ || deps_.clock.now() >= code_expires_) {
         has_code_ = false;
         Step step;
         step.error("The verification code has expired. Log in again to get a new one.");
         step.verdict = bus::kVerdictDenied;
-        done(StepResult::of(std::move(step)));
-        return;
+        return step;
     }
-
     checked_ = true;  // from here on, only this method decides
     bool right =
         looks_like_code(answer, env.user_policy.code.length) &&
-        digest_equal(env.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
+        digest_equal(deps_.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
     if (!right) {
-        done(StepResult::of(wrong_code(env)));
-        return;
+        return wrong_code(env);
     }
     // Single use: the code is gone the moment it is accepted.
     has_code_ = false;
     code_hash_.fill(0);
     if (state.failures != 0 || state.locked_until != 0 || state.passwordless_failures != 0) {
         // A write (and its fsync) only when there is something to clear.
-        env.store.clear_failures(env.context.user);
+        deps_.store.clear_failures(env.context.user);
     }
     Step step = Step::verdict_of(bus::kVerdictSuccess);
     if (adopt_) {
         adopt_profile_contact(env, step);
     }
-    if (!options_.password_instead && env.user_policy.remember_host.count() > 0 &&
-        !env.context.origin().empty()) {
-        // A full 2-step login: this place need not ask for a code for a while.
-        env.store.remember_host(env.context.user,
-                                {env.context.service, env.context.origin(), now,
-                                 now + env.user_policy.remember_host.count()});
-        log_event(LogLevel::Info, "host-remembered",
-                  "2-step verification will not be asked again from this host for " +
-                      policy::format_duration(env.user_policy.remember_host),
-                  {{"USER", env.context.user},
-                   {"SERVICE", env.context.service},
-                   {"RHOST", env.context.rhost}});
-    }
-    done(StepResult::of(std::move(step)));
+    return step;
 }
 
 void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step& step) {
     const std::string& user = env.context.user;
     const Contact contact = *std::exchange(adopt_, std::nullopt);
-    UserState state = env.store.load_user(user);
+    UserState state = deps_.store.load_user(user);
     const Contact* profile = state.profile_contact(contact.kind);
     if (profile == nullptr || profile->value != contact.value ||
         state.contact(contact.kind) != nullptr) {
@@ -425,9 +407,9 @@ void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step& step) {
                   {{"USER", user}, {"KIND", contact.kind}});
         return;
     }
-    env.store.save_contact(user, Contact{contact.kind, contact.value, "profile"});
+    deps_.store.save_contact(user, Contact{contact.kind, contact.value, "profile"});
     if (!state.two_step && env.user_policy.two_step != policy::TwoStep::Off) {
-        env.store.set_two_step(user, true);
+        deps_.store.set_two_step(user, true);
     }
     log_event(LogLevel::Info, "contact-adopted",
               "the profile's contact that received the login code is now the login contact",
@@ -438,6 +420,58 @@ void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step& step) {
     step.info(std::string("Your profile's ") + contact_word(contact.kind) + " " +
               mask_contact(contact.kind, contact.value) +
               " now receives your verification codes.");
+}
+
+bool CodeMethodType::to_profile(const policy::Policy& policy, const policy::UserPolicy& user_policy,
+                                const UserState& state) const {
+    // No login contact yet, but the administrator's profile has one: the code goes
+    // there, and a right code makes it the login contact (as LINE WORKS uses a profile
+    // number once its user accepts it).
+    return state.contacts.empty() && !state.profile.empty() &&
+           deps_.sender.reachable(policy, user_policy, *with_profile_contacts(state));
+}
+
+std::string CodeMethodType::label(const policy::Policy& policy,
+                                  const policy::UserPolicy& user_policy,
+                                  const UserState& state) const {
+    const std::vector<Contact>& contacts =
+        to_profile(policy, user_policy, state) ? state.profile : state.contacts;
+    std::string where;
+    for (const Contact& contact : contacts) {
+        where += (where.empty() ? " sent to " : " or ") + mask_contact(contact.kind, contact.value);
+    }
+    return "a verification code" + where;
+}
+
+SecondFactorType::Fit CodeMethodType::fit(const policy::Policy& policy,
+                                          const policy::UserPolicy& user_policy,
+                                          const UserState& state, const LoginContext&) const {
+    // A messenger's notification may reach the user by user name, with no contact saved.
+    if (to_profile(policy, user_policy, state) ||
+        deps_.sender.reachable(policy, user_policy, state)) {
+        return Fit::Applies;
+    }
+    return state.contacts.empty() ? Fit::NotSetUp : Fit::Unavailable;
+}
+
+Step CodeMethodType::unavailable(const LoginContext& context) const {
+    log_event(LogLevel::Error, "login-unreachable",
+              "login refused: no configured channel reaches the user's contacts",
+              {{"USER", context.user}, {"SERVICE", context.service}});
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error(
+        "Your verification code cannot be delivered: no delivery channel on this host "
+        "reaches your saved contacts. Ask your administrator.");
+    return step;
+}
+
+std::shared_ptr<LoginMethod> CodeMethodType::create(const policy::Policy& policy,
+                                                    const policy::UserPolicy& user_policy,
+                                                    const UserState& state,
+                                                    const LoginContext&) const {
+    CodeMethod::Options options;
+    options.profile_contacts = to_profile(policy, user_policy, state);
+    return std::make_shared<CodeMethod>(deps_, std::move(options));
 }
 
 }  // namespace lwauth

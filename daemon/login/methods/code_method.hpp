@@ -6,27 +6,31 @@
 #include <optional>
 #include <vector>
 
+#include "../../clock.hpp"
+#include "../../codes.hpp"
+#include "../../delivery.hpp"
 #include "../method.hpp"
+#include "../second_factor.hpp"
+#include "../two_step.hpp"
 
 namespace lwauth {
 
-/// What a user is told of a lock: how long it lasts, or that an administrator must end it.
-[[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now);
 /// What a user is told when a send cap is reached: when the next code can be sent
 /// (`retry_at`), or "later" when that is not known.
 [[nodiscard]] std::string rate_limited_text(int64_t retry_at, int64_t now);
 
-/// Whether 2-step verification applies to the user's logins: required by the policy, or
-/// optional and turned on by the user; never under two_step = off.
-[[nodiscard]] inline bool two_step_applies(const policy::UserPolicy& user_policy,
-                                           const UserState& state) {
-    return user_policy.two_step == policy::TwoStep::Required ||
-           (user_policy.two_step == policy::TwoStep::Optional && state.two_step);
-}
-
 /// The user's state with the profile's phone and email standing in for login contacts
 /// (source `profile`): where 2-step sends a user who has no login contact yet.
 [[nodiscard]] std::shared_ptr<const UserState> with_profile_contacts(const UserState& state);
+
+/// What the code methods use: the daemon's services (main.cpp), which outlive every login.
+struct CodeDeps {
+    const Clock& clock;
+    RandomSource& random;
+    Store& store;
+    CodeSender& sender;
+    const Hasher& hasher;
+};
 
 class CodeMethod final : public LoginMethod {
   public:
@@ -43,8 +47,7 @@ class CodeMethod final : public LoginMethod {
         bool profile_contacts = false;
     };
 
-    CodeMethod() = default;
-    explicit CodeMethod(Options options) : options_(std::move(options)) {}
+    CodeMethod(CodeDeps deps, Options options) : deps_(deps), options_(std::move(options)) {}
 
     void begin(const MethodEnv& env, StepDone done) override;
     void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
@@ -64,11 +67,16 @@ class CodeMethod final : public LoginMethod {
     bool refused_after_password(const MethodEnv& unscoped, Step& step) const;
     /// Saves the profile contact the right code reached as the login contact.
     void adopt_profile_contact(const MethodEnv& env, Step& step);
+    /// `r` or `n` (`notify`): a new code, unless asked too soon.
+    void new_code_asked(const MethodEnv& env, bool notify, StepDone done);
+    /// The answer checked as a code: `success`, a wrong code, or the code expired.
+    Step check_code(const MethodEnv& env, std::string_view answer, const LockState& state);
     /// One try of the code used up: the prompt again, or `denied` with none left.
     Step another_try(Step step);
     /// The environment with the code channels this method may use.
     [[nodiscard]] MethodEnv scoped(const MethodEnv& env) const;
 
+    CodeDeps deps_;
     Options options_;
     bool checked_ = false;  // an answer has been checked as a code
 
@@ -80,6 +88,37 @@ class CodeMethod final : public LoginMethod {
     // The profile contact the current code was sent to (Options::profile_contacts); made
     // the login contact by a right code.
     std::optional<Contact> adopt_;
+};
+
+/// 2-step verification by a code to the user's login contacts, or to the profile's when
+/// the user has none yet (CodeMethod::Options::profile_contacts).
+class CodeMethodType final : public SecondFactorType {
+  public:
+    explicit CodeMethodType(CodeDeps deps) : deps_(deps) {}
+
+    [[nodiscard]] std::string id() const override { return "code"; }
+    [[nodiscard]] std::string label(const policy::Policy& policy,
+                                    const policy::UserPolicy& user_policy,
+                                    const UserState& state) const override;
+    /// Applies when a channel reaches the user (a login contact, a messenger by user
+    /// name), or the profile's contacts while there is no login contact; Unavailable when
+    /// there are login contacts and nothing reaches the user.
+    [[nodiscard]] Fit fit(const policy::Policy& policy, const policy::UserPolicy& user_policy,
+                          const UserState& state, const LoginContext& context) const override;
+    [[nodiscard]] Step unavailable(const LoginContext& context) const override;
+    [[nodiscard]] std::shared_ptr<LoginMethod> create(const policy::Policy& policy,
+                                                      const policy::UserPolicy& user_policy,
+                                                      const UserState& state,
+                                                      const LoginContext& context) const override;
+
+  private:
+    /// Whether the codes go to the profile's contacts: none of the user's own, and a
+    /// channel reaches one of the profile's.
+    [[nodiscard]] bool to_profile(const policy::Policy& policy,
+                                  const policy::UserPolicy& user_policy,
+                                  const UserState& state) const;
+
+    CodeDeps deps_;
 };
 
 }  // namespace lwauth

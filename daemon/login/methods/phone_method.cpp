@@ -1,6 +1,5 @@
 #include "phone_method.hpp"
 
-#include "code_method.hpp"
 #include "lwauth/mask.hpp"
 
 namespace lwauth {
@@ -23,7 +22,7 @@ std::shared_ptr<LoginMethod> PhoneMethodType::create() const {
     // The phone, by SMS; a service notification when SMS cannot arrive (or on `n`).
     options.kinds = {policy::Kind::Sms, policy::Kind::Notification};
     options.password_instead = true;
-    return std::make_shared<CodeMethod>(options);
+    return std::make_shared<CodeMethod>(deps_, std::move(options));
 }
 
 }  // namespace lwauth

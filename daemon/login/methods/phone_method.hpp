@@ -4,16 +4,22 @@
 #pragma once
 
 #include "../primary.hpp"
+#include "code_method.hpp"
 
 namespace lwauth {
 
 class PhoneMethodType final : public PrimaryMethodType {
   public:
+    explicit PhoneMethodType(CodeDeps deps) : deps_(deps) {}
+
     [[nodiscard]] std::string id() const override { return "phone"; }
     [[nodiscard]] std::string label(const UserState& state) const override;
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;
+
+  private:
+    CodeDeps deps_;
 };
 
 }  // namespace lwauth

@@ -1,0 +1,64 @@
+#include "second_factor.hpp"
+
+#include "lwauth/bus_names.hpp"
+#include "menu.hpp"
+#include "two_step.hpp"
+
+namespace lwauth {
+
+Step SecondFactorLogin::menu(Step step) const {
+    step.info("How do you want to verify your login?");
+    for (size_t i = 0; i < choices_.size(); ++i) {
+        add_menu_line(step, i, choices_[i].label);
+    }
+    step.prompt = "Choice (1-" + std::to_string(choices_.size()) + "): ";
+    step.echo = true;
+    return step;
+}
+
+StepDone SecondFactorLogin::remembering(const MethodEnv& env, StepDone done) const {
+    // The store and the clock are the daemon's and outlive every login.
+    return [&store = store_, &clock = clock_, user_policy = env.user_policy, context = env.context,
+            done = std::move(done)](StepResult result) {
+        if (result.step && result.step->verdict == bus::kVerdictSuccess) {
+            two_step::remember_place(store, clock, user_policy, context);
+        }
+        done(std::move(result));
+    };
+}
+
+void SecondFactorLogin::begin(const MethodEnv& env, StepDone done) {
+    if (choices_.size() == 1) {
+        chosen_ = choices_.front().method;
+        chosen_->begin(env, remembering(env, std::move(done)));
+        return;
+    }
+    done(StepResult::of(menu(Step{})));
+}
+
+void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, StepDone done) {
+    if (chosen_) {
+        chosen_->answer(env, answer, remembering(env, std::move(done)));
+        return;
+    }
+    std::optional<size_t> index = menu_choice(answer, choices_.size());
+    if (!index) {
+        // Nothing secret was asked: a slip of the finger gets one more chance, but the
+        // prompt does not turn into a loop for whoever holds the password.
+        Step step;
+        if (retries_left_-- > 0) {
+            step.error("Type a number from the list.");
+            done(StepResult::of(menu(std::move(step))));
+            return;
+        }
+        step.error("That is not one of the choices. Log in again to choose.");
+        step.verdict = bus::kVerdictDenied;
+        done(StepResult::of(std::move(step)));
+        return;
+    }
+    chosen_ = choices_[*index].method;
+    choices_.clear();  // the methods not chosen never begin
+    chosen_->begin(env, remembering(env, std::move(done)));
+}
+
+}  // namespace lwauth

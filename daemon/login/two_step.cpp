@@ -1,0 +1,123 @@
+#include "two_step.hpp"
+
+#include <ctime>
+
+#include "../log.hpp"
+#include "lwauth/bus_names.hpp"
+#include "lwauth/text.hpp"
+#include "remember.hpp"
+
+namespace lwauth {
+namespace {
+
+// A moment for a user to read: local time of the host, with its zone.
+std::string time_text(int64_t epoch) {
+    time_t t = static_cast<time_t>(epoch);
+    struct tm tm {};
+    char text[64];
+    if (localtime_r(&t, &tm) == nullptr ||
+        strftime(text, sizeof text, "%Y-%m-%d %H:%M %Z", &tm) == 0) {
+        return std::to_string(epoch);
+    }
+    return text;
+}
+
+// "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
+// Enrolling is saving a login contact: the only second factor lwauth has yet.
+std::string enroll_grace_text(const policy::Policy& policy, int64_t until) {
+    std::string how =
+        policy.contacts == policy::Contacts::Admin
+            ? "Ask your administrator to register your phone number or email address"
+            : "Set up your phone number or email address now: lwauthctl contact add phone "
+              "NUMBER (or email ADDRESS)";
+    return "2-step verification is required for this account, which has no phone number or "
+           "email address for verification codes yet. You may log in without a code until " +
+           time_text(until) + ". " + how + ".";
+}
+
+}  // namespace
+
+std::string locked_text(int64_t locked_until, int64_t now) {
+    if (locked_until >= kLockedUntilUnlocked) {
+        return "Too many failed verification attempts. This account is locked until an "
+               "administrator unlocks it.";
+    }
+    return "Too many failed verification attempts. Try again in " +
+           duration_text(locked_until - now) + ".";
+}
+
+namespace two_step {
+
+std::optional<Step> remembered_step(Store& store, const Clock& clock,
+                                    const policy::UserPolicy& user_policy,
+                                    const LoginContext& context) {
+    if (!host_remembered(store, clock, user_policy, context)) {
+        return std::nullopt;
+    }
+    log_event(LogLevel::Info, "login-remembered",
+              "login finished: success, 2-step verification remembered from this host",
+              {{"USER", context.user},
+               {"SERVICE", context.service},
+               {"RHOST", context.rhost},
+               {"VERDICT", bus::kVerdictSuccess}});
+    Step step = Step::verdict_of(bus::kVerdictSuccess);
+    step.info("No verification code needed: you verified from this host within the last " +
+              policy::format_duration(user_policy.remember_host) + " (lwauthctl forget ends it).");
+    return step;
+}
+
+void remember_place(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                    const LoginContext& context) {
+    std::string origin = context.origin();
+    if (user_policy.remember_host.count() <= 0 || origin.empty()) {
+        return;
+    }
+    int64_t now = clock.now();
+    store.remember_host(context.user,
+                        {context.service, origin, now, now + user_policy.remember_host.count()});
+    log_event(LogLevel::Info, "host-remembered",
+              "2-step verification will not be asked again from this host for " +
+                  policy::format_duration(user_policy.remember_host),
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+}
+
+Step unenrolled_step(Store& store, const Clock& clock, const policy::Policy& policy,
+                     const policy::UserPolicy& user_policy, const LoginContext& context,
+                     const UserState& state) {
+    const std::string& user = context.user;
+    if (user_policy.enroll_grace.count() > 0 && !state.enrolled) {
+        // Rolling 2-step out: a user who has not enrolled yet is let in after the password
+        // for a while, counted from their first such login, and told how to enroll.
+        int64_t now = clock.now();
+        int64_t started = state.enroll_grace_started != 0 ? state.enroll_grace_started
+                                                          : store.start_enroll_grace(user, now);
+        int64_t until = started + user_policy.enroll_grace.count();
+        if (now < until) {
+            log_event(LogLevel::Notice, "login-enroll-grace",
+                      "login let in without a code: no contact yet, within enroll_grace",
+                      {{"USER", user},
+                       {"SERVICE", context.service},
+                       {"RHOST", context.rhost},
+                       {"VERDICT", bus::kVerdictSuccess},
+                       {"DURATION_S", std::to_string(until - now)}});
+            Step grace = Step::verdict_of(bus::kVerdictSuccess);
+            grace.info(enroll_grace_text(policy, until));
+            return grace;
+        }
+        log_event(LogLevel::Notice, "login-enroll-grace-over",
+                  "login refused: no contact, and enroll_grace has ended",
+                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    } else {
+        log_event(LogLevel::Notice, "login-no-contact",
+                  "login refused: 2-step verification required but no verified contact",
+                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    }
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error(
+        "2-step verification is required for this account, but it has no verified phone "
+        "number or email address. Ask your administrator to register one for you.");
+    return step;
+}
+
+}  // namespace two_step
+}  // namespace lwauth

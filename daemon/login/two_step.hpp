@@ -1,0 +1,50 @@
+// 2-step verification as the policy has it, whichever second factor runs: whether it
+// applies to a user, what a locked account is told, the places [policy] remember_host
+// keeps, and what a user who has set up no second factor gets (the enrolment grace, or
+// a refusal). The engine calls these without knowing any method.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "../clock.hpp"
+#include "../store/store.hpp"
+#include "lwauth/policy.hpp"
+#include "step.hpp"
+
+namespace lwauth {
+
+/// Whether 2-step verification applies to the user's logins: required by the policy, or
+/// optional and turned on by the user; never under two_step = off.
+[[nodiscard]] inline bool two_step_applies(const policy::UserPolicy& user_policy,
+                                           const UserState& state) {
+    return user_policy.two_step == policy::TwoStep::Required ||
+           (user_policy.two_step == policy::TwoStep::Optional && state.two_step);
+}
+
+/// What a user is told of a lock: how long it lasts, or that an administrator must end it.
+[[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now);
+
+namespace two_step {
+
+/// `success` without a second factor when [policy] remember_host holds this place
+/// (host_remembered), logged; else nullopt.
+[[nodiscard]] std::optional<Step> remembered_step(Store& store, const Clock& clock,
+                                                  const policy::UserPolicy& user_policy,
+                                                  const LoginContext& context);
+
+/// After a full 2-step login succeeded: this place need not ask for a second factor
+/// while [policy] remember_host lasts. Nothing when it is off or the login has no origin.
+void remember_place(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                    const LoginContext& context);
+
+/// The verdict for a user who has set up no second factor: `success` with how to enroll
+/// while [policy] enroll_grace lasts (started by the first such login), unless the user
+/// enrolled before; else `denied`.
+[[nodiscard]] Step unenrolled_step(Store& store, const Clock& clock, const policy::Policy& policy,
+                                   const policy::UserPolicy& user_policy,
+                                   const LoginContext& context, const UserState& state);
+
+}  // namespace two_step
+}  // namespace lwauth

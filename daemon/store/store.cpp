@@ -1,0 +1,52 @@
+#include "store.hpp"
+
+namespace lwauth {
+
+void Store::reset_steps(const std::string& user, const ResetScope& scope) {
+    if (scope.pin) {
+        set_pin_hash(user, "");
+    }
+    if (scope.line) {
+        set_line_link(user, "");
+    }
+    if (scope.contacts) {
+        for (const auto& contact : load_user(user).contacts) {
+            remove_contact(user, contact.kind);
+        }
+        set_two_step(user, false);
+    }
+    if (scope.hosts) {
+        (void)forget_hosts(user);
+    }
+    if (scope.failures) {
+        clear_failures(user);
+    }
+    if (scope.enroll_grace) {
+        clear_enroll_grace(user);
+    }
+}
+
+bool Store::remove_contact_and_two_step_steps(const std::string& user, const std::string& kind) {
+    UserState state = load_user(user);
+    if (state.contact(kind) == nullptr) {
+        return false;
+    }
+    remove_contact(user, kind);
+    if (state.contacts.size() > 1) {
+        return false;
+    }
+    set_two_step(user, false);
+    return true;
+}
+
+int64_t Store::lock_for(const FailureCount& count, const LockRule& rule) {
+    if (rule.max_in_a_row > 0 && count.in_a_row >= rule.max_in_a_row) {
+        return kLockedUntilUnlocked;
+    }
+    if (rule.max_failures > 0 && count.failures >= rule.max_failures) {
+        return rule.until;
+    }
+    return 0;
+}
+
+}  // namespace lwauth
