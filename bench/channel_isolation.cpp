@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
     }
 
     // Users with 2-step on and a verified phone, written through the real store.
+    // lwauthd starts only on a state directory of its own with no group or other bits.
     fs::create_directories(dir / "state");
+    fs::permissions(dir / "state", fs::perms::owner_all);
     {
         OpenSslRandom random;
         SqliteStore store(

@@ -689,7 +689,9 @@ int main(int argc, char** argv) {
         write_file(daemon.group_path(), group);
     }
     // Their 2-step and email, written through the real store before lwauthd opens it.
+    // lwauthd starts only on a state directory of its own with no group or other bits.
     fs::create_directories(daemon.state_dir());
+    fs::permissions(daemon.state_dir(), fs::perms::owner_all);
     {
         OpenSslRandom random;
         SqliteStore store((daemon.state_dir() / "lwauth.db").string(),

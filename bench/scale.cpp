@@ -175,6 +175,8 @@ std::string user_name(int i) {
 double populate(const fs::path& state_dir, int users) {
     auto t0 = Steady::now();
     fs::create_directories(state_dir);
+    // lwauthd starts only on a state directory of its own with no group or other bits.
+    fs::permissions(state_dir, fs::perms::owner_all);
     std::string db_path = (state_dir / "lwauth.db").string();
     std::string key_path = (state_dir / "contacts.key").string();
     OpenSslRandom random;

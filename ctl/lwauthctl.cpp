@@ -749,149 +749,156 @@ std::string usage_problem(const CLI::App& app, int argc, char** argv, const std:
 }  // namespace
 }  // namespace lwauth
 
-int main(int argc, char** argv) {
-    using namespace lwauth;
-    CLI::App app{
-        "Manage lwauth login settings: your own contacts and 2-step verification; other "
-        "users' as an administrator; the login policy."};
-    app.require_subcommand(1);
-    // --json may come before or after the command ("lwauthctl status --json").
-    app.fallthrough();
-    app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION);
+namespace lwauth {
+namespace {
+
+// What the command line sets: the options of every command, and the chosen command's exit
+// status (its callback runs during parsing).
+struct CommandLine {
     Global g;
-    app.add_flag("--json", g.json_output, "Print machine-readable JSON");
-
     int status = kExitOk;
-    auto* st = app.add_subcommand("status", "Show your login settings (contacts are masked)");
-    st->callback([&] { status = cmd_status(g); });
-
-    auto* contact =
-        app.add_subcommand("contact", "Add, confirm or remove your phone number or email address");
-    contact->require_subcommand(1);
     std::string kind;
     std::string value;
     std::string code;
+    std::string state;
+    std::string target;
+    std::string what = "all";
+    std::string dir = LWAUTH_SYSCONFDIR;
+    std::string user;
+    std::vector<std::string> groups;
+    std::string edit_dir = LWAUTH_SYSCONFDIR;
+    std::string show_user;
+};
+
+void add_kind(CLI::App* command, std::string& kind) {
+    command->add_option("kind", kind, "phone or email")
+        ->required()
+        ->check(CLI::IsMember({"phone", "email"}));
+}
+
+void add_contact_commands(CLI::App& app, CommandLine& c) {
+    auto* contact =
+        app.add_subcommand("contact", "Add, confirm or remove your phone number or email address");
+    contact->require_subcommand(1);
     auto* add = contact->add_subcommand(
         "add", "Send a confirmation code to a new phone number or email address");
-    add->add_option("kind", kind, "phone or email")
-        ->required()
-        ->check(CLI::IsMember({"phone", "email"}));
-    add->add_option("value", value, "the number in international form (+81 90 ...) or the address")
+    add_kind(add, c.kind);
+    add->add_option("value", c.value,
+                    "the number in international form (+81 90 ...) or the address")
         ->required();
-    add->callback([&] { status = cmd_contact_add(g, kind, value); });
+    add->callback([&c] { c.status = cmd_contact_add(c.g, c.kind, c.value); });
     auto* confirm =
         contact->add_subcommand("confirm", "Confirm a new contact with the code it received");
-    confirm->add_option("kind", kind, "phone or email")
-        ->required()
-        ->check(CLI::IsMember({"phone", "email"}));
-    confirm->add_option("code", code, "the code (read from standard input when omitted)");
-    confirm->callback([&] { status = cmd_contact_confirm(g, kind, code); });
+    add_kind(confirm, c.kind);
+    confirm->add_option("code", c.code, "the code (read from standard input when omitted)");
+    confirm->callback([&c] { c.status = cmd_contact_confirm(c.g, c.kind, c.code); });
     auto* use_profile = contact->add_subcommand(
         "use-profile", "Log in with the phone number or email address of your profile");
-    use_profile->add_option("kind", kind, "phone or email")
-        ->required()
-        ->check(CLI::IsMember({"phone", "email"}));
-    use_profile->callback([&] { status = cmd_contact_use_profile(g, kind); });
+    add_kind(use_profile, c.kind);
+    use_profile->callback([&c] { c.status = cmd_contact_use_profile(c.g, c.kind); });
     auto* remove = contact->add_subcommand("remove", "Remove a verified contact");
-    remove->add_option("kind", kind, "phone or email")
-        ->required()
-        ->check(CLI::IsMember({"phone", "email"}));
-    remove->callback([&] { status = cmd_contact_remove(g, kind); });
+    add_kind(remove, c.kind);
+    remove->callback([&c] { c.status = cmd_contact_remove(c.g, c.kind); });
+}
 
-    std::string state;
+void add_self_service_commands(CLI::App& app, CommandLine& c) {
+    auto* st = app.add_subcommand("status", "Show your login settings (contacts are masked)");
+    st->callback([&c] { c.status = cmd_status(c.g); });
+    add_contact_commands(app, c);
     auto* two_step =
         app.add_subcommand("two-step", "Turn 2-step verification on or off for your account");
-    two_step->add_option("state", state, "on or off")
+    two_step->add_option("state", c.state, "on or off")
         ->required()
         ->check(CLI::IsMember({"on", "off"}));
-    two_step->callback([&] { status = cmd_two_step(g, state); });
-
+    two_step->callback([&c] { c.status = cmd_two_step(c.g, c.state); });
     auto* forget = app.add_subcommand(
         "forget", "Forget the places where no code is asked (remember_host): ask there again");
-    forget->callback([&] { status = cmd_forget(g); });
+    forget->callback([&c] { c.status = cmd_forget(c.g); });
+}
 
+void add_admin_commands(CLI::App& app, CommandLine& c) {
     auto* admin = app.add_subcommand(
         "admin", "Manage other users' login settings (root or the policy's admin group)");
     admin->require_subcommand(1);
-    std::string target;
     auto* users = admin->add_subcommand("users", "List the users lwauth knows (contacts masked)");
-    users->callback([&] { status = cmd_admin_users(g); });
+    users->callback([&c] { c.status = cmd_admin_users(c.g); });
     auto* show = admin->add_subcommand("show", "Show one user's login settings (masked)");
-    show->add_option("user", target, "user name")->required();
-    show->callback([&] { status = cmd_admin_show(g, target); });
+    show->add_option("user", c.target, "user name")->required();
+    show->callback([&c] { c.status = cmd_admin_show(c.g, c.target); });
     auto* admin_contact =
         admin->add_subcommand("contact", "Set or remove the phone or email of a user's profile");
     admin_contact->require_subcommand(1);
     auto* admin_set = admin_contact->add_subcommand("set", "Set a profile phone number or email");
-    admin_set->add_option("user", target, "user name")->required();
-    admin_set->add_option("kind", kind, "phone or email")
-        ->required()
-        ->check(CLI::IsMember({"phone", "email"}));
-    admin_set->add_option("value", value, "the number (+81 90 ...) or the address")->required();
-    admin_set->callback([&] { status = cmd_admin_contact_set(g, target, kind, value); });
+    admin_set->add_option("user", c.target, "user name")->required();
+    add_kind(admin_set, c.kind);
+    admin_set->add_option("value", c.value, "the number (+81 90 ...) or the address")->required();
+    admin_set->callback(
+        [&c] { c.status = cmd_admin_contact_set(c.g, c.target, c.kind, c.value); });
     auto* admin_remove =
         admin_contact->add_subcommand("remove", "Remove a profile phone number or email");
-    admin_remove->add_option("user", target, "user name")->required();
-    admin_remove->add_option("kind", kind, "phone or email")
-        ->required()
-        ->check(CLI::IsMember({"phone", "email"}));
-    admin_remove->callback([&] { status = cmd_admin_contact_remove(g, target, kind); });
+    admin_remove->add_option("user", c.target, "user name")->required();
+    add_kind(admin_remove, c.kind);
+    admin_remove->callback(
+        [&c] { c.status = cmd_admin_contact_remove(c.g, c.target, c.kind); });
     auto* unlock = admin->add_subcommand("unlock", "End a user's lockout after failed codes");
-    unlock->add_option("user", target, "user name")->required();
-    unlock->callback([&] { status = cmd_admin_unlock(g, target); });
-    std::string what = "all";
+    unlock->add_option("user", c.target, "user name")->required();
+    unlock->callback([&c] { c.status = cmd_admin_unlock(c.g, c.target); });
     auto* reset = admin->add_subcommand("reset", "Clear what a user has set up");
-    reset->add_option("user", target, "user name")->required();
-    reset->add_option("what", what, "pin, line, contacts, hosts or all")
+    reset->add_option("user", c.target, "user name")->required();
+    reset->add_option("what", c.what, "pin, line, contacts, hosts or all")
         ->capture_default_str()
         ->check(CLI::IsMember({"pin", "line", "contacts", "hosts", "all"}));
-    reset->callback([&] { status = cmd_admin_reset(g, target, what); });
+    reset->callback([&c] { c.status = cmd_admin_reset(c.g, c.target, c.what); });
+}
 
+void add_policy_commands(CLI::App& app, CommandLine& c) {
     auto* pol = app.add_subcommand("policy", "Check, show, edit or reload the login policy");
     pol->require_subcommand(1);
-    std::string dir = LWAUTH_SYSCONFDIR;
-    std::string user;
-    std::vector<std::string> groups;
     auto* check =
         pol->add_subcommand("check", "Check a policy directory; report every error with file:line");
-    check->add_option("dir", dir, "policy directory")->capture_default_str();
-    check->add_option("--user", user, "also print the effective policy for this user");
-    check->add_option("--group", groups,
+    check->add_option("dir", c.dir, "policy directory")->capture_default_str();
+    check->add_option("--user", c.user, "also print the effective policy for this user");
+    check->add_option("--group", c.groups,
                       "groups of --user (repeatable; default: the user's groups on this host)");
-    check->callback([&] { status = cmd_policy_check(g, dir, user, groups); });
-    std::string edit_dir = LWAUTH_SYSCONFDIR;
+    check->callback([&c] { c.status = cmd_policy_check(c.g, c.dir, c.user, c.groups); });
     auto* edit = pol->add_subcommand(
         "edit", "Edit lwauth.conf safely: locked, checked before it is installed, then reloaded");
-    edit->add_option("dir", edit_dir, "policy directory")->capture_default_str();
-    edit->callback([&] { status = cmd_policy_edit(g, edit_dir); });
-    std::string show_user;
+    edit->add_option("dir", c.edit_dir, "policy directory")->capture_default_str();
+    edit->callback([&c] { c.status = cmd_policy_edit(c.g, c.edit_dir); });
     auto* pshow = pol->add_subcommand(
         "show", "Show the effective policy lwauthd applies to a user (root or admin group)");
-    pshow->add_option("user", show_user, "user name")->required();
-    pshow->callback([&] { status = cmd_policy_show(g, show_user); });
+    pshow->add_option("user", c.show_user, "user name")->required();
+    pshow->callback([&c] { c.status = cmd_policy_show(c.g, c.show_user); });
     auto* reload =
         pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
-    reload->callback([&] { status = cmd_policy_reload(g); });
+    reload->callback([&c] { c.status = cmd_policy_reload(c.g); });
+}
 
+// A usage error exits 2 whatever CLI11 numbers it; --help and --version exit 0.
+int usage_error(const CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+        return app.exit(e);
+    }
+    std::string message = usage_problem(app, argc, argv, e.what());
+    bool json_output = false;
+    for (int i = 1; i < argc; ++i) {
+        json_output |= std::string_view(argv[i]) == "--json";
+    }
+    if (json_output) {
+        std::cout << nlohmann::json{{"error", "usage"}, {"message", message}}.dump(2) << "\n";
+    }
+    std::cerr << "lwauthctl: " << message << "\nRun lwauthctl --help for the commands.\n";
+    return kExitUsage;
+}
+
+// Parses the command line, which runs the command; its exit status.
+int run_command_line(CLI::App& app, int argc, char** argv, const CommandLine& c) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        // --help and --version exit 0; every usage error exits 2, whatever CLI11 numbers it.
-        if (e.get_exit_code() == 0) {
-            return app.exit(e);
-        }
-        std::string message = usage_problem(app, argc, argv, e.what());
-        bool json_output = false;
-        for (int i = 1; i < argc; ++i) {
-            json_output |= std::string_view(argv[i]) == "--json";
-        }
-        if (json_output) {
-            std::cout << nlohmann::json{{"error", "usage"}, {"message", message}}.dump(2) << "\n";
-        }
-        std::cerr << "lwauthctl: " << message << "\nRun lwauthctl --help for the commands.\n";
-        return kExitUsage;
+        return usage_error(app, argc, argv, e);
     } catch (const CommandError& e) {
-        if (g.json_output) {
+        if (c.g.json_output) {
             std::cout << nlohmann::json{{"error", errc_name(e.code())}, {"message", e.what()}}.dump(
                              2)
                       << "\n";
@@ -902,5 +909,25 @@ int main(int argc, char** argv) {
         std::cerr << "lwauthctl: " << e.what() << "\n";
         return ctl_exit_status(Errc::Internal);
     }
-    return status;
+    return c.status;
+}
+
+}  // namespace
+}  // namespace lwauth
+
+int main(int argc, char** argv) {
+    using namespace lwauth;
+    CLI::App app{
+        "Manage lwauth login settings: your own contacts and 2-step verification; other "
+        "users' as an administrator; the login policy."};
+    app.require_subcommand(1);
+    // --json may come before or after the command ("lwauthctl status --json").
+    app.fallthrough();
+    app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION);
+    CommandLine c;
+    app.add_flag("--json", c.g.json_output, "Print machine-readable JSON");
+    add_self_service_commands(app, c);
+    add_admin_commands(app, c);
+    add_policy_commands(app, c);
+    return run_command_line(app, argc, argv, c);
 }

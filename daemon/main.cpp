@@ -167,140 +167,15 @@ class Daemon {
 
     int run() {
         umask(077);
-
-        auto loaded = policy::load_directory(options_.config_dir);
-        if (!loaded.policy) {
-            for (const auto& d : loaded.errors) {
-                log_event(LogLevel::Error, "policy-error", d.to_string());
-            }
-            log_event(LogLevel::Error, "start-failed",
-                      "the policy in " + options_.config_dir + " has errors; refusing to start");
+        if (!load_policy() || !prepare_state_directories() || !open_loop()) {
             return 1;
         }
-        for (const auto& d : loaded.warnings) {
-            log_event(LogLevel::Warning, "policy-warning", d.to_string());
-        }
-        policy_ = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
-        // Only once the policy is good: a refused start leaves nothing behind.
-        std::error_code ec;
-        std::filesystem::create_directories(options_.state_dir, ec);
-        if (ec) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot create state directory " + options_.state_dir + ": " + ec.message());
+        compose();
+        if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
             return 1;
         }
-        if (!state_directory_ok(options_.state_dir)) {
-            return 1;
-        }
-        if (policy_->store.backend != policy::StoreBackend::Sqlite) {
-            log_event(LogLevel::Error, "start-failed",
-                      "[store] backend = postgresql is not available in this build; use sqlite");
-            return 1;
-        }
-
-        sd_event* event = nullptr;
-        int r = sd_event_default(&event);
-        if (r < 0) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot create the event loop: " + errno_string(r));
-            return 1;
-        }
-        event_.reset(event);
-        http_ = std::make_unique<http::Client>(event);
-        workers_ =
-            std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
-        timers_ = std::make_unique<EventTimers>(event);
-
-        std::string key_path = options_.state_dir + "/code.key";
-        std::string contacts_key_path = options_.state_dir + "/contacts.key";
-        std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
-                                                          : policy_->store.path.string();
-        // Whoever may rename files in the database's directory may take the database
-        // away, and with it every user's 2-step verification.
-        if (!policy_->store.path.empty() &&
-            !state_directory_ok(policy_->store.path.parent_path().string())) {
-            return 1;
-        }
-        hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
-        store_ = std::make_unique<SqliteStore>(
-            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
-        async_store_ = std::make_unique<ImmediateStore>(*store_);
-        sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
-        sender_->set_channels(build_channels(*policy_, *http_));
-        engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
-            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
-        account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
-                                                    *hasher_, users_);
-        account_->set_policy(policy_);
-        admin_ = std::make_unique<AdminService>(*async_store_, *account_, users_);
-        service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
-                                                [this] { return reload(); });
-
-        if (!watch_signals(event)) {
-            return 1;
-        }
-
-        sd_bus* bus = nullptr;
-        // sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests use for a
-        // private bus.
-        r = sd_bus_open_system(&bus);
-        if (r < 0) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot connect to the system bus: " + errno_string(r));
-            return 1;
-        }
-        bus_.reset(bus);
-        service_->attach(bus);
-        r = sd_bus_request_name(bus, bus::kServiceName, 0);
-        if (r < 0) {
-            log_event(LogLevel::Error, "start-failed",
-                      std::string("cannot own ") + bus::kServiceName + " on the system bus: " +
-                          errno_string(r) + (r == -EEXIST ? " (another lwauthd is running)" : ""));
-            return 1;
-        }
-        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot attach the bus to the loop: " + errno_string(r));
-            return 1;
-        }
-        // Without the bus lwauthd can serve nobody: leave the loop with a failure, so that
-        // systemd restarts it (Restart=on-failure) once the bus is back.
-        r = sd_bus_set_exit_on_disconnect(bus, 1);
-        if (r < 0) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot watch the bus connection: " + errno_string(r));
-            return 1;
-        }
-        sd_event_source* timer = nullptr;
-        r = sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, kSweepInterval, 1000 * 1000,
-                                       on_sweep, this);
-        if (r < 0) {
-            log_event(LogLevel::Error, "start-failed",
-                      "cannot add the sweep timer: " + errno_string(r));
-            return 1;
-        }
-        sweep_timer_.reset(timer);
-        extensions_ = add_extensions({event, bus, *engine_, *timers_});
-
-        log_event(LogLevel::Notice, "started",
-                  std::string("lwauthd ") + LWAUTH_VERSION + " serving " + bus::kServiceName +
-                      " with policy " + options_.config_dir,
-                  {{"STATE_DIR", options_.state_dir}});
-        sd_notify(0, "READY=1\nSTATUS=Serving logins");
-        r = sd_event_loop(event);
-        sd_notify(0, "STOPPING=1");
-        workers_.reset();  // jobs not started are dropped; running ones are waited for
-        if (r != 0) {
-            log_event(
-                LogLevel::Error, "stopped",
-                "lwauthd stopped: " +
-                    std::string(r < 0 ? errno_string(r) : "the system bus connection was lost"));
-            return 1;
-        }
-        log_event(LogLevel::Notice, "stopped", "lwauthd stopped");
-        return 0;
+        extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_});
+        return serve();
     }
 
     // Error(BadPolicy) saying why the new policy was refused (the old one stays).
@@ -318,9 +193,7 @@ class Daemon {
             sd_notify(0, "READY=1");
             return Error(Errc::BadPolicy, why);
         }
-        for (const auto& d : loaded.warnings) {
-            log_event(LogLevel::Warning, "policy-warning", d.to_string());
-        }
+        log_warnings(loaded);
         auto next = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
         if (!(next->store == policy_->store)) {
             log_event(LogLevel::Warning, "reload-partial",
@@ -340,6 +213,162 @@ class Daemon {
     }
 
   private:
+    // The policy at start: with errors, each is logged and lwauthd does not start.
+    bool load_policy() {
+        auto loaded = policy::load_directory(options_.config_dir);
+        if (!loaded.policy) {
+            for (const auto& d : loaded.errors) {
+                log_event(LogLevel::Error, "policy-error", d.to_string());
+            }
+            log_event(LogLevel::Error, "start-failed",
+                      "the policy in " + options_.config_dir + " has errors; refusing to start");
+            return false;
+        }
+        log_warnings(loaded);
+        policy_ = std::make_shared<const policy::Policy>(std::move(*loaded.policy));
+        return true;
+    }
+
+    // Only once the policy is good: a refused start leaves nothing behind.
+    bool prepare_state_directories() {
+        std::error_code ec;
+        std::filesystem::create_directories(options_.state_dir, ec);
+        if (ec) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot create state directory " + options_.state_dir + ": " + ec.message());
+            return false;
+        }
+        if (!state_directory_ok(options_.state_dir)) {
+            return false;
+        }
+        if (policy_->store.backend != policy::StoreBackend::Sqlite) {
+            log_event(LogLevel::Error, "start-failed",
+                      "[store] backend = postgresql is not available in this build; use sqlite");
+            return false;
+        }
+        // Whoever may rename files in the database's directory may take the database
+        // away, and with it every user's 2-step verification.
+        return policy_->store.path.empty() ||
+               state_directory_ok(policy_->store.path.parent_path().string());
+    }
+
+    // The loop, and what lives on it besides the bus: the HTTP client and the workers.
+    bool open_loop() {
+        sd_event* event = nullptr;
+        int r = sd_event_default(&event);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot create the event loop: " + errno_string(r));
+            return false;
+        }
+        event_.reset(event);
+        http_ = std::make_unique<http::Client>(event);
+        workers_ =
+            std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
+        timers_ = std::make_unique<EventTimers>(event);
+        return true;
+    }
+
+    // The composition root: every service gets its dependencies here, and only here.
+    void compose() {
+        std::string key_path = options_.state_dir + "/code.key";
+        std::string contacts_key_path = options_.state_dir + "/contacts.key";
+        std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
+                                                          : policy_->store.path.string();
+        hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
+        store_ = std::make_unique<SqliteStore>(
+            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
+        async_store_ = std::make_unique<ImmediateStore>(*store_);
+        sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
+        sender_->set_channels(build_channels(*policy_, *http_));
+        engine_ = std::make_unique<LoginEngine>(
+            EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
+            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
+        account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
+                                                    *hasher_, users_);
+        account_->set_policy(policy_);
+        admin_ = std::make_unique<AdminService>(*async_store_, *account_, users_);
+        service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
+                                                [this] { return reload(); });
+    }
+
+    // Serves the bus object on the system bus, from the loop.
+    bool connect_bus() {
+        sd_bus* bus = nullptr;
+        // sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests use for a
+        // private bus.
+        int r = sd_bus_open_system(&bus);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot connect to the system bus: " + errno_string(r));
+            return false;
+        }
+        bus_.reset(bus);
+        service_->attach(bus);
+        r = sd_bus_request_name(bus, bus::kServiceName, 0);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      std::string("cannot own ") + bus::kServiceName + " on the system bus: " +
+                          errno_string(r) + (r == -EEXIST ? " (another lwauthd is running)" : ""));
+            return false;
+        }
+        r = sd_bus_attach_event(bus, event_.get(), SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot attach the bus to the loop: " + errno_string(r));
+            return false;
+        }
+        // Without the bus lwauthd can serve nobody: leave the loop with a failure, so that
+        // systemd restarts it (Restart=on-failure) once the bus is back.
+        r = sd_bus_set_exit_on_disconnect(bus, 1);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot watch the bus connection: " + errno_string(r));
+            return false;
+        }
+        return true;
+    }
+
+    bool start_sweep() {
+        sd_event_source* timer = nullptr;
+        int r = sd_event_add_time_relative(event_.get(), &timer, CLOCK_MONOTONIC, kSweepInterval,
+                                           1000 * 1000, on_sweep, this);
+        if (r < 0) {
+            log_event(LogLevel::Error, "start-failed",
+                      "cannot add the sweep timer: " + errno_string(r));
+            return false;
+        }
+        sweep_timer_.reset(timer);
+        return true;
+    }
+
+    // Runs the loop until a stop signal or the loss of the bus; the exit status.
+    int serve() {
+        log_event(LogLevel::Notice, "started",
+                  std::string("lwauthd ") + LWAUTH_VERSION + " serving " + bus::kServiceName +
+                      " with policy " + options_.config_dir,
+                  {{"STATE_DIR", options_.state_dir}});
+        sd_notify(0, "READY=1\nSTATUS=Serving logins");
+        int r = sd_event_loop(event_.get());
+        sd_notify(0, "STOPPING=1");
+        workers_.reset();  // jobs not started are dropped; running ones are waited for
+        if (r != 0) {
+            log_event(
+                LogLevel::Error, "stopped",
+                "lwauthd stopped: " +
+                    std::string(r < 0 ? errno_string(r) : "the system bus connection was lost"));
+            return 1;
+        }
+        log_event(LogLevel::Notice, "stopped", "lwauthd stopped");
+        return 0;
+    }
+
+    static void log_warnings(const policy::LoadResult& loaded) {
+        for (const auto& d : loaded.warnings) {
+            log_event(LogLevel::Warning, "policy-warning", d.to_string());
+        }
+    }
+
     // SIGTERM and SIGINT stop the loop, SIGHUP reloads; without them lwauthd could be
     // neither stopped cleanly nor reloaded, so it does not start.
     bool watch_signals(sd_event* event) {

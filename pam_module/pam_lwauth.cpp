@@ -102,6 +102,13 @@ class Relay {
     int unavailable(const std::string& why);
     int call(const char* method, BusMessagePtr& request, Step& step, const char* what);
     int send_and_wait(sd_bus_message* request, BusError& error, BusMessagePtr& reply);
+    // The login's first step: Start with the session's context.
+    int start(const char* user, Step& step);
+    // Asks the step's prompt; the answer, or PAM_CONV_ERR when the conversation failed.
+    int prompt(const Step& step, SecretString& answer);
+    // Sends the answer (wiped once sent); the next step.
+    int answer(const std::string& id, SecretString& answer, Step& step);
+    const char* item(int type) const;
     int show(const Step& step);
     void cancel(const std::string& id);
 
@@ -249,23 +256,15 @@ void Relay::cancel(const std::string& id) {
                        bus::kLoginCancel, error.get(), nullptr, "s", id.c_str());
 }
 
-int Relay::run() {
-    const char* user = nullptr;
-    int rc = pam_get_user(pamh_, &user, nullptr);
-    if (rc != PAM_SUCCESS || user == nullptr || *user == '\0') {
-        return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
+const char* Relay::item(int type) const {
+    const void* value = nullptr;
+    if (pam_get_item(pamh_, type, &value) != PAM_SUCCESS || value == nullptr) {
+        return "";
     }
-    auto item = [&](int type) -> const char* {
-        const void* value = nullptr;
-        if (pam_get_item(pamh_, type, &value) != PAM_SUCCESS || value == nullptr) {
-            return "";
-        }
-        return static_cast<const char*>(value);
-    };
-    const char* service = item(PAM_SERVICE);
-    const char* rhost = item(PAM_RHOST);
-    const char* tty = item(PAM_TTY);
+    return static_cast<const char*>(value);
+}
 
+int Relay::start(const char* user, Step& step) {
     // sd-bus reads DBUS_SYSTEM_BUS_ADDRESS with secure_getenv(), so a setuid caller (su,
     // sudo) cannot point the module at a bus of the user's choosing.
     sd_bus* bus = nullptr;
@@ -284,18 +283,62 @@ int Relay::run() {
     // The module's own wait goes with it, so that lwauthd answers (as unavailable, which
     // fails closed) before this module would give up and leave the login to failmode=.
     r = sd_bus_message_append(raw, "a{sv}", 6, bus::kContextUser, "s", user, bus::kContextService,
-                              "s", service, bus::kContextRhost, "s", rhost, bus::kContextTty, "s",
-                              tty, bus::kContextMode, "s", options_.mode,
-                              bus::kContextReplyTimeout, "t", options_.timeout_usec);
+                              "s", item(PAM_SERVICE), bus::kContextRhost, "s", item(PAM_RHOST),
+                              bus::kContextTty, "s", item(PAM_TTY), bus::kContextMode, "s",
+                              options_.mode, bus::kContextReplyTimeout, "t",
+                              options_.timeout_usec);
     if (r < 0) {
         return PAM_BUF_ERR;
     }
+    return call(bus::kLoginStart, request, step, "Start");
+}
+
+int Relay::prompt(const Step& step, SecretString& answer) {
+    char* response = nullptr;
+    int rc = pam_prompt(pamh_, step.echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &response,
+                        "%s", step.prompt.c_str());
+    if (rc != PAM_SUCCESS || response == nullptr) {
+        if (response != nullptr) {
+            secure_wipe(response, std::strlen(response));
+            std::free(response);
+        }
+        pam_syslog(pamh_, LOG_NOTICE, "conversation failed; login cancelled");
+        return PAM_CONV_ERR;
+    }
+    answer = SecretString(response);
+    secure_wipe(response, std::strlen(response));
+    std::free(response);
+    return PAM_SUCCESS;
+}
+
+int Relay::answer(const std::string& id, SecretString& answer, Step& step) {
+    // Later calls go to the unique name that started the login: if that lwauthd has
+    // gone, the bus says so at once instead of handing the login to a new instance.
+    sd_bus_message* raw = nullptr;
+    if (sd_bus_message_new_method_call(bus_.get(), &raw, daemon_.c_str(), bus::kObjectPath,
+                                       bus::kLoginInterface, bus::kLoginAnswer) < 0) {
+        return PAM_BUF_ERR;
+    }
+    BusMessagePtr request(raw);
+    sd_bus_message_sensitive(raw);
+    if (sd_bus_message_append(raw, "ss", id.c_str(), answer.c_str()) < 0) {
+        return PAM_BUF_ERR;
+    }
+    answer.clear();
+    return call(bus::kLoginAnswer, request, step, "Answer");
+}
+
+int Relay::run() {
+    const char* user = nullptr;
+    int rc = pam_get_user(pamh_, &user, nullptr);
+    if (rc != PAM_SUCCESS || user == nullptr || *user == '\0') {
+        return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
+    }
     Step step;
-    rc = call(bus::kLoginStart, request, step, "Start");
+    rc = start(user, step);
     if (rc != PAM_SUCCESS) {
         return rc;
     }
-
     for (;;) {
         if (options_.debug) {
             pam_syslog(pamh_, LOG_DEBUG, "step: %zu message(s), %s, verdict '%s'",
@@ -309,37 +352,13 @@ int Relay::run() {
         if (!step.verdict.empty()) {
             return verdict_to_pam(step.verdict);
         }
-        char* response = nullptr;
-        rc = pam_prompt(pamh_, step.echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &response,
-                        "%s", step.prompt.c_str());
-        if (rc != PAM_SUCCESS || response == nullptr) {
-            if (response != nullptr) {
-                secure_wipe(response, std::strlen(response));
-                std::free(response);
-            }
-            pam_syslog(pamh_, LOG_NOTICE, "conversation failed; login cancelled");
+        SecretString reply;
+        if (prompt(step, reply) != PAM_SUCCESS) {
             cancel(step.id);
             return PAM_CONV_ERR;
         }
-        SecretString answer(response);
-        secure_wipe(response, std::strlen(response));
-        std::free(response);
-
-        // Later calls go to the unique name that started the login: if that lwauthd has
-        // gone, the bus says so at once instead of handing the login to a new instance.
-        raw = nullptr;
-        if (sd_bus_message_new_method_call(bus, &raw, daemon_.c_str(), bus::kObjectPath,
-                                           bus::kLoginInterface, bus::kLoginAnswer) < 0) {
-            return PAM_BUF_ERR;
-        }
-        BusMessagePtr next(raw);
-        sd_bus_message_sensitive(raw);
-        if (sd_bus_message_append(raw, "ss", step.id.c_str(), answer.c_str()) < 0) {
-            return PAM_BUF_ERR;
-        }
-        answer.clear();
         Step following;
-        rc = call(bus::kLoginAnswer, next, following, "Answer");
+        rc = answer(step.id, reply, following);
         if (rc != PAM_SUCCESS) {
             return rc;
         }

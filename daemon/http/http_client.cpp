@@ -128,6 +128,96 @@ struct Client::Transfer {
     }
 
     [[nodiscard]] bool is_mail() const { return !request.mail_rcpt.empty(); }
+
+    // Sets the easy handle up for the request; throws when libcurl refuses an option.
+    void set_up() {
+        const Request& r = request;
+        for (const auto& header : r.headers) {
+            append(headers, header);
+        }
+        for (const auto& recipient : r.mail_rcpt) {
+            append(recipients, recipient);
+        }
+        if (is_mail() && (has_line_break(r.mail_from) ||
+                          std::any_of(r.mail_rcpt.begin(), r.mail_rcpt.end(),
+                                      [](const auto& a) { return has_line_break(a); }))) {
+            throw Error(Errc::Internal, "a mail address holds a line break");
+        }
+        if (!(set_transport() && set_credentials() && set_payload())) {
+            throw Error(Errc::Internal, "cannot set up a request for " + r.url);
+        }
+    }
+
+    // What every request shares: the URL and its protocols, limits, TLS, the callbacks.
+    [[nodiscard]] bool set_transport() {
+        CURL* e = easy.get();
+        const Request& r = request;
+        bool ok =
+            curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, r.protocols.c_str()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, r.protocols.c_str()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count())) ==
+                CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+            // Protocols that can upgrade (SMTP's STARTTLS) must, or fail: never in clear.
+            curl_easy_setopt(e, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL)) == CURLE_OK &&
+            // An empty proxy string makes libcurl ignore http_proxy & co. in the
+            // environment: proxies come from the policy only.
+            curl_easy_setopt(e, CURLOPT_PROXY, r.proxy.c_str()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_USERAGENT, "lwauth") == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_write) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_WRITEDATA, this) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_PRIVATE, this) == CURLE_OK;
+        if (ok && !r.ca_file.empty()) {
+            ok = curl_easy_setopt(e, CURLOPT_CAINFO, r.ca_file.c_str()) == CURLE_OK;
+        }
+        return ok;
+    }
+
+    [[nodiscard]] bool set_credentials() {
+        CURL* e = easy.get();
+        const Request& r = request;
+        if (r.username.empty()) {
+            return true;
+        }
+        return (is_mail() ||
+                curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) ==
+                    CURLE_OK) &&
+               curl_easy_setopt(e, CURLOPT_USERNAME, r.username.c_str()) == CURLE_OK &&
+               curl_easy_setopt(e, CURLOPT_PASSWORD, r.password.c_str()) == CURLE_OK;
+    }
+
+    // The body: a mail message uploaded after MAIL FROM / RCPT TO, or an HTTP method's.
+    [[nodiscard]] bool set_payload() {
+        CURL* e = easy.get();
+        const Request& r = request;
+        if (is_mail()) {
+            return set_mail_limits(e, r) &&
+                   curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &Transfer::on_debug) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_DEBUGDATA, this) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_MAIL_FROM, r.mail_from.c_str()) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_MAIL_RCPT, recipients.get()) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+                                    static_cast<curl_off_t>(r.body.size())) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_READFUNCTION, &Transfer::on_read) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_READDATA, this) == CURLE_OK;
+        }
+        if (r.method == "POST") {
+            return curl_easy_setopt(e, CURLOPT_POST, 1L) == CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size())) ==
+                       CURLE_OK &&
+                   curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data()) == CURLE_OK;
+        }
+        return r.method == "GET" ||
+               curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str()) == CURLE_OK;
+    }
 };
 
 Client::Client(sd_event* event) : event_(event) {
@@ -159,73 +249,8 @@ void Client::perform(Request request, Callback done) {
     transfer->client = this;
     transfer->request = std::move(request);
     transfer->done = std::move(done);
+    transfer->set_up();
     CURL* easy = transfer->easy.get();
-    const Request& r = transfer->request;
-    for (const auto& header : r.headers) {
-        append(transfer->headers, header);
-    }
-    for (const auto& recipient : r.mail_rcpt) {
-        append(transfer->recipients, recipient);
-    }
-    if (transfer->is_mail() && (has_line_break(r.mail_from) ||
-                                std::any_of(r.mail_rcpt.begin(), r.mail_rcpt.end(),
-                                            [](const auto& a) { return has_line_break(a); }))) {
-        throw Error(Errc::Internal, "a mail address holds a line break");
-    }
-    bool ok =
-        curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str()) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, r.protocols.c_str()) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, r.protocols.c_str()) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count())) ==
-            CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-        // Protocols that can upgrade (SMTP's STARTTLS) must, or fail: never in clear.
-        curl_easy_setopt(easy, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL)) == CURLE_OK &&
-        // An empty proxy string makes libcurl ignore http_proxy & co. in the
-        // environment: proxies come from the policy only.
-        curl_easy_setopt(easy, CURLOPT_PROXY, r.proxy.c_str()) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_USERAGENT, "lwauth") == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers.get()) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::on_write) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get()) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error) == CURLE_OK &&
-        curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get()) == CURLE_OK;
-    if (ok && !r.ca_file.empty()) {
-        ok = curl_easy_setopt(easy, CURLOPT_CAINFO, r.ca_file.c_str()) == CURLE_OK;
-    }
-    if (ok && !r.username.empty()) {
-        ok = (transfer->is_mail() ||
-              curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) ==
-                  CURLE_OK) &&
-             curl_easy_setopt(easy, CURLOPT_USERNAME, r.username.c_str()) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_PASSWORD, r.password.c_str()) == CURLE_OK;
-    }
-    if (ok && transfer->is_mail()) {
-        ok = set_mail_limits(easy, r) &&
-             curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, &Transfer::on_debug) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_DEBUGDATA, transfer.get()) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_MAIL_FROM, r.mail_from.c_str()) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, transfer->recipients.get()) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
-                              static_cast<curl_off_t>(r.body.size())) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Transfer::on_read) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_READDATA, transfer.get()) == CURLE_OK;
-    } else if (ok && r.method == "POST") {
-        ok = curl_easy_setopt(easy, CURLOPT_POST, 1L) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size())) ==
-                 CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data()) == CURLE_OK;
-    } else if (ok && r.method != "GET") {
-        ok = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str()) == CURLE_OK;
-    }
-    if (!ok) {
-        throw Error(Errc::Internal, "cannot set up a request for " + r.url);
-    }
     Transfer& started = *transfer;
     transfers_.emplace(easy, std::move(transfer));
     if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
@@ -233,7 +258,7 @@ void Client::perform(Request request, Callback done) {
         throw Error(Errc::Internal, "cannot start a request");
     }
     if (started.is_mail()) {
-        arm_reply_check(started, r.reply_timeout);  // the greeting
+        arm_reply_check(started, started.request.reply_timeout);  // the greeting
     }
 }
 
