@@ -469,43 +469,9 @@ uid_t BusService::require_admin(sd_bus_message* m) const {
 
 int BusService::login_start(sd_bus_message* m) {
     require_root(m);
-    LoginContext context;
-    check(sd_bus_message_enter_container(m, 'a', "{sv}"), "context");
-    int r;
-    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-        const char* key = nullptr;
-        check(sd_bus_message_read(m, "s", &key), "context key");
-        std::string* field = nullptr;
-        std::string_view k = key;
-        if (k == bus::kContextUser) {
-            field = &context.user;
-        } else if (k == bus::kContextService) {
-            field = &context.service;
-        } else if (k == bus::kContextRhost) {
-            field = &context.rhost;
-        } else if (k == bus::kContextTty) {
-            field = &context.tty;
-        } else if (k == bus::kContextMode) {
-            field = &context.mode;
-        }
-        const char* contents = nullptr;
-        check(sd_bus_message_peek_type(m, nullptr, &contents), "context value");
-        if (k == bus::kContextReplyTimeout && contents != nullptr &&
-            std::string_view(contents) == "t") {
-            uint64_t usec = 0;
-            check(sd_bus_message_read(m, "v", "t", &usec), "context value");
-            context.reply_timeout_usec = usec;
-        } else if (field != nullptr && contents != nullptr && std::string_view(contents) == "s") {
-            const char* value = nullptr;
-            check(sd_bus_message_read(m, "v", "s", &value), "context value");
-            *field = value;
-        } else {
-            check(sd_bus_message_skip(m, "v"), "context value");
-        }
-        check(sd_bus_message_exit_container(m), "context entry");
-    }
-    check(r, "context entry");
-    check(sd_bus_message_exit_container(m), "context");
+    StartContext wire = bus::read_start_context(m);
+    LoginContext context{wire.user, wire.service, wire.rhost, wire.tty, wire.mode, "",
+                         wire.reply_timeout_usec};
     context.owner = sender_of(m);
     auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
     engine_.start(context, [reply](StepResult result) { reply->done(result); });

@@ -282,12 +282,10 @@ int Relay::start(const char* user, Step& step) {
     BusMessagePtr request(raw);
     // The module's own wait goes with it, so that lwauthd answers (as unavailable, which
     // fails closed) before this module would give up and leave the login to failmode=.
-    r = sd_bus_message_append(raw, "a{sv}", 6, bus::kContextUser, "s", user, bus::kContextService,
-                              "s", item(PAM_SERVICE), bus::kContextRhost, "s", item(PAM_RHOST),
-                              bus::kContextTty, "s", item(PAM_TTY), bus::kContextMode, "s",
-                              options_.mode, bus::kContextReplyTimeout, "t",
-                              options_.timeout_usec);
-    if (r < 0) {
+    try {
+        bus::append_start_context(raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY),
+                                        options_.mode, options_.timeout_usec});
+    } catch (const Error&) {
         return PAM_BUF_ERR;
     }
     return call(bus::kLoginStart, request, step, "Start");

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "lwauth/error.hpp"
 #include "lwauth/sd_bus.hpp"
@@ -299,6 +300,47 @@ TEST_F(BusCodec, ReplyThatIsNoStatusIsMalformed) {
     auto m = reply(
         [](sd_bus_message* raw) { sd_bus_message_append(raw, "a{sv}", 1, "user", "s", "alice"); });
     EXPECT_THROW((void)bus::read_status_list(m.get()), Error);
+}
+
+// ---- Login.Start's context ------------------------------------------------------------
+
+TEST_F(BusCodec, AStartContextRoundTrips) {
+    StartContext context{"alice", "sshd", "192.0.2.7", "", bus::kModePrimary, 30000000};
+    auto m = reply([&](sd_bus_message* raw) { bus::append_start_context(raw, context); });
+    EXPECT_STREQ(sd_bus_message_get_signature(m.get(), 1), "a{sv}");
+    EXPECT_EQ(bus::read_start_context(m.get()), context);
+}
+
+TEST_F(BusCodec, AStartContextSkipsKeysItDoesNotKnowAndLeavesMissingOnesEmpty) {
+    auto m = reply([](sd_bus_message* raw) {
+        ASSERT_GE(sd_bus_message_append(raw, "a{sv}", 3, "user", "s", "bob", "newer_key", "u", 7,
+                                        "mode", "s", "second_factor"),
+                  0);
+    });
+    StartContext got = bus::read_start_context(m.get());
+    EXPECT_EQ(got, (StartContext{"bob", "", "", "", "second_factor", 0}));
+}
+
+TEST_F(BusCodec, AStartContextWithAKnownKeyOfAnotherTypeIsTheCallersError) {
+    for (auto write : std::vector<std::function<void(sd_bus_message*)>>{
+             [](sd_bus_message* raw) {
+                 ASSERT_GE(sd_bus_message_append(raw, "a{sv}", 1, "user", "u", 0), 0);
+             },
+             [](sd_bus_message* raw) {
+                 ASSERT_GE(
+                     sd_bus_message_append(raw, "a{sv}", 1, "reply_timeout_usec", "s", "30"), 0);
+             },
+             [](sd_bus_message* raw) { ASSERT_GE(sd_bus_message_append(raw, "s", "x"), 0); },
+         }) {
+        auto m = reply(write);
+        try {
+            (void)bus::read_start_context(m.get());
+            ADD_FAILURE() << "read";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::InvalidArgument);
+            EXPECT_THAT(e.what(), HasSubstr("bad Start context"));
+        }
+    }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// The two structured values of the D-Bus contract (bus_names.hpp), encoded and decoded in
-// one place for pam_lwauth.so, lwauthd and lwauthctl: the login step (kStepSignature) and
-// the account status a{sv} (Account.Status, Admin.ShowUser, Admin.ListUsers).
+// The structured values of the D-Bus contract (bus_names.hpp), encoded and decoded in
+// one place for pam_lwauth.so, lwauthd and lwauthctl: Login.Start's context a{sv}, the
+// login step (kStepSignature) and the account status a{sv} (Account.Status,
+// Admin.ShowUser, Admin.ListUsers).
 //
 // Both directions check what they handle: a value that breaks the contract (a step that
 // neither asks nor decides, or both; an unknown message type; a wrong signature; a status
@@ -8,8 +9,9 @@
 // saying what is wrong, and a decoder never reads past what the message holds. Status
 // keys a decoder does not know are skipped, so an older lwauthctl reads a newer lwauthd.
 //
-// The step (step_codec.cpp) and the status (status_codec.cpp) are separate objects of
-// liblwauth-common so that the module, which reads steps only, links no status code.
+// The context (context_codec.cpp), the step (step_codec.cpp) and the status
+// (status_codec.cpp) are separate objects of liblwauth-common so that the module, which
+// writes contexts and reads steps only, links no status code.
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -23,6 +25,19 @@
 #include "lwauth/bus_names.hpp"
 
 namespace lwauth {
+
+/// What Login.Start's context a{sv} carries (the kContext* keys), the PAM items as the
+/// module read them ("" when the application set none).
+struct StartContext {
+    std::string user;
+    std::string service;
+    std::string rhost;
+    std::string tty;
+    std::string mode;                 // kModePrimary | kModeSecondFactor
+    uint64_t reply_timeout_usec = 0;  // the caller's wait for each reply; 0: not said
+
+    bool operator==(const StartContext&) const = default;
+};
 
 /// One turn of a login, as Start and Answer return it.
 struct Step {
@@ -63,6 +78,14 @@ void append_step(sd_bus_message* m, const Step& step);
 /// kStepSignature or the step breaks the contract as append_step says. A verdict the
 /// reader does not know passes: the caller maps it (the module fails closed).
 [[nodiscard]] Step read_step(sd_bus_message* m);
+
+/// Appends `context` as Start's a{sv}: every key, the strings even when empty.
+void append_start_context(sd_bus_message* m, const StartContext& context);
+
+/// Reads Start's a{sv}. Keys it does not know are skipped (a newer module may send
+/// more); a known key with a value of another type throws Error(InvalidArgument), as
+/// does a message that is not an a{sv}: the caller sent it.
+[[nodiscard]] StartContext read_start_context(sd_bus_message* m);
 
 /// A remembered place in a status (remembered_hosts, a(sst)).
 struct StatusPlace {
