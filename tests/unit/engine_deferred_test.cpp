@@ -196,5 +196,38 @@ TEST_F(DeferredEngineTest, ACancelBeforeTheFirstStepEndsTheLoginThatWaitsForTheS
     EXPECT_EQ(engine_->pending(), 0u);
 }
 
+// ---- A store that fails: the login ends with its error (fail closed) -------------------
+
+TEST_F(DeferredEngineTest, AWrongCodeThatCannotBeCountedEndsTheLoginWithTheStoresError) {
+    Step step = start();
+    std::optional<Result<Step>> got;
+    engine_->answer(step.id, kOwner, SecretString(wrong_code_for(last_code())),
+                    [&](Result<Step> r) { got.emplace(std::move(r)); });
+    ASSERT_TRUE(deferred_.run_one());  // lock_state
+    ASSERT_FALSE(got.has_value());
+    ASSERT_TRUE(deferred_.fail_one(Error(Errc::Unavailable, "the store has gone away")));
+    ASSERT_TRUE(got.has_value());
+    ASSERT_FALSE(got->ok()) << "never another try on a failure not counted";
+    EXPECT_EQ(got->error().code(), Errc::Unavailable);
+    EXPECT_EQ(engine_->pending(), 0u);
+}
+
+TEST_F(DeferredEngineTest, ANewCodeThatCannotBeCountedEndsTheLoginWithTheStoresError) {
+    use_policy("[code]\nresend_interval = 30s\n");
+    Step step = start();
+    s_.clock.advance(31);
+    std::optional<Result<Step>> got;
+    engine_->answer(step.id, kOwner, SecretString("r"),
+                    [&](Result<Step> r) { got.emplace(std::move(r)); });
+    ASSERT_TRUE(deferred_.run_one());  // lock_state
+    ASSERT_TRUE(deferred_.run_one());  // load_user: the contacts as they are now
+    ASSERT_TRUE(deferred_.fail_one(Error(Errc::Unavailable, "the store has gone away")));
+    ASSERT_TRUE(got.has_value());
+    ASSERT_FALSE(got->ok());
+    EXPECT_EQ(got->error().code(), Errc::Unavailable);
+    EXPECT_EQ(sent_.size(), 1u) << "nothing sent that was not counted";
+    EXPECT_EQ(engine_->pending(), 0u);
+}
+
 }  // namespace
 }  // namespace lwauth

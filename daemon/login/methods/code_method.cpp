@@ -130,10 +130,7 @@ void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
     deps_.store.load_user(env.context.user, [self = self(), env, step = std::move(step),
                                              then = std::move(then)](Result<UserState> state) {
         if (!state) {
-            log_event(LogLevel::Error, "store-failed",
-                      std::string("cannot read the user's contacts: ") + state.error().what(),
-                      {{"USER", env.context.user}});
-            self->code_sent(env, {}, {}, state.error(), step, then);
+            then(state.error());
             return;
         }
         self->send_to(env, std::make_shared<const UserState>(std::move(*state)), step, then);
@@ -168,13 +165,17 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
     if (!outcome) {
         if (outcome.error().code() == Errc::RateLimited) {
             step.error(rate_limited_text(outcome.error().retry_at(), deps_.clock.now()));
-            then(SendState::RateLimited, std::move(step));
+            then(Sending{SendState::RateLimited, std::move(step)});
+            return;
+        }
+        if (outcome.error().code() != Errc::DeliveryFailed) {
+            then(outcome.error());  // the store's: the login ends with it
             return;
         }
         step.error(
             "The verification code could not be sent. Try again later, or ask your "
             "administrator.");
-        then(SendState::Failed, std::move(step));
+        then(Sending{SendState::Failed, std::move(step)});
         return;
     }
     adopt_.reset();
@@ -207,33 +208,35 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
     if (options_.password_instead && !checked_) {
         step.info("Type p to log in with your password instead.");
     }
-    then(SendState::Sent, std::move(step));
+    then(Sending{SendState::Sent, std::move(step)});
 }
 
 void CodeMethod::begin(const MethodEnv& env, Done<Step> done) {
     MethodEnv unscoped = env;
     unscoped.loaded.reset();  // the contacts need not outlive the send
-    send_new_code(scoped(env), Step{}, [self = self(), unscoped, done](SendState state, Step step) {
-        switch (state) {
-            case SendState::Sent:
-                done(self->prompt(std::move(step)));
-                return;
-            case SendState::RateLimited:
-                step.verdict = bus::kVerdictDenied;
-                break;
-            case SendState::Failed:
-                step.verdict = bus::kVerdictUnavailable;
-                break;
-        }
-        if (self->options_.password_instead) {
-            // Nothing was checked: the password (and 2-step after it) still decides,
-            // unless 2-step would refuse anyway.
-            self->password_instead(unscoped, std::move(step), "Log in with your password instead.",
-                                   done);
-            return;
-        }
-        done(std::move(step));
-    });
+    send_new_code(scoped(env), Step{},
+                  then<Sending>(done, [self = self(), unscoped, done](Sending sent) {
+                      Step& step = sent.step;
+                      switch (sent.state) {
+                          case SendState::Sent:
+                              done(self->prompt(std::move(step)));
+                              return;
+                          case SendState::RateLimited:
+                              step.verdict = bus::kVerdictDenied;
+                              break;
+                          case SendState::Failed:
+                              step.verdict = bus::kVerdictUnavailable;
+                              break;
+                      }
+                      if (self->options_.password_instead) {
+                          // Nothing was checked: the password (and 2-step after it) still decides,
+                          // unless 2-step would refuse anyway.
+                          self->password_instead(unscoped, std::move(step),
+                                                 "Log in with your password instead.", done);
+                          return;
+                      }
+                      done(std::move(step));
+                  }));
 }
 
 void CodeMethod::password_instead(const MethodEnv& unscoped, Step step, const std::string& instead,
@@ -430,9 +433,10 @@ void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, Done<Step> do
         send_env.user_policy.code.channels = {policy::Kind::Notification};
     }
     // On failure the code already sent stays valid: the user may still have it.
-    send_new_code(send_env, std::move(step), [self = self(), done](SendState, Step sent) {
-        done(self->prompt(std::move(sent)));
-    });
+    send_new_code(send_env, std::move(step),
+                  then<Sending>(done, [self = self(), done](Sending sent) {
+                      done(self->prompt(std::move(sent.step)));
+                  }));
 }
 
 void CodeMethod::check_code(const MethodEnv& env, bool right, const LockState& state,

@@ -54,7 +54,13 @@ class CodeMethod final : public LoginMethod {
 
   private:
     enum class SendState { Sent, RateLimited, Failed };
-    using Sent = std::function<void(SendState, Step)>;
+    /// How a send went, and the step with the line that tells the user.
+    struct Sending {
+        SendState state;
+        Step step;
+    };
+    /// The error, when the store could not be read or count the send.
+    using Sent = Done<Sending>;
     /// Draws and sends a new code, then calls `then` with the step plus the line that
     /// tells the user what happened. The previous code stays valid unless the new one
     /// was delivered.
