@@ -125,12 +125,12 @@ Done<void> later_reply(sd_bus_message* m, bool root) {
 
 // Replies to a login call with its step or error. Runs from the event loop, so nothing
 // may escape; a client that has gone simply gets no reply.
-void reply_step(sd_bus_message* m, const StepResult& result) noexcept {
+void reply_step(sd_bus_message* m, const Result<Step>& result) noexcept {
     try {
-        if (result.error) {
-            reply_error(m, *result.error, true);  // only root may call the Login interface
+        if (!result.ok()) {
+            reply_error(m, result.error(), true);  // only root may call the Login interface
         } else {
-            send_step(m, *result.step);
+            send_step(m, *result);
         }
     } catch (...) {
         sd_bus_reply_method_errorf(m, bus::kErrorInternal, "%s", kInternalErrorText);
@@ -157,13 +157,13 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
 
     /// The engine's answer. When lwauthd has already answered, a login that goes on is
     /// dropped: its client has been told it is over.
-    void done(const StepResult& result) {
+    void done(const Result<Step>& result) {
         timer_.reset();
         if (!replied_) {
             replied_ = true;
             reply_step(call_.get(), result);
-        } else if (result.step && !result.step->id.empty()) {
-            service_.engine_.cancel(result.step->id, owner_);
+        } else if (result.ok() && !result->id.empty()) {
+            service_.engine_.cancel(result->id, owner_);
         }
     }
 
@@ -208,7 +208,7 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
                                    "The verification code could not be sent in time. Try again "
                                    "later.");
         step.verdict = bus::kVerdictUnavailable;
-        reply_step(call_.get(), StepResult{step, std::nullopt});
+        reply_step(call_.get(), Result<Step>(step));
         return 0;
     }
 
@@ -474,7 +474,7 @@ int BusService::login_start(sd_bus_message* m) {
                          wire.reply_timeout_usec};
     context.owner = sender_of(m);
     auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
-    engine_.start(context, [reply](StepResult result) { reply->done(result); });
+    engine_.start(context, [reply](Result<Step> result) { reply->done(result); });
     reply->arm(context.reply_timeout_usec);
     return 1;
 }
@@ -488,7 +488,7 @@ int BusService::login_answer(sd_bus_message* m) {
     std::string owner = sender_of(m);
     uint64_t reply_timeout = engine_.reply_timeout_usec(id);
     auto reply = std::make_shared<DeadlineReply>(*this, m, owner, id);
-    engine_.answer(id, owner, secret, [reply](StepResult result) { reply->done(result); });
+    engine_.answer(id, owner, secret, [reply](Result<Step> result) { reply->done(result); });
     reply->arm(reply_timeout);
     return 1;
 }

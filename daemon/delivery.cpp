@@ -168,24 +168,26 @@ std::vector<CodeSender::Target> CodeSender::login_targets(const std::string& use
     return targets;
 }
 
-int64_t CodeSender::login_capped_until(const std::string& user, const policy::Policy& policy,
-                                       const policy::UserPolicy& user_policy,
-                                       const UserState& state, const std::string& rhost) const {
+void CodeSender::login_capped_until(const std::string& user, const policy::Policy& policy,
+                                    const policy::UserPolicy& user_policy, const UserState& state,
+                                    const std::string& rhost, Done<int64_t> done) const {
     std::vector<Target> targets = login_targets(user, policy, user_policy, state);
     if (targets.empty()) {
-        return 0;
+        done(int64_t{0});
+        return;
     }
     // The first target is the one a send reserves against; a cap reached there ends it.
     std::vector<SendCap> caps;
-    for (const auto& named :
-         send_caps(CodePurpose::Login, user, rhost,
-                   hasher_.keyed_hex("destination", targets.front().destination),
-                   user_policy.code)) {
+    for (const auto& named : send_caps(
+             CodePurpose::Login, user, rhost,
+             hasher_.keyed_hex("destination", targets.front().destination), user_policy.code)) {
         caps.push_back(named.cap);
     }
     int64_t now = clock_.now();
-    SendReservation check = store_.check_send(caps, now - kHour, now);
-    return check.capped >= 0 ? std::max(check.room_at, now + 1) : 0;
+    store_.check_send(caps, now - kHour, now,
+                      then<SendReservation>(done, [now, done](const SendReservation& check) {
+                          done(check.capped >= 0 ? std::max(check.room_at, now + 1) : 0);
+                      }));
 }
 
 void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
@@ -206,31 +208,48 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     for (const auto& n : named) {
         caps.push_back(n.cap);
     }
-    SendReservation reservation = store_.reserve_send(caps, now - kHour, now);
-    if (!reservation.reserved()) {
+    std::vector<const char*> reached;
+    for (const auto& n : named) {
+        reached.push_back(n.reached);
+    }
+    // `target` stays valid: targets never change once the attempt has started.
+    store_.reserve_send(caps, now - kHour, now,
+                        [this, attempt, &target, reached](Result<SendReservation> reservation) {
+                            send_reserved(attempt, target, reached, std::move(reservation));
+                        });
+}
+
+void CodeSender::send_reserved(const std::shared_ptr<Attempt>& attempt, const Target& target,
+                               const std::vector<const char*>& reached,
+                               Result<SendReservation> reservation) {
+    if (!reservation) {
+        log_event(
+            LogLevel::Error, "store-failed",
+            std::string("cannot count a send against the caps: ") + reservation.error().what(),
+            {{"USER", attempt->user}});
+        attempt->done(reservation.error());  // nothing counted, nothing sent
+        return;
+    }
+    if (!reservation->reserved()) {
         log_event(LogLevel::Warning, "send-capped",
-                  named[static_cast<size_t>(reservation.capped)].reached,
+                  reached[static_cast<size_t>(reservation->capped)],
                   {{"USER", attempt->user}, {"RHOST", attempt->rhost}});
         // A cap ends the send: falling back to another contact would defeat the cap.
         attempt->done(
-            Error(Errc::RateLimited, "too many codes were sent recently", reservation.room_at));
+            Error(Errc::RateLimited, "too many codes were sent recently", reservation->room_at));
         return;
     }
     OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone(),
                             attempt->code_policy.lifetime};
-    // `target` stays valid: targets never change once the attempt has started.
-    target.channel->send(
-        message, [this, attempt, &target, reservation = std::move(reservation)](Result<void> sent) {
-            on_sent(attempt, target, reservation, sent);
-        });
+    target.channel->send(message,
+                         [this, attempt, &target, reservation = std::move(*reservation)](
+                             Result<void> sent) { on_sent(attempt, target, reservation, sent); });
 }
 
 void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
                          const SendReservation& reservation, const Result<void>& sent) {
     const char* kind = policy::to_string(target.kind);
     if (!sent) {
-        // Not sent: the reservation goes back before the next channel reserves its own.
-        release(reservation);
         attempt->last_error = sent.error().what();
         log_event(LogLevel::Error, "delivery-failed",
                   "channel could not deliver: " + attempt->last_error,
@@ -238,7 +257,8 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
                    {"CHANNEL", target.channel_name},
                    {"KIND", kind},
                    {"RETRYABLE", retryable(sent.error()) ? "yes" : "no"}});
-        advance(attempt);
+        // Not sent: the reservation goes back before the next channel reserves its own.
+        release(reservation, [this, attempt] { advance(attempt); });
         return;
     }
     log_event(LogLevel::Info, "code-sent", "code sent",
@@ -253,14 +273,16 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
     attempt->done(Delivered{target.channel_name, target.kind, shown, instead_of});
 }
 
-void CodeSender::release(const SendReservation& reservation) noexcept {
-    try {
-        store_.release_send(reservation);
-    } catch (const std::exception& e) {
-        // Kept counted: a send that cannot be given back errs towards the cap.
-        log_event(LogLevel::Error, "store-failed",
-                  std::string("cannot give back a send that failed: ") + e.what());
-    }
+void CodeSender::release(const SendReservation& reservation, const std::function<void()>& next) {
+    store_.release_send(reservation, [next](Result<void> released) {
+        if (!released) {
+            // Kept counted: a send that cannot be given back errs towards the cap.
+            log_event(
+                LogLevel::Error, "store-failed",
+                std::string("cannot give back a send that failed: ") + released.error().what());
+        }
+        next();
+    });
 }
 
 void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,

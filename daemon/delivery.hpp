@@ -3,6 +3,7 @@
 // Shared by logins (2-step) and contact confirmation.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,7 +16,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
-#include "store/store.hpp"
+#include "store/async_store.hpp"
 
 namespace lwauth {
 
@@ -36,7 +37,7 @@ enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact, Reauth };
 
 class CodeSender {
   public:
-    CodeSender(const Clock& clock, Store& store, const Hasher& hasher)
+    CodeSender(const Clock& clock, AsyncStore& store, const Hasher& hasher)
         : clock_(clock), store_(store), hasher_(hasher) {}
 
     /// Replaces the channels (on start and on policy reload). Sends in flight keep the
@@ -72,11 +73,9 @@ class CodeSender {
     /// When a login code after the password (CodePurpose::Login) could be sent to the
     /// user: 0 when it could be now (or no channel reaches the user), else the time the
     /// cap it would meet has room again. Counts nothing.
-    [[nodiscard]] int64_t login_capped_until(const std::string& user,
-                                             const policy::Policy& policy,
-                                             const policy::UserPolicy& user_policy,
-                                             const UserState& state,
-                                             const std::string& rhost) const;
+    void login_capped_until(const std::string& user, const policy::Policy& policy,
+                            const policy::UserPolicy& user_policy, const UserState& state,
+                            const std::string& rhost, Done<int64_t> done) const;
 
   private:
     struct Target {
@@ -87,20 +86,25 @@ class CodeSender {
     };
     struct Attempt;
 
-    void add_targets(std::vector<Target>& targets, const policy::Policy& policy,
-                     policy::Kind kind, const std::string& destination) const;
+    void add_targets(std::vector<Target>& targets, const policy::Policy& policy, policy::Kind kind,
+                     const std::string& destination) const;
     /// Where a login code for the user goes, in the order it is tried.
     [[nodiscard]] std::vector<Target> login_targets(const std::string& user,
                                                     const policy::Policy& policy,
                                                     const policy::UserPolicy& user_policy,
                                                     const UserState& state) const;
     void advance(const std::shared_ptr<Attempt>& attempt);
+    /// Sends to `target` what `reservation` (reserve_send's answer) has counted.
+    void send_reserved(const std::shared_ptr<Attempt>& attempt, const Target& target,
+                       const std::vector<const char*>& reached,
+                       Result<SendReservation> reservation);
     void on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
                  const SendReservation& reservation, const Result<void>& sent);
-    void release(const SendReservation& reservation) noexcept;
+    /// Gives a send that failed back to the caps, then runs `next`.
+    void release(const SendReservation& reservation, const std::function<void()>& next);
 
     const Clock& clock_;
-    Store& store_;
+    AsyncStore& store_;
     const Hasher& hasher_;
     std::map<std::string, std::shared_ptr<Channel>> channels_;
 };

@@ -276,18 +276,17 @@ class Daemon {
         std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
                                                           : policy_->store.path.string();
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
-        store_ = std::make_unique<SqliteStore>(
-            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_));
-        async_store_ = std::make_unique<ImmediateStore>(*store_);
+        store_ = std::make_unique<ImmediateStore>(std::make_unique<SqliteStore>(
+            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_)));
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
             login_methods({clock_, random_, *store_, *sender_, *hasher_}));
-        account_ = std::make_unique<AccountService>(clock_, random_, *async_store_, *sender_,
+        account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);
-        admin_ = std::make_unique<AdminService>(*async_store_, *account_, users_);
+        admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
     }
@@ -419,8 +418,13 @@ class Daemon {
             try {
                 self->engine_->expire();
                 self->account_->expire();
-                self->store_->prune_sends(self->clock_.now() - 2 * 3600);
-                self->store_->prune_hosts(self->clock_.now());
+                auto failed = [](Result<void> pruned) {
+                    if (!pruned) {
+                        log_event(LogLevel::Error, "sweep-failed", pruned.error().what());
+                    }
+                };
+                self->store_->prune_sends(self->clock_.now() - 2 * 3600, failed);
+                self->store_->prune_hosts(self->clock_.now(), failed);
             } catch (const std::exception& e) {
                 log_event(LogLevel::Error, "sweep-failed", e.what());
             }
@@ -437,10 +441,8 @@ class Daemon {
     SystemUserDirectory users_;
     std::shared_ptr<const policy::Policy> policy_;
     std::unique_ptr<Hasher> hasher_;
-    std::unique_ptr<SqliteStore> store_;
-    // The store for the services that take its answers through callbacks (the account and
-    // admin services); the engine and CodeSender still call store_ directly.
-    std::unique_ptr<ImmediateStore> async_store_;
+    // The store behind callbacks (async_store.hpp), over the embedded SQLite backend.
+    std::unique_ptr<AsyncStore> store_;
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
     std::unique_ptr<AccountService> account_;

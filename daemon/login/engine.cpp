@@ -16,54 +16,77 @@ std::string LoginEngine::new_id() {
     return hex_encode(raw, sizeof raw);
 }
 
-void LoginEngine::start(const LoginContext& context, StepDone done) {
+void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (context.user.empty() || context.user.size() > 256) {
         throw Error(Errc::InvalidArgument, "the login context needs a user name");
     }
     if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
-    auto user_policy = policy_->effective_for_lazy(
-        context.user, [&] { return deps_.users.groups_of(context.user); });
-    if (context.mode == bus::kModePrimary) {
-        start_primary(context, user_policy, std::move(done));
-    } else {
-        start_second_factor(context, user_policy, std::move(done));
+    auto starting = std::make_shared<const Starting>(
+        Starting{context, policy_, policy_->effective_for_lazy(context.user, [&] {
+                     return deps_.users.groups_of(context.user);
+                 })});
+    if (context.mode == bus::kModeSecondFactor &&
+        starting->user_policy.two_step == policy::TwoStep::Off) {
+        done(Step::verdict_of(bus::kVerdictIgnore));
+        return;
     }
+    // The rest runs when the store answers, at once or later: what it needs is held by
+    // `starting`, and the engine outlives every login.
+    deps_.store.load_user(context.user,
+                          then<UserState>(done, [this, starting, done](UserState state) {
+                              auto loaded = std::make_shared<const UserState>(std::move(state));
+                              if (starting->context.mode == bus::kModePrimary) {
+                                  start_primary(starting, std::move(loaded), done);
+                              } else {
+                                  start_second_factor(starting, std::move(loaded), done);
+                              }
+                          }));
 }
 
-void LoginEngine::start_primary(const LoginContext& context, const policy::UserPolicy& user_policy,
-                                StepDone done) {
+void LoginEngine::start_primary(const std::shared_ptr<const Starting>& starting,
+                                std::shared_ptr<const UserState> loaded, Done<Step> done) {
+    const LoginContext& context = starting->context;
     // An unknown user, and a user without a passwordless method, get exactly what a
     // user with only a password gets: no prompt, the password decides.
-    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(context.user));
-    const UserState& state = *loaded;
     // Too many wrong codes before a password, for this user or from this remote host:
     // the passwordless methods are not offered for a while, and the password and 2-step
     // decide, with their own lockout and caps. Nothing is said: an unknown user gets the
     // same.
-    if (std::string why = passwordless::suspended(deps_.store, deps_.clock, user_policy, context,
-                                                  state.passwordless_failures);
-        !why.empty()) {
-        log_event(LogLevel::Notice, "passwordless-suspended",
-                  "passwordless methods not offered: " + why,
-                  {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
-        return;
-    }
+    passwordless::suspended(
+        deps_.store, deps_.clock, starting->user_policy, context, loaded->passwordless_failures,
+        then<std::string>(done, [this, starting, loaded, done](const std::string& why) {
+            if (!why.empty()) {
+                const LoginContext& login = starting->context;
+                log_event(
+                    LogLevel::Notice, "passwordless-suspended",
+                    "passwordless methods not offered: " + why,
+                    {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
+                done(Step::verdict_of(bus::kVerdictIgnore));
+                return;
+            }
+            offer_primary(starting, loaded, done);
+        }));
+}
+
+void LoginEngine::offer_primary(const std::shared_ptr<const Starting>& starting,
+                                std::shared_ptr<const UserState> loaded, Done<Step> done) {
+    const LoginContext& context = starting->context;
+    const UserState& state = *loaded;
     std::vector<PrimaryMenu::Choice> offered;
     for (const auto& type : types_.primary) {
-        if (type->offered(*policy_, user_policy, state, context)) {
+        if (type->offered(*starting->policy, starting->user_policy, state, context)) {
             offered.push_back({type, type->label(state)});
         }
     }
     if (offered.empty()) {
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        done(Step::verdict_of(bus::kVerdictIgnore));
         return;
     }
     int64_t now = deps_.clock.now();
     if (state.locked_until > now) {
-        done(StepResult::of(locked_step(context, state.locked_until - now)));
+        done(locked_step(context, state.locked_until - now));
         return;
     }
     std::shared_ptr<LoginMethod> method = offered.size() == 1
@@ -78,7 +101,7 @@ void LoginEngine::start_primary(const LoginContext& context, const policy::UserP
                {"SERVICE", context.service},
                {"RHOST", context.rhost},
                {"METHOD", ids}});
-    add_login(context, user_policy, std::move(method), std::move(loaded), std::move(done));
+    add_login(*starting, std::move(method), std::move(loaded), std::move(done));
 }
 
 Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
@@ -90,48 +113,52 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
     return step;
 }
 
-void LoginEngine::add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
-                            std::shared_ptr<LoginMethod> method,
-                            std::shared_ptr<const UserState> loaded, StepDone done) {
+void LoginEngine::add_login(const Starting& starting, std::shared_ptr<LoginMethod> method,
+                            std::shared_ptr<const UserState> loaded, Done<Step> done) {
     if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
     std::string id = new_id();
-    Pending pending{context, policy_, user_policy, std::move(method),
-                    deps_.clock.now() + policy_->login_timeout.count()};
+    Pending pending{starting.context, starting.policy, starting.user_policy, std::move(method),
+                    deps_.clock.now() + starting.policy->login_timeout.count()};
     auto [it, inserted] = logins_.emplace(id, std::move(pending));
     run(id, it->second, true, {}, std::move(done), std::move(loaded));
 }
 
-std::optional<Step> LoginEngine::second_factor_verdict(const LoginContext& context,
-                                                       const policy::UserPolicy& user_policy,
-                                                       const UserState& state) {
-    if (!two_step_applies(user_policy, state)) {
-        return Step::verdict_of(bus::kVerdictIgnore);
+void LoginEngine::start_second_factor(const std::shared_ptr<const Starting>& starting,
+                                      std::shared_ptr<const UserState> loaded, Done<Step> done) {
+    const LoginContext& context = starting->context;
+    const UserState& state = *loaded;
+    if (!two_step_applies(starting->user_policy, state)) {
+        done(Step::verdict_of(bus::kVerdictIgnore));
+        return;
     }
     int64_t now = deps_.clock.now();
     if (state.locked_until > now) {
-        return locked_step(context, state.locked_until - now);
+        done(locked_step(context, state.locked_until - now));
+        return;
     }
-    return two_step::remembered_step(deps_.store, deps_.clock, user_policy, context);
+    two_step::remembered_step(deps_.store, deps_.clock, starting->user_policy, context,
+                              then<std::optional<Step>>(done, [this, starting, loaded, done](
+                                                                  std::optional<Step> remembered) {
+                                  if (remembered) {
+                                      done(std::move(*remembered));
+                                      return;
+                                  }
+                                  choose_second_factor(starting, loaded, done);
+                              }));
 }
 
-void LoginEngine::start_second_factor(const LoginContext& context,
-                                      const policy::UserPolicy& user_policy, StepDone done) {
-    if (user_policy.two_step == policy::TwoStep::Off) {
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
-        return;
-    }
-    auto loaded = std::make_shared<const UserState>(deps_.store.load_user(context.user));
+void LoginEngine::choose_second_factor(const std::shared_ptr<const Starting>& starting,
+                                       std::shared_ptr<const UserState> loaded, Done<Step> done) {
+    const LoginContext& context = starting->context;
+    const policy::Policy& policy = *starting->policy;
+    const policy::UserPolicy& user_policy = starting->user_policy;
     const UserState& state = *loaded;
-    if (std::optional<Step> step = second_factor_verdict(context, user_policy, state)) {
-        done(StepResult::of(std::move(*step)));
-        return;
-    }
     SecondFactorTypes applying;
     const SecondFactorType* unavailable = nullptr;  // set up, but cannot run now
     for (const auto& type : types_.second_factor) {
-        SecondFactorType::Fit fit = type->fit(*policy_, user_policy, state, context);
+        SecondFactorType::Fit fit = type->fit(policy, user_policy, state, context);
         if (fit == SecondFactorType::Fit::Applies) {
             applying.push_back(type);
         } else if (fit == SecondFactorType::Fit::Unavailable && unavailable == nullptr) {
@@ -139,10 +166,12 @@ void LoginEngine::start_second_factor(const LoginContext& context,
         }
     }
     if (applying.empty()) {
-        done(StepResult::of(unavailable != nullptr
-                                ? unavailable->unavailable(context)
-                                : two_step::unenrolled_step(deps_.store, deps_.clock, *policy_,
-                                                            user_policy, context, state)));
+        if (unavailable != nullptr) {
+            done(unavailable->unavailable(context));
+            return;
+        }
+        two_step::unenrolled_step(deps_.store, deps_.clock, policy, user_policy, context, state,
+                                  std::move(done));
         return;
     }
     if (!have_room()) {
@@ -152,8 +181,8 @@ void LoginEngine::start_second_factor(const LoginContext& context,
     std::string ids;
     for (const auto& type : applying) {
         // The menu's lines only when there is a choice: one method begins at once.
-        choices.push_back({applying.size() > 1 ? type->label(*policy_, user_policy, state) : "",
-                           type->create(*policy_, user_policy, state, context)});
+        choices.push_back({applying.size() > 1 ? type->label(policy, user_policy, state) : "",
+                           type->create(policy, user_policy, state, context)});
         ids += (ids.empty() ? "" : ",") + type->id();
     }
     log_event(LogLevel::Info, "login-start", "2-step verification started",
@@ -161,13 +190,13 @@ void LoginEngine::start_second_factor(const LoginContext& context,
                {"SERVICE", context.service},
                {"RHOST", context.rhost},
                {"METHOD", ids}});
-    add_login(context, user_policy,
+    add_login(*starting,
               std::make_shared<SecondFactorLogin>(deps_.store, deps_.clock, std::move(choices)),
               std::move(loaded), std::move(done));
 }
 
 void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,
-                      StepDone done, std::shared_ptr<const UserState> loaded) {
+                      Done<Step> done, std::shared_ptr<const UserState> loaded) {
     MethodEnv env{pending.policy, pending.user_policy, pending.context, id, std::move(loaded)};
     env.event_wait_usec = event_wait_usec(pending);
     std::shared_ptr<LoginMethod> method = pending.method;
@@ -175,9 +204,9 @@ void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::
     // The method may answer at once or later; either way `finish` looks the login up
     // again by id, since it may have been cancelled or expired meanwhile. The reply is
     // taken once: a wait that ended (its deadline, a Cancel) has answered it already.
-    auto reply = std::make_shared<StepDone>(std::move(done));
-    auto on_step = [this, id, reply](StepResult result) {
-        if (StepDone taken = std::exchange(*reply, nullptr)) {
+    auto reply = std::make_shared<Done<Step>>(std::move(done));
+    auto on_step = [this, id, reply](Result<Step> result) {
+        if (Done<Step> taken = std::exchange(*reply, nullptr)) {
             finish(id, std::move(result), taken);
         }
     };
@@ -205,7 +234,7 @@ uint64_t LoginEngine::event_wait_usec(const Pending& pending) {
 }
 
 void LoginEngine::watch_wait(const std::string& id, const LoginMethod& method,
-                             std::shared_ptr<StepDone> reply, uint64_t wait_usec) {
+                             std::shared_ptr<Done<Step>> reply, uint64_t wait_usec) {
     auto it = logins_.find(id);
     if (it == logins_.end() || !*reply || !method.awaits_event()) {
         return;  // answered already, or waiting for something else (a gateway)
@@ -232,7 +261,7 @@ void LoginEngine::wait_timed_out(const std::string& id) {
     if (it == logins_.end()) {
         return;
     }
-    StepDone reply = take_wait(it->second);
+    Done<Step> reply = take_wait(it->second);
     if (!reply) {
         return;
     }
@@ -244,10 +273,10 @@ void LoginEngine::wait_timed_out(const std::string& id) {
     // must not take it for an outage that failmode= or an `ignore` rule would let pass.
     Step step = Step::verdict_of(bus::kVerdictDenied);
     step.error("The login was not confirmed in time. Please log in again.");
-    finish(id, StepResult::of(std::move(step)), reply);
+    finish(id, Result<Step>(std::move(step)), reply);
 }
 
-StepDone LoginEngine::take_wait(Pending& pending) {
+Done<Step> LoginEngine::take_wait(Pending& pending) {
     if (!pending.wait) {
         return nullptr;
     }
@@ -255,10 +284,10 @@ StepDone LoginEngine::take_wait(Pending& pending) {
     return std::exchange(*wait->reply, nullptr);
 }
 
-void LoginEngine::end_waits(std::vector<StepDone> replies, const std::string& why) {
+void LoginEngine::end_waits(std::vector<Done<Step>> replies, const std::string& why) {
     for (auto& reply : replies) {
         if (reply) {
-            reply(StepResult::failure(Error(Errc::NoSuchLogin, why)));
+            reply(Result<Step>(Error(Errc::NoSuchLogin, why)));
         }
     }
 }
@@ -278,21 +307,21 @@ Result<void> LoginEngine::notify(const std::string& id, const LoginEvent& event)
     return method->notify(event);
 }
 
-void LoginEngine::finish(const std::string& id, StepResult result, const StepDone& done) {
+void LoginEngine::finish(const std::string& id, Result<Step> result, const Done<Step>& done) {
     auto it = logins_.find(id);
     if (it == logins_.end()) {
-        done(StepResult::failure(Error(Errc::NoSuchLogin, "the login ended while it was waiting")));
+        done(Result<Step>(Error(Errc::NoSuchLogin, "the login ended while it was waiting")));
         return;
     }
     Pending& pending = it->second;
     pending.busy = false;
     pending.wait.reset();
-    if (result.error) {
+    if (!result.ok()) {
         logins_.erase(it);
         done(std::move(result));
         return;
     }
-    Step& step = *result.step;
+    Step& step = *result;
     if (step.finished()) {
         log_event(step.verdict == bus::kVerdictSuccess ? LogLevel::Info : LogLevel::Notice,
                   "login-end", "login finished: " + step.verdict,
@@ -312,7 +341,7 @@ void LoginEngine::finish(const std::string& id, StepResult result, const StepDon
 }
 
 void LoginEngine::answer(const std::string& id, const std::string& owner,
-                         const SecretString& answer, StepDone done) {
+                         const SecretString& answer, Done<Step> done) {
     auto it = logins_.find(id);
     if (it == logins_.end() || it->second.context.owner != owner) {
         throw Error(Errc::NoSuchLogin, "no such login");
@@ -333,7 +362,7 @@ void LoginEngine::cancel(const std::string& id, const std::string& owner) {
     if (it != logins_.end() && it->second.context.owner == owner) {
         log_event(LogLevel::Info, "login-cancel", "login cancelled by its client",
                   {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
-        StepDone reply = take_wait(it->second);
+        Done<Step> reply = take_wait(it->second);
         logins_.erase(it);
         end_waits({std::move(reply)}, "the login was cancelled");
     }
@@ -355,7 +384,7 @@ void LoginEngine::cancel_owner(const std::string& owner) {
 
 size_t LoginEngine::drop_logins(const std::function<bool(const Pending&)>& drop,
                                 const std::string& why) {
-    std::vector<StepDone> replies;
+    std::vector<Done<Step>> replies;
     size_t dropped = 0;
     for (auto it = logins_.begin(); it != logins_.end();) {
         if (!drop(it->second)) {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "../clock.hpp"
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "../timers.hpp"
 #include "event.hpp"
 #include "lwauth/policy.hpp"
@@ -28,7 +28,7 @@ namespace lwauth {
 struct EngineDeps {
     const Clock& clock;
     RandomSource& random;  // login ids
-    Store& store;
+    AsyncStore& store;
     const UserDirectory& users;
     // The loop's timers, which bound a method's wait for an outside event. Null where no
     // method waits (unit tests without one): a method that would is ended as Internal.
@@ -67,14 +67,15 @@ class LoginEngine {
     }
 
     /// Starts a login; `done` gets the first step (one without a verdict carries the
-    /// login's id), before returning or later from the event loop. Throws, without
-    /// calling `done`, for a bad context or when too many logins are pending.
-    void start(const LoginContext& context, StepDone done);
+    /// login's id), before returning or later from the event loop (when the store
+    /// answers, say). Throws, without calling `done`, for a bad context; too many logins
+    /// pending is Error(Unavailable) through `done`.
+    void start(const LoginContext& context, Done<Step> done);
     /// Answers the current prompt of login `id` started by `owner`; `done` gets the next
     /// step. Throws Error(NoSuchLogin), without calling `done`, for an unknown, finished
     /// or expired id, or another owner's.
     void answer(const std::string& id, const std::string& owner, const SecretString& answer,
-                StepDone done);
+                Done<Step> done);
     /// Ends a login without a verdict. Unknown ids are ignored.
     void cancel(const std::string& id, const std::string& owner);
     /// Ends every login of a bus client that has gone away.
@@ -106,44 +107,55 @@ class LoginEngine {
         // While the method holds its step for an outside event: the reply it holds, and
         // the timer that ends the login at the wait's deadline.
         struct EventWait {
-            std::shared_ptr<StepDone> reply;
+            std::shared_ptr<Done<Step>> reply;
             std::unique_ptr<Timer> deadline;
         };
         std::unique_ptr<EventWait> wait{};
     };
 
-    void start_second_factor(const LoginContext& context, const policy::UserPolicy& user_policy,
-                             StepDone done);
-    void start_primary(const LoginContext& context, const policy::UserPolicy& user_policy,
-                       StepDone done);
+    /// What starting a login has settled before the store answers: the policy of the
+    /// login (set_policy may change the engine's meanwhile) and the user's.
+    struct Starting {
+        LoginContext context;
+        std::shared_ptr<const policy::Policy> policy;
+        policy::UserPolicy user_policy;
+    };
+
+    /// mode=primary, once the user's state is read: the passwordless methods offered.
+    void start_primary(const std::shared_ptr<const Starting>& starting,
+                       std::shared_ptr<const UserState> loaded, Done<Step> done);
+    /// start_primary when the passwordless methods are not suspended.
+    void offer_primary(const std::shared_ptr<const Starting>& starting,
+                       std::shared_ptr<const UserState> loaded, Done<Step> done);
+    /// mode=second_factor, once the user's state is read: the verdict before any method
+    /// runs (2-step not applying, a lock, a remembered place), or choose_second_factor.
+    void start_second_factor(const std::shared_ptr<const Starting>& starting,
+                             std::shared_ptr<const UserState> loaded, Done<Step> done);
+    /// The second factors that apply, or the verdict when none does.
+    void choose_second_factor(const std::shared_ptr<const Starting>& starting,
+                              std::shared_ptr<const UserState> loaded, Done<Step> done);
     /// Registers a login running `method` and asks it for the first step.
-    void add_login(const LoginContext& context, const policy::UserPolicy& user_policy,
-                   std::shared_ptr<LoginMethod> method, std::shared_ptr<const UserState> loaded,
-                   StepDone done);
+    void add_login(const Starting& starting, std::shared_ptr<LoginMethod> method,
+                   std::shared_ptr<const UserState> loaded, Done<Step> done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
-    /// The verdict of a 2-step login before any method runs (two_step = off, 2-step not
-    /// applying, a lock, a remembered place), or nullopt when a method must decide.
-    std::optional<Step> second_factor_verdict(const LoginContext& context,
-                                              const policy::UserPolicy& user_policy,
-                                              const UserState& state);
     /// Whether another login fits, after dropping expired ones if it is full.
     bool have_room();
     void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
-             StepDone done, std::shared_ptr<const UserState> loaded = nullptr);
-    void finish(const std::string& id, StepResult result, const StepDone& done);
+             Done<Step> done, std::shared_ptr<const UserState> loaded = nullptr);
+    void finish(const std::string& id, Result<Step> result, const Done<Step>& done);
     /// How long a step of this login may be held for an outside event.
     [[nodiscard]] static uint64_t event_wait_usec(const Pending& pending);
     /// After the method was called: if it holds its step for an outside event, bounds
     /// the wait with a timer.
     void watch_wait(const std::string& id, const LoginMethod& method,
-                    std::shared_ptr<StepDone> reply, uint64_t wait_usec);
+                    std::shared_ptr<Done<Step>> reply, uint64_t wait_usec);
     void wait_timed_out(const std::string& id);
     /// The reply a waiting login holds, taken from it (empty when it is not waiting).
-    static StepDone take_wait(Pending& pending);
+    static Done<Step> take_wait(Pending& pending);
     /// Drops the logins `drop` picks, answering their waits' replies with `why`.
     size_t drop_logins(const std::function<bool(const Pending&)>& drop, const std::string& why);
     /// Answers the replies of waits that ended with their login (Cancel, a client gone).
-    static void end_waits(std::vector<StepDone> replies, const std::string& why);
+    static void end_waits(std::vector<Done<Step>> replies, const std::string& why);
     std::string new_id();
 
     EngineDeps deps_;

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string_view>
 
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "event.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
@@ -32,28 +32,18 @@ struct MethodEnv {
     uint64_t event_wait_usec = 0;
 };
 
-/// A step, or the error that ended the login instead.
-struct StepResult {
-    std::optional<Step> step;
-    std::optional<Error> error;
-
-    static StepResult of(Step s) { return {std::move(s), std::nullopt}; }
-    static StepResult failure(Error e) { return {std::nullopt, std::move(e)}; }
-};
-
-using StepDone = std::function<void(StepResult)>;
-
 /// A method may have to wait (for a gateway, say), so it answers through `done`, exactly
 /// once: before returning or later from the event loop. It is held by a shared_ptr and
 /// keeps itself alive (shared_from_this) while it waits; the engine ignores an answer
-/// for a login that ended meanwhile.
+/// for a login that ended meanwhile. The store (AsyncStore) is one such wait: whatever
+/// comes after a read or a write runs from its callback, which holds the method.
 class LoginMethod : public std::enable_shared_from_this<LoginMethod> {
   public:
     virtual ~LoginMethod() = default;
     /// The first step: send whatever must be sent, ask the first question.
-    virtual void begin(const MethodEnv& env, StepDone done) = 0;
+    virtual void begin(const MethodEnv& env, Done<Step> done) = 0;
     /// The next step for an answer. A verdict ends the login.
-    virtual void answer(const MethodEnv& env, std::string_view answer, StepDone done) = 0;
+    virtual void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) = 0;
 
     /// Whether the method holds its step until an event from outside (notify) comes.
     /// Asked when begin() or answer() has returned without answering: the engine then
@@ -61,7 +51,7 @@ class LoginMethod : public std::enable_shared_from_this<LoginMethod> {
     /// that leaves the bus ends it too, dropping the method.
     [[nodiscard]] virtual bool awaits_event() const { return false; }
     /// An event from outside for the step the method holds: the method answers that step
-    /// through the StepDone it holds (now or later), or returns an error (InvalidArgument)
+    /// through the Done<Step> it holds (now or later), or returns an error (InvalidArgument)
     /// for an event it does not wait for.
     virtual Result<void> notify(const LoginEvent& event) {
         return Error(Errc::InvalidArgument,

@@ -17,38 +17,64 @@ std::vector<std::string> failure_keys(const LoginContext& context) {
     return keys;
 }
 
-}  // namespace
-
-std::string suspended(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
-                      const LoginContext& context, int failures_in_a_row) {
-    if (failures_in_a_row >= kMaxFailuresInARow) {
-        return std::to_string(kMaxFailuresInARow) + " wrong codes in a row before a password";
+// Whether the count under keys[i] or a later key has reached `max` since `since`: the
+// reason, or "".
+void reached(AsyncStore& store, std::vector<std::string> keys, size_t i, int64_t since, int max,
+             Done<std::string> done) {
+    if (i >= keys.size()) {
+        done(std::string());
+        return;
     }
-    int64_t since = clock.now() - user_policy.lockout.passwordless_duration.count();
-    std::vector<std::string> keys = failure_keys(context);
-    for (size_t i = 0; i < keys.size(); ++i) {
-        if (store.sends_since(keys[i], since) >= user_policy.lockout.passwordless_max_failures) {
-            return i == 0 ? "too many wrong codes for this user before a password"
-                          : "too many wrong codes from this remote host before a password";
-        }
-    }
-    return "";
+    std::string key = keys[i];
+    store.sends_since(
+        key, since,
+        then<int>(done, [&store, keys = std::move(keys), i, since, max, done](int count) mutable {
+            if (count >= max) {
+                done(std::string(i == 0 ? "too many wrong codes for this user before a password"
+                                        : "too many wrong codes from this remote host before a "
+                                          "password"));
+                return;
+            }
+            reached(store, std::move(keys), i + 1, since, max, done);
+        }));
 }
 
-bool count_failure(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
-                   const LoginContext& context) {
-    int in_a_row = store.add_passwordless_failure(context.user);
-    store.count_event(failure_keys(context), clock.now());
-    std::string why = suspended(store, clock, user_policy, context, in_a_row);
-    if (!why.empty()) {
-        log_event(LogLevel::Warning, "passwordless-suspended",
-                  "passwordless login suspended: " + why,
-                  {{"USER", context.user},
-                   {"SERVICE", context.service},
-                   {"RHOST", context.rhost},
-                   {"FAILURES", std::to_string(in_a_row)}});
+}  // namespace
+
+void suspended(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+               const LoginContext& context, int failures_in_a_row, Done<std::string> done) {
+    if (failures_in_a_row >= kMaxFailuresInARow) {
+        done(std::to_string(kMaxFailuresInARow) + " wrong codes in a row before a password");
+        return;
     }
-    return !why.empty();
+    int64_t since = clock.now() - user_policy.lockout.passwordless_duration.count();
+    reached(store, failure_keys(context), 0, since, user_policy.lockout.passwordless_max_failures,
+            std::move(done));
+}
+
+void count_failure(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                   const LoginContext& context, Done<bool> done) {
+    // The store and the clock are the daemon's and outlive every login.
+    store.add_passwordless_failure(
+        context.user, then<int>(done, [&store, &clock, user_policy, context, done](int in_a_row) {
+            store.count_event(
+                failure_keys(context), clock.now(),
+                then<void>(done, [&store, &clock, user_policy, context, in_a_row, done] {
+                    suspended(
+                        store, clock, user_policy, context, in_a_row,
+                        then<std::string>(done, [context, in_a_row, done](const std::string& why) {
+                            if (!why.empty()) {
+                                log_event(LogLevel::Warning, "passwordless-suspended",
+                                          "passwordless login suspended: " + why,
+                                          {{"USER", context.user},
+                                           {"SERVICE", context.service},
+                                           {"RHOST", context.rhost},
+                                           {"FAILURES", std::to_string(in_a_row)}});
+                            }
+                            done(!why.empty());
+                        }));
+                }));
+        }));
 }
 
 }  // namespace lwauth::passwordless

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "../clock.hpp"
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "lwauth/policy.hpp"
 #include "step.hpp"
 
@@ -19,13 +19,12 @@ namespace lwauth::passwordless {
 
 /// Why the passwordless methods are suspended for this login's user or remote host
 /// ("" when they are not): what the log says.
-[[nodiscard]] std::string suspended(Store& store, const Clock& clock,
-                                    const policy::UserPolicy& user_policy,
-                                    const LoginContext& context, int failures_in_a_row);
+void suspended(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+               const LoginContext& context, int failures_in_a_row, Done<std::string> done);
 
-/// Counts one wrong code typed before any password; returns whether the passwordless
+/// Counts one wrong code typed before any password; `done` gets whether the passwordless
 /// methods are now suspended for the user or the remote host.
-bool count_failure(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
-                   const LoginContext& context);
+void count_failure(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                   const LoginContext& context, Done<bool> done);
 
 }  // namespace lwauth::passwordless

@@ -21,24 +21,24 @@ Step PrimaryMenu::menu(Step step) const {
     return step;
 }
 
-void PrimaryMenu::begin(const MethodEnv&, StepDone done) {
-    done(StepResult::of(menu(Step{})));
+void PrimaryMenu::begin(const MethodEnv&, Done<Step> done) {
+    done(Result<Step>(menu(Step{})));
 }
 
-void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, StepDone done) {
+void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
     if (chosen_) {
         chosen_->answer(env, answer, std::move(done));
         return;
     }
     if (chooses_password(answer)) {
-        done(StepResult::of(Step::verdict_of(bus::kVerdictIgnore)));
+        done(Result<Step>(Step::verdict_of(bus::kVerdictIgnore)));
         return;
     }
     std::optional<size_t> index = menu_choice(answer, choices_.size());
     if (!index) {
         Step step;
         step.error("Type a number from the list, or p for your password.");
-        done(StepResult::of(menu(std::move(step))));
+        done(Result<Step>(menu(std::move(step))));
         return;
     }
     chosen_ = choices_[*index].type->create();

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "lwauth/policy.hpp"
 #include "method.hpp"
 #include "step.hpp"
@@ -49,8 +49,8 @@ class PrimaryMenu final : public LoginMethod {
     };
     explicit PrimaryMenu(std::vector<Choice> choices) : choices_(std::move(choices)) {}
 
-    void begin(const MethodEnv& env, StepDone done) override;
-    void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
+    void begin(const MethodEnv& env, Done<Step> done) override;
+    void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) override;
     /// The chosen method's, which may wait for an outside event.
     [[nodiscard]] bool awaits_event() const override;
     Result<void> notify(const LoginEvent& event) override;

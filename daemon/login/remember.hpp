@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "../clock.hpp"
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "lwauth/policy.hpp"
 #include "step.hpp"
 
@@ -24,16 +24,22 @@ namespace lwauth {
 
 /// Whether the user finished a full 2-step login through the same PAM service from the
 /// same origin recently enough (remembered_until). A login with no origin never is.
-[[nodiscard]] inline bool host_remembered(Store& store, const Clock& clock,
-                                          const policy::UserPolicy& user_policy,
-                                          const LoginContext& context) {
+inline void host_remembered(AsyncStore& store, const Clock& clock,
+                            const policy::UserPolicy& user_policy, const LoginContext& context,
+                            Done<bool> done) {
     std::string origin = context.origin();
     if (user_policy.remember_host.count() <= 0 || origin.empty()) {
-        return false;
+        done(false);
+        return;
     }
-    std::optional<RememberedHost> host = store.remembered_host(context.user, context.service, origin);
-    int64_t now = clock.now();
-    return host && host->verified_at <= now && now < remembered_until(*host, user_policy);
+    // The clock is the daemon's and outlives every login.
+    store.remembered_host(
+        context.user, context.service, origin,
+        then<std::optional<RememberedHost>>(done, [&clock, user_policy, done](
+                                                      const std::optional<RememberedHost>& host) {
+            int64_t now = clock.now();
+            done(host && host->verified_at <= now && now < remembered_until(*host, user_policy));
+        }));
 }
 
 }  // namespace lwauth

@@ -16,27 +16,30 @@ Step SecondFactorLogin::menu(Step step) const {
     return step;
 }
 
-StepDone SecondFactorLogin::remembering(const MethodEnv& env, StepDone done) const {
+Done<Step> SecondFactorLogin::remembering(const MethodEnv& env, Done<Step> done) const {
     // The store and the clock are the daemon's and outlive every login.
     return [&store = store_, &clock = clock_, user_policy = env.user_policy, context = env.context,
-            done = std::move(done)](StepResult result) {
-        if (result.step && result.step->verdict == bus::kVerdictSuccess) {
-            two_step::remember_place(store, clock, user_policy, context);
+            done = std::move(done)](Result<Step> result) {
+        if (result.ok() && result->verdict == bus::kVerdictSuccess) {
+            two_step::remember_place(
+                store, clock, user_policy, context,
+                then<void>(done, [done, step = std::move(*result)] { done(step); }));
+            return;
         }
         done(std::move(result));
     };
 }
 
-void SecondFactorLogin::begin(const MethodEnv& env, StepDone done) {
+void SecondFactorLogin::begin(const MethodEnv& env, Done<Step> done) {
     if (choices_.size() == 1) {
         chosen_ = choices_.front().method;
         chosen_->begin(env, remembering(env, std::move(done)));
         return;
     }
-    done(StepResult::of(menu(Step{})));
+    done(Result<Step>(menu(Step{})));
 }
 
-void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, StepDone done) {
+void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
     if (chosen_) {
         chosen_->answer(env, answer, remembering(env, std::move(done)));
         return;
@@ -48,12 +51,12 @@ void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, St
         Step step;
         if (retries_left_-- > 0) {
             step.error("Type a number from the list.");
-            done(StepResult::of(menu(std::move(step))));
+            done(Result<Step>(menu(std::move(step))));
             return;
         }
         step.error("That is not one of the choices. Log in again to choose.");
         step.verdict = bus::kVerdictDenied;
-        done(StepResult::of(std::move(step)));
+        done(Result<Step>(std::move(step)));
         return;
     }
     chosen_ = choices_[*index].method;

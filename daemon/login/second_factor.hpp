@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "../clock.hpp"
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "lwauth/policy.hpp"
 #include "method.hpp"
 #include "step.hpp"
@@ -58,18 +58,18 @@ class SecondFactorLogin final : public LoginMethod {
     /// A choice not in the list is asked again this many times, then the login is denied.
     static constexpr int kChoiceRetries = 1;
 
-    SecondFactorLogin(Store& store, const Clock& clock, std::vector<Choice> choices)
+    SecondFactorLogin(AsyncStore& store, const Clock& clock, std::vector<Choice> choices)
         : store_(store), clock_(clock), choices_(std::move(choices)) {}
 
-    void begin(const MethodEnv& env, StepDone done) override;
-    void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
+    void begin(const MethodEnv& env, Done<Step> done) override;
+    void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) override;
 
   private:
     [[nodiscard]] Step menu(Step step) const;
     /// `done`, after recording the place of a success.
-    [[nodiscard]] StepDone remembering(const MethodEnv& env, StepDone done) const;
+    [[nodiscard]] Done<Step> remembering(const MethodEnv& env, Done<Step> done) const;
 
-    Store& store_;
+    AsyncStore& store_;
     const Clock& clock_;
     std::vector<Choice> choices_;
     std::shared_ptr<LoginMethod> chosen_;

@@ -15,7 +15,7 @@ struct LoginContext {
     std::string rhost;
     std::string tty;
     std::string mode;
-    std::string owner;  // unique bus name of the caller that started the login
+    std::string owner;                // unique bus name of the caller that started the login
     uint64_t reply_timeout_usec = 0;  // how long the caller waits for each reply; 0: not said
 
     /// Where the login comes from, as [policy] remember_host keeps it: the remote host,

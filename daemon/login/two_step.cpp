@@ -24,15 +24,24 @@ std::string time_text(int64_t epoch) {
 
 // "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
 // Enrolling is saving a login contact: the only second factor lwauth has yet.
-std::string enroll_grace_text(const policy::Policy& policy, int64_t until) {
+std::string enroll_grace_text(policy::Contacts contacts, int64_t until) {
     std::string how =
-        policy.contacts == policy::Contacts::Admin
+        contacts == policy::Contacts::Admin
             ? "Ask your administrator to register your phone number or email address"
             : "Set up your phone number or email address now: lwauthctl contact add phone "
               "NUMBER (or email ADDRESS)";
     return "2-step verification is required for this account, which has no phone number or "
            "email address for verification codes yet. You may log in without a code until " +
            time_text(until) + ". " + how + ".";
+}
+
+// The refusal of a user who has set up no second factor and may not log in without one.
+Step refused_step() {
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error(
+        "2-step verification is required for this account, but it has no verified phone "
+        "number or email address. Ask your administrator to register one for you.");
+    return step;
 }
 
 }  // namespace
@@ -48,75 +57,101 @@ std::string locked_text(int64_t locked_until, int64_t now) {
 
 namespace two_step {
 
-std::optional<Step> remembered_step(Store& store, const Clock& clock,
-                                    const policy::UserPolicy& user_policy,
-                                    const LoginContext& context) {
-    if (!host_remembered(store, clock, user_policy, context)) {
-        return std::nullopt;
-    }
-    log_event(LogLevel::Info, "login-remembered",
-              "login finished: success, 2-step verification remembered from this host",
-              {{"USER", context.user},
-               {"SERVICE", context.service},
-               {"RHOST", context.rhost},
-               {"VERDICT", bus::kVerdictSuccess}});
-    Step step = Step::verdict_of(bus::kVerdictSuccess);
-    step.info("No verification code needed: you verified from this host within the last " +
-              policy::format_duration(user_policy.remember_host) + " (lwauthctl forget ends it).");
-    return step;
+void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                     const LoginContext& context, Done<std::optional<Step>> done) {
+    host_remembered(
+        store, clock, user_policy, context,
+        then<bool>(done, [user_policy, context, done](bool remembered) {
+            if (!remembered) {
+                done(std::optional<Step>());
+                return;
+            }
+            log_event(LogLevel::Info, "login-remembered",
+                      "login finished: success, 2-step verification remembered from this host",
+                      {{"USER", context.user},
+                       {"SERVICE", context.service},
+                       {"RHOST", context.rhost},
+                       {"VERDICT", bus::kVerdictSuccess}});
+            Step step = Step::verdict_of(bus::kVerdictSuccess);
+            step.info(
+                "No verification code needed: you verified from this host within the "
+                "last " +
+                policy::format_duration(user_policy.remember_host) +
+                " (lwauthctl forget ends it).");
+            done(std::optional<Step>(std::move(step)));
+        }));
 }
 
-void remember_place(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
-                    const LoginContext& context) {
+void remember_place(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                    const LoginContext& context, Done<void> done) {
     std::string origin = context.origin();
     if (user_policy.remember_host.count() <= 0 || origin.empty()) {
+        done(Result<void>());
         return;
     }
     int64_t now = clock.now();
-    store.remember_host(context.user,
-                        {context.service, origin, now, now + user_policy.remember_host.count()});
-    log_event(LogLevel::Info, "host-remembered",
-              "2-step verification will not be asked again from this host for " +
-                  policy::format_duration(user_policy.remember_host),
-              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    store.remember_host(
+        context.user, {context.service, origin, now, now + user_policy.remember_host.count()},
+        then<void>(done, [user_policy, context, done] {
+            log_event(
+                LogLevel::Info, "host-remembered",
+                "2-step verification will not be asked again from this host for " +
+                    policy::format_duration(user_policy.remember_host),
+                {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+            done(Result<void>());
+        }));
 }
 
-Step unenrolled_step(Store& store, const Clock& clock, const policy::Policy& policy,
-                     const policy::UserPolicy& user_policy, const LoginContext& context,
-                     const UserState& state) {
+namespace {
+
+// The enrolment grace that started at `started`: `success` with how to enroll while it
+// lasts, else `denied`.
+Step grace_step(policy::Contacts contacts, const policy::UserPolicy& user_policy,
+                const LoginContext& context, int64_t started, int64_t now) {
     const std::string& user = context.user;
-    if (user_policy.enroll_grace.count() > 0 && !state.enrolled) {
-        // Rolling 2-step out: a user who has not enrolled yet is let in after the password
-        // for a while, counted from their first such login, and told how to enroll.
-        int64_t now = clock.now();
-        int64_t started = state.enroll_grace_started != 0 ? state.enroll_grace_started
-                                                          : store.start_enroll_grace(user, now);
-        int64_t until = started + user_policy.enroll_grace.count();
-        if (now < until) {
-            log_event(LogLevel::Notice, "login-enroll-grace",
-                      "login let in without a code: no contact yet, within enroll_grace",
-                      {{"USER", user},
-                       {"SERVICE", context.service},
-                       {"RHOST", context.rhost},
-                       {"VERDICT", bus::kVerdictSuccess},
-                       {"DURATION_S", std::to_string(until - now)}});
-            Step grace = Step::verdict_of(bus::kVerdictSuccess);
-            grace.info(enroll_grace_text(policy, until));
-            return grace;
-        }
-        log_event(LogLevel::Notice, "login-enroll-grace-over",
-                  "login refused: no contact, and enroll_grace has ended",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    } else {
+    int64_t until = started + user_policy.enroll_grace.count();
+    if (now < until) {
+        log_event(LogLevel::Notice, "login-enroll-grace",
+                  "login let in without a code: no contact yet, within enroll_grace",
+                  {{"USER", user},
+                   {"SERVICE", context.service},
+                   {"RHOST", context.rhost},
+                   {"VERDICT", bus::kVerdictSuccess},
+                   {"DURATION_S", std::to_string(until - now)}});
+        Step grace = Step::verdict_of(bus::kVerdictSuccess);
+        grace.info(enroll_grace_text(contacts, until));
+        return grace;
+    }
+    log_event(LogLevel::Notice, "login-enroll-grace-over",
+              "login refused: no contact, and enroll_grace has ended",
+              {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    return refused_step();
+}
+
+}  // namespace
+
+void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy& policy,
+                     const policy::UserPolicy& user_policy, const LoginContext& context,
+                     const UserState& state, Done<Step> done) {
+    if (user_policy.enroll_grace.count() <= 0 || state.enrolled) {
         log_event(LogLevel::Notice, "login-no-contact",
                   "login refused: 2-step verification required but no verified contact",
-                  {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+                  {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+        done(refused_step());
+        return;
     }
-    Step step = Step::verdict_of(bus::kVerdictDenied);
-    step.error(
-        "2-step verification is required for this account, but it has no verified phone "
-        "number or email address. Ask your administrator to register one for you.");
-    return step;
+    // Rolling 2-step out: a user who has not enrolled yet is let in after the password
+    // for a while, counted from their first such login, and told how to enroll.
+    int64_t now = clock.now();
+    if (state.enroll_grace_started != 0) {
+        done(grace_step(policy.contacts, user_policy, context, state.enroll_grace_started, now));
+        return;
+    }
+    store.start_enroll_grace(context.user, now,
+                             then<int64_t>(done, [contacts = policy.contacts, user_policy, context,
+                                                  now, done](int64_t started) {
+                                 done(grace_step(contacts, user_policy, context, started, now));
+                             }));
 }
 
 }  // namespace two_step

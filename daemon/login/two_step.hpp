@@ -9,7 +9,7 @@
 #include <string>
 
 #include "../clock.hpp"
-#include "../store/store.hpp"
+#include "../store/async_store.hpp"
 #include "lwauth/policy.hpp"
 #include "step.hpp"
 
@@ -30,21 +30,20 @@ namespace two_step {
 
 /// `success` without a second factor when [policy] remember_host holds this place
 /// (host_remembered), logged; else nullopt.
-[[nodiscard]] std::optional<Step> remembered_step(Store& store, const Clock& clock,
-                                                  const policy::UserPolicy& user_policy,
-                                                  const LoginContext& context);
+void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                     const LoginContext& context, Done<std::optional<Step>> done);
 
 /// After a full 2-step login succeeded: this place need not ask for a second factor
 /// while [policy] remember_host lasts. Nothing when it is off or the login has no origin.
-void remember_place(Store& store, const Clock& clock, const policy::UserPolicy& user_policy,
-                    const LoginContext& context);
+void remember_place(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
+                    const LoginContext& context, Done<void> done);
 
 /// The verdict for a user who has set up no second factor: `success` with how to enroll
 /// while [policy] enroll_grace lasts (started by the first such login), unless the user
 /// enrolled before; else `denied`.
-[[nodiscard]] Step unenrolled_step(Store& store, const Clock& clock, const policy::Policy& policy,
-                                   const policy::UserPolicy& user_policy,
-                                   const LoginContext& context, const UserState& state);
+void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy& policy,
+                     const policy::UserPolicy& user_policy, const LoginContext& context,
+                     const UserState& state, Done<Step> done);
 
 }  // namespace two_step
 }  // namespace lwauth

@@ -89,9 +89,6 @@ class ImmediateStore final : public AsyncStore {
     explicit ImmediateStore(std::unique_ptr<Store> store)
         : owned_(std::move(store)), store_(*owned_) {}
 
-    /// The backend (for what has not moved to callbacks yet).
-    [[nodiscard]] Store& backend() { return store_; }
-
     void load_user(const std::string& user, Done<UserState> done) override {
         answer(done, [&] { return store_.load_user(user); });
     }

@@ -40,16 +40,16 @@ class WaitMethod final : public LoginMethod {
   public:
     explicit WaitMethod(std::shared_ptr<WaitMethodType> type) : type_(std::move(type)) {}
 
-    void begin(const MethodEnv&, StepDone done) override {
-        done(StepResult::of(Step::ask(kPrompt, true)));
+    void begin(const MethodEnv&, Done<Step> done) override {
+        done(Result<Step>(Step::ask(kPrompt, true)));
     }
-    void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
+    void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) override;
     [[nodiscard]] bool awaits_event() const override { return static_cast<bool>(held_); }
     Result<void> notify(const LoginEvent& event) override;
 
   private:
     std::shared_ptr<WaitMethodType> type_;
-    StepDone held_;
+    Done<Step> held_;
     std::unique_ptr<Timer> timer_;
 };
 
@@ -96,7 +96,7 @@ class WaitMethodType final : public PrimaryMethodType,
     std::map<std::string, std::string> last_wait;  // user -> id of the login that waited
 };
 
-void WaitMethod::answer(const MethodEnv& env, std::string_view answer, StepDone done) {
+void WaitMethod::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
     std::string_view rest = answer;
     uint64_t ms = 0;
     bool timer = rest.starts_with("timer ");
@@ -108,7 +108,7 @@ void WaitMethod::answer(const MethodEnv& env, std::string_view answer, StepDone 
     if (!timer && answer != "signal") {
         Step again = Step::ask(kPrompt, true);
         again.error("Type timer MS or signal.");
-        done(StepResult::of(std::move(again)));
+        done(Result<Step>(std::move(again)));
         return;
     }
     held_ = std::move(done);
@@ -134,7 +134,7 @@ Result<void> WaitMethod::notify(const LoginEvent& event) {
         event.kind == "test.timer" || (it != event.data.end() && it->second == "success");
     timer_.reset();
     std::exchange(held_, nullptr)(
-        StepResult::of(Step::verdict_of(success ? bus::kVerdictSuccess : bus::kVerdictDenied)));
+        Result<Step>(Step::verdict_of(success ? bus::kVerdictSuccess : bus::kVerdictDenied)));
     return {};
 }
 

@@ -10,6 +10,7 @@
 #include "delivery.hpp"
 #include "fakes.hpp"
 #include "lwauth/error.hpp"
+#include "store/async_store.hpp"
 #include "store/memory_store.hpp"
 
 namespace lwauth {
@@ -115,11 +116,11 @@ class AccountServiceTest : public ::testing::Test {
     FakeClock clock_;
     SeededRandom random_;
     MemoryStore store_;
+    ImmediateStore async_store_{store_};
     Hasher hasher_{SecretString(std::string(32, 'k'))};
-    CodeSender sender_{clock_, store_, hasher_};
+    CodeSender sender_{clock_, async_store_, hasher_};
     FakeUsers users_;
     std::vector<SentMessage> sent_;
-    ImmediateStore async_store_{store_};
     AccountService account_service_{clock_, random_, async_store_, sender_, hasher_, users_};
     test::AccountNow account_{account_service_};
 };

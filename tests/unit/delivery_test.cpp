@@ -10,6 +10,7 @@
 
 #include "fakes.hpp"
 #include "lwauth/error.hpp"
+#include "store/async_store.hpp"
 #include "store/memory_store.hpp"
 
 namespace lwauth {
@@ -59,8 +60,9 @@ class CodeSenderTest : public ::testing::Test {
 
     FakeClock clock_;
     MemoryStore store_;
+    ImmediateStore async_store_{store_};
     Hasher hasher_{SecretString(std::string(32, 'k'))};
-    CodeSender sender_{clock_, store_, hasher_};
+    CodeSender sender_{clock_, async_store_, hasher_};
     std::vector<SentMessage> sent_;
     std::map<std::string, FakeChannel*> fakes_;
     std::shared_ptr<const policy::Policy> policy_ = load_policy({{"lwauth.conf", kPolicy}});
@@ -155,7 +157,9 @@ TEST_F(CodeSenderTest, ACapReachedIsRateLimitedUntilItHasRoom) {
     EXPECT_GT(got->error().retry_at(), clock_.now());
     EXPECT_LE(got->error().retry_at(), first + 3600 + 1);
     EXPECT_EQ(got->error().retry_at(),
-              sender_.login_capped_until("taro", *policy, policy->base, state_, ""));
+              test::answer_now<int64_t>([&](Done<int64_t> done) {
+                  sender_.login_capped_until("taro", *policy, policy->base, state_, "", done);
+              }));
     EXPECT_EQ(sent_.size(), 1u);
 }
 

@@ -12,6 +12,7 @@
 #include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
+#include "store/async_store.hpp"
 #include "store/memory_store.hpp"
 
 namespace lwauth {
@@ -97,13 +98,13 @@ class LoginEngineTest : public ::testing::Test {
 
     /// A fresh engine under the current policy, running types_.
     void new_engine() {
-        engine_ = std::make_unique<LoginEngine>(EngineDeps{clock_, random_, store_, users_},
+        engine_ = std::make_unique<LoginEngine>(EngineDeps{clock_, random_, async_store_, users_},
                                                 policy_, types_);
     }
 
     Step start(const std::string& user = kUser, const std::string& owner = kOwner,
                const char* mode = bus::kModeSecondFactor) {
-        Step step = step_now([&](StepDone done) {
+        Step step = step_now([&](Done<Step> done) {
             engine_->start(LoginContext{user, "sshd", "192.0.2.7", "", mode, owner},
                            std::move(done));
         });
@@ -114,7 +115,7 @@ class LoginEngineTest : public ::testing::Test {
     /// Starts a 2-step login of `user` from another place than start()'s.
     Step start_from(const std::string& user, const std::string& service, const std::string& rhost,
                     const std::string& tty = "") {
-        Step step = step_now([&](StepDone done) {
+        Step step = step_now([&](Done<Step> done) {
             engine_->start(LoginContext{user, service, rhost, tty, bus::kModeSecondFactor, kOwner},
                            std::move(done));
         });
@@ -123,7 +124,7 @@ class LoginEngineTest : public ::testing::Test {
     }
 
     Step answer(const Step& step, const std::string& text, const std::string& owner = kOwner) {
-        Step next = step_now([&](StepDone done) {
+        Step next = step_now([&](Done<Step> done) {
             engine_->answer(step.id, owner, SecretString(text), std::move(done));
         });
         shown_.push_back(next);
@@ -155,9 +156,10 @@ class LoginEngineTest : public ::testing::Test {
     FakeClock clock_;
     SeededRandom random_;
     MemoryStore store_;
+    ImmediateStore async_store_{store_};
     Hasher hasher_{SecretString(std::string(32, 'k'))};
-    CodeSender sender_{clock_, store_, hasher_};
-    CodeDeps codes_{clock_, random_, store_, sender_, hasher_};
+    CodeSender sender_{clock_, async_store_, hasher_};
+    CodeDeps codes_{clock_, random_, async_store_, sender_, hasher_};
     /// The methods lwauthd runs, as main.cpp builds them; a test may add its own.
     LoginMethodTypes types_{{std::make_shared<PhoneMethodType>(codes_)},
                             {std::make_shared<CodeMethodType>(codes_)}};
@@ -832,7 +834,7 @@ TEST_F(LoginEngineTest, AFullEngineRefusesUntilExpiredLoginsMakeRoom) {
     for (size_t i = 0; i < 8; ++i) {
         std::string user = "u" + std::to_string(i);
         store_.save_contact(user, {"email", user + "@example.com"});
-        Step step = step_now([&](StepDone done) {
+        Step step = step_now([&](Done<Step> done) {
             engine_->start(LoginContext{user, "sshd", "", "", bus::kModeSecondFactor, kOwner},
                            std::move(done));
         });
@@ -937,68 +939,68 @@ class LoginEngineAsyncTest : public LoginEngineTest {
 
 TEST_F(LoginEngineAsyncTest, TheFirstStepWaitsForTheGatewayToAnswer) {
     channel("sms-primary").set_deferred(true);
-    std::optional<StepResult> got;
-    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    std::optional<Result<Step>> got;
+    engine_->start(context(), [&](Result<Step> r) { got = std::move(r); });
     EXPECT_FALSE(got.has_value()) << "no step before the gateway has answered";
     EXPECT_EQ(engine_->pending(), 1u);
     channel("sms-primary").complete_next();
     ASSERT_TRUE(got.has_value());
-    ASSERT_TRUE(got->step.has_value());
-    EXPECT_EQ(got->step->prompt, "Verification code: ");
-    EXPECT_FALSE(got->step->id.empty());
+    ASSERT_TRUE(got->ok());
+    EXPECT_EQ(got->value().prompt, "Verification code: ");
+    EXPECT_FALSE(got->value().id.empty());
 }
 
 TEST_F(LoginEngineAsyncTest, AGatewayFailureLaterFallsBackToTheNextChannel) {
     channel("sms-primary").set_deferred(true);
     channel("sms-primary").set_failing(true);
-    std::optional<StepResult> got;
-    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    std::optional<Result<Step>> got;
+    engine_->start(context(), [&](Result<Step> r) { got = std::move(r); });
     ASSERT_FALSE(got.has_value());
     channel("sms-primary").complete_next();
-    ASSERT_TRUE(got.has_value() && got->step.has_value());
+    ASSERT_TRUE(got.has_value() && got->ok());
     EXPECT_EQ(sent_.size(), 1u);
     EXPECT_EQ(sent_.back().channel, "sms-backup");
-    EXPECT_EQ(got->step->prompt, "Verification code: ");
+    EXPECT_EQ(got->value().prompt, "Verification code: ");
 }
 
 TEST_F(LoginEngineAsyncTest, ALoginCancelledWhileWaitingEndsWithoutAStep) {
     channel("sms-primary").set_deferred(true);
-    std::optional<StepResult> got;
-    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    std::optional<Result<Step>> got;
+    engine_->start(context(), [&](Result<Step> r) { got = std::move(r); });
     engine_->cancel_owner(kOwner);
     EXPECT_EQ(engine_->pending(), 0u);
     channel("sms-primary").complete_next();
     ASSERT_TRUE(got.has_value());
-    ASSERT_TRUE(got->error.has_value());
-    EXPECT_EQ(got->error->code(), Errc::NoSuchLogin);
+    ASSERT_TRUE(!got->ok());
+    EXPECT_EQ(got->error().code(), Errc::NoSuchLogin);
 }
 
 TEST_F(LoginEngineAsyncTest, ALoginExpiredWhileWaitingEndsWithoutAStep) {
     channel("sms-primary").set_deferred(true);
-    std::optional<StepResult> got;
-    engine_->start(context(), [&](StepResult r) { got = std::move(r); });
+    std::optional<Result<Step>> got;
+    engine_->start(context(), [&](Result<Step> r) { got = std::move(r); });
     clock_.advance(3600);
     EXPECT_EQ(engine_->expire(), 1u);
     channel("sms-primary").complete_next();
-    ASSERT_TRUE(got.has_value() && got->error.has_value());
-    EXPECT_EQ(got->error->code(), Errc::NoSuchLogin);
+    ASSERT_TRUE(got.has_value() && !got->ok());
+    EXPECT_EQ(got->error().code(), Errc::NoSuchLogin);
 }
 
 TEST_F(LoginEngineAsyncTest, ASecondAnswerWhileTheFirstWaitsIsRefused) {
     Step step = start();
     clock_.advance(60);  // past the resend interval
     channel("sms-primary").set_deferred(true);
-    std::optional<StepResult> resent;
+    std::optional<Result<Step>> resent;
     engine_->answer(step.id, kOwner, SecretString("r"),
-                    [&](StepResult r) { resent = std::move(r); });
+                    [&](Result<Step> r) { resent = std::move(r); });
     EXPECT_FALSE(resent.has_value());
     EXPECT_EQ(error_code_of([&] {
-                  engine_->answer(step.id, kOwner, SecretString("123456"), [](StepResult) {});
+                  engine_->answer(step.id, kOwner, SecretString("123456"), [](Result<Step>) {});
               }),
               Errc::InvalidArgument);
     channel("sms-primary").complete_next();
-    ASSERT_TRUE(resent.has_value() && resent->step.has_value());
-    EXPECT_NE(infos_of(*resent->step).find("A verification code was sent"), std::string::npos);
+    ASSERT_TRUE(resent.has_value() && resent->ok());
+    EXPECT_NE(infos_of(resent->value()).find("A verification code was sent"), std::string::npos);
 }
 
 }  // namespace
@@ -1100,7 +1102,7 @@ class PrimaryTest : public LoginEngineTest {
     Step primary(const std::string& user = kUser) { return start(user, kOwner, bus::kModePrimary); }
     /// A passwordless login of `user` from `rhost`.
     Step primary_from(const std::string& rhost, const std::string& user = kUser) {
-        return step_now([&](StepDone done) {
+        return step_now([&](Done<Step> done) {
             engine_->start(LoginContext{user, "sshd", rhost, "", bus::kModePrimary, kOwner},
                            std::move(done));
         });
@@ -1338,11 +1340,11 @@ TEST_F(PrimaryTest, TheCodeGoesOnlyToThePhoneNeverToTheEmail) {
 
 // A test-only method: an approval, answered yes (success) or anything else (denied).
 class ApprovalMethod final : public LoginMethod {
-    void begin(const MethodEnv&, StepDone done) override {
-        done(StepResult::of(Step::ask("Approve: ", true)));
+    void begin(const MethodEnv&, Done<Step> done) override {
+        done(Result<Step>(Step::ask("Approve: ", true)));
     }
-    void answer(const MethodEnv&, std::string_view answer, StepDone done) override {
-        done(StepResult::of(
+    void answer(const MethodEnv&, std::string_view answer, Done<Step> done) override {
+        done(Result<Step>(
             Step::verdict_of(answer == "yes" ? bus::kVerdictSuccess : bus::kVerdictDenied)));
     }
 };

@@ -34,6 +34,7 @@
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/users.hpp"
+#include "store/async_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/store.hpp"
 #include "timers.hpp"
@@ -195,8 +196,9 @@ struct Services {
     FakeClock clock;
     SeededRandom random;
     MemoryStore store;
+    ImmediateStore async_store{store};
     Hasher hasher{SecretString(std::string(32, 'k'))};
-    CodeSender sender{clock, store, hasher};
+    CodeSender sender{clock, async_store, hasher};
     FakeUsers users;
 };
 
@@ -314,16 +316,13 @@ inline std::string wrong_code_for(const std::string& code) {
 /// Runs an asynchronous call whose callback must have run by the time it returns (every
 /// fake channel answers at once unless deferred) and gives back what the callback got;
 /// an error is rethrown, as the synchronous API did.
-inline Step step_now(const std::function<void(StepDone)>& call) {
-    std::optional<StepResult> got;
-    call([&](StepResult r) { got = std::move(r); });
+inline Step step_now(const std::function<void(Done<Step>)>& call) {
+    std::optional<Result<Step>> got;
+    call([&](Result<Step> r) { got = std::move(r); });
     if (!got) {
         throw std::logic_error("the step did not complete at once");
     }
-    if (got->error) {
-        throw *got->error;
-    }
-    return std::move(*got->step);
+    return std::move(*got).value();
 }
 
 /// The value of an asynchronous operation that answers at once (the stores below it are

@@ -49,14 +49,14 @@ class WaitingType final : public PrimaryMethodType {
       public:
         Method(std::shared_ptr<Seen> seen, bool wait_in_begin)
             : seen_(std::move(seen)), wait_in_begin_(wait_in_begin) {}
-        void begin(const MethodEnv& env, StepDone done) override {
+        void begin(const MethodEnv& env, Done<Step> done) override {
             if (wait_in_begin_) {
                 hold(env, std::move(done));
             } else {
-                done(StepResult::of(Step::ask("Ready: ", true)));
+                done(Result<Step>(Step::ask("Ready: ", true)));
             }
         }
-        void answer(const MethodEnv& env, std::string_view, StepDone done) override {
+        void answer(const MethodEnv& env, std::string_view, Done<Step> done) override {
             hold(env, std::move(done));
         }
         bool awaits_event() const override { return static_cast<bool>(held_); }
@@ -67,19 +67,19 @@ class WaitingType final : public PrimaryMethodType {
             auto it = event.data.find("answer");
             bool yes = it != event.data.end() && it->second == "yes";
             std::exchange(held_, nullptr)(
-                StepResult::of(Step::verdict_of(yes ? bus::kVerdictSuccess : bus::kVerdictDenied)));
+                Result<Step>(Step::verdict_of(yes ? bus::kVerdictSuccess : bus::kVerdictDenied)));
             return {};
         }
 
       private:
-        void hold(const MethodEnv& env, StepDone done) {
+        void hold(const MethodEnv& env, Done<Step> done) {
             seen_->login_id = env.login_id;
             seen_->event_wait_usec = env.event_wait_usec;
             held_ = std::move(done);
         }
         std::shared_ptr<Seen> seen_;
         bool wait_in_begin_;
-        StepDone held_;
+        Done<Step> held_;
     };
 
     std::shared_ptr<Seen> seen_;
@@ -99,7 +99,7 @@ class NotifyTest : public ::testing::Test {
             types = {std::make_shared<WaitingType>(seen_, wait_in_begin)};
         }
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{s_.clock, s_.random, s_.store, s_.users, timers},
+            EngineDeps{s_.clock, s_.random, s_.async_store, s_.users, timers},
             test::load_policy({{"lwauth.conf", "[policy]\ntwo_step = optional\n"}}),
             LoginMethodTypes{std::move(types), {}});
     }
@@ -108,31 +108,31 @@ class NotifyTest : public ::testing::Test {
     void start(uint64_t reply_timeout = 30 * kSecond, const std::string& owner = kOwner) {
         LoginContext context{kUser, "sshd",       "192.0.2.7", "", bus::kModePrimary,
                              owner, reply_timeout};
-        engine_->start(context, [this](StepResult r) { got_ = std::move(r); });
-        if (got_ && got_->step) {
-            id_ = got_->step->id;
+        engine_->start(context, [this](Result<Step> r) { got_ = std::move(r); });
+        if (got_ && got_->ok()) {
+            id_ = got_->value().id;
         }
     }
 
     // Starts a login and answers its prompt: the method then waits.
     void start_waiting(uint64_t reply_timeout = 30 * kSecond) {
         start(reply_timeout);
-        ASSERT_TRUE(got_ && got_->step) << "the first step asks";
-        ASSERT_EQ(got_->step->prompt, "Ready: ");
+        ASSERT_TRUE(got_ && got_->ok()) << "the first step asks";
+        ASSERT_EQ(got_->value().prompt, "Ready: ");
         got_.reset();
         engine_->answer(id_, kOwner, SecretString("ready"),
-                        [this](StepResult r) { got_ = std::move(r); });
+                        [this](Result<Step> r) { got_ = std::move(r); });
     }
 
     [[nodiscard]] std::string verdict() const {
-        return got_ && got_->step ? got_->step->verdict : "(no step)";
+        return got_ && got_->ok() ? got_->value().verdict : "(no step)";
     }
 
     test::Services s_;
     test::FakeTimers timers_;
     std::shared_ptr<Seen> seen_ = std::make_shared<Seen>();
     std::unique_ptr<LoginEngine> engine_;
-    std::optional<StepResult> got_;
+    std::optional<Result<Step>> got_;
     std::string id_;
 };
 
@@ -170,7 +170,7 @@ TEST_F(NotifyTest, AnUnknownLoginIsNoSuchLogin) {
 
 TEST_F(NotifyTest, ALoginAtAPromptWaitsForNoEvent) {
     start();
-    ASSERT_TRUE(got_ && got_->step);
+    ASSERT_TRUE(got_ && got_->ok());
     Result<void> r = engine_->notify(id_, approved("yes"));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code(), Errc::InvalidArgument);
@@ -205,8 +205,8 @@ TEST_F(NotifyTest, TheDeadlineDeniesBeforeTheClientStopsWaiting) {
     EXPECT_FALSE(got_.has_value());
     timers_.advance(1);
     EXPECT_EQ(verdict(), bus::kVerdictDenied);
-    ASSERT_EQ(got_->step->messages.size(), 1u);
-    EXPECT_EQ(got_->step->messages[0].second,
+    ASSERT_EQ(got_->value().messages.size(), 1u);
+    EXPECT_EQ(got_->value().messages[0].second,
               "The login was not confirmed in time. Please log in again.");
     EXPECT_EQ(engine_->pending(), 0u);
     EXPECT_TRUE(seen_->method.expired()) << "the method is dropped with its login";
@@ -226,8 +226,8 @@ TEST_F(NotifyTest, TheWaitIsBoundedByTheClientsTimeoutAndTheLoginTimeout) {
 TEST_F(NotifyTest, ACancelEndsTheWaitAndDropsTheMethod) {
     start_waiting();
     engine_->cancel(id_, kOwner);
-    ASSERT_TRUE(got_ && got_->error);
-    EXPECT_EQ(got_->error->code(), Errc::NoSuchLogin) << "the held Answer is answered";
+    ASSERT_TRUE(got_ && !got_->ok());
+    EXPECT_EQ(got_->error().code(), Errc::NoSuchLogin) << "the held Answer is answered";
     EXPECT_EQ(engine_->pending(), 0u);
     EXPECT_EQ(timers_.armed(), 0u);
     EXPECT_TRUE(seen_->method.expired());
@@ -237,8 +237,8 @@ TEST_F(NotifyTest, ACancelEndsTheWaitAndDropsTheMethod) {
 TEST_F(NotifyTest, AClientThatLeavesTheBusEndsTheWait) {
     start_waiting();
     engine_->cancel_owner(kOwner);
-    ASSERT_TRUE(got_ && got_->error);
-    EXPECT_EQ(got_->error->code(), Errc::NoSuchLogin);
+    ASSERT_TRUE(got_ && !got_->ok());
+    EXPECT_EQ(got_->error().code(), Errc::NoSuchLogin);
     EXPECT_EQ(engine_->pending(), 0u);
     EXPECT_TRUE(seen_->method.expired());
     EXPECT_EQ(engine_->notify(id_, approved("yes")).error().code(), Errc::NoSuchLogin);
@@ -251,17 +251,17 @@ TEST_F(NotifyTest, TheSweepDoesNotDropAWaitBeforeItsDeadline) {
     EXPECT_EQ(engine_->expire(), 0u);
     s_.clock.advance(1);
     EXPECT_EQ(engine_->expire(), 1u);
-    ASSERT_TRUE(got_ && got_->error);
-    EXPECT_EQ(got_->error->code(), Errc::NoSuchLogin);
+    ASSERT_TRUE(got_ && !got_->ok());
+    EXPECT_EQ(got_->error().code(), Errc::NoSuchLogin);
 }
 
 TEST_F(NotifyTest, AWaitNoTimerCanBoundFailsClosed) {
     make_engine(nullptr);
     start();
-    ASSERT_TRUE(got_ && got_->step);
+    ASSERT_TRUE(got_ && got_->ok());
     got_.reset();
     Errc code = test::error_code_of([&] {
-        engine_->answer(id_, kOwner, SecretString("ready"), [this](StepResult r) { got_ = r; });
+        engine_->answer(id_, kOwner, SecretString("ready"), [this](Result<Step> r) { got_ = r; });
     });
     EXPECT_EQ(code, Errc::Internal);
     EXPECT_FALSE(got_.has_value());
@@ -273,12 +273,12 @@ TEST_F(NotifyTest, TheMenuPassesTheEventToTheChosenMethod) {
                 {std::make_shared<WaitingType>(seen_, true),
                  std::make_shared<WaitingType>(seen_, false)});
     start();
-    ASSERT_TRUE(got_ && got_->step);
-    EXPECT_EQ(got_->step->prompt, "Choice (1-2 or p): ");
+    ASSERT_TRUE(got_ && got_->ok());
+    EXPECT_EQ(got_->value().prompt, "Choice (1-2 or p): ");
     EXPECT_EQ(engine_->notify(id_, approved("yes")).error().code(), Errc::InvalidArgument)
         << "nothing chosen yet";
     got_.reset();
-    engine_->answer(id_, kOwner, SecretString("1"), [this](StepResult r) { got_ = std::move(r); });
+    engine_->answer(id_, kOwner, SecretString("1"), [this](Result<Step> r) { got_ = std::move(r); });
     EXPECT_FALSE(got_.has_value()) << "the chosen method waits from its first step";
     ASSERT_TRUE(engine_->notify(id_, approved("yes")).ok());
     EXPECT_EQ(verdict(), bus::kVerdictSuccess);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "deferred_store.hpp"
 #include "fakes.hpp"
 #include "lwauth/result.hpp"
 #include "store/async_store.hpp"
@@ -55,7 +56,28 @@ struct SqliteBackend {
     OpenSslRandom random_;
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+// A backend that answers later, as one on the network does: MemoryStore's answers held
+// until run_until runs them.
+struct DeferredBackend {
+    static constexpr const char* kName = "Deferred";
+    std::unique_ptr<AsyncStore> open() {
+        auto handle = std::make_unique<test::DeferredStore>(
+            std::make_unique<ImmediateStore>(std::make_unique<MemoryStore>()));
+        handles_.push_back(handle.get());
+        return handle;
+    }
+    void run_until(const std::function<bool()>& answered) {
+        for (test::DeferredStore* handle : handles_) {
+            while (!answered() && handle->run_one()) {
+            }
+        }
+    }
+
+  private:
+    std::vector<test::DeferredStore*> handles_;  // the test's, alive while it runs
+};
+
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, DeferredBackend>;
 
 struct BackendName {
     template <class B>

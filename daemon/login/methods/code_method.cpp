@@ -82,7 +82,6 @@ const char* contact_word(const std::string& kind) {
     return kind == "phone" ? "phone number" : "email address";
 }
 
-
 }  // namespace
 
 std::shared_ptr<const UserState> with_profile_contacts(const UserState& state) {
@@ -122,150 +121,223 @@ Step CodeMethod::prompt(Step step) const {
 }
 
 void CodeMethod::send_new_code(const MethodEnv& env, Step step, Sent then) {
+    if (env.loaded) {
+        send_to(env, env.loaded, std::move(step), std::move(then));
+        return;
+    }
+    // Read now: the contacts may have changed since the login started. Kept alive by
+    // `self` while the store answers, though the login may end meanwhile.
+    deps_.store.load_user(env.context.user, [self = self(), env, step = std::move(step),
+                                             then = std::move(then)](Result<UserState> state) {
+        if (!state) {
+            then(state.error());
+            return;
+        }
+        self->send_to(env, std::make_shared<const UserState>(std::move(*state)), step, then);
+    });
+}
+
+void CodeMethod::send_to(const MethodEnv& env, std::shared_ptr<const UserState> state, Step step,
+                         Sent then) {
     SecretString code = generate_code(deps_.random, env.user_policy.code.length);
     Digest hash = deps_.hasher.keyed_hash(code_context(env.login_id), code.view());
-    std::shared_ptr<const UserState> state =
-        env.loaded ? env.loaded
-                   : std::make_shared<const UserState>(deps_.store.load_user(env.context.user));
     std::vector<Contact> profile;  // the contacts a right code may adopt
     if (options_.profile_contacts && state->contacts.empty()) {
         state = with_profile_contacts(*state);
         profile = state->contacts;
     }
-    auto self = std::static_pointer_cast<CodeMethod>(shared_from_this());
     MethodEnv kept = env;
     kept.loaded.reset();  // the contacts need not outlive the send
     CodePurpose purpose =
         options_.password_instead ? CodePurpose::PasswordlessLogin : CodePurpose::Login;
     deps_.sender.send_login_code(
         env.context.user, *env.policy, env.user_policy, *state, code,
-        [self, env = std::move(kept), hash, step = std::move(step), then = std::move(then),
+        [self = self(), env = std::move(kept), hash, step = std::move(step), then = std::move(then),
          profile = std::move(profile)](Result<Delivered> outcome) mutable {
-            if (outcome) {
-                self->adopt_.reset();
-                for (const Contact& contact : profile) {
-                    if (contact.kind == contact_kind_for(outcome->kind)) {
-                        self->adopt_ = contact;
-                        step.info(std::string("You have no ") + contact_word(contact.kind) +
-                                  " for verification codes yet, so the code went to the one in "
-                                  "your profile. Typing it makes that " +
-                                  contact_word(contact.kind) + " yours for verification codes.");
-                    }
-                }
-                self->code_hash_ = hash;
-                self->has_code_ = true;
-                int64_t now = self->deps_.clock.now();
-                self->code_expires_ = now + env.user_policy.code.lifetime.count();
-                self->last_sent_ = now;
-                self->tries_left_ = env.user_policy.code.tries;
-                if (outcome->instead_of) {
-                    step.info(fallback_line(*env.policy, *outcome->instead_of, outcome->kind,
-                                            outcome->channel));
-                }
-                bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
-                              outcome->kind != policy::Kind::Notification;
-                step.info("A verification code was sent " +
-                          kind_word(*env.policy, outcome->kind, outcome->channel) + " to " +
-                          outcome->shown_destination + ". Type r to get a new code" +
-                          (notify ? ", or n to get it " +
-                                        kind_word(*env.policy, policy::Kind::Notification) + "."
-                                  : "."));
-                if (self->options_.password_instead && !self->checked_) {
-                    step.info("Type p to log in with your password instead.");
-                }
-                then(SendState::Sent, std::move(step));
-            } else if (outcome.error().code() == Errc::RateLimited) {
-                step.error(rate_limited_text(outcome.error().retry_at(), self->deps_.clock.now()));
-                then(SendState::RateLimited, std::move(step));
-            } else {
-                step.error(
-                    "The verification code could not be sent. Try again later, or ask your "
-                    "administrator.");
-                then(SendState::Failed, std::move(step));
-            }
+            self->code_sent(env, hash, profile, std::move(outcome), std::move(step), then);
         },
         purpose, env.context.rhost);
 }
 
-void CodeMethod::begin(const MethodEnv& env, StepDone done) {
+void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
+                           const std::vector<Contact>& profile, Result<Delivered> outcome,
+                           Step step, const Sent& then) {
+    if (!outcome) {
+        if (outcome.error().code() == Errc::RateLimited) {
+            step.error(rate_limited_text(outcome.error().retry_at(), deps_.clock.now()));
+            then(Sending{SendState::RateLimited, std::move(step)});
+            return;
+        }
+        if (outcome.error().code() != Errc::DeliveryFailed) {
+            then(outcome.error());  // the store's: the login ends with it
+            return;
+        }
+        step.error(
+            "The verification code could not be sent. Try again later, or ask your "
+            "administrator.");
+        then(Sending{SendState::Failed, std::move(step)});
+        return;
+    }
+    adopt_.reset();
+    for (const Contact& contact : profile) {
+        if (contact.kind == contact_kind_for(outcome->kind)) {
+            adopt_ = contact;
+            step.info(std::string("You have no ") + contact_word(contact.kind) +
+                      " for verification codes yet, so the code went to the one in "
+                      "your profile. Typing it makes that " +
+                      contact_word(contact.kind) + " yours for verification codes.");
+        }
+    }
+    code_hash_ = hash;
+    has_code_ = true;
+    int64_t now = deps_.clock.now();
+    code_expires_ = now + env.user_policy.code.lifetime.count();
+    last_sent_ = now;
+    tries_left_ = env.user_policy.code.tries;
+    if (outcome->instead_of) {
+        step.info(
+            fallback_line(*env.policy, *outcome->instead_of, outcome->kind, outcome->channel));
+    }
+    bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
+                  outcome->kind != policy::Kind::Notification;
+    step.info(
+        "A verification code was sent " + kind_word(*env.policy, outcome->kind, outcome->channel) +
+        " to " + outcome->shown_destination + ". Type r to get a new code" +
+        (notify ? ", or n to get it " + kind_word(*env.policy, policy::Kind::Notification) + "."
+                : "."));
+    if (options_.password_instead && !checked_) {
+        step.info("Type p to log in with your password instead.");
+    }
+    then(Sending{SendState::Sent, std::move(step)});
+}
+
+void CodeMethod::begin(const MethodEnv& env, Done<Step> done) {
     MethodEnv unscoped = env;
     unscoped.loaded.reset();  // the contacts need not outlive the send
-    send_new_code(scoped(env), Step{}, [this, unscoped, done](SendState state, Step step) {
-        switch (state) {
-            case SendState::Sent:
-                done(StepResult::of(prompt(std::move(step))));
-                return;
-            case SendState::RateLimited:
-                step.verdict = bus::kVerdictDenied;
-                break;
-            case SendState::Failed:
-                step.verdict = bus::kVerdictUnavailable;
-                break;
-        }
-        if (options_.password_instead) {
-            // Nothing was checked: the password (and 2-step after it) still decides,
-            // unless 2-step would refuse anyway.
-            if (!refused_after_password(unscoped, step)) {
-                step.info("Log in with your password instead.");
-                step.verdict = bus::kVerdictIgnore;
-            }
-        }
-        done(StepResult::of(std::move(step)));
-    });
+    send_new_code(scoped(env), Step{},
+                  then<Sending>(done, [self = self(), unscoped, done](Sending sent) {
+                      Step& step = sent.step;
+                      switch (sent.state) {
+                          case SendState::Sent:
+                              done(self->prompt(std::move(step)));
+                              return;
+                          case SendState::RateLimited:
+                              step.verdict = bus::kVerdictDenied;
+                              break;
+                          case SendState::Failed:
+                              step.verdict = bus::kVerdictUnavailable;
+                              break;
+                      }
+                      if (self->options_.password_instead) {
+                          // Nothing was checked: the password (and 2-step after it) still decides,
+                          // unless 2-step would refuse anyway.
+                          self->password_instead(unscoped, std::move(step),
+                                                 "Log in with your password instead.", done);
+                          return;
+                      }
+                      done(std::move(step));
+                  }));
 }
 
-bool CodeMethod::refused_after_password(const MethodEnv& unscoped, Step& step) const {
+void CodeMethod::password_instead(const MethodEnv& unscoped, Step step, const std::string& instead,
+                                  Done<Step> done) {
+    auto ignore = [instead](Step told) {
+        if (!instead.empty()) {
+            told.info(instead);
+        }
+        told.verdict = bus::kVerdictIgnore;
+        return told;
+    };
     const policy::UserPolicy& up = unscoped.user_policy;
     if (up.two_step == policy::TwoStep::Off) {
-        return false;
+        done(ignore(std::move(step)));
+        return;
     }
-    std::shared_ptr<const UserState> state =
-        unscoped.loaded
-            ? unscoped.loaded
-            : std::make_shared<const UserState>(deps_.store.load_user(unscoped.context.user));
-    if (!two_step_applies(up, *state) ||
-        host_remembered(deps_.store, deps_.clock, up, unscoped.context)) {
-        return false;
+    auto capped = [self = self(), unscoped, step, ignore, done](const UserState& state) {
+        self->capped_after_password(
+            unscoped, state,
+            then<int64_t>(done, [self, unscoped, step, ignore, done](int64_t until) mutable {
+                if (until == 0) {
+                    done(ignore(std::move(step)));
+                    return;
+                }
+                // The password would lead to a code that cannot be sent: not asked for.
+                log_event(LogLevel::Notice, "login-capped",
+                          "password not offered: the 2-step code after it would exceed a send cap",
+                          {{"USER", unscoped.context.user},
+                           {"SERVICE", unscoped.context.service},
+                           {"RHOST", unscoped.context.rhost}});
+                step.error(
+                    "Logging in with your password would not help now: the verification code "
+                    "after it cannot be sent either. " +
+                    next_code_text(until, self->deps_.clock.now()));
+                step.verdict = bus::kVerdictDenied;
+                done(std::move(step));
+            }));
+    };
+    if (unscoped.loaded) {
+        capped(*unscoped.loaded);
+        return;
     }
-    int64_t until = deps_.sender.login_capped_until(unscoped.context.user, *unscoped.policy, up,
-                                                    *state, unscoped.context.rhost);
-    if (until == 0) {
-        return false;
-    }
-    // The password would lead to a code that cannot be sent: not asked for.
-    log_event(LogLevel::Notice, "login-capped",
-              "password not offered: the 2-step code after it would exceed a send cap",
-              {{"USER", unscoped.context.user},
-               {"SERVICE", unscoped.context.service},
-               {"RHOST", unscoped.context.rhost}});
-    step.error(
-        "Logging in with your password would not help now: the verification code after it "
-        "cannot be sent either. " +
-        next_code_text(until, deps_.clock.now()));
-    step.verdict = bus::kVerdictDenied;
-    return true;
+    deps_.store.load_user(unscoped.context.user, then<UserState>(done, capped));
 }
 
-Step CodeMethod::wrong_code(const MethodEnv& env) {
-    Step step;
+void CodeMethod::capped_after_password(const MethodEnv& unscoped, const UserState& state,
+                                       Done<int64_t> done) {
+    const policy::UserPolicy& up = unscoped.user_policy;
+    if (!two_step_applies(up, state)) {
+        done(int64_t{0});
+        return;
+    }
+    host_remembered(deps_.store, deps_.clock, up, unscoped.context,
+                    then<bool>(done, [self = self(), unscoped, state, done](bool remembered) {
+                        if (remembered) {
+                            done(int64_t{0});
+                            return;
+                        }
+                        self->deps_.sender.login_capped_until(
+                            unscoped.context.user, *unscoped.policy, unscoped.user_policy, state,
+                            unscoped.context.rhost, done);
+                    }));
+}
+
+void CodeMethod::wrong_code(const MethodEnv& env, Done<Step> done) {
     const std::string& user = env.context.user;
     if (options_.password_instead) {
         // Before any password: counted apart, and never a lock of the account.
         log_event(LogLevel::Notice, "code-wrong", "wrong verification code before a password",
                   {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
-        if (passwordless::count_failure(deps_.store, deps_.clock, env.user_policy, env.context)) {
-            step.error(
-                "Too many wrong codes. Log in with your password and verification code instead.");
-            step.verdict = bus::kVerdictMaxTries;
-            return step;
-        }
-        return another_try(std::move(step));
+        passwordless::count_failure(
+            deps_.store, deps_.clock, env.user_policy, env.context,
+            then<bool>(done, [self = self(), done](bool suspended) {
+                Step step;
+                if (!suspended) {
+                    done(self->another_try(std::move(step)));
+                    return;
+                }
+                step.error(
+                    "Too many wrong codes. Log in with your password and verification code "
+                    "instead.");
+                step.verdict = bus::kVerdictMaxTries;
+                done(std::move(step));
+            }));
+        return;
     }
     int64_t duration = env.user_policy.lockout.duration.count();
     // Counted and, at a limit, locked in one step: another lwauthd on the same store
     // cannot slip a code in between.
-    FailureCount count = deps_.store.add_failure(
-        user, {env.user_policy.lockout.max_failures, deps_.clock.now() + duration, kMaxFailuresInARow});
+    deps_.store.add_failure(
+        user,
+        {env.user_policy.lockout.max_failures, deps_.clock.now() + duration, kMaxFailuresInARow},
+        then<FailureCount>(done, [self = self(), env, done](const FailureCount& count) {
+            done(self->counted(env, count));
+        }));
+}
+
+Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
+    Step step;
+    const std::string& user = env.context.user;
+    int64_t duration = env.user_policy.lockout.duration.count();
     int failures = count.failures;
     log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
               {{"USER", user},
@@ -307,50 +379,52 @@ Step CodeMethod::another_try(Step step) {
     return prompt(std::move(step));
 }
 
-void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, StepDone done) {
+void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, Done<Step> done) {
     MethodEnv env = scoped(unscoped);
     std::string answer(trim(raw));
     ScopedWipe wipe(answer);
-    int64_t now = deps_.clock.now();
 
     if (options_.password_instead && !checked_ && (answer == "p" || answer == "P")) {
-        Step step;
-        if (!refused_after_password(unscoped, step)) {
-            step.verdict = bus::kVerdictIgnore;
-        }
-        done(StepResult::of(std::move(step)));
+        password_instead(unscoped, Step{}, "", std::move(done));
         return;
     }
-
-    LockState state = deps_.store.lock_state(env.context.user);
-    if (state.locked_until > now) {
-        Step step;
-        step.error(locked_text(state.locked_until, now));
-        step.verdict = bus::kVerdictMaxTries;
-        done(StepResult::of(std::move(step)));
-        return;
-    }
-
     bool resend = answer == "r" || answer == "R";
     bool notify = answer == "n" || answer == "N";
-    if (resend || notify) {
-        new_code_asked(env, notify, std::move(done));
-        return;
-    }
-    done(StepResult::of(check_code(env, answer, state)));
+    // Compared now, so that the answer is wiped before the store is read; whether it counts
+    // is decided after the lock is.
+    bool right =
+        has_code_ && looks_like_code(answer, env.user_policy.code.length) &&
+        digest_equal(deps_.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
+    deps_.store.lock_state(env.context.user,
+                           then<LockState>(done, [self = self(), env, resend, notify, right,
+                                                  done](const LockState& state) {
+                               int64_t now = self->deps_.clock.now();
+                               if (state.locked_until > now) {
+                                   Step step;
+                                   step.error(locked_text(state.locked_until, now));
+                                   step.verdict = bus::kVerdictMaxTries;
+                                   done(std::move(step));
+                                   return;
+                               }
+                               if (resend || notify) {
+                                   self->new_code_asked(env, notify, done);
+                                   return;
+                               }
+                               self->check_code(env, right, state, done);
+                           }));
 }
 
-void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, StepDone done) {
+void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, Done<Step> done) {
     Step step;
     if (notify && env.policy->channels_for(policy::Kind::Notification).empty()) {
         step.error("Service notifications are not available on this host.");
-        done(StepResult::of(prompt(std::move(step))));
+        done(prompt(std::move(step)));
         return;
     }
     int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - deps_.clock.now();
     if (wait > 0) {
         step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
-        done(StepResult::of(prompt(std::move(step))));
+        done(prompt(std::move(step)));
         return;
     }
     MethodEnv send_env = env;
@@ -359,67 +433,89 @@ void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, StepDone done
         send_env.user_policy.code.channels = {policy::Kind::Notification};
     }
     // On failure the code already sent stays valid: the user may still have it.
-    send_new_code(send_env, std::move(step), [this, done](SendState, Step sent) {
-        done(StepResult::of(prompt(std::move(sent))));
-    });
+    send_new_code(send_env, std::move(step),
+                  then<Sending>(done, [self = self(), done](Sending sent) {
+                      done(self->prompt(std::move(sent.step)));
+                  }));
 }
 
-Step CodeMethod::check_code(const MethodEnv& env, std::string_view answer, const LockState& state) {
+void CodeMethod::check_code(const MethodEnv& env, bool right, const LockState& state,
+                            Done<Step> done) {
     if (!has_code_ || deps_.clock.now() >= code_expires_) {
         has_code_ = false;
         Step step;
         step.error("The verification code has expired. Log in again to get a new one.");
         step.verdict = bus::kVerdictDenied;
-        return step;
+        done(std::move(step));
+        return;
     }
     checked_ = true;  // from here on, only this method decides
-    bool right =
-        looks_like_code(answer, env.user_policy.code.length) &&
-        digest_equal(deps_.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
     if (!right) {
-        return wrong_code(env);
+        wrong_code(env, std::move(done));
+        return;
     }
     // Single use: the code is gone the moment it is accepted.
     has_code_ = false;
     code_hash_.fill(0);
     if (state.failures != 0 || state.locked_until != 0 || state.passwordless_failures != 0) {
         // A write (and its fsync) only when there is something to clear.
-        deps_.store.clear_failures(env.context.user);
-    }
-    Step step = Step::verdict_of(bus::kVerdictSuccess);
-    if (adopt_) {
-        adopt_profile_contact(env, step);
-    }
-    return step;
-}
-
-void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step& step) {
-    const std::string& user = env.context.user;
-    const Contact contact = *std::exchange(adopt_, std::nullopt);
-    UserState state = deps_.store.load_user(user);
-    const Contact* profile = state.profile_contact(contact.kind);
-    if (profile == nullptr || profile->value != contact.value ||
-        state.contact(contact.kind) != nullptr) {
-        // The administrator changed the profile, or the user saved a contact of that
-        // kind, while the code was on its way: the login stands, the adoption does not.
-        log_event(LogLevel::Notice, "contact-not-adopted",
-                  "profile contact not made the login contact: it changed during the login",
-                  {{"USER", user}, {"KIND", contact.kind}});
+        deps_.store.clear_failures(env.context.user, then<void>(done, [self = self(), env, done] {
+                                       self->succeed(env, done);
+                                   }));
         return;
     }
-    deps_.store.save_contact(user, Contact{contact.kind, contact.value, "profile"});
-    if (!state.two_step && env.user_policy.two_step != policy::TwoStep::Off) {
-        deps_.store.set_two_step(user, true);
+    succeed(env, std::move(done));
+}
+
+void CodeMethod::succeed(const MethodEnv& env, Done<Step> done) {
+    Step step = Step::verdict_of(bus::kVerdictSuccess);
+    if (adopt_) {
+        adopt_profile_contact(env, std::move(step), std::move(done));
+        return;
     }
-    log_event(LogLevel::Info, "contact-adopted",
-              "the profile's contact that received the login code is now the login contact",
-              {{"USER", user},
-               {"KIND", contact.kind},
-               {"SERVICE", env.context.service},
-               {"RHOST", env.context.rhost}});
-    step.info(std::string("Your profile's ") + contact_word(contact.kind) + " " +
-              mask_contact(contact.kind, contact.value) +
-              " now receives your verification codes.");
+    done(std::move(step));
+}
+
+void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step step, Done<Step> done) {
+    const Contact contact = *std::exchange(adopt_, std::nullopt);
+    auto adopted = [env, contact, step, done]() mutable {
+        log_event(LogLevel::Info, "contact-adopted",
+                  "the profile's contact that received the login code is now the login contact",
+                  {{"USER", env.context.user},
+                   {"KIND", contact.kind},
+                   {"SERVICE", env.context.service},
+                   {"RHOST", env.context.rhost}});
+        step.info(std::string("Your profile's ") + contact_word(contact.kind) + " " +
+                  mask_contact(contact.kind, contact.value) +
+                  " now receives your verification codes.");
+        done(std::move(step));
+    };
+    deps_.store.load_user(
+        env.context.user, then<UserState>(done, [self = self(), env, contact, step, done,
+                                                 adopted](const UserState& state) {
+            const std::string& user = env.context.user;
+            const Contact* profile = state.profile_contact(contact.kind);
+            if (profile == nullptr || profile->value != contact.value ||
+                state.contact(contact.kind) != nullptr) {
+                // The administrator changed the profile, or the user saved a contact of that
+                // kind, while the code was on its way: the login stands, the adoption does not.
+                log_event(LogLevel::Notice, "contact-not-adopted",
+                          "profile contact not made the login contact: it changed during the login",
+                          {{"USER", user}, {"KIND", contact.kind}});
+                done(step);
+                return;
+            }
+            AsyncStore& store = self->deps_.store;
+            bool turn_on = !state.two_step && env.user_policy.two_step != policy::TwoStep::Off;
+            store.save_contact(user, Contact{contact.kind, contact.value, "profile"},
+                               then<void>(done, [&store, user, turn_on, adopted, done]() mutable {
+                                   if (turn_on) {
+                                       store.set_two_step(user, true, then<void>(done, adopted));
+                                       return;
+                                   }
+                                   adopted();
+                               }));
+        }));
 }
 
 bool CodeMethodType::to_profile(const policy::Policy& policy, const policy::UserPolicy& user_policy,

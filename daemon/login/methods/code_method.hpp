@@ -27,7 +27,7 @@ namespace lwauth {
 struct CodeDeps {
     const Clock& clock;
     RandomSource& random;
-    Store& store;
+    AsyncStore& store;
     CodeSender& sender;
     const Hasher& hasher;
 };
@@ -49,32 +49,60 @@ class CodeMethod final : public LoginMethod {
 
     CodeMethod(CodeDeps deps, Options options) : deps_(deps), options_(std::move(options)) {}
 
-    void begin(const MethodEnv& env, StepDone done) override;
-    void answer(const MethodEnv& env, std::string_view answer, StepDone done) override;
+    void begin(const MethodEnv& env, Done<Step> done) override;
+    void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) override;
 
   private:
     enum class SendState { Sent, RateLimited, Failed };
-    using Sent = std::function<void(SendState, Step)>;
+    /// How a send went, and the step with the line that tells the user.
+    struct Sending {
+        SendState state;
+        Step step;
+    };
+    /// The error, when the store could not be read or count the send.
+    using Sent = Done<Sending>;
     /// Draws and sends a new code, then calls `then` with the step plus the line that
     /// tells the user what happened. The previous code stays valid unless the new one
     /// was delivered.
     void send_new_code(const MethodEnv& env, Step step, Sent then);
+    /// send_new_code once the user's state is known.
+    void send_to(const MethodEnv& env, std::shared_ptr<const UserState> state, Step step,
+                 Sent then);
+    /// The outcome of a send: the code kept and the step told, or why not.
+    void code_sent(const MethodEnv& env, const Digest& hash, const std::vector<Contact>& profile,
+                   Result<Delivered> outcome, Step step, const Sent& then);
     [[nodiscard]] Step prompt(Step step) const;
-    Step wrong_code(const MethodEnv& env);
-    /// mode=primary, before the password is offered instead: when 2-step after it would
-    /// refuse anyway (its send cap is reached), says so in `step`, sets `denied` and
-    /// returns true. `unscoped`: the login's environment with every kind of the policy.
-    bool refused_after_password(const MethodEnv& unscoped, Step& step) const;
+    /// A wrong code counted (the account locked at the limit): the next step.
+    void wrong_code(const MethodEnv& env, Done<Step> done);
+    /// The step after a wrong code counted under the 2-step lockout.
+    Step counted(const MethodEnv& env, const FailureCount& count);
+    /// mode=primary, the password chosen instead of a code: `ignore` (with `instead`, when
+    /// not empty, as a line), unless 2-step after the password would refuse anyway (its
+    /// send cap is reached): then `denied`, saying so. `unscoped`: the login's
+    /// environment with every kind of the policy.
+    void password_instead(const MethodEnv& unscoped, Step step, const std::string& instead,
+                          Done<Step> done);
+    /// Whether 2-step after the password would refuse (its send cap is reached): the time
+    /// the cap has room again, or 0.
+    void capped_after_password(const MethodEnv& unscoped, const UserState& state,
+                               Done<int64_t> done);
     /// Saves the profile contact the right code reached as the login contact.
-    void adopt_profile_contact(const MethodEnv& env, Step& step);
+    void adopt_profile_contact(const MethodEnv& env, Step step, Done<Step> done);
     /// `r` or `n` (`notify`): a new code, unless asked too soon.
-    void new_code_asked(const MethodEnv& env, bool notify, StepDone done);
-    /// The answer checked as a code: `success`, a wrong code, or the code expired.
-    Step check_code(const MethodEnv& env, std::string_view answer, const LockState& state);
+    void new_code_asked(const MethodEnv& env, bool notify, Done<Step> done);
+    /// The answer checked as a code (`right`: it is the code sent): `success`, a wrong
+    /// code, or the code expired.
+    void check_code(const MethodEnv& env, bool right, const LockState& state, Done<Step> done);
+    /// After a right code: `success`, the contact it reached adopted if it came from the
+    /// profile.
+    void succeed(const MethodEnv& env, Done<Step> done);
     /// One try of the code used up: the prompt again, or `denied` with none left.
     Step another_try(Step step);
     /// The environment with the code channels this method may use.
     [[nodiscard]] MethodEnv scoped(const MethodEnv& env) const;
+    [[nodiscard]] std::shared_ptr<CodeMethod> self() {
+        return std::static_pointer_cast<CodeMethod>(shared_from_this());
+    }
 
     CodeDeps deps_;
     Options options_;
