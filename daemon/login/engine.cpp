@@ -34,6 +34,7 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     }
     // The rest runs when the store answers, at once or later: what it needs is held by
     // `starting`, and the engine outlives every login.
+    track_starting(*starting);
     deps_.store.load_user(context.user,
                           then<UserState>(done, [this, starting, done](UserState state) {
                               auto loaded = std::make_shared<const UserState>(std::move(state));
@@ -115,6 +116,10 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
 
 void LoginEngine::add_login(const Starting& starting, std::shared_ptr<LoginMethod> method,
                             std::shared_ptr<const UserState> loaded, Done<Step> done) {
+    if (*starting.abandoned) {
+        done(Error(Errc::NoSuchLogin, "the login's client left the bus"));
+        return;
+    }
     if (!have_room()) {
         throw Error(Errc::Unavailable, "too many logins are in progress");
     }
@@ -368,7 +373,21 @@ void LoginEngine::cancel(const std::string& id, const std::string& owner) {
     }
 }
 
+void LoginEngine::track_starting(const Starting& starting) {
+    for (auto it = starting_.begin(); it != starting_.end();) {
+        it = it->second.expired() ? starting_.erase(it) : std::next(it);
+    }
+    starting_.emplace(starting.context.owner, starting.abandoned);
+}
+
 void LoginEngine::cancel_owner(const std::string& owner) {
+    auto [first, last] = starting_.equal_range(owner);
+    for (auto it = first; it != last; ++it) {
+        if (auto abandoned = it->second.lock()) {
+            *abandoned = true;
+        }
+    }
+    starting_.erase(first, last);
     drop_logins(
         [&](const Pending& pending) {
             if (pending.context.owner != owner) {

@@ -119,6 +119,9 @@ class LoginEngine {
         LoginContext context;
         std::shared_ptr<const policy::Policy> policy;
         policy::UserPolicy user_policy;
+        // Set when the client left the bus before the login was registered (the store
+        // had not answered yet): it is then never registered.
+        std::shared_ptr<bool> abandoned = std::make_shared<bool>(false);
     };
 
     /// mode=primary, once the user's state is read: the passwordless methods offered.
@@ -135,6 +138,8 @@ class LoginEngine {
     void choose_second_factor(const std::shared_ptr<const Starting>& starting,
                               std::shared_ptr<const UserState> loaded, Done<Step> done);
     /// Registers a login running `method` and asks it for the first step.
+    /// Remembers a login that waits for the store before it is registered.
+    void track_starting(const Starting& starting);
     void add_login(const Starting& starting, std::shared_ptr<LoginMethod> method,
                    std::shared_ptr<const UserState> loaded, Done<Step> done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
@@ -161,6 +166,9 @@ class LoginEngine {
     EngineDeps deps_;
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::string, Pending> logins_;
+    // Logins started but not registered yet (waiting for the store), by owner, so that a
+    // client that leaves meanwhile ends them too. Expired entries are pruned as it goes.
+    std::multimap<std::string, std::weak_ptr<bool>> starting_;
     LoginMethodTypes types_;
     size_t max_pending_ = kMaxPendingLogins;
 };

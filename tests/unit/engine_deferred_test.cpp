@@ -196,6 +196,26 @@ TEST_F(DeferredEngineTest, ACancelBeforeTheFirstStepEndsTheLoginThatWaitsForTheS
     EXPECT_EQ(engine_->pending(), 0u);
 }
 
+TEST_F(DeferredEngineTest, AClientThatLeavesBeforeTheStoreAnswersStartGetsNoLogin) {
+    use_policy("[policy]\nlogin_with_phone = allowed\n");
+    for (const char* mode : {bus::kModeSecondFactor, bus::kModePrimary}) {
+        std::optional<Result<Step>> got;
+        engine_->start(LoginContext{kUser, "sshd", "192.0.2.7", "", mode, kOwner},
+                       [&](Result<Step> r) { got.emplace(std::move(r)); });
+        ASSERT_EQ(engine_->pending(), 0u) << "the user's state is not read yet";
+        engine_->cancel_owner(kOwner);
+        deferred_.run();
+        ASSERT_TRUE(got.has_value()) << mode;
+        EXPECT_EQ(got->error().code(), Errc::NoSuchLogin) << mode;
+        EXPECT_EQ(engine_->pending(), 0u) << mode << ": nothing left for the sweep";
+        EXPECT_TRUE(sent_.empty()) << mode << ": no code for a client that is gone";
+    }
+    // Another client's login is not touched.
+    Step step = start();
+    EXPECT_FALSE(step.id.empty());
+    EXPECT_EQ(engine_->pending(), 1u);
+}
+
 // ---- A store that fails: the login ends with its error (fail closed) -------------------
 
 TEST_F(DeferredEngineTest, AWrongCodeThatCannotBeCountedEndsTheLoginWithTheStoresError) {
