@@ -150,13 +150,13 @@ LoginMethodTypes login_methods(const CodeDeps& codes) {
 // the database away (2-step verification off after a restart): lwauthd starts only on a
 // real directory (not a link) of its own user, with no group or other permissions.
 bool state_directory_ok(const std::string& path) {
-    OpenedFile dir =
+    auto dir =
         open_checked(AT_FDCWD, path, O_RDONLY, FileType::Directory, private_file_rule(::geteuid()));
-    if (dir.ok()) {
+    if (dir) {
         return true;
     }
     log_event(LogLevel::Error, "start-failed",
-              "state directory " + dir.describe(path) + "; refusing to start",
+              "state directory " + describe_file_error(dir.error(), path) + "; refusing to start",
               {{"STATE_DIR", path}});
     return false;
 }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 namespace lwauth {
 
@@ -38,14 +39,61 @@ Result<void> check_rule(const struct stat& st, const FileRule& rule) {
         (rule.forbidden & 044) != 0
             ? std::string("not readable by group or others (chmod ") + (dir ? "0700" : "0600") + ")"
             : std::string("not writable by group or others (chmod go-w)");
-    return Error(Errc::Internal, "must be owned by " + owner_text(rule.owner) + " and " + what +
-                                     "; it is owned by " + owner_text(st.st_uid) + " with mode " +
-                                     mode_text(st.st_mode & 07777));
+    return Error(Errc::AccessDenied, "must be owned by " + owner_text(rule.owner) + " and " + what +
+                                         "; it is owned by " + owner_text(st.st_uid) +
+                                         " with mode " + mode_text(st.st_mode & 07777));
 }
 
-OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType type,
-                        const FileRule& rule, mode_t create_mode, bool follow) {
-    OpenedFile file;
+namespace {
+
+constexpr const char* kIsLink = "is a symbolic link, which lwauth does not follow here";
+constexpr const char* kNotRegular = "is not a regular file";
+constexpr const char* kNotDirectory = "is not a directory";
+
+// A failure of the system, in its words.
+Error system_error(int error) {
+    Errc code = error == ENOENT                     ? Errc::NotFound
+                : error == EACCES || error == EPERM ? Errc::AccessDenied
+                                                    : Errc::Internal;
+    return {code, std::strerror(error)};
+}
+
+// Why openat() of `name` failed with `error`.
+Error open_error(int error, int dir_fd, const std::string& name, FileType type, bool follow) {
+    // O_NOFOLLOW reports a link as ELOOP; with O_DIRECTORY, a link to a directory can come
+    // back as ENOTDIR. A loop earlier in the path is ELOOP too: look.
+    struct stat link {};
+    if (!follow && (error == ELOOP || error == ENOTDIR || error == EMLINK) &&
+        ::fstatat(dir_fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link.st_mode)) {
+        return {Errc::InvalidArgument, kIsLink};
+    }
+    if (error == ENXIO) {  // O_WRONLY | O_NONBLOCK on a FIFO that nobody reads
+        return {Errc::InvalidArgument, kNotRegular};
+    }
+    if (error == ENOTDIR && type == FileType::Directory) {
+        return {Errc::InvalidArgument, kNotDirectory};
+    }
+    return system_error(error);
+}
+
+// Whether the opened file is of `type` and satisfies `rule`.
+Result<void> check_opened(const struct stat& st, FileType type, const FileRule& rule) {
+    if (S_ISLNK(st.st_mode)) {  // O_PATH | O_NOFOLLOW opens the link itself
+        return Error(Errc::InvalidArgument, kIsLink);
+    }
+    if (type == FileType::Regular && !S_ISREG(st.st_mode)) {
+        return Error(Errc::InvalidArgument, kNotRegular);
+    }
+    if (type == FileType::Directory && !S_ISDIR(st.st_mode)) {
+        return Error(Errc::InvalidArgument, kNotDirectory);
+    }
+    return check_rule(st, rule);
+}
+
+}  // namespace
+
+Result<OpenedFile> open_checked(int dir_fd, const std::string& path, int flags, FileType type,
+                                const FileRule& rule, mode_t create_mode, bool follow) {
     int all = flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
     if (type == FileType::Directory) {
         all |= O_DIRECTORY;
@@ -56,44 +104,16 @@ OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType
     while (!follow && name.size() > 1 && name.back() == '/') {
         name.pop_back();
     }
+    OpenedFile file;
     file.fd.reset(::openat(dir_fd, name.c_str(), all, create_mode));
     if (!file.fd.valid()) {
-        const int error = errno;
-        file.open_errno = error;
-        // O_NOFOLLOW reports a link as ELOOP; with O_DIRECTORY, a link to a directory
-        // can come back as ENOTDIR. A loop earlier in the path is ELOOP too: look.
-        struct stat link {};
-        if (!follow && (error == ELOOP || error == ENOTDIR || error == EMLINK) &&
-            ::fstatat(dir_fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISLNK(link.st_mode)) {
-            file.problem = "is a symbolic link, which lwauth does not follow here";
-        } else if (error == ENXIO) {
-            // O_WRONLY | O_NONBLOCK on a FIFO that nobody reads.
-            file.problem = "is not a regular file";
-        } else if (error == ENOTDIR && type == FileType::Directory) {
-            file.problem = "is not a directory";
-        } else {
-            file.problem = std::strerror(error);
-        }
-        return file;
+        return open_error(errno, dir_fd, name, type, follow);
     }
     if (::fstat(file.fd.get(), &file.st) != 0) {
-        file.problem = std::strerror(errno);
-        file.fd.reset();
-        return file;
+        return system_error(errno);
     }
-    if (S_ISLNK(file.st.st_mode)) {  // O_PATH | O_NOFOLLOW opens the link itself
-        file.problem = "is a symbolic link, which lwauth does not follow here";
-    } else if (type == FileType::Regular && !S_ISREG(file.st.st_mode)) {
-        file.problem = "is not a regular file";
-    } else if (type == FileType::Directory && !S_ISDIR(file.st.st_mode)) {
-        file.problem = "is not a directory";
-    } else if (auto kept = check_rule(file.st, rule); !kept) {
-        file.problem = kept.error().what();
-    }
-    if (!file.problem.empty()) {
-        file.fd.reset();
-        return file;
+    if (auto usable = check_opened(file.st, type, rule); !usable) {
+        return usable.error();
     }
     if ((flags & O_PATH) == 0 && type == FileType::Regular) {
         // Regular files ignore O_NONBLOCK, but leave no surprise for the caller.
@@ -105,10 +125,11 @@ OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType
     return file;
 }
 
-std::string OpenedFile::describe(const std::string& path) const {
+std::string describe_file_error(const Error& error, const std::string& path) {
     // Our own phrases read on from the path; strerror()'s text follows a colon.
-    bool os_error = open_errno != 0 && problem == std::strerror(open_errno);
-    return path + (os_error ? ": " : " ") + problem;
+    std::string_view problem = error.what();
+    bool own = problem.starts_with("is ") || problem.starts_with("must ");
+    return path + (own ? " " : ": ") + std::string(problem);
 }
 
 int read_to_end(int fd, std::string& text, size_t max) {

@@ -11,12 +11,21 @@ namespace lwauth::policy::detail {
 namespace {
 
 // A messenger channel that knows nobody's ID there would pass every user on unserved.
-std::string no_recipients(const ChannelConfig& c, std::string_view what_to_set) {
+Result<void> no_recipients(const ChannelConfig& c, std::string_view what_to_set) {
     if (!c.option("user_id").empty() || !c.option("user_map_file").empty()) {
-        return "";
+        return {};
     }
-    return "channel type " + c.type +
-           " has no user's ID on the messenger: " + std::string(what_to_set);
+    return Error(Errc::BadPolicy,
+                 "channel type " + c.type +
+                     " has no user's ID on the messenger: " + std::string(what_to_set));
+}
+
+// A rule that ties keys together, kept or broken.
+Result<void> rule(bool kept, const std::string& otherwise) {
+    if (kept) {
+        return {};
+    }
+    return Error(Errc::BadPolicy, otherwise);
 }
 
 // Besides type, serves and timeout, which every channel has as typed fields.
@@ -39,10 +48,9 @@ const std::vector<ChannelType>& channel_types() {
           {"from", Text},
           {"messaging_service_sid", Text},
           {"base_url", HttpUrl, Optional, "https://api.twilio.com"}},
-         [](const ChannelConfig& c) -> std::string {
-             return c.option("from").empty() && c.option("messaging_service_sid").empty()
-                        ? "channel type twilio requires key 'from' or 'messaging_service_sid'"
-                        : "";
+         [](const ChannelConfig& c) {
+             return rule(!c.option("from").empty() || !c.option("messaging_service_sid").empty(),
+                         "channel type twilio requires key 'from' or 'messaging_service_sid'");
          }},
         {"vonage",
          sms,
@@ -66,9 +74,10 @@ const std::vector<ChannelType>& channel_types() {
           {"subject", Text, Optional, "Your verification code"},
           {"body_file", AbsolutePath},
           {"ehlo_name", Text}},
-         [](const ChannelConfig& c) -> std::string {
+         [](const ChannelConfig& c) {
              if (c.option("username").empty() != c.option("password_file").empty()) {
-                 return "channel type smtp requires 'username' and 'password_file' together";
+                 return rule(false,
+                             "channel type smtp requires 'username' and 'password_file' together");
              }
              // RFC 5321 section 4.1.1.1: a domain name, or an address literal in brackets.
              const std::string ehlo = c.option("ehlo_name");
@@ -77,7 +86,7 @@ const std::vector<ChannelType>& channel_types() {
                                                       : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL"
                                                         "MNOPQRSTUVWXYZ0123456789.-") ==
                        std::string::npos;
-             return ok ? "" : "ehlo_name must be a domain name or an address literal in brackets";
+             return rule(ok, "ehlo_name must be a domain name or an address literal in brackets");
          }},
         {"lineworks",
          notification,
@@ -92,7 +101,7 @@ const std::vector<ChannelType>& channel_types() {
           {"scope", LineWorksScope, Optional, "bot.message"},
           {"user_id", LineWorksUserId},
           {"user_map_file", SecretFile}},
-         [](const ChannelConfig& c) -> std::string {
+         [](const ChannelConfig& c) {
              return no_recipients(c,
                                   "set user_id = {user}@example.com (the members' login ID "
                                   "domain) or user_map_file (lines 'USER ID')");
@@ -104,7 +113,7 @@ const std::vector<ChannelType>& channel_types() {
           {"base_url", HttpUrl, Optional, "https://api.line.me"},
           {"user_id", LineUserId},
           {"user_map_file", SecretFile}},
-         [](const ChannelConfig& c) -> std::string {
+         [](const ChannelConfig& c) {
              return no_recipients(c,
                                   "set user_map_file (lines 'USER U...' with the LINE user ID "
                                   "LINE gives each user)");
@@ -157,26 +166,32 @@ std::string types_with_option(std::string_view key) {
 
 namespace {
 
+// The value of `in` refused, saying what was expected.
+Error refused(const Input& in, const std::string& expected) {
+    return {Errc::BadPolicy, bad_value(in, expected)};
+}
+
 // A messenger's user_id: a template that can give each user an ID the service takes.
-std::string check_user_id(Check check, const Input& in) {
+Result<void> check_user_id(Check check, const Input& in) {
     if (!user_id_template_valid(in.value)) {
-        return bad_value(in,
-                         "an ID with no spaces, where {user} stands for the user name (e.g. "
-                         "{user}@example.com)");
+        return refused(in,
+                       "an ID with no spaces, where {user} stands for the user name (e.g. "
+                       "{user}@example.com)");
     }
     bool per_user = in.value.find("{user}") != std::string_view::npos;
     if (check == Check::LineUserId) {
         // LINE issues its user IDs; none can be made from a user name.
         if (per_user) {
-            return bad_value(in,
-                             "a LINE user ID is issued by LINE (U and 32 hex digits) and cannot "
-                             "be made from the user name; list each user's ID in user_map_file");
+            return refused(in,
+                           "a LINE user ID is issued by LINE (U and 32 hex digits) and cannot "
+                           "be made from the user name; list each user's ID in user_map_file");
         }
-        return is_line_user_id(in.value)
-                   ? std::string()
-                   : bad_value(in,
-                               "expected a LINE user ID (U and 32 hex digits); list each "
-                               "user's ID in user_map_file");
+        if (!is_line_user_id(in.value)) {
+            return refused(in,
+                           "expected a LINE user ID (U and 32 hex digits); list each user's ID "
+                           "in user_map_file");
+        }
+        return {};
     }
     // LINE WORKS takes its user ID or the member's login ID; a template can only make the
     // latter, so it needs the login ID's @domain.
@@ -184,16 +199,16 @@ std::string check_user_id(Check check, const Input& in) {
     if (is_lineworks_user_id(sample)) {
         return {};
     }
-    return bad_value(in, per_user ? "LINE WORKS takes a login ID (name@domain) or a user ID, "
-                                    "never a bare user name; set e.g. user_id = "
-                                    "{user}@example.com, or list IDs in user_map_file"
-                                  : "expected a LINE WORKS login ID (name@domain) or user ID "
-                                    "(8-4-4-4-12 letters and digits)");
+    return refused(in, per_user ? "LINE WORKS takes a login ID (name@domain) or a user ID, "
+                                  "never a bare user name; set e.g. user_id = "
+                                  "{user}@example.com, or list IDs in user_map_file"
+                                : "expected a LINE WORKS login ID (name@domain) or user ID "
+                                  "(8-4-4-4-12 letters and digits)");
 }
 
 // OAuth scopes (RFC 6749 section 3.3): words separated by spaces. Sending a bot message
 // needs bot.message or bot.
-std::string check_lineworks_scope(const Input& in) {
+Result<void> check_lineworks_scope(const Input& in) {
     bool can_send = false;
     bool words = !in.value.empty();
     for (std::string_view rest = in.value; words && !rest.empty();) {
@@ -207,16 +222,21 @@ std::string check_lineworks_scope(const Input& in) {
         can_send = can_send || word == "bot" || word == "bot.message";
     }
     if (!words) {
-        return bad_value(in, "expected scopes separated by single spaces, like bot.message");
+        return refused(in, "expected scopes separated by single spaces, like bot.message");
     }
-    return can_send ? std::string()
-                    : bad_value(in, "sending a bot message needs the scope bot.message (or bot)");
+    if (!can_send) {
+        return refused(in, "sending a bot message needs the scope bot.message (or bot)");
+    }
+    return {};
 }
 }  // namespace
 
-std::string check_option(Check check, const Input& in) {
-    auto problem = [&in](const auto& parsed) {
-        return parsed ? std::string() : bad_value(in, parsed.error().what());
+Result<void> check_option(Check check, const Input& in) {
+    auto problem = [&in](const auto& parsed) -> Result<void> {
+        if (!parsed) {
+            return bad_value(in, parsed.error());
+        }
+        return {};
     };
     switch (check) {
         case Check::Text:

@@ -37,8 +37,8 @@ struct ChannelType {
     std::vector<Kind> can_serve;
     std::vector<Kind> serves_by_default;
     std::vector<OptionSpec> options;
-    // Rules that tie keys together; returns the problem, or "".
-    std::string (*check)(const ChannelConfig&) = nullptr;
+    // Rules that tie keys together; Error(BadPolicy) says which one is broken.
+    Result<void> (*check)(const ChannelConfig&) = nullptr;
 };
 
 // A messenger channel that knows nobody's ID there would pass every user on unserved.
@@ -63,8 +63,9 @@ const OptionSpec* find_channel_option(const ChannelType& type, std::string_view 
 // The types that know a key ("twilio, vonage or smtp"), or "" when none does.
 std::string types_with_option(std::string_view key);
 
-// Checks a channel key's value; returns the problem, or "".
-std::string check_option(Check check, const Input& in);
+// Checks a channel key's value; Error(BadPolicy) says what is wrong with it ("bad value
+// 'x' for url: ...").
+Result<void> check_option(Check check, const Input& in);
 
 bool valid_channel_name(std::string_view name);
 

@@ -13,18 +13,18 @@ namespace lwauth::policy::detail {
 // Secrets stay out of lwauth.conf, which is world-readable: a *_file key names a file
 // that only its owner (root, for lwauthd) can read. Anything looser is refused rather
 // than trusted, because a secret that others could read must be considered leaked.
-std::string check_secret_file(std::string_view key, std::string_view value, uid_t owner) {
+Result<void> check_secret_file(std::string_view key, std::string_view value, uid_t owner) {
     std::string name(key);
     std::string path(value);
     if (!value.starts_with('/')) {
-        return "bad value '" + path + "' for " + name + ": expected an absolute path";
+        return Error(Errc::BadPolicy,
+                     "bad value '" + path + "' for " + name + ": expected an absolute path");
     }
     // O_PATH: `policy check` may run as a user who cannot read the secret; the owner and
     // mode are judged on the descriptor, as read_secret_file() does when lwauthd reads it.
-    OpenedFile file =
-        open_checked(AT_FDCWD, path, O_PATH, FileType::Regular, private_file_rule(owner));
-    if (!file.ok()) {
-        return name + ": " + file.describe(path);
+    auto file = open_checked(AT_FDCWD, path, O_PATH, FileType::Regular, private_file_rule(owner));
+    if (!file) {
+        return Error(Errc::BadPolicy, name + ": " + describe_file_error(file.error(), path));
     }
     return {};
 }
@@ -33,27 +33,30 @@ std::string check_secret_file(std::string_view key, std::string_view value, uid_
 // A policy file decides who may administer lwauth and whether a login needs a second
 // factor: it must be root's and writable by root alone, and is never reached through a
 // symbolic link. The checks are made on the descriptor that is read.
-std::pair<std::optional<std::string>, std::string> read_policy_file(int dir_fd,
-                                                                    const std::string& name,
-                                                                    const FileRule& rule) {
-    OpenedFile file = open_checked(dir_fd, name, O_RDONLY, FileType::Regular, rule);
-    if (!file.ok()) {
-        return {std::nullopt, file.open_errno == ENOENT ? "not found" : file.problem};
+Result<std::string> read_policy_file(int dir_fd, const std::string& name, const FileRule& rule) {
+    auto file = open_checked(dir_fd, name, O_RDONLY, FileType::Regular, rule);
+    if (!file) {
+        return policy_file_error(file.error());
     }
-    if (file.st.st_size > kMaxFileSize) {
-        return {std::nullopt, "too large (more than 1 MiB)"};
+    const Error too_large(Errc::InvalidArgument, "too large (more than 1 MiB)");
+    if (file->st.st_size > kMaxFileSize) {
+        return too_large;
     }
     std::string text;
-    if (int error = read_to_end(file.fd.get(), text, static_cast<size_t>(kMaxFileSize))) {
-        return {std::nullopt,
-                error == EFBIG ? "too large (more than 1 MiB)" : std::strerror(error)};
+    if (int error = read_to_end(file->fd.get(), text, static_cast<size_t>(kMaxFileSize))) {
+        return error == EFBIG ? too_large : Error(Errc::Internal, std::strerror(error));
     }
-    return {std::move(text), {}};
+    return text;
+}
+
+Error policy_file_error(const Error& error) {
+    return error.code() == Errc::NotFound ? Error(Errc::NotFound, "not found") : error;
 }
 
 // A policy directory (DIR, DIR/lwauth.conf.d), opened for reading its entries. The
 // administrator may point DIR elsewhere with a link; what it leads to is judged.
-OpenedFile open_policy_directory(int dir_fd, const std::string& name, const FileRule& rule) {
+Result<OpenedFile> open_policy_directory(int dir_fd, const std::string& name,
+                                         const FileRule& rule) {
     return open_checked(dir_fd, name, O_RDONLY, FileType::Directory, rule, 0, /*follow=*/true);
 }
 

@@ -160,9 +160,9 @@ template <auto First, auto... Rest>
 KeyRule secret_file() {
     Apply apply = [](Target& target, const Input& in) -> Result<void> {
         if (!in.value.empty()) {
-            auto problem = check_secret_file(in.key, in.value, in.options.secret_owner_uid);
-            if (!problem.empty()) {
-                return Error(Errc::BadPolicy, problem);
+            if (auto checked = check_secret_file(in.key, in.value, in.options.secret_owner_uid);
+                !checked) {
+                return checked;
             }
         }
         member<First, Rest...>(owner<First>(target)) = std::string(in.value);

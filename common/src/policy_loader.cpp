@@ -260,8 +260,8 @@ class Loader {
         }
         fill_channel_options(channel, *type, raw);
         if (type->check != nullptr && errors_.size() == errors_before) {
-            if (auto problem = type->check(channel); !problem.empty()) {
-                error(raw.header, "[channel." + raw.name + "]: " + problem);
+            if (auto checked = type->check(channel); !checked) {
+                error(raw.header, "[channel." + raw.name + "]: " + checked.error().what());
             }
         }
         policy_.channels.push_back(std::move(channel));
@@ -331,8 +331,8 @@ class Loader {
             if (setting.value.empty()) {
                 return;  // an empty value unsets the key
             }
-            if (auto problem = check_option(option->check, in); !problem.empty()) {
-                error(at, problem);
+            if (auto checked = check_option(option->check, in); !checked) {
+                error(at, checked.error().what());
             } else {
                 channel.options[key] = setting.value;
             }
@@ -604,22 +604,22 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
     namespace fs = std::filesystem;
     Loader loader(options, dir);
     const FileRule rule{options.policy_owner_uid, 022};
-    OpenedFile top = open_policy_directory(AT_FDCWD, dir.string(), rule);
-    if (!top.ok()) {
-        loader.file_failed(dir.string(), top.open_errno == ENOENT ? "not found" : top.problem);
+    auto top = open_policy_directory(AT_FDCWD, dir.string(), rule);
+    if (!top) {
+        loader.file_failed(dir.string(), policy_file_error(top.error()).what());
         return loader.finish();
     }
     auto read = [&](int dir_fd, const fs::path& path) {
-        auto [text, problem] = read_policy_file(dir_fd, path.filename().string(), rule);
+        auto text = read_policy_file(dir_fd, path.filename().string(), rule);
         if (text) {
             loader.parse(path.string(), *text);
         } else {
-            loader.file_failed(path.string(), problem);
+            loader.file_failed(path.string(), text.error().what());
         }
     };
 
     if (!main_text) {
-        read(top.fd.get(), dir / "lwauth.conf");
+        read(top->fd.get(), dir / "lwauth.conf");
     } else if (main_text->size() > static_cast<size_t>(kMaxFileSize)) {
         loader.file_failed((dir / "lwauth.conf").string(), "too large (more than 1 MiB)");
     } else {
@@ -627,15 +627,15 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
     }
 
     const fs::path dropins = dir / "lwauth.conf.d";
-    OpenedFile sub = open_policy_directory(top.fd.get(), "lwauth.conf.d", rule);
-    if (!sub.ok()) {
-        if (sub.open_errno != ENOENT) {
-            loader.file_failed(dropins.string(), sub.problem);
+    auto sub = open_policy_directory(top->fd.get(), "lwauth.conf.d", rule);
+    if (!sub) {
+        if (sub.error().code() != Errc::NotFound) {
+            loader.file_failed(dropins.string(), sub.error().what());
         }
         return loader.finish();
     }
     // fdopendir() takes a descriptor of its own, so that `sub` still closes its one.
-    int list_fd = ::fcntl(sub.fd.get(), F_DUPFD_CLOEXEC, 0);
+    int list_fd = ::fcntl(sub->fd.get(), F_DUPFD_CLOEXEC, 0);
     DIR* listing = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr;
     if (listing == nullptr) {
         int error = errno;
@@ -663,7 +663,7 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
     }
     std::sort(names.begin(), names.end());
     for (const auto& name : names) {
-        read(sub.fd.get(), dropins / name);
+        read(sub->fd.get(), dropins / name);
     }
     return loader.finish();
 }

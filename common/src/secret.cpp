@@ -57,12 +57,11 @@ void wipe_string(std::string& value) noexcept {
 SecretString read_secret_file(const std::string& path, uid_t owner) {
     // The checks are made on the descriptor that is read: a link or a file swapped in
     // after `policy check` is refused here too.
-    OpenedFile file =
-        open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, private_file_rule(owner));
-    if (!file.ok()) {
-        throw Error(Errc::Internal, "cannot read secret file " + path + ": " + file.problem);
+    auto file = open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, private_file_rule(owner));
+    if (!file) {
+        throw Error(Errc::Internal, "cannot read secret file " + path + ": " + file.error().what());
     }
-    int fd = file.fd.get();
+    int fd = file->fd.get();
     constexpr size_t kMax = 64 * 1024;
     auto buf = std::make_unique<char[]>(kMax);
     size_t size = 0;
@@ -71,7 +70,7 @@ SecretString read_secret_file(const std::string& path, uid_t owner) {
         size += static_cast<size_t>(n);
     }
     int err = errno;
-    file.fd.reset();
+    file->fd.reset();
     if (n < 0 || size == kMax) {
         secure_wipe(buf.get(), kMax);
         throw Error(Errc::Internal, "cannot read secret file " + path + ": " +

@@ -42,13 +42,13 @@ void OutboxChannel::append(const OutgoingMessage& message) {
     // its place from hanging the daemon (and every login with it), and the checks on the
     // opened descriptor refuse anything but a regular file of lwauthd's own user that
     // only that user can read.
-    OpenedFile file = open_checked(AT_FDCWD, path_, O_WRONLY | O_APPEND | O_CREAT,
-                                   FileType::Regular, private_file_rule(::geteuid()), 0600);
-    if (!file.ok()) {
+    auto file = open_checked(AT_FDCWD, path_, O_WRONLY | O_APPEND | O_CREAT, FileType::Regular,
+                             private_file_rule(::geteuid()), 0600);
+    if (!file) {
         wipe_string(out);
-        throw Error(Errc::DeliveryFailed, "outbox " + file.describe(path_));
+        throw Error(Errc::DeliveryFailed, "outbox " + describe_file_error(file.error(), path_));
     }
-    const UniqueFd& fd = file.fd;
+    const UniqueFd& fd = file->fd;
     // One write() of the whole line: O_APPEND keeps concurrent lines whole.
     ssize_t written = ::write(fd.get(), out.data(), out.size());
     int err = errno;

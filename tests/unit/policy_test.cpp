@@ -843,6 +843,13 @@ TEST(PolicyChannels, ChecksValuesByType) {
               "lwauth.conf:4: bad value '5m' for timeout: expected a duration from 1s to 2m");
 }
 
+TEST(PolicyChannels, AnSmtpUserNeedsAPasswordFile) {
+    EXPECT_EQ(only_error("[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = a@b.c\n"
+                         "username = me\n"),
+              "lwauth.conf:1: [channel.m]: channel type smtp requires 'username' and "
+              "'password_file' together");
+}
+
 TEST(PolicyChannels, AnEhloNameIsADomainOrAnAddressLiteral) {
     const std::string mail = "[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = a@b.c\n";
     for (const char* good : {"host.example.org", "[192.0.2.1]", "[IPv6:2001:db8::1]"}) {
@@ -982,6 +989,19 @@ TEST(PolicyFiles, ReportsUnreadableFileAsDiagnostic) {
               (std::vector<std::string>{
                   (dir.path() / "lwauth.conf").string() + ": is not a regular file",
                   (dir.path() / "lwauth.conf.d/oops.conf").string() + ": is not a regular file"}));
+}
+
+// Each reason a policy file cannot be read is reported in its words; only a missing
+// lwauth.conf.d is no error.
+TEST(PolicyFiles, ReportsATooLargeFileAndADropInDirectoryThatIsNot) {
+    TempDir dir;
+    dir.write("lwauth.conf", std::string((1 << 20) + 1, '#'), 0644);
+    dir.write("lwauth.conf.d", "", 0644);
+    auto result = load_directory(dir.path());
+    EXPECT_EQ(messages(result.errors),
+              (std::vector<std::string>{
+                  (dir.path() / "lwauth.conf").string() + ": too large (more than 1 MiB)",
+                  (dir.path() / "lwauth.conf.d").string() + ": is not a directory"}));
 }
 
 TEST(PolicyFiles, DropInsApplyInLexicalOrderAndIgnoreOtherNames) {

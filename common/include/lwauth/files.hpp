@@ -60,21 +60,10 @@ struct FileRule {
 
 enum class FileType { Regular, Directory };
 
+/// A trusted file, open: the descriptor that was checked and what fstat() said of it.
 struct OpenedFile {
     UniqueFd fd;
     struct stat st {};
-    /// Why the file cannot be used ("is a symbolic link", "must be owned by root and
-    /// not writable by group or others; it is owned by uid 1004 with mode 0666"), or ""
-    /// when `fd` is open and the file satisfies the rule. The path is not part of it.
-    std::string problem;
-    /// errno of a failed open(), or 0: ENOENT lets a caller treat a missing file apart.
-    int open_errno = 0;
-
-    [[nodiscard]] bool ok() const noexcept { return problem.empty(); }
-
-    /// `path` and the problem as one phrase: "/x: No such file or directory",
-    /// "/x is not a regular file", "/x must be owned by root and ...".
-    [[nodiscard]] std::string describe(const std::string& path) const;
 };
 
 /// Opens `path` (relative to `dir_fd`, or AT_FDCWD) with `flags` | O_NOFOLLOW | O_CLOEXEC
@@ -84,12 +73,28 @@ struct OpenedFile {
 /// `create_mode` is used with O_CREAT. With `follow` a symbolic link in the last
 /// component is followed (for a directory an administrator may point elsewhere), and the
 /// file it leads to is judged.
-[[nodiscard]] OpenedFile open_checked(int dir_fd, const std::string& path, int flags, FileType type,
-                                      const FileRule& rule, mode_t create_mode = 0600,
-                                      bool follow = false);
+///
+/// When the file cannot be used, the error's message says why, without the path, and its
+/// code lets a caller tell the cases apart:
+///   NotFound         there is no such file (ENOENT)
+///   AccessDenied     its owner or mode breaks `rule` ("must be owned by root and not
+///                    writable by group or others; it is owned by uid 1004 with mode
+///                    0666"), or open() was refused (EACCES, EPERM: "Permission denied")
+///   InvalidArgument  it is of the wrong type: "is a symbolic link, which lwauth does not
+///                    follow here", "is not a regular file", "is not a directory"
+///   Internal         any other failure of open() or fstat() (strerror()'s text)
+/// describe_file_error() puts the path in front.
+[[nodiscard]] Result<OpenedFile> open_checked(int dir_fd, const std::string& path, int flags,
+                                              FileType type, const FileRule& rule,
+                                              mode_t create_mode = 0600, bool follow = false);
 
-/// Success when a stat satisfies `rule`, else Error(Internal) with the reason ("must be
-/// owned by root and ...").
+/// `path` and an error of open_checked() as one phrase: "/x: No such file or directory",
+/// "/x is not a regular file", "/x must be owned by root and ...". lwauth's own phrases
+/// (which begin "is " or "must ") read on from the path; the system's text follows a colon.
+[[nodiscard]] std::string describe_file_error(const Error& error, const std::string& path);
+
+/// Success when a stat satisfies `rule`, else Error(AccessDenied) with the reason ("must
+/// be owned by root and ...").
 [[nodiscard]] Result<void> check_rule(const struct stat& st, const FileRule& rule);
 
 /// "root" or "uid N".
