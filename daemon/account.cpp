@@ -39,6 +39,15 @@ void require_two_step_available(const policy::UserPolicy& up) {
     }
 }
 
+// What a caller is told when `what` could not be sent: when to try again after a cap,
+// else only that it failed (the channel's reason is in the log).
+Error send_failed(const Error& e, int64_t now, const std::string& what) {
+    return Error(e.code(), e.code() == Errc::RateLimited
+                               ? rate_limited_text(e.retry_at(), now)
+                               : what + " could not be sent; try again later or ask your "
+                                        "administrator");
+}
+
 }  // namespace
 
 void check_contact_kind(const std::string& kind) {
@@ -230,11 +239,7 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
         [this, user, kind, lifetime, pending = std::move(pending),
          done = std::move(done)](Result<Delivered> outcome) mutable {
             if (!outcome) {
-                const Error& e = outcome.error();
-                done(Error(e.code(), e.code() == Errc::RateLimited
-                                         ? rate_limited_text(e.retry_at(), clock_.now())
-                                         : "the confirmation code could not be sent; try "
-                                           "again later or ask your administrator"));
+                done(send_failed(outcome.error(), clock_.now(), "the confirmation code"));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
@@ -447,11 +452,7 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
         [this, user, owner, lifetime, pending = std::move(pending),
          done = std::move(done)](Result<Delivered> outcome) mutable {
             if (!outcome) {
-                const Error& e = outcome.error();
-                done(Error(e.code(), e.code() == Errc::RateLimited
-                                         ? rate_limited_text(e.retry_at(), clock_.now())
-                                         : "the code could not be sent; try again later or "
-                                           "ask your administrator"));
+                done(send_failed(outcome.error(), clock_.now(), "the code"));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
