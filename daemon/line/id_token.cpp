@@ -127,6 +127,17 @@ Result<void> check_times(const nlohmann::json& claims, const IdTokenExpected& ex
 
 }  // namespace
 
+IdTokenExpected expected_for(const ClientConfig& client, const AuthRequest& request, int64_t now) {
+    IdTokenExpected expected;
+    expected.alg = client.id_token_alg;
+    expected.issuer = client.issuer;
+    expected.channel_id = client.channel_id;
+    expected.nonce = request.nonce;
+    expected.max_age = client.max_age;
+    expected.now = now;
+    return expected;
+}
+
 Result<IdToken> verify_id_token(const SecretString& token, const IdTokenExpected& expected,
                                 const IdTokenKeys& keys) {
     Result<SecretString> payload = verified_payload(token, expected, keys);

@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "line/jose.hpp"
+#include "line/oidc.hpp"
+#include "line/pkce.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
@@ -35,6 +37,11 @@ struct IdTokenExpected {
     int64_t now = 0;                              // the daemon's Clock, seconds
     std::chrono::seconds skew = kMaxClockSkew;    // at most kMaxClockSkew
 };
+
+/// What the token of `request`'s authorization must say under `client`, at `now`. The
+/// result refers to `request.nonce`: `request` must outlive it.
+[[nodiscard]] IdTokenExpected expected_for(const ClientConfig& client, const AuthRequest& request,
+                                           int64_t now);
 
 /// The keys a token may be verified with: the channel secret for HS256, LINE's JWKS for
 /// ES256. Only the one of the pinned algorithm is used; the other may be absent.

@@ -242,6 +242,27 @@ TEST_F(IdTokenTest, AcceptsAWebLoginHs256Token) {
     EXPECT_EQ(token->auth_time, kNow - 20);
 }
 
+TEST_F(IdTokenTest, ExpectsWhatTheAuthorizationAndPolicySay) {
+    ClientConfig client;
+    client.channel_id = "1234567890";
+    client.id_token_alg = IdTokenAlg::Es256;
+    client.max_age = std::chrono::seconds(300);
+    AuthRequest request;
+    request.nonce = nonce_;
+    IdTokenExpected expected = expected_for(client, request, kNow);
+    EXPECT_EQ(expected.alg, IdTokenAlg::Es256);
+    EXPECT_EQ(expected.issuer, "https://access.line.me");
+    EXPECT_EQ(expected.channel_id, "1234567890");
+    EXPECT_EQ(expected.nonce, nonce_);
+    EXPECT_EQ(expected.max_age, std::chrono::seconds(300));
+    EXPECT_EQ(expected.now, kNow);
+    EXPECT_EQ(expected.skew, kMaxClockSkew);
+    Result<IdToken> token = verify_id_token(
+        SecretString(compact(header("ES256"), claims(), signer_for(header("ES256")))), expected,
+        {nullptr, &jwks_});
+    ASSERT_TRUE(token.ok()) << token.error().what();
+}
+
 TEST_F(IdTokenTest, AcceptsAnEs256TokenByKid) {
     expected_.alg = IdTokenAlg::Es256;
     Result<IdToken> token = verify(header("ES256"), claims());
