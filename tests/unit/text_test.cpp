@@ -31,6 +31,9 @@ TEST(Rfc4648, TestVectors) {
         EXPECT_EQ(hex_encode(v.bytes.data(), v.bytes.size()), v.base16) << v.bytes;
         EXPECT_EQ(base64_encode(v.bytes), v.base64) << v.bytes;
         EXPECT_EQ(base64url_encode(v.bytes), v.base64url) << v.bytes;
+        Result<std::string> decoded = base64url_decode(v.base64url);
+        ASSERT_TRUE(decoded.ok()) << v.base64url << ": " << decoded.error().what();
+        EXPECT_EQ(*decoded, v.bytes);
     }
 }
 
@@ -51,6 +54,21 @@ TEST(Base64Url, UsesTheUrlSafeAlphabet) {
     EXPECT_EQ(base64url_encode(std::string("\xff\xff\xff", 3)), "____");
     EXPECT_EQ(base64url_encode(std::string("\xf8", 1)), "-A");
     EXPECT_EQ(base64url_encode(std::string("\0\0\0", 3)), "AAAA");
+}
+
+TEST(Base64Url, DecodesEveryByteValue) {
+    EXPECT_EQ(*base64url_decode("-_8"), std::string("\xfb\xff", 2));
+    EXPECT_EQ(*base64url_decode("____"), std::string("\xff\xff\xff", 3));
+    EXPECT_EQ(*base64url_decode("AAAA"), std::string("\0\0\0", 3));
+}
+
+TEST(Base64Url, RefusesAnythingButOneCanonicalText) {
+    for (std::string_view bad :
+         {"Zg==", "Zm9v+A", "Zm9v/w", "Zm 9v", "Zm9\nv", "Z", "Zm9vY", "Zh", "Zm9", "-B"}) {
+        Result<std::string> decoded = base64url_decode(bad);
+        ASSERT_FALSE(decoded.ok()) << bad;
+        EXPECT_EQ(decoded.error().code(), Errc::InvalidArgument) << bad;
+    }
 }
 
 TEST(PercentEncode, KeepsTheUnreservedCharacters) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "lwauth/result.hpp"
+
 namespace lwauth {
 
 /// Lowercase base16 (RFC 4648 section 8) of `size` bytes at `data`.
@@ -17,6 +19,12 @@ namespace lwauth {
 
 /// Base64url without padding (RFC 4648 section 5; RFC 7515 section 2 for JWS).
 [[nodiscard]] std::string base64url_encode(std::string_view bytes);
+
+/// The bytes of base64url text without padding, read strictly as a JWS part must be
+/// (RFC 7515 section 2): only the 64 characters of the URL-safe alphabet, no "=", no
+/// white space, no length of 4n+1 and no bits set past the last byte (so that one value
+/// has one text). InvalidArgument saying what is wrong, never quoting the text.
+[[nodiscard]] Result<std::string> base64url_decode(std::string_view text);
 
 /// `text` less leading and trailing ASCII white space (" \t\r\n\v\f").
 [[nodiscard]] std::string_view trim(std::string_view text);
