@@ -408,8 +408,8 @@ class LineLogin:
         if req.command == "POST":
             try:
                 self.control_post(req.json())
-            except (ValueError, TypeError) as e:
-                raise gateways.HttpError(400, {"error": str(e)}) from None
+            except (ValueError, TypeError, KeyError) as e:
+                raise gateways.HttpError(400, {"error": f"bad control request: {e!r}"}) from None
         with self.lock:
             channels = {c.channel_id: {"redirect_uris": c.redirect_uris, "id_token_alg": c.alg}
                         for c in self.channels.values()}

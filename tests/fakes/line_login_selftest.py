@@ -461,7 +461,7 @@ def test_control_and_journal(fake, rp, state):
            {"service": "authorize", "mode": "error", "error": "access_denied"},
            {"service": "nope", "mode": "500"}, {"service": "token", "mode": "500", "count": -1},
            {"action": "channel", "channel_id": "1", "channel_secret": "s",
-            "id_token_alg": "RS256"}, {}]
+            "id_token_alg": "RS256"}, {"action": "channel", "channel_id": "1"}, {}]
     for body in bad:
         r = fake.call("/_control", json.dumps(body).encode(), {"Content-Type": "application/json"})
         check(f"control refuses {body}", r.status == 400 and "error" in (r.json or {}), r)
