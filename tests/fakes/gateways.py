@@ -61,19 +61,21 @@ def parse_mode(service, mode):
 
 
 class Faults:
-    """Per service, a FIFO of [mode, remaining]; remaining 0 means until reset."""
+    """Per service, a FIFO of [mode, remaining]; remaining 0 means until reset.
+    check(service, mode) returns the mode to queue or raises ValueError."""
 
-    def __init__(self):
+    def __init__(self, services=SERVICES, check=parse_mode):
         self.lock = threading.Lock()
-        self.queues = {s: [] for s in SERVICES}
+        self.services, self.check = services, check
+        self.queues = {s: [] for s in services}
 
     def add(self, service, mode, count):
         with self.lock:
-            self.queues[service].append([parse_mode(service, mode), count])
+            self.queues[service].append([self.check(service, mode), count])
 
     def reset(self, service=None):
         with self.lock:
-            for s in ([service] if service else SERVICES):
+            for s in ([service] if service else self.services):
                 self.queues[s].clear()
 
     def take(self, service):
@@ -590,9 +592,9 @@ class Server(ThreadingHTTPServer):
     # Hundreds of clients may connect at once (the channel-isolation benchmark).
     request_queue_size = 1024
 
-    def __init__(self, port, tls, gw):
+    def __init__(self, port, tls, gw, handler=None):
         self.tls, self.gw = tls, gw
-        super().__init__(("127.0.0.1", port), Handler)
+        super().__init__(("127.0.0.1", port), handler or Handler)
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the request's own thread.
@@ -644,17 +646,26 @@ def main():
         ap.error("--cert and --key go together")
     Path(args.state_dir).mkdir(parents=True, exist_ok=True)
 
-    tls = None
-    if args.cert:
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.minimum_version = ssl.TLSVersion.TLSv1_2
-        tls.load_cert_chain(args.cert, args.key)
-    gw = Gateways(args)
-    gw.stopping = threading.Event()
-    server = Server(args.port, tls, gw)
+    serve(Server(args.port, tls_context(args.cert, args.key), Gateways(args)))
+
+
+def tls_context(cert, key):
+    """The server's TLS context, or None (plain HTTP) without a certificate."""
+    if not cert:
+        return None
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.minimum_version = ssl.TLSVersion.TLSv1_2
+    tls.load_cert_chain(cert, key)
+    return tls
+
+
+def serve(server):
+    """Prints "LISTENING <port>" and serves until SIGTERM or SIGINT; sets
+    server.gw.stopping at once so that held requests end."""
+    server.gw.stopping = threading.Event()
 
     def stop(*_):
-        gw.stopping.set()
+        server.gw.stopping.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
