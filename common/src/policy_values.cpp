@@ -348,13 +348,14 @@ Parser<std::string> https_url_parser(Empty empty) {
 
 // A base that paths are appended to: an https URL (see above) without query or fragment.
 Parser<std::string> base_url_parser() {
-    return [https = https_url_parser(Empty::Allowed)](std::string_view text) -> Result<std::string> {
-        auto parsed = https(text);
-        if (parsed && text.find_first_of("?#") != std::string_view::npos) {
-            return reject<std::string>("expected a base URL, without '?' or '#'");
-        }
-        return parsed;
-    };
+    return
+        [https = https_url_parser(Empty::Allowed)](std::string_view text) -> Result<std::string> {
+            auto parsed = https(text);
+            if (parsed && text.find_first_of("?#") != std::string_view::npos) {
+                return reject<std::string>("expected a base URL, without '?' or '#'");
+            }
+            return parsed;
+        };
 }
 
 Parser<std::string> digits_parser(Empty empty, size_t max_length) {
@@ -364,8 +365,7 @@ Parser<std::string> digits_parser(Empty empty, size_t max_length) {
         }
         if (text.empty() || text.size() > max_length ||
             !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-            return reject<std::string>("expected up to " + std::to_string(max_length) +
-                                       " digits");
+            return reject<std::string>("expected up to " + std::to_string(max_length) + " digits");
         }
         return std::string(text);
     };

@@ -39,10 +39,10 @@ QrModules qr_modules(std::string_view text) {
     }
     errno = 0;
     // Version 0: the smallest that holds the text at level M.
-    QrCodePtr code(QRcode_encodeData(static_cast<int>(text.size()),
-                                     reinterpret_cast<const unsigned char*>(text.data()), 0,
-                                     QR_ECLEVEL_M),
-                   &QRcode_free);
+    QrCodePtr code(
+        QRcode_encodeData(static_cast<int>(text.size()),
+                          reinterpret_cast<const unsigned char*>(text.data()), 0, QR_ECLEVEL_M),
+        &QRcode_free);
     if (!code && errno != ERANGE) {
         throw Error(Errc::Internal, "cannot encode a QR code");
     }

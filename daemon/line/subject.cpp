@@ -31,8 +31,7 @@ SubjectHasher subject_hasher(const policy::LinePolicy& line, const Hasher& host,
     SecretString key = read_secret_file(line.subject_key_file.string(), secret_owner);
     if (key.size() < kMinSubjectKeySize) {
         throw Error(Errc::Internal, "[line] subject_key_file " + line.subject_key_file.string() +
-                                        " holds fewer than " +
-                                        std::to_string(kMinSubjectKeySize) +
+                                        " holds fewer than " + std::to_string(kMinSubjectKeySize) +
                                         " bytes (make one with: openssl rand -hex 32)");
     }
     return SubjectHasher(Hasher(key));

@@ -1049,10 +1049,11 @@ TEST(PolicyRules, LineLoginRequiresLineCredentials) {
 TEST(PolicyRules, LineLoginWithEveryRequiredKeyLoads) {
     TempDir dir;
     fs::path secret = dir.write("line-secret", "0123456789abcdef0123456789abcdef\n", 0600);
-    Policy policy = loaded("[policy]\nlogin_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
-                           "channel_secret_file = " + secret.string() +
-                               "\npublic_url = https://login.example.com\n",
-                           owned_by_me());
+    Policy policy = loaded(
+        "[policy]\nlogin_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
+        "channel_secret_file = " +
+            secret.string() + "\npublic_url = https://login.example.com\n",
+        owned_by_me());
     EXPECT_TRUE(policy.base.login_with_line);
     EXPECT_EQ(policy.line.redirect_uri(), "https://login.example.com/line/callback");
 }

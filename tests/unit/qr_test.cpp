@@ -32,7 +32,8 @@ void write_pbm(const QrModules& code, const fs::path& path, int scale = 4) {
 
 // What zbarimg (ZBar, as a phone's reader would) decodes from the image; "" for nothing.
 std::string zbar_decode(const fs::path& image) {
-    std::string command = "zbarimg --quiet --raw -Sdisable -Sqrcode.enable '" + image.string() + "'";
+    std::string command =
+        "zbarimg --quiet --raw -Sdisable -Sqrcode.enable '" + image.string() + "'";
     FILE* pipe = ::popen(command.c_str(), "r");
     if (pipe == nullptr) {
         return {};

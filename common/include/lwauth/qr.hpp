@@ -34,7 +34,8 @@ struct QrModules {
 
 /// The code as UTF-8 lines of half blocks: each character is two module rows (upper
 /// and lower half), so a link of up to 42 bytes (version 3: 29 modules, 37 with the
-/// quiet zone) takes 19 lines of 37 columns. A glyph half is a light module (see above). Throws as qr_modules.
+/// quiet zone) takes 19 lines of 37 columns. A glyph half is a light module (see above). Throws as
+/// qr_modules.
 [[nodiscard]] std::vector<std::string> qr_lines(std::string_view text);
 
 /// The same in ASCII, for a conversation that cannot show UTF-8: each module row is a
