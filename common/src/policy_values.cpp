@@ -185,7 +185,7 @@ Parser<seconds> duration_parser(seconds min, seconds max, std::string note) {
     };
 }
 
-// A list of kinds, each at most once.
+// As duration_parser from 0s, with an empty value read as 0s (none).
 Parser<seconds> optional_duration_parser(seconds max) {
     return [bounded = duration_parser(seconds{0}, max)](std::string_view text) -> Result<seconds> {
         if (text.empty()) {
@@ -195,6 +195,7 @@ Parser<seconds> optional_duration_parser(seconds max) {
     };
 }
 
+// A list of kinds, each at most once.
 Parser<std::vector<Kind>> kinds_parser() {
     return [](std::string_view text) -> Result<std::vector<Kind>> {
         using Kinds = std::vector<Kind>;
