@@ -186,9 +186,7 @@ const std::vector<KeySpec>& key_specs() {
     using S = StorePolicy;
     using D = DirectoryPolicy;
     const auto allowed = words(kAllowedWords);
-    const auto http_url = [](Empty empty) {
-        return as(url_parser({"https://", "http://"}, empty));
-    };
+    const auto https_url = [](Empty empty) { return as(https_url_parser(empty)); };
     const auto text = [](Empty empty) { return as(text_parser(empty)); };
     static const std::vector<KeySpec> specs = {
         {"policy", "two_step", overridable<&U::two_step>(words(kTwoStepWords))},
@@ -254,15 +252,21 @@ const std::vector<KeySpec>& key_specs() {
         {"totp", "digits", global<&P::totp, &T::digits>(as(integer_choice_parser({6, 8})))},
         {"totp", "period", global<&P::totp, &T::period>(as(duration_parser(15s, 2min)))},
 
-        {"line", "channel_id", global<&P::line, &Li::channel_id>(text(Allowed))},
+        // LINE channel IDs are 10 digits today; 20 leaves room without admitting junk.
+        {"line", "channel_id", global<&P::line, &Li::channel_id>(as(digits_parser(Allowed, 20)))},
         {"line", "channel_secret_file", secret_file<&P::line, &Li::channel_secret_file>()},
-        {"line", "callback_listen", global<&P::line, &Li::callback_listen>(as(host_port_parser()))},
-        {"line", "callback_url", global<&P::line, &Li::callback_url>(http_url(Allowed))},
-        {"line", "authorize_url", global<&P::line, &Li::authorize_url>(http_url(Refused))},
-        {"line", "token_url", global<&P::line, &Li::token_url>(http_url(Refused))},
-        {"line", "jwks_url", global<&P::line, &Li::jwks_url>(http_url(Refused))},
-        {"line", "issuer", global<&P::line, &Li::issuer>(http_url(Refused))},
+        {"line", "public_url", global<&P::line, &Li::public_url>(as(base_url_parser()))},
+        {"line", "listen", global<&P::line, &Li::listen>(as(host_port_parser()))},
+        {"line", "authorize_url", global<&P::line, &Li::authorize_url>(https_url(Refused))},
+        {"line", "token_url", global<&P::line, &Li::token_url>(https_url(Refused))},
+        {"line", "jwks_url", global<&P::line, &Li::jwks_url>(https_url(Allowed))},
+        {"line", "issuer", global<&P::line, &Li::issuer>(https_url(Refused))},
         {"line", "id_token_alg", global<&P::line, &Li::id_token_alg>(words(kIdTokenAlgWords))},
+        // Inside sshd's default LoginGraceTime (120 s) by default; never a long-lived link.
+        {"line", "link_lifetime",
+         global<&P::line, &Li::link_lifetime>(as(duration_parser(30s, 10min)))},
+        {"line", "max_age", global<&P::line, &Li::max_age>(as(optional_duration_parser(30 * 24h)))},
+        {"line", "subject_key_file", secret_file<&P::line, &Li::subject_key_file>()},
 
         {"store", "backend", global<&P::store, &S::backend>(words(kStoreBackendWords))},
         {"store", "path", global<&P::store, &S::path>(as(absolute_path_parser(Allowed)))},

@@ -91,6 +91,7 @@ class Loader {
         warn_one_recipient();
         warn_slow_channels();
         check_line_login();
+        warn_line_listen();
         check_store();
         check_directory();
         warn_unserved_kinds();
@@ -391,37 +392,60 @@ class Loader {
         return {files_.empty() ? std::string() : files_.front(), 0};
     }
 
-    // LINE login cannot work without the channel's credentials and a callback URL.
-    void check_line_login() {
-        std::optional<Location> enabled;
+    // Where login_with_line = allowed is first set (the base, then an override), if anywhere.
+    std::optional<Location> line_login_allowed_at() const {
         if (policy_.base.login_with_line) {
-            enabled = set_at("policy.login_with_line");
+            return set_at("policy.login_with_line");
         }
         for (const auto& section : policy_.overrides) {
             for (const auto& setting : section.settings) {
-                if (!enabled && setting.key == "login_with_line" &&
-                    std::get<bool>(setting.patch.value)) {
-                    enabled = Location{setting.file, setting.line};
+                if (setting.key == "login_with_line" && std::get<bool>(setting.patch.value)) {
+                    return Location{setting.file, setting.line};
                 }
             }
         }
+        return std::nullopt;
+    }
+
+    // LINE login cannot work without the channel's credentials and the URL the phone
+    // reaches; ES256 ID tokens cannot be checked without LINE's keys.
+    void check_line_login() {
+        const LinePolicy& line = policy_.line;
+        if (line.id_token_alg == IdTokenAlg::Es256 && line.jwks_url.empty()) {
+            error(set_at("line.id_token_alg"), "id_token_alg = ES256 requires jwks_url in [line]");
+        }
+        auto enabled = line_login_allowed_at();
         if (!enabled) {
             return;
         }
         std::vector<std::string> missing;
-        if (policy_.line.channel_id.empty()) {
+        if (line.channel_id.empty()) {
             missing.emplace_back("channel_id");
         }
-        if (policy_.line.channel_secret_file.empty()) {
+        if (line.channel_secret_file.empty()) {
             missing.emplace_back("channel_secret_file");
         }
-        if (policy_.line.callback_url.empty()) {
-            missing.emplace_back("callback_url");
+        if (line.public_url.empty()) {
+            missing.emplace_back("public_url");
         }
         if (!missing.empty()) {
             error(*enabled,
                   "login_with_line = allowed requires " + join(missing, ", ") + " in [line]");
         }
+    }
+
+    // lwauthd's endpoint speaks plain HTTP: on any other address than loopback, the
+    // phone's requests would cross the network in clear unless a TLS proxy takes them.
+    void warn_line_listen() {
+        auto at = set_at_.find("line.listen");
+        if (at == set_at_.end() || is_loopback_listen(policy_.line.listen)) {
+            return;
+        }
+        warnings_.push_back({at->second.file, at->second.line,
+                             "listen = " + policy_.line.listen +
+                                 " is not a loopback address: lwauthd's LINE endpoint speaks "
+                                 "plain HTTP, so it should sit behind the site's TLS proxy "
+                                 "(public_url) and be reachable only from it"});
     }
 
     void check_store() {

@@ -185,6 +185,16 @@ Parser<seconds> duration_parser(seconds min, seconds max, std::string note) {
     };
 }
 
+// As duration_parser from 0s, with an empty value read as 0s (none).
+Parser<seconds> optional_duration_parser(seconds max) {
+    return [bounded = duration_parser(seconds{0}, max)](std::string_view text) -> Result<seconds> {
+        if (text.empty()) {
+            return seconds{0};
+        }
+        return bounded(text);
+    };
+}
+
 // A list of kinds, each at most once.
 Parser<std::vector<Kind>> kinds_parser() {
     return [](std::string_view text) -> Result<std::vector<Kind>> {
@@ -286,6 +296,82 @@ Parser<std::string> url_parser(std::vector<std::string_view> schemes, Empty empt
     };
 }
 
+// The host of a URL's authority ("[::1]" with its brackets), without user or port.
+std::string_view url_host(std::string_view url) {
+    size_t sep = url.find("://");
+    std::string_view authority = sep == std::string_view::npos ? url : url.substr(sep + 3);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+        authority.remove_prefix(at + 1);
+    }
+    if (authority.starts_with('[')) {
+        return authority.substr(0, authority.find(']') + 1);
+    }
+    return authority.substr(0, authority.find(':'));
+}
+
+bool is_loopback_host(std::string_view host) {
+    if (host == "localhost" || host == "[::1]") {
+        return true;
+    }
+    // 127.0.0.0/8, written as four decimal numbers.
+    if (!host.starts_with("127.") || host.ends_with('.') ||
+        std::count(host.begin(), host.end(), '.') != 3) {
+        return false;
+    }
+    while (!host.empty()) {
+        std::string_view part = host.substr(0, host.find('.'));
+        auto number = parse_integer(part);
+        if (part.empty() || part.size() > 3 || !number || *number < 0 || *number > 255) {
+            return false;
+        }
+        host.remove_prefix(std::min(part.size() + 1, host.size()));
+    }
+    return true;
+}
+
+bool is_loopback_listen(std::string_view host_port) {
+    return is_loopback_host(host_port.substr(0, host_port.rfind(':')));
+}
+
+// https:// anywhere; http:// only to this host itself (the tests' fakes).
+Parser<std::string> https_url_parser(Empty empty) {
+    return [empty](std::string_view text) -> Result<std::string> {
+        auto shaped = url_parser({"https://", "http://"}, empty)(text);
+        if (!shaped || (text.starts_with("http://") && !is_loopback_host(url_host(text)))) {
+            return reject<std::string>(
+                "expected a URL starting with https:// (http:// only to a loopback host: "
+                "127.0.0.1, [::1] or localhost)");
+        }
+        return shaped;
+    };
+}
+
+// A base that paths are appended to: an https URL (see above) without query or fragment.
+Parser<std::string> base_url_parser() {
+    return
+        [https = https_url_parser(Empty::Allowed)](std::string_view text) -> Result<std::string> {
+            auto parsed = https(text);
+            if (parsed && text.find_first_of("?#") != std::string_view::npos) {
+                return reject<std::string>("expected a base URL, without '?' or '#'");
+            }
+            return parsed;
+        };
+}
+
+Parser<std::string> digits_parser(Empty empty, size_t max_length) {
+    return [empty, max_length](std::string_view text) -> Result<std::string> {
+        if (text.empty() && empty == Empty::Allowed) {
+            return std::string();
+        }
+        if (text.empty() || text.size() > max_length ||
+            !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return reject<std::string>("expected up to " + std::to_string(max_length) + " digits");
+        }
+        return std::string(text);
+    };
+}
+
 // Any "scheme://rest" URL (proxies may be http://, https://, socks5://...).
 Parser<std::string> any_url_parser() {
     return [](std::string_view text) -> Result<std::string> {
@@ -335,6 +421,14 @@ Parser<std::string> host_port_parser() {
 namespace lwauth::policy {
 
 using namespace detail;
+
+std::string LinePolicy::redirect_uri() const {
+    std::string_view base = public_url;
+    while (base.ends_with('/')) {
+        base.remove_suffix(1);
+    }
+    return std::string(base) + std::string(kLineCallbackPath);
+}
 
 const char* to_string(TwoStep value) {
     return word_for(kTwoStepWords, value);

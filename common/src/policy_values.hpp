@@ -114,6 +114,9 @@ Parser<int> integer_choice_parser(std::vector<int> choices);
 Parser<std::chrono::seconds> duration_parser(std::chrono::seconds min, std::chrono::seconds max,
                                              std::string note = {});
 
+// As duration_parser from 0s to `max`, with an empty value read as 0s (none).
+Parser<std::chrono::seconds> optional_duration_parser(std::chrono::seconds max);
+
 // A list of kinds, each at most once.
 Parser<std::vector<Kind>> kinds_parser();
 
@@ -130,6 +133,24 @@ Parser<std::string> text_parser(Empty empty);
 // A URL with one of the given schemes ("https://"), no spaces and something after the
 // scheme. Only the shape is checked; libcurl and the servers judge the rest.
 Parser<std::string> url_parser(std::vector<std::string_view> schemes, Empty empty);
+
+// The host of a URL ("example.com", "[::1]"), without user name or port.
+std::string_view url_host(std::string_view url);
+
+// localhost, [::1] or an address of 127.0.0.0/8.
+bool is_loopback_host(std::string_view host);
+
+// Whether the host of a host:port (host_port_parser's shape) is a loopback host.
+bool is_loopback_listen(std::string_view host_port);
+
+// An https:// URL; an http:// one only to a loopback host (the tests' fakes on this host).
+Parser<std::string> https_url_parser(Empty empty);
+
+// As https_url_parser, empty allowed, without '?' or '#' (paths are appended to it).
+Parser<std::string> base_url_parser();
+
+// Decimal digits only, at most `max_length` of them (a LINE channel ID).
+Parser<std::string> digits_parser(Empty empty, size_t max_length);
 
 // Any "scheme://rest" URL (proxies may be http://, https://, socks5://...).
 Parser<std::string> any_url_parser();

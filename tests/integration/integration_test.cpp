@@ -341,6 +341,43 @@ TEST_F(Integration, PolicyCheckReportsEveryErrorWithFileAndLine) {
     EXPECT_NE(good.out.find("two_step = optional"), std::string::npos) << good.out;
 }
 
+// LINE login allowed for one group needs the channel and the URL the phone reaches, each
+// problem named with its file and line; an endpoint beyond loopback is warned about.
+TEST_F(Integration, PolicyCheckSaysWhatLineLoginNeeds) {
+    TempDir policy_dir("lwauth-policy");
+    write_file(policy_dir / "lwauth.conf", "[policy]\ntwo_step = off\n");
+    write_file(policy_dir / "lwauth.conf.d/20-line.conf",
+               "[group:ops]\nlogin_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
+               "public_url = http://login.example.com\nid_token_alg = ES256\njwks_url =\n");
+    auto bad = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(bad.exit_code, 5) << bad.out << bad.err;
+    const std::string dropin = (policy_dir / "lwauth.conf.d/20-line.conf").string();
+    for (const std::string& error :
+         {dropin + ":2: login_with_line = allowed requires channel_secret_file, public_url in "
+                   "[line]",
+          dropin + ":5: bad value 'http://login.example.com' for public_url: expected a URL "
+                   "starting with https:// (http:// only to a loopback host: 127.0.0.1, [::1] "
+                   "or localhost)",
+          dropin + ":6: id_token_alg = ES256 requires jwks_url in [line]"}) {
+        EXPECT_NE(bad.err.find(error + "\n"), std::string::npos) << error << " in:\n" << bad.err;
+    }
+    EXPECT_NE(bad.err.find("3 errors"), std::string::npos) << bad.err;
+
+    write_file(policy_dir / "secret", "channel-secret\n", fs::perms(0600));
+    write_file(policy_dir / "lwauth.conf.d/20-line.conf",
+               "[group:ops]\nlogin_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
+               "channel_secret_file = " +
+                   (policy_dir / "secret").string() +
+                   "\npublic_url = https://login.example.com\nlisten = 0.0.0.0:8741\n");
+    auto good = daemon_->ctl("root", {"policy", "check", policy_dir.path().string()});
+    EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+    EXPECT_EQ(good.err, dropin +
+                            ":7: listen = 0.0.0.0:8741 is not a loopback address: lwauthd's "
+                            "LINE endpoint speaks plain HTTP, so it should sit behind the "
+                            "site's TLS proxy (public_url) and be reachable only from it "
+                            "(warning)\n");
+}
+
 // The shipped policy configures no delivery channel: policy check says so, and nothing
 // else is wrong with it.
 TEST_F(Integration, TheShippedPolicyDeliversNothingAndPolicyCheckSaysSo) {

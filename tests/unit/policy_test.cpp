@@ -161,8 +161,12 @@ digits = 8
 period = 1m
 
 [line]
-callback_listen = [::1]:9000
+channel_id = 1234567890
+public_url = https://login.example.com/lwauth/
+listen = [::1]:9000
 id_token_alg = ES256
+link_lifetime = 90s
+max_age = 10m
 
 [store]
 backend = sqlite
@@ -202,8 +206,13 @@ phone_attribute = telephoneNumber
     EXPECT_EQ(policy.totp.issuer, "Example Corp");
     EXPECT_EQ(policy.totp.digits, 8);
     EXPECT_EQ(policy.totp.period, 1min);
-    EXPECT_EQ(policy.line.callback_listen, "[::1]:9000");
+    EXPECT_EQ(policy.line.channel_id, "1234567890");
+    EXPECT_EQ(policy.line.public_url, "https://login.example.com/lwauth/");
+    EXPECT_EQ(policy.line.listen, "[::1]:9000");
     EXPECT_EQ(policy.line.id_token_alg, IdTokenAlg::Es256);
+    EXPECT_EQ(policy.line.jwks_url, "https://api.line.me/oauth2/v2.1/certs");
+    EXPECT_EQ(policy.line.link_lifetime, 90s);
+    EXPECT_EQ(policy.line.max_age, 10min);
     EXPECT_EQ(policy.store.path, "/srv/lwauth/state.db");
     EXPECT_EQ(policy.directory.backend, DirectoryBackend::Ldap);
     EXPECT_EQ(policy.directory.ldap_base, "dc=example,dc=com");
@@ -478,20 +487,101 @@ TEST(PolicyValues, AcceptsEveryBooleanSpelling) {
 }
 
 TEST(PolicyValues, RejectsMalformedAddressesAndPaths) {
-    EXPECT_EQ(only_error("[line]\ncallback_listen = 8741\n"),
-              "lwauth.conf:2: bad value '8741' for callback_listen: expected host:port like "
+    EXPECT_EQ(only_error("[line]\nlisten = 8741\n"),
+              "lwauth.conf:2: bad value '8741' for listen: expected host:port like "
               "127.0.0.1:8741");
-    EXPECT_EQ(only_error("[line]\ncallback_listen = localhost:70000\n"),
-              "lwauth.conf:2: bad value 'localhost:70000' for callback_listen: expected "
+    EXPECT_EQ(only_error("[line]\nlisten = localhost:70000\n"),
+              "lwauth.conf:2: bad value 'localhost:70000' for listen: expected "
               "host:port like 127.0.0.1:8741");
     EXPECT_EQ(only_error("[line]\ntoken_url = ftp://example.com\n"),
               "lwauth.conf:2: bad value 'ftp://example.com' for token_url: expected a URL "
-              "starting with https:// or http://");
+              "starting with https:// (http:// only to a loopback host: 127.0.0.1, [::1] or "
+              "localhost)");
     EXPECT_EQ(only_error("[store]\npath = lwauth.db\n"),
               "lwauth.conf:2: bad value 'lwauth.db' for path: expected an absolute path");
     EXPECT_EQ(only_error("[directory]\nldap_uri = ldap.example.com\n"),
               "lwauth.conf:2: bad value 'ldap.example.com' for ldap_uri: expected a URL "
               "starting with ldap://, ldaps:// or ldapi://");
+}
+
+// LINE's endpoints and the URL the phone reaches are HTTPS; plain HTTP only to this host,
+// where the tests' fake provider listens.
+TEST(PolicyValues, LineUrlsAreHttpsOrLoopback) {
+    const std::string https_only =
+        "expected a URL starting with https:// (http:// only to a loopback host: 127.0.0.1, "
+        "[::1] or localhost)";
+    for (const char* key : {"public_url", "authorize_url", "token_url", "jwks_url", "issuer"}) {
+        EXPECT_EQ(only_error(std::string("[line]\n") + key + " = http://line.example.com/x\n"),
+                  std::string("lwauth.conf:2: bad value 'http://line.example.com/x' for ") + key +
+                      ": " + https_only);
+        EXPECT_EQ(only_error(std::string("[line]\n") + key + " = http://127.0.0.1.example.com\n"),
+                  std::string("lwauth.conf:2: bad value 'http://127.0.0.1.example.com' for ") +
+                      key + ": " + https_only);
+        EXPECT_EQ(only_error(std::string("[line]\n") + key + " = http://localhost@evil.test/\n"),
+                  std::string("lwauth.conf:2: bad value 'http://localhost@evil.test/' for ") + key +
+                      ": " + https_only);
+    }
+    Policy fake = loaded(
+        "[line]\npublic_url = http://127.0.0.1:8741\nauthorize_url = "
+        "http://127.0.0.1:9000/oauth2/v2.1/authorize\ntoken_url = http://[::1]:9000/token\n"
+        "jwks_url = http://localhost:9000/certs\nissuer = http://127.0.0.1:9000\n");
+    EXPECT_EQ(fake.line.token_url, "http://[::1]:9000/token");
+    EXPECT_EQ(fake.line.issuer, "http://127.0.0.1:9000");
+    EXPECT_EQ(only_error("[line]\nissuer =\n"),
+              "lwauth.conf:2: bad value '' for issuer: " + https_only);
+    EXPECT_EQ(only_error("[line]\npublic_url = https://login.example.com/?next=1\n"),
+              "lwauth.conf:2: bad value 'https://login.example.com/?next=1' for public_url: "
+              "expected a base URL, without '?' or '#'");
+}
+
+TEST(PolicyValues, TheRedirectUriIsPublicUrlAndTheCallbackPath) {
+    LinePolicy line;
+    line.public_url = "https://login.example.com";
+    EXPECT_EQ(line.redirect_uri(), "https://login.example.com/line/callback");
+    line.public_url = "https://login.example.com/";
+    EXPECT_EQ(line.redirect_uri(), "https://login.example.com/line/callback");
+    line.public_url = "https://example.com:8443/lwauth/";
+    EXPECT_EQ(line.redirect_uri(), "https://example.com:8443/lwauth/line/callback");
+}
+
+TEST(PolicyValues, LineChannelIdIsDigits) {
+    EXPECT_EQ(loaded("[line]\nchannel_id = 1657000000\n").line.channel_id, "1657000000");
+    EXPECT_EQ(only_error("[line]\nchannel_id = my-channel\n"),
+              "lwauth.conf:2: bad value 'my-channel' for channel_id: expected up to 20 digits");
+    EXPECT_EQ(only_error("[line]\nchannel_id = 123456789012345678901\n"),
+              "lwauth.conf:2: bad value '123456789012345678901' for channel_id: expected up to "
+              "20 digits");
+}
+
+TEST(PolicyValues, LineLinkLifetimeAndMaxAge) {
+    const LinePolicy defaults;
+    EXPECT_EQ(defaults.link_lifetime, 2min);  // sshd's default LoginGraceTime
+    EXPECT_EQ(defaults.max_age, 0s);
+    EXPECT_EQ(loaded("[line]\nlink_lifetime = 30s\n").line.link_lifetime, 30s);
+    EXPECT_EQ(loaded("[line]\nlink_lifetime = 10m\n").line.link_lifetime, 10min);
+    EXPECT_EQ(only_error("[line]\nlink_lifetime = 11m\n"),
+              "lwauth.conf:2: bad value '11m' for link_lifetime: expected a duration from 30s "
+              "to 10m");
+    EXPECT_EQ(only_error("[line]\nlink_lifetime = 29s\n"),
+              "lwauth.conf:2: bad value '29s' for link_lifetime: expected a duration from 30s "
+              "to 10m");
+    EXPECT_EQ(loaded("[line]\nmax_age =\n").line.max_age, 0s);
+    EXPECT_EQ(loaded("[line]\nmax_age = 0s\n").line.max_age, 0s);
+    EXPECT_EQ(loaded("[line]\nmax_age = 1h\n").line.max_age, 1h);
+    EXPECT_EQ(only_error("[line]\nmax_age = 31d\n"),
+              "lwauth.conf:2: bad value '31d' for max_age: expected a duration from 0s to 30d");
+}
+
+TEST(PolicySecrets, TheSubjectKeyFileIsCheckedAsASecret) {
+    TempDir dir;
+    fs::path key = dir.write("line-subject.key", std::string(32, 'k'), 0600);
+    EXPECT_EQ(loaded("[line]\nsubject_key_file = " + key.string() + "\n", owned_by_me())
+                  .line.subject_key_file,
+              key);
+    ::chmod(key.c_str(), 0640);
+    EXPECT_NE(only_error("[line]\nsubject_key_file = " + key.string() + "\n", owned_by_me())
+                  .find("subject_key_file: " + key.string() + " must be owned by"),
+              std::string::npos);
 }
 
 // ---- Secret files -----------------------------------------------------------------------
@@ -943,10 +1033,57 @@ TEST(PolicyChannels, WarnsWhenAChannelWaitsLongerThanTheModule) {
 TEST(PolicyRules, LineLoginRequiresLineCredentials) {
     EXPECT_EQ(only_error("[policy]\nlogin_with_line = allowed\n[line]\nchannel_id = 123\n"),
               "lwauth.conf:2: login_with_line = allowed requires channel_secret_file, "
-              "callback_url in [line]");
+              "public_url in [line]");
     EXPECT_EQ(only_error("[user:alice]\nlogin_with_line = allowed\n"),
               "lwauth.conf:2: login_with_line = allowed requires channel_id, "
-              "channel_secret_file, callback_url in [line]");
+              "channel_secret_file, public_url in [line]");
+    EXPECT_EQ(only_error("[group:staff]\nlogin_with_line = disabled\n"
+                         "[group:ops]\nlogin_with_line = allowed\n"
+                         "[line]\npublic_url = https://login.example.com\n"),
+              "lwauth.conf:4: login_with_line = allowed requires channel_id, "
+              "channel_secret_file in [line]");
+    // Disabled everywhere (the default), nothing in [line] is needed.
+    EXPECT_TRUE(load("[user:alice]\nlogin_with_line = disabled\n").errors.empty());
+}
+
+TEST(PolicyRules, LineLoginWithEveryRequiredKeyLoads) {
+    TempDir dir;
+    fs::path secret = dir.write("line-secret", "0123456789abcdef0123456789abcdef\n", 0600);
+    Policy policy = loaded(
+        "[policy]\nlogin_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
+        "channel_secret_file = " +
+            secret.string() + "\npublic_url = https://login.example.com\n",
+        owned_by_me());
+    EXPECT_TRUE(policy.base.login_with_line);
+    EXPECT_EQ(policy.line.redirect_uri(), "https://login.example.com/line/callback");
+}
+
+TEST(PolicyRules, Es256IdTokensRequireJwksUrl) {
+    EXPECT_EQ(only_error("[line]\njwks_url =\nid_token_alg = ES256\n"),
+              "lwauth.conf:3: id_token_alg = ES256 requires jwks_url in [line]");
+    EXPECT_TRUE(load("[line]\njwks_url =\nid_token_alg = HS256\n").errors.empty());
+    EXPECT_TRUE(load("[line]\nid_token_alg = ES256\n").errors.empty());  // LINE's, by default
+}
+
+TEST(PolicyRules, WarnsWhenTheLineEndpointListensBeyondLoopback) {
+    // 2-step off: no warning about delivery channels.
+    auto line = [](const std::string& listen) {
+        return load("[policy]\ntwo_step = off\n[line]\nlisten = " + listen + "\n");
+    };
+    auto wide = line("0.0.0.0:8741");
+    EXPECT_TRUE(wide.errors.empty());
+    EXPECT_EQ(messages(wide.warnings),
+              (std::vector<std::string>{
+                  "lwauth.conf:4: listen = 0.0.0.0:8741 is not a loopback address: lwauthd's "
+                  "LINE endpoint speaks plain HTTP, so it should sit behind the site's TLS "
+                  "proxy (public_url) and be reachable only from it"}));
+    for (const char* loopback : {"127.0.0.1:8741", "127.10.0.3:80", "[::1]:8741", "localhost:1"}) {
+        EXPECT_TRUE(line(loopback).warnings.empty()) << loopback;
+    }
+    for (const char* beyond : {"127.0.0.1.evil.example:80", "127.0.0.:80", "127.0.0.256:80",
+                               "[::2]:80", "192.0.2.1:8741"}) {
+        EXPECT_EQ(line(beyond).warnings.size(), 1u) << beyond;
+    }
 }
 
 TEST(PolicyRules, PostgresqlRequiresConninfoFile) {

@@ -124,16 +124,34 @@ struct TotpPolicy {
     friend bool operator==(const TotpPolicy&, const TotpPolicy&) = default;
 };
 
+/// The path below [line] public_url where LINE sends the phone back after approval.
+inline constexpr std::string_view kLineCallbackPath = "/line/callback";
+
+/// [line]: LINE Login (OpenID Connect), for login_with_line.
 struct LinePolicy {
-    std::string channel_id;
+    std::string channel_id;  // the LINE Login channel's ID (digits); its ID tokens' aud
     std::filesystem::path channel_secret_file;
-    std::string callback_listen = "127.0.0.1:8741";
-    std::string callback_url;
+    // The HTTPS base the phone reaches (the site's TLS proxy in front of `listen`).
+    std::string public_url;
+    std::string listen = "127.0.0.1:8741";  // host:port of lwauthd's plain-HTTP endpoint
     std::string authorize_url = "https://access.line.me/oauth2/v2.1/authorize";
     std::string token_url = "https://api.line.me/oauth2/v2.1/token";
-    std::string jwks_url = "https://api.line.me/oauth2/v2.1/certs";
-    std::string issuer = "https://access.line.me";
+    std::string jwks_url = "https://api.line.me/oauth2/v2.1/certs";  // empty: none (HS256)
+    std::string issuer = "https://access.line.me";  // the `iss` an ID token must carry
     IdTokenAlg id_token_alg = IdTokenAlg::Hs256;
+    // How long a login's (or a link attempt's) short link stays usable: inside sshd's
+    // default LoginGraceTime (120 s), so that the link dies no later than the session.
+    std::chrono::seconds link_lifetime{120};
+    std::chrono::seconds max_age{0};  // sent as max_age to LINE; 0: not sent
+    // The key of the keyed hash of `sub` that a link keeps (a fleet shares one file);
+    // empty: the host's own key (code.key in lwauthd's state directory).
+    std::filesystem::path subject_key_file;
+
+    /// The redirect URI registered on the LINE Developers console and sent as
+    /// redirect_uri: public_url without a trailing '/', then kLineCallbackPath
+    /// ("https://login.example.com/lwauth" -> "https://login.example.com/lwauth/line/callback").
+    [[nodiscard]] std::string redirect_uri() const;
+
     friend bool operator==(const LinePolicy&, const LinePolicy&) = default;
 };
 
