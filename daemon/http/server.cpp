@@ -189,8 +189,12 @@ ResponsePtr make_response(const Answer& answer) {
     if (!response) {
         return nullptr;
     }
-    bool ok = MHD_add_response_header(response.get(), MHD_HTTP_HEADER_CONTENT_TYPE,
-                                      answer.content_type.c_str()) == MHD_YES;
+    // One request per connection: the time limit on receiving a request then holds for
+    // every request (Limits::request_time).
+    bool ok =
+        MHD_add_response_header(response.get(), MHD_HTTP_HEADER_CONTENT_TYPE,
+                                answer.content_type.c_str()) == MHD_YES &&
+        MHD_add_response_header(response.get(), MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     for (const auto& [name, value] : kSecurityHeaders) {
         ok = ok && MHD_add_response_header(response.get(), name, value) == MHD_YES;
     }
@@ -248,6 +252,9 @@ struct Server::Exchange {
                              MHD_RequestTerminationCode why);
     static int on_deadline(sd_event_source* source, uint64_t usec, void* userdata);
     static int on_hangup(sd_event_source* source, int fd, uint32_t revents, void* userdata);
+    static void on_connection(void* cls, MHD_Connection* connection, void** socket_context,
+                              MHD_ConnectionNotificationCode code);
+    static int on_request_time(sd_event_source* source, uint64_t usec, void* userdata);
 
     MHD_Result go_on(const char* upload, size_t* upload_size);
     void start();
@@ -436,6 +443,7 @@ MHD_Result Server::Exchange::go_on(const char* upload, size_t* upload_size) {
 // Hands the whole request to its handler.
 void Server::Exchange::start() {
     started = true;
+    server->arrived(connection);
     if (request.method == MHD_HTTP_METHOD_POST &&
         is_form(MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                             MHD_HTTP_HEADER_CONTENT_TYPE))) {
@@ -466,6 +474,7 @@ void Server::Exchange::start() {
 }
 
 MHD_Result Server::Exchange::queue() {
+    server->arrived(connection);
     ResponsePtr response = make_response(*answer);
     unsigned status = answer->status;
     if (!response) {
@@ -569,6 +578,68 @@ void Server::Exchange::on_completed(void* cls, MHD_Connection*, void** req_cls,
     });
 }
 
+// The request-time limit of one connection (Limits::request_time).
+struct Server::Arrival {
+    Server* server = nullptr;
+    MHD_Connection* connection = nullptr;
+    EventSourcePtr timer;
+};
+
+namespace {
+
+// Closes a connection under libmicrohttpd's feet: its next read sees the end.
+void cut(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info != nullptr) {
+        shutdown(info->connect_fd, SHUT_RDWR);
+    }
+}
+
+}  // namespace
+
+void Server::arrived(void* connection) {
+    arrivals_.erase(connection);
+}
+
+// libmicrohttpd 0.9.75 times a connection out only when it sends nothing at all; a client
+// that trickles its request a byte at a time is bounded here instead.
+void Server::Exchange::on_connection(void* cls, MHD_Connection* connection, void**,
+                                     MHD_ConnectionNotificationCode code) {
+    c_barrier("http-connection", 0, [&] {
+        auto* server = static_cast<Server*>(cls);
+        if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+            server->arrived(connection);
+            return 0;
+        }
+        auto arrival = std::make_unique<Arrival>();
+        arrival->server = server;
+        arrival->connection = connection;
+        sd_event_source* source = nullptr;
+        uint64_t usec = static_cast<uint64_t>(server->limits_.request_time.count()) * 1000 * 1000;
+        if (sd_event_add_time_relative(server->event_, &source, CLOCK_MONOTONIC, usec, 0,
+                                       &on_request_time, arrival.get()) < 0) {
+            cut(arrival->connection);  // unbounded in time: not served
+            return 0;
+        }
+        arrival->timer.reset(source);
+        server->arrivals_[connection] = std::move(arrival);
+        return 0;
+    });
+}
+
+int Server::Exchange::on_request_time(sd_event_source*, uint64_t, void* userdata) {
+    return c_barrier("http-request-time", 0, [&] {
+        auto* arrival = static_cast<Arrival*>(userdata);
+        Server* server = arrival->server;
+        cut(arrival->connection);
+        ++server->stats_.cut_off;
+        server->arrived(arrival->connection);  // destroys `arrival`
+        server->kick();
+        return 0;
+    });
+}
+
 Server::Server(sd_event* event, const std::string& listen, Limits limits)
     : event_(event), limits_(limits) {
     Fd listener = open_listener(listen, port_);
@@ -581,7 +652,8 @@ Server::Server(sd_event* event, const std::string& listen, Limits limits)
         limits_.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits_.max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(limits_.connection_timeout.count()),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory, MHD_OPTION_NOTIFY_COMPLETED,
-        &Exchange::on_completed, this, MHD_OPTION_END);
+        &Exchange::on_completed, this, MHD_OPTION_NOTIFY_CONNECTION, &Exchange::on_connection, this,
+        MHD_OPTION_END);
     if (daemon == nullptr) {
         cannot_listen(listen, "libmicrohttpd does not start");
     }

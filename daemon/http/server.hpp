@@ -94,6 +94,10 @@ struct Limits {
     size_t max_body_bytes = 8 * 1024;    // above: 413 (a longer chunked body: closed)
     // A connection that sends or takes nothing for this long is closed (idle timeout).
     std::chrono::seconds connection_timeout{10};
+    // A connection must have delivered its whole request (headers and body) this long
+    // after it opened, or it is closed unanswered, however slowly it kept sending. Each
+    // connection carries one request: every answer says "Connection: close".
+    std::chrono::seconds request_time{10};
     // A request a handler has not answered by then is answered 503 by the server.
     std::chrono::seconds answer_deadline{30};
 };
@@ -104,6 +108,7 @@ struct ServerStats {
     uint64_t refused = 0;    // answered by the server itself: 400, 404, 405, 413, 431, 500
     uint64_t timed_out = 0;  // answered 503 at the deadline
     uint64_t abandoned = 0;  // ended unanswered: the client left while its answer was awaited
+    uint64_t cut_off = 0;    // connections closed for not sending their request in time
     size_t suspended = 0;    // requests waiting for their answer now
     size_t connections = 0;  // open connections now
 };
@@ -133,6 +138,8 @@ class Server {
   private:
     static int on_epoll(sd_event_source* source, int fd, uint32_t revents, void* userdata);
     static int on_time(sd_event_source* source, uint64_t usec, void* userdata);
+    // The request on `connection` is in (or refused): its time limit no longer applies.
+    void arrived(void* connection);
     void run();
     [[nodiscard]] size_t connections() const;
     void kick();
@@ -153,6 +160,10 @@ class Server {
     EventSourcePtr timer_;
     std::map<std::string, std::map<Method, Handler>> routes_;
     std::map<Exchange*, std::unique_ptr<Exchange>> exchanges_;
+    // The request-time limit of each connection whose request is not in yet, by
+    // MHD_Connection*.
+    struct Arrival;
+    std::map<void*, std::unique_ptr<Arrival>> arrivals_;
     ServerStats stats_;
     bool stopping_ = false;
 };

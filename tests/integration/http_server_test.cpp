@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lwauth/error.hpp"
@@ -60,6 +61,7 @@ class Client {
         }
     }
     ~Client() { close(fd_); }
+    [[nodiscard]] int fd() const { return fd_; }
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
@@ -128,6 +130,7 @@ std::string post(const std::string& target, const std::string& body,
 }
 
 void expect_security_headers(const Got& got) {
+    EXPECT_EQ(got.headers.count("connection") ? got.headers.at("connection") : "", "close");
     EXPECT_EQ(got.headers.count("cache-control") ? got.headers.at("cache-control") : "",
               "no-store");
     EXPECT_EQ(got.headers.count("referrer-policy") ? got.headers.at("referrer-policy") : "",
@@ -367,6 +370,35 @@ TEST_F(HttpServerTest, DropsSlowClientsAfterTheTimeoutWhileOthersAreServed) {
     EXPECT_TRUE(silent.get()) << "the silent client was not dropped";
     EXPECT_TRUE(trickle.get()) << "the client that never ended its request was not dropped";
     EXPECT_TRUE(run_until([&] { return server_->stats().connections == 0; }));
+}
+
+TEST_F(HttpServerTest, CutsOffAClientThatTricklesItsRequest) {
+    Limits limits;
+    limits.connection_timeout = 60s;  // never idle: a byte comes every 200 ms
+    limits.request_time = 2s;
+    start(limits);
+    uint16_t port = server_->port();
+    auto trickle = std::async(std::launch::async, [port] {
+        Client client(port, "127.0.0.7");
+        std::string request = get("/echo?" + std::string(4000, 'x'));
+        auto begun = std::chrono::steady_clock::now();
+        for (char c : request) {
+            if (::send(client.fd(), &c, 1, MSG_NOSIGNAL) != 1) {
+                break;  // cut off
+            }
+            std::this_thread::sleep_for(200ms);
+            if (std::chrono::steady_clock::now() - begun > 45s) {
+                break;
+            }
+        }
+        return std::chrono::steady_clock::now() - begun;
+    });
+    EXPECT_EQ(ask(get("/echo")).status, 200);
+    ASSERT_TRUE(run_until([&] { return trickle.wait_for(0s) == std::future_status::ready; }));
+    // Cut off long before the idle timeout (60 s) or the end of its request (13 min).
+    EXPECT_LT(trickle.get(), 40s);
+    EXPECT_EQ(server_->stats().cut_off, 1u);
+    EXPECT_EQ(server_->stats().handled, 1u);
 }
 
 TEST_F(HttpServerTest, AnswersASuspendedRequestLaterFromTheLoop) {
