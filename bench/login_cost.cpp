@@ -48,12 +48,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "codes.hpp"
-#include "harness.hpp"
-#include "store/sqlite_store.hpp"
+#include "bench_support.hpp"
 
 using namespace lwauth;
 using namespace lwauth::test;
+using lwauth::bench::one_login;
+using lwauth::bench::Person;
 using Steady = std::chrono::steady_clock;
 
 namespace {
@@ -209,42 +209,6 @@ class OutboxTail {
 };
 
 // ---- PAM ---------------------------------------------------------------------------
-
-struct Person {
-    std::function<std::string()> answer;  // the answer to every prompt
-    int prompts = 0;
-};
-
-int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
-    auto* person = static_cast<Person*>(data);
-    auto* replies = static_cast<struct pam_response*>(
-        calloc(static_cast<size_t>(n), sizeof(struct pam_response)));
-    if (replies == nullptr) {
-        return PAM_BUF_ERR;
-    }
-    for (int i = 0; i < n; ++i) {
-        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
-            ++person->prompts;
-            replies[i].resp = strdup(person->answer().c_str());
-        }
-    }
-    *resp = replies;
-    return PAM_SUCCESS;
-}
-
-int one_login(const char* service, const char* user, Person& person) {
-    struct pam_conv conv {
-        converse, &person
-    };
-    pam_handle_t* pamh = nullptr;
-    int rc = pam_start(service, user, &conv, &pamh);
-    if (rc != PAM_SUCCESS) {
-        return rc;
-    }
-    rc = pam_authenticate(pamh, 0);
-    pam_end(pamh, rc);
-    return rc;
-}
 
 struct RunStats {
     std::vector<double> us;  // each login that started and ended inside the window
@@ -600,22 +564,6 @@ std::string strace_counts(pid_t pid, const fs::path& out, const std::function<vo
 
 // ---- lwauthd's state ------------------------------------------------------------------
 
-// A state directory holding the users of `pool`, each with 2-step on and an email, written
-// through the real store. lwauthd starts only on a state directory of its own with no group
-// or other bits.
-void fill_state(const fs::path& state, const std::vector<std::string>& pool) {
-    fs::create_directories(state);
-    fs::permissions(state, fs::perms::owner_all);
-    OpenSslRandom random;
-    SqliteStore store(
-        (state / "lwauth.db").string(),
-        ContactCipher(load_or_create_key((state / "contacts.key").string(), random), random));
-    for (const auto& name : pool) {
-        store.save_contact(name, {"email", name + "@example.com"});
-        store.set_two_step(name, true);
-    }
-}
-
 // Stops `daemon` if it runs and starts it again on a fresh copy of `filled`, with no send
 // counted and no login pending. The new lwauthd's pid, or -1 when it did not start.
 pid_t start_fresh(Daemon& daemon, const fs::path& filled) {
@@ -670,12 +618,8 @@ Args parse_args(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     // libpam must be redirected by pam_wrapper from the start: re-execute with it preloaded.
-    if (std::getenv("PAM_WRAPPER") == nullptr) {
-        setenv("PAM_WRAPPER", "1", 1);
-        setenv("LD_PRELOAD", "libpam_wrapper.so", 1);
-        execv("/proc/self/exe", argv);
-        perror("execv /proc/self/exe");
-        return 127;
+    if (int rc = bench::under_pam_wrapper(argv); rc != 0) {
+        return rc;
     }
     Args args = parse_args(argc, argv);
     if (geteuid() != 0) {
@@ -697,13 +641,7 @@ int main(int argc, char** argv) {
     const double warmup = std::min(1.0, args.seconds / 5);
 
     TempDir dir("lwauth-login-cost");
-    std::string policy =
-        "[policy]\ntwo_step = optional\n"
-        "\n[code]\nchannels = email\nresend_interval = 0s\nmax_sends_per_hour = 1000\n"
-        "max_sends_per_destination_per_hour = 1000\nmax_sends_per_host_per_hour = 100000\n"
-        "\n[lockout]\nmax_failures = 1000\nduration = 15m\n"
-        "\n[channel.outbox]\ntype = outbox\npath = " +
-        (dir / "outbox.jsonl").string() + "\n";
+    std::string policy = bench::login_policy(dir / "outbox.jsonl");
     // dbus-daemon allows 256 connections per UID by default; the 256-conversation row
     // needs that many for root alone (plus lwauthd's and this program's own), as a host
     // expecting that many simultaneous logins would configure.
@@ -711,22 +649,11 @@ int main(int argc, char** argv) {
     Daemon daemon(dir.path(), bus.address(), policy);
     // Users user0... for the concurrent runs, in the user database of lwauthd and the bus
     // (the Daemon has written the harness's users; these are added to them).
-    {
-        std::string passwd = read_file(daemon.passwd_path());
-        std::string group = read_file(daemon.group_path());
-        for (int i = 0; i < pool_size; ++i) {
-            std::string name = "user" + std::to_string(i);
-            std::string id = std::to_string(50000 + i);
-            passwd += name + ":x:" + id + ":" + id + ":" + name + ":/nonexistent:/bin/sh\n";
-            group += name + ":x:" + id + ":\n";
-        }
-        write_file(daemon.passwd_path(), passwd);
-        write_file(daemon.group_path(), group);
-    }
+    bench::add_users(daemon, pool);
     // Their 2-step and email, written through the real store into a state directory that no
     // lwauthd opens: each lwauthd below starts on a copy of it.
     const fs::path filled_state = dir / "state-filled";
-    fill_state(filled_state, pool);
+    bench::fill_state(filled_state, pool);
     pid_t daemon_pid = start_fresh(daemon, filled_state);
     if (daemon_pid < 0) {
         return 1;

@@ -69,6 +69,8 @@ struct CodeSender::Attempt {
     SecretString text;
     std::vector<Target> targets;
     size_t next = 0;
+    // What the log says of each cap of the send in flight, when it is reached.
+    std::vector<const char*> reached;
     std::string last_error;
     Done<Delivered> done;
 };
@@ -185,8 +187,9 @@ void CodeSender::login_capped_until(const std::string& user, const policy::Polic
     }
     int64_t now = clock_.now();
     store_.check_send(caps, now - kHour, now,
-                      then<SendReservation>(done, [now, done](const SendReservation& check) {
-                          done(check.capped >= 0 ? std::max(check.room_at, now + 1) : 0);
+                      then<SendReservation>(std::move(done), [now](const SendReservation& check,
+                                                                   Done<int64_t>& until) {
+                          until(check.capped >= 0 ? std::max(check.room_at, now + 1) : 0);
                       }));
 }
 
@@ -205,22 +208,20 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     std::vector<NamedCap> named = send_caps(attempt->purpose, attempt->user, attempt->rhost,
                                             destination_hash, attempt->code_policy);
     std::vector<SendCap> caps;
-    for (const auto& n : named) {
-        caps.push_back(n.cap);
-    }
-    std::vector<const char*> reached;
-    for (const auto& n : named) {
-        reached.push_back(n.reached);
+    caps.reserve(named.size());
+    attempt->reached.clear();
+    for (auto& n : named) {
+        caps.push_back(std::move(n.cap));
+        attempt->reached.push_back(n.reached);
     }
     // `target` stays valid: targets never change once the attempt has started.
     store_.reserve_send(caps, now - kHour, now,
-                        [this, attempt, &target, reached](Result<SendReservation> reservation) {
-                            send_reserved(attempt, target, reached, std::move(reservation));
+                        [this, attempt, &target](Result<SendReservation> reservation) {
+                            send_reserved(attempt, target, std::move(reservation));
                         });
 }
 
 void CodeSender::send_reserved(const std::shared_ptr<Attempt>& attempt, const Target& target,
-                               const std::vector<const char*>& reached,
                                Result<SendReservation> reservation) {
     if (!reservation) {
         log_event(
@@ -232,7 +233,7 @@ void CodeSender::send_reserved(const std::shared_ptr<Attempt>& attempt, const Ta
     }
     if (!reservation->reserved()) {
         log_event(LogLevel::Warning, "send-capped",
-                  reached[static_cast<size_t>(reservation->capped)],
+                  attempt->reached[static_cast<size_t>(reservation->capped)],
                   {{"USER", attempt->user}, {"RHOST", attempt->rhost}});
         // A cap ends the send: falling back to another contact would defeat the cap.
         attempt->done(

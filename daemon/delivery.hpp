@@ -96,7 +96,6 @@ class CodeSender {
     void advance(const std::shared_ptr<Attempt>& attempt);
     /// Sends to `target` what `reservation` (reserve_send's answer) has counted.
     void send_reserved(const std::shared_ptr<Attempt>& attempt, const Target& target,
-                       const std::vector<const char*>& reached,
                        Result<SendReservation> reservation);
     void on_sent(const std::shared_ptr<Attempt>& attempt, const Target& target,
                  const SendReservation& reservation, const Result<void>& sent);

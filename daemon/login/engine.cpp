@@ -7,6 +7,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/text.hpp"
 #include "passwordless.hpp"
+#include "remember.hpp"
 #include "two_step.hpp"
 
 namespace lwauth {
@@ -23,7 +24,7 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
-    auto starting = std::make_shared<const Starting>(
+    auto starting = std::make_shared<Starting>(
         Starting{context, policy_, policy_->effective_for_lazy(context.user, [&] {
                      return deps_.users.groups_of(context.user);
                  })});
@@ -34,19 +35,25 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     }
     // The rest runs when the store answers, at once or later: what it needs is held by
     // `starting`, and the engine outlives every login.
-    track_starting(*starting);
-    deps_.store.load_user(context.user,
-                          then<UserState>(done, [this, starting, done](UserState state) {
-                              auto loaded = std::make_shared<const UserState>(std::move(state));
-                              if (starting->context.mode == bus::kModePrimary) {
-                                  start_primary(starting, std::move(loaded), done);
-                              } else {
-                                  start_second_factor(starting, std::move(loaded), done);
-                              }
-                          }));
+    deps_.store.load_user(
+        context.user,
+        then<UserState>(std::move(done), [this, starting](UserState state, Done<Step>& next_done) {
+            auto loaded = std::make_shared<const UserState>(std::move(state));
+            if (starting->context.mode == bus::kModePrimary) {
+                start_primary(starting, std::move(loaded), std::move(next_done));
+            } else {
+                start_second_factor(starting, std::move(loaded), std::move(next_done));
+            }
+        }));
+    // Still held by a step that waits (for the store, say): the login is not registered
+    // yet, and a client that leaves meanwhile must end it. Otherwise every step has run
+    // already, and the login, if there is one, is in logins_.
+    if (starting.use_count() > 1) {
+        track_starting(starting);
+    }
 }
 
-void LoginEngine::start_primary(const std::shared_ptr<const Starting>& starting,
+void LoginEngine::start_primary(const std::shared_ptr<Starting>& starting,
                                 std::shared_ptr<const UserState> loaded, Done<Step> done) {
     const LoginContext& context = starting->context;
     // An unknown user, and a user without a passwordless method, get exactly what a
@@ -57,21 +64,22 @@ void LoginEngine::start_primary(const std::shared_ptr<const Starting>& starting,
     // same.
     passwordless::suspended(
         deps_.store, deps_.clock, starting->user_policy, context, loaded->passwordless_failures,
-        then<std::string>(done, [this, starting, loaded, done](const std::string& why) {
+        then<std::string>(std::move(done), [this, starting, loaded](const std::string& why,
+                                                                    Done<Step>& next_done) {
             if (!why.empty()) {
                 const LoginContext& login = starting->context;
                 log_event(
                     LogLevel::Notice, "passwordless-suspended",
                     "passwordless methods not offered: " + why,
                     {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-                done(Step::verdict_of(bus::kVerdictIgnore));
+                next_done(Step::verdict_of(bus::kVerdictIgnore));
                 return;
             }
-            offer_primary(starting, loaded, done);
+            offer_primary(starting, loaded, std::move(next_done));
         }));
 }
 
-void LoginEngine::offer_primary(const std::shared_ptr<const Starting>& starting,
+void LoginEngine::offer_primary(const std::shared_ptr<Starting>& starting,
                                 std::shared_ptr<const UserState> loaded, Done<Step> done) {
     const LoginContext& context = starting->context;
     const UserState& state = *loaded;
@@ -116,21 +124,24 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
 
 void LoginEngine::add_login(const Starting& starting, std::shared_ptr<LoginMethod> method,
                             std::shared_ptr<const UserState> loaded, Done<Step> done) {
-    if (*starting.abandoned) {
+    if (starting.abandoned) {
         done(Error(Errc::NoSuchLogin, "the login's client left the bus"));
         return;
     }
     if (!have_room()) {
-        throw Error(Errc::Unavailable, "too many logins are in progress");
+        done(Error(Errc::Unavailable, "too many logins are in progress"));
+        return;
     }
-    std::string id = new_id();
-    Pending pending{starting.context, starting.policy, starting.user_policy, std::move(method),
+    auto login = std::make_shared<const LoginData>(
+        LoginData{starting.policy, starting.user_policy, starting.context, new_id()});
+    const std::string& id = login->login_id;
+    Pending pending{login, std::move(method),
                     deps_.clock.now() + starting.policy->login_timeout.count()};
     auto [it, inserted] = logins_.emplace(id, std::move(pending));
-    run(id, it->second, true, {}, std::move(done), std::move(loaded));
+    run(it->second, true, {}, std::move(done), std::move(loaded));
 }
 
-void LoginEngine::start_second_factor(const std::shared_ptr<const Starting>& starting,
+void LoginEngine::start_second_factor(const std::shared_ptr<Starting>& starting,
                                       std::shared_ptr<const UserState> loaded, Done<Step> done) {
     const LoginContext& context = starting->context;
     const UserState& state = *loaded;
@@ -143,34 +154,45 @@ void LoginEngine::start_second_factor(const std::shared_ptr<const Starting>& sta
         done(locked_step(context, state.locked_until - now));
         return;
     }
-    two_step::remembered_step(deps_.store, deps_.clock, starting->user_policy, context,
-                              then<std::optional<Step>>(done, [this, starting, loaded, done](
-                                                                  std::optional<Step> remembered) {
-                                  if (remembered) {
-                                      done(std::move(*remembered));
-                                      return;
-                                  }
-                                  choose_second_factor(starting, loaded, done);
-                              }));
+    if (!remembers_places(starting->user_policy, context)) {
+        choose_second_factor(starting, std::move(loaded), std::move(done));
+        return;
+    }
+    two_step::remembered_step(
+        deps_.store, deps_.clock, starting->user_policy, context,
+        then<std::optional<Step>>(
+            std::move(done),
+            [this, starting, loaded](std::optional<Step> remembered, Done<Step>& next_done) {
+                if (remembered) {
+                    next_done(std::move(*remembered));
+                    return;
+                }
+                choose_second_factor(starting, loaded, std::move(next_done));
+            }));
 }
 
-void LoginEngine::choose_second_factor(const std::shared_ptr<const Starting>& starting,
+void LoginEngine::choose_second_factor(const std::shared_ptr<Starting>& starting,
                                        std::shared_ptr<const UserState> loaded, Done<Step> done) {
     const LoginContext& context = starting->context;
     const policy::Policy& policy = *starting->policy;
     const policy::UserPolicy& user_policy = starting->user_policy;
     const UserState& state = *loaded;
-    SecondFactorTypes applying;
-    const SecondFactorType* unavailable = nullptr;  // set up, but cannot run now
+    const std::shared_ptr<const SecondFactorType>* first = nullptr;  // the first that applies
+    SecondFactorTypes others;                                        // those that apply after it
+    const SecondFactorType* unavailable = nullptr;                   // set up, but cannot run now
     for (const auto& type : types_.second_factor) {
         SecondFactorType::Fit fit = type->fit(policy, user_policy, state, context);
         if (fit == SecondFactorType::Fit::Applies) {
-            applying.push_back(type);
+            if (first == nullptr) {
+                first = &type;
+            } else {
+                others.push_back(type);
+            }
         } else if (fit == SecondFactorType::Fit::Unavailable && unavailable == nullptr) {
             unavailable = type.get();
         }
     }
-    if (applying.empty()) {
+    if (first == nullptr) {
         if (unavailable != nullptr) {
             done(unavailable->unavailable(context));
             return;
@@ -180,15 +202,22 @@ void LoginEngine::choose_second_factor(const std::shared_ptr<const Starting>& st
         return;
     }
     if (!have_room()) {
-        throw Error(Errc::Unavailable, "too many logins are in progress");
+        done(Error(Errc::Unavailable, "too many logins are in progress"));
+        return;
     }
     std::vector<SecondFactorLogin::Choice> choices;
-    std::string ids;
-    for (const auto& type : applying) {
-        // The menu's lines only when there is a choice: one method begins at once.
-        choices.push_back({applying.size() > 1 ? type->label(policy, user_policy, state) : "",
-                           type->create(policy, user_policy, state, context)});
-        ids += (ids.empty() ? "" : ",") + type->id();
+    std::string ids = (*first)->id();
+    if (others.empty()) {
+        // One method: it begins at once, with no menu line.
+        choices.push_back({"", (*first)->create(policy, user_policy, state, context)});
+    } else {
+        others.insert(others.begin(), *first);
+        ids.clear();
+        for (const auto& type : others) {
+            choices.push_back({type->label(policy, user_policy, state),
+                               type->create(policy, user_policy, state, context)});
+            ids += (ids.empty() ? "" : ",") + type->id();
+        }
     }
     log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", context.user},
@@ -200,38 +229,50 @@ void LoginEngine::choose_second_factor(const std::shared_ptr<const Starting>& st
               std::move(loaded), std::move(done));
 }
 
-void LoginEngine::run(const std::string& id, Pending& pending, bool first, std::string_view answer,
-                      Done<Step> done, std::shared_ptr<const UserState> loaded) {
-    MethodEnv env{pending.policy, pending.user_policy, pending.context, id, std::move(loaded)};
-    env.event_wait_usec = event_wait_usec(pending);
+void LoginEngine::run(Pending& pending, bool first, std::string_view answer, Done<Step> done,
+                      std::shared_ptr<const UserState> loaded) {
+    const MethodEnv env(pending.login, std::move(loaded), event_wait_usec(pending));
+    const std::string& id = env.login_id;  // held by `env` when the login ends meanwhile
     std::shared_ptr<LoginMethod> method = pending.method;
     pending.busy = true;
     // The method may answer at once or later; either way `finish` looks the login up
     // again by id, since it may have been cancelled or expired meanwhile. The reply is
     // taken once: a wait that ended (its deadline, a Cancel) has answered it already.
-    auto reply = std::make_shared<Done<Step>>(std::move(done));
-    auto on_step = [this, id, reply](Result<Step> result) {
-        if (Done<Step> taken = std::exchange(*reply, nullptr)) {
-            finish(id, std::move(result), taken);
+    struct Holder {
+        Done<Step> reply;
+        std::string id;
+    };
+    auto holder = std::make_shared<Holder>(Holder{std::move(done), id});
+    std::shared_ptr<Done<Step>> reply(holder, &holder->reply);
+    auto on_step = [this, holder](Result<Step> result) {
+        if (Done<Step> taken = std::exchange(holder->reply, nullptr)) {
+            finish(holder->id, std::move(result), taken);
         }
     };
     try {
         if (first) {
-            method->begin(env, on_step);
+            method->begin(env, std::move(on_step));
         } else {
-            method->answer(env, answer, on_step);
+            method->answer(env, answer, std::move(on_step));
         }
+        watch_wait(id, *method, reply, env.event_wait_usec);
+    } catch (const Error& error) {
+        Done<Step> taken = std::exchange(*reply, nullptr);
+        logins_.erase(id);
+        if (!first || !taken) {
+            throw;  // Answer's caller answers with the error
+        }
+        taken(error);  // Start's reply, which the engine holds from the store's answer on
     } catch (...) {
         *reply = nullptr;
         logins_.erase(id);
         throw;
     }
-    watch_wait(id, *method, std::move(reply), env.event_wait_usec);
 }
 
 uint64_t LoginEngine::event_wait_usec(const Pending& pending) {
-    auto bound = static_cast<uint64_t>(pending.policy->login_timeout.count()) * 1000 * 1000;
-    uint64_t client = pending.context.reply_timeout_usec;
+    auto bound = static_cast<uint64_t>(pending.login->policy->login_timeout.count()) * 1000 * 1000;
+    uint64_t client = pending.login->context.reply_timeout_usec;
     if (client > 0) {
         bound = std::min(bound, client - 2 * reply_margin_usec(client));
     }
@@ -240,13 +281,16 @@ uint64_t LoginEngine::event_wait_usec(const Pending& pending) {
 
 void LoginEngine::watch_wait(const std::string& id, const LoginMethod& method,
                              std::shared_ptr<Done<Step>> reply, uint64_t wait_usec) {
-    auto it = logins_.find(id);
-    if (it == logins_.end() || !*reply || !method.awaits_event()) {
+    if (!*reply || !method.awaits_event()) {
         return;  // answered already, or waiting for something else (a gateway)
+    }
+    auto it = logins_.find(id);
+    if (it == logins_.end()) {
+        return;
     }
     Pending& pending = it->second;
     // The wait is the client's turn: the sweep must not drop the login before its end.
-    pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
+    pending.expires_at = deps_.clock.now() + pending.login->policy->login_timeout.count();
     pending.wait = std::make_unique<Pending::EventWait>();
     pending.wait->reply = std::move(reply);
     try {
@@ -255,8 +299,7 @@ void LoginEngine::watch_wait(const std::string& id, const LoginMethod& method,
         }
         pending.wait->deadline = deps_.timers->after(wait_usec, [this, id] { wait_timed_out(id); });
     } catch (...) {
-        *pending.wait->reply = nullptr;  // the caller answers with the error
-        logins_.erase(it);
+        logins_.erase(it);  // run() answers with the error
         throw;
     }
 }
@@ -270,7 +313,7 @@ void LoginEngine::wait_timed_out(const std::string& id) {
     if (!reply) {
         return;
     }
-    const LoginContext& context = it->second.context;
+    const LoginContext& context = it->second.login->context;
     log_event(LogLevel::Notice, "login-wait-timeout",
               "login denied: nothing came from outside before the wait's deadline",
               {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
@@ -289,7 +332,7 @@ Done<Step> LoginEngine::take_wait(Pending& pending) {
     return std::exchange(*wait->reply, nullptr);
 }
 
-void LoginEngine::end_waits(std::vector<Done<Step>> replies, const std::string& why) {
+void LoginEngine::end_waits(std::vector<Done<Step>> replies, const char* why) {
     for (auto& reply : replies) {
         if (reply) {
             reply(Result<Step>(Error(Errc::NoSuchLogin, why)));
@@ -305,8 +348,9 @@ Result<void> LoginEngine::notify(const std::string& id, const LoginEvent& event)
     if (!it->second.wait) {
         return Error(Errc::InvalidArgument, "the login waits for no outside event now");
     }
-    log_event(LogLevel::Debug, "login-event", "outside event for a waiting login: " + event.kind,
-              {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+    log_event(
+        LogLevel::Debug, "login-event", "outside event for a waiting login: " + event.kind,
+        {{"USER", it->second.login->context.user}, {"SERVICE", it->second.login->context.service}});
     // Held here: the method may end the login, and with it the engine's hold on it.
     std::shared_ptr<LoginMethod> method = it->second.method;
     return method->notify(event);
@@ -327,28 +371,29 @@ void LoginEngine::finish(const std::string& id, Result<Step> result, const Done<
         return;
     }
     Step& step = *result;
+    const LoginContext& context = pending.login->context;
     if (step.finished()) {
         log_event(step.verdict == bus::kVerdictSuccess ? LogLevel::Info : LogLevel::Notice,
                   "login-end", "login finished: " + step.verdict,
-                  {{"USER", pending.context.user},
-                   {"SERVICE", pending.context.service},
-                   {"RHOST", pending.context.rhost},
+                  {{"USER", context.user},
+                   {"SERVICE", context.service},
+                   {"RHOST", context.rhost},
                    {"VERDICT", step.verdict}});
         logins_.erase(it);
         done(std::move(result));
         return;
     }
-    pending.expires_at = deps_.clock.now() + pending.policy->login_timeout.count();
+    pending.expires_at = deps_.clock.now() + pending.login->policy->login_timeout.count();
     step.id = id;
     log_event(LogLevel::Debug, "login-step", "login asks: " + step.prompt,
-              {{"USER", pending.context.user}, {"MESSAGES", std::to_string(step.messages.size())}});
+              {{"USER", context.user}, {"MESSAGES", std::to_string(step.messages.size())}});
     done(std::move(result));
 }
 
 void LoginEngine::answer(const std::string& id, const std::string& owner,
                          const SecretString& answer, Done<Step> done) {
     auto it = logins_.find(id);
-    if (it == logins_.end() || it->second.context.owner != owner) {
+    if (it == logins_.end() || it->second.login->context.owner != owner) {
         throw Error(Errc::NoSuchLogin, "no such login");
     }
     if (deps_.clock.now() >= it->second.expires_at) {
@@ -359,50 +404,51 @@ void LoginEngine::answer(const std::string& id, const std::string& owner,
         throw Error(Errc::InvalidArgument,
                     "the previous answer of this login is still being handled");
     }
-    run(id, it->second, false, answer.view(), std::move(done));
+    run(it->second, false, answer.view(), std::move(done));
 }
 
 void LoginEngine::cancel(const std::string& id, const std::string& owner) {
     auto it = logins_.find(id);
-    if (it != logins_.end() && it->second.context.owner == owner) {
+    if (it != logins_.end() && it->second.login->context.owner == owner) {
+        const LoginContext& context = it->second.login->context;
         log_event(LogLevel::Info, "login-cancel", "login cancelled by its client",
-                  {{"USER", it->second.context.user}, {"SERVICE", it->second.context.service}});
+                  {{"USER", context.user}, {"SERVICE", context.service}});
         Done<Step> reply = take_wait(it->second);
         logins_.erase(it);
         end_waits({std::move(reply)}, "the login was cancelled");
     }
 }
 
-void LoginEngine::track_starting(const Starting& starting) {
+void LoginEngine::track_starting(const std::shared_ptr<Starting>& starting) {
     for (auto it = starting_.begin(); it != starting_.end();) {
         it = it->second.expired() ? starting_.erase(it) : std::next(it);
     }
-    starting_.emplace(starting.context.owner, starting.abandoned);
+    starting_.emplace(starting->context.owner, starting);
 }
 
 void LoginEngine::cancel_owner(const std::string& owner) {
     auto [first, last] = starting_.equal_range(owner);
     for (auto it = first; it != last; ++it) {
-        if (auto abandoned = it->second.lock()) {
-            *abandoned = true;
+        if (auto starting = it->second.lock()) {
+            starting->abandoned = true;
         }
     }
     starting_.erase(first, last);
     drop_logins(
         [&](const Pending& pending) {
-            if (pending.context.owner != owner) {
+            const LoginContext& context = pending.login->context;
+            if (context.owner != owner) {
                 return false;
             }
             log_event(LogLevel::Notice, "login-abandoned",
                       "login abandoned: its client left the bus",
-                      {{"USER", pending.context.user}, {"SERVICE", pending.context.service}});
+                      {{"USER", context.user}, {"SERVICE", context.service}});
             return true;
         },
         "the login's client left the bus");
 }
 
-size_t LoginEngine::drop_logins(const std::function<bool(const Pending&)>& drop,
-                                const std::string& why) {
+size_t LoginEngine::drop_logins(const std::function<bool(const Pending&)>& drop, const char* why) {
     std::vector<Done<Step>> replies;
     size_t dropped = 0;
     for (auto it = logins_.begin(); it != logins_.end();) {

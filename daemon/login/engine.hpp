@@ -93,14 +93,12 @@ class LoginEngine {
     /// it did not say or the login is unknown.
     [[nodiscard]] uint64_t reply_timeout_usec(const std::string& id) const {
         auto it = logins_.find(id);
-        return it == logins_.end() ? 0 : it->second.context.reply_timeout_usec;
+        return it == logins_.end() ? 0 : it->second.login->context.reply_timeout_usec;
     }
 
   private:
     struct Pending {
-        LoginContext context;
-        std::shared_ptr<const policy::Policy> policy;
-        policy::UserPolicy user_policy;
+        std::shared_ptr<const LoginData> login;  // shared with every MethodEnv of the login
         std::shared_ptr<LoginMethod> method;
         int64_t expires_at = 0;
         bool busy = false;  // waiting for the method (a gateway, say) to answer
@@ -121,32 +119,35 @@ class LoginEngine {
         policy::UserPolicy user_policy;
         // Set when the client left the bus before the login was registered (the store
         // had not answered yet): it is then never registered.
-        std::shared_ptr<bool> abandoned = std::make_shared<bool>(false);
+        bool abandoned = false;
     };
 
     /// mode=primary, once the user's state is read: the passwordless methods offered.
-    void start_primary(const std::shared_ptr<const Starting>& starting,
+    void start_primary(const std::shared_ptr<Starting>& starting,
                        std::shared_ptr<const UserState> loaded, Done<Step> done);
     /// start_primary when the passwordless methods are not suspended.
-    void offer_primary(const std::shared_ptr<const Starting>& starting,
+    void offer_primary(const std::shared_ptr<Starting>& starting,
                        std::shared_ptr<const UserState> loaded, Done<Step> done);
     /// mode=second_factor, once the user's state is read: the verdict before any method
     /// runs (2-step not applying, a lock, a remembered place), or choose_second_factor.
-    void start_second_factor(const std::shared_ptr<const Starting>& starting,
+    void start_second_factor(const std::shared_ptr<Starting>& starting,
                              std::shared_ptr<const UserState> loaded, Done<Step> done);
     /// The second factors that apply, or the verdict when none does.
-    void choose_second_factor(const std::shared_ptr<const Starting>& starting,
+    void choose_second_factor(const std::shared_ptr<Starting>& starting,
                               std::shared_ptr<const UserState> loaded, Done<Step> done);
-    /// Registers a login running `method` and asks it for the first step.
     /// Remembers a login that waits for the store before it is registered.
-    void track_starting(const Starting& starting);
+    void track_starting(const std::shared_ptr<Starting>& starting);
+    /// Registers a login running `method` and asks it for the first step.
     void add_login(const Starting& starting, std::shared_ptr<LoginMethod> method,
                    std::shared_ptr<const UserState> loaded, Done<Step> done);
     static Step locked_step(const LoginContext& context, int64_t remaining);
     /// Whether another login fits, after dropping expired ones if it is full.
     bool have_room();
-    void run(const std::string& id, Pending& pending, bool first, std::string_view answer,
-             Done<Step> done, std::shared_ptr<const UserState> loaded = nullptr);
+    /// Asks the method of `pending` for its first step (`first`) or the step after
+    /// `answer`. An Error thrown on the way ends the login: the first step's goes to
+    /// `done`, an answer's is thrown on to the caller.
+    void run(Pending& pending, bool first, std::string_view answer, Done<Step> done,
+             std::shared_ptr<const UserState> loaded = nullptr);
     void finish(const std::string& id, Result<Step> result, const Done<Step>& done);
     /// How long a step of this login may be held for an outside event.
     [[nodiscard]] static uint64_t event_wait_usec(const Pending& pending);
@@ -158,9 +159,9 @@ class LoginEngine {
     /// The reply a waiting login holds, taken from it (empty when it is not waiting).
     static Done<Step> take_wait(Pending& pending);
     /// Drops the logins `drop` picks, answering their waits' replies with `why`.
-    size_t drop_logins(const std::function<bool(const Pending&)>& drop, const std::string& why);
+    size_t drop_logins(const std::function<bool(const Pending&)>& drop, const char* why);
     /// Answers the replies of waits that ended with their login (Cancel, a client gone).
-    static void end_waits(std::vector<Done<Step>> replies, const std::string& why);
+    static void end_waits(std::vector<Done<Step>> replies, const char* why);
     std::string new_id();
 
     EngineDeps deps_;
@@ -168,7 +169,7 @@ class LoginEngine {
     std::map<std::string, Pending> logins_;
     // Logins started but not registered yet (waiting for the store), by owner, so that a
     // client that leaves meanwhile ends them too. Expired entries are pruned as it goes.
-    std::multimap<std::string, std::weak_ptr<bool>> starting_;
+    std::multimap<std::string, std::weak_ptr<Starting>> starting_;
     LoginMethodTypes types_;
     size_t max_pending_ = kMaxPendingLogins;
 };

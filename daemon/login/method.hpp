@@ -16,20 +16,57 @@
 
 namespace lwauth {
 
-/// The login a method runs for: per-login data only, copied in, so that an environment
-/// captured by a callback stays valid after the login has ended. The services a method
-/// uses (clock, store, sender...) come through its type's constructor from main.cpp.
-struct MethodEnv {
+/// What a login is once it is registered, fixed for its life: built once (by the engine's
+/// add_login) and shared by the engine's record of the login and every MethodEnv of it.
+struct LoginData {
     std::shared_ptr<const policy::Policy> policy;
     policy::UserPolicy user_policy;
     LoginContext context;
     std::string login_id;
+};
+
+/// The login a method runs for: per-login data only, held (not borrowed), so that an
+/// environment captured by a callback stays valid after the login has ended. Copying one
+/// copies two shared pointers: `policy`, `user_policy`, `context` and `login_id` are
+/// references into the LoginData it holds (a copy refers to the same, which it holds
+/// too). The services a method uses (clock, store, sender...) come through its type's
+/// constructor from main.cpp.
+struct MethodEnv {
+    MethodEnv(std::shared_ptr<const LoginData> data, std::shared_ptr<const UserState> loaded_state,
+              uint64_t wait_usec)
+        : login(std::move(data)),
+          loaded(std::move(loaded_state)),
+          event_wait_usec(wait_usec),
+          policy(login->policy),
+          user_policy(login->user_policy),
+          context(login->context),
+          login_id(login->login_id) {}
+    MethodEnv(const MethodEnv& other)
+        : MethodEnv(other.login, other.loaded, other.event_wait_usec) {}
+    MethodEnv& operator=(const MethodEnv&) = delete;
+    ~MethodEnv() = default;
+
+    /// The same login with `user_policy` changed by `change` (a method that narrows the
+    /// code channels, say): a LoginData of its own.
+    template <class F>
+    [[nodiscard]] MethodEnv with_user_policy(F change) const {
+        auto data = std::make_shared<LoginData>(*login);
+        change(data->user_policy);
+        return MethodEnv(std::move(data), loaded, event_wait_usec);
+    }
+
+    std::shared_ptr<const LoginData> login;
     /// The user's state as the engine read it to start the login (first step only), so
     /// a method need not read it (and unseal the contacts) again; null: read it.
     std::shared_ptr<const UserState> loaded;
     /// How long this step may be held for an outside event (awaits_event): the engine
     /// ends the login as denied when it has passed, before the client stops waiting.
     uint64_t event_wait_usec = 0;
+
+    const std::shared_ptr<const policy::Policy>& policy;
+    const policy::UserPolicy& user_policy;
+    const LoginContext& context;
+    const std::string& login_id;
 };
 
 /// A method may have to wait (for a gateway, say), so it answers through `done`, exactly

@@ -28,14 +28,15 @@ void reached(AsyncStore& store, std::vector<std::string> keys, size_t i, int64_t
     std::string key = keys[i];
     store.sends_since(
         key, since,
-        then<int>(done, [&store, keys = std::move(keys), i, since, max, done](int count) mutable {
+        then<int>(std::move(done), [&store, keys = std::move(keys), i, since, max](
+                                       int count, Done<std::string>& why) mutable {
             if (count >= max) {
-                done(std::string(i == 0 ? "too many wrong codes for this user before a password"
-                                        : "too many wrong codes from this remote host before a "
-                                          "password"));
+                why(std::string(i == 0 ? "too many wrong codes for this user before a password"
+                                       : "too many wrong codes from this remote host before a "
+                                         "password"));
                 return;
             }
-            reached(store, std::move(keys), i + 1, since, max, done);
+            reached(store, std::move(keys), i + 1, since, max, std::move(why));
         }));
 }
 
@@ -56,23 +57,27 @@ void count_failure(AsyncStore& store, const Clock& clock, const policy::UserPoli
                    const LoginContext& context, Done<bool> done) {
     // The store and the clock are the daemon's and outlive every login.
     store.add_passwordless_failure(
-        context.user, then<int>(done, [&store, &clock, user_policy, context, done](int in_a_row) {
+        context.user, then<int>(std::move(done), [&store, &clock, user_policy, context](
+                                                     int in_a_row, Done<bool>& after_count) {
             store.count_event(
                 failure_keys(context), clock.now(),
-                then<void>(done, [&store, &clock, user_policy, context, in_a_row, done] {
+                then<void>(std::move(after_count), [&store, &clock, user_policy, context,
+                                                    in_a_row](Done<bool>& after_event) {
                     suspended(
                         store, clock, user_policy, context, in_a_row,
-                        then<std::string>(done, [context, in_a_row, done](const std::string& why) {
-                            if (!why.empty()) {
-                                log_event(LogLevel::Warning, "passwordless-suspended",
-                                          "passwordless login suspended: " + why,
-                                          {{"USER", context.user},
-                                           {"SERVICE", context.service},
-                                           {"RHOST", context.rhost},
-                                           {"FAILURES", std::to_string(in_a_row)}});
-                            }
-                            done(!why.empty());
-                        }));
+                        then<std::string>(
+                            std::move(after_event),
+                            [context, in_a_row](const std::string& why, Done<bool>& after_check) {
+                                if (!why.empty()) {
+                                    log_event(LogLevel::Warning, "passwordless-suspended",
+                                              "passwordless login suspended: " + why,
+                                              {{"USER", context.user},
+                                               {"SERVICE", context.service},
+                                               {"RHOST", context.rhost},
+                                               {"FAILURES", std::to_string(in_a_row)}});
+                                }
+                                after_check(!why.empty());
+                            }));
                 }));
         }));
 }

@@ -22,24 +22,32 @@ namespace lwauth {
     return std::min(host.until, host.verified_at + user_policy.remember_host.count());
 }
 
+/// Whether [policy] remember_host may remember, or has remembered, the place of this
+/// login: it is on, and the login has an origin (LoginContext::origin).
+[[nodiscard]] inline bool remembers_places(const policy::UserPolicy& user_policy,
+                                           const LoginContext& context) {
+    return user_policy.remember_host.count() > 0 && !context.origin().empty();
+}
+
 /// Whether the user finished a full 2-step login through the same PAM service from the
 /// same origin recently enough (remembered_until). A login with no origin never is.
 inline void host_remembered(AsyncStore& store, const Clock& clock,
                             const policy::UserPolicy& user_policy, const LoginContext& context,
                             Done<bool> done) {
-    std::string origin = context.origin();
-    if (user_policy.remember_host.count() <= 0 || origin.empty()) {
+    if (!remembers_places(user_policy, context)) {
         done(false);
         return;
     }
     // The clock is the daemon's and outlives every login.
     store.remembered_host(
-        context.user, context.service, origin,
-        then<std::optional<RememberedHost>>(done, [&clock, user_policy, done](
-                                                      const std::optional<RememberedHost>& host) {
-            int64_t now = clock.now();
-            done(host && host->verified_at <= now && now < remembered_until(*host, user_policy));
-        }));
+        context.user, context.service, context.origin(),
+        then<std::optional<RememberedHost>>(
+            std::move(done),
+            [&clock, user_policy](const std::optional<RememberedHost>& host, Done<bool>& answer) {
+                int64_t now = clock.now();
+                answer(host && host->verified_at <= now &&
+                       now < remembered_until(*host, user_policy));
+            }));
 }
 
 }  // namespace lwauth

@@ -2,6 +2,7 @@
 
 #include "lwauth/bus_names.hpp"
 #include "menu.hpp"
+#include "remember.hpp"
 #include "two_step.hpp"
 
 namespace lwauth {
@@ -17,13 +18,19 @@ Step SecondFactorLogin::menu(Step step) const {
 }
 
 Done<Step> SecondFactorLogin::remembering(const MethodEnv& env, Done<Step> done) const {
-    // The store and the clock are the daemon's and outlive every login.
-    return [&store = store_, &clock = clock_, user_policy = env.user_policy, context = env.context,
-            done = std::move(done)](Result<Step> result) {
+    if (!remembers_places(env.user_policy, env.context)) {
+        return done;  // nothing to record: two_step::remember_place would do nothing
+    }
+    // The store and the clock are the daemon's and outlive every login; `env` holds the
+    // login's data.
+    return [&store = store_, &clock = clock_, env,
+            done = std::move(done)](Result<Step> result) mutable {
         if (result.ok() && result->verdict == bus::kVerdictSuccess) {
             two_step::remember_place(
-                store, clock, user_policy, context,
-                then<void>(done, [done, step = std::move(*result)] { done(step); }));
+                store, clock, env.user_policy, env.context,
+                then<void>(std::move(done), [step = std::move(*result)](Done<Step>& told) mutable {
+                    told(std::move(step));
+                }));
             return;
         }
         done(std::move(result));

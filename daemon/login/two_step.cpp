@@ -59,11 +59,16 @@ namespace two_step {
 
 void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
                      const LoginContext& context, Done<std::optional<Step>> done) {
+    if (!remembers_places(user_policy, context)) {
+        done(std::optional<Step>());
+        return;
+    }
     host_remembered(
         store, clock, user_policy, context,
-        then<bool>(done, [user_policy, context, done](bool remembered) {
+        then<bool>(std::move(done), [user_policy, context](bool remembered,
+                                                           Done<std::optional<Step>>& answer) {
             if (!remembered) {
-                done(std::optional<Step>());
+                answer(std::optional<Step>());
                 return;
             }
             log_event(LogLevel::Info, "login-remembered",
@@ -78,27 +83,27 @@ void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPo
                 "last " +
                 policy::format_duration(user_policy.remember_host) +
                 " (lwauthctl forget ends it).");
-            done(std::optional<Step>(std::move(step)));
+            answer(std::optional<Step>(std::move(step)));
         }));
 }
 
 void remember_place(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
                     const LoginContext& context, Done<void> done) {
-    std::string origin = context.origin();
-    if (user_policy.remember_host.count() <= 0 || origin.empty()) {
+    if (!remembers_places(user_policy, context)) {
         done(Result<void>());
         return;
     }
     int64_t now = clock.now();
     store.remember_host(
-        context.user, {context.service, origin, now, now + user_policy.remember_host.count()},
-        then<void>(done, [user_policy, context, done] {
+        context.user,
+        {context.service, context.origin(), now, now + user_policy.remember_host.count()},
+        then<void>(std::move(done), [user_policy, context](Done<void>& remembered) {
             log_event(
                 LogLevel::Info, "host-remembered",
                 "2-step verification will not be asked again from this host for " +
                     policy::format_duration(user_policy.remember_host),
                 {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-            done(Result<void>());
+            remembered(Result<void>());
         }));
 }
 
@@ -147,11 +152,12 @@ void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy
         done(grace_step(policy.contacts, user_policy, context, state.enroll_grace_started, now));
         return;
     }
-    store.start_enroll_grace(context.user, now,
-                             then<int64_t>(done, [contacts = policy.contacts, user_policy, context,
-                                                  now, done](int64_t started) {
-                                 done(grace_step(contacts, user_policy, context, started, now));
-                             }));
+    store.start_enroll_grace(
+        context.user, now,
+        then<int64_t>(std::move(done), [contacts = policy.contacts, user_policy, context, now](
+                                           int64_t started, Done<Step>& graced) {
+            graced(grace_step(contacts, user_policy, context, started, now));
+        }));
 }
 
 }  // namespace two_step

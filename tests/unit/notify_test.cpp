@@ -255,6 +255,15 @@ TEST_F(NotifyTest, TheSweepDoesNotDropAWaitBeforeItsDeadline) {
     EXPECT_EQ(got_->error().code(), Errc::NoSuchLogin);
 }
 
+TEST_F(NotifyTest, AStartThatWouldWaitWithNoTimerFailsClosedThroughItsReply) {
+    make_engine(nullptr, true);
+    EXPECT_NO_THROW(start()) << "Start's errors after the store has answered go to its reply";
+    ASSERT_TRUE(got_.has_value()) << "answered";
+    ASSERT_FALSE(got_->ok());
+    EXPECT_EQ(got_->error().code(), Errc::Internal);
+    EXPECT_EQ(engine_->pending(), 0u);
+}
+
 TEST_F(NotifyTest, AWaitNoTimerCanBoundFailsClosed) {
     make_engine(nullptr);
     start();

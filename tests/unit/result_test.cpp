@@ -110,6 +110,38 @@ TEST(Result, ThenRunsTheNextStepWithTheValueOrPassesTheErrorOn) {
     EXPECT_EQ(calls, 1) << "the next step ran; it did not call done";
 }
 
+// A callback that counts the copies made of it.
+struct CountedSink {
+    int* copies;
+    std::vector<std::string>* seen;
+    CountedSink(int* c, std::vector<std::string>* s) : copies(c), seen(s) {}
+    CountedSink(const CountedSink& other) : copies(other.copies), seen(other.seen) { ++*copies; }
+    CountedSink(CountedSink&&) noexcept = default;
+    CountedSink& operator=(const CountedSink&) = delete;
+    CountedSink& operator=(CountedSink&&) = delete;
+    ~CountedSink() = default;
+    void operator()(Result<std::string> r) const { seen->push_back(r.ok() ? *r : "error"); }
+};
+
+TEST(Result, ThenHandsItsDoneToTheNextStep) {
+    int copies = 0;
+    std::vector<std::string> seen;
+    auto next = then<int>(Done<std::string>(CountedSink(&copies, &seen)),
+                          [](int v, Done<std::string>& done) {
+                              Done<std::string> mine = std::move(done);
+                              mine(std::to_string(v));
+                          });
+    next(half(10));
+    auto failed = then<int>(Done<std::string>(CountedSink(&copies, &seen)),
+                            [](int, Done<std::string>&) { FAIL() << "not after an error"; });
+    failed(half(1));
+    then<void>(Done<std::string>(CountedSink(&copies, &seen)), [](Done<std::string>& done) {
+        std::move(done)(std::string("void"));
+    })(Result<void>());
+    EXPECT_EQ(seen, (std::vector<std::string>{"5", "error", "void"}));
+    EXPECT_EQ(copies, 0) << "the one callback was moved from step to step, never copied";
+}
+
 TEST(Result, AnErrorCarriesWhenTryingAgainMaySucceed) {
     EXPECT_EQ(Error(Errc::DeliveryFailed, "down").retry_at(), 0);
     Done<void> done;

@@ -118,13 +118,20 @@ template <class T, class F>
 void settle(const Done<T>& done, F&& step) {
     Result<void> started = capture(std::forward<F>(step));
     if (!started.ok()) {
+        if (!done) {
+            throw started.error();  // `step` handed `done` on (then()), then threw: a bug
+        }
         done(started.error());
     }
 }
 
 /// The callback of an operation whose value the next step needs: with the value it runs
 /// `next(value)` (or `next()` for Result<void>) as settle() runs a step; with an error it
-/// passes the error on to `done`.
+/// passes the error on to `done`. A `next` that takes a `Done<U>&` as well,
+/// `next(value, done)` (or `next(done)`), is handed the `done` this callback holds, so
+/// that it can move it on instead of holding a copy of its own: copying a Done copies
+/// every continuation it holds. After moving it on, `next` must not throw an Error (there
+/// is no `done` left to take it): as settle() asks, passing `done` on is its last act.
 template <class T, class U, class F>
 Done<T> then(Done<U> done, F next) {
     return [done = std::move(done), next = std::move(next)](Result<T> result) mutable {
@@ -134,7 +141,13 @@ Done<T> then(Done<U> done, F next) {
         }
         settle(done, [&] {
             if constexpr (std::is_void_v<T>) {
-                next();
+                if constexpr (std::is_invocable_v<F&, Done<U>&>) {
+                    next(done);
+                } else {
+                    next();
+                }
+            } else if constexpr (std::is_invocable_v<F&, T&&, Done<U>&>) {
+                next(std::move(result).value(), done);
             } else {
                 next(std::move(result).value());
             }

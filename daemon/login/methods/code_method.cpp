@@ -97,7 +97,6 @@ MethodEnv CodeMethod::scoped(const MethodEnv& env) const {
     if (options_.kinds.empty()) {
         return env;
     }
-    MethodEnv out = env;
     std::vector<policy::Kind> kinds;
     for (policy::Kind kind : env.user_policy.code.channels) {
         if (std::find(options_.kinds.begin(), options_.kinds.end(), kind) != options_.kinds.end()) {
@@ -110,8 +109,8 @@ MethodEnv CodeMethod::scoped(const MethodEnv& env) const {
             kinds.push_back(kind);
         }
     }
-    out.user_policy.code.channels = std::move(kinds);
-    return out;
+    return env.with_user_policy(
+        [&](policy::UserPolicy& user_policy) { user_policy.code.channels = std::move(kinds); });
 }
 
 Step CodeMethod::prompt(Step step) const {
@@ -215,28 +214,30 @@ void CodeMethod::begin(const MethodEnv& env, Done<Step> done) {
     MethodEnv unscoped = env;
     unscoped.loaded.reset();  // the contacts need not outlive the send
     send_new_code(scoped(env), Step{},
-                  then<Sending>(done, [self = self(), unscoped, done](Sending sent) {
-                      Step& step = sent.step;
-                      switch (sent.state) {
-                          case SendState::Sent:
-                              done(self->prompt(std::move(step)));
-                              return;
-                          case SendState::RateLimited:
-                              step.verdict = bus::kVerdictDenied;
-                              break;
-                          case SendState::Failed:
-                              step.verdict = bus::kVerdictUnavailable;
-                              break;
-                      }
-                      if (self->options_.password_instead) {
-                          // Nothing was checked: the password (and 2-step after it) still decides,
-                          // unless 2-step would refuse anyway.
-                          self->password_instead(unscoped, std::move(step),
-                                                 "Log in with your password instead.", done);
-                          return;
-                      }
-                      done(std::move(step));
-                  }));
+                  then<Sending>(std::move(done),
+                                [self = self(), unscoped](Sending sent, Done<Step>& next_done) {
+                                    Step& step = sent.step;
+                                    switch (sent.state) {
+                                        case SendState::Sent:
+                                            next_done(self->prompt(std::move(step)));
+                                            return;
+                                        case SendState::RateLimited:
+                                            step.verdict = bus::kVerdictDenied;
+                                            break;
+                                        case SendState::Failed:
+                                            step.verdict = bus::kVerdictUnavailable;
+                                            break;
+                                    }
+                                    if (self->options_.password_instead) {
+                                        // Nothing was checked: the password (and 2-step after it)
+                                        // still decides, unless 2-step would refuse anyway.
+                                        self->password_instead(unscoped, std::move(step),
+                                                               "Log in with your password instead.",
+                                                               std::move(next_done));
+                                        return;
+                                    }
+                                    next_done(std::move(step));
+                                }));
 }
 
 void CodeMethod::password_instead(const MethodEnv& unscoped, Step step, const std::string& instead,
@@ -289,15 +290,21 @@ void CodeMethod::capped_after_password(const MethodEnv& unscoped, const UserStat
         done(int64_t{0});
         return;
     }
+    if (!remembers_places(up, unscoped.context)) {
+        deps_.sender.login_capped_until(unscoped.context.user, *unscoped.policy, up, state,
+                                        unscoped.context.rhost, std::move(done));
+        return;
+    }
     host_remembered(deps_.store, deps_.clock, up, unscoped.context,
-                    then<bool>(done, [self = self(), unscoped, state, done](bool remembered) {
+                    then<bool>(std::move(done), [self = self(), unscoped, state](
+                                                    bool remembered, Done<int64_t>& until) {
                         if (remembered) {
-                            done(int64_t{0});
+                            until(int64_t{0});
                             return;
                         }
                         self->deps_.sender.login_capped_until(
                             unscoped.context.user, *unscoped.policy, unscoped.user_policy, state,
-                            unscoped.context.rhost, done);
+                            unscoped.context.rhost, std::move(until));
                     }));
 }
 
@@ -309,17 +316,17 @@ void CodeMethod::wrong_code(const MethodEnv& env, Done<Step> done) {
                   {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
         passwordless::count_failure(
             deps_.store, deps_.clock, env.user_policy, env.context,
-            then<bool>(done, [self = self(), done](bool suspended) {
+            then<bool>(std::move(done), [self = self()](bool suspended, Done<Step>& next_done) {
                 Step step;
                 if (!suspended) {
-                    done(self->another_try(std::move(step)));
+                    next_done(self->another_try(std::move(step)));
                     return;
                 }
                 step.error(
                     "Too many wrong codes. Log in with your password and verification code "
                     "instead.");
                 step.verdict = bus::kVerdictMaxTries;
-                done(std::move(step));
+                next_done(std::move(step));
             }));
         return;
     }
@@ -329,9 +336,10 @@ void CodeMethod::wrong_code(const MethodEnv& env, Done<Step> done) {
     deps_.store.add_failure(
         user,
         {env.user_policy.lockout.max_failures, deps_.clock.now() + duration, kMaxFailuresInARow},
-        then<FailureCount>(done, [self = self(), env, done](const FailureCount& count) {
-            done(self->counted(env, count));
-        }));
+        then<FailureCount>(std::move(done),
+                           [self = self(), env](const FailureCount& count, Done<Step>& next_done) {
+                               next_done(self->counted(env, count));
+                           }));
 }
 
 Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
@@ -395,23 +403,24 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, Done<St
     bool right =
         has_code_ && looks_like_code(answer, env.user_policy.code.length) &&
         digest_equal(deps_.hasher.keyed_hash(code_context(env.login_id), answer), code_hash_);
-    deps_.store.lock_state(env.context.user,
-                           then<LockState>(done, [self = self(), env, resend, notify, right,
-                                                  done](const LockState& state) {
-                               int64_t now = self->deps_.clock.now();
-                               if (state.locked_until > now) {
-                                   Step step;
-                                   step.error(locked_text(state.locked_until, now));
-                                   step.verdict = bus::kVerdictMaxTries;
-                                   done(std::move(step));
-                                   return;
-                               }
-                               if (resend || notify) {
-                                   self->new_code_asked(env, notify, done);
-                                   return;
-                               }
-                               self->check_code(env, right, state, done);
-                           }));
+    deps_.store.lock_state(
+        env.context.user,
+        then<LockState>(std::move(done), [self = self(), env, resend, notify, right](
+                                             const LockState& state, Done<Step>& next_done) {
+            int64_t now = self->deps_.clock.now();
+            if (state.locked_until > now) {
+                Step step;
+                step.error(locked_text(state.locked_until, now));
+                step.verdict = bus::kVerdictMaxTries;
+                next_done(std::move(step));
+                return;
+            }
+            if (resend || notify) {
+                self->new_code_asked(env, notify, std::move(next_done));
+                return;
+            }
+            self->check_code(env, right, state, std::move(next_done));
+        }));
 }
 
 void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, Done<Step> done) {
@@ -427,16 +436,17 @@ void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, Done<Step> do
         done(prompt(std::move(step)));
         return;
     }
-    MethodEnv send_env = env;
-    if (notify) {
-        // The user asks for the code in the workplace's messenger (SMS cannot arrive).
-        send_env.user_policy.code.channels = {policy::Kind::Notification};
-    }
+    // The user may ask for the code in the workplace's messenger (SMS cannot arrive).
+    MethodEnv send_env = notify ? env.with_user_policy([](policy::UserPolicy& user_policy) {
+        user_policy.code.channels = {policy::Kind::Notification};
+    })
+                                : env;
     // On failure the code already sent stays valid: the user may still have it.
-    send_new_code(send_env, std::move(step),
-                  then<Sending>(done, [self = self(), done](Sending sent) {
-                      done(self->prompt(std::move(sent.step)));
-                  }));
+    send_new_code(
+        send_env, std::move(step),
+        then<Sending>(std::move(done), [self = self()](Sending sent, Done<Step>& next_done) {
+            next_done(self->prompt(std::move(sent.step)));
+        }));
 }
 
 void CodeMethod::check_code(const MethodEnv& env, bool right, const LockState& state,
@@ -459,9 +469,11 @@ void CodeMethod::check_code(const MethodEnv& env, bool right, const LockState& s
     code_hash_.fill(0);
     if (state.failures != 0 || state.locked_until != 0 || state.passwordless_failures != 0) {
         // A write (and its fsync) only when there is something to clear.
-        deps_.store.clear_failures(env.context.user, then<void>(done, [self = self(), env, done] {
-                                       self->succeed(env, done);
-                                   }));
+        deps_.store.clear_failures(
+            env.context.user,
+            then<void>(std::move(done), [self = self(), env](Done<Step>& next_done) {
+                self->succeed(env, std::move(next_done));
+            }));
         return;
     }
     succeed(env, std::move(done));
