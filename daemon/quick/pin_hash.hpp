@@ -63,7 +63,8 @@ struct PinCheck {
 /// into the job and is wiped on the worker when the job is done with it; `done` runs on
 /// the loop, unless the returned Job is dropped first (then the work may still finish on
 /// its worker, but nothing is delivered). Both throw Error(Unavailable) at once, without
-/// calling `done`, when too many jobs already wait for a worker.
+/// calling `done`, when too many jobs already wait for a worker (hash_pin also throws the
+/// random source's error).
 class PinHasher {
   public:
     PinHasher(WorkerPool& pool, RandomSource& random) : pool_(pool), random_(random) {}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "lwauth/policy.hpp"
 #include "lwauth/text.hpp"
