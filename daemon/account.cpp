@@ -100,7 +100,7 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
     if (up.login_with_line && !policy_->line.channel_id.empty()) {
         s.methods.emplace_back("login_with_line");
     }
-    if (up.quick_login) {
+    if (up.quick_login.pin) {
         s.methods.emplace_back("quick_login");
     }
     if (up.totp) {

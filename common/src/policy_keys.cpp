@@ -181,6 +181,7 @@ const std::vector<KeySpec>& key_specs() {
     using L = LockoutPolicy;
     using P = Policy;
     using Q = QuickLoginPolicy;
+    using A = Argon2Params;
     using T = TotpPolicy;
     using Li = LinePolicy;
     using S = StorePolicy;
@@ -197,7 +198,6 @@ const std::vector<KeySpec>& key_specs() {
         {"policy", "admin_contact", global<&P::admin_contact>(text(Allowed))},
         {"policy", "login_with_phone", overridable<&U::login_with_phone>(allowed)},
         {"policy", "login_with_line", overridable<&U::login_with_line>(allowed)},
-        {"policy", "quick_login", overridable<&U::quick_login>(allowed)},
         {"policy", "totp", overridable<&U::totp>(allowed)},
         {"policy", "enroll_grace",
          overridable<&U::enroll_grace>(as(duration_parser(0s, 90 * 24h)))},
@@ -241,12 +241,24 @@ const std::vector<KeySpec>& key_specs() {
         {"login", "phone_services",
          global<&P::phone_login, &MethodLimits::services>(as(services_parser()))},
 
+        {"quick_login", "pin", overridable<&U::quick_login, &Q::pin>(allowed)},
+        {"quick_login", "fingerprint", overridable<&U::quick_login, &Q::fingerprint>(allowed)},
         {"quick_login", "pin_min_length",
-         global<&P::quick_login, &Q::pin_min_length>(as(integer_parser(4, 12)))},
-        {"quick_login", "pin_max_age",
-         global<&P::quick_login, &Q::pin_max_age>(as(duration_parser(1h, 3650 * 24h)))},
-        {"quick_login", "fingerprint", global<&P::quick_login, &Q::fingerprint>(allowed)},
-        {"quick_login", "local_only", global<&P::quick_login, &Q::local_only>(words(kBoolWords))},
+         overridable<&U::quick_login, &Q::pin_min_length>(
+             as(integer_parser(Q::kMinPinLength, Q::kMaxPinLength)))},
+        {"quick_login", "max_failures",
+         overridable<&U::quick_login, &Q::max_failures>(
+             as(integer_parser(1, 10, " (NIST SP 800-63B: at most 10)")))},
+        {"quick_login", "lifetime",
+         overridable<&U::quick_login, &Q::lifetime>(as(duration_parser(1h, 365 * 24h)))},
+        {"quick_login", "remote", overridable<&U::quick_login, &Q::remote>(words(kBoolWords))},
+        {"quick_login", "argon2_memory",
+         global<&P::argon2, &A::memory_kib>(
+             Format<int>{size_kib_parser(A::kMinMemoryKib, A::kMaxMemoryKib), format_size_kib})},
+        {"quick_login", "argon2_time",
+         global<&P::argon2, &A::time>(as(integer_parser(1, A::kMaxTime)))},
+        {"quick_login", "argon2_parallelism",
+         global<&P::argon2, &A::parallelism>(as(integer_parser(1, A::kMaxParallelism)))},
 
         {"totp", "issuer", global<&P::totp, &T::issuer>(text(Refused))},
         {"totp", "digits", global<&P::totp, &T::digits>(as(integer_choice_parser({6, 8})))},

@@ -21,6 +21,13 @@ constexpr DurationUnit kDurationUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60},
 
 constexpr const char* kDurationShape = "expected a duration like 30s, 5m, 2h or 30d";
 
+// Memory sizes in binary units, counted in KiB (Argon2's m).
+struct SizeUnit {
+    char suffix;
+    long long kib;
+};
+constexpr SizeUnit kSizeUnits[] = {{'G', 1024 * 1024}, {'M', 1024}, {'K', 1}};
+
 // "1h30m" as one duration, when the text is made of number-unit pairs; for the
 // suggestion of a single unit ("90m").
 std::optional<seconds> compound_duration(std::string_view text) {
@@ -121,12 +128,12 @@ std::optional<long long> parse_integer(std::string_view text) {
     return value;
 }
 
-Parser<int> integer_parser(int min, int max) {
-    return [min, max](std::string_view text) -> Result<int> {
+Parser<int> integer_parser(int min, int max, std::string note) {
+    return [min, max, note = std::move(note)](std::string_view text) -> Result<int> {
         auto value = parse_integer(text);
         if (!value || *value < min || *value > max) {
             return reject<int>("expected an integer from " + std::to_string(min) + " to " +
-                               std::to_string(max));
+                               std::to_string(max) + note);
         }
         return static_cast<int>(*value);
     };
@@ -193,6 +200,33 @@ Parser<seconds> optional_duration_parser(seconds max) {
         }
         return bounded(text);
     };
+}
+
+Parser<int> size_kib_parser(int min_kib, int max_kib) {
+    return [min_kib, max_kib](std::string_view text) -> Result<int> {
+        std::string expected = "expected a size like 19M, 19456K or 1G from " +
+                               format_size_kib(min_kib) + " to " + format_size_kib(max_kib);
+        const SizeUnit* unit = nullptr;
+        for (const auto& candidate : kSizeUnits) {
+            if (!text.empty() && text.back() == candidate.suffix) {
+                unit = &candidate;
+            }
+        }
+        auto count = unit == nullptr ? std::nullopt : parse_integer(text.substr(0, text.size() - 1));
+        if (!count || *count > max_kib / unit->kib || *count * unit->kib < min_kib) {
+            return reject<int>(expected);
+        }
+        return static_cast<int>(*count * unit->kib);
+    };
+}
+
+std::string format_size_kib(int kib) {
+    for (const auto& unit : kSizeUnits) {
+        if (kib != 0 && kib % unit.kib == 0) {
+            return std::to_string(kib / unit.kib) + unit.suffix;
+        }
+    }
+    return std::to_string(kib) + "K";
 }
 
 // A list of kinds, each at most once.

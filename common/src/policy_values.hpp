@@ -106,7 +106,8 @@ using Parser = std::function<Result<T>(std::string_view)>;
 
 std::optional<long long> parse_integer(std::string_view text);
 
-Parser<int> integer_parser(int min, int max);
+// `note` says why the range is what it is, when that is not obvious.
+Parser<int> integer_parser(int min, int max, std::string note = {});
 
 Parser<int> integer_choice_parser(std::vector<int> choices);
 
@@ -116,6 +117,10 @@ Parser<std::chrono::seconds> duration_parser(std::chrono::seconds min, std::chro
 
 // As duration_parser from 0s to `max`, with an empty value read as 0s (none).
 Parser<std::chrono::seconds> optional_duration_parser(std::chrono::seconds max);
+// A memory size in KiB, written with a binary unit: 19M (MiB), 19456K (KiB), 1G (GiB).
+Parser<int> size_kib_parser(int min_kib, int max_kib);
+// A size in KiB the way size_kib_parser reads it, in the largest unit that divides it.
+std::string format_size_kib(int kib);
 
 // A list of kinds, each at most once.
 Parser<std::vector<Kind>> kinds_parser();

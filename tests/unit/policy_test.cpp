@@ -128,7 +128,6 @@ contacts = admin
 admin_group = wheel
 admin_contact = the IT desk, extension 1234
 login_with_phone = allowed
-quick_login = allowed
 totp = allowed
 
 [code]
@@ -150,10 +149,15 @@ duration = 1h
 timeout = 1h
 
 [quick_login]
-pin_min_length = 4
-pin_max_age = 90d
+pin = allowed
 fingerprint = allowed
-local_only = no
+pin_min_length = 8
+max_failures = 3
+lifetime = 7d
+remote = yes
+argon2_memory = 64M
+argon2_time = 3
+argon2_parallelism = 2
 
 [totp]
 issuer = Example Corp
@@ -184,7 +188,6 @@ phone_attribute = telephoneNumber
     EXPECT_EQ(policy.admin_contact, "the IT desk, extension 1234");
     EXPECT_TRUE(policy.base.login_with_phone);
     EXPECT_FALSE(policy.base.login_with_line);
-    EXPECT_TRUE(policy.base.quick_login);
     EXPECT_TRUE(policy.base.totp);
     EXPECT_EQ(policy.base.code.length, 8);
     EXPECT_EQ(policy.base.code.lifetime, 2min);
@@ -199,10 +202,13 @@ phone_attribute = telephoneNumber
     EXPECT_EQ(policy.base.lockout.max_failures, 10);
     EXPECT_EQ(policy.base.lockout.duration, 1h);
     EXPECT_EQ(policy.login_timeout, 1h);
-    EXPECT_EQ(policy.quick_login.pin_min_length, 4);
-    EXPECT_EQ(policy.quick_login.pin_max_age, 90 * 24h);
-    EXPECT_TRUE(policy.quick_login.fingerprint);
-    EXPECT_FALSE(policy.quick_login.local_only);
+    EXPECT_TRUE(policy.base.quick_login.pin);
+    EXPECT_TRUE(policy.base.quick_login.fingerprint);
+    EXPECT_EQ(policy.base.quick_login.pin_min_length, 8);
+    EXPECT_EQ(policy.base.quick_login.max_failures, 3);
+    EXPECT_EQ(policy.base.quick_login.lifetime, 7 * 24h);
+    EXPECT_TRUE(policy.base.quick_login.remote);
+    EXPECT_EQ(policy.argon2, (Argon2Params{64 * 1024, 3, 2}));
     EXPECT_EQ(policy.totp.issuer, "Example Corp");
     EXPECT_EQ(policy.totp.digits, 8);
     EXPECT_EQ(policy.totp.period, 1min);
@@ -400,6 +406,70 @@ TEST(PolicyValues, DaemonWorkersDefaultToTwoAndRangeFromOneToSixteen) {
               "lwauth.conf:2: bad value '17' for workers: expected an integer from 1 to 16");
 }
 
+TEST(PolicyQuickLogin, DefaultsAreOffWithOwaspArgon2Costs) {
+    const Policy policy = loaded("");
+    const QuickLoginPolicy& quick = policy.base.quick_login;
+    EXPECT_FALSE(quick.pin);
+    EXPECT_FALSE(quick.fingerprint);
+    EXPECT_EQ(quick.pin_min_length, 6);
+    EXPECT_EQ(quick.max_failures, 5);
+    EXPECT_EQ(quick.lifetime, 30 * 24h);
+    EXPECT_FALSE(quick.remote);
+    EXPECT_EQ(policy.argon2.memory_kib, 19456);
+    EXPECT_EQ(policy.argon2.time, 2);
+    EXPECT_EQ(policy.argon2.parallelism, 1);
+}
+
+TEST(PolicyQuickLogin, BoundsFollowNistAndArgon2) {
+    EXPECT_EQ(loaded("[quick_login]\npin_min_length = 4\n").base.quick_login.pin_min_length, 4);
+    EXPECT_EQ(only_error("[quick_login]\npin_min_length = 3\n"),
+              "lwauth.conf:2: bad value '3' for pin_min_length: expected an integer from 4 to 32");
+    EXPECT_EQ(only_error("[quick_login]\npin_min_length = 33\n"),
+              "lwauth.conf:2: bad value '33' for pin_min_length: expected an integer from 4 to 32");
+    EXPECT_EQ(loaded("[quick_login]\nmax_failures = 10\n").base.quick_login.max_failures, 10);
+    EXPECT_EQ(only_error("[quick_login]\nmax_failures = 11\n"),
+              "lwauth.conf:2: bad value '11' for max_failures: expected an integer from 1 to 10 "
+              "(NIST SP 800-63B: at most 10)");
+    EXPECT_EQ(only_error("[quick_login]\nlifetime = 30m\n"),
+              "lwauth.conf:2: bad value '30m' for lifetime: expected a duration from 1h to 365d");
+    EXPECT_EQ(only_error("[quick_login]\nargon2_time = 0\n"),
+              "lwauth.conf:2: bad value '0' for argon2_time: expected an integer from 1 to 10");
+    EXPECT_EQ(only_error("[quick_login]\nargon2_parallelism = 5\n"),
+              "lwauth.conf:2: bad value '5' for argon2_parallelism: expected an integer from 1 "
+              "to 4");
+}
+
+TEST(PolicyQuickLogin, Argon2MemoryIsASizeInBinaryUnits) {
+    EXPECT_EQ(loaded("[quick_login]\nargon2_memory = 19M\n").argon2.memory_kib, 19456);
+    EXPECT_EQ(loaded("[quick_login]\nargon2_memory = 19456K\n").argon2.memory_kib, 19456);
+    EXPECT_EQ(loaded("[quick_login]\nargon2_memory = 1G\n").argon2.memory_kib, 1048576);
+    EXPECT_EQ(loaded("[quick_login]\nargon2_memory = 8M\n").argon2.memory_kib, 8192);
+    const std::string expected = ": expected a size like 19M, 19456K or 1G from 8M to 1G";
+    for (std::string value : {"19", "19MiB", "19m", "M", "-1M", "8191K", "2G", "1025M",
+                              "99999999999999999999G"}) {
+        EXPECT_EQ(only_error("[quick_login]\nargon2_memory = " + value + "\n"),
+                  "lwauth.conf:2: bad value '" + value + "' for argon2_memory" + expected);
+    }
+    Policy policy;
+    policy.argon2.memory_kib = 20000;  // not a whole MiB: printed in KiB, as it reads back
+    EXPECT_NE(describe(policy.base, policy).find("argon2_memory = 20000K\n"), std::string::npos);
+}
+
+TEST(PolicyQuickLogin, GroupsAndUsersChangeThePinButNotTheArgon2Costs) {
+    Policy policy = loaded(
+        "[quick_login]\npin = allowed\n[group:kiosk]\nquick_login.pin_min_length = 8\n"
+        "[user:bob]\nquick_login.pin = disabled\n");
+    EXPECT_EQ(policy.effective_for("ann", {"kiosk"}).quick_login.pin_min_length, 8);
+    EXPECT_TRUE(policy.effective_for("ann", {"kiosk"}).quick_login.pin);
+    EXPECT_FALSE(policy.effective_for("bob", {}).quick_login.pin);
+    EXPECT_EQ(policy.effective_for("carol", {}).quick_login.pin_min_length, 6);
+    EXPECT_NE(only_error("[user:bob]\nquick_login.argon2_time = 3\n")
+                  .find("unknown key 'quick_login.argon2_time' in [user:bob]"),
+              std::string::npos);
+    EXPECT_NE(only_error("[policy]\nquick_login = allowed\n").find("unknown key 'quick_login'"),
+              std::string::npos);
+}
+
 TEST(PolicyValues, AcceptsDurationsInEachUnit) {
     EXPECT_EQ(loaded("[code]\nlifetime = 45s\n").base.code.lifetime, 45s);
     EXPECT_EQ(loaded("[code]\nlifetime = 10m\n").base.code.lifetime, 10min);
@@ -476,13 +546,13 @@ TEST(PolicyValues, RejectsBadListItem) {
 
 TEST(PolicyValues, AcceptsEveryBooleanSpelling) {
     for (std::string word : {"yes", "true", "on", "1"}) {
-        EXPECT_TRUE(loaded("[quick_login]\nlocal_only = " + word + "\n").quick_login.local_only);
+        EXPECT_TRUE(loaded("[quick_login]\nremote = " + word + "\n").base.quick_login.remote);
     }
     for (std::string word : {"no", "false", "off", "0"}) {
-        EXPECT_FALSE(loaded("[quick_login]\nlocal_only = " + word + "\n").quick_login.local_only);
+        EXPECT_FALSE(loaded("[quick_login]\nremote = " + word + "\n").base.quick_login.remote);
     }
-    EXPECT_EQ(only_error("[quick_login]\nlocal_only = maybe\n"),
-              "lwauth.conf:2: bad value 'maybe' for local_only: expected yes, no, true, false, "
+    EXPECT_EQ(only_error("[quick_login]\nremote = maybe\n"),
+              "lwauth.conf:2: bad value 'maybe' for remote: expected yes, no, true, false, "
               "on, off, 1 or 0");
 }
 
@@ -1350,10 +1420,12 @@ TEST(PolicyOverrides, SectionsOfTheSameNameInLaterFilesWin) {
 
 TEST(PolicyOverrides, RejectsKeysThatCannotBeOverridden) {
     const std::string allowed =
-        "two_step, self_service_reauth, login_with_phone, login_with_line, quick_login, totp, "
+        "two_step, self_service_reauth, login_with_phone, login_with_line, totp, "
         "enroll_grace, remember_host, "
         "code.length, code.lifetime, code.tries, code.channels, lockout.max_failures, "
-        "lockout.duration";
+        "lockout.duration, quick_login.pin, quick_login.fingerprint, "
+        "quick_login.pin_min_length, quick_login.max_failures, quick_login.lifetime, "
+        "quick_login.remote";
     EXPECT_EQ(only_error("[group:staff]\ncontacts = admin\n"),
               "lwauth.conf:2: unknown key 'contacts' in [group:staff]: expected one of " + allowed);
     EXPECT_EQ(only_error("[user:bob]\ncode.resend_interval = 1m\n"),
@@ -1432,16 +1504,17 @@ TEST(PolicyOverrides, EffectivePolicyParsesNoText) {
 TEST(PolicyOverrides, EveryOverridableKeyTakesItsValueFromTheLoad) {
     auto result = load(
         "[user:alice]\ntwo_step = required\nself_service_reauth = none\n"
-        "login_with_phone = allowed\nlogin_with_line = disabled\nquick_login = allowed\n"
+        "login_with_phone = allowed\nlogin_with_line = disabled\n"
         "totp = allowed\nenroll_grace = 2d\nremember_host = 12h\ncode.length = 8\n"
         "code.lifetime = 4m\ncode.tries = 2\ncode.channels = email, sms\n"
-        "lockout.max_failures = 7\nlockout.duration = 2h\n");
+        "lockout.max_failures = 7\nlockout.duration = 2h\nquick_login.pin = allowed\n"
+        "quick_login.fingerprint = allowed\nquick_login.pin_min_length = 10\n"
+        "quick_login.max_failures = 2\nquick_login.lifetime = 1d\nquick_login.remote = yes\n");
     ASSERT_TRUE(result.policy.has_value()) << all_errors(result);
     UserPolicy expected;
     expected.two_step = TwoStep::Required;
     expected.self_service_reauth = Reauth::None;
     expected.login_with_phone = true;
-    expected.quick_login = true;
     expected.totp = true;
     expected.enroll_grace = 48h;
     expected.remember_host = 12h;
@@ -1451,6 +1524,7 @@ TEST(PolicyOverrides, EveryOverridableKeyTakesItsValueFromTheLoad) {
     expected.code.channels = {Kind::Email, Kind::Sms};
     expected.lockout.max_failures = 7;
     expected.lockout.duration = 2h;
+    expected.quick_login = {true, true, 10, 2, 24h, true};
     EXPECT_EQ(result.policy->effective_for("alice", {}), expected);
     EXPECT_EQ(result.policy->effective_for("bob", {}), UserPolicy{});
 }
@@ -1468,7 +1542,7 @@ TEST(PolicyDescribe, ShowsEffectiveValuesAndDeliveringChannels) {
               std::string::npos)
         << text;
     EXPECT_NE(text.find("[lockout]\nmax_failures = 5\nduration = 1h\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("[quick_login]\npin_min_length = 6\npin_max_age = 30d\n"),
+    EXPECT_NE(text.find("[quick_login]\npin = disabled\nfingerprint = disabled\n"),
               std::string::npos)
         << text;
 }
@@ -1485,7 +1559,6 @@ admin_group =
 admin_contact =
 login_with_phone = disabled
 login_with_line = disabled
-quick_login = disabled
 totp = disabled
 enroll_grace = 0s
 remember_host = 0s
@@ -1517,10 +1590,15 @@ phone_local_only = no
 phone_services =
 
 [quick_login]
-pin_min_length = 6
-pin_max_age = 30d
+pin = disabled
 fingerprint = disabled
-local_only = yes
+pin_min_length = 6
+max_failures = 5
+lifetime = 30d
+remote = no
+argon2_memory = 19M
+argon2_time = 2
+argon2_parallelism = 1
 
 [totp]
 issuer = lwauth
@@ -1710,7 +1788,7 @@ TEST(ShippedPolicy, DocumentsEveryKeyTheLoaderAccepts) {
     std::set<std::string> common_documented;
     std::istringstream text(read_file(kShippedDir / "lwauth.conf"));
     const std::regex section(R"(^# ?\[([^\]]+)\]$|^\[([^\]]+)\]$)");
-    const std::regex key(R"(^(?:# ?)?([a-z_.]+) =)");
+    const std::regex key(R"(^(?:# ?)?([a-z_.][a-z0-9_.]*) =)");
     const std::regex common(R"(^#   ([a-z_]+) +=)");
     std::string current;
     for (std::string line; std::getline(text, line);) {
@@ -1738,7 +1816,7 @@ TEST(ManPage, LwauthConfDocumentsEveryKeyTheLoaderAccepts) {
     std::istringstream text(read_file(fs::path(LWAUTH_SOURCE_DIR) / "docs/lwauth.conf.5"));
     std::set<std::pair<std::string, std::string>> terms;
     const std::regex heading(R"re(^\.S[HS] "?([^"]*)"?$)re");
-    const std::regex term(R"re(^\.(?:B|BR|BI|I|IR) "?([a-z_]+))re");
+    const std::regex term(R"re(^\.(?:B|BR|BI|I|IR) "?([a-z_][a-z0-9_]*))re");
     std::string current;
     bool after_tp = false;
     for (std::string line; std::getline(text, line);) {

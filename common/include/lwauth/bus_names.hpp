@@ -76,8 +76,8 @@ inline constexpr const char* kContactEmail = "email";
 
 // The a{sv} of Account.Status, Admin.ShowUser and each element of Admin.ListUsers:
 //   user s, two_step b (in effect), two_step_policy s, contacts_policy s, admin_contact s,
-//   methods as (two_step, login_with_phone, login_with_line, quick_login, totp: what the
-//   policy offers), phone s / email s (masked login contacts), phone_source s /
+//   methods as (two_step, login_with_phone, login_with_line, quick_login (the PIN),
+//   totp: what the policy offers), phone s / email s (masked login contacts), phone_source s /
 //   email_source s (self | profile | admin), pending_phone s / pending_email s (masked,
 //   awaiting a code), profile_phone s / profile_email s (masked), line_linked b,
 //   pin_set b, locked_until t (epoch seconds, 0 when not locked), remembered_hosts

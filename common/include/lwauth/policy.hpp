@@ -80,13 +80,30 @@ struct LockoutPolicy {
     friend bool operator==(const LockoutPolicy&, const LockoutPolicy&) = default;
 };
 
+/// [quick_login]: a PIN or a fingerprint on this machine, after a full login. The part
+/// that [group:] and [user:] may change; the Argon2id costs are Argon2Params.
+struct QuickLoginPolicy {
+    static constexpr int kMinPinLength = 4;  // pin_min_length's bounds
+    static constexpr int kMaxPinLength = 32;
+
+    bool pin = false;          // pin = allowed | disabled
+    bool fingerprint = false;  // fingerprint = allowed | disabled
+    int pin_min_length = 6;    // 4-32 digits
+    // Wrong PINs in a row after which the PIN is disabled until the next full login
+    // (NIST SP 800-63B: at most 10).
+    int max_failures = 5;
+    // How long after a full login quick login may be used; a full login re-arms it.
+    std::chrono::seconds lifetime{30 * 24 * 3600};
+    bool remote = false;  // offered to remote sessions too (never by default)
+    friend bool operator==(const QuickLoginPolicy&, const QuickLoginPolicy&) = default;
+};
+
 /// The part of the policy that [group:NAME] and [user:NAME] sections can change.
 struct UserPolicy {
     TwoStep two_step = TwoStep::Optional;
     Reauth self_service_reauth = Reauth::Code;
     bool login_with_phone = false;
     bool login_with_line = false;
-    bool quick_login = false;
     bool totp = false;
     // A user with no contact a code can reach logs in without a code for this long from
     // their first such login (0: refused at once).
@@ -96,6 +113,7 @@ struct UserPolicy {
     std::chrono::seconds remember_host{0};
     CodePolicy code;
     LockoutPolicy lockout;
+    QuickLoginPolicy quick_login;
     friend bool operator==(const UserPolicy&, const UserPolicy&) = default;
 };
 
@@ -109,12 +127,20 @@ struct MethodLimits {
     friend bool operator==(const MethodLimits&, const MethodLimits&) = default;
 };
 
-struct QuickLoginPolicy {
-    int pin_min_length = 6;
-    std::chrono::seconds pin_max_age{30 * 24 * 3600};
-    bool fingerprint = false;
-    bool local_only = true;
-    friend bool operator==(const QuickLoginPolicy&, const QuickLoginPolicy&) = default;
+/// The Argon2id costs of new PIN hashes ([quick_login] argon2_*). The default is OWASP's
+/// minimum for Argon2id: m = 19 MiB, t = 2, p = 1. A stored hash keeps the costs it was
+/// made with (in its PHC string) until the next right PIN rehashes it with these.
+struct Argon2Params {
+    // The bounds of the policy keys, and of the costs lwauthd accepts in a stored hash.
+    static constexpr int kMinMemoryKib = 8 * 1024;
+    static constexpr int kMaxMemoryKib = 1024 * 1024;
+    static constexpr int kMaxTime = 10;
+    static constexpr int kMaxParallelism = 4;
+
+    int memory_kib = 19 * 1024;  // m, in KiB: 8 MiB to 1 GiB
+    int time = 2;                // t, passes over the memory: 1-10
+    int parallelism = 1;         // p, lanes: 1-4
+    friend bool operator==(const Argon2Params&, const Argon2Params&) = default;
 };
 
 struct TotpPolicy {
@@ -240,7 +266,7 @@ struct Policy {
     std::string admin_contact;  // how users reach their administrator ("IT desk, ext. 1234")
     std::chrono::seconds login_timeout{300};
     MethodLimits phone_login;  // [login] phone_local_only, phone_services
-    QuickLoginPolicy quick_login;
+    Argon2Params argon2;  // [quick_login] argon2_memory, argon2_time, argon2_parallelism
     TotpPolicy totp;
     LinePolicy line;
     StorePolicy store;
