@@ -287,6 +287,12 @@ TEST_F(FprintClientTest, FprintdVanishingMidVerificationIsUnavailable) {
     EXPECT_TRUE(fake_.wait(std::chrono::seconds(10)).has_value());
 }
 
+TEST_F(FprintClientTest, WithoutFprintdItIsUnavailable) {
+    fake_.stop(SIGTERM);
+    Result<FprintOutcome> r = verify();
+    expect_unavailable(r, "The fingerprint service is not available.");
+}
+
 TEST_F(FprintClientTest, NoEnrolledPrintsClaimsNothing) {
     add_reader({}, {{"verify-match", true}});
     Result<FprintOutcome> r = verify();
