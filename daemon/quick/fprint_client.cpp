@@ -427,7 +427,13 @@ void Session::teardown() {
 class Handle final : public FprintVerification {
   public:
     explicit Handle(std::shared_ptr<Session> session) : session_(std::move(session)) {}
-    ~Handle() override { session_->cancel(); }
+    ~Handle() override { cancel(); }
+    void cancel() noexcept override {
+        c_barrier("fprintd-cancel", 0, [&] {
+            session_->cancel();
+            return 0;
+        });
+    }
     Handle(const Handle&) = delete;
     Handle& operator=(const Handle&) = delete;
 

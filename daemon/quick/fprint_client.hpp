@@ -65,12 +65,14 @@ inline constexpr const char* kUnknownError = "verify-unknown-error";
 /// The line to show for a retry result, or "" when `result` is not one.
 [[nodiscard]] std::string fprint_retry_message(const std::string& result);
 
-/// A verification in progress. Destroying it cancels it: the device is released (after
-/// VerifyStop when a verification had started, and after Claim's answer when that was
-/// still on its way), and neither callback is called again.
+/// A verification in progress. Cancelling it, or destroying it, releases the device
+/// (after VerifyStop when a verification had started, and after Claim's answer when that
+/// was still on its way), and neither callback is called again.
 class FprintVerification {
   public:
     virtual ~FprintVerification() = default;
+    /// Cancels (see above). Safe to call more than once, and after `done`.
+    virtual void cancel() noexcept = 0;
 };
 
 class FprintClient {

@@ -31,11 +31,14 @@ A test controls it through org.freedesktop.DBus.Mock on the manager object:
   SetClaimedElsewhere(o device, b claimed)   Claim fails with AlreadyInUse, as when
       another program holds the reader
   EmitVerifyStatus(o device, s result, b done)   one VerifyStatus signal, now
+  SetClaimDelay(o device, u milliseconds)    Claim answers that much later (the fake
+      answers nothing meanwhile), so that a test can act while Claim is on its way
 and dbusmock records every call: GetCalls() / GetMethodCalls(s) on org.freedesktop.DBus.Mock
 at the device's path (VerifyStop and Release among them), and in the -l log.
 '''
 
 import os
+import time
 
 import dbus
 from dbusmock import MOCK_IFACE, mockobject
@@ -83,6 +86,9 @@ def list_enrolled_fingers(device, username):
 
 
 def claim(device, username):
+    if device.claim_delay_ms:
+        # The whole fake waits: a daemon slow to open its reader.
+        time.sleep(device.claim_delay_ms / 1000)
     if device.claimed_elsewhere or device.claimed_by is not None:
         raise fprint_error('AlreadyInUse', 'Device was already claimed')
     device.claimed_by = username
@@ -155,6 +161,7 @@ def AddDevice(self, name):
     device.vanish = False
     device.claimed_by = None
     device.claimed_elsewhere = False
+    device.claim_delay_ms = 0
     device.verifying = False
     self.devices.append(path)
     return path
@@ -185,3 +192,9 @@ def EmitVerifyStatus(_self, path, result, done):
     '''Sends VerifyStatus(result, done) from the reader at `path` now, whatever its state.'''
     mockobject.objects[path].EmitSignal(DEVICE_IFACE, 'VerifyStatus', 'sb',
                                         [str(result), bool(done)])
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='ou', out_signature='')
+def SetClaimDelay(_self, path, milliseconds):
+    '''How long Claim on the reader at `path` takes to answer.'''
+    mockobject.objects[path].claim_delay_ms = int(milliseconds)

@@ -331,6 +331,37 @@ TEST_F(FprintClientTest, CancelStopsAndReleasesWithoutCallingBack) {
     add_reader({"right-index-finger"}, {{"verify-retry-scan", false}});
     start();
     ASSERT_TRUE(run_until([&] { return !retries_.empty(); }));
+    verification_->cancel();
+    ASSERT_TRUE(run_until([&] { return calls(kReader0).size() == kClaimToRelease.size(); }));
+    EXPECT_EQ(calls(kReader0), kClaimToRelease);
+    verification_->cancel();  // again, then dropped: nothing more is sent
+    verification_.reset();
+    auto quiet = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    run_until([&] { return std::chrono::steady_clock::now() > quiet; });
+    EXPECT_EQ(calls(kReader0), kClaimToRelease);
+    EXPECT_FALSE(result_.has_value());
+}
+
+TEST_F(FprintClientTest, ACancelWhileClaimIsOnItsWayReleasesOnceClaimed) {
+    add_reader({"right-index-finger"}, {{"verify-match", true}});
+    call(control_.get(), kManager, kMock, "SetClaimDelay",
+         [](sd_bus_message* m) { sd_bus_message_append(m, "ou", kReader0, 1000U); });
+    start();
+    // dbusmock logs a call before it runs it: Claim has reached the fake.
+    ASSERT_TRUE(run_until([&] {
+        return read_file(dir_ / "fprintd.log").find(" Claim \"alice\"") != std::string::npos;
+    }));
+    verification_->cancel();
+    ASSERT_TRUE(run_until([&] { return calls(kReader0).size() == 3; }));
+    EXPECT_EQ(calls(kReader0),
+              (std::vector<std::string>{"ListEnrolledFingers", "Claim", "Release"}));
+    EXPECT_FALSE(result_.has_value());
+}
+
+TEST_F(FprintClientTest, DroppingTheHandleCancels) {
+    add_reader({"right-index-finger"}, {{"verify-retry-scan", false}});
+    start();
+    ASSERT_TRUE(run_until([&] { return !retries_.empty(); }));
     verification_.reset();
     ASSERT_TRUE(run_until([&] { return calls(kReader0).size() == kClaimToRelease.size(); }));
     EXPECT_EQ(calls(kReader0), kClaimToRelease);
