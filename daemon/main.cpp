@@ -314,7 +314,7 @@ class Daemon {
     // the engine's notify. After the phone's in the menu.
     void add_line_login() {
         line_approvals_ = make_line_approvals();
-        LineDeps deps{clock_, *store_, *line_approvals_,
+        LineDeps deps{clock_, *store_, *line_approvals_, *timers_,
                       [this](const std::string& login_id, const LoginEvent& event) {
                           return engine_->notify(login_id, event);
                       }};

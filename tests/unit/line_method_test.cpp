@@ -105,7 +105,7 @@ class LineMethodTest : public ::testing::Test {
     }
 
     void use_policy(const std::string& text, PrimaryMethodTypes before = {}) {
-        LineDeps deps{s_.clock, *store_, approvals_,
+        LineDeps deps{s_.clock, *store_, approvals_, timers_,
                       [this](const std::string& id, const LoginEvent& event) {
                           return engine_->notify(id, event);
                       }};
@@ -212,10 +212,36 @@ TEST_F(LineMethodTest, EnterBeforeTheApprovalWaitsForIt) {
     start();
     answer("");
     EXPECT_FALSE(got_.has_value()) << "held until LINE answers";
-    EXPECT_EQ(timers_.armed(), 1u);
+    EXPECT_EQ(timers_.armed(), 2u) << "the engine's deadline, and the prompt again before it";
     approvals_.fire(approved());
     EXPECT_EQ(verdict(), bus::kVerdictSuccess);
     EXPECT_EQ(timers_.armed(), 0u);
+}
+
+TEST_F(LineMethodTest, EnterTooEarlyIsAskedAgainBeforeTheWaitEnds) {
+    start();
+    answer("");
+    // The client waits 30 s for each reply: the engine's wait ends at 28 s.
+    timers_.advance(27 * kSecond - 1);
+    EXPECT_FALSE(got_.has_value());
+    timers_.advance(1);
+    ASSERT_TRUE(got_ && got_->ok());
+    EXPECT_EQ(got_->value().verdict, "");
+    EXPECT_EQ(got_->value().prompt, "Approve in LINE, then press Enter (p for your password): ");
+    EXPECT_EQ(test::texts_of(got_->value(), bus::kMessageInfo), "LINE has not answered yet.\n");
+    EXPECT_EQ(timers_.armed(), 0u);
+    EXPECT_TRUE(approvals_.waiting()) << "the link lives on";
+
+    answer("");
+    EXPECT_FALSE(got_.has_value());
+    approvals_.fire(approved());
+    EXPECT_EQ(verdict(), bus::kVerdictSuccess);
+
+    start();
+    answer("");
+    timers_.advance(27 * kSecond);
+    answer("p");
+    EXPECT_EQ(verdict(), bus::kVerdictIgnore) << "LINE has not answered: p still chooses";
 }
 
 TEST_F(LineMethodTest, EnterWhileTheApprovalIsJudgedWaitsForTheStore) {
@@ -234,7 +260,7 @@ TEST_F(LineMethodTest, EnterWhileTheApprovalIsJudgedWaitsForTheStore) {
     EXPECT_EQ(deferred.waiting(), 1u) << "the user's link is being read";
     answer("");
     EXPECT_FALSE(got_.has_value());
-    EXPECT_EQ(timers_.armed(), 1u) << "held within the wait's deadline";
+    EXPECT_EQ(timers_.armed(), 2u) << "held within the wait's deadline";
     while (deferred.run_one()) {
     }
     EXPECT_EQ(verdict(), bus::kVerdictSuccess);
@@ -347,17 +373,18 @@ TEST_F(LineMethodTest, EveryOtherEndOfTheLoginWithdrawsTheApproval) {
     ASSERT_TRUE(got_ && !got_->ok());
 
     start();
-    answer("");
-    timers_.advance(28 * kSecond);
-    EXPECT_EQ(verdict(), bus::kVerdictDenied) << "the wait's deadline";
-    ends.push_back(id_);
-    EXPECT_EQ(approvals_.withdrawn_, ends);
-
-    start();
     s_.clock.advance(300);
     EXPECT_EQ(engine_->expire(), 1u);
     ends.push_back(id_);
     EXPECT_EQ(approvals_.withdrawn_, ends) << "the sweep";
+
+    start();
+    answer("");
+    timers_.advance(27 * kSecond);  // asked again, and never answered
+    s_.clock.advance(300);
+    EXPECT_EQ(engine_->expire(), 1u);
+    ends.push_back(id_);
+    EXPECT_EQ(approvals_.withdrawn_, ends) << "the sweep after the prompt again";
 
     // An approval that has answered is not withdrawn again.
     start();

@@ -35,6 +35,9 @@ std::string value_of(const LoginEvent& event, const char* key) {
     return it == event.data.end() ? std::string() : it->second;
 }
 
+constexpr const char* kPrompt = "Approve in LINE, then press Enter (p for your password): ";
+constexpr uint64_t kSecond = 1000 * 1000;
+
 // The first step: the link, its QR code and the number to pick.
 Step offer_step(const line::ApprovalOffer& offer) {
     Step step;
@@ -48,7 +51,7 @@ Step offer_step(const line::ApprovalOffer& offer) {
         // A link too long for a code that fits the terminal: the link alone.
     }
     step.info("Then pick this number in LINE: " + std::to_string(offer.number));
-    step.prompt = "Approve in LINE, then press Enter (p for your password): ";
+    step.prompt = kPrompt;
     step.echo = true;
     return step;
 }
@@ -138,7 +141,7 @@ void LineMethod::begin(const MethodEnv& env, Done<Step> done) {
     done(offer_step(*offer));
 }
 
-void LineMethod::answer(const MethodEnv&, std::string_view answer, Done<Step> done) {
+void LineMethod::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
     if (!arrived_ && chooses_password(answer)) {
         // Before LINE has answered: nothing was checked, and the link dies now.
         deps_.approvals.withdraw(std::exchange(offered_to_, std::string()));
@@ -151,9 +154,31 @@ void LineMethod::answer(const MethodEnv&, std::string_view answer, Done<Step> do
         done(std::move(verdict));
         return;
     }
-    // Enter (or anything else) before the outcome, or while it is judged: the step is
-    // held until the verdict (awaits_event), within the engine's deadline.
-    held_ = std::move(done);
+    // Enter (or anything else) before the outcome, or while it is judged.
+    hold(env, std::move(done));
+}
+
+void LineMethod::hold(const MethodEnv& env, Done<Step> done) {
+    held_ = std::move(done);  // awaits_event() from now on
+    // The engine denies the login when its wait for the event ends (the client's reply
+    // timeout, less margins), while the link lives on for [line] link_lifetime: a user who
+    // pressed Enter before approving is asked again a second before that, instead.
+    uint64_t wait = env.event_wait_usec;
+    uint64_t lead = wait > 2 * kSecond ? wait - kSecond : wait / 2;
+    std::weak_ptr<LineMethod> weak = self();
+    ask_again_ = deps_.timers.after(lead, [weak] {
+        auto method = weak.lock();
+        if (!method || !method->held_) {
+            return;
+        }
+        Step step;
+        step.info("LINE has not answered yet.");
+        step.prompt = kPrompt;
+        step.echo = true;
+        Done<Step> held = std::exchange(method->held_, nullptr);
+        method->ask_again_.reset();  // this timer: destroying it from its callback is allowed
+        held(Result<Step>(std::move(step)));
+    });
 }
 
 Result<void> LineMethod::notify(const LoginEvent& event) {
@@ -172,6 +197,7 @@ Result<void> LineMethod::notify(const LoginEvent& event) {
 }
 
 void LineMethod::decided(Result<Step> verdict) {
+    ask_again_.reset();
     if (held_) {
         std::exchange(held_, nullptr)(std::move(verdict));
         return;

@@ -11,6 +11,7 @@
 
 #include "../../clock.hpp"
 #include "../../line/approvals.hpp"
+#include "../../timers.hpp"
 #include "../event.hpp"
 #include "../method.hpp"
 #include "../primary.hpp"
@@ -31,6 +32,8 @@ struct LineDeps {
     const Clock& clock;
     AsyncStore& store;
     line::LineApprovals& approvals;
+    /// The loop's timers: a step held after Enter asks again before the engine's deadline.
+    Timers& timers;
     /// LoginEngine::notify: how an approval's outcome reaches its login's method.
     std::function<Result<void>(const std::string& login_id, const LoginEvent& event)> notify;
 };
@@ -61,6 +64,9 @@ class LineMethod final : public LoginMethod {
     void refused(const std::string& why, bool counts, Done<Step> done);
     /// The verdict judged: to the held step, or kept for the next answer.
     void decided(Result<Step> verdict);
+    /// Holds the step after Enter, until the verdict or, just before the engine's wait
+    /// ends, the prompt again.
+    void hold(const MethodEnv& env, Done<Step> done);
     [[nodiscard]] std::shared_ptr<LineMethod> self() {
         return std::static_pointer_cast<LineMethod>(shared_from_this());
     }
@@ -71,6 +77,7 @@ class LineMethod final : public LoginMethod {
     bool arrived_ = false;                 // the outcome has come: from now on it alone decides
     std::optional<Result<Step>> verdict_;  // judged before the user pressed Enter
     Done<Step> held_;                      // the step held after Enter, until the verdict
+    std::unique_ptr<Timer> ask_again_;     // while held_: the prompt again, before the deadline
 };
 
 /// Offered when the user's policy allows login_with_line, [line] is set up and the user
