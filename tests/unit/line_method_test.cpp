@@ -14,6 +14,7 @@
 
 #include "deferred_store.hpp"
 #include "fakes.hpp"
+#include "log.hpp"
 #include "login/engine.hpp"
 #include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
@@ -391,6 +392,24 @@ TEST_F(LineMethodTest, EveryOtherEndOfTheLoginWithdrawsTheApproval) {
     approvals_.fire(approved());
     answer("");
     EXPECT_EQ(approvals_.withdrawn_, ends);
+}
+
+TEST_F(LineMethodTest, NoLogLineNamesASubjectHashOrTheLink) {
+    log_setup(LogTarget::Stderr, true);  // the engine's debug lines too
+    testing::internal::CaptureStderr();
+    start();
+    approvals_.fire(approved("hmac-of-someone-elses-subject"));
+    answer("");
+    start();
+    answer("");
+    approvals_.fire(approved());
+    std::string log = testing::internal::GetCapturedStderr();
+    log_setup(LogTarget::Stderr, false);
+    EXPECT_EQ(verdict(), bus::kVerdictSuccess);
+    EXPECT_NE(log.find("event=line-outcome"), std::string::npos) << log;
+    EXPECT_NE(log.find("event=login-event"), std::string::npos) << log;
+    EXPECT_EQ(log.find("hmac-of"), std::string::npos) << log;
+    EXPECT_EQ(log.find(kUrl), std::string::npos) << log;
 }
 
 TEST_F(LineMethodTest, AnOfferThatCannotBeMadeLeavesThePasswordToTheUser) {
