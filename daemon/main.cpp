@@ -18,9 +18,11 @@
 #include "channels/channel.hpp"
 #include "extensions.hpp"
 #include "http/http_client.hpp"
+#include "line/approvals.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
 #include "login/methods/code_method.hpp"
+#include "login/methods/line_method.hpp"
 #include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
@@ -144,6 +146,17 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
 LoginMethodTypes login_methods(const CodeDeps& codes) {
     return {{std::make_shared<PhoneMethodType>(codes)}, {std::make_shared<CodeMethodType>(codes)}};
 }
+
+// LINE approvals while lwauthd serves no LINE endpoint: never configured, so the LINE login
+// is never offered.
+class NoLineApprovals final : public line::LineApprovals {
+  public:
+    [[nodiscard]] bool configured() const override { return false; }
+    Result<line::ApprovalOffer> offer(const line::ApprovalRequest&, line::OutcomeSink) override {
+        return Error(Errc::Unavailable, "LINE Login is not served by this lwauthd");
+    }
+    void withdraw(const std::string&) override {}
+};
 
 // The state directory holds the keys, the database and the outbox. Another user who
 // could write in it could replace the outbox with a FIFO (every login would hang) or move
@@ -283,12 +296,29 @@ class Daemon {
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
             login_methods({clock_, random_, *store_, *sender_, *hasher_}));
+        add_line_login();
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);
         admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
+    }
+
+    // What LINE approvals go through: the endpoint's flows once lwauthd serves them.
+    std::unique_ptr<line::LineApprovals> make_line_approvals() {
+        return std::make_unique<NoLineApprovals>();
+    }
+
+    // The LINE login, after the engine: an approval's outcome reaches its login through
+    // the engine's notify. After the phone's in the menu.
+    void add_line_login() {
+        line_approvals_ = make_line_approvals();
+        LineDeps deps{clock_, *store_, *line_approvals_, *timers_,
+                      [this](const std::string& login_id, const LoginEvent& event) {
+                          return engine_->notify(login_id, event);
+                      }};
+        engine_->add_method_types({{std::make_shared<LineMethodType>(std::move(deps))}, {}});
     }
 
     // Serves the bus object on the system bus, from the loop.
@@ -444,6 +474,8 @@ class Daemon {
     // The store behind callbacks (async_store.hpp), over the embedded SQLite backend.
     std::unique_ptr<AsyncStore> store_;
     std::unique_ptr<CodeSender> sender_;
+    // Before engine_: a LINE login dropped with the engine withdraws its approval.
+    std::unique_ptr<line::LineApprovals> line_approvals_;
     std::unique_ptr<LoginEngine> engine_;
     std::unique_ptr<AccountService> account_;
     std::unique_ptr<AdminService> admin_;

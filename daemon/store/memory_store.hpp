@@ -62,6 +62,7 @@ class MemoryStore final : public Store {
     }
     void set_line_link(const std::string& user, const std::string& subject_hash) override {
         users_[user].line_linked = !subject_hash.empty();
+        users_[user].line_link = subject_hash;
     }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
         users_[user].pin_set = !encoded_hash.empty();
