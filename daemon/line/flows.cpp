@@ -406,7 +406,8 @@ void LineFlows::exchange(uint64_t id, const std::string& code) {
     http::Request request =
         token_request(config.client, config.channel_secret, SecretString(code), approval.auth);
     request.timeout = options_.token_timeout;
-    request.ca_file = options_.ca_file;
+    request.ca_file = config.line.ca_file;
+    request.proxy = config.line.proxy;
     request.protocols = protocols_for(request.url);
     deps_.client.perform(std::move(request),
                          [this, id](http::Response response) { token_answered(id, response); });
@@ -462,7 +463,8 @@ void LineFlows::fetch_jwks(uint64_t id, SecretString id_token) {
     request.url = config.line.jwks_url;
     request.headers = {"Accept: application/json"};
     request.timeout = options_.token_timeout;
-    request.ca_file = options_.ca_file;
+    request.ca_file = config.line.ca_file;
+    request.proxy = config.line.proxy;
     request.protocols = protocols_for(request.url);
     ++stats_.jwks_fetches;
     auto token = std::make_shared<SecretString>(std::move(id_token));

@@ -78,13 +78,13 @@ class LineFlowsTest : public ::testing::Test {
         p.line.authorize_url = fake_url() + "/oauth2/v2.1/authorize";
         p.line.token_url = fake_url() + "/oauth2/v2.1/token";
         p.line.jwks_url = fake_url() + "/oauth2/v2.1/certs";
+        p.line.ca_file = (dir_ / "pki/ca.pem").string();  // the fake's TLS, as [line] ca_file
         return p;
     }
 
     // The flows under `p` (the test's policy by default).
     void start(std::optional<policy::Policy> p = std::nullopt) {
         line::FlowsOptions options;
-        options.ca_file = (dir_ / "pki/ca.pem").string();
         options.token_timeout = 2s;
         options.hostname = "testhost";
         flows_ = std::make_unique<line::LineFlows>(

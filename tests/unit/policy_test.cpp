@@ -642,6 +642,15 @@ TEST(PolicyValues, LineLinkLifetimeAndMaxAge) {
               "lwauth.conf:2: bad value '31d' for max_age: expected a duration from 0s to 30d");
 }
 
+TEST(PolicyValues, LineCaFileAndProxy) {
+    EXPECT_EQ(loaded("[line]\nca_file = /etc/ssl/line.pem\n").line.ca_file, "/etc/ssl/line.pem");
+    EXPECT_EQ(loaded("[line]\nproxy = socks5h://proxy.example.com:1080\n").line.proxy,
+              "socks5h://proxy.example.com:1080");
+    EXPECT_EQ(loaded("[line]\nproxy =\n").line.proxy, "");
+    EXPECT_NE(only_error("[line]\nca_file = line.pem\n"), "");
+    EXPECT_NE(only_error("[line]\nproxy = proxy.example.com:3128\n"), "");
+}
+
 TEST(PolicySecrets, TheSubjectKeyFileIsCheckedAsASecret) {
     TempDir dir;
     fs::path key = dir.write("line-subject.key", std::string(32, 'k'), 0600);

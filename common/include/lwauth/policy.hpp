@@ -172,6 +172,10 @@ struct LinePolicy {
     // The key of the keyed hash of `sub` that a link keeps (a fleet shares one file);
     // empty: the host's own key (code.key in lwauthd's state directory).
     std::filesystem::path subject_key_file;
+    // How lwauthd reaches LINE's token and keys endpoints: a CA bundle instead of the
+    // system's, and a proxy (never the environment's); empty: none.
+    std::string ca_file;
+    std::string proxy;
 
     /// The redirect URI registered on the LINE Developers console and sent as
     /// redirect_uri: public_url without a trailing '/', then kLineCallbackPath
