@@ -52,39 +52,12 @@
 
 using namespace lwauth;
 using namespace lwauth::test;
-using lwauth::bench::one_login;
-using lwauth::bench::Person;
+using namespace lwauth::bench;
 using Steady = std::chrono::steady_clock;
 
 namespace {
 
 constexpr const char* kModuleDir = "/lib/x86_64-linux-gnu/security";
-
-double us_between(Steady::time_point a, Steady::time_point b) {
-    return std::chrono::duration<double, std::micro>(b - a).count();
-}
-
-double pct(std::vector<double>& v, double p) {
-    if (v.empty()) {
-        return 0.0;
-    }
-    std::sort(v.begin(), v.end());
-    size_t i =
-        std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
-    return v[i];
-}
-
-std::string fmt_us(double us) {
-    char buf[64];
-    if (us >= 10000) {
-        std::snprintf(buf, sizeof buf, "%.1f ms", us / 1000);
-    } else if (us >= 1000) {
-        std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000);
-    } else {
-        std::snprintf(buf, sizeof buf, "%.0f µs", us);
-    }
-    return buf;
-}
 
 // ---- one-time codes (RFC 4226 / RFC 6238) ----------------------------------------------
 
@@ -140,74 +113,6 @@ std::string hex(const std::vector<unsigned char>& data) {
     return out;
 }
 
-// ---- the outbox, read from where it was left -----------------------------------------
-
-// The first run of 6-10 digits, as OutboxMessage::code() finds it (without std::regex).
-std::string first_code(const std::string& text) {
-    for (size_t i = 0; i < text.size();) {
-        if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) {
-            ++i;
-            continue;
-        }
-        size_t j = i;
-        while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) != 0) {
-            ++j;
-        }
-        if (j - i >= 6 && j - i <= 10) {
-            return text.substr(i, j - i);
-        }
-        i = j;
-    }
-    return "";
-}
-
-class OutboxTail {
-  public:
-    explicit OutboxTail(fs::path path) : path_(std::move(path)) {}
-    ~OutboxTail() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-
-    // The newest code sent to `user`: reads only what was appended since the last call.
-    std::string code_for(const std::string& user) {
-        std::lock_guard lock(mutex_);
-        if (fd_ < 0) {
-            fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-        }
-        if (fd_ >= 0) {
-            char buf[65536];
-            ssize_t n;
-            while ((n = ::pread(fd_, buf, sizeof buf, offset_)) > 0) {
-                offset_ += n;
-                partial_.append(buf, static_cast<size_t>(n));
-            }
-            size_t start = 0;
-            for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos;
-                 start = nl + 1) {
-                if (nl == start) {
-                    continue;
-                }
-                auto j = nlohmann::json::parse(partial_.begin() + static_cast<long>(start),
-                                               partial_.begin() + static_cast<long>(nl));
-                latest_[j.value("user", "")] = first_code(j.value("text", ""));
-            }
-            partial_.erase(0, start);
-        }
-        auto it = latest_.find(user);
-        return it == latest_.end() ? "" : it->second;
-    }
-
-  private:
-    fs::path path_;
-    std::mutex mutex_;
-    int fd_ = -1;
-    off_t offset_ = 0;
-    std::string partial_;
-    std::unordered_map<std::string, std::string> latest_;
-};
-
 // ---- PAM ---------------------------------------------------------------------------
 
 struct RunStats {
@@ -221,55 +126,6 @@ struct RunStats {
         return window_s > 0 ? static_cast<double>(us.size()) / window_s : 0.0;
     }
 };
-
-// /proc/PID/stat utime + stime, in clock ticks.
-long cpu_ticks(pid_t pid) {
-    if (pid <= 0) {
-        return 0;
-    }
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) {
-        return 0;
-    }
-    std::istringstream in(stat.substr(close + 2));
-    std::string field;
-    long utime = 0;
-    long stime = 0;
-    // Fields from 3 (state); utime is 14, stime 15.
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-        if (i == 14) {
-            utime = std::stol(field);
-        } else if (i == 15) {
-            stime = std::stol(field);
-        }
-    }
-    return utime + stime;
-}
-
-// The process whose command line contains `needle`.
-pid_t find_process(const std::string& needle) {
-    DIR* proc = opendir("/proc");
-    pid_t found = -1;
-    while (dirent* e = proc != nullptr ? readdir(proc) : nullptr) {
-        std::string_view name = e->d_name;
-        pid_t pid = 0;
-        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-        if (ec != std::errc() || end != name.data() + name.size() || pid <= 0 || pid == getpid()) {
-            continue;
-        }
-        std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-        if (cmdline.find(needle) != std::string::npos) {
-            found = pid;
-            break;
-        }
-    }
-    if (proc != nullptr) {
-        closedir(proc);
-    }
-    return found;
-}
 
 // `threads` conversations at once, each its own loop of logins as users[i]; a warm-up,
 // then `seconds` measured.
@@ -560,24 +416,6 @@ std::string strace_counts(pid_t pid, const fs::path& out, const std::function<vo
     int status = 0;
     waitpid(child, &status, 0);
     return read_file(out);
-}
-
-// ---- lwauthd's state ------------------------------------------------------------------
-
-// Stops `daemon` if it runs and starts it again on a fresh copy of `filled`, with no send
-// counted and no login pending. The new lwauthd's pid, or -1 when it did not start.
-pid_t start_fresh(Daemon& daemon, const fs::path& filled) {
-    if (daemon.running()) {
-        daemon.stop();
-    }
-    fs::remove_all(daemon.state_dir());
-    fs::copy(filled, daemon.state_dir(), fs::copy_options::recursive);
-    fs::permissions(daemon.state_dir(), fs::perms::owner_all);
-    if (!daemon.start()) {
-        std::fprintf(stderr, "lwauthd did not start:\n%s\n", daemon.log().c_str());
-        return -1;
-    }
-    return find_process(daemon.state_dir().string());
 }
 
 struct Args {
