@@ -286,6 +286,8 @@ class Daemon {
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);
+        // Linking LINE goes through LINE's approvals; null: LINE Login is not set up.
+        account_->set_line(line_approvals_.get());
         admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
@@ -445,6 +447,9 @@ class Daemon {
     std::unique_ptr<AsyncStore> store_;
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
+    // LINE's approvals (the endpoint's flows), built before account_ when [line] is set up;
+    // null otherwise.
+    std::unique_ptr<line::LineApprovals> line_approvals_;
     std::unique_ptr<AccountService> account_;
     std::unique_ptr<AdminService> admin_;
     std::unique_ptr<BusService> service_;
