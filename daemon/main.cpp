@@ -174,7 +174,7 @@ class Daemon {
         if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
             return 1;
         }
-        extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_});
+        extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_, *account_});
         return serve();
     }
 
