@@ -595,11 +595,12 @@ std::pair<int, std::string> link_outcome(const std::string& state, const std::st
 }
 
 int cmd_line_link(const Global& g) {
+    Client client;
+    auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountLinkLine, "");
+    // From here Ctrl-C ends the wait and says so (until here it ends lwauthctl at once).
     struct sigaction on_interrupt {};
     on_interrupt.sa_handler = [](int) { g_interrupted = 1; };
     sigaction(SIGINT, &on_interrupt, nullptr);  // no SA_RESTART: the wait wakes up
-    Client client;
-    auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountLinkLine, "");
     const char* url = nullptr;
     LinkOffer offer;
     read_values(reply, "sut", &url, &offer.number, &offer.expires_at);
