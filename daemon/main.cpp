@@ -18,9 +18,11 @@
 #include "channels/channel.hpp"
 #include "extensions.hpp"
 #include "http/http_client.hpp"
+#include "line/flows.hpp"
 #include "log.hpp"
 #include "login/engine.hpp"
 #include "login/methods/code_method.hpp"
+#include "login/methods/line_method.hpp"
 #include "login/methods/phone_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
@@ -164,13 +166,26 @@ bool state_directory_ok(const std::string& path) {
 class Daemon {
   public:
     explicit Daemon(Options options) : options_(std::move(options)) {}
+    // The services go first, while everything they use is still there: a LINE login or
+    // link dropped with them withdraws its approval from line_.
+    ~Daemon() {
+        extensions_.reset();
+        service_.reset();
+        admin_.reset();
+        account_.reset();
+        engine_.reset();
+    }
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
 
     int run() {
         umask(077);
         if (!load_policy() || !prepare_state_directories() || !open_loop()) {
             return 1;
         }
-        compose();
+        if (!compose()) {
+            return 1;
+        }
         if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
             return 1;
         }
@@ -207,6 +222,7 @@ class Daemon {
         sender_->set_channels(build_channels(*policy_, *http_));
         engine_->set_policy(policy_);
         account_->set_policy(policy_);
+        (void)line_->set_policy(*policy_);  // logged; the [line] settings running stay
         log_event(LogLevel::Notice, "reloaded", "policy reloaded from " + options_.config_dir);
         sd_notify(0, "READY=1");
         return {};
@@ -270,7 +286,7 @@ class Daemon {
     }
 
     // The composition root: every service gets its dependencies here, and only here.
-    void compose() {
+    bool compose() {
         std::string key_path = options_.state_dir + "/code.key";
         std::string contacts_key_path = options_.state_dir + "/contacts.key";
         std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
@@ -280,17 +296,52 @@ class Daemon {
             db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_)));
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
+        if (!open_line()) {
+            return false;
+        }
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
             login_methods({clock_, random_, *store_, *sender_, *hasher_}));
+        add_line_login();
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);
-        // Linking LINE goes through LINE's approvals; null: LINE Login is not set up.
-        account_->set_line(line_approvals_.get());
+        // Linking LINE goes through the same approvals as the LINE login.
+        account_->set_line(line_.get());
         admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
+        return true;
+    }
+
+    // LINE approvals (line/flows.hpp): always there, as the LineApprovals that the LINE
+    // login method and the account service take (`*line_`); it listens on [line] listen
+    // only when [line] is set up at start, else configured() is false and every offer is
+    // refused. An address that cannot be bound stops the start.
+    bool open_line() {
+        line::FlowsOptions options;
+        options.secret_owner = ::geteuid();
+        try {
+            line_ = std::make_unique<line::LineFlows>(
+                line::FlowsDeps{event_.get(), *http_, clock_, random_, *timers_, *hasher_},
+                *policy_, options);
+        } catch (const Error& e) {
+            log_event(LogLevel::Error, "start-failed",
+                      std::string("[line]: ") + e.what() + "; refusing to start",
+                      {{"LISTEN", policy_->line.listen}});
+            return false;
+        }
+        return true;
+    }
+
+    // The LINE login, after the engine: an approval's outcome reaches its login through
+    // the engine's notify. After the phone's in the menu.
+    void add_line_login() {
+        LineDeps deps{clock_, *store_, *line_, *timers_,
+                      [this](const std::string& login_id, const LoginEvent& event) {
+                          return engine_->notify(login_id, event);
+                      }};
+        engine_->add_method_types({{std::make_shared<LineMethodType>(std::move(deps))}, {}});
     }
 
     // Serves the bus object on the system bus, from the loop.
@@ -447,13 +498,14 @@ class Daemon {
     std::unique_ptr<AsyncStore> store_;
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
-    // LINE's approvals (the endpoint's flows), built before account_ when [line] is set up;
-    // null otherwise.
-    std::unique_ptr<line::LineApprovals> line_approvals_;
     std::unique_ptr<AccountService> account_;
     std::unique_ptr<AdminService> admin_;
     std::unique_ptr<BusService> service_;
     EventPtr event_;
+    // After event_ (its server's sources go before the loop) and before http_ (the
+    // client, destroyed first, drops the token requests whose callbacks point here). The
+    // services above hold it as a LineApprovals&: ~Daemon ends them first.
+    std::unique_ptr<line::LineFlows> line_;
     std::unique_ptr<http::Client> http_;   // declared after event_: destroyed before the loop
     std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
     std::unique_ptr<EventTimers> timers_;

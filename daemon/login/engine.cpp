@@ -345,11 +345,14 @@ Result<void> LoginEngine::notify(const std::string& id, const LoginEvent& event)
     if (it == logins_.end()) {
         return Error(Errc::NoSuchLogin, "no such login: it has ended, or never was");
     }
-    if (!it->second.wait) {
-        return Error(Errc::InvalidArgument, "the login waits for no outside event now");
+    // A login at a prompt may take an event too (a LINE approval that came before the user
+    // pressed Enter): its method keeps it for the next answer, or refuses it. One whose
+    // method is still working on an answer takes none.
+    if (!it->second.wait && it->second.busy) {
+        return Error(Errc::InvalidArgument, "the login's method is busy with an answer");
     }
     log_event(
-        LogLevel::Debug, "login-event", "outside event for a waiting login: " + event.kind,
+        LogLevel::Debug, "login-event", "outside event for a login: " + event.kind,
         {{"USER", it->second.login->context.user}, {"SERVICE", it->second.login->context.service}});
     // Held here: the method may end the login, and with it the engine's hold on it.
     std::shared_ptr<LoginMethod> method = it->second.method;

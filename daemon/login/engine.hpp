@@ -82,10 +82,11 @@ class LoginEngine {
     void cancel_owner(const std::string& owner);
     /// Ends logins idle for longer than the policy's login timeout. Returns how many.
     size_t expire();
-    /// Hands an event from outside (event.hpp) to the method of login `id`, which holds a
-    /// step until it comes (LoginMethod::awaits_event); the method answers that step.
-    /// Errors: NoSuchLogin for an unknown or ended login (a late event is dropped so),
-    /// InvalidArgument when the login waits for no event or for another kind.
+    /// Hands an event from outside (event.hpp) to the method of login `id`: one that holds
+    /// a step until it comes (LoginMethod::awaits_event) answers that step; one at a prompt
+    /// may keep it for the next answer. Errors: NoSuchLogin for an unknown or ended login
+    /// (a late event is dropped so), InvalidArgument when the method takes no such event
+    /// now, or is still working on an answer (a gateway, the store).
     Result<void> notify(const std::string& id, const LoginEvent& event);
 
     [[nodiscard]] size_t pending() const { return logins_.size(); }

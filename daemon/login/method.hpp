@@ -87,9 +87,10 @@ class LoginMethod : public std::enable_shared_from_this<LoginMethod> {
     /// ends the login as denied at MethodEnv::event_wait_usec, and a Cancel or a client
     /// that leaves the bus ends it too, dropping the method.
     [[nodiscard]] virtual bool awaits_event() const { return false; }
-    /// An event from outside for the step the method holds: the method answers that step
-    /// through the Done<Step> it holds (now or later), or returns an error (InvalidArgument)
-    /// for an event it does not wait for.
+    /// An event from outside: for the step the method holds, the method answers that step
+    /// through the Done<Step> it holds (now or later); at a prompt, it may keep the event
+    /// for the next answer. It returns an error (InvalidArgument) for an event it does not
+    /// take.
     virtual Result<void> notify(const LoginEvent& event) {
         return Error(Errc::InvalidArgument,
                      "the login's method waits for no event such as '" + event.kind + "'");

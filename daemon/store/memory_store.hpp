@@ -62,13 +62,7 @@ class MemoryStore final : public Store {
     }
     void set_line_link(const std::string& user, const std::string& subject_hash) override {
         users_[user].line_linked = !subject_hash.empty();
-        line_links_[user] = subject_hash;
-    }
-    /// The keyed hash of the user's LINE link, "" when none (for tests: the Store
-    /// interface never gives it out).
-    [[nodiscard]] std::string line_link_hash(const std::string& user) const {
-        auto it = line_links_.find(user);
-        return it != line_links_.end() ? it->second : std::string();
+        users_[user].line_link = subject_hash;
     }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
         users_[user].pin_set = !encoded_hash.empty();
@@ -190,7 +184,6 @@ class MemoryStore final : public Store {
     }
 
     std::map<std::string, UserState> users_;
-    std::map<std::string, std::string> line_links_;  // user -> subject hash
     std::map<std::string, int> in_a_row_;
     std::map<std::string, std::vector<RememberedHost>> hosts_;
     SendIndex sends_;

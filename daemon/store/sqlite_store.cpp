@@ -378,7 +378,7 @@ UserState SqliteStore::load_user(const std::string& user) {
     UserState state;
     {
         auto stmt = prepare(*statements_,
-                            "SELECT two_step, failures, locked_until, line_link IS NOT NULL, "
+                            "SELECT two_step, failures, locked_until, line_link, "
                             "pin_hash IS NOT NULL, passwordless_failures, enroll_grace_started, "
                             "enrolled FROM users WHERE name = ?",
                             {user});
@@ -387,7 +387,10 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.two_step = sqlite3_column_int(stmt.get(), 0) != 0;
             state.failures = sqlite3_column_int(stmt.get(), 1);
             state.locked_until = sqlite3_column_int64(stmt.get(), 2);
-            state.line_linked = sqlite3_column_int(stmt.get(), 3) != 0;
+            if (const unsigned char* link = sqlite3_column_text(stmt.get(), 3)) {
+                state.line_link = reinterpret_cast<const char*>(link);
+            }
+            state.line_linked = !state.line_link.empty();
             state.pin_set = sqlite3_column_int(stmt.get(), 4) != 0;
             state.passwordless_failures = sqlite3_column_int(stmt.get(), 5);
             state.enroll_grace_started = sqlite3_column_int64(stmt.get(), 6);

@@ -33,6 +33,9 @@ struct UserState {
     int64_t locked_until = 0;          // epoch seconds; 0 when not locked
     int passwordless_failures = 0;     // wrong codes in a row before any password
     bool line_linked = false;          // a LINE account is linked (kept as a keyed hash only)
+    // The link's keyed hash of the LINE subject (line/subject.hpp), "" when none: what the
+    // LINE login compares an approval with. Never shown, never logged.
+    std::string line_link;
     bool pin_set = false;              // a quick-login PIN is set (kept as an Argon2id hash)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
     bool enrolled = false;  // has ever had a login contact saved: no enroll_grace any more

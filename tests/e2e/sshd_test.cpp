@@ -84,27 +84,6 @@ std::string tail(const std::string& text, size_t lines) {
     return text.substr(at == 0 ? 0 : at + 1);
 }
 
-// A port that was free a moment ago. sshd may still lose it to someone else; the
-// fixture then retries with another one.
-int pick_free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-        port = ntohs(addr.sin_port);
-    }
-    close(fd);
-    return port;
-}
-
 // pam_wrapper makes a /tmp/pam.<char> dir for every process that loads it (the listener
 // and each connection's re-exec'd sshd) and sshd leaves via _exit(), so they stay.
 std::vector<fs::path> pam_wrapper_dirs() {

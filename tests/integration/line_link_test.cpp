@@ -41,7 +41,8 @@ class LineLink : public ::testing::Test {
             text += "login_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
                     "channel_secret_file = " +
                     (dir_ / "line-secret").string() +
-                    "\npublic_url = https://login.example.com\n";
+                    "\npublic_url = https://login.example.com\nlisten = 127.0.0.1:" +
+                    std::to_string(port_) + "\n";
         }
         return text;
     }
@@ -80,6 +81,7 @@ class LineLink : public ::testing::Test {
     std::unique_ptr<PrivateBus> bus_;
     std::unique_ptr<Daemon> daemon_;
     fs::path program_;     // lwauthd unless set
+    int port_ = pick_free_port();  // [line] listen
     std::string outputs_;  // everything lwauthctl printed
 };
 
@@ -94,8 +96,11 @@ TEST_F(LineLink, LinkingIsRefusedWhereThePolicyDoesNotAllowLine) {
 }
 
 TEST_F(LineLink, LinkingIsRefusedWhileLineLoginIsNotSetUpInLwauthd) {
-    ASSERT_EQ(daemon_->stop(), 0);
-    start(line_policy(true));
+    // lwauthd opens its LINE endpoint at start: [line] set up by a reload waits for a
+    // restart.
+    daemon_->write_policy(line_policy(true));
+    daemon_->reload();
+    ASSERT_TRUE(daemon_->log_shows("event=reloaded")) << daemon_->log();
     EXPECT_EQ(call("alice", "LinkLine"), "org.lwauth.Auth1.Error.NotEnabled");
     RunResult r = ctl("alice", {"--json", "line", "link"});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;

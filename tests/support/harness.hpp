@@ -303,6 +303,10 @@ struct CallRound {
 std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, uid_t uid,
                                                    const std::vector<CallRound>& rounds);
 
+/// A loopback TCP port that was free a moment ago (someone else may take it before the
+/// caller binds it); -1 when none could be found.
+int pick_free_port();
+
 /// Injects a fault into the gateway fakes (tests/fakes/gateways.py) at `base_url`
 /// (https://127.0.0.1:PORT): POST /_control with the given JSON, trusting `ca`.
 RunResult gateway_control(const std::string& base_url, const fs::path& ca, const std::string& json);

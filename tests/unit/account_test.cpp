@@ -738,7 +738,7 @@ TEST_F(AccountLineTest, WithAVerifiedContactLinkingNeedsProofFirst) {
 TEST_F(AccountLineTest, AnApprovalLinksTheAccountsHashAndIsToldOnce) {
     account_.link_line(kUser, kOwner);
     ASSERT_TRUE(line_.approve(kOwner, "hash-of-the-first-account"));
-    EXPECT_EQ(store_.line_link_hash(kUser), "hash-of-the-first-account");
+    EXPECT_EQ(store_.load_user(kUser).line_link, "hash-of-the-first-account");
     EXPECT_TRUE(account_.status(kUser).line_linked);
     LineLinkStatus status = link_status();
     EXPECT_EQ(status.state, LineLinkState::Linked);
@@ -751,7 +751,7 @@ TEST_F(AccountLineTest, LinkingAnotherAccountReplacesTheLink) {
     ASSERT_TRUE(line_.approve(kOwner, "hash-one"));
     account_.link_line(kUser, kOwner);
     ASSERT_TRUE(line_.approve(kOwner, "hash-two"));
-    EXPECT_EQ(store_.line_link_hash(kUser), "hash-two");
+    EXPECT_EQ(store_.load_user(kUser).line_link, "hash-two");
     EXPECT_EQ(link_status().state, LineLinkState::Linked);
 }
 
@@ -776,7 +776,7 @@ TEST_F(AccountLineTest, ALinkThatDidNotHappenSaysWhyAndLinksNothing) {
     account_.link_line(kUser, kOwner);
     ASSERT_TRUE(line_.approve(kOwner, ""));
     EXPECT_EQ(link_status().state, LineLinkState::Failed);
-    EXPECT_EQ(store_.line_link_hash(kUser), "");
+    EXPECT_EQ(store_.load_user(kUser).line_link, "");
     EXPECT_FALSE(account_.status(kUser).line_linked);
 }
 
@@ -805,7 +805,7 @@ TEST_F(AccountLineTest, UnlinkingNeedsNoProofAndSaysWhetherOneWasLinked) {
     add_verified("email", kEmail);
     EXPECT_TRUE(account_.unlink_line(kUser, ":1.2"));
     EXPECT_FALSE(account_.status(kUser).line_linked);
-    EXPECT_EQ(store_.line_link_hash(kUser), "");
+    EXPECT_EQ(store_.load_user(kUser).line_link, "");
     EXPECT_FALSE(account_.unlink_line(kUser, ":1.2"));
     // Without LINE allowed or set up, unlinking still works: it only makes logins stricter.
     use_policy("");

@@ -27,6 +27,7 @@ using test::load_policy;
 using test::SeededRandom;
 using test::SentMessage;
 using test::step_now;
+using test::texts_of;
 using test::wrong_code_for;
 
 constexpr const char* kUser = "taro";
@@ -57,16 +58,6 @@ type = outbox
 path = /nonexistent/lwauth-unit/mail.jsonl
 serves = email
 )";
-
-std::string texts_of(const Step& step, const char* type) {
-    std::string out;
-    for (const auto& [message_type, text] : step.messages) {
-        if (message_type == type) {
-            out += text + "\n";
-        }
-    }
-    return out;
-}
 
 std::string errors_of(const Step& step) {
     return texts_of(step, bus::kMessageError);

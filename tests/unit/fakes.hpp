@@ -313,6 +313,18 @@ inline std::string wrong_code_for(const std::string& code) {
     return wrong;
 }
 
+/// The texts of a step's messages of one type (bus::kMessageInfo or kMessageError), a
+/// line each.
+inline std::string texts_of(const Step& step, const char* type) {
+    std::string out;
+    for (const auto& [message_type, text] : step.messages) {
+        if (message_type == type) {
+            out += text + "\n";
+        }
+    }
+    return out;
+}
+
 /// Runs an asynchronous call whose callback must have run by the time it returns (every
 /// fake channel answers at once unless deferred) and gives back what the callback got;
 /// an error is rethrown, as the synchronous API did.

@@ -24,6 +24,7 @@ struct Seen {
     std::string login_id;
     uint64_t event_wait_usec = 0;
     std::weak_ptr<LoginMethod> method;
+    Done<Step> slow;  // an answer the method is still working on
 };
 
 // A passwordless method that, after "Ready: " (or at once, in begin), waits for a
@@ -56,11 +57,23 @@ class WaitingType final : public PrimaryMethodType {
                 done(Result<Step>(Step::ask("Ready: ", true)));
             }
         }
-        void answer(const MethodEnv& env, std::string_view, Done<Step> done) override {
+        void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) override {
+            if (early_) {
+                done(Result<Step>(Step::verdict_of(bus::kVerdictSuccess)));
+                return;
+            }
+            if (answer == "slow") {
+                seen_->slow = std::move(done);  // as a gateway would: no event awaited
+                return;
+            }
             hold(env, std::move(done));
         }
         bool awaits_event() const override { return static_cast<bool>(held_); }
         Result<void> notify(const LoginEvent& event) override {
+            if (!held_ && event.kind == "test.early") {
+                early_ = true;  // an approval, kept for the next answer
+                return {};
+            }
             if (!held_ || event.kind != "test.approved") {
                 return LoginMethod::notify(event);
             }
@@ -80,6 +93,7 @@ class WaitingType final : public PrimaryMethodType {
         std::shared_ptr<Seen> seen_;
         bool wait_in_begin_;
         Done<Step> held_;
+        bool early_ = false;
     };
 
     std::shared_ptr<Seen> seen_;
@@ -175,6 +189,31 @@ TEST_F(NotifyTest, ALoginAtAPromptWaitsForNoEvent) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code(), Errc::InvalidArgument);
     EXPECT_EQ(engine_->pending(), 1u) << "the login goes on";
+}
+
+TEST_F(NotifyTest, ALoginAtAPromptHandsTheEventToItsMethodWhichMayKeepIt) {
+    start();
+    ASSERT_TRUE(got_ && got_->ok());
+    ASSERT_TRUE(engine_->notify(id_, LoginEvent{"test.early", {}}).ok())
+        << "an approval that came before the user pressed Enter";
+    EXPECT_EQ(timers_.armed(), 0u);
+    got_.reset();
+    engine_->answer(id_, kOwner, SecretString(""), [this](Result<Step> r) { got_ = std::move(r); });
+    EXPECT_EQ(verdict(), bus::kVerdictSuccess);
+}
+
+TEST_F(NotifyTest, ALoginBusyWithAnAnswerTakesNoEvent) {
+    start();
+    ASSERT_TRUE(got_ && got_->ok());
+    got_.reset();
+    engine_->answer(id_, kOwner, SecretString("slow"),
+                    [this](Result<Step> r) { got_ = std::move(r); });
+    ASSERT_TRUE(seen_->slow);
+    EXPECT_EQ(engine_->notify(id_, LoginEvent{"test.early", {}}).error().code(),
+              Errc::InvalidArgument);
+    std::exchange(seen_->slow, nullptr)(Result<Step>(Step::ask("Ready: ", true)));
+    ASSERT_TRUE(got_ && got_->ok());
+    EXPECT_TRUE(engine_->notify(id_, LoginEvent{"test.early", {}}).ok()) << "no longer busy";
 }
 
 TEST_F(NotifyTest, AnEventOfAnotherKindIsRefusedAndTheWaitGoesOn) {

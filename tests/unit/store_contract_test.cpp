@@ -237,6 +237,7 @@ TYPED_TEST(StoreContract, UserStateRoundTrips) {
     UserState state = store.load_user("taro");
     EXPECT_TRUE(state.two_step);
     EXPECT_TRUE(state.line_linked);
+    EXPECT_EQ(state.line_link, "hmac-of-the-subject") << "what the LINE login compares";
     EXPECT_TRUE(state.pin_set);
     EXPECT_TRUE(state.enrolled);
     ASSERT_EQ(state.contacts.size(), 2u);
@@ -255,6 +256,7 @@ TYPED_TEST(StoreContract, UserStateRoundTrips) {
     state = store.load_user("taro");
     EXPECT_FALSE(state.two_step);
     EXPECT_FALSE(state.line_linked);
+    EXPECT_EQ(state.line_link, "");
     EXPECT_FALSE(state.pin_set);
     EXPECT_TRUE(store.load_user("jiro").contacts.empty()) << "one user's contacts are theirs";
 }
@@ -437,6 +439,7 @@ TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
     store.reset("taro", ResetScope{.line = true, .hosts = true});
     state = store.load_user("taro");
     EXPECT_FALSE(state.line_linked);
+    EXPECT_EQ(state.line_link, "");
     EXPECT_TRUE(store.remembered_hosts("taro").empty());
     EXPECT_EQ(state.contacts.size(), 1u);
     store.reset("taro", ResetScope{.contacts = true});

@@ -1,0 +1,291 @@
+#include "line_method.hpp"
+
+#include <utility>
+
+#include "../../log.hpp"
+#include "../passwordless.hpp"
+#include "../two_step.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/qr.hpp"
+#include "lwauth/secret.hpp"
+
+namespace lwauth {
+namespace {
+
+using Kind = line::ApprovalOutcome::Kind;
+
+constexpr std::pair<Kind, const char*> kKindNames[] = {
+    {Kind::Approved, "approved"},
+    {Kind::Refused, "refused"},
+    {Kind::Expired, "expired"},
+    {Kind::Failed, "failed"},
+};
+
+const char* kind_name(Kind kind) {
+    for (const auto& [each, name] : kKindNames) {
+        if (each == kind) {
+            return name;
+        }
+    }
+    return "failed";
+}
+
+std::string value_of(const LoginEvent& event, const char* key) {
+    auto it = event.data.find(key);
+    return it == event.data.end() ? std::string() : it->second;
+}
+
+constexpr const char* kPrompt = "Approve in LINE, then press Enter (p for your password): ";
+constexpr uint64_t kSecond = 1000 * 1000;
+
+// The first step: the link, its QR code and the number to pick.
+Step offer_step(const line::ApprovalOffer& offer) {
+    Step step;
+    step.info("Log in with LINE: open this link on your phone or scan the code");
+    step.info(offer.url);
+    try {
+        for (std::string& line : qr_lines(offer.url)) {
+            step.info(std::move(line));
+        }
+    } catch (const Error&) {
+        // A link too long for a code that fits the terminal: the link alone.
+    }
+    step.info("Then pick this number in LINE: " + std::to_string(offer.number));
+    step.prompt = kPrompt;
+    step.echo = true;
+    return step;
+}
+
+// Nothing was proven either way: the password (and 2-step after it) decides.
+Step password_instead(const std::string& why) {
+    Step step = Step::verdict_of(bus::kVerdictIgnore);
+    step.error(why);
+    step.info("Log in with your password instead.");
+    return step;
+}
+
+std::string or_default(const std::string& why, const char* fallback) {
+    return why.empty() ? std::string(fallback) : why;
+}
+
+}  // namespace
+
+LoginEvent line_approval_event(const line::ApprovalOutcome& outcome) {
+    LoginEvent event{kLineApprovalEvent,
+                     {{"kind", kind_name(outcome.kind)},
+                      {"why", outcome.why},
+                      {"counts", outcome.counts_as_failure ? "yes" : "no"}}};
+    if (outcome.kind == Kind::Approved) {
+        event.data["subject_hash"] = outcome.subject_hash;
+    }
+    return event;
+}
+
+std::optional<line::ApprovalOutcome> line_approval_outcome(const LoginEvent& event) {
+    if (event.kind != kLineApprovalEvent) {
+        return std::nullopt;
+    }
+    std::string kind = value_of(event, "kind");
+    for (const auto& [each, name] : kKindNames) {
+        if (kind == name) {
+            line::ApprovalOutcome outcome;
+            outcome.kind = each;
+            outcome.subject_hash = value_of(event, "subject_hash");
+            outcome.why = value_of(event, "why");
+            outcome.counts_as_failure = value_of(event, "counts") == "yes";
+            return outcome;
+        }
+    }
+    return std::nullopt;
+}
+
+LineMethod::~LineMethod() {
+    if (offered_to_.empty()) {
+        return;
+    }
+    try {
+        deps_.approvals.withdraw(offered_to_);
+    } catch (const std::exception& e) {
+        log_event(LogLevel::Error, "line-withdraw-failed",
+                  std::string("a LINE approval could not be withdrawn: ") + e.what());
+    }
+}
+
+void LineMethod::begin(const MethodEnv& env, Done<Step> done) {
+    env_.emplace(env.login, nullptr, env.event_wait_usec);
+    const LoginContext& context = env.context;
+    line::ApprovalRequest request{line::ApprovalRequest::Purpose::Login, context.user,
+                                  context.service, context.rhost, env.login_id};
+    // Through the engine, which drops an outcome for a login that has ended.
+    auto sink = [notify = deps_.notify, id = env.login_id](const line::ApprovalOutcome& outcome) {
+        Result<void> taken = notify(id, line_approval_event(outcome));
+        if (!taken) {
+            log_event(
+                LogLevel::Debug, "line-outcome",
+                std::string("a LINE approval's outcome was not taken: ") + taken.error().what());
+        }
+    };
+    Result<line::ApprovalOffer> offer = deps_.approvals.offer(request, std::move(sink));
+    if (!offer) {
+        if (offer.error().code() != Errc::Unavailable) {
+            done(offer.error());
+            return;
+        }
+        log_event(LogLevel::Warning, "line-unavailable",
+                  std::string("LINE login not started: ") + offer.error().what(),
+                  {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+        done(password_instead("LINE cannot be used to log in now."));
+        return;
+    }
+    offered_to_ = env.login_id;
+    done(offer_step(*offer));
+}
+
+void LineMethod::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
+    if (!arrived_ && chooses_password(answer)) {
+        // Before LINE has answered: nothing was checked, and the link dies now.
+        deps_.approvals.withdraw(std::exchange(offered_to_, std::string()));
+        done(Step::verdict_of(bus::kVerdictIgnore));
+        return;
+    }
+    if (verdict_) {
+        Result<Step> verdict = std::move(*verdict_);
+        verdict_.reset();
+        done(std::move(verdict));
+        return;
+    }
+    // Enter (or anything else) before the outcome, or while it is judged.
+    hold(env, std::move(done));
+}
+
+void LineMethod::hold(const MethodEnv& env, Done<Step> done) {
+    held_ = std::move(done);  // awaits_event() from now on
+    // The engine denies the login when its wait for the event ends (the client's reply
+    // timeout, less margins), while the link lives on for [line] link_lifetime: a user who
+    // pressed Enter before approving is asked again a second before that, instead.
+    uint64_t wait = env.event_wait_usec;
+    uint64_t lead = wait > 2 * kSecond ? wait - kSecond : wait / 2;
+    std::weak_ptr<LineMethod> weak = self();
+    ask_again_ = deps_.timers.after(lead, [weak] {
+        auto method = weak.lock();
+        if (!method || !method->held_) {
+            return;
+        }
+        Step step;
+        step.info("LINE has not answered yet.");
+        step.prompt = kPrompt;
+        step.echo = true;
+        Done<Step> held = std::exchange(method->held_, nullptr);
+        method->ask_again_.reset();  // this timer: destroying it from its callback is allowed
+        held(Result<Step>(std::move(step)));
+    });
+}
+
+Result<void> LineMethod::notify(const LoginEvent& event) {
+    std::optional<line::ApprovalOutcome> outcome = line_approval_outcome(event);
+    if (!outcome || arrived_ || !env_) {
+        return LoginMethod::notify(event);
+    }
+    arrived_ = true;
+    offered_to_.clear();  // the approval is over: nothing left to withdraw
+    const LoginContext& context = env_->context;
+    log_event(LogLevel::Info, "line-outcome",
+              std::string("LINE approval outcome: ") + kind_name(outcome->kind),
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    judge(*outcome, [self = self()](Result<Step> verdict) { self->decided(std::move(verdict)); });
+    return {};
+}
+
+void LineMethod::decided(Result<Step> verdict) {
+    ask_again_.reset();
+    if (held_) {
+        std::exchange(held_, nullptr)(std::move(verdict));
+        return;
+    }
+    verdict_ = std::move(verdict);
+}
+
+void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
+    if (outcome.kind == Kind::Approved) {
+        approved(outcome.subject_hash, std::move(done));
+        return;
+    }
+    // A wrong number, a refusal or a token that did not verify: someone tried.
+    if (outcome.counts_as_failure || outcome.kind == Kind::Refused) {
+        refused(or_default(outcome.why, "The login was refused in LINE."),
+                outcome.counts_as_failure, std::move(done));
+        return;
+    }
+    // The link expired, or LINE could not be reached: nothing was checked.
+    done(password_instead(outcome.kind == Kind::Expired
+                              ? std::string("The LINE link expired.")
+                              : or_default(outcome.why, "LINE could not confirm the login.")));
+}
+
+void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
+    // Read now: the link may have changed since the login started.
+    deps_.store.load_user(
+        env_->context.user,
+        then<UserState>(std::move(done), [self = self(), subject_hash](const UserState& state,
+                                                                       Done<Step>& next_done) {
+            const MethodEnv& env = *self->env_;
+            int64_t now = self->deps_.clock.now();
+            if (state.locked_until > now) {
+                Step step = Step::verdict_of(bus::kVerdictMaxTries);
+                step.error(locked_text(state.locked_until, now));
+                next_done(std::move(step));
+                return;
+            }
+            if (subject_hash.empty() || state.line_link.empty() ||
+                !secret_equal(subject_hash, state.line_link)) {
+                log_event(LogLevel::Notice, "line-other-account",
+                          "LINE approval by an account that is not the user's link",
+                          {{"USER", env.context.user},
+                           {"SERVICE", env.context.service},
+                           {"RHOST", env.context.rhost}});
+                self->refused("This LINE account is not the one linked to your login.", true,
+                              std::move(next_done));
+                return;
+            }
+            if (state.failures == 0 && state.locked_until == 0 &&
+                state.passwordless_failures == 0) {
+                next_done(Step::verdict_of(bus::kVerdictSuccess));
+                return;
+            }
+            // A write (and its fsync) only when there is something to clear.
+            self->deps_.store.clear_failures(
+                env.context.user, then<void>(std::move(next_done), [](Done<Step>& cleared) {
+                    cleared(Step::verdict_of(bus::kVerdictSuccess));
+                }));
+        }));
+}
+
+void LineMethod::refused(const std::string& why, bool counts, Done<Step> done) {
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error(why);
+    if (!counts) {
+        done(std::move(step));
+        return;
+    }
+    // Before any password: counted apart, and never a lock of the account.
+    const MethodEnv& env = *env_;
+    passwordless::count_failure(
+        deps_.store, deps_.clock, env.user_policy, env.context,
+        then<bool>(std::move(done), [step](bool suspended, Done<Step>& next_done) mutable {
+            if (suspended) {
+                step.verdict = bus::kVerdictMaxTries;
+            }
+            next_done(std::move(step));
+        }));
+}
+
+bool LineMethodType::offered(const policy::Policy&, const policy::UserPolicy& user_policy,
+                             const UserState& state, const LoginContext&) const {
+    return user_policy.login_with_line && state.line_linked && deps_.approvals.configured();
+}
+
+std::shared_ptr<LoginMethod> LineMethodType::create() const {
+    return std::make_shared<LineMethod>(deps_);
+}
+
+}  // namespace lwauth

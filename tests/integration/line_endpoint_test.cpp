@@ -1,0 +1,83 @@
+// lwauthd opens its LINE Login endpoint on [line] listen when [line] is set up, serving
+// the short-link route under public_url's path, and refuses to start when it cannot
+// listen there.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class LineEndpoint : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        port_ = pick_free_port();
+        ASSERT_GT(port_, 0);
+        write_file(dir_ / "channel.secret", "0123456789abcdef0123456789abcdef\n", fs::perms(0600));
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(
+            dir_.path(), bus_->address(),
+            default_test_policy(dir_ / "outbox.jsonl",
+                                "[line]\nchannel_id = 1234567890\nchannel_secret_file = " +
+                                    (dir_ / "channel.secret").string() +
+                                    "\npublic_url = http://127.0.0.1:" + std::to_string(port_) +
+                                    "/lwauth\nlisten = 127.0.0.1:" + std::to_string(port_) +
+                                    "\n"));
+    }
+
+    // The status and body of a GET on the endpoint.
+    [[nodiscard]] RunResult get(const std::string& path) const {
+        return run({"/usr/bin/curl", "-sS", "-w", "\n%{http_code}",
+                    "http://127.0.0.1:" + std::to_string(port_) + path},
+                   base_env());
+    }
+
+    TempDir dir_{"lwauth-line-endpoint"};
+    int port_ = 0;
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(LineEndpoint, ServesTheShortLinkRouteOnListen) {
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    auto link = get("/lwauth/l?k=AAAAAAAAAAAAAAAAAAAAAA");
+    EXPECT_EQ(link.exit_code, 0) << link.err;
+    EXPECT_TRUE(link.out.ends_with("\n404")) << link.out;
+    EXPECT_NE(link.out.find("cannot be used"), std::string::npos) << link.out;
+    auto other = get("/elsewhere");
+    EXPECT_TRUE(other.out.ends_with("\n404")) << other.out;
+    EXPECT_EQ(other.out.find("cannot be used"), std::string::npos) << other.out;
+}
+
+TEST_F(LineEndpoint, RefusesToStartWhenListenCannotBeBound) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(fd, 1), 0);
+    EXPECT_FALSE(daemon_->start());
+    close(fd);
+    auto status = daemon_->wait_exit(10s);
+    EXPECT_EQ(status, 1);
+    std::string log = daemon_->log();
+    EXPECT_NE(log.find("[line]: cannot listen on 127.0.0.1:" + std::to_string(port_)),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("refusing to start"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace lwauth::test
