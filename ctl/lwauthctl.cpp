@@ -1,8 +1,11 @@
 // lwauthctl: manage your own lwauth login settings, and check the policy.
+#include <langinfo.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <clocale>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <functional>
@@ -17,6 +20,7 @@
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
+#include "lwauth/qr.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
@@ -37,6 +41,11 @@ constexpr int kExitOk = 0;
 // The exit statuses of errors are in the table of Errc (ctl_exit_status); a usage error is
 // found before any error can be.
 constexpr int kExitUsage = 2;
+// line link's outcomes other than linked; Ctrl-C exits as a shell reports SIGINT.
+constexpr int kExitLineRefused = 6;
+constexpr int kExitLineExpired = 7;
+constexpr int kExitLineFailed = 8;
+constexpr int kExitInterrupted = 130;
 
 using json = nlohmann::json;
 
@@ -169,6 +178,15 @@ auto read_reply(Read read, sd_bus_message* m) {
 
 json read_vardict(sd_bus_message* m) {
     return status_to_json(read_reply(bus::read_status, m));
+}
+
+// Reads a reply of basic values (sd_bus_message_read's signature and pointers); a reply
+// that breaks the contract is a failure.
+template <typename... Out>
+void read_values(const BusMessagePtr& reply, const char* signature, Out*... out) {
+    if (sd_bus_message_read(reply.get(), signature, out...) < 0) {
+        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
+    }
 }
 
 std::string local_time(uint64_t epoch) {
@@ -377,9 +395,7 @@ SecretString read_code_from_terminal(const std::string& kind) {
 void reauthenticate(Client& client) {
     auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
     const char* shown = nullptr;
-    if (sd_bus_message_read(reply.get(), "s", &shown) < 0 || shown == nullptr) {
-        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
-    }
+    read_values(reply, "s", &shown);
     std::fprintf(stderr, "To confirm it is you, a code was sent to %s.\n", shown);
     while (true) {
         auto code = read_code("Code: ");
@@ -495,15 +511,134 @@ int cmd_forget(const Global& g) {
     Client client;
     auto reply = client.call(bus::kAccountInterface, bus::kAccountForget, "");
     uint32_t forgotten = 0;
-    if (sd_bus_message_read(reply.get(), "u", &forgotten) < 0) {
-        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
-    }
+    read_values(reply, "u", &forgotten);
     print_result(g, json{{"forgotten", forgotten}},
                  forgotten == 0
                      ? std::string("No remembered places.")
                      : "Forgot " + std::to_string(forgotten) +
                            (forgotten == 1 ? " remembered place" : " remembered places") +
                            "; the next login from there asks for a code.");
+    return kExitOk;
+}
+
+// ---- Linking LINE ------------------------------------------------------------------------
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+struct LinkOffer {
+    std::string url;
+    uint32_t number = 0;
+    uint64_t expires_at = 0;
+};
+
+// Whether the terminal's locale writes UTF-8 (the QR code's half blocks), else ASCII.
+bool utf8_locale() {
+    std::setlocale(LC_CTYPE, "");
+    return std::string_view(nl_langinfo(CODESET)) == "UTF-8";
+}
+
+void show_link_offer(const LinkOffer& offer) {
+    std::cout << "Open this link on your phone, or scan the code, and log in to LINE:\n\n  "
+              << offer.url << "\n\n";
+    try {
+        for (const auto& line : utf8_locale() ? qr_lines(offer.url) : qr_lines_ascii(offer.url)) {
+            std::cout << line << "\n";
+        }
+    } catch (const Error&) {
+        std::cout << "  (the link is too long for a QR code)\n";
+    }
+    std::cout << "\nThen pick the number " << offer.number
+              << " on the page. The link works once, until " << local_time(offer.expires_at)
+              << ".\n"
+              << std::flush;
+}
+
+// Asks lwauthd once a second where the link stands, showing the time left on a terminal,
+// until it has an outcome: (state, why). Ctrl-C ends the wait (the link is withdrawn when
+// this connection leaves the bus).
+std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expires_at) {
+    bool tty = isatty(STDERR_FILENO) != 0;
+    std::fprintf(stderr, "Waiting for the approval in LINE...%s", tty ? "" : "\n");
+    while (g_interrupted == 0) {
+        auto reply = client.call(bus::kAccountInterface, bus::kAccountLineLinkStatus, "");
+        const char* state = nullptr;
+        const char* why = nullptr;
+        read_values(reply, "ss", &state, &why);
+        if (std::string_view(state) != bus::kLineLinkWaiting) {
+            std::fprintf(stderr, "%s", tty ? "\n" : "");
+            return {state, why};
+        }
+        if (tty) {
+            auto now = static_cast<uint64_t>(std::time(nullptr));
+            uint64_t left = expires_at > now ? expires_at - now : 0;
+            std::fprintf(stderr, "\rWaiting for the approval in LINE... %llu:%02llu left ",
+                         static_cast<unsigned long long>(left / 60),
+                         static_cast<unsigned long long>(left % 60));
+        }
+        struct timespec second = {1, 0};
+        nanosleep(&second, nullptr);  // a signal ends it early
+    }
+    std::fprintf(stderr, "\n");
+    return {"", ""};
+}
+
+// The exit status of an outcome of LineLinkStatus, and what to say of it.
+std::pair<int, std::string> link_outcome(const std::string& state, const std::string& why) {
+    if (state == bus::kLineLinkLinked) {
+        return {kExitOk, "LINE is linked: you can log in with LINE."};
+    }
+    int status = state == bus::kLineLinkRefused   ? kExitLineRefused
+                 : state == bus::kLineLinkExpired ? kExitLineExpired
+                                                  : kExitLineFailed;
+    std::string text = why.empty() ? "lwauthd no longer knows this link; try again" : why;
+    return {status, "LINE is not linked (" + state + "): " + sentence(text)};
+}
+
+int cmd_line_link(const Global& g) {
+    Client client;
+    auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountLinkLine, "");
+    // From here Ctrl-C ends the wait and says so (until here it ends lwauthctl at once).
+    struct sigaction on_interrupt {};
+    on_interrupt.sa_handler = [](int) { g_interrupted = 1; };
+    sigaction(SIGINT, &on_interrupt, nullptr);  // no SA_RESTART: the wait wakes up
+    const char* url = nullptr;
+    LinkOffer offer;
+    read_values(reply, "sut", &url, &offer.number, &offer.expires_at);
+    offer.url = url;
+    if (g.json_output) {
+        std::cout << json{{"url", offer.url}, {"number", offer.number},
+                          {"expires_at", offer.expires_at}}
+                         .dump(2)
+                  << "\n"
+                  << std::flush;
+    } else {
+        show_link_offer(offer);
+    }
+    auto [state, why] = wait_for_link(client, offer.expires_at);
+    if (g_interrupted != 0) {
+        std::cerr << "lwauthctl: Cancelled; the link no longer works.\n";
+        return kExitInterrupted;
+    }
+    auto [status, text] = link_outcome(state, why);
+    if (g.json_output) {
+        std::cout << json{{"state", state}, {"why", why}}.dump(2) << "\n";
+    } else if (status == kExitOk) {
+        std::cout << text << "\n";
+    }
+    if (status != kExitOk) {
+        std::cerr << "lwauthctl: " << text << "\n";
+    }
+    return status;
+}
+
+int cmd_line_unlink(const Global& g) {
+    Client client;
+    auto reply = client.call(bus::kAccountInterface, bus::kAccountUnlinkLine, "");
+    int was_linked = 0;
+    read_values(reply, "b", &was_linked);
+    print_result(g, json{{"line_linked", false}, {"was_linked", was_linked != 0}},
+                 was_linked != 0 ? "LINE is unlinked: you can no longer log in with LINE."
+                                 : "No LINE account was linked.");
     return kExitOk;
 }
 
@@ -811,6 +946,13 @@ void add_self_service_commands(CLI::App& app, CommandLine& c) {
         ->required()
         ->check(CLI::IsMember({"on", "off"}));
     two_step->callback([&c] { c.status = cmd_two_step(c.g, c.state); });
+    auto* line = app.add_subcommand("line", "Link or unlink your LINE account to log in with it");
+    line->require_subcommand(1);
+    auto* link = line->add_subcommand(
+        "link", "Link a LINE account: open the link (or scan the QR code) on your phone");
+    link->callback([&c] { c.status = cmd_line_link(c.g); });
+    auto* unlink = line->add_subcommand("unlink", "Unlink your LINE account");
+    unlink->callback([&c] { c.status = cmd_line_unlink(c.g); });
     auto* forget = app.add_subcommand(
         "forget", "Forget the places where no code is asked (remember_host): ask there again");
     forget->callback([&c] { c.status = cmd_forget(c.g); });

@@ -494,6 +494,7 @@ void AccountService::reauth(const std::string& user, const std::string& owner,
 }
 
 void AccountService::forget_owner(const std::string& owner) {
+    forget_line_link(owner);
     std::erase_if(pending_reauth_, [&](const auto& entry) { return entry.first.second == owner; });
     std::erase_if(reauth_until_, [&](const auto& entry) { return entry.first.second == owner; });
 }

@@ -14,6 +14,7 @@
 #include "clock.hpp"
 #include "codes.hpp"
 #include "delivery.hpp"
+#include "line/approvals.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
@@ -61,6 +62,14 @@ struct AccountStatus {
     int64_t enroll_grace_until = 0;
 };
 
+/// Where the caller's link of a LINE account stands (Account.LineLinkStatus).
+enum class LineLinkState { None, Waiting, Linked, Refused, Expired, Failed };
+
+struct LineLinkStatus {
+    LineLinkState state = LineLinkState::None;
+    std::string why;  // a line for the user when it did not link; "" otherwise
+};
+
 class AccountService {
   public:
     AccountService(const Clock& clock, RandomSource& random, AsyncStore& store, CodeSender& sender,
@@ -73,6 +82,9 @@ class AccountService {
           users_(users) {}
 
     void set_policy(std::shared_ptr<const policy::Policy> policy) { policy_ = std::move(policy); }
+    /// LINE's approvals (the endpoint's flows); null, or not configured(): LINE Login is
+    /// not set up in this lwauthd.
+    void set_line(line::LineApprovals* line) { line_ = line; }
 
     void status(const std::string& user, Done<AccountStatus> done);
     /// Sends a confirmation code to a new phone number or email address. `done` succeeds
@@ -112,8 +124,26 @@ class AccountService {
     /// Checks the code of start_reauth; on success `owner` may make such changes for
     /// kReauthGrantSeconds. Throws NotFound, Expired or InvalidCode.
     void reauth(const std::string& user, const std::string& owner, const SecretString& code);
-    /// Drops what a bus connection that has left was granted or was waiting for.
+    /// Drops what a bus connection that has left was granted or was waiting for, its link
+    /// of LINE in progress included (withdrawn).
     void forget_owner(const std::string& owner);
+
+    /// Starts linking a LINE account to `user` for the connection `owner`: `done` gets the
+    /// link to open and the number to pick. The policy must allow login_with_line for the
+    /// user and LINE must be set up (NotEnabled). It adds a way to log in without a code,
+    /// so with a verified contact it needs a reauthentication of `owner` first
+    /// (ReauthRequired). A link the connection started before is withdrawn. Once LINE
+    /// approves, the keyed hash of the LINE account replaces any earlier link.
+    void link_line(const std::string& user, const std::string& owner,
+                   Done<line::ApprovalOffer> done);
+    /// Where the link of `owner` stands; an outcome (linked, refused, expired, failed) is
+    /// told once, then forgotten (None).
+    LineLinkStatus line_link_status(const std::string& user, const std::string& owner);
+    /// Removes the user's link, and withdraws the link `owner` has in progress; `done`
+    /// gets whether one was linked. Needs no proof: it only makes the login stricter.
+    void unlink_line(const std::string& user, const std::string& owner, Done<bool> done);
+    /// Withdraws every link in progress of `user` (an administrator's reset of the link).
+    void withdraw_line_links(const std::string& user);
 
     static constexpr int64_t kReauthGrantSeconds = 300;
     /// Drops confirmations whose code has expired.
@@ -165,6 +195,23 @@ class AccountService {
     void send_reauth(const std::string& user, const std::string& owner,
                      const policy::UserPolicy& up, const UserState& state, Done<std::string> done);
 
+    struct LineLink {
+        std::string user;
+        LineLinkStatus status;
+        uint64_t serial = 0;  // which link of the connection this is
+    };
+
+    /// Offers the link (replacing the connection's link in progress) and records it.
+    Result<line::ApprovalOffer> offer_line_link(const std::string& user, const std::string& owner);
+    /// Withdraws and forgets the link of a connection that has left.
+    void forget_line_link(const std::string& owner);
+    /// The outcome of LINE's approval of the link `serial` of `owner`.
+    void line_link_outcome(const std::string& owner, uint64_t serial,
+                           const line::ApprovalOutcome& outcome);
+    /// The link of `owner` ends, if it is still `serial`.
+    void end_line_link(const std::string& owner, uint64_t serial, LineLinkState state,
+                       const std::string& why);
+
     const Clock& clock_;
     RandomSource& random_;
     AsyncStore& store_;
@@ -176,6 +223,10 @@ class AccountService {
     // Keyed by (user, bus connection): a proof is good for that connection alone.
     std::map<std::pair<std::string, std::string>, PendingReauth> pending_reauth_;
     std::map<std::pair<std::string, std::string>, int64_t> reauth_until_;
+    line::LineApprovals* line_ = nullptr;
+    // Keyed by bus connection: its link of LINE in progress, or its outcome until read.
+    std::map<std::string, LineLink> line_links_;
+    uint64_t line_serial_ = 0;
 };
 
 }  // namespace lwauth

@@ -223,6 +223,10 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         if (scope.contacts) {
             account_.forget_pending(user);
         }
+        if (scope.line) {
+            // A link approved after the reset would bring the link back.
+            account_.withdraw_line_links(user);
+        }
         store_.reset(user, scope, then<void>(done, [=] {
                          log_admin(admin, user, "reset", "administrator reset the user's settings",
                                    what);

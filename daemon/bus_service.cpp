@@ -269,6 +269,13 @@ const sd_bus_vtable kAccountVtable[] = {
                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_ARGS("Forget", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", forgotten),
                             LWAUTH_HANDLER(account_forget), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("LinkLine", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("s", url, "u", number, "t", expires_at),
+                            LWAUTH_HANDLER(account_link_line), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("LineLinkStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state, "s", why),
+                            LWAUTH_HANDLER(account_line_link_status), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("UnlinkLine", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", was_linked),
+                            LWAUTH_HANDLER(account_unlink_line), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAdminVtable[] = {
@@ -344,6 +351,24 @@ void send_status_list(sd_bus_message* call, const std::vector<AccountStatus>& us
     }
     bus::append_status_list(raw, statuses);
     sd_bus_send(nullptr, raw, nullptr);
+}
+
+const char* to_bus_state(LineLinkState state) {
+    switch (state) {
+        case LineLinkState::None:
+            return bus::kLineLinkNone;
+        case LineLinkState::Waiting:
+            return bus::kLineLinkWaiting;
+        case LineLinkState::Linked:
+            return bus::kLineLinkLinked;
+        case LineLinkState::Refused:
+            return bus::kLineLinkRefused;
+        case LineLinkState::Expired:
+            return bus::kLineLinkExpired;
+        case LineLinkState::Failed:
+            break;
+    }
+    return bus::kLineLinkFailed;
 }
 
 int on_name_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -578,6 +603,33 @@ int BusService::account_forget(sd_bus_message* m) {
                           later_reply<int>(m, caller_is_root(m), [](sd_bus_message* call, int n) {
                               sd_bus_reply_method_return(call, "u", static_cast<uint32_t>(n));
                           }));
+    return 1;
+}
+
+int BusService::account_link_line(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    account_.link_line(user, sender_of(m),
+                       later_reply<line::ApprovalOffer>(
+                           m, caller_is_root(m),
+                           [](sd_bus_message* call, const line::ApprovalOffer& offer) {
+                               sd_bus_reply_method_return(
+                                   call, "sut", offer.url.c_str(),
+                                   static_cast<uint32_t>(offer.number),
+                                   static_cast<uint64_t>(offer.expires_at));
+                           }));
+    return 1;
+}
+
+int BusService::account_line_link_status(sd_bus_message* m) {
+    LineLinkStatus status = account_.line_link_status(caller_user(m), sender_of(m));
+    return sd_bus_reply_method_return(m, "ss", to_bus_state(status.state), status.why.c_str());
+}
+
+int BusService::account_unlink_line(sd_bus_message* m) {
+    account_.unlink_line(caller_user(m), sender_of(m),
+                         later_reply<bool>(m, caller_is_root(m), [](sd_bus_message* call, bool was) {
+                             sd_bus_reply_method_return(call, "b", static_cast<int>(was));
+                         }));
     return 1;
 }
 

@@ -43,6 +43,9 @@ class BusService {
     int account_start_reauth(sd_bus_message* m);
     int account_reauth(sd_bus_message* m);
     int account_forget(sd_bus_message* m);
+    int account_link_line(sd_bus_message* m);
+    int account_line_link_status(sd_bus_message* m);
+    int account_unlink_line(sd_bus_message* m);
     int admin_list_users(sd_bus_message* m);
     int admin_show_user(sd_bus_message* m);
     int admin_show_policy(sd_bus_message* m);

@@ -189,7 +189,7 @@ class Daemon {
         if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
             return 1;
         }
-        extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_});
+        extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_, *account_});
         return serve();
     }
 
@@ -306,6 +306,8 @@ class Daemon {
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);
         account_->set_policy(policy_);
+        // Linking LINE goes through the same approvals as the LINE login.
+        account_->set_line(line_.get());
         admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });

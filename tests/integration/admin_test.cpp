@@ -352,6 +352,9 @@ std::vector<Method> account_methods() {
         {"org.lwauth.Auth1.Account", "Reauth",
          [](sd_bus_message* m) { sd_bus_message_append(m, "s", "000000"); }},
         {"org.lwauth.Auth1.Account", "Forget", [](sd_bus_message*) {}},
+        {"org.lwauth.Auth1.Account", "LinkLine", [](sd_bus_message*) {}},
+        {"org.lwauth.Auth1.Account", "LineLinkStatus", [](sd_bus_message*) {}},
+        {"org.lwauth.Auth1.Account", "UnlinkLine", [](sd_bus_message*) {}},
     };
 }
 

@@ -1111,18 +1111,7 @@ class PamWaitingMethod : public Pam {
 
     // Waits up to 10 s for lwauthd's log to hold `text` at least `count` times.
     bool log_shows(const std::string& text, size_t count = 1) {
-        for (int i = 0; i < 500; ++i) {
-            std::string log = daemon_->log();
-            size_t seen = 0;
-            for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
-                ++seen;
-            }
-            if (seen >= count) {
-                return true;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
+        return daemon_->log_shows(text, count);
     }
 
     // pam_authenticate on a thread of its own, `answer` typed at the method's prompt.

@@ -566,6 +566,26 @@ std::string Daemon::log() const {
     return read_file(log_path());
 }
 
+size_t Daemon::log_count(const std::string& text) const {
+    std::string text_of_log = log();
+    size_t seen = 0;
+    for (size_t at = text_of_log.find(text); at != std::string::npos;
+         at = text_of_log.find(text, at + 1)) {
+        ++seen;
+    }
+    return seen;
+}
+
+bool Daemon::log_shows(const std::string& text, size_t count) const {
+    for (int i = 0; i < 500; ++i) {
+        if (log_count(text) >= count) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
 RunResult Daemon::ctl(const std::string& user, const std::vector<std::string>& args,
                       const std::string& input) const {
     std::vector<std::string> argv{lwauthctl_path().string()};

@@ -171,6 +171,10 @@ class Daemon {
     [[nodiscard]] fs::path outbox() const { return dir_ / "outbox.jsonl"; }
     [[nodiscard]] fs::path log_path() const { return dir_ / "lwauthd.log"; }
     [[nodiscard]] std::string log() const;
+    /// How many times `text` is in the log.
+    [[nodiscard]] size_t log_count(const std::string& text) const;
+    /// Waits up to 10 s for the log to hold `text` at least `count` times.
+    [[nodiscard]] bool log_shows(const std::string& text, size_t count = 1) const;
     void write_policy(const std::string& text) const;
     [[nodiscard]] std::map<std::string, std::string> client_env() const;
     [[nodiscard]] const std::string& bus_address() const { return bus_address_; }

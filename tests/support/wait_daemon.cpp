@@ -13,7 +13,15 @@
 // Logged here: test-wait (the method waits), test-event-delivered and test-event-refused
 // (what LoginEngine::notify answered a signal; a signal for a login that has ended is
 // refused with NoSuchLogin).
+//
+// It also stands in for LINE's approvals (line/approvals.hpp), so that linking LINE runs
+// through the real bus and lwauthctl: every offer is https://line.test/l/N with the number
+// 42, for 120 s (test-line-offered); org.lwauth.Test1.LineDecided(s user, s outcome,
+// s detail) from the owner of org.lwauth.Test1 ends the user's last approval: outcome
+// approved (detail: the subject hash), refused, expired or failed (detail: why);
+// test-line-withdrawn says an approval was withdrawn.
 #include <charconv>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +29,7 @@
 
 #include "barrier.hpp"
 #include "extensions.hpp"
+#include "line/approvals.hpp"
 #include "log.hpp"
 #include "login/primary.hpp"
 #include "lwauth/error.hpp"
@@ -149,9 +158,75 @@ int on_decided(sd_bus_message* m, void* userdata, sd_bus_error*) {
     });
 }
 
+constexpr const char* kLineDecided = "LineDecided";
+
+class TestLineApprovals final : public line::LineApprovals {
+  public:
+    [[nodiscard]] bool configured() const override { return true; }
+
+    Result<line::ApprovalOffer> offer(const line::ApprovalRequest& request,
+                                      line::OutcomeSink sink) override {
+        sinks_[request.owner] = std::move(sink);
+        last_owner_[request.user] = request.owner;
+        log_event(LogLevel::Notice, "test-line-offered",
+                  std::string(request.purpose == line::ApprovalRequest::Purpose::Link ? "link"
+                                                                                       : "login") +
+                      " for " + request.service,
+                  {{"USER", request.user}});
+        return line::ApprovalOffer{"https://line.test/l/" + std::to_string(++offers_), 42,
+                                   static_cast<int64_t>(std::time(nullptr)) + 120};
+    }
+
+    void withdraw(const std::string& owner) override {
+        if (sinks_.erase(owner) > 0) {
+            log_event(LogLevel::Notice, "test-line-withdrawn", "an approval was withdrawn");
+        }
+    }
+
+    /// A LineDecided signal: ends the user's last approval, if it still waits.
+    void decided(const std::string& user, const std::string& kind, const std::string& detail) {
+        auto owner = last_owner_.find(user);
+        auto it = owner == last_owner_.end() ? sinks_.end() : sinks_.find(owner->second);
+        if (it == sinks_.end()) {
+            log_event(LogLevel::Notice, "test-event-refused", "no approval of this user waits",
+                      {{"USER", user}});
+            return;
+        }
+        using Kind = line::ApprovalOutcome::Kind;
+        line::ApprovalOutcome outcome;
+        outcome.kind = kind == "approved"  ? Kind::Approved
+                       : kind == "refused" ? Kind::Refused
+                       : kind == "expired" ? Kind::Expired
+                                           : Kind::Failed;
+        (outcome.kind == Kind::Approved ? outcome.subject_hash : outcome.why) = detail;
+        line::OutcomeSink sink = std::move(it->second);
+        sinks_.erase(it);
+        sink(outcome);
+    }
+
+  private:
+    std::map<std::string, line::OutcomeSink> sinks_;   // owner -> its approval's sink
+    std::map<std::string, std::string> last_owner_;  // user -> owner of their last offer
+    int offers_ = 0;
+};
+
+int on_line_decided(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    return c_barrier("test-line-signal", 0, [&] {
+        const char* user = nullptr;
+        const char* kind = nullptr;
+        const char* detail = nullptr;
+        if (sd_bus_message_read(m, "sss", &user, &kind, &detail) >= 0) {
+            static_cast<TestLineApprovals*>(userdata)->decided(user, kind, detail);
+        }
+        return 0;
+    });
+}
+
 struct Extension {
     std::shared_ptr<WaitMethodType> type;
     BusSlotPtr match;
+    std::unique_ptr<TestLineApprovals> line;
+    BusSlotPtr line_match;
 };
 
 }  // namespace
@@ -169,6 +244,15 @@ std::shared_ptr<void> add_extensions(const DaemonParts& parts) {
         throw Error(Errc::Internal, "cannot watch for the test signal: " + errno_string(r));
     }
     extension->match.reset(slot);
+    extension->line = std::make_unique<TestLineApprovals>();
+    slot = nullptr;
+    r = sd_bus_match_signal(parts.bus, &slot, kTestName, kTestPath, kTestName, kLineDecided,
+                            on_line_decided, extension->line.get());
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot watch for the test LINE signal: " + errno_string(r));
+    }
+    extension->line_match.reset(slot);
+    parts.account.set_line(extension->line.get());
     return extension;
 }
 

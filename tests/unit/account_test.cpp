@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "delivery.hpp"
 #include "fakes.hpp"
+#include "line/approvals.hpp"
 #include "lwauth/error.hpp"
 #include "store/async_store.hpp"
 #include "store/memory_store.hpp"
@@ -603,6 +606,227 @@ TEST_F(AccountServiceTest, StatusReportsThePolicyThatApplies) {
     EXPECT_EQ(status.two_step_policy, policy::TwoStep::Required);
     EXPECT_EQ(status.contacts_policy, policy::Contacts::Admin);
     EXPECT_TRUE(status.two_step_enabled);
+}
+
+// ---- Linking LINE ----------------------------------------------------------------------
+
+// LINE's approvals as the tests drive them: every offer is recorded, and the test says
+// how each ends (fire), as the endpoint's flows would from the loop.
+class FakeLineApprovals : public line::LineApprovals {
+  public:
+    [[nodiscard]] bool configured() const override { return set_up; }
+    Result<line::ApprovalOffer> offer(const line::ApprovalRequest& request,
+                                      line::OutcomeSink sink) override {
+        offers.push_back(request);
+        sinks[request.owner] = std::move(sink);
+        return line::ApprovalOffer{"https://login.example.com/l/" + std::to_string(offers.size()),
+                                   42, 1000};
+    }
+    void withdraw(const std::string& owner) override {
+        withdrawn.push_back(owner);
+        sinks.erase(owner);
+    }
+    /// Ends the approval of `owner`; false when there is none (withdrawn, or never made).
+    bool fire(const std::string& owner, line::ApprovalOutcome outcome) {
+        auto it = sinks.find(owner);
+        if (it == sinks.end()) {
+            return false;
+        }
+        line::OutcomeSink sink = std::move(it->second);
+        sinks.erase(it);
+        sink(outcome);
+        return true;
+    }
+    bool approve(const std::string& owner, const std::string& subject_hash) {
+        line::ApprovalOutcome outcome;
+        outcome.kind = line::ApprovalOutcome::Kind::Approved;
+        outcome.subject_hash = subject_hash;
+        return fire(owner, outcome);
+    }
+
+    bool set_up = true;
+    std::vector<line::ApprovalRequest> offers;
+    std::map<std::string, line::OutcomeSink> sinks;
+    std::vector<std::string> withdrawn;
+};
+
+class AccountLineTest : public AccountServiceTest {
+  protected:
+    AccountLineTest() {
+        std::ofstream(secret_.file("line-secret")) << "0123456789abcdef0123456789abcdef\n";
+        std::filesystem::permissions(secret_.file("line-secret"),
+                                     std::filesystem::perms::owner_read);
+        use_policy(line_allowed());
+        account_service_.set_line(&line_);
+    }
+
+    /// A policy with login_with_line = allowed and [line] as the loader asks.
+    [[nodiscard]] std::string line_allowed(const std::string& more_policy = "") const {
+        return "[policy]\nlogin_with_line = allowed\n" + more_policy +
+               "[line]\nchannel_id = 1657000000\nchannel_secret_file = " +
+               secret_.file("line-secret") + "\npublic_url = https://login.example.com\n";
+    }
+
+    [[nodiscard]] LineLinkStatus link_status(const std::string& owner = kOwner) {
+        return account_.line_link_status(kUser, owner);
+    }
+
+    test::TempDir secret_;
+    FakeLineApprovals line_;
+};
+
+line::ApprovalOutcome ended(line::ApprovalOutcome::Kind kind, const std::string& why = "") {
+    line::ApprovalOutcome outcome;
+    outcome.kind = kind;
+    outcome.why = why;
+    return outcome;
+}
+
+TEST_F(AccountLineTest, LinkingNeedsLoginWithLineAllowedForTheUser) {
+    use_policy("");
+    Failure refused = failure_of([&] { account_.link_line(kUser, kOwner); });
+    EXPECT_EQ(refused.code, Errc::NotEnabled);
+    EXPECT_EQ(refused.message,
+              "logging in with LINE is not enabled for your account on this host");
+    EXPECT_TRUE(line_.offers.empty());
+}
+
+TEST_F(AccountLineTest, LinkingNeedsLineSetUpInLwauthd) {
+    line_.set_up = false;
+    Failure refused = failure_of([&] { account_.link_line(kUser, kOwner); });
+    EXPECT_EQ(refused.code, Errc::NotEnabled);
+    EXPECT_EQ(refused.message, "LINE Login is not set up in lwauthd here; ask your administrator");
+    account_service_.set_line(nullptr);
+    EXPECT_EQ(failure_of([&] { account_.link_line(kUser, kOwner); }).message, refused.message);
+    EXPECT_TRUE(line_.offers.empty());
+}
+
+TEST_F(AccountLineTest, WithNothingToProveWithTheLinkIsOfferedAtOnce) {
+    line::ApprovalOffer offer = account_.link_line(kUser, kOwner);
+    EXPECT_EQ(offer.url, "https://login.example.com/l/1");
+    EXPECT_EQ(offer.number, 42);
+    EXPECT_EQ(offer.expires_at, 1000);
+    ASSERT_EQ(line_.offers.size(), 1u);
+    EXPECT_EQ(line_.offers[0].purpose, line::ApprovalRequest::Purpose::Link);
+    EXPECT_EQ(line_.offers[0].user, kUser);
+    EXPECT_EQ(line_.offers[0].service, "lwauthctl");
+    EXPECT_EQ(line_.offers[0].rhost, "");
+    EXPECT_EQ(line_.offers[0].owner, kOwner);
+    EXPECT_EQ(link_status().state, LineLinkState::Waiting);
+    EXPECT_EQ(link_status().state, LineLinkState::Waiting) << "told again while it waits";
+    EXPECT_EQ(link_status(":1.2").state, LineLinkState::None) << "another connection's";
+}
+
+TEST_F(AccountLineTest, WithAVerifiedContactLinkingNeedsProofFirst) {
+    add_verified("email", kEmail);
+    Failure refused = failure_of([&] { account_.link_line(kUser, kOwner); });
+    EXPECT_EQ(refused.code, Errc::ReauthRequired);
+    EXPECT_EQ(refused.message.rfind("linking LINE needs proof that it is you", 0), 0u)
+        << refused.message;
+    EXPECT_TRUE(line_.offers.empty()) << "no link before the proof";
+    prove();
+    account_.link_line(kUser, kOwner);
+    EXPECT_EQ(line_.offers.size(), 1u);
+    // The proof was for that connection alone.
+    EXPECT_EQ(failure_of([&] { account_.link_line(kUser, ":1.2"); }).code, Errc::ReauthRequired);
+    // self_service_reauth = none asks for none.
+    use_policy(line_allowed("self_service_reauth = none\n"));
+    account_.link_line(kUser, ":1.2");
+    EXPECT_EQ(line_.offers.size(), 2u);
+}
+
+TEST_F(AccountLineTest, AnApprovalLinksTheAccountsHashAndIsToldOnce) {
+    account_.link_line(kUser, kOwner);
+    ASSERT_TRUE(line_.approve(kOwner, "hash-of-the-first-account"));
+    EXPECT_EQ(store_.load_user(kUser).line_link, "hash-of-the-first-account");
+    EXPECT_TRUE(account_.status(kUser).line_linked);
+    LineLinkStatus status = link_status();
+    EXPECT_EQ(status.state, LineLinkState::Linked);
+    EXPECT_EQ(status.why, "");
+    EXPECT_EQ(link_status().state, LineLinkState::None) << "told once";
+}
+
+TEST_F(AccountLineTest, LinkingAnotherAccountReplacesTheLink) {
+    account_.link_line(kUser, kOwner);
+    ASSERT_TRUE(line_.approve(kOwner, "hash-one"));
+    account_.link_line(kUser, kOwner);
+    ASSERT_TRUE(line_.approve(kOwner, "hash-two"));
+    EXPECT_EQ(store_.load_user(kUser).line_link, "hash-two");
+    EXPECT_EQ(link_status().state, LineLinkState::Linked);
+}
+
+TEST_F(AccountLineTest, ALinkThatDidNotHappenSaysWhyAndLinksNothing) {
+    using Kind = line::ApprovalOutcome::Kind;
+    const std::vector<std::pair<Kind, LineLinkState>> cases = {
+        {Kind::Refused, LineLinkState::Refused},
+        {Kind::Expired, LineLinkState::Expired},
+        {Kind::Failed, LineLinkState::Failed}};
+    for (const auto& [kind, state] : cases) {
+        account_.link_line(kUser, kOwner);
+        ASSERT_TRUE(line_.fire(kOwner, ended(kind, "the reason LINE's side gives")));
+        LineLinkStatus status = link_status();
+        EXPECT_EQ(status.state, state);
+        EXPECT_EQ(status.why, "the reason LINE's side gives");
+        EXPECT_EQ(link_status().state, LineLinkState::None);
+    }
+    account_.link_line(kUser, kOwner);
+    ASSERT_TRUE(line_.fire(kOwner, ended(Kind::Expired)));
+    EXPECT_EQ(link_status().why, "the link expired before it was approved in LINE");
+    // An approval that names no account links nothing.
+    account_.link_line(kUser, kOwner);
+    ASSERT_TRUE(line_.approve(kOwner, ""));
+    EXPECT_EQ(link_status().state, LineLinkState::Failed);
+    EXPECT_EQ(store_.load_user(kUser).line_link, "");
+    EXPECT_FALSE(account_.status(kUser).line_linked);
+}
+
+TEST_F(AccountLineTest, TheCallerLeavingWithdrawsItsLink) {
+    account_.link_line(kUser, kOwner);
+    account_.link_line(kUser, ":1.2");
+    account_.forget_owner(kOwner);
+    EXPECT_EQ(line_.withdrawn, std::vector<std::string>{kOwner});
+    EXPECT_FALSE(line_.approve(kOwner, "hash")) << "withdrawn";
+    EXPECT_EQ(link_status().state, LineLinkState::None);
+    EXPECT_EQ(link_status(":1.2").state, LineLinkState::Waiting) << "the other stays";
+}
+
+TEST_F(AccountLineTest, LinkingAgainOnTheConnectionReplacesTheLinkInProgress) {
+    account_.link_line(kUser, kOwner);
+    line::ApprovalOffer second = account_.link_line(kUser, kOwner);
+    EXPECT_EQ(second.url, "https://login.example.com/l/2");
+    EXPECT_EQ(line_.withdrawn, std::vector<std::string>{kOwner});
+    ASSERT_TRUE(line_.approve(kOwner, "hash"));
+    EXPECT_EQ(link_status().state, LineLinkState::Linked);
+}
+
+TEST_F(AccountLineTest, UnlinkingNeedsNoProofAndSaysWhetherOneWasLinked) {
+    account_.link_line(kUser, kOwner);
+    ASSERT_TRUE(line_.approve(kOwner, "hash"));
+    add_verified("email", kEmail);
+    EXPECT_TRUE(account_.unlink_line(kUser, ":1.2"));
+    EXPECT_FALSE(account_.status(kUser).line_linked);
+    EXPECT_EQ(store_.load_user(kUser).line_link, "");
+    EXPECT_FALSE(account_.unlink_line(kUser, ":1.2"));
+    // Without LINE allowed or set up, unlinking still works: it only makes logins stricter.
+    use_policy("");
+    account_service_.set_line(nullptr);
+    EXPECT_FALSE(account_.unlink_line(kUser, kOwner));
+}
+
+TEST_F(AccountLineTest, UnlinkingWithdrawsTheCallersLinkInProgress) {
+    account_.link_line(kUser, kOwner);
+    EXPECT_FALSE(account_.unlink_line(kUser, kOwner));
+    EXPECT_EQ(line_.withdrawn, std::vector<std::string>{kOwner});
+    EXPECT_EQ(link_status().state, LineLinkState::None);
+}
+
+TEST_F(AccountLineTest, AnAdministratorsResetEndsTheLinksInProgress) {
+    account_.link_line(kUser, kOwner);
+    account_service_.withdraw_line_links(kUser);
+    EXPECT_EQ(line_.withdrawn, std::vector<std::string>{kOwner});
+    LineLinkStatus status = link_status();
+    EXPECT_EQ(status.state, LineLinkState::Failed);
+    EXPECT_EQ(status.why, "your administrator reset your LINE link");
 }
 
 }  // namespace

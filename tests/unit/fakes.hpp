@@ -391,6 +391,13 @@ class AccountNow {
         return answer_now<std::string>(
             [&](auto done) { service_.start_reauth(user, owner, done); });
     }
+    line::ApprovalOffer link_line(const std::string& user, const std::string& owner) {
+        return answer_now<line::ApprovalOffer>(
+            [&](auto done) { service_.link_line(user, owner, done); });
+    }
+    bool unlink_line(const std::string& user, const std::string& owner) {
+        return answer_now<bool>([&](auto done) { service_.unlink_line(user, owner, done); });
+    }
 
     // What answers without the store, as it is.
     void set_policy(std::shared_ptr<const policy::Policy> policy) {
@@ -400,6 +407,9 @@ class AccountNow {
         service_.reauth(user, owner, code);
     }
     void forget_owner(const std::string& owner) { service_.forget_owner(owner); }
+    LineLinkStatus line_link_status(const std::string& user, const std::string& owner) {
+        return service_.line_link_status(user, owner);
+    }
     void expire() { service_.expire(); }
     void forget_pending(const std::string& user, const std::string& kind = "") {
         service_.forget_pending(user, kind);

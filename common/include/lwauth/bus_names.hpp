@@ -66,10 +66,24 @@ inline constexpr const char* kAccountSetTwoStep = "SetTwoStep";          // (b e
 inline constexpr const char* kAccountStartReauth = "StartReauth";        // () -> s shown
 inline constexpr const char* kAccountReauth = "Reauth";                  // (s code)
 inline constexpr const char* kAccountForget = "Forget";                  // () -> u forgotten
-inline constexpr const char* kAccountLinkLine = "LinkLine";              // () -> s url
-inline constexpr const char* kAccountUnlinkLine = "UnlinkLine";          // ()
+// Linking LINE: LinkLine() -> (s url, u number, t expires_at): the short link to open on
+// the phone, the number (10-99) to pick on its page, and when the link expires (epoch
+// seconds); then LineLinkStatus() -> (s state, s why), one of kLineLink*, polled by the
+// same connection; UnlinkLine() -> b was_linked.
+inline constexpr const char* kAccountLinkLine = "LinkLine";              // () -> s, u, t
+inline constexpr const char* kAccountLineLinkStatus = "LineLinkStatus";  // () -> s state, s why
+inline constexpr const char* kAccountUnlinkLine = "UnlinkLine";          // () -> b was_linked
 inline constexpr const char* kAccountSetPin = "SetPin";                  // (s pin)
 inline constexpr const char* kAccountRemovePin = "RemovePin";            // ()
+
+// LineLinkStatus's states: nothing started (or the outcome was told already), waiting for
+// the approval in LINE, and the outcomes, each told once.
+inline constexpr const char* kLineLinkNone = "none";
+inline constexpr const char* kLineLinkWaiting = "waiting";
+inline constexpr const char* kLineLinkLinked = "linked";
+inline constexpr const char* kLineLinkRefused = "refused";
+inline constexpr const char* kLineLinkExpired = "expired";
+inline constexpr const char* kLineLinkFailed = "failed";
 
 inline constexpr const char* kContactPhone = "phone";
 inline constexpr const char* kContactEmail = "email";
