@@ -291,7 +291,7 @@ class LineLogin : public ::testing::Test {
         EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown;
         EXPECT_EQ(person.line_prompts, 1) << person.shown;
         EXPECT_EQ(person.password_prompts, 1) << person.shown;
-        EXPECT_NE(person.shown.find(why + "\nLog in with your password instead.\n"),
+        EXPECT_NE(person.shown.find("\n" + why + "\nLog in with your password instead.\n"),
                   std::string::npos)
             << person.shown;
         EXPECT_EQ(passwordless_failures("bob"), 0);
@@ -336,7 +336,7 @@ TEST_F(LineLogin, AnotherLineAccountIsRefusedAndCounted) {
     link_bob();
     control(R"({"service": "authorize", "mode": "approve", "sub": "U-other"})");
     Person person = person_with_phone([](int shown) { return shown; });
-    expect_refused(person, "This LINE account is not the one linked to your login.");
+    expect_refused(person, "\nThis LINE account is not the one linked to your login.\n");
     EXPECT_TRUE(daemon_->log_shows("event=line-other-account")) << daemon_->log();
 }
 
@@ -344,13 +344,13 @@ TEST_F(LineLogin, AccessDeniedInLineIsRefusedAndCounted) {
     link_bob();
     control(R"({"service": "authorize", "mode": "deny"})");
     Person person = person_with_phone([](int) { return std::nullopt; });
-    expect_refused(person, "refused");
+    expect_refused(person, "\nRefused in LINE.\n");
 }
 
 TEST_F(LineLogin, AWrongNumberIsRefusedAndCounted) {
     link_bob();
     Person person = person_with_phone([](int shown) { return other_number(shown); });
-    expect_refused(person, "number");
+    expect_refused(person, "\nThe wrong number was picked in LINE.\n");
     EXPECT_NE(phone_pages_.find("not the number"), std::string::npos) << phone_pages_;
 }
 
@@ -358,7 +358,7 @@ TEST_F(LineLogin, TheTokenEndpointFailingGivesWayToThePassword) {
     link_bob();
     control(R"({"service": "token", "mode": "500"})");
     Person person = person_with_phone([](int) { return std::nullopt; });
-    expect_password_instead(person, "");
+    expect_password_instead(person, "LINE's token endpoint failed.");
 }
 
 TEST_F(LineLogin, AnExpiredLinkGivesWayToThePassword) {
