@@ -17,7 +17,6 @@ extern "C" {
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,9 +34,7 @@ using json = nlohmann::json;
 
 constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
 constexpr const char* kPassword = "correct horse";
-constexpr const char* kChannelId = "1234567890";  // line_login.py's default channel
-constexpr const char* kChannelSecret = "0123456789abcdef0123456789abcdef";
-constexpr const char* kFakeSub = "Ua1b2c3d4e5f60718293a4b5c6d7e8f90";  // line_login.py --sub
+constexpr const char* kFakeSub = LineProvider::kSub;
 constexpr const char* kOtherSub = "U-other";
 const std::string kSubjectKey(32, 's');  // [line] subject_key_file
 
@@ -67,26 +64,6 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
         }
         return answer;
     });
-}
-
-// The link and the number printed last in `text`, by lwauthctl or by the module.
-struct Printed {
-    std::string url;
-    int number = -1;
-};
-
-Printed last_printed(const std::string& text, const std::regex& number_re) {
-    static const std::regex url_re(R"((https?://[^\s]+/l[/?][^\s]+))");
-    Printed printed;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), url_re);
-         it != std::sregex_iterator(); ++it) {
-        printed.url = (*it)[1];
-    }
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), number_re);
-         it != std::sregex_iterator(); ++it) {
-        printed.number = std::stoi((*it)[1]);
-    }
-    return printed;
 }
 
 class LineLogin : public ::testing::Test {
@@ -120,7 +97,7 @@ class LineLogin : public ::testing::Test {
         GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
                         "cannot run (google/sanitizers#611)";
 #endif
-        start_fake();
+        ASSERT_TRUE(line_.ready()) << line_.log();
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
@@ -129,95 +106,32 @@ class LineLogin : public ::testing::Test {
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
     }
 
-    void start_fake() {
-        auto pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
-                        (dir_ / "pki").string()},
-                       base_env());
-        ASSERT_EQ(pki.exit_code, 0) << pki.err;
-        fs::create_directories(dir_ / "fake");
-        fake_ =
-            Process({"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(),
-                     "--cert", (dir_ / "pki/server.pem").string(), "--key",
-                     (dir_ / "pki/server.key").string(), "--state-dir", (dir_ / "fake").string(),
-                     "--redirect-uri", public_url() + "/line/callback"},
-                    base_env(), dir_ / "fake.log");
-        fake_port_ = wait_for_listening_port(dir_ / "fake.log");
-        ASSERT_NE(fake_port_, 0) << read_file(dir_ / "fake.log");
-    }
-
     [[nodiscard]] std::string public_url() const {
         return "http://127.0.0.1:" + std::to_string(port_);
     }
-    [[nodiscard]] std::string fake_url() const {
-        return "https://127.0.0.1:" + std::to_string(fake_port_);
-    }
 
     [[nodiscard]] std::string policy() const {
-        write_file(dir_ / "line-secret", std::string(kChannelSecret) + "\n", fs::perms(0600));
-        write_file(dir_ / "subject.key", kSubjectKey + "\n", fs::perms(0600));
         return default_test_policy(dir_ / "outbox.jsonl") +
-               "[policy]\nadmin_group = lwadmins\nlogin_with_line = allowed\n[line]\n"
-               "channel_id = " +
-               kChannelId + "\nchannel_secret_file = " + (dir_ / "line-secret").string() +
-               "\npublic_url = " + public_url() + "\nlisten = 127.0.0.1:" + std::to_string(port_) +
-               "\nauthorize_url = " + fake_url() +
-               "/oauth2/v2.1/authorize\ntoken_url = " + fake_url() +
-               "/oauth2/v2.1/token\njwks_url = " + fake_url() +
-               "/oauth2/v2.1/certs\nca_file = " + (dir_ / "pki/ca.pem").string() +
-               "\nsubject_key_file = " + (dir_ / "subject.key").string() +
-               "\nlink_lifetime = 30s\n";
+               "[policy]\nadmin_group = lwadmins\nlogin_with_line = allowed\n" +
+               line_.policy_section(public_url(), port_, kSubjectKey) + "link_lifetime = 30s\n";
     }
 
     // The fake provider's next decision or fault.
     void control(const std::string& body) {
-        RunResult r = gateway_control(fake_url(), dir_ / "pki/ca.pem", body);
-        ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+        ASSERT_TRUE(line_.control(body)) << body;
     }
 
-    // The phone opens `url` and, with `pick`, picks that number on the page: its answer.
-    json phone(const std::string& url, std::optional<int> pick) {
-        std::vector<std::string> argv = {"/usr/bin/python3",
-                                         (source_dir() / "tests/fakes/line_phone.py").string(), url,
-                                         "--ca-file", (dir_ / "pki/ca.pem").string()};
-        if (pick) {
-            argv.push_back("--pick");
-            argv.push_back(std::to_string(*pick));
-        }
-        RunResult r = run(argv, base_env());
-        json answer = json::parse(r.out, nullptr, false);
-        EXPECT_TRUE(answer.is_object()) << r.out << r.err;
-        phone_pages_ += r.out;
-        return answer.is_object() ? answer : json::object();
+    // The phone opens `url` and, with `pick`, picks that number on the page.
+    void phone(const std::string& url, std::optional<int> pick) {
+        std::string answer = line_.phone(url, pick);
+        EXPECT_TRUE(json::parse(answer, nullptr, false).is_object()) << answer;
+        phone_pages_ += answer;
     }
 
     RunResult ctl(const std::string& user, const std::vector<std::string>& args) {
         RunResult r = daemon_->ctl(user, args);
         outputs_ += r.out + r.err;
         return r;
-    }
-
-    // `lwauthctl line link` as `user`; the phone follows the printed link and picks the
-    // printed number (or `wrong` one). lwauthctl's exit status and output.
-    std::pair<int, std::string> link_with_phone(const std::string& user, bool wrong = false) {
-        fs::path log = dir_ / ("link-" + user + ".log");
-        auto env = daemon_->client_env();
-        env["LANG"] = "C.UTF-8";
-        Process linking({lwauthctl_path().string(), "line", "link"}, env, log, uid_of(user));
-        static const std::regex number_re(R"(Then pick the number (\d+) on the page)");
-        Printed printed;
-        for (auto deadline = std::chrono::steady_clock::now() + 30s;
-             printed.number < 0 && std::chrono::steady_clock::now() < deadline;) {
-            std::this_thread::sleep_for(100ms);
-            printed = last_printed(read_file(log), number_re);
-        }
-        EXPECT_FALSE(printed.url.empty()) << read_file(log);
-        if (printed.number >= 0 && !printed.url.empty()) {
-            phone(printed.url, wrong ? other_number(printed.number) : printed.number);
-        }
-        std::optional<int> status = linking.wait(30s);
-        std::string output = read_file(log);
-        outputs_ += output;
-        return {status.value_or(-1), output};
     }
 
     static int other_number(int number) {
@@ -236,8 +150,8 @@ class LineLogin : public ::testing::Test {
     Person person_with_phone(std::function<std::optional<int>(int shown)> pick) {
         Person person;
         person.at_line_prompt = [this, pick](const std::string& shown) {
-            static const std::regex number_re(R"(Then pick this number in LINE: (\d+))");
-            Printed printed = last_printed(shown, number_re);
+            PrintedLink printed =
+                last_printed_link(shown, R"(Then pick this number in LINE: (\d+))");
             shown_links_.push_back(printed);
             if (printed.url.empty() || printed.number < 0) {
                 return std::optional<std::string>();
@@ -250,10 +164,11 @@ class LineLogin : public ::testing::Test {
 
     // Links bob's LINE account (the fake's --sub) as the person would.
     void link_bob() {
-        auto [status, output] = link_with_phone("bob");
-        ASSERT_EQ(status, 0) << output << daemon_->log();
-        ASSERT_NE(output.find("LINE is linked: you can log in with LINE.\n"), std::string::npos)
-            << output;
+        RunResult r = line_.link(*daemon_, "bob", dir_ / "link.log");
+        outputs_ += r.out;
+        ASSERT_EQ(r.exit_code, 0) << r.out << r.err << daemon_->log();
+        ASSERT_NE(r.out.find("LINE is linked: you can log in with LINE.\n"), std::string::npos)
+            << r.out;
     }
 
     [[nodiscard]] std::string sql(const std::string& statement) const {
@@ -271,7 +186,8 @@ class LineLogin : public ::testing::Test {
     }
 
     [[nodiscard]] static std::string expected_hash(const std::string& sub) {
-        return line::SubjectHasher(Hasher(SecretString(kSubjectKey))).hash(kChannelId, sub);
+        return line::SubjectHasher(Hasher(SecretString(kSubjectKey)))
+            .hash(LineProvider::kChannelId, sub);
     }
 
     // A login of bob's that LINE ends without a login: PAM_AUTH_ERR, the password never
@@ -300,13 +216,12 @@ class LineLogin : public ::testing::Test {
     static inline TempDir* pam_dir_ = nullptr;
     TempDir dir_{"lwauth-line-login"};
     int port_ = pick_free_port();  // [line] listen
-    int fake_port_ = 0;
-    Process fake_;
+    LineProvider line_{dir_.path(), public_url() + "/line/callback"};
     std::unique_ptr<PrivateBus> bus_;
     std::unique_ptr<Daemon> daemon_;
-    std::vector<Printed> shown_links_;  // what the module showed at each LINE prompt
-    std::string outputs_;               // everything lwauthctl printed
-    std::string phone_pages_;           // every answer the phone got
+    std::vector<PrintedLink> shown_links_;  // what the module showed at each LINE prompt
+    std::string outputs_;                   // everything lwauthctl printed
+    std::string phone_pages_;               // every answer the phone got
 };
 
 TEST_F(LineLogin, LinkThenLogInWithThePhoneAndNoPassword) {
