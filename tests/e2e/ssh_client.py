@@ -5,6 +5,7 @@ Run with Debian's /usr/bin/python3 (python3-paramiko):
 
     ssh_client.py --port P --user U [--password PW] [--key FILE]
                   [--outbox FILE] [--code-mode right|wrong|none] [--timeout 30]
+                  [--line-ca FILE [--line-pick right|wrong]]
 
 With --key, the client first offers that private key (publickey
 authentication), then goes on to keyboard-interactive on the same connection,
@@ -22,6 +23,12 @@ are skipped; the outbox is polled up to --timeout seconds). "wrong" answers a
 code that differs from the real one (its last digit changed; "000000" when no
 code can be read), "none" answers an empty string.
 
+With --line-ca, LINE's prompt ("Approve in LINE, then press Enter ...") is
+answered as a person with a phone would: the test phone (tests/fakes/line_phone.py,
+trusting that CA) opens the link shown before it and picks the number shown
+("right") or another one ("wrong"), then the answer is Enter (an empty string).
+Without it, that prompt gets an empty answer.
+
 Every prompt and instruction received is printed to stderr (the password is
 never printed). On success a session runs `echo lwauth-e2e-ok` and its output
 is printed to stdout.
@@ -37,12 +44,17 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 
 import paramiko
 
 CODE_RE = re.compile(r"(?<!\d)\d{6,10}(?!\d)")
+LINE_LINK_RE = re.compile(r"(https?://\S+/l[/?]\S+)")
+LINE_NUMBER_RE = re.compile(r"Then pick this number in LINE: (\d+)")
+LINE_PHONE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes",
+                          "line_phone.py")
 SESSION_COMMAND = "echo lwauth-e2e-ok"
 
 
@@ -97,6 +109,23 @@ def wrong_code(code):
     return code[:-1] + str((int(code[-1]) + 1) % 10)
 
 
+def approve_in_line(args, text, errors):
+    """The phone follows the last link shown in text and picks its number."""
+    links = LINE_LINK_RE.findall(text)
+    numbers = LINE_NUMBER_RE.findall(text)
+    if not links or not numbers:
+        errors.append("no LINE link and number before LINE's prompt")
+        return
+    number = int(numbers[-1])
+    if args.line_pick == "wrong":
+        number = 11 if number == 10 else number - 1
+    phone = subprocess.run([sys.executable, LINE_PHONE, links[-1], "--ca-file", args.line_ca,
+                            "--pick", str(number)], capture_output=True, text=True,
+                           timeout=args.timeout)
+    log("phone (pick=%s): exit %d, %s" % (args.line_pick, phone.returncode,
+                                           phone.stdout.strip()[-200:]))
+
+
 def make_handler(args, outbox, errors):
     """Build the prompt handler; problems are appended to errors (the
     handler runs in paramiko's transport thread, where raising is unsafe)."""
@@ -114,13 +143,20 @@ def make_handler(args, outbox, errors):
             last = text.strip().splitlines()[-1] if text.strip() else ""
             kind = None
             for candidate in (last, text):
-                if "assword" in candidate:
+                if "Approve in LINE" in candidate:
+                    kind = "line"
+                elif "assword" in candidate:
                     kind = "password"
                 elif "code" in candidate.lower():
                     kind = "code"
                 if kind:
                     break
-            if kind == "password":
+            if kind == "line":
+                if args.line_ca:
+                    approve_in_line(args, text, errors)
+                log("answer: <Enter> (LINE)")
+                answers.append("")
+            elif kind == "password":
                 if args.password is None:
                     log("answer: <empty> (no --password given)")
                     answers.append("")
@@ -198,6 +234,8 @@ def main():
     p.add_argument("--outbox")
     p.add_argument("--code-mode", choices=("right", "wrong", "none"), default="right")
     p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--line-ca", help="CA of the fake LINE Login provider: approve in LINE")
+    p.add_argument("--line-pick", choices=("right", "wrong"), default="right")
     args = p.parse_args()
 
     outbox = Outbox(args.outbox)  # records the outbox size before the login

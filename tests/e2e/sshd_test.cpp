@@ -534,6 +534,58 @@ TEST_F(SshdPhoneLogin, BobWithoutAPhoneGetsThePasswordAsBefore) {
     EXPECT_FALSE(contains(l.err, "Verification code")) << explain(l);
 }
 
+// DESIGN.md's full stack with login_with_line: bob has linked his LINE account (through
+// lwauthctl line link and the test phone, with the fake LINE Login provider); the client
+// approves in LINE with the phone when asked.
+class SshdLineLogin : public SshdE2E {
+  protected:
+    std::string policy() const override {
+        return SshdE2E::policy() + "\n[policy]\nlogin_with_line = allowed\n" +
+               line_.policy_section(public_url(), line_port_, std::string(32, 's'));
+    }
+    bool full_stack() const override { return true; }
+
+    void SetUp() override {
+        ASSERT_TRUE(line_.ready()) << line_.log();
+        SshdE2E::SetUp();
+        if (IsSkipped() || HasFatalFailure()) {
+            return;
+        }
+        RunResult linked = line_.link(*daemon_, "bob", dir_ / "link.log");
+        ASSERT_EQ(linked.exit_code, 0) << linked.out << linked.err << daemon_->log();
+    }
+
+    [[nodiscard]] std::string public_url() const {
+        return "http://127.0.0.1:" + std::to_string(line_port_);
+    }
+
+    Login login_with_phone(const std::string& pick) const {
+        return run_client({"--user", "bob", "--password", "never-asked", "--line-ca",
+                           line_.ca().string(), "--line-pick", pick});
+    }
+
+    int line_port_ = pick_free_port();  // [line] listen
+    LineProvider line_{dir_.path(), public_url() + "/line/callback"};
+};
+
+TEST_F(SshdLineLogin, BobApprovesInLineAndLogsInWithoutAPassword) {
+    Login l = login_with_phone("right");
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_TRUE(contains(l.err, "Then pick this number in LINE: ")) << explain(l);
+    EXPECT_TRUE(contains(l.err, "phone (pick=right): exit 0")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "assword:")) << "no password prompt\n" << explain(l);
+    EXPECT_TRUE(sshd_logged("Accepted keyboard-interactive/pam for bob")) << explain(l);
+}
+
+TEST_F(SshdLineLogin, AWrongNumberPickedInLineDeniesWithoutAskingForThePassword) {
+    Login l = login_with_phone("wrong");
+    ASSERT_EQ(l.exit_code, 1) << explain(l);
+    EXPECT_TRUE(contains(l.err, "The wrong number was picked in LINE.")) << explain(l);
+    EXPECT_FALSE(contains(l.err, "assword:")) << explain(l);
+    EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for bob")) << explain(l);
+}
+
 class SshdPhoneLoginLocalOnly : public SshdPhoneLogin {
   protected:
     std::string extra_policy() const override { return "[login]\nphone_local_only = yes\n"; }

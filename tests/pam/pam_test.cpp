@@ -25,6 +25,7 @@ extern "C" {
 #include <sstream>
 #include <thread>
 
+#include "conversation.hpp"
 #include "harness.hpp"
 
 namespace lwauth::test {
@@ -47,45 +48,20 @@ struct Person {
 
 int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* person = static_cast<Person*>(data);
-    auto* replies = static_cast<struct pam_response*>(
-        calloc(static_cast<size_t>(n), sizeof(struct pam_response)));
-    if (replies == nullptr) {
-        return PAM_BUF_ERR;
-    }
-    for (int i = 0; i < n; ++i) {
-        std::string text = msg[i]->msg ? msg[i]->msg : "";
-        switch (msg[i]->msg_style) {
-            case PAM_TEXT_INFO:
-                person->infos.push_back(text);
-                break;
-            case PAM_ERROR_MSG:
-                person->errors.push_back(text);
-                break;
-            case PAM_PROMPT_ECHO_OFF:
-            case PAM_PROMPT_ECHO_ON: {
-                std::optional<std::string> answer;
-                if (text.find("assword") != std::string::npos) {
-                    ++person->password_prompts;
-                    answer = person->password;
-                } else if (text.find("code") != std::string::npos && person->answer_code) {
-                    answer = person->answer_code(person->code_prompts++);
-                }
-                if (!answer) {
-                    for (int j = 0; j < i; ++j) {
-                        free(replies[j].resp);
-                    }
-                    free(replies);
-                    return PAM_CONV_ERR;
-                }
-                replies[i].resp = strdup(answer->c_str());
-                break;
-            }
-            default:
-                break;
+    return reply_each(n, msg, resp, [person](int style, const std::string& text) {
+        std::optional<std::string> answer;
+        if (style == PAM_TEXT_INFO) {
+            person->infos.push_back(text);
+        } else if (style == PAM_ERROR_MSG) {
+            person->errors.push_back(text);
+        } else if (text.find("assword") != std::string::npos) {
+            ++person->password_prompts;
+            answer = person->password;
+        } else if (text.find("code") != std::string::npos && person->answer_code) {
+            answer = person->answer_code(person->code_prompts++);
         }
-    }
-    *resp = replies;
-    return PAM_SUCCESS;
+        return answer;
+    });
 }
 
 class Pam : public ::testing::Test {
@@ -381,9 +357,9 @@ TEST_F(Pam, RequiredWithoutContactIsDeniedWithWhatToDo) {
 
 TEST_F(Pam, RequiredWithOnlyAProfileContactSendsTheCodeThereAndKeepsIt) {
     constexpr const char* kProfilePhone = "+819055556666";
-    ASSERT_EQ(daemon_->ctl("root", {"admin", "contact", "set", "erin", "phone", kProfilePhone})
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        daemon_->ctl("root", {"admin", "contact", "set", "erin", "phone", kProfilePhone}).exit_code,
+        0);
     Person erin;
     erin.answer_code = [&](int) { return latest_code(kProfilePhone); };
     EXPECT_EQ(authenticate("two_step", "erin", erin), PAM_SUCCESS) << daemon_->log();
@@ -1247,19 +1223,3 @@ TEST_F(PamWaitingMethod, ACancelEndsTheWaitAndALateSignalDoesNothing) {
 
 }  // namespace
 }  // namespace lwauth::test
-
-// libpam must be redirected by pam_wrapper from the first instruction, so the test
-// re-executes itself with the wrapper preloaded (the same whether run by ctest or by hand).
-int main(int argc, char** argv) {
-    if (std::getenv("PAM_WRAPPER") == nullptr) {
-        setenv("PAM_WRAPPER", "1", 1);
-        setenv("LD_PRELOAD", "libpam_wrapper.so", 1);
-        // pam_wrapper comes before the sanitizer runtime in the asan preset.
-        setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0", 0);
-        execv("/proc/self/exe", argv);
-        perror("execv /proc/self/exe");
-        return 127;
-    }
-    ::testing::InitGoogleTest(&argc, argv);
-    return RUN_ALL_TESTS();
-}

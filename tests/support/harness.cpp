@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -1009,6 +1009,88 @@ RunResult gateway_control(const std::string& base_url, const fs::path& ca,
                 "u.urlopen(r,context=c).read()\n",
                 base_url + "/_control", ca.string(), json},
                base_env());
+}
+
+LineProvider::LineProvider(const fs::path& dir, const std::string& redirect_uri) : dir_(dir) {
+    RunResult pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
+                         (dir_ / "pki").string()},
+                        base_env());
+    if (pki.exit_code != 0) {
+        write_file(dir_ / "line-fake.log", "make_test_pki.sh failed: " + pki.err);
+        return;
+    }
+    fs::create_directories(dir_ / "line-fake");
+    process_ = Process(
+        {"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(), "--cert",
+         (dir_ / "pki/server.pem").string(), "--key", (dir_ / "pki/server.key").string(),
+         "--state-dir", (dir_ / "line-fake").string(), "--redirect-uri", redirect_uri},
+        base_env(), dir_ / "line-fake.log");
+    port_ = wait_for_listening_port(dir_ / "line-fake.log");
+}
+
+std::string LineProvider::policy_section(const std::string& public_url, int port,
+                                         const std::string& subject_key) const {
+    write_file(dir_ / "line-secret", std::string(kChannelSecret) + "\n", fs::perms(0600));
+    write_file(dir_ / "subject.key", subject_key + "\n", fs::perms(0600));
+    return "[line]\nchannel_id = " + std::string(kChannelId) +
+           "\nchannel_secret_file = " + (dir_ / "line-secret").string() +
+           "\npublic_url = " + public_url + "\nlisten = 127.0.0.1:" + std::to_string(port) +
+           "\nauthorize_url = " + url() + "/oauth2/v2.1/authorize\ntoken_url = " + url() +
+           "/oauth2/v2.1/token\njwks_url = " + url() +
+           "/oauth2/v2.1/certs\nca_file = " + ca().string() +
+           "\nsubject_key_file = " + (dir_ / "subject.key").string() + "\n";
+}
+
+bool LineProvider::control(const std::string& json) const {
+    return gateway_control(url(), ca(), json).exit_code == 0;
+}
+
+std::string LineProvider::phone(const std::string& url, std::optional<int> pick) const {
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     (source_dir() / "tests/fakes/line_phone.py").string(), url,
+                                     "--ca-file", ca().string()};
+    if (pick) {
+        argv.push_back("--pick");
+        argv.push_back(std::to_string(*pick));
+    }
+    return run(argv, base_env()).out;
+}
+
+RunResult LineProvider::link(const Daemon& daemon, const std::string& user, const fs::path& log,
+                             bool wrong) const {
+    auto env = daemon.client_env();
+    env["LANG"] = "C.UTF-8";
+    Process linking({lwauthctl_path().string(), "line", "link"}, env, log, uid_of(user));
+    PrintedLink printed;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while ((printed.number < 0 || printed.url.empty()) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        printed = last_printed_link(read_file(log), R"(Then pick the number (\d+) on the page)");
+    }
+    RunResult result;
+    if (printed.number >= 0 && !printed.url.empty()) {
+        result.err = phone(
+            printed.url, wrong ? (printed.number == 10 ? 11 : printed.number - 1) : printed.number);
+    }
+    result.exit_code = linking.wait(std::chrono::seconds(30)).value_or(-1);
+    result.out = read_file(log);
+    return result;
+}
+
+PrintedLink last_printed_link(const std::string& text, const std::string& number) {
+    static const std::regex url_re(R"((https?://[^\s]+/l[/?][^\s]+))");
+    const std::regex number_re(number);
+    PrintedLink printed;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), url_re);
+         it != std::sregex_iterator(); ++it) {
+        printed.url = (*it)[1];
+    }
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), number_re);
+         it != std::sregex_iterator(); ++it) {
+        printed.number = std::stoi((*it)[1]);
+    }
+    return printed;
 }
 
 bool emit_signal_as(const std::string& address, const char* name, const char* path,

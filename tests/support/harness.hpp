@@ -311,6 +311,51 @@ int pick_free_port();
 /// (https://127.0.0.1:PORT): POST /_control with the given JSON, trusting `ca`.
 RunResult gateway_control(const std::string& base_url, const fs::path& ca, const std::string& json);
 
+/// The fake LINE Login provider (tests/fakes/line_login.py) on a free port over TLS, with
+/// the test PKI made in DIR/pki, its journal in DIR/line-fake, its default channel
+/// accepting `redirect_uri`; the test phone (tests/fakes/line_phone.py) trusts its CA.
+class LineProvider {
+  public:
+    static constexpr const char* kChannelId = "1234567890";
+    static constexpr const char* kChannelSecret = "0123456789abcdef0123456789abcdef";
+    static constexpr const char* kSub = "Ua1b2c3d4e5f60718293a4b5c6d7e8f90";  // its --sub
+
+    LineProvider(const fs::path& dir, const std::string& redirect_uri);
+    /// Whether it listens (else log() says why).
+    [[nodiscard]] bool ready() const { return port_ != 0; }
+    [[nodiscard]] std::string log() const { return read_file(dir_ / "line-fake.log"); }
+    [[nodiscard]] std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+    [[nodiscard]] fs::path ca() const { return dir_ / "pki/ca.pem"; }
+    /// A [line] section for lwauthd reached at `public_url` and listening on 127.0.0.1:`port`,
+    /// with this provider; its channel secret in DIR/line-secret, and `subject_key` (32
+    /// bytes or more) in DIR/subject.key.
+    [[nodiscard]] std::string policy_section(const std::string& public_url, int port,
+                                             const std::string& subject_key) const;
+    /// Queues a decision or fault (its /_control); false when it was refused.
+    [[nodiscard]] bool control(const std::string& json) const;
+    /// The phone opens `url` and, with `pick`, picks that number on the page: the phone's
+    /// JSON answer ({"status", "url", "body", "hops"}), or {"error": ...}.
+    [[nodiscard]] std::string phone(const std::string& url, std::optional<int> pick) const;
+    /// `lwauthctl line link` as `user`, its output in `log`; the phone follows the printed
+    /// link and picks the printed number (`wrong`: another). lwauthctl's exit status (-1
+    /// when it did not end) and output.
+    RunResult link(const Daemon& daemon, const std::string& user, const fs::path& log,
+                   bool wrong = false) const;
+
+  private:
+    fs::path dir_;
+    Process process_;
+    int port_ = 0;
+};
+
+/// The link and the number printed last in `text` (lwauthctl's or the module's), where
+/// `number` matches the number in its first group; number -1 when there is none.
+struct PrintedLink {
+    std::string url;
+    int number = -1;
+};
+PrintedLink last_printed_link(const std::string& text, const std::string& number);
+
 /// Emits a signal on the bus at `address` from a connection that owns `name` (the bus
 /// policy must let root own it), so that a match on that sender receives it; `append`
 /// adds its arguments. Returns false when any step failed.

@@ -1,5 +1,6 @@
 #include "line_method.hpp"
 
+#include <cctype>
 #include <utility>
 
 #include "../../log.hpp"
@@ -64,8 +65,17 @@ Step password_instead(const std::string& why) {
     return step;
 }
 
-std::string or_default(const std::string& why, const char* fallback) {
-    return why.empty() ? std::string(fallback) : why;
+// The outcome's reason as a sentence for the terminal (LineFlows gives "refused in LINE",
+// as its log and lwauthctl use it), or `fallback` when it gives none.
+std::string or_default(std::string why, const char* fallback) {
+    if (why.empty()) {
+        return fallback;
+    }
+    why[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(why[0])));
+    if (why.back() != '.') {
+        why += '.';
+    }
+    return why;
 }
 
 }  // namespace

@@ -1,0 +1,332 @@
+// Log in with LINE from end to end: the real lwauthd on a private bus with its LINE
+// endpoint, the fake LINE Login provider (tests/fakes/line_login.py) over TLS with the
+// test PKI, the test phone (tests/fakes/line_phone.py) following the links that are
+// printed, the real `lwauthctl line link`, and the real pam_lwauth.so mode=primary loaded
+// by libpam under pam_wrapper, driven as a person at the terminal would.
+#include <gtest/gtest.h>
+extern "C" {
+#include <libpamtest.h>  // a C header without extern "C" of its own
+}
+#include <security/pam_appl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codes.hpp"
+#include "conversation.hpp"
+#include "harness.hpp"
+#include "line/subject.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
+constexpr const char* kPassword = "correct horse";
+constexpr const char* kFakeSub = LineProvider::kSub;
+constexpr const char* kOtherSub = "U-other";
+const std::string kSubjectKey(32, 's');  // [line] subject_key_file
+
+// The person at the terminal: the password when asked, and `at_line_prompt` (given all
+// that was shown so far) for LINE's prompt; nullopt ends the conversation.
+struct Person {
+    std::function<std::optional<std::string>(const std::string& shown)> at_line_prompt;
+    std::string shown;  // every message and prompt, one a line
+    int line_prompts = 0;
+    int password_prompts = 0;
+};
+
+int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+    auto* person = static_cast<Person*>(data);
+    return reply_each(n, msg, resp, [person](int style, const std::string& text) {
+        person->shown += text + "\n";
+        std::optional<std::string> answer;
+        if (style == PAM_TEXT_INFO || style == PAM_ERROR_MSG) {
+            return answer;
+        }
+        if (text.find("assword") != std::string::npos && text.find("LINE") == std::string::npos) {
+            ++person->password_prompts;
+            answer = kPassword;
+        } else if (text.find("Approve in LINE") != std::string::npos && person->at_line_prompt) {
+            ++person->line_prompts;
+            answer = person->at_line_prompt(person->shown);
+        }
+        return answer;
+    });
+}
+
+class LineLogin : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        // pam_wrapper reads its service directory once per process: made once.
+        if (pam_dir_ != nullptr) {
+            return;
+        }
+        static TempDir services("lwauth-line-pam");
+        pam_dir_ = &services;
+        setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
+        std::string passdb;
+        for (const auto& u : test_users()) {
+            passdb += u.name + ":" + kPassword + ":line\n";
+        }
+        write_file(pam_dir_->path() / "passdb", passdb);
+        std::string matrix =
+            std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
+        // DESIGN.md's full stack, less 2-step (bob has no contact for it). timeout=60: an
+        // Enter that waits sees a 30 s link expire.
+        write_file(pam_dir_->path() / "pam.d" / "line",
+                   "auth [success=done ignore=ignore default=die] " +
+                       std::string(LWAUTH_PAM_MODULE_PATH) +
+                       " mode=primary timeout=60\nauth requisite " + matrix +
+                       "\naccount required " + matrix + "\n");
+    }
+
+    void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
+                        "cannot run (google/sanitizers#611)";
+#endif
+        ASSERT_TRUE(line_.ready()) << line_.log();
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_TRUE(daemon_->log_shows("event=line-listening")) << daemon_->log();
+        // The module runs inside this process: point it at the private bus.
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
+    }
+
+    [[nodiscard]] std::string public_url() const {
+        return "http://127.0.0.1:" + std::to_string(port_);
+    }
+
+    [[nodiscard]] std::string policy() const {
+        return default_test_policy(dir_ / "outbox.jsonl") +
+               "[policy]\nadmin_group = lwadmins\nlogin_with_line = allowed\n" +
+               line_.policy_section(public_url(), port_, kSubjectKey) + "link_lifetime = 30s\n";
+    }
+
+    // The fake provider's next decision or fault.
+    void control(const std::string& body) {
+        ASSERT_TRUE(line_.control(body)) << body;
+    }
+
+    // The phone opens `url` and, with `pick`, picks that number on the page.
+    void phone(const std::string& url, std::optional<int> pick) {
+        std::string answer = line_.phone(url, pick);
+        EXPECT_TRUE(json::parse(answer, nullptr, false).is_object()) << answer;
+        phone_pages_ += answer;
+    }
+
+    RunResult ctl(const std::string& user, const std::vector<std::string>& args) {
+        RunResult r = daemon_->ctl(user, args);
+        outputs_ += r.out + r.err;
+        return r;
+    }
+
+    static int other_number(int number) {
+        return number == 10 ? 11 : number - 1;
+    }
+
+    // pam_authenticate for `user` in the LINE stack.
+    int authenticate(const std::string& user, Person& person) {
+        struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
+        _pamtest_conv("line", user.c_str(), converse, &person, tests, 1, nullptr);
+        return tests[0].op_rv;
+    }
+
+    // A person who, at LINE's prompt, has the phone open the link shown and pick `pick`
+    // of the number shown (the number itself by default), then presses Enter.
+    Person person_with_phone(std::function<std::optional<int>(int shown)> pick) {
+        Person person;
+        person.at_line_prompt = [this, pick](const std::string& shown) {
+            PrintedLink printed =
+                last_printed_link(shown, R"(Then pick this number in LINE: (\d+))");
+            shown_links_.push_back(printed);
+            if (printed.url.empty() || printed.number < 0) {
+                return std::optional<std::string>();
+            }
+            phone(printed.url, pick(printed.number));
+            return std::optional<std::string>("");
+        };
+        return person;
+    }
+
+    // Links bob's LINE account (the fake's --sub) as the person would.
+    void link_bob() {
+        RunResult r = line_.link(*daemon_, "bob", dir_ / "link.log");
+        outputs_ += r.out;
+        ASSERT_EQ(r.exit_code, 0) << r.out << r.err << daemon_->log();
+        ASSERT_NE(r.out.find("LINE is linked: you can log in with LINE.\n"), std::string::npos)
+            << r.out;
+    }
+
+    [[nodiscard]] std::string sql(const std::string& statement) const {
+        RunResult r =
+            run({"/usr/bin/sqlite3", (daemon_->state_dir() / "lwauth.db").string(), statement},
+                base_env());
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.out;
+    }
+
+    [[nodiscard]] int passwordless_failures(const std::string& user) const {
+        std::string out =
+            sql("SELECT passwordless_failures FROM users WHERE name = '" + user + "';");
+        return out.empty() ? -1 : std::stoi(out);
+    }
+
+    [[nodiscard]] static std::string expected_hash(const std::string& sub) {
+        return line::SubjectHasher(Hasher(SecretString(kSubjectKey)))
+            .hash(LineProvider::kChannelId, sub);
+    }
+
+    // A login of bob's that LINE ends without a login: PAM_AUTH_ERR, the password never
+    // asked, `why` shown, and one more failure counted.
+    void expect_refused(Person& person, const std::string& why) {
+        int failures = passwordless_failures("bob");
+        EXPECT_EQ(authenticate("bob", person), PAM_AUTH_ERR) << person.shown;
+        EXPECT_EQ(person.line_prompts, 1) << person.shown;
+        EXPECT_EQ(person.password_prompts, 0) << person.shown;
+        EXPECT_NE(person.shown.find(why), std::string::npos) << person.shown;
+        EXPECT_EQ(passwordless_failures("bob"), failures + 1);
+    }
+
+    // A login of bob's where LINE proved nothing: the module gives way (PAM_IGNORE) to the
+    // password, which logs in; `why` shown; nothing counted.
+    void expect_password_instead(Person& person, const std::string& why) {
+        EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown;
+        EXPECT_EQ(person.line_prompts, 1) << person.shown;
+        EXPECT_EQ(person.password_prompts, 1) << person.shown;
+        EXPECT_NE(person.shown.find("\n" + why + "\nLog in with your password instead.\n"),
+                  std::string::npos)
+            << person.shown;
+        EXPECT_EQ(passwordless_failures("bob"), 0);
+    }
+
+    static inline TempDir* pam_dir_ = nullptr;
+    TempDir dir_{"lwauth-line-login"};
+    int port_ = pick_free_port();  // [line] listen
+    LineProvider line_{dir_.path(), public_url() + "/line/callback"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+    std::vector<PrintedLink> shown_links_;  // what the module showed at each LINE prompt
+    std::string outputs_;                   // everything lwauthctl printed
+    std::string phone_pages_;               // every answer the phone got
+};
+
+TEST_F(LineLogin, LinkThenLogInWithThePhoneAndNoPassword) {
+    link_bob();
+    EXPECT_NE(ctl("bob", {"status"}).out.find("\nLINE:                  linked\n"),
+              std::string::npos)
+        << outputs_;
+    EXPECT_EQ(sql("SELECT line_link FROM users WHERE name = 'bob';"),
+              expected_hash(kFakeSub) + "\n");
+
+    Person person = person_with_phone([](int shown) { return shown; });
+    EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
+    EXPECT_EQ(person.password_prompts, 0) << person.shown;
+    EXPECT_EQ(person.line_prompts, 1) << person.shown;
+    ASSERT_EQ(shown_links_.size(), 1u);
+    EXPECT_EQ(shown_links_[0].url.rfind(public_url() + "/l", 0), 0u) << person.shown;
+    EXPECT_NE(
+        person.shown.find("Log in with LINE: open this link on your phone or scan the code\n" +
+                          shown_links_[0].url + "\n"),
+        std::string::npos)
+        << person.shown;
+    EXPECT_NE(person.shown.find("\u2580"), std::string::npos) << "its QR code: " << person.shown;
+    EXPECT_TRUE(daemon_->log_shows("event=line-outcome")) << daemon_->log();
+}
+
+TEST_F(LineLogin, AnotherLineAccountIsRefusedAndCounted) {
+    link_bob();
+    control(R"({"service": "authorize", "mode": "approve", "sub": "U-other"})");
+    Person person = person_with_phone([](int shown) { return shown; });
+    expect_refused(person, "\nThis LINE account is not the one linked to your login.\n");
+    EXPECT_TRUE(daemon_->log_shows("event=line-other-account")) << daemon_->log();
+}
+
+TEST_F(LineLogin, AccessDeniedInLineIsRefusedAndCounted) {
+    link_bob();
+    control(R"({"service": "authorize", "mode": "deny"})");
+    Person person = person_with_phone([](int) { return std::nullopt; });
+    expect_refused(person, "\nRefused in LINE.\n");
+}
+
+TEST_F(LineLogin, AWrongNumberIsRefusedAndCounted) {
+    link_bob();
+    Person person = person_with_phone([](int shown) { return other_number(shown); });
+    expect_refused(person, "\nThe wrong number was picked in LINE.\n");
+    EXPECT_NE(phone_pages_.find("not the number"), std::string::npos) << phone_pages_;
+}
+
+TEST_F(LineLogin, TheTokenEndpointFailingGivesWayToThePassword) {
+    link_bob();
+    control(R"({"service": "token", "mode": "500"})");
+    Person person = person_with_phone([](int) { return std::nullopt; });
+    expect_password_instead(person, "LINE's token endpoint failed.");
+}
+
+TEST_F(LineLogin, AnExpiredLinkGivesWayToThePassword) {
+    link_bob();
+    // The person presses Enter without opening the link: the login waits for LINE until the
+    // link's 30 s are over.
+    Person person;
+    person.at_line_prompt = [](const std::string&) { return std::optional<std::string>(""); };
+    auto started = std::chrono::steady_clock::now();
+    expect_password_instead(person, "The LINE link expired.");
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 29s);
+}
+
+TEST_F(LineLogin, NeitherTheSubNorItsHashIsShownLoggedOrKeptInTheClear) {
+    link_bob();
+    Person approved = person_with_phone([](int shown) { return shown; });
+    ASSERT_EQ(authenticate("bob", approved), PAM_SUCCESS) << approved.shown;
+    control(R"({"service": "authorize", "mode": "approve", "sub": "U-other"})");
+    Person other = person_with_phone([](int shown) { return shown; });
+    ASSERT_EQ(authenticate("bob", other), PAM_AUTH_ERR) << other.shown;
+
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"admin", "show", "bob"},
+                                               {"--json", "admin", "show", "bob"},
+                                               {"admin", "users"},
+                                               {"--json", "admin", "users"}}) {
+        RunResult r = ctl("frank", args);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+    }
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"status"}, {"--json", "status"}}) {
+        EXPECT_EQ(ctl("bob", args).exit_code, 0);
+    }
+    std::string hash = expected_hash(kFakeSub);
+    std::string other_hash = expected_hash(kOtherSub);
+    std::string shown = outputs_ + approved.shown + other.shown;
+    std::string log = daemon_->log();
+    for (const std::string& secret : {std::string(kFakeSub), std::string(kOtherSub),
+                                      hash.substr(0, 8), other_hash.substr(0, 8)}) {
+        EXPECT_EQ(shown.find(secret), std::string::npos) << secret << " in " << shown;
+        EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in " << log;
+    }
+    // Every text of the store (.dump writes each row of each table): the link's keyed hash
+    // once, in bob's line_link, and neither `sub`.
+    std::string dump = sql(".dump");
+    EXPECT_EQ(dump.find(kFakeSub), std::string::npos) << dump;
+    EXPECT_EQ(dump.find(kOtherSub), std::string::npos) << dump;
+    EXPECT_EQ(dump.find(other_hash.substr(0, 8)), std::string::npos) << dump;
+    size_t at = dump.find(hash);
+    EXPECT_NE(at, std::string::npos) << dump;
+    EXPECT_EQ(dump.find(hash.substr(0, 8), at + 1), std::string::npos) << dump;
+    EXPECT_EQ(sql("SELECT name FROM users WHERE line_link = '" + hash + "';"), "bob\n");
+}
+
+}  // namespace
+}  // namespace lwauth::test
