@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clock.hpp"
@@ -189,7 +191,13 @@ void print_row(const char* name, const Options& options, const std::vector<Round
 Options parse(int argc, char** argv) {
     Options options;
     for (int i = 1; i + 1 < argc; i += 2) {
-        int value = std::atoi(argv[i + 1]);
+        // The whole argument must be a number: "12x" is a usage error, not 12.
+        std::string_view text = argv[i + 1];
+        int value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size()) {
+            value = 0;
+        }
         if (std::strcmp(argv[i], "--burst") == 0 && value > 0 && value <= 64) {
             options.burst = value;
         } else if (std::strcmp(argv[i], "--rounds") == 0 && value > 0) {
