@@ -24,6 +24,7 @@
 #include "login/methods/code_method.hpp"
 #include "login/methods/line_method.hpp"
 #include "login/methods/phone_method.hpp"
+#include "quick/pin_hash.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
@@ -282,6 +283,8 @@ class Daemon {
         workers_ =
             std::make_unique<WorkerPool>(event, static_cast<unsigned>(policy_->daemon.workers));
         timers_ = std::make_unique<EventTimers>(event);
+        // Quick-login PINs are hashed and checked on the workers, never on the loop.
+        pin_hasher_ = std::make_unique<quick::PinHasher>(*workers_, random_);
         return true;
     }
 
@@ -508,6 +511,7 @@ class Daemon {
     std::unique_ptr<line::LineFlows> line_;
     std::unique_ptr<http::Client> http_;   // declared after event_: destroyed before the loop
     std::unique_ptr<WorkerPool> workers_;  // the same; the engine's Jobs may outlive it
+    std::unique_ptr<quick::PinHasher> pin_hasher_;  // on workers_
     std::unique_ptr<EventTimers> timers_;
     BusPtr bus_;
     EventSourcePtr sweep_timer_;

@@ -17,6 +17,22 @@ struct LoginContext {
     std::string mode;
     std::string owner;                // unique bus name of the caller that started the login
     uint64_t reply_timeout_usec = 0;  // how long the caller waits for each reply; 0: not said
+    // The module found the logind session of the PAM process remote (sd_session_is_remote).
+    bool session_remote = false;
+    // Started by a caller other than root for its own user (a screen locker running as the
+    // user): such a login is offered only what cannot be turned against another user,
+    // and is never recorded as a full login.
+    bool unprivileged = false;
+
+    /// Whether the login comes from another machine, as pam_fprintd decides: a remote
+    /// host other than "localhost" is; otherwise the logind session says. sshd's own
+    /// PAM_TTY "ssh" counts as remote too, whatever its remote host reads as.
+    [[nodiscard]] bool remote() const {
+        if (!rhost.empty() && rhost != "localhost") {
+            return true;
+        }
+        return session_remote || tty == "ssh";
+    }
 
     /// Where the login comes from, as [policy] remember_host keeps it: the remote host,
     /// or "local:" and the terminal for a session without one; "" when the PAM

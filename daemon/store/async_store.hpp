@@ -39,6 +39,14 @@ class AsyncStore {
                                Done<void> done) = 0;
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                               Done<void> done) = 0;
+    virtual void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
+                         Done<void> done) = 0;
+    virtual void add_pin_failure(const std::string& user, Done<int> done) = 0;
+    virtual void clear_pin_failures(const std::string& user, Done<void> done) = 0;
+    virtual void add_fingerprint_failure(const std::string& user, int64_t now,
+                                         Done<FingerprintFailures> done) = 0;
+    virtual void clear_fingerprint_failures(const std::string& user, Done<void> done) = 0;
+    virtual void record_full_login(const std::string& user, int64_t now, Done<void> done) = 0;
 
     virtual void start_enroll_grace(const std::string& user, int64_t now, Done<int64_t> done) = 0;
     virtual void clear_enroll_grace(const std::string& user, Done<void> done) = 0;
@@ -127,6 +135,26 @@ class ImmediateStore final : public AsyncStore {
     void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                       Done<void> done) override {
         answer(done, [&] { store_.set_pin_hash(user, encoded_hash); });
+    }
+    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
+                 Done<void> done) override {
+        answer(done, [&] { store_.set_pin(user, encoded_hash, now); });
+    }
+    void add_pin_failure(const std::string& user, Done<int> done) override {
+        answer(done, [&] { return store_.add_pin_failure(user); });
+    }
+    void clear_pin_failures(const std::string& user, Done<void> done) override {
+        answer(done, [&] { store_.clear_pin_failures(user); });
+    }
+    void add_fingerprint_failure(const std::string& user, int64_t now,
+                                 Done<FingerprintFailures> done) override {
+        answer(done, [&] { return store_.add_fingerprint_failure(user, now); });
+    }
+    void clear_fingerprint_failures(const std::string& user, Done<void> done) override {
+        answer(done, [&] { store_.clear_fingerprint_failures(user); });
+    }
+    void record_full_login(const std::string& user, int64_t now, Done<void> done) override {
+        answer(done, [&] { store_.record_full_login(user, now); });
     }
     void start_enroll_grace(const std::string& user, int64_t now, Done<int64_t> done) override {
         answer(done, [&] { return store_.start_enroll_grace(user, now); });

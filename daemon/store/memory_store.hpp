@@ -65,7 +65,40 @@ class MemoryStore final : public Store {
         users_[user].line_link = subject_hash;
     }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
-        users_[user].pin_set = !encoded_hash.empty();
+        UserState& state = users_[user];
+        state.pin_set = !encoded_hash.empty();
+        state.pin_hash = encoded_hash;
+        if (encoded_hash.empty()) {
+            state.pin_failures = 0;
+        }
+    }
+    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) override {
+        set_pin_hash(user, encoded_hash);
+        users_[user].pin_failures = 0;
+        users_[user].quick_armed_at = now;
+    }
+    int add_pin_failure(const std::string& user) override { return ++users_[user].pin_failures; }
+    void clear_pin_failures(const std::string& user) override {
+        if (UserState* state = existing(user)) {
+            state->pin_failures = 0;
+        }
+    }
+    FingerprintFailures add_fingerprint_failure(const std::string& user, int64_t now) override {
+        FingerprintFailures& state = users_[user].fingerprint;
+        state = after_fingerprint_no_match(state, now);
+        return state;
+    }
+    void clear_fingerprint_failures(const std::string& user) override {
+        if (UserState* state = existing(user)) {
+            state->fingerprint = {};
+        }
+    }
+    void record_full_login(const std::string& user, int64_t now) override {
+        UserState& state = users_[user];
+        state.full_login_at = now;
+        state.quick_armed_at = now;
+        state.pin_failures = 0;
+        state.fingerprint = {};
     }
     int64_t start_enroll_grace(const std::string& user, int64_t now) override {
         int64_t& started = users_[user].enroll_grace_started;

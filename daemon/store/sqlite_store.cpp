@@ -101,6 +101,17 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX remembered_hosts_by_until ON remembered_hosts (until);
     )sql",
+    // 5: quick login: wrong PINs, the last full login on this host and since when quick
+    //    login may be used, and failed fingerprint matches (in a row, the pause they
+    //    earned, and whether fingerprint login is disabled until a full login).
+    R"sql(
+    ALTER TABLE users ADD COLUMN pin_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN full_login_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN quick_armed_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN fingerprint_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN fingerprint_paused_until INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN fingerprint_disabled INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 using Bind = std::variant<std::string_view, int64_t>;
@@ -379,8 +390,10 @@ UserState SqliteStore::load_user(const std::string& user) {
     {
         auto stmt = prepare(*statements_,
                             "SELECT two_step, failures, locked_until, line_link, "
-                            "pin_hash IS NOT NULL, passwordless_failures, enroll_grace_started, "
-                            "enrolled FROM users WHERE name = ?",
+                            "pin_hash, passwordless_failures, enroll_grace_started, "
+                            "enrolled, pin_failures, full_login_at, quick_armed_at, "
+                            "fingerprint_failures, fingerprint_paused_until, "
+                            "fingerprint_disabled FROM users WHERE name = ?",
                             {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
@@ -391,10 +404,19 @@ UserState SqliteStore::load_user(const std::string& user) {
                 state.line_link = reinterpret_cast<const char*>(link);
             }
             state.line_linked = !state.line_link.empty();
-            state.pin_set = sqlite3_column_int(stmt.get(), 4) != 0;
+            if (const unsigned char* pin = sqlite3_column_text(stmt.get(), 4)) {
+                state.pin_hash = reinterpret_cast<const char*>(pin);
+            }
+            state.pin_set = !state.pin_hash.empty();
             state.passwordless_failures = sqlite3_column_int(stmt.get(), 5);
             state.enroll_grace_started = sqlite3_column_int64(stmt.get(), 6);
             state.enrolled = sqlite3_column_int(stmt.get(), 7) != 0;
+            state.pin_failures = sqlite3_column_int(stmt.get(), 8);
+            state.full_login_at = sqlite3_column_int64(stmt.get(), 9);
+            state.quick_armed_at = sqlite3_column_int64(stmt.get(), 10);
+            state.fingerprint.in_a_row = sqlite3_column_int(stmt.get(), 11);
+            state.fingerprint.paused_until = sqlite3_column_int64(stmt.get(), 12);
+            state.fingerprint.disabled = sqlite3_column_int(stmt.get(), 13) != 0;
         } else if (rc != SQLITE_DONE) {
             fail(db_.get(), "load user");
         }
@@ -505,10 +527,59 @@ void SqliteStore::set_line_link(const std::string& user, const std::string& subj
 void SqliteStore::set_pin_hash(const std::string& user, const std::string& encoded_hash) {
     ensure_user(user);
     if (encoded_hash.empty()) {
-        exec(*statements_, "UPDATE users SET pin_hash = NULL WHERE name = ?", {user});
+        exec(*statements_, "UPDATE users SET pin_hash = NULL, pin_failures = 0 WHERE name = ?",
+             {user});
     } else {
         exec(*statements_, "UPDATE users SET pin_hash = ? WHERE name = ?", {encoded_hash, user});
     }
+}
+
+void SqliteStore::set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) {
+    ensure_user(user);
+    exec(*statements_,
+         "UPDATE users SET pin_hash = ?, pin_failures = 0, quick_armed_at = ? WHERE name = ?",
+         {encoded_hash, now, user});
+}
+
+int SqliteStore::add_pin_failure(const std::string& user) {
+    ensure_user(user);
+    return static_cast<int>(query_int(
+        *statements_,
+        "UPDATE users SET pin_failures = pin_failures + 1 WHERE name = ? RETURNING pin_failures",
+        {user}));
+}
+
+void SqliteStore::clear_pin_failures(const std::string& user) {
+    exec(*statements_, "UPDATE users SET pin_failures = 0 WHERE name = ?", {user});
+}
+
+FingerprintFailures SqliteStore::add_fingerprint_failure(const std::string& user, int64_t now) {
+    ensure_user(user);
+    return in_transaction(db_.get(), [&] {
+        FingerprintFailures state = load_user(user).fingerprint;
+        state = after_fingerprint_no_match(state, now);
+        exec(*statements_,
+             "UPDATE users SET fingerprint_failures = ?, fingerprint_paused_until = ?, "
+             "fingerprint_disabled = ? WHERE name = ?",
+             {int64_t{state.in_a_row}, state.paused_until, int64_t{state.disabled ? 1 : 0}, user});
+        return state;
+    });
+}
+
+void SqliteStore::clear_fingerprint_failures(const std::string& user) {
+    exec(*statements_,
+         "UPDATE users SET fingerprint_failures = 0, fingerprint_paused_until = 0, "
+         "fingerprint_disabled = 0 WHERE name = ?",
+         {user});
+}
+
+void SqliteStore::record_full_login(const std::string& user, int64_t now) {
+    ensure_user(user);
+    exec(*statements_,
+         "UPDATE users SET full_login_at = ?1, quick_armed_at = ?1, pin_failures = 0, "
+         "fingerprint_failures = 0, fingerprint_paused_until = 0, fingerprint_disabled = 0 "
+         "WHERE name = ?2",
+         {now, user});
 }
 
 void SqliteStore::remove_contact(const std::string& user, const std::string& kind) {

@@ -38,6 +38,12 @@ class SqliteStore final : public Store {
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override;
+    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) override;
+    int add_pin_failure(const std::string& user) override;
+    void clear_pin_failures(const std::string& user) override;
+    FingerprintFailures add_fingerprint_failure(const std::string& user, int64_t now) override;
+    void clear_fingerprint_failures(const std::string& user) override;
+    void record_full_login(const std::string& user, int64_t now) override;
     int64_t start_enroll_grace(const std::string& user, int64_t now) override;
     void clear_enroll_grace(const std::string& user) override;
     void remember_host(const std::string& user, const RememberedHost& host) override;

@@ -20,6 +20,8 @@ void Store::reset_steps(const std::string& user, const ResetScope& scope) {
     }
     if (scope.failures) {
         clear_failures(user);
+        clear_pin_failures(user);
+        clear_fingerprint_failures(user);
     }
     if (scope.enroll_grace) {
         clear_enroll_grace(user);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "../quick/fingerprint_limits.hpp"
+
 namespace lwauth {
 
 /// A contact: kind is "phone" or "email"; value is E.164 or an address.
@@ -37,6 +39,16 @@ struct UserState {
     // LINE login compares an approval with. Never shown, never logged.
     std::string line_link;
     bool pin_set = false;              // a quick-login PIN is set (kept as an Argon2id hash)
+    // The PIN's Argon2id hash (a PHC string, quick/pin_hash.hpp), "" when none: what a PIN
+    // login checks. Never shown, never logged.
+    std::string pin_hash;
+    int pin_failures = 0;       // wrong PINs since the PIN was set, the last right PIN or full login
+    int64_t full_login_at = 0;  // the user's last full login on this host (epoch s); 0: none
+    // Since when quick login may be used: the last full login, or the setting of the PIN
+    // (which the step-up or a full login just before allowed); [quick_login] lifetime
+    // counts from it. 0: never.
+    int64_t quick_armed_at = 0;
+    FingerprintFailures fingerprint;  // failed fingerprint matches (quick/fingerprint_limits.hpp)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
     bool enrolled = false;  // has ever had a login contact saved: no enroll_grace any more
 
@@ -51,7 +63,8 @@ struct UserState {
     [[nodiscard]] bool empty() const {
         return !two_step && contacts.empty() && profile.empty() && failures == 0 &&
                locked_until == 0 && passwordless_failures == 0 && !line_linked && !pin_set &&
-               enroll_grace_started == 0;
+               enroll_grace_started == 0 && pin_failures == 0 && full_login_at == 0 &&
+               quick_armed_at == 0 && fingerprint.in_a_row == 0 && !fingerprint.disabled;
     }
 
   private:
@@ -101,7 +114,7 @@ struct ResetScope {
     bool line = false;          // the LINE link
     bool contacts = false;      // every login contact, and 2-step with them
     bool hosts = false;         // the places remember_host skips the code at
-    bool failures = false;      // every failure count and the lockout
+    bool failures = false;      // every failure count (PIN and fingerprint too) and the lockout
     bool enroll_grace = false;  // the grace's start and the mark that the user enrolled
 };
 
@@ -158,8 +171,29 @@ class Store {
 
     /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
     virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
-    /// The quick-login PIN as an encoded Argon2id hash; "" removes it.
+    /// Replaces the quick-login PIN's hash (a rehash with the policy's costs after a right
+    /// PIN); "" removes the PIN and its failure count.
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
+    /// A new PIN (its hash): its failure count starts again and quick login is armed from
+    /// `now` (quick_armed_at), in one step.
+    virtual void set_pin(const std::string& user, const std::string& encoded_hash,
+                         int64_t now) = 0;
+    /// Counts one more wrong PIN and returns how many there have been since the PIN was
+    /// set, the last right PIN or full login (atomically).
+    virtual int add_pin_failure(const std::string& user) = 0;
+    /// A right PIN: its failure count starts again.
+    virtual void clear_pin_failures(const std::string& user) = 0;
+    /// Counts one failed fingerprint match at `now` (after_fingerprint_no_match) and
+    /// returns the counts with it (atomically).
+    virtual FingerprintFailures add_fingerprint_failure(const std::string& user, int64_t now) = 0;
+    /// A matching fingerprint, or an administrator's reset: the failures, any pause and a
+    /// disabled fingerprint end.
+    virtual void clear_fingerprint_failures(const std::string& user) = 0;
+    /// Records a full login of the user on this host at `now` (password and, where it
+    /// applies, 2-step: a mode=second_factor login let in): full_login_at and
+    /// quick_armed_at become `now`, and the PIN's and the fingerprint's failures are
+    /// cleared, a disabled fingerprint re-armed, in one step.
+    virtual void record_full_login(const std::string& user, int64_t now) = 0;
 
     /// The start of the user's enrolment grace ([policy] enroll_grace): the time of the
     /// first login it let in, recorded as `now` by the first call (atomically).

@@ -96,6 +96,26 @@ class DeferredStore final : public AsyncStore {
                       Done<void> done) override {
         later([=, this] { inner_.set_pin_hash(user, encoded_hash, done); }, done);
     }
+    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
+                 Done<void> done) override {
+        later([=, this] { inner_.set_pin(user, encoded_hash, now, done); }, done);
+    }
+    void add_pin_failure(const std::string& user, Done<int> done) override {
+        later([=, this] { inner_.add_pin_failure(user, done); }, done);
+    }
+    void clear_pin_failures(const std::string& user, Done<void> done) override {
+        later([=, this] { inner_.clear_pin_failures(user, done); }, done);
+    }
+    void add_fingerprint_failure(const std::string& user, int64_t now,
+                                 Done<FingerprintFailures> done) override {
+        later([=, this] { inner_.add_fingerprint_failure(user, now, done); }, done);
+    }
+    void clear_fingerprint_failures(const std::string& user, Done<void> done) override {
+        later([=, this] { inner_.clear_fingerprint_failures(user, done); }, done);
+    }
+    void record_full_login(const std::string& user, int64_t now, Done<void> done) override {
+        later([=, this] { inner_.record_full_login(user, now, done); }, done);
+    }
     void start_enroll_grace(const std::string& user, int64_t now, Done<int64_t> done) override {
         later([=, this] { inner_.start_enroll_grace(user, now, done); }, done);
     }

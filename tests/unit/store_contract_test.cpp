@@ -124,6 +124,22 @@ class Awaited {
     void set_pin_hash(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_pin_hash, u, h);
     }
+    void set_pin(const std::string& u, const std::string& h, int64_t now) {
+        get<void>(&AsyncStore::set_pin, u, h, now);
+    }
+    int add_pin_failure(const std::string& u) { return get<int>(&AsyncStore::add_pin_failure, u); }
+    void clear_pin_failures(const std::string& u) {
+        get<void>(&AsyncStore::clear_pin_failures, u);
+    }
+    FingerprintFailures add_fingerprint_failure(const std::string& u, int64_t now) {
+        return get<FingerprintFailures>(&AsyncStore::add_fingerprint_failure, u, now);
+    }
+    void clear_fingerprint_failures(const std::string& u) {
+        get<void>(&AsyncStore::clear_fingerprint_failures, u);
+    }
+    void record_full_login(const std::string& u, int64_t now) {
+        get<void>(&AsyncStore::record_full_login, u, now);
+    }
     int64_t start_enroll_grace(const std::string& u, int64_t now) {
         return get<int64_t>(&AsyncStore::start_enroll_grace, u, now);
     }
@@ -239,6 +255,8 @@ TYPED_TEST(StoreContract, UserStateRoundTrips) {
     EXPECT_TRUE(state.line_linked);
     EXPECT_EQ(state.line_link, "hmac-of-the-subject") << "what the LINE login compares";
     EXPECT_TRUE(state.pin_set);
+    EXPECT_EQ(state.pin_hash, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+        << "what the PIN login checks";
     EXPECT_TRUE(state.enrolled);
     ASSERT_EQ(state.contacts.size(), 2u);
     EXPECT_EQ(state.contacts[0].kind, "email") << "in kind order";
@@ -355,6 +373,90 @@ TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {
     EXPECT_EQ(store.add_passwordless_failure("taro"), 1);
     store.clear_failures("never-seen");  // harmless
     EXPECT_TRUE(store.load_user("never-seen").empty());
+}
+
+TYPED_TEST(StoreContract, ANewPinArmsQuickLoginAndStartsItsCountAgain) {
+    Awaited& store = this->store();
+    const std::string hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    store.set_pin("taro", hash, 1000);
+    EXPECT_EQ(store.add_pin_failure("taro"), 1);
+    EXPECT_EQ(store.add_pin_failure("taro"), 2);
+    UserState state = store.load_user("taro");
+    EXPECT_EQ(state.pin_hash, hash);
+    EXPECT_EQ(state.pin_failures, 2);
+    EXPECT_EQ(state.quick_armed_at, 1000);
+    EXPECT_EQ(state.full_login_at, 0) << "setting a PIN is not a full login";
+    EXPECT_EQ(state.failures, 0) << "apart from the code lockout's count";
+
+    store.set_pin_hash("taro", "$argon2id$v=19$m=8192,t=2,p=1$c2FsdA$aGFzaA");  // a rehash
+    state = store.load_user("taro");
+    EXPECT_EQ(state.pin_failures, 2) << "a rehash keeps the count";
+    EXPECT_EQ(state.quick_armed_at, 1000) << "and does not arm quick login";
+    store.clear_pin_failures("taro");
+    EXPECT_EQ(store.load_user("taro").pin_failures, 0);
+
+    EXPECT_EQ(store.add_pin_failure("taro"), 1);
+    store.set_pin("taro", hash, 2000);
+    EXPECT_EQ(store.load_user("taro").pin_failures, 0) << "a new PIN starts the count again";
+    EXPECT_EQ(store.load_user("taro").quick_armed_at, 2000);
+    EXPECT_EQ(store.add_pin_failure("taro"), 1);
+    store.set_pin_hash("taro", "");
+    state = store.load_user("taro");
+    EXPECT_FALSE(state.pin_set);
+    EXPECT_EQ(state.pin_hash, "");
+    EXPECT_EQ(state.pin_failures, 0) << "removing the PIN removes its count";
+}
+
+TYPED_TEST(StoreContract, AFullLoginArmsQuickLoginAndClearsItsFailures) {
+    Awaited& store = this->store();
+    store.set_pin("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", 1000);
+    for (int i = 0; i < 5; ++i) {
+        (void)store.add_pin_failure("taro");
+    }
+    for (int i = 0; i < kFingerprintDisableAt; ++i) {
+        (void)store.add_fingerprint_failure("taro", 1000 + i * 100);
+    }
+    EXPECT_TRUE(store.load_user("taro").fingerprint.disabled);
+    (void)store.add_failure("taro");
+    store.record_full_login("taro", 9000);
+    UserState state = store.load_user("taro");
+    EXPECT_EQ(state.full_login_at, 9000);
+    EXPECT_EQ(state.quick_armed_at, 9000);
+    EXPECT_EQ(state.pin_failures, 0);
+    EXPECT_EQ(state.fingerprint.in_a_row, 0);
+    EXPECT_FALSE(state.fingerprint.disabled) << "a full login re-arms the fingerprint";
+    EXPECT_EQ(state.failures, 1) << "the code lockout's count is not the full login's";
+    EXPECT_TRUE(state.pin_set);
+
+    store.record_full_login("jiro", 9100);
+    EXPECT_EQ(store.load_user("jiro").full_login_at, 9100) << "a full login makes a user";
+    EXPECT_FALSE(store.load_user("jiro").empty());
+}
+
+TYPED_TEST(StoreContract, FingerprintFailuresPauseAndDisableAsTheLimitsSay) {
+    Awaited& store = this->store();
+    FingerprintFailures state;
+    for (int i = 1; i <= kFingerprintPauseEvery; ++i) {
+        state = store.add_fingerprint_failure("taro", 5000);
+        EXPECT_EQ(state.in_a_row, i);
+    }
+    EXPECT_EQ(state.paused_until, 5000 + kFingerprintPauseSeconds);
+    EXPECT_EQ(store.load_user("taro").fingerprint.paused_until, 5000 + kFingerprintPauseSeconds)
+        << "kept";
+    store.clear_fingerprint_failures("taro");
+    state = store.load_user("taro").fingerprint;
+    EXPECT_EQ(state.in_a_row, 0);
+    EXPECT_EQ(state.paused_until, 0);
+    for (int i = 1; i <= kFingerprintDisableAt; ++i) {
+        state = store.add_fingerprint_failure("taro", 6000 + i * 100);
+    }
+    EXPECT_TRUE(state.disabled);
+    EXPECT_TRUE(store.load_user("taro").fingerprint.disabled);
+    store.reset("taro", ResetScope{.failures = true});
+    EXPECT_FALSE(store.load_user("taro").fingerprint.disabled) << "an administrator's reset";
+    (void)store.add_pin_failure("taro");
+    store.reset("taro", ResetScope{.failures = true});
+    EXPECT_EQ(store.load_user("taro").pin_failures, 0);
 }
 
 TYPED_TEST(StoreContract, PasswordlessFailuresAreCountedApartAndNeverLock) {

@@ -259,9 +259,33 @@ TEST_F(SqliteStoreTest, RememberedHostsSurviveReopening) {
 }
 
 // What schema 4 added, taken away again: a database of schema 3.
+constexpr const char* kBackToSchemaFour =
+    "ALTER TABLE users DROP COLUMN pin_failures; ALTER TABLE users DROP COLUMN full_login_at;"
+    "ALTER TABLE users DROP COLUMN quick_armed_at;"
+    "ALTER TABLE users DROP COLUMN fingerprint_failures;"
+    "ALTER TABLE users DROP COLUMN fingerprint_paused_until;"
+    "ALTER TABLE users DROP COLUMN fingerprint_disabled;";
+
 constexpr const char* kBackToSchemaThree =
+    "ALTER TABLE users DROP COLUMN pin_failures; ALTER TABLE users DROP COLUMN full_login_at;"
+    "ALTER TABLE users DROP COLUMN quick_armed_at;"
+    "ALTER TABLE users DROP COLUMN fingerprint_failures;"
+    "ALTER TABLE users DROP COLUMN fingerprint_paused_until;"
+    "ALTER TABLE users DROP COLUMN fingerprint_disabled;"
     "DROP TABLE remembered_hosts; ALTER TABLE users DROP COLUMN enroll_grace_started;"
     "ALTER TABLE users DROP COLUMN enrolled;";
+
+TEST_F(SqliteStoreTest, MigratesASchemaFourDatabaseKeepingItsPin) {
+    open_store()->set_pin_hash("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    tamper(path_, std::string(kBackToSchemaFour) + "PRAGMA user_version = 4;");
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    UserState state = store->load_user("taro");
+    EXPECT_TRUE(state.pin_set);
+    EXPECT_EQ(state.pin_failures, 0);
+    EXPECT_EQ(state.quick_armed_at, 0) << "not armed until a full login";
+    EXPECT_FALSE(state.fingerprint.disabled);
+}
 
 TEST_F(SqliteStoreTest, MigratesASchemaThreeDatabaseKeepingItsUsers) {
     open_store()->save_contact("taro", {"phone", kPhone});
