@@ -495,9 +495,9 @@ uid_t BusService::require_admin(sd_bus_message* m) const {
 int BusService::login_start(sd_bus_message* m) {
     require_root(m);
     StartContext wire = bus::read_start_context(m);
-    LoginContext context{std::move(wire.user),   std::move(wire.service), std::move(wire.rhost),
-                         std::move(wire.tty),    std::move(wire.mode),    sender_of(m),
-                         wire.reply_timeout_usec};
+    LoginContext context{std::move(wire.user),    std::move(wire.service), std::move(wire.rhost),
+                         std::move(wire.tty),     std::move(wire.mode),    sender_of(m),
+                         wire.reply_timeout_usec, wire.session_remote};
     auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
     engine_.start(context, [reply](Result<Step> result) { reply->done(result); });
     reply->arm(context.reply_timeout_usec);
