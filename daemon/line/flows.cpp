@@ -275,7 +275,7 @@ Result<ApprovalOffer> LineFlows::offer(const ApprovalRequest& request, OutcomeSi
     approval->expires_at = approval->created_at + lifetime;
     approval->expiry =
         deps_.timers.after(static_cast<uint64_t>(lifetime) * 1000 * 1000, [this, id] {
-            finish(id, outcome(ApprovalOutcome::Kind::Expired, "the LINE link expired", false),
+            finish(id, outcome(ApprovalOutcome::Kind::Expired, "the LINE link expired", true),
                    {"Expired", "This login has expired. Return to your terminal."});
         });
     ApprovalOffer offered;
