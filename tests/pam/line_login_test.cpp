@@ -276,15 +276,17 @@ TEST_F(LineLogin, TheTokenEndpointFailingGivesWayToThePassword) {
     expect_password_instead(person, "LINE's token endpoint failed.");
 }
 
-TEST_F(LineLogin, AnExpiredLinkGivesWayToThePassword) {
+TEST_F(LineLogin, AnExpiredLinkIsRefusedAndCounted) {
     link_bob();
     // The person presses Enter without opening the link: the login waits for LINE until the
     // link's 30 s are over.
     Person person;
     person.at_line_prompt = [](const std::string&) { return std::optional<std::string>(""); };
     auto started = std::chrono::steady_clock::now();
-    expect_password_instead(person, "The LINE link expired.");
+    expect_refused(person, "\nThe LINE link expired before it was approved. Log in again.\n");
     EXPECT_GE(std::chrono::steady_clock::now() - started, 29s);
+    EXPECT_EQ(person.shown.find("Log in with your password instead."), std::string::npos)
+        << person.shown;
 }
 
 TEST_F(LineLogin, NeitherTheSubNorItsHashIsShownLoggedOrKeptInTheClear) {
