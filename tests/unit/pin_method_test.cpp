@@ -116,6 +116,27 @@ class PinMethodTest : public ::testing::Test {
         return got_.has_value();
     }
 
+    // A login over `deferred`, started, and the right PIN answered: each store operation
+    // from here on runs when the test says.
+    void answer_by_hand(test::DeferredStore& deferred, const std::string& policy) {
+        store_ = &deferred;
+        use_policy(policy);
+        deferred_ = &deferred;
+        start();
+        deferred_ = nullptr;
+        got_.reset();
+        engine_->answer(id_, kOwner, SecretString(kPin),
+                        [this](Result<Step> r) { got_ = std::move(r); });
+    }
+
+    // Runs the loop (the workers' results) until a store operation waits.
+    void run_until_waiting(const test::DeferredStore& deferred) {
+        auto give_up = std::chrono::steady_clock::now() + 60s;
+        while (deferred.waiting() == 0 && std::chrono::steady_clock::now() < give_up) {
+            sd_event_run(event_.get(), 10 * 1000);
+        }
+    }
+
     static std::string errors(const Step& step) { return test::texts_of(step, bus::kMessageError); }
 
     EventPtr event_;
@@ -230,6 +251,25 @@ TEST_F(PinMethodTest, ARightPinUnderOldCostsIsHashedAgainWithThePolicys) {
     EXPECT_EQ(state().pin_hash, before);
 }
 
+TEST_F(PinMethodTest, APinSetWhileTheOldOneIsHashedAgainIsKept) {
+    test::DeferredStore deferred(s_.async_store);
+    answer_by_hand(deferred, quick_policy("", "9M"));
+    // The state read, the count, its clearing and, once the new hash is made, the read
+    // before it is stored: the new PIN is set just before that read.
+    for (int operation = 0; operation < 4; ++operation) {
+        run_until_waiting(deferred);
+        if (operation == 3) {
+            set_pin("604127", kTestCosts);
+        }
+        ASSERT_TRUE(deferred.run_one()) << operation;
+    }
+    deferred_ = &deferred;
+    ASSERT_TRUE(run_until_answered());
+    EXPECT_EQ(got_->value().verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(quick::verify_pin_blocking("604127", state().pin_hash).value())
+        << "the new PIN stays";
+}
+
 TEST_F(PinMethodTest, NeverOfferedToARemoteSessionUnlessThePolicySays) {
     LoginContext from_host = local();
     from_host.rhost = "192.0.2.7";
@@ -307,19 +347,9 @@ TEST_F(PinMethodTest, AFullPoolGivesWayToThePasswordUncounted) {
 
 TEST_F(PinMethodTest, AStoreThatCannotCountThePinEndsTheLoginWithoutSuccess) {
     test::DeferredStore deferred(s_.async_store);
-    store_ = &deferred;
-    use_policy(quick_policy());
-    deferred_ = &deferred;
-    start();
-    deferred_ = nullptr;  // answered by hand from here on
-    got_.reset();
-    engine_->answer(id_, kOwner, SecretString(kPin),
-                    [this](Result<Step> r) { got_ = std::move(r); });
+    answer_by_hand(deferred, quick_policy());
     ASSERT_TRUE(deferred.run_one()) << "the user's state read";
-    auto give_up = std::chrono::steady_clock::now() + 60s;
-    while (deferred.waiting() == 0 && std::chrono::steady_clock::now() < give_up) {
-        sd_event_run(event_.get(), 10 * 1000);  // the check on a worker
-    }
+    run_until_waiting(deferred);  // the check on a worker
     ASSERT_FALSE(got_.has_value()) << "no verdict before the PIN is counted";
     ASSERT_TRUE(deferred.fail_one(Error(Errc::Unavailable, "database is full")));
     ASSERT_TRUE(got_.has_value());

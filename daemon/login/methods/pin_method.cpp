@@ -126,6 +126,7 @@ void PinMethod::check(const MethodEnv& env, SecretString pin, const UserState& s
     const policy::Argon2Params& costs = env.policy->argon2;
     if (quick::needs_rehash(state.pin_hash, costs)) {
         rehash_pin_ = pin.clone();  // a right PIN is hashed again under the policy's costs
+        rehash_of_ = state.pin_hash;
     }
     // Held apart from the job's callback: if the pool refuses the job, it is still here.
     auto reply = std::make_shared<Done<Step>>(std::move(done));
@@ -228,13 +229,30 @@ void PinMethod::rehash(const MethodEnv& env, Done<Step> done) {
                                              (*finish)(Result<void>(phc.error()));
                                              return;
                                          }
-                                         self->deps_.store.set_pin_hash(
-                                             env.context.user, *phc,
-                                             [finish](Result<void> stored) { (*finish)(stored); });
+                                         self->replace_hash(env, *phc, finish);
                                      });
     } catch (const Error& e) {
         (*finish)(Result<void>(e));
     }
+}
+
+template <class Finish>
+void PinMethod::replace_hash(const MethodEnv& env, const std::string& phc,
+                             std::shared_ptr<Finish> finish) {
+    // Only in place of the hash that was checked: a PIN set meanwhile stays.
+    deps_.store.load_user(env.context.user, [self = self(), env, phc,
+                                             finish](Result<UserState> state) {
+        if (!state) {
+            (*finish)(Result<void>(state.error()));
+            return;
+        }
+        if (state->pin_hash != self->rehash_of_) {
+            (*finish)(Result<void>(Error(Errc::NotFound, "the PIN was changed during the login")));
+            return;
+        }
+        self->deps_.store.set_pin_hash(env.context.user, phc,
+                                       [finish](Result<void> stored) { (*finish)(stored); });
+    });
 }
 
 bool PinMethodType::offered(const policy::Policy&, const policy::UserPolicy& user_policy,

@@ -47,6 +47,10 @@ class PinMethod final : public LoginMethod {
     /// Stores a new hash of the right PIN (kept in rehash_pin_), then `success`; a failure
     /// is logged, never the login's.
     void rehash(const MethodEnv& env, Done<Step> done);
+    /// Stores `phc` in place of the hash checked (rehash_of_), unless the PIN has changed
+    /// since; `finish` gets the outcome.
+    template <class Finish>
+    void replace_hash(const MethodEnv& env, const std::string& phc, std::shared_ptr<Finish> finish);
     /// The password instead, with `why`, while nothing has been checked; after a check,
     /// the prompt again with it (only this method decides from then on).
     [[nodiscard]] Step give_way(std::string why) const;
@@ -59,6 +63,7 @@ class PinMethod final : public LoginMethod {
     bool checked_ = false;     // a PIN has been checked: no `p`, no `ignore` any more
     Job job_;                  // the check or rehash on the workers; dropped with the login
     SecretString rehash_pin_;  // kept only while a right PIN may have to be hashed again
+    std::string rehash_of_;    // the stored hash that rehash_pin_ was checked against
 };
 
 /// Offered when the user's policy allows the PIN, the user has one that may be used now
