@@ -49,12 +49,8 @@ struct Person {
 
 int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* person = static_cast<Person*>(data);
-    return reply_each(n, msg, resp, [person](int style, const std::string& text) {
-        person->shown += text + "\n";
+    return reply_reading(n, msg, resp, person->shown, [person](const std::string& text) {
         std::optional<std::string> answer;
-        if (style == PAM_TEXT_INFO || style == PAM_ERROR_MSG) {
-            return answer;
-        }
         if (text.find("assword") != std::string::npos && text.find("LINE") == std::string::npos) {
             ++person->password_prompts;
             answer = kPassword;

@@ -44,12 +44,8 @@ struct Person {
 
 int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* person = static_cast<Person*>(data);
-    return reply_each(n, msg, resp, [person](int style, const std::string& text) {
-        person->shown += text + "\n";
+    return reply_reading(n, msg, resp, person->shown, [person](const std::string& text) {
         std::optional<std::string> answer;
-        if (style == PAM_TEXT_INFO || style == PAM_ERROR_MSG) {
-            return answer;
-        }
         if (text.rfind("PIN", 0) == 0) {
             if (person->pin_prompts < static_cast<int>(person->pins.size())) {
                 answer = person->pins[static_cast<size_t>(person->pin_prompts)];
