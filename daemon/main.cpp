@@ -24,6 +24,7 @@
 #include "login/methods/code_method.hpp"
 #include "login/methods/line_method.hpp"
 #include "login/methods/phone_method.hpp"
+#include "login/methods/pin_method.hpp"
 #include "quick/pin_hash.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
@@ -144,8 +145,9 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
 
 // Every login method lwauthd runs, each with the services it uses (one that needs the
 // worker pool takes it here too). The engine knows none of them by name.
-LoginMethodTypes login_methods(const CodeDeps& codes) {
-    return {{std::make_shared<PhoneMethodType>(codes)}, {std::make_shared<CodeMethodType>(codes)}};
+LoginMethodTypes login_methods(const CodeDeps& codes, const PinDeps& pins) {
+    return {{std::make_shared<PhoneMethodType>(codes), std::make_shared<PinMethodType>(pins)},
+            {std::make_shared<CodeMethodType>(codes)}};
 }
 
 // The state directory holds the keys, the database and the outbox. Another user who
@@ -304,7 +306,8 @@ class Daemon {
         }
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
-            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
+            login_methods({clock_, random_, *store_, *sender_, *hasher_},
+                          {clock_, *store_, *pin_hasher_}));
         add_line_login();
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);

@@ -25,6 +25,7 @@ extern "C" {
 #include "conversation.hpp"
 #include "harness.hpp"
 #include "line/subject.hpp"
+#include "pam_service.hpp"
 
 namespace lwauth::test {
 namespace {
@@ -32,7 +33,6 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kFakeSub = LineProvider::kSub;
 constexpr const char* kOtherSub = "U-other";
@@ -49,12 +49,8 @@ struct Person {
 
 int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* person = static_cast<Person*>(data);
-    return reply_each(n, msg, resp, [person](int style, const std::string& text) {
-        person->shown += text + "\n";
+    return reply_reading(n, msg, resp, person->shown, [person](const std::string& text) {
         std::optional<std::string> answer;
-        if (style == PAM_TEXT_INFO || style == PAM_ERROR_MSG) {
-            return answer;
-        }
         if (text.find("assword") != std::string::npos && text.find("LINE") == std::string::npos) {
             ++person->password_prompts;
             answer = kPassword;
@@ -69,27 +65,12 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 class LineLogin : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        // pam_wrapper reads its service directory once per process: made once.
-        if (pam_dir_ != nullptr) {
-            return;
-        }
-        static TempDir services("lwauth-line-pam");
-        pam_dir_ = &services;
-        setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
-        std::string passdb;
-        for (const auto& u : test_users()) {
-            passdb += u.name + ":" + kPassword + ":line\n";
-        }
-        write_file(pam_dir_->path() / "passdb", passdb);
-        std::string matrix =
-            std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
         // DESIGN.md's full stack, less 2-step (bob has no contact for it). timeout=60: an
         // Enter that waits sees a 30 s link expire.
-        write_file(pam_dir_->path() / "pam.d" / "line",
-                   "auth [success=done ignore=ignore default=die] " +
-                       std::string(LWAUTH_PAM_MODULE_PATH) +
-                       " mode=primary timeout=60\nauth requisite " + matrix +
-                       "\naccount required " + matrix + "\n");
+        make_pam_service("line",
+                         "auth [success=done ignore=ignore default=die] " +
+                             std::string(LWAUTH_PAM_MODULE_PATH) + " mode=primary timeout=60\n",
+                         kPassword);
     }
 
     void SetUp() override {
@@ -213,7 +194,6 @@ class LineLogin : public ::testing::Test {
         EXPECT_EQ(passwordless_failures("bob"), 0);
     }
 
-    static inline TempDir* pam_dir_ = nullptr;
     TempDir dir_{"lwauth-line-login"};
     int port_ = pick_free_port();  // [line] listen
     LineProvider line_{dir_.path(), public_url() + "/line/callback"};
