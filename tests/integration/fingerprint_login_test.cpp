@@ -211,6 +211,17 @@ TEST_F(FingerprintLogin, AFailedMatchIsCountedAndTheReaderReadsAgain) {
     EXPECT_EQ(failures().in_a_row, 0);
 }
 
+TEST_F(FingerprintLogin, PAfterAFailedMatchTakesThePasswordWithTheFailureCounted) {
+    std::string r = reader({{"verify-no-match", true}});
+    start();
+    until_calls(r, kClaimToRelease.size());
+    Step step = answer("p");
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(failures().in_a_row, 1);
+    run_for(200);
+    EXPECT_EQ(fake_->calls(r), kClaimToRelease) << "the reader is not read again";
+}
+
 TEST_F(FingerprintLogin, AScanToRepeatIsToldAndTheReaderKeepsWaiting) {
     std::string r = reader({{"verify-retry-scan", false}});
     start();

@@ -193,17 +193,22 @@ void FingerprintMethod::show(const Done<Step>& done, Result<Step> step) {
 }
 
 void FingerprintMethod::answer(const MethodEnv&, std::string_view answer, Done<Step> done) {
-    if (kept_) {
+    // `p` while fprintd's latest answer is a failed match (counted already) or a scan to
+    // repeat is the password too; only a verdict it brought is given whatever the line.
+    bool to_password = chooses_password(answer);
+    if (kept_ && !(to_password && kept_->ok() && !kept_->value().finished())) {
         Result<Step> step = std::move(*kept_);
         kept_.reset();
         show(done, std::move(step));
         return;
     }
+    kept_.reset();
+    scan_when_shown_ = false;
     if (judging_) {
         held_ = std::move(done);  // awaits_event() until decided()
         return;
     }
-    if (!progress_.empty() && !chooses_password(answer)) {
+    if (!progress_.empty() && !to_password) {
         // A finger was read but must be read again: the reader is still waiting.
         Step step;
         for (std::string& line : std::exchange(progress_, {})) {
@@ -212,7 +217,7 @@ void FingerprintMethod::answer(const MethodEnv&, std::string_view answer, Done<S
         done(prompt_step(std::move(step)));
         return;
     }
-    // fprintd has read no finger yet: the user chose the password.
+    // fprintd has read no finger yet (or the user typed p): the password.
     verification_.reset();  // stopped and released
     const LoginContext& login = env_->context;
     log_event(LogLevel::Info, "fingerprint-skipped",
