@@ -8,16 +8,15 @@
 // nothing can reach it. So the reader is live from the first prompt on, and fprintd's
 // answer is kept for the user's next line: a finger read (a match, a failed match, a
 // scan to repeat, the reader gone) is what that line gets; a line while fprintd has said
-// nothing yet (Enter, `p`) chooses the password instead. A line that arrives while an
-// answer is being judged (the store counting a failure) holds its step until the
-// judgement (awaits_event). FprintClient calls back on the loop, so the method answers
-// that held step itself, as LineMethod does from notify(): no LoginEvent is needed.
+// nothing yet (Enter, `p`), and `p` after a failed match, choose the password instead.
+// A line that arrives while an answer is being judged (the store counting a failure)
+// holds its step until the judgement (awaits_event). FprintClient calls back on the loop, so the
+// method answers that held step itself, as LineMethod does from notify(): no LoginEvent is needed.
 //
 // Unlike the code methods, a failed match ends, once the failures pause or disable the
 // fingerprint, with the password (`ignore`) rather than a denial: the failures are
 // counted in the fingerprint's own persistent counter, and the password is the stronger
-// proof the stack asks next (issue: "the password is always offered as the
-// alternative").
+// proof the stack asks next: for quick login the password is always the alternative.
 #pragma once
 
 #include <memory>
