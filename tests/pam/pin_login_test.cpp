@@ -35,15 +35,16 @@ constexpr const char* kPin = "730518";
 
 // The person at the keyboard: `pins` in turn at the PIN prompt (then nothing: the
 // conversation fails), the password when asked.
-struct Person {
+struct Typist {
     std::vector<std::string> pins;
     std::string shown;  // every message and prompt, one a line
     int pin_prompts = 0;
     int password_prompts = 0;
 };
 
-int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
-    auto* person = static_cast<Person*>(data);
+int typist_converse(int n, const struct pam_message** msg, struct pam_response** resp,
+                    void* data) {
+    auto* person = static_cast<Typist*>(data);
     return reply_reading(n, msg, resp, person->shown, [person](const std::string& text) {
         std::optional<std::string> answer;
         if (text.rfind("PIN", 0) == 0) {
@@ -64,11 +65,12 @@ class PinLogin : public ::testing::Test {
     static void SetUpTestSuite() {
         // The passwordless stage of DESIGN.md's stack, then the password; PAM_RHOST and
         // PAM_TTY set from the environment first.
-        make_pam_service("pin",
-                         "auth optional " + std::string(kPamSetItems) +
-                             "\nauth [success=done ignore=ignore default=die] " +
-                             std::string(LWAUTH_PAM_MODULE_PATH) + " mode=primary\n",
-                         kPassword);
+        make_pam_service("pin", kPassword, [](const std::string& matrix) {
+            return "auth optional " + std::string(kPamSetItems) +
+                   "\nauth [success=done ignore=ignore default=die] " +
+                   std::string(LWAUTH_PAM_MODULE_PATH) + " mode=primary\nauth requisite " +
+                   matrix + "\naccount required " + matrix + "\n";
+        });
     }
 
     void SetUp() override {
@@ -109,15 +111,15 @@ class PinLogin : public ::testing::Test {
             static_cast<int64_t>(std::time(nullptr)));
     }
 
-    int authenticate(const std::string& user, Person& person) {
+    int authenticate(const std::string& user, Typist& person) {
         struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
-        _pamtest_conv("pin", user.c_str(), converse, &person, tests, 1, nullptr);
+        _pamtest_conv("pin", user.c_str(), typist_converse, &person, tests, 1, nullptr);
         return tests[0].op_rv;
     }
 
     // A login of `user`, who would type the PIN if asked, that asks the password alone.
     void expect_password_only(const std::string& user) {
-        Person person;
+        Typist person;
         person.pins = {kPin};
         EXPECT_EQ(authenticate(user, person), PAM_SUCCESS) << person.shown;
         EXPECT_EQ(person.pin_prompts, 0) << person.shown;
@@ -130,7 +132,7 @@ class PinLogin : public ::testing::Test {
 };
 
 TEST_F(PinLogin, ALocalLoginWithTheRightPinNeedsNoPassword) {
-    Person alice;
+    Typist alice;
     alice.pins = {kPin};
     EXPECT_EQ(authenticate("alice", alice), PAM_SUCCESS) << alice.shown << daemon_->log();
     EXPECT_EQ(alice.pin_prompts, 1) << alice.shown;
@@ -141,7 +143,7 @@ TEST_F(PinLogin, ALocalLoginWithTheRightPinNeedsNoPassword) {
 }
 
 TEST_F(PinLogin, WrongPinsAreToldThenDisableThePin) {
-    Person alice;
+    Typist alice;
     alice.pins = {"111111", "222222", "333333"};
     EXPECT_EQ(authenticate("alice", alice), PAM_AUTH_ERR) << alice.shown << daemon_->log();
     EXPECT_EQ(alice.password_prompts, 0) << alice.shown;
@@ -155,7 +157,7 @@ TEST_F(PinLogin, WrongPinsAreToldThenDisableThePin) {
     EXPECT_TRUE(daemon_->log_shows("event=pin-disabled")) << daemon_->log();
 
     // The next login is not offered the PIN, even the right one: the password.
-    Person again;
+    Typist again;
     again.pins = {kPin};
     EXPECT_EQ(authenticate("alice", again), PAM_SUCCESS) << again.shown;
     EXPECT_EQ(again.pin_prompts, 0) << again.shown;
@@ -163,7 +165,7 @@ TEST_F(PinLogin, WrongPinsAreToldThenDisableThePin) {
 }
 
 TEST_F(PinLogin, PChoosesThePassword) {
-    Person alice;
+    Typist alice;
     alice.pins = {"p"};
     EXPECT_EQ(authenticate("alice", alice), PAM_SUCCESS) << alice.shown;
     EXPECT_EQ(alice.pin_prompts, 1);
