@@ -85,6 +85,12 @@ std::string sentence(std::string text) {
     std::string detail = error.message();
     switch (code) {
         case Errc::Unavailable:
+            // lwauthd answered: it runs, and says what it cannot do now (too many LINE
+            // approvals waiting, its disk full...). Only the bus's own errors mean that it
+            // is not there.
+            if (std::string_view(error.name()) == bus::kErrorUnavailable) {
+                throw CommandError(code, sentence(detail));
+            }
             throw CommandError(code, "lwauthd is not running or not answering on the system bus (" +
                                          detail + "). Try: systemctl status lwauthd");
         case Errc::AccessDenied:

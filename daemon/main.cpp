@@ -22,8 +22,11 @@
 #include "log.hpp"
 #include "login/engine.hpp"
 #include "login/methods/code_method.hpp"
+#include "login/methods/fingerprint_method.hpp"
 #include "login/methods/line_method.hpp"
 #include "login/methods/phone_method.hpp"
+#include "login/methods/pin_method.hpp"
+#include "quick/fprint_client.hpp"
 #include "quick/pin_hash.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
@@ -144,8 +147,9 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
 
 // Every login method lwauthd runs, each with the services it uses (one that needs the
 // worker pool takes it here too). The engine knows none of them by name.
-LoginMethodTypes login_methods(const CodeDeps& codes) {
-    return {{std::make_shared<PhoneMethodType>(codes)}, {std::make_shared<CodeMethodType>(codes)}};
+LoginMethodTypes login_methods(const CodeDeps& codes, const PinDeps& pins) {
+    return {{std::make_shared<PhoneMethodType>(codes), std::make_shared<PinMethodType>(pins)},
+            {std::make_shared<CodeMethodType>(codes)}};
 }
 
 // The state directory holds the keys, the database and the outbox. Another user who
@@ -184,7 +188,8 @@ class Daemon {
         if (!load_policy() || !prepare_state_directories() || !open_loop()) {
             return 1;
         }
-        if (!compose()) {
+        // The bus before the services: the fingerprint login's fprintd client is built on it.
+        if (!open_bus() || !compose()) {
             return 1;
         }
         if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
@@ -304,7 +309,9 @@ class Daemon {
         }
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
-            login_methods({clock_, random_, *store_, *sender_, *hasher_}));
+            login_methods({clock_, random_, *store_, *sender_, *hasher_},
+                          {clock_, *store_, *pin_hasher_}));
+        add_fingerprint_login();
         add_line_login();
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
                                                     *hasher_, users_);
@@ -337,6 +344,15 @@ class Daemon {
         return true;
     }
 
+    // The fingerprint login, through fprintd on lwauthd's system-bus connection; after
+    // the PIN's in the menu, before LINE's.
+    void add_fingerprint_login() {
+        fprint_ = std::make_unique<FprintClient>(bus_.get(), *timers_);
+        engine_->add_method_types(
+            {{std::make_shared<FingerprintMethodType>(FingerprintDeps{clock_, *store_, *fprint_})},
+             {}});
+    }
+
     // The LINE login, after the engine: an approval's outcome reaches its login through
     // the engine's notify. After the phone's in the menu.
     void add_line_login() {
@@ -347,8 +363,8 @@ class Daemon {
         engine_->add_method_types({{std::make_shared<LineMethodType>(std::move(deps))}, {}});
     }
 
-    // Serves the bus object on the system bus, from the loop.
-    bool connect_bus() {
+    // Connects to the system bus; connect_bus() serves on it once the services exist.
+    bool open_bus() {
         sd_bus* bus = nullptr;
         // sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests use for a
         // private bus.
@@ -359,8 +375,14 @@ class Daemon {
             return false;
         }
         bus_.reset(bus);
+        return true;
+    }
+
+    // Serves the bus object on the system bus, from the loop.
+    bool connect_bus() {
+        sd_bus* bus = bus_.get();
         service_->attach(bus);
-        r = sd_bus_request_name(bus, bus::kServiceName, 0);
+        int r = sd_bus_request_name(bus, bus::kServiceName, 0);
         if (r < 0) {
             log_event(LogLevel::Error, "start-failed",
                       std::string("cannot own ") + bus::kServiceName + " on the system bus: " +
@@ -514,6 +536,7 @@ class Daemon {
     std::unique_ptr<quick::PinHasher> pin_hasher_;  // on workers_
     std::unique_ptr<EventTimers> timers_;
     BusPtr bus_;
+    std::unique_ptr<FprintClient> fprint_;  // on bus_ and timers_: destroyed before them
     EventSourcePtr sweep_timer_;
     std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
 };

@@ -269,6 +269,11 @@ const std::vector<KeySpec>& key_specs() {
         {"line", "channel_secret_file", secret_file<&P::line, &Li::channel_secret_file>()},
         {"line", "public_url", global<&P::line, &Li::public_url>(as(base_url_parser()))},
         {"line", "listen", global<&P::line, &Li::listen>(as(host_port_parser()))},
+        {"line", "connections_per_address",
+         global<&P::line, &Li::connections_per_address>(
+             Format<int>{optional_integer_parser(1, Li::kMaxConnections,
+                                                 " (the endpoint's connections in all), or empty"),
+                         [](const int& n) { return n == 0 ? std::string() : std::to_string(n); }})},
         {"line", "authorize_url", global<&P::line, &Li::authorize_url>(https_url(Refused))},
         {"line", "token_url", global<&P::line, &Li::token_url>(https_url(Refused))},
         {"line", "jwks_url", global<&P::line, &Li::jwks_url>(https_url(Allowed))},

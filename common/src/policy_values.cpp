@@ -139,6 +139,12 @@ Parser<int> integer_parser(int min, int max, std::string note) {
     };
 }
 
+Parser<int> optional_integer_parser(int min, int max, std::string note) {
+    return [bounded = integer_parser(min, max, std::move(note))](std::string_view text) {
+        return text.empty() ? Result<int>(0) : bounded(text);
+    };
+}
+
 Parser<int> integer_choice_parser(std::vector<int> choices) {
     return [choices = std::move(choices)](std::string_view text) -> Result<int> {
         auto value = parse_integer(text);
@@ -462,6 +468,15 @@ std::string LinePolicy::redirect_uri() const {
         base.remove_suffix(1);
     }
     return std::string(base) + std::string(kLineCallbackPath);
+}
+
+int LinePolicy::connections_per_address_limit() const {
+    if (connections_per_address > 0) {
+        return connections_per_address;
+    }
+    // On loopback every peer is the site's TLS proxy, which keeps per-client limits of its
+    // own: its one address stands for every phone.
+    return is_loopback_listen(listen) ? kMaxConnections : kDefaultConnectionsPerAddress;
 }
 
 const char* to_string(TwoStep value) {

@@ -111,6 +111,9 @@ Parser<int> integer_parser(int min, int max, std::string note = {});
 
 Parser<int> integer_choice_parser(std::vector<int> choices);
 
+// As integer_parser, with an empty value read as 0: a default that other keys decide.
+Parser<int> optional_integer_parser(int min, int max, std::string note = {});
+
 // `note` says why the range is what it is, when that is not obvious.
 Parser<std::chrono::seconds> duration_parser(std::chrono::seconds min, std::chrono::seconds max,
                                              std::string note = {});

@@ -47,7 +47,7 @@ struct ApprovalOutcome {
     /// Not Approved: one line for the user; no token, code or LINE identity in it.
     std::string why;
     /// Whether it counts as a failed login (a wrong number, a refusal, a token that did not
-    /// verify); an expiry or LINE being unreachable does not.
+    /// verify, a link left to expire); LINE or the endpoint failing does not.
     bool counts_as_failure = false;
 };
 

@@ -179,7 +179,11 @@ LineFlows::LineFlows(FlowsDeps deps, const policy::Policy& policy, FlowsOptions 
     started_listen_ = policy.line.listen;
     prefix_ = path_of(started_public_url_);
     config_ = make_config(policy.line, deps_.host_hasher, options_.secret_owner);
-    server_ = std::make_unique<http::Server>(deps_.event, started_listen_);
+    started_per_address_ = policy.line.connections_per_address_limit();
+    http::Limits limits;
+    limits.max_connections = policy::LinePolicy::kMaxConnections;
+    limits.max_connections_per_ip = static_cast<unsigned>(started_per_address_);
+    server_ = std::make_unique<http::Server>(deps_.event, started_listen_, limits);
     add_routes();
     log_event(LogLevel::Notice, "line-listening",
               "LINE Login endpoint listening on " + started_listen_,
@@ -201,9 +205,11 @@ Result<void> LineFlows::set_policy(const policy::Policy& policy) {
         config_.reset();  // offers are refused from now on; the endpoint stays for those waiting
         return {};
     }
-    if (line.listen != started_listen_ || line.public_url != started_public_url_) {
+    if (line.listen != started_listen_ || line.public_url != started_public_url_ ||
+        line.connections_per_address_limit() != started_per_address_) {
         log_event(LogLevel::Warning, "reload-partial",
-                  "[line] listen and public_url changes take effect when lwauthd restarts");
+                  "[line] listen, public_url and connections_per_address changes take effect "
+                  "when lwauthd restarts");
         line.public_url = started_public_url_;
         line.listen = started_listen_;
     }
@@ -275,7 +281,7 @@ Result<ApprovalOffer> LineFlows::offer(const ApprovalRequest& request, OutcomeSi
     approval->expires_at = approval->created_at + lifetime;
     approval->expiry =
         deps_.timers.after(static_cast<uint64_t>(lifetime) * 1000 * 1000, [this, id] {
-            finish(id, outcome(ApprovalOutcome::Kind::Expired, "the LINE link expired", false),
+            finish(id, outcome(ApprovalOutcome::Kind::Expired, "the LINE link expired", true),
                    {"Expired", "This login has expired. Return to your terminal."});
         });
     ApprovalOffer offered;

@@ -117,6 +117,7 @@ class LineFlows final : public LineApprovals {
     std::string prefix_;                    // public_url's path at start, without a trailing /
     std::string started_public_url_;
     std::string started_listen_;
+    int started_per_address_ = 0;  // the endpoint's connections per client address
     std::unique_ptr<http::Server> server_;
     Links links_;     // short links: token -> approval
     Links confirms_;  // confirmation forms: one-time token -> approval

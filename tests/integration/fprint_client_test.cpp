@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "fprintd_test_base.hpp"
 #include "harness.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "timers.hpp"
@@ -31,139 +32,25 @@ inline void PrintTo(FprintOutcome outcome, std::ostream* os) {
 namespace lwauth::test {
 namespace {
 
-constexpr const char* kFprintd = fprint::kService;
-constexpr const char* kManager = fprint::kManagerPath;
 constexpr const char* kDevice = fprint::kDeviceInterface;
-constexpr const char* kMock = "org.freedesktop.DBus.Mock";
-constexpr const char* kReader0 = "/net/reactivated/Fprint/Device/0";
-constexpr const char* kReader1 = "/net/reactivated/Fprint/Device/1";
+constexpr const char* kReader0 = kFakeReader0;
+constexpr const char* kReader1 = kFakeReader1;
 
-// fprintd's bus policy (data/net.reactivated.Fprint.conf): root owns the name, anyone may
-// call it; the tests may also drive the fake.
-constexpr const char* kFprintdPolicy = R"(
-  <policy user="root"><allow own="net.reactivated.Fprint"/></policy>
-  <policy context="default">
-    <allow send_destination="net.reactivated.Fprint" send_interface="net.reactivated.Fprint.Manager"/>
-    <allow send_destination="net.reactivated.Fprint" send_interface="net.reactivated.Fprint.Device"/>
-    <allow send_destination="net.reactivated.Fprint" send_interface="org.freedesktop.DBus.Properties"/>
-    <allow send_destination="net.reactivated.Fprint" send_interface="org.freedesktop.DBus.Mock"/>
-  </policy>)";
+using Status = FprintStatus;
 
-using Status = std::pair<std::string, bool>;  // (result, done)
-
-BusPtr connect(const std::string& address) {
-    sd_bus* bus = nullptr;
-    if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
-        sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
-        sd_bus_unref(bus);
-        throw std::runtime_error("cannot connect to the private bus");
-    }
-    return BusPtr(bus);
-}
-
-// Calls the fake on `bus` and throws its error, if any.
-void call(sd_bus* bus, const char* path, const char* interface, const char* member,
-          const std::function<void(sd_bus_message*)>& append, sd_bus_message** reply = nullptr) {
-    sd_bus_message* m = nullptr;
-    BusError error;
-    int r = sd_bus_message_new_method_call(bus, &m, kFprintd, path, interface, member);
-    BusMessagePtr message(m);
-    if (r >= 0 && append) {
-        append(m);
-    }
-    if (r < 0 || sd_bus_call(bus, m, 20 * 1000 * 1000, error.get(), reply) < 0) {
-        throw std::runtime_error(std::string(member) + " failed: " + error.name() + " " +
-                                 error.message());
-    }
-}
-
-class FprintClientTest : public ::testing::Test {
+class FprintClientTest : public FprintdTest {
   protected:
-    void SetUp() override {
-        bus_ = std::make_unique<PrivateBus>(dir_.path(), false, kFprintdPolicy);
-        start_fake();
-        control_ = connect(bus_->address());
-        // The client's connection owns lwauthd's name, so the shipped policy applies to
-        // what reaches it, as it does to lwauthd.
-        client_bus_ = connect(bus_->address());
-        ASSERT_GE(sd_bus_request_name(client_bus_.get(), "org.lwauth.Auth1", 0), 0);
-        sd_event* e = nullptr;
-        ASSERT_GE(sd_event_new(&e), 0);
-        event_.reset(e);
-        ASSERT_GE(sd_bus_attach_event(client_bus_.get(), event_.get(), 0), 0);
-        timers_ = std::make_unique<EventTimers>(event_.get());
-    }
     void TearDown() override {
         verification_.reset();
-        if (client_bus_) {
-            sd_bus_detach_event(client_bus_.get());
-        }
-    }
-
-    void start_fake() {
-        auto env = base_env();
-        env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_->address();
-        fake_ = Process({"/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
-                         (source_dir() / "tests/fakes/fprintd.py").string(), "-l",
-                         (dir_ / "fprintd.log").string()},
-                        env, dir_ / "fprintd.out");
-        if (!wait_for_name(bus_->address(), kFprintd, std::chrono::seconds(20))) {
-            throw std::runtime_error("the fake fprintd did not start: " +
-                                     read_file(dir_ / "fprintd.out"));
-        }
+        FprintdTest::TearDown();
     }
 
     // A reader with `fingers` of alice enrolled, and what VerifyStart will send.
     void add_reader(const std::vector<std::string>& fingers, const std::vector<Status>& script,
                     bool vanish = false) {
-        sd_bus_message* reply = nullptr;
-        call(
-            control_.get(), kManager, kMock, "AddDevice",
-            [](sd_bus_message* m) { sd_bus_message_append(m, "s", "Fake reader"); }, &reply);
-        const char* path = nullptr;
-        sd_bus_message_read(reply, "o", &path);
-        std::string reader = path;
-        sd_bus_message_unref(reply);
-        enroll(reader, fingers);
-        call(control_.get(), kManager, kMock, "SetVerifyScript", [&](sd_bus_message* m) {
-            sd_bus_message_append(m, "o", reader.c_str());
-            sd_bus_message_open_container(m, 'a', "(sb)");
-            for (const auto& [result, done] : script) {
-                sd_bus_message_append(m, "(sb)", result.c_str(), static_cast<int>(done));
-            }
-            sd_bus_message_close_container(m);
-            sd_bus_message_append(m, "b", static_cast<int>(vanish));
-        });
+        fake_->add_reader("alice", fingers, script, vanish);
     }
-
-    void enroll(const std::string& reader, const std::vector<std::string>& fingers) {
-        call(control_.get(), kManager, kMock, "SetEnrolledFingers", [&](sd_bus_message* m) {
-            sd_bus_message_append(m, "os", reader.c_str(), "alice");
-            sd_bus_message_open_container(m, 'a', "s");
-            for (const auto& f : fingers) {
-                sd_bus_message_append(m, "s", f.c_str());
-            }
-            sd_bus_message_close_container(m);
-        });
-    }
-
-    // The methods the fake recorded on `reader`, oldest first (dbusmock's GetCalls).
-    std::vector<std::string> calls(const char* reader) {
-        sd_bus_message* reply = nullptr;
-        call(control_.get(), reader, kMock, "GetCalls", nullptr, &reply);
-        BusMessagePtr owned(reply);
-        std::vector<std::string> names;
-        sd_bus_message_enter_container(reply, 'a', "(tsav)");
-        while (sd_bus_message_enter_container(reply, 'r', "tsav") > 0) {
-            uint64_t when = 0;
-            const char* name = nullptr;
-            sd_bus_message_read(reply, "ts", &when, &name);
-            names.emplace_back(name);
-            sd_bus_message_skip(reply, "av");
-            sd_bus_message_exit_container(reply);
-        }
-        return names;
-    }
+    std::vector<std::string> calls(const char* reader) { return fake_->calls(reader); }
 
     void start(uint64_t timeout_usec = 60ULL * 1000 * 1000) {
         client_ = std::make_unique<FprintClient>(client_bus_.get(), *timers_, timeout_usec);
@@ -171,15 +58,6 @@ class FprintClientTest : public ::testing::Test {
         verification_ = client_->verify(
             "alice", [this](const FprintRetry& retry) { retries_.push_back(retry); },
             [this](Result<FprintOutcome> r) { result_.emplace(std::move(r)); });
-    }
-
-    // Runs the loop until `until` holds, or 60 s pass.
-    bool run_until(const std::function<bool()>& until) {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (!until() && std::chrono::steady_clock::now() < deadline) {
-            sd_event_run(event_.get(), 50 * 1000);
-        }
-        return until();
     }
 
     Result<FprintOutcome> verify(uint64_t timeout_usec = 60ULL * 1000 * 1000) {
@@ -190,13 +68,6 @@ class FprintClientTest : public ::testing::Test {
         return *result_;
     }
 
-    TempDir dir_{"lwauth-fprint"};
-    std::unique_ptr<PrivateBus> bus_;
-    Process fake_;
-    BusPtr control_;
-    BusPtr client_bus_;
-    EventPtr event_;
-    std::unique_ptr<EventTimers> timers_;
     std::unique_ptr<FprintClient> client_;
     std::unique_ptr<FprintVerification> verification_;
     std::vector<FprintRetry> retries_;
@@ -284,11 +155,11 @@ TEST_F(FprintClientTest, FprintdVanishingMidVerificationIsUnavailable) {
     expect_unavailable(r, "The fingerprint service stopped.");
     EXPECT_EQ(retries_.size(), 1U);
     EXPECT_LT(waited, std::chrono::seconds(30));
-    EXPECT_TRUE(fake_.wait(std::chrono::seconds(10)).has_value());
+    EXPECT_TRUE(fake_->process().wait(std::chrono::seconds(10)).has_value());
 }
 
 TEST_F(FprintClientTest, WithoutFprintdItIsUnavailable) {
-    fake_.stop(SIGTERM);
+    fake_->process().stop(SIGTERM);
     Result<FprintOutcome> r = verify();
     expect_unavailable(r, "The fingerprint service is not available.");
 }
@@ -319,8 +190,8 @@ TEST_F(FprintClientTest, UsesTheReaderWithTheMostPrints) {
 
 TEST_F(FprintClientTest, AReaderInUseIsUnavailable) {
     add_reader({"right-index-finger"}, {{"verify-match", true}});
-    call(control_.get(), kManager, kMock, "SetClaimedElsewhere",
-         [](sd_bus_message* m) { sd_bus_message_append(m, "ob", kReader0, 1); });
+    fake_->control("SetClaimedElsewhere",
+                   [](sd_bus_message* m) { sd_bus_message_append(m, "ob", kReader0, 1); });
     Result<FprintOutcome> r = verify();
     expect_unavailable(r, "The fingerprint reader is in use.");
     // Not claimed, so nothing to stop or release.
@@ -344,8 +215,8 @@ TEST_F(FprintClientTest, CancelStopsAndReleasesWithoutCallingBack) {
 
 TEST_F(FprintClientTest, ACancelWhileClaimIsOnItsWayReleasesOnceClaimed) {
     add_reader({"right-index-finger"}, {{"verify-match", true}});
-    call(control_.get(), kManager, kMock, "SetClaimDelay",
-         [](sd_bus_message* m) { sd_bus_message_append(m, "ou", kReader0, 1000U); });
+    fake_->control("SetClaimDelay",
+                   [](sd_bus_message* m) { sd_bus_message_append(m, "ou", kReader0, 1000U); });
     start();
     // dbusmock logs a call before it runs it: Claim has reached the fake.
     ASSERT_TRUE(run_until([&] {
@@ -372,7 +243,7 @@ TEST_F(FprintClientTest, DroppingTheHandleCancels) {
 // root connection: to the client's connection directly and to everyone. Returns once
 // the bus has passed it on (a call on the same connection answered after it).
 void spoof_match(const std::string& address, const std::string& client) {
-    BusPtr bus = connect(address);
+    TestBusPtr bus = connect_bus(address);
     for (const std::string& destination : {client, std::string()}) {
         sd_bus_message* m = nullptr;
         ASSERT_GE(sd_bus_message_new_signal(bus.get(), &m, kReader0, kDevice, "VerifyStatus"), 0);
@@ -401,7 +272,7 @@ TEST_F(FprintClientTest, IgnoresAVerifyStatusFromAnotherClient) {
     ASSERT_GE(sd_bus_get_unique_name(client_bus_.get(), &unique), 0);
     spoof_match(bus_->address(), unique);
     // fprintd's own verdict comes after the stranger's.
-    call(control_.get(), kManager, kMock, "EmitVerifyStatus", [](sd_bus_message* m) {
+    fake_->control("EmitVerifyStatus", [](sd_bus_message* m) {
         sd_bus_message_append(m, "osb", kReader0, "verify-no-match", 1);
     });
     ASSERT_TRUE(run_until([&] { return result_.has_value(); }));

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -162,6 +163,36 @@ TEST_F(LineLink, StatusSaysNotLinkedWhereLineIsOffered) {
     RunResult r = ctl("alice", {"status"});
     EXPECT_NE(r.out.find("\nLINE:                  not linked\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("log in with LINE"), std::string::npos) << r.out;
+}
+
+TEST_F(LineLink, LwauthctlGivesLwauthdsReasonWhenItCannotLinkNowAndSaysWhenItIsDown) {
+    ASSERT_EQ(daemon_->stop(), 0);
+    start(line_policy(true));
+    // LINE approvals waiting at once are bounded (64): here each is held by the lwauthctl
+    // that asked for it, as long as it waits.
+    std::vector<Process> waiting;
+    waiting.reserve(64);
+    for (int i = 0; i < 64; ++i) {
+        waiting.emplace_back(std::vector<std::string>{lwauthctl_path().string(), "line", "link"},
+                             daemon_->client_env(), dir_ / ("link-" + std::to_string(i) + ".log"),
+                             uid_of("bob"));
+    }
+    ASSERT_TRUE(daemon_->log_shows("event=line-link-started", 64)) << daemon_->log();
+    RunResult full = ctl("bob", {"line", "link"});
+    EXPECT_EQ(full.exit_code, 4) << full.out << full.err;
+    EXPECT_EQ(full.err, "lwauthctl: Too many LINE approvals are waiting; try again later.\n");
+    RunResult json_full = ctl("bob", {"--json", "line", "link"});
+    EXPECT_EQ(json_full.exit_code, 4);
+    EXPECT_EQ(json::parse(json_full.out, nullptr, false)["error"], "unavailable") << json_full.out;
+
+    waiting.clear();
+    ASSERT_EQ(daemon_->stop(), 0);
+    RunResult down = ctl("bob", {"line", "link"});
+    EXPECT_EQ(down.exit_code, 4) << down.out << down.err;
+    EXPECT_NE(down.err.find("lwauthctl: lwauthd is not running or not answering on the system "
+                            "bus ("),
+              std::string::npos)
+        << down.err;
 }
 
 TEST_F(LineLink, AnAdministratorsResetUnlinks) {

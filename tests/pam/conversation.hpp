@@ -43,4 +43,18 @@ inline int reply_each(int n, const struct pam_message** msg, struct pam_response
     return PAM_SUCCESS;
 }
 
+/// reply_each for a person who reads everything: every message and prompt is added to
+/// `shown`, a line each, and `prompt` answers the prompts alone.
+inline int reply_reading(
+    int n, const struct pam_message** msg, struct pam_response** resp, std::string& shown,
+    const std::function<std::optional<std::string>(const std::string& text)>& prompt) {
+    return reply_each(n, msg, resp, [&](int style, const std::string& text) {
+        shown += text + "\n";
+        if (style == PAM_TEXT_INFO || style == PAM_ERROR_MSG) {
+            return std::optional<std::string>();
+        }
+        return prompt(text);
+    });
+}
+
 }  // namespace lwauth::test

@@ -25,6 +25,7 @@ extern "C" {
 #include "conversation.hpp"
 #include "harness.hpp"
 #include "line/subject.hpp"
+#include "pam_service.hpp"
 
 namespace lwauth::test {
 namespace {
@@ -32,64 +33,31 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kFakeSub = LineProvider::kSub;
 constexpr const char* kOtherSub = "U-other";
 const std::string kSubjectKey(32, 's');  // [line] subject_key_file
 
-// The person at the terminal: the password when asked, and `at_line_prompt` (given all
-// that was shown so far) for LINE's prompt; nullopt ends the conversation.
-struct Person {
-    std::function<std::optional<std::string>(const std::string& shown)> at_line_prompt;
-    std::string shown;  // every message and prompt, one a line
-    int line_prompts = 0;
-    int password_prompts = 0;
-};
-
-int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
-    auto* person = static_cast<Person*>(data);
-    return reply_each(n, msg, resp, [person](int style, const std::string& text) {
-        person->shown += text + "\n";
-        std::optional<std::string> answer;
-        if (style == PAM_TEXT_INFO || style == PAM_ERROR_MSG) {
-            return answer;
-        }
-        if (text.find("assword") != std::string::npos && text.find("LINE") == std::string::npos) {
-            ++person->password_prompts;
-            answer = kPassword;
-        } else if (text.find("Approve in LINE") != std::string::npos && person->at_line_prompt) {
-            ++person->line_prompts;
-            answer = person->at_line_prompt(person->shown);
-        }
-        return answer;
-    });
+// The person at the terminal: the password when asked, and `at_method` (given all that
+// was shown so far) for LINE's prompt.
+Person new_person() {
+    Person person;
+    person.method_prompt = "Approve in LINE";
+    person.password = kPassword;
+    return person;
 }
 
 class LineLogin : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        // pam_wrapper reads its service directory once per process: made once.
-        if (pam_dir_ != nullptr) {
-            return;
-        }
-        static TempDir services("lwauth-line-pam");
-        pam_dir_ = &services;
-        setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
-        std::string passdb;
-        for (const auto& u : test_users()) {
-            passdb += u.name + ":" + kPassword + ":line\n";
-        }
-        write_file(pam_dir_->path() / "passdb", passdb);
-        std::string matrix =
-            std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
         // DESIGN.md's full stack, less 2-step (bob has no contact for it). timeout=60: an
         // Enter that waits sees a 30 s link expire.
-        write_file(pam_dir_->path() / "pam.d" / "line",
-                   "auth [success=done ignore=ignore default=die] " +
-                       std::string(LWAUTH_PAM_MODULE_PATH) +
-                       " mode=primary timeout=60\nauth requisite " + matrix +
-                       "\naccount required " + matrix + "\n");
+        make_pam_service("line", kPassword, [](const std::string& matrix) {
+            return "auth [success=done ignore=ignore default=die] " +
+                   std::string(LWAUTH_PAM_MODULE_PATH) +
+                   " mode=primary timeout=60\nauth requisite " + matrix + "\naccount required " +
+                   matrix + "\n";
+        });
     }
 
     void SetUp() override {
@@ -148,8 +116,8 @@ class LineLogin : public ::testing::Test {
     // A person who, at LINE's prompt, has the phone open the link shown and pick `pick`
     // of the number shown (the number itself by default), then presses Enter.
     Person person_with_phone(std::function<std::optional<int>(int shown)> pick) {
-        Person person;
-        person.at_line_prompt = [this, pick](const std::string& shown) {
+        Person person = new_person();
+        person.at_method = [this, pick](const std::string& shown) {
             PrintedLink printed =
                 last_printed_link(shown, R"(Then pick this number in LINE: (\d+))");
             shown_links_.push_back(printed);
@@ -195,7 +163,7 @@ class LineLogin : public ::testing::Test {
     void expect_refused(Person& person, const std::string& why) {
         int failures = passwordless_failures("bob");
         EXPECT_EQ(authenticate("bob", person), PAM_AUTH_ERR) << person.shown;
-        EXPECT_EQ(person.line_prompts, 1) << person.shown;
+        EXPECT_EQ(person.method_prompts, 1) << person.shown;
         EXPECT_EQ(person.password_prompts, 0) << person.shown;
         EXPECT_NE(person.shown.find(why), std::string::npos) << person.shown;
         EXPECT_EQ(passwordless_failures("bob"), failures + 1);
@@ -205,7 +173,7 @@ class LineLogin : public ::testing::Test {
     // password, which logs in; `why` shown; nothing counted.
     void expect_password_instead(Person& person, const std::string& why) {
         EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown;
-        EXPECT_EQ(person.line_prompts, 1) << person.shown;
+        EXPECT_EQ(person.method_prompts, 1) << person.shown;
         EXPECT_EQ(person.password_prompts, 1) << person.shown;
         EXPECT_NE(person.shown.find("\n" + why + "\nLog in with your password instead.\n"),
                   std::string::npos)
@@ -213,7 +181,6 @@ class LineLogin : public ::testing::Test {
         EXPECT_EQ(passwordless_failures("bob"), 0);
     }
 
-    static inline TempDir* pam_dir_ = nullptr;
     TempDir dir_{"lwauth-line-login"};
     int port_ = pick_free_port();  // [line] listen
     LineProvider line_{dir_.path(), public_url() + "/line/callback"};
@@ -235,7 +202,7 @@ TEST_F(LineLogin, LinkThenLogInWithThePhoneAndNoPassword) {
     Person person = person_with_phone([](int shown) { return shown; });
     EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
     EXPECT_EQ(person.password_prompts, 0) << person.shown;
-    EXPECT_EQ(person.line_prompts, 1) << person.shown;
+    EXPECT_EQ(person.method_prompts, 1) << person.shown;
     ASSERT_EQ(shown_links_.size(), 1u);
     EXPECT_EQ(shown_links_[0].url.rfind(public_url() + "/l", 0), 0u) << person.shown;
     EXPECT_NE(
@@ -276,15 +243,17 @@ TEST_F(LineLogin, TheTokenEndpointFailingGivesWayToThePassword) {
     expect_password_instead(person, "LINE's token endpoint failed.");
 }
 
-TEST_F(LineLogin, AnExpiredLinkGivesWayToThePassword) {
+TEST_F(LineLogin, AnExpiredLinkIsRefusedAndCounted) {
     link_bob();
     // The person presses Enter without opening the link: the login waits for LINE until the
     // link's 30 s are over.
-    Person person;
-    person.at_line_prompt = [](const std::string&) { return std::optional<std::string>(""); };
+    Person person = new_person();
+    person.at_method = [](const std::string&) { return std::optional<std::string>(""); };
     auto started = std::chrono::steady_clock::now();
-    expect_password_instead(person, "The LINE link expired.");
+    expect_refused(person, "\nThe LINE link expired before it was approved. Log in again.\n");
     EXPECT_GE(std::chrono::steady_clock::now() - started, 29s);
+    EXPECT_EQ(person.shown.find("Log in with your password instead."), std::string::npos)
+        << person.shown;
 }
 
 TEST_F(LineLogin, NeitherTheSubNorItsHashIsShownLoggedOrKeptInTheClear) {

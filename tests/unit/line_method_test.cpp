@@ -334,21 +334,33 @@ TEST_F(LineMethodTest, ARefusalIsDeniedWithItsReasonAndCountedWhenItCounts) {
     EXPECT_EQ(passwordless_failures(), 2);
 }
 
-TEST_F(LineMethodTest, AnExpiredLinkOrLineUnreachableLeavesThePasswordToTheUser) {
+TEST_F(LineMethodTest, AnExpiredLinkIsDeniedAndCounted) {
     using Kind = line::ApprovalOutcome::Kind;
     start();
     answer("");
-    approvals_.fire(not_approved(Kind::Expired, "", false));
-    EXPECT_EQ(verdict(), bus::kVerdictIgnore);
-    EXPECT_EQ(errors(), "The LINE link expired.\n");
-    EXPECT_EQ(test::texts_of(got_->value(), bus::kMessageInfo),
-              "Log in with your password instead.\n");
+    approvals_.fire(not_approved(Kind::Expired, "the LINE link expired", true));
+    EXPECT_EQ(verdict(), bus::kVerdictDenied);
+    EXPECT_EQ(errors(), "The LINE link expired before it was approved. Log in again.\n");
+    EXPECT_EQ(test::texts_of(got_->value(), bus::kMessageInfo), "") << "no password offered";
+    EXPECT_EQ(passwordless_failures(), 1);
 
+    // Expired before Enter: counted on arrival, and p is no escape.
+    start();
+    approvals_.fire(not_approved(Kind::Expired, "the LINE link expired", true));
+    EXPECT_EQ(passwordless_failures(), 2);
+    answer("p");
+    EXPECT_EQ(verdict(), bus::kVerdictDenied);
+}
+
+TEST_F(LineMethodTest, LineUnreachableLeavesThePasswordToTheUser) {
+    using Kind = line::ApprovalOutcome::Kind;
     start();
     approvals_.fire(not_approved(Kind::Failed, "LINE could not be reached.", false));
     answer("");
     EXPECT_EQ(verdict(), bus::kVerdictIgnore);
     EXPECT_EQ(errors(), "LINE could not be reached.\n");
+    EXPECT_EQ(test::texts_of(got_->value(), bus::kMessageInfo),
+              "Log in with your password instead.\n");
     EXPECT_EQ(passwordless_failures(), 0);
 }
 

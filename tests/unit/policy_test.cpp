@@ -642,6 +642,43 @@ TEST(PolicyValues, LineLinkLifetimeAndMaxAge) {
               "lwauth.conf:2: bad value '31d' for max_age: expected a duration from 0s to 30d");
 }
 
+TEST(PolicyValues, LineConnectionsPerAddressDefaultsByListen) {
+    // On loopback the one peer is the site's TLS proxy: every connection may be its.
+    EXPECT_EQ(LinePolicy{}.connections_per_address_limit(), 64);
+    for (const char* loopback : {"127.0.0.1:8741", "[::1]:8741", "localhost:8741"}) {
+        EXPECT_EQ(loaded(std::string("[line]\nlisten = ") + loopback + "\n")
+                      .line.connections_per_address_limit(),
+                  64)
+            << loopback;
+    }
+    for (const char* beyond : {"0.0.0.0:8741", "192.0.2.1:8741", "[::]:8741"}) {
+        EXPECT_EQ(loaded(std::string("[line]\nlisten = ") + beyond + "\n")
+                      .line.connections_per_address_limit(),
+                  8)
+            << beyond;
+    }
+    EXPECT_EQ(loaded("[line]\nconnections_per_address =\n").line.connections_per_address, 0);
+}
+
+TEST(PolicyValues, LineConnectionsPerAddressIsFrom1To64) {
+    auto limit = [](const std::string& text) {
+        return loaded("[line]\n" + text).line.connections_per_address_limit();
+    };
+    EXPECT_EQ(limit("connections_per_address = 1\n"), 1);
+    EXPECT_EQ(limit("connections_per_address = 64\n"), 64);
+    EXPECT_EQ(limit("connections_per_address = 16\n"), 16);
+    EXPECT_EQ(limit("listen = 192.0.2.1:8741\nconnections_per_address = 20\n"), 20);
+    EXPECT_EQ(limit("listen = 127.0.0.1:8741\nconnections_per_address = 4\n"), 4);
+    const std::string expected =
+        ": expected an integer from 1 to 64 (the endpoint's connections in all), or empty";
+    for (const char* bad : {"0", "65", "-1", "8x", "eight"}) {
+        EXPECT_EQ(only_error(std::string("[line]\nconnections_per_address = ") + bad + "\n"),
+                  "lwauth.conf:2: bad value '" + std::string(bad) +
+                      "' for connections_per_address" + expected)
+            << bad;
+    }
+}
+
 TEST(PolicyValues, LineCaFileAndProxy) {
     EXPECT_EQ(loaded("[line]\nca_file = /etc/ssl/line.pem\n").line.ca_file, "/etc/ssl/line.pem");
     EXPECT_EQ(loaded("[line]\nproxy = socks5h://proxy.example.com:1080\n").line.proxy,

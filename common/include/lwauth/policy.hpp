@@ -160,6 +160,12 @@ struct LinePolicy {
     // The HTTPS base the phone reaches (the site's TLS proxy in front of `listen`).
     std::string public_url;
     std::string listen = "127.0.0.1:8741";  // host:port of lwauthd's plain-HTTP endpoint
+    // The endpoint's connections at once, in all and from one client address.
+    static constexpr int kMaxConnections = 64;
+    static constexpr int kDefaultConnectionsPerAddress = 8;
+    // From one client address, 1 to kMaxConnections; 0: by `listen`
+    // (connections_per_address_limit()).
+    int connections_per_address = 0;
     std::string authorize_url = "https://access.line.me/oauth2/v2.1/authorize";
     std::string token_url = "https://api.line.me/oauth2/v2.1/token";
     std::string jwks_url = "https://api.line.me/oauth2/v2.1/certs";  // empty: none (HS256)
@@ -181,6 +187,12 @@ struct LinePolicy {
     /// redirect_uri: public_url without a trailing '/', then kLineCallbackPath
     /// ("https://login.example.com/lwauth" -> "https://login.example.com/lwauth/line/callback").
     [[nodiscard]] std::string redirect_uri() const;
+
+    /// The endpoint's limit of connections from one client address: connections_per_address
+    /// when set, else kMaxConnections when `listen` is a loopback address (the peer is then
+    /// always the site's TLS proxy, which limits each client itself), else
+    /// kDefaultConnectionsPerAddress.
+    [[nodiscard]] int connections_per_address_limit() const;
 
     friend bool operator==(const LinePolicy&, const LinePolicy&) = default;
 };

@@ -220,16 +220,21 @@ void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
         approved(outcome.subject_hash, std::move(done));
         return;
     }
+    // A link left to expire is a login started and not finished in LINE: denied as a
+    // refusal is, and counted when the outcome counts (LineFlows counts every expiry).
+    if (outcome.kind == Kind::Expired) {
+        refused("The LINE link expired before it was approved. Log in again.",
+                outcome.counts_as_failure, std::move(done));
+        return;
+    }
     // A wrong number, a refusal or a token that did not verify: someone tried.
     if (outcome.counts_as_failure || outcome.kind == Kind::Refused) {
         refused(or_default(outcome.why, "The login was refused in LINE."),
                 outcome.counts_as_failure, std::move(done));
         return;
     }
-    // The link expired, or LINE could not be reached: nothing was checked.
-    done(password_instead(outcome.kind == Kind::Expired
-                              ? std::string("The LINE link expired.")
-                              : or_default(outcome.why, "LINE could not confirm the login.")));
+    // LINE or the endpoint failed: nothing was checked either way.
+    done(password_instead(or_default(outcome.why, "LINE could not confirm the login.")));
 }
 
 void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {

@@ -1,0 +1,176 @@
+// Quick login with a fingerprint through the real PAM stack: the real pam_lwauth.so
+// mode=primary loaded by libpam under pam_wrapper, the real lwauthd on a private system
+// bus, and the fake fprintd (tests/fakes/fprintd.py) on the same bus, driven as a person
+// at the terminal would: touch the reader, then Enter.
+//
+// Quick login is armed by a full login, which lwauthd records (users.quick_armed_at);
+// here the state database is given one before lwauthd serves, as a full login an hour
+// ago would have left it.
+#include <gtest/gtest.h>
+extern "C" {
+#include <libpamtest.h>  // a C header without extern "C" of its own
+}
+#include <security/pam_appl.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conversation.hpp"
+#include "fake_fprintd.hpp"
+#include "harness.hpp"
+#include "pam_service.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPamSetItems = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
+constexpr const char* kPassword = "correct horse";
+constexpr const char* kTouch = "Touch the fingerprint reader, or press Enter for other choices: ";
+const std::vector<std::string> kClaimToRelease = {"ListEnrolledFingers", "Claim", "VerifyStart",
+                                                  "VerifyStop", "Release"};
+
+// The person at the terminal: the password when asked, and `at_reader` (given how many
+// times the reader's prompt came, from 1) at the fingerprint's prompt.
+Person new_person(const std::function<std::string(int count)>& at_reader) {
+    Person person;
+    person.method_prompt = kTouch;
+    person.password = kPassword;
+    person.at_method = [at_reader, count = 0](const std::string&) mutable {
+        return std::optional<std::string>(at_reader(++count));
+    };
+    return person;
+}
+
+class FingerprintPam : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        // DESIGN.md's stack, less 2-step; PAM_RHOST from the environment, as sshd sets it.
+        make_pam_service("fingerprint", kPassword, [](const std::string& matrix) {
+            return "auth optional " + std::string(kPamSetItems) +
+                   "\nauth [success=done ignore=ignore default=die] " +
+                   std::string(LWAUTH_PAM_MODULE_PATH) + " mode=primary timeout=60\n" +
+                   "auth requisite " + matrix + "\naccount required " + matrix + "\n";
+        });
+    }
+
+    void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
+                        "cannot run (google/sanitizers#611)";
+#endif
+        bus_ = std::make_unique<PrivateBus>(dir_.path(), false, kFprintdBusPolicy);
+        fake_ = std::make_unique<FakeFprintd>(dir_.path(), bus_->address());
+        daemon_ = std::make_unique<Daemon>(
+            dir_.path(), bus_->address(),
+            default_test_policy(dir_ / "outbox.jsonl") +
+                "[quick_login]\nfingerprint = allowed\n");
+        // The first start makes the state database; bob's full login goes in before the
+        // second.
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+        int64_t hour_ago = static_cast<int64_t>(::time(nullptr)) - 3600;
+        sql("INSERT INTO users (name, full_login_at, quick_armed_at) VALUES ('bob', " +
+            std::to_string(hour_ago) + ", " + std::to_string(hour_ago) + ");");
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        // The module runs inside this process: point it at the private bus.
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
+        unsetenv("PAM_RHOST");
+    }
+    void TearDown() override {
+        unsetenv("PAM_RHOST");
+    }
+
+    std::string sql(const std::string& statement) const {
+        RunResult r =
+            run({"/usr/bin/sqlite3", (daemon_->state_dir() / "lwauth.db").string(), statement},
+                base_env());
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.out;
+    }
+
+    // pam_authenticate for `user` in the fingerprint stack.
+    static int authenticate(const std::string& user, Person& person) {
+        struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
+        _pamtest_conv("fingerprint", user.c_str(), converse, &person, tests, 1, nullptr);
+        return tests[0].op_rv;
+    }
+
+    // Waits until the fake has seen `count` calls on `reader` (a whole verification:
+    // kClaimToRelease), and for lwauthd to take the last answer: the finger was read.
+    void until_read(const std::string& reader, size_t count) {
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (fake_->calls(reader).size() < count && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(20ms);
+        }
+        ASSERT_GE(fake_->calls(reader).size(), count) << daemon_->log();
+        std::this_thread::sleep_for(300ms);
+    }
+
+    TempDir dir_{"lwauth-fingerprint-login"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<FakeFprintd> fake_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(FingerprintPam, ATouchThenEnterLogsInWithoutThePassword) {
+    std::string reader = fake_->add_reader("bob", {"right-index-finger"}, {{"verify-match", true}});
+    Person person = new_person([&](int) {
+        until_read(reader, kClaimToRelease.size());
+        return std::string();
+    });
+    EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
+    EXPECT_EQ(person.method_prompts, 1) << person.shown;
+    EXPECT_EQ(person.password_prompts, 0) << person.shown;
+    EXPECT_EQ(fake_->calls(reader), kClaimToRelease);
+    EXPECT_TRUE(daemon_->log_shows("event=fingerprint-match")) << daemon_->log();
+}
+
+TEST_F(FingerprintPam, AFailedMatchIsCountedInTheStateDatabaseAndPTakesThePassword) {
+    std::string reader =
+        fake_->add_reader("bob", {"right-index-finger"}, {{"verify-no-match", true}});
+    Person person = new_person([&](int count) {
+        if (count == 1) {
+            until_read(reader, kClaimToRelease.size());
+            fake_->script(reader, {});  // nobody touches the reader again
+            return std::string();
+        }
+        until_read(reader, kClaimToRelease.size() + 3);  // reading again, up to VerifyStart
+        return std::string("p");
+    });
+    EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
+    EXPECT_EQ(person.method_prompts, 2) << person.shown;
+    EXPECT_EQ(person.password_prompts, 1) << person.shown;
+    EXPECT_NE(person.shown.find("The fingerprint did not match.\n" + std::string(kTouch)),
+              std::string::npos)
+        << person.shown;
+    EXPECT_EQ(sql("SELECT fingerprint_failures FROM users WHERE name = 'bob';"), "1\n");
+    // The second verification was stopped and the reader released.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (fake_->calls(reader).size() < 2 * kClaimToRelease.size() &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(fake_->calls(reader).size(), 2 * kClaimToRelease.size());
+}
+
+TEST_F(FingerprintPam, ARemoteSessionIsNeverOfferedIt) {
+    std::string reader = fake_->add_reader("bob", {"right-index-finger"}, {{"verify-match", true}});
+    setenv("PAM_RHOST", "192.0.2.7", 1);
+    Person person = new_person([](int) { return std::string(); });
+    EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
+    EXPECT_EQ(person.method_prompts, 0) << person.shown;
+    EXPECT_EQ(person.password_prompts, 1) << person.shown;
+    EXPECT_TRUE(fake_->calls(reader).empty());
+}
+
+}  // namespace
+}  // namespace lwauth::test
