@@ -453,12 +453,17 @@ bool BusService::caller_is_root(sd_bus_message* m) const noexcept {
     }
 }
 
-void BusService::require_root(sd_bus_message* m) const {
-    if (caller_euid(m) != 0) {
-        log_event(LogLevel::Warning, "access-denied",
-                  "non-root caller refused on the Login interface", {{"SENDER", sender_of(m)}});
-        throw Error(Errc::AccessDenied, "only root may run logins");
+void BusService::require_own_login(sd_bus_message* m, uid_t uid, const std::string& user) const {
+    if (auto name = users_.name_of(uid); name && *name == user) {
+        return;
     }
+    log_event(LogLevel::Warning, "access-denied",
+              "non-root caller refused a login for another user",
+              {{"CALLER_UID", std::to_string(uid)},
+               {"USER", user.substr(0, 256)},
+               {"SENDER", sender_of(m)},
+               {"METHOD", method_of(m)}});
+    throw Error(Errc::AccessDenied, "a caller other than root may run logins of its own user only");
 }
 
 std::string BusService::caller_user(sd_bus_message* m) const {
@@ -493,19 +498,23 @@ uid_t BusService::require_admin(sd_bus_message* m) const {
 }
 
 int BusService::login_start(sd_bus_message* m) {
-    require_root(m);
+    uid_t uid = caller_euid(m);
     StartContext wire = bus::read_start_context(m);
-    LoginContext context{std::move(wire.user),   std::move(wire.service), std::move(wire.rhost),
-                         std::move(wire.tty),    std::move(wire.mode),    sender_of(m),
-                         wire.reply_timeout_usec};
+    LoginContext context{std::move(wire.user),    std::move(wire.service), std::move(wire.rhost),
+                         std::move(wire.tty),     std::move(wire.mode),    sender_of(m),
+                         wire.reply_timeout_usec, wire.session_remote,     uid != 0};
+    if (context.unprivileged) {
+        require_own_login(m, uid, context.user);
+    }
     auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
     engine_.start(context, [reply](Result<Step> result) { reply->done(result); });
     reply->arm(context.reply_timeout_usec);
     return 1;
 }
 
+// Answer and Cancel are open to any caller: the engine acts only for the connection that
+// started the login (its unique name), which Start has checked.
 int BusService::login_answer(sd_bus_message* m) {
-    require_root(m);
     const char* id = nullptr;
     const char* answer = nullptr;
     check(sd_bus_message_read(m, "ss", &id, &answer), "arguments");
@@ -519,7 +528,6 @@ int BusService::login_answer(sd_bus_message* m) {
 }
 
 int BusService::login_cancel(sd_bus_message* m) {
-    require_root(m);
     const char* id = nullptr;
     check(sd_bus_message_read(m, "s", &id), "arguments");
     engine_.cancel(id, sender_of(m));

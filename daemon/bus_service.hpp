@@ -64,7 +64,9 @@ class BusService {
     class DeadlineReply;
 
     [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
-    void require_root(sd_bus_message* m) const;
+    /// A caller other than root (EUID `uid`) may start a login for its own user alone:
+    /// the name of `uid` must be `user`; else AccessDenied, logged with its UID.
+    void require_own_login(sd_bus_message* m, uid_t uid, const std::string& user) const;
     /// The caller's UID when it is root or in the admin group; else AccessDenied.
     uid_t require_admin(sd_bus_message* m) const;
     [[nodiscard]] std::string caller_user(sd_bus_message* m) const;

@@ -6,9 +6,11 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <syslog.h>
+#include <systemd/sd-login.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <new>
@@ -256,6 +258,19 @@ void Relay::cancel(const std::string& id) {
                        bus::kLoginCancel, error.get(), nullptr, "s", id.c_str());
 }
 
+// Whether the logind session of this process is remote, as pam_fprintd's is_remote asks
+// it. No session (a cron job, a test) or logind unable to say reads as local: lwauthd
+// still judges the remote host and the terminal.
+bool session_is_remote() {
+    char* session = nullptr;
+    if (sd_pid_get_session(0, &session) < 0 || session == nullptr) {
+        return false;
+    }
+    bool remote = sd_session_is_remote(session) > 0;
+    std::free(session);
+    return remote;
+}
+
 const char* Relay::item(int type) const {
     const void* value = nullptr;
     if (pam_get_item(pamh_, type, &value) != PAM_SUCCESS || value == nullptr) {
@@ -284,7 +299,7 @@ int Relay::start(const char* user, Step& step) {
     // fails closed) before this module would give up and leave the login to failmode=.
     try {
         bus::append_start_context(raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY),
-                                        options_.mode, options_.timeout_usec});
+                                        options_.mode, options_.timeout_usec, session_is_remote()});
     } catch (const Error&) {
         return PAM_BUF_ERR;
     }

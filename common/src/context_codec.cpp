@@ -35,39 +35,50 @@ std::string* string_field(StartContext& context, std::string_view key) {
     return nullptr;
 }
 
+// Reads a value of the type `want` ("s", "t", "b") into `out`; another type is the
+// caller's error.
+template <typename T>
+void read_typed(sd_bus_message* m, std::string_view key, const char* want, T& out) {
+    const char* contents = nullptr;
+    check(sd_bus_message_peek_type(m, nullptr, &contents), "value");
+    if (contents == nullptr || std::string_view(want) != contents) {
+        throw Error(Errc::InvalidArgument, "bad Start context: '" + std::string(key) + "' is '" +
+                                               (contents ? contents : "") + "', not '" + want +
+                                               "'");
+    }
+    check(sd_bus_message_read(m, "v", want, &out), "value");
+}
+
 // Reads the value of `key` (the message at its variant) into `context`.
 void read_value(sd_bus_message* m, std::string_view key, StartContext& context) {
+    if (key == kContextReplyTimeout) {
+        read_typed(m, key, "t", context.reply_timeout_usec);
+        return;
+    }
+    if (key == kContextSessionRemote) {
+        int remote = 0;  // sd-bus reads a "b" as an int
+        read_typed(m, key, "b", remote);
+        context.session_remote = remote != 0;
+        return;
+    }
     std::string* field = string_field(context, key);
-    bool timeout = key == kContextReplyTimeout;
-    if (field == nullptr && !timeout) {
+    if (field == nullptr) {
         check(sd_bus_message_skip(m, "v"), "value");
         return;
     }
-    const char* contents = nullptr;
-    check(sd_bus_message_peek_type(m, nullptr, &contents), "value");
-    std::string_view want = timeout ? "t" : "s";
-    if (contents == nullptr || want != contents) {
-        throw Error(Errc::InvalidArgument, "bad Start context: '" + std::string(key) +
-                                               "' is '" + (contents ? contents : "") +
-                                               "', not '" + std::string(want) + "'");
-    }
-    if (timeout) {
-        check(sd_bus_message_read(m, "v", "t", &context.reply_timeout_usec), "value");
-        return;
-    }
     const char* value = nullptr;
-    check(sd_bus_message_read(m, "v", "s", &value), "value");
+    read_typed(m, key, "s", value);
     *field = value;
 }
 
 }  // namespace
 
 void append_start_context(sd_bus_message* m, const StartContext& c) {
-    int r = sd_bus_message_append(m, "a{sv}", 6, kContextUser, "s", c.user.c_str(),
-                                  kContextService, "s", c.service.c_str(), kContextRhost, "s",
-                                  c.rhost.c_str(), kContextTty, "s", c.tty.c_str(), kContextMode,
-                                  "s", c.mode.c_str(), kContextReplyTimeout, "t",
-                                  c.reply_timeout_usec);
+    int r = sd_bus_message_append(m, "a{sv}", 7, kContextUser, "s", c.user.c_str(), kContextService,
+                                  "s", c.service.c_str(), kContextRhost, "s", c.rhost.c_str(),
+                                  kContextTty, "s", c.tty.c_str(), kContextMode, "s",
+                                  c.mode.c_str(), kContextReplyTimeout, "t", c.reply_timeout_usec,
+                                  kContextSessionRemote, "b", static_cast<int>(c.session_remote));
     if (r < 0) {
         throw Error(Errc::Internal, "cannot write the Start context: " + errno_string(r));
     }

@@ -17,6 +17,18 @@ std::string LoginEngine::new_id() {
     return hex_encode(raw, sizeof raw);
 }
 
+namespace {
+
+// What a caller other than root says of where its login comes from is its own word: a
+// remote host keeps the login remote, but is no place whose wrong-code counts and send
+// caps the logins of other users from that host share.
+void believe_locally(LoginContext& context) {
+    context.session_remote = context.remote();
+    context.rhost.clear();
+}
+
+}  // namespace
+
 void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (context.user.empty() || context.user.size() > 256) {
         throw Error(Errc::InvalidArgument, "the login context needs a user name");
@@ -28,6 +40,9 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
         Starting{context, policy_, policy_->effective_for_lazy(context.user, [&] {
                      return deps_.users.groups_of(context.user);
                  })});
+    if (context.unprivileged) {
+        believe_locally(starting->context);
+    }
     if (context.mode == bus::kModeSecondFactor &&
         starting->user_policy.two_step == policy::TwoStep::Off) {
         done(Step::verdict_of(bus::kVerdictIgnore));
@@ -85,6 +100,9 @@ void LoginEngine::offer_primary(const std::shared_ptr<Starting>& starting,
     const UserState& state = *loaded;
     std::vector<PrimaryMenu::Choice> offered;
     for (const auto& type : types_.primary) {
+        if (context.unprivileged && !type->serves_unprivileged()) {
+            continue;
+        }
         if (type->offered(*starting->policy, starting->user_policy, state, context)) {
             offered.push_back({type, type->label(state)});
         }
@@ -130,6 +148,10 @@ void LoginEngine::add_login(const Starting& starting, std::shared_ptr<LoginMetho
     }
     if (!have_room()) {
         done(Error(Errc::Unavailable, "too many logins are in progress"));
+        return;
+    }
+    if (unprivileged_over(starting.context)) {
+        done(Error(Errc::Unavailable, "too many logins of this user are in progress"));
         return;
     }
     auto login = std::make_shared<const LoginData>(
@@ -181,6 +203,9 @@ void LoginEngine::choose_second_factor(const std::shared_ptr<Starting>& starting
     SecondFactorTypes others;                                        // those that apply after it
     const SecondFactorType* unavailable = nullptr;                   // set up, but cannot run now
     for (const auto& type : types_.second_factor) {
+        if (context.unprivileged && !type->serves_unprivileged()) {
+            continue;
+        }
         SecondFactorType::Fit fit = type->fit(policy, user_policy, state, context);
         if (fit == SecondFactorType::Fit::Applies) {
             if (first == nullptr) {
@@ -471,6 +496,21 @@ bool LoginEngine::have_room() {
     // The sweep timer drops expired logins every few seconds; walking all of them on
     // every Start would cost time in proportion to the logins waiting. Only when full.
     return logins_.size() < max_pending_ || (expire() > 0 && logins_.size() < max_pending_);
+}
+
+bool LoginEngine::unprivileged_over(const LoginContext& context) const {
+    if (!context.unprivileged) {
+        return false;
+    }
+    size_t held = 0;
+    for (const auto& [id, pending] : logins_) {
+        const LoginContext& other = pending.login->context;
+        if (other.unprivileged && other.user == context.user &&
+            ++held >= kMaxUnprivilegedLoginsPerUser) {
+            return true;
+        }
+    }
+    return false;
 }
 
 size_t LoginEngine::expire() {

@@ -47,6 +47,10 @@ class LoginEngine {
     /// Logins waiting at once (about 1.2 KiB each): a bound against a flood, well above
     /// what a host's PAM stacks start.
     static constexpr size_t kMaxPendingLogins = 16384;
+    /// Logins in progress that callers other than root may hold for one user: a screen
+    /// locker needs one or two, and any local user must not fill the engine's room, which
+    /// every login on the host shares.
+    static constexpr size_t kMaxUnprivilegedLoginsPerUser = 8;
 
     LoginEngine(EngineDeps deps, std::shared_ptr<const policy::Policy> policy,
                 LoginMethodTypes types)
@@ -144,6 +148,9 @@ class LoginEngine {
     static Step locked_step(const LoginContext& context, int64_t remaining);
     /// Whether another login fits, after dropping expired ones if it is full.
     bool have_room();
+    /// Whether a login of `context` would pass kMaxUnprivilegedLoginsPerUser (never for
+    /// a login root started).
+    [[nodiscard]] bool unprivileged_over(const LoginContext& context) const;
     /// Asks the method of `pending` for its first step (`first`) or the step after
     /// `answer`. An Error thrown on the way ends the login: the first step's goes to
     /// `done`, an answer's is thrown on to the caller.

@@ -32,6 +32,10 @@ class PrimaryMethodType {
     /// A fresh method for one login. It offers `p` (the password instead) while it has
     /// not checked anything yet, and never answers `ignore` after that.
     [[nodiscard]] virtual std::shared_ptr<LoginMethod> create() const = 0;
+    /// Whether it may serve a login that a caller other than root started for its own
+    /// user (LoginContext::unprivileged: a screen locker running as the user). The engine
+    /// never offers such a login a type that answers false.
+    [[nodiscard]] virtual bool serves_unprivileged() const { return true; }
 };
 
 using PrimaryMethodTypes = std::vector<std::shared_ptr<const PrimaryMethodType>>;

@@ -23,10 +23,13 @@ namespace lwauth {
 }
 
 /// Whether [policy] remember_host may remember, or has remembered, the place of this
-/// login: it is on, and the login has an origin (LoginContext::origin).
+/// login: it is on, and the login has an origin (LoginContext::origin). Never for a
+/// login started by a caller other than root, whose service and terminal are its own
+/// word: a place it recorded would spare other logins of the user their code.
 [[nodiscard]] inline bool remembers_places(const policy::UserPolicy& user_policy,
                                            const LoginContext& context) {
-    return user_policy.remember_host.count() > 0 && !context.origin().empty();
+    return user_policy.remember_host.count() > 0 && !context.origin().empty() &&
+           !context.unprivileged;
 }
 
 /// Whether the user finished a full 2-step login through the same PAM service from the

@@ -42,6 +42,9 @@ class SecondFactorType {
     [[nodiscard]] virtual std::shared_ptr<LoginMethod> create(
         const policy::Policy& policy, const policy::UserPolicy& user_policy, const UserState& state,
         const LoginContext& context) const = 0;
+    /// Whether it may serve a login that a caller other than root started for its own
+    /// user (LoginContext::unprivileged); the engine never offers it such a login when not.
+    [[nodiscard]] virtual bool serves_unprivileged() const { return true; }
 };
 
 using SecondFactorTypes = std::vector<std::shared_ptr<const SecondFactorType>>;

@@ -61,13 +61,14 @@ class Integration : public ::testing::Test {
     std::unique_ptr<Daemon> daemon_;
 };
 
-TEST_F(Integration, NonRootCannotStartLogin) {
-    // Refused by the bus policy before lwauthd sees it.
+TEST_F(Integration, NonRootStartsALoginForItsOwnUserOnly) {
+    // The bus lets everyone call; lwauthd refuses a user other than the caller's own.
     EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
-              "org.freedesktop.DBus.Error.AccessDenied");
-    EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
-              "org.freedesktop.DBus.Error.AccessDenied");
-    // Root may.
+              "org.lwauth.Auth1.Error.AccessDenied");
+    EXPECT_EQ(call_as(40002, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
+              "org.lwauth.Auth1.Error.AccessDenied");
+    // alice (40001) may, for alice; root for anyone.
+    EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Login", "Start", "a{sv}"), "");
     EXPECT_EQ(call_as(0, "org.lwauth.Auth1.Login", "Start", "a{sv}"), "");
 }
 
@@ -75,8 +76,9 @@ TEST_F(Integration, DaemonChecksCallersEvenWhenTheBusAllowsEverything) {
     start(/*permissive_bus=*/true);
     EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Start", "a{sv}"),
               "org.lwauth.Auth1.Error.AccessDenied");
+    // A login of another connection: none, as far as this one can tell.
     EXPECT_EQ(call_as(65534, "org.lwauth.Auth1.Login", "Answer", "ss"),
-              "org.lwauth.Auth1.Error.AccessDenied");
+              "org.lwauth.Auth1.Error.NoSuchLogin");
     EXPECT_EQ(call_as(40001, "org.lwauth.Auth1.Admin", "ReloadPolicy"),
               "org.lwauth.Auth1.Error.AccessDenied");
     EXPECT_NE(daemon_->log().find("non-root caller refused"), std::string::npos);

@@ -636,8 +636,12 @@ std::string OutboxMessage::code() const {
 }
 
 std::vector<OutboxMessage> read_outbox(const fs::path& path) {
-    std::vector<OutboxMessage> out;
     std::ifstream in(path);
+    return read_outbox(in);
+}
+
+std::vector<OutboxMessage> read_outbox(std::istream& in) {
+    std::vector<OutboxMessage> out;
     std::string line;
     while (std::getline(in, line)) {
         if (line.empty()) {
@@ -648,6 +652,41 @@ std::vector<OutboxMessage> read_outbox(const fs::path& path) {
                        j.value("destination", ""), j.value("text", "")});
     }
     return out;
+}
+
+OutboxFd::OutboxFd(const fs::path& path)
+    : fd_(open(path.c_str(), O_RDONLY | O_CLOEXEC)), seen_(read_outbox(path).size()) {}
+
+OutboxFd::~OutboxFd() {
+    if (fd_ >= 0) {
+        close(fd_);
+    }
+}
+
+std::vector<OutboxMessage> OutboxFd::messages() const {
+    std::string all;
+    char buf[4096];
+    ssize_t n;
+    for (off_t at = 0; (n = pread(fd_, buf, sizeof buf, at)) > 0; at += n) {
+        all.append(buf, static_cast<size_t>(n));
+    }
+    std::istringstream in(all);
+    return read_outbox(in);
+}
+
+std::string OutboxFd::next_code() {
+    for (int i = 0; i < 200; ++i) {
+        auto sent = messages();
+        if (sent.size() > seen_) {
+            return sent[seen_++].code();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return "";
+}
+
+size_t OutboxFd::count() const {
+    return messages().size();
 }
 
 LoginResult login_as_root_with(const std::string& address, const std::string& user,
@@ -669,7 +708,7 @@ int start_login(sd_bus* bus, const std::string& user, const LoginPlace& place, s
         return r;
     }
     std::vector<std::pair<const char*, std::string>> context = {
-        {"user", user}, {"service", place.service}, {"mode", "second_factor"}};
+        {"user", user}, {"service", place.service}, {"mode", place.mode}};
     if (!place.rhost.empty()) {
         context.emplace_back("rhost", place.rhost);
     }
@@ -750,6 +789,74 @@ LoginResult login_as_root_from(const std::string& address, const std::string& us
                                const LoginPlace& place,
                                const std::function<std::string()>& answer_of) {
     return login_as_root_at(address, user, place, [&](const std::string&) { return answer_of(); });
+}
+
+bool become(uid_t uid) {
+    return uid == 0 || (setgroups(0, nullptr) == 0 && setresgid(uid, uid, uid) == 0 &&
+                        setresuid(uid, uid, uid) == 0);
+}
+
+namespace {
+
+// Runs `child` in a forked process as `uid`, given the write end of a pipe; what it
+// wrote there, once it has ended ("" when it could not start).
+std::string output_as(uid_t uid, const std::function<void(int fd)>& child) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        return "";
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        // The child must never return into the test framework: only _exit.
+        close(fds[0]);
+        if (!become(uid)) {
+            _exit(3);
+        }
+        child(fds[1]);
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+        text.append(buf, static_cast<size_t>(n));
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return text;
+}
+
+}  // namespace
+
+LoginResult login_as_uid_from(const std::string& address, uid_t uid, const std::string& user,
+                              const LoginPlace& place,
+                              const std::function<std::string()>& answer_of) {
+    LoginResult result;
+    std::string text = output_as(uid, [&](int fd) {
+        LoginResult child = login_as_root_from(address, user, place, answer_of);
+        // The verdict, the number of prompts and each line, each ended by a NUL.
+        std::string out = child.verdict + '\0' + std::to_string(child.prompts) + '\0';
+        for (const auto& line : child.lines) {
+            out += line + '\0';
+        }
+        ssize_t ignored = write(fd, out.data(), out.size());
+        (void)ignored;
+    });
+    std::vector<std::string> fields;
+    for (size_t start = 0, end; (end = text.find('\0', start)) != std::string::npos;
+         start = end + 1) {
+        fields.push_back(text.substr(start, end - start));
+    }
+    if (fields.size() < 2) {
+        result.verdict = "child-failed";
+        return result;
+    }
+    result.verdict = fields[0];
+    result.prompts = std::stoi(fields[1]);
+    result.lines.assign(fields.begin() + 2, fields.end());
+    return result;
 }
 
 LoginResult login_as_root(const std::string& address, const std::string& user,
@@ -919,37 +1026,15 @@ void run_rounds(sd_bus* bus, const std::vector<CallRound>& rounds, int out) {
 std::vector<std::vector<CallReply>> call_rounds_as(const std::string& address, uid_t uid,
                                                    const std::vector<CallRound>& rounds) {
     std::vector<std::vector<CallReply>> out;
-    int fds[2];
-    if (pipe(fds) != 0) {
-        return out;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        // The child must never return into the test framework: only _exit.
-        close(fds[0]);
-        if (uid != 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
-                         setresuid(uid, uid, uid) != 0)) {
-            _exit(3);
-        }
+    std::string text = output_as(uid, [&](int fd) {
         sd_bus* bus = nullptr;
         if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address.c_str()) < 0 ||
             sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
             _exit(4);
         }
-        run_rounds(bus, rounds, fds[1]);
+        run_rounds(bus, rounds, fd);
         sd_bus_flush_close_unref(bus);
-        _exit(0);
-    }
-    close(fds[1]);
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
-        text.append(buf, static_cast<size_t>(n));
-    }
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    });
     std::istringstream lines(text);
     std::string line;
     out.emplace_back();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <istream>
 #include <map>
 #include <optional>
 #include <string>
@@ -71,6 +72,10 @@ struct RunResult {
     std::string out;
     std::string err;
 };
+
+/// In a forked child: runs on as `uid` (gid = uid, no supplementary groups); root stays
+/// root. False when the switch failed.
+[[nodiscard]] bool become(uid_t uid);
 
 /// Runs a program to completion as `uid` (gid = uid, no supplementary groups).
 RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
@@ -213,6 +218,31 @@ struct OutboxMessage {
 
 /// All messages in the outbox file, oldest first.
 std::vector<OutboxMessage> read_outbox(const fs::path& path);
+/// The same, from the outbox's text.
+std::vector<OutboxMessage> read_outbox(std::istream& in);
+
+/// The outbox read through a descriptor opened by root, which a child process that has
+/// dropped to a user's UID still reads (the file is lwauthd's, mode 0600, as a phone is
+/// its user's alone).
+class OutboxFd {
+  public:
+    explicit OutboxFd(const fs::path& path);
+    ~OutboxFd();
+    OutboxFd(const OutboxFd&) = delete;
+    OutboxFd& operator=(const OutboxFd&) = delete;
+
+    /// The code of the first message after those seen so far (those there when this was
+    /// made, at first), waiting up to 10 s for it; "" when none came.
+    std::string next_code();
+    /// How many messages the outbox holds.
+    [[nodiscard]] size_t count() const;
+
+  private:
+    [[nodiscard]] std::vector<OutboxMessage> messages() const;
+
+    int fd_;
+    size_t seen_;
+};
 
 /// Waits until `name` has an owner on the bus at `address`.
 bool wait_for_name(const std::string& address, const std::string& name,
@@ -251,11 +281,18 @@ struct LoginPlace {
     std::string service = "test";
     std::string rhost;
     std::string tty;
+    std::string mode = "second_factor";
 };
 /// As login_as_root_with, from `place`.
 LoginResult login_as_root_from(const std::string& address, const std::string& user,
                                const LoginPlace& place,
                                const std::function<std::string()>& answer_of);
+/// As login_as_root_from, from a child process running as `uid` (gid = uid, no
+/// supplementary groups), as a screen locker running as the user does; answer_of runs in
+/// that child, so it reads only what the user may (or a descriptor opened before).
+LoginResult login_as_uid_from(const std::string& address, uid_t uid, const std::string& user,
+                              const LoginPlace& place,
+                              const std::function<std::string()>& answer_of);
 
 /// A monitor on the bus (org.freedesktop.DBus.Monitoring.BecomeMonitor, so root only):
 /// it records the method calls to the bus driver of one member, such as lwauthd asking

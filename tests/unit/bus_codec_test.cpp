@@ -311,6 +311,23 @@ TEST_F(BusCodec, AStartContextRoundTrips) {
     EXPECT_EQ(bus::read_start_context(m.get()), context);
 }
 
+TEST_F(BusCodec, AStartContextCarriesARemoteSession) {
+    StartContext context{"alice", "gdm-password", "", ":0", bus::kModePrimary, 30000000, true};
+    auto m = reply([&](sd_bus_message* raw) { bus::append_start_context(raw, context); });
+    StartContext got = bus::read_start_context(m.get());
+    EXPECT_TRUE(got.session_remote);
+    EXPECT_EQ(got, context);
+}
+
+TEST_F(BusCodec, AStartContextReadsTheSessionKeyAsAnotherModuleWritesIt) {
+    auto m = reply([](sd_bus_message* raw) {
+        ASSERT_GE(
+            sd_bus_message_append(raw, "a{sv}", 2, "user", "s", "bob", "session_remote", "b", 1),
+            0);
+    });
+    EXPECT_TRUE(bus::read_start_context(m.get()).session_remote);
+}
+
 TEST_F(BusCodec, AStartContextSkipsKeysItDoesNotKnowAndLeavesMissingOnesEmpty) {
     auto m = reply([](sd_bus_message* raw) {
         ASSERT_GE(sd_bus_message_append(raw, "a{sv}", 3, "user", "s", "bob", "newer_key", "u", 7,
@@ -319,6 +336,7 @@ TEST_F(BusCodec, AStartContextSkipsKeysItDoesNotKnowAndLeavesMissingOnesEmpty) {
     });
     StartContext got = bus::read_start_context(m.get());
     EXPECT_EQ(got, (StartContext{"bob", "", "", "", "second_factor", 0}));
+    EXPECT_FALSE(got.session_remote) << "an older module says nothing: a local session";
 }
 
 TEST_F(BusCodec, AStartContextWithAKnownKeyOfAnotherTypeIsTheCallersError) {
@@ -329,6 +347,9 @@ TEST_F(BusCodec, AStartContextWithAKnownKeyOfAnotherTypeIsTheCallersError) {
              [](sd_bus_message* raw) {
                  ASSERT_GE(
                      sd_bus_message_append(raw, "a{sv}", 1, "reply_timeout_usec", "s", "30"), 0);
+             },
+             [](sd_bus_message* raw) {
+                 ASSERT_GE(sd_bus_message_append(raw, "a{sv}", 1, "session_remote", "s", "yes"), 0);
              },
              [](sd_bus_message* raw) { ASSERT_GE(sd_bus_message_append(raw, "s", "x"), 0); },
          }) {

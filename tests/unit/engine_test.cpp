@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -1395,6 +1396,127 @@ TEST_F(PrimaryMenuTest, AnAnswerNotInTheListAsksAgain) {
         EXPECT_NE(errors_of(again).find("Type a number from the list"), std::string::npos);
         menu = again;
     }
+}
+
+// ---- a login started by a caller other than root (a screen locker) ----------------------
+
+// A passwordless method for local sessions alone, as quick login is, that serves a caller
+// other than root or not; it keeps the context it was last asked about.
+class LocalOnlyType final : public PrimaryMethodType {
+  public:
+    explicit LocalOnlyType(bool serves_unprivileged) : serves_(serves_unprivileged) {}
+    std::string id() const override { return "local"; }
+    std::string label(const UserState&) const override { return "a local approval"; }
+    bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
+                 const LoginContext& context) const override {
+        asked = context;
+        return !context.remote();
+    }
+    std::shared_ptr<LoginMethod> create() const override {
+        return std::make_shared<ApprovalMethod>();
+    }
+    bool serves_unprivileged() const override { return serves_; }
+
+    mutable std::optional<LoginContext> asked;
+
+  private:
+    bool serves_;
+};
+
+class UnprivilegedLoginTest : public PrimaryTest {
+  protected:
+    /// The phone's type, then a LocalOnlyType; `local_alone` drops the phone's.
+    std::shared_ptr<LocalOnlyType> offer_local(bool serves_unprivileged, bool local_alone = false) {
+        auto local = std::make_shared<LocalOnlyType>(serves_unprivileged);
+        if (local_alone) {
+            types_.primary = {local};
+        } else {
+            types_.primary = {types_.primary.front(), local};
+        }
+        new_engine();
+        return local;
+    }
+    /// A login from the console's display: by a caller other than root when `unprivileged`.
+    static LoginContext at_display(bool unprivileged, const char* mode = bus::kModePrimary) {
+        LoginContext context{kUser, "i3lock", "", ":0", mode, kOwner};
+        context.unprivileged = unprivileged;
+        return context;
+    }
+    Step start_with(const LoginContext& context) {
+        Step step = step_now([&](Done<Step> done) { engine_->start(context, std::move(done)); });
+        shown_.push_back(step);
+        return step;
+    }
+};
+
+TEST_F(UnprivilegedLoginTest, AMethodThatServesNoUnprivilegedCallerIsNeverOfferedOne) {
+    offer_local(false);
+    EXPECT_EQ(start_with(at_display(false)).prompt, "Choice (1-2 or p): ") << "root: both";
+    Step phone = start_with(at_display(true));
+    ASSERT_EQ(phone.prompt, "Verification code: ") << "the phone's code alone";
+    EXPECT_EQ(answer(phone, last_code()).verdict, bus::kVerdictSuccess);
+
+    offer_local(false, true);
+    EXPECT_EQ(start_with(at_display(true)).verdict, bus::kVerdictIgnore) << "nothing: the password";
+    EXPECT_EQ(start_with(at_display(false)).prompt, "Approve: ");
+}
+
+TEST_F(UnprivilegedLoginTest, ARemoteLogindSessionIsNotOfferedALocalMethod) {
+    auto local = offer_local(true, true);
+    LoginContext remote = at_display(false);
+    remote.session_remote = true;
+    EXPECT_EQ(start_with(remote).verdict, bus::kVerdictIgnore);
+    ASSERT_TRUE(local->asked);
+    EXPECT_TRUE(local->asked->remote());
+    remote.unprivileged = true;
+    EXPECT_EQ(start_with(remote).verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(start_with(at_display(true)).prompt, "Approve: ");
+}
+
+TEST_F(UnprivilegedLoginTest, AnUnprivilegedCallersRemoteHostOnlyMakesTheLoginRemote) {
+    auto local = offer_local(true);
+    LoginContext claimed = at_display(true);
+    claimed.rhost = "192.0.2.7";
+    Step phone = start_with(claimed);
+    ASSERT_EQ(phone.prompt, "Verification code: ") << "remote: the local method is not offered";
+    ASSERT_TRUE(local->asked);
+    EXPECT_TRUE(local->asked->remote());
+    EXPECT_EQ(local->asked->rhost, "") << "no place of other users' logins";
+
+    // Its wrong codes are the user's alone: another user's login from that host is
+    // still offered the code.
+    store_.save_contact("jiro", {"phone", "+819011112222"});
+    use_policy("[policy]\nlogin_with_phone = allowed\n[lockout]\npasswordless_max_failures = 3\n");
+    offer_local(true);
+    EXPECT_TRUE(three_wrong(start_with(claimed)).finished());
+    EXPECT_EQ(start_with(claimed).verdict, bus::kVerdictIgnore) << "the user's count";
+    EXPECT_EQ(primary_from("192.0.2.7", "jiro").prompt, "Verification code: ");
+}
+
+TEST_F(UnprivilegedLoginTest, OneUsersUnprivilegedLoginsCannotFillTheEngine) {
+    offer_local(true, true);
+    for (size_t i = 0; i < LoginEngine::kMaxUnprivilegedLoginsPerUser; ++i) {
+        ASSERT_EQ(start_with(at_display(true)).prompt, "Approve: ") << i;
+    }
+    try {
+        (void)start_with(at_display(true));
+        ADD_FAILURE() << "one more login of the same user by a caller other than root";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::Unavailable);
+    }
+    EXPECT_EQ(start_with(at_display(false)).prompt, "Approve: ") << "root's logins go on";
+    LoginContext jiro = at_display(true);
+    jiro.user = "jiro";
+    EXPECT_EQ(start_with(jiro).prompt, "Approve: ") << "another user's too";
+}
+
+TEST_F(UnprivilegedLoginTest, AnUnprivilegedSecondFactorIsCheckedButNeverRemembered) {
+    use_policy("[policy]\nremember_host = 8h\n");
+    Step code = start_with(at_display(true, bus::kModeSecondFactor));
+    ASSERT_EQ(code.prompt, "Verification code: ");
+    EXPECT_EQ(answer(code, last_code()).verdict, bus::kVerdictSuccess);
+    EXPECT_FALSE(start_with(at_display(false, bus::kModeSecondFactor)).finished())
+        << "root's login at the same place still asks its code";
 }
 
 // ---- mode=second_factor: more than one method, the choice ------------------------------

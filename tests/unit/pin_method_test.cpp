@@ -305,6 +305,10 @@ TEST_F(PinMethodTest, OfferedToAScreenLockerRunningAsTheUser) {
     locker.unprivileged = true;
     EXPECT_EQ(start(locker).prompt, "PIN (p for your password): ");
     EXPECT_EQ(answer(kPin)->verdict, bus::kVerdictSuccess);
+
+    // The remote host such a caller names is its own word, but still makes it remote.
+    locker.rhost = "192.0.2.7";
+    EXPECT_EQ(start(locker).verdict, bus::kVerdictIgnore);
 }
 
 TEST_F(PinMethodTest, PChoosesThePasswordUntilAPinHasBeenChecked) {

@@ -36,6 +36,9 @@ inline constexpr const char* kContextMode = "mode";  // kModePrimary | kModeSeco
 // module's timeout=). lwauthd answers every call of the login before that, with the
 // verdict kVerdictUnavailable when a gateway has not answered by then.
 inline constexpr const char* kContextReplyTimeout = "reply_timeout_usec";
+// "b": the logind session of the PAM process is remote (sd_session_is_remote); false
+// when the process has no session or logind cannot say.
+inline constexpr const char* kContextSessionRemote = "session_remote";
 // pam_lwauth's timeout= when none is given, in seconds.
 inline constexpr int kModuleDefaultTimeoutSeconds = 30;
 

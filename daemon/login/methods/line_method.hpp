@@ -94,6 +94,10 @@ class LineMethodType final : public PrimaryMethodType {
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;
+    /// Not to a caller other than root: the phone's page would show the service and
+    /// remote host that caller chose as the login's, and each login takes one of the
+    /// endpoint's short links and approvals, which every user's logins share.
+    [[nodiscard]] bool serves_unprivileged() const override { return false; }
 
   private:
     LineDeps deps_;
