@@ -168,6 +168,12 @@ json status_to_json(const bus::Status& s) {
     if (s.enroll_grace_until != 0) {
         out["enroll_grace_until"] = s.enroll_grace_until;
     }
+    if (s.pin_until != 0) {
+        out["pin_until"] = s.pin_until;
+    }
+    if (s.pin_disabled) {
+        out["pin_disabled"] = true;
+    }
     return out;
 }
 
@@ -277,6 +283,23 @@ void print_remembered(const json& s, bool own,
     row("Enrolment grace", "no code is asked until " + local_time(grace) + "; " + how);
 }
 
+// Whether a PIN is set and until when quick login may use it.
+std::string pin_text(const json& s, bool own) {
+    if (!s.value("pin_set", false)) {
+        return "not set";
+    }
+    std::string again = own ? "log in with your password to use it again"
+                            : "a login with the password makes it usable again";
+    if (s.value("pin_disabled", false)) {
+        return "disabled after too many wrong PINs: " + again;
+    }
+    uint64_t until = s.value("pin_until", uint64_t{0});
+    if (static_cast<int64_t>(until) <= static_cast<int64_t>(std::time(nullptr))) {
+        return "set, expired on " + local_time(until) + ": " + again;
+    }
+    return "set, until " + local_time(until);
+}
+
 // One user's settings (Account.Status / Admin.ShowUser) as lines of "Label: value".
 // `own` says whether they are the caller's own (the hints are for them).
 void print_settings(const json& s, bool own) {
@@ -336,7 +359,7 @@ void print_settings(const json& s, bool own) {
         row("LINE", s.value("line_linked", false) ? "linked" : "not linked");
     }
     if (has_method("quick_login") || s.value("pin_set", false)) {
-        row("Quick-login PIN", s.value("pin_set", false) ? "set" : "not set");
+        row("Quick-login PIN", pin_text(s, own));
     }
     if (str("contacts_policy") == "admin") {
         std::string who = str("admin_contact");
@@ -637,14 +660,55 @@ int cmd_line_link(const Global& g) {
     return status;
 }
 
-int cmd_line_unlink(const Global& g) {
+// An Account method without arguments that answers one boolean (UnlinkLine, RemovePin).
+bool call_account_for_bool(const char* method) {
     Client client;
-    auto reply = client.call(bus::kAccountInterface, bus::kAccountUnlinkLine, "");
-    int was_linked = 0;
-    read_values(reply, "b", &was_linked);
-    print_result(g, json{{"line_linked", false}, {"was_linked", was_linked != 0}},
-                 was_linked != 0 ? "LINE is unlinked: you can no longer log in with LINE."
-                                 : "No LINE account was linked.");
+    auto reply = client.call(bus::kAccountInterface, method, "");
+    int answer = 0;
+    read_values(reply, "b", &answer);
+    return answer != 0;
+}
+
+int cmd_line_unlink(const Global& g) {
+    bool was_linked = call_account_for_bool(bus::kAccountUnlinkLine);
+    print_result(g, json{{"line_linked", false}, {"was_linked", was_linked}},
+                 was_linked ? "LINE is unlinked: you can no longer log in with LINE."
+                            : "No LINE account was linked.");
+    return kExitOk;
+}
+
+// Reads the new PIN twice, as passwd reads a password: without echo from a terminal, or
+// two lines of standard input when it is not one. Never from the command line, where
+// other users could read it.
+SecretString read_new_pin() {
+    auto pin = read_code("New quick-login PIN: ");
+    if (!pin || pin->empty()) {
+        throw CommandError(Errc::InvalidArgument, "No PIN was entered; nothing was changed.");
+    }
+    auto again = read_code("Type the PIN again: ");
+    if (!again || !secret_equal(pin->view(), again->view())) {
+        throw CommandError(Errc::InvalidArgument,
+                           "The two PINs are not the same; nothing was changed.");
+    }
+    return std::move(*pin);
+}
+
+int cmd_pin_set(const Global& g) {
+    SecretString pin = read_new_pin();
+    Client client;
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountSetPin, "s", pin.c_str());
+    json s = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get());
+    print_result(g, json{{"pin_set", true}, {"pin_until", s.value("pin_until", uint64_t{0})}},
+                 "Your quick-login PIN is set, until " +
+                     local_time(s.value("pin_until", uint64_t{0})) +
+                     ". Each full login with your password extends it.");
+    return kExitOk;
+}
+
+int cmd_pin_remove(const Global& g) {
+    bool removed = call_account_for_bool(bus::kAccountRemovePin);
+    print_result(g, json{{"pin_set", false}, {"removed", removed}},
+                 removed ? "Your quick-login PIN is removed." : "No quick-login PIN was set.");
     return kExitOk;
 }
 
@@ -959,6 +1023,13 @@ void add_self_service_commands(CLI::App& app, CommandLine& c) {
     link->callback([&c] { c.status = cmd_line_link(c.g); });
     auto* unlink = line->add_subcommand("unlink", "Unlink your LINE account");
     unlink->callback([&c] { c.status = cmd_line_unlink(c.g); });
+    auto* pin = app.add_subcommand("pin", "Set or remove your quick-login PIN for this machine");
+    pin->require_subcommand(1);
+    auto* pin_set = pin->add_subcommand(
+        "set", "Set a PIN (read twice, without echo) shortly after a full login");
+    pin_set->callback([&c] { c.status = cmd_pin_set(c.g); });
+    auto* pin_remove = pin->add_subcommand("remove", "Remove your quick-login PIN");
+    pin_remove->callback([&c] { c.status = cmd_pin_remove(c.g); });
     auto* forget = app.add_subcommand(
         "forget", "Forget the places where no code is asked (remember_host): ask there again");
     forget->callback([&c] { c.status = cmd_forget(c.g); });

@@ -115,6 +115,10 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
     }
     s.line_linked = state.line_linked;
     s.pin_set = state.pin_set;
+    if (state.pin_set) {
+        s.pin_until = state.quick_armed_at + up.quick_login.lifetime.count();
+        s.pin_disabled = state.pin_failures >= up.quick_login.max_failures;
+    }
     int64_t now = clock_.now();
     for (const auto& [key, pending] : pending_) {
         if (key.first == user && pending.expires_at > now) {

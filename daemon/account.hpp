@@ -20,7 +20,10 @@
 #include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
 #include "lwauth/users.hpp"
+#include "quick/pin_hash.hpp"
+#include "quick/pin_rules.hpp"
 #include "store/async_store.hpp"
+#include "workers.hpp"
 
 namespace lwauth {
 
@@ -55,6 +58,11 @@ struct AccountStatus {
     std::map<std::string, std::string> profile;           // kind -> masked profile value
     bool line_linked = false;
     bool pin_set = false;
+    // With a PIN: the end of quick login ([quick_login] lifetime after the last full login
+    // or the setting of the PIN, also when past), and whether too many wrong PINs
+    // disabled it until the next full login.
+    int64_t pin_until = 0;
+    bool pin_disabled = false;
     int64_t locked_until = 0;
     std::vector<RememberedPlace> remembered_hosts;  // only those still within remember_host
     // With no login contact, 2-step in effect and [policy] enroll_grace: the end of the
@@ -85,6 +93,13 @@ class AccountService {
     /// LINE's approvals (the endpoint's flows); null, or not configured(): LINE Login is
     /// not set up in this lwauthd.
     void set_line(line::LineApprovals* line) { line_ = line; }
+    /// What SetPin needs: the hasher on the worker pool, and the shipped list of common
+    /// PINs (null when it could not be read: then no PIN can be set).
+    void set_quick_login(quick::PinHasher* hasher,
+                         std::shared_ptr<const quick::CommonPins> common) {
+        pin_hasher_ = hasher;
+        common_pins_ = std::move(common);
+    }
 
     void status(const std::string& user, Done<AccountStatus> done);
     /// Sends a confirmation code to a new phone number or email address. `done` succeeds
@@ -145,6 +160,21 @@ class AccountService {
     /// Withdraws every link in progress of `user` (an administrator's reset of the link).
     void withdraw_line_links(const std::string& user);
 
+    /// Sets the user's quick-login PIN. [quick_login] pin must be allowed for the user
+    /// (NotEnabled), and the user must have logged in fully on this host within
+    /// kPinWindowSeconds, or `owner` have done the step-up since (ReauthRequired when it
+    /// can, PolicyForbids when no code can reach the user). A PIN that check_pin refuses
+    /// is InvalidArgument with its sentence. The PIN is hashed on the worker pool with the
+    /// policy's Argon2id costs and stored with set_pin (the count cleared, quick login
+    /// armed from now); it is never logged or stored otherwise.
+    void set_pin(const std::string& user, const std::string& owner, SecretString pin,
+                 Done<void> done);
+    /// Removes the user's PIN; `done` gets whether one was set. Needs no proof: it only
+    /// makes the login stricter.
+    void remove_pin(const std::string& user, Done<bool> done);
+
+    /// How long after a full login on this host (or a step-up) a PIN may be set.
+    static constexpr int64_t kPinWindowSeconds = 600;
     static constexpr int64_t kReauthGrantSeconds = 300;
     /// Drops confirmations whose code has expired.
     void expire();
@@ -194,6 +224,12 @@ class AccountService {
                              const UserState& state, bool right, Done<bool> done);
     void send_reauth(const std::string& user, const std::string& owner,
                      const policy::UserPolicy& up, const UserState& state, Done<std::string> done);
+    /// Throws unless a PIN may be set now: a full login within kPinWindowSeconds, or a
+    /// step-up of `owner` still in force.
+    void require_pin_window(const std::string& user, const std::string& owner,
+                            const policy::UserPolicy& up, const UserState& state) const;
+    /// Hashes the PIN that passed the rules and stores it.
+    void store_pin(const std::string& user, std::shared_ptr<SecretString> pin, Done<void> done);
 
     struct LineLink {
         std::string user;
@@ -227,6 +263,12 @@ class AccountService {
     // Keyed by bus connection: its link of LINE in progress, or its outcome until read.
     std::map<std::string, LineLink> line_links_;
     uint64_t line_serial_ = 0;
+    quick::PinHasher* pin_hasher_ = nullptr;
+    std::shared_ptr<const quick::CommonPins> common_pins_;
+    // The PIN hashes under way, each until its result is stored (a dropped Job never
+    // answers its caller).
+    std::map<uint64_t, Job> pin_jobs_;
+    uint64_t pin_job_serial_ = 0;
 };
 
 }  // namespace lwauth

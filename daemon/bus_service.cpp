@@ -276,6 +276,11 @@ const sd_bus_vtable kAccountVtable[] = {
                             LWAUTH_HANDLER(account_line_link_status), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("UnlinkLine", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", was_linked),
                             LWAUTH_HANDLER(account_unlink_line), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetPin", SD_BUS_ARGS("s", pin), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_set_pin),
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_ARGS("RemovePin", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", removed),
+                            LWAUTH_HANDLER(account_remove_pin), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAdminVtable[] = {
@@ -322,6 +327,8 @@ bus::Status to_bus_status(const AccountStatus& s) {
     }
     out.line_linked = s.line_linked;
     out.pin_set = s.pin_set;
+    out.pin_until = static_cast<uint64_t>(s.pin_until);
+    out.pin_disabled = s.pin_disabled;
     out.locked_until = static_cast<uint64_t>(s.locked_until);
     for (const auto& place : s.remembered_hosts) {
         out.remembered_hosts.push_back(
@@ -638,6 +645,22 @@ int BusService::account_unlink_line(sd_bus_message* m) {
                          later_reply<bool>(m, caller_is_root(m), [](sd_bus_message* call, bool was) {
                              sd_bus_reply_method_return(call, "b", static_cast<int>(was));
                          }));
+    return 1;
+}
+
+int BusService::account_set_pin(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* pin = nullptr;
+    check(sd_bus_message_read(m, "s", &pin), "arguments");
+    account_.set_pin(user, sender_of(m), SecretString(pin), later_reply(m, caller_is_root(m)));
+    return 1;
+}
+
+int BusService::account_remove_pin(sd_bus_message* m) {
+    account_.remove_pin(caller_user(m),
+                        later_reply<bool>(m, caller_is_root(m), [](sd_bus_message* call, bool was) {
+                            sd_bus_reply_method_return(call, "b", static_cast<int>(was));
+                        }));
     return 1;
 }
 

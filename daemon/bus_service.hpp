@@ -46,6 +46,8 @@ class BusService {
     int account_link_line(sd_bus_message* m);
     int account_line_link_status(sd_bus_message* m);
     int account_unlink_line(sd_bus_message* m);
+    int account_set_pin(sd_bus_message* m);
+    int account_remove_pin(sd_bus_message* m);
     int admin_list_users(sd_bus_message* m);
     int admin_show_user(sd_bus_message* m);
     int admin_show_policy(sd_bus_message* m);

@@ -57,6 +57,7 @@ constexpr uint64_t kSweepInterval = 10 * 1000 * 1000;  // µs
 struct Options {
     std::string config_dir = LWAUTH_SYSCONFDIR;
     std::string state_dir = LWAUTH_STATEDIR;
+    std::string common_pins = quick::default_common_pins_path().string();
     LogTarget log_target = LogTarget::Auto;
     bool debug = false;
 };
@@ -69,19 +70,21 @@ void usage(FILE* out) {
                  "\n"
                  "  --config DIR       policy directory (default %s)\n"
                  "  --state-dir DIR    state directory (default %s)\n"
+                 "  --common-pins FILE the PINs refused as too common (default %s)\n"
                  "  --log-target T     auto, journal or stderr (default auto)\n"
                  "  --debug            log debug messages\n"
                  "  --version          print the version\n"
                  "  -h, --help         print this help\n",
-                 LWAUTH_SYSCONFDIR, LWAUTH_STATEDIR);
+                 LWAUTH_SYSCONFDIR, LWAUTH_STATEDIR, quick::default_common_pins_path().c_str());
 }
 
 // Parses the command line; returns -1 to go on, else an exit status.
 int parse_options(int argc, char** argv, Options& options) {
-    enum { kConfig = 1000, kStateDir, kLogTarget, kDebug, kVersion };
+    enum { kConfig = 1000, kStateDir, kCommonPins, kLogTarget, kDebug, kVersion };
     static const struct option kLong[] = {
         {"config", required_argument, nullptr, kConfig},
         {"state-dir", required_argument, nullptr, kStateDir},
+        {"common-pins", required_argument, nullptr, kCommonPins},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"debug", no_argument, nullptr, kDebug},
         {"version", no_argument, nullptr, kVersion},
@@ -96,6 +99,9 @@ int parse_options(int argc, char** argv, Options& options) {
                 break;
             case kStateDir:
                 options.state_dir = optarg;
+                break;
+            case kCommonPins:
+                options.common_pins = optarg;
                 break;
             case kLogTarget:
                 if (std::strcmp(optarg, "auto") == 0) {
@@ -318,10 +324,24 @@ class Daemon {
         account_->set_policy(policy_);
         // Linking LINE goes through the same approvals as the LINE login.
         account_->set_line(line_.get());
+        account_->set_quick_login(pin_hasher_.get(), load_common_pins());
         admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
         return true;
+    }
+
+    // The list that SetPin refuses PINs from. Unreadable, lwauthd runs on and no PIN can be
+    // set: logins must not depend on it, and a PIN must not pass unchecked.
+    std::shared_ptr<const quick::CommonPins> load_common_pins() const {
+        auto loaded = quick::CommonPins::load(options_.common_pins);
+        if (!loaded) {
+            log_event(LogLevel::Warning, "common-pins-unreadable",
+                      std::string(loaded.error().what()) + "; no quick-login PIN can be set",
+                      {{"PATH", options_.common_pins}});
+            return nullptr;
+        }
+        return std::make_shared<const quick::CommonPins>(std::move(*loaded));
     }
 
     // LINE approvals (line/flows.hpp): always there, as the LineApprovals that the LINE

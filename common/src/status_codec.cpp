@@ -85,8 +85,8 @@ Field string_field(std::string key, bool required, StringOf target) {
             }};
 }
 
-Field bool_field(std::string key, bool Status::*target) {
-    return {key, "b", true, [key, target](sd_bus_message* m, Status& s) {
+Field bool_field(std::string key, bool Status::*target, bool required = true) {
+    return {key, "b", required, [key, target](sd_bus_message* m, Status& s) {
                 int value = 0;
                 check(sd_bus_message_read(m, "v", "b", &value), malformed(key));
                 s.*target = value != 0;
@@ -160,6 +160,8 @@ const std::vector<Field>& status_fields() {
             {"methods", "as", true, read_methods},
             bool_field("line_linked", &Status::line_linked),
             bool_field("pin_set", &Status::pin_set),
+            epoch_field("pin_until", false, &Status::pin_until),
+            bool_field("pin_disabled", &Status::pin_disabled, false),
             epoch_field("locked_until", true, &Status::locked_until),
             {"remembered_hosts", "a(sst)", false, read_places},
             epoch_field("enroll_grace_until", false, &Status::enroll_grace_until),
@@ -225,6 +227,12 @@ void append_status(sd_bus_message* m, const Status& s) {
     }
     w.boolean("line_linked", s.line_linked);
     w.boolean("pin_set", s.pin_set);
+    if (s.pin_until != 0) {
+        w.epoch("pin_until", s.pin_until);
+    }
+    if (s.pin_disabled) {
+        w.boolean("pin_disabled", true);
+    }
     w.epoch("locked_until", s.locked_until);
     if (!s.remembered_hosts.empty()) {
         w.array("remembered_hosts", "(sst)", [&] {

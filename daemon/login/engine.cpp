@@ -36,6 +36,7 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
+    done = recording_full_login(context, std::move(done));
     auto starting = std::make_shared<Starting>(
         Starting{context, policy_, policy_->effective_for_lazy(context.user, [&] {
                      return deps_.users.groups_of(context.user);
@@ -66,6 +67,34 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (starting.use_count() > 1) {
         track_starting(starting);
     }
+}
+
+Done<Step> LoginEngine::recording_full_login(const LoginContext& context, Done<Step> done) {
+    if (context.mode != bus::kModeSecondFactor || context.unprivileged) {
+        return done;
+    }
+    return [this, user = context.user, done = std::move(done)](Result<Step> result) {
+        bool lets_in = result.ok() && (result->verdict == bus::kVerdictSuccess ||
+                                       result->verdict == bus::kVerdictIgnore);
+        if (!lets_in) {
+            done(std::move(result));
+            return;
+        }
+        // Quick login's window and arming count from here: the record is durable before
+        // the stack hears PAM_SUCCESS. Failing to record it only withholds quick login.
+        auto step = std::make_shared<Result<Step>>(std::move(result));
+        deps_.store.record_full_login(
+            user, deps_.clock.now(), [user, step, done](Result<void> saved) {
+                if (!saved.ok()) {
+                    log_event(
+                        LogLevel::Warning, "full-login-unrecorded",
+                        "the full login could not be recorded; quick login is not re-armed: " +
+                            std::string(saved.error().what()),
+                        {{"USER", user}});
+                }
+                done(std::move(*step));
+            });
+    };
 }
 
 void LoginEngine::start_primary(const std::shared_ptr<Starting>& starting,
@@ -432,6 +461,7 @@ void LoginEngine::answer(const std::string& id, const std::string& owner,
         throw Error(Errc::InvalidArgument,
                     "the previous answer of this login is still being handled");
     }
+    done = recording_full_login(it->second.login->context, std::move(done));
     run(it->second, false, answer.view(), std::move(done));
 }
 

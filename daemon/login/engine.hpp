@@ -140,6 +140,12 @@ class LoginEngine {
     /// The second factors that apply, or the verdict when none does.
     void choose_second_factor(const std::shared_ptr<Starting>& starting,
                               std::shared_ptr<const UserState> loaded, Done<Step> done);
+    /// `done` for a login of `context`, wrapped so that a mode=second_factor verdict that
+    /// lets the user in (success, or ignore: 2-step does not apply and the password was
+    /// enough) is recorded as a full login of the user on this host (the store's
+    /// record_full_login) before the caller hears it. Never for a primary or unprivileged
+    /// login. A store that fails is logged and the verdict answered as it was.
+    Done<Step> recording_full_login(const LoginContext& context, Done<Step> done);
     /// Remembers a login that waits for the store before it is registered.
     void track_starting(const std::shared_ptr<Starting>& starting);
     /// Registers a login running `method` and asks it for the first step.

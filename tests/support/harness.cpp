@@ -529,10 +529,10 @@ std::map<std::string, std::string> Daemon::client_env() const {
 bool Daemon::start() {
     auto env = nss_wrapper_env(dir_);
     env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address_;
-    process_ = Process(
-        {(program_.empty() ? lwauthd_path() : program_).string(), "--config", config_dir().string(),
-         "--state-dir", state_dir().string(), "--log-target", "stderr"},
-        env, log_path());
+    process_ = Process({(program_.empty() ? lwauthd_path() : program_).string(), "--config",
+                        config_dir().string(), "--state-dir", state_dir().string(), "--log-target",
+                        "stderr", "--common-pins", LWAUTH_SOURCE_DIR "/daemon/quick/common-pins"},
+                       env, log_path());
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
         if (!process_.running()) {

@@ -1,11 +1,15 @@
 #include "account.hpp"
 
 #include <gtest/gtest.h>
+#include <systemd/sd-event.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,8 +17,11 @@
 #include "fakes.hpp"
 #include "line/approvals.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "quick/pin_hash.hpp"
 #include "store/async_store.hpp"
 #include "store/memory_store.hpp"
+#include "workers.hpp"
 
 namespace lwauth {
 namespace {
@@ -827,6 +834,112 @@ TEST_F(AccountLineTest, AnAdministratorsResetEndsTheLinksInProgress) {
     LineLinkStatus status = link_status();
     EXPECT_EQ(status.state, LineLinkState::Failed);
     EXPECT_EQ(status.why, "your administrator reset your LINE link");
+}
+
+}  // namespace
+}  // namespace lwauth
+
+// ---- The quick-login PIN: the window after a full login ---------------------------------
+
+namespace lwauth {
+namespace {
+
+// SetPin on a real loop and worker pool (the hash runs there), under the fake clock.
+class AccountPinTest : public AccountServiceTest {
+  protected:
+    AccountPinTest() {
+        sd_event* event = nullptr;
+        EXPECT_GE(sd_event_new(&event), 0);
+        event_.reset(event);
+        pool_ = std::make_unique<WorkerPool>(event_.get(), 1);
+        hasher_pool_ = std::make_unique<quick::PinHasher>(*pool_, random_);
+        account_service_.set_quick_login(hasher_pool_.get(),
+                                         std::make_shared<const quick::CommonPins>(
+                                             std::set<std::string, std::less<>>{"159753"}));
+        use_policy("[quick_login]\npin = allowed\nargon2_memory = 8M\nargon2_time = 1\n");
+    }
+    ~AccountPinTest() override { pool_.reset(); }
+
+    /// SetPin as `owner`, running the loop until it answers.
+    Result<void> set_pin(const std::string& pin, const std::string& owner = kOwner) {
+        std::optional<Result<void>> got;
+        account_service_.set_pin(kUser, owner, SecretString(pin),
+                                 [&](Result<void> r) { got.emplace(std::move(r)); });
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!got && std::chrono::steady_clock::now() < give_up) {
+            sd_event_run(event_.get(), 100 * 1000);
+        }
+        if (!got) {
+            ADD_FAILURE() << "SetPin never answered";
+            return Error(Errc::Internal, "no answer");
+        }
+        return std::move(*got);
+    }
+
+    static Errc code_of(const Result<void>& r) {
+        return r.ok() ? Errc::Internal : r.error().code();
+    }
+
+    EventPtr event_;
+    std::unique_ptr<WorkerPool> pool_;
+    std::unique_ptr<quick::PinHasher> hasher_pool_;
+};
+
+TEST_F(AccountPinTest, APinMayBeSetForTenMinutesAfterAFullLogin) {
+    add_verified("email", kEmail);
+    store_.record_full_login(kUser, clock_.now());
+    clock_.advance(AccountService::kPinWindowSeconds - 1);
+    ASSERT_TRUE(set_pin("480213").ok());
+    UserState state = store_.load_user(kUser);
+    EXPECT_TRUE(state.pin_hash.starts_with("$argon2id$v=19$m=8192,t=1,p=1$")) << state.pin_hash;
+    EXPECT_EQ(state.quick_armed_at, clock_.now()) << "armed from the setting";
+    AccountStatus status = account_.status(kUser);
+    EXPECT_EQ(status.pin_until, clock_.now() + 30 * 86400);
+    EXPECT_FALSE(status.pin_disabled);
+
+    clock_.advance(1);
+    EXPECT_EQ(code_of(set_pin("730491")), Errc::ReauthRequired);
+    EXPECT_EQ(store_.load_user(kUser).pin_hash, state.pin_hash) << "unchanged";
+}
+
+TEST_F(AccountPinTest, OutsideTheWindowOnlyTheConnectionThatProvedItselfMaySetIt) {
+    add_verified("email", kEmail);
+    EXPECT_EQ(code_of(set_pin("480213")), Errc::ReauthRequired) << "no full login ever";
+    prove(":1.9");
+    EXPECT_EQ(code_of(set_pin("480213")), Errc::ReauthRequired) << "another connection's proof";
+    EXPECT_TRUE(set_pin("480213", ":1.9").ok());
+    clock_.advance(AccountService::kReauthGrantSeconds);
+    EXPECT_EQ(code_of(set_pin("730491", ":1.9")), Errc::ReauthRequired) << "the grant ended";
+}
+
+TEST_F(AccountPinTest, WithNothingToProveItWithOnlyAFullLoginOpensTheWindow) {
+    EXPECT_EQ(code_of(set_pin("480213")), Errc::PolicyForbids);
+    use_policy(
+        "[policy]\nself_service_reauth = none\n[quick_login]\npin = allowed\n"
+        "argon2_memory = 8M\nargon2_time = 1\n");
+    EXPECT_EQ(code_of(set_pin("480213")), Errc::PolicyForbids) << "the window is the PIN's proof";
+    store_.record_full_login(kUser, clock_.now());
+    EXPECT_TRUE(set_pin("480213").ok());
+}
+
+TEST_F(AccountPinTest, ThePolicyAndTheRulesComeFirst) {
+    store_.record_full_login(kUser, clock_.now());
+    store_.save_contact(kUser, {"phone", kPhone});
+    EXPECT_EQ(code_of(set_pin("159753")), Errc::InvalidArgument) << "a common PIN";
+    EXPECT_EQ(code_of(set_pin("734567")), Errc::InvalidArgument) << "the phone's digits";
+    use_policy("[quick_login]\npin = disabled\n");
+    EXPECT_EQ(code_of(set_pin("480213")), Errc::NotEnabled);
+    EXPECT_FALSE(store_.load_user(kUser).pin_set);
+}
+
+TEST_F(AccountPinTest, RemovingThePinNeedsNoProofAndSaysWhetherOneWasSet) {
+    store_.set_pin(kUser, "$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA", 0);
+    auto remove = [&] {
+        return test::answer_now<bool>([&](auto done) { account_service_.remove_pin(kUser, done); });
+    };
+    EXPECT_TRUE(remove());
+    EXPECT_FALSE(store_.load_user(kUser).pin_set);
+    EXPECT_FALSE(remove());
 }
 
 }  // namespace

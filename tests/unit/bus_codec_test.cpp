@@ -107,6 +107,8 @@ bus::Status full_status() {
     s.contacts[bus::kContactEmail] = {"", "", "a***@example.org", ""};
     s.line_linked = true;
     s.pin_set = true;
+    s.pin_until = 1702592000;
+    s.pin_disabled = true;
     s.locked_until = 1700000000;
     s.remembered_hosts = {{"sshd", "192.0.2.7", 1700003600}, {"login", "local:tty1", 1700007200}};
     s.enroll_grace_until = 1700086400;

@@ -216,6 +216,35 @@ TEST_F(DeferredEngineTest, AClientThatLeavesBeforeTheStoreAnswersStartGetsNoLogi
     EXPECT_EQ(engine_->pending(), 1u);
 }
 
+TEST_F(DeferredEngineTest, AFullLoginIsRecordedBeforeTheSuccessIsAnswered) {
+    Step step = start();
+    std::optional<Result<Step>> got;
+    engine_->answer(step.id, kOwner, SecretString(last_code()),
+                    [&](Result<Step> r) { got.emplace(std::move(r)); });
+    // One store operation at a time: when the verdict comes, the record is already there.
+    while (!got && deferred_.run_one()) {
+    }
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(s_.store.load_user(kUser).full_login_at, s_.clock.now())
+        << "answered before the full login was recorded";
+    EXPECT_EQ(got->value().verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(deferred_.waiting(), 0u);
+}
+
+TEST_F(DeferredEngineTest, AFullLoginThatCannotBeRecordedStillSucceeds) {
+    s_.store.set_two_step(kUser, false);
+    std::optional<Result<Step>> got;
+    engine_->start(LoginContext{kUser, "sshd", "192.0.2.7", "", bus::kModeSecondFactor, kOwner},
+                   [&](Result<Step> r) { got.emplace(std::move(r)); });
+    ASSERT_TRUE(deferred_.run_one());  // load_user
+    ASSERT_FALSE(got.has_value());
+    ASSERT_TRUE(deferred_.fail_one(Error(Errc::Unavailable, "the store has gone away")));
+    ASSERT_TRUE(got.has_value());
+    ASSERT_TRUE(got->ok()) << "the password was enough; quick login is only not re-armed";
+    EXPECT_EQ(got->value().verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(s_.store.load_user(kUser).full_login_at, 0);
+}
+
 // ---- A store that fails: the login ends with its error (fail closed) -------------------
 
 TEST_F(DeferredEngineTest, AWrongCodeThatCannotBeCountedEndsTheLoginWithTheStoresError) {

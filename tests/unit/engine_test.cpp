@@ -514,6 +514,65 @@ TEST_F(LoginEngineTest, ContactNoChannelCanReachIsDeniedWithoutSending) {
     EXPECT_TRUE(sent_.empty());
 }
 
+// ---- Full logins (quick login's window and arming) --------------------------------------
+
+TEST_F(LoginEngineTest, ASecondFactorSuccessIsRecordedAsAFullLogin) {
+    clock_.advance(1000);
+    Step step = start();
+    ASSERT_EQ(store_.load_user(kUser).full_login_at, 0) << "not before the verdict";
+    ASSERT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
+    UserState state = store_.load_user(kUser);
+    EXPECT_EQ(state.full_login_at, clock_.now());
+    EXPECT_EQ(state.quick_armed_at, clock_.now());
+}
+
+TEST_F(LoginEngineTest, ASecondFactorIgnoreIsAFullLoginTooThePasswordWasEnough) {
+    store_.set_two_step(kUser, false);
+    (void)store_.add_pin_failure(kUser);
+    clock_.advance(1000);
+    ASSERT_EQ(start().verdict, bus::kVerdictIgnore);
+    UserState state = store_.load_user(kUser);
+    EXPECT_EQ(state.full_login_at, clock_.now());
+    EXPECT_EQ(state.pin_failures, 0) << "a full login clears the wrong PINs";
+
+    use_policy("[policy]\ntwo_step = off\n");
+    clock_.advance(60);
+    ASSERT_EQ(start().verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, clock_.now());
+}
+
+TEST_F(LoginEngineTest, ADeniedOrLockedLoginIsNoFullLogin) {
+    use_policy("[code]\ntries = 1\n[lockout]\nmax_failures = 2\nduration = 10m\n");
+    Step step = start();
+    ASSERT_EQ(answer(step, wrong_code_for(last_code())).verdict, bus::kVerdictDenied);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+    step = start();
+    ASSERT_EQ(answer(step, wrong_code_for(last_code())).verdict, bus::kVerdictMaxTries);
+    ASSERT_EQ(start().verdict, bus::kVerdictMaxTries);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+}
+
+TEST_F(LoginEngineTest, APrimaryLoginIsNeverAFullLogin) {
+    ASSERT_EQ(start(kUser, kOwner, bus::kModePrimary).verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0) << "the password has not been checked";
+    use_policy("[policy]\nlogin_with_phone = allowed\n");
+    Step step = start(kUser, kOwner, bus::kModePrimary);
+    ASSERT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+}
+
+TEST_F(LoginEngineTest, AnUnprivilegedLoginIsNeverAFullLogin) {
+    LoginContext context{kUser, "i3lock", "", "", bus::kModeSecondFactor, kOwner};
+    context.unprivileged = true;
+    Step step = step_now([&](Done<Step> done) { engine_->start(context, std::move(done)); });
+    ASSERT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+    store_.set_two_step(kUser, false);
+    step = step_now([&](Done<Step> done) { engine_->start(context, std::move(done)); });
+    ASSERT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+}
+
 // ---- When 2-step applies ----------------------------------------------------------------
 
 TEST_F(LoginEngineTest, UserWithTwoStepOffUnderOptionalIsIgnored) {

@@ -111,7 +111,8 @@ struct StatusContact {
 /// The a{sv} of Account.Status, Admin.ShowUser and each element of Admin.ListUsers, as
 /// bus_names.hpp documents it. user, two_step, two_step_policy, contacts_policy, methods,
 /// line_linked, pin_set and locked_until are always sent; an empty string, an empty
-/// remembered_hosts and a zero enroll_grace_until are left out.
+/// remembered_hosts, a zero pin_until or enroll_grace_until and a false pin_disabled are
+/// left out.
 struct Status {
     std::string user;
     bool two_step = false;  // in effect for the user's logins
@@ -122,6 +123,8 @@ struct Status {
     std::map<std::string, StatusContact> contacts;  // by kind: kContactPhone, kContactEmail
     bool line_linked = false;
     bool pin_set = false;
+    uint64_t pin_until = 0;     // epoch seconds: the end of quick login with the PIN, 0: no PIN
+    bool pin_disabled = false;  // too many wrong PINs: disabled until the next full login
     uint64_t locked_until = 0;  // epoch seconds, 0 when not locked
     std::vector<StatusPlace> remembered_hosts;
     uint64_t enroll_grace_until = 0;  // epoch seconds, 0 when none

@@ -76,8 +76,10 @@ inline constexpr const char* kAccountForget = "Forget";                  // () -
 inline constexpr const char* kAccountLinkLine = "LinkLine";              // () -> s, u, t
 inline constexpr const char* kAccountLineLinkStatus = "LineLinkStatus";  // () -> s state, s why
 inline constexpr const char* kAccountUnlinkLine = "UnlinkLine";          // () -> b was_linked
+// The quick-login PIN: SetPin within 10 minutes of a full login on this host or after
+// the step-up (StartReauth, Reauth); RemovePin() -> b removed (whether one was set).
 inline constexpr const char* kAccountSetPin = "SetPin";                  // (s pin)
-inline constexpr const char* kAccountRemovePin = "RemovePin";            // ()
+inline constexpr const char* kAccountRemovePin = "RemovePin";            // () -> b removed
 
 // LineLinkStatus's states: nothing started (or the outcome was told already), waiting for
 // the approval in LINE, and the outcomes, each told once.
@@ -97,7 +99,10 @@ inline constexpr const char* kContactEmail = "email";
 //   totp: what the policy offers), phone s / email s (masked login contacts), phone_source s /
 //   email_source s (self | profile | admin), pending_phone s / pending_email s (masked,
 //   awaiting a code), profile_phone s / profile_email s (masked), line_linked b,
-//   pin_set b, locked_until t (epoch seconds, 0 when not locked), remembered_hosts
+//   pin_set b, pin_until t (with a PIN: the end of quick login, [quick_login] lifetime
+//   after the last full login or the setting of the PIN, also when past), pin_disabled b
+//   (sent true only: too many wrong PINs, disabled until the next full login),
+//   locked_until t (epoch seconds, 0 when not locked), remembered_hosts
 //   a(sst) (service, origin: the remote host or "local:TTY", until: epoch seconds; the
 //   places [policy] remember_host asks no code at, while it lasts), enroll_grace_until t
 //   (with no login contact and 2-step in effect: the end of the [policy] enroll_grace
