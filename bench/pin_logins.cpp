@@ -8,7 +8,7 @@
 // (m = 19 MiB, t = 2, p = 1); --burst users each have a PIN, set through the real store
 // before lwauthd starts. For each of `[daemon] workers` = 1 and 2 (a fresh lwauthd each,
 // on a fresh copy of the same state), and once without logins:
-//   - logins: each round, --burst local PIN logins (mode=primary, no remote host) through
+//   - logins: each round, --burst local PIN logins (mode=primary, on tty1, no remote host) through
 //     the real libpam and pam_lwauth.so under pam_wrapper, from --threads threads at once,
 //     each answering the right PIN; the round's time gives the rate;
 //   - Status: Account.Status from a bus connection of its own every 10 ms, one call at a
@@ -231,8 +231,13 @@ int main(int argc, char** argv) {
 
     TempDir services("lwauth-pin-logins-pam");
     setenv("PAM_WRAPPER_SERVICE_DIR", (services / "pam.d").c_str(), 1);
+    // A login on the first virtual console (PAM_TTY from the environment): with no logind
+    // session, what makes it local.
+    setenv("PAM_TTY", "tty1", 1);
     write_file(services / "pam.d/lwauth",
-               "auth sufficient " + std::string(LWAUTH_PAM_MODULE_PATH) +
+               "auth optional /usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so\n"
+               "auth sufficient " +
+                   std::string(LWAUTH_PAM_MODULE_PATH) +
                    " mode=primary\nauth required /lib/x86_64-linux-gnu/security/pam_deny.so\n");
     write_file(services / "pam.d/other",
                "auth required /lib/x86_64-linux-gnu/security/pam_deny.so\n");

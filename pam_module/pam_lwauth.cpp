@@ -20,6 +20,7 @@
 
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
+#include "lwauth/console.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
@@ -258,17 +259,27 @@ void Relay::cancel(const std::string& id) {
                        bus::kLoginCancel, error.get(), nullptr, "s", id.c_str());
 }
 
-// Whether the logind session of this process is remote, as pam_fprintd's is_remote asks
-// it. No session (a cron job, a test) or logind unable to say reads as local: lwauthd
-// still judges the remote host and the terminal.
-bool session_is_remote() {
+// Whether this login cannot be shown to sit at this machine, for quick login: only a
+// positive proof reads as local. Either the logind session of this process is local and
+// has a seat (a graphical session, its screen locker, a console session), or PAM_TTY is a
+// virtual console or an X display of this host (login on tty1 and display managers
+// authenticate before pam_systemd makes the session). Anything else reads as remote: no
+// session (a process under user@.service such as `systemd-run --user --pty su`, a cron
+// job), logind unable to say, a session without a seat, a remote one. pam_fprintd reads
+// "no session" as local; lwauth does not, since quick login is bound to the machine.
+bool session_is_remote(const char* tty) {
     char* session = nullptr;
-    if (sd_pid_get_session(0, &session) < 0 || session == nullptr) {
-        return false;
+    if (sd_pid_get_session(0, &session) >= 0 && session != nullptr) {
+        char* seat = nullptr;
+        bool local = sd_session_is_remote(session) == 0 &&
+                     sd_session_get_seat(session, &seat) >= 0 && seat != nullptr;
+        std::free(seat);
+        std::free(session);
+        if (local) {
+            return false;
+        }
     }
-    bool remote = sd_session_is_remote(session) > 0;
-    std::free(session);
-    return remote;
+    return !is_local_console(tty);
 }
 
 const char* Relay::item(int type) const {
@@ -299,7 +310,8 @@ int Relay::start(const char* user, Step& step) {
     // fails closed) before this module would give up and leave the login to failmode=.
     try {
         bus::append_start_context(raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY),
-                                        options_.mode, options_.timeout_usec, session_is_remote()});
+                                        options_.mode, options_.timeout_usec,
+                                        session_is_remote(item(PAM_TTY))});
     } catch (const Error&) {
         return PAM_BUF_ERR;
     }

@@ -53,7 +53,7 @@ Person new_person(const std::function<std::string(int count)>& at_reader) {
 class FingerprintPam : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        // DESIGN.md's stack, less 2-step; PAM_RHOST from the environment, as sshd sets it.
+        // DESIGN.md's stack, less 2-step; PAM_RHOST and PAM_TTY from the environment.
         make_pam_service("fingerprint", kPassword, [](const std::string& matrix) {
             return "auth optional " + std::string(kPamSetItems) +
                    "\nauth [success=done ignore=ignore default=die] " +
@@ -84,9 +84,13 @@ class FingerprintPam : public ::testing::Test {
         // The module runs inside this process: point it at the private bus.
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
         unsetenv("PAM_RHOST");
+        // The console: with no logind session (as here) only a virtual console or an X
+        // display of this host makes a login local.
+        setenv("PAM_TTY", "tty1", 1);
     }
     void TearDown() override {
         unsetenv("PAM_RHOST");
+        unsetenv("PAM_TTY");
     }
 
     std::string sql(const std::string& statement) const {

@@ -180,6 +180,22 @@ TEST_F(PinLogin, ALoginFromARemoteHostOrOverSshIsNotOfferedThePin) {
     expect_password_only("alice");
 }
 
+// A process with no logind session on a pseudo-terminal, without a remote host: what
+// `systemd-run --user --pty su alice` or a cron job under a pty is for a user logged in
+// over SSH. Nothing proves it sits at this machine, so it is not offered the PIN (this test
+// runs in no logind session, as those do).
+TEST_F(PinLogin, ALoginWithoutASessionOrAConsoleIsNotOfferedThePin) {
+    setenv("PAM_TTY", "/dev/pts/3", 1);
+    expect_password_only("alice");
+    unsetenv("PAM_TTY");
+    expect_password_only("alice");
+    setenv("PAM_TTY", "/dev/tty1", 1);
+    Typist alice;
+    alice.pins = {kPin};
+    EXPECT_EQ(authenticate("alice", alice), PAM_SUCCESS) << "a virtual console is local";
+    EXPECT_EQ(alice.password_prompts, 0) << alice.shown;
+}
+
 TEST_F(PinLogin, AUserWithoutAPinGoesToThePassword) {
     expect_password_only("bob");
 }

@@ -1,0 +1,34 @@
+// Whether a PAM_TTY names a terminal of this machine's own seat: what lets a login with
+// no logind session yet (login on a virtual console, before pam_systemd makes one; a
+// display manager's X display) count as local for quick login.
+#pragma once
+
+#include <string_view>
+
+namespace lwauth {
+
+/// "tty1" or "/dev/tty1" (a virtual console: "tty" and digits only), or an X display of
+/// this host (":0", ":1.0"). Not "/dev/pts/N", not "/dev/tty" (whatever the controlling
+/// terminal is), not "ssh", not "host:0".
+[[nodiscard]] inline bool is_local_console(std::string_view tty) {
+    if (tty.starts_with("/dev/")) {
+        tty.remove_prefix(5);
+    }
+    auto digits = [](std::string_view s, bool dot) {
+        if (s.empty()) {
+            return false;
+        }
+        for (char c : s) {
+            if ((c < '0' || c > '9') && !(dot && c == '.')) {
+                return false;
+            }
+        }
+        return s.front() != '.' && s.back() != '.';
+    };
+    if (tty.starts_with("tty")) {
+        return digits(tty.substr(3), false);
+    }
+    return tty.starts_with(":") && digits(tty.substr(1), true);
+}
+
+}  // namespace lwauth
