@@ -243,6 +243,8 @@ const sd_bus_vtable kLoginVtable[] = {
         LWAUTH_HANDLER(login_answer), SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(login_cancel), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Confirm", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(login_confirm), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAccountVtable[] = {
@@ -539,6 +541,14 @@ int BusService::login_cancel(sd_bus_message* m) {
     check(sd_bus_message_read(m, "s", &id), "arguments");
     engine_.cancel(id, sender_of(m));
     return sd_bus_reply_method_return(m, nullptr);
+}
+
+// Like Answer and Cancel: only the connection that got the handle confirms it.
+int BusService::login_confirm(sd_bus_message* m) {
+    const char* id = nullptr;
+    check(sd_bus_message_read(m, "s", &id), "arguments");
+    engine_.confirm(id, sender_of(m), later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::account_status(sd_bus_message* m) {

@@ -34,6 +34,7 @@ class BusService {
     int login_start(sd_bus_message* m);
     int login_answer(sd_bus_message* m);
     int login_cancel(sd_bus_message* m);
+    int login_confirm(sd_bus_message* m);
     int account_status(sd_bus_message* m);
     int account_add_contact(sd_bus_message* m);
     int account_use_profile_contact(sd_bus_message* m);

@@ -98,6 +98,9 @@ class Relay {
     Relay(pam_handle_t* pamh, const Options& options) : pamh_(pamh), options_(options) {}
 
     int run();
+    // After a verdict that carried a full login's handle: keeps it, with the connection
+    // that got it, in the PAM handle for pam_sm_setcred (confirm_full_login).
+    int keep_for_confirm(int rc);
 
   private:
     // A failed bus call: unreachable daemon → failmode; anything else → its PAM code.
@@ -118,7 +121,8 @@ class Relay {
     pam_handle_t* pamh_;
     const Options& options_;
     BusPtr bus_;
-    std::string daemon_;  // unique name of the lwauthd that answered Start
+    std::string daemon_;       // unique name of the lwauthd that answered Start
+    std::string unconfirmed_;  // the handle of a success or ignore, for Confirm
 };
 
 int Relay::unavailable(const std::string& why) {
@@ -375,6 +379,7 @@ int Relay::run() {
             return PAM_CONV_ERR;
         }
         if (!step.verdict.empty()) {
+            unconfirmed_ = step.id;
             return verdict_to_pam(step.verdict);
         }
         SecretString reply;
@@ -391,6 +396,66 @@ int Relay::run() {
     }
 }
 
+// A full login that lwauthd records only when pam_sm_setcred confirms it: the verdict
+// alone is not the stack's result (pam_deny may follow, or a `required` module may have
+// failed already). lwauthd takes Confirm only from the connection that got the handle,
+// so that connection is kept until then, or until pam_end.
+struct Unconfirmed {
+    BusPtr bus;
+    std::string daemon;
+    std::string id;
+};
+constexpr const char* kUnconfirmedData = "pam_lwauth_unconfirmed";
+
+void drop_unconfirmed(pam_handle_t*, void* data, int) {
+    delete static_cast<Unconfirmed*>(data);
+}
+
+int Relay::keep_for_confirm(int rc) {
+    if ((rc != PAM_SUCCESS && rc != PAM_IGNORE) || unconfirmed_.empty()) {
+        return rc;
+    }
+    auto* kept = new Unconfirmed{std::move(bus_), daemon_, std::move(unconfirmed_)};
+    sd_bus_set_method_call_timeout(kept->bus.get(), options_.timeout_usec);
+    if (pam_set_data(pamh_, kUnconfirmedData, kept, drop_unconfirmed) != PAM_SUCCESS) {
+        delete kept;  // the full login is then not recorded: quick login is not re-armed
+    }
+    return rc;
+}
+
+// pam_setcred after the whole stack let the user in: the full login is recorded. Whatever
+// lwauthd answers, the credentials are the stack's business: this never fails them.
+void confirm_full_login(pam_handle_t* pamh, int flags) {
+    constexpr int kEstablishing = PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED;
+    const void* data = nullptr;
+    if ((flags & kEstablishing) == 0 ||
+        pam_get_data(pamh, kUnconfirmedData, &data) != PAM_SUCCESS || data == nullptr) {
+        return;
+    }
+    const auto* kept = static_cast<const Unconfirmed*>(data);
+    // Another connection could not confirm it: lwauthd holds the handle for this one.
+    if (sd_bus_is_open(kept->bus.get()) > 0) {
+        BusError error;
+        int r = sd_bus_call_method(kept->bus.get(), kept->daemon.c_str(), bus::kObjectPath,
+                                   bus::kLoginInterface, bus::kLoginConfirm, error.get(), nullptr,
+                                   "s", kept->id.c_str());
+        if (r < 0) {
+            pam_syslog(pamh, LOG_NOTICE, "the full login was not recorded (%s)",
+                       error.is_set() ? error.message() : errno_string(r).c_str());
+        }
+    }
+    pam_set_data(pamh, kUnconfirmedData, nullptr, nullptr);  // once; the connection closes
+}
+
+int setcred(pam_handle_t* pamh, int flags) noexcept {
+    try {
+        confirm_full_login(pamh, flags);
+    } catch (...) {
+        // Only the record is lost: quick login is not re-armed.
+    }
+    return PAM_SUCCESS;
+}
+
 int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
     try {
         Options options;
@@ -398,8 +463,10 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
         if (rc != PAM_SUCCESS) {
             return rc;
         }
+        // A handle left from an earlier pam_authenticate of this handle is not this one's.
+        pam_set_data(pamh, kUnconfirmedData, nullptr, nullptr);
         Relay relay(pamh, options);
-        return relay.run();
+        return relay.keep_for_confirm(relay.run());
     } catch (const std::bad_alloc&) {
         return PAM_BUF_ERR;
     } catch (...) {
@@ -416,8 +483,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char
     return lwauth::authenticate(pamh, argc, argv);
 }
 
-PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
-    return PAM_SUCCESS;
+PAM_EXTERN int pam_sm_setcred(pam_handle_t* pamh, int flags, int, const char**) {
+    return lwauth::setcred(pamh, flags);
 }
 
 }  // extern "C"

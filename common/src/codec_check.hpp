@@ -47,7 +47,10 @@ inline Result<void> contract_check(const Step& step) {
         if (!step.prompt.empty()) {
             return breach("it both asks and decides (prompt and verdict '" + step.verdict + "')");
         }
-        if (!step.id.empty()) {
+        // A verdict that lets the user in may carry the handle of its full login, which
+        // Confirm takes once the whole PAM stack has succeeded; no other keeps one.
+        bool lets_in = step.verdict == kVerdictSuccess || step.verdict == kVerdictIgnore;
+        if (!step.id.empty() && !lets_in) {
             return breach("it decides but keeps a login id");
         }
     }

@@ -36,7 +36,7 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (context.mode != bus::kModeSecondFactor && context.mode != bus::kModePrimary) {
         throw Error(Errc::InvalidArgument, "unknown login mode '" + context.mode + "'");
     }
-    done = recording_full_login(context, std::move(done));
+    done = awaiting_confirmation(context, std::move(done));
     auto starting = std::make_shared<Starting>(
         Starting{context, policy_, policy_->effective_for_lazy(context.user, [&] {
                      return deps_.users.groups_of(context.user);
@@ -69,32 +69,62 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     }
 }
 
-Done<Step> LoginEngine::recording_full_login(const LoginContext& context, Done<Step> done) {
+Done<Step> LoginEngine::awaiting_confirmation(const LoginContext& context, Done<Step> done) {
     if (context.mode != bus::kModeSecondFactor || context.unprivileged) {
         return done;
     }
-    return [this, user = context.user, done = std::move(done)](Result<Step> result) {
+    return [this, context, done = std::move(done)](Result<Step> result) {
         bool lets_in = result.ok() && (result->verdict == bus::kVerdictSuccess ||
                                        result->verdict == bus::kVerdictIgnore);
-        if (!lets_in) {
-            done(std::move(result));
-            return;
+        if (lets_in) {
+            // Not a full login yet: the rest of the stack may still refuse it (pam_deny
+            // after an SSH key, a wrong password before a `required` lwauth).
+            result->id = keep_unconfirmed(context);
         }
-        // Quick login's window and arming count from here: the record is durable before
-        // the stack hears PAM_SUCCESS. Failing to record it only withholds quick login.
-        auto step = std::make_shared<Result<Step>>(std::move(result));
-        deps_.store.record_full_login(
-            user, deps_.clock.now(), [user, step, done](Result<void> saved) {
-                if (!saved.ok()) {
-                    log_event(
-                        LogLevel::Warning, "full-login-unrecorded",
-                        "the full login could not be recorded; quick login is not re-armed: " +
-                            std::string(saved.error().what()),
-                        {{"USER", user}});
-                }
-                done(std::move(*step));
-            });
+        done(std::move(result));
     };
+}
+
+std::string LoginEngine::keep_unconfirmed(const LoginContext& context) {
+    int64_t now = deps_.clock.now();
+    if (unconfirmed_.size() >= kMaxUnconfirmed) {
+        std::erase_if(unconfirmed_,
+                      [now](const auto& kept) { return now >= kept.second.expires_at; });
+    }
+    if (unconfirmed_.size() >= kMaxUnconfirmed) {
+        log_event(LogLevel::Warning, "full-login-unrecorded",
+                  "too many full logins wait for confirmation; quick login is not re-armed",
+                  {{"USER", context.user}});
+        return "";
+    }
+    std::string id = new_id();
+    unconfirmed_.emplace(id, Unconfirmed{context.user, context.owner, now + kConfirmWithinSeconds});
+    return id;
+}
+
+void LoginEngine::confirm(const std::string& id, const std::string& owner, Done<void> done) {
+    auto it = unconfirmed_.find(id);
+    if (it == unconfirmed_.end() || it->second.owner != owner) {
+        throw Error(Errc::NoSuchLogin, "no such login waits for confirmation");
+    }
+    std::string user = std::move(it->second.user);
+    bool expired = deps_.clock.now() >= it->second.expires_at;
+    unconfirmed_.erase(it);
+    if (expired) {
+        throw Error(Errc::NoSuchLogin, "the login was not confirmed in time");
+    }
+    // Quick login's window and arming count from here, once the whole stack let the user
+    // in. Failing to record it only withholds quick login.
+    deps_.store.record_full_login(
+        user, deps_.clock.now(), [user, done = std::move(done)](Result<void> saved) {
+            if (!saved.ok()) {
+                log_event(LogLevel::Warning, "full-login-unrecorded",
+                          "the full login could not be recorded; quick login is not re-armed: " +
+                              std::string(saved.error().what()),
+                          {{"USER", user}});
+            }
+            done(std::move(saved));
+        });
 }
 
 void LoginEngine::start_primary(const std::shared_ptr<Starting>& starting,
@@ -461,7 +491,7 @@ void LoginEngine::answer(const std::string& id, const std::string& owner,
         throw Error(Errc::InvalidArgument,
                     "the previous answer of this login is still being handled");
     }
-    done = recording_full_login(it->second.login->context, std::move(done));
+    done = awaiting_confirmation(it->second.login->context, std::move(done));
     run(it->second, false, answer.view(), std::move(done));
 }
 
@@ -492,6 +522,7 @@ void LoginEngine::cancel_owner(const std::string& owner) {
         }
     }
     starting_.erase(first, last);
+    std::erase_if(unconfirmed_, [&](const auto& kept) { return kept.second.owner == owner; });
     drop_logins(
         [&](const Pending& pending) {
             const LoginContext& context = pending.login->context;
@@ -545,6 +576,7 @@ bool LoginEngine::unprivileged_over(const LoginContext& context) const {
 
 size_t LoginEngine::expire() {
     int64_t now = deps_.clock.now();
+    std::erase_if(unconfirmed_, [now](const auto& kept) { return now >= kept.second.expires_at; });
     return drop_logins([&](const Pending& pending) { return now >= pending.expires_at; },
                        "the login has timed out");
 }

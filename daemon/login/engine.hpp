@@ -51,6 +51,11 @@ class LoginEngine {
     /// locker needs one or two, and any local user must not fill the engine's room, which
     /// every login on the host shares.
     static constexpr size_t kMaxUnprivilegedLoginsPerUser = 8;
+    /// How long a full login waits for Confirm: pam_setcred follows pam_authenticate.
+    static constexpr int64_t kConfirmWithinSeconds = 60;
+    /// Full logins waiting for Confirm at once (a stack that never calls pam_setcred
+    /// leaves its own): past it, a new one is not kept, and is never recorded.
+    static constexpr size_t kMaxUnconfirmed = 4096;
 
     LoginEngine(EngineDeps deps, std::shared_ptr<const policy::Policy> policy,
                 LoginMethodTypes types)
@@ -80,6 +85,12 @@ class LoginEngine {
     /// or expired id, or another owner's.
     void answer(const std::string& id, const std::string& owner, const SecretString& answer,
                 Done<Step> done);
+    /// The whole PAM stack let the user in after login `id` (the handle of a
+    /// mode=second_factor success or ignore to root, kConfirmWithinSeconds at most ago,
+    /// started by `owner`): records the full login (the store's record_full_login), then
+    /// answers `done` with the store's result. Throws Error(NoSuchLogin), without calling
+    /// `done`, for an unknown, expired or confirmed handle, or another owner's.
+    void confirm(const std::string& id, const std::string& owner, Done<void> done);
     /// Ends a login without a verdict. Unknown ids are ignored.
     void cancel(const std::string& id, const std::string& owner);
     /// Ends every login of a bus client that has gone away.
@@ -140,12 +151,20 @@ class LoginEngine {
     /// The second factors that apply, or the verdict when none does.
     void choose_second_factor(const std::shared_ptr<Starting>& starting,
                               std::shared_ptr<const UserState> loaded, Done<Step> done);
+    /// A full login of the user on this host that waits for its owner's Confirm.
+    struct Unconfirmed {
+        std::string user;
+        std::string owner;
+        int64_t expires_at = 0;
+    };
     /// `done` for a login of `context`, wrapped so that a mode=second_factor verdict that
     /// lets the user in (success, or ignore: 2-step does not apply and the password was
-    /// enough) is recorded as a full login of the user on this host (the store's
-    /// record_full_login) before the caller hears it. Never for a primary or unprivileged
-    /// login. A store that fails is logged and the verdict answered as it was.
-    Done<Step> recording_full_login(const LoginContext& context, Done<Step> done);
+    /// enough) carries the handle of a full login kept in unconfirmed_, which confirm()
+    /// records once the whole stack has let the user in. Never for a primary or
+    /// unprivileged login.
+    Done<Step> awaiting_confirmation(const LoginContext& context, Done<Step> done);
+    /// Keeps a full login of `context` for Confirm; its handle, or "" when there is no room.
+    std::string keep_unconfirmed(const LoginContext& context);
     /// Remembers a login that waits for the store before it is registered.
     void track_starting(const std::shared_ptr<Starting>& starting);
     /// Registers a login running `method` and asks it for the first step.
@@ -181,6 +200,7 @@ class LoginEngine {
     EngineDeps deps_;
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::string, Pending> logins_;
+    std::map<std::string, Unconfirmed> unconfirmed_;  // by handle
     // Logins started but not registered yet (waiting for the store), by owner, so that a
     // client that leaves meanwhile ends them too. Expired entries are pruned as it goes.
     std::multimap<std::string, std::weak_ptr<Starting>> starting_;

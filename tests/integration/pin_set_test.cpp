@@ -37,12 +37,18 @@ class PinSet : public ::testing::Test {
 
     [[nodiscard]] size_t sent() const { return read_outbox(daemon_->outbox()).size(); }
 
-    /// A mode=second_factor login let in: alice types the code sent, bob (no contact) is
-    /// let in with the password alone (ignore).
-    void full_login(const std::string& user, const std::string& verdict = "success") {
-        LoginResult result = login_as_root_with(
-            bus_->address(), user, [&] { return read_outbox(daemon_->outbox()).back().code(); });
+    /// A mode=second_factor login let in, and confirmed as pam_setcred confirms it after
+    /// the whole stack succeeded: alice types the code sent, bob (no contact) is let in
+    /// with the password alone (ignore). Without `confirm`, the stack refused it after.
+    void full_login(const std::string& user, const std::string& verdict = "success",
+                    bool confirm = true) {
+        LoginPlace place;
+        place.confirm = confirm;
+        LoginResult result = login_as_root_from(bus_->address(), user, place, [&] {
+            return read_outbox(daemon_->outbox()).back().code();
+        });
         ASSERT_EQ(result.verdict, verdict) << daemon_->log();
+        ASSERT_EQ(result.confirmed, confirm ? "ok" : "") << daemon_->log();
     }
 
     /// Runs SQL on the state database; its output.
@@ -148,6 +154,18 @@ TEST_F(PinSet, ThePasswordAloneIsAFullLoginAndWithoutAContactTheWindowIsTheOnlyW
     EXPECT_EQ(call_as(bus_->address(), uid_of("bob"), "org.lwauth.Auth1.Account", "SetPin",
                       [](sd_bus_message* m) { sd_bus_message_append(m, "s", "730491"); }),
               "org.lwauth.Auth1.Error.PolicyForbids");
+}
+
+TEST_F(PinSet, AVerdictThatNoConfirmFollowsIsNoFullLogin) {
+    // The stack refused bob after lwauth's ignore (pam_deny after an SSH key): no
+    // pam_setcred, no Confirm, no window.
+    full_login("bob", "ignore", false);
+    EXPECT_EQ(sql("SELECT COALESCE(MAX(full_login_at), 0) FROM users WHERE name = 'bob'"), "0\n");
+    EXPECT_EQ(call_as(bus_->address(), uid_of("bob"), "org.lwauth.Auth1.Account", "SetPin",
+                      [](sd_bus_message* m) { sd_bus_message_append(m, "s", kPin); }),
+              "org.lwauth.Auth1.Error.PolicyForbids");
+    full_login("bob", "ignore");
+    EXPECT_EQ(pin_set("bob", kPin, kPin).exit_code, 0) << daemon_->log();
 }
 
 TEST_F(PinSet, EachRuleRefusesItsPinWithItsReason) {

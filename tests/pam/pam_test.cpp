@@ -15,6 +15,7 @@ extern "C" {
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -33,6 +34,7 @@ namespace {
 
 constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
 constexpr const char* kPamSetItems = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
+constexpr const char* kPamDeny = "/usr/lib/x86_64-linux-gnu/security/pam_deny.so";
 constexpr const char* kPassword = "correct horse";
 
 // What the person at the keyboard does.
@@ -91,8 +93,9 @@ class Pam : public ::testing::Test {
         pam_dir_ = &services;
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
-        for (const auto& service : {"two_step", "full", "safe", "bad_timeout", "bad_mode",
-                                    "short_timeout", "safe_short_timeout", "two_step_from"}) {
+        for (const auto& service :
+             {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout",
+              "safe_short_timeout", "two_step_from", "password_first"}) {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
@@ -114,6 +117,12 @@ class Pam : public ::testing::Test {
         write_service("full", "auth [success=done ignore=ignore default=die] " + module +
                                   " mode=primary\nauth requisite " + matrix + "\nauth required " +
                                   module + " mode=second_factor\n");
+        // lwauth's stack for an SSH key (pam_lwauth.8): the key was the first factor.
+        write_service("ssh_key", "auth [success=done ignore=ignore default=die] " + module +
+                                     " mode=second_factor\nauth requisite " + kPamDeny + "\n");
+        // A wrong password that does not stop the stack at once (`required`).
+        write_service("password_first", "auth required " + matrix + "\nauth required " + module +
+                                            " mode=second_factor\n");
         write_service("safe", "auth requisite " + matrix + "\nauth required " + module +
                                   " mode=second_factor failmode=safe\n");
         write_service("bad_timeout", "auth requisite " + matrix + "\nauth required " + module +
@@ -156,6 +165,35 @@ class Pam : public ::testing::Test {
         struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
         _pamtest_conv(service.c_str(), user.c_str(), converse, &person, tests, 1, nullptr);
         return tests[0].op_rv;
+    }
+
+    // pam_authenticate, then (when it succeeded) pam_setcred(PAM_ESTABLISH_CRED) as sshd,
+    // login, su and sudo call it, then pam_end; `between` runs after pam_authenticate.
+    // What pam_authenticate returned, and pam_setcred's in `setcred_rc`.
+    static int authenticate_then_setcred(const std::string& service, const std::string& user,
+                                         Person& person, const std::function<void()>& between,
+                                         int& setcred_rc) {
+        struct pam_conv conv = {converse, &person};
+        pam_handle_t* pamh = nullptr;
+        int rc = pam_start(service.c_str(), user.c_str(), &conv, &pamh);
+        if (rc != PAM_SUCCESS) {
+            return rc;
+        }
+        rc = pam_authenticate(pamh, 0);
+        between();
+        setcred_rc = rc == PAM_SUCCESS ? pam_setcred(pamh, PAM_ESTABLISH_CRED) : -1;
+        pam_end(pamh, rc);
+        return rc;
+    }
+
+    // The user's last full login as the state database keeps it; 0 when never.
+    [[nodiscard]] int64_t full_login_at(const std::string& user) const {
+        RunResult r =
+            run({"/usr/bin/sqlite3", (daemon_->state_dir() / "lwauth.db").string(),
+                 "SELECT COALESCE(MAX(full_login_at), 0) FROM users WHERE name = '" + user + "'"},
+                base_env());
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.exit_code == 0 ? std::stoll(r.out) : -1;
     }
 
     // The newest code sent to a destination.
@@ -1219,6 +1257,57 @@ TEST_F(PamWaitingMethod, ACancelEndsTheWaitAndALateSignalDoesNothing) {
     ASSERT_TRUE(decide("alice", "success"));
     ASSERT_TRUE(log_shows("event=test-event-refused")) << daemon_->log();
     EXPECT_EQ(daemon_->log().find("event=login-end"), std::string::npos);
+}
+
+// ---- Full logins: recorded at pam_setcred, once the whole stack let the user in -------
+
+TEST_F(Pam, TheSshKeyStackRefusingAUserWithoutTwoStepRecordsNoFullLogin) {
+    // bob has no contact: lwauth says ignore, and pam_deny refuses him.
+    Person bob;
+    EXPECT_EQ(authenticate("ssh_key", "bob", bob), PAM_AUTH_ERR);
+    EXPECT_EQ(full_login_at("bob"), 0) << daemon_->log();
+}
+
+TEST_F(Pam, AWrongPasswordBeforeARequiredSecondFactorRecordsNoFullLogin) {
+    Person bob;
+    bob.password = "wrong horse";
+    EXPECT_EQ(authenticate("password_first", "bob", bob), PAM_AUTH_ERR);
+    EXPECT_EQ(bob.password_prompts, 1);
+    EXPECT_EQ(full_login_at("bob"), 0) << daemon_->log();
+}
+
+TEST_F(Pam, AFullLoginIsRecordedWhenTheApplicationEstablishesCredentials) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    int64_t before = std::time(nullptr);
+    int64_t at_verdict = -1;
+    int setcred_rc = -1;
+    EXPECT_EQ(
+        authenticate_then_setcred(
+            "two_step", "alice", alice, [&] { at_verdict = full_login_at("alice"); }, setcred_rc),
+        PAM_SUCCESS);
+    EXPECT_EQ(at_verdict, 0) << "the stack had not finished yet";
+    EXPECT_EQ(setcred_rc, PAM_SUCCESS);
+    EXPECT_GE(full_login_at("alice"), before) << daemon_->log();
+
+    // The password alone (bob, no contact) is a full login too, once established.
+    Person bob;
+    setcred_rc = -1;
+    EXPECT_EQ(authenticate_then_setcred(
+                  "two_step", "bob", bob, [] {}, setcred_rc),
+              PAM_SUCCESS);
+    EXPECT_EQ(setcred_rc, PAM_SUCCESS);
+    EXPECT_GE(full_login_at("bob"), before) << daemon_->log();
+}
+
+TEST_F(Pam, SetcredSucceedsWhenLwauthdCannotConfirm) {
+    Person bob;
+    int setcred_rc = -1;
+    EXPECT_EQ(authenticate_then_setcred(
+                  "two_step", "bob", bob, [&] { (void)daemon_->stop(); }, setcred_rc),
+              PAM_SUCCESS);
+    EXPECT_EQ(setcred_rc, PAM_SUCCESS) << "the credentials are the stack's business";
 }
 
 }  // namespace

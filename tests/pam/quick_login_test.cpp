@@ -1,5 +1,6 @@
 // Quick login from start to end, as a user meets it: a full login through the real PAM
-// stack (password, then the 2-step code from the outbox) records itself in lwauthd; the
+// stack (password, then the 2-step code from the outbox, then pam_setcred) is recorded
+// in lwauthd; the
 // user sets a PIN with the real lwauthctl within the window it opens; later local logins
 // offer the PIN and the fingerprint (enrolled in the fake fprintd on the same private bus)
 // in one menu, and each logs in without the password. A remote session is offered
@@ -110,12 +111,18 @@ class QuickLogin : public ::testing::Test {
         return tests[0].op_rv;
     }
 
-    // The full login: nothing quick is armed yet, so the password, then the code.
+    // The full login: nothing quick is armed yet, so the password, then the code; the
+    // application then establishes the credentials, which records it in lwauthd.
     void full_login() {
         OutboxFd outbox(daemon_->outbox());
         User user;
         user.outbox = &outbox;
-        ASSERT_EQ(authenticate(user), PAM_SUCCESS) << user.shown << daemon_->log();
+        struct pam_testcase tests[] = {
+            pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+            pam_test_flags(PAMTEST_SETCRED, PAM_SUCCESS, PAM_ESTABLISH_CRED)};
+        _pamtest_conv("quick", "alice", user_converse, &user, tests, 2, nullptr);
+        ASSERT_EQ(tests[0].op_rv, PAM_SUCCESS) << user.shown << daemon_->log();
+        ASSERT_EQ(tests[1].op_rv, PAM_SUCCESS) << user.shown << daemon_->log();
         ASSERT_EQ(user.password_prompts, 1) << user.shown;
         ASSERT_EQ(user.pin_prompts + user.touch_prompts, 0) << user.shown;
     }
@@ -128,8 +135,13 @@ class QuickLogin : public ::testing::Test {
 
 TEST_F(QuickLogin, AFullLoginLetsTheUserSetAPinThenThePinAndTheFingerprintEachLogIn) {
     std::string reader = fake_->add_reader("alice", {"right-index-finger"}, {});
+    OutboxFd outbox(daemon_->outbox());
+    User unestablished;
+    unestablished.outbox = &outbox;
+    ASSERT_EQ(authenticate(unestablished), PAM_SUCCESS) << unestablished.shown;
     RunResult refused = daemon_->ctl("alice", {"pin", "set"}, std::string(kPin) + "\n" + kPin + "\n");
-    EXPECT_NE(refused.exit_code, 0) << "no full login yet, and no step-up: " << refused.out;
+    EXPECT_NE(refused.exit_code, 0)
+        << "no full login without pam_setcred, and no step-up: " << refused.out;
 
     full_login();
     RunResult set = daemon_->ctl("alice", {"pin", "set"}, std::string(kPin) + "\n" + kPin + "\n");

@@ -744,6 +744,7 @@ LoginResult login_as_root_at(const std::string& address, const std::string& user
     sd_bus_message* reply = nullptr;
     sd_bus_error error = SD_BUS_ERROR_NULL;
     int r = start_login(bus, user, place, &error, &reply);
+    std::string login_id;
     for (int turn = 0; r >= 0 && turn < 50; ++turn) {
         const char* id = nullptr;
         const char* prompt = nullptr;
@@ -752,7 +753,7 @@ LoginResult login_as_root_at(const std::string& address, const std::string& user
         const char* text = nullptr;
         int echo = 0;
         sd_bus_message_read(reply, "s", &id);
-        std::string login_id = id;
+        login_id = id;
         sd_bus_message_enter_container(reply, 'a', "(ss)");
         while (sd_bus_message_read(reply, "(ss)", &kind, &text) > 0) {
             result.lines.emplace_back(text);
@@ -772,6 +773,12 @@ LoginResult login_as_root_at(const std::string& address, const std::string& user
     }
     if (r < 0) {
         result.verdict = error.name ? error.name : "error";
+    } else if (place.confirm && !login_id.empty()) {
+        sd_bus_error_free(&error);
+        r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                               "org.lwauth.Auth1.Login", "Confirm", &error, nullptr, "s",
+                               login_id.c_str());
+        result.confirmed = r >= 0 ? "ok" : (error.name ? error.name : "error");
     }
     sd_bus_error_free(&error);
     sd_bus_flush_close_unref(bus);

@@ -261,6 +261,8 @@ struct LoginResult {
     std::string verdict;
     std::vector<std::string> lines;
     int prompts = 0;
+    // With LoginPlace::confirm: "ok" when Confirm was answered, else its D-Bus error name.
+    std::string confirmed;
 };
 
 /// Runs a second_factor login for `user` on the bus at `address`, answering every prompt
@@ -282,6 +284,8 @@ struct LoginPlace {
     std::string rhost;
     std::string tty;
     std::string mode = "second_factor";
+    // After a verdict with a handle, Confirm on the same connection, as pam_setcred does.
+    bool confirm = false;
 };
 /// As login_as_root_with, from `place`.
 LoginResult login_as_root_from(const std::string& address, const std::string& user,

@@ -166,6 +166,9 @@ TEST_F(BusCodec, StepThatBreaksTheContractIsNotSent) {
     Step decided_with_id = Step::verdict_of(bus::kVerdictDenied);
     decided_with_id.id = "0123abcd";
     EXPECT_THAT(send_error(decided_with_id), HasSubstr("keeps a login id"));
+    Step success_with_handle = Step::verdict_of(bus::kVerdictSuccess);
+    success_with_handle.id = "0123abcd";
+    EXPECT_EQ(send_error(success_with_handle), "") << "the full login's handle for Confirm";
     Step odd_message = Step::verdict_of(bus::kVerdictDenied);
     odd_message.messages.emplace_back("warning", "text");
     EXPECT_THAT(send_error(odd_message), HasSubstr("unknown message type 'warning'"));

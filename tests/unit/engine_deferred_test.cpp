@@ -216,32 +216,42 @@ TEST_F(DeferredEngineTest, AClientThatLeavesBeforeTheStoreAnswersStartGetsNoLogi
     EXPECT_EQ(engine_->pending(), 1u);
 }
 
-TEST_F(DeferredEngineTest, AFullLoginIsRecordedBeforeTheSuccessIsAnswered) {
+TEST_F(DeferredEngineTest, ConfirmIsAnsweredOnceTheFullLoginIsRecorded) {
     Step step = start();
     std::optional<Result<Step>> got;
     engine_->answer(step.id, kOwner, SecretString(last_code()),
                     [&](Result<Step> r) { got.emplace(std::move(r)); });
-    // One store operation at a time: when the verdict comes, the record is already there.
     while (!got && deferred_.run_one()) {
     }
     ASSERT_TRUE(got.has_value());
-    EXPECT_EQ(s_.store.load_user(kUser).full_login_at, s_.clock.now())
-        << "answered before the full login was recorded";
-    EXPECT_EQ(got->value().verdict, bus::kVerdictSuccess);
+    ASSERT_EQ(got->value().verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(s_.store.load_user(kUser).full_login_at, 0) << "recorded at the verdict";
+    std::optional<Result<void>> confirmed;
+    engine_->confirm(got->value().id, kOwner,
+                     [&](Result<void> r) { confirmed.emplace(std::move(r)); });
+    ASSERT_FALSE(confirmed.has_value()) << "answered before the store did";
+    ASSERT_TRUE(deferred_.run_one());  // record_full_login
+    ASSERT_TRUE(confirmed.has_value());
+    EXPECT_TRUE(confirmed->ok());
+    EXPECT_EQ(s_.store.load_user(kUser).full_login_at, s_.clock.now());
     EXPECT_EQ(deferred_.waiting(), 0u);
 }
 
-TEST_F(DeferredEngineTest, AFullLoginThatCannotBeRecordedStillSucceeds) {
+TEST_F(DeferredEngineTest, AFullLoginThatCannotBeRecordedAnswersConfirmWithTheStoresError) {
     s_.store.set_two_step(kUser, false);
     std::optional<Result<Step>> got;
     engine_->start(LoginContext{kUser, "sshd", "192.0.2.7", "", bus::kModeSecondFactor, kOwner},
                    [&](Result<Step> r) { got.emplace(std::move(r)); });
     ASSERT_TRUE(deferred_.run_one());  // load_user
-    ASSERT_FALSE(got.has_value());
-    ASSERT_TRUE(deferred_.fail_one(Error(Errc::Unavailable, "the store has gone away")));
     ASSERT_TRUE(got.has_value());
-    ASSERT_TRUE(got->ok()) << "the password was enough; quick login is only not re-armed";
-    EXPECT_EQ(got->value().verdict, bus::kVerdictIgnore);
+    ASSERT_EQ(got->value().verdict, bus::kVerdictIgnore);
+    std::optional<Result<void>> confirmed;
+    engine_->confirm(got->value().id, kOwner,
+                     [&](Result<void> r) { confirmed.emplace(std::move(r)); });
+    ASSERT_TRUE(deferred_.fail_one(Error(Errc::Unavailable, "the store has gone away")));
+    ASSERT_TRUE(confirmed.has_value());
+    ASSERT_FALSE(confirmed->ok()) << "quick login is only not re-armed";
+    EXPECT_EQ(confirmed->error().code(), Errc::Unavailable);
     EXPECT_EQ(s_.store.load_user(kUser).full_login_at, 0);
 }
 

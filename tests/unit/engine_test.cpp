@@ -132,6 +132,21 @@ class LoginEngineTest : public ::testing::Test {
         ASSERT_EQ(answer(s, wrong, ":1.2").verdict, bus::kVerdictMaxTries);
     }
 
+    /// Confirms the full login whose handle `step` carries; NoSuchLogin as thrown.
+    Result<void> confirm(const Step& step, const std::string& owner = kOwner) {
+        std::optional<Result<void>> got;
+        try {
+            engine_->confirm(step.id, owner, [&](Result<void> r) { got.emplace(std::move(r)); });
+        } catch (const Error& e) {
+            return e;
+        }
+        if (!got) {
+            ADD_FAILURE() << "Confirm did not answer at once";
+            return Error(Errc::Internal, "no answer");
+        }
+        return std::move(*got);
+    }
+
     /// Answers a step with the latest code sent.
     Step answer_code(const Step& step) { return answer(step, last_code()); }
 
@@ -516,48 +531,109 @@ TEST_F(LoginEngineTest, ContactNoChannelCanReachIsDeniedWithoutSending) {
 
 // ---- Full logins (quick login's window and arming) --------------------------------------
 
-TEST_F(LoginEngineTest, ASecondFactorSuccessIsRecordedAsAFullLogin) {
+TEST_F(LoginEngineTest, ASecondFactorSuccessIsAFullLoginOnlyOnceConfirmed) {
     clock_.advance(1000);
-    Step step = start();
-    ASSERT_EQ(store_.load_user(kUser).full_login_at, 0) << "not before the verdict";
-    ASSERT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
+    Step step = answer_code(start());
+    ASSERT_EQ(step.verdict, bus::kVerdictSuccess);
+    ASSERT_FALSE(step.id.empty()) << "the success carries the handle Confirm takes";
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0)
+        << "the rest of the stack may still refuse the login";
+    clock_.advance(5);
+    ASSERT_TRUE(confirm(step).ok());
     UserState state = store_.load_user(kUser);
     EXPECT_EQ(state.full_login_at, clock_.now());
     EXPECT_EQ(state.quick_armed_at, clock_.now());
+    Result<void> again = confirm(step);
+    ASSERT_FALSE(again.ok()) << "a handle is confirmed once";
+    EXPECT_EQ(again.error().code(), Errc::NoSuchLogin);
 }
 
-TEST_F(LoginEngineTest, ASecondFactorIgnoreIsAFullLoginTooThePasswordWasEnough) {
+TEST_F(LoginEngineTest, ASecondFactorIgnoreIsAFullLoginTooOnceConfirmed) {
     store_.set_two_step(kUser, false);
     (void)store_.add_pin_failure(kUser);
     clock_.advance(1000);
-    ASSERT_EQ(start().verdict, bus::kVerdictIgnore);
+    Step step = start();
+    ASSERT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+    EXPECT_EQ(store_.load_user(kUser).pin_failures, 1) << "pam_deny may follow the ignore";
+    ASSERT_TRUE(confirm(step).ok());
     UserState state = store_.load_user(kUser);
     EXPECT_EQ(state.full_login_at, clock_.now());
     EXPECT_EQ(state.pin_failures, 0) << "a full login clears the wrong PINs";
 
     use_policy("[policy]\ntwo_step = off\n");
     clock_.advance(60);
-    ASSERT_EQ(start().verdict, bus::kVerdictIgnore);
+    step = start();
+    ASSERT_EQ(step.verdict, bus::kVerdictIgnore);
+    ASSERT_TRUE(confirm(step).ok());
     EXPECT_EQ(store_.load_user(kUser).full_login_at, clock_.now());
+}
+
+TEST_F(LoginEngineTest, AnUnconfirmedFullLoginExpires) {
+    store_.set_two_step(kUser, false);
+    Step step = start();
+    ASSERT_FALSE(step.id.empty());
+    clock_.advance(LoginEngine::kConfirmWithinSeconds);
+    Result<void> late = confirm(step);
+    ASSERT_FALSE(late.ok());
+    EXPECT_EQ(late.error().code(), Errc::NoSuchLogin);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+
+    step = start();
+    clock_.advance(LoginEngine::kConfirmWithinSeconds);
+    engine_->expire();
+    EXPECT_FALSE(confirm(step).ok()) << "expired, and swept";
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+}
+
+TEST_F(LoginEngineTest, OnlyTheConnectionThatGotTheHandleConfirmsIt) {
+    store_.set_two_step(kUser, false);
+    Step step = start();
+    Result<void> other = confirm(step, ":1.2");
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().code(), Errc::NoSuchLogin);
+    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+    EXPECT_TRUE(confirm(step).ok()) << "another's attempt does not spend it";
+
+    step = start();
+    engine_->cancel_owner(kOwner);
+    EXPECT_FALSE(confirm(step).ok()) << "its connection left the bus";
+}
+
+TEST_F(LoginEngineTest, UnconfirmedFullLoginsAreBounded) {
+    store_.set_two_step(kUser, false);
+    for (size_t i = 0; i < LoginEngine::kMaxUnconfirmed; ++i) {
+        ASSERT_FALSE(start().id.empty()) << i;
+    }
+    Step over = start();
+    ASSERT_EQ(over.verdict, bus::kVerdictIgnore) << "the login itself goes on";
+    EXPECT_TRUE(over.id.empty()) << "no room: never recorded";
+    clock_.advance(LoginEngine::kConfirmWithinSeconds);
+    EXPECT_FALSE(start().id.empty()) << "the expired ones made room";
 }
 
 TEST_F(LoginEngineTest, ADeniedOrLockedLoginIsNoFullLogin) {
     use_policy("[code]\ntries = 1\n[lockout]\nmax_failures = 2\nduration = 10m\n");
     Step step = start();
-    ASSERT_EQ(answer(step, wrong_code_for(last_code())).verdict, bus::kVerdictDenied);
-    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+    step = answer(step, wrong_code_for(last_code()));
+    ASSERT_EQ(step.verdict, bus::kVerdictDenied);
+    EXPECT_TRUE(step.id.empty()) << "nothing to confirm";
     step = start();
     ASSERT_EQ(answer(step, wrong_code_for(last_code())).verdict, bus::kVerdictMaxTries);
-    ASSERT_EQ(start().verdict, bus::kVerdictMaxTries);
+    step = start();
+    ASSERT_EQ(step.verdict, bus::kVerdictMaxTries);
+    EXPECT_TRUE(step.id.empty());
     EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
 }
 
 TEST_F(LoginEngineTest, APrimaryLoginIsNeverAFullLogin) {
-    ASSERT_EQ(start(kUser, kOwner, bus::kModePrimary).verdict, bus::kVerdictIgnore);
-    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0) << "the password has not been checked";
-    use_policy("[policy]\nlogin_with_phone = allowed\n");
     Step step = start(kUser, kOwner, bus::kModePrimary);
-    ASSERT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
+    ASSERT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(step.id.empty()) << "the password has not been checked";
+    use_policy("[policy]\nlogin_with_phone = allowed\n");
+    step = answer_code(start(kUser, kOwner, bus::kModePrimary));
+    ASSERT_EQ(step.verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(step.id.empty());
     EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
 }
 
@@ -565,11 +641,13 @@ TEST_F(LoginEngineTest, AnUnprivilegedLoginIsNeverAFullLogin) {
     LoginContext context{kUser, "i3lock", "", "", bus::kModeSecondFactor, kOwner};
     context.unprivileged = true;
     Step step = step_now([&](Done<Step> done) { engine_->start(context, std::move(done)); });
-    ASSERT_EQ(answer_code(step).verdict, bus::kVerdictSuccess);
-    EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
+    step = answer_code(step);
+    ASSERT_EQ(step.verdict, bus::kVerdictSuccess);
+    EXPECT_TRUE(step.id.empty());
     store_.set_two_step(kUser, false);
     step = step_now([&](Done<Step> done) { engine_->start(context, std::move(done)); });
     ASSERT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(step.id.empty());
     EXPECT_EQ(store_.load_user(kUser).full_login_at, 0);
 }
 

@@ -42,7 +42,9 @@ struct StartContext {
 
 /// One turn of a login, as Start and Answer return it.
 struct Step {
-    std::string id;  // the login's handle; empty once a verdict is set
+    // The login's handle; once a verdict is set, empty, or for a success or ignore the
+    // handle that Confirm takes (a full login waiting for the stack's result).
+    std::string id;
     std::vector<std::pair<std::string, std::string>>
         messages;        // (kMessageInfo|kMessageError, text), shown first
     std::string prompt;  // what to ask; empty once a verdict is set
@@ -72,7 +74,8 @@ namespace bus {
 
 /// Appends `step` to a reply of Start or Answer. Throws Error(Internal) when the step
 /// breaks the contract: it must either ask (id and prompt set, no verdict) or decide
-/// (verdict set, no prompt, no id), and each message type must be info or error.
+/// (verdict set, no prompt, no id but a success's or ignore's handle for Confirm), and
+/// each message type must be info or error.
 void append_step(sd_bus_message* m, const Step& step);
 
 /// Reads a reply of Start or Answer. Throws Error(Internal) when its signature is not

@@ -18,12 +18,16 @@ inline constexpr const char* kObjectPath = "/org/lwauth/Auth1";
 //   s     prompt    the prompt to show; empty when the step carries a verdict
 //   b     echo      whether the answer may be echoed
 //   s     verdict   "" while the conversation goes on, else one of kVerdict*
-// A step asks (id and prompt set, no verdict) or decides (verdict set, no id, no prompt).
-// bus_codec.hpp writes and reads it.
+// A step asks (id and prompt set, no verdict) or decides (verdict set, no prompt, no id but
+// for a mode=second_factor success or ignore to root: the handle of a full login that
+// waits for Confirm). bus_codec.hpp writes and reads it.
 inline constexpr const char* kLoginInterface = "org.lwauth.Auth1.Login";
 inline constexpr const char* kLoginStart = "Start";    // (a{sv} context) -> step
 inline constexpr const char* kLoginAnswer = "Answer";  // (s id, s answer) -> step
 inline constexpr const char* kLoginCancel = "Cancel";  // (s id) -> ()
+// (s id) -> (): the whole PAM stack let the user in (pam_setcred); lwauthd records the
+// full login of a success's or ignore's handle. NoSuchLogin: unknown, expired, another's.
+inline constexpr const char* kLoginConfirm = "Confirm";
 inline constexpr const char* kStepSignature = "sa(ss)sbs";
 
 // Keys of the Start context ("s" unless said otherwise).
