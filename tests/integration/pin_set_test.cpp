@@ -9,6 +9,7 @@
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -170,6 +171,25 @@ TEST_F(PinSet, EachRuleRefusesItsPinWithItsReason) {
     }
     EXPECT_FALSE(status("dave")["pin_set"].get<bool>());
     EXPECT_EQ(pin_set("dave", kPin, kPin).exit_code, 0);
+}
+
+TEST_F(PinSet, OutsideTheWindowTheRulesTellNothingOfThePhoneNumber) {
+    ASSERT_TRUE(daemon_->enroll("dave", "phone", "+81 90 5831 7264")) << daemon_->log();
+    // Any process of dave's, straight on the bus, with no full login in the window: a PIN
+    // with 4 digits of his phone and one without get the same answer.
+    auto set_pin = [&](const char* pin) {
+        return call_as(bus_->address(), uid_of("dave"), "org.lwauth.Auth1.Account", "SetPin",
+                       [pin](sd_bus_message* m) { sd_bus_message_append(m, "s", pin); });
+    };
+    const std::set<std::string> window = {"org.lwauth.Auth1.Error.ReauthRequired",
+                                          "org.lwauth.Auth1.Error.PolicyForbids"};
+    EXPECT_TRUE(window.contains(set_pin("172649"))) << set_pin("172649");
+    EXPECT_EQ(set_pin("172649"), set_pin(kPin));
+    full_login("dave");
+    age_full_login("dave", 601);
+    EXPECT_TRUE(window.contains(set_pin("172649"))) << set_pin("172649");
+    EXPECT_EQ(set_pin("172649"), set_pin(kPin));
+    EXPECT_FALSE(status("dave")["pin_set"].get<bool>());
 }
 
 TEST_F(PinSet, TheTwoEntriesMustBeTheSame) {

@@ -922,9 +922,11 @@ TEST_F(AccountPinTest, WithNothingToProveItWithOnlyAFullLoginOpensTheWindow) {
     EXPECT_TRUE(set_pin("480213").ok());
 }
 
-TEST_F(AccountPinTest, ThePolicyAndTheRulesComeFirst) {
-    store_.record_full_login(kUser, clock_.now());
+TEST_F(AccountPinTest, ThePolicyComesFirstThenTheWindowThenTheRules) {
     store_.save_contact(kUser, {"phone", kPhone});
+    EXPECT_EQ(code_of(set_pin("734567")), Errc::ReauthRequired)
+        << "outside the window, nothing of the phone's digits is told";
+    store_.record_full_login(kUser, clock_.now());
     EXPECT_EQ(code_of(set_pin("159753")), Errc::InvalidArgument) << "a common PIN";
     EXPECT_EQ(code_of(set_pin("734567")), Errc::InvalidArgument) << "the phone's digits";
     use_policy("[quick_login]\npin = disabled\n");
