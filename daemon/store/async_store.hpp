@@ -39,6 +39,8 @@ class AsyncStore {
                                Done<void> done) = 0;
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                               Done<void> done) = 0;
+    virtual void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                                  const std::string& new_hash, Done<bool> done) = 0;
     virtual void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
                          Done<void> done) = 0;
     virtual void add_pin_failure(const std::string& user, Done<int> done) = 0;
@@ -135,6 +137,10 @@ class ImmediateStore final : public AsyncStore {
     void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                       Done<void> done) override {
         answer(done, [&] { store_.set_pin_hash(user, encoded_hash); });
+    }
+    void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash, Done<bool> done) override {
+        answer(done, [&] { return store_.replace_pin_hash(user, old_hash, new_hash); });
     }
     void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
                  Done<void> done) override {

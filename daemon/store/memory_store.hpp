@@ -72,6 +72,15 @@ class MemoryStore final : public Store {
             state.pin_failures = 0;
         }
     }
+    bool replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash) override {
+        UserState* state = existing(user);
+        if (state == nullptr || old_hash.empty() || state->pin_hash != old_hash) {
+            return false;
+        }
+        state->pin_hash = new_hash;
+        return true;
+    }
     void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) override {
         set_pin_hash(user, encoded_hash);
         users_[user].pin_failures = 0;

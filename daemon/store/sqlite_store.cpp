@@ -534,6 +534,13 @@ void SqliteStore::set_pin_hash(const std::string& user, const std::string& encod
     }
 }
 
+bool SqliteStore::replace_pin_hash(const std::string& user, const std::string& old_hash,
+                                   const std::string& new_hash) {
+    exec(*statements_, "UPDATE users SET pin_hash = ? WHERE name = ? AND pin_hash = ?",
+         {new_hash, user, old_hash});
+    return sqlite3_changes(db_.get()) > 0;
+}
+
 void SqliteStore::set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) {
     ensure_user(user);
     exec(*statements_,

@@ -171,9 +171,13 @@ class Store {
 
     /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
     virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
-    /// Replaces the quick-login PIN's hash (a rehash with the policy's costs after a right
-    /// PIN); "" removes the PIN and its failure count.
+    /// Replaces the quick-login PIN's hash; "" removes the PIN and its failure count.
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
+    /// Replaces the PIN's hash with `new_hash` (a rehash with the policy's costs after a
+    /// right PIN) only while it is still `old_hash`, in one step: a PIN removed or set
+    /// meanwhile stays. Returns whether it was replaced.
+    virtual bool replace_pin_hash(const std::string& user, const std::string& old_hash,
+                                  const std::string& new_hash) = 0;
     /// A new PIN (its hash): its failure count starts again and quick login is armed from
     /// `now` (quick_armed_at), in one step.
     virtual void set_pin(const std::string& user, const std::string& encoded_hash,

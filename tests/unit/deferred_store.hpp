@@ -96,6 +96,10 @@ class DeferredStore final : public AsyncStore {
                       Done<void> done) override {
         later([=, this] { inner_.set_pin_hash(user, encoded_hash, done); }, done);
     }
+    void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash, Done<bool> done) override {
+        later([=, this] { inner_.replace_pin_hash(user, old_hash, new_hash, done); }, done);
+    }
     void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
                  Done<void> done) override {
         later([=, this] { inner_.set_pin(user, encoded_hash, now, done); }, done);

@@ -270,6 +270,23 @@ TEST_F(PinMethodTest, APinSetWhileTheOldOneIsHashedAgainIsKept) {
         << "the new PIN stays";
 }
 
+TEST_F(PinMethodTest, APinRemovedWhileTheOldOneIsHashedAgainStaysRemoved) {
+    test::DeferredStore deferred(s_.async_store);
+    answer_by_hand(deferred, quick_policy("", "9M"));
+    // The state read, the count, its clearing and, once the new hash is made, the first
+    // store operation of the rehash; then the PIN is removed (RemovePin, an
+    // administrator's reset) before anything else the login does.
+    for (int operation = 0; operation < 4; ++operation) {
+        run_until_waiting(deferred);
+        ASSERT_TRUE(deferred.run_one()) << operation;
+    }
+    s_.store.set_pin_hash(kUser, "");
+    deferred_ = &deferred;
+    ASSERT_TRUE(run_until_answered());
+    EXPECT_EQ(got_->value().verdict, bus::kVerdictSuccess);
+    EXPECT_FALSE(state().pin_set) << "the rehash must not bring the PIN back";
+}
+
 TEST_F(PinMethodTest, NeverOfferedToARemoteSessionUnlessThePolicySays) {
     LoginContext from_host = local();
     from_host.rhost = "192.0.2.7";

@@ -124,6 +124,10 @@ class Awaited {
     void set_pin_hash(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_pin_hash, u, h);
     }
+    bool replace_pin_hash(const std::string& u, const std::string& old_h,
+                          const std::string& new_h) {
+        return get<bool>(&AsyncStore::replace_pin_hash, u, old_h, new_h);
+    }
     void set_pin(const std::string& u, const std::string& h, int64_t now) {
         get<void>(&AsyncStore::set_pin, u, h, now);
     }
@@ -405,6 +409,30 @@ TYPED_TEST(StoreContract, ANewPinArmsQuickLoginAndStartsItsCountAgain) {
     EXPECT_FALSE(state.pin_set);
     EXPECT_EQ(state.pin_hash, "");
     EXPECT_EQ(state.pin_failures, 0) << "removing the PIN removes its count";
+}
+
+TYPED_TEST(StoreContract, ARehashReplacesOnlyTheHashThatWasChecked) {
+    Awaited& store = this->store();
+    const std::string checked = "$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA";
+    const std::string rehashed = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    EXPECT_FALSE(store.replace_pin_hash("taro", checked, rehashed)) << "no PIN at all";
+    EXPECT_FALSE(store.load_user("taro").pin_set);
+
+    store.set_pin_hash("taro", checked);
+    (void)store.add_pin_failure("taro");
+    EXPECT_TRUE(store.replace_pin_hash("taro", checked, rehashed));
+    UserState state = store.load_user("taro");
+    EXPECT_EQ(state.pin_hash, rehashed);
+    EXPECT_EQ(state.pin_failures, 1) << "a rehash keeps the count";
+
+    store.set_pin_hash("taro", "");  // RemovePin, or an administrator's reset
+    EXPECT_FALSE(store.replace_pin_hash("taro", rehashed, checked));
+    EXPECT_FALSE(store.load_user("taro").pin_set) << "a removed PIN stays removed";
+
+    const std::string other = "$argon2id$v=19$m=8192,t=1,p=1$b3RoZXI$aGFzaA";
+    store.set_pin_hash("taro", other);  // a new PIN set meanwhile
+    EXPECT_FALSE(store.replace_pin_hash("taro", checked, rehashed));
+    EXPECT_EQ(store.load_user("taro").pin_hash, other) << "a new PIN stays";
 }
 
 TYPED_TEST(StoreContract, AFullLoginArmsQuickLoginAndClearsItsFailures) {
