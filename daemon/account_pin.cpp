@@ -79,9 +79,8 @@ void AccountService::store_pin(const std::string& user, std::shared_ptr<SecretSt
         std::move(*pin), policy_->argon2, [this, user, serial, done](Result<std::string> hashed) {
             pin_jobs_.erase(serial);
             settle(done, [&] {
-                store_.set_pin(user, hashed.value(), clock_.now(), then<void>(done, [user, done] {
-                                   log_event(LogLevel::Info, "pin-set",
-                                             "quick-login PIN set; quick login armed",
+                store_.set_pin(user, hashed.value(), then<void>(done, [user, done] {
+                                   log_event(LogLevel::Info, "pin-set", "quick-login PIN set",
                                              {{"USER", user}});
                                    done(Result<void>::success());
                                }));

@@ -87,9 +87,10 @@ class PinSet : public ::testing::Test {
 
 TEST_F(PinSet, APinIsSetWithinTenMinutesOfAFullLoginAndKeptOnlyAsItsHash) {
     EXPECT_EQ(pin_line("alice"), "Quick-login PIN:       not set");
-    full_login("alice");
-    size_t before = sent();
     int64_t t0 = std::time(nullptr);
+    full_login("alice");
+    int64_t t1 = std::time(nullptr);
+    size_t before = sent();
     RunResult set = pin_set("alice", kPin, kPin);
     ASSERT_EQ(set.exit_code, 0) << set.out << set.err << daemon_->log();
     EXPECT_NE(set.out.find("Your quick-login PIN is set, until "), std::string::npos) << set.out;
@@ -97,8 +98,8 @@ TEST_F(PinSet, APinIsSetWithinTenMinutesOfAFullLoginAndKeptOnlyAsItsHash) {
 
     json s = status("alice");
     EXPECT_EQ(s["pin_set"], true) << s.dump();
-    EXPECT_GE(s["pin_until"].get<int64_t>(), t0 + 30 * 86400) << "armed from the setting";
-    EXPECT_LE(s["pin_until"].get<int64_t>(), std::time(nullptr) + 30 * 86400);
+    EXPECT_GE(s["pin_until"].get<int64_t>(), t0 + 30 * 86400) << "armed from the full login";
+    EXPECT_LE(s["pin_until"].get<int64_t>(), t1 + 30 * 86400) << "not from the setting";
     EXPECT_FALSE(s.contains("pin_disabled"));
     EXPECT_TRUE(pin_line("alice").starts_with("Quick-login PIN:       set, until "))
         << pin_line("alice");
@@ -129,6 +130,19 @@ TEST_F(PinSet, OutsideTheWindowTheStepUpIsAskedAndThenThePinIsSet) {
     EXPECT_NE(set.err.find("To confirm it is you, a code was sent to"), std::string::npos)
         << set.err;
     EXPECT_TRUE(status("alice")["pin_set"].get<bool>());
+}
+
+TEST_F(PinSet, TheStepUpAloneSetsAPinButDoesNotStartQuickLogin) {
+    ASSERT_TRUE(daemon_->enroll("dave", "email", "dave@example.com")) << daemon_->log();
+    RunResult set =
+        daemon_->ctl_with_code("dave", {"pin", "set"}, std::string(kPin) + "\n" + kPin + "\n");
+    EXPECT_EQ(set.exit_code, 0) << set.out << set.err << daemon_->log();
+    EXPECT_NE(set.out.find("Your quick-login PIN is set. It can be used after your next login "
+                           "with your password."),
+              std::string::npos)
+        << set.out;
+    EXPECT_EQ(sql("SELECT quick_armed_at FROM users WHERE name = 'dave';"), "0\n")
+        << "no full login ever: quick login is not armed";
 }
 
 TEST_F(PinSet, ThePasswordAloneIsAFullLoginAndWithoutAContactTheWindowIsTheOnlyWay) {

@@ -65,10 +65,11 @@ class PinMethodTest : public ::testing::Test {
                 {std::make_shared<PinMethodType>(PinDeps{s_.clock, *store_, *hasher_})}, {}});
     }
 
-    // The user's PIN, as `lwauthctl pin set` leaves it: hashed, armed now, nothing counted.
+    // The user's PIN, as `lwauthctl pin set` leaves it after a full login now: hashed,
+    // quick login armed, nothing counted.
     void set_pin(const std::string& pin, const policy::Argon2Params& costs) {
-        s_.store.set_pin(kUser, quick::hash_pin_blocking(pin, costs, std::string(16, 's')),
-                         s_.clock.now());
+        s_.store.record_full_login(kUser, s_.clock.now());
+        s_.store.set_pin(kUser, quick::hash_pin_blocking(pin, costs, std::string(16, 's')));
     }
 
     [[nodiscard]] UserState state() { return s_.store.load_user(kUser); }
