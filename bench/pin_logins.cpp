@@ -67,8 +67,8 @@ std::string pin_policy(int workers) {
            "\n\n[quick_login]\npin = allowed\n";
 }
 
-// A state directory holding `names`, each with the PIN kPin set now and no full login
-// needed (set_pin arms quick login), hashed at the policy's default costs.
+// A state directory holding `names`, each with a full login now (which arms quick login)
+// and the PIN kPin set, hashed at the policy's default costs.
 void fill_pins(const fs::path& state, const std::vector<std::string>& names) {
     fs::create_directories(state);
     fs::permissions(state, fs::perms::owner_all);
@@ -82,7 +82,8 @@ void fill_pins(const fs::path& state, const std::vector<std::string>& names) {
     std::string phc = quick::hash_pin_blocking(kPin, policy::Argon2Params{}, salt);
     auto now = static_cast<int64_t>(std::time(nullptr));
     for (const auto& name : names) {
-        store.set_pin(name, phc, now);
+        store.record_full_login(name, now);
+        store.set_pin(name, phc);
     }
 }
 

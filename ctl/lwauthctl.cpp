@@ -698,10 +698,14 @@ int cmd_pin_set(const Global& g) {
     Client client;
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountSetPin, "s", pin.c_str());
     json s = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get());
-    print_result(g, json{{"pin_set", true}, {"pin_until", s.value("pin_until", uint64_t{0})}},
-                 "Your quick-login PIN is set, until " +
-                     local_time(s.value("pin_until", uint64_t{0})) +
-                     ". Each full login with your password extends it.");
+    uint64_t until = s.value("pin_until", uint64_t{0});
+    // Setting a PIN arms nothing: only a full login starts quick login's lifetime.
+    bool usable = static_cast<int64_t>(until) > static_cast<int64_t>(std::time(nullptr));
+    print_result(g, json{{"pin_set", true}, {"pin_until", until}},
+                 usable ? "Your quick-login PIN is set, until " + local_time(until) +
+                              ". Each full login with your password extends it."
+                        : std::string("Your quick-login PIN is set. It can be used after your "
+                                      "next login with your password."));
     return kExitOk;
 }
 

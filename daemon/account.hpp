@@ -165,8 +165,9 @@ class AccountService {
     /// kPinWindowSeconds, or `owner` have done the step-up since (ReauthRequired when it
     /// can, PolicyForbids when no code can reach the user). A PIN that check_pin refuses
     /// is InvalidArgument with its sentence. The PIN is hashed on the worker pool with the
-    /// policy's Argon2id costs and stored with set_pin (the count cleared, quick login
-    /// armed from now); it is never logged or stored otherwise.
+    /// policy's Argon2id costs and stored with set_pin (the count cleared); it is never
+    /// logged or stored otherwise. Setting a PIN does not arm quick login: the PIN works
+    /// while the last full login's [quick_login] lifetime lasts.
     void set_pin(const std::string& user, const std::string& owner, SecretString pin,
                  Done<void> done);
     /// Removes the user's PIN; `done` gets whether one was set. Needs no proof: it only

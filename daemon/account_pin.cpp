@@ -19,6 +19,9 @@ void AccountService::set_pin(const std::string& user, const std::string& owner, 
                         "quick login with a PIN is not allowed for you on this host");
         }
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                             // The window first: the rules' sentences tell of the user's
+                             // phone numbers, for those who may set a PIN only.
+                             require_pin_window(user, owner, up, state);
                              if (!common_pins_) {
                                  throw Error(Errc::Unavailable,
                                              "no PIN can be set now: the list of common PINs "
@@ -35,7 +38,6 @@ void AccountService::set_pin(const std::string& user, const std::string& owner, 
                              quick::check_pin(held->view(), up.quick_login.pin_min_length, phones,
                                               *common_pins_)
                                  .value();
-                             require_pin_window(user, owner, up, state);
                              store_pin(user, held, done);
                          }));
     });
@@ -77,9 +79,8 @@ void AccountService::store_pin(const std::string& user, std::shared_ptr<SecretSt
         std::move(*pin), policy_->argon2, [this, user, serial, done](Result<std::string> hashed) {
             pin_jobs_.erase(serial);
             settle(done, [&] {
-                store_.set_pin(user, hashed.value(), clock_.now(), then<void>(done, [user, done] {
-                                   log_event(LogLevel::Info, "pin-set",
-                                             "quick-login PIN set; quick login armed",
+                store_.set_pin(user, hashed.value(), then<void>(done, [user, done] {
+                                   log_event(LogLevel::Info, "pin-set", "quick-login PIN set",
                                              {{"USER", user}});
                                    done(Result<void>::success());
                                }));

@@ -21,9 +21,6 @@
 namespace lwauth {
 namespace {
 
-// The bus driver's name: the sender of its signals, the destination of questions to it.
-constexpr const char* kBusDriver = "org.freedesktop.DBus";
-
 // What the caller is told of an internal error (a bug, an unexpected system error): its
 // detail, which can name files, keys or the database, goes to the log alone, and only root
 // (the PAM module, root's lwauthctl) is told it as well.
@@ -742,15 +739,12 @@ int BusService::admin_reset(sd_bus_message* m) {
 }
 
 int BusService::name_owner_changed(sd_bus_message* m) {
-    // The match names the bus driver as sender, but sd-bus compares a match's sender only
-    // when it is a unique name, and a bus may let any peer send lwauthd a signal of this
-    // name: believed, it would cancel another client's login. Only the driver, whose name
-    // no connection can own, says who has left.
-    const char* sender = sd_bus_message_get_sender(m);
-    if (sender == nullptr || std::string_view(sender) != kBusDriver) {
+    // Believed from anyone else, it would cancel another client's login: only the
+    // driver says who has left.
+    if (!sent_by_bus_driver(m)) {
         log_event(LogLevel::Warning, "access-denied",
                   "NameOwnerChanged not sent by the bus driver ignored",
-                  {{"SENDER", sender ? sender : ""}});
+                  {{"SENDER", sender_of(m)}});
         return 0;
     }
     const char* name = nullptr;

@@ -1,8 +1,14 @@
 #include "lwauth/sd_bus.hpp"
 
 #include <cstring>
+#include <string_view>
 
 namespace lwauth {
+
+bool sent_by_bus_driver(sd_bus_message* m) {
+    const char* sender = sd_bus_message_get_sender(m);
+    return sender != nullptr && std::string_view(sender) == kBusDriver;
+}
 
 std::string errno_string(int negative_errno) {
     char buf[256];

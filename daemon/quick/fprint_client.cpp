@@ -361,6 +361,14 @@ int Session::on_owner_changed(sd_bus_message* m, void* userdata, sd_bus_error*) 
         const char* name = nullptr;
         const char* old_owner = nullptr;
         const char* new_owner = nullptr;
+        if (!sent_by_bus_driver(m)) {
+            const char* sender = sd_bus_message_get_sender(m);
+            // A forged signal: believed, VerifyStop and Release would be skipped.
+            log_event(LogLevel::Warning, "access-denied",
+                      "NameOwnerChanged not sent by the bus driver ignored",
+                      {{"SENDER", sender == nullptr ? "" : sender}});
+            return 0;
+        }
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
             self->owner_.empty() || self->owner_ != old_owner) {
             return 0;  // fprintd starting for our GetDevices, or another daemon's change

@@ -39,7 +39,9 @@ class AsyncStore {
                                Done<void> done) = 0;
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                               Done<void> done) = 0;
-    virtual void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
+    virtual void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                                  const std::string& new_hash, Done<bool> done) = 0;
+    virtual void set_pin(const std::string& user, const std::string& encoded_hash,
                          Done<void> done) = 0;
     virtual void add_pin_failure(const std::string& user, Done<int> done) = 0;
     virtual void clear_pin_failures(const std::string& user, Done<void> done) = 0;
@@ -136,9 +138,13 @@ class ImmediateStore final : public AsyncStore {
                       Done<void> done) override {
         answer(done, [&] { store_.set_pin_hash(user, encoded_hash); });
     }
-    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
+    void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash, Done<bool> done) override {
+        answer(done, [&] { return store_.replace_pin_hash(user, old_hash, new_hash); });
+    }
+    void set_pin(const std::string& user, const std::string& encoded_hash,
                  Done<void> done) override {
-        answer(done, [&] { store_.set_pin(user, encoded_hash, now); });
+        answer(done, [&] { store_.set_pin(user, encoded_hash); });
     }
     void add_pin_failure(const std::string& user, Done<int> done) override {
         answer(done, [&] { return store_.add_pin_failure(user); });

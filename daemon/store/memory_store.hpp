@@ -72,10 +72,18 @@ class MemoryStore final : public Store {
             state.pin_failures = 0;
         }
     }
-    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) override {
+    bool replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash) override {
+        UserState* state = existing(user);
+        if (state == nullptr || old_hash.empty() || state->pin_hash != old_hash) {
+            return false;
+        }
+        state->pin_hash = new_hash;
+        return true;
+    }
+    void set_pin(const std::string& user, const std::string& encoded_hash) override {
         set_pin_hash(user, encoded_hash);
         users_[user].pin_failures = 0;
-        users_[user].quick_armed_at = now;
     }
     int add_pin_failure(const std::string& user) override { return ++users_[user].pin_failures; }
     void clear_pin_failures(const std::string& user) override {

@@ -534,11 +534,17 @@ void SqliteStore::set_pin_hash(const std::string& user, const std::string& encod
     }
 }
 
-void SqliteStore::set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) {
+bool SqliteStore::replace_pin_hash(const std::string& user, const std::string& old_hash,
+                                   const std::string& new_hash) {
+    exec(*statements_, "UPDATE users SET pin_hash = ? WHERE name = ? AND pin_hash = ?",
+         {new_hash, user, old_hash});
+    return sqlite3_changes(db_.get()) > 0;
+}
+
+void SqliteStore::set_pin(const std::string& user, const std::string& encoded_hash) {
     ensure_user(user);
-    exec(*statements_,
-         "UPDATE users SET pin_hash = ?, pin_failures = 0, quick_armed_at = ? WHERE name = ?",
-         {encoded_hash, now, user});
+    exec(*statements_, "UPDATE users SET pin_hash = ?, pin_failures = 0 WHERE name = ?",
+         {encoded_hash, user});
 }
 
 int SqliteStore::add_pin_failure(const std::string& user) {

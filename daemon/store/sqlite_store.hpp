@@ -38,7 +38,9 @@ class SqliteStore final : public Store {
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override;
-    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now) override;
+    bool replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash) override;
+    void set_pin(const std::string& user, const std::string& encoded_hash) override;
     int add_pin_failure(const std::string& user) override;
     void clear_pin_failures(const std::string& user) override;
     FingerprintFailures add_fingerprint_failure(const std::string& user, int64_t now) override;

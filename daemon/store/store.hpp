@@ -44,9 +44,8 @@ struct UserState {
     std::string pin_hash;
     int pin_failures = 0;       // wrong PINs since the PIN was set, the last right PIN or full login
     int64_t full_login_at = 0;  // the user's last full login on this host (epoch s); 0: none
-    // Since when quick login may be used: the last full login, or the setting of the PIN
-    // (which the step-up or a full login just before allowed); [quick_login] lifetime
-    // counts from it. 0: never.
+    // Since when quick login may be used: the last full login (setting a PIN does not
+    // move it); [quick_login] lifetime counts from it. 0: never.
     int64_t quick_armed_at = 0;
     FingerprintFailures fingerprint;  // failed fingerprint matches (quick/fingerprint_limits.hpp)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
@@ -171,13 +170,16 @@ class Store {
 
     /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
     virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
-    /// Replaces the quick-login PIN's hash (a rehash with the policy's costs after a right
-    /// PIN); "" removes the PIN and its failure count.
+    /// Replaces the quick-login PIN's hash; "" removes the PIN and its failure count.
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
-    /// A new PIN (its hash): its failure count starts again and quick login is armed from
-    /// `now` (quick_armed_at), in one step.
-    virtual void set_pin(const std::string& user, const std::string& encoded_hash,
-                         int64_t now) = 0;
+    /// Replaces the PIN's hash with `new_hash` (a rehash with the policy's costs after a
+    /// right PIN) only while it is still `old_hash`, in one step: a PIN removed or set
+    /// meanwhile stays. Returns whether it was replaced.
+    virtual bool replace_pin_hash(const std::string& user, const std::string& old_hash,
+                                  const std::string& new_hash) = 0;
+    /// A new PIN (its hash): its failure count starts again, in one step. It does not arm
+    /// quick login (quick_armed_at stays): only a full login does.
+    virtual void set_pin(const std::string& user, const std::string& encoded_hash) = 0;
     /// Counts one more wrong PIN and returns how many there have been since the PIN was
     /// set, the last right PIN or full login (atomically).
     virtual int add_pin_failure(const std::string& user) = 0;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -167,6 +168,20 @@ class FingerprintLogin : public FprintdTest {
         EXPECT_EQ(texts(step, bus::kMessageError), lines);
         EXPECT_EQ(failures().in_a_row, 0);
     }
+    // A login whose reader matches after `meanwhile` (another login's doing) while it
+    // waits for a finger; the step the match brings.
+    Step match_after(const std::function<void()>& meanwhile) {
+        std::string r = reader({{"verify-match", true}});
+        EXPECT_EQ(start().prompt, kPrompt);
+        meanwhile();
+        until_calls(r, kClaimToRelease.size());
+        return answer("");
+    }
+    static bool says_disabled(const Step& step) {
+        return texts(step, bus::kMessageError)
+                   .find("log in with your password to use your fingerprint again") !=
+               std::string::npos;
+    }
     FingerprintFailures failures() { return store_.load_user(kUser).fingerprint; }
     void fail_times(int n) {
         for (int i = 0; i < n; ++i) {
@@ -318,9 +333,7 @@ TEST_F(FingerprintLogin, FiftyFailuresDisableItUntilAFullLogin) {
     until_calls(r, kClaimToRelease.size());
     Step step = answer("");
     EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
-    EXPECT_NE(texts(step, bus::kMessageError)
-                  .find("log in with your password to use your fingerprint again"),
-              std::string::npos);
+    EXPECT_TRUE(says_disabled(step));
     EXPECT_TRUE(failures().disabled);
     // No longer offered: the password alone, nothing said.
     step = start();
@@ -329,6 +342,32 @@ TEST_F(FingerprintLogin, FiftyFailuresDisableItUntilAFullLogin) {
     // A full login re-arms it.
     store_.record_full_login(kUser, clock_.now_);
     EXPECT_EQ(start().prompt, kPrompt);
+}
+
+TEST_F(FingerprintLogin, AMatchAfterAnotherLoginDisabledItDoesNotLogIn) {
+    fail_times(49);
+    clock_.now_ += 60;                                // past the last pause
+    Step step = match_after([&] { fail_times(1); });  // another login's failed match
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_TRUE(says_disabled(step));
+    EXPECT_TRUE(failures().disabled) << "a match after the limit clears nothing";
+}
+
+TEST_F(FingerprintLogin, AMatchAfterAPauseBeganDoesNotLogIn) {
+    fail_times(4);
+    Step step = match_after([&] { fail_times(1); });
+    EXPECT_EQ(step.verdict, bus::kVerdictIgnore);
+    EXPECT_EQ(texts(step, bus::kMessageError),
+              "Too many failed fingerprint attempts: try again in 30 s, or use your password.\n");
+    EXPECT_EQ(failures().in_a_row, 5);
+}
+
+TEST_F(FingerprintLogin, AMatchWhileTheAccountIsLockedDoesNotLogIn) {
+    Step step = match_after([&] {
+        (void)store_.add_failure(kUser, LockRule{1, clock_.now_ + 600, 0});  // codes lock it
+    });
+    EXPECT_EQ(step.verdict, bus::kVerdictMaxTries);
+    EXPECT_FALSE(texts(step, bus::kMessageError).empty());
 }
 
 TEST_F(FingerprintLogin, NeverOfferedToARemoteSession) {

@@ -68,6 +68,21 @@ class FprintClientTest : public FprintdTest {
         return *result_;
     }
 
+    // A verification waiting for a finger, then `forge(bus address, the client's unique
+    // name)` from another connection, then fprintd's own `result`: result_ set.
+    void verdict_after(void (*forge)(const std::string&, const std::string&), const char* result) {
+        add_reader({"right-index-finger"}, {{"verify-retry-scan", false}});
+        start();
+        ASSERT_TRUE(run_until([&] { return !retries_.empty(); }));  // the client now listens
+        const char* unique = nullptr;
+        ASSERT_GE(sd_bus_get_unique_name(client_bus_.get(), &unique), 0);
+        forge(bus_->address(), unique);
+        fake_->control("EmitVerifyStatus", [result](sd_bus_message* m) {
+            sd_bus_message_append(m, "osb", kReader0, result, 1);
+        });
+        ASSERT_TRUE(run_until([&] { return result_.has_value(); }));
+    }
+
     std::unique_ptr<FprintClient> client_;
     std::unique_ptr<FprintVerification> verification_;
     std::vector<FprintRetry> retries_;
@@ -239,6 +254,17 @@ TEST_F(FprintClientTest, DroppingTheHandleCancels) {
     EXPECT_FALSE(result_.has_value());
 }
 
+// Returns once the bus has passed on what `bus` sent: it handles a connection's messages
+// in order, so once GetId is answered, they have been.
+void passed_on(sd_bus* bus) {
+    BusError error;
+    sd_bus_message* reply = nullptr;
+    ASSERT_GE(sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "GetId", error.get(), &reply, ""),
+              0);
+    sd_bus_message_unref(reply);
+}
+
 // Sends VerifyStatus("verify-match", true) as if from fprintd's reader, from another
 // root connection: to the client's connection directly and to everyone. Returns once
 // the bus has passed it on (a call on the same connection answered after it).
@@ -254,31 +280,48 @@ void spoof_match(const std::string& address, const std::string& client) {
         ASSERT_GE(sd_bus_message_append(m, "sb", "verify-match", 1), 0);
         ASSERT_GE(sd_bus_send(bus.get(), m, nullptr), 0);
     }
-    // The bus handles a connection's messages in order: once GetId is answered, the
-    // signals have been passed on.
-    BusError error;
-    sd_bus_message* reply = nullptr;
-    ASSERT_GE(sd_bus_call_method(bus.get(), "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                 "org.freedesktop.DBus", "GetId", error.get(), &reply, ""),
-              0);
-    sd_bus_message_unref(reply);
+    passed_on(bus.get());
 }
 
 TEST_F(FprintClientTest, IgnoresAVerifyStatusFromAnotherClient) {
-    add_reader({"right-index-finger"}, {{"verify-retry-scan", false}});
-    start();
-    ASSERT_TRUE(run_until([&] { return !retries_.empty(); }));  // the client now listens
-    const char* unique = nullptr;
-    ASSERT_GE(sd_bus_get_unique_name(client_bus_.get(), &unique), 0);
-    spoof_match(bus_->address(), unique);
     // fprintd's own verdict comes after the stranger's.
-    fake_->control("EmitVerifyStatus", [](sd_bus_message* m) {
-        sd_bus_message_append(m, "osb", kReader0, "verify-no-match", 1);
-    });
-    ASSERT_TRUE(run_until([&] { return result_.has_value(); }));
+    ASSERT_NO_FATAL_FAILURE(verdict_after(spoof_match, "verify-no-match"));
     ASSERT_TRUE(result_->ok()) << result_->error().what();
     EXPECT_EQ(**result_, FprintOutcome::NoMatch);
     EXPECT_EQ(calls(kReader0), kClaimToRelease);
+}
+
+// Sends NameOwnerChanged as if fprintd had left, from another root connection straight
+// to the client's connection; returns once the bus has passed it on.
+void forge_fprintd_gone(const std::string& address, const std::string& client) {
+    TestBusPtr bus = connect_bus(address);
+    BusError error;
+    sd_bus_message* reply = nullptr;
+    ASSERT_GE(sd_bus_call_method(bus.get(), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "GetNameOwner", error.get(), &reply, "s",
+                                 "net.reactivated.Fprint"),
+              0)
+        << error.message();
+    BusMessagePtr owner_reply(reply);
+    const char* owner = nullptr;
+    ASSERT_GE(sd_bus_message_read(reply, "s", &owner), 0);
+    sd_bus_message* m = nullptr;
+    ASSERT_GE(sd_bus_message_new_signal(bus.get(), &m, "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "NameOwnerChanged"),
+              0);
+    BusMessagePtr signal(m);
+    ASSERT_GE(sd_bus_message_set_destination(m, client.c_str()), 0);
+    ASSERT_GE(sd_bus_message_append(m, "sss", "net.reactivated.Fprint", owner, ""), 0);
+    ASSERT_GE(sd_bus_send(bus.get(), m, nullptr), 0);
+    passed_on(bus.get());
+}
+
+TEST_F(FprintClientTest, IgnoresANameOwnerChangedNotFromTheBusDriver) {
+    // fprintd is still there: its own verdict ends the verification, stopped and released.
+    ASSERT_NO_FATAL_FAILURE(verdict_after(forge_fprintd_gone, "verify-match"));
+    ASSERT_TRUE(result_->ok()) << result_->error().what();
+    EXPECT_EQ(**result_, FprintOutcome::Match);
+    EXPECT_EQ(calls(kReader0), kClaimToRelease) << "VerifyStop and Release reach fprintd";
 }
 
 }  // namespace

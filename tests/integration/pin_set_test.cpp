@@ -9,6 +9,7 @@
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,9 +93,10 @@ class PinSet : public ::testing::Test {
 
 TEST_F(PinSet, APinIsSetWithinTenMinutesOfAFullLoginAndKeptOnlyAsItsHash) {
     EXPECT_EQ(pin_line("alice"), "Quick-login PIN:       not set");
-    full_login("alice");
-    size_t before = sent();
     int64_t t0 = std::time(nullptr);
+    full_login("alice");
+    int64_t t1 = std::time(nullptr);
+    size_t before = sent();
     RunResult set = pin_set("alice", kPin, kPin);
     ASSERT_EQ(set.exit_code, 0) << set.out << set.err << daemon_->log();
     EXPECT_NE(set.out.find("Your quick-login PIN is set, until "), std::string::npos) << set.out;
@@ -102,8 +104,8 @@ TEST_F(PinSet, APinIsSetWithinTenMinutesOfAFullLoginAndKeptOnlyAsItsHash) {
 
     json s = status("alice");
     EXPECT_EQ(s["pin_set"], true) << s.dump();
-    EXPECT_GE(s["pin_until"].get<int64_t>(), t0 + 30 * 86400) << "armed from the setting";
-    EXPECT_LE(s["pin_until"].get<int64_t>(), std::time(nullptr) + 30 * 86400);
+    EXPECT_GE(s["pin_until"].get<int64_t>(), t0 + 30 * 86400) << "armed from the full login";
+    EXPECT_LE(s["pin_until"].get<int64_t>(), t1 + 30 * 86400) << "not from the setting";
     EXPECT_FALSE(s.contains("pin_disabled"));
     EXPECT_TRUE(pin_line("alice").starts_with("Quick-login PIN:       set, until "))
         << pin_line("alice");
@@ -134,6 +136,19 @@ TEST_F(PinSet, OutsideTheWindowTheStepUpIsAskedAndThenThePinIsSet) {
     EXPECT_NE(set.err.find("To confirm it is you, a code was sent to"), std::string::npos)
         << set.err;
     EXPECT_TRUE(status("alice")["pin_set"].get<bool>());
+}
+
+TEST_F(PinSet, TheStepUpAloneSetsAPinButDoesNotStartQuickLogin) {
+    ASSERT_TRUE(daemon_->enroll("dave", "email", "dave@example.com")) << daemon_->log();
+    RunResult set =
+        daemon_->ctl_with_code("dave", {"pin", "set"}, std::string(kPin) + "\n" + kPin + "\n");
+    EXPECT_EQ(set.exit_code, 0) << set.out << set.err << daemon_->log();
+    EXPECT_NE(set.out.find("Your quick-login PIN is set. It can be used after your next login "
+                           "with your password."),
+              std::string::npos)
+        << set.out;
+    EXPECT_EQ(sql("SELECT quick_armed_at FROM users WHERE name = 'dave';"), "0\n")
+        << "no full login ever: quick login is not armed";
 }
 
 TEST_F(PinSet, ThePasswordAloneIsAFullLoginAndWithoutAContactTheWindowIsTheOnlyWay) {
@@ -188,6 +203,25 @@ TEST_F(PinSet, EachRuleRefusesItsPinWithItsReason) {
     }
     EXPECT_FALSE(status("dave")["pin_set"].get<bool>());
     EXPECT_EQ(pin_set("dave", kPin, kPin).exit_code, 0);
+}
+
+TEST_F(PinSet, OutsideTheWindowTheRulesTellNothingOfThePhoneNumber) {
+    ASSERT_TRUE(daemon_->enroll("dave", "phone", "+81 90 5831 7264")) << daemon_->log();
+    // Any process of dave's, straight on the bus, with no full login in the window: a PIN
+    // with 4 digits of his phone and one without get the same answer.
+    auto set_pin = [&](const char* pin) {
+        return call_as(bus_->address(), uid_of("dave"), "org.lwauth.Auth1.Account", "SetPin",
+                       [pin](sd_bus_message* m) { sd_bus_message_append(m, "s", pin); });
+    };
+    const std::set<std::string> window = {"org.lwauth.Auth1.Error.ReauthRequired",
+                                          "org.lwauth.Auth1.Error.PolicyForbids"};
+    EXPECT_TRUE(window.contains(set_pin("172649"))) << set_pin("172649");
+    EXPECT_EQ(set_pin("172649"), set_pin(kPin));
+    full_login("dave");
+    age_full_login("dave", 601);
+    EXPECT_TRUE(window.contains(set_pin("172649"))) << set_pin("172649");
+    EXPECT_EQ(set_pin("172649"), set_pin(kPin));
+    EXPECT_FALSE(status("dave")["pin_set"].get<bool>());
 }
 
 TEST_F(PinSet, TheTwoEntriesMustBeTheSame) {

@@ -98,17 +98,17 @@ class PinLogin : public ::testing::Test {
         unsetenv("PAM_TTY");
     }
 
-    // The state database as lwauthd will open it, with `user`'s PIN set now.
+    // The state database as lwauthd will open it, with `user`'s PIN set now, after a full
+    // login now (which arms quick login).
     void seed_pin(const std::string& user, const std::string& pin) {
         std::filesystem::create_directories(daemon_->state_dir());
         std::filesystem::permissions(daemon_->state_dir(), std::filesystem::perms::owner_all);
         OpenSslRandom random;
         SqliteStore store((daemon_->state_dir() / "lwauth.db").string(),
                           ContactCipher(SecretString(std::string(32, 'c')), random));
-        store.set_pin(
-            user,
-            quick::hash_pin_blocking(pin, policy::Argon2Params{8192, 1, 1}, std::string(16, 's')),
-            static_cast<int64_t>(std::time(nullptr)));
+        store.record_full_login(user, static_cast<int64_t>(std::time(nullptr)));
+        store.set_pin(user, quick::hash_pin_blocking(pin, policy::Argon2Params{8192, 1, 1},
+                                                     std::string(16, 's')));
     }
 
     int authenticate(const std::string& user, Typist& person) {

@@ -892,9 +892,10 @@ TEST_F(AccountPinTest, APinMayBeSetForTenMinutesAfterAFullLogin) {
     ASSERT_TRUE(set_pin("480213").ok());
     UserState state = store_.load_user(kUser);
     EXPECT_TRUE(state.pin_hash.starts_with("$argon2id$v=19$m=8192,t=1,p=1$")) << state.pin_hash;
-    EXPECT_EQ(state.quick_armed_at, clock_.now()) << "armed from the setting";
+    int64_t full_login = clock_.now() - (AccountService::kPinWindowSeconds - 1);
+    EXPECT_EQ(state.quick_armed_at, full_login) << "armed from the full login, not the setting";
     AccountStatus status = account_.status(kUser);
-    EXPECT_EQ(status.pin_until, clock_.now() + 30 * 86400);
+    EXPECT_EQ(status.pin_until, full_login + 30 * 86400);
     EXPECT_FALSE(status.pin_disabled);
 
     clock_.advance(1);
@@ -922,9 +923,11 @@ TEST_F(AccountPinTest, WithNothingToProveItWithOnlyAFullLoginOpensTheWindow) {
     EXPECT_TRUE(set_pin("480213").ok());
 }
 
-TEST_F(AccountPinTest, ThePolicyAndTheRulesComeFirst) {
-    store_.record_full_login(kUser, clock_.now());
+TEST_F(AccountPinTest, ThePolicyComesFirstThenTheWindowThenTheRules) {
     store_.save_contact(kUser, {"phone", kPhone});
+    EXPECT_EQ(code_of(set_pin("734567")), Errc::ReauthRequired)
+        << "outside the window, nothing of the phone's digits is told";
+    store_.record_full_login(kUser, clock_.now());
     EXPECT_EQ(code_of(set_pin("159753")), Errc::InvalidArgument) << "a common PIN";
     EXPECT_EQ(code_of(set_pin("734567")), Errc::InvalidArgument) << "the phone's digits";
     use_policy("[quick_login]\npin = disabled\n");
@@ -933,7 +936,7 @@ TEST_F(AccountPinTest, ThePolicyAndTheRulesComeFirst) {
 }
 
 TEST_F(AccountPinTest, RemovingThePinNeedsNoProofAndSaysWhetherOneWasSet) {
-    store_.set_pin(kUser, "$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA", 0);
+    store_.set_pin(kUser, "$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA");
     auto remove = [&] {
         return test::answer_now<bool>([&](auto done) { account_service_.remove_pin(kUser, done); });
     };

@@ -96,9 +96,13 @@ class DeferredStore final : public AsyncStore {
                       Done<void> done) override {
         later([=, this] { inner_.set_pin_hash(user, encoded_hash, done); }, done);
     }
-    void set_pin(const std::string& user, const std::string& encoded_hash, int64_t now,
+    void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash, Done<bool> done) override {
+        later([=, this] { inner_.replace_pin_hash(user, old_hash, new_hash, done); }, done);
+    }
+    void set_pin(const std::string& user, const std::string& encoded_hash,
                  Done<void> done) override {
-        later([=, this] { inner_.set_pin(user, encoded_hash, now, done); }, done);
+        later([=, this] { inner_.set_pin(user, encoded_hash, done); }, done);
     }
     void add_pin_failure(const std::string& user, Done<int> done) override {
         later([=, this] { inner_.add_pin_failure(user, done); }, done);

@@ -65,10 +65,11 @@ class PinMethodTest : public ::testing::Test {
                 {std::make_shared<PinMethodType>(PinDeps{s_.clock, *store_, *hasher_})}, {}});
     }
 
-    // The user's PIN, as `lwauthctl pin set` leaves it: hashed, armed now, nothing counted.
+    // The user's PIN, as `lwauthctl pin set` leaves it after a full login now: hashed,
+    // quick login armed, nothing counted.
     void set_pin(const std::string& pin, const policy::Argon2Params& costs) {
-        s_.store.set_pin(kUser, quick::hash_pin_blocking(pin, costs, std::string(16, 's')),
-                         s_.clock.now());
+        s_.store.record_full_login(kUser, s_.clock.now());
+        s_.store.set_pin(kUser, quick::hash_pin_blocking(pin, costs, std::string(16, 's')));
     }
 
     [[nodiscard]] UserState state() { return s_.store.load_user(kUser); }
@@ -268,6 +269,23 @@ TEST_F(PinMethodTest, APinSetWhileTheOldOneIsHashedAgainIsKept) {
     EXPECT_EQ(got_->value().verdict, bus::kVerdictSuccess);
     EXPECT_TRUE(quick::verify_pin_blocking("604127", state().pin_hash).value())
         << "the new PIN stays";
+}
+
+TEST_F(PinMethodTest, APinRemovedWhileTheOldOneIsHashedAgainStaysRemoved) {
+    test::DeferredStore deferred(s_.async_store);
+    answer_by_hand(deferred, quick_policy("", "9M"));
+    // The state read, the count, its clearing and, once the new hash is made, the first
+    // store operation of the rehash; then the PIN is removed (RemovePin, an
+    // administrator's reset) before anything else the login does.
+    for (int operation = 0; operation < 4; ++operation) {
+        run_until_waiting(deferred);
+        ASSERT_TRUE(deferred.run_one()) << operation;
+    }
+    s_.store.set_pin_hash(kUser, "");
+    deferred_ = &deferred;
+    ASSERT_TRUE(run_until_answered());
+    EXPECT_EQ(got_->value().verdict, bus::kVerdictSuccess);
+    EXPECT_FALSE(state().pin_set) << "the rehash must not bring the PIN back";
 }
 
 TEST_F(PinMethodTest, NeverOfferedToARemoteSessionUnlessThePolicySays) {

@@ -124,8 +124,12 @@ class Awaited {
     void set_pin_hash(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_pin_hash, u, h);
     }
-    void set_pin(const std::string& u, const std::string& h, int64_t now) {
-        get<void>(&AsyncStore::set_pin, u, h, now);
+    bool replace_pin_hash(const std::string& u, const std::string& old_h,
+                          const std::string& new_h) {
+        return get<bool>(&AsyncStore::replace_pin_hash, u, old_h, new_h);
+    }
+    void set_pin(const std::string& u, const std::string& h) {
+        get<void>(&AsyncStore::set_pin, u, h);
     }
     int add_pin_failure(const std::string& u) { return get<int>(&AsyncStore::add_pin_failure, u); }
     void clear_pin_failures(const std::string& u) {
@@ -375,17 +379,18 @@ TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {
     EXPECT_TRUE(store.load_user("never-seen").empty());
 }
 
-TYPED_TEST(StoreContract, ANewPinArmsQuickLoginAndStartsItsCountAgain) {
+TYPED_TEST(StoreContract, ANewPinStartsItsCountAgainAndDoesNotArmQuickLogin) {
     Awaited& store = this->store();
     const std::string hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
-    store.set_pin("taro", hash, 1000);
+    store.set_pin("taro", hash);
+    EXPECT_EQ(store.load_user("taro").quick_armed_at, 0) << "never armed without a full login";
+    store.record_full_login("taro", 1000);
     EXPECT_EQ(store.add_pin_failure("taro"), 1);
     EXPECT_EQ(store.add_pin_failure("taro"), 2);
     UserState state = store.load_user("taro");
     EXPECT_EQ(state.pin_hash, hash);
     EXPECT_EQ(state.pin_failures, 2);
     EXPECT_EQ(state.quick_armed_at, 1000);
-    EXPECT_EQ(state.full_login_at, 0) << "setting a PIN is not a full login";
     EXPECT_EQ(state.failures, 0) << "apart from the code lockout's count";
 
     store.set_pin_hash("taro", "$argon2id$v=19$m=8192,t=2,p=1$c2FsdA$aGFzaA");  // a rehash
@@ -396,9 +401,11 @@ TYPED_TEST(StoreContract, ANewPinArmsQuickLoginAndStartsItsCountAgain) {
     EXPECT_EQ(store.load_user("taro").pin_failures, 0);
 
     EXPECT_EQ(store.add_pin_failure("taro"), 1);
-    store.set_pin("taro", hash, 2000);
-    EXPECT_EQ(store.load_user("taro").pin_failures, 0) << "a new PIN starts the count again";
-    EXPECT_EQ(store.load_user("taro").quick_armed_at, 2000);
+    store.set_pin("taro", hash);
+    state = store.load_user("taro");
+    EXPECT_EQ(state.pin_failures, 0) << "a new PIN starts the count again";
+    EXPECT_EQ(state.quick_armed_at, 1000) << "setting a PIN does not arm quick login";
+    EXPECT_EQ(state.full_login_at, 1000) << "nor is it a full login";
     EXPECT_EQ(store.add_pin_failure("taro"), 1);
     store.set_pin_hash("taro", "");
     state = store.load_user("taro");
@@ -407,9 +414,33 @@ TYPED_TEST(StoreContract, ANewPinArmsQuickLoginAndStartsItsCountAgain) {
     EXPECT_EQ(state.pin_failures, 0) << "removing the PIN removes its count";
 }
 
+TYPED_TEST(StoreContract, ARehashReplacesOnlyTheHashThatWasChecked) {
+    Awaited& store = this->store();
+    const std::string checked = "$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA";
+    const std::string rehashed = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    EXPECT_FALSE(store.replace_pin_hash("taro", checked, rehashed)) << "no PIN at all";
+    EXPECT_FALSE(store.load_user("taro").pin_set);
+
+    store.set_pin_hash("taro", checked);
+    (void)store.add_pin_failure("taro");
+    EXPECT_TRUE(store.replace_pin_hash("taro", checked, rehashed));
+    UserState state = store.load_user("taro");
+    EXPECT_EQ(state.pin_hash, rehashed);
+    EXPECT_EQ(state.pin_failures, 1) << "a rehash keeps the count";
+
+    store.set_pin_hash("taro", "");  // RemovePin, or an administrator's reset
+    EXPECT_FALSE(store.replace_pin_hash("taro", rehashed, checked));
+    EXPECT_FALSE(store.load_user("taro").pin_set) << "a removed PIN stays removed";
+
+    const std::string other = "$argon2id$v=19$m=8192,t=1,p=1$b3RoZXI$aGFzaA";
+    store.set_pin_hash("taro", other);  // a new PIN set meanwhile
+    EXPECT_FALSE(store.replace_pin_hash("taro", checked, rehashed));
+    EXPECT_EQ(store.load_user("taro").pin_hash, other) << "a new PIN stays";
+}
+
 TYPED_TEST(StoreContract, AFullLoginArmsQuickLoginAndClearsItsFailures) {
     Awaited& store = this->store();
-    store.set_pin("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", 1000);
+    store.set_pin("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     for (int i = 0; i < 5; ++i) {
         (void)store.add_pin_failure("taro");
     }

@@ -46,4 +46,13 @@ class BusError {
 /// strerror for negative errno values returned by sd-* calls.
 std::string errno_string(int negative_errno);
 
+/// The bus driver's name: the sender of its signals, the destination of questions to it.
+inline constexpr const char* kBusDriver = "org.freedesktop.DBus";
+
+/// Whether `m` comes from the bus driver, whose name no connection can own. A match
+/// naming it as sender is not enough: sd-bus compares a match's sender only when it is a
+/// unique name, and a bus may let any peer send a signal of the driver's shape straight
+/// to this connection.
+bool sent_by_bus_driver(sd_bus_message* m);
+
 }  // namespace lwauth

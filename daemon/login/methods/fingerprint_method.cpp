@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "../two_step.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -108,14 +109,15 @@ void FingerprintMethod::judge(Result<FprintOutcome> outcome) {
     const std::string& user = login.user;
     switch (*outcome) {
         case FprintOutcome::Match:
-            log_event(LogLevel::Info, "fingerprint-match", "fingerprint matched",
-                      {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-            deps_.store.clear_fingerprint_failures(
-                user,
-                then<void>(Done<Step>([self = self()](Result<Step> step) {
-                               self->decided(std::move(step));
-                           }),
-                           [](Done<Step>& next) { next(Step::verdict_of(bus::kVerdictSuccess)); }));
+            // Read again: another login may have paused or disabled the fingerprint, or
+            // codes locked the account, since this verification began.
+            deps_.store.load_user(user, [self = self()](Result<UserState> state) {
+                if (!state) {
+                    self->decided(state.error());
+                    return;
+                }
+                self->matched(*state);
+            });
             return;
         case FprintOutcome::NoMatch:
             deps_.store.add_fingerprint_failure(
@@ -139,6 +141,31 @@ void FingerprintMethod::judge(Result<FprintOutcome> outcome) {
             decided(password_instead({}));
             return;
     }
+}
+
+void FingerprintMethod::matched(const UserState& state) {
+    const LoginContext& login = env_->context;
+    int64_t now = deps_.clock.now();
+    if (state.locked_until > now) {
+        log_event(LogLevel::Notice, "fingerprint-locked",
+                  "fingerprint matched, but the account is locked",
+                  {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
+        Step step = Step::verdict_of(bus::kVerdictMaxTries);
+        step.error(locked_text(state.locked_until, now));
+        decided(std::move(step));
+        return;
+    }
+    if (fingerprint_gate(state.fingerprint, now) != FingerprintGate::Allowed) {
+        decided(stopped(state.fingerprint, now, {}));
+        return;
+    }
+    log_event(LogLevel::Info, "fingerprint-match", "fingerprint matched",
+              {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
+    deps_.store.clear_fingerprint_failures(
+        login.user,
+        then<void>(
+            Done<Step>([self = self()](Result<Step> step) { self->decided(std::move(step)); }),
+            [](Done<Step>& next) { next(Step::verdict_of(bus::kVerdictSuccess)); }));
 }
 
 void FingerprintMethod::after_no_match(const FingerprintFailures& failures) {

@@ -55,6 +55,8 @@ class FingerprintMethod final : public LoginMethod {
     /// Asks fprintd for a finger; its answer goes to judge().
     void scan();
     void judge(Result<FprintOutcome> outcome);
+    /// A match: the state read again (`state`) must still let the fingerprint in.
+    void matched(const UserState& state);
     /// A failed match counted; `failures` is the count after it.
     void after_no_match(const FingerprintFailures& failures);
     /// The password instead, after `lines`, with why failures stop the fingerprint now.

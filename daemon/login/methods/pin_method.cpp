@@ -209,50 +209,38 @@ void PinMethod::succeed(const MethodEnv& env, bool rehash, Done<Step> done) {
 void PinMethod::rehash(const MethodEnv& env, Done<Step> done) {
     // The login has succeeded whatever happens here: a hash that cannot be made again
     // keeps the old one, which still verifies.
-    auto succeeded = [env, done = std::move(done)](const Result<void>& stored) {
-        if (stored) {
+    auto succeeded = [env, done = std::move(done)](const Result<bool>& replaced) {
+        if (replaced && *replaced) {
             log_event(LogLevel::Info, "pin-rehashed",
                       "PIN hash made again with the policy's Argon2id costs",
                       {{"USER", env.context.user}});
         } else {
-            log_event(LogLevel::Error, "pin-rehash-failed",
-                      std::string("PIN hash not made again: ") + stored.error().what(),
-                      {{"USER", env.context.user}});
+            log_event(
+                LogLevel::Error, "pin-rehash-failed",
+                std::string("PIN hash not made again: ") +
+                    (replaced ? "the PIN was changed during the login" : replaced.error().what()),
+                {{"USER", env.context.user}});
         }
         done(Step::verdict_of(bus::kVerdictSuccess));
     };
     auto finish = std::make_shared<decltype(succeeded)>(std::move(succeeded));
     try {
-        job_ = deps_.hasher.hash_pin(std::move(rehash_pin_), env.policy->argon2,
-                                     [self = self(), env, finish](Result<std::string> phc) {
-                                         if (!phc) {
-                                             (*finish)(Result<void>(phc.error()));
-                                             return;
-                                         }
-                                         self->replace_hash(env, *phc, finish);
-                                     });
+        job_ = deps_.hasher.hash_pin(
+            std::move(rehash_pin_), env.policy->argon2,
+            [self = self(), env, finish](Result<std::string> phc) {
+                if (!phc) {
+                    (*finish)(Result<bool>(phc.error()));
+                    return;
+                }
+                // Only in place of the hash that was checked, in one step: a PIN removed
+                // or set meanwhile stays.
+                self->deps_.store.replace_pin_hash(
+                    env.context.user, self->rehash_of_, *phc,
+                    [finish](const Result<bool>& replaced) { (*finish)(replaced); });
+            });
     } catch (const Error& e) {
-        (*finish)(Result<void>(e));
+        (*finish)(Result<bool>(e));
     }
-}
-
-template <class Finish>
-void PinMethod::replace_hash(const MethodEnv& env, const std::string& phc,
-                             std::shared_ptr<Finish> finish) {
-    // Only in place of the hash that was checked: a PIN set meanwhile stays.
-    deps_.store.load_user(env.context.user, [self = self(), env, phc,
-                                             finish](Result<UserState> state) {
-        if (!state) {
-            (*finish)(Result<void>(state.error()));
-            return;
-        }
-        if (state->pin_hash != self->rehash_of_) {
-            (*finish)(Result<void>(Error(Errc::NotFound, "the PIN was changed during the login")));
-            return;
-        }
-        self->deps_.store.set_pin_hash(env.context.user, phc,
-                                       [finish](Result<void> stored) { (*finish)(stored); });
-    });
 }
 
 bool PinMethodType::offered(const policy::Policy&, const policy::UserPolicy& user_policy,

@@ -47,10 +47,6 @@ class PinMethod final : public LoginMethod {
     /// Stores a new hash of the right PIN (kept in rehash_pin_), then `success`; a failure
     /// is logged, never the login's.
     void rehash(const MethodEnv& env, Done<Step> done);
-    /// Stores `phc` in place of the hash checked (rehash_of_), unless the PIN has changed
-    /// since; `finish` gets the outcome.
-    template <class Finish>
-    void replace_hash(const MethodEnv& env, const std::string& phc, std::shared_ptr<Finish> finish);
     /// The password instead, with `why`, while nothing has been checked; after a check,
     /// the prompt again with it (only this method decides from then on).
     [[nodiscard]] Step give_way(std::string why) const;
