@@ -16,6 +16,7 @@
 #include "log.hpp"
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
+#include "lwauth/console.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -451,6 +452,27 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
     return uid;
 }
 
+bool BusService::caller_sits_here(sd_bus_message* m) const noexcept {
+    // The PID the bus daemon took from SO_PEERCRED when the connection was made, asked
+    // while the caller's call is pending. Unlike the EUID it names a process, not the
+    // connection: a caller that handed its connection on and whose PID went to a process
+    // of a local seat session would pass as local. Debian 12's dbus-daemon gives no pidfd.
+    const char* sender = sd_bus_message_get_sender(m);
+    if (sender == nullptr) {
+        return false;
+    }
+    sd_bus_message* raw = nullptr;
+    int r = sd_bus_call_method(sd_bus_message_get_bus(m), kBusDriver, "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionUnixProcessID", nullptr,
+                               &raw, "s", sender);
+    BusMessagePtr reply(raw);
+    uint32_t pid = 0;
+    if (r < 0 || sd_bus_message_read(raw, "u", &pid) < 0 || pid == 0) {
+        return false;
+    }
+    return in_local_seat_session(static_cast<pid_t>(pid));
+}
+
 bool BusService::caller_is_root(sd_bus_message* m) const noexcept {
     try {
         return caller_euid(m) == 0;
@@ -511,6 +533,9 @@ int BusService::login_start(sd_bus_message* m) {
                          wire.reply_timeout_usec, wire.session_remote,     uid != 0};
     if (context.unprivileged) {
         require_own_login(m, uid, context.user);
+        // Whether the login sits at this machine is the caller's word only when it says
+        // remote: local takes a local logind session with a seat of its own process.
+        context.session_remote = context.session_remote || !caller_sits_here(m);
     }
     auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
     engine_.start(context, [reply](Result<Step> result) { reply->done(result); });

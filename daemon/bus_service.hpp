@@ -67,6 +67,10 @@ class BusService {
     class DeadlineReply;
 
     [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
+    /// Whether the caller's process is in a local logind session with a seat
+    /// (in_local_seat_session of the PID the bus gives for its connection); false when
+    /// that cannot be told.
+    [[nodiscard]] bool caller_sits_here(sd_bus_message* m) const noexcept;
     /// A caller other than root (EUID `uid`) may start a login for its own user alone:
     /// the name of `uid` must be `user`; else AccessDenied, logged with its UID.
     void require_own_login(sd_bus_message* m, uid_t uid, const std::string& user) const;

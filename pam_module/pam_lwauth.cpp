@@ -6,7 +6,6 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <syslog.h>
-#include <systemd/sd-login.h>
 
 #include <cerrno>
 #include <charconv>
@@ -272,18 +271,7 @@ void Relay::cancel(const std::string& id) {
 // job), logind unable to say, a session without a seat, a remote one. pam_fprintd reads
 // "no session" as local; lwauth does not, since quick login is bound to the machine.
 bool session_is_remote(const char* tty) {
-    char* session = nullptr;
-    if (sd_pid_get_session(0, &session) >= 0 && session != nullptr) {
-        char* seat = nullptr;
-        bool local = sd_session_is_remote(session) == 0 &&
-                     sd_session_get_seat(session, &seat) >= 0 && seat != nullptr;
-        std::free(seat);
-        std::free(session);
-        if (local) {
-            return false;
-        }
-    }
-    return !is_local_console(tty);
+    return !in_local_seat_session(0) && !is_local_console(tty);
 }
 
 const char* Relay::item(int type) const {

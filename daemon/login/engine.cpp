@@ -135,7 +135,9 @@ void LoginEngine::start_primary(const std::shared_ptr<Starting>& starting,
     // Too many wrong codes before a password, for this user or from this remote host:
     // the passwordless methods are not offered for a while, and the password and 2-step
     // decide, with their own lockout and caps. Nothing is said: an unknown user gets the
-    // same.
+    // same. Methods that count their own failures (the PIN, the fingerprint) are still
+    // offered: what a remote stranger spends of the budget must not keep them from the
+    // user at the console.
     passwordless::suspended(
         deps_.store, deps_.clock, starting->user_policy, context, loaded->passwordless_failures,
         then<std::string>(std::move(done), [this, starting, loaded](const std::string& why,
@@ -144,22 +146,22 @@ void LoginEngine::start_primary(const std::shared_ptr<Starting>& starting,
                 const LoginContext& login = starting->context;
                 log_event(
                     LogLevel::Notice, "passwordless-suspended",
-                    "passwordless methods not offered: " + why,
+                    "passwordless methods that share the budget not offered: " + why,
                     {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-                next_done(Step::verdict_of(bus::kVerdictIgnore));
-                return;
             }
-            offer_primary(starting, loaded, std::move(next_done));
+            offer_primary(starting, loaded, !why.empty(), std::move(next_done));
         }));
 }
 
 void LoginEngine::offer_primary(const std::shared_ptr<Starting>& starting,
-                                std::shared_ptr<const UserState> loaded, Done<Step> done) {
+                                std::shared_ptr<const UserState> loaded, bool suspended,
+                                Done<Step> done) {
     const LoginContext& context = starting->context;
     const UserState& state = *loaded;
     std::vector<PrimaryMenu::Choice> offered;
     for (const auto& type : types_.primary) {
-        if (context.unprivileged && !type->serves_unprivileged()) {
+        if ((context.unprivileged && !type->serves_unprivileged()) ||
+            (suspended && !type->counts_apart())) {
             continue;
         }
         if (type->offered(*starting->policy, starting->user_policy, state, context)) {

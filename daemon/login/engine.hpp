@@ -141,9 +141,10 @@ class LoginEngine {
     /// mode=primary, once the user's state is read: the passwordless methods offered.
     void start_primary(const std::shared_ptr<Starting>& starting,
                        std::shared_ptr<const UserState> loaded, Done<Step> done);
-    /// start_primary when the passwordless methods are not suspended.
+    /// start_primary's offer: when the passwordless budget is `suspended`, only the types
+    /// that count their own failures (counts_apart).
     void offer_primary(const std::shared_ptr<Starting>& starting,
-                       std::shared_ptr<const UserState> loaded, Done<Step> done);
+                       std::shared_ptr<const UserState> loaded, bool suspended, Done<Step> done);
     /// mode=second_factor, once the user's state is read: the verdict before any method
     /// runs (2-step not applying, a lock, a remembered place), or choose_second_factor.
     void start_second_factor(const std::shared_ptr<Starting>& starting,

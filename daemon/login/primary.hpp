@@ -36,6 +36,10 @@ class PrimaryMethodType {
     /// user (LoginContext::unprivileged: a screen locker running as the user). The engine
     /// never offers such a login a type that answers false.
     [[nodiscard]] virtual bool serves_unprivileged() const { return true; }
+    /// Whether it counts its own failures apart from the passwordless budget
+    /// (passwordless.hpp): such a type is still offered while that budget is spent, which
+    /// anyone who knows the user name can do from afar.
+    [[nodiscard]] virtual bool counts_apart() const { return false; }
 };
 
 using PrimaryMethodTypes = std::vector<std::shared_ptr<const PrimaryMethodType>>;

@@ -17,7 +17,9 @@ struct LoginContext {
     std::string mode;
     std::string owner;                // unique bus name of the caller that started the login
     uint64_t reply_timeout_usec = 0;  // how long the caller waits for each reply; 0: not said
-    // The module found the logind session of the PAM process remote (sd_session_is_remote).
+    // The module found no proof that the login sits at this machine (lwauth/console.hpp);
+    // for a caller other than root, also set when its own process shows none
+    // (BusService::login_start).
     bool session_remote = false;
     // Started by a caller other than root for its own user (a screen locker running as the
     // user): such a login is offered only what cannot be turned against another user,

@@ -13,6 +13,14 @@ namespace {
 
 constexpr const char* kPhone = "+819012345678";
 
+std::string joined(const LoginResult& result) {
+    std::string all;
+    for (const auto& line : result.lines) {
+        all += line + "\n";
+    }
+    return all;
+}
+
 // Each test runs behind the shipped bus policy and behind one that allows everything:
 // lwauthd itself refuses another user's login.
 class ScreenLocker : public ::testing::TestWithParam<bool> {
@@ -32,14 +40,6 @@ class ScreenLocker : public ::testing::TestWithParam<bool> {
         return login_as_uid_from(bus_->address(), uid_of(as_user), user,
                                  LoginPlace{"i3lock", "", ":0", mode},
                                  [&] { return outbox.next_code(); });
-    }
-
-    static std::string joined(const LoginResult& result) {
-        std::string all;
-        for (const auto& line : result.lines) {
-            all += line + "\n";
-        }
-        return all;
     }
 
     TempDir dir_{"lwauth-screen-locker"};
@@ -89,6 +89,57 @@ TEST_P(ScreenLocker, AnotherUsersNameIsRefusedAndLogged) {
               "org.lwauth.Auth1.Error.AccessDenied");
     EXPECT_EQ(lock_screen_login("bob", "nosuchuser", "primary", outbox).verdict,
               "org.lwauth.Auth1.Error.AccessDenied");
+}
+
+// Quick login is for whoever sits at this machine. A caller other than root may say its
+// login is local (no session_remote): lwauthd believes only the caller's own logind
+// session, and this test's processes have none, as a process started over SSH outside
+// logind would not either.
+class ScreenLockerLocality : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(
+            dir_.path(), bus_->address(),
+            default_test_policy(dir_ / "outbox.jsonl",
+                                "[policy]\nlogin_with_phone = allowed\n[quick_login]\npin = "
+                                "allowed\nargon2_memory = 8M\nargon2_time = 1\n"));
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_TRUE(daemon_->enroll("alice", "phone", kPhone));
+        // A full login arms quick login and opens the window in which alice sets her PIN.
+        OutboxFd outbox(daemon_->outbox());
+        ASSERT_EQ(login_as_root_with(bus_->address(), "alice", [&] { return outbox.next_code(); })
+                      .verdict,
+                  "success")
+            << daemon_->log();
+        RunResult set = daemon_->ctl("alice", {"pin", "set"}, "480213\n480213\n");
+        ASSERT_EQ(set.exit_code, 0) << set.out << set.err << daemon_->log();
+    }
+
+    /// The lines of a passwordless login of alice from the display ":0", by root or by
+    /// alice's own process; every prompt is answered `p` (the password instead).
+    std::string offered_at_display(bool as_root) {
+        LoginPlace display{"i3lock", "", ":0", "primary"};
+        auto password = [] { return std::string("p"); };
+        LoginResult login =
+            as_root ? login_as_root_from(bus_->address(), "alice", display, password)
+                    : login_as_uid_from(bus_->address(), uid_of("alice"), "alice", display,
+                                        password);
+        EXPECT_EQ(login.verdict, "ignore") << joined(login) << daemon_->log();
+        return joined(login);
+    }
+
+    TempDir dir_{"lwauth-screen-locker-locality"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(ScreenLockerLocality, AProcessWithoutALocalSeatSessionIsNotOfferedThePin) {
+    // root (pam_lwauth.so) has found the login local: the PIN is offered.
+    EXPECT_NE(offered_at_display(true).find("your PIN"), std::string::npos) << daemon_->log();
+    // alice's own process says the same of itself, with no logind session to show for it.
+    std::string lines = offered_at_display(false);
+    EXPECT_EQ(lines.find("your PIN"), std::string::npos) << lines;
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, ScreenLocker, ::testing::Bool(),

@@ -1478,9 +1478,11 @@ class ApprovalMethod final : public LoginMethod {
     }
 };
 
-// A second passwordless method, to drive the menu.
+// A second passwordless method, to drive the menu; one that counts its own failures, as
+// the PIN and the fingerprint do, when `counts_apart`.
 class FakeMethodType final : public PrimaryMethodType {
   public:
+    explicit FakeMethodType(bool counts_apart = false) : counts_apart_(counts_apart) {}
     std::string id() const override { return "fake"; }
     std::string label(const UserState&) const override { return "a fake approval"; }
     bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
@@ -1490,6 +1492,10 @@ class FakeMethodType final : public PrimaryMethodType {
     std::shared_ptr<LoginMethod> create() const override {
         return std::make_shared<ApprovalMethod>();
     }
+    bool counts_apart() const override { return counts_apart_; }
+
+  private:
+    bool counts_apart_;
 };
 
 class PrimaryMenuTest : public PrimaryTest {
@@ -1533,6 +1539,16 @@ TEST_F(PrimaryMenuTest, AnAnswerNotInTheListAsksAgain) {
         EXPECT_NE(errors_of(again).find("Type a number from the list"), std::string::npos);
         menu = again;
     }
+}
+
+TEST_F(PrimaryTest, ASpentBudgetStillOffersTheMethodsThatCountApart) {
+    types_.primary.push_back(std::make_shared<FakeMethodType>(true));
+    new_engine();
+    EXPECT_EQ(three_wrong(answer(primary(), "1")).verdict, bus::kVerdictDenied);
+    EXPECT_EQ(three_wrong(answer(primary(), "1")).verdict, bus::kVerdictMaxTries);
+    size_t sent = sent_.size();
+    EXPECT_EQ(primary().prompt, "Approve: ") << "the phone's code is not offered, the other is";
+    EXPECT_EQ(sent_.size(), sent);
 }
 
 // ---- a login started by a caller other than root (a screen locker) ----------------------

@@ -202,6 +202,16 @@ TEST_F(PinMethodTest, MaxFailuresWrongPinsDisableThePinUntilTheNextFullLogin) {
     EXPECT_EQ(answer(kPin)->verdict, bus::kVerdictSuccess);
 }
 
+TEST_F(PinMethodTest, OfferedToAUserOverThePasswordlessBudget) {
+    // Anyone can use up alice's passwordless budget from afar (wrong codes, LINE links left
+    // to expire); the PIN counts its own failures and stays offered at the console.
+    for (int i = 0; i < kMaxFailuresInARow; ++i) {
+        (void)s_.store.add_passwordless_failure(kUser);
+    }
+    EXPECT_EQ(start().prompt, "PIN (p for your password): ");
+    EXPECT_EQ(answer(kPin)->verdict, bus::kVerdictSuccess);
+}
+
 TEST_F(PinMethodTest, ALoginStartedBeforeThePinWasDisabledElsewhereIsDenied) {
     start();
     for (int i = 0; i < 3; ++i) {

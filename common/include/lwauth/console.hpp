@@ -1,7 +1,11 @@
-// Whether a PAM_TTY names a terminal of this machine's own seat: what lets a login with
-// no logind session yet (login on a virtual console, before pam_systemd makes one; a
-// display manager's X display) count as local for quick login.
+// Where a login sits, for quick login: whether a PAM_TTY names a terminal of this
+// machine's own seat (what lets a login with no logind session yet, login on a virtual
+// console before pam_systemd makes one or a display manager's X display, count as local),
+// and whether a process is in a local logind session with a seat. pam_lwauth.so asks both
+// of its own process; lwauthd asks the second of a caller other than root.
 #pragma once
+
+#include <sys/types.h>
 
 #include <string_view>
 
@@ -30,5 +34,10 @@ namespace lwauth {
     }
     return tty.starts_with(":") && digits(tty.substr(1), true);
 }
+
+/// Whether process `pid` (0: this one) is in a systemd-logind session that is local and
+/// has a seat: the one proof of sitting at this machine a process can give of itself.
+/// No session, a remote or seatless one, or an error: false.
+[[nodiscard]] bool in_local_seat_session(pid_t pid);
 
 }  // namespace lwauth

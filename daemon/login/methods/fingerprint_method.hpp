@@ -93,6 +93,8 @@ class FingerprintMethodType final : public PrimaryMethodType {
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;
+    /// Failed matches count apart (quick/fingerprint_limits.hpp): pauses, then disabled.
+    [[nodiscard]] bool counts_apart() const override { return true; }
 
   private:
     FingerprintDeps deps_;

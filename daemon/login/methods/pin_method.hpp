@@ -74,6 +74,8 @@ class PinMethodType final : public PrimaryMethodType {
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;
+    /// Wrong PINs count against [quick_login] max_failures.
+    [[nodiscard]] bool counts_apart() const override { return true; }
 
   private:
     PinDeps deps_;
