@@ -107,11 +107,14 @@ class ScreenLockerLocality : public ::testing::Test {
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
         ASSERT_TRUE(daemon_->enroll("alice", "phone", kPhone));
         // A full login arms quick login and opens the window in which alice sets her PIN.
+        // pam_setcred confirms it after the whole stack let alice in.
         OutboxFd outbox(daemon_->outbox());
-        ASSERT_EQ(login_as_root_with(bus_->address(), "alice", [&] { return outbox.next_code(); })
-                      .verdict,
-                  "success")
-            << daemon_->log();
+        LoginPlace place;
+        place.confirm = true;
+        LoginResult full = login_as_root_from(bus_->address(), "alice", place,
+                                              [&] { return outbox.next_code(); });
+        ASSERT_EQ(full.verdict, "success") << daemon_->log();
+        ASSERT_EQ(full.confirmed, "ok") << daemon_->log();
         RunResult set = daemon_->ctl("alice", {"pin", "set"}, "480213\n480213\n");
         ASSERT_EQ(set.exit_code, 0) << set.out << set.err << daemon_->log();
     }
