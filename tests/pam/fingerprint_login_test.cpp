@@ -32,7 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kPamSetItems = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kTouch = "Touch the fingerprint reader, or press Enter for other choices: ";
 const std::vector<std::string> kClaimToRelease = {"ListEnrolledFingers", "Claim", "VerifyStart",
@@ -55,10 +54,7 @@ class FingerprintPam : public ::testing::Test {
     static void SetUpTestSuite() {
         // DESIGN.md's stack, less 2-step; PAM_RHOST and PAM_TTY from the environment.
         make_pam_service("fingerprint", kPassword, [](const std::string& matrix) {
-            return "auth optional " + std::string(kPamSetItems) +
-                   "\nauth [success=done ignore=ignore default=die] " +
-                   std::string(LWAUTH_PAM_MODULE_PATH) + " mode=primary timeout=60\n" +
-                   "auth requisite " + matrix + "\naccount required " + matrix + "\n";
+            return passwordless_stack(matrix, " timeout=60", false);
         });
     }
 

@@ -14,6 +14,24 @@
 namespace lwauth::test {
 
 inline constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
+/// Sets PAM_RHOST and PAM_TTY from the test's environment, as sshd and login set them.
+inline constexpr const char* kPamSetItems =
+    "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
+
+/// DESIGN.md's stack with its passwordless stage: PAM_RHOST and PAM_TTY from the
+/// environment, pam_lwauth.so mode=primary (with `primary_args`), the password
+/// (`matrix`), and pam_lwauth.so mode=second_factor when `second_factor`.
+inline std::string passwordless_stack(const std::string& matrix, const std::string& primary_args,
+                                      bool second_factor) {
+    std::string module = LWAUTH_PAM_MODULE_PATH;
+    std::string stack = "auth optional " + std::string(kPamSetItems) +
+                        "\nauth [success=done ignore=ignore default=die] " + module +
+                        " mode=primary" + primary_args + "\nauth requisite " + matrix + "\n";
+    if (second_factor) {
+        stack += "auth required " + module + " mode=second_factor\n";
+    }
+    return stack + "account required " + matrix + "\n";
+}
 
 /// Makes the service `name`, once per process (pam_wrapper reads its service directory
 /// once): its stack is `stack(matrix)`, `matrix` being pam_matrix.so over a password

@@ -29,7 +29,6 @@ extern "C" {
 namespace lwauth::test {
 namespace {
 
-constexpr const char* kPamSetItems = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kPin = "730518";
 
@@ -66,10 +65,7 @@ class PinLogin : public ::testing::Test {
         // The passwordless stage of DESIGN.md's stack, then the password; PAM_RHOST and
         // PAM_TTY set from the environment first.
         make_pam_service("pin", kPassword, [](const std::string& matrix) {
-            return "auth optional " + std::string(kPamSetItems) +
-                   "\nauth [success=done ignore=ignore default=die] " +
-                   std::string(LWAUTH_PAM_MODULE_PATH) + " mode=primary\nauth requisite " +
-                   matrix + "\naccount required " + matrix + "\n";
+            return passwordless_stack(matrix, "", false);
         });
     }
 

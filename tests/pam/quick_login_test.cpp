@@ -29,7 +29,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kPamSetItems = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kPin = "730518";
 
@@ -74,11 +73,7 @@ class QuickLogin : public ::testing::Test {
     static void SetUpTestSuite() {
         // DESIGN.md's whole stack; PAM_RHOST and PAM_TTY from the environment.
         make_pam_service("quick", kPassword, [](const std::string& matrix) {
-            std::string module = LWAUTH_PAM_MODULE_PATH;
-            return "auth optional " + std::string(kPamSetItems) +
-                   "\nauth [success=done ignore=ignore default=die] " + module +
-                   " mode=primary timeout=60\nauth requisite " + matrix + "\nauth required " +
-                   module + " mode=second_factor\naccount required " + matrix + "\n";
+            return passwordless_stack(matrix, " timeout=60", true);
         });
     }
 
