@@ -850,7 +850,9 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
     if (!user.empty() && groups.empty()) {
         groups = SystemUserDirectory().groups_of(user);
     }
-    auto loaded = policy::load_directory(dir);
+    policy::LoadOptions options;
+    options.secret_reader = installed_daemon_reader();
+    auto loaded = policy::load_directory(dir, options);
     if (g.json_output) {
         json out = {{"directory", dir}, {"valid", loaded.policy.has_value()}};
         out["errors"] = json::array();

@@ -29,6 +29,7 @@
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/text.hpp"
+#include "lwauth/users.hpp"
 
 namespace lwauth {
 namespace {
@@ -397,9 +398,11 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
             if (edited == original.text && !original.repaired) {
                 return finish(kExitOk, "No changes; " + file + " was left as it was.");
             }
-            // With the drop-ins, as lwauthd reads them; secret files must be root's, as
-            // lwauthd requires.
-            policy::LoadResult checked = policy::load_directory_with(dir, edited);
+            // With the drop-ins, as lwauthd reads them; secret files must be what the
+            // installed lwauthd accepts.
+            policy::LoadOptions load_options;
+            load_options.secret_reader = installed_daemon_reader();
+            policy::LoadResult checked = policy::load_directory_with(dir, edited, load_options);
             for (const auto& d : checked.warnings) {
                 err << d.to_string() << " (warning)\n";
             }

@@ -208,7 +208,7 @@ class Daemon {
     // Error(BadPolicy) saying why the new policy was refused (the old one stays).
     Result<void> reload() {
         sd_notify(0, "RELOADING=1");
-        auto loaded = policy::load_directory(options_.config_dir);
+        auto loaded = policy::load_directory(options_.config_dir, load_options());
         if (!loaded.policy) {
             std::string why;
             for (const auto& d : loaded.errors) {
@@ -241,9 +241,16 @@ class Daemon {
     }
 
   private:
+    // lwauthd checks the secret files a policy names as their reader: its own user and group.
+    static policy::LoadOptions load_options() {
+        policy::LoadOptions options;
+        options.secret_reader = this_process_reader();
+        return options;
+    }
+
     // The policy at start: with errors, each is logged and lwauthd does not start.
     bool load_policy() {
-        auto loaded = policy::load_directory(options_.config_dir);
+        auto loaded = policy::load_directory(options_.config_dir, load_options());
         if (!loaded.policy) {
             for (const auto& d : loaded.errors) {
                 log_event(LogLevel::Error, "policy-error", d.to_string());
@@ -350,7 +357,7 @@ class Daemon {
     // refused. An address that cannot be bound stops the start.
     bool open_line() {
         line::FlowsOptions options;
-        options.secret_owner = ::geteuid();
+        options.secret_reader = this_process_reader();
         try {
             line_ = std::make_unique<line::LineFlows>(
                 line::FlowsDeps{event_.get(), *http_, clock_, random_, *timers_, *hasher_},

@@ -30,7 +30,50 @@ std::string mode_text(mode_t mode) {
     return digits;
 }
 
+std::string group_text(gid_t gid) {
+    return gid == 0 ? "root" : "gid " + std::to_string(gid);
+}
+
+namespace {
+
+// The owners and modes a secret file may have, when lwauthd reads it as `rule`'s second
+// owner (its user) and reader group (its group): its own file, or root's that its group
+// may read; never writable by the group, nothing for others or another group.
+bool secret_ok(const struct stat& st, const FileRule& rule) {
+    uid_t reader = rule.second_owner.value_or(rule.owner);
+    gid_t group = rule.reader_group.value_or(0);
+    bool group_reads = (st.st_mode & S_IRGRP) != 0;
+    if ((st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) != 0 || (group_reads && st.st_gid != group)) {
+        return false;
+    }
+    // A file of root's is lwauthd's to read only through its group, unless it is root.
+    return st.st_uid == reader || (st.st_uid == rule.owner && (reader == 0 || group_reads));
+}
+
+Error secret_error(const struct stat& st, const FileRule& rule) {
+    uid_t reader = rule.second_owner.value_or(rule.owner);
+    std::string group = group_text(rule.reader_group.value_or(0));
+    std::string wanted = reader == 0 ? "must be owned by root with mode 0600 (or 0640 with group " +
+                                           group + "), so that nobody but root reads it"
+                                     : "must be owned by root with group " + group +
+                                           " and mode 0640, or by " + owner_text(reader) +
+                                           " with mode 0600, so that lwauthd (" +
+                                           owner_text(reader) + ") reads it and nobody else "
+                                           "but root does";
+    return {Errc::AccessDenied, wanted + "; it is owned by " + owner_text(st.st_uid) +
+                                    ", group " + group_text(st.st_gid) + ", with mode " +
+                                    mode_text(st.st_mode & 07777)};
+}
+
+}  // namespace
+
 Result<void> check_rule(const struct stat& st, const FileRule& rule) {
+    if (rule.reader_group) {
+        if (secret_ok(st, rule)) {
+            return {};
+        }
+        return secret_error(st, rule);
+    }
     if (st.st_uid == rule.owner && (st.st_mode & rule.forbidden) == 0) {
         return {};
     }
@@ -42,6 +85,10 @@ Result<void> check_rule(const struct stat& st, const FileRule& rule) {
     return Error(Errc::AccessDenied, "must be owned by " + owner_text(rule.owner) + " and " + what +
                                          "; it is owned by " + owner_text(st.st_uid) +
                                          " with mode " + mode_text(st.st_mode & 07777));
+}
+
+SecretReader this_process_reader() {
+    return SecretReader{::geteuid(), ::getegid()};
 }
 
 namespace {

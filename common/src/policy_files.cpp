@@ -11,9 +11,11 @@ namespace lwauth::policy::detail {
 // ---- Secret files -----------------------------------------------------------------------
 
 // Secrets stay out of lwauth.conf, which is world-readable: a *_file key names a file
-// that only its owner (root, for lwauthd) can read. Anything looser is refused rather
-// than trusted, because a secret that others could read must be considered leaked.
-Result<void> check_secret_file(std::string_view key, std::string_view value, uid_t owner) {
+// that only lwauthd and root can read (root's or lwauthd's user's, readable by lwauthd's
+// group at most). Anything looser is refused rather than trusted, because a secret that
+// others could read must be considered leaked, and one they could write, forged.
+Result<void> check_secret_file(std::string_view key, std::string_view value,
+                               const SecretReader& reader) {
     std::string name(key);
     std::string path(value);
     if (!value.starts_with('/')) {
@@ -22,7 +24,7 @@ Result<void> check_secret_file(std::string_view key, std::string_view value, uid
     }
     // O_PATH: `policy check` may run as a user who cannot read the secret; the owner and
     // mode are judged on the descriptor, as read_secret_file() does when lwauthd reads it.
-    auto file = open_checked(AT_FDCWD, path, O_PATH, FileType::Regular, private_file_rule(owner));
+    auto file = open_checked(AT_FDCWD, path, O_PATH, FileType::Regular, secret_file_rule(reader));
     if (!file) {
         return Error(Errc::BadPolicy, name + ": " + describe_file_error(file.error(), path));
     }

@@ -15,9 +15,10 @@ namespace lwauth::policy::detail {
 inline constexpr off_t kMaxFileSize = 1 << 20;
 
 // Secrets stay out of lwauth.conf, which is world-readable: a *_file key names a file
-// that only its owner (root, for lwauthd) can read. Error(BadPolicy) says what is wrong
-// with it ("smtp_password_file: /x must be owned by root and ...").
-Result<void> check_secret_file(std::string_view key, std::string_view value, uid_t owner);
+// that only lwauthd (`reader`) and root can read (secret_file_rule). Error(BadPolicy) says
+// what is wrong with it ("smtp_password_file: /x must be owned by root or ...").
+Result<void> check_secret_file(std::string_view key, std::string_view value,
+                               const SecretReader& reader);
 
 // The text of a policy file in the directory `dir_fd`, or the reason it cannot be had
 // (the message, without the path, is what the loader reports: "not found", "too large

@@ -160,7 +160,7 @@ template <auto First, auto... Rest>
 KeyRule secret_file() {
     Apply apply = [](Target& target, const Input& in) -> Result<void> {
         if (!in.value.empty()) {
-            if (auto checked = check_secret_file(in.key, in.value, in.options.secret_owner_uid);
+            if (auto checked = check_secret_file(in.key, in.value, in.options.secret_reader);
                 !checked) {
                 return checked;
             }

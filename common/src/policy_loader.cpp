@@ -627,7 +627,7 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
                              const LoadOptions& options) {
     namespace fs = std::filesystem;
     Loader loader(options, dir);
-    const FileRule rule{options.policy_owner_uid, 022};
+    const FileRule rule{options.policy_owner_uid, 022, std::nullopt, std::nullopt};
     auto top = open_policy_directory(AT_FDCWD, dir.string(), rule);
     if (!top) {
         loader.file_failed(dir.string(), policy_file_error(top.error()).what());

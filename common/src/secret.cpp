@@ -54,10 +54,10 @@ void wipe_string(std::string& value) noexcept {
     value.clear();
 }
 
-SecretString read_secret_file(const std::string& path, uid_t owner) {
+SecretString read_secret_file(const std::string& path, const SecretReader& reader) {
     // The checks are made on the descriptor that is read: a link or a file swapped in
     // after `policy check` is refused here too.
-    auto file = open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, private_file_rule(owner));
+    auto file = open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, secret_file_rule(reader));
     if (!file) {
         throw Error(Errc::Internal, "cannot read secret file " + path + ": " + file.error().what());
     }

@@ -100,6 +100,12 @@ std::optional<std::string> group_name(gid_t gid, std::vector<char>& buffer) {
 
 }  // namespace
 
+SecretReader installed_daemon_reader() {
+    std::vector<char> buffer;
+    auto pw = passwd_by_name(kDaemonUser, buffer);
+    return pw ? SecretReader{pw->pw_uid, pw->pw_gid} : SecretReader{0, 0};
+}
+
 std::optional<std::string> SystemUserDirectory::name_of(uid_t uid) const {
     std::vector<char> buffer;
     auto pw = passwd_entry(

@@ -49,7 +49,7 @@ SecretString secret_of(const policy::ChannelConfig& config, const char* key) {
     if (path.empty()) {
         throw Error(Errc::Internal, std::string(key) + " is not set");
     }
-    return read_secret_file(path, ::geteuid());
+    return read_secret_file(path, this_process_reader());
 }
 
 const std::map<std::string, Builder>& builders() {

@@ -64,7 +64,7 @@ MessengerIds::MessengerIds(const policy::ChannelConfig& config, const MessengerI
     : form_(form), template_(config.option("user_id")) {
     std::string map_file = config.option("user_map_file");
     if (!map_file.empty()) {
-        SecretString text = read_secret_file(map_file, ::geteuid());
+        SecretString text = read_secret_file(map_file, this_process_reader());
         map_ = parse_user_map(text.view(), map_file);
     }
 }

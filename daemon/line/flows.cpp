@@ -142,7 +142,7 @@ bool line_configured(const policy::LinePolicy& line) {
 namespace {
 
 std::shared_ptr<const LineFlows::Config> make_config(const policy::LinePolicy& line,
-                                                     const Hasher& host, uid_t owner) {
+                                                     const Hasher& host, const SecretReader& reader) {
     ClientConfig client;
     client.channel_id = line.channel_id;
     client.redirect_uri = line.redirect_uri();
@@ -153,13 +153,13 @@ std::shared_ptr<const LineFlows::Config> make_config(const policy::LinePolicy& l
     if (line.max_age.count() > 0) {
         client.max_age = line.max_age;
     }
-    SecretString secret = read_secret_file(line.channel_secret_file.string(), owner);
+    SecretString secret = read_secret_file(line.channel_secret_file.string(), reader);
     if (secret.empty()) {
         throw Error(Errc::Internal,
                     "[line] channel_secret_file " + line.channel_secret_file.string() + " is empty");
     }
     return std::make_shared<const LineFlows::Config>(LineFlows::Config{
-        line, std::move(client), std::move(secret), subject_hasher(line, host, owner)});
+        line, std::move(client), std::move(secret), subject_hasher(line, host, reader)});
 }
 
 }  // namespace
@@ -178,7 +178,7 @@ LineFlows::LineFlows(FlowsDeps deps, const policy::Policy& policy, FlowsOptions 
     started_public_url_ = policy.line.public_url;
     started_listen_ = policy.line.listen;
     prefix_ = path_of(started_public_url_);
-    config_ = make_config(policy.line, deps_.host_hasher, options_.secret_owner);
+    config_ = make_config(policy.line, deps_.host_hasher, options_.secret_reader);
     started_per_address_ = policy.line.connections_per_address_limit();
     http::Limits limits;
     limits.max_connections = policy::LinePolicy::kMaxConnections;
@@ -214,7 +214,7 @@ Result<void> LineFlows::set_policy(const policy::Policy& policy) {
         line.listen = started_listen_;
     }
     try {
-        config_ = make_config(line, deps_.host_hasher, options_.secret_owner);
+        config_ = make_config(line, deps_.host_hasher, options_.secret_reader);
     } catch (const Error& e) {
         log_event(LogLevel::Error, "reload-partial",
                   std::string(e.what()) + "; keeping the [line] settings that are running");

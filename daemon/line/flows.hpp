@@ -55,7 +55,7 @@ struct FlowsDeps {
 struct FlowsOptions {
     size_t max_waiting = 64;  // approvals waiting at once; more are refused Unavailable
     std::chrono::milliseconds token_timeout{10000};  // each request to LINE (token, JWKS)
-    uid_t secret_owner = 0;  // who must own channel_secret_file and subject_key_file
+    SecretReader secret_reader;  // who reads channel_secret_file and subject_key_file
     std::string hostname;    // shown on the confirmation page; empty: gethostname()
 };
 

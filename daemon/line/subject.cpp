@@ -24,11 +24,11 @@ bool SubjectHasher::matches(std::string_view stored, std::string_view channel_id
 }
 
 SubjectHasher subject_hasher(const policy::LinePolicy& line, const Hasher& host,
-                             uid_t secret_owner) {
+                             const SecretReader& reader) {
     if (line.subject_key_file.empty()) {
         return SubjectHasher(host);
     }
-    SecretString key = read_secret_file(line.subject_key_file.string(), secret_owner);
+    SecretString key = read_secret_file(line.subject_key_file.string(), reader);
     if (key.size() < kMinSubjectKeySize) {
         throw Error(Errc::Internal, "[line] subject_key_file " + line.subject_key_file.string() +
                                         " holds fewer than " + std::to_string(kMinSubjectKeySize) +

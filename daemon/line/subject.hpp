@@ -45,10 +45,10 @@ class SubjectHasher {
 };
 
 /// The hasher the policy names: the key in `line.subject_key_file` (the file's bytes less
-/// one trailing newline, at least kMinSubjectKeySize; a secret file owned by
-/// `secret_owner`, as read_secret_file checks), or `host`'s key (code.key) when it is
+/// one trailing newline, at least kMinSubjectKeySize; a secret file that `reader` may
+/// read, as read_secret_file checks), or `host`'s key (code.key) when it is
 /// empty. Throws Error(Internal) saying why the file cannot be used, never its content.
 [[nodiscard]] SubjectHasher subject_hasher(const policy::LinePolicy& line, const Hasher& host,
-                                           uid_t secret_owner);
+                                           const SecretReader& reader);
 
 }  // namespace lwauth::line

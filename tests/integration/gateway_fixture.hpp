@@ -46,8 +46,12 @@ class GatewayTest : public ::testing::Test {
         ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        prepare_daemon();
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
+
+    /// Runs before lwauthd's first start (to run it as another user, say).
+    virtual void prepare_daemon() {}
 
     /// The certificate the fake presents, by its name in make_test_pki.sh.
     [[nodiscard]] virtual std::string server_cert() const { return "server"; }

@@ -158,7 +158,7 @@ class LineFlowsTest : public ::testing::Test {
     }
 
     [[nodiscard]] std::string expected_hash(const std::string& sub = kFakeSub) const {
-        return line::subject_hasher(policy().line, *hasher_, 0).hash(kChannelId, sub);
+        return line::subject_hasher(policy().line, *hasher_, SecretReader{0, 0}).hash(kChannelId, sub);
     }
 
     // One approval through the phone, which picks the right number when the page asks

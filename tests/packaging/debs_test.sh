@@ -62,7 +62,9 @@ expect_file "$lwauth" -rw-r--r-- /usr/share/dbus-1/system.d/org.lwauth.Auth1.con
 expect_file "$lwauth" -rw-r--r-- /usr/share/dbus-1/system-services/org.lwauth.Auth1.service
 expect_file "$lwauth" -rw-r--r-- /usr/share/lwauth/common-pins
 expect_file "$lwauth" -rw-r--r-- /etc/lwauth/lwauth.conf
-expect_file "$lwauth" drwx------ /etc/lwauth/secrets
+expect_file "$lwauth" drwxr-x--- /etc/lwauth/secrets
+expect_file "$lwauth" -rw-r--r-- /usr/lib/sysusers.d/lwauth.conf
+expect_file "$lwauth" -rw-r--r-- /usr/share/polkit-1/rules.d/50-lwauth.rules
 for page in man1/lwauthctl.1.gz man5/lwauth.conf.5.gz man8/lwauthd.8.gz; do
   expect_file "$lwauth" -rw-r--r-- "/usr/share/man/$page"
 done
@@ -70,12 +72,43 @@ done
 dpkg-deb -e "$lwauth" "$work/lwauth.control"
 dpkg-deb -e "$pam" "$work/pam.control"
 dpkg-deb -x "$pam" "$work/pam.files"
+dpkg-deb -x "$lwauth" "$work/lwauth.files"
 grep -qx /etc/lwauth/lwauth.conf "$work/lwauth.control/conffiles" \
   || fail "/etc/lwauth/lwauth.conf is not a conffile"
 grep -q "^Depends:.*lwauth (= $version)" "$work/pam.control/control" \
   || fail "libpam-lwauth does not depend on lwauth (= $version)"
 grep -q "^Rules-Requires-Root: no" "$src/packaging/debian/control" \
   || fail "packaging/debian/control does not say Rules-Requires-Root: no"
+
+# lwauthd runs unprivileged: its user from sysusers.d (created by postinst before the unit
+# starts, then given /etc/lwauth/secrets), the unit's User=, the bus name for that user,
+# and the polkit rule for fprintd.
+grep -Eqx 'u lwauth - "[^"]+" /var/lib/lwauth' "$work/lwauth.files/usr/lib/sysusers.d/lwauth.conf" \
+  || fail "sysusers.d/lwauth.conf does not make the system user lwauth with home /var/lib/lwauth"
+unit="$work/lwauth.files/lib/systemd/system/lwauthd.service"
+for line in User=lwauth Group=lwauth StateDirectory=lwauth; do
+  grep -qx "$line" "$unit" || fail "lwauthd.service has no $line"
+done
+grep -q '<policy user="lwauth">' "$work/lwauth.files/usr/share/dbus-1/system.d/org.lwauth.Auth1.conf" \
+  || fail "the bus policy does not let the user lwauth own org.lwauth.Auth1"
+grep -qx 'User=lwauth' "$work/lwauth.files/usr/share/dbus-1/system-services/org.lwauth.Auth1.service" \
+  || fail "the activation file does not name the user lwauth"
+rules="$work/lwauth.files/usr/share/polkit-1/rules.d/50-lwauth.rules"
+for action in net.reactivated.fprint.device.verify net.reactivated.fprint.device.setusername; do
+  grep -q "\"$action\"" "$rules" || fail "the polkit rule does not grant $action"
+done
+grep -q 'subject.user == "lwauth"' "$rules" || fail "the polkit rule is not for the user lwauth alone"
+sysusers_at=$(grep -n 'systemd-sysusers.*lwauth.conf' "$work/lwauth.control/postinst" | cut -d: -f1 | head -1)
+start_at=$(grep -n 'deb-systemd-invoke' "$work/lwauth.control/postinst" | cut -d: -f1 | head -1)
+chgrp_at=$(grep -n 'chown root:lwauth /etc/lwauth/secrets' "$work/lwauth.control/postinst" | cut -d: -f1 | head -1)
+[ -n "$sysusers_at" ] || fail "lwauth's postinst does not run systemd-sysusers lwauth.conf"
+[ -n "$chgrp_at" ] || fail "lwauth's postinst does not give /etc/lwauth/secrets to the group lwauth"
+if [ -n "$sysusers_at" ] && [ -n "$start_at" ] && [ "$sysusers_at" -gt "$start_at" ]; then
+  fail "lwauth's postinst starts lwauthd before it creates the user lwauth"
+fi
+if [ -n "$sysusers_at" ] && [ -n "$chgrp_at" ] && [ "$sysusers_at" -gt "$chgrp_at" ]; then
+  fail "lwauth's postinst gives /etc/lwauth/secrets to the group lwauth before it creates it"
+fi
 
 # The profiles: pam-auth-update's format, off until the administrator enables one.
 profile() { tr '\t' ' ' <"$work/pam.files/usr/share/pam-configs/$1"; }

@@ -434,6 +434,9 @@ uid_t uid_of(const std::string& name) {
     if (name == "nobody") {
         return 65534;
     }
+    if (name == "lwauth") {
+        return kDaemonUid;
+    }
     for (const auto& u : test_users()) {
         if (u.name == name) {
             return u.uid;
@@ -443,11 +446,14 @@ uid_t uid_of(const std::string& name) {
 }
 
 void write_user_db(const fs::path& dir) {
+    const std::string lwauth = "lwauth:x:" + std::to_string(kDaemonUid) + ":";
     std::string passwd =
         "root:x:0:0:root:/root:/bin/sh\n"
         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n";
-    std::string group = "root:x:0:\nnogroup:x:65534:\n";
+        "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n" +
+        lwauth + std::to_string(kDaemonUid) +
+        ":lwauth login verification daemon:/var/lib/lwauth:/usr/sbin/nologin\n";
+    std::string group = "root:x:0:\nnogroup:x:65534:\n" + lwauth + "\n";
     std::map<std::string, std::vector<std::string>> extra_groups;
     for (const auto& u : test_users()) {
         fs::path home = dir / "home" / u.name;
@@ -532,7 +538,7 @@ bool Daemon::start() {
     process_ = Process({(program_.empty() ? lwauthd_path() : program_).string(), "--config",
                         config_dir().string(), "--state-dir", state_dir().string(), "--log-target",
                         "stderr", "--common-pins", LWAUTH_SOURCE_DIR "/daemon/quick/common-pins"},
-                       env, log_path());
+                       env, log_path(), user_);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
         if (!process_.running()) {

@@ -135,8 +135,12 @@ struct TestUser {
     std::vector<std::string> groups;
 };
 
+/// The system user lwauthd runs as under the shipped unit ("lwauth", group "lwauth" of the
+/// same number), in every test's user database.
+inline constexpr uid_t kDaemonUid = 40100;
+
 /// The users every test knows: alice, bob, carol, dave, erin, frank, grace (uids
-/// 40001...), plus root, nobody and sshd; group "lwadmins" has frank and grace.
+/// 40001...), plus root, nobody, sshd and lwauth; group "lwadmins" has frank and grace.
 const std::vector<TestUser>& test_users();
 [[nodiscard]] uid_t uid_of(const std::string& name);
 
@@ -154,6 +158,10 @@ class Daemon {
 
     /// Runs another build of lwauthd from the next start() on (wait_daemon_path()).
     void set_program(fs::path program) { program_ = std::move(program); }
+    /// Runs lwauthd as `uid` (gid = uid, no supplementary groups) from the next start() on,
+    /// as the shipped unit runs it as lwauth (kDaemonUid). The state directory must then
+    /// be there and be that user's, as systemd's StateDirectory= makes it.
+    void run_as(uid_t uid) { user_ = uid; }
     /// Starts lwauthd and waits until it owns its bus name. Returns false (and leaves the
     /// log) if it exited instead.
     bool start();
@@ -204,6 +212,7 @@ class Daemon {
     fs::path dir_;
     std::string bus_address_;
     fs::path program_;
+    std::optional<uid_t> user_;
     Process process_;
 };
 

@@ -83,7 +83,7 @@ TEST_F(OpenChecked, TheOwnerAndModeAreJudgedOnTheDescriptor) {
     ASSERT_TRUE(kept.ok()) << "a read-only secret is fine: " << kept.error().what();
     EXPECT_TRUE(kept->fd.valid());
     auto other =
-        open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, FileRule{::geteuid() + 1, 077});
+        open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, private_file_rule(::geteuid() + 1));
     ASSERT_FALSE(other.ok());
     EXPECT_EQ(other.error().code(), Errc::AccessDenied);
 }
@@ -120,6 +120,74 @@ TEST_F(OpenChecked, AnotherSystemErrorKeepsItsWords) {
     ASSERT_FALSE(f.ok());
     EXPECT_EQ(f.error().code(), Errc::Internal);
     EXPECT_EQ(describe_file_error(f.error(), "/x"), "/x: Not a directory");
+}
+
+// The secret files' rule, as lwauthd running as its own user (uid and gid 998) applies it.
+class SecretRule : public ::testing::Test {
+  protected:
+    static constexpr uid_t kDaemon = 998;
+
+    // What check_rule says of a regular file: "" when it is accepted.
+    static std::string verdict(uid_t uid, gid_t gid, mode_t mode,
+                               SecretReader reader = SecretReader{kDaemon, kDaemon}) {
+        struct stat st {};
+        st.st_uid = uid;
+        st.st_gid = gid;
+        st.st_mode = S_IFREG | mode;
+        auto checked = check_rule(st, secret_file_rule(reader));
+        return checked ? "" : checked.error().what();
+    }
+};
+
+TEST_F(SecretRule, AcceptsThePackagesLayoutAndTheDaemonsOwnFiles) {
+    EXPECT_EQ(verdict(0, kDaemon, 0640), "");  // root:lwauth 0640, as shipped
+    EXPECT_EQ(verdict(0, kDaemon, 0440), "");
+    EXPECT_EQ(verdict(kDaemon, kDaemon, 0600), "");
+    EXPECT_EQ(verdict(kDaemon, kDaemon, 0640), "");
+    EXPECT_EQ(verdict(kDaemon, 0, 0400), "");
+}
+
+TEST_F(SecretRule, RefusesWhatOthersCouldReadOrWriteAndWhatTheDaemonCannotRead) {
+    const std::string rule =
+        "must be owned by root with group gid 998 and mode 0640, or by uid 998 with mode "
+        "0600, so that lwauthd (uid 998) reads it and nobody else but root does; it is owned by ";
+    // Others may read.
+    EXPECT_EQ(verdict(0, kDaemon, 0644), rule + "root, group gid 998, with mode 0644");
+    // Others may write.
+    EXPECT_EQ(verdict(kDaemon, kDaemon, 0602), rule + "uid 998, group gid 998, with mode 0602");
+    // lwauthd's group may write: never, even its own.
+    EXPECT_EQ(verdict(0, kDaemon, 0660), rule + "root, group gid 998, with mode 0660");
+    // Another group may read (adm, say).
+    EXPECT_EQ(verdict(0, 4, 0640), rule + "root, group gid 4, with mode 0640");
+    // Another user owns it, however private.
+    EXPECT_EQ(verdict(1000, kDaemon, 0600), rule + "uid 1000, group gid 998, with mode 0600");
+    // Root's alone, as a root-run lwauthd had it: lwauthd, now lwauth, cannot read it.
+    EXPECT_EQ(verdict(0, 0, 0600), rule + "root, group root, with mode 0600");
+    EXPECT_EQ(verdict(0, kDaemon, 0600), rule + "root, group gid 998, with mode 0600");
+}
+
+TEST_F(SecretRule, ForADaemonRunAsRootRootsFilesAlone) {
+    SecretReader root{0, 0};
+    EXPECT_EQ(verdict(0, 0, 0600, root), "");
+    EXPECT_EQ(verdict(0, 0, 0640, root), "");
+    EXPECT_EQ(verdict(0, kDaemon, 0640, root),
+              "must be owned by root with mode 0600 (or 0640 with group root), so that nobody "
+              "but root reads it; it is owned by root, group gid 998, with mode 0640");
+    EXPECT_NE(verdict(kDaemon, kDaemon, 0600, root), "");
+}
+
+TEST(StateRule, StaysTheDaemonsAloneWithNoGroupOrOtherBits) {
+    struct stat st {};
+    st.st_uid = 998;
+    st.st_mode = S_IFDIR | 0700;
+    EXPECT_TRUE(check_rule(st, private_file_rule(998)).ok());
+    st.st_mode = S_IFDIR | 0750;
+    EXPECT_FALSE(check_rule(st, private_file_rule(998)).ok());
+    st.st_mode = S_IFDIR | 0700;
+    st.st_uid = 0;  // left by a root-run lwauthd: systemd's StateDirectory= chowns it first
+    EXPECT_STREQ(check_rule(st, private_file_rule(998)).error().what(),
+                 "must be owned by uid 998 and not readable by group or others (chmod 0700); it "
+                 "is owned by root with mode 0700");
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ TEST(LineSubject, DiffersByChannelAndBySub) {
 TEST(LineSubject, WithoutASubjectKeyFileTheHostKeyHashes) {
     Hasher host{SecretString(key_bytes())};
     policy::LinePolicy line;
-    EXPECT_EQ(subject_hasher(line, host, ::geteuid()).hash(kChannel, kSub),
+    EXPECT_EQ(subject_hasher(line, host, this_process_reader()).hash(kChannel, kSub),
               "4fa2bee5a0bd7f9c5e8d49023079f20d7e594c54161f56363ed802fb2eaf4a30");
 }
 
@@ -94,7 +94,7 @@ TEST(LineSubject, ASubjectKeyFileIsTheKeyLessOneTrailingNewline) {
     policy::LinePolicy line;
     line.subject_key_file = write_key_file(dir, fleet_key + "\n", 0600);
     Hasher host{SecretString(key_bytes())};
-    std::string hashed = subject_hasher(line, host, ::geteuid()).hash(kChannel, kSub);
+    std::string hashed = subject_hasher(line, host, this_process_reader()).hash(kChannel, kSub);
     const std::string message = std::string("line-sub") + '\0' + kChannel + '\0' + kSub;
     EXPECT_EQ(hashed, openssl_hmac_hex(fleet_key, message, dir));
     EXPECT_NE(hashed, SubjectHasher(host).hash(kChannel, kSub));
@@ -106,7 +106,7 @@ TEST(LineSubject, RefusesAShortOrExposedSubjectKeyFile) {
     policy::LinePolicy line;
     line.subject_key_file = write_key_file(dir, std::string(31, 'k') + "\n", 0600);
     try {
-        (void)subject_hasher(line, host, ::geteuid());
+        (void)subject_hasher(line, host, this_process_reader());
         ADD_FAILURE() << "a 31-byte key was taken";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::Internal);
@@ -114,7 +114,7 @@ TEST(LineSubject, RefusesAShortOrExposedSubjectKeyFile) {
         EXPECT_EQ(std::string(e.what()).find("kkkk"), std::string::npos);
     }
     line.subject_key_file = write_key_file(dir, std::string(32, 'k'), 0644);
-    EXPECT_THROW((void)subject_hasher(line, host, ::geteuid()), Error);
+    EXPECT_THROW((void)subject_hasher(line, host, this_process_reader()), Error);
 }
 
 }  // namespace

@@ -144,9 +144,10 @@ class SecretFile : public ::testing::Test {
     }
 
     // The reason read_secret_file gives, or "" when it reads the file.
-    static std::string refusal(const std::string& path, uid_t owner = ::geteuid()) {
+    static std::string refusal(const std::string& path,
+                               const SecretReader& reader = this_process_reader()) {
         try {
-            (void)read_secret_file(path, owner);
+            (void)read_secret_file(path, reader);
             return "";
         } catch (const Error& e) {
             return e.what();
@@ -158,24 +159,47 @@ class SecretFile : public ::testing::Test {
 
 TEST_F(SecretFile, ReadsAPrivateFileLessOneTrailingNewline) {
     std::string path = write("token", "s3cret\n", 0600);
-    EXPECT_EQ(read_secret_file(path, ::geteuid()).view(), "s3cret");
+    EXPECT_EQ(read_secret_file(path, this_process_reader()).view(), "s3cret");
+}
+
+// The packages' layout: root:lwauth 0640, read by lwauthd through its group.
+TEST_F(SecretFile, ReadsAFileTheReadersGroupMayRead) {
+    std::string path = write("token", "s3cret\n", 0640);
+    EXPECT_EQ(refusal(path), "");
 }
 
 TEST_F(SecretFile, RefusesAFileOthersMayRead) {
-    std::string path = write("token", "s3cret", 0640);
+    std::string path = write("token", "s3cret", 0644);
     std::string why = refusal(path);
     EXPECT_NE(why.find("cannot read secret file " + path + ": must be owned by"), std::string::npos)
         << why;
-    EXPECT_NE(why.find("with mode 0640"), std::string::npos) << why;
+    EXPECT_NE(why.find("with mode 0644"), std::string::npos) << why;
     EXPECT_EQ(why.find("s3cret"), std::string::npos);
+}
+
+TEST_F(SecretFile, RefusesAFileAnotherGroupMayRead) {
+    std::string path = write("token", "s3cret", 0640);
+    SecretReader reader{::geteuid(), ::getegid() + 1};
+    std::string why = refusal(path, reader);
+    EXPECT_NE(why.find("it is owned by " + owner_text(::geteuid()) + ", group " +
+                       group_text(::getegid()) + ", with mode 0640"),
+              std::string::npos)
+        << why;
+    EXPECT_EQ(refusal(write("token", "s3cret", 0600), reader), "");
 }
 
 TEST_F(SecretFile, RefusesAFileOfAnotherOwner) {
     std::string path = write("token", "s3cret", 0600);
-    std::string why = refusal(path, ::geteuid() + 1);
-    EXPECT_NE(why.find("must be owned by uid " + std::to_string(::geteuid() + 1)),
-              std::string::npos)
-        << why;
+    // Root's files are accepted: as root, give the file away; otherwise ask for another.
+    SecretReader reader = this_process_reader();
+    if (::geteuid() == 0) {
+        ASSERT_EQ(::chown(path.c_str(), 40123, static_cast<gid_t>(-1)), 0);
+    } else {
+        reader.uid = ::geteuid() + 1;
+    }
+    std::string why = refusal(path, reader);
+    EXPECT_NE(why.find("must be owned by root"), std::string::npos) << why;
+    EXPECT_NE(why.find("it is owned by uid"), std::string::npos) << why;
 }
 
 TEST_F(SecretFile, RefusesASymbolicLinkEvenToAGoodFile) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -42,20 +43,41 @@ class UniqueFd {
 
 /// What a trusted file must be. `forbidden` are the permission bits that must be clear:
 /// 022 for the policy (nobody but the owner may write it), 077 for secrets and state
-/// (nobody but the owner may read or write them).
+/// (nobody but the owner may read or write them). With `reader_group` set, the rule is
+/// that of a secret file instead (secret_file_rule): `second_owner` is its reader.
 struct FileRule {
     uid_t owner = 0;
     mode_t forbidden = 022;
+    std::optional<uid_t> second_owner;
+    std::optional<gid_t> reader_group;
 };
 
 /// The rule for policy files and directories: root's, writable by root alone.
 [[nodiscard]] inline FileRule policy_file_rule() {
-    return FileRule{0, 022};
+    return FileRule{0, 022, std::nullopt, std::nullopt};
 }
 
-/// The rule for secrets and state: `owner`'s, and nobody else's to read or write.
+/// The rule for state: `owner`'s, and nobody else's to read or write.
 [[nodiscard]] inline FileRule private_file_rule(uid_t owner) {
-    return FileRule{owner, 077};
+    return FileRule{owner, 077, std::nullopt, std::nullopt};
+}
+
+/// Who reads the secret files a policy names: lwauthd's user and group.
+struct SecretReader {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+/// This process as the reader of secrets (its effective UID and GID): lwauthd's own view.
+[[nodiscard]] SecretReader this_process_reader();
+
+/// The rule for secret files: the reader's own file, or root's that the reader's group may
+/// read (root:lwauth 0640, as the packages lay out /etc/lwauth/secrets; root's 0600 too
+/// when the reader is root). Never writable by the group, nothing for others or for any
+/// other group. A file lwauthd could not read is refused as well, so that the policy check
+/// catches it rather than the first send.
+[[nodiscard]] inline FileRule secret_file_rule(const SecretReader& reader) {
+    return FileRule{0, 077, reader.uid, reader.gid};
 }
 
 enum class FileType { Regular, Directory };
@@ -99,6 +121,9 @@ struct OpenedFile {
 
 /// "root" or "uid N".
 [[nodiscard]] std::string owner_text(uid_t uid);
+
+/// "root" or "gid N".
+[[nodiscard]] std::string group_text(gid_t gid);
 
 /// The permission bits as four octal digits ("0644").
 [[nodiscard]] std::string mode_text(mode_t mode);

@@ -19,6 +19,8 @@
 #include <variant>
 #include <vector>
 
+#include "lwauth/files.hpp"
+
 namespace lwauth::policy {
 
 enum class TwoStep { Off, Optional, Required };
@@ -327,7 +329,9 @@ struct Diagnostic {
 };
 
 struct LoadOptions {
-    uid_t secret_owner_uid = 0;  // the owner required of every *_file secret
+    // Who reads the *_file secrets (secret_file_rule): lwauthd's user and group. lwauthd
+    // names itself; lwauthctl names the `lwauth` account when there is one, else root.
+    SecretReader secret_reader;
     // The owner required of the policy directory, lwauth.conf.d and every file read;
     // none of them may be writable by group or others. lwauthd and lwauthctl keep root;
     // the unit tests, which may run unprivileged, name their own user.

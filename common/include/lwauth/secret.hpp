@@ -8,6 +8,8 @@
 #include <string_view>
 #include <sys/types.h>
 
+#include "lwauth/files.hpp"
+
 namespace lwauth {
 
 /// Overwrites memory in a way the optimizer cannot remove.
@@ -57,10 +59,11 @@ class ScopedWipe {
 };
 
 /// Reads a secret file named by the policy (*_file keys): its whole content, less one
-/// trailing newline. The file must be a regular file (not a link to one) owned by
-/// `owner`, with no group or other permissions, as fstat() on the descriptor read shows.
+/// trailing newline. The file must be a regular file (not a link to one) that
+/// secret_file_rule(reader) accepts (root's or the reader's, readable by the reader's group
+/// at most), as fstat() on the descriptor read shows.
 /// Throws Error(Internal) saying why it cannot be read.
-[[nodiscard]] SecretString read_secret_file(const std::string& path, uid_t owner);
+[[nodiscard]] SecretString read_secret_file(const std::string& path, const SecretReader& reader);
 
 /// Compares two secrets in time that depends only on their lengths.
 [[nodiscard]] bool secret_equal(std::string_view a, std::string_view b) noexcept;

@@ -9,7 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "lwauth/files.hpp"
+
 namespace lwauth {
+
+/// The system user (and group) lwauthd runs as under the shipped unit
+/// (packaging/systemd/lwauthd.service, packaging/sysusers/lwauth.conf).
+inline constexpr const char* kDaemonUser = "lwauth";
+
+/// The reader of secret files lwauthd will be: the kDaemonUser account with its primary
+/// group, or root when the host has no such account (lwauthd run as root). lwauthctl checks
+/// a policy's secret files as that lwauthd would.
+[[nodiscard]] SecretReader installed_daemon_reader();
 
 // Growing buffers for NSS lookups, as systemd's user-util does: a directory group of
 // thousands of members does not fit a fixed 16 KiB, and its lookup would fail with ERANGE.
