@@ -5,14 +5,23 @@
 #
 #   tests/packaging/debs_test.sh              build the packages, then check them
 #   tests/packaging/debs_test.sh DEBS_DIR     check packages built before
+#   tests/packaging/debs_test.sh --build DIR  only build them into DIR (emptied first)
 #
 # Slow (a release build of lwauth): under ctest it runs only with LWAUTH_TEST_PACKAGES=1
-# and otherwise exits 77, which ctest reports as skipped.
+# and otherwise exits 77, which ctest reports as skipped. CTest builds the packages once,
+# with --build (the fixture Packaging.BuildDebs), for this check and for the booted label,
+# so --build also runs with LWAUTH_TEST_BOOTED=1.
 set -euo pipefail
 self=$(readlink -f "$0")
 src=$(dirname "$(dirname "$(dirname "$self")")")
 
-if [ -n "${LWAUTH_TEST_FROM_CTEST:-}" ] && [ "${LWAUTH_TEST_PACKAGES:-}" != 1 ]; then
+build_only=
+if [ "${1:-}" = --build ]; then
+  build_only=1
+  shift
+fi
+if [ -n "${LWAUTH_TEST_FROM_CTEST:-}" ] && [ "${LWAUTH_TEST_PACKAGES:-}" != 1 ] \
+  && { [ -z "$build_only" ] || [ "${LWAUTH_TEST_BOOTED:-}" != 1 ]; }; then
   echo "debs_test: skipped: set LWAUTH_TEST_PACKAGES=1 to build and check the packages"
   exit 77
 fi
@@ -22,14 +31,20 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 work=$(mktemp -d /tmp/lwauth-debs-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-if [ $# -ge 1 ]; then
+if [ $# -ge 1 ] && [ -z "$build_only" ]; then
   debs=$(readlink -f "$1")
 else
-  debs="$work/debs"
+  debs="${1:-$work/debs}"
+  [ -z "$build_only" ] || rm -rf "$debs"
   before=$(git -C "$src" status --porcelain --ignored)
   "$src/scripts/build-debs" "$debs"
   after=$(git -C "$src" status --porcelain --ignored)
   [ "$before" = "$after" ] || fail "scripts/build-debs changed the source tree: $(diff <(echo "$before") <(echo "$after"))"
+  if [ -n "$build_only" ]; then
+    [ "$failures" -eq 0 ] || exit 1
+    echo "debs_test: packages built in $debs"
+    exit 0
+  fi
 fi
 
 version=$(sed -n 's/^project(lwauth VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
