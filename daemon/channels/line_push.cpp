@@ -1,6 +1,7 @@
 #include "line_push.hpp"
 
 #include "gateway.hpp"
+#include "json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,7 +15,7 @@ std::string line_push_body(const std::string& to, std::string_view text) {
     nlohmann::json body = {
         {"to", to},
         {"messages", nlohmann::json::array({{{"type", "text"}, {"text", std::string(text)}}})}};
-    std::string out = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string out = json_text(body);
     // The copy of the text inside the JSON value goes with it; wipe it first.
     wipe_string(body["messages"][0]["text"].get_ref<std::string&>());
     return out;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../http/url.hpp"
+#include "json_text.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -183,7 +184,7 @@ void LineWorksChannel::post_message(const std::shared_ptr<Job>& job) {
                        "Accept: application/json"};
     nlohmann::json body = {
         {"content", {{"type", "text"}, {"text", std::string(job->text.view())}}}};
-    request.body = body.dump();
+    request.body = json_text(body);
     wipe_string(body["content"]["text"].get_ref<std::string&>());
     request.timeout = timeout_;
     request.ca_file = ca_file_;

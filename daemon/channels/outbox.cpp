@@ -10,6 +10,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "json_text.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 
@@ -37,7 +38,7 @@ void OutboxChannel::append(const OutgoingMessage& message) {
         {"destination", message.destination},
         {"text", std::string(message.text.view())},
     };
-    std::string out = line.dump() + "\n";
+    std::string out = json_text(line) + "\n";
     // Not through a link, and never a FIFO or a device: O_NONBLOCK keeps a FIFO put in
     // its place from hanging the daemon (and every login with it), and the checks on the
     // opened descriptor refuse anything but a regular file of lwauthd's own user that

@@ -75,9 +75,11 @@ class SmtpChannel final : public Channel {
     SecretString password_;
 };
 
-/// The whole message, as handed to the server: Date (UTC), Message-ID, From, To, Subject
-/// (RFC 2047 encoded-words when not ASCII), MIME-Version, Content-Type text/plain UTF-8,
-/// Content-Transfer-Encoding 8bit, a blank line and `text`; every line ends with CRLF.
+/// The whole message, as handed to the server: Date (UTC), Message-ID, From and To (a
+/// display name that is not ASCII in RFC 2047 encoded-words), Subject (the same),
+/// MIME-Version, Content-Type text/plain UTF-8, Content-Transfer-Encoding and a blank line,
+/// then `text` as encode_mail_body gives it; every line ends with CRLF, and no byte has its
+/// high bit set.
 /// `message_id` is the header's value, with its angle brackets. Throws
 /// Error(InvalidArgument) when a header value holds CR, LF or another control character,
 /// so no header can be injected.
@@ -94,6 +96,23 @@ class SmtpChannel final : public Channel {
 /// An unstructured header value as RFC 5322 wants it: unchanged when printable ASCII, else
 /// RFC 2047 "=?UTF-8?B?...?=" words (whole UTF-8 characters each) folded with CRLF SP.
 [[nodiscard]] std::string encode_header_text(std::string_view value);
+
+/// A From or To value ("Name <a@b>", "\"Name\" <a@b>" or "a@b") with a display name that
+/// is not printable ASCII made RFC 2047 encoded-words (RFC 2047 section 5 (3); the
+/// quotes dropped), folded with CRLF SP so that no line of the `header` passes 78
+/// characters; any other value unchanged.
+[[nodiscard]] std::string encode_mailbox(std::string_view header, std::string_view mailbox);
+
+/// A text body and the Content-Transfer-Encoding it travels in.
+struct MailBody {
+    std::string transfer_encoding;  // "7bit" or "base64"
+    std::string text;               // its lines, each ending with CRLF
+};
+
+/// The text with CRLF line breaks, as it is ("7bit") when it is printable US-ASCII in lines
+/// of at most 998 octets, else base64 in lines of 76 characters (RFC 2045 section 6.8):
+/// never 8bit, which needs the server's 8BITMIME and libcurl never asks for it.
+[[nodiscard]] MailBody encode_mail_body(std::string_view text);
 
 /// The envelope address of a From value: "Name <a@b>" and "a@b" both give "<a@b>".
 [[nodiscard]] std::string envelope_address(std::string_view from);

@@ -61,7 +61,51 @@ int status_of(const nlohmann::json& part) {
     return -1;
 }
 
+// The GSM 03.38 default alphabet (3GPP TS 23.038 section 6.2.1, without the escape) and
+// its extension table (section 6.2.1.1), which Vonage's type=text carries (an extension
+// character as two septets).
+constexpr std::u32string_view kGsmAlphabet =
+    U"@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    U"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+    U"\f^{}\\[~]|€";
+
+// The next character of UTF-8 text at `at` (moved past it), or U+FFFD for a byte that does
+// not start a well-formed sequence (RFC 3629 section 3: no overlong form, no surrogate).
+char32_t next_character(std::string_view text, size_t& at) {
+    auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+    unsigned char lead = byte(at++);
+    if (lead < 0x80) {
+        return lead;
+    }
+    size_t extra = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc2 ? 1 : 0;
+    if (extra == 0 || lead > 0xf4 || at + extra > text.size()) {
+        return U'\uFFFD';
+    }
+    char32_t c = lead & (0x3f >> extra);
+    for (size_t i = 0; i < extra; ++i) {
+        if ((byte(at + i) & 0xc0) != 0x80) {
+            return U'\uFFFD';
+        }
+        c = (c << 6) | (byte(at + i) & 0x3f);
+    }
+    constexpr char32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
+    if (c < kSmallest[extra] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return U'\uFFFD';
+    }
+    at += extra;
+    return c;
+}
+
 }  // namespace
+
+std::string_view vonage_type(std::string_view text) {
+    for (size_t at = 0; at < text.size();) {
+        if (kGsmAlphabet.find(next_character(text, at)) == std::u32string_view::npos) {
+            return "unicode";
+        }
+    }
+    return "text";
+}
 
 std::string vonage_sender(std::string_view from) {
     std::string_view digits = from;
@@ -84,7 +128,8 @@ std::string vonage_form(const std::string& api_key, std::string_view api_secret,
     return "api_key=" + http::percent_encode(api_key) +
            "&api_secret=" + http::percent_encode(api_secret) +
            "&from=" + http::percent_encode(vonage_sender(from)) +
-           "&to=" + http::percent_encode(to) + "&text=" + http::percent_encode(text);
+           "&to=" + http::percent_encode(to) + "&text=" + http::percent_encode(text) +
+           "&type=" + std::string(vonage_type(text));
 }
 
 VonageChannel::VonageChannel(const policy::ChannelConfig& config, http::Client& client,

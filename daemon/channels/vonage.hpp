@@ -3,7 +3,11 @@
 //   POST {base_url}/sms/json
 //   Content-Type: application/x-www-form-urlencoded
 //
-//   api_key=abcd1234&api_secret=...&from=lwauth&to=819012345678&text=...
+//   api_key=abcd1234&api_secret=...&from=lwauth&to=819012345678&text=...&type=unicode
+//
+// `type` is "text" (GSM 7-bit, 160 characters a part) when every character of the text is
+// in the GSM 03.38 alphabet or its extension table, else "unicode" (UCS-2, 70 a part):
+// Japanese sent as "text" would reach the phone as question marks.
 //
 // `to` is the E.164 number without its '+'. Vonage answers HTTP 200 whatever happened;
 // the outcome is the per-part "status" in {"message-count": "1", "messages": [{"status":
@@ -11,6 +15,8 @@
 // try, every other status is permanent, each with its reason. HTTP 429 and 5xx are worth
 // another try too. Vonage's "error-text" is never logged: it may quote the number.
 #pragma once
+
+#include <string_view>
 
 #include "channel.hpp"
 #include "http/http_client.hpp"
@@ -40,8 +46,12 @@ class VonageChannel final : public Channel {
 /// alphanumeric sender ID as it is.
 [[nodiscard]] std::string vonage_sender(std::string_view from);
 
+/// Vonage's `type` for a UTF-8 text: "text" when every character is in the GSM 03.38
+/// default alphabet or its extension table, else "unicode" (malformed UTF-8 included).
+[[nodiscard]] std::string_view vonage_type(std::string_view text);
+
 /// The form body of one SMS: `destination` is E.164 (its '+' is dropped), `from` as
-/// vonage_sender gives it.
+/// vonage_sender gives it, `type` as vonage_type gives it.
 [[nodiscard]] std::string vonage_form(const std::string& api_key, std::string_view api_secret,
                                       const std::string& from, const std::string& destination,
                                       std::string_view text);

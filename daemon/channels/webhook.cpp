@@ -1,6 +1,7 @@
 #include "webhook.hpp"
 
 #include "gateway.hpp"
+#include "json_text.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -42,7 +43,7 @@ void WebhookChannel::send(const OutgoingMessage& message, Done<void> done) {
     };
     http::Request request;
     request.url = url_;
-    request.body = document.dump();
+    request.body = json_text(document);
     request.headers = {"Content-Type: application/json",
                        signature_header(secret_.view(), request.body)};
     request.timeout = timeout_;

@@ -101,10 +101,34 @@ def now_rfc2822():
     return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
 
 
-def sms_parts(text):
-    """Segments of an SMS: GSM-7-ish text 160/153, anything else (UCS-2) 70/67."""
-    single, multi = (160, 153) if all(ord(c) < 128 for c in text) else (70, 67)
-    return 1 if len(text) <= single else -(-len(text) // multi)
+# The GSM 03.38 default alphabet (3GPP TS 23.038 6.2.1) and its extension table (6.2.1.1),
+# whose characters take two septets.
+GSM_ALPHABET = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+                "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM_EXTENSION = "\f^{}\\[~]|€"
+
+
+def is_gsm(text):
+    return all(c in GSM_ALPHABET or c in GSM_EXTENSION for c in text)
+
+
+def sms_parts(text, encoding=None):
+    """Segments of an SMS: GSM 7-bit 160/153 septets (an extension character takes two),
+    UCS-2 70/67 UTF-16 units. Without `encoding`, GSM when the text allows it (as Twilio
+    chooses)."""
+    if encoding is None:
+        encoding = "text" if is_gsm(text) else "unicode"
+    if encoding == "text":
+        size, single, multi = sum(2 if c in GSM_EXTENSION else 1 for c in text), 160, 153
+    else:
+        size, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
+    return 1 if size <= single else -(-size // multi)
+
+
+def gsm_handset_text(text):
+    """What a phone shows of a text sent as GSM 7-bit: characters outside the alphabet and
+    its extension table cannot be carried and arrive as "?"."""
+    return "".join(c if c in GSM_ALPHABET or c in GSM_EXTENSION else "?" for c in text)
 
 
 def b64url_decode(part):
@@ -286,9 +310,14 @@ class Gateways:
             # A number is one of the account's in E.164 without "+": "+44..." is no sender
             # the account has.
             raise vonage_error(15, "Illegal Sender Address - rejected")
+        kind = p.get("type", "text")  # Vonage's default
+        if kind not in ("text", "unicode"):
+            raise vonage_error(3, "Invalid type param")
+        # What the phone shows: "text" is GSM 7-bit, so Japanese arrives as question marks.
+        req.extra["handset_text"] = p["text"] if kind == "unicode" else gsm_handset_text(p["text"])
         parts = [{"to": p["to"], "message-id": secrets.token_hex(8).upper(), "status": "0",
                   "remaining-balance": "15.53590000", "message-price": "0.03330000",
-                  "network": "23410"} for _ in range(sms_parts(p["text"]))]
+                  "network": "23410"} for _ in range(sms_parts(p["text"], kind))]
         return 200, {"message-count": str(len(parts)), "messages": parts}, {}
 
     # -- LINE WORKS API 2.0: access token for a service account (JWT)
@@ -504,6 +533,7 @@ class Handler(BaseHTTPRequestHandler):
         gw = self.server.gw
         self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.parsed = None
+        self.extra = {}  # what a service adds to the journal entry (handset_text)
         path = urllib.parse.urlsplit(self.path).path
         service, groups = None, ()
         for name, pattern in ROUTES:
@@ -536,7 +566,7 @@ class Handler(BaseHTTPRequestHandler):
             # The service takes the request, and its answer is lost: a 500 instead, or none.
             method = getattr(gw, service.replace("-", "_"))
             status, _, _, delivered = self.run(lambda r: method(r, *groups))
-            entry.update(status=status, delivered=delivered, params=self.parsed)
+            entry.update(status=status, delivered=delivered, params=self.parsed, **self.extra)
             gw.record(entry)
             if mode == "taken:timeout":
                 gw.stopping.wait(gw.args.hang_seconds)
@@ -564,6 +594,7 @@ class Handler(BaseHTTPRequestHandler):
             except HttpError:
                 entry["body"] = self.body.decode(errors="replace")
         entry["params"] = self.parsed
+        entry.update(self.extra)
         gw.record(entry)
         self.answer(status, body, headers)
 

@@ -81,6 +81,12 @@ class Fake:
              "--key", f"{pki}/{cert}.key", "--state-dir", str(state),
              "--lineworks-public-key", f"{pki}/lineworks.pub.pem", *extra])
         self.ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
+        self.state = Path(state)
+
+    def journal(self):
+        """The entries of requests.jsonl, oldest first."""
+        text = (self.state / "requests.jsonl").read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines()]
 
     def call(self, path, form=None, js=None, raw=None, headers=None, method="POST",
              timeout=5, host="127.0.0.1"):
@@ -210,6 +216,18 @@ def test_vonage(f):
     check("vonage json body", status(r)[2] == "0", r)
     r = f.call("/sms/json", {**msg, "text": "x" * 200})
     check("vonage long text", status(r)[:3] == (200, "2", "0") and len(r.json["messages"]) == 2, r)
+    japanese = "lwauth: 確認コードは 123456 です"
+    for kind, shown, parts in (("unicode", japanese, "1"), ("text", "lwauth: ?????? 123456 ??", "1")):
+        r = f.call("/sms/json", {**msg, "text": japanese, "type": kind})
+        entry = f.journal()[-1]
+        check(f"vonage japanese as {kind}", status(r)[:3] == (200, parts, "0")
+              and entry["params"]["text"] == japanese and entry["handset_text"] == shown, entry)
+    r = f.call("/sms/json", {**msg, "text": "確" * 71, "type": "unicode"})
+    check("vonage unicode parts of 70", status(r)[:3] == (200, "2", "0"), r)
+    r = f.call("/sms/json", {**msg, "text": "€" * 81, "type": "text"})
+    check("vonage extension characters take two septets", status(r)[:3] == (200, "2", "0"), r)
+    r = f.call("/sms/json", {**msg, "type": "binary"})
+    check("vonage type the fake does not serve", status(r)[:3] == (200, "1", "3"), r)
     r = f.call("/sms/json", {**msg, "api_secret": "wrong"})
     check("vonage bad credentials", status(r)[:3] == (200, "1", "4"), r)
     r = f.call("/sms/json", {k: v for k, v in msg.items() if k != "text"})

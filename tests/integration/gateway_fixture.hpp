@@ -2,7 +2,8 @@
 // with a test CA, with an outbox channel behind the gateway for fallback.
 //
 // A test fixture derives from GatewayTest and returns its [channel.*] sections from
-// gateway_channels(); they come before the outbox, so they are tried first.
+// gateway_channels(); they come before the outbox, so they are tried first. One that
+// drives channels itself, without lwauthd, derives from GatewayFakeTest.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,7 +19,8 @@
 
 namespace lwauth::test {
 
-class GatewayTest : public ::testing::Test {
+// The gateway fake alone, over TLS with the test PKI in dir_/pki.
+class GatewayFakeTest : public ::testing::Test {
   protected:
     void SetUp() override {
         auto pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
@@ -44,35 +46,13 @@ class GatewayTest : public ::testing::Test {
         gateway_ = Process(argv, base_env(), dir_ / "gateway.log");
         port_ = wait_for_listening_port(dir_ / "gateway.log");
         ASSERT_NE(port_, 0) << read_file(dir_ / "gateway.log");
-        bus_ = std::make_unique<PrivateBus>(dir_.path());
-        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
-        prepare_daemon();
-        ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
-
-    /// Runs before lwauthd's first start (to run it as another user, say).
-    virtual void prepare_daemon() {}
 
     /// The certificate the fake presents, by its name in make_test_pki.sh.
     [[nodiscard]] virtual std::string server_cert() const { return "server"; }
 
     /// More options of gateways.py (what the services' accounts are like).
     [[nodiscard]] virtual std::vector<std::string> gateway_args() const { return {}; }
-
-    /// The [channel.*] sections of the gateway(s) under test.
-    [[nodiscard]] virtual std::string gateway_channels() = 0;
-
-    /// The [code] channels line: the kinds a code goes to, in order.
-    [[nodiscard]] virtual std::string code_channels() const { return "sms, email, notification"; }
-
-    [[nodiscard]] std::string policy() {
-        return "[code]\nchannels = " + code_channels() +
-               "\nresend_interval = 0s\n"
-               "max_sends_per_hour = 100\nmax_sends_per_destination_per_hour = 100\n\n" +
-               gateway_channels() +
-               "\n[channel.outbox]\ntype = outbox\npath = " + (dir_ / "outbox.jsonl").string() +
-               "\n";
-    }
 
     /// https://127.0.0.1:PORT
     [[nodiscard]] std::string base_url() const {
@@ -121,6 +101,40 @@ class GatewayTest : public ::testing::Test {
     TempDir dir_{"lwauth-gateway"};
     Process gateway_;
     int port_ = 0;
+};
+
+// The real lwauthd delivering through the gateway fake.
+class GatewayTest : public GatewayFakeTest {
+  protected:
+    void SetUp() override {
+        GatewayFakeTest::SetUp();
+        if (HasFatalFailure()) {
+            return;
+        }
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        prepare_daemon();
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+
+    /// Runs before lwauthd's first start (to run it as another user, say).
+    virtual void prepare_daemon() {}
+
+    /// The [channel.*] sections of the gateway(s) under test.
+    [[nodiscard]] virtual std::string gateway_channels() = 0;
+
+    /// The [code] channels line: the kinds a code goes to, in order.
+    [[nodiscard]] virtual std::string code_channels() const { return "sms, email, notification"; }
+
+    [[nodiscard]] std::string policy() {
+        return "[code]\nchannels = " + code_channels() +
+               "\nresend_interval = 0s\n"
+               "max_sends_per_hour = 100\nmax_sends_per_destination_per_hour = 100\n\n" +
+               gateway_channels() +
+               "\n[channel.outbox]\ntype = outbox\npath = " + (dir_ / "outbox.jsonl").string() +
+               "\n";
+    }
+
     std::unique_ptr<PrivateBus> bus_;
     std::unique_ptr<Daemon> daemon_;
 };

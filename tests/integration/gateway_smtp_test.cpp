@@ -41,8 +41,8 @@ class SmtpTest : public GatewayTest {
     std::string channel_section(const std::string& url) {
         return "[channel.mail]\ntype = smtp\nurl = " + url +
                "\nusername = lwauth\npassword_file = " + secret_file("smtp", password_) +
-               "\nfrom = LWAuth <noreply@example.com>\n" + subject_line_ + body_line_ +
-               ehlo_line_ + ca_line() + "timeout = 2s\n";
+               "\nfrom = " + from_ + "\n" + subject_line_ + body_line_ + ehlo_line_ + ca_line() +
+               "timeout = 2s\n";
     }
 
     /// The messages the server accepted, oldest first.
@@ -61,6 +61,7 @@ class SmtpTest : public GatewayTest {
     }
 
     std::string mode_ = "starttls";
+    std::string from_ = "LWAuth <noreply@example.com>";
     std::string cert_ = "server";
     std::string subject_line_;
     std::string body_line_;
@@ -92,6 +93,8 @@ TEST_F(SmtpStarttls, DeliversAWellFormedMessageWhoseCodeConfirms) {
     EXPECT_EQ(mail[0]["rcpt_tos"], nlohmann::json::array({"alice@example.com"}));
     EXPECT_EQ(mail[0]["tls"], true) << "upgraded with STARTTLS";
     EXPECT_EQ(mail[0]["login"], "lwauth") << "authenticated";
+    EXPECT_EQ(mail[0]["seven_bit"], true);
+    EXPECT_EQ(mail[0]["decoded"]["from_name"], "LWAuth");
     std::string message = mail[0]["content"];
     expect_crlf_only(message);
     auto end = message.find("\r\n\r\n");
@@ -101,7 +104,7 @@ TEST_F(SmtpStarttls, DeliversAWellFormedMessageWhoseCodeConfirms) {
          {"\r\nDate: ", "\r\nMessage-ID: <", "\r\nFrom: LWAuth <noreply@example.com>\r\n",
           "\r\nTo: alice@example.com\r\n", "\r\nSubject: Your verification code\r\n",
           "\r\nMIME-Version: 1.0\r\n", "\r\nContent-Type: text/plain; charset=UTF-8\r\n",
-          "\r\nContent-Transfer-Encoding: 8bit\r\n"}) {
+          "\r\nContent-Transfer-Encoding: 7bit\r\n"}) {
         EXPECT_NE(headers.find(header), std::string::npos) << header << " in\n" << headers;
     }
     EXPECT_NE(headers.find("@lwauth."), std::string::npos) << headers;
@@ -154,6 +157,49 @@ TEST_F(SmtpWithABodyTemplate, FillsTheTemplate) {
     EXPECT_NE(text.find("\r\n\r\nSent by lwauth on "), std::string::npos) << text;
     EXPECT_EQ(text.find("{hostname}"), std::string::npos) << text;
     EXPECT_FALSE(code_in(text).empty());
+}
+
+// A Japanese sender name, subject and body template, long enough to fold: the message
+// crosses the wire in 7 bits (libcurl never asks for 8BITMIME), in lines of at most 78
+// characters, and a mail reader decodes every part of it back.
+class SmtpInJapanese : public SmtpTest {
+  protected:
+    SmtpInJapanese() {
+        subject_line_ = "subject = " + kSubject + "\n";
+        from_ = kSender + " <noreply@example.com>";
+        write_file(dir_ / "mail-body.txt", kGreeting + "\n\n{message}\n\n" + kClosing + "\n");
+        body_line_ = "body_file = " + (dir_ / "mail-body.txt").string() + "\n";
+    }
+    const std::string kSubject =
+        "【lwauth】ログインの確認コードをお送りします（このメールには返信しないでください）";
+    const std::string kSender = "株式会社エルダブリュー認証 情報システム部 ログイン確認サービス";
+    const std::string kGreeting = "{user} 様";
+    const std::string kClosing = "このメールに心当たりがない場合は、管理者に連絡してください。";
+};
+
+TEST_F(SmtpInJapanese, CrossesTheWireIn7BitsAndDecodesBack) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << read_file(dir_ / "smtp.log") << daemon_->log();
+    std::string message = mail[0]["content"];
+    EXPECT_EQ(mail[0]["seven_bit"], true) << message;
+    EXPECT_TRUE(mail[0]["body_param"].is_null()) << "no BODY=8BITMIME: " << mail[0]["mail_options"];
+    EXPECT_LE(mail[0]["longest_line"].get<int>(), 78) << message;
+    expect_crlf_only(message);
+    const auto& decoded = mail[0]["decoded"];
+    EXPECT_EQ(decoded["defects"], nlohmann::json::array()) << decoded;
+    EXPECT_EQ(decoded["subject"], kSubject) << message;
+    EXPECT_EQ(decoded["from_name"], kSender) << message;
+    EXPECT_EQ(decoded["from_address"], "noreply@example.com");
+    EXPECT_EQ(decoded["transfer_encoding"], "base64");
+    EXPECT_EQ(decoded["charset"], "utf-8");
+    std::string body = decoded.value("body", "");
+    EXPECT_EQ(body.rfind("alice 様\r\n\r\nlwauth: ", 0), 0u) << body;
+    EXPECT_NE(body.find("\r\n\r\n" + kClosing + "\r\n"), std::string::npos) << body;
+    std::string code = code_in(body);
+    ASSERT_FALSE(code.empty()) << body;
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "email", code}).exit_code, 0)
+        << daemon_->log();
 }
 
 class SmtpWithATemplateWithoutTheCode : public SmtpTest {

@@ -3,7 +3,14 @@
 
 Every accepted message is appended to --out as one JSON line:
 {"mail_from": ..., "rcpt_tos": [...], "content": <the message as received>, "login": ...,
- "ehlo": <the name the client gave with EHLO>}.
+ "ehlo": <the name the client gave with EHLO>, "mail_options": <MAIL FROM's parameters,
+ e.g. ["SIZE=344"]>, "body_param": <the value of its BODY= (8BITMIME: the client may send
+ 8-bit data, RFC 6152), or null>, "seven_bit": <no byte of the message has its high bit set>,
+ "longest_line": <octets of the longest line, without CRLF>, "decoded": <the message as a
+ mail reader sees it, through Python's email package: "subject", "from_name" (RFC 2047 section 6.2: no white
+ space between adjacent encoded-words), "from_address",
+ "to", "content_type", "charset", "transfer_encoding", "body" (decoded; null when the
+ message does not parse), "defects" (what the parser found wrong)>}.
 
 Modes:
   starttls   plain connection that offers STARTTLS and requires it before MAIL
@@ -24,6 +31,10 @@ Prints "LISTENING <port>" once the server accepts connections.
 
 import argparse
 import asyncio
+import email
+import email.header
+import email.policy
+import email.utils
 import json
 import socket
 import ssl
@@ -34,6 +45,28 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 HOUR = 3600
+
+
+def decode(content):
+    """The message as a mail reader shows it (RFC 2047 words and the body decoded)."""
+    msg = email.message_from_bytes(content, policy=email.policy.default)
+    out = {"defects": [type(d).__name__ for d in msg.defects]}
+    try:
+        sender = msg["from"].addresses[0]
+        # The display name through the older decoder: Python 3.11's address parser keeps the
+        # white space between adjacent encoded-words, which RFC 2047 section 6.2 says to
+        # ignore (CPython gh-128110), as mail readers do.
+        raw_from = email.message_from_bytes(content, policy=email.policy.compat32)["from"]
+        name, _ = email.utils.parseaddr(str(email.header.make_header(
+            email.header.decode_header(raw_from))))
+        out.update(subject=str(msg["subject"]), from_name=name,
+                   from_address=sender.addr_spec, to=str(msg["to"]),
+                   content_type=msg.get_content_type(), charset=msg.get_content_charset(),
+                   transfer_encoding=msg.get("Content-Transfer-Encoding"),
+                   body=msg.get_content())
+    except (AttributeError, IndexError, LookupError, ValueError) as e:
+        out.update(body=None, error=str(e))
+    return out
 
 
 class Recorder:
@@ -65,6 +98,12 @@ class Recorder:
             or server.transport.get_extra_info("ssl_object") is not None,
             "login": login,
             "ehlo": session.host_name,
+            "mail_options": envelope.mail_options,
+            "body_param": next((o.split("=", 1)[1] for o in envelope.mail_options
+                                if o.upper().startswith("BODY=")), None),
+            "seven_bit": all(b < 0x80 for b in content),
+            "longest_line": max(len(line) for line in content.split(b"\r\n")),
+            "decoded": decode(content),
         }
         with self.lock, open(self.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")

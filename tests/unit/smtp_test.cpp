@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "lwauth/error.hpp"
+#include "lwauth/text.hpp"
 #include "sent.hpp"
 
 namespace lwauth {
@@ -32,7 +33,7 @@ TEST(BuildEmail, HasEveryHeaderThenTheText) {
               "Subject: Your verification code\r\n"
               "MIME-Version: 1.0\r\n"
               "Content-Type: text/plain; charset=UTF-8\r\n"
-              "Content-Transfer-Encoding: 8bit\r\n"
+              "Content-Transfer-Encoding: 7bit\r\n"
               "\r\n"
               "lwauth: your code is 123456\r\n");
 }
@@ -114,6 +115,76 @@ TEST(BuildEmail, SplitsALongSubjectIntoWholeCharacterWords) {
     EXPECT_NE(encoded.find("=?UTF-8?B?w6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6k=?="),
               std::string::npos)
         << encoded;
+}
+
+TEST(BuildEmail, SendsAJapaneseBodyAsBase64InLinesOf76) {
+    std::string text = "lwauth: 確認コードは 123456 です。";
+    for (int i = 0; i < 3; ++i) {
+        text += "\nこのコードは 10 分間有効です。";
+    }
+    std::string message = email("確認コード", text);
+    EXPECT_NE(headers_of(message).find("\r\nContent-Transfer-Encoding: base64\r\n"),
+              std::string::npos)
+        << message;
+    for (unsigned char c : message) {
+        ASSERT_LT(c, 0x80) << "7-bit on the wire:\n" << message;
+    }
+    std::string body = message.substr(message.find("\r\n\r\n") + 4);
+    std::string joined;
+    for (size_t at = 0; at < body.size();) {
+        size_t end = body.find("\r\n", at);
+        ASSERT_NE(end, std::string::npos) << body;
+        EXPECT_LE(end - at, 76u) << body;
+        joined += body.substr(at, end - at);
+        at = end + 2;
+    }
+    std::string crlf_text = text;
+    for (size_t at = 0; (at = crlf_text.find('\n', at)) != std::string::npos; at += 2) {
+        crlf_text.replace(at, 1, "\r\n");
+    }
+    EXPECT_EQ(joined, base64_encode(crlf_text + "\r\n")) << "the text in CRLF lines, encoded";
+}
+
+TEST(EncodeMailBody, KeepsShortAsciiLinesAs7bit) {
+    MailBody body = encode_mail_body("Hello,\nyour code is 123456\n");
+    EXPECT_EQ(body.transfer_encoding, "7bit");
+    EXPECT_EQ(body.text, "Hello,\r\nyour code is 123456\r\n");
+}
+
+TEST(EncodeMailBody, EncodesAnAsciiLineLongerThan998Octets) {
+    EXPECT_EQ(encode_mail_body(std::string(998, 'a')).transfer_encoding, "7bit");
+    EXPECT_EQ(encode_mail_body(std::string(999, 'a')).transfer_encoding, "base64");
+    EXPECT_EQ(encode_mail_body("bell \a").transfer_encoding, "base64");
+}
+
+TEST(EncodeMailbox, EncodesAJapaneseDisplayNameAndKeepsTheAddress) {
+    EXPECT_EQ(encode_mailbox("From", "確認 <noreply@example.com>"),
+              "=?UTF-8?B?56K66KqN?= <noreply@example.com>");
+    EXPECT_EQ(encode_mailbox("From", "\"確認 \\\"lwauth\\\"\" <noreply@example.com>"),
+              "=?UTF-8?B?" + base64_encode("確認 \"lwauth\"") + "?= <noreply@example.com>")
+        << "an encoded-word never stands in quotes";
+    EXPECT_EQ(encode_mailbox("From", "LWAuth <noreply@example.com>"),
+              "LWAuth <noreply@example.com>");
+    EXPECT_EQ(encode_mailbox("To", "alice@example.com"), "alice@example.com");
+}
+
+TEST(EncodeMailbox, FoldsALongDisplayNameWithinLinesOf78) {
+    std::string name;
+    for (int i = 0; i < 12; ++i) {
+        name += "株式会社";  // 12 bytes each
+    }
+    std::string header =
+        "From: " + encode_mailbox("From", name + " <no-reply-verification@mail.example.com>");
+    size_t lines = 0;
+    for (size_t at = 0; at < header.size(); ++lines) {
+        size_t end = header.find("\r\n", at);
+        end = end == std::string::npos ? header.size() : end;
+        EXPECT_LE(end - at, 78u) << header;
+        EXPECT_TRUE(lines == 0 || header[at] == ' ') << "a continuation starts with SP";
+        at = end + 2;
+    }
+    EXPECT_EQ(lines, 5u) << header;  // four words, then the address on its own line
+    EXPECT_TRUE(header.ends_with("\r\n <no-reply-verification@mail.example.com>")) << header;
 }
 
 TEST(BuildEmail, KeepsAnAsciiSubjectAsItIs) {

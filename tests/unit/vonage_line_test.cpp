@@ -26,7 +26,26 @@ std::string vonage_status(int status, const std::string& text) {
 TEST(VonageForm, DropsThePlusAndEscapesEveryField) {
     EXPECT_EQ(vonage_form("abcd1234", "s&cret", "lwauth", "+819012345678", "code 123456. Bye"),
               "api_key=abcd1234&api_secret=s%26cret&from=lwauth&to=819012345678"
-              "&text=code%20123456.%20Bye");
+              "&text=code%20123456.%20Bye&type=text");
+}
+
+TEST(VonageForm, SendsJapaneseAsUnicode) {
+    EXPECT_EQ(vonage_form("abcd1234", "secret", "lwauth", "+819012345678", "確認 123456"),
+              "api_key=abcd1234&api_secret=secret&from=lwauth&to=819012345678"
+              "&text=%E7%A2%BA%E8%AA%8D%20123456&type=unicode");
+}
+
+TEST(VonageType, TextForTheGsmAlphabetAndItsExtensionUnicodeForAnythingElse) {
+    EXPECT_EQ(vonage_type("lwauth: your code is 123456. It expires in 5 minutes."), "text");
+    EXPECT_EQ(vonage_type("Ça fait 5 € [ÄÖÜ] {ñ} ~ ^ | \\ @£$¥ ΔΦΓΛΩΠΨΣΘΞ\r\n\f"), "text");
+    EXPECT_EQ(vonage_type("lwauth: 確認コードは 123456 です"), "unicode");
+    EXPECT_EQ(vonage_type("ç"), "unicode") << "only the capital Ç is GSM";
+    EXPECT_EQ(vonage_type("coûte"), "unicode");
+    EXPECT_EQ(vonage_type("`"), "unicode");
+    EXPECT_EQ(vonage_type("code \xff\xfe"), "unicode") << "malformed UTF-8";
+    EXPECT_EQ(vonage_type("\xc3"), "unicode") << "a cut sequence";
+    EXPECT_EQ(vonage_type("\xc0\x80"), "unicode") << "an overlong NUL";
+    EXPECT_EQ(vonage_type(""), "text");
 }
 
 TEST(VonageSender, ANumberLosesItsPlusOrZeroZeroAndANameStays) {
@@ -38,7 +57,7 @@ TEST(VonageSender, ANumberLosesItsPlusOrZeroZeroAndANameStays) {
     EXPECT_EQ(vonage_sender("00Acme"), "00Acme");
     EXPECT_EQ(vonage_sender("+"), "+");
     EXPECT_EQ(vonage_form("k", "s", "+15005550006", "819012345678", "x"),
-              "api_key=k&api_secret=s&from=15005550006&to=819012345678&text=x");
+              "api_key=k&api_secret=s&from=15005550006&to=819012345678&text=x&type=text");
 }
 
 TEST(ClassifyVonage, StatusZeroIsDelivered) {
