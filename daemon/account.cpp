@@ -43,7 +43,7 @@ void require_two_step_available(const policy::UserPolicy& up) {
 // else only that it failed (the channel's reason is in the log).
 Error send_failed(const Error& e, int64_t now, const std::string& what) {
     return Error(e.code(), e.code() == Errc::RateLimited
-                               ? rate_limited_text(e.retry_at(), now)
+                               ? rate_limited_text(e.retry_at(), now, Language::En)
                                : what + " could not be sent; try again later or ask your "
                                         "administrator");
 }

@@ -530,7 +530,8 @@ int BusService::login_start(sd_bus_message* m) {
     StartContext wire = bus::read_start_context(m);
     LoginContext context{std::move(wire.user),    std::move(wire.service), std::move(wire.rhost),
                          std::move(wire.tty),     std::move(wire.mode),    sender_of(m),
-                         wire.reply_timeout_usec, wire.session_remote,     uid != 0};
+                         wire.reply_timeout_usec, wire.session_remote,     uid != 0,
+                         std::move(wire.locale)};
     if (context.unprivileged) {
         require_own_login(m, uid, context.user);
         // Whether the login sits at this machine is the caller's word only when it says

@@ -19,6 +19,8 @@
 #include <variant>
 #include <vector>
 
+#include "lwauth/i18n.hpp"
+
 namespace lwauth::policy {
 
 enum class TwoStep { Off, Optional, Required };
@@ -114,6 +116,9 @@ struct UserPolicy {
     CodePolicy code;
     LockoutPolicy lockout;
     QuickLoginPolicy quick_login;
+    // The language of a login's lines and code message when the PAM session's locale
+    // names none lwauth has ([policy] language).
+    Language language = Language::En;
     friend bool operator==(const UserPolicy&, const UserPolicy&) = default;
 };
 
@@ -243,7 +248,8 @@ struct ChannelConfig {
 /// compiled when the policy is loaded: the value, already parsed and typed, and the
 /// UserPolicy field it is written to. Applying it parses nothing.
 struct Patch {
-    using Value = std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, std::vector<Kind>>;
+    using Value = std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, Language,
+                               std::vector<Kind>>;
     void (*write)(UserPolicy&, const Value&) = nullptr;
     Value value;
 
