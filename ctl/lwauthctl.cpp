@@ -1,5 +1,6 @@
 // lwauthctl: manage your own lwauth login settings, and check the policy.
 #include <langinfo.h>
+#include <libintl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/qr.hpp"
 #include "lwauth/sd_bus.hpp"
@@ -32,6 +34,10 @@
 #ifndef LWAUTH_SYSCONFDIR
 #define LWAUTH_SYSCONFDIR "/etc/lwauth"
 #endif
+
+// lwauthctl speaks for one user in that user's locale: GNU gettext, text domain "lwauth"
+// (i18n.hpp says why lwauthd and the module look their catalogs up by language instead).
+#define _(text) gettext(text)
 
 namespace lwauth {
 namespace {
@@ -78,11 +84,17 @@ std::string sentence(std::string text) {
 [[noreturn]] void raise_bus_error(const BusError& error, int r) {
     if (!error.is_set()) {
         throw CommandError(Errc::Unavailable,
-                           "Cannot reach lwauthd on the system bus (" + errno_string(r) +
-                               "). Is lwauthd running? Try: systemctl status lwauthd");
+                           format_text(_("Cannot reach lwauthd on the system bus (%s). Is lwauthd "
+                                         "running? Try: systemctl status lwauthd"),
+                                       {errno_string(r)}));
     }
     Errc code = from_dbus_error(error.name());
+    // lwauthd's own words, in this user's language when the catalog has them ("" would be
+    // the catalog's header).
     std::string detail = error.message();
+    if (!detail.empty()) {
+        detail = _(detail.c_str());
+    }
     switch (code) {
         case Errc::Unavailable:
             // lwauthd answered: it runs, and says what it cannot do now (too many LINE
@@ -91,16 +103,19 @@ std::string sentence(std::string text) {
             if (std::string_view(error.name()) == bus::kErrorUnavailable) {
                 throw CommandError(code, sentence(detail));
             }
-            throw CommandError(code, "lwauthd is not running or not answering on the system bus (" +
-                                         detail + "). Try: systemctl status lwauthd");
+            throw CommandError(code, format_text(_("lwauthd is not running or not answering on "
+                                                   "the system bus (%s). Try: systemctl status "
+                                                   "lwauthd"),
+                                                 {detail}));
         case Errc::AccessDenied:
-            throw CommandError(code, "Permission denied: " + sentence(detail));
+            throw CommandError(code, format_text(_("Permission denied: %s"), {sentence(detail)}));
         case Errc::BadPolicy:
-            throw CommandError(code,
-                               "The policy was not reloaded because it has errors: " + detail);
-        case Errc::Internal:
             throw CommandError(
-                code, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd");
+                code, format_text(_("The policy was not reloaded because it has errors: %s"),
+                                  {detail}));
+        case Errc::Internal:
+            throw CommandError(code, format_text(_("lwauthd failed: %s See: journalctl -u lwauthd"),
+                                                 {sentence(detail)}));
         default:
             throw CommandError(code, sentence(detail));
     }
@@ -220,19 +235,19 @@ void print_result(const Global& g, const json& result, const std::string& human)
 
 const char* method_name(const std::string& method) {
     if (method == "two_step") {
-        return "2-step verification";
+        return _("2-step verification");
     }
     if (method == "login_with_phone") {
-        return "log in with phone number";
+        return _("log in with phone number");
     }
     if (method == "login_with_line") {
-        return "log in with LINE";
+        return _("log in with LINE");
     }
     if (method == "quick_login") {
-        return "quick login (PIN)";
+        return _("quick login (PIN)");
     }
     if (method == "totp") {
-        return "authenticator app";
+        return _("authenticator app");
     }
     return "";
 }
@@ -242,13 +257,18 @@ std::string place_text(const json& place) {
     std::string service = place.value("service", "");
     std::string origin = place.value("origin", "");
     if (service.empty()) {
-        service = "a login";
+        service = _("a login");
     }
     if (!origin.starts_with("local:")) {
-        return service + " from " + origin;
+        // TRANSLATORS: "sshd from 192.0.2.7": a PAM service and a remote host.
+        return format_text(_("%1$s from %2$s"), {service, origin});
     }
     std::string tty = origin.substr(6);
-    return service + (tty.empty() ? " on this host" : " on " + tty);
+    if (tty.empty()) {
+        return format_text(_("%s on this host"), {service});
+    }
+    // TRANSLATORS: "login on tty1": a PAM service and a terminal.
+    return format_text(_("%1$s on %2$s"), {service, tty});
 }
 
 // The places where no code is asked ([policy] remember_host) and the enrolment grace.
@@ -256,48 +276,51 @@ void print_remembered(const json& s, bool own,
                       const std::function<void(const std::string&, const std::string&)>& row) {
     const json places = s.value("remembered_hosts", json::array());
     for (size_t i = 0; i < places.size(); ++i) {
-        row(i == 0 ? "Remembered" : "",
-            place_text(places[i]) + " until " + local_time(places[i].value("until", uint64_t{0})));
+        row(i == 0 ? _("Remembered") : "",
+            format_text(_("%1$s until %2$s"),
+                        {place_text(places[i]),
+                         local_time(places[i].value("until", uint64_t{0}))}));
     }
     if (!places.empty()) {
-        row("", std::string("(no code is asked there until then; ") +
-                    (own ? "lwauthctl forget"
-                         : "lwauthctl admin reset " + s.value("user", "USER") + " hosts") +
-                    " ends it)");
+        row("", format_text(_("(no code is asked there until then; %s ends it)"),
+                            {own ? "lwauthctl forget"
+                                 : "lwauthctl admin reset " + s.value("user", "USER") + " hosts"}));
     }
     uint64_t grace = s.value("enroll_grace_until", uint64_t{0});
     if (grace == 0) {
         return;
     }
     if (static_cast<int64_t>(grace) <= static_cast<int64_t>(std::time(nullptr))) {
-        row("Enrolment grace", "ended on " + local_time(grace) +
-                                   "; logins are refused until a phone number or email "
-                                   "address is added");
+        row(_("Enrolment grace"),
+            format_text(_("ended on %s; logins are refused until a phone number or email "
+                          "address is added"),
+                        {local_time(grace)}));
         return;
     }
-    std::string how = !own ? "a phone number or email address must be added before then"
+    std::string how = !own ? _("a phone number or email address must be added before then")
                       : s.value("contacts_policy", "") == "admin"
-                          ? "ask your administrator to add a phone number or email address "
-                            "before then"
-                          : "add a phone number or email before then (lwauthctl contact add)";
-    row("Enrolment grace", "no code is asked until " + local_time(grace) + "; " + how);
+                          ? _("ask your administrator to add a phone number or email address "
+                              "before then")
+                          : _("add a phone number or email before then (lwauthctl contact add)");
+    row(_("Enrolment grace"),
+        format_text(_("no code is asked until %1$s; %2$s"), {local_time(grace), how}));
 }
 
 // Whether a PIN is set and until when quick login may use it.
 std::string pin_text(const json& s, bool own) {
     if (!s.value("pin_set", false)) {
-        return "not set";
+        return _("not set");
     }
-    std::string again = own ? "log in with your password to use it again"
-                            : "a login with the password makes it usable again";
+    std::string again = own ? _("log in with your password to use it again")
+                            : _("a login with the password makes it usable again");
     if (s.value("pin_disabled", false)) {
-        return "disabled after too many wrong PINs: " + again;
+        return format_text(_("disabled after too many wrong PINs: %s"), {again});
     }
     uint64_t until = s.value("pin_until", uint64_t{0});
     if (static_cast<int64_t>(until) <= static_cast<int64_t>(std::time(nullptr))) {
-        return "set, expired on " + local_time(until) + ": " + again;
+        return format_text(_("set, expired on %1$s: %2$s"), {local_time(until), again});
     }
-    return "set, until " + local_time(until);
+    return format_text(_("set, until %s"), {local_time(until)});
 }
 
 // One user's settings (Account.Status / Admin.ShowUser) as lines of "Label: value".
@@ -309,7 +332,7 @@ void print_settings(const json& s, bool own) {
     auto row = [](const std::string& label, const std::string& value) {
         std::printf("%-22s %s\n", label.empty() ? "" : (label + ":").c_str(), value.c_str());
     };
-    row("User", str("user"));
+    row(_("User"), str("user"));
     std::vector<std::string> methods;
     for (const auto& m : s.value("methods", json::array())) {
         methods.push_back(method_name(m.get<std::string>()));
@@ -326,48 +349,53 @@ void print_settings(const json& s, bool own) {
     for (const auto& m : methods) {
         offered += (offered.empty() ? "" : ", ") + m;
     }
-    row("Methods offered", offered.empty() ? "the password only" : offered);
-    row("2-step verification", std::string(s.value("two_step", false) ? "on" : "off") +
-                                   " (policy: " + str("two_step_policy") + ")");
+    row(_("Methods offered"), offered.empty() ? _("the password only") : offered);
+    // TRANSLATORS: "on (policy: optional)"; the policy's word stays as lwauth.conf writes it.
+    row(_("2-step verification"),
+        format_text(_("%1$s (policy: %2$s)"),
+                    {s.value("two_step", false) ? _("on") : _("off"), str("two_step_policy")}));
     for (const char* kind : {"phone", "email"}) {
         std::string k = kind;
-        std::string label = k == "phone" ? "Phone" : "Email";
         std::string value = str(k);
-        std::string line = "none";
+        std::string line = _("none");
         if (!value.empty()) {
             std::string source = str(k + "_source");
-            line = value + (source == "profile" ? " (the profile's, verified)"
-                            : source == "admin" ? " (set by the administrator)"
-                            : k == "phone"      ? " (login-only number, verified)"
-                                                : " (verified)");
+            line = format_text(source == "profile" ? _("%s (the profile's, verified)")
+                               : source == "admin" ? _("%s (set by the administrator)")
+                               : k == "phone"      ? _("%s (login-only number, verified)")
+                                                   : _("%s (verified)"),
+                               {value});
         }
         std::string pending = str("pending_" + k);
         if (!pending.empty()) {
-            line += "; " + pending + " is waiting for its confirmation code";
+            line += format_text(_("; %s is waiting for its confirmation code"), {pending});
         }
-        row(label, line);
+        row(k == "phone" ? _("Phone") : _("Email"), line);
         std::string profile = str("profile_" + k);
         if (!profile.empty()) {
             std::string hint;
             if (own && str(k + "_source") != "profile" && str("contacts_policy") == "self") {
-                hint = " (to log in with it: lwauthctl contact use-profile " + k + ")";
+                hint = format_text(_(" (to log in with it: lwauthctl contact use-profile %s)"),
+                                   {k});
             }
-            row("Profile " + k, profile + hint);
+            row(k == "phone" ? _("Profile phone") : _("Profile email"), profile + hint);
         }
     }
     if (has_method("login_with_line") || s.value("line_linked", false)) {
-        row("LINE", s.value("line_linked", false) ? "linked" : "not linked");
+        row("LINE", s.value("line_linked", false) ? _("linked") : _("not linked"));
     }
     if (has_method("quick_login") || s.value("pin_set", false)) {
-        row("Quick-login PIN", pin_text(s, own));
+        row(_("Quick-login PIN"), pin_text(s, own));
     }
     if (str("contacts_policy") == "admin") {
         std::string who = str("admin_contact");
-        row("Contacts", "managed by the administrator" + (who.empty() ? "" : " (" + who + ")"));
+        row(_("Contacts"), who.empty() ? _("managed by the administrator")
+                                       : format_text(_("managed by the administrator (%s)"),
+                                                     {who}));
     }
     uint64_t locked = s.value("locked_until", uint64_t{0});
     if (locked != 0) {
-        row("Locked until", local_time(locked) + " (too many failed codes)");
+        row(_("Locked until"), format_text(_("%s (too many failed codes)"), {local_time(locked)}));
     }
     print_remembered(s, own, row);
 }
@@ -413,7 +441,8 @@ std::optional<SecretString> read_code(const std::string& prompt) {
 }
 
 SecretString read_code_from_terminal(const std::string& kind) {
-    auto code = read_code("Confirmation code sent to your " + kind + ": ");
+    auto code = read_code(kind == "phone" ? _("Confirmation code sent to your phone: ")
+                                          : _("Confirmation code sent to your email: "));
     return code ? std::move(*code) : SecretString();
 }
 
@@ -425,11 +454,12 @@ void reauthenticate(Client& client) {
     auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
     const char* shown = nullptr;
     read_values(reply, "s", &shown);
-    std::fprintf(stderr, "To confirm it is you, a code was sent to %s.\n", shown);
+    std::fprintf(stderr, "%s\n",
+                 format_text(_("To confirm it is you, a code was sent to %s."), {shown}).c_str());
     while (true) {
-        auto code = read_code("Code: ");
+        auto code = read_code(_("Code: "));
         if (!code || code->empty()) {
-            throw CommandError(Errc::ReauthRequired, "No code was entered; nothing was changed.");
+            throw CommandError(Errc::ReauthRequired, _("No code was entered; nothing was changed."));
         }
         try {
             client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());
@@ -543,10 +573,13 @@ int cmd_forget(const Global& g) {
     read_values(reply, "u", &forgotten);
     print_result(g, json{{"forgotten", forgotten}},
                  forgotten == 0
-                     ? std::string("No remembered places.")
-                     : "Forgot " + std::to_string(forgotten) +
-                           (forgotten == 1 ? " remembered place" : " remembered places") +
-                           "; the next login from there asks for a code.");
+                     ? std::string(_("No remembered places."))
+                     : format_text(ngettext("Forgot %s remembered place; the next login from "
+                                            "there asks for a code.",
+                                            "Forgot %s remembered places; the next login from "
+                                            "there asks for a code.",
+                                            static_cast<unsigned long>(forgotten)),
+                                   {std::to_string(forgotten)}));
     return kExitOk;
 }
 
@@ -1110,7 +1143,8 @@ int usage_error(const CLI::App& app, int argc, char** argv, const CLI::ParseErro
     if (json_output) {
         std::cout << nlohmann::json{{"error", "usage"}, {"message", message}}.dump(2) << "\n";
     }
-    std::cerr << "lwauthctl: " << message << "\nRun lwauthctl --help for the commands.\n";
+    std::cerr << "lwauthctl: " << message << "\n" << _("Run lwauthctl --help for the commands.")
+              << "\n";
     return kExitUsage;
 }
 
@@ -1140,6 +1174,11 @@ int run_command_line(CLI::App& app, int argc, char** argv, const CommandLine& c)
 
 int main(int argc, char** argv) {
     using namespace lwauth;
+    // The user's locale (LANG, LC_MESSAGES, LC_ALL): a locale the system has not generated
+    // leaves lwauthctl in English, as every gettext program does.
+    std::setlocale(LC_ALL, "");
+    bindtextdomain("lwauth", catalog_dir().c_str());
+    textdomain("lwauth");
     CLI::App app{
         "Manage lwauth login settings: your own contacts and 2-step verification; other "
         "users' as an administrator; the login policy."};

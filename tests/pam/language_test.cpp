@@ -191,5 +191,49 @@ TEST_F(PamPolicyLanguage, AnEnglishSessionStaysEnglish) {
         << last_message();
 }
 
+// lwauthctl follows its own locale (GNU gettext). The host has no ja_JP.UTF-8: the test
+// generates one with localedef into a directory of its own, named by LOCPATH, which glibc
+// reads for a program that is not setuid; the host's /usr/lib/locale is never touched.
+class LwauthctlLanguage : public PamLanguage {
+  protected:
+    [[nodiscard]] RunResult status(const std::string& locale) const {
+        std::map<std::string, std::string> env = daemon_->client_env();
+        env["LANG"] = locale;
+        env["LOCPATH"] = locales_->path().string();
+        return run({lwauthctl_path().string(), "status"}, env, uid_of("alice"));
+    }
+
+    static void SetUpTestSuite() {
+        PamLanguage::SetUpTestSuite();
+        if (locales_ != nullptr) {
+            return;
+        }
+        static TempDir made_here("lwauth-locales");
+        locales_ = &made_here;
+        fs::permissions(locales_->path(), fs::perms(0755));  // read by the test user
+        RunResult made = run({"/usr/bin/localedef", "-i", "ja_JP", "-f", "UTF-8",
+                              (locales_->path() / "ja_JP.UTF-8").string()},
+                             base_env());
+        ASSERT_EQ(made.exit_code, 0) << made.err;
+    }
+
+    static inline TempDir* locales_ = nullptr;
+};
+
+TEST_F(LwauthctlLanguage, PrintsJapaneseInAJapaneseLocale) {
+    RunResult r = status("ja_JP.UTF-8");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("ユーザー:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2 段階認証:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("a•••@example.com（確認済み）"), std::string::npos) << r.out;
+}
+
+TEST_F(LwauthctlLanguage, PrintsEnglishInAnEnglishLocale) {
+    RunResult r = status("en_US.UTF-8");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("User:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(verified)"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace lwauth::test
