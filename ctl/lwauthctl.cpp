@@ -73,7 +73,8 @@ class CommandError : public std::runtime_error {
 std::string sentence(std::string text) {
     if (!text.empty()) {
         text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
-        if (text.back() != '.') {
+        // A Japanese sentence ends with its own full stop.
+        if (text.back() != '.' && !text.ends_with("\u3002")) {
             text += '.';
         }
     }
@@ -111,8 +112,8 @@ std::string sentence(std::string text) {
             throw CommandError(code, format_text(_("Permission denied: %s"), {sentence(detail)}));
         case Errc::BadPolicy:
             throw CommandError(
-                code, format_text(_("The policy was not reloaded because it has errors: %s"),
-                                  {detail}));
+                code,
+                format_text(_("The policy was not reloaded because it has errors: %s"), {detail}));
         case Errc::Internal:
             throw CommandError(code, format_text(_("lwauthd failed: %s See: journalctl -u lwauthd"),
                                                  {sentence(detail)}));
@@ -277,9 +278,8 @@ void print_remembered(const json& s, bool own,
     const json places = s.value("remembered_hosts", json::array());
     for (size_t i = 0; i < places.size(); ++i) {
         row(i == 0 ? _("Remembered") : "",
-            format_text(_("%1$s until %2$s"),
-                        {place_text(places[i]),
-                         local_time(places[i].value("until", uint64_t{0}))}));
+            format_text(_("%1$s until %2$s"), {place_text(places[i]),
+                                               local_time(places[i].value("until", uint64_t{0}))}));
     }
     if (!places.empty()) {
         row("", format_text(_("(no code is asked there until then; %s ends it)"),
@@ -375,8 +375,8 @@ void print_settings(const json& s, bool own) {
         if (!profile.empty()) {
             std::string hint;
             if (own && str(k + "_source") != "profile" && str("contacts_policy") == "self") {
-                hint = format_text(_(" (to log in with it: lwauthctl contact use-profile %s)"),
-                                   {k});
+                hint =
+                    format_text(_(" (to log in with it: lwauthctl contact use-profile %s)"), {k});
             }
             row(k == "phone" ? _("Profile phone") : _("Profile email"), profile + hint);
         }
@@ -389,9 +389,9 @@ void print_settings(const json& s, bool own) {
     }
     if (str("contacts_policy") == "admin") {
         std::string who = str("admin_contact");
-        row(_("Contacts"), who.empty() ? _("managed by the administrator")
-                                       : format_text(_("managed by the administrator (%s)"),
-                                                     {who}));
+        row(_("Contacts"), who.empty()
+                               ? _("managed by the administrator")
+                               : format_text(_("managed by the administrator (%s)"), {who}));
     }
     uint64_t locked = s.value("locked_until", uint64_t{0});
     if (locked != 0) {
@@ -459,7 +459,8 @@ void reauthenticate(Client& client) {
     while (true) {
         auto code = read_code(_("Code: "));
         if (!code || code->empty()) {
-            throw CommandError(Errc::ReauthRequired, _("No code was entered; nothing was changed."));
+            throw CommandError(Errc::ReauthRequired,
+                               _("No code was entered; nothing was changed."));
         }
         try {
             client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());
@@ -533,9 +534,13 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
                                       "ss", kind.c_str(), code.c_str());
     int on = 0;
     sd_bus_message_read(reply.get(), "b", &on);
-    print_result(
-        g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
-        "Your " + kind + " is verified." + std::string(on ? " 2-step verification is on." : ""));
+    std::string verified = kind == "phone" ? _("Your phone is verified.")
+                                           : _("Your email is verified.");
+    if (on != 0) {
+        verified += _(" 2-step verification is on.");
+    }
+    print_result(g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
+                 verified);
     return kExitOk;
 }
 
@@ -548,11 +553,12 @@ int cmd_contact_remove(const Global& g, const std::string& kind) {
     bool on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
                   .value("two_step", false);
     // Removing the last contact turns 2-step verification off: say so.
-    print_result(g, json{{"kind", kind}, {"status", "removed"}, {"two_step", on}},
-                 "Your " + kind + " was removed." +
-                     (was_on && !on ? std::string(" 2-step verification is now off: you have no "
-                                                  "verified contact left.")
-                                    : std::string()));
+    std::string removed =
+        kind == "phone" ? _("Your phone was removed.") : _("Your email was removed.");
+    if (was_on && !on) {
+        removed += _(" 2-step verification is now off: you have no verified contact left.");
+    }
+    print_result(g, json{{"kind", kind}, {"status", "removed"}, {"two_step", on}}, removed);
     return kExitOk;
 }
 
@@ -705,8 +711,8 @@ bool call_account_for_bool(const char* method) {
 int cmd_line_unlink(const Global& g) {
     bool was_linked = call_account_for_bool(bus::kAccountUnlinkLine);
     print_result(g, json{{"line_linked", false}, {"was_linked", was_linked}},
-                 was_linked ? "LINE is unlinked: you can no longer log in with LINE."
-                            : "No LINE account was linked.");
+                 was_linked ? _("LINE is unlinked: you can no longer log in with LINE.")
+                            : _("No LINE account was linked."));
     return kExitOk;
 }
 
@@ -714,14 +720,14 @@ int cmd_line_unlink(const Global& g) {
 // two lines of standard input when it is not one. Never from the command line, where
 // other users could read it.
 SecretString read_new_pin() {
-    auto pin = read_code("New quick-login PIN: ");
+    auto pin = read_code(_("New quick-login PIN: "));
     if (!pin || pin->empty()) {
-        throw CommandError(Errc::InvalidArgument, "No PIN was entered; nothing was changed.");
+        throw CommandError(Errc::InvalidArgument, _("No PIN was entered; nothing was changed."));
     }
-    auto again = read_code("Type the PIN again: ");
+    auto again = read_code(_("Type the PIN again: "));
     if (!again || !secret_equal(pin->view(), again->view())) {
         throw CommandError(Errc::InvalidArgument,
-                           "The two PINs are not the same; nothing was changed.");
+                           _("The two PINs are not the same; nothing was changed."));
     }
     return std::move(*pin);
 }
@@ -735,17 +741,18 @@ int cmd_pin_set(const Global& g) {
     // Setting a PIN arms nothing: only a full login starts quick login's lifetime.
     bool usable = static_cast<int64_t>(until) > static_cast<int64_t>(std::time(nullptr));
     print_result(g, json{{"pin_set", true}, {"pin_until", until}},
-                 usable ? "Your quick-login PIN is set, until " + local_time(until) +
-                              ". Each full login with your password extends it."
-                        : std::string("Your quick-login PIN is set. It can be used after your "
-                                      "next login with your password."));
+                 usable ? format_text(_("Your quick-login PIN is set, until %s. Each full login "
+                                        "with your password extends it."),
+                                      {local_time(until)})
+                        : std::string(_("Your quick-login PIN is set. It can be used after your "
+                                        "next login with your password.")));
     return kExitOk;
 }
 
 int cmd_pin_remove(const Global& g) {
     bool removed = call_account_for_bool(bus::kAccountRemovePin);
     print_result(g, json{{"pin_set", false}, {"removed", removed}},
-                 removed ? "Your quick-login PIN is removed." : "No quick-login PIN was set.");
+                 removed ? _("Your quick-login PIN is removed.") : _("No quick-login PIN was set."));
     return kExitOk;
 }
 
@@ -768,7 +775,7 @@ int cmd_admin_users(const Global& g) {
         return kExitOk;
     }
     if (users.empty()) {
-        std::cout << "No user has set up anything yet.\n";
+        std::cout << _("No user has set up anything yet.") << "\n";
         return kExitOk;
     }
     auto str = [](const json& u, const char* key) {
@@ -912,7 +919,7 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
                   << " in " << dir << "; lwauthd would refuse this policy.\n";
         return ctl_exit_status(Errc::BadPolicy);
     }
-    std::cout << "The policy in " << dir << " is valid.\n";
+    std::cout << format_text(_("The policy in %s is valid."), {dir}) << "\n";
     if (!user.empty()) {
         std::cout << "\nEffective policy for " << user << ":\n"
                   << policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
@@ -939,7 +946,7 @@ int cmd_policy_edit(const Global& g, const std::string& dir) {
 int cmd_policy_reload(const Global& g) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminReloadPolicy, "");
-    print_result(g, json{{"reloaded", true}}, "The policy was reloaded.");
+    print_result(g, json{{"reloaded", true}}, _("The policy was reloaded."));
     return kExitOk;
 }
 
@@ -1143,8 +1150,8 @@ int usage_error(const CLI::App& app, int argc, char** argv, const CLI::ParseErro
     if (json_output) {
         std::cout << nlohmann::json{{"error", "usage"}, {"message", message}}.dump(2) << "\n";
     }
-    std::cerr << "lwauthctl: " << message << "\n" << _("Run lwauthctl --help for the commands.")
-              << "\n";
+    std::cerr << "lwauthctl: " << message << "\n"
+              << _("Run lwauthctl --help for the commands.") << "\n";
     return kExitUsage;
 }
 

@@ -15,13 +15,13 @@ constexpr int64_t kHour = 3600;
 std::string minutes_text(std::chrono::seconds lifetime, Language language) {
     auto minutes = lifetime.count() / 60;
     if (minutes >= 1 && lifetime.count() % 60 == 0) {
-        return format_text(tr_n(language, "%s minute", "%s minutes",
-                                static_cast<unsigned long>(minutes)),
-                           {std::to_string(minutes)});
+        return format_text(
+            tr_n(language, "%s minute", "%s minutes", static_cast<unsigned long>(minutes)),
+            {std::to_string(minutes)});
     }
-    return format_text(tr_n(language, "%s second", "%s seconds",
-                            static_cast<unsigned long>(lifetime.count())),
-                       {std::to_string(lifetime.count())});
+    return format_text(
+        tr_n(language, "%s second", "%s seconds", static_cast<unsigned long>(lifetime.count())),
+        {std::to_string(lifetime.count())});
 }
 
 SecretString compose(CodePurpose purpose, const SecretString& code,
@@ -319,7 +319,8 @@ void CodeSender::send_confirmation(const std::string& user, const policy::Policy
     attempt->user = user;
     attempt->purpose = CodePurpose::ConfirmContact;
     attempt->code_policy = user_policy.code;
-    attempt->text = compose(CodePurpose::ConfirmContact, code, user_policy.code, user_policy.language);
+    attempt->text =
+        compose(CodePurpose::ConfirmContact, code, user_policy.code, user_policy.language);
     attempt->done = std::move(done);
     add_targets(attempt->targets, policy,
                 contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email, contact.value);

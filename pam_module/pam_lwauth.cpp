@@ -174,7 +174,7 @@ int Relay::unavailable(const std::string& why) {
                why.c_str());
     pam_error(pamh_, "%s",
               own_line(N_("The login verification service is not available. Try again later or "
-                      "contact your administrator."))
+                          "contact your administrator."))
                   .c_str());
     return PAM_AUTHINFO_UNAVAIL;
 }
@@ -193,11 +193,12 @@ int Relay::bus_failure(const BusError& error, int r, const char* what) {
     }
     pam_syslog(pamh_, LOG_ERR, "lwauthd refused the login (%s)", why.c_str());
     if (code == Errc::NoSuchLogin) {
-        pam_error(pamh_, "%s", own_line(N_("This login has timed out. Please log in again.")).c_str());
+        pam_error(pamh_, "%s",
+                  own_line(N_("This login has timed out. Please log in again.")).c_str());
     } else if (code == Errc::Unavailable) {
         pam_error(pamh_, "%s",
                   own_line(N_("The login verification service cannot serve this login right now. "
-                          "Try again later."))
+                              "Try again later."))
                       .c_str());
     }
     return to_pam_code(code);
@@ -341,9 +342,9 @@ int Relay::start(const char* user, Step& step) {
     // The module's own wait goes with it, so that lwauthd answers (as unavailable, which
     // fails closed) before this module would give up and leave the login to failmode=.
     try {
-        bus::append_start_context(raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY),
-                                        options_.mode, options_.timeout_usec,
-                                        session_is_remote(item(PAM_TTY)), locale_});
+        bus::append_start_context(
+            raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY), options_.mode,
+                  options_.timeout_usec, session_is_remote(item(PAM_TTY)), locale_});
     } catch (const Error&) {
         return PAM_BUF_ERR;
     }

@@ -103,18 +103,16 @@ Catalog Catalog::load(Language language) {
         return {};
     }
     std::string path = catalog_dir() + "/" + language_code(language) + "/LC_MESSAGES/lwauth.mo";
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
+    if (size < 0 || static_cast<size_t>(size) > kMaxMoBytes) {
         return {};
     }
-    std::string bytes;
-    bytes.resize(kMaxMoBytes + 1);
-    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    auto got = static_cast<size_t>(in.gcount());
-    if (got > kMaxMoBytes) {
+    std::string bytes(static_cast<size_t>(size), '\0');
+    in.seekg(0);
+    if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
         return {};
     }
-    bytes.resize(got);
     return parse(bytes);
 }
 

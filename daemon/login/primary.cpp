@@ -16,7 +16,8 @@ Step PrimaryMenu::menu(Step step, Language language) const {
         add_menu_line(step, i, choices_[i].label);
     }
     step.info(std::string("  p  ") + tr(language, "your password"));
-    step.prompt = format_text(tr(language, "Choice (1-%s or p): "), {std::to_string(choices_.size())});
+    step.prompt =
+        format_text(tr(language, "Choice (1-%s or p): "), {std::to_string(choices_.size())});
     step.echo = true;
     return step;
 }
@@ -37,7 +38,8 @@ void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, Done<Ste
     std::optional<size_t> index = menu_choice(answer, choices_.size());
     if (!index) {
         Step step;
-        step.error(tr(env.context.language, "Type a number from the list, or p for your password."));
+        step.error(
+            tr(env.context.language, "Type a number from the list, or p for your password."));
         done(Result<Step>(menu(std::move(step), env.context.language)));
         return;
     }

@@ -61,7 +61,8 @@ void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, Do
             done(Result<Step>(menu(std::move(step), env.context.language)));
             return;
         }
-        step.error(tr(env.context.language, "That is not one of the choices. Log in again to choose."));
+        step.error(
+            tr(env.context.language, "That is not one of the choices. Log in again to choose."));
         step.verdict = bus::kVerdictDenied;
         done(Result<Step>(std::move(step)));
         return;

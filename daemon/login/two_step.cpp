@@ -25,12 +25,13 @@ std::string time_text(int64_t epoch) {
 // "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
 // Enrolling is saving a login contact: the only second factor lwauth has yet.
 std::string enroll_grace_text(policy::Contacts contacts, int64_t until, Language language) {
-    const char* how =
-        contacts == policy::Contacts::Admin
-            ? tr(language, "Ask your administrator to register your phone number or email "
-                           "address.")
-            : tr(language, "Set up your phone number or email address now: lwauthctl contact "
-                           "add phone NUMBER (or email ADDRESS).");
+    const char* how = contacts == policy::Contacts::Admin
+                          ? tr(language,
+                               "Ask your administrator to register your phone number or email "
+                               "address.")
+                          : tr(language,
+                               "Set up your phone number or email address now: lwauthctl contact "
+                               "add phone NUMBER (or email ADDRESS).");
     return format_text(tr(language,
                           "2-step verification is required for this account, which has no "
                           "phone number or email address for verification codes yet. You may "
@@ -41,10 +42,9 @@ std::string enroll_grace_text(policy::Contacts contacts, int64_t until, Language
 // The refusal of a user who has set up no second factor and may not log in without one.
 Step refused_step(Language language) {
     Step step = Step::verdict_of(bus::kVerdictDenied);
-    step.error(
-        tr(language,
-           "2-step verification is required for this account, but it has no verified phone "
-           "number or email address. Ask your administrator to register one for you."));
+    step.error(tr(language,
+                  "2-step verification is required for this account, but it has no verified phone "
+                  "number or email address. Ask your administrator to register one for you."));
     return step;
 }
 
@@ -56,9 +56,8 @@ std::string locked_text(int64_t locked_until, int64_t now, Language language) {
                   "Too many failed verification attempts. This account is locked until an "
                   "administrator unlocks it.");
     }
-    return format_text(
-        tr(language, "Too many failed verification attempts. Try again in %s."),
-        {duration_text(locked_until - now, language)});
+    return format_text(tr(language, "Too many failed verification attempts. Try again in %s."),
+                       {duration_text(locked_until - now, language)});
 }
 
 namespace two_step {

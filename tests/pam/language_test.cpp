@@ -89,7 +89,9 @@ class PamLanguage : public ::testing::Test {
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
     }
 
-    void TearDown() override { unsetenv("LANG"); }
+    void TearDown() override {
+        unsetenv("LANG");
+    }
 
     [[nodiscard]] virtual std::string policy() const {
         return default_test_policy(dir_ / "outbox.jsonl");
@@ -196,11 +198,18 @@ TEST_F(PamPolicyLanguage, AnEnglishSessionStaysEnglish) {
 // reads for a program that is not setuid; the host's /usr/lib/locale is never touched.
 class LwauthctlLanguage : public PamLanguage {
   protected:
-    [[nodiscard]] RunResult status(const std::string& locale) const {
+    // lwauthctl `args` as alice in `locale`.
+    [[nodiscard]] RunResult ctl(const std::string& locale,
+                                const std::vector<std::string>& args) const {
         std::map<std::string, std::string> env = daemon_->client_env();
         env["LANG"] = locale;
         env["LOCPATH"] = locales_->path().string();
-        return run({lwauthctl_path().string(), "status"}, env, uid_of("alice"));
+        std::vector<std::string> argv{lwauthctl_path().string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv, env, uid_of("alice"));
+    }
+    [[nodiscard]] RunResult status(const std::string& locale) const {
+        return ctl(locale, {"status"});
     }
 
     static void SetUpTestSuite() {
@@ -226,6 +235,15 @@ TEST_F(LwauthctlLanguage, PrintsJapaneseInAJapaneseLocale) {
     EXPECT_NE(r.out.find("ユーザー:"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("2 段階認証:"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("a•••@example.com（確認済み）"), std::string::npos) << r.out;
+}
+
+TEST_F(LwauthctlLanguage, TranslatesLwauthdsRefusal) {
+    RunResult r = ctl("ja_JP.UTF-8", {"admin", "show", "bob"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("権限がありません: この操作は root またはポリシーの管理者グループのメンバーだけが"
+                         "実行できます。\n"),
+              std::string::npos)
+        << r.err;
 }
 
 TEST_F(LwauthctlLanguage, PrintsEnglishInAnEnglishLocale) {

@@ -310,8 +310,8 @@ TEST_F(BusCodec, ReplyThatIsNoStatusIsMalformed) {
 // ---- Login.Start's context ------------------------------------------------------------
 
 TEST_F(BusCodec, AStartContextRoundTrips) {
-    StartContext context{"alice", "sshd", "192.0.2.7", "", bus::kModePrimary, 30000000,
-                         false,   "ja_JP.UTF-8"};
+    StartContext context{"alice",           "sshd",   "192.0.2.7", "",
+                         bus::kModePrimary, 30000000, false,       "ja_JP.UTF-8"};
     auto m = reply([&](sd_bus_message* raw) { bus::append_start_context(raw, context); });
     EXPECT_STREQ(sd_bus_message_get_signature(m.get(), 1), "a{sv}");
     EXPECT_EQ(bus::read_start_context(m.get()), context);

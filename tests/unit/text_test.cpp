@@ -109,7 +109,8 @@ TEST(DurationText, ReadsInSecondsUnderTwoMinutesAndInWholeMinutesAbove) {
     EXPECT_EQ(duration_text(90, Language::En), "90 seconds");
     EXPECT_EQ(duration_text(119, Language::En), "119 seconds");
     EXPECT_EQ(duration_text(120, Language::En), "2 minutes");
-    EXPECT_EQ(duration_text(121, Language::En), "3 minutes") << "rounded up, so that the wait is enough";
+    EXPECT_EQ(duration_text(121, Language::En), "3 minutes")
+        << "rounded up, so that the wait is enough";
     EXPECT_EQ(duration_text(900, Language::En), "15 minutes");
     EXPECT_EQ(duration_text(3570, Language::En), "60 minutes");
 }

@@ -248,8 +248,8 @@ struct ChannelConfig {
 /// compiled when the policy is loaded: the value, already parsed and typed, and the
 /// UserPolicy field it is written to. Applying it parses nothing.
 struct Patch {
-    using Value = std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, Language,
-                               std::vector<Kind>>;
+    using Value =
+        std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, Language, std::vector<Kind>>;
     void (*write)(UserPolicy&, const Value&) = nullptr;
     Value value;
 

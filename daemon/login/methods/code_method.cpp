@@ -201,8 +201,8 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
     last_sent_ = now;
     tries_left_ = env.user_policy.code.tries;
     if (outcome->instead_of) {
-        step.info(fallback_line(*env.policy, *outcome->instead_of, outcome->kind,
-                                outcome->channel, language_));
+        step.info(fallback_line(*env.policy, *outcome->instead_of, outcome->kind, outcome->channel,
+                                language_));
     }
     bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
                   outcome->kind != policy::Kind::Notification;
@@ -243,9 +243,11 @@ void CodeMethod::begin(const MethodEnv& env, Done<Step> done) {
                                     if (self->options_.password_instead) {
                                         // Nothing was checked: the password (and 2-step after it)
                                         // still decides, unless 2-step would refuse anyway.
-                                        self->password_instead(unscoped, std::move(step),
-                                                               tr(self->language_, "Log in with your password instead."),
-                                                               std::move(next_done));
+                                        self->password_instead(
+                                            unscoped, std::move(step),
+                                            tr(self->language_,
+                                               "Log in with your password instead."),
+                                            std::move(next_done));
                                         return;
                                     }
                                     next_done(std::move(step));
@@ -381,8 +383,9 @@ Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
                    {"SERVICE", env.context.service},
                    {"RHOST", env.context.rhost},
                    {"DURATION_S", std::to_string(duration)}});
-        step.error(format_text(tr(language_, "Too many failed verification attempts. Logins to "
-                                             "this account are locked for %s."),
+        step.error(format_text(tr(language_,
+                                  "Too many failed verification attempts. Logins to "
+                                  "this account are locked for %s."),
                                {duration_text(duration, language_)}));
         step.verdict = bus::kVerdictMaxTries;
         return step;
@@ -392,8 +395,9 @@ Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
 
 Step CodeMethod::another_try(Step step) {
     if (--tries_left_ <= 0) {
-        step.error(tr(language_,
-                      "Wrong code. No tries are left for this code; log in again to get a new one."));
+        step.error(
+            tr(language_,
+               "Wrong code. No tries are left for this code; log in again to get a new one."));
         step.verdict = bus::kVerdictDenied;
         return step;
     }
@@ -472,7 +476,8 @@ void CodeMethod::check_code(const MethodEnv& env, bool right, const LockState& s
     if (!has_code_ || deps_.clock.now() >= code_expires_) {
         has_code_ = false;
         Step step;
-        step.error(tr(language_, "The verification code has expired. Log in again to get a new one."));
+        step.error(
+            tr(language_, "The verification code has expired. Log in again to get a new one."));
         step.verdict = bus::kVerdictDenied;
         done(std::move(step));
         return;

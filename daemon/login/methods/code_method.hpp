@@ -127,8 +127,8 @@ class CodeMethodType final : public SecondFactorType {
 
     [[nodiscard]] std::string id() const override { return "code"; }
     [[nodiscard]] std::string label(const policy::Policy& policy,
-                                    const policy::UserPolicy& user_policy,
-                                    const UserState& state, Language language) const override;
+                                    const policy::UserPolicy& user_policy, const UserState& state,
+                                    Language language) const override;
     /// Applies when a channel reaches the user (a login contact, a messenger by user
     /// name), or the profile's contacts while there is no login contact; Unavailable when
     /// there are login contacts and nothing reaches the user.

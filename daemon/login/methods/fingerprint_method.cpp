@@ -41,8 +41,9 @@ std::string stopped_text(const FingerprintFailures& failures, int64_t now, Langu
                   "fingerprint again.");
     }
     // TRANSLATORS: %s is a number of seconds.
-    return format_text(tr(language, "Too many failed fingerprint attempts: try again in %s s, or "
-                                    "use your password."),
+    return format_text(tr(language,
+                          "Too many failed fingerprint attempts: try again in %s s, or "
+                          "use your password."),
                        {std::to_string(failures.paused_until - now)});
 }
 
@@ -79,7 +80,8 @@ void FingerprintMethod::scan() {
             env_->context.user,
             [weak](const FprintRetry& retry) {
                 if (auto method = weak.lock()) {
-                    method->progress_.push_back(retry.message);
+                    method->progress_.push_back(
+                        tr(method->env_->context.language, retry.message.c_str()));
                 }
             },
             [weak](Result<FprintOutcome> outcome) {
@@ -108,7 +110,8 @@ void FingerprintMethod::judge(Result<FprintOutcome> outcome) {
             {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
         bool for_user = outcome.error().code() == Errc::Unavailable;
         Language language = env_->context.language;
-        decided(password_instead({for_user ? outcome.error().what() : tr(language, kNotAvailable)},
+        // FprintClient's reasons for the user are msgids (N_).
+        decided(password_instead({tr(language, for_user ? outcome.error().what() : kNotAvailable)},
                                  language));
         return;
     }

@@ -238,8 +238,8 @@ void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
         return;
     }
     // LINE or the endpoint failed: nothing was checked either way.
-    done(password_instead(or_default(outcome.why, tr(language, "LINE could not confirm the login.")),
-                          language));
+    done(password_instead(
+        or_default(outcome.why, tr(language, "LINE could not confirm the login.")), language));
 }
 
 void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
@@ -265,8 +265,7 @@ void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
                            {"RHOST", env.context.rhost}});
                 self->refused(tr(env.context.language,
                                  "This LINE account is not the one linked to your login."),
-                              true,
-                              std::move(next_done));
+                              true, std::move(next_done));
                 return;
             }
             if (state.failures == 0 && state.locked_until == 0 &&
