@@ -606,18 +606,20 @@ bool utf8_locale() {
 }
 
 void show_link_offer(const LinkOffer& offer) {
-    std::cout << "Open this link on your phone, or scan the code, and log in to LINE:\n\n  "
-              << offer.url << "\n\n";
+    std::cout << _("Open this link on your phone, or scan the code, and log in to LINE:")
+              << "\n\n  " << offer.url << "\n\n";
     try {
         for (const auto& line : utf8_locale() ? qr_lines(offer.url) : qr_lines_ascii(offer.url)) {
             std::cout << line << "\n";
         }
     } catch (const Error&) {
-        std::cout << "  (the link is too long for a QR code)\n";
+        std::cout << "  " << _("(the link is too long for a QR code)") << "\n";
     }
-    std::cout << "\nThen pick the number " << offer.number
-              << " on the page. The link works once, until " << local_time(offer.expires_at)
-              << ".\n"
+    std::cout << "\n"
+              << format_text(_("Then pick the number %1$s on the page. The link works once, "
+                               "until %2$s."),
+                             {std::to_string(offer.number), local_time(offer.expires_at)})
+              << "\n"
               << std::flush;
 }
 
@@ -626,7 +628,8 @@ void show_link_offer(const LinkOffer& offer) {
 // this connection leaves the bus).
 std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expires_at) {
     bool tty = isatty(STDERR_FILENO) != 0;
-    std::fprintf(stderr, "Waiting for the approval in LINE...%s", tty ? "" : "\n");
+    const char* waiting = _("Waiting for the approval in LINE...");
+    std::fprintf(stderr, "%s%s", waiting, tty ? "" : "\n");
     while (g_interrupted == 0) {
         auto reply = client.call(bus::kAccountInterface, bus::kAccountLineLinkStatus, "");
         const char* state = nullptr;
@@ -639,9 +642,12 @@ std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expir
         if (tty) {
             auto now = static_cast<uint64_t>(std::time(nullptr));
             uint64_t left = expires_at > now ? expires_at - now : 0;
-            std::fprintf(stderr, "\rWaiting for the approval in LINE... %llu:%02llu left ",
-                         static_cast<unsigned long long>(left / 60),
-                         static_cast<unsigned long long>(left % 60));
+            char clock[32];
+            std::snprintf(clock, sizeof clock, "%llu:%02llu",
+                          static_cast<unsigned long long>(left / 60),
+                          static_cast<unsigned long long>(left % 60));
+            // TRANSLATORS: %s is the time left, "4:59".
+            std::fprintf(stderr, "\r%s %s ", waiting, format_text(_("%s left"), {clock}).c_str());
         }
         struct timespec second = {1, 0};
         nanosleep(&second, nullptr);  // a signal ends it early
@@ -653,13 +659,14 @@ std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expir
 // The exit status of an outcome of LineLinkStatus, and what to say of it.
 std::pair<int, std::string> link_outcome(const std::string& state, const std::string& why) {
     if (state == bus::kLineLinkLinked) {
-        return {kExitOk, "LINE is linked: you can log in with LINE."};
+        return {kExitOk, _("LINE is linked: you can log in with LINE.")};
     }
     int status = state == bus::kLineLinkRefused   ? kExitLineRefused
                  : state == bus::kLineLinkExpired ? kExitLineExpired
                                                   : kExitLineFailed;
-    std::string text = why.empty() ? "lwauthd no longer knows this link; try again" : why;
-    return {status, "LINE is not linked (" + state + "): " + sentence(text)};
+    std::string text = why.empty() ? _("lwauthd no longer knows this link; try again") : why;
+    // TRANSLATORS: %1$s is the outcome as lwauthd names it (refused, expired, failed).
+    return {status, format_text(_("LINE is not linked (%1$s): %2$s"), {state, sentence(text)})};
 }
 
 int cmd_line_link(const Global& g) {
@@ -684,7 +691,7 @@ int cmd_line_link(const Global& g) {
     }
     auto [state, why] = wait_for_link(client, offer.expires_at);
     if (g_interrupted != 0) {
-        std::cerr << "lwauthctl: Cancelled; the link no longer works.\n";
+        std::cerr << "lwauthctl: " << _("Cancelled; the link no longer works.") << "\n";
         return kExitInterrupted;
     }
     auto [status, text] = link_outcome(state, why);
@@ -837,7 +844,9 @@ int cmd_admin_contact_set(const Global& g, const std::string& user, const std::s
     client.call(bus::kAdminInterface, bus::kAdminSetContact, "sss", user.c_str(), kind.c_str(),
                 value.c_str());
     print_result(g, json{{"user", user}, {"kind", kind}, {"action", "contact-set"}},
-                 "The " + kind + " of " + user + "'s profile was set.");
+                 format_text(kind == "phone" ? _("The phone of %s's profile was set.")
+                                             : _("The email of %s's profile was set."),
+                             {user}));
     return kExitOk;
 }
 
@@ -845,7 +854,9 @@ int cmd_admin_contact_remove(const Global& g, const std::string& user, const std
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminRemoveContact, "ss", user.c_str(), kind.c_str());
     print_result(g, json{{"user", user}, {"kind", kind}, {"action", "contact-remove"}},
-                 "The " + kind + " of " + user + "'s profile was removed.");
+                 format_text(kind == "phone" ? _("The phone of %s's profile was removed.")
+                                             : _("The email of %s's profile was removed."),
+                             {user}));
     return kExitOk;
 }
 
@@ -880,7 +891,8 @@ int cmd_policy_show(const Global& g, const std::string& user) {
     if (g.json_output) {
         std::cout << json{{"user", user}, {"effective", text}}.dump(2) << "\n";
     } else {
-        std::cout << "Effective policy for " << user << " (as lwauthd runs it):\n" << text;
+        std::cout << format_text(_("Effective policy for %s (as lwauthd runs it):"), {user}) << "\n"
+                  << text;
     }
     return kExitOk;
 }
