@@ -498,9 +498,13 @@ int cmd_contact_add(const Global& g, const std::string& kind, const std::string&
     Client client;
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountAddContact, "ss",
                          kind.c_str(), value.c_str());
-    print_result(g, json{{"kind", kind}, {"status", "pending"}},
-                 "A confirmation code was sent to that " + kind +
-                     ". Run: lwauthctl contact confirm " + kind + ", and type the code.");
+    print_result(
+        g, json{{"kind", kind}, {"status", "pending"}},
+        format_text(kind == "phone" ? _("A confirmation code was sent to that phone. Run: "
+                                        "lwauthctl contact confirm %s, and type the code.")
+                                    : _("A confirmation code was sent to that email. Run: "
+                                        "lwauthctl contact confirm %s, and type the code."),
+                    {kind}));
     return kExitOk;
 }
 
@@ -509,9 +513,12 @@ int cmd_contact_use_profile(const Global& g, const std::string& kind) {
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountUseProfileContact, "s",
                          kind.c_str());
     print_result(g, json{{"kind", kind}, {"status", "pending"}},
-                 "A confirmation code was sent to the " + kind +
-                     " of your profile. Run: lwauthctl contact confirm " + kind +
-                     ", and type the code.");
+                 format_text(kind == "phone"
+                                 ? _("A confirmation code was sent to the phone of your profile. "
+                                     "Run: lwauthctl contact confirm %s, and type the code.")
+                                 : _("A confirmation code was sent to the email of your profile. "
+                                     "Run: lwauthctl contact confirm %s, and type the code."),
+                             {kind}));
     return kExitOk;
 }
 
@@ -568,7 +575,7 @@ int cmd_two_step(const Global& g, const std::string& state) {
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountSetTwoStep, "b",
                          static_cast<int>(on));
     print_result(g, json{{"two_step", on}},
-                 std::string("2-step verification is ") + (on ? "on." : "off."));
+                 on ? _("2-step verification is on.") : _("2-step verification is off."));
     return kExitOk;
 }
 
@@ -863,7 +870,8 @@ int cmd_admin_contact_remove(const Global& g, const std::string& user, const std
 int cmd_admin_unlock(const Global& g, const std::string& user) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminUnlock, "s", user.c_str());
-    print_result(g, json{{"user", user}, {"action", "unlock"}}, user + " is unlocked.");
+    print_result(g, json{{"user", user}, {"action", "unlock"}},
+                 format_text(_("%s is unlocked."), {user}));
     return kExitOk;
 }
 
