@@ -1,5 +1,6 @@
 // lwauthctl: manage your own lwauth login settings, and check the policy.
 #include <langinfo.h>
+#include <libintl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/qr.hpp"
 #include "lwauth/sd_bus.hpp"
@@ -32,6 +34,10 @@
 #ifndef LWAUTH_SYSCONFDIR
 #define LWAUTH_SYSCONFDIR "/etc/lwauth"
 #endif
+
+// lwauthctl speaks for one user in that user's locale: GNU gettext, text domain "lwauth"
+// (i18n.hpp says why lwauthd and the module look their catalogs up by language instead).
+#define _(text) gettext(text)
 
 namespace lwauth {
 namespace {
@@ -67,7 +73,8 @@ class CommandError : public std::runtime_error {
 std::string sentence(std::string text) {
     if (!text.empty()) {
         text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
-        if (text.back() != '.') {
+        // A Japanese sentence ends with its own full stop.
+        if (text.back() != '.' && !text.ends_with("\u3002")) {
             text += '.';
         }
     }
@@ -78,11 +85,17 @@ std::string sentence(std::string text) {
 [[noreturn]] void raise_bus_error(const BusError& error, int r) {
     if (!error.is_set()) {
         throw CommandError(Errc::Unavailable,
-                           "Cannot reach lwauthd on the system bus (" + errno_string(r) +
-                               "). Is lwauthd running? Try: systemctl status lwauthd");
+                           format_text(_("Cannot reach lwauthd on the system bus (%s). Is lwauthd "
+                                         "running? Try: systemctl status lwauthd"),
+                                       {errno_string(r)}));
     }
     Errc code = from_dbus_error(error.name());
+    // lwauthd's own words, in this user's language when the catalog has them ("" would be
+    // the catalog's header).
     std::string detail = error.message();
+    if (!detail.empty()) {
+        detail = _(detail.c_str());
+    }
     switch (code) {
         case Errc::Unavailable:
             // lwauthd answered: it runs, and says what it cannot do now (too many LINE
@@ -91,16 +104,19 @@ std::string sentence(std::string text) {
             if (std::string_view(error.name()) == bus::kErrorUnavailable) {
                 throw CommandError(code, sentence(detail));
             }
-            throw CommandError(code, "lwauthd is not running or not answering on the system bus (" +
-                                         detail + "). Try: systemctl status lwauthd");
+            throw CommandError(code, format_text(_("lwauthd is not running or not answering on "
+                                                   "the system bus (%s). Try: systemctl status "
+                                                   "lwauthd"),
+                                                 {detail}));
         case Errc::AccessDenied:
-            throw CommandError(code, "Permission denied: " + sentence(detail));
+            throw CommandError(code, format_text(_("Permission denied: %s"), {sentence(detail)}));
         case Errc::BadPolicy:
-            throw CommandError(code,
-                               "The policy was not reloaded because it has errors: " + detail);
-        case Errc::Internal:
             throw CommandError(
-                code, "lwauthd failed: " + sentence(detail) + " See: journalctl -u lwauthd");
+                code,
+                format_text(_("The policy was not reloaded because it has errors: %s"), {detail}));
+        case Errc::Internal:
+            throw CommandError(code, format_text(_("lwauthd failed: %s See: journalctl -u lwauthd"),
+                                                 {sentence(detail)}));
         default:
             throw CommandError(code, sentence(detail));
     }
@@ -220,19 +236,19 @@ void print_result(const Global& g, const json& result, const std::string& human)
 
 const char* method_name(const std::string& method) {
     if (method == "two_step") {
-        return "2-step verification";
+        return _("2-step verification");
     }
     if (method == "login_with_phone") {
-        return "log in with phone number";
+        return _("log in with phone number");
     }
     if (method == "login_with_line") {
-        return "log in with LINE";
+        return _("log in with LINE");
     }
     if (method == "quick_login") {
-        return "quick login (PIN)";
+        return _("quick login (PIN)");
     }
     if (method == "totp") {
-        return "authenticator app";
+        return _("authenticator app");
     }
     return "";
 }
@@ -242,13 +258,18 @@ std::string place_text(const json& place) {
     std::string service = place.value("service", "");
     std::string origin = place.value("origin", "");
     if (service.empty()) {
-        service = "a login";
+        service = _("a login");
     }
     if (!origin.starts_with("local:")) {
-        return service + " from " + origin;
+        // TRANSLATORS: "sshd from 192.0.2.7": a PAM service and a remote host.
+        return format_text(_("%1$s from %2$s"), {service, origin});
     }
     std::string tty = origin.substr(6);
-    return service + (tty.empty() ? " on this host" : " on " + tty);
+    if (tty.empty()) {
+        return format_text(_("%s on this host"), {service});
+    }
+    // TRANSLATORS: "login on tty1": a PAM service and a terminal.
+    return format_text(_("%1$s on %2$s"), {service, tty});
 }
 
 // The places where no code is asked ([policy] remember_host) and the enrolment grace.
@@ -256,48 +277,50 @@ void print_remembered(const json& s, bool own,
                       const std::function<void(const std::string&, const std::string&)>& row) {
     const json places = s.value("remembered_hosts", json::array());
     for (size_t i = 0; i < places.size(); ++i) {
-        row(i == 0 ? "Remembered" : "",
-            place_text(places[i]) + " until " + local_time(places[i].value("until", uint64_t{0})));
+        row(i == 0 ? _("Remembered") : "",
+            format_text(_("%1$s until %2$s"), {place_text(places[i]),
+                                               local_time(places[i].value("until", uint64_t{0}))}));
     }
     if (!places.empty()) {
-        row("", std::string("(no code is asked there until then; ") +
-                    (own ? "lwauthctl forget"
-                         : "lwauthctl admin reset " + s.value("user", "USER") + " hosts") +
-                    " ends it)");
+        row("", format_text(_("(no code is asked there until then; %s ends it)"),
+                            {own ? "lwauthctl forget"
+                                 : "lwauthctl admin reset " + s.value("user", "USER") + " hosts"}));
     }
     uint64_t grace = s.value("enroll_grace_until", uint64_t{0});
     if (grace == 0) {
         return;
     }
     if (static_cast<int64_t>(grace) <= static_cast<int64_t>(std::time(nullptr))) {
-        row("Enrolment grace", "ended on " + local_time(grace) +
-                                   "; logins are refused until a phone number or email "
-                                   "address is added");
+        row(_("Enrolment grace"),
+            format_text(_("ended on %s; logins are refused until a phone number or email "
+                          "address is added"),
+                        {local_time(grace)}));
         return;
     }
-    std::string how = !own ? "a phone number or email address must be added before then"
+    std::string how = !own ? _("a phone number or email address must be added before then")
                       : s.value("contacts_policy", "") == "admin"
-                          ? "ask your administrator to add a phone number or email address "
-                            "before then"
-                          : "add a phone number or email before then (lwauthctl contact add)";
-    row("Enrolment grace", "no code is asked until " + local_time(grace) + "; " + how);
+                          ? _("ask your administrator to add a phone number or email address "
+                              "before then")
+                          : _("add a phone number or email before then (lwauthctl contact add)");
+    row(_("Enrolment grace"),
+        format_text(_("no code is asked until %1$s; %2$s"), {local_time(grace), how}));
 }
 
 // Whether a PIN is set and until when quick login may use it.
 std::string pin_text(const json& s, bool own) {
     if (!s.value("pin_set", false)) {
-        return "not set";
+        return _("not set");
     }
-    std::string again = own ? "log in with your password to use it again"
-                            : "a login with the password makes it usable again";
+    std::string again = own ? _("log in with your password to use it again")
+                            : _("a login with the password makes it usable again");
     if (s.value("pin_disabled", false)) {
-        return "disabled after too many wrong PINs: " + again;
+        return format_text(_("disabled after too many wrong PINs: %s"), {again});
     }
     uint64_t until = s.value("pin_until", uint64_t{0});
     if (static_cast<int64_t>(until) <= static_cast<int64_t>(std::time(nullptr))) {
-        return "set, expired on " + local_time(until) + ": " + again;
+        return format_text(_("set, expired on %1$s: %2$s"), {local_time(until), again});
     }
-    return "set, until " + local_time(until);
+    return format_text(_("set, until %s"), {local_time(until)});
 }
 
 // One user's settings (Account.Status / Admin.ShowUser) as lines of "Label: value".
@@ -309,7 +332,7 @@ void print_settings(const json& s, bool own) {
     auto row = [](const std::string& label, const std::string& value) {
         std::printf("%-22s %s\n", label.empty() ? "" : (label + ":").c_str(), value.c_str());
     };
-    row("User", str("user"));
+    row(_("User"), str("user"));
     std::vector<std::string> methods;
     for (const auto& m : s.value("methods", json::array())) {
         methods.push_back(method_name(m.get<std::string>()));
@@ -326,48 +349,53 @@ void print_settings(const json& s, bool own) {
     for (const auto& m : methods) {
         offered += (offered.empty() ? "" : ", ") + m;
     }
-    row("Methods offered", offered.empty() ? "the password only" : offered);
-    row("2-step verification", std::string(s.value("two_step", false) ? "on" : "off") +
-                                   " (policy: " + str("two_step_policy") + ")");
+    row(_("Methods offered"), offered.empty() ? _("the password only") : offered);
+    // TRANSLATORS: "on (policy: optional)"; the policy's word stays as lwauth.conf writes it.
+    row(_("2-step verification"),
+        format_text(_("%1$s (policy: %2$s)"),
+                    {s.value("two_step", false) ? _("on") : _("off"), str("two_step_policy")}));
     for (const char* kind : {"phone", "email"}) {
         std::string k = kind;
-        std::string label = k == "phone" ? "Phone" : "Email";
         std::string value = str(k);
-        std::string line = "none";
+        std::string line = _("none");
         if (!value.empty()) {
             std::string source = str(k + "_source");
-            line = value + (source == "profile" ? " (the profile's, verified)"
-                            : source == "admin" ? " (set by the administrator)"
-                            : k == "phone"      ? " (login-only number, verified)"
-                                                : " (verified)");
+            line = format_text(source == "profile" ? _("%s (the profile's, verified)")
+                               : source == "admin" ? _("%s (set by the administrator)")
+                               : k == "phone"      ? _("%s (login-only number, verified)")
+                                                   : _("%s (verified)"),
+                               {value});
         }
         std::string pending = str("pending_" + k);
         if (!pending.empty()) {
-            line += "; " + pending + " is waiting for its confirmation code";
+            line += format_text(_("; %s is waiting for its confirmation code"), {pending});
         }
-        row(label, line);
+        row(k == "phone" ? _("Phone") : _("Email"), line);
         std::string profile = str("profile_" + k);
         if (!profile.empty()) {
             std::string hint;
             if (own && str(k + "_source") != "profile" && str("contacts_policy") == "self") {
-                hint = " (to log in with it: lwauthctl contact use-profile " + k + ")";
+                hint =
+                    format_text(_(" (to log in with it: lwauthctl contact use-profile %s)"), {k});
             }
-            row("Profile " + k, profile + hint);
+            row(k == "phone" ? _("Profile phone") : _("Profile email"), profile + hint);
         }
     }
     if (has_method("login_with_line") || s.value("line_linked", false)) {
-        row("LINE", s.value("line_linked", false) ? "linked" : "not linked");
+        row("LINE", s.value("line_linked", false) ? _("linked") : _("not linked"));
     }
     if (has_method("quick_login") || s.value("pin_set", false)) {
-        row("Quick-login PIN", pin_text(s, own));
+        row(_("Quick-login PIN"), pin_text(s, own));
     }
     if (str("contacts_policy") == "admin") {
         std::string who = str("admin_contact");
-        row("Contacts", "managed by the administrator" + (who.empty() ? "" : " (" + who + ")"));
+        row(_("Contacts"), who.empty()
+                               ? _("managed by the administrator")
+                               : format_text(_("managed by the administrator (%s)"), {who}));
     }
     uint64_t locked = s.value("locked_until", uint64_t{0});
     if (locked != 0) {
-        row("Locked until", local_time(locked) + " (too many failed codes)");
+        row(_("Locked until"), format_text(_("%s (too many failed codes)"), {local_time(locked)}));
     }
     print_remembered(s, own, row);
 }
@@ -413,7 +441,8 @@ std::optional<SecretString> read_code(const std::string& prompt) {
 }
 
 SecretString read_code_from_terminal(const std::string& kind) {
-    auto code = read_code("Confirmation code sent to your " + kind + ": ");
+    auto code = read_code(kind == "phone" ? _("Confirmation code sent to your phone: ")
+                                          : _("Confirmation code sent to your email: "));
     return code ? std::move(*code) : SecretString();
 }
 
@@ -425,11 +454,13 @@ void reauthenticate(Client& client) {
     auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
     const char* shown = nullptr;
     read_values(reply, "s", &shown);
-    std::fprintf(stderr, "To confirm it is you, a code was sent to %s.\n", shown);
+    std::fprintf(stderr, "%s\n",
+                 format_text(_("To confirm it is you, a code was sent to %s."), {shown}).c_str());
     while (true) {
-        auto code = read_code("Code: ");
+        auto code = read_code(_("Code: "));
         if (!code || code->empty()) {
-            throw CommandError(Errc::ReauthRequired, "No code was entered; nothing was changed.");
+            throw CommandError(Errc::ReauthRequired,
+                               _("No code was entered; nothing was changed."));
         }
         try {
             client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());
@@ -467,9 +498,13 @@ int cmd_contact_add(const Global& g, const std::string& kind, const std::string&
     Client client;
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountAddContact, "ss",
                          kind.c_str(), value.c_str());
-    print_result(g, json{{"kind", kind}, {"status", "pending"}},
-                 "A confirmation code was sent to that " + kind +
-                     ". Run: lwauthctl contact confirm " + kind + ", and type the code.");
+    print_result(
+        g, json{{"kind", kind}, {"status", "pending"}},
+        format_text(kind == "phone" ? _("A confirmation code was sent to that phone. Run: "
+                                        "lwauthctl contact confirm %s, and type the code.")
+                                    : _("A confirmation code was sent to that email. Run: "
+                                        "lwauthctl contact confirm %s, and type the code."),
+                    {kind}));
     return kExitOk;
 }
 
@@ -478,9 +513,12 @@ int cmd_contact_use_profile(const Global& g, const std::string& kind) {
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountUseProfileContact, "s",
                          kind.c_str());
     print_result(g, json{{"kind", kind}, {"status", "pending"}},
-                 "A confirmation code was sent to the " + kind +
-                     " of your profile. Run: lwauthctl contact confirm " + kind +
-                     ", and type the code.");
+                 format_text(kind == "phone"
+                                 ? _("A confirmation code was sent to the phone of your profile. "
+                                     "Run: lwauthctl contact confirm %s, and type the code.")
+                                 : _("A confirmation code was sent to the email of your profile. "
+                                     "Run: lwauthctl contact confirm %s, and type the code."),
+                             {kind}));
     return kExitOk;
 }
 
@@ -503,9 +541,13 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
                                       "ss", kind.c_str(), code.c_str());
     int on = 0;
     sd_bus_message_read(reply.get(), "b", &on);
-    print_result(
-        g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
-        "Your " + kind + " is verified." + std::string(on ? " 2-step verification is on." : ""));
+    std::string verified = kind == "phone" ? _("Your phone is verified.")
+                                           : _("Your email is verified.");
+    if (on != 0) {
+        verified += _(" 2-step verification is on.");
+    }
+    print_result(g, json{{"kind", kind}, {"status", "verified"}, {"two_step", on != 0}},
+                 verified);
     return kExitOk;
 }
 
@@ -518,11 +560,12 @@ int cmd_contact_remove(const Global& g, const std::string& kind) {
     bool on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
                   .value("two_step", false);
     // Removing the last contact turns 2-step verification off: say so.
-    print_result(g, json{{"kind", kind}, {"status", "removed"}, {"two_step", on}},
-                 "Your " + kind + " was removed." +
-                     (was_on && !on ? std::string(" 2-step verification is now off: you have no "
-                                                  "verified contact left.")
-                                    : std::string()));
+    std::string removed =
+        kind == "phone" ? _("Your phone was removed.") : _("Your email was removed.");
+    if (was_on && !on) {
+        removed += _(" 2-step verification is now off: you have no verified contact left.");
+    }
+    print_result(g, json{{"kind", kind}, {"status", "removed"}, {"two_step", on}}, removed);
     return kExitOk;
 }
 
@@ -532,7 +575,7 @@ int cmd_two_step(const Global& g, const std::string& state) {
     call_reauthenticated(client, bus::kAccountInterface, bus::kAccountSetTwoStep, "b",
                          static_cast<int>(on));
     print_result(g, json{{"two_step", on}},
-                 std::string("2-step verification is ") + (on ? "on." : "off."));
+                 on ? _("2-step verification is on.") : _("2-step verification is off."));
     return kExitOk;
 }
 
@@ -543,10 +586,13 @@ int cmd_forget(const Global& g) {
     read_values(reply, "u", &forgotten);
     print_result(g, json{{"forgotten", forgotten}},
                  forgotten == 0
-                     ? std::string("No remembered places.")
-                     : "Forgot " + std::to_string(forgotten) +
-                           (forgotten == 1 ? " remembered place" : " remembered places") +
-                           "; the next login from there asks for a code.");
+                     ? std::string(_("No remembered places."))
+                     : format_text(ngettext("Forgot %s remembered place; the next login from "
+                                            "there asks for a code.",
+                                            "Forgot %s remembered places; the next login from "
+                                            "there asks for a code.",
+                                            static_cast<unsigned long>(forgotten)),
+                                   {std::to_string(forgotten)}));
     return kExitOk;
 }
 
@@ -567,18 +613,20 @@ bool utf8_locale() {
 }
 
 void show_link_offer(const LinkOffer& offer) {
-    std::cout << "Open this link on your phone, or scan the code, and log in to LINE:\n\n  "
-              << offer.url << "\n\n";
+    std::cout << _("Open this link on your phone, or scan the code, and log in to LINE:")
+              << "\n\n  " << offer.url << "\n\n";
     try {
         for (const auto& line : utf8_locale() ? qr_lines(offer.url) : qr_lines_ascii(offer.url)) {
             std::cout << line << "\n";
         }
     } catch (const Error&) {
-        std::cout << "  (the link is too long for a QR code)\n";
+        std::cout << "  " << _("(the link is too long for a QR code)") << "\n";
     }
-    std::cout << "\nThen pick the number " << offer.number
-              << " on the page. The link works once, until " << local_time(offer.expires_at)
-              << ".\n"
+    std::cout << "\n"
+              << format_text(_("Then pick the number %1$s on the page. The link works once, "
+                               "until %2$s."),
+                             {std::to_string(offer.number), local_time(offer.expires_at)})
+              << "\n"
               << std::flush;
 }
 
@@ -587,7 +635,8 @@ void show_link_offer(const LinkOffer& offer) {
 // this connection leaves the bus).
 std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expires_at) {
     bool tty = isatty(STDERR_FILENO) != 0;
-    std::fprintf(stderr, "Waiting for the approval in LINE...%s", tty ? "" : "\n");
+    const char* waiting = _("Waiting for the approval in LINE...");
+    std::fprintf(stderr, "%s%s", waiting, tty ? "" : "\n");
     while (g_interrupted == 0) {
         auto reply = client.call(bus::kAccountInterface, bus::kAccountLineLinkStatus, "");
         const char* state = nullptr;
@@ -600,9 +649,12 @@ std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expir
         if (tty) {
             auto now = static_cast<uint64_t>(std::time(nullptr));
             uint64_t left = expires_at > now ? expires_at - now : 0;
-            std::fprintf(stderr, "\rWaiting for the approval in LINE... %llu:%02llu left ",
-                         static_cast<unsigned long long>(left / 60),
-                         static_cast<unsigned long long>(left % 60));
+            char clock[32];
+            std::snprintf(clock, sizeof clock, "%llu:%02llu",
+                          static_cast<unsigned long long>(left / 60),
+                          static_cast<unsigned long long>(left % 60));
+            // TRANSLATORS: %s is the time left, "4:59".
+            std::fprintf(stderr, "\r%s %s ", waiting, format_text(_("%s left"), {clock}).c_str());
         }
         struct timespec second = {1, 0};
         nanosleep(&second, nullptr);  // a signal ends it early
@@ -614,13 +666,14 @@ std::pair<std::string, std::string> wait_for_link(Client& client, uint64_t expir
 // The exit status of an outcome of LineLinkStatus, and what to say of it.
 std::pair<int, std::string> link_outcome(const std::string& state, const std::string& why) {
     if (state == bus::kLineLinkLinked) {
-        return {kExitOk, "LINE is linked: you can log in with LINE."};
+        return {kExitOk, _("LINE is linked: you can log in with LINE.")};
     }
     int status = state == bus::kLineLinkRefused   ? kExitLineRefused
                  : state == bus::kLineLinkExpired ? kExitLineExpired
                                                   : kExitLineFailed;
-    std::string text = why.empty() ? "lwauthd no longer knows this link; try again" : why;
-    return {status, "LINE is not linked (" + state + "): " + sentence(text)};
+    std::string text = why.empty() ? _("lwauthd no longer knows this link; try again") : why;
+    // TRANSLATORS: %1$s is the outcome as lwauthd names it (refused, expired, failed).
+    return {status, format_text(_("LINE is not linked (%1$s): %2$s"), {state, sentence(text)})};
 }
 
 int cmd_line_link(const Global& g) {
@@ -645,7 +698,7 @@ int cmd_line_link(const Global& g) {
     }
     auto [state, why] = wait_for_link(client, offer.expires_at);
     if (g_interrupted != 0) {
-        std::cerr << "lwauthctl: Cancelled; the link no longer works.\n";
+        std::cerr << "lwauthctl: " << _("Cancelled; the link no longer works.") << "\n";
         return kExitInterrupted;
     }
     auto [status, text] = link_outcome(state, why);
@@ -672,8 +725,8 @@ bool call_account_for_bool(const char* method) {
 int cmd_line_unlink(const Global& g) {
     bool was_linked = call_account_for_bool(bus::kAccountUnlinkLine);
     print_result(g, json{{"line_linked", false}, {"was_linked", was_linked}},
-                 was_linked ? "LINE is unlinked: you can no longer log in with LINE."
-                            : "No LINE account was linked.");
+                 was_linked ? _("LINE is unlinked: you can no longer log in with LINE.")
+                            : _("No LINE account was linked."));
     return kExitOk;
 }
 
@@ -681,14 +734,14 @@ int cmd_line_unlink(const Global& g) {
 // two lines of standard input when it is not one. Never from the command line, where
 // other users could read it.
 SecretString read_new_pin() {
-    auto pin = read_code("New quick-login PIN: ");
+    auto pin = read_code(_("New quick-login PIN: "));
     if (!pin || pin->empty()) {
-        throw CommandError(Errc::InvalidArgument, "No PIN was entered; nothing was changed.");
+        throw CommandError(Errc::InvalidArgument, _("No PIN was entered; nothing was changed."));
     }
-    auto again = read_code("Type the PIN again: ");
+    auto again = read_code(_("Type the PIN again: "));
     if (!again || !secret_equal(pin->view(), again->view())) {
         throw CommandError(Errc::InvalidArgument,
-                           "The two PINs are not the same; nothing was changed.");
+                           _("The two PINs are not the same; nothing was changed."));
     }
     return std::move(*pin);
 }
@@ -702,17 +755,18 @@ int cmd_pin_set(const Global& g) {
     // Setting a PIN arms nothing: only a full login starts quick login's lifetime.
     bool usable = static_cast<int64_t>(until) > static_cast<int64_t>(std::time(nullptr));
     print_result(g, json{{"pin_set", true}, {"pin_until", until}},
-                 usable ? "Your quick-login PIN is set, until " + local_time(until) +
-                              ". Each full login with your password extends it."
-                        : std::string("Your quick-login PIN is set. It can be used after your "
-                                      "next login with your password."));
+                 usable ? format_text(_("Your quick-login PIN is set, until %s. Each full login "
+                                        "with your password extends it."),
+                                      {local_time(until)})
+                        : std::string(_("Your quick-login PIN is set. It can be used after your "
+                                        "next login with your password.")));
     return kExitOk;
 }
 
 int cmd_pin_remove(const Global& g) {
     bool removed = call_account_for_bool(bus::kAccountRemovePin);
     print_result(g, json{{"pin_set", false}, {"removed", removed}},
-                 removed ? "Your quick-login PIN is removed." : "No quick-login PIN was set.");
+                 removed ? _("Your quick-login PIN is removed.") : _("No quick-login PIN was set."));
     return kExitOk;
 }
 
@@ -735,7 +789,7 @@ int cmd_admin_users(const Global& g) {
         return kExitOk;
     }
     if (users.empty()) {
-        std::cout << "No user has set up anything yet.\n";
+        std::cout << _("No user has set up anything yet.") << "\n";
         return kExitOk;
     }
     auto str = [](const json& u, const char* key) {
@@ -797,7 +851,9 @@ int cmd_admin_contact_set(const Global& g, const std::string& user, const std::s
     client.call(bus::kAdminInterface, bus::kAdminSetContact, "sss", user.c_str(), kind.c_str(),
                 value.c_str());
     print_result(g, json{{"user", user}, {"kind", kind}, {"action", "contact-set"}},
-                 "The " + kind + " of " + user + "'s profile was set.");
+                 format_text(kind == "phone" ? _("The phone of %s's profile was set.")
+                                             : _("The email of %s's profile was set."),
+                             {user}));
     return kExitOk;
 }
 
@@ -805,14 +861,17 @@ int cmd_admin_contact_remove(const Global& g, const std::string& user, const std
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminRemoveContact, "ss", user.c_str(), kind.c_str());
     print_result(g, json{{"user", user}, {"kind", kind}, {"action", "contact-remove"}},
-                 "The " + kind + " of " + user + "'s profile was removed.");
+                 format_text(kind == "phone" ? _("The phone of %s's profile was removed.")
+                                             : _("The email of %s's profile was removed."),
+                             {user}));
     return kExitOk;
 }
 
 int cmd_admin_unlock(const Global& g, const std::string& user) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminUnlock, "s", user.c_str());
-    print_result(g, json{{"user", user}, {"action", "unlock"}}, user + " is unlocked.");
+    print_result(g, json{{"user", user}, {"action", "unlock"}},
+                 format_text(_("%s is unlocked."), {user}));
     return kExitOk;
 }
 
@@ -840,7 +899,8 @@ int cmd_policy_show(const Global& g, const std::string& user) {
     if (g.json_output) {
         std::cout << json{{"user", user}, {"effective", text}}.dump(2) << "\n";
     } else {
-        std::cout << "Effective policy for " << user << " (as lwauthd runs it):\n" << text;
+        std::cout << format_text(_("Effective policy for %s (as lwauthd runs it):"), {user}) << "\n"
+                  << text;
     }
     return kExitOk;
 }
@@ -881,7 +941,7 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
                   << " in " << dir << "; lwauthd would refuse this policy.\n";
         return ctl_exit_status(Errc::BadPolicy);
     }
-    std::cout << "The policy in " << dir << " is valid.\n";
+    std::cout << format_text(_("The policy in %s is valid."), {dir}) << "\n";
     if (!user.empty()) {
         std::cout << "\nEffective policy for " << user << ":\n"
                   << policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
@@ -908,7 +968,7 @@ int cmd_policy_edit(const Global& g, const std::string& dir) {
 int cmd_policy_reload(const Global& g) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminReloadPolicy, "");
-    print_result(g, json{{"reloaded", true}}, "The policy was reloaded.");
+    print_result(g, json{{"reloaded", true}}, _("The policy was reloaded."));
     return kExitOk;
 }
 
@@ -1112,7 +1172,8 @@ int usage_error(const CLI::App& app, int argc, char** argv, const CLI::ParseErro
     if (json_output) {
         std::cout << nlohmann::json{{"error", "usage"}, {"message", message}}.dump(2) << "\n";
     }
-    std::cerr << "lwauthctl: " << message << "\nRun lwauthctl --help for the commands.\n";
+    std::cerr << "lwauthctl: " << message << "\n"
+              << _("Run lwauthctl --help for the commands.") << "\n";
     return kExitUsage;
 }
 
@@ -1142,6 +1203,11 @@ int run_command_line(CLI::App& app, int argc, char** argv, const CommandLine& c)
 
 int main(int argc, char** argv) {
     using namespace lwauth;
+    // The user's locale (LANG, LC_MESSAGES, LC_ALL): a locale the system has not generated
+    // leaves lwauthctl in English, as every gettext program does.
+    std::setlocale(LC_ALL, "");
+    bindtextdomain("lwauth", catalog_dir().c_str());
+    textdomain("lwauth");
     CLI::App app{
         "Manage lwauth login settings: your own contacts and 2-step verification; other "
         "users' as an administrator; the login policy."};

@@ -35,7 +35,7 @@ Error wrong_code(int tries_left) {
 
 void require_two_step_available(const policy::UserPolicy& up) {
     if (up.two_step == policy::TwoStep::Off) {
-        throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
+        throw Error(Errc::NotEnabled, N_("2-step verification is not enabled on this host"));
     }
 }
 
@@ -43,16 +43,17 @@ void require_two_step_available(const policy::UserPolicy& up) {
 // else only that it failed (the channel's reason is in the log).
 Error send_failed(const Error& e, int64_t now, const std::string& what) {
     return Error(e.code(), e.code() == Errc::RateLimited
-                               ? rate_limited_text(e.retry_at(), now)
-                               : what + " could not be sent; try again later or ask your "
-                                        "administrator");
+                               ? rate_limited_text(e.retry_at(), now, Language::En)
+                               : what +
+                                     " could not be sent; try again later or ask your "
+                                     "administrator");
 }
 
 }  // namespace
 
 void check_contact_kind(const std::string& kind) {
     if (kind != "phone" && kind != "email") {
-        throw Error(Errc::InvalidArgument, "the contact kind must be 'phone' or 'email'");
+        throw Error(Errc::InvalidArgument, N_("the contact kind must be 'phone' or 'email'"));
     }
 }
 
@@ -370,7 +371,7 @@ void AccountService::set_two_step(const std::string& user, const std::string& ow
     settle(done, [&] {
         auto up = user_policy(user);
         if (up.two_step == policy::TwoStep::Off) {
-            throw Error(Errc::NotEnabled, "2-step verification is not enabled on this host");
+            throw Error(Errc::NotEnabled, N_("2-step verification is not enabled on this host"));
         }
         if (!enabled && up.two_step == policy::TwoStep::Required) {
             throw Error(Errc::PolicyForbids,
@@ -444,7 +445,7 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
         throw Error(Errc::AccessDenied, "the caller's bus connection has no name");
     }
     if (!sender_.reachable(*policy_, up, state)) {
-        throw Error(Errc::NotEnabled, "no channel on this host reaches your verified contacts");
+        throw Error(Errc::NotEnabled, N_("no channel on this host reaches your verified contacts"));
     }
     SecretString code = generate_code(random_, up.code.length);
     PendingReauth pending;
@@ -473,11 +474,11 @@ void AccountService::reauth(const std::string& user, const std::string& owner,
                             const SecretString& code) {
     auto it = pending_reauth_.find({user, owner});
     if (it == pending_reauth_.end()) {
-        throw Error(Errc::NotFound, "no code is waiting to be confirmed; ask for one first");
+        throw Error(Errc::NotFound, N_("no code is waiting to be confirmed; ask for one first"));
     }
     if (clock_.now() >= it->second.expires_at) {
         pending_reauth_.erase(it);
-        throw Error(Errc::Expired, "the code has expired; ask for a new one");
+        throw Error(Errc::Expired, N_("the code has expired; ask for a new one"));
     }
     auto up = user_policy(user);
     if (!code_matches(hasher_, reauth_context(user, owner), code, up.code.length,
@@ -487,7 +488,8 @@ void AccountService::reauth(const std::string& user, const std::string& owner,
             log_event(LogLevel::Warning, "reauth-failed",
                       "wrong codes to confirm a change to the user's login settings",
                       {{"USER", user}});
-            throw Error(Errc::InvalidCode, "wrong code, and no tries are left; ask for a new one");
+            throw Error(Errc::InvalidCode,
+                        N_("wrong code, and no tries are left; ask for a new one"));
         }
         throw wrong_code(it->second.tries_left);
     }

@@ -205,7 +205,7 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
     settle(done, [&] {
         if (what != "pin" && what != "line" && what != "contacts" && what != "hosts" &&
             what != "all") {
-            throw Error(Errc::InvalidArgument, "reset what: pin, line, contacts, hosts or all");
+            throw Error(Errc::InvalidArgument, N_("reset what: pin, line, contacts, hosts or all"));
         }
         require_known(user);
         require_may_change(admin, user, "reset");

@@ -150,8 +150,13 @@ uint64_t answer_by_usec(uint64_t reply_timeout_usec) {
 // slow gateway open the login.
 class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineReply> {
   public:
-    DeadlineReply(BusService& service, sd_bus_message* call, std::string owner, std::string id)
-        : service_(service), call_(keep_call(call)), owner_(std::move(owner)), id_(std::move(id)) {}
+    DeadlineReply(BusService& service, sd_bus_message* call, std::string owner, std::string id,
+                  Language language)
+        : service_(service),
+          call_(keep_call(call)),
+          owner_(std::move(owner)),
+          id_(std::move(id)),
+          language_(language) {}
 
     /// The engine's answer. When lwauthd has already answered, a login that goes on is
     /// dropped: its client has been told it is over.
@@ -202,9 +207,9 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
             service_.engine_.cancel(id_, owner_);
         }
         Step step;
-        step.messages.emplace_back(bus::kMessageError,
-                                   "The verification code could not be sent in time. Try again "
-                                   "later.");
+        step.messages.emplace_back(
+            bus::kMessageError,
+            tr(language_, "The verification code could not be sent in time. Try again later."));
         step.verdict = bus::kVerdictUnavailable;
         reply_step(call_.get(), Result<Step>(step));
         return 0;
@@ -214,6 +219,7 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
     CallRef call_;
     std::string owner_;
     std::string id_;  // the login's, for Answer; "" for Start
+    Language language_;  // the login's, for the line of a missed deadline
     bool replied_ = false;
     EventSourcePtr timer_;
     std::shared_ptr<DeadlineReply> self_;
@@ -491,7 +497,8 @@ void BusService::require_own_login(sd_bus_message* m, uid_t uid, const std::stri
                {"USER", user.substr(0, 256)},
                {"SENDER", sender_of(m)},
                {"METHOD", method_of(m)}});
-    throw Error(Errc::AccessDenied, "a caller other than root may run logins of its own user only");
+    throw Error(Errc::AccessDenied,
+                N_("a caller other than root may run logins of its own user only"));
 }
 
 std::string BusService::caller_user(sd_bus_message* m) const {
@@ -522,7 +529,8 @@ uid_t BusService::require_admin(sd_bus_message* m) const {
     log_event(LogLevel::Warning, "access-denied", "caller refused on the Admin interface",
               {{"CALLER_UID", std::to_string(uid)},
                {"METHOD", sd_bus_message_get_member(m) ? sd_bus_message_get_member(m) : ""}});
-    throw Error(Errc::AccessDenied, "only root or members of the policy's admin group may do this");
+    throw Error(Errc::AccessDenied,
+                N_("only root or members of the policy's admin group may do this"));
 }
 
 int BusService::login_start(sd_bus_message* m) {
@@ -530,14 +538,18 @@ int BusService::login_start(sd_bus_message* m) {
     StartContext wire = bus::read_start_context(m);
     LoginContext context{std::move(wire.user),    std::move(wire.service), std::move(wire.rhost),
                          std::move(wire.tty),     std::move(wire.mode),    sender_of(m),
-                         wire.reply_timeout_usec, wire.session_remote,     uid != 0};
+                         wire.reply_timeout_usec, wire.session_remote,     uid != 0,
+                         std::move(wire.locale)};
     if (context.unprivileged) {
         require_own_login(m, uid, context.user);
         // Whether the login sits at this machine is the caller's word only when it says
         // remote: local takes a local logind session with a seat of its own process.
         context.session_remote = context.session_remote || !caller_sits_here(m);
     }
-    auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "");
+    // The login's language, as far as it is known before the user's policy is read.
+    Language language =
+        language_of_locale(context.locale).value_or(engine_.policy()->base.language);
+    auto reply = std::make_shared<DeadlineReply>(*this, m, context.owner, "", language);
     engine_.start(context, [reply](Result<Step> result) { reply->done(result); });
     reply->arm(context.reply_timeout_usec);
     return 1;
@@ -552,7 +564,7 @@ int BusService::login_answer(sd_bus_message* m) {
     SecretString secret(answer);
     std::string owner = sender_of(m);
     uint64_t reply_timeout = engine_.reply_timeout_usec(id);
-    auto reply = std::make_shared<DeadlineReply>(*this, m, owner, id);
+    auto reply = std::make_shared<DeadlineReply>(*this, m, owner, id, engine_.language(id));
     engine_.answer(id, owner, secret, [reply](Result<Step> result) { reply->done(result); });
     reply->arm(reply_timeout);
     return 1;

@@ -4,6 +4,7 @@
 
 #include "log.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/mask.hpp"
 
 namespace lwauth {
@@ -11,25 +12,33 @@ namespace {
 
 constexpr int64_t kHour = 3600;
 
-std::string minutes_text(std::chrono::seconds lifetime) {
+std::string minutes_text(std::chrono::seconds lifetime, Language language) {
     auto minutes = lifetime.count() / 60;
     if (minutes >= 1 && lifetime.count() % 60 == 0) {
-        return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+        return format_text(
+            tr_n(language, "%s minute", "%s minutes", static_cast<unsigned long>(minutes)),
+            {std::to_string(minutes)});
     }
-    return std::to_string(lifetime.count()) + " seconds";
+    return format_text(
+        tr_n(language, "%s second", "%s seconds", static_cast<unsigned long>(lifetime.count())),
+        {std::to_string(lifetime.count())});
 }
 
 SecretString compose(CodePurpose purpose, const SecretString& code,
-                     const policy::CodePolicy& code_policy) {
-    // Kept short: one SMS holds 160 characters.
+                     const policy::CodePolicy& code_policy, Language language) {
+    // Kept short: one SMS holds 160 characters (70 in UCS-2, as Japanese goes).
     const bool reauth = purpose == CodePurpose::Reauth;
-    std::string text = purpose == CodePurpose::ConfirmContact ? "lwauth: your confirmation code is "
-                       : reauth ? "lwauth: your code to change your login settings is "
-                                : "lwauth: your verification code is ";
-    text.append(code.view());
-    text += ". It expires in " + minutes_text(code_policy.lifetime) +
-            (reauth ? ". Never share it; if you did not ask for it, tell your administrator."
-                    : ". Never share it with anyone.");
+    // TRANSLATORS: %1$s is the code, %2$s how long it lasts ("5 minutes").
+    const char* form =
+        purpose == CodePurpose::ConfirmContact
+            ? N_("lwauth: your confirmation code is %1$s. It expires in %2$s. Never share it "
+                 "with anyone.")
+        : reauth ? N_("lwauth: your code to change your login settings is %1$s. It expires in "
+                      "%2$s. Never share it; if you did not ask for it, tell your administrator.")
+                 : N_("lwauth: your verification code is %1$s. It expires in %2$s. Never share "
+                      "it with anyone.");
+    std::string text = format_text(tr(language, form),
+                                   {code.view(), minutes_text(code_policy.lifetime, language)});
     SecretString secret(text);
     wipe_string(text);
     return secret;
@@ -289,13 +298,15 @@ void CodeSender::release(const SendReservation& reservation, const std::function
 void CodeSender::send_login_code(const std::string& user, const policy::Policy& policy,
                                  const policy::UserPolicy& user_policy, const UserState& state,
                                  const SecretString& code, Done<Delivered> done,
-                                 CodePurpose purpose, const std::string& rhost) {
+                                 CodePurpose purpose, const std::string& rhost,
+                                 std::optional<Language> language) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
     attempt->rhost = rhost;
     attempt->purpose = purpose;
     attempt->code_policy = user_policy.code;
-    attempt->text = compose(purpose, code, user_policy.code);
+    attempt->text =
+        compose(purpose, code, user_policy.code, language.value_or(user_policy.language));
     attempt->done = std::move(done);
     attempt->targets = login_targets(user, policy, user_policy, state);
     advance(attempt);
@@ -308,7 +319,8 @@ void CodeSender::send_confirmation(const std::string& user, const policy::Policy
     attempt->user = user;
     attempt->purpose = CodePurpose::ConfirmContact;
     attempt->code_policy = user_policy.code;
-    attempt->text = compose(CodePurpose::ConfirmContact, code, user_policy.code);
+    attempt->text =
+        compose(CodePurpose::ConfirmContact, code, user_policy.code, user_policy.language);
     attempt->done = std::move(done);
     add_targets(attempt->targets, policy,
                 contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email, contact.value);

@@ -54,11 +54,13 @@ class CodeSender {
     /// cap has room again. Nothing delivered ends in Error(DeliveryFailed) with the last
     /// channel's reason (for the log, not for the user).
     /// `purpose` is Login or PasswordlessLogin; `rhost` is the login's remote host ("" for
-    /// a local session), which the passwordless budget counts per.
+    /// a local session), which the passwordless budget counts per. The message is in
+    /// `language` (the login's), else in the user's [policy] language.
     void send_login_code(const std::string& user, const policy::Policy& policy,
                          const policy::UserPolicy& user_policy, const UserState& state,
                          const SecretString& code, Done<Delivered> done,
-                         CodePurpose purpose = CodePurpose::Login, const std::string& rhost = "");
+                         CodePurpose purpose = CodePurpose::Login, const std::string& rhost = "",
+                         std::optional<Language> language = std::nullopt);
 
     /// Sends a confirmation code to a contact being added (not yet verified).
     void send_confirmation(const std::string& user, const policy::Policy& policy,

@@ -21,6 +21,7 @@
 #include "lwauth/bus_names.hpp"
 #include "lwauth/console.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
 
@@ -92,9 +93,30 @@ int verdict_to_pam(std::string_view verdict) {
     return PAM_SERVICE_ERR;
 }
 
+// The PAM session's locale: LC_ALL, else LC_MESSAGES, else LANG, as a program of the
+// session reads them, from the PAM environment (pam_env, the application), else from the
+// application's own environment. "" when none is set.
+std::string session_locale(pam_handle_t* pamh) {
+    constexpr const char* kNames[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (const char* name : kNames) {
+        const char* value = pam_getenv(pamh, name);
+        if (value != nullptr && *value != '\0') {
+            return value;
+        }
+    }
+    for (const char* name : kNames) {
+        const char* value = std::getenv(name);
+        if (value != nullptr && *value != '\0') {
+            return value;
+        }
+    }
+    return "";
+}
+
 class Relay {
   public:
-    Relay(pam_handle_t* pamh, const Options& options) : pamh_(pamh), options_(options) {}
+    Relay(pam_handle_t* pamh, const Options& options)
+        : pamh_(pamh), options_(options), locale_(session_locale(pamh)) {}
 
     int run();
     // After a verdict that carried a full login's handle: keeps it, with the connection
@@ -116,13 +138,29 @@ class Relay {
     const char* item(int type) const;
     int show(const Step& step);
     void cancel(const std::string& id);
+    // The module's own line in the session's language (lwauthd says the rest), or
+    // English when lwauth has no catalog for it: lwauthd's policy is not known here.
+    std::string own_line(const char* msgid) const;
 
     pam_handle_t* pamh_;
     const Options& options_;
     BusPtr bus_;
     std::string daemon_;       // unique name of the lwauthd that answered Start
     std::string unconfirmed_;  // the handle of a success or ignore, for Confirm
+    std::string locale_;       // the session's, passed in Start's context
 };
+
+std::string Relay::own_line(const char* msgid) const {
+    auto language = language_of_locale(locale_);
+    if (!language || *language == Language::En) {
+        return msgid;
+    }
+    // Read for this line only: the module keeps nothing between calls, and shows its own
+    // lines only when a login cannot go on.
+    Catalog catalog = Catalog::load(*language);
+    const char* found = catalog.find(msgid);
+    return found != nullptr ? found : msgid;
+}
 
 int Relay::unavailable(const std::string& why) {
     if (options_.failmode_safe) {
@@ -134,9 +172,10 @@ int Relay::unavailable(const std::string& why) {
     }
     pam_syslog(pamh_, LOG_ERR, "lwauthd is not available (%s); login refused (failmode=secure)",
                why.c_str());
-    pam_error(pamh_,
-              "The login verification service is not available. Try again later or contact your "
-              "administrator.");
+    pam_error(pamh_, "%s",
+              own_line(N_("The login verification service is not available. Try again later or "
+                          "contact your administrator."))
+                  .c_str());
     return PAM_AUTHINFO_UNAVAIL;
 }
 
@@ -154,11 +193,13 @@ int Relay::bus_failure(const BusError& error, int r, const char* what) {
     }
     pam_syslog(pamh_, LOG_ERR, "lwauthd refused the login (%s)", why.c_str());
     if (code == Errc::NoSuchLogin) {
-        pam_error(pamh_, "This login has timed out. Please log in again.");
+        pam_error(pamh_, "%s",
+                  own_line(N_("This login has timed out. Please log in again.")).c_str());
     } else if (code == Errc::Unavailable) {
-        pam_error(
-            pamh_,
-            "The login verification service cannot serve this login right now. Try again later.");
+        pam_error(pamh_, "%s",
+                  own_line(N_("The login verification service cannot serve this login right now. "
+                              "Try again later."))
+                      .c_str());
     }
     return to_pam_code(code);
 }
@@ -301,9 +342,9 @@ int Relay::start(const char* user, Step& step) {
     // The module's own wait goes with it, so that lwauthd answers (as unavailable, which
     // fails closed) before this module would give up and leave the login to failmode=.
     try {
-        bus::append_start_context(raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY),
-                                        options_.mode, options_.timeout_usec,
-                                        session_is_remote(item(PAM_TTY))});
+        bus::append_start_context(
+            raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY), options_.mode,
+                  options_.timeout_usec, session_is_remote(item(PAM_TTY)), locale_});
     } catch (const Error&) {
         return PAM_BUF_ERR;
     }

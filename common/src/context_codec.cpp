@@ -32,6 +32,9 @@ std::string* string_field(StartContext& context, std::string_view key) {
     if (key == kContextMode) {
         return &context.mode;
     }
+    if (key == kContextLocale) {
+        return &context.locale;
+    }
     return nullptr;
 }
 
@@ -74,11 +77,11 @@ void read_value(sd_bus_message* m, std::string_view key, StartContext& context) 
 }  // namespace
 
 void append_start_context(sd_bus_message* m, const StartContext& c) {
-    int r = sd_bus_message_append(m, "a{sv}", 7, kContextUser, "s", c.user.c_str(), kContextService,
-                                  "s", c.service.c_str(), kContextRhost, "s", c.rhost.c_str(),
-                                  kContextTty, "s", c.tty.c_str(), kContextMode, "s",
-                                  c.mode.c_str(), kContextReplyTimeout, "t", c.reply_timeout_usec,
-                                  kContextSessionRemote, "b", static_cast<int>(c.session_remote));
+    int r = sd_bus_message_append(
+        m, "a{sv}", 8, kContextUser, "s", c.user.c_str(), kContextService, "s", c.service.c_str(),
+        kContextRhost, "s", c.rhost.c_str(), kContextTty, "s", c.tty.c_str(), kContextMode, "s",
+        c.mode.c_str(), kContextReplyTimeout, "t", c.reply_timeout_usec, kContextSessionRemote, "b",
+        static_cast<int>(c.session_remote), kContextLocale, "s", c.locale.c_str());
     if (r < 0) {
         throw Error(Errc::Internal, "cannot write the Start context: " + errno_string(r));
     }

@@ -203,6 +203,7 @@ const std::vector<KeySpec>& key_specs() {
          overridable<&U::enroll_grace>(as(duration_parser(0s, 90 * 24h)))},
         {"policy", "remember_host",
          overridable<&U::remember_host>(as(duration_parser(0s, 30 * 24h)))},
+        {"policy", "language", overridable<&U::language>(words(kLanguageWords))},
 
         {"code", "length", overridable<&U::code, &C::length>(as(integer_parser(6, 10)))},
         {"code", "lifetime",

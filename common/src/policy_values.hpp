@@ -26,6 +26,7 @@ struct Word {
 inline constexpr Word<TwoStep> kTwoStepWords[] = {
     {"off", TwoStep::Off}, {"optional", TwoStep::Optional}, {"required", TwoStep::Required}};
 inline constexpr Word<Reauth> kReauthWords[] = {{"code", Reauth::Code}, {"none", Reauth::None}};
+inline constexpr Word<Language> kLanguageWords[] = {{"en", Language::En}, {"ja", Language::Ja}};
 inline constexpr Word<Contacts> kContactsWords[] = {{"self", Contacts::Self},
                                                     {"admin", Contacts::Admin}};
 inline constexpr Word<Kind> kKindWords[] = {

@@ -7,8 +7,9 @@ bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-std::string counted(int64_t count, const char* unit) {
-    return std::to_string(count) + " " + unit + (count == 1 ? "" : "s");
+// `form` (tr_n's, for `count`) with the count in it.
+std::string counted(const char* form, int64_t count) {
+    return format_text(form, {std::to_string(count)});
 }
 
 }  // namespace
@@ -35,11 +36,15 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-std::string duration_text(int64_t seconds) {
+std::string duration_text(int64_t seconds, Language language) {
     if (seconds >= 120) {
-        return counted((seconds + 59) / 60, "minute");
+        int64_t minutes = (seconds + 59) / 60;
+        return counted(
+            tr_n(language, "%s minute", "%s minutes", static_cast<unsigned long>(minutes)),
+            minutes);
     }
-    return counted(seconds, "second");
+    return counted(tr_n(language, "%s second", "%s seconds", static_cast<unsigned long>(seconds)),
+                   seconds);
 }
 
 }  // namespace lwauth

@@ -44,6 +44,8 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     if (context.unprivileged) {
         believe_locally(starting->context);
     }
+    starting->context.language =
+        language_of_locale(context.locale).value_or(starting->user_policy.language);
     if (context.mode == bus::kModeSecondFactor &&
         starting->user_policy.two_step == policy::TwoStep::Off) {
         done(Step::verdict_of(bus::kVerdictIgnore));
@@ -165,7 +167,7 @@ void LoginEngine::offer_primary(const std::shared_ptr<Starting>& starting,
             continue;
         }
         if (type->offered(*starting->policy, starting->user_policy, state, context)) {
-            offered.push_back({type, type->label(state)});
+            offered.push_back({type, type->label(state, context.language)});
         }
     }
     if (offered.empty()) {
@@ -196,8 +198,8 @@ Step LoginEngine::locked_step(const LoginContext& context, int64_t remaining) {
     log_event(LogLevel::Notice, "login-locked", "login refused: account locked",
               {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
     Step step = Step::verdict_of(bus::kVerdictMaxTries);
-    step.error(
-        locked_text(remaining >= kLockedUntilUnlocked / 2 ? kLockedUntilUnlocked : remaining, 0));
+    step.error(locked_text(remaining >= kLockedUntilUnlocked / 2 ? kLockedUntilUnlocked : remaining,
+                           0, context.language));
     return step;
 }
 
@@ -300,7 +302,7 @@ void LoginEngine::choose_second_factor(const std::shared_ptr<Starting>& starting
         others.insert(others.begin(), *first);
         ids.clear();
         for (const auto& type : others) {
-            choices.push_back({type->label(policy, user_policy, state),
+            choices.push_back({type->label(policy, user_policy, state, context.language),
                                type->create(policy, user_policy, state, context)});
             ids += (ids.empty() ? "" : ",") + type->id();
         }
@@ -406,7 +408,7 @@ void LoginEngine::wait_timed_out(const std::string& id) {
     // Denied, not unavailable: nothing failed, the confirmation did not come; the stack
     // must not take it for an outage that failmode= or an `ignore` rule would let pass.
     Step step = Step::verdict_of(bus::kVerdictDenied);
-    step.error("The login was not confirmed in time. Please log in again.");
+    step.error(tr(context.language, "The login was not confirmed in time. Please log in again."));
     finish(id, Result<Step>(std::move(step)), reply);
 }
 

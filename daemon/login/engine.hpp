@@ -111,6 +111,11 @@ class LoginEngine {
         auto it = logins_.find(id);
         return it == logins_.end() ? 0 : it->second.login->context.reply_timeout_usec;
     }
+    /// The language of login `id`'s lines; English when the login is unknown.
+    [[nodiscard]] Language language(const std::string& id) const {
+        auto it = logins_.find(id);
+        return it == logins_.end() ? Language::En : it->second.login->context.language;
+    }
 
   private:
     struct Pending {

@@ -10,19 +10,20 @@ bool chooses_password(std::string_view answer) {
     return answer == "p" || answer == "P";
 }
 
-Step PrimaryMenu::menu(Step step) const {
-    step.info("How do you want to log in?");
+Step PrimaryMenu::menu(Step step, Language language) const {
+    step.info(tr(language, "How do you want to log in?"));
     for (size_t i = 0; i < choices_.size(); ++i) {
         add_menu_line(step, i, choices_[i].label);
     }
-    step.info("  p  your password");
-    step.prompt = "Choice (1-" + std::to_string(choices_.size()) + " or p): ";
+    step.info(std::string("  p  ") + tr(language, "your password"));
+    step.prompt =
+        format_text(tr(language, "Choice (1-%s or p): "), {std::to_string(choices_.size())});
     step.echo = true;
     return step;
 }
 
-void PrimaryMenu::begin(const MethodEnv&, Done<Step> done) {
-    done(Result<Step>(menu(Step{})));
+void PrimaryMenu::begin(const MethodEnv& env, Done<Step> done) {
+    done(Result<Step>(menu(Step{}, env.context.language)));
 }
 
 void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
@@ -37,8 +38,9 @@ void PrimaryMenu::answer(const MethodEnv& env, std::string_view answer, Done<Ste
     std::optional<size_t> index = menu_choice(answer, choices_.size());
     if (!index) {
         Step step;
-        step.error("Type a number from the list, or p for your password.");
-        done(Result<Step>(menu(std::move(step))));
+        step.error(
+            tr(env.context.language, "Type a number from the list, or p for your password."));
+        done(Result<Step>(menu(std::move(step), env.context.language)));
         return;
     }
     chosen_ = choices_[*index].type->create();

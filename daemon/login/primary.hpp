@@ -21,8 +21,9 @@ class PrimaryMethodType {
     virtual ~PrimaryMethodType() = default;
     /// "phone": for logs.
     [[nodiscard]] virtual std::string id() const = 0;
-    /// The menu line ("a code sent to your phone (+81 •• •••• 5678)"): masked only.
-    [[nodiscard]] virtual std::string label(const UserState& state) const = 0;
+    /// The menu line ("a code sent to your phone (+81 •• •••• 5678)") in `language`:
+    /// masked only.
+    [[nodiscard]] virtual std::string label(const UserState& state, Language language) const = 0;
     /// Whether the policy enables the method for this user, the user has set it up,
     /// and this session (PAM service, remote host) may use it.
     [[nodiscard]] virtual bool offered(const policy::Policy& policy,
@@ -64,7 +65,7 @@ class PrimaryMenu final : public LoginMethod {
     Result<void> notify(const LoginEvent& event) override;
 
   private:
-    [[nodiscard]] Step menu(Step step) const;
+    [[nodiscard]] Step menu(Step step, Language language) const;
 
     std::vector<Choice> choices_;
     std::shared_ptr<LoginMethod> chosen_;

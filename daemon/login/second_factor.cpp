@@ -7,12 +7,12 @@
 
 namespace lwauth {
 
-Step SecondFactorLogin::menu(Step step) const {
-    step.info("How do you want to verify your login?");
+Step SecondFactorLogin::menu(Step step, Language language) const {
+    step.info(tr(language, "How do you want to verify your login?"));
     for (size_t i = 0; i < choices_.size(); ++i) {
         add_menu_line(step, i, choices_[i].label);
     }
-    step.prompt = "Choice (1-" + std::to_string(choices_.size()) + "): ";
+    step.prompt = format_text(tr(language, "Choice (1-%s): "), {std::to_string(choices_.size())});
     step.echo = true;
     return step;
 }
@@ -43,7 +43,7 @@ void SecondFactorLogin::begin(const MethodEnv& env, Done<Step> done) {
         chosen_->begin(env, remembering(env, std::move(done)));
         return;
     }
-    done(Result<Step>(menu(Step{})));
+    done(Result<Step>(menu(Step{}, env.context.language)));
 }
 
 void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
@@ -57,11 +57,12 @@ void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, Do
         // prompt does not turn into a loop for whoever holds the password.
         Step step;
         if (retries_left_-- > 0) {
-            step.error("Type a number from the list.");
-            done(Result<Step>(menu(std::move(step))));
+            step.error(tr(env.context.language, "Type a number from the list."));
+            done(Result<Step>(menu(std::move(step), env.context.language)));
             return;
         }
-        step.error("That is not one of the choices. Log in again to choose.");
+        step.error(
+            tr(env.context.language, "That is not one of the choices. Log in again to choose."));
         step.verdict = bus::kVerdictDenied;
         done(Result<Step>(std::move(step)));
         return;

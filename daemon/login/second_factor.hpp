@@ -28,10 +28,11 @@ class SecondFactorType {
     virtual ~SecondFactorType() = default;
     /// "code": for logs.
     [[nodiscard]] virtual std::string id() const = 0;
-    /// The line of the choice ("a verification code sent to +81 •• •••• 5678"): masked only.
+    /// The line of the choice ("a verification code sent to +81 •• •••• 5678") in
+    /// `language`: masked only.
     [[nodiscard]] virtual std::string label(const policy::Policy& policy,
                                             const policy::UserPolicy& user_policy,
-                                            const UserState& state) const = 0;
+                                            const UserState& state, Language language) const = 0;
     /// How it fits this user (their policy and state) and this session.
     [[nodiscard]] virtual Fit fit(const policy::Policy& policy,
                                   const policy::UserPolicy& user_policy, const UserState& state,
@@ -68,7 +69,7 @@ class SecondFactorLogin final : public LoginMethod {
     void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) override;
 
   private:
-    [[nodiscard]] Step menu(Step step) const;
+    [[nodiscard]] Step menu(Step step, Language language) const;
     /// `done`, after recording the place of a success.
     [[nodiscard]] Done<Step> remembering(const MethodEnv& env, Done<Step> done) const;
 

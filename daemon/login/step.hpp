@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lwauth/bus_codec.hpp"  // Step
+#include "lwauth/i18n.hpp"
 
 namespace lwauth {
 
@@ -25,6 +26,11 @@ struct LoginContext {
     // user): such a login is offered only what cannot be turned against another user,
     // and is never recorded as a full login.
     bool unprivileged = false;
+    // The PAM session's locale name, as the module read it ("" when none is set).
+    std::string locale{};
+    // The language of the login's lines and code message: the locale's when lwauth has
+    // lines in it, else the user's [policy] language (LoginEngine::start sets it).
+    Language language = Language::En;
 
     /// Whether the login comes from another machine, as pam_fprintd decides: a remote
     /// host other than "localhost" is; otherwise the logind session says. sshd's own

@@ -24,35 +24,40 @@ std::string time_text(int64_t epoch) {
 
 // "Until 2026-12-17 09:00 UTC, ..." with how to enroll under the policy's contacts rule.
 // Enrolling is saving a login contact: the only second factor lwauth has yet.
-std::string enroll_grace_text(policy::Contacts contacts, int64_t until) {
-    std::string how =
-        contacts == policy::Contacts::Admin
-            ? "Ask your administrator to register your phone number or email address"
-            : "Set up your phone number or email address now: lwauthctl contact add phone "
-              "NUMBER (or email ADDRESS)";
-    return "2-step verification is required for this account, which has no phone number or "
-           "email address for verification codes yet. You may log in without a code until " +
-           time_text(until) + ". " + how + ".";
+std::string enroll_grace_text(policy::Contacts contacts, int64_t until, Language language) {
+    const char* how = contacts == policy::Contacts::Admin
+                          ? tr(language,
+                               "Ask your administrator to register your phone number or email "
+                               "address.")
+                          : tr(language,
+                               "Set up your phone number or email address now: lwauthctl contact "
+                               "add phone NUMBER (or email ADDRESS).");
+    return format_text(tr(language,
+                          "2-step verification is required for this account, which has no "
+                          "phone number or email address for verification codes yet. You may "
+                          "log in without a code until %1$s. %2$s"),
+                       {time_text(until), how});
 }
 
 // The refusal of a user who has set up no second factor and may not log in without one.
-Step refused_step() {
+Step refused_step(Language language) {
     Step step = Step::verdict_of(bus::kVerdictDenied);
-    step.error(
-        "2-step verification is required for this account, but it has no verified phone "
-        "number or email address. Ask your administrator to register one for you.");
+    step.error(tr(language,
+                  "2-step verification is required for this account, but it has no verified phone "
+                  "number or email address. Ask your administrator to register one for you."));
     return step;
 }
 
 }  // namespace
 
-std::string locked_text(int64_t locked_until, int64_t now) {
+std::string locked_text(int64_t locked_until, int64_t now, Language language) {
     if (locked_until >= kLockedUntilUnlocked) {
-        return "Too many failed verification attempts. This account is locked until an "
-               "administrator unlocks it.";
+        return tr(language,
+                  "Too many failed verification attempts. This account is locked until an "
+                  "administrator unlocks it.");
     }
-    return "Too many failed verification attempts. Try again in " +
-           duration_text(locked_until - now) + ".";
+    return format_text(tr(language, "Too many failed verification attempts. Try again in %s."),
+                       {duration_text(locked_until - now, language)});
 }
 
 namespace two_step {
@@ -78,11 +83,11 @@ void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPo
                        {"RHOST", context.rhost},
                        {"VERDICT", bus::kVerdictSuccess}});
             Step step = Step::verdict_of(bus::kVerdictSuccess);
-            step.info(
-                "No verification code needed: you verified from this host within the "
-                "last " +
-                policy::format_duration(user_policy.remember_host) +
-                " (lwauthctl forget ends it).");
+            step.info(format_text(
+                tr(context.language,
+                   "No verification code needed: you verified from this host within the last "
+                   "%s (lwauthctl forget ends it)."),
+                {policy::format_duration(user_policy.remember_host)}));
             answer(std::optional<Step>(std::move(step)));
         }));
 }
@@ -124,13 +129,13 @@ Step grace_step(policy::Contacts contacts, const policy::UserPolicy& user_policy
                    {"VERDICT", bus::kVerdictSuccess},
                    {"DURATION_S", std::to_string(until - now)}});
         Step grace = Step::verdict_of(bus::kVerdictSuccess);
-        grace.info(enroll_grace_text(contacts, until));
+        grace.info(enroll_grace_text(contacts, until, context.language));
         return grace;
     }
     log_event(LogLevel::Notice, "login-enroll-grace-over",
               "login refused: no contact, and enroll_grace has ended",
               {{"USER", user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-    return refused_step();
+    return refused_step(context.language);
 }
 
 }  // namespace
@@ -142,7 +147,7 @@ void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy
         log_event(LogLevel::Notice, "login-no-contact",
                   "login refused: 2-step verification required but no verified contact",
                   {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-        done(refused_step());
+        done(refused_step(context.language));
         return;
     }
     // Rolling 2-step out: a user who has not enrolled yet is let in after the password

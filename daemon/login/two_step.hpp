@@ -24,7 +24,7 @@ namespace lwauth {
 }
 
 /// What a user is told of a lock: how long it lasts, or that an administrator must end it.
-[[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now);
+[[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now, Language language);
 
 namespace two_step {
 

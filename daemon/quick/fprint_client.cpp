@@ -8,6 +8,7 @@
 #include "barrier.hpp"
 #include "log.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/sd_bus.hpp"
 
 namespace lwauth {
@@ -25,12 +26,13 @@ constexpr const char* kOwnerChangedRule =
     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
     "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='net.reactivated.Fprint'";
 
-// What the user reads when fingerprint login cannot go on.
-constexpr const char* kNoService = "The fingerprint service is not available.";
-constexpr const char* kStopped = "The fingerprint service stopped.";
-constexpr const char* kInUse = "The fingerprint reader is in use.";
-constexpr const char* kDisconnected = "The fingerprint reader was disconnected.";
-constexpr const char* kFailed = "The fingerprint reader failed.";
+// What the user reads when fingerprint login cannot go on: English msgids, which the
+// login translates (FingerprintMethod) into its own language.
+constexpr const char* kNoService = N_("The fingerprint service is not available.");
+constexpr const char* kStopped = N_("The fingerprint service stopped.");
+constexpr const char* kInUse = N_("The fingerprint reader is in use.");
+constexpr const char* kDisconnected = N_("The fingerprint reader was disconnected.");
+constexpr const char* kFailed = N_("The fingerprint reader failed.");
 
 // VerifyStop and Release must not hold the verdict back for sd-bus's default 25 s.
 constexpr uint64_t kTeardownCallUsec = 5ULL * 1000 * 1000;
@@ -453,16 +455,16 @@ class Handle final : public FprintVerification {
 
 std::string fprint_retry_message(const std::string& result) {
     if (result == fprint::kRetryScan) {
-        return "Place your finger on the reader again.";
+        return N_("Place your finger on the reader again.");
     }
     if (result == fprint::kSwipeTooShort) {
-        return "The swipe was too short; try again.";
+        return N_("The swipe was too short; try again.");
     }
     if (result == fprint::kFingerNotCentered) {
-        return "Your finger was not centered on the reader; try again.";
+        return N_("Your finger was not centered on the reader; try again.");
     }
     if (result == fprint::kRemoveAndRetry) {
-        return "Lift your finger from the reader and try again.";
+        return N_("Lift your finger from the reader and try again.");
     }
     return "";
 }

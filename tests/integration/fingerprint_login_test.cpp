@@ -64,7 +64,9 @@ class OtherMethod final : public LoginMethod {
 class OtherType final : public PrimaryMethodType {
   public:
     [[nodiscard]] std::string id() const override { return "other"; }
-    [[nodiscard]] std::string label(const UserState&) const override { return "another way"; }
+    [[nodiscard]] std::string label(const UserState&, Language) const override {
+        return "another way";
+    }
     [[nodiscard]] bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
                                const LoginContext&) const override {
         return true;

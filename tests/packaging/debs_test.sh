@@ -76,6 +76,8 @@ expect_file "$lwauth" -rw-r--r-- /lib/systemd/system/lwauthd.service
 expect_file "$lwauth" -rw-r--r-- /usr/share/dbus-1/system.d/org.lwauth.Auth1.conf
 expect_file "$lwauth" -rw-r--r-- /usr/share/dbus-1/system-services/org.lwauth.Auth1.service
 expect_file "$lwauth" -rw-r--r-- /usr/share/lwauth/common-pins
+# the Japanese catalog, read by lwauthd, lwauthctl and pam_lwauth.so
+expect_file "$lwauth" -rw-r--r-- /usr/share/locale/ja/LC_MESSAGES/lwauth.mo
 expect_file "$lwauth" -rw-r--r-- /etc/lwauth/lwauth.conf
 expect_file "$lwauth" drwxr-x--- /etc/lwauth/secrets
 expect_file "$lwauth" -rw-r--r-- /usr/lib/sysusers.d/lwauth.conf

@@ -87,6 +87,7 @@ class FingerprintPam : public ::testing::Test {
     void TearDown() override {
         unsetenv("PAM_RHOST");
         unsetenv("PAM_TTY");
+        unsetenv("LANG");
     }
 
     std::string sql(const std::string& statement) const {
@@ -170,6 +171,29 @@ TEST_F(FingerprintPam, ARemoteSessionIsNeverOfferedIt) {
     EXPECT_EQ(person.method_prompts, 0) << person.shown;
     EXPECT_EQ(person.password_prompts, 1) << person.shown;
     EXPECT_TRUE(fake_->calls(reader).empty());
+}
+
+// A Japanese session (the application's LANG): the reader's prompt and a failed match
+// in Japanese.
+TEST_F(FingerprintPam, AJapaneseSessionIsToldInJapanese) {
+    setenv("LANG", "ja_JP.UTF-8", 1);
+    std::string reader =
+        fake_->add_reader("bob", {"right-index-finger"}, {{"verify-no-match", true}});
+    Person person = new_person([&](int count) {
+        if (count == 1) {
+            until_read(reader, kClaimToRelease.size());
+            fake_->script(reader, {});
+            return std::string();
+        }
+        until_read(reader, kClaimToRelease.size() + 3);
+        return std::string("p");
+    });
+    const std::string touch = "指紋センサーに触れてください（他の方法を選ぶには Enter キー）: ";
+    person.method_prompt = touch;
+    EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
+    EXPECT_EQ(person.method_prompts, 2) << person.shown;
+    EXPECT_NE(person.shown.find("指紋が一致しませんでした。\n" + touch), std::string::npos)
+        << person.shown;
 }
 
 }  // namespace

@@ -109,6 +109,8 @@ int decode_status(int status) {
 std::map<std::string, std::string> base_env() {
     return {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
             {"LANG", "C.UTF-8"},
+            // the build tree's catalogs (po/), for lwauthd and lwauthctl
+            {"LWAUTH_LOCALEDIR", LWAUTH_BUILD_LOCALEDIR},
             {"ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0"}};
 }
 

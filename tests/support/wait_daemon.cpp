@@ -69,7 +69,9 @@ class WaitMethodType final : public PrimaryMethodType,
         : engine(the_engine), timers(the_timers) {}
 
     [[nodiscard]] std::string id() const override { return "test-wait"; }
-    [[nodiscard]] std::string label(const UserState&) const override { return "a test of waiting"; }
+    [[nodiscard]] std::string label(const UserState&, Language) const override {
+        return "a test of waiting";
+    }
     [[nodiscard]] bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
                                const LoginContext&) const override {
         return true;

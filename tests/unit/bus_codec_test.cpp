@@ -310,14 +310,15 @@ TEST_F(BusCodec, ReplyThatIsNoStatusIsMalformed) {
 // ---- Login.Start's context ------------------------------------------------------------
 
 TEST_F(BusCodec, AStartContextRoundTrips) {
-    StartContext context{"alice", "sshd", "192.0.2.7", "", bus::kModePrimary, 30000000};
+    StartContext context{"alice",           "sshd",   "192.0.2.7", "",
+                         bus::kModePrimary, 30000000, false,       "ja_JP.UTF-8"};
     auto m = reply([&](sd_bus_message* raw) { bus::append_start_context(raw, context); });
     EXPECT_STREQ(sd_bus_message_get_signature(m.get(), 1), "a{sv}");
     EXPECT_EQ(bus::read_start_context(m.get()), context);
 }
 
 TEST_F(BusCodec, AStartContextCarriesARemoteSession) {
-    StartContext context{"alice", "gdm-password", "", ":0", bus::kModePrimary, 30000000, true};
+    StartContext context{"alice", "gdm-password", "", ":0", bus::kModePrimary, 30000000, true, ""};
     auto m = reply([&](sd_bus_message* raw) { bus::append_start_context(raw, context); });
     StartContext got = bus::read_start_context(m.get());
     EXPECT_TRUE(got.session_remote);
@@ -340,7 +341,7 @@ TEST_F(BusCodec, AStartContextSkipsKeysItDoesNotKnowAndLeavesMissingOnesEmpty) {
                   0);
     });
     StartContext got = bus::read_start_context(m.get());
-    EXPECT_EQ(got, (StartContext{"bob", "", "", "", "second_factor", 0}));
+    EXPECT_EQ(got, (StartContext{"bob", "", "", "", "second_factor", 0, false, ""}));
     EXPECT_FALSE(got.session_remote) << "an older module says nothing: a local session";
 }
 

@@ -1484,7 +1484,7 @@ class FakeMethodType final : public PrimaryMethodType {
   public:
     explicit FakeMethodType(bool counts_apart = false) : counts_apart_(counts_apart) {}
     std::string id() const override { return "fake"; }
-    std::string label(const UserState&) const override { return "a fake approval"; }
+    std::string label(const UserState&, Language) const override { return "a fake approval"; }
     bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
                  const LoginContext&) const override {
         return true;
@@ -1559,7 +1559,7 @@ class LocalOnlyType final : public PrimaryMethodType {
   public:
     explicit LocalOnlyType(bool serves_unprivileged) : serves_(serves_unprivileged) {}
     std::string id() const override { return "local"; }
-    std::string label(const UserState&) const override { return "a local approval"; }
+    std::string label(const UserState&, Language) const override { return "a local approval"; }
     bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
                  const LoginContext& context) const override {
         asked = context;
@@ -1679,8 +1679,8 @@ class FakeSecondFactor final : public SecondFactorType {
   public:
     explicit FakeSecondFactor(Fit fit) : fit_(fit) {}
     std::string id() const override { return "approval"; }
-    std::string label(const policy::Policy&, const policy::UserPolicy&,
-                      const UserState&) const override {
+    std::string label(const policy::Policy&, const policy::UserPolicy&, const UserState&,
+                      Language) const override {
         return "an approval on your watch";
     }
     Fit fit(const policy::Policy&, const policy::UserPolicy&, const UserState&,

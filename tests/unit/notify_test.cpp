@@ -34,7 +34,7 @@ class WaitingType final : public PrimaryMethodType {
     WaitingType(std::shared_ptr<Seen> seen, bool wait_in_begin)
         : seen_(std::move(seen)), wait_in_begin_(wait_in_begin) {}
     std::string id() const override { return "waiting"; }
-    std::string label(const UserState&) const override { return "an approval elsewhere"; }
+    std::string label(const UserState&, Language) const override { return "an approval elsewhere"; }
     bool offered(const policy::Policy&, const policy::UserPolicy&, const UserState&,
                  const LoginContext&) const override {
         return true;

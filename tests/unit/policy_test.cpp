@@ -1475,6 +1475,17 @@ TEST(PolicyOverrides, UserSectionWinsOverGroups) {
     EXPECT_EQ(policy.effective_for("alice", {}).two_step, TwoStep::Optional);
 }
 
+TEST(PolicyOverrides, LanguageIsSetForAllAndOverriddenPerGroupAndUser) {
+    Policy policy = loaded(
+        "[policy]\nlanguage = ja\n[group:overseas]\nlanguage = en\n[user:alice]\nlanguage = ja\n");
+    EXPECT_EQ(policy.base.language, lwauth::Language::Ja);
+    EXPECT_EQ(policy.effective_for("bob", {"overseas"}).language, lwauth::Language::En);
+    EXPECT_EQ(policy.effective_for("alice", {"overseas"}).language, lwauth::Language::Ja);
+    EXPECT_EQ(loaded("").base.language, lwauth::Language::En) << "English by default";
+    EXPECT_EQ(only_error("[policy]\nlanguage = fr\n"),
+              "lwauth.conf:2: bad value 'fr' for language: expected en or ja");
+}
+
 TEST(PolicyOverrides, UserSectionWinsEvenWhenGroupSectionComesLater) {
     auto result = load_texts({{"lwauth.conf", "[user:alice]\ntotp = allowed\n"},
                               {"90-late.conf", "[group:staff]\ntotp = disabled\n"}});
@@ -1493,7 +1504,7 @@ TEST(PolicyOverrides, SectionsOfTheSameNameInLaterFilesWin) {
 TEST(PolicyOverrides, RejectsKeysThatCannotBeOverridden) {
     const std::string allowed =
         "two_step, self_service_reauth, login_with_phone, login_with_line, totp, "
-        "enroll_grace, remember_host, "
+        "enroll_grace, remember_host, language, "
         "code.length, code.lifetime, code.tries, code.channels, lockout.max_failures, "
         "lockout.duration, quick_login.pin, quick_login.fingerprint, "
         "quick_login.pin_min_length, quick_login.max_failures, quick_login.lifetime, "
@@ -1634,6 +1645,7 @@ login_with_line = disabled
 totp = disabled
 enroll_grace = 0s
 remember_host = 0s
+language = en
 
 [code]
 length = 6

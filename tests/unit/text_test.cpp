@@ -103,15 +103,16 @@ TEST(Trim, DropsAsciiWhiteSpaceAtBothEnds) {
 }
 
 TEST(DurationText, ReadsInSecondsUnderTwoMinutesAndInWholeMinutesAbove) {
-    EXPECT_EQ(duration_text(1), "1 second");
-    EXPECT_EQ(duration_text(30), "30 seconds");
-    EXPECT_EQ(duration_text(60), "60 seconds");
-    EXPECT_EQ(duration_text(90), "90 seconds");
-    EXPECT_EQ(duration_text(119), "119 seconds");
-    EXPECT_EQ(duration_text(120), "2 minutes");
-    EXPECT_EQ(duration_text(121), "3 minutes") << "rounded up, so that the wait is enough";
-    EXPECT_EQ(duration_text(900), "15 minutes");
-    EXPECT_EQ(duration_text(3570), "60 minutes");
+    EXPECT_EQ(duration_text(1, Language::En), "1 second");
+    EXPECT_EQ(duration_text(30, Language::En), "30 seconds");
+    EXPECT_EQ(duration_text(60, Language::En), "60 seconds");
+    EXPECT_EQ(duration_text(90, Language::En), "90 seconds");
+    EXPECT_EQ(duration_text(119, Language::En), "119 seconds");
+    EXPECT_EQ(duration_text(120, Language::En), "2 minutes");
+    EXPECT_EQ(duration_text(121, Language::En), "3 minutes")
+        << "rounded up, so that the wait is enough";
+    EXPECT_EQ(duration_text(900, Language::En), "15 minutes");
+    EXPECT_EQ(duration_text(3570, Language::En), "60 minutes");
 }
 
 }  // namespace

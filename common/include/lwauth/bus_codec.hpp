@@ -36,6 +36,7 @@ struct StartContext {
     std::string mode;                 // kModePrimary | kModeSecondFactor
     uint64_t reply_timeout_usec = 0;  // the caller's wait for each reply; 0: not said
     bool session_remote = false;      // the caller's logind session is remote
+    std::string locale{};             // the PAM session's locale name; "": none set
 
     bool operator==(const StartContext&) const = default;
 };

@@ -43,6 +43,9 @@ inline constexpr const char* kContextReplyTimeout = "reply_timeout_usec";
 // "b": the logind session of the PAM process is remote (sd_session_is_remote); false
 // when the process has no session or logind cannot say.
 inline constexpr const char* kContextSessionRemote = "session_remote";
+// The PAM session's locale (LC_ALL, else LC_MESSAGES, else LANG, as pam_getenv or the
+// process environment has it; "" when none is set): the language of the login's lines.
+inline constexpr const char* kContextLocale = "locale";
 // pam_lwauth's timeout= when none is given, in seconds.
 inline constexpr int kModuleDefaultTimeoutSeconds = 30;
 

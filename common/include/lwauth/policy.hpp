@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "lwauth/files.hpp"
+#include "lwauth/i18n.hpp"
 
 namespace lwauth::policy {
 
@@ -116,6 +117,9 @@ struct UserPolicy {
     CodePolicy code;
     LockoutPolicy lockout;
     QuickLoginPolicy quick_login;
+    // The language of a login's lines and code message when the PAM session's locale
+    // names none lwauth has ([policy] language).
+    Language language = Language::En;
     friend bool operator==(const UserPolicy&, const UserPolicy&) = default;
 };
 
@@ -245,7 +249,8 @@ struct ChannelConfig {
 /// compiled when the policy is loaded: the value, already parsed and typed, and the
 /// UserPolicy field it is written to. Applying it parses nothing.
 struct Patch {
-    using Value = std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, std::vector<Kind>>;
+    using Value =
+        std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, Language, std::vector<Kind>>;
     void (*write)(UserPolicy&, const Value&) = nullptr;
     Value value;
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "lwauth/i18n.hpp"
 #include "lwauth/result.hpp"
 
 namespace lwauth {
@@ -31,7 +32,7 @@ namespace lwauth {
 
 /// How long a wait lasts, for a user to read: "1 second", "90 seconds" under two minutes,
 /// else whole minutes rounded up ("3 minutes" for 121 s), so that whoever waits that long
-/// is not refused again.
-[[nodiscard]] std::string duration_text(int64_t seconds);
+/// is not refused again. In `language` (i18n.hpp).
+[[nodiscard]] std::string duration_text(int64_t seconds, Language language);
 
 }  // namespace lwauth

@@ -13,52 +13,57 @@
 namespace lwauth {
 namespace {
 
-constexpr const char* kCodePrompt = "Verification code: ";
+constexpr const char* kCodePrompt = N_("Verification code: ");
 
 // "The next code can be sent in 12 minutes.", or "Try again later." when not known.
-std::string next_code_text(int64_t retry_at, int64_t now) {
+std::string next_code_text(int64_t retry_at, int64_t now, Language language) {
     if (retry_at <= now) {
-        return "Try again later.";
+        return tr(language, "Try again later.");
     }
-    return "The next code can be sent in " + duration_text(retry_at - now) + ".";
+    return format_text(tr(language, "The next code can be sent in %s."),
+                       {duration_text(retry_at - now, language)});
 }
 
 }  // namespace
 
-std::string rate_limited_text(int64_t retry_at, int64_t now) {
-    return "Too many codes were sent recently. " + next_code_text(retry_at, now);
+std::string rate_limited_text(int64_t retry_at, int64_t now, Language language) {
+    return format_text(tr(language, "Too many codes were sent recently. %s"),
+                       {next_code_text(retry_at, now, language)});
 }
 
 namespace {
 
 // A notification named by the messenger that carries it, as its user knows it.
+// TRANSLATORS: the notification words complete "A verification code was sent %1$s to
+// %2$s." and "...; the code was sent %2$s.".
 const char* notification_word(const policy::Policy& policy, const std::string& channel) {
     for (const auto& config : policy.channels) {
         if (config.name == channel) {
             if (config.type == "lineworks") {
-                return "as a LINE WORKS message";
+                return N_("as a LINE WORKS message");
             }
             if (config.type == "line") {
-                return "as a LINE message";
+                return N_("as a LINE message");
             }
         }
     }
-    return "as a notification";
+    return N_("as a notification");
 }
 
 // How a code of `kind` went, through `channel` ("" for the first that serves the kind).
-std::string kind_word(const policy::Policy& policy, policy::Kind kind, std::string channel = "") {
+std::string kind_word(const policy::Policy& policy, policy::Kind kind, Language language,
+                      std::string channel = "") {
     switch (kind) {
         case policy::Kind::Sms:
-            return "by SMS";
+            return tr(language, "by SMS");
         case policy::Kind::Email:
-            return "by email";
+            return tr(language, "by email");
         case policy::Kind::Notification: {
             if (channel.empty()) {
                 auto serving = policy.channels_for(policy::Kind::Notification);
                 channel = serving.empty() ? "" : serving.front()->name;
             }
-            return notification_word(policy, channel);
+            return tr(language, notification_word(policy, channel));
         }
     }
     return "";
@@ -66,20 +71,20 @@ std::string kind_word(const policy::Policy& policy, policy::Kind kind, std::stri
 
 // "SMS could not be sent; the code was sent as a LINE WORKS message."
 std::string fallback_line(const policy::Policy& policy, policy::Kind failed, policy::Kind used,
-                          const std::string& channel) {
-    const char* what = failed == policy::Kind::Sms     ? "SMS"
-                       : failed == policy::Kind::Email ? "The email"
-                                                       : "The notification";
-    return std::string(what) + " could not be sent; the code was sent " +
-           kind_word(policy, used, channel) + ".";
+                          const std::string& channel, Language language) {
+    const char* what = failed == policy::Kind::Sms     ? N_("SMS")
+                       : failed == policy::Kind::Email ? N_("The email")
+                                                       : N_("The notification");
+    return format_text(tr(language, "%1$s could not be sent; the code was sent %2$s."),
+                       {tr(language, what), kind_word(policy, used, language, channel)});
 }
 
 std::string code_context(const std::string& login_id) {
     return "login:" + login_id;
 }
 
-const char* contact_word(const std::string& kind) {
-    return kind == "phone" ? "phone number" : "email address";
+const char* contact_word(const std::string& kind, Language language) {
+    return kind == "phone" ? tr(language, "phone number") : tr(language, "email address");
 }
 
 }  // namespace
@@ -114,7 +119,7 @@ MethodEnv CodeMethod::scoped(const MethodEnv& env) const {
 }
 
 Step CodeMethod::prompt(Step step) const {
-    step.prompt = kCodePrompt;
+    step.prompt = tr(language_, kCodePrompt);
     step.echo = false;
     return step;
 }
@@ -155,7 +160,7 @@ void CodeMethod::send_to(const MethodEnv& env, std::shared_ptr<const UserState> 
          profile = std::move(profile)](Result<Delivered> outcome) mutable {
             self->code_sent(env, hash, profile, std::move(outcome), std::move(step), then);
         },
-        purpose, env.context.rhost);
+        purpose, env.context.rhost, env.context.language);
 }
 
 void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
@@ -163,7 +168,8 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
                            Step step, const Sent& then) {
     if (!outcome) {
         if (outcome.error().code() == Errc::RateLimited) {
-            step.error(rate_limited_text(outcome.error().retry_at(), deps_.clock.now()));
+            step.error(rate_limited_text(outcome.error().retry_at(), deps_.clock.now(),
+                                         env.context.language));
             then(Sending{SendState::RateLimited, std::move(step)});
             return;
         }
@@ -171,9 +177,9 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
             then(outcome.error());  // the store's: the login ends with it
             return;
         }
-        step.error(
-            "The verification code could not be sent. Try again later, or ask your "
-            "administrator.");
+        step.error(tr(env.context.language,
+                      "The verification code could not be sent. Try again later, or ask your "
+                      "administrator."));
         then(Sending{SendState::Failed, std::move(step)});
         return;
     }
@@ -181,10 +187,11 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
     for (const Contact& contact : profile) {
         if (contact.kind == contact_kind_for(outcome->kind)) {
             adopt_ = contact;
-            step.info(std::string("You have no ") + contact_word(contact.kind) +
-                      " for verification codes yet, so the code went to the one in "
-                      "your profile. Typing it makes that " +
-                      contact_word(contact.kind) + " yours for verification codes.");
+            step.info(format_text(
+                tr(env.context.language,
+                   "You have no %1$s for verification codes yet, so the code went to the one "
+                   "in your profile. Typing it makes that %1$s yours for verification codes."),
+                {contact_word(contact.kind, env.context.language)}));
         }
     }
     code_hash_ = hash;
@@ -194,23 +201,28 @@ void CodeMethod::code_sent(const MethodEnv& env, const Digest& hash,
     last_sent_ = now;
     tries_left_ = env.user_policy.code.tries;
     if (outcome->instead_of) {
-        step.info(
-            fallback_line(*env.policy, *outcome->instead_of, outcome->kind, outcome->channel));
+        step.info(fallback_line(*env.policy, *outcome->instead_of, outcome->kind, outcome->channel,
+                                language_));
     }
     bool notify = !env.policy->channels_for(policy::Kind::Notification).empty() &&
                   outcome->kind != policy::Kind::Notification;
-    step.info(
-        "A verification code was sent " + kind_word(*env.policy, outcome->kind, outcome->channel) +
-        " to " + outcome->shown_destination + ". Type r to get a new code" +
-        (notify ? ", or n to get it " + kind_word(*env.policy, policy::Kind::Notification) + "."
-                : "."));
+    std::string sent =
+        format_text(tr(language_, "A verification code was sent %1$s to %2$s."),
+                    {kind_word(*env.policy, outcome->kind, language_, outcome->channel),
+                     outcome->shown_destination});
+    std::string again =
+        notify ? format_text(tr(language_, "Type r to get a new code, or n to get it %s."),
+                             {kind_word(*env.policy, policy::Kind::Notification, language_)})
+               : tr(language_, "Type r to get a new code.");
+    step.info(sent + " " + again);
     if (options_.password_instead && !checked_) {
-        step.info("Type p to log in with your password instead.");
+        step.info(tr(language_, "Type p to log in with your password instead."));
     }
     then(Sending{SendState::Sent, std::move(step)});
 }
 
 void CodeMethod::begin(const MethodEnv& env, Done<Step> done) {
+    language_ = env.context.language;
     MethodEnv unscoped = env;
     unscoped.loaded.reset();  // the contacts need not outlive the send
     send_new_code(scoped(env), Step{},
@@ -231,9 +243,11 @@ void CodeMethod::begin(const MethodEnv& env, Done<Step> done) {
                                     if (self->options_.password_instead) {
                                         // Nothing was checked: the password (and 2-step after it)
                                         // still decides, unless 2-step would refuse anyway.
-                                        self->password_instead(unscoped, std::move(step),
-                                                               "Log in with your password instead.",
-                                                               std::move(next_done));
+                                        self->password_instead(
+                                            unscoped, std::move(step),
+                                            tr(self->language_,
+                                               "Log in with your password instead."),
+                                            std::move(next_done));
                                         return;
                                     }
                                     next_done(std::move(step));
@@ -268,10 +282,11 @@ void CodeMethod::password_instead(const MethodEnv& unscoped, Step step, const st
                           {{"USER", unscoped.context.user},
                            {"SERVICE", unscoped.context.service},
                            {"RHOST", unscoped.context.rhost}});
-                step.error(
-                    "Logging in with your password would not help now: the verification code "
-                    "after it cannot be sent either. " +
-                    next_code_text(until, self->deps_.clock.now()));
+                step.error(format_text(
+                    tr(self->language_,
+                       "Logging in with your password would not help now: the verification code "
+                       "after it cannot be sent either. %s"),
+                    {next_code_text(until, self->deps_.clock.now(), self->language_)}));
                 step.verdict = bus::kVerdictDenied;
                 done(std::move(step));
             }));
@@ -322,9 +337,9 @@ void CodeMethod::wrong_code(const MethodEnv& env, Done<Step> done) {
                     next_done(self->another_try(std::move(step)));
                     return;
                 }
-                step.error(
-                    "Too many wrong codes. Log in with your password and verification code "
-                    "instead.");
+                step.error(tr(self->language_,
+                              "Too many wrong codes. Log in with your password and verification "
+                              "code instead."));
                 step.verdict = bus::kVerdictMaxTries;
                 next_done(std::move(step));
             }));
@@ -358,7 +373,7 @@ Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
                   "account locked until an administrator unlocks it: " +
                       std::to_string(kMaxFailuresInARow) + " wrong codes in a row",
                   {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
-        step.error(locked_text(kLockedUntilUnlocked, 0));
+        step.error(locked_text(kLockedUntilUnlocked, 0, language_));
         step.verdict = bus::kVerdictMaxTries;
         return step;
     }
@@ -368,8 +383,10 @@ Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
                    {"SERVICE", env.context.service},
                    {"RHOST", env.context.rhost},
                    {"DURATION_S", std::to_string(duration)}});
-        step.error("Too many failed verification attempts. Logins to this account are locked for " +
-                   duration_text(duration) + ".");
+        step.error(format_text(tr(language_,
+                                  "Too many failed verification attempts. Logins to "
+                                  "this account are locked for %s."),
+                               {duration_text(duration, language_)}));
         step.verdict = bus::kVerdictMaxTries;
         return step;
     }
@@ -378,16 +395,20 @@ Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
 
 Step CodeMethod::another_try(Step step) {
     if (--tries_left_ <= 0) {
-        step.error("Wrong code. No tries are left for this code; log in again to get a new one.");
+        step.error(
+            tr(language_,
+               "Wrong code. No tries are left for this code; log in again to get a new one."));
         step.verdict = bus::kVerdictDenied;
         return step;
     }
-    step.error("Wrong code. " + std::to_string(tries_left_) +
-               (tries_left_ == 1 ? " try" : " tries") + " left.");
+    step.error(format_text(tr_n(language_, "Wrong code. %s try left.", "Wrong code. %s tries left.",
+                                static_cast<unsigned long>(tries_left_)),
+                           {std::to_string(tries_left_)}));
     return prompt(std::move(step));
 }
 
 void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, Done<Step> done) {
+    language_ = unscoped.context.language;
     MethodEnv env = scoped(unscoped);
     std::string answer(trim(raw));
     ScopedWipe wipe(answer);
@@ -410,7 +431,7 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, Done<St
             int64_t now = self->deps_.clock.now();
             if (state.locked_until > now) {
                 Step step;
-                step.error(locked_text(state.locked_until, now));
+                step.error(locked_text(state.locked_until, now, self->language_));
                 step.verdict = bus::kVerdictMaxTries;
                 next_done(std::move(step));
                 return;
@@ -426,13 +447,14 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, Done<St
 void CodeMethod::new_code_asked(const MethodEnv& env, bool notify, Done<Step> done) {
     Step step;
     if (notify && env.policy->channels_for(policy::Kind::Notification).empty()) {
-        step.error("Service notifications are not available on this host.");
+        step.error(tr(language_, "Service notifications are not available on this host."));
         done(prompt(std::move(step)));
         return;
     }
     int64_t wait = last_sent_ + env.user_policy.code.resend_interval.count() - deps_.clock.now();
     if (wait > 0) {
-        step.error("Please wait " + duration_text(wait) + " before asking for a new code.");
+        step.error(format_text(tr(language_, "Please wait %s before asking for a new code."),
+                               {duration_text(wait, language_)}));
         done(prompt(std::move(step)));
         return;
     }
@@ -454,7 +476,8 @@ void CodeMethod::check_code(const MethodEnv& env, bool right, const LockState& s
     if (!has_code_ || deps_.clock.now() >= code_expires_) {
         has_code_ = false;
         Step step;
-        step.error("The verification code has expired. Log in again to get a new one.");
+        step.error(
+            tr(language_, "The verification code has expired. Log in again to get a new one."));
         step.verdict = bus::kVerdictDenied;
         done(std::move(step));
         return;
@@ -497,9 +520,10 @@ void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step step, Done<Ste
                    {"KIND", contact.kind},
                    {"SERVICE", env.context.service},
                    {"RHOST", env.context.rhost}});
-        step.info(std::string("Your profile's ") + contact_word(contact.kind) + " " +
-                  mask_contact(contact.kind, contact.value) +
-                  " now receives your verification codes.");
+        Language language = env.context.language;
+        step.info(format_text(
+            tr(language, "Your profile's %1$s %2$s now receives your verification codes."),
+            {contact_word(contact.kind, language), mask_contact(contact.kind, contact.value)}));
         done(std::move(step));
     };
     deps_.store.load_user(
@@ -540,15 +564,20 @@ bool CodeMethodType::to_profile(const policy::Policy& policy, const policy::User
 }
 
 std::string CodeMethodType::label(const policy::Policy& policy,
-                                  const policy::UserPolicy& user_policy,
-                                  const UserState& state) const {
+                                  const policy::UserPolicy& user_policy, const UserState& state,
+                                  Language language) const {
     const std::vector<Contact>& contacts =
         to_profile(policy, user_policy, state) ? state.profile : state.contacts;
     std::string where;
     for (const Contact& contact : contacts) {
-        where += (where.empty() ? " sent to " : " or ") + mask_contact(contact.kind, contact.value);
+        std::string masked = mask_contact(contact.kind, contact.value);
+        // TRANSLATORS: joins two masked contacts: "+81 •• •••• 5678 or a•••@example.jp".
+        where = where.empty() ? masked : format_text(tr(language, "%1$s or %2$s"), {where, masked});
     }
-    return "a verification code" + where;
+    if (where.empty()) {
+        return tr(language, "a verification code");
+    }
+    return format_text(tr(language, "a verification code sent to %s"), {where});
 }
 
 SecondFactorType::Fit CodeMethodType::fit(const policy::Policy& policy,
@@ -567,9 +596,9 @@ Step CodeMethodType::unavailable(const LoginContext& context) const {
               "login refused: no configured channel reaches the user's contacts",
               {{"USER", context.user}, {"SERVICE", context.service}});
     Step step = Step::verdict_of(bus::kVerdictDenied);
-    step.error(
-        "Your verification code cannot be delivered: no delivery channel on this host "
-        "reaches your saved contacts. Ask your administrator.");
+    step.error(tr(context.language,
+                  "Your verification code cannot be delivered: no delivery channel on this host "
+                  "reaches your saved contacts. Ask your administrator."));
     return step;
 }
 

@@ -17,7 +17,7 @@ namespace lwauth {
 
 /// What a user is told when a send cap is reached: when the next code can be sent
 /// (`retry_at`), or "later" when that is not known.
-[[nodiscard]] std::string rate_limited_text(int64_t retry_at, int64_t now);
+[[nodiscard]] std::string rate_limited_text(int64_t retry_at, int64_t now, Language language);
 
 /// The user's state with the profile's phone and email standing in for login contacts
 /// (source `profile`): where 2-step sends a user who has no login contact yet.
@@ -113,6 +113,7 @@ class CodeMethod final : public LoginMethod {
     int64_t code_expires_ = 0;
     int64_t last_sent_ = 0;
     int tries_left_ = 0;
+    Language language_ = Language::En;  // the login's (begin, answer)
     // The profile contact the current code was sent to (Options::profile_contacts); made
     // the login contact by a right code.
     std::optional<Contact> adopt_;
@@ -126,8 +127,8 @@ class CodeMethodType final : public SecondFactorType {
 
     [[nodiscard]] std::string id() const override { return "code"; }
     [[nodiscard]] std::string label(const policy::Policy& policy,
-                                    const policy::UserPolicy& user_policy,
-                                    const UserState& state) const override;
+                                    const policy::UserPolicy& user_policy, const UserState& state,
+                                    Language language) const override;
     /// Applies when a channel reaches the user (a login contact, a messenger by user
     /// name), or the profile's contacts while there is no login contact; Unavailable when
     /// there are login contacts and nothing reaches the user.

@@ -8,19 +8,20 @@
 namespace lwauth {
 namespace {
 
-constexpr const char* kPrompt = "Touch the fingerprint reader, or press Enter for other choices: ";
-constexpr const char* kNotAvailable = "The fingerprint reader is not available.";
+constexpr const char* kPrompt =
+    N_("Touch the fingerprint reader, or press Enter for other choices: ");
+constexpr const char* kNotAvailable = N_("The fingerprint reader is not available.");
 
 // The fingerprint's prompt, after `step`'s lines.
-Step prompt_step(Step step = Step{}) {
-    step.prompt = kPrompt;
+Step prompt_step(Language language, Step step = Step{}) {
+    step.prompt = tr(language, kPrompt);
     step.echo = true;
     return step;
 }
 
 // Nothing let the user in: the password (and 2-step after it) decides. `lines` are
 // errors to show first; none for a user who simply has no prints.
-Step password_instead(std::vector<std::string> lines) {
+Step password_instead(std::vector<std::string> lines, Language language) {
     Step step = Step::verdict_of(bus::kVerdictIgnore);
     if (lines.empty()) {
         return step;
@@ -28,18 +29,22 @@ Step password_instead(std::vector<std::string> lines) {
     for (std::string& line : lines) {
         step.error(std::move(line));
     }
-    step.info("Log in with your password instead.");
+    step.info(tr(language, "Log in with your password instead."));
     return step;
 }
 
 // Why the fingerprint cannot be used now, once failures have paused or disabled it.
-std::string stopped_text(const FingerprintFailures& failures, int64_t now) {
+std::string stopped_text(const FingerprintFailures& failures, int64_t now, Language language) {
     if (fingerprint_gate(failures, now) == FingerprintGate::Disabled) {
-        return "Too many failed fingerprint attempts: log in with your password to use your "
-               "fingerprint again.";
+        return tr(language,
+                  "Too many failed fingerprint attempts: log in with your password to use your "
+                  "fingerprint again.");
     }
-    return "Too many failed fingerprint attempts: try again in " +
-           std::to_string(failures.paused_until - now) + " s, or use your password.";
+    // TRANSLATORS: %s is a number of seconds.
+    return format_text(tr(language,
+                          "Too many failed fingerprint attempts: try again in %s s, or "
+                          "use your password."),
+                       {std::to_string(failures.paused_until - now)});
 }
 
 }  // namespace
@@ -65,7 +70,7 @@ void FingerprintMethod::open(const UserState& state, Done<Step> done) {
         return;
     }
     scan();
-    done(prompt_step());
+    done(prompt_step(env_->context.language));
 }
 
 void FingerprintMethod::scan() {
@@ -75,7 +80,8 @@ void FingerprintMethod::scan() {
             env_->context.user,
             [weak](const FprintRetry& retry) {
                 if (auto method = weak.lock()) {
-                    method->progress_.push_back(retry.message);
+                    method->progress_.push_back(
+                        tr(method->env_->context.language, retry.message.c_str()));
                 }
             },
             [weak](Result<FprintOutcome> outcome) {
@@ -88,7 +94,7 @@ void FingerprintMethod::scan() {
         log_event(LogLevel::Error, "fingerprint-unavailable",
                   std::string("fingerprint verification not started: ") + e.what(),
                   {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-        judge(Error(Errc::Unavailable, kNotAvailable));
+        judge(Error(Errc::Unavailable, tr(env_->context.language, kNotAvailable)));
     }
 }
 
@@ -103,7 +109,10 @@ void FingerprintMethod::judge(Result<FprintOutcome> outcome) {
             std::string("fingerprint login gave way to the password: ") + outcome.error().what(),
             {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
         bool for_user = outcome.error().code() == Errc::Unavailable;
-        decided(password_instead({for_user ? outcome.error().what() : kNotAvailable}));
+        Language language = env_->context.language;
+        // FprintClient's reasons for the user are msgids (N_).
+        decided(password_instead({tr(language, for_user ? outcome.error().what() : kNotAvailable)},
+                                 language));
         return;
     }
     const std::string& user = login.user;
@@ -132,13 +141,14 @@ void FingerprintMethod::judge(Result<FprintOutcome> outcome) {
         case FprintOutcome::TimedOut:
             log_event(LogLevel::Info, "fingerprint-timeout", "no finger was read in time",
                       {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-            decided(password_instead({"No finger was read in time."}));
+            decided(password_instead({tr(env_->context.language, "No finger was read in time.")},
+                                     env_->context.language));
             return;
         case FprintOutcome::NoPrints:
             log_event(LogLevel::Info, "fingerprint-no-prints",
                       "the user has no fingerprint enrolled",
                       {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-            decided(password_instead({}));
+            decided(password_instead({}, env_->context.language));
             return;
     }
 }
@@ -151,7 +161,7 @@ void FingerprintMethod::matched(const UserState& state) {
                   "fingerprint matched, but the account is locked",
                   {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
         Step step = Step::verdict_of(bus::kVerdictMaxTries);
-        step.error(locked_text(state.locked_until, now));
+        step.error(locked_text(state.locked_until, now, env_->context.language));
         decided(std::move(step));
         return;
     }
@@ -173,18 +183,18 @@ void FingerprintMethod::after_no_match(const FingerprintFailures& failures) {
     log_event(LogLevel::Notice, "fingerprint-no-match",
               "fingerprint did not match (" + std::to_string(failures.in_a_row) + " in a row)",
               {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
-    constexpr const char* kNoMatch = "The fingerprint did not match.";
+    std::string no_match = tr(login.language, "The fingerprint did not match.");
     int64_t now = deps_.clock.now();
     if (fingerprint_gate(failures, now) != FingerprintGate::Allowed) {
-        decided(stopped(failures, now, {kNoMatch}));
+        decided(stopped(failures, now, {no_match}));
         return;
     }
     Step step;
-    step.error(kNoMatch);
+    step.error(no_match);
     // The reader reads again once the user has read this: a finger left on it is not
     // counted again and again unseen.
     scan_when_shown_ = true;
-    decided(prompt_step(std::move(step)));
+    decided(prompt_step(env_->context.language, std::move(step)));
 }
 
 Step FingerprintMethod::stopped(const FingerprintFailures& failures, int64_t now,
@@ -199,8 +209,8 @@ Step FingerprintMethod::stopped(const FingerprintFailures& failures, int64_t now
                   "fingerprint login paused after failed matches",
                   {{"USER", login.user}, {"SERVICE", login.service}, {"RHOST", login.rhost}});
     }
-    lines.push_back(stopped_text(failures, now));
-    return password_instead(std::move(lines));
+    lines.push_back(stopped_text(failures, now, login.language));
+    return password_instead(std::move(lines), login.language);
 }
 
 void FingerprintMethod::decided(Result<Step> step) {
@@ -241,7 +251,7 @@ void FingerprintMethod::answer(const MethodEnv&, std::string_view answer, Done<S
         for (std::string& line : std::exchange(progress_, {})) {
             step.info(std::move(line));
         }
-        done(prompt_step(std::move(step)));
+        done(prompt_step(env_->context.language, std::move(step)));
         return;
     }
     // fprintd has read no finger yet (or the user typed p): the password.

@@ -89,7 +89,9 @@ class FingerprintMethodType final : public PrimaryMethodType {
     explicit FingerprintMethodType(FingerprintDeps deps) : deps_(deps) {}
 
     [[nodiscard]] std::string id() const override { return "fingerprint"; }
-    [[nodiscard]] std::string label(const UserState&) const override { return "your fingerprint"; }
+    [[nodiscard]] std::string label(const UserState&, Language language) const override {
+        return tr(language, "your fingerprint");
+    }
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;

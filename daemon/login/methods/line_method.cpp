@@ -36,13 +36,13 @@ std::string value_of(const LoginEvent& event, const char* key) {
     return it == event.data.end() ? std::string() : it->second;
 }
 
-constexpr const char* kPrompt = "Approve in LINE, then press Enter (p for your password): ";
+constexpr const char* kPrompt = N_("Approve in LINE, then press Enter (p for your password): ");
 constexpr uint64_t kSecond = 1000 * 1000;
 
 // The first step: the link, its QR code and the number to pick.
-Step offer_step(const line::ApprovalOffer& offer) {
+Step offer_step(const line::ApprovalOffer& offer, Language language) {
     Step step;
-    step.info("Log in with LINE: open this link on your phone or scan the code");
+    step.info(tr(language, "Log in with LINE: open this link on your phone or scan the code"));
     step.info(offer.url);
     try {
         for (std::string& line : qr_lines(offer.url)) {
@@ -51,17 +51,18 @@ Step offer_step(const line::ApprovalOffer& offer) {
     } catch (const Error&) {
         // A link too long for a code that fits the terminal: the link alone.
     }
-    step.info("Then pick this number in LINE: " + std::to_string(offer.number));
-    step.prompt = kPrompt;
+    step.info(format_text(tr(language, "Then pick this number in LINE: %s"),
+                          {std::to_string(offer.number)}));
+    step.prompt = tr(language, kPrompt);
     step.echo = true;
     return step;
 }
 
 // Nothing was proven either way: the password (and 2-step after it) decides.
-Step password_instead(const std::string& why) {
+Step password_instead(const std::string& why, Language language) {
     Step step = Step::verdict_of(bus::kVerdictIgnore);
     step.error(why);
-    step.info("Log in with your password instead.");
+    step.info(tr(language, "Log in with your password instead."));
     return step;
 }
 
@@ -144,11 +145,12 @@ void LineMethod::begin(const MethodEnv& env, Done<Step> done) {
         log_event(LogLevel::Warning, "line-unavailable",
                   std::string("LINE login not started: ") + offer.error().what(),
                   {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
-        done(password_instead("LINE cannot be used to log in now."));
+        done(password_instead(tr(context.language, "LINE cannot be used to log in now."),
+                              context.language));
         return;
     }
     offered_to_ = env.login_id;
-    done(offer_step(*offer));
+    done(offer_step(*offer, context.language));
 }
 
 void LineMethod::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
@@ -181,9 +183,10 @@ void LineMethod::hold(const MethodEnv& env, Done<Step> done) {
         if (!method || !method->held_) {
             return;
         }
+        Language language = method->env_->context.language;
         Step step;
-        step.info("LINE has not answered yet.");
-        step.prompt = kPrompt;
+        step.info(tr(language, "LINE has not answered yet."));
+        step.prompt = tr(language, kPrompt);
         step.echo = true;
         Done<Step> held = std::exchange(method->held_, nullptr);
         method->ask_again_.reset();  // this timer: destroying it from its callback is allowed
@@ -222,19 +225,21 @@ void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
     }
     // A link left to expire is a login started and not finished in LINE: denied as a
     // refusal is, and counted when the outcome counts (LineFlows counts every expiry).
+    Language language = env_->context.language;
     if (outcome.kind == Kind::Expired) {
-        refused("The LINE link expired before it was approved. Log in again.",
+        refused(tr(language, "The LINE link expired before it was approved. Log in again."),
                 outcome.counts_as_failure, std::move(done));
         return;
     }
     // A wrong number, a refusal or a token that did not verify: someone tried.
     if (outcome.counts_as_failure || outcome.kind == Kind::Refused) {
-        refused(or_default(outcome.why, "The login was refused in LINE."),
+        refused(or_default(outcome.why, tr(language, "The login was refused in LINE.")),
                 outcome.counts_as_failure, std::move(done));
         return;
     }
     // LINE or the endpoint failed: nothing was checked either way.
-    done(password_instead(or_default(outcome.why, "LINE could not confirm the login.")));
+    done(password_instead(
+        or_default(outcome.why, tr(language, "LINE could not confirm the login.")), language));
 }
 
 void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
@@ -247,7 +252,7 @@ void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
             int64_t now = self->deps_.clock.now();
             if (state.locked_until > now) {
                 Step step = Step::verdict_of(bus::kVerdictMaxTries);
-                step.error(locked_text(state.locked_until, now));
+                step.error(locked_text(state.locked_until, now, env.context.language));
                 next_done(std::move(step));
                 return;
             }
@@ -258,8 +263,9 @@ void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
                           {{"USER", env.context.user},
                            {"SERVICE", env.context.service},
                            {"RHOST", env.context.rhost}});
-                self->refused("This LINE account is not the one linked to your login.", true,
-                              std::move(next_done));
+                self->refused(tr(env.context.language,
+                                 "This LINE account is not the one linked to your login."),
+                              true, std::move(next_done));
                 return;
             }
             if (state.failures == 0 && state.locked_until == 0 &&

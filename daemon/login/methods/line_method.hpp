@@ -88,8 +88,8 @@ class LineMethodType final : public PrimaryMethodType {
     explicit LineMethodType(LineDeps deps) : deps_(std::move(deps)) {}
 
     [[nodiscard]] std::string id() const override { return "line"; }
-    [[nodiscard]] std::string label(const UserState&) const override {
-        return "an approval in LINE on your phone";
+    [[nodiscard]] std::string label(const UserState&, Language language) const override {
+        return tr(language, "an approval in LINE on your phone");
     }
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;

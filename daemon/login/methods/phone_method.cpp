@@ -4,10 +4,13 @@
 
 namespace lwauth {
 
-std::string PhoneMethodType::label(const UserState& state) const {
+std::string PhoneMethodType::label(const UserState& state, Language language) const {
     const Contact* phone = state.contact("phone");
-    return "a code sent to your phone" +
-           (phone != nullptr ? " (" + mask_contact("phone", phone->value) + ")" : std::string());
+    if (phone == nullptr) {
+        return tr(language, "a code sent to your phone");
+    }
+    return format_text(tr(language, "a code sent to your phone (%s)"),
+                       {mask_contact("phone", phone->value)});
 }
 
 bool PhoneMethodType::offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,

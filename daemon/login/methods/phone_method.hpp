@@ -13,7 +13,7 @@ class PhoneMethodType final : public PrimaryMethodType {
     explicit PhoneMethodType(CodeDeps deps) : deps_(deps) {}
 
     [[nodiscard]] std::string id() const override { return "phone"; }
-    [[nodiscard]] std::string label(const UserState& state) const override;
+    [[nodiscard]] std::string label(const UserState& state, Language language) const override;
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;

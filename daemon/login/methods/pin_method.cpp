@@ -11,10 +11,10 @@
 namespace lwauth {
 namespace {
 
-constexpr const char* kPrompt = "PIN (p for your password): ";
-constexpr const char* kPromptAfterCheck = "PIN: ";  // `p` no longer chooses the password
+constexpr const char* kPrompt = N_("PIN (p for your password): ");
+constexpr const char* kPromptAfterCheck = N_("PIN: ");  // `p` no longer chooses the password
 constexpr const char* kDisabled =
-    "Too many wrong PINs: the PIN is disabled. Log in with your password to use it again.";
+    N_("Too many wrong PINs: the PIN is disabled. Log in with your password to use it again.");
 // Wrong PINs left at which the user is told how many remain.
 constexpr int kFewLeft = 2;
 
@@ -26,12 +26,14 @@ bool looks_like_pin(std::string_view answer) {
            std::all_of(answer.begin(), answer.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string wrong_text(int left) {
+std::string wrong_text(int left, Language language) {
     if (left > kFewLeft) {
-        return "Wrong PIN.";
+        return tr(language, "Wrong PIN.");
     }
-    return "Wrong PIN. " + std::to_string(left) + (left == 1 ? " try" : " tries") +
-           " left before the PIN is disabled.";
+    return format_text(tr_n(language, "Wrong PIN. %s try left before the PIN is disabled.",
+                            "Wrong PIN. %s tries left before the PIN is disabled.",
+                            static_cast<unsigned long>(left)),
+                       {std::to_string(left)});
 }
 
 // A wrong PIN counted: `failures`, the count with it.
@@ -53,7 +55,7 @@ bool pin_usable(const policy::QuickLoginPolicy& quick_login, const UserState& st
 }
 
 Step PinMethod::prompt(Step step) const {
-    step.prompt = checked_ ? kPromptAfterCheck : kPrompt;
+    step.prompt = tr(language_, checked_ ? kPromptAfterCheck : kPrompt);
     step.echo = false;
     return step;
 }
@@ -64,16 +66,18 @@ Step PinMethod::give_way(std::string why) const {
     if (checked_) {
         return prompt(std::move(step));
     }
-    step.info("Log in with your password instead.");
+    step.info(tr(language_, "Log in with your password instead."));
     step.verdict = bus::kVerdictIgnore;
     return step;
 }
 
-void PinMethod::begin(const MethodEnv&, Done<Step> done) {
+void PinMethod::begin(const MethodEnv& env, Done<Step> done) {
+    language_ = env.context.language;
     done(prompt(Step{}));
 }
 
 void PinMethod::answer(const MethodEnv& env, std::string_view raw, Done<Step> done) {
+    language_ = env.context.language;
     std::string_view answer = trim(raw);
     if (!checked_ && chooses_password(answer)) {
         done(Step::verdict_of(bus::kVerdictIgnore));
@@ -81,8 +85,8 @@ void PinMethod::answer(const MethodEnv& env, std::string_view raw, Done<Step> do
     }
     if (!looks_like_pin(answer)) {
         Step step;
-        step.error(checked_ ? "A PIN is digits only."
-                            : "A PIN is digits only, or type p for your password.");
+        step.error(checked_ ? tr(language_, "A PIN is digits only.")
+                            : tr(language_, "A PIN is digits only, or type p for your password."));
         done(prompt(std::move(step)));
         return;
     }
@@ -102,24 +106,24 @@ void PinMethod::check(const MethodEnv& env, SecretString pin, const UserState& s
     const policy::QuickLoginPolicy& quick_login = env.user_policy.quick_login;
     if (state.locked_until > now) {
         Step step = Step::verdict_of(bus::kVerdictMaxTries);
-        step.error(locked_text(state.locked_until, now));
+        step.error(locked_text(state.locked_until, now, language_));
         done(std::move(step));
         return;
     }
     if (state.pin_failures >= quick_login.max_failures && state.pin_set) {
         Step step = Step::verdict_of(bus::kVerdictDenied);
-        step.error(kDisabled);
+        step.error(tr(language_, kDisabled));
         done(std::move(step));
         return;
     }
     if (!pin_usable(quick_login, state, now)) {
         // Removed or expired since the login started: nothing to check it against.
         if (!checked_) {
-            done(give_way("Your PIN can no longer be used."));
+            done(give_way(tr(language_, "Your PIN can no longer be used.")));
             return;
         }
         Step step = Step::verdict_of(bus::kVerdictDenied);
-        step.error("Your PIN can no longer be used. Log in with your password.");
+        step.error(tr(language_, "Your PIN can no longer be used. Log in with your password."));
         done(std::move(step));
         return;
     }
@@ -161,7 +165,7 @@ void PinMethod::check(const MethodEnv& env, SecretString pin, const UserState& s
                   {{"USER", env.context.user},
                    {"SERVICE", env.context.service},
                    {"RHOST", env.context.rhost}});
-        (*reply)(give_way("Your PIN cannot be checked right now."));
+        (*reply)(give_way(tr(language_, "Your PIN cannot be checked right now.")));
     }
 }
 
@@ -174,7 +178,7 @@ void PinMethod::judge(const MethodEnv& env, const quick::PinCheck& check, int fa
                       "PIN disabled until the next full login: too many wrong PINs", env.context,
                       failures);
         Step step = Step::verdict_of(bus::kVerdictDenied);
-        step.error(kDisabled);
+        step.error(tr(language_, kDisabled));
         done(std::move(step));
         return;
     }
@@ -182,7 +186,7 @@ void PinMethod::judge(const MethodEnv& env, const quick::PinCheck& check, int fa
         rehash_pin_.clear();
         log_pin_event(LogLevel::Notice, "pin-wrong", "wrong PIN", env.context, failures);
         Step step;
-        step.error(wrong_text(max_failures - failures));
+        step.error(wrong_text(max_failures - failures, language_));
         done(prompt(std::move(step)));
         return;
     }

@@ -57,6 +57,7 @@ class PinMethod final : public LoginMethod {
 
     PinDeps deps_;
     bool checked_ = false;     // a PIN has been checked: no `p`, no `ignore` any more
+    Language language_ = Language::En;  // the login's (begin, answer)
     Job job_;                  // the check or rehash on the workers; dropped with the login
     SecretString rehash_pin_;  // kept only while a right PIN may have to be hashed again
     std::string rehash_of_;    // the stored hash that rehash_pin_ was checked against
@@ -70,7 +71,9 @@ class PinMethodType final : public PrimaryMethodType {
     explicit PinMethodType(PinDeps deps) : deps_(deps) {}
 
     [[nodiscard]] std::string id() const override { return "pin"; }
-    [[nodiscard]] std::string label(const UserState&) const override { return "your PIN"; }
+    [[nodiscard]] std::string label(const UserState&, Language language) const override {
+        return tr(language, "your PIN");
+    }
     [[nodiscard]] bool offered(const policy::Policy& policy, const policy::UserPolicy& user_policy,
                                const UserState& state, const LoginContext& context) const override;
     [[nodiscard]] std::shared_ptr<LoginMethod> create() const override;

@@ -1,0 +1,257 @@
+// Japanese and English through the real PAM stack: the real pam_lwauth.so under libpam
+// (pam_wrapper), the real lwauthd on a private bus reading the build tree's catalogs, a
+// session whose locale is set in the PAM environment (pam_putenv, as pam_env sets it) or
+// in the application's own. The code message is read back from the outbox.
+#include <gtest/gtest.h>
+#include <security/pam_appl.h>
+
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "conversation.hpp"
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+constexpr const char* kPamMatrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so";
+constexpr const char* kPassword = "correct horse";
+constexpr const char* kEmail = "alice@example.com";
+
+// What the person saw, and how they answer: the password, then a wrong code once, then
+// the right one from the outbox.
+struct Session {
+    const fs::path* outbox = nullptr;
+    std::string shown;
+    std::vector<std::string> prompts;
+    int code_prompts = 0;
+};
+
+std::string latest_code(const fs::path& outbox) {
+    auto messages = read_outbox(outbox);
+    return messages.empty() ? "" : messages.back().code();
+}
+
+int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+    auto* session = static_cast<Session*>(data);
+    return reply_reading(n, msg, resp, session->shown,
+                         [session](const std::string& text) -> std::optional<std::string> {
+                             session->prompts.push_back(text);
+                             if (session->prompts.size() == 1) {
+                                 return kPassword;  // pam_matrix asks first
+                             }
+                             std::string code = latest_code(*session->outbox);
+                             if (session->code_prompts++ == 0) {
+                                 code.back() = code.back() == '0' ? '1' : '0';
+                             }
+                             return code;
+                         });
+}
+
+class PamLanguage : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        if (pam_dir_ != nullptr) {
+            return;  // pam_wrapper reads its service directory once per process
+        }
+        static TempDir services("lwauth-language-pam");
+        pam_dir_ = &services;
+        setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
+        std::string passdb;
+        for (const auto& u : test_users()) {
+            passdb += u.name + ":" + kPassword + ":two_step\n";
+        }
+        write_file(pam_dir_->path() / "passdb", passdb);
+        std::string matrix =
+            std::string(kPamMatrix) + " passdb=" + (pam_dir_->path() / "passdb").string();
+        write_file(pam_dir_->path() / "pam.d" / "two_step",
+                   "auth requisite " + matrix + "\nauth required " + LWAUTH_PAM_MODULE_PATH +
+                       " mode=second_factor\naccount required " + matrix + "\n");
+    }
+
+    void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
+                        "cannot run (google/sanitizers#611)";
+#endif
+        // The application's own locale is this test's to set: none unless a test says.
+        for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+            unsetenv(name);
+        }
+        // The module reads its own lines from the build tree's catalogs too.
+        setenv("LWAUTH_LOCALEDIR", LWAUTH_BUILD_LOCALEDIR, 1);
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy());
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_TRUE(daemon_->enroll("alice", "email", kEmail));
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
+    }
+
+    void TearDown() override {
+        unsetenv("LANG");
+    }
+
+    [[nodiscard]] virtual std::string policy() const {
+        return default_test_policy(dir_ / "outbox.jsonl");
+    }
+
+    // pam_authenticate of alice with `locale` as the session's LANG ("" for none set in
+    // the PAM environment).
+    int log_in(const std::string& locale, Session& session) {
+        fs::path outbox = daemon_->outbox();
+        session.outbox = &outbox;
+        struct pam_conv conv = {converse, &session};
+        pam_handle_t* pamh = nullptr;
+        int rc = pam_start("two_step", "alice", &conv, &pamh);
+        if (rc != PAM_SUCCESS) {
+            return rc;
+        }
+        if (!locale.empty()) {
+            pam_putenv(pamh, ("LANG=" + locale).c_str());
+        }
+        rc = pam_authenticate(pamh, 0);
+        pam_end(pamh, rc);
+        return rc;
+    }
+
+    [[nodiscard]] std::string last_message() const {
+        auto messages = read_outbox(daemon_->outbox());
+        return messages.empty() ? "" : messages.back().text;
+    }
+
+    static inline TempDir* pam_dir_ = nullptr;
+    TempDir dir_{"lwauth-pam-language"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(PamLanguage, AJapaneseSessionIsAskedAndToldInJapanese) {
+    Session session;
+    ASSERT_EQ(log_in("ja_JP.UTF-8", session), PAM_SUCCESS) << session.shown << daemon_->log();
+    ASSERT_EQ(session.prompts.size(), 3u) << session.shown;
+    EXPECT_EQ(session.prompts[1], "確認コード: ");
+    EXPECT_NE(session.shown.find("確認コードをa•••@example.com宛てにメールで送信しました。"),
+              std::string::npos)
+        << session.shown;
+    EXPECT_NE(session.shown.find("コードが正しくありません。あと2回試せます。"), std::string::npos)
+        << session.shown;
+    EXPECT_EQ(session.shown.find("Verification code"), std::string::npos) << session.shown;
+    std::string message = last_message();
+    EXPECT_NE(message.find("lwauth: 確認コードは "), std::string::npos) << message;
+    EXPECT_NE(message.find("有効期限は5分です。"), std::string::npos) << message;
+}
+
+TEST_F(PamLanguage, TheApplicationsOwnLocaleCountsWhenThePamEnvironmentHasNone) {
+    setenv("LANG", "ja_JP.UTF-8", 1);
+    Session session;
+    ASSERT_EQ(log_in("", session), PAM_SUCCESS) << session.shown << daemon_->log();
+    EXPECT_EQ(session.prompts[1], "確認コード: ") << session.shown;
+}
+
+TEST_F(PamLanguage, AnEnglishOrUnsetSessionWithoutPolicyLanguageIsInEnglish) {
+    Session session;
+    ASSERT_EQ(log_in("C", session), PAM_SUCCESS) << session.shown << daemon_->log();
+    EXPECT_EQ(session.prompts[1], "Verification code: ");
+    EXPECT_NE(last_message().find("lwauth: your verification code is "), std::string::npos)
+        << last_message();
+}
+
+TEST_F(PamLanguage, TheModulesOwnLinesFollowTheSessionToo) {
+    daemon_->stop();
+    Session session;
+    EXPECT_EQ(log_in("ja_JP.UTF-8", session), PAM_AUTHINFO_UNAVAIL);
+    EXPECT_NE(session.shown.find("ログイン確認サービスを利用できません。"), std::string::npos)
+        << session.shown;
+}
+
+// [policy] language = ja: the language of sessions whose locale names none lwauth has.
+class PamPolicyLanguage : public PamLanguage {
+  protected:
+    [[nodiscard]] std::string policy() const override {
+        std::string text = default_test_policy(dir_ / "outbox.jsonl");
+        text.replace(text.find("[policy]\n"), 9, "[policy]\nlanguage = ja\n");
+        return text;
+    }
+};
+
+TEST_F(PamPolicyLanguage, ACSessionGetsThePolicysJapanese) {
+    Session session;
+    ASSERT_EQ(log_in("C", session), PAM_SUCCESS) << session.shown << daemon_->log();
+    EXPECT_EQ(session.prompts[1], "確認コード: ") << session.shown;
+    EXPECT_NE(last_message().find("lwauth: 確認コードは "), std::string::npos) << last_message();
+}
+
+TEST_F(PamPolicyLanguage, AnEnglishSessionStaysEnglish) {
+    Session session;
+    ASSERT_EQ(log_in("en_US.UTF-8", session), PAM_SUCCESS) << session.shown << daemon_->log();
+    EXPECT_EQ(session.prompts[1], "Verification code: ") << session.shown;
+    EXPECT_NE(session.shown.find("A verification code was sent by email"), std::string::npos)
+        << session.shown;
+    EXPECT_NE(last_message().find("lwauth: your verification code is "), std::string::npos)
+        << last_message();
+}
+
+// lwauthctl follows its own locale (GNU gettext). The host has no ja_JP.UTF-8: the test
+// generates one with localedef into a directory of its own, named by LOCPATH, which glibc
+// reads for a program that is not setuid; the host's /usr/lib/locale is never touched.
+class LwauthctlLanguage : public PamLanguage {
+  protected:
+    // lwauthctl `args` as alice in `locale`.
+    [[nodiscard]] RunResult ctl(const std::string& locale,
+                                const std::vector<std::string>& args) const {
+        std::map<std::string, std::string> env = daemon_->client_env();
+        env["LANG"] = locale;
+        env["LOCPATH"] = locales_->path().string();
+        std::vector<std::string> argv{lwauthctl_path().string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv, env, uid_of("alice"));
+    }
+    [[nodiscard]] RunResult status(const std::string& locale) const {
+        return ctl(locale, {"status"});
+    }
+
+    static void SetUpTestSuite() {
+        PamLanguage::SetUpTestSuite();
+        if (locales_ != nullptr) {
+            return;
+        }
+        static TempDir made_here("lwauth-locales");
+        locales_ = &made_here;
+        fs::permissions(locales_->path(), fs::perms(0755));  // read by the test user
+        RunResult made = run({"/usr/bin/localedef", "-i", "ja_JP", "-f", "UTF-8",
+                              (locales_->path() / "ja_JP.UTF-8").string()},
+                             base_env());
+        ASSERT_EQ(made.exit_code, 0) << made.err;
+    }
+
+    static inline TempDir* locales_ = nullptr;
+};
+
+TEST_F(LwauthctlLanguage, PrintsJapaneseInAJapaneseLocale) {
+    RunResult r = status("ja_JP.UTF-8");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("ユーザー:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2 段階認証:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("a•••@example.com（確認済み）"), std::string::npos) << r.out;
+}
+
+TEST_F(LwauthctlLanguage, TranslatesLwauthdsRefusal) {
+    RunResult r = ctl("ja_JP.UTF-8", {"admin", "show", "bob"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("権限がありません: この操作は root またはポリシーの管理者グループのメンバーだけが"
+                         "実行できます。\n"),
+              std::string::npos)
+        << r.err;
+}
+
+TEST_F(LwauthctlLanguage, PrintsEnglishInAnEnglishLocale) {
+    RunResult r = status("en_US.UTF-8");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("User:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(verified)"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace lwauth::test
