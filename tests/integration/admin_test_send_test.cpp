@@ -36,13 +36,6 @@ class AdminTestSend : public GatewayTest {
     }
     std::string code_channels() const override { return "sms, email"; }
 
-    /// Gives `user` a verified phone through the gateway (a confirmation: not a login code).
-    void enroll(const std::string& user, const std::string& phone) {
-        ASSERT_EQ(daemon_->ctl(user, {"contact", "add", "phone", phone}).exit_code, 0)
-            << daemon_->log();
-        std::string code = code_in(delivered("webhook").back().value("text", ""));
-        ASSERT_EQ(daemon_->ctl(user, {"contact", "confirm", "phone", code}).exit_code, 0);
-    }
     void enroll_alice() { enroll("alice", kAlicePhone); }
 
     [[nodiscard]] size_t at_gateway() const { return delivered("webhook").size(); }

@@ -108,6 +108,15 @@ class GatewayTest : public ::testing::Test {
         return m.code();
     }
 
+    /// Gives `user` a verified phone through a webhook channel (the code read from what
+    /// the webhook fake delivered) while it answers at once.
+    void enroll(const std::string& user, const std::string& phone) {
+        ASSERT_EQ(daemon_->ctl(user, {"contact", "add", "phone", phone}).exit_code, 0)
+            << daemon_->log();
+        std::string code = code_in(delivered("webhook").back().value("text", ""));
+        ASSERT_EQ(daemon_->ctl(user, {"contact", "confirm", "phone", code}).exit_code, 0);
+    }
+
     /// Injects a fault: POST /_control with the given JSON.
     void control(const std::string& json) {
         auto r = gateway_control(base_url(), dir_ / "pki/ca.pem", json);
