@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <security/pam_appl.h>
+#include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,10 +17,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -134,6 +137,50 @@ inline double pct(std::vector<double>& v, double p) {
     size_t i =
         std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
     return v[i];
+}
+
+/// What a Status probe saw: each call's latency in microseconds, and the failed calls by
+/// error name.
+struct StatusTally {
+    std::vector<double> us;
+    std::map<std::string, long> errors;
+};
+
+/// Account.Status from a bus connection of its own every `every`, one call at a time (a
+/// late call is followed by the next at once), from `begin` while `go_on(due)` holds: how
+/// quickly lwauthd still answers a light request while it is under load.
+inline StatusTally probe_status(
+    const std::string& address, std::chrono::milliseconds every,
+    std::chrono::steady_clock::time_point begin,
+    const std::function<bool(std::chrono::steady_clock::time_point due)>& go_on) {
+    using Steady = std::chrono::steady_clock;
+    StatusTally out;
+    sd_bus* bus = nullptr;
+    sd_bus_new(&bus);
+    sd_bus_set_address(bus, address.c_str());
+    sd_bus_set_bus_client(bus, 1);
+    if (sd_bus_start(bus) < 0) {
+        ++out.errors["cannot connect to the bus"];
+        sd_bus_unref(bus);
+        return out;
+    }
+    for (auto due = begin; go_on(due); due += every) {
+        std::this_thread::sleep_until(due);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message* reply = nullptr;
+        auto a = Steady::now();
+        if (sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
+                               "org.lwauth.Auth1.Account", "Status", &error, &reply, "") < 0) {
+            ++out.errors[error.name != nullptr ? error.name : "?"];
+        } else {
+            out.us.push_back(us_between(a, Steady::now()));
+        }
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        due = std::max(due, Steady::now() - every);  // late: the next one at once
+    }
+    sd_bus_flush_close_unref(bus);
+    return out;
 }
 
 inline std::string fmt_us(double us) {

@@ -28,7 +28,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <systemd/sd-bus.h>
 
 #include <atomic>
 #include <random>
@@ -392,43 +391,6 @@ LoginTally run_logins(const std::vector<std::string>& users, OutboxTail& outbox,
     return out;
 }
 
-struct StatusTally {
-    std::vector<double> us;
-    std::map<std::string, long> errors;
-};
-
-// Account.Status every kStatusEvery, one call at a time, from `begin` until `end`.
-StatusTally probe_status(const std::string& address, Steady::time_point begin,
-                         Steady::time_point end) {
-    StatusTally out;
-    sd_bus* bus = nullptr;
-    sd_bus_new(&bus);
-    sd_bus_set_address(bus, address.c_str());
-    sd_bus_set_bus_client(bus, 1);
-    if (sd_bus_start(bus) < 0) {
-        ++out.errors["cannot connect to the bus"];
-        sd_bus_unref(bus);
-        return out;
-    }
-    for (auto due = begin; due < end; due += kStatusEvery) {
-        std::this_thread::sleep_until(due);
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message* reply = nullptr;
-        auto a = Steady::now();
-        if (sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
-                               "org.lwauth.Auth1.Account", "Status", &error, &reply, "") < 0) {
-            ++out.errors[error.name != nullptr ? error.name : "?"];
-        } else {
-            out.us.push_back(us_between(a, Steady::now()));
-        }
-        sd_bus_message_unref(reply);
-        sd_bus_error_free(&error);
-        due = std::max(due, Steady::now() - kStatusEvery);  // late: the next one at once
-    }
-    sd_bus_flush_close_unref(bus);
-    return out;
-}
-
 // ---- a phase ---------------------------------------------------------------------------
 
 struct Phase {
@@ -480,7 +442,10 @@ std::optional<Phase> run_phase(const Setup& s, bool with_junk) {
         junk.start(begin, end);
     }
     StatusTally status;
-    std::thread prober([&] { status = probe_status(s.bus_address, begin, end); });
+    std::thread prober([&] {
+        status = probe_status(s.bus_address, kStatusEvery, begin,
+                              [end](Steady::time_point due) { return due < end; });
+    });
     std::thread cpu([&] {
         std::this_thread::sleep_until(begin);
         long d0 = cpu_ticks(daemon_pid);

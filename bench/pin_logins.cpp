@@ -16,7 +16,6 @@
 //
 // Prints a Markdown table; every figure in it is measured in the run. Nothing asserts a
 // time. Exits 2 when a login failed.
-#include <systemd/sd-bus.h>
 
 #include <atomic>
 #include <map>
@@ -92,8 +91,7 @@ struct Tally {
     std::map<int, long> failed;  // by PAM result
     std::vector<double> login_us;
     std::vector<double> round_s;
-    std::vector<double> status_us;
-    std::map<std::string, long> status_errors;
+    StatusTally status;
 };
 
 // One round: every user logs in once, --threads at a time.
@@ -125,35 +123,6 @@ void run_round(const Args& args, const std::vector<std::string>& users, Tally& t
     tally.round_s.push_back(us_between(begin, Steady::now()) / 1e6);
 }
 
-// Account.Status every kStatusEvery, one call at a time, until `stop`.
-void probe_status(const std::string& address, const std::atomic<bool>& stop, Tally& tally) {
-    sd_bus* bus = nullptr;
-    sd_bus_new(&bus);
-    sd_bus_set_address(bus, address.c_str());
-    sd_bus_set_bus_client(bus, 1);
-    if (sd_bus_start(bus) < 0) {
-        ++tally.status_errors["cannot connect to the bus"];
-        sd_bus_unref(bus);
-        return;
-    }
-    for (auto due = Steady::now(); !stop; due += kStatusEvery) {
-        std::this_thread::sleep_until(due);
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message* reply = nullptr;
-        auto a = Steady::now();
-        if (sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
-                               "org.lwauth.Auth1.Account", "Status", &error, &reply, "") < 0) {
-            ++tally.status_errors[error.name != nullptr ? error.name : "?"];
-        } else {
-            tally.status_us.push_back(us_between(a, Steady::now()));
-        }
-        sd_bus_message_unref(reply);
-        sd_bus_error_free(&error);
-        due = std::max(due, Steady::now() - kStatusEvery);  // late: the next one at once
-    }
-    sd_bus_flush_close_unref(bus);
-}
-
 struct Setup {
     const Args& args;
     Daemon& daemon;
@@ -171,7 +140,10 @@ std::optional<Tally> run_phase(const Setup& s, int workers, bool logins, double 
     Tally tally;
     std::mutex mutex;
     std::atomic<bool> stop{false};
-    std::thread prober([&] { probe_status(s.daemon.bus_address(), stop, tally); });
+    std::thread prober([&] {
+        tally.status = probe_status(s.daemon.bus_address(), kStatusEvery, Steady::now(),
+                                    [&](Steady::time_point) { return !stop; });
+    });
     if (logins) {
         for (int r = 0; r < s.args.rounds; ++r) {
             run_round(s.args, s.users, tally, mutex);
@@ -203,8 +175,8 @@ void print_row(const char* what, const Args& args, Tally& t) {
                 rates.empty() ? "–" : num(pct(rates, 0.5), 1).c_str(), t.ok, failed,
                 t.login_us.empty() ? "–" : fmt_us(pct(t.login_us, 0.5)).c_str(),
                 t.login_us.empty() ? "–" : fmt_us(pct(t.login_us, 0.99)).c_str(),
-                t.status_us.size(), fmt_us(pct(t.status_us, 0.5)).c_str(),
-                fmt_us(pct(t.status_us, 0.99)).c_str(), fmt_us(pct(t.status_us, 1.0)).c_str());
+                t.status.us.size(), fmt_us(pct(t.status.us, 0.5)).c_str(),
+                fmt_us(pct(t.status.us, 0.99)).c_str(), fmt_us(pct(t.status.us, 1.0)).c_str());
 }
 
 }  // namespace

@@ -875,6 +875,18 @@ int cmd_admin_unlock(const Global& g, const std::string& user) {
     return kExitOk;
 }
 
+int cmd_admin_test_send(const Global& g, const std::string& user) {
+    Client client;
+    auto reply = client.call(bus::kAdminInterface, bus::kAdminTestSend, "s", user.c_str());
+    const char* channel = nullptr;
+    const char* destination = nullptr;
+    read_values(reply, "ss", &channel, &destination);
+    print_result(g, json{{"user", user}, {"channel", channel}, {"destination", destination}},
+                 "A test message to " + user + " was sent through [channel." + channel + "] to " +
+                     destination + ".");
+    return kExitOk;
+}
+
 int cmd_admin_reset(const Global& g, const std::string& user, const std::string& what) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminReset, "ss", user.c_str(), what.c_str());
@@ -1101,6 +1113,13 @@ void add_self_service_commands(CLI::App& app, CommandLine& c) {
     forget->callback([&c] { c.status = cmd_forget(c.g); });
 }
 
+void add_admin_test_command(CLI::App* admin, CommandLine& c) {
+    auto* test_send = admin->add_subcommand(
+        "test-send", "Send a user a test message (no code) where their login codes go");
+    test_send->add_option("user", c.target, "user name")->required();
+    test_send->callback([&c] { c.status = cmd_admin_test_send(c.g, c.target); });
+}
+
 void add_admin_commands(CLI::App& app, CommandLine& c) {
     auto* admin = app.add_subcommand(
         "admin", "Manage other users' login settings (root or the policy's admin group)");
@@ -1134,6 +1153,7 @@ void add_admin_commands(CLI::App& app, CommandLine& c) {
         ->capture_default_str()
         ->check(CLI::IsMember({"pin", "line", "contacts", "hosts", "all"}));
     reset->callback([&c] { c.status = cmd_admin_reset(c.g, c.target, c.what); });
+    add_admin_test_command(admin, c);
 }
 
 void add_policy_commands(CLI::App& app, CommandLine& c) {

@@ -23,6 +23,13 @@ void log_admin(uid_t admin, const std::string& user, const std::string& action,
     }
 }
 
+void log_test_failed(uid_t admin, const std::string& user, const Error& e) {
+    log_event(
+        LogLevel::Warning, "test-send-failed",
+        std::string("administrator's test message not sent: ") + e.what(),
+        {{"ADMIN_UID", std::to_string(admin)}, {"USER", user}, {"REASON", errc_name(e.code())}});
+}
+
 }  // namespace
 
 void AdminService::require_known(const std::string& user) const {
@@ -233,6 +240,66 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
                          done(Result<void>::success());
                      }));
     });
+}
+
+void AdminService::test_send(uid_t admin, const std::string& user, Done<Delivered> done) {
+    // Every refusal past the caller's check is logged, as a failed delivery is.
+    Done<Delivered> logged = [admin, user, done = std::move(done)](Result<Delivered> sent) {
+        if (sent) {
+            done(std::move(sent));
+            return;
+        }
+        log_test_failed(admin, user, sent.error());
+        if (sent.error().code() == Errc::RateLimited) {
+            done(Error(Errc::RateLimited,
+                       "a send cap of " + user +
+                           "'s login codes is reached, so nothing was sent (see the "
+                           "send-capped event in lwauthd's log)",
+                       sent.error().retry_at()));
+            return;
+        }
+        done(std::move(sent));
+    };
+    settle(logged, [&] {
+        require_known(user);
+        // It counts against the user's login codes: a member of the admin group must not
+        // use up root's or another member's (their own is theirs to test).
+        if (users_.name_of(admin) != user) {
+            require_may_change(admin, user, "test-send");
+        }
+        auto up = account_.user_policy(user);
+        store_.load_user(user, then<UserState>(logged, [=, this](const UserState& state) {
+                             send_test(admin, user, up, state, logged);
+                         }));
+    });
+}
+
+void AdminService::send_test(uid_t admin, const std::string& user, const policy::UserPolicy& up,
+                             const UserState& state, Done<Delivered> done) {
+    if (!sender_.reachable(account_.policy(), up, state)) {
+        if (state.contacts.empty()) {
+            throw Error(Errc::NotFound, "user '" + user +
+                                            "' has no verified phone number or email address, "
+                                            "and no notification channel serves the user");
+        }
+        throw Error(Errc::NotEnabled,
+                    "no channel in [code] channels serves the contacts of '" + user + "'");
+    }
+    sender_.send_test_message(user, account_.policy(), up, state, test_message_text(host_, up.language),
+                              [admin, user, done = std::move(done)](Result<Delivered> sent) {
+                                  if (sent) {
+                                      log_event(LogLevel::Notice, "test-sent",
+                                                "administrator's test message sent",
+                                                {{"ADMIN_UID", std::to_string(admin)},
+                                                 {"USER", user},
+                                                 {"CHANNEL", sent->channel},
+                                                 {"KIND", policy::to_string(sent->kind)}});
+                                      if (sent->kind == policy::Kind::Notification) {
+                                          sent->shown_destination = user + "'s workplace account";
+                                      }
+                                  }
+                                  done(std::move(sent));
+                              });
 }
 
 }  // namespace lwauth

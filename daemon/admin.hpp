@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "account.hpp"
+#include "delivery.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/users.hpp"
 #include "store/async_store.hpp"
@@ -19,8 +20,14 @@ namespace lwauth {
 
 class AdminService {
   public:
-    AdminService(AsyncStore& store, AccountService& account, const UserDirectory& users)
-        : store_(store), account_(account), users_(users) {}
+    /// `host` is this host's name, as a test message names it.
+    AdminService(AsyncStore& store, AccountService& account, const UserDirectory& users,
+                 CodeSender& sender, std::string host)
+        : store_(store),
+          account_(account),
+          users_(users),
+          sender_(sender),
+          host_(std::move(host)) {}
 
     /// Everyone the store knows, by name, as Account.Status shows them (masked).
     void list_users(Done<std::vector<AccountStatus>> done);
@@ -44,6 +51,16 @@ class AdminService {
     /// (the places remember_host skips the code at) or all (those four, the lockout and
     /// the start of the enrolment grace). The profile stays. One store transaction.
     void reset(uid_t admin, const std::string& user, const std::string& what, Done<void> done);
+    /// Sends the user a test message (test_message_text, no code) where a login code would
+    /// go, so that an administrator can check a channel: `done` gets where it went (the
+    /// destination masked), or the error: NotFound (no such user, or no contact and no
+    /// notification channel), NotEnabled (no channel serves the user's contacts),
+    /// RateLimited (a send cap of the user's login codes is reached: nothing is sent) or
+    /// DeliveryFailed with the last channel's reason (which names the channel). It counts against
+    /// the caps as a login code does, and is logged (test-sent, test-send-failed). Sent to root or
+    /// to another member of the admin group, it is root's alone (AccessDenied): it uses up that
+    /// user's login codes.
+    void test_send(uid_t admin, const std::string& user, Done<Delivered> done);
 
   private:
     void require_known(const std::string& user) const;
@@ -54,6 +71,9 @@ class AdminService {
     /// Whether changes to `user` are for root alone; true when that cannot be told.
     [[nodiscard]] bool for_root_alone(const std::string& user) const;
 
+    /// The end of test_send, once the store has read the user.
+    void send_test(uid_t admin, const std::string& user, const policy::UserPolicy& up,
+                   const UserState& state, Done<Delivered> done);
     /// The end of set_contact, once the profile is saved.
     void set_login_contact(uid_t admin, const std::string& user, const Contact& profile,
                            const UserState& state, Done<void> done);
@@ -61,6 +81,8 @@ class AdminService {
     AsyncStore& store_;
     AccountService& account_;
     const UserDirectory& users_;
+    CodeSender& sender_;
+    std::string host_;
 };
 
 }  // namespace lwauth

@@ -308,6 +308,9 @@ const sd_bus_vtable kAdminVtable[] = {
                             LWAUTH_HANDLER(admin_reset), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(admin_reload_policy), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("TestSend", SD_BUS_ARGS("s", user),
+                            SD_BUS_RESULT("s", channel, "s", masked_destination),
+                            LWAUTH_HANDLER(admin_test_send), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 // One user's settings as the bus carries them (bus_names.hpp).
@@ -772,6 +775,19 @@ int BusService::admin_reset(sd_bus_message* m) {
     const char* what = nullptr;
     check(sd_bus_message_read(m, "ss", &user, &what), "arguments");
     admin_.reset(admin, user, what, later_reply(m, caller_is_root(m)));
+    return 1;
+}
+
+int BusService::admin_test_send(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    const char* user = nullptr;
+    check(sd_bus_message_read(m, "s", &user), "arguments");
+    admin_.test_send(admin, user,
+                     later_reply<Delivered>(
+                         m, caller_is_root(m), [](sd_bus_message* call, const Delivered& sent) {
+                             sd_bus_reply_method_return(call, "ss", sent.channel.c_str(),
+                                                        sent.shown_destination.c_str());
+                         }));
     return 1;
 }
 

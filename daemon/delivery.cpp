@@ -46,6 +46,12 @@ SecretString compose(CodePurpose purpose, const SecretString& code,
 
 }  // namespace
 
+std::string test_message_text(const std::string& host, Language language) {
+    // TRANSLATORS: %1$s is the host's name.
+    return format_text(tr(language, N_("lwauth: test message from %1$s. No action is needed.")),
+                       {host});
+}
+
 const char* contact_kind_for(policy::Kind kind) {
     switch (kind) {
         case policy::Kind::Sms:
@@ -138,6 +144,8 @@ std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
                 {{"host", per_host}, "per-host send cap reached"},
             };
         case CodePurpose::Login:
+        case CodePurpose::Test:
+            // A test message counts as a login code: it shows what a login could send.
             break;
     }
     return {
@@ -271,8 +279,10 @@ void CodeSender::on_sent(const std::shared_ptr<Attempt>& attempt, const Target& 
         release(reservation, [this, attempt] { advance(attempt); });
         return;
     }
-    log_event(LogLevel::Info, "code-sent", "code sent",
-              {{"USER", attempt->user}, {"CHANNEL", target.channel_name}, {"KIND", kind}});
+    if (attempt->purpose != CodePurpose::Test) {
+        log_event(LogLevel::Info, "code-sent", "code sent",
+                  {{"USER", attempt->user}, {"CHANNEL", target.channel_name}, {"KIND", kind}});
+    }
     std::string shown = target.kind == policy::Kind::Notification
                             ? std::string("your workplace account")
                             : mask_contact(contact_kind_for(target.kind), target.destination);
@@ -300,13 +310,30 @@ void CodeSender::send_login_code(const std::string& user, const policy::Policy& 
                                  const SecretString& code, Done<Delivered> done,
                                  CodePurpose purpose, const std::string& rhost,
                                  std::optional<Language> language) {
+    send_to_login_targets(
+        user, policy, user_policy, state,
+        compose(purpose, code, user_policy.code, language.value_or(user_policy.language)),
+        std::move(done), purpose, rhost);
+}
+
+void CodeSender::send_test_message(const std::string& user, const policy::Policy& policy,
+                                   const policy::UserPolicy& user_policy, const UserState& state,
+                                   const std::string& text, Done<Delivered> done) {
+    send_to_login_targets(user, policy, user_policy, state, SecretString(text), std::move(done),
+                          CodePurpose::Test, "");
+}
+
+void CodeSender::send_to_login_targets(const std::string& user, const policy::Policy& policy,
+                                       const policy::UserPolicy& user_policy,
+                                       const UserState& state, SecretString text,
+                                       Done<Delivered> done, CodePurpose purpose,
+                                       const std::string& rhost) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
     attempt->rhost = rhost;
     attempt->purpose = purpose;
     attempt->code_policy = user_policy.code;
-    attempt->text =
-        compose(purpose, code, user_policy.code, language.value_or(user_policy.language));
+    attempt->text = std::move(text);
     attempt->done = std::move(done);
     attempt->targets = login_targets(user, policy, user_policy, state);
     advance(attempt);

@@ -32,8 +32,10 @@ struct Delivered {
 /// password (2-step), a login before any password (mode=primary: anyone who knows the
 /// user name can ask), a contact confirmation, or a user's proof before a change to their
 /// own login settings (self_service_reauth; a budget of its own, so that it cannot use up
-/// the user's login codes, nor be used up by confirmations aimed at the same number).
-enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact, Reauth };
+/// the user's login codes, nor be used up by confirmations aimed at the same number), or
+/// an administrator's test message (no code; counted as a login code is, so that it
+/// cannot send more than a login could).
+enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact, Reauth, Test };
 
 class CodeSender {
   public:
@@ -61,6 +63,14 @@ class CodeSender {
                          const SecretString& code, Done<Delivered> done,
                          CodePurpose purpose = CodePurpose::Login, const std::string& rhost = "",
                          std::optional<Language> language = std::nullopt);
+
+    /// Sends `text` (no code) to the user as send_login_code would send a login code: the
+    /// same channel choice and fallback, counted against the same caps before it leaves.
+    /// `done` as for send_login_code; no contact a channel reaches is
+    /// Error(DeliveryFailed).
+    void send_test_message(const std::string& user, const policy::Policy& policy,
+                           const policy::UserPolicy& user_policy, const UserState& state,
+                           const std::string& text, Done<Delivered> done);
 
     /// Sends a confirmation code to a contact being added (not yet verified).
     void send_confirmation(const std::string& user, const policy::Policy& policy,
@@ -95,6 +105,11 @@ class CodeSender {
                                                     const policy::Policy& policy,
                                                     const policy::UserPolicy& user_policy,
                                                     const UserState& state) const;
+    /// Sends `text` to the login targets (send_login_code, send_test_message).
+    void send_to_login_targets(const std::string& user, const policy::Policy& policy,
+                               const policy::UserPolicy& user_policy, const UserState& state,
+                               SecretString text, Done<Delivered> done, CodePurpose purpose,
+                               const std::string& rhost);
     void advance(const std::shared_ptr<Attempt>& attempt);
     /// Sends to `target` what `reservation` (reserve_send's answer) has counted.
     void send_reserved(const std::shared_ptr<Attempt>& attempt, const Target& target,
@@ -109,6 +124,10 @@ class CodeSender {
     const Hasher& hasher_;
     std::map<std::string, std::shared_ptr<Channel>> channels_;
 };
+
+/// The text of an administrator's test message from `host` in `language` (the user's
+/// [policy] language): short enough for one SMS, and no code.
+[[nodiscard]] std::string test_message_text(const std::string& host, Language language);
 
 /// The contact kind ("phone", "email") a delivery kind sends to; "" for notifications,
 /// which go to the user's workplace account.

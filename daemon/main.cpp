@@ -332,7 +332,8 @@ class Daemon {
         // Linking LINE goes through the same approvals as the LINE login.
         account_->set_line(line_.get());
         account_->set_quick_login(pin_hasher_.get(), load_common_pins());
-        admin_ = std::make_unique<AdminService>(*store_, *account_, users_);
+        admin_ =
+            std::make_unique<AdminService>(*store_, *account_, users_, *sender_, line::host_name());
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
         return true;

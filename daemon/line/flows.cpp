@@ -64,14 +64,6 @@ std::string path_of(const std::string& url) {
     return slash == std::string::npos ? "" : without_trailing_slash(url.substr(slash));
 }
 
-std::string host_name() {
-    std::array<char, 256> name{};
-    if (gethostname(name.data(), name.size() - 1) != 0) {
-        return "this host";
-    }
-    return name.data();
-}
-
 // Plain http only to the loopback URLs the policy loader lets through (the tests' fake).
 std::string protocols_for(const std::string& url) {
     return url.rfind("http://", 0) == 0 ? "http" : "https";
@@ -133,6 +125,14 @@ const PageText kCouldNotComplete = {
     "The login could not be completed with LINE. Return to your terminal."};
 
 }  // namespace
+
+std::string host_name() {
+    std::array<char, 256> name{};
+    if (gethostname(name.data(), name.size() - 1) != 0) {
+        return "this host";
+    }
+    return name.data();
+}
 
 bool line_configured(const policy::LinePolicy& line) {
     return !line.channel_id.empty() && !line.channel_secret_file.empty() &&

@@ -59,6 +59,9 @@ struct FlowsOptions {
     std::string hostname;    // shown on the confirmation page; empty: gethostname()
 };
 
+/// This host's name (gethostname), or "this host" when it cannot be read.
+[[nodiscard]] std::string host_name();
+
 /// What the flows did since they started (for tests and the log-free view of an operator).
 struct FlowStats {
     uint64_t links_opened = 0;  // short links taken (redirected to LINE)

@@ -31,14 +31,6 @@ class CapsUnderLoad : public GatewayTest {
     }
     std::string code_channels() const override { return "sms"; }
 
-    /// Gives `user` a verified phone through the gateway while it answers at once.
-    void enroll(const std::string& user, const std::string& phone) {
-        ASSERT_EQ(daemon_->ctl(user, {"contact", "add", "phone", phone}).exit_code, 0)
-            << daemon_->log();
-        std::string code = code_in(delivered("webhook").back().value("text", ""));
-        ASSERT_EQ(daemon_->ctl(user, {"contact", "confirm", "phone", code}).exit_code, 0);
-    }
-
     /// From here on the gateway takes two seconds to answer each message.
     void slow_gateway() { control(R"({"service": "webhook", "mode": "slow:2000", "count": 0})"); }
 

@@ -120,6 +120,15 @@ class GatewayTest : public GatewayFakeTest {
     /// Runs before lwauthd's first start (to run it as another user, say).
     virtual void prepare_daemon() {}
 
+    /// Gives `user` a verified phone through a webhook channel (the code read from what
+    /// the webhook fake delivered) while it answers at once.
+    void enroll(const std::string& user, const std::string& phone) {
+        ASSERT_EQ(daemon_->ctl(user, {"contact", "add", "phone", phone}).exit_code, 0)
+            << daemon_->log();
+        std::string code = code_in(delivered("webhook").back().value("text", ""));
+        ASSERT_EQ(daemon_->ctl(user, {"contact", "confirm", "phone", code}).exit_code, 0);
+    }
+
     /// The [channel.*] sections of the gateway(s) under test.
     [[nodiscard]] virtual std::string gateway_channels() = 0;
 

@@ -70,7 +70,7 @@ class AdminServiceTest : public ::testing::Test {
     std::shared_ptr<FakeChannel> sms_ = std::make_shared<FakeChannel>("sms", sent_);
     AccountService account_service_{clock_, random_, async_store_, sender_, hasher_, users_};
     test::AccountNow account_{account_service_};
-    AdminService admin_service_{async_store_, account_service_, users_};
+    AdminService admin_service_{async_store_, account_service_, users_, sender_, "testhost"};
     test::AdminNow admin_{admin_service_};
 };
 

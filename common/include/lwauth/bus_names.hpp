@@ -131,6 +131,8 @@ inline constexpr const char* kAdminUnlock = "Unlock";                // (s user)
 inline constexpr const char* kAdminReset = "Reset";                  // (s user, s what)
 inline constexpr const char* kAdminReloadPolicy = "ReloadPolicy";    // ()
 inline constexpr const char* kAdminShowPolicy = "ShowPolicy";        // (s user) -> s text
+// (s user) -> (s channel, s masked_destination)
+inline constexpr const char* kAdminTestSend = "TestSend";
 
 // ---- Errors: org.lwauth.Auth1.Error.* ----------------------------------------------------
 inline constexpr const char* kErrorAccessDenied = "org.lwauth.Auth1.Error.AccessDenied";
