@@ -485,6 +485,27 @@ int setcred(pam_handle_t* pamh, int flags) noexcept {
     return PAM_SUCCESS;
 }
 
+// A passwordless login (mode=primary) that succeeded in this pam_authenticate, for the
+// user it proved: mode=second_factor after it in the same stack asks nothing more.
+// pam-auth-update puts lwauth's Additional line after its Primary block, which a
+// primary success jumps to the end of, so both run when both profiles are enabled.
+constexpr const char* kPrimaryDoneData = "pam_lwauth_primary_done";
+
+void drop_primary_done(pam_handle_t*, void* data, int) {
+    delete static_cast<std::string*>(data);
+}
+
+// The user mode=primary proved in this pam_authenticate, taken once; "" if none.
+std::string take_primary_done(pam_handle_t* pamh) {
+    const void* data = nullptr;
+    if (pam_get_data(pamh, kPrimaryDoneData, &data) != PAM_SUCCESS || data == nullptr) {
+        return "";
+    }
+    std::string user = *static_cast<const std::string*>(data);
+    pam_set_data(pamh, kPrimaryDoneData, nullptr, nullptr);
+    return user;
+}
+
 int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
     try {
         Options options;
@@ -494,8 +515,35 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
         }
         // A handle left from an earlier pam_authenticate of this handle is not this one's.
         pam_set_data(pamh, kUnconfirmedData, nullptr, nullptr);
+        const bool primary = std::string_view(options.mode) == bus::kModePrimary;
+        // Taken by the first mode=second_factor after it, and forgotten by every
+        // mode=primary that starts: never carried into a later pam_authenticate.
+        std::string proved = take_primary_done(pamh);
+        if (!primary) {
+            const char* user = nullptr;
+            if (!proved.empty() && pam_get_item(pamh, PAM_USER, reinterpret_cast<const void**>(
+                                                                     &user)) == PAM_SUCCESS &&
+                user != nullptr && proved == user) {
+                if (options.debug) {
+                    pam_syslog(pamh, LOG_DEBUG, "verified by a passwordless login already");
+                }
+                return PAM_SUCCESS;
+            }
+        }
         Relay relay(pamh, options);
-        return relay.keep_for_confirm(relay.run());
+        rc = relay.keep_for_confirm(relay.run());
+        if (primary && rc == PAM_SUCCESS) {
+            const char* user = nullptr;
+            if (pam_get_item(pamh, PAM_USER, reinterpret_cast<const void**>(&user)) ==
+                    PAM_SUCCESS &&
+                user != nullptr) {
+                auto* kept = new std::string(user);
+                if (pam_set_data(pamh, kPrimaryDoneData, kept, drop_primary_done) != PAM_SUCCESS) {
+                    delete kept;  // a second_factor line after it then asks for a code
+                }
+            }
+        }
+        return rc;
     } catch (const std::bad_alloc&) {
         return PAM_BUF_ERR;
     } catch (...) {

@@ -20,11 +20,8 @@ extern "C" {
 #include "clock.hpp"
 #include "conversation.hpp"
 #include "harness.hpp"
-#include "lwauth/secret.hpp"
 #include "pam_service.hpp"
-#include "quick/pin_hash.hpp"
-#include "store/contact_cipher.hpp"
-#include "store/sqlite_store.hpp"
+#include "seed_pin.hpp"
 
 namespace lwauth::test {
 namespace {
@@ -80,7 +77,7 @@ class PinLogin : public ::testing::Test {
             default_test_policy(dir_ / "outbox.jsonl",
                                 "[quick_login]\npin = allowed\nmax_failures = 3\n"
                                 "argon2_memory = 8M\nargon2_time = 1\n"));
-        seed_pin("alice", kPin);
+        seed_armed_pin(daemon_->state_dir(), "alice", kPin);
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
         // The module runs inside this process: point it at the private bus.
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
@@ -94,18 +91,6 @@ class PinLogin : public ::testing::Test {
         unsetenv("PAM_TTY");
     }
 
-    // The state database as lwauthd will open it, with `user`'s PIN set now, after a full
-    // login now (which arms quick login).
-    void seed_pin(const std::string& user, const std::string& pin) {
-        std::filesystem::create_directories(daemon_->state_dir());
-        std::filesystem::permissions(daemon_->state_dir(), std::filesystem::perms::owner_all);
-        OpenSslRandom random;
-        SqliteStore store((daemon_->state_dir() / "lwauth.db").string(),
-                          ContactCipher(SecretString(std::string(32, 'c')), random));
-        store.record_full_login(user, static_cast<int64_t>(std::time(nullptr)));
-        store.set_pin(user, quick::hash_pin_blocking(pin, policy::Argon2Params{8192, 1, 1},
-                                                     std::string(16, 's')));
-    }
 
     int authenticate(const std::string& user, Typist& person) {
         struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
