@@ -18,8 +18,8 @@ What it does, as root, all in one temporary directory (/tmp/lwauth-booted.XXXXXX
   container's PID 1; boot is done when systemctl is-system-running says running or
   degraded (the failed units are printed);
 - inside: apt-get install ./lwauth_*.deb ./libpam-lwauth_*.deb; a policy drop-in with
-  two_step = required and the outbox channel in /var/lib/lwauth (the unit's state
-  directory), applied with systemctl reload; pam-auth-update --enable lwauth; users made
+  two_step = required, the outbox channel in /var/lib/lwauth (the unit's state
+  directory) and language = ja for one user, applied with systemctl reload; pam-auth-update --enable lwauth; users made
   with useradd and chpasswd, with a profile email set by lwauthctl admin contact set;
   sshd with KbdInteractiveAuthentication yes.
 
@@ -41,7 +41,13 @@ Then it checks, each step timed:
     the unit's User= (with no User= it says so: lwauthd then runs as root);
  7. su on a terminal inside the container: one user's su - other asks the other's
     password and a code, and the command runs;
- 8. apt-get purge lwauth libpam-lwauth leaves no file behind that was not there before
+ 8. Japanese from the installed catalog (CATALOG, read here with Python's gettext): su -
+    other on a terminal with LANG=ja_JP.UTF-8 in the caller's environment (no locale is
+    generated in the container: lwauth reads its catalog itself) shows the Japanese code
+    prompt, and the code message in the outbox is the catalog's Japanese with the code;
+    an ssh login of the user with a [user:NAME] language = ja override shows her the
+    Japanese prompt and gets a Japanese code message;
+ 9. apt-get purge lwauth libpam-lwauth leaves no file behind that was not there before
     the install (apt's, dpkg's and the logs' own files excepted, see PURGE_KEEPS; the
     administrator's drop-in is removed first), and /etc/pam.d/common-* no longer name
     pam_lwauth.
@@ -53,6 +59,7 @@ LWAUTH_TEST_KEEP=1 keeps the temporary directory (the container is stopped all t
 Exit status: 0 all checks passed, 1 a check failed, 77 skipped.
 """
 
+import gettext
 import json
 import os
 import pty
@@ -75,7 +82,13 @@ SSH_CLIENT = os.path.join(SRC, "tests", "e2e", "ssh_client.py")
 APT_SOURCES = "/etc/apt/sources.list.d/debian.sources"
 OUTBOX = "/var/lib/lwauth/outbox.jsonl"
 DROPIN_DIR = "/etc/lwauth/lwauth.conf.d"
-PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3"}
+PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3",
+             "hanako": "hanako-pw-4"}
+JAPANESE_USER = "hanako"  # [policy] language = ja for her alone
+CATALOG = "/usr/share/locale/ja/LC_MESSAGES/lwauth.mo"
+CODE_PROMPT = "Verification code: "
+CODE_MESSAGE = ("lwauth: your verification code is %1$s. It expires in %2$s. Never share it "
+                "with anyone.")
 UNAVAILABLE = "The login verification service is not available"
 BOOT_TIMEOUT = 120
 CODE_RE = r"(?<![0-9])%s(?![0-9])"
@@ -89,7 +102,10 @@ resend_interval = 0s
 [channel.outbox]
 type = outbox
 path = %s
-""" % OUTBOX
+
+[user:%s]
+language = ja
+""" % (OUTBOX, JAPANESE_USER)
 
 BROKEN_POLICY = "[code]\nlength = 99\n"
 
@@ -318,10 +334,26 @@ def sent_codes(c):
     return codes
 
 
+def last_message(c):
+    """The text of the newest outbox line."""
+    with open(c.host_path(OUTBOX)) as f:
+        lines = [line for line in f if line.strip()]
+    return json.loads(lines[-1]).get("text", "") if lines else ""
+
+
+def installed_japanese(c):
+    """The code prompt and, for a code, its message, as the installed catalog words them
+    (read here with Python's own .mo reader, not lwauth's)."""
+    with open(c.host_path(CATALOG), "rb") as f:
+        ja = gettext.GNUTranslations(f)
+    minutes = ja.ngettext("%s minute", "%s minutes", 5) % 5  # the default code lifetime
+    return (ja.gettext(CODE_PROMPT),
+            lambda code: ja.gettext(CODE_MESSAGE).replace("%1$s", code).replace("%2$s", minutes))
+
+
 def install(c):
-    c.run(["useradd", "--create-home", "--shell", "/bin/bash", "alice"])
-    c.run(["useradd", "--create-home", "--shell", "/bin/bash", "bob"])
-    c.run(["useradd", "--create-home", "--shell", "/bin/bash", "carol"])
+    for user in PASSWORDS:
+        c.run(["useradd", "--create-home", "--shell", "/bin/bash", user])
     c.run(["chpasswd"], input="".join("%s:%s\n" % up for up in PASSWORDS.items()))
     before = file_list(c.root)
     c.sh("apt-get install --yes /var/tmp/lwauth-debs/*.deb")
@@ -452,12 +484,14 @@ def pty_expect(fd, pattern, buf, timeout=30):
     return True
 
 
-def check_su(c):
-    """alice, on a terminal of the container (script allocates it), runs su - bob."""
+def su(c, caller, target, lang=None):
+    """caller, on a terminal of the container (script allocates it) and with LANG=lang in
+    its environment if given, runs su - target: (exit status, transcript, asked for the
+    password, asked for a code)."""
     outbox = Outbox(c.host_path(OUTBOX))
-    argv = c.enter(["setpriv", "--reuid=alice", "--regid=alice", "--init-groups",
-                    "--reset-env", "script", "-qec", "su - bob -c 'echo lwauth-su-ok'",
-                    "/dev/null"])
+    argv = c.enter(["setpriv", "--reuid=" + caller, "--regid=" + caller, "--init-groups",
+                    "--reset-env"] + (["env", "LANG=" + lang] if lang else []) +
+                   ["script", "-qec", "su - %s -c 'echo lwauth-su-ok'" % target, "/dev/null"])
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(argv[0], argv)
@@ -465,8 +499,8 @@ def check_su(c):
     try:
         asked_password = pty_expect(fd, r"Password: ?$", buf)
         if asked_password:
-            os.write(fd, (PASSWORDS["bob"] + "\n").encode())
-        asked_code = pty_expect(fd, r"[Cc]ode[^\n]*: ?$", buf)
+            os.write(fd, (PASSWORDS[target] + "\n").encode())
+        asked_code = pty_expect(fd, r"(?:[Cc]ode|コード)[^\n]*: ?$", buf)
         code = outbox.wait_code(30) if asked_code else None
         if code:
             os.write(fd, (code + "\n").encode())
@@ -475,12 +509,43 @@ def check_su(c):
     finally:
         os.close(fd)
         _, status = os.waitpid(pid, 0)
-    transcript = buf[0].replace(PASSWORDS["bob"], "<password>")
-    log("su - bob as alice: exit %d\n%s" % (os.waitstatus_to_exitcode(status), indent(transcript)))
+    transcript = buf[0].replace(PASSWORDS[target], "<password>")
+    rc = os.waitstatus_to_exitcode(status)
+    log("su - %s as %s%s: exit %d\n%s" % (target, caller, " with LANG=" + lang if lang else "",
+                                          rc, indent(transcript)))
+    return rc, transcript, asked_password, asked_code
+
+
+def check_su(c):
+    rc, transcript, asked_password, asked_code = su(c, "alice", "bob")
     check(asked_password and asked_code, "(7) su - bob on a terminal asks the password and "
           "the code", transcript)
-    check(os.waitstatus_to_exitcode(status) == 0 and "lwauth-su-ok" in buf[0],
+    check(rc == 0 and "lwauth-su-ok" in transcript,
           "(7) su - bob with the code runs the command as bob", transcript)
+
+
+def check_japanese(c):
+    prompt, message_for = installed_japanese(c)
+    check(prompt != CODE_PROMPT, "(8) the installed catalog has the code prompt in Japanese: "
+          + prompt)
+    rc, transcript, _, asked_code = su(c, "bob", "alice", lang="ja_JP.UTF-8")
+    check(asked_code and prompt.rstrip() in transcript and CODE_PROMPT.rstrip() not in transcript,
+          "(8) su - alice with LANG=ja_JP.UTF-8 shows the Japanese code prompt", transcript)
+    check(rc == 0 and "lwauth-su-ok" in transcript,
+          "(8) su - alice in Japanese with the code runs the command", transcript)
+    text = last_message(c)
+    codes = sent_codes(c)
+    check(codes and text == message_for(codes[-1]),
+          "(8) su's code message in the outbox is the catalog's Japanese", text)
+    rc, out, err = ssh(c, JAPANESE_USER)
+    check(rc == 0 and "lwauth-e2e-ok" in out,
+          "(8) ssh as %s ([user:%s] language = ja) logs in" % (JAPANESE_USER, JAPANESE_USER), err)
+    check(prompt in err and CODE_PROMPT.rstrip() not in err,
+          "(8) sshd shows %s the Japanese code prompt" % JAPANESE_USER, err)
+    text = last_message(c)
+    codes = sent_codes(c)
+    check(codes and text == message_for(codes[-1]),
+          "(8) her code message in the outbox is the catalog's Japanese", text)
 
 
 def check_purge(c, before):
@@ -489,9 +554,9 @@ def check_purge(c, before):
     c.run(["rm", "-r", DROPIN_DIR])
     c.run(["apt-get", "purge", "--yes", "lwauth", "libpam-lwauth"])
     left = sorted(file_list(c.root) - before)
-    check(not left, "(8) apt-get purge leaves no file behind", "\n".join(left))
+    check(not left, "(9) apt-get purge leaves no file behind", "\n".join(left))
     stacks = c.sh("grep -l pam_lwauth /etc/pam.d/common-* || true").stdout.strip()
-    check(not stacks, "(8) after the purge no common-* names pam_lwauth", stacks)
+    check(not stacks, "(9) after the purge no common-* names pam_lwauth", stacks)
 
 
 def build_debs(tmp):
@@ -526,7 +591,8 @@ def run_all(tmp, debs_dir):
                   ("(5) journal", check_journal),
                   ("(6) hardening", check_hardening),
                   ("(7) su on a terminal", check_su),
-                  ("(8) purge", lambda c: check_purge(c, before)))
+                  ("(8) Japanese", check_japanese),
+                  ("(9) purge", lambda c: check_purge(c, before)))
         for name, step in checks:
             with Timer(name):
                 try:

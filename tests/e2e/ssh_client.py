@@ -15,7 +15,7 @@ the same, to show that the server does not ask anything without the key.
 
 Answers keyboard-interactive prompts: a prompt containing "assword" gets the
 password (an empty answer without --password), a prompt containing "code"
-(any case) gets the verification code.
+(any case) or "コード" (lwauth's Japanese prompts) gets the verification code.
 In "right" mode the code is read from the outbox (JSON lines with keys time,
 channel, kind, destination, text): the first run of 6-10 digits in "text" of
 the newest line written after this client started (lines without such a run
@@ -147,7 +147,7 @@ def make_handler(args, outbox, errors):
                     kind = "line"
                 elif "assword" in candidate:
                     kind = "password"
-                elif "code" in candidate.lower():
+                elif "code" in candidate.lower() or "コード" in candidate:
                     kind = "code"
                 if kind:
                     break

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "lwauth/i18n.hpp"
 
 namespace lwauth::test {
 
@@ -70,17 +71,27 @@ class GatewayFakeTest : public ::testing::Test {
         return path.string();
     }
 
-    /// The requests a gateway service accepted as deliveries, oldest first (their
-    /// parsed form or JSON parameters).
-    [[nodiscard]] std::vector<nlohmann::json> delivered(const std::string& service) const {
+    /// The journal entries of the requests a gateway service accepted as deliveries,
+    /// oldest first (with what the service adds, such as Vonage's handset_text).
+    [[nodiscard]] std::vector<nlohmann::json> deliveries(const std::string& service) const {
         std::vector<nlohmann::json> out;
         std::ifstream in(dir_ / "gateway/requests.jsonl");
         std::string line;
         while (std::getline(in, line)) {
             auto entry = nlohmann::json::parse(line);
             if (entry.value("service", "") == service && entry.value("delivered", false)) {
-                out.push_back(entry["params"]);
+                out.push_back(std::move(entry));
             }
+        }
+        return out;
+    }
+
+    /// The requests a gateway service accepted as deliveries, oldest first (their
+    /// parsed form or JSON parameters).
+    [[nodiscard]] std::vector<nlohmann::json> delivered(const std::string& service) const {
+        std::vector<nlohmann::json> out;
+        for (auto& entry : deliveries(service)) {
+            out.push_back(std::move(entry["params"]));
         }
         return out;
     }
@@ -90,6 +101,23 @@ class GatewayFakeTest : public ::testing::Test {
         OutboxMessage m;
         m.text = text;
         return m.code();
+    }
+
+    /// The contact confirmation message for `code` as the Japanese catalog of the build
+    /// tree words it, with lwauthd's default 5-minute lifetime: what a user whose
+    /// [policy] language is ja must receive.
+    [[nodiscard]] static std::string japanese_confirmation(const std::string& code) {
+        auto ja = Catalog::parse(
+            read_file(fs::path(LWAUTH_BUILD_LOCALEDIR) / "ja/LC_MESSAGES/lwauth.mo"));
+        const char* form = ja.find(
+            "lwauth: your confirmation code is %1$s. It expires in %2$s. Never share it with "
+            "anyone.");
+        const char* minutes = ja.find_plural("%s minute", "%s minutes", 5);
+        if (form == nullptr || minutes == nullptr) {
+            ADD_FAILURE() << "the Japanese catalog lacks the confirmation message";
+            return {};
+        }
+        return format_text(form, {code, format_text(minutes, {"5"})});
     }
 
     /// Injects a fault: POST /_control with the given JSON.
@@ -135,8 +163,11 @@ class GatewayTest : public GatewayFakeTest {
     /// The [code] channels line: the kinds a code goes to, in order.
     [[nodiscard]] virtual std::string code_channels() const { return "sms, email, notification"; }
 
+    /// Sections before [code] ([policy], [user:NAME]...); none by default.
+    [[nodiscard]] virtual std::string policy_sections() const { return ""; }
+
     [[nodiscard]] std::string policy() {
-        return "[code]\nchannels = " + code_channels() +
+        return policy_sections() + "[code]\nchannels = " + code_channels() +
                "\nresend_interval = 0s\n"
                "max_sends_per_hour = 100\nmax_sends_per_destination_per_hour = 100\n\n" +
                gateway_channels() +

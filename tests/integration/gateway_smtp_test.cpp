@@ -202,6 +202,38 @@ TEST_F(SmtpInJapanese, CrossesTheWireIn7BitsAndDecodesBack) {
         << daemon_->log();
 }
 
+// A user whose [policy] language is ja: lwauthd words the confirmation code message from
+// its Japanese catalog, the message crosses the wire in 7 bits, and a mail reader decodes
+// it back to exactly that text, whose code confirms the address.
+class SmtpToAJapaneseUser : public SmtpTest {
+  protected:
+    [[nodiscard]] std::string policy_sections() const override {
+        return "[policy]\nlanguage = ja\n\n";
+    }
+};
+
+TEST_F(SmtpToAJapaneseUser, SendsTheCatalogsJapaneseIn7BitsAndItsCodeConfirms) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << read_file(dir_ / "smtp.log") << daemon_->log();
+    EXPECT_EQ(mail[0]["seven_bit"], true) << mail[0]["content"];
+    EXPECT_TRUE(mail[0]["body_param"].is_null()) << "no BODY=8BITMIME: " << mail[0]["mail_options"];
+    const auto& decoded = mail[0]["decoded"];
+    EXPECT_EQ(decoded["defects"], nlohmann::json::array()) << decoded;
+    EXPECT_EQ(decoded["transfer_encoding"], "base64") << mail[0]["content"];
+    EXPECT_EQ(decoded["charset"], "utf-8");
+    std::string body = decoded.value("body", "");
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) {
+        body.pop_back();
+    }
+    std::string code = code_in(body);
+    ASSERT_FALSE(code.empty()) << body;
+    EXPECT_EQ(body, japanese_confirmation(code));
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "email", code}).exit_code, 0)
+        << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
 class SmtpWithATemplateWithoutTheCode : public SmtpTest {
   protected:
     SmtpWithATemplateWithoutTheCode() {

@@ -46,6 +46,30 @@ TEST_F(VonageDelivery, SendsTheCodeThroughVonage) {
     EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
 }
 
+// A user whose [policy] language is ja gets the catalog's Japanese as type=unicode (in
+// GSM 7-bit a phone would show question marks), and the code from it confirms.
+class VonageToAJapaneseUser : public VonageDelivery {
+  protected:
+    [[nodiscard]] std::string policy_sections() const override {
+        return "[policy]\nlanguage = ja\n\n";
+    }
+};
+
+TEST_F(VonageToAJapaneseUser, SendsTheCatalogsJapaneseAsUnicodeAndItsCodeConfirms) {
+    ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0)
+        << daemon_->log();
+    auto sent = deliveries("vonage");
+    ASSERT_EQ(sent.size(), 1u) << read_file(dir_ / "gateway/requests.jsonl") << daemon_->log();
+    EXPECT_EQ(sent[0]["params"]["type"], "unicode") << sent[0];
+    std::string code = code_in(sent[0]["params"].value("text", ""));
+    ASSERT_FALSE(code.empty()) << sent[0];
+    EXPECT_EQ(sent[0]["params"]["text"], japanese_confirmation(code));
+    EXPECT_EQ(sent[0]["handset_text"], japanese_confirmation(code)) << "what the phone shows";
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", code}).exit_code, 0)
+        << daemon_->log();
+    EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
 TEST_F(VonageDelivery, APermanentRefusalIsLoggedWithItsReasonAndFallsBack) {
     control(R"({"service": "vonage", "mode": "permanent:7", "count": 1})");
     ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", "+819012345678"}).exit_code, 0);
