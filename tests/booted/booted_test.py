@@ -357,8 +357,16 @@ def install(c):
     c.run(["chpasswd"], input="".join("%s:%s\n" % up for up in PASSWORDS.items()))
     before = file_list(c.root)
     c.sh("apt-get install --yes /var/tmp/lwauth-debs/*.deb")
-    check(c.run(["systemctl", "is-active", "lwauthd"], check=False).stdout.strip() == "active",
-          "lwauthd is started on installation")
+    active = c.run(["systemctl", "is-active", "lwauthd"], check=False).stdout.strip() == "active"
+    check(active, "lwauthd is started on installation")
+    # Started once: not after failed starts (its bus policy unread, its name refused).
+    restarts = c.run(["systemctl", "show", "-p", "NRestarts", "--value", "lwauthd"],
+                     check=False).stdout.strip()
+    check(restarts == "0", "lwauthd started on installation without restarts (NRestarts %s)"
+          % restarts)
+    if not active:
+        log(c.run(["journalctl", "--no-pager", "-b", "-u", "lwauthd", "-n", "40"],
+                  check=False).stdout)
     c.run(["mkdir", "-m", "0755", "-p", DROPIN_DIR])
     write(c.host_path(DROPIN_DIR + "/50-booted-test.conf"), POLICY)
     reload = c.run(["systemctl", "reload", "lwauthd"], check=False)

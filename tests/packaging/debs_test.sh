@@ -123,6 +123,12 @@ chgrp_at=$(grep -n 'chown root:lwauth /etc/lwauth/secrets' "$work/lwauth.control
 if [ -n "$sysusers_at" ] && [ -n "$start_at" ] && [ "$sysusers_at" -gt "$start_at" ]; then
   fail "lwauth's postinst starts lwauthd before it creates the user lwauth"
 fi
+# The bus read the policy naming lwauth before the user existed: it reads it again first.
+reload_at=$(grep -n 'ReloadConfig' "$work/lwauth.control/postinst" | cut -d: -f1 | head -1)
+if [ -z "$reload_at" ] || [ -z "$sysusers_at" ] || [ "$reload_at" -lt "$sysusers_at" ] \
+  || { [ -n "$start_at" ] && [ "$reload_at" -gt "$start_at" ]; }; then
+  fail "lwauth's postinst does not have the bus reload its policy between making the user and starting lwauthd"
+fi
 if [ -n "$sysusers_at" ] && [ -n "$chgrp_at" ] && [ "$sysusers_at" -gt "$chgrp_at" ]; then
   fail "lwauth's postinst gives /etc/lwauth/secrets to the group lwauth before it creates it"
 fi
