@@ -488,7 +488,7 @@ void reauthenticate(Client& client) {
             // ends the command.
             auto wrong = match_bus_text(e.english());
             if (e.code() != Errc::InvalidCode || !wrong ||
-                wrong->text->singular != bus_texts::kWrongCode.singular) {
+                std::string_view(wrong->text->singular) != bus_texts::kWrongCode.singular) {
                 throw;
             }
             std::fprintf(stderr, "%s\n", e.what());

@@ -23,6 +23,8 @@
 namespace lwauth {
 
 /// A pattern of an error message; `plural` is set when the first value counts things.
+/// Compare patterns by their text: a literal's address may differ from one translation
+/// unit to another.
 struct BusText {
     const char* singular;
     const char* plural = nullptr;
