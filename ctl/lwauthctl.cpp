@@ -17,8 +17,10 @@
 #include <string>
 #include <string_view>
 
+#include "gettext.hpp"
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/i18n.hpp"
 #include "lwauth/policy.hpp"
@@ -34,10 +36,6 @@
 #ifndef LWAUTH_SYSCONFDIR
 #define LWAUTH_SYSCONFDIR "/etc/lwauth"
 #endif
-
-// lwauthctl speaks for one user in that user's locale: GNU gettext, text domain "lwauth"
-// (i18n.hpp says why lwauthd and the module look their catalogs up by language instead).
-#define _(text) gettext(text)
 
 namespace lwauth {
 namespace {
@@ -61,13 +59,16 @@ struct Global {
 
 class CommandError : public std::runtime_error {
   public:
-    CommandError(Errc code, const std::string& message)
-        : std::runtime_error(message), code_(code) {}
+    CommandError(Errc code, const std::string& message, std::string english = "")
+        : std::runtime_error(message), code_(code), english_(std::move(english)) {}
     [[nodiscard]] Errc code() const { return code_; }
     [[nodiscard]] int exit_code() const { return ctl_exit_status(code_); }
+    /// lwauthd's own message as it came on the bus (English), when it sent one.
+    [[nodiscard]] const std::string& english() const { return english_; }
 
   private:
     Errc code_;
+    std::string english_;
 };
 
 std::string sentence(std::string text) {
@@ -81,6 +82,27 @@ std::string sentence(std::string text) {
     return text;
 }
 
+// lwauthd's message in this user's language when the catalog has it: a fixed message
+// looked up as it is, one with values through the pattern it was written from
+// (bus_texts.hpp).
+std::string translated_message(const std::string& message) {
+    if (message.empty()) {
+        return message;  // "" would be the catalog's header
+    }
+    auto match = match_bus_text(message);
+    if (!match) {
+        return _(message.c_str());
+    }
+    const BusText& text = *match->text;
+    unsigned long n = 0;
+    if (text.plural != nullptr) {
+        n = std::strtoul(match->args[0].c_str(), nullptr, 10);
+    }
+    std::vector<std::string_view> args(match->args.begin(), match->args.end());
+    return format_text(
+        text.plural == nullptr ? _(text.singular) : ngettext(text.singular, text.plural, n), args);
+}
+
 // One clear sentence for every error the bus or lwauthd can answer.
 [[noreturn]] void raise_bus_error(const BusError& error, int r) {
     if (!error.is_set()) {
@@ -90,12 +112,7 @@ std::string sentence(std::string text) {
                                        {errno_string(r)}));
     }
     Errc code = from_dbus_error(error.name());
-    // lwauthd's own words, in this user's language when the catalog has them ("" would be
-    // the catalog's header).
-    std::string detail = error.message();
-    if (!detail.empty()) {
-        detail = _(detail.c_str());
-    }
+    std::string detail = translated_message(error.message());
     switch (code) {
         case Errc::Unavailable:
             // lwauthd answered: it runs, and says what it cannot do now (too many LINE
@@ -118,7 +135,7 @@ std::string sentence(std::string text) {
             throw CommandError(code, format_text(_("lwauthd failed: %s See: journalctl -u lwauthd"),
                                                  {sentence(detail)}));
         default:
-            throw CommandError(code, sentence(detail));
+            throw CommandError(code, sentence(detail), error.message());
     }
 }
 
@@ -469,8 +486,9 @@ void reauthenticate(Client& client) {
             // A wrong code with tries left ("Wrong code; 2 tries left."): ask again. The
             // last wrong code ("Wrong code, and no tries are left"), and anything else,
             // ends the command.
-            if (e.code() != Errc::InvalidCode ||
-                !std::string_view(e.what()).starts_with("Wrong code;")) {
+            auto wrong = match_bus_text(e.english());
+            if (e.code() != Errc::InvalidCode || !wrong ||
+                std::string_view(wrong->text->singular) != bus_texts::kWrongCode.singular) {
                 throw;
             }
             std::fprintf(stderr, "%s\n", e.what());
@@ -528,11 +546,12 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
         // Say there is nothing to confirm before asking for a code.
         auto reply = client.call(bus::kAccountInterface, bus::kAccountStatus, "");
         if (!read_vardict(reply.get()).contains("pending_" + kind)) {
-            throw CommandError(Errc::NotFound, "No " + kind +
-                                                   " is waiting for confirmation; add it first: "
-                                                   "lwauthctl contact add " +
-                                                   kind + " " +
-                                                   (kind == "phone" ? "NUMBER" : "ADDRESS"));
+            throw CommandError(Errc::NotFound,
+                               kind == "phone"
+                                   ? _("No phone is waiting for confirmation; add it first: "
+                                       "lwauthctl contact add phone NUMBER")
+                                   : _("No email is waiting for confirmation; add it first: "
+                                       "lwauthctl contact add email ADDRESS"));
         }
     }
     SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
@@ -671,7 +690,9 @@ std::pair<int, std::string> link_outcome(const std::string& state, const std::st
     int status = state == bus::kLineLinkRefused   ? kExitLineRefused
                  : state == bus::kLineLinkExpired ? kExitLineExpired
                                                   : kExitLineFailed;
-    std::string text = why.empty() ? _("lwauthd no longer knows this link; try again") : why;
+    // lwauthd's reason is an English msgid (LineFlows, AccountService): shown translated.
+    std::string text =
+        why.empty() ? _("lwauthd no longer knows this link; try again") : translated_message(why);
     // TRANSLATORS: %1$s is the outcome as lwauthd names it (refused, expired, failed).
     return {status, format_text(_("LINE is not linked (%1$s): %2$s"), {state, sentence(text)})};
 }
@@ -796,15 +817,18 @@ int cmd_admin_users(const Global& g) {
         return u.contains(key) && u[key].is_string() ? u[key].get<std::string>() : std::string("-");
     };
     auto yes_no = [](const json& u, const char* key) {
-        return std::string(u.value(key, false) ? "yes" : "no");
+        return std::string(u.value(key, false) ? _("yes") : _("no"));
     };
+    // TRANSLATORS: the headers of "lwauthctl admin users", a table in columns.
     std::vector<std::vector<std::string>> rows = {
-        {"USER", "2-STEP", "PHONE", "EMAIL", "LINE", "PIN", "LOCKED"}};
+        {_("USER"), _("2-STEP"), _("PHONE"), _("EMAIL"), "LINE", _("PIN"), _("LOCKED")}};
     for (const auto& u : users) {
         uint64_t locked = u.value("locked_until", uint64_t{0});
-        rows.push_back({str(u, "user"), u.value("two_step", false) ? "on" : "off", str(u, "phone"),
-                        str(u, "email"), yes_no(u, "line_linked"), yes_no(u, "pin_set"),
-                        locked != 0 ? "until " + local_time(locked) : "no"});
+        rows.push_back({str(u, "user"), u.value("two_step", false) ? _("on") : _("off"),
+                        str(u, "phone"), str(u, "email"), yes_no(u, "line_linked"),
+                        yes_no(u, "pin_set"),
+                        locked != 0 ? format_text(_("until %s"), {local_time(locked)})
+                                    : std::string(_("no"))});
     }
     // Column widths in characters, not bytes: masked values hold multi-byte dots.
     auto width = [](const std::string& text) {
@@ -882,22 +906,25 @@ int cmd_admin_test_send(const Global& g, const std::string& user) {
     const char* destination = nullptr;
     read_values(reply, "ss", &channel, &destination);
     print_result(g, json{{"user", user}, {"channel", channel}, {"destination", destination}},
-                 "A test message to " + user + " was sent through [channel." + channel + "] to " +
-                     destination + ".");
+                 // TRANSLATORS: "[channel.%2$s]" names a section of lwauth.conf; %3$s is the
+                 // masked destination.
+                 format_text(_("A test message to %1$s was sent through [channel.%2$s] to %3$s."),
+                             {user, channel, destination}));
     return kExitOk;
 }
 
 int cmd_admin_reset(const Global& g, const std::string& user, const std::string& what) {
     Client client;
     client.call(bus::kAdminInterface, bus::kAdminReset, "ss", user.c_str(), what.c_str());
-    const char* done = what == "pin"        ? "quick-login PIN was removed"
-                       : what == "line"     ? "LINE link was removed"
-                       : what == "contacts" ? "login contacts were removed; 2-step is off"
-                       : what == "hosts"    ? "remembered places were forgotten; the next login "
-                                              "from each asks for a code"
-                                            : "login settings were reset";
+    const char* done = what == "pin"        ? _("%s's quick-login PIN was removed.")
+                       : what == "line"     ? _("%s's LINE link was removed.")
+                       : what == "contacts" ? _("%s's login contacts were removed; 2-step is off.")
+                       : what == "hosts"
+                           ? _("%s's remembered places were forgotten; the next login from each "
+                               "asks for a code.")
+                           : _("%s's login settings were reset.");
     print_result(g, json{{"user", user}, {"reset", what}, {"action", "reset"}},
-                 user + "'s " + done + ".");
+                 format_text(done, {user}));
     return kExitOk;
 }
 
@@ -949,13 +976,18 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
         for (const auto& d : loaded.errors) {
             std::cerr << d.to_string() << "\n";
         }
-        std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors")
-                  << " in " << dir << "; lwauthd would refuse this policy.\n";
+        size_t errors = loaded.errors.size();
+        std::cerr << format_text(ngettext("%1$s error in %2$s; lwauthd would refuse this policy.",
+                                          "%1$s errors in %2$s; lwauthd would refuse this policy.",
+                                          static_cast<unsigned long>(errors)),
+                                 {std::to_string(errors), dir})
+                  << "\n";
         return ctl_exit_status(Errc::BadPolicy);
     }
     std::cout << format_text(_("The policy in %s is valid."), {dir}) << "\n";
     if (!user.empty()) {
-        std::cout << "\nEffective policy for " << user << ":\n"
+        std::cout << "\n"
+                  << format_text(_("Effective policy for %s:"), {user}) << "\n"
                   << policy::describe(loaded.policy->effective_for(user, groups), *loaded.policy);
     }
     return kExitOk;
@@ -1054,102 +1086,106 @@ struct CommandLine {
 };
 
 void add_kind(CLI::App* command, std::string& kind) {
-    command->add_option("kind", kind, "phone or email")
+    command->add_option("kind", kind, _("phone or email"))
         ->required()
         ->check(CLI::IsMember({"phone", "email"}));
 }
 
 void add_contact_commands(CLI::App& app, CommandLine& c) {
-    auto* contact =
-        app.add_subcommand("contact", "Add, confirm or remove your phone number or email address");
+    auto* contact = app.add_subcommand(
+        "contact", _("Add, confirm or remove your phone number or email address"));
     contact->require_subcommand(1);
     auto* add = contact->add_subcommand(
-        "add", "Send a confirmation code to a new phone number or email address");
+        "add", _("Send a confirmation code to a new phone number or email address"));
     add_kind(add, c.kind);
     add->add_option("value", c.value,
-                    "the number in international form (+81 90 ...) or the address")
+                    _("the number in international form (+81 90 ...) or the address"))
         ->required();
     add->callback([&c] { c.status = cmd_contact_add(c.g, c.kind, c.value); });
     auto* confirm =
-        contact->add_subcommand("confirm", "Confirm a new contact with the code it received");
+        contact->add_subcommand("confirm", _("Confirm a new contact with the code it received"));
     add_kind(confirm, c.kind);
-    confirm->add_option("code", c.code, "the code (read from standard input when omitted)");
+    confirm->add_option("code", c.code, _("the code (read from standard input when omitted)"));
     confirm->callback([&c] { c.status = cmd_contact_confirm(c.g, c.kind, c.code); });
     auto* use_profile = contact->add_subcommand(
-        "use-profile", "Log in with the phone number or email address of your profile");
+        "use-profile", _("Log in with the phone number or email address of your profile"));
     add_kind(use_profile, c.kind);
     use_profile->callback([&c] { c.status = cmd_contact_use_profile(c.g, c.kind); });
-    auto* remove = contact->add_subcommand("remove", "Remove a verified contact");
+    auto* remove = contact->add_subcommand("remove", _("Remove a verified contact"));
     add_kind(remove, c.kind);
     remove->callback([&c] { c.status = cmd_contact_remove(c.g, c.kind); });
 }
 
 void add_self_service_commands(CLI::App& app, CommandLine& c) {
-    auto* st = app.add_subcommand("status", "Show your login settings (contacts are masked)");
+    auto* st = app.add_subcommand("status", _("Show your login settings (contacts are masked)"));
     st->callback([&c] { c.status = cmd_status(c.g); });
     add_contact_commands(app, c);
     auto* two_step =
-        app.add_subcommand("two-step", "Turn 2-step verification on or off for your account");
-    two_step->add_option("state", c.state, "on or off")
+        app.add_subcommand("two-step", _("Turn 2-step verification on or off for your account"));
+    two_step->add_option("state", c.state, _("on or off"))
         ->required()
         ->check(CLI::IsMember({"on", "off"}));
     two_step->callback([&c] { c.status = cmd_two_step(c.g, c.state); });
-    auto* line = app.add_subcommand("line", "Link or unlink your LINE account to log in with it");
+    auto* line =
+        app.add_subcommand("line", _("Link or unlink your LINE account to log in with it"));
     line->require_subcommand(1);
     auto* link = line->add_subcommand(
-        "link", "Link a LINE account: open the link (or scan the QR code) on your phone");
+        "link", _("Link a LINE account: open the link (or scan the QR code) on your phone"));
     link->callback([&c] { c.status = cmd_line_link(c.g); });
-    auto* unlink = line->add_subcommand("unlink", "Unlink your LINE account");
+    auto* unlink = line->add_subcommand("unlink", _("Unlink your LINE account"));
     unlink->callback([&c] { c.status = cmd_line_unlink(c.g); });
-    auto* pin = app.add_subcommand("pin", "Set or remove your quick-login PIN for this machine");
+    auto* pin = app.add_subcommand("pin", _("Set or remove your quick-login PIN for this machine"));
     pin->require_subcommand(1);
     auto* pin_set = pin->add_subcommand(
-        "set", "Set a PIN (read twice, without echo) shortly after a full login");
+        "set", _("Set a PIN (read twice, without echo) shortly after a full login"));
     pin_set->callback([&c] { c.status = cmd_pin_set(c.g); });
-    auto* pin_remove = pin->add_subcommand("remove", "Remove your quick-login PIN");
+    auto* pin_remove = pin->add_subcommand("remove", _("Remove your quick-login PIN"));
     pin_remove->callback([&c] { c.status = cmd_pin_remove(c.g); });
     auto* forget = app.add_subcommand(
-        "forget", "Forget the places where no code is asked (remember_host): ask there again");
+        "forget", _("Forget the places where no code is asked (remember_host): ask there again"));
     forget->callback([&c] { c.status = cmd_forget(c.g); });
 }
 
 void add_admin_test_command(CLI::App* admin, CommandLine& c) {
     auto* test_send = admin->add_subcommand(
-        "test-send", "Send a user a test message (no code) where their login codes go");
-    test_send->add_option("user", c.target, "user name")->required();
+        "test-send", _("Send a user a test message (no code) where their login codes go"));
+    test_send->add_option("user", c.target, _("user name"))->required();
     test_send->callback([&c] { c.status = cmd_admin_test_send(c.g, c.target); });
 }
 
 void add_admin_commands(CLI::App& app, CommandLine& c) {
     auto* admin = app.add_subcommand(
-        "admin", "Manage other users' login settings (root or the policy's admin group)");
+        "admin", _("Manage other users' login settings (root or the policy's admin group)"));
     admin->require_subcommand(1);
-    auto* users = admin->add_subcommand("users", "List the users lwauth knows (contacts masked)");
+    auto* users =
+        admin->add_subcommand("users", _("List the users lwauth knows (contacts masked)"));
     users->callback([&c] { c.status = cmd_admin_users(c.g); });
-    auto* show = admin->add_subcommand("show", "Show one user's login settings (masked)");
-    show->add_option("user", c.target, "user name")->required();
+    auto* show = admin->add_subcommand("show", _("Show one user's login settings (masked)"));
+    show->add_option("user", c.target, _("user name"))->required();
     show->callback([&c] { c.status = cmd_admin_show(c.g, c.target); });
     auto* admin_contact =
-        admin->add_subcommand("contact", "Set or remove the phone or email of a user's profile");
+        admin->add_subcommand("contact", _("Set or remove the phone or email of a user's profile"));
     admin_contact->require_subcommand(1);
-    auto* admin_set = admin_contact->add_subcommand("set", "Set a profile phone number or email");
-    admin_set->add_option("user", c.target, "user name")->required();
+    auto* admin_set =
+        admin_contact->add_subcommand("set", _("Set a profile phone number or email"));
+    admin_set->add_option("user", c.target, _("user name"))->required();
     add_kind(admin_set, c.kind);
-    admin_set->add_option("value", c.value, "the number (+81 90 ...) or the address")->required();
+    admin_set->add_option("value", c.value, _("the number (+81 90 ...) or the address"))
+        ->required();
     admin_set->callback(
         [&c] { c.status = cmd_admin_contact_set(c.g, c.target, c.kind, c.value); });
     auto* admin_remove =
-        admin_contact->add_subcommand("remove", "Remove a profile phone number or email");
-    admin_remove->add_option("user", c.target, "user name")->required();
+        admin_contact->add_subcommand("remove", _("Remove a profile phone number or email"));
+    admin_remove->add_option("user", c.target, _("user name"))->required();
     add_kind(admin_remove, c.kind);
     admin_remove->callback(
         [&c] { c.status = cmd_admin_contact_remove(c.g, c.target, c.kind); });
-    auto* unlock = admin->add_subcommand("unlock", "End a user's lockout after failed codes");
-    unlock->add_option("user", c.target, "user name")->required();
+    auto* unlock = admin->add_subcommand("unlock", _("End a user's lockout after failed codes"));
+    unlock->add_option("user", c.target, _("user name"))->required();
     unlock->callback([&c] { c.status = cmd_admin_unlock(c.g, c.target); });
-    auto* reset = admin->add_subcommand("reset", "Clear what a user has set up");
-    reset->add_option("user", c.target, "user name")->required();
-    reset->add_option("what", c.what, "pin, line, contacts, hosts or all")
+    auto* reset = admin->add_subcommand("reset", _("Clear what a user has set up"));
+    reset->add_option("user", c.target, _("user name"))->required();
+    reset->add_option("what", c.what, _("pin, line, contacts, hosts or all"))
         ->capture_default_str()
         ->check(CLI::IsMember({"pin", "line", "contacts", "hosts", "all"}));
     reset->callback([&c] { c.status = cmd_admin_reset(c.g, c.target, c.what); });
@@ -1157,25 +1193,26 @@ void add_admin_commands(CLI::App& app, CommandLine& c) {
 }
 
 void add_policy_commands(CLI::App& app, CommandLine& c) {
-    auto* pol = app.add_subcommand("policy", "Check, show, edit or reload the login policy");
+    auto* pol = app.add_subcommand("policy", _("Check, show, edit or reload the login policy"));
     pol->require_subcommand(1);
-    auto* check =
-        pol->add_subcommand("check", "Check a policy directory; report every error with file:line");
-    check->add_option("dir", c.dir, "policy directory")->capture_default_str();
-    check->add_option("--user", c.user, "also print the effective policy for this user");
+    auto* check = pol->add_subcommand(
+        "check", _("Check a policy directory; report every error with file:line"));
+    check->add_option("dir", c.dir, _("policy directory"))->capture_default_str();
+    check->add_option("--user", c.user, _("also print the effective policy for this user"));
     check->add_option("--group", c.groups,
-                      "groups of --user (repeatable; default: the user's groups on this host)");
+                      _("groups of --user (repeatable; default: the user's groups on this host)"));
     check->callback([&c] { c.status = cmd_policy_check(c.g, c.dir, c.user, c.groups); });
     auto* edit = pol->add_subcommand(
-        "edit", "Edit lwauth.conf safely: locked, checked before it is installed, then reloaded");
-    edit->add_option("dir", c.edit_dir, "policy directory")->capture_default_str();
+        "edit",
+        _("Edit lwauth.conf safely: locked, checked before it is installed, then reloaded"));
+    edit->add_option("dir", c.edit_dir, _("policy directory"))->capture_default_str();
     edit->callback([&c] { c.status = cmd_policy_edit(c.g, c.edit_dir); });
     auto* pshow = pol->add_subcommand(
-        "show", "Show the effective policy lwauthd applies to a user (root or admin group)");
-    pshow->add_option("user", c.show_user, "user name")->required();
+        "show", _("Show the effective policy lwauthd applies to a user (root or admin group)"));
+    pshow->add_option("user", c.show_user, _("user name"))->required();
     pshow->callback([&c] { c.status = cmd_policy_show(c.g, c.show_user); });
     auto* reload =
-        pol->add_subcommand("reload", "Ask lwauthd to reload the policy (root or admin group)");
+        pol->add_subcommand("reload", _("Ask lwauthd to reload the policy (root or admin group)"));
     reload->callback([&c] { c.status = cmd_policy_reload(c.g); });
 }
 
@@ -1228,15 +1265,19 @@ int main(int argc, char** argv) {
     std::setlocale(LC_ALL, "");
     bindtextdomain("lwauth", catalog_dir().c_str());
     textdomain("lwauth");
+    // CLI11's own words in --help ("Usage", "OPTIONS", "SUBCOMMANDS", "REQUIRED") stay
+    // English: it has no catalog; the descriptions of lwauthctl's commands are translated.
     CLI::App app{
-        "Manage lwauth login settings: your own contacts and 2-step verification; other "
-        "users' as an administrator; the login policy."};
+        _("Manage lwauth login settings: your own contacts and 2-step verification; other "
+          "users' as an administrator; the login policy.")};
     app.require_subcommand(1);
     // --json may come before or after the command ("lwauthctl status --json").
     app.fallthrough();
-    app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION);
+    app.set_help_flag("-h,--help", _("Print this help message and exit"));
+    app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION,
+                         _("Display program version information and exit"));
     CommandLine c;
-    app.add_flag("--json", c.g.json_output, "Print machine-readable JSON");
+    app.add_flag("--json", c.g.json_output, _("Print machine-readable JSON"));
     add_self_service_commands(app, c);
     add_admin_commands(app, c);
     add_policy_commands(app, c);

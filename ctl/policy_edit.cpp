@@ -24,8 +24,10 @@
 #include <utility>
 #include <vector>
 
+#include "gettext.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/text.hpp"
@@ -103,8 +105,9 @@ UniqueFd lock_policy(const std::string& lock_path, const std::string& file) {
             continue;
         }
         if (errno == EWOULDBLOCK) {
-            throw EditFailed(file + " is being edited by someone else (lock " + lock_path +
-                             "); try again later.");
+            throw EditFailed(
+                format_text(_("%1$s is being edited by someone else (lock %2$s); try again later."),
+                            {file, lock_path}));
         }
         throw EditFailed("cannot lock " + lock_path + ": " + errno_text(errno));
     }
@@ -279,16 +282,21 @@ void run_editor(const std::string& editor, const std::string& path, const std::s
     ::sigaction(SIGINT, &old_int, nullptr);
     ::sigaction(SIGQUIT, &old_quit, nullptr);
     if (error != 0) {
-        throw EditFailed("cannot run the editor (" + editor + "): " + errno_text(error) + "; " +
-                         file + " was not changed.");
+        throw EditFailed(format_text(_("cannot run the editor (%1$s): %2$s; %3$s was not "
+                                       "changed."),
+                                     {editor, errno_text(error), file}));
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         return;
     }
-    std::string how = WIFSIGNALED(status)
-                          ? "was killed by signal " + std::to_string(WTERMSIG(status))
-                          : "exited with status " + std::to_string(WEXITSTATUS(status));
-    throw EditFailed("the editor (" + editor + ") " + how + "; " + file + " was not changed.");
+    throw EditFailed(
+        WIFSIGNALED(status)
+            ? format_text(_("the editor (%1$s) was killed by signal %2$s; %3$s was not "
+                            "changed."),
+                          {editor, std::to_string(WTERMSIG(status)), file})
+            : format_text(_("the editor (%1$s) exited with status %2$s; %3$s was not "
+                            "changed."),
+                          {editor, std::to_string(WEXITSTATUS(status)), file}));
 }
 
 // Replaces `file` with `text` so that readers see either the old or the new file, even
@@ -341,7 +349,8 @@ std::string install(const fs::path& dir, const std::string& file, const std::str
 bool edit_again(std::istream& in, std::ostream& err) {
     std::string answer;
     while (true) {
-        err << "What now? (e)dit again, e(x)it without saving: " << std::flush;
+        // TRANSLATORS: the answers stay "e" and "x", whatever the language.
+        err << _("What now? (e)dit again, e(x)it without saving: ") << std::flush;
         if (!std::getline(in, answer)) {
             err << "\n";
             return false;
@@ -354,6 +363,26 @@ bool edit_again(std::istream& in, std::ostream& err) {
             return false;
         }
     }
+}
+
+// Prints the check's warnings and errors; whether the edited policy is valid.
+bool report_check(const policy::LoadResult& checked, const std::string& file, std::ostream& err) {
+    for (const auto& d : checked.warnings) {
+        err << d.to_string() << " (warning)\n";
+    }
+    if (checked.errors.empty()) {
+        return true;
+    }
+    for (const auto& d : checked.errors) {
+        err << d.to_string() << "\n";
+    }
+    size_t errors = checked.errors.size();
+    err << format_text(
+               ngettext("%1$s error; %2$s was not changed.", "%1$s errors; %2$s was not changed.",
+                        static_cast<unsigned long>(errors)),
+               {std::to_string(errors), file})
+        << "\n";
+    return false;
 }
 
 json to_json(const std::vector<policy::Diagnostic>& diagnostics) {
@@ -396,24 +425,17 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
             // An unchanged text is still installed when that repairs the owner or mode,
             // which lwauthd would refuse.
             if (edited == original.text && !original.repaired) {
-                return finish(kExitOk, "No changes; " + file + " was left as it was.");
+                return finish(kExitOk,
+                              format_text(_("No changes; %s was left as it was."), {file}));
             }
             // With the drop-ins, as lwauthd reads them; secret files must be what the
             // installed lwauthd accepts.
             policy::LoadOptions load_options;
             load_options.secret_reader = installed_daemon_reader();
             policy::LoadResult checked = policy::load_directory_with(dir, edited, load_options);
-            for (const auto& d : checked.warnings) {
-                err << d.to_string() << " (warning)\n";
-            }
-            if (checked.errors.empty()) {
+            if (report_check(checked, file, err)) {
                 break;
             }
-            for (const auto& d : checked.errors) {
-                err << d.to_string() << "\n";
-            }
-            err << checked.errors.size() << (checked.errors.size() == 1 ? " error" : " errors")
-                << "; " << file << " was not changed.\n";
             if (!edit_again(in, err)) {
                 report["errors"] = to_json(checked.errors);
                 return finish(ctl_exit_status(Errc::BadPolicy), "");
@@ -423,8 +445,11 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
         std::string warning = install(dir, file, edited, original);
         report["installed"] = true;
         if (original.repaired) {
-            err << "lwauthctl: " << file << " is now owned by root with mode "
-                << mode_text(original.mode) << ", as lwauthd requires.\n";
+            err << "lwauthctl: "
+                << format_text(_("%1$s is now owned by root with mode %2$s, as lwauthd "
+                                 "requires."),
+                               {file, mode_text(original.mode)})
+                << "\n";
         }
         if (!warning.empty()) {
             err << "lwauthctl: " << warning << "\n";
@@ -432,11 +457,14 @@ int policy_edit(const PolicyEditOptions& options, std::istream& in, std::ostream
         ReloadOutcome reloaded = options.reload();
         if (reloaded.exit_code == kExitOk) {
             report["reloaded"] = true;
-            return finish(kExitOk, file + " was installed and lwauthd reloaded it.");
+            return finish(kExitOk,
+                          format_text(_("%s was installed and lwauthd reloaded it."), {file}));
         }
         report["message"] = reloaded.message;
-        err << "lwauthctl: " << file
-            << " was installed, but lwauthd did not reload it: " << reloaded.message << "\n";
+        err << "lwauthctl: "
+            << format_text(_("%1$s was installed, but lwauthd did not reload it: %2$s"),
+                           {file, reloaded.message})
+            << "\n";
         return finish(reloaded.exit_code, "");
     } catch (const EditFailed& e) {
         report["message"] = e.what();

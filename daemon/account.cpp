@@ -3,6 +3,7 @@
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
 #include "login/remember.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
 
@@ -29,8 +30,8 @@ bool code_matches(const Hasher& hasher, const std::string& context, const Secret
 
 // A wrong code with `tries_left` tries after it.
 Error wrong_code(int tries_left) {
-    return Error(Errc::InvalidCode, "wrong code; " + std::to_string(tries_left) +
-                                        (tries_left == 1 ? " try" : " tries") + " left");
+    return Error(Errc::InvalidCode, bus_text(bus_texts::kWrongCode, {std::to_string(tries_left)},
+                                             static_cast<unsigned long>(tries_left)));
 }
 
 void require_two_step_available(const policy::UserPolicy& up) {
@@ -39,14 +40,13 @@ void require_two_step_available(const policy::UserPolicy& up) {
     }
 }
 
-// What a caller is told when `what` could not be sent: when to try again after a cap,
+// What a caller is told when a code could not be sent: when to try again after a cap,
 // else only that it failed (the channel's reason is in the log).
-Error send_failed(const Error& e, int64_t now, const std::string& what) {
+// `not_sent` is marked N_(): lwauthctl translates it as it arrives.
+Error send_failed(const Error& e, int64_t now, const char* not_sent) {
     return Error(e.code(), e.code() == Errc::RateLimited
                                ? rate_limited_text(e.retry_at(), now, Language::En)
-                               : what +
-                                     " could not be sent; try again later or ask your "
-                                     "administrator");
+                               : std::string(not_sent));
 }
 
 }  // namespace
@@ -244,7 +244,9 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
         [this, user, kind, lifetime, pending = std::move(pending),
          done = std::move(done)](Result<Delivered> outcome) mutable {
             if (!outcome) {
-                done(send_failed(outcome.error(), clock_.now(), "the confirmation code"));
+                done(send_failed(outcome.error(), clock_.now(),
+                                 N_("the confirmation code could not be sent; "
+                                    "try again later or ask your administrator")));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
@@ -457,7 +459,9 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
         [this, user, owner, lifetime, pending = std::move(pending),
          done = std::move(done)](Result<Delivered> outcome) mutable {
             if (!outcome) {
-                done(send_failed(outcome.error(), clock_.now(), "the code"));
+                done(send_failed(outcome.error(), clock_.now(),
+                                 N_("the code could not be sent; try again later or ask your "
+                                    "administrator")));
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;

@@ -24,11 +24,11 @@ const char* outcome_name(LineLinkState state) {
 std::string default_why(LineLinkState state) {
     switch (state) {
         case LineLinkState::Refused:
-            return "the link was refused in LINE";
+            return N_("the link was refused in LINE");
         case LineLinkState::Expired:
-            return "the link expired before it was approved in LINE";
+            return N_("the link expired before it was approved in LINE");
         default:
-            return "LINE could not be reached or did not prove the account; try again later";
+            return N_("LINE could not be reached or did not prove the account; try again later");
     }
 }
 
@@ -85,6 +85,7 @@ Result<line::ApprovalOffer> AccountService::offer_line_link(const std::string& u
     request.user = user;
     request.service = "lwauthctl";
     request.owner = owner;
+    request.language = user_policy(user).language;
     auto offer = line_->offer(request, [this, owner, serial](const line::ApprovalOutcome& o) {
         line_link_outcome(owner, serial, o);
     });
@@ -117,7 +118,7 @@ void AccountService::line_link_outcome(const std::string& owner, uint64_t serial
             log_event(LogLevel::Error, "internal-error",
                       std::string("the LINE link could not be saved: ") + saved.error().what());
             end_line_link(owner, serial, LineLinkState::Failed,
-                          "the link could not be saved; try again later");
+                          N_("the link could not be saved; try again later"));
             return;
         }
         end_line_link(owner, serial, LineLinkState::Linked, "");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "log.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
 
@@ -34,7 +35,7 @@ void log_test_failed(uid_t admin, const std::string& user, const Error& e) {
 
 void AdminService::require_known(const std::string& user) const {
     if (user.empty() || !users_.exists(user)) {
-        throw Error(Errc::NotFound, "there is no user '" + user + "' on this host");
+        throw Error(Errc::NotFound, bus_text(bus_texts::kNoSuchUser, {user}));
     }
 }
 
@@ -172,10 +173,9 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
                 const Contact* login = state.contact(kind);
                 bool from_profile = login != nullptr && login->source != "self";
                 if (state.profile_contact(kind) == nullptr && !from_profile) {
-                    throw Error(Errc::NotFound, "user '" + user + "' has no " + kind +
-                                                    " set by an administrator (a number or address "
-                                                    "the user added is theirs: use admin reset to "
-                                                    "clear it)");
+                    throw Error(Errc::NotFound, bus_text(kind == "phone" ? bus_texts::kNoAdminPhone
+                                                                         : bus_texts::kNoAdminEmail,
+                                                         {user}));
                 }
                 auto removed = [=](bool) {
                     log_admin(admin, user, "contact-remove", "administrator removed a contact",
@@ -251,10 +251,7 @@ void AdminService::test_send(uid_t admin, const std::string& user, Done<Delivere
         }
         log_test_failed(admin, user, sent.error());
         if (sent.error().code() == Errc::RateLimited) {
-            done(Error(Errc::RateLimited,
-                       "a send cap of " + user +
-                           "'s login codes is reached, so nothing was sent (see the "
-                           "send-capped event in lwauthd's log)",
+            done(Error(Errc::RateLimited, bus_text(bus_texts::kTestSendCapped, {user}),
                        sent.error().retry_at()));
             return;
         }
@@ -278,12 +275,9 @@ void AdminService::send_test(uid_t admin, const std::string& user, const policy:
                              const UserState& state, Done<Delivered> done) {
     if (!sender_.reachable(account_.policy(), up, state)) {
         if (state.contacts.empty()) {
-            throw Error(Errc::NotFound, "user '" + user +
-                                            "' has no verified phone number or email address, "
-                                            "and no notification channel serves the user");
+            throw Error(Errc::NotFound, bus_text(bus_texts::kTestSendNoContact, {user}));
         }
-        throw Error(Errc::NotEnabled,
-                    "no channel in [code] channels serves the contacts of '" + user + "'");
+        throw Error(Errc::NotEnabled, bus_text(bus_texts::kTestSendNoChannel, {user}));
     }
     sender_.send_test_message(user, account_.policy(), up, state, test_message_text(host_, up.language),
                               [admin, user, done = std::move(done)](Result<Delivered> sent) {

@@ -167,7 +167,10 @@ const char* tr_n(Language language, const char* singular, const char* plural, un
 }
 
 std::string format_text(std::string_view text, std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> list(args);
+    return format_text(text, std::vector<std::string_view>(args));
+}
+
+std::string format_text(std::string_view text, const std::vector<std::string_view>& list) {
     std::string out;
     // Room for every argument at once: a code composed into a message is not left behind
     // in a buffer that grew.

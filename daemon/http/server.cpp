@@ -346,6 +346,9 @@ MHD_Result Server::Exchange::on_access(void* cls, MHD_Connection* connection, co
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         self.request.client_address =
             numeric_address(info != nullptr ? info->client_addr : nullptr);
+        const char* languages = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
+        self.request.accept_language = languages != nullptr ? languages : "";
         std::optional<unsigned> refused = server->screen(self);
         if (refused) {
             ++server->stats_.refused;

@@ -34,6 +34,7 @@ struct IncomingRequest {
     // The fields of an application/x-www-form-urlencoded POST body; empty otherwise.
     std::map<std::string, std::string> form;
     std::string client_address;  // the peer's numeric address: "127.0.0.1", "::1"
+    std::string accept_language;  // the Accept-Language header, "" when absent
 };
 
 /// What a handler answers. The server adds the security headers (see kSecurityHeaders)

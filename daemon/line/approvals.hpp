@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "lwauth/i18n.hpp"
 #include "lwauth/result.hpp"
 
 namespace lwauth::line {
@@ -24,6 +25,9 @@ struct ApprovalRequest {
     /// Who the approval belongs to: the login id, or the bus connection that links. A
     /// login that ends or a client that leaves withdraws its approvals by this name.
     std::string owner;
+    /// The language of the login or the user's policy: the phone's pages speak it when
+    /// the browser asks for no language lwauth has.
+    Language language = Language::En;
 };
 
 /// What the terminal shows: open `url` (or scan it) on the phone, then pick `number` on

@@ -38,6 +38,7 @@ struct LineFlows::Approval {
     std::unique_ptr<Timer> expiry;
     std::optional<http::Reply> reply;  // the phone's request waiting for the token exchange
     std::string subject_hash;          // once LINE's ID token is verified
+    Language page_language = Language::En;  // the phone browser's, from its latest request
 };
 
 namespace {
@@ -97,6 +98,7 @@ const std::string* query_value(const http::IncomingRequest& request, const char*
     return it == request.query.end() ? nullptr : &it->second;
 }
 
+// `why` is English, marked N_(): the login and lwauthctl translate it as they show it.
 ApprovalOutcome outcome(ApprovalOutcome::Kind kind, std::string why, bool counts) {
     ApprovalOutcome out;
     out.kind = kind;
@@ -121,8 +123,14 @@ const char* event_of(ApprovalOutcome::Kind kind) {
 
 // The page of every flow that could not complete.
 const PageText kCouldNotComplete = {
-    "Could not complete",
-    "The login could not be completed with LINE. Return to your terminal."};
+    N_("Could not complete"),
+    N_("The login could not be completed with LINE. Return to your terminal.")};
+
+// The language of a page for a request that names no approval (an unknown link): the
+// browser's, else English, since no user is known.
+Language page_language_of(const http::IncomingRequest& request) {
+    return page_language(request.accept_language, Language::En);
+}
 
 }  // namespace
 
@@ -281,7 +289,7 @@ Result<ApprovalOffer> LineFlows::offer(const ApprovalRequest& request, OutcomeSi
     approval->expires_at = approval->created_at + lifetime;
     approval->expiry =
         deps_.timers.after(static_cast<uint64_t>(lifetime) * 1000 * 1000, [this, id] {
-            finish(id, outcome(ApprovalOutcome::Kind::Expired, "the LINE link expired", true),
+            finish(id, outcome(ApprovalOutcome::Kind::Expired, N_("the LINE link expired"), true),
                    {"Expired", "This login has expired. Return to your terminal."});
         });
     ApprovalOffer offered;
@@ -304,7 +312,9 @@ void LineFlows::withdraw(const std::string& owner) {
         Approval& approval = *approvals_.at(id);
         if (approval.reply) {
             approval.reply->send(Answer::html(
-                200, render_page({"Login ended", "This login has ended. Return to your terminal."})));
+                200, render_page(
+                         {N_("Login ended"), N_("This login has ended. Return to your terminal.")},
+                         approval.page_language)));
         }
         forget(approval);
     }
@@ -330,6 +340,7 @@ void LineFlows::finish(uint64_t id, ApprovalOutcome result, const PageText& text
         return;
     }
     OutcomeSink sink = std::move(approval->sink);
+    Language page_language = approval->page_language;
     std::optional<http::Reply> reply = std::move(approval->reply);
     log_event(result.kind == ApprovalOutcome::Kind::Approved ? LogLevel::Info : LogLevel::Notice,
               event_of(result.kind), result.kind == ApprovalOutcome::Kind::Approved
@@ -337,7 +348,7 @@ void LineFlows::finish(uint64_t id, ApprovalOutcome result, const PageText& text
                                          : "a LINE approval ended: " + result.why);
     forget(*approval);
     if (reply) {
-        reply->send(Answer::html(status, render_page(text)));
+        reply->send(Answer::html(status, render_page(text, page_language)));
     }
     if (sink) {
         sink(result);
@@ -361,11 +372,13 @@ void LineFlows::open_link(const http::IncomingRequest& request, const http::Repl
     }
     if (approval == nullptr) {
         reply.send(Answer::html(
-            404, render_page({"Link not valid",
-                              "This link cannot be used: it was opened already, it expired, or "
-                              "its login ended. Start again from your terminal."})));
+            404, render_page({N_("Link not valid"),
+                              N_("This link cannot be used: it was opened already, it expired, or "
+                                 "its login ended. Start again from your terminal.")},
+                             page_language_of(request))));
         return;
     }
+    approval->page_language = page_language(request.accept_language, approval->request.language);
     ++stats_.links_opened;
     states_[digest(approval->auth.state)] = approval->id;
     reply.send(Answer::redirect(authorize_url(approval->config->client, approval->auth)));
@@ -377,8 +390,9 @@ void LineFlows::callback(const http::IncomingRequest& request, const http::Reply
     if (it == states_.end()) {
         // Unknown, replayed or withdrawn: nothing changes.
         reply.send(Answer::html(
-            400, render_page({"Not valid", "This sign-in is not valid or was used already. "
-                                           "Start again from your terminal."})));
+            400, render_page({N_("Not valid"), N_("This sign-in is not valid or was used already. "
+                                                  "Start again from your terminal.")},
+                             page_language_of(request))));
         return;
     }
     uint64_t id = it->second;
@@ -386,20 +400,21 @@ void LineFlows::callback(const http::IncomingRequest& request, const http::Reply
     Approval& approval = *approvals_.at(id);
     ++stats_.callbacks;
     approval.reply = reply;
+    approval.page_language = page_language(request.accept_language, approval.request.language);
     if (const std::string* error = query_value(request, "error")) {
         if (*error == "ACCESS_DENIED") {
-            finish(id, outcome(ApprovalOutcome::Kind::Refused, "refused in LINE", true),
-                   {"Login refused", "You refused in LINE: the login is refused. "
-                                     "Return to your terminal."});
+            finish(id, outcome(ApprovalOutcome::Kind::Refused, N_("refused in LINE"), true),
+                   {N_("Login refused"), N_("You refused in LINE: the login is refused. "
+                                            "Return to your terminal.")});
         } else {
-            finish(id, outcome(ApprovalOutcome::Kind::Failed, "LINE could not sign in", false),
+            finish(id, outcome(ApprovalOutcome::Kind::Failed, N_("LINE could not sign in"), false),
                    kCouldNotComplete);
         }
         return;
     }
     const std::string* code = query_value(request, "code");
     if (code == nullptr || code->empty()) {
-        finish(id, outcome(ApprovalOutcome::Kind::Failed, "LINE sent no code", false),
+        finish(id, outcome(ApprovalOutcome::Kind::Failed, N_("LINE sent no code"), false),
                kCouldNotComplete);
         return;
     }
@@ -427,7 +442,7 @@ void LineFlows::token_answered(uint64_t id, const http::Response& response) {
     if (!answer) {
         log_event(LogLevel::Warning, "line-token-failed", answer.error().what());
         finish(id,
-               outcome(ApprovalOutcome::Kind::Failed, "LINE's token endpoint failed", false),
+               outcome(ApprovalOutcome::Kind::Failed, N_("LINE's token endpoint failed"), false),
                kCouldNotComplete);
         return;
     }
@@ -455,7 +470,7 @@ void LineFlows::check_id_token(uint64_t id, const SecretString& id_token, bool r
         log_event(LogLevel::Warning, "line-id-token-refused", verified.error().what());
         bool forged = verified.error().code() != Errc::InvalidArgument;
         finish(id,
-               outcome(ApprovalOutcome::Kind::Failed, "LINE's ID token did not verify", forged),
+               outcome(ApprovalOutcome::Kind::Failed, N_("LINE's ID token did not verify"), forged),
                kCouldNotComplete);
         return;
     }
@@ -486,7 +501,8 @@ void LineFlows::fetch_jwks(uint64_t id, SecretString id_token) {
                                                    std::to_string(answer.status) + ")"));
         if (!parsed) {
             log_event(LogLevel::Warning, "line-jwks-failed", parsed.error().what());
-            finish(id, outcome(ApprovalOutcome::Kind::Failed, "LINE's keys are unavailable", false),
+            finish(id,
+                   outcome(ApprovalOutcome::Kind::Failed, N_("LINE's keys are unavailable"), false),
                    kCouldNotComplete);
             return;
         }
@@ -502,7 +518,7 @@ void LineFlows::ask_number(Approval& approval, const std::string& subject_hash) 
     auto token = confirms_.add(Link{std::to_string(approval.id), {}, 0}, left);
     if (!token) {
         finish(approval.id,
-               outcome(ApprovalOutcome::Kind::Failed, "too many LINE approvals waiting", false),
+               outcome(ApprovalOutcome::Kind::Failed, N_("too many LINE approvals waiting"), false),
                kCouldNotComplete);
         return;
     }
@@ -529,7 +545,7 @@ void LineFlows::ask_number(Approval& approval, const std::string& subject_hash) 
     std::optional<http::Reply> reply = std::move(approval.reply);
     approval.reply.reset();
     if (reply) {
-        reply->send(Answer::html(200, render_confirm_page(page)));
+        reply->send(Answer::html(200, render_confirm_page(page, approval.page_language)));
     }
 }
 
@@ -545,22 +561,25 @@ void LineFlows::confirm(const http::IncomingRequest& request, const http::Reply&
     }
     if (approval == nullptr) {
         reply.send(Answer::html(
-            400, render_page({"Not valid", "This confirmation is not valid or was sent already. "
-                                           "Return to your terminal."})));
+            400,
+            render_page({N_("Not valid"), N_("This confirmation is not valid or was sent already. "
+                                             "Return to your terminal.")},
+                        page_language_of(request))));
         return;
     }
     approval->reply = reply;
+    approval->page_language = page_language(request.accept_language, approval->request.language);
     if (number_of(request.form) == approval->number) {
         ApprovalOutcome approved = outcome(ApprovalOutcome::Kind::Approved, "", false);
         approved.subject_hash = approval->subject_hash;
         finish(approval->id, std::move(approved),
-               {"Approved", "The login is approved. Return to your terminal."});
+               {N_("Approved"), N_("The login is approved. Return to your terminal.")});
         return;
     }
     finish(approval->id,
-           outcome(ApprovalOutcome::Kind::Refused, "the wrong number was picked in LINE", true),
-           {"Wrong number", "That is not the number on your terminal: the login is refused. "
-                            "Return to your terminal."});
+           outcome(ApprovalOutcome::Kind::Refused, N_("the wrong number was picked in LINE"), true),
+           {N_("Wrong number"), N_("That is not the number on your terminal: the login is refused. "
+                                   "Return to your terminal.")});
 }
 
 }  // namespace lwauth::line

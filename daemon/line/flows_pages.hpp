@@ -8,9 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "lwauth/i18n.hpp"
+
 namespace lwauth::line {
 
-/// A page with a title and one paragraph.
+/// A page with a title and one paragraph, as msgids (N_()): translated when rendered.
 struct PageText {
     std::string title;
     std::string text;
@@ -33,7 +35,11 @@ struct ConfirmPage {
 /// `text` with &, <, >, " and ' as character references.
 [[nodiscard]] std::string html_escape(std::string_view text);
 
-[[nodiscard]] std::string render_page(const PageText& page);
-[[nodiscard]] std::string render_confirm_page(const ConfirmPage& page);
+/// The language of a page for a browser's Accept-Language (RFC 9110 section 12.5.4):
+/// the lwauth language of highest weight among ja and en, else `fallback`.
+[[nodiscard]] Language page_language(std::string_view accept_language, Language fallback);
+
+[[nodiscard]] std::string render_page(const PageText& page, Language language);
+[[nodiscard]] std::string render_confirm_page(const ConfirmPage& page, Language language);
 
 }  // namespace lwauth::line

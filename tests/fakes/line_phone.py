@@ -60,8 +60,9 @@ class FormParser(HTMLParser):
 
 
 class Phone:
-    def __init__(self, ca_file=None, timeout=10, max_hops=10):
+    def __init__(self, ca_file=None, timeout=10, max_hops=10, accept_language=None):
         self.timeout, self.max_hops = timeout, max_hops
+        self.accept_language = accept_language
         ctx = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
@@ -70,6 +71,8 @@ class Phone:
 
     def fetch(self, url, data=None):
         headers = {"User-Agent": "lwauth-test-phone/1"}
+        if self.accept_language:
+            headers["Accept-Language"] = self.accept_language
         if data is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         req = urllib.request.Request(url, data=data, headers=headers)
@@ -117,8 +120,10 @@ def main():
     ap.add_argument("--pick", help="the number to pick on the confirmation page")
     ap.add_argument("--field", default="number", help="the form field of the pick")
     ap.add_argument("--timeout", type=float, default=10, help="seconds per request")
+    ap.add_argument("--accept-language",
+                    help="the Accept-Language header of every request, as a browser sends it")
     args = ap.parse_args()
-    phone = Phone(args.ca_file, args.timeout)
+    phone = Phone(args.ca_file, args.timeout, accept_language=args.accept_language)
     try:
         page = phone.open(args.url)
         if args.pick is not None:

@@ -125,10 +125,15 @@ class LineFlowsTest : public ::testing::Test {
     // The phone opens `url` (and picks `pick` on the confirmation page) while the loop
     // runs here; `during` runs on the loop each turn. Its JSON answer.
     nlohmann::json phone(const std::string& url, std::optional<int> pick = std::nullopt,
-                         const std::function<void()>& during = {}) {
+                         const std::function<void()>& during = {},
+                         const std::string& accept_language = "") {
         std::vector<std::string> argv = {"/usr/bin/python3",
                                          (source_dir() / "tests/fakes/line_phone.py").string(),
                                          url, "--ca-file", (dir_ / "pki/ca.pem").string()};
+        if (!accept_language.empty()) {
+            argv.push_back("--accept-language");
+            argv.push_back(accept_language);
+        }
         if (pick) {
             argv.push_back("--pick");
             argv.push_back(std::to_string(*pick));
@@ -248,6 +253,29 @@ TEST_F(LineFlowsTest, ShowsWhatIsApprovedAndTakesTheShortLinkOnce) {
     EXPECT_EQ(again.value("status", 0), 404);
     EXPECT_NE(again.value("body", "").find("cannot be used"), std::string::npos);
     EXPECT_TRUE(outcomes_.empty());
+}
+
+// A browser that asks for Japanese gets the pages in Japanese, whatever the login's
+// language; one that asks for neither language gets the login's.
+TEST_F(LineFlowsTest, SpeaksTheBrowsersLanguage) {
+    ::setenv("LWAUTH_LOCALEDIR", LWAUTH_BUILD_LOCALEDIR, 1);
+    start();
+    auto offered = offer();
+    auto page = phone(offered.url, std::nullopt, {}, "ja-JP,ja;q=0.9,en;q=0.8");
+    ASSERT_EQ(page.value("status", 0), 200) << page.dump();
+    std::string body = page.value("body", "");
+    EXPECT_NE(body.find("lang=\"ja\""), std::string::npos) << body;
+    EXPECT_NE(body.find("このログインを承認しますか？"), std::string::npos) << body;
+    EXPECT_NE(body.find("<b>203.0.113.9</b> から <b>sshd&amp;x</b> で"), std::string::npos) << body;
+
+    auto again = phone(offered.url, std::nullopt, {}, "fr-FR, ja;q=0.5");
+    EXPECT_EQ(again.value("status", 0), 404);
+    EXPECT_NE(again.value("body", "").find("このリンクは使用できません。"), std::string::npos)
+        << again.dump();
+
+    auto english = phone(offer().url, std::nullopt, {}, "fr-FR, de;q=0.8");
+    EXPECT_NE(english.value("body", "").find("Approve this login?"), std::string::npos)
+        << english.dump();
 }
 
 TEST_F(LineFlowsTest, AWrongNumberRefusesAndCounts) {

@@ -199,14 +199,19 @@ TEST_F(PamPolicyLanguage, AnEnglishSessionStaysEnglish) {
 class LwauthctlLanguage : public PamLanguage {
   protected:
     // lwauthctl `args` as alice in `locale`.
-    [[nodiscard]] RunResult ctl(const std::string& locale,
-                                const std::vector<std::string>& args) const {
+    [[nodiscard]] RunResult ctl(const std::string& locale, const std::vector<std::string>& args,
+                                std::optional<uid_t> uid = uid_of("alice")) const {
         std::map<std::string, std::string> env = daemon_->client_env();
         env["LANG"] = locale;
         env["LOCPATH"] = locales_->path().string();
         std::vector<std::string> argv{lwauthctl_path().string()};
         argv.insert(argv.end(), args.begin(), args.end());
-        return run(argv, env, uid_of("alice"));
+        return run(argv, env, uid);
+    }
+    // lwauthctl `args` as root (an administrator) in `locale`.
+    [[nodiscard]] RunResult admin_ctl(const std::string& locale,
+                                      const std::vector<std::string>& args) const {
+        return ctl(locale, args, std::nullopt);
     }
     [[nodiscard]] RunResult status(const std::string& locale) const {
         return ctl(locale, {"status"});
@@ -244,6 +249,48 @@ TEST_F(LwauthctlLanguage, TranslatesLwauthdsRefusal) {
                          "実行できます。\n"),
               std::string::npos)
         << r.err;
+}
+
+// The descriptions of the commands and options are lwauthctl's; CLI11's own words
+// ("Usage", "OPTIONS", "SUBCOMMANDS") stay English.
+TEST_F(LwauthctlLanguage, HelpIsJapaneseInAJapaneseLocale) {
+    RunResult r = ctl("ja_JP.UTF-8", {"--help"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const char* shown : {"lwauth のログイン設定を管理します", "このヘルプを表示して終了します",
+                              "機械で読み取れる JSON で出力します", "ログイン設定を表示します",
+                              "アカウントの 2 段階認証をオンまたはオフにします"}) {
+        EXPECT_NE(r.out.find(shown), std::string::npos) << shown << "\n" << r.out;
+    }
+    RunResult sub = ctl("ja_JP.UTF-8", {"admin", "reset", "--help"});
+    ASSERT_EQ(sub.exit_code, 0) << sub.err;
+    EXPECT_NE(sub.out.find("ユーザー名"), std::string::npos) << sub.out;
+    EXPECT_NE(sub.out.find("pin、line、contacts、hosts または all"), std::string::npos) << sub.out;
+}
+
+TEST_F(LwauthctlLanguage, AdminUsersIsJapaneseInAJapaneseLocale) {
+    RunResult r = admin_ctl("ja_JP.UTF-8", {"admin", "users"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("ユーザー"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2 段階認証"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("いいえ"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("USER"), std::string::npos) << r.out;
+
+    RunResult reset = admin_ctl("ja_JP.UTF-8", {"admin", "reset", "alice", "hosts"});
+    ASSERT_EQ(reset.exit_code, 0) << reset.err;
+    EXPECT_EQ(
+        reset.out,
+        "alice の記憶した場所を消去しました。それぞれの場所からの次回のログインでは確認コードを"
+        "求めます。\n");
+}
+
+// lwauthd writes an error with a value in English from a pattern; lwauthctl finds the
+// pattern and fills the same value into its translation.
+TEST_F(LwauthctlLanguage, TranslatesLwauthdsErrorWithAUserName) {
+    RunResult r = admin_ctl("ja_JP.UTF-8", {"admin", "show", "ghost"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err, "lwauthctl: このホストにユーザー「ghost」はいません。\n");
+    RunResult en = admin_ctl("en_US.UTF-8", {"admin", "show", "ghost"});
+    EXPECT_EQ(en.err, "lwauthctl: There is no user 'ghost' on this host.\n");
 }
 
 TEST_F(LwauthctlLanguage, PrintsEnglishInAnEnglishLocale) {

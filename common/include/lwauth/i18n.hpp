@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace lwauth {
 
@@ -76,5 +77,8 @@ class Catalog {
 /// --check holds each translation to the same arguments.
 [[nodiscard]] std::string format_text(std::string_view text,
                                       std::initializer_list<std::string_view> args);
+/// The same, with the arguments in a list made at run time.
+[[nodiscard]] std::string format_text(std::string_view text,
+                                      const std::vector<std::string_view>& args);
 
 }  // namespace lwauth

@@ -68,15 +68,19 @@ Step password_instead(const std::string& why, Language language) {
 
 // The outcome's reason as a sentence for the terminal (LineFlows gives "refused in LINE",
 // as its log and lwauthctl use it), or `fallback` when it gives none.
-std::string or_default(std::string why, const char* fallback) {
+// LineFlows' reason (an English msgid) in the login's language as a sentence, or
+// `fallback` when it gave none.
+std::string or_default(const std::string& why, const char* fallback, Language language) {
     if (why.empty()) {
         return fallback;
     }
-    why[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(why[0])));
-    if (why.back() != '.') {
-        why += '.';
+    std::string text = tr(language, why.c_str());
+    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+    // A Japanese sentence ends with its own full stop.
+    if (text.back() != '.' && !text.ends_with("\u3002")) {
+        text += '.';
     }
-    return why;
+    return text;
 }
 
 }  // namespace
@@ -125,8 +129,12 @@ LineMethod::~LineMethod() {
 void LineMethod::begin(const MethodEnv& env, Done<Step> done) {
     env_.emplace(env.login, nullptr, env.event_wait_usec);
     const LoginContext& context = env.context;
-    line::ApprovalRequest request{line::ApprovalRequest::Purpose::Login, context.user,
-                                  context.service, context.rhost, env.login_id};
+    line::ApprovalRequest request{line::ApprovalRequest::Purpose::Login,
+                                  context.user,
+                                  context.service,
+                                  context.rhost,
+                                  env.login_id,
+                                  context.language};
     // Through the engine, which drops an outcome for a login that has ended.
     auto sink = [notify = deps_.notify, id = env.login_id](const line::ApprovalOutcome& outcome) {
         Result<void> taken = notify(id, line_approval_event(outcome));
@@ -233,13 +241,14 @@ void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
     }
     // A wrong number, a refusal or a token that did not verify: someone tried.
     if (outcome.counts_as_failure || outcome.kind == Kind::Refused) {
-        refused(or_default(outcome.why, tr(language, "The login was refused in LINE.")),
+        refused(or_default(outcome.why, tr(language, "The login was refused in LINE."), language),
                 outcome.counts_as_failure, std::move(done));
         return;
     }
     // LINE or the endpoint failed: nothing was checked either way.
     done(password_instead(
-        or_default(outcome.why, tr(language, "LINE could not confirm the login.")), language));
+        or_default(outcome.why, tr(language, "LINE could not confirm the login."), language),
+        language));
 }
 
 void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
