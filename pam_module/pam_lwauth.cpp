@@ -7,6 +7,7 @@
 #include <security/pam_modules.h>
 #include <syslog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -29,6 +30,9 @@ namespace lwauth {
 namespace {
 
 constexpr uint64_t kUsecPerSec = 1000 * 1000;
+// The most pam_setcred waits for Confirm: only the record of a full login waits on it,
+// and a hung lwauthd must not hold up the session for the whole timeout=.
+constexpr uint64_t kConfirmTimeoutUsec = 5 * kUsecPerSec;
 
 struct Options {
     const char* mode = bus::kModeSecondFactor;
@@ -147,6 +151,7 @@ class Relay {
     BusPtr bus_;
     std::string daemon_;       // unique name of the lwauthd that answered Start
     std::string unconfirmed_;  // the handle of a success or ignore, for Confirm
+    std::string user_;         // the user lwauthd gave that verdict for
     std::string locale_;       // the session's, passed in Start's context
 };
 
@@ -392,6 +397,7 @@ int Relay::run() {
     if (rc != PAM_SUCCESS || user == nullptr || *user == '\0') {
         return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
     }
+    user_ = user;
     Step step;
     rc = start(user, step);
     if (rc != PAM_SUCCESS) {
@@ -433,6 +439,7 @@ struct Unconfirmed {
     BusPtr bus;
     std::string daemon;
     std::string id;
+    std::string user;  // confirmed only while PAM_USER is still this user
 };
 constexpr const char* kUnconfirmedData = "pam_lwauth_unconfirmed";
 
@@ -444,45 +451,13 @@ int Relay::keep_for_confirm(int rc) {
     if ((rc != PAM_SUCCESS && rc != PAM_IGNORE) || unconfirmed_.empty()) {
         return rc;
     }
-    auto* kept = new Unconfirmed{std::move(bus_), daemon_, std::move(unconfirmed_)};
-    sd_bus_set_method_call_timeout(kept->bus.get(), options_.timeout_usec);
+    auto* kept = new Unconfirmed{std::move(bus_), daemon_, std::move(unconfirmed_), user_};
+    sd_bus_set_method_call_timeout(kept->bus.get(),
+                                   std::min(options_.timeout_usec, kConfirmTimeoutUsec));
     if (pam_set_data(pamh_, kUnconfirmedData, kept, drop_unconfirmed) != PAM_SUCCESS) {
         delete kept;  // the full login is then not recorded: quick login is not re-armed
     }
     return rc;
-}
-
-// pam_setcred after the whole stack let the user in: the full login is recorded. Whatever
-// lwauthd answers, the credentials are the stack's business: this never fails them.
-void confirm_full_login(pam_handle_t* pamh, int flags) {
-    constexpr int kEstablishing = PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED;
-    const void* data = nullptr;
-    if ((flags & kEstablishing) == 0 ||
-        pam_get_data(pamh, kUnconfirmedData, &data) != PAM_SUCCESS || data == nullptr) {
-        return;
-    }
-    const auto* kept = static_cast<const Unconfirmed*>(data);
-    // Another connection could not confirm it: lwauthd holds the handle for this one.
-    if (sd_bus_is_open(kept->bus.get()) > 0) {
-        BusError error;
-        int r = sd_bus_call_method(kept->bus.get(), kept->daemon.c_str(), bus::kObjectPath,
-                                   bus::kLoginInterface, bus::kLoginConfirm, error.get(), nullptr,
-                                   "s", kept->id.c_str());
-        if (r < 0) {
-            pam_syslog(pamh, LOG_NOTICE, "the full login was not recorded (%s)",
-                       error.is_set() ? error.message() : errno_string(r).c_str());
-        }
-    }
-    pam_set_data(pamh, kUnconfirmedData, nullptr, nullptr);  // once; the connection closes
-}
-
-int setcred(pam_handle_t* pamh, int flags) noexcept {
-    try {
-        confirm_full_login(pamh, flags);
-    } catch (...) {
-        // Only the record is lost: quick login is not re-armed.
-    }
-    return PAM_SUCCESS;
 }
 
 // A passwordless login (mode=primary) that succeeded in this pam_authenticate, for the
@@ -506,6 +481,48 @@ std::string take_primary_done(pam_handle_t* pamh) {
     return user;
 }
 
+// pam_setcred after the whole stack let the user in: the full login is recorded. Whatever
+// lwauthd answers, the credentials are the stack's business: this never fails them.
+void confirm_full_login(pam_handle_t* pamh, int flags) {
+    constexpr int kEstablishing = PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED;
+    const void* data = nullptr;
+    if ((flags & kEstablishing) == 0 ||
+        pam_get_data(pamh, kUnconfirmedData, &data) != PAM_SUCCESS || data == nullptr) {
+        return;
+    }
+    const auto* kept = static_cast<const Unconfirmed*>(data);
+    const void* user = nullptr;
+    if (pam_get_item(pamh, PAM_USER, &user) != PAM_SUCCESS || user == nullptr ||
+        kept->user != static_cast<const char*>(user)) {
+        // The credentials are for another user than the one lwauthd verified.
+        pam_syslog(pamh, LOG_NOTICE, "the full login was not recorded: the user changed");
+    } else if (sd_bus_is_open(kept->bus.get()) > 0) {
+        // Another connection could not confirm it: lwauthd holds the handle for this one.
+        BusError error;
+        int r = sd_bus_call_method(kept->bus.get(), kept->daemon.c_str(), bus::kObjectPath,
+                                   bus::kLoginInterface, bus::kLoginConfirm, error.get(), nullptr,
+                                   "s", kept->id.c_str());
+        if (r < 0) {
+            pam_syslog(pamh, LOG_NOTICE, "the full login was not recorded (%s)",
+                       error.is_set() ? error.message() : errno_string(r).c_str());
+        }
+    }
+    pam_set_data(pamh, kUnconfirmedData, nullptr, nullptr);  // once; the connection closes
+}
+
+int setcred(pam_handle_t* pamh, int flags) noexcept {
+    // A passwordless login left by a pam_authenticate that no mode=second_factor line
+    // followed (`success=done`) is over: a later pam_authenticate of this handle (a screen
+    // locker's next unlock) must not count it.
+    pam_set_data(pamh, kPrimaryDoneData, nullptr, nullptr);
+    try {
+        confirm_full_login(pamh, flags);
+    } catch (...) {
+        // Only the record is lost: quick login is not re-armed.
+    }
+    return PAM_SUCCESS;
+}
+
 int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
     try {
         Options options;
@@ -517,7 +534,10 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
         pam_set_data(pamh, kUnconfirmedData, nullptr, nullptr);
         const bool primary = std::string_view(options.mode) == bus::kModePrimary;
         // Taken by the first mode=second_factor after it, and forgotten by every
-        // mode=primary that starts: never carried into a later pam_authenticate.
+        // mode=primary that starts and by pam_setcred. PAM tells a module nothing when a
+        // pam_authenticate ends: one that failed after the success (a later module refused)
+        // leaves it to the next pam_authenticate of the handle, for the same user, when
+        // that reaches a mode=second_factor line before any mode=primary line.
         std::string proved = take_primary_done(pamh);
         if (!primary) {
             const char* user = nullptr;

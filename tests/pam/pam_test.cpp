@@ -93,9 +93,9 @@ class Pam : public ::testing::Test {
         pam_dir_ = &services;
         setenv("PAM_WRAPPER_SERVICE_DIR", (pam_dir_->path() / "pam.d").c_str(), 1);
         std::string passdb;
-        for (const auto& service :
-             {"two_step", "full", "safe", "bad_timeout", "bad_mode", "short_timeout",
-              "safe_short_timeout", "two_step_from", "password_first"}) {
+        for (const auto& service : {"two_step", "full", "safe", "bad_timeout", "bad_mode",
+                                    "short_timeout", "safe_short_timeout", "two_step_from",
+                                    "password_first", "password_or_passwordless"}) {
             for (const auto& u : test_users()) {
                 passdb += u.name + ":" + kPassword + ":" + service + "\n";
             }
@@ -123,6 +123,12 @@ class Pam : public ::testing::Test {
         // A wrong password that does not stop the stack at once (`required`).
         write_service("password_first", "auth required " + matrix + "\nauth required " + module +
                                             " mode=second_factor\n");
+        // The password, or else a passwordless login that is the whole login
+        // (`success=done`): only the password is followed by mode=second_factor.
+        write_service("password_or_passwordless",
+                      "auth [success=1 default=ignore] " + matrix +
+                          "\nauth [success=done ignore=ignore default=die] " + module +
+                          " mode=primary\nauth required " + module + " mode=second_factor\n");
         write_service("safe", "auth requisite " + matrix + "\nauth required " + module +
                                   " mode=second_factor failmode=safe\n");
         write_service("bad_timeout", "auth requisite " + matrix + "\nauth required " + module +
@@ -168,10 +174,12 @@ class Pam : public ::testing::Test {
     }
 
     // pam_authenticate, then (when it succeeded) pam_setcred(PAM_ESTABLISH_CRED) as sshd,
-    // login, su and sudo call it, then pam_end; `between` runs after pam_authenticate.
+    // login, su and sudo call it, then pam_end; `between` runs on the handle after
+    // pam_authenticate.
     // What pam_authenticate returned, and pam_setcred's in `setcred_rc`.
     static int authenticate_then_setcred(const std::string& service, const std::string& user,
-                                         Person& person, const std::function<void()>& between,
+                                         Person& person,
+                                         const std::function<void(pam_handle_t*)>& between,
                                          int& setcred_rc) {
         struct pam_conv conv = {converse, &person};
         pam_handle_t* pamh = nullptr;
@@ -180,7 +188,7 @@ class Pam : public ::testing::Test {
             return rc;
         }
         rc = pam_authenticate(pamh, 0);
-        between();
+        between(pamh);
         setcred_rc = rc == PAM_SUCCESS ? pam_setcred(pamh, PAM_ESTABLISH_CRED) : -1;
         pam_end(pamh, rc);
         return rc;
@@ -854,6 +862,30 @@ TEST_F(PamPhoneLogin, ChoosingThePasswordRunsThePasswordThen2Step) {
     EXPECT_EQ(alice.code_prompts, 2) << "the phone login's prompt, then 2-step's";
 }
 
+// A screen locker keeps one handle: pam_authenticate and pam_setcred for each unlock.
+// A passwordless login that ended a pam_authenticate (`success=done`, no mode=second_factor
+// line after it) is forgotten at pam_setcred, so a later password on the same handle is
+// still followed by its code.
+TEST_F(PamPhoneLogin, APasswordlessLoginIsForgottenAtSetcred) {
+    Person alice;
+    alice.password = "wrong horse";
+    alice.answer_code = [&](int) {
+        alice.password = kPassword;  // the next unlock uses the password
+        return latest_code(kPhone);
+    };
+    struct pam_testcase tests[] = {
+        pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+        pam_test_flags(PAMTEST_SETCRED, PAM_SUCCESS, PAM_REFRESH_CRED),
+        pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+    };
+    _pamtest_conv("password_or_passwordless", "alice", converse, &alice, tests, 3, nullptr);
+    EXPECT_EQ(tests[0].op_rv, PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(tests[1].op_rv, PAM_SUCCESS);
+    EXPECT_EQ(tests[2].op_rv, PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(alice.password_prompts, 2);
+    EXPECT_EQ(alice.code_prompts, 2) << "the phone login's code, then the password's";
+}
+
 TEST_F(PamPhoneLogin, AWrongCodeDeniesTheWholeStack) {
     Person alice;
     alice.answer_code = [&](int) { return wrong(latest_code(kPhone)); };
@@ -1283,10 +1315,10 @@ TEST_F(Pam, AFullLoginIsRecordedWhenTheApplicationEstablishesCredentials) {
     int64_t before = std::time(nullptr);
     int64_t at_verdict = -1;
     int setcred_rc = -1;
-    EXPECT_EQ(
-        authenticate_then_setcred(
-            "two_step", "alice", alice, [&] { at_verdict = full_login_at("alice"); }, setcred_rc),
-        PAM_SUCCESS);
+    EXPECT_EQ(authenticate_then_setcred(
+                  "two_step", "alice", alice,
+                  [&](pam_handle_t*) { at_verdict = full_login_at("alice"); }, setcred_rc),
+              PAM_SUCCESS);
     EXPECT_EQ(at_verdict, 0) << "the stack had not finished yet";
     EXPECT_EQ(setcred_rc, PAM_SUCCESS);
     EXPECT_GE(full_login_at("alice"), before) << daemon_->log();
@@ -1295,7 +1327,7 @@ TEST_F(Pam, AFullLoginIsRecordedWhenTheApplicationEstablishesCredentials) {
     Person bob;
     setcred_rc = -1;
     EXPECT_EQ(authenticate_then_setcred(
-                  "two_step", "bob", bob, [] {}, setcred_rc),
+                  "two_step", "bob", bob, [](pam_handle_t*) {}, setcred_rc),
               PAM_SUCCESS);
     EXPECT_EQ(setcred_rc, PAM_SUCCESS);
     EXPECT_GE(full_login_at("bob"), before) << daemon_->log();
@@ -1304,10 +1336,44 @@ TEST_F(Pam, AFullLoginIsRecordedWhenTheApplicationEstablishesCredentials) {
 TEST_F(Pam, SetcredSucceedsWhenLwauthdCannotConfirm) {
     Person bob;
     int setcred_rc = -1;
+    EXPECT_EQ(
+        authenticate_then_setcred(
+            "two_step", "bob", bob, [&](pam_handle_t*) { (void)daemon_->stop(); }, setcred_rc),
+        PAM_SUCCESS);
+    EXPECT_EQ(setcred_rc, PAM_SUCCESS) << "the credentials are the stack's business";
+}
+
+TEST_F(Pam, AFullLoginIsNotRecordedForAnotherUserThanTheVerdicts) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    Person alice;
+    alice.answer_code = [&](int) { return latest_code("alice@example.com"); };
+    int setcred_rc = -1;
     EXPECT_EQ(authenticate_then_setcred(
-                  "two_step", "bob", bob, [&] { (void)daemon_->stop(); }, setcred_rc),
+                  "two_step", "alice", alice,
+                  [](pam_handle_t* pamh) { ASSERT_EQ(pam_set_item(pamh, PAM_USER, "bob"), 0); },
+                  setcred_rc),
+              PAM_SUCCESS);
+    EXPECT_EQ(setcred_rc, PAM_SUCCESS);
+    EXPECT_EQ(full_login_at("alice"), 0) << daemon_->log();
+    EXPECT_EQ(full_login_at("bob"), 0) << daemon_->log();
+}
+
+TEST_F(Pam, SetcredDoesNotWaitTheWholeTimeoutForAHungLwauthd) {
+    Person bob;
+    int setcred_rc = -1;
+    auto started = std::chrono::steady_clock::now();
+    // two_step waits 30 s (the default timeout=) for each reply of pam_authenticate;
+    // Confirm waits a few seconds. 20 s leaves room for a loaded machine.
+    EXPECT_EQ(authenticate_then_setcred(
+                  "two_step", "bob", bob,
+                  [&](pam_handle_t*) {
+                      daemon_->freeze();
+                      started = std::chrono::steady_clock::now();
+                  },
+                  setcred_rc),
               PAM_SUCCESS);
     EXPECT_EQ(setcred_rc, PAM_SUCCESS) << "the credentials are the stack's business";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
 }
 
 }  // namespace
