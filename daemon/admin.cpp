@@ -251,7 +251,12 @@ void AdminService::test_send(uid_t admin, const std::string& user, Done<Delivere
         }
         log_test_failed(admin, user, sent.error());
         if (sent.error().code() == Errc::RateLimited) {
-            done(Error(Errc::RateLimited, bus_text(bus_texts::kTestSendCapped, {user}),
+            const bool budget = std::string_view(sent.error().what()) == kTestBudgetReached;
+            done(Error(Errc::RateLimited,
+                       budget ? bus_text(bus_texts::kTestSendBudget,
+                                         {user, std::to_string(kTestSendsPerUserPerHour),
+                                          std::to_string(kTestSendsPerAdminPerHour)})
+                              : bus_text(bus_texts::kTestSendCapped, {user}),
                        sent.error().retry_at()));
             return;
         }
@@ -279,7 +284,7 @@ void AdminService::send_test(uid_t admin, const std::string& user, const policy:
         }
         throw Error(Errc::NotEnabled, bus_text(bus_texts::kTestSendNoChannel, {user}));
     }
-    sender_.send_test_message(user, account_.policy(), up, state, test_message_text(host_, up.language),
+    sender_.send_test_message(admin, user, account_.policy(), up, state, test_message_text(host_, up.language),
                               [admin, user, done = std::move(done)](Result<Delivered> sent) {
                                   if (sent) {
                                       log_event(LogLevel::Notice, "test-sent",

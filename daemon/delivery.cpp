@@ -79,6 +79,7 @@ bool sms_prefix_allowed(const policy::CodePolicy& code_policy, const std::string
 struct CodeSender::Attempt {
     std::string user;
     std::string rhost;
+    std::string admin;  // the administrator's UID, for a test message
     CodePurpose purpose = CodePurpose::Login;
     policy::CodePolicy code_policy;
     SecretString text;
@@ -100,7 +101,8 @@ struct NamedCap {
 
 std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
                                 const std::string& rhost, const std::string& destination_hash,
-                                const policy::CodePolicy& code_policy) {
+                                const policy::CodePolicy& code_policy,
+                                const std::string& admin = "") {
     const int per_destination = code_policy.max_sends_per_destination_per_hour;
     const int per_host = code_policy.max_sends_per_host_per_hour;
     switch (purpose) {
@@ -143,9 +145,20 @@ std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
                  "per-destination confirmation send cap reached"},
                 {{"host", per_host}, "per-host send cap reached"},
             };
-        case CodePurpose::Login:
         case CodePurpose::Test:
-            // A test message counts as a login code: it shows what a login could send.
+            // A test message counts as a login code against the user and the destination:
+            // it shows what a login could send. Instead of the host cap, which every user's
+            // logins share, a small budget per user and per administrator bounds it; the
+            // host cap is checked, so a host out of codes sends no tests either.
+            return {
+                {{"test-user:" + user, kTestSendsPerUserPerHour}, kTestBudgetReached},
+                {{"test-admin:" + admin, kTestSendsPerAdminPerHour}, kTestBudgetReached},
+                {{"user:" + user, code_policy.max_sends_per_hour}, "per-user send cap reached"},
+                {{"destination:" + destination_hash, per_destination},
+                 "per-destination send cap reached"},
+                {{"host", per_host, false}, "per-host send cap reached"},
+            };
+        case CodePurpose::Login:
             break;
     }
     return {
@@ -223,7 +236,7 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     // parallel requests cannot slip past a cap while the gateway is slow to answer.
     int64_t now = clock_.now();
     std::vector<NamedCap> named = send_caps(attempt->purpose, attempt->user, attempt->rhost,
-                                            destination_hash, attempt->code_policy);
+                                            destination_hash, attempt->code_policy, attempt->admin);
     std::vector<SendCap> caps;
     caps.reserve(named.size());
     attempt->reached.clear();
@@ -249,12 +262,14 @@ void CodeSender::send_reserved(const std::shared_ptr<Attempt>& attempt, const Ta
         return;
     }
     if (!reservation->reserved()) {
-        log_event(LogLevel::Warning, "send-capped",
-                  attempt->reached[static_cast<size_t>(reservation->capped)],
+        const char* reached = attempt->reached[static_cast<size_t>(reservation->capped)];
+        log_event(LogLevel::Warning, "send-capped", reached,
                   {{"USER", attempt->user}, {"RHOST", attempt->rhost}});
         // A cap ends the send: falling back to another contact would defeat the cap.
-        attempt->done(
-            Error(Errc::RateLimited, "too many codes were sent recently", reservation->room_at));
+        attempt->done(Error(Errc::RateLimited,
+                            reached == kTestBudgetReached ? kTestBudgetReached
+                                                          : "too many codes were sent recently",
+                            reservation->room_at));
         return;
     }
     OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone(),
@@ -316,21 +331,23 @@ void CodeSender::send_login_code(const std::string& user, const policy::Policy& 
         std::move(done), purpose, rhost);
 }
 
-void CodeSender::send_test_message(const std::string& user, const policy::Policy& policy,
+void CodeSender::send_test_message(uid_t admin, const std::string& user,
+                                   const policy::Policy& policy,
                                    const policy::UserPolicy& user_policy, const UserState& state,
                                    const std::string& text, Done<Delivered> done) {
     send_to_login_targets(user, policy, user_policy, state, SecretString(text), std::move(done),
-                          CodePurpose::Test, "");
+                          CodePurpose::Test, "", std::to_string(admin));
 }
 
 void CodeSender::send_to_login_targets(const std::string& user, const policy::Policy& policy,
                                        const policy::UserPolicy& user_policy,
                                        const UserState& state, SecretString text,
                                        Done<Delivered> done, CodePurpose purpose,
-                                       const std::string& rhost) {
+                                       const std::string& rhost, const std::string& admin) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
     attempt->rhost = rhost;
+    attempt->admin = admin;
     attempt->purpose = purpose;
     attempt->code_policy = user_policy.code;
     attempt->text = std::move(text);

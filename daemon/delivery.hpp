@@ -3,6 +3,8 @@
 // Shared by logins (2-step) and contact confirmation.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +22,15 @@
 
 namespace lwauth {
 
+/// Administrators' test messages an hour, to one user and from one administrator (UID):
+/// enough to check a channel, too few to run up an SMS bill. They do not count against
+/// [code] max_sends_per_host_per_hour, which every user's login codes share.
+inline constexpr int kTestSendsPerUserPerHour = 3;
+inline constexpr int kTestSendsPerAdminPerHour = 10;
+/// The reason of the RateLimited error when the test message budget, not a cap of the
+/// user's login codes, refused a test message.
+inline constexpr const char* kTestBudgetReached = "test message budget reached";
+
 struct Delivered {
     std::string channel;  // [channel.NAME] that took it
     policy::Kind kind;
@@ -33,8 +44,9 @@ struct Delivered {
 /// user name can ask), a contact confirmation, or a user's proof before a change to their
 /// own login settings (self_service_reauth; a budget of its own, so that it cannot use up
 /// the user's login codes, nor be used up by confirmations aimed at the same number), or
-/// an administrator's test message (no code; counted as a login code is, so that it
-/// cannot send more than a login could).
+/// an administrator's test message (no code; counted as a login code is against the
+/// user's and the destination's caps, so that it cannot send more than a login could, and
+/// against a small budget of its own instead of the host's cap, which it only checks).
 enum class CodePurpose { Login, PasswordlessLogin, ConfirmContact, Reauth, Test };
 
 class CodeSender {
@@ -65,10 +77,12 @@ class CodeSender {
                          std::optional<Language> language = std::nullopt);
 
     /// Sends `text` (no code) to the user as send_login_code would send a login code: the
-    /// same channel choice and fallback, counted against the same caps before it leaves.
-    /// `done` as for send_login_code; no contact a channel reaches is
-    /// Error(DeliveryFailed).
-    void send_test_message(const std::string& user, const policy::Policy& policy,
+    /// same channel choice and fallback, counted against the user's and destination's caps
+    /// and the test budget of the user and of `admin` before it leaves; the host cap is
+    /// checked, not counted. `done` as for send_login_code; no contact a channel reaches is
+    /// Error(DeliveryFailed); the test budget reached is Error(RateLimited) whose what() is
+    /// kTestBudgetReached.
+    void send_test_message(uid_t admin, const std::string& user, const policy::Policy& policy,
                            const policy::UserPolicy& user_policy, const UserState& state,
                            const std::string& text, Done<Delivered> done);
 
@@ -109,7 +123,7 @@ class CodeSender {
     void send_to_login_targets(const std::string& user, const policy::Policy& policy,
                                const policy::UserPolicy& user_policy, const UserState& state,
                                SecretString text, Done<Delivered> done, CodePurpose purpose,
-                               const std::string& rhost);
+                               const std::string& rhost, const std::string& admin = "");
     void advance(const std::shared_ptr<Attempt>& attempt);
     /// Sends to `target` what `reservation` (reserve_send's answer) has counted.
     void send_reserved(const std::shared_ptr<Attempt>& attempt, const Target& target,

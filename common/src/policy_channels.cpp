@@ -70,7 +70,7 @@ const std::vector<ChannelType>& channel_types() {
          {{"url", SmtpUrl, Required},
           {"username", Text},
           {"password_file", SecretFile},
-          {"from", Text, Required},
+          {"from", MailFrom, Required},
           {"subject", Text, Optional, "Your verification code"},
           {"body_file", AbsolutePath},
           {"ehlo_name", Text}},
@@ -208,6 +208,51 @@ Result<void> check_user_id(Check check, const Input& in) {
 
 // OAuth scopes (RFC 6749 section 3.3): words separated by spaces. Sending a bot message
 // needs bot.message or bot.
+// lwauthd speaks SMTP without SMTPUTF8 (RFC 6531): the address goes into MAIL FROM and
+// the From header as written, so it must be printable ASCII. A display name that is not
+// ASCII is sent as RFC 2047 encoded words; one that is goes out as written, where an
+// unquoted ',' or ';' would make a list or a group of the From header (RFC 5322 section
+// 3.4): refused rather than quoted behind the administrator's back, since the fix is a
+// pair of quotes and the header then says what the file says.
+Result<void> check_mail_from(const Input& in) {
+    auto printable = [](std::string_view s) {
+        return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+            return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+        });
+    };
+    std::string_view value = in.value;
+    size_t open = value.rfind('<');
+    if (open == std::string_view::npos) {
+        return printable(value) ? Result<void>{}
+                                : refused(in, "expected an address in printable ASCII, like "
+                                              "noreply@example.com (SMTPUTF8 is not used)");
+    }
+    std::string_view address = value.substr(open + 1);
+    if (address.empty() || address.back() != '>' ||
+        !printable(address.substr(0, address.size() - 1)) ||
+        address.find_first_of("<>") != address.size() - 1) {
+        return refused(in, "expected an address in printable ASCII inside <...> at the end, "
+                           "like lwauth <noreply@example.com> (SMTPUTF8 is not used)");
+    }
+    std::string_view name = value.substr(0, open);
+    if (std::any_of(name.begin(), name.end(), [](char c) {
+            return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        })) {
+        return refused(in, "expected a display name without control characters");
+    }
+    bool ascii = std::all_of(name.begin(), name.end(),
+                             [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    while (!name.empty() && name.back() == ' ') {
+        name.remove_suffix(1);
+    }
+    bool quoted = name.size() >= 2 && name.front() == '"' && name.back() == '"';
+    if (ascii && !quoted && name.find_first_of(",;") != std::string_view::npos) {
+        return refused(in, "expected a display name with ',' or ';' in double quotes, like "
+                           "\"lwauth, IT\" <noreply@example.com>");
+    }
+    return {};
+}
+
 Result<void> check_lineworks_scope(const Input& in) {
     bool can_send = false;
     bool words = !in.value.empty();
@@ -251,6 +296,8 @@ Result<void> check_option(Check check, const Input& in) {
             return problem(url_parser({"https://"}, Empty::Refused)(in.value));
         case Check::SmtpUrl:
             return problem(url_parser({"smtps://", "smtp://"}, Empty::Refused)(in.value));
+        case Check::MailFrom:
+            return check_mail_from(in);
         case Check::AnyUrl:
             return problem(any_url_parser()(in.value));
         case Check::LineUserId:

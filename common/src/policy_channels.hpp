@@ -18,6 +18,7 @@ enum class Check {
     SecretFile,
     HttpUrl,
     SmtpUrl,
+    MailFrom,
     AnyUrl,
     LineUserId,
     LineWorksUserId,

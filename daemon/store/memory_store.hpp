@@ -198,9 +198,7 @@ class MemoryStore final : public Store {
         if (r.capped < 0) {
             r.id = ++last_send_id_;
             r.at = at;
-            for (const auto& cap : caps) {
-                r.keys.push_back(cap.key);
-            }
+            r.keys = counted_keys(caps);
             sends_.add(r.keys, at);
         }
         return r;

@@ -744,11 +744,8 @@ SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int6
         refresh_sends();
         SendReservation checked = sends_.check(caps, since, at);
         if (checked.capped < 0) {
-            nlohmann::json keys = nlohmann::json::array();
-            for (const auto& cap : caps) {
-                checked.keys.push_back(cap.key);
-                keys.push_back(cap.key);
-            }
+            checked.keys = counted_keys(caps);
+            nlohmann::json keys = checked.keys;
             exec(*statements_, "INSERT INTO send_log (at, keys) VALUES (?, ?)", {at, keys.dump()});
             checked.id = sqlite3_last_insert_rowid(db_.get());
             checked.at = at;

@@ -124,11 +124,24 @@ inline constexpr int kMaxFailuresInARow = 100;
 inline constexpr int64_t kLockedUntilUnlocked = 253402300799;
 
 /// One limit a send is counted against: at most `limit` sends under `key` (a user, a
-/// destination hash, the host...; CodeSender names them) in the window.
+/// destination hash, the host...; CodeSender names them) in the window. A cap that is
+/// not `counted` is checked alone: a send may not pass it, but is not written under its key.
 struct SendCap {
     std::string key;
     int limit = 0;
+    bool counted = true;
 };
+
+/// The keys a send reserved against `caps` is written under: those of its counted caps.
+[[nodiscard]] inline std::vector<std::string> counted_keys(const std::vector<SendCap>& caps) {
+    std::vector<std::string> keys;
+    for (const auto& cap : caps) {
+        if (cap.counted) {
+            keys.push_back(cap.key);
+        }
+    }
+    return keys;
+}
 
 /// A send counted before it left. `id` names it in the send log, so that a delivery that
 /// failed can give it back.

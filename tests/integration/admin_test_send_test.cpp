@@ -1,6 +1,7 @@
 // `lwauthctl admin test-send USER` through the real lwauthd: a message with no code where
 // the user's login codes go, through the webhook fake (tests/fakes/gateways.py), counted
-// against the caps of the user's login codes, for root and the admin group alone.
+// against the caps of the user's login codes and a small test budget (never the host's
+// cap), for root and the admin group alone.
 #include <unistd.h>
 
 #include <array>
@@ -37,6 +38,13 @@ class AdminTestSend : public GatewayTest {
     std::string code_channels() const override { return "sms, email"; }
 
     void enroll_alice() { enroll("alice", kAlicePhone); }
+
+    /// Adds `[code] KEY = VALUE` to the policy and reloads it.
+    void set_code_key(const std::string& key, int value) {
+        write_file(daemon_->config_dir() / ("lwauth.conf.d/60-" + key + ".conf"),
+                   "[code]\n" + key + " = " + std::to_string(value) + "\n");
+        ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0) << daemon_->log();
+    }
 
     [[nodiscard]] size_t at_gateway() const { return delivered("webhook").size(); }
 
@@ -136,8 +144,10 @@ TEST_F(AdminTestSend, AUserOutsideTheAdminGroupIsRefused) {
 
 TEST_F(AdminTestSend, TheUsersLoginCodeCapStopsItAndNothingIsSent) {
     enroll_alice();
+    // Two login codes an hour: below the test budget, so the user's cap is what stops it.
+    set_code_key("max_sends_per_hour", 2);
     size_t before = at_gateway();
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < 2; ++i) {
         ASSERT_EQ(daemon_->ctl("root", {"admin", "test-send", "alice"}).exit_code, 0)
             << daemon_->log();
     }
@@ -145,7 +155,7 @@ TEST_F(AdminTestSend, TheUsersLoginCodeCapStopsItAndNothingIsSent) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("send cap"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("nothing was sent"), std::string::npos) << r.err;
-    EXPECT_EQ(at_gateway(), before + 3);
+    EXPECT_EQ(at_gateway(), before + 2);
     EXPECT_TRUE(daemon_->log_shows("[event=send-capped user=alice")) << daemon_->log();
     EXPECT_TRUE(
         daemon_->log_shows("[event=test-send-failed admin_uid=0 user=alice reason=rate-limited"))
@@ -154,7 +164,49 @@ TEST_F(AdminTestSend, TheUsersLoginCodeCapStopsItAndNothingIsSent) {
     // The same cap as the user's login codes: a login now gets no code either.
     LoginResult login = login_as_root(bus_->address(), "alice", "000000");
     EXPECT_NE(login.verdict, "success");
+    EXPECT_EQ(at_gateway(), before + 2);
+}
+
+TEST_F(AdminTestSend, TestMessagesHaveABudgetOfTheirOwnAndLeaveTheHostsCodes) {
+    enroll_alice();
+    enroll("bob", "+819055556666");
+    // Five codes an hour for the whole host, two of them taken by the enrolments.
+    set_code_key("max_sends_per_host_per_hour", 5);
+    size_t before = at_gateway();
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(daemon_->ctl("root", {"admin", "test-send", "alice"}).exit_code, 0)
+            << daemon_->log();
+    }
+    // The budget of test messages to alice is spent: refused, and said so.
+    RunResult r = daemon_->ctl("root", {"admin", "test-send", "alice"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("test message budget is reached (3 an hour to alice, 10 an hour"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("nothing was sent"), std::string::npos) << r.err;
     EXPECT_EQ(at_gateway(), before + 3);
+    EXPECT_TRUE(daemon_->log_shows("[event=send-capped user=alice")) << daemon_->log();
+    EXPECT_TRUE(
+        daemon_->log_shows("[event=test-send-failed admin_uid=0 user=alice reason=rate-limited"))
+        << daemon_->log();
+
+    // The tests took nothing from the host's cap: bob still gets his login code.
+    LoginResult login = login_as_root(bus_->address(), "bob", "000000");
+    EXPECT_NE(login.verdict, "success");
+    ASSERT_EQ(at_gateway(), before + 4) << daemon_->log();
+    EXPECT_EQ(delivered("webhook").back()["user"], "bob");
+}
+
+TEST_F(AdminTestSend, AHostOutOfCodesSendsNoTestMessage) {
+    enroll_alice();
+    // The enrolment took the host's only code of the hour.
+    set_code_key("max_sends_per_host_per_hour", 1);
+    size_t before = at_gateway();
+    RunResult r = daemon_->ctl("root", {"admin", "test-send", "alice"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("send cap"), std::string::npos) << r.err;
+    EXPECT_EQ(at_gateway(), before);
+    EXPECT_TRUE(daemon_->log_shows("per-host send cap reached")) << daemon_->log();
 }
 
 }  // namespace

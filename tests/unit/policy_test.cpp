@@ -1095,6 +1095,33 @@ TEST(PolicyChannels, AnEhloNameIsADomainOrAnAddressLiteral) {
     }
 }
 
+TEST(PolicyChannels, AnSmtpFromIsAnAsciiAddressWithAnOptionalDisplayName) {
+    const std::string mail = "[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = ";
+    for (const char* good :
+         {"noreply@example.com", "lwauth <noreply@example.com>", "\"lwauth, IT\" <a@b.c>",
+          "\xe8\xaa\x8d\xe8\xa8\xbc, IT <a@b.c>", "<a@b.c>"}) {
+        EXPECT_TRUE(load(mail + good + "\n").errors.empty()) << good;
+    }
+    EXPECT_EQ(only_error(mail + "\xe8\xaa\x8d\xe8\xa8\xbc@example.jp\n"),
+              "lwauth.conf:4: bad value '\xe8\xaa\x8d\xe8\xa8\xbc@example.jp' for from: expected an "
+              "address in printable ASCII, like noreply@example.com (SMTPUTF8 is not used)");
+    for (const char* bad : {"lwauth <n\xc3\xb6reply@example.com>", "lwauth <a b@c.d>",
+                            "lwauth <a@b.c", "lwauth <a@b.c> x", "lwauth <>"}) {
+        EXPECT_NE(only_error(mail + bad + "\n")
+                      .find("lwauth.conf:4: bad value '" + std::string(bad) +
+                            "' for from: expected an address in printable ASCII inside <...>"),
+                  std::string::npos)
+            << bad;
+    }
+    for (const char* bad : {"lwauth, IT <a@b.c>", "IT; lwauth <a@b.c>"}) {
+        EXPECT_EQ(only_error(mail + bad + "\n"),
+                  "lwauth.conf:4: bad value '" + std::string(bad) +
+                      "' for from: expected a display name with ',' or ';' in double quotes, "
+                      "like \"lwauth, IT\" <noreply@example.com>")
+            << bad;
+    }
+}
+
 TEST(PolicyChannels, RejectsKindTheTypeCannotServe) {
     EXPECT_EQ(
         only_error("[channel.m]\ntype = smtp\nurl = smtp://mail\nfrom = a@b.c\nserves = sms\n"),

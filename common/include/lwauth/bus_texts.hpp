@@ -47,6 +47,11 @@ inline constexpr BusText kNoAdminEmail{
 inline constexpr BusText kTestSendCapped{
     N_("a send cap of %s's login codes is reached, so nothing was sent (see the send-capped "
        "event in lwauthd's log)")};
+// TRANSLATORS: %1$s is a user name, %2$s and %3$s numbers; "send-capped" is the name of a
+// log event.
+inline constexpr BusText kTestSendBudget{
+    N_("the test message budget is reached (%2$s an hour to %1$s, %3$s an hour from each "
+       "administrator), so nothing was sent (see the send-capped event in lwauthd's log)")};
 // TRANSLATORS: %s is a user name.
 inline constexpr BusText kTestSendNoContact{
     N_("user '%s' has no verified phone number or email address, and no notification "
@@ -57,7 +62,7 @@ inline constexpr BusText kTestSendNoChannel{
 
 inline constexpr BusText kAll[] = {kNoSuchUser,       kWrongCode,      kNoAdminPhone,
                                    kNoAdminEmail,     kTestSendCapped, kTestSendNoContact,
-                                   kTestSendNoChannel};
+                                   kTestSendNoChannel, kTestSendBudget};
 }  // namespace bus_texts
 
 /// The English message of `text` with `args` (lwauthd's side). A counted text counts
