@@ -98,6 +98,9 @@ std::string translated_message(const std::string& message) {
     if (text.plural != nullptr) {
         n = std::strtoul(match->args[0].c_str(), nullptr, 10);
     }
+    if (text.phrase_first && !match->args.empty() && !match->args[0].empty()) {
+        match->args[0] = _(match->args[0].c_str());
+    }
     std::vector<std::string_view> args(match->args.begin(), match->args.end());
     return format_text(
         text.plural == nullptr ? _(text.singular) : ngettext(text.singular, text.plural, n), args);
@@ -216,8 +219,9 @@ auto read_reply(Read read, sd_bus_message* m) {
     try {
         return read(m);
     } catch (const Error& e) {
+        // TRANSLATORS: %s says what was wrong with the reply (English, as the log has it).
         throw CommandError(Errc::Internal,
-                           std::string("lwauthd sent a malformed reply (") + e.what() + ")");
+                           format_text(_("lwauthd sent a malformed reply (%s)"), {e.what()}));
     }
 }
 
@@ -230,7 +234,7 @@ json read_vardict(sd_bus_message* m) {
 template <typename... Out>
 void read_values(const BusMessagePtr& reply, const char* signature, Out*... out) {
     if (sd_bus_message_read(reply.get(), signature, out...) < 0) {
-        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
+        throw CommandError(Errc::Internal, _("lwauthd sent a malformed reply"));
     }
 }
 
@@ -933,7 +937,7 @@ int cmd_policy_show(const Global& g, const std::string& user) {
     auto reply = client.call(bus::kAdminInterface, bus::kAdminShowPolicy, "s", user.c_str());
     const char* text = nullptr;
     if (sd_bus_message_read(reply.get(), "s", &text) < 0 || text == nullptr) {
-        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
+        throw CommandError(Errc::Internal, _("lwauthd sent a malformed reply"));
     }
     if (g.json_output) {
         std::cout << json{{"user", user}, {"effective", text}}.dump(2) << "\n";
@@ -970,7 +974,7 @@ int cmd_policy_check(const Global& g, const std::string& dir, const std::string&
         return loaded.policy ? kExitOk : ctl_exit_status(Errc::BadPolicy);
     }
     for (const auto& d : loaded.warnings) {
-        std::cerr << d.to_string() << " (warning)\n";
+        std::cerr << warning_text(d) << "\n";
     }
     if (!loaded.policy) {
         for (const auto& d : loaded.errors) {
@@ -1022,8 +1026,18 @@ int cmd_policy_reload(const Global& g) {
 namespace lwauth {
 namespace {
 
+// The names of a command's commands: "status, contact, two-step".
+std::string command_names(const CLI::App& level) {
+    std::string names;
+    for (const CLI::App* candidate : level.get_subcommands({})) {
+        names += (names.empty() ? "" : ", ") + candidate->get_name();
+    }
+    return names;
+}
+
 // What is wrong with a command line, in words that name the command: CLI11 says "A
-// subcommand is required" both for a missing command and for a misspelt one.
+// subcommand is required" both for a missing command and for a misspelt one. CLI11's own
+// messages are not translatable and stay English.
 std::string usage_problem(const CLI::App& app, int argc, char** argv, const std::string& what) {
     const CLI::App* level = &app;
     std::string path = "lwauthctl";
@@ -1042,21 +1056,18 @@ std::string usage_problem(const CLI::App& app, int argc, char** argv, const std:
             if (level->get_subcommands({}).empty()) {
                 break;  // an argument of a command: CLI11's message names it
             }
-            std::string names;
-            for (const CLI::App* candidate : level->get_subcommands({})) {
-                names += (names.empty() ? "" : ", ") + candidate->get_name();
-            }
-            return "unknown command '" + word + "' for " + path + "; expected one of " + names;
+            // TRANSLATORS: %1$s is what was typed, %2$s a command ("lwauthctl contact"),
+            // %3$s the commands it has, separated by commas.
+            return format_text(_("unknown command '%1$s' for %2$s; expected one of %3$s"),
+                               {word, path, command_names(*level)});
         }
         level = sub;
         path += " " + word;
     }
     if (what == "A subcommand is required" && !level->get_subcommands({}).empty()) {
-        std::string names;
-        for (const CLI::App* candidate : level->get_subcommands({})) {
-            names += (names.empty() ? "" : ", ") + candidate->get_name();
-        }
-        return path + " needs a command: one of " + names;
+        // TRANSLATORS: %1$s is a command ("lwauthctl contact"), %2$s the commands it has,
+        // separated by commas.
+        return format_text(_("%1$s needs a command: one of %2$s"), {path, command_names(*level)});
     }
     return what;
 }

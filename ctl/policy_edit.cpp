@@ -98,7 +98,9 @@ UniqueFd lock_policy(const std::string& lock_path, const std::string& file) {
     UniqueFd lock{
         ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600)};
     if (lock.get() < 0) {
-        throw EditFailed("cannot open the lock " + lock_path + ": " + errno_text(errno));
+        // TRANSLATORS: %2$s is the system's reason for the error, in the user's locale.
+        throw EditFailed(
+            format_text(_("cannot open the lock %1$s: %2$s"), {lock_path, errno_text(errno)}));
     }
     while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno == EINTR) {
@@ -109,7 +111,7 @@ UniqueFd lock_policy(const std::string& lock_path, const std::string& file) {
                 format_text(_("%1$s is being edited by someone else (lock %2$s); try again later."),
                             {file, lock_path}));
         }
-        throw EditFailed("cannot lock " + lock_path + ": " + errno_text(errno));
+        throw EditFailed(format_text(_("cannot lock %1$s: %2$s"), {lock_path, errno_text(errno)}));
     }
     return lock;
 }
@@ -132,17 +134,17 @@ Result<FileRead> read_regular_file(const std::string& path) {
         struct stat link {};
         if (error == ELOOP && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
             return problem(
-                "is a symbolic link, which lwauthd does not follow; replace it with the "
-                "file itself");
+                _("it is a symbolic link, which lwauthd does not follow; replace it "
+                  "with the file itself"));
         }
-        return error == ENOENT ? Error(Errc::NotFound, "not found") : problem(errno_text(error));
+        return error == ENOENT ? Error(Errc::NotFound, _("not found")) : problem(errno_text(error));
     }
     FileRead read;
     if (::fstat(fd.get(), &read.st) != 0) {
         return problem(errno_text(errno));
     }
     if (!S_ISREG(read.st.st_mode)) {
-        return problem("not a regular file");
+        return problem(_("not a regular file"));
     }
     if (int error = read_all(fd.get(), read.text)) {
         return problem(errno_text(error));
@@ -168,7 +170,7 @@ Original read_original(const std::string& file) {
         return original;
     }
     if (!read) {
-        throw EditFailed("cannot read " + file + ": " + read.error().what());
+        throw EditFailed(format_text(_("cannot read %1$s: %2$s"), {file, read.error().what()}));
     }
     original.text = std::move(read->text);
     const struct stat& st = read->st;
@@ -189,7 +191,8 @@ TemporaryFile make_scratch_copy(const std::string& text) {
     std::string path = dir + "/lwauth.XXXXXX.conf";
     UniqueFd fd{::mkostemps(path.data(), 5, O_CLOEXEC)};
     if (fd.get() < 0) {
-        throw EditFailed("cannot create a temporary file in " + dir + ": " + errno_text(errno));
+        throw EditFailed(format_text(_("cannot create a temporary file in %1$s: %2$s"),
+                                     {dir, errno_text(errno)}));
     }
     TemporaryFile scratch(path);
     int error = write_all(fd.get(), text);
@@ -197,7 +200,7 @@ TemporaryFile make_scratch_copy(const std::string& text) {
         error = errno;
     }
     if (error != 0) {
-        throw EditFailed("cannot write " + path + ": " + errno_text(error));
+        throw EditFailed(format_text(_("cannot write %1$s: %2$s"), {path, errno_text(error)}));
     }
     return scratch;
 }
@@ -209,7 +212,8 @@ std::string read_scratch(const std::string& path) {
     std::string text;
     int error = fd.get() < 0 ? errno : read_all(fd.get(), text);
     if (error != 0) {
-        throw EditFailed("cannot read the edited copy " + path + ": " + errno_text(error));
+        throw EditFailed(
+            format_text(_("cannot read the edited copy %1$s: %2$s"), {path, errno_text(error)}));
     }
     return text;
 }
@@ -307,39 +311,40 @@ std::string install(const fs::path& dir, const std::string& file, const std::str
     std::string path = (dir / ".lwauth.conf.XXXXXX").string();
     UniqueFd fd{::mkostemp(path.data(), O_CLOEXEC)};
     if (fd.get() < 0) {
-        throw EditFailed("cannot create a file in " + dir.string() + ": " + errno_text(errno) +
-                         "; " + file + " was not changed.");
+        throw EditFailed(format_text(_("cannot create a file in %1$s: %2$s; %3$s was not changed."),
+                                     {dir.string(), errno_text(errno), file}));
     }
     TemporaryFile staged(path);
-    auto fail = [&](const std::string& what, int error) {
-        throw EditFailed("cannot " + what + " " + path + ": " + errno_text(error) + "; " + file +
-                         " was not changed.");
+    // `form` is a whole sentence marked N_(): each step's verb has its own.
+    auto fail = [&](const char* form, int error) {
+        throw EditFailed(format_text(_(form), {path, errno_text(error), file}));
     };
     // fchown before fchmod: changing the owner clears set-id bits.
     if (::fchown(fd.get(), original.uid, original.gid) != 0) {
-        fail("set the owner of", errno);
+        fail(N_("cannot set the owner of %1$s: %2$s; %3$s was not changed."), errno);
     }
     if (::fchmod(fd.get(), original.mode) != 0) {
-        fail("set the mode of", errno);
+        fail(N_("cannot set the mode of %1$s: %2$s; %3$s was not changed."), errno);
     }
     if (int error = write_all(fd.get(), text)) {
-        fail("write", error);
+        fail(N_("cannot write %1$s: %2$s; %3$s was not changed."), error);
     }
     if (::fsync(fd.get()) != 0) {
-        fail("sync", errno);
+        fail(N_("cannot sync %1$s: %2$s; %3$s was not changed."), errno);
     }
     if (fd.reset() != 0) {
-        fail("write", errno);
+        fail(N_("cannot write %1$s: %2$s; %3$s was not changed."), errno);
     }
     if (::rename(path.c_str(), file.c_str()) != 0) {
-        fail("rename", errno);
+        fail(N_("cannot rename %1$s: %2$s; %3$s was not changed."), errno);
     }
     staged.release();
     // The new file is in place; a failed directory sync only risks losing it in a crash.
     UniqueFd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (directory.get() < 0 || ::fsync(directory.get()) != 0) {
-        return "cannot sync " + dir.string() + ": " + errno_text(errno) + "; " + file +
-               " was installed but may not survive a crash.";
+        return format_text(_("cannot sync %1$s: %2$s; %3$s was installed but may not survive a "
+                             "crash."),
+                           {dir.string(), errno_text(errno), file});
     }
     return "";
 }
@@ -365,10 +370,20 @@ bool edit_again(std::istream& in, std::ostream& err) {
     }
 }
 
+}  // namespace
+
+std::string warning_text(const policy::Diagnostic& warning) {
+    // TRANSLATORS: %s is a line of the policy loader (English), such as "lwauth.conf:12:
+    // ...".
+    return format_text(_("%s (warning)"), {warning.to_string()});
+}
+
+namespace {
+
 // Prints the check's warnings and errors; whether the edited policy is valid.
 bool report_check(const policy::LoadResult& checked, const std::string& file, std::ostream& err) {
     for (const auto& d : checked.warnings) {
-        err << d.to_string() << " (warning)\n";
+        err << warning_text(d) << "\n";
     }
     if (checked.errors.empty()) {
         return true;

@@ -7,6 +7,14 @@
 
 namespace lwauth {
 
+namespace policy {
+struct Diagnostic;
+}
+
+/// A warning of the policy loader as lwauthctl prints it: the loader's line, which stays
+/// English, marked as a warning in the user's language.
+[[nodiscard]] std::string warning_text(const policy::Diagnostic& warning);
+
 /// What reloading lwauthd after an install gave: exit code 0 and "" when it reloaded,
 /// else lwauthctl's exit code for the failure and one sentence saying why.
 struct ReloadOutcome {

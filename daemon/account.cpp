@@ -34,6 +34,18 @@ Error wrong_code(int tries_left) {
                                              static_cast<unsigned long>(tries_left)));
 }
 
+// One of two whole sentences by the contact's kind, each marked N_() where it is written:
+// Japanese orders a sentence's words otherwise, so a kind is never glued into one.
+const char* by_kind(const std::string& kind, const char* phone, const char* email) {
+    return kind == "phone" ? phone : email;
+}
+
+Error not_waiting(const std::string& kind) {
+    return Error(Errc::NotFound,
+                 by_kind(kind, N_("no phone is waiting for confirmation; add it first"),
+                         N_("no email is waiting for confirmation; add it first")));
+}
+
 void require_two_step_available(const policy::UserPolicy& up) {
     if (up.two_step == policy::TwoStep::Off) {
         throw Error(Errc::NotEnabled, N_("2-step verification is not enabled on this host"));
@@ -62,9 +74,10 @@ std::string normalized_contact(const std::string& kind, const std::string& value
     std::string normalized = kind == "phone" ? normalize_phone(value) : normalize_email(value);
     if (normalized.empty()) {
         throw Error(Errc::InvalidArgument,
-                    kind == "phone"
-                        ? "not a phone number in international form, such as +81 90 1234 5678"
-                        : "not a valid email address");
+                    by_kind(kind,
+                            N_("not a phone number in international form, such as +81 90 1234 "
+                               "5678"),
+                            N_("not a valid email address")));
     }
     return normalized;
 }
@@ -75,12 +88,11 @@ policy::UserPolicy AccountService::user_policy(const std::string& user) const {
 
 void AccountService::require_self_service() const {
     if (policy_->contacts == policy::Contacts::Admin) {
-        std::string how = policy_->admin_contact.empty()
-                              ? "ask them to change yours"
-                              : "to change yours, contact " + policy_->admin_contact;
-        throw Error(
-            Errc::ManagedByAdmin,
-            "your administrator manages phone numbers and email addresses on this host; " + how);
+        throw Error(Errc::ManagedByAdmin,
+                    policy_->admin_contact.empty()
+                        ? N_("your administrator manages phone numbers and email addresses on "
+                             "this host; ask them to change yours")
+                        : bus_text(bus_texts::kManagedByAdmin, {policy_->admin_contact}));
     }
 }
 
@@ -184,11 +196,13 @@ void AccountService::add_contact(const std::string& user, const std::string& own
         std::string normalized = normalized_contact(kind, value);
         if (kind == "phone" && !sms_prefix_allowed(up.code, normalized)) {
             throw Error(Errc::PolicyForbids,
-                        "phone numbers of this country cannot be used on this host");
+                        N_("phone numbers of this country cannot be used on this host"));
         }
         // Before any code leaves: a new contact decides where login codes go.
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
-                             require_reauth(user, owner, up, state, "adding a " + kind);
+                             require_reauth(user, owner, up, state,
+                                            by_kind(kind, N_("adding a phone number"),
+                                                    N_("adding an email address")));
                              send_confirmation(user, kind, normalized, "self",
                                                state.contacts.empty(), done);
                          }));
@@ -206,16 +220,22 @@ void AccountService::use_profile_contact(const std::string& user, const std::str
             user, then<UserState>(done, [=, this](const UserState& state) {
                 const Contact* profile = state.profile_contact(kind);
                 if (profile == nullptr) {
-                    throw Error(Errc::NotFound, "your profile has no " + kind +
-                                                    "; your administrator sets it, or add your own "
-                                                    "with lwauthctl contact add " +
-                                                    kind);
+                    throw Error(Errc::NotFound,
+                                by_kind(kind,
+                                        N_("your profile has no phone; your administrator sets "
+                                           "it, or add your own with lwauthctl contact add phone"),
+                                        N_("your profile has no email; your administrator sets "
+                                           "it, or add your own with lwauthctl contact add "
+                                           "email")));
                 }
                 if (kind == "phone" && !sms_prefix_allowed(up.code, profile->value)) {
                     throw Error(Errc::PolicyForbids,
-                                "phone numbers of this country cannot be used on this host");
+                                N_("phone numbers of this country cannot be used on this "
+                                   "host"));
                 }
-                require_reauth(user, owner, up, state, "using the profile's " + kind);
+                require_reauth(user, owner, up, state,
+                               by_kind(kind, N_("using the profile's phone number"),
+                                       N_("using the profile's email address")));
                 send_confirmation(user, kind, profile->value, "profile", state.contacts.empty(),
                                   done);
             }));
@@ -228,8 +248,8 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
     auto up = user_policy(user);
     policy::Kind delivery = kind == "phone" ? policy::Kind::Sms : policy::Kind::Email;
     if (policy_->channels_for(delivery).empty()) {
-        throw Error(Errc::NotEnabled,
-                    kind == "phone" ? "this host cannot send SMS" : "this host cannot send email");
+        throw Error(Errc::NotEnabled, by_kind(kind, N_("this host cannot send SMS"),
+                                              N_("this host cannot send email")));
     }
     SecretString code = generate_code(random_, up.code.length);
     PendingContact pending;
@@ -265,13 +285,13 @@ void AccountService::confirm_contact(const std::string& user, const std::string&
         require_self_service();
         auto it = pending_.find({user, kind});
         if (it == pending_.end()) {
-            throw Error(Errc::NotFound,
-                        "no " + kind + " is waiting for confirmation; add it first");
+            throw not_waiting(kind);
         }
         if (clock_.now() >= it->second.expires_at) {
             pending_.erase(it);
             throw Error(Errc::Expired,
-                        "the confirmation code has expired; add the " + kind + " again");
+                        by_kind(kind, N_("the confirmation code has expired; add the phone again"),
+                                N_("the confirmation code has expired; add the email again")));
         }
         auto up = user_policy(user);
         // Compared now, while the caller's code is at hand; what it means is applied after
@@ -289,13 +309,15 @@ void AccountService::finish_confirmation(const std::string& user, const std::str
                                          const UserState& state, bool right, Done<bool> done) {
     auto it = pending_.find({user, kind});
     if (it == pending_.end()) {
-        throw Error(Errc::NotFound, "no " + kind + " is waiting for confirmation; add it first");
+        throw not_waiting(kind);
     }
     if (it->second.unproved) {
         // Sent when there was nothing to prove with; a contact verified since then (the
         // user's, or one another process of theirs slipped in first) is what proves it
         // now. Checked before the code is, so that the code is still good afterwards.
-        require_reauth(user, owner, up, state, "saving the " + kind);
+        require_reauth(
+            user, owner, up, state,
+            by_kind(kind, N_("saving the phone number"), N_("saving the email address")));
     }
     if (it->second.source == "profile") {
         // An administrator's change cancels the confirmation, but one made while the code
@@ -304,17 +326,20 @@ void AccountService::finish_confirmation(const std::string& user, const std::str
         const Contact* profile = state.profile_contact(kind);
         if (profile == nullptr || profile->value != it->second.value) {
             pending_.erase(it);
-            throw Error(Errc::NotFound, "your profile's " + kind +
-                                            " was changed after the code was sent; use it again "
-                                            "with lwauthctl contact use-profile " +
-                                            kind);
+            throw Error(Errc::NotFound,
+                        by_kind(kind,
+                                N_("your profile's phone was changed after the code was sent; use "
+                                   "it again with lwauthctl contact use-profile phone"),
+                                N_("your profile's email was changed after the code was sent; use "
+                                   "it again with lwauthctl contact use-profile email")));
         }
     }
     if (!right) {
         if (--it->second.tries_left <= 0) {
             pending_.erase(it);
             throw Error(Errc::InvalidCode,
-                        "wrong code, and no tries are left; add the " + kind + " again");
+                        by_kind(kind, N_("wrong code, and no tries are left; add the phone again"),
+                                N_("wrong code, and no tries are left; add the email again")));
         }
         throw wrong_code(it->second.tries_left);
     }
@@ -348,16 +373,20 @@ void AccountService::remove_contact(const std::string& user, const std::string& 
                 if (state.contact(kind) == nullptr) {
                     // Cancels a confirmation in progress, which may have been started with proof.
                     require_reauth(user, owner, up, state,
-                                   "cancelling the " + kind + " being added");
+                                   by_kind(kind, N_("cancelling the phone number being added"),
+                                           N_("cancelling the email address being added")));
                     pending_.erase({user, kind});
-                    throw Error(Errc::NotFound, "no verified " + kind + " is saved");
+                    throw Error(Errc::NotFound, by_kind(kind, N_("no verified phone is saved"),
+                                                        N_("no verified email is saved")));
                 }
                 if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required) {
                     throw Error(Errc::PolicyForbids,
-                                "2-step verification is required on this host; add another phone "
-                                "number or email address before removing this one");
+                                N_("2-step verification is required on this host; add another "
+                                   "phone number or email address before removing this one"));
                 }
-                require_reauth(user, owner, up, state, "removing your " + kind);
+                require_reauth(user, owner, up, state,
+                               by_kind(kind, N_("removing your phone number"),
+                                       N_("removing your email address")));
                 store_.remove_contact_and_two_step(user, kind, then<bool>(done, [=](bool) {
                                                        log_event(LogLevel::Info, "contact-removed",
                                                                  "contact removed",
@@ -377,17 +406,17 @@ void AccountService::set_two_step(const std::string& user, const std::string& ow
         }
         if (!enabled && up.two_step == policy::TwoStep::Required) {
             throw Error(Errc::PolicyForbids,
-                        "your administrator requires 2-step verification on this host");
+                        N_("your administrator requires 2-step verification on this host"));
         }
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
                 if (enabled && state.contacts.empty()) {
                     throw Error(Errc::PolicyForbids,
-                                "add and confirm a phone number or email address first (lwauthctl "
-                                "contact add)");
+                                N_("add and confirm a phone number or email address first "
+                                   "(lwauthctl contact add)"));
                 }
                 if (!enabled && state.two_step) {
-                    require_reauth(user, owner, up, state, "turning 2-step verification off");
+                    require_reauth(user, owner, up, state, N_("turning 2-step verification off"));
                 }
                 store_.set_two_step(user, enabled, then<void>(done, [user, enabled, done] {
                                         log_event(LogLevel::Info, "two-step",
@@ -412,18 +441,12 @@ void AccountService::require_reauth(const std::string& user, const std::string& 
     }
     if (!sender_.reachable(*policy_, up, state)) {
         // No code can reach the user to prove it: fail closed, and say who can help.
-        throw Error(Errc::NotEnabled,
-                    change +
-                        " needs a code to your verified phone number or email address, "
-                        "and no channel on this host reaches them; " +
-                        (policy_->admin_contact.empty()
-                             ? std::string("ask your administrator")
-                             : "ask your administrator (" + policy_->admin_contact + ")"));
+        throw Error(Errc::NotEnabled, policy_->admin_contact.empty()
+                                          ? bus_text(bus_texts::kReauthUnreachable, {change})
+                                          : bus_text(bus_texts::kReauthUnreachableContact,
+                                                     {change, policy_->admin_contact}));
     }
-    throw Error(Errc::ReauthRequired,
-                change +
-                    " needs proof that it is you: confirm with a code sent to your verified "
-                    "phone number or email address first");
+    throw Error(Errc::ReauthRequired, bus_text(bus_texts::kReauthRequired, {change}));
 }
 
 void AccountService::start_reauth(const std::string& user, const std::string& owner,
@@ -441,10 +464,10 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
                                  Done<std::string> done) {
     if (state.contacts.empty()) {
         throw Error(Errc::NotFound,
-                    "no verified phone number or email address is saved to send a code to");
+                    N_("no verified phone number or email address is saved to send a code to"));
     }
     if (owner.empty()) {
-        throw Error(Errc::AccessDenied, "the caller's bus connection has no name");
+        throw Error(Errc::AccessDenied, N_("the caller's bus connection has no name"));
     }
     if (!sender_.reachable(*policy_, up, state)) {
         throw Error(Errc::NotEnabled, N_("no channel on this host reaches your verified contacts"));

@@ -3,6 +3,7 @@
 // the connection is told, and what is stored: the keyed hash of the LINE account alone.
 #include "account.hpp"
 #include "log.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -52,22 +53,22 @@ void AccountService::link_line(const std::string& user, const std::string& owner
                                Done<line::ApprovalOffer> done) {
     settle(done, [&] {
         auto up = user_policy(user);
-        std::string ask = policy_->admin_contact.empty()
-                              ? "ask your administrator"
-                              : "ask your administrator (" + policy_->admin_contact + ")";
         if (!up.login_with_line) {
             throw Error(Errc::NotEnabled,
-                        "logging in with LINE is not enabled for your account on this host");
+                        N_("logging in with LINE is not enabled for your account on this host"));
         }
         if (line_ == nullptr || !line_->configured()) {
-            throw Error(Errc::NotEnabled, "LINE Login is not set up in lwauthd here; " + ask);
+            throw Error(Errc::NotEnabled,
+                        policy_->admin_contact.empty()
+                            ? N_("LINE Login is not set up in lwauthd here; ask your administrator")
+                            : bus_text(bus_texts::kLineNotSetUp, {policy_->admin_contact}));
         }
         if (owner.empty()) {
-            throw Error(Errc::AccessDenied, "the caller's bus connection has no name");
+            throw Error(Errc::AccessDenied, N_("the caller's bus connection has no name"));
         }
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
                              // A new way in without a code: as strong a change as a contact.
-                             require_reauth(user, owner, up, state, "linking LINE");
+                             require_reauth(user, owner, up, state, N_("linking LINE"));
                              done(offer_line_link(user, owner));
                          }));
     });

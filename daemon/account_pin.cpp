@@ -3,6 +3,7 @@
 #include "account.hpp"
 #include "log.hpp"
 #include "lwauth/bus_names.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -16,7 +17,7 @@ void AccountService::set_pin(const std::string& user, const std::string& owner, 
         auto up = user_policy(user);
         if (!up.quick_login.pin) {
             throw Error(Errc::NotEnabled,
-                        "quick login with a PIN is not allowed for you on this host");
+                        N_("quick login with a PIN is not allowed for you on this host"));
         }
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
                              // The window first: the rules' sentences tell of the user's
@@ -24,8 +25,9 @@ void AccountService::set_pin(const std::string& user, const std::string& owner, 
                              require_pin_window(user, owner, up, state);
                              if (!common_pins_) {
                                  throw Error(Errc::Unavailable,
-                                             "no PIN can be set now: the list of common PINs "
-                                             "could not be read; ask your administrator");
+                                             N_("no PIN can be set now: the list of common "
+                                                "PINs could not be read; ask your "
+                                                "administrator"));
                              }
                              std::vector<std::string> phones;
                              for (const auto* contacts : {&state.contacts, &state.profile}) {
@@ -55,23 +57,17 @@ void AccountService::require_pin_window(const std::string& user, const std::stri
     if (!owner.empty() && it != reauth_until_.end() && now < it->second) {
         return;
     }
-    std::string when = "setting a PIN needs a full login on this host in the last " +
-                       std::to_string(kPinWindowSeconds / 60) + " minutes";
+    std::string minutes = std::to_string(kPinWindowSeconds / 60);
     if (!state.contacts.empty() && sender_.reachable(*policy_, up, state)) {
-        throw Error(Errc::ReauthRequired,
-                    when +
-                        ", or proof that it is you: confirm with a code sent to your verified "
-                        "phone number or email address first");
+        throw Error(Errc::ReauthRequired, bus_text(bus_texts::kPinWindowReauth, {minutes}));
     }
-    throw Error(Errc::PolicyForbids,
-                when + ": log in again with your password, then set the PIN within " +
-                    std::to_string(kPinWindowSeconds / 60) + " minutes");
+    throw Error(Errc::PolicyForbids, bus_text(bus_texts::kPinWindowLogin, {minutes}));
 }
 
 void AccountService::store_pin(const std::string& user, std::shared_ptr<SecretString> pin,
                                Done<void> done) {
     if (pin_hasher_ == nullptr) {
-        throw Error(Errc::Internal, "no PIN hasher in this lwauthd");
+        throw Error(Errc::Internal, N_("no PIN hasher in this lwauthd"));
     }
     uint64_t serial = ++pin_job_serial_;
     // The job's completion is moved out of the pool before it runs, so it may drop its Job.

@@ -63,8 +63,8 @@ void AdminService::require_may_change(uid_t admin, const std::string& user,
               "administrator refused: root and the admin group are changed by root alone",
               {{"ADMIN_UID", std::to_string(admin)}, {"USER", user}, {"ACTION", action}});
     throw Error(Errc::AccessDenied,
-                "only root may change the login settings of root or of a member of the admin "
-                "group");
+                N_("only root may change the login settings of root or of a member of the "
+                   "admin group"));
 }
 
 void AdminService::list_users(Done<std::vector<AccountStatus>> done) {

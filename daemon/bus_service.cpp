@@ -16,6 +16,7 @@
 #include "log.hpp"
 #include "lwauth/bus_codec.hpp"
 #include "lwauth/bus_names.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/console.hpp"
 #include "lwauth/error.hpp"
 
@@ -434,7 +435,7 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
     // the entry goes when the name leaves the bus.
     const char* sender = sd_bus_message_get_sender(m);
     if (sender == nullptr) {
-        throw Error(Errc::AccessDenied, "cannot tell who is calling");
+        throw Error(Errc::AccessDenied, N_("cannot tell who is calling"));
     }
     if (auto it = euid_of_sender_.find(sender); it != euid_of_sender_.end()) {
         return it->second;
@@ -449,7 +450,7 @@ uid_t BusService::caller_euid(sd_bus_message* m) const {
     BusMessagePtr reply(raw);
     uint32_t bus_uid = 0;
     if (r < 0 || sd_bus_message_read(raw, "u", &bus_uid) < 0) {
-        throw Error(Errc::AccessDenied, "cannot tell who is calling");
+        throw Error(Errc::AccessDenied, N_("cannot tell who is calling"));
     }
     auto uid = static_cast<uid_t>(bus_uid);
     if (sender[0] == ':') {
@@ -508,8 +509,7 @@ std::string BusService::caller_user(sd_bus_message* m) const {
     uid_t uid = caller_euid(m);
     auto name = users_.name_of(uid);
     if (!name) {
-        throw Error(Errc::NotFound,
-                    "user ID " + std::to_string(uid) + " has no user name on this host");
+        throw Error(Errc::NotFound, bus_text(bus_texts::kNoUserName, {std::to_string(uid)}));
     }
     return *name;
 }

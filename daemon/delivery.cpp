@@ -83,6 +83,7 @@ struct CodeSender::Attempt {
     CodePurpose purpose = CodePurpose::Login;
     policy::CodePolicy code_policy;
     SecretString text;
+    Language language = Language::En;  // the language `text` is in
     std::vector<Target> targets;
     size_t next = 0;
     // What the log says of each cap of the send in flight, when it is reached.
@@ -272,8 +273,12 @@ void CodeSender::send_reserved(const std::shared_ptr<Attempt>& attempt, const Ta
                             reservation->room_at));
         return;
     }
-    OutgoingMessage message{target.kind, target.destination, attempt->user, attempt->text.clone(),
-                            attempt->code_policy.lifetime};
+    OutgoingMessage message{target.kind,
+                            target.destination,
+                            attempt->user,
+                            attempt->text.clone(),
+                            attempt->code_policy.lifetime,
+                            attempt->language};
     target.channel->send(message,
                          [this, attempt, &target, reservation = std::move(*reservation)](
                              Result<void> sent) { on_sent(attempt, target, reservation, sent); });
@@ -325,32 +330,34 @@ void CodeSender::send_login_code(const std::string& user, const policy::Policy& 
                                  const SecretString& code, Done<Delivered> done,
                                  CodePurpose purpose, const std::string& rhost,
                                  std::optional<Language> language) {
-    send_to_login_targets(
-        user, policy, user_policy, state,
-        compose(purpose, code, user_policy.code, language.value_or(user_policy.language)),
-        std::move(done), purpose, rhost);
+    Language in = language.value_or(user_policy.language);
+    send_to_login_targets(user, policy, user_policy, state,
+                          {compose(purpose, code, user_policy.code, in), in}, std::move(done),
+                          purpose, rhost);
 }
 
 void CodeSender::send_test_message(uid_t admin, const std::string& user,
                                    const policy::Policy& policy,
                                    const policy::UserPolicy& user_policy, const UserState& state,
                                    const std::string& text, Done<Delivered> done) {
-    send_to_login_targets(user, policy, user_policy, state, SecretString(text), std::move(done),
+    send_to_login_targets(user, policy, user_policy, state,
+                          {SecretString(text), user_policy.language}, std::move(done),
                           CodePurpose::Test, "", std::to_string(admin));
 }
 
 void CodeSender::send_to_login_targets(const std::string& user, const policy::Policy& policy,
                                        const policy::UserPolicy& user_policy,
-                                       const UserState& state, SecretString text,
-                                       Done<Delivered> done, CodePurpose purpose,
-                                       const std::string& rhost, const std::string& admin) {
+                                       const UserState& state, Words words, Done<Delivered> done,
+                                       CodePurpose purpose, const std::string& rhost,
+                                       const std::string& admin) {
     auto attempt = std::make_shared<Attempt>();
     attempt->user = user;
     attempt->rhost = rhost;
     attempt->admin = admin;
     attempt->purpose = purpose;
     attempt->code_policy = user_policy.code;
-    attempt->text = std::move(text);
+    attempt->text = std::move(words.text);
+    attempt->language = words.language;
     attempt->done = std::move(done);
     attempt->targets = login_targets(user, policy, user_policy, state);
     advance(attempt);
@@ -365,6 +372,7 @@ void CodeSender::send_confirmation(const std::string& user, const policy::Policy
     attempt->code_policy = user_policy.code;
     attempt->text =
         compose(CodePurpose::ConfirmContact, code, user_policy.code, user_policy.language);
+    attempt->language = user_policy.language;
     attempt->done = std::move(done);
     add_targets(attempt->targets, policy,
                 contact.kind == "phone" ? policy::Kind::Sms : policy::Kind::Email, contact.value);

@@ -119,10 +119,15 @@ class CodeSender {
                                                     const policy::Policy& policy,
                                                     const policy::UserPolicy& user_policy,
                                                     const UserState& state) const;
-    /// Sends `text` to the login targets (send_login_code, send_test_message).
+    /// A message's text and the language it is in.
+    struct Words {
+        SecretString text;
+        Language language;
+    };
+    /// Sends `words` to the login targets (send_login_code, send_test_message).
     void send_to_login_targets(const std::string& user, const policy::Policy& policy,
                                const policy::UserPolicy& user_policy, const UserState& state,
-                               SecretString text, Done<Delivered> done, CodePurpose purpose,
+                               Words words, Done<Delivered> done, CodePurpose purpose,
                                const std::string& rhost, const std::string& admin = "");
     void advance(const std::shared_ptr<Attempt>& attempt);
     /// Sends to `target` what `reservation` (reserve_send's answer) has counted.

@@ -15,6 +15,7 @@
 
 #include "log.hpp"
 #include "lwauth/files.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/sd_bus.hpp"
 
 namespace lwauth {
@@ -144,7 +145,7 @@ uint64_t Queue::push(Work run, Completion complete) {
     }
     if (full) {
         completions_.erase(next_id_);
-        throw Error(Errc::Unavailable, "lwauthd is busy: too many jobs wait for a worker");
+        throw Error(Errc::Unavailable, N_("lwauthd is busy: too many jobs wait for a worker"));
     }
     wake_.notify_one();
     return next_id_++;

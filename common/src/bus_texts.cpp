@@ -56,7 +56,14 @@ std::optional<std::vector<std::string>> match_pattern(std::string_view pattern,
 
 std::string bus_text(const BusText& text, std::initializer_list<std::string_view> args,
                      unsigned long n) {
-    return format_text(text.plural != nullptr && n != 1 ? text.plural : text.singular, args);
+    return bus_text(Language::En, text, args, n);
+}
+
+std::string bus_text(Language language, const BusText& text,
+                     std::initializer_list<std::string_view> args, unsigned long n) {
+    return format_text(text.plural != nullptr ? tr_n(language, text.singular, text.plural, n)
+                                              : tr(language, text.singular),
+                       args);
 }
 
 std::optional<BusTextMatch> match_bus_text(std::string_view message) {

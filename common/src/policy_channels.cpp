@@ -71,7 +71,8 @@ const std::vector<ChannelType>& channel_types() {
           {"username", Text},
           {"password_file", SecretFile},
           {"from", MailFrom, Required},
-          {"subject", Text, Optional, "Your verification code"},
+          // No default here: unset, the channel words its own in each message's language.
+          {"subject", Text},
           {"body_file", AbsolutePath},
           {"ehlo_name", Text}},
          [](const ChannelConfig& c) {

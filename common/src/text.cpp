@@ -36,15 +36,19 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-std::string duration_text(int64_t seconds, Language language) {
+WaitCount wait_count(int64_t seconds) {
     if (seconds >= 120) {
-        int64_t minutes = (seconds + 59) / 60;
-        return counted(
-            tr_n(language, "%s minute", "%s minutes", static_cast<unsigned long>(minutes)),
-            minutes);
+        return {(seconds + 59) / 60, true};
     }
-    return counted(tr_n(language, "%s second", "%s seconds", static_cast<unsigned long>(seconds)),
-                   seconds);
+    return {seconds, false};
+}
+
+std::string duration_text(int64_t seconds, Language language) {
+    WaitCount wait = wait_count(seconds);
+    auto n = static_cast<unsigned long>(wait.count);
+    return counted(wait.minutes ? tr_n(language, "%s minute", "%s minutes", n)
+                                : tr_n(language, "%s second", "%s seconds", n),
+                   wait.count);
 }
 
 }  // namespace lwauth

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/secret.hpp"
@@ -20,6 +21,8 @@ struct OutgoingMessage {
     // How long the code stays good; a gateway that queues may drop it after that. 0: not
     // said.
     std::chrono::seconds lifetime{0};
+    // The language `text` is in, for what a channel adds of its own (an email's subject).
+    Language language = Language::En;
 };
 
 /// A failed send: DeliveryFailed, or Unavailable when the gateway may take it later

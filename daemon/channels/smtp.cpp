@@ -14,9 +14,10 @@
 #include "../clock.hpp"
 #include "../http/url.hpp"
 #include "../log.hpp"
-#include "lwauth/error.hpp"
-#include "lwauth/text.hpp"
 #include "gateway.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
+#include "lwauth/text.hpp"
 
 namespace lwauth {
 namespace {
@@ -380,7 +381,11 @@ void SmtpChannel::send(const OutgoingMessage& message, Done<void> done) {
                                ? std::string(message.text.view())
                                : fill_email_body(body_template_, message.text.view(), message.user,
                                                  local_hostname());
-        request.body = build_email(from_, message.destination, subject_, body,
+        // An administrator's subject is sent as written; lwauth's own in the message's
+        // language.
+        const std::string subject =
+            subject_.empty() ? tr(message.language, N_("Your verification code")) : subject_;
+        request.body = build_email(from_, message.destination, subject, body,
                                    std::chrono::system_clock::now(), new_message_id());
         wipe_string(body);
     } catch (const Error& e) {

@@ -15,6 +15,7 @@
 #include "line/pkce.hpp"
 #include "log.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/i18n.hpp"
 #include "lwauth/secret.hpp"
 
 namespace lwauth::line {
@@ -267,10 +268,10 @@ int LineFlows::draw(int bound) {
 
 Result<ApprovalOffer> LineFlows::offer(const ApprovalRequest& request, OutcomeSink sink) {
     if (!configured()) {
-        return Error(Errc::Unavailable, "LINE Login is not set up in [line]");
+        return Error(Errc::Unavailable, N_("LINE Login is not set up in [line]"));
     }
     if (approvals_.size() >= options_.max_waiting) {
-        return Error(Errc::Unavailable, "too many LINE approvals are waiting; try again later");
+        return Error(Errc::Unavailable, N_("too many LINE approvals are waiting; try again later"));
     }
     auto approval = std::make_unique<Approval>();
     uint64_t id = next_id_++;

@@ -6,6 +6,7 @@
 #include <array>
 #include <utility>
 
+#include "lwauth/i18n.hpp"
 #include "lwauth/text.hpp"
 
 namespace lwauth::line {
@@ -30,7 +31,7 @@ Links::Links(const Clock& clock, RandomSource& random, size_t capacity)
 Result<std::string> Links::add(Link link, int64_t lifetime_seconds) {
     prune();
     if (links_.size() >= capacity_) {
-        return Error(Errc::RateLimited, "too many LINE links are open; try again later");
+        return Error(Errc::RateLimited, N_("too many LINE links are open; try again later"));
     }
     std::array<uint8_t, kTokenBytes> bytes{};
     random_.fill(bytes.data(), bytes.size());

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/text.hpp"
 
@@ -107,26 +108,27 @@ Result<void> check_pin(std::string_view pin, int min_length,
                        const std::vector<std::string>& phone_numbers, const CommonPins& common) {
     const auto max_length = static_cast<size_t>(policy::QuickLoginPolicy::kMaxPinLength);
     if (!is_digits(pin)) {
-        return refuse("A PIN may contain only the digits 0 to 9.");
+        return refuse(N_("A PIN may contain only the digits 0 to 9."));
     }
     if (pin.size() < static_cast<size_t>(min_length)) {
-        return refuse("A PIN needs at least " + std::to_string(min_length) + " digits.");
+        return refuse(bus_text(bus_texts::kPinTooShort, {std::to_string(min_length)},
+                               static_cast<unsigned long>(min_length)));
     }
     if (pin.size() > max_length) {
-        return refuse("A PIN may have at most " + std::to_string(max_length) + " digits.");
+        return refuse(bus_text(bus_texts::kPinTooLong, {std::to_string(max_length)}, max_length));
     }
     if (size_t block = repeated_block(pin); block != 0) {
-        return refuse(block == 1 ? "A PIN of one digit repeated is too easy to guess."
-                                 : "A PIN of a few digits repeated is too easy to guess.");
+        return refuse(block == 1 ? N_("A PIN of one digit repeated is too easy to guess.")
+                                 : N_("A PIN of a few digits repeated is too easy to guess."));
     }
     if (is_run(pin, 1) || is_run(pin, 9)) {
-        return refuse("A PIN of consecutive digits, up or down, is too easy to guess.");
+        return refuse(N_("A PIN of consecutive digits, up or down, is too easy to guess."));
     }
     if (shares_phone_digits(pin, phone_numbers)) {
-        return refuse("A PIN must not contain digits of your phone number.");
+        return refuse(N_("A PIN must not contain digits of your phone number."));
     }
     if (common.contains(pin)) {
-        return refuse("This PIN is one of the most common PINs, too easy to guess.");
+        return refuse(N_("This PIN is one of the most common PINs, too easy to guess."));
     }
     return {};
 }

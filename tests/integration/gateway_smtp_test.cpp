@@ -222,6 +222,8 @@ TEST_F(SmtpToAJapaneseUser, SendsTheCatalogsJapaneseIn7BitsAndItsCodeConfirms) {
     EXPECT_EQ(decoded["defects"], nlohmann::json::array()) << decoded;
     EXPECT_EQ(decoded["transfer_encoding"], "base64") << mail[0]["content"];
     EXPECT_EQ(decoded["charset"], "utf-8");
+    // No subject in the policy: lwauth's own, in the user's language.
+    EXPECT_EQ(decoded["subject"], "確認コードのお知らせ") << mail[0]["content"];
     std::string body = decoded.value("body", "");
     while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) {
         body.pop_back();
@@ -232,6 +234,25 @@ TEST_F(SmtpToAJapaneseUser, SendsTheCatalogsJapaneseIn7BitsAndItsCodeConfirms) {
     EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "email", code}).exit_code, 0)
         << daemon_->log();
     EXPECT_TRUE(read_outbox(daemon_->outbox()).empty());
+}
+
+// An administrator's own subject is sent as written, whatever the user's language, even
+// when it is the words of lwauth's default.
+class SmtpToAJapaneseUserWithTheAdministratorsSubject : public SmtpToAJapaneseUser {
+  protected:
+    SmtpToAJapaneseUserWithTheAdministratorsSubject() {
+        subject_line_ = "subject = Your verification code\n";
+    }
+};
+
+TEST_F(SmtpToAJapaneseUserWithTheAdministratorsSubject, KeepsTheSubjectAsWritten) {
+    ASSERT_EQ(add_alice(), 0) << daemon_->log();
+    auto mail = received();
+    ASSERT_EQ(mail.size(), 1u) << read_file(dir_ / "smtp.log") << daemon_->log();
+    EXPECT_EQ(mail[0]["decoded"]["subject"], "Your verification code") << mail[0]["content"];
+    EXPECT_NE(mail[0]["content"].get<std::string>().find("\r\nSubject: Your verification code\r\n"),
+              std::string::npos)
+        << mail[0]["content"];
 }
 
 class SmtpWithATemplateWithoutTheCode : public SmtpTest {

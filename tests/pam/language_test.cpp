@@ -293,6 +293,75 @@ TEST_F(LwauthctlLanguage, TranslatesLwauthdsErrorWithAUserName) {
     EXPECT_EQ(en.err, "lwauthctl: There is no user 'ghost' on this host.\n");
 }
 
+// A fixed refusal, marked where lwauthd throws it, looked up by lwauthctl as it arrives.
+TEST_F(LwauthctlLanguage, TranslatesLwauthdsFixedRefusal) {
+    RunResult r = ctl("ja_JP.UTF-8", {"line", "link"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.err,
+              "lwauthctl: このホストでは、あなたのアカウントで LINE によるログインが有効になって"
+              "いません。\n");
+}
+
+TEST_F(LwauthctlLanguage, SaysAUsageErrorInJapanese) {
+    RunResult r = ctl("ja_JP.UTF-8", {"bogus"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err.rfind("lwauthctl: lwauthctl のコマンド「bogus」は不明です。次のいずれかを指定"
+                          "してください: status, ",
+                          0),
+              0u)
+        << r.err;
+    RunResult contact = ctl("ja_JP.UTF-8", {"contact"});
+    EXPECT_EQ(contact.exit_code, 2) << contact.err;
+    EXPECT_EQ(contact.err.rfind("lwauthctl: lwauthctl contact にはコマンドが必要です。", 0), 0u)
+        << contact.err;
+}
+
+// A cap of sends: lwauthd words the wait in English from a counted pattern, lwauthctl
+// fills the same number into the Japanese.
+class LwauthctlRateLimitLanguage : public LwauthctlLanguage {
+  protected:
+    [[nodiscard]] std::string policy() const override {
+        std::string text = default_test_policy(dir_ / "outbox.jsonl");
+        text.replace(text.find("max_sends_per_hour = 100"), 24, "max_sends_per_hour = 1");
+        return text.replace(text.find("two_step = optional"), 19,
+                            "two_step = optional\nself_service_reauth = none");
+    }
+};
+
+TEST_F(LwauthctlRateLimitLanguage, TellsTheWaitInJapanese) {
+    RunResult first = ctl("ja_JP.UTF-8", {"contact", "add", "phone", "+81 90 0000 0011"});
+    RunResult second = ctl("ja_JP.UTF-8", {"contact", "add", "phone", "+81 90 0000 0012"});
+    EXPECT_NE(second.exit_code, 0) << first.err << second.out;
+    EXPECT_NE(
+        second.err.find("lwauthctl: 短時間に送信されたコードが多すぎます。次のコードは60分後に"
+                        "送信できます。\n"),
+        std::string::npos)
+        << first.err << second.err;
+}
+
+// No channel reaches alice's email, so a change that needs proof cannot get it: the
+// change, one of lwauthd's phrases, is translated inside the sentence that names it.
+class LwauthctlUnreachableLanguage : public LwauthctlLanguage {
+  protected:
+    [[nodiscard]] std::string policy() const override {
+        std::string text = default_test_policy(dir_ / "outbox.jsonl");
+        return text.replace(text.find("channels = sms, email"), 21, "channels = sms");
+    }
+};
+
+TEST_F(LwauthctlUnreachableLanguage, TranslatesTheChangeInsideTheSentence) {
+    RunResult r = ctl("ja_JP.UTF-8", {"contact", "add", "phone", "+81 90 0000 0011"});
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_EQ(r.err,
+              "lwauthctl: 電話番号の追加には確認済みの電話番号またはメールアドレスへのコードが必要"
+              "ですが、このホストにはそこへ届く送信手段がありません。管理者に問い合わせてください。"
+              "\n");
+    RunResult en = ctl("en_US.UTF-8", {"contact", "add", "phone", "+81 90 0000 0011"});
+    EXPECT_EQ(en.err,
+              "lwauthctl: Adding a phone number needs a code to your verified phone number or "
+              "email address, and no channel on this host reaches them; ask your administrator.\n");
+}
+
 TEST_F(LwauthctlLanguage, PrintsEnglishInAnEnglishLocale) {
     RunResult r = status("en_US.UTF-8");
     ASSERT_EQ(r.exit_code, 0) << r.err;

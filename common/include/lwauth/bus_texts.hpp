@@ -28,6 +28,8 @@ namespace lwauth {
 struct BusText {
     const char* singular;
     const char* plural = nullptr;
+    /// The first value is itself one of lwauthd's phrases (marked N_()), translated too.
+    bool phrase_first = false;
 };
 
 namespace bus_texts {
@@ -60,14 +62,83 @@ inline constexpr BusText kTestSendNoContact{
 inline constexpr BusText kTestSendNoChannel{
     N_("no channel in [code] channels serves the contacts of '%s'")};
 
-inline constexpr BusText kAll[] = {kNoSuchUser,       kWrongCode,      kNoAdminPhone,
-                                   kNoAdminEmail,     kTestSendCapped, kTestSendNoContact,
-                                   kTestSendNoChannel, kTestSendBudget};
+// TRANSLATORS: %s is a number of seconds.
+inline constexpr BusText kCodesRateLimitedSeconds{
+    NN_("Too many codes were sent recently. The next code can be sent in %s second.",
+        "Too many codes were sent recently. The next code can be sent in %s seconds.")};
+// TRANSLATORS: %s is a number of minutes.
+inline constexpr BusText kCodesRateLimitedMinutes{
+    NN_("Too many codes were sent recently. The next code can be sent in %s minute.",
+        "Too many codes were sent recently. The next code can be sent in %s minutes.")};
+// TRANSLATORS: %s is how to reach the administrator, as lwauth.conf's admin_contact says.
+inline constexpr BusText kManagedByAdmin{
+    N_("your administrator manages phone numbers and email addresses on this host; to change "
+       "yours, contact %s")};
+// TRANSLATORS: %s is how to reach the administrator, as lwauth.conf's admin_contact says.
+inline constexpr BusText kLineNotSetUp{
+    N_("LINE Login is not set up in lwauthd here; ask your administrator (%s)")};
+// TRANSLATORS: %s is a change, such as "adding a phone number" or "linking LINE".
+inline constexpr BusText kReauthRequired{
+    N_("%s needs proof that it is you: confirm with a code sent to your verified phone number or "
+       "email address first"),
+    nullptr, true};
+// TRANSLATORS: %s is a change, such as "adding a phone number" or "linking LINE".
+inline constexpr BusText kReauthUnreachable{
+    N_("%s needs a code to your verified phone number or email address, and no channel on this "
+       "host reaches them; ask your administrator"),
+    nullptr, true};
+// TRANSLATORS: %1$s is a change, such as "adding a phone number" or "linking LINE"; %2$s is
+// how to reach the administrator, as lwauth.conf's admin_contact says.
+inline constexpr BusText kReauthUnreachableContact{
+    N_("%1$s needs a code to your verified phone number or email address, and no channel on "
+       "this host reaches them; ask your administrator (%2$s)"),
+    nullptr, true};
+// TRANSLATORS: %s is a number of minutes (10).
+inline constexpr BusText kPinWindowReauth{
+    N_("setting a PIN needs a full login on this host in the last %s minutes, or proof that it "
+       "is you: confirm with a code sent to your verified phone number or email address first")};
+// TRANSLATORS: %s is a number of minutes (10), twice.
+inline constexpr BusText kPinWindowLogin{
+    N_("setting a PIN needs a full login on this host in the last %1$s minutes: log in again "
+       "with your password, then set the PIN within %1$s minutes")};
+// TRANSLATORS: %s is a number of digits.
+inline constexpr BusText kPinTooShort{
+    NN_("A PIN needs at least %s digit.", "A PIN needs at least %s digits.")};
+// TRANSLATORS: %s is a number of digits.
+inline constexpr BusText kPinTooLong{
+    NN_("A PIN may have at most %s digit.", "A PIN may have at most %s digits.")};
+// TRANSLATORS: %s is a numeric user ID.
+inline constexpr BusText kNoUserName{N_("user ID %s has no user name on this host")};
+
+inline constexpr BusText kAll[] = {kNoSuchUser,
+                                   kWrongCode,
+                                   kNoAdminPhone,
+                                   kNoAdminEmail,
+                                   kTestSendCapped,
+                                   kTestSendNoContact,
+                                   kTestSendNoChannel,
+                                   kTestSendBudget,
+                                   kCodesRateLimitedSeconds,
+                                   kCodesRateLimitedMinutes,
+                                   kManagedByAdmin,
+                                   kLineNotSetUp,
+                                   kReauthRequired,
+                                   kReauthUnreachableContact,
+                                   kReauthUnreachable,
+                                   kPinWindowReauth,
+                                   kPinWindowLogin,
+                                   kPinTooShort,
+                                   kPinTooLong,
+                                   kNoUserName};
 }  // namespace bus_texts
 
 /// The English message of `text` with `args` (lwauthd's side). A counted text counts
 /// its first argument, `n`.
 [[nodiscard]] std::string bus_text(const BusText& text,
+                                   std::initializer_list<std::string_view> args,
+                                   unsigned long n = 0);
+/// The same in `language`, for a line that lwauthd shows in a login as well.
+[[nodiscard]] std::string bus_text(Language language, const BusText& text,
                                    std::initializer_list<std::string_view> args,
                                    unsigned long n = 0);
 

@@ -35,4 +35,11 @@ namespace lwauth {
 /// is not refused again. In `language` (i18n.hpp).
 [[nodiscard]] std::string duration_text(int64_t seconds, Language language);
 
+/// A wait as duration_text counts it: `count` minutes, or seconds under two minutes.
+struct WaitCount {
+    int64_t count = 0;
+    bool minutes = false;
+};
+[[nodiscard]] WaitCount wait_count(int64_t seconds);
+
 }  // namespace lwauth

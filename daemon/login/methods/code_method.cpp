@@ -6,6 +6,7 @@
 #include "../../log.hpp"
 #include "../passwordless.hpp"
 #include "../remember.hpp"
+#include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
 #include "lwauth/text.hpp"
@@ -15,7 +16,8 @@ namespace {
 
 constexpr const char* kCodePrompt = N_("Verification code: ");
 
-// "The next code can be sent in 12 minutes.", or "Try again later." when not known.
+// "The next code can be sent in 12 minutes.", or "Try again later." when not known: a
+// sentence of its own, after another one of the login's.
 std::string next_code_text(int64_t retry_at, int64_t now, Language language) {
     if (retry_at <= now) {
         return tr(language, "Try again later.");
@@ -26,9 +28,18 @@ std::string next_code_text(int64_t retry_at, int64_t now, Language language) {
 
 }  // namespace
 
+// "Too many codes were sent recently. The next code can be sent in 12 minutes.", or "...
+// Try again later." when not known. One sentence pattern each (bus_texts.hpp), since
+// lwauthctl shows it too.
 std::string rate_limited_text(int64_t retry_at, int64_t now, Language language) {
-    return format_text(tr(language, "Too many codes were sent recently. %s"),
-                       {next_code_text(retry_at, now, language)});
+    if (retry_at <= now) {
+        return tr(language, "Too many codes were sent recently. Try again later.");
+    }
+    WaitCount wait = wait_count(retry_at - now);
+    return bus_text(
+        language,
+        wait.minutes ? bus_texts::kCodesRateLimitedMinutes : bus_texts::kCodesRateLimitedSeconds,
+        {std::to_string(wait.count)}, static_cast<unsigned long>(wait.count));
 }
 
 namespace {
