@@ -210,6 +210,12 @@ json status_to_json(const bus::Status& s) {
     if (s.pin_disabled) {
         out["pin_disabled"] = true;
     }
+    if (s.totp_set) {
+        out["totp_set"] = true;
+    }
+    if (s.recovery_codes != 0) {
+        out["recovery_codes"] = s.recovery_codes;
+    }
     return out;
 }
 
@@ -408,6 +414,12 @@ void print_settings(const json& s, bool own) {
     if (has_method("quick_login") || s.value("pin_set", false)) {
         row(_("Quick-login PIN"), pin_text(s, own));
     }
+    if (has_method("totp") || s.value("totp_set", false)) {
+        row(_("Authenticator app"), s.value("totp_set", false) ? _("set up") : _("not set up"));
+    }
+    uint64_t recovery = s.value("recovery_codes", uint64_t{0});
+    row(_("Recovery codes"), recovery == 0 ? std::string(_("none"))
+                                           : format_text(_("%s left"), {std::to_string(recovery)}));
     if (str("contacts_policy") == "admin") {
         std::string who = str("admin_contact");
         row(_("Contacts"), who.empty()
@@ -795,6 +807,108 @@ int cmd_pin_remove(const Global& g) {
     return kExitOk;
 }
 
+// Shows a new secret's otpauth:// URI as text and as a QR code for the app's camera.
+void show_totp_uri(const std::string& uri) {
+    std::cout << _("Scan this code with your authenticator app, or enter the link in it:")
+              << "\n\n  " << uri << "\n\n";
+    try {
+        for (const auto& line : utf8_locale() ? qr_lines(uri) : qr_lines_ascii(uri)) {
+            std::cout << line << "\n";
+        }
+    } catch (const Error&) {
+        std::cout << "  " << _("(the link is too long for a QR code)") << "\n";
+    }
+    std::cout << "\n" << std::flush;
+}
+
+// Sends the app's first code; the app counts from then on.
+int confirm_totp(const Global& g, Client& client, const SecretString& code) {
+    client.call(bus::kAccountInterface, bus::kAccountConfirmTotp, "s", code.c_str());
+    print_result(g, json{{"totp_set", true}},
+                 _("Your authenticator app is set up: its code is asked at your next login. "
+                   "Keep recovery codes too (lwauthctl recovery generate)."));
+    return kExitOk;
+}
+
+int cmd_totp_add(const Global& g) {
+    Client client;
+    auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountAddTotp, "");
+    const char* uri = nullptr;
+    uint64_t expires_at = 0;
+    read_values(reply, "st", &uri, &expires_at);
+    std::string shown(uri);
+    ScopedWipe wipe(shown);
+    if (g.json_output) {
+        // A script confirms with `totp confirm` once the app has it.
+        std::cout << json{{"uri", shown}, {"expires_at", expires_at}}.dump(2) << "\n";
+        return kExitOk;
+    }
+    show_totp_uri(shown);
+    auto code =
+        read_code(format_text(_("Code shown by the app (until %s): "), {local_time(expires_at)}));
+    if (!code || code->empty()) {
+        std::cout << _("No code was entered: confirm it later with lwauthctl totp confirm.")
+                  << "\n";
+        return kExitOk;
+    }
+    return confirm_totp(g, client, *code);
+}
+
+int cmd_totp_confirm(const Global& g, const std::string& code_arg) {
+    SecretString code = code_arg.empty()
+                            ? read_code(_("Code shown by the app: ")).value_or(SecretString())
+                            : SecretString(code_arg);
+    Client client;
+    return confirm_totp(g, client, code);
+}
+
+int cmd_totp_remove(const Global& g) {
+    Client client;
+    auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountRemoveTotp, "");
+    int removed = 0;
+    read_values(reply, "b", &removed);
+    print_result(g, json{{"totp_set", false}, {"removed", removed != 0}},
+                 removed != 0 ? _("Your authenticator app is removed.")
+                              : _("No authenticator app was set up."));
+    return kExitOk;
+}
+
+// Prints a set of recovery codes: shown this once, never again.
+void print_recovery_codes(const Global& g, sd_bus_message* reply, const json& about) {
+    std::vector<std::string> codes;
+    if (sd_bus_message_enter_container(reply, 'a', "s") < 0) {
+        throw CommandError(Errc::Internal, "lwauthd sent a malformed reply");
+    }
+    const char* code = nullptr;
+    while (sd_bus_message_read(reply, "s", &code) > 0) {
+        codes.emplace_back(code);
+    }
+    if (g.json_output) {
+        json out = about;
+        out["codes"] = codes;
+        std::cout << out.dump(2) << "\n";
+    } else {
+        std::cout << _("Recovery codes: each passes 2-step verification once. Keep them "
+                       "somewhere safe; they are not shown again.")
+                  << "\n\n";
+        for (const auto& c : codes) {
+            std::cout << "  " << c << "\n";
+        }
+        std::cout << "\n" << _("Any earlier recovery codes no longer work.") << "\n";
+    }
+    for (auto& c : codes) {
+        wipe_string(c);
+    }
+}
+
+int cmd_recovery_generate(const Global& g) {
+    Client client;
+    auto reply = call_reauthenticated(client, bus::kAccountInterface,
+                                      bus::kAccountGenerateRecoveryCodes, "");
+    print_recovery_codes(g, reply.get(), json::object());
+    return kExitOk;
+}
+
 // ---- Administration (the Admin interface) ------------------------------------------------
 
 std::vector<json> read_status_list(sd_bus_message* m) {
@@ -926,9 +1040,17 @@ int cmd_admin_reset(const Global& g, const std::string& user, const std::string&
                        : what == "hosts"
                            ? _("%s's remembered places were forgotten; the next login from each "
                                "asks for a code.")
-                           : _("%s's login settings were reset.");
+                       : what == "totp" ? _("%s's authenticator app was removed.")
+                                        : _("%s's login settings were reset.");
     print_result(g, json{{"user", user}, {"reset", what}, {"action", "reset"}},
                  format_text(done, {user}));
+    return kExitOk;
+}
+
+int cmd_admin_recovery(const Global& g, const std::string& user) {
+    Client client;
+    auto reply = client.call(bus::kAdminInterface, bus::kAdminRecoveryCodes, "s", user.c_str());
+    print_recovery_codes(g, reply.get(), json{{"user", user}, {"action", "recovery"}});
     return kExitOk;
 }
 
@@ -1127,6 +1249,25 @@ void add_contact_commands(CLI::App& app, CommandLine& c) {
     remove->callback([&c] { c.status = cmd_contact_remove(c.g, c.kind); });
 }
 
+void add_second_factor_commands(CLI::App& app, CommandLine& c) {
+    auto* totp = app.add_subcommand("totp", _("Add or remove an authenticator app (TOTP)"));
+    totp->require_subcommand(1);
+    auto* add = totp->add_subcommand(
+        "add", _("Add an authenticator app: scan the QR code, then type its first code"));
+    add->callback([&c] { c.status = cmd_totp_add(c.g); });
+    auto* confirm =
+        totp->add_subcommand("confirm", _("Type the first code of the app that totp add showed"));
+    confirm->add_option("code", c.code, _("the code (read from standard input when omitted)"));
+    confirm->callback([&c] { c.status = cmd_totp_confirm(c.g, c.code); });
+    auto* remove = totp->add_subcommand("remove", _("Remove your authenticator app"));
+    remove->callback([&c] { c.status = cmd_totp_remove(c.g); });
+    auto* recovery = app.add_subcommand("recovery", _("Recovery codes for 2-step verification"));
+    recovery->require_subcommand(1);
+    auto* generate = recovery->add_subcommand(
+        "generate", _("Make 10 new single-use recovery codes (the old ones stop working)"));
+    generate->callback([&c] { c.status = cmd_recovery_generate(c.g); });
+}
+
 void add_self_service_commands(CLI::App& app, CommandLine& c) {
     auto* st = app.add_subcommand("status", _("Show your login settings (contacts are masked)"));
     st->callback([&c] { c.status = cmd_status(c.g); });
@@ -1152,6 +1293,7 @@ void add_self_service_commands(CLI::App& app, CommandLine& c) {
     pin_set->callback([&c] { c.status = cmd_pin_set(c.g); });
     auto* pin_remove = pin->add_subcommand("remove", _("Remove your quick-login PIN"));
     pin_remove->callback([&c] { c.status = cmd_pin_remove(c.g); });
+    add_second_factor_commands(app, c);
     auto* forget = app.add_subcommand(
         "forget", _("Forget the places where no code is asked (remember_host): ask there again"));
     forget->callback([&c] { c.status = cmd_forget(c.g); });
@@ -1196,10 +1338,14 @@ void add_admin_commands(CLI::App& app, CommandLine& c) {
     unlock->callback([&c] { c.status = cmd_admin_unlock(c.g, c.target); });
     auto* reset = admin->add_subcommand("reset", _("Clear what a user has set up"));
     reset->add_option("user", c.target, _("user name"))->required();
-    reset->add_option("what", c.what, _("pin, line, contacts, hosts or all"))
+    reset->add_option("what", c.what, _("pin, line, contacts, hosts, totp or all"))
         ->capture_default_str()
-        ->check(CLI::IsMember({"pin", "line", "contacts", "hosts", "all"}));
+        ->check(CLI::IsMember({"pin", "line", "contacts", "hosts", "totp", "all"}));
     reset->callback([&c] { c.status = cmd_admin_reset(c.g, c.target, c.what); });
+    auto* recovery = admin->add_subcommand(
+        "recovery", _("Make new recovery codes for a user who lost every second factor"));
+    recovery->add_option("user", c.target, _("user name"))->required();
+    recovery->callback([&c] { c.status = cmd_admin_recovery(c.g, c.target); });
     add_admin_test_command(admin, c);
 }
 

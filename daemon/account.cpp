@@ -127,6 +127,8 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
         s.profile[c.kind] = mask_contact(c.kind, c.value);
     }
     s.line_linked = state.line_linked;
+    s.totp_set = state.totp_set();
+    s.recovery_codes = state.recovery_codes;
     s.pin_set = state.pin_set;
     if (state.pin_set) {
         s.pin_until = state.quick_armed_at + up.quick_login.lifetime.count();

@@ -68,6 +68,15 @@ struct AccountStatus {
     // With no login contact, 2-step in effect and [policy] enroll_grace: the end of the
     // grace once it has started (also when past); 0 otherwise.
     int64_t enroll_grace_until = 0;
+    bool totp_set = false;   // an authenticator app is set up
+    int recovery_codes = 0;  // recovery codes left
+};
+
+/// An authenticator app waiting for its first code: the otpauth:// URI (with the secret)
+/// to show once, and until when the first code may come.
+struct TotpEnrolment {
+    SecretString uri;
+    int64_t expires_at = 0;
 };
 
 /// Where the caller's link of a LINE account stands (Account.LineLinkStatus).
@@ -174,6 +183,30 @@ class AccountService {
     /// makes the login stricter.
     void remove_pin(const std::string& user, Done<bool> done);
 
+    /// Starts adding an authenticator app: a new secret waits (kTotpEnrolSeconds) for its
+    /// first code; `done` gets the otpauth:// URI to show. [policy] totp must allow it
+    /// (NotEnabled). It adds a way to pass 2-step, so with a verified contact it needs a
+    /// reauthentication of `owner` first (ReauthRequired).
+    void totp_add(const std::string& user, const std::string& owner, Done<TotpEnrolment> done);
+    /// The first code of the app waiting: right, the app replaces any earlier one and
+    /// 2-step turns on (unless the policy has it off); NotFound, Expired or InvalidCode.
+    void totp_confirm(const std::string& user, const SecretString& code, Done<void> done);
+    /// Removes the authenticator app; `done` gets whether one was set up (or waiting).
+    /// Needs a reauthentication of `owner` as removing a contact does.
+    void totp_remove(const std::string& user, const std::string& owner, Done<bool> done);
+    /// A new set of recovery codes, shown once (the old set stops working); needs a
+    /// reauthentication of `owner`.
+    void generate_recovery(const std::string& user, const std::string& owner,
+                           Done<std::vector<SecretString>> done);
+    /// Draws a set of recovery codes, keeps their hashes for `user` (replacing the old
+    /// set) and gives the codes to `done`: for generate_recovery and the administrator's
+    /// Admin.RecoveryCodes.
+    void store_recovery_codes(const std::string& user, Done<std::vector<SecretString>> done);
+    /// The host's name, for the label of an authenticator app's entry (user@host).
+    void set_host(std::string host) { host_ = std::move(host); }
+
+    /// How long an authenticator app waits for its first code.
+    static constexpr int64_t kTotpEnrolSeconds = 600;
     /// How long after a full login on this host (or a step-up) a PIN may be set.
     static constexpr int64_t kPinWindowSeconds = 600;
     static constexpr int64_t kReauthGrantSeconds = 300;
@@ -270,6 +303,7 @@ class AccountService {
     // answers its caller).
     std::map<uint64_t, Job> pin_jobs_;
     uint64_t pin_job_serial_ = 0;
+    std::string host_ = "localhost";
 };
 
 }  // namespace lwauth

@@ -211,8 +211,9 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
                          Done<void> done) {
     settle(done, [&] {
         if (what != "pin" && what != "line" && what != "contacts" && what != "hosts" &&
-            what != "all") {
-            throw Error(Errc::InvalidArgument, N_("reset what: pin, line, contacts, hosts or all"));
+            what != "totp" && what != "all") {
+            throw Error(Errc::InvalidArgument,
+                        N_("reset what: pin, line, contacts, hosts, totp or all"));
         }
         require_known(user);
         require_may_change(admin, user, "reset");
@@ -225,6 +226,8 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         // asked again everywhere.
         scope.hosts = scope.contacts || what == "hosts";
         scope.failures = all;
+        scope.totp = all || what == "totp";
+        scope.recovery = all;
         // The next login without a contact starts the enrolment grace afresh.
         scope.enroll_grace = all;
         if (scope.contacts) {
@@ -239,6 +242,21 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
                                    what);
                          done(Result<void>::success());
                      }));
+    });
+}
+
+void AdminService::recovery_codes(uid_t admin, const std::string& user,
+                                  Done<std::vector<SecretString>> done) {
+    settle(done, [&] {
+        require_known(user);
+        require_may_change(admin, user, "recovery");
+        account_.store_recovery_codes(
+            user, [admin, user, done](Result<std::vector<SecretString>> codes) {
+                if (codes) {
+                    log_admin(admin, user, "recovery", "administrator generated recovery codes");
+                }
+                done(std::move(codes));
+            });
     });
 }
 

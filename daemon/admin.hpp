@@ -61,6 +61,9 @@ class AdminService {
     /// to another member of the admin group, it is root's alone (AccessDenied): it uses up that
     /// user's login codes.
     void test_send(uid_t admin, const std::string& user, Done<Delivered> done);
+    /// A new set of recovery codes for `user` (who lost every second factor), shown once;
+    /// the old set stops working. The same callers as Reset.
+    void recovery_codes(uid_t admin, const std::string& user, Done<std::vector<SecretString>> done);
 
   private:
     void require_known(const std::string& user) const;

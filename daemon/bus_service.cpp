@@ -288,6 +288,15 @@ const sd_bus_vtable kAccountVtable[] = {
                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_ARGS("RemovePin", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", removed),
                             LWAUTH_HANDLER(account_remove_pin), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("AddTotp", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", uri, "t", expires_at),
+                            LWAUTH_HANDLER(account_add_totp), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ConfirmTotp", SD_BUS_ARGS("s", code), SD_BUS_NO_RESULT,
+                            LWAUTH_HANDLER(account_confirm_totp),
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_ARGS("RemoveTotp", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", removed),
+                            LWAUTH_HANDLER(account_remove_totp), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GenerateRecoveryCodes", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", codes),
+                            LWAUTH_HANDLER(account_generate_recovery), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 const sd_bus_vtable kAdminVtable[] = {
@@ -312,7 +321,32 @@ const sd_bus_vtable kAdminVtable[] = {
     SD_BUS_METHOD_WITH_ARGS("TestSend", SD_BUS_ARGS("s", user),
                             SD_BUS_RESULT("s", channel, "s", masked_destination),
                             LWAUTH_HANDLER(admin_test_send), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("RecoveryCodes", SD_BUS_ARGS("s", user), SD_BUS_RESULT("as", codes),
+                            LWAUTH_HANDLER(admin_recovery_codes), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
+
+// A reply that carries secrets (an authenticator app's secret, recovery codes): marked
+// sensitive, so that a monitor of the bus is not shown them.
+void reply_sensitive(sd_bus_message* call, const std::function<void(sd_bus_message*)>& append) {
+    sd_bus_message* raw = nullptr;
+    if (sd_bus_message_new_method_return(call, &raw) < 0) {
+        return;
+    }
+    BusMessagePtr reply(raw);
+    sd_bus_message_sensitive(reply.get());
+    append(reply.get());
+    sd_bus_send(nullptr, reply.get(), nullptr);
+}
+
+void reply_codes(sd_bus_message* call, const std::vector<SecretString>& codes) {
+    reply_sensitive(call, [&](sd_bus_message* reply) {
+        sd_bus_message_open_container(reply, 'a', "s");
+        for (const auto& code : codes) {
+            sd_bus_message_append(reply, "s", code.c_str());
+        }
+        sd_bus_message_close_container(reply);
+    });
+}
 
 // One user's settings as the bus carries them (bus_names.hpp).
 bus::Status to_bus_status(const AccountStatus& s) {
@@ -345,6 +379,8 @@ bus::Status to_bus_status(const AccountStatus& s) {
             {place.service, place.origin, static_cast<uint64_t>(place.until)});
     }
     out.enroll_grace_until = static_cast<uint64_t>(s.enroll_grace_until);
+    out.totp_set = s.totp_set;
+    out.recovery_codes = static_cast<uint64_t>(s.recovery_codes);
     return out;
 }
 
@@ -708,6 +744,52 @@ int BusService::account_remove_pin(sd_bus_message* m) {
                         later_reply<bool>(m, caller_is_root(m), [](sd_bus_message* call, bool was) {
                             sd_bus_reply_method_return(call, "b", static_cast<int>(was));
                         }));
+    return 1;
+}
+
+int BusService::account_add_totp(sd_bus_message* m) {
+    account_.totp_add(
+        caller_user(m), sender_of(m),
+        later_reply<TotpEnrolment>(
+            m, caller_is_root(m), [](sd_bus_message* call, const TotpEnrolment& enrolment) {
+                reply_sensitive(call, [&](sd_bus_message* reply) {
+                    sd_bus_message_append(reply, "st", enrolment.uri.c_str(),
+                                          static_cast<uint64_t>(enrolment.expires_at));
+                });
+            }));
+    return 1;
+}
+
+int BusService::account_confirm_totp(sd_bus_message* m) {
+    std::string user = caller_user(m);
+    const char* code = nullptr;
+    check(sd_bus_message_read(m, "s", &code), "arguments");
+    account_.totp_confirm(user, SecretString(code), later_reply(m, caller_is_root(m)));
+    return 1;
+}
+
+int BusService::account_remove_totp(sd_bus_message* m) {
+    account_.totp_remove(
+        caller_user(m), sender_of(m),
+        later_reply<bool>(m, caller_is_root(m), [](sd_bus_message* call, bool was) {
+            sd_bus_reply_method_return(call, "b", static_cast<int>(was));
+        }));
+    return 1;
+}
+
+int BusService::account_generate_recovery(sd_bus_message* m) {
+    account_.generate_recovery(
+        caller_user(m), sender_of(m),
+        later_reply<std::vector<SecretString>>(m, caller_is_root(m), reply_codes));
+    return 1;
+}
+
+int BusService::admin_recovery_codes(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    const char* user = nullptr;
+    check(sd_bus_message_read(m, "s", &user), "arguments");
+    admin_.recovery_codes(
+        admin, user, later_reply<std::vector<SecretString>>(m, caller_is_root(m), reply_codes));
     return 1;
 }
 

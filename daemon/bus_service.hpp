@@ -48,6 +48,10 @@ class BusService {
     int account_line_link_status(sd_bus_message* m);
     int account_unlink_line(sd_bus_message* m);
     int account_set_pin(sd_bus_message* m);
+    int account_add_totp(sd_bus_message* m);
+    int account_confirm_totp(sd_bus_message* m);
+    int account_remove_totp(sd_bus_message* m);
+    int account_generate_recovery(sd_bus_message* m);
     int account_remove_pin(sd_bus_message* m);
     int admin_list_users(sd_bus_message* m);
     int admin_show_user(sd_bus_message* m);
@@ -56,6 +60,7 @@ class BusService {
     int admin_remove_contact(sd_bus_message* m);
     int admin_unlock(sd_bus_message* m);
     int admin_reset(sd_bus_message* m);
+    int admin_recovery_codes(sd_bus_message* m);
     int admin_reload_policy(sd_bus_message* m);
     int admin_test_send(sd_bus_message* m);
     int name_owner_changed(sd_bus_message* m);

@@ -26,14 +26,15 @@
 #include "login/methods/line_method.hpp"
 #include "login/methods/phone_method.hpp"
 #include "login/methods/pin_method.hpp"
-#include "quick/fprint_client.hpp"
-#include "quick/pin_hash.hpp"
+#include "login/methods/totp_method.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/result.hpp"
 #include "lwauth/sd_bus.hpp"
+#include "quick/fprint_client.hpp"
+#include "quick/pin_hash.hpp"
 #include "store/async_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "timers.hpp"
@@ -153,9 +154,11 @@ std::map<std::string, std::shared_ptr<Channel>> build_channels(const policy::Pol
 
 // Every login method lwauthd runs, each with the services it uses (one that needs the
 // worker pool takes it here too). The engine knows none of them by name.
-LoginMethodTypes login_methods(const CodeDeps& codes, const PinDeps& pins) {
+LoginMethodTypes login_methods(const CodeDeps& codes, const PinDeps& pins,
+                               const UnsentDeps& unsent) {
     return {{std::make_shared<PhoneMethodType>(codes), std::make_shared<PinMethodType>(pins)},
-            {std::make_shared<CodeMethodType>(codes)}};
+            {std::make_shared<TotpMethodType>(unsent), std::make_shared<CodeMethodType>(codes),
+             std::make_shared<RecoveryMethodType>(unsent)}};
 }
 
 // The state directory holds the keys, the database and the outbox. Another user who
@@ -323,7 +326,7 @@ class Daemon {
         engine_ = std::make_unique<LoginEngine>(
             EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
             login_methods({clock_, random_, *store_, *sender_, *hasher_},
-                          {clock_, *store_, *pin_hasher_}));
+                          {clock_, *store_, *pin_hasher_}, {clock_, *store_, *hasher_}));
         add_fingerprint_login();
         add_line_login();
         account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
@@ -332,6 +335,7 @@ class Daemon {
         // Linking LINE goes through the same approvals as the LINE login.
         account_->set_line(line_.get());
         account_->set_quick_login(pin_hasher_.get(), load_common_pins());
+        account_->set_host(line::host_name());
         admin_ =
             std::make_unique<AdminService>(*store_, *account_, users_, *sender_, line::host_name());
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,

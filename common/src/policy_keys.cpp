@@ -38,6 +38,9 @@ std::string text_of(const std::string& value) {
 std::string text_of(const std::vector<Kind>& kinds) {
     return kinds_text(kinds);
 }
+std::string text_of(const std::vector<SecondFactor>& factors) {
+    return second_factors_text(factors);
+}
 std::string text_of(const std::vector<std::string>& items) {
     return join(items, ", ");
 }
@@ -199,6 +202,9 @@ const std::vector<KeySpec>& key_specs() {
         {"policy", "login_with_phone", overridable<&U::login_with_phone>(allowed)},
         {"policy", "login_with_line", overridable<&U::login_with_line>(allowed)},
         {"policy", "totp", overridable<&U::totp>(allowed)},
+        {"policy", "second_factors", overridable<&U::second_factors>(as(second_factors_parser()))},
+        {"policy", "require_unrestricted",
+         overridable<&U::require_unrestricted>(words(kBoolWords))},
         {"policy", "enroll_grace",
          overridable<&U::enroll_grace>(as(duration_parser(0s, 90 * 24h)))},
         {"policy", "remember_host",
@@ -264,6 +270,8 @@ const std::vector<KeySpec>& key_specs() {
         {"totp", "issuer", global<&P::totp, &T::issuer>(text(Refused))},
         {"totp", "digits", global<&P::totp, &T::digits>(as(integer_choice_parser({6, 8})))},
         {"totp", "period", global<&P::totp, &T::period>(as(duration_parser(15s, 2min)))},
+        {"totp", "algorithm", global<&P::totp, &T::algorithm>(words(kTotpAlgorithmWords))},
+        {"totp", "window", global<&P::totp, &T::window>(as(integer_parser(0, 2)))},
 
         // LINE channel IDs are 10 digits today; 20 leaves room without admitting junk.
         {"line", "channel_id", global<&P::line, &Li::channel_id>(as(digits_parser(Allowed, 20)))},
@@ -288,7 +296,8 @@ const std::vector<KeySpec>& key_specs() {
         {"line", "ca_file", global<&P::line, &Li::ca_file>(as(absolute_path_parser(Allowed)))},
         {"line", "proxy",
          global<&P::line, &Li::proxy>(as(url_parser(
-             {"http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://"}, Allowed)))},
+             {"http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://"},
+             Allowed)))},
 
         {"store", "backend", global<&P::store, &S::backend>(words(kStoreBackendWords))},
         {"store", "path", global<&P::store, &S::path>(as(absolute_path_parser(Allowed)))},

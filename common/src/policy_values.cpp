@@ -85,6 +85,14 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
     return out;
 }
 
+std::string second_factors_text(const std::vector<SecondFactor>& factors) {
+    std::vector<std::string> words;
+    for (SecondFactor factor : factors) {
+        words.emplace_back(to_string(factor));
+    }
+    return join(words, ", ");
+}
+
 std::string kinds_text(const std::vector<Kind>& kinds) {
     std::vector<std::string> words;
     for (Kind kind : kinds) {
@@ -236,30 +244,44 @@ std::string format_size_kib(int kib) {
 }
 
 // A list of kinds, each at most once.
-Parser<std::vector<Kind>> kinds_parser() {
-    return [](std::string_view text) -> Result<std::vector<Kind>> {
-        using Kinds = std::vector<Kind>;
-        std::string expected = "expected a list of " + word_choices(kKindWords);
+namespace {
+
+// A list of words of `list`, each at most once.
+template <class T, size_t N>
+Parser<std::vector<T>> word_list_parser(const Word<T> (&list)[N]) {
+    return [&list](std::string_view text) -> Result<std::vector<T>> {
+        using Items = std::vector<T>;
+        std::string expected = "expected a list of " + word_choices(list);
         auto items = split_list(text);
         if (items.empty()) {
-            return reject<Kinds>(expected);
+            return reject<Items>(expected);
         }
-        Kinds kinds;
+        Items values;
         for (auto item : items) {
             if (item.empty()) {
-                return reject<Kinds>("empty item in list; " + expected);
+                return reject<Items>("empty item in list; " + expected);
             }
-            auto parsed = word_parser(kKindWords)(item);
+            auto parsed = word_parser(list)(item);
             if (!parsed) {
-                return reject<Kinds>("unknown item '" + std::string(item) + "'; " + expected);
+                return reject<Items>("unknown item '" + std::string(item) + "'; " + expected);
             }
-            if (std::find(kinds.begin(), kinds.end(), *parsed) != kinds.end()) {
-                return reject<Kinds>("'" + std::string(item) + "' is listed twice");
+            if (std::find(values.begin(), values.end(), *parsed) != values.end()) {
+                return reject<Items>("'" + std::string(item) + "' is listed twice");
             }
-            kinds.push_back(*parsed);
+            values.push_back(*parsed);
         }
-        return kinds;
+        return values;
     };
+}
+
+}  // namespace
+
+Parser<std::vector<Kind>> kinds_parser() {
+    return word_list_parser(kKindWords);
+}
+
+Parser<std::vector<SecondFactor>> second_factors_parser() {
+    return word_list_parser(kSecondFactorWords);
 }
 
 // A list of PAM service names (sshd, login, gdm-password...); empty means any service.
@@ -497,6 +519,14 @@ const char* to_string(Kind value) {
 
 const char* to_string(IdTokenAlg value) {
     return word_for(kIdTokenAlgWords, value);
+}
+
+const char* to_string(TotpAlgorithm value) {
+    return word_for(kTotpAlgorithmWords, value);
+}
+
+const char* to_string(SecondFactor value) {
+    return word_for(kSecondFactorWords, value);
 }
 
 const char* to_string(StoreBackend value) {

@@ -33,6 +33,12 @@ inline constexpr Word<Kind> kKindWords[] = {
     {"sms", Kind::Sms}, {"email", Kind::Email}, {"notification", Kind::Notification}};
 inline constexpr Word<IdTokenAlg> kIdTokenAlgWords[] = {{"HS256", IdTokenAlg::Hs256},
                                                         {"ES256", IdTokenAlg::Es256}};
+inline constexpr Word<TotpAlgorithm> kTotpAlgorithmWords[] = {{"SHA1", TotpAlgorithm::Sha1},
+                                                              {"SHA256", TotpAlgorithm::Sha256},
+                                                              {"SHA512", TotpAlgorithm::Sha512}};
+inline constexpr Word<SecondFactor> kSecondFactorWords[] = {{"totp", SecondFactor::Totp},
+                                                            {"code", SecondFactor::Code},
+                                                            {"recovery", SecondFactor::Recovery}};
 inline constexpr Word<StoreBackend> kStoreBackendWords[] = {
     {"sqlite", StoreBackend::Sqlite}, {"postgresql", StoreBackend::Postgresql}};
 inline constexpr Word<DirectoryBackend> kDirectoryBackendWords[] = {
@@ -70,6 +76,7 @@ std::string word_choices(const Word<T> (&words)[N]) {
 std::string join(const std::vector<std::string>& items, std::string_view separator);
 
 std::string kinds_text(const std::vector<Kind>& kinds);
+std::string second_factors_text(const std::vector<SecondFactor>& factors);
 
 // ---- Text helpers -----------------------------------------------------------------------
 
@@ -128,6 +135,8 @@ std::string format_size_kib(int kib);
 
 // A list of kinds, each at most once.
 Parser<std::vector<Kind>> kinds_parser();
+// A list of second factors, each at most once.
+Parser<std::vector<SecondFactor>> second_factors_parser();
 
 // A list of PAM service names (sshd, login, gdm-password...); empty means any service.
 Parser<std::vector<std::string>> services_parser();

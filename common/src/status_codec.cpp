@@ -165,6 +165,8 @@ const std::vector<Field>& status_fields() {
             epoch_field("locked_until", true, &Status::locked_until),
             {"remembered_hosts", "a(sst)", false, read_places},
             epoch_field("enroll_grace_until", false, &Status::enroll_grace_until),
+            bool_field("totp_set", &Status::totp_set, false),
+            epoch_field("recovery_codes", false, &Status::recovery_codes),  // a count, also "t"
         };
         for (auto& field : contact_fields()) {
             f.push_back(std::move(field));
@@ -245,6 +247,12 @@ void append_status(sd_bus_message* m, const Status& s) {
     }
     if (s.enroll_grace_until != 0) {
         w.epoch("enroll_grace_until", s.enroll_grace_until);
+    }
+    if (s.totp_set) {
+        w.boolean("totp_set", true);
+    }
+    if (s.recovery_codes != 0) {
+        w.epoch("recovery_codes", s.recovery_codes);
     }
     check(sd_bus_message_close_container(m), StatusWriter::fail("status"));
 }

@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include <algorithm>
+
 #include <ctime>
 #include <utility>
 
@@ -256,31 +258,80 @@ void LoginEngine::start_second_factor(const std::shared_ptr<Starting>& starting,
             }));
 }
 
+namespace {
+
+// Where a type stands in [policy] second_factors: its index, the list's size for a type
+// the list does not name (after those it names), or nullopt when the list leaves it out.
+std::optional<size_t> factor_rank(const policy::UserPolicy& user_policy,
+                                  const SecondFactorType& type) {
+    std::optional<policy::SecondFactor> factor = type.factor();
+    const auto& order = user_policy.second_factors;
+    if (!factor) {
+        return order.size();
+    }
+    auto it = std::find(order.begin(), order.end(), *factor);
+    if (it == order.end()) {
+        return std::nullopt;
+    }
+    return static_cast<size_t>(it - order.begin());
+}
+
+// [policy] require_unrestricted, and only restricted factors (codes by SMS or email) apply:
+// refused, with how to add an authenticator app.
+Step unrestricted_required(const LoginContext& context, bool totp_allowed) {
+    log_event(LogLevel::Notice, "login-restricted",
+              "login refused: only a restricted second factor is set up, and the policy "
+              "requires an unrestricted one",
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    Step step = Step::verdict_of(bus::kVerdictDenied);
+    step.error(tr(context.language,
+                  "A code by SMS or email is not enough for this account: 2-step verification "
+                  "needs an authenticator app or a recovery code."));
+    step.error(totp_allowed ? tr(context.language,
+                                 "Add an authenticator app from a session you have: lwauthctl "
+                                 "totp add. Or ask your administrator for recovery codes.")
+                            : tr(context.language, "Ask your administrator for recovery codes."));
+    return step;
+}
+
+}  // namespace
+
 void LoginEngine::choose_second_factor(const std::shared_ptr<Starting>& starting,
                                        std::shared_ptr<const UserState> loaded, Done<Step> done) {
     const LoginContext& context = starting->context;
     const policy::Policy& policy = *starting->policy;
     const policy::UserPolicy& user_policy = starting->user_policy;
     const UserState& state = *loaded;
-    const std::shared_ptr<const SecondFactorType>* first = nullptr;  // the first that applies
-    SecondFactorTypes others;                                        // those that apply after it
-    const SecondFactorType* unavailable = nullptr;                   // set up, but cannot run now
+    // The types that apply, in the order of [policy] second_factors (stable).
+    std::vector<std::pair<size_t, std::shared_ptr<const SecondFactorType>>> applying;
+    const SecondFactorType* unavailable = nullptr;  // set up, but cannot run now
+    bool restricted_only = false;  // a restricted type applied, left out by the policy
     for (const auto& type : types_.second_factor) {
         if (context.unprivileged && !type->serves_unprivileged()) {
             continue;
         }
+        std::optional<size_t> rank = factor_rank(user_policy, *type);
+        if (!rank) {
+            continue;
+        }
         SecondFactorType::Fit fit = type->fit(policy, user_policy, state, context);
         if (fit == SecondFactorType::Fit::Applies) {
-            if (first == nullptr) {
-                first = &type;
-            } else {
-                others.push_back(type);
+            if (user_policy.require_unrestricted && type->restricted()) {
+                restricted_only = true;
+                continue;
             }
+            applying.emplace_back(*rank, type);
         } else if (fit == SecondFactorType::Fit::Unavailable && unavailable == nullptr) {
             unavailable = type.get();
         }
     }
-    if (first == nullptr) {
+    std::stable_sort(applying.begin(), applying.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (applying.empty()) {
+        if (restricted_only) {
+            done(unrestricted_required(context, user_policy.totp));
+            return;
+        }
         if (unavailable != nullptr) {
             done(unavailable->unavailable(context));
             return;
@@ -294,18 +345,11 @@ void LoginEngine::choose_second_factor(const std::shared_ptr<Starting>& starting
         return;
     }
     std::vector<SecondFactorLogin::Choice> choices;
-    std::string ids = (*first)->id();
-    if (others.empty()) {
-        // One method: it begins at once, with no menu line.
-        choices.push_back({"", (*first)->create(policy, user_policy, state, context)});
-    } else {
-        others.insert(others.begin(), *first);
-        ids.clear();
-        for (const auto& type : others) {
-            choices.push_back({type->label(policy, user_policy, state, context.language),
-                               type->create(policy, user_policy, state, context)});
-            ids += (ids.empty() ? "" : ",") + type->id();
-        }
+    std::string ids;
+    for (const auto& [rank, type] : applying) {
+        choices.push_back({type->label(policy, user_policy, state, context.language),
+                           type->create(policy, user_policy, state, context), type->role()});
+        ids += (ids.empty() ? "" : ",") + type->id();
     }
     log_event(LogLevel::Info, "login-start", "2-step verification started",
               {{"USER", context.user},

@@ -82,6 +82,9 @@ class LoginMethod : public std::enable_shared_from_this<LoginMethod> {
     /// The next step for an answer. A verdict ends the login.
     virtual void answer(const MethodEnv& env, std::string_view answer, Done<Step> done) = 0;
 
+    /// Whether `answer` has the form of this method's answers, so that another method's
+    /// prompt may pass it here (a recovery code where 2-step asks for a code).
+    [[nodiscard]] virtual bool recognises(std::string_view /*answer*/) const { return false; }
     /// Whether the method holds its step until an event from outside (notify) comes.
     /// Asked when begin() or answer() has returned without answering: the engine then
     /// ends the login as denied at MethodEnv::event_wait_usec, and a Cancel or a client

@@ -1,6 +1,9 @@
 #include "second_factor.hpp"
 
+#include <algorithm>
+
 #include "lwauth/bus_names.hpp"
+#include "lwauth/text.hpp"
 #include "menu.hpp"
 #include "remember.hpp"
 #include "two_step.hpp"
@@ -38,17 +41,99 @@ Done<Step> SecondFactorLogin::remembering(const MethodEnv& env, Done<Step> done)
 }
 
 void SecondFactorLogin::begin(const MethodEnv& env, Done<Step> done) {
-    if (choices_.size() == 1) {
-        chosen_ = choices_.front().method;
-        chosen_->begin(env, remembering(env, std::move(done)));
+    using Role = SecondFactorType::Role;
+    std::vector<Choice> rest;
+    for (Choice& choice : choices_) {
+        if (choice.role == Role::AnyPrompt && !any_prompt_) {
+            any_prompt_ = std::move(choice);
+        } else {
+            rest.push_back(std::move(choice));
+        }
+    }
+    choices_.clear();
+    if (rest.empty()) {
+        // Only recovery codes: asked for as the one method.
+        std::shared_ptr<LoginMethod> method = any_prompt_->method;
+        any_prompt_.reset();
+        begin_chosen(env, std::move(method), std::move(done));
         return;
     }
+    auto role_is = [&](Role role) {
+        return std::find_if(rest.begin(), rest.end(),
+                            [role](const Choice& choice) { return choice.role == role; });
+    };
+    if (auto asks = role_is(Role::Asks); asks != rest.end()) {
+        // Nothing is sent unless the user asks for it (`s`).
+        if (auto sends = role_is(Role::Sends); sends != rest.end()) {
+            sends_ = *sends;
+        }
+        begin_chosen(env, asks->method, std::move(done));
+        return;
+    }
+    if (rest.size() == 1) {
+        begin_chosen(env, rest.front().method, std::move(done));
+        return;
+    }
+    choices_ = std::move(rest);
     done(Result<Step>(menu(Step{}, env.context.language)));
 }
 
+void SecondFactorLogin::begin_chosen(const MethodEnv& env, std::shared_ptr<LoginMethod> method,
+                                     Done<Step> done) {
+    chosen_ = std::move(method);
+    chosen_->begin(env, prompting(env, true, remembering(env, std::move(done))));
+}
+
+Done<Step> SecondFactorLogin::prompting(const MethodEnv& env, bool first, Done<Step> done) {
+    auto self = std::static_pointer_cast<SecondFactorLogin>(shared_from_this());
+    Language language = env.context.language;
+    return [self, first, language, done = std::move(done)](Result<Step> result) mutable {
+        if (result.ok() && !result->finished() && !result->prompt.empty()) {
+            self->prompt_ = result->prompt;
+            self->echo_ = result->echo;
+            if (first && self->sends_) {
+                result->info(
+                    format_text(tr(language, "Or type s for %s instead."), {self->sends_->label}));
+            }
+            if (first && self->any_prompt_) {
+                result->info(tr(language, "A recovery code is accepted here too."));
+            }
+        }
+        done(std::move(result));
+    };
+}
+
 void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, Done<Step> done) {
+    if (any_prompt_ && any_prompt_->method->recognises(answer)) {
+        // A recovery code where another method asks: a wrong one is told, and the same
+        // prompt (or the choice) is asked again.
+        auto self = std::static_pointer_cast<SecondFactorLogin>(shared_from_this());
+        Language language = env.context.language;
+        any_prompt_->method->answer(
+            env, answer,
+            remembering(env, [self, language, done = std::move(done)](Result<Step> result) {
+                if (result.ok() && !result->finished()) {
+                    if (self->chosen_) {
+                        result->prompt = self->prompt_;
+                        result->echo = self->echo_;
+                    } else {
+                        Step step = std::move(*result);
+                        step.prompt.clear();
+                        result = Result<Step>(self->menu(std::move(step), language));
+                    }
+                }
+                done(std::move(result));
+            }));
+        return;
+    }
+    if (chosen_ && sends_ && (trim(answer) == "s" || trim(answer) == "S")) {
+        std::shared_ptr<LoginMethod> method = sends_->method;
+        sends_.reset();
+        begin_chosen(env, std::move(method), std::move(done));
+        return;
+    }
     if (chosen_) {
-        chosen_->answer(env, answer, remembering(env, std::move(done)));
+        chosen_->answer(env, answer, prompting(env, false, remembering(env, std::move(done))));
         return;
     }
     std::optional<size_t> index = menu_choice(answer, choices_.size());
@@ -67,9 +152,9 @@ void SecondFactorLogin::answer(const MethodEnv& env, std::string_view answer, Do
         done(Result<Step>(std::move(step)));
         return;
     }
-    chosen_ = choices_[*index].method;
+    std::shared_ptr<LoginMethod> method = choices_[*index].method;
     choices_.clear();  // the methods not chosen never begin
-    chosen_->begin(env, remembering(env, std::move(done)));
+    begin_chosen(env, std::move(method), std::move(done));
 }
 
 }  // namespace lwauth

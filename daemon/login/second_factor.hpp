@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,14 @@ class SecondFactorType {
         Applies,      // it can run for this login
         Unavailable,  // the user has set it up, but it cannot run now
         NotSetUp,     // the user has not set it up
+    };
+
+    /// How it takes part when several apply.
+    enum class Role {
+        Choice,     // a line of the numbered choice
+        Asks,       // sends nothing: asked at once, with the others named (an app's code)
+        Sends,      // sends something when it begins: `s` at an Asks prompt begins it
+        AnyPrompt,  // its answers are recognised wherever 2-step asks (a recovery code)
     };
 
     virtual ~SecondFactorType() = default;
@@ -46,6 +55,15 @@ class SecondFactorType {
     /// Whether it may serve a login that a caller other than root started for its own
     /// user (LoginContext::unprivileged); the engine never offers it such a login when not.
     [[nodiscard]] virtual bool serves_unprivileged() const { return true; }
+    [[nodiscard]] virtual Role role() const { return Role::Choice; }
+    /// The word of [policy] second_factors that names it; none: not named there, offered
+    /// after those that are.
+    [[nodiscard]] virtual std::optional<policy::SecondFactor> factor() const {
+        return std::nullopt;
+    }
+    /// A restricted authenticator (NIST SP 800-63B 5.1.3.3: SMS, email): not enough alone
+    /// under [policy] require_unrestricted.
+    [[nodiscard]] virtual bool restricted() const { return false; }
 };
 
 using SecondFactorTypes = std::vector<std::shared_ptr<const SecondFactorType>>;
@@ -58,6 +76,7 @@ class SecondFactorLogin final : public LoginMethod {
     struct Choice {
         std::string label;
         std::shared_ptr<LoginMethod> method;
+        SecondFactorType::Role role = SecondFactorType::Role::Choice;
     };
     /// A choice not in the list is asked again this many times, then the login is denied.
     static constexpr int kChoiceRetries = 1;
@@ -72,11 +91,21 @@ class SecondFactorLogin final : public LoginMethod {
     [[nodiscard]] Step menu(Step step, Language language) const;
     /// `done`, after recording the place of a success.
     [[nodiscard]] Done<Step> remembering(const MethodEnv& env, Done<Step> done) const;
+    /// Begins `method`; its first prompt says what else may be typed there (`s` for the
+    /// method that sends, a recovery code).
+    void begin_chosen(const MethodEnv& env, std::shared_ptr<LoginMethod> method, Done<Step> done);
+    /// `done`, keeping the prompt of each step that asks (to ask it again after an answer
+    /// that went to the method of every prompt); `first`: add the lines of begin_chosen.
+    [[nodiscard]] Done<Step> prompting(const MethodEnv& env, bool first, Done<Step> done);
 
     AsyncStore& store_;
     const Clock& clock_;
     std::vector<Choice> choices_;
     std::shared_ptr<LoginMethod> chosen_;
+    std::optional<Choice> sends_;       // begun by `s` at the prompt of an Asks method
+    std::optional<Choice> any_prompt_;  // accepted at every prompt
+    std::string prompt_;                // the chosen method's last prompt
+    bool echo_ = false;
     int retries_left_ = kChoiceRetries;
 };
 

@@ -60,6 +60,15 @@ std::string locked_text(int64_t locked_until, int64_t now, Language language) {
                        {duration_text(locked_until - now, language)});
 }
 
+std::optional<Step> locked_refusal(int64_t locked_until, int64_t now, Language language) {
+    if (locked_until <= now) {
+        return std::nullopt;
+    }
+    Step step = Step::verdict_of(bus::kVerdictMaxTries);
+    step.error(locked_text(locked_until, now, language));
+    return step;
+}
+
 namespace two_step {
 
 void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
@@ -163,6 +172,55 @@ void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy
                                            int64_t started, Done<Step>& graced) {
             graced(grace_step(contacts, user_policy, context, started, now));
         }));
+}
+
+void count_wrong_answer(AsyncStore& store, const Clock& clock,
+                        const policy::UserPolicy& user_policy, const LoginContext& context,
+                        const char* what, const char* message, Done<std::optional<Step>> done) {
+    int64_t duration = user_policy.lockout.duration.count();
+    // Counted and, at a limit, locked in one step: another lwauthd on the same store
+    // cannot slip a code in between.
+    store.add_failure(
+        context.user,
+        {user_policy.lockout.max_failures, clock.now() + duration, kMaxFailuresInARow},
+        then<FailureCount>(
+            std::move(done), [context, duration, what, message](const FailureCount& count,
+                                                                Done<std::optional<Step>>& next) {
+                const Language language = context.language;
+                log_event(LogLevel::Notice, what, message,
+                          {{"USER", context.user},
+                           {"SERVICE", context.service},
+                           {"RHOST", context.rhost},
+                           {"FAILURES", std::to_string(count.failures)}});
+                Step step = Step::verdict_of(bus::kVerdictMaxTries);
+                if (count.in_a_row >= kMaxFailuresInARow) {
+                    // NIST SP 800-63B: no more than 100 in a row, however the lockouts are spaced.
+                    log_event(LogLevel::Warning, "locked-out",
+                              "account locked until an administrator unlocks it: " +
+                                  std::to_string(kMaxFailuresInARow) + " wrong codes in a row",
+                              {{"USER", context.user},
+                               {"SERVICE", context.service},
+                               {"RHOST", context.rhost}});
+                    step.error(locked_text(kLockedUntilUnlocked, 0, language));
+                    next(std::optional<Step>(std::move(step)));
+                    return;
+                }
+                if (count.locked_until != 0) {
+                    log_event(LogLevel::Warning, "locked-out",
+                              "account locked after too many wrong codes",
+                              {{"USER", context.user},
+                               {"SERVICE", context.service},
+                               {"RHOST", context.rhost},
+                               {"DURATION_S", std::to_string(duration)}});
+                    step.error(format_text(tr(language,
+                                              "Too many failed verification attempts. Logins to "
+                                              "this account are locked for %s."),
+                                           {duration_text(duration, language)}));
+                    next(std::optional<Step>(std::move(step)));
+                    return;
+                }
+                next(std::optional<Step>());
+            }));
 }
 
 }  // namespace two_step

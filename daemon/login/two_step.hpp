@@ -26,6 +26,11 @@ namespace lwauth {
 /// What a user is told of a lock: how long it lasts, or that an administrator must end it.
 [[nodiscard]] std::string locked_text(int64_t locked_until, int64_t now, Language language);
 
+/// While the account is locked (`locked_until` after `now`): the `maxtries` step that ends
+/// an answer, with locked_text; else nullopt.
+[[nodiscard]] std::optional<Step> locked_refusal(int64_t locked_until, int64_t now,
+                                                 Language language);
+
 namespace two_step {
 
 /// `success` without a second factor when [policy] remember_host holds this place
@@ -44,6 +49,15 @@ void remember_place(AsyncStore& store, const Clock& clock, const policy::UserPol
 void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy& policy,
                      const policy::UserPolicy& user_policy, const LoginContext& context,
                      const UserState& state, Done<Step> done);
+
+/// Counts a wrong answer after the password (a code, an authenticator app's code, a
+/// recovery code) under the 2-step lockout, locking the account at a limit in the same
+/// store operation, and logs it (`what`: "code-wrong", "totp-wrong"...). `done` gets the
+/// step that ends the login (`maxtries`, with its line) when the account is now locked,
+/// else nullopt: the method asks again, if it has tries left.
+void count_wrong_answer(AsyncStore& store, const Clock& clock,
+                        const policy::UserPolicy& user_policy, const LoginContext& context,
+                        const char* what, const char* message, Done<std::optional<Step>> done);
 
 }  // namespace two_step
 }  // namespace lwauth

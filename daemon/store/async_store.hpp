@@ -43,6 +43,15 @@ class AsyncStore {
                                   const std::string& new_hash, Done<bool> done) = 0;
     virtual void set_pin(const std::string& user, const std::string& encoded_hash,
                          Done<void> done) = 0;
+    virtual void set_totp_pending(const std::string& user, std::string_view secret, int64_t until,
+                                  Done<void> done) = 0;
+    virtual void set_totp(const std::string& user, std::string_view secret, int64_t last_step,
+                          Done<void> done) = 0;
+    virtual void use_totp_step(const std::string& user, int64_t step, Done<bool> done) = 0;
+    virtual void set_recovery_codes(const std::string& user, const std::vector<std::string>& hashes,
+                                    Done<void> done) = 0;
+    virtual void use_recovery_code(const std::string& user, const std::string& hash,
+                                   Done<int> done) = 0;
     virtual void add_pin_failure(const std::string& user, Done<int> done) = 0;
     virtual void clear_pin_failures(const std::string& user, Done<void> done) = 0;
     virtual void add_fingerprint_failure(const std::string& user, int64_t now,
@@ -145,6 +154,25 @@ class ImmediateStore final : public AsyncStore {
     void set_pin(const std::string& user, const std::string& encoded_hash,
                  Done<void> done) override {
         answer(done, [&] { store_.set_pin(user, encoded_hash); });
+    }
+    void set_totp_pending(const std::string& user, std::string_view secret, int64_t until,
+                          Done<void> done) override {
+        answer(done, [&] { store_.set_totp_pending(user, secret, until); });
+    }
+    void set_totp(const std::string& user, std::string_view secret, int64_t last_step,
+                  Done<void> done) override {
+        answer(done, [&] { store_.set_totp(user, secret, last_step); });
+    }
+    void use_totp_step(const std::string& user, int64_t step, Done<bool> done) override {
+        answer(done, [&] { return store_.use_totp_step(user, step); });
+    }
+    void set_recovery_codes(const std::string& user, const std::vector<std::string>& hashes,
+                            Done<void> done) override {
+        answer(done, [&] { store_.set_recovery_codes(user, hashes); });
+    }
+    void use_recovery_code(const std::string& user, const std::string& hash,
+                           Done<int> done) override {
+        answer(done, [&] { return store_.use_recovery_code(user, hash); });
     }
     void add_pin_failure(const std::string& user, Done<int> done) override {
         answer(done, [&] { return store_.add_pin_failure(user); });

@@ -85,6 +85,40 @@ class MemoryStore final : public Store {
         set_pin_hash(user, encoded_hash);
         users_[user].pin_failures = 0;
     }
+    void set_totp_pending(const std::string& user, std::string_view secret,
+                          int64_t until) override {
+        UserState& state = users_[user];
+        state.totp_pending = std::string(secret);
+        state.totp_pending_until = secret.empty() ? 0 : until;
+    }
+    void set_totp(const std::string& user, std::string_view secret, int64_t last_step) override {
+        UserState& state = users_[user];
+        state.totp_secret = std::string(secret);
+        state.totp_last_step = secret.empty() ? -1 : last_step;
+        state.totp_pending.clear();
+        state.totp_pending_until = 0;
+    }
+    bool use_totp_step(const std::string& user, int64_t step) override {
+        UserState* state = existing(user);
+        if (state == nullptr || !state->totp_set() || step <= state->totp_last_step) {
+            return false;
+        }
+        state->totp_last_step = step;
+        return true;
+    }
+    void set_recovery_codes(const std::string& user,
+                            const std::vector<std::string>& hashes) override {
+        recovery_[user] = hashes;
+        users_[user].recovery_codes = static_cast<int>(hashes.size());
+    }
+    int use_recovery_code(const std::string& user, const std::string& hash) override {
+        auto& hashes = recovery_[user];
+        if (std::erase(hashes, hash) == 0) {
+            return -1;
+        }
+        users_[user].recovery_codes = static_cast<int>(hashes.size());
+        return users_[user].recovery_codes;
+    }
     int add_pin_failure(const std::string& user) override { return ++users_[user].pin_failures; }
     void clear_pin_failures(const std::string& user) override {
         if (UserState* state = existing(user)) {
@@ -224,6 +258,7 @@ class MemoryStore final : public Store {
 
     std::map<std::string, UserState> users_;
     std::map<std::string, int> in_a_row_;
+    std::map<std::string, std::vector<std::string>> recovery_;
     std::map<std::string, std::vector<RememberedHost>> hosts_;
     SendIndex sends_;
     int64_t last_send_id_ = 0;

@@ -112,9 +112,27 @@ constexpr const char* kMigrations[] = {
     ALTER TABLE users ADD COLUMN fingerprint_paused_until INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN fingerprint_disabled INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 6: authenticator apps (the TOTP secret sealed like contacts, the last time step a
+    //    code was accepted for, an enrolment waiting for its first code) and recovery
+    //    codes (keyed hashes only, one row a code).
+    R"sql(
+    ALTER TABLE users ADD COLUMN totp_sealed BLOB;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT -1;
+    ALTER TABLE users ADD COLUMN totp_pending_sealed BLOB;
+    ALTER TABLE users ADD COLUMN totp_pending_until INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE recovery_codes (
+        user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (user, hash)
+    );
+    )sql",
 };
 
-using Bind = std::variant<std::string_view, int64_t>;
+// Bytes bound as a BLOB (a sealed value), not as text.
+struct Blob {
+    std::string_view bytes;
+};
+using Bind = std::variant<std::string_view, int64_t, Blob>;
 
 // The one mapping of SQLite's result codes to errors, for every call that can fail: a full
 // disk is Unavailable (a backend that is down, as for a gateway), anything else Internal.
@@ -207,11 +225,17 @@ Statement prepare(SqliteStore::Statements& statements, const char* sql,
     Statement stmt(raw, owned);
     int index = 1;
     for (const auto& b : binds) {
-        int rc = std::holds_alternative<int64_t>(b)
-                     ? sqlite3_bind_int64(raw, index, std::get<int64_t>(b))
-                     : sqlite3_bind_text(raw, index, std::get<std::string_view>(b).data(),
-                                         static_cast<int>(std::get<std::string_view>(b).size()),
-                                         SQLITE_TRANSIENT);
+        int rc = SQLITE_OK;
+        if (const auto* number = std::get_if<int64_t>(&b)) {
+            rc = sqlite3_bind_int64(raw, index, *number);
+        } else if (const auto* blob = std::get_if<Blob>(&b)) {
+            rc = sqlite3_bind_blob(raw, index, blob->bytes.data(),
+                                   static_cast<int>(blob->bytes.size()), SQLITE_TRANSIENT);
+        } else {
+            const auto& text = std::get<std::string_view>(b);
+            rc = sqlite3_bind_text(raw, index, text.data(), static_cast<int>(text.size()),
+                                   SQLITE_TRANSIENT);
+        }
         if (rc != SQLITE_OK) {
             fail(statements.db(), "bind");
         }
@@ -281,6 +305,19 @@ std::string binding(const std::string& user, const std::string& kind) {
 }
 std::string profile_binding(const std::string& user, const std::string& kind) {
     return "profile\n" + user + '\n' + kind;
+}
+// An authenticator app's secret: its own associated data, so that neither a contact nor a
+// pending enrolment's secret opens as the active one.
+std::string totp_binding(const std::string& user, bool pending) {
+    return (pending ? "totp-pending\n" : "totp\n") + user;
+}
+
+std::string_view column_blob(sqlite3_stmt* stmt, int column) {
+    const void* data = sqlite3_column_blob(stmt, column);
+    return data == nullptr
+               ? std::string_view()
+               : std::string_view(static_cast<const char*>(data),
+                                  static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
 }
 
 std::string column_text(sqlite3_stmt* stmt, int column) {
@@ -393,7 +430,10 @@ UserState SqliteStore::load_user(const std::string& user) {
                             "pin_hash, passwordless_failures, enroll_grace_started, "
                             "enrolled, pin_failures, full_login_at, quick_armed_at, "
                             "fingerprint_failures, fingerprint_paused_until, "
-                            "fingerprint_disabled FROM users WHERE name = ?",
+                            "fingerprint_disabled, totp_sealed, totp_last_step, "
+                            "totp_pending_sealed, totp_pending_until, "
+                            "(SELECT count(*) FROM recovery_codes WHERE user = name) "
+                            "FROM users WHERE name = ?",
                             {user});
         int rc = sqlite3_step(stmt.get());
         if (rc == SQLITE_ROW) {
@@ -417,6 +457,15 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.fingerprint.in_a_row = sqlite3_column_int(stmt.get(), 11);
             state.fingerprint.paused_until = sqlite3_column_int64(stmt.get(), 12);
             state.fingerprint.disabled = sqlite3_column_int(stmt.get(), 13) != 0;
+            if (auto sealed = column_blob(stmt.get(), 14); !sealed.empty()) {
+                state.totp_secret = cipher_.open(sealed, totp_binding(user, false));
+            }
+            state.totp_last_step = sqlite3_column_int64(stmt.get(), 15);
+            if (auto sealed = column_blob(stmt.get(), 16); !sealed.empty()) {
+                state.totp_pending = cipher_.open(sealed, totp_binding(user, true));
+            }
+            state.totp_pending_until = sqlite3_column_int64(stmt.get(), 17);
+            state.recovery_codes = sqlite3_column_int(stmt.get(), 18);
         } else if (rc != SQLITE_DONE) {
             fail(db_.get(), "load user");
         }
@@ -545,6 +594,74 @@ void SqliteStore::set_pin(const std::string& user, const std::string& encoded_ha
     ensure_user(user);
     exec(*statements_, "UPDATE users SET pin_hash = ?, pin_failures = 0 WHERE name = ?",
          {encoded_hash, user});
+}
+
+void SqliteStore::set_totp_pending(const std::string& user, std::string_view secret,
+                                   int64_t until) {
+    ensure_user(user);
+    if (secret.empty()) {
+        exec(*statements_,
+             "UPDATE users SET totp_pending_sealed = NULL, totp_pending_until = 0 WHERE name = ?",
+             {user});
+        return;
+    }
+    std::string sealed = cipher_.seal(secret, totp_binding(user, true));
+    exec(*statements_,
+         "UPDATE users SET totp_pending_sealed = ?, totp_pending_until = ? WHERE name = ?",
+         {Blob{sealed}, until, user});
+}
+
+void SqliteStore::set_totp(const std::string& user, std::string_view secret, int64_t last_step) {
+    ensure_user(user);
+    if (secret.empty()) {
+        exec(*statements_,
+             "UPDATE users SET totp_sealed = NULL, totp_last_step = -1, "
+             "totp_pending_sealed = NULL, totp_pending_until = 0 WHERE name = ?",
+             {user});
+        return;
+    }
+    std::string sealed = cipher_.seal(secret, totp_binding(user, false));
+    exec(*statements_,
+         "UPDATE users SET totp_sealed = ?, totp_last_step = ?, totp_pending_sealed = NULL, "
+         "totp_pending_until = 0 WHERE name = ?",
+         {Blob{sealed}, last_step, user});
+}
+
+bool SqliteStore::use_totp_step(const std::string& user, int64_t step) {
+    // One statement: of two logins with codes of the same step, only one changes the row.
+    exec(*statements_,
+         "UPDATE users SET totp_last_step = ?1 WHERE name = ?2 AND totp_last_step < ?1 "
+         "AND totp_sealed IS NOT NULL",
+         {step, user});
+    return sqlite3_changes(db_.get()) > 0;
+}
+
+void SqliteStore::set_recovery_codes(const std::string& user,
+                                     const std::vector<std::string>& hashes) {
+    auto replace = [&] {
+        ensure_user(user);
+        exec(*statements_, "DELETE FROM recovery_codes WHERE user = ?", {user});
+        for (const auto& hash : hashes) {
+            exec(*statements_, "INSERT INTO recovery_codes (user, hash) VALUES (?, ?)",
+                 {user, hash});
+        }
+    };
+    if (sqlite3_get_autocommit(db_.get()) == 0) {
+        replace();  // a step of reset(), inside its transaction
+        return;
+    }
+    in_transaction(db_.get(), replace);
+}
+
+int SqliteStore::use_recovery_code(const std::string& user, const std::string& hash) {
+    return in_transaction(db_.get(), [&] {
+        exec(*statements_, "DELETE FROM recovery_codes WHERE user = ? AND hash = ?", {user, hash});
+        if (sqlite3_changes(db_.get()) == 0) {
+            return -1;
+        }
+        return static_cast<int>(
+            query_int(*statements_, "SELECT count(*) FROM recovery_codes WHERE user = ?", {user}));
+    });
 }
 
 int SqliteStore::add_pin_failure(const std::string& user) {

@@ -26,6 +26,12 @@ void Store::reset_steps(const std::string& user, const ResetScope& scope) {
     if (scope.enroll_grace) {
         clear_enroll_grace(user);
     }
+    if (scope.totp) {
+        set_totp(user, "", -1);
+    }
+    if (scope.recovery) {
+        set_recovery_codes(user, {});
+    }
 }
 
 bool Store::remove_contact_and_two_step_steps(const std::string& user, const std::string& kind) {

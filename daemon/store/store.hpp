@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../quick/fingerprint_limits.hpp"
@@ -50,6 +51,16 @@ struct UserState {
     FingerprintFailures fingerprint;  // failed fingerprint matches (quick/fingerprint_limits.hpp)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
     bool enrolled = false;  // has ever had a login contact saved: no enroll_grace any more
+    // The authenticator app's TOTP secret (raw bytes, unsealed), "" when none. Never
+    // shown, never logged.
+    std::string totp_secret;
+    int64_t totp_last_step = -1;  // the time step of the last code accepted; -1: none
+    // An enrolment waiting for its first code (lwauthctl totp add), until when; "" none.
+    std::string totp_pending;
+    int64_t totp_pending_until = 0;
+    int recovery_codes = 0;  // recovery codes left (kept as keyed hashes only)
+
+    [[nodiscard]] bool totp_set() const { return !totp_secret.empty(); }
 
     [[nodiscard]] const Contact* contact(const std::string& kind) const {
         return find(contacts, kind);
@@ -63,7 +74,8 @@ struct UserState {
         return !two_step && contacts.empty() && profile.empty() && failures == 0 &&
                locked_until == 0 && passwordless_failures == 0 && !line_linked && !pin_set &&
                enroll_grace_started == 0 && pin_failures == 0 && full_login_at == 0 &&
-               quick_armed_at == 0 && fingerprint.in_a_row == 0 && !fingerprint.disabled;
+               quick_armed_at == 0 && fingerprint.in_a_row == 0 && !fingerprint.disabled &&
+               totp_secret.empty() && totp_pending.empty() && recovery_codes == 0;
     }
 
   private:
@@ -115,6 +127,8 @@ struct ResetScope {
     bool hosts = false;         // the places remember_host skips the code at
     bool failures = false;      // every failure count (PIN and fingerprint too) and the lockout
     bool enroll_grace = false;  // the grace's start and the mark that the user enrolled
+    bool totp = false;          // the authenticator app (and an enrolment in progress)
+    bool recovery = false;      // the recovery codes
 };
 
 /// NIST SP 800-63B: no account takes more than this many wrong codes in a row, on either
@@ -193,6 +207,24 @@ class Store {
     /// A new PIN (its hash): its failure count starts again, in one step. It does not arm
     /// quick login (quick_armed_at stays): only a full login does.
     virtual void set_pin(const std::string& user, const std::string& encoded_hash) = 0;
+    /// An authenticator app's secret waiting for its first code (lwauthctl totp add)
+    /// until `until`; "" drops it.
+    virtual void set_totp_pending(const std::string& user, std::string_view secret,
+                                  int64_t until) = 0;
+    /// The user's authenticator app: its secret, with `last_step` the time step of the
+    /// code that proved it (no code of that step or before is accepted again); "" removes
+    /// it. Either way an enrolment waiting is dropped.
+    virtual void set_totp(const std::string& user, std::string_view secret, int64_t last_step) = 0;
+    /// Records `step` as the last time step a code was accepted for, only when it is later
+    /// than the one recorded and an app is set up, in one step: of two logins with codes of
+    /// the same step, one gets true. False: that code (or a later one) was used already.
+    virtual bool use_totp_step(const std::string& user, int64_t step) = 0;
+    /// Replaces the user's recovery codes with these keyed hashes (none: removed).
+    virtual void set_recovery_codes(const std::string& user,
+                                    const std::vector<std::string>& hashes) = 0;
+    /// Uses up the recovery code with this keyed hash, in one step: how many are left
+    /// after it, or -1 when the user has no such code (never, or used already).
+    virtual int use_recovery_code(const std::string& user, const std::string& hash) = 0;
     /// Counts one more wrong PIN and returns how many there have been since the PIN was
     /// set, the last right PIN or full login (atomically).
     virtual int add_pin_failure(const std::string& user) = 0;

@@ -163,6 +163,14 @@ def make_handler(args, outbox, errors):
                 else:
                     log("answer: <password>")
                     answers.append(args.password)
+            elif kind == "code" and args.totp_secret:
+                # The authenticator app's code, from Debian's oathtool.
+                now = int(time.time()) + args.totp_offset
+                code = subprocess.run(
+                    ["oathtool", "--totp", "-b", args.totp_secret, "--now", "@%d" % now],
+                    check=True, capture_output=True, text=True).stdout.strip()
+                log("answer (code, authenticator app): %r" % code)
+                answers.append(code)
             elif kind == "code":
                 if args.code_mode == "none":
                     code = ""
@@ -234,6 +242,8 @@ def main():
     p.add_argument("--outbox")
     p.add_argument("--code-mode", choices=("right", "wrong", "none"), default="right")
     p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--totp-secret", help="answer code prompts with oathtool --totp -b SECRET")
+    p.add_argument("--totp-offset", type=int, default=0, help="seconds added to now for it")
     p.add_argument("--line-ca", help="CA of the fake LINE Login provider: approve in LINE")
     p.add_argument("--line-pick", choices=("right", "wrong"), default="right")
     args = p.parse_args()

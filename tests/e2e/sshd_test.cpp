@@ -8,6 +8,7 @@
 // needs it); see tests/e2e/README.md for the recipe and its pitfalls.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -483,6 +484,34 @@ TEST_F(SshdE2E, DaemonDownDeniesUnderSecureFailmode) {
     EXPECT_TRUE(contains(l.err, "The login verification service is not available")) << explain(l);
     EXPECT_EQ(read_outbox(outbox()).size(), sent_before);
     EXPECT_TRUE(sshd_logged("Failed keyboard-interactive/pam for alice")) << explain(l);
+}
+
+// An authenticator app: bob adds one with lwauthctl, then logs in over SSH with his
+// password and the app's code, which the client gets from Debian's oathtool.
+class SshdTotp : public SshdE2E {
+  protected:
+    std::string policy() const override {
+        return SshdE2E::policy() + "\n[policy]\ntotp = allowed\n";
+    }
+};
+
+TEST_F(SshdTotp, BobLogsInWithPasswordAndHisAppsCodeAndNothingIsSent) {
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = nlohmann::json::parse(add.out).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult confirm = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    ASSERT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+
+    const size_t sent_before = read_outbox(outbox()).size();
+    // The next step's code: the enrolling code's step counts as used.
+    Login l = run_client({"--user", "bob", "--password", kPassword, "--totp-secret", secret,
+                          "--totp-offset", "30"});
+    ASSERT_EQ(l.exit_code, 0) << explain(l);
+    EXPECT_TRUE(contains(l.out, kSessionMarker)) << explain(l);
+    EXPECT_TRUE(contains(l.err, "Authenticator app code")) << explain(l);
+    EXPECT_EQ(read_outbox(outbox()).size(), sent_before) << "no code is sent";
+    EXPECT_TRUE(sshd_logged("Accepted keyboard-interactive/pam for bob")) << explain(l);
 }
 
 // DESIGN.md's full stack: mode=primary first. Alice may log in with her phone number.

@@ -503,7 +503,7 @@ TEST_F(Integration, CtlUsageErrorsNameTheCommandAndStayJsonUnderJson) {
     auto bogus = daemon_->ctl("alice", {"bogus"});
     EXPECT_EQ(bogus.exit_code, 2);
     EXPECT_NE(bogus.err.find("unknown command 'bogus' for lwauthctl; expected one of status, "
-                             "contact, two-step, line, pin, forget, admin, policy"),
+                             "contact, two-step, line, pin, totp, recovery, forget, admin, policy"),
               std::string::npos)
         << bogus.err;
     auto missing = daemon_->ctl("alice", {"contact"});

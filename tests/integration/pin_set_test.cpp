@@ -52,21 +52,12 @@ class PinSet : public ::testing::Test {
         ASSERT_EQ(result.confirmed, confirm ? "ok" : "") << daemon_->log();
     }
 
-    /// Runs SQL on the state database; its output.
-    std::string sql(const std::string& statements) {
-        RunResult r =
-            run({"/usr/bin/sqlite3", (daemon_->state_dir() / "lwauth.db").string(), statements},
-                base_env());
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        return r.out;
-    }
-
     /// Moves the user's last full login `seconds` into the past.
     void age_full_login(const std::string& user, int seconds) {
-        ASSERT_EQ(
-            sql("UPDATE users SET full_login_at = full_login_at - " + std::to_string(seconds) +
-                " WHERE name = '" + user + "' AND full_login_at > 0; SELECT changes();"),
-            "1\n");
+        ASSERT_EQ(daemon_->sql("UPDATE users SET full_login_at = full_login_at - " +
+                               std::to_string(seconds) + " WHERE name = '" + user +
+                               "' AND full_login_at > 0; SELECT changes();"),
+                  "1\n");
     }
 
     RunResult pin_set(const std::string& user, const std::string& first,
@@ -110,7 +101,7 @@ TEST_F(PinSet, APinIsSetWithinTenMinutesOfAFullLoginAndKeptOnlyAsItsHash) {
     EXPECT_TRUE(pin_line("alice").starts_with("Quick-login PIN:       set, until "))
         << pin_line("alice");
 
-    std::string dump = sql(".dump users");
+    std::string dump = daemon_->sql(".dump users");
     EXPECT_NE(dump.find("$argon2id$v=19$m=8192,t=1,p=1$"), std::string::npos) << dump;
     EXPECT_EQ(dump.find(kPin), std::string::npos) << "the PIN itself is never stored";
     EXPECT_EQ(daemon_->log().find(kPin), std::string::npos) << "nor logged";
@@ -147,7 +138,7 @@ TEST_F(PinSet, TheStepUpAloneSetsAPinButDoesNotStartQuickLogin) {
                            "with your password."),
               std::string::npos)
         << set.out;
-    EXPECT_EQ(sql("SELECT quick_armed_at FROM users WHERE name = 'dave';"), "0\n")
+    EXPECT_EQ(daemon_->sql("SELECT quick_armed_at FROM users WHERE name = 'dave';"), "0\n")
         << "no full login ever: quick login is not armed";
 }
 
@@ -175,7 +166,8 @@ TEST_F(PinSet, AVerdictThatNoConfirmFollowsIsNoFullLogin) {
     // The stack refused bob after lwauth's ignore (pam_deny after an SSH key): no
     // pam_setcred, no Confirm, no window.
     full_login("bob", "ignore", false);
-    EXPECT_EQ(sql("SELECT COALESCE(MAX(full_login_at), 0) FROM users WHERE name = 'bob'"), "0\n");
+    EXPECT_EQ(daemon_->sql("SELECT COALESCE(MAX(full_login_at), 0) FROM users WHERE name = 'bob'"),
+              "0\n");
     EXPECT_EQ(call_as(bus_->address(), uid_of("bob"), "org.lwauth.Auth1.Account", "SetPin",
                       [](sd_bus_message* m) { sd_bus_message_append(m, "s", kPin); }),
               "org.lwauth.Auth1.Error.PolicyForbids");
@@ -239,7 +231,7 @@ TEST_F(PinSet, StatusSaysUntilWhenOrWhyNotAndRemoveNeedsNoProof) {
     full_login("alice");
     ASSERT_EQ(pin_set("alice", kPin, kPin).exit_code, 0);
 
-    sql("UPDATE users SET pin_failures = 5 WHERE name = 'alice'");
+    daemon_->sql("UPDATE users SET pin_failures = 5 WHERE name = 'alice'");
     EXPECT_EQ(pin_line("alice"),
               "Quick-login PIN:       disabled after too many wrong PINs: log in with your "
               "password to use it again");
@@ -248,7 +240,8 @@ TEST_F(PinSet, StatusSaysUntilWhenOrWhyNotAndRemoveNeedsNoProof) {
     EXPECT_TRUE(pin_line("alice").starts_with("Quick-login PIN:       set, until "))
         << pin_line("alice");
 
-    sql("UPDATE users SET quick_armed_at = quick_armed_at - 31 * 86400 WHERE name = 'alice'");
+    daemon_->sql(
+        "UPDATE users SET quick_armed_at = quick_armed_at - 31 * 86400 WHERE name = 'alice'");
     EXPECT_TRUE(pin_line("alice").starts_with("Quick-login PIN:       set, expired on "))
         << pin_line("alice");
 
@@ -261,7 +254,7 @@ TEST_F(PinSet, StatusSaysUntilWhenOrWhyNotAndRemoveNeedsNoProof) {
     EXPECT_EQ(sent(), before);
     EXPECT_EQ(pin_line("alice"), "Quick-login PIN:       not set");
     EXPECT_EQ(daemon_->ctl("alice", {"pin", "remove"}).out, "No quick-login PIN was set.\n");
-    EXPECT_EQ(sql("SELECT pin_hash FROM users WHERE name = 'alice'"), "\n");
+    EXPECT_EQ(daemon_->sql("SELECT pin_hash FROM users WHERE name = 'alice'"), "\n");
 }
 
 TEST_F(PinSet, APolicyWithoutThePinRefusesIt) {

@@ -167,7 +167,7 @@ TEST_F(RememberTest, ResetNamesTheWordsItKnows) {
               "org.lwauth.Auth1.Error.InvalidArgument");
     RunResult usage = daemon_->ctl("root", {"admin", "reset", "alice", "places"});
     EXPECT_EQ(usage.exit_code, 2);
-    EXPECT_NE(usage.err.find("pin,line,contacts,hosts,all"), std::string::npos) << usage.err;
+    EXPECT_NE(usage.err.find("pin,line,contacts,hosts,totp,all"), std::string::npos) << usage.err;
 }
 
 TEST_F(RememberTest, StatusShowsTheEnrolmentGraceAndResetAllStartsItAfresh) {

@@ -264,7 +264,8 @@ TEST_F(LwauthctlLanguage, HelpIsJapaneseInAJapaneseLocale) {
     RunResult sub = ctl("ja_JP.UTF-8", {"admin", "reset", "--help"});
     ASSERT_EQ(sub.exit_code, 0) << sub.err;
     EXPECT_NE(sub.out.find("ユーザー名"), std::string::npos) << sub.out;
-    EXPECT_NE(sub.out.find("pin、line、contacts、hosts または all"), std::string::npos) << sub.out;
+    EXPECT_NE(sub.out.find("pin、line、contacts、hosts、totp または all"), std::string::npos)
+        << sub.out;
 }
 
 TEST_F(LwauthctlLanguage, AdminUsersIsJapaneseInAJapaneseLocale) {

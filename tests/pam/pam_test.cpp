@@ -157,7 +157,8 @@ class Pam : public ::testing::Test {
         return default_test_policy(dir_ / "outbox.jsonl",
                                    "[user:carol]\nlockout.max_failures = 3\ncode.tries = 10\n"
                                    "[user:erin]\ntwo_step = required\n"
-                                   "[user:dave]\ncode.lifetime = 30s\n");
+                                   "[user:dave]\ncode.lifetime = 30s\n"
+                                   "[user:grace]\ntotp = allowed\n");
     }
 
     static void write_service(const std::string& name, const std::string& text) {
@@ -240,6 +241,27 @@ TEST_F(Pam, RightCodeSucceeds) {
     ASSERT_FALSE(alice.infos.empty());
     EXPECT_NE(alice.infos[0].find("by email to a\u2022\u2022\u2022@example.com"), std::string::npos)
         << alice.infos[0];
+}
+
+TEST_F(Pam, AnAuthenticatorAppCodeFromOathtoolLogsInOnce) {
+    RunResult add = daemon_->ctl("grace", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = nlohmann::json::parse(add.out).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult confirm = daemon_->ctl("grace", {"totp", "confirm", oathtool_totp(secret, 0)});
+    ASSERT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+
+    // The step after the enrolling code's, as the app shows it next.
+    std::string code = oathtool_totp(secret, 30);
+    Person grace;
+    grace.answer_code = [&](int) { return code; };
+    size_t before = sent();
+    EXPECT_EQ(authenticate("two_step", "grace", grace), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(grace.code_prompts, 1);
+    EXPECT_EQ(sent(), before) << "nothing is sent to a user with an app";
+    Person again;
+    again.answer_code = [&](int) { return code; };
+    EXPECT_EQ(authenticate("two_step", "grace", again), PAM_AUTH_ERR) << "used once";
 }
 
 TEST_F(Pam, WrongCodeIsDeniedAfterTheTriesForOneCode) {

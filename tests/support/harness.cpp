@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -493,6 +494,30 @@ std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir) {
     env["NSS_WRAPPER_DISABLE_DEEPBIND"] = "1";
 #endif
     return env;
+}
+
+std::string oathtool_totp(const std::string& secret, int64_t offset) {
+    int64_t now = std::time(nullptr);
+    if (now % 30 >= 28) {
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        now = std::time(nullptr);
+    }
+    RunResult r = run(
+        {"/usr/bin/oathtool", "--totp", "-b", secret, "--now", "@" + std::to_string(now + offset)},
+        base_env());
+    if (r.exit_code != 0) {
+        throw std::runtime_error("oathtool failed: " + r.err);
+    }
+    return r.out.substr(0, r.out.find('\n'));
+}
+
+std::string Daemon::sql(const std::string& statements) const {
+    RunResult r =
+        run({"/usr/bin/sqlite3", (state_dir() / "lwauth.db").string(), statements}, base_env());
+    if (r.exit_code != 0) {
+        throw std::runtime_error("sqlite3 failed: " + r.err);
+    }
+    return r.out;
 }
 
 std::string default_test_policy(const fs::path& outbox, const std::string& extra) {

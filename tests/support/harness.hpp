@@ -208,6 +208,9 @@ class Daemon {
     /// outbox. Returns true on success.
     bool enroll(const std::string& user, const std::string& kind, const std::string& value) const;
 
+    /// Runs SQL on the state database with sqlite3; its output (throws when it fails).
+    std::string sql(const std::string& statements) const;
+
   private:
     fs::path dir_;
     std::string bus_address_;
@@ -256,6 +259,12 @@ class OutboxFd {
 /// Waits until `name` has an owner on the bus at `address`.
 bool wait_for_name(const std::string& address, const std::string& name,
                    std::chrono::milliseconds timeout);
+
+/// The code of an authenticator app with this base32 secret `offset` seconds from now, from
+/// Debian's oathtool (RFC 6238: SHA-1, 30 s, 6 digits), an implementation apart from
+/// lwauthd's. Away from a step's last two seconds, so that lwauthd judges it in the same
+/// step as the caller. Throws when oathtool fails.
+std::string oathtool_totp(const std::string& secret, int64_t offset = 0);
 
 /// A policy that the tests start from: outbox channel, generous caps, small lockouts.
 std::string default_test_policy(const fs::path& outbox, const std::string& extra = "");

@@ -195,7 +195,7 @@ TEST_F(AdminServiceTest, ABadResetWordNamesTheWords) {
         ADD_FAILURE() << "no error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::InvalidArgument);
-        EXPECT_STREQ(e.what(), "reset what: pin, line, contacts, hosts or all");
+        EXPECT_STREQ(e.what(), "reset what: pin, line, contacts, hosts, totp or all");
     }
 }
 

@@ -288,7 +288,7 @@ TEST_F(BusCodec, StatusKeysTheReaderDoesNotKnowAreIgnored) {
         sd_bus_message_append(raw, "{sv}", "totp_enrolled", "b", 1);
         write_required(raw);
         sd_bus_message_append(raw, "{sv}", "fax", "s", "+81******0000");
-        sd_bus_message_append(raw, "{sv}", "recovery_codes", "a(st)", 1, "x", uint64_t{3});
+        sd_bus_message_append(raw, "{sv}", "backup_codes", "a(st)", 1, "x", uint64_t{3});
         sd_bus_message_close_container(raw);
     });
     bus::Status status = bus::read_status(m.get());

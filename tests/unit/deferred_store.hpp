@@ -104,6 +104,31 @@ class DeferredStore final : public AsyncStore {
                  Done<void> done) override {
         later([=, this] { inner_.set_pin(user, encoded_hash, done); }, done);
     }
+    void set_totp_pending(const std::string& user, std::string_view secret, int64_t until,
+                          Done<void> done) override {
+        later(
+            [=, this, secret = std::string(secret)] {
+                inner_.set_totp_pending(user, secret, until, done);
+            },
+            done);
+    }
+    void set_totp(const std::string& user, std::string_view secret, int64_t last_step,
+                  Done<void> done) override {
+        later([=, this,
+               secret = std::string(secret)] { inner_.set_totp(user, secret, last_step, done); },
+              done);
+    }
+    void use_totp_step(const std::string& user, int64_t step, Done<bool> done) override {
+        later([=, this] { inner_.use_totp_step(user, step, done); }, done);
+    }
+    void set_recovery_codes(const std::string& user, const std::vector<std::string>& hashes,
+                            Done<void> done) override {
+        later([=, this] { inner_.set_recovery_codes(user, hashes, done); }, done);
+    }
+    void use_recovery_code(const std::string& user, const std::string& hash,
+                           Done<int> done) override {
+        later([=, this] { inner_.use_recovery_code(user, hash, done); }, done);
+    }
     void add_pin_failure(const std::string& user, Done<int> done) override {
         later([=, this] { inner_.add_pin_failure(user, done); }, done);
     }

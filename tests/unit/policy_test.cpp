@@ -394,6 +394,24 @@ TEST(PolicyValues, RejectsNonNumericInteger) {
     }
 }
 
+TEST(PolicyValues, ReadsTheTotpAlgorithmWindowAndSecondFactors) {
+    auto policy = loaded(
+        "[totp]\nalgorithm = SHA512\nwindow = 0\n[policy]\n"
+        "second_factors = code, totp\nrequire_unrestricted = yes\n");
+    EXPECT_EQ(policy.totp.algorithm, TotpAlgorithm::Sha512);
+    EXPECT_EQ(policy.totp.window, 0);
+    EXPECT_EQ(policy.base.second_factors,
+              (std::vector<SecondFactor>{SecondFactor::Code, SecondFactor::Totp}));
+    EXPECT_TRUE(policy.base.require_unrestricted);
+    EXPECT_EQ(only_error("[totp]\nalgorithm = MD5\n"),
+              "lwauth.conf:2: bad value 'MD5' for algorithm: expected SHA1, SHA256 or SHA512");
+    EXPECT_EQ(only_error("[totp]\nwindow = 3\n"),
+              "lwauth.conf:2: bad value '3' for window: expected an integer from 0 to 2");
+    EXPECT_EQ(only_error("[policy]\nsecond_factors = totp, sms\n"),
+              "lwauth.conf:2: bad value 'totp, sms' for second_factors: unknown item 'sms'; "
+              "expected a list of totp, code or recovery");
+}
+
 TEST(PolicyValues, AcceptsOnlySixOrEightTotpDigits) {
     EXPECT_EQ(loaded("[totp]\ndigits = 8\n").totp.digits, 8);
     EXPECT_EQ(only_error("[totp]\ndigits = 7\n"),
@@ -1532,7 +1550,7 @@ TEST(PolicyOverrides, SectionsOfTheSameNameInLaterFilesWin) {
 TEST(PolicyOverrides, RejectsKeysThatCannotBeOverridden) {
     const std::string allowed =
         "two_step, self_service_reauth, login_with_phone, login_with_line, totp, "
-        "enroll_grace, remember_host, language, "
+        "second_factors, require_unrestricted, enroll_grace, remember_host, language, "
         "code.length, code.lifetime, code.tries, code.channels, lockout.max_failures, "
         "lockout.duration, quick_login.pin, quick_login.fingerprint, "
         "quick_login.pin_min_length, quick_login.max_failures, quick_login.lifetime, "
@@ -1671,6 +1689,8 @@ admin_contact =
 login_with_phone = disabled
 login_with_line = disabled
 totp = disabled
+second_factors = totp, code, recovery
+require_unrestricted = no
 enroll_grace = 0s
 remember_host = 0s
 language = en
@@ -1716,6 +1736,8 @@ argon2_parallelism = 1
 issuer = lwauth
 digits = 6
 period = 30s
+algorithm = SHA1
+window = 1
 )");
 }
 

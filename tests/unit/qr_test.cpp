@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../daemon/second/totp.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -93,6 +94,24 @@ TEST(QrCode, ZbarReadsBackTheText) {
         write_pbm(qr_modules(text), image.path());
         EXPECT_EQ(zbar_decode(image.path()), text) << text.size() << " bytes";
     }
+}
+
+// What lwauthctl totp add draws: the otpauth:// URI an authenticator app's camera reads,
+// with the 8-digit SHA-512 parameters and a long issuer, so that it is the longest such URI.
+TEST(QrCode, ZbarReadsBackAnAuthenticatorAppUri) {
+    policy::TotpPolicy p;
+    p.issuer = "Example Corporation IT";
+    p.algorithm = policy::TotpAlgorithm::Sha512;
+    p.digits = 8;
+    SecretString uri = totp::otpauth_uri(std::string(totp::kSecretBytes, '\x5a'), p.issuer,
+                                         "a.long.user.name@host.example.com", p);
+    TempFile image;
+    write_pbm(qr_modules(uri.view()), image.path());
+    std::string read = zbar_decode(image.path());
+    EXPECT_EQ(read, uri.view());
+    EXPECT_TRUE(read.starts_with("otpauth://totp/Example%20Corporation%20IT:a.long.user.name%40"))
+        << read;
+    EXPECT_NE(read.find("secret=LJNFUWS2LJNFUWS2LJNFUWS2LJNFUWS2&"), std::string::npos) << read;
 }
 
 TEST(QrCode, HasTheFourModuleQuietZone) {

@@ -131,6 +131,21 @@ class Awaited {
     void set_pin(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_pin, u, h);
     }
+    void set_totp_pending(const std::string& u, std::string_view secret, int64_t until) {
+        get<void>(&AsyncStore::set_totp_pending, u, secret, until);
+    }
+    void set_totp(const std::string& u, std::string_view secret, int64_t step) {
+        get<void>(&AsyncStore::set_totp, u, secret, step);
+    }
+    bool use_totp_step(const std::string& u, int64_t step) {
+        return get<bool>(&AsyncStore::use_totp_step, u, step);
+    }
+    void set_recovery_codes(const std::string& u, const std::vector<std::string>& hashes) {
+        get<void>(&AsyncStore::set_recovery_codes, u, hashes);
+    }
+    int use_recovery_code(const std::string& u, const std::string& hash) {
+        return get<int>(&AsyncStore::use_recovery_code, u, hash);
+    }
     int add_pin_failure(const std::string& u) { return get<int>(&AsyncStore::add_pin_failure, u); }
     void clear_pin_failures(const std::string& u) {
         get<void>(&AsyncStore::clear_pin_failures, u);
@@ -560,6 +575,8 @@ void give_everything(Awaited& store) {
     store.remember_host("taro", {"sshd", "192.0.2.7", 100, 1100});
     (void)store.add_failure("taro", {1, 5000, kMaxFailuresInARow});
     (void)store.start_enroll_grace("taro", 50);
+    store.set_totp("taro", "secret-bytes-0123456", 3);
+    store.set_recovery_codes("taro", {"h1", "h2"});
 }
 
 TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
@@ -569,6 +586,11 @@ TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
     UserState state = store.load_user("taro");
     EXPECT_FALSE(state.pin_set);
     EXPECT_TRUE(state.line_linked);
+    EXPECT_TRUE(state.totp_set());
+    store.reset("taro", ResetScope{.totp = true});
+    state = store.load_user("taro");
+    EXPECT_FALSE(state.totp_set());
+    EXPECT_EQ(state.recovery_codes, 2);
     store.reset("taro", ResetScope{.line = true, .hosts = true});
     state = store.load_user("taro");
     EXPECT_FALSE(state.line_linked);
@@ -594,7 +616,7 @@ TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
 TYPED_TEST(StoreContract, AResetOfEverythingLeavesOnlyTheProfile) {
     Awaited& store = this->store();
     give_everything(store);
-    store.reset("taro", ResetScope{true, true, true, true, true, true});
+    store.reset("taro", ResetScope{true, true, true, true, true, true, true, true});
     UserState state = store.load_user("taro");
     ASSERT_EQ(state.profile.size(), 1u);
     state.profile.clear();
@@ -725,6 +747,36 @@ TYPED_TEST(StoreContract, CountsSendsRecordedOutOfTimeOrder) {
 }
 
 // ---- Enrolment grace --------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, AnAuthenticatorStepIsTakenOnceAndOnlyForward) {
+    Awaited& store = this->store();
+    EXPECT_FALSE(store.use_totp_step("taro", 10)) << "no app set up";
+    store.set_totp_pending("taro", "secret-bytes-0123456", 500);
+    EXPECT_FALSE(store.load_user("taro").totp_set()) << "pending is not set up";
+    EXPECT_FALSE(store.use_totp_step("taro", 10));
+    store.set_totp("taro", "secret-bytes-0123456", 10);
+    EXPECT_FALSE(store.use_totp_step("taro", 10)) << "the enrolling code's step";
+    EXPECT_FALSE(store.use_totp_step("taro", 9));
+    EXPECT_TRUE(store.use_totp_step("taro", 11));
+    EXPECT_FALSE(store.use_totp_step("taro", 11));
+    EXPECT_EQ(store.load_user("taro").totp_last_step, 11);
+    store.set_totp("taro", "", -1);
+    EXPECT_FALSE(store.load_user("taro").totp_set());
+    EXPECT_FALSE(store.use_totp_step("taro", 12));
+}
+
+TYPED_TEST(StoreContract, ARecoveryCodeIsUsedOnceAndANewSetReplacesTheOld) {
+    Awaited& store = this->store();
+    store.set_recovery_codes("taro", {"h1", "h2", "h3"});
+    EXPECT_EQ(store.load_user("taro").recovery_codes, 3);
+    EXPECT_EQ(store.use_recovery_code("taro", "h2"), 2);
+    EXPECT_EQ(store.use_recovery_code("taro", "h2"), -1);
+    EXPECT_EQ(store.use_recovery_code("jiro", "h1"), -1) << "another user's code";
+    store.set_recovery_codes("taro", {"h4"});
+    EXPECT_EQ(store.use_recovery_code("taro", "h1"), -1) << "the old set is gone";
+    EXPECT_EQ(store.use_recovery_code("taro", "h4"), 0);
+    EXPECT_EQ(store.load_user("taro").recovery_codes, 0);
+}
 
 TYPED_TEST(StoreContract, TheEnrolmentGraceStartsOnceUntilCleared) {
     Awaited& store = this->store();
@@ -868,6 +920,20 @@ TYPED_TEST(SharedStoreContract, EachHandleSeesTheOthersSendsReleasesAndPrunes) {
     first->prune_sends(150);
     EXPECT_EQ(second->sends_since("host", 0), 1);
     EXPECT_EQ(second->sends_since("host", 300), 1);
+}
+
+TYPED_TEST(SharedStoreContract, TwoHandlesTakingTheSameAuthenticatorStepTakeItOnce) {
+    this->store().set_totp("taro", "secret-bytes-0123456", 0);
+    std::vector<int> taken(2, 0);
+    on_two_handles(*this, [&](Awaited& store, int t) {
+        for (int64_t step = 1; step <= 200; ++step) {
+            if (store.use_totp_step("taro", step)) {
+                ++taken[static_cast<size_t>(t)];
+            }
+        }
+    });
+    EXPECT_LE(taken[0] + taken[1], 200) << "no step taken by both";
+    EXPECT_EQ(this->store().load_user("taro").totp_last_step, 200);
 }
 
 TYPED_TEST(SharedStoreContract, FailuresFromTwoHandlesAreEachCounted) {

@@ -258,26 +258,66 @@ TEST_F(SqliteStoreTest, RememberedHostsSurviveReopening) {
                                            {"sshd", "192.0.2.7", 300, 1300}}));
 }
 
-// What schema 4 added, taken away again: a database of schema 3.
-constexpr const char* kBackToSchemaFour =
+// What schema 6 added, taken away again: a database of schema 5.
+const std::string kBackToSchemaFive =
+    "DROP TABLE recovery_codes; ALTER TABLE users DROP COLUMN totp_sealed;"
+    "ALTER TABLE users DROP COLUMN totp_last_step;"
+    "ALTER TABLE users DROP COLUMN totp_pending_sealed;"
+    "ALTER TABLE users DROP COLUMN totp_pending_until;";
+
+// What schema 5 added too: a database of schema 4.
+const std::string kBackToSchemaFour =
+    kBackToSchemaFive +
     "ALTER TABLE users DROP COLUMN pin_failures; ALTER TABLE users DROP COLUMN full_login_at;"
     "ALTER TABLE users DROP COLUMN quick_armed_at;"
     "ALTER TABLE users DROP COLUMN fingerprint_failures;"
     "ALTER TABLE users DROP COLUMN fingerprint_paused_until;"
     "ALTER TABLE users DROP COLUMN fingerprint_disabled;";
 
-constexpr const char* kBackToSchemaThree =
-    "ALTER TABLE users DROP COLUMN pin_failures; ALTER TABLE users DROP COLUMN full_login_at;"
-    "ALTER TABLE users DROP COLUMN quick_armed_at;"
-    "ALTER TABLE users DROP COLUMN fingerprint_failures;"
-    "ALTER TABLE users DROP COLUMN fingerprint_paused_until;"
-    "ALTER TABLE users DROP COLUMN fingerprint_disabled;"
+const std::string kBackToSchemaThree =
+    kBackToSchemaFour +
     "DROP TABLE remembered_hosts; ALTER TABLE users DROP COLUMN enroll_grace_started;"
     "ALTER TABLE users DROP COLUMN enrolled;";
 
+TEST_F(SqliteStoreTest, MigratesASchemaFiveDatabaseWithNoSecondFactorsYet) {
+    open_store()->set_pin_hash("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    tamper(path_, kBackToSchemaFive + "PRAGMA user_version = 5;");
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    UserState state = store->load_user("taro");
+    EXPECT_TRUE(state.pin_set);
+    EXPECT_FALSE(state.totp_set());
+    EXPECT_EQ(state.totp_last_step, -1);
+    EXPECT_EQ(state.recovery_codes, 0);
+}
+
+TEST_F(SqliteStoreTest, SealsTheAuthenticatorSecretBoundToItsUserAndUse) {
+    const std::string secret = "0123456789abcdefghij";
+    {
+        auto store = open_store();
+        store->set_totp_pending("taro", secret, 1000);
+        EXPECT_EQ(store->load_user("taro").totp_pending, secret);
+        store->set_totp("taro", secret, 77);
+        UserState state = store->load_user("taro");
+        EXPECT_EQ(state.totp_secret, secret);
+        EXPECT_EQ(state.totp_last_step, 77);
+        EXPECT_TRUE(state.totp_pending.empty()) << "activating drops the pending secret";
+        store->set_totp("jiro", "another secret 12345", 1);
+    }
+    for (const char* suffix : {"", "-wal"}) {
+        EXPECT_EQ(file_bytes(path_ + suffix).find(secret), std::string::npos) << suffix;
+    }
+    // Another user's sealed secret moved into taro's row does not open there.
+    tamper(path_,
+           "UPDATE users SET totp_sealed = (SELECT totp_sealed FROM users WHERE name = 'jiro') "
+           "WHERE name = 'taro';");
+    auto store = open_store();
+    EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
+}
+
 TEST_F(SqliteStoreTest, MigratesASchemaFourDatabaseKeepingItsPin) {
     open_store()->set_pin_hash("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
-    tamper(path_, std::string(kBackToSchemaFour) + "PRAGMA user_version = 4;");
+    tamper(path_, kBackToSchemaFour + "PRAGMA user_version = 4;");
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
     UserState state = store->load_user("taro");
@@ -290,7 +330,7 @@ TEST_F(SqliteStoreTest, MigratesASchemaFourDatabaseKeepingItsPin) {
 TEST_F(SqliteStoreTest, MigratesASchemaThreeDatabaseKeepingItsUsers) {
     open_store()->save_contact("taro", {"phone", kPhone});
     open_store()->set_two_step("jiro", true);
-    tamper(path_, std::string(kBackToSchemaThree) + "PRAGMA user_version = 3;");
+    tamper(path_, kBackToSchemaThree + "PRAGMA user_version = 3;");
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
     UserState state = store->load_user("taro");
@@ -306,7 +346,7 @@ TEST_F(SqliteStoreTest, MigratesASchemaOneDatabaseKeepingItsContacts) {
     // Back to what schema 1 was, as a database written by the first release.
     tamper(
         path_,
-        std::string(kBackToSchemaThree) +
+        kBackToSchemaThree +
             "DROP TABLE profile_contacts; ALTER TABLE contacts DROP COLUMN source;"
             "ALTER TABLE users DROP COLUMN line_link; ALTER TABLE users DROP COLUMN pin_hash;"
             "ALTER TABLE users DROP COLUMN failures_in_a_row;"
@@ -328,7 +368,7 @@ TEST_F(SqliteStoreTest, MigratesASchemaTwoSendLogUnderTheLoginBudgetsKeys) {
     // The send log as schema 2 kept it: one row per send, user and destination hash.
     tamper(
         path_,
-        std::string(kBackToSchemaThree) +
+        kBackToSchemaThree +
             "ALTER TABLE users DROP COLUMN failures_in_a_row;"
             "ALTER TABLE users DROP COLUMN passwordless_failures;"
             "DROP TABLE send_log; CREATE TABLE sends (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"
@@ -366,7 +406,7 @@ class SmallTmpfs {
 TEST_F(SqliteStoreTest, AFullDiskDuringAMigrationIsUnavailable) {
     open_store().reset();
     // A schema 3 database whose migration rewrites every row of a large users table.
-    tamper(path_, std::string(kBackToSchemaThree) +
+    tamper(path_, kBackToSchemaThree +
                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < "
                       "20000) INSERT INTO users (name) SELECT 'user' || i FROM n;"
                       "INSERT INTO contacts (user, kind, sealed_value, verified_at) "

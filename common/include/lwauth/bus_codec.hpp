@@ -115,8 +115,8 @@ struct StatusContact {
 /// The a{sv} of Account.Status, Admin.ShowUser and each element of Admin.ListUsers, as
 /// bus_names.hpp documents it. user, two_step, two_step_policy, contacts_policy, methods,
 /// line_linked, pin_set and locked_until are always sent; an empty string, an empty
-/// remembered_hosts, a zero pin_until or enroll_grace_until and a false pin_disabled are
-/// left out.
+/// remembered_hosts, a zero pin_until, enroll_grace_until or recovery_codes and a false
+/// pin_disabled or totp_set are left out.
 struct Status {
     std::string user;
     bool two_step = false;  // in effect for the user's logins
@@ -132,6 +132,8 @@ struct Status {
     uint64_t locked_until = 0;  // epoch seconds, 0 when not locked
     std::vector<StatusPlace> remembered_hosts;
     uint64_t enroll_grace_until = 0;  // epoch seconds, 0 when none
+    bool totp_set = false;            // an authenticator app is set up (sent true only)
+    uint64_t recovery_codes = 0;      // recovery codes left (sent when not 0)
 
     bool operator==(const Status&) const = default;
 };

@@ -87,6 +87,14 @@ inline constexpr const char* kAccountUnlinkLine = "UnlinkLine";          // () -
 // the step-up (StartReauth, Reauth); RemovePin() -> b removed (whether one was set).
 inline constexpr const char* kAccountSetPin = "SetPin";                  // (s pin)
 inline constexpr const char* kAccountRemovePin = "RemovePin";            // () -> b removed
+// Authenticator apps: AddTotp() -> (s uri, t expires_at), the otpauth:// URI of a new secret
+// that waits for its first code, ConfirmTotp(s code); RemoveTotp() -> b removed (the
+// step-up first). GenerateRecoveryCodes() -> as codes: a new set, shown once (the step-up
+// first).
+inline constexpr const char* kAccountAddTotp = "AddTotp";
+inline constexpr const char* kAccountConfirmTotp = "ConfirmTotp";
+inline constexpr const char* kAccountRemoveTotp = "RemoveTotp";
+inline constexpr const char* kAccountGenerateRecoveryCodes = "GenerateRecoveryCodes";
 
 // LineLinkStatus's states: nothing started (or the outcome was told already), waiting for
 // the approval in LINE, and the outcomes, each told once.
@@ -113,7 +121,8 @@ inline constexpr const char* kContactEmail = "email";
 //   a(sst) (service, origin: the remote host or "local:TTY", until: epoch seconds; the
 //   places [policy] remember_host asks no code at, while it lasts), enroll_grace_until t
 //   (with no login contact and 2-step in effect: the end of the [policy] enroll_grace
-//   once started, also when past).
+//   once started, also when past), totp_set b (sent true only: an authenticator app is
+//   set up), recovery_codes t (sent when not 0: recovery codes left).
 // user, two_step, two_step_policy, contacts_policy, methods, line_linked, pin_set and
 // locked_until are always sent; other keys whose value is absent are left out, and a
 // reader skips keys it does not know. bus_codec.hpp writes and reads it (bus::Status).
@@ -133,6 +142,8 @@ inline constexpr const char* kAdminReloadPolicy = "ReloadPolicy";    // ()
 inline constexpr const char* kAdminShowPolicy = "ShowPolicy";        // (s user) -> s text
 // (s user) -> (s channel, s masked_destination)
 inline constexpr const char* kAdminTestSend = "TestSend";
+// (s user) -> as codes: a new set of recovery codes, shown once; the callers of Reset
+inline constexpr const char* kAdminRecoveryCodes = "RecoveryCodes";
 
 // ---- Errors: org.lwauth.Auth1.Error.* ----------------------------------------------------
 inline constexpr const char* kErrorAccessDenied = "org.lwauth.Auth1.Error.AccessDenied";

@@ -31,6 +31,10 @@ enum class Contacts { Self, Admin };
 enum class Reauth { Code, None };
 enum class Kind { Sms, Email, Notification };
 enum class IdTokenAlg { Hs256, Es256 };
+enum class TotpAlgorithm { Sha1, Sha256, Sha512 };
+// The second factors of 2-step verification ([policy] second_factors): an authenticator
+// app, a code sent to a contact (SMS, email, a notification), a recovery code.
+enum class SecondFactor { Totp, Code, Recovery };
 enum class StoreBackend { Sqlite, Postgresql };
 enum class DirectoryBackend { None, Ldap, Lineworks };
 
@@ -44,6 +48,10 @@ enum class DirectoryBackend { None, Ldap, Lineworks };
 [[nodiscard]] const char* to_string(Kind value);
 /// The word used for the value in lwauth.conf ("HS256").
 [[nodiscard]] const char* to_string(IdTokenAlg value);
+/// The word used for the value in lwauth.conf ("SHA1").
+[[nodiscard]] const char* to_string(TotpAlgorithm value);
+/// The word used for the value in lwauth.conf ("totp").
+[[nodiscard]] const char* to_string(SecondFactor value);
 /// The word used for the value in lwauth.conf ("sqlite").
 [[nodiscard]] const char* to_string(StoreBackend value);
 /// The word used for the value in lwauth.conf ("none").
@@ -108,6 +116,12 @@ struct UserPolicy {
     bool login_with_phone = false;
     bool login_with_line = false;
     bool totp = false;
+    // The second factors a user may use, in the order a login offers them.
+    std::vector<SecondFactor> second_factors{SecondFactor::Totp, SecondFactor::Code,
+                                             SecondFactor::Recovery};
+    // A code sent by SMS or email alone does not pass 2-step (NIST SP 800-63B: those are
+    // restricted); an authenticator app or a recovery code must.
+    bool require_unrestricted = false;
     // A user with no contact a code can reach logs in without a code for this long from
     // their first such login (0: refused at once).
     std::chrono::seconds enroll_grace{0};
@@ -153,6 +167,8 @@ struct TotpPolicy {
     std::string issuer = "lwauth";
     int digits = 6;
     std::chrono::seconds period{30};
+    TotpAlgorithm algorithm = TotpAlgorithm::Sha1;
+    int window = 1;  // time steps accepted before and after the current one
     friend bool operator==(const TotpPolicy&, const TotpPolicy&) = default;
 };
 
@@ -249,8 +265,8 @@ struct ChannelConfig {
 /// compiled when the policy is loaded: the value, already parsed and typed, and the
 /// UserPolicy field it is written to. Applying it parses nothing.
 struct Patch {
-    using Value =
-        std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, Language, std::vector<Kind>>;
+    using Value = std::variant<bool, int, std::chrono::seconds, TwoStep, Reauth, Language,
+                               std::vector<Kind>, std::vector<SecondFactor>>;
     void (*write)(UserPolicy&, const Value&) = nullptr;
     Value value;
 

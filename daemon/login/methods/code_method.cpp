@@ -356,52 +356,13 @@ void CodeMethod::wrong_code(const MethodEnv& env, Done<Step> done) {
             }));
         return;
     }
-    int64_t duration = env.user_policy.lockout.duration.count();
-    // Counted and, at a limit, locked in one step: another lwauthd on the same store
-    // cannot slip a code in between.
-    deps_.store.add_failure(
-        user,
-        {env.user_policy.lockout.max_failures, deps_.clock.now() + duration, kMaxFailuresInARow},
-        then<FailureCount>(std::move(done),
-                           [self = self(), env](const FailureCount& count, Done<Step>& next_done) {
-                               next_done(self->counted(env, count));
-                           }));
-}
-
-Step CodeMethod::counted(const MethodEnv& env, const FailureCount& count) {
-    Step step;
-    const std::string& user = env.context.user;
-    int64_t duration = env.user_policy.lockout.duration.count();
-    int failures = count.failures;
-    log_event(LogLevel::Notice, "code-wrong", "wrong verification code",
-              {{"USER", user},
-               {"SERVICE", env.context.service},
-               {"RHOST", env.context.rhost},
-               {"FAILURES", std::to_string(failures)}});
-    if (count.in_a_row >= kMaxFailuresInARow) {
-        // NIST SP 800-63B: no more than 100 in a row, however the lockouts are spaced.
-        log_event(LogLevel::Warning, "locked-out",
-                  "account locked until an administrator unlocks it: " +
-                      std::to_string(kMaxFailuresInARow) + " wrong codes in a row",
-                  {{"USER", user}, {"SERVICE", env.context.service}, {"RHOST", env.context.rhost}});
-        step.error(locked_text(kLockedUntilUnlocked, 0, language_));
-        step.verdict = bus::kVerdictMaxTries;
-        return step;
-    }
-    if (failures >= env.user_policy.lockout.max_failures) {
-        log_event(LogLevel::Warning, "locked-out", "account locked after too many wrong codes",
-                  {{"USER", user},
-                   {"SERVICE", env.context.service},
-                   {"RHOST", env.context.rhost},
-                   {"DURATION_S", std::to_string(duration)}});
-        step.error(format_text(tr(language_,
-                                  "Too many failed verification attempts. Logins to "
-                                  "this account are locked for %s."),
-                               {duration_text(duration, language_)}));
-        step.verdict = bus::kVerdictMaxTries;
-        return step;
-    }
-    return another_try(std::move(step));
+    two_step::count_wrong_answer(
+        deps_.store, deps_.clock, env.user_policy, env.context, "code-wrong",
+        "wrong verification code",
+        then<std::optional<Step>>(
+            std::move(done), [self = self()](std::optional<Step> locked, Done<Step>& next_done) {
+                next_done(locked ? std::move(*locked) : self->another_try(Step{}));
+            }));
 }
 
 Step CodeMethod::another_try(Step step) {
@@ -439,12 +400,9 @@ void CodeMethod::answer(const MethodEnv& unscoped, std::string_view raw, Done<St
         env.context.user,
         then<LockState>(std::move(done), [self = self(), env, resend, notify, right](
                                              const LockState& state, Done<Step>& next_done) {
-            int64_t now = self->deps_.clock.now();
-            if (state.locked_until > now) {
-                Step step;
-                step.error(locked_text(state.locked_until, now, self->language_));
-                step.verdict = bus::kVerdictMaxTries;
-                next_done(std::move(step));
+            if (auto locked =
+                    locked_refusal(state.locked_until, self->deps_.clock.now(), self->language_)) {
+                next_done(std::move(*locked));
                 return;
             }
             if (resend || notify) {

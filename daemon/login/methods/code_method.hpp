@@ -74,8 +74,6 @@ class CodeMethod final : public LoginMethod {
     [[nodiscard]] Step prompt(Step step) const;
     /// A wrong code counted (the account locked at the limit): the next step.
     void wrong_code(const MethodEnv& env, Done<Step> done);
-    /// The step after a wrong code counted under the 2-step lockout.
-    Step counted(const MethodEnv& env, const FailureCount& count);
     /// mode=primary, the password chosen instead of a code: `ignore` (with `instead`, when
     /// not empty, as a line), unless 2-step after the password would refuse anyway (its
     /// send cap is reached): then `denied`, saying so. `unscoped`: the login's
@@ -139,6 +137,11 @@ class CodeMethodType final : public SecondFactorType {
                                                       const policy::UserPolicy& user_policy,
                                                       const UserState& state,
                                                       const LoginContext& context) const override;
+    [[nodiscard]] Role role() const override { return Role::Sends; }
+    [[nodiscard]] std::optional<policy::SecondFactor> factor() const override {
+        return policy::SecondFactor::Code;
+    }
+    [[nodiscard]] bool restricted() const override { return true; }
 
   private:
     /// Whether the codes go to the profile's contacts: none of the user's own, and a

@@ -258,11 +258,9 @@ void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
         then<UserState>(std::move(done), [self = self(), subject_hash](const UserState& state,
                                                                        Done<Step>& next_done) {
             const MethodEnv& env = *self->env_;
-            int64_t now = self->deps_.clock.now();
-            if (state.locked_until > now) {
-                Step step = Step::verdict_of(bus::kVerdictMaxTries);
-                step.error(locked_text(state.locked_until, now, env.context.language));
-                next_done(std::move(step));
+            if (auto locked = locked_refusal(state.locked_until, self->deps_.clock.now(),
+                                             env.context.language)) {
+                next_done(std::move(*locked));
                 return;
             }
             if (subject_hash.empty() || state.line_link.empty() ||

@@ -1,0 +1,224 @@
+// Authenticator apps and recovery codes through the real lwauthd on the private bus (the
+// shipped bus policy), the real lwauthctl, and logins run over the Login interface as
+// pam_lwauth.so runs them. The app's codes come from Debian's oathtool, an implementation
+// of RFC 6238 of its own. lwauthd's clock is the host's: the window's edges are codes of
+// other time steps, made with oathtool --now.
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kSecondFactors =
+    "[policy]\ntotp = allowed\nadmin_group = lwadmins\n[user:erin]\nrequire_unrestricted = yes\n"
+    "[user:dave]\ntwo_step = required\n";
+
+class SecondFactors : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ =
+            std::make_unique<Daemon>(dir_.path(), bus_->address(),
+                                     default_test_policy(dir_ / "outbox.jsonl", kSecondFactors));
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+
+    /// Adds an authenticator app for `user` through lwauthctl (no contact: no step-up)
+    /// and confirms it with the code of the current step: its base32 secret.
+    std::string add_app(const std::string& user) {
+        RunResult add = daemon_->ctl(user, {"--json", "totp", "add"});
+        EXPECT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
+        json uri_json = json::parse(add.out, nullptr, false);
+        std::string uri = uri_json.value("uri", "");
+        auto at = uri.find("secret=");
+        EXPECT_NE(at, std::string::npos) << uri;
+        std::string secret = uri.substr(at + 7, uri.find('&', at) - at - 7);
+        RunResult confirm = daemon_->ctl(user, {"totp", "confirm", oathtool_totp(secret)});
+        EXPECT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+        return secret;
+    }
+
+    LoginResult login(const std::string& user, const std::string& answer) {
+        return login_as_root(bus_->address(), user, answer);
+    }
+
+    /// A login that must be refused (each of its tries counted), then the lock cleared
+    /// for the next one: its verdict.
+    std::string refused(const std::string& user, const std::string& answer) {
+        std::string verdict = login(user, answer).verdict;
+        EXPECT_EQ(daemon_->ctl("root", {"admin", "unlock", user}).exit_code, 0);
+        return verdict;
+    }
+
+    [[nodiscard]] json status(const std::string& user) const {
+        return json::parse(daemon_->ctl(user, {"--json", "status"}).out, nullptr, false);
+    }
+
+    static bool shows(const LoginResult& result, const std::string& text) {
+        for (const auto& line : result.lines) {
+            if (line.find(text) != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    TempDir dir_{"lwauth-second"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(SecondFactors, TheUriNamesIssuerUserAndHostAndTheAppCountsOnlyAfterItsFirstCode) {
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out).value("uri", "");
+    EXPECT_TRUE(uri.starts_with("otpauth://totp/lwauth:bob%40")) << uri;
+    EXPECT_NE(uri.find("&issuer=lwauth&algorithm=SHA1&digits=6&period=30"), std::string::npos)
+        << uri;
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    EXPECT_FALSE(status("bob").contains("totp_set")) << "not before its first code";
+
+    RunResult wrong = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret, -120)});
+    EXPECT_NE(wrong.exit_code, 0) << wrong.out;
+    EXPECT_FALSE(status("bob").contains("totp_set"));
+    RunResult right = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    ASSERT_EQ(right.exit_code, 0) << right.out << right.err << daemon_->log();
+    EXPECT_EQ(status("bob")["totp_set"], true);
+    EXPECT_EQ(status("bob")["two_step"], true) << "2-step turned on with the app";
+
+    std::string dump = daemon_->sql(".dump users");
+    EXPECT_EQ(dump.find(secret), std::string::npos) << "sealed at rest";
+    EXPECT_EQ(daemon_->log().find(secret), std::string::npos) << "never logged";
+    EXPECT_TRUE(daemon_->log_shows("event=totp-added"));
+}
+
+TEST_F(SecondFactors, AnAppCodeLogsInOnceAndNotAgainInTheSameStep) {
+    std::string secret = add_app("bob");
+    // The enrolling code's step is used: the next step's code (inside the window) logs in.
+    std::string code = oathtool_totp(secret, 30);
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    LoginResult first = login("bob", code);
+    EXPECT_EQ(first.verdict, "success") << daemon_->log();
+    EXPECT_EQ(refused("bob", code), "denied") << "a code is used once";
+    EXPECT_TRUE(daemon_->log_shows("event=totp-reused"));
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "nothing is sent";
+    EXPECT_EQ(daemon_->log().find(code), std::string::npos);
+}
+
+TEST_F(SecondFactors, TwoLoginsAtOnceWithTheSameCodeLetOneIn) {
+    std::string secret = add_app("bob");
+    std::string code = oathtool_totp(secret, 30);
+    std::vector<LoginResult> results(2);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < 2; ++i) {
+        threads.emplace_back([&, i] { results[i] = login("bob", code); });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    int success = 0;
+    for (const auto& result : results) {
+        success += result.verdict == "success" ? 1 : 0;
+    }
+    EXPECT_EQ(success, 1) << results[0].verdict << " " << results[1].verdict << daemon_->log();
+}
+
+TEST_F(SecondFactors, CodesOneStepAwayPassAndTwoStepsAwayDoNot) {
+    std::string secret = add_app("bob");
+    EXPECT_EQ(refused("bob", oathtool_totp(secret, -60)), "denied") << "two steps behind";
+    EXPECT_EQ(refused("bob", oathtool_totp(secret, 60)), "denied") << "two steps ahead";
+    EXPECT_EQ(login("bob", oathtool_totp(secret, 30)).verdict, "success") << "one step ahead";
+    EXPECT_EQ(refused("bob", oathtool_totp(secret, 0)), "denied") << "behind the step accepted";
+}
+
+TEST_F(SecondFactors, WrongAppCodesCountTowardTheLockout) {
+    std::string secret = add_app("bob");
+    // The test policy locks at the 5th failure; a login gives [code] tries (3).
+    std::string wrong = "000000" == oathtool_totp(secret) ? "111111" : "000000";
+    EXPECT_EQ(login("bob", wrong).verdict, "denied");
+    EXPECT_EQ(login("bob", wrong).verdict, "maxtries") << daemon_->log();
+    EXPECT_NE(status("bob").value("locked_until", uint64_t{0}), 0u);
+    EXPECT_TRUE(daemon_->log_shows("event=totp-wrong"));
+}
+
+TEST_F(SecondFactors, WithAnAppNothingIsSentUntilTheUserAsksWithS) {
+    ASSERT_TRUE(daemon_->enroll("carol", "email", "carol@example.com")) << daemon_->log();
+    // carol has a contact: adding the app takes the step-up, answered from the outbox.
+    RunResult add = daemon_->ctl_with_code("carol", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
+    std::string uri = add.out.substr(add.out.find("otpauth://"));
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    ASSERT_EQ(daemon_->ctl("carol", {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0);
+
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    int prompt = 0;
+    LoginResult result = login_as_root_with(bus_->address(), "carol", [&]() -> std::string {
+        if (prompt++ == 0) {
+            EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "no code before s";
+            return "s";
+        }
+        return read_outbox(daemon_->outbox()).back().code();
+    });
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(shows(result, "Or type s for a verification code sent to")) << result.lines[0];
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1);
+}
+
+TEST_F(SecondFactors, RecoveryCodesPassOnceSayHowManyAreLeftAndANewSetReplacesTheOld) {
+    std::string secret = add_app("bob");
+    RunResult generated = daemon_->ctl("bob", {"--json", "recovery", "generate"});
+    ASSERT_EQ(generated.exit_code, 0) << generated.err << daemon_->log();
+    auto codes = json::parse(generated.out)["codes"].get<std::vector<std::string>>();
+    ASSERT_EQ(codes.size(), 10u);
+    EXPECT_EQ(status("bob")["recovery_codes"], 10);
+
+    // Typed where the app's code is asked.
+    LoginResult used = login("bob", codes[0]);
+    EXPECT_EQ(used.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(shows(used, "9 recovery codes are left")) << used.lines.back();
+    EXPECT_EQ(refused("bob", codes[0]), "denied") << "single use";
+    EXPECT_EQ(status("bob")["recovery_codes"], 9);
+
+    std::string dump = daemon_->sql(".dump recovery_codes");
+    EXPECT_EQ(dump.find(codes[1]), std::string::npos) << "kept as hashes only";
+
+    auto renewed = json::parse(daemon_->ctl("bob", {"--json", "recovery", "generate"}).out)["codes"]
+                       .get<std::vector<std::string>>();
+    EXPECT_EQ(refused("bob", codes[1]), "denied") << "the old set is gone";
+    EXPECT_EQ(login("bob", renewed[0]).verdict, "success");
+}
+
+TEST_F(SecondFactors, AnAdministratorMakesRecoveryCodesForAUserWithNothingElse) {
+    RunResult made = daemon_->ctl("root", {"--json", "admin", "recovery", "dave"});
+    ASSERT_EQ(made.exit_code, 0) << made.err << daemon_->log();
+    auto codes = json::parse(made.out)["codes"].get<std::vector<std::string>>();
+    ASSERT_EQ(codes.size(), 10u);
+    LoginResult result = login("dave", codes[3]);
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("action=recovery"));
+    // Not by a member of the admin group for another member (frank is one).
+    EXPECT_NE(daemon_->ctl("frank", {"admin", "recovery", "root"}).exit_code, 0);
+}
+
+TEST_F(SecondFactors, RequireUnrestrictedRefusesCodesByEmailAndSaysHowToAddAnApp) {
+    ASSERT_TRUE(daemon_->enroll("erin", "email", "erin@example.com")) << daemon_->log();
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    LoginResult result = login("erin", "123456");
+    EXPECT_EQ(result.verdict, "denied");
+    EXPECT_TRUE(shows(result, "lwauthctl totp add")) << result.lines[0];
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "no code is sent for nothing";
+    EXPECT_TRUE(daemon_->log_shows("event=login-restricted"));
+}
+
+}  // namespace
+}  // namespace lwauth::test
