@@ -100,10 +100,10 @@ struct NamedCap {
     const char* reached;
 };
 
-std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
-                                const std::string& rhost, const std::string& destination_hash,
-                                const policy::CodePolicy& code_policy,
-                                const std::string& admin = "") {
+std::vector<NamedCap> purpose_caps(CodePurpose purpose, const std::string& user,
+                                   const std::string& rhost, const std::string& destination_hash,
+                                   const policy::CodePolicy& code_policy,
+                                   const std::string& admin) {
     const int per_destination = code_policy.max_sends_per_destination_per_hour;
     const int per_host = code_policy.max_sends_per_host_per_hour;
     switch (purpose) {
@@ -167,6 +167,28 @@ std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
         {{"destination:" + destination_hash, per_destination}, "per-destination send cap reached"},
         {{"host", per_host}, "per-host send cap reached"},
     };
+}
+
+// The caps of a send: its purpose's, and [code] max_sends_per_fleet_per_hour (when set)
+// beside the host's cap, counted as it is: on a store that hosts share (postgresql), every
+// host's codes; on SQLite, this host's alone.
+std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
+                                const std::string& rhost, const std::string& destination_hash,
+                                const policy::CodePolicy& code_policy,
+                                const std::string& admin = "") {
+    std::vector<NamedCap> caps =
+        purpose_caps(purpose, user, rhost, destination_hash, code_policy, admin);
+    if (code_policy.max_sends_per_fleet_per_hour > 0) {
+        for (const auto& named : caps) {
+            if (named.cap.key == "host") {
+                caps.push_back(
+                    {{"fleet", code_policy.max_sends_per_fleet_per_hour, named.cap.counted},
+                     "fleet send cap reached"});
+                break;
+            }
+        }
+    }
+    return caps;
 }
 
 }  // namespace

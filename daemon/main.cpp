@@ -36,7 +36,9 @@
 #include "quick/fprint_client.hpp"
 #include "quick/pin_hash.hpp"
 #include "store/async_store.hpp"
+#include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
+#include "store/threaded_store.hpp"
 #include "timers.hpp"
 #include "workers.hpp"
 
@@ -54,6 +56,9 @@ namespace lwauth {
 namespace {
 
 constexpr uint64_t kSweepInterval = 10 * 1000 * 1000;  // µs
+// PostgreSQL connections (threads) of [store] backend = postgresql: a slow statement holds
+// up one, and the other goes on.
+constexpr int kStoreConnections = 2;
 
 struct Options {
     std::string config_dir = LWAUTH_SYSCONFDIR;
@@ -279,11 +284,6 @@ class Daemon {
         if (!state_directory_ok(options_.state_dir)) {
             return false;
         }
-        if (policy_->store.backend != policy::StoreBackend::Sqlite) {
-            log_event(LogLevel::Error, "start-failed",
-                      "[store] backend = postgresql is not available in this build; use sqlite");
-            return false;
-        }
         // Whoever may rename files in the database's directory may take the database
         // away, and with it every user's 2-step verification.
         return policy_->store.path.empty() ||
@@ -316,8 +316,7 @@ class Daemon {
         std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
                                                           : policy_->store.path.string();
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
-        store_ = std::make_unique<ImmediateStore>(std::make_unique<SqliteStore>(
-            db_path, ContactCipher(load_or_create_key(contacts_key_path, random_), random_)));
+        store_ = open_store(db_path, contacts_key_path);
         sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         if (!open_line()) {
@@ -341,6 +340,35 @@ class Daemon {
         service_ = std::make_unique<BusService>(*engine_, *account_, *admin_, users_,
                                                 [this] { return reload(); });
         return true;
+    }
+
+    // The store of [store] backend: SQLite answering on the loop, or PostgreSQL on
+    // connection threads of its own (threaded_store.hpp), each with its connection.
+    std::unique_ptr<AsyncStore> open_store(const std::string& db_path,
+                                           const std::string& contacts_key_path) {
+        auto cipher = [&] {
+            return ContactCipher(load_or_create_key(contacts_key_path, random_), random_);
+        };
+        if (policy_->store.backend != policy::StoreBackend::Postgresql) {
+            return std::make_unique<ImmediateStore>(
+                std::make_unique<SqliteStore>(db_path, cipher()));
+        }
+        SecretString password;
+        if (!policy_->store.password_file.empty()) {
+            password =
+                read_secret_file(policy_->store.password_file.string(), this_process_reader());
+            std::string_view view = password.view();
+            while (!view.empty() && (view.back() == '\n' || view.back() == '\r')) {
+                view.remove_suffix(1);
+            }
+            password = SecretString(view);
+        }
+        std::vector<std::unique_ptr<Store>> stores;
+        for (int i = 0; i < kStoreConnections; ++i) {
+            stores.push_back(std::make_unique<PgStore>(
+                PgConnection{policy_->store.url, password.clone()}, line::host_name(), cipher()));
+        }
+        return std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
     }
 
     // The list that SetPin refuses PINs from. Unreadable, lwauthd runs on and no PIN can be
@@ -551,7 +579,7 @@ class Daemon {
     SystemUserDirectory users_;
     std::shared_ptr<const policy::Policy> policy_;
     std::unique_ptr<Hasher> hasher_;
-    // The store behind callbacks (async_store.hpp), over the embedded SQLite backend.
+    // The store behind callbacks (async_store.hpp): SQLite, or PostgreSQL on its threads.
     std::unique_ptr<AsyncStore> store_;
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;

@@ -224,6 +224,8 @@ const std::vector<KeySpec>& key_specs() {
          global<&U::code, &C::max_sends_per_destination_per_hour>(as(integer_parser(1, 1000)))},
         {"code", "max_sends_per_host_per_hour",
          global<&U::code, &C::max_sends_per_host_per_hour>(as(integer_parser(1, 100000)))},
+        {"code", "max_sends_per_fleet_per_hour",
+         global<&U::code, &C::max_sends_per_fleet_per_hour>(as(integer_parser(0, 10000000)))},
         {"code", "max_passwordless_sends_per_hour",
          global<&U::code, &C::max_passwordless_sends_per_hour>(as(integer_parser(1, 1000)))},
         {"code", "max_passwordless_sends_per_rhost_per_hour",
@@ -301,8 +303,8 @@ const std::vector<KeySpec>& key_specs() {
 
         {"store", "backend", global<&P::store, &S::backend>(words(kStoreBackendWords))},
         {"store", "path", global<&P::store, &S::path>(as(absolute_path_parser(Allowed)))},
-        {"store", "postgresql_conninfo_file",
-         secret_file<&P::store, &S::postgresql_conninfo_file>()},
+        {"store", "url", global<&P::store, &S::url>(text(Allowed))},
+        {"store", "password_file", secret_file<&P::store, &S::password_file>()},
 
         {"daemon", "workers",
          global<&P::daemon, &DaemonPolicy::workers>(as(integer_parser(1, 16)))},

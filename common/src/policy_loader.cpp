@@ -448,11 +448,29 @@ class Loader {
                                  "(public_url) and be reachable only from it"});
     }
 
+    // A password= keyword, or a URL's user:password@.
+    static bool url_holds_password(const std::string& url) {
+        if (url.find("password") != std::string::npos) {
+            return true;
+        }
+        size_t scheme = url.find("://");
+        if (scheme == std::string::npos) {
+            return false;
+        }
+        std::string authority = url.substr(scheme + 3, url.find_first_of("/?", scheme + 3));
+        size_t at = authority.rfind('@');
+        return at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos;
+    }
+
     void check_store() {
-        if (policy_.store.backend == StoreBackend::Postgresql &&
-            policy_.store.postgresql_conninfo_file.empty()) {
-            error(set_at("store.backend"),
-                  "backend = postgresql requires postgresql_conninfo_file in [store]");
+        if (policy_.store.backend == StoreBackend::Postgresql && policy_.store.url.empty()) {
+            error(set_at("store.backend"), "backend = postgresql requires url in [store]");
+        }
+        // lwauth.conf is readable by all: the password belongs in password_file.
+        if (url_holds_password(policy_.store.url)) {
+            error(set_at("store.url"),
+                  "url must not hold a password (lwauth.conf is readable by everyone): put it "
+                  "in password_file");
         }
     }
 

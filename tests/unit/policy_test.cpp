@@ -764,8 +764,7 @@ TEST(PolicySecrets, RejectsSecretFileReadableByOthers) {
 TEST(PolicySecrets, RejectsSecretFileWritableByGroup) {
     TempDir dir;
     fs::path secret = dir.write("pg", "x", 0620);
-    auto error =
-        only_error("[store]\npostgresql_conninfo_file = " + secret.string() + "\n", owned_by_me());
+    auto error = only_error("[store]\npassword_file = " + secret.string() + "\n", owned_by_me());
     EXPECT_NE(error.find("with mode 0620"), std::string::npos) << error;
 }
 
@@ -1274,9 +1273,21 @@ TEST(PolicyRules, WarnsWhenTheLineEndpointListensBeyondLoopback) {
     }
 }
 
-TEST(PolicyRules, PostgresqlRequiresConninfoFile) {
+TEST(PolicyRules, PostgresqlRequiresUrl) {
     EXPECT_EQ(only_error("[store]\nbackend = postgresql\n"),
-              "lwauth.conf:2: backend = postgresql requires postgresql_conninfo_file in [store]");
+              "lwauth.conf:2: backend = postgresql requires url in [store]");
+}
+
+TEST(PolicyRules, RefusesAPasswordInTheStoreUrl) {
+    for (const char* url : {"host=db.example password=hunter2 dbname=lwauth",
+                            "postgresql://lwauth:hunter2@db.example/lwauth"}) {
+        auto error = only_error(std::string("[store]\nbackend = postgresql\nurl = ") + url + "\n");
+        EXPECT_NE(error.find("url must not hold a password"), std::string::npos) << error;
+        EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+    }
+    EXPECT_TRUE(load("[store]\nbackend = postgresql\n"
+                     "url = postgresql://lwauth@db.example:5432/lwauth\n")
+                    .errors.empty());
 }
 
 TEST(PolicyRules, LdapRequiresUriAndBase) {
@@ -1703,6 +1714,7 @@ resend_interval = 30s
 max_sends_per_hour = 30
 max_sends_per_destination_per_hour = 30
 max_sends_per_host_per_hour = 1000
+max_sends_per_fleet_per_hour = 0
 max_passwordless_sends_per_hour = 15
 max_passwordless_sends_per_rhost_per_hour = 30
 channels = sms, email

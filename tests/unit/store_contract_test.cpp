@@ -9,12 +9,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "deferred_store.hpp"
 #include "fakes.hpp"
@@ -22,8 +27,10 @@
 #include "store/async_store.hpp"
 #include "store/contact_cipher.hpp"
 #include "store/memory_store.hpp"
+#include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
+#include "store/threaded_store.hpp"
 
 namespace lwauth {
 namespace {
@@ -77,7 +84,106 @@ struct DeferredBackend {
     std::vector<test::DeferredStore*> handles_;  // the test's, alive while it runs
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend, DeferredBackend>;
+// A database of its own on the tests' PostgreSQL cluster (tests/support/pg-cluster, the
+// CTest fixture "postgres", on the socket directory in LWAUTH_TEST_PGHOST), dropped after
+// the test. Without the cluster the tests are skipped.
+class PgDatabase {
+  public:
+    PgDatabase() {
+        const char* host = std::getenv("LWAUTH_TEST_PGHOST");
+        if (host == nullptr || !std::filesystem::exists(std::string(host) + "/.s.PGSQL.5432")) {
+            return;
+        }
+        host_ = host;
+        static std::atomic<int> counter{0};
+        name_ = "contract_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+        admin("CREATE DATABASE " + name_);
+    }
+    ~PgDatabase() {
+        if (!name_.empty()) {
+            admin("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+        }
+    }
+    PgDatabase(const PgDatabase&) = delete;
+    PgDatabase& operator=(const PgDatabase&) = delete;
+
+    [[nodiscard]] bool available() const { return !name_.empty(); }
+    /// A handle's Store: a connection of its own, as another lwauthd's would be.
+    std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a") const {
+        PgConnection connection{"host=" + host_ + " user=lwauth dbname=" + name_,
+                                SecretString(password())};
+        return std::make_unique<PgStore>(std::move(connection), host,
+                                         ContactCipher(SecretString(std::string(32, 'c')), random));
+    }
+
+  private:
+    std::string password() const {
+        std::ifstream in(host_ + "/password");
+        std::string line;
+        std::getline(in, line);
+        return line;
+    }
+    void admin(const std::string& sql) const {
+        std::string conninfo =
+            "host=" + host_ + " user=lwauth dbname=postgres password=" + password();
+        PgConnPtr conn(PQconnectdb(conninfo.c_str()));
+        PQclear(PQexec(conn.get(), sql.c_str()));
+    }
+
+    std::string host_;
+    std::string name_;
+};
+
+// PostgreSQL through the connection threads lwauthd runs it on (ThreadedStore), answering
+// on a loop of the test's.
+struct PostgresBackend {
+    static constexpr const char* kName = "Postgres";
+    PostgresBackend() {
+        sd_event* event = nullptr;
+        sd_event_new(&event);
+        event_.reset(event);
+    }
+    [[nodiscard]] bool available() const { return database_.available(); }
+    std::unique_ptr<AsyncStore> open() {
+        if (!available()) {
+            return std::make_unique<ImmediateStore>(std::make_unique<MemoryStore>());
+        }
+        std::vector<std::unique_ptr<Store>> stores;
+        stores.push_back(database_.store(random_));
+        stores.push_back(database_.store(random_));
+        return std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
+    }
+    void run_until(const std::function<bool()>& answered) {
+        while (!answered()) {
+            sd_event_run(event_.get(), 100000);
+        }
+    }
+
+  private:
+    OpenSslRandom random_;
+    EventPtr event_;
+    PgDatabase database_;
+};
+
+// PostgreSQL for the cases of two handles at once, each on its own thread: each open() is
+// another connection, answering at once, as another host's lwauthd would share the data.
+struct PostgresSharedBackend {
+    static constexpr const char* kName = "Postgres";
+    [[nodiscard]] bool available() const { return database_.available(); }
+    std::unique_ptr<AsyncStore> open() {
+        if (!available()) {
+            return std::make_unique<ImmediateStore>(std::make_unique<MemoryStore>());
+        }
+        return std::make_unique<ImmediateStore>(database_.store(random_));
+    }
+    void run_until(const std::function<bool()>& /*answered*/) {}
+
+  private:
+    OpenSslRandom random_;
+    PgDatabase database_;
+};
+
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, DeferredBackend, PostgresBackend>;
 
 struct BackendName {
     template <class B>
@@ -236,6 +342,13 @@ SendReservation record_send(Awaited& store, const std::string& user, const std::
 template <class B>
 class StoreContract : public ::testing::Test {
   public:
+    void SetUp() override {
+        if constexpr (requires(const B& b) { b.available(); }) {
+            if (!backend_.available()) {
+                GTEST_SKIP() << "no PostgreSQL cluster: run through ctest (fixture postgres)";
+            }
+        }
+    }
     Awaited& store() { return store_; }
     /// Another handle, waited for as store() is.
     Awaited awaited(AsyncStore& handle) {
@@ -853,7 +966,7 @@ TYPED_TEST(StoreContract, PruningForgetsPlacesPastTheirEndForEveryUser) {
 
 template <class B>
 using SharedStoreContract = StoreContract<B>;
-using SharedBackends = ::testing::Types<SqliteBackend>;
+using SharedBackends = ::testing::Types<SqliteBackend, PostgresSharedBackend>;
 TYPED_TEST_SUITE(SharedStoreContract, SharedBackends, BackendName);
 
 // Runs `work(store, thread)` on two threads, each with its own handle, and fails the test

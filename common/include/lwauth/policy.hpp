@@ -71,6 +71,9 @@ struct CodePolicy {
     int max_sends_per_hour = 30;  // per user
     int max_sends_per_destination_per_hour = 30;
     int max_sends_per_host_per_hour = 1000;
+    // Every host's codes together, on a store they share ([store] backend = postgresql);
+    // 0: no such cap.
+    int max_sends_per_fleet_per_hour = 0;
     // Before any password (mode=primary), a budget of its own: per user, and per remote
     // host; the per-destination and host limits above apply to it apart. Anyone who
     // knows a user name can spend it, so it is smaller.
@@ -222,7 +225,10 @@ struct LinePolicy {
 struct StorePolicy {
     StoreBackend backend = StoreBackend::Sqlite;
     std::filesystem::path path;  // empty: the daemon's default under its state directory
-    std::filesystem::path postgresql_conninfo_file;
+    // backend = postgresql: a libpq connection string or postgresql:// URL, without the
+    // password, which comes from password_file (a secret file) or ~/.pgpass.
+    std::string url;
+    std::filesystem::path password_file;
     friend bool operator==(const StorePolicy&, const StorePolicy&) = default;
 };
 

@@ -1,0 +1,124 @@
+// The Store on PostgreSQL ([store] backend = postgresql): one database that many lwauthd
+// share, so that a contact set up on one host opens on every host, and a lockout or a send
+// cap counts the fleet's codes exactly. Each operation is one statement or one transaction
+// that locks what it reads (the user's row, or an advisory lock per send-cap key), so that
+// counts stay exact across hosts. A PgStore answers at once and blocks on the network:
+// lwauthd runs it on a connection thread of its own (threaded_store.hpp), never on the
+// event loop.
+//
+// What is bound to one machine stays with it: the quick-login PIN, its failures, the last
+// full login, fingerprint failures and remembered places are kept in the same database
+// under this host's name, each host seeing only its own.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "contact_cipher.hpp"
+#include "lwauth/sd_bus.hpp"
+#include "lwauth/secret.hpp"
+#include "store.hpp"
+
+namespace lwauth {
+
+using PgConnPtr = std::unique_ptr<PGconn, Deleter<PQfinish>>;
+
+/// How to reach the database.
+struct PgConnection {
+    /// A libpq connection string or postgresql:// URL ([store] url). Its own settings win,
+    /// but for the password.
+    std::string url;
+    /// [store] password_file's contents; empty: none (the URL's or ~/.pgpass).
+    SecretString password;
+    /// Seconds libpq waits for a connection, and the longest a statement may run: the
+    /// module's deadline must leave room for both.
+    int connect_timeout = 2;
+    std::chrono::milliseconds statement_timeout{2000};
+};
+
+class PgStore final : public Store {
+  public:
+    /// Connects and migrates the database. `host` names this machine: what is bound to it
+    /// (see above) is kept under that name. Throws Error(Unavailable) when the database
+    /// cannot be reached, Error(Internal) when its schema is newer than this lwauthd's.
+    PgStore(PgConnection connection, std::string host, ContactCipher cipher);
+    ~PgStore() override;
+
+    /// The schema version this build migrates to.
+    static int latest_schema_version();
+    [[nodiscard]] int schema_version();
+
+    UserState load_user(const std::string& user) override;
+    LockState lock_state(const std::string& user) override;
+    std::vector<std::string> list_users() override;
+    void save_contact(const std::string& user, const Contact& contact) override;
+    void remove_contact(const std::string& user, const std::string& kind) override;
+    bool remove_contact_and_two_step(const std::string& user, const std::string& kind) override;
+    void set_two_step(const std::string& user, bool enabled) override;
+    void set_profile_contact(const std::string& user, const Contact& contact) override;
+    void remove_profile_contact(const std::string& user, const std::string& kind) override;
+    void set_line_link(const std::string& user, const std::string& subject_hash) override;
+    void set_pin_hash(const std::string& user, const std::string& encoded_hash) override;
+    bool replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash) override;
+    void set_pin(const std::string& user, const std::string& encoded_hash) override;
+    int add_pin_failure(const std::string& user) override;
+    void clear_pin_failures(const std::string& user) override;
+    FingerprintFailures add_fingerprint_failure(const std::string& user, int64_t now) override;
+    void clear_fingerprint_failures(const std::string& user) override;
+    void record_full_login(const std::string& user, int64_t now) override;
+    int64_t start_enroll_grace(const std::string& user, int64_t now) override;
+    void clear_enroll_grace(const std::string& user) override;
+    void remember_host(const std::string& user, const RememberedHost& host) override;
+    std::optional<RememberedHost> remembered_host(const std::string& user,
+                                                  const std::string& service,
+                                                  const std::string& origin) override;
+    void prune_hosts(int64_t now) override;
+    std::vector<RememberedHost> remembered_hosts(const std::string& user) override;
+    int forget_hosts(const std::string& user, int64_t before = 0) override;
+    FailureCount add_failure(const std::string& user, const LockRule& rule = {}) override;
+    int add_passwordless_failure(const std::string& user) override;
+    void lock(const std::string& user, int64_t until) override;
+    void clear_failures(const std::string& user) override;
+    void reset(const std::string& user, const ResetScope& scope) override;
+    SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
+                                 int64_t at) override;
+    void release_send(const SendReservation& reservation) override;
+    SendReservation check_send(const std::vector<SendCap>& caps, int64_t since,
+                               int64_t at) override;
+    int sends_since(const std::string& key, int64_t since) override;
+    void prune_sends(int64_t before) override;
+
+    class Query;  // one statement's parameters and result (pg_store.cpp)
+
+  private:
+    /// The open connection, made again when it was lost (at most once a second): throws
+    /// Error(Unavailable) when the database cannot be reached.
+    PGconn* connection();
+    void connect();
+    void migrate();
+    void ensure_user(const std::string& user);
+    void ensure_local(const std::string& user);
+    template <class F>
+    auto in_transaction(F&& work) -> decltype(work());
+    /// The send caps' keys as this host counts them: its own "host" budgets, named by
+    /// host; the others (a user, a destination) shared by every host.
+    [[nodiscard]] std::string host_key(const std::string& key) const;
+    [[nodiscard]] std::vector<SendCap> on_this_host(std::vector<SendCap> caps) const;
+    /// `caps` already on_this_host.
+    SendReservation check_in_database(const std::vector<SendCap>& caps, int64_t since, int64_t at);
+
+    PgConnection settings_;
+    std::string host_;
+    ContactCipher cipher_;
+    PgConnPtr conn_;
+    std::chrono::steady_clock::time_point next_attempt_{};
+    int transaction_depth_ = 0;
+};
+
+}  // namespace lwauth

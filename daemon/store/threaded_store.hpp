@@ -1,0 +1,231 @@
+// An AsyncStore over Stores that block (PgStore, on the network): each operation runs on a
+// connection thread of its own, with a Store that thread alone uses, and its result comes
+// back to the sd-event loop as a worker job's does (workers.hpp). A slow database holds up
+// the operations waiting for it, never the loop: Status, the bus and logins that are not
+// waiting on the store go on.
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../workers.hpp"
+#include "async_store.hpp"
+
+namespace lwauth {
+
+class ThreadedStore final : public AsyncStore {
+  public:
+    /// One connection thread per Store in `stores` (at least one), posting to `event`,
+    /// which must outlive this. At most `queue_limit` operations wait for a thread; one
+    /// more answers Error(Unavailable) at once.
+    ThreadedStore(sd_event* event, std::vector<std::unique_ptr<Store>> stores,
+                  size_t queue_limit = WorkerPool::kDefaultQueueLimit)
+        : stores_(std::move(stores)),
+          pool_(event, static_cast<unsigned>(stores_.size()), queue_limit) {
+        for (auto& store : stores_) {
+            free_.push_back(store.get());
+        }
+    }
+    /// Drops the operations not started, waits for the running ones; no `done` is called
+    /// from then on.
+    ~ThreadedStore() override = default;
+    ThreadedStore(const ThreadedStore&) = delete;
+    ThreadedStore& operator=(const ThreadedStore&) = delete;
+
+    void load_user(const std::string& user, Done<UserState> done) override {
+        run(std::move(done), [=](Store& s) { return s.load_user(user); });
+    }
+    void lock_state(const std::string& user, Done<LockState> done) override {
+        run(std::move(done), [=](Store& s) { return s.lock_state(user); });
+    }
+    void list_users(Done<std::vector<std::string>> done) override {
+        run(std::move(done), [](Store& s) { return s.list_users(); });
+    }
+    void save_contact(const std::string& user, const Contact& contact, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.save_contact(user, contact); });
+    }
+    void remove_contact(const std::string& user, const std::string& kind,
+                        Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.remove_contact(user, kind); });
+    }
+    void remove_contact_and_two_step(const std::string& user, const std::string& kind,
+                                     Done<bool> done) override {
+        run(std::move(done), [=](Store& s) { return s.remove_contact_and_two_step(user, kind); });
+    }
+    void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.set_two_step(user, enabled); });
+    }
+    void set_profile_contact(const std::string& user, const Contact& contact,
+                             Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.set_profile_contact(user, contact); });
+    }
+    void remove_profile_contact(const std::string& user, const std::string& kind,
+                                Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.remove_profile_contact(user, kind); });
+    }
+    void set_line_link(const std::string& user, const std::string& subject_hash,
+                       Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.set_line_link(user, subject_hash); });
+    }
+    void set_pin_hash(const std::string& user, const std::string& encoded_hash,
+                      Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.set_pin_hash(user, encoded_hash); });
+    }
+    void replace_pin_hash(const std::string& user, const std::string& old_hash,
+                          const std::string& new_hash, Done<bool> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.replace_pin_hash(user, old_hash, new_hash); });
+    }
+    void set_pin(const std::string& user, const std::string& encoded_hash,
+                 Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.set_pin(user, encoded_hash); });
+    }
+    void add_pin_failure(const std::string& user, Done<int> done) override {
+        run(std::move(done), [=](Store& s) { return s.add_pin_failure(user); });
+    }
+    void clear_pin_failures(const std::string& user, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.clear_pin_failures(user); });
+    }
+    void add_fingerprint_failure(const std::string& user, int64_t now,
+                                 Done<FingerprintFailures> done) override {
+        run(std::move(done), [=](Store& s) { return s.add_fingerprint_failure(user, now); });
+    }
+    void clear_fingerprint_failures(const std::string& user, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.clear_fingerprint_failures(user); });
+    }
+    void record_full_login(const std::string& user, int64_t now, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.record_full_login(user, now); });
+    }
+    void start_enroll_grace(const std::string& user, int64_t now, Done<int64_t> done) override {
+        run(std::move(done), [=](Store& s) { return s.start_enroll_grace(user, now); });
+    }
+    void clear_enroll_grace(const std::string& user, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.clear_enroll_grace(user); });
+    }
+    void remember_host(const std::string& user, const RememberedHost& host,
+                       Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.remember_host(user, host); });
+    }
+    void remembered_host(const std::string& user, const std::string& service,
+                         const std::string& origin,
+                         Done<std::optional<RememberedHost>> done) override {
+        run(std::move(done), [=](Store& s) { return s.remembered_host(user, service, origin); });
+    }
+    void remembered_hosts(const std::string& user,
+                          Done<std::vector<RememberedHost>> done) override {
+        run(std::move(done), [=](Store& s) { return s.remembered_hosts(user); });
+    }
+    void forget_hosts(const std::string& user, int64_t before, Done<int> done) override {
+        run(std::move(done), [=](Store& s) { return s.forget_hosts(user, before); });
+    }
+    void prune_hosts(int64_t now, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.prune_hosts(now); });
+    }
+    void add_failure(const std::string& user, const LockRule& rule,
+                     Done<FailureCount> done) override {
+        run(std::move(done), [=](Store& s) { return s.add_failure(user, rule); });
+    }
+    void add_passwordless_failure(const std::string& user, Done<int> done) override {
+        run(std::move(done), [=](Store& s) { return s.add_passwordless_failure(user); });
+    }
+    void lock(const std::string& user, int64_t until, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.lock(user, until); });
+    }
+    void clear_failures(const std::string& user, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.clear_failures(user); });
+    }
+    void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.reset(user, scope); });
+    }
+    void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
+                      Done<SendReservation> done) override {
+        run(std::move(done), [=](Store& s) { return s.reserve_send(caps, since, at); });
+    }
+    void check_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
+                    Done<SendReservation> done) override {
+        run(std::move(done), [=](Store& s) { return s.check_send(caps, since, at); });
+    }
+    void release_send(const SendReservation& reservation, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.release_send(reservation); });
+    }
+    void sends_since(const std::string& key, int64_t since, Done<int> done) override {
+        run(std::move(done), [=](Store& s) { return s.sends_since(key, since); });
+    }
+    void prune_sends(int64_t before, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.prune_sends(before); });
+    }
+
+  private:
+    // A Store no thread is using, given back when the operation ends.
+    class Lease {
+      public:
+        explicit Lease(ThreadedStore& owner) : owner_(owner) {
+            std::lock_guard lock(owner_.mutex_);
+            store_ = owner_.free_.back();
+            owner_.free_.pop_back();
+        }
+        ~Lease() {
+            std::lock_guard lock(owner_.mutex_);
+            owner_.free_.push_back(store_);
+        }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        Store& operator*() const { return *store_; }
+
+      private:
+        ThreadedStore& owner_;
+        Store* store_ = nullptr;
+    };
+
+    // A job's work returns a value: a void operation returns this instead.
+    struct Nothing {};
+
+    template <class T, class Op>
+    void run(Done<T> done, Op operation) {
+        // As many threads as Stores: a running job always finds one free.
+        auto work = [this, operation = std::move(operation)]() mutable {
+            Lease store(*this);
+            if constexpr (std::is_void_v<T>) {
+                operation(*store);
+                return Nothing{};
+            } else {
+                return operation(*store);
+            }
+        };
+        uint64_t id = ++next_id_;
+        auto complete = [this, id, done](auto result) {
+            jobs_.erase(id);
+            if constexpr (std::is_void_v<T>) {
+                done(result.ok() ? Result<void>() : Result<void>(result.error()));
+            } else {
+                done(std::move(result));
+            }
+        };
+        Job job;
+        try {
+            job = pool_.submit(std::move(work), complete);
+        } catch (const Error& e) {
+            done(Result<T>(e));  // the queue is full
+            return;
+        }
+        jobs_.emplace(id, std::move(job));
+    }
+
+    std::vector<std::unique_ptr<Store>> stores_;
+    std::mutex mutex_;
+    std::vector<Store*> free_;
+    uint64_t next_id_ = 0;
+    std::map<uint64_t, Job> jobs_;  // the operations waiting or running
+    WorkerPool pool_;               // after stores_: its threads are joined before they go
+};
+
+}  // namespace lwauth

@@ -1,0 +1,232 @@
+// [store] backend = postgresql across hosts: two real lwauthd, each on its own private bus
+// with its own state directory (the code and contact keys copied from the first, as an
+// administrator distributes them), sharing one database on the tests' PostgreSQL 15
+// cluster (tests/support/pg-cluster, the CTest fixture "postgres"). Logins run over the
+// Login interface as the module runs them.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPhone = "+819012345678";
+constexpr int kMaxFailures = 5;
+
+std::string pg_host() {
+    const char* host = std::getenv("LWAUTH_TEST_PGHOST");
+    return host != nullptr ? host : "";
+}
+
+// The cluster's script, as root: halt or resume the server (an outage).
+void cluster(const std::string& action) {
+    std::string command =
+        std::string(LWAUTH_SOURCE_DIR) + "/tests/support/pg-cluster " + action + " " + pg_host();
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+class PgStoreTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (pg_host().empty() || !fs::exists(pg_host() + "/.s.PGSQL.5432")) {
+            GTEST_SKIP() << "no PostgreSQL cluster: run through ctest (fixture postgres)";
+        }
+        password_ = read_file(pg_host() + "/password");
+        while (!password_.empty() && password_.back() == '\n') {
+            password_.pop_back();
+        }
+        database_ = "hosts_" + std::to_string(getpid());
+        admin("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
+        admin("CREATE DATABASE " + database_);
+        write_file(dir_ / "pg-password", password_ + "\n", fs::perms(0600));
+    }
+    void TearDown() override {
+        b_.reset();
+        a_.reset();
+        if (!database_.empty()) {
+            admin("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
+        }
+    }
+
+    void admin(const std::string& sql) const {
+        std::string conninfo =
+            "host=" + pg_host() + " user=lwauth dbname=postgres password=" + password_;
+        PGconn* conn = PQconnectdb(conninfo.c_str());
+        PQclear(PQexec(conn, sql.c_str()));
+        PQfinish(conn);
+    }
+
+    std::string policy(const fs::path& outbox, int max_sends_per_hour, int fleet) const {
+        return "[policy]\ntwo_step = optional\n"
+               "\n[code]\nchannels = sms\nresend_interval = 0s\ntries = 1\n"
+               "max_sends_per_fleet_per_hour = " +
+               std::to_string(fleet) +
+               "\nmax_sends_per_hour = " + std::to_string(max_sends_per_hour) +
+               "\nmax_sends_per_destination_per_hour = 100\n"
+               "max_sends_per_host_per_hour = 1000\n"
+               "\n[lockout]\nmax_failures = " +
+               std::to_string(kMaxFailures) +
+               "\nduration = 15m\n"
+               "\n[channel.outbox]\ntype = outbox\npath = " +
+               outbox.string() +
+               "\n\n[store]\nbackend = postgresql\n"
+               "url = host=" +
+               pg_host() + " user=lwauth dbname=" + database_ +
+               "\npassword_file = " + (dir_ / "pg-password").string() + "\n";
+    }
+
+    /// Host A, then host B with A's keys: both open the contacts A sealed.
+    void start_hosts(int max_sends_per_hour = 100, int fleet = 0) {
+        fs::create_directories(dir_ / "a");
+        fs::create_directories(dir_ / "b/state");
+        bus_a_ = std::make_unique<PrivateBus>(dir_ / "a");
+        a_ = std::make_unique<Daemon>(dir_ / "a", bus_a_->address(),
+                                      policy(dir_ / "a/outbox.jsonl", max_sends_per_hour, fleet));
+        ASSERT_TRUE(a_->start()) << a_->log();
+        fs::permissions(dir_ / "b/state", fs::perms::owner_all);
+        for (const char* key : {"code.key", "contacts.key"}) {
+            fs::copy_file(a_->state_dir() / key, dir_ / "b/state" / key);
+        }
+        bus_b_ = std::make_unique<PrivateBus>(dir_ / "b");
+        b_ = std::make_unique<Daemon>(dir_ / "b", bus_b_->address(),
+                                      policy(dir_ / "b/outbox.jsonl", max_sends_per_hour, fleet));
+        ASSERT_TRUE(b_->start()) << b_->log();
+    }
+
+    /// A login on `daemon` answered with the latest code it sent (or `answer`).
+    static LoginResult login(const Daemon& daemon, const std::string& user,
+                             const std::string& answer = "") {
+        return login_as_root(daemon.bus_address(), user, answer.empty() ? latest(daemon) : answer);
+    }
+    static std::string latest(const Daemon& daemon) {
+        auto messages = read_outbox(daemon.outbox());
+        return messages.empty() ? "" : messages.back().code();
+    }
+    static LoginResult login_with_latest(const Daemon& daemon, const std::string& user) {
+        return login_as_root_with(daemon.bus_address(), user, [&] { return latest(daemon); });
+    }
+    static size_t sent(const Daemon& daemon) { return read_outbox(daemon.outbox()).size(); }
+
+    TempDir dir_{"lwauth-pg"};
+    std::string password_;
+    std::string database_;
+    std::unique_ptr<PrivateBus> bus_a_;
+    std::unique_ptr<PrivateBus> bus_b_;
+    std::unique_ptr<Daemon> a_;
+    std::unique_ptr<Daemon> b_;
+};
+
+TEST_F(PgStoreTest, AContactEnrolledOnOneHostLogsInOnAnother) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("alice", "phone", kPhone)) << a_->log();
+
+    LoginResult result = login_with_latest(*b_, "alice");
+    EXPECT_EQ(result.verdict, "success") << b_->log();
+    EXPECT_EQ(result.prompts, 1);
+    auto messages = read_outbox(b_->outbox());
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].destination, kPhone) << "B opened the contact A sealed";
+}
+
+TEST_F(PgStoreTest, WrongCodesOnTwoHostsLockAtExactlyMaxFailures) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("alice", "phone", kPhone)) << a_->log();
+
+    // One wrong code per login ([code] tries = 1), alternately on A and on B: denied,
+    // not locked.
+    for (int i = 0; i < kMaxFailures - 1; ++i) {
+        Daemon& host = i % 2 == 0 ? *a_ : *b_;
+        EXPECT_EQ(login(host, "alice", "000000").verdict, "denied") << host.log();
+    }
+    // The fifth, on B after two on each host, is the one that locks.
+    size_t before = sent(*b_);
+    EXPECT_EQ(login(*b_, "alice", "000000").verdict, "maxtries") << b_->log();
+    EXPECT_EQ(sent(*b_), before + 1) << "not locked before it: a code was sent";
+
+    // The fifth wrong code, whichever host counted it, locked the account on both.
+    for (Daemon* host : {a_.get(), b_.get()}) {
+        size_t sent_before = sent(*host);
+        LoginResult locked = login_with_latest(*host, "alice");
+        EXPECT_NE(locked.verdict, "success") << host->log();
+        EXPECT_EQ(sent(*host), sent_before) << "no code is sent to a locked account";
+    }
+}
+
+TEST_F(PgStoreTest, SendsFromTwoHostsStopAtExactlyTheUserCap) {
+    constexpr int kCap = 4;
+    start_hosts(kCap);
+    ASSERT_TRUE(a_->enroll("bob", "phone", kPhone)) << a_->log();
+    size_t enrolment = sent(*a_);  // the confirmation's code: a budget of its own
+
+    std::vector<std::thread> logins;
+    for (int i = 0; i < 2 * kCap; ++i) {
+        Daemon& host = i % 2 == 0 ? *a_ : *b_;
+        logins.emplace_back([&host] { (void)login(host, "bob", "1"); });
+    }
+    for (auto& t : logins) {
+        t.join();
+    }
+    EXPECT_EQ(sent(*a_) - enrolment + sent(*b_), static_cast<size_t>(kCap))
+        << a_->log() << b_->log();
+}
+
+TEST_F(PgStoreTest, TheFleetCapCountsTheSendsOfEveryHost) {
+    constexpr int kFleet = 5;  // two confirmations, then three login codes
+    start_hosts(100, kFleet);
+    ASSERT_TRUE(a_->enroll("alice", "phone", kPhone)) << a_->log();
+    ASSERT_TRUE(b_->enroll("bob", "phone", "+819087654321")) << b_->log();
+    size_t confirmations = sent(*a_) + sent(*b_);
+
+    std::vector<std::thread> logins;
+    for (int i = 0; i < 8; ++i) {
+        Daemon& host = i % 2 == 0 ? *a_ : *b_;
+        logins.emplace_back([&host, i] { (void)login(host, i < 4 ? "alice" : "bob", "1"); });
+    }
+    for (auto& t : logins) {
+        t.join();
+    }
+    EXPECT_EQ(sent(*a_) + sent(*b_) - confirmations, static_cast<size_t>(kFleet) - confirmations)
+        << a_->log() << b_->log();
+}
+
+TEST_F(PgStoreTest, ADatabaseOutageAnswersUnavailableThenLoginsRecover) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("carol", "phone", kPhone)) << a_->log();
+
+    // The code is sent; the database goes away before the user types it.
+    auto typed = std::chrono::steady_clock::time_point{};
+    LoginResult result = login_as_root_with(a_->bus_address(), "carol", [&] {
+        cluster("halt");
+        typed = std::chrono::steady_clock::now();
+        return latest(*a_);
+    });
+    auto answered_in = std::chrono::steady_clock::now() - typed;
+    cluster("resume");
+    // The module's failmode decides what Unavailable becomes (PAM_AUTHINFO_UNAVAIL).
+    EXPECT_EQ(result.verdict, "org.lwauth.Auth1.Error.Unavailable") << a_->log();
+    EXPECT_LT(answered_in, 10s) << "within the module's deadline (30 s by default)";
+
+    // Without a restart, lwauthd connects again by itself.
+    LoginResult again;
+    for (int attempt = 0; attempt < 20 && again.verdict != "success"; ++attempt) {
+        std::this_thread::sleep_for(500ms);
+        again = login_with_latest(*a_, "carol");
+    }
+    EXPECT_EQ(again.verdict, "success") << a_->log();
+}
+
+}  // namespace
+}  // namespace lwauth::test
