@@ -79,6 +79,22 @@ constexpr const char* kMigrations[] = {
     CREATE INDEX send_keys_by_key ON send_keys (key, at);
     CREATE INDEX send_keys_by_send ON send_keys (send_id);
     )sql",
+    // 2: authenticator apps (the TOTP secret sealed like contacts, the last time step a
+    //    code was accepted for, an enrolment waiting for its first code) and recovery
+    //    codes (keyed hashes only, one row a code), as SqliteStore's schema 6. Both belong
+    //    to the user, not to a machine: an app and a recovery code work on every host, and
+    //    a code used on one host is used on all.
+    R"sql(
+    ALTER TABLE users ADD COLUMN totp_sealed BYTEA;
+    ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT -1;
+    ALTER TABLE users ADD COLUMN totp_pending_sealed BYTEA;
+    ALTER TABLE users ADD COLUMN totp_pending_until BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE recovery_codes (
+        user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        hash      TEXT NOT NULL,
+        PRIMARY KEY (user_name, hash)
+    );
+    )sql",
 };
 
 // Taken by every lwauthd that migrates, so that hosts starting together migrate once.
@@ -101,6 +117,9 @@ std::string binding(const std::string& user, const std::string& kind) {
 }
 std::string profile_binding(const std::string& user, const std::string& kind) {
     return "profile\n" + user + '\n' + kind;
+}
+std::string totp_binding(const std::string& user, bool pending) {
+    return (pending ? "totp-pending\n" : "totp\n") + user;
 }
 
 }  // namespace
@@ -350,7 +369,9 @@ UserState PgStore::load_user(const std::string& user) {
               "SELECT u.two_step, u.failures, u.locked_until, u.line_link, h.pin_hash, "
               "u.passwordless_failures, u.enroll_grace_started, u.enrolled, h.pin_failures, "
               "h.full_login_at, h.quick_armed_at, h.fingerprint_failures, "
-              "h.fingerprint_paused_until, h.fingerprint_disabled FROM users u "
+              "h.fingerprint_paused_until, h.fingerprint_disabled, u.totp_sealed, "
+              "u.totp_last_step, u.totp_pending_sealed, u.totp_pending_until, "
+              "(SELECT count(*) FROM recovery_codes r WHERE r.user_name = u.name) FROM users u "
               "LEFT JOIN host_users h ON h.user_name = u.name AND h.host = $2 "
               "WHERE u.name = $1",
               {user, host_});
@@ -371,6 +392,17 @@ UserState PgStore::load_user(const std::string& user) {
         state.fingerprint.in_a_row = static_cast<int>(row.integer(0, 11));
         state.fingerprint.paused_until = row.integer(0, 12);
         state.fingerprint.disabled = row.boolean(0, 13);
+        if (!row.null(0, 14)) {
+            state.totp_secret =
+                cipher_.open(unhex_bytea(row.text(0, 14)), totp_binding(user, false));
+        }
+        state.totp_last_step = row.null(0, 15) ? -1 : row.integer(0, 15);
+        if (!row.null(0, 16)) {
+            state.totp_pending =
+                cipher_.open(unhex_bytea(row.text(0, 16)), totp_binding(user, true));
+        }
+        state.totp_pending_until = row.integer(0, 17);
+        state.recovery_codes = static_cast<int>(row.integer(0, 18));
     }
     Query contacts(*this,
                    "SELECT 0, kind, sealed_value, source FROM contacts WHERE user_name = $1 "
@@ -489,6 +521,71 @@ void PgStore::set_pin(const std::string& user, const std::string& encoded_hash) 
         *this,
         "UPDATE host_users SET pin_hash = $1, pin_failures = 0 WHERE host = $2 AND user_name = $3",
         {encoded_hash, host_, user});
+}
+
+void PgStore::set_totp_pending(const std::string& user, std::string_view secret, int64_t until) {
+    ensure_user(user);
+    if (secret.empty()) {
+        Query(*this,
+              "UPDATE users SET totp_pending_sealed = NULL, totp_pending_until = 0 "
+              "WHERE name = $1",
+              {user});
+        return;
+    }
+    std::string sealed = cipher_.seal(secret, totp_binding(user, true));
+    Query(*this,
+          "UPDATE users SET totp_pending_until = $1, totp_pending_sealed = $3 WHERE name = $2",
+          {until, user}, &sealed);
+}
+
+void PgStore::set_totp(const std::string& user, std::string_view secret, int64_t last_step) {
+    ensure_user(user);
+    if (secret.empty()) {
+        Query(*this,
+              "UPDATE users SET totp_sealed = NULL, totp_last_step = -1, "
+              "totp_pending_sealed = NULL, totp_pending_until = 0 WHERE name = $1",
+              {user});
+        return;
+    }
+    std::string sealed = cipher_.seal(secret, totp_binding(user, false));
+    Query(*this,
+          "UPDATE users SET totp_last_step = $1, totp_pending_sealed = NULL, "
+          "totp_pending_until = 0, totp_sealed = $3 WHERE name = $2",
+          {last_step, user}, &sealed);
+}
+
+bool PgStore::use_totp_step(const std::string& user, int64_t step) {
+    // One statement: of two logins (on any hosts) with codes of the same step, only one
+    // changes the row.
+    return Query(*this,
+                 "UPDATE users SET totp_last_step = $1 WHERE name = $2 AND totp_last_step < $1 "
+                 "AND totp_sealed IS NOT NULL",
+                 {step, user})
+               .affected() > 0;
+}
+
+void PgStore::set_recovery_codes(const std::string& user, const std::vector<std::string>& hashes) {
+    in_transaction([&] {
+        ensure_user(user);
+        Query(*this, "DELETE FROM recovery_codes WHERE user_name = $1", {user});
+        for (const auto& hash : hashes) {
+            Query(*this, "INSERT INTO recovery_codes (user_name, hash) VALUES ($1, $2)",
+                  {user, hash});
+        }
+    });
+}
+
+int PgStore::use_recovery_code(const std::string& user, const std::string& hash) {
+    return in_transaction([&] {
+        if (Query(*this, "DELETE FROM recovery_codes WHERE user_name = $1 AND hash = $2",
+                  {user, hash})
+                .affected() == 0) {
+            return -1;
+        }
+        return static_cast<int>(
+            Query(*this, "SELECT count(*) FROM recovery_codes WHERE user_name = $1", {user})
+                .scalar());
+    });
 }
 
 int PgStore::add_pin_failure(const std::string& user) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "contact_cipher.hpp"
@@ -67,6 +68,12 @@ class PgStore final : public Store {
     bool replace_pin_hash(const std::string& user, const std::string& old_hash,
                           const std::string& new_hash) override;
     void set_pin(const std::string& user, const std::string& encoded_hash) override;
+    void set_totp_pending(const std::string& user, std::string_view secret, int64_t until) override;
+    void set_totp(const std::string& user, std::string_view secret, int64_t last_step) override;
+    bool use_totp_step(const std::string& user, int64_t step) override;
+    void set_recovery_codes(const std::string& user,
+                            const std::vector<std::string>& hashes) override;
+    int use_recovery_code(const std::string& user, const std::string& hash) override;
     int add_pin_failure(const std::string& user) override;
     void clear_pin_failures(const std::string& user) override;
     FingerprintFailures add_fingerprint_failure(const std::string& user, int64_t now) override;

@@ -13,12 +13,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "../workers.hpp"
 #include "async_store.hpp"
+#include "lwauth/secret.hpp"
 
 namespace lwauth {
 
@@ -88,6 +90,28 @@ class ThreadedStore final : public AsyncStore {
     void set_pin(const std::string& user, const std::string& encoded_hash,
                  Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_pin(user, encoded_hash); });
+    }
+    // The secret goes to the connection thread in a SecretString, wiped when the job ends.
+    void set_totp_pending(const std::string& user, std::string_view secret, int64_t until,
+                          Done<void> done) override {
+        run(std::move(done), [user, until, secret = std::make_shared<SecretString>(secret)](
+                                 Store& s) { s.set_totp_pending(user, secret->view(), until); });
+    }
+    void set_totp(const std::string& user, std::string_view secret, int64_t last_step,
+                  Done<void> done) override {
+        run(std::move(done), [user, last_step, secret = std::make_shared<SecretString>(secret)](
+                                 Store& s) { s.set_totp(user, secret->view(), last_step); });
+    }
+    void use_totp_step(const std::string& user, int64_t step, Done<bool> done) override {
+        run(std::move(done), [=](Store& s) { return s.use_totp_step(user, step); });
+    }
+    void set_recovery_codes(const std::string& user, const std::vector<std::string>& hashes,
+                            Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.set_recovery_codes(user, hashes); });
+    }
+    void use_recovery_code(const std::string& user, const std::string& hash,
+                           Done<int> done) override {
+        run(std::move(done), [=](Store& s) { return s.use_recovery_code(user, hash); });
     }
     void add_pin_failure(const std::string& user, Done<int> done) override {
         run(std::move(done), [=](Store& s) { return s.add_pin_failure(user); });
