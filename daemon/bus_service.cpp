@@ -463,7 +463,38 @@ void BusService::attach(sd_bus* bus) {
     match_slot_.reset(slot);
 }
 
+void BusService::attach_private(sd_bus* bus, const std::string& owner, uid_t euid) {
+    // Floating: the vtable lives as long as the connection.
+    int r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kLoginInterface,
+                                     kLoginVtable, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot register the Login interface: " + errno_string(r));
+    }
+    private_callers_[bus] = PrivateCaller{owner, euid};
+}
+
+void BusService::detach_private(sd_bus* bus) {
+    auto it = private_callers_.find(bus);
+    if (it == private_callers_.end()) {
+        return;
+    }
+    std::string owner = std::move(it->second.owner);
+    private_callers_.erase(it);
+    engine_.cancel_owner(owner);
+}
+
+std::string BusService::owner_of(sd_bus_message* m) const {
+    if (auto it = private_callers_.find(sd_bus_message_get_bus(m)); it != private_callers_.end()) {
+        return it->second.owner;
+    }
+    return sender_of(m);
+}
+
 uid_t BusService::caller_euid(sd_bus_message* m) const {
+    // A private connection's peer is known from the connection itself (SO_PEERCRED).
+    if (auto it = private_callers_.find(sd_bus_message_get_bus(m)); it != private_callers_.end()) {
+        return it->second.euid;
+    }
     // The EUID the bus daemon recorded when the connection was made (SO_PEERCRED), never a
     // /proc lookup by PID, which races (CVE-2021-3560). Asking the bus is a round trip
     // that holds up the loop, so the answer is kept per unique name: a connection's
@@ -576,7 +607,7 @@ int BusService::login_start(sd_bus_message* m) {
     uid_t uid = caller_euid(m);
     StartContext wire = bus::read_start_context(m);
     LoginContext context{std::move(wire.user),    std::move(wire.service), std::move(wire.rhost),
-                         std::move(wire.tty),     std::move(wire.mode),    sender_of(m),
+                         std::move(wire.tty),     std::move(wire.mode),    owner_of(m),
                          wire.reply_timeout_usec, wire.session_remote,     uid != 0,
                          std::move(wire.locale)};
     if (context.unprivileged) {
@@ -595,13 +626,14 @@ int BusService::login_start(sd_bus_message* m) {
 }
 
 // Answer and Cancel are open to any caller: the engine acts only for the connection that
-// started the login (its unique name), which Start has checked.
+// started the login (its unique name, or its private connection's owner), which Start has
+// checked.
 int BusService::login_answer(sd_bus_message* m) {
     const char* id = nullptr;
     const char* answer = nullptr;
     check(sd_bus_message_read(m, "ss", &id, &answer), "arguments");
     SecretString secret(answer);
-    std::string owner = sender_of(m);
+    std::string owner = owner_of(m);
     uint64_t reply_timeout = engine_.reply_timeout_usec(id);
     auto reply = std::make_shared<DeadlineReply>(*this, m, owner, id, engine_.language(id));
     engine_.answer(id, owner, secret, [reply](Result<Step> result) { reply->done(result); });
@@ -612,7 +644,7 @@ int BusService::login_answer(sd_bus_message* m) {
 int BusService::login_cancel(sd_bus_message* m) {
     const char* id = nullptr;
     check(sd_bus_message_read(m, "s", &id), "arguments");
-    engine_.cancel(id, sender_of(m));
+    engine_.cancel(id, owner_of(m));
     return sd_bus_reply_method_return(m, nullptr);
 }
 
@@ -620,7 +652,7 @@ int BusService::login_cancel(sd_bus_message* m) {
 int BusService::login_confirm(sd_bus_message* m) {
     const char* id = nullptr;
     check(sd_bus_message_read(m, "s", &id), "arguments");
-    engine_.confirm(id, sender_of(m), later_reply(m, caller_is_root(m)));
+    engine_.confirm(id, owner_of(m), later_reply(m, caller_is_root(m)));
     return 1;
 }
 

@@ -29,6 +29,12 @@ class BusService {
 
     /// Registers the object, its interfaces and the client-gone watch on the bus.
     void attach(sd_bus* bus);
+    /// Serves the Login interface alone on a private peer-to-peer connection (the login
+    /// socket) whose peer had EUID `euid` when it connected. `owner` stands for it where a
+    /// bus client's unique name would: the logins it starts are its own.
+    void attach_private(sd_bus* bus, const std::string& owner, uid_t euid);
+    /// A private connection has closed: its logins end, as a bus client's that left.
+    void detach_private(sd_bus* bus);
 
     // Method handlers (sd-bus C callbacks forward here).
     int login_start(sd_bus_message* m);
@@ -73,6 +79,9 @@ class BusService {
     class DeadlineReply;
 
     [[nodiscard]] uid_t caller_euid(sd_bus_message* m) const;
+    /// What a login belongs to: the caller's unique bus name, or the owner of its private
+    /// connection.
+    [[nodiscard]] std::string owner_of(sd_bus_message* m) const;
     /// Whether the caller's process is in a local logind session with a seat
     /// (in_local_seat_session of the PID the bus gives for its connection); false when
     /// that cannot be told.
@@ -92,6 +101,12 @@ class BusService {
     static constexpr size_t kMaxKnownSenders = 65536;
     // The EUID of each unique name that has called, until it leaves the bus.
     mutable std::map<std::string, uid_t, std::less<>> euid_of_sender_;
+    struct PrivateCaller {
+        std::string owner;
+        uid_t euid;
+    };
+    // The private connections being served, by connection.
+    std::map<sd_bus*, PrivateCaller, std::less<>> private_callers_;
     BusSlotPtr object_slot_;
     BusSlotPtr match_slot_;
 };

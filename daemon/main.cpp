@@ -2,10 +2,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +29,7 @@
 #include "login/methods/phone_method.hpp"
 #include "login/methods/pin_method.hpp"
 #include "login/methods/totp_method.hpp"
+#include "login_socket.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
@@ -59,11 +62,14 @@ constexpr uint64_t kSweepInterval = 10 * 1000 * 1000;  // µs
 // PostgreSQL connections (threads) of [store] backend = postgresql: a slow statement holds
 // up one, and the other goes on.
 constexpr int kStoreConnections = 2;
+// How often lwauthd, having lost the system bus, looks whether it is back.
+constexpr uint64_t kBusRetryInterval = 1000 * 1000;  // µs
 
 struct Options {
     std::string config_dir = LWAUTH_SYSCONFDIR;
     std::string state_dir = LWAUTH_STATEDIR;
     std::string common_pins = quick::default_common_pins_path().string();
+    std::string login_socket = bus::kLoginSocketPath;  // "" for none
     LogTarget log_target = LogTarget::Auto;
     bool debug = false;
 };
@@ -77,20 +83,23 @@ void usage(FILE* out) {
                  "  --config DIR       policy directory (default %s)\n"
                  "  --state-dir DIR    state directory (default %s)\n"
                  "  --common-pins FILE the PINs refused as too common (default %s)\n"
+                 "  --login-socket PATH root's private login socket (default %s; \"\" for none)\n"
                  "  --log-target T     auto, journal or stderr (default auto)\n"
                  "  --debug            log debug messages\n"
                  "  --version          print the version\n"
                  "  -h, --help         print this help\n",
-                 LWAUTH_SYSCONFDIR, LWAUTH_STATEDIR, quick::default_common_pins_path().c_str());
+                 LWAUTH_SYSCONFDIR, LWAUTH_STATEDIR, quick::default_common_pins_path().c_str(),
+                 bus::kLoginSocketPath);
 }
 
 // Parses the command line; returns -1 to go on, else an exit status.
 int parse_options(int argc, char** argv, Options& options) {
-    enum { kConfig = 1000, kStateDir, kCommonPins, kLogTarget, kDebug, kVersion };
+    enum { kConfig = 1000, kStateDir, kCommonPins, kLoginSocket, kLogTarget, kDebug, kVersion };
     static const struct option kLong[] = {
         {"config", required_argument, nullptr, kConfig},
         {"state-dir", required_argument, nullptr, kStateDir},
         {"common-pins", required_argument, nullptr, kCommonPins},
+        {"login-socket", required_argument, nullptr, kLoginSocket},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"debug", no_argument, nullptr, kDebug},
         {"version", no_argument, nullptr, kVersion},
@@ -108,6 +117,9 @@ int parse_options(int argc, char** argv, Options& options) {
                 break;
             case kCommonPins:
                 options.common_pins = optarg;
+                break;
+            case kLoginSocket:
+                options.login_socket = optarg;
                 break;
             case kLogTarget:
                 if (std::strcmp(optarg, "auto") == 0) {
@@ -188,6 +200,7 @@ class Daemon {
     // The services go first, while everything they use is still there: a LINE login or
     // link dropped with them withdraws its approval from line_.
     ~Daemon() {
+        login_socket_.reset();
         extensions_.reset();
         service_.reset();
         admin_.reset();
@@ -199,6 +212,7 @@ class Daemon {
 
     int run() {
         umask(077);
+        raise_file_limit();
         if (!load_policy() || !prepare_state_directories() || !open_loop()) {
             return 1;
         }
@@ -206,6 +220,8 @@ class Daemon {
         if (!open_bus() || !compose()) {
             return 1;
         }
+        // The socket before the bus name: once lwauthd is seen on the bus, it is there.
+        open_login_socket();
         if (!watch_signals(event_.get()) || !connect_bus() || !start_sweep()) {
             return 1;
         }
@@ -455,15 +471,97 @@ class Daemon {
                       "cannot attach the bus to the loop: " + errno_string(r));
             return false;
         }
-        // Without the bus lwauthd can serve nobody: leave the loop with a failure, so that
-        // systemd restarts it (Restart=on-failure) once the bus is back.
-        r = sd_bus_set_exit_on_disconnect(bus, 1);
+        // Watches for the loss of the bus (bus_lost()).
+        r = sd_bus_match_signal(bus, nullptr, "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_bus_disconnected, this);
         if (r < 0) {
             log_event(LogLevel::Error, "start-failed",
                       "cannot watch the bus connection: " + errno_string(r));
             return false;
         }
         return true;
+    }
+
+    // Each private connection is a descriptor: the soft limit (1024 under systemd) goes up
+    // towards the hard one, as systemd advises for a program that needs many and uses no
+    // select(), so that LoginSocket::kMaxConnections and the bus, HTTP and database
+    // descriptors fit together.
+    static void raise_file_limit() {
+        constexpr rlim_t kWanted = 4 * LoginSocket::kMaxConnections;
+        struct rlimit limit {};
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < kWanted) {
+            limit.rlim_cur = std::min(kWanted, limit.rlim_max);
+            (void)setrlimit(RLIMIT_NOFILE, &limit);  // the old limit stays otherwise
+        }
+    }
+
+    // Root's logins over the private socket (login_socket.hpp). Without it lwauthd serves
+    // on the bus alone, and the module goes there.
+    void open_login_socket() {
+        if (options_.login_socket.empty()) {
+            return;
+        }
+        auto listener = listen_login_socket(options_.login_socket);
+        if (!listener) {
+            log_event(LogLevel::Error, "login-socket-failed",
+                      std::string(listener.error().what()) + "; logins go over the bus alone",
+                      {{"PATH", options_.login_socket}});
+            return;
+        }
+        login_socket_ = std::make_unique<LoginSocket>(event_.get(), *service_, std::move(*listener),
+                                                      options_.login_socket);
+    }
+
+    static int on_bus_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*) {
+        return c_barrier("bus-disconnected", 0, [&] {
+            // sd-bus's own signal as the connection closes; a peer's of the same shape
+            // while it is open is not believed.
+            if (sd_bus_is_open(sd_bus_message_get_bus(m)) > 0) {
+                return 0;
+            }
+            static_cast<Daemon*>(userdata)->bus_lost();
+            return 0;
+        });
+    }
+
+    // Without the bus and without the login socket lwauthd serves nobody: it leaves the
+    // loop with a failure, so that systemd restarts it (Restart=on-failure). With the
+    // socket it goes on serving root's logins there, and leaves the same way once the bus
+    // is back and no private connection is open, to be on the bus again.
+    void bus_lost() {
+        if (!login_socket_) {
+            sd_event_exit(event_.get(), 1);
+            return;
+        }
+        log_event(LogLevel::Error, "bus-lost",
+                  "lost the system bus; serving logins on the login socket alone until it is "
+                  "back, then restarting",
+                  {{"PATH", options_.login_socket}});
+        sd_event_source* timer = nullptr;
+        int r = sd_event_add_time_relative(event_.get(), &timer, CLOCK_MONOTONIC, kBusRetryInterval,
+                                           100 * 1000, on_bus_retry, this);
+        if (r < 0) {
+            sd_event_exit(event_.get(), 1);
+            return;
+        }
+        bus_retry_timer_.reset(timer);
+    }
+
+    static int on_bus_retry(sd_event_source* s, uint64_t, void* userdata) {
+        auto* self = static_cast<Daemon*>(userdata);
+        return c_barrier("bus-retry", 0, [&] {
+            sd_bus* probe = nullptr;
+            bool back = sd_bus_open_system(&probe) >= 0;
+            BusPtr closing(probe);
+            if (back && self->login_socket_->connections() == 0) {
+                log_event(LogLevel::Notice, "bus-back",
+                          "the system bus is back; restarting to serve on it");
+                return sd_event_exit(self->event_.get(), 1);
+            }
+            sd_event_source_set_time_relative(s, kBusRetryInterval);
+            return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        });
     }
 
     bool start_sweep() {
@@ -598,6 +696,9 @@ class Daemon {
     BusPtr bus_;
     std::unique_ptr<FprintClient> fprint_;  // on bus_ and timers_: destroyed before them
     EventSourcePtr sweep_timer_;
+    EventSourcePtr bus_retry_timer_;
+    // After bus_ and event_, and ended first (~Daemon): its connections call service_.
+    std::unique_ptr<LoginSocket> login_socket_;
     std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
 };
 

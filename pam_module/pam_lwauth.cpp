@@ -5,7 +5,10 @@
 // daemon cannot be reached, failmode= decides, because that must be decided without it.
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +25,7 @@
 #include "lwauth/bus_names.hpp"
 #include "lwauth/console.hpp"
 #include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
 #include "lwauth/i18n.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
@@ -38,8 +42,29 @@ struct Options {
     const char* mode = bus::kModeSecondFactor;
     bool failmode_safe = false;
     uint64_t timeout_usec = bus::kModuleDefaultTimeoutSeconds * kUsecPerSec;
+    // lwauthd's login socket, tried before the bus; "" when socket= does not say.
+    std::string socket;
     bool debug = false;
 };
+
+// Whether `path` can be a Unix socket's address: absolute, and short enough.
+bool socket_path_ok(std::string_view path) {
+    return path.starts_with('/') && path.size() < sizeof(sockaddr_un::sun_path);
+}
+
+// The login socket to try: socket=, else LWAUTH_LOGIN_SOCKET (read as sd-bus reads
+// DBUS_SYSTEM_BUS_ADDRESS, with secure_getenv(): never from a setuid caller's
+// environment), else the default.
+std::string login_socket_path(const Options& options) {
+    if (!options.socket.empty()) {
+        return options.socket;
+    }
+    const char* env = secure_getenv("LWAUTH_LOGIN_SOCKET");
+    if (env != nullptr && socket_path_ok(env)) {
+        return env;
+    }
+    return bus::kLoginSocketPath;
+}
 
 // Parses module arguments. A known option with a bad value fails closed; unknown
 // options are reported and ignored so that a typo does not lock everyone out.
@@ -67,6 +92,15 @@ int parse_options(pam_handle_t* pamh, int argc, const char** argv, Options& opti
                 return PAM_SERVICE_ERR;
             }
             options.timeout_usec = seconds * kUsecPerSec;
+        } else if (arg.starts_with("socket=")) {
+            std::string_view value = arg.substr(std::strlen("socket="));
+            if (!socket_path_ok(value)) {
+                pam_syslog(pamh, LOG_ERR,
+                           "bad option '%s': socket must be an absolute path of at most %zu bytes",
+                           argv[i], sizeof(sockaddr_un::sun_path) - 1);
+                return PAM_SERVICE_ERR;
+            }
+            options.socket = value;
         } else if (arg.starts_with("mode=") || arg.starts_with("failmode=")) {
             pam_syslog(pamh, LOG_ERR, "bad option '%s'", argv[i]);
             return PAM_SERVICE_ERR;
@@ -133,6 +167,18 @@ class Relay {
     int unavailable(const std::string& why);
     int call(const char* method, BusMessagePtr& request, Step& step, const char* what);
     int send_and_wait(sd_bus_message* request, BusError& error, BusMessagePtr& reply);
+    // Waits for bus_ to finish its authentication, until `deadline`: 1 when it did, 0
+    // when the peer closed the connection, else a negative errno (-ETIMEDOUT).
+    int wait_ready(uint64_t deadline);
+    // Connects to lwauthd's login socket: 1 when connected, 0 when the socket is absent
+    // or refuses this connection (`why` says how; the bus serves the login then), or
+    // -ETIMEDOUT when lwauthd there did not answer by the deadline.
+    int connect_private(std::string& why);
+    // Where later calls of this login go: the lwauthd that answered Start on the bus, or
+    // the peer of the private connection (nullptr).
+    [[nodiscard]] const char* destination() const {
+        return daemon_.empty() ? nullptr : daemon_.c_str();
+    }
     // The login's first step: Start with the session's context.
     int start(const char* user, Step& step);
     // Asks the step's prompt; the answer, or PAM_CONV_ERR when the conversation failed.
@@ -149,7 +195,8 @@ class Relay {
     pam_handle_t* pamh_;
     const Options& options_;
     BusPtr bus_;
-    std::string daemon_;       // unique name of the lwauthd that answered Start
+    bool private_ = false;     // bus_ is the login socket's connection
+    std::string daemon_;       // unique name of the lwauthd that answered Start on the bus
     std::string unconfirmed_;  // the handle of a success or ignore, for Confirm
     std::string user_;         // the user lwauthd gave that verdict for
     std::string locale_;       // the session's, passed in Start's context
@@ -216,6 +263,34 @@ uint64_t monotonic_usec() {
            static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
+// Runs `bus` until done() says 1 (or a negative errno), or until `deadline`: 1 when done,
+// -ETIMEDOUT at the deadline, else the negative errno of done() or of sd-bus (a
+// connection that broke).
+template <class Done>
+int run_bus_until(sd_bus* bus, uint64_t deadline, Done done) {
+    for (;;) {
+        int r = done();
+        if (r != 0) {
+            return r;
+        }
+        r = sd_bus_process(bus, nullptr);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
+        uint64_t now = monotonic_usec();
+        if (now >= deadline) {
+            return -ETIMEDOUT;
+        }
+        r = sd_bus_wait(bus, deadline - now);
+        if (r < 0 && r != -EINTR) {
+            return r;
+        }
+    }
+}
+
 // sd_bus_call() sends nothing until the bus has answered Hello. A call sent
 // asynchronously follows Hello on the wire instead (the bus handles a connection's
 // messages in order): Start then costs no round trip of its own for the connection.
@@ -237,23 +312,10 @@ int Relay::send_and_wait(sd_bus_message* request, BusError& error, BusMessagePtr
         return r;
     }
     BusSlotPtr slot(raw_slot);
-    const uint64_t deadline = monotonic_usec() + options_.timeout_usec;
-    while (!wait.reply) {
-        r = sd_bus_process(bus_.get(), nullptr);
-        if (r < 0) {
-            return r;
-        }
-        if (r > 0) {
-            continue;
-        }
-        uint64_t now = monotonic_usec();
-        if (now >= deadline) {
-            return -ETIMEDOUT;
-        }
-        r = sd_bus_wait(bus_.get(), deadline - now);
-        if (r < 0 && r != -EINTR) {
-            return r;
-        }
+    r = run_bus_until(bus_.get(), monotonic_usec() + options_.timeout_usec,
+                      [&] { return wait.reply ? 1 : 0; });
+    if (r < 0) {
+        return r;
     }
     if (const sd_bus_error* e = sd_bus_message_get_error(wait.reply.get())) {
         sd_bus_error_copy(error.get(), e);
@@ -272,7 +334,7 @@ int Relay::call(const char* method, BusMessagePtr& request, Step& step, const ch
         return bus_failure(error, r, what);
     }
     sd_bus_message* raw = reply.get();
-    if (daemon_.empty()) {
+    if (daemon_.empty() && !private_) {
         const char* sender = sd_bus_message_get_sender(raw);
         if (sender == nullptr) {
             return PAM_SERVICE_ERR;
@@ -300,11 +362,11 @@ int Relay::show(const Step& step) {
 }
 
 void Relay::cancel(const std::string& id) {
-    if (id.empty() || daemon_.empty()) {
+    if (id.empty() || (daemon_.empty() && !private_)) {
         return;
     }
     BusError error;
-    sd_bus_call_method(bus_.get(), daemon_.c_str(), bus::kObjectPath, bus::kLoginInterface,
+    sd_bus_call_method(bus_.get(), destination(), bus::kObjectPath, bus::kLoginInterface,
                        bus::kLoginCancel, error.get(), nullptr, "s", id.c_str());
 }
 
@@ -328,19 +390,89 @@ const char* Relay::item(int type) const {
     return static_cast<const char*>(value);
 }
 
-int Relay::start(const char* user, Step& step) {
-    // sd-bus reads DBUS_SYSTEM_BUS_ADDRESS with secure_getenv(), so a setuid caller (su,
-    // sudo) cannot point the module at a bus of the user's choosing.
-    sd_bus* bus = nullptr;
-    int r = sd_bus_open_system(&bus);
-    if (r < 0) {
-        return unavailable("cannot connect to the system bus: " + errno_string(r));
+int Relay::wait_ready(uint64_t deadline) {
+    int r = run_bus_until(bus_.get(), deadline, [this] {
+        int ready = sd_bus_is_ready(bus_.get());
+        if (ready != 0) {
+            return ready;
+        }
+        return sd_bus_is_open(bus_.get()) > 0 ? 0 : -ECONNRESET;
+    });
+    if (r > 0) {
+        return 1;
     }
+    return r == -ETIMEDOUT ? r : 0;
+}
+
+int Relay::connect_private(std::string& why) {
+    std::string path = login_socket_path(options_);
+    // Non-blocking: a backlog that is full (lwauthd hung) refuses at once.
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd.valid()) {
+        why = errno_string(-errno);
+        return 0;
+    }
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);  // socket_path_ok
+    if (::connect(fd.get(), reinterpret_cast<const struct sockaddr*>(&address), sizeof(address)) <
+        0) {
+        why = path + ": " + errno_string(-errno);
+        return 0;
+    }
+    sd_bus* bus = nullptr;
+    int r = sd_bus_new(&bus);
     bus_.reset(bus);
+    if (r >= 0) {
+        r = sd_bus_set_fd(bus, fd.get(), fd.get());
+    }
+    if (r >= 0) {
+        (void)fd.release();  // the bus's now
+        r = sd_bus_start(bus);
+    }
+    if (r >= 0) {
+        // lwauthd closes a connection it will not serve before it authenticates it.
+        r = wait_ready(monotonic_usec() + options_.timeout_usec);
+    }
+    if (r > 0) {
+        private_ = true;
+        return 1;
+    }
+    bus_.reset();
+    if (r == -ETIMEDOUT) {
+        return r;
+    }
+    why = path + (r == 0 ? ": lwauthd closed the connection" : ": " + errno_string(r));
+    return 0;
+}
+
+int Relay::start(const char* user, Step& step) {
+    // Root's logins go to lwauthd's login socket, with no bus broker between; it takes
+    // root alone, so another caller (a screen locker running as the user) goes to the bus.
+    std::string why = "not root";
+    int r = ::geteuid() == 0 ? connect_private(why) : 0;
+    if (r < 0) {
+        return unavailable("no answer on lwauthd's login socket: " + errno_string(r));
+    }
+    if (r == 0) {
+        if (options_.debug) {
+            pam_syslog(pamh_, LOG_DEBUG, "login socket not used (%s); using the system bus",
+                       why.c_str());
+        }
+        // sd-bus reads DBUS_SYSTEM_BUS_ADDRESS with secure_getenv(), so a setuid caller
+        // (su, sudo) cannot point the module at a bus of the user's choosing.
+        sd_bus* bus = nullptr;
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+            return unavailable("cannot connect to the system bus: " + errno_string(r));
+        }
+        bus_.reset(bus);
+    }
 
     sd_bus_message* raw = nullptr;
-    if (sd_bus_message_new_method_call(bus, &raw, bus::kServiceName, bus::kObjectPath,
-                                       bus::kLoginInterface, bus::kLoginStart) < 0) {
+    if (sd_bus_message_new_method_call(bus_.get(), &raw, private_ ? nullptr : bus::kServiceName,
+                                       bus::kObjectPath, bus::kLoginInterface,
+                                       bus::kLoginStart) < 0) {
         return PAM_BUF_ERR;
     }
     BusMessagePtr request(raw);
@@ -376,9 +508,11 @@ int Relay::prompt(const Step& step, SecretString& answer) {
 
 int Relay::answer(const std::string& id, SecretString& answer, Step& step) {
     // Later calls go to the unique name that started the login: if that lwauthd has
-    // gone, the bus says so at once instead of handing the login to a new instance.
+    // gone, the bus says so at once instead of handing the login to a new instance. On
+    // the login socket they go over the connection that started it, which ends with
+    // that lwauthd.
     sd_bus_message* raw = nullptr;
-    if (sd_bus_message_new_method_call(bus_.get(), &raw, daemon_.c_str(), bus::kObjectPath,
+    if (sd_bus_message_new_method_call(bus_.get(), &raw, destination(), bus::kObjectPath,
                                        bus::kLoginInterface, bus::kLoginAnswer) < 0) {
         return PAM_BUF_ERR;
     }
@@ -436,8 +570,8 @@ int Relay::run() {
 // failed already). lwauthd takes Confirm only from the connection that got the handle,
 // so that connection is kept until then, or until pam_end.
 struct Unconfirmed {
-    BusPtr bus;
-    std::string daemon;
+    BusPtr bus;          // the bus, or the login socket's connection
+    std::string daemon;  // "" on the login socket
     std::string id;
     std::string user;  // confirmed only while PAM_USER is still this user
 };
@@ -499,9 +633,10 @@ void confirm_full_login(pam_handle_t* pamh, int flags) {
     } else if (sd_bus_is_open(kept->bus.get()) > 0) {
         // Another connection could not confirm it: lwauthd holds the handle for this one.
         BusError error;
-        int r = sd_bus_call_method(kept->bus.get(), kept->daemon.c_str(), bus::kObjectPath,
-                                   bus::kLoginInterface, bus::kLoginConfirm, error.get(), nullptr,
-                                   "s", kept->id.c_str());
+        int r = sd_bus_call_method(kept->bus.get(),
+                                   kept->daemon.empty() ? nullptr : kept->daemon.c_str(),
+                                   bus::kObjectPath, bus::kLoginInterface, bus::kLoginConfirm,
+                                   error.get(), nullptr, "s", kept->id.c_str());
         if (r < 0) {
             pam_syslog(pamh, LOG_NOTICE, "the full login was not recorded (%s)",
                        error.is_set() ? error.message() : errno_string(r).c_str());

@@ -28,7 +28,8 @@ Then it checks, each step timed:
  1. ssh (tests/e2e/ssh_client.py, paramiko, from outside): the password through the real
     pam_unix (@include common-auth) and the code read from the outbox log in and run a
     command;
- 2. a wrong code is refused;
+ 2. a wrong code is refused; lwauthd's login socket is /run/lwauth/login.socket, mode
+    0600 in a 0700 directory, both lwauth's;
  3. with lwauthd stopped and masked (so bus activation cannot start it), the default
     failmode=secure refuses the login with the module's message to the user and its
     line in the journal;
@@ -391,6 +392,14 @@ def check_ssh_logins(c):
           "(1) ssh asked for the password and the verification code", err)
     rc, out, err = ssh(c, "carol", code_mode="wrong")
     check(rc == 1 and "lwauth-e2e-ok" not in out, "(2) ssh: a wrong code is refused", err)
+    # The module as root (sshd) goes to lwauthd's login socket, which the unit's
+    # RuntimeDirectory= holds: lwauth's, and the socket root's alone to reach.
+    sock = c.run(["stat", "-c", "%a %U %F", "/run/lwauth/login.socket", "/run/lwauth"],
+                 check=False).stdout.split("\n")
+    check(len(sock) >= 2 and sock[0] == "600 lwauth socket" and
+          sock[1] == "700 lwauth directory",
+          "(1) lwauthd listens on /run/lwauth/login.socket (0600, in a 0700 directory of lwauth)",
+          " | ".join(sock))
 
 
 def check_daemon_down(c):

@@ -197,10 +197,25 @@ TEST_F(Integration, SigtermStopsCleanly) {
     EXPECT_EQ(daemon_->stop(), 0);
 }
 
-TEST_F(Integration, LosingTheBusStopsWithAFailureForSystemdToRestart) {
+TEST_F(Integration, LosingTheBusWithoutALoginSocketStopsWithAFailureForSystemdToRestart) {
+    ASSERT_EQ(daemon_->stop(), 0);
+    daemon_->serve_login_socket(false);
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
     bus_->kill();
     EXPECT_EQ(daemon_->wait_exit(std::chrono::seconds(20)), 1);
     EXPECT_NE(daemon_->log().find("connection was lost"), std::string::npos) << daemon_->log();
+}
+
+// With the login socket lwauthd serves root's logins there while the bus is gone
+// (tests/pam/login_socket_test.cpp logs in through it), and leaves for systemd to start
+// it on the bus again once the bus is back.
+TEST_F(Integration, LosingTheBusKeepsTheLoginSocketUntilTheBusIsBack) {
+    bus_->kill();
+    ASSERT_TRUE(daemon_->log_shows("bus-lost")) << daemon_->log();
+    EXPECT_EQ(daemon_->wait_exit(std::chrono::seconds(3)), std::nullopt) << daemon_->log();
+    bus_ = std::make_unique<PrivateBus>(dir_.path());  // at the same address
+    EXPECT_EQ(daemon_->wait_exit(std::chrono::seconds(20)), 1) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("bus-back"), std::string::npos) << daemon_->log();
 }
 
 TEST_F(Integration, RestartKeepsContactsAndLockouts) {

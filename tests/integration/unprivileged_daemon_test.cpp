@@ -18,8 +18,8 @@ class UnprivilegedDaemon : public GatewayTest {
   protected:
     void prepare_daemon() override {
         daemon_->run_as(kDaemonUid);
-        give_to_daemon(daemon_->state_dir(), true);
-        give_to_daemon(daemon_->outbox(), false);
+        ASSERT_TRUE(give_to_daemon(daemon_->state_dir(), true));
+        ASSERT_TRUE(give_to_daemon(daemon_->outbox(), false));
     }
 
     std::string gateway_channels() override {
@@ -41,19 +41,6 @@ class UnprivilegedDaemon : public GatewayTest {
             EXPECT_EQ(::chown(path.c_str(), 0, kDaemonUid), 0);
         }
         return path;
-    }
-
-    // What lwauthd as lwauth needs before it starts and cannot make in the test's
-    // root-owned directory: its state directory (0700, as StateDirectory= makes it) and
-    // the outbox.
-    static void give_to_daemon(const fs::path& path, bool directory) {
-        if (directory) {
-            fs::create_directories(path);
-        } else {
-            write_file(path, "", fs::perms(0600));
-        }
-        ASSERT_EQ(::chown(path.c_str(), kDaemonUid, kDaemonUid), 0);
-        ASSERT_EQ(::chmod(path.c_str(), directory ? 0700 : 0600), 0);
     }
 
     // The "Uid:" line of lwauthd's /proc/PID/status: real, effective, saved, fs.

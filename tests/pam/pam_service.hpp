@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "conversation.hpp"
 #include "harness.hpp"
@@ -33,6 +34,21 @@ inline std::string passwordless_stack(const std::string& matrix, const std::stri
     return stack + "account required " + matrix + "\n";
 }
 
+/// Points pam_wrapper at DIR/pam.d and writes DIR/passdb, where every test user has
+/// `password` for each of `services`; pam_matrix.so with its argument over that passdb.
+inline std::string use_pam_dir(const fs::path& dir, const std::string& password,
+                               const std::vector<std::string>& services) {
+    setenv("PAM_WRAPPER_SERVICE_DIR", (dir / "pam.d").c_str(), 1);
+    std::string passdb;
+    for (const auto& service : services) {
+        for (const auto& u : test_users()) {
+            passdb += u.name + ":" + password + ":" + service + "\n";
+        }
+    }
+    write_file(dir / "passdb", passdb);
+    return std::string(kPamMatrix) + " passdb=" + (dir / "passdb").string();
+}
+
 /// Makes the service `name`, once per process (pam_wrapper reads its service directory
 /// once): its stack is `stack(matrix)`, `matrix` being pam_matrix.so over a password
 /// database where every test user has `password` for `name`.
@@ -44,13 +60,7 @@ inline void make_pam_service(const std::string& name, const std::string& passwor
     }
     static TempDir services("lwauth-pam-" + name);
     dir = &services;
-    setenv("PAM_WRAPPER_SERVICE_DIR", (dir->path() / "pam.d").c_str(), 1);
-    std::string passdb;
-    for (const auto& u : test_users()) {
-        passdb += u.name + ":" + password + ":" + name + "\n";
-    }
-    write_file(dir->path() / "passdb", passdb);
-    std::string matrix = std::string(kPamMatrix) + " passdb=" + (dir->path() / "passdb").string();
+    std::string matrix = use_pam_dir(dir->path(), password, {name});
     write_file(dir->path() / "pam.d" / name, stack(matrix));
 }
 

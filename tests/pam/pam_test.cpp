@@ -207,13 +207,7 @@ class Pam : public ::testing::Test {
 
     // The newest code sent to a destination.
     std::string latest_code(const std::string& destination) {
-        auto messages = read_outbox(daemon_->outbox());
-        for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-            if (it->destination == destination) {
-                return it->code();
-            }
-        }
-        return "";
+        return test::latest_code(daemon_->outbox(), destination);
     }
 
     size_t sent() {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -538,6 +539,26 @@ std::string default_test_policy(const fs::path& outbox, const std::string& extra
            outbox.string() + "\n\n" + extra;
 }
 
+std::string latest_code(const fs::path& outbox, const std::string& destination) {
+    auto messages = read_outbox(outbox);
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+        if (it->destination == destination) {
+            return it->code();
+        }
+    }
+    return "";
+}
+
+bool give_to_daemon(const fs::path& path, bool directory) {
+    if (directory) {
+        fs::create_directories(path);
+    } else {
+        write_file(path, "", fs::perms(0600));
+    }
+    return ::chown(path.c_str(), kDaemonUid, kDaemonUid) == 0 &&
+           ::chmod(path.c_str(), directory ? 0700 : 0600) == 0;
+}
+
 Daemon::Daemon(const fs::path& dir, const std::string& bus_address, const std::string& policy_text)
     : dir_(dir), bus_address_(bus_address) {
     fs::create_directories(config_dir());
@@ -562,9 +583,16 @@ std::map<std::string, std::string> Daemon::client_env() const {
 bool Daemon::start() {
     auto env = nss_wrapper_env(dir_);
     env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address_;
+    fs::path run_dir = login_socket().parent_path();
+    fs::create_directories(run_dir);
+    fs::permissions(run_dir, fs::perms::owner_all);
+    if (user_ && ::chown(run_dir.c_str(), *user_, *user_) != 0) {
+        return false;
+    }
     process_ = Process({(program_.empty() ? lwauthd_path() : program_).string(), "--config",
                         config_dir().string(), "--state-dir", state_dir().string(), "--log-target",
-                        "stderr", "--common-pins", LWAUTH_SOURCE_DIR "/daemon/quick/common-pins"},
+                        "stderr", "--common-pins", LWAUTH_SOURCE_DIR "/daemon/quick/common-pins",
+                        "--login-socket", serve_login_socket_ ? login_socket().string() : ""},
                        env, log_path(), user_);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {

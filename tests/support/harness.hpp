@@ -150,6 +150,12 @@ void write_user_db(const fs::path& dir);
 /// base_env() plus nss_wrapper over DIR/passwd and DIR/group.
 std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir);
 
+/// Makes `path` (a directory, else an empty file) the user lwauth's (kDaemonUid), mode 0700
+/// or 0600: what lwauthd run as lwauth (Daemon::run_as) needs before it starts and cannot
+/// make in the test's root-owned directory, its state directory (as StateDirectory= makes
+/// it) and the outbox. False when that failed.
+[[nodiscard]] bool give_to_daemon(const fs::path& path, bool directory);
+
 /// lwauthd with a policy directory, state directory and outbox in `dir`.
 class Daemon {
   public:
@@ -162,6 +168,9 @@ class Daemon {
     /// as the shipped unit runs it as lwauth (kDaemonUid). The state directory must then
     /// be there and be that user's, as systemd's StateDirectory= makes it.
     void run_as(uid_t uid) { user_ = uid; }
+    /// Whether lwauthd serves its login socket (login_socket()) from the next start() on;
+    /// it does unless told otherwise.
+    void serve_login_socket(bool serve) { serve_login_socket_ = serve; }
     /// Starts lwauthd and waits until it owns its bus name. Returns false (and leaves the
     /// log) if it exited instead.
     bool start();
@@ -183,6 +192,9 @@ class Daemon {
     [[nodiscard]] fs::path state_dir() const { return dir_ / "state"; }
     [[nodiscard]] fs::path outbox() const { return dir_ / "outbox.jsonl"; }
     [[nodiscard]] fs::path log_path() const { return dir_ / "lwauthd.log"; }
+    /// lwauthd's login socket (--login-socket), in DIR/run, which start() makes as
+    /// systemd's RuntimeDirectory= does: mode 0700, the user's that lwauthd runs as.
+    [[nodiscard]] fs::path login_socket() const { return dir_ / "run" / "login.socket"; }
     [[nodiscard]] std::string log() const;
     /// How many times `text` is in the log.
     [[nodiscard]] size_t log_count(const std::string& text) const;
@@ -216,6 +228,7 @@ class Daemon {
     std::string bus_address_;
     fs::path program_;
     std::optional<uid_t> user_;
+    bool serve_login_socket_ = true;
     Process process_;
 };
 
@@ -232,6 +245,8 @@ struct OutboxMessage {
 std::vector<OutboxMessage> read_outbox(const fs::path& path);
 /// The same, from the outbox's text.
 std::vector<OutboxMessage> read_outbox(std::istream& in);
+/// The code of the newest message in the outbox to `destination`; "" when none.
+[[nodiscard]] std::string latest_code(const fs::path& outbox, const std::string& destination);
 
 /// The outbox read through a descriptor opened by root, which a child process that has
 /// dropped to a user's UID still reads (the file is lwauthd's, mode 0600, as a phone is

@@ -9,6 +9,9 @@ namespace lwauth::bus {
 
 inline constexpr const char* kServiceName = "org.lwauth.Auth1";
 inline constexpr const char* kObjectPath = "/org/lwauth/Auth1";
+// lwauthd's private socket for root's logins: the Login interface alone, peer to peer
+// with no bus broker (lwauthd --login-socket, pam_lwauth socket=).
+inline constexpr const char* kLoginSocketPath = "/run/lwauth/login.socket";
 
 // ---- org.lwauth.Auth1.Login: callers with effective UID 0 only ------------------------
 //

@@ -1,0 +1,259 @@
+#include "login_socket.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-id128.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "barrier.hpp"
+#include "log.hpp"
+#include "lwauth/error.hpp"
+
+namespace lwauth {
+namespace {
+
+// sd-bus's own signal to a connection's matches when the connection has closed.
+constexpr const char* kLocalName = "org.freedesktop.DBus.Local";
+constexpr const char* kLocalPath = "/org/freedesktop/DBus/Local";
+
+// At most this many connections are taken per wake-up, so that a flood of connections
+// cannot hold up the logins already running.
+constexpr int kAcceptBurst = 64;
+
+Error system_error(const std::string& what, int errno_value) {
+    return Error(Errc::Internal, what + ": " + std::strerror(errno_value));
+}
+
+}  // namespace
+
+Result<UniqueFd> listen_login_socket(const std::string& path) {
+    std::string::size_type slash = path.rfind('/');
+    if (path.empty() || path[0] != '/' || slash == path.size() - 1) {
+        return Error(Errc::InvalidArgument, path + " is not an absolute path to a socket");
+    }
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path)) {
+        return Error(Errc::InvalidArgument, path + " is longer than a Unix socket path may be (" +
+                                                std::to_string(sizeof(address.sun_path) - 1) +
+                                                " bytes)");
+    }
+    std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+    std::string name = path.substr(slash + 1);
+    // Made here when lwauthd runs without RuntimeDirectory=; mkdir() follows no link.
+    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
+        return system_error("cannot create " + dir, errno);
+    }
+    auto opened =
+        open_checked(AT_FDCWD, dir, O_RDONLY, FileType::Directory, private_file_rule(::geteuid()));
+    if (!opened) {
+        return Error(opened.error().code(), describe_file_error(opened.error(), dir));
+    }
+    int dir_fd = opened->fd.get();
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            return Error(Errc::InvalidArgument,
+                         path + " is there and is not a socket; lwauth leaves it alone");
+        }
+        // Left by an lwauthd that is gone: nobody else may write in this directory.
+        if (::unlinkat(dir_fd, name.c_str(), 0) < 0) {
+            return system_error("cannot remove the old socket " + path, errno);
+        }
+    } else if (errno != ENOENT) {
+        return system_error("cannot look at " + path, errno);
+    }
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd.valid()) {
+        return system_error("cannot create a socket", errno);
+    }
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    if (::bind(fd.get(), reinterpret_cast<const struct sockaddr*>(&address), sizeof(address)) < 0) {
+        return system_error("cannot bind " + path, errno);
+    }
+    // The directory already keeps out everyone but lwauthd's user (and root); the
+    // socket's own mode says the same to whoever looks.
+    if (::fchmodat(dir_fd, name.c_str(), 0600, 0) < 0) {
+        return system_error("cannot set the mode of " + path, errno);
+    }
+    if (::listen(fd.get(), SOMAXCONN) < 0) {
+        return system_error("cannot listen on " + path, errno);
+    }
+    return fd;
+}
+
+LoginSocket::LoginSocket(sd_event* event, BusService& service, UniqueFd listener, std::string path)
+    : event_(event), service_(service), listener_(std::move(listener)), path_(std::move(path)) {
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0) {
+        dev_ = st.st_dev;
+        ino_ = st.st_ino;
+    }
+    int r = sd_id128_randomize(&server_id_);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot make the login socket's server ID: " + errno_string(r));
+    }
+    sd_event_source* source = nullptr;
+    r = sd_event_add_io(event_, &source, listener_.get(), EPOLLIN, on_accept, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot watch the login socket: " + errno_string(r));
+    }
+    accept_source_.reset(source);
+    source = nullptr;
+    r = sd_event_add_defer(event_, &source, on_reap, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot add the login socket's reaper: " + errno_string(r));
+    }
+    reap_source_.reset(source);
+    sd_event_source_set_enabled(source, SD_EVENT_OFF);
+}
+
+LoginSocket::~LoginSocket() {
+    accept_source_.reset();
+    reap_source_.reset();
+    for (auto& [number, connection] : connections_) {
+        if (!connection->closed) {
+            service_.detach_private(connection->bus.get());
+        }
+    }
+    connections_.clear();
+    struct stat st {};
+    if (!path_.empty() && ::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ &&
+        st.st_ino == ino_) {
+        ::unlink(path_.c_str());
+    }
+}
+
+int LoginSocket::on_accept(sd_event_source*, int, uint32_t, void* userdata) {
+    auto* self = static_cast<LoginSocket*>(userdata);
+    return c_barrier("login-socket-accept", 0, [self] {
+        for (int i = 0; i < kAcceptBurst && self->accept_one(); ++i) {
+        }
+        return 0;
+    });
+}
+
+bool LoginSocket::accept_one() {
+    UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd.valid()) {
+        if (errno == EMFILE || errno == ENFILE) {
+            // The connection stays in the backlog, which would wake the loop at once
+            // again: stop taking connections until one closes.
+            sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_OFF);
+        }
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            log_event(LogLevel::Error, "private-refused",
+                      std::string("cannot accept a connection on the login socket: ") +
+                          std::strerror(errno),
+                      {{"PATH", path_}});
+        }
+        return errno == EINTR || errno == ECONNABORTED;
+    }
+    // The credentials the kernel recorded when the peer called connect(): its EUID then.
+    struct ucred peer {};
+    socklen_t size = sizeof(peer);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &size) < 0) {
+        log_event(LogLevel::Warning, "private-refused",
+                  "cannot tell who connected to the login socket; connection closed",
+                  {{"PATH", path_}});
+        return true;
+    }
+    if (peer.uid != 0) {
+        log_event(LogLevel::Warning, "private-refused",
+                  "a caller other than root refused on the login socket",
+                  {{"CALLER_UID", std::to_string(peer.uid)}, {"PATH", path_}});
+        return true;
+    }
+    if (connections_.size() >= kMaxConnections) {
+        log_event(LogLevel::Warning, "private-refused",
+                  "too many connections on the login socket; the client uses the bus",
+                  {{"PATH", path_}});
+        return true;
+    }
+    serve(std::move(fd), peer.uid);
+    return true;
+}
+
+void LoginSocket::serve(UniqueFd fd, uid_t euid) {
+    auto connection = std::make_unique<Connection>();
+    connection->socket = this;
+    connection->number = ++next_;
+    sd_bus* raw = nullptr;
+    int r = sd_bus_new(&raw);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot make a bus connection: " + errno_string(r));
+    }
+    connection->bus.reset(raw);
+    r = sd_bus_set_fd(raw, fd.get(), fd.get());
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot hand the connection to sd-bus: " + errno_string(r));
+    }
+    (void)fd.release();  // the bus's now
+    // A server that authenticates its peer (EXTERNAL, checked against SO_PEERCRED), not an
+    // anonymous one.
+    r = sd_bus_set_server(raw, 1, server_id_);
+    if (r >= 0) {
+        r = sd_bus_set_anonymous(raw, 0);
+    }
+    if (r >= 0) {
+        r = sd_bus_match_signal(raw, nullptr, kLocalName, kLocalPath, kLocalName, "Disconnected",
+                                on_disconnected, connection.get());
+    }
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot set up a login connection: " + errno_string(r));
+    }
+    service_.attach_private(raw, ":private." + std::to_string(connection->number), euid);
+    r = sd_bus_start(raw);
+    if (r >= 0) {
+        r = sd_bus_attach_event(raw, event_, SD_EVENT_PRIORITY_NORMAL);
+    }
+    if (r < 0) {
+        service_.detach_private(raw);
+        log_event(LogLevel::Warning, "private-refused",
+                  "cannot start a connection on the login socket: " + errno_string(r),
+                  {{"PATH", path_}});
+        return;
+    }
+    log_event(LogLevel::Debug, "private-connected", "root connected to the login socket",
+              {{"OWNER", ":private." + std::to_string(connection->number)}});
+    uint64_t number = connection->number;
+    connections_.emplace(number, std::move(connection));
+}
+
+int LoginSocket::on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    auto* connection = static_cast<Connection*>(userdata);
+    return c_barrier("login-socket-disconnected", 0, [&] {
+        // sd-bus sends it to itself as the connection closes; the peer could send one of
+        // the same shape while the connection is still open.
+        if (sd_bus_is_open(sd_bus_message_get_bus(m)) > 0) {
+            return 0;
+        }
+        connection->socket->closed(*connection);
+        return 0;
+    });
+}
+
+void LoginSocket::closed(Connection& connection) {
+    if (connection.closed) {
+        return;
+    }
+    connection.closed = true;
+    service_.detach_private(connection.bus.get());
+    sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_ON);
+    sd_event_source_set_enabled(reap_source_.get(), SD_EVENT_ONESHOT);
+}
+
+int LoginSocket::on_reap(sd_event_source*, void* userdata) {
+    auto* self = static_cast<LoginSocket*>(userdata);
+    return c_barrier("login-socket-reap", 0, [self] {
+        std::erase_if(self->connections_, [](const auto& entry) { return entry.second->closed; });
+        return 0;
+    });
+}
+
+}  // namespace lwauth

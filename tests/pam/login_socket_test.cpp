@@ -1,0 +1,333 @@
+// Root's logins over lwauthd's private login socket: the real pam_lwauth.so under libpam
+// (pam_wrapper) and the real lwauthd, which serves the Login interface there peer to peer
+// with no bus broker between. The tests' private bus has Debian's limit of 256
+// connections per user. Whether a login went over the socket is read from the kernel:
+// /proc/net/unix lists the socket's path on the listening socket and on every
+// connection lwauthd has accepted from it.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <security/pam_appl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conversation.hpp"
+#include "harness.hpp"
+#include "pam_service.hpp"
+
+namespace lwauth::test {
+namespace {
+
+constexpr const char* kPamPermit = "/usr/lib/x86_64-linux-gnu/security/pam_permit.so";
+constexpr const char* kPassword = "correct horse";
+// Debian's system bus refuses a user's 257th connection.
+constexpr const char* kDebianBusLimits = "<limit name=\"max_connections_per_user\">256</limit>";
+
+// The connections lwauthd has accepted on the socket at `path` and not yet closed.
+size_t connections_on(const fs::path& path) {
+    std::ifstream in("/proc/net/unix");
+    std::string line;
+    size_t seen = 0;
+    std::string tail = " " + path.string();
+    while (std::getline(in, line)) {
+        if (line.size() >= tail.size() &&
+            line.compare(line.size() - tail.size(), tail.size(), tail) == 0) {
+            ++seen;
+        }
+    }
+    return seen > 0 ? seen - 1 : 0;  // the listening socket is one of them
+}
+
+// Whether lwauthd has closed every connection on `path` within 5 s.
+bool all_closed(const fs::path& path) {
+    for (int i = 0; i < 250 && connections_on(path) > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return connections_on(path) == 0;
+}
+
+class LoginSocketTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+#ifdef __SANITIZE_ADDRESS__
+        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
+                        "cannot run (google/sanitizers#611)";
+#endif
+        bus_ = std::make_unique<PrivateBus>(dir_.path(), false, kDebianBusLimits);
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(),
+                                           default_test_policy(dir_ / "outbox.jsonl"));
+        prepare_daemon();
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        // The module runs inside this process: the private bus, and the daemon's socket.
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_->address().c_str(), 1);
+        setenv("LWAUTH_LOGIN_SOCKET", daemon_->login_socket().c_str(), 1);
+    }
+
+    /// Runs before lwauthd's first start.
+    virtual void prepare_daemon() {}
+
+    // pam_wrapper reads its service directory once per process: made once, never changed.
+    static void SetUpTestSuite() {
+        if (pam_dir_ != nullptr) {
+            return;
+        }
+        static TempDir services("lwauth-pam-socket");
+        pam_dir_ = &services;
+        std::string matrix =
+            use_pam_dir(pam_dir_->path(), kPassword, {"socket", "socket_safe", "socket_missing"});
+        std::string module = LWAUTH_PAM_MODULE_PATH;
+        std::string account = "account required " + std::string(kPamPermit) + "\n";
+        auto two_step = [&](const std::string& args) {
+            return "auth requisite " + matrix + "\nauth required " + module +
+                   " mode=second_factor" + args + "\n" + account;
+        };
+        write_file(pam_dir_->path() / "pam.d" / "socket", two_step(""));
+        write_file(pam_dir_->path() / "pam.d" / "socket_safe", two_step(" failmode=safe"));
+        write_file(pam_dir_->path() / "pam.d" / "socket_missing",
+                   two_step(" socket=/nonexistent-lwauth/login.socket"));
+        write_file(pam_dir_->path() / "pam.d" / "socket_relative",
+                   two_step(" socket=run/login.socket"));
+        // No password: many conversations at once, each holding its connection until
+        // pam_setcred.
+        write_file(pam_dir_->path() / "pam.d" / "hold", "auth required " + std::string(kPamPermit) +
+                                                            "\nauth required " + module +
+                                                            " mode=second_factor\n" + account);
+    }
+
+    // pam_authenticate, then pam_setcred when it succeeded, then pam_end: what
+    // pam_authenticate returned.
+    static int login(const std::string& service, const std::string& user, Person& person) {
+        struct pam_conv conv = {converse, &person};
+        pam_handle_t* pamh = nullptr;
+        int rc = pam_start(service.c_str(), user.c_str(), &conv, &pamh);
+        if (rc != PAM_SUCCESS) {
+            return rc;
+        }
+        rc = pam_authenticate(pamh, 0);
+        if (rc == PAM_SUCCESS) {
+            pam_setcred(pamh, PAM_ESTABLISH_CRED);
+        }
+        pam_end(pamh, rc);
+        return rc;
+    }
+
+    // At the keyboard: the password, and at a code prompt what at_method says.
+    static Person someone() {
+        return Person{"code", kPassword, {}, "", 0, 0};
+    }
+
+    // alice's code login, counting the socket's connections while it waits for the code;
+    // `mid_login` runs then too.
+    int alice_logs_in(const std::string& service, size_t& on_socket,
+                      const std::function<void()>& mid_login = {}) {
+        Person alice = someone();
+        alice.at_method = [&](const std::string&) -> std::optional<std::string> {
+            on_socket = connections_on(daemon_->login_socket());
+            std::string code = latest_code(daemon_->outbox(), "alice@example.com");
+            if (mid_login) {
+                mid_login();
+            }
+            return code;
+        };
+        return login(service, "alice", alice);
+    }
+
+    static inline TempDir* pam_dir_ = nullptr;
+    TempDir dir_{"lwauth-socket"};
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(LoginSocketTest, ARootLoginGoesOverTheSocket) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 1u);
+    EXPECT_TRUE(all_closed(daemon_->login_socket())) << "closed at pam_end";
+}
+
+TEST_F(LoginSocketTest, LoginsGoOnOverTheSocketWhenTheBusBrokerStops) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    bus_->kill();
+    ASSERT_TRUE(daemon_->log_shows("bus-lost")) << daemon_->log();
+    for (int i = 0; i < 2; ++i) {
+        size_t on_socket = 0;
+        EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+        EXPECT_EQ(on_socket, 1u);
+    }
+    EXPECT_TRUE(daemon_->running());
+}
+
+TEST_F(LoginSocketTest, AMissingSocketFallsBackToTheBus) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t on_socket = 1;
+    EXPECT_EQ(alice_logs_in("socket_missing", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 0u);
+
+    // The same when lwauthd has no socket at all (started without one, or it is gone).
+    ASSERT_EQ(::unlink(daemon_->login_socket().c_str()), 0);
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+}
+
+TEST_F(LoginSocketTest, AMalformedSocketOptionFailsClosed) {
+    Person bob = someone();
+    EXPECT_EQ(login("socket_relative", "bob", bob), PAM_SERVICE_ERR);
+}
+
+TEST_F(LoginSocketTest, ARestartedLwauthdMidLoginLeavesTheLoginToFailmode) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    auto restart = [&] {
+        daemon_->kill();
+        EXPECT_TRUE(daemon_->start()) << daemon_->log();
+    };
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket, restart), PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(on_socket, 1u);
+    // failmode=safe: lwauth steps aside and the password alone decides.
+    on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket_safe", on_socket, restart), PAM_SUCCESS);
+    EXPECT_EQ(on_socket, 1u);
+}
+
+TEST_F(LoginSocketTest, TheSocketAndItsDirectoryAreRootsAlone) {
+    struct stat st {};
+    ASSERT_EQ(::lstat(daemon_->login_socket().parent_path().c_str(), &st), 0);
+    EXPECT_TRUE(S_ISDIR(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    ASSERT_EQ(::lstat(daemon_->login_socket().c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+// Connects to the socket at `path` as `uid` from a child process: "refused" when
+// connect() failed, "closed" when lwauthd closed the connection it accepted, "open" when
+// it kept it for 5 s.
+std::string connect_as(uid_t uid, const fs::path& path) {
+    int fds[2];
+    if (::pipe(fds) != 0) {
+        return "";
+    }
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        const char* result = "refused";
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un address {};
+        address.sun_family = AF_UNIX;
+        std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+        if (become(uid) && ::connect(fd, reinterpret_cast<const struct sockaddr*>(&address),
+                                     sizeof(address)) == 0) {
+            struct pollfd p = {fd, POLLIN, 0};
+            char byte = 0;
+            result = ::poll(&p, 1, 5000) == 1 && ::read(fd, &byte, 1) <= 0 ? "closed" : "open";
+        }
+        (void)!::write(fds[1], result, std::strlen(result));
+        _exit(0);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buffer[64];
+    for (ssize_t n; (n = ::read(fds[0], buffer, sizeof(buffer))) > 0;) {
+        out.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fds[0]);
+    ::waitpid(pid, nullptr, 0);
+    return out;
+}
+
+TEST_F(LoginSocketTest, AnotherUserCannotReachTheSocket) {
+    EXPECT_EQ(connect_as(uid_of("alice"), daemon_->login_socket()), "refused");
+    EXPECT_EQ(connect_as(0, daemon_->login_socket()), "open") << "root is served";
+}
+
+// lwauthd as the shipped unit runs it: the user lwauth, whose socket it is.
+class LoginSocketAsLwauth : public LoginSocketTest {
+  protected:
+    void prepare_daemon() override {
+        daemon_->run_as(kDaemonUid);
+        ASSERT_TRUE(give_to_daemon(daemon_->state_dir(), true));
+        ASSERT_TRUE(give_to_daemon(daemon_->outbox(), false));
+    }
+};
+
+TEST_F(LoginSocketAsLwauth, ACallerOtherThanRootIsClosedAtConnect) {
+    // The socket's owner reaches it; lwauthd takes root alone.
+    EXPECT_EQ(connect_as(kDaemonUid, daemon_->login_socket()), "closed");
+    EXPECT_TRUE(daemon_->log_shows("caller_uid=" + std::to_string(kDaemonUid))) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("private-refused"), std::string::npos);
+    // Root is served, though the socket is lwauth's.
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 1u);
+}
+
+TEST_F(LoginSocketTest, ConversationsPastTheBusPerUserLimitAllSucceed) {
+    // Each holds its connection from pam_authenticate to pam_setcred (the Confirm of the
+    // full login), so that all are open at once: twice what the bus lets root have.
+    constexpr int kConversations = 512;
+    std::latch authenticated(kConversations + 1);
+    std::latch counted(1);
+    std::atomic<int> succeeded = 0;
+    std::vector<int> results(kConversations, -1);
+    // pam_wrapper sets itself up at a process's first pam_start, which many threads at
+    // once would race on: one here first.
+    pam_handle_t* first = nullptr;
+    struct pam_conv none = {converse, nullptr};
+    ASSERT_EQ(pam_start("hold", "bob", &none, &first), PAM_SUCCESS);
+    pam_end(first, PAM_SUCCESS);
+    std::vector<std::thread> threads;
+    threads.reserve(kConversations);
+    for (int i = 0; i < kConversations; ++i) {
+        threads.emplace_back([&, i] {
+            // No contact: lwauth lets the other modules decide, after a Start.
+            Person bob = someone();
+            struct pam_conv conv = {converse, &bob};
+            pam_handle_t* pamh = nullptr;
+            int rc = pam_start("hold", "bob", &conv, &pamh);
+            if (rc == PAM_SUCCESS) {
+                rc = pam_authenticate(pamh, 0);
+            }
+            results[static_cast<size_t>(i)] = rc;
+            authenticated.count_down();
+            counted.wait();
+            if (pamh != nullptr) {
+                if (rc == PAM_SUCCESS && pam_setcred(pamh, PAM_ESTABLISH_CRED) == PAM_SUCCESS) {
+                    ++succeeded;
+                }
+                pam_end(pamh, rc);
+            }
+        });
+    }
+    authenticated.arrive_and_wait();
+    size_t held = connections_on(daemon_->login_socket());
+    counted.count_down();
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(std::count(results.begin(), results.end(), PAM_SUCCESS), kConversations)
+        << daemon_->log();
+    EXPECT_EQ(succeeded.load(), kConversations);
+    EXPECT_EQ(held, static_cast<size_t>(kConversations));
+    EXPECT_TRUE(daemon_->running());
+}
+
+}  // namespace
+}  // namespace lwauth::test
