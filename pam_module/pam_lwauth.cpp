@@ -25,57 +25,14 @@
 #include "lwauth/i18n.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
+#include "options.hpp"
 
 namespace lwauth {
 namespace {
 
-constexpr uint64_t kUsecPerSec = 1000 * 1000;
 // The most pam_setcred waits for Confirm: only the record of a full login waits on it,
 // and a hung lwauthd must not hold up the session for the whole timeout=.
 constexpr uint64_t kConfirmTimeoutUsec = 5 * kUsecPerSec;
-
-struct Options {
-    const char* mode = bus::kModeSecondFactor;
-    bool failmode_safe = false;
-    uint64_t timeout_usec = bus::kModuleDefaultTimeoutSeconds * kUsecPerSec;
-    bool debug = false;
-};
-
-// Parses module arguments. A known option with a bad value fails closed; unknown
-// options are reported and ignored so that a typo does not lock everyone out.
-int parse_options(pam_handle_t* pamh, int argc, const char** argv, Options& options) {
-    for (int i = 0; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "debug") {
-            options.debug = true;
-        } else if (arg == "mode=primary") {
-            options.mode = bus::kModePrimary;
-        } else if (arg == "mode=second_factor") {
-            options.mode = bus::kModeSecondFactor;
-        } else if (arg == "failmode=secure") {
-            options.failmode_safe = false;
-        } else if (arg == "failmode=safe") {
-            options.failmode_safe = true;
-        } else if (arg.starts_with("timeout=")) {
-            std::string_view value = arg.substr(std::strlen("timeout="));
-            unsigned seconds = 0;
-            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-            if (ec != std::errc() || end != value.data() + value.size() || seconds < 1 ||
-                seconds > 3600) {
-                pam_syslog(pamh, LOG_ERR, "bad option '%s': timeout must be 1 to 3600 seconds",
-                           argv[i]);
-                return PAM_SERVICE_ERR;
-            }
-            options.timeout_usec = seconds * kUsecPerSec;
-        } else if (arg.starts_with("mode=") || arg.starts_with("failmode=")) {
-            pam_syslog(pamh, LOG_ERR, "bad option '%s'", argv[i]);
-            return PAM_SERVICE_ERR;
-        } else {
-            pam_syslog(pamh, LOG_WARNING, "unknown option '%s' ignored", argv[i]);
-        }
-    }
-    return PAM_SUCCESS;
-}
 
 // One place for the daemon's verdicts.
 int verdict_to_pam(std::string_view verdict) {
