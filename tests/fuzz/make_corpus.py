@@ -111,9 +111,16 @@ def id_tokens():
 
 
 def line_requests():
-    write("line_callback", "ja", "ja,en-US;q=0.9,en;q=0.8\nAAAAAAAAAAAAAAAAAAAAAA\nLogin"
-          "\n" + json.dumps({"id_token": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "token_type": "Bearer"}))
-    write("line_callback", "en", "en-GB;q=0.5, *;q=0.1\nnot-a-token\n<b>&\n{\"error\":\"x\"}")
+    write("line_callback", "link", "l\nja,en-US;q=0.9,en;q=0.8\nk=\1")
+    write("line_callback", "link-head", "l HEAD\nen\nk=\1")
+    write("line_callback", "link-unknown", "l\n\nk=AAAAAAAAAAAAAAAAAAAAAB")
+    opened = "l\nen\nk=\1\n--\n"
+    write("line_callback", "callback", opened + "c\nen-GB;q=0.5, *;q=0.1\nstate=\2\ncode=abc")
+    write("line_callback", "callback-denied", opened + "c\nja\nstate=\2\nerror=ACCESS_DENIED")
+    write("line_callback", "callback-error", opened + "c\n\nstate=\2\nerror=SERVER_ERROR")
+    write("line_callback", "callback-twice", opened + "c\n\nstate=\2\ncode=a\n--\nc\n\nstate=\2\ncode=a")
+    write("line_callback", "callback-unknown", "c\n\nstate=x\ncode=abc")
+    write("line_callback", "confirm", "f\nja;q=0.1\nconfirm=\3\nnumber=10")
 
 
 def others():
