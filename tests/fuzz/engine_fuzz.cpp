@@ -3,6 +3,8 @@
 // tests/unit/engine_test.cpp builds it) starts a login, then takes the fuzzer's bytes as
 // a sequence of answers. An answer of one byte 0x01 is replaced by the latest code sent,
 // and one of 0x02 moves the clock, so that right codes, resends and expiry are reached too.
+// A success without any code the channels carried among the answers aborts: the login let
+// someone in who never had the code.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -117,6 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         login.engine->start(LoginContext{user, "sshd", "192.0.2.7", "", mode, ":1.42"},
                             std::move(done));
     });
+    bool right_code_given = false;  // an answer that was a code the channels carried
     while (step && !step->finished() && in.remaining_bytes() > 0) {
         std::string answer = in.ConsumeRandomLengthString(64);
         if (answer == "\x01" && !login.sent.empty()) {
@@ -127,10 +130,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             continue;
         }
         const std::string owner = in.ConsumeBool() ? ":1.42" : ":1.43";
+        for (const auto& sent : login.sent) {
+            right_code_given |= !answer.empty() && code_in(sent.text) == answer;
+        }
         const std::string id = step->id;
         step = login.run([&](Done<Step> done) {
             login.engine->answer(id, owner, SecretString(answer), std::move(done));
         });
+    }
+    if (step && step->verdict == bus::kVerdictSuccess && !right_code_given) {
+        abort();  // let in without the code any channel carried
     }
     if (step && !step->id.empty()) {
         login.engine->cancel(step->id, ":1.42");

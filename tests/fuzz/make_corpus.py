@@ -128,6 +128,10 @@ def others():
     write("pam_args", "primary", "mode=primary\nfailmode=safe\ndebug\ntimeout=3600")
     write("pam_args", "bad", "timeout=0\nmode=other")
     # Bytes: the engine's and the bus codec's inputs are FuzzedDataProvider programs.
+    # FuzzedDataProvider takes strings from the front, integers and booleans from the back:
+    # the SMS channel works, mode=second_factor, the user taro, then the latest code (0x01)
+    # from the login's own bus client.
+    write("engine", "right-code", b"\x01\\ \x01\x01\x00\x00")
     write("engine", "answers", b"\x01\x00r\x00000000\x00\x01\x00\x02\x10" + b"\x01" * 8)
     write("engine", "wrong", b"123456\x00654321\x00999999\x00r\x00\xff\xfe\x03")
     write("bus_codec", "step", b"verdict\x00id\x00prompt\x00hello\x00" + b"\x01\x00")
