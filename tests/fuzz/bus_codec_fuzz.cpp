@@ -2,7 +2,8 @@
 // bytes: a real sd_bus_message, written by a small program of appends and containers
 // (any signature sd-bus accepts, so also the wrong ones), sealed and rewound, then read
 // by read_step (the module's side), read_start_context (lwauthd's side), read_status or
-// read_status_list (lwauthctl's side) as a reply is.
+// read_status_list (lwauthctl's side) as a reply is. A step or context written by the
+// codec's own append_* alone must read back equal.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
@@ -10,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "lwauth/bus_codec.hpp"
@@ -70,36 +72,45 @@ bool write_one(sd_bus_message* m, FuzzedDataProvider& in) {
     }
 }
 
+// A string as D-Bus carries it: up to its first NUL, which no D-Bus string holds.
+std::string bus_string(FuzzedDataProvider& in, size_t max) {
+    return in.ConsumeRandomLengthString(max).c_str();
+}
+
+// What write_valid wrote, to compare with what is read back.
+struct Written {
+    std::optional<lwauth::Step> step;
+    std::optional<lwauth::StartContext> context;
+};
+
 // A valid value of what `reader` reads, its strings from the fuzzer.
-void write_valid(sd_bus_message* m, int reader, FuzzedDataProvider& in) {
+Written write_valid(sd_bus_message* m, int reader, FuzzedDataProvider& in) {
     using namespace lwauth;
     if (reader == 0) {
         Step step;
-        step.verdict = in.ConsumeRandomLengthString(16);
-        step.id = step.verdict.empty() ? in.ConsumeRandomLengthString(16) : "";
-        step.prompt = step.verdict.empty() ? in.ConsumeRandomLengthString(32) : "";
-        step.info(in.ConsumeRandomLengthString(32));
+        step.verdict = bus_string(in, 16);
+        step.id = step.verdict.empty() ? bus_string(in, 16) : "";
+        step.prompt = step.verdict.empty() ? bus_string(in, 32) : "";
+        step.info(bus_string(in, 32));
         bus::append_step(m, step);
-    } else if (reader == 1) {
-        StartContext context{in.ConsumeRandomLengthString(16),
-                             in.ConsumeRandomLengthString(16),
-                             in.ConsumeRandomLengthString(16),
-                             in.ConsumeRandomLengthString(16),
-                             in.ConsumeRandomLengthString(16),
-                             in.ConsumeIntegral<uint64_t>(),
-                             in.ConsumeBool(),
-                             in.ConsumeRandomLengthString(16)};
-        bus::append_start_context(m, context);
-    } else {
-        bus::Status status;
-        status.user = in.ConsumeRandomLengthString(16);
-        status.two_step = in.ConsumeBool();
-        if (reader == 2) {
-            bus::append_status(m, status);
-        } else {
-            bus::append_status_list(m, {status, status});
-        }
+        return {step, std::nullopt};
     }
+    if (reader == 1) {
+        StartContext context{bus_string(in, 16), bus_string(in, 16), bus_string(in, 16),
+                             bus_string(in, 16), bus_string(in, 16), in.ConsumeIntegral<uint64_t>(),
+                             in.ConsumeBool(),   bus_string(in, 16)};
+        bus::append_start_context(m, context);
+        return {std::nullopt, context};
+    }
+    bus::Status status;
+    status.user = bus_string(in, 16);
+    status.two_step = in.ConsumeBool();
+    if (reader == 2) {
+        bus::append_status(m, status);
+    } else {
+        bus::append_status_list(m, {status, status});
+    }
+    return {};
 }
 
 }  // namespace
@@ -114,12 +125,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     BusMessagePtr m(raw);
     bool written = true;
+    Written valid;
     try {
         if (in.ConsumeBool()) {
-            write_valid(raw, reader, in);
+            valid = write_valid(raw, reader, in);
         }
     } catch (const Error&) {
         written = false;  // append_step refuses a step that breaks the contract
+    }
+    if (in.remaining_bytes() > 0) {
+        valid = {};  // more arguments follow: no longer what was written alone
     }
     while (written && in.remaining_bytes() > 0) {
         written = write_one(raw, in);
@@ -130,10 +145,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         switch (reader) {
             case 0:
-                (void)bus::read_step(raw);
+                if (Step step = bus::read_step(raw); valid.step && step != *valid.step) {
+                    abort();  // a step does not read back as it was written
+                }
                 break;
             case 1:
-                (void)bus::read_start_context(raw);
+                if (StartContext context = bus::read_start_context(raw);
+                    valid.context && context != *valid.context) {
+                    abort();  // a context does not read back as it was written
+                }
                 break;
             case 2:
                 (void)bus::read_status(raw);
