@@ -132,6 +132,8 @@ def others():
     # the SMS channel works, mode=second_factor, the user taro, then the latest code (0x01)
     # from the login's own bus client.
     write("engine", "right-code", b"\x01\\ \x01\x01\x00\x00")
+    # The right code with a vertical tab after it, which the engine trims: a success.
+    write("engine", "right-code-spaced", b"328608\x0b\\a\x07!\x000")
     write("engine", "answers", b"\x01\x00r\x00000000\x00\x01\x00\x02\x10" + b"\x01" * 8)
     write("engine", "wrong", b"123456\x00654321\x00999999\x00r\x00\xff\xfe\x03")
     write("bus_codec", "step", b"verdict\x00id\x00prompt\x00hello\x00" + b"\x01\x00")
