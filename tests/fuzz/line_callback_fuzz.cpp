@@ -34,14 +34,18 @@
 namespace lwauth {
 namespace {
 
+// The directory of the channel secret: gone when the fuzzer exits normally (a crash
+// leaves it for the replay).
+char secret_dir[] = "/tmp/lwauth-fuzz-line.XXXXXX";
+
 // The channel secret, in a file of mode 0600 as [line] channel_secret_file wants it.
 const std::filesystem::path& secret_file() {
     static const std::filesystem::path path = [] {
-        char dir[] = "/tmp/lwauth-fuzz-line.XXXXXX";
-        if (mkdtemp(dir) == nullptr) {
+        if (mkdtemp(secret_dir) == nullptr) {
             abort();
         }
-        std::filesystem::path file = std::filesystem::path(dir) / "channel.secret";
+        std::atexit([] { std::filesystem::remove_all(secret_dir); });
+        std::filesystem::path file = std::filesystem::path(secret_dir) / "channel.secret";
         std::ofstream(file) << "0123456789abcdef0123456789abcdef\n";
         chmod(file.c_str(), 0600);
         return file;
