@@ -29,28 +29,14 @@
 #include "lwauth/i18n.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "lwauth/secret.hpp"
+#include "options.hpp"
 
 namespace lwauth {
 namespace {
 
-constexpr uint64_t kUsecPerSec = 1000 * 1000;
 // The most pam_setcred waits for Confirm: only the record of a full login waits on it,
 // and a hung lwauthd must not hold up the session for the whole timeout=.
 constexpr uint64_t kConfirmTimeoutUsec = 5 * kUsecPerSec;
-
-struct Options {
-    const char* mode = bus::kModeSecondFactor;
-    bool failmode_safe = false;
-    uint64_t timeout_usec = bus::kModuleDefaultTimeoutSeconds * kUsecPerSec;
-    // lwauthd's login socket, tried before the bus; "" when socket= does not say.
-    std::string socket;
-    bool debug = false;
-};
-
-// Whether `path` can be a Unix socket's address: absolute, and short enough.
-bool socket_path_ok(std::string_view path) {
-    return path.starts_with('/') && path.size() < sizeof(sockaddr_un::sun_path);
-}
 
 // The login socket to try: socket=, else LWAUTH_LOGIN_SOCKET (read as sd-bus reads
 // DBUS_SYSTEM_BUS_ADDRESS, with secure_getenv(): never from a setuid caller's
@@ -64,51 +50,6 @@ std::string login_socket_path(const Options& options) {
         return env;
     }
     return bus::kLoginSocketPath;
-}
-
-// Parses module arguments. A known option with a bad value fails closed; unknown
-// options are reported and ignored so that a typo does not lock everyone out.
-int parse_options(pam_handle_t* pamh, int argc, const char** argv, Options& options) {
-    for (int i = 0; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "debug") {
-            options.debug = true;
-        } else if (arg == "mode=primary") {
-            options.mode = bus::kModePrimary;
-        } else if (arg == "mode=second_factor") {
-            options.mode = bus::kModeSecondFactor;
-        } else if (arg == "failmode=secure") {
-            options.failmode_safe = false;
-        } else if (arg == "failmode=safe") {
-            options.failmode_safe = true;
-        } else if (arg.starts_with("timeout=")) {
-            std::string_view value = arg.substr(std::strlen("timeout="));
-            unsigned seconds = 0;
-            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-            if (ec != std::errc() || end != value.data() + value.size() || seconds < 1 ||
-                seconds > 3600) {
-                pam_syslog(pamh, LOG_ERR, "bad option '%s': timeout must be 1 to 3600 seconds",
-                           argv[i]);
-                return PAM_SERVICE_ERR;
-            }
-            options.timeout_usec = seconds * kUsecPerSec;
-        } else if (arg.starts_with("socket=")) {
-            std::string_view value = arg.substr(std::strlen("socket="));
-            if (!socket_path_ok(value)) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad option '%s': socket must be an absolute path of at most %zu bytes",
-                           argv[i], sizeof(sockaddr_un::sun_path) - 1);
-                return PAM_SERVICE_ERR;
-            }
-            options.socket = value;
-        } else if (arg.starts_with("mode=") || arg.starts_with("failmode=")) {
-            pam_syslog(pamh, LOG_ERR, "bad option '%s'", argv[i]);
-            return PAM_SERVICE_ERR;
-        } else {
-            pam_syslog(pamh, LOG_WARNING, "unknown option '%s' ignored", argv[i]);
-        }
-    }
-    return PAM_SUCCESS;
 }
 
 // One place for the daemon's verdicts.
@@ -676,8 +617,9 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) noexcept {
         std::string proved = take_primary_done(pamh);
         if (!primary) {
             const char* user = nullptr;
-            if (!proved.empty() && pam_get_item(pamh, PAM_USER, reinterpret_cast<const void**>(
-                                                                     &user)) == PAM_SUCCESS &&
+            if (!proved.empty() &&
+                pam_get_item(pamh, PAM_USER, reinterpret_cast<const void**>(&user)) ==
+                    PAM_SUCCESS &&
                 user != nullptr && proved == user) {
                 if (options.debug) {
                     pam_syslog(pamh, LOG_DEBUG, "verified by a passwordless login already");

@@ -396,12 +396,11 @@ std::optional<unsigned> Server::screen(Exchange& exchange) {
     if (count.bytes > limits_.max_header_bytes) {
         return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     }
-    auto route = routes_.find(request.path);
-    if (route == routes_.end()) {
+    if (!routes_.contains(request.path)) {
         return MHD_HTTP_NOT_FOUND;
     }
-    auto handler = route->second.find(get ? Method::Get : Method::Post);
-    if (handler == route->second.end()) {
+    const Handler* route = handler(request.path, get ? Method::Get : Method::Post);
+    if (route == nullptr) {
         return MHD_HTTP_METHOD_NOT_ALLOWED;
     }
     if (content_length(exchange.connection).value_or(0) > limits_.max_body_bytes) {
@@ -410,7 +409,7 @@ std::optional<unsigned> Server::screen(Exchange& exchange) {
     if (count.repeated > 0) {
         return MHD_HTTP_BAD_REQUEST;
     }
-    exchange.handler = handler->second;
+    exchange.handler = *route;
     return std::nullopt;
 }
 
@@ -695,6 +694,15 @@ Server::~Server() {
 
 void Server::route(const std::string& path, Method method, Handler handler) {
     routes_[path][method] = std::move(handler);
+}
+
+const Handler* Server::handler(const std::string& path, Method method) const {
+    auto routes = routes_.find(path);
+    if (routes == routes_.end()) {
+        return nullptr;
+    }
+    auto found = routes->second.find(method);
+    return found == routes->second.end() ? nullptr : &found->second;
 }
 
 ServerStats Server::stats() const {

@@ -130,6 +130,9 @@ class Server {
     /// `handler`; a second route for the same path and method replaces the first.
     void route(const std::string& path, Method method, Handler handler);
 
+    /// The handler of `path` and `method`, or nullptr: what a request the server let
+    /// through is given (tests/fuzz calls it directly, without a connection).
+    [[nodiscard]] const Handler* handler(const std::string& path, Method method) const;
     /// The port listened on.
     [[nodiscard]] uint16_t port() const { return port_; }
     [[nodiscard]] ServerStats stats() const;

@@ -93,6 +93,8 @@ class LineFlows final : public LineApprovals {
 
     /// The port listened on (0 when nothing is).
     [[nodiscard]] uint16_t port() const { return server_ ? server_->port() : 0; }
+    /// The endpoint, whose routes are the flows' handlers; nullptr when nothing listens.
+    [[nodiscard]] const http::Server* server() const { return server_.get(); }
     [[nodiscard]] FlowStats stats() const;
 
     struct Config;
