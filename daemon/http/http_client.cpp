@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "barrier.hpp"
+#include "log.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth::http {
@@ -32,6 +33,9 @@ bool has_line_break(const std::string& value) {
 CURLM* as_multi(void* multi) {
     return static_cast<CURLM*>(multi);
 }
+
+// How long past its own limit a transfer may run before the client ends it (see perform).
+constexpr std::chrono::milliseconds kOverdueGrace{1000};
 
 long whole_seconds(std::chrono::milliseconds limit) {
     return static_cast<long>((limit.count() + 999) / 1000);
@@ -74,10 +78,11 @@ struct Client::Transfer {
     Request request;
     Callback done;
     std::string body;
-    size_t uploaded = 0;  // how much of request.body a mail upload has read
-    size_t data_out = 0;    // message bytes written to the connection (dot-stuffed)
-    int fd = -1;            // the connection's socket, once libcurl names it
+    size_t uploaded = 0;         // how much of request.body a mail upload has read
+    size_t data_out = 0;         // message bytes written to the connection (dot-stuffed)
+    int fd = -1;                 // the connection's socket, once libcurl names it
     EventSourcePtr reply_check;  // see Client::arm_reply_check
+    EventSourcePtr overdue;      // see Client::perform
     bool too_big = false;
     char error[CURL_ERROR_SIZE] = {};
 
@@ -185,9 +190,8 @@ struct Client::Transfer {
         if (r.username.empty()) {
             return true;
         }
-        return (is_mail() ||
-                curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) ==
-                    CURLE_OK) &&
+        return (is_mail() || curl_easy_setopt(e, CURLOPT_HTTPAUTH,
+                                              static_cast<long>(CURLAUTH_BASIC)) == CURLE_OK) &&
                curl_easy_setopt(e, CURLOPT_USERNAME, r.username.c_str()) == CURLE_OK &&
                curl_easy_setopt(e, CURLOPT_PASSWORD, r.password.c_str()) == CURLE_OK;
     }
@@ -259,6 +263,46 @@ void Client::perform(Request request, Callback done) {
     }
     if (started.is_mail()) {
         arm_reply_check(started, started.request.reply_timeout);  // the greeting
+    }
+    // libcurl ends a transfer at its timeout when the loop runs it then. Should that wake-up
+    // ever be lost, the caller (a login waiting for its code) must not wait for the server:
+    // a second past its limit, the transfer is ended here as timed out.
+    uint64_t usec = static_cast<uint64_t>((started.request.timeout + kOverdueGrace).count()) * 1000;
+    sd_event_source* source = nullptr;
+    if (sd_event_add_time_relative(event_, &source, CLOCK_MONOTONIC, usec, 0, &Client::on_overdue,
+                                   &started) >= 0) {
+        started.overdue.reset(source);
+    }
+}
+
+int Client::on_overdue(sd_event_source*, uint64_t, void* userdata) {
+    return c_barrier("http-overdue", 0, [&] {
+        auto& transfer = *static_cast<Transfer*>(userdata);
+        transfer.client->abandon(transfer.easy.get());
+        return 0;
+    });
+}
+
+void Client::abandon(void* easy) {
+    auto it = transfers_.find(easy);
+    if (it == transfers_.end()) {
+        return;
+    }
+    std::unique_ptr<Transfer> transfer = std::move(it->second);
+    transfers_.erase(it);
+    curl_multi_remove_handle(as_multi(multi_), transfer->easy.get());
+    log_event(LogLevel::Warning, "http-overdue",
+              "a request outlived its time limit; ended without libcurl",
+              {{"TIMEOUT_MS", std::to_string(transfer->request.timeout.count())}});
+    Response response;
+    response.timed_out = true;
+    response.mail_data_sent = transfer->mail_data_sent();
+    response.error = "no answer in time";
+    if (transfer->done) {
+        c_barrier("http-completion", 0, [&] {
+            transfer->done(std::move(response));
+            return 0;
+        });
     }
 }
 

@@ -78,6 +78,7 @@ class Client {
     [[nodiscard]] size_t in_flight() const { return transfers_.size(); }
 
   private:
+    friend struct ClientTestPeer;  // tests/integration/http_client_test.cpp
     struct Transfer;
 
     static int on_socket(void* easy, int fd, int what, void* userp, void* socketp);
@@ -85,10 +86,13 @@ class Client {
     static int on_io(sd_event_source* source, int fd, uint32_t revents, void* userdata);
     static int on_time(sd_event_source* source, uint64_t usec, void* userdata);
     static int on_reply_due(sd_event_source* source, uint64_t usec, void* userdata);
+    static int on_overdue(sd_event_source* source, uint64_t usec, void* userdata);
     int watch_socket(void* easy, int fd, int what, void* socketp);
     int set_timer(long timeout_ms);
     void socket_action(int fd, int flags);
     void finish_completed();
+    // Ends the transfer of `easy` now as timed out, whatever libcurl's state of it.
+    void abandon(void* easy);
     void arm_reply_check(Transfer& transfer, std::chrono::milliseconds after);
 
     sd_event* event_;

@@ -15,6 +15,18 @@
 
 #include "harness.hpp"
 
+namespace lwauth::http {
+
+// Reaches the client's transfer timer, to lose a wake-up as a loop might.
+struct ClientTestPeer {
+    static void stop_timer(Client& client) {
+        ASSERT_TRUE(client.timer_) << "the client has no transfer timer";
+        ASSERT_GE(sd_event_source_set_enabled(client.timer_.get(), SD_EVENT_OFF), 0);
+    }
+};
+
+}  // namespace lwauth::http
+
 namespace lwauth::test {
 namespace {
 
@@ -143,6 +155,28 @@ TEST_F(HttpClientTest, TimesOut) {
     EXPECT_EQ(response.status, 0);
     EXPECT_TRUE(response.timed_out);
     EXPECT_FALSE(response.error.empty());
+}
+
+// Should libcurl's wake-up for a transfer's timeout be lost, the transfer still ends a
+// second past its limit, as timed out, rather than when its server answers (here 30 s).
+TEST_F(HttpClientTest, EndsATransferPastItsLimitWhenLibcurlsWakeUpIsLost) {
+    Request r = request(good_->url("/slow/30000"));
+    r.timeout = std::chrono::milliseconds(1500);
+    std::optional<Response> out;
+    auto started = std::chrono::steady_clock::now();
+    client_->perform(std::move(r), [&](Response response) { out = std::move(response); });
+    // Until the request is on its way and libcurl waits for the answer.
+    while (std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500)) {
+        sd_event_run(event_.get(), 20 * 1000);
+    }
+    ASSERT_FALSE(out.has_value()) << out->error;
+    http::ClientTestPeer::stop_timer(*client_);
+    run_loop();
+    ASSERT_TRUE(out.has_value()) << "the request never called back";
+    EXPECT_TRUE(out->timed_out) << out->error;
+    EXPECT_EQ(out->status, 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20))
+        << "the transfer waited for its server, not for its own limit";
 }
 
 TEST_F(HttpClientTest, ReportsARefusedConnection) {
