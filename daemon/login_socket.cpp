@@ -114,6 +114,7 @@ LoginSocket::LoginSocket(sd_event* event, BusService& service, UniqueFd listener
 }
 
 LoginSocket::~LoginSocket() {
+    retry_source_.reset();
     accept_source_.reset();
     reap_source_.reset();
     for (auto& [number, connection] : connections_) {
@@ -141,18 +142,17 @@ int LoginSocket::on_accept(sd_event_source*, int, uint32_t, void* userdata) {
 bool LoginSocket::accept_one() {
     UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!fd.valid()) {
-        if (errno == EMFILE || errno == ENFILE) {
-            // The connection stays in the backlog, which would wake the loop at once
-            // again: stop taking connections until one closes.
-            sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_OFF);
+        int error = errno;
+        if (error == EMFILE || error == ENFILE) {
+            pause_accepting();
         }
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        if (error != EAGAIN && error != EINTR && error != ECONNABORTED) {
             log_event(LogLevel::Error, "private-refused",
                       std::string("cannot accept a connection on the login socket: ") +
-                          std::strerror(errno),
+                          std::strerror(error),
                       {{"PATH", path_}});
         }
-        return errno == EINTR || errno == ECONNABORTED;
+        return error == EINTR || error == ECONNABORTED;
     }
     // The credentials the kernel recorded when the peer called connect(): its EUID then.
     struct ucred peer {};
@@ -177,6 +177,33 @@ bool LoginSocket::accept_one() {
     }
     serve(std::move(fd), peer.uid);
     return true;
+}
+
+// The connection stays in the backlog, which would wake the loop at once again: stop
+// taking connections until one of the socket's closes, or a second has passed (the
+// descriptors may be held by anything else in lwauthd, and with no connection of the
+// socket's open, nothing else would ever take them again).
+void LoginSocket::pause_accepting() {
+    sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_OFF);
+    constexpr uint64_t kRetryUsec = 1000 * 1000;
+    if (!retry_source_) {
+        sd_event_source* source = nullptr;
+        if (sd_event_add_time_relative(event_, &source, CLOCK_MONOTONIC, kRetryUsec, 0, on_retry,
+                                       this) < 0) {
+            // Without the timer, the next close of a connection is all that is left.
+            return;
+        }
+        retry_source_.reset(source);
+        return;
+    }
+    sd_event_source_set_time_relative(retry_source_.get(), kRetryUsec);
+    sd_event_source_set_enabled(retry_source_.get(), SD_EVENT_ONESHOT);
+}
+
+int LoginSocket::on_retry(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<LoginSocket*>(userdata);
+    sd_event_source_set_enabled(self->accept_source_.get(), SD_EVENT_ON);
+    return 0;
 }
 
 void LoginSocket::serve(UniqueFd fd, uid_t euid) {

@@ -53,6 +53,9 @@ class LoginSocket {
     static int on_accept(sd_event_source*, int, uint32_t, void* userdata);
     static int on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*);
     static int on_reap(sd_event_source*, void* userdata);
+    static int on_retry(sd_event_source*, uint64_t usec, void* userdata);
+    // Stops taking connections for a while: out of file descriptors.
+    void pause_accepting();
     // Takes one pending connection; false when none was waiting.
     bool accept_one();
     void serve(UniqueFd fd, uid_t euid);
@@ -68,7 +71,8 @@ class LoginSocket {
     uint64_t next_ = 0;
     std::map<uint64_t, std::unique_ptr<Connection>> connections_;
     EventSourcePtr accept_source_;
-    EventSourcePtr reap_source_;  // frees closed connections outside their own callbacks
+    EventSourcePtr reap_source_;   // frees closed connections outside their own callbacks
+    EventSourcePtr retry_source_;  // takes connections again a while after EMFILE/ENFILE
 };
 
 }  // namespace lwauth

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <security/pam_appl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -184,6 +185,36 @@ TEST_F(LoginSocketTest, AMissingSocketFallsBackToTheBus) {
     // The same when lwauthd has no socket at all (started without one, or it is gone).
     ASSERT_EQ(::unlink(daemon_->login_socket().c_str()), 0);
     EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+}
+
+// lwauthd out of file descriptors stops taking connections on the socket; with none of
+// the socket's own open, no close would ever start it again: it takes them again a
+// second later, and root's logins go on over the socket once descriptors are free.
+TEST_F(LoginSocketTest, RunningOutOfDescriptorsOnlyPausesTheSocket) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    pid_t pid = daemon_->pid();
+    struct rlimit before {};
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &before), 0);
+    // Descriptors 0-2 are open: no new one fits under 3.
+    struct rlimit full = {3, before.rlim_max};
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &full, nullptr), 0);
+    // Waits in the backlog: accept4() fails with EMFILE.
+    int waiting = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(waiting, 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::string path = daemon_->login_socket().string();
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    int connected =
+        ::connect(waiting, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    std::string why = connected == 0 ? "" : std::strerror(errno);
+    ::close(waiting);
+    ASSERT_EQ(connected, 0) << why;
+    EXPECT_TRUE(daemon_->log_shows("Too many open files")) << daemon_->log();
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &before, nullptr), 0);
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 1u);
 }
 
 TEST_F(LoginSocketTest, AMalformedSocketOptionFailsClosed) {
