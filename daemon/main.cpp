@@ -344,8 +344,8 @@ class Daemon {
                           {clock_, *store_, *pin_hasher_}, {clock_, *store_, *hasher_}));
         add_fingerprint_login();
         add_line_login();
-        account_ = std::make_unique<AccountService>(clock_, random_, *store_, *sender_,
-                                                    *hasher_, users_);
+        account_ =
+            std::make_unique<AccountService>(clock_, random_, *store_, *sender_, *hasher_, users_);
         account_->set_policy(policy_);
         // Linking LINE goes through the same approvals as the LINE login.
         account_->set_line(line_.get());
@@ -379,10 +379,30 @@ class Daemon {
             }
             password = SecretString(view);
         }
+        // A database that cannot be reached now (booting before the network, a restart of
+        // the server) does not stop lwauthd: it answers Unavailable, which the module's
+        // failmode decides about, and connects when the database is back. A schema newer
+        // than this lwauthd's does stop it.
         std::vector<std::unique_ptr<Store>> stores;
+        bool reachable = true;
         for (int i = 0; i < kStoreConnections; ++i) {
-            stores.push_back(std::make_unique<PgStore>(
-                PgConnection{policy_->store.url, password.clone()}, line::host_name(), cipher()));
+            auto store =
+                std::make_unique<PgStore>(PgConnection{policy_->store.url, password.clone()},
+                                          line::host_name(), cipher(), false);
+            if (reachable) {
+                try {
+                    store->open();
+                } catch (const Error& e) {
+                    if (e.code() != Errc::Unavailable) {
+                        throw;
+                    }
+                    reachable = false;
+                    log_event(LogLevel::Warning, "store-unreachable",
+                              std::string(e.what()) +
+                                  "; answering Unavailable until the database can be reached");
+                }
+            }
+            stores.push_back(std::move(store));
         }
         return std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
     }

@@ -227,8 +227,14 @@ std::string unhex_bytea(const std::string& text) {
 
 }  // namespace
 
-PgStore::PgStore(PgConnection connection, std::string host, ContactCipher cipher)
+PgStore::PgStore(PgConnection connection, std::string host, ContactCipher cipher, bool connect_now)
     : settings_(std::move(connection)), host_(std::move(host)), cipher_(std::move(cipher)) {
+    if (connect_now) {
+        connect();
+    }
+}
+
+void PgStore::open() {
     connect();
 }
 

@@ -44,10 +44,15 @@ struct PgConnection {
 
 class PgStore final : public Store {
   public:
-    /// Connects and migrates the database. `host` names this machine: what is bound to it
-    /// (see above) is kept under that name. Throws Error(Unavailable) when the database
-    /// cannot be reached, Error(Internal) when its schema is newer than this lwauthd's.
-    PgStore(PgConnection connection, std::string host, ContactCipher cipher);
+    /// Connects and migrates the database (see open()), unless `connect_now` is false: then
+    /// the first call that needs the database connects. `host` names this machine: what is
+    /// bound to it (see above) is kept under that name.
+    PgStore(PgConnection connection, std::string host, ContactCipher cipher,
+            bool connect_now = true);
+    /// Connects and migrates now. Throws Error(Unavailable) when the database cannot be
+    /// reached (every call then answers Unavailable until a connection succeeds, tried at
+    /// most once a second), Error(Internal) when its schema is newer than this lwauthd's.
+    void open();
     ~PgStore() override;
 
     /// The schema version this build migrates to.

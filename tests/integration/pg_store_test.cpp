@@ -228,5 +228,30 @@ TEST_F(PgStoreTest, ADatabaseOutageAnswersUnavailableThenLoginsRecover) {
     EXPECT_EQ(again.verdict, "success") << a_->log();
 }
 
+// Booting before the network, or the server restarting, must not keep lwauthd down:
+// it starts, answers Unavailable (the module's failmode decides), and serves once the
+// database is back, creating its tables then.
+TEST_F(PgStoreTest, LwauthdStartsWhileTheDatabaseIsDownAndServesWhenItIsBack) {
+    cluster("halt");
+    fs::create_directories(dir_ / "a");
+    bus_a_ = std::make_unique<PrivateBus>(dir_ / "a");
+    a_ = std::make_unique<Daemon>(dir_ / "a", bus_a_->address(),
+                                  policy(dir_ / "a/outbox.jsonl", 100, 0));
+    bool started = a_->start();
+    LoginResult down = login_as_root(a_->bus_address(), "carol", "000000");
+    cluster("resume");
+    ASSERT_TRUE(started) << a_->log();
+    EXPECT_NE(a_->log().find("event=store-unreachable"), std::string::npos) << a_->log();
+    EXPECT_EQ(down.verdict, "org.lwauth.Auth1.Error.Unavailable") << a_->log();
+
+    bool enrolled = false;
+    for (int attempt = 0; attempt < 20 && !enrolled; ++attempt) {
+        std::this_thread::sleep_for(500ms);
+        enrolled = a_->enroll("carol", "phone", kPhone);
+    }
+    ASSERT_TRUE(enrolled) << a_->log();
+    EXPECT_EQ(login_with_latest(*a_, "carol").verdict, "success") << a_->log();
+}
+
 }  // namespace
 }  // namespace lwauth::test
