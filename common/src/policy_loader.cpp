@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -448,9 +449,10 @@ class Loader {
                                  "(public_url) and be reachable only from it"});
     }
 
-    // A password= keyword, or a URL's user:password@.
+    // A password= keyword (libpq decodes %XX in a URL's parameter names too, so
+    // "pass%77ord=" is one), or a URL's user:password@.
     static bool url_holds_password(const std::string& url) {
-        if (url.find("password") != std::string::npos) {
+        if (percent_decoded(url).find("password") != std::string::npos) {
             return true;
         }
         size_t scheme = url.find("://");
@@ -460,6 +462,21 @@ class Loader {
         std::string authority = url.substr(scheme + 3, url.find_first_of("/?", scheme + 3));
         size_t at = authority.rfind('@');
         return at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos;
+    }
+
+    static std::string percent_decoded(const std::string& text) {
+        std::string out;
+        for (size_t i = 0; i < text.size(); ++i) {
+            if (text[i] == '%' && i + 2 < text.size() &&
+                std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+                std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+                out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+                i += 2;
+            } else {
+                out += text[i];
+            }
+        }
+        return out;
     }
 
     void check_store() {

@@ -1280,7 +1280,10 @@ TEST(PolicyRules, PostgresqlRequiresUrl) {
 
 TEST(PolicyRules, RefusesAPasswordInTheStoreUrl) {
     for (const char* url : {"host=db.example password=hunter2 dbname=lwauth",
-                            "postgresql://lwauth:hunter2@db.example/lwauth"}) {
+                            "postgresql://lwauth:hunter2@db.example/lwauth",
+                            // libpq decodes %XX in parameter names as in values
+                            "postgresql://lwauth@db.example/lwauth?pass%77ord=hunter2",
+                            "postgresql://lwauth@db.example/lwauth?%70%61%73%73%77%6F%72%64=x"}) {
         auto error = only_error(std::string("[store]\nbackend = postgresql\nurl = ") + url + "\n");
         EXPECT_NE(error.find("url must not hold a password"), std::string::npos) << error;
         EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
