@@ -6,6 +6,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -50,6 +51,36 @@ std::string login_socket_path(const Options& options) {
         return env;
     }
     return bus::kLoginSocketPath;
+}
+
+// Whether the socket at `path`, whose listener runs as `server_uid`, can only be lwauthd's:
+// the socket is the listener's; its directory is root's or the listener's and open to no
+// group or other; each directory above is root's and open to no group or other but
+// sticky (/tmp): no one else could have put a socket there or swapped it. Else `why`.
+bool socket_path_trusted(const std::string& path, uid_t server_uid, std::string& why) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != server_uid) {
+        why = path + ": not a socket of its listener's (uid " + std::to_string(server_uid) + ")";
+        return false;
+    }
+    std::string dir = path;  // absolute (socket_path_ok)
+    for (bool first = true; dir != "/"; first = false) {
+        size_t slash = dir.find_last_of('/');
+        dir.erase(slash == 0 ? 1 : slash);
+        if (::lstat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+            why = dir + ": not a directory";
+            return false;
+        }
+        bool owner_ok = st.st_uid == 0 || (first && st.st_uid == server_uid);
+        bool open = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+        bool sticky = (st.st_mode & S_ISVTX) != 0;
+        if (!owner_ok || (open && (first || !sticky))) {
+            why = dir + ": owned by uid " + std::to_string(st.st_uid) +
+                  " or writable by others, so the socket in it may be anyone's";
+            return false;
+        }
+    }
+    return true;
 }
 
 // One place for the daemon's verdicts.
@@ -359,6 +390,17 @@ int Relay::connect_private(std::string& why) {
     if (::connect(fd.get(), reinterpret_cast<const struct sockaddr*>(&address), sizeof(address)) <
         0) {
         why = path + ": " + errno_string(-errno);
+        return 0;
+    }
+    // Who listens: the kernel's record of the listener, and where its socket lies.
+    struct ucred server {};
+    socklen_t size = sizeof(server);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &server, &size) < 0) {
+        why = path + ": " + errno_string(-errno);
+        return 0;
+    }
+    if (!socket_path_trusted(path, server.uid, why)) {
+        pam_syslog(pamh_, LOG_WARNING, "login socket not used: %s", why.c_str());
         return 0;
     }
     sd_bus* bus = nullptr;

@@ -105,11 +105,20 @@ class LoginSocketTest : public ::testing::Test {
                    two_step(" socket=/nonexistent-lwauth/login.socket"));
         write_file(pam_dir_->path() / "pam.d" / "socket_relative",
                    two_step(" socket=run/login.socket"));
+        // A socket in a directory anyone may write to: anyone's.
+        fs::create_directories(open_dir());
+        fs::permissions(open_dir(), fs::perms::all);
+        write_file(pam_dir_->path() / "pam.d" / "socket_open",
+                   two_step(" timeout=10 socket=" + (open_dir() / "login.socket").string()));
         // No password: many conversations at once, each holding its connection until
         // pam_setcred.
         write_file(pam_dir_->path() / "pam.d" / "hold", "auth required " + std::string(kPamPermit) +
                                                             "\nauth required " + module +
                                                             " mode=second_factor\n" + account);
+    }
+
+    static fs::path open_dir() {
+        return pam_dir_->path() / "open";
     }
 
     // pam_authenticate, then pam_setcred when it succeeded, then pam_end: what
@@ -215,6 +224,27 @@ TEST_F(LoginSocketTest, RunningOutOfDescriptorsOnlyPausesTheSocket) {
     size_t on_socket = 0;
     EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(on_socket, 1u);
+}
+
+// Whoever could write to the socket's directory could listen there and answer as lwauthd:
+// the module leaves such a socket alone and uses the bus, whose name only lwauthd owns.
+TEST_F(LoginSocketTest, ASocketInADirectoryOthersCanWriteIsNotUsed) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    fs::path path = open_dir() / "login.socket";
+    fs::remove(path);
+    int impostor = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(impostor, 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
+    ASSERT_EQ(::bind(impostor, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+    ASSERT_EQ(::listen(impostor, 8), 0);
+    size_t on_socket = 1;
+    // It never answers: a module that used it would wait its timeout and fail.
+    EXPECT_EQ(alice_logs_in("socket_open", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 0u) << "lwauthd's own socket is not the one named";
+    ::close(impostor);
+    fs::remove(path);
 }
 
 TEST_F(LoginSocketTest, AMalformedSocketOptionFailsClosed) {
