@@ -906,12 +906,20 @@ int cmd_totp_confirm(const Global& g, const std::string& code_arg) {
 
 int cmd_totp_remove(const Global& g) {
     Client client;
+    bool was_on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
+                      .value("two_step", false);
     auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountRemoveTotp, "");
     int removed = 0;
     read_values(reply, "b", &removed);
-    print_result(g, json{{"totp_set", false}, {"removed", removed != 0}},
-                 removed != 0 ? _("Your authenticator app is removed.")
-                              : _("No authenticator app was set up."));
+    bool on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
+                  .value("two_step", false);
+    std::string said = removed != 0 ? _("Your authenticator app is removed.")
+                                    : _("No authenticator app was set up.");
+    // Removing the last second factor turns 2-step verification off: say so.
+    if (was_on && !on) {
+        said += _(" 2-step verification is now off: you have no second factor left.");
+    }
+    print_result(g, json{{"totp_set", false}, {"removed", removed != 0}, {"two_step", on}}, said);
     return kExitOk;
 }
 

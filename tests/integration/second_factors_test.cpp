@@ -240,7 +240,9 @@ TEST_F(SecondFactors, WithOnlyTheAppItsCodeStepsUpToRemoveIt) {
 
     RunResult removed = daemon_->ctl("bob", {"totp", "remove"}, oathtool_totp(secret, 30) + "\n");
     EXPECT_EQ(removed.exit_code, 0) << removed.out << removed.err << daemon_->log();
-    EXPECT_NE(removed.out.find("Your authenticator app is removed."), std::string::npos)
+    EXPECT_NE(removed.out.find("Your authenticator app is removed. 2-step verification is now "
+                               "off: you have no second factor left."),
+              std::string::npos)
         << removed.out;
     EXPECT_FALSE(status("bob").contains("totp_set"));
     EXPECT_EQ(status("bob")["two_step"], false) << "nothing is left to verify with";
