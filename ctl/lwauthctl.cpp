@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <clocale>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gettext.hpp"
 #include "lwauth/bus_codec.hpp"
@@ -479,16 +481,56 @@ SecretString read_code_from_terminal(const std::string& kind) {
     return code ? std::move(*code) : SecretString();
 }
 
+// What StartReauth accepts (bus::kReauthAccepts*), read after where the code went.
+std::vector<std::string> read_accepts(const BusMessagePtr& reply) {
+    std::vector<std::string> accepts;
+    if (sd_bus_message_enter_container(reply.get(), 'a', "s") <= 0) {
+        return {bus::kReauthAcceptsCode};  // an lwauthd before apps could step up: a code
+    }
+    const char* word = nullptr;
+    while (sd_bus_message_read(reply.get(), "s", &word) > 0) {
+        accepts.emplace_back(word);
+    }
+    sd_bus_message_exit_container(reply.get());
+    return accepts;
+}
+
+// Tells the user what the step-up takes: the code sent, the app's code, a recovery code.
+void tell_reauth(const std::string& shown, const std::vector<std::string>& accepts) {
+    auto has = [&](const char* word) {
+        return std::find(accepts.begin(), accepts.end(), word) != accepts.end();
+    };
+    bool code = has(bus::kReauthAcceptsCode) && !shown.empty();
+    bool totp = has(bus::kReauthAcceptsTotp);
+    std::string text;
+    if (code && totp) {
+        text = format_text(_("To confirm it is you, type the code from your authenticator app, "
+                             "or the code that was sent to %s."),
+                           {shown});
+    } else if (code) {
+        text = format_text(_("To confirm it is you, a code was sent to %s."), {shown});
+    } else if (totp) {
+        text = _("To confirm it is you, type the code from your authenticator app.");
+    } else {
+        text = _("To confirm it is you, type one of your recovery codes.");
+    }
+    if (has(bus::kReauthAcceptsRecovery) && (code || totp)) {
+        text += " ";
+        text += _("A recovery code is accepted too.");
+    }
+    std::fprintf(stderr, "%s\n", text.c_str());
+}
+
 // A change that weakens the login (2-step off, a contact removed or replaced) needs proof
-// that it is the user (self_service_reauth = code): a code to a verified contact, typed
-// here, proves this bus connection, on which the change is then made. Never on the
-// command line, where other users could read it.
+// that it is the user (self_service_reauth = code): a second factor typed here (a code
+// sent to a verified contact, the authenticator app's code, a recovery code) proves this
+// bus connection, on which the change is then made. Never on the command line, where
+// other users could read it.
 void reauthenticate(Client& client) {
     auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
     const char* shown = nullptr;
     read_values(reply, "s", &shown);
-    std::fprintf(stderr, "%s\n",
-                 format_text(_("To confirm it is you, a code was sent to %s."), {shown}).c_str());
+    tell_reauth(shown, read_accepts(reply));
     while (true) {
         auto code = read_code(_("Code: "));
         if (!code || code->empty()) {
@@ -864,12 +906,20 @@ int cmd_totp_confirm(const Global& g, const std::string& code_arg) {
 
 int cmd_totp_remove(const Global& g) {
     Client client;
+    bool was_on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
+                      .value("two_step", false);
     auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountRemoveTotp, "");
     int removed = 0;
     read_values(reply, "b", &removed);
-    print_result(g, json{{"totp_set", false}, {"removed", removed != 0}},
-                 removed != 0 ? _("Your authenticator app is removed.")
-                              : _("No authenticator app was set up."));
+    bool on = read_vardict(client.call(bus::kAccountInterface, bus::kAccountStatus, "").get())
+                  .value("two_step", false);
+    std::string said = removed != 0 ? _("Your authenticator app is removed.")
+                                    : _("No authenticator app was set up.");
+    // Removing the last second factor turns 2-step verification off: say so.
+    if (was_on && !on) {
+        said += _(" 2-step verification is now off: you have no second factor left.");
+    }
+    print_result(g, json{{"totp_set", false}, {"removed", removed != 0}, {"two_step", on}}, said);
     return kExitOk;
 }
 

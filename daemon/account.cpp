@@ -1,11 +1,17 @@
 #include "account.hpp"
 
+#include <algorithm>
+
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
 #include "login/remember.hpp"
+#include "lwauth/bus_names.hpp"
 #include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/mask.hpp"
+#include "lwauth/text.hpp"
+#include "second/recovery.hpp"
+#include "second/totp.hpp"
 
 namespace lwauth {
 namespace {
@@ -46,6 +52,15 @@ Error not_waiting(const std::string& kind) {
                          N_("no email is waiting for confirmation; add it first")));
 }
 
+// What a locked account is told at a step-up (and how long is not said: as a login would).
+constexpr const char* kLockedText =
+    N_("too many wrong codes: this account is locked for now; try again later");
+
+bool listed(const policy::UserPolicy& up, policy::SecondFactor factor) {
+    return std::find(up.second_factors.begin(), up.second_factors.end(), factor) !=
+           up.second_factors.end();
+}
+
 void require_two_step_available(const policy::UserPolicy& up) {
     if (up.two_step == policy::TwoStep::Off) {
         throw Error(Errc::NotEnabled, N_("2-step verification is not enabled on this host"));
@@ -62,6 +77,14 @@ Error send_failed(const Error& e, int64_t now, const char* not_sent) {
 }
 
 }  // namespace
+
+UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& state) {
+    UsableFactors factors;
+    factors.code = !state.contacts.empty() && listed(up, policy::SecondFactor::Code);
+    factors.totp = state.totp_set() && up.totp && listed(up, policy::SecondFactor::Totp);
+    factors.recovery = state.recovery_codes > 0 && listed(up, policy::SecondFactor::Recovery);
+    return factors;
+}
 
 void check_contact_kind(const std::string& kind) {
     if (kind != "phone" && kind != "email") {
@@ -206,7 +229,7 @@ void AccountService::add_contact(const std::string& user, const std::string& own
                                             by_kind(kind, N_("adding a phone number"),
                                                     N_("adding an email address")));
                              send_confirmation(user, kind, normalized, "self",
-                                               state.contacts.empty(), done);
+                                               !usable_factors(up, state).any(), done);
                          }));
     });
 }
@@ -238,8 +261,8 @@ void AccountService::use_profile_contact(const std::string& user, const std::str
                 require_reauth(user, owner, up, state,
                                by_kind(kind, N_("using the profile's phone number"),
                                        N_("using the profile's email address")));
-                send_confirmation(user, kind, profile->value, "profile", state.contacts.empty(),
-                                  done);
+                send_confirmation(user, kind, profile->value, "profile",
+                                  !usable_factors(up, state).any(), done);
             }));
     });
 }
@@ -381,15 +404,19 @@ void AccountService::remove_contact(const std::string& user, const std::string& 
                     throw Error(Errc::NotFound, by_kind(kind, N_("no verified phone is saved"),
                                                         N_("no verified email is saved")));
                 }
-                if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required) {
+                UsableFactors factors = usable_factors(up, state);
+                if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required &&
+                    !factors.unsent()) {
                     throw Error(Errc::PolicyForbids,
                                 N_("2-step verification is required on this host; add another "
-                                   "phone number or email address before removing this one"));
+                                   "phone number or email address, or an authenticator app, "
+                                   "before removing this one"));
                 }
                 require_reauth(user, owner, up, state,
                                by_kind(kind, N_("removing your phone number"),
                                        N_("removing your email address")));
-                store_.remove_contact_and_two_step(user, kind, then<bool>(done, [=](bool) {
+                store_.remove_contact_and_two_step(user, kind, factors.others(),
+                                                   then<bool>(done, [=](bool) {
                                                        log_event(LogLevel::Info, "contact-removed",
                                                                  "contact removed",
                                                                  {{"USER", user}, {"KIND", kind}});
@@ -412,10 +439,11 @@ void AccountService::set_two_step(const std::string& user, const std::string& ow
         }
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
-                if (enabled && state.contacts.empty()) {
+                if (enabled && !usable_factors(up, state).any()) {
                     throw Error(Errc::PolicyForbids,
-                                N_("add and confirm a phone number or email address first "
-                                   "(lwauthctl contact add)"));
+                                N_("add and confirm a phone number or email address (lwauthctl "
+                                   "contact add) or an authenticator app (lwauthctl totp add) "
+                                   "first"));
                 }
                 if (!enabled && state.two_step) {
                     require_reauth(user, owner, up, state, N_("turning 2-step verification off"));
@@ -434,12 +462,16 @@ void AccountService::set_two_step(const std::string& user, const std::string& ow
 void AccountService::require_reauth(const std::string& user, const std::string& owner,
                                     const policy::UserPolicy& up, const UserState& state,
                                     const std::string& change) const {
-    if (up.self_service_reauth == policy::Reauth::None || state.contacts.empty()) {
+    UsableFactors factors = usable_factors(up, state);
+    if (up.self_service_reauth == policy::Reauth::None || !factors.any()) {
         return;
     }
     auto it = reauth_until_.find({user, owner});
     if (!owner.empty() && it != reauth_until_.end() && clock_.now() < it->second) {
         return;
+    }
+    if (factors.unsent()) {
+        throw Error(Errc::ReauthRequired, bus_text(bus_texts::kReauthRequiredUnsent, {change}));
     }
     if (!sender_.reachable(*policy_, up, state)) {
         // No code can reach the user to prove it: fail closed, and say who can help.
@@ -452,8 +484,11 @@ void AccountService::require_reauth(const std::string& user, const std::string& 
 }
 
 void AccountService::start_reauth(const std::string& user, const std::string& owner,
-                                  Done<std::string> done) {
+                                  Done<ReauthOffer> done) {
     settle(done, [&] {
+        if (owner.empty()) {
+            throw Error(Errc::AccessDenied, N_("the caller's bus connection has no name"));
+        }
         auto up = user_policy(user);
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
                              send_reauth(user, owner, up, state, done);
@@ -463,69 +498,206 @@ void AccountService::start_reauth(const std::string& user, const std::string& ow
 
 void AccountService::send_reauth(const std::string& user, const std::string& owner,
                                  const policy::UserPolicy& up, const UserState& state,
-                                 Done<std::string> done) {
-    if (state.contacts.empty()) {
-        throw Error(Errc::NotFound,
-                    N_("no verified phone number or email address is saved to send a code to"));
+                                 Done<ReauthOffer> done) {
+    UsableFactors factors = usable_factors(up, state);
+    if (!factors.any()) {
+        throw Error(Errc::NotFound, N_("no verified phone number or email address, authenticator "
+                                       "app or recovery code is saved to confirm it is you"));
     }
-    if (owner.empty()) {
-        throw Error(Errc::AccessDenied, N_("the caller's bus connection has no name"));
+    if (state.locked_until > clock_.now()) {
+        throw Error(Errc::LockedOut, kLockedText);
     }
-    if (!sender_.reachable(*policy_, up, state)) {
-        throw Error(Errc::NotEnabled, N_("no channel on this host reaches your verified contacts"));
+    PendingReauth pending;
+    pending.tries_left = up.code.tries;
+    if (!factors.code || !sender_.reachable(*policy_, up, state)) {
+        if (!factors.unsent()) {
+            throw Error(Errc::NotEnabled,
+                        N_("no channel on this host reaches your verified contacts"));
+        }
+        done(await_reauth(user, owner, up, factors, pending, ""));
+        return;
     }
     SecretString code = generate_code(random_, up.code.length);
-    PendingReauth pending;
+    pending.code_sent = true;
     pending.code_hash = hasher_.keyed_hash(reauth_context(user, owner), code.view());
-    pending.tries_left = up.code.tries;
-    auto lifetime = up.code.lifetime.count();
     sender_.send_login_code(
         user, *policy_, up, state, code,
-        [this, user, owner, lifetime, pending = std::move(pending),
+        [this, user, owner, up, factors, pending,
          done = std::move(done)](Result<Delivered> outcome) mutable {
             if (!outcome) {
-                done(send_failed(outcome.error(), clock_.now(),
-                                 N_("the code could not be sent; try again later or ask your "
-                                    "administrator")));
+                if (!factors.unsent()) {
+                    done(send_failed(outcome.error(), clock_.now(),
+                                     N_("the code could not be sent; try again later or ask your "
+                                        "administrator")));
+                    return;
+                }
+                // The app or a recovery code still proves the user; the code did not go
+                // (the delivery's own event says why).
+                pending.code_sent = false;
+                done(await_reauth(user, owner, up, factors, pending, ""));
                 return;
             }
-            pending.expires_at = clock_.now() + lifetime;
-            pending_reauth_[{user, owner}] = std::move(pending);
             log_event(LogLevel::Info, "reauth-pending",
                       "code sent to confirm a change to the user's login settings",
                       {{"USER", user}, {"CHANNEL", outcome->channel}});
-            done(outcome->shown_destination);
+            done(await_reauth(user, owner, up, factors, pending, outcome->shown_destination));
         },
         CodePurpose::Reauth);
 }
 
+ReauthOffer AccountService::await_reauth(const std::string& user, const std::string& owner,
+                                         const policy::UserPolicy& up, const UsableFactors& factors,
+                                         PendingReauth pending, const std::string& shown) {
+    ReauthOffer offer{shown, {}};
+    for (policy::SecondFactor factor : up.second_factors) {
+        if (factor == policy::SecondFactor::Totp && factors.totp) {
+            offer.accepted.emplace_back(bus::kReauthAcceptsTotp);
+        } else if (factor == policy::SecondFactor::Code && pending.code_sent) {
+            offer.accepted.emplace_back(bus::kReauthAcceptsCode);
+        } else if (factor == policy::SecondFactor::Recovery && factors.recovery) {
+            offer.accepted.emplace_back(bus::kReauthAcceptsRecovery);
+        }
+    }
+    // A new step-up replaces the connection's earlier one, its code and tries with it.
+    pending.expires_at = clock_.now() + up.code.lifetime.count();
+    pending_reauth_[{user, owner}] = pending;
+    return offer;
+}
+
 void AccountService::reauth(const std::string& user, const std::string& owner,
-                            const SecretString& code) {
+                            const SecretString& code, Done<void> done) {
+    auto answer = std::make_shared<SecretString>(trim(code.view()));
+    settle(done, [&] {
+        auto it = pending_reauth_.find({user, owner});
+        if (it == pending_reauth_.end()) {
+            throw Error(Errc::NotFound,
+                        N_("no code is waiting to be confirmed; ask for one first"));
+        }
+        if (clock_.now() >= it->second.expires_at) {
+            pending_reauth_.erase(it);
+            throw Error(Errc::Expired, N_("the code has expired; ask for a new one"));
+        }
+        auto up = user_policy(user);
+        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                             check_reauth(user, owner, up, state, answer, done);
+                         }));
+    });
+}
+
+void AccountService::check_reauth(const std::string& user, const std::string& owner,
+                                  const policy::UserPolicy& up, const UserState& state,
+                                  std::shared_ptr<SecretString> answer, Done<void> done) {
     auto it = pending_reauth_.find({user, owner});
     if (it == pending_reauth_.end()) {
         throw Error(Errc::NotFound, N_("no code is waiting to be confirmed; ask for one first"));
     }
-    if (clock_.now() >= it->second.expires_at) {
-        pending_reauth_.erase(it);
-        throw Error(Errc::Expired, N_("the code has expired; ask for a new one"));
+    int64_t now = clock_.now();
+    if (state.locked_until > now) {
+        throw Error(Errc::LockedOut, kLockedText);
     }
-    auto up = user_policy(user);
-    if (!code_matches(hasher_, reauth_context(user, owner), code, up.code.length,
-                      it->second.code_hash)) {
-        if (--it->second.tries_left <= 0) {
-            pending_reauth_.erase(it);
-            log_event(LogLevel::Warning, "reauth-failed",
-                      "wrong codes to confirm a change to the user's login settings",
-                      {{"USER", user}});
-            throw Error(Errc::InvalidCode,
-                        N_("wrong code, and no tries are left; ask for a new one"));
+    // A right answer clears the failure counts, as a right code after the password does.
+    bool clear = state.failures != 0 || state.locked_until != 0 || state.passwordless_failures != 0;
+    UsableFactors factors = usable_factors(up, state);
+    std::optional<SecretString> recovery_code =
+        factors.recovery ? recovery::normalized(answer->view()) : std::nullopt;
+    if (recovery_code) {
+        store_.use_recovery_code(
+            user, recovery::hash(hasher_, user, *recovery_code),
+            then<int>(done, [=, this](int left) {
+                if (left < 0) {
+                    wrong_reauth(user, owner, up, done);
+                    return;
+                }
+                log_event(LogLevel::Notice, "recovery-used",
+                          "recovery code used to confirm a change to the user's login settings",
+                          {{"USER", user}, {"LEFT", std::to_string(left)}});
+                grant_reauth(user, owner, "recovery", clear, done);
+            }));
+        return;
+    }
+    if (it->second.code_sent && code_matches(hasher_, reauth_context(user, owner), *answer,
+                                             up.code.length, it->second.code_hash)) {
+        grant_reauth(user, owner, "code", clear, done);
+        return;
+    }
+    std::optional<int64_t> step;
+    if (factors.totp) {
+        step = totp::matching_step(state.totp_secret, answer->view(), now, policy_->totp,
+                                   state.totp_last_step);
+        if (!step &&
+            totp::matching_step(state.totp_secret, answer->view(), now, policy_->totp, -1)) {
+            log_event(LogLevel::Notice, "totp-reused",
+                      "authenticator app code refused: used already", {{"USER", user}});
         }
-        throw wrong_code(it->second.tries_left);
     }
-    pending_reauth_.erase(it);
-    reauth_until_[{user, owner}] = clock_.now() + kReauthGrantSeconds;
-    log_event(LogLevel::Info, "reauth", "the user confirmed a change to their login settings",
-              {{"USER", user}});
+    if (!step) {
+        wrong_reauth(user, owner, up, done);
+        return;
+    }
+    // Its time step is used up in one store operation, as at a login: of a login and a
+    // step-up (or two) with the same code, one passes.
+    store_.use_totp_step(user, *step, then<bool>(done, [=, this](bool taken) {
+                             if (!taken) {
+                                 log_event(LogLevel::Notice, "totp-reused",
+                                           "authenticator app code refused: used already",
+                                           {{"USER", user}});
+                                 wrong_reauth(user, owner, up, done);
+                                 return;
+                             }
+                             grant_reauth(user, owner, "totp", clear, done);
+                         }));
+}
+
+void AccountService::grant_reauth(const std::string& user, const std::string& owner,
+                                  const char* method, bool clear, Done<void> done) {
+    auto granted = [this, user, owner, method, done] {
+        pending_reauth_.erase({user, owner});
+        reauth_until_[{user, owner}] = clock_.now() + kReauthGrantSeconds;
+        log_event(LogLevel::Info, "reauth", "the user confirmed a change to their login settings",
+                  {{"USER", user}, {"METHOD", method}});
+        done(Result<void>::success());
+    };
+    if (!clear) {
+        granted();
+        return;
+    }
+    store_.clear_failures(user, then<void>(done, granted));
+}
+
+void AccountService::wrong_reauth(const std::string& user, const std::string& owner,
+                                  const policy::UserPolicy& up, Done<void> done) {
+    int64_t duration = up.lockout.duration.count();
+    // Counted as a wrong code after the password is, and locked in the same step at a limit:
+    // a step-up is no way around the lockout.
+    store_.add_failure(
+        user, {up.lockout.max_failures, clock_.now() + duration, kMaxFailuresInARow},
+        then<FailureCount>(done, [=, this](const FailureCount& count) {
+            log_event(LogLevel::Notice, "reauth-wrong",
+                      "wrong answer to confirm a change to the user's login settings",
+                      {{"USER", user}, {"FAILURES", std::to_string(count.failures)}});
+            if (count.locked_until != 0) {
+                pending_reauth_.erase({user, owner});
+                log_event(LogLevel::Warning, "locked-out",
+                          "account locked after too many wrong codes",
+                          {{"USER", user},
+                           {"DURATION_S", std::to_string(count.locked_until - clock_.now())}});
+                throw Error(Errc::LockedOut, kLockedText);
+            }
+            auto it = pending_reauth_.find({user, owner});
+            if (it == pending_reauth_.end()) {
+                throw Error(Errc::NotFound,
+                            N_("no code is waiting to be confirmed; ask for one first"));
+            }
+            if (--it->second.tries_left <= 0) {
+                pending_reauth_.erase(it);
+                log_event(LogLevel::Warning, "reauth-failed",
+                          "wrong codes to confirm a change to the user's login settings",
+                          {{"USER", user}});
+                throw Error(Errc::InvalidCode,
+                            N_("wrong code, and no tries are left; ask for a new one"));
+            }
+            throw wrong_code(it->second.tries_left);
+        }));
 }
 
 void AccountService::forget_owner(const std::string& owner) {

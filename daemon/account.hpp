@@ -34,6 +34,29 @@ void check_contact_kind(const std::string& kind);
 /// Error(InvalidArgument) saying what is wrong with it.
 [[nodiscard]] std::string normalized_contact(const std::string& kind, const std::string& value);
 
+/// The second factors a user has set up that their policy counts ([policy] second_factors,
+/// and totp for the app): what enrols them for 2-step, keeps it on, and proves them at a
+/// step-up. A code counts with a login contact, whether or not a channel reaches it now.
+struct UsableFactors {
+    bool code = false;
+    bool totp = false;
+    bool recovery = false;
+    [[nodiscard]] bool any() const { return code || totp || recovery; }
+    /// Whether a factor other than login contacts remains.
+    [[nodiscard]] bool unsent() const { return totp || recovery; }
+    /// What the store counts when the last login contact goes.
+    [[nodiscard]] OtherFactors others() const { return {totp, recovery}; }
+};
+
+[[nodiscard]] UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& state);
+
+/// What a step-up (StartReauth) may be answered with: kReauthAccepts* words in the order
+/// of [policy] second_factors, and where its code went (masked; "" when none was sent).
+struct ReauthOffer {
+    std::string shown;
+    std::vector<std::string> accepted;
+};
+
 /// A place where the user is not asked for a code ([policy] remember_host), as status
 /// shows it: the PAM service, the remote host or "local:TTY", and until when.
 struct RememberedPlace {
@@ -141,13 +164,19 @@ class AccountService {
     /// only makes the login stricter.
     void forget_hosts(const std::string& user, Done<int> done);
 
-    /// Sends a code to the user's verified contacts (as a login code goes) so that the
-    /// connection `owner` can prove it is the user before a change that weakens the
-    /// login. `done` gets the masked destination, or the error that stopped the send.
-    void start_reauth(const std::string& user, const std::string& owner, Done<std::string> done);
-    /// Checks the code of start_reauth; on success `owner` may make such changes for
-    /// kReauthGrantSeconds. Throws NotFound, Expired or InvalidCode.
-    void reauth(const std::string& user, const std::string& owner, const SecretString& code);
+    /// Starts a step-up: the connection `owner` is to prove it is the user before a change
+    /// that weakens the login, with any second factor the policy counts for the user. A
+    /// code goes to the user's verified contacts (as a login code goes) when they have
+    /// one; an authenticator app's code and a recovery code are accepted without a send.
+    /// `done` gets what is accepted and where the code went, or the error that stopped it
+    /// (no factor, the account locked, a send that failed with nothing else to answer).
+    void start_reauth(const std::string& user, const std::string& owner, Done<ReauthOffer> done);
+    /// Checks the answer to start_reauth: the code sent, the app's current code (its time
+    /// step is then used, as at a login) or a recovery code (used up). On success `owner`
+    /// may make such changes for kReauthGrantSeconds. A wrong answer counts toward the
+    /// lockout as after the password. NotFound, Expired, InvalidCode or LockedOut.
+    void reauth(const std::string& user, const std::string& owner, const SecretString& code,
+                Done<void> done);
     /// Drops what a bus connection that has left was granted or was waiting for, its link
     /// of LINE in progress included (withdrawn).
     void forget_owner(const std::string& owner);
@@ -229,10 +258,11 @@ class AccountService {
         Digest code_hash{};
         int64_t expires_at = 0;
         int tries_left = 0;
-        bool unproved = false;  // sent while the user had no verified contact to prove with
+        bool unproved = false;  // sent while the user had no second factor to prove with
     };
 
     struct PendingReauth {
+        bool code_sent = false;  // code_hash is a sent code's
         Digest code_hash{};
         int64_t expires_at = 0;
         int tries_left = 0;
@@ -257,7 +287,23 @@ class AccountService {
                              const std::string& kind, const policy::UserPolicy& up,
                              const UserState& state, bool right, Done<bool> done);
     void send_reauth(const std::string& user, const std::string& owner,
-                     const policy::UserPolicy& up, const UserState& state, Done<std::string> done);
+                     const policy::UserPolicy& up, const UserState& state, Done<ReauthOffer> done);
+    /// Records the step-up of `owner` as waiting for its answer, and what it accepts.
+    ReauthOffer await_reauth(const std::string& user, const std::string& owner,
+                             const policy::UserPolicy& up, const UsableFactors& factors,
+                             PendingReauth pending, const std::string& shown);
+    /// The answer of `owner`'s step-up, once the store has read the user.
+    void check_reauth(const std::string& user, const std::string& owner,
+                      const policy::UserPolicy& up, const UserState& state,
+                      std::shared_ptr<SecretString> answer, Done<void> done);
+    /// The step-up of `owner` passed with `method` ("code", "totp", "recovery"); `clear`:
+    /// the user's failure counts are to be cleared first.
+    void grant_reauth(const std::string& user, const std::string& owner, const char* method,
+                      bool clear, Done<void> done);
+    /// A wrong answer to the step-up of `owner`: counted toward the lockout, then the
+    /// error the caller gets.
+    void wrong_reauth(const std::string& user, const std::string& owner,
+                      const policy::UserPolicy& up, Done<void> done);
     /// Throws unless a PIN may be set now: a full login within kPinWindowSeconds, or a
     /// step-up of `owner` still in force.
     void require_pin_window(const std::string& user, const std::string& owner,

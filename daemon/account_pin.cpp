@@ -58,7 +58,8 @@ void AccountService::require_pin_window(const std::string& user, const std::stri
         return;
     }
     std::string minutes = std::to_string(kPinWindowSeconds / 60);
-    if (!state.contacts.empty() && sender_.reachable(*policy_, up, state)) {
+    UsableFactors factors = usable_factors(up, state);
+    if (factors.unsent() || (factors.code && sender_.reachable(*policy_, up, state))) {
         throw Error(Errc::ReauthRequired, bus_text(bus_texts::kPinWindowReauth, {minutes}));
     }
     throw Error(Errc::PolicyForbids, bus_text(bus_texts::kPinWindowLogin, {minutes}));

@@ -27,7 +27,7 @@ void AccountService::totp_add(const std::string& user, const std::string& owner,
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
                 // Another way in: as a new contact, proved first.
-                require_reauth(user, owner, up, state, "adding an authenticator app");
+                require_reauth(user, owner, up, state, N_("adding an authenticator app"));
                 uint8_t key[totp::kSecretBytes];
                 random_.fill(key, sizeof key);
                 auto secret = std::make_shared<SecretString>(
@@ -100,11 +100,32 @@ void AccountService::totp_remove(const std::string& user, const std::string& own
                     done(false);
                     return;
                 }
-                require_reauth(user, owner, up, state, "removing the authenticator app");
-                store_.set_totp(user, "", -1, then<void>(done, [user, done] {
+                // Without the app, is any second factor left that the policy counts?
+                UsableFactors left = usable_factors(up, state);
+                left.totp = false;
+                if (state.totp_set() && !left.any() && up.two_step == policy::TwoStep::Required) {
+                    throw Error(Errc::PolicyForbids,
+                                N_("2-step verification is required on this host; add a phone "
+                                   "number or email address, or recovery codes, before removing "
+                                   "the authenticator app"));
+                }
+                require_reauth(user, owner, up, state, N_("removing the authenticator app"));
+                bool turn_off = state.totp_set() && state.two_step && !left.any();
+                store_.set_totp(user, "", -1, then<void>(done, [this, user, turn_off, done] {
                                     log_event(LogLevel::Info, "totp-removed",
                                               "authenticator app removed", {{"USER", user}});
-                                    done(true);
+                                    if (!turn_off) {
+                                        done(true);
+                                        return;
+                                    }
+                                    // As with the last contact: nothing left to verify with.
+                                    store_.set_two_step(user, false, then<void>(done, [user, done] {
+                                                            log_event(
+                                                                LogLevel::Info, "two-step",
+                                                                "2-step verification turned off",
+                                                                {{"USER", user}});
+                                                            done(true);
+                                                        }));
                                 }));
             }));
     });
@@ -116,7 +137,7 @@ void AccountService::generate_recovery(const std::string& user, const std::strin
         auto up = user_policy(user);
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
-                require_reauth(user, owner, up, state, "new recovery codes");
+                require_reauth(user, owner, up, state, N_("making new recovery codes"));
                 store_recovery_codes(user, [user, done](Result<std::vector<SecretString>> codes) {
                     if (codes) {
                         log_event(LogLevel::Notice, "recovery-generated",

@@ -150,7 +150,8 @@ void AdminService::set_login_contact(uid_t admin, const std::string& user, const
     if (login != nullptr && login->source != "self" && login->value != profile.value) {
         // The user confirmed the old profile value; the new one needs its own confirmation.
         store_.remove_contact_and_two_step(
-            user, kind, then<bool>(done, [=](bool) {
+            user, kind, usable_factors(account_.user_policy(user), state).others(),
+            then<bool>(done, [=](bool) {
                 log_admin(admin, user, "contact-set",
                           "administrator changed a profile contact; the user must confirm it again",
                           kind);
@@ -189,7 +190,11 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
                                                       return;
                                                   }
                                                   store_.remove_contact_and_two_step(
-                                                      user, kind, then<bool>(done, removed));
+                                                      user, kind,
+                                                      usable_factors(account_.user_policy(user),
+                                                                     state)
+                                                          .others(),
+                                                      then<bool>(done, removed));
                                               }));
             }));
     });

@@ -269,7 +269,8 @@ const sd_bus_vtable kAccountVtable[] = {
                             LWAUTH_HANDLER(account_remove_contact), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetTwoStep", SD_BUS_ARGS("b", enabled), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_set_two_step), SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("StartReauth", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", shown),
+    SD_BUS_METHOD_WITH_ARGS("StartReauth", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("s", shown, "as", accepts),
                             LWAUTH_HANDLER(account_start_reauth), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Reauth", SD_BUS_ARGS("s", code), SD_BUS_NO_RESULT,
                             LWAUTH_HANDLER(account_reauth),
@@ -346,6 +347,22 @@ void reply_codes(sd_bus_message* call, const std::vector<SecretString>& codes) {
         }
         sd_bus_message_close_container(reply);
     });
+}
+
+// StartReauth's reply: where the code went, and what Reauth accepts.
+void reply_reauth_offer(sd_bus_message* call, const ReauthOffer& offer) {
+    sd_bus_message* raw = nullptr;
+    if (sd_bus_message_new_method_return(call, &raw) < 0) {
+        return;
+    }
+    BusMessagePtr reply(raw);
+    sd_bus_message_append(reply.get(), "s", offer.shown.c_str());
+    sd_bus_message_open_container(reply.get(), 'a', "s");
+    for (const auto& accepted : offer.accepted) {
+        sd_bus_message_append(reply.get(), "s", accepted.c_str());
+    }
+    sd_bus_message_close_container(reply.get());
+    sd_bus_send(nullptr, reply.get(), nullptr);
 }
 
 // One user's settings as the bus carries them (bus_names.hpp).
@@ -710,12 +727,8 @@ int BusService::account_set_two_step(sd_bus_message* m) {
 
 int BusService::account_start_reauth(sd_bus_message* m) {
     std::string user = caller_user(m);
-    account_.start_reauth(
-        user, sender_of(m),
-        later_reply<std::string>(m, caller_is_root(m),
-                                 [](sd_bus_message* call, const std::string& shown) {
-                                     sd_bus_reply_method_return(call, "s", shown.c_str());
-                                 }));
+    account_.start_reauth(user, sender_of(m),
+                          later_reply<ReauthOffer>(m, caller_is_root(m), reply_reauth_offer));
     return 1;
 }
 
@@ -724,8 +737,8 @@ int BusService::account_reauth(sd_bus_message* m) {
     const char* code = nullptr;
     check(sd_bus_message_read(m, "s", &code), "arguments");
     SecretString secret(code);
-    account_.reauth(user, sender_of(m), secret);
-    return sd_bus_reply_method_return(m, nullptr);
+    account_.reauth(user, sender_of(m), secret, later_reply(m, caller_is_root(m)));
+    return 1;
 }
 
 int BusService::account_forget(sd_bus_message* m) {

@@ -29,7 +29,7 @@ class AsyncStore {
     virtual void remove_contact(const std::string& user, const std::string& kind,
                                 Done<void> done) = 0;
     virtual void remove_contact_and_two_step(const std::string& user, const std::string& kind,
-                                             Done<bool> done) = 0;
+                                             const OtherFactors& others, Done<bool> done) = 0;
     virtual void set_two_step(const std::string& user, bool enabled, Done<void> done) = 0;
     virtual void set_profile_contact(const std::string& user, const Contact& contact,
                                      Done<void> done) = 0;
@@ -125,8 +125,8 @@ class ImmediateStore final : public AsyncStore {
         answer(done, [&] { store_.remove_contact(user, kind); });
     }
     void remove_contact_and_two_step(const std::string& user, const std::string& kind,
-                                     Done<bool> done) override {
-        answer(done, [&] { return store_.remove_contact_and_two_step(user, kind); });
+                                     const OtherFactors& others, Done<bool> done) override {
+        answer(done, [&] { return store_.remove_contact_and_two_step(user, kind, others); });
     }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         answer(done, [&] { store_.set_two_step(user, enabled); });

@@ -45,8 +45,9 @@ class MemoryStore final : public Store {
             std::erase_if(state->contacts, [&](const Contact& c) { return c.kind == kind; });
         }
     }
-    bool remove_contact_and_two_step(const std::string& user, const std::string& kind) override {
-        return remove_contact_and_two_step_steps(user, kind);
+    bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
+                                     const OtherFactors& others) override {
+        return remove_contact_and_two_step_steps(user, kind, others);
     }
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
@@ -97,6 +98,7 @@ class MemoryStore final : public Store {
         state.totp_last_step = secret.empty() ? -1 : last_step;
         state.totp_pending.clear();
         state.totp_pending_until = 0;
+        state.enrolled = state.enrolled || !secret.empty();
     }
     bool use_totp_step(const std::string& user, int64_t step) override {
         UserState* state = existing(user);
@@ -110,6 +112,7 @@ class MemoryStore final : public Store {
                             const std::vector<std::string>& hashes) override {
         recovery_[user] = hashes;
         users_[user].recovery_codes = static_cast<int>(hashes.size());
+        users_[user].enrolled = users_[user].enrolled || !hashes.empty();
     }
     int use_recovery_code(const std::string& user, const std::string& hash) override {
         auto& hashes = recovery_[user];

@@ -95,6 +95,13 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (user_name, hash)
     );
     )sql",
+    // 3: an authenticator app or recovery codes enrol a user for 2-step as a login
+    //    contact does (no enroll_grace any more): marked for those who have them already,
+    //    as SqliteStore's schema 7.
+    R"sql(
+    UPDATE users SET enrolled = true
+        WHERE totp_sealed IS NOT NULL OR name IN (SELECT user_name FROM recovery_codes);
+    )sql",
 };
 
 // Taken by every lwauthd that migrates, so that hosts starting together migrate once.
@@ -468,10 +475,11 @@ void PgStore::remove_contact(const std::string& user, const std::string& kind) {
     Query(*this, "DELETE FROM contacts WHERE user_name = $1 AND kind = $2", {user, kind});
 }
 
-bool PgStore::remove_contact_and_two_step(const std::string& user, const std::string& kind) {
+bool PgStore::remove_contact_and_two_step(const std::string& user, const std::string& kind,
+                                          const OtherFactors& others) {
     return in_transaction([&] {
         Query(*this, "SELECT 1 FROM users WHERE name = $1 FOR UPDATE", {user});
-        return remove_contact_and_two_step_steps(user, kind);
+        return remove_contact_and_two_step_steps(user, kind, others);
     });
 }
 
@@ -556,7 +564,7 @@ void PgStore::set_totp(const std::string& user, std::string_view secret, int64_t
     std::string sealed = cipher_.seal(secret, totp_binding(user, false));
     Query(*this,
           "UPDATE users SET totp_last_step = $1, totp_pending_sealed = NULL, "
-          "totp_pending_until = 0, totp_sealed = $3 WHERE name = $2",
+          "totp_pending_until = 0, enrolled = true, totp_sealed = $3 WHERE name = $2",
           {last_step, user}, &sealed);
 }
 
@@ -577,6 +585,10 @@ void PgStore::set_recovery_codes(const std::string& user, const std::vector<std:
         for (const auto& hash : hashes) {
             Query(*this, "INSERT INTO recovery_codes (user_name, hash) VALUES ($1, $2)",
                   {user, hash});
+        }
+        if (!hashes.empty()) {
+            Query(*this, "UPDATE users SET enrolled = true WHERE name = $1 AND NOT enrolled",
+                  {user});
         }
     });
 }

@@ -64,7 +64,8 @@ class PgStore final : public Store {
     std::vector<std::string> list_users() override;
     void save_contact(const std::string& user, const Contact& contact) override;
     void remove_contact(const std::string& user, const std::string& kind) override;
-    bool remove_contact_and_two_step(const std::string& user, const std::string& kind) override;
+    bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
+                                     const OtherFactors& others) override;
     void set_two_step(const std::string& user, bool enabled) override;
     void set_profile_contact(const std::string& user, const Contact& contact) override;
     void remove_profile_contact(const std::string& user, const std::string& kind) override;

@@ -126,6 +126,12 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (user, hash)
     );
     )sql",
+    // 7: an authenticator app or recovery codes enrol a user for 2-step as a login
+    //    contact does (no enroll_grace any more): marked for those who have them already.
+    R"sql(
+    UPDATE users SET enrolled = 1
+        WHERE totp_sealed IS NOT NULL OR name IN (SELECT user FROM recovery_codes);
+    )sql",
 };
 
 // Bytes bound as a BLOB (a sealed value), not as text.
@@ -623,7 +629,7 @@ void SqliteStore::set_totp(const std::string& user, std::string_view secret, int
     std::string sealed = cipher_.seal(secret, totp_binding(user, false));
     exec(*statements_,
          "UPDATE users SET totp_sealed = ?, totp_last_step = ?, totp_pending_sealed = NULL, "
-         "totp_pending_until = 0 WHERE name = ?",
+         "totp_pending_until = 0, enrolled = 1 WHERE name = ?",
          {Blob{sealed}, last_step, user});
 }
 
@@ -644,6 +650,10 @@ void SqliteStore::set_recovery_codes(const std::string& user,
         for (const auto& hash : hashes) {
             exec(*statements_, "INSERT INTO recovery_codes (user, hash) VALUES (?, ?)",
                  {user, hash});
+        }
+        if (!hashes.empty()) {
+            exec(*statements_, "UPDATE users SET enrolled = 1 WHERE name = ? AND enrolled = 0",
+                 {user});
         }
     };
     if (sqlite3_get_autocommit(db_.get()) == 0) {
@@ -709,8 +719,10 @@ void SqliteStore::remove_contact(const std::string& user, const std::string& kin
     exec(*statements_, "DELETE FROM contacts WHERE user = ? AND kind = ?", {user, kind});
 }
 
-bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std::string& kind) {
-    return in_transaction(db_.get(), [&] { return remove_contact_and_two_step_steps(user, kind); });
+bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std::string& kind,
+                                              const OtherFactors& others) {
+    return in_transaction(db_.get(),
+                          [&] { return remove_contact_and_two_step_steps(user, kind, others); });
 }
 
 void SqliteStore::set_two_step(const std::string& user, bool enabled) {

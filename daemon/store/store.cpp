@@ -34,13 +34,15 @@ void Store::reset_steps(const std::string& user, const ResetScope& scope) {
     }
 }
 
-bool Store::remove_contact_and_two_step_steps(const std::string& user, const std::string& kind) {
+bool Store::remove_contact_and_two_step_steps(const std::string& user, const std::string& kind,
+                                              const OtherFactors& others) {
     UserState state = load_user(user);
     if (state.contact(kind) == nullptr) {
         return false;
     }
     remove_contact(user, kind);
-    if (state.contacts.size() > 1) {
+    if (state.contacts.size() > 1 || (others.totp && state.totp_set()) ||
+        (others.recovery && state.recovery_codes > 0)) {
         return false;
     }
     set_two_step(user, false);

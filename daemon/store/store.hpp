@@ -50,7 +50,9 @@ struct UserState {
     int64_t quick_armed_at = 0;
     FingerprintFailures fingerprint;  // failed fingerprint matches (quick/fingerprint_limits.hpp)
     int64_t enroll_grace_started = 0;  // first login let in under [policy] enroll_grace; 0: none
-    bool enrolled = false;  // has ever had a login contact saved: no enroll_grace any more
+    // Has ever had a second factor saved (a login contact, an authenticator app confirmed,
+    // recovery codes): no enroll_grace any more.
+    bool enrolled = false;
     // The authenticator app's TOTP secret (raw bytes, unsealed), "" when none. Never
     // shown, never logged.
     std::string totp_secret;
@@ -97,6 +99,14 @@ struct RememberedHost {
     int64_t verified_at = 0;  // epoch seconds of that login
     int64_t until = 0;        // verified_at + the remember_host in force then: never later
     friend bool operator==(const RememberedHost&, const RememberedHost&) = default;
+};
+
+/// The second factors other than login contacts that keep 2-step verification on when a
+/// user's last login contact goes: those the user's policy counts ([policy] totp,
+/// second_factors), and only while the user has them.
+struct OtherFactors {
+    bool totp = false;      // an authenticator app counts
+    bool recovery = false;  // recovery codes count
 };
 
 struct LockState {
@@ -185,10 +195,11 @@ class Store {
     /// Saves a login contact, replacing one of the same kind, and marks the user enrolled.
     virtual void save_contact(const std::string& user, const Contact& contact) = 0;
     virtual void remove_contact(const std::string& user, const std::string& kind) = 0;
-    /// Removes the login contact of a kind and, when it was the user's last, turns 2-step
-    /// off with it, in one step (no other handle sees one without the other); returns
-    /// whether 2-step went off.
-    virtual bool remove_contact_and_two_step(const std::string& user, const std::string& kind) = 0;
+    /// Removes the login contact of a kind and, when it was the user's last and none of
+    /// `others` is set up, turns 2-step off with it, in one step (no other handle sees one
+    /// without the other); returns whether 2-step went off.
+    virtual bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
+                                             const OtherFactors& others) = 0;
     virtual void set_two_step(const std::string& user, bool enabled) = 0;
 
     /// The profile's contact of a kind (the administrator's directory data).
@@ -213,13 +224,14 @@ class Store {
                                   int64_t until) = 0;
     /// The user's authenticator app: its secret, with `last_step` the time step of the
     /// code that proved it (no code of that step or before is accepted again); "" removes
-    /// it. Either way an enrolment waiting is dropped.
+    /// it. Either way an enrolment waiting is dropped; an app marks the user enrolled.
     virtual void set_totp(const std::string& user, std::string_view secret, int64_t last_step) = 0;
     /// Records `step` as the last time step a code was accepted for, only when it is later
     /// than the one recorded and an app is set up, in one step: of two logins with codes of
     /// the same step, one gets true. False: that code (or a later one) was used already.
     virtual bool use_totp_step(const std::string& user, int64_t step) = 0;
-    /// Replaces the user's recovery codes with these keyed hashes (none: removed).
+    /// Replaces the user's recovery codes with these keyed hashes (none: removed); codes
+    /// mark the user enrolled.
     virtual void set_recovery_codes(const std::string& user,
                                     const std::vector<std::string>& hashes) = 0;
     /// Uses up the recovery code with this keyed hash, in one step: how many are left
@@ -321,7 +333,8 @@ class Store {
     /// The steps of reset() and of remove_contact_and_two_step() through the operations
     /// above, for a backend that runs them inside a transaction of its own.
     void reset_steps(const std::string& user, const ResetScope& scope);
-    bool remove_contact_and_two_step_steps(const std::string& user, const std::string& kind);
+    bool remove_contact_and_two_step_steps(const std::string& user, const std::string& kind,
+                                           const OtherFactors& others);
     /// The lock that one more wrong code sets under `rule`, given the counts with it; 0
     /// when none.
     static int64_t lock_for(const FailureCount& count, const LockRule& rule);

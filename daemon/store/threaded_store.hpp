@@ -60,8 +60,9 @@ class ThreadedStore final : public AsyncStore {
         run(std::move(done), [=](Store& s) { s.remove_contact(user, kind); });
     }
     void remove_contact_and_two_step(const std::string& user, const std::string& kind,
-                                     Done<bool> done) override {
-        run(std::move(done), [=](Store& s) { return s.remove_contact_and_two_step(user, kind); });
+                                     const OtherFactors& others, Done<bool> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.remove_contact_and_two_step(user, kind, others); });
     }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_two_step(user, enabled); });

@@ -21,7 +21,7 @@ using json = nlohmann::json;
 
 constexpr const char* kSecondFactors =
     "[policy]\ntotp = allowed\nadmin_group = lwadmins\n[user:erin]\nrequire_unrestricted = yes\n"
-    "[user:dave]\ntwo_step = required\n";
+    "[user:dave]\ntwo_step = required\n[user:alice]\ntwo_step = required\nenroll_grace = 7d\n";
 
 class SecondFactors : public ::testing::Test {
   protected:
@@ -33,8 +33,8 @@ class SecondFactors : public ::testing::Test {
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
     }
 
-    /// Adds an authenticator app for `user` through lwauthctl (no contact: no step-up)
-    /// and confirms it with the code of the current step: its base32 secret.
+    /// Adds an authenticator app for `user` through lwauthctl (no second factor yet: no
+    /// step-up) and confirms it with the code of the current step: its base32 secret.
     std::string add_app(const std::string& user) {
         RunResult add = daemon_->ctl(user, {"--json", "totp", "add"});
         EXPECT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
@@ -176,7 +176,9 @@ TEST_F(SecondFactors, WithAnAppNothingIsSentUntilTheUserAsksWithS) {
 
 TEST_F(SecondFactors, RecoveryCodesPassOnceSayHowManyAreLeftAndANewSetReplacesTheOld) {
     std::string secret = add_app("bob");
-    RunResult generated = daemon_->ctl("bob", {"--json", "recovery", "generate"});
+    // The app steps up (the next step's code: the enrolling one's is used).
+    RunResult generated =
+        daemon_->ctl("bob", {"--json", "recovery", "generate"}, oathtool_totp(secret, 30) + "\n");
     ASSERT_EQ(generated.exit_code, 0) << generated.err << daemon_->log();
     auto codes = json::parse(generated.out)["codes"].get<std::vector<std::string>>();
     ASSERT_EQ(codes.size(), 10u);
@@ -192,8 +194,11 @@ TEST_F(SecondFactors, RecoveryCodesPassOnceSayHowManyAreLeftAndANewSetReplacesTh
     std::string dump = daemon_->sql(".dump recovery_codes");
     EXPECT_EQ(dump.find(codes[1]), std::string::npos) << "kept as hashes only";
 
-    auto renewed = json::parse(daemon_->ctl("bob", {"--json", "recovery", "generate"}).out)["codes"]
-                       .get<std::vector<std::string>>();
+    // A recovery code steps up too, and is used up by it.
+    auto renewed =
+        json::parse(
+            daemon_->ctl("bob", {"--json", "recovery", "generate"}, codes[2] + "\n").out)["codes"]
+            .get<std::vector<std::string>>();
     EXPECT_EQ(refused("bob", codes[1]), "denied") << "the old set is gone";
     EXPECT_EQ(login("bob", renewed[0]).verdict, "success");
 }
@@ -218,6 +223,71 @@ TEST_F(SecondFactors, RequireUnrestrictedRefusesCodesByEmailAndSaysHowToAddAnApp
     EXPECT_TRUE(shows(result, "lwauthctl totp add")) << result.lines[0];
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "no code is sent for nothing";
     EXPECT_TRUE(daemon_->log_shows("event=login-restricted"));
+}
+
+// ---- The step-up with the app or a recovery code ----------------------------------------
+
+TEST_F(SecondFactors, WithOnlyTheAppItsCodeStepsUpToRemoveIt) {
+    std::string secret = add_app("bob");
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    // No code on standard input: nothing changes.
+    RunResult none = daemon_->ctl("bob", {"totp", "remove"});
+    EXPECT_EQ(none.exit_code, 1) << none.out << none.err;
+    EXPECT_NE(none.err.find("To confirm it is you, type the code from your authenticator app."),
+              std::string::npos)
+        << none.err;
+    EXPECT_EQ(status("bob")["totp_set"], true);
+
+    RunResult removed = daemon_->ctl("bob", {"totp", "remove"}, oathtool_totp(secret, 30) + "\n");
+    EXPECT_EQ(removed.exit_code, 0) << removed.out << removed.err << daemon_->log();
+    EXPECT_NE(removed.out.find("Your authenticator app is removed. 2-step verification is now "
+                               "off: you have no second factor left."),
+              std::string::npos)
+        << removed.out;
+    EXPECT_FALSE(status("bob").contains("totp_set"));
+    EXPECT_EQ(status("bob")["two_step"], false) << "nothing is left to verify with";
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "nothing was sent";
+    EXPECT_TRUE(daemon_->log_shows("method=totp")) << daemon_->log();
+}
+
+TEST_F(SecondFactors, AStepUpSpendsTheAppCodesTimeStepAsALoginDoes) {
+    std::string secret = add_app("bob");
+    std::string code = oathtool_totp(secret, 30);
+    RunResult generated = daemon_->ctl("bob", {"--json", "recovery", "generate"}, code + "\n");
+    ASSERT_EQ(generated.exit_code, 0) << generated.out << generated.err << daemon_->log();
+    EXPECT_EQ(refused("bob", code), "denied") << "the step-up used that code";
+    EXPECT_TRUE(daemon_->log_shows("event=totp-reused"));
+}
+
+TEST_F(SecondFactors, WrongStepUpAnswersCountTowardTheLockout) {
+    std::string secret = add_app("bob");
+    std::string wrong = "000000" == oathtool_totp(secret, 30) ? "111111" : "000000";
+    // A step-up's [code] tries (3), then two on the next: the test policy locks at the 5th.
+    RunResult first =
+        daemon_->ctl("bob", {"two-step", "off"}, wrong + "\n" + wrong + "\n" + wrong + "\n");
+    EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
+    EXPECT_NE(first.err.find("Wrong code; 2 tries left."), std::string::npos) << first.err;
+    EXPECT_EQ(status("bob").value("locked_until", uint64_t{0}), 0u);
+    RunResult second = daemon_->ctl("bob", {"two-step", "off"}, wrong + "\n" + wrong + "\n");
+    EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+    EXPECT_NE(status("bob").value("locked_until", uint64_t{0}), 0u) << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("event=reauth-wrong", 5)) << daemon_->log();
+    EXPECT_EQ(status("bob")["two_step"], true);
+    EXPECT_EQ(login("bob", oathtool_totp(secret, 30)).verdict, "maxtries") << "logins too";
+}
+
+// ---- Enrolled with an app ---------------------------------------------------------------
+
+TEST_F(SecondFactors, AUserWhoHadAnAppGetsNoEnrolmentGraceOnceItIsGone) {
+    // alice: 2-step required, with an enrolment grace for those who never set anything up.
+    std::string secret = add_app("alice");
+    EXPECT_EQ(login("alice", oathtool_totp(secret, 30)).verdict, "success") << daemon_->log();
+    // The app is lost and the administrator takes it away: no password-only window opens.
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "reset", "alice", "totp"}).exit_code, 0);
+    LoginResult after = login("alice", "123456");
+    EXPECT_EQ(after.verdict, "denied") << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("event=login-no-contact")) << daemon_->log();
+    EXPECT_EQ(daemon_->log_count("event=login-enroll-grace"), 0u) << daemon_->log();
 }
 
 }  // namespace

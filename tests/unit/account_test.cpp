@@ -19,6 +19,8 @@
 #include "lwauth/error.hpp"
 #include "lwauth/sd_bus.hpp"
 #include "quick/pin_hash.hpp"
+#include "second/recovery.hpp"
+#include "second/totp.hpp"
 #include "store/async_store.hpp"
 #include "store/memory_store.hpp"
 #include "workers.hpp"
@@ -547,6 +549,170 @@ TEST_F(AccountServiceTest, SelfServiceReauthNoneKeepsTheChangesFree) {
     account_.set_two_step(kUser, kOwner, false);
     account_.remove_contact(kUser, kOwner, "phone");
     EXPECT_TRUE(store_.load_user(kUser).contacts.empty());
+}
+
+// ---- Step-up with the authenticator app and recovery codes -------------------------------
+
+constexpr const char* kTotpSecret = "12345678901234567890";
+
+class StepUpTest : public AccountServiceTest {
+  protected:
+    StepUpTest() { use_policy("[policy]\ntotp = allowed\n[lockout]\nmax_failures = 5\n"); }
+
+    /// The app's code of the time step `offset` steps from now.
+    [[nodiscard]] std::string app_code(int offset = 0) const {
+        int64_t step = totp::time_step(clock_.now(), std::chrono::seconds(30)) + offset;
+        return std::string(
+            totp::hotp(kTotpSecret, static_cast<uint64_t>(step), 6, policy::TotpAlgorithm::Sha1)
+                .view());
+    }
+    /// The user confirmed an app a step ago, and turned 2-step on with it.
+    void add_app() {
+        store_.set_totp(kUser, kTotpSecret,
+                        totp::time_step(clock_.now(), std::chrono::seconds(30)) - 1);
+        store_.set_two_step(kUser, true);
+    }
+    std::vector<SecretString> recovery_codes() {
+        std::vector<SecretString> codes;
+        account_service_.store_recovery_codes(kUser, [&](Result<std::vector<SecretString>> made) {
+            codes = std::move(made.value());
+        });
+        return codes;
+    }
+};
+
+TEST_F(StepUpTest, WithOnlyTheAppItsCodeStepsUpAndNothingIsSent) {
+    add_app();
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
+              Errc::ReauthRequired)
+        << "the app is something to prove with";
+    ReauthOffer offer = account_.start_reauth_offer(kUser, kOwner);
+    EXPECT_EQ(offer.shown, "");
+    EXPECT_EQ(offer.accepted, std::vector<std::string>{"totp"});
+    EXPECT_TRUE(sent_.empty()) << "no contact: nothing is sent";
+    account_.reauth(kUser, kOwner, SecretString(app_code()));
+    account_.set_two_step(kUser, kOwner, false);
+    EXPECT_FALSE(store_.load_user(kUser).two_step);
+}
+
+TEST_F(StepUpTest, TheAppCodesStepIsSpentAsAtALogin) {
+    add_app();
+    std::string code = app_code();
+    (void)account_.start_reauth_offer(kUser, ":1.1");
+    account_.reauth(kUser, ":1.1", SecretString(code));
+    EXPECT_EQ(store_.load_user(kUser).totp_last_step,
+              totp::time_step(clock_.now(), std::chrono::seconds(30)));
+    // The same code on another connection (or at a login) is refused, and counted.
+    (void)account_.start_reauth_offer(kUser, ":1.2");
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, ":1.2", SecretString(code)); }).code,
+              Errc::InvalidCode);
+    EXPECT_EQ(store_.lock_state(kUser).failures, 1);
+}
+
+TEST_F(StepUpTest, ARecoveryCodeStepsUpOnceAndIsUsedUp) {
+    std::vector<SecretString> codes = recovery_codes();
+    ASSERT_EQ(codes.size(), 10u);
+    ReauthOffer offer = account_.start_reauth_offer(kUser, kOwner);
+    EXPECT_EQ(offer.accepted, std::vector<std::string>{"recovery"});
+    account_.reauth(kUser, kOwner, SecretString(std::string(codes[0].view())));
+    EXPECT_EQ(store_.load_user(kUser).recovery_codes, 9);
+    (void)account_.start_reauth_offer(kUser, ":1.2");
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.2", SecretString(std::string(codes[0].view())));
+              }).code,
+              Errc::InvalidCode);
+}
+
+TEST_F(StepUpTest, WithAContactTooTheCodeIsSentAndEitherAnswerPasses) {
+    add_verified("phone", kPhone);
+    add_app();
+    size_t sent = sent_.size();
+    ReauthOffer offer = account_.start_reauth_offer(kUser, kOwner);
+    EXPECT_EQ(offer.shown, "+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678");
+    EXPECT_EQ(offer.accepted, (std::vector<std::string>{"totp", "code"})) << "second_factors order";
+    EXPECT_EQ(sent_.size(), sent + 1);
+    account_.reauth(kUser, kOwner, SecretString(app_code()));
+    account_.set_two_step(kUser, kOwner, false);
+}
+
+TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
+    add_app();
+    std::string wrong = app_code() == "000000" ? "111111" : "000000";
+    (void)account_.start_reauth_offer(kUser, kOwner);
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); }).message,
+              "wrong code; 2 tries left");
+    EXPECT_EQ(store_.lock_state(kUser).failures, 1);
+    (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    (void)account_.start_reauth_offer(kUser, kOwner);
+    (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    Failure locked = failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    EXPECT_EQ(locked.code, Errc::LockedOut) << locked.message;
+    EXPECT_GT(store_.lock_state(kUser).locked_until, clock_.now()) << "logins are locked too";
+    EXPECT_EQ(failure_of([&] { (void)account_.start_reauth_offer(kUser, kOwner); }).code,
+              Errc::LockedOut);
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
+              Errc::ReauthRequired);
+}
+
+TEST_F(StepUpTest, ARightAnswerClearsTheFailures) {
+    add_app();
+    (void)store_.add_failure(kUser, {});
+    (void)account_.start_reauth_offer(kUser, kOwner);
+    account_.reauth(kUser, kOwner, SecretString(app_code()));
+    EXPECT_EQ(store_.lock_state(kUser).failures, 0);
+}
+
+TEST_F(StepUpTest, AFactorTheSecondFactorsLeaveOutCannotStepUp) {
+    add_app();
+    recovery_codes();
+    use_policy("[policy]\ntotp = allowed\nsecond_factors = recovery\n");
+    ReauthOffer offer = account_.start_reauth_offer(kUser, kOwner);
+    EXPECT_EQ(offer.accepted, std::vector<std::string>{"recovery"});
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(app_code())); }).code,
+              Errc::InvalidCode);
+}
+
+// ---- Enrolled with an app or recovery codes ----------------------------------------------
+
+TEST_F(StepUpTest, AnAppOrRecoveryCodesLetTwoStepBeTurnedOn) {
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, true); }).code,
+              Errc::PolicyForbids);
+    recovery_codes();
+    account_.set_two_step(kUser, kOwner, true);
+    EXPECT_TRUE(store_.load_user(kUser).two_step);
+    EXPECT_TRUE(store_.load_user(kUser).enrolled) << "recovery codes enrol the user";
+}
+
+TEST_F(StepUpTest, AnAppTheSecondFactorsLeaveOutDoesNotCount) {
+    store_.set_totp(kUser, kTotpSecret, 0);
+    use_policy("[policy]\ntotp = allowed\nsecond_factors = code, recovery\n");
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, true); }).code,
+              Errc::PolicyForbids);
+}
+
+TEST_F(StepUpTest, UnderRequiredTheLastContactGoesWhenAnAppIsLeftAndTwoStepStaysOn) {
+    use_policy("[policy]\ntotp = allowed\ntwo_step = required\n");
+    add_verified("phone", kPhone);
+    add_app();
+    prove();
+    account_.remove_contact(kUser, kOwner, "phone");
+    UserState state = store_.load_user(kUser);
+    EXPECT_TRUE(state.contacts.empty());
+    EXPECT_TRUE(state.two_step) << "the app is left";
+    EXPECT_EQ(failure_of([&] { account_.totp_remove(kUser, kOwner); }).code, Errc::PolicyForbids)
+        << "the app is the last factor now";
+}
+
+TEST_F(StepUpTest, RemovingTheLastContactKeepsTwoStepOnWithAnApp) {
+    add_verified("phone", kPhone);
+    add_app();
+    prove();
+    account_.remove_contact(kUser, kOwner, "phone");
+    EXPECT_TRUE(store_.load_user(kUser).two_step);
+    // Removing the app then leaves nothing: 2-step goes off with it.
+    EXPECT_TRUE(account_.totp_remove(kUser, kOwner));
+    EXPECT_FALSE(store_.load_user(kUser).two_step);
 }
 
 // ---- Status -----------------------------------------------------------------------------

@@ -74,8 +74,8 @@ class DeferredStore final : public AsyncStore {
         later([=, this] { inner_.remove_contact(user, kind, done); }, done);
     }
     void remove_contact_and_two_step(const std::string& user, const std::string& kind,
-                                     Done<bool> done) override {
-        later([=, this] { inner_.remove_contact_and_two_step(user, kind, done); }, done);
+                                     const OtherFactors& others, Done<bool> done) override {
+        later([=, this] { inner_.remove_contact_and_two_step(user, kind, others, done); }, done);
     }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         later([=, this] { inner_.set_two_step(user, enabled, done); }, done);

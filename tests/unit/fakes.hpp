@@ -387,13 +387,23 @@ class AccountNow {
     int forget_hosts(const std::string& user) {
         return answer_now<int>([&](auto done) { service_.forget_hosts(user, done); });
     }
+    /// Where the step-up's code went (masked), "" when none was sent.
     std::string start_reauth(const std::string& user, const std::string& owner) {
-        return answer_now<std::string>(
+        return start_reauth_offer(user, owner).shown;
+    }
+    ReauthOffer start_reauth_offer(const std::string& user, const std::string& owner) {
+        return answer_now<ReauthOffer>(
             [&](auto done) { service_.start_reauth(user, owner, done); });
+    }
+    void reauth(const std::string& user, const std::string& owner, const SecretString& code) {
+        answer_now<void>([&](auto done) { service_.reauth(user, owner, code, done); });
     }
     line::ApprovalOffer link_line(const std::string& user, const std::string& owner) {
         return answer_now<line::ApprovalOffer>(
             [&](auto done) { service_.link_line(user, owner, done); });
+    }
+    bool totp_remove(const std::string& user, const std::string& owner) {
+        return answer_now<bool>([&](auto done) { service_.totp_remove(user, owner, done); });
     }
     bool unlink_line(const std::string& user, const std::string& owner) {
         return answer_now<bool>([&](auto done) { service_.unlink_line(user, owner, done); });
@@ -402,9 +412,6 @@ class AccountNow {
     // What answers without the store, as it is.
     void set_policy(std::shared_ptr<const policy::Policy> policy) {
         service_.set_policy(std::move(policy));
-    }
-    void reauth(const std::string& user, const std::string& owner, const SecretString& code) {
-        service_.reauth(user, owner, code);
     }
     void forget_owner(const std::string& owner) { service_.forget_owner(owner); }
     LineLinkStatus line_link_status(const std::string& user, const std::string& owner) {

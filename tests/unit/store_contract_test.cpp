@@ -116,6 +116,14 @@ class PgDatabase {
                                          ContactCipher(SecretString(std::string(32, 'c')), random));
     }
 
+    /// Runs SQL on the database itself, as another program could (a test's tampering).
+    void exec(const std::string& sql) const {
+        std::string conninfo =
+            "host=" + host_ + " user=lwauth dbname=" + name_ + " password=" + password();
+        PgConnPtr conn(PQconnectdb(conninfo.c_str()));
+        PQclear(PQexec(conn.get(), sql.c_str()));
+    }
+
   private:
     std::string password() const {
         std::ifstream in(host_ + "/password");
@@ -212,8 +220,9 @@ class Awaited {
     void remove_contact(const std::string& u, const std::string& kind) {
         get<void>(&AsyncStore::remove_contact, u, kind);
     }
-    bool remove_contact_and_two_step(const std::string& u, const std::string& kind) {
-        return get<bool>(&AsyncStore::remove_contact_and_two_step, u, kind);
+    bool remove_contact_and_two_step(const std::string& u, const std::string& kind,
+                                     const OtherFactors& others = {}) {
+        return get<bool>(&AsyncStore::remove_contact_and_two_step, u, kind, others);
     }
     void set_two_step(const std::string& u, bool on) {
         get<void>(&AsyncStore::set_two_step, u, on);
@@ -661,6 +670,33 @@ TYPED_TEST(StoreContract, FailuresInARowLockUntilAnUnlockBeforeTheOtherLimit) {
 }
 
 // ---- Removing the last contact and resets -----------------------------------------------
+
+TYPED_TEST(StoreContract, AnAppOrRecoveryCodesMarkTheUserEnrolled) {
+    Awaited& store = this->store();
+    store.set_totp_pending("taro", "0123456789abcdefghij", 1000);
+    EXPECT_FALSE(store.load_user("taro").enrolled) << "not before its first code";
+    store.set_totp("taro", "0123456789abcdefghij", 1);
+    EXPECT_TRUE(store.load_user("taro").enrolled);
+    store.set_totp("taro", "", -1);
+    EXPECT_TRUE(store.load_user("taro").enrolled) << "once enrolled, always: no grace again";
+    store.set_recovery_codes("jiro", {});
+    EXPECT_FALSE(store.load_user("jiro").enrolled);
+    store.set_recovery_codes("jiro", {"aa", "bb"});
+    EXPECT_TRUE(store.load_user("jiro").enrolled);
+}
+
+TYPED_TEST(StoreContract, TheLastLoginContactLeavesTwoStepOnWhenAnOtherFactorCounts) {
+    Awaited& store = this->store();
+    store.save_contact("taro", {"phone", kPhone});
+    store.set_two_step("taro", true);
+    store.set_totp("taro", "0123456789abcdefghij", 1);
+    EXPECT_FALSE(store.remove_contact_and_two_step("taro", "phone", {true, false}));
+    EXPECT_TRUE(store.load_user("taro").two_step) << "the app is left";
+    store.save_contact("taro", {"phone", kPhone});
+    EXPECT_TRUE(store.remove_contact_and_two_step("taro", "phone", {false, true}))
+        << "no recovery codes; the app does not count";
+    EXPECT_FALSE(store.load_user("taro").two_step);
+}
 
 TYPED_TEST(StoreContract, RemovingTheLastLoginContactTurnsTwoStepOffWithIt) {
     Awaited& store = this->store();
@@ -1129,6 +1165,33 @@ TYPED_TEST(SharedStoreContract, AResetRacingFailuresLeavesNoHalfReset) {
     EXPECT_GE(in_a_row, lock.failures) << "both counts were cleared together";
     EXPECT_TRUE(in_a_row == 0 || in_a_row == last[1].in_a_row)
         << "cleared by the last reset, or counted up to the last failure";
+}
+
+// ---- PostgreSQL's migrations -----------------------------------------------------------
+
+TEST(PgStoreMigration, MigratesASchemaTwoDatabaseMarkingUsersWithAnAppOrCodesEnrolled) {
+    PgDatabase database;
+    if (!database.available()) {
+        GTEST_SKIP() << "no PostgreSQL cluster: run through ctest (fixture postgres)";
+    }
+    OpenSslRandom random;
+    {
+        auto store = database.store(random);
+        store->set_totp("taro", "0123456789abcdefghij", 7);
+        store->set_recovery_codes("jiro", {"aa", "bb"});
+        store->set_two_step("saburo", true);
+    }
+    // Schema 2 marked only users with a login contact.
+    database.exec(
+        "UPDATE users SET enrolled = false; DELETE FROM schema_version; "
+        "INSERT INTO schema_version (version) VALUES (2);");
+    auto reopened = database.store(random);
+    auto& store = dynamic_cast<PgStore&>(*reopened);
+    EXPECT_EQ(store.schema_version(), PgStore::latest_schema_version());
+    EXPECT_TRUE(store.load_user("taro").enrolled) << "an app";
+    EXPECT_TRUE(store.load_user("jiro").enrolled) << "recovery codes";
+    EXPECT_FALSE(store.load_user("saburo").enrolled);
+    EXPECT_EQ(store.load_user("taro").totp_last_step, 7);
 }
 
 }  // namespace

@@ -279,6 +279,23 @@ const std::string kBackToSchemaThree =
     "DROP TABLE remembered_hosts; ALTER TABLE users DROP COLUMN enroll_grace_started;"
     "ALTER TABLE users DROP COLUMN enrolled;";
 
+TEST_F(SqliteStoreTest, MigratesASchemaSixDatabaseMarkingUsersWithAnAppOrCodesEnrolled) {
+    {
+        auto store = open_store();
+        store->set_totp("taro", "0123456789abcdefghij", 7);
+        store->set_recovery_codes("jiro", {"aa", "bb"});
+        store->set_pin_hash("saburo", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    }
+    // Schema 6 marked only users with a login contact.
+    tamper(path_, "UPDATE users SET enrolled = 0; PRAGMA user_version = 6;");
+    auto store = open_store();
+    EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+    EXPECT_TRUE(store->load_user("taro").enrolled) << "an app";
+    EXPECT_TRUE(store->load_user("jiro").enrolled) << "recovery codes";
+    EXPECT_FALSE(store->load_user("saburo").enrolled) << "a PIN is no second factor";
+    EXPECT_EQ(store->load_user("taro").totp_last_step, 7);
+}
+
 TEST_F(SqliteStoreTest, MigratesASchemaFiveDatabaseWithNoSecondFactorsYet) {
     open_store()->set_pin_hash("taro", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     tamper(path_, kBackToSchemaFive + "PRAGMA user_version = 5;");

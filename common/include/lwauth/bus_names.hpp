@@ -76,8 +76,14 @@ inline constexpr const char* kAccountUseProfileContact = "UseProfileContact";  /
 inline constexpr const char* kAccountConfirmContact = "ConfirmContact";  // (s kind, s code) -> b
 inline constexpr const char* kAccountRemoveContact = "RemoveContact";    // (s kind)
 inline constexpr const char* kAccountSetTwoStep = "SetTwoStep";          // (b enabled)
-inline constexpr const char* kAccountStartReauth = "StartReauth";        // () -> s shown
-inline constexpr const char* kAccountReauth = "Reauth";                  // (s code)
+// The step-up: StartReauth() -> (s shown, as accepts): where a code was sent (masked; ""
+// when none was), and what Reauth(s code) accepts, kReauthAccepts* in the order of
+// [policy] second_factors.
+inline constexpr const char* kAccountStartReauth = "StartReauth";  // () -> s shown, as accepts
+inline constexpr const char* kAccountReauth = "Reauth";            // (s code)
+inline constexpr const char* kReauthAcceptsCode = "code";          // the code sent
+inline constexpr const char* kReauthAcceptsTotp = "totp";          // the app's current code
+inline constexpr const char* kReauthAcceptsRecovery = "recovery";  // a recovery code
 inline constexpr const char* kAccountForget = "Forget";                  // () -> u forgotten
 // Linking LINE: LinkLine() -> (s url, u number, t expires_at): the short link to open on
 // the phone, the number (10-99) to pick on its page, and when the link expires (epoch

@@ -83,6 +83,11 @@ inline constexpr BusText kReauthRequired{
        "email address first"),
     nullptr, true};
 // TRANSLATORS: %s is a change, such as "adding a phone number" or "linking LINE".
+inline constexpr BusText kReauthRequiredUnsent{
+    N_("%s needs proof that it is you: confirm with your authenticator app, a recovery code or "
+       "a code sent to you first"),
+    nullptr, true};
+// TRANSLATORS: %s is a change, such as "adding a phone number" or "linking LINE".
 inline constexpr BusText kReauthUnreachable{
     N_("%s needs a code to your verified phone number or email address, and no channel on this "
        "host reaches them; ask your administrator"),
@@ -123,6 +128,7 @@ inline constexpr BusText kAll[] = {kNoSuchUser,
                                    kManagedByAdmin,
                                    kLineNotSetUp,
                                    kReauthRequired,
+                                   kReauthRequiredUnsent,
                                    kReauthUnreachableContact,
                                    kReauthUnreachable,
                                    kPinWindowReauth,
