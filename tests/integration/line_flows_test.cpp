@@ -29,7 +29,7 @@ using line::ApprovalOutcome;
 using Kind = ApprovalOutcome::Kind;
 
 constexpr const char* kChannelId = "1234567890";
-constexpr const char* kChannelSecret = "0123456789abcdef0123456789abcdef";
+constexpr const char* kChannelSecret = "d84b2f6c0e97a1535c2e8f0b7a1d94c6";  // line_login.py --channel-secret
 constexpr const char* kFakeSub = "Ua1b2c3d4e5f60718293a4b5c6d7e8f90";  // line_login.py --sub
 
 class LineFlowsTest : public ::testing::Test {
@@ -46,7 +46,8 @@ class LineFlowsTest : public ::testing::Test {
         fake_ = Process({"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(),
                          "--cert", (dir_ / "pki/server.pem").string(), "--key",
                          (dir_ / "pki/server.key").string(), "--state-dir",
-                         (dir_ / "fake").string(), "--redirect-uri", callback_url()},
+                         (dir_ / "fake").string(), "--redirect-uri", callback_url(),
+                         "--channel-secret", kChannelSecret},
                         base_env(), dir_ / "fake.log");
         fake_port_ = wait_for_listening_port(dir_ / "fake.log");
         ASSERT_NE(fake_port_, 0) << read_file(dir_ / "fake.log");

@@ -1176,7 +1176,8 @@ LineProvider::LineProvider(const fs::path& dir, const std::string& redirect_uri)
     process_ = Process(
         {"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(), "--cert",
          (dir_ / "pki/server.pem").string(), "--key", (dir_ / "pki/server.key").string(),
-         "--state-dir", (dir_ / "line-fake").string(), "--redirect-uri", redirect_uri},
+         "--state-dir", (dir_ / "line-fake").string(), "--redirect-uri", redirect_uri,
+         "--channel-secret", kChannelSecret},
         base_env(), dir_ / "line-fake.log");
     port_ = wait_for_listening_port(dir_ / "line-fake.log");
 }
