@@ -20,7 +20,16 @@ namespace lwauth::test {
 
 namespace fs = std::filesystem;
 
-/// A directory under /tmp, removed with everything in it when this dies.
+/// Where this test process keeps what it leaves behind for tests/leak_audit.py, made on
+/// first use: LWAUTH_TEST_KEEP/<pid> when LWAUTH_TEST_KEEP is an absolute path (with a
+/// file "test" naming the running test); empty otherwise.
+[[nodiscard]] const fs::path& keep_dir();
+/// Appends `text` and a newline to keep_dir()/`name` when there is a keep_dir(): what a
+/// test typed ("answers") or was shown ("conversation") where no file holds it.
+void keep_note(const std::string& name, const std::string& text);
+
+/// A directory under /tmp, removed with everything in it when this dies. With
+/// LWAUTH_TEST_KEEP set it stays: under keep_dir() when there is one, else in /tmp.
 class TempDir {
   public:
     explicit TempDir(const std::string& prefix = "lwauth-test");
