@@ -12,10 +12,13 @@ process this collects the secrets its test used, from where they legitimately ar
   phone number      full numbers: the outbox's and gateways' destinations, lwauthctl's
                     arguments ("argv"), the policies
   authenticator secret  the otpauth:// secret `lwauthctl totp add` showed, oathtool's -b
+  authenticator code    what oathtool (the test's authenticator app) printed
   recovery code     the codes `lwauthctl recovery generate` / `admin recovery` showed
   OAuth value       the authorization code, PKCE verifier, state and nonce the fake LINE
                     Login provider saw (its requests.jsonl)
-  secret            the content of each file a policy names with a secret *_file key
+  secret            the content of each file a policy names with a secret *_file key,
+                    and of every file in a directory "secrets", named *secret* or *.key
+                    (of a PEM key, each line of its body)
   key               lwauthd's code.key and contacts.key (raw and as hex)
 
 and looks for each in every other file of that process: lwauthd's log, the state
@@ -23,8 +26,10 @@ directory (SQLite databases and their WAL, as bytes), the bus and fake servers' 
 lwauthctl's and other commands' output ("out", "err"), what a login showed
 ("conversation"). Files given with --also (ctest's LastTest.log: every test's output)
 are searched for the secrets of every process. The places a secret comes from are not
-searched for it; the outbox and the fakes' journals (where a code is delivered) and the
-test's own input are not searched at all.
+searched for it. Not searched at all: the outbox and the fakes' journals (where a code
+is delivered), the test's own input, and the output of the user's devices (the test
+phone following LINE's redirects, oathtool); the test SSH client's lines that say what
+it typed are input too, the rest of its trace (what sshd showed) is searched.
 
 A number (code, PIN, phone number) matches only as a whole run of digits, so that a code
 is not found inside a timestamp; values a test uses as a wrong answer everywhere (one
@@ -79,7 +84,7 @@ class Ledger:
         if value in self.by_value:
             known = self.by_value[value]
             known.origins.add(origin)
-            if known.kind == "typed code or PIN" and kind == "code":
+            if known.kind == "typed code or PIN" and kind in ("code", "authenticator code"):
                 known.kind = kind  # a code lwauthd sent, which the test typed
 
         else:
@@ -249,10 +254,16 @@ def is_secret_file(path):
     return path.parent.name == "secrets" or "secret" in path.name or path.suffix == ".key"
 
 
-def is_phone_device(path):
-    """The output of the test phone (tests/fakes/line_phone.py): the user's device, which
-    follows LINE's redirects with their codes."""
-    return any(arg.endswith("line_phone.py") for arg in argv_of(path))
+def device_of(path):
+    """Which of the user's devices printed `path`: the test phone
+    (tests/fakes/line_phone.py), which follows LINE's redirects with their codes, or the
+    authenticator app (oathtool), which shows its codes; None for anything else."""
+    argv = argv_of(path)
+    if any(arg.endswith("line_phone.py") for arg in argv):
+        return "phone"
+    if argv and argv[0].endswith("oathtool"):
+        return "app"
+    return None
 
 
 def files_under(root):
@@ -294,12 +305,33 @@ def collect(group):
         elif is_secret_file(path):
             skip.add(path)
             collect_secret(path, ledger)
-        elif is_phone_device(path):
+        elif device_of(path):
             skip.add(path)
+            if device_of(path) == "app" and path.name == "out":
+                for code in CODE_IN_TEXT.findall(read_text(path)):
+                    ledger.add("authenticator code", code, path)
     for path in files:
         if path.name in ("out", "err") and path not in skip:
             collect_shown(path, ledger)
+            if is_ssh_client_trace(path):
+                collect_ssh_client_answers(path, ledger)
     return ledger, [p for p in files if p not in skip]
+
+
+def is_ssh_client_trace(path):
+    """The trace of the test's SSH client (tests/e2e/ssh_client.py): what sshd showed,
+    which is searched, and lines "[ssh_client] answer ...: '<what it typed>'", which are
+    the test's input."""
+    return path.name == "err" and any(arg.endswith("ssh_client.py") for arg in argv_of(path))
+
+
+SSH_CLIENT_ANSWER = re.compile(rb"^\[ssh_client\] answer[^\n]*\n?", re.M)
+
+
+def collect_ssh_client_answers(path, ledger):
+    for line in SSH_CLIENT_ANSWER.findall(path.read_bytes()):
+        for code in CODE_IN_TEXT.findall(line.decode(errors="replace")):
+            ledger.add("typed code or PIN", code, path)
 
 
 def find(secrets, path):
@@ -308,10 +340,12 @@ def find(secrets, path):
         data = path.read_bytes()
     except OSError:
         return []
+    if is_ssh_client_trace(path):
+        data = SSH_CLIENT_ANSWER.sub(b"", data)
     found = []
     numbers = set(DIGITS.findall(data))
     for secret in secrets:
-        if path in secret.origins:
+        if path in secret.origins and not is_ssh_client_trace(path):
             continue
         if secret.value.isdigit():
             if secret.value in numbers:

@@ -125,6 +125,31 @@ class LeakAudit(unittest.TestCase):
         self.assert_leak(r.stdout, "conversation", "authenticator secret", TOTP)
         self.assert_leak(r.stdout, "conversation", "recovery code", RECOVERY)
 
+    def test_the_authenticator_apps_codes_belong_to_its_output(self):
+        app = self.group / "lwauth-run.mno345"
+        write(app / "argv", f"/usr/bin/oathtool\n--totp\n-b\n{TOTP}\n")
+        write(app / "in", "")
+        write(app / "out", "281904\n")
+        self.assertEqual(self.audit().returncode, 0)
+        write(self.group / "lwauth-test.abc123" / "conversation", "code 281904?\n")
+        r = self.audit()
+        self.assertEqual(r.returncode, 1)
+        self.assert_leak(r.stdout, "conversation", "authenticator code", "281904")
+
+    def test_the_ssh_clients_answers_are_input_and_the_rest_of_its_trace_is_searched(self):
+        ssh = self.group / "lwauth-run.pqr678"
+        write(ssh / "argv", "/usr/bin/python3\n/src/tests/e2e/ssh_client.py\n--user\nalice\n")
+        write(ssh / "in", "")
+        write(ssh / "out", "")
+        write(ssh / "err", "[ssh_client] prompt (echo=False): 'Verification code: '\n"
+                           f"[ssh_client] answer (code, mode=right): '{CODE}'\n")
+        self.assertEqual(self.audit().returncode, 0)
+        with open(ssh / "err", "a") as f:
+            f.write(f"[ssh_client] prompt (echo=False): 'Code {CODE} was wrong'\n")
+        r = self.audit()
+        self.assertEqual(r.returncode, 1)
+        self.assert_leak(r.stdout, "lwauth-run.pqr678/err", "code", CODE)
+
     def test_a_code_inside_a_longer_number_is_no_leak(self):
         # at=1604172999 in the clean log holds the code's digits inside a longer number.
         r = self.audit()
