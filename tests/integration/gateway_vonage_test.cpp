@@ -8,9 +8,8 @@ class VonageDelivery : public GatewayTest {
   protected:
     std::string gateway_channels() override {
         return "[channel.vonage]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
-               secret_file("vonage", "Vq7tK2pX9mWz4RbN") +
-               "\nfrom = " + from_ + "\nbase_url = " + base_url() + "\n" + ca_line() +
-               "timeout = 2s\n";
+               secret_file("vonage", "Vq7tK2pX9mWz4RbN") + "\nfrom = " + from_ +
+               "\nbase_url = " + base_url() + "\n" + ca_line() + "timeout = 2s\n";
     }
     std::string from_ = "lwauth";
 };

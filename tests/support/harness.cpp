@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -1236,12 +1236,12 @@ LineProvider::LineProvider(const fs::path& dir, const std::string& redirect_uri)
         return;
     }
     fs::create_directories(dir_ / "line-fake");
-    process_ = Process(
-        {"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(), "--cert",
-         (dir_ / "pki/server.pem").string(), "--key", (dir_ / "pki/server.key").string(),
-         "--state-dir", (dir_ / "line-fake").string(), "--redirect-uri", redirect_uri,
-         "--channel-secret", kChannelSecret},
-        base_env(), dir_ / "line-fake.log");
+    process_ =
+        Process({"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(),
+                 "--cert", (dir_ / "pki/server.pem").string(), "--key",
+                 (dir_ / "pki/server.key").string(), "--state-dir", (dir_ / "line-fake").string(),
+                 "--redirect-uri", redirect_uri, "--channel-secret", kChannelSecret},
+                base_env(), dir_ / "line-fake.log");
     port_ = wait_for_listening_port(dir_ / "line-fake.log");
 }
 
