@@ -56,7 +56,9 @@ Then it checks, each step timed:
 Under CTest (LWAUTH_TEST_FROM_CTEST=1) it runs only with LWAUTH_TEST_BOOTED=1 and
 otherwise exits 77 (skipped). Needs: mmdebstrap, systemd-container (systemd-nspawn),
 util-linux (nsenter, setpriv), python3-paramiko, and the network to Debian's mirror.
-LWAUTH_TEST_KEEP=1 keeps the temporary directory (the container is stopped all the same).
+LWAUTH_TEST_KEEP=1 keeps the temporary directory (the container is stopped all the same);
+LWAUTH_TEST_KEEP=/DIR (scripts/test) keeps only the journal, the outbox and the state
+directory, in /DIR/<pid>, for tests/leak_audit.py.
 Exit status: 0 all checks passed, 1 a check failed, 77 skipped.
 """
 
@@ -451,6 +453,23 @@ def check_journal(c):
     check(codes and not leaked,
           "(5) none of the %d codes sent is in the journal" % len(codes),
           "codes found: %d" % len(leaked))
+    keep_for_audit(c, everything)
+
+
+def keep_for_audit(c, journal):
+    """With LWAUTH_TEST_KEEP a directory (scripts/test), the whole journal, the outbox and
+    lwauthd's state directory go to LWAUTH_TEST_KEEP/<pid> for tests/leak_audit.py."""
+    keep = os.environ.get("LWAUTH_TEST_KEEP", "")
+    if not keep.startswith("/"):
+        return
+    where = os.path.join(keep, str(os.getpid()))
+    os.makedirs(where, exist_ok=True)
+    write(os.path.join(where, "test"), "Booted.Login\n")
+    write(os.path.join(where, "journal.json"), journal)
+    state = c.host_path(os.path.dirname(OUTBOX))
+    for name in os.listdir(state):
+        if os.path.isfile(os.path.join(state, name)):
+            shutil.copy(os.path.join(state, name), os.path.join(where, name))
 
 
 def proc_status(c, pid):
@@ -638,7 +657,9 @@ def main():
         failures.append("%s: %s" % (type(e).__name__, e))
         log("ERROR: %s: %s" % (type(e).__name__, e))
     finally:
-        if os.environ.get("LWAUTH_TEST_KEEP"):
+        # LWAUTH_TEST_KEEP=DIR (scripts/test) keeps only what keep_for_audit copied there.
+        keep = os.environ.get("LWAUTH_TEST_KEEP", "")
+        if keep and not keep.startswith("/"):
             log("kept " + tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)

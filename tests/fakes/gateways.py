@@ -653,7 +653,7 @@ def main():
     ap.add_argument("--twilio-account-sid", default="AC" + "a" * 32)
     ap.add_argument("--twilio-auth-token", default="twilio-test-token")
     ap.add_argument("--vonage-api-key", default="abcd1234")
-    ap.add_argument("--vonage-api-secret", default="abcdef0123456789")
+    ap.add_argument("--vonage-api-secret", default="Vq7tK2pX9mWz4RbN")
     ap.add_argument("--lineworks-client-id", default="lw-test-client-id")
     ap.add_argument("--lineworks-client-secret", default="lw-test-client-secret")
     ap.add_argument("--lineworks-service-account", default="test.serviceaccount@example")

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The defaults of gateways.py.
 TWILIO_SID, TWILIO_TOKEN = "AC" + "a" * 32, "twilio-test-token"
-VONAGE_KEY, VONAGE_SECRET = "abcd1234", "abcdef0123456789"
+VONAGE_KEY, VONAGE_SECRET = "abcd1234", "Vq7tK2pX9mWz4RbN"
 LW_ID, LW_SECRET, LW_SA, LW_BOT = ("lw-test-client-id", "lw-test-client-secret",
                                    "test.serviceaccount@example", "2000001")
 LINE_TOKEN, WEBHOOK_SECRET = "line-test-channel-token", "webhook-test-secret"

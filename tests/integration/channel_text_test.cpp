@@ -115,7 +115,7 @@ class ChannelText : public GatewayFakeTest {
 
 TEST_F(ChannelText, VonageSendsJapaneseAsUnicodeAndThePhoneShowsIt) {
     auto vonage = channel("[channel.sms]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
-                          secret_file("vonage", "abcdef0123456789") +
+                          secret_file("vonage", "Vq7tK2pX9mWz4RbN") +
                           "\nfrom = lwauth\nbase_url = " + base_url() + "\n" + tls_lines());
     ASSERT_TRUE(vonage);
     auto entry = send_to("vonage", *vonage, policy::Kind::Sms, "+819012345678", kJapanese);

@@ -59,7 +59,7 @@ class GatewayCase : public GatewayTest {
         }
         if (type == "vonage") {
             return "[channel.gw]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
-                   secret_file("vonage", "abcdef0123456789") +
+                   secret_file("vonage", "Vq7tK2pX9mWz4RbN") +
                    "\nfrom = lwauth\nbase_url = " + base + "\n" + ca + timeout;
         }
         if (type == "webhook") {
@@ -112,7 +112,7 @@ class GatewayCase : public GatewayTest {
     void expect_nothing_secret_in_log() {
         std::string log = daemon_->log();
         EXPECT_EQ(log.find("9012345678"), std::string::npos) << "no number in the log";
-        for (const char* secret : {"twilio-test-token", "abcdef0123456789", "s3cret",
+        for (const char* secret : {"twilio-test-token", "Vq7tK2pX9mWz4RbN", "s3cret",
                                    "line-test-channel-token", "lw-test-client-secret", "kr1AAA"}) {
             EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the log";
         }

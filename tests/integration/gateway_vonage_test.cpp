@@ -8,9 +8,8 @@ class VonageDelivery : public GatewayTest {
   protected:
     std::string gateway_channels() override {
         return "[channel.vonage]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
-               secret_file("vonage", "abcdef0123456789") +
-               "\nfrom = " + from_ + "\nbase_url = " + base_url() + "\n" + ca_line() +
-               "timeout = 2s\n";
+               secret_file("vonage", "Vq7tK2pX9mWz4RbN") + "\nfrom = " + from_ +
+               "\nbase_url = " + base_url() + "\n" + ca_line() + "timeout = 2s\n";
     }
     std::string from_ = "lwauth";
 };
@@ -39,7 +38,7 @@ TEST_F(VonageDelivery, SendsTheCodeThroughVonage) {
     EXPECT_EQ(sent[0]["to"], "819012345678") << "E.164 without the '+'";
     EXPECT_EQ(sent[0]["from"], "lwauth");
     EXPECT_EQ(sent[0]["api_key"], "abcd1234");
-    EXPECT_EQ(sent[0]["api_secret"], "abcdef0123456789");
+    EXPECT_EQ(sent[0]["api_secret"], "Vq7tK2pX9mWz4RbN");
     std::string code = code_in(sent[0].value("text", ""));
     ASSERT_FALSE(code.empty());
     EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", code}).exit_code, 0);
@@ -89,7 +88,7 @@ TEST_F(VonageDelivery, WrongCredentialsArePermanent) {
     EXPECT_NE(daemon_->log().find("invalid credentials: check api_key and api_secret_file"),
               std::string::npos)
         << daemon_->log();
-    EXPECT_EQ(daemon_->log().find("abcdef0123456789"), std::string::npos) << "no secret in the log";
+    EXPECT_EQ(daemon_->log().find("Vq7tK2pX9mWz4RbN"), std::string::npos) << "no secret in the log";
 }
 
 TEST_F(VonageDelivery, ThrottlingIsRetryableAndFallsBack) {

@@ -24,7 +24,7 @@ class LineEndpoint : public ::testing::Test {
     void SetUp() override {
         port_ = pick_free_port();
         ASSERT_GT(port_, 0);
-        write_file(dir_ / "channel.secret", "0123456789abcdef0123456789abcdef\n", fs::perms(0600));
+        write_file(dir_ / "channel.secret", "4c8f1e7b2a9d06353e7c1b9f4a8d26e0\n", fs::perms(0600));
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy(""));
     }

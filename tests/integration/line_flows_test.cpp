@@ -29,7 +29,8 @@ using line::ApprovalOutcome;
 using Kind = ApprovalOutcome::Kind;
 
 constexpr const char* kChannelId = "1234567890";
-constexpr const char* kChannelSecret = "0123456789abcdef0123456789abcdef";
+// line_login.py --channel-secret
+constexpr const char* kChannelSecret = "d84b2f6c0e97a1535c2e8f0b7a1d94c6";
 constexpr const char* kFakeSub = "Ua1b2c3d4e5f60718293a4b5c6d7e8f90";  // line_login.py --sub
 
 class LineFlowsTest : public ::testing::Test {
@@ -43,11 +44,12 @@ class LineFlowsTest : public ::testing::Test {
         ASSERT_GT(port_, 0);
         public_url_ = "http://127.0.0.1:" + std::to_string(port_) + "/lwauth";
         fs::create_directories(dir_ / "fake");
-        fake_ = Process({"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(),
-                         "--cert", (dir_ / "pki/server.pem").string(), "--key",
-                         (dir_ / "pki/server.key").string(), "--state-dir",
-                         (dir_ / "fake").string(), "--redirect-uri", callback_url()},
-                        base_env(), dir_ / "fake.log");
+        fake_ =
+            Process({"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(),
+                     "--cert", (dir_ / "pki/server.pem").string(), "--key",
+                     (dir_ / "pki/server.key").string(), "--state-dir", (dir_ / "fake").string(),
+                     "--redirect-uri", callback_url(), "--channel-secret", kChannelSecret},
+                    base_env(), dir_ / "fake.log");
         fake_port_ = wait_for_listening_port(dir_ / "fake.log");
         ASSERT_NE(fake_port_, 0) << read_file(dir_ / "fake.log");
         write_file(dir_ / "channel.secret", std::string(kChannelSecret) + "\n", fs::perms(0600));

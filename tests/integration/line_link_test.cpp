@@ -37,7 +37,7 @@ class LineLink : public ::testing::Test {
         std::string text = default_test_policy(dir_ / "outbox.jsonl") +
                            "[policy]\nadmin_group = lwadmins\n";
         if (allowed) {
-            write_file(dir_ / "line-secret", "0123456789abcdef0123456789abcdef\n",
+            write_file(dir_ / "line-secret", "9a6e3c1f8b2d4075a1e6c9f3b8d2047e\n",
                        fs::perms(0600));
             text += "login_with_line = allowed\n[line]\nchannel_id = 1657000000\n"
                     "channel_secret_file = " +

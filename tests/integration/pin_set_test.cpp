@@ -29,6 +29,7 @@ constexpr const char* kQuickLogin =
 class PinSet : public ::testing::Test {
   protected:
     void SetUp() override {
+        keep_note("answers", kPin);  // set through the bus, not typed: for tests/leak_audit.py
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(),
                                            default_test_policy(dir_ / "outbox.jsonl", kQuickLogin));

@@ -113,7 +113,7 @@ TEST_F(TrustedFiles, APolicyDirectoryOthersMayWriteIsRefused) {
 
 TEST_F(TrustedFiles, ASecretFileThatIsALinkIsRefusedByTheChecker) {
     fs::path secret = dir_ / "webhook.secret";
-    write_file(secret, "0123456789abcdef0123456789abcdef\n", fs::perms(0600));
+    write_file(secret, "e5b1d7f3a9c2048662d0a8e4c1f7b93d\n", fs::perms(0600));
     fs::create_symlink(secret, dir_ / "webhook.link");
     write_file(dropin("20-webhook.conf"),
                "[channel.hook]\ntype = webhook\nserves = sms\nurl = https://127.0.0.1:1/send\n"

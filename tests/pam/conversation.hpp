@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "harness.hpp"
+
 namespace lwauth::test {
 
 /// What the person does with one message (its style and text): the reply to a prompt,
@@ -27,8 +29,13 @@ inline int reply_each(int n, const struct pam_message** msg, struct pam_response
     for (int i = 0; i < n; ++i) {
         int style = msg[i]->msg_style;
         std::optional<std::string> answer = reply(style, msg[i]->msg ? msg[i]->msg : "");
+        // What the module showed and what was typed, for tests/leak_audit.py.
+        keep_note("conversation", msg[i]->msg ? msg[i]->msg : "");
         if (style != PAM_PROMPT_ECHO_OFF && style != PAM_PROMPT_ECHO_ON) {
             continue;
+        }
+        if (answer) {
+            keep_note("answers", *answer);
         }
         if (!answer) {
             for (int j = 0; j < i; ++j) {

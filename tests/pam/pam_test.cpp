@@ -677,7 +677,7 @@ class PamThroughTwilio : public PamThroughGateway {
 class PamThroughVonage : public PamThroughGateway {
     std::string section() override {
         return "[channel.vonage]\ntype = vonage\napi_key = abcd1234\napi_secret_file = " +
-               secret("vonage", "abcdef0123456789") + "\nfrom = lwauth\n" + common();
+               secret("vonage", "Vq7tK2pX9mWz4RbN") + "\nfrom = lwauth\n" + common();
     }
 };
 

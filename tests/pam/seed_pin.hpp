@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "harness.hpp"
 #include "lwauth/secret.hpp"
 #include "quick/pin_hash.hpp"
 #include "store/contact_cipher.hpp"
@@ -22,6 +23,7 @@ inline void seed_armed_pin(const std::filesystem::path& state_dir, const std::st
     OpenSslRandom random;
     SqliteStore store((state_dir / "lwauth.db").string(),
                       ContactCipher(SecretString(std::string(32, 'c')), random));
+    keep_note("answers", pin);  // the PIN the test types, for tests/leak_audit.py
     store.record_full_login(user, static_cast<int64_t>(std::time(nullptr)));
     store.set_pin(user, quick::hash_pin_blocking(pin, policy::Argon2Params{8192, 1, 1},
                                                  std::string(16, 's')));

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -25,8 +26,48 @@
 
 namespace lwauth::test {
 
+namespace {
+
+// The name of the running GoogleTest test, "" outside one.
+std::string current_test_name() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return info == nullptr ? "" : std::string(info->test_suite_name()) + "." + info->name();
+}
+
+}  // namespace
+
+const fs::path& keep_dir() {
+    // One directory a process, fixed at first use: a child forked later writes to its
+    // parent's. Short (the pid), as the bus and login sockets below it need.
+    static const fs::path dir = [] {
+        const char* keep = std::getenv("LWAUTH_TEST_KEEP");
+        if (keep == nullptr || keep[0] != '/') {
+            return fs::path();
+        }
+        fs::path d = fs::path(keep) / std::to_string(getpid());
+        fs::create_directories(d);
+        fs::permissions(fs::path(keep), fs::perms(0755));
+        fs::permissions(d, fs::perms(0755));
+        return d;
+    }();
+    if (!dir.empty() && !fs::exists(dir / "test")) {
+        if (std::string name = current_test_name(); !name.empty()) {
+            write_file(dir / "test", name + "\n");
+        }
+    }
+    return dir;
+}
+
+void keep_note(const std::string& name, const std::string& text) {
+    const fs::path& dir = keep_dir();
+    if (!dir.empty()) {
+        std::ofstream(dir / name, std::ios::app) << text << "\n";
+    }
+}
+
 TempDir::TempDir(const std::string& prefix) {
-    std::string tmpl = "/tmp/" + prefix + ".XXXXXX";
+    const fs::path& keep = keep_dir();
+    std::string tmpl = (keep.empty() ? fs::path("/tmp") : keep).string() + "/" + prefix + ".XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) {
         throw std::runtime_error("mkdtemp: " + std::string(std::strerror(errno)));
     }
@@ -199,6 +240,19 @@ int Process::stop(int sig, std::chrono::milliseconds timeout) {
     return wait(std::chrono::seconds(10)).value_or(-1);
 }
 
+namespace {
+
+// The command line of a run, one argument a line, beside its input and output.
+void write_argv(const fs::path& io, const std::vector<std::string>& argv) {
+    std::string text;
+    for (const auto& arg : argv) {
+        text += arg + "\n";
+    }
+    write_file(io / "argv", text);
+}
+
+}  // namespace
+
 RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
               std::optional<uid_t> uid, const std::string& input) {
     TempDir io("lwauth-run");
@@ -206,6 +260,7 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
     fs::path err = io / "err";
     fs::path in = io / "in";
     write_file(in, input);
+    write_argv(io.path(), argv);
     pid_t pid = fork();
     if (pid == 0) {
         int i = open(in.c_str(), O_RDONLY);
@@ -228,6 +283,7 @@ RunResult run_with_late_input(
     TempDir io("lwauth-run");
     fs::path out = io / "out";
     fs::path err = io / "err";
+    write_argv(io.path(), argv);
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
         throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
@@ -261,7 +317,10 @@ RunResult run_with_late_input(
         }
     };
     send(early);
-    send(input(child_runs));
+    std::string late = input(child_runs);
+    send(late);
+    // What was typed, as run() leaves it in "in" (for tests/leak_audit.py).
+    write_file(io / "in", early + late);
     close(pipe_fds[1]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -818,6 +877,7 @@ LoginResult login_as_root_at(const std::string& address, const std::string& user
         sd_bus_message_enter_container(reply, 'a', "(ss)");
         while (sd_bus_message_read(reply, "(ss)", &kind, &text) > 0) {
             result.lines.emplace_back(text);
+            keep_note("conversation", text);
         }
         sd_bus_message_exit_container(reply);
         sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict);
@@ -828,9 +888,12 @@ LoginResult login_as_root_at(const std::string& address, const std::string& user
             break;
         }
         ++result.prompts;
+        keep_note("conversation", prompt);
+        const std::string answer = answer_of(client);
+        keep_note("answers", answer);
         r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",
                                "org.lwauth.Auth1.Login", "Answer", &error, &reply, "ss",
-                               login_id.c_str(), answer_of(client).c_str());
+                               login_id.c_str(), answer.c_str());
     }
     if (r < 0) {
         result.verdict = error.name ? error.name : "error";
@@ -1173,11 +1236,12 @@ LineProvider::LineProvider(const fs::path& dir, const std::string& redirect_uri)
         return;
     }
     fs::create_directories(dir_ / "line-fake");
-    process_ = Process(
-        {"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(), "--cert",
-         (dir_ / "pki/server.pem").string(), "--key", (dir_ / "pki/server.key").string(),
-         "--state-dir", (dir_ / "line-fake").string(), "--redirect-uri", redirect_uri},
-        base_env(), dir_ / "line-fake.log");
+    process_ =
+        Process({"/usr/bin/python3", (source_dir() / "tests/fakes/line_login.py").string(),
+                 "--cert", (dir_ / "pki/server.pem").string(), "--key",
+                 (dir_ / "pki/server.key").string(), "--state-dir", (dir_ / "line-fake").string(),
+                 "--redirect-uri", redirect_uri, "--channel-secret", kChannelSecret},
+                base_env(), dir_ / "line-fake.log");
     port_ = wait_for_listening_port(dir_ / "line-fake.log");
 }
 

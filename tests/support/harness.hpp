@@ -20,7 +20,16 @@ namespace lwauth::test {
 
 namespace fs = std::filesystem;
 
-/// A directory under /tmp, removed with everything in it when this dies.
+/// Where this test process keeps what it leaves behind for tests/leak_audit.py, made on
+/// first use: LWAUTH_TEST_KEEP/<pid> when LWAUTH_TEST_KEEP is an absolute path (with a
+/// file "test" naming the running test); empty otherwise.
+[[nodiscard]] const fs::path& keep_dir();
+/// Appends `text` and a newline to keep_dir()/`name` when there is a keep_dir(): what a
+/// test typed ("answers") or was shown ("conversation") where no file holds it.
+void keep_note(const std::string& name, const std::string& text);
+
+/// A directory under /tmp, removed with everything in it when this dies. With
+/// LWAUTH_TEST_KEEP set it stays: under keep_dir() when there is one, else in /tmp.
 class TempDir {
   public:
     explicit TempDir(const std::string& prefix = "lwauth-test");
@@ -391,7 +400,8 @@ RunResult gateway_control(const std::string& base_url, const fs::path& ca, const
 class LineProvider {
   public:
     static constexpr const char* kChannelId = "1234567890";
-    static constexpr const char* kChannelSecret = "0123456789abcdef0123456789abcdef";
+    // Distinctive, so that tests/leak_audit.py finds it only where it was written.
+    static constexpr const char* kChannelSecret = "7f3c9e1ab54d2068e9c1f7a3b6d40e52";
     static constexpr const char* kSub = "Ua1b2c3d4e5f60718293a4b5c6d7e8f90";  // its --sub
 
     LineProvider(const fs::path& dir, const std::string& redirect_uri);
