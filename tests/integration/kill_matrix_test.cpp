@@ -296,6 +296,16 @@ TEST_F(KillMatrix, ARemovedLastContactStaysRemovedWithTwoStepOff) {
     EXPECT_FALSE(two_step_on("alice"));
 }
 
+TEST_F(KillMatrix, TwoStepTurnedOffSurvivesAKillWithTheContactKept) {
+    enroll("alice", kPhone);
+    mark_log("two-step");
+    ASSERT_EQ(daemon_->ctl("alice", {"two-step", "off"}).exit_code, 0) << daemon_->log();
+    ASSERT_TRUE(log_shows_event());
+    kill_and_restart();
+    EXPECT_FALSE(two_step_on("alice"));
+    EXPECT_EQ(contacts("alice"), 1);
+}
+
 // A verified contact turns 2-step on: the two are one change. A kill between them cannot be
 // aimed at from outside, so the store is made to fail there instead, every time: a trigger
 // of the test's in the database refuses to turn 2-step on. The confirmation must then
@@ -378,6 +388,26 @@ TEST_F(KillMatrix, AnAcceptedAppCodeStaysUsedAfterAKill) {
     login.get();
     EXPECT_NE(login_as_root_with(bus_->address(), "grace", [&] { return code; }).verdict, "success")
         << "used once, whatever became of the login that used it";
+}
+
+TEST_F(KillMatrix, AWrongAppCodeCountedBeforeTheKillIsNotForgotten) {
+    std::string secret = enrol_app();
+    std::string right = oathtool_totp(secret, 30);
+    std::string wrong = right;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    int prompts = 0;
+    auto login = login_in_background("grace", [&] {
+        if (prompts++ == 0) {
+            return wrong;
+        }
+        daemon_->kill();  // the prompt after the wrong code: it was counted
+        return right;
+    });
+    EXPECT_NE(login.get().verdict, "success");
+    EXPECT_EQ(prompts, 2);
+    EXPECT_EQ(daemon_->sql("PRAGMA integrity_check;"), "ok\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    EXPECT_EQ(user_column("grace", "failures"), "1");
 }
 
 TEST_F(KillMatrix, NewRecoveryCodesSurviveAKillWhole) {

@@ -1415,10 +1415,9 @@ class PamKilledWhileSending : public PamThroughGateway {
         }
         ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", kPhone}).exit_code, 0)
             << daemon_->log();
-        ASSERT_EQ(
-            daemon_->ctl("alice", {"contact", "confirm", "phone", gateway_code("webhook")})
-                .exit_code,
-            0);
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", gateway_code("webhook")})
+                      .exit_code,
+                  0);
     }
 
     [[nodiscard]] size_t webhook_requests() const {
@@ -1428,8 +1427,7 @@ class PamKilledWhileSending : public PamThroughGateway {
     // pam_authenticate in `service` while the gateway holds the next request, which kills
     // lwauthd; lwauthd started again after. What libpam returned.
     int authenticate_killed_while_sending(const std::string& service, Person& person) {
-        auto r = gateway_control("https://127.0.0.1:" + std::to_string(port_),
-                                 dir_ / "pki/ca.pem",
+        auto r = gateway_control("https://127.0.0.1:" + std::to_string(port_), dir_ / "pki/ca.pem",
                                  R"({"service": "webhook", "mode": "timeout", "count": 1})");
         EXPECT_EQ(r.exit_code, 0) << r.err;
         size_t held = webhook_requests() + 1;
