@@ -375,16 +375,13 @@ void AccountService::finish_confirmation(const std::string& user, const std::str
                   {{"USER", user}, {"KIND", kind}});
         done(two_step);
     };
-    store_.save_contact(user, Contact{kind, it->second.value, it->second.source},
-                        then<void>(done, [this, user, kind, two_step, saved, done] {
-                            pending_.erase({user, kind});
-                            if (!two_step) {
-                                saved();
-                                return;
-                            }
-                            // Saving a verified contact is what turns 2-step verification on.
-                            store_.set_two_step(user, true, then<void>(done, saved));
-                        }));
+    // Saving a verified contact is what turns 2-step verification on: one step, so that
+    // neither a crash nor a store error leaves one without the other.
+    store_.save_contact_and_two_step(user, Contact{kind, it->second.value, it->second.source},
+                                     two_step, then<void>(done, [this, user, kind, saved] {
+                                         pending_.erase({user, kind});
+                                         saved();
+                                     }));
 }
 
 void AccountService::remove_contact(const std::string& user, const std::string& owner,

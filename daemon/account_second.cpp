@@ -75,17 +75,14 @@ void AccountService::totp_confirm(const std::string& user, const SecretString& c
                                 N_("that is not the authenticator app's current "
                                    "code; check the device's clock and try again"));
                 }
+                // The app and the 2-step it turns on in one step, as a contact's.
                 bool turn_on = !state.two_step && up.two_step != policy::TwoStep::Off;
-                store_.set_totp(user, state.totp_pending, *step,
-                                then<void>(done, [this, user, turn_on, done] {
-                                    log_event(LogLevel::Info, "totp-added",
-                                              "authenticator app added", {{"USER", user}});
-                                    if (turn_on) {
-                                        store_.set_two_step(user, true, done);
-                                        return;
-                                    }
-                                    done(Result<void>::success());
-                                }));
+                store_.set_totp_and_two_step(
+                    user, state.totp_pending, *step, turn_on, then<void>(done, [user, done] {
+                        log_event(LogLevel::Info, "totp-added", "authenticator app added",
+                                  {{"USER", user}});
+                        done(Result<void>::success());
+                    }));
             }));
     });
 }

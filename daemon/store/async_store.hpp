@@ -31,6 +31,8 @@ class AsyncStore {
     virtual void remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                              const OtherFactors& others, Done<bool> done) = 0;
     virtual void set_two_step(const std::string& user, bool enabled, Done<void> done) = 0;
+    virtual void save_contact_and_two_step(const std::string& user, const Contact& contact,
+                                           bool two_step, Done<void> done) = 0;
     virtual void set_profile_contact(const std::string& user, const Contact& contact,
                                      Done<void> done) = 0;
     virtual void remove_profile_contact(const std::string& user, const std::string& kind,
@@ -47,6 +49,8 @@ class AsyncStore {
                                   Done<void> done) = 0;
     virtual void set_totp(const std::string& user, std::string_view secret, int64_t last_step,
                           Done<void> done) = 0;
+    virtual void set_totp_and_two_step(const std::string& user, std::string_view secret,
+                                       int64_t last_step, bool two_step, Done<void> done) = 0;
     virtual void use_totp_step(const std::string& user, int64_t step, Done<bool> done) = 0;
     virtual void set_recovery_codes(const std::string& user, const std::vector<std::string>& hashes,
                                     Done<void> done) = 0;
@@ -131,6 +135,10 @@ class ImmediateStore final : public AsyncStore {
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         answer(done, [&] { store_.set_two_step(user, enabled); });
     }
+    void save_contact_and_two_step(const std::string& user, const Contact& contact, bool two_step,
+                                   Done<void> done) override {
+        answer(done, [&] { store_.save_contact_and_two_step(user, contact, two_step); });
+    }
     void set_profile_contact(const std::string& user, const Contact& contact,
                              Done<void> done) override {
         answer(done, [&] { store_.set_profile_contact(user, contact); });
@@ -162,6 +170,10 @@ class ImmediateStore final : public AsyncStore {
     void set_totp(const std::string& user, std::string_view secret, int64_t last_step,
                   Done<void> done) override {
         answer(done, [&] { store_.set_totp(user, secret, last_step); });
+    }
+    void set_totp_and_two_step(const std::string& user, std::string_view secret, int64_t last_step,
+                               bool two_step, Done<void> done) override {
+        answer(done, [&] { store_.set_totp_and_two_step(user, secret, last_step, two_step); });
     }
     void use_totp_step(const std::string& user, int64_t step, Done<bool> done) override {
         answer(done, [&] { return store_.use_totp_step(user, step); });

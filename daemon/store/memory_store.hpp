@@ -52,6 +52,14 @@ class MemoryStore final : public Store {
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
     }
+    void save_contact_and_two_step(const std::string& user, const Contact& contact,
+                                   bool two_step) override {
+        save_contact_and_two_step_steps(user, contact, two_step);
+    }
+    void set_totp_and_two_step(const std::string& user, std::string_view secret, int64_t last_step,
+                               bool two_step) override {
+        set_totp_and_two_step_steps(user, secret, last_step, two_step);
+    }
     void set_profile_contact(const std::string& user, const Contact& contact) override {
         remove_profile_contact(user, contact.kind);
         users_[user].profile.push_back({contact.kind, contact.value, "admin"});

@@ -483,6 +483,16 @@ bool PgStore::remove_contact_and_two_step(const std::string& user, const std::st
     });
 }
 
+void PgStore::save_contact_and_two_step(const std::string& user, const Contact& contact,
+                                        bool two_step) {
+    in_transaction([&] { save_contact_and_two_step_steps(user, contact, two_step); });
+}
+
+void PgStore::set_totp_and_two_step(const std::string& user, std::string_view secret,
+                                    int64_t last_step, bool two_step) {
+    in_transaction([&] { set_totp_and_two_step_steps(user, secret, last_step, two_step); });
+}
+
 void PgStore::set_two_step(const std::string& user, bool enabled) {
     ensure_user(user);
     Query(*this, "UPDATE users SET two_step = $1 WHERE name = $2", {enabled, user});

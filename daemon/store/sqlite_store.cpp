@@ -725,6 +725,17 @@ bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std
                           [&] { return remove_contact_and_two_step_steps(user, kind, others); });
 }
 
+void SqliteStore::save_contact_and_two_step(const std::string& user, const Contact& contact,
+                                            bool two_step) {
+    in_transaction(db_.get(), [&] { save_contact_and_two_step_steps(user, contact, two_step); });
+}
+
+void SqliteStore::set_totp_and_two_step(const std::string& user, std::string_view secret,
+                                        int64_t last_step, bool two_step) {
+    in_transaction(db_.get(),
+                   [&] { set_totp_and_two_step_steps(user, secret, last_step, two_step); });
+}
+
 void SqliteStore::set_two_step(const std::string& user, bool enabled) {
     ensure_user(user);
     exec(*statements_, "UPDATE users SET two_step = ? WHERE name = ?",

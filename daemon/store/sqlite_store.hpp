@@ -35,6 +35,8 @@ class SqliteStore final : public Store {
     bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                      const OtherFactors& others) override;
     void set_two_step(const std::string& user, bool enabled) override;
+    void save_contact_and_two_step(const std::string& user, const Contact& contact,
+                                   bool two_step) override;
     void set_profile_contact(const std::string& user, const Contact& contact) override;
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
@@ -44,6 +46,8 @@ class SqliteStore final : public Store {
     void set_pin(const std::string& user, const std::string& encoded_hash) override;
     void set_totp_pending(const std::string& user, std::string_view secret, int64_t until) override;
     void set_totp(const std::string& user, std::string_view secret, int64_t last_step) override;
+    void set_totp_and_two_step(const std::string& user, std::string_view secret, int64_t last_step,
+                               bool two_step) override;
     bool use_totp_step(const std::string& user, int64_t step) override;
     void set_recovery_codes(const std::string& user,
                             const std::vector<std::string>& hashes) override;

@@ -49,6 +49,22 @@ bool Store::remove_contact_and_two_step_steps(const std::string& user, const std
     return true;
 }
 
+void Store::save_contact_and_two_step_steps(const std::string& user, const Contact& contact,
+                                            bool two_step) {
+    save_contact(user, contact);
+    if (two_step) {
+        set_two_step(user, true);
+    }
+}
+
+void Store::set_totp_and_two_step_steps(const std::string& user, std::string_view secret,
+                                        int64_t last_step, bool two_step) {
+    set_totp(user, secret, last_step);
+    if (two_step) {
+        set_two_step(user, true);
+    }
+}
+
 int64_t Store::lock_for(const FailureCount& count, const LockRule& rule) {
     if (rule.max_in_a_row > 0 && count.in_a_row >= rule.max_in_a_row) {
         return kLockedUntilUnlocked;

@@ -201,6 +201,11 @@ class Store {
     virtual bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                              const OtherFactors& others) = 0;
     virtual void set_two_step(const std::string& user, bool enabled) = 0;
+    /// Saves a verified login contact as save_contact() does and, with `two_step`, turns
+    /// 2-step on, in one step: a crash or an error between them cannot leave the contact
+    /// saved without the 2-step its confirmation turns on.
+    virtual void save_contact_and_two_step(const std::string& user, const Contact& contact,
+                                           bool two_step) = 0;
 
     /// The profile's contact of a kind (the administrator's directory data).
     virtual void set_profile_contact(const std::string& user, const Contact& contact) = 0;
@@ -226,6 +231,9 @@ class Store {
     /// code that proved it (no code of that step or before is accepted again); "" removes
     /// it. Either way an enrolment waiting is dropped; an app marks the user enrolled.
     virtual void set_totp(const std::string& user, std::string_view secret, int64_t last_step) = 0;
+    /// set_totp() with a secret and, with `two_step`, 2-step turned on, in one step.
+    virtual void set_totp_and_two_step(const std::string& user, std::string_view secret,
+                                       int64_t last_step, bool two_step) = 0;
     /// Records `step` as the last time step a code was accepted for, only when it is later
     /// than the one recorded and an app is set up, in one step: of two logins with codes of
     /// the same step, one gets true. False: that code (or a later one) was used already.
@@ -330,11 +338,15 @@ class Store {
     virtual void prune_sends(int64_t before) = 0;
 
   protected:
-    /// The steps of reset() and of remove_contact_and_two_step() through the operations
+    /// The steps of reset() and of the *_and_two_step() operations through the operations
     /// above, for a backend that runs them inside a transaction of its own.
     void reset_steps(const std::string& user, const ResetScope& scope);
     bool remove_contact_and_two_step_steps(const std::string& user, const std::string& kind,
                                            const OtherFactors& others);
+    void save_contact_and_two_step_steps(const std::string& user, const Contact& contact,
+                                         bool two_step);
+    void set_totp_and_two_step_steps(const std::string& user, std::string_view secret,
+                                     int64_t last_step, bool two_step);
     /// The lock that one more wrong code sets under `rule`, given the counts with it; 0
     /// when none.
     static int64_t lock_for(const FailureCount& count, const LockRule& rule);

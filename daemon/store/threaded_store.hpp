@@ -67,6 +67,11 @@ class ThreadedStore final : public AsyncStore {
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_two_step(user, enabled); });
     }
+    void save_contact_and_two_step(const std::string& user, const Contact& contact, bool two_step,
+                                   Done<void> done) override {
+        run(std::move(done),
+            [=](Store& s) { s.save_contact_and_two_step(user, contact, two_step); });
+    }
     void set_profile_contact(const std::string& user, const Contact& contact,
                              Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_profile_contact(user, contact); });
@@ -102,6 +107,13 @@ class ThreadedStore final : public AsyncStore {
                   Done<void> done) override {
         run(std::move(done), [user, last_step, secret = std::make_shared<SecretString>(secret)](
                                  Store& s) { s.set_totp(user, secret->view(), last_step); });
+    }
+    void set_totp_and_two_step(const std::string& user, std::string_view secret, int64_t last_step,
+                               bool two_step, Done<void> done) override {
+        run(std::move(done),
+            [user, last_step, two_step, secret = std::make_shared<SecretString>(secret)](Store& s) {
+                s.set_totp_and_two_step(user, secret->view(), last_step, two_step);
+            });
     }
     void use_totp_step(const std::string& user, int64_t step, Done<bool> done) override {
         run(std::move(done), [=](Store& s) { return s.use_totp_step(user, step); });

@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +40,50 @@ void cluster(const std::string& action) {
         std::string(LWAUTH_SOURCE_DIR) + "/tests/support/pg-cluster " + action + " " + pg_host();
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
+
+// Every process of the cluster (the postmaster, from postmaster.pid, and its children,
+// the backends among them) stopped with SIGSTOP while this lives: a server that hangs,
+// neither answering nor closing its connections. SIGCONT when it dies.
+class FrozenCluster {
+  public:
+    FrozenCluster() {
+        std::ifstream pid_file(pg_host() + "/data/postmaster.pid");
+        pid_t postmaster = 0;
+        pid_file >> postmaster;
+        if (postmaster <= 0) {
+            return;
+        }
+        pids_.push_back(postmaster);
+        for (const auto& entry : fs::directory_iterator("/proc")) {
+            std::ifstream stat(entry.path() / "stat");
+            std::string line;
+            if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) {
+                continue;
+            }
+            std::istringstream rest(line.substr(line.rfind(')') + 2));
+            char state = 0;
+            pid_t parent = 0;
+            rest >> state >> parent;
+            if (parent == postmaster) {
+                pids_.push_back(std::stoi(entry.path().filename().string()));
+            }
+        }
+        for (pid_t pid : pids_) {
+            ::kill(pid, SIGSTOP);
+        }
+    }
+    ~FrozenCluster() {
+        for (pid_t pid : pids_) {
+            ::kill(pid, SIGCONT);
+        }
+    }
+    FrozenCluster(const FrozenCluster&) = delete;
+    FrozenCluster& operator=(const FrozenCluster&) = delete;
+    [[nodiscard]] bool frozen() const { return pids_.size() > 1; }
+
+  private:
+    std::vector<pid_t> pids_;
+};
 
 class PgStoreTest : public ::testing::Test {
   protected:
@@ -251,6 +298,40 @@ TEST_F(PgStoreTest, LwauthdStartsWhileTheDatabaseIsDownAndServesWhenItIsBack) {
     }
     ASSERT_TRUE(enrolled) << a_->log();
     EXPECT_EQ(login_with_latest(*a_, "carol").verdict, "success") << a_->log();
+}
+
+// The failure matrix's hung database (docs/SECURITY.md): every server process stopped, so
+// that lwauthd's statements wait on connections that stay open. The login ends before the
+// client's deadline (what the module says as its timeout=), as unavailable: the module
+// refuses it whatever its failmode, since lwauthd answered. Nothing is let through.
+TEST_F(PgStoreTest, AHungDatabaseEndsTheLoginBeforeTheModulesDeadlineAsUnavailable) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("carol", "phone", kPhone)) << a_->log();
+    LoginPlace place;
+    place.reply_timeout_usec = 8'000'000;
+    std::chrono::steady_clock::duration took{};
+    LoginResult result;
+    {
+        FrozenCluster frozen;
+        ASSERT_TRUE(frozen.frozen()) << "the server and its backends";
+        auto started = std::chrono::steady_clock::now();
+        result = login_as_root_from(a_->bus_address(), "carol", place, [&] { return latest(*a_); });
+        took = std::chrono::steady_clock::now() - started;
+    }
+    EXPECT_EQ(result.verdict, "unavailable") << a_->log();
+    EXPECT_EQ(result.prompts, 0);
+    EXPECT_LT(took, 8s) << "answered before the client gave up";
+    EXPECT_TRUE(a_->log_shows("event=reply-deadline")) << a_->log();
+
+    // The server going on, lwauthd serves again without a restart.
+    LoginResult again;
+    for (int attempt = 0; attempt < 20 && again.verdict != "success"; ++attempt) {
+        again = login_with_latest(*a_, "carol");
+        if (again.verdict != "success") {
+            std::this_thread::sleep_for(500ms);
+        }
+    }
+    EXPECT_EQ(again.verdict, "success") << a_->log();
 }
 
 }  // namespace

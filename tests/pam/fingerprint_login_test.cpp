@@ -11,6 +11,7 @@ extern "C" {
 #include <libpamtest.h>  // a C header without extern "C" of its own
 }
 #include <security/pam_appl.h>
+#include <signal.h>
 #include <time.h>
 
 #include <chrono>
@@ -194,6 +195,67 @@ TEST_F(FingerprintPam, AJapaneseSessionIsToldInJapanese) {
     EXPECT_EQ(person.method_prompts, 2) << person.shown;
     EXPECT_NE(person.shown.find("指紋が一致しませんでした。\n" + touch), std::string::npos)
         << person.shown;
+}
+
+// The failure matrix's hung fprintd (docs/SECURITY.md): the fake stopped with SIGSTOP, so
+// that lwauthd's calls to it are never answered and the bus keeps its name. The login
+// ends before the module's timeout= (60 s here) and the fingerprint opens nothing: the
+// password is asked, and only the right one lets the user in.
+class HungFprintd {
+  public:
+    explicit HungFprintd(FakeFprintd& fake) : pid_(fake.process().pid()) { ::kill(pid_, SIGSTOP); }
+    ~HungFprintd() { ::kill(pid_, SIGCONT); }
+    HungFprintd(const HungFprintd&) = delete;
+    HungFprintd& operator=(const HungFprintd&) = delete;
+
+  private:
+    pid_t pid_;
+};
+
+TEST_F(FingerprintPam, AHungFprintdBeforeTheLoginLeavesOnlyThePasswordWithinTheDeadline) {
+    std::string reader = fake_->add_reader("bob", {"right-index-finger"}, {{"verify-match", true}});
+    HungFprintd hung(*fake_);
+    auto started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration gave_up{};
+    Person person = new_person([&](int) {
+        // The user waits at the prompt; lwauthd gives up on fprintd by itself (its
+        // calls time out: 30 s).
+        for (int i = 0; i < 600 && daemon_->log_count("event=fprint-unavailable") == 0; ++i) {
+            std::this_thread::sleep_for(100ms);
+        }
+        gave_up = std::chrono::steady_clock::now() - started;
+        return std::string();
+    });
+    person.password = "not the password";
+    EXPECT_EQ(authenticate("bob", person), PAM_AUTH_ERR) << person.shown << daemon_->log();
+    EXPECT_LT(gave_up, 60s) << "lwauthd gave up before the module's timeout=" << daemon_->log();
+    EXPECT_NE(person.shown.find("The fingerprint service is not available."), std::string::npos)
+        << person.shown;
+    EXPECT_EQ(person.method_prompts, 1) << person.shown;
+    EXPECT_EQ(person.password_prompts, 1) << person.shown;
+}
+
+TEST_F(FingerprintPam, AFprintdThatHangsMidVerificationLeavesOnlyThePasswordWithinTheDeadline) {
+    std::string reader = fake_->add_reader("bob", {"right-index-finger"}, {});  // no finger comes
+    std::unique_ptr<HungFprintd> hung;
+    Person person = new_person([&](int) {
+        // The reader is live (VerifyStart answered), then fprintd stops answering; the
+        // user presses Enter, which stops the verification through the hung fprintd.
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (fake_->calls(reader).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(20ms);
+        }
+        hung = std::make_unique<HungFprintd>(*fake_);
+        return std::string();
+    });
+    person.password = "not the password";
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(authenticate("bob", person), PAM_AUTH_ERR) << person.shown << daemon_->log();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 60s) << "within the module's timeout=";
+    EXPECT_EQ(person.password_prompts, 1) << person.shown;
+    hung.reset();
+    Person right = new_person([](int) { return std::string("p"); });
+    EXPECT_EQ(authenticate("bob", right), PAM_SUCCESS) << right.shown << daemon_->log();
 }
 
 }  // namespace

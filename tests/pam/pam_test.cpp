@@ -1392,5 +1392,93 @@ TEST_F(Pam, SetcredDoesNotWaitTheWholeTimeoutForAHungLwauthd) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
 }
 
+// ---- the failure matrix: lwauthd killed mid-login (docs/SECURITY.md) --------------------
+
+// lwauthd SIGKILLed while the gateway fake holds the login's code: counted, not yet sent.
+// The module cannot reach lwauthd any more, so failmode= decides; after the restart the
+// send is still counted.
+class PamKilledWhileSending : public PamThroughGateway {
+  protected:
+    std::string section() override {
+        return "[channel.hook]\ntype = webhook\nserves = sms\nurl = https://127.0.0.1:" +
+               std::to_string(port_) + "/webhook\nhmac_secret_file = " + secret("hook", "s3cret") +
+               "\nca_file = " + (dir_ / "pki/ca.pem").string() + "\ntimeout = 60s\n";
+    }
+    std::string policy() override {
+        return "[policy]\nlogin_with_phone = allowed\n\n" + PamThroughGateway::policy();
+    }
+
+    void SetUp() override {
+        PamThroughGateway::SetUp();
+        if (IsSkipped() || HasFatalFailure()) {
+            return;
+        }
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", kPhone}).exit_code, 0)
+            << daemon_->log();
+        ASSERT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", gateway_code("webhook")})
+                      .exit_code,
+                  0);
+    }
+
+    [[nodiscard]] size_t webhook_requests() const {
+        return gateway_requests(dir_ / "gateway/requests.jsonl", "webhook");
+    }
+
+    // pam_authenticate in `service` while the gateway holds the next request, which kills
+    // lwauthd; lwauthd started again after. What libpam returned.
+    int authenticate_killed_while_sending(const std::string& service, Person& person) {
+        auto r = gateway_control("https://127.0.0.1:" + std::to_string(port_), dir_ / "pki/ca.pem",
+                                 R"({"service": "webhook", "mode": "timeout", "count": 1})");
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        size_t held = webhook_requests() + 1;
+        std::thread killer([&] {
+            for (int i = 0; i < 2000 && webhook_requests() < held; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            daemon_->kill();
+        });
+        int rc = authenticate(service, "alice", person);
+        killer.join();
+        EXPECT_EQ(webhook_requests(), held) << "killed while the gateway held the code";
+        EXPECT_EQ(daemon_->sql("PRAGMA integrity_check;"), "ok\n");
+        EXPECT_TRUE(daemon_->start()) << daemon_->log();
+        return rc;
+    }
+
+    [[nodiscard]] std::string sends(const std::string& key) const {
+        return daemon_->sql("SELECT count(*) FROM send_log WHERE keys LIKE '%\"" + key + "\"%';");
+    }
+
+    // Someone who would type a code, were one ever asked.
+    static Person typing_a_code() {
+        Person person;
+        person.answer_code = [](int) { return std::string("000000"); };
+        return person;
+    }
+
+    static constexpr const char* kPhone = "+819012345678";
+};
+
+TEST_F(PamKilledWhileSending, SecureFailmodeRefusesAndTheCodeStaysCounted) {
+    Person alice = typing_a_code();
+    EXPECT_EQ(authenticate_killed_while_sending("two_step", alice), PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(alice.code_prompts, 0);
+    EXPECT_EQ(sends("user:alice"), "1\n");
+}
+
+TEST_F(PamKilledWhileSending, SafeFailmodeLeavesTheLoginToThePasswordAndTheCodeStaysCounted) {
+    Person alice = typing_a_code();
+    EXPECT_EQ(authenticate_killed_while_sending("safe", alice), PAM_SUCCESS);
+    EXPECT_EQ(alice.password_prompts, 1);
+    EXPECT_EQ(sends("user:alice"), "1\n");
+}
+
+TEST_F(PamKilledWhileSending, APasswordlessCodeRefusesTheWholeStackAndStaysCounted) {
+    Person alice = typing_a_code();
+    EXPECT_EQ(authenticate_killed_while_sending("full", alice), PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(alice.password_prompts, 0) << "mode=primary's failure is not PAM_IGNORE";
+    EXPECT_EQ(sends("passwordless-user:alice"), "1\n");
+}
+
 }  // namespace
 }  // namespace lwauth::test

@@ -841,6 +841,9 @@ int start_login(sd_bus* bus, const std::string& user, const LoginPlace& place, s
             r = sd_bus_message_append(raw, "{sv}", key, "s", value.c_str());
         }
     }
+    if (r >= 0 && place.reply_timeout_usec != 0) {
+        r = sd_bus_message_append(raw, "{sv}", "reply_timeout_usec", "t", place.reply_timeout_usec);
+    }
     if (r >= 0) {
         r = sd_bus_message_close_container(raw);
     }
@@ -1225,6 +1228,16 @@ RunResult gateway_control(const std::string& base_url, const fs::path& ca,
                 "u.urlopen(r,context=c).read()\n",
                 base_url + "/_control", ca.string(), json},
                base_env());
+}
+
+size_t gateway_requests(const fs::path& journal, const std::string& service) {
+    std::ifstream in(journal);
+    size_t n = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+        n += nlohmann::json::parse(line).value("service", "") == service ? 1 : 0;
+    }
+    return n;
 }
 
 LineProvider::LineProvider(const fs::path& dir, const std::string& redirect_uri) : dir_(dir) {

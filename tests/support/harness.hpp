@@ -328,6 +328,8 @@ struct LoginPlace {
     std::string mode = "second_factor";
     // After a verdict with a handle, Confirm on the same connection, as pam_setcred does.
     bool confirm = false;
+    // The wait for each reply that Start says, as the module says its timeout=; 0: none.
+    uint64_t reply_timeout_usec = 0;
 };
 /// As login_as_root_with, from `place`.
 LoginResult login_as_root_from(const std::string& address, const std::string& user,
@@ -393,6 +395,9 @@ int pick_free_port();
 /// Injects a fault into the gateway fakes (tests/fakes/gateways.py) at `base_url`
 /// (https://127.0.0.1:PORT): POST /_control with the given JSON, trusting `ca`.
 RunResult gateway_control(const std::string& base_url, const fs::path& ca, const std::string& json);
+/// How many requests to `service` the gateway fakes recorded in their journal
+/// (STATE_DIR/requests.jsonl), delivered, failed or held.
+[[nodiscard]] size_t gateway_requests(const fs::path& journal, const std::string& service);
 
 /// The fake LINE Login provider (tests/fakes/line_login.py) on a free port over TLS, with
 /// the test PKI made in DIR/pki, its journal in DIR/line-fake, its default channel

@@ -80,6 +80,10 @@ class DeferredStore final : public AsyncStore {
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         later([=, this] { inner_.set_two_step(user, enabled, done); }, done);
     }
+    void save_contact_and_two_step(const std::string& user, const Contact& contact, bool two_step,
+                                   Done<void> done) override {
+        later([=, this] { inner_.save_contact_and_two_step(user, contact, two_step, done); }, done);
+    }
     void set_profile_contact(const std::string& user, const Contact& contact,
                              Done<void> done) override {
         later([=, this] { inner_.set_profile_contact(user, contact, done); }, done);
@@ -117,6 +121,14 @@ class DeferredStore final : public AsyncStore {
         later([=, this,
                secret = std::string(secret)] { inner_.set_totp(user, secret, last_step, done); },
               done);
+    }
+    void set_totp_and_two_step(const std::string& user, std::string_view secret, int64_t last_step,
+                               bool two_step, Done<void> done) override {
+        later(
+            [=, this, secret = std::string(secret)] {
+                inner_.set_totp_and_two_step(user, secret, last_step, two_step, done);
+            },
+            done);
     }
     void use_totp_step(const std::string& user, int64_t step, Done<bool> done) override {
         later([=, this] { inner_.use_totp_step(user, step, done); }, done);

@@ -227,6 +227,13 @@ class Awaited {
     void set_two_step(const std::string& u, bool on) {
         get<void>(&AsyncStore::set_two_step, u, on);
     }
+    void save_contact_and_two_step(const std::string& u, const Contact& c, bool on) {
+        get<void>(&AsyncStore::save_contact_and_two_step, u, c, on);
+    }
+    void set_totp_and_two_step(const std::string& u, std::string_view secret, int64_t step,
+                               bool on) {
+        get<void>(&AsyncStore::set_totp_and_two_step, u, secret, step, on);
+    }
     void set_profile_contact(const std::string& u, const Contact& c) {
         get<void>(&AsyncStore::set_profile_contact, u, c);
     }
@@ -712,6 +719,30 @@ TYPED_TEST(StoreContract, RemovingTheLastLoginContactTurnsTwoStepOffWithIt) {
     EXPECT_FALSE(state.two_step);
     EXPECT_FALSE(store.remove_contact_and_two_step("ghost", "phone"));
     EXPECT_EQ(store.list_users(), std::vector<std::string>{"taro"}) << "no record of the ghost";
+}
+
+TYPED_TEST(StoreContract, AConfirmedContactOrAppTurnsTwoStepOnWithItOrLeavesItAsItWas) {
+    Awaited& store = this->store();
+    store.save_contact_and_two_step("taro", {"phone", kPhone}, false);
+    UserState taro = store.load_user("taro");
+    ASSERT_EQ(taro.contacts.size(), 1u);
+    EXPECT_EQ(taro.contacts[0].value, kPhone);
+    EXPECT_TRUE(taro.enrolled);
+    EXPECT_FALSE(taro.two_step) << "2-step off by policy stays off";
+    store.save_contact_and_two_step("taro", {"email", kEmail}, true);
+    taro = store.load_user("taro");
+    EXPECT_EQ(taro.contacts.size(), 2u);
+    EXPECT_TRUE(taro.two_step);
+
+    store.set_totp_pending("hanako", "secret-bytes-0123456", 500);
+    store.set_totp_and_two_step("hanako", "secret-bytes-0123456", 7, true);
+    UserState hanako = store.load_user("hanako");
+    EXPECT_EQ(hanako.totp_secret, "secret-bytes-0123456");
+    EXPECT_EQ(hanako.totp_last_step, 7);
+    EXPECT_TRUE(hanako.totp_pending.empty());
+    EXPECT_TRUE(hanako.two_step);
+    store.set_totp_and_two_step("jiro", "secret-bytes-0123456", 7, false);
+    EXPECT_FALSE(store.load_user("jiro").two_step);
 }
 
 // taro with a little of everything a reset can clear.

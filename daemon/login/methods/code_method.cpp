@@ -512,14 +512,8 @@ void CodeMethod::adopt_profile_contact(const MethodEnv& env, Step step, Done<Ste
             }
             AsyncStore& store = self->deps_.store;
             bool turn_on = !state.two_step && env.user_policy.two_step != policy::TwoStep::Off;
-            store.save_contact(user, Contact{contact.kind, contact.value, "profile"},
-                               then<void>(done, [&store, user, turn_on, adopted, done]() mutable {
-                                   if (turn_on) {
-                                       store.set_two_step(user, true, then<void>(done, adopted));
-                                       return;
-                                   }
-                                   adopted();
-                               }));
+            store.save_contact_and_two_step(user, Contact{contact.kind, contact.value, "profile"},
+                                            turn_on, then<void>(done, adopted));
         }));
 }
 
