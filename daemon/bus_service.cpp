@@ -162,7 +162,7 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
     /// The engine's answer. When lwauthd has already answered, a login that goes on is
     /// dropped: its client has been told it is over.
     void done(const Result<Step>& result) {
-        timer_.reset();
+        disarm();
         if (!replied_) {
             replied_ = true;
             reply_step(call_.get(), result);
@@ -184,19 +184,25 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
             return;  // no timer: the client's own timeout stays the only one
         }
         timer_.reset(source);
-        self_ = shared_from_this();  // alive while the timer is armed
+        // Alive while the timer is armed, even if the engine drops its callback; the
+        // service lets go of it when it dies, so that none outlives the loop.
+        service_.deadlines_[this] = shared_from_this();
     }
 
   private:
     static int on_time(sd_event_source*, uint64_t, void* userdata) {
-        auto* self = static_cast<DeadlineReply*>(userdata);
-        auto keep = std::move(self->self_);
-        return c_barrier("deadline-timer", 0, [self] { return self->answer_unavailable(); });
+        auto keep = static_cast<DeadlineReply*>(userdata)->shared_from_this();
+        return c_barrier("deadline-timer", 0, [&keep] { return keep->answer_unavailable(); });
+    }
+
+    void disarm() {
+        timer_.reset();
+        service_.deadlines_.erase(this);  // the caller holds a reference still
     }
 
     // The client's deadline is near and the engine has not answered: lwauthd does.
     int answer_unavailable() {
-        timer_.reset();
+        disarm();
         if (replied_) {
             return 0;
         }
@@ -223,7 +229,6 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
     Language language_;  // the login's, for the line of a missed deadline
     bool replied_ = false;
     EventSourcePtr timer_;
-    std::shared_ptr<DeadlineReply> self_;
 };
 
 namespace {

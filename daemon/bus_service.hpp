@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "account.hpp"
@@ -109,6 +110,9 @@ class BusService {
     std::map<sd_bus*, PrivateCaller, std::less<>> private_callers_;
     BusSlotPtr object_slot_;
     BusSlotPtr match_slot_;
+    // The replies whose deadline timer is armed: each is kept until its timer fires or
+    // the engine answers, and goes with the service.
+    std::map<const DeadlineReply*, std::shared_ptr<DeadlineReply>> deadlines_;
 };
 
 }  // namespace lwauth

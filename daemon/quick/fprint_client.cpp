@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -55,15 +56,20 @@ bool is_error(sd_bus_message* reply) {
 
 class Session;
 
+// Weak: a session lives in FprintSessions until it is over (a cancelled one until the
+// device is released). A strong reference here made a cycle, the bus owning its pending
+// calls and the session's matches holding the bus, that nothing freed at lwauthd's exit.
 struct PendingCall {
-    std::shared_ptr<Session> session;  // kept alive until the answer, even once cancelled
+    std::weak_ptr<Session> session;
     ReplyHandler on_reply;
 };
 
 int on_call_reply(sd_bus_message* m, void* userdata, sd_bus_error*) {
     auto* call = static_cast<PendingCall*>(userdata);
     return c_barrier("fprintd-reply", 0, [&] {
-        call->on_reply(m);
+        if (auto keep = call->session.lock()) {
+            call->on_reply(m);
+        }
         return 0;
     });
 }
@@ -76,9 +82,10 @@ void free_call(void* userdata) {
 // lives on until the device is released.
 class Session : public std::enable_shared_from_this<Session> {
   public:
-    Session(sd_bus* bus, std::string user, FprintClient::Progress progress,
-            Done<FprintOutcome> done)
+    Session(sd_bus* bus, std::weak_ptr<FprintSessions> sessions, std::string user,
+            FprintClient::Progress progress, Done<FprintOutcome> done)
         : bus_(bus),
+          sessions_(std::move(sessions)),
           user_(std::move(user)),
           progress_(std::move(progress)),
           done_(std::move(done)) {}
@@ -111,6 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void unavailable(const std::string& line, const std::string& why);
 
     sd_bus* bus_;
+    std::weak_ptr<FprintSessions> sessions_;
     std::string user_;
     FprintClient::Progress progress_;
     Done<FprintOutcome> done_;
@@ -131,6 +139,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::unique_ptr<Timer> deadline_;
 };
 
+}  // namespace
+
+struct FprintSessions {
+    std::set<std::shared_ptr<Session>> live;
+};
+
+namespace {
+
 bool Session::call(const std::string& path, const char* interface, const char* member,
                    const Append& append, uint64_t timeout_usec, ReplyHandler handler) {
     // Before GetDevices answered, the well-known name (which may activate fprintd); after,
@@ -143,8 +159,7 @@ bool Session::call(const std::string& path, const char* interface, const char* m
     if (r >= 0 && append) {
         r = append(raw);
     }
-    auto pending =
-        std::make_unique<PendingCall>(PendingCall{shared_from_this(), std::move(handler)});
+    auto pending = std::make_unique<PendingCall>(PendingCall{weak_from_this(), std::move(handler)});
     sd_bus_slot* slot = nullptr;
     if (r >= 0) {
         r = sd_bus_call_async(bus_, &slot, raw, on_call_reply, pending.get(), timeout_usec);
@@ -428,8 +443,11 @@ void Session::teardown() {
     stage_ = Stage::Over;
     owner_match_.reset();
     progress_ = nullptr;
+    auto keep = shared_from_this();
+    if (auto sessions = sessions_.lock()) {
+        sessions->live.erase(keep);
+    }
     if (auto done = std::exchange(done_, nullptr)) {
-        auto keep = shared_from_this();
         done(std::move(*verdict_));
     }
 }
@@ -469,9 +487,19 @@ std::string fprint_retry_message(const std::string& result) {
     return "";
 }
 
+FprintClient::FprintClient(sd_bus* bus, Timers& timers, uint64_t timeout_usec)
+    : bus_(bus),
+      timers_(timers),
+      timeout_usec_(timeout_usec),
+      sessions_(std::make_shared<FprintSessions>()) {}
+
+FprintClient::~FprintClient() = default;
+
 std::unique_ptr<FprintVerification> FprintClient::verify(const std::string& user, Progress progress,
                                                          Done<FprintOutcome> done) {
-    auto session = std::make_shared<Session>(bus_, user, std::move(progress), std::move(done));
+    auto session =
+        std::make_shared<Session>(bus_, sessions_, user, std::move(progress), std::move(done));
+    sessions_->live.insert(session);
     auto handle = std::make_unique<Handle>(session);
     session->start(timers_, timeout_usec_);
     return handle;

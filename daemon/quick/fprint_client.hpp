@@ -75,14 +75,18 @@ class FprintVerification {
     virtual void cancel() noexcept = 0;
 };
 
+struct FprintSessions;
+
 class FprintClient {
   public:
     static constexpr uint64_t kDefaultTimeoutUsec = 30ULL * 1000 * 1000;
 
     /// `bus` is lwauthd's connection (the system bus), attached to the loop that runs
     /// `timers`; it must outlive the client and every verification.
-    FprintClient(sd_bus* bus, Timers& timers, uint64_t timeout_usec = kDefaultTimeoutUsec)
-        : bus_(bus), timers_(timers), timeout_usec_(timeout_usec) {}
+    FprintClient(sd_bus* bus, Timers& timers, uint64_t timeout_usec = kDefaultTimeoutUsec);
+    ~FprintClient();
+    FprintClient(const FprintClient&) = delete;
+    FprintClient& operator=(const FprintClient&) = delete;
 
     using Progress = std::function<void(const FprintRetry&)>;
 
@@ -99,6 +103,8 @@ class FprintClient {
     sd_bus* bus_;
     Timers& timers_;
     uint64_t timeout_usec_;
+    // The verifications not over yet, which end with the client at the latest.
+    std::shared_ptr<FprintSessions> sessions_;
 };
 
 }  // namespace lwauth

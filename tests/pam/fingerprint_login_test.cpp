@@ -60,10 +60,6 @@ class FingerprintPam : public ::testing::Test {
     }
 
     void SetUp() override {
-#ifdef __SANITIZE_ADDRESS__
-        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
-                        "cannot run (google/sanitizers#611)";
-#endif
         bus_ = std::make_unique<PrivateBus>(dir_.path(), false, kFprintdBusPolicy);
         fake_ = std::make_unique<FakeFprintd>(dir_.path(), bus_->address());
         daemon_ = std::make_unique<Daemon>(

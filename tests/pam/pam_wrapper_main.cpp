@@ -5,14 +5,22 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "harness.hpp"
+
 // libpam must be redirected by pam_wrapper from the first instruction, so the test
 // re-executes itself with the wrapper preloaded (the same whether run by ctest or by hand).
 int main(int argc, char** argv) {
     if (std::getenv("PAM_WRAPPER") == nullptr) {
         setenv("PAM_WRAPPER", "1", 1);
-        setenv("LD_PRELOAD", "libpam_wrapper.so", 1);
-        // pam_wrapper comes before the sanitizer runtime in the asan preset.
-        setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0", 0);
+        // In the asan preset the sanitizer runtime comes first (preload()), which also
+        // makes pam_wrapper load libpam without RTLD_DEEPBIND (google/sanitizers#611).
+        setenv("LD_PRELOAD", lwauth::test::preload("libpam_wrapper.so").c_str(), 1);
+#ifdef LWAUTH_ASAN_RUNTIME
+        // The same switch said outright: pam_wrapper 1.1.4's pwrap_load_lib_handle()
+        // reads it under uid_wrapper's name, not PAM_WRAPPER_DISABLE_DEEPBIND.
+        setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+        setenv("LSAN_OPTIONS", "suppressions=" LWAUTH_SOURCE_DIR "/tests/support/lsan.supp", 0);
+#endif
         execv("/proc/self/exe", argv);
         perror("execv /proc/self/exe");
         return 127;

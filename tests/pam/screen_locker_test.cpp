@@ -57,10 +57,6 @@ class PamScreenLocker : public ::testing::Test {
     }
 
     void SetUp() override {
-#ifdef __SANITIZE_ADDRESS__
-        GTEST_SKIP() << "pam_wrapper loads libpam with RTLD_DEEPBIND, which AddressSanitizer "
-                        "cannot run (google/sanitizers#611)";
-#endif
         bus_ = std::make_unique<PrivateBus>(dir_.path());
         daemon_ = std::make_unique<Daemon>(
             dir_.path(), bus_->address(),

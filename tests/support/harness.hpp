@@ -99,8 +99,17 @@ RunResult run_with_late_input(
     std::optional<uid_t> uid, const std::string& early,
     const std::function<std::string(const std::function<bool()>& child_runs)>& input);
 
-/// The minimal environment for children: PATH and LANG.
+/// The minimal environment for children: PATH and LANG (and add_sanitizer_env()'s).
 std::map<std::string, std::string> base_env();
+
+/// In the asan preset, the sanitizers' options for a child: leak checks, reports to a
+/// directory of this test program that fails it after the last test when a report is
+/// there (tests/support/sanitizers.cpp). Nothing in other builds.
+void add_sanitizer_env(std::map<std::string, std::string>& env);
+/// An LD_PRELOAD value: `libs`, after the AddressSanitizer runtime in the asan preset, for
+/// a host that is not built with it but loads code that is (pam_wrapper and nss_wrapper
+/// then load without RTLD_DEEPBIND, which the runtime refuses).
+[[nodiscard]] std::string preload(const std::string& libs);
 
 /// A private dbus-daemon of type "system" that includes the shipped lwauth bus policy
 /// (or, with permissive=true, a policy that allows every call, to prove that lwauthd
@@ -165,7 +174,13 @@ std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir);
 /// it) and the outbox. False when that failed.
 [[nodiscard]] bool give_to_daemon(const fs::path& path, bool directory);
 
-/// lwauthd with a policy directory, state directory and outbox in `dir`.
+/// The words of LWAUTH_TEST_DAEMON_WRAPPER, which go before lwauthd's command line
+/// (`valgrind --tool=memcheck --error-exitcode=99 ...`); none when it is not set.
+std::vector<std::string> daemon_wrapper();
+
+/// lwauthd with a policy directory, state directory and outbox in `dir`. Under a wrapper
+/// (daemon_wrapper()), an exit status of kWrapperErrorExit from stop() or the end fails
+/// the test.
 class Daemon {
   public:
     Daemon(const fs::path& dir, const std::string& bus_address, const std::string& policy_text);
@@ -232,7 +247,14 @@ class Daemon {
     /// Runs SQL on the state database with sqlite3; its output (throws when it fails).
     std::string sql(const std::string& statements) const;
 
+    /// The exit status that a wrapper's errors give (valgrind's --error-exitcode).
+    static constexpr int kWrapperErrorExit = 99;
+
   private:
+    int check_exit(int status) const;
+    /// How long lwauthd may take to stop (and, under a wrapper, to start).
+    static std::chrono::milliseconds patience();
+
     fs::path dir_;
     std::string bus_address_;
     fs::path program_;
