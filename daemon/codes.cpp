@@ -97,8 +97,11 @@ bool digest_equal(const Digest& a, const Digest& b) noexcept {
 
 SecretString load_or_create_key(const std::string& path, RandomSource& random) {
     constexpr size_t kKeySize = 32;
-    UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid() && errno == ENOENT) {
+    // Judged as every state file is: no link, no FIFO (open() would wait on it), no second
+    // name, the daemon's own, nothing for group or others.
+    auto opened = open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular,
+                               private_file_rule(geteuid()));
+    if (!opened && opened.error().code() == Errc::NotFound) {
         uint8_t key[kKeySize];
         random.fill(key, sizeof key);
         std::string tmp = path + ".new";
@@ -122,16 +125,13 @@ SecretString load_or_create_key(const std::string& path, RandomSource& random) {
         secure_wipe(key, sizeof key);
         return secret;
     }
-    if (!fd.valid()) {
-        throw Error(Errc::Internal, "cannot open key file " + path + ": " + std::strerror(errno));
+    if (!opened) {
+        throw Error(Errc::Internal, "key file " + describe_file_error(opened.error(), path));
     }
-    struct stat st {};
-    if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
-        st.st_uid != geteuid() || st.st_size != static_cast<off_t>(kKeySize)) {
-        throw Error(Errc::Internal,
-                    "key file " + path +
-                        " must be a 32-byte regular file owned by the daemon's user "
-                        "with mode 0600");
+    UniqueFd fd = std::move(opened->fd);
+    if (opened->st.st_size != static_cast<off_t>(kKeySize)) {
+        throw Error(Errc::Internal, "key file " + path + " must hold 32 bytes; it holds " +
+                                        std::to_string(opened->st.st_size));
     }
     uint8_t key[kKeySize];
     ssize_t n = read(fd.get(), key, sizeof key);

@@ -291,7 +291,10 @@ class Daemon {
     // Only once the policy is good: a refused start leaves nothing behind.
     bool prepare_state_directories() {
         std::error_code ec;
-        std::filesystem::create_directories(options_.state_dir, ec);
+        // Made when missing; whatever is there (a file, a FIFO, a link) is judged below.
+        if (!std::filesystem::exists(std::filesystem::symlink_status(options_.state_dir, ec))) {
+            std::filesystem::create_directories(options_.state_dir, ec);
+        }
         if (ec) {
             log_event(LogLevel::Error, "start-failed",
                       "cannot create state directory " + options_.state_dir + ": " + ec.message());

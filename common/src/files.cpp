@@ -96,6 +96,9 @@ namespace {
 constexpr const char* kIsLink = "is a symbolic link, which lwauth does not follow here";
 constexpr const char* kNotRegular = "is not a regular file";
 constexpr const char* kNotDirectory = "is not a directory";
+constexpr const char* kHardLink =
+    "is a hard link (the file has another name, which may be in a place others can write), "
+    "which lwauth does not trust here";
 
 // A failure of the system, in its words.
 Error system_error(int error) {
@@ -133,6 +136,11 @@ Result<void> check_opened(const struct stat& st, FileType type, const FileRule& 
     }
     if (type == FileType::Directory && !S_ISDIR(st.st_mode)) {
         return Error(Errc::InvalidArgument, kNotDirectory);
+    }
+    // Another name of the file lives on after this one is removed or replaced, and
+    // whoever may write where it is may later link it back or read what it became.
+    if (type == FileType::Regular && st.st_nlink != 1) {
+        return Error(Errc::InvalidArgument, kHardLink);
     }
     return check_rule(st, rule);
 }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
 
 namespace lwauth {
 namespace {
@@ -336,21 +337,24 @@ std::string column_text(sqlite3_stmt* stmt, int column) {
 SqliteStore::SqliteStore(const std::string& path, ContactCipher cipher)
     : cipher_(std::move(cipher)), path_(path) {
     // Create the file ourselves so it is 0600 from its first byte; SQLite gives its -wal
-    // and -shm files the same mode.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        throw Error(Errc::Internal,
-                    "cannot open state database " + path + ": " + std::strerror(errno));
+    // and -shm files the same mode and owner. What is there already is judged as every
+    // state file is (files.hpp), and so are the -wal and -shm files SQLite would open by
+    // name: a copy of the database, or its journal, must not be anyone else's.
+    auto db = open_checked(AT_FDCWD, path, O_RDWR | O_CREAT, FileType::Regular,
+                           private_file_rule(::geteuid()), 0600);
+    if (!db) {
+        throw Error(Errc::Internal, "state database " + describe_file_error(db.error(), path));
     }
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(Errc::Internal, "state database " + path + " is not a regular file");
+    for (const char* suffix : {"-wal", "-shm"}) {
+        std::string beside = path + suffix;
+        auto file = open_checked(AT_FDCWD, beside, O_PATH, FileType::Regular,
+                                 private_file_rule(::geteuid()));
+        if (!file && file.error().code() != Errc::NotFound) {
+            throw Error(Errc::Internal,
+                        "state database " + describe_file_error(file.error(), beside));
+        }
     }
-    if ((st.st_mode & 077) != 0) {
-        fchmod(fd, 0600);
-    }
-    ::close(fd);
+    db->fd.reset();
 
     sqlite3* raw = nullptr;
     int rc =

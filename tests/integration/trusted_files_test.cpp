@@ -1,15 +1,20 @@
 // The files lwauthd trusts, through the real daemon and lwauthctl: a policy file another
 // user could write, a link where a policy or state file should be, a state directory
-// others may write, and a FIFO in place of the outbox.
+// others may write, and a FIFO in place of the outbox; then every trusted file against
+// every way of planting one (AdversarialFiles).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -197,6 +202,192 @@ TEST_F(TrustedFiles, AnOutboxOfAnotherUserIsNotWrittenTo) {
     EXPECT_NE(daemon_->log().find("it is owned by uid 40001 with mode 0600"), std::string::npos)
         << daemon_->log();
 }
+
+// ---- Every trusted file against every way of planting one --------------------------------
+
+// A file lwauth trusts, how it is laid out when all is well, and where it is judged: the
+// policy's files by `lwauthctl policy reload` and `policy check`, the state by lwauthd's
+// start.
+enum class Judged { Policy, Start };
+
+struct Trusted {
+    const char* name;
+    Judged judged;
+    bool directory;
+};
+
+enum class Attack { Symlink, Hardlink, Fifo, WrongOwner, GroupWritable, WorldWritable };
+
+struct Planted {
+    Trusted file;
+    Attack attack;
+};
+
+const char* attack_name(Attack a) {
+    switch (a) {
+        case Attack::Symlink:
+            return "Symlink";
+        case Attack::Hardlink:
+            return "Hardlink";
+        case Attack::Fifo:
+            return "Fifo";
+        case Attack::WrongOwner:
+            return "WrongOwner";
+        case Attack::GroupWritable:
+            return "GroupWritable";
+        case Attack::WorldWritable:
+            return "WorldWritable";
+    }
+    return "";
+}
+
+// The files, by the name the test gives each: lwauth.conf, a drop-in, a secret file a
+// drop-in names, the drop-in directory; the state directory and what lwauthd keeps in it.
+const std::vector<Trusted>& trusted_files() {
+    static const std::vector<Trusted> kFiles = {
+        {"LwauthConf", Judged::Policy, false},   {"DropIn", Judged::Policy, false},
+        {"Secret", Judged::Policy, false},       {"DropInDirectory", Judged::Policy, true},
+        {"StateDirectory", Judged::Start, true}, {"CodeKey", Judged::Start, false},
+        {"ContactsKey", Judged::Start, false},   {"Database", Judged::Start, false},
+        {"DatabaseWal", Judged::Start, false},
+    };
+    return kFiles;
+}
+
+void PrintTo(const Planted& p, std::ostream* os) {
+    *os << p.file.name << attack_name(p.attack);
+}
+
+std::vector<Planted> planted_files() {
+    std::vector<Planted> out;
+    for (const Trusted& file : trusted_files()) {
+        for (Attack attack : {Attack::Symlink, Attack::Hardlink, Attack::Fifo, Attack::WrongOwner,
+                              Attack::GroupWritable, Attack::WorldWritable}) {
+            // A directory has no second name; the policy's directories may be links an
+            // administrator made (the file they lead to is judged).
+            if (file.directory && attack == Attack::Hardlink) {
+                continue;
+            }
+            if (file.directory && file.judged == Judged::Policy && attack == Attack::Symlink) {
+                continue;
+            }
+            out.push_back({file, attack});
+        }
+    }
+    return out;
+}
+
+class AdversarialFiles : public TrustedFiles, public ::testing::WithParamInterface<Planted> {
+  protected:
+    void SetUp() override {
+        TrustedFiles::SetUp();
+        // A place every user may write, where the link or second name is made.
+        fs::create_directories(elsewhere());
+        ASSERT_EQ(::chmod(elsewhere().c_str(), 01777), 0);
+        // The drop-in and the secret it names, both as they should be.
+        write_file(secret(), "0123456789abcdef0123456789abcdef\n", fs::perms(0600));
+        write_file(dropin("20-webhook.conf"),
+                   "[channel.hook]\ntype = webhook\nserves = sms\n"
+                   "url = https://127.0.0.1:1/send\nhmac_secret_file = " +
+                       secret().string() + "\n",
+                   fs::perms(0644));
+        ASSERT_EQ(daemon_->ctl("root", {"policy", "reload"}).exit_code, 0) << daemon_->log();
+        // Something in the database, and its files all there.
+        ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com")) << daemon_->log();
+    }
+
+    [[nodiscard]] fs::path elsewhere() const { return dir_ / "public"; }
+    [[nodiscard]] fs::path secret() const { return daemon_->config_dir() / "webhook.secret"; }
+
+    [[nodiscard]] fs::path path_of(const std::string& name) const {
+        const std::map<std::string, fs::path> paths = {
+            {"LwauthConf", conf()},
+            {"DropIn", dropin("20-webhook.conf")},
+            {"Secret", secret()},
+            {"DropInDirectory", dropin("x").parent_path()},
+            {"StateDirectory", daemon_->state_dir()},
+            {"CodeKey", daemon_->state_dir() / "code.key"},
+            {"ContactsKey", daemon_->state_dir() / "contacts.key"},
+            {"Database", daemon_->state_dir() / "lwauth.db"},
+            {"DatabaseWal", daemon_->state_dir() / "lwauth.db-wal"},
+        };
+        return paths.at(name);
+    }
+
+    // Plants the attack on `path`; the words lwauth must use for it.
+    std::string plant(const fs::path& path, Attack attack, bool directory) {
+        struct stat st {};
+        EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+        mode_t mode = st.st_mode & 07777;
+        switch (attack) {
+            case Attack::Symlink: {
+                // The file as it was, owner and mode and all, behind a link.
+                fs::path real = elsewhere() / path.filename();
+                fs::rename(path, real);
+                fs::create_symlink(real, path);
+                return kLink;
+            }
+            case Attack::Hardlink:
+                fs::create_hard_link(path, elsewhere() / path.filename());
+                return "is a hard link";
+            case Attack::Fifo:
+                fs::remove_all(path);
+                EXPECT_EQ(::mkfifo(path.c_str(), mode), 0);
+                return directory ? "is not a directory" : "is not a regular file";
+            case Attack::WrongOwner:
+                EXPECT_EQ(::chown(path.c_str(), uid_of("alice"), st.st_gid), 0);
+                return "it is owned by uid " + std::to_string(uid_of("alice"));
+            case Attack::GroupWritable:
+                EXPECT_EQ(::chmod(path.c_str(), mode | 020), 0);
+                return "with mode " + mode_octal(mode | 020);
+            case Attack::WorldWritable:
+                EXPECT_EQ(::chmod(path.c_str(), mode | 002), 0);
+                return "with mode " + mode_octal(mode | 002);
+        }
+        return "";
+    }
+
+    static std::string mode_octal(mode_t mode) {
+        char text[8];
+        std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode));
+        return text;
+    }
+};
+
+TEST_P(AdversarialFiles, IsRefusedWithAClearError) {
+    const Planted& p = GetParam();
+    const fs::path path = path_of(p.file.name);
+    if (p.file.judged == Judged::Policy) {
+        const std::string why = plant(path, p.attack, p.file.directory);
+        for (const auto& args : std::vector<std::vector<std::string>>{
+                 {"policy", "reload"}, {"policy", "check", daemon_->config_dir().string()}}) {
+            auto r = daemon_->ctl("root", args);
+            EXPECT_EQ(r.exit_code, 5) << args[1] << ": " << r.out << r.err;
+            EXPECT_NE(r.err.find(path.string()), std::string::npos) << args[1] << ": " << r.err;
+            EXPECT_NE(r.err.find(why), std::string::npos) << args[1] << ": " << r.err;
+        }
+        EXPECT_TRUE(daemon_->running());
+        return;
+    }
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    if (std::string(p.file.name) == "DatabaseWal") {
+        // SQLite leaves none after a clean stop: one as it would make it.
+        write_file(path, "", fs::perms(0600));
+    }
+    const std::string why = plant(path, p.attack, p.file.directory);
+    EXPECT_FALSE(daemon_->start()) << "lwauthd started on a planted " << p.file.name;
+    const std::string log = daemon_->log();
+    EXPECT_NE(log.find("event=start-failed"), std::string::npos) << log;
+    EXPECT_NE(log.find(path.string()), std::string::npos) << log;
+    EXPECT_NE(log.find(why), std::string::npos) << log;
+}
+
+std::string PlantedName(const ::testing::TestParamInfo<Planted>& param) {
+    return std::string(param.param.file.name) + attack_name(param.param.attack);
+}
+
+INSTANTIATE_TEST_SUITE_P(Planted, AdversarialFiles, ::testing::ValuesIn(planted_files()),
+                         PlantedName);
 
 }  // namespace
 }  // namespace lwauth::test

@@ -317,6 +317,22 @@ TEST(LoadOrCreateKey, RefusesASymlink) {
     expect_refused(path, "a symlink");
 }
 
+TEST(LoadOrCreateKey, RefusesAKeyFileWithAnotherName) {
+    TempDir dir;
+    std::string path = dir.file("daemon.key");
+    write_key_file(path, 32, 0600);
+    fs::create_hard_link(path, dir.file("copy.key"));
+    expect_refused(path, "a hard link");
+}
+
+// open() of a FIFO for reading waits for a writer: the start must not hang on one.
+TEST(LoadOrCreateKey, RefusesAFifoAtOnce) {
+    TempDir dir;
+    std::string path = dir.file("daemon.key");
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    expect_refused(path, "a FIFO");
+}
+
 TEST(LoadOrCreateKey, RefusesADirectory) {
     TempDir dir;
     std::string path = dir.file("daemon.key");

@@ -112,6 +112,23 @@ TEST_F(OpenChecked, AFifoIsNotARegularFile) {
     EXPECT_STREQ(f.error().what(), "is not a regular file");
 }
 
+// A second name of a trusted file outlives the first: it is refused, whatever the access.
+TEST_F(OpenChecked, AFileWithASecondNameIsRefused) {
+    std::string file = (dir_ / "state.db").string();
+    std::ofstream(file).close();
+    ::chmod(file.c_str(), 0600);
+    ASSERT_TRUE(open_checked(AT_FDCWD, file, O_RDONLY, FileType::Regular, mine()).ok());
+    fs::create_hard_link(file, dir_ / "elsewhere");
+    for (int flags : {O_RDONLY, O_RDWR | O_CREAT, O_PATH}) {
+        auto f = open_checked(AT_FDCWD, file, flags, FileType::Regular, mine());
+        ASSERT_FALSE(f.ok()) << flags;
+        EXPECT_EQ(f.error().code(), Errc::InvalidArgument);
+        EXPECT_EQ(describe_file_error(f.error(), "/x"),
+                  "/x is a hard link (the file has another name, which may be in a place others "
+                  "can write), which lwauth does not trust here");
+    }
+}
+
 // A refusal of the system other than a missing file keeps the system's words.
 TEST_F(OpenChecked, AnotherSystemErrorKeepsItsWords) {
     std::string file = (dir_ / "f").string();

@@ -77,11 +77,23 @@ TEST_F(SqliteStoreTest, CreatesTheDatabaseReadableOnlyByItsOwner) {
     }
 }
 
-TEST_F(SqliteStoreTest, TightensAnExistingDatabaseFileReadableByOthers) {
+// A database file, or a -wal or -shm beside it, that others may read, that has another
+// name, or that is not a regular file is refused, and left as it is.
+TEST_F(SqliteStoreTest, RefusesADatabaseFileOthersMayReadOrWithAnotherName) {
     std::ofstream(path_).close();
     ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
-    auto store = open_store();
-    EXPECT_EQ(mode_of(path_), 0600u);
+    EXPECT_EQ(error_code_of([&] { open_store(); }), Errc::Internal);
+    EXPECT_EQ(mode_of(path_), 0644u);
+    ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
+    fs::create_hard_link(path_, path_ + ".copy");
+    EXPECT_EQ(error_code_of([&] { open_store(); }), Errc::Internal);
+    fs::remove(path_ + ".copy");
+    for (const char* suffix : {"-wal", "-shm"}) {
+        ASSERT_EQ(::mkfifo((path_ + suffix).c_str(), 0600), 0);
+        EXPECT_EQ(error_code_of([&] { open_store(); }), Errc::Internal) << suffix;
+        fs::remove(path_ + suffix);
+    }
+    EXPECT_NO_THROW(open_store());
 }
 
 TEST_F(SqliteStoreTest, MigratesANewDatabaseToTheLatestSchema) {

@@ -1,7 +1,8 @@
 // Files lwauth trusts: the policy, the secrets it names, the state directory and what is
 // in it. Each is opened without following a symbolic link in its last component and
 // without blocking on a FIFO, and is judged by fstat() on the descriptor that is then
-// used, so that what was checked is what is read.
+// used, so that what was checked is what is read. A regular file must have one name (no
+// hard link elsewhere).
 #pragma once
 
 #include <sys/stat.h>
@@ -103,7 +104,9 @@ struct OpenedFile {
 ///                    writable by group or others; it is owned by uid 1004 with mode
 ///                    0666"), or open() was refused (EACCES, EPERM: "Permission denied")
 ///   InvalidArgument  it is of the wrong type: "is a symbolic link, which lwauth does not
-///                    follow here", "is not a regular file", "is not a directory"
+///                    follow here", "is not a regular file", "is not a directory", or a
+///                    regular file with more than one name: "is a hard link (...), which
+///                    lwauth does not trust here"
 ///   Internal         any other failure of open() or fstat() (strerror()'s text)
 /// describe_file_error() puts the path in front.
 [[nodiscard]] Result<OpenedFile> open_checked(int dir_fd, const std::string& path, int flags,
