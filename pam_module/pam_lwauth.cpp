@@ -56,7 +56,9 @@ std::string login_socket_path(const Options& options) {
 // Whether the socket at `path`, whose listener runs as `server_uid`, can only be lwauthd's:
 // the socket is the listener's; its directory is root's or the listener's and open to no
 // group or other; each directory above is root's and open to no group or other but
-// sticky (/tmp): no one else could have put a socket there or swapped it. Else `why`.
+// sticky (/tmp) — not even sticky above a directory of the listener's, which anyone could
+// have made first in /tmp: no one else could have put a socket there or swapped it. Else
+// `why`.
 bool socket_path_trusted(const std::string& path, uid_t server_uid, std::string& why) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != server_uid) {
@@ -64,6 +66,7 @@ bool socket_path_trusted(const std::string& path, uid_t server_uid, std::string&
         return false;
     }
     std::string dir = path;  // absolute (socket_path_ok)
+    bool below_not_roots = false;
     for (bool first = true; dir != "/"; first = false) {
         size_t slash = dir.find_last_of('/');
         dir.erase(slash == 0 ? 1 : slash);
@@ -74,11 +77,12 @@ bool socket_path_trusted(const std::string& path, uid_t server_uid, std::string&
         bool owner_ok = st.st_uid == 0 || (first && st.st_uid == server_uid);
         bool open = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
         bool sticky = (st.st_mode & S_ISVTX) != 0;
-        if (!owner_ok || (open && (first || !sticky))) {
+        if (!owner_ok || (open && (first || !sticky || below_not_roots))) {
             why = dir + ": owned by uid " + std::to_string(st.st_uid) +
                   " or writable by others, so the socket in it may be anyone's";
             return false;
         }
+        below_not_roots = st.st_uid != 0;
     }
     return true;
 }

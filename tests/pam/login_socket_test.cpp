@@ -106,6 +106,8 @@ class LoginSocketTest : public ::testing::Test {
         fs::permissions(open_dir(), fs::perms::all);
         write_file(pam_dir_->path() / "pam.d" / "socket_open",
                    two_step(" timeout=10 socket=" + (open_dir() / "login.socket").string()));
+        write_file(pam_dir_->path() / "pam.d" / "socket_user",
+                   two_step(" timeout=10 socket=" + (open_dir() / "mine/login.socket").string()));
         // No password: many conversations at once, each holding its connection until
         // pam_setcred.
         write_file(pam_dir_->path() / "pam.d" / "hold", "auth required " + std::string(kPamPermit) +
@@ -241,6 +243,40 @@ TEST_F(LoginSocketTest, ASocketInADirectoryOthersCanWriteIsNotUsed) {
     EXPECT_EQ(on_socket, 0u) << "lwauthd's own socket is not the one named";
     ::close(impostor);
     fs::remove(path);
+}
+
+// In a sticky directory anyone may write to (/tmp), anyone could have made the socket's
+// directory first, as their own, and listen in it: such a socket is not used either.
+TEST_F(LoginSocketTest, ASocketInAUsersDirectoryInTmpIsNotUsed) {
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    fs::path mine = open_dir() / "mine";
+    fs::create_directories(mine);
+    fs::permissions(open_dir(), fs::perms::all | fs::perms::sticky_bit);
+    uid_t bob = uid_of("bob");
+    ASSERT_EQ(::chown(mine.c_str(), bob, bob), 0);
+    fs::permissions(mine, fs::perms::owner_all);
+    fs::path path = mine / "login.socket";
+    fs::remove(path);
+    // Bound and listening as bob: the socket file and the listener's credentials are his.
+    int impostor = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(impostor, 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
+    ASSERT_EQ(::setegid(bob), 0);
+    ASSERT_EQ(::seteuid(bob), 0);
+    int bound = ::bind(impostor, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    int listening = bound == 0 ? ::listen(impostor, 8) : -1;
+    ASSERT_EQ(::seteuid(0), 0);
+    ASSERT_EQ(::setegid(0), 0);
+    ASSERT_EQ(bound, 0);
+    ASSERT_EQ(listening, 0);
+    size_t on_socket = 1;
+    EXPECT_EQ(alice_logs_in("socket_user", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 0u);
+    ::close(impostor);
+    fs::remove(path);
+    fs::permissions(open_dir(), fs::perms::all);
 }
 
 TEST_F(LoginSocketTest, AMalformedSocketOptionFailsClosed) {
