@@ -278,7 +278,16 @@ void PgStore::connect() {
     // The server's NOTICEs ("already exists, skipping") are not lwauthd's to print.
     PQsetNoticeProcessor(
         conn_.get(), [](void*, const char*) {}, nullptr);
-    migrate();
+    // A connection is used only once migrated: kept after a failed migration (a schema
+    // newer than this lwauthd's, another host's migration holding the lock past the
+    // statement timeout), the next call would run on a schema never checked.
+    try {
+        migrate();
+    } catch (...) {
+        conn_.reset();
+        next_attempt_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        throw;
+    }
 }
 
 PGconn* PgStore::connection() {

@@ -275,6 +275,32 @@ TEST_F(PgStoreTest, ADatabaseOutageAnswersUnavailableThenLoginsRecover) {
     EXPECT_EQ(again.verdict, "success") << a_->log();
 }
 
+// A database that comes back with a schema newer than lwauthd's is never used: every
+// call fails (as a schema newer at start stops lwauthd), not only the first.
+TEST_F(PgStoreTest, ASchemaNewerThanLwauthdsFoundLateIsNeverUsed) {
+    cluster("halt");
+    fs::create_directories(dir_ / "a");
+    bus_a_ = std::make_unique<PrivateBus>(dir_ / "a");
+    a_ = std::make_unique<Daemon>(dir_ / "a", bus_a_->address(),
+                                  policy(dir_ / "a/outbox.jsonl", 100, 0));
+    bool started = a_->start();
+    cluster("resume");
+    ASSERT_TRUE(started) << a_->log();
+    std::string conninfo =
+        "host=" + pg_host() + " user=lwauth dbname=" + database_ + " password=" + password_;
+    PGconn* conn = PQconnectdb(conninfo.c_str());
+    PQclear(PQexec(conn,
+                   "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                   "INSERT INTO schema_version VALUES (999)"));
+    PQfinish(conn);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        std::this_thread::sleep_for(1100ms);  // past the pause between connection attempts
+        EXPECT_FALSE(a_->enroll("carol", "phone", kPhone)) << "attempt " << attempt;
+    }
+    EXPECT_TRUE(a_->log_shows("newer than this lwauthd")) << a_->log();
+    EXPECT_EQ(sent(*a_), 0u);
+}
+
 // Booting before the network, or the server restarting, must not keep lwauthd down:
 // it starts, answers Unavailable (the module's failmode decides), and serves once the
 // database is back, creating its tables then.
