@@ -64,6 +64,34 @@ bool all_closed(const fs::path& path) {
     return connections_on(path) == 0;
 }
 
+// A socket listening at `path`, bound as `uid` (its file and its listener's credentials
+// are that user's); -1 when it cannot be made.
+int listen_at(const fs::path& path, uid_t uid = 0) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
+    bool as_user = uid != 0 && ::setegid(uid) == 0 && ::seteuid(uid) == 0;
+    int r = -1;
+    if (uid == 0 || as_user) {
+        r = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    }
+    if (r == 0) {
+        r = ::listen(fd, 8);
+    }
+    if (uid != 0 && (::seteuid(0) != 0 || ::setegid(0) != 0)) {
+        std::abort();  // the test process must not go on as another user
+    }
+    if (r != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 class LoginSocketTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -230,13 +258,8 @@ TEST_F(LoginSocketTest, ASocketInADirectoryOthersCanWriteIsNotUsed) {
     ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
     fs::path path = open_dir() / "login.socket";
     fs::remove(path);
-    int impostor = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int impostor = listen_at(path);
     ASSERT_GE(impostor, 0);
-    struct sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
-    ASSERT_EQ(::bind(impostor, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
-    ASSERT_EQ(::listen(impostor, 8), 0);
     size_t on_socket = 1;
     // It never answers: a module that used it would wait its timeout and fail.
     EXPECT_EQ(alice_logs_in("socket_open", on_socket), PAM_SUCCESS) << daemon_->log();
@@ -258,19 +281,8 @@ TEST_F(LoginSocketTest, ASocketInAUsersDirectoryInTmpIsNotUsed) {
     fs::path path = mine / "login.socket";
     fs::remove(path);
     // Bound and listening as bob: the socket file and the listener's credentials are his.
-    int impostor = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int impostor = listen_at(path, bob);
     ASSERT_GE(impostor, 0);
-    struct sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
-    ASSERT_EQ(::setegid(bob), 0);
-    ASSERT_EQ(::seteuid(bob), 0);
-    int bound = ::bind(impostor, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
-    int listening = bound == 0 ? ::listen(impostor, 8) : -1;
-    ASSERT_EQ(::seteuid(0), 0);
-    ASSERT_EQ(::setegid(0), 0);
-    ASSERT_EQ(bound, 0);
-    ASSERT_EQ(listening, 0);
     size_t on_socket = 1;
     EXPECT_EQ(alice_logs_in("socket_user", on_socket), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(on_socket, 0u);
