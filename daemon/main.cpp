@@ -336,15 +336,16 @@ class Daemon {
                                                           : policy_->store.path.string();
         hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
         store_ = open_store(db_path, contacts_key_path);
-        sender_ = std::make_unique<CodeSender>(clock_, *store_, *hasher_);
+        AsyncStore& logins = login_store();
+        sender_ = std::make_unique<CodeSender>(clock_, logins, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
         if (!open_line()) {
             return false;
         }
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, *store_, users_, timers_.get()}, policy_,
-            login_methods({clock_, random_, *store_, *sender_, *hasher_},
-                          {clock_, *store_, *pin_hasher_}, {clock_, *store_, *hasher_}));
+            EngineDeps{clock_, random_, logins, users_, timers_.get()}, policy_,
+            login_methods({clock_, random_, logins, *sender_, *hasher_},
+                          {clock_, logins, *pin_hasher_}, {clock_, logins, *hasher_}));
         add_fingerprint_login();
         add_line_login();
         account_ =
@@ -407,8 +408,14 @@ class Daemon {
             }
             stores.push_back(std::move(store));
         }
-        return std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
+        auto threaded = std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
+        login_store_ = threaded->urgent();
+        return threaded;
     }
+
+    // What logins (and the codes they send) use: on PostgreSQL the connection threads'
+    // first queue, ahead of the account and admin calls of the bus; SQLite answers at once.
+    AsyncStore& login_store() const { return login_store_ ? *login_store_ : *store_; }
 
     // The list that SetPin refuses PINs from. Unreadable, lwauthd runs on and no PIN can be
     // set: logins must not depend on it, and a PIN must not pass unchecked.
@@ -448,14 +455,14 @@ class Daemon {
     void add_fingerprint_login() {
         fprint_ = std::make_unique<FprintClient>(bus_.get(), *timers_);
         engine_->add_method_types(
-            {{std::make_shared<FingerprintMethodType>(FingerprintDeps{clock_, *store_, *fprint_})},
+            {{std::make_shared<FingerprintMethodType>(FingerprintDeps{clock_, login_store(), *fprint_})},
              {}});
     }
 
     // The LINE login, after the engine: an approval's outcome reaches its login through
     // the engine's notify. After the phone's in the menu.
     void add_line_login() {
-        LineDeps deps{clock_, *store_, *line_, *timers_,
+        LineDeps deps{clock_, login_store(), *line_, *timers_,
                       [this](const std::string& login_id, const LoginEvent& event) {
                           return engine_->notify(login_id, event);
                       }};
@@ -702,6 +709,7 @@ class Daemon {
     std::unique_ptr<Hasher> hasher_;
     // The store behind callbacks (async_store.hpp): SQLite, or PostgreSQL on its threads.
     std::unique_ptr<AsyncStore> store_;
+    std::unique_ptr<AsyncStore> login_store_;  // see login_store()
     std::unique_ptr<CodeSender> sender_;
     std::unique_ptr<LoginEngine> engine_;
     std::unique_ptr<AccountService> account_;

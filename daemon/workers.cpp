@@ -64,12 +64,12 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
     void start(unsigned threads);
     void stop() noexcept;
-    uint64_t push(Work run, Completion complete);
+    uint64_t push(Work run, Completion complete, Priority priority);
     void cancel(uint64_t id) noexcept;
 
     [[nodiscard]] size_t queued() const {
         std::lock_guard lock(mutex_);
-        return waiting_.size();
+        return waiting_[0].size() + waiting_[1].size();
     }
 
   private:
@@ -84,7 +84,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::list<Task> waiting_;   // guarded by mutex_
+    // Guarded by mutex_: the jobs the loop put there, by priority (High first).
+    std::list<Task> waiting_[2];
     std::list<Task> finished_;  // guarded by mutex_
     bool stopping_ = false;     // guarded by mutex_
 
@@ -117,7 +118,9 @@ void Queue::stop() noexcept {
         std::list<Task> dropped;  // the jobs not started die here, before the wait
         std::lock_guard lock(mutex_);
         stopping_ = true;
-        dropped.splice(dropped.end(), waiting_);
+        for (auto& waiting : waiting_) {
+            dropped.splice(dropped.end(), waiting);
+        }
     }
     wake_.notify_all();
     for (auto& thread : threads_) {
@@ -131,16 +134,17 @@ void Queue::stop() noexcept {
     undelivered.splice(undelivered.end(), finished_);
 }
 
-uint64_t Queue::push(Work run, Completion complete) {
+uint64_t Queue::push(Work run, Completion complete, Priority priority) {
     std::list<Task> node;
     node.push_back(Task{next_id_, std::move(run), nullptr, nullptr});
     completions_.emplace(next_id_, std::move(complete));
     bool full = false;
     {
         std::lock_guard lock(mutex_);
-        full = stopping_ || waiting_.size() >= limit_;
+        auto& waiting = waiting_[priority == Priority::High ? 0 : 1];
+        full = stopping_ || waiting.size() >= limit_;
         if (!full) {
-            waiting_.splice(waiting_.end(), node);
+            waiting.splice(waiting.end(), node);
         }
     }
     if (full) {
@@ -155,22 +159,28 @@ void Queue::cancel(uint64_t id) noexcept {
     completions_.erase(id);  // a running or finished task is never delivered
     std::list<Task> dropped;  // destroyed outside the lock
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(waiting_.begin(), waiting_.end(),
-                           [id](const Task& task) { return task.id == id; });
-    if (it != waiting_.end()) {
-        dropped.splice(dropped.end(), waiting_, it);
+    for (auto& waiting : waiting_) {
+        auto it = std::find_if(waiting.begin(), waiting.end(),
+                               [id](const Task& task) { return task.id == id; });
+        if (it != waiting.end()) {
+            dropped.splice(dropped.end(), waiting, it);
+            return;
+        }
     }
 }
 
 void Queue::work() noexcept {
     std::unique_lock lock(mutex_);
     for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+        wake_.wait(lock, [this] {
+            return stopping_ || !waiting_[0].empty() || !waiting_[1].empty();
+        });
         if (stopping_) {
             return;
         }
+        auto& waiting = waiting_[0].empty() ? waiting_[1] : waiting_[0];
         std::list<Task> mine;
-        mine.splice(mine.end(), waiting_, waiting_.begin());
+        mine.splice(mine.end(), waiting, waiting.begin());
         lock.unlock();
         Task& task = mine.front();
         try {
@@ -243,8 +253,9 @@ WorkerPool::~WorkerPool() { queue_->stop(); }
 
 size_t WorkerPool::queued() const { return queue_->queued(); }
 
-Job WorkerPool::submit_erased(worker_detail::Work run, worker_detail::Completion complete) {
-    uint64_t id = queue_->push(std::move(run), std::move(complete));
+Job WorkerPool::submit_erased(worker_detail::Work run, worker_detail::Completion complete,
+                              Priority priority) {
+    uint64_t id = queue_->push(std::move(run), std::move(complete), priority);
     return Job(queue_, id);
 }
 

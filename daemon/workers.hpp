@@ -75,9 +75,15 @@ class Job {
     uint64_t id_ = 0;
 };
 
+/// Which of a pool's two queues a job waits in: a free worker takes the High queue's
+/// oldest job before any Normal one, and each queue has its own limit, so that a flood of
+/// Normal jobs neither refuses nor delays a High one beyond the jobs already running.
+enum class Priority { Normal, High };
+
 class WorkerPool {
   public:
-    /// [daemon] workers bounds the threads; this bounds the jobs waiting for one.
+    /// [daemon] workers bounds the threads; this bounds the jobs of each priority waiting
+    /// for one.
     static constexpr size_t kDefaultQueueLimit = 64;
 
     /// Starts `threads` workers (at least one) that post results to `event`, which must
@@ -94,9 +100,9 @@ class WorkerPool {
     /// on the loop with the Result: that value, or the error its work threw (an exception
     /// that is not an lwauth Error becomes Errc::Internal), unless the Job was dropped
     /// first. Throws Error(Unavailable), at once and without queueing, when `queue_limit`
-    /// jobs are already waiting for a worker.
+    /// jobs of `priority` are already waiting for a worker.
     template <class Work, class OnDone>
-    [[nodiscard]] Job submit(Work work, OnDone done) {
+    [[nodiscard]] Job submit(Work work, OnDone done, Priority priority = Priority::Normal) {
         using T = std::invoke_result_t<Work&>;
         static_assert(!std::is_void_v<T>, "a job's work returns its result");
         auto run = [work = std::move(work)]() mutable -> std::unique_ptr<worker_detail::Box> {
@@ -110,7 +116,7 @@ class WorkerPool {
                 done(Result<T>(std::move(static_cast<worker_detail::TypedBox<T>&>(*box).value)));
             }
         };
-        return submit_erased(std::move(run), std::move(complete));
+        return submit_erased(std::move(run), std::move(complete), priority);
     }
 
     [[nodiscard]] unsigned threads() const noexcept { return threads_; }
@@ -118,7 +124,8 @@ class WorkerPool {
     [[nodiscard]] size_t queued() const;
 
   private:
-    Job submit_erased(worker_detail::Work run, worker_detail::Completion complete);
+    Job submit_erased(worker_detail::Work run, worker_detail::Completion complete,
+                      Priority priority);
 
     std::shared_ptr<worker_detail::Queue> queue_;
     unsigned threads_ = 0;

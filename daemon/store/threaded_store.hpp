@@ -7,6 +7,7 @@
 
 #include <systemd/sd-event.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "../log.hpp"
 #include "../workers.hpp"
 #include "async_store.hpp"
 #include "lwauth/secret.hpp"
@@ -27,21 +29,26 @@ namespace lwauth {
 class ThreadedStore final : public AsyncStore {
   public:
     /// One connection thread per Store in `stores` (at least one), posting to `event`,
-    /// which must outlive this. At most `queue_limit` operations wait for a thread; one
-    /// more answers Error(Unavailable) at once.
+    /// which must outlive this. At most `queue_limit` operations of each priority wait for
+    /// a thread; one more answers Error(Unavailable) at once.
     ThreadedStore(sd_event* event, std::vector<std::unique_ptr<Store>> stores,
                   size_t queue_limit = WorkerPool::kDefaultQueueLimit)
-        : stores_(std::move(stores)),
-          pool_(event, static_cast<unsigned>(stores_.size()), queue_limit) {
-        for (auto& store : stores_) {
-            free_.push_back(store.get());
-        }
-    }
-    /// Drops the operations not started, waits for the running ones; no `done` is called
-    /// from then on.
+        : shared_(std::make_shared<Connections>(event, std::move(stores), queue_limit)) {}
+    /// Drops this face's operations not started; the running ones finish on their thread,
+    /// and no `done` of this face is called from then on. The threads and connections go
+    /// with the last face.
     ~ThreadedStore() override = default;
     ThreadedStore(const ThreadedStore&) = delete;
     ThreadedStore& operator=(const ThreadedStore&) = delete;
+
+    /// Another face of the same connections and threads whose operations a free thread
+    /// takes before this one's, with a queue of their own: lwauthd's logins use it, so
+    /// that the account calls of the bus (which any local user can make, such as Status
+    /// by the hundred) can neither fill the queue before a login nor make it wait behind
+    /// them.
+    [[nodiscard]] std::unique_ptr<ThreadedStore> urgent() const {
+        return std::unique_ptr<ThreadedStore>(new ThreadedStore(shared_, Priority::High));
+    }
 
     void load_user(const std::string& user, Done<UserState> done) override {
         run(std::move(done), [=](Store& s) { return s.load_user(user); });
@@ -202,24 +209,41 @@ class ThreadedStore final : public AsyncStore {
     }
 
   private:
+    // The Stores and their threads, shared by the faces.
+    struct Connections {
+        Connections(sd_event* event, std::vector<std::unique_ptr<Store>> owned, size_t limit)
+            : stores(std::move(owned)), pool(event, static_cast<unsigned>(stores.size()), limit) {
+            for (auto& store : stores) {
+                free.push_back(store.get());
+            }
+        }
+        std::vector<std::unique_ptr<Store>> stores;
+        std::mutex mutex;
+        std::vector<Store*> free;  // guarded by mutex
+        WorkerPool pool;           // after stores: its threads are joined before they go
+    };
+
+    ThreadedStore(std::shared_ptr<Connections> shared, Priority priority)
+        : shared_(std::move(shared)), priority_(priority) {}
+
     // A Store no thread is using, given back when the operation ends.
     class Lease {
       public:
-        explicit Lease(ThreadedStore& owner) : owner_(owner) {
-            std::lock_guard lock(owner_.mutex_);
-            store_ = owner_.free_.back();
-            owner_.free_.pop_back();
+        explicit Lease(Connections& owner) : owner_(owner) {
+            std::lock_guard lock(owner_.mutex);
+            store_ = owner_.free.back();
+            owner_.free.pop_back();
         }
         ~Lease() {
-            std::lock_guard lock(owner_.mutex_);
-            owner_.free_.push_back(store_);
+            std::lock_guard lock(owner_.mutex);
+            owner_.free.push_back(store_);
         }
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         Store& operator*() const { return *store_; }
 
       private:
-        ThreadedStore& owner_;
+        Connections& owner_;
         Store* store_ = nullptr;
     };
 
@@ -228,9 +252,10 @@ class ThreadedStore final : public AsyncStore {
 
     template <class T, class Op>
     void run(Done<T> done, Op operation) {
-        // As many threads as Stores: a running job always finds one free.
-        auto work = [this, operation = std::move(operation)]() mutable {
-            Lease store(*this);
+        // As many threads as Stores: a running job always finds one free. The work holds
+        // the connections, not this face, which may go while the work runs.
+        auto work = [shared = shared_, operation = std::move(operation)]() mutable {
+            Lease store(*shared);
             if constexpr (std::is_void_v<T>) {
                 operation(*store);
                 return Nothing{};
@@ -249,20 +274,35 @@ class ThreadedStore final : public AsyncStore {
         };
         Job job;
         try {
-            job = pool_.submit(std::move(work), complete);
+            job = shared_->pool.submit(std::move(work), complete, priority_);
         } catch (const Error& e) {
+            busy();
             done(Result<T>(e));  // the queue is full
             return;
         }
         jobs_.emplace(id, std::move(job));
     }
 
-    std::vector<std::unique_ptr<Store>> stores_;
-    std::mutex mutex_;
-    std::vector<Store*> free_;
+    // Says that operations were refused, once a minute at most however many there are.
+    void busy() {
+        auto now = std::chrono::steady_clock::now();
+        ++refused_;
+        if (logged_busy_ && now - *logged_busy_ < std::chrono::minutes(1)) {
+            return;
+        }
+        logged_busy_ = now;
+        log_event(LogLevel::Warning, "store-busy",
+                  "the store's queue is full: operations answer unavailable",
+                  {{"QUEUE", priority_ == Priority::High ? "logins" : "others"},
+                   {"COUNT", std::to_string(std::exchange(refused_, 0))}});
+    }
+
+    std::shared_ptr<Connections> shared_;
+    Priority priority_ = Priority::Normal;
+    std::optional<std::chrono::steady_clock::time_point> logged_busy_;
+    uint64_t refused_ = 0;  // since the last store-busy was logged
     uint64_t next_id_ = 0;
-    std::map<uint64_t, Job> jobs_;  // the operations waiting or running
-    WorkerPool pool_;               // after stores_: its threads are joined before they go
+    std::map<uint64_t, Job> jobs_;  // this face's operations waiting or running
 };
 
 }  // namespace lwauth

@@ -357,5 +357,63 @@ TEST_F(PgStoreTest, AHungDatabaseEndsTheLoginBeforeTheModulesDeadlineAsUnavailab
     EXPECT_EQ(again.verdict, "success") << a_->log();
 }
 
+// The connection threads serve logins before the account calls of the bus: a local user's
+// flood of Status calls, while the database is slow, neither refuses a login (before,
+// the one queue of 64 was full and the login answered unavailable) nor keeps it waiting
+// behind the flood.
+TEST_F(PgStoreTest, AFloodOfStatusCallsDoesNotRefuseALogin) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("carol", "phone", kPhone)) << a_->log();
+    // The users table held by another session: every operation of lwauthd waits on it.
+    std::string conninfo = "host=" + pg_host() + " user=lwauth dbname=" + database_ +
+                           " password=" + password_;
+    PGconn* holder = PQconnectdb(conninfo.c_str());
+    ASSERT_EQ(PQstatus(holder), CONNECTION_OK) << PQerrorMessage(holder);
+    PQclear(PQexec(holder, "BEGIN"));
+    PGresult* locked = PQexec(holder, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+    ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQerrorMessage(holder);
+    PQclear(locked);
+    auto release = [&] {
+        if (holder != nullptr) {
+            PQclear(PQexec(holder, "COMMIT"));
+            PQfinish(holder);
+            holder = nullptr;
+        }
+    };
+
+    std::vector<std::vector<CallReply>> flood;
+    std::thread flooding([&] {
+        flood = call_rounds_as(a_->bus_address(), uid_of("alice"),
+                               {{"org.lwauth.Auth1.Account", "Status",
+                                 [](const std::vector<CallReply>&) {
+                                     return std::vector<Append>(150, [](sd_bus_message*) {});
+                                 }}});
+    });
+    // The queue of the account calls is full once lwauthd says so.
+    for (int i = 0; i < 300 && !a_->log_shows("event=store-busy"); ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(a_->log_shows("event=store-busy")) << a_->log();
+    EXPECT_TRUE(a_->log_shows("queue=others")) << a_->log();
+
+    // The table is let go a moment after the login has started, while it waits.
+    std::thread letting_go([&] {
+        std::this_thread::sleep_for(1500ms);
+        release();
+    });
+    LoginResult result = login_with_latest(*a_, "carol");
+    letting_go.join();
+    flooding.join();
+    release();
+    EXPECT_EQ(result.verdict, "success") << a_->log();
+    EXPECT_FALSE(a_->log_shows("queue=logins")) << a_->log();
+    ASSERT_EQ(flood.size(), 1u);
+    size_t refused = 0;
+    for (const auto& reply : flood[0]) {
+        refused += reply.error.empty() ? 0 : 1;
+    }
+    EXPECT_GT(refused, 0u) << "the flood filled the queue of the account calls";
+}
+
 }  // namespace
 }  // namespace lwauth::test

@@ -244,6 +244,31 @@ TEST_F(WorkerPoolTest, AFullQueueAnswersUnavailableAtOnce) {
     EXPECT_EQ(started_.value(), 3);
 }
 
+// lwauthd's logins go in the High queue of the store's connection threads: a Normal
+// queue filled by account calls must neither refuse them nor run before them.
+TEST_F(WorkerPoolTest, AHighJobIsTakenBeforeWaitingNormalOnesAndIsNotRefusedByThem) {
+    WorkerPool& pool = make_pool(1, 2);
+    std::vector<int> order;  // the loop's thread only
+    auto record = [&](Result<int> result) { order.push_back(result.ok() ? *result : -1); };
+    std::vector<Job> jobs;
+    jobs.push_back(pool.submit(held(0), record));
+    ASSERT_TRUE(started_.wait_for(1));
+    jobs.push_back(pool.submit([] { return 1; }, record));
+    jobs.push_back(pool.submit([] { return 2; }, record));
+    try {
+        jobs.push_back(pool.submit([] { return 3; }, record));
+        FAIL() << "a third Normal job was queued";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::Unavailable);
+    }
+    jobs.push_back(pool.submit([] { return 10; }, record, Priority::High));
+    jobs.push_back(pool.submit([] { return 11; }, record, Priority::High));
+    EXPECT_EQ(pool.queued(), 4u);
+    gate_.open();
+    ASSERT_TRUE(run_until([&] { return order.size() == 5; }));
+    EXPECT_EQ(order, (std::vector<int>{0, 10, 11, 1, 2}));
+}
+
 TEST_F(WorkerPoolTest, AnExceptionInAJobBecomesAnErrorResult) {
     WorkerPool& pool = make_pool(2);
     std::vector<Errc> codes;
