@@ -208,15 +208,16 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
         }
         replied_ = true;
         log_event(LogLevel::Error, "reply-deadline",
-                  "no answer from the delivery channel before the client's timeout; the login "
-                  "ends as unavailable");
+                  "the login's step did not finish before the client's timeout (a delivery "
+                  "channel, the database or another service lwauthd waits on is slow); the "
+                  "login ends as unavailable");
         if (!id_.empty()) {
             service_.engine_.cancel(id_, owner_);
         }
         Step step;
         step.messages.emplace_back(
             bus::kMessageError,
-            tr(language_, "The verification code could not be sent in time. Try again later."));
+            tr(language_, "The login could not be verified in time. Try again later."));
         step.verdict = bus::kVerdictUnavailable;
         reply_step(call_.get(), Result<Step>(step));
         return 0;

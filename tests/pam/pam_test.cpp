@@ -816,7 +816,7 @@ TEST_F(PamThroughAHangingGateway, ASlowGatewayFailsClosedEvenUnderSafeFailmode) 
     EXPECT_LT(took, std::chrono::seconds(10)) << "answered before the gateway did";
     EXPECT_EQ(alice.code_prompts, 0);
     ASSERT_FALSE(alice.errors.empty());
-    EXPECT_NE(alice.errors.back().find("could not be sent in time"), std::string::npos)
+    EXPECT_NE(alice.errors.back().find("could not be verified in time"), std::string::npos)
         << alice.errors.back();
     EXPECT_NE(daemon_->log().find("reply-deadline"), std::string::npos) << daemon_->log();
 }
