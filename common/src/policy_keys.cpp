@@ -175,6 +175,35 @@ KeyRule secret_file() {
             show<First, Rest...>([](const std::filesystem::path& path) { return path.string(); })};
 }
 
+// A list of *_file keys naming secrets, each checked, none twice; empty is none.
+template <auto First, auto... Rest>
+KeyRule secret_files() {
+    Apply apply = [](Target& target, const Input& in) -> Result<void> {
+        std::vector<std::filesystem::path> paths;
+        for (auto item : split_list(in.value)) {
+            if (item.empty()) {
+                return Error(Errc::BadPolicy, bad_value(in, "empty item in list"));
+            }
+            if (std::find(paths.begin(), paths.end(), item) != paths.end()) {
+                return Error(Errc::BadPolicy,
+                             bad_value(in, "'" + std::string(item) + "' is listed twice"));
+            }
+            if (auto checked = check_secret_file(in.key, item, in.options.secret_reader);
+                !checked) {
+                return checked;
+            }
+            paths.emplace_back(item);
+        }
+        member<First, Rest...>(owner<First>(target)) = std::move(paths);
+        return {};
+    };
+    return {apply, nullptr,
+            show<First, Rest...>([](const std::vector<std::filesystem::path>& paths) {
+                std::vector<std::string> names(paths.begin(), paths.end());
+                return join(names, ", ");
+            })};
+}
+
 }  // namespace
 
 const std::vector<KeySpec>& key_specs() {
@@ -305,6 +334,10 @@ const std::vector<KeySpec>& key_specs() {
         {"store", "path", global<&P::store, &S::path>(as(absolute_path_parser(Allowed)))},
         {"store", "url", global<&P::store, &S::url>(text(Allowed))},
         {"store", "password_file", secret_file<&P::store, &S::password_file>()},
+        {"store", "code_key_file", secret_file<&P::store, &S::code_key_file>()},
+        {"store", "contacts_key_file", secret_file<&P::store, &S::contacts_key_file>()},
+        {"store", "contacts_old_key_files",
+         secret_files<&P::store, &S::contacts_old_key_files>()},
 
         {"daemon", "workers",
          global<&P::daemon, &DaemonPolicy::workers>(as(integer_parser(1, 16)))},

@@ -530,5 +530,32 @@ TEST(ContactCipher, RefusesAnotherBindingAKeyOrADamagedValue) {
               Errc::Internal);
 }
 
+TEST(ContactCipher, OldKeysOpenWhatTheySealedAndOnlyTheCurrentKeySeals) {
+    OpenSslRandom random;
+    ContactCipher before(key_of('c'), random);
+    std::string old_sealed = before.seal(kPhone, "taro\nphone");
+    std::vector<SecretString> old_keys;
+    old_keys.push_back(key_of('b'));
+    old_keys.push_back(key_of('c'));
+    ContactCipher rotated(key_of('d'), random, std::move(old_keys));
+    EXPECT_EQ(rotated.open(old_sealed, "taro\nphone"), kPhone);
+    auto opened = rotated.try_open(old_sealed, "taro\nphone");
+    ASSERT_TRUE(opened.has_value());
+    EXPECT_FALSE(opened->current);
+    EXPECT_EQ(opened->plaintext, kPhone);
+    // An old key still binds: another row does not open.
+    EXPECT_FALSE(rotated.try_open(old_sealed, "jiro\nphone").has_value());
+
+    std::string new_sealed = rotated.seal(kPhone, "taro\nphone");
+    EXPECT_TRUE(rotated.try_open(new_sealed, "taro\nphone")->current);
+    EXPECT_EQ(ContactCipher(key_of('d'), random).open(new_sealed, "taro\nphone"), kPhone);
+    EXPECT_EQ(error_code_of([&] { (void)before.open(new_sealed, "taro\nphone"); }),
+              Errc::Internal)
+        << "sealed under the current key, not an old one";
+    // Opaque bytes, NULs included.
+    std::string binary("\0\x01\xff", 3);
+    EXPECT_EQ(rotated.open(rotated.seal(binary, "taro\ntotp"), "taro\ntotp"), binary);
+}
+
 }  // namespace
 }  // namespace lwauth

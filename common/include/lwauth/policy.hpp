@@ -229,6 +229,12 @@ struct StorePolicy {
     // password, which comes from password_file (a secret file) or ~/.pgpass.
     std::string url;
     std::filesystem::path password_file;
+    // Keys the administrator gives every host of a fleet (secret files of 32 bytes or 64
+    // hex digits); empty: code.key and contacts.key of the state directory, made there.
+    std::filesystem::path code_key_file;
+    std::filesystem::path contacts_key_file;
+    // Earlier contacts keys: what they sealed still opens (until `lwauthctl admin rekey`).
+    std::vector<std::filesystem::path> contacts_old_key_files;
     friend bool operator==(const StorePolicy&, const StorePolicy&) = default;
 };
 
