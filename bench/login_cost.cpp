@@ -26,8 +26,9 @@
 // 3. Concurrency: lwauth over each path with 1, 8, 64, 256, 512 conversations at once (a
 //    thread and a user each), with the CPU time per login of each process; a fresh
 //    lwauthd, on a fresh copy of the filled state directory, for each row. --perf DIR
-//    records `perf record -g` of lwauthd and the PAM process (and dbus-daemon on the bus
-//    path) during each path's first row, into DIR/socket.data and DIR/bus.data.
+//    records `perf record --call-graph dwarf` of lwauthd and the PAM process (and dbus-daemon on the bus
+//    path) during each path's first row, into DIR/socket.data and DIR/bus.data (the
+//    profiled rows' figures include perf's own cost).
 //
 // Prints Markdown tables; nothing asserts a time. Exits 2 when a login failed.
 #include <dirent.h>
@@ -174,7 +175,9 @@ std::string cpu_text(const RunStats& s, bool daemon = true) {
 // Each thread logs its users in by turns (users[thread]).
 RunStats run_logins(const std::string& service, const std::vector<std::vector<std::string>>& users,
                     const std::function<std::string(const std::string& user)>& answer,
-                    double warmup_s, double seconds, pid_t daemon_pid = -1, pid_t bus_pid = -1) {
+                    double warmup_s, double seconds, pid_t daemon_pid = -1, pid_t bus_pid = -1,
+                    const std::function<void()>& at_begin = {},
+                    const std::function<void()>& at_end = {}) {
     size_t threads = users.size();
     std::atomic<bool> stop{false};
     std::vector<RunStats> per(threads);
@@ -208,6 +211,9 @@ RunStats run_logins(const std::string& service, const std::vector<std::vector<st
         });
     }
     std::this_thread::sleep_until(begin);
+    if (at_begin) {
+        at_begin();  // the threads are running
+    }
     long d0 = cpu_ticks(daemon_pid);
     long b0 = cpu_ticks(bus_pid);
     double s0 = self_cpu_us();
@@ -215,6 +221,9 @@ RunStats run_logins(const std::string& service, const std::vector<std::vector<st
     long d1 = cpu_ticks(daemon_pid);
     long b1 = cpu_ticks(bus_pid);
     double s1 = self_cpu_us();
+    if (at_end) {
+        at_end();
+    }
     for (auto& t : pool) {
         t.join();
     }
@@ -553,25 +562,35 @@ std::string strace_counts(pid_t pid, const fs::path& out, const std::function<vo
     return read_file(out);
 }
 
-// perf record -g of the given processes while `work` runs, into `out`.
-void perf_record(const std::vector<pid_t>& pids, const fs::path& out,
-                 const std::function<void()>& work) {
-    std::string list;
-    for (pid_t p : pids) {
-        list += (list.empty() ? "" : ",") + std::to_string(p);
+// perf record -g of the given processes (all their threads as they are when it starts),
+// into `out`, until stop().
+class PerfRecord {
+  public:
+    void start(const std::vector<pid_t>& pids, const fs::path& out) {
+        std::string list;
+        for (pid_t p : pids) {
+            list += (list.empty() ? "" : ",") + std::to_string(p);
+        }
+        child_ = fork();
+        if (child_ == 0) {
+            // DWARF call graphs: Debian's libraries keep no frame pointers.
+            execl("/usr/bin/perf", "perf", "record", "-q", "--call-graph", "dwarf,8192", "-F",
+                  "999", "-o", out.c_str(), "-p", list.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
     }
-    pid_t child = fork();
-    if (child == 0) {
-        execl("/usr/bin/perf", "perf", "record", "-q", "-g", "-F", "1999", "-o", out.c_str(), "-p",
-              list.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
+    void stop() {
+        if (child_ > 0) {
+            kill(child_, SIGINT);
+            int status = 0;
+            waitpid(child_, &status, 0);
+            child_ = -1;
+        }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // attached
-    work();
-    kill(child, SIGINT);
-    int status = 0;
-    waitpid(child, &status, 0);
-}
+
+  private:
+    pid_t child_ = -1;
+};
 
 struct Args {
     double seconds = 10;
@@ -931,23 +950,23 @@ int main(int argc, char** argv) {
             for (size_t u = 0; u < pool.size(); ++u) {
                 users[u % users.size()].push_back(pool[u]);
             }
-            RunStats s;
-            auto work = [&] {
-                s = run_logins(
-                    std::string("lwauth-") + path, users,
-                    [&](const std::string& u) { return outbox.code_for(u); }, warmup,
-                    args.seconds, daemon_pid, bus_pid);
-            };
+            // The profile starts once the conversations' threads run, so that it sees them.
+            PerfRecord perf;
+            std::function<void()> perf_start;
             if (first_row && !args.perf_dir.empty()) {
-                fs::create_directories(args.perf_dir);
-                std::vector<pid_t> pids{daemon_pid, getpid()};
-                if (std::string(path) == "bus") {
-                    pids.push_back(bus_pid);
-                }
-                perf_record(pids, fs::path(args.perf_dir) / (std::string(path) + ".data"), work);
-            } else {
-                work();
+                perf_start = [&, path] {
+                    fs::create_directories(args.perf_dir);
+                    std::vector<pid_t> pids{daemon_pid, getpid()};
+                    if (std::string(path) == "bus") {
+                        pids.push_back(bus_pid);
+                    }
+                    perf.start(pids, fs::path(args.perf_dir) / (std::string(path) + ".data"));
+                };
             }
+            RunStats s = run_logins(
+                std::string("lwauth-") + path, users,
+                [&](const std::string& u) { return outbox.code_for(u); }, warmup, args.seconds,
+                daemon_pid, bus_pid, perf_start, [&] { perf.stop(); });
             first_row = false;
             failed_total += static_cast<int>(s.failures);
             std::printf("| %s | %d | %zu | %s | %.0f | %s | %s | %.2f | %s |\n", path, c,
