@@ -1,5 +1,6 @@
 #include "two_step.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "../log.hpp"
@@ -46,6 +47,21 @@ Step refused_step(Language language) {
                   "2-step verification is required for this account, but it has no verified phone "
                   "number or email address. Ask your administrator to register one for you."));
     return step;
+}
+
+// Whether the mark that the user enrolled ends their enrolment grace on this host. The
+// mark is the user's (shared by every host of a PostgreSQL store) and the policy the
+// host's: a mark that may have come from a factor this host does not count (an app or
+// recovery codes outside its second_factors, which the user still has) does not.
+bool enrolled_here(const policy::UserPolicy& user_policy, const UserState& state) {
+    auto counts = [&](policy::SecondFactor factor) {
+        return std::find(user_policy.second_factors.begin(), user_policy.second_factors.end(),
+                         factor) != user_policy.second_factors.end();
+    };
+    bool uncounted_app =
+        state.totp_set() && !(user_policy.totp && counts(policy::SecondFactor::Totp));
+    bool uncounted_codes = state.recovery_codes > 0 && !counts(policy::SecondFactor::Recovery);
+    return state.enrolled && !uncounted_app && !uncounted_codes;
 }
 
 }  // namespace
@@ -152,7 +168,7 @@ Step grace_step(policy::Contacts contacts, const policy::UserPolicy& user_policy
 void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy& policy,
                      const policy::UserPolicy& user_policy, const LoginContext& context,
                      const UserState& state, Done<Step> done) {
-    if (user_policy.enroll_grace.count() <= 0 || state.enrolled) {
+    if (user_policy.enroll_grace.count() <= 0 || enrolled_here(user_policy, state)) {
         log_event(LogLevel::Notice, "login-no-contact",
                   "login refused: 2-step verification required but no verified contact",
                   {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
