@@ -5,6 +5,7 @@
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
 #include "login/remember.hpp"
+#include "login/two_step.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
@@ -179,7 +180,7 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
         }
     }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
-    if (state.contacts.empty() && !state.enrolled && s.two_step_enabled &&
+    if (state.contacts.empty() && !two_step::enrolled_here(up, state) && s.two_step_enabled &&
         up.enroll_grace.count() > 0 && state.enroll_grace_started != 0) {
         s.enroll_grace_until = state.enroll_grace_started + up.enroll_grace.count();
     }

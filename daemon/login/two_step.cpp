@@ -49,21 +49,6 @@ Step refused_step(Language language) {
     return step;
 }
 
-// Whether the mark that the user enrolled ends their enrolment grace on this host. The
-// mark is the user's (shared by every host of a PostgreSQL store) and the policy the
-// host's: a mark that may have come from a factor this host does not count (an app or
-// recovery codes outside its second_factors, which the user still has) does not.
-bool enrolled_here(const policy::UserPolicy& user_policy, const UserState& state) {
-    auto counts = [&](policy::SecondFactor factor) {
-        return std::find(user_policy.second_factors.begin(), user_policy.second_factors.end(),
-                         factor) != user_policy.second_factors.end();
-    };
-    bool uncounted_app =
-        state.totp_set() && !(user_policy.totp && counts(policy::SecondFactor::Totp));
-    bool uncounted_codes = state.recovery_codes > 0 && !counts(policy::SecondFactor::Recovery);
-    return state.enrolled && !uncounted_app && !uncounted_codes;
-}
-
 }  // namespace
 
 std::string locked_text(int64_t locked_until, int64_t now, Language language) {
@@ -86,6 +71,17 @@ std::optional<Step> locked_refusal(int64_t locked_until, int64_t now, Language l
 }
 
 namespace two_step {
+
+bool enrolled_here(const policy::UserPolicy& user_policy, const UserState& state) {
+    auto counts = [&](policy::SecondFactor factor) {
+        return std::find(user_policy.second_factors.begin(), user_policy.second_factors.end(),
+                         factor) != user_policy.second_factors.end();
+    };
+    bool uncounted_app =
+        state.totp_set() && !(user_policy.totp && counts(policy::SecondFactor::Totp));
+    bool uncounted_codes = state.recovery_codes > 0 && !counts(policy::SecondFactor::Recovery);
+    return state.enrolled && !uncounted_app && !uncounted_codes;
+}
 
 void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
                      const LoginContext& context, Done<std::optional<Step>> done) {

@@ -382,6 +382,7 @@ TEST_F(CountedFactors, RecoveryCodesOutsideSecondFactorsNeitherAreMadeNorEndTheG
     EXPECT_EQ(result.verdict, "success") << daemon_->log();
     EXPECT_TRUE(daemon_->log_shows("event=login-enroll-grace")) << daemon_->log();
     EXPECT_EQ(daemon_->log_count("event=login-no-contact"), 0u) << daemon_->log();
+    EXPECT_TRUE(status("bob").contains("enroll_grace_until")) << "status says so too";
 }
 
 }  // namespace

