@@ -865,7 +865,8 @@ void show_totp_uri(const std::string& uri) {
 
 // Sends the app's first code; the app counts from then on.
 int confirm_totp(const Global& g, Client& client, const SecretString& code) {
-    client.call(bus::kAccountInterface, bus::kAccountConfirmTotp, "s", code.c_str());
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountConfirmTotp, "s",
+                         code.c_str());
     print_result(g, json{{"totp_set", true}},
                  _("Your authenticator app is set up: its code is asked at your next login. "
                    "Keep recovery codes too (lwauthctl recovery generate)."));

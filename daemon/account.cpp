@@ -5,6 +5,7 @@
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
 #include "login/remember.hpp"
+#include "login/two_step.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
@@ -46,6 +47,12 @@ const char* by_kind(const std::string& kind, const char* phone, const char* emai
     return kind == "phone" ? phone : email;
 }
 
+Error last_contact_required() {
+    return Error(Errc::PolicyForbids,
+                 N_("2-step verification is required on this host; add another phone number or "
+                    "email address, or an authenticator app, before removing this one"));
+}
+
 Error not_waiting(const std::string& kind) {
     return Error(Errc::NotFound,
                  by_kind(kind, N_("no phone is waiting for confirmation; add it first"),
@@ -84,6 +91,15 @@ UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& stat
     factors.totp = state.totp_set() && up.totp && listed(up, policy::SecondFactor::Totp);
     factors.recovery = state.recovery_codes > 0 && listed(up, policy::SecondFactor::Recovery);
     return factors;
+}
+
+RemovalRule removal_rule(const policy::UserPolicy& up) {
+    RemovalRule rule;
+    rule.code = listed(up, policy::SecondFactor::Code);
+    rule.others.totp = up.totp && listed(up, policy::SecondFactor::Totp);
+    rule.others.recovery = listed(up, policy::SecondFactor::Recovery);
+    rule.required = up.two_step == policy::TwoStep::Required;
+    return rule;
 }
 
 void check_contact_kind(const std::string& kind) {
@@ -164,7 +180,7 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
         }
     }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
-    if (state.contacts.empty() && !state.enrolled && s.two_step_enabled &&
+    if (state.contacts.empty() && !two_step::enrolled_here(up, state) && s.two_step_enabled &&
         up.enroll_grace.count() > 0 && state.enroll_grace_started != 0) {
         s.enroll_grace_until = state.enroll_grace_started + up.enroll_grace.count();
     }
@@ -404,21 +420,27 @@ void AccountService::remove_contact(const std::string& user, const std::string& 
                 UsableFactors factors = usable_factors(up, state);
                 if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required &&
                     !factors.unsent()) {
-                    throw Error(Errc::PolicyForbids,
-                                N_("2-step verification is required on this host; add another "
-                                   "phone number or email address, or an authenticator app, "
-                                   "before removing this one"));
+                    throw last_contact_required();
                 }
                 require_reauth(user, owner, up, state,
                                by_kind(kind, N_("removing your phone number"),
                                        N_("removing your email address")));
-                store_.remove_contact_and_two_step(user, kind, factors.others(),
-                                                   then<bool>(done, [=](bool) {
-                                                       log_event(LogLevel::Info, "contact-removed",
-                                                                 "contact removed",
-                                                                 {{"USER", user}, {"KIND", kind}});
-                                                       done(Result<void>::success());
-                                                   }));
+                // Judged again by the store on fresh state, in the step that removes it: an
+                // app removed meanwhile is seen.
+                store_.remove_second_factor(
+                    user, kind, removal_rule(up), then<Removal>(done, [=](Removal removal) {
+                        if (removal == Removal::Refused) {
+                            throw last_contact_required();
+                        }
+                        if (removal == Removal::Absent) {
+                            throw Error(Errc::NotFound,
+                                        by_kind(kind, N_("no verified phone is saved"),
+                                                N_("no verified email is saved")));
+                        }
+                        log_event(LogLevel::Info, "contact-removed", "contact removed",
+                                  {{"USER", user}, {"KIND", kind}});
+                        done(Result<void>::success());
+                    }));
             }));
     });
 }

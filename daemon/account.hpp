@@ -49,6 +49,10 @@ struct UsableFactors {
 };
 
 [[nodiscard]] UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& state);
+/// What the store judges a user's own removal of a second factor by (Store::remove_second_factor).
+[[nodiscard]] RemovalRule removal_rule(const policy::UserPolicy& up);
+/// Whether the user's [policy] second_factors counts recovery codes.
+[[nodiscard]] bool recovery_counted(const policy::UserPolicy& up);
 
 /// What a step-up (StartReauth) may be answered with: kReauthAccepts* words in the order
 /// of [policy] second_factors, and where its code went (masked; "" when none was sent).
@@ -219,7 +223,11 @@ class AccountService {
     void totp_add(const std::string& user, const std::string& owner, Done<TotpEnrolment> done);
     /// The first code of the app waiting: right, the app replaces any earlier one and
     /// 2-step turns on (unless the policy has it off); NotFound, Expired or InvalidCode.
-    void totp_confirm(const std::string& user, const SecretString& code, Done<void> done);
+    /// An enrolment this lwauthd did not see begun with proof (the user had no second
+    /// factor then, or another lwauthd began it) needs a reauthentication of `owner` when
+    /// the user has a factor now, as confirm_contact's does.
+    void totp_confirm(const std::string& user, const std::string& owner, const SecretString& code,
+                      Done<void> done);
     /// Removes the authenticator app; `done` gets whether one was set up (or waiting).
     /// Needs a reauthentication of `owner` as removing a contact does.
     void totp_remove(const std::string& user, const std::string& owner, Done<bool> done);
@@ -339,6 +347,9 @@ class AccountService {
     // Keyed by (user, bus connection): a proof is good for that connection alone.
     std::map<std::pair<std::string, std::string>, PendingReauth> pending_reauth_;
     std::map<std::pair<std::string, std::string>, int64_t> reauth_until_;
+    // Enrolments of an app begun by a user who had a second factor (and proved it), by
+    // user: the end of that enrolment (UserState::totp_pending_until), which names it.
+    std::map<std::string, int64_t> totp_proved_;
     line::LineApprovals* line_ = nullptr;
     // Keyed by bus connection: its link of LINE in progress, or its outcome until read.
     std::map<std::string, LineLink> line_links_;

@@ -235,6 +235,8 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         scope.recovery = all;
         // The next login without a contact starts the enrolment grace afresh.
         scope.enroll_grace = all;
+        // 2-step goes off with the last factor the user's policy counts, unless required.
+        scope.counted = removal_rule(account_.user_policy(user));
         if (scope.contacts) {
             account_.forget_pending(user);
         }
@@ -255,10 +257,18 @@ void AdminService::recovery_codes(uid_t admin, const std::string& user,
     settle(done, [&] {
         require_known(user);
         require_may_change(admin, user, "recovery");
+        // Allowed even where the policy does not count them (another host of a shared
+        // store may), but said in the log: here they neither enrol the user nor pass 2-step.
+        bool counted = recovery_counted(account_.user_policy(user));
         account_.store_recovery_codes(
-            user, [admin, user, done](Result<std::vector<SecretString>> codes) {
-                if (codes) {
+            user, [admin, user, counted, done](Result<std::vector<SecretString>> codes) {
+                if (codes && counted) {
                     log_admin(admin, user, "recovery", "administrator generated recovery codes");
+                } else if (codes) {
+                    log_admin(admin, user, "recovery",
+                              "administrator generated recovery codes, which the user's policy "
+                              "on this host does not count",
+                              "uncounted");
                 }
                 done(std::move(codes));
             });

@@ -30,6 +30,8 @@ class AsyncStore {
                                 Done<void> done) = 0;
     virtual void remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                              const OtherFactors& others, Done<bool> done) = 0;
+    virtual void remove_second_factor(const std::string& user, const std::string& factor,
+                                      const RemovalRule& rule, Done<Removal> done) = 0;
     virtual void set_two_step(const std::string& user, bool enabled, Done<void> done) = 0;
     virtual void save_contact_and_two_step(const std::string& user, const Contact& contact,
                                            bool two_step, Done<void> done) = 0;
@@ -131,6 +133,10 @@ class ImmediateStore final : public AsyncStore {
     void remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                      const OtherFactors& others, Done<bool> done) override {
         answer(done, [&] { return store_.remove_contact_and_two_step(user, kind, others); });
+    }
+    void remove_second_factor(const std::string& user, const std::string& factor,
+                              const RemovalRule& rule, Done<Removal> done) override {
+        answer(done, [&] { return store_.remove_second_factor(user, factor, rule); });
     }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         answer(done, [&] { store_.set_two_step(user, enabled); });

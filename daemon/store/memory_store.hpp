@@ -49,6 +49,10 @@ class MemoryStore final : public Store {
                                      const OtherFactors& others) override {
         return remove_contact_and_two_step_steps(user, kind, others);
     }
+    Removal remove_second_factor(const std::string& user, const std::string& factor,
+                                 const RemovalRule& rule) override {
+        return remove_second_factor_steps(user, factor, rule);
+    }
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
     }

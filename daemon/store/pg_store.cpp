@@ -492,6 +492,15 @@ bool PgStore::remove_contact_and_two_step(const std::string& user, const std::st
     });
 }
 
+Removal PgStore::remove_second_factor(const std::string& user, const std::string& factor,
+                                      const RemovalRule& rule) {
+    return in_transaction([&] {
+        // The user's row locked first: another host's removal waits, then reads fresh state.
+        Query(*this, "SELECT 1 FROM users WHERE name = $1 FOR UPDATE", {user});
+        return remove_second_factor_steps(user, factor, rule);
+    });
+}
+
 void PgStore::save_contact_and_two_step(const std::string& user, const Contact& contact,
                                         bool two_step) {
     in_transaction([&] { save_contact_and_two_step_steps(user, contact, two_step); });

@@ -729,6 +729,12 @@ bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std
                           [&] { return remove_contact_and_two_step_steps(user, kind, others); });
 }
 
+Removal SqliteStore::remove_second_factor(const std::string& user, const std::string& factor,
+                                          const RemovalRule& rule) {
+    return in_transaction(db_.get(),
+                          [&] { return remove_second_factor_steps(user, factor, rule); });
+}
+
 void SqliteStore::save_contact_and_two_step(const std::string& user, const Contact& contact,
                                             bool two_step) {
     in_transaction(db_.get(), [&] { save_contact_and_two_step_steps(user, contact, two_step); });

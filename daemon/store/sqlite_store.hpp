@@ -34,6 +34,8 @@ class SqliteStore final : public Store {
     void remove_contact(const std::string& user, const std::string& kind) override;
     bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                      const OtherFactors& others) override;
+    Removal remove_second_factor(const std::string& user, const std::string& factor,
+                                 const RemovalRule& rule) override;
     void set_two_step(const std::string& user, bool enabled) override;
     void save_contact_and_two_step(const std::string& user, const Contact& contact,
                                    bool two_step) override;

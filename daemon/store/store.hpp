@@ -109,6 +109,22 @@ struct OtherFactors {
     bool recovery = false;  // recovery codes count
 };
 
+/// What a user's own removal of a second factor is checked against, inside the store's
+/// step on fresh state: the factors their policy counts, and whether 2-step is required.
+struct RemovalRule {
+    bool code = true;       // a login contact counts ([policy] second_factors has code)
+    OtherFactors others;    // the app and recovery codes, as the policy counts them
+    bool required = false;  // [policy] two_step = required: the last factor counted stays
+};
+
+/// What remove_second_factor() did.
+enum class Removal {
+    Absent,      // the user has nothing of that kind
+    Removed,     // removed; 2-step stays as it was
+    TwoStepOff,  // removed, and 2-step turned off with it: no factor counted is left
+    Refused,     // not removed: 2-step is required and it is the last factor counted
+};
+
 struct LockState {
     int failures = 0;               // wrong codes since the last lock, right code or unlock
     int64_t locked_until = 0;       // epoch seconds; 0 when not locked
@@ -139,6 +155,9 @@ struct ResetScope {
     bool enroll_grace = false;  // the grace's start and the mark that the user enrolled
     bool totp = false;          // the authenticator app (and an enrolment in progress)
     bool recovery = false;      // the recovery codes
+    // With totp or recovery: 2-step turns off when no factor this rule counts is left,
+    // unless it says 2-step is required (as the user's own removal does).
+    RemovalRule counted;
 };
 
 /// NIST SP 800-63B: no account takes more than this many wrong codes in a row, on either
@@ -200,6 +219,12 @@ class Store {
     /// without the other); returns whether 2-step went off.
     virtual bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                              const OtherFactors& others) = 0;
+    /// Removes a login contact ("phone", "email") or the authenticator app ("totp", with
+    /// an enrolment waiting) of the user, judged by `rule` on the state read in the same
+    /// step (no other handle changes it in between): refused when 2-step is required and
+    /// no factor counted would be left; 2-step turned off with it when none is left.
+    virtual Removal remove_second_factor(const std::string& user, const std::string& factor,
+                                         const RemovalRule& rule) = 0;
     virtual void set_two_step(const std::string& user, bool enabled) = 0;
     /// Saves a verified login contact as save_contact() does and, with `two_step`, turns
     /// 2-step on, in one step: a crash or an error between them cannot leave the contact
@@ -343,6 +368,8 @@ class Store {
     void reset_steps(const std::string& user, const ResetScope& scope);
     bool remove_contact_and_two_step_steps(const std::string& user, const std::string& kind,
                                            const OtherFactors& others);
+    Removal remove_second_factor_steps(const std::string& user, const std::string& factor,
+                                       const RemovalRule& rule);
     void save_contact_and_two_step_steps(const std::string& user, const Contact& contact,
                                          bool two_step);
     void set_totp_and_two_step_steps(const std::string& user, std::string_view secret,

@@ -71,6 +71,10 @@ class ThreadedStore final : public AsyncStore {
         run(std::move(done),
             [=](Store& s) { return s.remove_contact_and_two_step(user, kind, others); });
     }
+    void remove_second_factor(const std::string& user, const std::string& factor,
+                              const RemovalRule& rule, Done<Removal> done) override {
+        run(std::move(done), [=](Store& s) { return s.remove_second_factor(user, factor, rule); });
+    }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_two_step(user, enabled); });
     }

@@ -290,5 +290,100 @@ TEST_F(SecondFactors, AUserWhoHadAnAppGetsNoEnrolmentGraceOnceItIsGone) {
     EXPECT_EQ(daemon_->log_count("event=login-enroll-grace"), 0u) << daemon_->log();
 }
 
+// ---- Removing factors: 2-step follows what is left ----------------------------------------
+
+TEST_F(SecondFactors, AnAdministratorsResetOfTheLastAppTurnsTwoStepOff) {
+    std::string secret = add_app("bob");
+    ASSERT_EQ(status("bob")["two_step"], true);
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "reset", "bob", "totp"}).exit_code, 0)
+        << daemon_->log();
+    EXPECT_FALSE(status("bob").contains("totp_set"));
+    EXPECT_EQ(status("bob")["two_step"], false) << "nothing is left to verify with";
+    EXPECT_NE(login("bob", oathtool_totp(secret, 30)).verdict, "denied") << daemon_->log();
+}
+
+TEST_F(SecondFactors, AnAdministratorsResetOfTheAppKeepsTwoStepOnWithAContactLeft) {
+    ASSERT_TRUE(daemon_->enroll("bob", "email", "bob@example.com")) << daemon_->log();
+    // The app's enrolment asks for proof now: the code the step-up sent.
+    RunResult add = daemon_->ctl_with_code("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
+    std::string uri = json::parse(add.out, nullptr, false).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    ASSERT_EQ(daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0)
+        << daemon_->log();
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "reset", "bob", "totp"}).exit_code, 0);
+    EXPECT_EQ(status("bob")["two_step"], true) << "the email is left";
+}
+
+TEST_F(SecondFactors, RemovingTheAppIsOneStepAStoreErrorLeavesItInPlace) {
+    std::string secret = add_app("bob");
+    // The store refuses the second write of the removal (2-step off), as a full disk or a
+    // lost connection may.
+    daemon_->sql(
+        "CREATE TRIGGER fail_two_step BEFORE UPDATE OF two_step ON users "
+        "BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+    RunResult removed = daemon_->ctl("bob", {"totp", "remove"}, oathtool_totp(secret, 30) + "\n");
+    EXPECT_NE(removed.exit_code, 0) << removed.out << removed.err;
+    daemon_->sql("DROP TRIGGER fail_two_step;");
+    EXPECT_EQ(status("bob")["totp_set"], true) << "the app is still there" << daemon_->log();
+    EXPECT_EQ(status("bob")["two_step"], true);
+    EXPECT_EQ(daemon_->log_count("event=totp-removed"), 0u) << daemon_->log();
+}
+
+TEST_F(SecondFactors, AnAppBegunWithNothingToProveWithNeedsProofOnceAContactIsSaved) {
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out, nullptr, false).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    // Meanwhile a contact is saved (by bob, or by whoever has his session).
+    ASSERT_TRUE(daemon_->enroll("bob", "email", "bob@example.com")) << daemon_->log();
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    RunResult unproved = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    EXPECT_NE(unproved.exit_code, 0) << unproved.out << unproved.err;
+    EXPECT_FALSE(status("bob").contains("totp_set")) << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1) << "a step-up code was sent";
+    // With the code the email received, it is saved.
+    RunResult proved = daemon_->ctl_with_code("bob", {"totp", "confirm", oathtool_totp(secret)});
+    EXPECT_EQ(proved.exit_code, 0) << proved.out << proved.err << daemon_->log();
+    EXPECT_EQ(status("bob")["totp_set"], true);
+}
+
+// ---- Factors the host's policy does not count ------------------------------------------
+
+constexpr const char* kCountedFactors =
+    "[policy]\ntotp = allowed\nadmin_group = lwadmins\n"
+    "[user:bob]\ntwo_step = required\nenroll_grace = 14d\nsecond_factors = totp, code\n";
+
+class CountedFactors : public SecondFactors {
+  protected:
+    void SetUp() override {
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ =
+            std::make_unique<Daemon>(dir_.path(), bus_->address(),
+                                     default_test_policy(dir_ / "outbox.jsonl", kCountedFactors));
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+};
+
+TEST_F(CountedFactors, RecoveryCodesOutsideSecondFactorsNeitherAreMadeNorEndTheGrace) {
+    RunResult own = daemon_->ctl("bob", {"recovery", "generate"});
+    EXPECT_NE(own.exit_code, 0) << own.out;
+    EXPECT_NE(own.err.find("Recovery codes are not a second factor for you on this host."),
+              std::string::npos)
+        << own.err;
+    EXPECT_EQ(status("bob").value("recovery_codes", 0), 0);
+
+    // The administrator still may (another host of a shared store may count them): said.
+    RunResult made = daemon_->ctl("root", {"--json", "admin", "recovery", "bob"});
+    ASSERT_EQ(made.exit_code, 0) << made.err << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("detail=uncounted")) << daemon_->log();
+    // They do not count here: bob has no factor this host counts, and the grace holds.
+    LoginResult result = login("bob", "123456");
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("event=login-enroll-grace")) << daemon_->log();
+    EXPECT_EQ(daemon_->log_count("event=login-no-contact"), 0u) << daemon_->log();
+    EXPECT_TRUE(status("bob").contains("enroll_grace_until")) << "status says so too";
+}
+
 }  // namespace
 }  // namespace lwauth::test

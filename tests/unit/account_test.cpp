@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "deferred_store.hpp"
 #include "delivery.hpp"
 #include "fakes.hpp"
 #include "line/approvals.hpp"
@@ -713,6 +714,31 @@ TEST_F(StepUpTest, RemovingTheLastContactKeepsTwoStepOnWithAnApp) {
     // Removing the app then leaves nothing: 2-step goes off with it.
     EXPECT_TRUE(account_.totp_remove(kUser, kOwner));
     EXPECT_FALSE(store_.load_user(kUser).two_step);
+}
+
+TEST_F(StepUpTest, UnderRequiredRemovingTheContactAndTheAppAtOnceLeavesOne) {
+    // Both read the state before either removes: each saw the other factor left.
+    const char* drop_in =
+        "[policy]\ntotp = allowed\ntwo_step = required\nself_service_reauth = none\n";
+    use_policy(drop_in);
+    add_verified("phone", kPhone);
+    add_app();
+    test::DeferredStore deferred(async_store_);
+    CodeSender sender{clock_, deferred, hasher_};
+    AccountService service{clock_, random_, deferred, sender, hasher_, users_};
+    service.set_policy(
+        load_policy({{"lwauth.conf", kBasePolicy}, {"lwauth.conf.d/test.conf", drop_in}}));
+    std::vector<std::optional<bool>> ok(2);
+    service.remove_contact(kUser, kOwner, "phone",
+                           [&](Result<void> r) { ok[0] = static_cast<bool>(r); });
+    service.totp_remove(kUser, kOwner, [&](Result<bool> r) { ok[1] = r && r.value(); });
+    ASSERT_TRUE(deferred.run_one());
+    ASSERT_TRUE(deferred.run_one());
+    deferred.run();
+    ASSERT_TRUE(ok[0].has_value() && ok[1].has_value());
+    EXPECT_NE(*ok[0], *ok[1]) << "exactly one succeeds";
+    UserState state = store_.load_user(kUser);
+    EXPECT_TRUE(!state.contacts.empty() || state.totp_set()) << "a factor is left";
 }
 
 // ---- Status -----------------------------------------------------------------------------
