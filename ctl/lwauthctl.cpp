@@ -881,8 +881,13 @@ int cmd_totp_add(const Global& g) {
     std::string shown(uri);
     ScopedWipe wipe(shown);
     if (g.json_output) {
-        // A script confirms with `totp confirm` once the app has it.
-        std::cout << json{{"uri", shown}, {"expires_at", expires_at}}.dump(2) << "\n";
+        // A script confirms with `totp confirm` once the app has it. The secret is in
+        // every copy of the URI: each is wiped.
+        json out{{"uri", shown}, {"expires_at", expires_at}};
+        std::string text = out.dump(2);
+        ScopedWipe wipe_text(text);
+        wipe_string(out["uri"].get_ref<std::string&>());
+        std::cout << text << "\n";
         return kExitOk;
     }
     show_totp_uri(shown);

@@ -76,4 +76,11 @@ std::string ContactCipher::open(std::string_view sealed, std::string_view bindin
     return out;
 }
 
+CopyableSecret ContactCipher::open_secret(std::string_view sealed, std::string_view binding) const {
+    std::string plain = open(sealed, binding);
+    CopyableSecret secret(plain);
+    wipe_string(plain);
+    return secret;
+}
+
 }  // namespace lwauth
