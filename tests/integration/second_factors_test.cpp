@@ -132,6 +132,38 @@ TEST_F(SecondFactors, AnAppKeepsTheParametersItWasSetUpWithWhenTotpChanges) {
         << daemon_->log();
 }
 
+// A code on the command line can be read by the other users of the host (ps) and stays in
+// the shell's history: it is taken, for scripts, with a warning. Given on standard input,
+// as lwauthctl asks for it, it is not.
+TEST_F(SecondFactors, ACodeOnTheCommandLineIsTakenWithAWarning) {
+    constexpr const char* kWarning = "warning: a code on the command line can be seen";
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult argv = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    ASSERT_EQ(argv.exit_code, 0) << argv.out << argv.err << daemon_->log();
+    EXPECT_NE(argv.err.find(kWarning), std::string::npos) << argv.err;
+
+    ASSERT_EQ(
+        daemon_->ctl_with_code("carol", {"contact", "add", "email", "carol@example.com"}).exit_code,
+        0)
+        << daemon_->log();
+    std::string code = read_outbox(daemon_->outbox()).back().code();
+    RunResult piped = daemon_->ctl("carol", {"contact", "confirm", "email"}, code + "\n");
+    ASSERT_EQ(piped.exit_code, 0) << piped.out << piped.err << daemon_->log();
+    EXPECT_EQ(piped.err.find(kWarning), std::string::npos) << piped.err;
+
+    ASSERT_EQ(
+        daemon_->ctl_with_code("dave", {"contact", "add", "email", "dave@example.com"}).exit_code,
+        0)
+        << daemon_->log();
+    code = read_outbox(daemon_->outbox()).back().code();
+    RunResult contact_argv = daemon_->ctl("dave", {"contact", "confirm", "email", code});
+    ASSERT_EQ(contact_argv.exit_code, 0) << contact_argv.out << contact_argv.err;
+    EXPECT_NE(contact_argv.err.find(kWarning), std::string::npos) << contact_argv.err;
+}
+
 TEST_F(SecondFactors, AnAppCodeLogsInOnceAndNotAgainInTheSameStep) {
     std::string secret = add_app("bob");
     // The enrolling code's step is used: the next step's code (inside the window) logs in.
