@@ -641,10 +641,10 @@ void AccountService::check_reauth(const std::string& user, const std::string& ow
     }
     std::optional<int64_t> step;
     if (factors.totp) {
-        step = totp::matching_step(state.totp_secret, answer->view(), now, policy_->totp,
-                                   state.totp_last_step);
-        if (!step &&
-            totp::matching_step(state.totp_secret, answer->view(), now, policy_->totp, -1)) {
+        totp::App app = totp::decode(state.totp_secret.view());
+        int window = policy_->totp.window;
+        step = totp::matching_step(app, answer->view(), now, window, state.totp_last_step);
+        if (!step && totp::matching_step(app, answer->view(), now, window, -1)) {
             log_event(LogLevel::Notice, "totp-reused",
                       "authenticator app code refused: used already", {{"USER", user}});
         }

@@ -51,21 +51,24 @@ void AccountService::totp_add(const std::string& user, const std::string& owner,
                 bool proved = usable_factors(up, state).any();
                 uint8_t key[totp::kSecretBytes];
                 random_.fill(key, sizeof key);
-                auto secret = std::make_shared<SecretString>(
-                    std::string_view(reinterpret_cast<const char*>(key), sizeof key));
+                // The app is set up with [totp] as it is now, and keeps it: the parameters
+                // go into its record beside the secret.
+                auto app = std::make_shared<totp::App>(totp::App{
+                    SecretString(std::string_view(reinterpret_cast<const char*>(key), sizeof key)),
+                    totp::params_of(policy_->totp)});
                 secure_wipe(key, sizeof key);
+                auto record = std::make_shared<SecretString>(totp::encode(*app));
                 int64_t until = clock_.now() + kTotpEnrolSeconds;
                 store_.set_totp_pending(
-                    user, secret->view(), until,
-                    then<void>(done, [this, user, secret, until, proved, done] {
+                    user, record->view(), until,
+                    then<void>(done, [this, user, app, record, until, proved, done] {
                         if (proved) {
                             totp_proved_[user] = until;
                         } else {
                             totp_proved_.erase(user);
                         }
-                        const auto& p = policy_->totp;
                         TotpEnrolment enrolment{
-                            totp::otpauth_uri(secret->view(), p.issuer, user + "@" + host_, p),
+                            totp::otpauth_uri(*app, policy_->totp.issuer, user + "@" + host_),
                             until};
                         log_event(LogLevel::Info, "totp-pending",
                                   "authenticator app enrolment started", {{"USER", user}});
@@ -100,8 +103,8 @@ void AccountService::totp_confirm(const std::string& user, const std::string& ow
                     require_reauth(user, owner, up, state, N_("saving the authenticator app"));
                 }
                 // Not counted toward the lockout: whoever calls holds the secret.
-                auto step =
-                    totp::matching_step(state.totp_pending, answer->view(), now, policy_->totp, -1);
+                auto step = totp::matching_step(totp::decode(state.totp_pending.view()),
+                                                answer->view(), now, policy_->totp.window, -1);
                 if (!step) {
                     throw Error(Errc::InvalidCode,
                                 N_("that is not the authenticator app's current "
@@ -110,7 +113,8 @@ void AccountService::totp_confirm(const std::string& user, const std::string& ow
                 // The app and the 2-step it turns on in one step, as a contact's.
                 bool turn_on = !state.two_step && up.two_step != policy::TwoStep::Off;
                 store_.set_totp_and_two_step(
-                    user, state.totp_pending, *step, turn_on, then<void>(done, [this, user, done] {
+                    user, state.totp_pending.view(), *step, turn_on,
+                    then<void>(done, [this, user, done] {
                         totp_proved_.erase(user);
                         log_event(LogLevel::Info, "totp-added", "authenticator app added",
                                   {{"USER", user}});

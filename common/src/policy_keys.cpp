@@ -158,13 +158,27 @@ KeyRule overridable(Format<T> format) {
     return {apply, compile, show<First, Rest...>(format.print)};
 }
 
+}  // namespace
+
+Result<void> check_secret_input(const Input& in) {
+    auto checked = check_secret_file(in.key, in.value, in.options.secret_reader);
+    if (!checked) {
+        return checked.error();
+    }
+    if (*checked && in.warnings != nullptr) {
+        in.warnings->push_back(**checked);
+    }
+    return {};
+}
+
+namespace {
+
 // A *_file key naming a secret: the file is checked, the path kept.
 template <auto First, auto... Rest>
 KeyRule secret_file() {
     Apply apply = [](Target& target, const Input& in) -> Result<void> {
         if (!in.value.empty()) {
-            if (auto checked = check_secret_file(in.key, in.value, in.options.secret_reader);
-                !checked) {
+            if (auto checked = check_secret_input(in); !checked) {
                 return checked;
             }
         }

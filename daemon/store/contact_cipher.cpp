@@ -106,4 +106,11 @@ bool ContactCipher::open_with(const SecretString& key, std::string_view sealed,
     return true;
 }
 
+CopyableSecret ContactCipher::open_secret(std::string_view sealed, std::string_view binding) const {
+    std::string plain = open(sealed, binding);
+    CopyableSecret secret(plain);
+    wipe_string(plain);
+    return secret;
+}
+
 }  // namespace lwauth

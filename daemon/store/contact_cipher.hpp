@@ -26,6 +26,10 @@ class ContactCipher {
     [[nodiscard]] std::string seal(std::string_view plaintext, std::string_view binding) const;
     /// Throws Error(Internal) when the value was altered or sealed under another key.
     [[nodiscard]] std::string open(std::string_view sealed, std::string_view binding) const;
+    /// open() for a secret (an authenticator app's record): the plaintext only ever in a
+    /// buffer that is wiped.
+    [[nodiscard]] CopyableSecret open_secret(std::string_view sealed,
+                                             std::string_view binding) const;
 
     /// What a sealed value holds and whether the current key sealed it.
     struct Opened {

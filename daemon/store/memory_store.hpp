@@ -101,14 +101,14 @@ class MemoryStore final : public Store {
     void set_totp_pending(const std::string& user, std::string_view secret,
                           int64_t until) override {
         UserState& state = users_[user];
-        state.totp_pending = std::string(secret);
+        state.totp_pending = CopyableSecret(secret);
         state.totp_pending_until = secret.empty() ? 0 : until;
     }
     void set_totp(const std::string& user, std::string_view secret, int64_t last_step) override {
         UserState& state = users_[user];
-        state.totp_secret = std::string(secret);
+        state.totp_secret = CopyableSecret(secret);
         state.totp_last_step = secret.empty() ? -1 : last_step;
-        state.totp_pending.clear();
+        state.totp_pending = CopyableSecret();
         state.totp_pending_until = 0;
         state.enrolled = state.enrolled || !secret.empty();
     }

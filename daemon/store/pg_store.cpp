@@ -416,12 +416,12 @@ UserState PgStore::load_user(const std::string& user) {
         state.fingerprint.disabled = row.boolean(0, 13);
         if (!row.null(0, 14)) {
             state.totp_secret =
-                cipher_.open(unhex_bytea(row.text(0, 14)), totp_binding(user, false));
+                cipher_.open_secret(unhex_bytea(row.text(0, 14)), totp_binding(user, false));
         }
         state.totp_last_step = row.null(0, 15) ? -1 : row.integer(0, 15);
         if (!row.null(0, 16)) {
             state.totp_pending =
-                cipher_.open(unhex_bytea(row.text(0, 16)), totp_binding(user, true));
+                cipher_.open_secret(unhex_bytea(row.text(0, 16)), totp_binding(user, true));
         }
         state.totp_pending_until = row.integer(0, 17);
         state.recovery_codes = static_cast<int>(row.integer(0, 18));

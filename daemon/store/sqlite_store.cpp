@@ -468,11 +468,11 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.fingerprint.paused_until = sqlite3_column_int64(stmt.get(), 12);
             state.fingerprint.disabled = sqlite3_column_int(stmt.get(), 13) != 0;
             if (auto sealed = column_blob(stmt.get(), 14); !sealed.empty()) {
-                state.totp_secret = cipher_.open(sealed, totp_binding(user, false));
+                state.totp_secret = cipher_.open_secret(sealed, totp_binding(user, false));
             }
             state.totp_last_step = sqlite3_column_int64(stmt.get(), 15);
             if (auto sealed = column_blob(stmt.get(), 16); !sealed.empty()) {
-                state.totp_pending = cipher_.open(sealed, totp_binding(user, true));
+                state.totp_pending = cipher_.open_secret(sealed, totp_binding(user, true));
             }
             state.totp_pending_until = sqlite3_column_int64(stmt.get(), 17);
             state.recovery_codes = sqlite3_column_int(stmt.get(), 18);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../quick/fingerprint_limits.hpp"
+#include "lwauth/secret.hpp"
 
 namespace lwauth {
 
@@ -53,12 +54,13 @@ struct UserState {
     // Has ever had a second factor saved (a login contact, an authenticator app confirmed,
     // recovery codes): no enroll_grace any more.
     bool enrolled = false;
-    // The authenticator app's TOTP secret (raw bytes, unsealed), "" when none. Never
-    // shown, never logged.
-    std::string totp_secret;
+    // The authenticator app's record, unsealed (second/totp.hpp: its secret and the
+    // parameters it was set up with), "" when none. Never shown, never logged.
+    CopyableSecret totp_secret;
     int64_t totp_last_step = -1;  // the time step of the last code accepted; -1: none
-    // An enrolment waiting for its first code (lwauthctl totp add), until when; "" none.
-    std::string totp_pending;
+    // An enrolment waiting for its first code (lwauthctl totp add): its record, until
+    // when; "" none.
+    CopyableSecret totp_pending;
     int64_t totp_pending_until = 0;
     int recovery_codes = 0;  // recovery codes left (kept as keyed hashes only)
 

@@ -102,6 +102,68 @@ TEST_F(SecondFactors, TheUriNamesIssuerUserAndHostAndTheAppCountsOnlyAfterItsFir
     EXPECT_TRUE(daemon_->log_shows("event=totp-added"));
 }
 
+// [totp] changed after an app was set up: the app goes on making the codes it was set up
+// with, and they log in; only an app set up afterwards gets the new parameters, and keeps
+// them when [totp] changes again.
+TEST_F(SecondFactors, AnAppKeepsTheParametersItWasSetUpWithWhenTotpChanges) {
+    std::string bob = add_app("bob");  // SHA1, 6 digits, 30 s
+    auto use_policy = [&](const std::string& totp) {
+        daemon_->write_policy(
+            default_test_policy(dir_ / "outbox.jsonl", std::string(kSecondFactors) + totp));
+        RunResult reload = daemon_->ctl("root", {"policy", "reload"});
+        ASSERT_EQ(reload.exit_code, 0) << reload.err << daemon_->log();
+    };
+    use_policy("[totp]\ndigits = 8\nalgorithm = SHA256\n");
+    EXPECT_EQ(login("bob", oathtool_totp(bob, 30)).verdict, "success")
+        << "the app set up before makes 6-digit SHA1 codes still\n"
+        << daemon_->log();
+
+    RunResult add = daemon_->ctl("carol", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out).value("uri", "");
+    EXPECT_NE(uri.find("&algorithm=SHA256&digits=8&period=30"), std::string::npos) << uri;
+    std::string carol = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult confirm =
+        daemon_->ctl("carol", {"totp", "confirm"}, oathtool_totp(carol, 0, 8, "sha256") + "\n");
+    ASSERT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+
+    use_policy("");
+    EXPECT_EQ(login("carol", oathtool_totp(carol, 30, 8, "sha256")).verdict, "success")
+        << daemon_->log();
+}
+
+// A code on the command line can be read by the other users of the host (ps) and stays in
+// the shell's history: it is taken, for scripts, with a warning. Given on standard input,
+// as lwauthctl asks for it, it is not.
+TEST_F(SecondFactors, ACodeOnTheCommandLineIsTakenWithAWarning) {
+    constexpr const char* kWarning = "warning: a code on the command line can be seen";
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult argv = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    ASSERT_EQ(argv.exit_code, 0) << argv.out << argv.err << daemon_->log();
+    EXPECT_NE(argv.err.find(kWarning), std::string::npos) << argv.err;
+
+    ASSERT_EQ(
+        daemon_->ctl_with_code("carol", {"contact", "add", "email", "carol@example.com"}).exit_code,
+        0)
+        << daemon_->log();
+    std::string code = read_outbox(daemon_->outbox()).back().code();
+    RunResult piped = daemon_->ctl("carol", {"contact", "confirm", "email"}, code + "\n");
+    ASSERT_EQ(piped.exit_code, 0) << piped.out << piped.err << daemon_->log();
+    EXPECT_EQ(piped.err.find(kWarning), std::string::npos) << piped.err;
+
+    ASSERT_EQ(
+        daemon_->ctl_with_code("dave", {"contact", "add", "email", "dave@example.com"}).exit_code,
+        0)
+        << daemon_->log();
+    code = read_outbox(daemon_->outbox()).back().code();
+    RunResult contact_argv = daemon_->ctl("dave", {"contact", "confirm", "email", code});
+    ASSERT_EQ(contact_argv.exit_code, 0) << contact_argv.out << contact_argv.err;
+    EXPECT_NE(contact_argv.err.find(kWarning), std::string::npos) << contact_argv.err;
+}
+
 TEST_F(SecondFactors, AnAppCodeLogsInOnceAndNotAgainInTheSameStep) {
     std::string secret = add_app("bob");
     // The enrolling code's step is used: the next step's code (inside the window) logs in.

@@ -636,6 +636,17 @@ TEST_F(StepUpTest, WithAContactTooTheCodeIsSentAndEitherAnswerPasses) {
     account_.set_two_step(kUser, kOwner, false);
 }
 
+// An app stored as its bare secret (before its parameters were kept) was set up with
+// SHA1, 6 digits and 30 s: its codes step up still when [totp] says 8 digits of SHA256.
+TEST_F(StepUpTest, AnAppStoredBeforeItsParametersWereKeptMakesTheOldDefaultCodes) {
+    add_app();
+    use_policy("[policy]\ntotp = allowed\n[totp]\ndigits = 8\nalgorithm = SHA256\n");
+    (void)account_.start_reauth_offer(kUser, kOwner);
+    account_.reauth(kUser, kOwner, SecretString(app_code()));
+    EXPECT_EQ(store_.load_user(kUser).totp_last_step,
+              totp::time_step(clock_.now(), std::chrono::seconds(30)));
+}
+
 TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
     add_app();
     std::string wrong = app_code() == "000000" ? "111111" : "000000";

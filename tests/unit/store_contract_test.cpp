@@ -801,7 +801,7 @@ TYPED_TEST(StoreContract, AConfirmedContactOrAppTurnsTwoStepOnWithItOrLeavesItAs
     store.set_totp_pending("hanako", "secret-bytes-0123456", 500);
     store.set_totp_and_two_step("hanako", "secret-bytes-0123456", 7, true);
     UserState hanako = store.load_user("hanako");
-    EXPECT_EQ(hanako.totp_secret, "secret-bytes-0123456");
+    EXPECT_EQ(hanako.totp_secret.view(), "secret-bytes-0123456");
     EXPECT_EQ(hanako.totp_last_step, 7);
     EXPECT_TRUE(hanako.totp_pending.empty());
     EXPECT_TRUE(hanako.two_step);

@@ -325,10 +325,10 @@ TEST_F(SqliteStoreTest, SealsTheAuthenticatorSecretBoundToItsUserAndUse) {
     {
         auto store = open_store();
         store->set_totp_pending("taro", secret, 1000);
-        EXPECT_EQ(store->load_user("taro").totp_pending, secret);
+        EXPECT_EQ(store->load_user("taro").totp_pending.view(), secret);
         store->set_totp("taro", secret, 77);
         UserState state = store->load_user("taro");
-        EXPECT_EQ(state.totp_secret, secret);
+        EXPECT_EQ(state.totp_secret.view(), secret);
         EXPECT_EQ(state.totp_last_step, 77);
         EXPECT_TRUE(state.totp_pending.empty()) << "activating drops the pending secret";
         store->set_totp("jiro", "another secret 12345", 1);
