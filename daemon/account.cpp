@@ -76,6 +76,23 @@ Error send_failed(const Error& e, int64_t now, const char* not_sent) {
                                : std::string(not_sent));
 }
 
+// Whether a step-up's code is sent only on request: when the app, or recovery codes
+// ranked before the code in second_factors, can answer without it.
+bool code_on_request(const policy::UserPolicy& up, const UsableFactors& factors) {
+    if (factors.totp) {
+        return true;
+    }
+    for (policy::SecondFactor factor : up.second_factors) {
+        if (factor == policy::SecondFactor::Code) {
+            return false;
+        }
+        if (factor == policy::SecondFactor::Recovery && factors.recovery) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& state) {
@@ -514,6 +531,19 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
         done(await_reauth(user, owner, up, factors, pending, ""));
         return;
     }
+    if (code_on_request(up, factors)) {
+        // The app (or recovery codes ranked before the code) answers: a code is sent only
+        // when the connection asks again (lwauthctl's "s"), as a login sends it on "s".
+        auto earlier = pending_reauth_.find({user, owner});
+        bool asked_again = earlier != pending_reauth_.end() &&
+                           clock_.now() < earlier->second.expires_at &&
+                           !earlier->second.code_sent;
+        if (!asked_again) {
+            pending.code_on_request = true;
+            done(await_reauth(user, owner, up, factors, pending, ""));
+            return;
+        }
+    }
     SecretString code = generate_code(random_, up.code.length);
     pending.code_sent = true;
     pending.code_hash = hasher_.keyed_hash(reauth_context(user, owner), code.view());
@@ -551,6 +581,8 @@ ReauthOffer AccountService::await_reauth(const std::string& user, const std::str
             offer.accepted.emplace_back(bus::kReauthAcceptsTotp);
         } else if (factor == policy::SecondFactor::Code && pending.code_sent) {
             offer.accepted.emplace_back(bus::kReauthAcceptsCode);
+        } else if (factor == policy::SecondFactor::Code && pending.code_on_request) {
+            offer.accepted.emplace_back(bus::kReauthAcceptsSend);
         } else if (factor == policy::SecondFactor::Recovery && factors.recovery) {
             offer.accepted.emplace_back(bus::kReauthAcceptsRecovery);
         }

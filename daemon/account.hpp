@@ -263,6 +263,7 @@ class AccountService {
 
     struct PendingReauth {
         bool code_sent = false;  // code_hash is a sent code's
+        bool code_on_request = false;  // a code is sent when the connection asks again
         Digest code_hash{};
         int64_t expires_at = 0;
         int tries_left = 0;  // taken as an answer arrives, before the store is read
