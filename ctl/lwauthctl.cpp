@@ -540,6 +540,11 @@ void tell_reauth(const std::string& shown, const std::vector<std::string>& accep
         text += " ";
         text += _("A recovery code is accepted too.");
     }
+    if (has(bus::kReauthAcceptsSend)) {
+        text += " ";
+        text += _("Or type s to have a code sent to your verified phone number or email "
+                  "address.");
+    }
     std::fprintf(stderr, "%s\n", text.c_str());
 }
 
@@ -549,15 +554,26 @@ void tell_reauth(const std::string& shown, const std::vector<std::string>& accep
 // bus connection, on which the change is then made. Never on the command line, where
 // other users could read it.
 void reauthenticate(Client& client) {
-    auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
-    const char* shown = nullptr;
-    read_values(reply, "s", &shown);
-    tell_reauth(shown, read_accepts(reply));
+    // StartReauth, and again on "s" when it sent nothing (lwauthd then sends a code).
+    std::vector<std::string> accepts;
+    auto start = [&] {
+        auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
+        const char* shown = nullptr;
+        read_values(reply, "s", &shown);
+        accepts = read_accepts(reply);
+        tell_reauth(shown, accepts);
+    };
+    start();
     while (true) {
         auto code = read_code(_("Code: "));
         if (!code || code->empty()) {
             throw CommandError(Errc::ReauthRequired,
                                _("No code was entered; nothing was changed."));
+        }
+        if (code->view() == "s" && std::find(accepts.begin(), accepts.end(),
+                                             bus::kReauthAcceptsSend) != accepts.end()) {
+            start();
+            continue;
         }
         try {
             client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());

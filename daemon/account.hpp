@@ -271,9 +271,12 @@ class AccountService {
 
     struct PendingReauth {
         bool code_sent = false;  // code_hash is a sent code's
+        bool code_on_request = false;  // a code is sent when the connection asks again
         Digest code_hash{};
         int64_t expires_at = 0;
-        int tries_left = 0;
+        int tries_left = 0;  // taken as an answer arrives, before the store is read
+        bool busy = false;   // an answer is being checked: a second one is refused meanwhile
+        uint64_t serial = 0;  // which answer in flight clears `busy`
     };
 
     void require_self_service() const;
@@ -300,18 +303,20 @@ class AccountService {
     ReauthOffer await_reauth(const std::string& user, const std::string& owner,
                              const policy::UserPolicy& up, const UsableFactors& factors,
                              PendingReauth pending, const std::string& shown);
-    /// The answer of `owner`'s step-up, once the store has read the user.
+    /// The answer of `owner`'s step-up, once the store has read the user; `tries_left`:
+    /// the tries after this answer's (taken already).
     void check_reauth(const std::string& user, const std::string& owner,
                       const policy::UserPolicy& up, const UserState& state,
-                      std::shared_ptr<SecretString> answer, Done<void> done);
-    /// The step-up of `owner` passed with `method` ("code", "totp", "recovery"); `clear`:
-    /// the user's failure counts are to be cleared first.
+                      std::shared_ptr<SecretString> answer, int tries_left, Done<void> done);
+    /// The step-up of `owner` passed with `method` ("code", "totp", "recovery"): granted
+    /// when the store clears the user's failure counts, which it refuses while the account
+    /// is locked (a lock set since the state was read included).
     void grant_reauth(const std::string& user, const std::string& owner, const char* method,
-                      bool clear, Done<void> done);
-    /// A wrong answer to the step-up of `owner`: counted toward the lockout, then the
-    /// error the caller gets.
+                      Done<void> done);
+    /// A wrong answer to the step-up of `owner`, `tries_left` tries after it: counted
+    /// toward the lockout (not the count in a row), then the error the caller gets.
     void wrong_reauth(const std::string& user, const std::string& owner,
-                      const policy::UserPolicy& up, Done<void> done);
+                      const policy::UserPolicy& up, int tries_left, Done<void> done);
     /// Throws unless a PIN may be set now: a full login within kPinWindowSeconds, or a
     /// step-up of `owner` still in force.
     void require_pin_window(const std::string& user, const std::string& owner,
@@ -354,6 +359,7 @@ class AccountService {
     // Keyed by bus connection: its link of LINE in progress, or its outcome until read.
     std::map<std::string, LineLink> line_links_;
     uint64_t line_serial_ = 0;
+    uint64_t reauth_serial_ = 0;
     quick::PinHasher* pin_hasher_ = nullptr;
     std::shared_ptr<const quick::CommonPins> common_pins_;
     // The PIN hashes under way, each until its result is stored (a dropped Job never

@@ -83,6 +83,8 @@ class AsyncStore {
     virtual void add_passwordless_failure(const std::string& user, Done<int> done) = 0;
     virtual void lock(const std::string& user, int64_t until, Done<void> done) = 0;
     virtual void clear_failures(const std::string& user, Done<void> done) = 0;
+    virtual void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                              Done<bool> done) = 0;
     virtual void reset(const std::string& user, const ResetScope& scope, Done<void> done) = 0;
 
     virtual void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
@@ -245,6 +247,10 @@ class ImmediateStore final : public AsyncStore {
     }
     void clear_failures(const std::string& user, Done<void> done) override {
         answer(done, [&] { store_.clear_failures(user); });
+    }
+    void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                      Done<bool> done) override {
+        answer(done, [&] { return store_.clear_failures_unless_locked(user, now); });
     }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         answer(done, [&] { store_.reset(user, scope); });

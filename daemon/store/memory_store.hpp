@@ -216,7 +216,7 @@ class MemoryStore final : public Store {
         }
     }
     FailureCount add_failure(const std::string& user, const LockRule& rule = {}) override {
-        FailureCount count{++users_[user].failures, ++in_a_row_[user]};
+        FailureCount count{++users_[user].failures, in_a_row_[user] += rule.in_a_row ? 1 : 0};
         count.locked_until = lock_for(count, rule);
         if (count.locked_until != 0) {
             lock(user, count.locked_until);
@@ -237,6 +237,14 @@ class MemoryStore final : public Store {
             state->locked_until = 0;
             in_a_row_[user] = 0;
         }
+    }
+    bool clear_failures_unless_locked(const std::string& user, int64_t now) override {
+        const UserState* state = existing(user);
+        if (state != nullptr && state->locked_until > now) {
+            return false;
+        }
+        clear_failures(user);
+        return true;
     }
     void reset(const std::string& user, const ResetScope& scope) override {
         reset_steps(user, scope);

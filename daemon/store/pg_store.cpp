@@ -753,8 +753,8 @@ FailureCount PgStore::add_failure(const std::string& user, const LockRule& rule)
         // counts from this one's result.
         Query row(*this,
                   "UPDATE users SET failures = failures + 1, failures_in_a_row = "
-                  "failures_in_a_row + 1 WHERE name = $1 RETURNING failures, failures_in_a_row",
-                  {user});
+                  "failures_in_a_row + $2 WHERE name = $1 RETURNING failures, failures_in_a_row",
+                  {user, int64_t{rule.in_a_row ? 1 : 0}});
         FailureCount count{static_cast<int>(row.integer(0, 0)),
                            static_cast<int>(row.integer(0, 1))};
         count.locked_until = lock_for(count, rule);
@@ -785,6 +785,18 @@ void PgStore::clear_failures(const std::string& user) {
           "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
           "locked_until = 0 WHERE name = $1",
           {user});
+}
+
+bool PgStore::clear_failures_unless_locked(const std::string& user, int64_t now) {
+    return in_transaction([&] {
+        // FOR UPDATE waits for a row another host holds, and reads the lock it committed.
+        Query row(*this, "SELECT locked_until FROM users WHERE name = $1 FOR UPDATE", {user});
+        if (row.rows() > 0 && row.integer(0, 0) > now) {
+            return false;
+        }
+        clear_failures(user);
+        return true;
+    });
 }
 
 void PgStore::reset(const std::string& user, const ResetScope& scope) {

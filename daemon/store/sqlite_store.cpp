@@ -831,9 +831,9 @@ FailureCount SqliteStore::add_failure(const std::string& user, const LockRule& r
         {
             auto stmt = prepare(*statements_,
                                 "UPDATE users SET failures = failures + 1, "
-                                "failures_in_a_row = failures_in_a_row + 1 WHERE name = ? "
+                                "failures_in_a_row = failures_in_a_row + ? WHERE name = ? "
                                 "RETURNING failures, failures_in_a_row",
-                                {user});
+                                {int64_t{rule.in_a_row ? 1 : 0}, user});
             if (sqlite3_step(stmt.get()) != SQLITE_ROW) {
                 fail(db_.get(), "count a failure");
             }
@@ -867,6 +867,19 @@ void SqliteStore::clear_failures(const std::string& user) {
          "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
          "locked_until = 0 WHERE name = ?",
          {user});
+}
+
+bool SqliteStore::clear_failures_unless_locked(const std::string& user, int64_t now) {
+    return in_transaction(db_.get(), [&] {
+        exec(*statements_,
+             "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
+             "locked_until = 0 WHERE name = ? AND locked_until <= ?",
+             {user, now});
+        return sqlite3_changes(db_.get()) != 0 ||
+               query_int(*statements_,
+                         "SELECT COUNT(*) FROM users WHERE name = ? AND locked_until > ?",
+                         {user, now}) == 0;
+    });
 }
 
 void SqliteStore::reset(const std::string& user, const ResetScope& scope) {

@@ -145,6 +145,9 @@ struct LockRule {
     int max_failures = 0;  // failures since the last lock that lock until `until`
     int64_t until = 0;
     int max_in_a_row = 0;  // failures in a row that lock until kLockedUntilUnlocked
+    // Whether the code counts in the count in a row: a wrong step-up answer does not (it
+    // needs no password, and must not lead to the lock only an administrator lifts).
+    bool in_a_row = true;
 };
 
 /// What an administrator's reset clears (the profile always stays).
@@ -327,6 +330,10 @@ class Store {
     virtual void lock(const std::string& user, int64_t until) = 0;
     /// Clears every failure count and any lockout (a right code, an unlock).
     virtual void clear_failures(const std::string& user) = 0;
+    /// clear_failures() only while the account is not locked at `now`, in one step: a
+    /// lock set since the caller read the state stays. Returns false (nothing cleared)
+    /// when the account is locked.
+    virtual bool clear_failures_unless_locked(const std::string& user, int64_t now) = 0;
     /// An administrator's reset: clears what `scope` names of the user's state, in one
     /// transaction.
     virtual void reset(const std::string& user, const ResetScope& scope) = 0;

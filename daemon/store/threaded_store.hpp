@@ -191,6 +191,11 @@ class ThreadedStore final : public AsyncStore {
     void clear_failures(const std::string& user, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.clear_failures(user); });
     }
+    void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                      Done<bool> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.clear_failures_unless_locked(user, now); });
+    }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.reset(user, scope); });
     }

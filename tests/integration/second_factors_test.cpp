@@ -48,6 +48,22 @@ class SecondFactors : public ::testing::Test {
         return secret;
     }
 
+    /// Adds an email for `user`, then an app (the step-up answered from the outbox, since
+    /// the user has a contact): its base32 secret, "" when a step failed.
+    std::string add_app_after_contact(const std::string& user) {
+        EXPECT_TRUE(daemon_->enroll(user, "email", user + "@example.com")) << daemon_->log();
+        RunResult add = daemon_->ctl_with_code(user, {"--json", "totp", "add"});
+        EXPECT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
+        auto at = add.out.find("otpauth://");
+        if (add.exit_code != 0 || at == std::string::npos) {
+            return "";
+        }
+        std::string uri = add.out.substr(at);
+        std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+        EXPECT_EQ(daemon_->ctl(user, {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0);
+        return secret;
+    }
+
     LoginResult login(const std::string& user, const std::string& answer) {
         return login_as_root(bus_->address(), user, answer);
     }
@@ -214,13 +230,8 @@ TEST_F(SecondFactors, WrongAppCodesCountTowardTheLockout) {
 }
 
 TEST_F(SecondFactors, WithAnAppNothingIsSentUntilTheUserAsksWithS) {
-    ASSERT_TRUE(daemon_->enroll("carol", "email", "carol@example.com")) << daemon_->log();
-    // carol has a contact: adding the app takes the step-up, answered from the outbox.
-    RunResult add = daemon_->ctl_with_code("carol", {"--json", "totp", "add"});
-    ASSERT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
-    std::string uri = add.out.substr(add.out.find("otpauth://"));
-    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
-    ASSERT_EQ(daemon_->ctl("carol", {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0);
+    std::string secret = add_app_after_contact("carol");
+    ASSERT_FALSE(secret.empty());
 
     size_t sent = read_outbox(daemon_->outbox()).size();
     int prompt = 0;
@@ -234,6 +245,27 @@ TEST_F(SecondFactors, WithAnAppNothingIsSentUntilTheUserAsksWithS) {
     EXPECT_EQ(result.verdict, "success") << daemon_->log();
     EXPECT_TRUE(shows(result, "Or type s for a verification code sent to")) << result.lines[0];
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1);
+}
+
+TEST_F(SecondFactors, WithAnAppAStepUpSendsNoCodeUntilTheUserAsksWithS) {
+    std::string secret = add_app_after_contact("carol");
+    ASSERT_FALSE(secret.empty());
+
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    RunResult with_app = daemon_->ctl("carol", {"--json", "recovery", "generate"},
+                                      oathtool_totp(secret, 30) + "\n");
+    EXPECT_EQ(with_app.exit_code, 0) << with_app.out << with_app.err << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "a code was sent at the step-up";
+    EXPECT_NE(with_app.err.find("type the code from your authenticator app."), std::string::npos)
+        << with_app.err;
+    EXPECT_NE(with_app.err.find("Or type s to have a code sent"), std::string::npos)
+        << with_app.err;
+
+    // On "s" the code is sent, and it steps up.
+    RunResult asked = daemon_->ctl_with_code("carol", {"--json", "recovery", "generate"}, "s\n");
+    EXPECT_EQ(asked.exit_code, 0) << asked.out << asked.err << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1);
+    EXPECT_NE(asked.err.find("the code that was sent to"), std::string::npos) << asked.err;
 }
 
 TEST_F(SecondFactors, RecoveryCodesPassOnceSayHowManyAreLeftAndANewSetReplacesTheOld) {

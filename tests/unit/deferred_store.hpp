@@ -199,6 +199,10 @@ class DeferredStore final : public AsyncStore {
     void clear_failures(const std::string& user, Done<void> done) override {
         later([=, this] { inner_.clear_failures(user, done); }, done);
     }
+    void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                      Done<bool> done) override {
+        later([=, this] { inner_.clear_failures_unless_locked(user, now, done); }, done);
+    }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         later([=, this] { inner_.reset(user, scope, done); }, done);
     }

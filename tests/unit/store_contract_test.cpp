@@ -311,6 +311,9 @@ class Awaited {
     }
     void lock(const std::string& u, int64_t until) { get<void>(&AsyncStore::lock, u, until); }
     void clear_failures(const std::string& u) { get<void>(&AsyncStore::clear_failures, u); }
+    bool clear_failures_unless_locked(const std::string& u, int64_t now) {
+        return get<bool>(&AsyncStore::clear_failures_unless_locked, u, now);
+    }
     void reset(const std::string& u, const ResetScope& scope) {
         get<void>(&AsyncStore::reset, u, scope);
     }
@@ -506,6 +509,35 @@ TYPED_TEST(StoreContract, ALockResetsTheFailuresButNotTheCountInARow) {
     EXPECT_EQ(count.in_a_row, 3) << "...but not the count in a row";
     store.lock("jiro", kLockedUntilUnlocked);
     EXPECT_EQ(store.lock_state("jiro").locked_until, kLockedUntilUnlocked);
+}
+
+TYPED_TEST(StoreContract, AFailureOutsideTheCountInARowCountsTowardTheLockOnly) {
+    Awaited& store = this->store();
+    (void)store.add_failure("taro");
+    FailureCount count = store.add_failure("taro", {.max_failures = 3, .until = 5000,
+                                                     .max_in_a_row = 0, .in_a_row = false});
+    EXPECT_EQ(count.failures, 2);
+    EXPECT_EQ(count.in_a_row, 1);
+    count = store.add_failure("taro", {.max_failures = 3, .until = 5000, .in_a_row = false});
+    EXPECT_EQ(count.locked_until, 5000) << "max_failures still locks";
+    EXPECT_EQ(store.add_failure("taro").in_a_row, 2);
+}
+
+TYPED_TEST(StoreContract, ClearFailuresUnlessLockedLeavesALockInForce) {
+    Awaited& store = this->store();
+    (void)store.add_failure("taro");
+    store.lock("taro", 5000);
+    (void)store.add_failure("taro");
+    EXPECT_FALSE(store.clear_failures_unless_locked("taro", 4999));
+    EXPECT_EQ(store.lock_state("taro").locked_until, 5000);
+    EXPECT_EQ(store.lock_state("taro").failures, 1);
+    EXPECT_TRUE(store.clear_failures_unless_locked("taro", 5000)) << "the lock has ended";
+    LockState lock = store.lock_state("taro");
+    EXPECT_EQ(lock.failures, 0);
+    EXPECT_EQ(lock.locked_until, 0);
+    EXPECT_EQ(store.add_failure("taro").in_a_row, 1);
+    EXPECT_TRUE(store.clear_failures_unless_locked("never-seen", 5000));
+    EXPECT_TRUE(store.load_user("never-seen").empty());
 }
 
 TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {

@@ -102,6 +102,11 @@ inline constexpr BusText kReauthUnreachableContact{
 inline constexpr BusText kPinWindowReauth{
     N_("setting a PIN needs a full login on this host in the last %s minutes, or proof that it "
        "is you: confirm with a code sent to your verified phone number or email address first")};
+// TRANSLATORS: %s is a number of minutes (10).
+inline constexpr BusText kPinWindowReauthUnsent{
+    N_("setting a PIN needs a full login on this host in the last %s minutes, or proof that it "
+       "is you: confirm with your authenticator app, a recovery code or a code sent to you "
+       "first")};
 // TRANSLATORS: %s is a number of minutes (10), twice.
 inline constexpr BusText kPinWindowLogin{
     N_("setting a PIN needs a full login on this host in the last %1$s minutes: log in again "
@@ -132,6 +137,7 @@ inline constexpr BusText kAll[] = {kNoSuchUser,
                                    kReauthUnreachableContact,
                                    kReauthUnreachable,
                                    kPinWindowReauth,
+                                   kPinWindowReauthUnsent,
                                    kPinWindowLogin,
                                    kPinTooShort,
                                    kPinTooLong,
