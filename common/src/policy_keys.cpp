@@ -202,8 +202,9 @@ KeyRule secret_files() {
                 return Error(Errc::BadPolicy,
                              bad_value(in, "'" + std::string(item) + "' is listed twice"));
             }
-            if (auto checked = check_secret_file(in.key, item, in.options.secret_reader);
-                !checked) {
+            Input each = in;
+            each.value = item;
+            if (auto checked = check_secret_input(each); !checked) {
                 return checked;
             }
             paths.emplace_back(item);
