@@ -13,6 +13,7 @@
 #include "log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
+#include "lwauth/sd_bus.hpp"
 
 namespace lwauth {
 
@@ -183,30 +184,38 @@ void DirectorySync::pass() {
     });
 }
 
-void DirectorySync::looked_up(const std::vector<DirectoryEntry>& entries) {
-    auto shared = std::make_shared<std::vector<DirectoryEntry>>(entries);
+// Makes the store's contacts of each entry's user what the entry says, one user at a
+// time; `done` gets how many users' contacts changed.
+void DirectorySync::apply(std::shared_ptr<const std::vector<DirectoryEntry>> entries,
+                          Done<int> done) {
     auto changed = std::make_shared<int>(0);
     auto steps = std::make_shared<std::vector<WriteStep>>();
-    // Each user: read, then the writes that user needs. One user at a time, in order.
-    for (size_t i = 0; i < shared->size(); ++i) {
-        steps->push_back([this, shared, changed, i](Done<void> done) {
-            const DirectoryEntry& entry = (*shared)[i];
-            store_.load_user(entry.user, then<UserState>(done, [this, shared, changed, i,
-                                                                done](const UserState& state) {
+    for (size_t i = 0; i < entries->size(); ++i) {
+        steps->push_back([this, entries, changed, i](Done<void> step_done) {
+            store_.load_user((*entries)[i].user,
+                             then<UserState>(step_done, [this, entries, changed, i,
+                                                         step_done](const UserState& state) {
                                  auto writes = std::make_shared<std::vector<WriteStep>>();
-                                 plan((*shared)[i], state, store_, *writes);
+                                 plan((*entries)[i], state, store_, *writes);
                                  *changed += writes->empty() ? 0 : 1;
-                                 run_in_order(writes, 0, done);
+                                 run_in_order(writes, 0, step_done);
                              }));
         });
     }
     std::weak_ptr<bool> alive = alive_;
-    run_in_order(steps, 0, [this, alive, shared, changed](Result<void> written) {
+    run_in_order(steps, 0, [alive, changed, done = std::move(done)](Result<void> written) {
         if (alive.expired()) {
             return;
         }
-        if (!written) {
-            failed(written.error().what());
+        done(written ? Result<int>(*changed) : Result<int>(written.error()));
+    });
+}
+
+void DirectorySync::looked_up(const std::vector<DirectoryEntry>& entries) {
+    auto shared = std::make_shared<const std::vector<DirectoryEntry>>(entries);
+    apply(shared, [this, shared](Result<int> changed) {
+        if (!changed) {
+            failed(changed.error().what());
             return;
         }
         long found = std::count_if(shared->begin(), shared->end(),
@@ -217,10 +226,10 @@ void DirectorySync::looked_up(const std::vector<DirectoryEntry>& entries) {
         log_event(LogLevel::Info, "directory-synced",
                   "directory synchronized: " + std::to_string(found) + " of " +
                       std::to_string(shared->size()) + " users found, " +
-                      std::to_string(*changed) + " changed",
+                      std::to_string(changed.value()) + " changed",
                   {{"USERS", std::to_string(shared->size())},
                    {"FOUND", std::to_string(found)},
-                   {"CHANGED", std::to_string(*changed)}});
+                   {"CHANGED", std::to_string(changed.value())}});
         rearm();
     });
 }
@@ -239,38 +248,35 @@ void DirectorySync::failed(const std::string& reason) {
     rearm();
 }
 
+// Every user the store knows, as if the directory held nobody: their directory contacts go.
 void DirectorySync::expire() {
     expired_ = true;
     std::weak_ptr<bool> alive = alive_;
     store_.list_users([this, alive](Result<std::vector<std::string>> users) {
-        if (alive.expired() || !users) {
+        if (alive.expired()) {
             return;
         }
-        auto steps = std::make_shared<std::vector<WriteStep>>();
-        auto removed = std::make_shared<int>(0);
-        for (const std::string& user : users.value()) {
-            steps->push_back([this, user, removed](Done<void> done) {
-                store_.load_user(user, then<UserState>(done, [this, user, removed,
-                                                               done](const UserState& state) {
-                                     auto writes = std::make_shared<std::vector<WriteStep>>();
-                                     plan(DirectoryEntry{user, false, {}, {}}, state, store_,
-                                          *writes);
-                                     *removed += writes->empty() ? 0 : 1;
-                                     run_in_order(writes, 0, done);
-                                 }));
-            });
+        if (!users) {
+            log_event(LogLevel::Error, "directory-expired",
+                      std::string("cannot remove the directory's expired contacts: ") +
+                          users.error().what());
+            return;
         }
-        run_in_order(steps, 0, [removed](Result<void> done) {
-            if (!done) {
+        auto nobody = std::make_shared<std::vector<DirectoryEntry>>();
+        for (const std::string& user : users.value()) {
+            nobody->push_back(DirectoryEntry{user, false, std::nullopt, std::nullopt});
+        }
+        apply(nobody, [](Result<int> removed) {
+            if (!removed) {
                 log_event(LogLevel::Error, "directory-expired",
                           std::string("cannot remove the directory's expired contacts: ") +
-                              done.error().what());
+                              removed.error().what());
                 return;
             }
             log_event(LogLevel::Warning, "directory-expired",
                       "the directory's contacts are older than max_age: removed those of " +
-                          std::to_string(*removed) + " users until the directory answers",
-                      {{"USERS", std::to_string(*removed)}});
+                          std::to_string(removed.value()) + " users until the directory answers",
+                      {{"USERS", std::to_string(removed.value())}});
         });
     });
 }

@@ -45,6 +45,7 @@ class DirectorySync {
     static int on_timer(sd_event_source* s, uint64_t, void* userdata);
     void pass();
     void looked_up(const std::vector<DirectoryEntry>& entries);
+    void apply(std::shared_ptr<const std::vector<DirectoryEntry>> entries, Done<int> done);
     void failed(const std::string& reason);
     void expire();
     void rearm();

@@ -112,7 +112,7 @@ class DirectoryTest : public ::testing::Test {
     void SetUp() override {
         slapd_ = std::make_unique<Slapd>(dir_ / "slapd");
         slapd_->start();
-        write_file(password_file(), "test-bind-password\n");
+        write_file(password_file(), "test-bind-password\n", fs::perms(0600));
         ::chmod(password_file().c_str(), 0600);
         bus_ = std::make_unique<PrivateBus>(dir_.path());
     }
@@ -224,7 +224,7 @@ TEST_F(DirectoryTest, APasswordFileOthersCanReadIsRefused) {
 }
 
 TEST_F(DirectoryTest, AWrongBindPasswordIsRefused) {
-    write_file(password_file(), "wrong\n");
+    write_file(password_file(), "wrong\n", fs::perms(0600));
     start_daemon(slapd_->ldapi_uri());
     ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
     EXPECT_NE(daemon_->log().find("refused"), std::string::npos) << daemon_->log();
