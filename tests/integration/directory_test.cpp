@@ -170,6 +170,9 @@ TEST_F(DirectoryTest, SyncedContactsServeALogin) {
                                           "+819011112222"});
     EXPECT_NE(set.exit_code, 0);
     EXPECT_NE(set.err.find("come from the directory"), std::string::npos) << set.err;
+    RunResult remove = daemon_->ctl("root", {"admin", "contact", "remove", "alice", "phone"});
+    EXPECT_NE(remove.exit_code, 0);
+    EXPECT_NE(remove.err.find("come from the directory"), std::string::npos) << remove.err;
     EXPECT_EQ(status("alice")["phone_source"], "admin");
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "nothing sent to the new number";
 }
