@@ -146,7 +146,9 @@ void DirectorySync::rearm() {
 
 void DirectorySync::pass() {
     auto policy = policy_();
-    if (policy->directory.backend != policy::DirectoryBackend::Ldap) {
+    // Under contacts = self the profile is the users' to confirm: nothing is synchronized.
+    if (policy->directory.backend != policy::DirectoryBackend::Ldap ||
+        policy->contacts != policy::Contacts::Admin) {
         rearm();
         return;
     }
