@@ -1314,7 +1314,7 @@ TEST(PolicyRules, DirectoryMaxAgeOutlastsTheSyncInterval) {
               "lwauth.conf:3: max_age must be longer than sync_interval in [directory]");
     EXPECT_EQ(only_error("[directory]\nsync_interval = 30s\n"),
               "lwauth.conf:2: bad value '30s' for sync_interval: expected a duration from 1m to "
-              "24h");
+              "1d");
 }
 
 // ---- Files ------------------------------------------------------------------------------
