@@ -100,9 +100,10 @@ DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& cl
     : store_(store), clock_(clock), policy_(std::move(policy)), stamp_(std::move(stamp)) {
     std::ifstream in(stamp_);
     if (!(in >> last_good_) || last_good_ <= 0 || last_good_ > clock_.now()) {
-        // No good pass yet: contacts present now are counted from this start.
+        // No good pass yet: contacts present now are counted from this start (written at
+        // the first pass, so that a host without a directory gets no such file).
         last_good_ = clock_.now();
-        write_stamp(last_good_);
+        stamp_missing_ = true;
     }
     thread_ = std::make_unique<WorkerPool>(event, 1, 1);
     int r = sd_event_add_time_relative(event, &timer_, CLOCK_MONOTONIC, 0, kUsecPerSec, on_timer,
@@ -151,6 +152,10 @@ void DirectorySync::pass() {
         policy->contacts != policy::Contacts::Admin) {
         rearm();
         return;
+    }
+    if (stamp_missing_) {
+        stamp_missing_ = false;
+        write_stamp(last_good_);
     }
     SecretString password;
     if (!policy->directory.ldap_password_file.empty()) {

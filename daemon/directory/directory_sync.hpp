@@ -56,6 +56,7 @@ class DirectorySync {
     PolicyOf policy_;
     std::string stamp_;
     int64_t last_good_ = 0;
+    bool stamp_missing_ = false;  // last_good_ is this start's time, not yet in stamp_
     bool expired_ = false;  // the directory's contacts were removed after the last good pass
     std::unique_ptr<WorkerPool> thread_;
     Job job_;
