@@ -97,7 +97,7 @@ void plan(const DirectoryEntry& entry, const UserState& state, AsyncStore& store
 
 DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& clock,
                              PolicyOf policy, std::string stamp)
-    : store_(store), clock_(clock), policy_(std::move(policy)), stamp_(std::move(stamp)) {
+    : event_(event), store_(store), clock_(clock), policy_(std::move(policy)), stamp_(std::move(stamp)) {
     std::ifstream in(stamp_);
     if (!(in >> last_good_) || last_good_ <= 0 || last_good_ > clock_.now()) {
         // No good pass yet: contacts present now are counted from this start (written at
@@ -105,7 +105,6 @@ DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& cl
         last_good_ = clock_.now();
         stamp_missing_ = true;
     }
-    thread_ = std::make_unique<WorkerPool>(event, 1, 1);
     int r = sd_event_add_time_relative(event, &timer_, CLOCK_MONOTONIC, 0, kUsecPerSec, on_timer,
                                        this);
     if (r < 0) {
@@ -152,6 +151,10 @@ void DirectorySync::pass() {
         policy->contacts != policy::Contacts::Admin) {
         rearm();
         return;
+    }
+    if (!thread_) {
+        // Made at the first pass: a host without a directory has no thread for it.
+        thread_ = std::make_unique<WorkerPool>(event_, 1, 1);
     }
     if (stamp_missing_) {
         stamp_missing_ = false;

@@ -51,6 +51,7 @@ class DirectorySync {
     void rearm();
     void write_stamp(int64_t at) const;
 
+    sd_event* event_;
     AsyncStore& store_;
     const Clock& clock_;
     PolicyOf policy_;
