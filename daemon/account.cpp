@@ -143,6 +143,14 @@ policy::UserPolicy AccountService::user_policy(const std::string& user) const {
 }
 
 void AccountService::require_self_service() const {
+    if (policy_->contacts == policy::Contacts::Admin &&
+        policy_->directory.backend == policy::DirectoryBackend::Ldap) {
+        throw Error(Errc::ManagedByAdmin,
+                    policy_->admin_contact.empty()
+                        ? N_("your phone number and email address come from the company "
+                             "directory; ask your administrator to change them")
+                        : bus_text(bus_texts::kFromDirectory, {policy_->admin_contact}));
+    }
     if (policy_->contacts == policy::Contacts::Admin) {
         throw Error(Errc::ManagedByAdmin,
                     policy_->admin_contact.empty()

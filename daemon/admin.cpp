@@ -121,6 +121,7 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
         check_contact_kind(kind);
         require_known(user);
         require_may_change(admin, user, "contact-set");
+        require_not_from_directory(user);
         Contact profile{kind, normalized_contact(kind, value), "admin"};
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
                              store_.set_profile_contact(user, profile, then<void>(done, [=, this] {
@@ -129,6 +130,15 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
                                                         }));
                          }));
     });
+}
+
+void AdminService::require_not_from_directory(const std::string& user) const {
+    // The next synchronization would undo the change: the directory is where it is made.
+    const policy::Policy& policy = account_.policy();
+    if (policy.contacts == policy::Contacts::Admin &&
+        policy.directory.backend == policy::DirectoryBackend::Ldap) {
+        throw Error(Errc::ManagedByAdmin, bus_text(bus_texts::kAdminFromDirectory, {user}));
+    }
 }
 
 void AdminService::set_login_contact(uid_t admin, const std::string& user, const Contact& profile,
@@ -169,6 +179,7 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
         check_contact_kind(kind);
         require_known(user);
         require_may_change(admin, user, "contact-remove");
+        require_not_from_directory(user);
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
                 const Contact* login = state.contact(kind);

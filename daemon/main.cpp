@@ -43,6 +43,7 @@
 #include "store/sqlite_store.hpp"
 #include "store/threaded_store.hpp"
 #include "timers.hpp"
+#include "directory/directory_sync.hpp"
 #include "workers.hpp"
 
 #ifndef LWAUTH_VERSION
@@ -226,12 +227,21 @@ class Daemon {
             return 1;
         }
         extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_, *account_});
+        // [directory] contacts come into the store in the background from here on.
+        directory_ = std::make_unique<DirectorySync>(
+            event_.get(), *store_, clock_, [this] { return policy_; },
+            options_.state_dir + "/directory.synced");
         return serve();
     }
 
     // Error(BadPolicy) saying why the new policy was refused (the old one stays).
     Result<void> reload() {
         sd_notify(0, "RELOADING=1");
+        // A reload also synchronizes the directory, with the policy that runs after it
+        // (a pass starts from the loop, after this returns).
+        if (directory_) {
+            directory_->sync_now();
+        }
         auto loaded = policy::load_directory(options_.config_dir, load_options());
         if (!loaded.policy) {
             std::string why;
@@ -754,6 +764,7 @@ class Daemon {
     // After bus_ and event_, and ended first (~Daemon): its connections call service_.
     std::unique_ptr<LoginSocket> login_socket_;
     std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
+    std::unique_ptr<DirectorySync> directory_;  // on store_ and event_: destroyed first
 };
 
 }  // namespace

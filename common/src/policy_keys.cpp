@@ -364,8 +364,13 @@ const std::vector<KeySpec>& key_specs() {
         {"directory", "ldap_base", global<&P::directory, &D::ldap_base>(text(Allowed))},
         {"directory", "ldap_bind_dn", global<&P::directory, &D::ldap_bind_dn>(text(Allowed))},
         {"directory", "ldap_password_file", secret_file<&P::directory, &D::ldap_password_file>()},
+        {"directory", "ldap_filter", global<&P::directory, &D::ldap_filter>(text(Refused))},
         {"directory", "phone_attribute", global<&P::directory, &D::phone_attribute>(text(Refused))},
         {"directory", "email_attribute", global<&P::directory, &D::email_attribute>(text(Refused))},
+        {"directory", "sync_interval",
+         global<&P::directory, &D::sync_interval>(as(duration_parser(1min, 24h)))},
+        {"directory", "max_age",
+         global<&P::directory, &D::max_age>(as(duration_parser(1h, 90 * 24h)))},
     };
     return specs;
 }

@@ -508,6 +508,20 @@ class Loader {
         if (!directory.ldap_bind_dn.empty() && directory.ldap_password_file.empty()) {
             error(set_at("directory.ldap_bind_dn"), "ldap_bind_dn requires ldap_password_file");
         }
+        // Exactly one %u: the filter must name the user, and only once, so that a
+        // template mistake cannot match everyone (RFC 4515 escaping applies to the name).
+        const std::string& filter = directory.ldap_filter;
+        size_t at = filter.find("%u");
+        if (at == std::string::npos || filter.find("%u", at + 2) != std::string::npos ||
+            filter.front() != '(' || filter.back() != ')') {
+            error(set_at("directory.ldap_filter"),
+                  "ldap_filter must be one parenthesized LDAP filter with %u (the user name) "
+                  "exactly once, e.g. (uid=%u)");
+        }
+        if (directory.max_age <= directory.sync_interval) {
+            error(set_at("directory.max_age"),
+                  "max_age must be longer than sync_interval in [directory]");
+        }
     }
 
     // An outbox writes each code in clear to a file where no user receives it: for tests

@@ -250,8 +250,13 @@ struct DirectoryPolicy {
     std::string ldap_base;
     std::string ldap_bind_dn;
     std::filesystem::path ldap_password_file;
+    // The search filter; %u stands for the user name, escaped per RFC 4515 section 3.
+    std::string ldap_filter = "(uid=%u)";
     std::string phone_attribute = "mobile";
     std::string email_attribute = "mail";
+    std::chrono::seconds sync_interval{15 * 60};  // between background synchronizations
+    // Contacts not confirmed by the directory for this long are removed (fail closed).
+    std::chrono::seconds max_age{24 * 3600};
     friend bool operator==(const DirectoryPolicy&, const DirectoryPolicy&) = default;
 };
 
