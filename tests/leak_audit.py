@@ -58,6 +58,8 @@ SECRET_KEYS = re.compile(
     re.M)
 PHONE = re.compile(r"\+[0-9][0-9 ()-]{8,20}[0-9]")
 DIGITS = re.compile(rb"[0-9]+")
+# A hexadecimal number (an address in a stack trace): its digit runs are not numbers.
+HEX = re.compile(rb"0x[0-9a-fA-F]+")
 CODE_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{6,10}(?![0-9])")
 RECOVERY = re.compile(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b")
 OTPAUTH_SECRET = re.compile(r"otpauth://[^\s\"']*[?&]secret=([A-Z2-7]+)", re.I)
@@ -347,7 +349,7 @@ def find(secrets, path):
     if is_ssh_client_trace(path):
         data = SSH_CLIENT_ANSWER.sub(b"", data)
     found = []
-    numbers = set(DIGITS.findall(data))
+    numbers = set(DIGITS.findall(HEX.sub(b" ", data)))
     for secret in secrets:
         if path in secret.origins and not is_ssh_client_trace(path):
             continue

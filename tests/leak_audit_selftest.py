@@ -155,6 +155,13 @@ class LeakAudit(unittest.TestCase):
         r = self.audit()
         self.assertEqual(r.returncode, 0, r.stdout)
 
+    def test_a_code_inside_a_hexadecimal_address_is_no_leak(self):
+        # A sanitizer's or debugger's stack frame: the code's digits between hex letters.
+        log = self.root / "LastTest.log"
+        write(log, f"    #14 0x55565e{CODE} in testing::Test::Run()\n")
+        r = self.audit("--also", str(log))
+        self.assertEqual(r.returncode, 0, r.stdout)
+
     def test_searches_the_also_files_for_every_process(self):
         log = self.root / "LastTest.log"
         write(log, f"[ RUN ] Suite.Name\nsent {PHONE}\n")
