@@ -104,7 +104,7 @@ constexpr const char* kMigrations[] = {
     )sql",
     // 4: the place of another change's migration, merged beside this one; nothing here.
     R"sql(
-    SELECT 1;
+    DO $$ BEGIN END $$;
     )sql",
     // 5: contacts waiting for their confirmation code (sealed like contacts; the code as
     //    its keyed hash only), as SqliteStore's schema 9: shared by the fleet, so that a

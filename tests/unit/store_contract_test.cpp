@@ -1401,7 +1401,7 @@ TYPED_TEST(SharedStoreContract, UnderRequiredTwoHandlesRemovingTheContactAndTheA
 }
 
 TYPED_TEST(SharedStoreContract, WrongAnswersFromTwoHandlesAreEachCountedToTheTries) {
-    constexpr int kTries = 50;
+    constexpr int kTries = 30;
     this->store().put_confirmation("taro", phone_confirmation(kTries));
     std::vector<std::vector<ConfirmationAnswer>> seen(2);
     on_two_handles(*this, [&](Awaited& store, int t) {
@@ -1489,8 +1489,8 @@ TEST(PgStoreMigration, MigratesASchemaTwoDatabaseMarkingUsersWithAnAppOrCodesEnr
     }
     // Schema 2 marked only users with a login contact.
     database.exec(
-        "UPDATE users SET enrolled = false; DELETE FROM schema_version; "
-        "INSERT INTO schema_version (version) VALUES (2);");
+        "DROP TABLE confirmations; UPDATE users SET enrolled = false; "
+        "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (2);");
     auto reopened = database.store(random);
     auto& store = dynamic_cast<PgStore&>(*reopened);
     EXPECT_EQ(store.schema_version(), PgStore::latest_schema_version());

@@ -297,8 +297,12 @@ TEST_F(SqliteStoreTest, RememberedHostsSurviveReopening) {
                                            {"sshd", "192.0.2.7", 300, 1300}}));
 }
 
-// What schema 6 added, taken away again: a database of schema 5.
+// What schema 9 added, taken away again: a database of schema 7 (8 adds nothing).
+const std::string kBackToSchemaSeven = "DROP TABLE confirmations;";
+
+// What schema 6 added too: a database of schema 5.
 const std::string kBackToSchemaFive =
+    kBackToSchemaSeven +
     "DROP TABLE recovery_codes; ALTER TABLE users DROP COLUMN totp_sealed;"
     "ALTER TABLE users DROP COLUMN totp_last_step;"
     "ALTER TABLE users DROP COLUMN totp_pending_sealed;"
@@ -326,7 +330,7 @@ TEST_F(SqliteStoreTest, MigratesASchemaSixDatabaseMarkingUsersWithAnAppOrCodesEn
         store->set_pin_hash("saburo", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     }
     // Schema 6 marked only users with a login contact.
-    tamper(path_, "UPDATE users SET enrolled = 0; PRAGMA user_version = 6;");
+    tamper(path_, kBackToSchemaSeven + "UPDATE users SET enrolled = 0; PRAGMA user_version = 6;");
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
     EXPECT_TRUE(store->load_user("taro").enrolled) << "an app";
