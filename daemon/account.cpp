@@ -53,6 +53,12 @@ Error last_contact_required() {
                     "email address, or an authenticator app, before removing this one"));
 }
 
+Error expired_confirmation(const std::string& kind) {
+    return Error(Errc::Expired,
+                 by_kind(kind, N_("the confirmation code has expired; add the phone again"),
+                         N_("the confirmation code has expired; add the email again")));
+}
+
 Error not_waiting(const std::string& kind) {
     return Error(Errc::NotFound,
                  by_kind(kind, N_("no phone is waiting for confirmation; add it first"),
@@ -199,11 +205,6 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
         s.pin_disabled = state.pin_failures >= up.quick_login.max_failures;
     }
     int64_t now = clock_.now();
-    for (const auto& [key, pending] : pending_) {
-        if (key.first == user && pending.expires_at > now) {
-            s.pending_contacts[key.second] = mask_contact(key.second, pending.value);
-        }
-    }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
     if (state.contacts.empty() && !two_step::enrolled_here(up, state) && s.two_step_enabled &&
         up.enroll_grace.count() > 0 && state.enroll_grace_started != 0) {
@@ -215,30 +216,46 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
 void AccountService::status(const std::string& user, Done<AccountStatus> done) {
     settle(done, [&] {
         auto up = user_policy(user);
-        store_.load_user(
-            user, then<UserState>(done, [this, user, up, done](UserState state) {
-                AccountStatus s = status_of(user, up, state);
-                if (up.remember_host.count() <= 0) {
-                    done(std::move(s));
-                    return;
-                }
-                store_.remembered_hosts(
-                    user,
-                    then<std::vector<RememberedHost>>(done, [this, up, s = std::move(s), done](
-                                                                const std::vector<RememberedHost>&
-                                                                    hosts) mutable {
-                        // As the engine judges a place (login/remember.hpp).
-                        int64_t now = clock_.now();
-                        for (const auto& host : hosts) {
-                            int64_t until = remembered_until(host, up);
-                            if (host.verified_at <= now && now < until) {
-                                s.remembered_hosts.push_back({host.service, host.origin, until});
-                            }
-                        }
-                        done(std::move(s));
-                    }));
-            }));
+        store_.load_user(user, then<UserState>(done, [this, user, up, done](UserState state) {
+                             store_.confirmations(
+                                 user,
+                                 then<std::vector<Confirmation>>(
+                                     done, [this, user, up, state,
+                                            done](const std::vector<Confirmation>& confirmations) {
+                                         AccountStatus s = status_of(user, up, state);
+                                         int64_t now = clock_.now();
+                                         for (const auto& pending : confirmations) {
+                                             if (pending.expires_at > now) {
+                                                 s.pending_contacts[pending.kind] =
+                                                     mask_contact(pending.kind, pending.value);
+                                             }
+                                         }
+                                         remembered_status(user, up, std::move(s), done);
+                                     }));
+                         }));
     });
+}
+
+void AccountService::remembered_status(const std::string& user, const policy::UserPolicy& up,
+                                       AccountStatus s, Done<AccountStatus> done) {
+    if (up.remember_host.count() <= 0) {
+        done(std::move(s));
+        return;
+    }
+    store_.remembered_hosts(
+        user, then<std::vector<RememberedHost>>(
+                  done, [this, up, s = std::move(s),
+                         done](const std::vector<RememberedHost>& hosts) mutable {
+                      // As the engine judges a place (login/remember.hpp).
+                      int64_t now = clock_.now();
+                      for (const auto& host : hosts) {
+                          int64_t until = remembered_until(host, up);
+                          if (host.verified_at <= now && now < until) {
+                              s.remembered_hosts.push_back({host.service, host.origin, until});
+                          }
+                      }
+                      done(std::move(s));
+                  }));
 }
 
 void AccountService::forget_hosts(const std::string& user, Done<int> done) {
@@ -318,10 +335,11 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
                                               N_("this host cannot send email")));
     }
     SecretString code = generate_code(random_, up.code.length);
-    PendingContact pending;
+    Confirmation pending;
+    pending.kind = kind;
     pending.value = value;
     pending.source = source;
-    pending.code_hash = hasher_.keyed_hash(confirm_context(user, kind), code.view());
+    pending.code_hash = hasher_.keyed_hex(confirm_context(user, kind), code.view());
     pending.tries_left = up.code.tries;
     pending.unproved = unproved;
     auto lifetime = up.code.lifetime.count();
@@ -336,10 +354,15 @@ void AccountService::send_confirmation(const std::string& user, const std::strin
                 return;
             }
             pending.expires_at = clock_.now() + lifetime;
-            pending_[{user, kind}] = std::move(pending);
-            log_event(LogLevel::Info, "contact-pending", "confirmation code sent for a new contact",
-                      {{"USER", user}, {"KIND", kind}});
-            done(Result<void>::success());
+            // In the store, so that lwauthd on another host sharing it, or this one after
+            // a restart, finishes it. Logged once recorded: a code whose confirmation was
+            // not recorded cannot be used, and the caller is told so.
+            store_.put_confirmation(user, pending, then<void>(done, [user, kind, done] {
+                                        log_event(LogLevel::Info, "contact-pending",
+                                                  "confirmation code sent for a new contact",
+                                                  {{"USER", user}, {"KIND", kind}});
+                                        done(Result<void>::success());
+                                    }));
         });
 }
 
@@ -349,35 +372,41 @@ void AccountService::confirm_contact(const std::string& user, const std::string&
     settle(done, [&] {
         check_contact_kind(kind);
         require_self_service();
-        auto it = pending_.find({user, kind});
-        if (it == pending_.end()) {
-            throw not_waiting(kind);
-        }
-        if (clock_.now() >= it->second.expires_at) {
-            pending_.erase(it);
-            throw Error(Errc::Expired,
-                        by_kind(kind, N_("the confirmation code has expired; add the phone again"),
-                                N_("the confirmation code has expired; add the email again")));
-        }
         auto up = user_policy(user);
-        // Compared now, while the caller's code is at hand; what it means is applied after
-        // the checks that need the user's state.
-        bool right = code_matches(hasher_, confirm_context(user, kind), code, up.code.length,
-                                  it->second.code_hash);
-        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
-                             finish_confirmation(user, owner, kind, up, state, right, done);
-                         }));
+        // Hashed now, while the caller's code is at hand; the store compares it and takes
+        // the try after the checks that need the user's state. What cannot be a code
+        // matches nothing ("").
+        std::string answer_hash = looks_like_code(code.view(), up.code.length)
+                                      ? hasher_.keyed_hex(confirm_context(user, kind), code.view())
+                                      : std::string();
+        store_.confirmations(
+            user,
+            then<std::vector<Confirmation>>(
+                done, [=, this](const std::vector<Confirmation>& confirmations) {
+                    auto it = std::find_if(confirmations.begin(), confirmations.end(),
+                                           [&](const Confirmation& c) { return c.kind == kind; });
+                    if (it == confirmations.end()) {
+                        throw not_waiting(kind);
+                    }
+                    if (clock_.now() >= it->expires_at) {
+                        drop_confirmations(user, kind, "");
+                        throw expired_confirmation(kind);
+                    }
+                    Confirmation pending = *it;
+                    store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
+                                         finish_confirmation(user, owner, up, state, pending,
+                                                             answer_hash, done);
+                                     }));
+                }));
     });
 }
 
 void AccountService::finish_confirmation(const std::string& user, const std::string& owner,
-                                         const std::string& kind, const policy::UserPolicy& up,
-                                         const UserState& state, bool right, Done<bool> done) {
-    auto it = pending_.find({user, kind});
-    if (it == pending_.end()) {
-        throw not_waiting(kind);
-    }
-    if (it->second.unproved) {
+                                         const policy::UserPolicy& up, const UserState& state,
+                                         const Confirmation& pending,
+                                         const std::string& answer_hash, Done<bool> done) {
+    const std::string& kind = pending.kind;
+    if (pending.unproved) {
         // Sent when there was nothing to prove with; a contact verified since then (the
         // user's, or one another process of theirs slipped in first) is what proves it
         // now. Checked before the code is, so that the code is still good afterwards.
@@ -385,13 +414,13 @@ void AccountService::finish_confirmation(const std::string& user, const std::str
             user, owner, up, state,
             by_kind(kind, N_("saving the phone number"), N_("saving the email address")));
     }
-    if (it->second.source == "profile") {
+    if (pending.source == "profile") {
         // An administrator's change cancels the confirmation, but one made while the code
         // was on its way came before the confirmation was recorded: the value confirmed must
         // still be the profile's.
         const Contact* profile = state.profile_contact(kind);
-        if (profile == nullptr || profile->value != it->second.value) {
-            pending_.erase(it);
+        if (profile == nullptr || profile->value != pending.value) {
+            drop_confirmations(user, kind, "profile");
             throw Error(Errc::NotFound,
                         by_kind(kind,
                                 N_("your profile's phone was changed after the code was sent; use "
@@ -400,29 +429,53 @@ void AccountService::finish_confirmation(const std::string& user, const std::str
                                    "it again with lwauthctl contact use-profile email")));
         }
     }
-    if (!right) {
-        if (--it->second.tries_left <= 0) {
-            pending_.erase(it);
-            throw Error(Errc::InvalidCode,
-                        by_kind(kind, N_("wrong code, and no tries are left; add the phone again"),
-                                N_("wrong code, and no tries are left; add the email again")));
-        }
-        throw wrong_code(it->second.tries_left);
-    }
+    // The try and the check in one store step: answers on every host sharing the store are
+    // each counted once, and of right answers at once one confirms.
+    store_.answer_confirmation(
+        user, kind, answer_hash, clock_.now(),
+        then<ConfirmationAnswer>(done, [=, this](const ConfirmationAnswer& answer) {
+            switch (answer.outcome) {
+                case ConfirmationOutcome::Absent:
+                    throw not_waiting(kind);
+                case ConfirmationOutcome::Expired:
+                    throw expired_confirmation(kind);
+                case ConfirmationOutcome::Wrong:
+                    if (answer.tries_left <= 0) {
+                        throw Error(Errc::InvalidCode,
+                                    by_kind(kind,
+                                            N_("wrong code, and no tries are left; add the phone "
+                                               "again"),
+                                            N_("wrong code, and no tries are left; add the email "
+                                               "again")));
+                    }
+                    throw wrong_code(answer.tries_left);
+                case ConfirmationOutcome::Right:
+                    break;
+            }
+            save_confirmed(user, up, answer.confirmation, done);
+        }));
+}
+
+void AccountService::save_confirmed(const std::string& user, const policy::UserPolicy& up,
+                                    const Confirmation& confirmed, Done<bool> done) {
     bool two_step = up.two_step != policy::TwoStep::Off;
-    auto saved = [this, user, kind, two_step, done] {
-        log_event(LogLevel::Info, "contact-verified",
-                  two_step ? "contact verified; 2-step verification on" : "contact verified",
-                  {{"USER", user}, {"KIND", kind}});
-        done(two_step);
-    };
     // Saving a verified contact is what turns 2-step verification on: one step, so that
     // neither a crash nor a store error leaves one without the other.
-    store_.save_contact_and_two_step(user, Contact{kind, it->second.value, it->second.source},
-                                     two_step, then<void>(done, [this, user, kind, saved] {
-                                         pending_.erase({user, kind});
-                                         saved();
-                                     }));
+    store_.save_contact_and_two_step(
+        user, Contact{confirmed.kind, confirmed.value, confirmed.source}, two_step,
+        [this, user, confirmed, two_step, done](Result<void> saved) {
+            if (!saved) {
+                // The code was right and nothing was saved: the confirmation is put back,
+                // open for the same code as before this answer.
+                store_.put_confirmation(
+                    user, confirmed, [done, error = saved.error()](Result<void>) { done(error); });
+                return;
+            }
+            log_event(LogLevel::Info, "contact-verified",
+                      two_step ? "contact verified; 2-step verification on" : "contact verified",
+                      {{"USER", user}, {"KIND", confirmed.kind}});
+            done(two_step);
+        });
 }
 
 void AccountService::remove_contact(const std::string& user, const std::string& owner,
@@ -438,9 +491,13 @@ void AccountService::remove_contact(const std::string& user, const std::string& 
                     require_reauth(user, owner, up, state,
                                    by_kind(kind, N_("cancelling the phone number being added"),
                                            N_("cancelling the email address being added")));
-                    pending_.erase({user, kind});
-                    throw Error(Errc::NotFound, by_kind(kind, N_("no verified phone is saved"),
-                                                        N_("no verified email is saved")));
+                    store_.drop_confirmations(
+                        user, kind, "", then<int>(done, [kind](int) {
+                            throw Error(Errc::NotFound,
+                                        by_kind(kind, N_("no verified phone is saved"),
+                                                N_("no verified email is saved")));
+                        }));
+                    return;
                 }
                 UsableFactors factors = usable_factors(up, state);
                 if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required &&
@@ -814,10 +871,20 @@ void AccountService::forget_owner(const std::string& owner) {
     std::erase_if(reauth_until_, [&](const auto& entry) { return entry.first.second == owner; });
 }
 
-void AccountService::forget_pending(const std::string& user, const std::string& kind) {
-    std::erase_if(pending_, [&](const auto& entry) {
-        return entry.first.first == user && (kind.empty() || entry.first.second == kind);
+void AccountService::drop_confirmations(const std::string& user, const std::string& kind,
+                                        const std::string& source) {
+    store_.drop_confirmations(user, kind, source, [user](Result<int> dropped) {
+        if (!dropped) {
+            log_event(
+                LogLevel::Error, "store-failed",
+                std::string("cannot drop a confirmation in progress: ") + dropped.error().what(),
+                {{"USER", user}});
+        }
     });
+}
+
+void AccountService::forget_pending(const std::string& user, const std::string& kind) {
+    drop_confirmations(user, kind, "");
     if (kind.empty()) {
         std::erase_if(pending_reauth_,
                       [&](const auto& entry) { return entry.first.first == user; });
@@ -826,15 +893,11 @@ void AccountService::forget_pending(const std::string& user, const std::string& 
 }
 
 void AccountService::forget_pending_profile(const std::string& user, const std::string& kind) {
-    auto it = pending_.find({user, kind});
-    if (it != pending_.end() && it->second.source == "profile") {
-        pending_.erase(it);
-    }
+    drop_confirmations(user, kind, "profile");
 }
 
 void AccountService::expire() {
     int64_t now = clock_.now();
-    std::erase_if(pending_, [&](const auto& entry) { return now >= entry.second.expires_at; });
     std::erase_if(pending_reauth_,
                   [&](const auto& entry) { return now >= entry.second.expires_at; });
     std::erase_if(reauth_until_, [&](const auto& entry) { return now >= entry.second; });

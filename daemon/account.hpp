@@ -247,7 +247,8 @@ class AccountService {
     /// How long after a full login on this host (or a step-up) a PIN may be set.
     static constexpr int64_t kPinWindowSeconds = 600;
     static constexpr int64_t kReauthGrantSeconds = 300;
-    /// Drops confirmations whose code has expired.
+    /// Drops step-ups and grants that have expired (confirmations of contacts expire in
+    /// the store: Store::prune_confirmations).
     void expire();
     /// Drops a user's confirmations in progress (of one kind, or all when kind is "").
     void forget_pending(const std::string& user, const std::string& kind = "");
@@ -260,15 +261,6 @@ class AccountService {
     [[nodiscard]] const policy::Policy& policy() const { return *policy_; }
 
   private:
-    struct PendingContact {
-        std::string value;
-        std::string source;  // what it is saved as once confirmed
-        Digest code_hash{};
-        int64_t expires_at = 0;
-        int tries_left = 0;
-        bool unproved = false;  // sent while the user had no second factor to prove with
-    };
-
     struct PendingReauth {
         bool code_sent = false;  // code_hash is a sent code's
         bool code_on_request = false;  // a code is sent when the connection asks again
@@ -289,14 +281,26 @@ class AccountService {
     void send_confirmation(const std::string& user, const std::string& kind,
                            const std::string& value, const std::string& source, bool unproved,
                            Done<void> done);
-    /// What status() says before the remembered places are read.
+    /// What status() says before the confirmations in progress and the remembered places
+    /// are read.
     [[nodiscard]] AccountStatus status_of(const std::string& user, const policy::UserPolicy& up,
                                           const UserState& state) const;
-    /// The end of confirm_contact, once the store has read the user: `right` is whether
-    /// the code matched.
+    /// The end of status(): the places the user is remembered at, added to `s`.
+    void remembered_status(const std::string& user, const policy::UserPolicy& up, AccountStatus s,
+                           Done<AccountStatus> done);
+    /// The end of confirm_contact, once the store has read the user and the confirmation
+    /// `pending`: `answer_hash` is the keyed hash of the code given ("" when it cannot be
+    /// a code), checked (a try taken) by the store in one step.
     void finish_confirmation(const std::string& user, const std::string& owner,
-                             const std::string& kind, const policy::UserPolicy& up,
-                             const UserState& state, bool right, Done<bool> done);
+                             const policy::UserPolicy& up, const UserState& state,
+                             const Confirmation& pending, const std::string& answer_hash,
+                             Done<bool> done);
+    /// Saves the contact a right code confirmed, and turns 2-step on with it.
+    void save_confirmed(const std::string& user, const policy::UserPolicy& up,
+                        const Confirmation& confirmed, Done<bool> done);
+    /// Drops confirmations in the store without waiting for it (an error is logged).
+    void drop_confirmations(const std::string& user, const std::string& kind,
+                            const std::string& source);
     void send_reauth(const std::string& user, const std::string& owner,
                      const policy::UserPolicy& up, const UserState& state, Done<ReauthOffer> done);
     /// Records the step-up of `owner` as waiting for its answer, and what it accepts.
@@ -348,7 +352,9 @@ class AccountService {
     const Hasher& hasher_;
     const UserDirectory& users_;
     std::shared_ptr<const policy::Policy> policy_;
-    std::map<std::pair<std::string, std::string>, PendingContact> pending_;  // (user, kind)
+    // Contacts waiting for their confirmation code are in the store (Store::put_confirmation):
+    // any lwauthd sharing it finishes them. A step-up belongs to one bus connection, so to
+    // this lwauthd: it stays here.
     // Keyed by (user, bus connection): a proof is good for that connection alone.
     std::map<std::pair<std::string, std::string>, PendingReauth> pending_reauth_;
     std::map<std::pair<std::string, std::string>, int64_t> reauth_until_;

@@ -724,6 +724,7 @@ class Daemon {
                 };
                 self->store_->prune_sends(self->clock_.now() - 2 * 3600, failed);
                 self->store_->prune_hosts(self->clock_.now(), failed);
+                self->store_->prune_confirmations(self->clock_.now(), failed);
             } catch (const std::exception& e) {
                 log_event(LogLevel::Error, "sweep-failed", e.what());
             }

@@ -87,6 +87,16 @@ class AsyncStore {
                                               Done<bool> done) = 0;
     virtual void reset(const std::string& user, const ResetScope& scope, Done<void> done) = 0;
 
+    virtual void put_confirmation(const std::string& user, const Confirmation& confirmation,
+                                  Done<void> done) = 0;
+    virtual void confirmations(const std::string& user, Done<std::vector<Confirmation>> done) = 0;
+    virtual void drop_confirmations(const std::string& user, const std::string& kind,
+                                    const std::string& source, Done<int> done) = 0;
+    virtual void answer_confirmation(const std::string& user, const std::string& kind,
+                                     const std::string& answer_hash, int64_t now,
+                                     Done<ConfirmationAnswer> done) = 0;
+    virtual void prune_confirmations(int64_t now, Done<void> done) = 0;
+
     virtual void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                               Done<SendReservation> done) = 0;
     virtual void check_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
@@ -254,6 +264,25 @@ class ImmediateStore final : public AsyncStore {
     }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         answer(done, [&] { store_.reset(user, scope); });
+    }
+    void put_confirmation(const std::string& user, const Confirmation& confirmation,
+                          Done<void> done) override {
+        answer(done, [&] { store_.put_confirmation(user, confirmation); });
+    }
+    void confirmations(const std::string& user, Done<std::vector<Confirmation>> done) override {
+        answer(done, [&] { return store_.confirmations(user); });
+    }
+    void drop_confirmations(const std::string& user, const std::string& kind,
+                            const std::string& source, Done<int> done) override {
+        answer(done, [&] { return store_.drop_confirmations(user, kind, source); });
+    }
+    void answer_confirmation(const std::string& user, const std::string& kind,
+                             const std::string& answer_hash, int64_t now,
+                             Done<ConfirmationAnswer> done) override {
+        answer(done, [&] { return store_.answer_confirmation(user, kind, answer_hash, now); });
+    }
+    void prune_confirmations(int64_t now, Done<void> done) override {
+        answer(done, [&] { store_.prune_confirmations(now); });
     }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {

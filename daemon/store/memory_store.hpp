@@ -249,6 +249,38 @@ class MemoryStore final : public Store {
     void reset(const std::string& user, const ResetScope& scope) override {
         reset_steps(user, scope);
     }
+    void put_confirmation(const std::string& user, const Confirmation& confirmation) override {
+        confirmations_[{user, confirmation.kind}] = confirmation;
+    }
+    std::vector<Confirmation> confirmations(const std::string& user) override {
+        std::vector<Confirmation> out;
+        for (const auto& [key, confirmation] : confirmations_) {
+            if (key.first == user) {
+                out.push_back(confirmation);
+            }
+        }
+        return out;
+    }
+    int drop_confirmations(const std::string& user, const std::string& kind,
+                           const std::string& source = "") override {
+        return static_cast<int>(std::erase_if(confirmations_, [&](const auto& entry) {
+            return entry.first.first == user && (kind.empty() || entry.first.second == kind) &&
+                   (source.empty() || entry.second.source == source);
+        }));
+    }
+    ConfirmationAnswer answer_confirmation(const std::string& user, const std::string& kind,
+                                           const std::string& answer_hash, int64_t now) override {
+        auto it = confirmations_.find({user, kind});
+        std::optional<Confirmation> found;
+        if (it != confirmations_.end()) {
+            found = it->second;
+        }
+        return answer_confirmation_steps(user, kind, std::move(found), answer_hash, now);
+    }
+    void prune_confirmations(int64_t now) override {
+        std::erase_if(confirmations_,
+                      [&](const auto& entry) { return entry.second.expires_at <= now; });
+    }
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override {
         SendReservation r = sends_.check(caps, since, at);
@@ -283,6 +315,7 @@ class MemoryStore final : public Store {
     std::map<std::string, int> in_a_row_;
     std::map<std::string, std::vector<std::string>> recovery_;
     std::map<std::string, std::vector<RememberedHost>> hosts_;
+    std::map<std::pair<std::string, std::string>, Confirmation> confirmations_;  // (user, kind)
     SendIndex sends_;
     int64_t last_send_id_ = 0;
 };

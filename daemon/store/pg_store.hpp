@@ -106,6 +106,13 @@ class PgStore final : public Store {
     void clear_failures(const std::string& user) override;
     bool clear_failures_unless_locked(const std::string& user, int64_t now) override;
     void reset(const std::string& user, const ResetScope& scope) override;
+    void put_confirmation(const std::string& user, const Confirmation& confirmation) override;
+    std::vector<Confirmation> confirmations(const std::string& user) override;
+    int drop_confirmations(const std::string& user, const std::string& kind,
+                           const std::string& source = "") override;
+    ConfirmationAnswer answer_confirmation(const std::string& user, const std::string& kind,
+                                           const std::string& answer_hash, int64_t now) override;
+    void prune_confirmations(int64_t now) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;
     void release_send(const SendReservation& reservation) override;
@@ -126,6 +133,10 @@ class PgStore final : public Store {
     void ensure_local(const std::string& user);
     template <class F>
     auto in_transaction(F&& work) -> decltype(work());
+    /// The user's confirmations of `kind` ("": every kind); `for_update` (one kind) holds
+    /// the row until the transaction ends.
+    std::vector<Confirmation> read_confirmations(const std::string& user, const std::string& kind,
+                                                 bool for_update);
     /// The send caps' keys as this host counts them: its own "host" budgets, named by
     /// host; the others (a user, a destination) shared by every host.
     [[nodiscard]] std::string host_key(const std::string& key) const;

@@ -74,6 +74,13 @@ class SqliteStore final : public Store {
     void clear_failures(const std::string& user) override;
     bool clear_failures_unless_locked(const std::string& user, int64_t now) override;
     void reset(const std::string& user, const ResetScope& scope) override;
+    void put_confirmation(const std::string& user, const Confirmation& confirmation) override;
+    std::vector<Confirmation> confirmations(const std::string& user) override;
+    int drop_confirmations(const std::string& user, const std::string& kind,
+                           const std::string& source = "") override;
+    ConfirmationAnswer answer_confirmation(const std::string& user, const std::string& kind,
+                                           const std::string& answer_hash, int64_t now) override;
+    void prune_confirmations(int64_t now) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;
     void release_send(const SendReservation& reservation) override;

@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 
 namespace lwauth {
@@ -14,6 +16,41 @@ bool any_counted(const UserState& state, const RemovalRule& rule) {
 
 }  // namespace
 
+bool hashes_equal(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+ConfirmationAnswer Store::answer_confirmation_steps(const std::string& user,
+                                                    const std::string& kind,
+                                                    std::optional<Confirmation> found,
+                                                    std::string_view answer_hash, int64_t now) {
+    ConfirmationAnswer answer;
+    if (!found) {
+        return answer;
+    }
+    if (now >= found->expires_at || found->tries_left <= 0) {
+        (void)drop_confirmations(user, kind);
+        answer.outcome =
+            found->tries_left > 0 ? ConfirmationOutcome::Expired : ConfirmationOutcome::Absent;
+        return answer;
+    }
+    if (hashes_equal(answer_hash, found->code_hash)) {
+        (void)drop_confirmations(user, kind);
+        answer.outcome = ConfirmationOutcome::Right;
+        answer.confirmation = std::move(*found);
+        return answer;
+    }
+    answer.outcome = ConfirmationOutcome::Wrong;
+    answer.tries_left = found->tries_left - 1;
+    if (answer.tries_left <= 0) {
+        (void)drop_confirmations(user, kind);
+    } else {
+        found->tries_left = answer.tries_left;
+        put_confirmation(user, *found);
+    }
+    return answer;
+}
+
 void Store::reset_steps(const std::string& user, const ResetScope& scope) {
     if (scope.pin) {
         set_pin_hash(user, "");
@@ -26,6 +63,8 @@ void Store::reset_steps(const std::string& user, const ResetScope& scope) {
             remove_contact(user, contact.kind);
         }
         set_two_step(user, false);
+        // A confirmation in progress would bring a contact back.
+        (void)drop_confirmations(user, "");
     }
     if (scope.hosts) {
         (void)forget_hosts(user);

@@ -93,6 +93,38 @@ struct UserState {
     }
 };
 
+/// A phone number or address waiting for its confirmation code (lwauthctl contact add):
+/// kept in the store so that lwauthd on any host sharing it (and after a restart) can
+/// finish it. The value is sealed at rest as contacts are; the code only as its keyed
+/// hash.
+struct Confirmation {
+    std::string kind;             // "phone" or "email": one confirmation of each per user
+    std::string value;            // what is saved once confirmed
+    std::string source = "self";  // what it is saved as: self or profile
+    std::string code_hash;        // the code's keyed hash (Hasher::keyed_hex)
+    int64_t expires_at = 0;       // epoch seconds
+    int tries_left = 0;
+    bool unproved = false;  // sent while the user had no second factor to prove with
+    friend bool operator==(const Confirmation&, const Confirmation&) = default;
+};
+
+/// What one answer to a confirmation did (Store::answer_confirmation).
+enum class ConfirmationOutcome {
+    Absent,   // no confirmation of that kind is waiting
+    Expired,  // it had expired: removed
+    Wrong,    // a try taken; removed with the last
+    Right,    // the code matched: removed, and given back to be saved
+};
+
+struct ConfirmationAnswer {
+    ConfirmationOutcome outcome = ConfirmationOutcome::Absent;
+    int tries_left = 0;         // Wrong: the tries after this answer
+    Confirmation confirmation;  // Right: what was confirmed
+};
+
+/// Whether two keyed hashes are the same, compared in constant time.
+[[nodiscard]] bool hashes_equal(std::string_view a, std::string_view b) noexcept;
+
 /// A place a user finished a full 2-step login from ([policy] remember_host): the PAM
 /// service and the remote host, or "local:TTY" for a session without one.
 struct RememberedHost {
@@ -338,6 +370,25 @@ class Store {
     /// transaction.
     virtual void reset(const std::string& user, const ResetScope& scope) = 0;
 
+    /// Records a confirmation in progress, replacing the user's earlier one of its kind.
+    virtual void put_confirmation(const std::string& user, const Confirmation& confirmation) = 0;
+    /// The user's confirmations in progress, in kind order, expired ones included (the
+    /// caller judges them by its clock).
+    [[nodiscard]] virtual std::vector<Confirmation> confirmations(const std::string& user) = 0;
+    /// Removes the user's confirmations in progress of `kind` ("": every kind) and, when
+    /// `source` is not "", only those of that source; returns how many.
+    virtual int drop_confirmations(const std::string& user, const std::string& kind,
+                                   const std::string& source = "") = 0;
+    /// One answer to the user's confirmation of `kind`, in one step also against other
+    /// handles on the same data (another lwauthd): an expired one is removed; else
+    /// `answer_hash` is compared with the code's hash in constant time, a right answer
+    /// removes it (of two right answers at once, one gets Right) and a wrong one takes a
+    /// try (each counted once), removing it with the last.
+    virtual ConfirmationAnswer answer_confirmation(const std::string& user, const std::string& kind,
+                                                   const std::string& answer_hash, int64_t now) = 0;
+    /// Removes every user's confirmations that expired at or before `now` (the sweep).
+    virtual void prune_confirmations(int64_t now) = 0;
+
     /// Counts one send against every cap at once, or against none: when each cap's key
     /// has fewer than its limit of sends at or after `since`, the send is recorded at `at`
     /// under every key, durably (lwauthd killed the moment after still counts it), and
@@ -383,6 +434,12 @@ class Store {
                                          bool two_step);
     void set_totp_and_two_step_steps(const std::string& user, std::string_view secret,
                                      int64_t last_step, bool two_step);
+    /// The steps of answer_confirmation() on `found`, the user's confirmation of `kind`
+    /// (nullopt: none) as the backend read it inside its transaction: what the answer does,
+    /// written back through drop_confirmations() and put_confirmation().
+    ConfirmationAnswer answer_confirmation_steps(const std::string& user, const std::string& kind,
+                                                 std::optional<Confirmation> found,
+                                                 std::string_view answer_hash, int64_t now);
     /// The lock that one more wrong code sets under `rule`, given the counts with it; 0
     /// when none.
     static int64_t lock_for(const FailureCount& count, const LockRule& rule);

@@ -199,6 +199,26 @@ class ThreadedStore final : public AsyncStore {
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.reset(user, scope); });
     }
+    void put_confirmation(const std::string& user, const Confirmation& confirmation,
+                          Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.put_confirmation(user, confirmation); });
+    }
+    void confirmations(const std::string& user, Done<std::vector<Confirmation>> done) override {
+        run(std::move(done), [=](Store& s) { return s.confirmations(user); });
+    }
+    void drop_confirmations(const std::string& user, const std::string& kind,
+                            const std::string& source, Done<int> done) override {
+        run(std::move(done), [=](Store& s) { return s.drop_confirmations(user, kind, source); });
+    }
+    void answer_confirmation(const std::string& user, const std::string& kind,
+                             const std::string& answer_hash, int64_t now,
+                             Done<ConfirmationAnswer> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.answer_confirmation(user, kind, answer_hash, now); });
+    }
+    void prune_confirmations(int64_t now, Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.prune_confirmations(now); });
+    }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {
         run(std::move(done), [=](Store& s) { return s.reserve_send(caps, since, at); });

@@ -262,16 +262,24 @@ TEST_F(KillMatrix, AConfirmationCodeHeldByTheGatewayStaysCountedAndSavesNothing)
         << "nothing is waiting for a code after the restart";
 }
 
-TEST_F(KillMatrix, AContactWaitingForItsCodeIsGoneAfterAKill) {
+TEST_F(KillMatrix, AContactWaitingForItsCodeOutlivesAKillWithItsTries) {
     mark_log("contact-pending");
     ASSERT_EQ(daemon_->ctl("alice", {"contact", "add", "phone", kPhone}).exit_code, 0);
     ASSERT_TRUE(log_shows_event());
     std::string code = webhook_code();
+    EXPECT_EQ(daemon_->ctl("alice", {"contact", "confirm", "phone", wrong_code()}).exit_code, 1);
+    std::string tries = daemon_->sql("SELECT tries_left FROM confirmations WHERE user = 'alice';");
+    EXPECT_EQ(tries, "2\n") << "one of the 3 tries taken";
     kill_and_restart();
-    EXPECT_NE(daemon_->ctl("alice", {"contact", "confirm", "phone", code}).exit_code, 0);
-    EXPECT_EQ(contacts("alice"), 0);
-    EXPECT_FALSE(two_step_on("alice"));
-    EXPECT_EQ(sends("confirm-user:alice"), 1);
+    EXPECT_EQ(daemon_->sql("SELECT tries_left FROM confirmations WHERE user = 'alice';"), tries);
+    EXPECT_NE(daemon_->ctl("alice", {"status"}).out.find("waiting"), std::string::npos)
+        << "still waiting for its code after the restart";
+    auto confirmed = daemon_->ctl("alice", {"contact", "confirm", "phone", code});
+    EXPECT_EQ(confirmed.exit_code, 0) << confirmed.err << daemon_->log();
+    EXPECT_EQ(contacts("alice"), 1);
+    EXPECT_TRUE(two_step_on("alice"));
+    EXPECT_EQ(daemon_->sql("SELECT count(*) FROM confirmations;"), "0\n");
+    EXPECT_EQ(sends("confirm-user:alice"), 1) << "no second code was needed";
 }
 
 TEST_F(KillMatrix, AVerifiedContactSurvivesAKillWithTwoStepOn) {

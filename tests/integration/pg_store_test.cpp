@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "harness.hpp"
@@ -121,7 +122,9 @@ class PgStoreTest : public ::testing::Test {
 
     std::string policy(const fs::path& outbox, int max_sends_per_hour, int fleet) const {
         return "[policy]\ntwo_step = optional\n"
-               "\n[code]\nchannels = sms\nresend_interval = 0s\ntries = 1\n"
+               "\n[code]\nchannels = sms\nresend_interval = 0s\ntries = " +
+               std::to_string(tries_) +
+               "\n"
                "max_sends_per_fleet_per_hour = " +
                std::to_string(fleet) +
                "\nmax_sends_per_hour = " + std::to_string(max_sends_per_hour) +
@@ -169,9 +172,23 @@ class PgStoreTest : public ::testing::Test {
     }
     static size_t sent(const Daemon& daemon) { return read_outbox(daemon.outbox()).size(); }
 
+    /// alice adds kPhone on A: the code sent, and a wrong one.
+    std::pair<std::string, std::string> add_phone_on_a() {
+        auto added = a_->ctl("alice", {"contact", "add", "phone", kPhone});
+        EXPECT_EQ(added.exit_code, 0) << added.err << a_->log();
+        std::string code = latest(*a_);
+        EXPECT_FALSE(code.empty());
+        std::string wrong = code;
+        if (!wrong.empty()) {
+            wrong.back() = code.back() == '0' ? '1' : '0';
+        }
+        return {code, wrong};
+    }
+
     TempDir dir_{"lwauth-pg"};
     std::string password_;
     std::string database_;
+    int tries_ = 1;  // [code] tries
     std::unique_ptr<PrivateBus> bus_a_;
     std::unique_ptr<PrivateBus> bus_b_;
     std::unique_ptr<Daemon> a_;
@@ -196,6 +213,74 @@ TEST_F(PgStoreTest, AContactEnrolledOnOneHostLogsInOnAnother) {
     // And A the contact B sealed.
     ASSERT_TRUE(b_->enroll("bob", "phone", "+819087654321")) << b_->log();
     EXPECT_EQ(login_with_latest(*a_, "bob").verdict, "success") << a_->log();
+}
+
+TEST_F(PgStoreTest, AContactConfirmationStartedOnOneHostIsFinishedOnAnother) {
+    start_hosts();
+    std::string code = add_phone_on_a().first;
+    EXPECT_NE(b_->ctl("alice", {"--json", "status"}).out.find("\"pending_phone\""),
+              std::string::npos)
+        << "B shows the confirmation A started";
+
+    auto confirmed = b_->ctl("alice", {"contact", "confirm", "phone", code});
+    EXPECT_EQ(confirmed.exit_code, 0) << confirmed.err << b_->log();
+    auto status = a_->ctl("alice", {"--json", "status"});
+    EXPECT_NE(status.out.find("\"two_step\": true"), std::string::npos) << status.out;
+    EXPECT_EQ(status.out.find("\"pending_phone\""), std::string::npos) << status.out;
+    EXPECT_NE(a_->ctl("alice", {"contact", "confirm", "phone", code}).exit_code, 0)
+        << "a code confirms once, on any host";
+    EXPECT_EQ(login_with_latest(*a_, "alice").verdict, "success") << a_->log();
+}
+
+TEST_F(PgStoreTest, WrongConfirmationCodesOnTwoHostsStopAtExactlyTheTries) {
+    tries_ = 3;
+    start_hosts();
+    std::string code;
+    std::string wrong;
+    std::tie(code, wrong) = add_phone_on_a();
+
+    // The tries are the confirmation's, wherever the answers come from: A, B, then A.
+    auto first = a_->ctl("alice", {"contact", "confirm", "phone", wrong});
+    EXPECT_EQ(first.exit_code, 1);
+    EXPECT_NE(first.err.find("2 tries left"), std::string::npos) << first.err;
+    auto second = b_->ctl("alice", {"contact", "confirm", "phone", wrong});
+    EXPECT_EQ(second.exit_code, 1);
+    EXPECT_NE(second.err.find("1 try left"), std::string::npos) << second.err << b_->log();
+    auto third = a_->ctl("alice", {"contact", "confirm", "phone", wrong});
+    EXPECT_EQ(third.exit_code, 1);
+    EXPECT_NE(third.err.find("no tries are left"), std::string::npos) << third.err;
+
+    // Used up on both: the right code saves nothing now.
+    for (Daemon* host : {b_.get(), a_.get()}) {
+        EXPECT_NE(host->ctl("alice", {"contact", "confirm", "phone", code}).exit_code, 0)
+            << host->log();
+        EXPECT_NE(host->ctl("alice", {"--json", "status"}).out.find("\"two_step\": false"),
+                  std::string::npos);
+    }
+}
+
+TEST_F(PgStoreTest, WrongConfirmationCodesOnTwoHostsAtOnceAreEachCounted) {
+    tries_ = 4;
+    start_hosts();
+    std::string code;
+    std::string wrong;
+    std::tie(code, wrong) = add_phone_on_a();
+
+    // As many wrong answers as there are tries, half on each host, at once.
+    std::vector<std::thread> answers;
+    for (int i = 0; i < tries_; ++i) {
+        Daemon& host = i % 2 == 0 ? *a_ : *b_;
+        answers.emplace_back([&host, &wrong] {
+            (void)host.ctl("alice", {"contact", "confirm", "phone", wrong});
+        });
+    }
+    for (auto& t : answers) {
+        t.join();
+    }
+    EXPECT_NE(a_->ctl("alice", {"contact", "confirm", "phone", code}).exit_code, 0)
+        << "the other host's answers took tries too";
+    EXPECT_EQ(a_->log_count("event=contact-verified") + b_->log_count("event=contact-verified"),
+              0u);
 }
 
 TEST_F(PgStoreTest, WrongCodesOnTwoHostsLockAtExactlyMaxFailures) {

@@ -227,15 +227,35 @@ TEST_F(AccountServiceTest, ExpiredConfirmationIsExpired) {
     EXPECT_TRUE(store_.load_user(kUser).contacts.empty());
 }
 
-TEST_F(AccountServiceTest, ExpireDropsConfirmationsPastTheirLifetime) {
+TEST_F(AccountServiceTest, AConfirmationIsNotShownPastItsLifetimeAndTheSweepDropsIt) {
     use_policy("[code]\nlifetime = 2m\n");
     add_contact_now(account_, kUser, "phone", kPhone);
     clock_.advance(119);
-    account_.expire();
+    store_.prune_confirmations(clock_.now());
     EXPECT_EQ(account_.status(kUser).pending_contacts.size(), 1u);
     clock_.advance(1);
-    account_.expire();
     EXPECT_TRUE(account_.status(kUser).pending_contacts.empty());
+    EXPECT_EQ(store_.confirmations(kUser).size(), 1u);
+    store_.prune_confirmations(clock_.now());
+    EXPECT_TRUE(store_.confirmations(kUser).empty());
+}
+
+TEST_F(AccountServiceTest, AConfirmationIsKeptInTheStoreSealedByTheStoreAndHashed) {
+    add_contact_now(account_, kUser, "phone", kPhone);
+    std::string code = last_code();
+    auto kept = store_.confirmations(kUser);
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept[0].value, kPhone);
+    EXPECT_EQ(kept[0].code_hash.find(code), std::string::npos) << "the code only as its hash";
+    EXPECT_EQ(kept[0].code_hash.size(), 64u);
+    // Another lwauthd on the same store (a new AccountService, as after a restart)
+    // finishes it.
+    AccountService other_service(clock_, random_, async_store_, sender_, hasher_, users_);
+    test::AccountNow other{other_service};
+    other.set_policy(load_policy({{"lwauth.conf", kBasePolicy}}));
+    EXPECT_TRUE(other.confirm_contact(kUser, kOwner, "phone", SecretString(code)));
+    EXPECT_NE(store_.load_user(kUser).contact("phone"), nullptr);
+    EXPECT_TRUE(store_.confirmations(kUser).empty());
 }
 
 TEST_F(AccountServiceTest, ACodeSentToThePhoneDoesNotConfirmTheEmail) {

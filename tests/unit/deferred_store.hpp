@@ -206,6 +206,25 @@ class DeferredStore final : public AsyncStore {
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         later([=, this] { inner_.reset(user, scope, done); }, done);
     }
+    void put_confirmation(const std::string& user, const Confirmation& confirmation,
+                          Done<void> done) override {
+        later([=, this] { inner_.put_confirmation(user, confirmation, done); }, done);
+    }
+    void confirmations(const std::string& user, Done<std::vector<Confirmation>> done) override {
+        later([=, this] { inner_.confirmations(user, done); }, done);
+    }
+    void drop_confirmations(const std::string& user, const std::string& kind,
+                            const std::string& source, Done<int> done) override {
+        later([=, this] { inner_.drop_confirmations(user, kind, source, done); }, done);
+    }
+    void answer_confirmation(const std::string& user, const std::string& kind,
+                             const std::string& answer_hash, int64_t now,
+                             Done<ConfirmationAnswer> done) override {
+        later([=, this] { inner_.answer_confirmation(user, kind, answer_hash, now, done); }, done);
+    }
+    void prune_confirmations(int64_t now, Done<void> done) override {
+        later([=, this] { inner_.prune_confirmations(now, done); }, done);
+    }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {
         later([=, this] { inner_.reserve_send(caps, since, at, done); }, done);

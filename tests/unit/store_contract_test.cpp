@@ -332,6 +332,22 @@ class Awaited {
     }
     void prune_sends(int64_t before) { get<void>(&AsyncStore::prune_sends, before); }
 
+    void put_confirmation(const std::string& u, const Confirmation& c) {
+        get<void>(&AsyncStore::put_confirmation, u, c);
+    }
+    std::vector<Confirmation> confirmations(const std::string& u) {
+        return get<std::vector<Confirmation>>(&AsyncStore::confirmations, u);
+    }
+    int drop_confirmations(const std::string& u, const std::string& kind,
+                           const std::string& source = "") {
+        return get<int>(&AsyncStore::drop_confirmations, u, kind, source);
+    }
+    ConfirmationAnswer answer_confirmation(const std::string& u, const std::string& kind,
+                                           const std::string& hash, int64_t now) {
+        return get<ConfirmationAnswer>(&AsyncStore::answer_confirmation, u, kind, hash, now);
+    }
+    void prune_confirmations(int64_t now) { get<void>(&AsyncStore::prune_confirmations, now); }
+
   private:
     template <class T, class Op, class... Args>
     T get(Op op, const Args&... args) {
@@ -1123,6 +1139,97 @@ TYPED_TEST(StoreContract, PruningForgetsPlacesPastTheirEndForEveryUser) {
     EXPECT_EQ(store.remembered_hosts("jiro").size(), 1u);
 }
 
+// ---- Confirmations in progress ----------------------------------------------------------
+
+constexpr const char* kCodeHash =
+    "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+constexpr const char* kWrongHash =
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+Confirmation phone_confirmation(int tries = 3, int64_t expires_at = 1000) {
+    return {"phone", kPhone, "self", kCodeHash, expires_at, tries, false};
+}
+
+TYPED_TEST(StoreContract, AConfirmationRoundTripsAndReplacesTheOneOfItsKind) {
+    Awaited& store = this->store();
+    EXPECT_TRUE(store.confirmations("taro").empty());
+    store.put_confirmation("taro", {"phone", "+819000000000", "self", kWrongHash, 500, 5, false});
+    store.put_confirmation("taro", {"email", kEmail, "profile", kCodeHash, 900, 3, true});
+    store.put_confirmation("taro", phone_confirmation());
+    store.put_confirmation("jiro", phone_confirmation());
+    EXPECT_EQ(store.confirmations("taro"),
+              (std::vector<Confirmation>{{"email", kEmail, "profile", kCodeHash, 900, 3, true},
+                                         phone_confirmation()}));
+    EXPECT_TRUE(store.list_users().empty()) << "a confirmation makes no user record";
+}
+
+TYPED_TEST(StoreContract, ARightAnswerGivesTheConfirmationOnceAndRemovesIt) {
+    Awaited& store = this->store();
+    store.put_confirmation("taro", phone_confirmation());
+    ConfirmationAnswer right = store.answer_confirmation("taro", "phone", kCodeHash, 999);
+    EXPECT_EQ(right.outcome, ConfirmationOutcome::Right);
+    EXPECT_EQ(right.confirmation, phone_confirmation());
+    EXPECT_EQ(store.answer_confirmation("taro", "phone", kCodeHash, 999).outcome,
+              ConfirmationOutcome::Absent);
+    EXPECT_TRUE(store.confirmations("taro").empty());
+}
+
+TYPED_TEST(StoreContract, WrongAnswersTakeATryEachAndTheLastRemovesIt) {
+    Awaited& store = this->store();
+    store.put_confirmation("taro", phone_confirmation(3));
+    ConfirmationAnswer first = store.answer_confirmation("taro", "phone", kWrongHash, 100);
+    EXPECT_EQ(first.outcome, ConfirmationOutcome::Wrong);
+    EXPECT_EQ(first.tries_left, 2);
+    EXPECT_EQ(store.confirmations("taro").at(0).tries_left, 2);
+    EXPECT_EQ(store.answer_confirmation("taro", "phone", "", 100).tries_left, 1)
+        << "an answer that cannot be a code takes a try too";
+    ConfirmationAnswer last = store.answer_confirmation("taro", "phone", kWrongHash, 100);
+    EXPECT_EQ(last.outcome, ConfirmationOutcome::Wrong);
+    EXPECT_EQ(last.tries_left, 0);
+    EXPECT_TRUE(store.confirmations("taro").empty());
+    EXPECT_EQ(store.answer_confirmation("taro", "phone", kCodeHash, 100).outcome,
+              ConfirmationOutcome::Absent)
+        << "the right code after the last try";
+}
+
+TYPED_TEST(StoreContract, AnExpiredConfirmationIsRemovedAtItsNextAnswer) {
+    Awaited& store = this->store();
+    store.put_confirmation("taro", phone_confirmation(3, 1000));
+    EXPECT_EQ(store.answer_confirmation("taro", "phone", kCodeHash, 1000).outcome,
+              ConfirmationOutcome::Expired);
+    EXPECT_TRUE(store.confirmations("taro").empty());
+}
+
+TYPED_TEST(StoreContract, ConfirmationsAreDroppedByKindAndSourceAndPrunedWhenExpired) {
+    Awaited& store = this->store();
+    store.put_confirmation("taro", phone_confirmation(3, 1000));
+    store.put_confirmation("taro", {"email", kEmail, "profile", kCodeHash, 2000, 3, false});
+    store.put_confirmation("jiro", phone_confirmation(3, 500));
+    EXPECT_EQ(store.drop_confirmations("taro", "phone", "profile"), 0);
+    EXPECT_EQ(store.drop_confirmations("taro", "email", "profile"), 1);
+    EXPECT_EQ(store.confirmations("taro").size(), 1u);
+    store.prune_confirmations(1000);
+    EXPECT_TRUE(store.confirmations("taro").empty());
+    EXPECT_TRUE(store.confirmations("jiro").empty());
+    store.put_confirmation("taro", phone_confirmation());
+    store.put_confirmation("taro", {"email", kEmail, "self", kCodeHash, 2000, 3, false});
+    EXPECT_EQ(store.drop_confirmations("taro", ""), 2);
+}
+
+TYPED_TEST(StoreContract, AResetOfTheContactsDropsTheConfirmationsInProgress) {
+    Awaited& store = this->store();
+    store.save_contact("taro", {"email", kEmail, "self"});
+    store.put_confirmation("taro", phone_confirmation());
+    ResetScope pin_only;
+    pin_only.pin = true;
+    store.reset("taro", pin_only);
+    EXPECT_EQ(store.confirmations("taro").size(), 1u);
+    ResetScope contacts;
+    contacts.contacts = true;
+    store.reset("taro", contacts);
+    EXPECT_TRUE(store.confirmations("taro").empty());
+}
+
 // ---- Concurrency ------------------------------------------------------------------------
 // Two handles on the same data, each used by a thread of its own, as two lwauthd processes
 // (or hosts) sharing one store would use it: for the backends whose data can be shared.
@@ -1293,6 +1400,56 @@ TYPED_TEST(SharedStoreContract, UnderRequiredTwoHandlesRemovingTheContactAndTheA
     }
 }
 
+TYPED_TEST(SharedStoreContract, WrongAnswersFromTwoHandlesAreEachCountedToTheTries) {
+    constexpr int kTries = 30;
+    this->store().put_confirmation("taro", phone_confirmation(kTries));
+    std::vector<std::vector<ConfirmationAnswer>> seen(2);
+    on_two_handles(*this, [&](Awaited& store, int t) {
+        for (int i = 0; i < kTries; ++i) {
+            seen[static_cast<size_t>(t)].push_back(
+                store.answer_confirmation("taro", "phone", kWrongHash, 100));
+        }
+    });
+    std::vector<int> left;
+    int absent = 0;
+    for (const auto& answers : seen) {
+        for (const auto& answer : answers) {
+            if (answer.outcome == ConfirmationOutcome::Wrong) {
+                left.push_back(answer.tries_left);
+            } else {
+                EXPECT_EQ(answer.outcome, ConfirmationOutcome::Absent);
+                ++absent;
+            }
+        }
+    }
+    std::sort(left.begin(), left.end());
+    std::vector<int> expected;
+    for (int i = 0; i < kTries; ++i) {
+        expected.push_back(i);
+    }
+    EXPECT_EQ(left, expected) << "each try taken once, by one answer";
+    EXPECT_EQ(absent, kTries) << "the answers after the last try find nothing";
+    EXPECT_TRUE(this->store().confirmations("taro").empty());
+}
+
+TYPED_TEST(SharedStoreContract, RightAnswersFromTwoHandlesAtOnceConfirmOnce) {
+    constexpr int kRounds = 40;
+    int right = 0;
+    for (int round = 0; round < kRounds; ++round) {
+        this->store().put_confirmation("taro", phone_confirmation());
+        std::vector<int> rights(2, 0);
+        on_two_handles(*this, [&](Awaited& store, int t) {
+            if (store.answer_confirmation("taro", "phone", kCodeHash, 100).outcome ==
+                ConfirmationOutcome::Right) {
+                ++rights[static_cast<size_t>(t)];
+            }
+        });
+        EXPECT_EQ(rights[0] + rights[1], 1) << "round " << round;
+        right += rights[0] + rights[1];
+    }
+    EXPECT_EQ(right, kRounds);
+}
+
 TYPED_TEST(SharedStoreContract, AResetRacingFailuresLeavesNoHalfReset) {
     // A reset of everything is one transaction: a failure counted on the other handle lands
     // wholly before it (and is cleared) or wholly after it (and is counted from nothing).
@@ -1332,8 +1489,8 @@ TEST(PgStoreMigration, MigratesASchemaTwoDatabaseMarkingUsersWithAnAppOrCodesEnr
     }
     // Schema 2 marked only users with a login contact.
     database.exec(
-        "UPDATE users SET enrolled = false; DELETE FROM schema_version; "
-        "INSERT INTO schema_version (version) VALUES (2);");
+        "DROP TABLE confirmations; UPDATE users SET enrolled = false; "
+        "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (2);");
     auto reopened = database.store(random);
     auto& store = dynamic_cast<PgStore&>(*reopened);
     EXPECT_EQ(store.schema_version(), PgStore::latest_schema_version());

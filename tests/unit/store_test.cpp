@@ -58,6 +58,14 @@ class SqliteStoreTest : public ::testing::Test {
     std::unique_ptr<SqliteStore> open_store(char key_fill = 'c') {
         return std::make_unique<SqliteStore>(path_, ContactCipher(key_of(key_fill), random_));
     }
+    /// Every byte of the database and the files beside it (-wal, -shm).
+    [[nodiscard]] std::string all_bytes() const {
+        std::string bytes;
+        for (const auto& entry : fs::directory_iterator(dir_.path())) {
+            bytes += file_bytes(entry.path());
+        }
+        return bytes;
+    }
 
     TempDir dir_;
     std::string path_ = dir_.file("lwauth.db");
@@ -118,14 +126,33 @@ TEST_F(SqliteStoreTest, TheDatabaseFilesNeverHoldAContactInTheClear) {
         store->save_contact("taro", {"phone", kPhone});
         store->save_contact("taro", {"email", kEmail});
     }
-    std::string all_bytes;
-    for (const auto& entry : fs::directory_iterator(dir_.path())) {
-        all_bytes += file_bytes(entry.path());
-    }
+    std::string all_bytes = this->all_bytes();
     // The user name is not sealed: finding it shows the scan sees what was written.
     EXPECT_NE(all_bytes.find("taro"), std::string::npos);
     EXPECT_EQ(all_bytes.find("9012345678"), std::string::npos);
     EXPECT_EQ(all_bytes.find("taro@example"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, AConfirmationInProgressIsSealedAndCannotOpenAsAContact) {
+    {
+        auto store = open_store();
+        store->put_confirmation("taro",
+                                {"phone", kPhone, "self", std::string(64, 'a'), 100, 3, false});
+        store->put_confirmation("taro",
+                                {"email", kEmail, "self", std::string(64, 'b'), 100, 3, false});
+        EXPECT_EQ(store->confirmations("taro").at(1).value, kPhone);
+    }
+    std::string all_bytes = this->all_bytes();
+    EXPECT_NE(all_bytes.find("taro"), std::string::npos);
+    EXPECT_EQ(all_bytes.find("9012345678"), std::string::npos);
+    EXPECT_EQ(all_bytes.find("taro@example"), std::string::npos);
+    // Moved into the contacts table, a waiting value does not open as a verified one.
+    auto store = open_store();
+    tamper(path_,
+           "INSERT INTO users (name) VALUES ('taro'); "
+           "INSERT INTO contacts (user, kind, sealed_value, verified_at) "
+           "SELECT user, kind, sealed_value, 0 FROM confirmations WHERE kind = 'phone';");
+    EXPECT_EQ(error_code_of([&] { (void)store->load_user("taro"); }), Errc::Internal);
 }
 
 TEST_F(SqliteStoreTest, AddFailureCountsInTheDatabaseNotInTheConnection) {
@@ -270,8 +297,12 @@ TEST_F(SqliteStoreTest, RememberedHostsSurviveReopening) {
                                            {"sshd", "192.0.2.7", 300, 1300}}));
 }
 
-// What schema 6 added, taken away again: a database of schema 5.
+// What schema 9 added, taken away again: a database of schema 7 (8 adds nothing).
+const std::string kBackToSchemaSeven = "DROP TABLE confirmations;";
+
+// What schema 6 added too: a database of schema 5.
 const std::string kBackToSchemaFive =
+    kBackToSchemaSeven +
     "DROP TABLE recovery_codes; ALTER TABLE users DROP COLUMN totp_sealed;"
     "ALTER TABLE users DROP COLUMN totp_last_step;"
     "ALTER TABLE users DROP COLUMN totp_pending_sealed;"
@@ -299,7 +330,7 @@ TEST_F(SqliteStoreTest, MigratesASchemaSixDatabaseMarkingUsersWithAnAppOrCodesEn
         store->set_pin_hash("saburo", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     }
     // Schema 6 marked only users with a login contact.
-    tamper(path_, "UPDATE users SET enrolled = 0; PRAGMA user_version = 6;");
+    tamper(path_, kBackToSchemaSeven + "UPDATE users SET enrolled = 0; PRAGMA user_version = 6;");
     auto store = open_store();
     EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
     EXPECT_TRUE(store->load_user("taro").enrolled) << "an app";
