@@ -102,11 +102,7 @@ constexpr const char* kMigrations[] = {
     UPDATE users SET enrolled = true
         WHERE totp_sealed IS NOT NULL OR name IN (SELECT user_name FROM recovery_codes);
     )sql",
-    // 4: the place of another change's migration, merged beside this one; nothing here.
-    R"sql(
-    DO $$ BEGIN END $$;
-    )sql",
-    // 5: contacts waiting for their confirmation code (sealed like contacts; the code as
+    // 4: contacts waiting for their confirmation code (sealed like contacts; the code as
     //    its keyed hash only), as SqliteStore's schema 9: shared by the fleet, so that a
     //    confirmation started on one host is finished on another.
     R"sql(

@@ -133,11 +133,7 @@ constexpr const char* kMigrations[] = {
     UPDATE users SET enrolled = 1
         WHERE totp_sealed IS NOT NULL OR name IN (SELECT user FROM recovery_codes);
     )sql",
-    // 8: the place of another change's migration, merged beside this one; nothing here.
-    R"sql(
-    SELECT 1;
-    )sql",
-    // 9: contacts waiting for their confirmation code (sealed like contacts; the code as
+    // 8: contacts waiting for their confirmation code (sealed like contacts; the code as
     //    its keyed hash only), so that a restart of lwauthd keeps them.
     R"sql(
     CREATE TABLE confirmations (
