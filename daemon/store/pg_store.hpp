@@ -106,6 +106,7 @@ class PgStore final : public Store {
     void clear_failures(const std::string& user) override;
     bool clear_failures_unless_locked(const std::string& user, int64_t now) override;
     void reset(const std::string& user, const ResetScope& scope) override;
+    RekeyCounts rekey_user(const std::string& user) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;
     void release_send(const SendReservation& reservation) override;

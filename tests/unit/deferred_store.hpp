@@ -206,6 +206,9 @@ class DeferredStore final : public AsyncStore {
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         later([=, this] { inner_.reset(user, scope, done); }, done);
     }
+    void rekey_user(const std::string& user, Done<RekeyCounts> done) override {
+        later([=, this] { inner_.rekey_user(user, done); }, done);
+    }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {
         later([=, this] { inner_.reserve_send(caps, since, at, done); }, done);
