@@ -148,6 +148,7 @@ const std::vector<Row>& rows() {
         {kAdmin, "ReloadPolicy", "", "ADDAAAD", none()},
         {kAdmin, "TestSend", "s", kAdminChange, user_and({})},
         {kAdmin, "RecoveryCodes", "s", kAdminChange, user_and({})},
+        {kAdmin, "Rekey", "", "ADDAAAD", none()},
     };
     return kRows;
 }
