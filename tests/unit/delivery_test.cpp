@@ -175,7 +175,9 @@ TEST_F(CodeSenderTest, SendsCountedUnderAnOldCodeKeyStillReachTheDestinationCap)
                               SecretString("123456"));
     ASSERT_EQ(sent_.size(), 2U);
 
-    Hasher rotated(SecretString(std::string(32, 'n')), {SecretString(std::string(32, 'k'))});
+    std::vector<SecretString> old_keys;
+    old_keys.emplace_back(std::string(32, 'k'));
+    Hasher rotated(SecretString(std::string(32, 'n')), old_keys);
     Hasher forgetful(SecretString(std::string(32, 'n')));
     CodeSender with_old{clock_, async_store_, rotated};
     CodeSender without_old{clock_, async_store_, forgetful};
