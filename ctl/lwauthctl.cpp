@@ -1148,6 +1148,41 @@ int cmd_admin_recovery(const Global& g, const std::string& user) {
     return kExitOk;
 }
 
+int cmd_admin_rekey(const Global& g) {
+    Client client;
+    auto reply = client.call(bus::kAdminInterface, bus::kAdminRekey, "");
+    uint32_t resealed = 0;
+    uint32_t current = 0;
+    uint32_t unopenable = 0;
+    read_values(reply, "uuu", &resealed, &current, &unopenable);
+    std::string human =
+        format_text(_("Sealed again under the current key: %s"), {std::to_string(resealed)}) +
+        "\n" + format_text(_("Already under the current key: %s"), {std::to_string(current)}) +
+        "\n" +
+        format_text(_("Opened by no key (kept as they are): %s"), {std::to_string(unopenable)}) +
+        "\n";
+    if (unopenable == 0) {
+        human +=
+            _("Every stored value opens with the current key. Once every host that "
+              "shares this store has the same contacts_key_file, the files of [store] "
+              "contacts_old_key_files may be removed from the policy.");
+    } else {
+        human +=
+            _("Some values open with no key lwauthd has; lwauthd's log (admin-rekey) names "
+              "their users. They stay unreadable until the key that sealed them is named in "
+              "[store] contacts_old_key_files and the rekey is run again, or until the users "
+              "set them again.");
+    }
+    print_result(g,
+                 json{{"action", "rekey"},
+                      {"resealed", resealed},
+                      {"current", current},
+                      {"unopenable", unopenable},
+                      {"old_keys_removable", unopenable == 0}},
+                 human);
+    return kExitOk;
+}
+
 int cmd_policy_show(const Global& g, const std::string& user) {
     Client client;
     auto reply = client.call(bus::kAdminInterface, bus::kAdminShowPolicy, "s", user.c_str());
@@ -1445,6 +1480,9 @@ void add_admin_commands(CLI::App& app, CommandLine& c) {
     recovery->add_option("user", c.target, _("user name"))->required();
     recovery->callback([&c] { c.status = cmd_admin_recovery(c.g, c.target); });
     add_admin_test_command(admin, c);
+    auto* rekey = admin->add_subcommand(
+        "rekey", _("Seal every stored contact and app secret again under the current key"));
+    rekey->callback([&c] { c.status = cmd_admin_rekey(c.g); });
 }
 
 void add_policy_commands(CLI::App& app, CommandLine& c) {

@@ -755,9 +755,8 @@ void AccountService::check_reauth(const std::string& user, const std::string& ow
     std::optional<SecretString> recovery_code =
         factors.recovery ? recovery::normalized(answer->view()) : std::nullopt;
     if (recovery_code) {
-        store_.use_recovery_code(
-            user, recovery::hash(hasher_, user, *recovery_code),
-            then<int>(done, [=, this](int left) {
+        recovery::use_code(
+            store_, hasher_, user, *recovery_code, then<int>(done, [=, this](int left) {
                 if (left < 0) {
                     wrong_reauth(user, owner, up, tries_left, done);
                     return;

@@ -345,4 +345,84 @@ void AdminService::send_test(uid_t admin, const std::string& user, const policy:
                               });
 }
 
+struct AdminService::RekeyRun {
+    uid_t admin = 0;
+    std::vector<std::string> users;
+    size_t next = 0;         // the next user to rekey
+    RekeyCounts counts;      // of the users done
+    std::string unopenable;  // users with a value no key opens, for the log
+    Done<RekeyCounts> done;
+    bool waiting = false;  // a user's rekey has not answered yet
+    bool answered_inline = false;
+};
+
+void AdminService::rekey(uid_t admin, Done<RekeyCounts> done) {
+    store_.list_users(
+        then<std::vector<std::string>>(done, [this, admin, done](std::vector<std::string> users) {
+            auto run = std::make_shared<RekeyRun>();
+            run->admin = admin;
+            run->users = std::move(users);
+            run->done = done;
+            rekey_next(run);
+        }));
+}
+
+void AdminService::rekey_next(const std::shared_ptr<RekeyRun>& run) {
+    // A loop rather than a call from each answer: a store that answers at once (SQLite)
+    // would otherwise nest one call per user.
+    while (run->next < run->users.size()) {
+        const std::string& user = run->users[run->next];
+        run->waiting = true;
+        run->answered_inline = true;
+        store_.rekey_user(user, [this, run, user](Result<RekeyCounts> counts) {
+            run->waiting = false;
+            if (!counts.ok()) {
+                finish_rekey(*run, &counts.error());  // stopped: no further user
+                return;
+            }
+            if (counts->unopenable > 0 && run->unopenable.size() < 1024) {
+                run->unopenable += (run->unopenable.empty() ? "" : ",") + user;
+            }
+            run->counts += *counts;
+            ++run->next;
+            if (!run->answered_inline) {
+                rekey_next(run);
+            }
+        });
+        run->answered_inline = false;
+        if (run->waiting || run->next > run->users.size()) {
+            return;
+        }
+    }
+    if (run->next == run->users.size()) {
+        finish_rekey(*run, nullptr);
+    }
+}
+
+void AdminService::finish_rekey(RekeyRun& run, const Error* stopped) {
+    // USERS: the users done of those the store listed; UNOPENABLE_USERS only names users.
+    const bool some_unopenable = run.counts.unopenable > 0;
+    std::string message =
+        stopped != nullptr ? std::string("rekey stopped: ") + stopped->what() +
+                                 "; every value is still open with the old or the new key"
+        : some_unopenable ? "sealed values rekeyed; some are opened by no key and were kept"
+                          : "sealed values rekeyed";
+    log_event(stopped != nullptr || some_unopenable ? LogLevel::Warning : LogLevel::Notice,
+              "admin-rekey", message,
+              {{"ADMIN_UID", std::to_string(run.admin)},
+               {"USERS", std::to_string(std::min(run.next, run.users.size())) + "/" +
+                             std::to_string(run.users.size())},
+               {"RESEALED", std::to_string(run.counts.resealed)},
+               {"CURRENT", std::to_string(run.counts.current)},
+               {"UNOPENABLE", std::to_string(run.counts.unopenable)},
+               {"UNOPENABLE_USERS", run.unopenable},
+               {"REASON", stopped != nullptr ? errc_name(stopped->code()) : ""}});
+    run.next = run.users.size() + 1;
+    if (stopped != nullptr) {
+        run.done(*stopped);
+    } else {
+        run.done(run.counts);
+    }
+}
+
 }  // namespace lwauth

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,21 @@ class AdminService {
     /// the old set stops working. The same callers as Reset.
     void recovery_codes(uid_t admin, const std::string& user, Done<std::vector<SecretString>> done);
 
+    /// Seals again under the current contacts key every value an earlier key sealed (the
+    /// login and profile contacts, the authenticator app and an enrolment waiting), user by
+    /// user, each user one short store step: logins go on in between, and a stop midway
+    /// leaves each value under one key or the other. `done` gets the counts; a value no key
+    /// opens is counted, never removed. Logged as admin-rekey. Root and the admin group:
+    /// it changes no user's settings, only the key their values are sealed under.
+    void rekey(uid_t admin, Done<RekeyCounts> done);
+
   private:
+    struct RekeyRun;
+    /// Rekeys the users of `run` from its next one on; returns when the store answers later
+    /// (its answer carries on) or when every user is done.
+    void rekey_next(const std::shared_ptr<RekeyRun>& run);
+    static void finish_rekey(RekeyRun& run, const Error* stopped);
+
     void require_known(const std::string& user) const;
     /// Throws AccessDenied (and logs it) unless `admin` is root or `user` is neither root
     /// nor in the admin group: a member of the group must not weaken root's 2-step

@@ -330,6 +330,9 @@ const sd_bus_vtable kAdminVtable[] = {
                             LWAUTH_HANDLER(admin_test_send), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("RecoveryCodes", SD_BUS_ARGS("s", user), SD_BUS_RESULT("as", codes),
                             LWAUTH_HANDLER(admin_recovery_codes), SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Rekey", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("u", resealed, "u", current, "u", unopenable),
+                            LWAUTH_HANDLER(admin_rekey), SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END};
 
 // A reply that carries secrets (an authenticator app's secret, recovery codes): marked
@@ -931,6 +934,18 @@ int BusService::admin_test_send(sd_bus_message* m) {
                              sd_bus_reply_method_return(call, "ss", sent.channel.c_str(),
                                                         sent.shown_destination.c_str());
                          }));
+    return 1;
+}
+
+int BusService::admin_rekey(sd_bus_message* m) {
+    uid_t admin = require_admin(m);
+    admin_.rekey(admin, later_reply<RekeyCounts>(
+                            m, caller_is_root(m), [](sd_bus_message* call, const RekeyCounts& n) {
+                                sd_bus_reply_method_return(call, "uuu",
+                                                           static_cast<uint32_t>(n.resealed),
+                                                           static_cast<uint32_t>(n.current),
+                                                           static_cast<uint32_t>(n.unopenable));
+                            }));
     return 1;
 }
 

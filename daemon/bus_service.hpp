@@ -71,6 +71,7 @@ class BusService {
     int admin_recovery_codes(sd_bus_message* m);
     int admin_reload_policy(sd_bus_message* m);
     int admin_test_send(sd_bus_message* m);
+    int admin_rekey(sd_bus_message* m);
     int name_owner_changed(sd_bus_message* m);
 
     /// Whether the caller's EUID is root (false when it cannot be told): root is told the

@@ -53,23 +53,31 @@ SecretString generate_code(RandomSource& random, int length) {
     return code;
 }
 
-Hasher::Hasher(const SecretString& key) {
+Hasher::MacPtr Hasher::keyed(const SecretString& key) {
     std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
                                                           &EVP_MAC_free);
-    keyed_.reset(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr, &EVP_MAC_CTX_free);
+    MacPtr ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr, &EVP_MAC_CTX_free);
     char digest[] = "SHA256";
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
         OSSL_PARAM_construct_end(),
     };
-    if (!keyed_ || EVP_MAC_init(keyed_.get(), reinterpret_cast<const unsigned char*>(key.c_str()),
-                                key.size(), params) != 1) {
+    if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.c_str()),
+                             key.size(), params) != 1) {
         throw Error(Errc::Internal, "cannot set up HMAC-SHA256");
+    }
+    return ctx;
+}
+
+Hasher::Hasher(const SecretString& key, const std::vector<SecretString>& old_keys)
+    : keyed_(keyed(key)) {
+    for (const SecretString& old : old_keys) {
+        old_.push_back(keyed(old));
     }
 }
 
-Digest Hasher::keyed_hash(std::string_view context, std::string_view value) const {
-    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(keyed_.get()),
+Digest Hasher::hash_with(const MacPtr& mac, std::string_view context, std::string_view value) {
+    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(mac.get()),
                                                                   &EVP_MAC_CTX_free);
     // context and value are joined with a NUL so that ("ab","c") and ("a","bc") differ.
     static constexpr unsigned char kNul = 0;
@@ -87,9 +95,23 @@ Digest Hasher::keyed_hash(std::string_view context, std::string_view value) cons
     return out;
 }
 
+Digest Hasher::keyed_hash(std::string_view context, std::string_view value) const {
+    return hash_with(keyed_, context, value);
+}
+
 std::string Hasher::keyed_hex(std::string_view context, std::string_view value) const {
     Digest d = keyed_hash(context, value);
     return hex_encode(d.data(), d.size());
+}
+
+std::vector<std::string> Hasher::old_keyed_hex(std::string_view context,
+                                               std::string_view value) const {
+    std::vector<std::string> out;
+    for (const MacPtr& mac : old_) {
+        Digest d = hash_with(mac, context, value);
+        out.push_back(hex_encode(d.data(), d.size()));
+    }
+    return out;
 }
 
 bool digest_equal(const Digest& a, const Digest& b) noexcept {

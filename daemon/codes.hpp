@@ -26,15 +26,25 @@ using Digest = std::array<uint8_t, 32>;
 /// one purpose (context) cannot be replayed for another.
 class Hasher {
   public:
-    explicit Hasher(const SecretString& key);
+    /// `old_keys` ([store] code_old_key_files) only for old_keyed_hex: what was kept under
+    /// them before a rotation.
+    explicit Hasher(const SecretString& key, const std::vector<SecretString>& old_keys = {});
     [[nodiscard]] Digest keyed_hash(std::string_view context, std::string_view value) const;
     /// Hex of keyed_hash, for values kept as lookup keys in the store (destinations).
     [[nodiscard]] std::string keyed_hex(std::string_view context, std::string_view value) const;
+    /// keyed_hex under each earlier key, in the policy's order (none without them).
+    [[nodiscard]] std::vector<std::string> old_keyed_hex(std::string_view context,
+                                                         std::string_view value) const;
 
   private:
+    using MacPtr = std::shared_ptr<evp_mac_ctx_st>;
+    static MacPtr keyed(const SecretString& key);
+    static Digest hash_with(const MacPtr& mac, std::string_view context, std::string_view value);
+
     // HMAC keyed once: each hash copies it rather than fetching the algorithm and
     // deriving the inner and outer pads again (most of a short HMAC's cost in OpenSSL 3).
-    std::shared_ptr<evp_mac_ctx_st> keyed_;
+    MacPtr keyed_;
+    std::vector<MacPtr> old_;
 };
 
 /// Constant-time digest comparison (CRYPTO_memcmp).

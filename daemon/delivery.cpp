@@ -172,12 +172,31 @@ std::vector<NamedCap> purpose_caps(CodePurpose purpose, const std::string& user,
 // The caps of a send: its purpose's, and [code] max_sends_per_fleet_per_hour (when set)
 // beside the host's cap, counted as it is: on a store that hosts share (postgresql), every
 // host's codes; on SQLite, this host's alone.
+//
+// After a rotation of the code key, the destination's sends under each earlier key
+// ([store] code_old_key_files, `old_hashes`) are checked as well, each apart (not
+// counted: the send is counted under the current key): in the hour after a rotation a
+// destination gets at most its cap under the old key's count plus its cap under the new
+// one, less than twice the cap, and from the next hour exactly the cap.
 std::vector<NamedCap> send_caps(CodePurpose purpose, const std::string& user,
                                 const std::string& rhost, const std::string& destination_hash,
                                 const policy::CodePolicy& code_policy,
-                                const std::string& admin = "") {
+                                const std::string& admin = "",
+                                const std::vector<std::string>& old_hashes = {}) {
     std::vector<NamedCap> caps =
         purpose_caps(purpose, user, rhost, destination_hash, code_policy, admin);
+    const size_t own = caps.size();
+    for (size_t i = 0; i < own && !destination_hash.empty(); ++i) {
+        const std::string& key = caps[i].cap.key;
+        if (key.ends_with(":" + destination_hash)) {
+            for (const auto& old : old_hashes) {
+                NamedCap copy = caps[i];
+                copy.cap.key = key.substr(0, key.size() - destination_hash.size()) + old;
+                copy.cap.counted = false;
+                caps.push_back(std::move(copy));
+            }
+        }
+    }
     if (code_policy.max_sends_per_fleet_per_hour > 0) {
         for (const auto& named : caps) {
             if (named.cap.key == "host") {
@@ -233,9 +252,10 @@ void CodeSender::login_capped_until(const std::string& user, const policy::Polic
     }
     // The first target is the one a send reserves against; a cap reached there ends it.
     std::vector<SendCap> caps;
-    for (const auto& named : send_caps(
-             CodePurpose::Login, user, rhost,
-             hasher_.keyed_hex("destination", targets.front().destination), user_policy.code)) {
+    const std::string& destination = targets.front().destination;
+    for (const auto& named :
+         send_caps(CodePurpose::Login, user, rhost, hasher_.keyed_hex("destination", destination),
+                   user_policy.code, "", hasher_.old_keyed_hex("destination", destination))) {
         caps.push_back(named.cap);
     }
     int64_t now = clock_.now();
@@ -258,8 +278,9 @@ void CodeSender::advance(const std::shared_ptr<Attempt>& attempt) {
     // Counted before it leaves, against every cap at once: sends in flight count, so
     // parallel requests cannot slip past a cap while the gateway is slow to answer.
     int64_t now = clock_.now();
-    std::vector<NamedCap> named = send_caps(attempt->purpose, attempt->user, attempt->rhost,
-                                            destination_hash, attempt->code_policy, attempt->admin);
+    std::vector<NamedCap> named = send_caps(
+        attempt->purpose, attempt->user, attempt->rhost, destination_hash, attempt->code_policy,
+        attempt->admin, hasher_.old_keyed_hex("destination", target.destination));
     std::vector<SendCap> caps;
     caps.reserve(named.size());
     attempt->reached.clear();

@@ -342,8 +342,12 @@ class Daemon {
     bool compose() {
         std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
                                                           : policy_->store.path.string();
+        std::vector<SecretString> old_code_keys;
+        for (const auto& path : policy_->store.code_old_key_files) {
+            old_code_keys.push_back(store_key("code_old_key_files", path, {}));
+        }
         hasher_ = std::make_unique<Hasher>(
-            store_key("code_key_file", policy_->store.code_key_file, "code.key"));
+            store_key("code_key_file", policy_->store.code_key_file, "code.key"), old_code_keys);
         store_ = open_store(db_path);
         AsyncStore& logins = login_store();
         sender_ = std::make_unique<CodeSender>(clock_, logins, *hasher_);

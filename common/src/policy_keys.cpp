@@ -350,9 +350,9 @@ const std::vector<KeySpec>& key_specs() {
         {"store", "url", global<&P::store, &S::url>(text(Allowed))},
         {"store", "password_file", secret_file<&P::store, &S::password_file>()},
         {"store", "code_key_file", secret_file<&P::store, &S::code_key_file>()},
+        {"store", "code_old_key_files", secret_files<&P::store, &S::code_old_key_files>()},
         {"store", "contacts_key_file", secret_file<&P::store, &S::contacts_key_file>()},
-        {"store", "contacts_old_key_files",
-         secret_files<&P::store, &S::contacts_old_key_files>()},
+        {"store", "contacts_old_key_files", secret_files<&P::store, &S::contacts_old_key_files>()},
 
         {"daemon", "workers",
          global<&P::daemon, &DaemonPolicy::workers>(as(integer_parser(1, 16)))},

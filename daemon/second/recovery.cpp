@@ -1,6 +1,7 @@
 #include "recovery.hpp"
 
 #include <cctype>
+#include <memory>
 
 namespace lwauth::recovery {
 namespace {
@@ -55,6 +56,35 @@ std::optional<SecretString> normalized(std::string_view answer) {
 
 std::string hash(const Hasher& hasher, const std::string& user, const SecretString& code) {
     return hasher.keyed_hex("recovery:" + user, code.view());
+}
+
+namespace {
+
+// Tries the hashes from `next` on, one store step each, until one is a code of the user.
+void use_first_of(AsyncStore& store, const std::string& user,
+                  std::shared_ptr<const std::vector<std::string>> candidates, size_t next,
+                  Done<int> done) {
+    const std::string& hash = (*candidates)[next];
+    store.use_recovery_code(
+        user, hash, then<int>(done, [&store, user, candidates, next](int left, Done<int>& out) {
+            if (left < 0 && next + 1 < candidates->size()) {
+                use_first_of(store, user, candidates, next + 1, std::move(out));
+                return;
+            }
+            out(left);
+        }));
+}
+
+}  // namespace
+
+void use_code(AsyncStore& store, const Hasher& hasher, const std::string& user,
+              const SecretString& code, Done<int> done) {
+    auto candidates = std::make_shared<std::vector<std::string>>();
+    candidates->push_back(hash(hasher, user, code));
+    for (auto& old : hasher.old_keyed_hex("recovery:" + user, code.view())) {
+        candidates->push_back(std::move(old));
+    }
+    use_first_of(store, user, std::move(candidates), 0, std::move(done));
 }
 
 std::vector<std::string> hashes(const Hasher& hasher, const std::string& user,

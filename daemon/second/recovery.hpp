@@ -13,6 +13,7 @@
 
 #include "../clock.hpp"
 #include "../codes.hpp"
+#include "../store/async_store.hpp"
 #include "lwauth/secret.hpp"
 
 namespace lwauth::recovery {
@@ -30,6 +31,12 @@ inline constexpr size_t kCodeLength = 12;  // base32 characters, without the das
 /// The keyed hash a code of `user` is kept as (hex).
 [[nodiscard]] std::string hash(const Hasher& hasher, const std::string& user,
                                const SecretString& normalized_code);
+
+/// Uses up `user`'s recovery code `code` in the store: kept under the current code key or,
+/// made before a rotation, under one of [store] code_old_key_files. `done` gets how many
+/// are left after it, or -1 when no key's hash is one of the user's codes.
+void use_code(AsyncStore& store, const Hasher& hasher, const std::string& user,
+              const SecretString& code, Done<int> done);
 
 /// The keyed hashes of a set drawn by draw_codes.
 [[nodiscard]] std::vector<std::string> hashes(const Hasher& hasher, const std::string& user,

@@ -86,6 +86,7 @@ class AsyncStore {
     virtual void clear_failures_unless_locked(const std::string& user, int64_t now,
                                               Done<bool> done) = 0;
     virtual void reset(const std::string& user, const ResetScope& scope, Done<void> done) = 0;
+    virtual void rekey_user(const std::string& user, Done<RekeyCounts> done) = 0;
 
     virtual void put_confirmation(const std::string& user, const Confirmation& confirmation,
                                   Done<void> done) = 0;
@@ -283,6 +284,10 @@ class ImmediateStore final : public AsyncStore {
     }
     void prune_confirmations(int64_t now, Done<void> done) override {
         answer(done, [&] { store_.prune_confirmations(now); });
+    }
+
+    void rekey_user(const std::string& user, Done<RekeyCounts> done) override {
+        answer(done, [&] { return store_.rekey_user(user); });
     }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {

@@ -106,6 +106,20 @@ bool ContactCipher::open_with(const SecretString& key, std::string_view sealed,
     return true;
 }
 
+ContactCipher::Resealing ContactCipher::reseal(std::string_view sealed,
+                                               std::string_view binding) const {
+    std::optional<Opened> opened = try_open(sealed, binding);
+    if (!opened) {
+        return {Reseal::Unopenable, {}};
+    }
+    Resealing out{Reseal::Current, {}};
+    if (!opened->current) {
+        out = {Reseal::Resealed, seal(opened->plaintext, binding)};
+    }
+    wipe_string(opened->plaintext);
+    return out;
+}
+
 CopyableSecret ContactCipher::open_secret(std::string_view sealed, std::string_view binding) const {
     std::string plain = open(sealed, binding);
     CopyableSecret secret(plain);

@@ -40,6 +40,16 @@ class ContactCipher {
     [[nodiscard]] std::optional<Opened> try_open(std::string_view sealed,
                                                  std::string_view binding) const;
 
+    /// What rekey does with one sealed value: leaves it (the current key sealed it, or no
+    /// key opens it: it is reported, never dropped) or seals it again under the current key.
+    enum class Reseal { Current, Resealed, Unopenable };
+    struct Resealing {
+        Reseal outcome = Reseal::Current;
+        std::string sealed;  // the value sealed under the current key, when Resealed
+    };
+    /// The plaintext goes only through a buffer that is wiped.
+    [[nodiscard]] Resealing reseal(std::string_view sealed, std::string_view binding) const;
+
   private:
     [[nodiscard]] bool open_with(const SecretString& key, std::string_view sealed,
                                  std::string_view binding, std::string& out) const;

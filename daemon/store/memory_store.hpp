@@ -53,6 +53,16 @@ class MemoryStore final : public Store {
                                  const RemovalRule& rule) override {
         return remove_second_factor_steps(user, factor, rule);
     }
+    // Nothing is sealed in memory: every value is under the current key.
+    RekeyCounts rekey_user(const std::string& user) override {
+        RekeyCounts counts;
+        if (const UserState* state = existing(user)) {
+            counts.current = static_cast<int>(state->contacts.size() + state->profile.size()) +
+                             (state->totp_secret.empty() ? 0 : 1) +
+                             (state->totp_pending.empty() ? 0 : 1);
+        }
+        return counts;
+    }
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
     }

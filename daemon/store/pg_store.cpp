@@ -150,6 +150,18 @@ std::string confirmation_binding(const std::string& user, const std::string& kin
     return "confirm\n" + user + '\n' + kind;
 }
 
+// Bytes as lowercase hex digits (decode($n, 'hex') in SQL).
+std::string hex_of(std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out.push_back(kDigits[c >> 4]);
+        out.push_back(kDigits[c & 0xf]);
+    }
+    return out;
+}
+
 }  // namespace
 
 // One statement: its parameters as text (a bytea as binary), run on the store's connection;
@@ -894,6 +906,43 @@ ConfirmationAnswer PgStore::answer_confirmation(const std::string& user, const s
 
 void PgStore::prune_confirmations(int64_t now) {
     Query(*this, "DELETE FROM confirmations WHERE expires_at <= $1", {now});
+}
+
+RekeyCounts PgStore::rekey_user(const std::string& user) {
+    return in_transaction([&] {
+        Query rows(*this,
+                   "SELECT 0, kind, sealed_value FROM contacts WHERE user_name = $1 "
+                   "UNION ALL SELECT 1, kind, sealed_value FROM profile_contacts "
+                   "WHERE user_name = $1 "
+                   "UNION ALL SELECT 2, '', totp_sealed FROM users "
+                   "WHERE name = $1 AND totp_sealed IS NOT NULL "
+                   "UNION ALL SELECT 3, '', totp_pending_sealed FROM users "
+                   "WHERE name = $1 AND totp_pending_sealed IS NOT NULL",
+                   {user});
+        std::vector<SealedValue> values;
+        for (int i = 0; i < rows.rows(); ++i) {
+            values.push_back({static_cast<SealedValue::Place>(rows.integer(i, 0)), rows.text(i, 1),
+                              unhex_bytea(rows.text(i, 2))});
+        }
+        // Each value replaced only while it is still the one read (compared by its hex): a
+        // value another host sealed since (a contact changed) is that host's to keep. By
+        // SealedValue::Place; $2 is the kind ("" for the app's).
+        static constexpr const char* kReplace[] = {
+            "UPDATE contacts SET sealed_value = $4 WHERE user_name = $1 AND kind = $2 "
+            "AND sealed_value = decode($3, 'hex')",
+            "UPDATE profile_contacts SET sealed_value = $4 WHERE user_name = $1 AND kind = $2 "
+            "AND sealed_value = decode($3, 'hex')",
+            "UPDATE users SET totp_sealed = $4 WHERE name = $1 AND $2 = '' "
+            "AND totp_sealed = decode($3, 'hex')",
+            "UPDATE users SET totp_pending_sealed = $4 WHERE name = $1 AND $2 = '' "
+            "AND totp_pending_sealed = decode($3, 'hex')",
+        };
+        return reseal_values(cipher_, user, values,
+                             [&](const SealedValue& old, const std::string& resealed) {
+                                 Query(*this, kReplace[static_cast<size_t>(old.place)],
+                                       {user, old.kind, hex_of(old.sealed)}, &resealed);
+                             });
+    });
 }
 
 std::vector<SendCap> PgStore::on_this_host(std::vector<SendCap> caps) const {

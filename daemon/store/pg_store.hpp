@@ -113,6 +113,7 @@ class PgStore final : public Store {
     ConfirmationAnswer answer_confirmation(const std::string& user, const std::string& kind,
                                            const std::string& answer_hash, int64_t now) override;
     void prune_confirmations(int64_t now) override;
+    RekeyCounts rekey_user(const std::string& user) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;
     void release_send(const SendReservation& reservation) override;

@@ -908,6 +908,45 @@ void SqliteStore::reset(const std::string& user, const ResetScope& scope) {
     in_transaction(db_.get(), [&] { reset_steps(user, scope); });
 }
 
+RekeyCounts SqliteStore::rekey_user(const std::string& user) {
+    return in_transaction(db_.get(), [&] {
+        std::vector<SealedValue> values;
+        {
+            auto stmt = prepare(
+                *statements_,
+                "SELECT 0, kind, sealed_value FROM contacts WHERE user = ?1 "
+                "UNION ALL SELECT 1, kind, sealed_value FROM profile_contacts WHERE user = ?1 "
+                "UNION ALL SELECT 2, '', totp_sealed FROM users "
+                "WHERE name = ?1 AND totp_sealed IS NOT NULL "
+                "UNION ALL SELECT 3, '', totp_pending_sealed FROM users "
+                "WHERE name = ?1 AND totp_pending_sealed IS NOT NULL",
+                {user});
+            int rc;
+            while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+                values.push_back(
+                    {static_cast<SealedValue::Place>(sqlite3_column_int(stmt.get(), 0)),
+                     column_text(stmt.get(), 1), std::string(column_blob(stmt.get(), 2))});
+            }
+            if (rc != SQLITE_DONE) {
+                fail(db_.get(), "read sealed values");
+            }
+        }
+        // By SealedValue::Place; ?3 is the kind ("" for the app's). The transaction holds
+        // the write lock: nothing changed the values since they were read.
+        static constexpr const char* kReplace[] = {
+            "UPDATE contacts SET sealed_value = ?1 WHERE user = ?2 AND kind = ?3",
+            "UPDATE profile_contacts SET sealed_value = ?1 WHERE user = ?2 AND kind = ?3",
+            "UPDATE users SET totp_sealed = ?1 WHERE name = ?2 AND ?3 = ''",
+            "UPDATE users SET totp_pending_sealed = ?1 WHERE name = ?2 AND ?3 = ''",
+        };
+        return reseal_values(cipher_, user, values,
+                             [&](const SealedValue& old, const std::string& resealed) {
+                                 exec(*statements_, kReplace[static_cast<size_t>(old.place)],
+                                      {Blob{resealed}, user, old.kind});
+                             });
+    });
+}
+
 SqliteStore::~SqliteStore() = default;
 
 void SqliteStore::put_confirmation(const std::string& user, const Confirmation& c) {

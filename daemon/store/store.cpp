@@ -155,6 +155,36 @@ void Store::set_totp_and_two_step_steps(const std::string& user, std::string_vie
     }
 }
 
+std::string sealed_binding(const std::string& user, SealedValue::Place place,
+                           const std::string& kind) {
+    switch (place) {
+        case SealedValue::Place::Contact:
+            return user + '\n' + kind;
+        case SealedValue::Place::Profile:
+            return "profile\n" + user + '\n' + kind;
+        case SealedValue::Place::Totp:
+            return "totp\n" + user;
+        case SealedValue::Place::TotpPending:
+            return "totp-pending\n" + user;
+    }
+    return {};
+}
+
+RekeyCounts Store::reseal_values(
+    const ContactCipher& cipher, const std::string& user, const std::vector<SealedValue>& values,
+    const std::function<void(const SealedValue& old, const std::string& resealed)>& write) {
+    RekeyCounts counts;
+    for (const SealedValue& value : values) {
+        ContactCipher::Resealing r =
+            cipher.reseal(value.sealed, sealed_binding(user, value.place, value.kind));
+        if (r.outcome == ContactCipher::Reseal::Resealed) {
+            write(value, r.sealed);
+        }
+        counts.count(r.outcome);
+    }
+    return counts;
+}
+
 int64_t Store::lock_for(const FailureCount& count, const LockRule& rule) {
     if (rule.max_in_a_row > 0 && count.in_a_row >= rule.max_in_a_row) {
         return kLockedUntilUnlocked;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "../quick/fingerprint_limits.hpp"
+#include "contact_cipher.hpp"
 #include "lwauth/secret.hpp"
 
 namespace lwauth {
@@ -235,6 +237,49 @@ struct SendReservation {
     [[nodiscard]] bool reserved() const { return id != 0; }
 };
 
+/// What a rekey found among the sealed values (login contacts, profile contacts, the
+/// authenticator app and an enrolment waiting): sealed again under the current key, already
+/// under it, or opened by no key the store has (left as it is, never deleted).
+struct RekeyCounts {
+    int resealed = 0;
+    int current = 0;
+    int unopenable = 0;
+
+    void count(ContactCipher::Reseal outcome) {
+        switch (outcome) {
+            case ContactCipher::Reseal::Current:
+                ++current;
+                break;
+            case ContactCipher::Reseal::Resealed:
+                ++resealed;
+                break;
+            case ContactCipher::Reseal::Unopenable:
+                ++unopenable;
+                break;
+        }
+    }
+    RekeyCounts& operator+=(const RekeyCounts& other) {
+        resealed += other.resealed;
+        current += other.current;
+        unopenable += other.unopenable;
+        return *this;
+    }
+};
+
+/// A sealed value of a user, where rekey finds it: `place` says which table and column,
+/// `kind` the contact's kind (empty for the app's).
+struct SealedValue {
+    enum class Place { Contact, Profile, Totp, TotpPending };
+    Place place = Place::Contact;
+    std::string kind;
+    std::string sealed;
+};
+
+/// The associated data a value at that place of that user is sealed with: a value moved to
+/// another user, kind, table or column no longer opens.
+[[nodiscard]] std::string sealed_binding(const std::string& user, SealedValue::Place place,
+                                         const std::string& kind);
+
 class Store {
   public:
     virtual ~Store() = default;
@@ -422,7 +467,22 @@ class Store {
     /// one).
     virtual void prune_sends(int64_t before) = 0;
 
+    /// Seals every value of the user that an earlier key ([store] contacts_old_key_files)
+    /// sealed under the current key, in one short transaction (a rekey goes user by user,
+    /// so that logins wait for one user at most and a stop midway leaves each value under
+    /// one key or the other, both open). A value sealed meanwhile by another handle is left
+    /// to it. Run again, it finds them current.
+    virtual RekeyCounts rekey_user(const std::string& user) = 0;
+
   protected:
+    /// rekey_user() over `values` read in the backend's transaction: each opened, and
+    /// those under an earlier key given to `write` sealed again (with the value they were
+    /// read as, for the backend to replace only that one).
+    static RekeyCounts reseal_values(
+        const ContactCipher& cipher, const std::string& user,
+        const std::vector<SealedValue>& values,
+        const std::function<void(const SealedValue& old, const std::string& resealed)>& write);
+
     /// The steps of reset() and of the *_and_two_step() operations through the operations
     /// above, for a backend that runs them inside a transaction of its own.
     void reset_steps(const std::string& user, const ResetScope& scope);

@@ -219,6 +219,10 @@ class ThreadedStore final : public AsyncStore {
     void prune_confirmations(int64_t now, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.prune_confirmations(now); });
     }
+
+    void rekey_user(const std::string& user, Done<RekeyCounts> done) override {
+        run(std::move(done), [=](Store& s) { return s.rekey_user(user); });
+    }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {
         run(std::move(done), [=](Store& s) { return s.reserve_send(caps, since, at); });

@@ -1,11 +1,14 @@
-// Keys a fleet shares ([store] code_key_file, contacts_key_file) and the rotation of the
-// contacts key (contacts_old_key_files), through the real lwauthd on SQLite; the fleet
-// itself, two lwauthd on one PostgreSQL, is in pg_store_test.cpp.
+// Keys a fleet shares ([store] code_key_file, contacts_key_file) and their rotation
+// (code_old_key_files, contacts_old_key_files, lwauthctl admin rekey), through the real lwauthd on
+// SQLite; the fleet itself, two lwauthd on one PostgreSQL, is in pg_store_test.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "harness.hpp"
 
@@ -116,6 +119,33 @@ TEST_F(FleetKeys, AnOldContactsKeyStillOpensAndTheCurrentOneSeals) {
     start("contacts_key_file = " + new_key.string() + "\n");
     EXPECT_TRUE(opens("bob")) << "sealed under the new key: " << daemon_->log();
     EXPECT_FALSE(opens("alice")) << daemon_->log();
+}
+
+TEST_F(FleetKeys, ARecoveryCodeMadeBeforeACodeKeyRotationStillLogsInAfterIt) {
+    fs::path old_key = key("code-old.key", '3');
+    fs::path new_key = key("code-new.key", '4');
+    const std::string dave = "[user:dave]\ntwo_step = required\n";
+    start("code_key_file = " + old_key.string() + "\n" + dave);
+    RunResult made = daemon_->ctl("root", {"--json", "admin", "recovery", "dave"});
+    ASSERT_EQ(made.exit_code, 0) << made.err << daemon_->log();
+    auto codes = nlohmann::json::parse(made.out)["codes"].get<std::vector<std::string>>();
+    ASSERT_EQ(codes.size(), 10U);
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+
+    // The new key alone: the codes kept under the old one no longer match.
+    start("code_key_file = " + new_key.string() + "\n" + dave);
+    EXPECT_NE(login_as_root(bus_->address(), "dave", codes[0]).verdict, "success")
+        << daemon_->log();
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "unlock", "dave"}).exit_code, 0);
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+
+    // With the old key named as old: the same code passes, once.
+    start("code_key_file = " + new_key.string() + "\ncode_old_key_files = " + old_key.string() +
+          "\n" + dave);
+    LoginResult passed = login_as_root(bus_->address(), "dave", codes[0]);
+    EXPECT_EQ(passed.verdict, "success") << daemon_->log();
+    EXPECT_NE(login_as_root(bus_->address(), "dave", codes[0]).verdict, "success")
+        << "a recovery code is used once, under whichever key";
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ class PgStoreTest : public ::testing::Test {
                pg_host() + " user=lwauth dbname=" + database_ +
                "\npassword_file = " + (dir_ / "pg-password").string() +
                "\ncode_key_file = " + (dir_ / "code.key").string() +
-               "\ncontacts_key_file = " + (dir_ / "contacts.key").string() + "\n";
+               "\ncontacts_key_file = " + contacts_keys_ + "\n";
     }
 
     /// Host A, then host B, with the keys the policy names: both open the contacts either
@@ -186,6 +186,8 @@ class PgStoreTest : public ::testing::Test {
     }
 
     TempDir dir_{"lwauth-pg"};
+    // The value of [store] contacts_key_file, and the lines after it (old keys).
+    std::string contacts_keys_ = (dir_ / "contacts.key").string();
     std::string password_;
     std::string database_;
     int tries_ = 1;  // [code] tries
@@ -281,6 +283,63 @@ TEST_F(PgStoreTest, WrongConfirmationCodesOnTwoHostsAtOnceAreEachCounted) {
         << "the other host's answers took tries too";
     EXPECT_EQ(a_->log_count("event=contact-verified") + b_->log_count("event=contact-verified"),
               0u);
+}
+
+// Whether `daemon` opens `user`'s sealed contact: lwauthctl status shows it masked.
+bool opens(const Daemon& daemon, const std::string& user) {
+    auto status = daemon.ctl(user, {"--json", "status"});
+    return status.exit_code == 0 && status.out.find("\u2022") != std::string::npos;
+}
+
+TEST_F(PgStoreTest, ARekeyLetsEveryHostDropTheOldContactsKey) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("alice", "phone", kPhone)) << a_->log();
+    ASSERT_TRUE(b_->enroll("bob", "phone", "+819087654321")) << b_->log();
+
+    // The rotation: a new key on every host, the old one named as old.
+    auto restart = [&] {
+        for (Daemon* host : {a_.get(), b_.get()}) {
+            ASSERT_EQ(host->stop(), 0) << host->log();
+            host->write_policy(policy(
+                host == a_.get() ? dir_ / "a/outbox.jsonl" : dir_ / "b/outbox.jsonl", 100, 0));
+            ASSERT_TRUE(host->start()) << host->log();
+        }
+    };
+    write_file(dir_ / "contacts-new.key", std::string(64, 'e') + "\n", fs::perms(0600));
+    contacts_keys_ = (dir_ / "contacts-new.key").string() +
+                     "\ncontacts_old_key_files = " + (dir_ / "contacts.key").string();
+    restart();
+    for (Daemon* host : {a_.get(), b_.get()}) {
+        EXPECT_TRUE(opens(*host, "alice")) << host->log();
+        EXPECT_TRUE(opens(*host, "bob")) << host->log();
+    }
+
+    // Not for a user outside the admin group.
+    RunResult refused = b_->ctl("bob", {"admin", "rekey"});
+    EXPECT_NE(refused.exit_code, 0) << refused.out;
+    EXPECT_EQ(b_->log_count("event=admin-rekey"), 0U) << b_->log();
+
+    RunResult rekey = a_->ctl("root", {"--json", "admin", "rekey"});
+    ASSERT_EQ(rekey.exit_code, 0) << rekey.out << rekey.err << a_->log();
+    EXPECT_NE(rekey.out.find("\"resealed\": 2"), std::string::npos) << rekey.out;
+    EXPECT_NE(rekey.out.find("\"unopenable\": 0"), std::string::npos) << rekey.out;
+    EXPECT_TRUE(a_->log_shows("event=admin-rekey")) << a_->log();
+    // Run again (from the other host): nothing left under the old key.
+    RunResult again = b_->ctl("root", {"admin", "rekey"});
+    ASSERT_EQ(again.exit_code, 0) << again.out << again.err << b_->log();
+    EXPECT_NE(again.out.find("Already under the current key: 2"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("contacts_old_key_files may be removed"), std::string::npos)
+        << again.out;
+
+    // The old key out of the policy: both hosts still open both contacts and log in.
+    contacts_keys_ = (dir_ / "contacts-new.key").string();
+    restart();
+    for (Daemon* host : {a_.get(), b_.get()}) {
+        EXPECT_TRUE(opens(*host, "alice")) << host->log();
+        EXPECT_TRUE(opens(*host, "bob")) << host->log();
+    }
+    EXPECT_EQ(login_with_latest(*b_, "alice").verdict, "success") << b_->log();
+    EXPECT_EQ(login_with_latest(*a_, "bob").verdict, "success") << a_->log();
 }
 
 TEST_F(PgStoreTest, WrongCodesOnTwoHostsLockAtExactlyMaxFailures) {

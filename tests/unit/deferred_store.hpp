@@ -225,6 +225,10 @@ class DeferredStore final : public AsyncStore {
     void prune_confirmations(int64_t now, Done<void> done) override {
         later([=, this] { inner_.prune_confirmations(now, done); }, done);
     }
+
+    void rekey_user(const std::string& user, Done<RekeyCounts> done) override {
+        later([=, this] { inner_.rekey_user(user, done); }, done);
+    }
     void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
                       Done<SendReservation> done) override {
         later([=, this] { inner_.reserve_send(caps, since, at, done); }, done);

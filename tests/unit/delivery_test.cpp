@@ -163,6 +163,49 @@ TEST_F(CodeSenderTest, ACapReachedIsRateLimitedUntilItHasRoom) {
     EXPECT_EQ(sent_.size(), 1u);
 }
 
+// After a rotation of the code key ([store] code_old_key_files), a destination's sends
+// counted under the old key still hold it at its cap; new sends count under the new key.
+TEST_F(CodeSenderTest, SendsCountedUnderAnOldCodeKeyStillReachTheDestinationCap) {
+    auto policy = load_policy(
+        {{"lwauth.conf", kPolicy},
+         {"more.conf", "[code]\nchannels = sms\nmax_sends_per_destination_per_hour = 2\n"}});
+    (void)send_login_code_now(sender_, "taro", *policy, policy->base, state_,
+                              SecretString("123456"));
+    (void)send_login_code_now(sender_, "jiro", *policy, policy->base, state_,
+                              SecretString("123456"));
+    ASSERT_EQ(sent_.size(), 2U);
+
+    std::vector<SecretString> old_keys;
+    old_keys.emplace_back(std::string(32, 'k'));
+    Hasher rotated(SecretString(std::string(32, 'n')), old_keys);
+    Hasher forgetful(SecretString(std::string(32, 'n')));
+    CodeSender with_old{clock_, async_store_, rotated};
+    CodeSender without_old{clock_, async_store_, forgetful};
+    std::map<std::string, std::shared_ptr<Channel>> channels;
+    channels["sms"] = std::make_shared<FakeChannel>("sms", sent_);
+    with_old.set_channels(channels);
+    without_old.set_channels(channels);
+    auto send = [&](CodeSender& sender) {
+        std::optional<Result<Delivered>> got;
+        sender.send_login_code("saburo", *policy, policy->base, state_, SecretString("654321"),
+                               [&](Result<Delivered> r) { got = std::move(r); });
+        return got;
+    };
+    auto capped = send(with_old);
+    ASSERT_TRUE(capped.has_value());
+    ASSERT_FALSE(capped->ok()) << "the old key's two sends count";
+    EXPECT_EQ(capped->error().code(), Errc::RateLimited);
+    EXPECT_EQ(sent_.size(), 2U);
+
+    // Without the old key the count starts again from zero: what code_old_key_files is for.
+    auto counted_afresh = send(without_old);
+    ASSERT_TRUE(counted_afresh.has_value());
+    EXPECT_TRUE(counted_afresh->ok());
+    EXPECT_EQ(
+        store_.sends_since("destination:" + forgetful.keyed_hex("destination", "+819012345678"), 0),
+        1);
+}
+
 TEST_F(CodeSenderTest, ReachableNeedsAChannelForAKindTheUserHasAContactFor) {
     auto email_then_sms =
         load_policy({{"lwauth.conf", kPolicy}, {"more.conf", "[code]\nchannels = email, sms\n"}});

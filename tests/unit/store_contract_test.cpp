@@ -40,6 +40,16 @@ constexpr const char* kEmail = "taro@example.com";
 
 // ---- The backends -----------------------------------------------------------------------
 
+// A contacts cipher with the key `key` and the earlier keys `old_keys`.
+ContactCipher test_cipher(RandomSource& random, const std::string& key,
+                          const std::vector<std::string>& old_keys) {
+    std::vector<SecretString> old;
+    for (const auto& k : old_keys) {
+        old.emplace_back(k);
+    }
+    return ContactCipher(SecretString(key), random, std::move(old));
+}
+
 struct MemoryBackend {
     static constexpr const char* kName = "Memory";
     std::unique_ptr<AsyncStore> open() {
@@ -51,9 +61,12 @@ struct MemoryBackend {
 struct SqliteBackend {
     static constexpr const char* kName = "Sqlite";
     // Every open() is another connection to the same file, as a second lwauthd would be.
-    std::unique_ptr<AsyncStore> open() {
-        return std::make_unique<ImmediateStore>(std::make_unique<SqliteStore>(
-            path_, ContactCipher(SecretString(std::string(32, 'c')), random_)));
+    std::unique_ptr<AsyncStore> open() { return open_keyed(std::string(32, 'c'), {}); }
+    /// A handle whose contacts key is `key`, `old_keys` the earlier ones.
+    std::unique_ptr<AsyncStore> open_keyed(const std::string& key,
+                                           const std::vector<std::string>& old_keys) {
+        return std::make_unique<ImmediateStore>(
+            std::make_unique<SqliteStore>(path_, test_cipher(random_, key, old_keys)));
     }
     void run_until(const std::function<bool()>& /*answered*/) {}
 
@@ -109,11 +122,13 @@ class PgDatabase {
 
     [[nodiscard]] bool available() const { return !name_.empty(); }
     /// A handle's Store: a connection of its own, as another lwauthd's would be.
-    std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a") const {
+    std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a",
+                                 const std::string& key = std::string(32, 'c'),
+                                 const std::vector<std::string>& old_keys = {}) const {
         PgConnection connection{"host=" + host_ + " user=lwauth dbname=" + name_,
                                 SecretString(password())};
         return std::make_unique<PgStore>(std::move(connection), host,
-                                         ContactCipher(SecretString(std::string(32, 'c')), random));
+                                         test_cipher(random, key, old_keys));
     }
 
     /// Runs SQL on the database itself, as another program could (a test's tampering).
@@ -152,13 +167,15 @@ struct PostgresBackend {
         event_.reset(event);
     }
     [[nodiscard]] bool available() const { return database_.available(); }
-    std::unique_ptr<AsyncStore> open() {
+    std::unique_ptr<AsyncStore> open() { return open_keyed(std::string(32, 'c'), {}); }
+    std::unique_ptr<AsyncStore> open_keyed(const std::string& key,
+                                           const std::vector<std::string>& old_keys) {
         if (!available()) {
             return std::make_unique<ImmediateStore>(std::make_unique<MemoryStore>());
         }
         std::vector<std::unique_ptr<Store>> stores;
-        stores.push_back(database_.store(random_));
-        stores.push_back(database_.store(random_));
+        stores.push_back(database_.store(random_, "host-a", key, old_keys));
+        stores.push_back(database_.store(random_, "host-a", key, old_keys));
         return std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
     }
     void run_until(const std::function<bool()>& answered) {
@@ -316,6 +333,9 @@ class Awaited {
     }
     void reset(const std::string& u, const ResetScope& scope) {
         get<void>(&AsyncStore::reset, u, scope);
+    }
+    RekeyCounts rekey_user(const std::string& u) {
+        return get<RekeyCounts>(&AsyncStore::rekey_user, u);
     }
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at) {
         return get<SendReservation>(&AsyncStore::reserve_send, caps, since, at);
@@ -1228,6 +1248,84 @@ TYPED_TEST(StoreContract, AResetOfTheContactsDropsTheConfirmationsInProgress) {
     contacts.contacts = true;
     store.reset("taro", contacts);
     EXPECT_TRUE(store.confirmations("taro").empty());
+}
+
+// ---- Rekey ------------------------------------------------------------------------------
+
+// Every sealed value of a kind: both login contacts, both profile contacts, an app and an
+// enrolment waiting.
+void save_every_sealed_value(Awaited& store, const std::string& user) {
+    store.save_contact(user, {"phone", kPhone, "self"});
+    store.save_contact(user, {"email", kEmail, "self"});
+    store.set_profile_contact(user, {"phone", "+819011112222", "admin"});
+    store.set_profile_contact(user, {"email", "profile@example.com", "admin"});
+    store.set_totp(user, "app-secret-0123456789", 5);
+    store.set_totp_pending(user, "pending-secret-98765", 4000000000);
+}
+
+void expect_every_sealed_value(Awaited& store, const std::string& user) {
+    UserState state = store.load_user(user);
+    ASSERT_EQ(state.contacts.size(), 2U);
+    EXPECT_EQ(state.contact("phone")->value, kPhone);
+    EXPECT_EQ(state.contact("email")->value, kEmail);
+    ASSERT_EQ(state.profile.size(), 2U);
+    EXPECT_EQ(state.profile_contact("phone")->value, "+819011112222");
+    EXPECT_EQ(state.profile_contact("email")->value, "profile@example.com");
+    EXPECT_EQ(state.totp_secret.view(), "app-secret-0123456789");
+    EXPECT_EQ(state.totp_pending.view(), "pending-secret-98765");
+}
+
+TYPED_TEST(StoreContract, ARekeyUnderTheSameKeyFindsEveryValueCurrent) {
+    Awaited& store = this->store();
+    save_every_sealed_value(store, "alice");
+    RekeyCounts counts = store.rekey_user("alice");
+    EXPECT_EQ(counts.current, 6);
+    EXPECT_EQ(counts.resealed, 0);
+    EXPECT_EQ(counts.unopenable, 0);
+    expect_every_sealed_value(store, "alice");
+    RekeyCounts nobody = store.rekey_user("nobody");
+    EXPECT_EQ(nobody.current + nobody.resealed + nobody.unopenable, 0);
+    EXPECT_TRUE(store.load_user("nobody").empty()) << "a rekey makes no user";
+}
+
+TYPED_TEST(StoreContract, ARekeySealsUnderTheNewKeyWhatTheOldKeySealed) {
+    if constexpr (!requires(TypeParam & b) { b.open_keyed(std::string(), {}); }) {
+        GTEST_SKIP() << TypeParam::kName << " seals nothing";
+    } else {
+        const std::string old_key(32, 'o');
+        const std::string new_key(32, 'n');
+        auto before = this->backend_.open_keyed(old_key, {});
+        Awaited old_store = this->awaited(*before);
+        save_every_sealed_value(old_store, "alice");
+        // Sealed under a key that neither the old nor the new handle has.
+        auto stranger = this->backend_.open_keyed(std::string(32, 's'), {});
+        Awaited stranger_store = this->awaited(*stranger);
+        stranger_store.save_contact("bob", {"phone", kPhone, "self"});
+
+        auto rotated = this->backend_.open_keyed(new_key, {old_key});
+        Awaited store = this->awaited(*rotated);
+        expect_every_sealed_value(store, "alice");  // the old key still opens
+        RekeyCounts counts = store.rekey_user("alice");
+        EXPECT_EQ(counts.resealed, 6);
+        EXPECT_EQ(counts.current, 0);
+        EXPECT_EQ(counts.unopenable, 0);
+        RekeyCounts again = store.rekey_user("alice");
+        EXPECT_EQ(again.resealed, 0) << "a second rekey has nothing left to do";
+        EXPECT_EQ(again.current, 6);
+
+        // The old key can go: the new key alone opens every value.
+        auto after = this->backend_.open_keyed(new_key, {});
+        Awaited new_store = this->awaited(*after);
+        expect_every_sealed_value(new_store, "alice");
+        EXPECT_EQ(new_store.load_user("alice").two_step, store.load_user("alice").two_step);
+
+        // What no key opens is counted and left as it was, never deleted.
+        RekeyCounts bob = store.rekey_user("bob");
+        EXPECT_EQ(bob.unopenable, 1);
+        EXPECT_EQ(bob.resealed + bob.current, 0);
+        ASSERT_NE(stranger_store.load_user("bob").contact("phone"), nullptr);
+        EXPECT_EQ(stranger_store.load_user("bob").contact("phone")->value, kPhone);
+    }
 }
 
 // ---- Concurrency ------------------------------------------------------------------------

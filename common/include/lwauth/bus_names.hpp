@@ -156,6 +156,9 @@ inline constexpr const char* kAdminShowPolicy = "ShowPolicy";        // (s user)
 inline constexpr const char* kAdminTestSend = "TestSend";
 // (s user) -> as codes: a new set of recovery codes, shown once; the callers of Reset
 inline constexpr const char* kAdminRecoveryCodes = "RecoveryCodes";
+// () -> (u resealed, u current, u unopenable): every contact and app secret sealed under an
+// earlier key ([store] contacts_old_key_files) sealed again under the current one
+inline constexpr const char* kAdminRekey = "Rekey";
 
 // ---- Errors: org.lwauth.Auth1.Error.* ----------------------------------------------------
 inline constexpr const char* kErrorAccessDenied = "org.lwauth.Auth1.Error.AccessDenied";

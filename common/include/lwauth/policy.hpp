@@ -232,6 +232,9 @@ struct StorePolicy {
     // Keys the administrator gives every host of a fleet (secret files of 32 bytes or 64
     // hex digits); empty: code.key and contacts.key of the state directory, made there.
     std::filesystem::path code_key_file;
+    // Earlier code keys: recovery codes kept under them still match, and send counts of
+    // a destination under them are checked too.
+    std::vector<std::filesystem::path> code_old_key_files;
     std::filesystem::path contacts_key_file;
     // Earlier contacts keys: what they sealed still opens (until `lwauthctl admin rekey`).
     std::vector<std::filesystem::path> contacts_old_key_files;

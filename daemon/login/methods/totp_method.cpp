@@ -160,8 +160,8 @@ void RecoveryMethod::check(const MethodEnv& env, std::string_view answer,
         done(std::optional<Step>());
         return;
     }
-    deps_.store.use_recovery_code(
-        env.context.user, recovery::hash(deps_.hasher, env.context.user, *code),
+    recovery::use_code(
+        deps_.store, deps_.hasher, env.context.user, *code,
         then<int>(std::move(done), [env](int left, Done<std::optional<Step>>& next) {
             if (left < 0) {
                 next(std::optional<Step>());
