@@ -30,7 +30,7 @@ function(lwauth_discover_tests target)
     endif()
   endforeach()
   set(base ${CMAKE_CURRENT_BINARY_DIR}/${target})
-  file(WRITE ${base}_suite_props.cmake "set(LWAUTH_SUITE_PROPS [==[${props}]==])\n")
+  file(WRITE ${base}_suite_props.cmake "set(LWAUTH_SUITE_PROPS [===[${props}]===])\n")
   add_custom_command(TARGET ${target} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -D TEST_EXECUTABLE=$<TARGET_FILE:${target}>
             -D TEST_TIMEOUT=${timeout} -D PROPS_FILE=${base}_suite_props.cmake
