@@ -1,22 +1,34 @@
 // Login cost: what one login through pam_lwauth.so costs, next to the PAM modules people
 // would otherwise use for a second factor, and what it is made of.
 //
-//   login_cost [--seconds N] [--rounds N] [--concurrency 1,8,64,256] [--syscalls]  (as root)
+//   login_cost [--seconds N] [--rounds N] [--concurrency 1,8,64,256,512] [--syscalls]
+//              [--perf DIR]  (as root)
 //
 // 1. Cost per login: pam_start / pam_authenticate / pam_end in a loop, through the real
 //    libpam (redirected by pam_wrapper to service files written here), the stacks taking
 //    turns for --rounds rounds, for
-//      lwauth   pam_lwauth.so mode=second_factor, the real lwauthd on a private bus, the
-//               code read from the outbox (2-step on, an enrolled email)
+//      socket   pam_lwauth.so mode=second_factor socket=..., the real lwauthd serving its
+//               login socket (D-Bus peer to peer, no broker), the code read from the
+//               outbox (2-step on, an enrolled email)
+//      bus      the same module and lwauthd, socket= naming a socket that is not there:
+//               the module falls back to the system bus (a private dbus-daemon here), as
+//               on a host whose lwauthd serves no login socket
 //      google   pam_google_authenticator.so (TOTP, computed here from the secret)
 //      oath     pam_oath.so (HOTP, the next counter's code computed here)
 //      permit   pam_permit.so, the floor of libpam itself
-// 2. lwauth's floor: a connection to the bus, an empty D-Bus round trip, one SQLite commit
-//    (WAL, synchronous=FULL) and one append + fsync on the filesystem of lwauthd's state
-//    directory; and, counted on the bus, the messages one lwauth login takes.
-// 3. Concurrency: lwauth with 1, 8, 64, 256 conversations at once (a thread and a user
-//    each), with lwauthd's and dbus-daemon's CPU time per login; a fresh lwauthd, on a
-//    fresh copy of the filled state directory, for each row.
+//    with the CPU per login of the PAM process (getrusage: libpam, the module and the
+//    benchmark's conversation), lwauthd and dbus-daemon (/proc/PID/stat).
+// 2. lwauth's floor: a connection to the bus and to the login socket, empty D-Bus round
+//    trips over each, one HMAC-SHA256 as lwauthd keys it, one read of a user's state from
+//    the store (SqliteStore::load_user, one unseal), one SQLite commit (WAL,
+//    synchronous=FULL) and one append + fsync on the filesystem of lwauthd's state
+//    directory; and, counted on the bus, the messages one lwauth login over the bus takes.
+// 3. Concurrency: lwauth over each path with 1, 8, 64, 256, 512 conversations at once (a
+//    thread and a user each), with the CPU time per login of each process; a fresh
+//    lwauthd, on a fresh copy of the filled state directory, for each row. --perf DIR
+//    records `perf record --call-graph dwarf` of lwauthd and the PAM process (and dbus-daemon on the bus
+//    path) during each path's first row, into DIR/socket.data and DIR/bus.data (the
+//    profiled rows' figures include perf's own cost).
 //
 // Prints Markdown tables; nothing asserts a time. Exits 2 when a login failed.
 #include <dirent.h>
@@ -26,7 +38,10 @@
 #include <openssl/rand.h>
 #include <security/pam_appl.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -122,17 +137,47 @@ struct RunStats {
     double window_s = 0;
     long cpu_daemon_ticks = 0;
     long cpu_bus_ticks = 0;
+    double cpu_self_us = 0;  // this process: libpam, the module, the conversation
     [[nodiscard]] double rate() const {
         return window_s > 0 ? static_cast<double>(us.size()) / window_s : 0.0;
     }
 };
+
+// User + system CPU time of this process, all its threads, in microseconds.
+double self_cpu_us() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    auto us = [](const struct timeval& t) {
+        return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+    };
+    return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+const double kTickUs = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+
+// CPU per login of the PAM process, lwauthd and dbus-daemon, in ms, "a / b / c".
+std::string cpu_text(const RunStats& s, bool daemon = true) {
+    double n = static_cast<double>(std::max<size_t>(1, s.us.size()));
+    double self = s.cpu_self_us / n / 1000;
+    double d = static_cast<double>(s.cpu_daemon_ticks) * kTickUs / n / 1000;
+    double b = static_cast<double>(s.cpu_bus_ticks) * kTickUs / n / 1000;
+    char buf[160];
+    if (!daemon) {
+        std::snprintf(buf, sizeof buf, "%.3f | – | – | %.3f", self, self);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.3f | %.3f | %.3f | %.3f", self, d, b, self + d + b);
+    }
+    return buf;
+}
 
 // `threads` conversations at once, each its own loop of logins as users[i]; a warm-up,
 // then `seconds` measured.
 // Each thread logs its users in by turns (users[thread]).
 RunStats run_logins(const std::string& service, const std::vector<std::vector<std::string>>& users,
                     const std::function<std::string(const std::string& user)>& answer,
-                    double warmup_s, double seconds, pid_t daemon_pid = -1, pid_t bus_pid = -1) {
+                    double warmup_s, double seconds, pid_t daemon_pid = -1, pid_t bus_pid = -1,
+                    const std::function<void()>& at_begin = {},
+                    const std::function<void()>& at_end = {}) {
     size_t threads = users.size();
     std::atomic<bool> stop{false};
     std::vector<RunStats> per(threads);
@@ -166,11 +211,19 @@ RunStats run_logins(const std::string& service, const std::vector<std::vector<st
         });
     }
     std::this_thread::sleep_until(begin);
+    if (at_begin) {
+        at_begin();  // the threads are running
+    }
     long d0 = cpu_ticks(daemon_pid);
     long b0 = cpu_ticks(bus_pid);
+    double s0 = self_cpu_us();
     std::this_thread::sleep_until(end);
     long d1 = cpu_ticks(daemon_pid);
     long b1 = cpu_ticks(bus_pid);
+    double s1 = self_cpu_us();
+    if (at_end) {
+        at_end();
+    }
     for (auto& t : pool) {
         t.join();
     }
@@ -185,6 +238,7 @@ RunStats run_logins(const std::string& service, const std::vector<std::vector<st
     all.window_s = seconds;
     all.cpu_daemon_ticks = d1 - d0;
     all.cpu_bus_ticks = b1 - b0;
+    all.cpu_self_us = s1 - s0;
     return all;
 }
 
@@ -234,6 +288,96 @@ Floor time_n(const std::string& what, int n, F&& f) {
         out.us.push_back(us_between(a, Steady::now()));
     }
     return out;
+}
+
+// A peer-to-peer D-Bus connection to lwauthd's login socket, authenticated (as the module
+// makes it); nullptr when it failed.
+sd_bus* connect_private(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+    if (fd < 0 ||
+        ::connect(fd, reinterpret_cast<const struct sockaddr*>(&address), sizeof address) < 0) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        return nullptr;
+    }
+    sd_bus* bus = nullptr;
+    sd_bus_new(&bus);
+    sd_bus_set_fd(bus, fd, fd);
+    if (sd_bus_start(bus) < 0) {
+        sd_bus_flush_close_unref(bus);
+        return nullptr;
+    }
+    while (sd_bus_is_ready(bus) == 0 && sd_bus_is_open(bus) > 0) {
+        if (sd_bus_process(bus, nullptr) == 0) {
+            sd_bus_wait(bus, 1000 * 1000);
+        }
+    }
+    if (sd_bus_is_ready(bus) <= 0) {
+        sd_bus_flush_close_unref(bus);
+        return nullptr;
+    }
+    return bus;
+}
+
+Floor connect_private_floor(const std::string& path, int n) {
+    int failed = 0;
+    Floor f = time_n(
+        "connect to the login socket + authentication + close (sd-bus, as the module does "
+        "per login)",
+        n, [&] {
+            sd_bus* bus = connect_private(path);
+            failed += bus == nullptr ? 1 : 0;
+            sd_bus_flush_close_unref(bus);
+        });
+    if (failed > 0) {
+        f.note = std::to_string(failed) + " connections failed";
+    }
+    return f;
+}
+
+// What lwauthd computes for a code: one HMAC-SHA256 under its key (Hasher, keyed once),
+// timed in batches of 100 (one is shorter than the clock's own cost).
+Floor hmac_floor(int n) {
+    OpenSslRandom random;
+    uint8_t key[32];
+    random.fill(key, sizeof key);
+    Hasher hasher(SecretString(std::string_view(reinterpret_cast<const char*>(key), sizeof key)));
+    unsigned sink = 0;
+    Floor f = time_n("one HMAC-SHA256 of a code (lwauthd's Hasher; batches of 100)", n, [&] {
+        for (int i = 0; i < 100; ++i) {
+            sink += hasher.keyed_hash("login-code:user0", "123456")[0];
+        }
+    });
+    for (double& us : f.us) {
+        us /= 100;
+    }
+    f.note = sink == 1 ? " " : "";  // keeps the hashes from being optimised away
+    return f;
+}
+
+// One read of a user's state as a login's Start makes it: SqliteStore::load_user (the row,
+// the contacts and their unseal) on a copy of the filled state directory.
+Floor load_user_floor(const fs::path& filled, const fs::path& dir, int users, int n) {
+    fs::copy(filled, dir, fs::copy_options::recursive);
+    OpenSslRandom random;
+    SqliteStore store(
+        (dir / "lwauth.db").string(),
+        ContactCipher(load_or_create_key((dir / "contacts.key").string(), random), random));
+    int i = 0;
+    size_t contacts = 0;
+    Floor f = time_n("one read of a user's state from the store (SqliteStore::load_user, one unseal)",
+                     n, [&] {
+                         UserState state = store.load_user("user" + std::to_string(i++ % users));
+                         contacts += state.contacts.size();
+                     });
+    if (contacts == 0) {
+        f.note = "no contacts read";
+    }
+    return f;
 }
 
 Floor connect_floor(const std::string& address, int n) {
@@ -418,11 +562,42 @@ std::string strace_counts(pid_t pid, const fs::path& out, const std::function<vo
     return read_file(out);
 }
 
+// perf record -g of the given processes (all their threads as they are when it starts),
+// into `out`, until stop().
+class PerfRecord {
+  public:
+    void start(const std::vector<pid_t>& pids, const fs::path& out) {
+        std::string list;
+        for (pid_t p : pids) {
+            list += (list.empty() ? "" : ",") + std::to_string(p);
+        }
+        child_ = fork();
+        if (child_ == 0) {
+            // DWARF call graphs: Debian's libraries keep no frame pointers.
+            execl("/usr/bin/perf", "perf", "record", "-q", "--call-graph", "dwarf,8192", "-F",
+                  "999", "-o", out.c_str(), "-p", list.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+    }
+    void stop() {
+        if (child_ > 0) {
+            kill(child_, SIGINT);
+            int status = 0;
+            waitpid(child_, &status, 0);
+            child_ = -1;
+        }
+    }
+
+  private:
+    pid_t child_ = -1;
+};
+
 struct Args {
     double seconds = 10;
     int rounds = 10;
-    std::vector<int> concurrency{1, 8, 64, 256};
+    std::vector<int> concurrency{1, 8, 64, 256, 512};
     bool syscalls = false;
+    std::string perf_dir;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -442,10 +617,12 @@ Args parse_args(int argc, char** argv) {
             a.rounds = std::max(1, std::stoi(argv[++i]));
         } else if (arg == "--syscalls") {
             a.syscalls = true;
+        } else if (arg == "--perf" && i + 1 < argc) {
+            a.perf_dir = argv[++i];
         } else {
             std::fprintf(stderr,
-                         "usage: login_cost [--seconds N] [--rounds N] [--concurrency 1,8,64,256] "
-                         "[--syscalls]\n");
+                         "usage: login_cost [--seconds N] [--rounds N] [--concurrency "
+                         "1,8,64,256,512] [--syscalls] [--perf DIR]\n");
             std::exit(64);
         }
     }
@@ -464,6 +641,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "login_cost: run as root\n");
         return 1;
     }
+    // 512 conversations hold 512 connections here and open files besides.
+    struct rlimit files {};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = std::min<rlim_t>(files.rlim_max, 65536);
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
     // lwauth's policy allows at most 1000 codes per user (and per destination) an hour and
     // 100000 per host: the logins go round a pool of users, each with 2-step on and an email,
     // so that no cap is reached (a few dozen codes per user in a run).
@@ -480,9 +663,10 @@ int main(int argc, char** argv) {
 
     TempDir dir("lwauth-login-cost");
     std::string policy = bench::login_policy(dir / "outbox.jsonl");
-    // dbus-daemon allows 256 connections per UID by default; the 256-conversation row
-    // needs that many for root alone (plus lwauthd's and this program's own), as a host
-    // expecting that many simultaneous logins would configure.
+    // dbus-daemon allows 256 connections per UID by default; the bus path's 256- and
+    // 512-conversation rows need that many for root alone (plus lwauthd's and this
+    // program's own), as a host expecting that many simultaneous logins over the bus would
+    // configure. The login socket has no such limit below lwauthd's own (1,024).
     PrivateBus bus(dir.path(), false, R"(<limit name="max_connections_per_user">1024</limit>)");
     Daemon daemon(dir.path(), bus.address(), policy);
     // Users user0... for the concurrent runs, in the user database of lwauthd and the bus
@@ -523,7 +707,12 @@ int main(int argc, char** argv) {
         write_file(services / "pam.d" / name,
                    "auth required " + auth + "\naccount required " + permit + "\n");
     };
-    service("lwauth", std::string(LWAUTH_PAM_MODULE_PATH) + " mode=second_factor");
+    // The socket path names lwauthd's login socket; the bus path names one that is not
+    // there, so that the module falls back to the bus as on a host without it.
+    service("lwauth-socket", std::string(LWAUTH_PAM_MODULE_PATH) +
+                                 " mode=second_factor socket=" + daemon.login_socket().string());
+    service("lwauth-bus", std::string(LWAUTH_PAM_MODULE_PATH) + " mode=second_factor socket=" +
+                              (dir / "no-such.socket").string());
     service("google", std::string(kModuleDir) + "/pam_google_authenticator.so secret=" +
                           (dir / "ga").string() + "/${USER}.ga user=root");
     service("oath", std::string(kModuleDir) + "/pam_oath.so usersfile=" +
@@ -548,8 +737,12 @@ int main(int argc, char** argv) {
         std::function<std::string(const std::string& user)> answer;
     };
     const std::vector<Stack> stacks = {
-        {"lwauth: pam_lwauth.so mode=second_factor (lwauthd, outbox channel)",
-         "lwauth",
+        {"lwauth, socket: pam_lwauth.so mode=second_factor over lwauthd's login socket",
+         "lwauth-socket",
+         {pool},
+         [&](const std::string& u) { return outbox.code_for(u); }},
+        {"lwauth, bus: pam_lwauth.so mode=second_factor over the system bus (no socket)",
+         "lwauth-bus",
          {pool},
          [&](const std::string& u) { return outbox.code_for(u); }},
         {"google: pam_google_authenticator.so (TOTP)",
@@ -578,7 +771,8 @@ int main(int argc, char** argv) {
     for (int round = 0; round < args.rounds; ++round) {
         for (size_t i = 0; i < stacks.size(); ++i) {
             RunStats part = run_logins(stacks[i].service, stacks[i].users, stacks[i].answer,
-                                       round == 0 ? warmup : std::min(0.2, warmup), slice);
+                                       round == 0 ? warmup : std::min(0.2, warmup), slice,
+                                       daemon_pid, bus_pid);
             Row& row = rows[i];
             row.round_rates.push_back(part.rate());
             row.stats.us.insert(row.stats.us.end(), part.us.begin(), part.us.end());
@@ -587,6 +781,9 @@ int main(int argc, char** argv) {
                 row.stats.failure_codes[code] += count;
             }
             row.stats.window_s += part.window_s;
+            row.stats.cpu_self_us += part.cpu_self_us;
+            row.stats.cpu_daemon_ticks += part.cpu_daemon_ticks;
+            row.stats.cpu_bus_ticks += part.cpu_bus_ticks;
         }
     }
 
@@ -595,9 +792,10 @@ int main(int argc, char** argv) {
         "%.1f s each, %.0f s in all per stack)\n\n",
         args.rounds, slice, args.seconds);
     std::printf(
-        "| stack | logins | failures | logins/s | p50 | p99 | lwauth ÷ this (throughput) | "
-        "lwauth ÷ this, rounds (min–max) |\n");
-    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        "| stack | logins | failures | logins/s | p50 | p99 | socket ÷ this (throughput) | "
+        "socket ÷ this, rounds (min–max) | CPU per login, ms: PAM process | lwauthd | "
+        "dbus-daemon | total |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     double lwauth_rate = rows[0].stats.rate();
     double lwauth_p50 = 0;
     for (auto& row : rows) {
@@ -614,24 +812,44 @@ int main(int argc, char** argv) {
             hi = i == 0 ? ratio : std::max(hi, ratio);
         }
         failed_total += static_cast<int>(row.stats.failures);
-        std::printf("| %s | %zu | %s | %.0f | %s | %s | %.3f | %.2f–%.2f |\n", row.stack.c_str(),
-                    row.stats.us.size(), failures_text(row.stats).c_str(), row.stats.rate(),
-                    fmt_us(p50).c_str(), fmt_us(p99).c_str(),
-                    row.stats.rate() > 0 ? lwauth_rate / row.stats.rate() : 0.0, lo, hi);
+        std::printf("| %s | %zu | %s | %.0f | %s | %s | %.3f | %.2f–%.2f | %s |\n",
+                    row.stack.c_str(), row.stats.us.size(), failures_text(row.stats).c_str(),
+                    row.stats.rate(), fmt_us(p50).c_str(), fmt_us(p99).c_str(),
+                    row.stats.rate() > 0 ? lwauth_rate / row.stats.rate() : 0.0, lo, hi,
+                    cpu_text(row.stats, &row - &rows[0] < 2).c_str());
     }
+    // The issue's ratios: each lwauth path against the faster of the two peers.
+    const double fastest_peer = std::max(rows[2].stats.rate(), rows[3].stats.rate());
+    const char* fastest_name = rows[2].stats.rate() >= rows[3].stats.rate() ? "google" : "oath";
+    std::printf(
+        "\nSequential, against the fastest peer (%s, %.0f logins/s): socket %.2f ×, bus %.2f × "
+        "(target for the socket: ≥ 1.5 ×); socket ÷ bus %.2f ×.\n",
+        fastest_name, fastest_peer, fastest_peer > 0 ? rows[0].stats.rate() / fastest_peer : 0.0,
+        fastest_peer > 0 ? rows[1].stats.rate() / fastest_peer : 0.0,
+        rows[1].stats.rate() > 0 ? rows[0].stats.rate() / rows[1].stats.rate() : 0.0);
 
     // ---- 2. lwauth's floor ----
     std::vector<Floor> floors;
     floors.push_back(connect_floor(bus.address(), 2000));
+    floors.push_back(connect_private_floor(daemon.login_socket().string(), 2000));
     sd_bus* probe = connect_bus(bus.address());
+    sd_bus* private_probe = connect_private(daemon.login_socket().string());
     floors.push_back(call_floor(
         probe, "D-Bus round trip to the bus itself (org.freedesktop.DBus.GetId)",
         "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId", 5000));
     floors.push_back(call_floor(
         probe, "D-Bus round trip to lwauthd through the bus (org.freedesktop.DBus.Peer.Ping)",
         "org.lwauth.Auth1", "/org/lwauth/Auth1", "org.freedesktop.DBus.Peer", "Ping", 5000));
+    if (private_probe != nullptr) {
+        floors.push_back(call_floor(
+            private_probe,
+            "D-Bus round trip to lwauthd over the login socket (org.freedesktop.DBus.Peer.Ping)",
+            nullptr, "/org/lwauth/Auth1", "org.freedesktop.DBus.Peer", "Ping", 5000));
+    }
+    floors.push_back(hmac_floor(5000));
     fs::path floor_dir = dir / "floor";  // next to state/: the same filesystem
     fs::create_directories(floor_dir);
+    floors.push_back(load_user_floor(filled_state, floor_dir / "state", pool_size, 5000));
     floors.push_back(sqlite_floor(floor_dir, 1000));
     floors.push_back(fsync_floor(floor_dir, 1000));
 
@@ -644,12 +862,12 @@ int main(int argc, char** argv) {
         if (monitor_error.empty()) {
             Person alice;
             alice.answer = [&] { return outbox.code_for("alice"); };
-            one_login("lwauth", "alice", alice);  // warm
+            one_login("lwauth-bus", "alice", alice);  // warm
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             counter.reset();
             constexpr int kLogins = 20;
             for (int i = 0; i < kLogins; ++i) {
-                if (one_login("lwauth", "alice", alice) != PAM_SUCCESS) {
+                if (one_login("lwauth-bus", "alice", alice) != PAM_SUCCESS) {
                     ++failed_total;
                 }
             }
@@ -668,12 +886,19 @@ int main(int argc, char** argv) {
                     fmt_us(pct(f.us, 0.5)).c_str(), fmt_us(pct(f.us, 0.99)).c_str(),
                     f.note.c_str());
     }
-    std::printf("| one lwauth login (from the table above) | %zu | %s | %s | |\n",
+    std::printf("| one lwauth login over the socket (from the table above) | %zu | %s | %s | |\n",
                 rows[0].stats.us.size(), fmt_us(lwauth_p50).c_str(),
                 fmt_us(pct(rows[0].stats.us, 0.99)).c_str());
+    std::printf("| one lwauth login over the bus (from the table above) | %zu | %s | %s | |\n",
+                rows[1].stats.us.size(), fmt_us(pct(rows[1].stats.us, 0.5)).c_str(),
+                fmt_us(pct(rows[1].stats.us, 0.99)).c_str());
+    std::printf("| one pam_permit login: libpam alone (from the table above) | %zu | %s | %s | |\n",
+                rows[4].stats.us.size(), fmt_us(pct(rows[4].stats.us, 0.5)).c_str(),
+                fmt_us(pct(rows[4].stats.us, 0.99)).c_str());
 
     std::printf(
-        "\n### Messages the bus routes for one lwauth login (a monitor, mean of 20 logins)\n\n");
+        "\n### Messages the bus routes for one lwauth login over the bus (a monitor, mean of 20 "
+        "logins)\n\n");
     if (!monitor_error.empty()) {
         std::printf(
             "(no monitor: BecomeMonitor answered %s; the bus runs the shipped policy, "
@@ -693,7 +918,7 @@ int main(int argc, char** argv) {
             Person alice;
             alice.answer = [&] { return outbox.code_for("alice"); };
             for (int i = 0; i < kLogins; ++i) {
-                one_login("lwauth", "alice", alice);
+                one_login("lwauth-socket", "alice", alice);
             }
         });
         std::printf(
@@ -703,42 +928,60 @@ int main(int argc, char** argv) {
 
     // ---- 3. concurrency ----
     std::printf(
-        "\n### lwauth with parallel conversations (%.0f s each; a thread, a PAM handle "
-        "and a bus connection per conversation; a user per thread)\n\n",
+        "\n### lwauth with parallel conversations (%.0f s each; a thread, a PAM handle and a "
+        "connection per conversation; a user per thread)\n\n",
         args.seconds);
     std::printf(
-        "| conversations | logins | failures | logins/s | p50 | p99 | lwauthd CPU per login | "
-        "dbus-daemon CPU per login |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
-    for (int c : args.concurrency) {
-        // A fresh lwauthd on a fresh state directory for each row, so that the caps count the
-        // sends of this row alone: through one lwauthd, a full run does more than the host's
-        // cap allows in an hour (100,000, the policy's upper bound) by the 64-conversation
-        // row, and refuses the rest.
-        daemon_pid = start_fresh(daemon, filled_state);
-        if (daemon_pid < 0) {
-            return 1;
+        "| path | conversations | logins | failures | logins/s | p50 | p99 | ÷ fastest peer's "
+        "sequential | CPU per login, ms: PAM process | lwauthd | dbus-daemon | total |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (const char* path : {"socket", "bus"}) {
+        bool first_row = true;
+        for (int c : args.concurrency) {
+            // A fresh lwauthd on a fresh state directory for each row, so that the caps count
+            // the sends of this row alone: through one lwauthd, a full run does more than
+            // the host's cap allows in an hour (100,000, the policy's upper bound).
+            daemon_pid = start_fresh(daemon, filled_state);
+            if (daemon_pid < 0) {
+                return 1;
+            }
+            // Thread i takes users i, i + c, i + 2c... of the pool: no two threads share one.
+            std::vector<std::vector<std::string>> users(static_cast<size_t>(c));
+            for (size_t u = 0; u < pool.size(); ++u) {
+                users[u % users.size()].push_back(pool[u]);
+            }
+            // The profile starts once the conversations' threads run, so that it sees them.
+            PerfRecord perf;
+            std::function<void()> perf_start;
+            if (first_row && !args.perf_dir.empty()) {
+                perf_start = [&, path] {
+                    fs::create_directories(args.perf_dir);
+                    std::vector<pid_t> pids{daemon_pid, getpid()};
+                    if (std::string(path) == "bus") {
+                        pids.push_back(bus_pid);
+                    }
+                    perf.start(pids, fs::path(args.perf_dir) / (std::string(path) + ".data"));
+                };
+            }
+            RunStats s = run_logins(
+                std::string("lwauth-") + path, users,
+                [&](const std::string& u) { return outbox.code_for(u); }, warmup, args.seconds,
+                daemon_pid, bus_pid, perf_start, [&] { perf.stop(); });
+            first_row = false;
+            failed_total += static_cast<int>(s.failures);
+            std::printf("| %s | %d | %zu | %s | %.0f | %s | %s | %.2f | %s |\n", path, c,
+                        s.us.size(), failures_text(s).c_str(), s.rate(),
+                        fmt_us(pct(s.us, 0.5)).c_str(), fmt_us(pct(s.us, 0.99)).c_str(),
+                        fastest_peer > 0 ? s.rate() / fastest_peer : 0.0, cpu_text(s).c_str());
+            std::fflush(stdout);
         }
-        // Thread i takes users i, i + c, i + 2c... of the pool: no two threads share one.
-        std::vector<std::vector<std::string>> users(static_cast<size_t>(c));
-        for (size_t u = 0; u < pool.size(); ++u) {
-            users[u % users.size()].push_back(pool[u]);
-        }
-        RunStats s = run_logins(
-            "lwauth", users, [&](const std::string& u) { return outbox.code_for(u); }, warmup,
-            args.seconds, daemon_pid, bus_pid);
-        failed_total += static_cast<int>(s.failures);
-        double n = static_cast<double>(std::max<size_t>(1, s.us.size()));
-        std::printf("| %d | %zu | %s | %.0f | %s | %s | %.3f ms | %.3f ms |\n", c, s.us.size(),
-                    failures_text(s).c_str(), s.rate(), fmt_us(pct(s.us, 0.5)).c_str(),
-                    fmt_us(pct(s.us, 0.99)).c_str(),
-                    static_cast<double>(s.cpu_daemon_ticks) * tick_ms / n,
-                    static_cast<double>(s.cpu_bus_ticks) * tick_ms / n);
     }
     std::printf(
         "\n(a fresh lwauthd on a fresh state directory for each row, the last pid %d; "
-        "dbus-daemon pid %d; CPU from /proc/PID/stat, %ld ticks/s)\n",
+        "dbus-daemon pid %d; CPU of this process from getrusage, of the others from "
+        "/proc/PID/stat, %ld ticks/s)\n",
         static_cast<int>(daemon_pid), static_cast<int>(bus_pid), sysconf(_SC_CLK_TCK));
+    sd_bus_flush_close_unref(private_probe);
     sd_bus_flush_close_unref(probe);
     daemon.stop();
     return failed_total == 0 ? 0 : 2;

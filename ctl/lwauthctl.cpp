@@ -57,6 +57,9 @@ using json = nlohmann::json;
 
 struct Global {
     bool json_output = false;
+    // The command line as the process got it, so that a code given on it can be blanked.
+    int argc = 0;
+    char** argv = nullptr;
 };
 
 class CommandError : public std::runtime_error {
@@ -475,6 +478,25 @@ std::optional<SecretString> read_code(const std::string& prompt) {
     return SecretString(line);
 }
 
+// A code given on the command line (contact confirm, totp confirm): any local user can read
+// it in ps or /proc/PID/cmdline while lwauthctl runs, and the shell keeps it in its history.
+// It is taken, for scripts, with a warning; lwauthctl blanks it from its own command line
+// at once, which shortens the first exposure but cannot undo the history.
+SecretString code_from_argument(const Global& g, std::string& argument) {
+    std::fprintf(stderr, "lwauthctl: %s\n",
+                 _("warning: a code on the command line can be seen by other users of this "
+                   "host and stays in your shell's history; leave it out to type it when "
+                   "asked, or give it on standard input."));
+    for (int i = 1; i < g.argc; ++i) {
+        if (argument == g.argv[i]) {
+            secure_wipe(g.argv[i], argument.size());
+        }
+    }
+    SecretString code(argument);
+    wipe_string(argument);
+    return code;
+}
+
 SecretString read_code_from_terminal(const std::string& kind) {
     auto code = read_code(kind == "phone" ? _("Confirmation code sent to your phone: ")
                                           : _("Confirmation code sent to your email: "));
@@ -518,6 +540,11 @@ void tell_reauth(const std::string& shown, const std::vector<std::string>& accep
         text += " ";
         text += _("A recovery code is accepted too.");
     }
+    if (has(bus::kReauthAcceptsSend)) {
+        text += " ";
+        text += _("Or type s to have a code sent to your verified phone number or email "
+                  "address.");
+    }
     std::fprintf(stderr, "%s\n", text.c_str());
 }
 
@@ -527,15 +554,26 @@ void tell_reauth(const std::string& shown, const std::vector<std::string>& accep
 // bus connection, on which the change is then made. Never on the command line, where
 // other users could read it.
 void reauthenticate(Client& client) {
-    auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
-    const char* shown = nullptr;
-    read_values(reply, "s", &shown);
-    tell_reauth(shown, read_accepts(reply));
+    // StartReauth, and again on "s" when it sent nothing (lwauthd then sends a code).
+    std::vector<std::string> accepts;
+    auto start = [&] {
+        auto reply = client.call(bus::kAccountInterface, bus::kAccountStartReauth, "");
+        const char* shown = nullptr;
+        read_values(reply, "s", &shown);
+        accepts = read_accepts(reply);
+        tell_reauth(shown, accepts);
+    };
+    start();
     while (true) {
         auto code = read_code(_("Code: "));
         if (!code || code->empty()) {
             throw CommandError(Errc::ReauthRequired,
                                _("No code was entered; nothing was changed."));
+        }
+        if (code->view() == "s" && std::find(accepts.begin(), accepts.end(),
+                                             bus::kReauthAcceptsSend) != accepts.end()) {
+            start();
+            continue;
         }
         try {
             client.call(bus::kAccountInterface, bus::kAccountReauth, "s", code->c_str());
@@ -612,8 +650,8 @@ int cmd_contact_confirm(const Global& g, const std::string& kind, std::string& c
                                        "lwauthctl contact add email ADDRESS"));
         }
     }
-    SecretString code = code_arg.empty() ? read_code_from_terminal(kind) : SecretString(code_arg);
-    wipe_string(code_arg);
+    SecretString code =
+        code_arg.empty() ? read_code_from_terminal(kind) : code_from_argument(g, code_arg);
     auto reply = call_reauthenticated(client, bus::kAccountInterface, bus::kAccountConfirmContact,
                                       "ss", kind.c_str(), code.c_str());
     int on = 0;
@@ -865,7 +903,8 @@ void show_totp_uri(const std::string& uri) {
 
 // Sends the app's first code; the app counts from then on.
 int confirm_totp(const Global& g, Client& client, const SecretString& code) {
-    client.call(bus::kAccountInterface, bus::kAccountConfirmTotp, "s", code.c_str());
+    call_reauthenticated(client, bus::kAccountInterface, bus::kAccountConfirmTotp, "s",
+                         code.c_str());
     print_result(g, json{{"totp_set", true}},
                  _("Your authenticator app is set up: its code is asked at your next login. "
                    "Keep recovery codes too (lwauthctl recovery generate)."));
@@ -881,8 +920,13 @@ int cmd_totp_add(const Global& g) {
     std::string shown(uri);
     ScopedWipe wipe(shown);
     if (g.json_output) {
-        // A script confirms with `totp confirm` once the app has it.
-        std::cout << json{{"uri", shown}, {"expires_at", expires_at}}.dump(2) << "\n";
+        // A script confirms with `totp confirm` once the app has it. The secret is in
+        // every copy of the URI: each is wiped.
+        json out{{"uri", shown}, {"expires_at", expires_at}};
+        std::string text = out.dump(2);
+        ScopedWipe wipe_text(text);
+        wipe_string(out["uri"].get_ref<std::string&>());
+        std::cout << text << "\n";
         return kExitOk;
     }
     show_totp_uri(shown);
@@ -896,10 +940,10 @@ int cmd_totp_add(const Global& g) {
     return confirm_totp(g, client, *code);
 }
 
-int cmd_totp_confirm(const Global& g, const std::string& code_arg) {
+int cmd_totp_confirm(const Global& g, std::string& code_arg) {
     SecretString code = code_arg.empty()
                             ? read_code(_("Code shown by the app: ")).value_or(SecretString())
-                            : SecretString(code_arg);
+                            : code_from_argument(g, code_arg);
     Client client;
     return confirm_totp(g, client, code);
 }
@@ -1288,7 +1332,9 @@ void add_contact_commands(CLI::App& app, CommandLine& c) {
     auto* confirm =
         contact->add_subcommand("confirm", _("Confirm a new contact with the code it received"));
     add_kind(confirm, c.kind);
-    confirm->add_option("code", c.code, _("the code (read from standard input when omitted)"));
+    confirm->add_option("code", c.code,
+                        _("the code; best left out: it is then asked for, as the command line is "
+                          "visible to other users"));
     confirm->callback([&c] { c.status = cmd_contact_confirm(c.g, c.kind, c.code); });
     auto* use_profile = contact->add_subcommand(
         "use-profile", _("Log in with the phone number or email address of your profile"));
@@ -1307,7 +1353,9 @@ void add_second_factor_commands(CLI::App& app, CommandLine& c) {
     add->callback([&c] { c.status = cmd_totp_add(c.g); });
     auto* confirm =
         totp->add_subcommand("confirm", _("Type the first code of the app that totp add showed"));
-    confirm->add_option("code", c.code, _("the code (read from standard input when omitted)"));
+    confirm->add_option("code", c.code,
+                        _("the code; best left out: it is then asked for, as the command line is "
+                          "visible to other users"));
     confirm->callback([&c] { c.status = cmd_totp_confirm(c.g, c.code); });
     auto* remove = totp->add_subcommand("remove", _("Remove your authenticator app"));
     remove->callback([&c] { c.status = cmd_totp_remove(c.g); });
@@ -1484,6 +1532,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("lwauthctl ") + LWAUTH_VERSION,
                          _("Display program version information and exit"));
     CommandLine c;
+    c.g.argc = argc;
+    c.g.argv = argv;
     app.add_flag("--json", c.g.json_output, _("Print machine-readable JSON"));
     add_self_service_commands(app, c);
     add_admin_commands(app, c);

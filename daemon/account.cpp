@@ -5,6 +5,7 @@
 #include "log.hpp"
 #include "login/methods/code_method.hpp"
 #include "login/remember.hpp"
+#include "login/two_step.hpp"
 #include "lwauth/bus_names.hpp"
 #include "lwauth/bus_texts.hpp"
 #include "lwauth/error.hpp"
@@ -46,6 +47,12 @@ const char* by_kind(const std::string& kind, const char* phone, const char* emai
     return kind == "phone" ? phone : email;
 }
 
+Error last_contact_required() {
+    return Error(Errc::PolicyForbids,
+                 N_("2-step verification is required on this host; add another phone number or "
+                    "email address, or an authenticator app, before removing this one"));
+}
+
 Error not_waiting(const std::string& kind) {
     return Error(Errc::NotFound,
                  by_kind(kind, N_("no phone is waiting for confirmation; add it first"),
@@ -76,6 +83,23 @@ Error send_failed(const Error& e, int64_t now, const char* not_sent) {
                                : std::string(not_sent));
 }
 
+// Whether a step-up's code is sent only on request: when the app, or recovery codes
+// ranked before the code in second_factors, can answer without it.
+bool code_on_request(const policy::UserPolicy& up, const UsableFactors& factors) {
+    if (factors.totp) {
+        return true;
+    }
+    for (policy::SecondFactor factor : up.second_factors) {
+        if (factor == policy::SecondFactor::Code) {
+            return false;
+        }
+        if (factor == policy::SecondFactor::Recovery && factors.recovery) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& state) {
@@ -84,6 +108,15 @@ UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& stat
     factors.totp = state.totp_set() && up.totp && listed(up, policy::SecondFactor::Totp);
     factors.recovery = state.recovery_codes > 0 && listed(up, policy::SecondFactor::Recovery);
     return factors;
+}
+
+RemovalRule removal_rule(const policy::UserPolicy& up) {
+    RemovalRule rule;
+    rule.code = listed(up, policy::SecondFactor::Code);
+    rule.others.totp = up.totp && listed(up, policy::SecondFactor::Totp);
+    rule.others.recovery = listed(up, policy::SecondFactor::Recovery);
+    rule.required = up.two_step == policy::TwoStep::Required;
+    return rule;
 }
 
 void check_contact_kind(const std::string& kind) {
@@ -110,6 +143,14 @@ policy::UserPolicy AccountService::user_policy(const std::string& user) const {
 }
 
 void AccountService::require_self_service() const {
+    if (policy_->contacts == policy::Contacts::Admin &&
+        policy_->directory.backend == policy::DirectoryBackend::Ldap) {
+        throw Error(Errc::ManagedByAdmin,
+                    policy_->admin_contact.empty()
+                        ? N_("your phone number and email address come from the company "
+                             "directory; ask your administrator to change them")
+                        : bus_text(bus_texts::kFromDirectory, {policy_->admin_contact}));
+    }
     if (policy_->contacts == policy::Contacts::Admin) {
         throw Error(Errc::ManagedByAdmin,
                     policy_->admin_contact.empty()
@@ -164,7 +205,7 @@ AccountStatus AccountService::status_of(const std::string& user, const policy::U
         }
     }
     s.locked_until = state.locked_until > now ? state.locked_until : 0;
-    if (state.contacts.empty() && !state.enrolled && s.two_step_enabled &&
+    if (state.contacts.empty() && !two_step::enrolled_here(up, state) && s.two_step_enabled &&
         up.enroll_grace.count() > 0 && state.enroll_grace_started != 0) {
         s.enroll_grace_until = state.enroll_grace_started + up.enroll_grace.count();
     }
@@ -404,21 +445,27 @@ void AccountService::remove_contact(const std::string& user, const std::string& 
                 UsableFactors factors = usable_factors(up, state);
                 if (state.contacts.size() == 1 && up.two_step == policy::TwoStep::Required &&
                     !factors.unsent()) {
-                    throw Error(Errc::PolicyForbids,
-                                N_("2-step verification is required on this host; add another "
-                                   "phone number or email address, or an authenticator app, "
-                                   "before removing this one"));
+                    throw last_contact_required();
                 }
                 require_reauth(user, owner, up, state,
                                by_kind(kind, N_("removing your phone number"),
                                        N_("removing your email address")));
-                store_.remove_contact_and_two_step(user, kind, factors.others(),
-                                                   then<bool>(done, [=](bool) {
-                                                       log_event(LogLevel::Info, "contact-removed",
-                                                                 "contact removed",
-                                                                 {{"USER", user}, {"KIND", kind}});
-                                                       done(Result<void>::success());
-                                                   }));
+                // Judged again by the store on fresh state, in the step that removes it: an
+                // app removed meanwhile is seen.
+                store_.remove_second_factor(
+                    user, kind, removal_rule(up), then<Removal>(done, [=](Removal removal) {
+                        if (removal == Removal::Refused) {
+                            throw last_contact_required();
+                        }
+                        if (removal == Removal::Absent) {
+                            throw Error(Errc::NotFound,
+                                        by_kind(kind, N_("no verified phone is saved"),
+                                                N_("no verified email is saved")));
+                        }
+                        log_event(LogLevel::Info, "contact-removed", "contact removed",
+                                  {{"USER", user}, {"KIND", kind}});
+                        done(Result<void>::success());
+                    }));
             }));
     });
 }
@@ -514,6 +561,19 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
         done(await_reauth(user, owner, up, factors, pending, ""));
         return;
     }
+    if (code_on_request(up, factors)) {
+        // The app (or recovery codes ranked before the code) answers: a code is sent only
+        // when the connection asks again (lwauthctl's "s"), as a login sends it on "s".
+        auto earlier = pending_reauth_.find({user, owner});
+        bool asked_again = earlier != pending_reauth_.end() &&
+                           clock_.now() < earlier->second.expires_at &&
+                           !earlier->second.code_sent;
+        if (!asked_again) {
+            pending.code_on_request = true;
+            done(await_reauth(user, owner, up, factors, pending, ""));
+            return;
+        }
+    }
     SecretString code = generate_code(random_, up.code.length);
     pending.code_sent = true;
     pending.code_hash = hasher_.keyed_hash(reauth_context(user, owner), code.view());
@@ -551,12 +611,29 @@ ReauthOffer AccountService::await_reauth(const std::string& user, const std::str
             offer.accepted.emplace_back(bus::kReauthAcceptsTotp);
         } else if (factor == policy::SecondFactor::Code && pending.code_sent) {
             offer.accepted.emplace_back(bus::kReauthAcceptsCode);
+        } else if (factor == policy::SecondFactor::Code && pending.code_on_request) {
+            offer.accepted.emplace_back(bus::kReauthAcceptsSend);
         } else if (factor == policy::SecondFactor::Recovery && factors.recovery) {
             offer.accepted.emplace_back(bus::kReauthAcceptsRecovery);
         }
     }
-    // A new step-up replaces the connection's earlier one, its code and tries with it.
-    pending.expires_at = clock_.now() + up.code.lifetime.count();
+    // A new step-up replaces the connection's earlier one, its code with it. Its tries start
+    // again only with a new code sent (a send the caps count): one that sends nothing
+    // keeps the tries an earlier one has left, until that one would have expired.
+    int64_t now = clock_.now();
+    pending.expires_at = now + up.code.lifetime.count();
+    pending.serial = ++reauth_serial_;
+    auto earlier = pending_reauth_.find({user, owner});
+    if (earlier != pending_reauth_.end() && now < earlier->second.expires_at) {
+        if (earlier->second.busy) {
+            pending.busy = true;  // until the answer in flight ends
+            pending.serial = earlier->second.serial;
+        }
+        if (!pending.code_sent && earlier->second.tries_left < pending.tries_left) {
+            pending.tries_left = earlier->second.tries_left;
+            pending.expires_at = earlier->second.expires_at;
+        }
+    }
     pending_reauth_[{user, owner}] = pending;
     return offer;
 }
@@ -574,16 +651,41 @@ void AccountService::reauth(const std::string& user, const std::string& owner,
             pending_reauth_.erase(it);
             throw Error(Errc::Expired, N_("the code has expired; ask for a new one"));
         }
+        if (it->second.busy) {
+            throw Error(Errc::InvalidArgument,
+                        N_("an answer to this confirmation is being checked; wait for its "
+                           "reply"));
+        }
+        if (it->second.tries_left <= 0) {
+            throw Error(Errc::InvalidCode, N_("no tries are left; try again in a few minutes"));
+        }
         auto up = user_policy(user);
-        store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
-                             check_reauth(user, owner, up, state, answer, done);
-                         }));
+        // One answer at a time, its try taken before the store is read (as a login's is):
+        // answers sent at once are judged one after the other, each on the state the one
+        // before it left.
+        it->second.busy = true;
+        int tries_left = --it->second.tries_left;
+        uint64_t serial = it->second.serial;
+        Done<void> finish = [this, user, owner, serial, done](Result<void> result) {
+            auto found = pending_reauth_.find({user, owner});
+            if (found != pending_reauth_.end() && found->second.serial == serial) {
+                found->second.busy = false;
+            }
+            done(std::move(result));
+        };
+        settle(finish, [&] {
+            store_.load_user(user, then<UserState>(finish, [=, this](const UserState& state) {
+                                 check_reauth(user, owner, up, state, answer, tries_left,
+                                              finish);
+                             }));
+        });
     });
 }
 
 void AccountService::check_reauth(const std::string& user, const std::string& owner,
                                   const policy::UserPolicy& up, const UserState& state,
-                                  std::shared_ptr<SecretString> answer, Done<void> done) {
+                                  std::shared_ptr<SecretString> answer, int tries_left,
+                                  Done<void> done) {
     auto it = pending_reauth_.find({user, owner});
     if (it == pending_reauth_.end()) {
         throw Error(Errc::NotFound, N_("no code is waiting to be confirmed; ask for one first"));
@@ -592,8 +694,6 @@ void AccountService::check_reauth(const std::string& user, const std::string& ow
     if (state.locked_until > now) {
         throw Error(Errc::LockedOut, kLockedText);
     }
-    // A right answer clears the failure counts, as a right code after the password does.
-    bool clear = state.failures != 0 || state.locked_until != 0 || state.passwordless_failures != 0;
     UsableFactors factors = usable_factors(up, state);
     std::optional<SecretString> recovery_code =
         factors.recovery ? recovery::normalized(answer->view()) : std::nullopt;
@@ -602,33 +702,33 @@ void AccountService::check_reauth(const std::string& user, const std::string& ow
             user, recovery::hash(hasher_, user, *recovery_code),
             then<int>(done, [=, this](int left) {
                 if (left < 0) {
-                    wrong_reauth(user, owner, up, done);
+                    wrong_reauth(user, owner, up, tries_left, done);
                     return;
                 }
                 log_event(LogLevel::Notice, "recovery-used",
                           "recovery code used to confirm a change to the user's login settings",
                           {{"USER", user}, {"LEFT", std::to_string(left)}});
-                grant_reauth(user, owner, "recovery", clear, done);
+                grant_reauth(user, owner, "recovery", done);
             }));
         return;
     }
     if (it->second.code_sent && code_matches(hasher_, reauth_context(user, owner), *answer,
                                              up.code.length, it->second.code_hash)) {
-        grant_reauth(user, owner, "code", clear, done);
+        grant_reauth(user, owner, "code", done);
         return;
     }
     std::optional<int64_t> step;
     if (factors.totp) {
-        step = totp::matching_step(state.totp_secret, answer->view(), now, policy_->totp,
-                                   state.totp_last_step);
-        if (!step &&
-            totp::matching_step(state.totp_secret, answer->view(), now, policy_->totp, -1)) {
+        totp::App app = totp::decode(state.totp_secret.view());
+        int window = policy_->totp.window;
+        step = totp::matching_step(app, answer->view(), now, window, state.totp_last_step);
+        if (!step && totp::matching_step(app, answer->view(), now, window, -1)) {
             log_event(LogLevel::Notice, "totp-reused",
                       "authenticator app code refused: used already", {{"USER", user}});
         }
     }
     if (!step) {
-        wrong_reauth(user, owner, up, done);
+        wrong_reauth(user, owner, up, tries_left, done);
         return;
     }
     // Its time step is used up in one store operation, as at a login: of a login and a
@@ -638,36 +738,47 @@ void AccountService::check_reauth(const std::string& user, const std::string& ow
                                  log_event(LogLevel::Notice, "totp-reused",
                                            "authenticator app code refused: used already",
                                            {{"USER", user}});
-                                 wrong_reauth(user, owner, up, done);
+                                 wrong_reauth(user, owner, up, tries_left, done);
                                  return;
                              }
-                             grant_reauth(user, owner, "totp", clear, done);
+                             grant_reauth(user, owner, "totp", done);
                          }));
 }
 
 void AccountService::grant_reauth(const std::string& user, const std::string& owner,
-                                  const char* method, bool clear, Done<void> done) {
-    auto granted = [this, user, owner, method, done] {
-        pending_reauth_.erase({user, owner});
-        reauth_until_[{user, owner}] = clock_.now() + kReauthGrantSeconds;
-        log_event(LogLevel::Info, "reauth", "the user confirmed a change to their login settings",
-                  {{"USER", user}, {"METHOD", method}});
-        done(Result<void>::success());
-    };
-    if (!clear) {
-        granted();
-        return;
-    }
-    store_.clear_failures(user, then<void>(done, granted));
+                                  const char* method, Done<void> done) {
+    // A right answer clears the failure counts, as a right code after the password does;
+    // in one store operation with the check of the lock, so that a lock set since the
+    // state was read (by wrong answers in flight, or on another host) is neither passed
+    // nor undone.
+    store_.clear_failures_unless_locked(
+        user, clock_.now(), then<bool>(done, [=, this](bool cleared) {
+            if (!cleared) {
+                pending_reauth_.erase({user, owner});
+                throw Error(Errc::LockedOut, kLockedText);
+            }
+            pending_reauth_.erase({user, owner});
+            reauth_until_[{user, owner}] = clock_.now() + kReauthGrantSeconds;
+            log_event(LogLevel::Info, "reauth",
+                      "the user confirmed a change to their login settings",
+                      {{"USER", user}, {"METHOD", method}});
+            done(Result<void>::success());
+        }));
 }
 
 void AccountService::wrong_reauth(const std::string& user, const std::string& owner,
-                                  const policy::UserPolicy& up, Done<void> done) {
+                                  const policy::UserPolicy& up, int tries_left,
+                                  Done<void> done) {
     int64_t duration = up.lockout.duration.count();
-    // Counted as a wrong code after the password is, and locked in the same step at a limit:
-    // a step-up is no way around the lockout.
+    // Counted as a wrong code after the password is, and locked in the same step at
+    // max_failures: a step-up is no way around the lockout. Not counted in a row: that
+    // count locks until an administrator unlocks, and a step-up needs no password.
     store_.add_failure(
-        user, {up.lockout.max_failures, clock_.now() + duration, kMaxFailuresInARow},
+        user,
+        {.max_failures = up.lockout.max_failures,
+         .until = clock_.now() + duration,
+         .max_in_a_row = 0,
+         .in_a_row = false},
         then<FailureCount>(done, [=, this](const FailureCount& count) {
             log_event(LogLevel::Notice, "reauth-wrong",
                       "wrong answer to confirm a change to the user's login settings",
@@ -680,20 +791,20 @@ void AccountService::wrong_reauth(const std::string& user, const std::string& ow
                            {"DURATION_S", std::to_string(count.locked_until - clock_.now())}});
                 throw Error(Errc::LockedOut, kLockedText);
             }
+            if (tries_left > 0) {
+                throw wrong_code(tries_left);
+            }
+            log_event(LogLevel::Warning, "reauth-failed",
+                      "wrong codes to confirm a change to the user's login settings",
+                      {{"USER", user}});
             auto it = pending_reauth_.find({user, owner});
-            if (it == pending_reauth_.end()) {
-                throw Error(Errc::NotFound,
-                            N_("no code is waiting to be confirmed; ask for one first"));
-            }
-            if (--it->second.tries_left <= 0) {
+            if (it != pending_reauth_.end() && it->second.code_sent) {
+                // A new code (a send the caps count) brings new tries; a step-up that sent
+                // nothing stays, its tries used up, until it expires.
                 pending_reauth_.erase(it);
-                log_event(LogLevel::Warning, "reauth-failed",
-                          "wrong codes to confirm a change to the user's login settings",
-                          {{"USER", user}});
-                throw Error(Errc::InvalidCode,
-                            N_("wrong code, and no tries are left; ask for a new one"));
             }
-            throw wrong_code(it->second.tries_left);
+            throw Error(Errc::InvalidCode,
+                        N_("wrong code, and no tries are left; ask for a new one"));
         }));
 }
 

@@ -49,6 +49,10 @@ struct UsableFactors {
 };
 
 [[nodiscard]] UsableFactors usable_factors(const policy::UserPolicy& up, const UserState& state);
+/// What the store judges a user's own removal of a second factor by (Store::remove_second_factor).
+[[nodiscard]] RemovalRule removal_rule(const policy::UserPolicy& up);
+/// Whether the user's [policy] second_factors counts recovery codes.
+[[nodiscard]] bool recovery_counted(const policy::UserPolicy& up);
 
 /// What a step-up (StartReauth) may be answered with: kReauthAccepts* words in the order
 /// of [policy] second_factors, and where its code went (masked; "" when none was sent).
@@ -219,7 +223,11 @@ class AccountService {
     void totp_add(const std::string& user, const std::string& owner, Done<TotpEnrolment> done);
     /// The first code of the app waiting: right, the app replaces any earlier one and
     /// 2-step turns on (unless the policy has it off); NotFound, Expired or InvalidCode.
-    void totp_confirm(const std::string& user, const SecretString& code, Done<void> done);
+    /// An enrolment this lwauthd did not see begun with proof (the user had no second
+    /// factor then, or another lwauthd began it) needs a reauthentication of `owner` when
+    /// the user has a factor now, as confirm_contact's does.
+    void totp_confirm(const std::string& user, const std::string& owner, const SecretString& code,
+                      Done<void> done);
     /// Removes the authenticator app; `done` gets whether one was set up (or waiting).
     /// Needs a reauthentication of `owner` as removing a contact does.
     void totp_remove(const std::string& user, const std::string& owner, Done<bool> done);
@@ -263,9 +271,12 @@ class AccountService {
 
     struct PendingReauth {
         bool code_sent = false;  // code_hash is a sent code's
+        bool code_on_request = false;  // a code is sent when the connection asks again
         Digest code_hash{};
         int64_t expires_at = 0;
-        int tries_left = 0;
+        int tries_left = 0;  // taken as an answer arrives, before the store is read
+        bool busy = false;   // an answer is being checked: a second one is refused meanwhile
+        uint64_t serial = 0;  // which answer in flight clears `busy`
     };
 
     void require_self_service() const;
@@ -292,18 +303,20 @@ class AccountService {
     ReauthOffer await_reauth(const std::string& user, const std::string& owner,
                              const policy::UserPolicy& up, const UsableFactors& factors,
                              PendingReauth pending, const std::string& shown);
-    /// The answer of `owner`'s step-up, once the store has read the user.
+    /// The answer of `owner`'s step-up, once the store has read the user; `tries_left`:
+    /// the tries after this answer's (taken already).
     void check_reauth(const std::string& user, const std::string& owner,
                       const policy::UserPolicy& up, const UserState& state,
-                      std::shared_ptr<SecretString> answer, Done<void> done);
-    /// The step-up of `owner` passed with `method` ("code", "totp", "recovery"); `clear`:
-    /// the user's failure counts are to be cleared first.
+                      std::shared_ptr<SecretString> answer, int tries_left, Done<void> done);
+    /// The step-up of `owner` passed with `method` ("code", "totp", "recovery"): granted
+    /// when the store clears the user's failure counts, which it refuses while the account
+    /// is locked (a lock set since the state was read included).
     void grant_reauth(const std::string& user, const std::string& owner, const char* method,
-                      bool clear, Done<void> done);
-    /// A wrong answer to the step-up of `owner`: counted toward the lockout, then the
-    /// error the caller gets.
+                      Done<void> done);
+    /// A wrong answer to the step-up of `owner`, `tries_left` tries after it: counted
+    /// toward the lockout (not the count in a row), then the error the caller gets.
     void wrong_reauth(const std::string& user, const std::string& owner,
-                      const policy::UserPolicy& up, Done<void> done);
+                      const policy::UserPolicy& up, int tries_left, Done<void> done);
     /// Throws unless a PIN may be set now: a full login within kPinWindowSeconds, or a
     /// step-up of `owner` still in force.
     void require_pin_window(const std::string& user, const std::string& owner,
@@ -339,10 +352,14 @@ class AccountService {
     // Keyed by (user, bus connection): a proof is good for that connection alone.
     std::map<std::pair<std::string, std::string>, PendingReauth> pending_reauth_;
     std::map<std::pair<std::string, std::string>, int64_t> reauth_until_;
+    // Enrolments of an app begun by a user who had a second factor (and proved it), by
+    // user: the end of that enrolment (UserState::totp_pending_until), which names it.
+    std::map<std::string, int64_t> totp_proved_;
     line::LineApprovals* line_ = nullptr;
     // Keyed by bus connection: its link of LINE in progress, or its outcome until read.
     std::map<std::string, LineLink> line_links_;
     uint64_t line_serial_ = 0;
+    uint64_t reauth_serial_ = 0;
     quick::PinHasher* pin_hasher_ = nullptr;
     std::shared_ptr<const quick::CommonPins> common_pins_;
     // The PIN hashes under way, each until its result is stored (a dropped Job never

@@ -59,7 +59,12 @@ void AccountService::require_pin_window(const std::string& user, const std::stri
     }
     std::string minutes = std::to_string(kPinWindowSeconds / 60);
     UsableFactors factors = usable_factors(up, state);
-    if (factors.unsent() || (factors.code && sender_.reachable(*policy_, up, state))) {
+    if (factors.unsent()) {
+        // The app or a recovery code answers: the text does not promise a code sent.
+        throw Error(Errc::ReauthRequired,
+                    bus_text(bus_texts::kPinWindowReauthUnsent, {minutes}));
+    }
+    if (factors.code && sender_.reachable(*policy_, up, state)) {
         throw Error(Errc::ReauthRequired, bus_text(bus_texts::kPinWindowReauth, {minutes}));
     }
     throw Error(Errc::PolicyForbids, bus_text(bus_texts::kPinWindowLogin, {minutes}));

@@ -17,7 +17,25 @@ void require_totp_allowed(const policy::UserPolicy& up) {
     }
 }
 
+void require_recovery_allowed(const policy::UserPolicy& up) {
+    if (!recovery_counted(up)) {
+        throw Error(Errc::NotEnabled,
+                    N_("recovery codes are not a second factor for you on this host"));
+    }
+}
+
+Error totp_last_factor() {
+    return Error(Errc::PolicyForbids,
+                 N_("2-step verification is required on this host; add a phone number or email "
+                    "address, or recovery codes, before removing the authenticator app"));
+}
+
 }  // namespace
+
+bool recovery_counted(const policy::UserPolicy& up) {
+    return std::find(up.second_factors.begin(), up.second_factors.end(),
+                     policy::SecondFactor::Recovery) != up.second_factors.end();
+}
 
 void AccountService::totp_add(const std::string& user, const std::string& owner,
                               Done<TotpEnrolment> done) {
@@ -28,18 +46,29 @@ void AccountService::totp_add(const std::string& user, const std::string& owner,
             user, then<UserState>(done, [=, this](const UserState& state) {
                 // Another way in: as a new contact, proved first.
                 require_reauth(user, owner, up, state, N_("adding an authenticator app"));
+                // With nothing to prove with, confirming it will ask for proof if the user
+                // has a factor by then (as a contact's confirmation does).
+                bool proved = usable_factors(up, state).any();
                 uint8_t key[totp::kSecretBytes];
                 random_.fill(key, sizeof key);
-                auto secret = std::make_shared<SecretString>(
-                    std::string_view(reinterpret_cast<const char*>(key), sizeof key));
+                // The app is set up with [totp] as it is now, and keeps it: the parameters
+                // go into its record beside the secret.
+                auto app = std::make_shared<totp::App>(totp::App{
+                    SecretString(std::string_view(reinterpret_cast<const char*>(key), sizeof key)),
+                    totp::params_of(policy_->totp)});
                 secure_wipe(key, sizeof key);
+                auto record = std::make_shared<SecretString>(totp::encode(*app));
                 int64_t until = clock_.now() + kTotpEnrolSeconds;
                 store_.set_totp_pending(
-                    user, secret->view(), until,
-                    then<void>(done, [this, user, secret, until, done] {
-                        const auto& p = policy_->totp;
+                    user, record->view(), until,
+                    then<void>(done, [this, user, app, record, until, proved, done] {
+                        if (proved) {
+                            totp_proved_[user] = until;
+                        } else {
+                            totp_proved_.erase(user);
+                        }
                         TotpEnrolment enrolment{
-                            totp::otpauth_uri(secret->view(), p.issuer, user + "@" + host_, p),
+                            totp::otpauth_uri(*app, policy_->totp.issuer, user + "@" + host_),
                             until};
                         log_event(LogLevel::Info, "totp-pending",
                                   "authenticator app enrolment started", {{"USER", user}});
@@ -49,8 +78,8 @@ void AccountService::totp_add(const std::string& user, const std::string& owner,
     });
 }
 
-void AccountService::totp_confirm(const std::string& user, const SecretString& code,
-                                  Done<void> done) {
+void AccountService::totp_confirm(const std::string& user, const std::string& owner,
+                                  const SecretString& code, Done<void> done) {
     auto answer = std::make_shared<SecretString>(code.clone());
     settle(done, [&] {
         auto up = user_policy(user);
@@ -67,9 +96,15 @@ void AccountService::totp_confirm(const std::string& user, const SecretString& c
                                 N_("the authenticator app was not confirmed in time; "
                                    "start again with lwauthctl totp add"));
                 }
+                auto proved = totp_proved_.find(user);
+                if (proved == totp_proved_.end() || proved->second != state.totp_pending_until) {
+                    // Begun when there was nothing to prove with (or elsewhere): a factor
+                    // saved since then is what proves it now, before the code is checked.
+                    require_reauth(user, owner, up, state, N_("saving the authenticator app"));
+                }
                 // Not counted toward the lockout: whoever calls holds the secret.
-                auto step =
-                    totp::matching_step(state.totp_pending, answer->view(), now, policy_->totp, -1);
+                auto step = totp::matching_step(totp::decode(state.totp_pending.view()),
+                                                answer->view(), now, policy_->totp.window, -1);
                 if (!step) {
                     throw Error(Errc::InvalidCode,
                                 N_("that is not the authenticator app's current "
@@ -78,7 +113,9 @@ void AccountService::totp_confirm(const std::string& user, const SecretString& c
                 // The app and the 2-step it turns on in one step, as a contact's.
                 bool turn_on = !state.two_step && up.two_step != policy::TwoStep::Off;
                 store_.set_totp_and_two_step(
-                    user, state.totp_pending, *step, turn_on, then<void>(done, [user, done] {
+                    user, state.totp_pending.view(), *step, turn_on,
+                    then<void>(done, [this, user, done] {
+                        totp_proved_.erase(user);
                         log_event(LogLevel::Info, "totp-added", "authenticator app added",
                                   {{"USER", user}});
                         done(Result<void>::success());
@@ -97,33 +134,34 @@ void AccountService::totp_remove(const std::string& user, const std::string& own
                     done(false);
                     return;
                 }
-                // Without the app, is any second factor left that the policy counts?
+                // Said before the step-up, from what was read; the store judges again.
                 UsableFactors left = usable_factors(up, state);
                 left.totp = false;
                 if (state.totp_set() && !left.any() && up.two_step == policy::TwoStep::Required) {
-                    throw Error(Errc::PolicyForbids,
-                                N_("2-step verification is required on this host; add a phone "
-                                   "number or email address, or recovery codes, before removing "
-                                   "the authenticator app"));
+                    throw totp_last_factor();
                 }
                 require_reauth(user, owner, up, state, N_("removing the authenticator app"));
-                bool turn_off = state.totp_set() && state.two_step && !left.any();
-                store_.set_totp(user, "", -1, then<void>(done, [this, user, turn_off, done] {
-                                    log_event(LogLevel::Info, "totp-removed",
-                                              "authenticator app removed", {{"USER", user}});
-                                    if (!turn_off) {
-                                        done(true);
-                                        return;
-                                    }
-                                    // As with the last contact: nothing left to verify with.
-                                    store_.set_two_step(user, false, then<void>(done, [user, done] {
-                                                            log_event(
-                                                                LogLevel::Info, "two-step",
-                                                                "2-step verification turned off",
-                                                                {{"USER", user}});
-                                                            done(true);
-                                                        }));
-                                }));
+                // The app, and 2-step with it when nothing counted is left, in one step
+                // judged on fresh state: a contact removed meanwhile is seen.
+                store_.remove_second_factor(
+                    user, "totp", removal_rule(up),
+                    then<Removal>(done, [user, done](Removal removal) {
+                        if (removal == Removal::Refused) {
+                            throw totp_last_factor();
+                        }
+                        if (removal == Removal::Absent) {
+                            done(false);
+                            return;
+                        }
+                        log_event(LogLevel::Info, "totp-removed", "authenticator app removed",
+                                  {{"USER", user}});
+                        if (removal == Removal::TwoStepOff) {
+                            // As with the last contact: nothing left to verify with.
+                            log_event(LogLevel::Info, "two-step", "2-step verification turned off",
+                                      {{"USER", user}});
+                        }
+                        done(true);
+                    }));
             }));
     });
 }
@@ -132,6 +170,8 @@ void AccountService::generate_recovery(const std::string& user, const std::strin
                                        Done<std::vector<SecretString>> done) {
     settle(done, [&] {
         auto up = user_policy(user);
+        // Codes the policy does not count would mark the user enrolled, and prove nothing.
+        require_recovery_allowed(up);
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
                 require_reauth(user, owner, up, state, N_("making new recovery codes"));

@@ -121,6 +121,7 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
         check_contact_kind(kind);
         require_known(user);
         require_may_change(admin, user, "contact-set");
+        require_not_from_directory(user);
         Contact profile{kind, normalized_contact(kind, value), "admin"};
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
                              store_.set_profile_contact(user, profile, then<void>(done, [=, this] {
@@ -129,6 +130,15 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
                                                         }));
                          }));
     });
+}
+
+void AdminService::require_not_from_directory(const std::string& user) const {
+    // The next synchronization would undo the change: the directory is where it is made.
+    const policy::Policy& policy = account_.policy();
+    if (policy.contacts == policy::Contacts::Admin &&
+        policy.directory.backend == policy::DirectoryBackend::Ldap) {
+        throw Error(Errc::ManagedByAdmin, bus_text(bus_texts::kAdminFromDirectory, {user}));
+    }
 }
 
 void AdminService::set_login_contact(uid_t admin, const std::string& user, const Contact& profile,
@@ -169,6 +179,7 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
         check_contact_kind(kind);
         require_known(user);
         require_may_change(admin, user, "contact-remove");
+        require_not_from_directory(user);
         store_.load_user(
             user, then<UserState>(done, [=, this](const UserState& state) {
                 const Contact* login = state.contact(kind);
@@ -235,6 +246,8 @@ void AdminService::reset(uid_t admin, const std::string& user, const std::string
         scope.recovery = all;
         // The next login without a contact starts the enrolment grace afresh.
         scope.enroll_grace = all;
+        // 2-step goes off with the last factor the user's policy counts, unless required.
+        scope.counted = removal_rule(account_.user_policy(user));
         if (scope.contacts) {
             account_.forget_pending(user);
         }
@@ -255,10 +268,18 @@ void AdminService::recovery_codes(uid_t admin, const std::string& user,
     settle(done, [&] {
         require_known(user);
         require_may_change(admin, user, "recovery");
+        // Allowed even where the policy does not count them (another host of a shared
+        // store may), but said in the log: here they neither enrol the user nor pass 2-step.
+        bool counted = recovery_counted(account_.user_policy(user));
         account_.store_recovery_codes(
-            user, [admin, user, done](Result<std::vector<SecretString>> codes) {
-                if (codes) {
+            user, [admin, user, counted, done](Result<std::vector<SecretString>> codes) {
+                if (codes && counted) {
                     log_admin(admin, user, "recovery", "administrator generated recovery codes");
+                } else if (codes) {
+                    log_admin(admin, user, "recovery",
+                              "administrator generated recovery codes, which the user's policy "
+                              "on this host does not count",
+                              "uncounted");
                 }
                 done(std::move(codes));
             });

@@ -71,6 +71,8 @@ class AdminService {
     /// nor in the admin group: a member of the group must not weaken root's 2-step
     /// verification, nor another member's (or their own: that is the Account interface).
     void require_may_change(uid_t admin, const std::string& user, const std::string& action) const;
+    /// Throws ManagedByAdmin when the user's contacts come from [directory] (LDAP).
+    void require_not_from_directory(const std::string& user) const;
     /// Whether changes to `user` are for root alone; true when that cannot be told.
     [[nodiscard]] bool for_root_alone(const std::string& user) const;
 

@@ -815,7 +815,8 @@ int BusService::account_confirm_totp(sd_bus_message* m) {
     std::string user = caller_user(m);
     const char* code = nullptr;
     check(sd_bus_message_read(m, "s", &code), "arguments");
-    account_.totp_confirm(user, SecretString(code), later_reply(m, caller_is_root(m)));
+    account_.totp_confirm(user, sender_of(m), SecretString(code),
+                          later_reply(m, caller_is_root(m)));
     return 1;
 }
 

@@ -15,6 +15,7 @@
 
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
+#include "lwauth/secret.hpp"
 #include "lwauth/text.hpp"
 
 namespace lwauth {
@@ -143,6 +144,60 @@ SecretString load_or_create_key(const std::string& path, RandomSource& random) {
     SecretString secret(std::string_view(reinterpret_cast<char*>(key), sizeof key));
     secure_wipe(key, sizeof key);
     return secret;
+}
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+}  // namespace
+
+SecretString read_key_file(const std::string& path, const SecretReader& reader) {
+    constexpr size_t kKeySize = 32;
+    auto opened = open_checked(AT_FDCWD, path, O_RDONLY, FileType::Regular, secret_file_rule(reader));
+    if (!opened) {
+        throw Error(Errc::Internal, describe_file_error(opened.error(), path));
+    }
+    std::string text;
+    ScopedWipe wipe_text(text);
+    if (int error = read_to_end(opened->fd.get(), text, 4 * kKeySize)) {
+        throw Error(Errc::Internal,
+                    "cannot read " + path + ": " +
+                        (error == EFBIG ? std::string("too large") : std::strerror(error)));
+    }
+    if (text.size() == kKeySize) {
+        return SecretString(text);
+    }
+    std::string_view hex(text);
+    if (hex.ends_with('\n')) {
+        hex.remove_suffix(1);
+    }
+    std::string key(kKeySize, '\0');
+    ScopedWipe wipe_key(key);
+    bool ok = hex.size() == 2 * kKeySize;
+    for (size_t i = 0; ok && i < kKeySize; ++i) {
+        int high = hex_value(hex[2 * i]);
+        int low = hex_value(hex[2 * i + 1]);
+        ok = high >= 0 && low >= 0;
+        key[i] = static_cast<char>(high * 16 + low);
+    }
+    if (!ok) {
+        throw Error(Errc::Internal, path + " must hold 32 bytes or 64 hexadecimal digits (make "
+                                           "one with: openssl rand -hex 32); it holds " +
+                                       std::to_string(text.size()) + " bytes");
+    }
+    return SecretString(key);
 }
 
 bool looks_like_code(std::string_view answer, int length) {

@@ -45,6 +45,12 @@ class Hasher {
 /// group or others.
 [[nodiscard]] SecretString load_or_create_key(const std::string& path, RandomSource& random);
 
+/// Reads a key the administrator gives ([store] code_key_file, contacts_key_file, ...):
+/// a secret file (secret_file_rule(reader)) holding exactly 32 bytes, such as a copied
+/// code.key, or 64 hexadecimal digits with an optional newline (openssl rand -hex 32).
+/// Never creates it. Throws Error(Internal) saying why it cannot be used.
+[[nodiscard]] SecretString read_key_file(const std::string& path, const SecretReader& reader);
+
 /// Only digits, of exactly the expected length (what the user typed, spaces removed).
 [[nodiscard]] bool looks_like_code(std::string_view answer, int length);
 

@@ -43,6 +43,7 @@
 #include "store/sqlite_store.hpp"
 #include "store/threaded_store.hpp"
 #include "timers.hpp"
+#include "directory/directory_sync.hpp"
 #include "workers.hpp"
 
 #ifndef LWAUTH_VERSION
@@ -226,12 +227,21 @@ class Daemon {
             return 1;
         }
         extensions_ = add_extensions({event_.get(), bus_.get(), *engine_, *timers_, *account_});
+        // [directory] contacts come into the store in the background from here on.
+        directory_ = std::make_unique<DirectorySync>(
+            event_.get(), *store_, clock_, [this] { return policy_; },
+            options_.state_dir + "/directory.synced");
         return serve();
     }
 
     // Error(BadPolicy) saying why the new policy was refused (the old one stays).
     Result<void> reload() {
         sd_notify(0, "RELOADING=1");
+        // A reload also synchronizes the directory, with the policy that runs after it
+        // (a pass starts from the loop, after this returns).
+        if (directory_) {
+            directory_->sync_now();
+        }
         auto loaded = policy::load_directory(options_.config_dir, load_options());
         if (!loaded.policy) {
             std::string why;
@@ -330,12 +340,11 @@ class Daemon {
 
     // The composition root: every service gets its dependencies here, and only here.
     bool compose() {
-        std::string key_path = options_.state_dir + "/code.key";
-        std::string contacts_key_path = options_.state_dir + "/contacts.key";
         std::string db_path = policy_->store.path.empty() ? options_.state_dir + "/lwauth.db"
                                                           : policy_->store.path.string();
-        hasher_ = std::make_unique<Hasher>(load_or_create_key(key_path, random_));
-        store_ = open_store(db_path, contacts_key_path);
+        hasher_ = std::make_unique<Hasher>(
+            store_key("code_key_file", policy_->store.code_key_file, "code.key"));
+        store_ = open_store(db_path);
         AsyncStore& logins = login_store();
         sender_ = std::make_unique<CodeSender>(clock_, logins, *hasher_);
         sender_->set_channels(build_channels(*policy_, *http_));
@@ -364,10 +373,19 @@ class Daemon {
 
     // The store of [store] backend: SQLite answering on the loop, or PostgreSQL on
     // connection threads of its own (threaded_store.hpp), each with its connection.
-    std::unique_ptr<AsyncStore> open_store(const std::string& db_path,
-                                           const std::string& contacts_key_path) {
+    std::unique_ptr<AsyncStore> open_store(const std::string& db_path) {
+        SecretString contacts_key =
+            store_key("contacts_key_file", policy_->store.contacts_key_file, "contacts.key");
+        std::vector<SecretString> old_keys;
+        for (const auto& path : policy_->store.contacts_old_key_files) {
+            old_keys.push_back(store_key("contacts_old_key_files", path, {}));
+        }
         auto cipher = [&] {
-            return ContactCipher(load_or_create_key(contacts_key_path, random_), random_);
+            std::vector<SecretString> old;
+            for (const auto& key : old_keys) {
+                old.push_back(key.clone());
+            }
+            return ContactCipher(contacts_key.clone(), random_, std::move(old));
         };
         if (policy_->store.backend != policy::StoreBackend::Postgresql) {
             return std::make_unique<ImmediateStore>(
@@ -411,6 +429,21 @@ class Daemon {
         auto threaded = std::make_unique<ThreadedStore>(event_.get(), std::move(stores));
         login_store_ = threaded->urgent();
         return threaded;
+    }
+
+    // A key of [store]: the file `key` names, which a fleet shares and lwauthd never makes,
+    // or else (no such key) `state_name` in the state directory, made there at first start.
+    SecretString store_key(const std::string& key, const std::filesystem::path& file,
+                           const std::string& state_name) {
+        if (file.empty()) {
+            return load_or_create_key(options_.state_dir + "/" + state_name, random_);
+        }
+        try {
+            return read_key_file(file.string(), this_process_reader());
+        } catch (const Error& e) {
+            throw Error(Errc::Internal,
+                        "[store] " + key + ": " + e.what() + "; refusing to start");
+        }
     }
 
     // What logins (and the codes they send) use: on PostgreSQL the connection threads'
@@ -731,6 +764,7 @@ class Daemon {
     // After bus_ and event_, and ended first (~Daemon): its connections call service_.
     std::unique_ptr<LoginSocket> login_socket_;
     std::shared_ptr<void> extensions_;  // after bus_ and engine_: destroyed before them
+    std::unique_ptr<DirectorySync> directory_;  // on store_ and event_: destroyed first
 };
 
 }  // namespace

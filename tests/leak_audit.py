@@ -29,7 +29,9 @@ are searched for the secrets of every process. The places a secret comes from ar
 searched for it. Not searched at all: the outbox and the fakes' journals (where a code
 is delivered), the test's own input, and the output of the user's devices (the test
 phone following LINE's redirects, oathtool); the test SSH client's lines that say what
-it typed are input too, the rest of its trace (what sshd showed) is searched.
+it typed are input too, the rest of its trace (what sshd showed) is searched. The test's
+LDAP server (a "slapd" directory: its tree and database) is the company directory, where
+the numbers come from: input, not searched.
 
 A number (code, PIN, phone number) matches only as a whole run of digits, so that a code
 is not found inside a timestamp; values a test uses as a wrong answer everywhere (one
@@ -302,6 +304,8 @@ def collect(group):
             collect_key(path, ledger)
         elif path.parent.name == "pki":
             skip.add(path)  # the fakes' TLS certificates and keys, not lwauth's
+        elif "slapd" in path.parent.parts:
+            skip.add(path)  # the test's directory server: where the contacts come from
         elif is_secret_file(path):
             skip.add(path)
             collect_secret(path, ledger)

@@ -126,8 +126,24 @@ Error open_error(int error, int dir_fd, const std::string& name, FileType type, 
     return system_error(error);
 }
 
+// Whether a file of several names, `name` relative to `dir_fd`, may be trusted under
+// `rule`: the rule allows it, the file is the rule's owner's, and so is the directory it
+// is in, which nobody else may write (no other name can be swapped in there).
+bool other_names_allowed(const struct stat& st, int dir_fd, const std::string& name,
+                         const FileRule& rule) {
+    if (!rule.other_names || st.st_uid != rule.owner) {
+        return false;
+    }
+    size_t slash = name.rfind('/');
+    std::string parent = slash == std::string::npos ? "." : name.substr(0, slash + 1);
+    struct stat dir {};
+    return ::fstatat(dir_fd, parent.c_str(), &dir, 0) == 0 && S_ISDIR(dir.st_mode) &&
+           dir.st_uid == rule.owner && (dir.st_mode & 022) == 0;
+}
+
 // Whether the opened file is of `type` and satisfies `rule`.
-Result<void> check_opened(const struct stat& st, FileType type, const FileRule& rule) {
+Result<void> check_opened(const struct stat& st, FileType type, const FileRule& rule, int dir_fd,
+                          const std::string& name) {
     if (S_ISLNK(st.st_mode)) {  // O_PATH | O_NOFOLLOW opens the link itself
         return Error(Errc::InvalidArgument, kIsLink);
     }
@@ -139,7 +155,8 @@ Result<void> check_opened(const struct stat& st, FileType type, const FileRule& 
     }
     // Another name of the file lives on after this one is removed or replaced, and
     // whoever may write where it is may later link it back or read what it became.
-    if (type == FileType::Regular && st.st_nlink != 1) {
+    if (type == FileType::Regular && st.st_nlink != 1 &&
+        !other_names_allowed(st, dir_fd, name, rule)) {
         return Error(Errc::InvalidArgument, kHardLink);
     }
     return check_rule(st, rule);
@@ -167,7 +184,7 @@ Result<OpenedFile> open_checked(int dir_fd, const std::string& path, int flags, 
     if (::fstat(file.fd.get(), &file.st) != 0) {
         return system_error(errno);
     }
-    if (auto usable = check_opened(file.st, type, rule); !usable) {
+    if (auto usable = check_opened(file.st, type, rule, dir_fd, name); !usable) {
         return usable.error();
     }
     if ((flags & O_PATH) == 0 && type == FileType::Regular) {

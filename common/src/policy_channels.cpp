@@ -290,7 +290,7 @@ Result<void> check_option(Check check, const Input& in) {
         case Check::AbsolutePath:
             return problem(absolute_path_parser(Empty::Refused)(in.value));
         case Check::SecretFile:
-            return check_secret_file(in.key, in.value, in.options.secret_reader);
+            return check_secret_input(in);
         case Check::HttpUrl:
             // Gateways are reached over verified TLS only: lwauthd's HTTP client refuses
             // anything else, so the policy says so first.

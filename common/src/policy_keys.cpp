@@ -158,13 +158,27 @@ KeyRule overridable(Format<T> format) {
     return {apply, compile, show<First, Rest...>(format.print)};
 }
 
+}  // namespace
+
+Result<void> check_secret_input(const Input& in) {
+    auto checked = check_secret_file(in.key, in.value, in.options.secret_reader);
+    if (!checked) {
+        return checked.error();
+    }
+    if (*checked && in.warnings != nullptr) {
+        in.warnings->push_back(**checked);
+    }
+    return {};
+}
+
+namespace {
+
 // A *_file key naming a secret: the file is checked, the path kept.
 template <auto First, auto... Rest>
 KeyRule secret_file() {
     Apply apply = [](Target& target, const Input& in) -> Result<void> {
         if (!in.value.empty()) {
-            if (auto checked = check_secret_file(in.key, in.value, in.options.secret_reader);
-                !checked) {
+            if (auto checked = check_secret_input(in); !checked) {
                 return checked;
             }
         }
@@ -173,6 +187,36 @@ KeyRule secret_file() {
     };
     return {apply, nullptr,
             show<First, Rest...>([](const std::filesystem::path& path) { return path.string(); })};
+}
+
+// A list of *_file keys naming secrets, each checked, none twice; empty is none.
+template <auto First, auto... Rest>
+KeyRule secret_files() {
+    Apply apply = [](Target& target, const Input& in) -> Result<void> {
+        std::vector<std::filesystem::path> paths;
+        for (auto item : split_list(in.value)) {
+            if (item.empty()) {
+                return Error(Errc::BadPolicy, bad_value(in, "empty item in list"));
+            }
+            if (std::find(paths.begin(), paths.end(), item) != paths.end()) {
+                return Error(Errc::BadPolicy,
+                             bad_value(in, "'" + std::string(item) + "' is listed twice"));
+            }
+            Input each = in;
+            each.value = item;
+            if (auto checked = check_secret_input(each); !checked) {
+                return checked;
+            }
+            paths.emplace_back(item);
+        }
+        member<First, Rest...>(owner<First>(target)) = std::move(paths);
+        return {};
+    };
+    return {apply, nullptr,
+            show<First, Rest...>([](const std::vector<std::filesystem::path>& paths) {
+                std::vector<std::string> names(paths.begin(), paths.end());
+                return join(names, ", ");
+            })};
 }
 
 }  // namespace
@@ -305,6 +349,10 @@ const std::vector<KeySpec>& key_specs() {
         {"store", "path", global<&P::store, &S::path>(as(absolute_path_parser(Allowed)))},
         {"store", "url", global<&P::store, &S::url>(text(Allowed))},
         {"store", "password_file", secret_file<&P::store, &S::password_file>()},
+        {"store", "code_key_file", secret_file<&P::store, &S::code_key_file>()},
+        {"store", "contacts_key_file", secret_file<&P::store, &S::contacts_key_file>()},
+        {"store", "contacts_old_key_files",
+         secret_files<&P::store, &S::contacts_old_key_files>()},
 
         {"daemon", "workers",
          global<&P::daemon, &DaemonPolicy::workers>(as(integer_parser(1, 16)))},
@@ -316,8 +364,13 @@ const std::vector<KeySpec>& key_specs() {
         {"directory", "ldap_base", global<&P::directory, &D::ldap_base>(text(Allowed))},
         {"directory", "ldap_bind_dn", global<&P::directory, &D::ldap_bind_dn>(text(Allowed))},
         {"directory", "ldap_password_file", secret_file<&P::directory, &D::ldap_password_file>()},
+        {"directory", "ldap_filter", global<&P::directory, &D::ldap_filter>(text(Refused))},
         {"directory", "phone_attribute", global<&P::directory, &D::phone_attribute>(text(Refused))},
         {"directory", "email_attribute", global<&P::directory, &D::email_attribute>(text(Refused))},
+        {"directory", "sync_interval",
+         global<&P::directory, &D::sync_interval>(as(duration_parser(1min, 24h)))},
+        {"directory", "max_age",
+         global<&P::directory, &D::max_age>(as(duration_parser(1h, 90 * 24h)))},
     };
     return specs;
 }

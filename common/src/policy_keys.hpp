@@ -24,7 +24,14 @@ struct Input {
     std::string_view key;  // as written ("length" in [code], "code.length" in an override)
     std::string_view value;
     const LoadOptions& options;
+    // Where a key that is taken but deserves a word puts it (a secret file with another
+    // name); the loader makes each a warning at the key's line. None: not said.
+    std::vector<std::string>* warnings = nullptr;
 };
+
+// A *_file key's secret file checked (check_secret_file): the error, or success with the
+// file's warning, if any, put in `in.warnings`.
+Result<void> check_secret_input(const Input& in);
 
 // "bad value 'V' for KEY: " and what the parser expected.
 std::string bad_value(const Input& in, const std::string& expected);

@@ -61,6 +61,11 @@ class Loader {
         error({name, 0}, reason);
     }
 
+    // A policy file read that has another name: a warning about the file as a whole.
+    void warn_other_names(const std::string& path) {
+        warnings_.push_back({path, 0, other_names_warning(path)});
+    }
+
     void parse(const std::string& name, const std::string& text) {
         files_.push_back(name);
         file_ = name;
@@ -195,7 +200,7 @@ class Loader {
                               "] (first set on line " + std::to_string(first->second) + ")");
             return;
         }
-        Input in{key, value, options_};
+        Input in{key, value, options_, &notes_};
         switch (section_.kind) {
             case SectionKind::Fixed:
                 set_fixed(in);
@@ -210,6 +215,7 @@ class Loader {
             default:
                 break;
         }
+        warn_notes(here());
     }
 
     void set_fixed(const Input& in) {
@@ -259,6 +265,7 @@ class Loader {
 
         for (const auto& [key, setting] : raw.settings) {
             set_channel_key(channel, *type, raw, key, setting);
+            warn_notes({setting.file, setting.line});
         }
         fill_channel_options(channel, *type, raw);
         if (type->check != nullptr && errors_.size() == errors_before) {
@@ -308,7 +315,7 @@ class Loader {
     void set_channel_key(ChannelConfig& channel, const ChannelType& type, const RawChannel& raw,
                          const std::string& key, const Setting& setting) {
         Location at{setting.file, setting.line};
-        Input in{key, setting.value, options_};
+        Input in{key, setting.value, options_, &notes_};
         if (key == "type" || key == "enabled") {
             return;
         }
@@ -501,6 +508,20 @@ class Loader {
         if (!directory.ldap_bind_dn.empty() && directory.ldap_password_file.empty()) {
             error(set_at("directory.ldap_bind_dn"), "ldap_bind_dn requires ldap_password_file");
         }
+        // Exactly one %u: the filter must name the user, and only once, so that a
+        // template mistake cannot match everyone (RFC 4515 escaping applies to the name).
+        const std::string& filter = directory.ldap_filter;
+        size_t at = filter.find("%u");
+        if (at == std::string::npos || filter.find("%u", at + 2) != std::string::npos ||
+            filter.front() != '(' || filter.back() != ')') {
+            error(set_at("directory.ldap_filter"),
+                  "ldap_filter must be one parenthesized LDAP filter with %u (the user name) "
+                  "exactly once, e.g. (uid=%u)");
+        }
+        if (directory.max_age <= directory.sync_interval) {
+            error(set_at("directory.max_age"),
+                  "max_age must be longer than sync_interval in [directory]");
+        }
     }
 
     // An outbox writes each code in clear to a file where no user receives it: for tests
@@ -624,6 +645,15 @@ class Loader {
 
     Location here() const { return {file_, line_}; }
 
+    // The words the keys just read left (Input::warnings), as warnings at `at`.
+    void warn_notes(const Location& at) {
+        for (auto& note : notes_) {
+            warnings_.push_back({at.file, at.line, std::move(note)});
+        }
+        notes_.clear();
+    }
+
+
     void error(const Location& at, std::string message) {
         errors_.push_back({at.file, at.line, std::move(message)});
     }
@@ -648,6 +678,7 @@ class Loader {
     std::vector<std::string> files_;          // in the order read
     std::vector<Diagnostic> errors_;
     std::vector<Diagnostic> warnings_;
+    std::vector<std::string> notes_;  // Input::warnings of the key being read
 
     // The file being parsed.
     std::string file_;
@@ -662,18 +693,21 @@ LoadResult load_directory_as(const std::filesystem::path& dir,
                              const LoadOptions& options) {
     namespace fs = std::filesystem;
     Loader loader(options, dir);
-    const FileRule rule{options.policy_owner_uid, 022, std::nullopt, std::nullopt};
+    const FileRule rule{options.policy_owner_uid, 022, std::nullopt, std::nullopt, true};
     auto top = open_policy_directory(AT_FDCWD, dir.string(), rule);
     if (!top) {
         loader.file_failed(dir.string(), policy_file_error(top.error()).what());
         return loader.finish();
     }
     auto read = [&](int dir_fd, const fs::path& path) {
-        auto text = read_policy_file(dir_fd, path.filename().string(), rule);
-        if (text) {
-            loader.parse(path.string(), *text);
+        auto file = read_policy_file(dir_fd, path.filename().string(), rule);
+        if (file) {
+            if (file->other_names) {
+                loader.warn_other_names(path.string());
+            }
+            loader.parse(path.string(), file->text);
         } else {
-            loader.file_failed(path.string(), text.error().what());
+            loader.file_failed(path.string(), file.error().what());
         }
     };
 

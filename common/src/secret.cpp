@@ -24,7 +24,9 @@ void secure_wipe(void* data, size_t size) noexcept {
 
 SecretString::SecretString(std::string_view value)
     : data_(std::make_unique<char[]>(value.size() + 1)), size_(value.size()) {
-    std::memcpy(data_.get(), value.data(), value.size());
+    if (!value.empty()) {  // an empty view may have no data at all: memcpy's is never null
+        std::memcpy(data_.get(), value.data(), value.size());
+    }
     data_[value.size()] = '\0';
 }
 

@@ -1,5 +1,6 @@
 #include "two_step.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "../log.hpp"
@@ -70,6 +71,17 @@ std::optional<Step> locked_refusal(int64_t locked_until, int64_t now, Language l
 }
 
 namespace two_step {
+
+bool enrolled_here(const policy::UserPolicy& user_policy, const UserState& state) {
+    auto counts = [&](policy::SecondFactor factor) {
+        return std::find(user_policy.second_factors.begin(), user_policy.second_factors.end(),
+                         factor) != user_policy.second_factors.end();
+    };
+    bool uncounted_app =
+        state.totp_set() && !(user_policy.totp && counts(policy::SecondFactor::Totp));
+    bool uncounted_codes = state.recovery_codes > 0 && !counts(policy::SecondFactor::Recovery);
+    return state.enrolled && !uncounted_app && !uncounted_codes;
+}
 
 void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
                      const LoginContext& context, Done<std::optional<Step>> done) {
@@ -152,7 +164,7 @@ Step grace_step(policy::Contacts contacts, const policy::UserPolicy& user_policy
 void unenrolled_step(AsyncStore& store, const Clock& clock, const policy::Policy& policy,
                      const policy::UserPolicy& user_policy, const LoginContext& context,
                      const UserState& state, Done<Step> done) {
-    if (user_policy.enroll_grace.count() <= 0 || state.enrolled) {
+    if (user_policy.enroll_grace.count() <= 0 || enrolled_here(user_policy, state)) {
         log_event(LogLevel::Notice, "login-no-contact",
                   "login refused: 2-step verification required but no verified contact",
                   {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});

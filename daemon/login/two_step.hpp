@@ -43,6 +43,12 @@ void remembered_step(AsyncStore& store, const Clock& clock, const policy::UserPo
 void remember_place(AsyncStore& store, const Clock& clock, const policy::UserPolicy& user_policy,
                     const LoginContext& context, Done<void> done);
 
+/// Whether the mark that the user enrolled ends their enrolment grace on this host. The
+/// mark is the user's (shared by every host of a PostgreSQL store) and the policy the
+/// host's: a mark that may have come from a factor this host does not count (an app or
+/// recovery codes outside its second_factors, which the user still has) does not.
+[[nodiscard]] bool enrolled_here(const policy::UserPolicy& user_policy, const UserState& state);
+
 /// The verdict for a user who has set up no second factor: `success` with how to enroll
 /// while [policy] enroll_grace lasts (started by the first such login), unless the user
 /// enrolled before; else `denied`.

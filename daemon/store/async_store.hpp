@@ -30,6 +30,8 @@ class AsyncStore {
                                 Done<void> done) = 0;
     virtual void remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                              const OtherFactors& others, Done<bool> done) = 0;
+    virtual void remove_second_factor(const std::string& user, const std::string& factor,
+                                      const RemovalRule& rule, Done<Removal> done) = 0;
     virtual void set_two_step(const std::string& user, bool enabled, Done<void> done) = 0;
     virtual void save_contact_and_two_step(const std::string& user, const Contact& contact,
                                            bool two_step, Done<void> done) = 0;
@@ -81,6 +83,8 @@ class AsyncStore {
     virtual void add_passwordless_failure(const std::string& user, Done<int> done) = 0;
     virtual void lock(const std::string& user, int64_t until, Done<void> done) = 0;
     virtual void clear_failures(const std::string& user, Done<void> done) = 0;
+    virtual void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                              Done<bool> done) = 0;
     virtual void reset(const std::string& user, const ResetScope& scope, Done<void> done) = 0;
 
     virtual void reserve_send(const std::vector<SendCap>& caps, int64_t since, int64_t at,
@@ -131,6 +135,10 @@ class ImmediateStore final : public AsyncStore {
     void remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                      const OtherFactors& others, Done<bool> done) override {
         answer(done, [&] { return store_.remove_contact_and_two_step(user, kind, others); });
+    }
+    void remove_second_factor(const std::string& user, const std::string& factor,
+                              const RemovalRule& rule, Done<Removal> done) override {
+        answer(done, [&] { return store_.remove_second_factor(user, factor, rule); });
     }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         answer(done, [&] { store_.set_two_step(user, enabled); });
@@ -239,6 +247,10 @@ class ImmediateStore final : public AsyncStore {
     }
     void clear_failures(const std::string& user, Done<void> done) override {
         answer(done, [&] { store_.clear_failures(user); });
+    }
+    void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                      Done<bool> done) override {
+        answer(done, [&] { return store_.clear_failures_unless_locked(user, now); });
     }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         answer(done, [&] { store_.reset(user, scope); });

@@ -21,8 +21,10 @@ const unsigned char* bytes(std::string_view s) {
 
 }  // namespace
 
-ContactCipher::ContactCipher(SecretString key, RandomSource& random)
+ContactCipher::ContactCipher(SecretString key, RandomSource& random,
+                             std::vector<SecretString> old_keys)
     : key_(std::move(key)),
+      old_keys_(std::move(old_keys)),
       random_(random),
       cipher_(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), &EVP_CIPHER_free) {
     if (!cipher_) {
@@ -54,13 +56,41 @@ std::string ContactCipher::open(std::string_view sealed, std::string_view bindin
     if (sealed.size() < kNonceSize + kTagSize) {
         throw Error(Errc::Internal, "a stored contact is damaged");
     }
+    auto opened = try_open(sealed, binding);
+    if (!opened) {
+        throw Error(Errc::Internal,
+                    "a stored contact failed authentication (wrong key or altered database)");
+    }
+    return std::move(opened->plaintext);
+}
+
+std::optional<ContactCipher::Opened> ContactCipher::try_open(std::string_view sealed,
+                                                             std::string_view binding) const {
+    Opened opened;
+    if (open_with(key_, sealed, binding, opened.plaintext)) {
+        return opened;
+    }
+    opened.current = false;
+    for (const SecretString& key : old_keys_) {
+        if (open_with(key, sealed, binding, opened.plaintext)) {
+            return opened;
+        }
+    }
+    return std::nullopt;
+}
+
+bool ContactCipher::open_with(const SecretString& key, std::string_view sealed,
+                              std::string_view binding, std::string& out) const {
+    if (sealed.size() < kNonceSize + kTagSize) {
+        return false;
+    }
     size_t text_size = sealed.size() - kNonceSize - kTagSize;
-    std::string out(text_size, '\0');
+    out.assign(text_size, '\0');
     CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     int len = 0;
     std::string tag(sealed.substr(kNonceSize + text_size));
     if (!ctx ||
-        EVP_DecryptInit_ex(ctx.get(), cipher_.get(), nullptr, bytes(key_.view()), bytes(sealed)) !=
+        EVP_DecryptInit_ex(ctx.get(), cipher_.get(), nullptr, bytes(key.view()), bytes(sealed)) !=
             1 ||
         EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(binding),
                           static_cast<int>(binding.size())) != 1 ||
@@ -70,10 +100,17 @@ std::string ContactCipher::open(std::string_view sealed, std::string_view bindin
         EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) !=
             1) {
         wipe_string(out);
-        throw Error(Errc::Internal,
-                    "a stored contact failed authentication (wrong key or altered database)");
+        out.clear();
+        return false;
     }
-    return out;
+    return true;
+}
+
+CopyableSecret ContactCipher::open_secret(std::string_view sealed, std::string_view binding) const {
+    std::string plain = open(sealed, binding);
+    CopyableSecret secret(plain);
+    wipe_string(plain);
+    return secret;
 }
 
 }  // namespace lwauth

@@ -49,6 +49,10 @@ class MemoryStore final : public Store {
                                      const OtherFactors& others) override {
         return remove_contact_and_two_step_steps(user, kind, others);
     }
+    Removal remove_second_factor(const std::string& user, const std::string& factor,
+                                 const RemovalRule& rule) override {
+        return remove_second_factor_steps(user, factor, rule);
+    }
     void set_two_step(const std::string& user, bool enabled) override {
         users_[user].two_step = enabled;
     }
@@ -97,14 +101,14 @@ class MemoryStore final : public Store {
     void set_totp_pending(const std::string& user, std::string_view secret,
                           int64_t until) override {
         UserState& state = users_[user];
-        state.totp_pending = std::string(secret);
+        state.totp_pending = CopyableSecret(secret);
         state.totp_pending_until = secret.empty() ? 0 : until;
     }
     void set_totp(const std::string& user, std::string_view secret, int64_t last_step) override {
         UserState& state = users_[user];
-        state.totp_secret = std::string(secret);
+        state.totp_secret = CopyableSecret(secret);
         state.totp_last_step = secret.empty() ? -1 : last_step;
-        state.totp_pending.clear();
+        state.totp_pending = CopyableSecret();
         state.totp_pending_until = 0;
         state.enrolled = state.enrolled || !secret.empty();
     }
@@ -212,7 +216,7 @@ class MemoryStore final : public Store {
         }
     }
     FailureCount add_failure(const std::string& user, const LockRule& rule = {}) override {
-        FailureCount count{++users_[user].failures, ++in_a_row_[user]};
+        FailureCount count{++users_[user].failures, in_a_row_[user] += rule.in_a_row ? 1 : 0};
         count.locked_until = lock_for(count, rule);
         if (count.locked_until != 0) {
             lock(user, count.locked_until);
@@ -233,6 +237,14 @@ class MemoryStore final : public Store {
             state->locked_until = 0;
             in_a_row_[user] = 0;
         }
+    }
+    bool clear_failures_unless_locked(const std::string& user, int64_t now) override {
+        const UserState* state = existing(user);
+        if (state != nullptr && state->locked_until > now) {
+            return false;
+        }
+        clear_failures(user);
+        return true;
     }
     void reset(const std::string& user, const ResetScope& scope) override {
         reset_steps(user, scope);

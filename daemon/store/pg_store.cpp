@@ -416,12 +416,12 @@ UserState PgStore::load_user(const std::string& user) {
         state.fingerprint.disabled = row.boolean(0, 13);
         if (!row.null(0, 14)) {
             state.totp_secret =
-                cipher_.open(unhex_bytea(row.text(0, 14)), totp_binding(user, false));
+                cipher_.open_secret(unhex_bytea(row.text(0, 14)), totp_binding(user, false));
         }
         state.totp_last_step = row.null(0, 15) ? -1 : row.integer(0, 15);
         if (!row.null(0, 16)) {
             state.totp_pending =
-                cipher_.open(unhex_bytea(row.text(0, 16)), totp_binding(user, true));
+                cipher_.open_secret(unhex_bytea(row.text(0, 16)), totp_binding(user, true));
         }
         state.totp_pending_until = row.integer(0, 17);
         state.recovery_codes = static_cast<int>(row.integer(0, 18));
@@ -489,6 +489,15 @@ bool PgStore::remove_contact_and_two_step(const std::string& user, const std::st
     return in_transaction([&] {
         Query(*this, "SELECT 1 FROM users WHERE name = $1 FOR UPDATE", {user});
         return remove_contact_and_two_step_steps(user, kind, others);
+    });
+}
+
+Removal PgStore::remove_second_factor(const std::string& user, const std::string& factor,
+                                      const RemovalRule& rule) {
+    return in_transaction([&] {
+        // The user's row locked first: another host's removal waits, then reads fresh state.
+        Query(*this, "SELECT 1 FROM users WHERE name = $1 FOR UPDATE", {user});
+        return remove_second_factor_steps(user, factor, rule);
     });
 }
 
@@ -744,8 +753,8 @@ FailureCount PgStore::add_failure(const std::string& user, const LockRule& rule)
         // counts from this one's result.
         Query row(*this,
                   "UPDATE users SET failures = failures + 1, failures_in_a_row = "
-                  "failures_in_a_row + 1 WHERE name = $1 RETURNING failures, failures_in_a_row",
-                  {user});
+                  "failures_in_a_row + $2 WHERE name = $1 RETURNING failures, failures_in_a_row",
+                  {user, int64_t{rule.in_a_row ? 1 : 0}});
         FailureCount count{static_cast<int>(row.integer(0, 0)),
                            static_cast<int>(row.integer(0, 1))};
         count.locked_until = lock_for(count, rule);
@@ -776,6 +785,18 @@ void PgStore::clear_failures(const std::string& user) {
           "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
           "locked_until = 0 WHERE name = $1",
           {user});
+}
+
+bool PgStore::clear_failures_unless_locked(const std::string& user, int64_t now) {
+    return in_transaction([&] {
+        // FOR UPDATE waits for a row another host holds, and reads the lock it committed.
+        Query row(*this, "SELECT locked_until FROM users WHERE name = $1 FOR UPDATE", {user});
+        if (row.rows() > 0 && row.integer(0, 0) > now) {
+            return false;
+        }
+        clear_failures(user);
+        return true;
+    });
 }
 
 void PgStore::reset(const std::string& user, const ResetScope& scope) {

@@ -66,6 +66,8 @@ class PgStore final : public Store {
     void remove_contact(const std::string& user, const std::string& kind) override;
     bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                      const OtherFactors& others) override;
+    Removal remove_second_factor(const std::string& user, const std::string& factor,
+                                 const RemovalRule& rule) override;
     void set_two_step(const std::string& user, bool enabled) override;
     void save_contact_and_two_step(const std::string& user, const Contact& contact,
                                    bool two_step) override;
@@ -102,6 +104,7 @@ class PgStore final : public Store {
     int add_passwordless_failure(const std::string& user) override;
     void lock(const std::string& user, int64_t until) override;
     void clear_failures(const std::string& user) override;
+    bool clear_failures_unless_locked(const std::string& user, int64_t now) override;
     void reset(const std::string& user, const ResetScope& scope) override;
     SendReservation reserve_send(const std::vector<SendCap>& caps, int64_t since,
                                  int64_t at) override;

@@ -468,11 +468,11 @@ UserState SqliteStore::load_user(const std::string& user) {
             state.fingerprint.paused_until = sqlite3_column_int64(stmt.get(), 12);
             state.fingerprint.disabled = sqlite3_column_int(stmt.get(), 13) != 0;
             if (auto sealed = column_blob(stmt.get(), 14); !sealed.empty()) {
-                state.totp_secret = cipher_.open(sealed, totp_binding(user, false));
+                state.totp_secret = cipher_.open_secret(sealed, totp_binding(user, false));
             }
             state.totp_last_step = sqlite3_column_int64(stmt.get(), 15);
             if (auto sealed = column_blob(stmt.get(), 16); !sealed.empty()) {
-                state.totp_pending = cipher_.open(sealed, totp_binding(user, true));
+                state.totp_pending = cipher_.open_secret(sealed, totp_binding(user, true));
             }
             state.totp_pending_until = sqlite3_column_int64(stmt.get(), 17);
             state.recovery_codes = sqlite3_column_int(stmt.get(), 18);
@@ -729,6 +729,12 @@ bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std
                           [&] { return remove_contact_and_two_step_steps(user, kind, others); });
 }
 
+Removal SqliteStore::remove_second_factor(const std::string& user, const std::string& factor,
+                                          const RemovalRule& rule) {
+    return in_transaction(db_.get(),
+                          [&] { return remove_second_factor_steps(user, factor, rule); });
+}
+
 void SqliteStore::save_contact_and_two_step(const std::string& user, const Contact& contact,
                                             bool two_step) {
     in_transaction(db_.get(), [&] { save_contact_and_two_step_steps(user, contact, two_step); });
@@ -825,9 +831,9 @@ FailureCount SqliteStore::add_failure(const std::string& user, const LockRule& r
         {
             auto stmt = prepare(*statements_,
                                 "UPDATE users SET failures = failures + 1, "
-                                "failures_in_a_row = failures_in_a_row + 1 WHERE name = ? "
+                                "failures_in_a_row = failures_in_a_row + ? WHERE name = ? "
                                 "RETURNING failures, failures_in_a_row",
-                                {user});
+                                {int64_t{rule.in_a_row ? 1 : 0}, user});
             if (sqlite3_step(stmt.get()) != SQLITE_ROW) {
                 fail(db_.get(), "count a failure");
             }
@@ -861,6 +867,19 @@ void SqliteStore::clear_failures(const std::string& user) {
          "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
          "locked_until = 0 WHERE name = ?",
          {user});
+}
+
+bool SqliteStore::clear_failures_unless_locked(const std::string& user, int64_t now) {
+    return in_transaction(db_.get(), [&] {
+        exec(*statements_,
+             "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
+             "locked_until = 0 WHERE name = ? AND locked_until <= ?",
+             {user, now});
+        return sqlite3_changes(db_.get()) != 0 ||
+               query_int(*statements_,
+                         "SELECT COUNT(*) FROM users WHERE name = ? AND locked_until > ?",
+                         {user, now}) == 0;
+    });
 }
 
 void SqliteStore::reset(const std::string& user, const ResetScope& scope) {

@@ -1,6 +1,18 @@
 #include "store.hpp"
 
+#include <algorithm>
+
 namespace lwauth {
+
+namespace {
+
+// Whether the user has a second factor that `rule` counts.
+bool any_counted(const UserState& state, const RemovalRule& rule) {
+    return (rule.code && !state.contacts.empty()) || (rule.others.totp && state.totp_set()) ||
+           (rule.others.recovery && state.recovery_codes > 0);
+}
+
+}  // namespace
 
 void Store::reset_steps(const std::string& user, const ResetScope& scope) {
     if (scope.pin) {
@@ -32,6 +44,14 @@ void Store::reset_steps(const std::string& user, const ResetScope& scope) {
     if (scope.recovery) {
         set_recovery_codes(user, {});
     }
+    if ((scope.totp || scope.recovery) && !scope.contacts && !scope.counted.required) {
+        // As the user's own removal: with no factor left to verify with, 2-step would
+        // refuse every login.
+        UserState left = load_user(user);
+        if (left.two_step && !any_counted(left, scope.counted)) {
+            set_two_step(user, false);
+        }
+    }
 }
 
 bool Store::remove_contact_and_two_step_steps(const std::string& user, const std::string& kind,
@@ -47,6 +67,37 @@ bool Store::remove_contact_and_two_step_steps(const std::string& user, const std
     }
     set_two_step(user, false);
     return true;
+}
+
+Removal Store::remove_second_factor_steps(const std::string& user, const std::string& factor,
+                                          const RemovalRule& rule) {
+    UserState state = load_user(user);
+    const bool app = factor == "totp";
+    if (app ? !state.totp_set() && state.totp_pending.empty() : state.contact(factor) == nullptr) {
+        return Removal::Absent;
+    }
+    // What would be left, from the state read in this step.
+    UserState left = state;
+    if (app) {
+        left.totp_secret.clear();
+    } else {
+        std::erase_if(left.contacts, [&](const Contact& c) { return c.kind == factor; });
+    }
+    const bool none_left = !any_counted(left, rule);
+    if (rule.required && none_left && any_counted(state, rule)) {
+        return Removal::Refused;
+    }
+    if (app) {
+        set_totp(user, "", -1);
+    } else {
+        remove_contact(user, factor);
+    }
+    // An enrolment waiting that never counted leaves 2-step as it was.
+    if (state.two_step && none_left && (!app || state.totp_set())) {
+        set_two_step(user, false);
+        return Removal::TwoStepOff;
+    }
+    return Removal::Removed;
 }
 
 void Store::save_contact_and_two_step_steps(const std::string& user, const Contact& contact,

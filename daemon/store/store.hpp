@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../quick/fingerprint_limits.hpp"
+#include "lwauth/secret.hpp"
 
 namespace lwauth {
 
@@ -53,12 +54,13 @@ struct UserState {
     // Has ever had a second factor saved (a login contact, an authenticator app confirmed,
     // recovery codes): no enroll_grace any more.
     bool enrolled = false;
-    // The authenticator app's TOTP secret (raw bytes, unsealed), "" when none. Never
-    // shown, never logged.
-    std::string totp_secret;
+    // The authenticator app's record, unsealed (second/totp.hpp: its secret and the
+    // parameters it was set up with), "" when none. Never shown, never logged.
+    CopyableSecret totp_secret;
     int64_t totp_last_step = -1;  // the time step of the last code accepted; -1: none
-    // An enrolment waiting for its first code (lwauthctl totp add), until when; "" none.
-    std::string totp_pending;
+    // An enrolment waiting for its first code (lwauthctl totp add): its record, until
+    // when; "" none.
+    CopyableSecret totp_pending;
     int64_t totp_pending_until = 0;
     int recovery_codes = 0;  // recovery codes left (kept as keyed hashes only)
 
@@ -109,6 +111,22 @@ struct OtherFactors {
     bool recovery = false;  // recovery codes count
 };
 
+/// What a user's own removal of a second factor is checked against, inside the store's
+/// step on fresh state: the factors their policy counts, and whether 2-step is required.
+struct RemovalRule {
+    bool code = true;       // a login contact counts ([policy] second_factors has code)
+    OtherFactors others;    // the app and recovery codes, as the policy counts them
+    bool required = false;  // [policy] two_step = required: the last factor counted stays
+};
+
+/// What remove_second_factor() did.
+enum class Removal {
+    Absent,      // the user has nothing of that kind
+    Removed,     // removed; 2-step stays as it was
+    TwoStepOff,  // removed, and 2-step turned off with it: no factor counted is left
+    Refused,     // not removed: 2-step is required and it is the last factor counted
+};
+
 struct LockState {
     int failures = 0;               // wrong codes since the last lock, right code or unlock
     int64_t locked_until = 0;       // epoch seconds; 0 when not locked
@@ -127,6 +145,9 @@ struct LockRule {
     int max_failures = 0;  // failures since the last lock that lock until `until`
     int64_t until = 0;
     int max_in_a_row = 0;  // failures in a row that lock until kLockedUntilUnlocked
+    // Whether the code counts in the count in a row: a wrong step-up answer does not (it
+    // needs no password, and must not lead to the lock only an administrator lifts).
+    bool in_a_row = true;
 };
 
 /// What an administrator's reset clears (the profile always stays).
@@ -139,6 +160,9 @@ struct ResetScope {
     bool enroll_grace = false;  // the grace's start and the mark that the user enrolled
     bool totp = false;          // the authenticator app (and an enrolment in progress)
     bool recovery = false;      // the recovery codes
+    // With totp or recovery: 2-step turns off when no factor this rule counts is left,
+    // unless it says 2-step is required (as the user's own removal does).
+    RemovalRule counted;
 };
 
 /// NIST SP 800-63B: no account takes more than this many wrong codes in a row, on either
@@ -200,6 +224,12 @@ class Store {
     /// without the other); returns whether 2-step went off.
     virtual bool remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                              const OtherFactors& others) = 0;
+    /// Removes a login contact ("phone", "email") or the authenticator app ("totp", with
+    /// an enrolment waiting) of the user, judged by `rule` on the state read in the same
+    /// step (no other handle changes it in between): refused when 2-step is required and
+    /// no factor counted would be left; 2-step turned off with it when none is left.
+    virtual Removal remove_second_factor(const std::string& user, const std::string& factor,
+                                         const RemovalRule& rule) = 0;
     virtual void set_two_step(const std::string& user, bool enabled) = 0;
     /// Saves a verified login contact as save_contact() does and, with `two_step`, turns
     /// 2-step on, in one step: a crash or an error between them cannot leave the contact
@@ -300,6 +330,10 @@ class Store {
     virtual void lock(const std::string& user, int64_t until) = 0;
     /// Clears every failure count and any lockout (a right code, an unlock).
     virtual void clear_failures(const std::string& user) = 0;
+    /// clear_failures() only while the account is not locked at `now`, in one step: a
+    /// lock set since the caller read the state stays. Returns false (nothing cleared)
+    /// when the account is locked.
+    virtual bool clear_failures_unless_locked(const std::string& user, int64_t now) = 0;
     /// An administrator's reset: clears what `scope` names of the user's state, in one
     /// transaction.
     virtual void reset(const std::string& user, const ResetScope& scope) = 0;
@@ -343,6 +377,8 @@ class Store {
     void reset_steps(const std::string& user, const ResetScope& scope);
     bool remove_contact_and_two_step_steps(const std::string& user, const std::string& kind,
                                            const OtherFactors& others);
+    Removal remove_second_factor_steps(const std::string& user, const std::string& factor,
+                                       const RemovalRule& rule);
     void save_contact_and_two_step_steps(const std::string& user, const Contact& contact,
                                          bool two_step);
     void set_totp_and_two_step_steps(const std::string& user, std::string_view secret,

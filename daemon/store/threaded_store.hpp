@@ -71,6 +71,10 @@ class ThreadedStore final : public AsyncStore {
         run(std::move(done),
             [=](Store& s) { return s.remove_contact_and_two_step(user, kind, others); });
     }
+    void remove_second_factor(const std::string& user, const std::string& factor,
+                              const RemovalRule& rule, Done<Removal> done) override {
+        run(std::move(done), [=](Store& s) { return s.remove_second_factor(user, factor, rule); });
+    }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_two_step(user, enabled); });
     }
@@ -186,6 +190,11 @@ class ThreadedStore final : public AsyncStore {
     }
     void clear_failures(const std::string& user, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.clear_failures(user); });
+    }
+    void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                      Done<bool> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.clear_failures_unless_locked(user, now); });
     }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.reset(user, scope); });

@@ -48,6 +48,22 @@ class SecondFactors : public ::testing::Test {
         return secret;
     }
 
+    /// Adds an email for `user`, then an app (the step-up answered from the outbox, since
+    /// the user has a contact): its base32 secret, "" when a step failed.
+    std::string add_app_after_contact(const std::string& user) {
+        EXPECT_TRUE(daemon_->enroll(user, "email", user + "@example.com")) << daemon_->log();
+        RunResult add = daemon_->ctl_with_code(user, {"--json", "totp", "add"});
+        EXPECT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
+        auto at = add.out.find("otpauth://");
+        if (add.exit_code != 0 || at == std::string::npos) {
+            return "";
+        }
+        std::string uri = add.out.substr(at);
+        std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+        EXPECT_EQ(daemon_->ctl(user, {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0);
+        return secret;
+    }
+
     LoginResult login(const std::string& user, const std::string& answer) {
         return login_as_root(bus_->address(), user, answer);
     }
@@ -102,6 +118,68 @@ TEST_F(SecondFactors, TheUriNamesIssuerUserAndHostAndTheAppCountsOnlyAfterItsFir
     EXPECT_TRUE(daemon_->log_shows("event=totp-added"));
 }
 
+// [totp] changed after an app was set up: the app goes on making the codes it was set up
+// with, and they log in; only an app set up afterwards gets the new parameters, and keeps
+// them when [totp] changes again.
+TEST_F(SecondFactors, AnAppKeepsTheParametersItWasSetUpWithWhenTotpChanges) {
+    std::string bob = add_app("bob");  // SHA1, 6 digits, 30 s
+    auto use_policy = [&](const std::string& totp) {
+        daemon_->write_policy(
+            default_test_policy(dir_ / "outbox.jsonl", std::string(kSecondFactors) + totp));
+        RunResult reload = daemon_->ctl("root", {"policy", "reload"});
+        ASSERT_EQ(reload.exit_code, 0) << reload.err << daemon_->log();
+    };
+    use_policy("[totp]\ndigits = 8\nalgorithm = SHA256\n");
+    EXPECT_EQ(login("bob", oathtool_totp(bob, 30)).verdict, "success")
+        << "the app set up before makes 6-digit SHA1 codes still\n"
+        << daemon_->log();
+
+    RunResult add = daemon_->ctl("carol", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out).value("uri", "");
+    EXPECT_NE(uri.find("&algorithm=SHA256&digits=8&period=30"), std::string::npos) << uri;
+    std::string carol = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult confirm =
+        daemon_->ctl("carol", {"totp", "confirm"}, oathtool_totp(carol, 0, 8, "sha256") + "\n");
+    ASSERT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+
+    use_policy("");
+    EXPECT_EQ(login("carol", oathtool_totp(carol, 30, 8, "sha256")).verdict, "success")
+        << daemon_->log();
+}
+
+// A code on the command line can be read by the other users of the host (ps) and stays in
+// the shell's history: it is taken, for scripts, with a warning. Given on standard input,
+// as lwauthctl asks for it, it is not.
+TEST_F(SecondFactors, ACodeOnTheCommandLineIsTakenWithAWarning) {
+    constexpr const char* kWarning = "warning: a code on the command line can be seen";
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    RunResult argv = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    ASSERT_EQ(argv.exit_code, 0) << argv.out << argv.err << daemon_->log();
+    EXPECT_NE(argv.err.find(kWarning), std::string::npos) << argv.err;
+
+    ASSERT_EQ(
+        daemon_->ctl_with_code("carol", {"contact", "add", "email", "carol@example.com"}).exit_code,
+        0)
+        << daemon_->log();
+    std::string code = read_outbox(daemon_->outbox()).back().code();
+    RunResult piped = daemon_->ctl("carol", {"contact", "confirm", "email"}, code + "\n");
+    ASSERT_EQ(piped.exit_code, 0) << piped.out << piped.err << daemon_->log();
+    EXPECT_EQ(piped.err.find(kWarning), std::string::npos) << piped.err;
+
+    ASSERT_EQ(
+        daemon_->ctl_with_code("dave", {"contact", "add", "email", "dave@example.com"}).exit_code,
+        0)
+        << daemon_->log();
+    code = read_outbox(daemon_->outbox()).back().code();
+    RunResult contact_argv = daemon_->ctl("dave", {"contact", "confirm", "email", code});
+    ASSERT_EQ(contact_argv.exit_code, 0) << contact_argv.out << contact_argv.err;
+    EXPECT_NE(contact_argv.err.find(kWarning), std::string::npos) << contact_argv.err;
+}
+
 TEST_F(SecondFactors, AnAppCodeLogsInOnceAndNotAgainInTheSameStep) {
     std::string secret = add_app("bob");
     // The enrolling code's step is used: the next step's code (inside the window) logs in.
@@ -152,13 +230,8 @@ TEST_F(SecondFactors, WrongAppCodesCountTowardTheLockout) {
 }
 
 TEST_F(SecondFactors, WithAnAppNothingIsSentUntilTheUserAsksWithS) {
-    ASSERT_TRUE(daemon_->enroll("carol", "email", "carol@example.com")) << daemon_->log();
-    // carol has a contact: adding the app takes the step-up, answered from the outbox.
-    RunResult add = daemon_->ctl_with_code("carol", {"--json", "totp", "add"});
-    ASSERT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
-    std::string uri = add.out.substr(add.out.find("otpauth://"));
-    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
-    ASSERT_EQ(daemon_->ctl("carol", {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0);
+    std::string secret = add_app_after_contact("carol");
+    ASSERT_FALSE(secret.empty());
 
     size_t sent = read_outbox(daemon_->outbox()).size();
     int prompt = 0;
@@ -172,6 +245,27 @@ TEST_F(SecondFactors, WithAnAppNothingIsSentUntilTheUserAsksWithS) {
     EXPECT_EQ(result.verdict, "success") << daemon_->log();
     EXPECT_TRUE(shows(result, "Or type s for a verification code sent to")) << result.lines[0];
     EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1);
+}
+
+TEST_F(SecondFactors, WithAnAppAStepUpSendsNoCodeUntilTheUserAsksWithS) {
+    std::string secret = add_app_after_contact("carol");
+    ASSERT_FALSE(secret.empty());
+
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    RunResult with_app = daemon_->ctl("carol", {"--json", "recovery", "generate"},
+                                      oathtool_totp(secret, 30) + "\n");
+    EXPECT_EQ(with_app.exit_code, 0) << with_app.out << with_app.err << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent) << "a code was sent at the step-up";
+    EXPECT_NE(with_app.err.find("type the code from your authenticator app."), std::string::npos)
+        << with_app.err;
+    EXPECT_NE(with_app.err.find("Or type s to have a code sent"), std::string::npos)
+        << with_app.err;
+
+    // On "s" the code is sent, and it steps up.
+    RunResult asked = daemon_->ctl_with_code("carol", {"--json", "recovery", "generate"}, "s\n");
+    EXPECT_EQ(asked.exit_code, 0) << asked.out << asked.err << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1);
+    EXPECT_NE(asked.err.find("the code that was sent to"), std::string::npos) << asked.err;
 }
 
 TEST_F(SecondFactors, RecoveryCodesPassOnceSayHowManyAreLeftAndANewSetReplacesTheOld) {
@@ -288,6 +382,101 @@ TEST_F(SecondFactors, AUserWhoHadAnAppGetsNoEnrolmentGraceOnceItIsGone) {
     EXPECT_EQ(after.verdict, "denied") << daemon_->log();
     EXPECT_TRUE(daemon_->log_shows("event=login-no-contact")) << daemon_->log();
     EXPECT_EQ(daemon_->log_count("event=login-enroll-grace"), 0u) << daemon_->log();
+}
+
+// ---- Removing factors: 2-step follows what is left ----------------------------------------
+
+TEST_F(SecondFactors, AnAdministratorsResetOfTheLastAppTurnsTwoStepOff) {
+    std::string secret = add_app("bob");
+    ASSERT_EQ(status("bob")["two_step"], true);
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "reset", "bob", "totp"}).exit_code, 0)
+        << daemon_->log();
+    EXPECT_FALSE(status("bob").contains("totp_set"));
+    EXPECT_EQ(status("bob")["two_step"], false) << "nothing is left to verify with";
+    EXPECT_NE(login("bob", oathtool_totp(secret, 30)).verdict, "denied") << daemon_->log();
+}
+
+TEST_F(SecondFactors, AnAdministratorsResetOfTheAppKeepsTwoStepOnWithAContactLeft) {
+    ASSERT_TRUE(daemon_->enroll("bob", "email", "bob@example.com")) << daemon_->log();
+    // The app's enrolment asks for proof now: the code the step-up sent.
+    RunResult add = daemon_->ctl_with_code("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.out << add.err << daemon_->log();
+    std::string uri = json::parse(add.out, nullptr, false).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    ASSERT_EQ(daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)}).exit_code, 0)
+        << daemon_->log();
+    ASSERT_EQ(daemon_->ctl("root", {"admin", "reset", "bob", "totp"}).exit_code, 0);
+    EXPECT_EQ(status("bob")["two_step"], true) << "the email is left";
+}
+
+TEST_F(SecondFactors, RemovingTheAppIsOneStepAStoreErrorLeavesItInPlace) {
+    std::string secret = add_app("bob");
+    // The store refuses the second write of the removal (2-step off), as a full disk or a
+    // lost connection may.
+    daemon_->sql(
+        "CREATE TRIGGER fail_two_step BEFORE UPDATE OF two_step ON users "
+        "BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+    RunResult removed = daemon_->ctl("bob", {"totp", "remove"}, oathtool_totp(secret, 30) + "\n");
+    EXPECT_NE(removed.exit_code, 0) << removed.out << removed.err;
+    daemon_->sql("DROP TRIGGER fail_two_step;");
+    EXPECT_EQ(status("bob")["totp_set"], true) << "the app is still there" << daemon_->log();
+    EXPECT_EQ(status("bob")["two_step"], true);
+    EXPECT_EQ(daemon_->log_count("event=totp-removed"), 0u) << daemon_->log();
+}
+
+TEST_F(SecondFactors, AnAppBegunWithNothingToProveWithNeedsProofOnceAContactIsSaved) {
+    RunResult add = daemon_->ctl("bob", {"--json", "totp", "add"});
+    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+    std::string uri = json::parse(add.out, nullptr, false).value("uri", "");
+    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
+    // Meanwhile a contact is saved (by bob, or by whoever has his session).
+    ASSERT_TRUE(daemon_->enroll("bob", "email", "bob@example.com")) << daemon_->log();
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    RunResult unproved = daemon_->ctl("bob", {"totp", "confirm", oathtool_totp(secret)});
+    EXPECT_NE(unproved.exit_code, 0) << unproved.out << unproved.err;
+    EXPECT_FALSE(status("bob").contains("totp_set")) << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent + 1) << "a step-up code was sent";
+    // With the code the email received, it is saved.
+    RunResult proved = daemon_->ctl_with_code("bob", {"totp", "confirm", oathtool_totp(secret)});
+    EXPECT_EQ(proved.exit_code, 0) << proved.out << proved.err << daemon_->log();
+    EXPECT_EQ(status("bob")["totp_set"], true);
+}
+
+// ---- Factors the host's policy does not count ------------------------------------------
+
+constexpr const char* kCountedFactors =
+    "[policy]\ntotp = allowed\nadmin_group = lwadmins\n"
+    "[user:bob]\ntwo_step = required\nenroll_grace = 14d\nsecond_factors = totp, code\n";
+
+class CountedFactors : public SecondFactors {
+  protected:
+    void SetUp() override {
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+        daemon_ =
+            std::make_unique<Daemon>(dir_.path(), bus_->address(),
+                                     default_test_policy(dir_ / "outbox.jsonl", kCountedFactors));
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+};
+
+TEST_F(CountedFactors, RecoveryCodesOutsideSecondFactorsNeitherAreMadeNorEndTheGrace) {
+    RunResult own = daemon_->ctl("bob", {"recovery", "generate"});
+    EXPECT_NE(own.exit_code, 0) << own.out;
+    EXPECT_NE(own.err.find("Recovery codes are not a second factor for you on this host."),
+              std::string::npos)
+        << own.err;
+    EXPECT_EQ(status("bob").value("recovery_codes", 0), 0);
+
+    // The administrator still may (another host of a shared store may count them): said.
+    RunResult made = daemon_->ctl("root", {"--json", "admin", "recovery", "bob"});
+    ASSERT_EQ(made.exit_code, 0) << made.err << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("detail=uncounted")) << daemon_->log();
+    // They do not count here: bob has no factor this host counts, and the grace holds.
+    LoginResult result = login("bob", "123456");
+    EXPECT_EQ(result.verdict, "success") << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("event=login-enroll-grace")) << daemon_->log();
+    EXPECT_EQ(daemon_->log_count("event=login-no-contact"), 0u) << daemon_->log();
+    EXPECT_TRUE(status("bob").contains("enroll_grace_until")) << "status says so too";
 }
 
 }  // namespace

@@ -271,13 +271,20 @@ std::vector<Planted> planted_files() {
             if (file.directory && file.judged == Judged::Policy && attack == Attack::Symlink) {
                 continue;
             }
+            // The policy's files and secrets may have another name: read with a warning
+            // (OtherNames below).
+            if (!file.directory && file.judged == Judged::Policy && attack == Attack::Hardlink) {
+                continue;
+            }
             out.push_back({file, attack});
         }
     }
     return out;
 }
 
-class AdversarialFiles : public TrustedFiles, public ::testing::WithParamInterface<Planted> {
+// A drop-in that names a secret file, both as they should be, and a place every user may
+// write.
+class WithDropIn : public TrustedFiles {
   protected:
     void SetUp() override {
         TrustedFiles::SetUp();
@@ -298,7 +305,10 @@ class AdversarialFiles : public TrustedFiles, public ::testing::WithParamInterfa
 
     [[nodiscard]] fs::path elsewhere() const { return dir_ / "public"; }
     [[nodiscard]] fs::path secret() const { return daemon_->config_dir() / "webhook.secret"; }
+};
 
+class AdversarialFiles : public WithDropIn, public ::testing::WithParamInterface<Planted> {
+  protected:
     [[nodiscard]] fs::path path_of(const std::string& name) const {
         const std::map<std::string, fs::path> paths = {
             {"LwauthConf", conf()},
@@ -380,6 +390,42 @@ TEST_P(AdversarialFiles, IsRefusedWithAClearError) {
     EXPECT_NE(log.find("event=start-failed"), std::string::npos) << log;
     EXPECT_NE(log.find(path.string()), std::string::npos) << log;
     EXPECT_NE(log.find(why), std::string::npos) << log;
+}
+
+// Any local user can give a file another name where fs.protected_hardlinks = 0. For the
+// policy and the secrets it names (root's, in directories only root may write) the other
+// name changes nothing: it is said, not refused, or that user could keep lwauthd from
+// starting. lwauthd's own files are still refused (AdversarialFiles: DatabaseHardlink...).
+TEST_F(WithDropIn, PolicyAndSecretFilesWithAnotherNameAreReadWithAWarning) {
+    const std::vector<fs::path> paths = {conf(), dropin("20-webhook.conf"), secret()};
+    for (const fs::path& path : paths) {
+        fs::create_hard_link(path, elsewhere() / path.filename());
+    }
+    auto check = daemon_->ctl("root", {"policy", "check", daemon_->config_dir().string()});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    auto reload = daemon_->ctl("root", {"policy", "reload"});
+    EXPECT_EQ(reload.exit_code, 0) << reload.out << reload.err;
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    ASSERT_TRUE(daemon_->start()) << "lwauthd refused its policy for a hard link elsewhere\n"
+                                  << daemon_->log();
+    for (const fs::path& path : paths) {
+        const std::string said = path.string() + " has another name";
+        EXPECT_NE((check.out + check.err).find(said), std::string::npos) << check.out << check.err;
+        EXPECT_TRUE(daemon_->log_shows(said)) << daemon_->log();
+    }
+    EXPECT_TRUE(daemon_->log_shows("event=policy-warning"));
+    EXPECT_EQ(daemon_->ctl("alice", {"--json", "status"}).exit_code, 0) << daemon_->log();
+}
+
+// A second name of what lwauthd keeps in its state directory still refuses the start.
+TEST_F(WithDropIn, TheDatabaseWithAnotherNameStillRefusesStart) {
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    fs::path db = daemon_->state_dir() / "lwauth.db";
+    fs::create_hard_link(db, elsewhere() / "lwauth.db");
+    EXPECT_FALSE(daemon_->start()) << daemon_->log();
+    const std::string log = daemon_->log();
+    EXPECT_NE(log.find("event=start-failed"), std::string::npos) << log;
+    EXPECT_NE(log.find(db.string() + " is a hard link"), std::string::npos) << log;
 }
 
 std::string PlantedName(const ::testing::TestParamInfo<Planted>& param) {

@@ -200,6 +200,20 @@ class Pam : public ::testing::Test {
         return r.exit_code == 0 ? std::stoll(r.out) : -1;
     }
 
+    // Adds an authenticator app for `user` through lwauthctl and confirms it with the code
+    // of the current step: its base32 secret, "" when that failed.
+    std::string add_app(const std::string& user) {
+        RunResult add = daemon_->ctl(user, {"--json", "totp", "add"});
+        EXPECT_EQ(add.exit_code, 0) << add.err << daemon_->log();
+        auto reply = nlohmann::json::parse(add.out, nullptr, false);
+        std::string uri = reply.is_object() ? reply.value("uri", "") : "";
+        auto at = uri.find("secret=");
+        std::string secret = at == std::string::npos ? "" : uri.substr(at + 7, 32);
+        RunResult confirm = daemon_->ctl(user, {"totp", "confirm", oathtool_totp(secret, 0)});
+        EXPECT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+        return confirm.exit_code == 0 ? secret : "";
+    }
+
     // The newest code sent to a destination.
     std::string latest_code(const std::string& destination) {
         return test::latest_code(daemon_->outbox(), destination);
@@ -233,12 +247,8 @@ TEST_F(Pam, RightCodeSucceeds) {
 }
 
 TEST_F(Pam, AnAuthenticatorAppCodeFromOathtoolLogsInOnce) {
-    RunResult add = daemon_->ctl("grace", {"--json", "totp", "add"});
-    ASSERT_EQ(add.exit_code, 0) << add.err << daemon_->log();
-    std::string uri = nlohmann::json::parse(add.out).value("uri", "");
-    std::string secret = uri.substr(uri.find("secret=") + 7, 32);
-    RunResult confirm = daemon_->ctl("grace", {"totp", "confirm", oathtool_totp(secret, 0)});
-    ASSERT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err << daemon_->log();
+    std::string secret = add_app("grace");
+    ASSERT_FALSE(secret.empty());
 
     // The step after the enrolling code's, as the app shows it next.
     std::string code = oathtool_totp(secret, 30);
@@ -1135,6 +1145,34 @@ TEST_F(PamRememberHost, AServiceThatSaysNeitherHostNorTerminalIsNeverRemembered)
         EXPECT_EQ(authenticate("two_step", "alice", alice), PAM_SUCCESS);
         EXPECT_EQ(alice.code_prompts, 1) << "login " << login;
     }
+}
+
+class PamRememberHostUnrestricted : public Pam {
+  protected:
+    std::string policy() override {
+        return Pam::policy() + "\n[policy]\nremember_host = 1h\nrequire_unrestricted = yes\n";
+    }
+};
+
+// Under require_unrestricted no place is remembered: a place remembered after a code by
+// SMS or email (before the policy, or on another host of a shared store) would stand in
+// for the app or recovery code the policy asks for.
+TEST_F(PamRememberHostUnrestricted, EveryLoginAsksForTheUnrestrictedFactorAgain) {
+    std::string secret = add_app("grace");
+    ASSERT_FALSE(secret.empty());
+    setenv("PAM_RHOST", "192.0.2.7", 1);
+    std::string code = oathtool_totp(secret, 30);
+    Person first;
+    first.answer_code = [&](int) { return code; };
+    ASSERT_EQ(authenticate("two_step_from", "grace", first), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(first.code_prompts, 1);
+
+    Person again;
+    again.answer_code = [](int) { return std::nullopt; };
+    EXPECT_NE(authenticate("two_step_from", "grace", again), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(again.code_prompts, 1) << "the place was not remembered";
+    EXPECT_EQ(daemon_->log().find("host-remembered"), std::string::npos) << daemon_->log();
+    unsetenv("PAM_RHOST");
 }
 
 // ---- A method that waits for an outside event ---------------------------------------------

@@ -558,15 +558,17 @@ std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir) {
     return env;
 }
 
-std::string oathtool_totp(const std::string& secret, int64_t offset) {
+std::string oathtool_totp(const std::string& secret, int64_t offset, int digits,
+                          const std::string& algorithm) {
     int64_t now = std::time(nullptr);
     if (now % 30 >= 28) {
         std::this_thread::sleep_for(std::chrono::seconds(3));
         now = std::time(nullptr);
     }
-    RunResult r = run(
-        {"/usr/bin/oathtool", "--totp", "-b", secret, "--now", "@" + std::to_string(now + offset)},
-        base_env());
+    RunResult r =
+        run({"/usr/bin/oathtool", "--totp=" + algorithm, "--digits=" + std::to_string(digits), "-b",
+             secret, "--now", "@" + std::to_string(now + offset)},
+            base_env());
     if (r.exit_code != 0) {
         throw std::runtime_error("oathtool failed: " + r.err);
     }

@@ -307,10 +307,12 @@ bool wait_for_name(const std::string& address, const std::string& name,
                    std::chrono::milliseconds timeout);
 
 /// The code of an authenticator app with this base32 secret `offset` seconds from now, from
-/// Debian's oathtool (RFC 6238: SHA-1, 30 s, 6 digits), an implementation apart from
-/// lwauthd's. Away from a step's last two seconds, so that lwauthd judges it in the same
-/// step as the caller. Throws when oathtool fails.
-std::string oathtool_totp(const std::string& secret, int64_t offset = 0);
+/// Debian's oathtool (RFC 6238: SHA-1, 30 s, 6 digits unless told), an implementation
+/// apart from lwauthd's. Away from a step's last two seconds, so that lwauthd judges it in
+/// the same step as the caller. Throws when oathtool fails. `algorithm` is oathtool's
+/// name ("sha1", "sha256", "sha512").
+std::string oathtool_totp(const std::string& secret, int64_t offset = 0, int digits = 6,
+                          const std::string& algorithm = "sha1");
 
 /// A policy that the tests start from: outbox channel, generous caps, small lockouts.
 std::string default_test_policy(const fs::path& outbox, const std::string& extra = "");

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "deferred_store.hpp"
 #include "delivery.hpp"
 #include "fakes.hpp"
 #include "line/approvals.hpp"
@@ -121,7 +122,9 @@ class AccountServiceTest : public ::testing::Test {
 
     /// The connection `owner` proves it is the user, with the code that reached them.
     void prove(const std::string& owner = kOwner) {
-        start_reauth(owner);
+        if (start_reauth(owner).empty()) {
+            start_reauth(owner);  // the app answers: the code is sent when asked again
+        }
         account_.reauth(kUser, owner, SecretString(last_code()));
     }
 
@@ -628,11 +631,41 @@ TEST_F(StepUpTest, WithAContactTooTheCodeIsSentAndEitherAnswerPasses) {
     add_app();
     size_t sent = sent_.size();
     ReauthOffer offer = account_.start_reauth_offer(kUser, kOwner);
+    EXPECT_EQ(offer.shown, "");
+    EXPECT_EQ(offer.accepted, (std::vector<std::string>{"totp", "send"})) << "second_factors order";
+    EXPECT_EQ(sent_.size(), sent) << "the app answers: no code unless asked for";
+    // Asked again on the same connection: the code is sent.
+    offer = account_.start_reauth_offer(kUser, kOwner);
     EXPECT_EQ(offer.shown, "+81 \u2022\u2022 \u2022\u2022\u2022\u2022 5678");
-    EXPECT_EQ(offer.accepted, (std::vector<std::string>{"totp", "code"})) << "second_factors order";
+    EXPECT_EQ(offer.accepted, (std::vector<std::string>{"totp", "code"}));
     EXPECT_EQ(sent_.size(), sent + 1);
-    account_.reauth(kUser, kOwner, SecretString(app_code()));
+    account_.reauth(kUser, kOwner, SecretString(last_code()));
     account_.set_two_step(kUser, kOwner, false);
+}
+
+// An app stored as its bare secret (before its parameters were kept) was set up with
+// SHA1, 6 digits and 30 s: its codes step up still when [totp] says 8 digits of SHA256.
+TEST_F(StepUpTest, AnAppStoredBeforeItsParametersWereKeptMakesTheOldDefaultCodes) {
+    add_app();
+    use_policy("[policy]\ntotp = allowed\n[totp]\ndigits = 8\nalgorithm = SHA256\n");
+    (void)account_.start_reauth_offer(kUser, kOwner);
+    account_.reauth(kUser, kOwner, SecretString(app_code()));
+    EXPECT_EQ(store_.load_user(kUser).totp_last_step,
+              totp::time_step(clock_.now(), std::chrono::seconds(30)));
+}
+
+TEST_F(StepUpTest, RecoveryCodesBeforeTheCodeHoldItBackToo) {
+    add_verified("phone", kPhone);
+    std::vector<SecretString> codes = recovery_codes();
+    use_policy("[policy]\ntotp = allowed\nsecond_factors = recovery, code\n");
+    size_t sent = sent_.size();
+    EXPECT_EQ(account_.start_reauth_offer(kUser, kOwner).accepted,
+              (std::vector<std::string>{"recovery", "send"}));
+    EXPECT_EQ(sent_.size(), sent);
+    use_policy("[policy]\ntotp = allowed\nsecond_factors = code, recovery\n");
+    EXPECT_EQ(account_.start_reauth_offer(kUser, ":1.2").accepted,
+              (std::vector<std::string>{"code", "recovery"}));
+    EXPECT_EQ(sent_.size(), sent + 1) << "the code first: sent at once";
 }
 
 TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
@@ -644,6 +677,13 @@ TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
     EXPECT_EQ(store_.lock_state(kUser).failures, 1);
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
+    // Nothing was sent: a new step-up does not bring new tries before the last one expires.
+    (void)account_.start_reauth_offer(kUser, kOwner);
+    Failure spent = failure_of([&] { account_.reauth(kUser, kOwner, SecretString(app_code())); });
+    EXPECT_EQ(spent.code, Errc::InvalidCode);
+    EXPECT_EQ(spent.message, "no tries are left; try again in a few minutes");
+    EXPECT_EQ(store_.lock_state(kUser).failures, 3) << "a refused answer is not judged";
+    clock_.advance(300);
     (void)account_.start_reauth_offer(kUser, kOwner);
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
     Failure locked = failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
@@ -653,6 +693,31 @@ TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
               Errc::LockedOut);
     EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
               Errc::ReauthRequired);
+}
+
+TEST_F(StepUpTest, WrongAnswersNeverLockUntilAnAdministratorUnlocks) {
+    use_policy("[policy]\ntotp = allowed\n[lockout]\nmax_failures = 1000\n");
+    add_app();
+    std::string wrong = "000000";
+    int answered = 0;
+    while (answered < kMaxFailuresInARow + 20) {
+        (void)account_.start_reauth_offer(kUser, kOwner);
+        for (int i = 0; i < 3; ++i, ++answered) {
+            if (app_code() == wrong) {
+                clock_.advance(30);
+            }
+            EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); })
+                          .code,
+                      Errc::InvalidCode);
+        }
+        clock_.advance(300);
+    }
+    EXPECT_EQ(store_.lock_state(kUser).failures, answered) << "each counts toward the lockout";
+    EXPECT_EQ(store_.lock_state(kUser).locked_until, 0);
+    // A wrong code after the password, as a login counts it: the first in a row.
+    FailureCount count = store_.add_failure(kUser, {.max_in_a_row = kMaxFailuresInARow});
+    EXPECT_EQ(count.in_a_row, 1);
+    EXPECT_EQ(count.locked_until, 0);
 }
 
 TEST_F(StepUpTest, ARightAnswerClearsTheFailures) {
@@ -671,6 +736,86 @@ TEST_F(StepUpTest, AFactorTheSecondFactorsLeaveOutCannotStepUp) {
     EXPECT_EQ(offer.accepted, std::vector<std::string>{"recovery"});
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(app_code())); }).code,
               Errc::InvalidCode);
+}
+
+// ---- Answers in flight at once, on a store that answers later (PostgreSQL) --------------
+
+class StepUpInFlightTest : public StepUpTest {
+  protected:
+    StepUpInFlightTest() {
+        service_.set_policy(load_policy(
+            {{"lwauth.conf", kBasePolicy},
+             {"lwauth.conf.d/test.conf", "[policy]\ntotp = allowed\n[lockout]\nmax_failures = 5\n"}}));
+    }
+
+    void start() {
+        std::optional<Result<ReauthOffer>> offer;
+        service_.start_reauth(kUser, kOwner, [&](Result<ReauthOffer> r) { offer = std::move(r); });
+        deferred_.run();
+        ASSERT_TRUE(offer && offer->ok());
+    }
+    /// Sends `answer`; its reply lands in `reply` whenever the store lets it.
+    void answer(const std::string& text, std::optional<Result<void>>& reply) {
+        service_.reauth(kUser, kOwner, SecretString(text),
+                        [&reply](Result<void> r) { reply = std::move(r); });
+    }
+    [[nodiscard]] std::string wrong() const { return app_code() == "000000" ? "111111" : "000000"; }
+
+    test::DeferredStore deferred_{async_store_};
+    AccountService service_{clock_, random_, deferred_, sender_, hasher_, users_};
+};
+
+TEST_F(StepUpInFlightTest, FiftyWrongAnswersAndARightOneSentAtOnceAreJudgedOneAtATime) {
+    add_app();
+    start();
+    std::vector<std::optional<Result<void>>> replies(51);
+    for (size_t i = 0; i < 50; ++i) {
+        answer(wrong(), replies[i]);
+    }
+    answer(app_code(), replies[50]);
+    deferred_.run();
+    int judged = 0;
+    int busy = 0;
+    for (const auto& reply : replies) {
+        ASSERT_TRUE(reply.has_value()) << "every answer is replied to";
+        ASSERT_FALSE(reply->ok()) << "the right answer came while another was in flight";
+        if (reply->error().code() == Errc::InvalidArgument) {
+            ++busy;
+        } else {
+            ++judged;
+            EXPECT_EQ(reply->error().code(), Errc::InvalidCode) << reply->error().what();
+        }
+    }
+    EXPECT_EQ(judged, 1);
+    EXPECT_EQ(busy, 50);
+    EXPECT_EQ(store_.lock_state(kUser).failures, 1) << "only the judged answer is counted";
+
+    // Answered one after the other, the tries of [code] hold: the third wrong is the last.
+    for (int i = 0; i < 3; ++i) {
+        std::optional<Result<void>> reply;
+        answer(wrong(), reply);
+        deferred_.run();
+        ASSERT_TRUE(reply && !reply->ok());
+        EXPECT_EQ(reply->error().code(), Errc::InvalidCode) << reply->error().what();
+    }
+    EXPECT_EQ(store_.lock_state(kUser).failures, 3);
+}
+
+TEST_F(StepUpInFlightTest, ALockSetWhileARightAnswerIsInFlightIsNeitherPassedNorUndone) {
+    add_app();
+    (void)store_.add_failure(kUser, {});  // a right answer would clear it
+    start();
+    std::optional<Result<void>> reply;
+    answer(app_code(), reply);
+    ASSERT_TRUE(deferred_.run_one()) << "the state is read, the lock not set yet";
+    // Meanwhile another connection's (or host's) wrong answers lock the account.
+    int64_t until = clock_.now() + 900;
+    store_.lock(kUser, until);
+    deferred_.run();
+    ASSERT_TRUE(reply.has_value());
+    ASSERT_FALSE(reply->ok()) << "a step-up passed on a locked account";
+    EXPECT_EQ(reply->error().code(), Errc::LockedOut);
+    EXPECT_EQ(store_.lock_state(kUser).locked_until, until) << "the grant undid the lock";
 }
 
 // ---- Enrolled with an app or recovery codes ----------------------------------------------
@@ -713,6 +858,31 @@ TEST_F(StepUpTest, RemovingTheLastContactKeepsTwoStepOnWithAnApp) {
     // Removing the app then leaves nothing: 2-step goes off with it.
     EXPECT_TRUE(account_.totp_remove(kUser, kOwner));
     EXPECT_FALSE(store_.load_user(kUser).two_step);
+}
+
+TEST_F(StepUpTest, UnderRequiredRemovingTheContactAndTheAppAtOnceLeavesOne) {
+    // Both read the state before either removes: each saw the other factor left.
+    const char* drop_in =
+        "[policy]\ntotp = allowed\ntwo_step = required\nself_service_reauth = none\n";
+    use_policy(drop_in);
+    add_verified("phone", kPhone);
+    add_app();
+    test::DeferredStore deferred(async_store_);
+    CodeSender sender{clock_, deferred, hasher_};
+    AccountService service{clock_, random_, deferred, sender, hasher_, users_};
+    service.set_policy(
+        load_policy({{"lwauth.conf", kBasePolicy}, {"lwauth.conf.d/test.conf", drop_in}}));
+    std::vector<std::optional<bool>> ok(2);
+    service.remove_contact(kUser, kOwner, "phone",
+                           [&](Result<void> r) { ok[0] = static_cast<bool>(r); });
+    service.totp_remove(kUser, kOwner, [&](Result<bool> r) { ok[1] = r && r.value(); });
+    ASSERT_TRUE(deferred.run_one());
+    ASSERT_TRUE(deferred.run_one());
+    deferred.run();
+    ASSERT_TRUE(ok[0].has_value() && ok[1].has_value());
+    EXPECT_NE(*ok[0], *ok[1]) << "exactly one succeeds";
+    UserState state = store_.load_user(kUser);
+    EXPECT_TRUE(!state.contacts.empty() || state.totp_set()) << "a factor is left";
 }
 
 // ---- Status -----------------------------------------------------------------------------

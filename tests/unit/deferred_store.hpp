@@ -77,6 +77,10 @@ class DeferredStore final : public AsyncStore {
                                      const OtherFactors& others, Done<bool> done) override {
         later([=, this] { inner_.remove_contact_and_two_step(user, kind, others, done); }, done);
     }
+    void remove_second_factor(const std::string& user, const std::string& factor,
+                              const RemovalRule& rule, Done<Removal> done) override {
+        later([=, this] { inner_.remove_second_factor(user, factor, rule, done); }, done);
+    }
     void set_two_step(const std::string& user, bool enabled, Done<void> done) override {
         later([=, this] { inner_.set_two_step(user, enabled, done); }, done);
     }
@@ -194,6 +198,10 @@ class DeferredStore final : public AsyncStore {
     }
     void clear_failures(const std::string& user, Done<void> done) override {
         later([=, this] { inner_.clear_failures(user, done); }, done);
+    }
+    void clear_failures_unless_locked(const std::string& user, int64_t now,
+                                      Done<bool> done) override {
+        later([=, this] { inner_.clear_failures_unless_locked(user, now, done); }, done);
     }
     void reset(const std::string& user, const ResetScope& scope, Done<void> done) override {
         later([=, this] { inner_.reset(user, scope, done); }, done);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 namespace lwauth {
@@ -127,6 +128,33 @@ TEST_F(OpenChecked, AFileWithASecondNameIsRefused) {
                   "/x is a hard link (the file has another name, which may be in a place others "
                   "can write), which lwauth does not trust here");
     }
+}
+
+// A policy or secret file (a rule with other_names) may have a second name when it is
+// the owner's in a directory only the owner may write: opened, and said to have one.
+// In a directory others may write, or as another's file, it is refused as before.
+TEST_F(OpenChecked, AFileWithASecondNameIsTakenOnlyWhereTheRuleAllowsIt) {
+    FileRule policy{::geteuid(), 022, std::nullopt, std::nullopt, true};
+    fs::create_directory(dir_ / "etc");
+    ::chmod((dir_ / "etc").c_str(), 0755);
+    std::string file = (dir_ / "etc" / "lwauth.conf").string();
+    std::ofstream(file).close();
+    ::chmod(file.c_str(), 0644);
+    auto one = open_checked(AT_FDCWD, file, O_RDONLY, FileType::Regular, policy);
+    ASSERT_TRUE(one.ok()) << one.error().what();
+    EXPECT_FALSE(one->other_names());
+
+    fs::create_hard_link(file, dir_ / "elsewhere");
+    auto two = open_checked(AT_FDCWD, file, O_RDONLY, FileType::Regular, policy);
+    ASSERT_TRUE(two.ok()) << two.error().what();
+    EXPECT_TRUE(two->other_names());
+    EXPECT_FALSE(open_checked(AT_FDCWD, file, O_RDONLY, FileType::Regular, mine()).ok())
+        << "state keeps one name";
+
+    ::chmod((dir_ / "etc").c_str(), 0775);
+    auto group_writes = open_checked(AT_FDCWD, file, O_RDONLY, FileType::Regular, policy);
+    ASSERT_FALSE(group_writes.ok()) << "a directory the group may write";
+    EXPECT_EQ(group_writes.error().code(), Errc::InvalidArgument);
 }
 
 // A refusal of the system other than a missing file keeps the system's words.

@@ -1298,6 +1298,25 @@ TEST(PolicyRules, LdapRequiresUriAndBase) {
               "lwauth.conf:2: backend = ldap requires ldap_uri and ldap_base in [directory]");
 }
 
+TEST(PolicyRules, LdapFilterNamesTheUserExactlyOnce) {
+    const std::string expected =
+        "lwauth.conf:2: ldap_filter must be one parenthesized LDAP filter with %u (the user "
+        "name) exactly once, e.g. (uid=%u)";
+    EXPECT_EQ(only_error("[directory]\nldap_filter = (uid=alice)\n"), expected);
+    EXPECT_EQ(only_error("[directory]\nldap_filter = (|(uid=%u)(mail=%u))\n"), expected);
+    EXPECT_EQ(only_error("[directory]\nldap_filter = uid=%u\n"), expected);
+    EXPECT_TRUE(load("[directory]\nldap_filter = (&(objectClass=person)(uid=%u))\n")
+                    .errors.empty());
+}
+
+TEST(PolicyRules, DirectoryMaxAgeOutlastsTheSyncInterval) {
+    EXPECT_EQ(only_error("[directory]\nsync_interval = 2h\nmax_age = 1h\n"),
+              "lwauth.conf:3: max_age must be longer than sync_interval in [directory]");
+    EXPECT_EQ(only_error("[directory]\nsync_interval = 30s\n"),
+              "lwauth.conf:2: bad value '30s' for sync_interval: expected a duration from 1m to "
+              "1d");
+}
+
 // ---- Files ------------------------------------------------------------------------------
 
 TEST(PolicyFiles, ReportsMissingLwauthConf) {

@@ -99,12 +99,10 @@ TEST(QrCode, ZbarReadsBackTheText) {
 // What lwauthctl totp add draws: the otpauth:// URI an authenticator app's camera reads,
 // with the 8-digit SHA-512 parameters and a long issuer, so that it is the longest such URI.
 TEST(QrCode, ZbarReadsBackAnAuthenticatorAppUri) {
-    policy::TotpPolicy p;
-    p.issuer = "Example Corporation IT";
-    p.algorithm = policy::TotpAlgorithm::Sha512;
-    p.digits = 8;
-    SecretString uri = totp::otpauth_uri(std::string(totp::kSecretBytes, '\x5a'), p.issuer,
-                                         "a.long.user.name@host.example.com", p);
+    totp::App app{SecretString(std::string(totp::kSecretBytes, '\x5a')),
+                  {policy::TotpAlgorithm::Sha512, 8, std::chrono::seconds(30)}};
+    SecretString uri =
+        totp::otpauth_uri(app, "Example Corporation IT", "a.long.user.name@host.example.com");
     TempFile image;
     write_pbm(qr_modules(uri.view()), image.path());
     std::string read = zbar_decode(image.path());

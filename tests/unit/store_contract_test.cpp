@@ -224,6 +224,10 @@ class Awaited {
                                      const OtherFactors& others = {}) {
         return get<bool>(&AsyncStore::remove_contact_and_two_step, u, kind, others);
     }
+    Removal remove_second_factor(const std::string& u, const std::string& factor,
+                                 const RemovalRule& rule) {
+        return get<Removal>(&AsyncStore::remove_second_factor, u, factor, rule);
+    }
     void set_two_step(const std::string& u, bool on) {
         get<void>(&AsyncStore::set_two_step, u, on);
     }
@@ -307,6 +311,9 @@ class Awaited {
     }
     void lock(const std::string& u, int64_t until) { get<void>(&AsyncStore::lock, u, until); }
     void clear_failures(const std::string& u) { get<void>(&AsyncStore::clear_failures, u); }
+    bool clear_failures_unless_locked(const std::string& u, int64_t now) {
+        return get<bool>(&AsyncStore::clear_failures_unless_locked, u, now);
+    }
     void reset(const std::string& u, const ResetScope& scope) {
         get<void>(&AsyncStore::reset, u, scope);
     }
@@ -504,6 +511,35 @@ TYPED_TEST(StoreContract, ALockResetsTheFailuresButNotTheCountInARow) {
     EXPECT_EQ(store.lock_state("jiro").locked_until, kLockedUntilUnlocked);
 }
 
+TYPED_TEST(StoreContract, AFailureOutsideTheCountInARowCountsTowardTheLockOnly) {
+    Awaited& store = this->store();
+    (void)store.add_failure("taro");
+    FailureCount count = store.add_failure("taro", {.max_failures = 3, .until = 5000,
+                                                     .max_in_a_row = 0, .in_a_row = false});
+    EXPECT_EQ(count.failures, 2);
+    EXPECT_EQ(count.in_a_row, 1);
+    count = store.add_failure("taro", {.max_failures = 3, .until = 5000, .in_a_row = false});
+    EXPECT_EQ(count.locked_until, 5000) << "max_failures still locks";
+    EXPECT_EQ(store.add_failure("taro").in_a_row, 2);
+}
+
+TYPED_TEST(StoreContract, ClearFailuresUnlessLockedLeavesALockInForce) {
+    Awaited& store = this->store();
+    (void)store.add_failure("taro");
+    store.lock("taro", 5000);
+    (void)store.add_failure("taro");
+    EXPECT_FALSE(store.clear_failures_unless_locked("taro", 4999));
+    EXPECT_EQ(store.lock_state("taro").locked_until, 5000);
+    EXPECT_EQ(store.lock_state("taro").failures, 1);
+    EXPECT_TRUE(store.clear_failures_unless_locked("taro", 5000)) << "the lock has ended";
+    LockState lock = store.lock_state("taro");
+    EXPECT_EQ(lock.failures, 0);
+    EXPECT_EQ(lock.locked_until, 0);
+    EXPECT_EQ(store.add_failure("taro").in_a_row, 1);
+    EXPECT_TRUE(store.clear_failures_unless_locked("never-seen", 5000));
+    EXPECT_TRUE(store.load_user("never-seen").empty());
+}
+
 TYPED_TEST(StoreContract, ClearFailuresClearsEveryCountAndTheLock) {
     Awaited& store = this->store();
     (void)store.add_failure("taro");
@@ -627,10 +663,10 @@ TYPED_TEST(StoreContract, FingerprintFailuresPauseAndDisableAsTheLimitsSay) {
     }
     EXPECT_TRUE(state.disabled);
     EXPECT_TRUE(store.load_user("taro").fingerprint.disabled);
-    store.reset("taro", ResetScope{.failures = true});
+    store.reset("taro", ResetScope{.failures = true, .counted = {}});
     EXPECT_FALSE(store.load_user("taro").fingerprint.disabled) << "an administrator's reset";
     (void)store.add_pin_failure("taro");
-    store.reset("taro", ResetScope{.failures = true});
+    store.reset("taro", ResetScope{.failures = true, .counted = {}});
     EXPECT_EQ(store.load_user("taro").pin_failures, 0);
 }
 
@@ -721,6 +757,66 @@ TYPED_TEST(StoreContract, RemovingTheLastLoginContactTurnsTwoStepOffWithIt) {
     EXPECT_EQ(store.list_users(), std::vector<std::string>{"taro"}) << "no record of the ghost";
 }
 
+TYPED_TEST(StoreContract, RemovingASecondFactorJudgesWhatIsLeftInTheSameStep) {
+    Awaited& store = this->store();
+    RemovalRule required{true, {true, true}, true};
+    store.save_contact("taro", {"phone", kPhone});
+    store.set_two_step("taro", true);
+    store.set_totp("taro", "0123456789abcdefghij", 1);
+    EXPECT_EQ(store.remove_second_factor("taro", "totp", required), Removal::Removed)
+        << "the phone is left";
+    EXPECT_FALSE(store.load_user("taro").totp_set());
+    EXPECT_EQ(store.remove_second_factor("taro", "totp", required), Removal::Absent);
+    EXPECT_EQ(store.remove_second_factor("taro", "phone", required), Removal::Refused);
+    EXPECT_EQ(store.load_user("taro").contacts.size(), 1u) << "refused: still there";
+
+    store.set_totp("taro", "0123456789abcdefghij", 1);
+    RemovalRule optional{true, {true, true}, false};
+    EXPECT_EQ(store.remove_second_factor("taro", "phone", optional), Removal::Removed);
+    EXPECT_TRUE(store.load_user("taro").two_step) << "the app is left";
+    EXPECT_EQ(store.remove_second_factor("taro", "totp", optional), Removal::TwoStepOff);
+    UserState taro = store.load_user("taro");
+    EXPECT_FALSE(taro.totp_set());
+    EXPECT_FALSE(taro.two_step);
+
+    // An app the rule does not count keeps nothing on; a waiting enrolment goes alone.
+    store.save_contact("taro", {"email", kEmail});
+    store.set_two_step("taro", true);
+    store.set_totp("taro", "0123456789abcdefghij", 1);
+    EXPECT_EQ(store.remove_second_factor("taro", "email", RemovalRule{true, {false, true}, false}),
+              Removal::TwoStepOff);
+    store.set_totp("taro", "", -1);
+    store.set_two_step("taro", true);
+    store.set_totp_pending("taro", "0123456789abcdefghij", 100);
+    EXPECT_EQ(store.remove_second_factor("taro", "totp", optional), Removal::Removed);
+    EXPECT_TRUE(store.load_user("taro").totp_pending.empty());
+    EXPECT_TRUE(store.load_user("taro").two_step) << "a waiting app never counted";
+    EXPECT_EQ(store.remove_second_factor("ghost", "phone", optional), Removal::Absent);
+}
+
+TYPED_TEST(StoreContract, AResetOfTheLastAppTurnsTwoStepOffUnlessRequired) {
+    Awaited& store = this->store();
+    for (bool required : {false, true}) {
+        std::string user = required ? "hanako" : "taro";
+        store.set_totp(user, "0123456789abcdefghij", 1);
+        store.set_two_step(user, true);
+        ResetScope scope;
+        scope.totp = true;
+        scope.counted = RemovalRule{true, {true, true}, required};
+        store.reset(user, scope);
+        UserState state = store.load_user(user);
+        EXPECT_FALSE(state.totp_set());
+        EXPECT_EQ(state.two_step, required) << user;
+    }
+    store.save_contact("jiro", {"phone", kPhone});
+    store.set_totp("jiro", "0123456789abcdefghij", 1);
+    store.set_two_step("jiro", true);
+    ResetScope scope;
+    scope.totp = true;
+    store.reset("jiro", scope);
+    EXPECT_TRUE(store.load_user("jiro").two_step) << "the phone is left";
+}
+
 TYPED_TEST(StoreContract, AConfirmedContactOrAppTurnsTwoStepOnWithItOrLeavesItAsItWas) {
     Awaited& store = this->store();
     store.save_contact_and_two_step("taro", {"phone", kPhone}, false);
@@ -737,7 +833,7 @@ TYPED_TEST(StoreContract, AConfirmedContactOrAppTurnsTwoStepOnWithItOrLeavesItAs
     store.set_totp_pending("hanako", "secret-bytes-0123456", 500);
     store.set_totp_and_two_step("hanako", "secret-bytes-0123456", 7, true);
     UserState hanako = store.load_user("hanako");
-    EXPECT_EQ(hanako.totp_secret, "secret-bytes-0123456");
+    EXPECT_EQ(hanako.totp_secret.view(), "secret-bytes-0123456");
     EXPECT_EQ(hanako.totp_last_step, 7);
     EXPECT_TRUE(hanako.totp_pending.empty());
     EXPECT_TRUE(hanako.two_step);
@@ -762,41 +858,41 @@ void give_everything(Awaited& store) {
 TYPED_TEST(StoreContract, AResetClearsWhatItNamesAndKeepsTheProfile) {
     Awaited& store = this->store();
     give_everything(store);
-    store.reset("taro", ResetScope{.pin = true});
+    store.reset("taro", ResetScope{.pin = true, .counted = {}});
     UserState state = store.load_user("taro");
     EXPECT_FALSE(state.pin_set);
     EXPECT_TRUE(state.line_linked);
     EXPECT_TRUE(state.totp_set());
-    store.reset("taro", ResetScope{.totp = true});
+    store.reset("taro", ResetScope{.totp = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_FALSE(state.totp_set());
     EXPECT_EQ(state.recovery_codes, 2);
-    store.reset("taro", ResetScope{.line = true, .hosts = true});
+    store.reset("taro", ResetScope{.line = true, .hosts = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_FALSE(state.line_linked);
     EXPECT_EQ(state.line_link, "");
     EXPECT_TRUE(store.remembered_hosts("taro").empty());
     EXPECT_EQ(state.contacts.size(), 1u);
-    store.reset("taro", ResetScope{.contacts = true});
+    store.reset("taro", ResetScope{.contacts = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_TRUE(state.contacts.empty());
     EXPECT_FALSE(state.two_step) << "2-step goes off with the contacts";
     EXPECT_EQ(state.locked_until, 5000);
     EXPECT_TRUE(state.enrolled);
-    store.reset("taro", ResetScope{.failures = true, .enroll_grace = true});
+    store.reset("taro", ResetScope{.failures = true, .enroll_grace = true, .counted = {}});
     state = store.load_user("taro");
     EXPECT_EQ(state.locked_until, 0);
     EXPECT_EQ(state.enroll_grace_started, 0);
     EXPECT_FALSE(state.enrolled);
     ASSERT_EQ(state.profile.size(), 1u) << "the profile is the directory's";
-    store.reset("ghost", ResetScope{.hosts = true, .failures = true});
+    store.reset("ghost", ResetScope{.hosts = true, .failures = true, .counted = {}});
     EXPECT_EQ(store.list_users(), std::vector<std::string>{"taro"}) << "no record of the ghost";
 }
 
 TYPED_TEST(StoreContract, AResetOfEverythingLeavesOnlyTheProfile) {
     Awaited& store = this->store();
     give_everything(store);
-    store.reset("taro", ResetScope{true, true, true, true, true, true, true, true});
+    store.reset("taro", ResetScope{true, true, true, true, true, true, true, true, {}});
     UserState state = store.load_user("taro");
     ASSERT_EQ(state.profile.size(), 1u);
     state.profile.clear();
@@ -1175,6 +1271,28 @@ TYPED_TEST(SharedStoreContract, TwoHandlesRemovingTheLastTwoContactsTurnTwoStepO
     }
 }
 
+TYPED_TEST(SharedStoreContract, UnderRequiredTwoHandlesRemovingTheContactAndTheAppLeaveOne) {
+    // Each removes one of the last two factors at once: the second sees the first's
+    // removal, and is refused.
+    RemovalRule required{true, {true, true}, true};
+    for (int round = 0; round < 20; ++round) {
+        std::string user = "user" + std::to_string(round);
+        this->store().save_contact(user, {"phone", kPhone});
+        this->store().set_totp(user, "0123456789abcdefghij", 1);
+        this->store().set_two_step(user, true);
+        std::vector<Removal> done(2, Removal::Absent);
+        on_two_handles(*this, [&](Awaited& store, int t) {
+            done[static_cast<size_t>(t)] =
+                store.remove_second_factor(user, t == 0 ? "phone" : "totp", required);
+        });
+        int refused = (done[0] == Removal::Refused ? 1 : 0) + (done[1] == Removal::Refused ? 1 : 0);
+        EXPECT_EQ(refused, 1) << "exactly one removal was the last";
+        UserState state = this->store().load_user(user);
+        EXPECT_TRUE(!state.contacts.empty() || state.totp_set()) << "a factor is left";
+        EXPECT_TRUE(state.two_step);
+    }
+}
+
 TYPED_TEST(SharedStoreContract, AResetRacingFailuresLeavesNoHalfReset) {
     // A reset of everything is one transaction: a failure counted on the other handle lands
     // wholly before it (and is cleared) or wholly after it (and is counted from nothing).
@@ -1183,7 +1301,7 @@ TYPED_TEST(SharedStoreContract, AResetRacingFailuresLeavesNoHalfReset) {
     on_two_handles(*this, [&](Awaited& store, int t) {
         for (int i = 0; i < kRounds; ++i) {
             if (t == 0) {
-                store.reset("taro", ResetScope{true, true, true, true, true, true});
+                store.reset("taro", ResetScope{true, true, true, true, true, true, false, false, {}});
             } else {
                 last[1] = store.add_failure("taro", {3, 9000, 1000});
             }

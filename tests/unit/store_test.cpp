@@ -325,10 +325,10 @@ TEST_F(SqliteStoreTest, SealsTheAuthenticatorSecretBoundToItsUserAndUse) {
     {
         auto store = open_store();
         store->set_totp_pending("taro", secret, 1000);
-        EXPECT_EQ(store->load_user("taro").totp_pending, secret);
+        EXPECT_EQ(store->load_user("taro").totp_pending.view(), secret);
         store->set_totp("taro", secret, 77);
         UserState state = store->load_user("taro");
-        EXPECT_EQ(state.totp_secret, secret);
+        EXPECT_EQ(state.totp_secret.view(), secret);
         EXPECT_EQ(state.totp_last_step, 77);
         EXPECT_TRUE(state.totp_pending.empty()) << "activating drops the pending secret";
         store->set_totp("jiro", "another secret 12345", 1);
@@ -528,6 +528,33 @@ TEST(ContactCipher, RefusesAnotherBindingAKeyOrADamagedValue) {
     EXPECT_EQ(error_code_of([&] { (void)cipher.open(flipped, "taro\nphone"); }), Errc::Internal);
     EXPECT_EQ(error_code_of([&] { (void)cipher.open(sealed.substr(0, 27), "taro\nphone"); }),
               Errc::Internal);
+}
+
+TEST(ContactCipher, OldKeysOpenWhatTheySealedAndOnlyTheCurrentKeySeals) {
+    OpenSslRandom random;
+    ContactCipher before(key_of('c'), random);
+    std::string old_sealed = before.seal(kPhone, "taro\nphone");
+    std::vector<SecretString> old_keys;
+    old_keys.push_back(key_of('b'));
+    old_keys.push_back(key_of('c'));
+    ContactCipher rotated(key_of('d'), random, std::move(old_keys));
+    EXPECT_EQ(rotated.open(old_sealed, "taro\nphone"), kPhone);
+    auto opened = rotated.try_open(old_sealed, "taro\nphone");
+    ASSERT_TRUE(opened.has_value());
+    EXPECT_FALSE(opened->current);
+    EXPECT_EQ(opened->plaintext, kPhone);
+    // An old key still binds: another row does not open.
+    EXPECT_FALSE(rotated.try_open(old_sealed, "jiro\nphone").has_value());
+
+    std::string new_sealed = rotated.seal(kPhone, "taro\nphone");
+    EXPECT_TRUE(rotated.try_open(new_sealed, "taro\nphone")->current);
+    EXPECT_EQ(ContactCipher(key_of('d'), random).open(new_sealed, "taro\nphone"), kPhone);
+    EXPECT_EQ(error_code_of([&] { (void)before.open(new_sealed, "taro\nphone"); }),
+              Errc::Internal)
+        << "sealed under the current key, not an old one";
+    // Opaque bytes, NULs included.
+    std::string binary("\0\x01\xff", 3);
+    EXPECT_EQ(rotated.open(rotated.seal(binary, "taro\ntotp"), "taro\ntotp"), binary);
 }
 
 }  // namespace

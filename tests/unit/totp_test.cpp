@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lwauth/error.hpp"
+
 #include <string>
 
 namespace lwauth {
@@ -48,8 +50,9 @@ TEST(Totp, MatchesRfc6238AppendixB) {
     }
 }
 
-policy::TotpPolicy six_digits() {
-    return policy::TotpPolicy{};
+// An app set up with the defaults (SHA1, 6 digits, 30 s).
+totp::App app_of(const std::string& key) {
+    return totp::App{SecretString(key), totp::Params{}};
 }
 
 std::string code_at(const std::string& key, int64_t now) {
@@ -61,34 +64,32 @@ TEST(Totp, AcceptsOneStepEitherSideAndNoFurther) {
     const std::string key = "12345678901234567890";
     const int64_t now = 1111111111;  // step 37037037, 1 s into it
     const int64_t step = now / 30;
-    EXPECT_EQ(totp::matching_step(key, code_at(key, now), now, six_digits(), 0), step);
-    EXPECT_EQ(totp::matching_step(key, code_at(key, now - 30), now, six_digits(), 0), step - 1);
-    EXPECT_EQ(totp::matching_step(key, code_at(key, now + 30), now, six_digits(), 0), step + 1);
-    EXPECT_FALSE(totp::matching_step(key, code_at(key, now - 60), now, six_digits(), 0));
-    EXPECT_FALSE(totp::matching_step(key, code_at(key, now + 60), now, six_digits(), 0));
-    policy::TotpPolicy exact = six_digits();
-    exact.window = 0;
-    EXPECT_FALSE(totp::matching_step(key, code_at(key, now - 30), now, exact, 0));
+    EXPECT_EQ(totp::matching_step(app_of(key), code_at(key, now), now, 1, 0), step);
+    EXPECT_EQ(totp::matching_step(app_of(key), code_at(key, now - 30), now, 1, 0), step - 1);
+    EXPECT_EQ(totp::matching_step(app_of(key), code_at(key, now + 30), now, 1, 0), step + 1);
+    EXPECT_FALSE(totp::matching_step(app_of(key), code_at(key, now - 60), now, 1, 0));
+    EXPECT_FALSE(totp::matching_step(app_of(key), code_at(key, now + 60), now, 1, 0));
+    EXPECT_FALSE(totp::matching_step(app_of(key), code_at(key, now - 30), now, 0, 0));
 }
 
 TEST(Totp, RefusesAStepAlreadyUsed) {
     const std::string key = "12345678901234567890";
     const int64_t now = 1111111111;
     const int64_t step = now / 30;
-    EXPECT_FALSE(totp::matching_step(key, code_at(key, now), now, six_digits(), step));
+    EXPECT_FALSE(totp::matching_step(app_of(key), code_at(key, now), now, 1, step));
     // An older code after a newer one was used: refused too.
-    EXPECT_FALSE(totp::matching_step(key, code_at(key, now - 30), now, six_digits(), step));
-    EXPECT_EQ(totp::matching_step(key, code_at(key, now + 30), now, six_digits(), step), step + 1);
+    EXPECT_FALSE(totp::matching_step(app_of(key), code_at(key, now - 30), now, 1, step));
+    EXPECT_EQ(totp::matching_step(app_of(key), code_at(key, now + 30), now, 1, step), step + 1);
 }
 
 TEST(Totp, RefusesWrongLengthAndWrongDigits) {
     const std::string key = "12345678901234567890";
     const int64_t now = 1111111111;
     std::string code = code_at(key, now);
-    EXPECT_FALSE(totp::matching_step(key, code + "0", now, six_digits(), 0));
-    EXPECT_FALSE(totp::matching_step(key, code.substr(1), now, six_digits(), 0));
+    EXPECT_FALSE(totp::matching_step(app_of(key), code + "0", now, 1, 0));
+    EXPECT_FALSE(totp::matching_step(app_of(key), code.substr(1), now, 1, 0));
     code[0] = code[0] == '9' ? '0' : static_cast<char>(code[0] + 1);
-    EXPECT_FALSE(totp::matching_step(key, code, now, six_digits(), 0));
+    EXPECT_FALSE(totp::matching_step(app_of(key), code, now, 1, 0));
 }
 
 // RFC 4648 section 10's vectors, without padding.
@@ -103,13 +104,55 @@ TEST(Base32, MatchesRfc4648) {
 }
 
 TEST(OtpauthUri, NamesIssuerLabelSecretAndParameters) {
-    policy::TotpPolicy p;
-    p.algorithm = TotpAlgorithm::Sha256;
-    p.digits = 8;
-    p.period = std::chrono::seconds(60);
-    EXPECT_EQ(totp::otpauth_uri("foobar", "Example Corp", "alice@host1", p).view(),
+    totp::App app{SecretString("foobar"), {TotpAlgorithm::Sha256, 8, std::chrono::seconds(60)}};
+    EXPECT_EQ(totp::otpauth_uri(app, "Example Corp", "alice@host1").view(),
               "otpauth://totp/Example%20Corp:alice%40host1?secret=MZXW6YTBOI&issuer=Example%20Corp"
               "&algorithm=SHA256&digits=8&period=60");
+}
+
+// The app's own parameters decide: a code of an 8-digit SHA-256 app is checked as one,
+// and a 6-digit SHA-1 code of the same secret is not its code.
+TEST(Totp, ChecksCodesWithTheAppsOwnParameters) {
+    const std::string key = "12345678901234567890123456789012";
+    const int64_t now = 1111111111;
+    totp::App app{SecretString(key), {TotpAlgorithm::Sha256, 8, std::chrono::seconds(30)}};
+    std::string eight(
+        totp::hotp(key, static_cast<uint64_t>(now / 30), 8, TotpAlgorithm::Sha256).view());
+    EXPECT_EQ(totp::matching_step(app, eight, now, 1, -1), now / 30);
+    EXPECT_FALSE(totp::matching_step(app, code_at(key, now), now, 1, -1));
+}
+
+TEST(TotpRecord, KeepsSecretAndParameters) {
+    totp::App app{SecretString(std::string(totp::kSecretBytes, '\x07')),
+                  {TotpAlgorithm::Sha512, 8, std::chrono::seconds(60)}};
+    SecretString record = totp::encode(app);
+    EXPECT_EQ(record.view().find(app.key.view()), record.size() - totp::kSecretBytes);
+    totp::App back = totp::decode(record.view());
+    EXPECT_EQ(back.key.view(), app.key.view());
+    EXPECT_EQ(back.params, app.params);
+}
+
+// Records written before parameters were kept are the bare secret: such an app was set up
+// with the defaults of the time, SHA1, 6 digits, 30 s.
+TEST(TotpRecord, ReadsABareSecretAsTheOldDefaults) {
+    const std::string bare = "0123456789abcdefghij";
+    totp::App app = totp::decode(bare);
+    EXPECT_EQ(app.key.view(), bare);
+    EXPECT_EQ(app.params.algorithm, TotpAlgorithm::Sha1);
+    EXPECT_EQ(app.params.digits, 6);
+    EXPECT_EQ(app.params.period, std::chrono::seconds(30));
+}
+
+TEST(TotpRecord, RefusesADamagedRecord) {
+    totp::App app{SecretString("12345678901234567890"), {}};
+    std::string record(totp::encode(app).view());
+    std::string bad_algorithm = record;
+    bad_algorithm[13] = '\x09';
+    EXPECT_THROW((void)totp::decode(bad_algorithm), Error);
+    std::string bad_digits = record;
+    bad_digits[14] = '\x02';
+    EXPECT_THROW((void)totp::decode(bad_digits), Error);
+    EXPECT_THROW((void)totp::decode(record.substr(0, 17)), Error);
 }
 
 }  // namespace

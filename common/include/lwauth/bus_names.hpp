@@ -84,6 +84,9 @@ inline constexpr const char* kAccountReauth = "Reauth";            // (s code)
 inline constexpr const char* kReauthAcceptsCode = "code";          // the code sent
 inline constexpr const char* kReauthAcceptsTotp = "totp";          // the app's current code
 inline constexpr const char* kReauthAcceptsRecovery = "recovery";  // a recovery code
+// No code was sent, since the app (or recovery codes ranked before the code) answers;
+// StartReauth once more on the same connection sends one. An older client ignores it.
+inline constexpr const char* kReauthAcceptsSend = "send";
 inline constexpr const char* kAccountForget = "Forget";                  // () -> u forgotten
 // Linking LINE: LinkLine() -> (s url, u number, t expires_at): the short link to open on
 // the phone, the number (10-99) to pick on its page, and when the link expires (epoch

@@ -75,6 +75,14 @@ inline constexpr BusText kManagedByAdmin{
     N_("your administrator manages phone numbers and email addresses on this host; to change "
        "yours, contact %s")};
 // TRANSLATORS: %s is how to reach the administrator, as lwauth.conf's admin_contact says.
+inline constexpr BusText kFromDirectory{
+    N_("your phone number and email address come from the company directory; to change "
+       "them, contact %s")};
+// TRANSLATORS: %s is a user name; "[directory]" is a section of lwauth.conf.
+inline constexpr BusText kAdminFromDirectory{
+    N_("the contacts of '%s' come from the directory ([directory] in lwauth.conf); change "
+       "them there")};
+// TRANSLATORS: %s is how to reach the administrator, as lwauth.conf's admin_contact says.
 inline constexpr BusText kLineNotSetUp{
     N_("LINE Login is not set up in lwauthd here; ask your administrator (%s)")};
 // TRANSLATORS: %s is a change, such as "adding a phone number" or "linking LINE".
@@ -102,6 +110,11 @@ inline constexpr BusText kReauthUnreachableContact{
 inline constexpr BusText kPinWindowReauth{
     N_("setting a PIN needs a full login on this host in the last %s minutes, or proof that it "
        "is you: confirm with a code sent to your verified phone number or email address first")};
+// TRANSLATORS: %s is a number of minutes (10).
+inline constexpr BusText kPinWindowReauthUnsent{
+    N_("setting a PIN needs a full login on this host in the last %s minutes, or proof that it "
+       "is you: confirm with your authenticator app, a recovery code or a code sent to you "
+       "first")};
 // TRANSLATORS: %s is a number of minutes (10), twice.
 inline constexpr BusText kPinWindowLogin{
     N_("setting a PIN needs a full login on this host in the last %1$s minutes: log in again "
@@ -126,12 +139,15 @@ inline constexpr BusText kAll[] = {kNoSuchUser,
                                    kCodesRateLimitedSeconds,
                                    kCodesRateLimitedMinutes,
                                    kManagedByAdmin,
+                                   kFromDirectory,
+                                   kAdminFromDirectory,
                                    kLineNotSetUp,
                                    kReauthRequired,
                                    kReauthRequiredUnsent,
                                    kReauthUnreachableContact,
                                    kReauthUnreachable,
                                    kPinWindowReauth,
+                                   kPinWindowReauthUnsent,
                                    kPinWindowLogin,
                                    kPinTooShort,
                                    kPinTooLong,

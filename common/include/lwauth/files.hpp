@@ -1,8 +1,9 @@
 // Files lwauth trusts: the policy, the secrets it names, the state directory and what is
 // in it. Each is opened without following a symbolic link in its last component and
 // without blocking on a FIFO, and is judged by fstat() on the descriptor that is then
-// used, so that what was checked is what is read. A regular file must have one name (no
-// hard link elsewhere).
+// used, so that what was checked is what is read. A regular file lwauthd keeps must have
+// one name (no hard link elsewhere); a file of root's in a directory only root may write
+// (the policy, the secrets it names) may have more, which is reported, not refused.
 #pragma once
 
 #include <sys/stat.h>
@@ -46,16 +47,25 @@ class UniqueFd {
 /// 022 for the policy (nobody but the owner may write it), 077 for secrets and state
 /// (nobody but the owner may read or write them). With `reader_group` set, the rule is
 /// that of a secret file instead (secret_file_rule): `second_owner` is its reader.
+///
+/// `other_names`: whether a regular file may have more than one name. Refused for what
+/// lwauthd creates and keeps (state): another name of it lives on after lwauthd removes or
+/// replaces it, where whoever may write may read what it became. Allowed for a file of
+/// `owner`'s in a directory that `owner` alone may write (policy, secrets): its other name
+/// can change nothing, and any local user can make one where
+/// fs.protected_hardlinks = 0, which must not stop lwauthd; the caller reports it
+/// (OpenedFile::other_names).
 struct FileRule {
     uid_t owner = 0;
     mode_t forbidden = 022;
     std::optional<uid_t> second_owner;
     std::optional<gid_t> reader_group;
+    bool other_names = false;
 };
 
 /// The rule for policy files and directories: root's, writable by root alone.
 [[nodiscard]] inline FileRule policy_file_rule() {
-    return FileRule{0, 022, std::nullopt, std::nullopt};
+    return FileRule{0, 022, std::nullopt, std::nullopt, true};
 }
 
 /// The rule for state: `owner`'s, and nobody else's to read or write.
@@ -78,7 +88,7 @@ struct SecretReader {
 /// other group. A file lwauthd could not read is refused as well, so that the policy check
 /// catches it rather than the first send.
 [[nodiscard]] inline FileRule secret_file_rule(const SecretReader& reader) {
-    return FileRule{0, 077, reader.uid, reader.gid};
+    return FileRule{0, 077, reader.uid, reader.gid, true};
 }
 
 enum class FileType { Regular, Directory };
@@ -87,6 +97,9 @@ enum class FileType { Regular, Directory };
 struct OpenedFile {
     UniqueFd fd;
     struct stat st {};
+    /// A regular file with more than one name, which `rule.other_names` let through:
+    /// the caller says so (a warning naming the file).
+    [[nodiscard]] bool other_names() const { return S_ISREG(st.st_mode) && st.st_nlink > 1; }
 };
 
 /// Opens `path` (relative to `dir_fd`, or AT_FDCWD) with `flags` | O_NOFOLLOW | O_CLOEXEC
@@ -105,8 +118,8 @@ struct OpenedFile {
 ///                    0666"), or open() was refused (EACCES, EPERM: "Permission denied")
 ///   InvalidArgument  it is of the wrong type: "is a symbolic link, which lwauth does not
 ///                    follow here", "is not a regular file", "is not a directory", or a
-///                    regular file with more than one name: "is a hard link (...), which
-///                    lwauth does not trust here"
+///                    regular file with more than one name that the rule does not allow
+///                    there: "is a hard link (...), which lwauth does not trust here"
 ///   Internal         any other failure of open() or fstat() (strerror()'s text)
 /// describe_file_error() puts the path in front.
 [[nodiscard]] Result<OpenedFile> open_checked(int dir_fd, const std::string& path, int flags,

@@ -229,6 +229,12 @@ struct StorePolicy {
     // password, which comes from password_file (a secret file) or ~/.pgpass.
     std::string url;
     std::filesystem::path password_file;
+    // Keys the administrator gives every host of a fleet (secret files of 32 bytes or 64
+    // hex digits); empty: code.key and contacts.key of the state directory, made there.
+    std::filesystem::path code_key_file;
+    std::filesystem::path contacts_key_file;
+    // Earlier contacts keys: what they sealed still opens (until `lwauthctl admin rekey`).
+    std::vector<std::filesystem::path> contacts_old_key_files;
     friend bool operator==(const StorePolicy&, const StorePolicy&) = default;
 };
 
@@ -244,8 +250,13 @@ struct DirectoryPolicy {
     std::string ldap_base;
     std::string ldap_bind_dn;
     std::filesystem::path ldap_password_file;
+    // The search filter; %u stands for the user name, escaped per RFC 4515 section 3.
+    std::string ldap_filter = "(uid=%u)";
     std::string phone_attribute = "mobile";
     std::string email_attribute = "mail";
+    std::chrono::seconds sync_interval{15 * 60};  // between background synchronizations
+    // Contacts not confirmed by the directory for this long are removed (fail closed).
+    std::chrono::seconds max_age{24 * 3600};
     friend bool operator==(const DirectoryPolicy&, const DirectoryPolicy&) = default;
 };
 

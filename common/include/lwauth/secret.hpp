@@ -2,11 +2,11 @@
 // no stream operator and no implicit copy, so it cannot wander into a log by accident.
 #pragma once
 
+#include <sys/types.h>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "lwauth/files.hpp"
 
@@ -40,6 +40,24 @@ class SecretString {
   private:
     std::unique_ptr<char[]> data_;
     size_t size_ = 0;
+};
+
+/// A SecretString for a field of a record that is copied whole (the store's UserState):
+/// every copy is a buffer of its own, wiped when it dies like any SecretString.
+class CopyableSecret : public SecretString {
+  public:
+    CopyableSecret() = default;
+    explicit CopyableSecret(std::string_view value) : SecretString(value) {}
+    CopyableSecret(const CopyableSecret& other) : SecretString(other.view()) {}
+    CopyableSecret& operator=(const CopyableSecret& other) {
+        if (this != &other) {
+            SecretString::operator=(other.clone());
+        }
+        return *this;
+    }
+    CopyableSecret(CopyableSecret&&) noexcept = default;
+    CopyableSecret& operator=(CopyableSecret&&) noexcept = default;
+    ~CopyableSecret() = default;
 };
 
 /// Wipes a std::string in place before it is dropped (for values that arrived in one,

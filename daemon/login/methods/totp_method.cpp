@@ -112,14 +112,17 @@ void TotpMethod::check(const MethodEnv& env, std::string_view answer,
         then<UserState>(std::move(done), [self, env, held](const UserState& state,
                                                            Done<std::optional<Step>>& next) {
             std::optional<int64_t> step;
+            bool reused = false;
             if (state.totp_set()) {
-                step = totp::matching_step(state.totp_secret, held->view(), self->deps_.clock.now(),
-                                           env.policy->totp, state.totp_last_step);
+                // The app's own parameters; [totp] gives only the window.
+                totp::App app = totp::decode(state.totp_secret.view());
+                int64_t now = self->deps_.clock.now();
+                int window = env.policy->totp.window;
+                step = totp::matching_step(app, held->view(), now, window, state.totp_last_step);
+                reused = !step && totp::matching_step(app, held->view(), now, window, -1);
             }
             if (!step) {
-                if (state.totp_set() &&
-                    totp::matching_step(state.totp_secret, held->view(), self->deps_.clock.now(),
-                                        env.policy->totp, -1)) {
+                if (reused) {
                     log_reused(env.context);
                 }
                 next(std::optional<Step>());

@@ -1,0 +1,310 @@
+#include "directory/directory_sync.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <set>
+
+#include "account.hpp"
+#include "log.hpp"
+#include "lwauth/error.hpp"
+#include "lwauth/files.hpp"
+#include "lwauth/sd_bus.hpp"
+
+namespace lwauth {
+
+namespace {
+
+constexpr uint64_t kUsecPerSec = 1000 * 1000;
+constexpr const char* kKinds[] = {"phone", "email"};
+
+// The host's users as NSS lists them. getpwent() keeps its place in a global: only the
+// directory's own thread calls it.
+std::vector<std::string> host_users() {
+    std::vector<std::string> users;
+    setpwent();
+    while (passwd* pw = getpwent()) {
+        users.emplace_back(pw->pw_name);
+    }
+    endpwent();
+    return users;
+}
+
+// The directory's value of `kind` in the form lwauth keeps it; none when the directory
+// has none or one lwauth cannot use (no number to send to is better than a wrong one).
+std::optional<std::string> wanted(const DirectoryEntry& entry, const std::string& kind) {
+    const std::optional<std::string>& raw = kind == "phone" ? entry.phone : entry.email;
+    if (!entry.found || !raw) {
+        return std::nullopt;
+    }
+    try {
+        return normalized_contact(kind, *raw);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+// Runs `steps` one after another, each with a Done of its own; `done` after the last.
+using WriteStep = std::function<void(Done<void>)>;
+void run_in_order(std::shared_ptr<std::vector<WriteStep>> steps, size_t i, Done<void> done) {
+    if (i == steps->size()) {
+        done(Result<void>::success());
+        return;
+    }
+    (*steps)[i](then<void>(done, [steps, i, done] { run_in_order(steps, i + 1, done); }));
+}
+
+// The writes that make the store's contacts of `user` what the directory says.
+void plan(const DirectoryEntry& entry, const UserState& state, AsyncStore& store,
+          std::vector<WriteStep>& steps) {
+    const std::string user = entry.user;
+    for (const std::string kind : kKinds) {
+        std::optional<std::string> value = wanted(entry, kind);
+        const Contact* profile = state.profile_contact(kind);
+        const Contact* login = state.contact(kind);
+        if (value) {
+            Contact contact{kind, *value, "admin"};
+            if (profile == nullptr || profile->value != *value) {
+                steps.push_back([&store, user, contact](Done<void> d) {
+                    store.set_profile_contact(user, contact, std::move(d));
+                });
+            }
+            if (login == nullptr || login->value != *value) {
+                steps.push_back([&store, user, contact](Done<void> d) {
+                    store.save_contact(user, contact, std::move(d));
+                });
+            }
+            continue;
+        }
+        if (profile != nullptr) {
+            steps.push_back([&store, user, kind](Done<void> d) {
+                store.remove_profile_contact(user, kind, std::move(d));
+            });
+        }
+        if (login != nullptr && login->source != "self") {
+            steps.push_back([&store, user, kind](Done<void> d) {
+                store.remove_contact(user, kind, std::move(d));
+            });
+        }
+    }
+}
+
+}  // namespace
+
+DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& clock,
+                             PolicyOf policy, std::string stamp)
+    : event_(event), store_(store), clock_(clock), policy_(std::move(policy)), stamp_(std::move(stamp)) {
+    std::ifstream in(stamp_);
+    if (!(in >> last_good_) || last_good_ <= 0 || last_good_ > clock_.now()) {
+        // No good pass yet: contacts present now are counted from this start (written at
+        // the first pass, so that a host without a directory gets no such file).
+        last_good_ = clock_.now();
+        stamp_missing_ = true;
+    }
+    int r = sd_event_add_time_relative(event, &timer_, CLOCK_MONOTONIC, 0, kUsecPerSec, on_timer,
+                                       this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot add the directory's timer: " + errno_string(r));
+    }
+}
+
+DirectorySync::~DirectorySync() {
+    *alive_ = false;
+    job_.cancel();
+    thread_.reset();
+    sd_event_source_disable_unref(timer_);
+}
+
+int DirectorySync::on_timer(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<DirectorySync*>(userdata);
+    try {
+        self->pass();
+    } catch (const std::exception& e) {
+        self->failed(e.what());
+    }
+    return 0;
+}
+
+void DirectorySync::sync_now() {
+    int enabled = SD_EVENT_OFF;
+    sd_event_source_get_enabled(timer_, &enabled);
+    if (enabled != SD_EVENT_OFF) {  // off while a pass is under way
+        sd_event_source_set_time_relative(timer_, 0);
+    }
+}
+
+void DirectorySync::rearm() {
+    auto policy = policy_();
+    sd_event_source_set_time_relative(
+        timer_, static_cast<uint64_t>(policy->directory.sync_interval.count()) * kUsecPerSec);
+    sd_event_source_set_enabled(timer_, SD_EVENT_ONESHOT);
+}
+
+void DirectorySync::pass() {
+    auto policy = policy_();
+    // Under contacts = self the profile is the users' to confirm: nothing is synchronized.
+    if (policy->directory.backend != policy::DirectoryBackend::Ldap ||
+        policy->contacts != policy::Contacts::Admin) {
+        rearm();
+        return;
+    }
+    if (!thread_) {
+        // Made at the first pass: a host without a directory has no thread for it.
+        thread_ = std::make_unique<WorkerPool>(event_, 1, 1);
+    }
+    if (stamp_missing_) {
+        stamp_missing_ = false;
+        write_stamp(last_good_);
+    }
+    SecretString password;
+    if (!policy->directory.ldap_password_file.empty()) {
+        password = read_secret_file(policy->directory.ldap_password_file.string(),
+                                    this_process_reader());
+    }
+    auto directory =
+        std::make_shared<LdapDirectory>(policy->directory, std::move(password));
+    std::weak_ptr<bool> alive = alive_;
+    store_.list_users([this, alive, directory](Result<std::vector<std::string>> known) {
+        if (alive.expired()) {
+            return;
+        }
+        if (!known) {
+            failed(known.error().what());
+            return;
+        }
+        auto work = [directory, known = std::move(known).value()] {
+            std::set<std::string> users(known.begin(), known.end());
+            for (std::string& name : host_users()) {
+                users.insert(std::move(name));
+            }
+            return directory->lookup({users.begin(), users.end()});
+        };
+        job_ = thread_->submit(std::move(work),
+                               [this](Result<std::vector<DirectoryEntry>> entries) {
+                                   if (entries) {
+                                       looked_up(std::move(entries).value());
+                                   } else {
+                                       failed(entries.error().what());
+                                   }
+                               });
+    });
+}
+
+// Makes the store's contacts of each entry's user what the entry says, one user at a
+// time; `done` gets how many users' contacts changed.
+void DirectorySync::apply(std::shared_ptr<const std::vector<DirectoryEntry>> entries,
+                          Done<int> done) {
+    auto changed = std::make_shared<int>(0);
+    auto steps = std::make_shared<std::vector<WriteStep>>();
+    for (size_t i = 0; i < entries->size(); ++i) {
+        steps->push_back([this, entries, changed, i](Done<void> step_done) {
+            store_.load_user((*entries)[i].user,
+                             then<UserState>(step_done, [this, entries, changed, i,
+                                                         step_done](const UserState& state) {
+                                 auto writes = std::make_shared<std::vector<WriteStep>>();
+                                 plan((*entries)[i], state, store_, *writes);
+                                 *changed += writes->empty() ? 0 : 1;
+                                 run_in_order(writes, 0, step_done);
+                             }));
+        });
+    }
+    std::weak_ptr<bool> alive = alive_;
+    run_in_order(steps, 0, [alive, changed, done = std::move(done)](Result<void> written) {
+        if (alive.expired()) {
+            return;
+        }
+        done(written ? Result<int>(*changed) : Result<int>(written.error()));
+    });
+}
+
+void DirectorySync::looked_up(const std::vector<DirectoryEntry>& entries) {
+    auto shared = std::make_shared<const std::vector<DirectoryEntry>>(entries);
+    apply(shared, [this, shared](Result<int> changed) {
+        if (!changed) {
+            failed(changed.error().what());
+            return;
+        }
+        long found = std::count_if(shared->begin(), shared->end(),
+                                   [](const DirectoryEntry& e) { return e.found; });
+        last_good_ = clock_.now();
+        expired_ = false;
+        write_stamp(last_good_);
+        log_event(LogLevel::Info, "directory-synced",
+                  "directory synchronized: " + std::to_string(found) + " of " +
+                      std::to_string(shared->size()) + " users found, " +
+                      std::to_string(changed.value()) + " changed",
+                  {{"USERS", std::to_string(shared->size())},
+                   {"FOUND", std::to_string(found)},
+                   {"CHANGED", std::to_string(changed.value())}});
+        rearm();
+    });
+}
+
+void DirectorySync::failed(const std::string& reason) {
+    auto policy = policy_();
+    int64_t age = clock_.now() - last_good_;
+    log_event(LogLevel::Warning, "directory-sync-failed",
+              "directory synchronization failed: " + reason +
+                  "; the contacts of the last synchronization serve (" + std::to_string(age) +
+                  "s old, removed at " + std::to_string(policy->directory.max_age.count()) + "s)",
+              {{"AGE", std::to_string(age)}});
+    if (age >= policy->directory.max_age.count() && !expired_) {
+        expire();
+    }
+    rearm();
+}
+
+// Every user the store knows, as if the directory held nobody: their directory contacts go.
+void DirectorySync::expire() {
+    expired_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    store_.list_users([this, alive](Result<std::vector<std::string>> users) {
+        if (alive.expired()) {
+            return;
+        }
+        if (!users) {
+            log_event(LogLevel::Error, "directory-expired",
+                      std::string("cannot remove the directory's expired contacts: ") +
+                          users.error().what());
+            return;
+        }
+        auto nobody = std::make_shared<std::vector<DirectoryEntry>>();
+        for (const std::string& user : users.value()) {
+            nobody->push_back(DirectoryEntry{user, false, std::nullopt, std::nullopt});
+        }
+        apply(nobody, [](Result<int> removed) {
+            if (!removed) {
+                log_event(LogLevel::Error, "directory-expired",
+                          std::string("cannot remove the directory's expired contacts: ") +
+                              removed.error().what());
+                return;
+            }
+            log_event(LogLevel::Warning, "directory-expired",
+                      "the directory's contacts are older than max_age: removed those of " +
+                          std::to_string(removed.value()) + " users until the directory answers",
+                      {{"USERS", std::to_string(removed.value())}});
+        });
+    });
+}
+
+void DirectorySync::write_stamp(int64_t at) const {
+    std::string tmp = stamp_ + ".new";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << at << '\n';
+        if (!out.flush()) {
+            log_event(LogLevel::Error, "directory-sync-failed", "cannot write " + tmp);
+            return;
+        }
+    }
+    if (::rename(tmp.c_str(), stamp_.c_str()) != 0) {
+        log_event(LogLevel::Error, "directory-sync-failed",
+                  "cannot write " + stamp_ + ": " + errno_string(-errno));
+    }
+}
+
+}  // namespace lwauth

@@ -1,0 +1,255 @@
+// [directory] backend = ldap against a real OpenLDAP slapd that each test starts in its
+// own temporary directory (slapadd of a small tree, listening on ldapi:// in that
+// directory and on a loopback port without TLS), and a real lwauthd on a private bus.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "directory/ldap_directory.hpp"
+#include "harness.hpp"
+#include "lwauth/error.hpp"
+
+namespace lwauth::test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kBase = "dc=example,dc=com";
+constexpr const char* kBindDn = "cn=admin,dc=example,dc=com";
+constexpr const char* kAliceMobile = "+81 90 1234 5678";
+constexpr const char* kAlicePhone = "+819012345678";
+
+std::string url_encoded_path(const std::string& path) {
+    std::string out;
+    for (char c : path) {
+        out += c == '/' ? std::string("%2F") : std::string(1, c);
+    }
+    return out;
+}
+
+// slapd with the tree of alice (mobile and mail) and bob (mail only), in `dir`.
+class Slapd {
+  public:
+    explicit Slapd(const fs::path& dir) : dir_(dir), port_(20000 + (::getpid() % 20000)) {
+        fs::create_directories(dir_ / "db");
+        write_file(dir_ / "slapd.conf",
+                   "include /etc/ldap/schema/core.schema\n"
+                   "include /etc/ldap/schema/cosine.schema\n"
+                   "include /etc/ldap/schema/nis.schema\n"
+                   "include /etc/ldap/schema/inetorgperson.schema\n"
+                   "modulepath /usr/lib/ldap\nmoduleload back_mdb\n"
+                   "pidfile " + (dir_ / "slapd.pid").string() + "\n"
+                   "database mdb\nmaxsize 10485760\nsuffix \"" + kBase + "\"\n"
+                   "rootdn \"" + kBindDn + "\"\nrootpw test-bind-password\n"
+                   "directory " + (dir_ / "db").string() + "\n");
+        write_file(dir_ / "tree.ldif",
+                   "dn: dc=example,dc=com\nobjectClass: dcObject\nobjectClass: organization\n"
+                   "dc: example\no: Example\n\n"
+                   "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\n"
+                   "ou: people\n\n"
+                   "dn: uid=alice,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
+                   "uid: alice\ncn: Alice\nsn: A\nmobile: " + std::string(kAliceMobile) +
+                       "\nmail: alice@example.com\n\n"
+                   "dn: uid=bob,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
+                   "uid: bob\ncn: Bob\nsn: B\nmail: bob@example.com\n");
+        std::string add = "slapadd -q -f " + (dir_ / "slapd.conf").string() + " -l " +
+                          (dir_ / "tree.ldif").string();
+        EXPECT_EQ(std::system(add.c_str()), 0) << add;
+    }
+    ~Slapd() { stop(); }
+
+    [[nodiscard]] std::string ldapi_uri() const {
+        return "ldapi://" + url_encoded_path((dir_ / "ldapi").string());
+    }
+    [[nodiscard]] std::string plain_uri() const {
+        return "ldap://127.0.0.1:" + std::to_string(port_);
+    }
+
+    void start() {
+        std::string run = "slapd -f " + (dir_ / "slapd.conf").string() + " -h '" + ldapi_uri() +
+                          " " + plain_uri() + "/'";
+        ASSERT_EQ(std::system(run.c_str()), 0) << run;
+        for (int i = 0; i < 100 && pid() <= 0; ++i) {
+            std::this_thread::sleep_for(100ms);
+        }
+        ASSERT_GT(pid(), 0) << "slapd wrote no pidfile";
+    }
+    void stop() {
+        pid_t p = pid();
+        if (p <= 0) {
+            return;
+        }
+        ::kill(p, SIGTERM);
+        for (int i = 0; i < 200 && ::kill(p, 0) == 0; ++i) {
+            std::this_thread::sleep_for(50ms);
+        }
+        fs::remove(dir_ / "slapd.pid");
+    }
+
+  private:
+    [[nodiscard]] pid_t pid() const {
+        std::ifstream in(dir_ / "slapd.pid");
+        pid_t p = 0;
+        in >> p;
+        return p;
+    }
+    fs::path dir_;
+    int port_;
+};
+
+class DirectoryTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        slapd_ = std::make_unique<Slapd>(dir_ / "slapd");
+        slapd_->start();
+        write_file(password_file(), "test-bind-password\n", fs::perms(0600));
+        ::chmod(password_file().c_str(), 0600);
+        bus_ = std::make_unique<PrivateBus>(dir_.path());
+    }
+
+    [[nodiscard]] fs::path password_file() const { return dir_ / "ldap-password"; }
+
+    [[nodiscard]] std::string policy(const std::string& uri) const {
+        return default_test_policy(dir_ / "outbox.jsonl") +
+               "[policy]\ncontacts = admin\n\n[directory]\nbackend = ldap\nldap_uri = " + uri +
+               "\nldap_base = " + kBase + "\nldap_bind_dn = " + kBindDn +
+               "\nldap_password_file = " + password_file().string() + "\n";
+    }
+
+    void start_daemon(const std::string& uri) {
+        daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy(uri));
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    }
+
+    json status(const std::string& user) {
+        RunResult r = daemon_->ctl(user, {"status", "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return json::parse(r.out, nullptr, false);
+    }
+
+    std::string last_code() { return read_outbox(daemon_->outbox()).back().code(); }
+
+    TempDir dir_{"lwauth-directory"};
+    std::unique_ptr<Slapd> slapd_;
+    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(DirectoryTest, SyncedContactsServeALogin) {
+    start_daemon(slapd_->ldapi_uri());
+    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+    json alice = status("alice");
+    EXPECT_EQ(alice["phone_source"], "admin") << alice.dump();
+    EXPECT_EQ(status("bob")["email_source"], "admin");
+    EXPECT_FALSE(status("bob").contains("phone"));
+    EXPECT_EQ(daemon_->log().find("9012345678"), std::string::npos) << "never the number";
+
+    ASSERT_EQ(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0) << daemon_->log();
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone);
+
+    // Users cannot change what the directory holds, and are told who does.
+    RunResult add = daemon_->ctl("alice", {"contact", "add", "phone", "+819011112222"});
+    EXPECT_EQ(add.exit_code, 1);
+    EXPECT_NE(add.err.find("Your phone number and email address come from the company "
+                           "directory; ask your administrator to change them."),
+              std::string::npos)
+        << add.err;
+    RunResult set = daemon_->ctl("root", {"admin", "contact", "set", "alice", "phone",
+                                          "+819011112222"});
+    EXPECT_NE(set.exit_code, 0);
+    EXPECT_NE(set.err.find("come from the directory"), std::string::npos) << set.err;
+    RunResult remove = daemon_->ctl("root", {"admin", "contact", "remove", "alice", "phone"});
+    EXPECT_NE(remove.exit_code, 0);
+    EXPECT_NE(remove.err.find("come from the directory"), std::string::npos) << remove.err;
+    EXPECT_EQ(status("alice")["phone_source"], "admin");
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), 1u) << "nothing sent to the new number";
+}
+
+TEST_F(DirectoryTest, DirectoryDownTheCacheServesWithAWarning) {
+    start_daemon(slapd_->ldapi_uri());
+    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+    ASSERT_EQ(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0);
+    slapd_->stop();
+    daemon_->reload();  // a pass now
+    ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
+    EXPECT_EQ(status("alice")["phone_source"], "admin");
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone);
+}
+
+TEST_F(DirectoryTest, ContactsOlderThanMaxAgeAreRemovedWhileTheDirectoryIsDown) {
+    start_daemon(slapd_->ldapi_uri());
+    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+    ASSERT_EQ(daemon_->stop(), 0);
+    slapd_->stop();
+    // The last good pass two days ago (max_age is one day by default).
+    write_file(daemon_->state_dir() / "directory.synced",
+               std::to_string(std::time(nullptr) - 2 * 24 * 3600) + "\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_TRUE(daemon_->log_shows("directory-expired")) << daemon_->log();
+    EXPECT_FALSE(status("alice").contains("phone")) << status("alice").dump();
+}
+
+TEST_F(DirectoryTest, PlainLdapWithoutStartTlsIsRefused) {
+    start_daemon(slapd_->plain_uri());
+    ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("StartTLS failed"), std::string::npos) << daemon_->log();
+    EXPECT_FALSE(status("alice").contains("phone"));
+}
+
+TEST_F(DirectoryTest, APasswordFileOthersCanReadIsRefused) {
+    // At start, the policy's check refuses it; made readable later, the next pass does.
+    ::chmod(password_file().c_str(), 0644);
+    daemon_ = std::make_unique<Daemon>(dir_.path(), bus_->address(), policy(slapd_->ldapi_uri()));
+    EXPECT_FALSE(daemon_->start());
+    EXPECT_NE(daemon_->log().find(password_file().string()), std::string::npos) << daemon_->log();
+
+    ::chmod(password_file().c_str(), 0600);
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+    ::chmod(password_file().c_str(), 0644);
+    daemon_->reload();
+    ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("test-bind-password"), std::string::npos);
+}
+
+TEST_F(DirectoryTest, AWrongBindPasswordIsRefused) {
+    write_file(password_file(), "wrong\n", fs::perms(0600));
+    start_daemon(slapd_->ldapi_uri());
+    ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("refused"), std::string::npos) << daemon_->log();
+}
+
+// RFC 4515: the user name is a value, never filter syntax, against the real server.
+TEST_F(DirectoryTest, AFilterInTheUserNameFindsNobody) {
+    policy::DirectoryPolicy config;
+    config.backend = policy::DirectoryBackend::Ldap;
+    config.ldap_uri = slapd_->ldapi_uri();
+    config.ldap_base = kBase;
+    config.ldap_bind_dn = kBindDn;
+    LdapDirectory directory(config, SecretString("test-bind-password"));
+    auto entries = directory.lookup({"alice", "*)(uid=*", "*", "al*", "alice)(mail=*"});
+    ASSERT_EQ(entries.size(), 5u);
+    EXPECT_TRUE(entries[0].found);
+    EXPECT_EQ(entries[0].phone, kAliceMobile);
+    for (size_t i = 1; i < entries.size(); ++i) {
+        EXPECT_FALSE(entries[i].found) << entries[i].user;
+    }
+    EXPECT_EQ(ldap_filter_for("(uid=%u)", "*)(uid=*"), "(uid=\\2a\\29\\28uid=\\2a)");
+}
+
+}  // namespace
+}  // namespace lwauth::test
