@@ -176,7 +176,7 @@ class BusService::DeadlineReply : public std::enable_shared_from_this<DeadlineRe
         if (replied_ || reply_timeout_usec == 0) {
             return;
         }
-        sd_event* event = sd_bus_get_event(sd_bus_message_get_bus(call_.get()));
+        sd_event* event = service_.event_of(call_.get());
         sd_event_source* source = nullptr;
         if (event == nullptr || sd_event_add_time_relative(event, &source, CLOCK_MONOTONIC,
                                                            answer_by_usec(reply_timeout_usec),
@@ -486,14 +486,15 @@ void BusService::attach(sd_bus* bus) {
     match_slot_.reset(slot);
 }
 
-void BusService::attach_private(sd_bus* bus, const std::string& owner, uid_t euid) {
+void BusService::attach_private(sd_bus* bus, const std::string& owner, uid_t euid,
+                                sd_event* event) {
     // Floating: the vtable lives as long as the connection.
     int r = sd_bus_add_object_vtable(bus, nullptr, bus::kObjectPath, bus::kLoginInterface,
                                      kLoginVtable, this);
     if (r < 0) {
         throw Error(Errc::Internal, "cannot register the Login interface: " + errno_string(r));
     }
-    private_callers_[bus] = PrivateCaller{owner, euid};
+    private_callers_[bus] = PrivateCaller{owner, euid, event};
 }
 
 void BusService::detach_private(sd_bus* bus) {
@@ -504,6 +505,14 @@ void BusService::detach_private(sd_bus* bus) {
     std::string owner = std::move(it->second.owner);
     private_callers_.erase(it);
     engine_.cancel_owner(owner);
+}
+
+sd_event* BusService::event_of(sd_bus_message* m) const {
+    sd_bus* bus = sd_bus_message_get_bus(m);
+    if (auto it = private_callers_.find(bus); it != private_callers_.end()) {
+        return it->second.event;
+    }
+    return sd_bus_get_event(bus);
 }
 
 std::string BusService::owner_of(sd_bus_message* m) const {

@@ -32,8 +32,9 @@ class BusService {
     void attach(sd_bus* bus);
     /// Serves the Login interface alone on a private peer-to-peer connection (the login
     /// socket) whose peer had EUID `euid` when it connected. `owner` stands for it where a
-    /// bus client's unique name would: the logins it starts are its own.
-    void attach_private(sd_bus* bus, const std::string& owner, uid_t euid);
+    /// bus client's unique name would: the logins it starts are its own. `event` is the
+    /// loop that serves it (the connection itself is not attached to one).
+    void attach_private(sd_bus* bus, const std::string& owner, uid_t euid, sd_event* event);
     /// A private connection has closed: its logins end, as a bus client's that left.
     void detach_private(sd_bus* bus);
 
@@ -105,7 +106,10 @@ class BusService {
     struct PrivateCaller {
         std::string owner;
         uid_t euid;
+        sd_event* event;
     };
+    // The loop that serves the connection `m` came on.
+    [[nodiscard]] sd_event* event_of(sd_bus_message* m) const;
     // The private connections being served, by connection.
     std::map<sd_bus*, PrivateCaller, std::less<>> private_callers_;
     BusSlotPtr object_slot_;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "barrier.hpp"
 #include "log.hpp"
@@ -24,6 +25,20 @@ constexpr const char* kLocalPath = "/org/freedesktop/DBus/Local";
 // At most this many connections are taken per wake-up, so that a flood of connections
 // cannot hold up the logins already running.
 constexpr int kAcceptBurst = 64;
+
+// At most this many messages of one connection are dispatched per wake-up, so that one
+// connection's flood of calls cannot hold up the others; the rest wait for the next turn.
+constexpr int kProcessBurst = 16;
+
+uint64_t monotonic_usec() {
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000ULL + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+int never(sd_event_source*, uint64_t, void*) {
+    return 0;
+}
 
 Error system_error(const std::string& what, int errno_value) {
     return Error(Errc::Internal, what + ": " + std::strerror(errno_value));
@@ -111,11 +126,33 @@ LoginSocket::LoginSocket(sd_event* event, BusService& service, UniqueFd listener
     }
     reap_source_.reset(source);
     sd_event_source_set_enabled(source, SD_EVENT_OFF);
+    source = nullptr;
+    r = sd_event_add_defer(event_, &source, on_backlog, this);
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot add the login socket's dispatcher: " + errno_string(r));
+    }
+    backlog_source_.reset(source);
+    sd_event_source_set_enabled(source, SD_EVENT_OFF);
+    // A timer at infinity never fires, and stays on: sd-event runs the prepare callbacks of
+    // enabled sources only.
+    source = nullptr;
+    r = sd_event_add_time(event_, &source, CLOCK_MONOTONIC, UINT64_MAX, 0, never, this);
+    if (r >= 0) {
+        prepare_source_.reset(source);
+        r = sd_event_source_set_prepare(source, on_prepare);
+    }
+    if (r < 0) {
+        throw Error(Errc::Internal, "cannot add the login socket's prepare callback: " +
+                                        errno_string(r));
+    }
 }
 
 LoginSocket::~LoginSocket() {
     retry_source_.reset();
     accept_source_.reset();
+    prepare_source_.reset();
+    backlog_source_.reset();
+    auth_source_.reset();
     reap_source_.reset();
     for (auto& [number, connection] : connections_) {
         if (!connection->closed) {
@@ -234,10 +271,16 @@ void LoginSocket::serve(UniqueFd fd, uid_t euid) {
     if (r < 0) {
         throw Error(Errc::Internal, "cannot set up a login connection: " + errno_string(r));
     }
-    service_.attach_private(raw, ":private." + std::to_string(connection->number), euid);
+    service_.attach_private(raw, ":private." + std::to_string(connection->number), euid, event_);
     r = sd_bus_start(raw);
+    sd_event_source* io = nullptr;
     if (r >= 0) {
-        r = sd_bus_attach_event(raw, event_, SD_EVENT_PRIORITY_NORMAL);
+        r = sd_bus_get_events(raw);
+    }
+    if (r >= 0) {
+        connection->events = static_cast<uint32_t>(r);
+        r = sd_event_add_io(event_, &io, sd_bus_get_fd(raw), connection->events, on_io,
+                            connection.get());
     }
     if (r < 0) {
         service_.detach_private(raw);
@@ -246,10 +289,132 @@ void LoginSocket::serve(UniqueFd fd, uid_t euid) {
                   {{"PATH", path_}});
         return;
     }
+    connection->io.reset(io);
+    connection->accepted_usec = monotonic_usec();
     log_event(LogLevel::Debug, "private-connected", "root connected to the login socket",
               {{"OWNER", ":private." + std::to_string(connection->number)}});
     uint64_t number = connection->number;
     connections_.emplace(number, std::move(connection));
+    if (unready_++ == 0) {
+        check_auth_deadlines();
+    }
+}
+
+int LoginSocket::on_io(sd_event_source*, int, uint32_t, void* userdata) {
+    auto* connection = static_cast<Connection*>(userdata);
+    return c_barrier("login-socket-io", 0, [connection] {
+        connection->socket->process(*connection);
+        return 0;
+    });
+}
+
+void LoginSocket::process(Connection& connection) {
+    for (int i = 0; i < kProcessBurst && !connection.closed; ++i) {
+        int r = sd_bus_process(connection.bus.get(), nullptr);
+        if (r < 0) {
+            // What sd-bus does not turn into its own close (and Disconnected) itself.
+            sd_bus_close(connection.bus.get());
+            closed(connection);
+            return;
+        }
+        if (r == 0) {
+            break;
+        }
+    }
+    if (!connection.ready && !connection.closed && sd_bus_is_ready(connection.bus.get()) > 0) {
+        connection.ready = true;
+        --unready_;
+    }
+}
+
+bool LoginSocket::update(Connection& connection) {
+    int events = sd_bus_get_events(connection.bus.get());
+    if (events < 0) {
+        return false;  // closed: its Disconnected has been dispatched
+    }
+    if (static_cast<uint32_t>(events) != connection.events &&
+        sd_event_source_set_io_events(connection.io.get(), static_cast<uint32_t>(events)) >= 0) {
+        connection.events = static_cast<uint32_t>(events);
+    }
+    uint64_t timeout = 0;
+    return sd_bus_get_timeout(connection.bus.get(), &timeout) > 0 && timeout == 0;
+}
+
+// Before the loop waits: what each connection wants to write now (a reply sent from a
+// timer or a store thread's answer queues there when the socket's buffer is full), and
+// whether one has messages read but not dispatched, which the descriptor will not announce.
+int LoginSocket::on_prepare(sd_event_source*, void* userdata) {
+    auto* self = static_cast<LoginSocket*>(userdata);
+    return c_barrier("login-socket-prepare", 0, [self] {
+        bool backlog = false;
+        for (auto& [number, connection] : self->connections_) {
+            if (!connection->closed && self->update(*connection)) {
+                backlog = true;
+            }
+        }
+        if (backlog) {
+            sd_event_source_set_enabled(self->backlog_source_.get(), SD_EVENT_ONESHOT);
+        }
+        return 0;
+    });
+}
+
+int LoginSocket::on_backlog(sd_event_source*, void* userdata) {
+    auto* self = static_cast<LoginSocket*>(userdata);
+    return c_barrier("login-socket-backlog", 0, [self] {
+        for (auto& [number, connection] : self->connections_) {
+            if (!connection->closed && self->update(*connection)) {
+                self->process(*connection);
+            }
+        }
+        return 0;
+    });
+}
+
+void LoginSocket::check_auth_deadlines() {
+    uint64_t now = monotonic_usec();
+    uint64_t next = 0;
+    // In the order of their accept, so of their deadlines.
+    for (auto& [number, connection] : connections_) {
+        if (connection->closed || connection->ready) {
+            continue;
+        }
+        uint64_t deadline = connection->accepted_usec + kAuthTimeoutUsec;
+        if (deadline > now) {
+            next = deadline;
+            break;
+        }
+        log_event(LogLevel::Warning, "private-refused",
+                  "a connection to the login socket did not authenticate in time; closed",
+                  {{"PATH", path_}});
+        sd_bus_close(connection->bus.get());
+        closed(*connection);
+    }
+    if (next == 0) {
+        if (auth_source_) {
+            sd_event_source_set_enabled(auth_source_.get(), SD_EVENT_OFF);
+        }
+        return;
+    }
+    if (!auth_source_) {
+        sd_event_source* source = nullptr;
+        if (sd_event_add_time(event_, &source, CLOCK_MONOTONIC, next, 0, on_auth_deadline,
+                              this) < 0) {
+            return;  // the peer's own timeout and kMaxConnections still bound them
+        }
+        auth_source_.reset(source);
+        return;
+    }
+    sd_event_source_set_time(auth_source_.get(), next);
+    sd_event_source_set_enabled(auth_source_.get(), SD_EVENT_ONESHOT);
+}
+
+int LoginSocket::on_auth_deadline(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<LoginSocket*>(userdata);
+    return c_barrier("login-socket-auth-deadline", 0, [self] {
+        self->check_auth_deadlines();
+        return 0;
+    });
 }
 
 int LoginSocket::on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -270,6 +435,13 @@ void LoginSocket::closed(Connection& connection) {
         return;
     }
     connection.closed = true;
+    if (!connection.ready) {
+        connection.ready = true;  // no longer waited for
+        --unready_;
+    }
+    if (connection.io) {
+        sd_event_source_set_enabled(connection.io.get(), SD_EVENT_OFF);
+    }
     service_.detach_private(connection.bus.get());
     sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_ON);
     sd_event_source_set_enabled(reap_source_.get(), SD_EVENT_ONESHOT);

@@ -28,10 +28,21 @@ namespace lwauth {
 /// (SO_PEERCRED, taken at accept) becomes a D-Bus server connection with the Login
 /// interface of `service`; any other caller, and any connection past kMaxConnections, is
 /// closed at once and logged. A connection that closes ends its logins, as a bus client
-/// that leaves the bus does.
+/// that leaves the bus does; one that has not authenticated within kAuthTimeoutUsec is
+/// closed.
+///
+/// The connections are not attached to the loop one by one (sd_bus_attach_event), which
+/// gives each an I/O source, a timer and a prepare callback that sets that timer on every
+/// iteration of the loop: with hundreds of connections open, the loop then spends most of
+/// its time re-arming timers. Here each connection has an I/O source alone; one prepare
+/// callback of the socket's brings every connection's I/O events up to date (what sd-bus
+/// wants to write, or whether it has messages read but not yet dispatched) without a
+/// system call, and one timer of the socket's keeps the authentication deadline.
 class LoginSocket {
   public:
     static constexpr size_t kMaxConnections = 1024;
+    /// A connection must have authenticated within this time of its accept.
+    static constexpr uint64_t kAuthTimeoutUsec = 25ULL * 1000 * 1000;
 
     LoginSocket(sd_event* event, BusService& service, UniqueFd listener, std::string path);
     /// Closes every connection (their logins end) and removes the socket.
@@ -46,14 +57,29 @@ class LoginSocket {
     struct Connection {
         LoginSocket* socket = nullptr;
         uint64_t number = 0;
+        uint64_t accepted_usec = 0;  // CLOCK_MONOTONIC
         BusPtr bus;
+        EventSourcePtr io;  // after bus: removed from the loop before the bus closes its fd
+        uint32_t events = 0;
+        bool ready = false;  // authenticated
         bool closed = false;
     };
 
     static int on_accept(sd_event_source*, int, uint32_t, void* userdata);
+    static int on_io(sd_event_source*, int, uint32_t, void* userdata);
+    static int on_prepare(sd_event_source*, void* userdata);
+    static int on_backlog(sd_event_source*, void* userdata);
+    static int on_auth_deadline(sd_event_source*, uint64_t usec, void* userdata);
     static int on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*);
     static int on_reap(sd_event_source*, void* userdata);
     static int on_retry(sd_event_source*, uint64_t usec, void* userdata);
+    // Dispatches what the connection has read, a bounded number of messages.
+    void process(Connection& connection);
+    // Brings the connection's I/O events up to date; true when it has messages read but
+    // not dispatched (or its close to finish), which no I/O event would announce.
+    bool update(Connection& connection);
+    // Closes connections that have not authenticated in time; arms the timer for the next.
+    void check_auth_deadlines();
     // Stops taking connections for a while: out of file descriptors.
     void pause_accepting();
     // Takes one pending connection; false when none was waiting.
@@ -73,6 +99,10 @@ class LoginSocket {
     EventSourcePtr accept_source_;
     EventSourcePtr reap_source_;   // frees closed connections outside their own callbacks
     EventSourcePtr retry_source_;  // takes connections again a while after EMFILE/ENFILE
+    EventSourcePtr prepare_source_;  // never fires: carries the prepare callback
+    EventSourcePtr backlog_source_;  // dispatches messages read but not yet dispatched
+    EventSourcePtr auth_source_;     // the earliest authentication deadline
+    size_t unready_ = 0;             // connections not yet authenticated
 };
 
 }  // namespace lwauth

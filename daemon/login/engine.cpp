@@ -225,6 +225,7 @@ void LoginEngine::add_login(const Starting& starting, std::shared_ptr<LoginMetho
     Pending pending{login, std::move(method),
                     deps_.clock.now() + starting.policy->login_timeout.count()};
     auto [it, inserted] = logins_.emplace(id, std::move(pending));
+    index_owner(it->second.login->context.owner, id);
     run(it->second, true, {}, std::move(done), std::move(loaded));
 }
 
@@ -555,9 +556,25 @@ void LoginEngine::cancel(const std::string& id, const std::string& owner) {
     }
 }
 
+void LoginEngine::index_owner(const std::string& owner, const std::string& id) {
+    if (by_owner_.size() < 2 * logins_.size() + 64) {
+        by_owner_.emplace(owner, id);
+        return;
+    }
+    by_owner_.clear();
+    for (const auto& [login_id, pending] : logins_) {
+        by_owner_.emplace(pending.login->context.owner, login_id);
+    }
+}
+
 void LoginEngine::track_starting(const std::shared_ptr<Starting>& starting) {
-    for (auto it = starting_.begin(); it != starting_.end();) {
-        it = it->second.expired() ? starting_.erase(it) : std::next(it);
+    // Pruned when it has doubled since the last time, not on every Start: walking it
+    // costs time in proportion to the logins starting.
+    if (starting_.size() >= 2 * starting_pruned_ + 64) {
+        for (auto it = starting_.begin(); it != starting_.end();) {
+            it = it->second.expired() ? starting_.erase(it) : std::next(it);
+        }
+        starting_pruned_ = starting_.size();
     }
     starting_.emplace(starting->context.owner, starting);
 }
@@ -571,18 +588,21 @@ void LoginEngine::cancel_owner(const std::string& owner) {
     }
     starting_.erase(first, last);
     std::erase_if(unconfirmed_, [&](const auto& kept) { return kept.second.owner == owner; });
-    drop_logins(
-        [&](const Pending& pending) {
-            const LoginContext& context = pending.login->context;
-            if (context.owner != owner) {
-                return false;
-            }
-            log_event(LogLevel::Notice, "login-abandoned",
-                      "login abandoned: its client left the bus",
-                      {{"USER", context.user}, {"SERVICE", context.service}});
-            return true;
-        },
-        "the login's client left the bus");
+    std::vector<Done<Step>> replies;
+    auto [begin, end] = by_owner_.equal_range(owner);
+    for (auto entry = begin; entry != end; ++entry) {
+        auto it = logins_.find(entry->second);
+        if (it == logins_.end() || it->second.login->context.owner != owner) {
+            continue;  // ended already
+        }
+        const LoginContext& context = it->second.login->context;
+        log_event(LogLevel::Notice, "login-abandoned", "login abandoned: its client left the bus",
+                  {{"USER", context.user}, {"SERVICE", context.service}});
+        replies.push_back(take_wait(it->second));
+        logins_.erase(it);
+    }
+    by_owner_.erase(begin, end);
+    end_waits(std::move(replies), "the login's client left the bus");
 }
 
 size_t LoginEngine::drop_logins(const std::function<bool(const Pending&)>& drop, const char* why) {

@@ -202,14 +202,22 @@ class LoginEngine {
     /// Answers the replies of waits that ended with their login (Cancel, a client gone).
     static void end_waits(std::vector<Done<Step>> replies, const char* why);
     std::string new_id();
+    /// Indexes a login just added to logins_ by its owner.
+    void index_owner(const std::string& owner, const std::string& id);
 
     EngineDeps deps_;
     std::shared_ptr<const policy::Policy> policy_;
     std::map<std::string, Pending> logins_;
+    // The logins' IDs by owner, so that a client that leaves (a login socket's connection
+    // closes after each login) costs the logins it owns, not all of them. Entries of
+    // logins that ended otherwise are left behind and skipped; the index is built again
+    // from logins_ when those outnumber the logins.
+    std::multimap<std::string, std::string> by_owner_;
     std::map<std::string, Unconfirmed> unconfirmed_;  // by handle
     // Logins started but not registered yet (waiting for the store), by owner, so that a
     // client that leaves meanwhile ends them too. Expired entries are pruned as it goes.
     std::multimap<std::string, std::weak_ptr<Starting>> starting_;
+    size_t starting_pruned_ = 0;  // its size after the last pruning
     LoginMethodTypes types_;
     size_t max_pending_ = kMaxPendingLogins;
 };

@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include <systemd/sd-bus.h>
+
 #include "conversation.hpp"
 #include "harness.hpp"
 #include "pam_service.hpp"
@@ -382,6 +384,76 @@ TEST_F(LoginSocketAsLwauth, ACallerOtherThanRootIsClosedAtConnect) {
     size_t on_socket = 0;
     EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(on_socket, 1u);
+}
+
+TEST_F(LoginSocketTest, AConnectionThatNeverAuthenticatesIsClosed) {
+    // Root connects and says nothing: lwauthd does not keep the connection (and a slot of
+    // its kMaxConnections) past its authentication deadline, 25 s.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::string path = daemon_->login_socket().string();
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+    struct pollfd p = {fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 90 * 1000);
+    char byte = 0;
+    ssize_t got = ready == 1 ? ::read(fd, &byte, 1) : -1;
+    ::close(fd);
+    EXPECT_EQ(ready, 1) << "still open after 90 s";
+    EXPECT_EQ(got, 0) << "closed by lwauthd";
+    EXPECT_TRUE(daemon_->log_shows("did not authenticate in time")) << daemon_->log();
+    // The socket goes on serving.
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 1u);
+}
+
+TEST_F(LoginSocketTest, RepliesToAClientThatReadsLateAllArriveAndOthersLogInMeanwhile) {
+    // A client sends thousands of calls and reads none of the replies for a while:
+    // lwauthd's socket buffer fills and sd-bus queues the rest, which lwauthd must write
+    // when the client reads again (the connection waits for POLLOUT then). Meanwhile
+    // another login over the socket is served.
+    constexpr int kCalls = 20000;
+    sd_bus* raw = nullptr;
+    ASSERT_GE(sd_bus_new(&raw), 0);
+    std::unique_ptr<sd_bus, decltype(&sd_bus_flush_close_unref)> bus(raw, sd_bus_flush_close_unref);
+    std::string address = "unix:path=" + daemon_->login_socket().string();
+    ASSERT_GE(sd_bus_set_address(raw, address.c_str()), 0);
+    ASSERT_GE(sd_bus_set_bus_client(raw, 0), 0);
+    ASSERT_GE(sd_bus_start(raw), 0);
+    int replies = 0;
+    int errors = 0;
+    auto on_reply = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
+        auto* counts = static_cast<std::pair<int*, int*>*>(userdata);
+        ++*(sd_bus_message_is_method_error(m, nullptr) ? counts->second : counts->first);
+        return 0;
+    };
+    std::pair<int*, int*> counts{&replies, &errors};
+    for (int i = 0; i < kCalls; ++i) {
+        ASSERT_GE(sd_bus_call_method_async(raw, nullptr, nullptr, "/org/lwauth/Auth1",
+                                           "org.freedesktop.DBus.Peer", "Ping", on_reply, &counts,
+                                           ""),
+                  0);
+    }
+    ASSERT_GE(sd_bus_flush(raw), 0);  // all written: lwauthd has read them or will
+    // lwauthd answers into a socket nobody reads for a while.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (replies + errors < kCalls && std::chrono::steady_clock::now() < deadline) {
+        int r = sd_bus_process(raw, nullptr);
+        ASSERT_GE(r, 0);
+        if (r == 0) {
+            ASSERT_GE(sd_bus_wait(raw, 1000 * 1000), 0);
+        }
+    }
+    EXPECT_EQ(replies, kCalls);
+    EXPECT_EQ(errors, 0);
 }
 
 TEST_F(LoginSocketTest, ConversationsPastTheBusPerUserLimitAllSucceed) {

@@ -933,13 +933,15 @@ LoginResult login_as_root_at(const std::string& address, const std::string& user
         sd_bus_message_exit_container(reply);
         sd_bus_message_read(reply, "sbs", &prompt, &echo, &verdict);
         result.verdict = verdict;
+        // Copied before the reply it points into goes.
+        const std::string asked = prompt != nullptr ? prompt : "";
         sd_bus_message_unref(reply);
         reply = nullptr;
         if (!result.verdict.empty()) {
             break;
         }
         ++result.prompts;
-        keep_note("conversation", prompt);
+        keep_note("conversation", asked);
         const std::string answer = answer_of(client);
         keep_note("answers", answer);
         r = sd_bus_call_method(bus, "org.lwauth.Auth1", "/org/lwauth/Auth1",

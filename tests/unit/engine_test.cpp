@@ -945,6 +945,30 @@ TEST_F(LoginEngineTest, CancelOwnerEndsOnlyThatOwnersLogins) {
     EXPECT_EQ(answer(kept, kept_code, ":1.2").verdict, bus::kVerdictSuccess);
 }
 
+TEST_F(LoginEngineTest, CancelOwnerFindsItsLoginsAfterManyOthersEndedOtherwise) {
+    // The index by owner keeps the entries of logins that ended by Cancel, and is built
+    // again when those outnumber the logins: across that, each owner still ends its own.
+    use_policy("[code]\nresend_interval = 0s\nmax_sends_per_hour = 1000\n"
+               "max_sends_per_destination_per_hour = 1000\n");
+    Step early = start(kUser, ":9.1");
+    std::string early_code = last_code();
+    for (int i = 0; i < 300; ++i) {
+        std::string owner = ":2." + std::to_string(i);
+        Step step = start(kUser, owner);
+        engine_->cancel(step.id, owner);
+    }
+    Step late = start(kUser, ":9.2");
+    Step other = start(kUser, ":9.3");
+    std::string other_code = last_code();
+    ASSERT_EQ(engine_->pending(), 3u);
+    engine_->cancel_owner(":2.7");  // ended already: nothing to do
+    engine_->cancel_owner(":9.2");
+    EXPECT_EQ(engine_->pending(), 2u);
+    EXPECT_EQ(error_code_of([&] { (void)answer(late, "123456", ":9.2"); }), Errc::NoSuchLogin);
+    EXPECT_EQ(answer(early, early_code, ":9.1").verdict, bus::kVerdictSuccess);
+    EXPECT_EQ(answer(other, other_code, ":9.3").verdict, bus::kVerdictSuccess);
+}
+
 TEST_F(LoginEngineTest, ExpireRemovesLoginsIdleForTheLoginTimeout) {
     use_policy("[login]\ntimeout = 2m\n[code]\nlifetime = 10m\n");
     Step step = start();
