@@ -36,6 +36,9 @@ constexpr const char* kFakeSub = "Ua1b2c3d4e5f60718293a4b5c6d7e8f90";  // line_l
 class LineFlowsTest : public ::testing::Test {
   protected:
     void SetUp() override {
+        // The catalogs are read once a process, at their first use: from the build's
+        // directory for every test, as the suite's tests may share one process.
+        ::setenv("LWAUTH_LOCALEDIR", LWAUTH_BUILD_LOCALEDIR, 1);
         auto pki = run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
                         (dir_ / "pki").string()},
                        base_env());
@@ -260,7 +263,6 @@ TEST_F(LineFlowsTest, ShowsWhatIsApprovedAndTakesTheShortLinkOnce) {
 // A browser that asks for Japanese gets the pages in Japanese, whatever the login's
 // language; one that asks for neither language gets the login's.
 TEST_F(LineFlowsTest, SpeaksTheBrowsersLanguage) {
-    ::setenv("LWAUTH_LOCALEDIR", LWAUTH_BUILD_LOCALEDIR, 1);
     start();
     auto offered = offer();
     auto page = phone(offered.url, std::nullopt, {}, "ja-JP,ja;q=0.9,en;q=0.8");
