@@ -3,11 +3,16 @@
 // directory and on a loopback port, with TLS from a test CA or without), and a real
 // lwauthd on a private bus.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <ldap.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -114,6 +119,16 @@ class Slapd {
             std::this_thread::sleep_for(100ms);
         }
         ASSERT_GT(pid(), 0) << "slapd wrote no pidfile";
+        // In the foreground, slapd writes its pidfile before its listener thread listens.
+        bool listening = false;
+        for (int i = 0; i < 200 && !listening; ++i) {
+            listening = accepts_unix(dir_ / "ldapi") && accepts_tcp(port_) &&
+                        (tls_ == Tls::Off || accepts_tcp(port_ + 1));
+            if (!listening) {
+                std::this_thread::sleep_for(50ms);
+            }
+        }
+        ASSERT_TRUE(listening) << "slapd does not listen: " << log();
     }
     void stop() {
         pid_t p = pid();
@@ -128,6 +143,31 @@ class Slapd {
     }
 
   private:
+    static bool accepts(int domain, const sockaddr* address, socklen_t length) {
+        int fd = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool connected = fd >= 0 && ::connect(fd, address, length) == 0;
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        return connected;
+    }
+    static bool accepts_tcp(int port) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<uint16_t>(port));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return accepts(AF_INET, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    }
+    static bool accepts_unix(const fs::path& path) {
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::string name = path.string();
+        if (name.size() >= sizeof address.sun_path) {
+            return false;
+        }
+        std::copy(name.begin(), name.end(), address.sun_path);
+        return accepts(AF_UNIX, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    }
     [[nodiscard]] pid_t pid() const {
         std::ifstream in(dir_ / "slapd.pid");
         pid_t p = 0;
