@@ -35,6 +35,7 @@ constexpr const char* kBase = "dc=example,dc=com";
 constexpr const char* kBindDn = "cn=admin,dc=example,dc=com";
 constexpr const char* kAliceMobile = "+81 90 1234 5678";
 constexpr const char* kAlicePhone = "+819012345678";
+constexpr const char* kHanaPhone = "+819055550001";
 
 std::string url_encoded_path(const std::string& path) {
     std::string out;
@@ -44,10 +45,10 @@ std::string url_encoded_path(const std::string& path) {
     return out;
 }
 
-// slapd with the tree of alice (mobile and mail) and bob (mail only), in `dir`. With TLS,
-// it has a server certificate for 127.0.0.1 from the test CA (tests/fakes/make_test_pki.sh,
-// in dir/pki) and offers StartTLS on ldap:// and TLS on ldaps://; without, StartTLS is
-// refused. Its log (dir/slapd.log) has each operation
+// slapd with the tree of alice (mobile and mail), bob (mail only) and hana (mobile), in
+// `dir`. With TLS, it has a server certificate for 127.0.0.1 from the test CA
+// (tests/integration/slapd_pki.sh, in dir/pki) and offers StartTLS on ldap:// and TLS on
+// ldaps://; without, StartTLS is refused. Its log (dir/slapd.log) has each operation
 // (loglevel stats), so that a test can tell that nothing was asked in clear.
 class Slapd {
   public:
@@ -59,7 +60,7 @@ class Slapd {
         std::string tls_lines;
         if (tls_ == Tls::On) {
             RunResult pki =
-                run({"/bin/bash", (source_dir() / "tests/fakes/make_test_pki.sh").string(),
+                run({"/bin/bash", (source_dir() / "tests/integration/slapd_pki.sh").string(),
                      pki_dir().string()},
                     base_env());
             EXPECT_EQ(pki.exit_code, 0) << pki.err;
@@ -86,7 +87,9 @@ class Slapd {
                    "uid: alice\ncn: Alice\nsn: A\nmobile: " + std::string(kAliceMobile) +
                        "\nmail: alice@example.com\n\n"
                    "dn: uid=bob,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
-                   "uid: bob\ncn: Bob\nsn: B\nmail: bob@example.com\n");
+                   "uid: bob\ncn: Bob\nsn: B\nmail: bob@example.com\n\n"
+                   "dn: uid=hana,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
+                   "uid: hana\ncn: Hana\nsn: H\nmobile: " + std::string(kHanaPhone) + "\n");
         std::string add = "slapadd -q -f " + (dir_ / "slapd.conf").string() + " -l " +
                           (dir_ / "tree.ldif").string();
         EXPECT_EQ(std::system(add.c_str()), 0) << add;
@@ -371,15 +374,15 @@ TEST_F(DirectoryTlsTest, LdapsWithTheNamedCaSynchronizes) {
     EXPECT_NE(slapd_->log().find("TLS established"), std::string::npos) << slapd_->log();
 }
 
-// A certificate that ldap_ca_file's CA did not sign (the server's is the test CA's; this
-// CA is another) fails the pass with the reason, changes nothing, and nothing is asked
+// A certificate that ldap_ca_file's CA did not sign (the server's is the test CA's;
+// other-ca.pem is another) fails the pass with the reason, changes nothing, and nothing is asked
 // of the server: no bind, no search.
 TEST_F(DirectoryTlsTest, ACaThatDidNotSignTheCertificateFailsThePass) {
-    start_daemon(slapd_->plain_uri(), ca_file_line("selfsigned.pem"));
+    start_daemon(slapd_->plain_uri(), ca_file_line("other-ca.pem"));
     ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
     EXPECT_NE(daemon_->log().find("StartTLS failed: the server's certificate is not signed by "
                                   "ldap_ca_file " +
-                                  (slapd_->pki_dir() / "selfsigned.pem").string()),
+                                  (slapd_->pki_dir() / "other-ca.pem").string()),
               std::string::npos)
         << daemon_->log();
     EXPECT_EQ(daemon_->log_count("directory-synced"), 0u) << daemon_->log();
@@ -393,7 +396,7 @@ TEST_F(DirectoryTlsTest, LdapsWithACaThatDidNotSignTheCertificateChangesNothing)
     start_daemon(slapd_->ldaps_uri(), ca_file_line("ca.pem"));
     ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
     size_t asked = binds_and_searches();
-    daemon_->write_policy(policy(slapd_->ldaps_uri(), ca_file_line("selfsigned.pem")));
+    daemon_->write_policy(policy(slapd_->ldaps_uri(), ca_file_line("other-ca.pem")));
     daemon_->reload();
     ASSERT_TRUE(daemon_->log_shows("directory-sync-failed")) << daemon_->log();
     EXPECT_EQ(binds_and_searches(), asked) << slapd_->log();
@@ -434,6 +437,33 @@ TEST_F(DirectoryTlsTest, AMissingCaFileStopsTheStartAndThePolicyCheck) {
     EXPECT_NE(check.exit_code, 0);
     EXPECT_NE((check.out + check.err).find("ldap_ca_file: " + missing), std::string::npos)
         << check.out << check.err;
+}
+
+// A user whom NSS resolves but does not enumerate (sssd with enumerate = false) and who
+// has never logged in is in no pass. Her first login finds no contact and goes the usual
+// way (refused: no contact) without waiting on the directory; it has her looked up, and
+// her next login sends the code to the directory's number.
+TEST_F(DirectoryTest, AUserThePassDoesNotListIsLookedUpAtHerFirstLogin) {
+    write_file(dir_ / "passwd.hidden", "hana:x:40200:40200:hana:/nonexistent:/bin/sh\n");
+    daemon_ = std::make_unique<Daemon>(
+        dir_.path(), bus_->address(),
+        policy(slapd_->ldapi_uri()) + "\n[user:hana]\ntwo_step = required\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+    // Alice and bob: hana is not among the users the pass looked up.
+    EXPECT_NE(daemon_->log().find(" found=2 "), std::string::npos) << daemon_->log();
+
+    LoginResult first = login_as_root_with(bus_->address(), "hana", [] { return ""; });
+    EXPECT_EQ(first.verdict, "denied") << daemon_->log();
+    EXPECT_TRUE(daemon_->log_shows("login-no-contact")) << daemon_->log();
+    ASSERT_TRUE(daemon_->log_shows("event=directory-looked-up user=hana found=1"))
+        << daemon_->log();
+
+    LoginResult next = login_as_root_with(bus_->address(), "hana", [&] { return last_code(); });
+    EXPECT_EQ(next.verdict, "success") << daemon_->log();
+    ASSERT_FALSE(read_outbox(daemon_->outbox()).empty());
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kHanaPhone);
+    EXPECT_EQ(daemon_->log().find("55550001"), std::string::npos) << "never the number";
 }
 
 }  // namespace
