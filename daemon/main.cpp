@@ -356,7 +356,13 @@ class Daemon {
             return false;
         }
         engine_ = std::make_unique<LoginEngine>(
-            EngineDeps{clock_, random_, logins, users_, timers_.get()}, policy_,
+            EngineDeps{clock_, random_, logins, users_, timers_.get(),
+                       [this](const std::string& user) {
+                           if (directory_) {
+                               directory_->look_up(user);
+                           }
+                       }},
+            policy_,
             login_methods({clock_, random_, logins, *sender_, *hasher_},
                           {clock_, logins, *pin_hasher_}, {clock_, logins, *hasher_}));
         add_fingerprint_login();

@@ -189,6 +189,33 @@ KeyRule secret_file() {
             show<First, Rest...>([](const std::filesystem::path& path) { return path.string(); })};
 }
 
+// A key naming a file lwauthd reads that is no secret (a CA certificate): an absolute
+// path to a regular file (a link to one is followed, as in /etc/ssl/certs), checked when
+// the policy is loaded so that a missing file stops `policy check` and the start rather
+// than every connection that would need it.
+template <auto First, auto... Rest>
+KeyRule existing_file() {
+    Apply apply = [](Target& target, const Input& in) -> Result<void> {
+        std::string path(in.value);
+        if (!path.empty()) {
+            if (!path.starts_with('/')) {
+                return Error(Errc::BadPolicy, bad_value(in, "expected an absolute path"));
+            }
+            std::error_code ec;
+            auto status = std::filesystem::status(path, ec);
+            if (ec || status.type() != std::filesystem::file_type::regular) {
+                return Error(Errc::BadPolicy,
+                             std::string(in.key) + ": " + path +
+                                 (ec ? ": " + ec.message() : std::string(": not a regular file")));
+            }
+        }
+        member<First, Rest...>(owner<First>(target)) = path;
+        return {};
+    };
+    return {apply, nullptr,
+            show<First, Rest...>([](const std::filesystem::path& path) { return path.string(); })};
+}
+
 // A list of *_file keys naming secrets, each checked, none twice; empty is none.
 template <auto First, auto... Rest>
 KeyRule secret_files() {
@@ -364,6 +391,7 @@ const std::vector<KeySpec>& key_specs() {
         {"directory", "ldap_base", global<&P::directory, &D::ldap_base>(text(Allowed))},
         {"directory", "ldap_bind_dn", global<&P::directory, &D::ldap_bind_dn>(text(Allowed))},
         {"directory", "ldap_password_file", secret_file<&P::directory, &D::ldap_password_file>()},
+        {"directory", "ldap_ca_file", existing_file<&P::directory, &D::ldap_ca_file>()},
         {"directory", "ldap_filter", global<&P::directory, &D::ldap_filter>(text(Refused))},
         {"directory", "phone_attribute", global<&P::directory, &D::phone_attribute>(text(Refused))},
         {"directory", "email_attribute", global<&P::directory, &D::email_attribute>(text(Refused))},

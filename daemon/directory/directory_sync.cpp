@@ -14,6 +14,7 @@
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
 #include "lwauth/sd_bus.hpp"
+#include "lwauth/users.hpp"
 
 namespace lwauth {
 
@@ -93,7 +94,26 @@ void plan(const DirectoryEntry& entry, const UserState& state, AsyncStore& store
     }
 }
 
+// The directory of `config`, with its bind password read now (a file that fails the
+// checks fails the pass or the lookup).
+std::shared_ptr<LdapDirectory> directory_of(const policy::DirectoryPolicy& config) {
+    SecretString password;
+    if (!config.ldap_password_file.empty()) {
+        password = read_secret_file(config.ldap_password_file.string(), this_process_reader());
+    }
+    return std::make_shared<LdapDirectory>(config, std::move(password));
+}
+
 }  // namespace
+
+WorkerPool& DirectorySync::directory_thread() {
+    if (!thread_) {
+        // Made when first needed: a host without a directory has no thread for it. Two
+        // may wait: a pass and a lookup of users it does not list.
+        thread_ = std::make_unique<WorkerPool>(event_, 1, 2);
+    }
+    return *thread_;
+}
 
 DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& clock,
                              PolicyOf policy, std::string stamp)
@@ -110,13 +130,27 @@ DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& cl
     if (r < 0) {
         throw Error(Errc::Internal, "cannot add the directory's timer: " + errno_string(r));
     }
+    r = sd_event_add_defer(
+        event, &lookup_soon_,
+        [](sd_event_source*, void* userdata) {
+            static_cast<DirectorySync*>(userdata)->start_lookups();
+            return 0;
+        },
+        this);
+    if (r < 0) {
+        sd_event_source_disable_unref(timer_);
+        throw Error(Errc::Internal, "cannot add the directory's lookups: " + errno_string(r));
+    }
+    sd_event_source_set_enabled(lookup_soon_, SD_EVENT_OFF);
 }
 
 DirectorySync::~DirectorySync() {
     *alive_ = false;
     job_.cancel();
+    lookup_job_.cancel();
     thread_.reset();
     sd_event_source_disable_unref(timer_);
+    sd_event_source_disable_unref(lookup_soon_);
 }
 
 int DirectorySync::on_timer(sd_event_source*, uint64_t, void* userdata) {
@@ -137,6 +171,97 @@ void DirectorySync::sync_now() {
     }
 }
 
+bool DirectorySync::synchronized() const {
+    auto policy = policy_();
+    return policy->directory.backend == policy::DirectoryBackend::Ldap &&
+           policy->contacts == policy::Contacts::Admin;
+}
+
+void DirectorySync::look_up(const std::string& user) {
+    if (!synchronized() || looked_up_.contains(user) || wanted_.contains(user) ||
+        looked_up_.size() + wanted_.size() >= kMaxLookups) {
+        return;
+    }
+    wanted_.insert(user);
+    if (!looking_up_) {
+        looking_up_ = true;  // from the loop, after the caller's login step
+        sd_event_source_set_enabled(lookup_soon_, SD_EVENT_ONESHOT);
+    }
+}
+
+// One connection for the users wanted so far; those wanted meanwhile go in the next. A
+// lookup that fails changes nothing and is not retried before the next pass, which is
+// what decides whether the directory's contacts serve or expire.
+void DirectorySync::start_lookups() {
+    if (wanted_.empty() || !synchronized()) {
+        wanted_.clear();
+        looking_up_ = false;
+        return;
+    }
+    auto policy = policy_();
+    std::vector<std::string> users(wanted_.begin(), wanted_.end());
+    looked_up_.insert(wanted_.begin(), wanted_.end());
+    wanted_.clear();
+    try {
+        auto directory = directory_of(policy->directory);
+        // Only users NSS knows: a name that is nobody's (an SSH client may try any) is not
+        // looked for, and does not count against kMaxLookups.
+        lookup_job_ = directory_thread().submit(
+            [directory, users] {
+                Lookups found;
+                SystemUserDirectory nss;
+                std::vector<std::string> known;
+                for (const std::string& user : users) {
+                    (nss.exists(user) ? known : found.unknown).push_back(user);
+                }
+                if (!known.empty()) {
+                    found.entries = directory->lookup(known);
+                }
+                return found;
+            },
+            [this](Result<Lookups> found) { looked_up_alone(std::move(found)); });
+    } catch (const std::exception& e) {
+        lookups_over(e.what());
+    }
+}
+
+void DirectorySync::looked_up_alone(Result<Lookups> found) {
+    if (!found) {
+        lookups_over(found.error().what());
+        return;
+    }
+    for (const std::string& user : found->unknown) {
+        looked_up_.erase(user);
+    }
+    auto entries = std::make_shared<const std::vector<DirectoryEntry>>(std::move(found->entries));
+    apply(entries, [this, entries](Result<int> changed) {
+        if (!changed) {
+            lookups_over(changed.error().what());
+            return;
+        }
+        for (const DirectoryEntry& entry : *entries) {
+            log_event(LogLevel::Info, "directory-looked-up",
+                      std::string("a user the synchronization does not list, looked up in the "
+                                  "directory: ") +
+                          (entry.found ? "found" : "not there"),
+                      {{"USER", entry.user}, {"FOUND", entry.found ? "1" : "0"}});
+        }
+        lookups_over("");
+    });
+}
+
+// `failure` is empty when the lookups succeeded.
+void DirectorySync::lookups_over(const std::string& failure) {
+    if (!failure.empty()) {
+        log_event(LogLevel::Warning, "directory-lookup-failed",
+                  "looking users up in the directory failed: " + failure);
+    }
+    looking_up_ = !wanted_.empty();
+    if (looking_up_) {
+        start_lookups();
+    }
+}
+
 void DirectorySync::rearm() {
     auto policy = policy_();
     sd_event_source_set_time_relative(
@@ -147,26 +272,15 @@ void DirectorySync::rearm() {
 void DirectorySync::pass() {
     auto policy = policy_();
     // Under contacts = self the profile is the users' to confirm: nothing is synchronized.
-    if (policy->directory.backend != policy::DirectoryBackend::Ldap ||
-        policy->contacts != policy::Contacts::Admin) {
+    if (!synchronized()) {
         rearm();
         return;
-    }
-    if (!thread_) {
-        // Made at the first pass: a host without a directory has no thread for it.
-        thread_ = std::make_unique<WorkerPool>(event_, 1, 1);
     }
     if (stamp_missing_) {
         stamp_missing_ = false;
         write_stamp(last_good_);
     }
-    SecretString password;
-    if (!policy->directory.ldap_password_file.empty()) {
-        password = read_secret_file(policy->directory.ldap_password_file.string(),
-                                    this_process_reader());
-    }
-    auto directory =
-        std::make_shared<LdapDirectory>(policy->directory, std::move(password));
+    auto directory = directory_of(policy->directory);
     std::weak_ptr<bool> alive = alive_;
     store_.list_users([this, alive, directory](Result<std::vector<std::string>> known) {
         if (alive.expired()) {
@@ -183,14 +297,14 @@ void DirectorySync::pass() {
             }
             return directory->lookup({users.begin(), users.end()});
         };
-        job_ = thread_->submit(std::move(work),
-                               [this](Result<std::vector<DirectoryEntry>> entries) {
-                                   if (entries) {
-                                       looked_up(std::move(entries).value());
-                                   } else {
-                                       failed(entries.error().what());
-                                   }
-                               });
+        auto done = [this](Result<std::vector<DirectoryEntry>> entries) {
+            if (entries) {
+                looked_up(std::move(entries).value());
+            } else {
+                failed(entries.error().what());
+            }
+        };
+        job_ = directory_thread().submit(std::move(work), std::move(done));
     });
 }
 
@@ -232,6 +346,8 @@ void DirectorySync::looked_up(const std::vector<DirectoryEntry>& entries) {
                                    [](const DirectoryEntry& e) { return e.found; });
         last_good_ = clock_.now();
         expired_ = false;
+        // Those it listed are in the store now, and the next pass will list them again.
+        looked_up_.clear();
         write_stamp(last_good_);
         log_event(LogLevel::Info, "directory-synced",
                   "directory synchronized: " + std::to_string(found) + " of " +

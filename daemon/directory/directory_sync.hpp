@@ -6,13 +6,16 @@
 // a warning) until the last good pass is older than max_age: then the directory's contacts
 // are removed, so that a number the directory may have taken away stops receiving codes.
 // The last good pass's time is kept in the state directory (directory.synced) so that a
-// restart does not make old contacts young again.
+// restart does not make old contacts young again. A user no pass lists (NSS does not
+// enumerate them and the store does not know them yet) is looked up alone, on the same
+// thread, when a login of theirs finds no contact (look_up).
 #pragma once
 
 #include <systemd/sd-event.h>
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +44,15 @@ class DirectorySync {
     /// is under way.
     void sync_now();
 
+    /// Looks `user` up soon, on the directory's thread, and writes what the directory
+    /// holds: for a user the pass does not know (NSS does not enumerate them, as sssd with
+    /// enumerate = false, and they have not logged in yet), whose login found no contact.
+    /// Returns at once; each user is looked up at most once between two passes, and at
+    /// most kMaxLookups wait. Nothing under another backend or contacts = self.
+    void look_up(const std::string& user);
+
+    static constexpr size_t kMaxLookups = 256;
+
   private:
     static int on_timer(sd_event_source* s, uint64_t, void* userdata);
     void pass();
@@ -50,6 +62,17 @@ class DirectorySync {
     void expire();
     void rearm();
     void write_stamp(int64_t at) const;
+    // What one job of lookups found: the directory's entries of the users NSS knows, and
+    // the names NSS does not know.
+    struct Lookups {
+        std::vector<DirectoryEntry> entries;
+        std::vector<std::string> unknown;
+    };
+    [[nodiscard]] bool synchronized() const;
+    WorkerPool& directory_thread();
+    void start_lookups();
+    void looked_up_alone(Result<Lookups> found);
+    void lookups_over(const std::string& failure);
 
     sd_event* event_;
     AsyncStore& store_;
@@ -61,7 +84,14 @@ class DirectorySync {
     bool expired_ = false;  // the directory's contacts were removed after the last good pass
     std::unique_ptr<WorkerPool> thread_;
     Job job_;
+    // Users to look up alone, those looked up alone since the last pass, and the job
+    // looking some up (at most one at a time, beside a pass).
+    std::set<std::string> wanted_;
+    std::set<std::string> looked_up_;
+    Job lookup_job_;
+    bool looking_up_ = false;
     sd_event_source* timer_ = nullptr;
+    sd_event_source* lookup_soon_ = nullptr;  // starts start_lookups() from the loop
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

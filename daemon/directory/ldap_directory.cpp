@@ -43,6 +43,13 @@ void set_option(LDAP* ld, int option, const void* value, const std::string& uri)
 // ldaps:// is TLS from the start; ldapi:// is a local socket that never leaves the host.
 bool needs_start_tls(const std::string& uri) { return uri.rfind("ldap://", 0) == 0; }
 
+// What a TLS connection's certificate must be, for a failure's reason.
+std::string verified_by(const policy::DirectoryPolicy& config) {
+    std::string ca = config.ldap_ca_file.empty() ? "the CA of /etc/ldap/ldap.conf"
+                                                 : "ldap_ca_file " + config.ldap_ca_file.string();
+    return "signed by " + ca + " for the URL's host name, or the TLS handshake failed";
+}
+
 LdapPtr connect(const policy::DirectoryPolicy& config, const SecretString& password) {
     const std::string& uri = config.ldap_uri;
     LDAP* raw = nullptr;
@@ -56,11 +63,41 @@ LdapPtr connect(const policy::DirectoryPolicy& config, const SecretString& passw
     set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &kNetworkTimeout, uri);
     set_option(ld.get(), LDAP_OPT_TIMEOUT, &kOperationTimeout, uri);
     set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF, uri);
-    // The server's certificate is always checked (against the CA of /etc/ldap/ldap.conf).
-    int demand = LDAP_OPT_X_TLS_DEMAND;
-    set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand, uri);
+    // The server's certificate and host name are always checked, against ldap_ca_file or
+    // else libldap's CA (TLS_CACERT of /etc/ldap/ldap.conf). TLS options set on a handle
+    // take effect only in a TLS context of its own: without LDAP_OPT_X_TLS_NEWCTX the
+    // connection would use the process-wide context and its settings (ldap_get_option(3)).
+    // ldapi:// has no TLS, and needs no CA.
+    if (uri.rfind("ldapi://", 0) != 0) {
+        if (!config.ldap_ca_file.empty()) {
+            set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, config.ldap_ca_file.c_str(), uri);
+        }
+        int demand = LDAP_OPT_X_TLS_DEMAND;
+        set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand, uri);
+        int client = 0;  // a client's context
+        rc = ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &client);
+        if (rc != LDAP_OPT_SUCCESS) {
+            fail(uri, "cannot make a TLS context (is ldap_ca_file a readable PEM file?)", rc);
+        }
+    }
+    // Connected here rather than at the first operation, so that a TLS failure on
+    // ldaps:// (whose handshake is part of connecting) is told as such.
+    rc = ldap_connect(ld.get());
+    if (rc != LDAP_SUCCESS) {
+        fail(uri,
+             uri.rfind("ldaps://", 0) == 0
+                 ? "cannot connect, or the server's certificate is not " + verified_by(config)
+                 : "cannot connect",
+             rc);
+    }
     if (needs_start_tls(uri)) {
         rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
+        // The server's answer comes first: LDAP_CONNECT_ERROR is the TLS handshake after
+        // it; any other error is the server refusing StartTLS. Neither falls back to clear.
+        if (rc == LDAP_CONNECT_ERROR) {
+            fail(uri, "StartTLS failed: the server's certificate is not " + verified_by(config),
+                 rc);
+        }
         if (rc != LDAP_SUCCESS) {
             fail(uri, "StartTLS failed (required on ldap:// URLs; use ldaps:// or a server "
                       "that offers StartTLS)",

@@ -27,8 +27,9 @@ struct DirectoryEntry {
                                           const std::string& user);
 
 /// One connection's worth of lookups. Throws Error(Unavailable) saying why when the
-/// directory cannot be reached, StartTLS fails on an ldap:// URL, the bind is refused or a
-/// search fails: a pass either reads every user or changes nothing.
+/// directory cannot be reached, StartTLS fails on an ldap:// URL, the server's certificate
+/// is not signed by ldap_ca_file's CA (else libldap's) for the URL's host, the bind is
+/// refused or a search fails: a pass either reads every user or changes nothing.
 class LdapDirectory {
   public:
     LdapDirectory(policy::DirectoryPolicy config, SecretString password)

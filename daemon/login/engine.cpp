@@ -58,6 +58,10 @@ void LoginEngine::start(const LoginContext& context, Done<Step> done) {
     deps_.store.load_user(
         context.user,
         then<UserState>(std::move(done), [this, starting](UserState state, Done<Step>& next_done) {
+            if (deps_.contacts_missing && state.contact("phone") == nullptr &&
+                state.contact("email") == nullptr) {
+                deps_.contacts_missing(starting->context.user);
+            }
             auto loaded = std::make_shared<const UserState>(std::move(state));
             if (starting->context.mode == bus::kModePrimary) {
                 start_primary(starting, std::move(loaded), std::move(next_done));

@@ -33,6 +33,10 @@ struct EngineDeps {
     // The loop's timers, which bound a method's wait for an outside event. Null where no
     // method waits (unit tests without one): a method that would is ended as Internal.
     Timers* timers = nullptr;
+    // Told the user of a login that found no contact in the store, without waiting: with
+    // [directory] backend = ldap, a user the background synchronization does not list
+    // (directory_sync.hpp). Empty: nobody is told.
+    std::function<void(const std::string& user)> contacts_missing = nullptr;
 };
 
 /// The methods a login may run, built by main.cpp with the services each uses; the

@@ -550,6 +550,11 @@ std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir) {
     env["LD_PRELOAD"] = "libnss_wrapper.so";
     env["NSS_WRAPPER_PASSWD"] = (dir / "passwd").string();
     env["NSS_WRAPPER_GROUP"] = (dir / "group").string();
+    if (fs::exists(dir / "passwd.hidden")) {
+        env["NSS_WRAPPER_MODULE_SO_PATH"] = LWAUTH_NSS_HIDDEN_PATH;
+        env["NSS_WRAPPER_MODULE_FN_PREFIX"] = "lwauthhidden";
+        env["LWAUTH_TEST_HIDDEN_PASSWD"] = (dir / "passwd.hidden").string();
+    }
 #ifdef __SANITIZE_ADDRESS__
     // nss_wrapper's RTLD_DEEPBIND dlopen of libc cannot run under AddressSanitizer
     // (google/sanitizers#611); the asan preset builds lwauthd with it too.

@@ -165,7 +165,9 @@ const std::vector<TestUser>& test_users();
 /// Writes DIR/passwd and DIR/group for nss_wrapper with root, nobody, sshd and the test
 /// users, and a home directory for each test user under DIR/home.
 void write_user_db(const fs::path& dir);
-/// base_env() plus nss_wrapper over DIR/passwd and DIR/group.
+/// base_env() plus nss_wrapper over DIR/passwd and DIR/group; where DIR/passwd.hidden
+/// exists, its users are resolved by name and UID but not enumerated, as sssd's with
+/// enumerate = false (support/nss_hidden.c).
 std::map<std::string, std::string> nss_wrapper_env(const fs::path& dir);
 
 /// Makes `path` (a directory, else an empty file) the user lwauth's (kDaemonUid), mode 0700

@@ -201,6 +201,24 @@ TEST_F(LoginEngineTest, StartSendsACodeAndSaysWhereWithoutShowingTheNumber) {
     EXPECT_EQ(last_code().size(), 6u);
 }
 
+// [directory] backend = ldap: a user the synchronization missed is looked up after a login
+// that found no contact (directory_sync.hpp); the login goes on without waiting for it.
+TEST_F(LoginEngineTest, ALoginThatFindsNoContactSaysWhoseAndGoesOn) {
+    std::vector<std::string> missing;
+    engine_ = std::make_unique<LoginEngine>(
+        EngineDeps{clock_, random_, async_store_, users_, nullptr,
+                   [&](const std::string& user) { missing.push_back(user); }},
+        policy_, types_);
+    store_.set_two_step("hanako", true);
+    EXPECT_EQ(start("hanako").verdict, bus::kVerdictDenied);
+    EXPECT_EQ(missing, std::vector<std::string>{"hanako"});
+    EXPECT_TRUE(sent_.empty());
+
+    start();  // taro has a phone: nobody is named
+    EXPECT_EQ(missing, std::vector<std::string>{"hanako"});
+    EXPECT_EQ(sent_.size(), 1u);
+}
+
 TEST_F(LoginEngineTest, RightCodeSucceedsAndClearsEarlierFailures) {
     (void)store_.add_failure(kUser);
     (void)store_.add_failure(kUser);

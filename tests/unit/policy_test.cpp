@@ -710,6 +710,21 @@ TEST(PolicyValues, LineCaFileAndProxy) {
     EXPECT_NE(only_error("[line]\nproxy = proxy.example.com:3128\n"), "");
 }
 
+TEST(PolicyValues, LdapCaFileMustBeThere) {
+    TempDir dir;
+    fs::path ca = dir.write("ldap-ca.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
+    EXPECT_EQ(loaded("[directory]\nldap_ca_file = " + ca.string() + "\n").directory.ldap_ca_file,
+              ca);
+    EXPECT_EQ(loaded("[directory]\nldap_ca_file =\n").directory.ldap_ca_file, "");
+    fs::path missing = dir.path() / "missing.pem";
+    EXPECT_EQ(only_error("[directory]\nldap_ca_file = " + missing.string() + "\n"),
+              "lwauth.conf:2: ldap_ca_file: " + missing.string() + ": No such file or directory");
+    EXPECT_EQ(only_error("[directory]\nldap_ca_file = " + dir.path().string() + "\n"),
+              "lwauth.conf:2: ldap_ca_file: " + dir.path().string() + ": not a regular file");
+    EXPECT_EQ(only_error("[directory]\nldap_ca_file = ca.pem\n"),
+              "lwauth.conf:2: bad value 'ca.pem' for ldap_ca_file: expected an absolute path");
+}
+
 TEST(PolicySecrets, TheSubjectKeyFileIsCheckedAsASecret) {
     TempDir dir;
     fs::path key = dir.write("line-subject.key", std::string(32, 'k'), 0600);

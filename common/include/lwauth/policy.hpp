@@ -253,6 +253,9 @@ struct DirectoryPolicy {
     std::string ldap_base;
     std::string ldap_bind_dn;
     std::filesystem::path ldap_password_file;
+    // The PEM CA file the directory's certificate must chain to; empty: libldap's
+    // (TLS_CACERT of /etc/ldap/ldap.conf, the system's CA store on Debian).
+    std::filesystem::path ldap_ca_file;
     // The search filter; %u stands for the user name, escaped per RFC 4515 section 3.
     std::string ldap_filter = "(uid=%u)";
     std::string phone_attribute = "mobile";
