@@ -10,6 +10,7 @@
 #include <set>
 
 #include "account.hpp"
+#include "directory/ldap_directory.hpp"
 #include "log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
@@ -114,6 +115,9 @@ DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& cl
 
 DirectorySync::~DirectorySync() {
     *alive_ = false;
+    if (pacer_) {
+        pacer_->stop();  // a pass waiting on LINE WORKS' rate ends now
+    }
     job_.cancel();
     thread_.reset();
     sd_event_source_disable_unref(timer_);
@@ -147,7 +151,7 @@ void DirectorySync::rearm() {
 void DirectorySync::pass() {
     auto policy = policy_();
     // Under contacts = self the profile is the users' to confirm: nothing is synchronized.
-    if (policy->directory.backend != policy::DirectoryBackend::Ldap ||
+    if (policy->directory.backend == policy::DirectoryBackend::None ||
         policy->contacts != policy::Contacts::Admin) {
         rearm();
         return;
@@ -160,13 +164,7 @@ void DirectorySync::pass() {
         stamp_missing_ = false;
         write_stamp(last_good_);
     }
-    SecretString password;
-    if (!policy->directory.ldap_password_file.empty()) {
-        password = read_secret_file(policy->directory.ldap_password_file.string(),
-                                    this_process_reader());
-    }
-    auto directory =
-        std::make_shared<LdapDirectory>(policy->directory, std::move(password));
+    std::shared_ptr<Directory> directory = make_directory(*policy);
     std::weak_ptr<bool> alive = alive_;
     store_.list_users([this, alive, directory](Result<std::vector<std::string>> known) {
         if (alive.expired()) {
@@ -192,6 +190,34 @@ void DirectorySync::pass() {
                                    }
                                });
     });
+}
+
+// The policy's directory, its secrets read now (on the loop: small files, read again at
+// each pass so that a replaced one is used). Throws Error(Internal) when one cannot be read.
+std::shared_ptr<Directory> DirectorySync::make_directory(const policy::Policy& policy) {
+    const policy::DirectoryPolicy& config = policy.directory;
+    if (config.backend == policy::DirectoryBackend::Ldap) {
+        SecretString password;
+        if (!config.ldap_password_file.empty()) {
+            password = read_secret_file(config.ldap_password_file.string(), this_process_reader());
+        }
+        return std::make_shared<LdapDirectory>(config, std::move(password));
+    }
+    // The policy loader made sure that lineworks_channel names a lineworks channel.
+    auto channel = std::find_if(policy.channels.begin(), policy.channels.end(),
+                                [&](const policy::ChannelConfig& c) {
+                                    return c.name == config.lineworks_channel;
+                                });
+    if (channel == policy.channels.end()) {
+        throw Error(Errc::Internal, "no [channel." + config.lineworks_channel + "]");
+    }
+    if (!pacer_) {
+        pacer_ = std::make_shared<RequestPacer>(config.lineworks_rate);
+    }
+    pacer_->set_rate(config.lineworks_rate);
+    return std::make_shared<LineWorksDirectory>(
+        *channel, read_secret_file(channel->option("client_secret_file"), this_process_reader()),
+        read_secret_file(channel->option("private_key_file"), this_process_reader()), pacer_);
 }
 
 // Makes the store's contacts of each entry's user what the entry says, one user at a
