@@ -217,6 +217,13 @@ def lineworks_error(status, description, code=None):
                               "description": description})
 
 
+def lineworks_rate_limited(limit, reset, used):
+    """The Directory API's 429: `reset` seconds until the limit resets."""
+    return HttpError(429, {"code": "TOO_MANY_REQUESTS", "description": "API rate limit exceeded"},
+                     {"rateLimit-limit": str(limit), "rateLimit-remaining": "0",
+                      "rateLimit-reset": str(reset), "rateLimit-used": str(used)})
+
+
 def line_error(status, message=None, details=None):
     body = {"message": message or LINE_MESSAGES.get(status, "Error")}
     if details:
@@ -240,21 +247,15 @@ def injected_error(service, mode, req):
         if mode == "429":
             return lineworks_error(429, "API rate limit exceeded")
         return oauth_error(arg, f"injected {arg}")
-    if service == "lineworks":
+    if service in ("lineworks", "lineworks-users"):
         if mode == "429":
+            # The Directory API's is a limit about to reset: a wait short enough for a test.
+            if service == "lineworks-users":
+                return lineworks_rate_limited(240, 1, 240)
             return HttpError(429, {"code": "TOO_MANY_REQUESTS",
                                    "description": "API rate limit exceeded"},
                              {"rateLimit-limit": "240", "rateLimit-remaining": "0",
                               "rateLimit-reset": "60", "rateLimit-ssed": "240"})
-        status = 500 if mode == "500" else int(arg)
-        return lineworks_error(status, f"injected {status}")
-    if service == "lineworks-users":
-        if mode == "429":
-            # A limit about to reset: the wait it asks for is short enough for a test.
-            return HttpError(429, {"code": "TOO_MANY_REQUESTS",
-                                   "description": "API rate limit exceeded"},
-                             {"rateLimit-limit": "240", "rateLimit-remaining": "0",
-                              "rateLimit-reset": "1", "rateLimit-used": "240"})
         status = 500 if mode == "500" else int(arg)
         return lineworks_error(status, f"injected {status}")
     if service == "line":
@@ -406,13 +407,7 @@ class Gateways:
 
     # -- LINE WORKS API 2.0: bot message to a user
     def lineworks(self, req, bot_id, user_id):
-        m = re.fullmatch(r"Bearer (\S+)", req.headers.get("Authorization", ""))
-        with self.lock:
-            expiry = self.lw_tokens.get(m.group(1)) if m else None
-        if expiry is None:
-            raise lineworks_error(401, "Authentication failed")
-        if expiry <= time.time():
-            raise lineworks_error(403, "The access token has expired", "UNAUTHORIZED")
+        self.lineworks_token(req)
         if bot_id != self.args.lineworks_bot_id:
             raise lineworks_error(404, f"Bot {bot_id} not found")
         if urllib.parse.unquote(user_id) not in self.args.lineworks_users.split(","):
@@ -444,11 +439,8 @@ class Gateways:
             self.lw_user_times = window + [now]
         limit = self.args.lineworks_rate_limit
         if len(window) >= limit:
-            reset = max(1, int(window[0] + 60 - now + 0.999))
-            raise HttpError(429, {"code": "TOO_MANY_REQUESTS",
-                                  "description": "API rate limit exceeded"},
-                            {"rateLimit-limit": str(limit), "rateLimit-remaining": "0",
-                             "rateLimit-reset": str(reset), "rateLimit-used": str(len(window))})
+            raise lineworks_rate_limited(limit, max(1, int(window[0] + 60 - now + 0.999)),
+                                         len(window))
         if not scopes & LINEWORKS_USER_SCOPES:
             raise lineworks_error(403, "Not allowed scope")
         wanted = urllib.parse.unquote(user_id)

@@ -30,27 +30,7 @@ class LineWorksDirectoryTest : public GatewayTest {
     [[nodiscard]] virtual std::string directory_lines() const { return ""; }
     std::string code_channels() const override { return "sms, email"; }
     std::string gateway_channels() override {
-        return "[channel.lineworks]\ntype = lineworks\nclient_id = lw-test-client-id\n"
-               "client_secret_file = " +
-               secret_file("lineworks-client-secret", "lw-test-client-secret") +
-               "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
-               secret_file("lineworks-key", read_file(dir_ / "pki/lineworks.key")) +
-               "\nbot_id = 2000001\nbase_url = " + base_url() + "\nauth_url = " + base_url() +
-               "/oauth2/v2.0/token\n" + ca_line() + "timeout = 5s\nuser_id = {user}@example.com\n";
-    }
-
-    /// Every request the fake's `service` got, oldest first.
-    [[nodiscard]] std::vector<json> requests(const std::string& service) const {
-        std::vector<json> out;
-        std::ifstream in(dir_ / "gateway/requests.jsonl");
-        std::string line;
-        while (std::getline(in, line)) {
-            auto entry = json::parse(line);
-            if (entry.value("service", "") == service) {
-                out.push_back(entry);
-            }
-        }
-        return out;
+        return lineworks_channel("timeout = 5s\nuser_id = {user}@example.com\n");
     }
 
     /// Waits (a minute at most: a pass is one HTTPS request a user on a loaded machine)
@@ -71,6 +51,17 @@ class LineWorksDirectoryTest : public GatewayTest {
     }
 
     std::string last_code() { return read_outbox(daemon_->outbox()).back().code(); }
+
+    /// After a good pass, the fake's Directory API answers `mode` from now on: the next
+    /// pass fails saying `why`, and alice keeps her contacts.
+    void expect_failed_pass(const std::string& mode, const std::string& why) {
+        ASSERT_TRUE(log_reaches("directory-synced")) << daemon_->log();
+        control(R"({"service": "lineworks-users", "mode": ")" + mode + R"(", "count": 0})");
+        daemon_->reload();
+        ASSERT_TRUE(log_reaches("directory-sync-failed")) << daemon_->log();
+        EXPECT_NE(daemon_->log().find(why), std::string::npos) << daemon_->log();
+        EXPECT_EQ(status("alice")["phone_source"], "admin") << "nothing changed";
+    }
 
     void expect_no_secrets_in_log() {
         std::string log = daemon_->log();
@@ -136,31 +127,15 @@ TEST_F(LineWorksDirectoryTest, AServerErrorChangesNothingAndTheCacheServes) {
 }
 
 TEST_F(LineWorksDirectoryTest, AnAnswerThatIsNotJsonFailsThePass) {
-    ASSERT_TRUE(log_reaches("directory-synced")) << daemon_->log();
-    control(R"({"service": "lineworks-users", "mode": "garbage", "count": 0})");
-    daemon_->reload();
-    ASSERT_TRUE(log_reaches("directory-sync-failed")) << daemon_->log();
-    EXPECT_NE(daemon_->log().find("not a member's JSON"), std::string::npos) << daemon_->log();
-    EXPECT_EQ(status("alice")["phone_source"], "admin") << "nothing changed";
+    expect_failed_pass("garbage", "not a member's JSON");
 }
 
 TEST_F(LineWorksDirectoryTest, AnUnansweredRequestFailsThePass) {
-    ASSERT_TRUE(log_reaches("directory-synced")) << daemon_->log();
-    control(R"({"service": "lineworks-users", "mode": "timeout", "count": 1})");
-    daemon_->reload();
-    ASSERT_TRUE(log_reaches("directory-sync-failed")) << daemon_->log();
-    EXPECT_NE(daemon_->log().find("no answer"), std::string::npos) << daemon_->log();
-    EXPECT_EQ(status("alice")["phone_source"], "admin") << "nothing changed";
+    expect_failed_pass("timeout", "no answer");
 }
 
 TEST_F(LineWorksDirectoryTest, AnAppWithoutTheScopeIsToldWhichOne) {
-    ASSERT_TRUE(log_reaches("directory-synced")) << daemon_->log();
-    control(R"({"service": "lineworks-users", "mode": "permanent:403", "count": 0})");
-    daemon_->reload();
-    ASSERT_TRUE(log_reaches("directory-sync-failed")) << daemon_->log();
-    EXPECT_NE(daemon_->log().find("grant it the OAuth scope user.read"), std::string::npos)
-        << daemon_->log();
-    EXPECT_EQ(status("alice")["phone_source"], "admin") << "nothing changed";
+    expect_failed_pass("permanent:403", "grant it the OAuth scope user.read");
 }
 
 TEST_F(LineWorksDirectoryTest, ARefusedTokenIsReplacedOnce) {
