@@ -21,8 +21,8 @@
 // Pacing (https://developers.worksmobile.com/jp/docs/rate-limits): the service allows 240
 // requests a minute for each API (60 on the free plan): [directory] lineworks_rate. A
 // RequestPacer keeps the times of the last `rate` requests and holds a request until the
-// oldest is a minute old, so that no 60 s hold more than `rate`, while a directory
-// smaller than that is read at once. Blocking: lwauthd calls it on the directory's own
+// oldest is a minute (and a second, for the network) old, so that no 60 s hold more
+// than `rate`, while a directory smaller than that is read at once. Blocking: lwauthd calls it on the directory's own
 // thread (directory_sync.hpp), so a login never waits on the pacing.
 #pragma once
 
@@ -52,7 +52,9 @@ class RequestPacer {
     using Clock = std::chrono::steady_clock;
     using Now = std::function<Clock::time_point()>;
     using Sleep = std::function<void(Clock::duration)>;
-    static constexpr auto kWindow = std::chrono::seconds(60);
+    // The service's minute, and a second more: it counts requests as they arrive, and one
+    // sent a minute after another may arrive a little less than a minute after it.
+    static constexpr auto kWindow = std::chrono::seconds(61);
 
     explicit RequestPacer(int per_minute, Now now = Clock::now, Sleep sleep = {});
 
