@@ -150,7 +150,7 @@ policy::UserPolicy AccountService::user_policy(const std::string& user) const {
 
 void AccountService::require_self_service() const {
     if (policy_->contacts == policy::Contacts::Admin &&
-        policy_->directory.backend == policy::DirectoryBackend::Ldap) {
+        policy_->directory.backend != policy::DirectoryBackend::None) {
         throw Error(Errc::ManagedByAdmin,
                     policy_->admin_contact.empty()
                         ? N_("your phone number and email address come from the company "

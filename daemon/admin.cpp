@@ -136,7 +136,7 @@ void AdminService::require_not_from_directory(const std::string& user) const {
     // The next synchronization would undo the change: the directory is where it is made.
     const policy::Policy& policy = account_.policy();
     if (policy.contacts == policy::Contacts::Admin &&
-        policy.directory.backend == policy::DirectoryBackend::Ldap) {
+        policy.directory.backend != policy::DirectoryBackend::None) {
         throw Error(Errc::ManagedByAdmin, bus_text(bus_texts::kAdminFromDirectory, {user}));
     }
 }

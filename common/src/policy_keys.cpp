@@ -395,6 +395,11 @@ const std::vector<KeySpec>& key_specs() {
         {"directory", "ldap_filter", global<&P::directory, &D::ldap_filter>(text(Refused))},
         {"directory", "phone_attribute", global<&P::directory, &D::phone_attribute>(text(Refused))},
         {"directory", "email_attribute", global<&P::directory, &D::email_attribute>(text(Refused))},
+        {"directory", "lineworks_channel",
+         global<&P::directory, &D::lineworks_channel>(text(Allowed))},
+        {"directory", "lineworks_rate",
+         global<&P::directory, &D::lineworks_rate>(
+             as(integer_parser(1, D::kMaxLineworksRate)))},
         {"directory", "sync_interval",
          global<&P::directory, &D::sync_interval>(as(duration_parser(1min, 24h)))},
         {"directory", "max_age",

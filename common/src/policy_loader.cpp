@@ -505,6 +505,9 @@ class Loader {
             error(set_at("directory.backend"),
                   "backend = ldap requires ldap_uri and ldap_base in [directory]");
         }
+        if (directory.backend == DirectoryBackend::Lineworks) {
+            check_lineworks_directory();
+        }
         if (!directory.ldap_bind_dn.empty() && directory.ldap_password_file.empty()) {
             error(set_at("directory.ldap_bind_dn"), "ldap_bind_dn requires ldap_password_file");
         }
@@ -521,6 +524,35 @@ class Loader {
         if (directory.max_age <= directory.sync_interval) {
             error(set_at("directory.max_age"),
                   "max_age must be longer than sync_interval in [directory]");
+        }
+    }
+
+    // The directory reads members with the service account of a lineworks channel, so
+    // that its credentials and its users' IDs are written once; and it is the source of
+    // contacts only where the administrators' contacts are used.
+    void check_lineworks_directory() {
+        const auto& directory = policy_.directory;
+        if (directory.lineworks_channel.empty()) {
+            error(set_at("directory.backend"),
+                  "backend = lineworks requires lineworks_channel in [directory]: the name "
+                  "of the [channel.NAME] of type lineworks whose service account reads the "
+                  "members");
+        } else {
+            auto channel = std::find_if(
+                policy_.channels.begin(), policy_.channels.end(),
+                [&](const ChannelConfig& c) { return c.name == directory.lineworks_channel; });
+            if (channel == policy_.channels.end() || channel->type != "lineworks") {
+                error(set_at("directory.lineworks_channel"),
+                      "lineworks_channel = " + directory.lineworks_channel +
+                          " names no [channel." + directory.lineworks_channel +
+                          "] of type lineworks");
+            }
+        }
+        if (policy_.contacts != Contacts::Admin) {
+            error(set_at("directory.backend"),
+                  "backend = lineworks requires contacts = admin in [policy]: under "
+                  "contacts = self users enter their own contacts and nothing is read from "
+                  "the directory");
         }
     }
 

@@ -51,16 +51,6 @@ std::string oauth_hint(const std::string& error, const std::string& scope) {
     return "";
 }
 
-// A path segment (RFC 3986 segment): unreserved characters and '@' stay, so a login ID
-// such as user@example.com reaches the service as written; the rest is %-encoded.
-std::string path_segment(std::string_view value) {
-    std::string out = http::percent_encode(value);
-    for (size_t at = out.find("%40"); at != std::string::npos; at = out.find("%40", at + 1)) {
-        out.replace(at, 3, "@");
-    }
-    return out;
-}
-
 std::string no_answer(const std::string& channel, const std::string& what,
                       const http::Response& response) {
     return channel + ": " + what + (response.timed_out ? "no answer in time" : response.error);
@@ -70,12 +60,10 @@ std::string no_answer(const std::string& channel, const std::string& what,
 
 LineWorksChannel::LineWorksChannel(const policy::ChannelConfig& config, http::Client& client,
                                    SecretString client_secret, const SecretString& private_key_pem)
-    : name_(config.name),
-      client_id_(config.option("client_id")),
-      service_account_(config.option("service_account")),
+    : config_(config),
+      name_(config.name),
       bot_id_(config.option("bot_id")),
       base_url_(config.option("base_url")),
-      auth_url_(config.option("auth_url")),
       scope_(config.option("scope")),
       ca_file_(config.option("ca_file")),
       proxy_(config.option("proxy")),
@@ -119,34 +107,14 @@ void LineWorksChannel::wait_for_token(std::shared_ptr<Job> job) {
 
 void LineWorksChannel::request_token() {
     token_in_flight_ = true;
-    http::Request request;
-    request.url = auth_url_;
-    request.headers = {"Content-Type: application/x-www-form-urlencoded",
-                       "Accept: application/json"};
-    request.timeout = timeout_;
-    request.ca_file = ca_file_;
-    request.proxy = proxy_;
     try {
-        auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-        nlohmann::json claims = {{"iss", client_id_},
-                                 {"sub", service_account_},
-                                 {"iat", now},
-                                 {"exp", now + kAssertionLifetime.count()}};
-        std::string assertion = sign_rs256_jwt(claims, private_key_.get());
-        ScopedWipe wipe_assertion(assertion);
-        request.body = "assertion=" + http::percent_encode(assertion) + "&grant_type=" +
-                       http::percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
-                       "&client_id=" + http::percent_encode(client_id_) +
-                       "&client_secret=" + http::percent_encode(client_secret_.view()) +
-                       "&scope=" + http::percent_encode(scope_);
+        http::Request request =
+            lineworks_token_request(config_, client_secret_, private_key_.get(), scope_);
         client_.perform(std::move(request), [self = shared_from_this()](http::Response response) {
             self->on_token(response);
         });
     } catch (const std::exception& e) {
         // The key cannot sign, or libcurl cannot start: no later try would do better.
-        wipe_string(request.body);
         token_in_flight_ = false;
         std::deque<std::shared_ptr<Job>> jobs;
         jobs.swap(waiting_);
@@ -176,8 +144,8 @@ void LineWorksChannel::on_token(const http::Response& response) {
 
 void LineWorksChannel::post_message(const std::shared_ptr<Job>& job) {
     http::Request request;
-    request.url = base_url_ + "/v1.0/bots/" + path_segment(bot_id_) + "/users/" +
-                  path_segment(job->user_id) + "/messages";
+    request.url = base_url_ + "/v1.0/bots/" + lineworks_path_segment(bot_id_) + "/users/" +
+                  lineworks_path_segment(job->user_id) + "/messages";
     std::string token(access_token_.view());
     ScopedWipe wipe_token(token);
     request.headers = {"Authorization: Bearer " + token, "Content-Type: application/json",
@@ -221,6 +189,44 @@ void LineWorksChannel::on_message(const std::shared_ptr<Job>& job, const std::st
     } else {
         wait_for_token(job);
     }
+}
+
+std::string lineworks_path_segment(std::string_view value) {
+    std::string out = http::percent_encode(value);
+    for (size_t at = out.find("%40"); at != std::string::npos; at = out.find("%40", at + 1)) {
+        out.replace(at, 3, "@");
+    }
+    return out;
+}
+
+std::string lineworks_error_code(const nlohmann::json& body) { return code_of(body, "code"); }
+
+http::Request lineworks_token_request(const policy::ChannelConfig& config,
+                                      const SecretString& client_secret, EVP_PKEY* key,
+                                      const std::string& scope) {
+    http::Request request;
+    request.url = config.option("auth_url");
+    request.headers = {"Content-Type: application/x-www-form-urlencoded",
+                       "Accept: application/json"};
+    request.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout);
+    request.ca_file = config.option("ca_file");
+    request.proxy = config.option("proxy");
+    const std::string client_id = config.option("client_id");
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    nlohmann::json claims = {{"iss", client_id},
+                             {"sub", config.option("service_account")},
+                             {"iat", now},
+                             {"exp", now + kAssertionLifetime.count()}};
+    std::string assertion = sign_rs256_jwt(claims, key);
+    ScopedWipe wipe_assertion(assertion);
+    request.body = "assertion=" + http::percent_encode(assertion) + "&grant_type=" +
+                   http::percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+                   "&client_id=" + http::percent_encode(client_id) +
+                   "&client_secret=" + http::percent_encode(client_secret.view()) +
+                   "&scope=" + http::percent_encode(scope);
+    return request;
 }
 
 Result<LineWorksToken> parse_lineworks_token(const std::string& channel,

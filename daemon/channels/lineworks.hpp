@@ -76,12 +76,10 @@ class LineWorksChannel final : public Channel,
     void wait_for_token(std::shared_ptr<Job> job);
     [[nodiscard]] std::string label() const { return "lineworks " + name_; }
 
+    policy::ChannelConfig config_;  // what the token request is made of
     std::string name_;
-    std::string client_id_;
-    std::string service_account_;
     std::string bot_id_;
     std::string base_url_;
-    std::string auth_url_;
     std::string scope_;
     std::string ca_file_;
     std::string proxy_;
@@ -96,6 +94,22 @@ class LineWorksChannel final : public Channel,
     bool token_in_flight_ = false;
     std::deque<std::shared_ptr<Job>> waiting_;  // for the token request in flight
 };
+
+/// An ID as a URL path segment (RFC 3986): unreserved characters and '@' stay, so that a
+/// login ID such as user@example.com reaches the service as written; the rest is %-encoded.
+[[nodiscard]] std::string lineworks_path_segment(std::string_view value);
+
+/// The "code" of a LINE WORKS error body, fit for a log line (word characters only, 64 at
+/// most), or "" when there is none.
+[[nodiscard]] std::string lineworks_error_code(const nlohmann::json& body);
+
+/// The token request of the service account of a lineworks channel (its client_id,
+/// service_account, auth_url, ca_file, proxy and timeout), asking for `scope`: an RS256
+/// JWT signed with `key`, good for an hour. Throws Error(Internal) when the key cannot
+/// sign.
+[[nodiscard]] http::Request lineworks_token_request(const policy::ChannelConfig& config,
+                                                   const SecretString& client_secret,
+                                                   EVP_PKEY* key, const std::string& scope);
 
 /// A token the token endpoint gave.
 struct LineWorksToken {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "account.hpp"
+#include "directory/ldap_directory.hpp"
 #include "log.hpp"
 #include "lwauth/error.hpp"
 #include "lwauth/files.hpp"
@@ -94,16 +95,6 @@ void plan(const DirectoryEntry& entry, const UserState& state, AsyncStore& store
     }
 }
 
-// The directory of `config`, with its bind password read now (a file that fails the
-// checks fails the pass or the lookup).
-std::shared_ptr<LdapDirectory> directory_of(const policy::DirectoryPolicy& config) {
-    SecretString password;
-    if (!config.ldap_password_file.empty()) {
-        password = read_secret_file(config.ldap_password_file.string(), this_process_reader());
-    }
-    return std::make_shared<LdapDirectory>(config, std::move(password));
-}
-
 }  // namespace
 
 WorkerPool& DirectorySync::directory_thread() {
@@ -146,6 +137,9 @@ DirectorySync::DirectorySync(sd_event* event, AsyncStore& store, const Clock& cl
 
 DirectorySync::~DirectorySync() {
     *alive_ = false;
+    if (pacer_) {
+        pacer_->stop();  // a pass waiting on LINE WORKS' rate ends now
+    }
     job_.cancel();
     lookup_job_.cancel();
     thread_.reset();
@@ -173,7 +167,7 @@ void DirectorySync::sync_now() {
 
 bool DirectorySync::synchronized() const {
     auto policy = policy_();
-    return policy->directory.backend == policy::DirectoryBackend::Ldap &&
+    return policy->directory.backend != policy::DirectoryBackend::None &&
            policy->contacts == policy::Contacts::Admin;
 }
 
@@ -203,7 +197,7 @@ void DirectorySync::start_lookups() {
     looked_up_.insert(wanted_.begin(), wanted_.end());
     wanted_.clear();
     try {
-        auto directory = directory_of(policy->directory);
+        std::shared_ptr<Directory> directory = make_directory(*policy);
         // Only users NSS knows: a name that is nobody's (an SSH client may try any) is not
         // looked for, and does not count against kMaxLookups.
         lookup_job_ = directory_thread().submit(
@@ -280,7 +274,7 @@ void DirectorySync::pass() {
         stamp_missing_ = false;
         write_stamp(last_good_);
     }
-    auto directory = directory_of(policy->directory);
+    std::shared_ptr<Directory> directory = make_directory(*policy);
     std::weak_ptr<bool> alive = alive_;
     store_.list_users([this, alive, directory](Result<std::vector<std::string>> known) {
         if (alive.expired()) {
@@ -306,6 +300,34 @@ void DirectorySync::pass() {
         };
         job_ = directory_thread().submit(std::move(work), std::move(done));
     });
+}
+
+// The policy's directory, its secrets read now (on the loop: small files, read again at
+// each pass so that a replaced one is used). Throws Error(Internal) when one cannot be read.
+std::shared_ptr<Directory> DirectorySync::make_directory(const policy::Policy& policy) {
+    const policy::DirectoryPolicy& config = policy.directory;
+    if (config.backend == policy::DirectoryBackend::Ldap) {
+        SecretString password;
+        if (!config.ldap_password_file.empty()) {
+            password = read_secret_file(config.ldap_password_file.string(), this_process_reader());
+        }
+        return std::make_shared<LdapDirectory>(config, std::move(password));
+    }
+    // The policy loader made sure that lineworks_channel names a lineworks channel.
+    auto channel = std::find_if(policy.channels.begin(), policy.channels.end(),
+                                [&](const policy::ChannelConfig& c) {
+                                    return c.name == config.lineworks_channel;
+                                });
+    if (channel == policy.channels.end()) {
+        throw Error(Errc::Internal, "no [channel." + config.lineworks_channel + "]");
+    }
+    if (!pacer_) {
+        pacer_ = std::make_shared<RequestPacer>(config.lineworks_rate);
+    }
+    pacer_->set_rate(config.lineworks_rate);
+    return std::make_shared<LineWorksDirectory>(
+        *channel, read_secret_file(channel->option("client_secret_file"), this_process_reader()),
+        read_secret_file(channel->option("private_key_file"), this_process_reader()), pacer_);
 }
 
 // Makes the store's contacts of each entry's user what the entry says, one user at a

@@ -1,4 +1,4 @@
-// The background synchronization of [directory] backend = ldap into the store's profile
+// The background synchronization of [directory] backend = ldap or lineworks into the store's profile
 // contacts, as sssd keeps a cache: at start and every sync_interval, one thread of its own
 // looks every user up (the host's users, as NSS enumerates them, and those the store
 // knows), and the event loop writes what changed. A login reads the store only, so it
@@ -20,7 +20,8 @@
 #include <vector>
 
 #include "clock.hpp"
-#include "directory/ldap_directory.hpp"
+#include "directory/directory.hpp"
+#include "directory/lineworks_directory.hpp"
 #include "lwauth/policy.hpp"
 #include "store/async_store.hpp"
 #include "workers.hpp"
@@ -32,7 +33,7 @@ class DirectorySync {
     using PolicyOf = std::function<std::shared_ptr<const policy::Policy>()>;
 
     /// `stamp` is the file that keeps the last good pass's time. Starts the first pass on
-    /// the loop at once when the policy names an LDAP directory; throws Error(Internal)
+    /// the loop at once when the policy names a directory; throws Error(Internal)
     /// when the timer or the thread cannot be made.
     DirectorySync(sd_event* event, AsyncStore& store, const Clock& clock, PolicyOf policy,
                   std::string stamp);
@@ -73,6 +74,9 @@ class DirectorySync {
     void start_lookups();
     void looked_up_alone(Result<Lookups> found);
     void lookups_over(const std::string& failure);
+    // The directory the policy names, its bind password read now (a file that fails the
+    // checks fails the pass or the lookup).
+    [[nodiscard]] std::shared_ptr<Directory> make_directory(const policy::Policy& policy);
 
     sd_event* event_;
     AsyncStore& store_;
@@ -82,6 +86,7 @@ class DirectorySync {
     int64_t last_good_ = 0;
     bool stamp_missing_ = false;  // last_good_ is this start's time, not yet in stamp_
     bool expired_ = false;  // the directory's contacts were removed after the last good pass
+    std::shared_ptr<RequestPacer> pacer_;  // LINE WORKS' rate, kept across passes
     std::unique_ptr<WorkerPool> thread_;
     Job job_;
     // Users to look up alone, those looked up alone since the last pass, and the job

@@ -178,7 +178,7 @@ std::string ldap_filter_for(const std::string& filter_template, const std::strin
     return out;
 }
 
-std::vector<DirectoryEntry> LdapDirectory::lookup(const std::vector<std::string>& users) const {
+std::vector<DirectoryEntry> LdapDirectory::lookup(const std::vector<std::string>& users) {
     LdapPtr ld = connect(config_, password_);
     std::vector<DirectoryEntry> entries;
     entries.reserve(users.size());

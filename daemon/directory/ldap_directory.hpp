@@ -3,23 +3,14 @@
 // (directory_sync.hpp), never on the event loop, so that no login waits on the directory.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "directory/directory.hpp"
 #include "lwauth/policy.hpp"
 #include "lwauth/secret.hpp"
 
 namespace lwauth {
-
-/// What the directory holds for one user. `found` is false when the filter matched no
-/// entry, or more than one (an ambiguous filter names nobody).
-struct DirectoryEntry {
-    std::string user;
-    bool found = false;
-    std::optional<std::string> phone;
-    std::optional<std::string> email;
-};
 
 /// The filter of `filter_template` for `user`: each %u replaced by the user name escaped
 /// per RFC 4515 section 3 (`*`, `(`, `)`, `\` and NUL as \2a, \28, \29, \5c, \00).
@@ -30,13 +21,13 @@ struct DirectoryEntry {
 /// directory cannot be reached, StartTLS fails on an ldap:// URL, the server's certificate
 /// is not signed by ldap_ca_file's CA (else libldap's) for the URL's host, the bind is
 /// refused or a search fails: a pass either reads every user or changes nothing.
-class LdapDirectory {
+class LdapDirectory final : public Directory {
   public:
     LdapDirectory(policy::DirectoryPolicy config, SecretString password)
         : config_(std::move(config)), password_(std::move(password)) {}
 
     /// Looks every user up over one connection (StartTLS, bind, one search each).
-    [[nodiscard]] std::vector<DirectoryEntry> lookup(const std::vector<std::string>& users) const;
+    [[nodiscard]] std::vector<DirectoryEntry> lookup(const std::vector<std::string>& users) override;
 
   private:
     policy::DirectoryPolicy config_;

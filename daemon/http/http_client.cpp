@@ -3,8 +3,10 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "barrier.hpp"
 #include "log.hpp"
@@ -63,6 +65,11 @@ bool set_mail_limits(CURL* easy, const Request& r) {
     return ok;
 }
 
+// The header fields a Response keeps: the rate limit's, for a caller that paces itself
+// (LINE WORKS: https://developers.worksmobile.com/jp/docs/rate-limits; RFC 9110 §10.2.3).
+constexpr std::string_view kKeptHeaders[] = {"retry-after", "ratelimit-limit",
+                                             "ratelimit-remaining", "ratelimit-reset"};
+
 void global_init() {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -85,6 +92,63 @@ struct Client::Transfer {
     EventSourcePtr overdue;      // see Client::perform
     bool too_big = false;
     char error[CURL_ERROR_SIZE] = {};
+    std::map<std::string, std::string> answer_headers;
+
+    // Keeps the header fields of kKeptHeaders; a new status line (a 100 Continue, a
+    // proxy's CONNECT answer) starts the set again.
+    static size_t on_header(char* data, size_t size, size_t count, void* userp) {
+        return c_barrier("http-header", size_t{0}, [&] {
+            auto* self = static_cast<Transfer*>(userp);
+            size_t n = size * count;
+            std::string_view line(data, n);
+            if (line.rfind("HTTP/", 0) == 0) {
+                self->answer_headers.clear();
+                return n;
+            }
+            size_t colon = line.find(':');
+            if (colon == std::string_view::npos) {
+                return n;
+            }
+            std::string name(line.substr(0, colon));
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (std::find(std::begin(kKeptHeaders), std::end(kKeptHeaders), name) ==
+                std::end(kKeptHeaders)) {
+                return n;
+            }
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+                value.remove_prefix(1);
+            }
+            while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
+                                      value.back() == ' ' || value.back() == '\t')) {
+                value.remove_suffix(1);
+            }
+            self->answer_headers[name] = std::string(value.substr(0, 64));
+            return n;
+        });
+    }
+
+    // What the transfer ended with, as the caller sees it.
+    Response response(CURLcode result) {
+        CURL* e = easy.get();
+        Response out;
+        if (result == CURLE_OK) {
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out.status);
+            out.body = std::move(body);
+            out.headers = std::move(answer_headers);
+            return out;
+        }
+        if (is_mail()) {
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out.status);
+        }
+        out.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+        out.mail_data_sent = mail_data_sent();
+        out.error = too_big            ? "the answer is larger than 1 MiB"
+                    : error[0] != '\0' ? error
+                                       : curl_easy_strerror(result);
+        return out;
+    }
 
     // Every callback libcurl or sd-event calls runs behind c_barrier; the value it answers
     // when an exception was caught ends the transfer (or, for the loop's callbacks,
@@ -176,6 +240,9 @@ struct Client::Transfer {
             curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get()) == CURLE_OK &&
             curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_write) == CURLE_OK &&
             curl_easy_setopt(e, CURLOPT_WRITEDATA, this) == CURLE_OK &&
+            (is_mail() ||
+             (curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_HEADERDATA, this) == CURLE_OK)) &&
             curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error) == CURLE_OK &&
             curl_easy_setopt(e, CURLOPT_PRIVATE, this) == CURLE_OK;
         if (ok && !r.ca_file.empty()) {
@@ -452,20 +519,7 @@ void Client::finish_completed() {
         }
         std::unique_ptr<Transfer> transfer = std::move(it->second);
         transfers_.erase(it);
-        Response response;
-        if (result == CURLE_OK) {
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
-            response.body = std::move(transfer->body);
-        } else {
-            if (transfer->is_mail()) {
-                curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
-            }
-            response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
-            response.mail_data_sent = transfer->mail_data_sent();
-            response.error = transfer->too_big            ? "the answer is larger than 1 MiB"
-                             : transfer->error[0] != '\0' ? transfer->error
-                                                          : curl_easy_strerror(result);
-        }
+        Response response = transfer->response(result);
         // The callback may start new requests: it runs after this transfer is gone. Its
         // exception stops neither the loop nor the completions still to read.
         if (transfer->done) {
@@ -475,6 +529,21 @@ void Client::finish_completed() {
             });
         }
     }
+}
+
+Response perform_blocking(Request request) {
+    if (!request.mail_rcpt.empty()) {
+        throw Error(Errc::Internal, "mail is sent on the event loop only");
+    }
+    global_init();
+    Client::Transfer transfer;
+    transfer.easy.reset(curl_easy_init());
+    if (!transfer.easy) {
+        throw Error(Errc::Internal, "curl_easy_init failed");
+    }
+    transfer.request = std::move(request);
+    transfer.set_up();
+    return transfer.response(curl_easy_perform(transfer.easy.get()));
 }
 
 }  // namespace lwauth::http

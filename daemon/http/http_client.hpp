@@ -56,9 +56,17 @@ struct Response {
     // A mail request: the whole message went out, so the final "." followed it and the
     // server may have accepted the message even when no reply to it arrived.
     bool mail_data_sent = false;
+    // The answer's header fields, by lower-cased name (the last of a repeated one); only
+    // for HTTP, and only those the caller may need (kKeptHeaders in http_client.cpp).
+    std::map<std::string, std::string> headers;
 };
 
 using Callback = std::function<void(Response)>;
+
+/// A request as Client::perform (below) makes it, but at once on the calling thread, which it
+/// blocks until the answer or the timeout: for a thread of its own (the directory's), never
+/// the event loop. HTTP only. Throws Error(Internal) only when libcurl cannot set it up.
+[[nodiscard]] Response perform_blocking(Request request);
 
 class Client {
   public:
@@ -79,6 +87,7 @@ class Client {
 
   private:
     friend struct ClientTestPeer;  // tests/integration/http_client_test.cpp
+    friend Response perform_blocking(Request request);
     struct Transfer;
 
     static int on_socket(void* easy, int fd, int what, void* userp, void* socketp);

@@ -6,6 +6,7 @@ One HTTPS server on 127.0.0.1 serves, at their real paths:
   vonage          POST /sms/json
   lineworks-auth  POST /oauth2/v2.0/token
   lineworks       POST /v1.0/bots/{botId}/users/{userId}/messages
+  lineworks-users GET  /v1.0/users/{userId}
   line            POST /v2/bot/message/push
   webhook         POST /webhook (--webhook-path)
 and the test control endpoint /_control. See README.md for the wire formats,
@@ -32,7 +33,18 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-SERVICES = ("twilio", "vonage", "lineworks-auth", "lineworks", "line", "webhook")
+SERVICES = ("twilio", "vonage", "lineworks-auth", "lineworks", "lineworks-users", "line",
+            "webhook")
+# The scopes that read members (Directory API, "Get a member").
+LINEWORKS_USER_SCOPES = {"user", "user.read", "directory", "directory.read"}
+# The default members of the fake's domain (--lineworks-members), by login ID.
+LINEWORKS_MEMBERS = {
+    "alice@example.com": {"userId": "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10",
+                          "email": "alice@example.com", "cellPhone": "+81 90-1234-5678",
+                          "telephone": "+81 3-1234-5678"},
+    "bob@example.com": {"userId": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+                        "email": "bob@example.com", "cellPhone": None},
+}
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 RECORDED_HEADERS = ("Authorization", "Content-Type", "User-Agent", "X-Lwauth-Signature",
                     "X-Line-Retry-Key")
@@ -205,6 +217,13 @@ def lineworks_error(status, description, code=None):
                               "description": description})
 
 
+def lineworks_rate_limited(limit, reset, used):
+    """The Directory API's 429: `reset` seconds until the limit resets."""
+    return HttpError(429, {"code": "TOO_MANY_REQUESTS", "description": "API rate limit exceeded"},
+                     {"rateLimit-limit": str(limit), "rateLimit-remaining": "0",
+                      "rateLimit-reset": str(reset), "rateLimit-used": str(used)})
+
+
 def line_error(status, message=None, details=None):
     body = {"message": message or LINE_MESSAGES.get(status, "Error")}
     if details:
@@ -228,8 +247,11 @@ def injected_error(service, mode, req):
         if mode == "429":
             return lineworks_error(429, "API rate limit exceeded")
         return oauth_error(arg, f"injected {arg}")
-    if service == "lineworks":
+    if service in ("lineworks", "lineworks-users"):
         if mode == "429":
+            # The Directory API's is a limit about to reset: a wait short enough for a test.
+            if service == "lineworks-users":
+                return lineworks_rate_limited(240, 1, 240)
             return HttpError(429, {"code": "TOO_MANY_REQUESTS",
                                    "description": "API rate limit exceeded"},
                              {"rateLimit-limit": "240", "rateLimit-remaining": "0",
@@ -256,6 +278,11 @@ class Gateways:
         self.lock = threading.Lock()
         self.journal = Path(args.state_dir) / "requests.jsonl"
         self.lw_tokens = {}       # LINE WORKS access token -> expiry (epoch seconds)
+        self.lw_scopes = {}       # LINE WORKS access token -> the scopes it was given
+        self.lw_user_times = []   # when each Directory API request came (monotonic)
+        self.lw_members = LINEWORKS_MEMBERS
+        if args.lineworks_members:
+            self.lw_members = json.loads(Path(args.lineworks_members).read_text())
         self.line_retry = {}      # X-Line-Retry-Key -> (request id, sentMessages)
 
     def record(self, entry):
@@ -337,6 +364,7 @@ class Gateways:
         token = "kr1AAA" + secrets.token_urlsafe(32)
         with self.lock:
             self.lw_tokens[token] = time.time() + a.lineworks_expires_in
+            self.lw_scopes[token] = scopes
         return 200, {"access_token": token, "refresh_token": "kr1AAA" + secrets.token_urlsafe(32),
                      "scope": " ".join(sorted(scopes)), "token_type": "Bearer",
                      "expires_in": str(a.lineworks_expires_in)}, {}
@@ -379,13 +407,7 @@ class Gateways:
 
     # -- LINE WORKS API 2.0: bot message to a user
     def lineworks(self, req, bot_id, user_id):
-        m = re.fullmatch(r"Bearer (\S+)", req.headers.get("Authorization", ""))
-        with self.lock:
-            expiry = self.lw_tokens.get(m.group(1)) if m else None
-        if expiry is None:
-            raise lineworks_error(401, "Authentication failed")
-        if expiry <= time.time():
-            raise lineworks_error(403, "The access token has expired", "UNAUTHORIZED")
+        self.lineworks_token(req)
         if bot_id != self.args.lineworks_bot_id:
             raise lineworks_error(404, f"Bot {bot_id} not found")
         if urllib.parse.unquote(user_id) not in self.args.lineworks_users.split(","):
@@ -395,6 +417,38 @@ class Gateways:
                 or not isinstance(content.get("text"), str) or not content["text"]:
             raise lineworks_error(400, "content must be {\"type\": \"text\", \"text\": \"...\"}")
         return 201, b"", {}
+
+    def lineworks_token(self, req):
+        """The scopes of the request's valid access token; raises the bot API's errors."""
+        m = re.fullmatch(r"Bearer (\S+)", req.headers.get("Authorization", ""))
+        with self.lock:
+            expiry = self.lw_tokens.get(m.group(1)) if m else None
+            scopes = self.lw_scopes.get(m.group(1), set()) if m else set()
+        if expiry is None:
+            raise lineworks_error(401, "Authentication failed")
+        if expiry <= time.time():
+            raise lineworks_error(403, "The access token has expired", "UNAUTHORIZED")
+        return scopes
+
+    # -- LINE WORKS API 2.0 Directory: get a member, by user ID or login ID
+    def lineworks_users(self, req, user_id):
+        scopes = self.lineworks_token(req)
+        now = time.monotonic()
+        with self.lock:
+            window = [t for t in self.lw_user_times if t > now - 60]
+            self.lw_user_times = window + [now]
+        limit = self.args.lineworks_rate_limit
+        if len(window) >= limit:
+            raise lineworks_rate_limited(limit, max(1, int(window[0] + 60 - now + 0.999)),
+                                         len(window))
+        if not scopes & LINEWORKS_USER_SCOPES:
+            raise lineworks_error(403, "Not allowed scope")
+        wanted = urllib.parse.unquote(user_id)
+        for login_id, member in self.lw_members.items():
+            if wanted in (login_id, member.get("userId")):
+                return 200, member, {"rateLimit-limit": str(limit),
+                                     "rateLimit-remaining": str(limit - len(window) - 1)}
+        raise lineworks_error(404, "User not found")
 
     def expire_lineworks_tokens(self):
         with self.lock:
@@ -481,6 +535,7 @@ ROUTES = [  # (service, path pattern); groups are passed to the service method
     ("vonage", re.compile(r"/sms/json")),
     ("lineworks-auth", re.compile(r"/oauth2/v2\.0/token")),
     ("lineworks", re.compile(r"/v1\.0/bots/([^/]+)/users/([^/]+)/messages")),
+    ("lineworks-users", re.compile(r"/v1\.0/users/([^/]+)")),
     ("line", re.compile(r"/v2/bot/message/push")),
 ]
 
@@ -546,11 +601,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(*self.run(gw.control)[:3])
         if service is None:
             return self.answer(404, {"error": f"no fake serves {path}"}, {})
-        if self.command != "POST":
-            return self.answer(405, {"error": "method not allowed"}, {"Allow": "POST"})
+        allowed = "GET" if service == "lineworks-users" else "POST"
+        if self.command != allowed:
+            return self.answer(405, {"error": "method not allowed"}, {"Allow": allowed})
 
         mode = gw.faults.take(service)
-        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "service": service,
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "at": round(time.monotonic(), 3), "service": service,
                  "method": self.command, "path": path, "fault": mode,
                  "headers": {h: self.headers[h] for h in RECORDED_HEADERS if h in self.headers}}
         if mode == "timeout":
@@ -666,6 +723,11 @@ def main():
                             "4f6e1a52-0c1b-4d7e-9a3f-2b8c5d7e9f10",
                     help="comma-separated user IDs and login IDs of the domain's members")
     ap.add_argument("--lineworks-expires-in", type=int, default=86400)
+    ap.add_argument("--lineworks-members",
+                    help="JSON file: the Directory API's members by login ID "
+                         "(default: alice@ and bob@example.com)")
+    ap.add_argument("--lineworks-rate-limit", type=int, default=240,
+                    help="Directory API requests a minute before 429 (default 240)")
     ap.add_argument("--line-channel-token", default="line-test-channel-token")
     ap.add_argument("--line-user-ids", default="U0123456789abcdef0123456789abcdef",
                     help="comma-separated user IDs the channel's provider has")

@@ -482,6 +482,52 @@ def test_shutdown_during_hang(pki, state):
 
 # An app granted less (--lineworks-scope) and a provider and domain of other members
 # (--line-user-ids, --lineworks-users).
+def test_lineworks_directory(pki, state):
+    """The Directory API: a member by login ID or user ID, 404, the scope, the rate."""
+    f = Fake(pki, state, "server", "--lineworks-scope", "bot,user.read",
+             "--lineworks-rate-limit", "8")
+    try:
+        form = {"assertion": make_jwt(f"{pki}/lineworks.key", claims()), "client_id": LW_ID,
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "client_secret": LW_SECRET}
+        reader = {"Authorization": "Bearer " + f.call("/oauth2/v2.0/token",
+                                                      {**form, "scope": "user.read"}).json["access_token"]}
+        bot = {"Authorization": "Bearer " + f.call("/oauth2/v2.0/token",
+                                                   {**form, "scope": "bot"}).json["access_token"]}
+        r = f.call("/v1.0/users/alice%40example.com", method="GET", headers=reader)
+        check("directory member 200", r.status == 200 and r.json.get("cellPhone") ==
+              "+81 90-1234-5678" and r.json.get("email") == "alice@example.com", r)
+        r = f.call(f"/v1.0/users/{LW_USER_ID}", method="GET", headers=reader)
+        check("directory member by user ID", r.status == 200
+              and r.json.get("email") == "alice@example.com", r)
+        r = f.call("/v1.0/users/bob@example.com", method="GET", headers=reader)
+        check("directory member without a cellPhone", r.status == 200
+              and r.json.get("cellPhone") is None, r)
+        r = f.call("/v1.0/users/carol%40example.com", method="GET", headers=reader)
+        check("directory unknown member 404", r.status == 404
+              and r.json.get("code") == "NOT_FOUND", r)
+        r = f.call("/v1.0/users/alice%40example.com", method="GET", headers=bot)
+        check("directory a token without the scope 403", r.status == 403
+              and r.json.get("code") == "FORBIDDEN", r)
+        r = f.call("/v1.0/users/alice%40example.com", method="GET")
+        check("directory no token 401", r.status == 401, r)
+        check("directory POST 405", f.call("/v1.0/users/alice%40example.com", js={},
+                                           headers=reader).status == 405)
+        # Five counted so far (a request refused for its token is not).
+        for _ in range(3):
+            r = f.call("/v1.0/users/alice%40example.com", method="GET", headers=reader)
+        check("directory the eighth request of the minute", r.status == 200, r)
+        r = f.call("/v1.0/users/alice%40example.com", method="GET", headers=reader)
+        check("directory over the rate limit 429", r.status == 429
+              and r.json.get("code") == "TOO_MANY_REQUESTS"
+              and 1 <= int(r.headers.get("rateLimit-reset", "0")) <= 60, r.headers)
+        entries = [e for e in f.journal() if e["service"] == "lineworks-users"]
+        check("directory journal", len(entries) == 10 and all("at" in e for e in entries)
+              and entries[0]["method"] == "GET", entries[:1])
+    finally:
+        check("directory clean exit", f.stop() == 0)
+
+
 def test_grants_and_members(pki, state):
     other_line_user = "U" + "9" * 32
     f = Fake(pki, state, "server", "--lineworks-scope", "bot.message", "--line-user-ids",
@@ -590,6 +636,7 @@ def main():
         finally:
             check("clean exit", f.stop() == 0)
         test_grants_and_members(pki, Path(tmp) / "state-grants")
+        test_lineworks_directory(pki, Path(tmp) / "state-directory")
         test_tls(pki, Path(tmp) / "state-tls")
         test_shutdown_during_hang(pki, Path(tmp) / "state-hang")
         test_smtp(tmp)

@@ -75,11 +75,8 @@ class GatewayFakeTest : public ::testing::Test {
     /// oldest first (with what the service adds, such as Vonage's handset_text).
     [[nodiscard]] std::vector<nlohmann::json> deliveries(const std::string& service) const {
         std::vector<nlohmann::json> out;
-        std::ifstream in(dir_ / "gateway/requests.jsonl");
-        std::string line;
-        while (std::getline(in, line)) {
-            auto entry = nlohmann::json::parse(line);
-            if (entry.value("service", "") == service && entry.value("delivered", false)) {
+        for (auto& entry : requests(service)) {
+            if (entry.value("delivered", false)) {
                 out.push_back(std::move(entry));
             }
         }
@@ -118,6 +115,32 @@ class GatewayFakeTest : public ::testing::Test {
             return {};
         }
         return format_text(form, {code, format_text(minutes, {"5"})});
+    }
+
+    /// Every request a gateway service got (delivered or not), oldest first.
+    [[nodiscard]] std::vector<nlohmann::json> requests(const std::string& service) const {
+        std::vector<nlohmann::json> out;
+        std::ifstream in(dir_ / "gateway/requests.jsonl");
+        std::string line;
+        while (std::getline(in, line)) {
+            auto entry = nlohmann::json::parse(line);
+            if (entry.value("service", "") == service) {
+                out.push_back(entry);
+            }
+        }
+        return out;
+    }
+
+    /// A [channel.lineworks] section with the fake's service account and bot, and `more`
+    /// lines (user_id, timeout).
+    [[nodiscard]] std::string lineworks_channel(const std::string& more) {
+        return "[channel.lineworks]\ntype = lineworks\nclient_id = lw-test-client-id\n"
+               "client_secret_file = " +
+               secret_file("lineworks-client-secret", "lw-test-client-secret") +
+               "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
+               secret_file("lineworks-key", read_file(dir_ / "pki/lineworks.key")) +
+               "\nbot_id = 2000001\nbase_url = " + base_url() + "\nauth_url = " + base_url() +
+               "/oauth2/v2.0/token\n" + ca_line() + more;
     }
 
     /// Injects a fault: POST /_control with the given JSON.

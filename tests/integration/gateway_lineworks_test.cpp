@@ -11,29 +11,9 @@ class LineWorksDelivery : public GatewayTest {
     std::string code_channels() const override { return "notification, email"; }
 
     std::string gateway_channels() override {
-        return "[channel.lineworks]\ntype = lineworks\nclient_id = lw-test-client-id\n"
-               "client_secret_file = " +
-               secret_file("lineworks-client-secret", "lw-test-client-secret") +
-               "\nservice_account = test.serviceaccount@example\nprivate_key_file = " +
-               secret_file("lineworks-key", read_file(dir_ / "pki/lineworks.key")) +
-               "\nbot_id = 2000001\nbase_url = " + base_url() + "\nauth_url = " + base_url() +
-               "/oauth2/v2.0/token\n" + ca_line() + "timeout = 2s\n" + user_id_lines();
+        return lineworks_channel("timeout = 2s\n" + user_id_lines());
     }
     virtual std::string user_id_lines() { return "user_id = {user}@example.com\n"; }
-
-    /// Every request a service got (delivered or not), oldest first.
-    [[nodiscard]] std::vector<nlohmann::json> requests(const std::string& service) const {
-        std::vector<nlohmann::json> out;
-        std::ifstream in(dir_ / "gateway/requests.jsonl");
-        std::string line;
-        while (std::getline(in, line)) {
-            auto entry = nlohmann::json::parse(line);
-            if (entry.value("service", "") == service) {
-                out.push_back(entry);
-            }
-        }
-        return out;
-    }
 
     /// The code in the last bot message the fake accepted.
     [[nodiscard]] std::string last_lineworks_code() const {

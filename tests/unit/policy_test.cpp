@@ -933,6 +933,40 @@ TEST(PolicyChannels, MessengerUserIdsAreATemplateAndAMapFile) {
               "where {user} stands for the user name (e.g. {user}@example.com)");
 }
 
+// [directory] backend = lineworks reads members with a lineworks channel's service
+// account, and only where the administrators' contacts are used.
+TEST(PolicyRules, ALineWorksDirectoryNeedsALineWorksChannelAndAdminContacts) {
+    TempDir dir;
+    fs::path secret = dir.write("secret", "t");
+    std::string channel = lineworks_section(secret) + "user_id = {user}@example.com\n";
+    Policy policy = loaded("[policy]\ncontacts = admin\n[directory]\nbackend = lineworks\n"
+                           "lineworks_channel = works\nlineworks_rate = 60\n" + channel,
+                           owned_by_me());
+    EXPECT_EQ(policy.directory.backend, DirectoryBackend::Lineworks);
+    EXPECT_EQ(policy.directory.lineworks_channel, "works");
+    EXPECT_EQ(policy.directory.lineworks_rate, 60);
+    EXPECT_EQ(Policy{}.directory.lineworks_rate, 240) << "the service's limit";
+
+    EXPECT_EQ(only_error("[policy]\ncontacts = admin\n[directory]\nbackend = lineworks\n" +
+                             channel, owned_by_me()),
+              "lwauth.conf:4: backend = lineworks requires lineworks_channel in [directory]: "
+              "the name of the [channel.NAME] of type lineworks whose service account reads "
+              "the members");
+    EXPECT_EQ(only_error("[policy]\ncontacts = admin\n[directory]\nbackend = lineworks\n"
+                         "lineworks_channel = outbox\n[channel.outbox]\ntype = outbox\n"
+                         "path = /tmp/o\n"),
+              "lwauth.conf:5: lineworks_channel = outbox names no [channel.outbox] of type "
+              "lineworks");
+    EXPECT_EQ(only_error("[directory]\nbackend = lineworks\nlineworks_channel = works\n" +
+                             channel, owned_by_me()),
+              "lwauth.conf:2: backend = lineworks requires contacts = admin in [policy]: under "
+              "contacts = self users enter their own contacts and nothing is read from the "
+              "directory");
+    EXPECT_EQ(only_error("[directory]\nlineworks_rate = 241\n"),
+              "lwauth.conf:2: bad value '241' for lineworks_rate: expected an integer from 1 "
+              "to 240");
+}
+
 // The LINE Messaging API takes only the user IDs LINE issues (U and 32 hex digits), never
 // the user name: a line channel needs user_map_file, or one literal ID.
 TEST(PolicyChannels, ALineChannelNeedsLineUserIds) {

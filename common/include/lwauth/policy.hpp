@@ -260,6 +260,11 @@ struct DirectoryPolicy {
     std::string ldap_filter = "(uid=%u)";
     std::string phone_attribute = "mobile";
     std::string email_attribute = "mail";
+    // backend = lineworks: the [channel.NAME] of type lineworks whose service account and
+    // user IDs are used, and the most Directory API requests a minute.
+    std::string lineworks_channel;
+    static constexpr int kMaxLineworksRate = 240;  // the service's limit (paid plans)
+    int lineworks_rate = kMaxLineworksRate;
     std::chrono::seconds sync_interval{15 * 60};  // between background synchronizations
     // Contacts not confirmed by the directory for this long are removed (fail closed).
     std::chrono::seconds max_age{24 * 3600};
