@@ -478,7 +478,7 @@ TEST_F(AccountServiceTest, WrongReauthCodesUseUpTheTriesAndExpiredOnesAreRefused
     EXPECT_EQ(first.message, "wrong code; 2 tries left");
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); }).message,
-              "wrong code, and no tries are left; ask for a new one");
+              "wrong code, and no tries are left; try again in a few minutes");
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
               Errc::NotFound);
     EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
@@ -488,6 +488,43 @@ TEST_F(AccountServiceTest, WrongReauthCodesUseUpTheTriesAndExpiredOnesAreRefused
     clock_.advance(300);
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
               Errc::Expired);
+}
+
+TEST_F(AccountServiceTest, WrongReauthCodesOverThreeConnectionsStopAtTheTriesInTotal) {
+    add_verified("phone", kPhone);
+    const std::vector<std::string> owners = {":1.1", ":1.2", ":1.3"};
+    std::map<std::string, std::string> codes;
+    for (const auto& owner : owners) {
+        start_reauth(owner);
+        codes[owner] = last_code();
+    }
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.1", SecretString(wrong_code_for(codes[":1.1"])));
+              }).message,
+              "wrong code; 2 tries left");
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.2", SecretString(wrong_code_for(codes[":1.2"])));
+              }).message,
+              "wrong code; 1 try left");
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.3", SecretString(wrong_code_for(codes[":1.3"])));
+              }).message,
+              "wrong code, and no tries are left; try again in a few minutes");
+    // Neither the right code on a connection that has tried, nor a new connection with a
+    // new code, brings another try.
+    Failure spent = failure_of([&] { account_.reauth(kUser, ":1.1", SecretString(codes[":1.1"])); });
+    EXPECT_EQ(spent.code, Errc::InvalidCode);
+    EXPECT_EQ(spent.message, "no tries are left; try again in a few minutes");
+    start_reauth(":1.4");
+    EXPECT_EQ(failure_of([&] { account_.reauth(kUser, ":1.4", SecretString(last_code())); }).message,
+              "no tries are left; try again in a few minutes");
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, ":1.4", false); }).code,
+              Errc::ReauthRequired);
+    // Once they expire, a new code brings them back.
+    clock_.advance(300);
+    prove(":1.5");
+    account_.set_two_step(kUser, ":1.5", false);
+    EXPECT_FALSE(store_.load_user(kUser).two_step);
 }
 
 TEST_F(AccountServiceTest, ReauthCodesHaveABudgetOfTheirOwn) {
