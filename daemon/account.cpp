@@ -783,11 +783,17 @@ void AccountService::wrong_reauth(const std::string& user, const std::string& ow
         {.max_failures = up.lockout.max_failures,
          .until = clock_.now() + duration,
          .max_in_a_row = 0,
-         .in_a_row = false},
+         .in_a_row = false,
+         .now = clock_.now()},
         then<FailureCount>(done, [=, this](const FailureCount& count) {
             log_event(LogLevel::Notice, "reauth-wrong",
                       "wrong answer to confirm a change to the user's login settings",
                       {{"USER", user}, {"FAILURES", std::to_string(count.failures)}});
+            if (count.locked_before != 0) {
+                // Locked while the answer was checked: not counted, and the lock stays.
+                pending_reauth_.erase({user, owner});
+                throw Error(Errc::LockedOut, kLockedText);
+            }
             if (count.locked_until != 0) {
                 pending_reauth_.erase({user, owner});
                 log_event(LogLevel::Warning, "locked-out",

@@ -753,8 +753,18 @@ FailureCount PgStore::add_failure(const std::string& user, const LockRule& rule)
         // counts from this one's result.
         Query row(*this,
                   "UPDATE users SET failures = failures + 1, failures_in_a_row = "
-                  "failures_in_a_row + $2 WHERE name = $1 RETURNING failures, failures_in_a_row",
-                  {user, int64_t{rule.in_a_row ? 1 : 0}});
+                  "failures_in_a_row + $2 WHERE name = $1 AND "
+                  "($3::bigint = 0 OR locked_until <= $3::bigint) "
+                  "RETURNING failures, failures_in_a_row",
+                  {user, int64_t{rule.in_a_row ? 1 : 0}, rule.now});
+        if (row.rows() == 0) {  // locked at rule.now: that lock stays
+            Query locked(*this,
+                         "SELECT failures, failures_in_a_row, locked_until FROM users "
+                         "WHERE name = $1",
+                         {user});
+            return FailureCount{static_cast<int>(locked.integer(0, 0)),
+                                static_cast<int>(locked.integer(0, 1)), 0, locked.integer(0, 2)};
+        }
         FailureCount count{static_cast<int>(row.integer(0, 0)),
                            static_cast<int>(row.integer(0, 1))};
         count.locked_until = lock_for(count, rule);

@@ -855,6 +855,29 @@ TEST_F(StepUpInFlightTest, ALockSetWhileARightAnswerIsInFlightIsNeitherPassedNor
     EXPECT_EQ(store_.lock_state(kUser).locked_until, until) << "the grant undid the lock";
 }
 
+TEST_F(StepUpInFlightTest, AWrongAnswerInFlightNeitherUndoesNorExtendsALockSetMeanwhile) {
+    service_.set_policy(load_policy(
+        {{"lwauth.conf", kBasePolicy},
+         {"lwauth.conf.d/test.conf", "[policy]\ntotp = allowed\n[lockout]\nmax_failures = 1\n"}}));
+    add_app();
+    for (int64_t lock : {kLockedUntilUnlocked, clock_.now() + 600}) {
+        start();
+        std::optional<Result<void>> reply;
+        answer(wrong(), reply);
+        ASSERT_TRUE(deferred_.run_one()) << "the state is read, the lock not set yet";
+        // Meanwhile an administrator, or another host's wrong codes, lock the account.
+        store_.lock(kUser, lock);
+        clock_.advance(60);
+        deferred_.run();
+        ASSERT_TRUE(reply.has_value());
+        ASSERT_FALSE(reply->ok());
+        EXPECT_EQ(reply->error().code(), Errc::LockedOut) << reply->error().what();
+        EXPECT_EQ(store_.lock_state(kUser).locked_until, lock)
+            << "the wrong answer replaced the lock";
+        store_.clear_failures(kUser);
+    }
+}
+
 // ---- Enrolled with an app or recovery codes ----------------------------------------------
 
 TEST_F(StepUpTest, AnAppOrRecoveryCodesLetTwoStepBeTurnedOn) {

@@ -523,6 +523,36 @@ TYPED_TEST(StoreContract, AFailureOutsideTheCountInARowCountsTowardTheLockOnly) 
     EXPECT_EQ(store.add_failure("taro").in_a_row, 2);
 }
 
+TYPED_TEST(StoreContract, AFailureJudgedWhileLockedNeitherUndoesNorExtendsTheLock) {
+    Awaited& store = this->store();
+    const LockRule rule{.max_failures = 1, .until = 2000, .max_in_a_row = 0,
+                        .in_a_row = false, .now = 1000};
+    // A lock only an administrator lifts stays one: a failure in flight does not make it
+    // a lock of `until`.
+    store.lock("taro", kLockedUntilUnlocked);
+    FailureCount count = store.add_failure("taro", rule);
+    EXPECT_EQ(count.locked_before, kLockedUntilUnlocked);
+    EXPECT_EQ(count.locked_until, 0);
+    EXPECT_EQ(store.lock_state("taro").locked_until, kLockedUntilUnlocked);
+    EXPECT_EQ(store.lock_state("taro").failures, 0) << "not counted";
+
+    // A lock that ends at 1500 is not moved to 2000 by a failure at 1000.
+    store.lock("jiro", 1500);
+    (void)store.add_failure("jiro", {.max_failures = 5, .until = 1200, .max_in_a_row = 3});
+    count = store.add_failure("jiro", rule);
+    EXPECT_EQ(count.locked_before, 1500);
+    EXPECT_EQ(count.failures, 1) << "the counts as they are";
+    EXPECT_EQ(count.in_a_row, 1);
+    EXPECT_EQ(store.lock_state("jiro").locked_until, 1500);
+    EXPECT_EQ(store.lock_state("jiro").failures, 1);
+
+    // Once it has ended, failures count and lock again.
+    count = store.add_failure("jiro", {.max_failures = 2, .until = 2500, .now = 1500});
+    EXPECT_EQ(count.locked_before, 0);
+    EXPECT_EQ(count.locked_until, 2500);
+    EXPECT_EQ(store.lock_state("jiro").locked_until, 2500);
+}
+
 TYPED_TEST(StoreContract, ClearFailuresUnlessLockedLeavesALockInForce) {
     Awaited& store = this->store();
     (void)store.add_failure("taro");
