@@ -110,9 +110,13 @@ class PgDatabase {
     [[nodiscard]] bool available() const { return !name_.empty(); }
     /// A handle's Store: a connection of its own, as another lwauthd's would be.
     std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a") const {
+        return machine_store(random, {host, {}});
+    }
+    /// The Store of `machine`, which adopts the rows of its host name at its first connection.
+    std::unique_ptr<Store> machine_store(RandomSource& random, ThisMachine machine) const {
         PgConnection connection{"host=" + host_ + " user=lwauth dbname=" + name_,
                                 SecretString(password())};
-        return std::make_unique<PgStore>(std::move(connection), host,
+        return std::make_unique<PgStore>(std::move(connection), std::move(machine),
                                          ContactCipher(SecretString(std::string(32, 'c')), random));
     }
 
@@ -1371,6 +1375,42 @@ TEST(PgStoreMigration, MigratesASchemaTwoDatabaseMarkingUsersWithAnAppOrCodesEnr
     EXPECT_TRUE(store.load_user("jiro").enrolled) << "recovery codes";
     EXPECT_FALSE(store.load_user("saburo").enrolled);
     EXPECT_EQ(store.load_user("taro").totp_last_step, 7);
+}
+
+TEST(PgStoreMachine, TheFirstConnectionOfAMachineAdoptsItsHostNamesRowsOnce) {
+    PgDatabase database;
+    if (!database.available()) {
+        GTEST_SKIP() << "no PostgreSQL cluster: run through ctest (fixture postgres)";
+    }
+    OpenSslRandom random;
+    const RememberedHost place{"sshd", "192.0.2.7", 100, 5000};
+    {
+        // As an older lwauthd kept them: under the host names.
+        auto web1 = database.store(random, "web1");
+        web1->set_pin_hash("taro", "pin-of-web1");
+        web1->remember_host("taro", place);
+        (void)web1->reserve_send({{"host", 10}}, 0, 100);
+        database.store(random, "web2")->set_pin_hash("taro", "pin-of-web2");
+    }
+    const std::string a(32, 'a');
+    const std::string b(32, 'b');
+    {
+        auto machine_a = database.machine_store(random, {a, "web1"});
+        EXPECT_EQ(machine_a->load_user("taro").pin_hash, "pin-of-web1");
+        EXPECT_TRUE(machine_a->remembered_host("taro", "sshd", "192.0.2.7").has_value());
+        EXPECT_EQ(machine_a->sends_since("host", 0), 1) << "the host budget goes on";
+    }
+    EXPECT_EQ(database.store(random, "web1")->load_user("taro").pin_hash, "")
+        << "the rows are the machine's now";
+    EXPECT_EQ(database.store(random, "web2")->load_user("taro").pin_hash, "pin-of-web2")
+        << "another host name's rows stay";
+    // A clone of the same name, first seen later, finds nothing left to take.
+    EXPECT_EQ(database.machine_store(random, {b, "web1"})->load_user("taro").pin_hash, "");
+    // Rows written under the name after the machine's first connection stay there.
+    database.store(random, "web1")->set_pin_hash("jiro", "later");
+    auto again = database.machine_store(random, {a, "web1"});
+    EXPECT_EQ(again->load_user("jiro").pin_hash, "");
+    EXPECT_EQ(again->load_user("taro").pin_hash, "pin-of-web1");
 }
 
 }  // namespace
