@@ -551,6 +551,13 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
     if (state.locked_until > clock_.now()) {
         throw Error(Errc::LockedOut, kLockedText);
     }
+    // The user's tries are spent (on this connection or another): no code is sent that no
+    // answer could use.
+    auto tries = reauth_tries_.find(user);
+    if (tries != reauth_tries_.end() && clock_.now() < tries->second.expires_at &&
+        tries->second.left <= 0) {
+        throw Error(Errc::InvalidCode, N_("no tries are left; try again in a few minutes"));
+    }
     PendingReauth pending;
     if (!factors.code || !sender_.reachable(*policy_, up, state)) {
         if (!factors.unsent()) {

@@ -84,11 +84,13 @@ TEST_F(Reauth, WrongAnswersOverThreeConnectionsStopAtTheTriesInTotal) {
         EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
         EXPECT_NE(wrong.err.find(said), std::string::npos) << wrong.err;
     }
-    // A fourth connection, with the right code sent to it, is refused too.
-    auto right = daemon_->ctl_with_code("alice", {"two-step", "off"});
-    EXPECT_NE(right.exit_code, 0) << right.out << right.err;
-    EXPECT_NE(right.err.find("No tries are left; try again in a few minutes."), std::string::npos)
-        << right.err;
+    // A fourth connection is refused before any code is sent to it.
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    auto fourth = daemon_->ctl("alice", {"two-step", "off"}, "000000\n");
+    EXPECT_NE(fourth.exit_code, 0) << fourth.out << fourth.err;
+    EXPECT_NE(fourth.err.find("No tries are left; try again in a few minutes."), std::string::npos)
+        << fourth.err;
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent);
     EXPECT_NE(status().find("\"two_step\": true"), std::string::npos) << status();
     EXPECT_TRUE(daemon_->log_shows("event=reauth-wrong", 3)) << daemon_->log();
     EXPECT_EQ(daemon_->log_count("event=reauth-wrong"), 3u) << daemon_->log();
