@@ -108,7 +108,7 @@ constexpr const char* kMigrations[] = {
     //    The column `host` keeps its name and holds that identifier; the machines that
     //    took over the rows an older lwauthd wrote under their host's name, each once.
     R"sql(
-    CREATE TABLE machines (
+    CREATE TABLE IF NOT EXISTS machines (
         machine    TEXT PRIMARY KEY,
         host       TEXT NOT NULL,
         adopted_at BIGINT NOT NULL

@@ -484,6 +484,11 @@ TEST_F(AccountServiceTest, WrongReauthCodesUseUpTheTriesAndExpiredOnesAreRefused
     EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
               Errc::ReauthRequired);
 
+    EXPECT_EQ(failure_of([&] { start_reauth(); }).message,
+              "no tries are left; try again in a few minutes")
+        << "no code is sent while the tries are spent";
+
+    clock_.advance(300);  // they have expired
     start_reauth();
     clock_.advance(300);
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
@@ -716,9 +721,8 @@ TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
     EXPECT_EQ(store_.lock_state(kUser).failures, 1);
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
-    // Nothing was sent: a new step-up does not bring new tries before the last one expires.
-    (void)account_.start_reauth_offer(kUser, kOwner);
-    Failure spent = failure_of([&] { account_.reauth(kUser, kOwner, SecretString(app_code())); });
+    // A new step-up brings no new tries before they expire.
+    Failure spent = failure_of([&] { (void)account_.start_reauth_offer(kUser, kOwner); });
     EXPECT_EQ(spent.code, Errc::InvalidCode);
     EXPECT_EQ(spent.message, "no tries are left; try again in a few minutes");
     EXPECT_EQ(store_.lock_state(kUser).failures, 3) << "a refused answer is not judged";
