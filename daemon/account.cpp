@@ -608,8 +608,14 @@ void AccountService::send_reauth(const std::string& user, const std::string& own
     if (state.locked_until > clock_.now()) {
         throw Error(Errc::LockedOut, kLockedText);
     }
+    // The user's tries are spent (on this connection or another): no code is sent that no
+    // answer could use.
+    auto tries = reauth_tries_.find(user);
+    if (tries != reauth_tries_.end() && clock_.now() < tries->second.expires_at &&
+        tries->second.left <= 0) {
+        throw Error(Errc::InvalidCode, N_("no tries are left; try again in a few minutes"));
+    }
     PendingReauth pending;
-    pending.tries_left = up.code.tries;
     if (!factors.code || !sender_.reachable(*policy_, up, state)) {
         if (!factors.unsent()) {
             throw Error(Errc::NotEnabled,
@@ -674,22 +680,20 @@ ReauthOffer AccountService::await_reauth(const std::string& user, const std::str
             offer.accepted.emplace_back(bus::kReauthAcceptsRecovery);
         }
     }
-    // A new step-up replaces the connection's earlier one, its code with it. Its tries start
-    // again only with a new code sent (a send the caps count): one that sends nothing
-    // keeps the tries an earlier one has left, until that one would have expired.
+    // A new step-up replaces the connection's earlier one, its code with it. The user's
+    // tries go on: neither a new connection nor a new code brings more before they expire.
     int64_t now = clock_.now();
     pending.expires_at = now + up.code.lifetime.count();
     pending.serial = ++reauth_serial_;
     auto earlier = pending_reauth_.find({user, owner});
-    if (earlier != pending_reauth_.end() && now < earlier->second.expires_at) {
-        if (earlier->second.busy) {
-            pending.busy = true;  // until the answer in flight ends
-            pending.serial = earlier->second.serial;
-        }
-        if (!pending.code_sent && earlier->second.tries_left < pending.tries_left) {
-            pending.tries_left = earlier->second.tries_left;
-            pending.expires_at = earlier->second.expires_at;
-        }
+    if (earlier != pending_reauth_.end() && now < earlier->second.expires_at &&
+        earlier->second.busy) {
+        pending.busy = true;  // until the answer in flight ends
+        pending.serial = earlier->second.serial;
+    }
+    auto tries = reauth_tries_.find(user);
+    if (tries == reauth_tries_.end() || now >= tries->second.expires_at) {
+        reauth_tries_[user] = {up.code.tries, pending.expires_at};
     }
     pending_reauth_[{user, owner}] = pending;
     return offer;
@@ -713,15 +717,22 @@ void AccountService::reauth(const std::string& user, const std::string& owner,
                         N_("an answer to this confirmation is being checked; wait for its "
                            "reply"));
         }
-        if (it->second.tries_left <= 0) {
+        auto up = user_policy(user);
+        // The user's tries, whichever connection answers (gone with their time: as many
+        // again).
+        int64_t now = clock_.now();
+        auto [tries, fresh] = reauth_tries_.try_emplace(user);
+        if (fresh || now >= tries->second.expires_at) {
+            tries->second = {up.code.tries, now + up.code.lifetime.count()};
+        }
+        if (tries->second.left <= 0) {
             throw Error(Errc::InvalidCode, N_("no tries are left; try again in a few minutes"));
         }
-        auto up = user_policy(user);
         // One answer at a time, its try taken before the store is read (as a login's is):
         // answers sent at once are judged one after the other, each on the state the one
         // before it left.
         it->second.busy = true;
-        int tries_left = --it->second.tries_left;
+        int tries_left = --tries->second.left;
         uint64_t serial = it->second.serial;
         Done<void> finish = [this, user, owner, serial, done](Result<void> result) {
             auto found = pending_reauth_.find({user, owner});
@@ -814,6 +825,7 @@ void AccountService::grant_reauth(const std::string& user, const std::string& ow
                 throw Error(Errc::LockedOut, kLockedText);
             }
             pending_reauth_.erase({user, owner});
+            reauth_tries_.erase(user);
             reauth_until_[{user, owner}] = clock_.now() + kReauthGrantSeconds;
             log_event(LogLevel::Info, "reauth",
                       "the user confirmed a change to their login settings",
@@ -834,11 +846,17 @@ void AccountService::wrong_reauth(const std::string& user, const std::string& ow
         {.max_failures = up.lockout.max_failures,
          .until = clock_.now() + duration,
          .max_in_a_row = 0,
-         .in_a_row = false},
+         .in_a_row = false,
+         .now = clock_.now()},
         then<FailureCount>(done, [=, this](const FailureCount& count) {
             log_event(LogLevel::Notice, "reauth-wrong",
                       "wrong answer to confirm a change to the user's login settings",
                       {{"USER", user}, {"FAILURES", std::to_string(count.failures)}});
+            if (count.locked_before != 0) {
+                // Locked while the answer was checked: not counted, and the lock stays.
+                pending_reauth_.erase({user, owner});
+                throw Error(Errc::LockedOut, kLockedText);
+            }
             if (count.locked_until != 0) {
                 pending_reauth_.erase({user, owner});
                 log_event(LogLevel::Warning, "locked-out",
@@ -855,12 +873,11 @@ void AccountService::wrong_reauth(const std::string& user, const std::string& ow
                       {{"USER", user}});
             auto it = pending_reauth_.find({user, owner});
             if (it != pending_reauth_.end() && it->second.code_sent) {
-                // A new code (a send the caps count) brings new tries; a step-up that sent
-                // nothing stays, its tries used up, until it expires.
-                pending_reauth_.erase(it);
+                pending_reauth_.erase(it);  // its code is spent
             }
+            // The user's tries, on every connection, until they expire.
             throw Error(Errc::InvalidCode,
-                        N_("wrong code, and no tries are left; ask for a new one"));
+                        N_("wrong code, and no tries are left; try again in a few minutes"));
         }));
 }
 
@@ -888,6 +905,7 @@ void AccountService::forget_pending(const std::string& user, const std::string& 
         std::erase_if(pending_reauth_,
                       [&](const auto& entry) { return entry.first.first == user; });
         std::erase_if(reauth_until_, [&](const auto& entry) { return entry.first.first == user; });
+        reauth_tries_.erase(user);
     }
 }
 
@@ -900,6 +918,8 @@ void AccountService::expire() {
     std::erase_if(pending_reauth_,
                   [&](const auto& entry) { return now >= entry.second.expires_at; });
     std::erase_if(reauth_until_, [&](const auto& entry) { return now >= entry.second; });
+    std::erase_if(reauth_tries_,
+                  [&](const auto& entry) { return now >= entry.second.expires_at; });
 }
 
 }  // namespace lwauth

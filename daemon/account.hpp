@@ -178,7 +178,8 @@ class AccountService {
     /// Checks the answer to start_reauth: the code sent, the app's current code (its time
     /// step is then used, as at a login) or a recovery code (used up). On success `owner`
     /// may make such changes for kReauthGrantSeconds. A wrong answer counts toward the
-    /// lockout as after the password. NotFound, Expired, InvalidCode or LockedOut.
+    /// lockout as after the password, and takes one of the user's [code] tries, which every
+    /// connection shares until they expire. NotFound, Expired, InvalidCode or LockedOut.
     void reauth(const std::string& user, const std::string& owner, const SecretString& code,
                 Done<void> done);
     /// Drops what a bus connection that has left was granted or was waiting for, its link
@@ -266,7 +267,6 @@ class AccountService {
         bool code_on_request = false;  // a code is sent when the connection asks again
         Digest code_hash{};
         int64_t expires_at = 0;
-        int tries_left = 0;  // taken as an answer arrives, before the store is read
         bool busy = false;   // an answer is being checked: a second one is refused meanwhile
         uint64_t serial = 0;  // which answer in flight clears `busy`
     };
@@ -358,6 +358,15 @@ class AccountService {
     // Keyed by (user, bus connection): a proof is good for that connection alone.
     std::map<std::pair<std::string, std::string>, PendingReauth> pending_reauth_;
     std::map<std::pair<std::string, std::string>, int64_t> reauth_until_;
+    // The tries at the user's step-ups, by user: shared by every connection, so that a new
+    // one brings no tries of its own, nor does a new code. Taken as an answer arrives,
+    // before the store is read; given again after a right answer, or once they expire (a
+    // code's lifetime after they were given).
+    struct ReauthTries {
+        int left = 0;
+        int64_t expires_at = 0;
+    };
+    std::map<std::string, ReauthTries> reauth_tries_;
     // Enrolments of an app begun by a user who had a second factor (and proved it), by
     // user: the end of that enrolment (UserState::totp_pending_until), which names it.
     std::map<std::string, int64_t> totp_proved_;

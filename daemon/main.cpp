@@ -39,6 +39,7 @@
 #include "quick/fprint_client.hpp"
 #include "quick/pin_hash.hpp"
 #include "store/async_store.hpp"
+#include "store/machine_id.hpp"
 #include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/threaded_store.hpp"
@@ -71,6 +72,7 @@ struct Options {
     std::string state_dir = LWAUTH_STATEDIR;
     std::string common_pins = quick::default_common_pins_path().string();
     std::string login_socket = bus::kLoginSocketPath;  // "" for none
+    std::string machine_id_file = kMachineIdFile;
     LogTarget log_target = LogTarget::Auto;
     bool debug = false;
 };
@@ -85,22 +87,33 @@ void usage(FILE* out) {
                  "  --state-dir DIR    state directory (default %s)\n"
                  "  --common-pins FILE the PINs refused as too common (default %s)\n"
                  "  --login-socket PATH root's private login socket (default %s; \"\" for none)\n"
+                 "  --machine-id-file FILE the machine ID (default %s)\n"
                  "  --log-target T     auto, journal or stderr (default auto)\n"
                  "  --debug            log debug messages\n"
                  "  --version          print the version\n"
                  "  -h, --help         print this help\n",
                  LWAUTH_SYSCONFDIR, LWAUTH_STATEDIR, quick::default_common_pins_path().c_str(),
-                 bus::kLoginSocketPath);
+                 bus::kLoginSocketPath, kMachineIdFile);
 }
 
 // Parses the command line; returns -1 to go on, else an exit status.
 int parse_options(int argc, char** argv, Options& options) {
-    enum { kConfig = 1000, kStateDir, kCommonPins, kLoginSocket, kLogTarget, kDebug, kVersion };
+    enum {
+        kConfig = 1000,
+        kStateDir,
+        kCommonPins,
+        kLoginSocket,
+        kMachineIdFileOption,
+        kLogTarget,
+        kDebug,
+        kVersion
+    };
     static const struct option kLong[] = {
         {"config", required_argument, nullptr, kConfig},
         {"state-dir", required_argument, nullptr, kStateDir},
         {"common-pins", required_argument, nullptr, kCommonPins},
         {"login-socket", required_argument, nullptr, kLoginSocket},
+        {"machine-id-file", required_argument, nullptr, kMachineIdFileOption},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"debug", no_argument, nullptr, kDebug},
         {"version", no_argument, nullptr, kVersion},
@@ -121,6 +134,9 @@ int parse_options(int argc, char** argv, Options& options) {
                 break;
             case kLoginSocket:
                 options.login_socket = optarg;
+                break;
+            case kMachineIdFileOption:
+                options.machine_id_file = optarg;
                 break;
             case kLogTarget:
                 if (std::strcmp(optarg, "auto") == 0) {
@@ -411,6 +427,9 @@ class Daemon {
             }
             password = SecretString(view);
         }
+        // What is bound to this machine is kept under its machine ID, never its host name:
+        // no machine ID, no start (machine_key says how to make one).
+        ThisMachine machine{machine_key(options_.machine_id_file), line::host_name()};
         // A database that cannot be reached now (booting before the network, a restart of
         // the server) does not stop lwauthd: it answers Unavailable, which the module's
         // failmode decides about, and connects when the database is back. A schema newer
@@ -420,7 +439,7 @@ class Daemon {
         for (int i = 0; i < kStoreConnections; ++i) {
             auto store =
                 std::make_unique<PgStore>(PgConnection{policy_->store.url, password.clone()},
-                                          line::host_name(), cipher(), false);
+                                          machine, cipher(), false);
             if (reachable) {
                 try {
                     store->open();

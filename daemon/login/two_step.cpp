@@ -192,18 +192,27 @@ void count_wrong_answer(AsyncStore& store, const Clock& clock,
     int64_t duration = user_policy.lockout.duration.count();
     // Counted and, at a limit, locked in one step: another lwauthd on the same store
     // cannot slip a code in between.
+    int64_t now = clock.now();
     store.add_failure(
         context.user,
-        {user_policy.lockout.max_failures, clock.now() + duration, kMaxFailuresInARow},
+        {.max_failures = user_policy.lockout.max_failures,
+         .until = now + duration,
+         .max_in_a_row = kMaxFailuresInARow,
+         .now = now},
         then<FailureCount>(
-            std::move(done), [context, duration, what, message](const FailureCount& count,
-                                                                Done<std::optional<Step>>& next) {
+            std::move(done), [context, duration, what, message, now](
+                                 const FailureCount& count, Done<std::optional<Step>>& next) {
                 const Language language = context.language;
                 log_event(LogLevel::Notice, what, message,
                           {{"USER", context.user},
                            {"SERVICE", context.service},
                            {"RHOST", context.rhost},
                            {"FAILURES", std::to_string(count.failures)}});
+                if (count.locked_before != 0) {
+                    // Locked while the code was checked: not counted, and the lock stays.
+                    next(locked_refusal(count.locked_before, now, language));
+                    return;
+                }
                 Step step = Step::verdict_of(bus::kVerdictMaxTries);
                 if (count.in_a_row >= kMaxFailuresInARow) {
                     // NIST SP 800-63B: no more than 100 in a row, however the lockouts are spaced.

@@ -226,6 +226,9 @@ class MemoryStore final : public Store {
         }
     }
     FailureCount add_failure(const std::string& user, const LockRule& rule = {}) override {
+        if (rule.now != 0 && users_[user].locked_until > rule.now) {
+            return {users_[user].failures, in_a_row_[user], 0, users_[user].locked_until};
+        }
         FailureCount count{++users_[user].failures, in_a_row_[user] += rule.in_a_row ? 1 : 0};
         count.locked_until = lock_for(count, rule);
         if (count.locked_until != 0) {

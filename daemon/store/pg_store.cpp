@@ -7,6 +7,7 @@
 #include <utility>
 #include <variant>
 
+#include "../log.hpp"
 #include "lwauth/error.hpp"
 
 namespace lwauth {
@@ -103,7 +104,7 @@ constexpr const char* kMigrations[] = {
         WHERE totp_sealed IS NOT NULL OR name IN (SELECT user_name FROM recovery_codes);
     )sql",
     // 4: contacts waiting for their confirmation code (sealed like contacts; the code as
-    //    its keyed hash only), as SqliteStore's schema 9: shared by the fleet, so that a
+    //    its keyed hash only), as SqliteStore's schema 8: shared by the fleet, so that a
     //    confirmation started on one host is finished on another.
     R"sql(
     CREATE TABLE confirmations (
@@ -118,6 +119,17 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (user_name, kind)
     );
     CREATE INDEX confirmations_by_expiry ON confirmations (expires_at);
+    )sql",
+    // 5: what is bound to one machine is keyed by its machine identifier (machine_id.hpp)
+    //    from here on, no longer by its host's name, which clones share and a rename loses.
+    //    The column `host` keeps its name and holds that identifier; the machines that
+    //    took over the rows an older lwauthd wrote under their host's name, each once.
+    R"sql(
+    CREATE TABLE IF NOT EXISTS machines (
+        machine    TEXT PRIMARY KEY,
+        host       TEXT NOT NULL,
+        adopted_at BIGINT NOT NULL
+    );
     )sql",
 };
 
@@ -267,8 +279,12 @@ std::string unhex_bytea(const std::string& text) {
 
 }  // namespace
 
-PgStore::PgStore(PgConnection connection, std::string host, ContactCipher cipher, bool connect_now)
-    : settings_(std::move(connection)), host_(std::move(host)), cipher_(std::move(cipher)) {
+PgStore::PgStore(PgConnection connection, ThisMachine machine, ContactCipher cipher,
+                 bool connect_now)
+    : settings_(std::move(connection)),
+      machine_(std::move(machine.id)),
+      host_name_(std::move(machine.host_name)),
+      cipher_(std::move(cipher)) {
     if (connect_now) {
         connect();
     }
@@ -316,6 +332,10 @@ void PgStore::connect() {
     // statement timeout), the next call would run on a schema never checked.
     try {
         migrate();
+        if (!adopted_) {
+            adopt_host_rows();
+            adopted_ = true;
+        }
     } catch (...) {
         conn_.reset();
         next_attempt_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -408,6 +428,50 @@ void PgStore::migrate() {
     }
 }
 
+void PgStore::adopt_host_rows() {
+    if (host_name_.empty() || host_name_ == machine_) {
+        return;
+    }
+    // Once per machine, in one transaction: rows an older lwauthd writes later under the
+    // same name (a clone not yet upgraded) stay its own. Two clones starting together
+    // take each row once: the second's UPDATE waits for the first's and finds it gone.
+    auto adopted = in_transaction([&]() -> std::optional<int> {
+        if (Query(*this,
+                  "INSERT INTO machines (machine, host, adopted_at) VALUES ($1, $2, "
+                  "extract(epoch FROM now())::bigint) ON CONFLICT DO NOTHING",
+                  {machine_, host_name_})
+                .affected() == 0) {
+            return std::nullopt;
+        }
+        int rows = Query(*this,
+                         "UPDATE host_users SET host = $1 WHERE host = $2 AND NOT EXISTS "
+                         "(SELECT 1 FROM host_users mine WHERE mine.host = $1 AND "
+                         "mine.user_name = host_users.user_name)",
+                         {machine_, host_name_})
+                       .affected();
+        rows += Query(*this,
+                      "UPDATE remembered_hosts SET host = $1 WHERE host = $2 AND NOT EXISTS "
+                      "(SELECT 1 FROM remembered_hosts mine WHERE mine.host = $1 AND "
+                      "mine.user_name = remembered_hosts.user_name AND "
+                      "mine.service = remembered_hosts.service AND "
+                      "mine.origin = remembered_hosts.origin)",
+                      {machine_, host_name_})
+                    .affected();
+        // The host's send budgets go on counting the sends made before the upgrade.
+        for (const char* key : {"host:", "passwordless-host:"}) {
+            Query(*this, "UPDATE send_keys SET key = $1 || $2 WHERE key = $1 || $3",
+                  {key, machine_, host_name_});
+        }
+        return rows;
+    });
+    if (adopted) {
+        log_event(*adopted > 0 ? LogLevel::Notice : LogLevel::Info, "machine-rows-adopted",
+                  "this machine took over the quick-login PINs and remembered places kept "
+                  "under its host name",
+                  {{"HOST", host_name_}, {"COUNT", std::to_string(*adopted)}});
+    }
+}
+
 void PgStore::ensure_user(const std::string& user) {
     Query(*this, "INSERT INTO users (name) VALUES ($1) ON CONFLICT DO NOTHING", {user});
 }
@@ -415,7 +479,7 @@ void PgStore::ensure_user(const std::string& user) {
 void PgStore::ensure_local(const std::string& user) {
     ensure_user(user);
     Query(*this, "INSERT INTO host_users (host, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-          {host_, user});
+          {machine_, user});
 }
 
 UserState PgStore::load_user(const std::string& user) {
@@ -429,7 +493,7 @@ UserState PgStore::load_user(const std::string& user) {
               "(SELECT count(*) FROM recovery_codes r WHERE r.user_name = u.name) FROM users u "
               "LEFT JOIN host_users h ON h.user_name = u.name AND h.host = $2 "
               "WHERE u.name = $1",
-              {user, host_});
+              {user, machine_});
     if (row.rows() > 0) {
         state.two_step = row.boolean(0, 0);
         state.failures = static_cast<int>(row.integer(0, 1));
@@ -574,10 +638,10 @@ void PgStore::set_pin_hash(const std::string& user, const std::string& encoded_h
         Query(*this,
               "UPDATE host_users SET pin_hash = NULL, pin_failures = 0 "
               "WHERE host = $1 AND user_name = $2",
-              {host_, user});
+              {machine_, user});
     } else {
         Query(*this, "UPDATE host_users SET pin_hash = $1 WHERE host = $2 AND user_name = $3",
-              {encoded_hash, host_, user});
+              {encoded_hash, machine_, user});
     }
 }
 
@@ -586,7 +650,7 @@ bool PgStore::replace_pin_hash(const std::string& user, const std::string& old_h
     return Query(*this,
                  "UPDATE host_users SET pin_hash = $1 WHERE host = $2 AND user_name = $3 "
                  "AND pin_hash = $4",
-                 {new_hash, host_, user, old_hash})
+                 {new_hash, machine_, user, old_hash})
                .affected() > 0;
 }
 
@@ -595,7 +659,7 @@ void PgStore::set_pin(const std::string& user, const std::string& encoded_hash) 
     Query(
         *this,
         "UPDATE host_users SET pin_hash = $1, pin_failures = 0 WHERE host = $2 AND user_name = $3",
-        {encoded_hash, host_, user});
+        {encoded_hash, machine_, user});
 }
 
 void PgStore::set_totp_pending(const std::string& user, std::string_view secret, int64_t until) {
@@ -672,13 +736,13 @@ int PgStore::add_pin_failure(const std::string& user) {
     return static_cast<int>(Query(*this,
                                   "UPDATE host_users SET pin_failures = pin_failures + 1 "
                                   "WHERE host = $1 AND user_name = $2 RETURNING pin_failures",
-                                  {host_, user})
+                                  {machine_, user})
                                 .scalar());
 }
 
 void PgStore::clear_pin_failures(const std::string& user) {
     Query(*this, "UPDATE host_users SET pin_failures = 0 WHERE host = $1 AND user_name = $2",
-          {host_, user});
+          {machine_, user});
 }
 
 FingerprintFailures PgStore::add_fingerprint_failure(const std::string& user, int64_t now) {
@@ -687,7 +751,7 @@ FingerprintFailures PgStore::add_fingerprint_failure(const std::string& user, in
         Query row(*this,
                   "SELECT fingerprint_failures, fingerprint_paused_until, fingerprint_disabled "
                   "FROM host_users WHERE host = $1 AND user_name = $2 FOR UPDATE",
-                  {host_, user});
+                  {machine_, user});
         FingerprintFailures state;
         if (row.rows() > 0) {
             state = {static_cast<int>(row.integer(0, 0)), row.integer(0, 1), row.boolean(0, 2)};
@@ -696,7 +760,7 @@ FingerprintFailures PgStore::add_fingerprint_failure(const std::string& user, in
         Query(*this,
               "UPDATE host_users SET fingerprint_failures = $1, fingerprint_paused_until = $2, "
               "fingerprint_disabled = $3 WHERE host = $4 AND user_name = $5",
-              {int64_t{state.in_a_row}, state.paused_until, state.disabled, host_, user});
+              {int64_t{state.in_a_row}, state.paused_until, state.disabled, machine_, user});
         return state;
     });
 }
@@ -705,7 +769,7 @@ void PgStore::clear_fingerprint_failures(const std::string& user) {
     Query(*this,
           "UPDATE host_users SET fingerprint_failures = 0, fingerprint_paused_until = 0, "
           "fingerprint_disabled = false WHERE host = $1 AND user_name = $2",
-          {host_, user});
+          {machine_, user});
 }
 
 void PgStore::record_full_login(const std::string& user, int64_t now) {
@@ -714,7 +778,7 @@ void PgStore::record_full_login(const std::string& user, int64_t now) {
           "UPDATE host_users SET full_login_at = $1, quick_armed_at = $1, pin_failures = 0, "
           "fingerprint_failures = 0, fingerprint_paused_until = 0, fingerprint_disabled = false "
           "WHERE host = $2 AND user_name = $3",
-          {now, host_, user});
+          {now, machine_, user});
 }
 
 int64_t PgStore::start_enroll_grace(const std::string& user, int64_t now) {
@@ -738,7 +802,7 @@ void PgStore::remember_host(const std::string& user, const RememberedHost& host)
           "INSERT INTO remembered_hosts (host, user_name, service, origin, verified_at, until) "
           "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (host, user_name, service, origin) DO "
           "UPDATE SET verified_at = excluded.verified_at, until = excluded.until",
-          {host_, user, host.service, host.origin, host.verified_at, host.until});
+          {machine_, user, host.service, host.origin, host.verified_at, host.until});
 }
 
 std::optional<RememberedHost> PgStore::remembered_host(const std::string& user,
@@ -747,7 +811,7 @@ std::optional<RememberedHost> PgStore::remembered_host(const std::string& user,
     Query row(*this,
               "SELECT verified_at, until FROM remembered_hosts WHERE host = $1 AND "
               "user_name = $2 AND service = $3 AND origin = $4",
-              {host_, user, service, origin});
+              {machine_, user, service, origin});
     if (row.rows() == 0) {
         return std::nullopt;
     }
@@ -755,7 +819,7 @@ std::optional<RememberedHost> PgStore::remembered_host(const std::string& user,
 }
 
 void PgStore::prune_hosts(int64_t now) {
-    Query(*this, "DELETE FROM remembered_hosts WHERE host = $1 AND until <= $2", {host_, now});
+    Query(*this, "DELETE FROM remembered_hosts WHERE host = $1 AND until <= $2", {machine_, now});
 }
 
 std::vector<RememberedHost> PgStore::remembered_hosts(const std::string& user) {
@@ -763,7 +827,7 @@ std::vector<RememberedHost> PgStore::remembered_hosts(const std::string& user) {
                "SELECT service, origin, verified_at, until FROM remembered_hosts "
                "WHERE host = $1 AND user_name = $2 "
                "ORDER BY verified_at, service COLLATE \"C\", origin COLLATE \"C\"",
-               {host_, user});
+               {machine_, user});
     std::vector<RememberedHost> out;
     for (int i = 0; i < rows.rows(); ++i) {
         out.push_back({rows.text(i, 0), rows.text(i, 1), rows.integer(i, 2), rows.integer(i, 3)});
@@ -775,7 +839,7 @@ int PgStore::forget_hosts(const std::string& user, int64_t before) {
     return Query(*this,
                  "DELETE FROM remembered_hosts WHERE host = $1 AND user_name = $2 "
                  "AND ($3::bigint <= 0 OR verified_at < $3::bigint)",
-                 {host_, user, before})
+                 {machine_, user, before})
         .affected();
 }
 
@@ -786,8 +850,18 @@ FailureCount PgStore::add_failure(const std::string& user, const LockRule& rule)
         // counts from this one's result.
         Query row(*this,
                   "UPDATE users SET failures = failures + 1, failures_in_a_row = "
-                  "failures_in_a_row + $2 WHERE name = $1 RETURNING failures, failures_in_a_row",
-                  {user, int64_t{rule.in_a_row ? 1 : 0}});
+                  "failures_in_a_row + $2 WHERE name = $1 AND "
+                  "($3::bigint = 0 OR locked_until <= $3::bigint) "
+                  "RETURNING failures, failures_in_a_row",
+                  {user, int64_t{rule.in_a_row ? 1 : 0}, rule.now});
+        if (row.rows() == 0) {  // locked at rule.now: that lock stays
+            Query locked(*this,
+                         "SELECT failures, failures_in_a_row, locked_until FROM users "
+                         "WHERE name = $1",
+                         {user});
+            return FailureCount{static_cast<int>(locked.integer(0, 0)),
+                                static_cast<int>(locked.integer(0, 1)), 0, locked.integer(0, 2)};
+        }
         FailureCount count{static_cast<int>(row.integer(0, 0)),
                            static_cast<int>(row.integer(0, 1))};
         count.locked_until = lock_for(count, rule);
@@ -954,7 +1028,7 @@ std::vector<SendCap> PgStore::on_this_host(std::vector<SendCap> caps) const {
 
 std::string PgStore::host_key(const std::string& key) const {
     // The host's own budgets: every lwauthd on the database has its own.
-    return (key == "host" || key == "passwordless-host") ? key + ":" + host_ : key;
+    return (key == "host" || key == "passwordless-host") ? key + ":" + machine_ : key;
 }
 
 SendReservation PgStore::check_in_database(const std::vector<SendCap>& caps, int64_t since,

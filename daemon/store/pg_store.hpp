@@ -7,8 +7,10 @@
 // event loop.
 //
 // What is bound to one machine stays with it: the quick-login PIN, its failures, the last
-// full login, fingerprint failures and remembered places are kept in the same database
-// under this host's name, each host seeing only its own.
+// full login, fingerprint failures, remembered places and the host's send budgets are kept
+// in the same database under this machine's identifier (machine_id.hpp), each machine
+// seeing only its own. Not under its host name: clones of one image, `localhost` and a
+// renamed host would share or lose them.
 #pragma once
 
 #include <libpq-fe.h>
@@ -42,12 +44,21 @@ struct PgConnection {
     std::chrono::milliseconds statement_timeout{2000};
 };
 
+/// Which machine this lwauthd runs on.
+struct ThisMachine {
+    /// Its identifier (machine_key()): what is bound to it (see above) is kept under it.
+    std::string id;
+    /// Its host name, under which an older lwauthd kept those rows: at the first
+    /// connection ever of this machine, they become its own (machine-rows-adopted).
+    /// Empty: nothing is adopted.
+    std::string host_name;
+};
+
 class PgStore final : public Store {
   public:
     /// Connects and migrates the database (see open()), unless `connect_now` is false: then
-    /// the first call that needs the database connects. `host` names this machine: what is
-    /// bound to it (see above) is kept under that name.
-    PgStore(PgConnection connection, std::string host, ContactCipher cipher,
+    /// the first call that needs the database connects.
+    PgStore(PgConnection connection, ThisMachine machine, ContactCipher cipher,
             bool connect_now = true);
     /// Connects and migrates now. Throws Error(Unavailable) when the database cannot be
     /// reached (every call then answers Unavailable until a connection succeeds, tried at
@@ -130,6 +141,8 @@ class PgStore final : public Store {
     PGconn* connection();
     void connect();
     void migrate();
+    /// Takes over the rows kept under host_name_, the first time this machine connects.
+    void adopt_host_rows();
     void ensure_user(const std::string& user);
     void ensure_local(const std::string& user);
     template <class F>
@@ -139,18 +152,20 @@ class PgStore final : public Store {
     std::vector<Confirmation> read_confirmations(const std::string& user, const std::string& kind,
                                                  bool for_update);
     /// The send caps' keys as this host counts them: its own "host" budgets, named by
-    /// host; the others (a user, a destination) shared by every host.
+    /// machine; the others (a user, a destination) shared by every host.
     [[nodiscard]] std::string host_key(const std::string& key) const;
     [[nodiscard]] std::vector<SendCap> on_this_host(std::vector<SendCap> caps) const;
     /// `caps` already on_this_host.
     SendReservation check_in_database(const std::vector<SendCap>& caps, int64_t since, int64_t at);
 
     PgConnection settings_;
-    std::string host_;
+    std::string machine_;
+    std::string host_name_;
     ContactCipher cipher_;
     PgConnPtr conn_;
     std::chrono::steady_clock::time_point next_attempt_{};
     int transaction_depth_ = 0;
+    bool adopted_ = false;  // adopt_host_rows() has run on some connection
 };
 
 }  // namespace lwauth

@@ -854,9 +854,23 @@ FailureCount SqliteStore::add_failure(const std::string& user, const LockRule& r
             auto stmt = prepare(*statements_,
                                 "UPDATE users SET failures = failures + 1, "
                                 "failures_in_a_row = failures_in_a_row + ? WHERE name = ? "
+                                "AND (? = 0 OR locked_until <= ?) "
                                 "RETURNING failures, failures_in_a_row",
-                                {int64_t{rule.in_a_row ? 1 : 0}, user});
-            if (sqlite3_step(stmt.get()) != SQLITE_ROW) {
+                                {int64_t{rule.in_a_row ? 1 : 0}, user, rule.now, rule.now});
+            int step = sqlite3_step(stmt.get());
+            if (step == SQLITE_DONE) {  // locked at rule.now: that lock stays
+                auto locked = prepare(*statements_,
+                                      "SELECT failures, failures_in_a_row, locked_until "
+                                      "FROM users WHERE name = ?",
+                                      {user});
+                if (sqlite3_step(locked.get()) != SQLITE_ROW) {
+                    fail(db_.get(), "read a lock");
+                }
+                return FailureCount{sqlite3_column_int(locked.get(), 0),
+                                    sqlite3_column_int(locked.get(), 1), 0,
+                                    sqlite3_column_int64(locked.get(), 2)};
+            }
+            if (step != SQLITE_ROW) {
                 fail(db_.get(), "count a failure");
             }
             count = {sqlite3_column_int(stmt.get(), 0), sqlite3_column_int(stmt.get(), 1)};

@@ -172,6 +172,9 @@ struct FailureCount {
     int failures = 0;  // since the last lock: what [lockout] max_failures counts
     int in_a_row = 0;  // since the last right code or unlock: locks count too (the 100 limit)
     int64_t locked_until = 0;  // when this wrong code locked the account: until when; else 0
+    // A lock in force at LockRule::now: this code was not counted and the lock stays as it
+    // was (until when); else 0.
+    int64_t locked_before = 0;
 };
 
 /// When one more wrong code after the password locks the account. A limit of 0 never locks.
@@ -182,6 +185,10 @@ struct LockRule {
     // Whether the code counts in the count in a row: a wrong step-up answer does not (it
     // needs no password, and must not lead to the lock only an administrator lifts).
     bool in_a_row = true;
+    // When the code was judged: a lock in force then (one set while the code was checked,
+    // by another answer, host or an administrator) is neither undone, shortened nor
+    // extended by it, and the code counts nothing. 0: no lock is looked at.
+    int64_t now = 0;
 };
 
 /// What an administrator's reset clears (the profile always stays).
@@ -395,7 +402,9 @@ class Store {
     /// Counts one more wrong code after the password and, in the same step, locks the
     /// account when the count reaches a limit of `rule`: until kLockedUntilUnlocked at
     /// `max_in_a_row` (first), else until `until` at `max_failures`, which starts that count
-    /// again. Returns the counts including this code, and the lock it set. Atomic also
+    /// again. On an account locked at `rule.now` it counts nothing and returns the counts
+    /// and that lock (locked_before). Returns the counts including this code, and the lock
+    /// it set. Atomic also
     /// against other handles on the same data: each code is counted once, and the code that
     /// reaches a limit is the one that locks.
     virtual FailureCount add_failure(const std::string& user, const LockRule& rule = {}) = 0;

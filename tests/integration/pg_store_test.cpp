@@ -121,7 +121,8 @@ class PgStoreTest : public ::testing::Test {
     }
 
     std::string policy(const fs::path& outbox, int max_sends_per_hour, int fleet) const {
-        return "[policy]\ntwo_step = optional\n"
+        return "[policy]\ntwo_step = optional\nremember_host = 1h\n"
+               "\n[quick_login]\npin = allowed\nargon2_memory = 8M\nargon2_time = 1\n"
                "\n[code]\nchannels = sms\nresend_interval = 0s\ntries = " +
                std::to_string(tries_) +
                "\n"
@@ -184,6 +185,62 @@ class PgStoreTest : public ::testing::Test {
         }
         return {code, wrong};
     }
+
+    /// A full login of `user` on `daemon` from `place`, with the code sent, confirmed as
+    /// pam_setcred confirms it: what opens the window to set a PIN on that machine.
+    static void full_login(const Daemon& daemon, const std::string& user, LoginPlace place) {
+        place.confirm = true;
+        LoginResult result =
+            login_as_root_from(daemon.bus_address(), user, place, [&] { return latest(daemon); });
+        ASSERT_EQ(result.verdict, "success") << daemon.log();
+        ASSERT_EQ(result.confirmed, "ok") << daemon.log();
+    }
+    /// The user's phone, then a full login on the console of `daemon` and kPin set there.
+    static void enroll_with_pin(const Daemon& daemon, const std::string& user) {
+        ASSERT_TRUE(daemon.enroll(user, "phone", kPhone)) << daemon.log();
+        full_login(daemon, user, {"login", "", "tty1"});
+        RunResult set = daemon.ctl(user, {"pin", "set"}, std::string(kPin) + "\n" + kPin + "\n");
+        ASSERT_EQ(set.exit_code, 0) << set.out << set.err << daemon.log();
+    }
+    /// A mode=primary login on the console answered with `pin`.
+    static LoginResult pin_login(const Daemon& daemon, const std::string& user,
+                                 const std::string& pin) {
+        return login_as_root_from(daemon.bus_address(), user, kConsole, [&] { return pin; });
+    }
+    /// A 2-step login from `place`: how many prompts it asked (0: remembered there).
+    static int prompts_from(const Daemon& daemon, const std::string& user,
+                            const LoginPlace& place) {
+        LoginResult result =
+            login_as_root_from(daemon.bus_address(), user, place, [&] { return latest(daemon); });
+        EXPECT_EQ(result.verdict, "success") << daemon.log();
+        return result.prompts;
+    }
+    /// Runs SQL on the shared database; the first column of its rows, one a line.
+    std::string sql(const std::string& statements) const {
+        std::string conninfo =
+            "host=" + pg_host() + " user=lwauth dbname=" + database_ + " password=" + password_;
+        PGconn* conn = PQconnectdb(conninfo.c_str());
+        PGresult* result = PQexec(conn, statements.c_str());
+        std::string out;
+        EXPECT_TRUE(PQresultStatus(result) == PGRES_TUPLES_OK ||
+                    PQresultStatus(result) == PGRES_COMMAND_OK)
+            << PQerrorMessage(conn);
+        for (int row = 0; row < PQntuples(result); ++row) {
+            out += std::string(PQgetvalue(result, row, 0)) + "\n";
+        }
+        PQclear(result);
+        PQfinish(conn);
+        return out;
+    }
+    static std::string host_name() {
+        char name[256] = {};
+        EXPECT_EQ(::gethostname(name, sizeof name - 1), 0);
+        return name;
+    }
+
+    static inline const LoginPlace kConsole{"login", "", "tty1", "primary"};
+    static inline const LoginPlace kSsh{"sshd", "192.0.2.7", ""};
+    static constexpr const char* kPin = "480213";
 
     TempDir dir_{"lwauth-pg"};
     // The value of [store] contacts_key_file, and the lines after it (old keys).
@@ -340,6 +397,94 @@ TEST_F(PgStoreTest, ARekeyLetsEveryHostDropTheOldContactsKey) {
     }
     EXPECT_EQ(login_with_latest(*b_, "alice").verdict, "success") << b_->log();
     EXPECT_EQ(login_with_latest(*a_, "bob").verdict, "success") << a_->log();
+}
+
+// A and B run on one machine here, so they have one host name, as clones of one image or
+// two hosts called localhost do; each has a machine ID of its own.
+TEST_F(PgStoreTest, APinSetOnOneMachineDoesNotLogInOnAnotherOfTheSameHostName) {
+    start_hosts();
+    ASSERT_NO_FATAL_FAILURE(enroll_with_pin(*a_, "alice"));
+    ASSERT_EQ(pin_login(*a_, "alice", kPin).verdict, "success") << a_->log();
+
+    LoginResult on_b = pin_login(*b_, "alice", kPin);
+    EXPECT_EQ(on_b.verdict, "ignore") << "B has no PIN of alice's: " << b_->log();
+    EXPECT_EQ(on_b.prompts, 0);
+    EXPECT_NE(a_->ctl("alice", {"--json", "status"}).out.find("\"pin_set\": true"),
+              std::string::npos);
+    EXPECT_NE(b_->ctl("alice", {"--json", "status"}).out.find("\"pin_set\": false"),
+              std::string::npos);
+}
+
+TEST_F(PgStoreTest, APlaceRememberedOnOneMachineDoesNotSkipTwoStepOnAnother) {
+    start_hosts();
+    ASSERT_TRUE(a_->enroll("alice", "phone", kPhone)) << a_->log();
+    EXPECT_EQ(prompts_from(*a_, "alice", kSsh), 1);
+    EXPECT_EQ(prompts_from(*a_, "alice", kSsh), 0) << "remembered on A";
+
+    size_t before = sent(*b_);
+    EXPECT_EQ(prompts_from(*b_, "alice", kSsh), 1) << "B asks for the code: " << b_->log();
+    EXPECT_EQ(sent(*b_), before + 1);
+}
+
+TEST_F(PgStoreTest, AnUpgradeAdoptsThePinAndPlacesKeptUnderTheHostName) {
+    start_hosts();
+    ASSERT_NO_FATAL_FAILURE(enroll_with_pin(*a_, "alice"));
+    EXPECT_EQ(prompts_from(*a_, "alice", kSsh), 1);
+    EXPECT_EQ(a_->stop(), 0);
+    EXPECT_EQ(b_->stop(), 0);
+
+    // The rows as an older lwauthd kept them: under the host's name, no machine seen yet;
+    // and a PIN of another host's name, which is not this machine's to take.
+    const std::string name = host_name();
+    sql("UPDATE host_users SET host = '" + name + "' WHERE pin_hash IS NOT NULL;"
+        "UPDATE remembered_hosts SET host = '" + name + "';"
+        "INSERT INTO host_users (host, user_name, pin_hash) "
+        "SELECT 'elsewhere', user_name, pin_hash FROM host_users WHERE host = '" + name + "';"
+        "DELETE FROM machines;");
+    ASSERT_EQ(sql("SELECT count(*) FROM host_users WHERE host = '" + name + "'"), "1\n");
+
+    const std::string adopted = "event=machine-rows-adopted host=" + name + " count=";
+    ASSERT_EQ(a_->log_count(adopted + "0]"), 1u) << "A's first start, before: " << a_->log();
+    ASSERT_TRUE(a_->start()) << a_->log();
+    EXPECT_TRUE(a_->log_shows(adopted + "3]"))
+        << "the PIN's row and two places, the console and ssh: " << a_->log();
+    EXPECT_EQ(pin_login(*a_, "alice", kPin).verdict, "success") << "kept its PIN: " << a_->log();
+    EXPECT_EQ(prompts_from(*a_, "alice", kSsh), 0) << "and its place";
+    EXPECT_EQ(sql("SELECT count(*) FROM host_users WHERE host = '" + name + "'"), "0\n");
+    EXPECT_EQ(sql("SELECT count(*) FROM host_users WHERE host = 'elsewhere'"), "1\n")
+        << "another host name's rows are left alone";
+
+    // B, the same name, starts after: the rows are A's now, and B takes nothing.
+    ASSERT_TRUE(b_->start()) << b_->log();
+    EXPECT_TRUE(b_->log_shows(adopted + "0]", 2)) << b_->log();
+    EXPECT_EQ(b_->log_count("event=machine-rows-adopted"), 2u) << b_->log();
+    EXPECT_EQ(pin_login(*b_, "alice", kPin).verdict, "ignore") << b_->log();
+
+    // Adopted once: restarted, A takes no rows a clone not yet upgraded writes later.
+    sql("UPDATE host_users SET host = '" + name + "' WHERE host = 'elsewhere'");
+    EXPECT_EQ(a_->stop(), 0);
+    ASSERT_TRUE(a_->start()) << a_->log();
+    EXPECT_EQ(pin_login(*a_, "alice", kPin).verdict, "success") << a_->log();
+    EXPECT_EQ(sql("SELECT count(*) FROM host_users WHERE host = '" + name + "'"), "1\n");
+    EXPECT_EQ(a_->log_count("event=machine-rows-adopted"), 2u) << "not a third time: " << a_->log();
+}
+
+TEST_F(PgStoreTest, LwauthdRefusesToStartWithoutAMachineId) {
+    fs::create_directories(dir_ / "a");
+    bus_a_ = std::make_unique<PrivateBus>(dir_ / "a");
+    a_ = std::make_unique<Daemon>(dir_ / "a", bus_a_->address(),
+                                  policy(dir_ / "a/outbox.jsonl", 100, 0));
+    for (const std::string& content : {std::string(), std::string("uninitialized\n")}) {
+        write_file(a_->machine_id_file(), content, fs::perms(0444));
+        EXPECT_FALSE(a_->start()) << a_->log();
+        EXPECT_TRUE(a_->log_shows("event=start-failed")) << a_->log();
+        EXPECT_TRUE(a_->log_shows("systemd-machine-id-setup")) << a_->log();
+    }
+    fs::remove(a_->machine_id_file());
+    EXPECT_FALSE(a_->start()) << a_->log();
+    EXPECT_TRUE(a_->log_shows("is missing; make one with systemd-machine-id-setup")) << a_->log();
+    EXPECT_EQ(sql("SELECT count(*) FROM pg_tables WHERE tablename = 'host_users'"), "0\n")
+        << "refused before it touched the database";
 }
 
 TEST_F(PgStoreTest, WrongCodesOnTwoHostsLockAtExactlyMaxFailures) {

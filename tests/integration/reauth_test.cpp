@@ -74,6 +74,28 @@ TEST_F(Reauth, AWrongCodeIsAskedAgainWhileTriesAreLeft) {
     EXPECT_EQ(status().find("\"email\""), std::string::npos) << status();
 }
 
+// Each lwauthctl is a bus connection of its own, and each sends a new code: the tries of
+// [code] (3) are still the user's, in total.
+TEST_F(Reauth, WrongAnswersOverThreeConnectionsStopAtTheTriesInTotal) {
+    const char* expected[] = {"Wrong code; 2 tries left.", "Wrong code; 1 try left.",
+                              "Wrong code, and no tries are left; try again in a few minutes."};
+    for (const char* said : expected) {
+        auto wrong = daemon_->ctl("alice", {"two-step", "off"}, "000000\n");
+        EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+        EXPECT_NE(wrong.err.find(said), std::string::npos) << wrong.err;
+    }
+    // A fourth connection is refused before any code is sent to it.
+    size_t sent = read_outbox(daemon_->outbox()).size();
+    auto fourth = daemon_->ctl("alice", {"two-step", "off"}, "000000\n");
+    EXPECT_NE(fourth.exit_code, 0) << fourth.out << fourth.err;
+    EXPECT_NE(fourth.err.find("No tries are left; try again in a few minutes."), std::string::npos)
+        << fourth.err;
+    EXPECT_EQ(read_outbox(daemon_->outbox()).size(), sent);
+    EXPECT_NE(status().find("\"two_step\": true"), std::string::npos) << status();
+    EXPECT_TRUE(daemon_->log_shows("event=reauth-wrong", 3)) << daemon_->log();
+    EXPECT_EQ(daemon_->log_count("event=reauth-wrong"), 3u) << daemon_->log();
+}
+
 TEST_F(Reauth, ReplacingAContactNeedsTheCodeToTheOldOneBeforeAnythingGoesToTheNew) {
     size_t before = read_outbox(daemon_->outbox()).size();
     auto refused = call_as(

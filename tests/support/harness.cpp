@@ -17,7 +17,9 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iomanip>
 #include <memory>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -632,6 +634,15 @@ Daemon::Daemon(const fs::path& dir, const std::string& bus_address, const std::s
     fs::create_directories(config_dir());
     write_policy(policy_text);
     write_user_db(dir_);
+    if (!fs::exists(machine_id_file())) {
+        // A machine of its own: two lwauthd of a test are two machines, never the host's.
+        std::random_device random;
+        std::ostringstream id;
+        for (int i = 0; i < 4; ++i) {
+            id << std::hex << std::setw(8) << std::setfill('0') << random();
+        }
+        write_file(machine_id_file(), id.str() + "\n", fs::perms(0444));
+    }
 }
 
 Daemon::~Daemon() {
@@ -689,7 +700,8 @@ bool Daemon::start() {
                 {(program_.empty() ? lwauthd_path() : program_).string(), "--config",
                  config_dir().string(), "--state-dir", state_dir().string(), "--log-target",
                  "stderr", "--common-pins", LWAUTH_SOURCE_DIR "/daemon/quick/common-pins",
-                 "--login-socket", serve_login_socket_ ? login_socket().string() : ""});
+                 "--login-socket", serve_login_socket_ ? login_socket().string() : "",
+                 "--machine-id-file", machine_id_file().string()});
     process_ = Process(argv, env, log_path(), user_);
     auto deadline = std::chrono::steady_clock::now() +
                     (wrapped ? patience() : std::chrono::milliseconds(20000));

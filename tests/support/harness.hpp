@@ -221,6 +221,9 @@ class Daemon {
     /// lwauthd's login socket (--login-socket), in DIR/run, which start() makes as
     /// systemd's RuntimeDirectory= does: mode 0700, the user's that lwauthd runs as.
     [[nodiscard]] fs::path login_socket() const { return dir_ / "run" / "login.socket"; }
+    /// The machine ID lwauthd reads (--machine-id-file): DIR/machine-id, a random one
+    /// written when the Daemon is made unless the file is there.
+    [[nodiscard]] fs::path machine_id_file() const { return dir_ / "machine-id"; }
     [[nodiscard]] std::string log() const;
     /// How many times `text` is in the log.
     [[nodiscard]] size_t log_count(const std::string& text) const;

@@ -498,16 +498,60 @@ TEST_F(AccountServiceTest, WrongReauthCodesUseUpTheTriesAndExpiredOnesAreRefused
     EXPECT_EQ(first.message, "wrong code; 2 tries left");
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); }).message,
-              "wrong code, and no tries are left; ask for a new one");
+              "wrong code, and no tries are left; try again in a few minutes");
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
               Errc::NotFound);
     EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, kOwner, false); }).code,
               Errc::ReauthRequired);
 
+    EXPECT_EQ(failure_of([&] { start_reauth(); }).message,
+              "no tries are left; try again in a few minutes")
+        << "no code is sent while the tries are spent";
+
+    clock_.advance(300);  // they have expired
     start_reauth();
     clock_.advance(300);
     EXPECT_EQ(failure_of([&] { account_.reauth(kUser, kOwner, SecretString(last_code())); }).code,
               Errc::Expired);
+}
+
+TEST_F(AccountServiceTest, WrongReauthCodesOverThreeConnectionsStopAtTheTriesInTotal) {
+    add_verified("phone", kPhone);
+    const std::vector<std::string> owners = {":1.1", ":1.2", ":1.3"};
+    std::map<std::string, std::string> codes;
+    for (const auto& owner : owners) {
+        start_reauth(owner);
+        codes[owner] = last_code();
+    }
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.1", SecretString(wrong_code_for(codes[":1.1"])));
+              }).message,
+              "wrong code; 2 tries left");
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.2", SecretString(wrong_code_for(codes[":1.2"])));
+              }).message,
+              "wrong code; 1 try left");
+    EXPECT_EQ(failure_of([&] {
+                  account_.reauth(kUser, ":1.3", SecretString(wrong_code_for(codes[":1.3"])));
+              }).message,
+              "wrong code, and no tries are left; try again in a few minutes");
+    // Neither the right code on a connection that has tried, nor a new connection with a
+    // new code, brings another try.
+    Failure spent = failure_of([&] { account_.reauth(kUser, ":1.1", SecretString(codes[":1.1"])); });
+    EXPECT_EQ(spent.code, Errc::InvalidCode);
+    EXPECT_EQ(spent.message, "no tries are left; try again in a few minutes");
+    size_t sends = sent_.size();
+    Failure refused = failure_of([&] { start_reauth(":1.4"); });
+    EXPECT_EQ(refused.code, Errc::InvalidCode);
+    EXPECT_EQ(refused.message, "no tries are left; try again in a few minutes");
+    EXPECT_EQ(sent_.size(), sends) << "no code is sent that no answer could use";
+    EXPECT_EQ(failure_of([&] { account_.set_two_step(kUser, ":1.4", false); }).code,
+              Errc::ReauthRequired);
+    // Once they expire, a new code brings them back.
+    clock_.advance(300);
+    prove(":1.5");
+    account_.set_two_step(kUser, ":1.5", false);
+    EXPECT_FALSE(store_.load_user(kUser).two_step);
 }
 
 TEST_F(AccountServiceTest, ReauthCodesHaveABudgetOfTheirOwn) {
@@ -697,9 +741,8 @@ TEST_F(StepUpTest, WrongAnswersCountTowardTheLockoutAndALockEndsTheStepUp) {
     EXPECT_EQ(store_.lock_state(kUser).failures, 1);
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
     (void)failure_of([&] { account_.reauth(kUser, kOwner, SecretString(wrong)); });
-    // Nothing was sent: a new step-up does not bring new tries before the last one expires.
-    (void)account_.start_reauth_offer(kUser, kOwner);
-    Failure spent = failure_of([&] { account_.reauth(kUser, kOwner, SecretString(app_code())); });
+    // A new step-up brings no new tries before they expire.
+    Failure spent = failure_of([&] { (void)account_.start_reauth_offer(kUser, kOwner); });
     EXPECT_EQ(spent.code, Errc::InvalidCode);
     EXPECT_EQ(spent.message, "no tries are left; try again in a few minutes");
     EXPECT_EQ(store_.lock_state(kUser).failures, 3) << "a refused answer is not judged";
@@ -836,6 +879,29 @@ TEST_F(StepUpInFlightTest, ALockSetWhileARightAnswerIsInFlightIsNeitherPassedNor
     ASSERT_FALSE(reply->ok()) << "a step-up passed on a locked account";
     EXPECT_EQ(reply->error().code(), Errc::LockedOut);
     EXPECT_EQ(store_.lock_state(kUser).locked_until, until) << "the grant undid the lock";
+}
+
+TEST_F(StepUpInFlightTest, AWrongAnswerInFlightNeitherUndoesNorExtendsALockSetMeanwhile) {
+    service_.set_policy(load_policy(
+        {{"lwauth.conf", kBasePolicy},
+         {"lwauth.conf.d/test.conf", "[policy]\ntotp = allowed\n[lockout]\nmax_failures = 1\n"}}));
+    add_app();
+    for (int64_t lock : {kLockedUntilUnlocked, clock_.now() + 600}) {
+        start();
+        std::optional<Result<void>> reply;
+        answer(wrong(), reply);
+        ASSERT_TRUE(deferred_.run_one()) << "the state is read, the lock not set yet";
+        // Meanwhile an administrator, or another host's wrong codes, lock the account.
+        store_.lock(kUser, lock);
+        clock_.advance(60);
+        deferred_.run();
+        ASSERT_TRUE(reply.has_value());
+        ASSERT_FALSE(reply->ok());
+        EXPECT_EQ(reply->error().code(), Errc::LockedOut) << reply->error().what();
+        EXPECT_EQ(store_.lock_state(kUser).locked_until, lock)
+            << "the wrong answer replaced the lock";
+        store_.clear_failures(kUser);
+    }
 }
 
 // ---- Enrolled with an app or recovery codes ----------------------------------------------

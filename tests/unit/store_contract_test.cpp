@@ -122,6 +122,7 @@ class PgDatabase {
 
     [[nodiscard]] bool available() const { return !name_.empty(); }
     /// A handle's Store: a connection of its own, as another lwauthd's would be.
+<<<<<<< HEAD
     std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a",
                                  const std::string& key = std::string(32, 'c'),
                                  const std::vector<std::string>& old_keys = {}) const {
@@ -129,6 +130,17 @@ class PgDatabase {
                                 SecretString(password())};
         return std::make_unique<PgStore>(std::move(connection), host,
                                          test_cipher(random, key, old_keys));
+=======
+    std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a") const {
+        return machine_store(random, {host, {}});
+    }
+    /// The Store of `machine`, which adopts the rows of its host name at its first connection.
+    std::unique_ptr<Store> machine_store(RandomSource& random, ThisMachine machine) const {
+        PgConnection connection{"host=" + host_ + " user=lwauth dbname=" + name_,
+                                SecretString(password())};
+        return std::make_unique<PgStore>(std::move(connection), std::move(machine),
+                                         ContactCipher(SecretString(std::string(32, 'c')), random));
+>>>>>>> machineid
     }
 
     /// Runs SQL on the database itself, as another program could (a test's tampering).
@@ -557,6 +569,36 @@ TYPED_TEST(StoreContract, AFailureOutsideTheCountInARowCountsTowardTheLockOnly) 
     count = store.add_failure("taro", {.max_failures = 3, .until = 5000, .in_a_row = false});
     EXPECT_EQ(count.locked_until, 5000) << "max_failures still locks";
     EXPECT_EQ(store.add_failure("taro").in_a_row, 2);
+}
+
+TYPED_TEST(StoreContract, AFailureJudgedWhileLockedNeitherUndoesNorExtendsTheLock) {
+    Awaited& store = this->store();
+    const LockRule rule{.max_failures = 1, .until = 2000, .max_in_a_row = 0,
+                        .in_a_row = false, .now = 1000};
+    // A lock only an administrator lifts stays one: a failure in flight does not make it
+    // a lock of `until`.
+    store.lock("taro", kLockedUntilUnlocked);
+    FailureCount count = store.add_failure("taro", rule);
+    EXPECT_EQ(count.locked_before, kLockedUntilUnlocked);
+    EXPECT_EQ(count.locked_until, 0);
+    EXPECT_EQ(store.lock_state("taro").locked_until, kLockedUntilUnlocked);
+    EXPECT_EQ(store.lock_state("taro").failures, 0) << "not counted";
+
+    // A lock that ends at 1500 is not moved to 2000 by a failure at 1000.
+    store.lock("jiro", 1500);
+    (void)store.add_failure("jiro", {.max_failures = 5, .until = 1200, .max_in_a_row = 3});
+    count = store.add_failure("jiro", rule);
+    EXPECT_EQ(count.locked_before, 1500);
+    EXPECT_EQ(count.failures, 1) << "the counts as they are";
+    EXPECT_EQ(count.in_a_row, 1);
+    EXPECT_EQ(store.lock_state("jiro").locked_until, 1500);
+    EXPECT_EQ(store.lock_state("jiro").failures, 1);
+
+    // Once it has ended, failures count and lock again.
+    count = store.add_failure("jiro", {.max_failures = 2, .until = 2500, .now = 1500});
+    EXPECT_EQ(count.locked_before, 0);
+    EXPECT_EQ(count.locked_until, 2500);
+    EXPECT_EQ(store.lock_state("jiro").locked_until, 2500);
 }
 
 TYPED_TEST(StoreContract, ClearFailuresUnlessLockedLeavesALockInForce) {
@@ -1596,6 +1638,42 @@ TEST(PgStoreMigration, MigratesASchemaTwoDatabaseMarkingUsersWithAnAppOrCodesEnr
     EXPECT_TRUE(store.load_user("jiro").enrolled) << "recovery codes";
     EXPECT_FALSE(store.load_user("saburo").enrolled);
     EXPECT_EQ(store.load_user("taro").totp_last_step, 7);
+}
+
+TEST(PgStoreMachine, TheFirstConnectionOfAMachineAdoptsItsHostNamesRowsOnce) {
+    PgDatabase database;
+    if (!database.available()) {
+        GTEST_SKIP() << "no PostgreSQL cluster: run through ctest (fixture postgres)";
+    }
+    OpenSslRandom random;
+    const RememberedHost place{"sshd", "192.0.2.7", 100, 5000};
+    {
+        // As an older lwauthd kept them: under the host names.
+        auto web1 = database.store(random, "web1");
+        web1->set_pin_hash("taro", "pin-of-web1");
+        web1->remember_host("taro", place);
+        (void)web1->reserve_send({{"host", 10}}, 0, 100);
+        database.store(random, "web2")->set_pin_hash("taro", "pin-of-web2");
+    }
+    const std::string a(32, 'a');
+    const std::string b(32, 'b');
+    {
+        auto machine_a = database.machine_store(random, {a, "web1"});
+        EXPECT_EQ(machine_a->load_user("taro").pin_hash, "pin-of-web1");
+        EXPECT_TRUE(machine_a->remembered_host("taro", "sshd", "192.0.2.7").has_value());
+        EXPECT_EQ(machine_a->sends_since("host", 0), 1) << "the host budget goes on";
+    }
+    EXPECT_EQ(database.store(random, "web1")->load_user("taro").pin_hash, "")
+        << "the rows are the machine's now";
+    EXPECT_EQ(database.store(random, "web2")->load_user("taro").pin_hash, "pin-of-web2")
+        << "another host name's rows stay";
+    // A clone of the same name, first seen later, finds nothing left to take.
+    EXPECT_EQ(database.machine_store(random, {b, "web1"})->load_user("taro").pin_hash, "");
+    // Rows written under the name after the machine's first connection stay there.
+    database.store(random, "web1")->set_pin_hash("jiro", "later");
+    auto again = database.machine_store(random, {a, "web1"});
+    EXPECT_EQ(again->load_user("jiro").pin_hash, "");
+    EXPECT_EQ(again->load_user("taro").pin_hash, "pin-of-web1");
 }
 
 }  // namespace
