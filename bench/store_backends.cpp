@@ -80,7 +80,7 @@ struct Cluster {
         fs::permissions(state, fs::perms::owner_all);
         OpenSslRandom random;
         PgStore store(
-            PgConnection{url(database), SecretString(password)}, "bench",
+            PgConnection{url(database), SecretString(password)}, ThisMachine{"bench", {}},
             ContactCipher(load_or_create_key((state / "contacts.key").string(), random), random));
         for (const auto& name : user_names()) {
             store.save_contact(name, {"email", name + "@example.com"});

@@ -122,25 +122,19 @@ class PgDatabase {
 
     [[nodiscard]] bool available() const { return !name_.empty(); }
     /// A handle's Store: a connection of its own, as another lwauthd's would be.
-<<<<<<< HEAD
     std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a",
                                  const std::string& key = std::string(32, 'c'),
                                  const std::vector<std::string>& old_keys = {}) const {
-        PgConnection connection{"host=" + host_ + " user=lwauth dbname=" + name_,
-                                SecretString(password())};
-        return std::make_unique<PgStore>(std::move(connection), host,
-                                         test_cipher(random, key, old_keys));
-=======
-    std::unique_ptr<Store> store(RandomSource& random, const std::string& host = "host-a") const {
-        return machine_store(random, {host, {}});
+        return machine_store(random, {host, {}}, key, old_keys);
     }
     /// The Store of `machine`, which adopts the rows of its host name at its first connection.
-    std::unique_ptr<Store> machine_store(RandomSource& random, ThisMachine machine) const {
+    std::unique_ptr<Store> machine_store(RandomSource& random, ThisMachine machine,
+                                         const std::string& key = std::string(32, 'c'),
+                                         const std::vector<std::string>& old_keys = {}) const {
         PgConnection connection{"host=" + host_ + " user=lwauth dbname=" + name_,
                                 SecretString(password())};
         return std::make_unique<PgStore>(std::move(connection), std::move(machine),
-                                         ContactCipher(SecretString(std::string(32, 'c')), random));
->>>>>>> machineid
+                                         test_cipher(random, key, old_keys));
     }
 
     /// Runs SQL on the database itself, as another program could (a test's tampering).
