@@ -356,7 +356,9 @@ TEST_F(SecondFactors, AStepUpSpendsTheAppCodesTimeStepAsALoginDoes) {
 TEST_F(SecondFactors, WrongStepUpAnswersCountTowardTheLockout) {
     std::string secret = add_app("bob");
     std::string wrong = "000000" == oathtool_totp(secret, 30) ? "111111" : "000000";
-    // A step-up's [code] tries (3), then two on the next: the test policy locks at the 5th.
+    // A step-up's [code] tries (3), all wrong: three failures of the five the test policy
+    // locks at. The tries are the user's: a second step-up is refused at once, answers
+    // nothing and counts nothing.
     RunResult first =
         daemon_->ctl("bob", {"two-step", "off"}, wrong + "\n" + wrong + "\n" + wrong + "\n");
     EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
@@ -364,10 +366,14 @@ TEST_F(SecondFactors, WrongStepUpAnswersCountTowardTheLockout) {
     EXPECT_EQ(status("bob").value("locked_until", uint64_t{0}), 0u);
     RunResult second = daemon_->ctl("bob", {"two-step", "off"}, wrong + "\n" + wrong + "\n");
     EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+    EXPECT_TRUE(daemon_->log_shows("event=reauth-wrong", 3)) << daemon_->log();
+    EXPECT_FALSE(daemon_->log_shows("event=reauth-wrong", 4)) << daemon_->log();
+    EXPECT_EQ(status("bob").value("locked_until", uint64_t{0}), 0u);
+    // A login's wrong answers add to them: the 5th failure locks.
+    EXPECT_EQ(login("bob", wrong).verdict, "maxtries") << daemon_->log();
     EXPECT_NE(status("bob").value("locked_until", uint64_t{0}), 0u) << daemon_->log();
-    EXPECT_TRUE(daemon_->log_shows("event=reauth-wrong", 5)) << daemon_->log();
     EXPECT_EQ(status("bob")["two_step"], true);
-    EXPECT_EQ(login("bob", oathtool_totp(secret, 30)).verdict, "maxtries") << "logins too";
+    EXPECT_EQ(login("bob", oathtool_totp(secret, 30)).verdict, "maxtries") << "locked";
 }
 
 // ---- Enrolled with an app ---------------------------------------------------------------
