@@ -2,7 +2,7 @@
 """Leak audit: after the test suite, no file the tests kept holds a secret they used.
 
 Run by scripts/test after ctest with LWAUTH_TEST_KEEP=DIR: every test process kept its
-temporary directories under DIR/<pid> (tests/support/harness.cpp, keep_dir()). For each
+temporary directories under DIR/<pid><test> (tests/support/harness.cpp, keep_dir()). For each
 process this collects the secrets its test used, from where they legitimately are:
 
   code              the codes lwauthd sent: the outbox, the fake gateways' journals

@@ -22,6 +22,7 @@
 #include <random>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -38,21 +39,57 @@ std::string current_test_name() {
 
 }  // namespace
 
-const fs::path& keep_dir() {
-    // One directory a process, fixed at first use: a child forked later writes to its
-    // parent's. Short (the pid), as the bus and login sockets below it need.
-    static const fs::path dir = [] {
+namespace {
+
+// The current test's place among the program's: one number a test, for its directory.
+std::string test_number() {
+    const auto* unit = ::testing::UnitTest::GetInstance();
+    const auto* suite = unit->current_test_suite();
+    const auto* info = unit->current_test_info();
+    int suite_index = 0;
+    for (int i = 0; suite != nullptr && i < unit->total_test_suite_count(); ++i) {
+        if (unit->GetTestSuite(i) == suite) {
+            suite_index = i + 1;
+            break;
+        }
+    }
+    int test_index = 0;
+    for (int i = 0; suite != nullptr && info != nullptr && i < suite->total_test_count(); ++i) {
+        if (suite->GetTestInfo(i) == info) {
+            test_index = i + 1;
+            break;
+        }
+    }
+    char number[16];
+    std::snprintf(number, sizeof number, "%03d%03d", suite_index % 1000, test_index % 1000);
+    return number;
+}
+
+}  // namespace
+
+fs::path keep_dir() {
+    // One directory a test, named by the process that ran it (a child forked later writes
+    // to its parent's: the pid is the first one's) and the test's number, so that each
+    // test's files are judged alone by the leak audit also where a suite's tests share one
+    // process (the asan preset). Short, as the bus and login sockets below it need.
+    static const fs::path root = [] {
         const char* keep = std::getenv("LWAUTH_TEST_KEEP");
         if (keep == nullptr || keep[0] != '/') {
             return fs::path();
         }
-        fs::path d = fs::path(keep) / std::to_string(getpid());
-        fs::create_directories(d);
         fs::permissions(fs::path(keep), fs::perms(0755));
-        fs::permissions(d, fs::perms(0755));
-        return d;
+        return fs::path(keep);
     }();
-    if (!dir.empty() && !fs::exists(dir / "test")) {
+    static const std::string pid = std::to_string(getpid());
+    if (root.empty()) {
+        return root;
+    }
+    fs::path dir = root / (pid + test_number());
+    std::error_code ec;
+    if (fs::create_directories(dir, ec)) {
+        fs::permissions(dir, fs::perms(0755), ec);
+    }
+    if (!fs::exists(dir / "test")) {
         if (std::string name = current_test_name(); !name.empty()) {
             write_file(dir / "test", name + "\n");
         }

@@ -20,10 +20,11 @@ namespace lwauth::test {
 
 namespace fs = std::filesystem;
 
-/// Where this test process keeps what it leaves behind for tests/leak_audit.py, made on
-/// first use: LWAUTH_TEST_KEEP/<pid> when LWAUTH_TEST_KEEP is an absolute path (with a
-/// file "test" naming the running test); empty otherwise.
-[[nodiscard]] const fs::path& keep_dir();
+/// Where the running test keeps what it leaves behind for tests/leak_audit.py, made on
+/// first use: LWAUTH_TEST_KEEP/<pid><suite number><test number> when LWAUTH_TEST_KEEP is
+/// an absolute path (with a file "test" naming the test; a child forked later keeps its
+/// parent's pid there); empty otherwise.
+[[nodiscard]] fs::path keep_dir();
 /// Appends `text` and a newline to keep_dir()/`name` when there is a keep_dir(): what a
 /// test typed ("answers") or was shown ("conversation") where no file holds it.
 void keep_note(const std::string& name, const std::string& text);
