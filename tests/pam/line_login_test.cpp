@@ -168,9 +168,11 @@ class LineLogin : public ::testing::Test {
         text.replace(at, named.size(),
                      "\nsubject_key_file = " + new_key.string() + "\n" +
                          (keep_old ? "subject_old_key_files = " + old_key.string() + "\n" : ""));
+        size_t listening = daemon_->log_count("event=line-listening");
         EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
         daemon_->write_policy(text);
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_TRUE(daemon_->log_shows("event=line-listening", listening + 1)) << daemon_->log();
     }
 
     [[nodiscard]] std::string bobs_link() const {

@@ -145,7 +145,9 @@ TEST(LineSubject, EarlierSubjectKeysGiveTheHashesLinksKeptUnderThem) {
 }
 
 TEST(LineSubject, WithoutASubjectKeyFileTheEarlierCodeKeysAreTheEarlierKeys) {
-    Hasher host{SecretString(key_bytes()), {SecretString(std::string(32, 'o'))}};
+    std::vector<SecretString> old_code_keys;
+    old_code_keys.emplace_back(std::string(32, 'o'));
+    Hasher host{SecretString(key_bytes()), old_code_keys};
     policy::LinePolicy line;
     SubjectHasher hasher = subject_hasher(line, host, this_process_reader());
     std::vector<std::string> old = hasher.old_hashes(kChannel, kSub);
