@@ -36,7 +36,7 @@ using json = nlohmann::json;
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kFakeSub = LineProvider::kSub;
 constexpr const char* kOtherSub = "U-other";
-const std::string kSubjectKey(32, 's');  // [line] subject_key_file
+const std::string kSubjectKey(32, 's');     // [line] subject_key_file
 const std::string kNewSubjectKey(40, 'n');  // the key after a rotation
 
 // The person at the terminal: the password when asked, and `at_method` (given all that

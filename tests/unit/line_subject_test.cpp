@@ -152,8 +152,10 @@ TEST(LineSubject, WithoutASubjectKeyFileTheEarlierCodeKeysAreTheEarlierKeys) {
     SubjectHasher hasher = subject_hasher(line, host, this_process_reader());
     std::vector<std::string> old = hasher.old_hashes(kChannel, kSub);
     ASSERT_EQ(old.size(), 1u);
-    EXPECT_EQ(old[0], SubjectHasher(Hasher{SecretString(std::string(32, 'o'))}).hash(kChannel, kSub));
-    EXPECT_TRUE(SubjectHasher(Hasher{SecretString(key_bytes())}).old_hashes(kChannel, kSub).empty());
+    EXPECT_EQ(old[0],
+              SubjectHasher(Hasher{SecretString(std::string(32, 'o'))}).hash(kChannel, kSub));
+    EXPECT_TRUE(
+        SubjectHasher(Hasher{SecretString(key_bytes())}).old_hashes(kChannel, kSub).empty());
 }
 
 }  // namespace

@@ -745,14 +745,12 @@ TEST(PolicySecrets, TheEarlierSubjectKeyFilesAreCheckedAsSecretsEachOnce) {
                      owned_by_me())
                   .line.subject_old_key_files,
               (std::vector<fs::path>{a, b}));
-    EXPECT_NE(only_error("[line]\nsubject_old_key_files = " + a.string() + ", " + a.string() +
-                             "\n",
+    EXPECT_NE(only_error("[line]\nsubject_old_key_files = " + a.string() + ", " + a.string() + "\n",
                          owned_by_me())
                   .find("is listed twice"),
               std::string::npos);
     ::chmod(b.c_str(), 0644);
-    EXPECT_NE(only_error("[line]\nsubject_old_key_files = " + a.string() + ", " + b.string() +
-                             "\n",
+    EXPECT_NE(only_error("[line]\nsubject_old_key_files = " + a.string() + ", " + b.string() + "\n",
                          owned_by_me())
                   .find("subject_old_key_files: " + b.string() + " must be owned by"),
               std::string::npos);

@@ -293,8 +293,8 @@ void LineMethod::approved(const std::string& subject_hash, const std::vector<std
     // Read now: the link may have changed since the login started.
     deps_.store.load_user(
         env_->context.user,
-        then<UserState>(std::move(done), [self = self(), subject_hash, old](
-                                             const UserState& state, Done<Step>& next_done) {
+        then<UserState>(std::move(done), [self = self(), subject_hash, old](const UserState& state,
+                                                                            Done<Step>& next_done) {
             const MethodEnv& env = *self->env_;
             if (auto locked = locked_refusal(state.locked_until, self->deps_.clock.now(),
                                              env.context.language)) {
@@ -324,20 +324,20 @@ void LineMethod::relink(const UserState& state, const std::string& old_hash,
     // before the verdict, so that the next login matches without the old key.
     deps_.store.replace_line_link(
         env_->context.user, old_hash, subject_hash,
-        then<bool>(std::move(done), [self = self(), state, subject_hash](
-                                            bool replaced, Done<Step>& next_done) {
-            const LoginContext& context = self->env_->context;
-            if (!replaced) {
-                // Unlinked or linked anew since it was read: that link decides, read
-                // again and matched under the current key alone (no second replace).
-                self->approved(subject_hash, {}, std::move(next_done));
-                return;
-            }
-            log_event(LogLevel::Notice, "line-relinked",
-                      "LINE link kept again under the current subject key",
-                      {{"USER", context.user}, {"SERVICE", context.service}});
-            self->linked(state, std::move(next_done));
-        }));
+        then<bool>(std::move(done),
+                   [self = self(), state, subject_hash](bool replaced, Done<Step>& next_done) {
+                       const LoginContext& context = self->env_->context;
+                       if (!replaced) {
+                           // Unlinked or linked anew since it was read: that link decides, read
+                           // again and matched under the current key alone (no second replace).
+                           self->approved(subject_hash, {}, std::move(next_done));
+                           return;
+                       }
+                       log_event(LogLevel::Notice, "line-relinked",
+                                 "LINE link kept again under the current subject key",
+                                 {{"USER", context.user}, {"SERVICE", context.service}});
+                       self->linked(state, std::move(next_done));
+                   }));
 }
 
 void LineMethod::linked(const UserState& state, Done<Step> done) {
