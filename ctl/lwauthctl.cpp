@@ -1173,6 +1173,10 @@ int cmd_admin_rekey(const Global& g) {
               "[store] contacts_old_key_files and the rekey is run again, or until the users "
               "set them again.");
     }
+    // A LINE link is a one-way hash: nothing here can redo it under a new key.
+    human += "\n" + std::string(_("LINE links are left as they are: one kept under a key of [line] "
+                                  "subject_old_key_files moves to subject_key_file at its user's "
+                                  "next LINE login (how many are left cannot be counted)."));
     print_result(g,
                  json{{"action", "rekey"},
                       {"resealed", resealed},

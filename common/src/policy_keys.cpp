@@ -366,6 +366,7 @@ const std::vector<KeySpec>& key_specs() {
          global<&P::line, &Li::link_lifetime>(as(duration_parser(30s, 10min)))},
         {"line", "max_age", global<&P::line, &Li::max_age>(as(optional_duration_parser(30 * 24h)))},
         {"line", "subject_key_file", secret_file<&P::line, &Li::subject_key_file>()},
+        {"line", "subject_old_key_files", secret_files<&P::line, &Li::subject_old_key_files>()},
         {"line", "ca_file", global<&P::line, &Li::ca_file>(as(absolute_path_parser(Allowed)))},
         {"line", "proxy",
          global<&P::line, &Li::proxy>(as(url_parser(

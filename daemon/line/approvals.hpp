@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "lwauth/i18n.hpp"
 #include "lwauth/result.hpp"
@@ -48,6 +49,9 @@ struct ApprovalOutcome {
     Kind kind = Kind::Failed;
     /// Approved only: the keyed hash of LINE's `sub` (subject.hpp), never `sub` itself.
     std::string subject_hash;
+    /// Approved only: the same hash under each earlier key ([line] subject_old_key_files),
+    /// so that a link made before a rotation still matches; empty without them.
+    std::vector<std::string> old_subject_hashes;
     /// Not Approved: one line for the user; no token, code or LINE identity in it.
     std::string why;
     /// Whether it counts as a failed login (a wrong number, a refusal, a token that did not

@@ -39,6 +39,7 @@ struct LineFlows::Approval {
     std::unique_ptr<Timer> expiry;
     std::optional<http::Reply> reply;  // the phone's request waiting for the token exchange
     std::string subject_hash;          // once LINE's ID token is verified
+    std::vector<std::string> old_subject_hashes;  // the same under the earlier keys
     Language page_language = Language::En;  // the phone browser's, from its latest request
 };
 
@@ -475,6 +476,8 @@ void LineFlows::check_id_token(uint64_t id, const SecretString& id_token, bool r
                kCouldNotComplete);
         return;
     }
+    approval.old_subject_hashes =
+        config.subjects.old_hashes(config.client.channel_id, verified->sub.view());
     ask_number(approval, config.subjects.hash(config.client.channel_id, verified->sub.view()));
 }
 
@@ -573,6 +576,7 @@ void LineFlows::confirm(const http::IncomingRequest& request, const http::Reply&
     if (number_of(request.form) == approval->number) {
         ApprovalOutcome approved = outcome(ApprovalOutcome::Kind::Approved, "", false);
         approved.subject_hash = approval->subject_hash;
+        approved.old_subject_hashes = approval->old_subject_hashes;
         finish(approval->id, std::move(approved),
                {N_("Approved"), N_("The login is approved. Return to your terminal.")});
         return;

@@ -41,6 +41,8 @@ class AsyncStore {
                                         Done<void> done) = 0;
     virtual void set_line_link(const std::string& user, const std::string& subject_hash,
                                Done<void> done) = 0;
+    virtual void replace_line_link(const std::string& user, const std::string& old_hash,
+                                   const std::string& new_hash, Done<bool> done) = 0;
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                               Done<void> done) = 0;
     virtual void replace_pin_hash(const std::string& user, const std::string& old_hash,
@@ -169,6 +171,10 @@ class ImmediateStore final : public AsyncStore {
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {
         answer(done, [&] { store_.set_line_link(user, subject_hash); });
+    }
+    void replace_line_link(const std::string& user, const std::string& old_hash,
+                           const std::string& new_hash, Done<bool> done) override {
+        answer(done, [&] { return store_.replace_line_link(user, old_hash, new_hash); });
     }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                       Done<void> done) override {

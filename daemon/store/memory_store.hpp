@@ -87,6 +87,16 @@ class MemoryStore final : public Store {
         users_[user].line_linked = !subject_hash.empty();
         users_[user].line_link = subject_hash;
     }
+    bool replace_line_link(const std::string& user, const std::string& old_hash,
+                           const std::string& new_hash) override {
+        UserState* state = existing(user);
+        if (state == nullptr || old_hash.empty() || new_hash.empty() ||
+            state->line_link != old_hash) {
+            return false;
+        }
+        state->line_link = new_hash;
+        return true;
+    }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash) override {
         UserState& state = users_[user];
         state.pin_set = !encoded_hash.empty();

@@ -632,6 +632,16 @@ void PgStore::set_line_link(const std::string& user, const std::string& subject_
           {subject_hash, user});
 }
 
+bool PgStore::replace_line_link(const std::string& user, const std::string& old_hash,
+                                const std::string& new_hash) {
+    if (old_hash.empty() || new_hash.empty()) {
+        return false;  // neither a link made nor one removed: set_line_link does those
+    }
+    return Query(*this, "UPDATE users SET line_link = $1 WHERE name = $2 AND line_link = $3",
+                 {new_hash, user, old_hash})
+               .affected() > 0;
+}
+
 void PgStore::set_pin_hash(const std::string& user, const std::string& encoded_hash) {
     ensure_local(user);
     if (encoded_hash.empty()) {

@@ -605,6 +605,16 @@ void SqliteStore::set_line_link(const std::string& user, const std::string& subj
     }
 }
 
+bool SqliteStore::replace_line_link(const std::string& user, const std::string& old_hash,
+                                    const std::string& new_hash) {
+    if (old_hash.empty() || new_hash.empty()) {
+        return false;  // neither a link made nor one removed: set_line_link does those
+    }
+    exec(*statements_, "UPDATE users SET line_link = ? WHERE name = ? AND line_link = ?",
+         {new_hash, user, old_hash});
+    return sqlite3_changes(db_.get()) > 0;
+}
+
 void SqliteStore::set_pin_hash(const std::string& user, const std::string& encoded_hash) {
     ensure_user(user);
     if (encoded_hash.empty()) {

@@ -327,6 +327,12 @@ class Store {
 
     /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
     virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
+    /// Replaces the LINE link `old_hash` (a hash under an earlier subject key) with
+    /// `new_hash` (the same LINE account under the current key) only while it is still
+    /// `old_hash`, in one step: a link removed or made anew meanwhile stays. Returns
+    /// whether it was replaced.
+    virtual bool replace_line_link(const std::string& user, const std::string& old_hash,
+                                   const std::string& new_hash) = 0;
     /// Replaces the quick-login PIN's hash; "" removes the PIN and its failure count.
     virtual void set_pin_hash(const std::string& user, const std::string& encoded_hash) = 0;
     /// Replaces the PIN's hash with `new_hash` (a rehash with the policy's costs after a

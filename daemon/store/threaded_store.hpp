@@ -95,6 +95,11 @@ class ThreadedStore final : public AsyncStore {
                        Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_line_link(user, subject_hash); });
     }
+    void replace_line_link(const std::string& user, const std::string& old_hash,
+                           const std::string& new_hash, Done<bool> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.replace_line_link(user, old_hash, new_hash); });
+    }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                       Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_pin_hash(user, encoded_hash); });

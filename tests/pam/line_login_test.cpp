@@ -36,7 +36,8 @@ using json = nlohmann::json;
 constexpr const char* kPassword = "correct horse";
 constexpr const char* kFakeSub = LineProvider::kSub;
 constexpr const char* kOtherSub = "U-other";
-const std::string kSubjectKey(32, 's');  // [line] subject_key_file
+const std::string kSubjectKey(32, 's');     // [line] subject_key_file
+const std::string kNewSubjectKey(40, 'n');  // the key after a rotation
 
 // The person at the terminal: the password when asked, and `at_method` (given all that
 // was shown so far) for LINE's prompt.
@@ -149,9 +150,33 @@ class LineLogin : public ::testing::Test {
         return out.empty() ? -1 : std::stoi(out);
     }
 
-    [[nodiscard]] static std::string expected_hash(const std::string& sub) {
-        return line::SubjectHasher(Hasher(SecretString(kSubjectKey)))
-            .hash(LineProvider::kChannelId, sub);
+    [[nodiscard]] static std::string expected_hash(const std::string& sub,
+                                                   const std::string& key = kSubjectKey) {
+        return line::SubjectHasher(Hasher(SecretString(key))).hash(LineProvider::kChannelId, sub);
+    }
+
+    // lwauthd restarted with kNewSubjectKey as [line] subject_key_file and, with `keep_old`,
+    // the key before it (DIR/subject.key, kSubjectKey) in subject_old_key_files.
+    void rotate_subject_key(bool keep_old) {
+        fs::path old_key = dir_.path() / "subject.key";
+        fs::path new_key = dir_.path() / "subject-2.key";
+        write_file(new_key, kNewSubjectKey + "\n", fs::perms(0600));
+        std::string text = policy();
+        std::string named = "\nsubject_key_file = " + old_key.string() + "\n";
+        size_t at = text.find(named);
+        ASSERT_NE(at, std::string::npos) << text;
+        text.replace(at, named.size(),
+                     "\nsubject_key_file = " + new_key.string() + "\n" +
+                         (keep_old ? "subject_old_key_files = " + old_key.string() + "\n" : ""));
+        size_t listening = daemon_->log_count("event=line-listening");
+        EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+        daemon_->write_policy(text);
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_TRUE(daemon_->log_shows("event=line-listening", listening + 1)) << daemon_->log();
+    }
+
+    [[nodiscard]] std::string bobs_link() const {
+        return sql("SELECT line_link FROM users WHERE name = 'bob';");
     }
 
     // A login of bob's that LINE ends without a login: PAM_AUTH_ERR, the password never
@@ -208,6 +233,37 @@ TEST_F(LineLogin, LinkThenLogInWithThePhoneAndNoPassword) {
         << person.shown;
     EXPECT_NE(person.shown.find("\u2580"), std::string::npos) << "its QR code: " << person.shown;
     EXPECT_TRUE(daemon_->log_shows("event=line-outcome")) << daemon_->log();
+}
+
+TEST_F(LineLogin, ALinkUnderTheOldSubjectKeyLogsInAndIsKeptAgainUnderTheNewOne) {
+    link_bob();
+    ASSERT_EQ(bobs_link(), expected_hash(kFakeSub) + "\n");
+    rotate_subject_key(true);
+
+    Person person = person_with_phone([](int shown) { return shown; });
+    EXPECT_EQ(authenticate("bob", person), PAM_SUCCESS) << person.shown << daemon_->log();
+    EXPECT_EQ(person.password_prompts, 0) << person.shown;
+    EXPECT_EQ(bobs_link(), expected_hash(kFakeSub, kNewSubjectKey) + "\n")
+        << "kept again under the new key";
+    EXPECT_TRUE(daemon_->log_shows("event=line-relinked")) << daemon_->log();
+    EXPECT_EQ(passwordless_failures("bob"), 0);
+
+    // The old key can go now: the link matches under the new key alone.
+    rotate_subject_key(false);
+    Person again = person_with_phone([](int shown) { return shown; });
+    EXPECT_EQ(authenticate("bob", again), PAM_SUCCESS) << again.shown << daemon_->log();
+    EXPECT_EQ(again.password_prompts, 0) << again.shown;
+    EXPECT_EQ(daemon_->log_count("event=line-relinked"), 1u) << daemon_->log();
+    EXPECT_EQ(daemon_->log_count("event=line-other-account"), 0u) << daemon_->log();
+}
+
+TEST_F(LineLogin, ALinkUnderAKeyThatIsGoneIsNotTheUsersAndStaysAsItWas) {
+    link_bob();
+    rotate_subject_key(false);
+    Person person = person_with_phone([](int shown) { return shown; });
+    expect_refused(person, "\nThis LINE account is not the one linked to your login.\n");
+    EXPECT_TRUE(daemon_->log_shows("event=line-other-account")) << daemon_->log();
+    EXPECT_EQ(bobs_link(), expected_hash(kFakeSub) + "\n");
 }
 
 TEST_F(LineLogin, AnotherLineAccountIsRefusedAndCounted) {

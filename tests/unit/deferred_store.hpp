@@ -100,6 +100,10 @@ class DeferredStore final : public AsyncStore {
                        Done<void> done) override {
         later([=, this] { inner_.set_line_link(user, subject_hash, done); }, done);
     }
+    void replace_line_link(const std::string& user, const std::string& old_hash,
+                           const std::string& new_hash, Done<bool> done) override {
+        later([=, this] { inner_.replace_line_link(user, old_hash, new_hash, done); }, done);
+    }
     void set_pin_hash(const std::string& user, const std::string& encoded_hash,
                       Done<void> done) override {
         later([=, this] { inner_.set_pin_hash(user, encoded_hash, done); }, done);

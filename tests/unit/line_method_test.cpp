@@ -128,6 +128,23 @@ class LineMethodTest : public ::testing::Test {
         return step;
     }
 
+    // The engine on `deferred`, and a login started on it as start() does; id_ stays
+    // empty when it did not start.
+    void start_on(test::DeferredStore& deferred) {
+        store_ = &deferred;
+        use_policy(line_policy());
+        id_.clear();
+        std::optional<Result<Step>> first;
+        engine_->start(
+            LoginContext{kUser, "sshd", "192.0.2.7", "", bus::kModePrimary, kOwner, 30 * kSecond},
+            [&](Result<Step> r) { first = std::move(r); });
+        while (!first && deferred.run_one()) {
+        }
+        if (first && first->ok()) {
+            id_ = first->value().id;
+        }
+    }
+
     // Answers the login's prompt; the step, if it came at once.
     void answer(const std::string& text) {
         got_.reset();
@@ -247,16 +264,8 @@ TEST_F(LineMethodTest, EnterTooEarlyIsAskedAgainBeforeTheWaitEnds) {
 
 TEST_F(LineMethodTest, EnterWhileTheApprovalIsJudgedWaitsForTheStore) {
     test::DeferredStore deferred(s_.async_store);
-    store_ = &deferred;
-    use_policy(line_policy());
-    std::optional<Result<Step>> first;
-    engine_->start(
-        LoginContext{kUser, "sshd", "192.0.2.7", "", bus::kModePrimary, kOwner, 30 * kSecond},
-        [&](Result<Step> r) { first = std::move(r); });
-    while (!first && deferred.run_one()) {
-    }
-    ASSERT_TRUE(first && first->ok());
-    id_ = first->value().id;
+    start_on(deferred);
+    ASSERT_FALSE(id_.empty());
     approvals_.fire(approved());
     EXPECT_EQ(deferred.waiting(), 1u) << "the user's link is being read";
     answer("");
@@ -295,6 +304,41 @@ TEST_F(LineMethodTest, AnotherLineAccountIsDeniedAndCountedOnArrival) {
     approvals_.fire(approved());
     EXPECT_EQ(verdict(), bus::kVerdictDenied);
     EXPECT_EQ(passwordless_failures(), 2);
+}
+
+TEST_F(LineMethodTest, ALinkUnderAnEarlierKeyIsTheUsersAndIsKeptAgainUnderTheCurrentOne) {
+    const std::string current = "hmac-under-the-current-key";
+    line::ApprovalOutcome outcome = approved(current);
+    outcome.old_subject_hashes = {"hmac-under-an-unrelated-key", kLink};
+    start();
+    approvals_.fire(outcome);
+    answer("");
+    EXPECT_EQ(verdict(), bus::kVerdictSuccess);
+    EXPECT_EQ(s_.store.load_user(kUser).line_link, current);
+    EXPECT_EQ(passwordless_failures(), 0);
+
+    // The next login matches under the current key alone.
+    start();
+    approvals_.fire(approved(current));
+    answer("");
+    EXPECT_EQ(verdict(), bus::kVerdictSuccess);
+}
+
+TEST_F(LineMethodTest, ALinkChangedBeforeItIsKeptAgainStaysAndDecides) {
+    test::DeferredStore deferred(s_.async_store);
+    start_on(deferred);
+    ASSERT_FALSE(id_.empty());
+    line::ApprovalOutcome outcome = approved("hmac-under-the-current-key");
+    outcome.old_subject_hashes = {kLink};
+    approvals_.fire(outcome);
+    ASSERT_TRUE(deferred.run_one()) << "the user's link is read";
+    s_.store.set_line_link(kUser, "");  // UnlinkLine before the link is kept again
+    while (deferred.run_one()) {
+    }
+    answer("");
+    EXPECT_EQ(verdict(), bus::kVerdictDenied);
+    EXPECT_FALSE(s_.store.load_user(kUser).line_linked) << "the unlink stays";
+    engine_.reset();  // before the store it uses
 }
 
 TEST_F(LineMethodTest, AccountsOfOthersSuspendThePasswordlessPath) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "fakes.hpp"
 #include "lwauth/error.hpp"
@@ -47,8 +48,9 @@ std::string openssl_hmac_hex(const std::string& key, const std::string& message,
     return std::string(out, n);
 }
 
-std::string write_key_file(const TempDir& dir, const std::string& content, mode_t mode) {
-    std::string path = dir.file("line-subject.key");
+std::string write_key_file(const TempDir& dir, const std::string& content, mode_t mode,
+                           const std::string& name = "line-subject.key") {
+    std::string path = dir.file(name);
     std::ofstream(path, std::ios::binary) << content;
     ::chmod(path.c_str(), mode);
     return path;
@@ -115,6 +117,45 @@ TEST(LineSubject, RefusesAShortOrExposedSubjectKeyFile) {
     }
     line.subject_key_file = write_key_file(dir, std::string(32, 'k'), 0644);
     EXPECT_THROW((void)subject_hasher(line, host, this_process_reader()), Error);
+}
+
+TEST(LineSubject, EarlierSubjectKeysGiveTheHashesLinksKeptUnderThem) {
+    TempDir dir;
+    Hasher host{SecretString(key_bytes())};
+    policy::LinePolicy line;
+    line.subject_key_file = write_key_file(dir, std::string(32, 'c') + "\n", 0600);
+    line.subject_old_key_files = {write_key_file(dir, std::string(32, 'a'), 0600, "a.key"),
+                                  write_key_file(dir, std::string(33, 'b') + "\n", 0600, "b.key")};
+    SubjectHasher hasher = subject_hasher(line, host, this_process_reader());
+    const std::string message = std::string("line-sub") + '\0' + kChannel + '\0' + kSub;
+    EXPECT_EQ(hasher.hash(kChannel, kSub), openssl_hmac_hex(std::string(32, 'c'), message, dir));
+    EXPECT_EQ(hasher.old_hashes(kChannel, kSub),
+              (std::vector<std::string>{openssl_hmac_hex(std::string(32, 'a'), message, dir),
+                                        openssl_hmac_hex(std::string(33, 'b'), message, dir)}));
+
+    // An earlier key is checked as the current one is.
+    line.subject_old_key_files.push_back(write_key_file(dir, std::string(31, 'd'), 0600, "d.key"));
+    try {
+        (void)subject_hasher(line, host, this_process_reader());
+        ADD_FAILURE() << "a 31-byte earlier key was taken";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("subject_old_key_files"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("fewer than 32 bytes"), std::string::npos);
+    }
+}
+
+TEST(LineSubject, WithoutASubjectKeyFileTheEarlierCodeKeysAreTheEarlierKeys) {
+    std::vector<SecretString> old_code_keys;
+    old_code_keys.emplace_back(std::string(32, 'o'));
+    Hasher host{SecretString(key_bytes()), old_code_keys};
+    policy::LinePolicy line;
+    SubjectHasher hasher = subject_hasher(line, host, this_process_reader());
+    std::vector<std::string> old = hasher.old_hashes(kChannel, kSub);
+    ASSERT_EQ(old.size(), 1u);
+    EXPECT_EQ(old[0],
+              SubjectHasher(Hasher{SecretString(std::string(32, 'o'))}).hash(kChannel, kSub));
+    EXPECT_TRUE(
+        SubjectHasher(Hasher{SecretString(key_bytes())}).old_hashes(kChannel, kSub).empty());
 }
 
 }  // namespace

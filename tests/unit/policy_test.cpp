@@ -737,6 +737,25 @@ TEST(PolicySecrets, TheSubjectKeyFileIsCheckedAsASecret) {
               std::string::npos);
 }
 
+TEST(PolicySecrets, TheEarlierSubjectKeyFilesAreCheckedAsSecretsEachOnce) {
+    TempDir dir;
+    fs::path a = dir.write("line-subject-1.key", std::string(32, 'a'), 0600);
+    fs::path b = dir.write("line-subject-2.key", std::string(32, 'b'), 0600);
+    EXPECT_EQ(loaded("[line]\nsubject_old_key_files = " + a.string() + ", " + b.string() + "\n",
+                     owned_by_me())
+                  .line.subject_old_key_files,
+              (std::vector<fs::path>{a, b}));
+    EXPECT_NE(only_error("[line]\nsubject_old_key_files = " + a.string() + ", " + a.string() + "\n",
+                         owned_by_me())
+                  .find("is listed twice"),
+              std::string::npos);
+    ::chmod(b.c_str(), 0644);
+    EXPECT_NE(only_error("[line]\nsubject_old_key_files = " + a.string() + ", " + b.string() + "\n",
+                         owned_by_me())
+                  .find("subject_old_key_files: " + b.string() + " must be owned by"),
+              std::string::npos);
+}
+
 // ---- Secret files -----------------------------------------------------------------------
 
 TEST(PolicySecrets, AcceptsSecretFileOwnedByTheOwnerWithMode0600) {

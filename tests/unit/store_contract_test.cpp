@@ -270,6 +270,10 @@ class Awaited {
     void set_line_link(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_line_link, u, h);
     }
+    bool replace_line_link(const std::string& u, const std::string& old_h,
+                           const std::string& new_h) {
+        return get<bool>(&AsyncStore::replace_line_link, u, old_h, new_h);
+    }
     void set_pin_hash(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_pin_hash, u, h);
     }
@@ -688,6 +692,33 @@ TYPED_TEST(StoreContract, ARehashReplacesOnlyTheHashThatWasChecked) {
     store.set_pin_hash("taro", other);  // a new PIN set meanwhile
     EXPECT_FALSE(store.replace_pin_hash("taro", checked, rehashed));
     EXPECT_EQ(store.load_user("taro").pin_hash, other) << "a new PIN stays";
+}
+
+TYPED_TEST(StoreContract, ALinkKeptAgainUnderTheNewKeyReplacesOnlyTheOldHash) {
+    Awaited& store = this->store();
+    const std::string under_old(64, 'a');
+    const std::string under_new(64, 'b');
+    EXPECT_FALSE(store.replace_line_link("taro", under_old, under_new)) << "no user at all";
+    EXPECT_FALSE(store.load_user("taro").line_linked);
+
+    store.set_line_link("taro", under_old);
+    EXPECT_FALSE(store.replace_line_link("taro", under_new, under_old)) << "not the link kept";
+    EXPECT_EQ(store.load_user("taro").line_link, under_old);
+    EXPECT_TRUE(store.replace_line_link("taro", under_old, under_new));
+    UserState state = store.load_user("taro");
+    EXPECT_TRUE(state.line_linked);
+    EXPECT_EQ(state.line_link, under_new);
+    EXPECT_FALSE(store.replace_line_link("taro", under_new, "")) << "it never unlinks";
+    EXPECT_EQ(store.load_user("taro").line_link, under_new);
+
+    store.set_line_link("taro", "");  // UnlinkLine, or an administrator's reset
+    EXPECT_FALSE(store.replace_line_link("taro", under_old, under_new));
+    EXPECT_FALSE(store.load_user("taro").line_linked) << "an unlinked user stays unlinked";
+
+    const std::string other(64, 'c');
+    store.set_line_link("taro", other);  // another LINE account linked meanwhile
+    EXPECT_FALSE(store.replace_line_link("taro", under_old, under_new));
+    EXPECT_EQ(store.load_user("taro").line_link, other) << "a new link stays";
 }
 
 TYPED_TEST(StoreContract, AFullLoginArmsQuickLoginAndClearsItsFailures) {

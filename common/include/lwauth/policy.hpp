@@ -203,6 +203,9 @@ struct LinePolicy {
     // The key of the keyed hash of `sub` that a link keeps (a fleet shares one file);
     // empty: the host's own key (code.key in lwauthd's state directory).
     std::filesystem::path subject_key_file;
+    // Earlier subject keys: a link kept under one of them still matches, and is kept again
+    // under subject_key_file when it does (a rotation without unlinking anyone).
+    std::vector<std::filesystem::path> subject_old_key_files;
     // How lwauthd reaches LINE's token and keys endpoints: a CA bundle instead of the
     // system's, and a proxy (never the environment's); empty: none.
     std::string ca_file;

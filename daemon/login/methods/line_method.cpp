@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <utility>
+#include <vector>
 
 #include "../../log.hpp"
 #include "../passwordless.hpp"
@@ -34,6 +35,40 @@ const char* kind_name(Kind kind) {
 std::string value_of(const LoginEvent& event, const char* key) {
     auto it = event.data.find(key);
     return it == event.data.end() ? std::string() : it->second;
+}
+
+// The hashes under earlier keys in one event value: lower-case hex, joined by ','.
+std::string join_hashes(const std::vector<std::string>& hashes) {
+    std::string joined;
+    for (const std::string& hash : hashes) {
+        if (!joined.empty()) {
+            joined += ',';
+        }
+        joined += hash;
+    }
+    return joined;
+}
+
+std::vector<std::string> split_hashes(std::string_view joined) {
+    std::vector<std::string> hashes;
+    while (!joined.empty()) {
+        size_t comma = joined.find(',');
+        hashes.emplace_back(joined.substr(0, comma));
+        joined = comma == std::string_view::npos ? std::string_view() : joined.substr(comma + 1);
+    }
+    return hashes;
+}
+
+// The hash under an earlier key that `link` is, or nullptr: each compared in constant time,
+// and all of them, whichever matches.
+const std::string* old_match(const std::string& link, const std::vector<std::string>& old) {
+    const std::string* found = nullptr;
+    for (const std::string& hash : old) {
+        if (!hash.empty() && secret_equal(hash, link) && found == nullptr) {
+            found = &hash;
+        }
+    }
+    return found;
 }
 
 constexpr const char* kPrompt = N_("Approve in LINE, then press Enter (p for your password): ");
@@ -92,6 +127,7 @@ LoginEvent line_approval_event(const line::ApprovalOutcome& outcome) {
                       {"counts", outcome.counts_as_failure ? "yes" : "no"}}};
     if (outcome.kind == Kind::Approved) {
         event.data["subject_hash"] = outcome.subject_hash;
+        event.data["old_subject_hashes"] = join_hashes(outcome.old_subject_hashes);
     }
     return event;
 }
@@ -106,6 +142,7 @@ std::optional<line::ApprovalOutcome> line_approval_outcome(const LoginEvent& eve
             line::ApprovalOutcome outcome;
             outcome.kind = each;
             outcome.subject_hash = value_of(event, "subject_hash");
+            outcome.old_subject_hashes = split_hashes(value_of(event, "old_subject_hashes"));
             outcome.why = value_of(event, "why");
             outcome.counts_as_failure = value_of(event, "counts") == "yes";
             return outcome;
@@ -228,7 +265,7 @@ void LineMethod::decided(Result<Step> verdict) {
 
 void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
     if (outcome.kind == Kind::Approved) {
-        approved(outcome.subject_hash, std::move(done));
+        approved(outcome.subject_hash, outcome.old_subject_hashes, std::move(done));
         return;
     }
     // A link left to expire is a login started and not finished in LINE: denied as a
@@ -251,41 +288,77 @@ void LineMethod::judge(const line::ApprovalOutcome& outcome, Done<Step> done) {
         language));
 }
 
-void LineMethod::approved(const std::string& subject_hash, Done<Step> done) {
+void LineMethod::approved(const std::string& subject_hash, const std::vector<std::string>& old,
+                          Done<Step> done) {
     // Read now: the link may have changed since the login started.
     deps_.store.load_user(
         env_->context.user,
-        then<UserState>(std::move(done), [self = self(), subject_hash](const UserState& state,
-                                                                       Done<Step>& next_done) {
+        then<UserState>(std::move(done), [self = self(), subject_hash, old](const UserState& state,
+                                                                            Done<Step>& next_done) {
             const MethodEnv& env = *self->env_;
             if (auto locked = locked_refusal(state.locked_until, self->deps_.clock.now(),
                                              env.context.language)) {
                 next_done(std::move(*locked));
                 return;
             }
-            if (subject_hash.empty() || state.line_link.empty() ||
-                !secret_equal(subject_hash, state.line_link)) {
-                log_event(LogLevel::Notice, "line-other-account",
-                          "LINE approval by an account that is not the user's link",
-                          {{"USER", env.context.user},
-                           {"SERVICE", env.context.service},
-                           {"RHOST", env.context.rhost}});
-                self->refused(tr(env.context.language,
-                                 "This LINE account is not the one linked to your login."),
-                              true, std::move(next_done));
+            if (subject_hash.empty() || state.line_link.empty()) {
+                self->other_account(std::move(next_done));
                 return;
             }
-            if (state.failures == 0 && state.locked_until == 0 &&
-                state.passwordless_failures == 0) {
-                next_done(Step::verdict_of(bus::kVerdictSuccess));
+            if (secret_equal(subject_hash, state.line_link)) {
+                self->linked(state, std::move(next_done));
                 return;
             }
-            // A write (and its fsync) only when there is something to clear.
-            self->deps_.store.clear_failures(
-                env.context.user, then<void>(std::move(next_done), [](Done<Step>& cleared) {
-                    cleared(Step::verdict_of(bus::kVerdictSuccess));
-                }));
+            const std::string* under_old = old_match(state.line_link, old);
+            if (under_old == nullptr) {
+                self->other_account(std::move(next_done));
+                return;
+            }
+            self->relink(state, *under_old, subject_hash, std::move(next_done));
         }));
+}
+
+void LineMethod::relink(const UserState& state, const std::string& old_hash,
+                        const std::string& subject_hash, Done<Step> done) {
+    // The link was made under an earlier subject key: kept again under the current one
+    // before the verdict, so that the next login matches without the old key.
+    deps_.store.replace_line_link(
+        env_->context.user, old_hash, subject_hash,
+        then<bool>(std::move(done),
+                   [self = self(), state, subject_hash](bool replaced, Done<Step>& next_done) {
+                       const LoginContext& context = self->env_->context;
+                       if (!replaced) {
+                           // Unlinked or linked anew since it was read: that link decides, read
+                           // again and matched under the current key alone (no second replace).
+                           self->approved(subject_hash, {}, std::move(next_done));
+                           return;
+                       }
+                       log_event(LogLevel::Notice, "line-relinked",
+                                 "LINE link kept again under the current subject key",
+                                 {{"USER", context.user}, {"SERVICE", context.service}});
+                       self->linked(state, std::move(next_done));
+                   }));
+}
+
+void LineMethod::linked(const UserState& state, Done<Step> done) {
+    if (state.failures == 0 && state.locked_until == 0 && state.passwordless_failures == 0) {
+        done(Step::verdict_of(bus::kVerdictSuccess));
+        return;
+    }
+    // A write (and its fsync) only when there is something to clear.
+    deps_.store.clear_failures(env_->context.user,
+                               then<void>(std::move(done), [](Done<Step>& cleared) {
+                                   cleared(Step::verdict_of(bus::kVerdictSuccess));
+                               }));
+}
+
+void LineMethod::other_account(Done<Step> done) {
+    const LoginContext& context = env_->context;
+    log_event(LogLevel::Notice, "line-other-account",
+              "LINE approval by an account that is not the user's link",
+              {{"USER", context.user}, {"SERVICE", context.service}, {"RHOST", context.rhost}});
+    refused(tr(context.language, "This LINE account is not the one linked to your login."), true,
+            std::move(done));
 }
 
 void LineMethod::refused(const std::string& why, bool counts, Done<Step> done) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../../clock.hpp"
 #include "../../line/approvals.hpp"
@@ -19,7 +20,8 @@
 namespace lwauth {
 
 /// The kind of the LoginEvent an approval's outcome arrives as. Its data: "kind"
-/// (approved, refused, expired, failed), "why", "counts" (yes, no) and "subject_hash".
+/// (approved, refused, expired, failed), "why", "counts" (yes, no), "subject_hash" and
+/// "old_subject_hashes" (the hashes under earlier keys, joined by ',').
 inline constexpr const char* kLineApprovalEvent = "line.approval";
 
 /// An outcome as the event that carries it to the login, and back; nullopt for an event
@@ -58,8 +60,20 @@ class LineMethod final : public LoginMethod {
   private:
     /// The verdict for an outcome.
     void judge(const line::ApprovalOutcome& outcome, Done<Step> done);
-    /// Approved by a LINE account: the one linked to the user, or another.
-    void approved(const std::string& subject_hash, Done<Step> done);
+    /// Approved by the LINE account whose hash is `subject_hash` (`old`: under the earlier
+    /// subject keys): the one linked to the user, under the current key or an earlier
+    /// one, or another.
+    void approved(const std::string& subject_hash, const std::vector<std::string>& old,
+                  Done<Step> done);
+    /// The link in `state` is `old_hash`, this account's under an earlier key: replaced
+    /// by `subject_hash`, then linked(); when the link changed meanwhile, judged again
+    /// as it is now, under the current key alone.
+    void relink(const UserState& state, const std::string& old_hash,
+                const std::string& subject_hash, Done<Step> done);
+    /// The user's own LINE account: success, after clearing the failures `state` has.
+    void linked(const UserState& state, Done<Step> done);
+    /// Another LINE account than the user's link: denied, and counted.
+    void other_account(Done<Step> done);
     /// `denied` with `why`, counted against the passwordless budget when `counts`.
     void refused(const std::string& why, bool counts, Done<Step> done);
     /// The verdict judged: to the held step, or kept for the next answer.
