@@ -354,8 +354,16 @@ void Relay::cancel(const std::string& id) {
 // session (a process under user@.service such as `systemd-run --user --pty su`, a cron
 // job), logind unable to say, a session without a seat, a remote one. pam_fprintd reads
 // "no session" as local; lwauth does not, since quick login is bound to the machine.
-bool session_is_remote(const char* tty) {
-    return !in_local_seat_session(0) && !is_local_console(tty);
+// What PAM_RHOST and PAM_TTY already settle is not asked of logind (reading this
+// process's cgroup and the session's files costs a login tens of microseconds): a remote
+// host or sshd's "ssh" is remote whatever the session (LoginContext::remote), and a
+// console or display of this host is local.
+bool session_is_remote(const char* rhost, const char* tty) {
+    std::string_view host(rhost);
+    if ((!host.empty() && host != "localhost") || std::string_view(tty) == "ssh") {
+        return true;
+    }
+    return !is_local_console(tty) && !in_local_seat_session(0);
 }
 
 const char* Relay::item(int type) const {
@@ -467,8 +475,9 @@ int Relay::start(const char* user, Step& step) {
     // fails closed) before this module would give up and leave the login to failmode=.
     try {
         bus::append_start_context(
-            raw, {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY), options_.mode,
-                  options_.timeout_usec, session_is_remote(item(PAM_TTY)), locale_});
+            raw,
+            {user, item(PAM_SERVICE), item(PAM_RHOST), item(PAM_TTY), options_.mode,
+             options_.timeout_usec, session_is_remote(item(PAM_RHOST), item(PAM_TTY)), locale_});
     } catch (const Error&) {
         return PAM_BUF_ERR;
     }
