@@ -19,8 +19,6 @@ namespace lwauth {
 namespace {
 
 // sd-bus's own signal to a connection's matches when the connection has closed.
-constexpr const char* kLocalName = "org.freedesktop.DBus.Local";
-constexpr const char* kLocalPath = "/org/freedesktop/DBus/Local";
 
 // At most this many connections are taken per wake-up, so that a flood of connections
 // cannot hold up the logins already running.
@@ -142,8 +140,8 @@ LoginSocket::LoginSocket(sd_event* event, BusService& service, UniqueFd listener
         r = sd_event_source_set_prepare(source, on_prepare);
     }
     if (r < 0) {
-        throw Error(Errc::Internal, "cannot add the login socket's prepare callback: " +
-                                        errno_string(r));
+        throw Error(Errc::Internal,
+                    "cannot add the login socket's prepare callback: " + errno_string(r));
     }
 }
 
@@ -264,10 +262,6 @@ void LoginSocket::serve(UniqueFd fd, uid_t euid) {
     if (r >= 0) {
         r = sd_bus_set_anonymous(raw, 0);
     }
-    if (r >= 0) {
-        r = sd_bus_match_signal(raw, nullptr, kLocalName, kLocalPath, kLocalName, "Disconnected",
-                                on_disconnected, connection.get());
-    }
     if (r < 0) {
         throw Error(Errc::Internal, "cannot set up a login connection: " + errno_string(r));
     }
@@ -312,7 +306,7 @@ void LoginSocket::process(Connection& connection) {
     for (int i = 0; i < kProcessBurst && !connection.closed; ++i) {
         int r = sd_bus_process(connection.bus.get(), nullptr);
         if (r < 0) {
-            // What sd-bus does not turn into its own close (and Disconnected) itself.
+            // What sd-bus does not turn into its own close itself.
             sd_bus_close(connection.bus.get());
             closed(connection);
             return;
@@ -320,6 +314,12 @@ void LoginSocket::process(Connection& connection) {
         if (r == 0) {
             break;
         }
+    }
+    // The peer gone (or sd-bus closing the connection after a failed write): no match on
+    // its Disconnected signal, which costs every connection a match of its own.
+    if (!connection.closed && sd_bus_is_open(connection.bus.get()) <= 0) {
+        closed(connection);
+        return;
     }
     if (!connection.ready && !connection.closed && sd_bus_is_ready(connection.bus.get()) > 0) {
         connection.ready = true;
@@ -330,7 +330,7 @@ void LoginSocket::process(Connection& connection) {
 bool LoginSocket::update(Connection& connection) {
     int events = sd_bus_get_events(connection.bus.get());
     if (events < 0) {
-        return false;  // closed: its Disconnected has been dispatched
+        return false;  // closed, and process() has seen it
     }
     if (static_cast<uint32_t>(events) != connection.events &&
         sd_event_source_set_io_events(connection.io.get(), static_cast<uint32_t>(events)) >= 0) {
@@ -398,8 +398,8 @@ void LoginSocket::check_auth_deadlines() {
     }
     if (!auth_source_) {
         sd_event_source* source = nullptr;
-        if (sd_event_add_time(event_, &source, CLOCK_MONOTONIC, next, 0, on_auth_deadline,
-                              this) < 0) {
+        if (sd_event_add_time(event_, &source, CLOCK_MONOTONIC, next, 0, on_auth_deadline, this) <
+            0) {
             return;  // the peer's own timeout and kMaxConnections still bound them
         }
         auth_source_.reset(source);
@@ -413,19 +413,6 @@ int LoginSocket::on_auth_deadline(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<LoginSocket*>(userdata);
     return c_barrier("login-socket-auth-deadline", 0, [self] {
         self->check_auth_deadlines();
-        return 0;
-    });
-}
-
-int LoginSocket::on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*) {
-    auto* connection = static_cast<Connection*>(userdata);
-    return c_barrier("login-socket-disconnected", 0, [&] {
-        // sd-bus sends it to itself as the connection closes; the peer could send one of
-        // the same shape while the connection is still open.
-        if (sd_bus_is_open(sd_bus_message_get_bus(m)) > 0) {
-            return 0;
-        }
-        connection->socket->closed(*connection);
         return 0;
     });
 }

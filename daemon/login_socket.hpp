@@ -70,7 +70,6 @@ class LoginSocket {
     static int on_prepare(sd_event_source*, void* userdata);
     static int on_backlog(sd_event_source*, void* userdata);
     static int on_auth_deadline(sd_event_source*, uint64_t usec, void* userdata);
-    static int on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error*);
     static int on_reap(sd_event_source*, void* userdata);
     static int on_retry(sd_event_source*, uint64_t usec, void* userdata);
     // Dispatches what the connection has read, a bounded number of messages.
