@@ -321,6 +321,27 @@ auto in_transaction(sqlite3* db, F&& work) -> decltype(work()) {
     }
 }
 
+// The same with the store's prepared BEGIN IMMEDIATE and COMMIT, which a login's send
+// reservation and every change of a user's state run: no statement parsed again each
+// time.
+template <class F>
+auto in_transaction(SqliteStore::Statements& statements, F&& work) -> decltype(work()) {
+    exec(statements, "BEGIN IMMEDIATE");
+    try {
+        if constexpr (std::is_void_v<decltype(work())>) {
+            work();
+            exec(statements, "COMMIT");
+        } else {
+            auto result = work();
+            exec(statements, "COMMIT");
+            return result;
+        }
+    } catch (...) {
+        sqlite3_exec(statements.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
 // What a sealed value is bound to (the AEAD's associated data), so that a sealed value
 // moved to another user, kind or table no longer opens.
 std::string binding(const std::string& user, const std::string& kind) {
@@ -696,11 +717,11 @@ void SqliteStore::set_recovery_codes(const std::string& user,
         replace();  // a step of reset(), inside its transaction
         return;
     }
-    in_transaction(db_.get(), replace);
+    in_transaction(*statements_, replace);
 }
 
 int SqliteStore::use_recovery_code(const std::string& user, const std::string& hash) {
-    return in_transaction(db_.get(), [&] {
+    return in_transaction(*statements_, [&] {
         exec(*statements_, "DELETE FROM recovery_codes WHERE user = ? AND hash = ?", {user, hash});
         if (sqlite3_changes(db_.get()) == 0) {
             return -1;
@@ -724,7 +745,7 @@ void SqliteStore::clear_pin_failures(const std::string& user) {
 
 FingerprintFailures SqliteStore::add_fingerprint_failure(const std::string& user, int64_t now) {
     ensure_user(user);
-    return in_transaction(db_.get(), [&] {
+    return in_transaction(*statements_, [&] {
         FingerprintFailures state = load_user(user).fingerprint;
         state = after_fingerprint_no_match(state, now);
         exec(*statements_,
@@ -757,24 +778,24 @@ void SqliteStore::remove_contact(const std::string& user, const std::string& kin
 
 bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                               const OtherFactors& others) {
-    return in_transaction(db_.get(),
+    return in_transaction(*statements_,
                           [&] { return remove_contact_and_two_step_steps(user, kind, others); });
 }
 
 Removal SqliteStore::remove_second_factor(const std::string& user, const std::string& factor,
                                           const RemovalRule& rule) {
-    return in_transaction(db_.get(),
+    return in_transaction(*statements_,
                           [&] { return remove_second_factor_steps(user, factor, rule); });
 }
 
 void SqliteStore::save_contact_and_two_step(const std::string& user, const Contact& contact,
                                             bool two_step) {
-    in_transaction(db_.get(), [&] { save_contact_and_two_step_steps(user, contact, two_step); });
+    in_transaction(*statements_, [&] { save_contact_and_two_step_steps(user, contact, two_step); });
 }
 
 void SqliteStore::set_totp_and_two_step(const std::string& user, std::string_view secret,
                                         int64_t last_step, bool two_step) {
-    in_transaction(db_.get(),
+    in_transaction(*statements_,
                    [&] { set_totp_and_two_step_steps(user, secret, last_step, two_step); });
 }
 
@@ -857,7 +878,7 @@ int SqliteStore::forget_hosts(const std::string& user, int64_t before) {
 }
 
 FailureCount SqliteStore::add_failure(const std::string& user, const LockRule& rule) {
-    return in_transaction(db_.get(), [&] {
+    return in_transaction(*statements_, [&] {
         ensure_user(user);
         FailureCount count;
         {
@@ -916,7 +937,7 @@ void SqliteStore::clear_failures(const std::string& user) {
 }
 
 bool SqliteStore::clear_failures_unless_locked(const std::string& user, int64_t now) {
-    return in_transaction(db_.get(), [&] {
+    return in_transaction(*statements_, [&] {
         exec(*statements_,
              "UPDATE users SET failures = 0, failures_in_a_row = 0, passwordless_failures = 0, "
              "locked_until = 0 WHERE name = ? AND locked_until <= ?",
@@ -929,11 +950,11 @@ bool SqliteStore::clear_failures_unless_locked(const std::string& user, int64_t 
 }
 
 void SqliteStore::reset(const std::string& user, const ResetScope& scope) {
-    in_transaction(db_.get(), [&] { reset_steps(user, scope); });
+    in_transaction(*statements_, [&] { reset_steps(user, scope); });
 }
 
 RekeyCounts SqliteStore::rekey_user(const std::string& user) {
-    return in_transaction(db_.get(), [&] {
+    return in_transaction(*statements_, [&] {
         std::vector<SealedValue> values;
         {
             auto stmt = prepare(
@@ -1023,7 +1044,7 @@ ConfirmationAnswer SqliteStore::answer_confirmation(const std::string& user,
                                                     const std::string& answer_hash, int64_t now) {
     // Under the write lock from the read on (BEGIN IMMEDIATE): another lwauthd's answer
     // waits, then reads the tries this one left.
-    return in_transaction(db_.get(), [&] {
+    return in_transaction(*statements_, [&] {
         std::optional<Confirmation> found;
         for (auto& c : confirmations(user)) {
             if (c.kind == kind) {
@@ -1046,14 +1067,20 @@ SendReservation SqliteStore::reserve_send(const std::vector<SendCap>& caps, int6
     // after can lose the latest sends of an hourly count. An fsync here would hold up
     // every login waiting on the event loop. Everything else (contacts, failures,
     // lockouts) keeps synchronous=FULL.
-    exec_script(db_.get(), "PRAGMA synchronous=NORMAL");
-    struct BackToFull {  // setting the flag does no I/O: it cannot fail
-        sqlite3* db;
-        ~BackToFull() { sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
-    } back_to_full{db_.get()};
+    exec(*statements_, "PRAGMA synchronous=NORMAL");
+    struct BackToFull {  // setting the flag does no I/O
+        Statements& statements;
+        ~BackToFull() {
+            try {
+                exec(statements, "PRAGMA synchronous=FULL");
+            } catch (...) {  // only a statement that cannot be prepared: memory
+                sqlite3_exec(statements.db(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+            }
+        }
+    } back_to_full{*statements_};
     // Check and insert under the database's write lock, against the send log as it is
     // then: a second connection reserving at the same time waits, and sees this send.
-    SendReservation r = in_transaction(db_.get(), [&] {
+    SendReservation r = in_transaction(*statements_, [&] {
         refresh_sends();
         SendReservation checked = sends_.check(caps, since, at);
         if (checked.capped < 0) {
