@@ -250,12 +250,7 @@ def injected_error(service, mode, req):
     if service in ("lineworks", "lineworks-users"):
         if mode == "429":
             # The Directory API's is a limit about to reset: a wait short enough for a test.
-            if service == "lineworks-users":
-                return lineworks_rate_limited(240, 1, 240)
-            return HttpError(429, {"code": "TOO_MANY_REQUESTS",
-                                   "description": "API rate limit exceeded"},
-                             {"rateLimit-limit": "240", "rateLimit-remaining": "0",
-                              "rateLimit-reset": "60", "rateLimit-ssed": "240"})
+            return lineworks_rate_limited(240, 1 if service == "lineworks-users" else 60, 240)
         status = 500 if mode == "500" else int(arg)
         return lineworks_error(status, f"injected {status}")
     if service == "line":

@@ -325,7 +325,9 @@ def test_lineworks(f, pki):
     f.fault("lineworks", "429")
     r = f.call(LW_MSG_PATH, js=text, headers=bearer)
     lw_error("lineworks injected 429", r, 429, "TOO_MANY_REQUESTS")
-    check("lineworks 429 headers", r.headers.get("rateLimit-remaining") == "0", r.headers)
+    check("lineworks 429 headers",
+          [r.headers.get(h) for h in ("rateLimit-limit", "rateLimit-remaining", "rateLimit-reset",
+                                      "rateLimit-used")] == ["240", "0", "60", "240"], r.headers)
     f.fault("lineworks", "permanent:403")
     lw_error("lineworks injected 403", f.call(LW_MSG_PATH, js=text, headers=bearer), 403, "FORBIDDEN")
     r = f.call("/_control", js={"service": "lineworks", "action": "expire_tokens"})
