@@ -302,17 +302,18 @@ void exec_script(sqlite3* db, const char* sql) {
 
 // Runs `work` in one BEGIN IMMEDIATE transaction: under the database's write lock from
 // its start, so that what it reads still holds when it writes, also against another
-// connection (a second lwauthd), which waits; rolled back when it throws.
-template <class F>
-auto in_transaction(sqlite3* db, F&& work) -> decltype(work()) {
-    exec_script(db, "BEGIN IMMEDIATE");
+// connection (a second lwauthd), which waits; rolled back when it throws. `run` runs
+// BEGIN and COMMIT.
+template <class Run, class F>
+auto transaction_run_by(sqlite3* db, Run run, F&& work) -> decltype(work()) {
+    run("BEGIN IMMEDIATE");
     try {
         if constexpr (std::is_void_v<decltype(work())>) {
             work();
-            exec_script(db, "COMMIT");
+            run("COMMIT");
         } else {
             auto result = work();
-            exec_script(db, "COMMIT");
+            run("COMMIT");
             return result;
         }
     } catch (...) {
@@ -321,25 +322,20 @@ auto in_transaction(sqlite3* db, F&& work) -> decltype(work()) {
     }
 }
 
-// The same with the store's prepared BEGIN IMMEDIATE and COMMIT, which a login's send
-// reservation and every change of a user's state run: no statement parsed again each
-// time.
+// For the migrations, before the store's statements are made.
+template <class F>
+auto in_transaction(sqlite3* db, F&& work) -> decltype(work()) {
+    return transaction_run_by(
+        db, [db](const char* sql) { exec_script(db, sql); }, std::forward<F>(work));
+}
+
+// With the store's prepared BEGIN IMMEDIATE and COMMIT, which a login's send reservation
+// and every change of a user's state run: no statement parsed again each time.
 template <class F>
 auto in_transaction(SqliteStore::Statements& statements, F&& work) -> decltype(work()) {
-    exec(statements, "BEGIN IMMEDIATE");
-    try {
-        if constexpr (std::is_void_v<decltype(work())>) {
-            work();
-            exec(statements, "COMMIT");
-        } else {
-            auto result = work();
-            exec(statements, "COMMIT");
-            return result;
-        }
-    } catch (...) {
-        sqlite3_exec(statements.db(), "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-    }
+    return transaction_run_by(
+        statements.db(), [&statements](const char* sql) { exec(statements, sql); },
+        std::forward<F>(work));
 }
 
 // What a sealed value is bound to (the AEAD's associated data), so that a sealed value
