@@ -441,7 +441,9 @@ Floor fsync_floor(const fs::path& dir, int n) {
     std::string line(240, 'x');
     line += "\n";
     return time_n(
-        "open + append a 240-byte line + fsync + close (the outbox channel's write)", n, [&] {
+        "open + append a 240-byte line + fsync + close (the disk's fsync, which pam_oath's "
+        "rewrite of its users file waits for; lwauth's outbox appends without it)",
+        n, [&] {
             int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
             ssize_t w = ::write(fd, line.data(), line.size());
             (void)w;
