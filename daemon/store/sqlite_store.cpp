@@ -334,7 +334,16 @@ auto in_transaction(sqlite3* db, F&& work) -> decltype(work()) {
 template <class F>
 auto in_transaction(SqliteStore::Statements& statements, F&& work) -> decltype(work()) {
     return transaction_run_by(
-        statements.db(), [&statements](const char* sql) { exec(statements, sql); },
+        statements.db(),
+        [&statements](const char* sql) {
+            // Its failure reads as sqlite3_exec's did ("the state database's disk is full
+            // (database or disk is full)"), with no step of its own to name.
+            auto stmt = prepare(statements, sql, {});
+            if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
+                throw_sqlite(sqlite3_extended_errcode(statements.db()),
+                             sqlite3_errmsg(statements.db()));
+            }
+        },
         std::forward<F>(work));
 }
 
