@@ -3,6 +3,7 @@
 // method, and a privacy audit of everything lwauth writes or prints.
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -325,6 +326,43 @@ TEST_F(AdminManagedContacts, AnAdministratorsContactServesLoginsAtOnce) {
     json removed = ctl_json("alice", {"status"});
     EXPECT_FALSE(removed.contains("phone"));
     EXPECT_EQ(removed["two_step"], false);
+}
+
+TEST_F(AdminManagedContacts, AReplacementTheStoreFailsToSaveLeavesCodesGoingWhereTheProfileSays) {
+    ASSERT_EQ(ctl("root", {"admin", "contact", "set", "alice", "phone", kAlicePhone}).exit_code, 0);
+    ASSERT_EQ(ctl("alice", {"two-step", "on"}).exit_code, 0);
+    json before = ctl_json("root", {"admin", "show", "alice"});
+    ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << before.dump();
+
+    // From the next start on, the database refuses alice's login contacts: the write of
+    // the profile can still go through, the login contact's fails after it.
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open((daemon_->state_dir() / "lwauth.db").c_str(), &raw), SQLITE_OK);
+        std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+        ASSERT_EQ(sqlite3_exec(db.get(),
+                               "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts "
+                               "WHEN NEW.user = 'alice' BEGIN SELECT RAISE(ABORT, "
+                               "'contacts refused by the test'); END",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+    }
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+
+    // The lost phone replaced: the administrator is told it failed.
+    RunResult set = ctl("root", {"admin", "contact", "set", "alice", "phone", kProfilePhone});
+    EXPECT_NE(set.exit_code, 0);
+    EXPECT_NE(set.err.find("contacts refused by the test"), std::string::npos) << set.err;
+
+    json after = ctl_json("root", {"admin", "show", "alice"});
+    EXPECT_EQ(after["profile_phone"], before["profile_phone"])
+        << "the profile must not show a number the codes do not go to";
+    EXPECT_EQ(after["phone"], before["phone"]);
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone)
+        << "the code went where the profile says it goes";
 }
 
 // ---- Who may call what ---------------------------------------------------------------
