@@ -3,7 +3,6 @@
 // method, and a privacy audit of everything lwauth writes or prints.
 #include <grp.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -337,17 +336,9 @@ TEST_F(AdminManagedContacts, AReplacementTheStoreFailsToSaveLeavesCodesGoingWher
     // From the next start on, the database refuses alice's login contacts: the write of
     // the profile can still go through, the login contact's fails after it.
     ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
-    {
-        sqlite3* raw = nullptr;
-        ASSERT_EQ(sqlite3_open((daemon_->state_dir() / "lwauth.db").c_str(), &raw), SQLITE_OK);
-        std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
-        ASSERT_EQ(sqlite3_exec(db.get(),
-                               "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts "
-                               "WHEN NEW.user = 'alice' BEGIN SELECT RAISE(ABORT, "
-                               "'contacts refused by the test'); END",
-                               nullptr, nullptr, nullptr),
-                  SQLITE_OK);
-    }
+    daemon_->sql(
+        "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts WHEN NEW.user = 'alice' "
+        "BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
 
     // The lost phone replaced: the administrator is told it failed.
