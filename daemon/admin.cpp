@@ -124,10 +124,7 @@ void AdminService::set_contact(uid_t admin, const std::string& user, const std::
         require_not_from_directory(user);
         Contact profile{kind, normalized_contact(kind, value), "admin"};
         store_.load_user(user, then<UserState>(done, [=, this](const UserState& state) {
-                             store_.set_profile_contact(user, profile, then<void>(done, [=, this] {
-                                                            set_login_contact(admin, user, profile,
-                                                                              state, done);
-                                                        }));
+                             set_login_contact(admin, user, profile, state, done);
                          }));
     });
 }
@@ -145,17 +142,30 @@ void AdminService::set_login_contact(uid_t admin, const std::string& user, const
                                      const UserState& state, Done<void> done) {
     const std::string& kind = profile.kind;
     if (account_.policy().contacts == policy::Contacts::Admin) {
-        // The directory is the truth: the profile's value is the login contact.
-        store_.save_contact(user, profile, then<void>(done, [=, this] {
-                                account_.forget_pending(user, kind);
-                                log_admin(admin, user, "contact-set",
-                                          "administrator set a contact for login codes", kind);
-                                done(Result<void>::success());
-                            }));
+        // The directory is the truth: the profile's value is the login contact. Both are
+        // saved in one step, so that no failure between them leaves the profile showing the
+        // new value while codes still go to the old one (a lost phone's).
+        store_.save_profile_and_login_contact(
+            user, profile, then<void>(done, [=, this] {
+                account_.forget_pending(user, kind);
+                log_admin(admin, user, "contact-set", "administrator set a contact for login codes",
+                          kind);
+                done(Result<void>::success());
+            }));
         return;
     }
-    // A confirmation of the old value must not make it the login contact later.
-    account_.forget_pending_profile(user, kind);
+    store_.set_profile_contact(user, profile, then<void>(done, [=, this] {
+                                   // A confirmation of the old value must not make it the
+                                   // login contact later.
+                                   account_.forget_pending_profile(user, kind);
+                                   ask_to_confirm_again(admin, user, profile, state, done);
+                               }));
+}
+
+void AdminService::ask_to_confirm_again(uid_t admin, const std::string& user,
+                                        const Contact& profile, const UserState& state,
+                                        Done<void> done) {
+    const std::string& kind = profile.kind;
     const Contact* login = state.contact(kind);
     if (login != nullptr && login->source != "self" && login->value != profile.value) {
         // The user confirmed the old profile value; the new one needs its own confirmation.

@@ -94,9 +94,14 @@ class AdminService {
     /// The end of test_send, once the store has read the user.
     void send_test(uid_t admin, const std::string& user, const policy::UserPolicy& up,
                    const UserState& state, Done<Delivered> done);
-    /// The end of set_contact, once the profile is saved.
+    /// The end of set_contact, once the store has read the user: the profile contact and,
+    /// under `contacts = admin`, the login contact with it in one store step.
     void set_login_contact(uid_t admin, const std::string& user, const Contact& profile,
                            const UserState& state, Done<void> done);
+    /// The end of set_contact outside `contacts = admin`, once the profile is saved: a login
+    /// contact confirmed from the old profile value is removed, to be confirmed again.
+    void ask_to_confirm_again(uid_t admin, const std::string& user, const Contact& profile,
+                              const UserState& state, Done<void> done);
 
     AsyncStore& store_;
     AccountService& account_;

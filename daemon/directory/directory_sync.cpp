@@ -70,12 +70,19 @@ void plan(const DirectoryEntry& entry, const UserState& state, AsyncStore& store
         const Contact* login = state.contact(kind);
         if (value) {
             Contact contact{kind, *value, "admin"};
-            if (profile == nullptr || profile->value != *value) {
+            const bool new_profile = profile == nullptr || profile->value != *value;
+            const bool new_login = login == nullptr || login->value != *value;
+            if (new_profile && new_login) {
+                // One step: no failure between the two leaves the profile showing a number
+                // the codes do not go to.
+                steps.push_back([&store, user, contact](Done<void> d) {
+                    store.save_profile_and_login_contact(user, contact, std::move(d));
+                });
+            } else if (new_profile) {
                 steps.push_back([&store, user, contact](Done<void> d) {
                     store.set_profile_contact(user, contact, std::move(d));
                 });
-            }
-            if (login == nullptr || login->value != *value) {
+            } else if (new_login) {
                 steps.push_back([&store, user, contact](Done<void> d) {
                     store.save_contact(user, contact, std::move(d));
                 });

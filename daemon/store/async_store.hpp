@@ -39,6 +39,8 @@ class AsyncStore {
                                      Done<void> done) = 0;
     virtual void remove_profile_contact(const std::string& user, const std::string& kind,
                                         Done<void> done) = 0;
+    virtual void save_profile_and_login_contact(const std::string& user, const Contact& contact,
+                                                Done<void> done) = 0;
     virtual void set_line_link(const std::string& user, const std::string& subject_hash,
                                Done<void> done) = 0;
     virtual void replace_line_link(const std::string& user, const std::string& old_hash,
@@ -167,6 +169,10 @@ class ImmediateStore final : public AsyncStore {
     void remove_profile_contact(const std::string& user, const std::string& kind,
                                 Done<void> done) override {
         answer(done, [&] { store_.remove_profile_contact(user, kind); });
+    }
+    void save_profile_and_login_contact(const std::string& user, const Contact& contact,
+                                        Done<void> done) override {
+        answer(done, [&] { store_.save_profile_and_login_contact(user, contact); });
     }
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {

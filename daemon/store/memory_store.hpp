@@ -78,6 +78,9 @@ class MemoryStore final : public Store {
         remove_profile_contact(user, contact.kind);
         users_[user].profile.push_back({contact.kind, contact.value, "admin"});
     }
+    void save_profile_and_login_contact(const std::string& user, const Contact& contact) override {
+        save_profile_and_login_contact_steps(user, contact);
+    }
     void remove_profile_contact(const std::string& user, const std::string& kind) override {
         if (UserState* state = existing(user)) {
             std::erase_if(state->profile, [&](const Contact& c) { return c.kind == kind; });

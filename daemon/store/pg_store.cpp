@@ -622,6 +622,10 @@ void PgStore::set_profile_contact(const std::string& user, const Contact& contac
           {user, contact.kind}, &sealed);
 }
 
+void PgStore::save_profile_and_login_contact(const std::string& user, const Contact& contact) {
+    in_transaction([&] { save_profile_and_login_contact_steps(user, contact); });
+}
+
 void PgStore::remove_profile_contact(const std::string& user, const std::string& kind) {
     Query(*this, "DELETE FROM profile_contacts WHERE user_name = $1 AND kind = $2", {user, kind});
 }

@@ -618,6 +618,10 @@ void SqliteStore::set_profile_contact(const std::string& user, const Contact& co
     }
 }
 
+void SqliteStore::save_profile_and_login_contact(const std::string& user, const Contact& contact) {
+    in_transaction(*statements_, [&] { save_profile_and_login_contact_steps(user, contact); });
+}
+
 void SqliteStore::remove_profile_contact(const std::string& user, const std::string& kind) {
     exec(*statements_, "DELETE FROM profile_contacts WHERE user = ? AND kind = ?", {user, kind});
 }

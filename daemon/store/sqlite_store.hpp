@@ -40,6 +40,7 @@ class SqliteStore final : public Store {
     void save_contact_and_two_step(const std::string& user, const Contact& contact,
                                    bool two_step) override;
     void set_profile_contact(const std::string& user, const Contact& contact) override;
+    void save_profile_and_login_contact(const std::string& user, const Contact& contact) override;
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
     bool replace_line_link(const std::string& user, const std::string& old_hash,

@@ -155,6 +155,11 @@ void Store::set_totp_and_two_step_steps(const std::string& user, std::string_vie
     }
 }
 
+void Store::save_profile_and_login_contact_steps(const std::string& user, const Contact& contact) {
+    set_profile_contact(user, contact);
+    save_contact(user, contact);
+}
+
 std::string sealed_binding(const std::string& user, SealedValue::Place place,
                            const std::string& kind) {
     switch (place) {

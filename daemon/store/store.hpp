@@ -323,6 +323,13 @@ class Store {
 
     /// The profile's contact of a kind (the administrator's directory data).
     virtual void set_profile_contact(const std::string& user, const Contact& contact) = 0;
+    /// Sets the profile's contact of a kind and saves the same value as the login contact
+    /// of that kind (as save_contact() does, with the contact's source), in one step: under
+    /// `contacts = admin` the administrator's value is both, and a crash or an error
+    /// between them cannot leave the profile showing a new number while codes still go to
+    /// the old one (a lost or stolen phone's).
+    virtual void save_profile_and_login_contact(const std::string& user,
+                                                const Contact& contact) = 0;
     virtual void remove_profile_contact(const std::string& user, const std::string& kind) = 0;
 
     /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
@@ -509,6 +516,7 @@ class Store {
                                          bool two_step);
     void set_totp_and_two_step_steps(const std::string& user, std::string_view secret,
                                      int64_t last_step, bool two_step);
+    void save_profile_and_login_contact_steps(const std::string& user, const Contact& contact);
     /// The steps of answer_confirmation() on `found`, the user's confirmation of `kind`
     /// (nullopt: none) as the backend read it inside its transaction: what the answer does,
     /// written back through drop_confirmations() and put_confirmation().

@@ -91,6 +91,10 @@ class ThreadedStore final : public AsyncStore {
                                 Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.remove_profile_contact(user, kind); });
     }
+    void save_profile_and_login_contact(const std::string& user, const Contact& contact,
+                                        Done<void> done) override {
+        run(std::move(done), [=](Store& s) { s.save_profile_and_login_contact(user, contact); });
+    }
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_line_link(user, subject_hash); });

@@ -327,6 +327,35 @@ TEST_F(AdminManagedContacts, AnAdministratorsContactServesLoginsAtOnce) {
     EXPECT_EQ(removed["two_step"], false);
 }
 
+TEST_F(AdminManagedContacts, AReplacementTheStoreFailsToSaveLeavesCodesGoingWhereTheProfileSays) {
+    ASSERT_EQ(ctl("root", {"admin", "contact", "set", "alice", "phone", kAlicePhone}).exit_code, 0);
+    ASSERT_EQ(ctl("alice", {"two-step", "on"}).exit_code, 0);
+    json before = ctl_json("root", {"admin", "show", "alice"});
+    ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << before.dump();
+
+    // From the next start on, the database refuses alice's login contacts: the write of
+    // the profile can still go through, the login contact's fails after it.
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    daemon_->sql(
+        "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts WHEN NEW.user = 'alice' "
+        "BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+
+    // The lost phone replaced: the administrator is told it failed.
+    RunResult set = ctl("root", {"admin", "contact", "set", "alice", "phone", kProfilePhone});
+    EXPECT_NE(set.exit_code, 0);
+    EXPECT_NE(set.err.find("contacts refused by the test"), std::string::npos) << set.err;
+
+    json after = ctl_json("root", {"admin", "show", "alice"});
+    EXPECT_EQ(after["profile_phone"], before["profile_phone"])
+        << "the profile must not show a number the codes do not go to";
+    EXPECT_EQ(after["phone"], before["phone"]);
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone)
+        << "the code went where the profile says it goes";
+}
+
 // ---- Who may call what ---------------------------------------------------------------
 
 struct Method {

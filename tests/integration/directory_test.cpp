@@ -280,6 +280,40 @@ TEST_F(DirectoryTest, DirectoryDownTheCacheServesWithAWarning) {
     EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone);
 }
 
+TEST_F(DirectoryTest, ANewNumberTheStoreFailsToSaveLeavesCodesGoingWhereTheProfileSays) {
+    start_daemon(slapd_->ldapi_uri());
+    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+    ASSERT_EQ(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0);
+    RunResult shown = daemon_->ctl("root", {"admin", "show", "alice", "--json"});
+    json before = json::parse(shown.out, nullptr, false);
+    ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << shown.out;
+
+    // Alice's phone replaced in the directory; from the next start on, the database refuses
+    // her login contacts: the profile's write can still go through, the login contact's not.
+    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+    write_file(dir_ / "new-mobile.ldif",
+               "dn: uid=alice,ou=people,dc=example,dc=com\nchangetype: modify\n"
+               "replace: mobile\nmobile: +81 90 1111 2222\n");
+    std::string modify = "ldapmodify -x -H '" + slapd_->ldapi_uri() + "' -D '" + kBindDn +
+                         "' -w test-bind-password -f " + (dir_ / "new-mobile.ldif").string() +
+                         " >/dev/null";
+    ASSERT_EQ(std::system(modify.c_str()), 0) << modify;
+    daemon_->sql(
+        "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts WHEN NEW.user = 'alice' "
+        "BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_TRUE(daemon_->log_shows("contacts refused by the test")) << daemon_->log();
+
+    json after =
+        json::parse(daemon_->ctl("root", {"admin", "show", "alice", "--json"}).out, nullptr, false);
+    EXPECT_EQ(after["profile_phone"], before["profile_phone"])
+        << "the profile must not show a number the codes do not go to";
+    EXPECT_EQ(after["phone"], before["phone"]);
+    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+    EXPECT_EQ(login.verdict, "success") << daemon_->log();
+    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone);
+}
+
 TEST_F(DirectoryTest, ContactsOlderThanMaxAgeAreRemovedWhileTheDirectoryIsDown) {
     start_daemon(slapd_->ldapi_uri());
     ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();

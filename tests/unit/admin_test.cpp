@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "account.hpp"
+#include "deferred_store.hpp"
 #include "delivery.hpp"
 #include "fakes.hpp"
 #include "lwauth/error.hpp"
@@ -120,6 +121,38 @@ TEST_F(AdminServiceTest, UnderAdminTheProfileIsTheLoginContactAtOnce) {
     EXPECT_TRUE(sent_.empty());
     admin_.remove_contact(kAdmin, "taro", "phone");
     EXPECT_TRUE(store_.load_user("taro").empty());
+}
+
+TEST_F(AdminServiceTest, UnderAdminAStoreFailureAtAnyStepLeavesProfileAndLoginContactAgreeing) {
+    use("admin");
+    admin_.set_contact(kAdmin, "taro", "phone", kPhone);  // the phone that was lost
+    // The replacement, with the store's n-th operation failing, for every n until it
+    // succeeds: whatever failed, codes go where the profile says.
+    bool changed = false;
+    for (int failing = 1; failing < 10 && !changed; ++failing) {
+        test::DeferredStore deferred(async_store_);
+        AdminService admin{deferred, account_service_, users_, sender_, "testhost"};
+        std::optional<Result<void>> result;
+        admin.set_contact(kAdmin, "taro", "phone", kProfilePhone,
+                          [&](Result<void> r) { result.emplace(std::move(r)); });
+        for (int step = 1; !result && deferred.waiting() > 0; ++step) {
+            if (step == failing) {
+                deferred.fail_one(Error(Errc::Unavailable, "the store went away"));
+            } else {
+                deferred.run_one();
+            }
+        }
+        ASSERT_TRUE(result.has_value());
+        UserState state = store_.load_user("taro");
+        ASSERT_NE(state.profile_contact("phone"), nullptr);
+        ASSERT_NE(state.contact("phone"), nullptr);
+        EXPECT_EQ(state.profile_contact("phone")->value, state.contact("phone")->value)
+            << "operation " << failing << " failing";
+        changed = result->ok();
+        EXPECT_EQ(state.contact("phone")->value, changed ? kProfilePhone : kPhone)
+            << "operation " << failing << " failing";
+    }
+    EXPECT_TRUE(changed);
 }
 
 TEST_F(AdminServiceTest, TheUsersOwnNumberIsNeverTheAdministrators) {

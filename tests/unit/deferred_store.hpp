@@ -96,6 +96,10 @@ class DeferredStore final : public AsyncStore {
                                 Done<void> done) override {
         later([=, this] { inner_.remove_profile_contact(user, kind, done); }, done);
     }
+    void save_profile_and_login_contact(const std::string& user, const Contact& contact,
+                                        Done<void> done) override {
+        later([=, this] { inner_.save_profile_and_login_contact(user, contact, done); }, done);
+    }
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {
         later([=, this] { inner_.set_line_link(user, subject_hash, done); }, done);

@@ -69,6 +69,18 @@ struct SqliteBackend {
             std::make_unique<SqliteStore>(path_, test_cipher(random_, key, old_keys)));
     }
     void run_until(const std::function<bool()>& /*answered*/) {}
+    /// From now on every write of a login contact of `user` fails, as a statement does when
+    /// the disk or the database gives out: a trigger put in behind the store's back.
+    void refuse_login_contacts(const std::string& user) {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+        SqlitePtr db(raw);
+        const std::string sql =
+            "CREATE TRIGGER refuse_login_contacts BEFORE INSERT ON contacts "
+            "WHEN NEW.user = '" +
+            user + "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+        ASSERT_EQ(sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    }
 
   private:
     test::TempDir dir_;
@@ -189,6 +201,15 @@ struct PostgresBackend {
             sd_event_run(event_.get(), 100000);
         }
     }
+    /// SqliteBackend::refuse_login_contacts on PostgreSQL.
+    void refuse_login_contacts(const std::string& user) {
+        database_.exec(
+            "CREATE FUNCTION refuse_login_contact() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; "
+            "CREATE TRIGGER refuse_login_contacts BEFORE INSERT OR UPDATE ON contacts "
+            "FOR EACH ROW WHEN (NEW.user_name = '" +
+            user + "') EXECUTE FUNCTION refuse_login_contact();");
+    }
 
   private:
     OpenSslRandom random_;
@@ -263,6 +284,9 @@ class Awaited {
     }
     void set_profile_contact(const std::string& u, const Contact& c) {
         get<void>(&AsyncStore::set_profile_contact, u, c);
+    }
+    void save_profile_and_login_contact(const std::string& u, const Contact& c) {
+        get<void>(&AsyncStore::save_profile_and_login_contact, u, c);
     }
     void remove_profile_contact(const std::string& u, const std::string& kind) {
         get<void>(&AsyncStore::remove_profile_contact, u, kind);
@@ -507,6 +531,54 @@ TYPED_TEST(StoreContract, RemovesOneContactKindOfLoginOrProfile) {
     EXPECT_EQ(state.profile[0].value, "hanako@example.com");
     store.remove_profile_contact("taro", "email");
     EXPECT_TRUE(store.load_user("taro").profile.empty());
+}
+
+TYPED_TEST(StoreContract, AnAdministratorsContactIsSavedAsProfileAndLoginContactAtOnce) {
+    Awaited& store = this->store();
+    store.save_contact("taro", {"phone", "+14155552671", "self"});
+    store.save_profile_and_login_contact("taro", {"phone", kPhone, "admin"});
+    UserState taro = store.load_user("taro");
+    ASSERT_NE(taro.profile_contact("phone"), nullptr);
+    EXPECT_EQ(taro.profile_contact("phone")->value, kPhone);
+    ASSERT_EQ(taro.contacts.size(), 1u) << "it replaces the login contact of its kind";
+    EXPECT_EQ(taro.contact("phone")->value, kPhone);
+    EXPECT_EQ(taro.contact("phone")->source, "admin");
+    EXPECT_TRUE(taro.enrolled);
+
+    store.save_profile_and_login_contact("taro", {"email", kEmail, "admin"});
+    taro = store.load_user("taro");
+    EXPECT_EQ(taro.profile.size(), 2u);
+    EXPECT_EQ(taro.contacts.size(), 2u);
+    EXPECT_EQ(taro.contact("phone")->value, kPhone) << "each kind is its own";
+}
+
+TYPED_TEST(StoreContract, AnAdministratorsContactThatFailsMidwayChangesNeitherValue) {
+    if constexpr (!requires(TypeParam & b) { b.refuse_login_contacts(std::string()); }) {
+        GTEST_SKIP() << TypeParam::kName << " has no write that can fail midway";
+    } else {
+        Awaited& store = this->store();
+        store.save_profile_and_login_contact("taro", {"phone", kPhone, "admin"});
+        this->backend_.refuse_login_contacts("taro");
+        ASSERT_THROW(store.save_contact("taro", {"email", kEmail}), Error)
+            << "the second write fails from now on";
+
+        // A lost phone replaced: the profile's write comes first, the login contact's fails.
+        EXPECT_THROW(
+            store.save_profile_and_login_contact("taro", {"phone", "+14155552671", "admin"}),
+            Error);
+        UserState taro = store.load_user("taro");
+        ASSERT_NE(taro.profile_contact("phone"), nullptr);
+        EXPECT_EQ(taro.profile_contact("phone")->value, kPhone)
+            << "the profile must not show a number the codes do not go to";
+        ASSERT_NE(taro.contact("phone"), nullptr);
+        EXPECT_EQ(taro.contact("phone")->value, kPhone);
+
+        EXPECT_THROW(store.save_profile_and_login_contact("taro", {"email", kEmail, "admin"}),
+                     Error);
+        taro = store.load_user("taro");
+        EXPECT_EQ(taro.profile_contact("email"), nullptr) << "no new kind half-saved either";
+        EXPECT_EQ(taro.contact("email"), nullptr);
+    }
 }
 
 TYPED_TEST(StoreContract, ListsTheUsersWithStateOnlyInNameOrder) {
