@@ -58,7 +58,9 @@ class LoginSocket {
         LoginSocket* socket = nullptr;
         uint64_t number = 0;
         uint64_t accepted_usec = 0;  // CLOCK_MONOTONIC
-        BusPtr bus;
+        // Closed, never flushed (BusPtr): sd_bus_flush waits, with no bound of its own and
+        // the loop stopped, for a peer still authenticating (90 s) or not reading.
+        std::unique_ptr<sd_bus, Deleter<sd_bus_close_unref>> bus;
         EventSourcePtr io;  // after bus: removed from the loop before the bus closes its fd
         uint32_t events = 0;
         bool ready = false;  // authenticated
