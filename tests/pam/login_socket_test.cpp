@@ -132,6 +132,56 @@ bool read_until(int fd, std::string& in, const std::function<bool(const std::str
     return enough(in);
 }
 
+// A call of org.freedesktop.DBus.Peer.Ping on lwauthd's object as the wire carries it
+// (little-endian, no body), with serial `serial`.
+std::string ping_call(size_t serial) {
+    auto pad = [](std::string& s) { s.resize((s.size() + 7) / 8 * 8, '\0'); };
+    auto append_u32 = [](std::string& s, uint32_t value) {
+        s.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    };
+    std::string fields;
+    auto field = [&](char code, char type, const std::string& value) {
+        pad(fields);
+        fields += {code, '\1', type, '\0'};
+        append_u32(fields, static_cast<uint32_t>(value.size()));
+        fields += value;
+        fields += '\0';
+    };
+    field(1, 'o', "/org/lwauth/Auth1");
+    field(2, 's', "org.freedesktop.DBus.Peer");
+    field(3, 's', "Ping");
+    std::string call = {'l', '\1', '\0', '\1'};
+    append_u32(call, 0);  // body length
+    append_u32(call, static_cast<uint32_t>(serial));
+    append_u32(call, static_cast<uint32_t>(fields.size()));
+    call += fields;
+    pad(call);
+    return call;
+}
+
+// The method returns among the messages that follow the authentication lines in `in`.
+size_t method_returns(const std::string& in) {
+    size_t ok = in.find("\r\nOK ");
+    size_t at = ok == std::string::npos ? in.rfind("OK ", 0) : ok + 2;
+    if (at == std::string::npos || (at = in.find("\r\n", at)) == std::string::npos) {
+        return 0;
+    }
+    size_t returns = 0;
+    for (at += 2; at + 16 <= in.size();) {
+        uint32_t body = 0;
+        uint32_t fields = 0;
+        std::memcpy(&body, in.data() + at + 4, sizeof(body));
+        std::memcpy(&fields, in.data() + at + 12, sizeof(fields));
+        size_t size = 16 + (fields + 7) / 8 * 8 + body;
+        if (at + size > in.size()) {
+            break;
+        }
+        returns += in[at + 1] == 2 ? 1 : 0;
+        at += size;
+    }
+    return returns;
+}
+
 class LoginSocketTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -460,6 +510,31 @@ TEST_F(LoginSocketTest, StopsAtOnceWhileAConnectionIsHalfwayThroughAuthenticatio
     EXPECT_EQ(in.rfind("OK ", 0), 0u) << in;
     EXPECT_EQ(daemon_->stop(), 0) << "not stopped within 10 s of SIGTERM: " << daemon_->log();
     ::close(fd);
+}
+
+TEST_F(LoginSocketTest, CallsSentRightBehindBeginAreAllAnswered) {
+    // The D-Bus stream of messages starts right after BEGIN: a client may send its calls
+    // behind its authentication without waiting for OK. sd-bus reads what it finds in the
+    // socket while it authenticates, so that those calls can all be read already, with
+    // nothing left in the socket to wake lwauthd for them. Lines sd-bus answers ERROR to
+    // come first, so that it reads the last part in one 4 KiB read.
+    int fd = connect_to(daemon_->login_socket());
+    ASSERT_GE(fd, 0);
+    std::string out(1, '\0');
+    while (out.size() < 4200) {
+        out += "NOOP\r\n";
+    }
+    out += "AUTH EXTERNAL 30\r\nBEGIN\r\n";
+    size_t calls = 0;
+    for (std::string call; out.size() + (call = ping_call(calls + 1)).size() <= 8192; ++calls) {
+        out += call;
+    }
+    ASSERT_GT(calls, 30u);
+    ASSERT_EQ(::write(fd, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    std::string in;
+    read_until(fd, in, [&](const std::string& got) { return method_returns(got) >= calls; });
+    ::close(fd);
+    EXPECT_EQ(method_returns(in), calls) << daemon_->log();
 }
 
 TEST_F(LoginSocketTest, RepliesToAClientThatReadsLateAllArriveAndOthersLogInMeanwhile) {
