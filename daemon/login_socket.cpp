@@ -303,7 +303,12 @@ int LoginSocket::on_io(sd_event_source*, int, uint32_t, void* userdata) {
 }
 
 void LoginSocket::process(Connection& connection) {
-    for (int i = 0; i < kProcessBurst && !connection.closed; ++i) {
+    connection.more = false;
+    for (int i = 0; !connection.closed; ++i) {
+        if (i == kProcessBurst) {
+            connection.more = true;  // sd-bus said to call again: the backlog's turn
+            break;
+        }
         int r = sd_bus_process(connection.bus.get(), nullptr);
         if (r < 0) {
             // What sd-bus does not turn into its own close itself.
@@ -337,12 +342,15 @@ bool LoginSocket::update(Connection& connection) {
         connection.events = static_cast<uint32_t>(events);
     }
     uint64_t timeout = 0;
-    return sd_bus_get_timeout(connection.bus.get(), &timeout) > 0 && timeout == 0;
+    return connection.more ||
+           (sd_bus_get_timeout(connection.bus.get(), &timeout) > 0 && timeout == 0);
 }
 
 // Before the loop waits: what each connection wants to write now (a reply sent from a
 // timer or a store thread's answer queues there when the socket's buffer is full), and
-// whether one has messages read but not dispatched, which the descriptor will not announce.
+// whether one has messages read but not dispatched, which the descriptor will not announce:
+// sd_bus_get_timeout counts those of sd-bus's read queue only, not the calls it read into
+// its buffer with the authentication, which only calling sd_bus_process again dispatches.
 int LoginSocket::on_prepare(sd_event_source*, void* userdata) {
     auto* self = static_cast<LoginSocket*>(userdata);
     return c_barrier("login-socket-prepare", 0, [self] {

@@ -58,11 +58,17 @@ class LoginSocket {
         LoginSocket* socket = nullptr;
         uint64_t number = 0;
         uint64_t accepted_usec = 0;  // CLOCK_MONOTONIC
-        BusPtr bus;
+        // Closed, never flushed (BusPtr): sd_bus_flush waits, with no bound of its own and
+        // the loop stopped, for a peer still authenticating (90 s) or not reading.
+        std::unique_ptr<sd_bus, Deleter<sd_bus_close_unref>> bus;
         EventSourcePtr io;  // after bus: removed from the loop before the bus closes its fd
         uint32_t events = 0;
         bool ready = false;  // authenticated
         bool closed = false;
+        // Its last turn ended at kProcessBurst with sd-bus asking to be called again: what
+        // it has read already (calls sent right behind BEGIN, read with the authentication)
+        // may be all there is, with nothing left in the socket to wake the loop for it.
+        bool more = false;
     };
 
     static int on_accept(sd_event_source*, int, uint32_t, void* userdata);
@@ -75,7 +81,8 @@ class LoginSocket {
     // Dispatches what the connection has read, a bounded number of messages.
     void process(Connection& connection);
     // Brings the connection's I/O events up to date; true when it has messages read but
-    // not dispatched (or its close to finish), which no I/O event would announce.
+    // not dispatched (or its close to finish, or its turn ended at the burst's bound),
+    // which no I/O event would announce.
     bool update(Connection& connection);
     // Closes connections that have not authenticated in time; arms the timer for the next.
     void check_auth_deadlines();

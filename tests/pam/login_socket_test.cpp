@@ -66,6 +66,14 @@ bool all_closed(const fs::path& path) {
     return connections_on(path) == 0;
 }
 
+// The address of the Unix socket at `path`.
+sockaddr_un address_of(const fs::path& path) {
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
+    return address;
+}
+
 // A socket listening at `path`, bound as `uid` (its file and its listener's credentials
 // are that user's); -1 when it cannot be made.
 int listen_at(const fs::path& path, uid_t uid = 0) {
@@ -73,9 +81,7 @@ int listen_at(const fs::path& path, uid_t uid = 0) {
     if (fd < 0) {
         return -1;
     }
-    struct sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
+    struct sockaddr_un address = address_of(path);
     bool as_user = uid != 0 && ::setegid(uid) == 0 && ::seteuid(uid) == 0;
     int r = -1;
     if (uid == 0 || as_user) {
@@ -92,6 +98,88 @@ int listen_at(const fs::path& path, uid_t uid = 0) {
         return -1;
     }
     return fd;
+}
+
+// A connection to the socket at `path`, as this process (root); -1 when connect() failed.
+int connect_to(const fs::path& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    struct sockaddr_un address = address_of(path);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Reads from `fd` into `in` until `enough` says so or 10 s have passed; whether it did.
+bool read_until(int fd, std::string& in, const std::function<bool(const std::string&)>& enough) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!enough(in) && std::chrono::steady_clock::now() < deadline) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) != 1) {
+            continue;
+        }
+        char buffer[4096];
+        ssize_t n = ::read(fd, buffer, sizeof(buffer));
+        if (n <= 0) {
+            break;
+        }
+        in.append(buffer, static_cast<size_t>(n));
+    }
+    return enough(in);
+}
+
+// A call of org.freedesktop.DBus.Peer.Ping on lwauthd's object as the wire carries it
+// (little-endian, no body), with serial `serial`.
+std::string ping_call(size_t serial) {
+    auto pad = [](std::string& s) { s.resize((s.size() + 7) / 8 * 8, '\0'); };
+    auto append_u32 = [](std::string& s, uint32_t value) {
+        s.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    };
+    std::string fields;
+    auto field = [&](char code, char type, const std::string& value) {
+        pad(fields);
+        fields += {code, '\1', type, '\0'};
+        append_u32(fields, static_cast<uint32_t>(value.size()));
+        fields += value;
+        fields += '\0';
+    };
+    field(1, 'o', "/org/lwauth/Auth1");
+    field(2, 's', "org.freedesktop.DBus.Peer");
+    field(3, 's', "Ping");
+    std::string call = {'l', '\1', '\0', '\1'};
+    append_u32(call, 0);  // body length
+    append_u32(call, static_cast<uint32_t>(serial));
+    append_u32(call, static_cast<uint32_t>(fields.size()));
+    call += fields;
+    pad(call);
+    return call;
+}
+
+// The method returns among the messages that follow the authentication lines in `in`.
+size_t method_returns(const std::string& in) {
+    size_t ok = in.find("\r\nOK ");
+    size_t at = ok == std::string::npos ? in.rfind("OK ", 0) : ok + 2;
+    if (at == std::string::npos || (at = in.find("\r\n", at)) == std::string::npos) {
+        return 0;
+    }
+    size_t returns = 0;
+    for (at += 2; at + 16 <= in.size();) {
+        uint32_t body = 0;
+        uint32_t fields = 0;
+        std::memcpy(&body, in.data() + at + 4, sizeof(body));
+        std::memcpy(&fields, in.data() + at + 12, sizeof(fields));
+        size_t size = 16 + (fields + 7) / 8 * 8 + body;
+        if (at + size > in.size()) {
+            break;
+        }
+        returns += in[at + 1] == 2 ? 1 : 0;
+        at += size;
+    }
+    return returns;
 }
 
 class LoginSocketTest : public ::testing::Test {
@@ -389,13 +477,8 @@ TEST_F(LoginSocketAsLwauth, ACallerOtherThanRootIsClosedAtConnect) {
 TEST_F(LoginSocketTest, AConnectionThatNeverAuthenticatesIsClosed) {
     // Root connects and says nothing: lwauthd does not keep the connection (and a slot of
     // its kMaxConnections) past its authentication deadline, 25 s.
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = connect_to(daemon_->login_socket());
     ASSERT_GE(fd, 0);
-    struct sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    std::string path = daemon_->login_socket().string();
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
     struct pollfd p = {fd, POLLIN, 0};
     int ready = ::poll(&p, 1, 90 * 1000);
     char byte = 0;
@@ -409,6 +492,49 @@ TEST_F(LoginSocketTest, AConnectionThatNeverAuthenticatesIsClosed) {
     size_t on_socket = 0;
     EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
     EXPECT_EQ(on_socket, 1u);
+}
+
+TEST_F(LoginSocketTest, StopsAtOnceWhileAConnectionIsHalfwayThroughAuthentication) {
+    // Root's process connected and said AUTH, then stopped (SIGSTOP, a debugger) before
+    // BEGIN. SIGTERM: lwauthd closes the connection and exits, rather than wait for the
+    // peer to finish authenticating (sd-bus waits 90 s for that when flushing).
+    int fd = connect_to(daemon_->login_socket());
+    ASSERT_GE(fd, 0);
+    const std::string auth("\0AUTH EXTERNAL 30\r\n", 19);
+    ASSERT_EQ(::write(fd, auth.data(), auth.size()), static_cast<ssize_t>(auth.size()));
+    std::string in;
+    // The OK says that lwauthd has taken the connection on.
+    EXPECT_TRUE(read_until(fd, in, [](const std::string& got) {
+        return got.find("\r\n") != std::string::npos;
+    }));
+    EXPECT_EQ(in.rfind("OK ", 0), 0u) << in;
+    EXPECT_EQ(daemon_->stop(), 0) << "not stopped within 10 s of SIGTERM: " << daemon_->log();
+    ::close(fd);
+}
+
+TEST_F(LoginSocketTest, CallsSentRightBehindBeginAreAllAnswered) {
+    // The D-Bus stream of messages starts right after BEGIN: a client may send its calls
+    // behind its authentication without waiting for OK. sd-bus reads what it finds in the
+    // socket while it authenticates, so that those calls can all be read already, with
+    // nothing left in the socket to wake lwauthd for them. Lines sd-bus answers ERROR to
+    // come first, so that it reads the last part in one 4 KiB read.
+    int fd = connect_to(daemon_->login_socket());
+    ASSERT_GE(fd, 0);
+    std::string out(1, '\0');
+    while (out.size() < 4200) {
+        out += "NOOP\r\n";
+    }
+    out += "AUTH EXTERNAL 30\r\nBEGIN\r\n";
+    size_t calls = 0;
+    for (std::string call; out.size() + (call = ping_call(calls + 1)).size() <= 8192; ++calls) {
+        out += call;
+    }
+    ASSERT_GT(calls, 30u);
+    ASSERT_EQ(::write(fd, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    std::string in;
+    read_until(fd, in, [&](const std::string& got) { return method_returns(got) >= calls; });
+    ::close(fd);
+    EXPECT_EQ(method_returns(in), calls) << daemon_->log();
 }
 
 TEST_F(LoginSocketTest, RepliesToAClientThatReadsLateAllArriveAndOthersLogInMeanwhile) {
