@@ -262,6 +262,11 @@ void LoginSocket::serve(UniqueFd fd, uid_t euid) {
     if (r >= 0) {
         r = sd_bus_set_anonymous(raw, 0);
     }
+    if (r >= 0) {
+        // The Login interface takes no descriptor: none is agreed to, so none can come
+        // with a caller's message for sd-bus to hold.
+        r = sd_bus_negotiate_fds(raw, 0);
+    }
     if (r < 0) {
         throw Error(Errc::Internal, "cannot set up a login connection: " + errno_string(r));
     }

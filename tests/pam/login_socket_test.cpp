@@ -512,6 +512,29 @@ TEST_F(LoginSocketTest, StopsAtOnceWhileAConnectionIsHalfwayThroughAuthenticatio
     ::close(fd);
 }
 
+TEST_F(LoginSocketTest, NoDescriptorsArePassedOverTheSocket) {
+    // The Login interface takes no file descriptor: lwauthd agrees to none, so that no
+    // caller can make it hold one (sd-bus would keep any that came with a message).
+    int fd = connect_to(daemon_->login_socket());
+    ASSERT_GE(fd, 0);
+    const std::string auth("\0AUTH EXTERNAL 30\r\nNEGOTIATE_UNIX_FD\r\n", 38);
+    ASSERT_EQ(::write(fd, auth.data(), auth.size()), static_cast<ssize_t>(auth.size()));
+    std::string in;
+    EXPECT_TRUE(read_until(fd, in, [](const std::string& got) {
+        size_t first = got.find("\r\n");
+        return first != std::string::npos && got.find("\r\n", first + 2) != std::string::npos;
+    })) << in;
+    ::close(fd);
+    EXPECT_EQ(in.rfind("OK ", 0), 0u) << in;
+    EXPECT_EQ(in.find("AGREE_UNIX_FD"), std::string::npos) << in;
+    EXPECT_NE(in.find("\r\nERROR"), std::string::npos) << in;
+    // The module's own connection, which asks for descriptors too, logs in all the same.
+    ASSERT_TRUE(daemon_->enroll("alice", "email", "alice@example.com"));
+    size_t on_socket = 0;
+    EXPECT_EQ(alice_logs_in("socket", on_socket), PAM_SUCCESS) << daemon_->log();
+    EXPECT_EQ(on_socket, 1u);
+}
+
 TEST_F(LoginSocketTest, CallsSentRightBehindBeginAreAllAnswered) {
     // The D-Bus stream of messages starts right after BEGIN: a client may send its calls
     // behind its authentication without waiting for OK. sd-bus reads what it finds in the
