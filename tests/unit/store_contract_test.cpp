@@ -76,8 +76,8 @@ struct SqliteBackend {
     }
     /// From now on every removal of a login contact of `user` fails, as refuse_login_contacts.
     void refuse_login_contact_removals(const std::string& user) {
-        refuse("refuse_login_contact_removals BEFORE DELETE ON contacts WHEN OLD.user = '" +
-               user + "'");
+        refuse("refuse_login_contact_removals BEFORE DELETE ON contacts WHEN OLD.user = '" + user +
+               "'");
     }
 
   private:
