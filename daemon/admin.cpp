@@ -199,24 +199,17 @@ void AdminService::remove_contact(uid_t admin, const std::string& user, const st
                                                                          : bus_texts::kNoAdminEmail,
                                                          {user}));
                 }
-                auto removed = [=](bool) {
-                    log_admin(admin, user, "contact-remove", "administrator removed a contact",
-                              kind);
-                    done(Result<void>::success());
-                };
-                store_.remove_profile_contact(user, kind, then<void>(done, [=, this] {
-                                                  account_.forget_pending_profile(user, kind);
-                                                  if (!from_profile) {
-                                                      removed(false);
-                                                      return;
-                                                  }
-                                                  store_.remove_contact_and_two_step(
-                                                      user, kind,
-                                                      usable_factors(account_.user_policy(user),
-                                                                     state)
-                                                          .others(),
-                                                      then<bool>(done, removed));
-                                              }));
+                // The profile's value and the login contact taken from it go in one step,
+                // so that no failure between them leaves codes going to a number the
+                // profile no longer shows (a lost phone's); 2-step goes off with the last.
+                store_.remove_profile_and_login_contact(
+                    user, kind, usable_factors(account_.user_policy(user), state).others(),
+                    then<bool>(done, [=, this](bool) {
+                        account_.forget_pending_profile(user, kind);
+                        log_admin(admin, user, "contact-remove", "administrator removed a contact",
+                                  kind);
+                        done(Result<void>::success());
+                    }));
             }));
     });
 }

@@ -89,14 +89,15 @@ void plan(const DirectoryEntry& entry, const UserState& state, AsyncStore& store
             }
             continue;
         }
-        if (profile != nullptr) {
+        if (profile != nullptr || (login != nullptr && login->source != "self")) {
+            // One step: no failure between the two leaves codes going to a number the
+            // profile no longer shows. 2-step stays as it is: a user left without a
+            // contact is refused, not let in on the password alone (fail closed).
             steps.push_back([&store, user, kind](Done<void> d) {
-                store.remove_profile_contact(user, kind, std::move(d));
-            });
-        }
-        if (login != nullptr && login->source != "self") {
-            steps.push_back([&store, user, kind](Done<void> d) {
-                store.remove_contact(user, kind, std::move(d));
+                store.remove_profile_and_login_contact(
+                    user, kind, std::nullopt, then<bool>(std::move(d), [](bool, Done<void>& next) {
+                        next(Result<void>::success());
+                    }));
             });
         }
     }

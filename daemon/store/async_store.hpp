@@ -41,6 +41,9 @@ class AsyncStore {
                                         Done<void> done) = 0;
     virtual void save_profile_and_login_contact(const std::string& user, const Contact& contact,
                                                 Done<void> done) = 0;
+    virtual void remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                                  const std::optional<OtherFactors>& others,
+                                                  Done<bool> done) = 0;
     virtual void set_line_link(const std::string& user, const std::string& subject_hash,
                                Done<void> done) = 0;
     virtual void replace_line_link(const std::string& user, const std::string& old_hash,
@@ -173,6 +176,11 @@ class ImmediateStore final : public AsyncStore {
     void save_profile_and_login_contact(const std::string& user, const Contact& contact,
                                         Done<void> done) override {
         answer(done, [&] { store_.save_profile_and_login_contact(user, contact); });
+    }
+    void remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                          const std::optional<OtherFactors>& others,
+                                          Done<bool> done) override {
+        answer(done, [&] { return store_.remove_profile_and_login_contact(user, kind, others); });
     }
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {

@@ -81,6 +81,10 @@ class MemoryStore final : public Store {
     void save_profile_and_login_contact(const std::string& user, const Contact& contact) override {
         save_profile_and_login_contact_steps(user, contact);
     }
+    bool remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                          const std::optional<OtherFactors>& others) override {
+        return remove_profile_and_login_contact_steps(user, kind, others);
+    }
     void remove_profile_contact(const std::string& user, const std::string& kind) override {
         if (UserState* state = existing(user)) {
             std::erase_if(state->profile, [&](const Contact& c) { return c.kind == kind; });

@@ -581,6 +581,14 @@ void PgStore::remove_contact(const std::string& user, const std::string& kind) {
     Query(*this, "DELETE FROM contacts WHERE user_name = $1 AND kind = $2", {user, kind});
 }
 
+bool PgStore::remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                               const std::optional<OtherFactors>& others) {
+    return in_transaction([&] {
+        Query(*this, "SELECT 1 FROM users WHERE name = $1 FOR UPDATE", {user});
+        return remove_profile_and_login_contact_steps(user, kind, others);
+    });
+}
+
 bool PgStore::remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                           const OtherFactors& others) {
     return in_transaction([&] {

@@ -85,6 +85,8 @@ class PgStore final : public Store {
     void set_profile_contact(const std::string& user, const Contact& contact) override;
     void save_profile_and_login_contact(const std::string& user, const Contact& contact) override;
     void remove_profile_contact(const std::string& user, const std::string& kind) override;
+    bool remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                          const std::optional<OtherFactors>& others) override;
     void set_line_link(const std::string& user, const std::string& subject_hash) override;
     bool replace_line_link(const std::string& user, const std::string& old_hash,
                            const std::string& new_hash) override;

@@ -785,6 +785,12 @@ void SqliteStore::remove_contact(const std::string& user, const std::string& kin
     exec(*statements_, "DELETE FROM contacts WHERE user = ? AND kind = ?", {user, kind});
 }
 
+bool SqliteStore::remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                                   const std::optional<OtherFactors>& others) {
+    return in_transaction(
+        *statements_, [&] { return remove_profile_and_login_contact_steps(user, kind, others); });
+}
+
 bool SqliteStore::remove_contact_and_two_step(const std::string& user, const std::string& kind,
                                               const OtherFactors& others) {
     return in_transaction(*statements_,

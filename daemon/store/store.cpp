@@ -160,6 +160,21 @@ void Store::save_profile_and_login_contact_steps(const std::string& user, const 
     save_contact(user, contact);
 }
 
+bool Store::remove_profile_and_login_contact_steps(const std::string& user, const std::string& kind,
+                                                   const std::optional<OtherFactors>& others) {
+    remove_profile_contact(user, kind);
+    UserState state = load_user(user);
+    const Contact* login = state.contact(kind);
+    if (login == nullptr || login->source == "self") {
+        return false;
+    }
+    if (!others) {
+        remove_contact(user, kind);
+        return false;
+    }
+    return remove_contact_and_two_step_steps(user, kind, *others);
+}
+
 std::string sealed_binding(const std::string& user, SealedValue::Place place,
                            const std::string& kind) {
     switch (place) {

@@ -331,6 +331,15 @@ class Store {
     virtual void save_profile_and_login_contact(const std::string& user,
                                                 const Contact& contact) = 0;
     virtual void remove_profile_contact(const std::string& user, const std::string& kind) = 0;
+    /// Removes the profile's contact of a kind and, unless the user saved it themselves
+    /// (source "self"), the login contact of that kind, in one step: a crash or an error
+    /// between them cannot leave the profile without the number while codes still go to it
+    /// (a lost or stolen phone's). With `others`, 2-step goes off with the last login
+    /// contact as remove_contact_and_two_step() judges it (an administrator's removal);
+    /// without, 2-step stays as it is (the directory's, which fails closed). Returns whether
+    /// 2-step went off.
+    virtual bool remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                                  const std::optional<OtherFactors>& others) = 0;
 
     /// The LINE link: a keyed hash of the LINE subject, never the subject; "" unlinks.
     virtual void set_line_link(const std::string& user, const std::string& subject_hash) = 0;
@@ -517,6 +526,8 @@ class Store {
     void set_totp_and_two_step_steps(const std::string& user, std::string_view secret,
                                      int64_t last_step, bool two_step);
     void save_profile_and_login_contact_steps(const std::string& user, const Contact& contact);
+    bool remove_profile_and_login_contact_steps(const std::string& user, const std::string& kind,
+                                                const std::optional<OtherFactors>& others);
     /// The steps of answer_confirmation() on `found`, the user's confirmation of `kind`
     /// (nullopt: none) as the backend read it inside its transaction: what the answer does,
     /// written back through drop_confirmations() and put_confirmation().

@@ -95,6 +95,12 @@ class ThreadedStore final : public AsyncStore {
                                         Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.save_profile_and_login_contact(user, contact); });
     }
+    void remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                          const std::optional<OtherFactors>& others,
+                                          Done<bool> done) override {
+        run(std::move(done),
+            [=](Store& s) { return s.remove_profile_and_login_contact(user, kind, others); });
+    }
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {
         run(std::move(done), [=](Store& s) { s.set_line_link(user, subject_hash); });

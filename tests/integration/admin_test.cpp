@@ -289,6 +289,39 @@ TEST_F(AdminTest, UsersCannotAdminister) {
 class AdminManagedContacts : public AdminTest {
   protected:
     std::string contacts_mode() const override { return "admin"; }
+
+    /// The administrator's `command` on alice's phone with the database refusing what
+    /// `refused` names (e.g. "INSERT ON contacts WHEN NEW.user") for her from lwauthd's
+    /// next start on: the administrator is told it failed, and her profile and login
+    /// contact stay as they were, codes going where the profile says.
+    void expect_a_change_the_store_refuses_to_change_nothing(
+        const std::vector<std::string>& command, const std::string& refused) {
+        ASSERT_EQ(ctl("root", {"admin", "contact", "set", "alice", "phone", kAlicePhone}).exit_code,
+                  0);
+        ASSERT_EQ(ctl("alice", {"two-step", "on"}).exit_code, 0);
+        json before = ctl_json("root", {"admin", "show", "alice"});
+        ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << before.dump();
+
+        ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+        daemon_->sql("CREATE TRIGGER refuse_alice BEFORE " + refused +
+                     " = 'alice' BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+
+        RunResult changed = ctl("root", command);
+        EXPECT_NE(changed.exit_code, 0);
+        EXPECT_NE(changed.err.find("contacts refused by the test"), std::string::npos)
+            << changed.err;
+
+        json after = ctl_json("root", {"admin", "show", "alice"});
+        EXPECT_EQ(after["profile_phone"], before["profile_phone"])
+            << "the profile must show the number the codes go to, and no other";
+        EXPECT_EQ(after["phone"], before["phone"]);
+        LoginResult login =
+            login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+        EXPECT_EQ(login.verdict, "success") << daemon_->log();
+        EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone)
+            << "the code went where the profile says it goes";
+    }
 };
 
 TEST_F(AdminManagedContacts, UsersAreToldWhoManagesThemAndHowToAsk) {
@@ -328,32 +361,18 @@ TEST_F(AdminManagedContacts, AnAdministratorsContactServesLoginsAtOnce) {
 }
 
 TEST_F(AdminManagedContacts, AReplacementTheStoreFailsToSaveLeavesCodesGoingWhereTheProfileSays) {
-    ASSERT_EQ(ctl("root", {"admin", "contact", "set", "alice", "phone", kAlicePhone}).exit_code, 0);
-    ASSERT_EQ(ctl("alice", {"two-step", "on"}).exit_code, 0);
-    json before = ctl_json("root", {"admin", "show", "alice"});
-    ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << before.dump();
+    // The lost phone replaced; the login contact's write fails after the profile's could go
+    // through.
+    expect_a_change_the_store_refuses_to_change_nothing(
+        {"admin", "contact", "set", "alice", "phone", kProfilePhone},
+        "INSERT ON contacts WHEN NEW.user");
+}
 
-    // From the next start on, the database refuses alice's login contacts: the write of
-    // the profile can still go through, the login contact's fails after it.
-    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
-    daemon_->sql(
-        "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts WHEN NEW.user = 'alice' "
-        "BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-
-    // The lost phone replaced: the administrator is told it failed.
-    RunResult set = ctl("root", {"admin", "contact", "set", "alice", "phone", kProfilePhone});
-    EXPECT_NE(set.exit_code, 0);
-    EXPECT_NE(set.err.find("contacts refused by the test"), std::string::npos) << set.err;
-
-    json after = ctl_json("root", {"admin", "show", "alice"});
-    EXPECT_EQ(after["profile_phone"], before["profile_phone"])
-        << "the profile must not show a number the codes do not go to";
-    EXPECT_EQ(after["phone"], before["phone"]);
-    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
-    EXPECT_EQ(login.verdict, "success") << daemon_->log();
-    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone)
-        << "the code went where the profile says it goes";
+TEST_F(AdminManagedContacts, ARemovalTheStoreFailsLeavesCodesGoingWhereTheProfileSays) {
+    // The lost phone removed; the login contact's removal fails after the profile's could go
+    // through.
+    expect_a_change_the_store_refuses_to_change_nothing(
+        {"admin", "contact", "remove", "alice", "phone"}, "DELETE ON contacts WHEN OLD.user");
 }
 
 // ---- Who may call what ---------------------------------------------------------------

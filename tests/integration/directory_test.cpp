@@ -215,6 +215,43 @@ class DirectoryTest : public ::testing::Test {
 
     std::string last_code() { return read_outbox(daemon_->outbox()).back().code(); }
 
+    /// Alice's entry changed in the directory by `change` (LDIF lines after changetype)
+    /// while lwauthd is stopped, and from its next start on the database refusing what
+    /// `refused` names (e.g. "INSERT ON contacts WHEN NEW.user") for her: the pass fails,
+    /// and her profile and login contact stay as they were, codes going where the profile
+    /// says.
+    void expect_a_change_the_store_refuses_to_change_nothing(const std::string& change,
+                                                             const std::string& refused) {
+        start_daemon(slapd_->ldapi_uri());
+        ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
+        ASSERT_EQ(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0);
+        RunResult shown = daemon_->ctl("root", {"admin", "show", "alice", "--json"});
+        json before = json::parse(shown.out, nullptr, false);
+        ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << shown.out;
+
+        ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
+        write_file(dir_ / "change.ldif",
+                   "dn: uid=alice,ou=people,dc=example,dc=com\nchangetype: modify\n" + change);
+        std::string modify = "ldapmodify -x -H '" + slapd_->ldapi_uri() + "' -D '" + kBindDn +
+                             "' -w test-bind-password -f " + (dir_ / "change.ldif").string() +
+                             " >/dev/null";
+        ASSERT_EQ(std::system(modify.c_str()), 0) << modify;
+        daemon_->sql("CREATE TRIGGER refuse_alice BEFORE " + refused +
+                     " = 'alice' BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
+        ASSERT_TRUE(daemon_->start()) << daemon_->log();
+        ASSERT_TRUE(daemon_->log_shows("contacts refused by the test")) << daemon_->log();
+
+        json after = json::parse(daemon_->ctl("root", {"admin", "show", "alice", "--json"}).out,
+                                 nullptr, false);
+        EXPECT_EQ(after["profile_phone"], before["profile_phone"])
+            << "the profile must show the number the codes go to, and no other";
+        EXPECT_EQ(after["phone"], before["phone"]);
+        LoginResult login =
+            login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
+        EXPECT_EQ(login.verdict, "success") << daemon_->log();
+        EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone);
+    }
+
     /// How many binds and searches slapd has been asked for, over all connections.
     [[nodiscard]] size_t binds_and_searches() const {
         std::string asked = slapd_->log();
@@ -281,37 +318,17 @@ TEST_F(DirectoryTest, DirectoryDownTheCacheServesWithAWarning) {
 }
 
 TEST_F(DirectoryTest, ANewNumberTheStoreFailsToSaveLeavesCodesGoingWhereTheProfileSays) {
-    start_daemon(slapd_->ldapi_uri());
-    ASSERT_TRUE(daemon_->log_shows("directory-synced")) << daemon_->log();
-    ASSERT_EQ(daemon_->ctl("alice", {"two-step", "on"}).exit_code, 0);
-    RunResult shown = daemon_->ctl("root", {"admin", "show", "alice", "--json"});
-    json before = json::parse(shown.out, nullptr, false);
-    ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << shown.out;
+    // Alice's phone replaced in the directory; the login contact's write fails after the
+    // profile's could go through.
+    expect_a_change_the_store_refuses_to_change_nothing(
+        "replace: mobile\nmobile: +81 90 1111 2222\n", "INSERT ON contacts WHEN NEW.user");
+}
 
-    // Alice's phone replaced in the directory; from the next start on, the database refuses
-    // her login contacts: the profile's write can still go through, the login contact's not.
-    ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
-    write_file(dir_ / "new-mobile.ldif",
-               "dn: uid=alice,ou=people,dc=example,dc=com\nchangetype: modify\n"
-               "replace: mobile\nmobile: +81 90 1111 2222\n");
-    std::string modify = "ldapmodify -x -H '" + slapd_->ldapi_uri() + "' -D '" + kBindDn +
-                         "' -w test-bind-password -f " + (dir_ / "new-mobile.ldif").string() +
-                         " >/dev/null";
-    ASSERT_EQ(std::system(modify.c_str()), 0) << modify;
-    daemon_->sql(
-        "CREATE TRIGGER refuse_alice BEFORE INSERT ON contacts WHEN NEW.user = 'alice' "
-        "BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-    ASSERT_TRUE(daemon_->log_shows("contacts refused by the test")) << daemon_->log();
-
-    json after =
-        json::parse(daemon_->ctl("root", {"admin", "show", "alice", "--json"}).out, nullptr, false);
-    EXPECT_EQ(after["profile_phone"], before["profile_phone"])
-        << "the profile must not show a number the codes do not go to";
-    EXPECT_EQ(after["phone"], before["phone"]);
-    LoginResult login = login_as_root_with(bus_->address(), "alice", [&] { return last_code(); });
-    EXPECT_EQ(login.verdict, "success") << daemon_->log();
-    EXPECT_EQ(read_outbox(daemon_->outbox()).back().destination, kAlicePhone);
+TEST_F(DirectoryTest, ARemovedNumberTheStoreFailsToRemoveLeavesCodesGoingWhereTheProfileSays) {
+    // Alice's phone taken out of the directory; the login contact's removal fails after the
+    // profile's could go through.
+    expect_a_change_the_store_refuses_to_change_nothing("delete: mobile\n",
+                                                        "DELETE ON contacts WHEN OLD.user");
 }
 
 TEST_F(DirectoryTest, ContactsOlderThanMaxAgeAreRemovedWhileTheDirectoryIsDown) {

@@ -60,6 +60,25 @@ class AdminServiceTest : public ::testing::Test {
             account_.confirm_contact(user, ":1.1", kind, SecretString(code_in(sent_.back().text))));
     }
 
+    /// Runs `operation` on an AdminService whose store's `failing`-th operation fails with
+    /// an error (the others go through), and returns what the operation answered.
+    Result<void> with_store_failing_at(
+        int failing, const std::function<void(AdminService&, Done<void>)>& operation) {
+        test::DeferredStore deferred(async_store_);
+        AdminService admin{deferred, account_service_, users_, sender_, "testhost"};
+        std::optional<Result<void>> result;
+        operation(admin, [&](Result<void> r) { result.emplace(std::move(r)); });
+        for (int step = 1; !result && deferred.waiting() > 0; ++step) {
+            if (step == failing) {
+                deferred.fail_one(Error(Errc::Unavailable, "the store went away"));
+            } else {
+                deferred.run_one();
+            }
+        }
+        EXPECT_TRUE(result.has_value()) << "operation " << failing << " failing";
+        return result ? *result : Result<void>::failure(Errc::Internal, "no answer");
+    }
+
     FakeClock clock_;
     SeededRandom random_;
     MemoryStore store_;
@@ -130,29 +149,41 @@ TEST_F(AdminServiceTest, UnderAdminAStoreFailureAtAnyStepLeavesProfileAndLoginCo
     // succeeds: whatever failed, codes go where the profile says.
     bool changed = false;
     for (int failing = 1; failing < 10 && !changed; ++failing) {
-        test::DeferredStore deferred(async_store_);
-        AdminService admin{deferred, account_service_, users_, sender_, "testhost"};
-        std::optional<Result<void>> result;
-        admin.set_contact(kAdmin, "taro", "phone", kProfilePhone,
-                          [&](Result<void> r) { result.emplace(std::move(r)); });
-        for (int step = 1; !result && deferred.waiting() > 0; ++step) {
-            if (step == failing) {
-                deferred.fail_one(Error(Errc::Unavailable, "the store went away"));
-            } else {
-                deferred.run_one();
-            }
-        }
-        ASSERT_TRUE(result.has_value());
+        Result<void> result = with_store_failing_at(failing, [](AdminService& admin, auto done) {
+            admin.set_contact(kAdmin, "taro", "phone", kProfilePhone, std::move(done));
+        });
         UserState state = store_.load_user("taro");
         ASSERT_NE(state.profile_contact("phone"), nullptr);
         ASSERT_NE(state.contact("phone"), nullptr);
         EXPECT_EQ(state.profile_contact("phone")->value, state.contact("phone")->value)
             << "operation " << failing << " failing";
-        changed = result->ok();
+        changed = result.ok();
         EXPECT_EQ(state.contact("phone")->value, changed ? kProfilePhone : kPhone)
             << "operation " << failing << " failing";
     }
     EXPECT_TRUE(changed);
+}
+
+TEST_F(AdminServiceTest, UnderAdminAStoreFailureAtAnyStepOfARemovalLeavesBothOrNeither) {
+    use("admin");
+    admin_.set_contact(kAdmin, "taro", "phone", kPhone);  // the phone that will be lost
+    store_.set_two_step("taro", true);
+    // Its removal, with the store's n-th operation failing, for every n until it
+    // succeeds: whatever failed, the profile shows a number if and only if codes go to it.
+    bool removed = false;
+    for (int failing = 1; failing < 10 && !removed; ++failing) {
+        Result<void> result = with_store_failing_at(failing, [](AdminService& admin, auto done) {
+            admin.remove_contact(kAdmin, "taro", "phone", std::move(done));
+        });
+        UserState state = store_.load_user("taro");
+        removed = result.ok();
+        EXPECT_EQ(state.profile_contact("phone") != nullptr, !removed)
+            << "operation " << failing << " failing";
+        EXPECT_EQ(state.contact("phone") != nullptr, !removed)
+            << "operation " << failing << " failing";
+        EXPECT_EQ(state.two_step, !removed) << "operation " << failing << " failing";
+    }
+    EXPECT_TRUE(removed);
 }
 
 TEST_F(AdminServiceTest, TheUsersOwnNumberIsNeverTheAdministrators) {

@@ -100,6 +100,12 @@ class DeferredStore final : public AsyncStore {
                                         Done<void> done) override {
         later([=, this] { inner_.save_profile_and_login_contact(user, contact, done); }, done);
     }
+    void remove_profile_and_login_contact(const std::string& user, const std::string& kind,
+                                          const std::optional<OtherFactors>& others,
+                                          Done<bool> done) override {
+        later([=, this] { inner_.remove_profile_and_login_contact(user, kind, others, done); },
+              done);
+    }
     void set_line_link(const std::string& user, const std::string& subject_hash,
                        Done<void> done) override {
         later([=, this] { inner_.set_line_link(user, subject_hash, done); }, done);

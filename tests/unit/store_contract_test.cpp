@@ -72,17 +72,25 @@ struct SqliteBackend {
     /// From now on every write of a login contact of `user` fails, as a statement does when
     /// the disk or the database gives out: a trigger put in behind the store's back.
     void refuse_login_contacts(const std::string& user) {
+        refuse("refuse_login_contacts BEFORE INSERT ON contacts WHEN NEW.user = '" + user + "'");
+    }
+    /// From now on every removal of a login contact of `user` fails, as refuse_login_contacts.
+    void refuse_login_contact_removals(const std::string& user) {
+        refuse("refuse_login_contact_removals BEFORE DELETE ON contacts WHEN OLD.user = '" + user +
+               "'");
+    }
+
+  private:
+    /// Puts in the trigger `what` (its name, time, table and condition) that aborts.
+    void refuse(const std::string& what) {
         sqlite3* raw = nullptr;
         ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
         SqlitePtr db(raw);
         const std::string sql =
-            "CREATE TRIGGER refuse_login_contacts BEFORE INSERT ON contacts "
-            "WHEN NEW.user = '" +
-            user + "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+            "CREATE TRIGGER " + what + " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
         ASSERT_EQ(sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     }
 
-  private:
     test::TempDir dir_;
     std::string path_ = dir_.file("lwauth.db");
     OpenSslRandom random_;
@@ -210,6 +218,15 @@ struct PostgresBackend {
             "FOR EACH ROW WHEN (NEW.user_name = '" +
             user + "') EXECUTE FUNCTION refuse_login_contact();");
     }
+    /// SqliteBackend::refuse_login_contact_removals on PostgreSQL.
+    void refuse_login_contact_removals(const std::string& user) {
+        database_.exec(
+            "CREATE FUNCTION refuse_login_contact_removal() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; "
+            "CREATE TRIGGER refuse_login_contact_removals BEFORE DELETE ON contacts "
+            "FOR EACH ROW WHEN (OLD.user_name = '" +
+            user + "') EXECUTE FUNCTION refuse_login_contact_removal();");
+    }
 
   private:
     OpenSslRandom random_;
@@ -290,6 +307,10 @@ class Awaited {
     }
     void remove_profile_contact(const std::string& u, const std::string& kind) {
         get<void>(&AsyncStore::remove_profile_contact, u, kind);
+    }
+    bool remove_profile_and_login_contact(const std::string& u, const std::string& kind,
+                                          const std::optional<OtherFactors>& others) {
+        return get<bool>(&AsyncStore::remove_profile_and_login_contact, u, kind, others);
     }
     void set_line_link(const std::string& u, const std::string& h) {
         get<void>(&AsyncStore::set_line_link, u, h);
@@ -578,6 +599,70 @@ TYPED_TEST(StoreContract, AnAdministratorsContactThatFailsMidwayChangesNeitherVa
         taro = store.load_user("taro");
         EXPECT_EQ(taro.profile_contact("email"), nullptr) << "no new kind half-saved either";
         EXPECT_EQ(taro.contact("email"), nullptr);
+    }
+}
+
+TYPED_TEST(StoreContract, AnAdministratorsRemovalTakesProfileAndLoginContactAtOnce) {
+    Awaited& store = this->store();
+    store.save_profile_and_login_contact("taro", {"phone", kPhone, "admin"});
+    store.save_profile_and_login_contact("taro", {"email", kEmail, "admin"});
+    store.set_two_step("taro", true);
+    EXPECT_FALSE(store.remove_profile_and_login_contact("taro", "phone", OtherFactors{}));
+    UserState taro = store.load_user("taro");
+    EXPECT_EQ(taro.profile_contact("phone"), nullptr);
+    EXPECT_EQ(taro.contact("phone"), nullptr);
+    EXPECT_TRUE(taro.two_step) << "the email is left";
+    EXPECT_TRUE(store.remove_profile_and_login_contact("taro", "email", OtherFactors{}))
+        << "the last login contact takes 2-step with it";
+    taro = store.load_user("taro");
+    EXPECT_TRUE(taro.profile.empty());
+    EXPECT_TRUE(taro.contacts.empty());
+    EXPECT_FALSE(taro.two_step);
+
+    // The user's own number is not the profile's: only the profile's value goes.
+    store.set_profile_contact("jiro", {"phone", kPhone, "admin"});
+    store.save_contact("jiro", {"phone", "+14155552671", "self"});
+    store.set_two_step("jiro", true);
+    EXPECT_FALSE(store.remove_profile_and_login_contact("jiro", "phone", OtherFactors{}));
+    UserState jiro = store.load_user("jiro");
+    EXPECT_EQ(jiro.profile_contact("phone"), nullptr);
+    ASSERT_NE(jiro.contact("phone"), nullptr);
+    EXPECT_EQ(jiro.contact("phone")->value, "+14155552671");
+    EXPECT_TRUE(jiro.two_step);
+
+    // Without others (the directory's removal), 2-step stays as it is: fail closed.
+    store.save_profile_and_login_contact("hana", {"phone", kPhone, "admin"});
+    store.set_two_step("hana", true);
+    EXPECT_FALSE(store.remove_profile_and_login_contact("hana", "phone", std::nullopt));
+    UserState hana = store.load_user("hana");
+    EXPECT_TRUE(hana.profile.empty());
+    EXPECT_TRUE(hana.contacts.empty());
+    EXPECT_TRUE(hana.two_step);
+}
+
+TYPED_TEST(StoreContract, AnAdministratorsRemovalThatFailsMidwayRemovesNeitherValue) {
+    if constexpr (!requires(TypeParam & b) { b.refuse_login_contact_removals(std::string()); }) {
+        GTEST_SKIP() << TypeParam::kName << " has no write that can fail midway";
+    } else {
+        Awaited& store = this->store();
+        store.save_profile_and_login_contact("taro", {"phone", kPhone, "admin"});
+        store.set_two_step("taro", true);
+        this->backend_.refuse_login_contact_removals("taro");
+        ASSERT_THROW(store.remove_contact("taro", "phone"), Error)
+            << "the second write fails from now on";
+
+        // A lost phone removed: the profile's removal comes first, the login contact's fails.
+        for (const std::optional<OtherFactors>& others :
+             {std::optional<OtherFactors>(OtherFactors{}), std::optional<OtherFactors>()}) {
+            EXPECT_THROW(store.remove_profile_and_login_contact("taro", "phone", others), Error);
+            UserState taro = store.load_user("taro");
+            ASSERT_NE(taro.profile_contact("phone"), nullptr)
+                << "the profile must not hide a number the codes still go to";
+            EXPECT_EQ(taro.profile_contact("phone")->value, kPhone);
+            ASSERT_NE(taro.contact("phone"), nullptr);
+            EXPECT_EQ(taro.contact("phone")->value, kPhone);
+            EXPECT_TRUE(taro.two_step);
+        }
     }
 }
 
