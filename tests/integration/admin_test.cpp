@@ -303,14 +303,12 @@ class AdminManagedContacts : public AdminTest {
         ASSERT_TRUE(before.contains("phone") && before.contains("profile_phone")) << before.dump();
 
         ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
-        daemon_->sql("CREATE TRIGGER refuse_alice BEFORE " + refused +
-                     " = 'alice' BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
+        daemon_->refuse_store_write(refused, "alice");
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
 
         RunResult changed = ctl("root", command);
         EXPECT_NE(changed.exit_code, 0);
-        EXPECT_NE(changed.err.find("contacts refused by the test"), std::string::npos)
-            << changed.err;
+        EXPECT_NE(changed.err.find(Daemon::kStoreRefusal), std::string::npos) << changed.err;
 
         json after = ctl_json("root", {"admin", "show", "alice"});
         EXPECT_EQ(after["profile_phone"], before["profile_phone"])

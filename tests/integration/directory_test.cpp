@@ -236,10 +236,9 @@ class DirectoryTest : public ::testing::Test {
                              "' -w test-bind-password -f " + (dir_ / "change.ldif").string() +
                              " >/dev/null";
         ASSERT_EQ(std::system(modify.c_str()), 0) << modify;
-        daemon_->sql("CREATE TRIGGER refuse_alice BEFORE " + refused +
-                     " = 'alice' BEGIN SELECT RAISE(ABORT, 'contacts refused by the test'); END");
+        daemon_->refuse_store_write(refused, "alice");
         ASSERT_TRUE(daemon_->start()) << daemon_->log();
-        ASSERT_TRUE(daemon_->log_shows("contacts refused by the test")) << daemon_->log();
+        ASSERT_TRUE(daemon_->log_shows(Daemon::kStoreRefusal)) << daemon_->log();
 
         json after = json::parse(daemon_->ctl("root", {"admin", "show", "alice", "--json"}).out,
                                  nullptr, false);

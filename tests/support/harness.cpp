@@ -628,6 +628,11 @@ std::string Daemon::sql(const std::string& statements) const {
     return r.out;
 }
 
+void Daemon::refuse_store_write(const std::string& when, const std::string& user) const {
+    sql("CREATE TRIGGER refuse_" + user + " BEFORE " + when + " = '" + user +
+        "' BEGIN SELECT RAISE(ABORT, '" + kStoreRefusal + "'); END");
+}
+
 std::string default_test_policy(const fs::path& outbox, const std::string& extra) {
     return "[policy]\n"
            "two_step = optional\n"

@@ -253,6 +253,13 @@ class Daemon {
     /// Runs SQL on the state database with sqlite3; its output (throws when it fails).
     std::string sql(const std::string& statements) const;
 
+    /// What the state database answers a write that refuse_store_write() refuses.
+    static constexpr const char* kStoreRefusal = "contacts refused by the test";
+    /// Makes the state database refuse, for `user`, the write that `when` names up to its
+    /// user column (e.g. "INSERT ON contacts WHEN NEW.user"): a trigger that aborts it with
+    /// kStoreRefusal. lwauthd must be stopped.
+    void refuse_store_write(const std::string& when, const std::string& user) const;
+
     /// The exit status that a wrapper's errors give (valgrind's --error-exitcode).
     static constexpr int kWrapperErrorExit = 99;
 
