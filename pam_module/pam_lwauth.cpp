@@ -359,11 +359,7 @@ void Relay::cancel(const std::string& id) {
 // host or sshd's "ssh" is remote whatever the session (LoginContext::remote), and a
 // console or display of this host is local.
 bool session_is_remote(const char* rhost, const char* tty) {
-    std::string_view host(rhost);
-    if ((!host.empty() && host != "localhost") || std::string_view(tty) == "ssh") {
-        return true;
-    }
-    return !is_local_console(tty) && !in_local_seat_session(0);
+    return remote_by_items(rhost, tty) || (!is_local_console(tty) && !in_local_seat_session(0));
 }
 
 const char* Relay::item(int type) const {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lwauth/bus_codec.hpp"  // Step
+#include "lwauth/console.hpp"    // remote_by_items
 #include "lwauth/i18n.hpp"
 
 namespace lwauth {
@@ -35,12 +36,7 @@ struct LoginContext {
     /// Whether the login comes from another machine, as pam_fprintd decides: a remote
     /// host other than "localhost" is; otherwise the logind session says. sshd's own
     /// PAM_TTY "ssh" counts as remote too, whatever its remote host reads as.
-    [[nodiscard]] bool remote() const {
-        if (!rhost.empty() && rhost != "localhost") {
-            return true;
-        }
-        return session_remote || tty == "ssh";
-    }
+    [[nodiscard]] bool remote() const { return remote_by_items(rhost, tty) || session_remote; }
 
     /// Where the login comes from, as [policy] remember_host keeps it: the remote host,
     /// or "local:" and the terminal for a session without one; "" when the PAM

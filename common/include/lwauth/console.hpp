@@ -11,6 +11,12 @@
 
 namespace lwauth {
 
+/// Whether the PAM items alone make a login remote, whatever its session: a remote host
+/// other than "localhost", or sshd's own PAM_TTY "ssh" (whatever its remote host reads as).
+[[nodiscard]] inline bool remote_by_items(std::string_view rhost, std::string_view tty) {
+    return (!rhost.empty() && rhost != "localhost") || tty == "ssh";
+}
+
 /// "tty1" or "/dev/tty1" (a virtual console: "tty" and digits only), or an X display of
 /// this host (":0", ":1.0"). Not "/dev/pts/N", not "/dev/tty" (whatever the controlling
 /// terminal is), not "ssh", not "host:0".
